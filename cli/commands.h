@@ -1,0 +1,18 @@
+// Registration functions for the `kaito` subcommands, one per cli/cmd_<name>.cpp.
+//
+// Each add_<name>_command adds a CLI11 subcommand whose callback runs the command and records the
+// process exit code through set_exit_code (CLI11 callbacks return void).
+#pragma once
+
+namespace CLI {
+class App;
+}
+
+namespace kaito::cli {
+
+void set_exit_code(int code);
+int exit_code();
+
+void add_version_command(CLI::App& app);
+
+}  // namespace kaito::cli
