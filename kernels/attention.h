@@ -1,0 +1,61 @@
+// Causal multi-head attention with grouped KV heads and an optional sliding window, eager math
+// (HF eager_attention_forward with repeat_kv; softmax in fp32).
+// For query token i of sequence b, head h, kv head g = h / (NH / NKV):
+//   s[j] = scale * dot(q[b,i,h,:], k[b,j,g,:])   for allowed j, else -inf
+//   allowed(i, j) = j <= i and (window == 0 or i - j < window)
+//        (HF's sliding-window mask: a query sees `window` keys including itself; FA2 sees
+//         window + 1, reference/qlora.md pitfall 9)
+//   lse[b,h,i] = log(sum_j exp(s[j]))   (natural log, computed with the row max subtracted)
+//   p[j] = exp(s[j] - lse[b,h,i]),   out[b,i,h,:] = sum_j p[j] * v[b,j,g,:]
+//   scale is 1/sqrt(HS) for every supported model (HF head_dim**-0.5), passed explicitly.
+// Shapes (legend: B, T, NH query heads, NKV kv heads with NH % NKV == 0, HS head dim):
+//   q, dq, out, dout: (B, T, NH, HS); k, v, dk, dv: (B, T, NKV, HS); lse: (B, NH, T) fp32.
+//   Row-major, HS contiguous (the layout a (N, NH*HS) projection output already has).
+// Forward saves lse; backward recomputes p from q, k and lse (flash-attention style).
+// Backward, with dp[j] = dot(dout[i], v[j]), D_i = sum_j p[j] dp[j] (= dot(dout[i], out[i]),
+// which a flash-style twin may use instead), ds[j] = p[j] * (dp[j] - D_i):
+//   dq[i] = scale * sum_j ds[j] * k[j]                            overwritten (=)
+//   dk[j] = scale * sum over (i, h in group) ds[j] * q[i]         overwritten (=)
+//   dv[j] = sum over (i, h in group) p[j] * dout[i]               overwritten (=)
+// CPU twin: fp32 data; q·kᵀ, p·v and the backward products through sgemm_cpu (fp32, OpenBLAS),
+// softmax and its backward in plain loops with fp64 sums.
+// Masked probabilities are exact zeros multiplied through those GEMMs, so k and v rows must be
+// finite even where masked (true of any projection output).
+// CUDA twin: bf16 q/k/v/out, fp32 lse and softmax math.
+#pragma once
+
+#include <cstdint>
+
+#include "kernels/dtype.h"
+
+namespace kaito {
+
+void attention_forward_cpu(float* out, float* lse, const float* q, const float* k, const float* v,
+                           int64_t B, int64_t T, int64_t NH, int64_t NKV, int64_t HS, float scale,
+                           int64_t window);
+void attention_backward_cpu(float* dq, float* dk, float* dv, const float* dout, const float* out,
+                            const float* lse, const float* q, const float* k, const float* v,
+                            int64_t B, int64_t T, int64_t NH, int64_t NKV, int64_t HS, float scale,
+                            int64_t window);
+
+// Inference with a KV cache (prefill of a continuation, or decode with Tq = 1): the Tq queries
+// are the LAST Tq of Tk tokens (query i sits at position Tk - Tq + i) and attend causally, with
+// the same window rule, to keys 0..Tk-1 of k_cache/v_cache: (B, Tcap, NKV, HS), Tq <= Tk <= Tcap,
+// rows Tk..Tcap-1 never read. q, out: (B, Tq, NH, HS); lse (B, NH, Tq) or nullptr. The same math
+// as attention_forward_cpu's last Tq rows (equal up to BLAS blocking). No CUDA twin declared yet.
+void attention_forward_cached_cpu(float* out, float* lse, const float* q, const float* k_cache,
+                                  const float* v_cache, int64_t B, int64_t Tq, int64_t Tk,
+                                  int64_t Tcap, int64_t NH, int64_t NKV, int64_t HS, float scale,
+                                  int64_t window);
+
+#if KAITO_WITH_CUDA
+void attention_forward_cuda(cuda_context& cx, bf16* out, float* lse, const bf16* q, const bf16* k,
+                            const bf16* v, int64_t B, int64_t T, int64_t NH, int64_t NKV,
+                            int64_t HS, float scale, int64_t window);
+void attention_backward_cuda(cuda_context& cx, bf16* dq, bf16* dk, bf16* dv, const bf16* dout,
+                             const bf16* out, const float* lse, const bf16* q, const bf16* k,
+                             const bf16* v, int64_t B, int64_t T, int64_t NH, int64_t NKV,
+                             int64_t HS, float scale, int64_t window);
+#endif
+
+}  // namespace kaito

@@ -1,0 +1,66 @@
+// Cross-entropy CPU twin (contract: kernels/cross_entropy.h). fp32 exponentials, fp64 sums, row
+// max subtracted.
+#include "kernels/cross_entropy.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "base/check.h"
+
+namespace kaito {
+
+void cross_entropy_forward_cpu(float* losses, float* lse, const float* logits,
+                               const int32_t* targets, int64_t N, int64_t V) {
+  for (int64_t n = 0; n < N; ++n) {
+    const float* x = logits + n * V;  // logits[n,:]
+    float mx = -INFINITY;
+    for (int64_t v = 0; v < V; ++v) mx = std::max(mx, x[v]);
+    double sum = 0.0;
+    for (int64_t v = 0; v < V; ++v) sum += std::exp(x[v] - mx);  // fp32 exp, fp64 sum
+    double l = double(mx) + std::log(sum);
+    lse[n] = float(l);
+    int32_t t = targets[n];
+    if (t == cross_entropy_ignore_index) {
+      losses[n] = 0.0f;
+      continue;
+    }
+    KAITO_CHECK(t >= 0 && t < V, "target ", t, " outside [0, ", V, ") at row ", n);
+    losses[n] = float(l - double(x[t]));
+  }
+}
+
+void cross_entropy_backward_cpu(float* dlogits, const float* logits, const float* lse,
+                                const int32_t* targets, float grad_scale, int64_t N, int64_t V) {
+  for (int64_t n = 0; n < N; ++n) {
+    const float* x = logits + n * V;
+    float* d = dlogits + n * V;  // may be x (in place): each element is read before it is written
+    int32_t t = targets[n];
+    if (t == cross_entropy_ignore_index) {
+      std::fill(d, d + V, 0.0f);
+      continue;
+    }
+    KAITO_CHECK(t >= 0 && t < V, "target ", t, " outside [0, ", V, ") at row ", n);
+    const float l = lse[n];
+    for (int64_t v = 0; v < V; ++v) {
+      float p = std::exp(x[v] - l);  // softmax in fp32, as torch's log_softmax backward
+      d[v] = grad_scale * (v == t ? p - 1.0f : p);
+    }
+  }
+}
+
+int64_t cross_entropy_count(const int32_t* targets, int64_t N) {
+  int64_t c = 0;
+  for (int64_t n = 0; n < N; ++n) c += targets[n] != cross_entropy_ignore_index;
+  return c;
+}
+
+double cross_entropy_mean(const float* losses, const int32_t* targets, int64_t N) {
+  int64_t c = cross_entropy_count(targets, N);
+  if (c == 0) return 0.0;
+  double s = 0.0;
+  for (int64_t n = 0; n < N; ++n)
+    if (targets[n] != cross_entropy_ignore_index) s += losses[n];
+  return s / double(c);
+}
+
+}  // namespace kaito

@@ -1,0 +1,57 @@
+// LoRA adapter branch (PEFT peft/tuners/lora/layer.py Linear.forward, bnb.py Linear4bit.forward):
+//   y = base(x) + lora_B(lora_A(dropout(x))) * s,   s = alpha / r   (rslora: alpha / sqrt(r))
+// Forward (adds onto the base output the caller already computed in y):
+//   xd = dropout(x)         (N, IN)   saved (=). Element e = n*IN + c is kept iff
+//                           rng_uniform(seed, e) >= p; kept values are x * (1 / (1 - p))
+//                           (torch: noise.bernoulli_(1-p).div_(1-p); x * noise). p == 0: xd = x.
+//   z  = xd · Aᵀ            (N, R)    saved (=)
+//   y += s * (z · Bᵀ)       (N, OUT)  accumulated (+=)
+// Backward, with dt = s * dy:
+//   dB += dtᵀ · z           (OUT, R)  accumulated (+=)
+//   dz  = dt · B            (N, R)    scratch provided by the caller (=)
+//   dA += dzᵀ · xd          (R, IN)   accumulated (+=)
+//   dx += mask ⊙ (dz · A) / (1 - p)   (N, IN) accumulated (+=): the base path's dinp
+//                           (gemm_backward_inp, which overwrites) runs first, then LoRA adds.
+// Init (PEFT reset_lora_parameters, init_lora_weights=True): A ~ U(-bound, bound) with torch's
+// kaiming_uniform_(a=sqrt(5)) bound = sqrt(3) * sqrt(2 / (1 + 5)) / sqrt(IN) (= 1/sqrt(IN)),
+// drawn as A[e] = -bound + 2*bound*rng_uniform(seed, e) over A's row-major elements; B = 0.
+// Shapes (legend: N = B*T rows, IN in_features, OUT out_features, R rank), row-major:
+//   x, xd, dx: (N, IN); A, dA: (R, IN) (lora_A.weight); B, dB: (OUT, R) (lora_B.weight);
+//   z, dz: (N, R); y, dy: (N, OUT). Adapter weights fp32 (PEFT's default).
+// The dropout seed is chosen by the caller per (step, layer, module) with rng_derive, so the
+// backward regenerates the same mask. CPU twin: fp32 through sgemm_cpu. CUDA twin: bf16
+// activations and bf16 copies of A and B (refreshed from the fp32 masters after each optimizer
+// step), fp32 dA and dB.
+#pragma once
+
+#include <cstdint>
+
+#include "kernels/dtype.h"
+
+namespace kaito {
+
+double lora_scale(double alpha, int64_t r, bool use_rslora);
+// kaiming_uniform_(a=sqrt(5)) bound for fan_in IN.
+double lora_init_bound(int64_t IN);
+void lora_init_cpu(float* A, float* B, int64_t R, int64_t IN, int64_t OUT, uint64_t seed);
+
+void dropout_forward_cpu(float* out, const float* inp, int64_t n, float p, uint64_t seed);
+
+void lora_forward_cpu(float* y, float* xd, float* z, const float* x, const float* A, const float* B,
+                      int64_t N, int64_t IN, int64_t R, int64_t OUT, float scale, float dropout_p,
+                      uint64_t seed);
+void lora_backward_cpu(float* dx, float* dA, float* dB, float* dz, const float* dy, const float* xd,
+                       const float* z, const float* A, const float* B, int64_t N, int64_t IN,
+                       int64_t R, int64_t OUT, float scale, float dropout_p, uint64_t seed);
+
+#if KAITO_WITH_CUDA
+void lora_forward_cuda(cuda_context& cx, bf16* y, bf16* xd, bf16* z, const bf16* x, const bf16* A,
+                       const bf16* B, int64_t N, int64_t IN, int64_t R, int64_t OUT, float scale,
+                       float dropout_p, uint64_t seed);
+void lora_backward_cuda(cuda_context& cx, bf16* dx, float* dA, float* dB, bf16* dz, const bf16* dy,
+                        const bf16* xd, const bf16* z, const bf16* A, const bf16* B, int64_t N,
+                        int64_t IN, int64_t R, int64_t OUT, float scale, float dropout_p,
+                        uint64_t seed);
+#endif
+
+}  // namespace kaito
