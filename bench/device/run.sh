@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# bench/device/run.sh: the one script for the GPU host (H200; Ubuntu 24.04, g++ 13, CMake 4,
+# CUDA 13; no CAF, OpenBLAS or GoogleTest needed; PyTorch in python3).
+#   1 environment      nvidia-smi, nvcc, cmake, torch versions
+#   2 configure+build  -DKAITO_KERNELS_ONLY=ON into a fresh build dir; parity_test and nf4_bench
+#   3 parity           tests/cuda/parity_test: every CUDA twin vs its CPU twin (fresh random inputs)
+#   4 memcheck         compute-sanitizer --tool memcheck on parity_test, when the tool is there
+#   5 perf rows        parity_test --perf (the same rows, timed)
+#   6 benchmarks       bench/cuda/nf4_bench (ours) + bench/device/report.py (PyTorch baselines in
+#                      the same run) -> ONE table: op, shape, ours, baseline, ratio, roofline
+#   7 kernel lab       bench/cuda/nf4_gemv_versions: GEMV variants, CPU-checked, then timed
+# Every stage logs to $OUT/device_log.txt and the script goes on to the next stage when one fails,
+# so a broken benchmark never hides the parity results; the exit code is the number of failed
+# stages. The table and a stage summary go to $OUT/device_report.txt and are printed last.
+# Usage: bash bench/device/run.sh        (OUT defaults to ./out/device; BUILD_DIR to /tmp/...)
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+OUT=${OUT:-$ROOT/out/device}
+BUILD=${BUILD_DIR:-/tmp/kaito-build-device}
+JOBS=${JOBS:-16}
+mkdir -p "$OUT"
+LOG=$OUT/device_log.txt
+REPORT=$OUT/device_report.txt
+: >"$LOG"
+: >"$REPORT"
+SUMMARY=()
+FAILED=0
+
+# stage NAME TIMEOUT_S FUNCTION [ARGS]: run one of the functions below (exported, in a child bash)
+# with a time limit; output to the terminal and the log.
+stage() {
+  local name=$1 limit=$2
+  shift 2
+  echo "=== $name ($(date -u +%H:%M:%S))" | tee -a "$LOG"
+  local t0=$SECONDS rc
+  set +e
+  timeout --kill-after=10 "$limit" bash -eo pipefail -c "$*" 2>&1 | tee -a "$LOG"
+  rc=${PIPESTATUS[0]}
+  set -e
+  local dt=$((SECONDS - t0))
+  if [ "$rc" -eq 0 ]; then
+    SUMMARY+=("$(printf '%-12s ok      %4ds' "$name" "$dt")")
+  elif [ "$rc" -eq 77 ]; then
+    SUMMARY+=("$(printf '%-12s skipped %4ds  (no CUDA device)' "$name" "$dt")")
+  else
+    FAILED=$((FAILED + 1))
+    SUMMARY+=("$(printf '%-12s FAILED  %4ds  rc=%s (see device_log.txt)' "$name" "$dt" "$rc")")
+  fi
+  return 0
+}
+
+env_info() {
+  nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.mem --format=csv || true
+  command -v nvcc >/dev/null && nvcc --version | tail -2 || echo "nvcc not on PATH"
+  cmake --version | head -1
+  g++ --version | head -1
+  python3 -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda)' || true
+  command -v compute-sanitizer || echo "compute-sanitizer not on PATH"
+}
+
+configure_build() {
+  local gen=()
+  command -v ninja >/dev/null && gen=(-G Ninja)
+  rm -rf "$BUILD"
+  cmake -S "$ROOT" -B "$BUILD" "${gen[@]}" -DCMAKE_BUILD_TYPE=Release -DKAITO_KERNELS_ONLY=ON \
+    -DKAITO_WITH_CAF=OFF -DCMAKE_CUDA_COMPILER="$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)"
+  cmake --build "$BUILD" --target parity_test nf4_bench nf4_gemv_versions -j"$JOBS"
+}
+
+memcheck() {
+  if ! command -v compute-sanitizer >/dev/null; then
+    echo "compute-sanitizer not found: memcheck not run"
+    return 0
+  fi
+  compute-sanitizer --tool memcheck --error-exitcode 99 "$BUILD/tests/cuda/parity_test"
+}
+
+parity() {
+  "$BUILD/tests/cuda/parity_test" | tee "$OUT/parity.txt"
+}
+
+perf_rows() {
+  "$BUILD/tests/cuda/parity_test" --perf
+}
+
+bench() {
+  "$BUILD/bench/cuda/nf4_bench" | tee "$OUT/nf4_bench.txt"
+}
+
+lab() {
+  "$BUILD/bench/cuda/nf4_gemv_versions" | tee "$OUT/kernel_lab.txt"
+}
+
+report() {
+  PYTHONUNBUFFERED=1 python3 "$ROOT/bench/device/report.py" "$OUT/nf4_bench.txt" "$REPORT.table"
+}
+
+export PATH=$PATH:/usr/local/cuda/bin
+export ROOT OUT BUILD JOBS REPORT
+export -f env_info configure_build parity perf_rows memcheck bench lab report
+set -o pipefail
+stage environment 60 env_info
+stage build 240 configure_build
+stage parity 120 parity
+stage memcheck 150 memcheck
+stage perf_rows 60 perf_rows
+stage nf4_bench 120 bench
+stage baseline 120 report
+stage kernel_lab 90 lab
+
+{
+  echo "kaito-cpp device report ($(date -u '+%Y-%m-%d %H:%M UTC'), $(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1))"
+  echo
+  echo "stages:"
+  printf '  %s\n' "${SUMMARY[@]}"
+  echo
+  echo "parity (CUDA twin vs CPU twin):"
+  if [ -s "$OUT/parity.txt" ]; then sed 's/^/  /' "$OUT/parity.txt"; else echo "  (no parity output)"; fi
+  echo
+  if [ -s "$REPORT.table" ]; then cat "$REPORT.table"; else echo "(no benchmark table: see stages)"; fi
+  echo
+  echo "kernel lab (bench/cuda/nf4_gemv_versions; roof = fraction of 4.8 TB/s):"
+  if [ -s "$OUT/kernel_lab.txt" ]; then sed 's/^/  /' "$OUT/kernel_lab.txt"; else echo "  (no output)"; fi
+} >"$REPORT"
+rm -f "$REPORT.table"
+echo
+echo "################ device_report.txt ################"
+cat "$REPORT"
+exit "$FAILED"

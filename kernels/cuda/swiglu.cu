@@ -1,0 +1,71 @@
+// SwiGLU forward/backward on the GPU; contract and CPU twin: kernels/swiglu.{h,cpp}.
+// bf16 data, fp32 math (sigmoid = 1 / (1 + expf(-g)), as torch's silu). One block per row, threads
+// striding over the I columns; gate/up/dgate/dup rows are `ld` elements apart (fused gate_up).
+#include <cuda_bf16.h>
+
+#include "kernels/cuda/cuda_common.cuh"
+#include "kernels/swiglu.h"
+
+namespace kaito {
+namespace {
+
+__global__ void swiglu_forward_kernel(__nv_bfloat16* out, const __nv_bfloat16* gate,
+                                      const __nv_bfloat16* up, int I, int64_t ld) {
+  const int64_t n = blockIdx.x;
+  const __nv_bfloat16* g = gate + n * ld;  // seek to gate[n, :], up[n, :], out[n, :]
+  const __nv_bfloat16* u = up + n * ld;
+  __nv_bfloat16* o = out + n * I;
+  for (int i = threadIdx.x; i < I; i += blockDim.x) {
+    const float x = __bfloat162float(g[i]);
+    o[i] = __float2bfloat16_rn(__bfloat162float(u[i]) * (x / (1.0f + expf(-x))));
+  }
+}
+
+__global__ void swiglu_backward_kernel(__nv_bfloat16* dgate, __nv_bfloat16* dup,
+                                       const __nv_bfloat16* dout, const __nv_bfloat16* gate,
+                                       const __nv_bfloat16* up, int I, int64_t ld) {
+  const int64_t n = blockIdx.x;
+  const __nv_bfloat16* g = gate + n * ld;
+  const __nv_bfloat16* u = up + n * ld;
+  const __nv_bfloat16* d = dout + n * I;
+  __nv_bfloat16* dg = dgate + n * ld;
+  __nv_bfloat16* du = dup + n * ld;
+  for (int i = threadIdx.x; i < I; i += blockDim.x) {
+    const float x = __bfloat162float(g[i]), uv = __bfloat162float(u[i]),
+                dv = __bfloat162float(d[i]);
+    const float sig = 1.0f / (1.0f + expf(-x));
+    // both inputs read before either output is written (outputs may share rows with inputs)
+    dg[i] = __float2bfloat16_rn(dv * uv * (sig * (1.0f + x * (1.0f - sig))));
+    du[i] = __float2bfloat16_rn(dv * x * sig);
+  }
+}
+
+unsigned threads_for(int64_t I) {
+  return I >= 256 ? 256u : unsigned(ceil_div<int64_t>(I, 32) * 32);
+}
+
+}  // namespace
+
+// launchers
+
+void swiglu_forward_cuda(cuda_context& cx, bf16* out, const bf16* gate, const bf16* up, int64_t N,
+                         int64_t I, int64_t ld) {
+  KAITO_CHECK(N >= 0 && I > 0 && I <= INT32_MAX && ld >= I && N <= INT32_MAX,
+              "swiglu_forward_cuda: bad shape N=", N, " I=", I, " ld=", ld);
+  if (N == 0) return;
+  swiglu_forward_kernel<<<unsigned(N), threads_for(I), 0, cx.stream()>>>(as_nv(out), as_nv(gate),
+                                                                         as_nv(up), int(I), ld);
+  CUDA_CHECK(cudaGetLastError());
+}
+
+void swiglu_backward_cuda(cuda_context& cx, bf16* dgate, bf16* dup, const bf16* dout,
+                          const bf16* gate, const bf16* up, int64_t N, int64_t I, int64_t ld) {
+  KAITO_CHECK(N >= 0 && I > 0 && I <= INT32_MAX && ld >= I && N <= INT32_MAX,
+              "swiglu_backward_cuda: bad shape N=", N, " I=", I, " ld=", ld);
+  if (N == 0) return;
+  swiglu_backward_kernel<<<unsigned(N), threads_for(I), 0, cx.stream()>>>(
+      as_nv(dgate), as_nv(dup), as_nv(dout), as_nv(gate), as_nv(up), int(I), ld);
+  CUDA_CHECK(cudaGetLastError());
+}
+
+}  // namespace kaito

@@ -1,0 +1,91 @@
+// Row builders for tests/cuda/parity_test.cu. Each builder draws fresh inputs for one op at one
+// shape, uploads them, and returns a `prepared` case: the CPU twin call, the CUDA twin call, and
+// the outputs to compare (device buffer + CPU reference). Accumulated (+=) outputs carry their
+// random starting values in `init` (uploaded to the device and copied into the reference before
+// each run); all other outputs are poisoned before each run.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "kernels/cuda/cuda_context.h"
+#include "tests/cuda/parity_harness.h"
+
+namespace kaito::parity {
+
+struct output {
+  std::string name;
+  std::shared_ptr<std::vector<float>> ref;  // filled by the CPU twin
+  std::shared_ptr<dev_buf> dev;             // written by the CUDA twin
+  std::vector<float> init;                  // += outputs: starting values (bf16 ones are rounded)
+};
+
+struct prepared {
+  std::function<void()> cpu;
+  std::function<void(cuda_context&)> cuda;
+  std::vector<output> outs;
+  std::vector<std::shared_ptr<dev_buf>> inputs;  // kept alive for the runs
+  double bytes = 0.0;                            // minimum bytes the CUDA side moves (for --perf)
+  double flops = 0.0;
+};
+
+struct parity_case {
+  const char* op;
+  const char* shape;
+  double tol_bf16;  // for bf16 outputs
+  double tol_f32;   // for fp32 outputs
+  std::function<prepared(std::mt19937&)> make;
+};
+
+template <class T>
+std::shared_ptr<dev_buf> upload(prepared& p, elem t, const std::vector<T>& host) {
+  auto b = std::make_shared<dev_buf>(t, int64_t(host.size()));
+  b->upload(host.data());
+  p.inputs.push_back(b);
+  return b;
+}
+
+// Adds an output of n elements (a copy is returned: its pointers are shared with p.outs);
+// `init` non-empty for accumulated (+=) or in-place outputs.
+inline output add_output(prepared& p, const char* name, elem t, int64_t n,
+                         std::vector<float> init = {}) {
+  p.outs.push_back({name, std::make_shared<std::vector<float>>(), std::make_shared<dev_buf>(t, n),
+                    std::move(init)});
+  return p.outs.back();
+}
+
+prepared rmsnorm_fwd(std::mt19937& rng, int64_t N, int64_t C);
+prepared rmsnorm_bwd(std::mt19937& rng, int64_t N, int64_t C);
+prepared gemm_fwd(std::mt19937& rng, int64_t N, int64_t C, int64_t OC, bool bias);
+prepared gemm_dinp(std::mt19937& rng, int64_t N, int64_t C, int64_t OC);
+prepared gemm_dweight(std::mt19937& rng, int64_t N, int64_t C, int64_t OC, bool dbias);
+prepared nf4_dequant(std::mt19937& rng, int64_t n);
+prepared nf4_absmax_dq(std::mt19937& rng, int64_t nblocks);
+// double_quant: exercise nf4_dq_gemv_cuda (qabsmax + code8 + nested absmax) instead of fp32 absmax.
+prepared nf4_gemv(std::mt19937& rng, int64_t B, int64_t C, int64_t OC, bool double_quant);
+prepared nf4_gemm_fwd(std::mt19937& rng, int64_t N, int64_t C, int64_t OC);
+// parity_cases_ops.cu: the element ops of the training step.
+prepared convert_bf16_to_f32(std::mt19937& rng, int64_t n);
+prepared convert_f32_to_bf16(std::mt19937& rng, int64_t n);  // includes +-Inf and NaN inputs
+// fused: gate and up are the two halves of one (N, 2I) gate_up buffer (Phi-3); else two (N, I).
+prepared swiglu_fwd(std::mt19937& rng, int64_t N, int64_t I, bool fused);
+prepared swiglu_bwd(std::mt19937& rng, int64_t N, int64_t I, bool fused);
+prepared rope_fwd(std::mt19937& rng, int64_t N, int64_t NH, int64_t HS);
+prepared rope_bwd(std::mt19937& rng, int64_t N, int64_t NH, int64_t HS);
+prepared embedding_fwd(std::mt19937& rng, int64_t N, int64_t V, int64_t C);
+prepared embedding_bwd(std::mt19937& rng, int64_t N, int64_t V, int64_t C);
+prepared cross_entropy_fwd(std::mt19937& rng, int64_t N, int64_t V);
+prepared cross_entropy_bwd(std::mt19937& rng, int64_t N, int64_t V);
+prepared adamw(std::mt19937& rng, int64_t n, int64_t step);
+prepared grad_sum_squares(std::mt19937& rng, int64_t n);
+prepared grad_scale(std::mt19937& rng, int64_t n);
+prepared nf4_gemm_bwd_inp(std::mt19937& rng, int64_t N, int64_t C, int64_t OC);
+// parity_cases_lora.cu
+prepared lora_fwd(std::mt19937& rng, int64_t N, int64_t IN, int64_t R, int64_t OUT, float p);
+prepared lora_bwd(std::mt19937& rng, int64_t N, int64_t IN, int64_t R, int64_t OUT, float p);
+
+}  // namespace kaito::parity

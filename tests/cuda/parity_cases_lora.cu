@@ -1,0 +1,85 @@
+// Row builders for the LoRA branch (see parity_cases.h). The CUDA twin keeps z and dz in bf16
+// between its products (the CPU twin keeps fp32), so every LoRA output is compared at the bf16
+// tolerance, fp32 dA/dB included.
+#include "kernels/lora.h"
+#include "tests/cuda/parity_cases.h"
+
+namespace kaito::parity {
+namespace {
+
+struct lora_inputs {
+  std::vector<float> x, A, B;
+  std::vector<bf16> xb, Ab, Bb;
+};
+
+lora_inputs draw(std::mt19937& rng, int64_t N, int64_t IN, int64_t R, int64_t OUT) {
+  lora_inputs in;
+  in.x = random_bf16_values(rng, N * IN, 1.0f, in.xb);
+  in.A = random_bf16_values(rng, R * IN, 0.1f, in.Ab);
+  in.B = random_bf16_values(rng, OUT * R, 0.1f, in.Bb);  // trained B: not PEFT's zero init
+  return in;
+}
+
+}  // namespace
+
+prepared lora_fwd(std::mt19937& rng, int64_t N, int64_t IN, int64_t R, int64_t OUT, float dp) {
+  prepared p;
+  const lora_inputs in = draw(rng, N, IN, R, OUT);
+  const float scale = 2.0f;  // alpha 16 / r 8
+  const uint64_t seed = rng();
+  auto xd_in = upload(p, elem::bf16, in.xb), A = upload(p, elem::bf16, in.Ab),
+       B = upload(p, elem::bf16, in.Bb);
+  auto y = add_output(p, "y", elem::bf16, N * OUT, random_f32(rng, N * OUT, -1.0f, 1.0f));  // +=
+  auto xd = add_output(p, "xd", elem::bf16, N * IN);
+  auto z = add_output(p, "z", elem::bf16, N * R);
+  p.cpu = [=] {
+    lora_forward_cpu(y.ref->data(), xd.ref->data(), z.ref->data(), in.x.data(), in.A.data(),
+                     in.B.data(), N, IN, R, OUT, scale, dp, seed);
+  };
+  p.cuda = [=](cuda_context& cx) {
+    lora_forward_cuda(cx, y.dev->as<bf16>(), xd.dev->as<bf16>(), z.dev->as<bf16>(),
+                      xd_in->as<bf16>(), A->as<bf16>(), B->as<bf16>(), N, IN, R, OUT, scale, dp,
+                      seed);
+  };
+  p.bytes = 2.0 * (2 * N * IN + 2 * N * OUT + R * (IN + OUT));
+  p.flops = 2.0 * N * R * (IN + OUT);
+  return p;
+}
+
+prepared lora_bwd(std::mt19937& rng, int64_t N, int64_t IN, int64_t R, int64_t OUT, float dp) {
+  prepared p;
+  const lora_inputs in = draw(rng, N, IN, R, OUT);
+  const float scale = 2.0f;
+  const uint64_t seed = rng();
+  // the forward's saved tensors, from the CPU twin (bf16-rounded for both sides)
+  std::vector<float> y(static_cast<size_t>(N * OUT), 0.0f), xdf(static_cast<size_t>(N * IN)),
+      zf(static_cast<size_t>(N * R));
+  lora_forward_cpu(y.data(), xdf.data(), zf.data(), in.x.data(), in.A.data(), in.B.data(), N, IN, R,
+                   OUT, scale, dp, seed);
+  std::vector<bf16> xdb(xdf.size()), zb(zf.size()), dyb;
+  for (size_t i = 0; i < xdb.size(); ++i) xdf[i] = bf16_to_f32(xdb[i] = f32_to_bf16(xdf[i]));
+  for (size_t i = 0; i < zb.size(); ++i) zf[i] = bf16_to_f32(zb[i] = f32_to_bf16(zf[i]));
+  auto dy = random_bf16_values(rng, N * OUT, 1.0f, dyb);
+  auto dyd = upload(p, elem::bf16, dyb), xdd = upload(p, elem::bf16, xdb),
+       zd = upload(p, elem::bf16, zb), A = upload(p, elem::bf16, in.Ab),
+       B = upload(p, elem::bf16, in.Bb);
+  auto dx = add_output(p, "dx", elem::bf16, N * IN, random_f32(rng, N * IN, -1.0f, 1.0f));   // +=
+  auto dA = add_output(p, "dA", elem::f32, R * IN, random_f32(rng, R * IN, -1.0f, 1.0f));    // +=
+  auto dB = add_output(p, "dB", elem::f32, OUT * R, random_f32(rng, OUT * R, -1.0f, 1.0f));  // +=
+  auto dz = add_output(p, "dz", elem::bf16, N * R);
+  p.cpu = [=] {
+    lora_backward_cpu(dx.ref->data(), dA.ref->data(), dB.ref->data(), dz.ref->data(), dy.data(),
+                      xdf.data(), zf.data(), in.A.data(), in.B.data(), N, IN, R, OUT, scale, dp,
+                      seed);
+  };
+  p.cuda = [=](cuda_context& cx) {
+    lora_backward_cuda(cx, dx.dev->as<bf16>(), dA.dev->as<float>(), dB.dev->as<float>(),
+                       dz.dev->as<bf16>(), dyd->as<bf16>(), xdd->as<bf16>(), zd->as<bf16>(),
+                       A->as<bf16>(), B->as<bf16>(), N, IN, R, OUT, scale, dp, seed);
+  };
+  p.bytes = 2.0 * (3 * N * IN + N * OUT + N * R) + 8.0 * R * (IN + OUT);
+  p.flops = 2.0 * N * R * (2 * IN + 2 * OUT);
+  return p;
+}
+
+}  // namespace kaito::parity

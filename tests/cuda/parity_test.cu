@@ -1,0 +1,243 @@
+// parity_test: every CUDA twin against its CPU twin on fresh random inputs (test-backend-ops in
+// miniature). ONE table of cases below (`cases()`); adding a kernel means adding rows there (the
+// row builders, which draw inputs and bind both twins, are in parity_cases.cu).
+// Per row: inputs drawn fresh, outputs poisoned (0xFF = NaN) inside guard bands, both twins run,
+// each output compared (parity_harness.h). Exit 0 when all pass, 1 on any failure, 77 (CTest
+// SKIP_RETURN_CODE) when there is no CUDA device. `--perf` also times each row's CUDA side
+// (CUDA events, median of 20 after 3 warm-ups) and prints achieved GB/s and TFLOP/s.
+#include <cuda_runtime_api.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <functional>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "kernels/cuda/cuda_context.h"
+#include "tests/cuda/parity_cases.h"
+#include "tests/cuda/parity_harness.h"
+
+namespace kaito::parity {
+namespace {
+
+// Tolerances (max |got - ref| / max |ref|), why:
+// kBf16: bf16 outputs or bf16 operands with fp32 accumulation. One bf16 rounding is 2^-9 = 2e-3
+//   relative; a few roundings (HF's double rounding in RMSNorm, bf16 dequantized weights in the
+//   GEMV, bf16 intermediates) stay well under 1e-2 (the engine issue's bound for bf16 paths).
+constexpr double kBf16 = 1e-2;
+// kF32: fp32 outputs computed in fp32 from identical (bf16-exact) inputs; only summation order and
+//   rsqrtf/expf ulps differ from the CPU twin's fp64/fp32 math: 1e-4 (the issue's fp32 bound).
+constexpr double kF32 = 1e-4;
+// kExact: the same fp32 operations and the same round-to-nearest-even as the CPU twin, no sums.
+constexpr double kExact = 0.0;
+
+// The table. Shapes include 1-row, odd sizes and sizes that are not multiples of the block.
+std::vector<parity_case> cases() {
+  return {
+      // op, shape, tol for bf16 outputs, tol for fp32 outputs, builder
+      {"rmsnorm_fwd", "N=1 C=3072", kBf16, kF32, [](auto& r) { return rmsnorm_fwd(r, 1, 3072); }},
+      {"rmsnorm_fwd", "N=37 C=3072", kBf16, kF32, [](auto& r) { return rmsnorm_fwd(r, 37, 3072); }},
+      {"rmsnorm_fwd", "N=5 C=100 (scalar)", kBf16, kF32,
+       [](auto& r) { return rmsnorm_fwd(r, 5, 100); }},
+      {"rmsnorm_bwd", "N=1 C=3072", kBf16, kF32, [](auto& r) { return rmsnorm_bwd(r, 1, 3072); }},
+      {"rmsnorm_bwd", "N=300 C=520", kBf16, kF32, [](auto& r) { return rmsnorm_bwd(r, 300, 520); }},
+      {"rmsnorm_bwd", "N=33 C=77 (scalar)", kBf16, kF32,
+       [](auto& r) { return rmsnorm_bwd(r, 33, 77); }},
+      {"gemm_fwd", "N=1 C=64 OC=64", kBf16, kF32,
+       [](auto& r) { return gemm_fwd(r, 1, 64, 64, false); }},
+      {"gemm_fwd", "N=37 C=200 OC=72 +bias", kBf16, kF32,
+       [](auto& r) { return gemm_fwd(r, 37, 200, 72, true); }},
+      {"gemm_fwd", "N=128 C=3072 OC=256", kBf16, kF32,
+       [](auto& r) { return gemm_fwd(r, 128, 3072, 256, false); }},
+      {"gemm_dinp", "N=1 C=64 OC=64", kBf16, kF32, [](auto& r) { return gemm_dinp(r, 1, 64, 64); }},
+      {"gemm_dinp", "N=37 C=200 OC=72", kBf16, kF32,
+       [](auto& r) { return gemm_dinp(r, 37, 200, 72); }},
+      {"gemm_dweight", "N=1 C=64 OC=64", kBf16, kF32,
+       [](auto& r) { return gemm_dweight(r, 1, 64, 64, true); }},
+      {"gemm_dweight", "N=129 C=200 OC=72 +dbias", kBf16, kF32,
+       [](auto& r) { return gemm_dweight(r, 129, 200, 72, true); }},
+      {"nf4_dequant", "n=64", kExact, kExact, [](auto& r) { return nf4_dequant(r, 64); }},
+      {"nf4_dequant", "n=3*64+11 (partial)", kExact, kExact,
+       [](auto& r) { return nf4_dequant(r, 3 * 64 + 11); }},
+      {"nf4_dequant", "n=3072*96", kExact, kExact,
+       [](auto& r) { return nf4_dequant(r, 3072 * 96); }},
+      {"nf4_absmax_dq", "nblocks=1000", kExact, kExact,
+       [](auto& r) { return nf4_absmax_dq(r, 1000); }},
+      {"nf4_gemv", "B=1 C=3072 OC=1024", kBf16, kF32,
+       [](auto& r) { return nf4_gemv(r, 1, 3072, 1024, false); }},
+      {"nf4_gemv", "B=3 C=128 OC=40", kBf16, kF32,
+       [](auto& r) { return nf4_gemv(r, 3, 128, 40, false); }},
+      {"nf4_gemv", "B=8 C=1152 OC=200", kBf16, kF32,
+       [](auto& r) { return nf4_gemv(r, 8, 1152, 200, false); }},
+      // long C: 65 chunks of 128 (not a multiple of the 8 warps' stride) and 128 chunks
+      {"nf4_gemv", "B=2 C=8320 OC=24", kBf16, kF32,
+       [](auto& r) { return nf4_gemv(r, 2, 8320, 24, false); }},
+      {"nf4_gemv", "B=8 C=16384 OC=16", kBf16, kF32,
+       [](auto& r) { return nf4_gemv(r, 8, 16384, 16, false); }},
+      {"nf4_dq_gemv", "B=5 C=8320 OC=40", kBf16, kF32,
+       [](auto& r) { return nf4_gemv(r, 5, 8320, 40, true); }},
+      {"nf4_dq_gemv", "B=1 C=3072 OC=512", kBf16, kF32,
+       [](auto& r) { return nf4_gemv(r, 1, 3072, 512, true); }},
+      {"nf4_dq_gemv", "B=8 C=256 OC=24", kBf16, kF32,
+       [](auto& r) { return nf4_gemv(r, 8, 256, 24, true); }},
+      {"nf4_gemm_fwd", "N=64 C=256 OC=320", kBf16, kF32,
+       [](auto& r) { return nf4_gemm_fwd(r, 64, 256, 320); }},
+      {"nf4_gemm_fwd", "N=1 C=200 OC=33", kBf16, kF32,
+       [](auto& r) { return nf4_gemm_fwd(r, 1, 200, 33); }},
+      {"nf4_gemm_bwd", "N=64 C=256 OC=320", kBf16, kF32,
+       [](auto& r) { return nf4_gemm_bwd_inp(r, 64, 256, 320); }},
+      {"nf4_gemm_bwd", "N=1 C=200 OC=33", kBf16, kF32,
+       [](auto& r) { return nf4_gemm_bwd_inp(r, 1, 200, 33); }},
+      {"bf16_to_f32", "n=1000", kExact, kExact,
+       [](auto& r) { return convert_bf16_to_f32(r, 1000); }},
+      {"f32_to_bf16", "n=1001 (+-Inf, NaN, subn.)", kExact, kExact,
+       [](auto& r) { return convert_f32_to_bf16(r, 1001); }},
+      {"swiglu_fwd", "N=5 I=8192 fused gate_up", kBf16, kF32,
+       [](auto& r) { return swiglu_fwd(r, 5, 8192, true); }},
+      {"swiglu_fwd", "N=3 I=100", kBf16, kF32,
+       [](auto& r) { return swiglu_fwd(r, 3, 100, false); }},
+      {"swiglu_bwd", "N=5 I=8192 fused gate_up", kBf16, kF32,
+       [](auto& r) { return swiglu_bwd(r, 5, 8192, true); }},
+      {"swiglu_bwd", "N=3 I=100", kBf16, kF32,
+       [](auto& r) { return swiglu_bwd(r, 3, 100, false); }},
+      {"rope_fwd", "N=7 NH=32 HS=96", kBf16, kF32, [](auto& r) { return rope_fwd(r, 7, 32, 96); }},
+      {"rope_fwd", "N=1 NH=3 HS=6", kBf16, kF32, [](auto& r) { return rope_fwd(r, 1, 3, 6); }},
+      {"rope_bwd", "N=7 NH=32 HS=96", kBf16, kF32, [](auto& r) { return rope_bwd(r, 7, 32, 96); }},
+      {"rope_bwd", "N=1 NH=3 HS=6", kBf16, kF32, [](auto& r) { return rope_bwd(r, 1, 3, 6); }},
+      // embedding forward is a copy: exact. backward sums repeated ids with fp32 atomics: kF32.
+      {"embedding_fwd", "N=17 V=1000 C=3072", kExact, kExact,
+       [](auto& r) { return embedding_fwd(r, 17, 1000, 3072); }},
+      {"embedding_fwd", "N=1 V=37 C=100", kExact, kExact,
+       [](auto& r) { return embedding_fwd(r, 1, 37, 100); }},
+      {"embedding_bwd", "N=300 V=50 C=128", kBf16, kF32,
+       [](auto& r) { return embedding_bwd(r, 300, 50, 128); }},
+      {"embedding_bwd", "N=1 V=10 C=3072", kBf16, kF32,
+       [](auto& r) { return embedding_bwd(r, 1, 10, 3072); }},
+      {"ce_fwd", "N=9 V=32064", kBf16, kF32,
+       [](auto& r) { return cross_entropy_fwd(r, 9, 32064); }},
+      {"ce_fwd", "N=1 V=5", kBf16, kF32, [](auto& r) { return cross_entropy_fwd(r, 1, 5); }},
+      {"ce_bwd", "N=9 V=32064", kBf16, kF32,
+       [](auto& r) { return cross_entropy_bwd(r, 9, 32064); }},
+      {"ce_bwd", "N=2 V=5", kBf16, kF32, [](auto& r) { return cross_entropy_bwd(r, 2, 5); }},
+      // grad clipping: fp32 sums with block order varying (kF32); the scale is one fp32 multiply.
+      {"grad_sum_sq", "n=100003", kBf16, kF32, [](auto& r) { return grad_sum_squares(r, 100003); }},
+      {"grad_scale", "n=1001", kExact, kExact, [](auto& r) { return grad_scale(r, 1001); }},
+      // LoRA: the CUDA twin rounds z and dz to bf16 between products, so fp32 dA/dB get kBf16 too.
+      {"lora_fwd", "N=37 IN=200 R=8 OUT=72 p=0", kBf16, kBf16,
+       [](auto& r) { return lora_fwd(r, 37, 200, 8, 72, 0.0f); }},
+      {"lora_fwd", "N=64 IN=3072 R=8 OUT=256 p=.1", kBf16, kBf16,
+       [](auto& r) { return lora_fwd(r, 64, 3072, 8, 256, 0.1f); }},
+      {"lora_bwd", "N=37 IN=200 R=8 OUT=72 p=0", kBf16, kBf16,
+       [](auto& r) { return lora_bwd(r, 37, 200, 8, 72, 0.0f); }},
+      {"lora_bwd", "N=64 IN=3072 R=8 OUT=256 p=.1", kBf16, kBf16,
+       [](auto& r) { return lora_bwd(r, 64, 3072, 8, 256, 0.1f); }},
+      // AdamW spells the CPU twin's fp32 operations with _rn intrinsics (no FMA): exact.
+      {"adamw", "n=100003 step=1", kExact, kExact, [](auto& r) { return adamw(r, 100003, 1); }},
+      {"adamw", "n=7 step=1000", kExact, kExact, [](auto& r) { return adamw(r, 7, 1000); }},
+  };
+}
+
+double time_cuda_us(cuda_context& cx, const std::function<void(cuda_context&)>& run) {
+  cudaEvent_t a, b;
+  cuda_or_die(cudaEventCreate(&a), "event");
+  cuda_or_die(cudaEventCreate(&b), "event");
+  for (int i = 0; i < 3; ++i) run(cx);
+  std::vector<float> ms;
+  for (int i = 0; i < 20; ++i) {
+    cuda_or_die(cudaEventRecord(a, cx.stream()), "record");
+    run(cx);
+    cuda_or_die(cudaEventRecord(b, cx.stream()), "record");
+    cuda_or_die(cudaEventSynchronize(b), "sync");
+    float t = 0.0f;
+    cuda_or_die(cudaEventElapsedTime(&t, a, b), "elapsed");
+    ms.push_back(t);
+  }
+  cudaEventDestroy(a);
+  cudaEventDestroy(b);
+  std::sort(ms.begin(), ms.end());
+  return 1000.0 * ms[ms.size() / 2];
+}
+
+// Runs one case; prints one line per output; returns the number of failed outputs.
+int run_case(cuda_context& cx, const parity_case& pc, std::mt19937& rng, bool perf) {
+  prepared p = pc.make(rng);
+  for (output& o : p.outs) {
+    if (!o.init.empty() && o.dev->type() == elem::bf16) {  // bf16 += output: round the start
+      std::vector<bf16> b(o.init.size());
+      o.ref->resize(o.init.size());
+      for (size_t i = 0; i < b.size(); ++i)
+        (*o.ref)[i] = bf16_to_f32(b[i] = f32_to_bf16(o.init[i]));
+      o.dev->upload(b.data());
+    } else if (!o.init.empty()) {
+      o.dev->upload(o.init.data());
+      *o.ref = o.init;
+    } else {
+      o.dev->poison();
+      o.ref->assign(size_t(o.dev->size()), std::nanf(""));
+    }
+  }
+  p.cpu();
+  p.cuda(cx);
+  status st = cx.synchronize();
+  int failures = 0;
+  for (const output& o : p.outs) {
+    compare_result r = compare(*o.ref, o.dev->to_float(), o.dev->guards_intact());
+    if (!st.ok()) r.failure = "CUDA error: " + st.to_string();
+    const double tol = o.dev->type() == elem::bf16 ? pc.tol_bf16 : pc.tol_f32;
+    const bool ok = r.failure.empty() && r.max_rel <= tol;
+    if (!ok) ++failures;
+    std::printf("%-16s %-26s %-8s %8.0e %10.3e %10.3e  %s%s\n", pc.op, pc.shape, o.name.c_str(),
+                tol, r.max_rel, r.nmse, ok ? "ok" : "FAIL",
+                r.failure.empty() ? (ok ? "" : " (above tolerance)") : (" " + r.failure).c_str());
+  }
+  if (perf && st.ok()) {
+    const double us = time_cuda_us(cx, p.cuda);
+    const status perf_st = cx.synchronize();
+    std::printf("%-16s %-26s perf     %10.2f us  %8.1f GB/s  %8.2f TFLOP/s%s\n", pc.op, pc.shape,
+                us, p.bytes / (us * 1e3), p.flops / (us * 1e6), perf_st.ok() ? "" : "  CUDA error");
+    if (!perf_st.ok()) ++failures;
+  }
+  return failures;
+}
+
+}  // namespace
+}  // namespace kaito::parity
+
+int main(int argc, char** argv) {
+  using namespace kaito;
+  bool perf = false;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--perf") == 0) {
+      perf = true;
+    } else {
+      std::fprintf(stderr, "usage: parity_test [--perf]\n");
+      return 2;
+    }
+  }
+  if (cuda_device_count() == 0) {
+    std::printf("no CUDA device: skipped\n");
+    return 77;
+  }
+  auto cx = cuda_context::create();
+  if (!cx.ok()) {
+    std::fprintf(stderr, "parity: %s\n", cx.error().to_string().c_str());
+    return 1;
+  }
+  std::printf("device: %s (%d SMs)\n", (*cx)->device_name().c_str(), (*cx)->sm_count());
+  std::printf("%-16s %-26s %-8s %8s %10s %10s  %s\n", "op", "shape", "output", "tol", "max_rel",
+              "nmse", "result");
+  std::random_device rd;
+  const unsigned seed = rd();
+  std::printf("seed %u (fresh every run)\n", seed);
+  std::mt19937 rng(seed);
+  int failures = 0, rows = 0;
+  for (const parity::parity_case& pc : parity::cases()) {
+    failures += parity::run_case(**cx, pc, rng, perf);
+    ++rows;
+  }
+  std::printf("%d cases, %d failed outputs\n", rows, failures);
+  return failures == 0 ? 0 : 1;
+}
