@@ -1,0 +1,37 @@
+// sampling: choose the next token from one row of logits, as transformers' generate() does with
+// its logits processors, in HF order:
+//   repetition_penalty (RepetitionPenaltyLogitsProcessor: for every token already in the sequence,
+//     l = l < 0 ? l * penalty : l / penalty), then temperature (l / T), top_k (keep the k largest,
+//     ties at the k-th value kept), top_p (TopPLogitsWarper: drop the smallest-probability tokens
+//     whose cumulative probability is <= 1 - top_p, always keeping the most likely one), then
+//   softmax and one draw.
+// temperature == 0 means greedy (argmax, first index on ties, as torch.argmax). The draw is
+// u = rng_uniform(seed, step) (kernels/rng.h), so a seeded generation is reproducible anywhere;
+// it is not torch's generator.
+//
+// Thread-safety: pure functions.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+namespace kaito::engine {
+
+struct sampling_params {
+  double temperature = 0.0;  // 0 = greedy
+  int64_t top_k = 0;         // 0 = off
+  double top_p = 1.0;        // 1 = off
+  double repetition_penalty = 1.0;
+  uint64_t seed = 0;
+};
+
+// `logits` (V) is taken by value and modified by the processors; `history` is every token of the
+// sequence so far (prompt + generated); `step` indexes the draw.
+int32_t sample_token(std::vector<float> logits, const sampling_params& p,
+                     const std::vector<int32_t>& history, uint64_t step);
+
+// The probabilities sample_token draws from (after every processor), for tests and logprobs.
+std::vector<double> sampling_distribution(std::vector<float> logits, const sampling_params& p,
+                                          const std::vector<int32_t>& history);
+
+}  // namespace kaito::engine

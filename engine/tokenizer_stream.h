@@ -1,0 +1,37 @@
+// tokenizer_decode_stream: incremental detokenization for generation, equal to HF tokenizers'
+// DecodeStream. Each step() takes one id and returns the new text it completes, or nothing while
+// the decoded tail still ends in an incomplete UTF-8 sequence (U+FFFD) or adds no text; the
+// concatenation of all returned chunks never contains a partial UTF-8 sequence.
+//
+// Thread-safety: one stream per generation; not thread-safe. Holds a reference to the tokenizer,
+// which must outlive it. Copyable.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+#include "engine/tokenizer.h"
+
+namespace kaito::engine {
+
+class tokenizer_decode_stream {
+ public:
+  explicit tokenizer_decode_stream(const tokenizer& tok, bool skip_special_tokens = true)
+      : tok_(&tok), skip_special_(skip_special_tokens) {}
+
+  // New text completed by `id`; nullopt when none yet. internal when the decoded text stopped
+  // extending the previous one (a decoder that rewrites earlier text).
+  result<std::optional<std::string>> step(int32_t id);
+
+ private:
+  const tokenizer* tok_;
+  bool skip_special_;
+  std::vector<int32_t> ids_;
+  std::string prefix_;
+  size_t prefix_index_ = 0;
+};
+
+}  // namespace kaito::engine

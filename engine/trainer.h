@@ -1,0 +1,96 @@
+// trainer: LoRA fine-tuning of a frozen (fp32 or NF4) base model on token sequences, as HF
+// Trainer + PEFT do it: micro-batches, gradient accumulation, global-norm clipping, torch AdamW and
+// an HF learning-rate schedule, with checkpoints that resume bit-exactly.
+//
+// One optimizer step = grad_accum micro-batches of micro_batch_size examples each. A micro-batch
+// right-pads its sequences with token 0 and label -100 (causal attention: the padding never
+// influences real tokens). The loss of a step is the mean cross-entropy over every supervised token
+// of its micro-batches (HF's num_items_in_batch normalisation), so accumulation does not change the
+// gradient. Examples are visited in a per-epoch permutation drawn from the seed; dropout masks come
+// from (seed, micro-batch index). All randomness is counter-based (kernels/rng.h), so the state is
+// (adapter weights, AdamW moments, step, micro-batch index) and resume is bit-exact.
+//
+// Thread-safety: one thread drives a trainer. The model is shared read-only.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+#include "engine/lora_adapter.h"
+#include "engine/model_weights.h"
+#include "kernels/adamw.h"
+#include "kernels/lr_schedule.h"
+
+namespace kaito::engine {
+
+struct train_example {
+  std::vector<int32_t> ids;     // token ids
+  std::vector<int32_t> labels;  // same length; -100 where no loss (prompt, padding)
+};
+
+struct train_config {
+  int64_t micro_batch_size = 1;  // sequences per micro-batch
+  int64_t grad_accum = 1;        // micro-batches per optimizer step
+  int64_t total_steps = 1;       // optimizer steps (for the schedule)
+  adamw_params adamw;            // adamw.lr is ignored: the schedule gives the rate
+  lr_schedule schedule;          // base_lr, kind, warmup_steps, total_steps
+  double max_grad_norm = 0.0;    // 0 = no clipping
+  uint64_t seed = 0;
+};
+
+struct step_info {
+  int64_t step = 0;        // optimizer steps done, after this one
+  double loss = 0.0;       // mean over the step's supervised tokens
+  double lr = 0.0;         // rate used by this step
+  double grad_norm = 0.0;  // before clipping
+  int64_t tokens = 0;      // supervised tokens in the step
+};
+
+class trainer {
+ public:
+  // invalid_argument for an empty dataset, mismatched ids/labels, or non-positive sizes.
+  static result<trainer> create(std::shared_ptr<const model> m, lora_adapter adapter,
+                                std::vector<train_example> data, train_config cfg);
+
+  trainer(trainer&&) = default;
+  trainer& operator=(trainer&&) = default;
+  trainer(const trainer&) = delete;
+  trainer& operator=(const trainer&) = delete;
+
+  // Runs one optimizer step.
+  result<step_info> step();
+  int64_t steps_done() const { return step_; }
+  const lora_adapter& adapter() const { return adapter_; }
+
+  // Mean loss over every supervised token of the dataset (no dropout, no update).
+  result<double> evaluate() const;
+
+  // Checkpoint folder: the PEFT adapter files plus trainer_state.safetensors (AdamW moments as
+  // exp_avg.<peft name> / exp_avg_sq.<peft name>, step and data position in __metadata__).
+  status save_checkpoint(const std::string& dir) const;
+  // Restores a checkpoint into this trainer (same model, data and config); failed_precondition
+  // when the checkpoint's adapter does not match this trainer's modules.
+  status load_checkpoint(const std::string& dir);
+
+ private:
+  trainer() = default;
+  std::vector<int64_t> epoch_order(int64_t epoch) const;
+  struct micro {
+    std::vector<int64_t> examples;
+  };
+  micro micro_batch(int64_t index) const;
+
+  std::shared_ptr<const model> model_;
+  lora_adapter adapter_;
+  std::vector<train_example> data_;
+  train_config cfg_;
+  std::vector<std::vector<float>> m_, v_;  // AdamW moments, A then B for every module
+  int64_t step_ = 0;
+  int64_t micro_index_ = 0;  // micro-batches consumed so far
+};
+
+}  // namespace kaito::engine
