@@ -113,6 +113,21 @@ double lora_alpha_for(const lora_config& lc, const std::string& path) {
   return it == lc.alpha_pattern.end() ? lc.alpha : it->second;
 }
 
+lora_module lora_module_for(const lora_config& lc, const linear_slot& slot) {
+  lora_module m;
+  m.path = slot.path;
+  m.target = slot.target;
+  m.layer = slot.layer;
+  m.site = slot.site;
+  m.row_offset = slot.row_offset;
+  m.in = slot.in;
+  m.out = slot.out;
+  m.r = lora_rank_for(lc, slot.path);
+  m.alpha = lora_alpha_for(lc, slot.path);
+  if (m.r > 0) m.scale = static_cast<float>(lora_scale(m.alpha, m.r, lc.use_rslora));
+  return m;
+}
+
 result<lora_adapter> lora_create(const model_config& c, const lora_config& lc, uint64_t seed) {
   lora_adapter a;
   a.config = lc;
@@ -120,18 +135,8 @@ result<lora_adapter> lora_create(const model_config& c, const lora_config& lc, u
   for (const auto& slot : model_linear_slots(c)) {
     ++index;
     if (!lora_targets(lc, slot)) continue;
-    lora_module m;
-    m.path = slot.path;
-    m.target = slot.target;
-    m.layer = slot.layer;
-    m.site = slot.site;
-    m.row_offset = slot.row_offset;
-    m.in = slot.in;
-    m.out = slot.out;
-    m.r = lora_rank_for(lc, slot.path);
-    m.alpha = lora_alpha_for(lc, slot.path);
+    lora_module m = lora_module_for(lc, slot);
     if (m.r <= 0) return invalid_argument("LoRA rank must be positive", "r");
-    m.scale = static_cast<float>(lora_scale(m.alpha, m.r, lc.use_rslora));
     m.A.assign(static_cast<size_t>(m.r * m.in), 0.0f);
     m.B.assign(static_cast<size_t>(m.out * m.r), 0.0f);
     m.dA.assign(m.A.size(), 0.0f);

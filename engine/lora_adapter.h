@@ -77,6 +77,10 @@ bool lora_targets(const lora_config& lc, const linear_slot& slot);
 int64_t lora_rank_for(const lora_config& lc, const std::string& path);
 double lora_alpha_for(const lora_config& lc, const std::string& path);
 
+// The module for one slot: placement from the slot, rank/alpha/scale from the config; A, B and
+// their gradients left empty (the caller initialises or loads them).
+lora_module lora_module_for(const lora_config& lc, const linear_slot& slot);
+
 // A fresh adapter: A kaiming-uniform from `seed` (per-module sub-streams), B zero (PEFT init).
 // invalid_argument when no module matches (PEFT's "Target modules ... not found") or r <= 0.
 result<lora_adapter> lora_create(const model_config& c, const lora_config& lc, uint64_t seed);

@@ -164,16 +164,7 @@ result<lora_adapter> load_peft_adapter(const std::string& dir, const model_confi
     if (!ta || !tb)
       return invalid_argument(std::string("missing lora_") + (ta ? "B" : "A") + " weight",
                               std::string(k_prefix) + slot.path);
-    lora_module m;
-    m.path = slot.path;
-    m.target = slot.target;
-    m.layer = slot.layer;
-    m.site = slot.site;
-    m.row_offset = slot.row_offset;
-    m.in = slot.in;
-    m.out = slot.out;
-    m.r = lora_rank_for(a.config, slot.path);
-    m.alpha = lora_alpha_for(a.config, slot.path);
+    lora_module m = lora_module_for(a.config, slot);
     if (ta->shape != std::vector<int64_t>{m.r, m.in})
       return invalid_argument("lora_A shape does not match (r, in_features) = (" +
                                   std::to_string(m.r) + ", " + std::to_string(m.in) + ")",
@@ -184,7 +175,6 @@ result<lora_adapter> load_peft_adapter(const std::string& dir, const model_confi
                               tb->name);
     KAITO_ASSIGN_OR_RETURN(m.A, st_to_f32(*ta, file.data(*ta)));
     KAITO_ASSIGN_OR_RETURN(m.B, st_to_f32(*tb, file.data(*tb)));
-    m.scale = static_cast<float>(lora_scale(m.alpha, m.r, a.config.use_rslora));
     m.dA.assign(m.A.size(), 0.0f);
     m.dB.assign(m.B.size(), 0.0f);
     a.modules.push_back(std::move(m));
