@@ -139,6 +139,8 @@ result<std::shared_ptr<const preset_catalog>> load_catalog(const std::string& di
       return invalid_argument("name: \"" + p.name + "\" does not match the file name", f.string());
     if (!p.weights.local_dir.empty())
       p.weights.local_path = (fs::path(shared) / p.weights.local_dir).lexically_normal().string();
+    if (std::string t = cat->chat_template_file(p); !t.empty() && !fs::is_regular_file(t))
+      return not_found("chat_template: \"" + p.chat_template + "\" has no file " + t, f.string());
     cat->presets_.push_back(std::move(p));
   }
   std::sort(cat->presets_.begin(), cat->presets_.end(),

@@ -54,6 +54,9 @@ TOKENS = {
     "llama-3": ("<|begin_of_text|>", "<|eot_id|>"),
     "chatml": ("", "<|im_end|>"),
     "mistral": ("<s>", "</s>"),
+    "phi-4": ("<|endoftext|>", "<|im_end|>"),
+    "phi-4-mini": ("<|endoftext|>", "<|endoftext|>"),
+    "falcon": ("", "<|endoftext|>"),
 }
 
 
@@ -197,13 +200,19 @@ def render_case(name, template, context):
 def main():
     root, out_path = sys.argv[1], sys.argv[2]
     cases = []
+    template_dir = os.path.join(root, "presets", "chat_templates")
+    on_disk = sorted(f[:-len(".jinja")] for f in os.listdir(template_dir) if f.endswith(".jinja"))
+    if on_disk != sorted(TOKENS):
+        print(f"chat_template_peer.py: templates on disk {on_disk} != TOKENS {sorted(TOKENS)}: "
+              "give every template its BOS/EOS here so it is compared", file=sys.stderr)
+        return 1
     for tname, (bos, eos) in TOKENS.items():
         path = os.path.join(root, "presets", "chat_templates", tname + ".jinja")
         with open(path, encoding="utf-8") as f:
             source = f.read()
         for cname, messages in CONVERSATIONS.items():
             for extra_name, extra in EXTRAS.items():
-                if extra_name and tname == "phi-3":
+                if extra_name and tname in ("phi-3", "phi-4", "phi-4-mini", "falcon"):
                     continue
                 if extra_name == "+date" and tname != "llama-3":
                     continue
@@ -225,4 +234,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

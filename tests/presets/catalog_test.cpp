@@ -312,6 +312,11 @@ TEST(PresetCatalog, ChatTemplateFiles) {
   EXPECT_EQ(catalog().chat_template_file(get("qwen2.5-coder-7b-instruct")),
             dir + "/chat_templates/chatml.jinja");
   EXPECT_EQ(catalog().chat_template_file(get("mistral-7b")), "");
+  // load_catalog refuses a preset whose template has no file, so every named one exists.
+  for (const preset& p : catalog().all()) {
+    const std::string f = catalog().chat_template_file(p);
+    if (!f.empty()) EXPECT_TRUE(std::ifstream(f).good()) << p.name << ": " << f;
+  }
 }
 
 TEST(PresetCatalog, DefaultPresetsDir) {

@@ -162,7 +162,18 @@ TEST(CatalogErrors, BrokenFileInADirectory) {
   fs::create_directories(tmp / "models");
   fs::copy(src / "skus", tmp / "skus", fs::copy_options::recursive);
   fs::copy(src / "tuning", tmp / "tuning", fs::copy_options::recursive);
+  fs::create_directories(tmp / "chat_templates");
   fs::copy_file(src / "models" / "phi-4.yaml", tmp / "models" / "phi-4.yaml");
+
+  // phi-4 names the chat template "phi-4": without its file the catalog does not load.
+  auto missing = load_catalog(tmp.string());
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().code(), status_code::not_found);
+  EXPECT_EQ(missing.error().where(), (tmp / "models" / "phi-4.yaml").string());
+  EXPECT_NE(missing.error().message().find("chat_template: \"phi-4\" has no file"),
+            std::string::npos)
+      << missing.error().to_string();
+  fs::copy_file(src / "chat_templates" / "phi-4.jinja", tmp / "chat_templates" / "phi-4.jinja");
 
   auto good = load_catalog(tmp.string());
   ASSERT_TRUE(good.ok()) << good.take_status().to_string();
