@@ -14,5 +14,9 @@ void set_exit_code(int code);
 int exit_code();
 
 void add_version_command(CLI::App& app);
+void add_presets_command(CLI::App& app);
+void add_verify_command(CLI::App& app);
+void add_up_command(CLI::App& app);
+void add_validate_command(CLI::App& app);
 
 }  // namespace kaito::cli

@@ -3,6 +3,10 @@
 //
 // defines:
 //   version     cmd_version.cpp   print the build's version and features
+//   presets     cmd_presets.cpp   list model presets; `presets get NAME` prints one
+//   verify      cmd_verify.cpp    check the engine against an HF+PEFT fixture folder
+//   up          cmd_up.cpp        run the embedded kubectl-compatible control plane
+//   validate    cmd_validate.cpp  Kaito's Workspace admission checks on files, offline
 //   (more subcommands are added below as their layers land)
 #include <CLI/CLI.hpp>
 
@@ -14,6 +18,10 @@ int main(int argc, char** argv) {
   app.set_help_all_flag("--help-all", "Show help for every subcommand");
 
   kaito::cli::add_version_command(app);
+  kaito::cli::add_presets_command(app);
+  kaito::cli::add_verify_command(app);
+  kaito::cli::add_up_command(app);
+  kaito::cli::add_validate_command(app);
 
   try {
     app.parse(argc, argv);

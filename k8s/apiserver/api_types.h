@@ -1,0 +1,62 @@
+// The API server's transport-neutral request and response: the HTTP layer (server.cpp) fills an
+// api_request, the router answers an api_response. Streaming answers (watch, log follow) carry a
+// `stream` callback that the HTTP layer runs with a stream_writer over the open connection.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace kaito::k8s::apiserver {
+
+using json = nlohmann::json;
+
+// Serializes for the wire: invalid UTF-8 (which can reach messages from request paths or bodies) is
+// replaced with U+FFFD instead of throwing.
+inline std::string to_wire(const json& j) {
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+struct api_request {
+  std::string method;                        // GET, POST, PUT, PATCH, DELETE
+  std::string path;                          // decoded path, no query
+  std::map<std::string, std::string> query;  // decoded; the last value wins
+  std::string accept;
+  std::string content_type;
+  std::string body;
+};
+
+// The open connection of a streaming response. write() sends one chunk; false once the client is
+// gone.
+class stream_writer {
+ public:
+  virtual ~stream_writer() = default;
+  virtual bool write(std::string_view data) = 0;
+  // Waits up to timeout_ms for `wake_fd` to become readable (-1: none) or the client to hang up.
+  // Returns false when the client is gone or the server is stopping.
+  virtual bool wait(int wake_fd, int timeout_ms) = 0;
+};
+
+struct api_response {
+  int code = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::function<void(stream_writer&)> stream;  // set: a chunked streaming response
+
+  static api_response json_body(int code, const json& j,
+                                std::string content_type = "application/json") {
+    api_response r;
+    r.code = code;
+    r.content_type = std::move(content_type);
+    r.body = to_wire(j);
+    return r;
+  }
+};
+
+}  // namespace kaito::k8s::apiserver
