@@ -29,6 +29,7 @@ struct api_request {
   std::string accept;
   std::string content_type;
   std::string body;
+  std::string user_agent;  // names the field manager of writes without ?fieldManager=
 };
 
 // The open connection of a streaming response. write() sends one chunk; false once the client is

@@ -40,7 +40,16 @@ struct server_options {
   size_t watch_queue_limit = 1024;          // events buffered per watcher before it is dropped
   int bookmark_interval_ms = 30000;         // with allowWatchBookmarks=true
   int64_t compaction_window = 10000;        // events kept for watch replay
-  admission_fn admit;                       // optional
+  // Slow and idle clients. A request (headers and body) must arrive within request_timeout_ms of
+  // its first byte (else 408 and close); a keep-alive connection may idle idle_timeout_ms between
+  // requests; one write may block write_timeout_ms (a stalled or dead peer, watches included).
+  // Watch and log streams are exempt from the request timeout. Connections beyond
+  // max_connections get 503 (plain HTTP) or are closed (TLS) at once.
+  int request_timeout_ms = 30000;
+  int idle_timeout_ms = 60000;
+  int write_timeout_ms = 30000;
+  int max_connections = 512;
+  admission_fn admit;  // optional
 };
 
 struct api_context {

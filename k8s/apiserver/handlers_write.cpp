@@ -2,6 +2,7 @@
 #include "k8s/apiserver/body.h"
 #include "k8s/apiserver/errors.h"
 #include "k8s/apiserver/handlers.h"
+#include "k8s/apiserver/managed_fields.h"
 #include "k8s/apiserver/object_meta.h"
 #include "k8s/apiserver/patch.h"
 #include "k8s/apiserver/protobuf_body.h"
@@ -11,6 +12,15 @@ namespace kaito::k8s::apiserver {
 namespace {
 
 constexpr const char* kCrdKey = "apiextensions.k8s.io/customresourcedefinitions";
+
+// The manager of a non-apply write: ?fieldManager=, else the client's User-Agent up to its first
+// '/' (as the real server defaults it).
+std::string update_manager(const object_request& o) {
+  std::string m = query_value(o.req, "fieldManager");
+  if (!m.empty()) return m;
+  m = o.req.user_agent.substr(0, o.req.user_agent.find('/'));
+  return m.empty() ? "unknown" : m;
+}
 
 bool dry_run(const object_request& o) {
   return query_value(o.req, "dryRun") == "All";
@@ -91,7 +101,9 @@ api_response with_warnings(api_response r, const std::vector<std::string>& warni
   return r;
 }
 
-api_response create_object(api_context& ctx, const object_request& o, json obj) {
+// `apply_manager` set: a server-side apply that creates the object (an Apply entry), else Update.
+api_response create_object(api_context& ctx, const object_request& o, json obj,
+                           const std::string& apply_manager = "") {
   if (auto bad = check_identity(*o.def, o.r.version, o.r.ns, "", obj)) return *bad;
   if (o.def->namespaced && !ctx.db.get({"namespaces", "", o.r.ns}).ok())
     return not_found_error("", "namespaces", o.r.ns);
@@ -101,6 +113,12 @@ api_response create_object(api_context& ctx, const object_request& o, json obj) 
     json candidate = obj;
     prepare_create(*o.def, o.r.version, o.r.ns, candidate);
     if (o.def->store_key() == kCrdKey) decorate_crd(candidate);
+    std::string api_version = o.def->api_version(o.r.version);
+    if (!apply_manager.empty())
+      candidate =
+          apply_ownership(json::object(), candidate, obj, apply_manager, api_version, true).object;
+    else
+      record_update(nullptr, candidate, update_manager(o), api_version);
     std::vector<std::string> warnings;
     if (auto refused = admit(ctx, o, candidate, nullptr, warnings)) return *refused;
     std::string name = candidate["metadata"]["name"];
@@ -181,6 +199,11 @@ api_response handle_update(api_context& ctx, const object_request& o) {
   bool status_write = o.r.subresource == "status";
   auto next = prepare_update(*o.def, o.r.version, *live, std::move(incoming), status_write);
   if (!next.ok()) return forbidden_finalizer(o, next.error());
+  if (status_write)
+    (*next)["metadata"]["managedFields"] = (*live)["metadata"].value("managedFields", json());
+  else
+    record_update(&*live, *next, update_manager(o), o.def->api_version(o.r.version));
+  if ((*next)["metadata"]["managedFields"].is_null()) (*next)["metadata"].erase("managedFields");
   return commit_update(ctx, o, *live, std::move(*next), status_write);
 }
 
@@ -217,7 +240,8 @@ api_response handle_patch(api_context& ctx, const object_request& o) {
         return not_found_error(o.def->group, o.def->resource, o.r.name);
       json obj = patch;
       obj["metadata"]["name"] = o.r.name;
-      return create_object(ctx, o, std::move(obj));
+      return create_object(ctx, o, std::move(obj),
+                           type == patch_type::apply ? query_value(o.req, "fieldManager") : "");
     }
     json current = present(*o.def, o.r.version, *live);
     result<json> patched = json();
@@ -243,8 +267,24 @@ api_response handle_patch(api_context& ctx, const object_request& o) {
     if (want_rv != 0 && want_rv != object_rv(*live))
       return conflict_error(o.def->group, o.def->resource, o.r.name);
     if (auto bad = check_identity(*o.def, o.r.version, o.r.ns, o.r.name, *patched)) return *bad;
+    std::string api_version = o.def->api_version(o.r.version);
+    json owners = (*live)["metadata"].value("managedFields", json());
+    if (type == patch_type::apply && !status_write) {
+      auto owned =
+          apply_ownership(*live, std::move(*patched), patch, query_value(o.req, "fieldManager"),
+                          api_version, query_flag(o.req, "force"));
+      if (!owned.conflicts.empty())
+        return api_response::json_body(
+            409, conflict_status(owned.conflicts, o.def->group, o.def->resource, o.r.name));
+      owners = owned.object["metadata"].value("managedFields", json());
+      patched = std::move(owned.object);
+    }
     auto next = prepare_update(*o.def, o.r.version, *live, std::move(*patched), status_write);
     if (!next.ok()) return forbidden_finalizer(o, next.error());
+    if (type != patch_type::apply && !status_write)
+      record_update(&*live, *next, update_manager(o), api_version);
+    else if (!owners.is_null())
+      (*next)["metadata"]["managedFields"] = owners;
     api_response resp = commit_update(ctx, o, *live, std::move(*next), status_write);
     // A concurrent writer moved the object between our read and write: patches are unconditional,
     // retry.

@@ -2,8 +2,9 @@
 // patch (built-ins only: lists of containers, env, ports, volumes, conditions ... merge by their
 // key;
 // `$patch: replace|delete`, `$retainKeys`, `$deleteFromPrimitiveList/`, `$setElementOrder/`
-// directives), and server-side apply (an approximation: the applied configuration is merged into
-// the live object as a strategic merge without deletions; managedFields are not tracked).
+// directives), and server-side apply (the applied configuration is merged into the live object as
+// a strategic merge without deletions; field ownership, conflicts and the removal of fields a
+// manager stops applying are managed_fields.h's).
 //
 // Every function returns the patched document or an invalid_argument status naming the problem;
 // none throws.

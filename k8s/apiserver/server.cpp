@@ -1,6 +1,8 @@
 // HTTP transport of the embedded API server; see server.h.
 #include "k8s/apiserver/server.h"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -24,6 +26,7 @@
 #include "k8s/apiserver/object_meta.h"
 #include "k8s/apiserver/pki.h"
 #include "k8s/apiserver/route.h"
+#include "k8s/apiserver/timed_socket.h"
 
 namespace kaito::k8s::apiserver {
 
@@ -55,7 +58,8 @@ struct api_server::impl {
   void accept_loop();
   void serve(tcp::socket sock);
   template <class Stream>
-  void serve_stream(Stream& s, int fd);
+  void serve_stream(Stream& s, timed_socket& ts, int fd);
+  void refuse(tcp::socket& sock);
   api_response dispatch(const api_request& req);
 };
 
@@ -139,19 +143,49 @@ void api_server::impl::accept_loop() {
     }
     std::lock_guard lock(mu);
     if (stopping.load()) break;
+    if (active >= opts.max_connections) {
+      refuse(sock);
+      continue;
+    }
     ++active;
     std::thread([this, s = std::move(sock)]() mutable { serve(std::move(s)); }).detach();
   }
 }
 
+// Beyond max_connections: a 503 Status (plain HTTP; a TLS client is just closed), never a thread.
+void api_server::impl::refuse(tcp::socket& sock) {
+  int fd = sock.native_handle();
+  if (!tls) {
+    api_response r = error_response(503, "ServiceUnavailable",
+                                    "too many open connections (limit " +
+                                        std::to_string(opts.max_connections) + "); retry later");
+    std::string msg =
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+        "Retry-After: 1\r\nConnection: close\r\nContent-Length: " +
+        std::to_string(r.body.size()) + "\r\n\r\n" + r.body;
+    (void)!::send(fd, msg.data(), msg.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+  }
+  ::shutdown(fd, SHUT_WR);
+  log_warn(log, "connection refused: connection limit reached",
+           {{"limit", std::to_string(opts.max_connections)}});
+  beast::error_code ignored;
+  sock.close(ignored);
+}
+
 template <class Stream>
-void api_server::impl::serve_stream(Stream& sock, int fd) {
+void api_server::impl::serve_stream(Stream& sock, timed_socket& ts, int fd) {
+  using ms = std::chrono::milliseconds;
   beast::flat_buffer buf;
   while (!stopping.load()) {
     http::request_parser<http::string_body> parser;
     parser.header_limit(64 * 1024);
     parser.body_limit(opts.max_body_bytes);
     beast::error_code ec;
+    // Idle keep-alive until the first byte, then the whole request within the request timeout.
+    if (buf.size() > 0)
+      ts.arm_read(ms(opts.request_timeout_ms));
+    else
+      ts.arm_idle(ms(opts.idle_timeout_ms), ms(opts.request_timeout_ms));
     http::read_header(sock, buf, parser, ec);
     if (!ec && !parser.is_done()) {
       // curl and others wait for this before sending a large body.
@@ -162,8 +196,19 @@ void api_server::impl::serve_stream(Stream& sock, int fd) {
       }
       if (!ec) http::read(sock, buf, parser, ec);
     }
+    ts.disarm_read();
     if (ec) {
-      if (ec == http::error::body_limit) {
+      if (ec == net::error::timed_out) {
+        if (ts.timed_out_reading()) {
+          log_info(log, "request timed out: closing a slow client",
+                   {{"timeout_ms", std::to_string(opts.request_timeout_ms)}});
+          send(sock,
+               error_response(408, "Timeout",
+                              "the request was not received within " +
+                                  std::to_string(opts.request_timeout_ms) + " ms"),
+               false, ec);
+        }
+      } else if (ec == http::error::body_limit) {
         send(sock,
              error_response(413, "RequestEntityTooLarge",
                             "the request is too large: limit is " +
@@ -181,6 +226,7 @@ void api_server::impl::serve_stream(Stream& sock, int fd) {
     req.method = std::string(hreq.method_string());
     req.accept = std::string(hreq[http::field::accept]);
     req.content_type = std::string(hreq[http::field::content_type]);
+    req.user_agent = std::string(hreq[http::field::user_agent]);
     req.body = std::move(hreq.body());
     api_response resp;
     std::string target(hreq.target());
@@ -232,15 +278,21 @@ void api_server::impl::serve(tcp::socket sock) {
     std::lock_guard lock(mu);
     conns.insert(fd);
   }
-  // No socket timeouts: Asio's blocking operations poll past SO_RCVTIMEO/SO_SNDTIMEO. An idle or
-  // stuck client holds only its own thread; stop() shuts every connection down.
+  // Deadlines come from timed_socket (Asio's blocking operations poll past SO_RCVTIMEO); stop()
+  // shuts every connection down.
+  int one = 1;
+  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  ::setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
+  timed_socket ts(sock);
+  ts.set_write_timeout(std::chrono::milliseconds(opts.write_timeout_ms));
   if (tls) {
-    net::ssl::stream<tcp::socket&> ss(sock, *tls);
+    net::ssl::stream<timed_socket&> ss(ts, *tls);
     beast::error_code ec;
+    ts.arm_read(std::chrono::milliseconds(opts.request_timeout_ms));
     ss.handshake(net::ssl::stream_base::server, ec);
-    if (!ec) serve_stream(ss, fd);
+    if (!ec) serve_stream(ss, ts, fd);
   } else {
-    serve_stream(sock, fd);
+    serve_stream(ts, ts, fd);
   }
   beast::error_code ignored;
   sock.shutdown(tcp::socket::shutdown_both, ignored);

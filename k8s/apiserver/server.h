@@ -1,7 +1,8 @@
 // The embedded API server: Boost.Beast HTTP/1.1 (HTTPS with a generated CA when opts.tls, which
 // `kaito up` uses: kubectl sends bearer tokens only over TLS) on opts.host:opts.port, bearer-token
 // auth, one thread per connection (watch streams hold their connection; the machine serves a
-// handful of clients), state in $home/store.db.
+// handful of clients), state in $home/store.db. Slow, idle and excess clients are bounded by the
+// request/idle/write timeouts and max_connections of server_options (timed_socket.h).
 //
 //   auto srv = api_server::start(opts);          // binds, opens the store, writes the kubeconfig
 //   srv->port(); srv->url(); srv->token();

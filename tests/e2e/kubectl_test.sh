@@ -65,7 +65,31 @@ wait $watcher
 expect_has "$(cat "$E2E_WORK/watch.out")" "MODIFIED"
 
 # --- server-side apply
-expect_has "$(K apply --server-side -f "$E2E_WORK/edited.yaml")" "workspace.kaito.sh/$WS serverside-applied"
+# `kubectl patch` above changed .tuning.input.urls: applying the file's value conflicts with it.
+expect_has "$(KFAIL apply --server-side -f "$E2E_WORK/edited.yaml")" \
+  'conflict with "kubectl-patch" using kaito.sh/v1beta1: .tuning.input.urls'
+expect_has "$(K apply --server-side --force-conflicts -f "$E2E_WORK/edited.yaml")" \
+  "workspace.kaito.sh/$WS serverside-applied"
+cat > "$E2E_WORK/other.yaml" <<YAML
+apiVersion: kaito.sh/v1beta1
+kind: Workspace
+metadata:
+  name: $WS
+  labels:
+    team: research
+YAML
+out=$(KFAIL apply --server-side --field-manager=other -f "$E2E_WORK/other.yaml")
+expect_has "$out" "Apply failed with"
+expect_has "$out" 'conflict with "kubectl"'
+expect_has "$out" ".metadata.labels.team"
+expect_has "$(K apply --server-side --field-manager=other --force-conflicts -f "$E2E_WORK/other.yaml")" \
+  "workspace.kaito.sh/$WS serverside-applied"
+out=$(K get wk $WS -o yaml --show-managed-fields)
+expect_has "$out" "team: research"
+expect_has "$out" "manager: other"
+expect_has "$out" "manager: kubectl"$'\n'"    operation: Apply"
+expect_has "$out" "f:team: {}"
+expect_has "$out" "fieldsType: FieldsV1"
 
 # --- built-ins: nodes, pods (with logs), services, jobs
 expect_has "$(K get nodes)" "No resources found"
