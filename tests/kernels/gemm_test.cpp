@@ -145,5 +145,34 @@ TEST(gemm, sgemm_transposes_and_beta) {
   EXPECT_EQ(c[3], 129.0f);
 }
 
+TEST(gemm, single_row_every_transpose_and_nan_safe_beta_zero) {
+  // M == 1 (decode) takes a different BLAS route (sgemv); it must keep sgemm's contract for every
+  // transpose combination, with beta == 0 ignoring a NaN-poisoned c and beta == 1 accumulating.
+  const int64_t K = 5, N = 3;
+  float a[K], b[K * N], bT[N * K];
+  for (int64_t k = 0; k < K; ++k) a[k] = 0.5f * float(k) - 1.0f;
+  for (int64_t k = 0; k < K; ++k)
+    for (int64_t n = 0; n < N; ++n) b[k * N + n] = bT[n * K + k] = float(k * N + n) * 0.25f - 1.5f;
+  float want[N];
+  for (int64_t n = 0; n < N; ++n) {
+    double acc = 0;
+    for (int64_t k = 0; k < K; ++k) acc += double(a[k]) * b[k * N + n];
+    want[n] = float(2.0 * acc);
+  }
+  for (bool trans_a : {false, true})
+    for (bool trans_b : {false, true}) {
+      float c[N] = {NAN, NAN, NAN};
+      // op(a) is (1,K): stored as a row (lda = K) or as a column aᵀ (K,1) with lda = 1.
+      sgemm_cpu(trans_a, trans_b, 1, N, K, 2.0f, a, trans_a ? 1 : K, trans_b ? bT : b,
+                trans_b ? K : N, 0.0f, c, N);
+      for (int64_t n = 0; n < N; ++n)
+        EXPECT_NEAR(c[n], want[n], 1e-5) << trans_a << trans_b << " n=" << n;
+      sgemm_cpu(trans_a, trans_b, 1, N, K, 2.0f, a, trans_a ? 1 : K, trans_b ? bT : b,
+                trans_b ? K : N, 1.0f, c, N);
+      for (int64_t n = 0; n < N; ++n)
+        EXPECT_NEAR(c[n], 2 * want[n], 2e-5) << trans_a << trans_b << " n=" << n;
+    }
+}
+
 }  // namespace
 }  // namespace kaito
