@@ -57,27 +57,27 @@ status run_chunk(const model& m, const lora_adapter* lora, kv_cache& cache, cons
                      C, QKV);
     if (lora)
       lora_site_forward(*lora, l, lora_site::qkv, xn.data(), P, qkv.data(), QKV, eval, acts);
-    // Query rows of cached positions stay zero: only the last P rows of the output are used.
-    fvec q(static_cast<size_t>(Tt * qd), 0.0f), k(static_cast<size_t>(P * kvd)), v(k.size());
+    fvec q(static_cast<size_t>(P * qd)), k(static_cast<size_t>(P * kvd)), v(k.size());
     for (int64_t n = 0; n < P; ++n) {
-      std::memcpy(q.data() + (L + n) * qd, qkv.data() + n * QKV, sizeof(float) * size_t(qd));
+      std::memcpy(q.data() + n * qd, qkv.data() + n * QKV, sizeof(float) * size_t(qd));
       std::memcpy(k.data() + n * kvd, qkv.data() + n * QKV + qd, sizeof(float) * size_t(kvd));
       std::memcpy(v.data() + n * kvd, qkv.data() + n * QKV + qd + kvd, sizeof(float) * size_t(kvd));
     }
-    rope_forward_cpu(q.data() + L * qd, q.data() + L * qd, cos.data(), sin.data(), P, NH, HS);
+    rope_forward_cpu(q.data(), q.data(), cos.data(), sin.data(), P, NH, HS);
     rope_forward_cpu(k.data(), k.data(), cos.data(), sin.data(), P, NKV, HS);
     fvec& ck = cache.k[static_cast<size_t>(l)];
     fvec& cv = cache.v[static_cast<size_t>(l)];
     ck.insert(ck.end(), k.begin(), k.end());
     cv.insert(cv.end(), v.begin(), v.end());
-    fvec att_all(static_cast<size_t>(Tt * qd)), lse(static_cast<size_t>(NH * Tt));
-    attention_forward_cpu(att_all.data(), lse.data(), q.data(), ck.data(), cv.data(), 1, Tt, NH,
-                          NKV, HS, 1.0f / std::sqrt(static_cast<float>(HS)),
-                          c.layer_window[static_cast<size_t>(l)]);
-    const float* att = att_all.data() + L * qd;
+    // The P new queries (positions L..Tt-1) against all Tt cached keys: O(P * Tt) per layer.
+    fvec att(static_cast<size_t>(P * qd));
+    attention_forward_cached_cpu(att.data(), nullptr, q.data(), ck.data(), cv.data(), 1, P, Tt, Tt,
+                                 NH, NKV, HS, 1.0f / std::sqrt(static_cast<float>(HS)),
+                                 c.layer_window[static_cast<size_t>(l)]);
     fvec o(static_cast<size_t>(P * C));
-    gemm_forward_cpu(o.data(), att, lw.o.materialize(scratch), lw.o.bias_or_null(), P, qd, C);
-    if (lora) lora_site_forward(*lora, l, lora_site::o, att, P, o.data(), C, eval, acts);
+    gemm_forward_cpu(o.data(), att.data(), lw.o.materialize(scratch), lw.o.bias_or_null(), P, qd,
+                     C);
+    if (lora) lora_site_forward(*lora, l, lora_site::o, att.data(), P, o.data(), C, eval, acts);
     for (size_t i = 0; i < x.size(); ++i) x[i] += o[i];
     rmsnorm_forward_cpu(xn.data(), rstd.data(), x.data(), lw.post_norm.data(), P, C, eps);
     fvec gu(static_cast<size_t>(P * 2 * I)), act(static_cast<size_t>(P * I));
@@ -131,6 +131,8 @@ result<std::vector<int32_t>> generate(const model& m, const lora_adapter* lora,
   fvec logits;
   KAITO_TRY(run_chunk(m, lora, cache, seq.data(), static_cast<int64_t>(seq.size()), &logits));
   while (static_cast<int64_t>(out.size()) < opt.max_new_tokens) {
+    if (opt.step_logits)
+      opt.step_logits->insert(opt.step_logits->end(), logits.begin(), logits.end());
     const int32_t next = sample_token(logits, opt.sampling, seq, out.size());
     out.push_back(next);
     seq.push_back(next);

@@ -2,10 +2,8 @@
 // through a LoRA adapter applied at run time (unmerged, PEFT's inference path).
 //
 // The prompt is prefilled in one chunk; each new token then runs the layers for that token only,
-// appending its RoPE'd K and V (per layer, (L, NKV*HS)) to the cache. Attention of the new rows
-// against the cache reuses kernels/attention.h over the whole cached length with the query rows
-// of cached positions left at zero (causal rows are independent, so the new rows are exact); a
-// dedicated decode-attention kernel (1 query row against L keys) would make that step O(L).
+// appending its RoPE'd K and V (per layer, (L, NKV*HS)) to the cache, and attends to the cache
+// with attention_forward_cached_cpu (kernels/attention.h): O(L) per layer per decoded token.
 // Longrope policy (transformers Phi3ForCausalLM, qlora.md pitfall 1): the short/long factor choice
 // follows the current total length; when it flips (length crosses
 // original_max_position_embeddings) the cache is dropped and the whole sequence re-prefilled, so
@@ -28,6 +26,8 @@ struct generate_options {
   int64_t max_new_tokens = 32;
   std::vector<int32_t> stop_tokens;  // generation ends after emitting one of these (it is kept)
   sampling_params sampling;          // temperature 0 (the default): greedy
+  // When set, the logits (V floats) each generated token was drawn from are appended here.
+  std::vector<float>* step_logits = nullptr;
 };
 
 // Returns the generated tokens (not the prompt); draw i uses rng_uniform(sampling.seed, i).

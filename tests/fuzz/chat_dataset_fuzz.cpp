@@ -1,0 +1,35 @@
+// chat_dataset_fuzz: the JSONL chat record parser on arbitrary bytes, then (for records that
+// parse) span finding and tokenization through a fixed ChatML-like template and a tiny byte-free
+// tokenizer. Must never crash or hang: bad records end in a status naming line and field.
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+#include "engine/chat_dataset.h"
+
+namespace {
+
+const char* k_tokenizer = R"({"version":"1.0","added_tokens":[],"normalizer":null,
+  "pre_tokenizer":null,"post_processor":null,"decoder":null,
+  "model":{"type":"BPE","unk_token":"u","vocab":{"u":0,"a":1,"b":2,"<":3,">":4},"merges":[]}})";
+const char* k_template =
+    "{% for m in messages %}<{{ m.role }}>{{ m.content }}</>{% endfor %}"
+    "{% if add_generation_prompt %}<assistant>{% else %}{{ eos_token }}{% endif %}";
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  if (size > 64 * 1024) return 0;
+  static auto tok = kaito::engine::tokenizer::from_json(k_tokenizer);
+  static auto tmpl = kaito::engine::chat_template::compile(k_template);
+  if (!tok.ok() || !tmpl.ok()) __builtin_trap();
+  auto recs =
+      kaito::engine::parse_chat_jsonl(std::string_view(reinterpret_cast<const char*>(data), size));
+  if (!recs.ok()) return 0;
+  kaito::engine::chat_tokenize_options opt;
+  opt.max_length = 64;
+  opt.eos_token = "<e>";
+  for (const auto& r : recs.value()) (void)kaito::engine::tokenize_chat(*tok, *tmpl, r, opt);
+  (void)kaito::engine::build_chat_dataset(*tok, *tmpl, recs.value(), opt, true);
+  return 0;
+}
