@@ -1,0 +1,117 @@
+#!/usr/bin/env python3
+"""PyTorch + transformers + PEFT peer of kaito_engine_bench on the SAME weights folder.
+
+Usage: hf_peer.py <model dir> <ours.json>
+Times, with torch.set_num_threads(2) and the same batch/sequence/generation sizes as ours.json:
+  forward            base model, no_grad, B*T tokens
+  forward+backward   PeftModel (the adapter our engine exported, is_trainable) loss.backward()
+  generate           base model greedy, KV cache, gen_new tokens after a gen_prompt-token prompt
+Peak memory: the process's ru_maxrss after each phase (MiB), as ours. Best of 3 (2 for generate)
+after one warm-up, as ours. Then checks that peft.PeftModel.from_pretrained loads our adapter and
+gives our logits (check.safetensors) within 1e-4, and prints ONE table: metric, ours tok/s,
+PyTorch tok/s, ratio, peak memory each.
+"""
+import json
+import resource
+import sys
+import time
+
+import torch
+from safetensors.torch import load_file
+from transformers import AutoModelForCausalLM
+from peft import PeftModel
+
+torch.set_num_threads(2)
+torch.manual_seed(0)
+
+
+def best(fn, reps):
+    fn()
+    t = 1e30
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        fn()
+        t = min(t, time.perf_counter() - t0)
+    return t
+
+
+def rss_mib():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def main():
+    model_dir, ours_path = sys.argv[1], sys.argv[2]
+    ours = json.load(open(ours_path))
+    B, T, P, N = ours["B"], ours["T"], ours["gen_prompt"], ours["gen_new"]
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32,
+                                                 attn_implementation="eager")
+    model.eval()
+    V = model.config.vocab_size
+    g = torch.Generator().manual_seed(11)
+    ids = torch.randint(3, V, (B, T), generator=g)
+    with torch.no_grad():
+        fwd = best(lambda: model(ids), 3)
+    rss_fwd = rss_mib()
+
+    prompt = torch.randint(3, V, (1, P), generator=g)
+    produced = [0]
+
+    def gen():
+        with torch.no_grad():
+            out = model.generate(prompt, max_new_tokens=N, min_new_tokens=N, do_sample=False,
+                                 use_cache=True, pad_token_id=0)
+        produced[0] = out.shape[1] - P
+
+    gen_s = best(gen, 2)
+    rss_gen = rss_mib()
+
+    # The adapter our engine exported, loaded by PEFT: logits must equal ours.
+    peft_model = PeftModel.from_pretrained(model, model_dir + "/adapter", is_trainable=True)
+    peft_model.eval()
+    check = load_file(model_dir + "/check.safetensors")
+    with torch.no_grad():
+        got = peft_model(check["input_ids"]).logits
+        with peft_model.disable_adapter():
+            base = peft_model(check["input_ids"]).logits
+    diff = (got - check["lora_logits"]).abs().max().item()
+    effect = (got - base).abs().max().item()
+    peft_ok = diff <= 1e-4 and effect > 1e-3
+
+    peft_model.train()
+    labels = ids.clone()
+
+    def fwd_bwd():
+        peft_model.zero_grad(set_to_none=True)
+        out = peft_model(input_ids=ids, labels=labels)
+        out.loss.backward()
+
+    fb = best(fwd_bwd, 3)
+    rss_train = rss_mib()
+
+    tokens = B * T
+    theirs = {"forward": (tokens / fwd, rss_fwd), "forward+backward (LoRA r=8)":
+              (tokens / fb, rss_train), "generate (greedy, KV cache)": (produced[0] / gen_s, rss_gen)}
+    mine = {"forward": (ours["forward_tok_s"], ours["forward_rss_mib"]),
+            "forward+backward (LoRA r=8)": (ours["fwd_bwd_tok_s"], ours["fwd_bwd_rss_mib"]),
+            "generate (greedy, KV cache)": (ours["generate_tok_s"], ours["generate_rss_mib"])}
+    print(f"model: random Llama {sum(p.numel() for p in model.parameters()) / 1e6:.1f}M params, "
+          f"fp32; B={B} T={T}; generate {P}+{N} tokens; 2 threads each "
+          f"(torch {torch.__version__}, ours OpenBLAS)")
+    print(f"{'metric':<30}{'ours tok/s':>12}{'PyTorch tok/s':>15}{'ratio':>8}"
+          f"{'ours peak MiB':>15}{'PyTorch peak MiB':>18}")
+    for k in mine:
+        o, t = mine[k], theirs[k]
+        print(f"{k:<30}{o[0]:>12.2f}{t[0]:>15.2f}{o[0] / t[0]:>8.2f}{o[1]:>15.0f}{t[1]:>18.0f}")
+    print(f"GEMM (ours vs cblas_sgemm on the same shapes; OpenBLAS 1024^3 peak "
+          f"{ours['gemm_peak_gflops']:.1f} GFLOP/s):")
+    for r in ours["gemm"]:
+        print(f"  {r['op']:<8} {r['shape']:<16} ours {r['ours_gflops']:6.2f} GFLOP/s "
+              f"({100 * r['ours_gflops'] / ours['gemm_peak_gflops']:5.1f}% of peak), "
+              f"cblas {r['blas_gflops']:6.2f}")
+    print(f"PEFT loads our adapter: max |PeftModel logits - ours| = {diff:.3g} "
+          f"(adapter effect {effect:.3g}) -> {'PASS' if peft_ok else 'FAIL'} (tolerance 1e-4)")
+    return 0 if peft_ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
