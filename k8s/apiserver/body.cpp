@@ -1,7 +1,7 @@
 // Request body decoding; see body.h.
 #include "k8s/apiserver/body.h"
 
-#include <yaml-cpp/yaml.h>
+#include "protocol/api/yaml.h"
 
 #include <algorithm>
 #include <cmath>
@@ -37,58 +37,6 @@ int indent_depth(std::string_view s) {
     }
   }
   return max;
-}
-
-result<json> scalar(const YAML::Node& n) {
-  const std::string& v = n.Scalar();
-  if (n.Tag() == "!" || n.Tag() == "tag:yaml.org,2002:str") return json(v);
-  if (v.empty() || v == "~" || v == "null" || v == "Null" || v == "NULL") return json(nullptr);
-  if (v == "true" || v == "True" || v == "TRUE") return json(true);
-  if (v == "false" || v == "False" || v == "FALSE") return json(false);
-  {
-    char* end = nullptr;
-    errno = 0;
-    long long i = std::strtoll(v.c_str(), &end, 10);
-    if (end && *end == '\0' && errno == 0 &&
-        v.find_first_not_of("+-0123456789") == std::string::npos)
-      return json(i);
-  }
-  if (v.find_first_not_of("+-0123456789.eE") == std::string::npos &&
-      v.find_first_of("0123456789") != std::string::npos) {
-    char* end = nullptr;
-    double d = std::strtod(v.c_str(), &end);
-    if (end && *end == '\0' && std::isfinite(d)) return json(d);
-  }
-  return json(v);
-}
-
-result<json> convert(const YAML::Node& n, int depth) {
-  if (depth > kMaxDepth) return invalid_argument("document nested too deeply");
-  switch (n.Type()) {
-    case YAML::NodeType::Null:
-    case YAML::NodeType::Undefined:
-      return json(nullptr);
-    case YAML::NodeType::Scalar:
-      return scalar(n);
-    case YAML::NodeType::Sequence: {
-      json a = json::array();
-      for (const auto& e : n) {
-        KAITO_ASSIGN_OR_RETURN(json v, convert(e, depth + 1));
-        a.push_back(std::move(v));
-      }
-      return a;
-    }
-    case YAML::NodeType::Map: {
-      json o = json::object();
-      for (const auto& kv : n) {
-        if (!kv.first.IsScalar()) return invalid_argument("mapping keys must be scalars");
-        KAITO_ASSIGN_OR_RETURN(json v, convert(kv.second, depth + 1));
-        o[kv.first.Scalar()] = std::move(v);
-      }
-      return o;
-    }
-  }
-  return invalid_argument("unknown YAML node");
 }
 
 }  // namespace
@@ -129,18 +77,12 @@ result<json> parse_json_body(std::string_view body) {
   }
 }
 
+// YAML goes through the one decoder of protocol/api: Kubernetes' scalar resolution, line/column
+// errors, and caps on depth and alias expansion (an alias bomb in a request body is refused).
 result<json> parse_yaml_body(std::string_view body) {
   if (flow_depth(body) > kMaxDepth || indent_depth(body) > 4 * kMaxDepth)
     return invalid_argument("document nested too deeply");
-  try {
-    YAML::Node n = YAML::Load(std::string(body));
-    return convert(n, 0);
-  } catch (const YAML::Exception& e) {
-    return invalid_argument(
-        e.msg, std::to_string(e.mark.line + 1) + ":" + std::to_string(e.mark.column + 1));
-  } catch (const std::exception& e) {
-    return invalid_argument(e.what());
-  }
+  return api::decode_yaml(body);
 }
 
 result<json> decode_body(std::string_view body, body_format fmt) {
@@ -164,17 +106,7 @@ namespace kaito::k8s::apiserver {
 result<std::vector<json>> parse_yaml_documents(std::string_view text) {
   if (flow_depth(text) > kMaxDepth || indent_depth(text) > 4 * kMaxDepth)
     return invalid_argument("document nested too deeply");
-  std::vector<json> out;
-  try {
-    for (const auto& doc : YAML::LoadAll(std::string(text))) {
-      KAITO_ASSIGN_OR_RETURN(json j, convert(doc, 0));
-      if (!j.is_null()) out.push_back(std::move(j));
-    }
-  } catch (const YAML::Exception& e) {
-    return invalid_argument(
-        e.msg, std::to_string(e.mark.line + 1) + ":" + std::to_string(e.mark.column + 1));
-  }
-  return out;
+  return api::decode_yaml_documents(text);
 }
 
 }  // namespace kaito::k8s::apiserver

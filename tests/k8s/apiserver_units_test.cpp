@@ -218,6 +218,21 @@ TEST(BodyTest, JsonAndYaml) {
   auto docs = parse_yaml_documents("a: 1\n---\nb: 2\n---\n");
   ASSERT_TRUE(docs.ok());
   EXPECT_EQ(docs->size(), 2u);
+  // An alias bomb (9^9 leaves from a few hundred bytes) is refused, not expanded into memory.
+  std::string bomb = "a0: &a0 [x, x, x, x, x, x, x, x, x]\n";
+  for (int i = 1; i <= 9; ++i) {
+    const std::string prev = "*a" + std::to_string(i - 1);
+    bomb += "a" + std::to_string(i) + ": &a" + std::to_string(i) + " [";
+    for (int k = 0; k < 9; ++k) bomb += (k ? ", " : "") + prev;
+    bomb += "]\n";
+  }
+  auto exploded = decode_body(bomb, body_format::yaml);
+  ASSERT_FALSE(exploded.ok());
+  EXPECT_EQ(exploded.error().code(), status_code::invalid_argument);
+  // Errors carry the YAML position.
+  auto at = decode_body("a: 1\nb: [1, 2\n", body_format::yaml);
+  ASSERT_FALSE(at.ok());
+  EXPECT_NE(at.error().where().find("line"), std::string::npos) << at.error().to_string();
 }
 
 // Length-delimited protobuf field (lengths < 128 here).
