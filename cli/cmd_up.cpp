@@ -9,6 +9,9 @@
 // write is already durable).
 #include <csignal>
 #include <cstdio>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include <pthread.h>
 #include <CLI/CLI.hpp>
@@ -71,18 +74,21 @@ int run_up(const up_flags& f) {
                  "kaito up: no deploy/crds directory found; Workspaces are not served until a CRD "
                  "is applied\n");
   }
-  // Kaito's Helm chart ships the default tuning ConfigMaps into its release namespace; admission
-  // looks them up there when tuning.config is empty.
+  // Kaito's Helm chart ships the default ConfigMaps into its release namespace; admission looks
+  // them up there when inference.config / tuning.config is empty.
   const std::string release_ns = "kaito-workspace";
   if (auto st = as::ensure_namespace(**srv, release_ns); !st.ok()) {
     std::fprintf(stderr, "kaito up: %s\n", st.to_string().c_str());
     return 1;
   }
-  for (const char* method : {"qlora", "lora"}) {
-    const std::string& manifest = (*catalog)->tuning_template(method);
-    if (manifest.empty()) continue;
-    auto installed = as::install_manifest_text(
-        **srv, manifest, std::string(method) + " tuning template", release_ns);
+  // The default inference ConfigMap (vLLM settings) and the qlora/lora tuning templates.
+  const std::vector<std::pair<std::string, const std::string*>> templates = {
+      {"inference template", &(*catalog)->inference_template()},
+      {"qlora tuning template", &(*catalog)->tuning_template("qlora")},
+      {"lora tuning template", &(*catalog)->tuning_template("lora")}};
+  for (const auto& [what, manifest] : templates) {
+    if (manifest->empty()) continue;
+    auto installed = as::install_manifest_text(**srv, *manifest, what, release_ns);
     if (!installed.ok()) {
       std::fprintf(stderr, "kaito up: %s\n", installed.error().to_string().c_str());
       return 1;

@@ -130,14 +130,8 @@ void run(const validate_options& o) {
       return api::config_map{
           name, ns, {{"training_config.yaml", catalog->tuning_training_config(method)}}};
     }
-    if (ns == opt.release_namespace && name == "inference-params-template") {
-      // Kaito's Helm chart default (charts/kaito/workspace/templates/inference-params.yaml).
-      return api::config_map{
-          name,
-          ns,
-          {{"inference_config.yaml",
-            "kv_cache_cpu_memory_utilization: 0.5\nvllm:\n  cpu-offload-gb: 0\n"}}};
-    }
+    if (ns == opt.release_namespace && name == "inference-params-template")
+      return api::config_map{name, ns, {{"inference_config.yaml", catalog->inference_config()}}};
     skipped.insert(ns + "/" + name);
     return status(status_code::unavailable, "not known offline");
   };

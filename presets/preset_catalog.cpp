@@ -62,7 +62,7 @@ const std::string& preset_catalog::tuning_template(std::string_view method) cons
 const std::string& preset_catalog::tuning_training_config(std::string_view method) const {
   static const std::string empty;
   auto it = tuning_.find(method);
-  return it == tuning_.end() ? empty : it->second.training_config;
+  return it == tuning_.end() ? empty : it->second.config;
 }
 
 std::string preset_catalog::chat_template_file(const preset& p) const {
@@ -87,8 +87,9 @@ std::vector<std::string> preset_catalog::sku_names() const {
   return names;
 }
 
-result<std::string> parse_tuning_template(std::string_view yaml_text, const std::string& file,
-                                          const std::string& expected_name) {
+result<std::string> parse_config_map_template(std::string_view yaml_text, const std::string& file,
+                                              const std::string& expected_name,
+                                              const std::string& data_key) {
   read_context cx{file, status()};
   YAML::Node doc = parse_yaml_document(yaml_text, cx);
   std::string config;
@@ -106,21 +107,31 @@ result<std::string> parse_tuning_template(std::string_view yaml_text, const std:
     if (cx.ok() && name != expected_name)
       meta.fail("name", "expected \"" + expected_name + "\", got \"" + name + "\"");
     map_reader data(cx, m.child("data", presence::required), "data");
-    data.text("training_config.yaml", config, presence::required);
+    data.text(data_key, config, presence::required);
     data.finish();
     m.finish();
   }
-  if (cx.ok()) {
-    read_context inner{file + " data[training_config.yaml]", status()};
-    YAML::Node tc = parse_yaml_document(config, inner);
-    if (inner.ok()) {
-      map_reader top(inner, tc, "");
-      YAML::Node body = top.child("training_config", presence::required);
-      if (inner.ok() && !body.IsMap()) top.fail("training_config", "expected a mapping");
-    }
-    if (!inner.ok()) return inner.error;
-  }
   if (!cx.ok()) return cx.error;
+  read_context inner{file + " data[" + data_key + "]", status()};
+  YAML::Node body = parse_yaml_document(config, inner);
+  if (inner.ok() && !body.IsMap()) inner.fail(body.Mark(), "", "expected a mapping");
+  if (!inner.ok()) return inner.error;
+  return config;
+}
+
+result<std::string> parse_tuning_template(std::string_view yaml_text, const std::string& file,
+                                          const std::string& expected_name) {
+  KAITO_ASSIGN_OR_RETURN(
+      std::string config,
+      parse_config_map_template(yaml_text, file, expected_name, "training_config.yaml"));
+  read_context inner{file + " data[training_config.yaml]", status()};
+  YAML::Node tc = parse_yaml_document(config, inner);
+  if (inner.ok()) {
+    map_reader top(inner, tc, "");
+    YAML::Node body = top.child("training_config", presence::required);
+    if (inner.ok() && !body.IsMap()) top.fail("training_config", "expected a mapping");
+  }
+  if (!inner.ok()) return inner.error;
   return config;
 }
 
@@ -164,6 +175,15 @@ result<std::shared_ptr<const preset_catalog>> load_catalog(const std::string& di
     KAITO_ASSIGN_OR_RETURN(std::string text, read_file(f));
     KAITO_ASSIGN_OR_RETURN(std::string config, parse_tuning_template(text, f.string(), name));
     cat->tuning_[method] = {std::move(text), std::move(config)};
+  }
+
+  {
+    const std::string name = "inference-params-template";
+    const fs::path f = root / "inference" / (name + ".yaml");
+    KAITO_ASSIGN_OR_RETURN(std::string text, read_file(f));
+    KAITO_ASSIGN_OR_RETURN(std::string config, parse_config_map_template(text, f.string(), name,
+                                                                         "inference_config.yaml"));
+    cat->inference_ = {std::move(text), std::move(config)};
   }
   return std::shared_ptr<const preset_catalog>(std::move(cat));
 }

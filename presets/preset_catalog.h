@@ -43,8 +43,12 @@ class preset_catalog : public api::catalog {
   const std::string& tuning_template(std::string_view method) const;
   // That ConfigMap's data["training_config.yaml"]; empty for an unknown method.
   const std::string& tuning_training_config(std::string_view method) const;
-  // <dir>/chat_templates/<name>.jinja for the preset's chat template; empty for "none". The file
-  // itself is not checked here (the templates are loaded by whoever renders them).
+  // The default inference ConfigMap manifest (inference-params-template, the whole YAML file) and
+  // its data["inference_config.yaml"] (vLLM settings), as Kaito's Helm chart ships them.
+  const std::string& inference_template() const { return inference_.manifest; }
+  const std::string& inference_config() const { return inference_.config; }
+  // <dir>/chat_templates/<name>.jinja for the preset's chat template; empty for "none".
+  // load_catalog refuses a preset whose template file is missing.
   std::string chat_template_file(const preset& p) const;
   // The directory it was loaded from.
   const std::string& dir() const { return dir_; }
@@ -58,20 +62,27 @@ class preset_catalog : public api::catalog {
   friend result<std::shared_ptr<const preset_catalog>> load_catalog(const std::string& dir);
   preset_catalog() = default;
 
-  struct tuning_template_entry {
+  struct template_entry {
     std::string manifest;
-    std::string training_config;
+    std::string config;  // the ConfigMap's one data value
   };
 
   std::string dir_;
   std::vector<preset> presets_;
   std::vector<sku> skus_;
-  std::map<std::string, tuning_template_entry, std::less<>> tuning_;
+  std::map<std::string, template_entry, std::less<>> tuning_;
+  template_entry inference_;
 };
 
 result<std::shared_ptr<const preset_catalog>> load_catalog(const std::string& dir);
 
 std::string default_presets_dir();
+
+// Reads a ConfigMap manifest shipped as a template: checks kind ConfigMap, metadata.name ==
+// `expected_name`, and returns data[data_key], which must itself be a YAML mapping.
+result<std::string> parse_config_map_template(std::string_view yaml_text, const std::string& file,
+                                              const std::string& expected_name,
+                                              const std::string& data_key);
 
 // Reads the ConfigMap manifest of a tuning template: checks kind ConfigMap, metadata.name ==
 // `expected_name`, and returns data["training_config.yaml"], which must itself be YAML with a

@@ -33,6 +33,13 @@ expect_has "$out" "kubectl.kubernetes.io/last-applied-configuration"
 expect_has "$(K get wk -o name)" "workspace.kaito.sh/$WS"
 expect_has "$(norm "$(K get wk -A)")" "default $WS"
 expect_has "$(K describe workspace $WS)" "Name:         $WS"
+# --- every example applies (inference ones read the default inference-params-template, which
+#     kaito up installs into kaito-workspace, like Kaito's Helm chart)
+for f in "$E2E_SRC"/examples/inference/*.yaml; do
+  expect_has "$(K apply -f "$f")" "created"
+  expect_has "$(K delete -f "$f")" "deleted"
+done
+expect_has "$(K get configmap -n kaito-workspace inference-params-template -o yaml)" "cpu-offload-gb: 0"
 expect_has "$(KFAIL get workspace nope)" 'Error from server (NotFound): workspaces.kaito.sh "nope" not found'
 
 # --- patch: merge, json, the default strategic type refused for a custom resource, status

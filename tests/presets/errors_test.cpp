@@ -162,6 +162,7 @@ TEST(CatalogErrors, BrokenFileInADirectory) {
   fs::create_directories(tmp / "models");
   fs::copy(src / "skus", tmp / "skus", fs::copy_options::recursive);
   fs::copy(src / "tuning", tmp / "tuning", fs::copy_options::recursive);
+  fs::copy(src / "inference", tmp / "inference", fs::copy_options::recursive);
   fs::create_directories(tmp / "chat_templates");
   fs::copy_file(src / "models" / "phi-4.yaml", tmp / "models" / "phi-4.yaml");
 

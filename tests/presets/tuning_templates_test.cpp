@@ -67,6 +67,39 @@ TEST(TuningTemplates, LoraDiffersOnlyInQuantization) {
       YAML::Load(expected)["training_config"]["QuantizationConfig"]["load_in_4bit"].as<bool>());
 }
 
+// kaito.md section 1.3: the default `inference-params-template` holds
+// `kv_cache_cpu_memory_utilization: 0.5` and `vllm: {cpu-offload-gb: 0}`.
+TEST(InferenceTemplate, IsKaitosDefault) {
+  YAML::Node cm = YAML::Load(catalog().inference_template());
+  EXPECT_EQ(cm["kind"].as<std::string>(), "ConfigMap");
+  EXPECT_EQ(cm["metadata"]["name"].as<std::string>(), "inference-params-template");
+  EXPECT_EQ(cm["data"]["inference_config.yaml"].as<std::string>(), catalog().inference_config());
+  YAML::Node config = YAML::Load(catalog().inference_config());
+  EXPECT_EQ(config["kv_cache_cpu_memory_utilization"].as<double>(), 0.5);
+  EXPECT_EQ(config["vllm"]["cpu-offload-gb"].as<int>(), 0);
+  EXPECT_EQ(config.size(), 2u);
+}
+
+TEST(InferenceTemplate, MustBeAMappingInAConfigMapOfThatName) {
+  const std::string good =
+      "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: inference-params-template\ndata:\n"
+      "  inference_config.yaml: |\n    vllm:\n      cpu-offload-gb: 0\n";
+  EXPECT_TRUE(parse_config_map_template(good, "f.yaml", "inference-params-template",
+                                        "inference_config.yaml")
+                  .ok());
+  auto wrong_name =
+      parse_config_map_template(good, "f.yaml", "other-template", "inference_config.yaml");
+  ASSERT_FALSE(wrong_name.ok());
+  EXPECT_NE(wrong_name.error().to_string().find("metadata.name"), std::string::npos);
+  std::string scalar = good;
+  scalar.replace(scalar.find("    vllm:\n      cpu-offload-gb: 0\n"), 34, "    just text\n");
+  auto not_a_map = parse_config_map_template(scalar, "f.yaml", "inference-params-template",
+                                             "inference_config.yaml");
+  ASSERT_FALSE(not_a_map.ok());
+  EXPECT_NE(not_a_map.error().to_string().find("expected a mapping"), std::string::npos)
+      << not_a_map.error().to_string();
+}
+
 TEST(TuningTemplates, UnknownMethodIsEmpty) {
   EXPECT_TRUE(catalog().tuning_template("full").empty());
   EXPECT_TRUE(catalog().tuning_training_config("").empty());
