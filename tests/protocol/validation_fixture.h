@@ -67,19 +67,24 @@ inline std::string dump_errors(const std::vector<field_error>& errs) {
   return s;
 }
 
+// One row's outcome: no error when the row names no field, else exactly its field and message.
+template <class Result>
+void expect_row(const rule_row& r, const Result& res) {
+  if (r.field.empty()) {
+    EXPECT_TRUE(res.errors.empty()) << r.name << ":" << dump_errors(res.errors);
+    return;
+  }
+  ASSERT_EQ(res.errors.size(), 1u) << r.name << ":" << dump_errors(res.errors);
+  EXPECT_EQ(res.errors[0].field, r.field) << r.name;
+  EXPECT_EQ(res.errors[0].message, r.message) << r.name;
+}
+
 inline void check_create_rows(const json& base, const std::vector<rule_row>& rows,
                               const validation_options& opt = default_options()) {
   for (const auto& r : rows) {
     json j = base;
     r.mutate(j);
-    auto res = validate_create(decode_defaulted(j), opt);
-    if (r.field.empty()) {
-      EXPECT_TRUE(res.errors.empty()) << r.name << ":" << dump_errors(res.errors);
-      continue;
-    }
-    ASSERT_EQ(res.errors.size(), 1u) << r.name << ":" << dump_errors(res.errors);
-    EXPECT_EQ(res.errors[0].field, r.field) << r.name;
-    EXPECT_EQ(res.errors[0].message, r.message) << r.name;
+    expect_row(r, validate_create(decode_defaulted(j), opt));
   }
 }
 
@@ -89,14 +94,7 @@ inline void check_update_rows(const json& base, const std::vector<rule_row>& row
   for (const auto& r : rows) {
     json j = base;
     r.mutate(j);
-    auto res = validate_update(old_ws, decode_defaulted(j), opt);
-    if (r.field.empty()) {
-      EXPECT_TRUE(res.errors.empty()) << r.name << ":" << dump_errors(res.errors);
-      continue;
-    }
-    ASSERT_EQ(res.errors.size(), 1u) << r.name << ":" << dump_errors(res.errors);
-    EXPECT_EQ(res.errors[0].field, r.field) << r.name;
-    EXPECT_EQ(res.errors[0].message, r.message) << r.name;
+    expect_row(r, validate_update(old_ws, decode_defaulted(j), opt));
   }
 }
 
