@@ -1,0 +1,177 @@
+// The machine <-> supervisor conversation.
+//
+//   machine                                   supervisor
+//     | -- machine_hello (token, resources) -->  |  token checked before anything else
+//     | <-- machine_welcome (accepted?) -------  |  accepted: Node registered, heartbeats expected
+//     | -- machine_heartbeat (every interval) -> |  missing for node-timeout: Node NotReady, pods
+//     evicted | <-- run_pod / stop_pod ----------------  |  pods bound to this node (spec.nodeName)
+//     | -- pod_report ------------------------>  |  written to the Pod's status (+ Events)
+//     | <-- list_workers / kill_worker --------  |  the shell's `workers` and `kill`
+//
+// A machine that loses the supervisor keeps its workers running and says hello again (with the
+// pods it still runs in running_pod_uids) until it is welcomed back. Times are Unix milliseconds.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "caf/meta/type_name.hpp"
+#include "protocol/messages/wire.h"
+
+namespace kaito::msg {
+
+struct machine_resources {
+  uint32_t cpu_cores = 0;
+  uint64_t memory_bytes = 0;
+  uint32_t gpus = 0;   // from NVML when present, else 0
+  uint32_t slots = 0;  // gpu_worker processes this machine runs at once (GPUs, or CPU slots)
+  std::vector<std::string> gpu_names;
+  uint64_t gpu_memory_bytes = 0;  // per GPU
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, machine_resources& x) {
+  return f(caf::meta::type_name("kaito.machine_resources.v1"), x.cpu_cores, x.memory_bytes, x.gpus,
+           x.slots, x.gpu_names, x.gpu_memory_bytes);
+}
+
+struct machine_hello {
+  uint32_t version = wire_version;
+  std::string token;          // the join token; compared in constant time
+  std::string name;           // becomes the Node name (DNS-1123 subdomain)
+  std::string instance_type;  // "" = may stand for any instanceType
+  machine_resources resources;
+  std::vector<label> labels;  // extra Node labels
+  std::vector<std::string> running_pod_uids;
+  std::string address;  // host[:port] this machine reports as its InternalIP
+  std::string kaito_version;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, machine_hello& x) {
+  return f(caf::meta::type_name("kaito.machine_hello.v1"), x.version, x.token, x.name,
+           x.instance_type, x.resources, x.labels, x.running_pod_uids, x.address, x.kaito_version);
+}
+
+struct machine_welcome {
+  bool accepted = false;
+  std::string reason;  // why not, when refused
+  std::string node_name;
+  uint32_t heartbeat_interval_ms = 1000;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, machine_welcome& x) {
+  return f(caf::meta::type_name("kaito.machine_welcome.v1"), x.accepted, x.reason, x.node_name,
+           x.heartbeat_interval_ms);
+}
+
+struct machine_heartbeat {
+  std::string name;
+  uint64_t seq = 0;
+  uint32_t busy_slots = 0;
+  std::vector<std::string> running_pod_uids;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, machine_heartbeat& x) {
+  return f(caf::meta::type_name("kaito.machine_heartbeat.v1"), x.name, x.seq, x.busy_slots,
+           x.running_pod_uids);
+}
+
+// Run the pod's (single) container on this machine. args are `kaito worker` flags from the
+// Pod's spec.containers[0].args (for example --task=self-test --duration-seconds=5).
+struct run_pod {
+  std::string ns;
+  std::string name;
+  std::string uid;
+  std::string restart_policy;  // Always | OnFailure | Never
+  std::vector<std::string> args;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, run_pod& x) {
+  return f(caf::meta::type_name("kaito.run_pod.v1"), x.ns, x.name, x.uid, x.restart_policy, x.args);
+}
+
+struct stop_pod {
+  std::string ns;
+  std::string name;
+  std::string uid;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, stop_pod& x) {
+  return f(caf::meta::type_name("kaito.stop_pod.v1"), x.ns, x.name, x.uid);
+}
+
+struct pod_report {
+  std::string ns;
+  std::string name;
+  std::string uid;
+  std::string node;
+  std::string phase;  // Pending | Running | Succeeded | Failed
+  bool ready = false;
+  int32_t restart_count = 0;
+  int32_t exit_code = 0;
+  std::string reason;  // e.g. Completed, Error, OOMKilled, WorkerLost
+  std::string message;
+  int64_t started_at_ms = 0;
+  int64_t finished_at_ms = 0;
+  uint32_t progress_permille = 0;
+  std::string progress;  // one human line, e.g. "gemm 512^3 41.2 GFLOP/s, 3/5 s"
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, pod_report& x) {
+  return f(caf::meta::type_name("kaito.pod_report.v1"), x.ns, x.name, x.uid, x.node, x.phase,
+           x.ready, x.restart_count, x.exit_code, x.reason, x.message, x.started_at_ms,
+           x.finished_at_ms, x.progress_permille, x.progress);
+}
+
+struct worker_info {
+  std::string id;  // "<machine>/<slot>"
+  uint32_t slot = 0;
+  int32_t pid = 0;    // 0 while not running
+  std::string state;  // starting | idle | running | restarting
+  std::string pod;    // ns/name, "" when idle
+  std::string pod_uid;
+  uint32_t restarts = 0;
+  std::string last_exit;  // e.g. "signal 9 at 2026-11-28T22:10:00Z"
+  uint32_t progress_permille = 0;
+  std::string progress;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, worker_info& x) {
+  return f(caf::meta::type_name("kaito.worker_info.v1"), x.id, x.slot, x.pid, x.state, x.pod,
+           x.pod_uid, x.restarts, x.last_exit, x.progress_permille, x.progress);
+}
+
+struct list_workers {};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, list_workers&) {
+  return f(caf::meta::type_name("kaito.list_workers.v1"));
+}
+
+struct worker_list {
+  std::string machine;
+  std::vector<worker_info> workers;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, worker_list& x) {
+  return f(caf::meta::type_name("kaito.worker_list.v1"), x.machine, x.workers);
+}
+
+// Kill a worker process with SIGKILL (the machine then restarts it): by worker id or slot.
+struct kill_worker {
+  std::string worker_id;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, kill_worker& x) {
+  return f(caf::meta::type_name("kaito.kill_worker.v1"), x.worker_id);
+}
+
+struct command_reply {
+  bool ok = false;
+  std::string message;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, command_reply& x) {
+  return f(caf::meta::type_name("kaito.command_reply.v1"), x.ok, x.message);
+}
+
+}  // namespace kaito::msg
