@@ -45,6 +45,29 @@ std::string moment_name(const lora_module& m, bool is_b, const char* kind) {
   return std::string(kind) + "." + peft_tensor_name(m, is_b);
 }
 
+// Sums every LoRA gradient and the loss over the ranks: one flat bucket, one collective.
+status all_reduce_grads(all_reducer& r, lora_adapter* a, double* loss_sum) {
+  size_t n = 1;
+  for (const auto& m : a->modules) n += m.dA.size() + m.dB.size();
+  std::vector<float> flat;
+  flat.reserve(n);
+  for (const auto& m : a->modules) {
+    flat.insert(flat.end(), m.dA.begin(), m.dA.end());
+    flat.insert(flat.end(), m.dB.begin(), m.dB.end());
+  }
+  flat.push_back(static_cast<float>(*loss_sum));
+  KAITO_TRY(r.all_reduce_sum(flat.data(), flat.size()));
+  size_t off = 0;
+  for (auto& m : a->modules) {
+    std::copy(flat.begin() + off, flat.begin() + off + m.dA.size(), m.dA.begin());
+    off += m.dA.size();
+    std::copy(flat.begin() + off, flat.begin() + off + m.dB.size(), m.dB.begin());
+    off += m.dB.size();
+  }
+  *loss_sum = flat[off];
+  return {};
+}
+
 }  // namespace
 
 result<trainer> trainer::create(std::shared_ptr<const model> m, lora_adapter adapter,
@@ -102,11 +125,20 @@ trainer::micro trainer::micro_batch(int64_t index) const {
 }
 
 result<step_info> trainer::step() {
+  const int64_t world = reducer_ ? reducer_->world_size() : 1;
+  const int64_t rank = reducer_ ? reducer_->rank() : 0;
+  auto global_micro = [&](int64_t k) { return micro_index_ + k * world + rank; };
   std::vector<batch> batches;
   int64_t total = 0;
   for (int64_t k = 0; k < cfg_.grad_accum; ++k) {
-    batches.push_back(make_batch(data_, micro_batch(micro_index_ + k).examples));
+    batches.push_back(make_batch(data_, micro_batch(global_micro(k)).examples));
     total += supervised(batches.back());
+  }
+  if (world > 1) {
+    // Token counts as two exact float halves (each sum stays below 2^24 for world < 256).
+    float t[2] = {static_cast<float>(total >> 16), static_cast<float>(total & 0xffff)};
+    KAITO_TRY(reducer_->all_reduce_sum(t, 2));
+    total = (static_cast<int64_t>(t[0]) << 16) + static_cast<int64_t>(t[1]);
   }
   adapter_.zero_grad();
   step_info info;
@@ -117,13 +149,14 @@ result<step_info> trainer::step() {
     forward_options opt;
     opt.training = true;
     opt.dropout_seed =
-        rng_derive(rng_derive(cfg_.seed, k_tag_dropout), static_cast<uint64_t>(micro_index_ + k));
+        rng_derive(rng_derive(cfg_.seed, k_tag_dropout), static_cast<uint64_t>(global_micro(k)));
     KAITO_TRY(model_forward(*model_, &adapter_, batches[k], opt, &st));
     if (st.count == 0) continue;
     loss_sum += st.loss * static_cast<double>(st.count);
     KAITO_TRY(model_backward(*model_, &adapter_, batches[k], st,
                              static_cast<double>(st.count) / static_cast<double>(total)));
   }
+  if (world > 1) KAITO_TRY(all_reduce_grads(*reducer_, &adapter_, &loss_sum));
   info.loss = total > 0 ? loss_sum / static_cast<double>(total) : 0.0;
   double sq = 0.0;
   for (const auto& mod : adapter_.modules)
@@ -150,7 +183,7 @@ result<step_info> trainer::step() {
     ++k;
   }
   ++step_;
-  micro_index_ += cfg_.grad_accum;
+  micro_index_ += cfg_.grad_accum * world;
   info.step = step_;
   return info;
 }

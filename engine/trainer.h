@@ -10,6 +10,13 @@
 // from (seed, micro-batch index). All randomness is counter-based (kernels/rng.h), so the state is
 // (adapter weights, AdamW moments, step, micro-batch index) and resume is bit-exact.
 //
+// Data parallel: with an all_reducer of world W (set_all_reducer), W trainers built from the same
+// model, adapter initialisation, data and config each run one rank. An optimizer step then covers
+// W * grad_accum micro-batches: rank r takes global micro-batches micro_index + k*W + r, the
+// supervised-token count, loss and LoRA gradients are summed across ranks (one all-reduce of one
+// flat bucket), and every rank applies the identical update. The result equals one process with
+// grad_accum * W up to float summation order; checkpoints resume with the same W.
+//
 // Thread-safety: one thread drives a trainer. The model is shared read-only.
 #pragma once
 
@@ -20,6 +27,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "engine/all_reduce.h"
 #include "engine/lora_adapter.h"
 #include "engine/model_weights.h"
 #include "kernels/adamw.h"
@@ -61,8 +69,10 @@ class trainer {
   trainer(const trainer&) = delete;
   trainer& operator=(const trainer&) = delete;
 
-  // Runs one optimizer step.
+  // Runs one optimizer step (with an all_reducer: a collective call every rank must make).
   result<step_info> step();
+  // Before the first step; nullptr = single process.
+  void set_all_reducer(std::shared_ptr<all_reducer> r) { reducer_ = std::move(r); }
   int64_t steps_done() const { return step_; }
   const lora_adapter& adapter() const { return adapter_; }
 
@@ -90,7 +100,8 @@ class trainer {
   train_config cfg_;
   std::vector<std::vector<float>> m_, v_;  // AdamW moments, A then B for every module
   int64_t step_ = 0;
-  int64_t micro_index_ = 0;  // micro-batches consumed so far
+  int64_t micro_index_ = 0;  // micro-batches consumed so far (all ranks together)
+  std::shared_ptr<all_reducer> reducer_;
 };
 
 }  // namespace kaito::engine

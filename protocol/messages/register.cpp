@@ -2,6 +2,7 @@
 #include "protocol/messages/register.h"
 
 #include "caf/actor_system_config.hpp"
+#include "protocol/messages/collective.h"
 #include "protocol/messages/interfaces.h"
 
 namespace kaito::msg {
@@ -30,6 +31,11 @@ void add_kaito_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<work_progress>("kaito.work_progress.v1");
   cfg.add_message_type<work_done>("kaito.work_done.v1");
   cfg.add_message_type<cancel_work>("kaito.cancel_work.v1");
+  // collective.h
+  cfg.add_message_type<ring_join>("kaito.ring_join.v1");
+  cfg.add_message_type<ring_roster>("kaito.ring_roster.v1");
+  cfg.add_message_type<ring_chunk>("kaito.ring_chunk.v1");
+  cfg.add_message_type<ring_reduce>("kaito.ring_reduce.v1");
   // shell.h
   cfg.add_message_type<shell_request>("kaito.shell_request.v1");
   cfg.add_message_type<shell_reply>("kaito.shell_reply.v1");
