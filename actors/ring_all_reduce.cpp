@@ -44,6 +44,7 @@ struct ring_state {
   std::vector<uint16_t> ports;
   std::vector<bool> joined;
   std::vector<caf::response_promise> waiters;
+  std::vector<uint8_t> blob;
   // the ring
   caf::actor next;
   std::string failed;  // non-empty: the ring is broken
@@ -164,7 +165,7 @@ void advance(ring_actor_ptr self) {
 }
 
 caf::behavior ring_rank(ring_actor_ptr self, std::string group, uint32_t rank, uint32_t world,
-                        size_t piece_floats) {
+                        size_t piece_floats, std::vector<uint8_t> blob) {
   auto& s = self->state;
   s.group = std::move(group);
   s.rank = rank;
@@ -173,6 +174,7 @@ caf::behavior ring_rank(ring_actor_ptr self, std::string group, uint32_t rank, u
   s.hosts.resize(world);
   s.ports.resize(world);
   s.joined.assign(world, false);
+  s.blob = std::move(blob);
   self->set_down_handler([=](caf::down_msg& d) {
     if (d.source == self->state.next.address())
       fail(self, "rank " + std::to_string((self->state.rank + 1) % self->state.world) +
@@ -194,7 +196,7 @@ caf::behavior ring_rank(ring_actor_ptr self, std::string group, uint32_t rank, u
         auto rp = self->make_response_promise();
         s.waiters.push_back(rp);
         if (std::all_of(s.joined.begin(), s.joined.end(), [](bool b) { return b; })) {
-          ring_roster r{s.hosts, s.ports};
+          ring_roster r{s.hosts, s.ports, s.blob};
           for (auto& w : s.waiters) w.deliver(r);
           s.waiters.clear();
         }
@@ -254,7 +256,8 @@ status ring_all_reducer::start() {
   if (o_.world == 0 || o_.rank >= o_.world)
     return invalid_argument(
         "rank " + std::to_string(o_.rank) + " outside world " + std::to_string(o_.world), "rank");
-  actor_ = sys_.spawn(ring_rank, o_.group, o_.rank, o_.world, o_.chunk_bytes / sizeof(float));
+  actor_ = sys_.spawn(ring_rank, o_.group, o_.rank, o_.world, o_.chunk_bytes / sizeof(float),
+                      o_.rank == 0 ? o_.bootstrap_blob : std::vector<uint8_t>());
   uint16_t want = o_.rank == 0 ? o_.coordinator_port : 0;
   auto port = sys_.middleman().publish(actor_, want, o_.bind_host.c_str(), true);
   if (!port)
@@ -301,6 +304,7 @@ status ring_all_reducer::form() {
   if (roster.hosts.size() != o_.world || roster.ports.size() != o_.world)
     return data_loss("ring roster has " + std::to_string(roster.hosts.size()) + " ranks, want " +
                      std::to_string(o_.world));
+  blob_ = std::move(roster.blob);
   if (o_.world > 1) {
     uint32_t n = (o_.rank + 1) % o_.world;
     auto r = retry_until(

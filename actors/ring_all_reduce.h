@@ -26,6 +26,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "base/status.h"
 #include "caf/actor.hpp"
@@ -44,6 +45,9 @@ struct ring_options {
   std::string advertise_host;                // what other ranks connect to ("" = bind_host)
   std::chrono::milliseconds timeout{30000};  // join and each all_reduce
   size_t chunk_bytes = 4u << 20;
+  // Rank 0 only: bytes handed to every rank with the roster (the NCCL unique id of
+  // kernels/cuda/nccl_comm.h, so GPU ranks bootstrap NCCL through the same rendezvous).
+  std::vector<uint8_t> bootstrap_blob;
 };
 
 class ring_all_reducer final : public engine::all_reducer {
@@ -64,6 +68,8 @@ class ring_all_reducer final : public engine::all_reducer {
   uint32_t rank() const override { return o_.rank; }
   uint32_t world_size() const override { return o_.world; }
   uint16_t coordinator_port() const { return port_; }
+  // Rank 0's bootstrap_blob, as every rank received it (after the ring formed).
+  const std::vector<uint8_t>& bootstrap_blob() const { return blob_; }
   status all_reduce_sum(float* data, size_t count) override;
 
  private:
@@ -78,6 +84,7 @@ class ring_all_reducer final : public engine::all_reducer {
   uint64_t next_op_ = 0;
   bool formed_ = false;
   status broken_;
+  std::vector<uint8_t> blob_;
 };
 
 }  // namespace kaito::actors

@@ -4,6 +4,7 @@
 #   1 environment      nvidia-smi, nvcc, cmake, torch versions
 #   2 configure+build  -DKAITO_KERNELS_ONLY=ON into a fresh build dir; parity_test and nf4_bench
 #   3 parity           tests/cuda/parity_test: every CUDA twin vs its CPU twin (fresh random inputs)
+#   3b nccl            tests/cuda/nccl_test: unique id, one-rank communicator, bucketed all-reduce
 #   4 memcheck         compute-sanitizer --tool memcheck on parity_test, when the tool is there
 #   5 perf rows        parity_test --perf (the same rows, timed)
 #   6 benchmarks       bench/cuda/nf4_bench (ours) + bench/device/report.py (PyTorch baselines in
@@ -65,6 +66,16 @@ configure_build() {
   cmake -S "$ROOT" -B "$BUILD" "${gen[@]}" -DCMAKE_BUILD_TYPE=Release -DKAITO_KERNELS_ONLY=ON \
     -DKAITO_WITH_CAF=OFF -DCMAKE_CUDA_COMPILER="$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)"
   cmake --build "$BUILD" --target parity_test nf4_bench nf4_gemv_versions -j"$JOBS"
+  # nccl_test exists only where CMake found nccl.h + libnccl (NCCL::nccl).
+  cmake --build "$BUILD" --target nccl_test -j"$JOBS" || echo "nccl_test not built (no NCCL found)"
+}
+
+nccl() {
+  if [ ! -x "$BUILD/tests/cuda/nccl_test" ]; then
+    echo "no nccl_test binary: NCCL headers/library not found at configure time"
+    return 1
+  fi
+  "$BUILD/tests/cuda/nccl_test"
 }
 
 memcheck() {
@@ -97,11 +108,12 @@ report() {
 
 export PATH=$PATH:/usr/local/cuda/bin
 export ROOT OUT BUILD JOBS REPORT
-export -f env_info configure_build parity perf_rows memcheck bench lab report
+export -f env_info configure_build parity nccl perf_rows memcheck bench lab report
 set -o pipefail
 stage environment 60 env_info
 stage build 240 configure_build
 stage parity 120 parity
+stage nccl 60 nccl
 stage memcheck 150 memcheck
 stage perf_rows 60 perf_rows
 stage nf4_bench 120 bench

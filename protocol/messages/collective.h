@@ -35,10 +35,11 @@ typename Inspector::result_type inspect(Inspector& f, ring_join& x) {
 struct ring_roster {
   std::vector<std::string> hosts;  // by rank
   std::vector<uint16_t> ports;
+  std::vector<uint8_t> blob;  // rank 0's bootstrap bytes for every rank (e.g. the NCCL unique id)
 };
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, ring_roster& x) {
-  return f(caf::meta::type_name("kaito.ring_roster.v1"), x.hosts, x.ports);
+  return f(caf::meta::type_name("kaito.ring_roster.v1"), x.hosts, x.ports, x.blob);
 }
 
 struct ring_chunk {

@@ -82,7 +82,7 @@ struct ring_run {
 using rank_body = std::function<std::string(ring_all_reducer&)>;
 
 ring_run run_ring(uint32_t world, const rank_body& body, size_t chunk_bytes = 4u << 20,
-                  std::chrono::milliseconds timeout = 20s) {
+                  std::chrono::milliseconds timeout = 20s, std::vector<uint8_t> blob = {}) {
   int port_pipe[2];
   EXPECT_EQ(pipe(port_pipe), 0);
   std::vector<child> kids(world);
@@ -91,6 +91,7 @@ ring_run run_ring(uint32_t world, const rank_body& body, size_t chunk_bytes = 4u
   base.world = world;
   base.chunk_bytes = chunk_bytes;
   base.timeout = timeout;
+  base.bootstrap_blob = blob;  // only rank 0's counts
   kids[0] = fork_child([&]() -> std::string {
     close(port_pipe[0]);
     kaito::actors::runtime_config cfg;
@@ -193,6 +194,20 @@ TEST(ring_all_reduce, results_are_bit_identical_across_ranks_for_inexact_sums) {
     ASSERT_NE(run.outputs[rank].rfind("ERR", 0), 0u) << run.outputs[rank];
   for (uint32_t rank = 1; rank < world; ++rank)
     EXPECT_EQ(run.outputs[rank], run.outputs[0]) << "rank " << rank << " differs from rank 0";
+}
+
+TEST(ring_all_reduce, rank_0s_bootstrap_blob_reaches_every_rank) {
+  std::vector<uint8_t> id(128);  // the size of an NCCL unique id
+  for (size_t i = 0; i < id.size(); ++i) id[i] = static_cast<uint8_t>(i * 37 + 1);
+  auto run = run_ring(
+      3,
+      [](ring_all_reducer& r) {
+        const auto& b = r.bootstrap_blob();
+        return std::string(b.begin(), b.end());
+      },
+      4u << 20, 20s, id);
+  for (uint32_t rank = 0; rank < 3; ++rank)
+    EXPECT_EQ(run.outputs[rank], std::string(id.begin(), id.end())) << "rank " << rank;
 }
 
 TEST(ring_all_reduce, a_lost_rank_fails_the_others_instead_of_hanging) {
