@@ -78,6 +78,11 @@ prepared rope_fwd(std::mt19937& rng, int64_t N, int64_t NH, int64_t HS);
 prepared rope_bwd(std::mt19937& rng, int64_t N, int64_t NH, int64_t HS);
 prepared embedding_fwd(std::mt19937& rng, int64_t N, int64_t V, int64_t C);
 prepared embedding_bwd(std::mt19937& rng, int64_t N, int64_t V, int64_t C);
+// parity_cases_attention.cu: causal GQA attention (window 0 = full causal).
+prepared attention_fwd(std::mt19937& rng, int64_t B, int64_t T, int64_t NH, int64_t NKV, int64_t HS,
+                       int64_t window);
+prepared attention_bwd(std::mt19937& rng, int64_t B, int64_t T, int64_t NH, int64_t NKV, int64_t HS,
+                       int64_t window);
 prepared cross_entropy_fwd(std::mt19937& rng, int64_t N, int64_t V);
 prepared cross_entropy_bwd(std::mt19937& rng, int64_t N, int64_t V);
 prepared adamw(std::mt19937& rng, int64_t n, int64_t step);
