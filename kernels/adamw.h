@@ -27,6 +27,15 @@ struct adamw_params {
   double weight_decay = 1e-2;  // torch's default; HF Trainer passes 0.0 unless set
 };
 
+// One tensor of a multi-tensor update (device pointers for the CUDA twin).
+struct adamw_tensor {
+  float* param;
+  float* m;
+  float* v;
+  const float* grad;
+  int64_t n;
+};
+
 // t: the 1-based step count after this update (torch's state["step"]).
 void adamw_update_cpu(float* param, float* m, float* v, const float* grad, int64_t n,
                       const adamw_params& hp, int64_t t);
@@ -34,6 +43,12 @@ void adamw_update_cpu(float* param, float* m, float* v, const float* grad, int64
 #if KAITO_WITH_CUDA
 void adamw_update_cuda(cuda_context& cx, float* param, float* m, float* v, const float* grad,
                        int64_t n, const adamw_params& hp, int64_t t);
+// Every tensor of `list` (a host array of `count` entries holding device pointers) in ONE launch
+// (torch's _multi_tensor_adamw / apex multi_tensor_apply): the hundreds of small LoRA A/B tensors
+// of a model would otherwise cost a launch each. Same element math, bit-identical to the above.
+// The tensor table goes through cx's arena (count * 48 bytes).
+void adamw_update_multi_cuda(cuda_context& cx, const adamw_tensor* list, int64_t count,
+                             const adamw_params& hp, int64_t t);
 #endif
 
 }  // namespace kaito

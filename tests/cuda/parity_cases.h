@@ -86,6 +86,7 @@ prepared attention_bwd(std::mt19937& rng, int64_t B, int64_t T, int64_t NH, int6
 prepared cross_entropy_fwd(std::mt19937& rng, int64_t N, int64_t V);
 prepared cross_entropy_bwd(std::mt19937& rng, int64_t N, int64_t V);
 prepared adamw(std::mt19937& rng, int64_t n, int64_t step);
+prepared adamw_multi(std::mt19937& rng, std::vector<int64_t> sizes, int64_t step);
 prepared grad_sum_squares(std::mt19937& rng, int64_t n);
 prepared grad_scale(std::mt19937& rng, int64_t n);
 prepared nf4_gemm_bwd_inp(std::mt19937& rng, int64_t N, int64_t C, int64_t OC);

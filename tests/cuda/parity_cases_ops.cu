@@ -255,6 +255,42 @@ prepared adamw(std::mt19937& rng, int64_t n, int64_t step) {
   return p;
 }
 
+// Several tensors of odd sizes (one empty, one across many chunks) laid end to end in one
+// buffer per role; the CPU twin updates each slice on its own.
+prepared adamw_multi(std::mt19937& rng, std::vector<int64_t> sizes, int64_t step) {
+  prepared p;
+  int64_t n = 0;
+  for (int64_t s : sizes) n += s;
+  auto g = random_f32(rng, n, -1.0f, 1.0f);
+  auto gd = upload(p, elem::f32, g);
+  auto prm = add_output(p, "param", elem::f32, n, random_f32(rng, n, -1.0f, 1.0f));
+  auto m = add_output(p, "m", elem::f32, n, random_f32(rng, n, -0.1f, 0.1f));
+  auto v = add_output(p, "v", elem::f32, n, random_f32(rng, n, 0.0f, 0.01f));
+  adamw_params hp;
+  hp.lr = 2e-4;
+  hp.weight_decay = 0.01;
+  p.cpu = [=] {
+    int64_t off = 0;
+    for (int64_t s : sizes) {
+      adamw_update_cpu(prm.ref->data() + off, m.ref->data() + off, v.ref->data() + off,
+                       g.data() + off, s, hp, step);
+      off += s;
+    }
+  };
+  p.cuda = [=](cuda_context& cx) {
+    std::vector<adamw_tensor> list;
+    int64_t off = 0;
+    for (int64_t s : sizes) {
+      list.push_back({prm.dev->as<float>() + off, m.dev->as<float>() + off,
+                      v.dev->as<float>() + off, gd->as<float>() + off, s});
+      off += s;
+    }
+    adamw_update_multi_cuda(cx, list.data(), int64_t(list.size()), hp, step);
+  };
+  p.bytes = 28.0 * n;
+  return p;
+}
+
 prepared grad_sum_squares(std::mt19937& rng, int64_t n) {
   prepared p;
   auto g = random_f32(rng, n, -1.0f, 1.0f);

@@ -152,6 +152,10 @@ std::vector<parity_case> cases() {
       // AdamW spells the CPU twin's fp32 operations with _rn intrinsics (no FMA): exact.
       {"adamw", "n=100003 step=1", kExact, kExact, [](auto& r) { return adamw(r, 100003, 1); }},
       {"adamw", "n=7 step=1000", kExact, kExact, [](auto& r) { return adamw(r, 7, 1000); }},
+      {"adamw_multi", "6 tensors (0, 1, 7, 4096, 4097, 100003) step=3", kExact, kExact,
+       [](auto& r) {
+         return adamw_multi(r, {7, 0, 4096, 1, 4097, 100003}, 3);
+       }},
   };
 }
 
