@@ -1,0 +1,167 @@
+// Pod status from machine reports; see pod_status.h.
+#include "k8s/controllers/pod_status.h"
+
+#include "k8s/client/api_error.h"
+#include "k8s/controllers/conditions.h"
+#include "k8s/controllers/nodes.h"
+#include "k8s/controllers/reconcile.h"
+#include "k8s/controllers/wall_time.h"
+
+namespace kaito::k8s::controllers {
+
+namespace {
+
+bool known(std::chrono::system_clock::time_point t) {
+  return t.time_since_epoch().count() != 0;
+}
+
+json container_of(const json& pod) {
+  if (pod.contains("spec") && pod["spec"].is_object() && pod["spec"].contains("containers") &&
+      pod["spec"]["containers"].is_array() && !pod["spec"]["containers"].empty() &&
+      pod["spec"]["containers"][0].is_object())
+    return pod["spec"]["containers"][0];
+  return json::object();
+}
+
+}  // namespace
+
+const char* phase_name(pod_phase_value p) {
+  switch (p) {
+    case pod_phase_value::pending:
+      return "Pending";
+    case pod_phase_value::running:
+      return "Running";
+    case pod_phase_value::succeeded:
+      return "Succeeded";
+    case pod_phase_value::failed:
+      return "Failed";
+  }
+  return "Pending";
+}
+
+json pod_status_from_report(const json& pod, const pod_report& r, const std::string& host_ip,
+                            const std::string& now) {
+  json st = pod.contains("status") && pod["status"].is_object() ? pod["status"] : json::object();
+  json old_cs = st.contains("containerStatuses") && st["containerStatuses"].is_array() &&
+                        !st["containerStatuses"].empty() && st["containerStatuses"][0].is_object()
+                    ? st["containerStatuses"][0]
+                    : json::object();
+  // Unknown times keep what an earlier report recorded, so a repeated report changes nothing.
+  auto old_time = [&](const char* state, const char* key) -> std::string {
+    if (!old_cs.contains("state") || !old_cs["state"].is_object()) return "";
+    const json& s = old_cs["state"];
+    return s.contains(state) ? string_field(s[state], key) : "";
+  };
+  std::string started =
+      known(r.started_at) ? rfc3339(r.started_at) : old_time("running", "startedAt");
+  if (started.empty()) started = old_time("terminated", "startedAt");
+  if (started.empty()) started = now;
+  std::string finished =
+      known(r.finished_at) ? rfc3339(r.finished_at) : old_time("terminated", "finishedAt");
+  if (finished.empty()) finished = now;
+  json state;
+  bool terminal = r.phase == pod_phase_value::succeeded || r.phase == pod_phase_value::failed;
+  if (terminal) {
+    json t = {{"exitCode", r.exit_code},
+              {"reason", !r.reason.empty()                       ? r.reason
+                         : r.phase == pod_phase_value::succeeded ? "Completed"
+                                                                 : "Error"},
+              {"startedAt", started},
+              {"finishedAt", finished}};
+    if (!r.message.empty()) t["message"] = r.message;
+    state = {{"terminated", t}};
+  } else if (r.phase == pod_phase_value::running) {
+    state = {{"running", {{"startedAt", started}}}};
+  } else {
+    json w = {{"reason", r.reason.empty() ? "ContainerCreating" : r.reason}};
+    if (!r.message.empty()) w["message"] = r.message;
+    state = {{"waiting", w}};
+  }
+  // lastState: the previous state when the container restarted.
+  json last = old_cs.value("lastState", json::object());
+  json rc = old_cs.value("restartCount", json(0));
+  int64_t old_restarts = rc.is_number_integer() ? rc.get<int64_t>() : 0;
+  if (r.restart_count > old_restarts && old_cs.contains("state")) last = old_cs["state"];
+  json c = container_of(pod);
+  json cs = {{"name", string_field(c, "name")},
+             {"image", string_field(c, "image")},
+             {"imageID", ""},
+             {"containerID", ""},
+             {"ready", r.ready && r.phase == pod_phase_value::running},
+             {"started", r.phase == pod_phase_value::running},
+             {"restartCount", r.restart_count},
+             {"state", state},
+             {"lastState", last}};
+  bool ready = r.ready && r.phase == pod_phase_value::running;
+  json conds = st.value("conditions", json::array());
+  bool scheduled = pod.contains("spec") && pod["spec"].is_object() &&
+                   !string_field(pod["spec"], "nodeName").empty();
+  set_condition(conds, {"PodScheduled", scheduled ? "True" : "False", "", ""}, -1, now);
+  set_condition(conds,
+                {"Initialized", r.phase == pod_phase_value::pending ? "False" : "True", "", ""}, -1,
+                now);
+  std::string not_ready_reason = terminal ? "PodCompleted" : "ContainersNotReady";
+  set_condition(conds,
+                {"ContainersReady", ready ? "True" : "False", ready ? "" : not_ready_reason, ""},
+                -1, now);
+  set_condition(conds, {"Ready", ready ? "True" : "False", ready ? "" : not_ready_reason, ""}, -1,
+                now);
+  for (auto& x : conds) {
+    if (x.is_object() && x.value("reason", json()) == "") x.erase("reason");
+    if (x.is_object() && x.value("message", json()) == "") x.erase("message");
+  }
+  st["phase"] = phase_name(r.phase);
+  st["conditions"] = conds;
+  st["containerStatuses"] = json::array({cs});
+  if (!host_ip.empty()) {
+    st["hostIP"] = host_ip;
+    st["hostIPs"] = json::array({{{"ip", host_ip}}});
+  }
+  if (!st.contains("startTime") && r.phase != pod_phase_value::pending) st["startTime"] = started;
+  if (!st.contains("qosClass")) st["qosClass"] = "BestEffort";
+  return st;
+}
+
+result<bool> apply_pod_report(client& c, const std::string& ns, const std::string& name,
+                              const pod_report& r) {
+  try {
+    for (int attempt = 0; attempt < 4; ++attempt) {
+      auto live = c.get(resources::kPods, ns, name);
+      if (!live.ok()) {
+        if (live.error().code() == status_code::not_found) return false;
+        return live.error();
+      }
+      if (meta_string(*live, "uid") != r.uid) return false;
+      // Terminal is final: a late "running" report cannot resurrect a finished pod.
+      if (pod_terminal(*live)) {
+        bool report_terminal =
+            r.phase == pod_phase_value::succeeded || r.phase == pod_phase_value::failed;
+        if (!report_terminal) return false;
+      }
+      std::string host_ip;
+      const json& old_st = live->value("status", json::object());
+      if (old_st.is_object() && old_st.contains("hostIP")) {
+        host_ip = string_field(old_st, "hostIP");
+      } else if (auto node = string_field(live->value("spec", json::object()), "nodeName");
+                 !node.empty()) {
+        auto n = c.get(resources::kNodes, "", node);
+        if (n.ok()) host_ip = node_internal_ip(*n);
+      }
+      std::string now = rfc3339(std::chrono::system_clock::now());
+      json st = pod_status_from_report(*live, r, host_ip, now);
+      if (old_st == st) return false;
+      json next = *live;
+      next["status"] = st;
+      auto u = c.update_status(resources::kPods, ns, next);
+      if (u.ok()) return true;
+      if (u.error().code() == status_code::not_found) return false;
+      if (u.error().code() != status_code::conflict) return u.error();
+    }
+    return status(status_code::conflict, "pod " + ns + "/" + name + ": concurrent status updates");
+  } catch (const json::exception& e) {
+    return internal_error(std::string("pod ") + ns + "/" + name +
+                          ": malformed object: " + e.what());
+  }
+}
+
+}  // namespace kaito::k8s::controllers

@@ -1,0 +1,252 @@
+// Desired-state builders; see workspace_desired.h.
+#include "k8s/controllers/workspace_desired.h"
+
+#include <charconv>
+#include <cstdio>
+
+#include <openssl/evp.h>
+
+#include "k8s/client/api_error.h"
+#include "k8s/controllers/json_access.h"
+#include "k8s/controllers/names.h"
+#include "k8s/controllers/scheduling.h"
+#include "presets/preset_catalog.h"
+
+namespace kaito::k8s::controllers {
+
+namespace {
+
+bool node_label_present(const json& node, const std::string& key) {
+  const json& l = member(member(node, "metadata"), "labels");
+  return l.is_object() && l.contains(key);
+}
+
+std::map<std::string, std::string> child_labels(const workspace_facts& f) {
+  return {{labels::kWorkspace, f.name}, {labels::kWorkspaceNamespace, f.ns}};
+}
+
+json child_meta(const json& ws, const workspace_facts& f, const std::string& name,
+                int64_t revision) {
+  json m = {{"name", name},
+            {"namespace", f.ns},
+            {"labels", child_labels(f)},
+            {"ownerReferences", json::array({controller_ref(ws)})}};
+  if (revision > 0) m["annotations"] = {{annotations::kRevision, std::to_string(revision)}};
+  return m;
+}
+
+}  // namespace
+
+result<workspace_facts> read_workspace_facts(const json& ws, const presets::preset_catalog* cat) {
+  workspace_facts f;
+  f.ns = meta_string(ws, "namespace");
+  f.name = meta_string(ws, "name");
+  f.uid = meta_string(ws, "uid");
+  f.api_version = string_field(ws, "apiVersion");
+  if (f.name.empty()) return invalid_argument("a Workspace needs a name", "metadata.name");
+  if (f.ns.empty()) return invalid_argument("a Workspace needs a namespace", "metadata.namespace");
+  const json& gen = member(member(ws, "metadata"), "generation");
+  f.generation = gen.is_number_integer() ? gen.get<int64_t>() : 0;
+  f.deleting = !meta_string(ws, "deletionTimestamp").empty();
+  const json& tuning = member(ws, "tuning");
+  const json& inference = member(ws, "inference");
+  bool has_tuning = tuning.is_object(), has_inference = inference.is_object();
+  if (has_tuning == has_inference)
+    return invalid_argument("exactly one of inference and tuning must be set", "inference");
+  f.tuning = has_tuning;
+  const json& res = member(ws, "resource");
+  f.instance_type = string_field(res, "instanceType");
+  const json& ml = member(member(res, "labelSelector"), "matchLabels");
+  if (ml.is_object())
+    for (auto it = ml.begin(); it != ml.end(); ++it)
+      if (it->is_string()) f.match_labels[it.key()] = it->get<std::string>();
+  const json& count = member(res, "count");
+  int64_t n = count.is_number_integer() ? count.get<int64_t>() : 1;  // the CRD default
+  if (n < 1) return invalid_argument("must be at least 1", "resource.count");
+  f.target_node_count = f.tuning ? 1 : n;
+  f.preset = string_field(member(f.tuning ? tuning : inference, "preset"), "name");
+  if (cat && !f.instance_type.empty())
+    if (const auto* sku = cat->find_sku_entry(f.instance_type))
+      f.gpus_per_node = sku->facts.gpu_count;
+  return f;
+}
+
+result<int> self_test_seconds(const json& ws) {
+  const json& ann = member(member(ws, "metadata"), "annotations");
+  const json& v = member(ann, annotations::kSelfTestSeconds);
+  if (v.is_null()) return kDefaultSelfTestSeconds;
+  std::string where = std::string("metadata.annotations[") + annotations::kSelfTestSeconds + "]";
+  std::string s = v.is_string() ? v.get<std::string>() : v.dump();
+  int out = -1;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+  if (s.empty() || ec != std::errc() || p != s.data() + s.size() || out < 0 ||
+      out > kMaxSelfTestSeconds)
+    return invalid_argument("must be an integer number of seconds in 0..86400, got \"" + s + "\"",
+                            where);
+  return out;
+}
+
+std::string workspace_hash(const json& ws) {
+  std::string text;
+  for (const char* k : {"resource", "inference", "tuning"}) text += member(ws, k).dump() + "\n";
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(text.data(), text.size(), md, &len, EVP_sha256(), nullptr);
+  std::string hex;
+  char buf[3];
+  for (unsigned int i = 0; i < len; ++i) {
+    std::snprintf(buf, sizeof buf, "%02x", md[i]);
+    hex += buf;
+  }
+  return hex;
+}
+
+json build_controller_revision(const json& ws, const std::string& hash, int64_t revision) {
+  std::string name = meta_string(ws, "name");
+  return {{"apiVersion", "apps/v1"},
+          {"kind", "ControllerRevision"},
+          {"metadata",
+           {{"name", name + "-" + hash.substr(0, 5)},
+            {"namespace", meta_string(ws, "namespace")},
+            {"labels", {{labels::kWorkspaceName, name}}},
+            {"annotations", {{annotations::kHash, hash}}},
+            {"ownerReferences", json::array({controller_ref(ws)})}}},
+          {"data",
+           {{"resource", member(ws, "resource")},
+            {"inference", member(ws, "inference")},
+            {"tuning", member(ws, "tuning")}}},
+          {"revision", revision}};
+}
+
+json build_pod_template(const workspace_facts& f, const std::vector<std::string>& args) {
+  json resources = json::object();
+  if (f.gpus_per_node > 0)
+    resources = {{"limits", {{kGpuResource, std::to_string(f.gpus_per_node)}}},
+                 {"requests", {{kGpuResource, std::to_string(f.gpus_per_node)}}}};
+  json env =
+      json::array({{{"name", "PYTORCH_CUDA_ALLOC_CONF"}, {"value", "expandable_segments:True"}},
+                   {{"name", "KAITO_WORKSPACE"}, {"value", f.name}},
+                   {{"name", "KAITO_WORKSPACE_NAMESPACE"}, {"value", f.ns}}});
+  if (!f.preset.empty()) env.push_back({{"name", "KAITO_PRESET"}, {"value", f.preset}});
+  json container = {{"name", f.name},
+                    {"image", kWorkerImage},
+                    {"command", json::array({"kaito", "worker"})},
+                    {"args", args},
+                    {"env", env},
+                    {"resources", resources},
+                    {"ports", json::array({{{"containerPort", 5000}, {"protocol", "TCP"}}})},
+                    {"volumeMounts", json::array({{{"name", "dshm"}, {"mountPath", "/dev/shm"}}})}};
+  json spec = {
+      {"containers", json::array({container})},
+      {"nodeSelector", child_labels(f)},
+      {"tolerations",
+       json::array(
+           {{{"key", "gpu"}, {"operator", "Equal"}, {"effect", "NoSchedule"}},
+            {{"key", "sku"}, {"operator", "Equal"}, {"value", "gpu"}, {"effect", "NoSchedule"}}})},
+      {"volumes", json::array({{{"name", "dshm"}, {"emptyDir", {{"medium", "Memory"}}}}})}};
+  return {{"metadata", {{"labels", child_labels(f)}}}, {"spec", spec}};
+}
+
+json build_tuning_job(const json& ws, const workspace_facts& f, int64_t revision, int seconds) {
+  json tmpl =
+      build_pod_template(f, {"--task=self-test", "--duration-seconds=" + std::to_string(seconds)});
+  tmpl["spec"]["restartPolicy"] = "Never";
+  return {{"apiVersion", "batch/v1"},
+          {"kind", "Job"},
+          {"metadata", child_meta(ws, f, f.name, revision)},
+          {"spec",
+           {{"backoffLimit", kDefaultBackoffLimit},
+            {"completions", 1},
+            {"parallelism", 1},
+            {"template", tmpl}}}};
+}
+
+json build_inference_statefulset(const json& ws, const workspace_facts& f, int64_t revision) {
+  json tmpl = build_pod_template(f, {"--task=serve-self-test"});
+  tmpl["spec"]["restartPolicy"] = "Always";
+  return {{"apiVersion", "apps/v1"},
+          {"kind", "StatefulSet"},
+          {"metadata", child_meta(ws, f, f.name, revision)},
+          {"spec",
+           {{"replicas", f.target_node_count},
+            {"podManagementPolicy", "Parallel"},
+            {"serviceName", f.name + "-headless"},
+            {"selector", {{"matchLabels", {{labels::kWorkspace, f.name}}}}},
+            {"template", tmpl}}}};
+}
+
+json build_service(const json& ws, const workspace_facts& f) {
+  const json& ann = member(member(ws, "metadata"), "annotations");
+  bool lb = string_field(ann, "kaito.sh/enablelb") == "True";
+  return {{"apiVersion", "v1"},
+          {"kind", "Service"},
+          {"metadata", child_meta(ws, f, f.name, 0)},
+          {"spec",
+           {{"type", lb ? "LoadBalancer" : "ClusterIP"},
+            {"selector", {{labels::kWorkspace, f.name}, {labels::kStsPodName, f.name + "-0"}}},
+            {"ports",
+             json::array(
+                 {{{"name", "http"}, {"port", 80}, {"targetPort", 5000}, {"protocol", "TCP"}}})},
+            {"publishNotReadyAddresses", true}}}};
+}
+
+json build_headless_service(const json& ws, const workspace_facts& f) {
+  return {{"apiVersion", "v1"},
+          {"kind", "Service"},
+          {"metadata", child_meta(ws, f, f.name + "-headless", 0)},
+          {"spec",
+           {{"type", "ClusterIP"},
+            {"clusterIP", "None"},
+            {"selector", {{labels::kWorkspace, f.name}}},
+            {"ports",
+             json::array(
+                 {{{"name", "http"}, {"port", 80}, {"targetPort", 5000}, {"protocol", "TCP"}}})},
+            {"publishNotReadyAddresses", true}}}};
+}
+
+std::map<std::string, std::string> claim_labels(const workspace_facts& f) {
+  auto l = f.match_labels;
+  l[labels::kWorkspace] = f.name;
+  l[labels::kWorkspaceNamespace] = f.ns;
+  return l;
+}
+
+json claim_patch(const workspace_facts& f, const json& node) {
+  std::string keys;
+  for (const auto& [k, v] : f.match_labels) {
+    if (!node_label_present(node, k)) keys += (keys.empty() ? "" : ",") + k;
+  }
+  return {{"metadata",
+           {{"resourceVersion", meta_string(node, "resourceVersion")},
+            {"labels", claim_labels(f)},
+            {"annotations", {{annotations::kClaimedLabels, keys}}}}}};
+}
+
+json release_patch(const json& node) {
+  json l = {{labels::kWorkspace, nullptr}, {labels::kWorkspaceNamespace, nullptr}};
+  const json& ann = member(member(node, "metadata"), "annotations");
+  std::string keys = string_field(ann, annotations::kClaimedLabels);
+  size_t start = 0;
+  while (start < keys.size()) {
+    size_t comma = keys.find(',', start);
+    std::string k =
+        keys.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    if (!k.empty()) l[k] = nullptr;
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return {{"metadata",
+           {{"resourceVersion", meta_string(node, "resourceVersion")},
+            {"labels", l},
+            {"annotations", {{annotations::kClaimedLabels, nullptr}}}}}};
+}
+
+std::string missing_machines_message(const workspace_facts& f, int64_t have, int64_t free_count) {
+  int64_t need = f.target_node_count - have;
+  std::string type = f.instance_type.empty() ? "any" : f.instance_type;
+  return "need " + std::to_string(need) + " more machine(s) of instance type " + type + " (" +
+         std::to_string(have) + " of " + std::to_string(f.target_node_count) +
+         " ready and claimed, " + std::to_string(free_count) + " free)";
+}
+
+}  // namespace kaito::k8s::controllers

@@ -1,0 +1,86 @@
+// workspace_desired: the objects a Workspace should own, as pure functions of (Workspace JSON,
+// preset catalog). No I/O: unit-tested without a server (tests/k8s/controllers/
+// workspace_desired_test.cpp).
+//
+// The work unit is honest but provisional: until the tuning engine and the inference server are
+// wired to the reconciler, the tuning Job's container runs `kaito worker --task=self-test
+// --duration-seconds=<N>` (a device burn-in that does real work for N seconds; N from annotation
+// kaito.sh/self-test-seconds, default 5, an integer in 0..86400) and the inference StatefulSet's
+// runs `kaito worker --task=serve-self-test`. Everything else (names, labels, annotations, owner
+// references, node selector, GPU requests from the SKU table, services) has Kaito's shape
+// (kaito.md 3.3, 3.4).
+//
+// Thread-safety: pure functions.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "base/status.h"
+
+namespace kaito::presets {
+class preset_catalog;
+}
+
+namespace kaito::k8s::controllers {
+
+using json = nlohmann::json;
+
+// What the builders need to know about one Workspace, read from its JSON (defaults applied:
+// resource.count 1).
+struct workspace_facts {
+  std::string ns, name, uid, api_version;
+  int64_t generation = 0;
+  bool tuning = false;                              // else inference
+  std::string instance_type;                        // "" : any machine
+  std::map<std::string, std::string> match_labels;  // resource.labelSelector.matchLabels
+  int64_t target_node_count = 1;                    // tuning: 1; inference: resource.count
+  int64_t gpus_per_node = 0;  // the SKU's GPU count; 0 when the SKU is unknown
+  std::string preset;         // inference.preset.name / tuning.preset.name
+  bool deleting = false;
+};
+
+// invalid_argument naming the field when the Workspace lacks what a reconcile needs (name,
+// namespace, uid, exactly one of inference/tuning).
+result<workspace_facts> read_workspace_facts(const json& ws, const presets::preset_catalog* cat);
+
+// N of kaito.sh/self-test-seconds (default 5); invalid_argument naming
+// metadata.annotations[kaito.sh/self-test-seconds] unless an integer in 0..86400.
+result<int> self_test_seconds(const json& ws);
+
+// sha256 (hex) over JSON(resource) "\n" JSON(inference) "\n" JSON(tuning) "\n", as Kaito's
+// computeHash (null for an absent field).
+std::string workspace_hash(const json& ws);
+
+// ControllerRevision `<ws>-<hash[:5]>`: label workspace.kaito.io/name, annotation
+// workspace.kaito.io/hash, data {resource, inference, tuning}, revision, owned by the Workspace.
+json build_controller_revision(const json& ws, const std::string& hash, int64_t revision);
+
+// The pod template shared by the Job and the StatefulSet (container named after the Workspace).
+json build_pod_template(const workspace_facts& f, const std::vector<std::string>& args);
+
+// Job `<ws>` (tuning).
+json build_tuning_job(const json& ws, const workspace_facts& f, int64_t revision, int seconds);
+// StatefulSet `<ws>` (inference).
+json build_inference_statefulset(const json& ws, const workspace_facts& f, int64_t revision);
+// Service `<ws>` (ClusterIP, or LoadBalancer with kaito.sh/enablelb: "True") and `<ws>-headless`.
+json build_service(const json& ws, const workspace_facts& f);
+json build_headless_service(const json& ws, const workspace_facts& f);
+
+// The labels a claim puts on a Node: matchLabels + kaito.sh/workspace +
+// kaito.sh/workspacenamespace.
+std::map<std::string, std::string> claim_labels(const workspace_facts& f);
+// Merge patch claiming `node` for the workspace, guarded by the node's resourceVersion.
+json claim_patch(const workspace_facts& f, const json& node);
+// Merge patch removing the claim labels (those recorded in kaito.sh/claimed-labels, plus the
+// two workspace labels), guarded by the node's resourceVersion.
+json release_patch(const json& node);
+
+// "need 2 more machine(s) of instance type Standard_NC6s_v3 (1 of 3 ready and claimed, 0 free)".
+std::string missing_machines_message(const workspace_facts& f, int64_t have, int64_t free_count);
+
+}  // namespace kaito::k8s::controllers
