@@ -47,7 +47,8 @@ struct ring_state {
   std::vector<uint8_t> blob;
   // the ring
   caf::actor next;
-  std::string failed;  // non-empty: the ring is broken
+  std::string failed;     // non-empty: the ring is broken
+  std::string next_lost;  // the right neighbour went away after this rank's last send of an op
   // the op in flight
   bool active = false;
   uint64_t op = 0;
@@ -150,6 +151,7 @@ void advance(ring_actor_ptr self) {
         s.active = false;
         s.rp.deliver(msg::make_f32_tensor(s.buf.data(), {static_cast<int64_t>(s.buf.size())}));
         s.buf.clear();
+        if (!s.next_lost.empty() && s.failed.empty()) s.failed = s.next_lost;
         return;
       }
     }
@@ -176,9 +178,16 @@ caf::behavior ring_rank(ring_actor_ptr self, std::string group, uint32_t rank, u
   s.joined.assign(world, false);
   s.blob = std::move(blob);
   self->set_down_handler([=](caf::down_msg& d) {
-    if (d.source == self->state.next.address())
-      fail(self, "rank " + std::to_string((self->state.rank + 1) % self->state.world) +
-                     " (right neighbour) lost: " + self->system().render(d.reason));
+    auto& s = self->state;
+    if (d.source != s.next.address()) return;
+    std::string why = "rank " + std::to_string((s.rank + 1) % s.world) +
+                      " (right neighbour) lost: " + self->system().render(d.reason);
+    // In the last all-gather step this rank has sent everything it owes the right neighbour and
+    // only waits for its left one: let the op finish, fail the ones after it.
+    if (s.active && s.phase == 1 && s.step + 2 == s.world)
+      s.next_lost = why;
+    else
+      fail(self, why);
   });
   return {
       [=](ring_join& j) -> caf::result<ring_roster> {
@@ -317,6 +326,14 @@ status ring_all_reducer::form() {
     caf::anon_send(actor_, ring_next_atom::value, *r);
   }
   formed_ = true;
+  // Barrier: one tiny all-reduce around the ring. It completes on a rank only after every rank
+  // connected to its right neighbour, so no rank returns from join() (and possibly exits) while
+  // another still has to connect to it.
+  float one = 1.0f;
+  if (auto st = all_reduce_sum(&one, 1); !st.ok()) return st.with_context("ring barrier");
+  if (one != static_cast<float>(o_.world))
+    return data_loss("ring barrier summed to " + std::to_string(one) + ", want " +
+                     std::to_string(o_.world));
   return {};
 }
 

@@ -8,12 +8,13 @@
 //   (*ring)->all_reduce_sum(grads.data(), grads.size());
 //
 // Rank 0 publishes its ring actor on coordinator_port and answers every rank's ring_join with the
-// roster once all `world` ranks joined; each rank then connects to rank (r+1) % world and the
-// classic ring runs: world-1 reduce-scatter steps (each rank adds the chunk its left neighbour
-// sent) and world-1 all-gather steps (copy). Each element is summed on exactly one rank, in rank
-// order starting after its owner, and copied to the others: the result is bit-identical on every
-// rank. Traffic per rank: 2 (world-1)/world of the buffer, as raw bytes (protocol/messages/
-// collective.h). Chunks of more than chunk_bytes are split so no message floods the connection.
+// roster once all `world` ranks joined; each rank then connects to rank (r+1) % world, and a
+// one-float all-reduce (a barrier) closes join() once every link exists. The classic ring runs:
+// world-1 reduce-scatter steps (each rank adds the chunk its left neighbour sent) and world-1
+// all-gather steps (copy). Each element is summed on exactly one rank, in rank order starting after
+// its owner, and copied to the others: the result is bit-identical on every rank. Traffic per rank:
+// 2 (world-1)/world of the buffer, as raw bytes (protocol/messages/ collective.h). Chunks of more
+// than chunk_bytes are split so no message floods the connection.
 //
 // Failure: a lost right neighbour fails the pending all_reduce at once (monitor); a lost left
 // neighbour is seen as the timeout (deadline_exceeded naming the rank and the step). The reducer
