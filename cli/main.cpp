@@ -7,6 +7,8 @@
 //   verify      cmd_verify.cpp    check the engine against an HF+PEFT fixture folder
 //   up          cmd_up.cpp        run the embedded kubectl-compatible control plane
 //   validate    cmd_validate.cpp  Kaito's Workspace admission checks on files, offline
+//   join        cmd_join.cpp      run this host as a machine (Node) of a control plane
+//   worker      cmd_worker.cpp    internal: a machine's worker process (hidden)
 //   (more subcommands are added below as their layers land)
 #include <CLI/CLI.hpp>
 
@@ -22,6 +24,10 @@ int main(int argc, char** argv) {
   kaito::cli::add_verify_command(app);
   kaito::cli::add_up_command(app);
   kaito::cli::add_validate_command(app);
+#if KAITO_CLI_WITH_CAF
+  kaito::cli::add_join_command(app);
+  kaito::cli::add_worker_command(app);
+#endif
 
   try {
     app.parse(argc, argv);

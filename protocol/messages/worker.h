@@ -59,12 +59,13 @@ struct work_progress {
   uint64_t step = 0;
   uint32_t permille = 0;
   std::string text;
-  wire_f32 gflops;  // measured rate of the current phase
+  wire_f32 gflops;     // measured rate of the current phase
+  bool ready = false;  // serving (serve-self-test after its self-test): the Pod turns Ready
 };
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, work_progress& x) {
   return f(caf::meta::type_name("kaito.work_progress.v1"), x.uid, x.step, x.permille, x.text,
-           x.gflops);
+           x.gflops, x.ready);
 }
 
 struct work_done {

@@ -1,0 +1,368 @@
+// machine_state; see machine_state.h.
+#include "actors/machine_state.h"
+
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <ctime>
+
+#include "actors/machine_resources.h"
+#include "actors/token.h"
+#include "actors/worker_process.h"
+#include "base/log.h"
+
+namespace kaito::actors {
+
+namespace {
+
+std::string iso_now() {
+  std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+bool all_digits(const std::string& s) {
+  return !s.empty() && s.size() < 6 && s.find_first_not_of("0123456789") == std::string::npos;
+}
+
+}  // namespace
+
+int64_t unix_now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+machine_state::~machine_state() {
+  for (auto& s : slots)
+    if (s.pid > 0) stop_child_process(s.pid, std::chrono::milliseconds(300));
+}
+
+void machine_state::init(machine_options o, std::string bin, msg::machine_resources res) {
+  opt = std::move(o);
+  binary = std::move(bin);
+  resources = std::move(res);
+  node_name = opt.name.empty() ? default_machine_name() : opt.name;
+  address = opt.address;
+  if (address.empty())
+    address =
+        opt.supervisor ? "127.0.0.1" : route_address_to(opt.supervisor_host, opt.supervisor_port);
+  slots.resize(resources.slots);
+  log = logger("machine");
+}
+
+std::string machine_state::device_of(uint32_t slot) const {
+  if (resources.gpus == 0) return "cpu";
+  std::string d = "cuda:" + std::to_string(slot);
+  if (slot < resources.gpu_names.size()) d += " " + resources.gpu_names[slot];
+  return d;
+}
+
+std::string machine_state::supervisor_address() const {
+  return opt.supervisor_host + ":" + std::to_string(opt.supervisor_port);
+}
+
+std::chrono::milliseconds machine_state::next_backoff(uint32_t slot) {
+  auto& s = slots[slot];
+  if (std::chrono::steady_clock::now() - s.started >= std::chrono::seconds(30))
+    s.backoff = std::chrono::milliseconds(500);
+  auto d = s.backoff;
+  s.backoff = std::min(s.backoff * 2, std::chrono::milliseconds(10000));
+  return d;
+}
+
+msg::machine_hello machine_state::make_hello() const {
+  msg::machine_hello h;
+  h.token = opt.token;
+  h.name = node_name;
+  h.instance_type = opt.instance_type;
+  h.resources = resources;
+  h.labels = opt.labels;
+  for (const auto& [uid, p] : pods)
+    if (!p.stopping) h.running_pod_uids.push_back(uid);
+  h.address = address;
+  h.kaito_version = opt.kaito_version;
+  return h;
+}
+
+msg::machine_heartbeat machine_state::make_heartbeat() {
+  msg::machine_heartbeat hb;
+  hb.name = node_name;
+  hb.seq = ++seq;
+  for (const auto& s : slots) hb.busy_slots += s.pod_uid.empty() ? 0 : 1;
+  for (const auto& [uid, p] : pods)
+    if (!p.stopping) hb.running_pod_uids.push_back(uid);
+  return hb;
+}
+
+std::vector<msg::pod_report> machine_state::take_outbox() {
+  std::vector<msg::pod_report> out;
+  out.swap(outbox);
+  return out;
+}
+
+void machine_state::push_report(msg::pod_report r) {
+  // While the supervisor is away only the latest report per pod is worth keeping.
+  if (!connected)
+    outbox.erase(std::remove_if(outbox.begin(), outbox.end(),
+                                [&](const msg::pod_report& x) { return x.uid == r.uid; }),
+                 outbox.end());
+  if (outbox.size() < 100000) outbox.push_back(std::move(r));
+}
+
+msg::pod_report machine_state::make_report(const pod_entry& p, const std::string& phase) const {
+  msg::pod_report r;
+  r.ns = p.spec.ns;
+  r.name = p.spec.name;
+  r.uid = p.spec.uid;
+  r.node = node_name;
+  r.phase = phase;
+  r.ready = p.ready;
+  r.restart_count = p.restart_count;
+  r.started_at_ms = p.started_at_ms;
+  if (p.slot >= 0) {
+    r.progress = slots[p.slot].progress;
+    r.progress_permille = slots[p.slot].progress_permille;
+  }
+  return r;
+}
+
+void machine_state::finish(const std::string& uid, msg::pod_report r) {
+  r.finished_at_ms = unix_now_ms();
+  finished[uid] = r;
+  finished_order.push_back(uid);
+  if (finished_order.size() > 1024) {
+    finished.erase(finished_order.front());
+    finished_order.pop_front();
+  }
+  pods.erase(uid);
+  push_report(std::move(r));
+}
+
+void machine_state::add_pod(msg::run_pod r) {
+  if (pods.count(r.uid)) {
+    log_debug(log, "run_pod for a pod already here: ignored", {{"uid", r.uid}});
+    return;
+  }
+  if (auto it = finished.find(r.uid); it != finished.end()) {
+    push_report(it->second);  // it ran here already: tell again how it ended
+    return;
+  }
+  pod_entry p;
+  p.spec = std::move(r);
+  std::string uid = p.spec.uid;
+  log_info(log, "pod accepted", {{"pod", p.spec.ns + "/" + p.spec.name}, {"uid", uid}});
+  pods.emplace(uid, std::move(p));
+  queue.push_back(uid);
+}
+
+std::vector<assignment> machine_state::dispatch() {
+  std::vector<assignment> out;
+  while (!queue.empty()) {
+    auto free = std::find_if(slots.begin(), slots.end(), [](const worker_slot& s) {
+      return s.state == "idle" && s.handle && s.pod_uid.empty();
+    });
+    if (free == slots.end()) break;
+    std::string uid = queue.front();
+    queue.pop_front();
+    auto it = pods.find(uid);
+    if (it == pods.end() || it->second.slot >= 0 || it->second.stopping) continue;
+    pod_entry& p = it->second;
+    auto i = static_cast<uint32_t>(free - slots.begin());
+    p.slot = static_cast<int>(i);
+    if (p.started_at_ms == 0) p.started_at_ms = unix_now_ms();
+    free->pod_uid = uid;
+    free->state = "running";
+    free->progress.clear();
+    free->progress_permille = 0;
+    out.push_back({i, uid, msg::work_unit{uid, p.spec.ns + "/" + p.spec.name, p.spec.args}});
+  }
+  return out;
+}
+
+void machine_state::report(const std::string& uid, const std::string& phase) {
+  auto it = pods.find(uid);
+  if (it != pods.end()) push_report(make_report(it->second, phase));
+}
+
+void machine_state::on_progress(const msg::work_progress& m) {
+  auto it = pods.find(m.uid);
+  if (it == pods.end() || it->second.slot < 0 || it->second.stopping) return;
+  auto& s = slots[it->second.slot];
+  s.progress = m.text;
+  s.progress_permille = m.permille;
+  it->second.ready = m.ready;
+  push_report(make_report(it->second, "Running"));
+}
+
+std::optional<std::chrono::milliseconds> machine_state::on_done(const msg::work_done& d) {
+  auto it = pods.find(d.uid);
+  if (it == pods.end()) return std::nullopt;
+  pod_entry& p = it->second;
+  if (p.slot < 0 && !p.stopping) return std::nullopt;  // stale: it was requeued meanwhile
+  if (p.slot >= 0) {
+    auto& s = slots[p.slot];
+    if (s.pod_uid == d.uid) {
+      s.pod_uid.clear();
+      s.state = s.handle ? "idle" : s.state;
+      s.progress.clear();
+      s.progress_permille = 0;
+    }
+    p.slot = -1;
+  }
+  if (p.stopping) {
+    log_info(log, "pod stopped", {{"uid", d.uid}});
+    pods.erase(it);
+    return std::nullopt;
+  }
+  bool success = d.exit_code == 0;
+  const std::string& policy = p.spec.restart_policy;
+  if (policy == "Always" || (policy == "OnFailure" && !success)) {
+    ++p.restart_count;
+    p.ready = false;
+    auto r = make_report(p, "Running");
+    r.exit_code = d.exit_code;
+    r.reason = d.reason;
+    r.message = "restarting after: " + d.message;
+    push_report(std::move(r));
+    return std::chrono::milliseconds(1000);
+  }
+  auto r = make_report(p, success ? "Succeeded" : "Failed");
+  r.ready = false;
+  r.exit_code = d.exit_code;
+  r.reason = success ? "Completed" : (d.reason.empty() ? "Error" : d.reason);
+  r.message = d.message;
+  log_info(log, "pod finished",
+           {{"uid", d.uid},
+            {"phase", r.phase},
+            {"exit_code", std::to_string(d.exit_code)},
+            {"message", d.message}});
+  finish(d.uid, std::move(r));
+  return std::nullopt;
+}
+
+void machine_state::requeue(const std::string& uid) {
+  auto it = pods.find(uid);
+  if (it == pods.end() || it->second.slot >= 0 || it->second.stopping) return;
+  if (std::find(queue.begin(), queue.end(), uid) == queue.end()) queue.push_back(uid);
+}
+
+int machine_state::stop(const std::string& uid) {
+  if (finished.erase(uid))
+    finished_order.erase(std::find(finished_order.begin(), finished_order.end(), uid));
+  auto it = pods.find(uid);
+  if (it == pods.end() || it->second.stopping) return -1;
+  if (it->second.slot < 0) {
+    queue.erase(std::remove(queue.begin(), queue.end(), uid), queue.end());
+    pods.erase(it);
+    return -1;
+  }
+  it->second.stopping = true;
+  log_info(log, "stopping pod", {{"uid", uid}});
+  return it->second.slot;
+}
+
+void machine_state::on_worker_exit(uint32_t i, int wait_status) {
+  auto& s = slots[i];
+  std::string how = describe_wait_status(wait_status);
+  s.pid = 0;
+  s.handle = nullptr;
+  ++s.restarts;
+  s.last_exit = how + " at " + iso_now();
+  s.state = "restarting";
+  s.progress.clear();
+  s.progress_permille = 0;
+  std::string uid;
+  uid.swap(s.pod_uid);
+  auto it = pods.find(uid);
+  if (uid.empty() || it == pods.end()) return;
+  pod_entry& p = it->second;
+  p.slot = -1;
+  p.ready = false;
+  if (p.stopping) {
+    pods.erase(it);
+    return;
+  }
+  std::string message = "worker process " +
+                        std::string(WIFSIGNALED(wait_status) ? "killed by " : "exited with ") + how;
+  if (p.spec.restart_policy == "Never") {
+    auto r = make_report(p, "Failed");
+    r.exit_code = exit_code_of(wait_status);
+    r.reason = "Error";
+    r.message = message;
+    finish(uid, std::move(r));
+    return;
+  }
+  ++p.restart_count;
+  auto r = make_report(p, "Running");
+  r.exit_code = exit_code_of(wait_status);
+  r.reason = "Error";
+  r.message = message + "; restarting";
+  push_report(std::move(r));
+  queue.push_front(uid);
+}
+
+std::string machine_state::check_worker_hello(const msg::worker_hello& h) const {
+  if (h.version != msg::wire_version)
+    return "wire version " + std::to_string(h.version) + ", want " +
+           std::to_string(msg::wire_version);
+  if (h.slot >= slots.size()) return "no slot " + std::to_string(h.slot);
+  const auto& s = slots[h.slot];
+  if (!token_equal(h.token, s.token)) return "wrong worker token";
+  if (s.pid != h.pid) return "pid " + std::to_string(h.pid) + " is not this slot's process";
+  if (s.handle) return "slot already has a worker";
+  return {};
+}
+
+void machine_state::worker_ready(uint32_t slot, msg::worker_actor handle, int32_t pid) {
+  auto& s = slots[slot];
+  s.handle = std::move(handle);
+  s.state = "idle";
+  log_info(log, "worker ready", {{"slot", std::to_string(slot)}, {"pid", std::to_string(pid)}});
+}
+
+msg::worker_list machine_state::workers() const {
+  msg::worker_list l;
+  l.machine = node_name;
+  for (uint32_t i = 0; i < slots.size(); ++i) {
+    const auto& s = slots[i];
+    msg::worker_info w;
+    w.id = node_name + "/" + std::to_string(i);
+    w.slot = i;
+    w.pid = s.pid;
+    w.state = s.state;
+    w.pod_uid = s.pod_uid;
+    if (auto it = pods.find(s.pod_uid); !s.pod_uid.empty() && it != pods.end())
+      w.pod = it->second.spec.ns + "/" + it->second.spec.name;
+    w.restarts = s.restarts;
+    w.last_exit = s.last_exit;
+    w.progress_permille = s.progress_permille;
+    w.progress = s.progress;
+    l.workers.push_back(std::move(w));
+  }
+  return l;
+}
+
+msg::command_reply machine_state::kill(const std::string& worker_id) {
+  std::string slot_text = worker_id;
+  if (auto slash = worker_id.rfind('/'); slash != std::string::npos) {
+    if (worker_id.substr(0, slash) != node_name)
+      return {false, "worker " + worker_id + " is not on machine " + node_name};
+    slot_text = worker_id.substr(slash + 1);
+  }
+  if (!all_digits(slot_text) || std::stoul(slot_text) >= slots.size())
+    return {false, "no worker " + worker_id + " on machine " + node_name};
+  auto& s = slots[std::stoul(slot_text)];
+  if (s.pid <= 0) return {false, "worker " + worker_id + " is not running (" + s.state + ")"};
+  ::kill(s.pid, SIGKILL);
+  log_warn(log, "worker killed on request",
+           {{"worker", worker_id}, {"pid", std::to_string(s.pid)}});
+  return {true, "killed worker " + node_name + "/" + slot_text + " (pid " + std::to_string(s.pid) +
+                    "); it restarts"};
+}
+
+}  // namespace kaito::actors

@@ -1,0 +1,117 @@
+// machine_state: the machine actor's bookkeeping as plain functions (no messaging): worker
+// slots, the pods it runs or queues, the reports it owes the supervisor, backoffs. The actor
+// (machine.cpp) sends what these functions decide. Not thread-safe: owned by one actor.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "actors/machine.h"
+
+namespace spdlog {
+class logger;
+}
+
+namespace kaito::actors {
+
+struct worker_slot {
+  pid_t pid = 0;                   // 0 while not running
+  std::string token;               // this incarnation's secret (from its command line)
+  uint64_t generation = 0;         // bumped per start: stale restart timers are ignored
+  msg::worker_actor handle;        // set by its worker_hello
+  std::string state = "starting";  // starting | idle | running | restarting
+  std::string pod_uid;
+  uint32_t restarts = 0;
+  std::string last_exit;
+  std::chrono::steady_clock::time_point started;
+  std::chrono::milliseconds backoff{500};
+  uint32_t progress_permille = 0;
+  std::string progress;
+};
+
+struct pod_entry {
+  msg::run_pod spec;
+  int32_t restart_count = 0;
+  int64_t started_at_ms = 0;
+  int slot = -1;  // -1 = queued
+  bool stopping = false;
+  bool ready = false;
+};
+
+struct assignment {
+  uint32_t slot = 0;
+  std::string uid;
+  msg::work_unit unit;
+};
+
+struct machine_state {
+  machine_options opt;
+  std::string binary;
+  msg::machine_resources resources;
+  std::string node_name;
+  std::string address;
+  uint16_t port = 0;
+  std::vector<worker_slot> slots;
+  std::map<std::string, pod_entry> pods;
+  std::deque<std::string> queue;
+  std::map<std::string, msg::pod_report> finished;  // terminal reports, the last 1024 pods
+  std::deque<std::string> finished_order;
+  std::vector<msg::pod_report> outbox;  // reports not yet sent
+  msg::supervisor_actor sup;
+  bool connected = false;
+  uint64_t epoch = 0;
+  uint64_t seq = 0;
+  uint32_t heartbeat_ms = 1000;
+  std::chrono::milliseconds reconnect_backoff{100};
+  std::shared_ptr<spdlog::logger> log;
+
+  static inline const char* name = "machine";
+
+  machine_state() = default;
+  machine_state(const machine_state&) = delete;
+  machine_state& operator=(const machine_state&) = delete;
+  ~machine_state();  // stops every worker process (SIGTERM, then SIGKILL)
+
+  void init(machine_options o, std::string bin, msg::machine_resources res);
+  std::string device_of(uint32_t slot) const;
+  std::string supervisor_address() const;
+  // The delay before slot's next start; doubles to 10 s, back to 0.5 s after 30 s up.
+  std::chrono::milliseconds next_backoff(uint32_t slot);
+
+  msg::machine_hello make_hello() const;
+  msg::machine_heartbeat make_heartbeat();
+  std::vector<msg::pod_report> take_outbox();
+
+  void add_pod(msg::run_pod r);
+  std::vector<assignment> dispatch();  // queued pods -> idle welcomed workers
+  void report(const std::string& uid, const std::string& phase);  // a Running report
+  void on_progress(const msg::work_progress& p);
+  // A finished unit; returns the delay before re-running it (restartPolicy), if any.
+  std::optional<std::chrono::milliseconds> on_done(const msg::work_done& d);
+  void requeue(const std::string& uid);
+  int stop(const std::string& uid);  // the slot to cancel, or -1 (queued/unknown: just dropped)
+  void on_worker_exit(uint32_t slot, int wait_status);
+
+  std::string check_worker_hello(const msg::worker_hello& h) const;  // "" = accept
+  void worker_ready(uint32_t slot, msg::worker_actor handle, int32_t pid);
+
+  msg::worker_list workers() const;
+  msg::command_reply kill(const std::string& worker_id);
+
+ private:
+  msg::pod_report make_report(const pod_entry& p, const std::string& phase) const;
+  void push_report(msg::pod_report r);
+  void finish(const std::string& uid, msg::pod_report r);
+};
+
+int64_t unix_now_ms();
+
+}  // namespace kaito::actors
