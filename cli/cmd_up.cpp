@@ -1,12 +1,15 @@
 // `kaito up`: the embedded, kubectl-compatible control plane on this machine.
 //
-//   kaito up [--port 6443] [--home DIR] [--crds DIR]
+//   kaito up [--port 6443] [--home DIR] [--crds DIR] [--actor-port 6444] [--actor-address A]
+//            [--node-timeout S] [--no-local-machine] [--instance-type X] [--slots N]
 //
 // Starts the API server on 127.0.0.1:<port> with its state in DIR (default $KAITO_HOME or
 // ~/.kaito), installs the Workspace CRD (deploy/crds from the source tree or the install prefix),
 // validates Workspaces with Kaito's admission rules against the model presets, writes
 // DIR/kubeconfig, and serves until SIGINT or SIGTERM, then shuts down cleanly (every acknowledged
-// write is already durable).
+// write is already durable). CAF builds also run the supervisor (reconcilers, machine admission,
+// the shell's endpoint) on --actor-port and, unless --no-local-machine, this host as a machine;
+// the join token is DIR/join-token and the `kaito join` line is printed.
 #include <csignal>
 #include <cstdio>
 #include <string>
@@ -22,6 +25,13 @@
 #include "k8s/apiserver/server.h"
 #include "k8s/apiserver/workspace_admission.h"
 #include "presets/preset_catalog.h"
+#if KAITO_CLI_WITH_CAF
+#include <unistd.h>
+
+#include "actors/supervisor_process.h"
+#include "actors/token.h"
+#include "k8s/client/kubeconfig.h"
+#endif
 
 namespace kaito::cli {
 
@@ -32,7 +42,47 @@ struct up_flags {
   std::string home;
   std::string crds;
   std::string presets;
+  int actor_port = 6444;
+  std::string actor_address = "127.0.0.1";
+  double node_timeout_s = 5;
+  bool no_local_machine = false;
+  bool no_supervisor = false;
+  std::string instance_type;
+  int slots = 0;
+  std::string machine_name;
 };
+
+#if KAITO_CLI_WITH_CAF
+// The supervisor (+ local machine) until a signal; 0 after a clean stop.
+int run_up_actors(const up_flags& f, const kaito::k8s::apiserver::api_server& srv,
+                  const kaito::presets::preset_catalog* catalog, const sigset_t& sigs) {
+  auto token = kaito::actors::load_or_create_token(srv.home() + "/join-token");
+  if (!token.ok()) {
+    std::fprintf(stderr, "kaito up: %s\n", token.error().to_string().c_str());
+    return 1;
+  }
+  auto rest = kaito::k8s::load_kubeconfig(srv.kubeconfig_path());
+  if (!rest.ok()) {
+    std::fprintf(stderr, "kaito up: %s\n", rest.error().to_string().c_str());
+    return 1;
+  }
+  kaito::actors::control_plane_options o;
+  o.rest = *rest;
+  o.presets = catalog;
+  o.token = *token;
+  o.actor_address = f.actor_address;
+  o.actor_port = static_cast<uint16_t>(f.actor_port);
+  o.node_timeout = std::chrono::milliseconds(static_cast<int64_t>(f.node_timeout_s * 1000));
+  o.identity = "kaito-up:" + srv.home();  // a restart with the same home leads at once
+  o.home = srv.home();
+  o.local_machine = !f.no_local_machine;
+  o.machine_name = f.machine_name;
+  o.instance_type = f.instance_type;
+  o.slots = static_cast<uint32_t>(f.slots);
+  o.kaito_version = KAITO_VERSION;
+  return kaito::actors::run_control_plane_actors(o, sigs);
+}
+#endif
 
 int run_up(const up_flags& f) {
   namespace as = kaito::k8s::apiserver;
@@ -101,6 +151,13 @@ int run_up(const up_flags& f) {
   std::printf("  export KUBECONFIG=%s\n  kubectl get workspaces\n",
               (*srv)->kubeconfig_path().c_str());
   std::fflush(stdout);
+#if KAITO_CLI_WITH_CAF
+  if (!f.no_supervisor) {
+    int code = run_up_actors(f, **srv, catalog->get(), sigs);
+    (*srv)->stop();
+    return code;
+  }
+#endif
   int sig = 0;
   sigwait(&sigs, &sig);
   std::printf("kaito up: %s received, shutting down\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
@@ -121,6 +178,26 @@ void add_up_command(CLI::App& app) {
                   "Directory of manifests to install at start (default deploy/crds)");
   cmd->add_option("--presets", flags->presets,
                   "Model preset directory for Workspace validation (default: presets/)");
+#if KAITO_CLI_WITH_CAF
+  cmd->add_option("--actor-port", flags->actor_port,
+                  "Port of the supervisor for machines and shells (0: any free port)")
+      ->check(CLI::Range(0, 65535));
+  cmd->add_option("--actor-address", flags->actor_address,
+                  "Address the supervisor listens on (0.0.0.0: every interface)");
+  cmd->add_option("--node-timeout", flags->node_timeout_s,
+                  "Seconds without heartbeat before a machine's Node turns NotReady")
+      ->check(CLI::Range(0.2, 3600.0));
+  cmd->add_flag("--no-supervisor", flags->no_supervisor,
+                "Only the API server: no reconcilers, no machines (kubectl-only tests)");
+  cmd->add_flag("--no-local-machine", flags->no_local_machine,
+                "Do not run this host as a machine (only joined machines run pods)");
+  cmd->add_option("--instance-type", flags->instance_type,
+                  "The local machine's instance type (default: stands for any)");
+  cmd->add_option("--slots", flags->slots, "The local machine's worker processes (0: auto)")
+      ->check(CLI::Range(0, 1024));
+  cmd->add_option("--machine-name", flags->machine_name,
+                  "The local machine's Node name (default: hostname)");
+#endif
   cmd->callback([flags] { set_exit_code(run_up(*flags)); });
 }
 

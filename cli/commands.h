@@ -20,5 +20,7 @@ void add_up_command(CLI::App& app);
 void add_validate_command(CLI::App& app);
 void add_join_command(CLI::App& app);    // CAF builds only
 void add_worker_command(CLI::App& app);  // CAF builds only
+void add_operator_command(CLI::App& app);  // CAF builds only
+void add_shell_command(CLI::App& app);     // CAF builds only
 
 }  // namespace kaito::cli

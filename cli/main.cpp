@@ -9,6 +9,8 @@
 //   validate    cmd_validate.cpp  Kaito's Workspace admission checks on files, offline
 //   join        cmd_join.cpp      run this host as a machine (Node) of a control plane
 //   worker      cmd_worker.cpp    internal: a machine's worker process (hidden)
+//   operator    cmd_operator.cpp  the Workspace operator (supervisor) against any API server
+//   shell       cmd_shell.cpp     operator console (workspaces, machines, workers, top, logs)
 //   (more subcommands are added below as their layers land)
 #include <CLI/CLI.hpp>
 
@@ -27,6 +29,8 @@ int main(int argc, char** argv) {
 #if KAITO_CLI_WITH_CAF
   kaito::cli::add_join_command(app);
   kaito::cli::add_worker_command(app);
+  kaito::cli::add_operator_command(app);
+  kaito::cli::add_shell_command(app);
 #endif
 
   try {

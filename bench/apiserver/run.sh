@@ -12,7 +12,7 @@ cleanup() {
   rm -rf "$WORK"
 }
 trap cleanup EXIT
-"$KAITO" up --port 0 --home "$WORK/home" --crds "$SRC/deploy/crds" > "$WORK/up.log" 2>&1 &
+"$KAITO" up --no-supervisor --port 0 --home "$WORK/home" --crds "$SRC/deploy/crds" > "$WORK/up.log" 2>&1 &
 PID=$!
 for _ in $(seq 1 200); do
   grep -q "listening on" "$WORK/up.log" && break

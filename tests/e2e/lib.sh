@@ -20,7 +20,8 @@ e2e_start() {
   local kaito=$1
   export KAITO_HOME=$E2E_WORK/home
   : > "$E2E_WORK/up.log"
-  "$kaito" up --port 0 --home "$KAITO_HOME" --crds "$E2E_SRC/deploy/crds" >> "$E2E_WORK/up.log" 2>&1 &
+  "$kaito" up --no-supervisor --port 0 --home "$KAITO_HOME" --crds "$E2E_SRC/deploy/crds" \
+    >> "$E2E_WORK/up.log" 2>&1 &
   E2E_PID=$!
   for _ in $(seq 1 200); do
     if grep -q "listening on" "$E2E_WORK/up.log"; then break; fi
