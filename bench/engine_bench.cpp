@@ -12,7 +12,11 @@
 //                                    shapes against cblas_sgemm and OpenBLAS's large-square peak;
 //                                    writes <dir>/ours.json and prints a table. Peak RSS is the
 //                                    process's (getrusage) after each phase, in MiB.
-// Threads: OpenBLAS's (OPENBLAS_NUM_THREADS); elementwise kernels run on one thread.
+//   kaito_engine_bench profile <dir> forward|train|generate <reps> [B T]
+//                                    only that phase, reps times (for perf record); prints
+//                                    the mean and best seconds per rep
+// Threads: the GEMM's (kernels/sgemm_threads.h: KAITO_NUM_THREADS, else OPENBLAS_NUM_THREADS...);
+// elementwise kernels run on one thread.
 #include <sys/resource.h>
 
 #include <chrono>
@@ -33,6 +37,8 @@
 #include "engine/transformer.h"
 #include "kernels/gemm.h"
 #include "kernels/rng.h"
+#include "kernels/sgemm_avx512.h"
+#include "kernels/sgemm_threads.h"
 
 #if KAITO_HAVE_BLAS
 #include <cblas.h>
@@ -264,9 +270,56 @@ int run(const std::string& dir, int64_t B, int64_t T, int64_t gen_prompt, int64_
 #if KAITO_HAVE_BLAS
   json += std::string("  \"openblas_core\": \"") + openblas_get_corename() + "\",\n";
 #endif
+  std::snprintf(line, sizeof line, "  \"sgemm\": \"%s, %d threads\",\n",
+                sgemm_avx512_available() ? "kaito AVX-512 sgemm" : "OpenBLAS / plain loops",
+                sgemm_threads());
+  json += line;
   json += "  \"engine\": \"kaito\"\n}\n";
   std::ofstream(dir + "/ours.json") << json;
   std::printf("%s", json.c_str());
+  return 0;
+}
+
+// One phase (forward | train | generate) `reps` times and nothing else, for `perf record`.
+int profile(const std::string& dir, const std::string& phase, int reps, int64_t B, int64_t T) {
+  auto mr = load_model(dir);
+  if (!mr.ok()) return std::fprintf(stderr, "%s\n", mr.error().to_string().c_str()), 1;
+  const model& m = *mr.value();
+  auto ar = load_peft_adapter(dir + "/adapter", m.config);
+  if (!ar.ok()) return std::fprintf(stderr, "%s\n", ar.error().to_string().c_str()), 1;
+  lora_adapter a = std::move(ar.value());
+  batch b;
+  b.B = B;
+  b.T = T;
+  b.ids = token_ids(B * T, 11, m.config.vocab_size);
+  b.labels = b.ids;
+  forward_state st;
+  generate_options go;
+  go.max_new_tokens = 64;
+  const std::vector<int32_t> prompt = token_ids(32, 13, m.config.vocab_size);
+  double total = 0.0, best = 1e30;
+  for (int r = 0; r < reps; ++r) {
+    const auto t0 = clock_type::now();
+    if (phase == "forward") {  // as run(): logits only, no labels (no loss)
+      batch fb = b;
+      fb.labels.clear();
+      (void)model_forward(m, nullptr, fb, {}, &st);
+    } else if (phase == "train") {
+      a.zero_grad();
+      (void)model_forward(m, &a, b, {}, &st);
+      (void)model_backward(m, &a, b, st);
+    } else if (phase == "generate") {
+      (void)generate_greedy(m, nullptr, prompt, go);
+    } else {
+      return std::fprintf(stderr, "unknown phase %s\n", phase.c_str()), 2;
+    }
+    const double s = std::chrono::duration<double>(clock_type::now() - t0).count();
+    total += s;
+    best = std::min(best, s);
+  }
+  if (reps > 0)
+    std::printf("%s: %.4f s per rep (mean of %d), best %.4f s\n", phase.c_str(), total / reps, reps,
+                best);
   return 0;
 }
 
@@ -278,6 +331,12 @@ int main(int argc, char** argv) {
     auto arg = [&](int i, int64_t d) { return argc > i ? std::atoll(argv[i]) : d; };
     return run(argv[2], arg(3, 2), arg(4, 128), arg(5, 32), arg(6, 64));
   }
-  std::fprintf(stderr, "usage: kaito_engine_bench write <dir> | run <dir> [B T prompt new]\n");
+  if (argc >= 5 && std::string(argv[1]) == "profile") {
+    auto arg = [&](int i, int64_t d) { return argc > i ? std::atoll(argv[i]) : d; };
+    return profile(argv[2], argv[3], int(arg(4, 10)), arg(5, 2), arg(6, 128));
+  }
+  std::fprintf(stderr,
+               "usage: kaito_engine_bench write <dir> | run <dir> [B T prompt new] | profile <dir> "
+               "forward|train|generate <reps> [B T]\n");
   return 2;
 }

@@ -1,8 +1,11 @@
 // kernels_bench: CPU twin timings; GEMM efficiency against OpenBLAS's own peak on the same shapes.
-// Never run by ctest. One table: op, shape, ours (ms), peer (ms, a direct cblas_sgemm on the same
-// buffers), ours/peer, and the fraction of the OpenBLAS peak measured at the start (a large square
-// sgemm). Elementwise ops report GB/s of their compulsory traffic instead.
-//   usage: kaito_bench [tokens]      (default 64 rows; Phi-3-mini layer shapes)
+// Never run by ctest. One table: op, shape (rows x in x out), ours (ms, gemm_forward_cpu: the
+// packed AVX-512 SGEMM where the CPU has it), peer (ms, a direct cblas_sgemm, or cblas_sgemv for
+// one row, on the same buffers), ours/peer, our GFLOP/s and its fraction of the OpenBLAS peak
+// measured at the start (a large square sgemm), OpenBLAS's GFLOP/s. Elementwise ops report GB/s
+// of their compulsory traffic instead. Threads: KAITO_NUM_THREADS / OPENBLAS_NUM_THREADS.
+//   usage: kaito_bench [tokens]      (default 256 rows; the engine bench model's GEMM shapes,
+//                                     bench/engine_bench.cpp, then one-row decode shapes)
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -42,7 +45,13 @@ std::vector<float> filled(int64_t n, float v) {
 }
 
 #if KAITO_HAVE_BLAS
+// OpenBLAS's best on the same buffers: sgemv for one row (its sgemm packs all of w then).
 void peer_sgemm(float* out, const float* inp, const float* w, int64_t N, int64_t C, int64_t OC) {
+  if (N == 1) {
+    cblas_sgemv(CblasRowMajor, CblasNoTrans, int(OC), int(C), 1.0f, w, int(C), inp, 1, 0.0f, out,
+                1);
+    return;
+  }
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(N), int(OC), int(C), 1.0f, inp, int(C),
               w, int(C), 0.0f, out, int(OC));
 }
@@ -51,7 +60,7 @@ void peer_sgemm(float* out, const float* inp, const float* w, int64_t N, int64_t
 }  // namespace
 
 int main(int argc, char** argv) {
-  const int64_t N = argc > 1 ? std::atoll(argv[1]) : 64;
+  const int64_t N = argc > 1 ? std::atoll(argv[1]) : 256;
   if (N <= 0) {
     std::fprintf(stderr, "usage: kaito_bench [tokens > 0]\n");
     return 2;
@@ -72,35 +81,42 @@ int main(int argc, char** argv) {
               "GFLOP/s|GB/s");
   struct shape {
     const char* name;
-    int64_t C, OC;
+    int64_t N, C, OC;
   };
-  const shape shapes[] = {{"gemm qkv_proj", 3072, 9216},
-                          {"gemm o_proj", 3072, 3072},
-                          {"gemm gate_up_proj", 3072, 16384},
-                          {"gemm down_proj", 8192, 3072}};
+  // The CPU engine bench model (bench/engine_bench.cpp: hidden 768, intermediate 2048, 12/4
+  // heads, vocab 32000): N token rows, and one row as in greedy decoding.
+  const shape shapes[] = {{"gemm qkv", N, 768, 1280},       {"gemm o", N, 768, 768},
+                          {"gemm gate_up", N, 768, 4096},   {"gemm down", N, 2048, 768},
+                          {"gemm lm_head", N, 768, 32000},  {"gemv qkv", 1, 768, 1280},
+                          {"gemv o", 1, 768, 768},          {"gemv gate_up", 1, 768, 4096},
+                          {"gemv down", 1, 2048, 768},      {"gemv lm_head", 1, 768, 32000},
+                          {"gemm square", 1024, 1024, 1024}};
   for (const shape& s : shapes) {
-    auto inp = filled(N * s.C, 0.01f), w = filled(s.OC * s.C, 0.02f), out = filled(N * s.OC, 0);
-    double ours = time_ms(
-        [&] { kaito::gemm_forward_cpu(out.data(), inp.data(), w.data(), nullptr, N, s.C, s.OC); });
-    double gflops = 2.0 * N * s.C * s.OC / (ours * 1e6);
+    auto inp = filled(s.N * s.C, 0.01f), w = filled(s.OC * s.C, 0.02f), out = filled(s.N * s.OC, 0);
+    double ours = time_ms([&] {
+      kaito::gemm_forward_cpu(out.data(), inp.data(), w.data(), nullptr, s.N, s.C, s.OC);
+    });
+    double gflops = 2.0 * s.N * s.C * s.OC / (ours * 1e6);
     char dims[64];
-    std::snprintf(dims, sizeof dims, "%lldx%lldx%lld", (long long)N, (long long)s.C,
+    std::snprintf(dims, sizeof dims, "%lldx%lldx%lld", (long long)s.N, (long long)s.C,
                   (long long)s.OC);
 #if KAITO_HAVE_BLAS
-    double peer = time_ms([&] { peer_sgemm(out.data(), inp.data(), w.data(), N, s.C, s.OC); });
-    std::printf("%-22s %-20s %10.2f %10.2f %8.2f %7.1f (%2.0f%% of peak)\n", s.name, dims, ours,
-                peer, ours / peer, gflops, 100.0 * gflops / peak_gflops);
+    double peer = time_ms([&] { peer_sgemm(out.data(), inp.data(), w.data(), s.N, s.C, s.OC); });
+    std::printf("%-22s %-20s %10.3f %10.3f %8.2f %7.1f (%3.0f%% of peak) blas %6.1f\n", s.name,
+                dims, ours, peer, ours / peer, gflops, 100.0 * gflops / peak_gflops,
+                2.0 * s.N * s.C * s.OC / (peer * 1e6));
 #else
-    std::printf("%-22s %-20s %10.2f %10s %8s %12.1f\n", s.name, dims, ours, "-", "-", gflops);
+    std::printf("%-22s %-20s %10.3f %10s %8s %12.1f\n", s.name, dims, ours, "-", "-", gflops);
 #endif
+    if (s.N == 1) continue;
     // bf16 weights: exact upcast in panels, then the same sgemm
     std::vector<kaito::bf16> wb(w.size());
     kaito::f32_to_bf16_cpu(wb.data(), w.data(), int64_t(w.size()));
     double bf = time_ms([&] {
-      kaito::gemm_forward_bf16w_cpu(out.data(), inp.data(), wb.data(), nullptr, N, s.C, s.OC);
+      kaito::gemm_forward_bf16w_cpu(out.data(), inp.data(), wb.data(), nullptr, s.N, s.C, s.OC);
     });
-    std::printf("%-22s %-20s %10.2f %10.2f %8.2f %12.1f\n", " +bf16 weights", dims, bf, ours,
-                bf / ours, 2.0 * N * s.C * s.OC / (bf * 1e6));
+    std::printf("%-22s %-20s %10.3f %10.3f %8.2f %12.1f\n", " +bf16 weights", dims, bf, ours,
+                bf / ours, 2.0 * s.N * s.C * s.OC / (bf * 1e6));
   }
   {
     const int64_t C = 3072;

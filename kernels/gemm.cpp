@@ -1,11 +1,12 @@
-// GEMM CPU twin (contract: kernels/gemm.h): cblas_sgemm when KAITO_HAVE_BLAS, else plain loops
-// with fp64 accumulators.
+// GEMM CPU twin (contract: kernels/gemm.h): our packed AVX-512 SGEMM (kernels/sgemm_avx512.h)
+// on AVX-512 CPUs, else cblas_sgemm when KAITO_HAVE_BLAS, else plain loops with fp64 accumulators.
 #include "kernels/gemm.h"
 
 #include <algorithm>
 #include <vector>
 
 #include "base/check.h"
+#include "kernels/sgemm_avx512.h"
 
 #if KAITO_HAVE_BLAS
 #include <cblas.h>
@@ -17,6 +18,10 @@ void sgemm_cpu(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, floa
                const float* a, int64_t lda, const float* b, int64_t ldb, float beta, float* c,
                int64_t ldc) {
   if (M == 0 || N == 0) return;
+  if (K > 0 && sgemm_avx512_available()) {
+    sgemm_avx512(trans_a, trans_b, M, N, K, alpha, a, lda, b, ldb, beta, c, ldc);
+    return;
+  }
 #if KAITO_HAVE_BLAS
   if (K > 0 && M == 1) {
     // One row (decode): OpenBLAS 0.3.21's sgemm packs all of op(b) for it; sgemv streams it once

@@ -10,7 +10,8 @@
 // The frozen-base (QLoRA) path calls only gemm_forward and gemm_backward_inp: there is no dW for a
 // frozen W (bitsandbytes MatMul4Bit.backward). dinp overwrites, so LoRA and residual
 // contributions are added after it.
-// CPU twin: fp32 data and fp32 accumulation through cblas_sgemm (OpenBLAS) when KAITO_HAVE_BLAS,
+// CPU twin: fp32 data and fp32 accumulation through our packed AVX-512 SGEMM
+// (kernels/sgemm_avx512.h) on AVX-512 CPUs, else cblas_sgemm (OpenBLAS) when KAITO_HAVE_BLAS,
 // else plain loops with fp64 accumulators (the GPU host has no OpenBLAS). The _bf16w variants
 // take bf16 weights (HF checkpoints) and upcast them exactly to fp32 in row panels.
 // CUDA twin: cuBLASLt, bf16 inputs, fp32 accumulation (CUBLAS_COMPUTE_32F); dweight/dbias fp32.
@@ -36,7 +37,8 @@ void gemm_backward_weight_cpu(float* dweight, float* dbias, const float* dout, c
 
 // Generic row-major matrix product used by the ops above and by LoRA/attention:
 //   c(M,N) = alpha * op(a) · op(b) + beta * c,  op(x) = x or xᵀ (trans_*), ld* = row strides.
-// beta == 0 ignores c's previous contents (NaN-safe). fp32 via cblas_sgemm or plain loops.
+// beta == 0 ignores c's previous contents (NaN-safe). fp32 via sgemm_avx512, cblas_sgemm or
+// plain loops (in that order of preference).
 void sgemm_cpu(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
                const float* a, int64_t lda, const float* b, int64_t ldb, float beta, float* c,
                int64_t ldc);

@@ -10,9 +10,11 @@ BUILD="${1:-$ROOT/build-bench}"
 WORK="${WORK:-/tmp/kaito-engine-bench}"
 VENV="${VENV:-/tmp/kaito-bench-venv}"
 export OPENBLAS_NUM_THREADS=2 OMP_NUM_THREADS=2 MKL_NUM_THREADS=2
-# OpenBLAS 0.3.21 (Debian bookworm) does not know newer Xeons (e.g. family 6 model 207) and falls
-# back to its SSE3 "Prescott" kernels (~5x slower sgemm); PyTorch's own BLAS detects them. Name the
-# AVX-512 kernels when the CPU has AVX-512 and the caller did not choose.
+# Our GEMM is kernels/sgemm_avx512 on AVX-512 CPUs (threads: OPENBLAS_NUM_THREADS above, or
+# KAITO_NUM_THREADS); OpenBLAS only serves the cblas comparison rows (and the engine on CPUs
+# without AVX-512, or with KAITO_SGEMM=blas). OpenBLAS 0.3.21 (Debian bookworm) does not know newer
+# Xeons (e.g. family 6 model 207) and falls back to its SSE3 "Prescott" kernels (~5x slower
+# sgemm); name its AVX-512 kernels when the CPU has AVX-512 and the caller did not choose.
 if [[ -z "${OPENBLAS_CORETYPE:-}" ]] && grep -qw avx512f /proc/cpuinfo; then
   export OPENBLAS_CORETYPE=SkylakeX
 fi
