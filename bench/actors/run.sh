@@ -3,6 +3,7 @@
 # MACHINES `kaito join` processes on 127.0.0.1, then COUNT tuning Workspaces through
 # python3-kubernetes (/usr/bin/python3); prints one table (reconcile_bench.py). Not a CTest.
 # Usage: bench/actors/run.sh path/to/kaito [COUNT=1000] [MACHINES=4]
+#   KAITO_BENCH_LOG=FILE keeps kaito up's log (with KAITO_LOG=debug: every API request and its time).
 set -euo pipefail
 KAITO=$(readlink -f "${1:?usage: run.sh path/to/kaito [COUNT] [MACHINES]}")
 COUNT=${2:-1000}
@@ -11,6 +12,7 @@ SRC=$(cd "$(dirname "$0")/../.." && pwd)
 WORK=$(mktemp -d /tmp/kaito_rbench.XXXXXX)
 PIDS=()
 cleanup() {
+  [[ -n "${KAITO_BENCH_LOG:-}" ]] && cp "$WORK/up.log" "$KAITO_BENCH_LOG"
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
   rm -rf "$WORK"

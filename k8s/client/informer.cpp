@@ -113,6 +113,20 @@ std::vector<json> informer::list(const std::string& ns) const {
   return out;
 }
 
+std::vector<json> informer::list_if(const std::string& ns,
+                                    const std::function<bool(const json&)>& pred) const {
+  std::lock_guard<std::mutex> l(mu_);
+  std::vector<json> out;
+  if (ns.empty()) {
+    for (const auto& [k, v] : store_)
+      if (pred(v)) out.push_back(v);
+  } else if (auto n = by_ns_.find(ns); n != by_ns_.end()) {
+    for (const auto& k : n->second)
+      if (const json& v = store_.at(k); pred(v)) out.push_back(v);
+  }
+  return out;
+}
+
 size_t informer::size() const {
   std::lock_guard<std::mutex> l(mu_);
   return store_.size();

@@ -53,6 +53,10 @@ class informer {
 
   std::optional<json> get(const std::string& ns, const std::string& name) const;
   std::vector<json> list(const std::string& ns = "") const;  // "" = every namespace
+  // Only the objects `pred` accepts are copied (pred runs under the cache lock: keep it cheap,
+  // never call back into the informer).
+  std::vector<json> list_if(const std::string& ns,
+                            const std::function<bool(const json&)>& pred) const;
   size_t size() const;
 
  private:

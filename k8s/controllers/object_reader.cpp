@@ -95,9 +95,10 @@ result<std::vector<json>> informer_reader::list(const resource_ref& r, const std
                                                 const list_query& q) {
   const informer* inf = find(r);
   if (!inf) return fallback_.list(r, ns, q);
-  std::vector<json> out;
-  for (auto& obj : inf->list(r.namespaced ? ns : ""))
-    if (matches(obj, q)) out.push_back(std::move(obj));
+  // Filter inside the cache: copying every object to keep a few made each reconcile O(cache)
+  // in allocations (1,000 ControllerRevisions copied per Workspace reconcile).
+  std::vector<json> out =
+      inf->list_if(r.namespaced ? ns : "", [&](const json& obj) { return matches(obj, q); });
   std::sort(out.begin(), out.end(), by_ns_name);
   return out;
 }

@@ -1,6 +1,8 @@
 // The Workspace reconciler; see workspace_controller.h.
 #include "k8s/controllers/workspace_controller.h"
 
+#include <optional>
+
 #include "k8s/client/api_error.h"
 #include "k8s/controllers/conditions.h"
 #include "k8s/controllers/events.h"
@@ -35,6 +37,14 @@ json status_of(const json& obj) {
   return obj.contains("status") && obj["status"].is_object() ? obj["status"] : json::object();
 }
 
+bool is_waiting_reason(const std::string& r) {
+  auto ends_with = [&](const char* suffix) {
+    std::string x(suffix);
+    return r.size() >= x.size() && r.compare(r.size() - x.size(), x.size(), x) == 0;
+  };
+  return ends_with("Pending") || ends_with("NotReady") || ends_with("pending");
+}
+
 // Writes `st` as the Workspace's status when it differs, and records one Event per condition
 // whose status flipped to True or False.
 status write_status(const controller_env& env, json& ws, const json& st) {
@@ -48,7 +58,13 @@ status write_status(const controller_env& env, json& ws, const json& st) {
     json old_conds = old.value("conditions", json::array());
     for (const auto& c : st.value("conditions", json::array())) {
       std::string type = string_field(c, "type"), s = string_field(c, "status");
-      if (s == "Unknown" || condition_status(old_conds, type) == s) continue;
+      std::string was = condition_status(old_conds, type);
+      if (s == "Unknown" || was == s) continue;
+      // A first verdict of "still waiting" is not news: only ResourceReady (whose message says
+      // what is missing) reports it. Flips to True, regressions and failures always do.
+      if (s == "False" && (was.empty() || was == "Unknown") && type != "ResourceReady" &&
+          is_waiting_reason(string_field(c, "reason")))
+        continue;
       (void)env.events->record(*u, s == "True" ? event_type::normal : event_type::warning,
                                string_field(c, "reason"), string_field(c, "message"));
     }
@@ -131,16 +147,15 @@ result<reconcile_result> reconcile_impl(const controller_env& env, const std::st
   const workspace_facts& f = *facts;
   if (f.deleting) return finalize(env, *r, ws, f);
   std::string now = rfc3339(env.clock->now());
+  // The finalizer goes in with the revision annotations: one patch (under resourceVersion).
+  std::optional<json> fins;
   if (!has_finalizer(ws)) {
-    json fins = finalizers_of(ws);
-    fins.push_back(kFinalizer);
-    json patch = {
-        {"metadata",
-         {{"resourceVersion", meta_string(ws, "resourceVersion")}, {"finalizers", fins}}}};
-    auto p = env.client->patch(resources::kWorkspaces, ns, name, patch_type::merge, patch);
-    if (!p.ok()) return p.error();
-    ws = std::move(*p);
+    fins = finalizers_of(ws);
+    fins->push_back(kFinalizer);
   }
+  auto revision = sync_revision(env, *r, ws, fins ? &*fins : nullptr);
+  if (!revision.ok()) return revision.error();
+  std::string rev = std::to_string(*revision);
   json old_status = status_of(ws);
   if (!old_status.contains("conditions") || !old_status["conditions"].is_array() ||
       old_status["conditions"].empty()) {
@@ -149,9 +164,6 @@ result<reconcile_result> reconcile_impl(const controller_env& env, const std::st
     KAITO_TRY(write_status(env, ws, compute_workspace_status(f, old_status, first, now)));
     return reconcile_result{milliseconds(1)};
   }
-  auto revision = sync_revision(env, *r, ws);
-  if (!revision.ok()) return revision.error();
-  std::string rev = std::to_string(*revision);
 
   workspace_observation obs;
   reconcile_result out;

@@ -30,10 +30,11 @@ int64_t revision_of(const json& cr) {
 
 }  // namespace
 
-result<int64_t> sync_revision(const controller_env& env, object_reader& r, json& ws) {
+result<int64_t> sync_revision(const controller_env& env, object_reader& r, json& ws,
+                              const json* finalizers) {
   std::string hash = workspace_hash(ws);
   int64_t annotated = parse_int(annotation(ws, annotations::kRevision));
-  if (annotation(ws, annotations::kHash) == hash && annotated > 0) return annotated;
+  if (annotation(ws, annotations::kHash) == hash && annotated > 0 && !finalizers) return annotated;
   std::string ns = meta_string(ws, "namespace"), name = meta_string(ws, "name");
   std::string uid = meta_string(ws, "uid");
   auto listed = r.list(resources::kControllerRevisions, ns, {{{labels::kWorkspaceName, name}}, ""});
@@ -49,7 +50,9 @@ result<int64_t> sync_revision(const controller_env& env, object_reader& r, json&
     if (meta_string(cr, "name") == want) current = &cr;
   }
   int64_t revision = 0;
-  if (current) {
+  if (annotation(ws, annotations::kHash) == hash && annotated > 0) {
+    revision = annotated;  // only the finalizer is missing
+  } else if (current) {
     revision = revision_of(*current);
     if (revision != max_rev) {  // a spec we had before comes back: it becomes the newest
       revision = max_rev + 1;
@@ -79,6 +82,10 @@ result<int64_t> sync_revision(const controller_env& env, object_reader& r, json&
       {"metadata",
        {{"annotations",
          {{annotations::kHash, hash}, {annotations::kRevision, std::to_string(revision)}}}}}};
+  if (finalizers) {
+    patch["metadata"]["finalizers"] = *finalizers;
+    patch["metadata"]["resourceVersion"] = meta_string(ws, "resourceVersion");
+  }
   auto p = env.client->patch(resources::kWorkspaces, ns, name, patch_type::merge, patch);
   if (!p.ok()) return p.error();
   ws = std::move(*p);

@@ -16,7 +16,10 @@ namespace kaito::k8s::controllers {
 
 // Step 3 (workspace_revision.cpp): returns the revision number of the Workspace's current spec;
 // may patch `ws` (annotations) and replaces it with the server's answer.
-result<int64_t> sync_revision(const controller_env& env, object_reader& r, json& ws);
+// `finalizers`, when not null, is written in the same merge patch as the revision annotations
+// (under the Workspace's resourceVersion): the first visit then costs one write, not two.
+result<int64_t> sync_revision(const controller_env& env, object_reader& r, json& ws,
+                              const json* finalizers = nullptr);
 
 // Step 4 (provisioning.cpp).
 struct node_claims {
