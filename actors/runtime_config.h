@@ -2,7 +2,8 @@
 // with: all message types registered, the io middleman loaded, BASP heartbeats and a connection
 // timeout on (a frozen peer is only detected with them, on BOTH sides), our wire version as the
 // middleman's application identifier (a peer with another one is refused at the handshake), a
-// small non-polling scheduler ('sharing'), and CAF's own logger quiet (we log at the edges with kaito_log).
+// small non-polling scheduler ('sharing'), and CAF's own logger quiet (we log at the edges with
+// kaito_log).
 //
 //   kaito::actors::runtime_options o{.heartbeat = 200ms, .connection_timeout = 2s};
 //   kaito::actors::runtime_config cfg(o);

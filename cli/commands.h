@@ -18,8 +18,8 @@ void add_presets_command(CLI::App& app);
 void add_verify_command(CLI::App& app);
 void add_up_command(CLI::App& app);
 void add_validate_command(CLI::App& app);
-void add_join_command(CLI::App& app);    // CAF builds only
-void add_worker_command(CLI::App& app);  // CAF builds only
+void add_join_command(CLI::App& app);      // CAF builds only
+void add_worker_command(CLI::App& app);    // CAF builds only
 void add_operator_command(CLI::App& app);  // CAF builds only
 void add_shell_command(CLI::App& app);     // CAF builds only
 
