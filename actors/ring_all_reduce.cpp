@@ -70,6 +70,16 @@ std::pair<size_t, size_t> bounds(size_t n, uint32_t world, uint32_t c) {
   return {n * c / world, n * (c + 1) / world};
 }
 
+// The chunk a rank sends at the current step, and the one it receives (header comment).
+uint32_t send_chunk(const ring_state& s) {
+  return s.phase == 0 ? mod(int64_t{s.rank} - s.step, s.world)
+                      : mod(int64_t{s.rank} + 1 - s.step, s.world);
+}
+uint32_t recv_chunk(const ring_state& s) {
+  return s.phase == 0 ? mod(int64_t{s.rank} - s.step - 1, s.world)
+                      : mod(int64_t{s.rank} - s.step, s.world);
+}
+
 size_t pieces_for(size_t floats, size_t piece) {
   return floats == 0 ? 1 : (floats + piece - 1) / piece;
 }
@@ -85,8 +95,7 @@ void fail(ring_actor_ptr self, const std::string& why) {
 
 void send_current(ring_actor_ptr self) {
   auto& s = self->state;
-  uint32_t c = s.phase == 0 ? mod(int64_t{s.rank} - s.step, s.world)
-                            : mod(int64_t{s.rank} + 1 - s.step, s.world);
+  const uint32_t c = send_chunk(s);
   auto [lo, hi] = bounds(s.buf.size(), s.world, c);
   size_t n = pieces_for(hi - lo, s.piece_floats);
   for (size_t p = 0; p < n; ++p) {
@@ -106,8 +115,7 @@ void send_current(ring_actor_ptr self) {
 // Applies one piece of the current step; returns false (and fails the op) when it is malformed.
 bool apply(ring_actor_ptr self, const ring_chunk& m) {
   auto& s = self->state;
-  uint32_t c = s.phase == 0 ? mod(int64_t{s.rank} - s.step - 1, s.world)
-                            : mod(int64_t{s.rank} - s.step, s.world);
+  const uint32_t c = recv_chunk(s);
   auto [lo, hi] = bounds(s.buf.size(), s.world, c);
   auto where = "rank " + std::to_string(m.from_rank) + " op " + std::to_string(m.op) + " phase " +
                std::to_string(m.phase) + " step " + std::to_string(m.step);
@@ -134,8 +142,7 @@ bool apply(ring_actor_ptr self, const ring_chunk& m) {
 }
 
 size_t expected_pieces(const ring_state& s) {
-  uint32_t c = s.phase == 0 ? mod(int64_t{s.rank} - s.step - 1, s.world)
-                            : mod(int64_t{s.rank} - s.step, s.world);
+  const uint32_t c = recv_chunk(s);
   auto [lo, hi] = bounds(s.buf.size(), s.world, c);
   return pieces_for(hi - lo, s.piece_floats);
 }
