@@ -12,6 +12,7 @@
 #include "kernels/cross_entropy.h"
 #include "kernels/embedding.h"
 #include "kernels/gemm.h"
+#include "kernels/parallel_for.h"
 #include "kernels/rmsnorm.h"
 #include "kernels/rope.h"
 #include "kernels/swiglu.h"
@@ -22,8 +23,19 @@ namespace {
 
 using fvec = std::vector<float>;
 
-fvec zeros(int64_t n) {
-  return fvec(static_cast<size_t>(n), 0.0f);
+// Sizes v to n elements, keeping its storage from the previous step: every kernel below
+// overwrites (=) what it writes, so nothing is cleared (a training loop that reuses one
+// forward_state allocates and page-faults nothing after its first step).
+float* ensure(fvec& v, int64_t n) {
+  v.resize(static_cast<size_t>(n));
+  return v.data();
+}
+
+// out = a + b over n elements (the residual adds), on the kernel thread pool.
+void add(float* out, const float* a, const float* b, int64_t n) {
+  parallel_for(n, 16384, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) out[i] = a[i] + b[i];
+  });
 }
 
 status check_batch(const model_config& c, const batch& b, std::vector<int32_t>* pos) {
@@ -57,11 +69,13 @@ status check_batch(const model_config& c, const batch& b, std::vector<int32_t>* 
 // Splits qkv (N, QKV) into contiguous q (N, NH*HS), k and v (N, NKV*HS).
 void split_qkv(const float* qkv, int64_t N, int64_t qd, int64_t kvd, float* q, float* k, float* v) {
   const int64_t ld = qd + 2 * kvd;
-  for (int64_t n = 0; n < N; ++n) {
-    std::memcpy(q + n * qd, qkv + n * ld, static_cast<size_t>(qd) * sizeof(float));
-    std::memcpy(k + n * kvd, qkv + n * ld + qd, static_cast<size_t>(kvd) * sizeof(float));
-    std::memcpy(v + n * kvd, qkv + n * ld + qd + kvd, static_cast<size_t>(kvd) * sizeof(float));
-  }
+  parallel_for(N, parallel_grain(ld), [&](int64_t n0, int64_t n1) {
+    for (int64_t n = n0; n < n1; ++n) {
+      std::memcpy(q + n * qd, qkv + n * ld, static_cast<size_t>(qd) * sizeof(float));
+      std::memcpy(k + n * kvd, qkv + n * ld + qd, static_cast<size_t>(kvd) * sizeof(float));
+      std::memcpy(v + n * kvd, qkv + n * ld + qd + kvd, static_cast<size_t>(kvd) * sizeof(float));
+    }
+  });
 }
 
 }  // namespace
@@ -123,68 +137,57 @@ status model_forward(const model& m, const lora_adapter* lora, const batch& b,
   st->B = B;
   st->T = T;
   KAITO_TRY(rope_tables(c, pos, *std::max_element(pos.begin(), pos.end()) + 1, &st->cos, &st->sin));
-  st->layers.assign(static_cast<size_t>(c.num_layers), {});
-  st->lora.assign(lora ? lora->modules.size() : 0, {});
-  fvec x = zeros(N * C), scratch, qkv;
-  embedding_forward_cpu(x.data(), b.ids.data(), w.embed.data(), N, V, C);
+  st->layers.resize(static_cast<size_t>(c.num_layers));
+  st->lora.resize(lora ? lora->modules.size() : 0);
+  // Layer l's input x lives in st->layers[l].x; the last layer writes st->x_final.
+  float* x = c.num_layers > 0 ? ensure(st->layers[0].x, N * C) : ensure(st->x_final, N * C);
+  embedding_forward_cpu(x, b.ids.data(), w.embed.data(), N, V, C);
+  fvec scratch, qkv, o;  // per-forward scratch: the base projections before they are split/added
+  ensure(qkv, N * QKV);
+  ensure(o, N * C);
 
   for (int64_t l = 0; l < c.num_layers; ++l) {
     const layer_weights& lw = w.layers[static_cast<size_t>(l)];
     layer_acts& a = st->layers[static_cast<size_t>(l)];
-    a.x = x;
     // attention block
-    a.rstd1 = zeros(N);
-    a.xn1 = zeros(N * C);
-    rmsnorm_forward_cpu(a.xn1.data(), a.rstd1.data(), a.x.data(), lw.input_norm.data(), N, C, eps);
-    qkv = zeros(N * QKV);
+    rmsnorm_forward_cpu(ensure(a.xn1, N * C), ensure(a.rstd1, N), a.x.data(), lw.input_norm.data(),
+                        N, C, eps);
     gemm_forward_cpu(qkv.data(), a.xn1.data(), lw.qkv.materialize(scratch), lw.qkv.bias_or_null(),
                      N, C, QKV);
     if (lora)
       lora_site_forward(*lora, l, lora_site::qkv, a.xn1.data(), N, qkv.data(), QKV, opt, st->lora);
-    a.q = zeros(N * qd);
-    a.k = zeros(N * kvd);
-    a.v = zeros(N * kvd);
-    split_qkv(qkv.data(), N, qd, kvd, a.q.data(), a.k.data(), a.v.data());
+    split_qkv(qkv.data(), N, qd, kvd, ensure(a.q, N * qd), ensure(a.k, N * kvd),
+              ensure(a.v, N * kvd));
     rope_forward_cpu(a.q.data(), a.q.data(), st->cos.data(), st->sin.data(), N, NH, HS);
     rope_forward_cpu(a.k.data(), a.k.data(), st->cos.data(), st->sin.data(), N, NKV, HS);
-    a.att = zeros(N * qd);
-    a.lse = zeros(B * NH * T);
-    attention_forward_cpu(a.att.data(), a.lse.data(), a.q.data(), a.k.data(), a.v.data(), B, T, NH,
-                          NKV, HS, scale, c.layer_window[static_cast<size_t>(l)]);
-    fvec o = zeros(N * C);
+    attention_forward_cpu(ensure(a.att, N * qd), ensure(a.lse, B * NH * T), a.q.data(), a.k.data(),
+                          a.v.data(), B, T, NH, NKV, HS, scale,
+                          c.layer_window[static_cast<size_t>(l)]);
     gemm_forward_cpu(o.data(), a.att.data(), lw.o.materialize(scratch), lw.o.bias_or_null(), N, qd,
                      C);
     if (lora)
       lora_site_forward(*lora, l, lora_site::o, a.att.data(), N, o.data(), C, opt, st->lora);
-    a.h = a.x;
-    for (int64_t i = 0; i < N * C; ++i) a.h[i] += o[i];
+    add(ensure(a.h, N * C), a.x.data(), o.data(), N * C);
     // MLP block
-    a.rstd2 = zeros(N);
-    a.xn2 = zeros(N * C);
-    rmsnorm_forward_cpu(a.xn2.data(), a.rstd2.data(), a.h.data(), lw.post_norm.data(), N, C, eps);
-    a.gu = zeros(N * 2 * I);
-    gemm_forward_cpu(a.gu.data(), a.xn2.data(), lw.gate_up.materialize(scratch), nullptr, N, C,
-                     2 * I);
+    rmsnorm_forward_cpu(ensure(a.xn2, N * C), ensure(a.rstd2, N), a.h.data(), lw.post_norm.data(),
+                        N, C, eps);
+    gemm_forward_cpu(ensure(a.gu, N * 2 * I), a.xn2.data(), lw.gate_up.materialize(scratch),
+                     nullptr, N, C, 2 * I);
     if (lora)
       lora_site_forward(*lora, l, lora_site::gate_up, a.xn2.data(), N, a.gu.data(), 2 * I, opt,
                         st->lora);
-    a.act = zeros(N * I);
-    swiglu_forward_cpu(a.act.data(), a.gu.data(), a.gu.data() + I, N, I, 2 * I);
-    fvec d = zeros(N * C);
-    gemm_forward_cpu(d.data(), a.act.data(), lw.down.materialize(scratch), nullptr, N, I, C);
+    swiglu_forward_cpu(ensure(a.act, N * I), a.gu.data(), a.gu.data() + I, N, I, 2 * I);
+    gemm_forward_cpu(o.data(), a.act.data(), lw.down.materialize(scratch), nullptr, N, I, C);
     if (lora)
-      lora_site_forward(*lora, l, lora_site::down, a.act.data(), N, d.data(), C, opt, st->lora);
-    x = a.h;
-    for (int64_t i = 0; i < N * C; ++i) x[i] += d[i];
+      lora_site_forward(*lora, l, lora_site::down, a.act.data(), N, o.data(), C, opt, st->lora);
+    float* next = l + 1 < c.num_layers ? ensure(st->layers[static_cast<size_t>(l + 1)].x, N * C)
+                                       : ensure(st->x_final, N * C);
+    add(next, a.h.data(), o.data(), N * C);
   }
 
-  st->x_final = std::move(x);
-  st->rstd_f = zeros(N);
-  st->xn_f = zeros(N * C);
-  rmsnorm_forward_cpu(st->xn_f.data(), st->rstd_f.data(), st->x_final.data(), w.final_norm.data(),
-                      N, C, eps);
-  st->logits = zeros(N * V);
-  gemm_forward_cpu(st->logits.data(), st->xn_f.data(), w.lm_head(), nullptr, N, C, V);
+  rmsnorm_forward_cpu(ensure(st->xn_f, N * C), ensure(st->rstd_f, N), st->x_final.data(),
+                      w.final_norm.data(), N, C, eps);
+  gemm_forward_cpu(ensure(st->logits, N * V), st->xn_f.data(), w.lm_head(), nullptr, N, C, V);
 
   st->targets.clear();
   st->count = 0;
@@ -194,9 +197,7 @@ status model_forward(const model& m, const lora_adapter* lora, const batch& b,
     st->targets.assign(static_cast<size_t>(N), cross_entropy_ignore_index);
     for (int64_t bi = 0; bi < B; ++bi)
       for (int64_t t = 0; t + 1 < T; ++t) st->targets[bi * T + t] = b.labels[bi * T + t + 1];
-    st->losses = zeros(N);
-    st->lse_ce = zeros(N);
-    cross_entropy_forward_cpu(st->losses.data(), st->lse_ce.data(), st->logits.data(),
+    cross_entropy_forward_cpu(ensure(st->losses, N), ensure(st->lse_ce, N), st->logits.data(),
                               st->targets.data(), N, V);
     st->count = cross_entropy_count(st->targets.data(), N);
     st->loss = cross_entropy_mean(st->losses.data(), st->targets.data(), N);

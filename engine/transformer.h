@@ -58,6 +58,16 @@ struct lora_acts {
   float p = 0.0f;            // dropout probability the forward used
 };
 
+// model_backward's work buffers. They live with the forward state so that a training loop that
+// reuses one forward_state allocates (and page-faults) nothing after its first step; they are
+// scratch, not part of the state's value, hence `mutable` below.
+struct backward_buffers {
+  std::vector<float> dlogits;                 // (N, V)
+  std::vector<float> dxn, dx, dh, dpart;      // (N, C)
+  std::vector<float> dact, dgu;               // (N, I), (N, 2I)
+  std::vector<float> datt, dq, dk, dv, dqkv;  // (N, NH*HS), ..., (N, QKV)
+};
+
 struct forward_state {
   int64_t B = 0, T = 0;
   std::vector<float> cos, sin;  // (N, HS)
@@ -68,8 +78,9 @@ struct forward_state {
   // Loss (when the batch has labels).
   std::vector<int32_t> targets;  // (N) shifted labels
   std::vector<float> losses, lse_ce;
-  int64_t count = 0;  // targets != -100
-  double loss = 0.0;  // mean over count (0 when count == 0)
+  int64_t count = 0;              // targets != -100
+  double loss = 0.0;              // mean over count (0 when count == 0)
+  mutable backward_buffers work;  // model_backward's scratch (see backward_buffers)
 };
 
 // Runs the forward pass. invalid_argument for ids out of range, sizes that do not match, or

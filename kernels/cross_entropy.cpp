@@ -6,46 +6,55 @@
 #include <cmath>
 
 #include "base/check.h"
+#include "kernels/parallel_for.h"
 
 namespace kaito {
 
 void cross_entropy_forward_cpu(float* losses, float* lse, const float* logits,
                                const int32_t* targets, int64_t N, int64_t V) {
   for (int64_t n = 0; n < N; ++n) {
-    const float* x = logits + n * V;  // logits[n,:]
-    float mx = -INFINITY;
-    for (int64_t v = 0; v < V; ++v) mx = std::max(mx, x[v]);
-    double sum = 0.0;
-    for (int64_t v = 0; v < V; ++v) sum += std::exp(x[v] - mx);  // fp32 exp, fp64 sum
-    double l = double(mx) + std::log(sum);
-    lse[n] = float(l);
     int32_t t = targets[n];
-    if (t == cross_entropy_ignore_index) {
-      losses[n] = 0.0f;
-      continue;
-    }
-    KAITO_CHECK(t >= 0 && t < V, "target ", t, " outside [0, ", V, ") at row ", n);
-    losses[n] = float(l - double(x[t]));
+    KAITO_CHECK(t == cross_entropy_ignore_index || (t >= 0 && t < V), "target ", t, " outside [0, ",
+                V, ") at row ", n);
   }
+  parallel_for(N, parallel_grain(4 * V), [&](int64_t n0, int64_t n1) {
+    for (int64_t n = n0; n < n1; ++n) {
+      const float* x = logits + n * V;  // logits[n,:]
+      float mx = -INFINITY;
+      for (int64_t v = 0; v < V; ++v) mx = std::max(mx, x[v]);
+      double sum = 0.0;
+      for (int64_t v = 0; v < V; ++v) sum += std::exp(x[v] - mx);  // fp32 exp, fp64 sum
+      double l = double(mx) + std::log(sum);
+      lse[n] = float(l);
+      int32_t t = targets[n];
+      losses[n] = t == cross_entropy_ignore_index ? 0.0f : float(l - double(x[t]));
+    }
+  });
 }
 
 void cross_entropy_backward_cpu(float* dlogits, const float* logits, const float* lse,
                                 const int32_t* targets, float grad_scale, int64_t N, int64_t V) {
   for (int64_t n = 0; n < N; ++n) {
-    const float* x = logits + n * V;
-    float* d = dlogits + n * V;  // may be x (in place): each element is read before it is written
     int32_t t = targets[n];
-    if (t == cross_entropy_ignore_index) {
-      std::fill(d, d + V, 0.0f);
-      continue;
-    }
-    KAITO_CHECK(t >= 0 && t < V, "target ", t, " outside [0, ", V, ") at row ", n);
-    const float l = lse[n];
-    for (int64_t v = 0; v < V; ++v) {
-      float p = std::exp(x[v] - l);  // softmax in fp32, as torch's log_softmax backward
-      d[v] = grad_scale * (v == t ? p - 1.0f : p);
-    }
+    KAITO_CHECK(t == cross_entropy_ignore_index || (t >= 0 && t < V), "target ", t, " outside [0, ",
+                V, ") at row ", n);
   }
+  parallel_for(N, parallel_grain(4 * V), [&](int64_t n0, int64_t n1) {
+    for (int64_t n = n0; n < n1; ++n) {
+      const float* x = logits + n * V;
+      float* d = dlogits + n * V;  // may be x (in place): each element is read before written
+      int32_t t = targets[n];
+      if (t == cross_entropy_ignore_index) {
+        std::fill(d, d + V, 0.0f);
+        continue;
+      }
+      const float l = lse[n];
+      for (int64_t v = 0; v < V; ++v) {
+        float p = std::exp(x[v] - l);  // softmax in fp32, as torch's log_softmax backward
+        d[v] = grad_scale * (v == t ? p - 1.0f : p);
+      }
+    }
+  });
 }
 
 int64_t cross_entropy_count(const int32_t* targets, int64_t N) {

@@ -7,7 +7,9 @@
 //   dinp[n,c]    = rstd[n] * g[n,c] - inp[n,c] * rstd[n]^3 * mean_c(g[n,c] * inp[n,c])   (=)
 //   dweight[c]  += sum_n dout[n,c] * inp[n,c] * rstd[n]                                   (+=)
 // dinp is overwritten (=); dweight is accumulated (+=) across micro-batches, or nullptr when the
-// norm weight is frozen (QLoRA): then only dinp is computed.
+// norm weight is frozen (QLoRA): then only dinp is computed. dinp may not alias dout or inp.
+// Rows (and dweight's columns) are shared out over kernels/parallel_for.h; results do not depend
+// on the thread count.
 // HF rounds inp*rstd to the input dtype before multiplying by weight; with fp32 data (the CPU
 // twin) that is the same thing.
 // CPU twin: fp32 data, fp64 row sums (mean of squares, backward dot) and fp64 dweight sums.

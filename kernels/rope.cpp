@@ -6,6 +6,7 @@
 #include <numbers>
 
 #include "base/check.h"
+#include "kernels/parallel_for.h"
 
 namespace kaito {
 
@@ -90,38 +91,42 @@ void rope_cos_sin_cpu(float* cos, float* sin, const int32_t* pos, const float* i
 void rope_forward_cpu(float* out, const float* inp, const float* cos, const float* sin, int64_t N,
                       int64_t NH, int64_t HS) {
   const int64_t H = HS / 2;
-  for (int64_t n = 0; n < N; ++n) {
-    const float* c = cos + n * HS;
-    const float* s = sin + n * HS;
-    for (int64_t h = 0; h < NH; ++h) {
-      const float* x = inp + (n * NH + h) * HS;  // inp[n,h,:]
-      float* o = out + (n * NH + h) * HS;        // out[n,h,:] (may be x)
-      for (int64_t j = 0; j < H; ++j) {
-        float x1 = x[j], x2 = x[j + H];
-        // q * cos + rotate_half(q) * sin, rotate_half = cat(-x2, x1)
-        o[j] = x1 * c[j] + (-x2) * s[j];
-        o[j + H] = x2 * c[j + H] + x1 * s[j + H];
+  parallel_for(N, parallel_grain(6 * NH * HS), [&](int64_t n0, int64_t n1) {
+    for (int64_t n = n0; n < n1; ++n) {
+      const float* c = cos + n * HS;
+      const float* s = sin + n * HS;
+      for (int64_t h = 0; h < NH; ++h) {
+        const float* x = inp + (n * NH + h) * HS;  // inp[n,h,:]
+        float* o = out + (n * NH + h) * HS;        // out[n,h,:] (may be x)
+        for (int64_t j = 0; j < H; ++j) {
+          float x1 = x[j], x2 = x[j + H];
+          // q * cos + rotate_half(q) * sin, rotate_half = cat(-x2, x1)
+          o[j] = x1 * c[j] + (-x2) * s[j];
+          o[j + H] = x2 * c[j + H] + x1 * s[j + H];
+        }
       }
     }
-  }
+  });
 }
 
 void rope_backward_cpu(float* dinp, const float* dout, const float* cos, const float* sin,
                        int64_t N, int64_t NH, int64_t HS) {
   const int64_t H = HS / 2;
-  for (int64_t n = 0; n < N; ++n) {
-    const float* c = cos + n * HS;
-    const float* s = sin + n * HS;
-    for (int64_t h = 0; h < NH; ++h) {
-      const float* g = dout + (n * NH + h) * HS;  // dout[n,h,:]
-      float* d = dinp + (n * NH + h) * HS;        // dinp[n,h,:] (may be g)
-      for (int64_t j = 0; j < H; ++j) {
-        float g1 = g[j], g2 = g[j + H];
-        d[j] = g1 * c[j] + g2 * s[j + H];
-        d[j + H] = g2 * c[j + H] - g1 * s[j];
+  parallel_for(N, parallel_grain(6 * NH * HS), [&](int64_t n0, int64_t n1) {
+    for (int64_t n = n0; n < n1; ++n) {
+      const float* c = cos + n * HS;
+      const float* s = sin + n * HS;
+      for (int64_t h = 0; h < NH; ++h) {
+        const float* g = dout + (n * NH + h) * HS;  // dout[n,h,:]
+        float* d = dinp + (n * NH + h) * HS;        // dinp[n,h,:] (may be g)
+        for (int64_t j = 0; j < H; ++j) {
+          float g1 = g[j], g2 = g[j + H];
+          d[j] = g1 * c[j] + g2 * s[j + H];
+          d[j + H] = g2 * c[j + H] - g1 * s[j];
+        }
       }
     }
-  }
+  });
 }
 
 }  // namespace kaito
