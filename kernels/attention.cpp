@@ -11,6 +11,7 @@
 
 #include "base/check.h"
 #include "kernels/gemm.h"
+#include "kernels/parallel_for.h"
 
 namespace kaito {
 
@@ -32,11 +33,13 @@ void attention_forward_impl(float* out, float* lse, const float* q, const float*
   check_heads(NH, NKV);
   KAITO_CHECK(Tq <= Tk && Tk <= Tcap, "attention needs Tq <= Tk <= Tcap: ", Tq, " ", Tk, " ", Tcap);
   const int64_t group = NH / NKV, offset = Tk - Tq;
-  const int64_t ldq = NH * HS, ldk = NKV * HS;         // row strides of q/out and k/v
-  std::vector<float> P(static_cast<size_t>(Tq * Tk));  // scores, then probabilities (Tq, Tk)
-  for (int64_t b = 0; b < B; ++b)
-    for (int64_t h = 0; h < NH; ++h) {
-      const int64_t g = h / group;
+  const int64_t ldq = NH * HS, ldk = NKV * HS;  // row strides of q/out and k/v
+  // (sequence, head) pairs are independent: shared out over the kernel pool, each with its own
+  // score buffer; the small products inside run on the thread that owns the pair.
+  parallel_for(B * NH, 1, [&](int64_t p0, int64_t p1) {
+    std::vector<float> P(static_cast<size_t>(Tq * Tk));  // scores, then probabilities (Tq, Tk)
+    for (int64_t bh = p0; bh < p1; ++bh) {
+      const int64_t b = bh / NH, h = bh % NH, g = h / group;
       const float* qb = q + (b * Tq * NH + h) * HS;     // q[b,0,h,:], rows ldq apart
       const float* kb = k + (b * Tcap * NKV + g) * HS;  // k[b,0,g,:], rows ldk apart
       const float* vb = v + (b * Tcap * NKV + g) * HS;
@@ -61,6 +64,7 @@ void attention_forward_impl(float* out, float* lse, const float* q, const float*
       // out_h(Tq, HS) = P · v_g
       sgemm_cpu(false, false, Tq, HS, Tk, 1.0f, P.data(), Tk, vb, ldk, 0.0f, ob, ldq);
     }
+  });
 }
 }  // namespace
 
@@ -86,39 +90,45 @@ void attention_backward_cpu(float* dq, float* dk, float* dv, const float* dout,
   check_heads(NH, NKV);
   const int64_t group = NH / NKV;
   const int64_t ldq = NH * HS, ldk = NKV * HS;
-  std::vector<float> P(static_cast<size_t>(T * T)), dS(static_cast<size_t>(T * T));
-  for (int64_t b = 0; b < B; ++b)
-    for (int64_t h = 0; h < NH; ++h) {
-      const int64_t g = h / group;
-      const size_t qoff = static_cast<size_t>((b * T * NH + h) * HS);
-      const size_t koff = static_cast<size_t>((b * T * NKV + g) * HS);
-      const float *qb = q + qoff, *gb = dout + qoff;
-      const float *kb = k + koff, *vb = v + koff;
-      // recompute p = exp(scale * q·k - lse) on the allowed keys, 0 elsewhere
-      sgemm_cpu(false, true, T, T, HS, scale, qb, ldq, kb, ldk, 0.0f, P.data(), T);
-      for (int64_t i = 0; i < T; ++i) {
-        float* row = P.data() + i * T;
-        const int64_t j0 = first_key(i, window);
-        const float l = lse[(b * NH + h) * T + i];
-        for (int64_t j = 0; j < T; ++j) row[j] = (j >= j0 && j <= i) ? std::exp(row[j] - l) : 0.0f;
+  // (sequence, kv head) groups are independent: dk_g / dv_g sum over the group's heads, which one
+  // thread visits in order, so the sums do not depend on the thread count.
+  parallel_for(B * NKV, 1, [&](int64_t g0, int64_t g1) {
+    std::vector<float> P(static_cast<size_t>(T * T)), dS(static_cast<size_t>(T * T));
+    for (int64_t bg = g0; bg < g1; ++bg) {
+      const int64_t b = bg / NKV, g = bg % NKV;
+      for (int64_t h = g * group; h < (g + 1) * group; ++h) {
+        const size_t qoff = static_cast<size_t>((b * T * NH + h) * HS);
+        const size_t koff = static_cast<size_t>((b * T * NKV + g) * HS);
+        const float *qb = q + qoff, *gb = dout + qoff;
+        const float *kb = k + koff, *vb = v + koff;
+        // recompute p = exp(scale * q·k - lse) on the allowed keys, 0 elsewhere
+        sgemm_cpu(false, true, T, T, HS, scale, qb, ldq, kb, ldk, 0.0f, P.data(), T);
+        for (int64_t i = 0; i < T; ++i) {
+          float* row = P.data() + i * T;
+          const int64_t j0 = first_key(i, window);
+          const float l = lse[(b * NH + h) * T + i];
+          for (int64_t j = 0; j < T; ++j)
+            row[j] = (j >= j0 && j <= i) ? std::exp(row[j] - l) : 0.0f;
+        }
+        // dp(T, T) = dout_h · v_gᵀ; ds = p * (dp - D_i) with D_i = sum_j p_j dp_j (torch's
+        // softmax backward; equals dot(dout_i, out_i) in exact arithmetic, and cancels exactly
+        // when a row has one key)
+        sgemm_cpu(false, true, T, T, HS, 1.0f, gb, ldq, vb, ldk, 0.0f, dS.data(), T);
+        for (int64_t i = 0; i < T; ++i) {
+          float* ds = dS.data() + i * T;
+          const float* p = P.data() + i * T;
+          double D = 0.0;
+          for (int64_t j = 0; j < T; ++j) D += double(p[j]) * double(ds[j]);
+          for (int64_t j = 0; j < T; ++j) ds[j] = float(double(p[j]) * (double(ds[j]) - D));
+        }
+        // dq_h = scale * ds · k_g (=); the group's first head overwrites dk_g / dv_g, the rest add
+        const float beta = (h % group == 0) ? 0.0f : 1.0f;
+        sgemm_cpu(false, false, T, HS, T, scale, dS.data(), T, kb, ldk, 0.0f, dq + qoff, ldq);
+        sgemm_cpu(true, false, T, HS, T, scale, dS.data(), T, qb, ldq, beta, dk + koff, ldk);
+        sgemm_cpu(true, false, T, HS, T, 1.0f, P.data(), T, gb, ldq, beta, dv + koff, ldk);
       }
-      // dp(T, T) = dout_h · v_gᵀ; ds = p * (dp - D_i) with D_i = sum_j p_j dp_j (torch's softmax
-      // backward; equals dot(dout_i, out_i) in exact arithmetic, and cancels exactly when a row
-      // has one key)
-      sgemm_cpu(false, true, T, T, HS, 1.0f, gb, ldq, vb, ldk, 0.0f, dS.data(), T);
-      for (int64_t i = 0; i < T; ++i) {
-        float* ds = dS.data() + i * T;
-        const float* p = P.data() + i * T;
-        double D = 0.0;
-        for (int64_t j = 0; j < T; ++j) D += double(p[j]) * double(ds[j]);
-        for (int64_t j = 0; j < T; ++j) ds[j] = float(double(p[j]) * (double(ds[j]) - D));
-      }
-      // dq_h = scale * ds · k_g (=); the group's first head overwrites dk_g / dv_g, the rest add
-      const float beta = (h % group == 0) ? 0.0f : 1.0f;
-      sgemm_cpu(false, false, T, HS, T, scale, dS.data(), T, kb, ldk, 0.0f, dq + qoff, ldq);
-      sgemm_cpu(true, false, T, HS, T, scale, dS.data(), T, qb, ldq, beta, dk + koff, ldk);
-      sgemm_cpu(true, false, T, HS, T, 1.0f, P.data(), T, gb, ldq, beta, dv + koff, ldk);
     }
+  });
 }
 
 }  // namespace kaito

@@ -2,13 +2,14 @@
 //
 //   parallel_for(n, grain, fn)   calls fn(begin, end) over disjoint chunks covering [0, n), each
 //                                at most `grain` long, on up to sgemm_threads() threads (the
-//                                caller included); returns when every chunk is done.
+//                                caller included); returns when every chunk is done. With one
+//                                thread (or n <= grain) it is a single inline call fn(0, n).
 //
 // Chunks are taken from an atomic counter, so a worker that is not scheduled in time simply takes
 // none (sgemm_parallel's contract). Which thread runs a chunk never changes what it computes: fn
 // must write only the outputs of its own rows, so results are bit-identical for any thread count
 // (training resume and the fixture tests rely on that). A call from inside another parallel region
-// runs all chunks on the caller. n <= grain, or one thread, runs fn(0, n) inline.
+// runs all chunks on the caller.
 #pragma once
 
 #include <atomic>
