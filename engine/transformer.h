@@ -53,7 +53,7 @@ struct layer_acts {
 };
 
 struct lora_acts {
-  std::vector<float> xd, z;  // (N, in), (N, r)
+  std::vector<float> xd, z;  // (N, in), (N, r); xd empty when p == 0 (it would equal x)
   uint64_t seed = 0;         // dropout mask stream
   float p = 0.0f;            // dropout probability the forward used
 };
@@ -106,8 +106,10 @@ status rope_tables(const model_config& c, const std::vector<int32_t>& pos, int64
 void lora_site_forward(const lora_adapter& a, int64_t layer, lora_site site, const float* x,
                        int64_t N, float* y, int64_t ld, const forward_options& opt,
                        std::vector<lora_acts>& acts);
-// dx (N, in) += LoRA input gradients; dA, dB += for every module on (layer, site); dy is (N, ld).
-void lora_site_backward(lora_adapter& a, int64_t layer, lora_site site, const float* dy, int64_t N,
-                        int64_t ld, float* dx, const std::vector<lora_acts>& acts);
+// dx (N, in) += LoRA input gradients; dA, dB += for every module on (layer, site); dy is (N, ld);
+// x is the site's forward input (read in place of xd when the forward had no dropout).
+void lora_site_backward(lora_adapter& a, int64_t layer, lora_site site, const float* x,
+                        const float* dy, int64_t N, int64_t ld, float* dx,
+                        const std::vector<lora_acts>& acts);
 
 }  // namespace kaito::engine

@@ -90,16 +90,17 @@ status model_backward(const model& m, lora_adapter* lora, const batch& b, const 
     const layer_acts& a = st.layers[static_cast<size_t>(l)];
     // MLP block: out = h + down(act), act = swiglu(gu), gu = gate_up(xn2), xn2 = norm(h)
     gemm_backward_inp_cpu(dact, dx, lw.down.materialize(scratch), N, I, C);
-    if (lora) lora_site_backward(*lora, l, lora_site::down, dx, N, C, dact, st.lora);
+    if (lora) lora_site_backward(*lora, l, lora_site::down, a.act.data(), dx, N, C, dact, st.lora);
     swiglu_backward_cpu(dgu, dgu + I, dact, a.gu.data(), a.gu.data() + I, N, I, 2 * I);
     gemm_backward_inp_cpu(dxn, dgu, lw.gate_up.materialize(scratch), N, C, 2 * I);
-    if (lora) lora_site_backward(*lora, l, lora_site::gate_up, dgu, N, 2 * I, dxn, st.lora);
+    if (lora)
+      lora_site_backward(*lora, l, lora_site::gate_up, a.xn2.data(), dgu, N, 2 * I, dxn, st.lora);
     rmsnorm_backward_cpu(dpart, nullptr, dxn, a.h.data(), lw.post_norm.data(), a.rstd2.data(), N,
                          C);
     add(dh, dx, dpart, N * C);
     // attention block: h = x + o(att), att = attention(rope(q), rope(k), v), qkv = proj(xn1)
     gemm_backward_inp_cpu(datt, dh, lw.o.materialize(scratch), N, qd, C);
-    if (lora) lora_site_backward(*lora, l, lora_site::o, dh, N, C, datt, st.lora);
+    if (lora) lora_site_backward(*lora, l, lora_site::o, a.att.data(), dh, N, C, datt, st.lora);
     attention_backward_cpu(dq, dk, dv, datt, a.att.data(), a.lse.data(), a.q.data(), a.k.data(),
                            a.v.data(), B, T, NH, NKV, HS, scale,
                            c.layer_window[static_cast<size_t>(l)]);
@@ -107,7 +108,8 @@ status model_backward(const model& m, lora_adapter* lora, const batch& b, const 
     rope_backward_cpu(dk, dk, st.cos.data(), st.sin.data(), N, NKV, HS);
     join_qkv(dq, dk, dv, N, qd, kvd, dqkv);
     gemm_backward_inp_cpu(dxn, dqkv, lw.qkv.materialize(scratch), N, C, QKV);
-    if (lora) lora_site_backward(*lora, l, lora_site::qkv, dqkv, N, QKV, dxn, st.lora);
+    if (lora)
+      lora_site_backward(*lora, l, lora_site::qkv, a.xn1.data(), dqkv, N, QKV, dxn, st.lora);
     rmsnorm_backward_cpu(dpart, nullptr, dxn, a.x.data(), lw.input_norm.data(), a.rstd1.data(), N,
                          C);
     add(dx, dh, dpart, N * C);

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <vector>
 
+#include "base/check.h"
 #include "kernels/gemm.h"
 #include "kernels/rng.h"
 
@@ -52,20 +53,39 @@ void dropout_forward_cpu(float* out, const float* inp, int64_t n, float p, uint6
 void lora_forward_cpu(float* y, float* xd, float* z, const float* x, const float* A, const float* B,
                       int64_t N, int64_t IN, int64_t R, int64_t OUT, float scale, float dropout_p,
                       uint64_t seed) {
-  dropout_forward_cpu(xd, x, N * IN, dropout_p, seed);
+  lora_forward_strided_cpu(y, OUT, xd, z, x, A, B, N, IN, R, OUT, scale, dropout_p, seed);
+}
+
+void lora_forward_strided_cpu(float* y, int64_t ldy, float* xd, float* z, const float* x,
+                              const float* A, const float* B, int64_t N, int64_t IN, int64_t R,
+                              int64_t OUT, float scale, float dropout_p, uint64_t seed) {
+  const float* xin = x;
+  if (dropout_p > 0.0f || xd != nullptr) {
+    KAITO_CHECK(xd != nullptr, "lora_forward: dropout needs an xd buffer");
+    dropout_forward_cpu(xd, x, N * IN, dropout_p, seed);
+    xin = xd;
+  }
   // z(N,R) = xd(N,IN) · A(R,IN)ᵀ
-  sgemm_cpu(false, true, N, R, IN, 1.0f, xd, IN, A, IN, 0.0f, z, R);
+  sgemm_cpu(false, true, N, R, IN, 1.0f, xin, IN, A, IN, 0.0f, z, R);
   // y(N,OUT) += s * z(N,R) · B(OUT,R)ᵀ
-  sgemm_cpu(false, true, N, OUT, R, scale, z, R, B, R, 1.0f, y, OUT);
+  sgemm_cpu(false, true, N, OUT, R, scale, z, R, B, R, 1.0f, y, ldy);
 }
 
 void lora_backward_cpu(float* dx, float* dA, float* dB, float* dz, const float* dy, const float* xd,
                        const float* z, const float* A, const float* B, int64_t N, int64_t IN,
                        int64_t R, int64_t OUT, float scale, float dropout_p, uint64_t seed) {
+  lora_backward_strided_cpu(dx, dA, dB, dz, dy, OUT, xd, z, A, B, N, IN, R, OUT, scale, dropout_p,
+                            seed);
+}
+
+void lora_backward_strided_cpu(float* dx, float* dA, float* dB, float* dz, const float* dy,
+                               int64_t ldy, const float* xd, const float* z, const float* A,
+                               const float* B, int64_t N, int64_t IN, int64_t R, int64_t OUT,
+                               float scale, float dropout_p, uint64_t seed) {
   // dB(OUT,R) += s * dy(N,OUT)ᵀ · z(N,R)
-  sgemm_cpu(true, false, OUT, R, N, scale, dy, OUT, z, R, 1.0f, dB, R);
+  sgemm_cpu(true, false, OUT, R, N, scale, dy, ldy, z, R, 1.0f, dB, R);
   // dz(N,R) = s * dy(N,OUT) · B(OUT,R)
-  sgemm_cpu(false, false, N, R, OUT, scale, dy, OUT, B, R, 0.0f, dz, R);
+  sgemm_cpu(false, false, N, R, OUT, scale, dy, ldy, B, R, 0.0f, dz, R);
   // dA(R,IN) += dz(N,R)ᵀ · xd(N,IN)
   sgemm_cpu(true, false, R, IN, N, 1.0f, dz, R, xd, IN, 1.0f, dA, IN);
   // dx(N,IN) += dropout'(dz · A)

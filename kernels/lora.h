@@ -43,6 +43,17 @@ void lora_forward_cpu(float* y, float* xd, float* z, const float* x, const float
 void lora_backward_cpu(float* dx, float* dA, float* dB, float* dz, const float* dy, const float* xd,
                        const float* z, const float* A, const float* B, int64_t N, int64_t IN,
                        int64_t R, int64_t OUT, float scale, float dropout_p, uint64_t seed);
+// The same for a module on a slice of a fused projection (q/k/v of qkv_proj, gate/up of
+// gate_up_proj): y and dy point at the module's first output column and their rows are ldy
+// floats apart (ldy >= OUT). With dropout_p == 0, xd may be nullptr in the forward (nothing is
+// saved: xd would equal x) and the backward takes x as its xd.
+void lora_forward_strided_cpu(float* y, int64_t ldy, float* xd, float* z, const float* x,
+                              const float* A, const float* B, int64_t N, int64_t IN, int64_t R,
+                              int64_t OUT, float scale, float dropout_p, uint64_t seed);
+void lora_backward_strided_cpu(float* dx, float* dA, float* dB, float* dz, const float* dy,
+                               int64_t ldy, const float* xd, const float* z, const float* A,
+                               const float* B, int64_t N, int64_t IN, int64_t R, int64_t OUT,
+                               float scale, float dropout_p, uint64_t seed);
 
 #if KAITO_WITH_CUDA
 void lora_forward_cuda(cuda_context& cx, bf16* y, bf16* xd, bf16* z, const bf16* x, const bf16* A,

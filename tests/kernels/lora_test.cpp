@@ -119,6 +119,46 @@ TEST(lora, dropout_mask_is_seeded_scaled_and_reused_in_backward) {
     }
 }
 
+// A module on a slice of a fused projection (ldy > OUT): the strided twins give the contiguous
+// twins' bits in the slice and leave the other columns alone; without dropout, no xd is saved.
+TEST(lora, strided_slice_equals_contiguous) {
+  const int64_t N = 9, IN = 20, R = 4, OUT = 6, LD = 17, OFF = 5;
+  const float s = 0.5f;
+  for (float p : {0.0f, 0.3f}) {
+    auto x = testing::random_vec(N * IN, 11), A = testing::random_vec(R * IN, 12),
+         B = testing::random_vec(OUT * R, 13), wide = testing::random_vec(N * LD, 14),
+         dwide = testing::random_vec(N * LD, 15);
+    std::vector<float> y(N * OUT), dy(N * OUT);
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t o = 0; o < OUT; ++o) {
+        y[n * OUT + o] = wide[n * LD + OFF + o];
+        dy[n * OUT + o] = dwide[n * LD + OFF + o];
+      }
+    std::vector<float> xd(N * IN), z(N * R), z2(N * R), xd2(N * IN);
+    lora_forward_cpu(y.data(), xd.data(), z.data(), x.data(), A.data(), B.data(), N, IN, R, OUT, s,
+                     p, 9);
+    std::vector<float> w2 = wide;
+    lora_forward_strided_cpu(w2.data() + OFF, LD, p > 0.0f ? xd2.data() : nullptr, z2.data(),
+                             x.data(), A.data(), B.data(), N, IN, R, OUT, s, p, 9);
+    EXPECT_EQ(z, z2);
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t c = 0; c < LD; ++c) {
+        const float want = (c >= OFF && c < OFF + OUT) ? y[n * OUT + c - OFF] : wide[n * LD + c];
+        ASSERT_EQ(w2[n * LD + c], want) << "n=" << n << " c=" << c;
+      }
+    std::vector<float> dx(N * IN, 0.5f), dA(R * IN, 0.25f), dB(OUT * R, -1.0f), dz(N * R);
+    std::vector<float> dx2 = dx, dA2 = dA, dB2 = dB, dz2 = dz;
+    lora_backward_cpu(dx.data(), dA.data(), dB.data(), dz.data(), dy.data(), xd.data(), z.data(),
+                      A.data(), B.data(), N, IN, R, OUT, s, p, 9);
+    lora_backward_strided_cpu(dx2.data(), dA2.data(), dB2.data(), dz2.data(), dwide.data() + OFF,
+                              LD, p > 0.0f ? xd2.data() : x.data(), z2.data(), A.data(), B.data(),
+                              N, IN, R, OUT, s, p, 9);
+    EXPECT_EQ(dx, dx2);
+    EXPECT_EQ(dA, dA2);
+    EXPECT_EQ(dB, dB2);
+  }
+}
+
 TEST(lora, rng_is_a_pure_function_of_seed_and_index) {
   EXPECT_EQ(rng_bits(1, 5), rng_bits(1, 5));
   EXPECT_NE(rng_bits(1, 5), rng_bits(2, 5));
