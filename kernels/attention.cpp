@@ -12,6 +12,7 @@
 #include "base/check.h"
 #include "kernels/gemm.h"
 #include "kernels/parallel_for.h"
+#include "kernels/vexp.h"
 
 namespace kaito {
 
@@ -49,13 +50,10 @@ void attention_forward_impl(float* out, float* lse, const float* q, const float*
       for (int64_t i = 0; i < Tq; ++i) {
         float* row = P.data() + i * Tk;  // scores of query i
         const int64_t pos = i + offset, j0 = first_key(pos, window);
-        float mx = -std::numeric_limits<float>::infinity();
-        for (int64_t j = j0; j <= pos; ++j) mx = std::max(mx, row[j]);
-        double sum = 0.0;  // fp32 exponentials (torch's fp32 softmax), fp64 sum
-        for (int64_t j = j0; j <= pos; ++j) {
-          row[j] = std::exp(row[j] - mx);
-          sum += row[j];
-        }
+        const float mx = max_cpu(row + j0, pos + 1 - j0);
+        exp_shifted_cpu(row + j0, row + j0, mx, pos + 1 - j0);  // fp32, torch's fp32 softmax
+        double sum = 0.0;                                       // fp64 sum
+        for (int64_t j = j0; j <= pos; ++j) sum += row[j];
         if (lse) lse[(b * NH + h) * Tq + i] = float(double(mx) + std::log(sum));  // lse[b,h,i]
         const double inv = 1.0 / sum;
         for (int64_t j = 0; j < Tk; ++j)
@@ -107,8 +105,9 @@ void attention_backward_cpu(float* dq, float* dk, float* dv, const float* dout,
           float* row = P.data() + i * T;
           const int64_t j0 = first_key(i, window);
           const float l = lse[(b * NH + h) * T + i];
-          for (int64_t j = 0; j < T; ++j)
-            row[j] = (j >= j0 && j <= i) ? std::exp(row[j] - l) : 0.0f;
+          exp_shifted_cpu(row + j0, row + j0, l, i + 1 - j0);
+          std::fill(row, row + j0, 0.0f);
+          std::fill(row + i + 1, row + T, 0.0f);
         }
         // dp(T, T) = dout_h · v_gᵀ; ds = p * (dp - D_i) with D_i = sum_j p_j dp_j (torch's
         // softmax backward; equals dot(dout_i, out_i) in exact arithmetic, and cancels exactly

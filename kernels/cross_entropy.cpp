@@ -7,6 +7,7 @@
 
 #include "base/check.h"
 #include "kernels/parallel_for.h"
+#include "kernels/vexp.h"
 
 namespace kaito {
 
@@ -20,10 +21,8 @@ void cross_entropy_forward_cpu(float* losses, float* lse, const float* logits,
   parallel_for(N, parallel_grain(4 * V), [&](int64_t n0, int64_t n1) {
     for (int64_t n = n0; n < n1; ++n) {
       const float* x = logits + n * V;  // logits[n,:]
-      float mx = -INFINITY;
-      for (int64_t v = 0; v < V; ++v) mx = std::max(mx, x[v]);
-      double sum = 0.0;
-      for (int64_t v = 0; v < V; ++v) sum += std::exp(x[v] - mx);  // fp32 exp, fp64 sum
+      const float mx = max_cpu(x, V);
+      const double sum = sum_exp_shifted_cpu(x, mx, V);  // fp32 exp, fp64 sum
       double l = double(mx) + std::log(sum);
       lse[n] = float(l);
       int32_t t = targets[n];
@@ -48,11 +47,10 @@ void cross_entropy_backward_cpu(float* dlogits, const float* logits, const float
         std::fill(d, d + V, 0.0f);
         continue;
       }
-      const float l = lse[n];
-      for (int64_t v = 0; v < V; ++v) {
-        float p = std::exp(x[v] - l);  // softmax in fp32, as torch's log_softmax backward
-        d[v] = grad_scale * (v == t ? p - 1.0f : p);
-      }
+      exp_shifted_cpu(d, x, lse[n], V);  // softmax in fp32, as torch's log_softmax backward
+      const float pt = d[t];
+      for (int64_t v = 0; v < V; ++v) d[v] *= grad_scale;
+      d[t] = grad_scale * (pt - 1.0f);
     }
   });
 }
