@@ -107,7 +107,8 @@ void lora_site_forward(const lora_adapter& a, int64_t layer, lora_site site, con
                        int64_t N, float* y, int64_t ld, const forward_options& opt,
                        std::vector<lora_acts>& acts);
 // dx (N, in) += LoRA input gradients; dA, dB += for every module on (layer, site); dy is (N, ld);
-// x is the site's forward input (read in place of xd when the forward had no dropout).
+// x is the site's forward input (read in place of xd when the forward had no dropout); dx may be
+// nullptr (no input gradient wanted).
 void lora_site_backward(lora_adapter& a, int64_t layer, lora_site site, const float* x,
                         const float* dy, int64_t N, int64_t ld, float* dx,
                         const std::vector<lora_acts>& acts);

@@ -107,6 +107,12 @@ status model_backward(const model& m, lora_adapter* lora, const batch& b, const 
     rope_backward_cpu(dq, dq, st.cos.data(), st.sin.data(), N, NH, HS);
     rope_backward_cpu(dk, dk, st.cos.data(), st.sin.data(), N, NKV, HS);
     join_qkv(dq, dk, dv, N, qd, kvd, dqkv);
+    if (l == 0) {
+      // The embeddings are frozen: below the first qkv projection only its LoRA weights learn.
+      if (lora)
+        lora_site_backward(*lora, l, lora_site::qkv, a.xn1.data(), dqkv, N, QKV, nullptr, st.lora);
+      break;
+    }
     gemm_backward_inp_cpu(dxn, dqkv, lw.qkv.materialize(scratch), N, C, QKV);
     if (lora)
       lora_site_backward(*lora, l, lora_site::qkv, a.xn1.data(), dqkv, N, QKV, dxn, st.lora);

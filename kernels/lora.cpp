@@ -89,6 +89,7 @@ void lora_backward_strided_cpu(float* dx, float* dA, float* dB, float* dz, const
   // dA(R,IN) += dz(N,R)ᵀ · xd(N,IN)
   sgemm_cpu(true, false, R, IN, N, 1.0f, dz, R, xd, IN, 1.0f, dA, IN);
   // dx(N,IN) += dropout'(dz · A)
+  if (dx == nullptr) return;
   if (dropout_p <= 0.0f) {
     sgemm_cpu(false, false, N, IN, R, 1.0f, dz, R, A, IN, 1.0f, dx, IN);
     return;

@@ -46,7 +46,8 @@ void lora_backward_cpu(float* dx, float* dA, float* dB, float* dz, const float* 
 // The same for a module on a slice of a fused projection (q/k/v of qkv_proj, gate/up of
 // gate_up_proj): y and dy point at the module's first output column and their rows are ldy
 // floats apart (ldy >= OUT). With dropout_p == 0, xd may be nullptr in the forward (nothing is
-// saved: xd would equal x) and the backward takes x as its xd.
+// saved: xd would equal x) and the backward takes x as its xd. The strided backward's dx may be
+// nullptr: then only dA and dB are accumulated.
 void lora_forward_strided_cpu(float* y, int64_t ldy, float* xd, float* z, const float* x,
                               const float* A, const float* B, int64_t N, int64_t IN, int64_t R,
                               int64_t OUT, float scale, float dropout_p, uint64_t seed);
