@@ -42,7 +42,11 @@ void attention_backward_cpu(float* dq, float* dk, float* dv, const float* dout, 
 // are the LAST Tq of Tk tokens (query i sits at position Tk - Tq + i) and attend causally, with
 // the same window rule, to keys 0..Tk-1 of k_cache/v_cache: (B, Tcap, NKV, HS), Tq <= Tk <= Tcap,
 // rows Tk..Tcap-1 never read. q, out: (B, Tq, NH, HS); lse (B, NH, Tq) or nullptr. The same math
-// as attention_forward_cpu's last Tq rows (equal up to BLAS blocking). No CUDA twin declared yet.
+// as attention_forward_cpu's last Tq rows (equal up to BLAS blocking). CUDA twin:
+// attention_forward_cached_cuda (kernels/cuda/attention_decode.cu), flash-decoding: the keys of
+// each query row are split across blocks (so batch 1 with a long cache fills the GPU) and the
+// partial softmaxes are merged; bf16 q/out/cache, fp32 math, lse optional (nullptr). HS must be
+// 32, 64, 96 or 128; q, k_cache, v_cache 16-byte aligned; B * Tq <= 65535.
 void attention_forward_cached_cpu(float* out, float* lse, const float* q, const float* k_cache,
                                   const float* v_cache, int64_t B, int64_t Tq, int64_t Tk,
                                   int64_t Tcap, int64_t NH, int64_t NKV, int64_t HS, float scale,
@@ -56,6 +60,17 @@ void attention_backward_cuda(cuda_context& cx, bf16* dq, bf16* dk, bf16* dv, con
                              const bf16* out, const float* lse, const bf16* q, const bf16* k,
                              const bf16* v, int64_t B, int64_t T, int64_t NH, int64_t NKV,
                              int64_t HS, float scale, int64_t window);
+void attention_forward_cached_cuda(cuda_context& cx, bf16* out, float* lse, const bf16* q,
+                                   const bf16* k_cache, const bf16* v_cache, int64_t B, int64_t Tq,
+                                   int64_t Tk, int64_t Tcap, int64_t NH, int64_t NKV, int64_t HS,
+                                   float scale, int64_t window);
+// The same for one decode step (Tq = 1) whose key count lives on the device: Tk = *d_Tk (int32,
+// read by the kernels, clamped into [1, Tk_max]), so a CUDA graph of a decode step replays at
+// every position. Splits are planned for Tk_max <= Tcap keys. No lse. CPU twin: as above.
+void attention_decode_cuda(cuda_context& cx, bf16* out, const bf16* q, const bf16* k_cache,
+                           const bf16* v_cache, const int32_t* d_Tk, int64_t B, int64_t Tk_max,
+                           int64_t Tcap, int64_t NH, int64_t NKV, int64_t HS, float scale,
+                           int64_t window);
 #endif
 
 }  // namespace kaito

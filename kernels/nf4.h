@@ -150,6 +150,11 @@ const char* nf4_torch_dtype_name(dtype t);
 // Device twins. packed: ceil(n/2) bytes, absmax: ceil(n/64) fp32; out: n bf16 (=).
 void nf4_dequantize_cuda(cuda_context& cx, bf16* out, const uint8_t* packed, const float* absmax,
                          int64_t n);
+// Quantization on the device (kernels/cuda/nf4_quantize.cu), bit-identical to nf4_quantize_cpu
+// and quantize_blockwise_8bit_cpu (=): fp32 w / x in device memory, same outputs and sizes.
+void nf4_quantize_cuda(cuda_context& cx, uint8_t* packed, float* absmax, const float* w, int64_t n);
+void quantize_blockwise_8bit_cuda(cuda_context& cx, uint8_t* q, float* absmax, const float* x,
+                                  const float* code8, int64_t n, int64_t blocksize);
 // DQ absmax reconstruction on the device (=), same formula as the CPU twin.
 void nf4_absmax_dequantize_cuda(cuda_context& cx, float* absmax, const uint8_t* qabsmax,
                                 const float* code8, const float* nested_absmax, float offset,
@@ -168,6 +173,18 @@ void nf4_dq_gemv_cuda(cuda_context& cx, bf16* out, const bf16* x, const uint8_t*
 // cx's arena scratch (OC*C*2 bytes), then gemm_forward_cuda (cuBLASLt). CPU twin as above.
 void nf4_gemm_forward_cuda(cuda_context& cx, bf16* out, const bf16* inp, const uint8_t* packed,
                            const float* absmax, int64_t N, int64_t C, int64_t OC);
+// The same product fused (kernels/cuda/nf4_gemm_mma.cu): weight tiles dequantized per k-step in
+// registers into mma.sync bf16 fragments, fp32 accumulation, no scratch (=). Preconditions, checked
+// on the host (invalid_argument recorded in cx, nothing launched): C % 64 == 0, OC % 128 == 0,
+// 0 <= N <= 65535*128, inp and packed 16-byte aligned, out and absmax 4-byte aligned.
+void nf4_gemm_mma_forward_cuda(cuda_context& cx, bf16* out, const bf16* inp, const uint8_t* packed,
+                               const float* absmax, int64_t N, int64_t C, int64_t OC);
+// Its backward-input form: dinp(N, C) = dout(N, OC) · dequant(W) (=), the weight tile dequantized
+// once per k-step into shared memory (ldmatrix.trans). CPU twin: nf4_gemm_backward_inp_cpu.
+// Preconditions as above with C % 128 == 0 and OC % 64 == 0 (dout and packed 16-byte aligned).
+void nf4_gemm_mma_backward_inp_cuda(cuda_context& cx, bf16* dinp, const bf16* dout,
+                                    const uint8_t* packed, const float* absmax, int64_t N,
+                                    int64_t C, int64_t OC);
 // Backward through the frozen weight: dinp(N, C) = dout(N, OC) · dequant(W) (=), dequantized to
 // arena scratch, then gemm_backward_inp_cuda. CPU twin: nf4_gemm_backward_inp_cpu (nf4_gemm.h).
 void nf4_gemm_backward_inp_cuda(cuda_context& cx, bf16* dinp, const bf16* dout,

@@ -8,6 +8,14 @@
 // rotation covers >= 256 MB, more than 4x the 60 MB L2, so the GEMV reads from HBM, not from L2.
 // Decode rows are timed as CUDA-graph replays of the rotation (per-launch time without host launch
 // overhead); the plain-launch time is printed next to it.
+//   fused NF4 tensor-core GEMM, forward and backward-input, both tile shapes of
+//           kernels/cuda/nf4_gemm_mma.h, vs NF4 dequantize + cuBLASLt at N = 512, 2048, 4096
+//           (row kinds nf4_mma128, nf4_mma256, nf4_dinp128, nf4_dinp256; ref_us =
+//           nf4_gemm_forward_cuda or nf4_gemm_backward_inp_cuda at the same shape);
+//   fused lm_head + cross-entropy over vocabulary chunks (linear_cross_entropy_*_cuda, Vc = 4096)
+//           vs the unfused path (bf16 logits (N, V) by cuBLASLt, widened to fp32, cross_entropy_*;
+//           backward adds dlogits -> bf16 and gemm_backward_inp) at Phi-3-mini's C = 3072,
+//           V = 32064 (row kinds lce_fwd and lce_fwd_bwd; <b> = N, <K> = C, <OC> = V).
 // Output: a human table on stdout plus one machine line per row:
 //   ROW,<kind>,<batch or N>,<K>,<OC>,<ours_us>,<bytes>,<flops>,<ref_us>
 // (ref_us: decode rows the plain-launch time, GEMM rows cuBLASLt bf16 alone on dequantized W).
@@ -19,11 +27,15 @@
 #include <cstdio>
 #include <functional>
 #include <random>
+#include <string>
 #include <type_traits>
 #include <vector>
 
+#include "kernels/cross_entropy.h"
 #include "kernels/cuda/cuda_context.h"
+#include "kernels/cuda/nf4_gemm_mma.h"
 #include "kernels/gemm.h"
+#include "kernels/linear_cross_entropy.h"
 #include "kernels/nf4.h"
 
 namespace {
@@ -205,6 +217,110 @@ void bench_gemm(cuda_context& cx, std::mt19937& rng, int64_t N, int64_t K, int64
   cudaFree(y);
 }
 
+void bench_gemm_mma(cuda_context& cx, std::mt19937& rng, int64_t N, int64_t K, int64_t OC) {
+  const size_t n = size_t(K * OC), nblocks = n / 64;
+  uint8_t* packed = dev_random<uint8_t>(n / 2, rng, 0, 0);
+  float* absmax = dev_random<float>(nblocks, rng, 0.01f, 0.1f);
+  bf16* x = dev_random<bf16>(size_t(N * K), rng, -1.0f, 1.0f);
+  bf16* y = dev_random<bf16>(size_t(N * OC), rng, -1.0f, 1.0f);
+  const double flops = 2.0 * N * K * OC;
+  const double bytes = n * 0.5 + nblocks * 4.0 + 2.0 * (N * K + N * OC);
+  // forward (y = x · Wᵀ), then backward through the frozen weight (x = y · W: x, y swap roles);
+  // each fused tile shape against dequant + cuBLASLt at the same shape
+  const double ref_f =
+      time_us(cx, 5, [&](int) { nf4_gemm_forward_cuda(cx, y, x, packed, absmax, N, K, OC); });
+  const double ref_b =
+      time_us(cx, 5, [&](int) { nf4_gemm_backward_inp_cuda(cx, x, y, packed, absmax, N, K, OC); });
+  for (detail::nf4_mma_tile tile : {detail::nf4_mma_tile::m128, detail::nf4_mma_tile::m256}) {
+    const char* tn = detail::nf4_mma_tile_name(tile);
+    for (bool bwd : {false, true}) {
+      const double us = time_us(cx, 5, [&](int) {
+        if (bwd) {
+          detail::nf4_gemm_mma_backward_inp_tiled(cx, tile, x, y, packed, absmax, N, K, OC);
+        } else {
+          detail::nf4_gemm_mma_forward_tiled(cx, tile, y, x, packed, absmax, N, K, OC);
+        }
+      });
+      const double ref = bwd ? ref_b : ref_f;
+      const std::string kind =
+          std::string(bwd ? "nf4_dinp" : "nf4_mma") + (tn + 1);  // e.g. nf4_mma128
+      std::printf(
+          "%-12s N=%-5lld K=%-5lld OC=%-6lld %9.2f us %7.1f TFLOP/s  (dequant + cuBLASLt %.2f us "
+          "%.1f TFLOP/s)\n",
+          kind.c_str(), (long long)N, (long long)K, (long long)OC, us, flops / (us * 1e6), ref,
+          flops / (ref * 1e6));
+      std::printf("ROW,%s,%lld,%lld,%lld,%.3f,%.0f,%.0f,%.3f\n", kind.c_str(), (long long)N,
+                  (long long)K, (long long)OC, us, bytes, flops, ref);
+    }
+  }
+  cudaFree(packed);
+  cudaFree(absmax);
+  cudaFree(x);
+  cudaFree(y);
+}
+
+void bench_lce(cuda_context& cx, std::mt19937& rng, int64_t N, int64_t C, int64_t V, int64_t Vc) {
+  bf16* h = dev_random<bf16>(size_t(N * C), rng, -1.0f, 1.0f);
+  bf16* w = dev_random<bf16>(size_t(V * C), rng, -0.1f, 0.1f);
+  bf16* dh = dev_random<bf16>(size_t(N * C), rng, -1.0f, 1.0f);
+  std::vector<int32_t> t_h(static_cast<size_t>(N));
+  for (int32_t& t : t_h) t = int32_t(rng() % uint32_t(V));
+  int32_t* t = dev_copy(t_h);
+  float* losses = dev_random<float>(size_t(N), rng, 0.0f, 1.0f);
+  float* lse = dev_random<float>(size_t(N), rng, 0.0f, 1.0f);
+  bf16* logits_bf = nullptr;  // the unfused path's full logits, bf16 and fp32
+  float* logits = nullptr;
+  die_on(cudaMalloc(&logits_bf, size_t(N * V) * sizeof(bf16)), "cudaMalloc");
+  die_on(cudaMalloc(&logits, size_t(N * V) * sizeof(float)), "cudaMalloc");
+  const float scale = 1.0f / float(N);
+  auto fused_fwd = [&] {
+    linear_cross_entropy_forward_cuda(cx, losses, lse, h, w, t, N, C, V, Vc);
+  };
+  auto fused_bwd = [&] {
+    linear_cross_entropy_backward_cuda(cx, dh, h, w, lse, t, scale, N, C, V, Vc);
+  };
+  auto plain_fwd = [&] {
+    gemm_forward_cuda(cx, logits_bf, h, w, nullptr, N, C, V);
+    bf16_to_f32_cuda(cx, logits, logits_bf, N * V);
+    cross_entropy_forward_cuda(cx, losses, lse, logits, t, N, V);
+  };
+  auto plain_bwd = [&] {
+    cross_entropy_backward_cuda(cx, logits, logits, lse, t, scale, N, V);
+    f32_to_bf16_cuda(cx, logits_bf, logits, N * V);
+    gemm_backward_inp_cuda(cx, dh, logits_bf, w, N, C, V);
+  };
+  const double fwd = time_us(cx, 3, [&](int) { fused_fwd(); });
+  const double fwd_ref = time_us(cx, 3, [&](int) { plain_fwd(); });
+  const double both = time_us(cx, 3, [&](int) {
+    fused_fwd();
+    fused_bwd();
+  });
+  const double both_ref = time_us(cx, 3, [&](int) {
+    plain_fwd();
+    plain_bwd();
+  });
+  const double flops = 2.0 * N * C * V;
+  std::printf(
+      "%-12s N=%-5lld C=%-5lld V=%-6lld Vc=%lld  fwd %9.1f us (unfused %9.1f us)  fwd+bwd %9.1f us "
+      "(unfused %9.1f us)  scratch fwd %.0f MiB bwd %.0f MiB (unfused logits %.0f MiB)\n",
+      "lce", (long long)N, (long long)C, (long long)V, (long long)Vc, fwd, fwd_ref, both, both_ref,
+      (N * Vc * 4.0 + N * 12.0) / 1048576.0, (N * Vc * 6.0 + N * C * 4.0) / 1048576.0,
+      N * V * 6.0 / 1048576.0);
+  std::printf("ROW,lce_fwd,%lld,%lld,%lld,%.3f,%.0f,%.0f,%.3f\n", (long long)N, (long long)C,
+              (long long)V, fwd, 2.0 * (N * C + V * C) + 8.0 * N * V, flops, fwd_ref);
+  std::printf("ROW,lce_fwd_bwd,%lld,%lld,%lld,%.3f,%.0f,%.0f,%.3f\n", (long long)N, (long long)C,
+              (long long)V, both, 2.0 * (2.0 * N * C + 3.0 * V * C) + 22.0 * N * V, 4.0 * flops,
+              both_ref);
+  cudaFree(h);
+  cudaFree(w);
+  cudaFree(dh);
+  cudaFree(t);
+  cudaFree(losses);
+  cudaFree(lse);
+  cudaFree(logits_bf);
+  cudaFree(logits);
+}
+
 }  // namespace
 
 int main() {
@@ -213,7 +329,8 @@ int main() {
     return 77;
   }
   cuda_context_options opts;
-  opts.arena_bytes = size_t(256) << 20;  // dequant scratch: 16384 x 3072 bf16 = 96 MiB
+  // dequant scratch: 16384 x 3072 bf16 = 96 MiB; lce backward at N = 4096, Vc = 4096: 144 MiB
+  opts.arena_bytes = size_t(256) << 20;
   auto cx = cuda_context::create(opts);
   if (!cx.ok()) {
     std::fprintf(stderr, "nf4_bench: %s\n", cx.error().to_string().c_str());
@@ -241,5 +358,8 @@ int main() {
   for (const auto& s : shapes) bench_gemv(**cx, rng, s[0], s[1]);
   for (int64_t N : {2048, 4096})
     for (const auto& s : shapes) bench_gemm(**cx, rng, N, s[0], s[1]);
+  for (int64_t N : {512, 2048, 4096})
+    for (const auto& s : shapes) bench_gemm_mma(**cx, rng, N, s[0], s[1]);
+  for (int64_t N : {2048, 4096}) bench_lce(**cx, rng, N, 3072, 32064, 4096);
   return 0;
 }

@@ -83,6 +83,21 @@ prepared attention_fwd(std::mt19937& rng, int64_t B, int64_t T, int64_t NH, int6
                        int64_t window);
 prepared attention_bwd(std::mt19937& rng, int64_t B, int64_t T, int64_t NH, int64_t NKV, int64_t HS,
                        int64_t window);
+// parity_cases_decode.cu: attention over a KV cache (Tq queries = the last Tq of Tk tokens).
+prepared attention_fwd_cached(std::mt19937& rng, int64_t B, int64_t Tq, int64_t Tk, int64_t Tcap,
+                              int64_t NH, int64_t NKV, int64_t HS, int64_t window);
+// attention_decode_cuda: Tq = 1 with Tk (<= Tk_max = Tcap) read from device memory.
+prepared attention_decode_device_len(std::mt19937& rng, int64_t B, int64_t Tk, int64_t Tk_max,
+                                     int64_t NH, int64_t NKV, int64_t HS, int64_t window);
+// parity_cases_nf4q.cu: the device quantizers (codes widened to f32 on the device, exact).
+prepared nf4_quantize(std::mt19937& rng, int64_t n);
+prepared quantize_8bit(std::mt19937& rng, int64_t n, int64_t blocksize);
+// parity_cases_lce.cu: fused lm_head + cross-entropy over vocabulary chunks of Vc; fused NF4 GEMM.
+prepared lce_fwd(std::mt19937& rng, int64_t N, int64_t C, int64_t V, int64_t Vc);
+prepared lce_bwd(std::mt19937& rng, int64_t N, int64_t C, int64_t V, int64_t Vc);
+// m256: the 256-row tile variant (kernels/cuda/nf4_gemm_mma.h) instead of the public launcher.
+prepared nf4_gemm_mma_fwd(std::mt19937& rng, int64_t N, int64_t C, int64_t OC, bool m256);
+prepared nf4_gemm_mma_bwd_inp(std::mt19937& rng, int64_t N, int64_t C, int64_t OC, bool m256);
 prepared cross_entropy_fwd(std::mt19937& rng, int64_t N, int64_t V);
 prepared cross_entropy_bwd(std::mt19937& rng, int64_t N, int64_t V);
 prepared adamw(std::mt19937& rng, int64_t n, int64_t step);

@@ -4,7 +4,9 @@
 // Per row: inputs drawn fresh, outputs poisoned (0xFF = NaN) inside guard bands, both twins run,
 // each output compared (parity_harness.h). Exit 0 when all pass, 1 on any failure, 77 (CTest
 // SKIP_RETURN_CODE) when there is no CUDA device. `--perf` also times each row's CUDA side
-// (CUDA events, median of 20 after 3 warm-ups) and prints achieved GB/s and TFLOP/s.
+// (CUDA events, median of 20 after 3 warm-ups) and prints achieved GB/s and TFLOP/s. `--first`
+// runs only the first row of each op (bench/device/run.sh: memcheck, where every row costs
+// 10-100x).
 #include <cuda_runtime_api.h>
 
 #include <algorithm>
@@ -64,6 +66,12 @@ std::vector<parity_case> cases() {
        [](auto& r) { return nf4_dequant(r, 3 * 64 + 11); }},
       {"nf4_dequant", "n=3072*96", kExact, kExact,
        [](auto& r) { return nf4_dequant(r, 3072 * 96); }},
+      {"nf4_quantize", "n=4*64+13 (NaN, zero block)", kExact, kExact,
+       [](auto& r) { return nf4_quantize(r, 4 * 64 + 13); }},
+      {"nf4_quantize", "n=3072*96", kExact, kExact,
+       [](auto& r) { return nf4_quantize(r, 3072 * 96); }},
+      {"quantize_8bit", "n=1000 blocksize=256", kExact, kExact,
+       [](auto& r) { return quantize_8bit(r, 1000, 256); }},
       {"nf4_absmax_dq", "nblocks=1000", kExact, kExact,
        [](auto& r) { return nf4_absmax_dq(r, 1000); }},
       {"nf4_gemv", "B=1 C=3072 OC=1024", kBf16, kF32,
@@ -131,6 +139,76 @@ std::vector<parity_case> cases() {
        [](auto& r) { return attention_bwd(r, 1, 77, 8, 2, 128, 0); }},
       {"attention_bwd", "B=1 T=150 NH=4 NKV=1 HS=64 window=40", kBf16, kF32,
        [](auto& r) { return attention_bwd(r, 1, 150, 4, 1, 64, 40); }},
+      // attention over a KV cache: Phi-3 decode at b1 (8 splits + merge) and b16 (2 splits), GQA
+      // 4:1 with a window (4 splits), a Tq = 5 continuation (1 split), Tq = 3 (6 splits), 1 key
+      {"attn_cached", "B=1 Tq=1 Tk=1000 Tcap=1100 NH=32 HS=96", kBf16, kF32,
+       [](auto& r) { return attention_fwd_cached(r, 1, 1, 1000, 1100, 32, 32, 96, 0); }},
+      {"attn_cached", "B=16 Tq=1 Tk=129 Tcap=256 NH=4 HS=96", kBf16, kF32,
+       [](auto& r) { return attention_fwd_cached(r, 16, 1, 129, 256, 4, 4, 96, 0); }},
+      {"attn_cached", "B=1 Tq=2 Tk=1000 NH=8 NKV=2 HS=128 w=500", kBf16, kF32,
+       [](auto& r) { return attention_fwd_cached(r, 1, 2, 1000, 1000, 8, 2, 128, 500); }},
+      {"attn_cached", "B=2 Tq=5 Tk=77 Tcap=80 NH=4 NKV=1 HS=64", kBf16, kF32,
+       [](auto& r) { return attention_fwd_cached(r, 2, 5, 77, 80, 4, 1, 64, 0); }},
+      {"attn_cached", "B=1 Tq=3 Tk=700 NH=2 NKV=1 HS=32", kBf16, kF32,
+       [](auto& r) { return attention_fwd_cached(r, 1, 3, 700, 701, 2, 1, 32, 0); }},
+      {"attn_cached", "B=3 Tq=1 Tk=1 Tcap=4 NH=2 HS=32", kBf16, kF32,
+       [](auto& r) { return attention_fwd_cached(r, 3, 1, 1, 4, 2, 2, 32, 0); }},
+      // Tk on the device, splits planned for Tk_max: empty trailing splits (8 planned, 2 used;
+      // 3 planned, 1 used), and a window with 2 splits both used
+      {"attn_decode_dev", "B=1 Tk=200 Tk_max=1024 NH=32 HS=96", kBf16, kF32,
+       [](auto& r) { return attention_decode_device_len(r, 1, 200, 1024, 32, 32, 96, 0); }},
+      {"attn_decode_dev", "B=4 Tk=77 Tk_max=300 NH=8 NKV=2 HS=64", kBf16, kF32,
+       [](auto& r) { return attention_decode_device_len(r, 4, 77, 300, 8, 2, 64, 0); }},
+      {"attn_decode_dev", "B=4 Tk=290 Tk_max=300 NH=8 NKV=2 HS=64 w=150", kBf16, kF32,
+       [](auto& r) { return attention_decode_device_len(r, 4, 290, 300, 8, 2, 64, 150); }},
+      // fused lm_head + CE (parity_cases_lce.cu): 3 chunks (a short last one), Phi-3's vocabulary
+      // in 4 chunks, one chunk (Vc > V). fp32 losses/lse come from bf16 operands: 1e-3.
+      {"lce_fwd", "N=37 C=256 V=1000 Vc=384", kBf16, 1e-3,
+       [](auto& r) { return lce_fwd(r, 37, 256, 1000, 384); }},
+      {"lce_fwd", "N=8 C=3072 V=32064 Vc=8192", kBf16, 1e-3,
+       [](auto& r) { return lce_fwd(r, 8, 3072, 32064, 8192); }},
+      {"lce_fwd", "N=5 C=64 V=104 Vc=4096", kBf16, 1e-3,
+       [](auto& r) { return lce_fwd(r, 5, 64, 104, 4096); }},
+      {"lce_bwd", "N=37 C=256 V=1000 Vc=384", kBf16, 1e-3,
+       [](auto& r) { return lce_bwd(r, 37, 256, 1000, 384); }},
+      {"lce_bwd", "N=8 C=3072 V=32064 Vc=8192", kBf16, 1e-3,
+       [](auto& r) { return lce_bwd(r, 8, 3072, 32064, 8192); }},
+      {"lce_bwd", "N=5 C=64 V=104 Vc=4096", kBf16, 1e-3,
+       [](auto& r) { return lce_bwd(r, 5, 64, 104, 4096); }},
+      // fused NF4 tensor-core GEMM: Phi-3 qkv, ragged N with 3 k-tiles, 1 k-tile, down_proj's long
+      // K at N = 1, a mid shape
+      {"nf4_gemm_mma", "N=256 C=3072 OC=9216", kBf16, kF32,
+       [](auto& r) { return nf4_gemm_mma_fwd(r, 256, 3072, 9216, false); }},
+      {"nf4_gemm_mma", "N=37 C=192 OC=128", kBf16, kF32,
+       [](auto& r) { return nf4_gemm_mma_fwd(r, 37, 192, 128, false); }},
+      {"nf4_gemm_mma", "N=130 C=64 OC=256", kBf16, kF32,
+       [](auto& r) { return nf4_gemm_mma_fwd(r, 130, 64, 256, false); }},
+      {"nf4_gemm_mma", "N=1 C=8192 OC=3072", kBf16, kF32,
+       [](auto& r) { return nf4_gemm_mma_fwd(r, 1, 8192, 3072, false); }},
+      {"nf4_gemm_mma", "N=300 C=1024 OC=384", kBf16, kF32,
+       [](auto& r) { return nf4_gemm_mma_fwd(r, 300, 1024, 384, false); }},
+      // its backward-input form: Phi-3 qkv, ragged N with 3 k-tiles, down_proj's C = 8192, mid
+      {"nf4_mma_dinp", "N=128 C=3072 OC=9216", kBf16, kF32,
+       [](auto& r) { return nf4_gemm_mma_bwd_inp(r, 128, 3072, 9216, false); }},
+      {"nf4_mma_dinp", "N=37 C=128 OC=192", kBf16, kF32,
+       [](auto& r) { return nf4_gemm_mma_bwd_inp(r, 37, 128, 192, false); }},
+      {"nf4_mma_dinp", "N=64 C=8192 OC=3072", kBf16, kF32,
+       [](auto& r) { return nf4_gemm_mma_bwd_inp(r, 64, 8192, 3072, false); }},
+      {"nf4_mma_dinp", "N=300 C=384 OC=1024", kBf16, kF32,
+       [](auto& r) { return nf4_gemm_mma_bwd_inp(r, 300, 384, 1024, false); }},
+      // the 256-row tile variants: two row tiles with a ragged second, one ragged tile, three
+      {"nf4_mma_m256", "N=300 C=1024 OC=384", kBf16, kF32,
+       [](auto& r) { return nf4_gemm_mma_fwd(r, 300, 1024, 384, true); }},
+      {"nf4_mma_m256", "N=37 C=192 OC=128", kBf16, kF32,
+       [](auto& r) { return nf4_gemm_mma_fwd(r, 37, 192, 128, true); }},
+      {"nf4_mma_m256", "N=513 C=3072 OC=256", kBf16, kF32,
+       [](auto& r) { return nf4_gemm_mma_fwd(r, 513, 3072, 256, true); }},
+      {"nf4_dinp_m256", "N=300 C=384 OC=1024", kBf16, kF32,
+       [](auto& r) { return nf4_gemm_mma_bwd_inp(r, 300, 384, 1024, true); }},
+      {"nf4_dinp_m256", "N=37 C=128 OC=192", kBf16, kF32,
+       [](auto& r) { return nf4_gemm_mma_bwd_inp(r, 37, 128, 192, true); }},
+      {"nf4_dinp_m256", "N=513 C=256 OC=3072", kBf16, kF32,
+       [](auto& r) { return nf4_gemm_mma_bwd_inp(r, 513, 256, 3072, true); }},
       {"ce_fwd", "N=9 V=32064", kBf16, kF32,
        [](auto& r) { return cross_entropy_fwd(r, 9, 32064); }},
       {"ce_fwd", "N=1 V=5", kBf16, kF32, [](auto& r) { return cross_entropy_fwd(r, 1, 5); }},
@@ -227,12 +305,14 @@ int run_case(cuda_context& cx, const parity_case& pc, std::mt19937& rng, bool pe
 
 int main(int argc, char** argv) {
   using namespace kaito;
-  bool perf = false;
+  bool perf = false, first = false;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--perf") == 0) {
       perf = true;
+    } else if (std::strcmp(argv[i], "--first") == 0) {
+      first = true;
     } else {
-      std::fprintf(stderr, "usage: parity_test [--perf]\n");
+      std::fprintf(stderr, "usage: parity_test [--perf] [--first]\n");
       return 2;
     }
   }
@@ -253,7 +333,12 @@ int main(int argc, char** argv) {
   std::printf("seed %u (fresh every run)\n", seed);
   std::mt19937 rng(seed);
   int failures = 0, rows = 0;
+  std::vector<std::string> seen_ops;
   for (const parity::parity_case& pc : parity::cases()) {
+    if (first) {
+      if (std::find(seen_ops.begin(), seen_ops.end(), pc.op) != seen_ops.end()) continue;
+      seen_ops.push_back(pc.op);
+    }
     failures += parity::run_case(**cx, pc, rng, perf);
     ++rows;
   }

@@ -1,0 +1,322 @@
+// Attention over a KV cache on the GPU, flash-decoding style (split-K over keys); contract and
+// CPU twin: kernels/attention.h (attention_forward_cached_*). bf16 q/out/cache, fp32 scores,
+// softmax, lse and accumulators. HS must be 32, 64, 96 or 128.
+//
+// Query row (b, i, h) sits at position pos = Tk - Tq + i and sees keys [j0, pos], j0 = 0 or
+// pos - window + 1 (clamped at 0). Those keys are cut into nsplit chunks of `chunk` keys
+// (chunk = ceil(span / nsplit), span = the longest row's key count) and each chunk goes to one
+// block. Grid (nsplit, NH, B*Tq), 4 warps per block; the warps take 32-key tiles of the chunk
+// round robin. Per tile, lane j scores key j (its whole k row from global in 16-byte vectors, q
+// from shared memory as a broadcast), the warp keeps the online softmax (running max m, sum l)
+// and the output accumulator (lane owns dims lane + 32 kd), then the 4 warps merge in shared
+// memory. nsplit == 1: the block writes out and lse itself. Else each block writes its partial
+// (m, l, unnormalised accumulator) to arena scratch and attn_decode_merge_kernel (one warp per
+// row) merges them:
+//   M = max_s m_s,  L = sum_s l_s exp(m_s - M),
+//   out = sum_s acc_s exp(m_s - M) / L,  lse = M + log L
+// An empty chunk (a short row of a Tq > 1 call) writes m = -inf, l = 0 and weighs nothing.
+// nsplit: enough blocks for about two waves of the SMs (2 * SMs / rows), at most one split per
+// 128 keys (one tile per warp) and at most 64. So batch 1 decode of Phi-3 (32 rows) with a
+// 4096-token cache runs 9 splits = 288 blocks instead of 32; batch 16 (512 rows) runs 1.
+// Reads only cache rows [j0, pos] (rows >= Tk are never touched: the parity test poisons them).
+// attention_decode_cuda: the same kernels with Tk read from device memory (d_Tk) at run time and
+// the splits planned for Tk_max, so splits past the current key count are empty.
+// Speed: SIMT fp32 FMAs; K rows are read once per query head (no sharing across a GQA group).
+// Not measured yet on the H200 (written without a GPU; first numbers: parity_test --perf).
+#include <cuda_bf16.h>
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+
+#include "kernels/attention.h"
+#include "kernels/cuda/cuda_common.cuh"
+
+namespace kaito {
+namespace {
+
+constexpr int kWarps = 4;
+constexpr int kTile = 32;                         // keys per warp tile (one per lane)
+constexpr int kMinKeysPerSplit = kWarps * kTile;  // below this a split leaves warps idle
+constexpr int kMaxSplits = 64;
+
+struct decode_shape {
+  int Tq, Tk, Tcap, NH, NKV;
+  float scale;
+  int window;  // 0 = none, else clamped to Tk + 1
+  int nsplit, chunk;
+  const int32_t* d_Tk;  // attention_decode_cuda: the key count on the device (Tk = its maximum)
+};
+
+// The key count: s.Tk, or the device value clamped into [Tq, s.Tk] (memory safety: the splits
+// were planned for at most s.Tk keys, and the cache holds Tcap >= s.Tk rows).
+__device__ __forceinline__ int key_count(const decode_shape& s) {
+  return s.d_Tk == nullptr ? s.Tk : min(max(*s.d_Tk, s.Tq), s.Tk);
+}
+
+template <int HS>
+__global__ void __launch_bounds__(kWarps * 32)
+    attn_decode_split_kernel(__nv_bfloat16* out, float* lse, float* part_o, float* part_ml,
+                             const __nv_bfloat16* q, const __nv_bfloat16* kc,
+                             const __nv_bfloat16* vc, decode_shape s) {
+  constexpr int KD = HS / 32;
+  __shared__ float qs[HS];
+  __shared__ float wm[kWarps], wl[kWarps];
+  __shared__ float wacc[kWarps][HS];
+  const int split = blockIdx.x, h = blockIdx.y, bi = blockIdx.z;  // bi = b * Tq + i
+  const int b = bi / s.Tq, i = bi % s.Tq;
+  const int g = h / (s.NH / s.NKV);
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+  const int64_t row = int64_t(bi) * s.NH + h;  // q/out row (b, i, h)
+  for (int d = threadIdx.x; d < HS; d += blockDim.x) qs[d] = __bfloat162float(q[row * HS + d]);
+  __syncthreads();
+
+  const int pos = key_count(s) - s.Tq + i;
+  const int j0 = s.window > 0 ? max(0, pos - s.window + 1) : 0;
+  const int kbeg = j0 + split * s.chunk;
+  const int kend = min(pos + 1, kbeg + s.chunk);  // exclusive; <= kbeg for an empty split
+  const int64_t kstride = int64_t(s.NKV) * HS;    // elements between consecutive positions
+  // seek to k[b, 0, g, :] and v[b, 0, g, :]
+  const __nv_bfloat16* kb = kc + (int64_t(b) * s.Tcap * s.NKV + g) * HS;
+  const __nv_bfloat16* vb = vc + (int64_t(b) * s.Tcap * s.NKV + g) * HS;
+
+  float m = -INFINITY, l = 0.0f, acc[KD];
+#pragma unroll
+  for (int kd = 0; kd < KD; ++kd) acc[kd] = 0.0f;
+  for (int t0 = kbeg + warp * kTile; t0 < kend; t0 += kWarps * kTile) {
+    const int j = t0 + lane;
+    float sc = -INFINITY;
+    if (j < kend) {
+      const __nv_bfloat16* kr = kb + int64_t(j) * kstride;  // k[b, j, g, :]
+      float dot = 0.0f;
+#pragma unroll
+      for (int d = 0; d < HS; d += 8) {
+        float kf[8];
+        load8_bf16(kf, kr + d);
+#pragma unroll
+        for (int e = 0; e < 8; ++e) dot += qs[d + e] * kf[e];
+      }
+      sc = dot * s.scale;
+    }
+    const float m_new = fmaxf(m, warp_reduce_max(sc));
+    if (m_new == -INFINITY) continue;  // warp-uniform; only with -inf scores
+    const float p = j < kend ? expf(sc - m_new) : 0.0f;
+    const float corr = expf(m - m_new);  // exp(-inf) = 0 on the warp's first tile
+    l = l * corr + warp_reduce_sum(p);
+#pragma unroll
+    for (int kd = 0; kd < KD; ++kd) acc[kd] *= corr;
+    const int nvalid = min(kTile, kend - t0);  // warp-uniform
+    for (int jj = 0; jj < nvalid; ++jj) {
+      const float pj = __shfl_sync(0xffffffffu, p, jj);
+      const __nv_bfloat16* vr = vb + int64_t(t0 + jj) * kstride;  // v[b, t0 + jj, g, :]
+#pragma unroll
+      for (int kd = 0; kd < KD; ++kd) acc[kd] += pj * __bfloat162float(vr[lane + 32 * kd]);
+    }
+    m = m_new;
+  }
+
+  // merge the warps
+  if (lane == 0) {
+    wm[warp] = m;
+    wl[warp] = l;
+  }
+#pragma unroll
+  for (int kd = 0; kd < KD; ++kd) wacc[warp][lane + 32 * kd] = acc[kd];
+  __syncthreads();
+  float M = -INFINITY;
+#pragma unroll
+  for (int w = 0; w < kWarps; ++w) M = fmaxf(M, wm[w]);
+  float f[kWarps], L = 0.0f;
+#pragma unroll
+  for (int w = 0; w < kWarps; ++w) {
+    f[w] = wm[w] == -INFINITY ? 0.0f : expf(wm[w] - M);  // guards -inf - -inf = NaN
+    L += wl[w] * f[w];
+  }
+  if (s.nsplit == 1) {
+    // L > 0: every query row sees its own key, so split 0 of one split is never empty.
+    const float inv = 1.0f / L;
+    for (int d = threadIdx.x; d < HS; d += blockDim.x) {
+      float o = 0.0f;
+#pragma unroll
+      for (int w = 0; w < kWarps; ++w) o += wacc[w][d] * f[w];
+      out[row * HS + d] = __float2bfloat16_rn(o * inv);
+    }
+    if (lse != nullptr && threadIdx.x == 0)
+      lse[(int64_t(b) * s.NH + h) * s.Tq + i] = M + logf(L);  // lse[b, h, i]
+  } else {
+    const int64_t pr = row * s.nsplit + split;  // partial (row, split)
+    for (int d = threadIdx.x; d < HS; d += blockDim.x) {
+      float o = 0.0f;
+#pragma unroll
+      for (int w = 0; w < kWarps; ++w) o += wacc[w][d] * f[w];
+      part_o[pr * HS + d] = o;
+    }
+    if (threadIdx.x == 0) {
+      part_ml[2 * pr] = M;
+      part_ml[2 * pr + 1] = L;
+    }
+  }
+}
+
+// One warp per row (b, i, h): merges the row's nsplit partials.
+template <int HS>
+__global__ void attn_decode_merge_kernel(__nv_bfloat16* out, float* lse, const float* part_o,
+                                         const float* part_ml, int64_t rows, int nsplit, int Tq,
+                                         int NH) {
+  constexpr int KD = HS / 32;
+  const int64_t row = (int64_t(blockIdx.x) * blockDim.x + threadIdx.x) >> 5;
+  const int lane = threadIdx.x & 31;
+  if (row >= rows) return;  // whole warps
+  const float* ml = part_ml + row * nsplit * 2;
+  float M = -INFINITY;
+  for (int sp = lane; sp < nsplit; sp += 32) M = fmaxf(M, ml[2 * sp]);
+  M = warp_reduce_max(M);  // finite: split 0 holds the row's first key
+  float L = 0.0f;
+  for (int sp = lane; sp < nsplit; sp += 32) {
+    const float m = ml[2 * sp];
+    if (m != -INFINITY) L += ml[2 * sp + 1] * expf(m - M);
+  }
+  L = warp_reduce_sum(L);
+  float acc[KD];
+#pragma unroll
+  for (int kd = 0; kd < KD; ++kd) acc[kd] = 0.0f;
+  for (int sp = 0; sp < nsplit; ++sp) {
+    const float m = ml[2 * sp];
+    if (m == -INFINITY) continue;  // empty split (warp-uniform)
+    const float f = expf(m - M);
+    const float* po = part_o + (row * nsplit + sp) * HS;
+#pragma unroll
+    for (int kd = 0; kd < KD; ++kd) acc[kd] += po[lane + 32 * kd] * f;
+  }
+  const float inv = 1.0f / L;
+#pragma unroll
+  for (int kd = 0; kd < KD; ++kd)
+    out[row * HS + lane + 32 * kd] = __float2bfloat16_rn(acc[kd] * inv);
+  if (lse != nullptr && lane == 0) {
+    const int64_t bi = row / NH, h = row % NH, b = bi / Tq, i = bi % Tq;
+    lse[(b * NH + h) * Tq + i] = M + logf(L);  // lse[b, h, i]
+  }
+}
+
+template <int HS>
+void decode_hs(cuda_context& cx, bf16* out, float* lse, float* part_o, float* part_ml,
+               const bf16* q, const bf16* k, const bf16* v, int64_t B, const decode_shape& s) {
+  const dim3 grid(unsigned(s.nsplit), unsigned(s.NH), unsigned(B * s.Tq));
+  attn_decode_split_kernel<HS><<<grid, kWarps * 32, 0, cx.stream()>>>(
+      as_nv(out), lse, part_o, part_ml, as_nv(q), as_nv(k), as_nv(v), s);
+  CUDA_CHECK(cudaGetLastError());
+  if (s.nsplit == 1) return;
+  const int64_t rows = B * s.Tq * s.NH;
+  attn_decode_merge_kernel<HS>
+      <<<unsigned(ceil_div<int64_t>(rows * 32, 128)), 128, 0, cx.stream()>>>(
+          as_nv(out), lse, part_o, part_ml, rows, s.nsplit, s.Tq, s.NH);
+  CUDA_CHECK(cudaGetLastError());
+}
+
+bool check_decode_shape(cuda_context& cx, const char* who, const bf16* k_cache, int64_t B,
+                        int64_t Tq, int64_t Tk, int64_t Tcap, int64_t NH, int64_t NKV, int64_t HS,
+                        int64_t window) {
+  if (B < 0 || Tq < 0 || Tq > Tk || Tk > Tcap || Tcap > INT32_MAX / 2 || NH <= 0 || NKV <= 0 ||
+      NH % NKV != 0 || NH > 65535 || window < 0 || B * Tq > 65535 ||
+      !(HS == 32 || HS == 64 || HS == 96 || HS == 128)) {
+    cx.record_error(invalid_argument(
+        std::string(who) + ": unsupported shape B=" + std::to_string(B) + " Tq=" +
+            std::to_string(Tq) + " Tk=" + std::to_string(Tk) + " Tcap=" + std::to_string(Tcap) +
+            " NH=" + std::to_string(NH) + " NKV=" + std::to_string(NKV) +
+            " HS=" + std::to_string(HS) + " window=" + std::to_string(window) +
+            " (need Tq <= Tk <= Tcap, NH % NKV == 0, B*Tq <= 65535, HS in {32, 64, 96, 128})",
+        "HS"));
+    return false;
+  }
+  if (B > 0 && Tq > 0 && !aligned16(k_cache)) {
+    cx.record_error(
+        invalid_argument(std::string(who) + ": k_cache must be 16-byte aligned", "k_cache"));
+    return false;
+  }
+  return true;
+}
+
+// Plans the splits for Tk keys (the maximum when d_Tk is given), takes the scratch, launches.
+void launch_decode(cuda_context& cx, const char* who, bf16* out, float* lse, const bf16* q,
+                   const bf16* k_cache, const bf16* v_cache, const int32_t* d_Tk, int64_t B,
+                   int64_t Tq, int64_t Tk, int64_t Tcap, int64_t NH, int64_t NKV, int64_t HS,
+                   float scale, int64_t window) {
+  const int64_t rows = B * Tq * NH;
+  const int64_t span = window > 0 ? std::min(Tk, window) : Tk;  // the last row's key count
+  const int64_t want = ceil_div<int64_t>(2 * int64_t(cx.sm_count()), rows);
+  const int64_t nsplit =
+      std::clamp<int64_t>(std::min(want, ceil_div<int64_t>(span, kMinKeysPerSplit)), 1, kMaxSplits);
+  decode_shape s{int(Tq),
+                 int(Tk),
+                 int(Tcap),
+                 int(NH),
+                 int(NKV),
+                 scale,
+                 int(std::min<int64_t>(window, Tk + 1)),
+                 int(nsplit),
+                 int(ceil_div<int64_t>(span, nsplit)),
+                 d_Tk};
+  const size_t mark = cx.arena().mark();
+  float* part_o = nullptr;
+  float* part_ml = nullptr;
+  if (nsplit > 1) {
+    auto po = cx.arena().alloc_array<float>(size_t(rows * nsplit * HS));
+    auto pm = cx.arena().alloc_array<float>(size_t(rows * nsplit * 2));
+    if (!po.ok() || !pm.ok()) {
+      cx.arena().rewind(mark);
+      cx.record_error(
+          (po.ok() ? pm.error() : po.error()).with_context(std::string(who) + " split scratch"));
+      return;
+    }
+    part_o = *po;
+    part_ml = *pm;
+  }
+  switch (HS) {
+    case 32:
+      decode_hs<32>(cx, out, lse, part_o, part_ml, q, k_cache, v_cache, B, s);
+      break;
+    case 64:
+      decode_hs<64>(cx, out, lse, part_o, part_ml, q, k_cache, v_cache, B, s);
+      break;
+    case 96:
+      decode_hs<96>(cx, out, lse, part_o, part_ml, q, k_cache, v_cache, B, s);
+      break;
+    default:
+      decode_hs<128>(cx, out, lse, part_o, part_ml, q, k_cache, v_cache, B, s);
+      break;
+  }
+  // The scratch is reused by the next launch; stream order keeps it valid until then.
+  cx.arena().rewind(mark);
+}
+
+}  // namespace
+
+// launchers
+
+void attention_forward_cached_cuda(cuda_context& cx, bf16* out, float* lse, const bf16* q,
+                                   const bf16* k_cache, const bf16* v_cache, int64_t B, int64_t Tq,
+                                   int64_t Tk, int64_t Tcap, int64_t NH, int64_t NKV, int64_t HS,
+                                   float scale, int64_t window) {
+  const char* who = "attention_forward_cached_cuda";
+  if (!check_decode_shape(cx, who, k_cache, B, Tq, Tk, Tcap, NH, NKV, HS, window)) return;
+  if (B == 0 || Tq == 0) return;
+  launch_decode(cx, who, out, lse, q, k_cache, v_cache, nullptr, B, Tq, Tk, Tcap, NH, NKV, HS,
+                scale, window);
+}
+
+void attention_decode_cuda(cuda_context& cx, bf16* out, const bf16* q, const bf16* k_cache,
+                           const bf16* v_cache, const int32_t* d_Tk, int64_t B, int64_t Tk_max,
+                           int64_t Tcap, int64_t NH, int64_t NKV, int64_t HS, float scale,
+                           int64_t window) {
+  const char* who = "attention_decode_cuda";
+  if (!check_decode_shape(cx, who, k_cache, B, 1, Tk_max, Tcap, NH, NKV, HS, window)) return;
+  if (d_Tk == nullptr) {
+    cx.record_error(invalid_argument(std::string(who) + ": d_Tk is null", "d_Tk"));
+    return;
+  }
+  if (B == 0) return;
+  launch_decode(cx, who, out, nullptr, q, k_cache, v_cache, d_Tk, B, 1, Tk_max, Tcap, NH, NKV, HS,
+                scale, window);
+}
+
+}  // namespace kaito

@@ -1,0 +1,102 @@
+// cuda_emulation.h: runs CUDA kernel source on the CPU for tests on machines without a GPU. The
+// kernel's .cu is #included by a host-compiled test after this header, with KAITO_CUDA_EMULATE
+// defined (the .cu files then leave out their host launchers, and nf4_mma_common.cuh its inline
+// PTX, which the test emulates itself).
+//   thread model: one block at a time, blockDim.x std::threads (threadIdx, blockIdx are
+//     thread_local); __syncthreads is a std::barrier over the block; `static __shared__`
+//     variables are function statics, shared by the block's threads;
+//   warp collectives: __shfl_xor_sync and the test's own ops (emu::warp_op) exchange values
+//     through two alternating per-warp slots with one std::barrier per op, so every lane of a
+//     warp must reach every collective (as on the GPU with a full mask);
+//   dynamic shared memory: the test defines the `smem` array the kernel's extern declaration
+//     names (in the kernel's namespace).
+// Only for tests: slow (an OS thread per CUDA thread), no memory model beyond the barriers.
+#pragma once
+
+#include <cuda_bf16.h>
+#include <cuda_runtime.h>
+
+#include <barrier>
+#include <cstdint>
+#include <cstring>
+#include <functional>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#define KAITO_CUDA_EMULATE 1
+#ifndef __launch_bounds__  // (host_defines.h defines it for nvcc only)
+#define __launch_bounds__(...)
+#endif
+
+inline thread_local uint3 threadIdx;
+inline thread_local uint3 blockIdx;
+inline dim3 blockDim, gridDim;
+
+namespace emu {
+
+constexpr int kMaxWarps = 32;
+struct warp_slot {
+  uint32_t u[32][8];  // per lane: up to 8 words of one collective op
+};
+inline std::unique_ptr<std::barrier<>> block_barrier;
+inline std::unique_ptr<std::barrier<>> warp_barrier[kMaxWarps];
+inline warp_slot slots[kMaxWarps][2];  // alternating per op: see the header comment
+inline thread_local unsigned op_count = 0;
+
+inline int lane() {
+  return int(threadIdx.x) & 31;
+}
+// This op's exchange slot of the calling thread's warp.
+inline warp_slot& slot() {
+  return slots[threadIdx.x >> 5][op_count & 1];
+}
+// Publish (done by the caller into slot().u[lane()]), then wait for the warp; read; then next().
+inline void warp_wait() {
+  warp_barrier[threadIdx.x >> 5]->arrive_and_wait();
+}
+inline void next() {
+  ++op_count;
+}
+
+// Runs `kernel` for every block of `grid`, `threads` std::threads per block (a multiple of 32),
+// blocks one after another. `per_thread_init` runs in each thread before the kernel (test state).
+inline void run(dim3 grid, int threads, const std::function<void()>& kernel,
+                const std::function<void()>& per_thread_init = {},
+                const std::function<void()>& per_block_init = {}) {
+  gridDim = grid;
+  blockDim = dim3(unsigned(threads));
+  for (unsigned by = 0; by < grid.y; ++by) {
+    for (unsigned bx = 0; bx < grid.x; ++bx) {
+      if (per_block_init) per_block_init();
+      block_barrier = std::make_unique<std::barrier<>>(threads);
+      for (int w = 0; w < threads / 32; ++w) warp_barrier[w] = std::make_unique<std::barrier<>>(32);
+      std::vector<std::thread> pool;
+      for (int t = 0; t < threads; ++t) {
+        pool.emplace_back([&, t] {
+          threadIdx = make_uint3(unsigned(t), 0, 0);
+          blockIdx = make_uint3(bx, by, 0);
+          op_count = 0;
+          if (per_thread_init) per_thread_init();
+          kernel();
+        });
+      }
+      for (auto& th : pool) th.join();
+    }
+  }
+}
+
+}  // namespace emu
+
+inline void __syncthreads() {
+  emu::block_barrier->arrive_and_wait();
+}
+
+inline float __shfl_xor_sync(unsigned /*mask: full warps only*/, float v, int lane_mask) {
+  std::memcpy(&emu::slot().u[emu::lane()][0], &v, 4);
+  emu::warp_wait();
+  float r;
+  std::memcpy(&r, &emu::slot().u[emu::lane() ^ lane_mask][0], 4);
+  emu::next();
+  return r;
+}

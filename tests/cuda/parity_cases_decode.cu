@@ -1,0 +1,88 @@
+// Row builders for attention over a KV cache (see parity_cases.h): q and the cache rows the
+// queries may read (0..Tk-1) drawn at random and rounded to bf16 so both twins see the same
+// values; cache rows Tk..Tcap-1 hold NaN on both sides, so a CUDA twin that reads past Tk
+// produces NaN outputs and fails the row (the CPU twin never reads them).
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "kernels/attention.h"
+#include "tests/cuda/parity_cases.h"
+
+namespace kaito::parity {
+
+namespace {
+
+// A (B, Tcap, NKV, HS) cache with random rows [0, Tk) and NaN rows [Tk, Tcap).
+std::vector<float> random_cache(std::mt19937& rng, int64_t B, int64_t Tk, int64_t Tcap, int64_t NKV,
+                                int64_t HS, float scale, std::vector<bf16>& bf) {
+  std::vector<float> f = random_bf16_values(rng, B * Tcap * NKV * HS, scale, bf);
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t t = Tk; t < Tcap; ++t)
+      for (int64_t e = 0; e < NKV * HS; ++e) {
+        const size_t at = size_t(((b * Tcap + t) * NKV) * HS + e);  // cache[b, t, :, :]
+        f[at] = nan;
+        bf[at] = f32_to_bf16(nan);
+      }
+  return f;
+}
+
+}  // namespace
+
+prepared attention_fwd_cached(std::mt19937& rng, int64_t B, int64_t Tq, int64_t Tk, int64_t Tcap,
+                              int64_t NH, int64_t NKV, int64_t HS, int64_t window) {
+  prepared p;
+  std::vector<bf16> qb, kb, vb;
+  auto q = random_bf16_values(rng, B * Tq * NH * HS, 1.5f, qb);
+  auto k = random_cache(rng, B, Tk, Tcap, NKV, HS, 1.5f, kb);
+  auto v = random_cache(rng, B, Tk, Tcap, NKV, HS, 1.0f, vb);
+  auto qd = upload(p, elem::bf16, qb), kd = upload(p, elem::bf16, kb),
+       vd = upload(p, elem::bf16, vb);
+  auto out = add_output(p, "out", elem::bf16, B * Tq * NH * HS);
+  auto lse = add_output(p, "lse", elem::f32, B * NH * Tq);
+  const float scale = 1.0f / std::sqrt(float(HS));
+  p.cpu = [=] {
+    attention_forward_cached_cpu(out.ref->data(), lse.ref->data(), q.data(), k.data(), v.data(), B,
+                                 Tq, Tk, Tcap, NH, NKV, HS, scale, window);
+  };
+  p.cuda = [=](cuda_context& cx) {
+    attention_forward_cached_cuda(cx, out.dev->as<bf16>(), lse.dev->as<float>(), qd->as<bf16>(),
+                                  kd->as<bf16>(), vd->as<bf16>(), B, Tq, Tk, Tcap, NH, NKV, HS,
+                                  scale, window);
+  };
+  const double keys = window ? std::min<double>(window, Tk) : Tk;
+  p.flops = 4.0 * B * Tq * NH * keys * HS;
+  // q and out once, every visible K and V row once per query head (no reuse across a GQA group)
+  p.bytes = 2.0 * (2 * B * Tq * NH * HS + 2 * B * NH * keys * HS) + 4.0 * B * NH * Tq;
+  return p;
+}
+
+prepared attention_decode_device_len(std::mt19937& rng, int64_t B, int64_t Tk, int64_t Tk_max,
+                                     int64_t NH, int64_t NKV, int64_t HS, int64_t window) {
+  prepared p;
+  const int64_t Tcap = Tk_max;
+  std::vector<bf16> qb, kb, vb;
+  auto q = random_bf16_values(rng, B * NH * HS, 1.5f, qb);
+  auto k = random_cache(rng, B, Tk, Tcap, NKV, HS, 1.5f, kb);
+  auto v = random_cache(rng, B, Tk, Tcap, NKV, HS, 1.0f, vb);
+  auto qd = upload(p, elem::bf16, qb), kd = upload(p, elem::bf16, kb),
+       vd = upload(p, elem::bf16, vb);
+  auto tk = upload(p, elem::i32, std::vector<int32_t>{int32_t(Tk)});
+  auto out = add_output(p, "out", elem::bf16, B * NH * HS);
+  const float scale = 1.0f / std::sqrt(float(HS));
+  p.cpu = [=] {
+    attention_forward_cached_cpu(out.ref->data(), nullptr, q.data(), k.data(), v.data(), B, 1, Tk,
+                                 Tcap, NH, NKV, HS, scale, window);
+  };
+  p.cuda = [=](cuda_context& cx) {
+    attention_decode_cuda(cx, out.dev->as<bf16>(), qd->as<bf16>(), kd->as<bf16>(), vd->as<bf16>(),
+                          tk->as<int32_t>(), B, Tk_max, Tcap, NH, NKV, HS, scale, window);
+  };
+  const double keys = window ? std::min<double>(window, Tk) : Tk;
+  p.flops = 4.0 * B * NH * keys * HS;
+  p.bytes = 2.0 * (2 * B * NH * HS + 2 * B * NH * keys * HS);
+  return p;
+}
+
+}  // namespace kaito::parity
