@@ -1,0 +1,179 @@
+// infer_bench: GPU inference at the Phi-3-mini shape (issue #6; never run by ctest).
+//   decode: greedy decode with the KV cache (engine/cuda/infer.h) at batch 1 and 16 after a
+//           128-token prompt; the prompt's prefill is not timed; tok/s = B * steps / seconds.
+//           Batch 16 runs twice: the default (the fused NF4 GEMV in two calls of 8 rows) and
+//           with gemv_max_batch = 8 (NF4 dequantize + cuBLASLt GEMM), printed as
+//           decode_b16_gemm_tok_s so the choice can be checked against a measurement.
+//           Decode steps replay a captured CUDA graph (infer.h); batch 1 also runs with plain
+//           launches, printed as decode_b1_eager_tok_s (what the graph saves).
+//   prefill: one sequence of 2048 tokens through every layer, filling the cache, up to the
+//           greedy next token; median of 3 after a warm-up.
+// Timing: wall clock (std::chrono::steady_clock) around the enqueued steps and a final
+// synchronize, so host launch overhead counts.
+// Model: gpu_model_random (NF4 double-quant base, bf16 embed/lm_head, LoRA r=8 with non-zero B so
+// every LoRA product runs); LoRA applied at run time.
+// Output: a human line per row and `METRIC,<key>,<value>` lines (bench/device/model_report.py):
+//   decode_b1_tok_s, decode_b16_tok_s, prefill_2048_tok_s (issue #6's rows) and
+//   decode_b1_eager_tok_s, decode_b16_gemm_tok_s (the alternatives, for the record)
+// Usage: infer_bench [--layers N] [--steps N]   (fewer layers: a quick smoke run; the METRIC
+// lines are printed only for the full 32-layer model). Exit 77 without a CUDA device.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <random>
+#include <vector>
+
+#include "engine/cuda/gpu_model.h"
+#include "engine/cuda/infer.h"
+#include "kernels/cuda/cuda_context.h"
+
+namespace {
+
+using namespace kaito;
+using namespace kaito::gpu;
+using clock_type = std::chrono::steady_clock;
+
+void die(const char* what, const status& st) {
+  std::fprintf(stderr, "infer_bench: %s: %s\n", what, st.to_string().c_str());
+  std::exit(1);
+}
+
+std::vector<int32_t> random_ids(int64_t n, int64_t V, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_int_distribution<int32_t> u(0, int32_t(V - 1));
+  std::vector<int32_t> ids(static_cast<size_t>(n));
+  for (int32_t& t : ids) t = u(rng);
+  return ids;
+}
+
+void check(const char* what, const status& st) {
+  if (!st.ok()) die(what, st);
+}
+
+status run_decode(gpu_generator& g, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) KAITO_TRY(g.decode_step());
+  return {};
+}
+
+double seconds_since(clock_type::time_point t0) {
+  return std::chrono::duration<double>(clock_type::now() - t0).count();
+}
+
+// Decode tok/s at batch B after a `prompt`-token prompt: a warm-up pass (prefill + 8 steps), then
+// a fresh prefill (not timed) and `steps` timed steps.
+double decode_tok_s(cuda_context& cx, const gpu_model& m, int64_t B, int64_t prompt, int64_t steps,
+                    int64_t gemv_max_batch, bool graph) {
+  infer_options opt;
+  opt.max_batch = B;
+  opt.max_seq = prompt + steps + 1;
+  opt.gemv_max_batch = gemv_max_batch;
+  opt.cuda_graph = graph;
+  auto gen = gpu_generator::create(cx, m, opt);
+  if (!gen.ok()) die("gpu_generator::create", gen.error());
+  gpu_generator& g = **gen;
+  const std::vector<int32_t> ids = random_ids(B * prompt, m.shape.V, 7);
+  check("warm-up prefill", g.prefill(ids.data(), B, prompt));
+  check("warm-up decode", run_decode(g, 8));
+  check("warm-up", cx.synchronize());
+  check("prefill", g.prefill(ids.data(), B, prompt));
+  check("prefill", cx.synchronize());
+  const auto t0 = clock_type::now();
+  check("decode", run_decode(g, steps));
+  check("decode", cx.synchronize());
+  const double dt = seconds_since(t0);
+  auto toks = g.tokens();
+  if (!toks.ok()) die("tokens", toks.error());
+  for (int32_t t : *toks)
+    if (t < 0 || t >= m.shape.V) die("tokens", internal_error("generated id out of range"));
+  std::printf(
+      "decode  B=%-3lld prompt=%lld steps=%lld gemv<=%lld %s: %8.3f ms/step  %9.1f tok/s  "
+      "(cache+activations %.0f MiB; first tokens %d %d %d)\n",
+      (long long)B, (long long)prompt, (long long)steps, (long long)gemv_max_batch,
+      g.graphed() ? "graph" : (graph ? "graph capture FAILED, plain launches" : "plain launches"),
+      1e3 * dt / double(steps), double(B * steps) / dt, double(g.bytes()) / 1048576.0, (*toks)[0],
+      (*toks)[1], (*toks)[2]);
+  return double(B * steps) / dt;
+}
+
+double prefill_tok_s(cuda_context& cx, const gpu_model& m, int64_t T) {
+  infer_options opt;
+  opt.max_batch = 1;
+  opt.max_seq = T;
+  auto gen = gpu_generator::create(cx, m, opt);
+  if (!gen.ok()) die("gpu_generator::create", gen.error());
+  gpu_generator& g = **gen;
+  const std::vector<int32_t> ids = random_ids(T, m.shape.V, 11);
+  check("prefill warm-up", g.prefill(ids.data(), 1, T));
+  check("prefill warm-up", cx.synchronize());
+  std::vector<double> times;
+  for (int r = 0; r < 3; ++r) {
+    const auto t0 = clock_type::now();
+    check("prefill", g.prefill(ids.data(), 1, T));
+    check("prefill", cx.synchronize());
+    times.push_back(seconds_since(t0));
+  }
+  std::sort(times.begin(), times.end());
+  const double dt = times[1];
+  std::printf("prefill T=%lld: %8.2f ms  %9.1f tok/s  (median of 3)\n", (long long)T, 1e3 * dt,
+              double(T) / dt);
+  return double(T) / dt;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int64_t layers = 32, steps = 128;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--layers") == 0 && i + 1 < argc) {
+      layers = std::atoll(argv[++i]);
+    } else if (std::strcmp(argv[i], "--steps") == 0 && i + 1 < argc) {
+      steps = std::atoll(argv[++i]);
+    } else {
+      std::fprintf(stderr, "usage: infer_bench [--layers N] [--steps N]\n");
+      return 2;
+    }
+  }
+  if (layers < 1 || layers > 32 || steps < 3) {
+    std::fprintf(stderr, "infer_bench: --layers must be 1..32 and --steps >= 3\n");
+    return 2;
+  }
+  if (cuda_device_count() == 0) {
+    std::printf("no CUDA device: skipped\n");
+    return 77;
+  }
+  cuda_context_options copt;
+  copt.arena_bytes = size_t(512) << 20;  // gate_up's bf16 copy (96 MiB) + attention scratch
+  auto cx = cuda_context::create(copt);
+  if (!cx.ok()) die("cuda_context", cx.error());
+  gpu_model_shape shape = gpu_model_shape::phi3_mini();
+  shape.L = layers;
+  const int64_t prompt = 128, prefill_T = 2048;
+  const auto t0 = clock_type::now();
+  auto model = gpu_model_random(**cx, shape, std::max(prefill_T, prompt + steps + 1), 1,
+                                /*lora_b_zero=*/false);
+  if (!model.ok()) die("gpu_model_random", model.error());
+  check("gpu_model_random", (*cx)->synchronize());
+  std::printf(
+      "device %s, %d SMs; Phi-3-mini shape with %lld layers: %.0f MiB on the device, "
+      "built in %.1f s\n",
+      (*cx)->device_name().c_str(), (*cx)->sm_count(), (long long)layers,
+      double(model->bytes()) / 1048576.0, seconds_since(t0));
+  const double b1 = decode_tok_s(**cx, *model, 1, prompt, steps, 16, true);
+  const double b1_eager = decode_tok_s(**cx, *model, 1, prompt, steps, 16, false);
+  const double b16 = decode_tok_s(**cx, *model, 16, prompt, steps, 16, true);
+  const double b16_gemm = decode_tok_s(**cx, *model, 16, prompt, steps, 8, true);
+  const double pf = prefill_tok_s(**cx, *model, prefill_T);
+  if (layers != 32) {
+    std::printf("(%lld layers: no METRIC lines)\n", (long long)layers);
+    return 0;
+  }
+  std::printf("METRIC,decode_b1_tok_s,%.3f\n", b1);
+  std::printf("METRIC,decode_b1_eager_tok_s,%.3f\n", b1_eager);
+  std::printf("METRIC,decode_b16_tok_s,%.3f\n", b16);
+  std::printf("METRIC,decode_b16_gemm_tok_s,%.3f\n", b16_gemm);
+  std::printf("METRIC,prefill_2048_tok_s,%.3f\n", pf);
+  return 0;
+}

@@ -1,0 +1,175 @@
+// model_bench: the GPU QLoRA training step at the Phi-3-mini shape (issue #6; never run by ctest).
+//   Batch 4 x 1024 tokens, LoRA r=8 alpha=16 (dropout 0) on qkv, o, gate_up, down, AdamW, global
+//   norm clip 0.3: one row with activation checkpointing off, one with it on. Each row: 2 warm-up
+//   steps, then 5 timed steps between two CUDA events on the trainer's stream (every step
+//   includes its host syncs: loss read-back and the clip norm); tok/s = B * T * steps / seconds.
+// Model: gpu_model_random (NF4 double-quant base quantized on the device, bf16 embed/lm_head,
+// LoRA B non-zero so every product runs). Tokens: random ids, targets = ids shifted by one.
+// Peak memory (train_peak_mib, train_ckpt_peak_mib): the high water of device bytes OUR code
+// holds during the row, weights included, as hf_model_bench.py's max_memory_allocated counts
+// everything torch allocated: model.bytes() (NF4 base, norms, embed, lm_head, LoRA masters,
+// bf16 copies and grads, rope tables) + trainer.bytes() (the one activation region + AdamW
+// moments) + the cuda_context's arena capacity and cuBLASLt workspace. Nothing is allocated
+// inside a step, so the sum of these allocations is the high water. The cudaMemGetInfo delta
+// since before the context existed (includes the CUDA context and cuBLASLt internals) is printed
+// on the human line for reference.
+// Output: a human line per row and `METRIC,<key>,<value>` lines (bench/device/model_report.py):
+//   train_tok_s, train_peak_mib, train_ckpt_tok_s, train_ckpt_peak_mib
+// A row whose trainer does not fit prints so (resource_exhausted) and no METRIC line.
+// Usage: model_bench [--layers N] [--steps N]  (fewer layers: a smoke run; METRIC lines only for
+// the full 32-layer model). Exit 77 without a CUDA device, 1 when a row fails otherwise.
+#include <cuda_runtime_api.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <random>
+#include <vector>
+
+#include "engine/cuda/gpu_model.h"
+#include "engine/cuda/train_step.h"
+#include "kernels/cuda/cuda_context.h"
+
+namespace {
+
+using namespace kaito;
+using namespace kaito::gpu;
+
+constexpr double kMiB = 1024.0 * 1024.0;
+
+size_t device_used() {
+  size_t free_b = 0, total_b = 0;
+  if (cudaMemGetInfo(&free_b, &total_b) != cudaSuccess) return 0;
+  return total_b - free_b;
+}
+
+// One row; returns false on a failure other than "does not fit".
+bool train_row(cuda_context& cx, gpu_model& m, bool ckpt, int64_t B, int64_t T, int steps,
+               int warmup, bool full, size_t used0, const std::vector<int32_t>& ids,
+               const std::vector<int32_t>& targets) {
+  const char* key = ckpt ? "train_ckpt" : "train";
+  train_options o;
+  o.B = B;
+  o.T = T;
+  o.checkpoint = ckpt;
+  o.lora_dropout = 0.0f;
+  o.max_grad_norm = 0.3;
+  o.adamw.lr = 2e-4;
+  o.adamw.weight_decay = 0.0;
+  o.seed = 1;
+  auto tr = gpu_trainer::create(cx, m, o);
+  if (!tr.ok()) {
+    if (tr.error().code() == status_code::resource_exhausted) {
+      std::printf("model_bench: %s %lldx%lld does not fit in device memory (%s): no METRIC\n", key,
+                  (long long)B, (long long)T, tr.error().to_string().c_str());
+      return true;
+    }
+    std::fprintf(stderr, "model_bench: %s: %s\n", key, tr.error().to_string().c_str());
+    return false;
+  }
+  gpu_trainer& t = **tr;
+  double first_loss = NAN, last_loss = NAN;
+  for (int i = 0; i < warmup; ++i) {
+    auto r = t.step(ids.data(), targets.data());
+    if (!r.ok()) {
+      std::fprintf(stderr, "model_bench: %s warm-up: %s\n", key, r.error().to_string().c_str());
+      return false;
+    }
+    if (i == 0) first_loss = r->loss;
+  }
+  cudaEvent_t e0, e1;
+  if (cudaEventCreate(&e0) != cudaSuccess || cudaEventCreate(&e1) != cudaSuccess) {
+    std::fprintf(stderr, "model_bench: cudaEventCreate failed\n");
+    return false;
+  }
+  bool ok = cudaEventRecord(e0, cx.stream()) == cudaSuccess;
+  for (int i = 0; i < steps && ok; ++i) {
+    auto r = t.step(ids.data(), targets.data());
+    if (!r.ok()) {
+      std::fprintf(stderr, "model_bench: %s step: %s\n", key, r.error().to_string().c_str());
+      ok = false;
+      break;
+    }
+    last_loss = r->loss;
+    if (!r->updated) std::printf("model_bench: %s: non-finite grad norm, update skipped\n", key);
+  }
+  float ms = 0.0f;
+  ok = ok && cudaEventRecord(e1, cx.stream()) == cudaSuccess &&
+       cudaEventSynchronize(e1) == cudaSuccess && cudaEventElapsedTime(&ms, e0, e1) == cudaSuccess;
+  cudaEventDestroy(e0);
+  cudaEventDestroy(e1);
+  if (!ok) return false;
+  const double tok_s = double(B * T) * steps / (double(ms) / 1e3);
+  const double peak_mib =
+      double(m.bytes() + t.bytes() + cx.arena().capacity() + cx.cublas_workspace_bytes()) / kMiB;
+  const double used_mib = double(device_used() - used0) / kMiB;
+  std::printf(
+      "model_bench: %-10s %lldx%lld, %d layers: %d steps in %.1f ms = %.0f tok/s (%.1f ms/step); "
+      "held %.0f MiB (model %.0f, trainer %.0f, arena+workspace %.0f), cudaMemGetInfo delta %.0f "
+      "MiB; loss %.4f -> %.4f\n",
+      key, (long long)B, (long long)T, int(m.layers.size()), steps, double(ms), tok_s,
+      double(ms) / steps, peak_mib, double(m.bytes()) / kMiB, double(t.bytes()) / kMiB,
+      double(cx.arena().capacity() + cx.cublas_workspace_bytes()) / kMiB, used_mib, first_loss,
+      last_loss);
+  if (full) {
+    std::printf("METRIC,%s_tok_s,%.3f\n", key, tok_s);
+    std::printf("METRIC,%s_peak_mib,%.3f\n", key, peak_mib);
+  }
+  return std::isfinite(last_loss);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  gpu_model_shape shape = gpu_model_shape::phi3_mini();
+  int steps = 5;
+  const int warmup = 2;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--layers") == 0 && i + 1 < argc) {
+      shape.L = std::atoi(argv[++i]);
+    } else if (std::strcmp(argv[i], "--steps") == 0 && i + 1 < argc) {
+      steps = std::atoi(argv[++i]);
+    } else {
+      std::fprintf(stderr, "usage: model_bench [--layers N] [--steps N]\n");
+      return 2;
+    }
+  }
+  if (shape.L < 1 || steps < 1) {
+    std::fprintf(stderr, "model_bench: --layers and --steps must be >= 1\n");
+    return 2;
+  }
+  const bool full = shape.L == gpu_model_shape::phi3_mini().L;
+  if (cuda_device_count() == 0) {
+    std::printf("no CUDA device: skipped\n");
+    return 77;
+  }
+  const size_t used0 = device_used();
+  auto cxr = cuda_context::create();
+  if (!cxr.ok()) {
+    std::fprintf(stderr, "model_bench: %s\n", cxr.error().to_string().c_str());
+    return 1;
+  }
+  cuda_context& cx = **cxr;
+  const int64_t B = 4, T = 1024;
+  auto mr = gpu_model_random(cx, shape, T, 1234, /*lora_b_zero=*/false);
+  if (!mr.ok()) {
+    std::fprintf(stderr, "model_bench: gpu_model_random: %s\n", mr.error().to_string().c_str());
+    return 1;
+  }
+  gpu_model& m = *mr;
+  std::printf("model_bench: %s, Phi-3-mini shape with %lld layers, model %.0f MiB on the device\n",
+              cx.device_name().c_str(), (long long)shape.L, double(m.bytes()) / kMiB);
+  std::mt19937 rng(42);
+  std::uniform_int_distribution<int32_t> tok(0, int32_t(shape.V - 1));
+  std::vector<int32_t> ids(size_t(B * T)), targets(size_t(B * T));
+  for (int32_t& id : ids) id = tok(rng);
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t t = 0; t < T; ++t)
+      targets[size_t(b * T + t)] = t + 1 < T ? ids[size_t(b * T + t + 1)] : -100;
+  bool ok = true;
+  for (bool ckpt : {false, true})
+    ok = train_row(cx, m, ckpt, B, T, steps, warmup, full, used0, ids, targets) && ok;
+  return ok ? 0 : 1;
+}

@@ -1,0 +1,409 @@
+// gpu_model (contract: engine/cuda/gpu_model.h): allocation, random and host-built models, the
+// NF4 linear helpers and the LoRA refresh.
+#include "engine/cuda/gpu_model.h"
+
+#include <cuda_bf16.h>
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+#include <utility>
+
+#include "engine/cuda/cuda_try.h"
+#include "kernels/cuda/cuda_common.cuh"
+#include "kernels/lora.h"
+#include "kernels/nf4.h"
+#include "kernels/rng.h"
+#include "kernels/rope.h"
+
+namespace kaito::gpu {
+
+gpu_model_shape gpu_model_shape::phi3_mini() {
+  gpu_model_shape s;
+  s.C = 3072;
+  s.L = 32;
+  s.NH = 32;
+  s.NKV = 32;
+  s.HS = 96;
+  s.I = 8192;
+  s.V = 32064;
+  s.rope_theta = 10000.0;
+  s.rms_eps = 1e-5f;
+  s.window = 0;
+  s.lora_r = 8;
+  s.lora_alpha = 16.0;
+  return s;
+}
+
+status gpu_model_shape::validate() const {
+  auto bad = [](const char* field, const std::string& why) {
+    return invalid_argument("gpu_model_shape: " + why, field);
+  };
+  if (C <= 0 || C % 8 != 0) return bad("C", "C must be a positive multiple of 8");
+  if (L <= 0) return bad("L", "L must be positive");
+  if (NH <= 0 || NKV <= 0 || NH % NKV != 0) return bad("NKV", "NH must be a multiple of NKV > 0");
+  if (!(HS == 32 || HS == 64 || HS == 96 || HS == 128))
+    return bad("HS", "HS must be 32, 64, 96 or 128 (the attention kernel's sizes)");
+  if (I <= 0 || I % 8 != 0) return bad("I", "I must be a positive multiple of 8");
+  if (V <= 0) return bad("V", "V must be positive");
+  if (window < 0) return bad("window", "window must be >= 0");
+  if (lora_r <= 0) return bad("lora_r", "lora_r must be positive");
+  if (!(rms_eps > 0.0f)) return bad("rms_eps", "rms_eps must be positive");
+  if (!(rope_theta > 0.0)) return bad("rope_theta", "rope_theta must be positive");
+  return {};
+}
+
+linear_dims target_dims(const gpu_model_shape& s, int t) {
+  switch (t) {
+    case lora_qkv:
+      return {s.qkv_dim(), s.C};
+    case lora_o:
+      return {s.C, s.q_dim()};
+    case lora_gate_up:
+      return {2 * s.I, s.C};
+    default:
+      return {s.C, s.I};
+  }
+}
+
+size_t gpu_model::bytes() const {
+  size_t b = embed.bytes() + final_norm.bytes() + lm_head.bytes() + rope_cos.bytes() +
+             rope_sin.bytes() + code8.bytes();
+  for (const gpu_layer& l : layers) {
+    b += l.input_norm.bytes() + l.post_norm.bytes();
+    for (int t = 0; t < kLoraTargets; ++t) {
+      const gpu_nf4_linear& w = l.base(t);
+      const gpu_lora_linear& a = l.lora(t);
+      b += w.packed.bytes() + w.qabsmax.bytes() + w.nested_absmax.bytes();
+      b += a.A.bytes() + a.B.bytes() + a.A_master.bytes() + a.B_master.bytes() + a.dA.bytes() +
+           a.dB.bytes();
+    }
+  }
+  return b;
+}
+
+namespace {
+
+unsigned grid_for(int64_t n) {
+  return unsigned(std::min<int64_t>(ceil_div<int64_t>(n, 256), int64_t(1) << 20));
+}
+
+__global__ void uniform_f32_kernel(float* out, int64_t n, uint64_t seed, float lo, float width) {
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n;
+       i += int64_t(gridDim.x) * blockDim.x)
+    out[i] = __fadd_rn(lo, __fmul_rn(width, rng_uniform(seed, uint64_t(i))));  // no FMA
+}
+
+__global__ void uniform_bf16_kernel(__nv_bfloat16* out, int64_t n, uint64_t seed, float lo,
+                                    float width) {
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n;
+       i += int64_t(gridDim.x) * blockDim.x)
+    out[i] = __float2bfloat16_rn(__fadd_rn(lo, __fmul_rn(width, rng_uniform(seed, uint64_t(i)))));
+}
+
+__global__ void fill_bf16_kernel(__nv_bfloat16* out, int64_t n, float v) {
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n;
+       i += int64_t(gridDim.x) * blockDim.x)
+    out[i] = __float2bfloat16_rn(v);
+}
+
+// Double quantization's centering, one CTA of kMeanThreads: offset = float(fp64 sum / n) (fixed
+// summation order: strided per thread, then a tree), then absmax[b] -= offset in fp32.
+constexpr int kMeanThreads = 1024;
+__global__ void __launch_bounds__(kMeanThreads)
+    mean_center_kernel(float* absmax, float* offset_out, int64_t n) {
+  __shared__ double red[kMeanThreads];
+  __shared__ float offset;
+  double s = 0.0;
+  for (int64_t i = threadIdx.x; i < n; i += kMeanThreads) s += double(absmax[i]);
+  red[threadIdx.x] = s;
+  __syncthreads();
+  for (int w = kMeanThreads / 2; w > 0; w >>= 1) {
+    if (int(threadIdx.x) < w) red[threadIdx.x] += red[threadIdx.x + w];
+    __syncthreads();
+  }
+  if (threadIdx.x == 0) {
+    offset = float(red[0] / double(n));
+    *offset_out = offset;
+  }
+  __syncthreads();
+  for (int64_t i = threadIdx.x; i < n; i += kMeanThreads) absmax[i] = __fsub_rn(absmax[i], offset);
+}
+
+// Upload of host bytes, ordered on cx's (non-blocking) stream and finished before returning (the
+// host buffer may go away).
+status upload(cuda_context& cx, void* dst, const void* src, size_t bytes) {
+  if (bytes == 0) return {};
+  GPU_TRY_CUDA(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, cx.stream()));
+  GPU_TRY_CUDA(cudaStreamSynchronize(cx.stream()));
+  return {};
+}
+
+status alloc_into(device_buffer& b, size_t bytes, const std::string& what) {
+  KAITO_ASSIGN_OR_RETURN(b, device_buffer::alloc(bytes, what));
+  return {};
+}
+
+std::string layer_name(int64_t l, const char* what) {
+  return "layers[" + std::to_string(l) + "]." + what;
+}
+
+const char* const kTargetNames[kLoraTargets] = {"qkv", "o", "gate_up", "down"};
+
+// The parts shared by both builders: norms, embed, lm_head, code8, rope tables, and every
+// layer's buffers (contents unset).
+status alloc_model(cuda_context& cx, gpu_model& m) {
+  const gpu_model_shape& s = m.shape;
+  KAITO_TRY(alloc_into(m.embed, size_t(s.V * s.C) * sizeof(bf16), "embed"));
+  KAITO_TRY(alloc_into(m.lm_head, size_t(s.V * s.C) * sizeof(bf16), "lm_head"));
+  KAITO_TRY(alloc_into(m.final_norm, size_t(s.C) * sizeof(bf16), "final_norm"));
+  KAITO_TRY(alloc_into(m.code8, 256 * sizeof(float), "code8"));
+  KAITO_TRY(alloc_into(m.rope_cos, size_t(m.max_T * s.HS) * sizeof(float), "rope_cos"));
+  KAITO_TRY(alloc_into(m.rope_sin, size_t(m.max_T * s.HS) * sizeof(float), "rope_sin"));
+  std::vector<float> code8(256);
+  dynamic_map_signed(code8.data());
+  KAITO_TRY(upload(cx, m.code8.get(), code8.data(), 256 * sizeof(float)));
+  // Default rope for positions 0..max_T-1 (kernels/rope.h), attention factor 1.
+  rope_params rp;
+  rp.kind = rope_kind::default_rope;
+  rp.theta = s.rope_theta;
+  rp.head_dim = s.HS;
+  const std::vector<float> inv = rope_inv_freq(rp, m.max_T);
+  std::vector<int32_t> pos(size_t(m.max_T));
+  for (int64_t t = 0; t < m.max_T; ++t) pos[size_t(t)] = int32_t(t);
+  std::vector<float> cos(size_t(m.max_T * s.HS)), sin(cos.size());
+  rope_cos_sin_cpu(cos.data(), sin.data(), pos.data(), inv.data(), 1.0f, m.max_T, s.HS);
+  KAITO_TRY(upload(cx, m.rope_cos.get(), cos.data(), cos.size() * sizeof(float)));
+  KAITO_TRY(upload(cx, m.rope_sin.get(), sin.data(), sin.size() * sizeof(float)));
+
+  m.layers.resize(size_t(s.L));
+  for (int64_t l = 0; l < s.L; ++l) {
+    gpu_layer& ly = m.layers[size_t(l)];
+    KAITO_TRY(alloc_into(ly.input_norm, size_t(s.C) * sizeof(bf16), layer_name(l, "input_norm")));
+    KAITO_TRY(alloc_into(ly.post_norm, size_t(s.C) * sizeof(bf16), layer_name(l, "post_norm")));
+    for (int t = 0; t < kLoraTargets; ++t) {
+      const linear_dims d = target_dims(s, t);
+      const std::string name = layer_name(l, kTargetNames[t]);
+      gpu_nf4_linear& w = ly.base(t);
+      w.OC = d.out;
+      w.C = d.in;
+      KAITO_TRY(alloc_into(w.packed, size_t((w.numel() + 1) / 2), name + ".packed"));
+      KAITO_TRY(alloc_into(w.qabsmax, size_t(w.nblocks()), name + ".qabsmax"));
+      KAITO_TRY(alloc_into(w.nested_absmax,
+                           size_t(ceil_div<int64_t>(w.nblocks(), nf4_nested_block_size)) * 4,
+                           name + ".nested_absmax"));
+      gpu_lora_linear& a = ly.lora(t);
+      a.r = s.lora_r;
+      a.in = d.in;
+      a.out = d.out;
+      const size_t na = size_t(a.r * a.in), nb = size_t(a.out * a.r);
+      KAITO_TRY(alloc_into(a.A, na * sizeof(bf16), name + ".lora_A"));
+      KAITO_TRY(alloc_into(a.B, nb * sizeof(bf16), name + ".lora_B"));
+      KAITO_TRY(alloc_into(a.A_master, na * sizeof(float), name + ".lora_A.master"));
+      KAITO_TRY(alloc_into(a.B_master, nb * sizeof(float), name + ".lora_B.master"));
+      KAITO_TRY(alloc_into(a.dA, na * sizeof(float), name + ".lora_A.grad"));
+      KAITO_TRY(alloc_into(a.dB, nb * sizeof(float), name + ".lora_B.grad"));
+    }
+  }
+  return {};
+}
+
+// Double quantization of the fp32 device weight w into lin (nf4_quantize_weight's recipe).
+// absmax: nblocks fp32 scratch; offset_dev: one fp32.
+status quantize_dq_device(cuda_context& cx, const gpu_model& m, gpu_nf4_linear& lin, const float* w,
+                          float* absmax, float* offset_dev) {
+  const int64_t n = lin.numel(), nb = lin.nblocks();
+  nf4_quantize_cuda(cx, lin.packed.as<uint8_t>(), absmax, w, n);
+  mean_center_kernel<<<1, kMeanThreads, 0, cx.stream()>>>(absmax, offset_dev, nb);
+  GPU_TRY_CUDA(cudaGetLastError());
+  quantize_blockwise_8bit_cuda(cx, lin.qabsmax.as<uint8_t>(), lin.nested_absmax.as<float>(), absmax,
+                               m.code8.as<float>(), nb, nf4_nested_block_size);
+  GPU_TRY_CUDA(
+      cudaMemcpyAsync(&lin.offset, offset_dev, sizeof(float), cudaMemcpyDeviceToHost, cx.stream()));
+  return cx.synchronize();  // the offset is read on the host; launcher errors surface here
+}
+
+// LoRA masters from host fp32 values, bf16 copies from the masters, grads zero.
+status upload_lora(cuda_context& cx, gpu_lora_linear& a, const std::vector<float>& A,
+                   const std::vector<float>& B) {
+  KAITO_TRY(upload(cx, a.A_master.get(), A.data(), A.size() * sizeof(float)));
+  KAITO_TRY(upload(cx, a.B_master.get(), B.data(), B.size() * sizeof(float)));
+  f32_to_bf16_cuda(cx, a.A.as<bf16>(), a.A_master.as<float>(), a.r * a.in);
+  f32_to_bf16_cuda(cx, a.B.as<bf16>(), a.B_master.as<float>(), a.out * a.r);
+  GPU_TRY_CUDA(cudaMemsetAsync(a.dA.get(), 0, a.dA.bytes(), cx.stream()));
+  GPU_TRY_CUDA(cudaMemsetAsync(a.dB.get(), 0, a.dB.bytes(), cx.stream()));
+  return cx.synchronize();
+}
+
+status upload_bf16(cuda_context& cx, device_buffer& dst, const std::vector<float>& src) {
+  std::vector<bf16> h(src.size());
+  f32_to_bf16_cpu(h.data(), src.data(), int64_t(src.size()));
+  return upload(cx, dst.get(), h.data(), h.size() * sizeof(bf16));
+}
+
+}  // namespace
+
+result<gpu_model> gpu_model_random(cuda_context& cx, const gpu_model_shape& shape, int64_t max_T,
+                                   uint64_t seed, bool lora_b_zero) {
+  KAITO_TRY(shape.validate());
+  if (max_T <= 0) return invalid_argument("max_T must be positive", "max_T");
+  gpu_model m;
+  m.shape = shape;
+  m.max_T = max_T;
+  KAITO_TRY(alloc_model(cx, m));
+  const float a = kRandomWeightBound;
+  const int64_t VC = shape.V * shape.C;
+  uniform_bf16_kernel<<<grid_for(VC), 256, 0, cx.stream()>>>(as_nv(m.embed.as<bf16>()), VC,
+                                                             rng_derive(seed, 1), -a, 2 * a);
+  uniform_bf16_kernel<<<grid_for(VC), 256, 0, cx.stream()>>>(as_nv(m.lm_head.as<bf16>()), VC,
+                                                             rng_derive(seed, 2), -a, 2 * a);
+  fill_bf16_kernel<<<grid_for(shape.C), 256, 0, cx.stream()>>>(as_nv(m.final_norm.as<bf16>()),
+                                                               shape.C, 1.0f);
+  GPU_TRY_CUDA(cudaGetLastError());
+
+  int64_t max_n = 0;
+  for (int t = 0; t < kLoraTargets; ++t) {
+    const linear_dims d = target_dims(shape, t);
+    max_n = std::max(max_n, d.out * d.in);
+  }
+  KAITO_ASSIGN_OR_RETURN(device_buffer wbuf,
+                         device_buffer::alloc(size_t(max_n) * sizeof(float), "random weight"));
+  KAITO_ASSIGN_OR_RETURN(
+      device_buffer abuf,
+      device_buffer::alloc((size_t(ceil_div<int64_t>(max_n, 64)) + 64) * sizeof(float), "absmax"));
+  float* offset_dev = abuf.as<float>();  // the first 256 bytes; absmax after them
+  float* absmax = abuf.as<float>() + 64;
+  for (int64_t l = 0; l < shape.L; ++l) {
+    gpu_layer& ly = m.layers[size_t(l)];
+    fill_bf16_kernel<<<grid_for(shape.C), 256, 0, cx.stream()>>>(as_nv(ly.input_norm.as<bf16>()),
+                                                                 shape.C, 1.0f);
+    fill_bf16_kernel<<<grid_for(shape.C), 256, 0, cx.stream()>>>(as_nv(ly.post_norm.as<bf16>()),
+                                                                 shape.C, 1.0f);
+    GPU_TRY_CUDA(cudaGetLastError());
+    for (int t = 0; t < kLoraTargets; ++t) {
+      const uint64_t tag = random_weight_tag(l, t);
+      gpu_nf4_linear& w = ly.base(t);
+      uniform_f32_kernel<<<grid_for(w.numel()), 256, 0, cx.stream()>>>(
+          wbuf.as<float>(), w.numel(), rng_derive(seed, tag), -a, 2 * a);
+      GPU_TRY_CUDA(cudaGetLastError());
+      KAITO_TRY(quantize_dq_device(cx, m, w, wbuf.as<float>(), absmax, offset_dev));
+      gpu_lora_linear& lo = ly.lora(t);
+      std::vector<float> A(size_t(lo.r * lo.in)), B(size_t(lo.out * lo.r));
+      const uint64_t lseed = rng_derive(seed, tag + 1);
+      lora_init_cpu(A.data(), B.data(), lo.r, lo.in, lo.out, lseed);
+      if (!lora_b_zero) {
+        const uint64_t bseed = rng_derive(lseed, 1);
+        for (size_t e = 0; e < B.size(); ++e) B[e] = -1e-3f + 2e-3f * rng_uniform(bseed, e);
+      }
+      KAITO_TRY(upload_lora(cx, lo, A, B));
+    }
+  }
+  KAITO_TRY(cx.synchronize());
+  return std::move(m);  // explicit: nvcc does not apply C++20 implicit move here
+}
+
+result<gpu_model> gpu_model_from_host(cuda_context& cx, const gpu_model_shape& shape, int64_t max_T,
+                                      const host_model_weights& w) {
+  KAITO_TRY(shape.validate());
+  if (max_T <= 0) return invalid_argument("max_T must be positive", "max_T");
+  auto check = [](const std::vector<float>& v, int64_t want, const std::string& name) -> status {
+    if (int64_t(v.size()) != want)
+      return invalid_argument(
+          "expected " + std::to_string(want) + " values, got " + std::to_string(v.size()), name);
+    return {};
+  };
+  const gpu_model_shape& s = shape;
+  KAITO_TRY(check(w.embed, s.V * s.C, "embed"));
+  KAITO_TRY(check(w.lm_head, s.V * s.C, "lm_head"));
+  KAITO_TRY(check(w.final_norm, s.C, "final_norm"));
+  if (int64_t(w.layers.size()) != s.L)
+    return invalid_argument("expected " + std::to_string(s.L) + " layers", "layers");
+  for (int64_t l = 0; l < s.L; ++l) {
+    const host_layer_weights& h = w.layers[size_t(l)];
+    KAITO_TRY(check(h.input_norm, s.C, layer_name(l, "input_norm")));
+    KAITO_TRY(check(h.post_norm, s.C, layer_name(l, "post_norm")));
+    const std::vector<float>* base[kLoraTargets] = {&h.qkv, &h.o, &h.gate_up, &h.down};
+    for (int t = 0; t < kLoraTargets; ++t) {
+      const linear_dims d = target_dims(s, t);
+      const std::string name = layer_name(l, kTargetNames[t]);
+      KAITO_TRY(check(*base[t], d.out * d.in, name));
+      KAITO_TRY(check(h.lora_A[t], s.lora_r * d.in, name + ".lora_A"));
+      KAITO_TRY(check(h.lora_B[t], d.out * s.lora_r, name + ".lora_B"));
+    }
+  }
+  gpu_model m;
+  m.shape = shape;
+  m.max_T = max_T;
+  KAITO_TRY(alloc_model(cx, m));
+  KAITO_TRY(upload_bf16(cx, m.embed, w.embed));
+  KAITO_TRY(upload_bf16(cx, m.lm_head, w.lm_head));
+  KAITO_TRY(upload_bf16(cx, m.final_norm, w.final_norm));
+  for (int64_t l = 0; l < s.L; ++l) {
+    const host_layer_weights& h = w.layers[size_t(l)];
+    gpu_layer& ly = m.layers[size_t(l)];
+    KAITO_TRY(upload_bf16(cx, ly.input_norm, h.input_norm));
+    KAITO_TRY(upload_bf16(cx, ly.post_norm, h.post_norm));
+    const std::vector<float>* base[kLoraTargets] = {&h.qkv, &h.o, &h.gate_up, &h.down};
+    for (int t = 0; t < kLoraTargets; ++t) {
+      gpu_nf4_linear& lin = ly.base(t);
+      const nf4_quant_state qs =
+          nf4_quantize_weight(base[t]->data(), {lin.OC, lin.C}, dtype::bf16, true);
+      KAITO_TRY(upload(cx, lin.packed.get(), qs.packed.data(), qs.packed.size()));
+      KAITO_TRY(upload(cx, lin.qabsmax.get(), qs.qabsmax.data(), qs.qabsmax.size()));
+      KAITO_TRY(upload(cx, lin.nested_absmax.get(), qs.nested_absmax.data(),
+                       qs.nested_absmax.size() * sizeof(float)));
+      lin.offset = qs.nested_offset;
+      KAITO_TRY(upload_lora(cx, ly.lora(t), h.lora_A[t], h.lora_B[t]));
+    }
+  }
+  KAITO_TRY(cx.synchronize());
+  return std::move(m);  // explicit: nvcc does not apply C++20 implicit move here
+}
+
+void nf4_linear_forward(cuda_context& cx, const gpu_model& m, const gpu_nf4_linear& w, bf16* out,
+                        const bf16* inp, int64_t N) {
+  const size_t mark = cx.arena().mark();
+  auto absmax = cx.arena().alloc_array<float>(size_t(w.nblocks()));
+  if (!absmax.ok()) {
+    cx.record_error(absmax.error().with_context("nf4_linear_forward absmax scratch"));
+    return;
+  }
+  nf4_absmax_dequantize_cuda(cx, *absmax, w.qabsmax.as<uint8_t>(), m.code8.as<float>(),
+                             w.nested_absmax.as<float>(), w.offset, w.nblocks());
+  nf4_gemm_forward_cuda(cx, out, inp, w.packed.as<uint8_t>(), *absmax, N, w.C, w.OC);
+  cx.arena().rewind(mark);  // stream-ordered: the GEMM reads the scratch before any reuse
+}
+
+void nf4_linear_backward_inp(cuda_context& cx, const gpu_model& m, const gpu_nf4_linear& w,
+                             bf16* dinp, const bf16* dout, int64_t N) {
+  const size_t mark = cx.arena().mark();
+  auto absmax = cx.arena().alloc_array<float>(size_t(w.nblocks()));
+  if (!absmax.ok()) {
+    cx.record_error(absmax.error().with_context("nf4_linear_backward_inp absmax scratch"));
+    return;
+  }
+  nf4_absmax_dequantize_cuda(cx, *absmax, w.qabsmax.as<uint8_t>(), m.code8.as<float>(),
+                             w.nested_absmax.as<float>(), w.offset, w.nblocks());
+  nf4_gemm_backward_inp_cuda(cx, dinp, dout, w.packed.as<uint8_t>(), *absmax, N, w.C, w.OC);
+  cx.arena().rewind(mark);
+}
+
+void gpu_model_refresh_lora(cuda_context& cx, gpu_model& m) {
+  for (gpu_layer& ly : m.layers)
+    for (int t = 0; t < kLoraTargets; ++t) {
+      gpu_lora_linear& a = ly.lora(t);
+      f32_to_bf16_cuda(cx, a.A.as<bf16>(), a.A_master.as<float>(), a.r * a.in);
+      f32_to_bf16_cuda(cx, a.B.as<bf16>(), a.B_master.as<float>(), a.out * a.r);
+    }
+}
+
+void gpu_model_zero_lora_grads(cuda_context& cx, gpu_model& m) {
+  for (gpu_layer& ly : m.layers)
+    for (int t = 0; t < kLoraTargets; ++t) {
+      gpu_lora_linear& a = ly.lora(t);
+      CUDA_CHECK(cudaMemsetAsync(a.dA.get(), 0, a.dA.bytes(), cx.stream()));
+      CUDA_CHECK(cudaMemsetAsync(a.dB.get(), 0, a.dB.bytes(), cx.stream()));
+    }
+}
+
+}  // namespace kaito::gpu

@@ -1,0 +1,168 @@
+// gpu_model: a Phi-3-style decoder held on one GPU for QLoRA training and inference (issue #6).
+//
+// Shape (legend: C hidden, L layers, NH query heads, NKV kv heads, HS head dim, I intermediate,
+// V vocab): per layer, HF Phi3DecoderLayer:
+//   h = rmsnorm(x, input_norm); qkv = h · Wqkvᵀ (rows [q (NH*HS) | k (NKV*HS) | v (NKV*HS)]);
+//   rope(q, k); a = causal GQA attention (window 0 = none); x += a · Woᵀ;
+//   h = rmsnorm(x, post_norm); gu = h · Wgate_upᵀ (rows [gate (I) | up (I)]);
+//   x += (silu(gate) * up) · Wdownᵀ
+// then final_norm and lm_head (untied). Each of the four base linears carries a LoRA branch
+// (kernels/lora.h): y += s * (x · Aᵀ) · Bᵀ, s = lora_alpha / lora_r.
+//
+// Storage (what bitsandbytes + PEFT hold for a QLoRA run):
+//   base linears (qkv, o, gate_up, down): NF4 with double quantization (kernels/nf4.h): packed
+//     codes (OC*C/2 bytes), qabsmax u8 per 64-block, nested_absmax fp32 per 256 blocks, offset.
+//     The fp32 absmax is NOT kept: it is decoded into arena scratch before every product (as bnb
+//     dequantizes its state on every matmul), so the model is exactly the bnb footprint.
+//   LoRA: bf16 working copies A (r, in) and B (out, r) used by the kernels, fp32 masters (what
+//     AdamW updates) and fp32 grads dA, dB. gpu_model_refresh_lora copies masters -> bf16.
+//   input_norm, post_norm, final_norm, embed (V, C), lm_head (V, C): bf16 (frozen; lm_head stays
+//     bf16 as in HF QLoRA, it is not quantized).
+//   rope tables: cos, sin (max_T, HS) fp32 for positions 0..max_T-1, DEFAULT rope only
+//     (inv_freq = 1/theta^(2i/HS), attention factor 1): exact for Phi-3-mini-4k (no
+//     rope_scaling). Longrope/su scaling (the 128k variants) is NOT applied on the GPU yet.
+// Every device allocation is owned by a device_buffer (engine/cuda/device_buffer.h); moving a
+// gpu_model moves ownership, destroying it frees everything.
+// Thread-safety: a model is used with one cuda_context on one host thread at a time.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "base/status.h"
+#include "engine/cuda/device_buffer.h"
+#include "kernels/dtype.h"
+
+namespace kaito {
+struct cuda_context;
+}
+
+namespace kaito::gpu {
+
+struct gpu_model_shape {
+  int64_t C = 0, L = 0, NH = 0, NKV = 0, HS = 0, I = 0, V = 0;
+  double rope_theta = 10000.0;
+  float rms_eps = 1e-5f;
+  int64_t window = 0;  // sliding window in keys (HF semantics, kernels/attention.h); 0 = none
+  int64_t lora_r = 8;
+  double lora_alpha = 16.0;
+
+  // microsoft/Phi-3-mini-4k-instruct: 3072, 32 layers, 32/32 heads of 96, 8192, vocab 32064,
+  // theta 10000, eps 1e-5, window 2047 in config.json (0 here: training sequences of <= 2047
+  // tokens never reach it, and HF sdpa ignores it); LoRA r=8, alpha=16.
+  static gpu_model_shape phi3_mini();
+  int64_t q_dim() const { return NH * HS; }
+  int64_t kv_dim() const { return NKV * HS; }
+  int64_t qkv_dim() const { return (NH + 2 * NKV) * HS; }
+  float lora_scale() const { return float(lora_alpha / double(lora_r)); }
+  // invalid_argument naming the field: positive sizes, NH % NKV == 0, HS in {32, 64, 96, 128}
+  // (the attention kernel's), even HS, C % 8 == 0 and I % 8 == 0 (16-byte rows), lora_r >= 1.
+  status validate() const;
+};
+
+// A frozen base linear W (OC, C), NF4 with double quantization (layout: kernels/nf4.h).
+struct gpu_nf4_linear {
+  int64_t OC = 0, C = 0;
+  device_buffer packed;         // u8, ceil(OC*C/2)
+  device_buffer qabsmax;        // u8, nblocks = ceil(OC*C/64)
+  device_buffer nested_absmax;  // fp32, ceil(nblocks/256)
+  float offset = 0.0f;          // nested_offset (host value)
+  int64_t numel() const { return OC * C; }
+  int64_t nblocks() const { return (OC * C + 63) / 64; }
+};
+
+// A LoRA branch on a linear in -> out (kernels/lora.h layout).
+struct gpu_lora_linear {
+  int64_t r = 0, in = 0, out = 0;
+  device_buffer A, B;                // bf16 working copies: A (r, in), B (out, r)
+  device_buffer A_master, B_master;  // fp32 masters (AdamW updates these)
+  device_buffer dA, dB;              // fp32 gradients (accumulated by backward, += )
+};
+
+// The four adapted linears of a layer, in this order everywhere (host weights, tags, listings).
+enum lora_target : int { lora_qkv = 0, lora_o = 1, lora_gate_up = 2, lora_down = 3 };
+inline constexpr int kLoraTargets = 4;
+
+struct gpu_layer {
+  device_buffer input_norm, post_norm;  // bf16 (C)
+  gpu_nf4_linear qkv, o, gate_up, down;
+  gpu_lora_linear lqkv, lo, lgate_up, ldown;
+
+  gpu_nf4_linear& base(int t) { return t == 0 ? qkv : t == 1 ? o : t == 2 ? gate_up : down; }
+  const gpu_nf4_linear& base(int t) const {
+    return t == 0 ? qkv : t == 1 ? o : t == 2 ? gate_up : down;
+  }
+  gpu_lora_linear& lora(int t) { return t == 0 ? lqkv : t == 1 ? lo : t == 2 ? lgate_up : ldown; }
+  const gpu_lora_linear& lora(int t) const {
+    return t == 0 ? lqkv : t == 1 ? lo : t == 2 ? lgate_up : ldown;
+  }
+};
+
+// (out, in) of lora_target t's linear: qkv (qkv_dim, C), o (C, q_dim), gate_up (2I, C),
+// down (C, I).
+struct linear_dims {
+  int64_t out, in;
+};
+linear_dims target_dims(const gpu_model_shape& s, int t);
+
+struct gpu_model {
+  gpu_model_shape shape;
+  int64_t max_T = 0;                         // rows of the rope tables
+  device_buffer embed, final_norm, lm_head;  // bf16 (V, C), (C), (V, C)
+  std::vector<gpu_layer> layers;
+  device_buffer rope_cos, rope_sin;  // fp32 (max_T, HS)
+  device_buffer code8;               // fp32 (256): the double-quant code (dynamic_map_signed)
+
+  // Device bytes held by the model (weights, LoRA state, tables).
+  size_t bytes() const;
+};
+
+// Random weights made on the device: base linears ~ U(-a, a), a = kRandomWeightBound (std 0.02,
+// the HF initializer_range): element i of linear t of layer l is the fp32
+//   -a + (2a) * rng_uniform(rng_derive(seed, random_weight_tag(l, t)), i)   (no FMA, kernels/rng.h)
+// quantized to NF4 with double quantization on the device by nf4_quantize_cuda, an fp64 mean
+// (fixed order) and quantize_blockwise_8bit_cuda: the same state nf4_quantize_weight makes from
+// those values (model_parity_test checks it). Norms 1; embed and lm_head ~ U(-a, a) rounded to
+// bf16. LoRA A: lora_init_cpu(seed rng_derive(seed, random_weight_tag(l, t) + 1)), kaiming
+// uniform; B zero when lora_b_zero (PEFT's init), else ~ U(-1e-3, 1e-3) so benches exercise every
+// product with non-zero values. The whole model is deterministic in `seed`.
+inline constexpr float kRandomWeightBound = 0.034641016f;  // 0.02 * sqrt(3)
+inline uint64_t random_weight_tag(int64_t l, int t) {
+  return 16 + uint64_t(l) * 16 + uint64_t(t) * 2;
+}
+result<gpu_model> gpu_model_random(cuda_context& cx, const gpu_model_shape& shape, int64_t max_T,
+                                   uint64_t seed, bool lora_b_zero = true);
+
+// fp32 host weights (row-major, PyTorch layouts) for small shapes (parity tests).
+struct host_layer_weights {
+  std::vector<float> input_norm, post_norm;  // (C)
+  std::vector<float> qkv, o, gate_up, down;  // (qkv_dim, C), (C, q_dim), (2I, C), (C, I)
+  std::vector<float> lora_A[4], lora_B[4];   // by lora_target: A (r, in), B (out, r)
+};
+struct host_model_weights {
+  std::vector<float> embed, final_norm, lm_head;  // (V, C), (C), (V, C)
+  std::vector<host_layer_weights> layers;
+};
+// Uploads: base linears quantized on the HOST with nf4_quantize_weight(double_quant = true) (the
+// CPU twin), so a test can rebuild the same state and dequantize it on the CPU; norms, embed,
+// lm_head rounded to bf16; LoRA masters as given (fp32), bf16 copies rounded from them; grads 0.
+// invalid_argument naming the tensor ("layers[1].gate_up") when a size does not match `shape`.
+result<gpu_model> gpu_model_from_host(cuda_context& cx, const gpu_model_shape& shape, int64_t max_T,
+                                      const host_model_weights& w);
+
+// The frozen base product through one NF4 linear: the double-quant absmax is decoded into cx's
+// arena scratch (nblocks fp32), then nf4_gemm_forward_cuda / nf4_gemm_backward_inp_cuda (which
+// dequantize W to bf16 arena scratch, OC*C*2 bytes: size the arena for the largest linear).
+//   forward:      out (N, OC) = inp (N, C) · Wᵀ        (=)
+//   backward inp: dinp (N, C) = dout (N, OC) · W       (=)
+void nf4_linear_forward(cuda_context& cx, const gpu_model& m, const gpu_nf4_linear& w, bf16* out,
+                        const bf16* inp, int64_t N);
+void nf4_linear_backward_inp(cuda_context& cx, const gpu_model& m, const gpu_nf4_linear& w,
+                             bf16* dinp, const bf16* dout, int64_t N);
+
+// bf16 working copies <- fp32 masters for every LoRA tensor (after an optimizer step). Enqueued.
+void gpu_model_refresh_lora(cuda_context& cx, gpu_model& m);
+// dA = dB = 0 for every LoRA tensor. Enqueued.
+void gpu_model_zero_lora_grads(cuda_context& cx, gpu_model& m);
+
+}  // namespace kaito::gpu

@@ -1,0 +1,357 @@
+// gpu_generator (contract: engine/cuda/infer.h): prefill and greedy decode with a KV cache,
+// composed from kaito_kernels_cuda launchers and the small kernels of engine/cuda/infer_ops.h.
+// Buffers are allocated once in create(); prefill and decode_step only enqueue work.
+// Prefill (host positions): qkv_split_bf16 (engine/cuda/train_ops.h), rope_forward_cuda per
+// sequence, attention_forward_cuda, k/v copied into the cache (cudaMemcpy2DAsync). Decode (device
+// positions, infer_ops.h state): decode_qkv_cuda (split + rope + cache append in one kernel) and
+// attention_decode_cuda, so the whole step can be captured once as a CUDA graph and replayed at
+// every position.
+#include "engine/cuda/infer.h"
+
+#include <cuda_bf16.h>
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+
+#include "engine/cuda/cuda_try.h"
+#include "engine/cuda/infer_ops.h"
+#include "engine/cuda/train_ops.h"
+#include "kernels/attention.h"
+#include "kernels/cuda/cuda_common.cuh"
+#include "kernels/embedding.h"
+#include "kernels/gemm.h"
+#include "kernels/lora.h"
+#include "kernels/nf4.h"
+#include "kernels/rmsnorm.h"
+#include "kernels/rope.h"
+#include "kernels/swiglu.h"
+
+namespace kaito::gpu {
+
+struct gpu_generator::impl {
+  cuda_context& cx;
+  const gpu_model& m;
+  infer_options opt;
+  int64_t rows = 0;                   // max_batch * max_seq: prompt rows the buffers hold
+  std::vector<device_buffer> kc, vc;  // per layer (max_batch, max_seq, NKV, HS) bf16
+  device_buffer x, h, tmp, qkv, q, k, v, att, gu, act, xd, z, lse, last, logits, ids, gen, prompt;
+  device_buffer state;              // int32 {pos, Tk, step} of the next decode step (infer_ops.h)
+  cudaGraphExec_t graph = nullptr;  // the captured decode step for graph_B sequences
+  int64_t graph_B = 0;
+  int64_t warm_B = 0;         // batch size of the last plain-launch step (warm-up before capture)
+  bool graph_failed = false;  // capture failed once: stay with plain launches
+
+  impl(cuda_context& c, const gpu_model& mm, const infer_options& o) : cx(c), m(mm), opt(o) {}
+  ~impl() {
+    if (graph != nullptr) cudaGraphExecDestroy(graph);
+  }
+
+  status alloc() {
+    const gpu_model_shape& s = m.shape;
+    rows = opt.max_batch * opt.max_seq;
+    const size_t R = size_t(rows), b2 = sizeof(bf16);
+    const size_t kv_bytes = size_t(opt.max_batch * opt.max_seq * s.kv_dim()) * b2;
+    for (int64_t l = 0; l < s.L; ++l) {
+      const std::string at = "kv_cache[" + std::to_string(l) + "]";
+      KAITO_ASSIGN_OR_RETURN(device_buffer kb, device_buffer::alloc(kv_bytes, at + ".k"));
+      KAITO_ASSIGN_OR_RETURN(device_buffer vb, device_buffer::alloc(kv_bytes, at + ".v"));
+      kc.push_back(std::move(kb));
+      vc.push_back(std::move(vb));
+    }
+    const int64_t max_in = std::max({s.C, s.q_dim(), s.I});
+    struct want {
+      device_buffer* buf;
+      size_t bytes;
+      const char* what;
+    };
+    const want wants[] = {
+        {&x, R * s.C * b2, "x"},
+        {&h, R * s.C * b2, "h"},
+        {&tmp, R * s.C * b2, "tmp"},
+        {&qkv, R * s.qkv_dim() * b2, "qkv"},
+        {&q, R * s.q_dim() * b2, "q"},
+        {&k, R * s.kv_dim() * b2, "k"},
+        {&v, R * s.kv_dim() * b2, "v"},
+        {&att, R * s.q_dim() * b2, "att"},
+        {&gu, R * 2 * s.I * b2, "gate_up"},
+        {&act, R * s.I * b2, "act"},
+        {&xd, R * max_in * b2, "lora_xd"},
+        {&z, R * s.lora_r * b2, "lora_z"},
+        {&lse, R * s.NH * sizeof(float), "lse"},
+        {&last, size_t(opt.max_batch * s.C) * b2, "last_rows"},
+        {&logits, size_t(opt.max_batch * s.V) * b2, "logits"},
+        {&ids, size_t(opt.max_batch) * sizeof(int32_t), "next_ids"},
+        {&gen, R * sizeof(int32_t), "generated"},
+        {&prompt, R * sizeof(int32_t), "prompt_ids"},
+        {&state, 3 * sizeof(int32_t), "decode_state"},
+    };
+    for (const want& w : wants) {
+      KAITO_ASSIGN_OR_RETURN(*w.buf, device_buffer::alloc(w.bytes, std::string("infer.") + w.what));
+    }
+    return {};
+  }
+
+  size_t bytes() const {
+    size_t n = 0;
+    for (const device_buffer& b : kc) n += b.bytes();
+    for (const device_buffer& b : vc) n += b.bytes();
+    for (const device_buffer* b : {&x, &h, &tmp, &qkv, &q, &k, &v, &att, &gu, &act, &xd, &z, &lse,
+                                   &last, &logits, &ids, &gen, &prompt, &state})
+      n += b->bytes();
+    return n;
+  }
+
+  float scale() const { return 1.0f / std::sqrt(float(m.shape.HS)); }
+
+  // out (N, OC) = in (N, C) · Wᵀ (+ LoRA). decode: the fused GEMV in calls of <= 8 rows.
+  void linear(const gpu_layer& ly, int t, bf16* out, const bf16* in, int64_t N, bool decode) {
+    const gpu_nf4_linear& w = ly.base(t);
+    if (decode && N <= opt.gemv_max_batch && w.C % 128 == 0) {
+      for (int64_t b0 = 0; b0 < N; b0 += 8)
+        nf4_dq_gemv_cuda(cx, out + b0 * w.OC, in + b0 * w.C, w.packed.as<uint8_t>(),
+                         w.qabsmax.as<uint8_t>(), m.code8.as<float>(), w.nested_absmax.as<float>(),
+                         w.offset, std::min<int64_t>(8, N - b0), w.C, w.OC);
+    } else {
+      nf4_linear_forward(cx, m, w, out, in, N);
+    }
+    if (!opt.lora) return;
+    const gpu_lora_linear& l = ly.lora(t);
+    lora_forward_cuda(cx, out, xd.as<bf16>(), z.as<bf16>(), in, l.A.as<bf16>(), l.B.as<bf16>(), N,
+                      l.in, l.r, l.out, m.shape.lora_scale(), 0.0f, 0);
+  }
+
+  void residual(int64_t n) { add_bf16(cx, x.as<bf16>(), x.as<bf16>(), tmp.as<bf16>(), n); }
+
+  // Rows of `width` bytes: dst rows dpitch apart <- src rows spitch apart (stream-ordered).
+  void copy2d(void* dst, size_t dpitch, const void* src, size_t spitch, size_t width,
+              int64_t height) {
+    CUDA_CHECK(cudaMemcpy2DAsync(dst, dpitch, src, spitch, width, size_t(height),
+                                 cudaMemcpyDeviceToDevice, cx.stream()));
+  }
+
+  // The second half of a layer, shared by prefill and decode: x += o(att); x += mlp(norm(x)).
+  void layer_tail(const gpu_layer& ly, int64_t N, bool decode) {
+    const gpu_model_shape& s = m.shape;
+    linear(ly, lora_o, tmp.as<bf16>(), att.as<bf16>(), N, decode);
+    residual(N * s.C);
+    rmsnorm_forward_cuda(cx, h.as<bf16>(), nullptr, x.as<bf16>(), ly.post_norm.as<bf16>(), N, s.C,
+                         s.rms_eps);
+    linear(ly, lora_gate_up, gu.as<bf16>(), h.as<bf16>(), N, decode);
+    swiglu_forward_cuda(cx, act.as<bf16>(), gu.as<bf16>(), gu.as<bf16>() + s.I, N, s.I, 2 * s.I);
+    linear(ly, lora_down, tmp.as<bf16>(), act.as<bf16>(), N, decode);
+    residual(N * s.C);
+  }
+
+  // B prompts of T tokens at positions 0..T-1 (x holds their embeddings).
+  void layer_prefill(int64_t l, int64_t B, int64_t T) {
+    const gpu_model_shape& s = m.shape;
+    const gpu_layer& ly = m.layers[size_t(l)];
+    const int64_t N = B * T, qd = s.q_dim(), kvd = s.kv_dim();
+    const size_t b2 = sizeof(bf16);
+    rmsnorm_forward_cuda(cx, h.as<bf16>(), nullptr, x.as<bf16>(), ly.input_norm.as<bf16>(), N, s.C,
+                         s.rms_eps);
+    linear(ly, lora_qkv, qkv.as<bf16>(), h.as<bf16>(), N, false);
+    qkv_split_bf16(cx, q.as<bf16>(), k.as<bf16>(), v.as<bf16>(), qkv.as<bf16>(), N, qd, kvd);
+    const float* cos = m.rope_cos.as<float>();  // rows = positions 0..T-1
+    const float* sin = m.rope_sin.as<float>();
+    for (int64_t b = 0; b < B; ++b) {  // the tables are per position, so one call per sequence
+      bf16* qb = q.as<bf16>() + b * T * qd;
+      bf16* kb = k.as<bf16>() + b * T * kvd;
+      rope_forward_cuda(cx, qb, qb, cos, sin, T, s.NH, s.HS);
+      rope_forward_cuda(cx, kb, kb, cos, sin, T, s.NKV, s.HS);
+    }
+    attention_forward_cuda(cx, att.as<bf16>(), lse.as<float>(), q.as<bf16>(), k.as<bf16>(),
+                           v.as<bf16>(), B, T, s.NH, s.NKV, s.HS, scale(), s.window);
+    // cache rows [0, T) of each sequence
+    const size_t cache_pitch = size_t(opt.max_seq * kvd) * b2;
+    copy2d(kc[size_t(l)].get(), cache_pitch, k.get(), size_t(T * kvd) * b2, size_t(T * kvd) * b2,
+           B);
+    copy2d(vc[size_t(l)].get(), cache_pitch, v.get(), size_t(T * kvd) * b2, size_t(T * kvd) * b2,
+           B);
+    layer_tail(ly, N, false);
+  }
+
+  // One token per sequence at the position in `state` (x holds the B embeddings).
+  void layer_decode(int64_t l, int64_t B) {
+    const gpu_model_shape& s = m.shape;
+    const gpu_layer& ly = m.layers[size_t(l)];
+    bf16* kcache = kc[size_t(l)].as<bf16>();
+    bf16* vcache = vc[size_t(l)].as<bf16>();
+    rmsnorm_forward_cuda(cx, h.as<bf16>(), nullptr, x.as<bf16>(), ly.input_norm.as<bf16>(), B, s.C,
+                         s.rms_eps);
+    linear(ly, lora_qkv, qkv.as<bf16>(), h.as<bf16>(), B, true);
+    decode_qkv_cuda(cx, q.as<bf16>(), kcache, vcache, qkv.as<bf16>(), m.rope_cos.as<float>(),
+                    m.rope_sin.as<float>(), state.as<int32_t>(), B, s.NH, s.NKV, s.HS, opt.max_seq);
+    attention_decode_cuda(cx, att.as<bf16>(), q.as<bf16>(), kcache, vcache, state.as<int32_t>() + 1,
+                          B, opt.max_seq, opt.max_seq, s.NH, s.NKV, s.HS, scale(), s.window);
+    layer_tail(ly, B, true);
+  }
+
+  // Everything one decode step enqueues (plain launches, or captured into `graph`).
+  void enqueue_step(int64_t B) {
+    const gpu_model_shape& s = m.shape;
+    embedding_forward_cuda(cx, x.as<bf16>(), ids.as<int32_t>(), m.embed.as<bf16>(), B, s.V, s.C);
+    for (int64_t l = 0; l < s.L; ++l) layer_decode(l, B);
+    head(x.as<bf16>(), B);
+    advance_decode_state_cuda(cx, state.as<int32_t>());
+  }
+
+  // Captures enqueue_step(B) into `graph`; false (and plain launches from then on) on any failure.
+  bool capture(int64_t B) {
+    if (graph != nullptr) cudaGraphExecDestroy(graph);
+    graph = nullptr;
+    cudaStream_t st = cx.stream();
+    if (cudaStreamBeginCapture(st, cudaStreamCaptureModeRelaxed) != cudaSuccess) {
+      static_cast<void>(cudaGetLastError());
+      return false;
+    }
+    enqueue_step(B);
+    cudaGraph_t g = nullptr;
+    const cudaError_t end = cudaStreamEndCapture(st, &g);
+    const status recorded = cx.take_error();  // a launcher that failed while capturing
+    bool ok = end == cudaSuccess && recorded.ok() && g != nullptr &&
+              cudaGraphInstantiate(&graph, g, 0) == cudaSuccess;
+    if (g != nullptr) cudaGraphDestroy(g);
+    if (!ok) {
+      static_cast<void>(cudaGetLastError());
+      if (graph != nullptr) cudaGraphExecDestroy(graph);
+      graph = nullptr;
+      return false;
+    }
+    graph_B = B;
+    return true;
+  }
+
+  // Final norm + lm_head over B rows of `rows_in` (B, C), greedy pick into ids and
+  // gen[:, state[2]].
+  void head(const bf16* rows_in, int64_t B) {
+    const gpu_model_shape& s = m.shape;
+    rmsnorm_forward_cuda(cx, h.as<bf16>(), nullptr, rows_in, m.final_norm.as<bf16>(), B, s.C,
+                         s.rms_eps);
+    gemm_forward_cuda(cx, logits.as<bf16>(), h.as<bf16>(), m.lm_head.as<bf16>(), nullptr, B, s.C,
+                      s.V);
+    argmax_rows_cuda(cx, ids.as<int32_t>(), gen.as<int32_t>(), opt.max_seq, state.as<int32_t>(),
+                     logits.as<bf16>(), B, s.V);
+  }
+};
+
+result<std::unique_ptr<gpu_generator>> gpu_generator::create(cuda_context& cx, const gpu_model& m,
+                                                             const infer_options& opt) {
+  KAITO_TRY(m.shape.validate());
+  if (int64_t(m.layers.size()) != m.shape.L)
+    return invalid_argument("model has " + std::to_string(m.layers.size()) +
+                                " layers, shape L=" + std::to_string(m.shape.L),
+                            "layers");
+  if (opt.max_batch < 1 || opt.max_batch > 65535)
+    return invalid_argument("max_batch must be in [1, 65535]", "max_batch");
+  if (opt.max_seq < 1 || opt.max_seq > m.max_T)
+    return invalid_argument("max_seq must be in [1, model max_T = " + std::to_string(m.max_T) +
+                                "] (the rope tables' rows)",
+                            "max_seq");
+  if (m.shape.V > INT32_MAX) return invalid_argument("vocabulary too large", "V");
+  auto p = std::make_unique<impl>(cx, m, opt);
+  KAITO_TRY(p->alloc());
+  return std::unique_ptr<gpu_generator>(new gpu_generator(std::move(p)));
+}
+
+gpu_generator::gpu_generator(std::unique_ptr<impl> p) : p_(std::move(p)) {}
+gpu_generator::~gpu_generator() = default;
+
+size_t gpu_generator::bytes() const {
+  return p_->bytes();
+}
+
+status gpu_generator::prefill(const int32_t* ids, int64_t B, int64_t T) {
+  impl& s = *p_;
+  const gpu_model_shape& sh = s.m.shape;
+  if (B < 1 || B > s.opt.max_batch)
+    return invalid_argument("batch " + std::to_string(B) +
+                                " not in [1, max_batch = " + std::to_string(s.opt.max_batch) + "]",
+                            "B");
+  if (T < 1 || T > s.opt.max_seq)
+    return invalid_argument("prompt length " + std::to_string(T) +
+                                " not in [1, max_seq = " + std::to_string(s.opt.max_seq) + "]",
+                            "T");
+  const int64_t N = B * T;
+  for (int64_t i = 0; i < N; ++i)
+    if (ids[i] < 0 || ids[i] >= sh.V)
+      return invalid_argument(
+          "token id " + std::to_string(ids[i]) + " outside [0, " + std::to_string(sh.V) + ")",
+          "ids[" + std::to_string(i) + "]");
+  B_ = len_ = ngen_ = 0;
+  KAITO_TRY(s.cx.take_error());  // an earlier failure must not be blamed on this call
+  GPU_TRY_CUDA(cudaMemcpyAsync(s.prompt.get(), ids, size_t(N) * sizeof(int32_t),
+                               cudaMemcpyHostToDevice, s.cx.stream()));
+  embedding_forward_cuda(s.cx, s.x.as<bf16>(), s.prompt.as<int32_t>(), s.m.embed.as<bf16>(), N,
+                         sh.V, sh.C);
+  for (int64_t l = 0; l < sh.L; ++l) s.layer_prefill(l, B, T);
+  // each sequence's last row: x[b, T-1, :] -> last[b, :]
+  const size_t row = size_t(sh.C) * sizeof(bf16);
+  GPU_TRY_CUDA(cudaMemcpy2DAsync(s.last.get(), row, s.x.as<bf16>() + (T - 1) * sh.C, row * T, row,
+                                 size_t(B), cudaMemcpyDeviceToDevice, s.cx.stream()));
+  set_decode_state_cuda(s.cx, s.state.as<int32_t>(), T, 0);  // prefill's pick -> gen[:, 0]
+  s.head(s.last.as<bf16>(), B);
+  set_decode_state_cuda(s.cx, s.state.as<int32_t>(), T, 1);  // the first decode step
+  KAITO_TRY(s.cx.take_error());
+  B_ = B;
+  len_ = T;
+  ngen_ = 1;
+  return {};
+}
+
+status gpu_generator::decode_step() {
+  impl& s = *p_;
+  if (B_ == 0) return invalid_argument("decode_step before prefill", "prefill");
+  if (len_ >= s.opt.max_seq)
+    return invalid_argument(
+        "the KV cache is full (max_seq = " + std::to_string(s.opt.max_seq) + ")", "max_seq");
+  KAITO_TRY(s.cx.take_error());
+  // The first step at a batch size runs as plain launches (lazy module loading, cuBLASLt's
+  // algorithm choice and arena use all happen outside a capture); the second captures.
+  bool graphed = false;
+  if (s.opt.cuda_graph && !s.graph_failed && (s.graph_B == B_ || s.warm_B == B_)) {
+    if (s.graph == nullptr || s.graph_B != B_) s.graph_failed = !s.capture(B_);
+    if (s.graph != nullptr) {
+      GPU_TRY_CUDA(cudaGraphLaunch(s.graph, s.cx.stream()));
+      graphed = true;
+    }
+  }
+  if (!graphed) {
+    s.enqueue_step(B_);
+    s.warm_B = B_;
+  }
+  KAITO_TRY(s.cx.take_error());
+  ++len_;
+  ++ngen_;
+  return {};
+}
+
+bool gpu_generator::graphed() const {
+  return p_->graph != nullptr;
+}
+
+result<std::vector<int32_t>> gpu_generator::tokens() {
+  impl& s = *p_;
+  KAITO_TRY(s.cx.synchronize());
+  std::vector<int32_t> out(size_t(B_ * ngen_));
+  if (out.empty()) return out;
+  GPU_TRY_CUDA(cudaMemcpy2D(out.data(), size_t(ngen_) * sizeof(int32_t), s.gen.get(),
+                            size_t(s.opt.max_seq) * sizeof(int32_t),
+                            size_t(ngen_) * sizeof(int32_t), size_t(B_), cudaMemcpyDeviceToHost));
+  return out;
+}
+
+result<std::vector<float>> gpu_generator::last_logits() {
+  impl& s = *p_;
+  KAITO_TRY(s.cx.synchronize());
+  std::vector<bf16> raw(size_t(B_ * s.m.shape.V));
+  std::vector<float> out(raw.size());
+  if (raw.empty()) return out;
+  GPU_TRY_CUDA(
+      cudaMemcpy(raw.data(), s.logits.get(), raw.size() * sizeof(bf16), cudaMemcpyDeviceToHost));
+  for (size_t i = 0; i < raw.size(); ++i) out[i] = bf16_to_f32(raw[i]);
+  return out;
+}
+
+}  // namespace kaito::gpu

@@ -1,0 +1,91 @@
+// gpu_generator: greedy generation on one GPU with a preallocated KV cache (issue #6).
+//
+// Flow: prefill(ids, B, T) runs B prompts of T tokens through the model (engine/cuda/gpu_model.h,
+// HF Phi3ForCausalLM math), writes their keys/values into cache rows [0, T) and picks each
+// sequence's greedy next token ON THE DEVICE (generated token 0). Every decode_step() then feeds
+// the B last tokens at position length(), appends their keys/values, and picks the next tokens on
+// the device: no host round trip between steps. tokens() copies what was generated.
+//
+// Per layer (bf16 activations, fp32 math inside the kernels):
+//   h = rmsnorm(x); qkv = NF4(h) + LoRA; q, k = rope(q, k) at their positions; k, v -> cache;
+//   a = attention; x += NF4(a)_o + LoRA; h = rmsnorm(x); gu = NF4(h) + LoRA; x += NF4(silu(g)*u)
+//   + LoRA. Then final rmsnorm and the bf16 lm_head on each sequence's last row only; argmax
+//   (ties: the lowest id, as torch.argmax) over the bf16 logits.
+// Base products: prefill uses nf4_linear_forward (double-quant absmax decoded, W dequantized to
+//   bf16 in the arena, cuBLASLt). Decode uses the fused nf4_dq_gemv_cuda (reads each weight byte
+//   once) when the batch is <= gemv_max_batch and the linear's C is a multiple of 128: batches
+//   above 8 run as several GEMV calls of <= 8 rows (each call reads the weights again: at batch 16
+//   two reads of 0.56 byte/weight, still well under dequant+GEMM's ~4.5 byte/weight of traffic).
+//   gemv_max_batch = 8 sends batch 16 to dequant+GEMM instead, so the bench can measure both.
+// LoRA is applied at run time, unmerged (lora_forward_cuda, dropout 0): merging into an NF4 base
+//   would need a requantization that changes the base weights. lora = false skips the branch.
+// Attention: prefill from an empty cache uses attention_forward_cuda on the prompt's own q/k/v
+//   (tiles reuse K/V across 16 query rows); decode uses attention_decode_cuda (flash-decoding,
+//   split-K over keys so batch 1 fills the GPU, key count read on the device).
+// Decode positions live on the device (engine/cuda/infer_ops.h state), so with cuda_graph the
+//   first decode_step at a batch size runs as plain launches (warm-up: lazy module loading and
+//   cuBLASLt's algorithm choice happen outside a capture), the second captures the whole step
+//   (~25 launches a layer, 8 of them cuBLASLt calls with host-side descriptor setup) into one
+//   CUDA graph, and every later step is one cudaGraphLaunch. If capture fails, steps stay plain
+//   launches (graphed() says which).
+// Positions: rope tables of the model (rows 0..max_T-1), so max_seq <= model.max_T.
+// Memory: create() allocates everything (cache L x 2 x (max_batch, max_seq, NKV, HS) bf16 and the
+//   activations for max_batch * max_seq prompt rows) once; cx's arena needs the largest linear's
+//   bf16 copy (OC*C*2 bytes, 96 MiB for Phi-3's gate_up) plus attention split scratch.
+// Errors: bad arguments return invalid_argument; launch failures are recorded in cx and returned
+//   by the next call (take_error), asynchronous ones by tokens() (synchronize).
+// Thread-safety: one host thread, one cuda_context, like gpu_model.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "base/status.h"
+#include "engine/cuda/device_buffer.h"
+#include "engine/cuda/gpu_model.h"
+
+namespace kaito::gpu {
+
+struct infer_options {
+  int64_t max_batch = 1;        // sequences decoded together
+  int64_t max_seq = 0;          // cache capacity per sequence (prompt + generated), <= max_T
+  int64_t gemv_max_batch = 16;  // decode batches up to this use the fused GEMV (8 rows a call)
+  bool lora = true;             // apply the LoRA branches
+  bool cuda_graph = true;       // replay decode steps as a captured CUDA graph
+};
+
+class gpu_generator {
+ public:
+  // Allocates the cache and activations for `m` (which must outlive the generator).
+  static result<std::unique_ptr<gpu_generator>> create(cuda_context& cx, const gpu_model& m,
+                                                       const infer_options& opt);
+  ~gpu_generator();
+  gpu_generator(const gpu_generator&) = delete;
+  gpu_generator& operator=(const gpu_generator&) = delete;
+
+  // Starts over: B (<= max_batch) prompts of T (1 <= T < max_seq) token ids, row-major (B, T)
+  // on the host, each in [0, V). Enqueued (the ids are copied before return).
+  status prefill(const int32_t* ids, int64_t B, int64_t T);
+  // One greedy step for every sequence; needs length() < max_seq. Enqueued.
+  status decode_step();
+  // Tokens in the cache per sequence (prompt + decode steps done).
+  int64_t length() const { return len_; }
+  // Generated tokens so far, (B, generated()) row-major; waits for the device.
+  int64_t generated() const { return ngen_; }
+  result<std::vector<int32_t>> tokens();
+  // The logits the last token was picked from, (B, V) widened from bf16; waits for the device.
+  result<std::vector<float>> last_logits();
+  // True once decode steps replay a captured graph.
+  bool graphed() const;
+  // Device bytes held (cache + activations).
+  size_t bytes() const;
+
+ private:
+  struct impl;
+  explicit gpu_generator(std::unique_ptr<impl> p);
+  std::unique_ptr<impl> p_;
+  int64_t B_ = 0, len_ = 0, ngen_ = 0;
+};
+
+}  // namespace kaito::gpu

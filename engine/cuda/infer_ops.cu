@@ -1,0 +1,143 @@
+// Small kernels of GPU inference; contracts in engine/cuda/infer_ops.h.
+#include "engine/cuda/infer_ops.h"
+
+#include <cuda_bf16.h>
+
+#include <climits>
+
+#include "kernels/cuda/cuda_common.cuh"
+
+namespace kaito::gpu {
+namespace {
+
+__device__ __forceinline__ void argmax_merge(float& best, int& at, float v, int i) {
+  if (v > best || (v == best && i < at)) {
+    best = v;
+    at = i;
+  }
+}
+
+// One block per sequence b.
+constexpr int kArgmaxThreads = 1024;
+__global__ void __launch_bounds__(kArgmaxThreads)
+    argmax_kernel(int32_t* ids, int32_t* gen, int64_t gen_ld, const int32_t* state,
+                  const __nv_bfloat16* logits, int V) {
+  __shared__ float sv[32];
+  __shared__ int si[32];
+  const int b = blockIdx.x, lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const __nv_bfloat16* row = logits + int64_t(b) * V;
+  float best = -INFINITY;
+  int at = INT_MAX;
+  for (int v = threadIdx.x; v < V; v += blockDim.x) {
+    const float x = __bfloat162float(row[v]);
+    if (x > best) {  // v grows per thread: strict > keeps the lowest index; NaN compares false
+      best = x;
+      at = v;
+    }
+  }
+  for (int off = 16; off > 0; off >>= 1)
+    argmax_merge(best, at, __shfl_xor_sync(0xffffffffu, best, off),
+                 __shfl_xor_sync(0xffffffffu, at, off));
+  if (lane == 0) {
+    sv[warp] = best;
+    si[warp] = at;
+  }
+  __syncthreads();
+  if (warp != 0) return;
+  const int nwarps = blockDim.x >> 5;
+  best = lane < nwarps ? sv[lane] : -INFINITY;
+  at = lane < nwarps ? si[lane] : INT_MAX;
+  for (int off = 16; off > 0; off >>= 1)
+    argmax_merge(best, at, __shfl_xor_sync(0xffffffffu, best, off),
+                 __shfl_xor_sync(0xffffffffu, at, off));
+  if (lane == 0) {
+    const int id = at == INT_MAX ? 0 : at;
+    ids[b] = id;
+    gen[int64_t(b) * gen_ld + state[2]] = id;
+  }
+}
+
+// One thread per (b, head hh of the NH + 2 NKV heads of a qkv row, pair j < HS/2).
+__global__ void decode_qkv_kernel(__nv_bfloat16* q, __nv_bfloat16* kc, __nv_bfloat16* vc,
+                                  const __nv_bfloat16* qkv, const float* cos, const float* sin,
+                                  const int32_t* state, int64_t total, int NH, int NKV, int HS,
+                                  int64_t Tcap) {
+  const int64_t idx = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (idx >= total) return;
+  const int H = HS / 2, heads = NH + 2 * NKV;
+  const int j = int(idx % H);
+  const int64_t bh = idx / H;  // b * heads + hh
+  const int hh = int(bh % heads);
+  const int64_t b = bh / heads;
+  const int64_t pos = state[0];
+  const __nv_bfloat16* x = qkv + bh * HS;  // seek to qkv[b, head hh, :]
+  if (hh >= NH + NKV) {                    // v head: copy to v_cache[b, pos, g, :]
+    __nv_bfloat16* o = vc + ((b * Tcap + pos) * NKV + (hh - NH - NKV)) * HS;
+    o[j] = x[j];
+    o[j + H] = x[j + H];
+    return;
+  }
+  const float* c = cos + pos * HS;  // table row of position pos
+  const float* s = sin + pos * HS;
+  const float x1 = __bfloat162float(x[j]), x2 = __bfloat162float(x[j + H]);
+  const float y1 = x1 * c[j] - x2 * s[j];  // rope_forward_cuda's formula (kernels/rope.h)
+  const float y2 = x2 * c[j + H] + x1 * s[j + H];
+  __nv_bfloat16* o = hh < NH ? q + (b * NH + hh) * HS                           // q[b, hh, :]
+                             : kc + ((b * Tcap + pos) * NKV + (hh - NH)) * HS;  // k_cache[b,pos,g]
+  o[j] = __float2bfloat16_rn(y1);
+  o[j + H] = __float2bfloat16_rn(y2);
+}
+
+__global__ void set_state_kernel(int32_t* state, int32_t pos, int32_t step) {
+  state[0] = pos;
+  state[1] = pos + 1;
+  state[2] = step;
+}
+
+__global__ void advance_state_kernel(int32_t* state) {
+  state[0] += 1;
+  state[1] += 1;
+  state[2] += 1;
+}
+
+}  // namespace
+
+// launchers
+
+void argmax_rows_cuda(cuda_context& cx, int32_t* ids, int32_t* gen, int64_t gen_ld,
+                      const int32_t* state, const bf16* logits, int64_t B, int64_t V) {
+  KAITO_CHECK(B >= 0 && B <= INT32_MAX && V > 0 && V <= INT32_MAX, "argmax_rows_cuda: B=", B,
+              " V=", V);
+  if (B == 0) return;
+  argmax_kernel<<<unsigned(B), kArgmaxThreads, 0, cx.stream()>>>(ids, gen, gen_ld, state,
+                                                                 as_nv(logits), int(V));
+  CUDA_CHECK(cudaGetLastError());
+}
+
+void decode_qkv_cuda(cuda_context& cx, bf16* q, bf16* k_cache, bf16* v_cache, const bf16* qkv,
+                     const float* cos, const float* sin, const int32_t* state, int64_t B,
+                     int64_t NH, int64_t NKV, int64_t HS, int64_t Tcap) {
+  KAITO_CHECK(B >= 0 && NH > 0 && NKV > 0 && HS > 0 && HS % 2 == 0 && Tcap > 0 &&
+                  NH + 2 * NKV <= INT32_MAX && HS <= INT32_MAX,
+              "decode_qkv_cuda: bad shape B=", B, " NH=", NH, " NKV=", NKV, " HS=", HS);
+  const int64_t total = B * (NH + 2 * NKV) * (HS / 2);
+  if (total == 0) return;
+  decode_qkv_kernel<<<unsigned(ceil_div<int64_t>(total, 256)), 256, 0, cx.stream()>>>(
+      as_nv(q), as_nv(k_cache), as_nv(v_cache), as_nv(qkv), cos, sin, state, total, int(NH),
+      int(NKV), int(HS), Tcap);
+  CUDA_CHECK(cudaGetLastError());
+}
+
+void set_decode_state_cuda(cuda_context& cx, int32_t* state, int64_t pos, int64_t step) {
+  KAITO_CHECK(pos >= 0 && pos < INT32_MAX && step >= 0 && step <= INT32_MAX,
+              "set_decode_state_cuda: pos=", pos, " step=", step);
+  set_state_kernel<<<1, 1, 0, cx.stream()>>>(state, int32_t(pos), int32_t(step));
+  CUDA_CHECK(cudaGetLastError());
+}
+
+void advance_decode_state_cuda(cuda_context& cx, int32_t* state) {
+  advance_state_kernel<<<1, 1, 0, cx.stream()>>>(state);
+  CUDA_CHECK(cudaGetLastError());
+}
+
+}  // namespace kaito::gpu

@@ -1,0 +1,36 @@
+// Small kernels of GPU inference (used by engine/cuda/infer.cu), each a launcher on cx's stream.
+//
+// Decode state: int32 state[3] in device memory = {pos, Tk, step} of the next decode step: the
+// position its tokens are fed at, the key count after appending them (pos + 1), and the column of
+// `gen` its greedy tokens go to. The decode kernels read it at run time, so one CUDA graph of a
+// decode step replays at every position; advance_decode_state_cuda moves it one token on.
+// Shapes (legend: B sequences, NH / NKV heads of HS, Tcap cache rows, V vocab), row-major:
+//   qkv (B, (NH + 2 NKV) HS) = [q | k | v] heads; q (B, NH, HS); k_cache, v_cache
+//   (B, Tcap, NKV, HS); cos, sin (max_T, HS) fp32 rope tables by position; logits (B, V) bf16;
+//   ids (B) int32; gen (B, gen_ld) int32.
+#pragma once
+
+#include <cstdint>
+
+#include "kernels/dtype.h"
+
+namespace kaito::gpu {
+
+// ids[b] = gen[b, state[2]] = argmax_v logits[b, v] (=): the lowest index among equal maxima
+// (torch.argmax), NaN never wins, an all -inf/NaN row gives 0. V <= INT32_MAX.
+void argmax_rows_cuda(cuda_context& cx, int32_t* ids, int32_t* gen, int64_t gen_ld,
+                      const int32_t* state, const bf16* logits, int64_t B, int64_t V);
+
+// One decode step's qkv rows at position p = state[0]: q = rope(q, p) (=), k_cache[b, p] =
+// rope(k, p) and v_cache[b, p] = v (=); rope as rope_forward_cuda (kernels/rope.h) with table row
+// p. Precondition (the caller's): 0 <= state[0] < min(Tcap, table rows).
+void decode_qkv_cuda(cuda_context& cx, bf16* q, bf16* k_cache, bf16* v_cache, const bf16* qkv,
+                     const float* cos, const float* sin, const int32_t* state, int64_t B,
+                     int64_t NH, int64_t NKV, int64_t HS, int64_t Tcap);
+
+// state = {pos, pos + 1, step} (=).
+void set_decode_state_cuda(cuda_context& cx, int32_t* state, int64_t pos, int64_t step);
+// state = {pos + 1, Tk + 1, step + 1}.
+void advance_decode_state_cuda(cuda_context& cx, int32_t* state);
+
+}  // namespace kaito::gpu

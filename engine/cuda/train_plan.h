@@ -1,0 +1,54 @@
+// train_plan: where every activation and scratch buffer of one training step lives inside the
+// trainer's single device region (engine/cuda/train_step.h). Pure host arithmetic: offsets in
+// bytes from the region base, each 256-byte aligned, no two buffers overlapping, sized up front
+// from (B, T, shape, checkpointing, dropout, loss chunk) so a step never allocates.
+//
+// Legend: N = B*T rows, C hidden, Q = NH*HS, KV = NKV*HS, QKV = Q + 2 KV, I intermediate,
+// V vocab, R LoRA rank, Nc = rows of one lm_head + cross-entropy chunk. bf16 unless marked.
+//   inputs:  ids, targets (N) i32; rope cos, sin (N, HS) f32 (the model's table per sequence)
+//   xin:     L + 1 residual streams (N, C): xin[l] is layer l's input, xin[L] the last output
+//   layer activation sets (L of them, or 1 with checkpointing; the forward of layer l writes set
+//   l, or the single set, which a checkpointed backward refills by recomputing layer l):
+//     h1, h2 (N, C); rstd1, rstd2 (N) f32; q (N, Q); k, v (N, KV) (after rope); att (N, Q);
+//     lse (B, NH, T) f32; xmid (N, C); gu (N, 2I); act (N, I); z[t] (N, R);
+//     xd[t] (N, in_t) only with dropout > 0 (without dropout the LoRA input is the saved x)
+//   head:    hf (N, C); rstdf (N) f32; losses, ce_lse (N) f32; logits (Nc, V) bf16 (also the
+//            bf16 dlogits); logits32 (Nc, V) f32 (also dlogits in place); dhf (N, C)
+//   scratch: qkv (N, QKV) (also the o / down projection output); xd_scratch (N, max(C, Q, I));
+//            dres, dtmp, dh (N, C); dgu (N, 2I); dact (N, I); datt, dq (N, Q); dk, dv (N, KV);
+//            dqkv (N, QKV); dz (N, R); sumsq (1) f32
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "base/status.h"
+#include "engine/cuda/gpu_model.h"
+
+namespace kaito::gpu {
+
+struct layer_slots {  // offsets relative to the set's base
+  size_t h1, rstd1, q, k, v, att, lse, xmid, h2, rstd2, gu, act;
+  size_t z[kLoraTargets], xd[kLoraTargets];  // xd: 0 bytes (unused) without dropout
+};
+
+struct train_plan {
+  int64_t B = 0, T = 0, N = 0, chunk_rows = 0;
+  bool checkpoint = false, dropout = false;
+  size_t ids = 0, targets = 0, cos = 0, sin = 0;
+  size_t xin = 0, xin_stride = 0;   // xin[l] at xin + l * xin_stride
+  size_t sets = 0, set_stride = 0;  // set s at sets + s * set_stride
+  int64_t set_count = 0;
+  layer_slots slot{};
+  size_t hf = 0, rstdf = 0, losses = 0, ce_lse = 0, logits = 0, logits32 = 0, dhf = 0;
+  size_t qkv = 0, xd_scratch = 0, dres = 0, dtmp = 0, dh = 0, dgu = 0, dact = 0, datt = 0, dq = 0,
+         dk = 0, dv = 0, dqkv = 0, dz = 0, sumsq = 0;
+  size_t total = 0;  // bytes of the region
+};
+
+// chunk_rows <= 0 picks min(N, 1024). invalid_argument naming the field for B, T <= 0 or a
+// region above 2^50 bytes.
+result<train_plan> make_train_plan(const gpu_model_shape& s, int64_t B, int64_t T, bool checkpoint,
+                                   bool dropout, int64_t chunk_rows);
+
+}  // namespace kaito::gpu

@@ -1,0 +1,337 @@
+// gpu_trainer (contract: engine/cuda/train_step.h; buffer layout: engine/cuda/train_plan.h).
+#include "engine/cuda/train_step.h"
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+#include <utility>
+
+#include "engine/cuda/cuda_try.h"
+#include "engine/cuda/train_ops.h"
+#include "kernels/attention.h"
+#include "kernels/cross_entropy.h"
+#include "kernels/cuda/cuda_context.h"
+#include "kernels/dtype.h"
+#include "kernels/embedding.h"
+#include "kernels/gemm.h"
+#include "kernels/grad_clip.h"
+#include "kernels/lora.h"
+#include "kernels/rmsnorm.h"
+#include "kernels/rng.h"
+#include "kernels/rope.h"
+#include "kernels/swiglu.h"
+
+namespace kaito::gpu {
+
+result<std::unique_ptr<gpu_trainer>> gpu_trainer::create(cuda_context& cx, gpu_model& m,
+                                                         const train_options& o) {
+  if (o.T > m.max_T)
+    return invalid_argument(
+        "T=" + std::to_string(o.T) + " exceeds the model's max_T=" + std::to_string(m.max_T), "T");
+  if (!(o.lora_dropout >= 0.0f && o.lora_dropout < 1.0f))
+    return invalid_argument("lora_dropout must be in [0, 1)", "lora_dropout");
+  if (int64_t(m.layers.size()) != m.shape.L)
+    return invalid_argument("model has no layers (moved from?)", "layers");
+  KAITO_ASSIGN_OR_RETURN(train_plan p, make_train_plan(m.shape, o.B, o.T, o.checkpoint,
+                                                       o.lora_dropout > 0.0f, o.loss_chunk_rows));
+  // The launchers' arena scratch (nested, each rewound after use): NF4 absmax + dequantized W,
+  // the LoRA dropout gradient (N, in), attention's D (B, NH, T); checked here, not mid-step.
+  size_t scratch = size_t(o.B * m.shape.NH * o.T) * sizeof(float);
+  for (int t = 0; t < kLoraTargets; ++t) {
+    const linear_dims d = target_dims(m.shape, t);
+    scratch = std::max(scratch, size_t(d.out * d.in) * sizeof(bf16) +
+                                    size_t((d.out * d.in + 63) / 64) * sizeof(float) + 512);
+    if (o.lora_dropout > 0.0f) scratch = std::max(scratch, size_t(p.N * d.in) * sizeof(bf16));
+  }
+  if (cx.arena().capacity() - cx.arena().used() < scratch)
+    return status(status_code::resource_exhausted,
+                  "the cuda_context arena has " +
+                      std::to_string(cx.arena().capacity() - cx.arena().used()) +
+                      " free bytes; the step needs " + std::to_string(scratch) +
+                      " (cuda_context_options::arena_bytes)",
+                  "arena");
+  std::unique_ptr<gpu_trainer> tr(new gpu_trainer(cx, m, o));
+  tr->plan_ = p;
+  KAITO_ASSIGN_OR_RETURN(tr->region_, device_buffer::alloc(p.total, "trainer activation region"));
+  size_t params = 0;
+  for (const gpu_layer& ly : m.layers)
+    for (int t = 0; t < kLoraTargets; ++t) {
+      const gpu_lora_linear& a = ly.lora(t);
+      params += size_t(a.r * a.in + a.out * a.r);
+    }
+  KAITO_ASSIGN_OR_RETURN(tr->moments_,
+                         device_buffer::alloc(2 * params * sizeof(float), "AdamW moments"));
+  GPU_TRY_CUDA(cudaMemsetAsync(tr->moments_.get(), 0, tr->moments_.bytes(), cx.stream()));
+  float* mv = tr->moments_.as<float>();
+  for (gpu_layer& ly : m.layers)
+    for (int t = 0; t < kLoraTargets; ++t) {
+      gpu_lora_linear& a = ly.lora(t);
+      const int64_t na = a.r * a.in, nb = a.out * a.r;
+      tr->adam_list_.push_back({a.A_master.as<float>(), mv, mv + params, a.dA.as<float>(), na});
+      mv += na;
+      tr->adam_list_.push_back({a.B_master.as<float>(), mv, mv + params, a.dB.as<float>(), nb});
+      mv += nb;
+    }
+  // Per-token rope tables: every sequence holds positions 0..T-1.
+  const size_t row_bytes = size_t(o.T * m.shape.HS) * sizeof(float);
+  for (int64_t b = 0; b < o.B; ++b) {
+    GPU_TRY_CUDA(cudaMemcpyAsync(tr->at<char>(p.cos) + size_t(b) * row_bytes, m.rope_cos.get(),
+                                 row_bytes, cudaMemcpyDeviceToDevice, cx.stream()));
+    GPU_TRY_CUDA(cudaMemcpyAsync(tr->at<char>(p.sin) + size_t(b) * row_bytes, m.rope_sin.get(),
+                                 row_bytes, cudaMemcpyDeviceToDevice, cx.stream()));
+  }
+  KAITO_TRY(cx.synchronize());
+  return std::move(tr);  // explicit: nvcc does not apply C++20 implicit move here
+}
+
+char* gpu_trainer::set_base(int64_t l) const {
+  return at<char>(plan_.sets) + size_t(plan_.checkpoint ? 0 : l) * plan_.set_stride;
+}
+
+uint64_t gpu_trainer::dropout_seed(int64_t l, int t) const {
+  return rng_derive(rng_derive(o_.seed, uint64_t(fb_)), uint64_t(l) * kLoraTargets + uint64_t(t));
+}
+
+namespace {
+
+// The pointers of one layer's activation set.
+struct layer_ptrs {
+  bf16 *h1, *q, *k, *v, *att, *xmid, *h2, *gu, *act, *z[kLoraTargets], *xd[kLoraTargets];
+  float *rstd1, *rstd2, *lse;
+};
+
+layer_ptrs ptrs_of(char* base, const layer_slots& s) {
+  layer_ptrs p{};
+  auto b = [&](size_t off) { return reinterpret_cast<bf16*>(base + off); };
+  auto f = [&](size_t off) { return reinterpret_cast<float*>(base + off); };
+  p.h1 = b(s.h1);
+  p.q = b(s.q);
+  p.k = b(s.k);
+  p.v = b(s.v);
+  p.att = b(s.att);
+  p.xmid = b(s.xmid);
+  p.h2 = b(s.h2);
+  p.gu = b(s.gu);
+  p.act = b(s.act);
+  for (int t = 0; t < kLoraTargets; ++t) {
+    p.z[t] = b(s.z[t]);
+    p.xd[t] = b(s.xd[t]);
+  }
+  p.rstd1 = f(s.rstd1);
+  p.rstd2 = f(s.rstd2);
+  p.lse = f(s.lse);
+  return p;
+}
+
+float attn_scale(int64_t HS) {
+  return float(1.0 / std::sqrt(double(HS)));
+}
+
+}  // namespace
+
+void gpu_trainer::layer_forward(int64_t l, bool recompute) {
+  const gpu_model_shape& s = m_.shape;
+  const int64_t N = plan_.N, C = s.C, Q = s.q_dim(), KV = s.kv_dim(), I = s.I, R = s.lora_r;
+  const gpu_layer& ly = m_.layers[size_t(l)];
+  const layer_ptrs a = ptrs_of(set_base(l), plan_.slot);
+  bf16* x = at<bf16>(plan_.xin + size_t(l) * plan_.xin_stride);
+  bf16* proj = at<bf16>(plan_.qkv);  // qkv output, then the o and down outputs
+  const float sc = s.lora_scale(), p = o_.lora_dropout;
+  // Without dropout the saved LoRA input is the module input itself; xd goes to scratch.
+  auto xd = [&](int t) { return plan_.dropout ? a.xd[t] : at<bf16>(plan_.xd_scratch); };
+  auto lora = [&](int t, bf16* y, const bf16* in) {
+    const gpu_lora_linear& w = ly.lora(t);
+    lora_forward_cuda(cx_, y, xd(t), a.z[t], in, w.A.as<bf16>(), w.B.as<bf16>(), N, w.in, R, w.out,
+                      sc, p, dropout_seed(l, t));
+  };
+  const float* cos = at<float>(plan_.cos);
+  const float* sin = at<float>(plan_.sin);
+
+  rmsnorm_forward_cuda(cx_, a.h1, a.rstd1, x, ly.input_norm.as<bf16>(), N, C, s.rms_eps);
+  nf4_linear_forward(cx_, m_, ly.qkv, proj, a.h1, N);
+  lora(lora_qkv, proj, a.h1);
+  qkv_split_bf16(cx_, a.q, a.k, a.v, proj, N, Q, KV);
+  rope_forward_cuda(cx_, a.q, a.q, cos, sin, N, s.NH, s.HS);
+  rope_forward_cuda(cx_, a.k, a.k, cos, sin, N, s.NKV, s.HS);
+  attention_forward_cuda(cx_, a.att, a.lse, a.q, a.k, a.v, plan_.B, plan_.T, s.NH, s.NKV, s.HS,
+                         attn_scale(s.HS), s.window);
+  nf4_linear_forward(cx_, m_, ly.o, proj, a.att, N);
+  lora(lora_o, proj, a.att);
+  add_bf16(cx_, a.xmid, x, proj, N * C);
+  rmsnorm_forward_cuda(cx_, a.h2, a.rstd2, a.xmid, ly.post_norm.as<bf16>(), N, C, s.rms_eps);
+  nf4_linear_forward(cx_, m_, ly.gate_up, a.gu, a.h2, N);
+  lora(lora_gate_up, a.gu, a.h2);
+  swiglu_forward_cuda(cx_, a.act, a.gu, a.gu + I, N, I, 2 * I);
+  // A recompute needs only the down LoRA's z (and xd): its y (proj) is scratch nobody reads.
+  if (!recompute) nf4_linear_forward(cx_, m_, ly.down, proj, a.act, N);
+  lora(lora_down, proj, a.act);
+  if (!recompute)
+    add_bf16(cx_, at<bf16>(plan_.xin + size_t(l + 1) * plan_.xin_stride), a.xmid, proj, N * C);
+}
+
+void gpu_trainer::layer_backward(int64_t l) {
+  // Checkpointing: refill the single set with layer l's activations. The last layer's are still
+  // there from the forward (the head does not touch the set), so it is not recomputed.
+  if (plan_.checkpoint && l != m_.shape.L - 1) layer_forward(l, true);
+  const gpu_model_shape& s = m_.shape;
+  const int64_t N = plan_.N, C = s.C, Q = s.q_dim(), KV = s.kv_dim(), I = s.I, R = s.lora_r;
+  const gpu_layer& ly = m_.layers[size_t(l)];
+  const layer_ptrs a = ptrs_of(set_base(l), plan_.slot);
+  bf16* x = at<bf16>(plan_.xin + size_t(l) * plan_.xin_stride);
+  bf16* dres = at<bf16>(plan_.dres);  // d(layer output) on entry, d(layer input) on exit
+  bf16* dtmp = at<bf16>(plan_.dtmp);
+  bf16* dh = at<bf16>(plan_.dh);
+  bf16* dgu = at<bf16>(plan_.dgu);
+  bf16* dact = at<bf16>(plan_.dact);
+  bf16* datt = at<bf16>(plan_.datt);
+  bf16* dq = at<bf16>(plan_.dq);
+  bf16* dk = at<bf16>(plan_.dk);
+  bf16* dv = at<bf16>(plan_.dv);
+  bf16* dqkv = at<bf16>(plan_.dqkv);
+  bf16* dz = at<bf16>(plan_.dz);
+  const float sc = s.lora_scale(), p = o_.lora_dropout;
+  const bf16* inputs[kLoraTargets] = {a.h1, a.att, a.h2, a.act};
+  // dx += LoRA's share; dA, dB += (the base's dinp already overwrote dx).
+  auto lora = [&](int t, bf16* dx, const bf16* dy) {
+    const gpu_lora_linear& w = ly.lora(t);
+    lora_backward_cuda(cx_, dx, w.dA.as<float>(), w.dB.as<float>(), dz, dy,
+                       plan_.dropout ? a.xd[t] : inputs[t], a.z[t], w.A.as<bf16>(), w.B.as<bf16>(),
+                       N, w.in, R, w.out, sc, p, dropout_seed(l, t));
+  };
+  const float* cos = at<float>(plan_.cos);
+  const float* sin = at<float>(plan_.sin);
+
+  // MLP: x_out = xmid + down(swiglu(gate_up(norm2(xmid))))
+  nf4_linear_backward_inp(cx_, m_, ly.down, dact, dres, N);
+  lora(lora_down, dact, dres);
+  swiglu_backward_cuda(cx_, dgu, dgu + I, dact, a.gu, a.gu + I, N, I, 2 * I);
+  nf4_linear_backward_inp(cx_, m_, ly.gate_up, dh, dgu, N);
+  lora(lora_gate_up, dh, dgu);
+  rmsnorm_backward_cuda(cx_, dtmp, nullptr, dh, a.xmid, ly.post_norm.as<bf16>(), a.rstd2, N, C);
+  add_bf16(cx_, dres, dres, dtmp, N * C);
+  // attention: xmid = x + o(attn(rope(q), rope(k), v)), qkv = qkv_proj(norm1(x))
+  nf4_linear_backward_inp(cx_, m_, ly.o, datt, dres, N);
+  lora(lora_o, datt, dres);
+  attention_backward_cuda(cx_, dq, dk, dv, datt, a.att, a.lse, a.q, a.k, a.v, plan_.B, plan_.T,
+                          s.NH, s.NKV, s.HS, attn_scale(s.HS), s.window);
+  rope_backward_cuda(cx_, dq, dq, cos, sin, N, s.NH, s.HS);
+  rope_backward_cuda(cx_, dk, dk, cos, sin, N, s.NKV, s.HS);
+  qkv_merge_bf16(cx_, dqkv, dq, dk, dv, N, Q, KV);
+  nf4_linear_backward_inp(cx_, m_, ly.qkv, dh, dqkv, N);
+  lora(lora_qkv, dh, dqkv);
+  rmsnorm_backward_cuda(cx_, dtmp, nullptr, dh, x, ly.input_norm.as<bf16>(), a.rstd1, N, C);
+  add_bf16(cx_, dres, dres, dtmp, N * C);
+}
+
+void gpu_trainer::head_forward_backward(float grad_scale) {
+  const gpu_model_shape& s = m_.shape;
+  const int64_t N = plan_.N, C = s.C, V = s.V, Nc = plan_.chunk_rows;
+  bf16* xL = at<bf16>(plan_.xin + size_t(s.L) * plan_.xin_stride);
+  bf16* hf = at<bf16>(plan_.hf);
+  bf16* dhf = at<bf16>(plan_.dhf);
+  bf16* logits = at<bf16>(plan_.logits);
+  float* logits32 = at<float>(plan_.logits32);
+  const int32_t* targets = at<int32_t>(plan_.targets);
+  const bf16* lm_head = m_.lm_head.as<bf16>();
+  rmsnorm_forward_cuda(cx_, hf, at<float>(plan_.rstdf), xL, m_.final_norm.as<bf16>(), N, C,
+                       s.rms_eps);
+  for (int64_t n0 = 0; n0 < N; n0 += Nc) {
+    const int64_t rows = std::min(Nc, N - n0);
+    gemm_forward_cuda(cx_, logits, hf + n0 * C, lm_head, nullptr, rows, C, V);
+    bf16_to_f32_cuda(cx_, logits32, logits, rows * V);  // HF: logits.float() for the loss
+    cross_entropy_forward_cuda(cx_, at<float>(plan_.losses) + n0, at<float>(plan_.ce_lse) + n0,
+                               logits32, targets + n0, rows, V);
+    cross_entropy_backward_cuda(cx_, logits32, logits32, at<float>(plan_.ce_lse) + n0, targets + n0,
+                                grad_scale, rows, V);
+    f32_to_bf16_cuda(cx_, logits, logits32, rows * V);  // bf16 dlogits
+    gemm_backward_inp_cuda(cx_, dhf + n0 * C, logits, lm_head, rows, C, V);
+  }
+  rmsnorm_backward_cuda(cx_, at<bf16>(plan_.dres), nullptr, dhf, xL, m_.final_norm.as<bf16>(),
+                        at<float>(plan_.rstdf), N, C);
+}
+
+result<double> gpu_trainer::forward_backward(const int32_t* ids, const int32_t* targets) {
+  const gpu_model_shape& s = m_.shape;
+  const int64_t N = plan_.N;
+  for (int64_t i = 0; i < N; ++i) {
+    if (ids[i] < 0 || ids[i] >= s.V)
+      return invalid_argument(
+          "token id " + std::to_string(ids[i]) + " outside [0, " + std::to_string(s.V) + ")",
+          "ids[" + std::to_string(i) + "]");
+    if (targets[i] != cross_entropy_ignore_index && (targets[i] < 0 || targets[i] >= s.V))
+      return invalid_argument("target " + std::to_string(targets[i]) + " outside [0, " +
+                                  std::to_string(s.V) + ") and not -100",
+                              "targets[" + std::to_string(i) + "]");
+  }
+  KAITO_TRY(cx_.take_error());  // start clean: an earlier failure must not be blamed on this step
+  tokens_ = cross_entropy_count(targets, N);
+  const float grad_scale = tokens_ > 0 ? float(1.0 / double(tokens_)) : 0.0f;
+  GPU_TRY_CUDA(cudaMemcpyAsync(at<int32_t>(plan_.ids), ids, size_t(N) * sizeof(int32_t),
+                               cudaMemcpyHostToDevice, cx_.stream()));
+  GPU_TRY_CUDA(cudaMemcpyAsync(at<int32_t>(plan_.targets), targets, size_t(N) * sizeof(int32_t),
+                               cudaMemcpyHostToDevice, cx_.stream()));
+  gpu_model_zero_lora_grads(cx_, m_);
+  embedding_forward_cuda(cx_, at<bf16>(plan_.xin), at<int32_t>(plan_.ids), m_.embed.as<bf16>(), N,
+                         s.V, s.C);
+  for (int64_t l = 0; l < s.L; ++l) layer_forward(l, false);
+  head_forward_backward(grad_scale);
+  for (int64_t l = s.L - 1; l >= 0; --l) layer_backward(l);
+  std::vector<float> losses(static_cast<size_t>(N));
+  GPU_TRY_CUDA(cudaMemcpyAsync(losses.data(), at<float>(plan_.losses), size_t(N) * sizeof(float),
+                               cudaMemcpyDeviceToHost, cx_.stream()));
+  const status st = cx_.synchronize();
+  ++fb_;  // after the backward: forward and backward drew the same dropout masks
+  KAITO_TRY(st);
+  return cross_entropy_mean(losses.data(), targets, N);
+}
+
+result<step_result> gpu_trainer::clip_and_update() {
+  step_result r;
+  r.tokens = tokens_;
+  float* sumsq = at<float>(plan_.sumsq);
+  GPU_TRY_CUDA(cudaMemsetAsync(sumsq, 0, sizeof(float), cx_.stream()));
+  for (const adamw_tensor& e : adam_list_) grad_sum_squares_cuda(cx_, sumsq, e.grad, e.n);
+  float h = 0.0f;
+  GPU_TRY_CUDA(cudaMemcpyAsync(&h, sumsq, sizeof(float), cudaMemcpyDeviceToHost, cx_.stream()));
+  KAITO_TRY(cx_.synchronize());
+  r.grad_norm = grad_total_norm(double(h));
+  if (!std::isfinite(r.grad_norm)) return r;  // skipped: the caller sees updated == false
+  if (o_.max_grad_norm > 0.0) {
+    const float coef = grad_clip_coef(r.grad_norm, o_.max_grad_norm);
+    // torch multiplies by a coefficient of 1.0 too; skipping it is bitwise the same.
+    if (coef != 1.0f)
+      for (const adamw_tensor& e : adam_list_)
+        grad_scale_cuda(cx_, const_cast<float*>(e.grad), e.n, coef);  // our own grad buffers
+  }
+  ++t_;
+  adamw_update_multi_cuda(cx_, adam_list_.data(), int64_t(adam_list_.size()), o_.adamw, t_);
+  gpu_model_refresh_lora(cx_, m_);
+  KAITO_TRY(cx_.synchronize());
+  r.updated = true;
+  return r;
+}
+
+result<step_result> gpu_trainer::step(const int32_t* ids, const int32_t* targets) {
+  KAITO_ASSIGN_OR_RETURN(const double loss, forward_backward(ids, targets));
+  KAITO_ASSIGN_OR_RETURN(step_result r, clip_and_update());
+  r.loss = loss;
+  return r;
+}
+
+result<std::vector<float>> gpu_trainer::logits_rows(int64_t row0, int64_t n) {
+  if (row0 < 0 || n <= 0 || n > plan_.chunk_rows || row0 + n > plan_.N)
+    return invalid_argument("rows [" + std::to_string(row0) + ", " + std::to_string(row0 + n) +
+                                ") outside the step or above the chunk size",
+                            "row0");
+  const int64_t C = m_.shape.C, V = m_.shape.V;
+  gemm_forward_cuda(cx_, at<bf16>(plan_.logits), at<bf16>(plan_.hf) + row0 * C,
+                    m_.lm_head.as<bf16>(), nullptr, n, C, V);
+  bf16_to_f32_cuda(cx_, at<float>(plan_.logits32), at<bf16>(plan_.logits), n * V);
+  std::vector<float> out(static_cast<size_t>(n * V));
+  GPU_TRY_CUDA(cudaMemcpyAsync(out.data(), at<float>(plan_.logits32), out.size() * sizeof(float),
+                               cudaMemcpyDeviceToHost, cx_.stream()));
+  KAITO_TRY(cx_.synchronize());
+  return out;
+}
+
+}  // namespace kaito::gpu

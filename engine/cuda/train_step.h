@@ -1,0 +1,106 @@
+// gpu_trainer: one QLoRA training step of a gpu_model on one GPU (issue #6), composed from the
+// launchers of kernels/cuda (contract headers in kernels/*.h) and engine/cuda/train_ops.h.
+//
+// step(ids, targets) = zero LoRA grads; forward; loss; backward; clip; AdamW; refresh bf16 LoRA:
+//   forward:  x0 = embed[ids]; per layer (gpu_model.h) with LoRA on qkv, o, gate_up, down;
+//             hf = final_norm(xL).
+//   head:     lm_head + cross-entropy in row chunks of Nc rows (train_plan.h): bf16 logits ->
+//             fp32 -> CE forward (per-row loss, lse) -> CE backward in place (grad_scale =
+//             1/count of targets != -100) -> bf16 dlogits -> dhf rows = dlogits · lm_head.
+//             Full (N, V) logits never exist; HF's loss (mean over non-ignored targets) results.
+//   backward: final norm, then layers L-1..0 down to the LoRA grads; dX flows through the frozen
+//             NF4 base (dequantized per product) and the frozen norms (no dweight). With
+//             checkpointing only each layer's input is kept; backward of layer l first recomputes
+//             its forward (same kernels, same dropout masks: bitwise the same activations).
+//   clip:     torch clip_grad_norm_(max_grad_norm) over every LoRA grad (fp32 sum of squares on
+//             the device, read back once: one host sync), skipped when max_grad_norm <= 0.
+//   update:   adamw_update_multi_cuda over every LoRA master (one launch), then bf16 refresh.
+// targets are already shifted (targets[b, t] = labels[b, t + 1], -100 ignored), as
+// kernels/cross_entropy.h requires. Sequences start at position 0 (no packing).
+// Memory: ONE device region (train_plan.h) plus the AdamW moments, allocated by create(); a step
+// allocates nothing (kernels' scratch comes from cx's arena: size it for the largest NF4 linear,
+// OC*C*2 bytes + its absmax; 256 MiB covers Phi-3-mini). Errors are statuses: invalid_argument
+// for bad ids/targets/shape, resource_exhausted when the region does not fit, the first CUDA
+// failure of the step otherwise. A non-finite gradient norm skips the update (reported).
+// Lifetime: the trainer keeps references to cx and m (it writes m's LoRA grads and masters); both
+// must outlive it. Thread-safety: one host thread per trainer (it uses cx's stream).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "base/status.h"
+#include "engine/cuda/device_buffer.h"
+#include "engine/cuda/gpu_model.h"
+#include "engine/cuda/train_plan.h"
+#include "kernels/adamw.h"
+
+namespace kaito::gpu {
+
+struct train_options {
+  int64_t B = 1, T = 1;
+  bool checkpoint = false;      // per-layer activation checkpointing
+  float lora_dropout = 0.0f;    // PEFT lora_dropout p in [0, 1)
+  double max_grad_norm = 0.3;   // <= 0: no clipping (QLoRA default 0.3)
+  adamw_params adamw;           // lr, betas, eps, weight_decay
+  int64_t loss_chunk_rows = 0;  // lm_head + CE rows per chunk; <= 0: min(N, 1024)
+  uint64_t seed = 0;            // dropout masks: rng_derive(seed, step), then per layer/module
+};
+
+struct step_result {
+  double loss = 0.0;       // mean cross-entropy over targets != -100 (0 when none)
+  double grad_norm = 0.0;  // total norm before clipping
+  int64_t tokens = 0;      // targets != -100
+  bool updated = false;    // false when the norm was not finite (update skipped)
+};
+
+class gpu_trainer {
+ public:
+  static result<std::unique_ptr<gpu_trainer>> create(cuda_context& cx, gpu_model& m,
+                                                     const train_options& o);
+  gpu_trainer(const gpu_trainer&) = delete;
+  gpu_trainer& operator=(const gpu_trainer&) = delete;
+
+  // One optimizer step on ids, targets: (B*T) int32 host arrays.
+  result<step_result> step(const int32_t* ids, const int32_t* targets);
+
+  // The parts of step(), for tests: zero grads + forward + head + backward (grads in the model's
+  // dA, dB, unclipped); returns the loss and sets tokens.
+  result<double> forward_backward(const int32_t* ids, const int32_t* targets);
+  // Clip + AdamW + refresh on the grads forward_backward left; returns step() minus the loss.
+  result<step_result> clip_and_update();
+  // fp32 logits of rows [row0, row0 + n) recomputed from the last forward's final hidden state
+  // (n <= chunk rows), (n, V) row-major.
+  result<std::vector<float>> logits_rows(int64_t row0, int64_t n);
+
+  const train_plan& plan() const { return plan_; }
+  // Device bytes the trainer holds (region + AdamW moments).
+  size_t bytes() const { return region_.bytes() + moments_.bytes(); }
+  int64_t steps_done() const { return t_; }
+
+ private:
+  gpu_trainer(cuda_context& cx, gpu_model& m, const train_options& o) : cx_(cx), m_(m), o_(o) {}
+  template <class T>
+  T* at(size_t off) const {
+    return reinterpret_cast<T*>(region_.as<char>() + off);
+  }
+  // The activation set layer l uses (set 0 with checkpointing).
+  char* set_base(int64_t l) const;
+  uint64_t dropout_seed(int64_t l, int t) const;
+  void layer_forward(int64_t l, bool recompute);
+  void layer_backward(int64_t l);
+  void head_forward_backward(float grad_scale);
+
+  cuda_context& cx_;
+  gpu_model& m_;
+  train_options o_;
+  train_plan plan_;
+  device_buffer region_, moments_;
+  std::vector<adamw_tensor> adam_list_;
+  int64_t t_ = 0;       // optimizer steps done
+  int64_t fb_ = 0;      // forward_backward calls (dropout stream)
+  int64_t tokens_ = 0;  // of the last forward_backward
+};
+
+}  // namespace kaito::gpu

@@ -1,0 +1,280 @@
+// infer_test: GPU greedy generation (engine/cuda/infer.h) against a CPU composition of the CPU
+// twins (embedding, rmsnorm, gemm + lora, rope, attention_forward_cached_cpu with its own KV
+// cache, swiglu) on a tiny random model, token for token. Plain main (GPU hosts may lack
+// GoogleTest); exit 77 without a CUDA device, 1 on a failure.
+//
+// Both sides use the same weights: every value is bf16-exact (what gpu_model_from_host uploads),
+// and the CPU's base linears are the bf16-rounded dequantization of the same NF4 double-quant
+// state gpu_model_from_host builds (nf4_quantize_weight on the host), as the GPU dequantizes to
+// bf16 before its products. The CPU keeps fp32 activations, the GPU bf16 ones, so logits differ
+// by ~1e-2 of their scale. The CPU is teacher-forced with the GPU's tokens (a divergence never
+// cascades) and each GPU token must be the CPU's argmax, or within kTieTol * max|logit| of it
+// (a near-tie the bf16 rounding may flip); at least 90% must match exactly.
+// Shape: C=128, 2 layers, 4 query heads / 2 kv heads of 32 (GQA), I=256, V=256, window 6 (so
+// the window cuts in), LoRA r=4 with non-zero B; batch 10 (decode runs the GEMV as 8 + 2 rows),
+// then with gemv_max_batch = 8 (dequant + GEMM for the decode products), both replaying the decode
+// step as a CUDA graph (which must capture), then once more with plain launches.
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <random>
+#include <vector>
+
+#include "engine/cuda/gpu_model.h"
+#include "engine/cuda/infer.h"
+#include "kernels/attention.h"
+#include "kernels/cuda/cuda_context.h"
+#include "kernels/embedding.h"
+#include "kernels/gemm.h"
+#include "kernels/lora.h"
+#include "kernels/nf4.h"
+#include "kernels/rmsnorm.h"
+#include "kernels/rope.h"
+#include "kernels/swiglu.h"
+
+namespace {
+
+using namespace kaito;
+using namespace kaito::gpu;
+
+// bf16 activations through 2 layers: logits agree to ~1e-2 of max |logit| (one bf16 rounding is
+// 4e-3 relative; a handful of them in series). Twice that bounds what a near-tie may be.
+constexpr double kTieTol = 2e-2;
+constexpr double kLogitTol = 3e-2;  // max |gpu - cpu| / max |cpu| of the last step's logits
+
+std::vector<float> bf16_values(std::mt19937& rng, size_t n, float lo, float hi) {
+  std::uniform_real_distribution<float> u(lo, hi);
+  std::vector<float> v(n);
+  for (float& x : v) x = bf16_to_f32(f32_to_bf16(u(rng)));
+  return v;
+}
+
+// The CPU decoder over the CPU twins, with a KV cache of its own.
+struct cpu_decoder {
+  gpu_model_shape s;
+  int64_t B = 0, Tcap = 0;
+  host_model_weights w;         // base linears = bf16(dequant(NF4 double quant of the upload))
+  std::vector<float> cos, sin;  // (Tcap, HS)
+  std::vector<std::vector<float>> kc, vc;  // per layer (B, Tcap, NKV, HS)
+
+  void linear(float* y, const float* x, int64_t N, const host_layer_weights& ly, int t) const {
+    const linear_dims d = target_dims(s, t);
+    const std::vector<float>& W = t == 0 ? ly.qkv : t == 1 ? ly.o : t == 2 ? ly.gate_up : ly.down;
+    gemm_forward_cpu(y, x, W.data(), nullptr, N, d.in, d.out);
+    std::vector<float> xd(size_t(N * d.in)), z(size_t(N * s.lora_r));
+    lora_forward_cpu(y, xd.data(), z.data(), x, ly.lora_A[t].data(), ly.lora_B[t].data(), N, d.in,
+                     s.lora_r, d.out, s.lora_scale(), 0.0f, 0);
+  }
+
+  // Tq tokens per sequence at positions [pos0, pos0 + Tq); returns the last row's logits (B, V).
+  std::vector<float> forward(const std::vector<int32_t>& ids, int64_t Tq, int64_t pos0) {
+    const int64_t N = B * Tq, C = s.C, HS = s.HS, qd = s.q_dim(), kvd = s.kv_dim();
+    const int64_t qkvd = s.qkv_dim(), I = s.I;
+    std::vector<float> x(size_t(N * C)), h(x.size()), tmp(x.size()), rstd(static_cast<size_t>(N));
+    std::vector<float> qkv(size_t(N * qkvd)), q(size_t(N * qd)), k(size_t(N * kvd)),
+        v(size_t(N * kvd)), att(size_t(N * qd)), gu(size_t(N * 2 * I)), act(size_t(N * I));
+    std::vector<float> cn(size_t(N * HS)), sn(size_t(N * HS));  // rope rows per token
+    for (int64_t r = 0; r < N; ++r) {
+      const int64_t pos = pos0 + r % Tq;
+      std::copy_n(cos.begin() + pos * HS, HS, cn.begin() + r * HS);
+      std::copy_n(sin.begin() + pos * HS, HS, sn.begin() + r * HS);
+    }
+    embedding_forward_cpu(x.data(), ids.data(), w.embed.data(), N, s.V, C);
+    for (int64_t l = 0; l < s.L; ++l) {
+      const host_layer_weights& ly = w.layers[size_t(l)];
+      rmsnorm_forward_cpu(h.data(), rstd.data(), x.data(), ly.input_norm.data(), N, C, s.rms_eps);
+      linear(qkv.data(), h.data(), N, ly, lora_qkv);
+      for (int64_t r = 0; r < N; ++r) {  // qkv row r = [q | k | v]
+        std::copy_n(qkv.begin() + r * qkvd, qd, q.begin() + r * qd);
+        std::copy_n(qkv.begin() + r * qkvd + qd, kvd, k.begin() + r * kvd);
+        std::copy_n(qkv.begin() + r * qkvd + qd + kvd, kvd, v.begin() + r * kvd);
+      }
+      rope_forward_cpu(q.data(), q.data(), cn.data(), sn.data(), N, s.NH, HS);
+      rope_forward_cpu(k.data(), k.data(), cn.data(), sn.data(), N, s.NKV, HS);
+      for (int64_t b = 0; b < B; ++b)
+        for (int64_t i = 0; i < Tq; ++i) {  // cache[b, pos0 + i] <- k, v of row (b, i)
+          const size_t dst = size_t((b * Tcap + pos0 + i) * kvd), src = size_t((b * Tq + i) * kvd);
+          std::copy_n(k.begin() + src, kvd, kc[size_t(l)].begin() + dst);
+          std::copy_n(v.begin() + src, kvd, vc[size_t(l)].begin() + dst);
+        }
+      attention_forward_cached_cpu(att.data(), nullptr, q.data(), kc[size_t(l)].data(),
+                                   vc[size_t(l)].data(), B, Tq, pos0 + Tq, Tcap, s.NH, s.NKV, HS,
+                                   1.0f / std::sqrt(float(HS)), s.window);
+      linear(tmp.data(), att.data(), N, ly, lora_o);
+      for (size_t e = 0; e < x.size(); ++e) x[e] += tmp[e];
+      rmsnorm_forward_cpu(h.data(), rstd.data(), x.data(), ly.post_norm.data(), N, C, s.rms_eps);
+      linear(gu.data(), h.data(), N, ly, lora_gate_up);
+      swiglu_forward_cpu(act.data(), gu.data(), gu.data() + I, N, I, 2 * I);
+      linear(tmp.data(), act.data(), N, ly, lora_down);
+      for (size_t e = 0; e < x.size(); ++e) x[e] += tmp[e];
+    }
+    std::vector<float> last(size_t(B * C)), hl(last.size()), logits(size_t(B * s.V));
+    for (int64_t b = 0; b < B; ++b)
+      std::copy_n(x.begin() + (b * Tq + Tq - 1) * C, C, last.begin() + b * C);
+    rmsnorm_forward_cpu(hl.data(), rstd.data(), last.data(), w.final_norm.data(), B, C, s.rms_eps);
+    gemm_forward_cpu(logits.data(), hl.data(), w.lm_head.data(), nullptr, B, C, s.V);
+    return logits;
+  }
+};
+
+// Checks GPU tokens (B, 1) of one step against CPU logits (B, V); counts exact matches.
+bool check_step(const std::vector<float>& logits, const std::vector<int32_t>& toks, int64_t ngen,
+                int64_t step, int64_t B, int64_t V, int& exact, int& ties) {
+  bool ok = true;
+  for (int64_t b = 0; b < B; ++b) {
+    const float* row = logits.data() + b * V;
+    const int64_t best = std::max_element(row, row + V) - row;
+    float scale = 0.0f;
+    for (int64_t j = 0; j < V; ++j) scale = std::max(scale, std::fabs(row[j]));
+    const int32_t got = toks[size_t(b * ngen + step)];
+    if (got == best) {
+      ++exact;
+    } else if (got >= 0 && got < V && row[best] - row[got] <= kTieTol * scale) {
+      ++ties;
+    } else {
+      std::printf("FAIL: step %lld seq %lld: GPU picked %d, CPU argmax %lld (logits %g vs %g)\n",
+                  (long long)step, (long long)b, got, (long long)best,
+                  got >= 0 && got < V ? row[got] : NAN, row[best]);
+      ok = false;
+    }
+  }
+  return ok;
+}
+
+status generate(gpu_generator& g, const std::vector<int32_t>& prompt, int64_t B, int64_t T,
+                int64_t steps) {
+  KAITO_TRY(g.prefill(prompt.data(), B, T));
+  for (int64_t i = 0; i < steps; ++i) KAITO_TRY(g.decode_step());
+  return {};
+}
+
+}  // namespace
+
+int main() {
+  if (cuda_device_count() == 0) {
+    std::printf("no CUDA device: skipped\n");
+    return 77;
+  }
+  auto cx = cuda_context::create();
+  if (!cx.ok()) {
+    std::printf("FAIL: %s\n", cx.error().to_string().c_str());
+    return 1;
+  }
+  gpu_model_shape s;
+  s.C = 128, s.L = 2, s.NH = 4, s.NKV = 2, s.HS = 32, s.I = 256, s.V = 256;
+  s.rope_theta = 10000.0, s.rms_eps = 1e-5f, s.window = 6, s.lora_r = 4, s.lora_alpha = 8.0;
+  const int64_t B = 10, T = 5, steps = 7, max_T = 16;
+  std::mt19937 rng(1234);
+
+  host_model_weights w;
+  w.embed = bf16_values(rng, size_t(s.V * s.C), -1.0f, 1.0f);
+  w.final_norm = bf16_values(rng, size_t(s.C), 0.5f, 1.5f);
+  w.lm_head = bf16_values(rng, size_t(s.V * s.C), -0.3f, 0.3f);
+  cpu_decoder cpu;
+  cpu.s = s;
+  cpu.w.embed = w.embed, cpu.w.final_norm = w.final_norm, cpu.w.lm_head = w.lm_head;
+  for (int64_t l = 0; l < s.L; ++l) {
+    host_layer_weights ly, cl;
+    ly.input_norm = bf16_values(rng, size_t(s.C), 0.5f, 1.5f);
+    ly.post_norm = bf16_values(rng, size_t(s.C), 0.5f, 1.5f);
+    for (int t = 0; t < kLoraTargets; ++t) {
+      const linear_dims d = target_dims(s, t);
+      const float a = 1.0f / std::sqrt(float(d.in));
+      std::vector<float> W = bf16_values(rng, size_t(d.out * d.in), -a, a);
+      // what the GPU multiplies by: NF4 double quant of W, dequantized, rounded to bf16
+      const nf4_quant_state qs = nf4_quantize_weight(W.data(), {d.out, d.in}, dtype::bf16, true);
+      std::vector<float> Wq(W.size());
+      const status st = nf4_dequantize_weight(qs, Wq.data());
+      if (!st.ok()) {
+        std::printf("FAIL: %s\n", st.to_string().c_str());
+        return 1;
+      }
+      for (float& e : Wq) e = bf16_to_f32(f32_to_bf16(e));
+      (t == 0 ? ly.qkv : t == 1 ? ly.o : t == 2 ? ly.gate_up : ly.down) = W;
+      (t == 0 ? cl.qkv : t == 1 ? cl.o : t == 2 ? cl.gate_up : cl.down) = Wq;
+      ly.lora_A[t] = cl.lora_A[t] = bf16_values(rng, size_t(s.lora_r * d.in), -a, a);
+      ly.lora_B[t] = cl.lora_B[t] = bf16_values(rng, size_t(d.out * s.lora_r), -0.05f, 0.05f);
+    }
+    cl.input_norm = ly.input_norm, cl.post_norm = ly.post_norm;
+    w.layers.push_back(std::move(ly));
+    cpu.w.layers.push_back(std::move(cl));
+  }
+  auto model = gpu_model_from_host(**cx, s, max_T, w);
+  if (!model.ok()) {
+    std::printf("FAIL: gpu_model_from_host: %s\n", model.error().to_string().c_str());
+    return 1;
+  }
+  rope_params rp;
+  rp.theta = s.rope_theta;
+  rp.head_dim = s.HS;
+  const std::vector<float> inv = rope_inv_freq(rp, max_T);
+  std::vector<int32_t> pos(static_cast<size_t>(max_T));
+  for (int64_t i = 0; i < max_T; ++i) pos[size_t(i)] = int32_t(i);
+  cpu.cos.resize(size_t(max_T * s.HS));
+  cpu.sin.resize(cpu.cos.size());
+  rope_cos_sin_cpu(cpu.cos.data(), cpu.sin.data(), pos.data(), inv.data(), 1.0f, max_T, s.HS);
+  std::vector<int32_t> prompt(size_t(B * T));
+  for (int32_t& t : prompt) t = int32_t(rng() % uint32_t(s.V));
+
+  int failures = 0;
+  struct variant {
+    int64_t gemv_max;
+    bool graph;
+  };
+  for (const variant var : {variant{16, true}, variant{8, true}, variant{16, false}}) {
+    const int64_t gemv_max = var.gemv_max;
+    infer_options opt;
+    opt.max_batch = B;
+    opt.max_seq = T + steps;
+    opt.gemv_max_batch = gemv_max;
+    opt.cuda_graph = var.graph;
+    auto gen = gpu_generator::create(**cx, *model, opt);
+    const status st = gen.ok() ? generate(**gen, prompt, B, T, steps) : gen.error();
+    auto toks = st.ok() ? (*gen)->tokens() : result<std::vector<int32_t>>(st);
+    auto glog = toks.ok() ? (*gen)->last_logits() : result<std::vector<float>>(toks.error());
+    if (!glog.ok()) {
+      std::printf("FAIL: gemv_max_batch=%lld: %s\n", (long long)gemv_max,
+                  glog.error().to_string().c_str());
+      ++failures;
+      continue;
+    }
+    const int64_t ngen = steps + 1;
+    cpu.B = B;
+    cpu.Tcap = opt.max_seq;
+    cpu.kc.assign(size_t(s.L), std::vector<float>(size_t(B * cpu.Tcap * s.kv_dim()), 0.0f));
+    cpu.vc = cpu.kc;
+    int exact = 0, ties = 0;
+    bool ok = true;
+    std::vector<float> logits = cpu.forward(prompt, T, 0);
+    ok &= check_step(logits, *toks, ngen, 0, B, s.V, exact, ties);
+    for (int64_t step = 1; step < ngen; ++step) {
+      // teacher forcing: feed the GPU's previous tokens
+      std::vector<int32_t> ids(static_cast<size_t>(B));
+      for (int64_t b = 0; b < B; ++b) ids[size_t(b)] = (*toks)[size_t(b * ngen + step - 1)];
+      logits = cpu.forward(ids, 1, T + step - 1);
+      ok &= check_step(logits, *toks, ngen, step, B, s.V, exact, ties);
+    }
+    double max_ref = 0.0, max_err = 0.0;
+    for (size_t i = 0; i < logits.size(); ++i) {
+      max_ref = std::max(max_ref, std::fabs(double(logits[i])));
+      max_err = std::max(max_err, std::fabs(double(logits[i]) - double((*glog)[i])));
+    }
+    const double rel = max_ref > 0.0 ? max_err / max_ref : max_err;
+    const int total = int(B * ngen);
+    if (rel > kLogitTol) ok = false;
+    if (exact * 10 < total * 9) ok = false;
+    if (var.graph && !(*gen)->graphed()) {
+      std::printf("FAIL: gemv_max_batch=%lld: CUDA graph capture failed (plain launches ran)\n",
+                  (long long)gemv_max);
+      ok = false;
+    }
+    std::printf(
+        "%s gemv_max_batch=%lld %s: %d of %d tokens equal the CPU argmax, %d near-ties; "
+        "last logits max_rel %.3e (tol %.0e)\n",
+        ok ? "ok  " : "FAIL", (long long)gemv_max, var.graph ? "graph" : "plain", exact, total,
+        ties, rel, kLogitTol);
+    failures += ok ? 0 : 1;
+  }
+  std::printf("%d failed\n", failures);
+  return failures == 0 ? 0 : 1;
+}
