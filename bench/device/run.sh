@@ -2,19 +2,38 @@
 # bench/device/run.sh: the one script for the GPU host (H200; Ubuntu 24.04, g++ 13, CMake 4,
 # CUDA 13; no CAF, OpenBLAS or GoogleTest needed; PyTorch in python3).
 #   1 environment      nvidia-smi, nvcc, cmake, torch versions
-#   2 configure+build  -DKAITO_KERNELS_ONLY=ON into a fresh build dir; parity_test and nf4_bench
+#   2 configure+build  -DKAITO_KERNELS_ONLY=ON into a fresh build dir: the kernel binaries, then
+#                      (separately, so their errors never cost the parity stage its binaries)
+#                      the model-level ones
 #   3 parity           tests/cuda/parity_test: every CUDA twin vs its CPU twin (fresh random inputs)
 #   3b nccl            tests/cuda/nccl_test: unique id, one-rank communicator, bucketed all-reduce
-#   4 memcheck         compute-sanitizer --tool memcheck on parity_test, when the tool is there
+#   4 memcheck         compute-sanitizer --tool memcheck on parity_test --first (each op's first
+#                      row), when the tool is there
 #   5 perf rows        parity_test --perf (the same rows, timed)
 #   6 benchmarks       bench/cuda/nf4_bench (ours) + bench/device/report.py (PyTorch baselines in
 #                      the same run) -> ONE table: op, shape, ours, baseline, ratio, roofline
 #   7 kernel lab       bench/cuda/nf4_gemv_versions: GEMV variants, CPU-checked, then timed
+#   8 model level      tests/cuda/model_parity_test (the GPU training step vs a CPU composition
+#                      of the twins), tests/cuda/infer_test (GPU greedy decode vs the CPU twins),
+#                      bench/cuda/model_bench + infer_bench (kaito_engine_cuda) and
+#                      bench/device/hf_model_bench.py (transformers + peft, same run), then
+#                      bench/device/model_report.py -> ONE table: metric, ours, HF, ratio, goal
 # Every stage logs to $OUT/device_log.txt and the script goes on to the next stage when one fails,
 # so a broken benchmark never hides the parity results; the exit code is the number of failed
 # stages. The table and a stage summary go to $OUT/device_report.txt and are printed last.
-# Usage: bash bench/device/run.sh        (OUT defaults to ./out/device; BUILD_DIR to /tmp/...)
+# Usage: bash bench/device/run.sh [all|check|perf]   (OUT defaults to ./out/device; BUILD_DIR to
+#        /tmp/kaito-build-device). One device command may run at most 10 minutes, so the script
+#        comes in two halves that each fit: `check` = environment, build, parity, nccl, memcheck,
+#        model_parity, infer_test; `perf` = perf rows, kernel benchmarks + baselines, kernel lab,
+#        model benchmarks + HF baseline + table (it builds first only when the build dir lacks the
+#        binaries, so run `check` first on the same machine). `all` (default) runs both.
 set -euo pipefail
+PART=${1:-all}
+case "$PART" in all | check | perf) ;; *)
+  echo "usage: $0 [all|check|perf]" >&2
+  exit 2
+  ;;
+esac
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 OUT=${OUT:-$ROOT/out/device}
 BUILD=${BUILD_DIR:-/tmp/kaito-build-device}
@@ -68,6 +87,7 @@ configure_build() {
   cmake --build "$BUILD" --target parity_test nf4_bench nf4_gemv_versions -j"$JOBS"
   # nccl_test exists only where CMake found nccl.h + libnccl (NCCL::nccl).
   cmake --build "$BUILD" --target nccl_test -j"$JOBS" || echo "nccl_test not built (no NCCL found)"
+  build_model
 }
 
 nccl() {
@@ -83,7 +103,9 @@ memcheck() {
     echo "compute-sanitizer not found: memcheck not run"
     return 0
   fi
-  compute-sanitizer --tool memcheck --error-exitcode 99 "$BUILD/tests/cuda/parity_test"
+  # The first row of every op: each kernel once, at its smallest shape (a full run under the
+  # sanitizer would not fit the device time).
+  compute-sanitizer --tool memcheck --error-exitcode 99 "$BUILD/tests/cuda/parity_test" --first
 }
 
 parity() {
@@ -106,22 +128,69 @@ report() {
   PYTHONUNBUFFERED=1 python3 "$ROOT/bench/device/report.py" "$OUT/nf4_bench.txt" "$REPORT.table"
 }
 
+# Called by configure_build after the kernel binaries, so a model-level compile error never costs
+# the parity stage its binaries; failures are reported by the stages that need the binaries.
+build_model() {
+  rm -f "$OUT/infer_test.txt" "$OUT/infer_bench.txt" "$OUT/model_bench.txt" \
+    "$OUT/hf_model_bench.txt" "$OUT/model_parity.txt"  # no stale rows
+  cmake --build "$BUILD" --target model_parity_test infer_test infer_bench model_bench \
+    -j"$JOBS" || echo "model-level targets did not all build (see above)"
+}
+
+model_parity() {
+  "$BUILD/tests/cuda/model_parity_test" | tee "$OUT/model_parity.txt"
+}
+
+infer_t() {
+  "$BUILD/tests/cuda/infer_test" | tee "$OUT/infer_test.txt"
+}
+
+infer_b() {
+  "$BUILD/bench/cuda/infer_bench" | tee "$OUT/infer_bench.txt"
+}
+
+model_b() {
+  "$BUILD/bench/cuda/model_bench" | tee "$OUT/model_bench.txt"
+}
+
+hf_baseline() {
+  PYTHONUNBUFFERED=1 python3 "$ROOT/bench/device/hf_model_bench.py" | tee "$OUT/hf_model_bench.txt"
+}
+
+model_table() {
+  python3 "$ROOT/bench/device/model_report.py" --out "$REPORT.model" "$OUT/model_bench.txt" \
+    "$OUT/infer_bench.txt" "$OUT/hf_model_bench.txt"
+}
+
 export PATH=$PATH:/usr/local/cuda/bin
 export ROOT OUT BUILD JOBS REPORT
 export -f env_info configure_build parity nccl perf_rows memcheck bench lab report
+export -f build_model model_parity infer_t infer_b model_b hf_baseline model_table
 set -o pipefail
-stage environment 60 env_info
-stage build 240 configure_build
-stage parity 120 parity
-stage nccl 60 nccl
-stage memcheck 150 memcheck
-stage perf_rows 60 perf_rows
-stage nf4_bench 120 bench
-stage baseline 120 report
-stage kernel_lab 90 lab
+if [ "$PART" != perf ] || [ ! -x "$BUILD/tests/cuda/parity_test" ]; then
+  stage environment 60 env_info
+  stage build 300 configure_build
+fi
+if [ "$PART" != perf ]; then
+  stage parity 120 parity
+  stage nccl 60 nccl
+  stage memcheck 120 memcheck
+  stage model_parity 90 model_parity
+  stage infer_test 60 infer_t
+fi
+if [ "$PART" != check ]; then
+  stage perf_rows 60 perf_rows
+  stage nf4_bench 120 bench
+  stage baseline 120 report
+  stage kernel_lab 90 lab
+  stage infer_bench 90 infer_b
+  stage model_bench 150 model_b
+  stage hf_baseline 180 hf_baseline
+  stage model_table 30 model_table
+fi
 
 {
-  echo "kaito-cpp device report ($(date -u '+%Y-%m-%d %H:%M UTC'), $(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1))"
+  echo "kaito-cpp device report, part $PART ($(date -u '+%Y-%m-%d %H:%M UTC'), $(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1))"
   echo
   echo "stages:"
   printf '  %s\n' "${SUMMARY[@]}"
@@ -131,10 +200,18 @@ stage kernel_lab 90 lab
   echo
   if [ -s "$REPORT.table" ]; then cat "$REPORT.table"; else echo "(no benchmark table: see stages)"; fi
   echo
+  echo "training step (tests/cuda/model_parity_test: GPU step vs a CPU composition of the twins):"
+  if [ -s "$OUT/model_parity.txt" ]; then sed 's/^/  /' "$OUT/model_parity.txt"; else echo "  (no output)"; fi
+  echo
+  echo "inference (tests/cuda/infer_test: GPU greedy decode vs a CPU composition of the twins):"
+  if [ -s "$OUT/infer_test.txt" ]; then sed 's/^/  /' "$OUT/infer_test.txt"; else echo "  (no output)"; fi
+  echo
+  if [ -s "$REPORT.model" ]; then cat "$REPORT.model"; else echo "(no model-level table: see stages)"; fi
+  echo
   echo "kernel lab (bench/cuda/nf4_gemv_versions; roof = fraction of 4.8 TB/s):"
   if [ -s "$OUT/kernel_lab.txt" ]; then sed 's/^/  /' "$OUT/kernel_lab.txt"; else echo "  (no output)"; fi
 } >"$REPORT"
-rm -f "$REPORT.table"
+rm -f "$REPORT.table" "$REPORT.model"
 echo
 echo "################ device_report.txt ################"
 cat "$REPORT"

@@ -1,0 +1,118 @@
+#!/usr/bin/env python3
+"""bench/device/model_report.py: ONE model-level table from the METRIC lines of our benches
+(bench/cuda/model_bench, bench/cuda/infer_bench) and of the Hugging Face baseline
+(bench/device/hf_model_bench.py), with issue #6's goals marked met / missed.
+
+Usage: model_report.py [--out TABLE] FILE...    (each FILE: any text with `METRIC,<key>,<value>`
+lines; keys starting with hf_ are the baseline's, the rest ours; a missing file counts as empty)
+
+Columns: metric, ours, HF, ratio = ours / HF, goal, verdict. Goals (issue #6):
+  training, checkpointing off:  train_tok_s >= 2.5 x HF  and  train_peak_mib <= 0.5 x HF
+  decode batch 1:               decode_b1_tok_s >= 1000
+  decode batch 16:              decode_b16_tok_s >= 10 x HF
+A goal whose numbers are missing reads "n/a (missing)" and counts as not met.
+Exit code 0 whatever the verdicts (run.sh's stage status is about the script, not the goals).
+"""
+import argparse
+import math
+import sys
+
+ROWS = [  # our key, label, goal kind, goal value, HF key (default hf_<our key>)
+    ("train_tok_s", "training tok/s (ckpt off)", "ratio_min", 2.5, None),
+    ("train_peak_mib", "training peak MiB (ckpt off)", "ratio_max", 0.5, None),
+    ("train_ckpt_tok_s", "training tok/s (ckpt on)", None, None, None),
+    ("train_ckpt_peak_mib", "training peak MiB (ckpt on)", None, None, None),
+    ("decode_b1_tok_s", "decode b1 tok/s", "abs_min", 1000.0, None),
+    ("decode_b16_tok_s", "decode b16 tok/s", "ratio_min", 10.0, None),
+    ("prefill_2048_tok_s", "prefill 2048 tok/s", None, None, None),
+    # the alternatives infer_bench measures, for the record (no goal)
+    ("decode_b1_eager_tok_s", "  decode b1, plain launches", None, None, "hf_decode_b1_tok_s"),
+    ("decode_b16_gemm_tok_s", "  decode b16, dequant+GEMM", None, None, "hf_decode_b16_tok_s"),
+]
+
+
+def parse_metrics(paths):
+    """{key: value} from every `METRIC,key,value` line; the last value of a key wins."""
+    vals = {}
+    for path in paths:
+        try:
+            with open(path, errors="replace") as f:
+                lines = f.readlines()
+        except OSError as e:
+            print(f"model_report: cannot read {path}: {e}", file=sys.stderr)
+            continue
+        for line in lines:
+            parts = line.strip().split(",")
+            if len(parts) != 3 or parts[0] != "METRIC" or not parts[1]:
+                continue
+            try:
+                v = float(parts[2])
+            except ValueError:
+                continue
+            if math.isfinite(v):
+                vals[parts[1]] = v
+    return vals
+
+
+def verdict(kind, goal, ours, hf):
+    """(goal text, verdict text, met: True/False/None for no goal)."""
+    if kind is None:
+        return "-", "", None
+    if kind == "abs_min":
+        text = f">= {goal:g}"
+        if ours is None:
+            return text, "n/a (missing)", False
+        return text, "met" if ours >= goal else "MISSED", ours >= goal
+    text = (f">= {goal:g}x HF" if kind == "ratio_min" else f"<= {goal:g}x HF")
+    if ours is None or hf is None or hf <= 0:
+        return text, "n/a (missing)", False
+    r = ours / hf
+    ok = r >= goal if kind == "ratio_min" else r <= goal
+    return text, "met" if ok else "MISSED", ok
+
+
+def fmt(v):
+    if v is None:
+        return "n/a"
+    return f"{v:,.1f}" if abs(v) < 1e5 else f"{v:,.0f}"
+
+
+def build_table(vals):
+    head = f"{'metric':<30} {'ours':>12} {'HF':>12} {'ours/HF':>8}  {'goal':<12} verdict"
+    lines = ["model level (Phi-3-mini shape; bench/cuda/model_bench + infer_bench vs "
+             "transformers + peft, same run)", head, "-" * len(head)]
+    met = total = 0
+    for key, label, kind, goal, hf_key in ROWS:
+        ours, hf = vals.get(key), vals.get(hf_key or "hf_" + key)
+        ratio = f"{ours / hf:8.2f}" if ours is not None and hf else f"{'n/a':>8}"
+        gtext, vtext, ok = verdict(kind, goal, ours, hf)
+        if ok is not None:
+            total += 1
+            met += bool(ok)
+        lines.append(f"{label:<30} {fmt(ours):>12} {fmt(hf):>12} {ratio}  {gtext:<12} {vtext}")
+    lines.append(f"goals met: {met} of {total}")
+    lines.append("training = batch 4 x 1024, LoRA r=8 on qkv/o/gate_up/down, AdamW; ours: NF4 base, "
+                 "HF: bf16 base (no bitsandbytes on the host).")
+    lines.append("peak MiB: HF torch.cuda.max_memory_allocated (everything torch allocated in the "
+                 "row); ours: every device byte our code allocated (model, trainer, arena, cuBLASLt "
+                 "workspace; bench/cuda/model_bench.cu).")
+    lines.append("decode: tokens/s over all sequences after a 128-token prompt (prompt not timed); "
+                 "ours replays a CUDA graph per step, HF runs eager PyTorch + PEFT.")
+    return "\n".join(lines) + "\n"
+
+
+def main():
+    ap = argparse.ArgumentParser(description="join METRIC lines into the model-level table")
+    ap.add_argument("--out", help="also write the table here")
+    ap.add_argument("files", nargs="+")
+    args = ap.parse_args()
+    text = build_table(parse_metrics(args.files))
+    print(text, end="")
+    if args.out:
+        with open(args.out, "w") as f:
+            f.write(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
