@@ -22,8 +22,8 @@ constexpr int kArgmaxThreads = 1024;
 __global__ void __launch_bounds__(kArgmaxThreads)
     argmax_kernel(int32_t* ids, int32_t* gen, int64_t gen_ld, const int32_t* state,
                   const __nv_bfloat16* logits, int V) {
-  __shared__ float sv[32];
-  __shared__ int si[32];
+  static __shared__ float sv[32];  // (static: shared by the emulated threads of a block)
+  static __shared__ int si[32];
   const int b = blockIdx.x, lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const __nv_bfloat16* row = logits + int64_t(b) * V;
   float best = -INFINITY;
@@ -100,9 +100,17 @@ __global__ void advance_state_kernel(int32_t* state) {
   state[2] += 1;
 }
 
+// decode_qkv_kernel's launch: one thread per (b, head, pair).
+constexpr int kDecodeThreads = 256;
+int64_t decode_qkv_total(int64_t B, int64_t NH, int64_t NKV, int64_t HS) {
+  return B * (NH + 2 * NKV) * (HS / 2);
+}
+
 }  // namespace
 
-// launchers
+// launchers: tests/cuda/engine_ops_emulation_test.cpp includes this file with KAITO_CUDA_EMULATE
+// defined (tests/cuda/cuda_emulation.h) and leaves them out.
+#ifndef KAITO_CUDA_EMULATE
 
 void argmax_rows_cuda(cuda_context& cx, int32_t* ids, int32_t* gen, int64_t gen_ld,
                       const int32_t* state, const bf16* logits, int64_t B, int64_t V) {
@@ -120,11 +128,11 @@ void decode_qkv_cuda(cuda_context& cx, bf16* q, bf16* k_cache, bf16* v_cache, co
   KAITO_CHECK(B >= 0 && NH > 0 && NKV > 0 && HS > 0 && HS % 2 == 0 && Tcap > 0 &&
                   NH + 2 * NKV <= INT32_MAX && HS <= INT32_MAX,
               "decode_qkv_cuda: bad shape B=", B, " NH=", NH, " NKV=", NKV, " HS=", HS);
-  const int64_t total = B * (NH + 2 * NKV) * (HS / 2);
+  const int64_t total = decode_qkv_total(B, NH, NKV, HS);
   if (total == 0) return;
-  decode_qkv_kernel<<<unsigned(ceil_div<int64_t>(total, 256)), 256, 0, cx.stream()>>>(
-      as_nv(q), as_nv(k_cache), as_nv(v_cache), as_nv(qkv), cos, sin, state, total, int(NH),
-      int(NKV), int(HS), Tcap);
+  decode_qkv_kernel<<<unsigned(ceil_div<int64_t>(total, kDecodeThreads)), kDecodeThreads, 0,
+                      cx.stream()>>>(as_nv(q), as_nv(k_cache), as_nv(v_cache), as_nv(qkv), cos, sin,
+                                     state, total, int(NH), int(NKV), int(HS), Tcap);
   CUDA_CHECK(cudaGetLastError());
 }
 
@@ -139,5 +147,6 @@ void advance_decode_state_cuda(cuda_context& cx, int32_t* state) {
   advance_state_kernel<<<1, 1, 0, cx.stream()>>>(state);
   CUDA_CHECK(cudaGetLastError());
 }
+#endif  // KAITO_CUDA_EMULATE
 
 }  // namespace kaito::gpu

@@ -59,14 +59,28 @@ __global__ void qkv_copy_kernel(__nv_bfloat16* qkv, __nv_bfloat16* q, __nv_bfloa
   }
 }
 
+// Launch shapes, shared by the launchers and the CPU emulation test: add_bf16 (vec: every
+// pointer 16-byte aligned) and qkv split/merge; 256 threads per block.
+constexpr int kOpsThreads = 256;
+unsigned add_bf16_grid(int64_t n, bool vec) {
+  return grid_for(vec ? std::max<int64_t>(n / 8, 1) : n);
+}
+unsigned qkv_copy_grid(int64_t N, int64_t Q, int64_t KV) {
+  return grid_for(N * (Q + 2 * KV) / 8);
+}
+
 }  // namespace
+
+// launchers: tests/cuda/engine_ops_emulation_test.cpp includes this file with KAITO_CUDA_EMULATE
+// defined (tests/cuda/cuda_emulation.h) and leaves them out.
+#ifndef KAITO_CUDA_EMULATE
 
 void add_bf16(cuda_context& cx, bf16* out, const bf16* a, const bf16* b, int64_t n) {
   KAITO_CHECK(n >= 0, "add_bf16: n=", n);
   if (n == 0) return;
   const bool vec = aligned16(out) && aligned16(a) && aligned16(b);
-  add_bf16_kernel<<<grid_for(vec ? std::max<int64_t>(n / 8, 1) : n), 256, 0, cx.stream()>>>(
-      as_nv(out), as_nv(a), as_nv(b), n, vec);
+  add_bf16_kernel<<<add_bf16_grid(n, vec), kOpsThreads, 0, cx.stream()>>>(as_nv(out), as_nv(a),
+                                                                          as_nv(b), n, vec);
   CUDA_CHECK(cudaGetLastError());
 }
 
@@ -77,7 +91,7 @@ void qkv_split_bf16(cuda_context& cx, bf16* q, bf16* k, bf16* v, const bf16* qkv
   KAITO_CHECK(aligned16(q) && aligned16(k) && aligned16(v) && aligned16(qkv),
               "qkv_split_bf16: pointers must be 16-byte aligned");
   if (N == 0) return;
-  qkv_copy_kernel<<<grid_for(N * (Q + 2 * KV) / 8), 256, 0, cx.stream()>>>(
+  qkv_copy_kernel<<<qkv_copy_grid(N, Q, KV), kOpsThreads, 0, cx.stream()>>>(
       const_cast<__nv_bfloat16*>(as_nv(qkv)), as_nv(q), as_nv(k), as_nv(v), N, Q, KV, false);
   CUDA_CHECK(cudaGetLastError());
 }
@@ -90,10 +104,11 @@ void qkv_merge_bf16(cuda_context& cx, bf16* dqkv, const bf16* dq, const bf16* dk
               "qkv_merge_bf16: pointers must be 16-byte aligned");
   if (N == 0) return;
   // The kernel only reads through the part pointers when merging.
-  qkv_copy_kernel<<<grid_for(N * (Q + 2 * KV) / 8), 256, 0, cx.stream()>>>(
+  qkv_copy_kernel<<<qkv_copy_grid(N, Q, KV), kOpsThreads, 0, cx.stream()>>>(
       as_nv(dqkv), const_cast<__nv_bfloat16*>(as_nv(dq)), const_cast<__nv_bfloat16*>(as_nv(dk)),
       const_cast<__nv_bfloat16*>(as_nv(dv)), N, Q, KV, true);
   CUDA_CHECK(cudaGetLastError());
 }
+#endif  // KAITO_CUDA_EMULATE
 
 }  // namespace kaito::gpu

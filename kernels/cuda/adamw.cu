@@ -74,32 +74,44 @@ adamw_scalars scalars_for(const adamw_params& hp, int64_t t) {
                        float(hp.eps)};
 }
 
-}  // namespace
-
-// launchers
-
-void adamw_update_cuda(cuda_context& cx, float* param, float* m, float* v, const float* grad,
-                       int64_t n, const adamw_params& hp, int64_t t) {
-  KAITO_CHECK(n >= 0 && t >= 1, "adamw_update_cuda: n=", n, " t=", t);
-  if (n == 0) return;
-  const adamw_scalars s = scalars_for(hp, t);
-  adamw_kernel<<<unsigned(ceil_div<int64_t>(n, 256)), 256, 0, cx.stream()>>>(param, m, v, grad, n,
-                                                                             s);
-  CUDA_CHECK(cudaGetLastError());
-}
-
-void adamw_update_multi_cuda(cuda_context& cx, const adamw_tensor* list, int64_t count,
-                             const adamw_params& hp, int64_t t) {
-  KAITO_CHECK(count >= 0 && t >= 1, "adamw_update_multi_cuda: count=", count, " t=", t);
+// The multi-tensor launch's table: every tensor with n > 0 and the chunk it starts at; `chunks`
+// gets the total (the grid).
+std::vector<multi_entry> multi_table(const adamw_tensor* list, int64_t count, int64_t& chunks) {
   std::vector<multi_entry> table;
   table.reserve(size_t(count));
-  int64_t chunks = 0;
+  chunks = 0;
   for (int64_t k = 0; k < count; ++k) {
     KAITO_CHECK(list[k].n >= 0, "adamw_update_multi_cuda: tensor ", k, " has n=", list[k].n);
     if (list[k].n == 0) continue;
     table.push_back({list[k], chunks});
     chunks += ceil_div<int64_t>(list[k].n, k_multi_chunk);
   }
+  return table;
+}
+
+constexpr int kAdamwThreads = 256;
+
+}  // namespace
+
+// launchers: tests/cuda/adamw_emulation_test.cpp includes this file with KAITO_CUDA_EMULATE
+// defined (tests/cuda/cuda_emulation.h) and leaves them out.
+#ifndef KAITO_CUDA_EMULATE
+
+void adamw_update_cuda(cuda_context& cx, float* param, float* m, float* v, const float* grad,
+                       int64_t n, const adamw_params& hp, int64_t t) {
+  KAITO_CHECK(n >= 0 && t >= 1, "adamw_update_cuda: n=", n, " t=", t);
+  if (n == 0) return;
+  const adamw_scalars s = scalars_for(hp, t);
+  adamw_kernel<<<unsigned(ceil_div<int64_t>(n, kAdamwThreads)), kAdamwThreads, 0, cx.stream()>>>(
+      param, m, v, grad, n, s);
+  CUDA_CHECK(cudaGetLastError());
+}
+
+void adamw_update_multi_cuda(cuda_context& cx, const adamw_tensor* list, int64_t count,
+                             const adamw_params& hp, int64_t t) {
+  KAITO_CHECK(count >= 0 && t >= 1, "adamw_update_multi_cuda: count=", count, " t=", t);
+  int64_t chunks = 0;
+  const std::vector<multi_entry> table = multi_table(list, count, chunks);
   if (table.empty()) return;
   KAITO_CHECK(chunks <= INT32_MAX && table.size() <= size_t(INT32_MAX),
               "adamw_update_multi_cuda: too many chunks");
@@ -112,10 +124,11 @@ void adamw_update_multi_cuda(cuda_context& cx, const adamw_tensor* list, int64_t
   // Pageable source: the call returns once the bytes are staged, so `table` may go away.
   CUDA_CHECK(cudaMemcpyAsync(*dev, table.data(), table.size() * sizeof(multi_entry),
                              cudaMemcpyHostToDevice, cx.stream()));
-  adamw_multi_kernel<<<unsigned(chunks), 256, 0, cx.stream()>>>(*dev, int(table.size()),
-                                                                scalars_for(hp, t));
+  adamw_multi_kernel<<<unsigned(chunks), kAdamwThreads, 0, cx.stream()>>>(*dev, int(table.size()),
+                                                                          scalars_for(hp, t));
   CUDA_CHECK(cudaGetLastError());
   cx.arena().rewind(mark);  // stream order keeps the table valid for the kernel
 }
+#endif  // KAITO_CUDA_EMULATE
 
 }  // namespace kaito

@@ -14,6 +14,7 @@
 // replaced by an mma.sync/wgmma version when it is measured on the H200.
 #include <cuda_bf16.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "kernels/attention.h"
@@ -56,9 +57,10 @@ template <int HS>
 __global__ void attn_forward_kernel(__nv_bfloat16* out, float* lse, const __nv_bfloat16* q,
                                     const __nv_bfloat16* k, const __nv_bfloat16* v, attn_shape s) {
   constexpr int KD = HS / 32;
-  __shared__ float Ks[k_tile][HS + 1];
-  __shared__ float Vs[k_tile][HS];
-  __shared__ float Qs[k_rows_block][HS];
+  // (static: shared by the emulated threads of a block, tests/cuda/cuda_emulation.h)
+  static __shared__ float Ks[k_tile][HS + 1];
+  static __shared__ float Vs[k_tile][HS];
+  static __shared__ float Qs[k_rows_block][HS];
   const int b = blockIdx.z, h = blockIdx.y, r0 = blockIdx.x * k_rows_block;
   const int g = h / (s.NH / s.NKV);
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
@@ -269,6 +271,41 @@ __global__ void attn_backward_dkdv_kernel(__nv_bfloat16* dk, __nv_bfloat16* dv,
   }
 }
 
+// Launch geometry (grid, threads, dynamic shared memory bytes) and the kernels' shape, shared by
+// the launchers below and tests/cuda/attention_emulation_test.cpp, which runs the kernels on the
+// CPU with KAITO_CUDA_EMULATE defined (tests/cuda/cuda_emulation.h) and leaves the launchers out.
+struct attn_launch {
+  dim3 grid;
+  int threads;
+  size_t smem;
+};
+
+attn_shape make_attn_shape(int64_t T, int64_t NH, int64_t NKV, int64_t HS, float scale,
+                           int64_t window) {
+  return {int(T), int(NH), int(NKV), int(HS), scale, int(std::min<int64_t>(window, T + 1))};
+}
+
+attn_launch forward_launch(int64_t B, const attn_shape& s) {
+  return {dim3(unsigned(ceil_div(s.T, k_rows_block)), unsigned(s.NH), unsigned(B)), 32 * k_warps,
+          0};
+}
+
+// attn_delta_kernel over rows = B * T * NH rows of dout/out.
+attn_launch delta_launch(int64_t rows) {
+  return {dim3(unsigned(ceil_div<int64_t>(rows * 32, 256))), 256, 0};
+}
+
+attn_launch dq_launch(int64_t B, const attn_shape& s) {
+  return {dim3(unsigned(ceil_div(s.T, k_rows_block)), unsigned(s.NH), unsigned(B)), 32 * k_warps,
+          (2 * k_tile * (s.HS + 1) + 2 * k_rows_block * s.HS) * sizeof(float)};
+}
+
+attn_launch dkdv_launch(int64_t B, const attn_shape& s) {
+  return {dim3(unsigned(ceil_div(s.T, k_tile)), unsigned(s.NKV), unsigned(B)), 32,
+          (4 * k_tile * (s.HS + 1) + 2 * s.HS) * sizeof(float)};
+}
+
+#ifndef KAITO_CUDA_EMULATE
 bool check_shape(cuda_context& cx, const char* who, int64_t B, int64_t T, int64_t NH, int64_t NKV,
                  int64_t HS, int64_t window) {
   if (B < 0 || T < 0 || NH <= 0 || NKV <= 0 || NH % NKV != 0 || window < 0 || T > INT32_MAX / 2 ||
@@ -286,27 +323,25 @@ bool check_shape(cuda_context& cx, const char* who, int64_t B, int64_t T, int64_
 template <int HS>
 void forward_hs(cuda_context& cx, bf16* out, float* lse, const bf16* q, const bf16* k,
                 const bf16* v, int64_t B, attn_shape s) {
-  dim3 grid(unsigned(ceil_div(s.T, k_rows_block)), unsigned(s.NH), unsigned(B));
-  attn_forward_kernel<HS>
-      <<<grid, 32 * k_warps, 0, cx.stream()>>>(as_nv(out), lse, as_nv(q), as_nv(k), as_nv(v), s);
+  const attn_launch L = forward_launch(B, s);
+  attn_forward_kernel<HS><<<L.grid, L.threads, L.smem, cx.stream()>>>(as_nv(out), lse, as_nv(q),
+                                                                      as_nv(k), as_nv(v), s);
 }
 
 template <int HS>
 void backward_hs(cuda_context& cx, bf16* dq, bf16* dk, bf16* dv, const bf16* dout, const float* lse,
                  const float* D, const bf16* q, const bf16* k, const bf16* v, int64_t B,
                  attn_shape s) {
-  dim3 gq(unsigned(ceil_div(s.T, k_rows_block)), unsigned(s.NH), unsigned(B));
-  const size_t smem_dq = (2 * k_tile * (HS + 1) + 2 * k_rows_block * HS) * sizeof(float);
+  const attn_launch lq = dq_launch(B, s);
   CUDA_CHECK(cudaFuncSetAttribute(attn_backward_dq_kernel<HS>,
-                                  cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem_dq)));
-  attn_backward_dq_kernel<HS><<<gq, 32 * k_warps, smem_dq, cx.stream()>>>(
+                                  cudaFuncAttributeMaxDynamicSharedMemorySize, int(lq.smem)));
+  attn_backward_dq_kernel<HS><<<lq.grid, lq.threads, lq.smem, cx.stream()>>>(
       as_nv(dq), as_nv(dout), lse, D, as_nv(q), as_nv(k), as_nv(v), s);
   CUDA_CHECK(cudaGetLastError());
-  const size_t smem = (4 * k_tile * (HS + 1) + 2 * HS) * sizeof(float);
+  const attn_launch lkv = dkdv_launch(B, s);
   CUDA_CHECK(cudaFuncSetAttribute(attn_backward_dkdv_kernel<HS>,
-                                  cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem)));
-  dim3 gkv(unsigned(ceil_div(s.T, k_tile)), unsigned(s.NKV), unsigned(B));
-  attn_backward_dkdv_kernel<HS><<<gkv, 32, smem, cx.stream()>>>(
+                                  cudaFuncAttributeMaxDynamicSharedMemorySize, int(lkv.smem)));
+  attn_backward_dkdv_kernel<HS><<<lkv.grid, lkv.threads, lkv.smem, cx.stream()>>>(
       as_nv(dk), as_nv(dv), as_nv(dout), lse, D, as_nv(q), as_nv(k), as_nv(v), s);
 }
 
@@ -317,7 +352,7 @@ void attention_forward_cuda(cuda_context& cx, bf16* out, float* lse, const bf16*
                             int64_t HS, float scale, int64_t window) {
   if (!check_shape(cx, "attention_forward_cuda", B, T, NH, NKV, HS, window)) return;
   if (B == 0 || T == 0) return;
-  attn_shape s{int(T), int(NH), int(NKV), int(HS), scale, int(std::min<int64_t>(window, T + 1))};
+  const attn_shape s = make_attn_shape(T, NH, NKV, HS, scale, window);
   switch (HS) {
     case 32:
       forward_hs<32>(cx, out, lse, q, k, v, B, s);
@@ -341,7 +376,7 @@ void attention_backward_cuda(cuda_context& cx, bf16* dq, bf16* dk, bf16* dv, con
                              int64_t HS, float scale, int64_t window) {
   if (!check_shape(cx, "attention_backward_cuda", B, T, NH, NKV, HS, window)) return;
   if (B == 0 || T == 0) return;
-  attn_shape s{int(T), int(NH), int(NKV), int(HS), scale, int(std::min<int64_t>(window, T + 1))};
+  const attn_shape s = make_attn_shape(T, NH, NKV, HS, scale, window);
   const size_t mark = cx.arena().mark();
   auto D = cx.arena().alloc_array<float>(size_t(B) * NH * T);
   if (!D.ok()) {
@@ -349,8 +384,9 @@ void attention_backward_cuda(cuda_context& cx, bf16* dq, bf16* dk, bf16* dv, con
     return;
   }
   const int64_t rows = B * T * NH;
-  attn_delta_kernel<<<unsigned(ceil_div<int64_t>(rows * 32, 256)), 256, 0, cx.stream()>>>(
-      *D, as_nv(dout), as_nv(out), rows, int(T), int(NH), int(HS));
+  const attn_launch ld = delta_launch(rows);
+  attn_delta_kernel<<<ld.grid, ld.threads, ld.smem, cx.stream()>>>(*D, as_nv(dout), as_nv(out),
+                                                                   rows, int(T), int(NH), int(HS));
   CUDA_CHECK(cudaGetLastError());
   switch (HS) {
     case 32:
@@ -370,5 +406,9 @@ void attention_backward_cuda(cuda_context& cx, bf16* dq, bf16* dk, bf16* dv, con
   // The arena slice is reused by the next launch; stream order keeps it valid until then.
   cx.arena().rewind(mark);
 }
+
+#else
+}  // namespace
+#endif  // KAITO_CUDA_EMULATE
 
 }  // namespace kaito

@@ -60,9 +60,10 @@ __global__ void __launch_bounds__(kWarps * 32)
                              const __nv_bfloat16* q, const __nv_bfloat16* kc,
                              const __nv_bfloat16* vc, decode_shape s) {
   constexpr int KD = HS / 32;
-  __shared__ float qs[HS];
-  __shared__ float wm[kWarps], wl[kWarps];
-  __shared__ float wacc[kWarps][HS];
+  // (static: shared by the emulated threads of a block, tests/cuda/cuda_emulation.h)
+  static __shared__ float qs[HS];
+  static __shared__ float wm[kWarps], wl[kWarps];
+  static __shared__ float wacc[kWarps][HS];
   const int split = blockIdx.x, h = blockIdx.y, bi = blockIdx.z;  // bi = b * Tq + i
   const int b = bi / s.Tq, i = bi % s.Tq;
   const int g = h / (s.NH / s.NKV);
@@ -198,18 +199,56 @@ __global__ void attn_decode_merge_kernel(__nv_bfloat16* out, float* lse, const f
   }
 }
 
+// The split plan and launch geometry, shared by the launchers below and
+// tests/cuda/attention_emulation_test.cpp, which runs the kernels on the CPU with
+// KAITO_CUDA_EMULATE defined (tests/cuda/cuda_emulation.h) and leaves the launchers out.
+// Plans the splits for Tk keys (the maximum when d_Tk is given) on a GPU with sm_count SMs.
+decode_shape plan_decode(int64_t B, int64_t Tq, int64_t Tk, int64_t Tcap, int64_t NH, int64_t NKV,
+                         float scale, int64_t window, int sm_count, const int32_t* d_Tk) {
+  const int64_t rows = B * Tq * NH;
+  const int64_t span = window > 0 ? std::min(Tk, window) : Tk;  // the last row's key count
+  const int64_t want = ceil_div<int64_t>(2 * int64_t(sm_count), rows);
+  const int64_t nsplit =
+      std::clamp<int64_t>(std::min(want, ceil_div<int64_t>(span, kMinKeysPerSplit)), 1, kMaxSplits);
+  return {int(Tq),
+          int(Tk),
+          int(Tcap),
+          int(NH),
+          int(NKV),
+          scale,
+          int(std::min<int64_t>(window, Tk + 1)),
+          int(nsplit),
+          int(ceil_div<int64_t>(span, nsplit)),
+          d_Tk};
+}
+
+struct decode_launch {
+  dim3 grid;
+  int threads;
+};
+
+decode_launch split_launch(int64_t B, const decode_shape& s) {
+  return {dim3(unsigned(s.nsplit), unsigned(s.NH), unsigned(B * s.Tq)), kWarps * 32};
+}
+
+// attn_decode_merge_kernel over rows = B * Tq * NH rows (only when s.nsplit > 1).
+decode_launch merge_launch(int64_t rows) {
+  return {dim3(unsigned(ceil_div<int64_t>(rows * 32, 128))), 128};
+}
+
+#ifndef KAITO_CUDA_EMULATE
 template <int HS>
 void decode_hs(cuda_context& cx, bf16* out, float* lse, float* part_o, float* part_ml,
                const bf16* q, const bf16* k, const bf16* v, int64_t B, const decode_shape& s) {
-  const dim3 grid(unsigned(s.nsplit), unsigned(s.NH), unsigned(B * s.Tq));
-  attn_decode_split_kernel<HS><<<grid, kWarps * 32, 0, cx.stream()>>>(
+  const decode_launch ls = split_launch(B, s);
+  attn_decode_split_kernel<HS><<<ls.grid, ls.threads, 0, cx.stream()>>>(
       as_nv(out), lse, part_o, part_ml, as_nv(q), as_nv(k), as_nv(v), s);
   CUDA_CHECK(cudaGetLastError());
   if (s.nsplit == 1) return;
   const int64_t rows = B * s.Tq * s.NH;
-  attn_decode_merge_kernel<HS>
-      <<<unsigned(ceil_div<int64_t>(rows * 32, 128)), 128, 0, cx.stream()>>>(
-          as_nv(out), lse, part_o, part_ml, rows, s.nsplit, s.Tq, s.NH);
+  const decode_launch lm = merge_launch(rows);
+  attn_decode_merge_kernel<HS><<<lm.grid, lm.threads, 0, cx.stream()>>>(
+      as_nv(out), lse, part_o, part_ml, rows, s.nsplit, s.Tq, s.NH);
   CUDA_CHECK(cudaGetLastError());
 }
 
@@ -242,20 +281,8 @@ void launch_decode(cuda_context& cx, const char* who, bf16* out, float* lse, con
                    int64_t Tq, int64_t Tk, int64_t Tcap, int64_t NH, int64_t NKV, int64_t HS,
                    float scale, int64_t window) {
   const int64_t rows = B * Tq * NH;
-  const int64_t span = window > 0 ? std::min(Tk, window) : Tk;  // the last row's key count
-  const int64_t want = ceil_div<int64_t>(2 * int64_t(cx.sm_count()), rows);
-  const int64_t nsplit =
-      std::clamp<int64_t>(std::min(want, ceil_div<int64_t>(span, kMinKeysPerSplit)), 1, kMaxSplits);
-  decode_shape s{int(Tq),
-                 int(Tk),
-                 int(Tcap),
-                 int(NH),
-                 int(NKV),
-                 scale,
-                 int(std::min<int64_t>(window, Tk + 1)),
-                 int(nsplit),
-                 int(ceil_div<int64_t>(span, nsplit)),
-                 d_Tk};
+  const decode_shape s = plan_decode(B, Tq, Tk, Tcap, NH, NKV, scale, window, cx.sm_count(), d_Tk);
+  const int64_t nsplit = s.nsplit;
   const size_t mark = cx.arena().mark();
   float* part_o = nullptr;
   float* part_ml = nullptr;
@@ -318,5 +345,9 @@ void attention_decode_cuda(cuda_context& cx, bf16* out, const bf16* q, const bf1
   launch_decode(cx, who, out, nullptr, q, k_cache, v_cache, d_Tk, B, 1, Tk_max, Tcap, NH, NKV, HS,
                 scale, window);
 }
+
+#else
+}  // namespace
+#endif  // KAITO_CUDA_EMULATE
 
 }  // namespace kaito

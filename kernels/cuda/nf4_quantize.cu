@@ -89,8 +89,8 @@ constexpr int kQ8Threads = 256;
 __global__ void __launch_bounds__(kQ8Threads)
     quantize_8bit_kernel(uint8_t* q, float* absmax, const float* x, const float* code8, int64_t n,
                          int64_t blocksize) {
-  __shared__ float code[256];
-  __shared__ float red[32];
+  static __shared__ float code[256];  // (static: shared by the emulated threads of a block)
+  static __shared__ float red[32];
   for (int k = threadIdx.x; k < 256; k += blockDim.x) code[k] = code8[k];
   const int64_t begin = int64_t(blockIdx.x) * blocksize;  // seek to x[block * blocksize]
   const int64_t end = min(n, begin + blocksize);
@@ -103,16 +103,26 @@ __global__ void __launch_bounds__(kQ8Threads)
     q[i] = quantize_8bit_value(code, __fmul_rn(x[i], recip));
 }
 
+// Launch shapes, shared by the launchers and the CPU emulation test.
+int64_t nf4_quantize_grid(int64_t n) {
+  return ceil_div<int64_t>(ceil_div<int64_t>(n, nf4_block_size), kWarpsPerCta);
+}
+int64_t quantize_8bit_grid(int64_t n, int64_t blocksize) {
+  return ceil_div<int64_t>(n, blocksize);
+}
+
 }  // namespace
 
-// launchers
+// launchers: tests/cuda/nf4_quantize_emulation_test.cpp includes this file with
+// KAITO_CUDA_EMULATE defined (tests/cuda/cuda_emulation.h) and leaves them out.
+#ifndef KAITO_CUDA_EMULATE
 
 void nf4_quantize_cuda(cuda_context& cx, uint8_t* packed, float* absmax, const float* w,
                        int64_t n) {
   KAITO_CHECK(n >= 0, "nf4_quantize_cuda: n=", n);
   if (n == 0) return;
   const int64_t nblocks = ceil_div<int64_t>(n, nf4_block_size);
-  const int64_t grid = ceil_div<int64_t>(nblocks, kWarpsPerCta);
+  const int64_t grid = nf4_quantize_grid(n);
   if (grid > INT32_MAX) {
     cx.record_error(
         invalid_argument("nf4_quantize_cuda: n=" + std::to_string(n) + " too large", "n"));
@@ -128,7 +138,7 @@ void quantize_blockwise_8bit_cuda(cuda_context& cx, uint8_t* q, float* absmax, c
   KAITO_CHECK(n >= 0 && blocksize > 0, "quantize_blockwise_8bit_cuda: n=", n,
               " blocksize=", blocksize);
   if (n == 0) return;
-  const int64_t nblocks = ceil_div<int64_t>(n, blocksize);
+  const int64_t nblocks = quantize_8bit_grid(n, blocksize);
   if (nblocks > INT32_MAX) {
     cx.record_error(invalid_argument(
         "quantize_blockwise_8bit_cuda: " + std::to_string(nblocks) + " blocks", "n"));
@@ -138,5 +148,6 @@ void quantize_blockwise_8bit_cuda(cuda_context& cx, uint8_t* q, float* absmax, c
                                                                           blocksize);
   CUDA_CHECK(cudaGetLastError());
 }
+#endif  // KAITO_CUDA_EMULATE
 
 }  // namespace kaito

@@ -5,11 +5,13 @@
 //   thread model: one block at a time, blockDim.x std::threads (threadIdx, blockIdx are
 //     thread_local); __syncthreads is a std::barrier over the block; `static __shared__`
 //     variables are function statics, shared by the block's threads;
-//   warp collectives: __shfl_xor_sync and the test's own ops (emu::warp_op) exchange values
-//     through two alternating per-warp slots with one std::barrier per op, so every lane of a
-//     warp must reach every collective (as on the GPU with a full mask);
-//   dynamic shared memory: the test defines the `smem` array the kernel's extern declaration
-//     names (in the kernel's namespace).
+//   warp collectives: __shfl_xor_sync, __shfl_sync and the test's own ops (emu::warp_op)
+//     exchange values through two alternating per-warp slots with one std::barrier per op, so
+//     every lane of a warp must reach every collective (as on the GPU with a full mask);
+//     __syncwarp is a barrier of the warp;
+//   grids may be 3-D (blocks run one at a time, x fastest, then y, then z);
+//   dynamic shared memory: the test defines the array the kernel's extern declaration names
+//     (`smem`, ...; in the kernel's namespace).
 // Only for tests: slow (an OS thread per CUDA thread), no memory model beyond the barriers.
 #pragma once
 
@@ -17,6 +19,7 @@
 #include <cuda_runtime.h>
 
 #include <barrier>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <functional>
@@ -66,22 +69,25 @@ inline void run(dim3 grid, int threads, const std::function<void()>& kernel,
                 const std::function<void()>& per_block_init = {}) {
   gridDim = grid;
   blockDim = dim3(unsigned(threads));
-  for (unsigned by = 0; by < grid.y; ++by) {
-    for (unsigned bx = 0; bx < grid.x; ++bx) {
-      if (per_block_init) per_block_init();
-      block_barrier = std::make_unique<std::barrier<>>(threads);
-      for (int w = 0; w < threads / 32; ++w) warp_barrier[w] = std::make_unique<std::barrier<>>(32);
-      std::vector<std::thread> pool;
-      for (int t = 0; t < threads; ++t) {
-        pool.emplace_back([&, t] {
-          threadIdx = make_uint3(unsigned(t), 0, 0);
-          blockIdx = make_uint3(bx, by, 0);
-          op_count = 0;
-          if (per_thread_init) per_thread_init();
-          kernel();
-        });
+  for (unsigned bz = 0; bz < grid.z; ++bz) {
+    for (unsigned by = 0; by < grid.y; ++by) {
+      for (unsigned bx = 0; bx < grid.x; ++bx) {
+        if (per_block_init) per_block_init();
+        block_barrier = std::make_unique<std::barrier<>>(threads);
+        for (int w = 0; w < threads / 32; ++w)
+          warp_barrier[w] = std::make_unique<std::barrier<>>(32);
+        std::vector<std::thread> pool;
+        for (int t = 0; t < threads; ++t) {
+          pool.emplace_back([&, t] {
+            threadIdx = make_uint3(unsigned(t), 0, 0);
+            blockIdx = make_uint3(bx, by, bz);
+            op_count = 0;
+            if (per_thread_init) per_thread_init();
+            kernel();
+          });
+        }
+        for (auto& th : pool) th.join();
       }
-      for (auto& th : pool) th.join();
     }
   }
 }
@@ -92,6 +98,41 @@ inline void __syncthreads() {
   emu::block_barrier->arrive_and_wait();
 }
 
+// Host versions of the device math the kernels spell out (IEEE fp32, round to nearest even: the
+// emulation tests build with -ffp-contract=off, so nothing is fused) and CUDA's min/max.
+inline float __fadd_rn(float a, float b) {
+  return a + b;
+}
+inline float __fsub_rn(float a, float b) {
+  return a - b;
+}
+inline float __fmul_rn(float a, float b) {
+  return a * b;
+}
+inline float __fdiv_rn(float a, float b) {
+  return a / b;
+}
+inline float __fsqrt_rn(float a) {
+  return std::sqrt(a);
+}
+template <class T>
+inline T min(T a, T b) {
+  return b < a ? b : a;
+}
+template <class T>
+inline T max(T a, T b) {
+  return a < b ? b : a;
+}
+
+inline int __shfl_xor_sync(unsigned /*mask: full warps only*/, int v, int lane_mask) {
+  std::memcpy(&emu::slot().u[emu::lane()][0], &v, 4);
+  emu::warp_wait();
+  int r;
+  std::memcpy(&r, &emu::slot().u[emu::lane() ^ lane_mask][0], 4);
+  emu::next();
+  return r;
+}
+
 inline float __shfl_xor_sync(unsigned /*mask: full warps only*/, float v, int lane_mask) {
   std::memcpy(&emu::slot().u[emu::lane()][0], &v, 4);
   emu::warp_wait();
@@ -99,4 +140,18 @@ inline float __shfl_xor_sync(unsigned /*mask: full warps only*/, float v, int la
   std::memcpy(&r, &emu::slot().u[emu::lane() ^ lane_mask][0], 4);
   emu::next();
   return r;
+}
+
+inline float __shfl_sync(unsigned /*mask: full warps only*/, float v, int src_lane) {
+  std::memcpy(&emu::slot().u[emu::lane()][0], &v, 4);
+  emu::warp_wait();
+  float r;
+  std::memcpy(&r, &emu::slot().u[src_lane & 31][0], 4);
+  emu::next();
+  return r;
+}
+
+// A barrier of the calling thread's warp (no exchange slot: safe between collectives).
+inline void __syncwarp(unsigned /*mask: full warps only*/ = 0xffffffffu) {
+  emu::warp_wait();
 }

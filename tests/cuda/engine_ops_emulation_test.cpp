@@ -1,0 +1,295 @@
+// The small kernels of the GPU engine (engine/cuda/train_ops.cu, engine/cuda/infer_ops.cu) run on
+// the CPU (tests/cuda/cuda_emulation.h) with their launchers' grids and blocks, against plain
+// loops written from the contracts in engine/cuda/train_ops.h and infer_ops.h and the CPU rope
+// twin (kernels/rope.h): residual adds (vector path with a scalar tail, unaligned scalar path,
+// in place, grid-stride), qkv split and merge, greedy argmax (ties to the lowest id, NaN never
+// wins, all -inf/NaN rows give 0, the step column of gen), the decode qkv split + rope + KV-cache
+// append at the position read from the device state, and the state kernels. Outputs that must
+// stay untouched hold sentinels.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <random>
+#include <vector>
+
+#include "tests/cuda/cuda_emulation.h"
+// the kernels under test (their launchers are left out under KAITO_CUDA_EMULATE)
+#include "engine/cuda/infer_ops.cu"  // NOLINT
+#include "engine/cuda/train_ops.cu"  // NOLINT
+#include "kernels/dtype.h"
+#include "kernels/rope.h"
+
+namespace kaito {
+namespace {
+
+constexpr float kInf = std::numeric_limits<float>::infinity();
+constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
+const bf16 kSentinel = f32_to_bf16(-12345.0f);
+
+std::vector<bf16> random_bf16(size_t n, std::mt19937& rng, float scale = 1.0f) {
+  std::normal_distribution<float> g(0.0f, scale);
+  std::vector<bf16> v(n);
+  for (bf16& x : v) x = f32_to_bf16(g(rng));
+  return v;
+}
+
+__nv_bfloat16* nv(bf16* p) {
+  return as_nv(p);
+}
+const __nv_bfloat16* nv(const bf16* p) {
+  return as_nv(p);
+}
+
+// ---- train_ops -----------------------------------------------------------------------------
+
+// add_bf16's launch (vec when every pointer is 16-byte aligned), kernel emulated; `grid` 0 means
+// the launcher's grid, anything else forces a smaller grid to exercise the grid-stride loops.
+void add_emulated(bf16* out, const bf16* a, const bf16* b, int64_t n, unsigned grid = 0) {
+  const bool vec = aligned16(out) && aligned16(a) && aligned16(b);
+  emu::run(dim3(grid ? grid : gpu::add_bf16_grid(n, vec)), gpu::kOpsThreads,
+           [&] { gpu::add_bf16_kernel(nv(out), nv(a), nv(b), n, vec); });
+}
+
+std::vector<bf16> add_reference(const bf16* a, const bf16* b, int64_t n) {
+  std::vector<bf16> r(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) r[size_t(i)] = f32_to_bf16(bf16_to_f32(a[i]) + bf16_to_f32(b[i]));
+  return r;
+}
+
+// Bit for bit, except that any NaN matches any NaN (the device's __float2bfloat16_rn gives the
+// canonical 0x7fff, f32_to_bf16 keeps the payload).
+void expect_bits(const bf16* got, const std::vector<bf16>& want, const char* what) {
+  for (size_t i = 0; i < want.size(); ++i)
+    if (!(std::isnan(bf16_to_f32(got[i])) && std::isnan(bf16_to_f32(want[i]))))
+      ASSERT_EQ(got[i].bits, want[i].bits) << what << " element " << i << ": "
+                                           << bf16_to_f32(got[i]) << " vs " << bf16_to_f32(want[i]);
+}
+
+TEST(engine_ops_emulation, add_bf16_vector_scalar_and_in_place) {
+  std::mt19937 rng(1);
+  for (int64_t n : {int64_t(1), int64_t(7), int64_t(8), int64_t(2061)}) {
+    // vectors start 16-byte aligned (operator new); +1 element makes them unaligned
+    std::vector<bf16> a = random_bf16(size_t(n) + 1, rng), b = random_bf16(size_t(n) + 1, rng);
+    b[0] = f32_to_bf16(kInf);  // inf and a NaN pass through the math
+    if (n > 3) a[3] = f32_to_bf16(kNaN);
+    for (int offset : {0, 1}) {
+      const int64_t m = n + 1 - offset;
+      const std::vector<bf16> want = add_reference(a.data() + offset, b.data() + offset, m);
+      std::vector<bf16> out(size_t(m) + 1, kSentinel);
+      add_emulated(out.data(), a.data() + offset, b.data() + offset, m);
+      expect_bits(out.data(), want, offset ? "unaligned" : "aligned");
+      EXPECT_EQ(out[size_t(m)].bits, kSentinel.bits);          // nothing past n
+      std::vector<bf16> inplace(a.begin() + offset, a.end());  // out aliases a
+      add_emulated(inplace.data(), inplace.data(), b.data() + offset, m);
+      expect_bits(inplace.data(), want, "in place");
+    }
+  }
+}
+
+TEST(engine_ops_emulation, add_bf16_grid_stride_loops) {
+  std::mt19937 rng(2);
+  const int64_t n = 8 * 256 * 3 + 5;  // 3 vector units per thread of one block, then a tail
+  const std::vector<bf16> a = random_bf16(size_t(n), rng), b = random_bf16(size_t(n), rng);
+  const std::vector<bf16> want = add_reference(a.data(), b.data(), n);
+  std::vector<bf16> out(size_t(n), kSentinel);
+  add_emulated(out.data(), a.data(), b.data(), n, 1);
+  expect_bits(out.data(), want, "vector, one block");
+  std::vector<bf16> out2(size_t(n) + 1, kSentinel);  // unaligned out: scalar path, one block
+  add_emulated(out2.data() + 1, a.data(), b.data(), n, 1);
+  expect_bits(out2.data() + 1, want, "scalar, one block");
+  EXPECT_EQ(out2[0].bits, kSentinel.bits);
+}
+
+// qkv (N, Q + 2KV) = [q | k | v] rows; split and merge with the launcher's grid (or a forced one).
+void qkv_emulated(std::vector<bf16>& qkv, std::vector<bf16>& q, std::vector<bf16>& k,
+                  std::vector<bf16>& v, int64_t N, int64_t Q, int64_t KV, bool merge,
+                  unsigned grid = 0) {
+  emu::run(dim3(grid ? grid : gpu::qkv_copy_grid(N, Q, KV)), gpu::kOpsThreads, [&] {
+    gpu::qkv_copy_kernel(nv(qkv.data()), nv(q.data()), nv(k.data()), nv(v.data()), N, Q, KV, merge);
+  });
+}
+
+TEST(engine_ops_emulation, qkv_split_and_merge) {
+  std::mt19937 rng(3);
+  struct shape {
+    int64_t N, Q, KV;
+    unsigned grid;
+  };
+  for (const shape& s :
+       {shape{5, 32, 16, 0}, shape{40, 64, 16, 0}, shape{3, 24, 8, 0}, shape{40, 64, 16, 1}}) {
+    const int64_t QKV = s.Q + 2 * s.KV;
+    std::vector<bf16> qkv = random_bf16(size_t(s.N * QKV), rng);
+    const std::vector<bf16> src = qkv;
+    std::vector<bf16> q(size_t(s.N * s.Q), kSentinel), k(size_t(s.N * s.KV), kSentinel),
+        v(size_t(s.N * s.KV), kSentinel);
+    qkv_emulated(qkv, q, k, v, s.N, s.Q, s.KV, /*merge=*/false, s.grid);
+    std::vector<bf16> wq, wk, wv;
+    for (int64_t n = 0; n < s.N; ++n) {
+      for (int64_t c = 0; c < QKV; ++c) {
+        const bf16 x = src[size_t(n * QKV + c)];
+        (c < s.Q ? wq : c < s.Q + s.KV ? wk : wv).push_back(x);
+      }
+    }
+    expect_bits(q.data(), wq, "q");
+    expect_bits(k.data(), wk, "k");
+    expect_bits(v.data(), wv, "v");
+    expect_bits(qkv.data(), src, "qkv (read only when splitting)");
+    // merge: fresh dq, dk, dv into a sentinel-filled dqkv
+    std::vector<bf16> dq = random_bf16(q.size(), rng), dk = random_bf16(k.size(), rng),
+                      dv = random_bf16(v.size(), rng);
+    std::vector<bf16> dqkv(qkv.size(), kSentinel);
+    qkv_emulated(dqkv, dq, dk, dv, s.N, s.Q, s.KV, /*merge=*/true, s.grid);
+    std::vector<bf16> want;
+    for (int64_t n = 0; n < s.N; ++n) {
+      want.insert(want.end(), dq.begin() + n * s.Q, dq.begin() + (n + 1) * s.Q);
+      want.insert(want.end(), dk.begin() + n * s.KV, dk.begin() + (n + 1) * s.KV);
+      want.insert(want.end(), dv.begin() + n * s.KV, dv.begin() + (n + 1) * s.KV);
+    }
+    expect_bits(dqkv.data(), want, "dqkv");
+  }
+}
+
+// ---- infer_ops -----------------------------------------------------------------------------
+
+// argmax_rows_cuda's launch: one block of 1024 threads per row.
+void argmax_emulated(std::vector<int32_t>& ids, std::vector<int32_t>& gen, int64_t gen_ld,
+                     const std::vector<int32_t>& state, const std::vector<bf16>& logits, int64_t B,
+                     int64_t V) {
+  emu::run(dim3(unsigned(B)), gpu::kArgmaxThreads, [&] {
+    gpu::argmax_kernel(ids.data(), gen.data(), gen_ld, state.data(), nv(logits.data()), int(V));
+  });
+}
+
+// The contract: the lowest index among equal maxima, NaN never wins, all -inf/NaN gives 0.
+int32_t argmax_reference(const bf16* row, int64_t V) {
+  int32_t at = 0;
+  float best = -kInf;
+  for (int64_t v = 0; v < V; ++v) {
+    const float x = bf16_to_f32(row[v]);
+    if (x > best) best = x, at = int32_t(v);
+  }
+  return at;
+}
+
+TEST(engine_ops_emulation, argmax_rows_ties_nan_and_inf) {
+  std::mt19937 rng(4);
+  for (int64_t V : {int64_t(3001), int64_t(100), int64_t(1)}) {
+    const int64_t B = V == 3001 ? 7 : V == 100 ? 3 : 1;  // (1024 OS threads a row: few rows)
+    std::vector<bf16> logits = random_bf16(size_t(B * V), rng, 3.0f);
+    auto row = [&](int64_t b) { return logits.data() + b * V; };
+    auto set = [&](int64_t b, int64_t v, float x) {
+      if (b < B && v < V) row(b)[v] = f32_to_bf16(x);
+    };
+    // row 1: a tie at ids of other threads, of other warps and of the same thread (5, 5 + 1024)
+    for (int64_t v : {int64_t(2999), int64_t(1029), int64_t(5), int64_t(1061), int64_t(77)})
+      set(1, v, 50.0f);
+    // row 2: all -inf with NaNs: 0
+    for (int64_t v = 0; v < V; ++v) set(2, v, (v % 3 == 1) ? kNaN : -kInf);
+    // row 3: NaN first and a NaN later never win; +inf does (the later of two ties loses)
+    set(3, 0, kNaN);
+    set(3, 40, kInf);
+    set(3, 2500, kInf);
+    set(3, 41, -kNaN);
+    // row 4: the maximum at the last id; row 5: all equal (0); row 6: a lone finite value
+    set(4, V - 1, 99.0f);
+    for (int64_t v = 0; v < V; ++v) set(5, v, -2.5f);
+    for (int64_t v = 0; v < V; ++v) set(6, v, -kInf);
+    set(6, V / 2, -1e30f);
+    const int64_t gen_ld = 6;
+    const std::vector<int32_t> state = {9, 10, 4};  // gen column 4
+    std::vector<int32_t> ids(size_t(B), -1), gen(size_t(B * gen_ld), -1);
+    argmax_emulated(ids, gen, gen_ld, state, logits, B, V);
+    for (int64_t b = 0; b < B; ++b) {
+      const int32_t want = argmax_reference(row(b), V);
+      EXPECT_EQ(ids[size_t(b)], want) << "row " << b << " V " << V;
+      for (int64_t c = 0; c < gen_ld; ++c)
+        EXPECT_EQ(gen[size_t(b * gen_ld + c)], c == state[2] ? want : -1) << b << " " << c;
+    }
+    if (V == 3001) {  // the reference itself, pinned by hand
+      EXPECT_EQ(ids[1], 5);
+      EXPECT_EQ(ids[2], 0);
+      EXPECT_EQ(ids[3], 40);
+      EXPECT_EQ(ids[4], 3000);
+      EXPECT_EQ(ids[5], 0);
+      EXPECT_EQ(ids[6], 1500);
+    }
+  }
+}
+
+// One decode step at the position in the device state, with decode_qkv_cuda's launch: real rope
+// tables (cos/sin halves equal) or random ones (every table index distinct).
+void check_decode_qkv(int64_t pos, bool real_tables, uint32_t seed) {
+  std::mt19937 rng(seed);
+  const int64_t B = 3, NH = 4, NKV = 2, HS = 24, Tcap = 5, max_T = 7;
+  const int64_t heads = NH + 2 * NKV;
+  std::vector<float> cos(size_t(max_T * HS)), sin(size_t(max_T * HS));
+  if (real_tables) {
+    rope_params rp;
+    rp.head_dim = HS;
+    rp.theta = 10000.0;
+    const std::vector<float> inv_freq = rope_inv_freq(rp, max_T);
+    std::vector<int32_t> positions(static_cast<size_t>(max_T));
+    for (int64_t t = 0; t < max_T; ++t) positions[size_t(t)] = int32_t(t);
+    rope_cos_sin_cpu(cos.data(), sin.data(), positions.data(), inv_freq.data(), 1.0f, max_T, HS);
+  } else {
+    std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+    for (float& c : cos) c = u(rng);
+    for (float& s : sin) s = u(rng);
+  }
+
+  const std::vector<bf16> qkv = random_bf16(size_t(B * heads * HS), rng);
+  std::vector<bf16> q(size_t(B * NH * HS), kSentinel);
+  std::vector<bf16> kc(size_t(B * Tcap * NKV * HS), kSentinel), vc = kc;
+  const std::vector<int32_t> state = {int32_t(pos), int32_t(pos + 1), 2};
+  const int64_t total = gpu::decode_qkv_total(B, NH, NKV, HS);
+  ASSERT_GT(total, gpu::kDecodeThreads);  // more than one block, the last one partial
+  emu::run(dim3(unsigned(ceil_div<int64_t>(total, gpu::kDecodeThreads))), gpu::kDecodeThreads, [&] {
+    gpu::decode_qkv_kernel(nv(q.data()), nv(kc.data()), nv(vc.data()), nv(qkv.data()), cos.data(),
+                           sin.data(), state.data(), total, int(NH), int(NKV), int(HS), Tcap);
+  });
+
+  for (int64_t b = 0; b < B; ++b) {
+    // the CPU rope twin on this token's q and k heads with table row pos
+    std::vector<float> x(size_t(heads * HS)), y(size_t((NH + NKV) * HS));
+    for (size_t i = 0; i < x.size(); ++i) x[i] = bf16_to_f32(qkv[size_t(b * heads * HS) + i]);
+    rope_forward_cpu(y.data(), x.data(), cos.data() + pos * HS, sin.data() + pos * HS, 1, NH + NKV,
+                     HS);
+    for (int64_t h = 0; h < NH; ++h)
+      for (int64_t d = 0; d < HS; ++d)
+        ASSERT_EQ(q[size_t((b * NH + h) * HS + d)].bits, f32_to_bf16(y[size_t(h * HS + d)]).bits)
+            << "q b " << b << " head " << h << " d " << d;
+    for (int64_t t = 0; t < Tcap; ++t) {
+      for (int64_t g = 0; g < NKV; ++g) {
+        for (int64_t d = 0; d < HS; ++d) {
+          const size_t at = size_t(((b * Tcap + t) * NKV + g) * HS + d);
+          const bf16 want_k = t == pos ? f32_to_bf16(y[size_t((NH + g) * HS + d)]) : kSentinel;
+          const bf16 want_v =
+              t == pos ? qkv[size_t((b * heads + NH + NKV + g) * HS + d)] : kSentinel;
+          ASSERT_EQ(kc[at].bits, want_k.bits) << "k_cache b " << b << " t " << t << " g " << g;
+          ASSERT_EQ(vc[at].bits, want_v.bits) << "v_cache b " << b << " t " << t << " g " << g;
+        }
+      }
+    }
+  }
+}
+
+TEST(engine_ops_emulation, decode_qkv_rope_and_cache_append) {
+  check_decode_qkv(3, /*real_tables=*/true, 5);
+  check_decode_qkv(3, /*real_tables=*/false, 6);
+  check_decode_qkv(0, /*real_tables=*/false, 7);  // the first and the last cache row
+  check_decode_qkv(4, /*real_tables=*/false, 8);
+}
+
+TEST(engine_ops_emulation, decode_state_set_and_advance) {
+  std::vector<int32_t> state = {-1, -1, -1};
+  emu::run(dim3(1), 1, [&] { gpu::set_state_kernel(state.data(), 17, 3); });
+  EXPECT_EQ(state, (std::vector<int32_t>{17, 18, 3}));
+  emu::run(dim3(1), 1, [&] { gpu::advance_state_kernel(state.data()); });
+  emu::run(dim3(1), 1, [&] { gpu::advance_state_kernel(state.data()); });
+  EXPECT_EQ(state, (std::vector<int32_t>{19, 20, 5}));
+}
+
+}  // namespace
+}  // namespace kaito
