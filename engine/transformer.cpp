@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "engine/transformer.h"
+#include "engine/work_buffers.h"
 #include "kernels/attention.h"
 #include "kernels/cross_entropy.h"
 #include "kernels/embedding.h"
@@ -22,21 +23,6 @@ namespace kaito::engine {
 namespace {
 
 using fvec = std::vector<float>;
-
-// Sizes v to n elements, keeping its storage from the previous step: every kernel below
-// overwrites (=) what it writes, so nothing is cleared (a training loop that reuses one
-// forward_state allocates and page-faults nothing after its first step).
-float* ensure(fvec& v, int64_t n) {
-  v.resize(static_cast<size_t>(n));
-  return v.data();
-}
-
-// out = a + b over n elements (the residual adds), on the kernel thread pool.
-void add(float* out, const float* a, const float* b, int64_t n) {
-  parallel_for(n, 16384, [&](int64_t i0, int64_t i1) {
-    for (int64_t i = i0; i < i1; ++i) out[i] = a[i] + b[i];
-  });
-}
 
 status check_batch(const model_config& c, const batch& b, std::vector<int32_t>* pos) {
   const int64_t N = b.B * b.T;

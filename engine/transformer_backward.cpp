@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "engine/transformer.h"
+#include "engine/work_buffers.h"
 #include "kernels/attention.h"
 #include "kernels/cross_entropy.h"
 #include "kernels/gemm.h"
@@ -17,20 +18,6 @@ namespace kaito::engine {
 namespace {
 
 using fvec = std::vector<float>;
-
-// Sizes a work buffer without clearing it: every kernel below overwrites (=) what it writes
-// before anything accumulates (+=) into it.
-float* ensure(fvec& v, int64_t n) {
-  v.resize(static_cast<size_t>(n));
-  return v.data();
-}
-
-// out = a + b over n elements (the residual gradient sums), on the kernel thread pool.
-void add(float* out, const float* a, const float* b, int64_t n) {
-  parallel_for(n, 16384, [&](int64_t i0, int64_t i1) {
-    for (int64_t i = i0; i < i1; ++i) out[i] = a[i] + b[i];
-  });
-}
 
 // Joins dq (N, qd), dk and dv (N, kvd) into the fused (N, QKV) layout.
 void join_qkv(const float* q, const float* k, const float* v, int64_t N, int64_t qd, int64_t kvd,
