@@ -56,6 +56,13 @@ void attention_forward_cached_cpu(float* out, float* lse, const float* q, const 
 void attention_forward_cuda(cuda_context& cx, bf16* out, float* lse, const bf16* q, const bf16* k,
                             const bf16* v, int64_t B, int64_t T, int64_t NH, int64_t NKV,
                             int64_t HS, float scale, int64_t window);
+// The same contract as attention_forward_cuda (same out and lse, so attention_backward_cuda takes
+// them unchanged) on the tensor cores (kernels/cuda/attention_mma.cu: FA2-style mma.sync, p
+// rounded to bf16 for p·v). HS must be 64, 96 or 128; q, k, v 16-byte aligned, out and lse 4-byte
+// aligned; B, NH <= 65535. A failed precondition records invalid_argument in cx.
+void attention_forward_mma_cuda(cuda_context& cx, bf16* out, float* lse, const bf16* q,
+                                const bf16* k, const bf16* v, int64_t B, int64_t T, int64_t NH,
+                                int64_t NKV, int64_t HS, float scale, int64_t window);
 void attention_backward_cuda(cuda_context& cx, bf16* dq, bf16* dk, bf16* dv, const bf16* dout,
                              const bf16* out, const float* lse, const bf16* q, const bf16* k,
                              const bf16* v, int64_t B, int64_t T, int64_t NH, int64_t NKV,

@@ -153,8 +153,10 @@ void gpu_trainer::layer_forward(int64_t l, bool recompute) {
   qkv_split_bf16(cx_, a.q, a.k, a.v, proj, N, Q, KV);
   rope_forward_cuda(cx_, a.q, a.q, cos, sin, N, s.NH, s.HS);
   rope_forward_cuda(cx_, a.k, a.k, cos, sin, N, s.NKV, s.HS);
-  attention_forward_cuda(cx_, a.att, a.lse, a.q, a.k, a.v, plan_.B, plan_.T, s.NH, s.NKV, s.HS,
-                         attn_scale(s.HS), s.window);
+  // tensor cores for the head sizes attention_forward_mma_cuda takes (plan buffers: 256-aligned)
+  (s.HS == 64 || s.HS == 96 || s.HS == 128 ? attention_forward_mma_cuda : attention_forward_cuda)(
+      cx_, a.att, a.lse, a.q, a.k, a.v, plan_.B, plan_.T, s.NH, s.NKV, s.HS, attn_scale(s.HS),
+      s.window);
   nf4_linear_forward(cx_, m_, ly.o, proj, a.att, N);
   lora(lora_o, proj, a.att);
   add_bf16(cx_, a.xmid, x, proj, N * C);

@@ -1,6 +1,7 @@
 // model_parity_test: the GPU QLoRA training step (engine/cuda/train_step.h) against a CPU
 // composition of the CPU twins (tests/cuda/model_parity_cpu.h) on a tiny random model:
-// C=128, L=2, NH=4, NKV=2 (GQA), HS=32, I=256, V=512, B=2, T=64, LoRA r=8 alpha=16.
+// C=128, L=2, NH=2, NKV=1 (GQA), HS=64, I=256, V=512, B=2, T=64, LoRA r=8 alpha=16. HS=64 takes
+// the tensor-core attention forward (attention_forward_mma_cuda), as Phi-3's HS=96 does.
 // Base linears: the SAME NF4 double-quantized state on both sides (gpu_model_from_host
 // quantizes with the CPU twin; the CPU side dequantizes it and rounds to bf16 as the GPU does).
 // LoRA B is random (not PEFT's zero) so every LoRA gradient is non-zero.
@@ -74,9 +75,9 @@ gpu_model_shape tiny_shape() {
   gpu_model_shape s;
   s.C = 128;
   s.L = 2;
-  s.NH = 4;
-  s.NKV = 2;
-  s.HS = 32;
+  s.NH = 2;
+  s.NKV = 1;
+  s.HS = 64;
   s.I = 256;
   s.V = 512;
   s.rope_theta = 10000.0;

@@ -1,7 +1,9 @@
 // Row builders for causal GQA attention (see parity_cases.h): q, k, v (and dout) drawn at random
-// and rounded to bf16 so both twins see the same values. The backward row feeds both twins the
-// CPU forward's lse and its output rounded to bf16 (the CUDA twin reads bf16 `out` for D_i =
-// dout . out; the CPU twin's D_i = sum p dp equals it up to that rounding).
+// and rounded to bf16 so both twins see the same values. The forward rows run either CUDA forward
+// (SIMT attention_forward_cuda, tensor-core attention_forward_mma_cuda) against the same CPU twin.
+// The backward row feeds both twins the CPU forward's lse and its output rounded to bf16 (the CUDA
+// twin reads bf16 `out` for D_i = dout . out; the CPU twin's D_i = sum p dp equals it up to that
+// rounding).
 #include <cmath>
 
 #include "kernels/attention.h"
@@ -26,8 +28,15 @@ qkv random_qkv(std::mt19937& rng, int64_t B, int64_t T, int64_t NH, int64_t NKV,
 
 }  // namespace
 
-prepared attention_fwd(std::mt19937& rng, int64_t B, int64_t T, int64_t NH, int64_t NKV, int64_t HS,
-                       int64_t window) {
+namespace {
+
+using attention_forward_fn = void (*)(cuda_context&, bf16*, float*, const bf16*, const bf16*,
+                                      const bf16*, int64_t, int64_t, int64_t, int64_t, int64_t,
+                                      float, int64_t);
+
+// attention_forward_cpu against `fwd` (attention_forward_cuda or attention_forward_mma_cuda).
+prepared attention_fwd_with(attention_forward_fn fwd, std::mt19937& rng, int64_t B, int64_t T,
+                            int64_t NH, int64_t NKV, int64_t HS, int64_t window) {
   prepared p;
   qkv x = random_qkv(rng, B, T, NH, NKV, HS);
   auto qd = upload(p, elem::bf16, x.qb), kd = upload(p, elem::bf16, x.kb),
@@ -40,13 +49,25 @@ prepared attention_fwd(std::mt19937& rng, int64_t B, int64_t T, int64_t NH, int6
                           T, NH, NKV, HS, scale, window);
   };
   p.cuda = [=](cuda_context& cx) {
-    attention_forward_cuda(cx, out.dev->as<bf16>(), lse.dev->as<float>(), qd->as<bf16>(),
-                           kd->as<bf16>(), vd->as<bf16>(), B, T, NH, NKV, HS, scale, window);
+    fwd(cx, out.dev->as<bf16>(), lse.dev->as<float>(), qd->as<bf16>(), kd->as<bf16>(),
+        vd->as<bf16>(), B, T, NH, NKV, HS, scale, window);
   };
   const double keys = window ? std::min<double>(window, T) : T / 2.0;
   p.flops = 4.0 * B * NH * T * keys * HS;
   p.bytes = 2.0 * (2 * B * T * NH * HS + 2 * B * T * NKV * HS) + 4.0 * B * NH * T;
   return p;
+}
+
+}  // namespace
+
+prepared attention_fwd(std::mt19937& rng, int64_t B, int64_t T, int64_t NH, int64_t NKV, int64_t HS,
+                       int64_t window) {
+  return attention_fwd_with(attention_forward_cuda, rng, B, T, NH, NKV, HS, window);
+}
+
+prepared attention_fwd_mma(std::mt19937& rng, int64_t B, int64_t T, int64_t NH, int64_t NKV,
+                           int64_t HS, int64_t window) {
+  return attention_fwd_with(attention_forward_mma_cuda, rng, B, T, NH, NKV, HS, window);
 }
 
 prepared attention_bwd(std::mt19937& rng, int64_t B, int64_t T, int64_t NH, int64_t NKV, int64_t HS,
