@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # CPU engine benchmark against PyTorch + PEFT on the same weights, same sizes, 2 threads each.
 # Builds kaito_engine_bench (build dir $1, default build-bench), writes a random ~125M Llama + a
-# PEFT adapter exported by our engine into $WORK, times ours, then a venv under /tmp with torch
-# (CPU), transformers and peft runs bench/cpu/hf_peer.py on the same folder and prints one table.
+# PEFT adapter exported by our engine into $WORK, then a venv under /tmp with torch (CPU),
+# transformers and peft runs bench/cpu/hf_peer.py on the same folder: ROUNDS (default 5) rounds
+# alternating ours and PyTorch, ONE table of medians with every round's ratio.
 # CI never runs this (it downloads torch).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -35,7 +36,10 @@ fi
 rm -rf "$WORK"
 mkdir -p "$WORK"
 "$BUILD/bench/kaito_engine_bench" write "$WORK/model"
-"$BUILD/bench/kaito_engine_bench" run "$WORK/model" "${B:-2}" "${T:-128}" "${PROMPT:-32}" \
-  "${NEW:-64}" >"$WORK/ours.log"
+OURS=("$BUILD/bench/kaito_engine_bench" run "$WORK/model" "${B:-2}" "${T:-128}" "${PROMPT:-32}"
+  "${NEW:-64}")
+"${OURS[@]}" >"$WORK/ours.log"
 echo "OpenBLAS core: $(grep -o '"openblas_core": "[^"]*"' "$WORK/model/ours.json")"
-"$VENV/bin/python" "$ROOT/bench/cpu/hf_peer.py" "$WORK/model" "$WORK/model/ours.json"
+# ROUNDS alternating rounds (ours, then PyTorch), medians: single runs drift by +-20% here.
+"$VENV/bin/python" "$ROOT/bench/cpu/hf_peer.py" "$WORK/model" "$WORK/model/ours.json" \
+  --rounds "${ROUNDS:-5}" --ours-cmd "$(printf '%q ' "${OURS[@]}")"
