@@ -20,7 +20,8 @@
 #                      bench/device/model_report.py -> ONE table: metric, ours, HF, ratio, goal
 # Every stage logs to $OUT/device_log.txt and the script goes on to the next stage when one fails,
 # so a broken benchmark never hides the parity results; the exit code is the number of failed
-# stages. The table and a stage summary go to $OUT/device_report.txt and are printed last.
+# stages. The table and a stage summary go to $OUT/device_report.txt and are printed last. Each
+# half stays inside BUDGET_S seconds (default 560: one device command may run 600).
 # Usage: bash bench/device/run.sh [all|check|perf]   (OUT defaults to ./out/device; BUILD_DIR to
 #        /tmp/kaito-build-device). One device command may run at most 10 minutes, so the script
 #        comes in two halves that each fit: `check` = environment, build, parity, nccl, memcheck,
@@ -46,12 +47,25 @@ REPORT=$OUT/device_report.txt
 SUMMARY=()
 FAILED=0
 
+# The device tool kills a command at 600 s and then nothing comes back, report included: every
+# stage's limit is cut to what is left of BUDGET_S (default 560) from the script's start, and a
+# stage that would get under 10 s is not started.
+BUDGET_S=${BUDGET_S:-560}
+
 # stage NAME TIMEOUT_S FUNCTION [ARGS]: run one of the functions below (exported, in a child bash)
 # with a time limit; output to the terminal and the log.
 stage() {
   local name=$1 limit=$2
   shift 2
-  echo "=== $name ($(date -u +%H:%M:%S))" | tee -a "$LOG"
+  local left=$((BUDGET_S - SECONDS - 15))  # 15 s: --kill-after and the report
+  if [ "$left" -lt 10 ]; then
+    FAILED=$((FAILED + 1))
+    SUMMARY+=("$(printf '%-12s NOT RUN        (time budget of %ss spent)' "$name" "$BUDGET_S")")
+    echo "=== $name: not run, the ${BUDGET_S}s budget is spent" | tee -a "$LOG"
+    return 0
+  fi
+  [ "$limit" -gt "$left" ] && limit=$left
+  echo "=== $name ($(date -u +%H:%M:%S), limit ${limit}s)" | tee -a "$LOG"
   local t0=$SECONDS rc
   set +e
   timeout --kill-after=10 "$limit" bash -eo pipefail -c "$*" 2>&1 | tee -a "$LOG"
