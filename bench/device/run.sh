@@ -14,7 +14,9 @@
 #                      the same run) -> ONE table: op, shape, ours, baseline, ratio, roofline
 #   7 kernel lab       bench/cuda/nf4_gemv_versions: GEMV variants, CPU-checked, then timed
 #   8 model level      tests/cuda/model_parity_test (the GPU training step vs a CPU composition
-#                      of the twins), tests/cuda/infer_test (GPU greedy decode vs the CPU twins),
+#                      of the twins), tests/cuda/grad_reducer_test (the step with NCCL's
+#                      bucketed all-reduce on one rank: bit-identical grads),
+#                      tests/cuda/infer_test (GPU greedy decode vs the CPU twins),
 #                      bench/cuda/model_bench + infer_bench (kaito_engine_cuda) and
 #                      bench/device/hf_model_bench.py (transformers + peft, same run), then
 #                      bench/device/model_report.py -> ONE table: metric, ours, HF, ratio, goal
@@ -25,9 +27,10 @@
 # Usage: bash bench/device/run.sh [all|check|perf]   (OUT defaults to ./out/device; BUILD_DIR to
 #        /tmp/kaito-build-device). One device command may run at most 10 minutes, so the script
 #        comes in two halves that each fit: `check` = environment, build, parity, nccl, memcheck,
-#        model_parity, infer_test; `perf` = perf rows, kernel benchmarks + baselines, kernel lab,
-#        model benchmarks + HF baseline + table (it builds first only when the build dir lacks the
-#        binaries, so run `check` first on the same machine). `all` (default) runs both.
+#        model_parity, grad_reducer, infer_test; `perf` = perf rows, kernel benchmarks +
+#        baselines, kernel lab, model benchmarks + HF baseline + table (it builds first only when
+#        the build dir lacks the binaries, so run `check` first on the same machine). `all`
+#        (default) runs both.
 set -euo pipefail
 PART=${1:-all}
 case "$PART" in all | check | perf) ;; *)
@@ -149,6 +152,17 @@ build_model() {
     "$OUT/hf_model_bench.txt" "$OUT/model_parity.txt"  # no stale rows
   cmake --build "$BUILD" --target model_parity_test infer_test infer_bench model_bench \
     -j"$JOBS" || echo "model-level targets did not all build (see above)"
+  # grad_reducer_test exists only where CMake found NCCL.
+  cmake --build "$BUILD" --target grad_reducer_test -j"$JOBS" ||
+    echo "grad_reducer_test not built (no NCCL found)"
+}
+
+grad_reducer() {
+  if [ ! -x "$BUILD/tests/cuda/grad_reducer_test" ]; then
+    echo "no grad_reducer_test binary: NCCL headers/library not found at configure time"
+    return 1
+  fi
+  "$BUILD/tests/cuda/grad_reducer_test"
 }
 
 model_parity() {
@@ -179,7 +193,7 @@ model_table() {
 export PATH=$PATH:/usr/local/cuda/bin
 export ROOT OUT BUILD JOBS REPORT
 export -f env_info configure_build parity nccl perf_rows memcheck bench lab report
-export -f build_model model_parity infer_t infer_b model_b hf_baseline model_table
+export -f build_model model_parity grad_reducer infer_t infer_b model_b hf_baseline model_table
 set -o pipefail
 if [ "$PART" != perf ] || [ ! -x "$BUILD/tests/cuda/parity_test" ]; then
   stage environment 60 env_info
@@ -190,6 +204,7 @@ if [ "$PART" != perf ]; then
   stage nccl 60 nccl
   stage memcheck 120 memcheck
   stage model_parity 90 model_parity
+  stage grad_reducer 60 grad_reducer
   stage infer_test 60 infer_t
 fi
 if [ "$PART" != check ]; then

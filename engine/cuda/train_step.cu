@@ -199,6 +199,13 @@ void gpu_trainer::layer_backward(int64_t l) {
     lora_backward_cuda(cx_, dx, w.dA.as<float>(), w.dB.as<float>(), dz, dy,
                        plan_.dropout ? a.xd[t] : inputs[t], a.z[t], w.A.as<bf16>(), w.B.as<bf16>(),
                        N, w.in, R, w.out, sc, p, dropout_seed(l, t));
+    if (reducer_) {  // this module's dA, dB are complete: their buckets may start reducing
+      const size_t i = size_t(l * kLoraTargets + t) * 2;
+      for (size_t k : {i + 1, i}) {
+        status st = reducer_->ready(reducer_index_[k]);
+        if (!st.ok()) cx_.record_error(std::move(st));
+      }
+    }
   };
   const float* cos = at<float>(plan_.cos);
   const float* sin = at<float>(plan_.sin);
@@ -278,6 +285,7 @@ result<double> gpu_trainer::forward_backward(const int32_t* ids, const int32_t* 
   for (int64_t l = 0; l < s.L; ++l) layer_forward(l, false);
   head_forward_backward(grad_scale);
   for (int64_t l = s.L - 1; l >= 0; --l) layer_backward(l);
+  if (reducer_) KAITO_TRY(reducer_->finish());
   std::vector<float> losses(static_cast<size_t>(N));
   GPU_TRY_CUDA(cudaMemcpyAsync(losses.data(), at<float>(plan_.losses), size_t(N) * sizeof(float),
                                cudaMemcpyDeviceToHost, cx_.stream()));
@@ -285,6 +293,26 @@ result<double> gpu_trainer::forward_backward(const int32_t* ids, const int32_t* 
   ++fb_;  // after the backward: forward and backward drew the same dropout masks
   KAITO_TRY(st);
   return cross_entropy_mean(losses.data(), targets, N);
+}
+
+status gpu_trainer::set_grad_reducer(gpu_grad_reducer* r) {
+  if (r == nullptr) return invalid_argument("no reducer given", "reducer");
+  if (reducer_ != nullptr)
+    return status(status_code::failed_precondition, "a gradient reducer is already set", "reducer");
+  const gpu_model_shape& s = m_.shape;
+  std::vector<size_t> index(size_t(s.L * kLoraTargets) * 2);
+  // Backward's order: layers last to first; in a layer down, gate_up, o, qkv; dB then dA.
+  for (int64_t l = s.L - 1; l >= 0; --l)
+    for (int t : {int(lora_down), int(lora_gate_up), int(lora_o), int(lora_qkv)}) {
+      gpu_lora_linear& w = m_.layers[size_t(l)].lora(t);
+      const size_t i = size_t(l * kLoraTargets + t) * 2;
+      KAITO_ASSIGN_OR_RETURN(index[i + 1], r->add(w.dB.as<float>(), size_t(w.out * w.r)));
+      KAITO_ASSIGN_OR_RETURN(index[i], r->add(w.dA.as<float>(), size_t(w.r * w.in)));
+    }
+  KAITO_TRY(r->seal());
+  reducer_ = r;
+  reducer_index_ = std::move(index);
+  return {};
 }
 
 result<step_result> gpu_trainer::clip_and_update() {

@@ -33,6 +33,7 @@
 #include "base/status.h"
 #include "engine/cuda/device_buffer.h"
 #include "engine/cuda/gpu_model.h"
+#include "engine/cuda/grad_reducer.h"
 #include "engine/cuda/train_plan.h"
 #include "kernels/adamw.h"
 
@@ -74,6 +75,13 @@ class gpu_trainer {
   // (n <= chunk rows), (n, V) row-major.
   result<std::vector<float>> logits_rows(int64_t row0, int64_t n);
 
+  // Data-parallel training: registers every LoRA gradient with `r` in the order backward completes
+  // them (last layer first) and seals it. From then on forward_backward hands each layer's
+  // gradients to r as soon as they are enqueued and, after backward, waits in r->finish() (on the
+  // stream) for the sums across ranks, so clipping and AdamW see the reduced gradients. r must
+  // outlive the trainer; failed_precondition when a reducer is already set.
+  status set_grad_reducer(gpu_grad_reducer* r);
+
   const train_plan& plan() const { return plan_; }
   // Device bytes the trainer holds (region + AdamW moments).
   size_t bytes() const { return region_.bytes() + moments_.bytes(); }
@@ -98,9 +106,11 @@ class gpu_trainer {
   train_plan plan_;
   device_buffer region_, moments_;
   std::vector<adamw_tensor> adam_list_;
-  int64_t t_ = 0;       // optimizer steps done
-  int64_t fb_ = 0;      // forward_backward calls (dropout stream)
-  int64_t tokens_ = 0;  // of the last forward_backward
+  gpu_grad_reducer* reducer_ = nullptr;  // data-parallel gradient sums (set_grad_reducer)
+  std::vector<size_t> reducer_index_;    // [(l * kLoraTargets + t) * 2 + (0: dA, 1: dB)]
+  int64_t t_ = 0;                        // optimizer steps done
+  int64_t fb_ = 0;                       // forward_backward calls (dropout stream)
+  int64_t tokens_ = 0;                   // of the last forward_backward
 };
 
 }  // namespace kaito::gpu
