@@ -18,6 +18,7 @@
 #include <memory>
 #include <string>
 
+#include "actors/reconcile_queue.h"
 #include "base/status.h"
 #include "k8s/client/client.h"
 #include "protocol/messages/interfaces.h"
@@ -45,6 +46,11 @@ struct supervisor_options {
   std::chrono::milliseconds lease_duration{15000};
   std::chrono::milliseconds renew_deadline{10000};
   std::chrono::milliseconds retry_period{2000};
+  // Per-key retry delay after a failed reconcile: base * 2^(failures-1), capped; reset by a
+  // success. controller-runtime uses 5 ms .. 1000 s; one local control plane retries at least
+  // every 10 s.
+  backoff_options reconcile_backoff{.base = std::chrono::milliseconds(100),
+                                    .max = std::chrono::milliseconds(10000)};
   size_t pool_threads = 4;  // threads for blocking k8s calls
   std::chrono::milliseconds sync_timeout{30000};
 };

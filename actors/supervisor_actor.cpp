@@ -103,9 +103,8 @@ void trigger(self_ptr self, const std::string& kind, const std::string& key) {
     reconcile_actor_config c;
     c.kind = kind;
     c.key = key;
-    c.backoff = {.base = 100ms,
-                 .max = 10000ms};  // one local control plane: retry at least every 10 s
     auto* rt = self->state.rt;
+    c.backoff = rt->opts.reconcile_backoff;
     c.reconcile = [rt, kind, key] { return run_reconcile(rt, kind, key); };
     std::shared_ptr<k8s_pool> pool = rt->pool;
     c.executor = [pool](std::function<void()> job) { pool->submit(std::move(job)); };

@@ -30,6 +30,9 @@ void start_run(reconcile_self self) {
     } catch (const std::exception& e) {  // a reconciler must not throw; never let it kill a thread
       o.ok = false;
       o.error = std::string("exception: ") + e.what();
+    } catch (...) {  // not a std::exception: it would end the pool's thread, and the process
+      o.ok = false;
+      o.error = "exception: unknown";
     }
     caf::anon_send(me, done_atom::value, o.ok, o.error,
                    static_cast<int64_t>(o.requeue_after.count()));
