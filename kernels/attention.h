@@ -67,6 +67,16 @@ void attention_backward_cuda(cuda_context& cx, bf16* dq, bf16* dk, bf16* dv, con
                              const bf16* out, const float* lse, const bf16* q, const bf16* k,
                              const bf16* v, int64_t B, int64_t T, int64_t NH, int64_t NKV,
                              int64_t HS, float scale, int64_t window);
+// The same contract as attention_backward_cuda (dq, dk, dv overwritten; dk, dv summed over each
+// kv group's query heads) on the tensor cores (kernels/cuda/attention_mma_bwd.cu: FA2-style
+// mma.sync, a dk/dv pass per key tile and a dq pass per query tile, deterministic, no atomics; p
+// and ds rounded to bf16 as mma operands). HS must be 64, 96 or 128; q, k, v, dout 16-byte
+// aligned, lse, dq, dk, dv 4-byte aligned; B, NH <= 65535. A failed precondition records
+// invalid_argument in cx.
+void attention_backward_mma_cuda(cuda_context& cx, bf16* dq, bf16* dk, bf16* dv, const bf16* dout,
+                                 const bf16* out, const float* lse, const bf16* q, const bf16* k,
+                                 const bf16* v, int64_t B, int64_t T, int64_t NH, int64_t NKV,
+                                 int64_t HS, float scale, int64_t window);
 void attention_forward_cached_cuda(cuda_context& cx, bf16* out, float* lse, const bf16* q,
                                    const bf16* k_cache, const bf16* v_cache, int64_t B, int64_t Tq,
                                    int64_t Tk, int64_t Tcap, int64_t NH, int64_t NKV, int64_t HS,

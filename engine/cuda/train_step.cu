@@ -221,8 +221,9 @@ void gpu_trainer::layer_backward(int64_t l) {
   // attention: xmid = x + o(attn(rope(q), rope(k), v)), qkv = qkv_proj(norm1(x))
   nf4_linear_backward_inp(cx_, m_, ly.o, datt, dres, N);
   lora(lora_o, datt, dres);
-  attention_backward_cuda(cx_, dq, dk, dv, datt, a.att, a.lse, a.q, a.k, a.v, plan_.B, plan_.T,
-                          s.NH, s.NKV, s.HS, attn_scale(s.HS), s.window);
+  (s.HS == 64 || s.HS == 96 || s.HS == 128 ? attention_backward_mma_cuda : attention_backward_cuda)(
+      cx_, dq, dk, dv, datt, a.att, a.lse, a.q, a.k, a.v, plan_.B, plan_.T, s.NH, s.NKV, s.HS,
+      attn_scale(s.HS), s.window);
   rope_backward_cuda(cx_, dq, dq, cos, sin, N, s.NH, s.HS);
   rope_backward_cuda(cx_, dk, dk, cos, sin, N, s.NKV, s.HS);
   qkv_merge_bf16(cx_, dqkv, dq, dk, dv, N, Q, KV);

@@ -10,8 +10,8 @@
 // recomputes p and dp per query tile like the forward; dk/dv: one warp per 32-key tile of one KV
 // head walks every query row (of every query head in the group) that can see the tile,
 // accumulating dK/dV rows in shared memory (lane j owns key j's rows).
-// Speed: SIMT fp32 FMAs, not tensor-core MMA; a correct baseline for the parity table, to be
-// replaced by an mma.sync/wgmma version when it is measured on the H200.
+// Speed: SIMT fp32 FMAs, not tensor-core MMA: the baseline for the parity table and for head sizes
+// the tensor-core versions (attention_mma.cu, attention_mma_bwd.cu; HS 64/96/128) do not take.
 #include <cuda_bf16.h>
 
 #include <algorithm>

@@ -86,6 +86,9 @@ prepared attention_bwd(std::mt19937& rng, int64_t B, int64_t T, int64_t NH, int6
 // the same rows for attention_forward_mma_cuda (tensor cores; HS 64, 96 or 128)
 prepared attention_fwd_mma(std::mt19937& rng, int64_t B, int64_t T, int64_t NH, int64_t NKV,
                            int64_t HS, int64_t window);
+// the same rows for attention_backward_mma_cuda (tensor cores; HS 64, 96 or 128)
+prepared attention_bwd_mma(std::mt19937& rng, int64_t B, int64_t T, int64_t NH, int64_t NKV,
+                           int64_t HS, int64_t window);
 // parity_cases_decode.cu: attention over a KV cache (Tq queries = the last Tq of Tk tokens).
 prepared attention_fwd_cached(std::mt19937& rng, int64_t B, int64_t Tq, int64_t Tk, int64_t Tcap,
                               int64_t NH, int64_t NKV, int64_t HS, int64_t window);

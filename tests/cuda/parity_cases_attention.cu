@@ -1,9 +1,9 @@
 // Row builders for causal GQA attention (see parity_cases.h): q, k, v (and dout) drawn at random
 // and rounded to bf16 so both twins see the same values. The forward rows run either CUDA forward
 // (SIMT attention_forward_cuda, tensor-core attention_forward_mma_cuda) against the same CPU twin.
-// The backward row feeds both twins the CPU forward's lse and its output rounded to bf16 (the CUDA
-// twin reads bf16 `out` for D_i = dout . out; the CPU twin's D_i = sum p dp equals it up to that
-// rounding).
+// The backward rows (SIMT attention_backward_cuda, tensor-core attention_backward_mma_cuda) feed
+// both twins the CPU forward's lse and its output rounded to bf16 (the CUDA twin reads bf16 `out`
+// for D_i = dout . out; the CPU twin's D_i = sum p dp equals it up to that rounding).
 #include <cmath>
 
 #include "kernels/attention.h"
@@ -70,8 +70,15 @@ prepared attention_fwd_mma(std::mt19937& rng, int64_t B, int64_t T, int64_t NH, 
   return attention_fwd_with(attention_forward_mma_cuda, rng, B, T, NH, NKV, HS, window);
 }
 
-prepared attention_bwd(std::mt19937& rng, int64_t B, int64_t T, int64_t NH, int64_t NKV, int64_t HS,
-                       int64_t window) {
+namespace {
+
+using attention_backward_fn = void (*)(cuda_context&, bf16*, bf16*, bf16*, const bf16*, const bf16*,
+                                       const float*, const bf16*, const bf16*, const bf16*, int64_t,
+                                       int64_t, int64_t, int64_t, int64_t, float, int64_t);
+
+// attention_backward_cpu against `bwd` (attention_backward_cuda or attention_backward_mma_cuda).
+prepared attention_bwd_with(attention_backward_fn bwd, std::mt19937& rng, int64_t B, int64_t T,
+                            int64_t NH, int64_t NKV, int64_t HS, int64_t window) {
   prepared p;
   qkv x = random_qkv(rng, B, T, NH, NKV, HS);
   const float scale = 1.0f / std::sqrt(float(HS));
@@ -98,14 +105,26 @@ prepared attention_bwd(std::mt19937& rng, int64_t B, int64_t T, int64_t NH, int6
                            window);
   };
   p.cuda = [=](cuda_context& cx) {
-    attention_backward_cuda(cx, dq.dev->as<bf16>(), dk.dev->as<bf16>(), dv.dev->as<bf16>(),
-                            dod->as<bf16>(), od->as<bf16>(), ld->as<float>(), qd->as<bf16>(),
-                            kd->as<bf16>(), vd->as<bf16>(), B, T, NH, NKV, HS, scale, window);
+    bwd(cx, dq.dev->as<bf16>(), dk.dev->as<bf16>(), dv.dev->as<bf16>(), dod->as<bf16>(),
+        od->as<bf16>(), ld->as<float>(), qd->as<bf16>(), kd->as<bf16>(), vd->as<bf16>(), B, T, NH,
+        NKV, HS, scale, window);
   };
   const double keys = window ? std::min<double>(window, T) : T / 2.0;
   p.flops = 10.0 * B * NH * T * keys * HS;  // dq pass (qk, dp, ds.k) + dk/dv pass (qk, dp, 2 axpy)
   p.bytes = 2.0 * (4 * B * T * NH * HS + 4 * B * T * NKV * HS) + 8.0 * B * NH * T;
   return p;
+}
+
+}  // namespace
+
+prepared attention_bwd(std::mt19937& rng, int64_t B, int64_t T, int64_t NH, int64_t NKV, int64_t HS,
+                       int64_t window) {
+  return attention_bwd_with(attention_backward_cuda, rng, B, T, NH, NKV, HS, window);
+}
+
+prepared attention_bwd_mma(std::mt19937& rng, int64_t B, int64_t T, int64_t NH, int64_t NKV,
+                           int64_t HS, int64_t window) {
+  return attention_bwd_with(attention_backward_mma_cuda, rng, B, T, NH, NKV, HS, window);
 }
 
 }  // namespace kaito::parity

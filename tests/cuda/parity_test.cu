@@ -156,6 +156,23 @@ std::vector<parity_case> cases() {
        [](auto& r) { return attention_bwd(r, 1, 77, 8, 2, 128, 0); }},
       {"attention_bwd", "B=1 T=150 NH=4 NKV=1 HS=64 window=40", kBf16, kF32,
        [](auto& r) { return attention_bwd(r, 1, 150, 4, 1, 64, 40); }},
+      // the tensor-core backward (first row small, for --first): ragged T, Phi-3's training shape
+      // (the SIMT backward at the same shape first, for --perf), GQA at HS 128, windows (one
+      // spanning many key and query tiles), MQA with 3 query heads per kv head
+      {"attention_bwd", "B=4 T=1024 NH=32 NKV=32 HS=96", kBf16, kF32,
+       [](auto& r) { return attention_bwd(r, 4, 1024, 32, 32, 96, 0); }},
+      {"attn_bwd_mma", "B=2 T=200 NH=4 NKV=4 HS=96", kBf16, kF32,
+       [](auto& r) { return attention_bwd_mma(r, 2, 200, 4, 4, 96, 0); }},
+      {"attn_bwd_mma", "B=4 T=1024 NH=32 NKV=32 HS=96", kBf16, kF32,
+       [](auto& r) { return attention_bwd_mma(r, 4, 1024, 32, 32, 96, 0); }},
+      {"attn_bwd_mma", "B=1 T=77 NH=8 NKV=2 HS=128", kBf16, kF32,
+       [](auto& r) { return attention_bwd_mma(r, 1, 77, 8, 2, 128, 0); }},
+      {"attn_bwd_mma", "B=1 T=150 NH=4 NKV=1 HS=64 window=40", kBf16, kF32,
+       [](auto& r) { return attention_bwd_mma(r, 1, 150, 4, 1, 64, 40); }},
+      {"attn_bwd_mma", "B=1 T=1000 NH=4 NKV=2 HS=96 window=300", kBf16, kF32,
+       [](auto& r) { return attention_bwd_mma(r, 1, 1000, 4, 2, 96, 300); }},
+      {"attn_bwd_mma", "B=2 T=131 NH=6 NKV=2 HS=64", kBf16, kF32,
+       [](auto& r) { return attention_bwd_mma(r, 2, 131, 6, 2, 64, 0); }},
       // attention over a KV cache: Phi-3 decode at b1 (8 splits + merge) and b16 (2 splits), GQA
       // 4:1 with a window (4 splits), a Tq = 5 continuation (1 split), Tq = 3 (6 splits), 1 key
       {"attn_cached", "B=1 Tq=1 Tk=1000 Tcap=1100 NH=32 HS=96", kBf16, kF32,
