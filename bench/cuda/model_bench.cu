@@ -14,7 +14,8 @@
 // since before the context existed (includes the CUDA context and cuBLASLt internals) is printed
 // on the human line for reference.
 // Output: a human line per row and `METRIC,<key>,<value>` lines (bench/device/model_report.py):
-//   train_tok_s, train_peak_mib, train_ckpt_tok_s, train_ckpt_peak_mib
+//   train_tok_s, train_peak_mib, train_ckpt_tok_s, train_ckpt_peak_mib,
+//   train_fused_head_tok_s, train_fused_head_peak_mib (checkpointing off, fused lm_head + CE)
 // A row whose trainer does not fit prints so (resource_exhausted) and no METRIC line.
 // Usage: model_bench [--layers N] [--steps N]  (fewer layers: a smoke run; METRIC lines only for
 // the full 32-layer model). Exit 77 without a CUDA device, 1 when a row fails otherwise.
@@ -46,14 +47,15 @@ size_t device_used() {
 }
 
 // One row; returns false on a failure other than "does not fit".
-bool train_row(cuda_context& cx, gpu_model& m, bool ckpt, int64_t B, int64_t T, int steps,
-               int warmup, bool full, size_t used0, const std::vector<int32_t>& ids,
+bool train_row(cuda_context& cx, gpu_model& m, bool ckpt, bool fused_head, int64_t B, int64_t T,
+               int steps, int warmup, bool full, size_t used0, const std::vector<int32_t>& ids,
                const std::vector<int32_t>& targets) {
-  const char* key = ckpt ? "train_ckpt" : "train";
+  const char* key = fused_head ? "train_fused_head" : ckpt ? "train_ckpt" : "train";
   train_options o;
   o.B = B;
   o.T = T;
   o.checkpoint = ckpt;
+  o.fused_head_vocab_chunk = fused_head ? 4096 : 0;
   o.lora_dropout = 0.0f;
   o.max_grad_norm = 0.3;
   o.adamw.lr = 2e-4;
@@ -170,6 +172,9 @@ int main(int argc, char** argv) {
       targets[size_t(b * T + t)] = t + 1 < T ? ids[size_t(b * T + t + 1)] : -100;
   bool ok = true;
   for (bool ckpt : {false, true})
-    ok = train_row(cx, m, ckpt, B, T, steps, warmup, full, used0, ids, targets) && ok;
+    ok = train_row(cx, m, ckpt, false, B, T, steps, warmup, full, used0, ids, targets) && ok;
+  // The fused lm_head + cross-entropy head (vocabulary chunks of 4096) against the row-chunked
+  // one above: the measurement that decides which the trainer uses by default.
+  ok = train_row(cx, m, false, true, B, T, steps, warmup, full, used0, ids, targets) && ok;
   return ok ? 0 : 1;
 }

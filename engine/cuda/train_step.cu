@@ -15,6 +15,7 @@
 #include "kernels/embedding.h"
 #include "kernels/gemm.h"
 #include "kernels/grad_clip.h"
+#include "kernels/linear_cross_entropy.h"
 #include "kernels/lora.h"
 #include "kernels/rmsnorm.h"
 #include "kernels/rng.h"
@@ -43,6 +44,9 @@ result<std::unique_ptr<gpu_trainer>> gpu_trainer::create(cuda_context& cx, gpu_m
                                     size_t((d.out * d.in + 63) / 64) * sizeof(float) + 512);
     if (o.lora_dropout > 0.0f) scratch = std::max(scratch, size_t(p.N * d.in) * sizeof(bf16));
   }
+  if (o.fused_head_vocab_chunk > 0)  // linear_cross_entropy_backward_cuda's scratch
+    scratch = std::max(scratch, size_t(p.N * o.fused_head_vocab_chunk) * 6 +
+                                    size_t(p.N * m.shape.C) * sizeof(float) + 1024);
   if (cx.arena().capacity() - cx.arena().used() < scratch)
     return status(status_code::resource_exhausted,
                   "the cuda_context arena has " +
@@ -245,7 +249,14 @@ void gpu_trainer::head_forward_backward(float grad_scale) {
   const bf16* lm_head = m_.lm_head.as<bf16>();
   rmsnorm_forward_cuda(cx_, hf, at<float>(plan_.rstdf), xL, m_.final_norm.as<bf16>(), N, C,
                        s.rms_eps);
-  for (int64_t n0 = 0; n0 < N; n0 += Nc) {
+  if (o_.fused_head_vocab_chunk > 0) {
+    const int64_t Vc = std::min(o_.fused_head_vocab_chunk, V);
+    linear_cross_entropy_forward_cuda(cx_, at<float>(plan_.losses), at<float>(plan_.ce_lse), hf,
+                                      lm_head, targets, N, C, V, Vc);
+    linear_cross_entropy_backward_cuda(cx_, dhf, hf, lm_head, at<float>(plan_.ce_lse), targets,
+                                       grad_scale, N, C, V, Vc);
+  }
+  for (int64_t n0 = 0; o_.fused_head_vocab_chunk <= 0 && n0 < N; n0 += Nc) {
     const int64_t rows = std::min(Nc, N - n0);
     gemm_forward_cuda(cx_, logits, hf + n0 * C, lm_head, nullptr, rows, C, V);
     bf16_to_f32_cuda(cx_, logits32, logits, rows * V);  // HF: logits.float() for the loss

@@ -8,6 +8,8 @@
 //             fp32 -> CE forward (per-row loss, lse) -> CE backward in place (grad_scale =
 //             1/count of targets != -100) -> bf16 dlogits -> dhf rows = dlogits · lm_head.
 //             Full (N, V) logits never exist; HF's loss (mean over non-ignored targets) results.
+//             Or (fused_head_vocab_chunk > 0) the fused linear_cross_entropy kernels over
+//             vocabulary chunks: same loss and dhf, fp32 chunk logits.
 //   backward: final norm, then layers L-1..0 down to the LoRA grads; dX flows through the frozen
 //             NF4 base (dequantized per product) and the frozen norms (no dweight). With
 //             checkpointing only each layer's input is kept; backward of layer l first recomputes
@@ -46,7 +48,12 @@ struct train_options {
   double max_grad_norm = 0.3;   // <= 0: no clipping (QLoRA default 0.3)
   adamw_params adamw;           // lr, betas, eps, weight_decay
   int64_t loss_chunk_rows = 0;  // lm_head + CE rows per chunk; <= 0: min(N, 1024)
-  uint64_t seed = 0;            // dropout masks: rng_derive(seed, step), then per layer/module
+  // > 0: lm_head + cross-entropy through the fused linear_cross_entropy_*_cuda
+  // (kernels/linear_cross_entropy.h) over vocabulary chunks of this many rows (fp32 chunk logits,
+  // arena scratch N*chunk*6 + N*C*4 bytes) instead of the row-chunked head above. Which is faster
+  // is for bench/cuda/model_bench to measure.
+  int64_t fused_head_vocab_chunk = 0;
+  uint64_t seed = 0;  // dropout masks: rng_derive(seed, step), then per layer/module
 };
 
 struct step_result {

@@ -9,7 +9,8 @@
 //   1. host only, run everywhere: train_plan invariants (aligned, disjoint, inside the region);
 //      the CPU reference's own LoRA grads against central differences of its loss (fp32).
 //   2. loss (relative), logits of rows {0, 1, 77, 127}, every LoRA dA/dB: < 1e-2 (bf16 bound),
-//      without checkpointing and with it.
+//      without checkpointing and with it; loss and grads also with the fused lm_head +
+//      cross-entropy head (train_options::fused_head_vocab_chunk).
 //   3. checkpointing gives the same grads as no checkpointing: <= 1e-6 (bitwise expected),
 //      also with lora_dropout 0.1 (the recompute must replay the dropout masks).
 //   4. one clip + AdamW step: the fp32 masters equal adamw_update_cpu applied to the GPU's own
@@ -401,6 +402,18 @@ int main() {
   std::printf("grads ckpt vs no ckpt bitwise equal: %s (expected; 1e-6 is the requirement)\n",
               g_plain == g_ckpt ? "yes" : "no");
   report("loss ckpt vs no ckpt", std::fabs(plain.loss - ckpt.loss), 1e-6);
+
+  // 2b. the fused lm_head + cross-entropy head (vocabulary chunks of 200: 3, the last short)
+  // gives the same loss and grads as the CPU reference within the same bound.
+  {
+    run fused;
+    gpu::train_options of = o;
+    of.fused_head_vocab_chunk = 200;
+    if (run_fb(cx, s, w, of, ids, targets, fused, "fused head")) {
+      report("loss rel (fused head)", std::fabs(fused.loss - ref.loss) / std::fabs(ref.loss), 1e-2);
+      report("all grads vs cpu (fused head)", max_rel_all(ref_grads, grads_of(fused.model)), 1e-2);
+    }
+  }
 
   // 3. dropout: checkpointing must replay the masks.
   {
