@@ -16,6 +16,7 @@
 // Output: a human line per row and `METRIC,<key>,<value>` lines (bench/device/model_report.py):
 //   train_tok_s, train_peak_mib, train_ckpt_tok_s, train_ckpt_peak_mib,
 //   train_fused_head_tok_s, train_fused_head_peak_mib (checkpointing off, fused lm_head + CE)
+//   train_nf4_mma_tok_s, train_nf4_mma_peak_mib (checkpointing off, fused NF4 tensor-core GEMM)
 // A row whose trainer does not fit prints so (resource_exhausted) and no METRIC line.
 // Usage: model_bench [--layers N] [--steps N]  (fewer layers: a smoke run; METRIC lines only for
 // the full 32-layer model). Exit 77 without a CUDA device, 1 when a row fails otherwise.
@@ -47,10 +48,14 @@ size_t device_used() {
 }
 
 // One row; returns false on a failure other than "does not fit".
-bool train_row(cuda_context& cx, gpu_model& m, bool ckpt, bool fused_head, int64_t B, int64_t T,
-               int steps, int warmup, bool full, size_t used0, const std::vector<int32_t>& ids,
-               const std::vector<int32_t>& targets) {
-  const char* key = fused_head ? "train_fused_head" : ckpt ? "train_ckpt" : "train";
+bool train_row(cuda_context& cx, gpu_model& m, bool ckpt, bool fused_head, bool fused_nf4,
+               int64_t B, int64_t T, int steps, int warmup, bool full, size_t used0,
+               const std::vector<int32_t>& ids, const std::vector<int32_t>& targets) {
+  const char* key = fused_nf4    ? "train_nf4_mma"
+                    : fused_head ? "train_fused_head"
+                    : ckpt       ? "train_ckpt"
+                                 : "train";
+  m.fused_nf4_gemm = fused_nf4;
   train_options o;
   o.B = B;
   o.T = T;
@@ -172,9 +177,12 @@ int main(int argc, char** argv) {
       targets[size_t(b * T + t)] = t + 1 < T ? ids[size_t(b * T + t + 1)] : -100;
   bool ok = true;
   for (bool ckpt : {false, true})
-    ok = train_row(cx, m, ckpt, false, B, T, steps, warmup, full, used0, ids, targets) && ok;
-  // The fused lm_head + cross-entropy head (vocabulary chunks of 4096) against the row-chunked
-  // one above: the measurement that decides which the trainer uses by default.
-  ok = train_row(cx, m, false, true, B, T, steps, warmup, full, used0, ids, targets) && ok;
+    ok = train_row(cx, m, ckpt, false, false, B, T, steps, warmup, full, used0, ids, targets) && ok;
+  // The alternatives, each against the default row above (checkpointing off): the fused
+  // lm_head + cross-entropy head (vocabulary chunks of 4096), and the fused tensor-core NF4 GEMM
+  // for every base product. The measurement decides the defaults.
+  ok = train_row(cx, m, false, true, false, B, T, steps, warmup, full, used0, ids, targets) && ok;
+  ok = train_row(cx, m, false, false, true, B, T, steps, warmup, full, used0, ids, targets) && ok;
+  m.fused_nf4_gemm = false;
   return ok ? 0 : 1;
 }

@@ -370,7 +370,11 @@ void nf4_linear_forward(cuda_context& cx, const gpu_model& m, const gpu_nf4_line
   }
   nf4_absmax_dequantize_cuda(cx, *absmax, w.qabsmax.as<uint8_t>(), m.code8.as<float>(),
                              w.nested_absmax.as<float>(), w.offset, w.nblocks());
-  nf4_gemm_forward_cuda(cx, out, inp, w.packed.as<uint8_t>(), *absmax, N, w.C, w.OC);
+  if (m.fused_nf4_gemm && w.C % 64 == 0 && w.OC % 128 == 0 && aligned16(inp) &&
+      reinterpret_cast<uintptr_t>(out) % 4 == 0)
+    nf4_gemm_mma_forward_cuda(cx, out, inp, w.packed.as<uint8_t>(), *absmax, N, w.C, w.OC);
+  else
+    nf4_gemm_forward_cuda(cx, out, inp, w.packed.as<uint8_t>(), *absmax, N, w.C, w.OC);
   cx.arena().rewind(mark);  // stream-ordered: the GEMM reads the scratch before any reuse
 }
 
@@ -384,7 +388,11 @@ void nf4_linear_backward_inp(cuda_context& cx, const gpu_model& m, const gpu_nf4
   }
   nf4_absmax_dequantize_cuda(cx, *absmax, w.qabsmax.as<uint8_t>(), m.code8.as<float>(),
                              w.nested_absmax.as<float>(), w.offset, w.nblocks());
-  nf4_gemm_backward_inp_cuda(cx, dinp, dout, w.packed.as<uint8_t>(), *absmax, N, w.C, w.OC);
+  if (m.fused_nf4_gemm && w.C % 128 == 0 && w.OC % 64 == 0 && aligned16(dout) &&
+      reinterpret_cast<uintptr_t>(dinp) % 4 == 0)
+    nf4_gemm_mma_backward_inp_cuda(cx, dinp, dout, w.packed.as<uint8_t>(), *absmax, N, w.C, w.OC);
+  else
+    nf4_gemm_backward_inp_cuda(cx, dinp, dout, w.packed.as<uint8_t>(), *absmax, N, w.C, w.OC);
   cx.arena().rewind(mark);
 }
 

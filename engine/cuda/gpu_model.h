@@ -112,6 +112,11 @@ struct gpu_model {
   std::vector<gpu_layer> layers;
   device_buffer rope_cos, rope_sin;  // fp32 (max_T, HS)
   device_buffer code8;               // fp32 (256): the double-quant code (dynamic_map_signed)
+  // nf4_linear_forward / _backward_inp use the fused tensor-core NF4 GEMM (kernels/nf4.h
+  // nf4_gemm_mma_*: tiles dequantized in registers, no bf16 copy of W) where its shape and
+  // alignment preconditions hold, instead of dequantize + cuBLASLt. Which is faster is for
+  // bench/cuda/model_bench and nf4_bench to measure.
+  bool fused_nf4_gemm = false;
 
   // Device bytes held by the model (weights, LoRA state, tables).
   size_t bytes() const;
@@ -152,7 +157,9 @@ result<gpu_model> gpu_model_from_host(cuda_context& cx, const gpu_model_shape& s
 
 // The frozen base product through one NF4 linear: the double-quant absmax is decoded into cx's
 // arena scratch (nblocks fp32), then nf4_gemm_forward_cuda / nf4_gemm_backward_inp_cuda (which
-// dequantize W to bf16 arena scratch, OC*C*2 bytes: size the arena for the largest linear).
+// dequantize W to bf16 arena scratch, OC*C*2 bytes: size the arena for the largest linear), or
+// with m.fused_nf4_gemm the nf4_gemm_mma_* kernels where they apply (forward: C % 64 == 0,
+// OC % 128 == 0; backward: C % 128 == 0, OC % 64 == 0; 16-byte aligned activations).
 //   forward:      out (N, OC) = inp (N, C) · Wᵀ        (=)
 //   backward inp: dinp (N, C) = dout (N, OC) · W       (=)
 void nf4_linear_forward(cuda_context& cx, const gpu_model& m, const gpu_nf4_linear& w, bf16* out,

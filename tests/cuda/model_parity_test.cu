@@ -10,7 +10,9 @@
 //      the CPU reference's own LoRA grads against central differences of its loss (fp32).
 //   2. loss (relative), logits of rows {0, 1, 77, 127}, every LoRA dA/dB: < 1e-2 (bf16 bound),
 //      without checkpointing and with it; loss and grads also with the fused lm_head +
-//      cross-entropy head (train_options::fused_head_vocab_chunk).
+//      cross-entropy head (train_options::fused_head_vocab_chunk) and with the fused tensor-core
+//      NF4 GEMM for the base products (gpu_model::fused_nf4_gemm; the tiny shape meets its
+//      divisibility preconditions, so every product takes it).
 //   3. checkpointing gives the same grads as no checkpointing: <= 1e-6 (bitwise expected),
 //      also with lora_dropout 0.1 (the recompute must replay the dropout masks).
 //   4. one clip + AdamW step: the fp32 masters equal adamw_update_cpu applied to the GPU's own
@@ -231,13 +233,15 @@ struct run {
 // Builds a model from w and a trainer, runs forward_backward once.
 bool run_fb(cuda_context& cx, const gpu_model_shape& s, const gpu::host_model_weights& w,
             gpu::train_options o, const std::vector<int32_t>& ids,
-            const std::vector<int32_t>& targets, run& r, const char* name) {
+            const std::vector<int32_t>& targets, run& r, const char* name,
+            bool fused_nf4_gemm = false) {
   auto m = gpu::gpu_model_from_host(cx, s, o.T, w);
   if (!m.ok()) {
     expect(false, std::string(name) + ": gpu_model_from_host: " + m.error().to_string());
     return false;
   }
   r.model = std::move(m).value();
+  r.model.fused_nf4_gemm = fused_nf4_gemm;
   auto tr = gpu::gpu_trainer::create(cx, r.model, o);
   if (!tr.ok()) {
     expect(false, std::string(name) + ": gpu_trainer::create: " + tr.error().to_string());
@@ -412,6 +416,16 @@ int main() {
     if (run_fb(cx, s, w, of, ids, targets, fused, "fused head")) {
       report("loss rel (fused head)", std::fabs(fused.loss - ref.loss) / std::fabs(ref.loss), 1e-2);
       report("all grads vs cpu (fused head)", max_rel_all(ref_grads, grads_of(fused.model)), 1e-2);
+    }
+  }
+  // 2c. the fused tensor-core NF4 GEMM for every base product (forward and dX): same bounds.
+  {
+    run mma;
+    if (run_fb(cx, s, w, o, ids, targets, mma, "fused nf4 gemm", /*fused_nf4_gemm=*/true)) {
+      report("loss rel (fused nf4 gemm)", std::fabs(mma.loss - ref.loss) / std::fabs(ref.loss),
+             1e-2);
+      report("all grads vs cpu (fused nf4 gemm)", max_rel_all(ref_grads, grads_of(mma.model)),
+             1e-2);
     }
   }
 
