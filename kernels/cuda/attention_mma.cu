@@ -31,6 +31,7 @@
 #include <string>
 
 #include "kernels/attention.h"
+#include "kernels/cuda/attention_mma_tile.cuh"
 #include "kernels/cuda/cuda_common.cuh"
 #include "kernels/cuda/nf4_mma_common.cuh"
 
@@ -58,38 +59,18 @@ struct mma_attn_shape {
   int window;        // 0 = full causal; clamped to T + 1 (same rule as attention.cu)
 };
 
+using attn_mma::load_rows;
+using attn_mma::pack_bf16;
+
 template <int HS>
-struct mma_layout {
-  static constexpr int LD = HS + 8;      // padded row, elements
-  static constexpr int Chunks = HS / 8;  // 16-byte chunks of a row
-  static constexpr int TileElems = kMmaRows * LD;
+struct mma_layout : attn_mma::tile<HS> {
+  static constexpr int TileElems = attn_mma::tile<HS>::Elems;
   static constexpr int SmemBytes = 5 * TileElems * 2;  // Q, then K0 V0 K1 V1
-  static_assert(kMmaRows == kMmaKeys, "Q and K/V tiles share the row loader");
-  static_assert((kMmaRows * Chunks) % kMmaThreads == 0, "chunks split evenly over the threads");
+  static_assert(kMmaRows == kMmaKeys && kMmaRows == attn_mma::kTileRows,
+                "Q and K/V tiles share the row loader");
+  static_assert(kMmaThreads == attn_mma::kThreads, "one tile loader for every block");
   static_assert((HS / 16) % 2 == 0 && (HS / 8) % 2 == 0, "x4 loads cover pairs of steps");
 };
-
-// cp.async of rows row0 .. row0+63 of head `head` of a (B, T, H, HS) tensor into a padded tile;
-// rows >= T zero-filled (their source address stays at row 0 of the same sequence).
-template <int HS>
-__device__ __forceinline__ void load_rows(__nv_bfloat16* dst, const __nv_bfloat16* src, int b,
-                                          int row0, int head, int H, int T) {
-  using L = mma_layout<HS>;
-#pragma unroll
-  for (int i = 0; i < kMmaRows * L::Chunks / kMmaThreads; ++i) {
-    const int id = threadIdx.x + i * kMmaThreads;
-    const int r = id / L::Chunks, c = id % L::Chunks;
-    const int row = row0 + r;
-    const bool ok = row < T;
-    const __nv_bfloat16* p = src + ((int64_t(b) * T + (ok ? row : 0)) * H + head) * HS + c * 8;
-    cp_async16(smem_addr(dst + r * L::LD + c * 8), p, ok ? 16 : 0);
-  }
-}
-
-__device__ __forceinline__ uint32_t pack_bf16(float lo, float hi) {
-  const __nv_bfloat162 h = __floats2bfloat162_rn(lo, hi);
-  return *reinterpret_cast<const uint32_t*>(&h);
-}
 
 // Registers (ptxas, sm_90a, no spills): 128 / 174 / 251 at HS 64 / 96 / 128, i.e. 4 / 2 / 2
 // resident blocks per SM (shared memory allows 4 / 3 / 2); a minimum of 3 blocks at HS 96 caps it

@@ -27,6 +27,7 @@
 #include <string>
 
 #include "kernels/attention.h"
+#include "kernels/cuda/attention_mma_tile.cuh"
 #include "kernels/cuda/cuda_common.cuh"
 #include "kernels/cuda/nf4_mma_common.cuh"
 
@@ -57,36 +58,18 @@ struct mma_bwd_shape {
 };
 
 template <int HS>
-struct bwd_layout {
-  static constexpr int LD = HS + 8;      // padded row, elements
-  static constexpr int Chunks = HS / 8;  // 16-byte chunks of a row
-  static constexpr int TileElems = kBwdTile * LD;
+struct bwd_layout : attn_mma::tile<HS> {
+  static constexpr int TileElems = attn_mma::tile<HS>::Elems;
   // dk/dv: K, V, then per stage Q, dO (bf16 tiles) and lse, D (fp32 rows); dq: Q, dO, then per
   // stage K, V.
   static constexpr int StatBytes = 2 * kBwdTile * 4;
   static constexpr int DkdvSmemBytes = 6 * TileElems * 2 + 2 * StatBytes;
   static constexpr int DqSmemBytes = 6 * TileElems * 2;
-  static_assert((kBwdTile * Chunks) % kBwdThreads == 0, "chunks split evenly over the threads");
+  static_assert(kBwdTile == attn_mma::kTileRows && kBwdThreads == attn_mma::kThreads,
+                "one tile loader for every block");
   static_assert((HS / 16) % 2 == 0, "x4 loads cover pairs of k16 steps");
   static_assert(2 * kBwdTile == kBwdThreads * 1, "one lse/D element per thread");
 };
-
-// cp.async of rows row0 .. row0+63 of head `head` of a (B, T, H, HS) tensor into a padded tile;
-// rows >= T zero-filled (their source address stays at row 0 of the same sequence).
-template <int HS>
-__device__ __forceinline__ void bwd_load_rows(__nv_bfloat16* dst, const __nv_bfloat16* src, int b,
-                                              int row0, int head, int H, int T) {
-  using L = bwd_layout<HS>;
-#pragma unroll
-  for (int i = 0; i < kBwdTile * L::Chunks / kBwdThreads; ++i) {
-    const int id = threadIdx.x + i * kBwdThreads;
-    const int r = id / L::Chunks, c = id % L::Chunks;
-    const int row = row0 + r;
-    const bool ok = row < T;
-    const __nv_bfloat16* p = src + ((int64_t(b) * T + (ok ? row : 0)) * H + head) * HS + c * 8;
-    cp_async16(smem_addr(dst + r * L::LD + c * 8), p, ok ? 16 : 0);
-  }
-}
 
 // cp.async of lse and D of rows row0 .. row0+63 of (b, h) into stat[0..63] and stat[64..127];
 // rows >= T read row T - 1 (their probabilities are masked to 0).
@@ -96,11 +79,6 @@ __device__ __forceinline__ void bwd_load_stats(float* stat, const float* lse, co
   const float* src = threadIdx.x < kBwdTile ? lse : D;
   const int row = min(row0 + r, T - 1);
   cp_async4(smem_addr(stat + threadIdx.x), src + (int64_t(b) * NH + h) * T + row);
-}
-
-__device__ __forceinline__ uint32_t bwd_pack_bf16(float lo, float hi) {
-  const __nv_bfloat162 h = __floats2bfloat162_rn(lo, hi);
-  return *reinterpret_cast<const uint32_t*>(&h);
 }
 
 // acc = A·Bᵀ: A = 16 rows of a padded tile starting at `a` (the warp's rows), B = the 64 rows of
@@ -138,10 +116,10 @@ __device__ __forceinline__ void tile_mma_pb(float (&acc)[HS / 8][4], const float
 #pragma unroll
   for (int kk = 0; kk < kBwdPK; ++kk) {
     // A = P(16 rows x cols 16kk .. 16kk+15): tiles 2kk (k 0-7) and 2kk+1 (k 8-15)
-    const uint32_t pa[4] = {bwd_pack_bf16(p[2 * kk][0], p[2 * kk][1]),
-                            bwd_pack_bf16(p[2 * kk][2], p[2 * kk][3]),
-                            bwd_pack_bf16(p[2 * kk + 1][0], p[2 * kk + 1][1]),
-                            bwd_pack_bf16(p[2 * kk + 1][2], p[2 * kk + 1][3])};
+    const uint32_t pa[4] = {attn_mma::pack_bf16(p[2 * kk][0], p[2 * kk][1]),
+                            attn_mma::pack_bf16(p[2 * kk][2], p[2 * kk][3]),
+                            attn_mma::pack_bf16(p[2 * kk + 1][0], p[2 * kk + 1][1]),
+                            attn_mma::pack_bf16(p[2 * kk + 1][2], p[2 * kk + 1][3])};
 #pragma unroll
     for (int d = 0; d < HS / 8; d += 2) {
       // matrices (.trans): rows 16kk + 8(m & 1) .. +7 x dims 8(d + (m >> 1)) .. +7
@@ -227,12 +205,12 @@ __global__ void __launch_bounds__(kBwdThreads)
   const int q_lo = kt, q_hi = bwd_q_hi(j0, s);
   const int nq = q_hi - q_lo + 1, n_it = ratio * nq;  // iteration it: head it / nq, tile it % nq
 
-  bwd_load_rows<HS>(Ks, k, b, j0, g, s.NKV, s.T);
-  bwd_load_rows<HS>(Vs, v, b, j0, g, s.NKV, s.T);
+  attn_mma::load_rows<HS>(Ks, k, b, j0, g, s.NKV, s.T);
+  attn_mma::load_rows<HS>(Vs, v, b, j0, g, s.NKV, s.T);
   {
     const int h = g * ratio;
-    bwd_load_rows<HS>(QDs, q, b, q_lo * kBwdTile, h, s.NH, s.T);
-    bwd_load_rows<HS>(QDs + L::TileElems, dout, b, q_lo * kBwdTile, h, s.NH, s.T);
+    attn_mma::load_rows<HS>(QDs, q, b, q_lo * kBwdTile, h, s.NH, s.T);
+    attn_mma::load_rows<HS>(QDs + L::TileElems, dout, b, q_lo * kBwdTile, h, s.NH, s.T);
     bwd_load_stats(stats, lse, D, b, h, q_lo * kBwdTile, s.NH, s.T);
   }
   cp_async_commit();
@@ -251,8 +229,8 @@ __global__ void __launch_bounds__(kBwdThreads)
     if (it + 1 < n_it) {  // prefetch the next (head, query tile) into the other stage
       const int h = g * ratio + (it + 1) / nq, r0 = (q_lo + (it + 1) % nq) * kBwdTile;
       __nv_bfloat16* nxt = QDs + 2 * (st ^ 1) * L::TileElems;
-      bwd_load_rows<HS>(nxt, q, b, r0, h, s.NH, s.T);
-      bwd_load_rows<HS>(nxt + L::TileElems, dout, b, r0, h, s.NH, s.T);
+      attn_mma::load_rows<HS>(nxt, q, b, r0, h, s.NH, s.T);
+      attn_mma::load_rows<HS>(nxt + L::TileElems, dout, b, r0, h, s.NH, s.T);
       bwd_load_stats(stats + 2 * kBwdTile * (st ^ 1), lse, D, b, h, r0, s.NH, s.T);
     }
     cp_async_commit();
@@ -331,10 +309,10 @@ __global__ void __launch_bounds__(kBwdThreads)
   const int first = s.window == 0 ? 0 : max(0, r0 - s.window + 1);
   const int n_lo = first / kBwdTile, n_hi = last / kBwdTile;
 
-  bwd_load_rows<HS>(Qs, q, b, r0, h, s.NH, s.T);
-  bwd_load_rows<HS>(dOs, dout, b, r0, h, s.NH, s.T);
-  bwd_load_rows<HS>(KVs, k, b, n_lo * kBwdTile, gkv, s.NKV, s.T);
-  bwd_load_rows<HS>(KVs + L::TileElems, v, b, n_lo * kBwdTile, gkv, s.NKV, s.T);
+  attn_mma::load_rows<HS>(Qs, q, b, r0, h, s.NH, s.T);
+  attn_mma::load_rows<HS>(dOs, dout, b, r0, h, s.NH, s.T);
+  attn_mma::load_rows<HS>(KVs, k, b, n_lo * kBwdTile, gkv, s.NKV, s.T);
+  attn_mma::load_rows<HS>(KVs + L::TileElems, v, b, n_lo * kBwdTile, gkv, s.NKV, s.T);
   cp_async_commit();
 
   const int64_t stat_a = (int64_t(b) * s.NH + h) * s.T + min(row_a, s.T - 1);
@@ -352,8 +330,8 @@ __global__ void __launch_bounds__(kBwdThreads)
     const int st = (n - n_lo) & 1;
     if (n < n_hi) {  // prefetch tile n+1 into the other stage (freed by the last barrier)
       __nv_bfloat16* nxt = KVs + 2 * (st ^ 1) * L::TileElems;
-      bwd_load_rows<HS>(nxt, k, b, (n + 1) * kBwdTile, gkv, s.NKV, s.T);
-      bwd_load_rows<HS>(nxt + L::TileElems, v, b, (n + 1) * kBwdTile, gkv, s.NKV, s.T);
+      attn_mma::load_rows<HS>(nxt, k, b, (n + 1) * kBwdTile, gkv, s.NKV, s.T);
+      attn_mma::load_rows<HS>(nxt + L::TileElems, v, b, (n + 1) * kBwdTile, gkv, s.NKV, s.T);
     }
     cp_async_commit();
     cp_async_wait<1>();
