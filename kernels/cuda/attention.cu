@@ -18,6 +18,7 @@
 #include <cmath>
 
 #include "kernels/attention.h"
+#include "kernels/cuda/attention_delta.cuh"
 #include "kernels/cuda/cuda_common.cuh"
 
 namespace kaito {
@@ -120,22 +121,6 @@ __global__ void attn_forward_kernel(__nv_bfloat16* out, float* lse, const __nv_b
     for (int kd = 0; kd < KD; ++kd) o[lane + 32 * kd] = __float2bfloat16_rn(acc[rr][kd] * inv);
     if (lane == 0) lse[(int64_t(b) * s.NH + h) * s.T + i] = m[rr] + logf(l[rr]);
   }
-}
-
-// D[b,h,i] = sum_d dout * out, one warp per (b, i, h).
-__global__ void attn_delta_kernel(float* D, const __nv_bfloat16* dout, const __nv_bfloat16* out,
-                                  int64_t rows, int T, int NH, int HS) {
-  const int64_t w = (int64_t(blockIdx.x) * blockDim.x + threadIdx.x) >> 5;
-  const int lane = threadIdx.x & 31;
-  if (w >= rows) return;
-  const __nv_bfloat16* a = dout + w * HS;
-  const __nv_bfloat16* c = out + w * HS;
-  float sum = 0.0f;
-  for (int d = lane; d < HS; d += 32) sum += __bfloat162float(a[d]) * __bfloat162float(c[d]);
-  sum = warp_reduce_sum(sum);
-  // w = (b*T + i)*NH + h  ->  D index (b*NH + h)*T + i
-  const int64_t h = w % NH, bi = w / NH, i = bi % T, b = bi / T;
-  if (lane == 0) D[(b * NH + h) * T + i] = sum;
 }
 
 template <int HS>
@@ -290,9 +275,9 @@ attn_launch forward_launch(int64_t B, const attn_shape& s) {
           0};
 }
 
-// attn_delta_kernel over rows = B * T * NH rows of dout/out.
+// attn_delta::kernel (attention_delta.cuh) over rows = B * T * NH rows of dout/out.
 attn_launch delta_launch(int64_t rows) {
-  return {dim3(unsigned(ceil_div<int64_t>(rows * 32, 256))), 256, 0};
+  return {attn_delta::grid(rows), attn_delta::kThreads, 0};
 }
 
 attn_launch dq_launch(int64_t B, const attn_shape& s) {
@@ -385,8 +370,8 @@ void attention_backward_cuda(cuda_context& cx, bf16* dq, bf16* dk, bf16* dv, con
   }
   const int64_t rows = B * T * NH;
   const attn_launch ld = delta_launch(rows);
-  attn_delta_kernel<<<ld.grid, ld.threads, ld.smem, cx.stream()>>>(*D, as_nv(dout), as_nv(out),
-                                                                   rows, int(T), int(NH), int(HS));
+  attn_delta::kernel<<<ld.grid, ld.threads, ld.smem, cx.stream()>>>(*D, as_nv(dout), as_nv(out),
+                                                                    rows, int(T), int(NH), int(HS));
   CUDA_CHECK(cudaGetLastError());
   switch (HS) {
     case 32:

@@ -29,6 +29,7 @@
 #include <atomic>
 #include <cmath>
 #include <string>
+#include <utility>
 
 #include "kernels/attention.h"
 #include "kernels/cuda/attention_mma_tile.cuh"
@@ -273,13 +274,9 @@ void attention_forward_mma_cuda(cuda_context& cx, bf16* out, float* lse, const b
   const std::string shape = " (B=" + std::to_string(B) + " T=" + std::to_string(T) +
                             " NH=" + std::to_string(NH) + " NKV=" + std::to_string(NKV) +
                             " HS=" + std::to_string(HS) + ")";
-  if (B < 0 || T < 0 || NH <= 0 || NKV <= 0 || NH % NKV != 0 || window < 0 || T > INT32_MAX / 2 ||
-      B > 65535 || NH > 65535 || !(HS == 64 || HS == 96 || HS == 128)) {
-    cx.record_error(invalid_argument(
-        "attention_forward_mma_cuda: unsupported shape (HS must be 64, 96 or 128; NH % NKV == 0; "
-        "B, NH <= 65535)" +
-            shape,
-        "HS"));
+  if (status st = attn_mma::check_shape("attention_forward_mma_cuda", B, T, NH, NKV, HS, window);
+      !st.ok()) {
+    cx.record_error(std::move(st));
     return;
   }
   if (!aligned16(q) || !aligned16(k) || !aligned16(v) || !nf4_mma::aligned4(out) ||

@@ -25,8 +25,10 @@
 #include <atomic>
 #include <cmath>
 #include <string>
+#include <utility>
 
 #include "kernels/attention.h"
+#include "kernels/cuda/attention_delta.cuh"
 #include "kernels/cuda/attention_mma_tile.cuh"
 #include "kernels/cuda/cuda_common.cuh"
 #include "kernels/cuda/nf4_mma_common.cuh"
@@ -156,22 +158,6 @@ __device__ __forceinline__ void bwd_store_rows(__nv_bfloat16* dst, const float (
       *reinterpret_cast<__nv_bfloat162*>(o + d * 8) =
           __floats2bfloat162_rn(acc[d][2] * mul, acc[d][3] * mul);
   }
-}
-
-// D[b,h,i] = sum_d dout * out, one warp per (b, i, h) row of (B, T, NH, HS).
-__global__ void attn_mma_delta_kernel(float* D, const __nv_bfloat16* dout, const __nv_bfloat16* out,
-                                      int64_t rows, int T, int NH, int HS) {
-  const int64_t w = (int64_t(blockIdx.x) * blockDim.x + threadIdx.x) >> 5;
-  const int lane = threadIdx.x & 31;
-  if (w >= rows) return;
-  const __nv_bfloat16* a = dout + w * HS;
-  const __nv_bfloat16* c = out + w * HS;
-  float sum = 0.0f;
-  for (int d = lane; d < HS; d += 32) sum += __bfloat162float(a[d]) * __bfloat162float(c[d]);
-#pragma unroll
-  for (int off = 16; off > 0; off >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, off);
-  const int64_t h = w % NH, bi = w / NH, i = bi % T, b = bi / T;
-  if (lane == 0) D[(b * NH + h) * T + i] = sum;
 }
 
 // Query tiles [q_lo, q_hi] that can see keys j0 .. j0+63.
@@ -382,12 +368,6 @@ mma_bwd_shape make_mma_bwd_shape(int64_t T, int64_t NH, int64_t NKV, float scale
           scale,  scale * kBwdLog2e, int(std::min<int64_t>(window, T + 1))};
 }
 
-// attn_mma_delta_kernel over rows = B * T * NH rows of dout/out, 256 threads per block.
-constexpr int kDeltaThreads = 256;
-dim3 mma_delta_grid(int64_t rows) {
-  return dim3(unsigned(ceil_div<int64_t>(rows * 32, kDeltaThreads)));
-}
-
 dim3 mma_dkdv_grid(int64_t B, const mma_bwd_shape& s) {
   return dim3(unsigned(ceil_div(s.T, kBwdTile)), unsigned(s.NKV), unsigned(B));
 }
@@ -423,13 +403,9 @@ void attention_backward_mma_cuda(cuda_context& cx, bf16* dq, bf16* dk, bf16* dv,
   const std::string shape = " (B=" + std::to_string(B) + " T=" + std::to_string(T) +
                             " NH=" + std::to_string(NH) + " NKV=" + std::to_string(NKV) +
                             " HS=" + std::to_string(HS) + ")";
-  if (B < 0 || T < 0 || NH <= 0 || NKV <= 0 || NH % NKV != 0 || window < 0 || T > INT32_MAX / 2 ||
-      B > 65535 || NH > 65535 || !(HS == 64 || HS == 96 || HS == 128)) {
-    cx.record_error(invalid_argument(
-        "attention_backward_mma_cuda: unsupported shape (HS must be 64, 96 or 128; NH % NKV == "
-        "0; B, NH <= 65535)" +
-            shape,
-        "HS"));
+  if (status st = attn_mma::check_shape("attention_backward_mma_cuda", B, T, NH, NKV, HS, window);
+      !st.ok()) {
+    cx.record_error(std::move(st));
     return;
   }
   if (!aligned16(q) || !aligned16(k) || !aligned16(v) || !aligned16(dout) ||
@@ -451,7 +427,7 @@ void attention_backward_mma_cuda(cuda_context& cx, bf16* dq, bf16* dk, bf16* dv,
     return;
   }
   const int64_t rows = B * T * NH;
-  attn_mma_delta_kernel<<<mma_delta_grid(rows), kDeltaThreads, 0, cx.stream()>>>(
+  attn_delta::kernel<<<attn_delta::grid(rows), attn_delta::kThreads, 0, cx.stream()>>>(
       *D, as_nv(dout), as_nv(out), rows, int(T), int(NH), int(HS));
   CUDA_CHECK(cudaGetLastError());
   switch (HS) {

@@ -5,13 +5,16 @@
 //   load_rows<HS>    cp.async of rows row0 .. row0+63 of one head into a padded tile; rows >= T
 //                    are zero-filled (their source address stays at row 0 of the same sequence)
 //   pack_bf16        two fp32 -> one bf16x2 register (an mma A/B fragment half), round to nearest
+//   check_shape      (host) the shapes both launchers take; invalid_argument naming the launcher
 // PTX wrappers (and their CPU emulation for the tests) come from nf4_mma_common.cuh.
 #pragma once
 
 #include <cuda_bf16.h>
 
 #include <cstdint>
+#include <string>
 
+#include "base/status.h"
 #include "kernels/cuda/nf4_mma_common.cuh"
 
 namespace kaito::attn_mma {
@@ -46,6 +49,22 @@ __device__ __forceinline__ void load_rows(__nv_bfloat16* dst, const __nv_bfloat1
 __device__ __forceinline__ uint32_t pack_bf16(float lo, float hi) {
   const __nv_bfloat162 h = __floats2bfloat162_rn(lo, hi);
   return *reinterpret_cast<const uint32_t*>(&h);
+}
+
+// HS 64, 96 or 128; NH a multiple of NKV; B, NH <= 65535 (grid dimensions); T and the window
+// within int range.
+inline status check_shape(const char* fn, int64_t B, int64_t T, int64_t NH, int64_t NKV, int64_t HS,
+                          int64_t window) {
+  if (B < 0 || T < 0 || NH <= 0 || NKV <= 0 || NH % NKV != 0 || window < 0 || T > INT32_MAX / 2 ||
+      B > 65535 || NH > 65535 || !(HS == 64 || HS == 96 || HS == 128))
+    return invalid_argument(std::string(fn) +
+                                ": unsupported shape (HS must be 64, 96 or 128; NH % NKV == 0; B, "
+                                "NH <= 65535) (B=" +
+                                std::to_string(B) + " T=" + std::to_string(T) +
+                                " NH=" + std::to_string(NH) + " NKV=" + std::to_string(NKV) +
+                                " HS=" + std::to_string(HS) + ")",
+                            "HS");
+  return {};
 }
 
 }  // namespace kaito::attn_mma

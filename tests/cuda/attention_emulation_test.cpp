@@ -140,7 +140,7 @@ void backward_emu(nv* dq, nv* dk, nv* dv, const nv* dout, const nv* out, const f
   const int64_t rows = B * T * NH;
   const attn_launch ld = delta_launch(rows);
   emu::run(ld.grid, ld.threads,
-           [&] { attn_delta_kernel(D.data(), dout, out, rows, int(T), int(NH), int(HS)); });
+           [&] { attn_delta::kernel(D.data(), dout, out, rows, int(T), int(NH), int(HS)); });
   switch (HS) {
     case 32:
       return backward_hs_emu<32>(dq, dk, dv, dout, lse, D.data(), q, k, v, B, s);

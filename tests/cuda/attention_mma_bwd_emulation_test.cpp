@@ -2,7 +2,7 @@
 // (tests/cuda/cuda_emulation.h: the .cu compiled by the host compiler, a std::thread per CUDA
 // thread) with cp.async, ldmatrix (.trans) and mma.sync m16n8k16 emulated per the PTX ISA
 // (tests/cuda/mma_emulation.h): the launcher's three kernels in its order (delta, dk/dv, dq) over
-// the grids and shared-memory sizes it uses (mma_delta_grid, mma_dkdv_grid, mma_dq_grid,
+// the grids and shared-memory sizes it uses (attn_delta::grid, mma_dkdv_grid, mma_dq_grid,
 // bwd_layout<HS>), against the CPU twin attention_backward_cpu on bf16-exact inputs, starting
 // from the CPU forward's lse and its output rounded to bf16 (parity_cases_attention.cu's recipe):
 // dq, dk, dv within 1e-2 (max |got - ref| / max |ref|, as parity_test measures). Cases: T = 1,
@@ -137,8 +137,8 @@ grads_err run_case(int64_t B, int64_t T, int64_t NH, int64_t NKV, int64_t HS, in
   std::vector<float> D(size_t(rows + kGuard), kNaN);
   const mma_bwd_shape s = make_mma_bwd_shape(T, NH, NKV, scale, window);
   emu::eager_copies = eager;
-  emu::run(mma_delta_grid(rows), kDeltaThreads, [&] {
-    attn_mma_delta_kernel(D.data(), dob.data(), ob.data(), rows, int(T), int(NH), int(HS));
+  emu::run(attn_delta::grid(rows), attn_delta::kThreads, [&] {
+    attn_delta::kernel(D.data(), dob.data(), ob.data(), rows, int(T), int(NH), int(HS));
   });
   for (int64_t i = rows; i < rows + kGuard; ++i) EXPECT_TRUE(std::isnan(D[size_t(i)])) << i;
   switch (HS) {
