@@ -10,7 +10,9 @@
 #include <utility>
 
 #include "engine/cuda/cuda_try.h"
+#include "engine/cuda/rope_tables.h"
 #include "kernels/cuda/cuda_common.cuh"
+#include "kernels/gemm.h"
 #include "kernels/lora.h"
 #include "kernels/nf4.h"
 #include "kernels/rng.h"
@@ -18,63 +20,22 @@
 
 namespace kaito::gpu {
 
-gpu_model_shape gpu_model_shape::phi3_mini() {
-  gpu_model_shape s;
-  s.C = 3072;
-  s.L = 32;
-  s.NH = 32;
-  s.NKV = 32;
-  s.HS = 96;
-  s.I = 8192;
-  s.V = 32064;
-  s.rope_theta = 10000.0;
-  s.rms_eps = 1e-5f;
-  s.window = 0;
-  s.lora_r = 8;
-  s.lora_alpha = 16.0;
-  return s;
+const float* gpu_model::rope_cos_for(int64_t T) const {
+  return (rope_forward_uses_long(shape.rope, T) ? rope_cos_long : rope_cos).as<float>();
 }
-
-status gpu_model_shape::validate() const {
-  auto bad = [](const char* field, const std::string& why) {
-    return invalid_argument("gpu_model_shape: " + why, field);
-  };
-  if (C <= 0 || C % 8 != 0) return bad("C", "C must be a positive multiple of 8");
-  if (L <= 0) return bad("L", "L must be positive");
-  if (NH <= 0 || NKV <= 0 || NH % NKV != 0) return bad("NKV", "NH must be a multiple of NKV > 0");
-  if (!(HS == 32 || HS == 64 || HS == 96 || HS == 128))
-    return bad("HS", "HS must be 32, 64, 96 or 128 (the attention kernel's sizes)");
-  if (I <= 0 || I % 8 != 0) return bad("I", "I must be a positive multiple of 8");
-  if (V <= 0) return bad("V", "V must be positive");
-  if (window < 0) return bad("window", "window must be >= 0");
-  if (lora_r <= 0) return bad("lora_r", "lora_r must be positive");
-  if (!(rms_eps > 0.0f)) return bad("rms_eps", "rms_eps must be positive");
-  if (!(rope_theta > 0.0)) return bad("rope_theta", "rope_theta must be positive");
-  return {};
-}
-
-linear_dims target_dims(const gpu_model_shape& s, int t) {
-  switch (t) {
-    case lora_qkv:
-      return {s.qkv_dim(), s.C};
-    case lora_o:
-      return {s.C, s.q_dim()};
-    case lora_gate_up:
-      return {2 * s.I, s.C};
-    default:
-      return {s.C, s.I};
-  }
+const float* gpu_model::rope_sin_for(int64_t T) const {
+  return (rope_forward_uses_long(shape.rope, T) ? rope_sin_long : rope_sin).as<float>();
 }
 
 size_t gpu_model::bytes() const {
   size_t b = embed.bytes() + final_norm.bytes() + lm_head.bytes() + rope_cos.bytes() +
-             rope_sin.bytes() + code8.bytes();
+             rope_sin.bytes() + rope_cos_long.bytes() + rope_sin_long.bytes() + code8.bytes();
   for (const gpu_layer& l : layers) {
     b += l.input_norm.bytes() + l.post_norm.bytes();
     for (int t = 0; t < kLoraTargets; ++t) {
-      const gpu_nf4_linear& w = l.base(t);
+      const gpu_base_linear& w = l.base(t);
       const gpu_lora_linear& a = l.lora(t);
-      b += w.packed.bytes() + w.qabsmax.bytes() + w.nested_absmax.bytes();
+      b += w.packed.bytes() + w.qabsmax.bytes() + w.nested_absmax.bytes() + w.dense.bytes();
       b += a.A.bytes() + a.B.bytes() + a.A_master.bytes() + a.B_master.bytes() + a.dA.bytes() +
            a.dB.bytes();
     }
@@ -158,23 +119,20 @@ status alloc_model(cuda_context& cx, gpu_model& m) {
   KAITO_TRY(alloc_into(m.lm_head, size_t(s.V * s.C) * sizeof(bf16), "lm_head"));
   KAITO_TRY(alloc_into(m.final_norm, size_t(s.C) * sizeof(bf16), "final_norm"));
   KAITO_TRY(alloc_into(m.code8, 256 * sizeof(float), "code8"));
-  KAITO_TRY(alloc_into(m.rope_cos, size_t(m.max_T * s.HS) * sizeof(float), "rope_cos"));
-  KAITO_TRY(alloc_into(m.rope_sin, size_t(m.max_T * s.HS) * sizeof(float), "rope_sin"));
   std::vector<float> code8(256);
   dynamic_map_signed(code8.data());
   KAITO_TRY(upload(cx, m.code8.get(), code8.data(), 256 * sizeof(float)));
-  // Default rope for positions 0..max_T-1 (kernels/rope.h), attention factor 1.
-  rope_params rp;
-  rp.kind = rope_kind::default_rope;
-  rp.theta = s.rope_theta;
-  rp.head_dim = s.HS;
-  const std::vector<float> inv = rope_inv_freq(rp, m.max_T);
-  std::vector<int32_t> pos(size_t(m.max_T));
-  for (int64_t t = 0; t < m.max_T; ++t) pos[size_t(t)] = int32_t(t);
-  std::vector<float> cos(size_t(m.max_T * s.HS)), sin(cos.size());
-  rope_cos_sin_cpu(cos.data(), sin.data(), pos.data(), inv.data(), 1.0f, m.max_T, s.HS);
-  KAITO_TRY(upload(cx, m.rope_cos.get(), cos.data(), cos.size() * sizeof(float)));
-  KAITO_TRY(upload(cx, m.rope_sin.get(), sin.data(), sin.size() * sizeof(float)));
+  // The rope tables for positions 0..max_T-1 (engine/cuda/rope_tables.h).
+  const rope_tables rt = make_rope_tables(s.rope, s.HS, m.max_T);
+  auto table = [&](device_buffer& dst, const std::vector<float>& src, const char* what) -> status {
+    if (src.empty()) return {};
+    KAITO_TRY(alloc_into(dst, src.size() * sizeof(float), what));
+    return upload(cx, dst.get(), src.data(), src.size() * sizeof(float));
+  };
+  KAITO_TRY(table(m.rope_cos, rt.cos, "rope_cos"));
+  KAITO_TRY(table(m.rope_sin, rt.sin, "rope_sin"));
+  KAITO_TRY(table(m.rope_cos_long, rt.cos_long, "rope_cos_long"));
+  KAITO_TRY(table(m.rope_sin_long, rt.sin_long, "rope_sin_long"));
 
   m.layers.resize(size_t(s.L));
   for (int64_t l = 0; l < s.L; ++l) {
@@ -184,14 +142,18 @@ status alloc_model(cuda_context& cx, gpu_model& m) {
     for (int t = 0; t < kLoraTargets; ++t) {
       const linear_dims d = target_dims(s, t);
       const std::string name = layer_name(l, kTargetNames[t]);
-      gpu_nf4_linear& w = ly.base(t);
+      gpu_base_linear& w = ly.base(t);
       w.OC = d.out;
       w.C = d.in;
-      KAITO_TRY(alloc_into(w.packed, size_t((w.numel() + 1) / 2), name + ".packed"));
-      KAITO_TRY(alloc_into(w.qabsmax, size_t(w.nblocks()), name + ".qabsmax"));
-      KAITO_TRY(alloc_into(w.nested_absmax,
-                           size_t(ceil_div<int64_t>(w.nblocks(), nf4_nested_block_size)) * 4,
-                           name + ".nested_absmax"));
+      if (s.quantized_base) {
+        KAITO_TRY(alloc_into(w.packed, size_t((w.numel() + 1) / 2), name + ".packed"));
+        KAITO_TRY(alloc_into(w.qabsmax, size_t(w.nblocks()), name + ".qabsmax"));
+        KAITO_TRY(alloc_into(w.nested_absmax,
+                             size_t(ceil_div<int64_t>(w.nblocks(), nf4_nested_block_size)) * 4,
+                             name + ".nested_absmax"));
+      } else {
+        KAITO_TRY(alloc_into(w.dense, size_t(w.numel()) * sizeof(bf16), name + ".dense"));
+      }
       gpu_lora_linear& a = ly.lora(t);
       a.r = s.lora_r;
       a.in = d.in;
@@ -210,7 +172,7 @@ status alloc_model(cuda_context& cx, gpu_model& m) {
 
 // Double quantization of the fp32 device weight w into lin (nf4_quantize_weight's recipe).
 // absmax: nblocks fp32 scratch; offset_dev: one fp32.
-status quantize_dq_device(cuda_context& cx, const gpu_model& m, gpu_nf4_linear& lin, const float* w,
+status quantize_dq_device(cuda_context& cx, const gpu_model& m, gpu_base_linear& lin, const float* w,
                           float* absmax, float* offset_dev) {
   const int64_t n = lin.numel(), nb = lin.nblocks();
   nf4_quantize_cuda(cx, lin.packed.as<uint8_t>(), absmax, w, n);
@@ -282,11 +244,14 @@ result<gpu_model> gpu_model_random(cuda_context& cx, const gpu_model_shape& shap
     GPU_TRY_CUDA(cudaGetLastError());
     for (int t = 0; t < kLoraTargets; ++t) {
       const uint64_t tag = random_weight_tag(l, t);
-      gpu_nf4_linear& w = ly.base(t);
+      gpu_base_linear& w = ly.base(t);
       uniform_f32_kernel<<<grid_for(w.numel()), 256, 0, cx.stream()>>>(
           wbuf.as<float>(), w.numel(), rng_derive(seed, tag), -a, 2 * a);
       GPU_TRY_CUDA(cudaGetLastError());
-      KAITO_TRY(quantize_dq_device(cx, m, w, wbuf.as<float>(), absmax, offset_dev));
+      if (w.quantized())
+        KAITO_TRY(quantize_dq_device(cx, m, w, wbuf.as<float>(), absmax, offset_dev));
+      else
+        f32_to_bf16_cuda(cx, w.dense.as<bf16>(), wbuf.as<float>(), w.numel());
       gpu_lora_linear& lo = ly.lora(t);
       std::vector<float> A(size_t(lo.r * lo.in)), B(size_t(lo.out * lo.r));
       const uint64_t lseed = rng_derive(seed, tag + 1);
@@ -345,7 +310,12 @@ result<gpu_model> gpu_model_from_host(cuda_context& cx, const gpu_model_shape& s
     KAITO_TRY(upload_bf16(cx, ly.post_norm, h.post_norm));
     const std::vector<float>* base[kLoraTargets] = {&h.qkv, &h.o, &h.gate_up, &h.down};
     for (int t = 0; t < kLoraTargets; ++t) {
-      gpu_nf4_linear& lin = ly.base(t);
+      gpu_base_linear& lin = ly.base(t);
+      if (!lin.quantized()) {
+        KAITO_TRY(upload_bf16(cx, lin.dense, *base[t]));
+        KAITO_TRY(upload_lora(cx, ly.lora(t), h.lora_A[t], h.lora_B[t]));
+        continue;
+      }
       const nf4_quant_state qs =
           nf4_quantize_weight(base[t]->data(), {lin.OC, lin.C}, dtype::bf16, true);
       KAITO_TRY(upload(cx, lin.packed.get(), qs.packed.data(), qs.packed.size()));
@@ -360,12 +330,16 @@ result<gpu_model> gpu_model_from_host(cuda_context& cx, const gpu_model_shape& s
   return std::move(m);  // explicit: nvcc does not apply C++20 implicit move here
 }
 
-void nf4_linear_forward(cuda_context& cx, const gpu_model& m, const gpu_nf4_linear& w, bf16* out,
-                        const bf16* inp, int64_t N) {
+void base_linear_forward(cuda_context& cx, const gpu_model& m, const gpu_base_linear& w, bf16* out,
+                         const bf16* inp, int64_t N) {
+  if (!w.quantized()) {
+    gemm_forward_cuda(cx, out, inp, w.dense.as<bf16>(), nullptr, N, w.C, w.OC);
+    return;
+  }
   const size_t mark = cx.arena().mark();
   auto absmax = cx.arena().alloc_array<float>(size_t(w.nblocks()));
   if (!absmax.ok()) {
-    cx.record_error(absmax.error().with_context("nf4_linear_forward absmax scratch"));
+    cx.record_error(absmax.error().with_context("base_linear_forward absmax scratch"));
     return;
   }
   nf4_absmax_dequantize_cuda(cx, *absmax, w.qabsmax.as<uint8_t>(), m.code8.as<float>(),
@@ -378,12 +352,16 @@ void nf4_linear_forward(cuda_context& cx, const gpu_model& m, const gpu_nf4_line
   cx.arena().rewind(mark);  // stream-ordered: the GEMM reads the scratch before any reuse
 }
 
-void nf4_linear_backward_inp(cuda_context& cx, const gpu_model& m, const gpu_nf4_linear& w,
+void base_linear_backward_inp(cuda_context& cx, const gpu_model& m, const gpu_base_linear& w,
                              bf16* dinp, const bf16* dout, int64_t N) {
+  if (!w.quantized()) {
+    gemm_backward_inp_cuda(cx, dinp, dout, w.dense.as<bf16>(), N, w.C, w.OC);
+    return;
+  }
   const size_t mark = cx.arena().mark();
   auto absmax = cx.arena().alloc_array<float>(size_t(w.nblocks()));
   if (!absmax.ok()) {
-    cx.record_error(absmax.error().with_context("nf4_linear_backward_inp absmax scratch"));
+    cx.record_error(absmax.error().with_context("base_linear_backward_inp absmax scratch"));
     return;
   }
   nf4_absmax_dequantize_cuda(cx, *absmax, w.qabsmax.as<uint8_t>(), m.code8.as<float>(),

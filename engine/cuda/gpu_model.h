@@ -14,13 +14,16 @@
 //     codes (OC*C/2 bytes), qabsmax u8 per 64-block, nested_absmax fp32 per 256 blocks, offset.
 //     The fp32 absmax is NOT kept: it is decoded into arena scratch before every product (as bnb
 //     dequantizes its state on every matmul), so the model is exactly the bnb footprint.
+//     With shape.quantized_base = false (Kaito's `method: lora`, and the Hugging Face fixture
+//     parity test) they are plain bf16 (OC, C) instead and feed cuBLASLt directly.
 //   LoRA: bf16 working copies A (r, in) and B (out, r) used by the kernels, fp32 masters (what
 //     AdamW updates) and fp32 grads dA, dB. gpu_model_refresh_lora copies masters -> bf16.
 //   input_norm, post_norm, final_norm, embed (V, C), lm_head (V, C): bf16 (frozen; lm_head stays
 //     bf16 as in HF QLoRA, it is not quantized).
-//   rope tables: cos, sin (max_T, HS) fp32 for positions 0..max_T-1, DEFAULT rope only
-//     (inv_freq = 1/theta^(2i/HS), attention factor 1): exact for Phi-3-mini-4k (no
-//     rope_scaling). Longrope/su scaling (the 128k variants) is NOT applied on the GPU yet.
+//   rope tables: cos, sin (max_T, HS) fp32 for positions 0..max_T-1 for the shape's rope
+//     (default, longrope/su as in Phi-3-128k, llama3), attention factor folded in; longrope
+//     keeps a second, all-long-factor table for forwards longer than original_max
+//     (engine/cuda/rope_tables.h says which forward uses which).
 // Every device allocation is owned by a device_buffer (engine/cuda/device_buffer.h); moving a
 // gpu_model moves ownership, destroying it frees everything.
 // Thread-safety: a model is used with one cuda_context on one host thread at a time.
@@ -32,6 +35,7 @@
 #include "base/status.h"
 #include "engine/cuda/device_buffer.h"
 #include "kernels/dtype.h"
+#include "kernels/rope.h"
 
 namespace kaito {
 struct cuda_context;
@@ -41,11 +45,12 @@ namespace kaito::gpu {
 
 struct gpu_model_shape {
   int64_t C = 0, L = 0, NH = 0, NKV = 0, HS = 0, I = 0, V = 0;
-  double rope_theta = 10000.0;
+  rope_params rope;  // kind, theta, longrope factors... (head_dim: HS, whatever rope holds)
   float rms_eps = 1e-5f;
   int64_t window = 0;  // sliding window in keys (HF semantics, kernels/attention.h); 0 = none
   int64_t lora_r = 8;
   double lora_alpha = 16.0;
+  bool quantized_base = true;  // NF4 + double quant (QLoRA); false: bf16 base linears (LoRA)
 
   // microsoft/Phi-3-mini-4k-instruct: 3072, 32 layers, 32/32 heads of 96, 8192, vocab 32064,
   // theta 10000, eps 1e-5, window 2047 in config.json (0 here: training sequences of <= 2047
@@ -56,17 +61,21 @@ struct gpu_model_shape {
   int64_t qkv_dim() const { return (NH + 2 * NKV) * HS; }
   float lora_scale() const { return float(lora_alpha / double(lora_r)); }
   // invalid_argument naming the field: positive sizes, NH % NKV == 0, HS in {32, 64, 96, 128}
-  // (the attention kernel's), even HS, C % 8 == 0 and I % 8 == 0 (16-byte rows), lora_r >= 1.
+  // (the attention kernel's), even HS, C % 8 == 0 and I % 8 == 0 (16-byte rows), lora_r >= 1,
+  // rope.theta > 0, longrope: HS/2 short and long factors (all > 0) and a positive original max.
   status validate() const;
 };
 
-// A frozen base linear W (OC, C), NF4 with double quantization (layout: kernels/nf4.h).
-struct gpu_nf4_linear {
+// A frozen base linear W (OC, C): NF4 with double quantization (layout: kernels/nf4.h), or, in a
+// model whose shape has quantized_base = false, bf16 row-major in `dense` (the NF4 buffers empty).
+struct gpu_base_linear {
   int64_t OC = 0, C = 0;
   device_buffer packed;         // u8, ceil(OC*C/2)
   device_buffer qabsmax;        // u8, nblocks = ceil(OC*C/64)
   device_buffer nested_absmax;  // fp32, ceil(nblocks/256)
   float offset = 0.0f;          // nested_offset (host value)
+  device_buffer dense;          // bf16 (OC, C) when not quantized
+  bool quantized() const { return dense.get() == nullptr; }
   int64_t numel() const { return OC * C; }
   int64_t nblocks() const { return (OC * C + 63) / 64; }
 };
@@ -85,11 +94,11 @@ inline constexpr int kLoraTargets = 4;
 
 struct gpu_layer {
   device_buffer input_norm, post_norm;  // bf16 (C)
-  gpu_nf4_linear qkv, o, gate_up, down;
+  gpu_base_linear qkv, o, gate_up, down;
   gpu_lora_linear lqkv, lo, lgate_up, ldown;
 
-  gpu_nf4_linear& base(int t) { return t == 0 ? qkv : t == 1 ? o : t == 2 ? gate_up : down; }
-  const gpu_nf4_linear& base(int t) const {
+  gpu_base_linear& base(int t) { return t == 0 ? qkv : t == 1 ? o : t == 2 ? gate_up : down; }
+  const gpu_base_linear& base(int t) const {
     return t == 0 ? qkv : t == 1 ? o : t == 2 ? gate_up : down;
   }
   gpu_lora_linear& lora(int t) { return t == 0 ? lqkv : t == 1 ? lo : t == 2 ? lgate_up : ldown; }
@@ -110,9 +119,10 @@ struct gpu_model {
   int64_t max_T = 0;                         // rows of the rope tables
   device_buffer embed, final_norm, lm_head;  // bf16 (V, C), (C), (V, C)
   std::vector<gpu_layer> layers;
-  device_buffer rope_cos, rope_sin;  // fp32 (max_T, HS)
+  device_buffer rope_cos, rope_sin;  // fp32 (max_T, HS): rope_tables::cos, sin
+  device_buffer rope_cos_long, rope_sin_long;  // rope_tables::cos_long, sin_long (or empty)
   device_buffer code8;               // fp32 (256): the double-quant code (dynamic_map_signed)
-  // nf4_linear_forward / _backward_inp use the fused tensor-core NF4 GEMM (kernels/nf4.h
+  // base_linear_forward / _backward_inp use the fused tensor-core NF4 GEMM (kernels/nf4.h
   // nf4_gemm_mma_*: tiles dequantized in registers, no bf16 copy of W) where its shape and
   // alignment preconditions hold, instead of dequantize + cuBLASLt. Which is faster is for
   // bench/cuda/model_bench and nf4_bench to measure.
@@ -120,6 +130,9 @@ struct gpu_model {
 
   // Device bytes held by the model (weights, LoRA state, tables).
   size_t bytes() const;
+  // The (max_T, HS) cos / sin tables a forward over positions 0..T-1 (T <= max_T) reads.
+  const float* rope_cos_for(int64_t T) const;
+  const float* rope_sin_for(int64_t T) const;
 };
 
 // Random weights made on the device: base linears ~ U(-a, a), a = kRandomWeightBound (std 0.02,
@@ -149,22 +162,24 @@ struct host_model_weights {
   std::vector<host_layer_weights> layers;
 };
 // Uploads: base linears quantized on the HOST with nf4_quantize_weight(double_quant = true) (the
-// CPU twin), so a test can rebuild the same state and dequantize it on the CPU; norms, embed,
+// CPU twin), so a test can rebuild the same state and dequantize it on the CPU (bf16-rounded
+// instead when !shape.quantized_base); norms, embed,
 // lm_head rounded to bf16; LoRA masters as given (fp32), bf16 copies rounded from them; grads 0.
 // invalid_argument naming the tensor ("layers[1].gate_up") when a size does not match `shape`.
 result<gpu_model> gpu_model_from_host(cuda_context& cx, const gpu_model_shape& shape, int64_t max_T,
                                       const host_model_weights& w);
 
-// The frozen base product through one NF4 linear: the double-quant absmax is decoded into cx's
+// The frozen base product through one base linear. bf16 (not quantized): gemm_forward_cuda /
+// gemm_backward_inp_cuda on `dense`. NF4: the double-quant absmax is decoded into cx's
 // arena scratch (nblocks fp32), then nf4_gemm_forward_cuda / nf4_gemm_backward_inp_cuda (which
 // dequantize W to bf16 arena scratch, OC*C*2 bytes: size the arena for the largest linear), or
 // with m.fused_nf4_gemm the nf4_gemm_mma_* kernels where they apply (forward: C % 64 == 0,
 // OC % 128 == 0; backward: C % 128 == 0, OC % 64 == 0; 16-byte aligned activations).
 //   forward:      out (N, OC) = inp (N, C) · Wᵀ        (=)
 //   backward inp: dinp (N, C) = dout (N, OC) · W       (=)
-void nf4_linear_forward(cuda_context& cx, const gpu_model& m, const gpu_nf4_linear& w, bf16* out,
+void base_linear_forward(cuda_context& cx, const gpu_model& m, const gpu_base_linear& w, bf16* out,
                         const bf16* inp, int64_t N);
-void nf4_linear_backward_inp(cuda_context& cx, const gpu_model& m, const gpu_nf4_linear& w,
+void base_linear_backward_inp(cuda_context& cx, const gpu_model& m, const gpu_base_linear& w,
                              bf16* dinp, const bf16* dout, int64_t N);
 
 // bf16 working copies <- fp32 masters for every LoRA tensor (after an optimizer step). Enqueued.

@@ -106,14 +106,14 @@ struct gpu_generator::impl {
 
   // out (N, OC) = in (N, C) · Wᵀ (+ LoRA). decode: the fused GEMV in calls of <= 8 rows.
   void linear(const gpu_layer& ly, int t, bf16* out, const bf16* in, int64_t N, bool decode) {
-    const gpu_nf4_linear& w = ly.base(t);
-    if (decode && N <= opt.gemv_max_batch && w.C % 128 == 0) {
+    const gpu_base_linear& w = ly.base(t);
+    if (decode && w.quantized() && N <= opt.gemv_max_batch && w.C % 128 == 0) {
       for (int64_t b0 = 0; b0 < N; b0 += 8)
         nf4_dq_gemv_cuda(cx, out + b0 * w.OC, in + b0 * w.C, w.packed.as<uint8_t>(),
                          w.qabsmax.as<uint8_t>(), m.code8.as<float>(), w.nested_absmax.as<float>(),
                          w.offset, std::min<int64_t>(8, N - b0), w.C, w.OC);
     } else {
-      nf4_linear_forward(cx, m, w, out, in, N);
+      base_linear_forward(cx, m, w, out, in, N);
     }
     if (!opt.lora) return;
     const gpu_lora_linear& l = ly.lora(t);
@@ -153,8 +153,8 @@ struct gpu_generator::impl {
                          s.rms_eps);
     linear(ly, lora_qkv, qkv.as<bf16>(), h.as<bf16>(), N, false);
     qkv_split_bf16(cx, q.as<bf16>(), k.as<bf16>(), v.as<bf16>(), qkv.as<bf16>(), N, qd, kvd);
-    const float* cos = m.rope_cos.as<float>();  // rows = positions 0..T-1
-    const float* sin = m.rope_sin.as<float>();
+    const float* cos = m.rope_cos_for(T);  // rows = positions 0..T-1, this forward's factors
+    const float* sin = m.rope_sin_for(T);
     for (int64_t b = 0; b < B; ++b) {  // the tables are per position, so one call per sequence
       bf16* qb = q.as<bf16>() + b * T * qd;
       bf16* kb = k.as<bf16>() + b * T * kvd;

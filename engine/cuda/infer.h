@@ -11,7 +11,7 @@
 //   a = attention; x += NF4(a)_o + LoRA; h = rmsnorm(x); gu = NF4(h) + LoRA; x += NF4(silu(g)*u)
 //   + LoRA. Then final rmsnorm and the bf16 lm_head on each sequence's last row only; argmax
 //   (ties: the lowest id, as torch.argmax) over the bf16 logits.
-// Base products: prefill uses nf4_linear_forward (double-quant absmax decoded, W dequantized to
+// Base products: prefill uses base_linear_forward (double-quant absmax decoded, W dequantized to
 //   bf16 in the arena, cuBLASLt). Decode uses the fused nf4_dq_gemv_cuda (reads each weight byte
 //   once) when the batch is <= gemv_max_batch and the linear's C is a multiple of 128: batches
 //   above 8 run as several GEMV calls of <= 8 rows (each call reads the weights again: at batch 16

@@ -76,12 +76,13 @@ result<std::unique_ptr<gpu_trainer>> gpu_trainer::create(cuda_context& cx, gpu_m
       tr->adam_list_.push_back({a.B_master.as<float>(), mv, mv + params, a.dB.as<float>(), nb});
       mv += nb;
     }
-  // Per-token rope tables: every sequence holds positions 0..T-1.
+  // Per-token rope tables: every sequence holds positions 0..T-1 (longrope: the factors of a
+  // forward of T tokens, engine/cuda/rope_tables.h).
   const size_t row_bytes = size_t(o.T * m.shape.HS) * sizeof(float);
   for (int64_t b = 0; b < o.B; ++b) {
-    GPU_TRY_CUDA(cudaMemcpyAsync(tr->at<char>(p.cos) + size_t(b) * row_bytes, m.rope_cos.get(),
+    GPU_TRY_CUDA(cudaMemcpyAsync(tr->at<char>(p.cos) + size_t(b) * row_bytes, m.rope_cos_for(o.T),
                                  row_bytes, cudaMemcpyDeviceToDevice, cx.stream()));
-    GPU_TRY_CUDA(cudaMemcpyAsync(tr->at<char>(p.sin) + size_t(b) * row_bytes, m.rope_sin.get(),
+    GPU_TRY_CUDA(cudaMemcpyAsync(tr->at<char>(p.sin) + size_t(b) * row_bytes, m.rope_sin_for(o.T),
                                  row_bytes, cudaMemcpyDeviceToDevice, cx.stream()));
   }
   KAITO_TRY(cx.synchronize());
@@ -152,7 +153,7 @@ void gpu_trainer::layer_forward(int64_t l, bool recompute) {
   const float* sin = at<float>(plan_.sin);
 
   rmsnorm_forward_cuda(cx_, a.h1, a.rstd1, x, ly.input_norm.as<bf16>(), N, C, s.rms_eps);
-  nf4_linear_forward(cx_, m_, ly.qkv, proj, a.h1, N);
+  base_linear_forward(cx_, m_, ly.qkv, proj, a.h1, N);
   lora(lora_qkv, proj, a.h1);
   qkv_split_bf16(cx_, a.q, a.k, a.v, proj, N, Q, KV);
   rope_forward_cuda(cx_, a.q, a.q, cos, sin, N, s.NH, s.HS);
@@ -161,15 +162,15 @@ void gpu_trainer::layer_forward(int64_t l, bool recompute) {
   (s.HS == 64 || s.HS == 96 || s.HS == 128 ? attention_forward_mma_cuda : attention_forward_cuda)(
       cx_, a.att, a.lse, a.q, a.k, a.v, plan_.B, plan_.T, s.NH, s.NKV, s.HS, attn_scale(s.HS),
       s.window);
-  nf4_linear_forward(cx_, m_, ly.o, proj, a.att, N);
+  base_linear_forward(cx_, m_, ly.o, proj, a.att, N);
   lora(lora_o, proj, a.att);
   add_bf16(cx_, a.xmid, x, proj, N * C);
   rmsnorm_forward_cuda(cx_, a.h2, a.rstd2, a.xmid, ly.post_norm.as<bf16>(), N, C, s.rms_eps);
-  nf4_linear_forward(cx_, m_, ly.gate_up, a.gu, a.h2, N);
+  base_linear_forward(cx_, m_, ly.gate_up, a.gu, a.h2, N);
   lora(lora_gate_up, a.gu, a.h2);
   swiglu_forward_cuda(cx_, a.act, a.gu, a.gu + I, N, I, 2 * I);
   // A recompute needs only the down LoRA's z (and xd): its y (proj) is scratch nobody reads.
-  if (!recompute) nf4_linear_forward(cx_, m_, ly.down, proj, a.act, N);
+  if (!recompute) base_linear_forward(cx_, m_, ly.down, proj, a.act, N);
   lora(lora_down, proj, a.act);
   if (!recompute)
     add_bf16(cx_, at<bf16>(plan_.xin + size_t(l + 1) * plan_.xin_stride), a.xmid, proj, N * C);
@@ -215,15 +216,15 @@ void gpu_trainer::layer_backward(int64_t l) {
   const float* sin = at<float>(plan_.sin);
 
   // MLP: x_out = xmid + down(swiglu(gate_up(norm2(xmid))))
-  nf4_linear_backward_inp(cx_, m_, ly.down, dact, dres, N);
+  base_linear_backward_inp(cx_, m_, ly.down, dact, dres, N);
   lora(lora_down, dact, dres);
   swiglu_backward_cuda(cx_, dgu, dgu + I, dact, a.gu, a.gu + I, N, I, 2 * I);
-  nf4_linear_backward_inp(cx_, m_, ly.gate_up, dh, dgu, N);
+  base_linear_backward_inp(cx_, m_, ly.gate_up, dh, dgu, N);
   lora(lora_gate_up, dh, dgu);
   rmsnorm_backward_cuda(cx_, dtmp, nullptr, dh, a.xmid, ly.post_norm.as<bf16>(), a.rstd2, N, C);
   add_bf16(cx_, dres, dres, dtmp, N * C);
   // attention: xmid = x + o(attn(rope(q), rope(k), v)), qkv = qkv_proj(norm1(x))
-  nf4_linear_backward_inp(cx_, m_, ly.o, datt, dres, N);
+  base_linear_backward_inp(cx_, m_, ly.o, datt, dres, N);
   lora(lora_o, datt, dres);
   (s.HS == 64 || s.HS == 96 || s.HS == 128 ? attention_backward_mma_cuda : attention_backward_cuda)(
       cx_, dq, dk, dv, datt, a.att, a.lse, a.q, a.k, a.v, plan_.B, plan_.T, s.NH, s.NKV, s.HS,
@@ -231,7 +232,7 @@ void gpu_trainer::layer_backward(int64_t l) {
   rope_backward_cuda(cx_, dq, dq, cos, sin, N, s.NH, s.HS);
   rope_backward_cuda(cx_, dk, dk, cos, sin, N, s.NKV, s.HS);
   qkv_merge_bf16(cx_, dqkv, dq, dk, dv, N, Q, KV);
-  nf4_linear_backward_inp(cx_, m_, ly.qkv, dh, dqkv, N);
+  base_linear_backward_inp(cx_, m_, ly.qkv, dh, dqkv, N);
   lora(lora_qkv, dh, dqkv);
   rmsnorm_backward_cuda(cx_, dtmp, nullptr, dh, x, ly.input_norm.as<bf16>(), a.rstd1, N, C);
   add_bf16(cx_, dres, dres, dtmp, N * C);

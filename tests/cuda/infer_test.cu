@@ -162,7 +162,7 @@ int main() {
   }
   gpu_model_shape s;
   s.C = 128, s.L = 2, s.NH = 4, s.NKV = 2, s.HS = 32, s.I = 256, s.V = 256;
-  s.rope_theta = 10000.0, s.rms_eps = 1e-5f, s.window = 6, s.lora_r = 4, s.lora_alpha = 8.0;
+  s.rope.theta = 10000.0, s.rms_eps = 1e-5f, s.window = 6, s.lora_r = 4, s.lora_alpha = 8.0;
   const int64_t B = 10, T = 5, steps = 7, max_T = 16;
   std::mt19937 rng(1234);
 
@@ -205,7 +205,7 @@ int main() {
     return 1;
   }
   rope_params rp;
-  rp.theta = s.rope_theta;
+  rp.theta = s.rope.theta;
   rp.head_dim = s.HS;
   const std::vector<float> inv = rope_inv_freq(rp, max_T);
   std::vector<int32_t> pos(static_cast<size_t>(max_T));

@@ -72,22 +72,23 @@ cpu_step cpu_train_step(const gpu::gpu_model_shape& s, const gpu::host_model_wei
     const vec* base[4] = {&h.qkv, &h.o, &h.gate_up, &h.down};
     for (int t = 0; t < 4; ++t) {
       const gpu::linear_dims d = gpu::target_dims(s, t);
-      o.W[t] = nf4_weight(*base[t], d.out, d.in);
+      o.W[t] = s.quantized_base ? nf4_weight(*base[t], d.out, d.in) : rounded(*base[t]);
       o.A[t] = rounded(h.lora_A[t]);
       o.Bm[t] = rounded(h.lora_B[t]);
     }
   }
   const vec embed = rounded(w.embed), lm_head = rounded(w.lm_head), nf = rounded(w.final_norm);
 
-  // rope tables per token: positions 0..T-1 in every sequence
-  rope_params rp;
-  rp.theta = s.rope_theta;
+  // rope tables per token: positions 0..T-1 in every sequence, with the frequencies HF uses for
+  // a forward of T tokens (longrope: long factors when T > original_max)
+  rope_params rp = s.rope;
   rp.head_dim = HS;
   const std::vector<float> inv = rope_inv_freq(rp, T);
   std::vector<int32_t> pos(static_cast<size_t>(N));
   for (int64_t n = 0; n < N; ++n) pos[size_t(n)] = int32_t(n % T);
   vec cos = zeros(N * HS), sin = zeros(N * HS);
-  rope_cos_sin_cpu(cos.data(), sin.data(), pos.data(), inv.data(), 1.0f, N, HS);
+  rope_cos_sin_cpu(cos.data(), sin.data(), pos.data(), inv.data(), float(rope_attention_factor(rp)),
+                   N, HS);
 
   // a linear with its LoRA branch: y = R(R(x·Wᵀ) + s (R(x·Aᵀ))·Bᵀ), z saved rounded
   auto linear = [&](const layer_w& L, int t, const vec& x, vec& z) {

@@ -3,7 +3,10 @@
 // rounding to bf16 at every place the GPU step stores a bf16 tensor (weights, activations, their
 // gradients), so the comparison measures the kernels, not bf16 itself. The base linears are the
 // SAME NF4 double-quantized states the GPU holds (nf4_quantize_weight, deterministic), decoded
-// with nf4_effective_absmax and rounded to bf16 as nf4_dequantize_cuda does. Dropout 0 only.
+// with nf4_effective_absmax and rounded to bf16 as nf4_dequantize_cuda does (with
+// !s.quantized_base: the given weights rounded to bf16). Rope: s.rope's frequencies for a forward
+// of T tokens (rope_inv_freq(s.rope, T), attention factor included), built here independently of
+// engine/cuda/rope_tables. Dropout 0 only.
 // bf16_rounding = false keeps everything fp32 (activations, LoRA weights, the dequantized base):
 // the test's finite-difference check of this reference uses that.
 #pragma once

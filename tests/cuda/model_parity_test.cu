@@ -83,7 +83,7 @@ gpu_model_shape tiny_shape() {
   s.HS = 64;
   s.I = 256;
   s.V = 512;
-  s.rope_theta = 10000.0;
+  s.rope.theta = 10000.0;
   s.rms_eps = 1e-5f;
   s.window = 0;
   s.lora_r = 8;
@@ -304,7 +304,7 @@ void check_random_model(cuda_context& cx, const gpu_model_shape& s) {
   const int64_t l = s.L - 1;
   bool same = true, lora_same = true;
   for (int t = 0; t < gpu::kLoraTargets; ++t) {
-    const gpu::gpu_nf4_linear& lin = m->layers[size_t(l)].base(t);
+    const gpu::gpu_base_linear& lin = m->layers[size_t(l)].base(t);
     const uint64_t ws = rng_derive(seed, gpu::random_weight_tag(l, t));
     const float a = gpu::kRandomWeightBound, width = 2 * a;
     std::vector<float> w(static_cast<size_t>(lin.numel()));
