@@ -17,6 +17,9 @@
 #                      of the twins), tests/cuda/grad_reducer_test (the step with NCCL's
 #                      bucketed all-reduce on one rank: bit-identical grads),
 #                      tests/cuda/infer_test (GPU greedy decode vs the CPU twins),
+#                      tests/cuda/hf_parity_test (the GPU step, AdamW and prefill vs Hugging
+#                      Face transformers + PEFT: the checked-in fixture and a fresh one made
+#                      here by bench/device/hf_fixture.py at Phi-3's head dim 96),
 #                      bench/cuda/model_bench + infer_bench (kaito_engine_cuda) and
 #                      bench/device/hf_model_bench.py (transformers + peft, same run), then
 #                      bench/device/model_report.py -> ONE table: metric, ours, HF, ratio, goal
@@ -27,7 +30,7 @@
 # Usage: bash bench/device/run.sh [all|check|perf]   (OUT defaults to ./out/device; BUILD_DIR to
 #        /tmp/kaito-build-device). One device command may run at most 10 minutes, so the script
 #        comes in two halves that each fit: `check` = environment, build, parity, nccl, memcheck,
-#        model_parity, grad_reducer, infer_test; `perf` = perf rows, kernel benchmarks +
+#        model_parity, grad_reducer, infer_test, hf_parity; `perf` = perf rows, kernel benchmarks +
 #        baselines, kernel lab, model benchmarks + HF baseline + table (it builds first only when
 #        the build dir lacks the binaries, so run `check` first on the same machine). `all`
 #        (default) runs both.
@@ -149,9 +152,9 @@ report() {
 # the parity stage its binaries; failures are reported by the stages that need the binaries.
 build_model() {
   rm -f "$OUT/infer_test.txt" "$OUT/infer_bench.txt" "$OUT/model_bench.txt" \
-    "$OUT/hf_model_bench.txt" "$OUT/model_parity.txt"  # no stale rows
-  cmake --build "$BUILD" --target model_parity_test infer_test infer_bench model_bench \
-    -j"$JOBS" || echo "model-level targets did not all build (see above)"
+    "$OUT/hf_model_bench.txt" "$OUT/model_parity.txt" "$OUT/hf_parity.txt"  # no stale rows
+  cmake --build "$BUILD" --target model_parity_test infer_test hf_parity_test infer_bench \
+    model_bench -j"$JOBS" || echo "model-level targets did not all build (see above)"
   # grad_reducer_test exists only where CMake found NCCL.
   cmake --build "$BUILD" --target grad_reducer_test -j"$JOBS" ||
     echo "grad_reducer_test not built (no NCCL found)"
@@ -167,6 +170,20 @@ grad_reducer() {
 
 model_parity() {
   "$BUILD/tests/cuda/model_parity_test" | tee "$OUT/model_parity.txt"
+}
+
+# The checked-in HF fixture plus a fresh one made here (new seed each run; HS 96 as Phi-3, GQA,
+# window 128 < T = 160, longrope with T > original_max 128), fp32 HF math on the CPU.
+hf_parity() {
+  local fresh=/tmp/kaito-hf-fixture-hs96 seed=$((RANDOM + 1))
+  rm -rf "$fresh"
+  echo "fresh fixture: seed $seed"
+  PYTHONUNBUFFERED=1 python3 "$ROOT/bench/device/hf_fixture.py" --out "$fresh" \
+    --seed "$seed" --hidden 384 --layers 2 --heads 4 --kv-heads 2 --intermediate 1024 \
+    --vocab 2048 --batch 2 --seq 160 --window 128 --longrope --original-max 128 --max-pos 4096 \
+    --lora-r 8 --lora-alpha 16 --device cpu
+  "$BUILD/tests/cuda/hf_parity_test" "$ROOT/tests/data/hf-phi3-gqa-window-longrope" "$fresh" |
+    tee "$OUT/hf_parity.txt"
 }
 
 infer_t() {
@@ -193,7 +210,8 @@ model_table() {
 export PATH=$PATH:/usr/local/cuda/bin
 export ROOT OUT BUILD JOBS REPORT
 export -f env_info configure_build parity nccl perf_rows memcheck bench lab report
-export -f build_model model_parity grad_reducer infer_t infer_b model_b hf_baseline model_table
+export -f build_model model_parity grad_reducer infer_t hf_parity infer_b model_b hf_baseline
+export -f model_table
 set -o pipefail
 if [ "$PART" != perf ] || [ ! -x "$BUILD/tests/cuda/parity_test" ]; then
   stage environment 60 env_info
@@ -206,6 +224,7 @@ if [ "$PART" != perf ]; then
   stage model_parity 90 model_parity
   stage grad_reducer 60 grad_reducer
   stage infer_test 60 infer_t
+  stage hf_parity 90 hf_parity
 fi
 if [ "$PART" != check ]; then
   stage perf_rows 60 perf_rows
@@ -231,6 +250,9 @@ fi
   echo
   echo "training step (tests/cuda/model_parity_test: GPU step vs a CPU composition of the twins):"
   if [ -s "$OUT/model_parity.txt" ]; then sed 's/^/  /' "$OUT/model_parity.txt"; else echo "  (no output)"; fi
+  echo
+  echo "Hugging Face parity (tests/cuda/hf_parity_test: GPU step, AdamW, prefill vs transformers + PEFT):"
+  if [ -s "$OUT/hf_parity.txt" ]; then sed 's/^/  /' "$OUT/hf_parity.txt"; else echo "  (no output)"; fi
   echo
   echo "inference (tests/cuda/infer_test: GPU greedy decode vs a CPU composition of the twins):"
   if [ -s "$OUT/infer_test.txt" ]; then sed 's/^/  /' "$OUT/infer_test.txt"; else echo "  (no output)"; fi

@@ -1,4 +1,4 @@
-// Test-only: reads one F32 or I64 tensor by name from a shared/fixtures safetensors file. It scans
+// Test-only: reads one F32, BF16 or I64 tensor by name from a shared/fixtures safetensors file. It scans
 // the compact JSON header that the safetensors serializer writes
 // ("name":{...,"data_offsets":[a,b]}); the validating reader is engine/safetensors.{h,cpp}, which
 // kernels/ may not depend on.
@@ -42,6 +42,19 @@ inline std::vector<float> read_fixture_f32(const std::string& path, const std::s
   std::string raw = read_fixture_raw(path, name, "F32");
   std::vector<float> out(raw.size() / 4);
   std::memcpy(out.data(), raw.data(), out.size() * 4);
+  return out;
+}
+
+// F32 or BF16 (widened exactly) tensor `name`; empty if missing or of another dtype.
+inline std::vector<float> read_fixture_float(const std::string& path, const std::string& name) {
+  std::vector<float> out = read_fixture_f32(path, name);
+  if (!out.empty()) return out;
+  std::string raw = read_fixture_raw(path, name, "BF16");
+  out.resize(raw.size() / 2);
+  for (size_t i = 0; i < out.size(); ++i) {
+    uint32_t bits = uint32_t(uint8_t(raw[2 * i])) << 16 | uint32_t(uint8_t(raw[2 * i + 1])) << 24;
+    std::memcpy(&out[i], &bits, 4);
+  }
   return out;
 }
 
