@@ -3,8 +3,9 @@
 // Every rank calls all_reduce_sum with buffers of the same length, in the same order; on return
 // every rank holds the element-wise sum, bit-identical on all ranks (implementations reduce each
 // element on exactly one rank and copy the result). Implementations: local_all_reducer below
-// (one rank, nothing to do), actors/ring_all_reduce (CPU ring over the actor runtime, for
-// GPU-less machines), and NCCL for GPUs.
+// (one rank, nothing to do) and actors/ring_all_reduce (CPU ring over the actor runtime, for
+// GPU-less machines). The GPU trainer takes any of them through engine/cuda/host_grad_reducer.h
+// (its gpu_grad_reducer over an all_reducer), beside NCCL (engine/cuda/nccl_grad_reducer.h).
 //
 // On failure (a peer lost, a timeout) the buffer's contents are unspecified and the status says
 // which rank or peer failed; the trainer then stops the step with that error.

@@ -16,6 +16,8 @@
 #   8 model level      tests/cuda/model_parity_test (the GPU training step vs a CPU composition
 #                      of the twins), tests/cuda/grad_reducer_test (the step with NCCL's
 #                      bucketed all-reduce on one rank: bit-identical grads),
+#                      tests/cuda/host_grad_reducer_test (the same interface over a host
+#                      all_reducer, the CPU ring's),
 #                      tests/cuda/infer_test (GPU greedy decode vs the CPU twins),
 #                      tests/cuda/hf_parity_test (the GPU step, AdamW and prefill vs Hugging
 #                      Face transformers + PEFT: the checked-in fixture and a fresh one made
@@ -153,19 +155,23 @@ report() {
 build_model() {
   rm -f "$OUT/infer_test.txt" "$OUT/infer_bench.txt" "$OUT/model_bench.txt" \
     "$OUT/hf_model_bench.txt" "$OUT/model_parity.txt" "$OUT/hf_parity.txt"  # no stale rows
-  cmake --build "$BUILD" --target model_parity_test infer_test hf_parity_test infer_bench \
-    model_bench -j"$JOBS" || echo "model-level targets did not all build (see above)"
+  cmake --build "$BUILD" --target model_parity_test infer_test hf_parity_test \
+    host_grad_reducer_test infer_bench model_bench -j"$JOBS" ||
+    echo "model-level targets did not all build (see above)"
   # grad_reducer_test exists only where CMake found NCCL.
   cmake --build "$BUILD" --target grad_reducer_test -j"$JOBS" ||
     echo "grad_reducer_test not built (no NCCL found)"
 }
 
 grad_reducer() {
+  local rc=0
+  "$BUILD/tests/cuda/host_grad_reducer_test" || rc=$?  # both run, the first failure is kept
   if [ ! -x "$BUILD/tests/cuda/grad_reducer_test" ]; then
     echo "no grad_reducer_test binary: NCCL headers/library not found at configure time"
     return 1
   fi
-  "$BUILD/tests/cuda/grad_reducer_test"
+  "$BUILD/tests/cuda/grad_reducer_test" || return $?
+  return "$rc"
 }
 
 model_parity() {

@@ -1,7 +1,8 @@
 // gpu_grad_reducer: how gpu_trainer sums its LoRA gradients across data-parallel ranks, overlapped
-// with backward. The trainer only sees this interface; engine/cuda/nccl_grad_reducer.h implements
-// it over NCCL (kernels/cuda/nccl_comm.h), as actors/ring_all_reduce does over CAF for the CPU
-// trainer (engine/all_reduce.h).
+// with backward. The trainer only sees this interface: engine/cuda/nccl_grad_reducer.h implements
+// it over NCCL (kernels/cuda/nccl_comm.h), engine/cuda/host_grad_reducer.h over any
+// engine::all_reducer (engine/all_reduce.h), which is how the CPU ring all-reduce over the actor
+// runtime (actors/ring_all_reduce.h, also the CPU trainer's) serves GPU ranks without NCCL.
 //
 // Protocol, driven by gpu_trainer:
 //   set-up   add(grad, count) for every gradient in the order backward completes them (last layer
