@@ -185,6 +185,12 @@ void nf4_gemm_mma_forward_cuda(cuda_context& cx, bf16* out, const bf16* inp, con
 void nf4_gemm_mma_backward_inp_cuda(cuda_context& cx, bf16* dinp, const bf16* dout,
                                     const uint8_t* packed, const float* absmax, int64_t N,
                                     int64_t C, int64_t OC);
+// Those preconditions as a status (ok, or the invalid_argument the launcher would record), for
+// callers that fall back to the dequantize + cuBLASLt path when they do not hold (gpu_model).
+status nf4_gemm_mma_forward_check(const bf16* out, const bf16* inp, const uint8_t* packed,
+                                  const float* absmax, int64_t N, int64_t C, int64_t OC);
+status nf4_gemm_mma_backward_inp_check(const bf16* dinp, const bf16* dout, const uint8_t* packed,
+                                       const float* absmax, int64_t N, int64_t C, int64_t OC);
 // Backward through the frozen weight: dinp(N, C) = dout(N, OC) · dequant(W) (=), dequantized to
 // arena scratch, then gemm_backward_inp_cuda. CPU twin: nf4_gemm_backward_inp_cpu (nf4_gemm.h).
 void nf4_gemm_backward_inp_cuda(cuda_context& cx, bf16* dinp, const bf16* dout,

@@ -172,8 +172,8 @@ status alloc_model(cuda_context& cx, gpu_model& m) {
 
 // Double quantization of the fp32 device weight w into lin (nf4_quantize_weight's recipe).
 // absmax: nblocks fp32 scratch; offset_dev: one fp32.
-status quantize_dq_device(cuda_context& cx, const gpu_model& m, gpu_base_linear& lin, const float* w,
-                          float* absmax, float* offset_dev) {
+status quantize_dq_device(cuda_context& cx, const gpu_model& m, gpu_base_linear& lin,
+                          const float* w, float* absmax, float* offset_dev) {
   const int64_t n = lin.numel(), nb = lin.nblocks();
   nf4_quantize_cuda(cx, lin.packed.as<uint8_t>(), absmax, w, n);
   mean_center_kernel<<<1, kMeanThreads, 0, cx.stream()>>>(absmax, offset_dev, nb);
@@ -344,8 +344,8 @@ void base_linear_forward(cuda_context& cx, const gpu_model& m, const gpu_base_li
   }
   nf4_absmax_dequantize_cuda(cx, *absmax, w.qabsmax.as<uint8_t>(), m.code8.as<float>(),
                              w.nested_absmax.as<float>(), w.offset, w.nblocks());
-  if (m.fused_nf4_gemm && w.C % 64 == 0 && w.OC % 128 == 0 && aligned16(inp) &&
-      reinterpret_cast<uintptr_t>(out) % 4 == 0)
+  if (m.fused_nf4_gemm &&
+      nf4_gemm_mma_forward_check(out, inp, w.packed.as<uint8_t>(), *absmax, N, w.C, w.OC).ok())
     nf4_gemm_mma_forward_cuda(cx, out, inp, w.packed.as<uint8_t>(), *absmax, N, w.C, w.OC);
   else
     nf4_gemm_forward_cuda(cx, out, inp, w.packed.as<uint8_t>(), *absmax, N, w.C, w.OC);
@@ -353,7 +353,7 @@ void base_linear_forward(cuda_context& cx, const gpu_model& m, const gpu_base_li
 }
 
 void base_linear_backward_inp(cuda_context& cx, const gpu_model& m, const gpu_base_linear& w,
-                             bf16* dinp, const bf16* dout, int64_t N) {
+                              bf16* dinp, const bf16* dout, int64_t N) {
   if (!w.quantized()) {
     gemm_backward_inp_cuda(cx, dinp, dout, w.dense.as<bf16>(), N, w.C, w.OC);
     return;
@@ -366,8 +366,9 @@ void base_linear_backward_inp(cuda_context& cx, const gpu_model& m, const gpu_ba
   }
   nf4_absmax_dequantize_cuda(cx, *absmax, w.qabsmax.as<uint8_t>(), m.code8.as<float>(),
                              w.nested_absmax.as<float>(), w.offset, w.nblocks());
-  if (m.fused_nf4_gemm && w.C % 128 == 0 && w.OC % 64 == 0 && aligned16(dout) &&
-      reinterpret_cast<uintptr_t>(dinp) % 4 == 0)
+  if (m.fused_nf4_gemm &&
+      nf4_gemm_mma_backward_inp_check(dinp, dout, w.packed.as<uint8_t>(), *absmax, N, w.C, w.OC)
+          .ok())
     nf4_gemm_mma_backward_inp_cuda(cx, dinp, dout, w.packed.as<uint8_t>(), *absmax, N, w.C, w.OC);
   else
     nf4_gemm_backward_inp_cuda(cx, dinp, dout, w.packed.as<uint8_t>(), *absmax, N, w.C, w.OC);

@@ -156,20 +156,10 @@ __global__ void __launch_bounds__(kThreads, MIN_BLOCKS)
 template <class S, int MIN_BLOCKS>
 void launch_backward(cuda_context& cx, bf16* dinp, const bf16* dout, const uint8_t* packed,
                      const float* absmax, int64_t N, int64_t C, int64_t OC) {
-  const std::string shape =
-      " (N=" + std::to_string(N) + " C=" + std::to_string(C) + " OC=" + std::to_string(OC) + ")";
-  if (N < 0 || N > int64_t(65535) * S::BM || C <= 0 || C % kBN != 0 || C > INT32_MAX || OC <= 0 ||
-      OC % kBK != 0 || OC > INT32_MAX) {
-    cx.record_error(invalid_argument("nf4_gemm_mma_backward_inp_cuda: needs 0 <= N <= 65535*" +
-                                     std::to_string(S::BM) + ", C % 128 == 0, OC % 64 == 0" +
-                                     shape));
-    return;
-  }
-  if (!aligned16(dout) || !aligned16(packed) || !aligned4(dinp) || !aligned4(absmax)) {
-    cx.record_error(invalid_argument(
-        "nf4_gemm_mma_backward_inp_cuda: dout and packed must be 16-byte aligned, dinp and "
-        "absmax 4-byte aligned" +
-        shape));
+  if (status st = check_mma_args("nf4_gemm_mma_backward_inp_cuda", false, S::BM, dinp, dout, packed,
+                                 absmax, N, C, OC);
+      !st.ok()) {
+    cx.record_error(std::move(st));
     return;
   }
   if (N == 0) return;
@@ -199,6 +189,12 @@ void nf4_gemm_mma_backward_inp_tiled(cuda_context& cx, nf4_mma_tile tile, bf16* 
 }  // namespace detail
 
 // launchers
+
+status nf4_gemm_mma_backward_inp_check(const bf16* dinp, const bf16* dout, const uint8_t* packed,
+                                       const float* absmax, int64_t N, int64_t C, int64_t OC) {
+  return nf4_mma::check_mma_args("nf4_gemm_mma_backward_inp_cuda", false, nf4_mma_shape<128, 4>::BM,
+                                 dinp, dout, packed, absmax, N, C, OC);
+}
 
 void nf4_gemm_mma_backward_inp_cuda(cuda_context& cx, bf16* dinp, const bf16* dout,
                                     const uint8_t* packed, const float* absmax, int64_t N,
