@@ -17,6 +17,8 @@
 //   train_tok_s, train_peak_mib, train_ckpt_tok_s, train_ckpt_peak_mib,
 //   train_fused_head_tok_s, train_fused_head_peak_mib (checkpointing off, fused lm_head + CE)
 //   train_nf4_mma_tok_s, train_nf4_mma_peak_mib (checkpointing off, fused NF4 tensor-core GEMM)
+//   train_bf16_base_tok_s, train_bf16_base_peak_mib (checkpointing off, a second model whose base
+//     stays bf16: LoRA rather than QLoRA, the same work as the HF baseline's bf16 LoRA)
 // A row whose trainer does not fit prints so (resource_exhausted) and no METRIC line.
 // Usage: model_bench [--layers N] [--steps N]  (fewer layers: a smoke run; METRIC lines only for
 // the full 32-layer model). Exit 77 without a CUDA device, 1 when a row fails otherwise.
@@ -48,13 +50,9 @@ size_t device_used() {
 }
 
 // One row; returns false on a failure other than "does not fit".
-bool train_row(cuda_context& cx, gpu_model& m, bool ckpt, bool fused_head, bool fused_nf4,
-               int64_t B, int64_t T, int steps, int warmup, bool full, size_t used0,
+bool train_row(cuda_context& cx, gpu_model& m, const char* key, bool ckpt, bool fused_head,
+               bool fused_nf4, int64_t B, int64_t T, int steps, int warmup, bool full, size_t used0,
                const std::vector<int32_t>& ids, const std::vector<int32_t>& targets) {
-  const char* key = fused_nf4    ? "train_nf4_mma"
-                    : fused_head ? "train_fused_head"
-                    : ckpt       ? "train_ckpt"
-                                 : "train";
   m.fused_nf4_gemm = fused_nf4;
   train_options o;
   o.B = B;
@@ -176,13 +174,29 @@ int main(int argc, char** argv) {
     for (int64_t t = 0; t < T; ++t)
       targets[size_t(b * T + t)] = t + 1 < T ? ids[size_t(b * T + t + 1)] : -100;
   bool ok = true;
-  for (bool ckpt : {false, true})
-    ok = train_row(cx, m, ckpt, false, false, B, T, steps, warmup, full, used0, ids, targets) && ok;
+  auto row = [&](gpu_model& model, const char* key, bool ckpt, bool fused_head, bool fused_nf4) {
+    ok = train_row(cx, model, key, ckpt, fused_head, fused_nf4, B, T, steps, warmup, full, used0,
+                   ids, targets) &&
+         ok;
+  };
+  row(m, "train", false, false, false);
+  row(m, "train_ckpt", true, false, false);
   // The alternatives, each against the default row above (checkpointing off): the fused
   // lm_head + cross-entropy head (vocabulary chunks of 4096), and the fused tensor-core NF4 GEMM
   // for every base product. The measurement decides the defaults.
-  ok = train_row(cx, m, false, true, false, B, T, steps, warmup, full, used0, ids, targets) && ok;
-  ok = train_row(cx, m, false, false, true, B, T, steps, warmup, full, used0, ids, targets) && ok;
+  row(m, "train_fused_head", false, true, false);
+  row(m, "train_nf4_mma", false, false, true);
   m.fused_nf4_gemm = false;
+  // LoRA on a bf16 base (Kaito's method: lora), the same work as the HF baseline's bf16 LoRA.
+  {
+    gpu_model_shape dense = shape;
+    dense.quantized_base = false;
+    auto dm = gpu_model_random(cx, dense, T, 1234, /*lora_b_zero=*/false);
+    if (dm.ok()) {
+      row(*dm, "train_bf16_base", false, false, false);
+    } else {
+      std::printf("model_bench: train_bf16_base: %s: no METRIC\n", dm.error().to_string().c_str());
+    }
+  }
   return ok ? 0 : 1;
 }

@@ -24,6 +24,8 @@ ROWS = [  # our key, label, goal kind, goal value, HF key (default hf_<our key>)
     ("train_ckpt_peak_mib", "training peak MiB (ckpt on)", None, None, None),
     ("train_fused_head_tok_s", "  training tok/s, fused head", None, None, "hf_train_tok_s"),
     ("train_nf4_mma_tok_s", "  training tok/s, fused NF4", None, None, "hf_train_tok_s"),
+    ("train_bf16_base_tok_s", "  training tok/s, bf16 base", None, None, "hf_train_tok_s"),
+    ("train_bf16_base_peak_mib", "  training peak MiB, bf16 base", None, None, "hf_train_peak_mib"),
     ("decode_b1_tok_s", "decode b1 tok/s", "abs_min", 1000.0, None),
     ("decode_b16_tok_s", "decode b16 tok/s", "ratio_min", 10.0, None),
     ("prefill_2048_tok_s", "prefill 2048 tok/s", None, None, None),
