@@ -15,6 +15,9 @@
 // Output: a human line per row and `METRIC,<key>,<value>` lines (bench/device/model_report.py):
 //   decode_b1_tok_s, decode_b16_tok_s, prefill_2048_tok_s (issue #6's rows) and
 //   decode_b1_eager_tok_s, decode_b16_gemm_tok_s (the alternatives, for the record)
+// Then the profiles (engine/cuda/step_profile.h): a batch-1 decode step (plain launches behind a
+// hold, averaged over 8 steps) and a 2048-token prefill by segment, as `PROFILE,<decode_b1 |
+// prefill_2048>,<segment>,<ms>,<count>` lines.
 // Usage: infer_bench [--layers N] [--steps N]   (fewer layers: a quick smoke run; the METRIC
 // lines are printed only for the full 32-layer model). Exit 77 without a CUDA device.
 #include <algorithm>
@@ -28,6 +31,7 @@
 
 #include "engine/cuda/gpu_model.h"
 #include "engine/cuda/infer.h"
+#include "engine/cuda/step_profile.h"
 #include "kernels/cuda/cuda_context.h"
 
 namespace {
@@ -122,6 +126,59 @@ double prefill_tok_s(cuda_context& cx, const gpu_model& m, int64_t T) {
   return double(T) / dt;
 }
 
+void print_profile(const char* key, const std::vector<segment_total>& totals, double per,
+                   const char* what) {
+  double sum = 0.0;
+  for (const segment_total& t : totals) sum += t.ms;
+  std::printf("profile %s: %.3f ms per %s\n", key, sum / per, what);
+  for (const segment_total& t : totals) {
+    std::printf("  %-36s %9.4f ms  %5.1f%%  (%lld segments)\n", t.name.c_str(), t.ms / per,
+                sum > 0 ? 100.0 * t.ms / sum : 0.0, (long long)t.count);
+    std::printf("PROFILE,%s,%s,%.5f,%lld\n", key, t.name.c_str(), t.ms / per, (long long)t.count);
+  }
+}
+
+// Where a batch-1 decode step and a 2048-token prefill spend their time
+// (engine/cuda/step_profile.h). Decode runs as plain launches (a graph replay cannot be split),
+// each step enqueued behind a hold so its kernels run back to back as in the graph; the
+// per-step figures are averages over `steps` steps.
+void profile_inference(cuda_context& cx, const gpu_model& m, int64_t prompt, int64_t prefill_T) {
+  const int64_t steps = 8;
+  infer_options opt;
+  opt.max_batch = 1;
+  opt.max_seq = std::max(prompt + 8 + steps + 1, prefill_T);
+  opt.cuda_graph = false;
+  auto gen = gpu_generator::create(cx, m, opt);
+  if (!gen.ok()) die("gpu_generator::create (profile)", gen.error());
+  gpu_generator& g = **gen;
+  const std::vector<int32_t> ids = random_ids(prompt, m.shape.V, 13);
+  check("profile prefill", g.prefill(ids.data(), 1, prompt));
+  check("profile warm-up", run_decode(g, 8));
+  step_profile prof;
+  check("profile start", prof.start(cx.stream()));
+  g.set_profile(&prof);
+  bool expired = false;
+  for (int64_t i = 0; i < steps; ++i) {
+    check("profile hold", prof.hold());
+    const status st = g.decode_step();
+    prof.release();
+    check("profile decode", st);
+    check("profile decode", cx.synchronize());
+    expired = expired || prof.held_expired();
+  }
+  auto dec = prof.stop();
+  if (!dec.ok()) die("profile decode", dec.error());
+  print_profile("decode_b1", *dec, double(steps), "step");
+  if (expired) std::printf("  (a hold expired: the figures include host launch gaps)\n");
+  const std::vector<int32_t> pids = random_ids(prefill_T, m.shape.V, 17);
+  check("profile start", prof.start(cx.stream()));
+  check("profile prefill", g.prefill(pids.data(), 1, prefill_T));
+  auto pre = prof.stop();
+  g.set_profile(nullptr);
+  if (!pre.ok()) die("profile prefill", pre.error());
+  print_profile("prefill_2048", *pre, 1.0, "prefill");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -166,6 +223,7 @@ int main(int argc, char** argv) {
   const double b16 = decode_tok_s(**cx, *model, 16, prompt, steps, 16, true);
   const double b16_gemm = decode_tok_s(**cx, *model, 16, prompt, steps, 8, true);
   const double pf = prefill_tok_s(**cx, *model, prefill_T);
+  profile_inference(**cx, *model, prompt, prefill_T);
   if (layers != 32) {
     std::printf("(%lld layers: no METRIC lines)\n", (long long)layers);
     return 0;

@@ -20,6 +20,8 @@
 //   train_bf16_base_tok_s, train_bf16_base_peak_mib (checkpointing off, a second model whose base
 //     stays bf16: LoRA rather than QLoRA, the same work as the HF baseline's bf16 LoRA)
 // A row whose trainer does not fit prints so (resource_exhausted) and no METRIC line.
+// Then one more step of the default row, broken down by segment (engine/cuda/step_profile.h):
+// `PROFILE,train,<segment>,<ms>,<count>` lines, largest first (model_report.py shows the top).
 // Usage: model_bench [--layers N] [--steps N]  (fewer layers: a smoke run; METRIC lines only for
 // the full 32-layer model). Exit 77 without a CUDA device, 1 when a row fails otherwise.
 #include <cuda_runtime_api.h>
@@ -33,6 +35,7 @@
 #include <vector>
 
 #include "engine/cuda/gpu_model.h"
+#include "engine/cuda/step_profile.h"
 #include "engine/cuda/train_step.h"
 #include "kernels/cuda/cuda_context.h"
 
@@ -125,6 +128,50 @@ bool train_row(cuda_context& cx, gpu_model& m, const char* key, bool ckpt, bool 
   return std::isfinite(last_loss);
 }
 
+// One training step of the default configuration broken down by segment: `PROFILE,train,<segment>,
+// <ms>,<count>` lines, largest first. Returns false when the step or the profile fails.
+bool profile_step(cuda_context& cx, gpu_model& m, int64_t B, int64_t T,
+                  const std::vector<int32_t>& ids, const std::vector<int32_t>& targets) {
+  train_options o;
+  o.B = B;
+  o.T = T;
+  o.max_grad_norm = 0.3;
+  o.adamw.lr = 2e-4;
+  auto tr = gpu_trainer::create(cx, m, o);
+  if (!tr.ok()) {
+    std::printf("model_bench: profile: %s\n", tr.error().to_string().c_str());
+    return tr.error().code() == status_code::resource_exhausted;
+  }
+  if (auto w = (*tr)->step(ids.data(), targets.data()); !w.ok()) {
+    std::fprintf(stderr, "model_bench: profile warm-up: %s\n", w.error().to_string().c_str());
+    return false;
+  }
+  step_profile prof;
+  if (status st = prof.start(cx.stream()); !st.ok()) {
+    std::fprintf(stderr, "model_bench: profile: %s\n", st.to_string().c_str());
+    return false;
+  }
+  (*tr)->set_profile(&prof);
+  auto r = (*tr)->step(ids.data(), targets.data());
+  (*tr)->set_profile(nullptr);
+  auto totals = prof.stop();
+  if (!r.ok() || !totals.ok()) {
+    std::fprintf(stderr, "model_bench: profiled step: %s\n",
+                 (!r.ok() ? r.error() : totals.error()).to_string().c_str());
+    return false;
+  }
+  double sum = 0.0;
+  for (const segment_total& t : *totals) sum += t.ms;
+  std::printf("model_bench: profile of one step (train, %lldx%lld): %.1f ms in %zu segments\n",
+              (long long)B, (long long)T, sum, totals->size());
+  for (const segment_total& t : *totals) {
+    std::printf("  %-36s %9.3f ms  %5.1f%%  (%lld segments)\n", t.name.c_str(), t.ms,
+                sum > 0 ? 100.0 * t.ms / sum : 0.0, (long long)t.count);
+    std::printf("PROFILE,train,%s,%.4f,%lld\n", t.name.c_str(), t.ms, (long long)t.count);
+  }
+  return true;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -187,6 +234,9 @@ int main(int argc, char** argv) {
   row(m, "train_fused_head", false, true, false);
   row(m, "train_nf4_mma", false, false, true);
   m.fused_nf4_gemm = false;
+  // Where the default row's step goes (engine/cuda/step_profile.h), for the report's "largest
+  // remaining cost": one profiled step after a warm-up one, on a fresh trainer.
+  ok = profile_step(cx, m, B, T, ids, targets) && ok;
   // LoRA on a bf16 base (Kaito's method: lora), the same work as the HF baseline's bf16 LoRA.
   {
     gpu_model_shape dense = shape;

@@ -5,6 +5,8 @@
 
 Usage: model_report.py [--out TABLE] FILE...    (each FILE: any text with `METRIC,<key>,<value>`
 lines; keys starting with hf_ are the baseline's, the rest ours; a missing file counts as empty)
+Then, from `PROFILE,<key>,<segment>,<ms>,<count>` lines, the largest segments of each profiled
+step (training, decode at batch 1, prefill): the profile of the largest remaining cost.
 
 Columns: metric, ours, HF, ratio = ours / HF, goal, verdict. Goals (issue #6):
   training, checkpointing off:  train_tok_s >= 2.5 x HF  and  train_peak_mib <= 0.5 x HF
@@ -56,6 +58,53 @@ def parse_metrics(paths):
             if math.isfinite(v):
                 vals[parts[1]] = v
     return vals
+
+
+def parse_profiles(paths):
+    """{key: [(segment, ms, count)]} from `PROFILE,key,segment,ms,count` lines (engine/cuda/
+    step_profile.h via model_bench and infer_bench); a key's lines from a later file replace it."""
+    prof = {}
+    for path in paths:
+        try:
+            with open(path, errors="replace") as f:
+                lines = f.readlines()
+        except OSError:
+            continue
+        seen = set()
+        for line in lines:
+            parts = line.strip().split(",")
+            if len(parts) != 5 or parts[0] != "PROFILE" or not parts[1]:
+                continue
+            try:
+                ms, count = float(parts[3]), int(parts[4])
+            except ValueError:
+                continue
+            if parts[1] not in seen:
+                prof[parts[1]] = []
+                seen.add(parts[1])
+            prof[parts[1]].append((parts[2], ms, count))
+    return prof
+
+
+PROFILE_TITLES = {
+    "train": "training step (batch 4 x 1024, ckpt off), ms per step",
+    "decode_b1": "decode step at batch 1 (kernels back to back), ms per step",
+    "prefill_2048": "prefill of 2048 tokens, ms",
+}
+
+
+def build_profiles(prof, top=8):
+    """The largest segments of each profile: where the remaining cost is."""
+    if not prof:
+        return ""
+    lines = ["where the time goes (CUDA events per named segment; engine/cuda/step_profile.h):"]
+    for key, rows in prof.items():
+        total = sum(ms for _, ms, _ in rows)
+        lines.append(f"  {PROFILE_TITLES.get(key, key)}: total {total:.3f}")
+        for name, ms, count in sorted(rows, key=lambda r: -r[1])[:top]:
+            share = 100.0 * ms / total if total > 0 else 0.0
+            lines.append(f"    {name:<38} {ms:10.3f}  {share:5.1f}%  ({count} segments)")
+    return "\n".join(lines) + "\n"
 
 
 def verdict(kind, goal, ours, hf):
@@ -111,6 +160,9 @@ def main():
     ap.add_argument("files", nargs="+")
     args = ap.parse_args()
     text = build_table(parse_metrics(args.files))
+    profiles = build_profiles(parse_profiles(args.files))
+    if profiles:
+        text += "\n" + profiles
     print(text, end="")
     if args.out:
         with open(args.out, "w") as f:

@@ -2,10 +2,10 @@
 // composed from kaito_kernels_cuda launchers and the small kernels of engine/cuda/infer_ops.h.
 // Buffers are allocated once in create(); prefill and decode_step only enqueue work.
 // Prefill (host positions): qkv_split_bf16 (engine/cuda/train_ops.h), rope_forward_cuda per
-// sequence, attention_forward_cuda, k/v copied into the cache (cudaMemcpy2DAsync). Decode (device
-// positions, infer_ops.h state): decode_qkv_cuda (split + rope + cache append in one kernel) and
-// attention_decode_cuda, so the whole step can be captured once as a CUDA graph and replayed at
-// every position.
+// sequence, tensor-core attention (SIMT for other head sizes), k/v copied into the cache
+// (cudaMemcpy2DAsync). Decode (device positions, infer_ops.h state): decode_qkv_cuda (split +
+// rope + cache append in one kernel) and attention_decode_cuda, so the whole step can be
+// captured once as a CUDA graph and replayed at every position.
 #include "engine/cuda/infer.h"
 
 #include <cuda_bf16.h>
@@ -16,6 +16,7 @@
 
 #include "engine/cuda/cuda_try.h"
 #include "engine/cuda/infer_ops.h"
+#include "engine/cuda/step_profile.h"
 #include "engine/cuda/train_ops.h"
 #include "kernels/attention.h"
 #include "kernels/cuda/cuda_common.cuh"
@@ -41,6 +42,12 @@ struct gpu_generator::impl {
   int64_t graph_B = 0;
   int64_t warm_B = 0;         // batch size of the last plain-launch step (warm-up before capture)
   bool graph_failed = false;  // capture failed once: stay with plain launches
+  step_profile* prof = nullptr;  // gpu_generator::set_profile
+  bool capturing = false;        // no profile events inside a graph capture
+
+  void mark(const char* name) {
+    if (!capturing) profile_mark(prof, name);
+  }
 
   impl(cuda_context& c, const gpu_model& mm, const infer_options& o) : cx(c), m(mm), opt(o) {}
   ~impl() {
@@ -107,6 +114,7 @@ struct gpu_generator::impl {
   // out (N, OC) = in (N, C) · Wᵀ (+ LoRA). decode: the fused GEMV in calls of <= 8 rows.
   void linear(const gpu_layer& ly, int t, bf16* out, const bf16* in, int64_t N, bool decode) {
     const gpu_base_linear& w = ly.base(t);
+    mark(decode ? "base linear (decode)" : "base linear");
     if (decode && w.quantized() && N <= opt.gemv_max_batch && w.C % 128 == 0) {
       for (int64_t b0 = 0; b0 < N; b0 += 8)
         nf4_dq_gemv_cuda(cx, out + b0 * w.OC, in + b0 * w.C, w.packed.as<uint8_t>(),
@@ -116,6 +124,7 @@ struct gpu_generator::impl {
       base_linear_forward(cx, m, w, out, in, N);
     }
     if (!opt.lora) return;
+    mark("lora");
     const gpu_lora_linear& l = ly.lora(t);
     lora_forward_cuda(cx, out, xd.as<bf16>(), z.as<bf16>(), in, l.A.as<bf16>(), l.B.as<bf16>(), N,
                       l.in, l.r, l.out, m.shape.lora_scale(), 0.0f, 0);
@@ -134,12 +143,15 @@ struct gpu_generator::impl {
   void layer_tail(const gpu_layer& ly, int64_t N, bool decode) {
     const gpu_model_shape& s = m.shape;
     linear(ly, lora_o, tmp.as<bf16>(), att.as<bf16>(), N, decode);
+    mark("rmsnorm + residual");
     residual(N * s.C);
     rmsnorm_forward_cuda(cx, h.as<bf16>(), nullptr, x.as<bf16>(), ly.post_norm.as<bf16>(), N, s.C,
                          s.rms_eps);
     linear(ly, lora_gate_up, gu.as<bf16>(), h.as<bf16>(), N, decode);
+    mark("swiglu");
     swiglu_forward_cuda(cx, act.as<bf16>(), gu.as<bf16>(), gu.as<bf16>() + s.I, N, s.I, 2 * s.I);
     linear(ly, lora_down, tmp.as<bf16>(), act.as<bf16>(), N, decode);
+    mark("rmsnorm + residual");
     residual(N * s.C);
   }
 
@@ -149,9 +161,11 @@ struct gpu_generator::impl {
     const gpu_layer& ly = m.layers[size_t(l)];
     const int64_t N = B * T, qd = s.q_dim(), kvd = s.kv_dim();
     const size_t b2 = sizeof(bf16);
+    mark("rmsnorm + residual");
     rmsnorm_forward_cuda(cx, h.as<bf16>(), nullptr, x.as<bf16>(), ly.input_norm.as<bf16>(), N, s.C,
                          s.rms_eps);
     linear(ly, lora_qkv, qkv.as<bf16>(), h.as<bf16>(), N, false);
+    mark("qkv split + rope");
     qkv_split_bf16(cx, q.as<bf16>(), k.as<bf16>(), v.as<bf16>(), qkv.as<bf16>(), N, qd, kvd);
     const float* cos = m.rope_cos_for(T);  // rows = positions 0..T-1, this forward's factors
     const float* sin = m.rope_sin_for(T);
@@ -161,9 +175,13 @@ struct gpu_generator::impl {
       rope_forward_cuda(cx, qb, qb, cos, sin, T, s.NH, s.HS);
       rope_forward_cuda(cx, kb, kb, cos, sin, T, s.NKV, s.HS);
     }
-    attention_forward_cuda(cx, att.as<bf16>(), lse.as<float>(), q.as<bf16>(), k.as<bf16>(),
-                           v.as<bf16>(), B, T, s.NH, s.NKV, s.HS, scale(), s.window);
+    // tensor cores for the head sizes the mma kernel takes (as the trainer does)
+    mark("attention prefill");
+    (s.HS == 64 || s.HS == 96 || s.HS == 128 ? attention_forward_mma_cuda : attention_forward_cuda)(
+        cx, att.as<bf16>(), lse.as<float>(), q.as<bf16>(), k.as<bf16>(), v.as<bf16>(), B, T, s.NH,
+        s.NKV, s.HS, scale(), s.window);
     // cache rows [0, T) of each sequence
+    mark("kv cache write");
     const size_t cache_pitch = size_t(opt.max_seq * kvd) * b2;
     copy2d(kc[size_t(l)].get(), cache_pitch, k.get(), size_t(T * kvd) * b2, size_t(T * kvd) * b2,
            B);
@@ -178,11 +196,14 @@ struct gpu_generator::impl {
     const gpu_layer& ly = m.layers[size_t(l)];
     bf16* kcache = kc[size_t(l)].as<bf16>();
     bf16* vcache = vc[size_t(l)].as<bf16>();
+    mark("rmsnorm + residual");
     rmsnorm_forward_cuda(cx, h.as<bf16>(), nullptr, x.as<bf16>(), ly.input_norm.as<bf16>(), B, s.C,
                          s.rms_eps);
     linear(ly, lora_qkv, qkv.as<bf16>(), h.as<bf16>(), B, true);
+    mark("qkv split + rope + cache append");
     decode_qkv_cuda(cx, q.as<bf16>(), kcache, vcache, qkv.as<bf16>(), m.rope_cos.as<float>(),
                     m.rope_sin.as<float>(), state.as<int32_t>(), B, s.NH, s.NKV, s.HS, opt.max_seq);
+    mark("attention decode");
     attention_decode_cuda(cx, att.as<bf16>(), q.as<bf16>(), kcache, vcache, state.as<int32_t>() + 1,
                           B, opt.max_seq, opt.max_seq, s.NH, s.NKV, s.HS, scale(), s.window);
     layer_tail(ly, B, true);
@@ -191,6 +212,7 @@ struct gpu_generator::impl {
   // Everything one decode step enqueues (plain launches, or captured into `graph`).
   void enqueue_step(int64_t B) {
     const gpu_model_shape& s = m.shape;
+    mark("embedding");
     embedding_forward_cuda(cx, x.as<bf16>(), ids.as<int32_t>(), m.embed.as<bf16>(), B, s.V, s.C);
     for (int64_t l = 0; l < s.L; ++l) layer_decode(l, B);
     head(x.as<bf16>(), B);
@@ -206,7 +228,9 @@ struct gpu_generator::impl {
       static_cast<void>(cudaGetLastError());
       return false;
     }
+    capturing = true;
     enqueue_step(B);
+    capturing = false;
     cudaGraph_t g = nullptr;
     const cudaError_t end = cudaStreamEndCapture(st, &g);
     const status recorded = cx.take_error();  // a launcher that failed while capturing
@@ -227,6 +251,7 @@ struct gpu_generator::impl {
   // gen[:, state[2]].
   void head(const bf16* rows_in, int64_t B) {
     const gpu_model_shape& s = m.shape;
+    mark("final norm + lm_head + argmax");
     rmsnorm_forward_cuda(cx, h.as<bf16>(), nullptr, rows_in, m.final_norm.as<bf16>(), B, s.C,
                          s.rms_eps);
     gemm_forward_cuda(cx, logits.as<bf16>(), h.as<bf16>(), m.lm_head.as<bf16>(), nullptr, B, s.C,
@@ -283,6 +308,7 @@ status gpu_generator::prefill(const int32_t* ids, int64_t B, int64_t T) {
   KAITO_TRY(s.cx.take_error());  // an earlier failure must not be blamed on this call
   GPU_TRY_CUDA(cudaMemcpyAsync(s.prompt.get(), ids, size_t(N) * sizeof(int32_t),
                                cudaMemcpyHostToDevice, s.cx.stream()));
+  s.mark("embedding");
   embedding_forward_cuda(s.cx, s.x.as<bf16>(), s.prompt.as<int32_t>(), s.m.embed.as<bf16>(), N,
                          sh.V, sh.C);
   for (int64_t l = 0; l < sh.L; ++l) s.layer_prefill(l, B, T);
@@ -325,6 +351,10 @@ status gpu_generator::decode_step() {
   ++len_;
   ++ngen_;
   return {};
+}
+
+void gpu_generator::set_profile(step_profile* p) {
+  p_->prof = p;
 }
 
 bool gpu_generator::graphed() const {

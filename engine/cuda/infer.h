@@ -19,9 +19,10 @@
 //   gemv_max_batch = 8 sends batch 16 to dequant+GEMM instead, so the bench can measure both.
 // LoRA is applied at run time, unmerged (lora_forward_cuda, dropout 0): merging into an NF4 base
 //   would need a requantization that changes the base weights. lora = false skips the branch.
-// Attention: prefill from an empty cache uses attention_forward_cuda on the prompt's own q/k/v
-//   (tiles reuse K/V across 16 query rows); decode uses attention_decode_cuda (flash-decoding,
-//   split-K over keys so batch 1 fills the GPU, key count read on the device).
+// Attention: prefill from an empty cache uses attention_forward_mma_cuda (tensor cores; head
+//   sizes 64, 96, 128, else the SIMT attention_forward_cuda) on the prompt's own q/k/v; decode uses
+//   attention_decode_cuda (flash-decoding, split-K over keys so batch 1 fills the GPU, key count
+//   read on the device).
 // Decode positions live on the device (engine/cuda/infer_ops.h state), so with cuda_graph the
 //   first decode_step at a batch size runs as plain launches (warm-up: lazy module loading and
 //   cuBLASLt's algorithm choice happen outside a capture), the second captures the whole step
@@ -44,6 +45,7 @@
 #include "base/status.h"
 #include "engine/cuda/device_buffer.h"
 #include "engine/cuda/gpu_model.h"
+#include "engine/cuda/step_profile.h"
 
 namespace kaito::gpu {
 
@@ -78,6 +80,9 @@ class gpu_generator {
   result<std::vector<float>> last_logits();
   // True once decode steps replay a captured graph.
   bool graphed() const;
+  // Charges prefill and plain-launch decode steps to named segments while p records
+  // (engine/cuda/step_profile.h); captured graph replays are not broken down. nullptr to stop.
+  void set_profile(step_profile* p);
   // Device bytes held (cache + activations).
   size_t bytes() const;
 

@@ -151,27 +151,46 @@ void gpu_trainer::layer_forward(int64_t l, bool recompute) {
   };
   const float* cos = at<float>(plan_.cos);
   const float* sin = at<float>(plan_.sin);
+  // A checkpoint recompute is charged to one segment; the first forward op by op.
+  auto mark = [&](const char* name) {
+    if (!recompute) profile_mark(prof_, name);
+  };
+  if (recompute) profile_mark(prof_, "ckpt recompute");
 
+  mark("rmsnorm + residual");
   rmsnorm_forward_cuda(cx_, a.h1, a.rstd1, x, ly.input_norm.as<bf16>(), N, C, s.rms_eps);
+  mark("base linear fwd");
   base_linear_forward(cx_, m_, ly.qkv, proj, a.h1, N);
+  mark("lora fwd");
   lora(lora_qkv, proj, a.h1);
+  mark("qkv split + rope");
   qkv_split_bf16(cx_, a.q, a.k, a.v, proj, N, Q, KV);
   rope_forward_cuda(cx_, a.q, a.q, cos, sin, N, s.NH, s.HS);
   rope_forward_cuda(cx_, a.k, a.k, cos, sin, N, s.NKV, s.HS);
   // tensor cores for the head sizes attention_forward_mma_cuda takes (plan buffers: 256-aligned)
+  mark("attention fwd");
   (s.HS == 64 || s.HS == 96 || s.HS == 128 ? attention_forward_mma_cuda : attention_forward_cuda)(
       cx_, a.att, a.lse, a.q, a.k, a.v, plan_.B, plan_.T, s.NH, s.NKV, s.HS, attn_scale(s.HS),
       s.window);
+  mark("base linear fwd");
   base_linear_forward(cx_, m_, ly.o, proj, a.att, N);
+  mark("lora fwd");
   lora(lora_o, proj, a.att);
+  mark("rmsnorm + residual");
   add_bf16(cx_, a.xmid, x, proj, N * C);
   rmsnorm_forward_cuda(cx_, a.h2, a.rstd2, a.xmid, ly.post_norm.as<bf16>(), N, C, s.rms_eps);
+  mark("base linear fwd");
   base_linear_forward(cx_, m_, ly.gate_up, a.gu, a.h2, N);
+  mark("lora fwd");
   lora(lora_gate_up, a.gu, a.h2);
+  mark("swiglu");
   swiglu_forward_cuda(cx_, a.act, a.gu, a.gu + I, N, I, 2 * I);
   // A recompute needs only the down LoRA's z (and xd): its y (proj) is scratch nobody reads.
+  mark("base linear fwd");
   if (!recompute) base_linear_forward(cx_, m_, ly.down, proj, a.act, N);
+  mark("lora fwd");
   lora(lora_down, proj, a.act);
+  mark("rmsnorm + residual");
   if (!recompute)
     add_bf16(cx_, at<bf16>(plan_.xin + size_t(l + 1) * plan_.xin_stride), a.xmid, proj, N * C);
 }
@@ -215,25 +234,39 @@ void gpu_trainer::layer_backward(int64_t l) {
   const float* cos = at<float>(plan_.cos);
   const float* sin = at<float>(plan_.sin);
 
+  auto mark = [&](const char* name) { profile_mark(prof_, name); };
   // MLP: x_out = xmid + down(swiglu(gate_up(norm2(xmid))))
+  mark("base linear bwd (dX)");
   base_linear_backward_inp(cx_, m_, ly.down, dact, dres, N);
+  mark("lora bwd");
   lora(lora_down, dact, dres);
+  mark("swiglu bwd");
   swiglu_backward_cuda(cx_, dgu, dgu + I, dact, a.gu, a.gu + I, N, I, 2 * I);
+  mark("base linear bwd (dX)");
   base_linear_backward_inp(cx_, m_, ly.gate_up, dh, dgu, N);
+  mark("lora bwd");
   lora(lora_gate_up, dh, dgu);
+  mark("rmsnorm bwd + residual");
   rmsnorm_backward_cuda(cx_, dtmp, nullptr, dh, a.xmid, ly.post_norm.as<bf16>(), a.rstd2, N, C);
   add_bf16(cx_, dres, dres, dtmp, N * C);
   // attention: xmid = x + o(attn(rope(q), rope(k), v)), qkv = qkv_proj(norm1(x))
+  mark("base linear bwd (dX)");
   base_linear_backward_inp(cx_, m_, ly.o, datt, dres, N);
+  mark("lora bwd");
   lora(lora_o, datt, dres);
+  mark("attention bwd");
   (s.HS == 64 || s.HS == 96 || s.HS == 128 ? attention_backward_mma_cuda : attention_backward_cuda)(
       cx_, dq, dk, dv, datt, a.att, a.lse, a.q, a.k, a.v, plan_.B, plan_.T, s.NH, s.NKV, s.HS,
       attn_scale(s.HS), s.window);
+  mark("rope bwd + qkv merge");
   rope_backward_cuda(cx_, dq, dq, cos, sin, N, s.NH, s.HS);
   rope_backward_cuda(cx_, dk, dk, cos, sin, N, s.NKV, s.HS);
   qkv_merge_bf16(cx_, dqkv, dq, dk, dv, N, Q, KV);
+  mark("base linear bwd (dX)");
   base_linear_backward_inp(cx_, m_, ly.qkv, dh, dqkv, N);
+  mark("lora bwd");
   lora(lora_qkv, dh, dqkv);
+  mark("rmsnorm bwd + residual");
   rmsnorm_backward_cuda(cx_, dtmp, nullptr, dh, x, ly.input_norm.as<bf16>(), a.rstd1, N, C);
   add_bf16(cx_, dres, dres, dtmp, N * C);
 }
@@ -248,6 +281,7 @@ void gpu_trainer::head_forward_backward(float grad_scale) {
   float* logits32 = at<float>(plan_.logits32);
   const int32_t* targets = at<int32_t>(plan_.targets);
   const bf16* lm_head = m_.lm_head.as<bf16>();
+  profile_mark(prof_, "lm_head + cross-entropy");
   rmsnorm_forward_cuda(cx_, hf, at<float>(plan_.rstdf), xL, m_.final_norm.as<bf16>(), N, C,
                        s.rms_eps);
   if (o_.fused_head_vocab_chunk > 0) {
@@ -292,13 +326,16 @@ result<double> gpu_trainer::forward_backward(const int32_t* ids, const int32_t* 
                                cudaMemcpyHostToDevice, cx_.stream()));
   GPU_TRY_CUDA(cudaMemcpyAsync(at<int32_t>(plan_.targets), targets, size_t(N) * sizeof(int32_t),
                                cudaMemcpyHostToDevice, cx_.stream()));
+  profile_mark(prof_, "zero grads + embedding");
   gpu_model_zero_lora_grads(cx_, m_);
   embedding_forward_cuda(cx_, at<bf16>(plan_.xin), at<int32_t>(plan_.ids), m_.embed.as<bf16>(), N,
                          s.V, s.C);
   for (int64_t l = 0; l < s.L; ++l) layer_forward(l, false);
   head_forward_backward(grad_scale);
   for (int64_t l = s.L - 1; l >= 0; --l) layer_backward(l);
+  profile_mark(prof_, "gradient all-reduce wait");
   if (reducer_) KAITO_TRY(reducer_->finish());
+  profile_mark(prof_, "loss read-back");
   std::vector<float> losses(static_cast<size_t>(N));
   GPU_TRY_CUDA(cudaMemcpyAsync(losses.data(), at<float>(plan_.losses), size_t(N) * sizeof(float),
                                cudaMemcpyDeviceToHost, cx_.stream()));
@@ -332,6 +369,7 @@ result<step_result> gpu_trainer::clip_and_update() {
   step_result r;
   r.tokens = tokens_;
   float* sumsq = at<float>(plan_.sumsq);
+  profile_mark(prof_, "grad norm + clip");
   GPU_TRY_CUDA(cudaMemsetAsync(sumsq, 0, sizeof(float), cx_.stream()));
   for (const adamw_tensor& e : adam_list_) grad_sum_squares_cuda(cx_, sumsq, e.grad, e.n);
   float h = 0.0f;
@@ -347,6 +385,7 @@ result<step_result> gpu_trainer::clip_and_update() {
         grad_scale_cuda(cx_, const_cast<float*>(e.grad), e.n, coef);  // our own grad buffers
   }
   ++t_;
+  profile_mark(prof_, "adamw + bf16 refresh");
   adamw_update_multi_cuda(cx_, adam_list_.data(), int64_t(adam_list_.size()), o_.adamw, t_);
   gpu_model_refresh_lora(cx_, m_);
   KAITO_TRY(cx_.synchronize());

@@ -36,6 +36,7 @@
 #include "engine/cuda/device_buffer.h"
 #include "engine/cuda/gpu_model.h"
 #include "engine/cuda/grad_reducer.h"
+#include "engine/cuda/step_profile.h"
 #include "engine/cuda/train_plan.h"
 #include "kernels/adamw.h"
 
@@ -89,6 +90,10 @@ class gpu_trainer {
   // outlive the trainer; failed_precondition when a reducer is already set.
   status set_grad_reducer(gpu_grad_reducer* r);
 
+  // Charges the following steps' work to named segments (engine/cuda/step_profile.h) while p
+  // records; nullptr to stop. p must outlive its use.
+  void set_profile(step_profile* p) { prof_ = p; }
+
   const train_plan& plan() const { return plan_; }
   // Device bytes the trainer holds (region + AdamW moments).
   size_t bytes() const { return region_.bytes() + moments_.bytes(); }
@@ -114,6 +119,7 @@ class gpu_trainer {
   device_buffer region_, moments_;
   std::vector<adamw_tensor> adam_list_;
   gpu_grad_reducer* reducer_ = nullptr;  // data-parallel gradient sums (set_grad_reducer)
+  step_profile* prof_ = nullptr;         // set_profile
   std::vector<size_t> reducer_index_;    // [(l * kLoraTargets + t) * 2 + (0: dA, 1: dB)]
   int64_t t_ = 0;                        // optimizer steps done
   int64_t fb_ = 0;                       // forward_backward calls (dropout stream)
