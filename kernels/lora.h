@@ -57,6 +57,8 @@ void lora_backward_strided_cpu(float* dx, float* dA, float* dB, float* dz, const
                                float scale, float dropout_p, uint64_t seed);
 
 #if KAITO_WITH_CUDA
+// As lora_forward_strided_cpu: with dropout_p <= 0 nothing is saved in xd (it may be nullptr; no
+// copy of x is made) and the backward takes x as its xd.
 void lora_forward_cuda(cuda_context& cx, bf16* y, bf16* xd, bf16* z, const bf16* x, const bf16* A,
                        const bf16* B, int64_t N, int64_t IN, int64_t R, int64_t OUT, float scale,
                        float dropout_p, uint64_t seed);

@@ -119,9 +119,9 @@ struct gpu_model {
   int64_t max_T = 0;                         // rows of the rope tables
   device_buffer embed, final_norm, lm_head;  // bf16 (V, C), (C), (V, C)
   std::vector<gpu_layer> layers;
-  device_buffer rope_cos, rope_sin;  // fp32 (max_T, HS): rope_tables::cos, sin
+  device_buffer rope_cos, rope_sin;            // fp32 (max_T, HS): rope_tables::cos, sin
   device_buffer rope_cos_long, rope_sin_long;  // rope_tables::cos_long, sin_long (or empty)
-  device_buffer code8;               // fp32 (256): the double-quant code (dynamic_map_signed)
+  device_buffer code8;  // fp32 (256): the double-quant code (dynamic_map_signed)
   // base_linear_forward / _backward_inp use the fused tensor-core NF4 GEMM (kernels/nf4.h
   // nf4_gemm_mma_*: tiles dequantized in registers, no bf16 copy of W) where its shape and
   // alignment preconditions hold, instead of dequantize + cuBLASLt. Which is faster is for
@@ -178,9 +178,9 @@ result<gpu_model> gpu_model_from_host(cuda_context& cx, const gpu_model_shape& s
 //   forward:      out (N, OC) = inp (N, C) · Wᵀ        (=)
 //   backward inp: dinp (N, C) = dout (N, OC) · W       (=)
 void base_linear_forward(cuda_context& cx, const gpu_model& m, const gpu_base_linear& w, bf16* out,
-                        const bf16* inp, int64_t N);
+                         const bf16* inp, int64_t N);
 void base_linear_backward_inp(cuda_context& cx, const gpu_model& m, const gpu_base_linear& w,
-                             bf16* dinp, const bf16* dout, int64_t N);
+                              bf16* dinp, const bf16* dout, int64_t N);
 
 // bf16 working copies <- fp32 masters for every LoRA tensor (after an optimizer step). Enqueued.
 void gpu_model_refresh_lora(cuda_context& cx, gpu_model& m);

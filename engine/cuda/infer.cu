@@ -36,7 +36,7 @@ struct gpu_generator::impl {
   infer_options opt;
   int64_t rows = 0;                   // max_batch * max_seq: prompt rows the buffers hold
   std::vector<device_buffer> kc, vc;  // per layer (max_batch, max_seq, NKV, HS) bf16
-  device_buffer x, h, tmp, qkv, q, k, v, att, gu, act, xd, z, lse, last, logits, ids, gen, prompt;
+  device_buffer x, h, tmp, qkv, q, k, v, att, gu, act, z, lse, last, logits, ids, gen, prompt;
   device_buffer state;              // int32 {pos, Tk, step} of the next decode step (infer_ops.h)
   cudaGraphExec_t graph = nullptr;  // the captured decode step for graph_B sequences
   int64_t graph_B = 0;
@@ -66,7 +66,6 @@ struct gpu_generator::impl {
       kc.push_back(std::move(kb));
       vc.push_back(std::move(vb));
     }
-    const int64_t max_in = std::max({s.C, s.q_dim(), s.I});
     struct want {
       device_buffer* buf;
       size_t bytes;
@@ -83,7 +82,6 @@ struct gpu_generator::impl {
         {&att, R * s.q_dim() * b2, "att"},
         {&gu, R * 2 * s.I * b2, "gate_up"},
         {&act, R * s.I * b2, "act"},
-        {&xd, R * max_in * b2, "lora_xd"},
         {&z, R * s.lora_r * b2, "lora_z"},
         {&lse, R * s.NH * sizeof(float), "lse"},
         {&last, size_t(opt.max_batch * s.C) * b2, "last_rows"},
@@ -103,8 +101,8 @@ struct gpu_generator::impl {
     size_t n = 0;
     for (const device_buffer& b : kc) n += b.bytes();
     for (const device_buffer& b : vc) n += b.bytes();
-    for (const device_buffer* b : {&x, &h, &tmp, &qkv, &q, &k, &v, &att, &gu, &act, &xd, &z, &lse,
-                                   &last, &logits, &ids, &gen, &prompt, &state})
+    for (const device_buffer* b : {&x, &h, &tmp, &qkv, &q, &k, &v, &att, &gu, &act, &z, &lse, &last,
+                                   &logits, &ids, &gen, &prompt, &state})
       n += b->bytes();
     return n;
   }
@@ -126,8 +124,8 @@ struct gpu_generator::impl {
     if (!opt.lora) return;
     mark("lora");
     const gpu_lora_linear& l = ly.lora(t);
-    lora_forward_cuda(cx, out, xd.as<bf16>(), z.as<bf16>(), in, l.A.as<bf16>(), l.B.as<bf16>(), N,
-                      l.in, l.r, l.out, m.shape.lora_scale(), 0.0f, 0);
+    lora_forward_cuda(cx, out, nullptr, z.as<bf16>(), in, l.A.as<bf16>(), l.B.as<bf16>(), N, l.in,
+                      l.r, l.out, m.shape.lora_scale(), 0.0f, 0);
   }
 
   void residual(int64_t n) { add_bf16(cx, x.as<bf16>(), x.as<bf16>(), tmp.as<bf16>(), n); }

@@ -85,7 +85,6 @@ result<train_plan> make_train_plan(const gpu_model_shape& s, int64_t B, int64_t 
   p.logits32 = g.take(Nc * V, kF32);
   p.dhf = g.take(N * C, kBf16);
   p.qkv = g.take(N * std::max(QKV, C), kBf16);
-  p.xd_scratch = g.take(N * std::max({C, Q, I}), kBf16);
   p.dres = g.take(N * C, kBf16);
   p.dtmp = g.take(N * C, kBf16);
   p.dh = g.take(N * C, kBf16);

@@ -14,7 +14,7 @@
 //     xd[t] (N, in_t) only with dropout > 0 (without dropout the LoRA input is the saved x)
 //   head:    hf (N, C); rstdf (N) f32; losses, ce_lse (N) f32; logits (Nc, V) bf16 (also the
 //            bf16 dlogits); logits32 (Nc, V) f32 (also dlogits in place); dhf (N, C)
-//   scratch: qkv (N, QKV) (also the o / down projection output); xd_scratch (N, max(C, Q, I));
+//   scratch: qkv (N, QKV) (also the o / down projection output);
 //            dres, dtmp, dh (N, C); dgu (N, 2I); dact (N, I); datt, dq (N, Q); dk, dv (N, KV);
 //            dqkv (N, QKV); dz (N, R); sumsq (1) f32
 #pragma once
@@ -41,8 +41,8 @@ struct train_plan {
   int64_t set_count = 0;
   layer_slots slot{};
   size_t hf = 0, rstdf = 0, losses = 0, ce_lse = 0, logits = 0, logits32 = 0, dhf = 0;
-  size_t qkv = 0, xd_scratch = 0, dres = 0, dtmp = 0, dh = 0, dgu = 0, dact = 0, datt = 0, dq = 0,
-         dk = 0, dv = 0, dqkv = 0, dz = 0, sumsq = 0;
+  size_t qkv = 0, dres = 0, dtmp = 0, dh = 0, dgu = 0, dact = 0, datt = 0, dq = 0, dk = 0, dv = 0,
+         dqkv = 0, dz = 0, sumsq = 0;
   size_t total = 0;  // bytes of the region
 };
 

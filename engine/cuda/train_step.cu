@@ -142,8 +142,8 @@ void gpu_trainer::layer_forward(int64_t l, bool recompute) {
   bf16* x = at<bf16>(plan_.xin + size_t(l) * plan_.xin_stride);
   bf16* proj = at<bf16>(plan_.qkv);  // qkv output, then the o and down outputs
   const float sc = s.lora_scale(), p = o_.lora_dropout;
-  // Without dropout the saved LoRA input is the module input itself; xd goes to scratch.
-  auto xd = [&](int t) { return plan_.dropout ? a.xd[t] : at<bf16>(plan_.xd_scratch); };
+  // Without dropout the saved LoRA input is the module input itself: no xd.
+  auto xd = [&](int t) { return plan_.dropout ? a.xd[t] : nullptr; };
   auto lora = [&](int t, bf16* y, const bf16* in) {
     const gpu_lora_linear& w = ly.lora(t);
     lora_forward_cuda(cx_, y, xd(t), a.z[t], in, w.A.as<bf16>(), w.B.as<bf16>(), N, w.in, R, w.out,

@@ -44,21 +44,22 @@ void lora_forward_cuda(cuda_context& cx, bf16* y, bf16* xd, bf16* z, const bf16*
                        float dropout_p, uint64_t seed) {
   KAITO_CHECK(N >= 0 && IN > 0 && R > 0 && OUT > 0, "lora_forward_cuda: bad shape N=", N,
               " IN=", IN, " R=", R, " OUT=", OUT);
+  KAITO_CHECK(dropout_p <= 0.0f || xd != nullptr, "lora_forward_cuda: dropout needs xd");
   if (N == 0) return;
   const int64_t n = N * IN;
-  if (dropout_p <= 0.0f) {
-    CUDA_CHECK(
-        cudaMemcpyAsync(xd, x, size_t(n) * sizeof(bf16), cudaMemcpyDeviceToDevice, cx.stream()));
-  } else if (dropout_p >= 1.0f) {
+  const bf16* xin = x;  // without dropout xd would equal x: nothing is copied or saved
+  if (dropout_p >= 1.0f) {
     CUDA_CHECK(cudaMemsetAsync(xd, 0, size_t(n) * sizeof(bf16), cx.stream()));  // bf16 +0.0
-  } else {
+    xin = xd;
+  } else if (dropout_p > 0.0f) {
     dropout_kernel<<<unsigned(ceil_div<int64_t>(n, 256)), 256, 0, cx.stream()>>>(
         as_nv(xd), as_nv(x), n, dropout_p, keep_scale(dropout_p), seed);
     CUDA_CHECK(cudaGetLastError());
+    xin = xd;
   }
   // z(N,R) = xd · Aᵀ:   col-major (R x N) = A-stored(IN x R)ᵀ · xd(IN x N)
-  detail::lt_matmul(cx,
-                    {true, false, R, N, IN, A, IN, xd, IN, z, R, CUDA_R_16BF, 1.0f, 0.0f, nullptr});
+  detail::lt_matmul(
+      cx, {true, false, R, N, IN, A, IN, xin, IN, z, R, CUDA_R_16BF, 1.0f, 0.0f, nullptr});
   // y(N,OUT) += s * z · Bᵀ:   col-major (OUT x N) += s * B-stored(R x OUT)ᵀ · z(R x N)
   detail::lt_matmul(
       cx, {true, false, OUT, N, R, B, R, z, R, y, OUT, CUDA_R_16BF, scale, 1.0f, nullptr});

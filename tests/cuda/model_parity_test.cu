@@ -167,31 +167,19 @@ void check_plan(const gpu_model_shape& s, bool ckpt, bool dropout) {
   struct iv {
     size_t off, bytes;
   };
-  std::vector<iv> all = {{p->ids, size_t(N) * 4},
-                         {p->targets, size_t(N) * 4},
-                         {p->cos, size_t(N * s.HS) * 4},
-                         {p->sin, size_t(N * s.HS) * 4},
-                         {p->hf, size_t(N * C) * 2},
-                         {p->rstdf, size_t(N) * 4},
-                         {p->losses, size_t(N) * 4},
-                         {p->ce_lse, size_t(N) * 4},
-                         {p->logits, size_t(Nc * V) * 2},
-                         {p->logits32, size_t(Nc * V) * 4},
-                         {p->dhf, size_t(N * C) * 2},
-                         {p->qkv, size_t(N * std::max(QKV, C)) * 2},
-                         {p->xd_scratch, size_t(N * std::max({C, Q, I})) * 2},
-                         {p->dres, size_t(N * C) * 2},
-                         {p->dtmp, size_t(N * C) * 2},
-                         {p->dh, size_t(N * C) * 2},
-                         {p->dgu, size_t(N * 2 * I) * 2},
-                         {p->dact, size_t(N * I) * 2},
-                         {p->datt, size_t(N * Q) * 2},
-                         {p->dq, size_t(N * Q) * 2},
-                         {p->dk, size_t(N * KV) * 2},
-                         {p->dv, size_t(N * KV) * 2},
-                         {p->dqkv, size_t(N * QKV) * 2},
-                         {p->dz, size_t(N * R) * 2},
-                         {p->sumsq, 4}};
+  std::vector<iv> all = {
+      {p->ids, size_t(N) * 4},         {p->targets, size_t(N) * 4},
+      {p->cos, size_t(N * s.HS) * 4},  {p->sin, size_t(N * s.HS) * 4},
+      {p->hf, size_t(N * C) * 2},      {p->rstdf, size_t(N) * 4},
+      {p->losses, size_t(N) * 4},      {p->ce_lse, size_t(N) * 4},
+      {p->logits, size_t(Nc * V) * 2}, {p->logits32, size_t(Nc * V) * 4},
+      {p->dhf, size_t(N * C) * 2},     {p->qkv, size_t(N * std::max(QKV, C)) * 2},
+      {p->dres, size_t(N * C) * 2},    {p->dtmp, size_t(N * C) * 2},
+      {p->dh, size_t(N * C) * 2},      {p->dgu, size_t(N * 2 * I) * 2},
+      {p->dact, size_t(N * I) * 2},    {p->datt, size_t(N * Q) * 2},
+      {p->dq, size_t(N * Q) * 2},      {p->dk, size_t(N * KV) * 2},
+      {p->dv, size_t(N * KV) * 2},     {p->dqkv, size_t(N * QKV) * 2},
+      {p->dz, size_t(N * R) * 2},      {p->sumsq, 4}};
   for (int64_t l = 0; l <= s.L; ++l)
     all.push_back({p->xin + size_t(l) * p->xin_stride, size_t(N * C) * 2});
   const gpu::layer_slots& sl = p->slot;

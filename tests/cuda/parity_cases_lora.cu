@@ -30,16 +30,19 @@ prepared lora_fwd(std::mt19937& rng, int64_t N, int64_t IN, int64_t R, int64_t O
   auto xd_in = upload(p, elem::bf16, in.xb), A = upload(p, elem::bf16, in.Ab),
        B = upload(p, elem::bf16, in.Bb);
   auto y = add_output(p, "y", elem::bf16, N * OUT, random_f32(rng, N * OUT, -1.0f, 1.0f));  // +=
-  auto xd = add_output(p, "xd", elem::bf16, N * IN);
+  // xd is an output only with dropout: without it the CUDA twin saves nothing (kernels/lora.h)
+  const bool saves_xd = dp > 0.0f;
+  auto xd = saves_xd ? add_output(p, "xd", elem::bf16, N * IN) : decltype(y){};
   auto z = add_output(p, "z", elem::bf16, N * R);
   p.cpu = [=] {
-    lora_forward_cpu(y.ref->data(), xd.ref->data(), z.ref->data(), in.x.data(), in.A.data(),
-                     in.B.data(), N, IN, R, OUT, scale, dp, seed);
+    std::vector<float> xd_unused(saves_xd ? 0 : size_t(N * IN));
+    lora_forward_cpu(y.ref->data(), saves_xd ? xd.ref->data() : xd_unused.data(), z.ref->data(),
+                     in.x.data(), in.A.data(), in.B.data(), N, IN, R, OUT, scale, dp, seed);
   };
   p.cuda = [=](cuda_context& cx) {
-    lora_forward_cuda(cx, y.dev->as<bf16>(), xd.dev->as<bf16>(), z.dev->as<bf16>(),
-                      xd_in->as<bf16>(), A->as<bf16>(), B->as<bf16>(), N, IN, R, OUT, scale, dp,
-                      seed);
+    lora_forward_cuda(cx, y.dev->as<bf16>(), saves_xd ? xd.dev->as<bf16>() : nullptr,
+                      z.dev->as<bf16>(), xd_in->as<bf16>(), A->as<bf16>(), B->as<bf16>(), N, IN, R,
+                      OUT, scale, dp, seed);
   };
   p.bytes = 2.0 * (2 * N * IN + 2 * N * OUT + R * (IN + OUT));
   p.flops = 2.0 * N * R * (IN + OUT);
