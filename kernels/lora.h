@@ -62,6 +62,12 @@ void lora_backward_strided_cpu(float* dx, float* dA, float* dB, float* dz, const
 void lora_forward_cuda(cuda_context& cx, bf16* y, bf16* xd, bf16* z, const bf16* x, const bf16* A,
                        const bf16* B, int64_t N, int64_t IN, int64_t R, int64_t OUT, float scale,
                        float dropout_p, uint64_t seed);
+// The decode form (kernels/cuda/lora_decode.cu): N <= 16 rows, R <= 64, no dropout, nothing
+// saved: y (N, OUT) += s * (x · Aᵀ) · Bᵀ in ONE kernel (z rounded to bf16 as lora_forward_cuda
+// stores it, fp32 math, y rounded once), where two cuBLASLt calls per linear cost more than the
+// math. CPU twin: lora_forward_cpu with dropout 0.
+void lora_decode_cuda(cuda_context& cx, bf16* y, const bf16* x, const bf16* A, const bf16* B,
+                      int64_t N, int64_t IN, int64_t R, int64_t OUT, float scale);
 void lora_backward_cuda(cuda_context& cx, bf16* dx, float* dA, float* dB, bf16* dz, const bf16* dy,
                         const bf16* xd, const bf16* z, const bf16* A, const bf16* B, int64_t N,
                         int64_t IN, int64_t R, int64_t OUT, float scale, float dropout_p,

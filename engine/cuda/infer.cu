@@ -124,6 +124,11 @@ struct gpu_generator::impl {
     if (!opt.lora) return;
     mark("lora");
     const gpu_lora_linear& l = ly.lora(t);
+    if (decode && N <= 16 && l.r <= 64) {  // one kernel, not two cuBLASLt calls (kernels/lora.h)
+      lora_decode_cuda(cx, out, in, l.A.as<bf16>(), l.B.as<bf16>(), N, l.in, l.r, l.out,
+                       m.shape.lora_scale());
+      return;
+    }
     lora_forward_cuda(cx, out, nullptr, z.as<bf16>(), in, l.A.as<bf16>(), l.B.as<bf16>(), N, l.in,
                       l.r, l.out, m.shape.lora_scale(), 0.0f, 0);
   }

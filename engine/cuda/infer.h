@@ -17,7 +17,8 @@
 //   above 8 run as several GEMV calls of <= 8 rows (each call reads the weights again: at batch 16
 //   two reads of 0.56 byte/weight, still well under dequant+GEMM's ~4.5 byte/weight of traffic).
 //   gemv_max_batch = 8 sends batch 16 to dequant+GEMM instead, so the bench can measure both.
-// LoRA is applied at run time, unmerged (lora_forward_cuda, dropout 0): merging into an NF4 base
+// LoRA is applied at run time, unmerged (lora_forward_cuda, dropout 0; decode steps of <= 16 rows
+//   use the one-kernel lora_decode_cuda): merging into an NF4 base
 //   would need a requantization that changes the base weights. lora = false skips the branch.
 // Attention: prefill from an empty cache uses attention_forward_mma_cuda (tensor cores; head
 //   sizes 64, 96, 128, else the SIMT attention_forward_cuda) on the prompt's own q/k/v; decode uses

@@ -114,5 +114,7 @@ prepared nf4_gemm_bwd_inp(std::mt19937& rng, int64_t N, int64_t C, int64_t OC);
 // parity_cases_lora.cu
 prepared lora_fwd(std::mt19937& rng, int64_t N, int64_t IN, int64_t R, int64_t OUT, float p);
 prepared lora_bwd(std::mt19937& rng, int64_t N, int64_t IN, int64_t R, int64_t OUT, float p);
+// lora_decode_cuda (one kernel, N <= 16) vs lora_forward_cpu with dropout 0.
+prepared lora_decode(std::mt19937& rng, int64_t N, int64_t IN, int64_t R, int64_t OUT);
 
 }  // namespace kaito::parity

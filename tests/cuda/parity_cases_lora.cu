@@ -85,4 +85,25 @@ prepared lora_bwd(std::mt19937& rng, int64_t N, int64_t IN, int64_t R, int64_t O
   return p;
 }
 
+prepared lora_decode(std::mt19937& rng, int64_t N, int64_t IN, int64_t R, int64_t OUT) {
+  prepared p;
+  const lora_inputs in = draw(rng, N, IN, R, OUT);
+  const float scale = 2.0f;
+  auto x = upload(p, elem::bf16, in.xb), A = upload(p, elem::bf16, in.Ab),
+       B = upload(p, elem::bf16, in.Bb);
+  auto y = add_output(p, "y", elem::bf16, N * OUT, random_f32(rng, N * OUT, -1.0f, 1.0f));  // +=
+  p.cpu = [=] {
+    std::vector<float> xd(size_t(N * IN)), z(size_t(N * R));
+    lora_forward_cpu(y.ref->data(), xd.data(), z.data(), in.x.data(), in.A.data(), in.B.data(), N,
+                     IN, R, OUT, scale, 0.0f, 0);
+  };
+  p.cuda = [=](cuda_context& cx) {
+    lora_decode_cuda(cx, y.dev->as<bf16>(), x->as<bf16>(), A->as<bf16>(), B->as<bf16>(), N, IN, R,
+                     OUT, scale);
+  };
+  p.bytes = 2.0 * (N * IN + R * IN + R * OUT + 2 * N * OUT);
+  p.flops = 2.0 * N * R * (IN + OUT);
+  return p;
+}
+
 }  // namespace kaito::parity

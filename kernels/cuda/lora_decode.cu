@@ -1,0 +1,96 @@
+// lora_decode_cuda (contract: kernels/lora.h): the LoRA branch of a decode step in one kernel.
+//
+// Design: grid-stride blocks of 256 threads over the OUT output columns. Every block first
+// computes all of z = x · Aᵀ (N x R dot products of length IN, one warp per (row, rank) pair,
+// lanes striding over IN, a shuffle reduction; z rounded to bf16 as lora_forward_cuda stores it)
+// into shared memory: A (R x IN) and x are a few tens of KB that stay in L2, so recomputing z per
+// block is cheaper than a second launch. Then each thread owns output columns o and adds
+// scale * sum_r B[o, r] * z[n, r] to y[n, o] for every row n (fp32 math, one bf16 rounding).
+// VEC: IN % 8 == 0 and x, A 16-byte aligned: 8 bf16 per load; otherwise scalar loads.
+#include <cuda_bf16.h>
+
+#include <algorithm>
+
+#include "kernels/cuda/cuda_common.cuh"
+#include "kernels/lora.h"
+
+namespace kaito {
+namespace {
+
+constexpr int kDecodeThreads = 256;
+constexpr int kDecodeMaxRows = 16;
+constexpr int kDecodeMaxRank = 64;
+
+__device__ __forceinline__ float bf16_round(float v) {
+  return __bfloat162float(__float2bfloat16_rn(v));
+}
+
+template <bool VEC>
+__global__ void __launch_bounds__(kDecodeThreads)
+    lora_decode_kernel(__nv_bfloat16* y, const __nv_bfloat16* x, const __nv_bfloat16* A,
+                       const __nv_bfloat16* B, int N, int IN, int R, int OUT, float scale) {
+  static __shared__ float zs[kDecodeMaxRows * kDecodeMaxRank];
+  const int warp = int(threadIdx.x) >> 5, lane = int(threadIdx.x) & 31;
+  const int warps = int(blockDim.x) >> 5;
+  for (int pair = warp; pair < N * R; pair += warps) {  // warp-uniform loop
+    const int n = pair / R, r = pair % R;
+    const __nv_bfloat16* xr = x + int64_t(n) * IN;
+    const __nv_bfloat16* ar = A + int64_t(r) * IN;
+    float acc = 0.0f;
+    if constexpr (VEC) {
+      for (int i = lane * 8; i < IN; i += 32 * 8) {
+        const uint4 xv = *reinterpret_cast<const uint4*>(xr + i);
+        const uint4 av = *reinterpret_cast<const uint4*>(ar + i);
+        const __nv_bfloat162* xp = reinterpret_cast<const __nv_bfloat162*>(&xv);
+        const __nv_bfloat162* ap = reinterpret_cast<const __nv_bfloat162*>(&av);
+#pragma unroll
+        for (int j = 0; j < 4; ++j) {
+          const float2 xf = __bfloat1622float2(xp[j]), af = __bfloat1622float2(ap[j]);
+          acc = fmaf(xf.x, af.x, acc);
+          acc = fmaf(xf.y, af.y, acc);
+        }
+      }
+    } else {
+      for (int i = lane; i < IN; i += 32)
+        acc = fmaf(__bfloat162float(xr[i]), __bfloat162float(ar[i]), acc);
+    }
+#pragma unroll
+    for (int off = 16; off > 0; off >>= 1) acc += __shfl_xor_sync(0xffffffffu, acc, off);
+    if (lane == 0) zs[pair] = bf16_round(acc);
+  }
+  __syncthreads();
+  for (int o = int(blockIdx.x) * int(blockDim.x) + int(threadIdx.x); o < OUT;
+       o += int(gridDim.x) * int(blockDim.x)) {
+    const __nv_bfloat16* br = B + int64_t(o) * R;
+    for (int n = 0; n < N; ++n) {
+      float acc = 0.0f;
+      for (int r = 0; r < R; ++r) acc = fmaf(__bfloat162float(br[r]), zs[n * R + r], acc);
+      __nv_bfloat16* yo = y + int64_t(n) * OUT + o;
+      *yo = __float2bfloat16_rn(fmaf(scale, acc, __bfloat162float(*yo)));
+    }
+  }
+}
+
+}  // namespace
+
+#ifndef KAITO_CUDA_EMULATE
+void lora_decode_cuda(cuda_context& cx, bf16* y, const bf16* x, const bf16* A, const bf16* B,
+                      int64_t N, int64_t IN, int64_t R, int64_t OUT, float scale) {
+  KAITO_CHECK(N >= 0 && N <= kDecodeMaxRows && IN > 0 && IN <= INT32_MAX && R > 0 &&
+                  R <= kDecodeMaxRank && OUT > 0 && OUT <= INT32_MAX,
+              "lora_decode_cuda: bad shape N=", N, " IN=", IN, " R=", R, " OUT=", OUT);
+  if (N == 0) return;
+  const unsigned grid =
+      unsigned(std::min<int64_t>(ceil_div<int64_t>(OUT, kDecodeThreads), int64_t(1024)));
+  if (IN % 8 == 0 && aligned16(x) && aligned16(A)) {
+    lora_decode_kernel<true><<<grid, kDecodeThreads, 0, cx.stream()>>>(
+        as_nv(y), as_nv(x), as_nv(A), as_nv(B), int(N), int(IN), int(R), int(OUT), scale);
+  } else {
+    lora_decode_kernel<false><<<grid, kDecodeThreads, 0, cx.stream()>>>(
+        as_nv(y), as_nv(x), as_nv(A), as_nv(B), int(N), int(IN), int(R), int(OUT), scale);
+  }
+  CUDA_CHECK(cudaGetLastError());
+}
+#endif  // KAITO_CUDA_EMULATE
+
+}  // namespace kaito
