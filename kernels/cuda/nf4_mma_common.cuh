@@ -185,19 +185,20 @@ bool opt_in_smem(cuda_context& cx, Kernel* kernel, int bytes, std::atomic<uint64
 inline status check_mma_args(const char* fn, bool forward, int64_t bm, const void* out,
                              const void* in, const void* packed, const void* absmax, int64_t N,
                              int64_t C, int64_t OC) {
+  const int64_t c_div = forward ? kBK : kBN, oc_div = forward ? kBN : kBK;
+  const bool shape_ok = N >= 0 && N <= int64_t(65535) * bm && C > 0 && C % c_div == 0 &&
+                        C <= INT32_MAX && OC > 0 && OC % oc_div == 0 && OC <= INT32_MAX;
+  const bool align_ok = aligned16(in) && aligned16(packed) && aligned4(out) && aligned4(absmax);
+  if (shape_ok && align_ok) return {};  // the common case builds no strings
   const std::string shape =
       " (N=" + std::to_string(N) + " C=" + std::to_string(C) + " OC=" + std::to_string(OC) + ")";
-  const int64_t c_div = forward ? kBK : kBN, oc_div = forward ? kBN : kBK;
-  if (N < 0 || N > int64_t(65535) * bm || C <= 0 || C % c_div != 0 || C > INT32_MAX || OC <= 0 ||
-      OC % oc_div != 0 || OC > INT32_MAX)
+  if (!shape_ok)
     return invalid_argument(std::string(fn) + ": needs 0 <= N <= 65535*" + std::to_string(bm) +
                             ", C % " + std::to_string(c_div) + " == 0, OC % " +
                             std::to_string(oc_div) + " == 0" + shape);
-  if (!aligned16(in) || !aligned16(packed) || !aligned4(out) || !aligned4(absmax))
-    return invalid_argument(std::string(fn) + ": " + (forward ? "inp" : "dout") +
-                            " and packed must be 16-byte aligned, " + (forward ? "out" : "dinp") +
-                            " and absmax 4-byte aligned" + shape);
-  return {};
+  return invalid_argument(std::string(fn) + ": " + (forward ? "inp" : "dout") +
+                          " and packed must be 16-byte aligned, " + (forward ? "out" : "dinp") +
+                          " and absmax 4-byte aligned" + shape);
 }
 
 }  // namespace kaito::nf4_mma
