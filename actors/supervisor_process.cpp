@@ -28,6 +28,12 @@ int run_control_plane_actors(const control_plane_options& o, const sigset_t& sig
   so.node_timeout = o.node_timeout;
   so.identity = o.identity;
   so.home = o.home;
+  if (o.release_namespace) so.release_namespace = *o.release_namespace;
+  if (o.lease_namespace) so.lease_namespace = *o.lease_namespace;
+  if (o.lease_name) so.lease_name = *o.lease_name;
+  if (o.lease_duration) so.lease_duration = *o.lease_duration;
+  if (o.renew_deadline) so.renew_deadline = *o.renew_deadline;
+  if (o.retry_period) so.retry_period = *o.retry_period;
   auto sup = start_supervisor(sys, so);
   if (!sup.ok()) {
     std::fprintf(stderr, "%s: supervisor: %s\n", prog, sup.error().to_string().c_str());

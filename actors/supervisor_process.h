@@ -16,6 +16,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "k8s/client/kubeconfig.h"
@@ -41,6 +42,10 @@ struct control_plane_options {
   std::string instance_type;
   uint32_t slots = 0;
   std::string kaito_version;  // sent in the local machine's hello
+  // Leader election and Kaito's release namespace; unset: supervisor_options' defaults
+  // (Lease kaito-workspace/kaito-operator, 15 s / 10 s / 2 s as client-go's defaults).
+  std::optional<std::string> release_namespace, lease_namespace, lease_name;
+  std::optional<std::chrono::milliseconds> lease_duration, renew_deadline, retry_period;
 };
 
 int run_control_plane_actors(const control_plane_options& o, const sigset_t& sigs);

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # End to end: leader failover between two `kaito operator` processes against one API server
-# (`kaito up --no-supervisor`), as client-go's Lease election. Operator A leads (Lease
-# kaito-workspace/kaito-operator, leaseTransitions 0) and alone reconciles: tuning Workspace ws-1
+# (`kaito up --no-supervisor`), as client-go's Lease election, with the operator's lease flags
+# (Lease kaito-workspace/kaito-e2e, 6 s lease, 4 s renew deadline, 0.5 s retry). Operator A leads
+# (leaseTransitions 0) and alone reconciles: tuning Workspace ws-1
 # succeeds on machine m1 while follower B has no reconciler for it. kill -9 of A: B takes the
-# Lease only once it expired (15 s lease, no earlier than ~13 s after the kill), holderIdentity
+# Lease only once it expired (6 s lease, no earlier than ~5 s after the kill), holderIdentity
 # op-b and leaseTransitions 1; B reconciles ws-1 again without duplicating its Job, Pods or
 # ControllerRevisions, and ws-2, applied after the kill, reaches the same conditions and Job as
 # ws-1 did under A (on machine m2 joined to B). SIGTERM of B releases the Lease (holder "" as
@@ -24,7 +25,7 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 K() { timeout 20 kubectl --cache-dir "$E2E_WORK/cache" "$@" 2>&1; }
 dump_state() {
   echo "--- state at failure" >&2
-  { K get lease -n kaito-workspace kaito-operator -o yaml; K get nodes --show-labels
+  { K get lease -n kaito-workspace kaito-e2e -o yaml; K get nodes --show-labels
     K get workspaces; K get jobs; K get pods -o wide; K get controllerrevisions
     for n in op-a op-b op-c m1 m2; do
       [[ -f "$E2E_WORK/$n.log" ]] && { echo "--- $n.log (tail)"; tail -15 "$E2E_WORK/$n.log"; }
@@ -49,7 +50,8 @@ declare -A PORTS=()
 start_operator() {
   PORTS[$1]=$(free_port)
   "$KAITO" operator --kubeconfig "$KUBECONFIG" --actor-port "${PORTS[$1]}" --identity "$1" \
-    --node-timeout 3 --token-file "$KAITO_HOME/join-token" > "$E2E_WORK/$1.log" 2>&1 &
+    --node-timeout 3 --token-file "$KAITO_HOME/join-token" --lease-name kaito-e2e \
+    --lease-duration 6 --renew-deadline 4 --retry-period 0.5 > "$E2E_WORK/$1.log" 2>&1 &
   PIDS[$1]=$!
   wait_for 30 "$1 listening" grep -q "supervisor listening" "$E2E_WORK/$1.log"
 }
@@ -61,7 +63,7 @@ join() {
   wait_for 20 "node $1 Ready" node_is "$1" Ready
 }
 SH() { timeout 20 "$KAITO" shell --address "127.0.0.1:${PORTS[$1]}" --token "$(cat "$KAITO_HOME/join-token")" -c "$2" 2>&1; }
-lease() { K get lease -n kaito-workspace kaito-operator -o jsonpath="{.spec.$1}"; }
+lease() { K get lease -n kaito-workspace kaito-e2e -o jsonpath="{.spec.$1}"; }
 holder_is() { [[ "$(lease holderIdentity)" == "$1" ]]; }
 node_is() { [[ "$(K get node "$1" --no-headers | awk '{print $2}')" == "$2" ]]; }
 cond_true() { [[ "$(K get workspace "$1" -o jsonpath="{.status.conditions[?(@.type=='$2')].status}")" == True ]]; }
@@ -86,7 +88,12 @@ start_operator op-a
 wait_for 20 "op-a holds the Lease" holder_is op-a
 start_operator op-b
 [[ "$(lease leaseTransitions)" == 0 ]] || e2e_fail "leaseTransitions $(lease leaseTransitions), want 0"
-[[ "$(lease leaseDurationSeconds)" == 15 ]] || e2e_fail "leaseDurationSeconds $(lease leaseDurationSeconds)"
+[[ "$(lease leaseDurationSeconds)" == 6 ]] || e2e_fail "leaseDurationSeconds $(lease leaseDurationSeconds)"
+K get lease -n kaito-workspace kaito-operator >/dev/null 2>&1 &&
+  e2e_fail "a Lease under the default name exists: --lease-name was ignored"
+out=$("$KAITO" operator --kubeconfig "$KUBECONFIG" --lease-duration 3 --renew-deadline 4 2>&1) &&
+  e2e_fail "lease 3 s < renew 4 s was accepted"
+expect_has "$out" "--lease-duration must be greater than --renew-deadline"
 ACQUIRED_A=$(lease acquireTime)
 join m1 op-a
 out=$(timeout 20 "$KAITO" join "127.0.0.1:${PORTS[op-b]}" --token "$(cat "$KAITO_HOME/join-token")" --name intruder 2>&1) &&
@@ -111,11 +118,11 @@ kill -KILL "${PIDS[op-a]}"
 wait "${PIDS[op-a]}" 2>/dev/null || true
 unset 'PIDS[op-a]'
 T0=$SECONDS
-sleep 8
-holder_is op-a || e2e_fail "the Lease changed hands 8 s after the kill (before expiry): $(lease holderIdentity)"
+sleep 3
+holder_is op-a || e2e_fail "the Lease changed hands 3 s after the kill (before expiry): $(lease holderIdentity)"
 wait_for 30 "op-b holds the Lease" holder_is op-b
 TAKEOVER=$((SECONDS - T0))
-((TAKEOVER >= 12)) || e2e_fail "op-b took the Lease ${TAKEOVER}s after the kill, before the 15 s lease expired"
+((TAKEOVER >= 4)) || e2e_fail "op-b took the Lease ${TAKEOVER}s after the kill, before the 6 s lease expired"
 echo "ok: op-b took over ${TAKEOVER}s after kill -9 of op-a"
 [[ "$(lease leaseTransitions)" == 1 ]] || e2e_fail "leaseTransitions $(lease leaseTransitions), want 1"
 [[ "$(lease acquireTime)" != "$ACQUIRED_A" ]] || e2e_fail "acquireTime unchanged after the takeover"
@@ -147,7 +154,7 @@ rc=0; wait "${PIDS[op-b]}" || rc=$?
 unset 'PIDS[op-b]'
 [[ $rc -eq 0 ]] || e2e_fail "op-b exited with $rc on SIGTERM"
 wait_for 10 "op-c holds the Lease" holder_is op-c
-((SECONDS - T0 < 12)) || e2e_fail "op-c took the Lease only $((SECONDS - T0))s after SIGTERM of op-b"
+((SECONDS - T0 < 4)) || e2e_fail "op-c took the Lease only $((SECONDS - T0))s after SIGTERM of op-b"
 echo "ok: op-c took over $((SECONDS - T0))s after SIGTERM of op-b"
 [[ "$(lease leaseTransitions)" == 2 ]] || e2e_fail "leaseTransitions $(lease leaseTransitions), want 2"
 wait_for 10 "op-c reconciles ws-2" reconciles op-c ws-2
