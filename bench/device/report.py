@@ -46,6 +46,9 @@ def main():
     except Exception as e:  # no torch: print ours alone
         torch = None
         lines.append(f"(PyTorch not importable: {e}; baselines n/a)")
+    if torch is not None and not torch.cuda.is_available():  # a CPU-only torch: no baseline
+        lines.append(f"(PyTorch {torch.__version__} sees no CUDA device; baselines n/a)")
+        torch = None
     bnb = None
     try:
         import bitsandbytes as bnb  # noqa: F401
