@@ -30,6 +30,12 @@ void rmsnorm_backward_cpu(float* dinp, float* dweight, const float* dout, const 
 #if KAITO_WITH_CUDA
 void rmsnorm_forward_cuda(cuda_context& cx, bf16* out, float* rstd, const bf16* inp,
                           const bf16* weight, int64_t N, int64_t C, float eps);
+// The residual add fused in front (one pass instead of two): sum = a + b (rounded to bf16, as
+// a separate add would), then out = rmsnorm(sum) with rstd: bit for bit add_bf16 followed by
+// rmsnorm_forward_cuda. sum may alias a or b (the residual stream updated in place); out must not
+// alias sum, a or b. CPU twin: the add in fp32, then rmsnorm_forward_cpu.
+void add_rmsnorm_forward_cuda(cuda_context& cx, bf16* sum, bf16* out, float* rstd, const bf16* a,
+                              const bf16* b, const bf16* weight, int64_t N, int64_t C, float eps);
 void rmsnorm_backward_cuda(cuda_context& cx, bf16* dinp, float* dweight, const bf16* dout,
                            const bf16* inp, const bf16* weight, const float* rstd, int64_t N,
                            int64_t C);

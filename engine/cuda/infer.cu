@@ -135,6 +135,18 @@ struct gpu_generator::impl {
 
   void residual(int64_t n) { add_bf16(cx, x.as<bf16>(), x.as<bf16>(), tmp.as<bf16>(), n); }
 
+  // h = rmsnorm(x) with `norm`, layer l's input: from layer 1 on, the previous layer's MLP output
+  // (left in tmp by layer_tail) is first added to x in the same pass (add_rmsnorm_forward_cuda).
+  void layer_input_norm(int64_t l, const bf16* norm, int64_t N) {
+    const gpu_model_shape& s = m.shape;
+    mark("rmsnorm + residual");
+    if (l == 0)
+      rmsnorm_forward_cuda(cx, h.as<bf16>(), nullptr, x.as<bf16>(), norm, N, s.C, s.rms_eps);
+    else
+      add_rmsnorm_forward_cuda(cx, x.as<bf16>(), h.as<bf16>(), nullptr, x.as<bf16>(),
+                               tmp.as<bf16>(), norm, N, s.C, s.rms_eps);
+  }
+
   // Rows of `width` bytes: dst rows dpitch apart <- src rows spitch apart (stream-ordered).
   void copy2d(void* dst, size_t dpitch, const void* src, size_t spitch, size_t width,
               int64_t height) {
@@ -147,15 +159,13 @@ struct gpu_generator::impl {
     const gpu_model_shape& s = m.shape;
     linear(ly, lora_o, tmp.as<bf16>(), att.as<bf16>(), N, decode);
     mark("rmsnorm + residual");
-    residual(N * s.C);
-    rmsnorm_forward_cuda(cx, h.as<bf16>(), nullptr, x.as<bf16>(), ly.post_norm.as<bf16>(), N, s.C,
-                         s.rms_eps);
+    add_rmsnorm_forward_cuda(cx, x.as<bf16>(), h.as<bf16>(), nullptr, x.as<bf16>(), tmp.as<bf16>(),
+                             ly.post_norm.as<bf16>(), N, s.C, s.rms_eps);
     linear(ly, lora_gate_up, gu.as<bf16>(), h.as<bf16>(), N, decode);
     mark("swiglu");
     swiglu_forward_cuda(cx, act.as<bf16>(), gu.as<bf16>(), gu.as<bf16>() + s.I, N, s.I, 2 * s.I);
+    // x += tmp is left to the next layer's input norm (or, after the last layer, to the caller)
     linear(ly, lora_down, tmp.as<bf16>(), act.as<bf16>(), N, decode);
-    mark("rmsnorm + residual");
-    residual(N * s.C);
   }
 
   // B prompts of T tokens at positions 0..T-1 (x holds their embeddings).
@@ -164,9 +174,7 @@ struct gpu_generator::impl {
     const gpu_layer& ly = m.layers[size_t(l)];
     const int64_t N = B * T, qd = s.q_dim(), kvd = s.kv_dim();
     const size_t b2 = sizeof(bf16);
-    mark("rmsnorm + residual");
-    rmsnorm_forward_cuda(cx, h.as<bf16>(), nullptr, x.as<bf16>(), ly.input_norm.as<bf16>(), N, s.C,
-                         s.rms_eps);
+    layer_input_norm(l, ly.input_norm.as<bf16>(), N);
     linear(ly, lora_qkv, qkv.as<bf16>(), h.as<bf16>(), N, false);
     mark("qkv split + rope");
     qkv_split_bf16(cx, q.as<bf16>(), k.as<bf16>(), v.as<bf16>(), qkv.as<bf16>(), N, qd, kvd);
@@ -199,9 +207,7 @@ struct gpu_generator::impl {
     const gpu_layer& ly = m.layers[size_t(l)];
     bf16* kcache = kc[size_t(l)].as<bf16>();
     bf16* vcache = vc[size_t(l)].as<bf16>();
-    mark("rmsnorm + residual");
-    rmsnorm_forward_cuda(cx, h.as<bf16>(), nullptr, x.as<bf16>(), ly.input_norm.as<bf16>(), B, s.C,
-                         s.rms_eps);
+    layer_input_norm(l, ly.input_norm.as<bf16>(), B);
     linear(ly, lora_qkv, qkv.as<bf16>(), h.as<bf16>(), B, true);
     mark("qkv split + rope + cache append");
     decode_qkv_cuda(cx, q.as<bf16>(), kcache, vcache, qkv.as<bf16>(), m.rope_cos.as<float>(),
@@ -218,6 +224,8 @@ struct gpu_generator::impl {
     mark("embedding");
     embedding_forward_cuda(cx, x.as<bf16>(), ids.as<int32_t>(), m.embed.as<bf16>(), B, s.V, s.C);
     for (int64_t l = 0; l < s.L; ++l) layer_decode(l, B);
+    mark("rmsnorm + residual");
+    residual(B * s.C);  // the last layer's MLP output
     head(x.as<bf16>(), B);
     advance_decode_state_cuda(cx, state.as<int32_t>());
   }
@@ -315,6 +323,8 @@ status gpu_generator::prefill(const int32_t* ids, int64_t B, int64_t T) {
   embedding_forward_cuda(s.cx, s.x.as<bf16>(), s.prompt.as<int32_t>(), s.m.embed.as<bf16>(), N,
                          sh.V, sh.C);
   for (int64_t l = 0; l < sh.L; ++l) s.layer_prefill(l, B, T);
+  s.mark("rmsnorm + residual");
+  s.residual(N * sh.C);  // the last layer's MLP output
   // each sequence's last row: x[b, T-1, :] -> last[b, :]
   const size_t row = size_t(sh.C) * sizeof(bf16);
   GPU_TRY_CUDA(cudaMemcpy2DAsync(s.last.get(), row, s.x.as<bf16>() + (T - 1) * sh.C, row * T, row,

@@ -177,8 +177,8 @@ void gpu_trainer::layer_forward(int64_t l, bool recompute) {
   mark("lora fwd");
   lora(lora_o, proj, a.att);
   mark("rmsnorm + residual");
-  add_bf16(cx_, a.xmid, x, proj, N * C);
-  rmsnorm_forward_cuda(cx_, a.h2, a.rstd2, a.xmid, ly.post_norm.as<bf16>(), N, C, s.rms_eps);
+  add_rmsnorm_forward_cuda(cx_, a.xmid, a.h2, a.rstd2, x, proj, ly.post_norm.as<bf16>(), N, C,
+                           s.rms_eps);
   mark("base linear fwd");
   base_linear_forward(cx_, m_, ly.gate_up, a.gu, a.h2, N);
   mark("lora fwd");

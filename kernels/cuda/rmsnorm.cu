@@ -15,16 +15,45 @@ namespace {
 
 constexpr int kRowsPerBlock = 8;  // warps per block, one row each
 
-template <bool Vec>
+// Add: the row is first formed as sum = bf16(inp + add) (add_bf16's rounding), stored to `sum`,
+// and normalized from the stored values: bit for bit the unfused add, then this kernel. Each lane
+// reads back only the elements it wrote itself, so no synchronization is needed.
+template <bool Vec, bool Add>
 __global__ void rmsnorm_forward_kernel(__nv_bfloat16* out, float* rstd, const __nv_bfloat16* inp,
-                                       const __nv_bfloat16* weight, int64_t N, int C, float eps) {
+                                       const __nv_bfloat16* weight, int64_t N, int C, float eps,
+                                       __nv_bfloat16* sum, const __nv_bfloat16* add) {
   const int64_t row = int64_t(blockIdx.x) * kRowsPerBlock + (threadIdx.x >> 5);
   const int lane = threadIdx.x & 31;
   if (row >= N) return;
   const __nv_bfloat16* x = inp + row * C;  // seek to inp[row, :]
   __nv_bfloat16* y = out + row * C;
   float ss = 0.0f;
-  if constexpr (Vec) {
+  if constexpr (Add) {
+    const __nv_bfloat16* a2 = add + row * C;
+    __nv_bfloat16* srow = sum + row * C;
+    if constexpr (Vec) {
+      for (int c = lane * 8; c < C; c += 256) {
+        float f[8], g[8];
+        load8_bf16(f, x + c);
+        load8_bf16(g, a2 + c);
+#pragma unroll
+        for (int i = 0; i < 8; ++i) {  // the rounded sum, as the unfused norm would read it
+          f[i] = __bfloat162float(__float2bfloat16_rn(f[i] + g[i]));
+          ss += f[i] * f[i];
+        }
+        store8_bf16(srow + c, f);
+      }
+    } else {
+      for (int c = lane; c < C; c += 32) {
+        const __nv_bfloat16 v =
+            __float2bfloat16_rn(__bfloat162float(x[c]) + __bfloat162float(a2[c]));
+        srow[c] = v;
+        const float fv = __bfloat162float(v);
+        ss += fv * fv;
+      }
+    }
+    x = srow;  // the normalization below reads the stored sum
+  } else if constexpr (Vec) {
     for (int c = lane * 8; c < C; c += 256) {
       float f[8];
       load8_bf16(f, x + c);
@@ -139,8 +168,9 @@ __global__ void rmsnorm_dweight_reduce_kernel(float* dweight, const float* parti
 
 }  // namespace
 
-// launchers
-
+// launchers: tests/cuda/add_rmsnorm_emulation_test.cpp includes this file with
+// KAITO_CUDA_EMULATE and drives the kernels itself
+#ifndef KAITO_CUDA_EMULATE
 void rmsnorm_forward_cuda(cuda_context& cx, bf16* out, float* rstd, const bf16* inp,
                           const bf16* weight, int64_t N, int64_t C, float eps) {
   KAITO_CHECK(N >= 0 && C > 0 && C <= INT32_MAX, "rmsnorm_forward_cuda: bad shape N=", N, " C=", C);
@@ -148,11 +178,29 @@ void rmsnorm_forward_cuda(cuda_context& cx, bf16* out, float* rstd, const bf16* 
   const dim3 grid(unsigned(ceil_div<int64_t>(N, kRowsPerBlock))), block(kRowsPerBlock * 32);
   const bool vec = C % 8 == 0 && aligned16(out) && aligned16(inp) && aligned16(weight);
   if (vec) {
-    rmsnorm_forward_kernel<true><<<grid, block, 0, cx.stream()>>>(as_nv(out), rstd, as_nv(inp),
-                                                                  as_nv(weight), N, int(C), eps);
+    rmsnorm_forward_kernel<true, false><<<grid, block, 0, cx.stream()>>>(
+        as_nv(out), rstd, as_nv(inp), as_nv(weight), N, int(C), eps, nullptr, nullptr);
   } else {
-    rmsnorm_forward_kernel<false><<<grid, block, 0, cx.stream()>>>(as_nv(out), rstd, as_nv(inp),
-                                                                   as_nv(weight), N, int(C), eps);
+    rmsnorm_forward_kernel<false, false><<<grid, block, 0, cx.stream()>>>(
+        as_nv(out), rstd, as_nv(inp), as_nv(weight), N, int(C), eps, nullptr, nullptr);
+  }
+  CUDA_CHECK(cudaGetLastError());
+}
+
+void add_rmsnorm_forward_cuda(cuda_context& cx, bf16* sum, bf16* out, float* rstd, const bf16* a,
+                              const bf16* b, const bf16* weight, int64_t N, int64_t C, float eps) {
+  KAITO_CHECK(N >= 0 && C > 0 && C <= INT32_MAX, "add_rmsnorm_forward_cuda: bad shape N=", N,
+              " C=", C);
+  if (N == 0) return;
+  const dim3 grid(unsigned(ceil_div<int64_t>(N, kRowsPerBlock))), block(kRowsPerBlock * 32);
+  const bool vec = C % 8 == 0 && aligned16(out) && aligned16(sum) && aligned16(a) && aligned16(b) &&
+                   aligned16(weight);
+  if (vec) {
+    rmsnorm_forward_kernel<true, true><<<grid, block, 0, cx.stream()>>>(
+        as_nv(out), rstd, as_nv(a), as_nv(weight), N, int(C), eps, as_nv(sum), as_nv(b));
+  } else {
+    rmsnorm_forward_kernel<false, true><<<grid, block, 0, cx.stream()>>>(
+        as_nv(out), rstd, as_nv(a), as_nv(weight), N, int(C), eps, as_nv(sum), as_nv(b));
   }
   CUDA_CHECK(cudaGetLastError());
 }
@@ -195,5 +243,7 @@ void rmsnorm_backward_cuda(cuda_context& cx, bf16* dinp, float* dweight, const b
   CUDA_CHECK(cudaGetLastError());
   cx.arena().rewind(mark);  // stream-ordered: later users of this scratch run after these kernels
 }
+
+#endif  // KAITO_CUDA_EMULATE
 
 }  // namespace kaito

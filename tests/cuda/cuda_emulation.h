@@ -115,6 +115,11 @@ inline float __fdiv_rn(float a, float b) {
 inline float __fsqrt_rn(float a) {
   return std::sqrt(a);
 }
+// The GPU's rsqrtf is an approximation (<= 2 ulp); this one is correctly rounded 1/sqrt, so an
+// emulated kernel matches the GPU to within those ulps, and itself exactly.
+inline float rsqrtf(float a) {
+  return 1.0f / std::sqrt(a);
+}
 template <class T>
 inline T min(T a, T b) {
   return b < a ? b : a;

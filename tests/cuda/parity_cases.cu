@@ -34,6 +34,34 @@ prepared rmsnorm_fwd(std::mt19937& rng, int64_t N, int64_t C) {
   return p;
 }
 
+prepared add_rmsnorm_fwd(std::mt19937& rng, int64_t N, int64_t C) {
+  prepared p;
+  std::vector<bf16> ab, bb, wb;
+  auto a = random_bf16_values(rng, N * C, 2.0f, ab);
+  auto b = random_bf16_values(rng, N * C, 1.0f, bb);
+  auto w = random_bf16_values(rng, C, 1.0f, wb);
+  for (size_t i = 0; i < w.size(); ++i) {
+    wb[i] = f32_to_bf16(1.0f + w[i] * 0.5f);
+    w[i] = bf16_to_f32(wb[i]);
+  }
+  auto ad = upload(p, elem::bf16, ab), bd = upload(p, elem::bf16, bb),
+       wd = upload(p, elem::bf16, wb);
+  auto sum = add_output(p, "sum", elem::bf16, N * C);
+  auto out = add_output(p, "out", elem::bf16, N * C), rstd = add_output(p, "rstd", elem::f32, N);
+  const float eps = 1e-5f;
+  p.cpu = [=] {
+    // the contract's sum is the bf16-rounded a + b; the norm reads that
+    for (size_t i = 0; i < a.size(); ++i) (*sum.ref)[i] = bf16_to_f32(f32_to_bf16(a[i] + b[i]));
+    rmsnorm_forward_cpu(out.ref->data(), rstd.ref->data(), sum.ref->data(), w.data(), N, C, eps);
+  };
+  p.cuda = [=](cuda_context& cx) {
+    add_rmsnorm_forward_cuda(cx, sum.dev->as<bf16>(), out.dev->as<bf16>(), rstd.dev->as<float>(),
+                             ad->as<bf16>(), bd->as<bf16>(), wd->as<bf16>(), N, C, eps);
+  };
+  p.bytes = double(N) * C * 8 + C * 2 + N * 4;
+  return p;
+}
+
 prepared rmsnorm_bwd(std::mt19937& rng, int64_t N, int64_t C) {
   prepared p;
   std::vector<bf16> xb, wb, gb;

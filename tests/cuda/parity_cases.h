@@ -60,6 +60,8 @@ inline output add_output(prepared& p, const char* name, elem t, int64_t n,
 
 prepared rmsnorm_fwd(std::mt19937& rng, int64_t N, int64_t C);
 prepared rmsnorm_bwd(std::mt19937& rng, int64_t N, int64_t C);
+// add_rmsnorm_forward_cuda: sum = bf16(a + b), out = rmsnorm(sum).
+prepared add_rmsnorm_fwd(std::mt19937& rng, int64_t N, int64_t C);
 prepared gemm_fwd(std::mt19937& rng, int64_t N, int64_t C, int64_t OC, bool bias);
 prepared gemm_dinp(std::mt19937& rng, int64_t N, int64_t C, int64_t OC);
 prepared gemm_dweight(std::mt19937& rng, int64_t N, int64_t C, int64_t OC, bool dbias);

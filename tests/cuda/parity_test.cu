@@ -42,6 +42,10 @@ std::vector<parity_case> cases() {
       // op, shape, tol for bf16 outputs, tol for fp32 outputs, builder
       {"rmsnorm_fwd", "N=1 C=3072", kBf16, kF32, [](auto& r) { return rmsnorm_fwd(r, 1, 3072); }},
       {"rmsnorm_fwd", "N=37 C=3072", kBf16, kF32, [](auto& r) { return rmsnorm_fwd(r, 37, 3072); }},
+      {"add_rmsnorm", "N=37 C=3072", kBf16, kF32,
+       [](auto& r) { return add_rmsnorm_fwd(r, 37, 3072); }},
+      {"add_rmsnorm", "N=5 C=100 (scalar)", kBf16, kF32,
+       [](auto& r) { return add_rmsnorm_fwd(r, 5, 100); }},
       {"rmsnorm_fwd", "N=5 C=100 (scalar)", kBf16, kF32,
        [](auto& r) { return rmsnorm_fwd(r, 5, 100); }},
       {"rmsnorm_bwd", "N=1 C=3072", kBf16, kF32, [](auto& r) { return rmsnorm_bwd(r, 1, 3072); }},
