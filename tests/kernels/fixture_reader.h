@@ -1,5 +1,5 @@
-// Test-only: reads one F32, BF16 or I64 tensor by name from a shared/fixtures safetensors file. It scans
-// the compact JSON header that the safetensors serializer writes
+// Test-only: reads one F32, BF16 or I64 tensor by name from a shared/fixtures safetensors file. It
+// scans the compact JSON header that the safetensors serializer writes
 // ("name":{...,"data_offsets":[a,b]}); the validating reader is engine/safetensors.{h,cpp}, which
 // kernels/ may not depend on.
 #pragma once
