@@ -311,18 +311,17 @@ result<gpu_model> gpu_model_from_host(cuda_context& cx, const gpu_model_shape& s
     const std::vector<float>* base[kLoraTargets] = {&h.qkv, &h.o, &h.gate_up, &h.down};
     for (int t = 0; t < kLoraTargets; ++t) {
       gpu_base_linear& lin = ly.base(t);
-      if (!lin.quantized()) {
+      if (lin.quantized()) {
+        const nf4_quant_state qs =
+            nf4_quantize_weight(base[t]->data(), {lin.OC, lin.C}, dtype::bf16, true);
+        KAITO_TRY(upload(cx, lin.packed.get(), qs.packed.data(), qs.packed.size()));
+        KAITO_TRY(upload(cx, lin.qabsmax.get(), qs.qabsmax.data(), qs.qabsmax.size()));
+        KAITO_TRY(upload(cx, lin.nested_absmax.get(), qs.nested_absmax.data(),
+                         qs.nested_absmax.size() * sizeof(float)));
+        lin.offset = qs.nested_offset;
+      } else {
         KAITO_TRY(upload_bf16(cx, lin.dense, *base[t]));
-        KAITO_TRY(upload_lora(cx, ly.lora(t), h.lora_A[t], h.lora_B[t]));
-        continue;
       }
-      const nf4_quant_state qs =
-          nf4_quantize_weight(base[t]->data(), {lin.OC, lin.C}, dtype::bf16, true);
-      KAITO_TRY(upload(cx, lin.packed.get(), qs.packed.data(), qs.packed.size()));
-      KAITO_TRY(upload(cx, lin.qabsmax.get(), qs.qabsmax.data(), qs.qabsmax.size()));
-      KAITO_TRY(upload(cx, lin.nested_absmax.get(), qs.nested_absmax.data(),
-                       qs.nested_absmax.size() * sizeof(float)));
-      lin.offset = qs.nested_offset;
       KAITO_TRY(upload_lora(cx, ly.lora(t), h.lora_A[t], h.lora_B[t]));
     }
   }
