@@ -15,6 +15,7 @@
 #include "engine/cuda/nccl_grad_reducer.h"
 #include "engine/cuda/train_step.h"
 #include "kernels/cuda/cuda_context.h"
+#include "tests/cuda/device_readback.h"
 
 namespace {
 
@@ -31,22 +32,6 @@ int failures = 0;
 
 using namespace kaito;
 using namespace kaito::gpu;
-
-// Every LoRA gradient of the model, concatenated (layer, target, dA then dB).
-std::vector<float> all_grads(cuda_context& cx, gpu_model& m) {
-  std::vector<float> out;
-  (void)cx.synchronize();
-  for (gpu_layer& ly : m.layers)
-    for (int t = 0; t < kLoraTargets; ++t) {
-      gpu_lora_linear& w = ly.lora(t);
-      for (device_buffer* b : {&w.dA, &w.dB}) {
-        std::vector<float> h(b->bytes() / sizeof(float));
-        cudaMemcpy(h.data(), b->get(), b->bytes(), cudaMemcpyDeviceToHost);
-        out.insert(out.end(), h.begin(), h.end());
-      }
-    }
-  return out;
-}
 
 }  // namespace
 
@@ -96,10 +81,10 @@ int main() {
     }
     auto la = (*plain)->forward_backward(ids.data(), targets.data());
     CHECK_TRUE(la.ok(), "plain step %d: %s", step, la.ok() ? "" : la.error().to_string().c_str());
-    const std::vector<float> want = all_grads(cx, m);
+    const std::vector<float> want = testing::all_lora_grads(cx, m);
     auto lb = (*dp)->forward_backward(ids.data(), targets.data());
     CHECK_TRUE(lb.ok(), "reduced step %d: %s", step, lb.ok() ? "" : lb.error().to_string().c_str());
-    const std::vector<float> got = all_grads(cx, m);
+    const std::vector<float> got = testing::all_lora_grads(cx, m);
     CHECK_TRUE(la.ok() && lb.ok() && *la == *lb, "step %d: loss differs", step);
     size_t differ = 0, nonzero = 0;
     for (size_t i = 0; i < want.size(); ++i) {

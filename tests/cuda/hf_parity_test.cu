@@ -30,6 +30,7 @@
 #include "engine/cuda/train_step.h"
 #include "kernels/adamw.h"
 #include "kernels/cuda/cuda_context.h"
+#include "tests/cuda/device_readback.h"
 #include "tests/cuda/hf_fixture.h"
 
 namespace {
@@ -47,13 +48,6 @@ void report(const std::string& what, double value, double tol) {
 void fail(const std::string& what, const status& st) {
   ++g_failures;
   std::printf("  %-46s FAIL: %s\n", what.c_str(), st.to_string().c_str());
-}
-
-std::vector<float> download(const gpu::device_buffer& b) {
-  std::vector<float> h(b.bytes() / sizeof(float));
-  if (cudaMemcpy(h.data(), b.get(), b.bytes(), cudaMemcpyDeviceToHost) != cudaSuccess)
-    h.assign(h.size(), NAN);
-  return h;
 }
 
 const char* const kTarget[gpu::kLoraTargets] = {"qkv", "o", "gate_up", "down"};
@@ -113,8 +107,8 @@ void check_training(cuda_context& cx, const testing::hf_fixture& f, bool checkpo
   for (int64_t l = 0; l < s.L; ++l)
     for (int t = 0; t < gpu::kLoraTargets; ++t) {
       const gpu::gpu_lora_linear& a = m->layers[size_t(l)].lora(t);
-      grads.push_back(download(a.dA));
-      grads.push_back(download(a.dB));
+      grads.push_back(testing::download_f32(a.dA));
+      grads.push_back(testing::download_f32(a.dB));
       const size_t k = size_t(l * 4 + t);
       const std::string name = "layers[" + std::to_string(l) + "]." + kTarget[t];
       report(name + " dA" + tag, testing::norm_rel_error(f.grad_A[k], grads[grads.size() - 2]),
@@ -142,7 +136,7 @@ void check_training(cuda_context& cx, const testing::hf_fixture& f, bool checkpo
         const std::vector<float>& g = grads[k * 2 + size_t(which)];
         std::vector<float> mo(p.size(), 0.0f), v(p.size(), 0.0f);
         adamw_update_cpu(p.data(), mo.data(), v.data(), g.data(), int64_t(p.size()), o.adamw, 1);
-        const std::vector<float> got = download(which == 0 ? a.A_master : a.B_master);
+        const std::vector<float> got = testing::download_f32(which == 0 ? a.A_master : a.B_master);
         own = std::max(own, testing::norm_rel_error(p, got));
         hf = std::max(hf,
                       adamw_error_where_grads_matter(which == 0 ? f.after_A[k] : f.after_B[k], got,

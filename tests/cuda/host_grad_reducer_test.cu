@@ -21,6 +21,7 @@
 #include "engine/cuda/host_grad_reducer.h"
 #include "engine/cuda/train_step.h"
 #include "kernels/cuda/cuda_context.h"
+#include "tests/cuda/device_readback.h"
 
 namespace {
 
@@ -53,19 +54,6 @@ class failing_reducer final : public engine::all_reducer {
     return status(status_code::unavailable, "rank 1 lost (test)", "peer");
   }
 };
-
-std::vector<float> all_grads(cuda_context& cx, gpu_model& m) {
-  std::vector<float> out;
-  (void)cx.synchronize();
-  for (gpu_layer& ly : m.layers)
-    for (int t = 0; t < kLoraTargets; ++t)
-      for (device_buffer* b : {&ly.lora(t).dA, &ly.lora(t).dB}) {
-        std::vector<float> h(b->bytes() / sizeof(float));
-        cudaMemcpy(h.data(), b->get(), b->bytes(), cudaMemcpyDeviceToHost);
-        out.insert(out.end(), h.begin(), h.end());
-      }
-  return out;
-}
 
 size_t count_differ(const std::vector<float>& a, const std::vector<float>& b, float scale) {
   if (a.size() != b.size()) return a.size() + b.size();
@@ -139,9 +127,9 @@ int main() {
     for (int step = 0; step < 2; ++step) {
       next_batch();
       auto la = (*plain)->forward_backward(ids.data(), targets.data());
-      const std::vector<float> want = all_grads(cx, m);
+      const std::vector<float> want = testing::all_lora_grads(cx, m);
       auto lb = (*tr)->forward_backward(ids.data(), targets.data());
-      const std::vector<float> got = all_grads(cx, m);
+      const std::vector<float> got = testing::all_lora_grads(cx, m);
       expect(la.ok() && lb.ok() && *la == *lb,
              std::string(v.name) + ": step " + std::to_string(step) + " same loss");
       const size_t d = count_differ(want, got, v.scale);

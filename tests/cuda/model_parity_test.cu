@@ -42,6 +42,7 @@
 #include "kernels/lora.h"
 #include "kernels/nf4.h"
 #include "kernels/rng.h"
+#include "tests/cuda/device_readback.h"
 #include "tests/cuda/model_parity_cpu.h"
 
 namespace {
@@ -121,13 +122,6 @@ gpu::host_model_weights random_weights(const gpu_model_shape& s, std::mt19937& r
   return w;
 }
 
-std::vector<float> download(const gpu::device_buffer& b) {
-  std::vector<float> h(b.bytes() / sizeof(float));
-  if (cudaMemcpy(h.data(), b.get(), b.bytes(), cudaMemcpyDeviceToHost) != cudaSuccess)
-    h.assign(h.size(), NAN);
-  return h;
-}
-
 std::vector<float> download_bf16(const gpu::device_buffer& b) {
   std::vector<bf16> h(b.bytes() / sizeof(bf16));
   std::vector<float> f(h.size(), NAN);
@@ -141,8 +135,8 @@ std::vector<std::vector<float>> grads_of(const gpu::gpu_model& m) {
   std::vector<std::vector<float>> g;
   for (const gpu::gpu_layer& ly : m.layers)
     for (int t = 0; t < gpu::kLoraTargets; ++t) {
-      g.push_back(download(ly.lora(t).dA));
-      g.push_back(download(ly.lora(t).dB));
+      g.push_back(testing::download_f32(ly.lora(t).dA));
+      g.push_back(testing::download_f32(ly.lora(t).dB));
     }
   return g;
 }
@@ -299,12 +293,14 @@ void check_random_model(cuda_context& cx, const gpu_model_shape& s) {
     for (size_t i = 0; i < w.size(); ++i) w[i] = -a + width * rng_uniform(ws, i);
     const nf4_quant_state qs = nf4_quantize_weight(w.data(), {lin.OC, lin.C}, dtype::bf16, true);
     same = same && bytes(lin.packed) == qs.packed && bytes(lin.qabsmax) == qs.qabsmax &&
-           download(lin.nested_absmax) == qs.nested_absmax && lin.offset == qs.nested_offset;
+           testing::download_f32(lin.nested_absmax) == qs.nested_absmax &&
+           lin.offset == qs.nested_offset;
     const gpu::gpu_lora_linear& lo = m->layers[size_t(l)].lora(t);
     std::vector<float> A(size_t(lo.r * lo.in)), B(size_t(lo.out * lo.r));
     lora_init_cpu(A.data(), B.data(), lo.r, lo.in, lo.out,
                   rng_derive(seed, gpu::random_weight_tag(l, t) + 1));
-    lora_same = lora_same && download(lo.A_master) == A && download(lo.B_master) == B;
+    lora_same = lora_same && testing::download_f32(lo.A_master) == A &&
+                testing::download_f32(lo.B_master) == B;
   }
   expect(same, "gpu_model_random NF4 double quant == nf4_quantize_weight");
   expect(lora_same, "gpu_model_random LoRA init == lora_init_cpu");
@@ -436,8 +432,8 @@ int main() {
     std::vector<std::vector<float>> masters_before, g = g_plain;
     for (const gpu::gpu_layer& ly : plain.model.layers)
       for (int t = 0; t < gpu::kLoraTargets; ++t) {
-        masters_before.push_back(download(ly.lora(t).A_master));
-        masters_before.push_back(download(ly.lora(t).B_master));
+        masters_before.push_back(testing::download_f32(ly.lora(t).A_master));
+        masters_before.push_back(testing::download_f32(ly.lora(t).B_master));
       }
     auto st = plain.trainer->clip_and_update();
     expect(st.ok() && st->updated, "clip_and_update");
@@ -457,8 +453,8 @@ int main() {
     std::vector<std::vector<float>> got, copies, rounded;
     for (const gpu::gpu_layer& ly : plain.model.layers)
       for (int t = 0; t < gpu::kLoraTargets; ++t) {
-        got.push_back(download(ly.lora(t).A_master));
-        got.push_back(download(ly.lora(t).B_master));
+        got.push_back(testing::download_f32(ly.lora(t).A_master));
+        got.push_back(testing::download_f32(ly.lora(t).B_master));
         copies.push_back(download_bf16(ly.lora(t).A));
         copies.push_back(download_bf16(ly.lora(t).B));
       }
