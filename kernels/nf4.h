@@ -36,6 +36,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/status.h"
@@ -146,6 +147,12 @@ std::string nf4_quant_state_json(const nf4_quant_state& qs);
 // bnb's dtype string for a torch dtype: "bfloat16", "float16", "float32" (others: "").
 const char* nf4_torch_dtype_name(dtype t);
 
+// The fused decode GEMV's two kernels (nf4_gemv_cuda below), named for flags and reports.
+enum class nf4_gemv_kernel { scaled_lut, register_lut };
+const char* nf4_gemv_kernel_name(nf4_gemv_kernel k);
+// Parses a name nf4_gemv_kernel_name returns; false (out untouched) for anything else.
+bool nf4_gemv_kernel_from_name(std::string_view name, nf4_gemv_kernel* out);
+
 #if KAITO_WITH_CUDA
 // Device twins. packed: ceil(n/2) bytes, absmax: ceil(n/64) fp32; out: n bf16 (=).
 void nf4_dequantize_cuda(cuda_context& cx, bf16* out, const uint8_t* packed, const float* absmax,
@@ -160,15 +167,21 @@ void nf4_absmax_dequantize_cuda(cuda_context& cx, float* absmax, const uint8_t* 
                                 const float* code8, const float* nested_absmax, float offset,
                                 int64_t nblocks);
 // Fused decode GEMV (kernels/cuda/nf4_gemv.cu): out(B, OC) = x(B, C) · dequant(W)ᵀ (=), W (OC, C)
-// packed NF4 with fp32 absmax, 1 <= B <= 8; each weight byte is read once; bf16 products on the
-// tensor cores, fp32 accumulation. Requires C % 128 == 0 and 16-byte aligned packed and x.
-// CPU twin: nf4_dequantize_cpu then gemm_forward_cpu.
+// packed NF4 with fp32 absmax, 1 <= B <= 16; bf16 products on the tensor cores, fp32
+// accumulation. Each weight byte is read once per call (scaled_lut: once per 8 batch rows).
+// Requires C % 128 == 0 and 16-byte aligned packed and x.
+// CPU twin: nf4_dequantize_cpu then gemm_forward_cpu. Two kernels (both within bf16 tolerance of
+// the twin; decide between them by measurement, engine/cuda/gemv_choice.h):
+//   scaled_lut    each element as bf16(code * absmax), exactly nf4_dequantize's values;
+//   register_lut  bf16(code) from byte permutes, absmax applied to per-block fp32 partial sums.
 void nf4_gemv_cuda(cuda_context& cx, bf16* out, const bf16* x, const uint8_t* packed,
-                   const float* absmax, int64_t B, int64_t C, int64_t OC);
+                   const float* absmax, int64_t B, int64_t C, int64_t OC,
+                   nf4_gemv_kernel kernel = nf4_gemv_kernel::scaled_lut);
 // The same reading the double-quantized absmax directly (nf4_absmax_dequantize formula per block).
 void nf4_dq_gemv_cuda(cuda_context& cx, bf16* out, const bf16* x, const uint8_t* packed,
                       const uint8_t* qabsmax, const float* code8, const float* nested_absmax,
-                      float offset, int64_t B, int64_t C, int64_t OC);
+                      float offset, int64_t B, int64_t C, int64_t OC,
+                      nf4_gemv_kernel kernel = nf4_gemv_kernel::scaled_lut);
 // Prefill/training forward: out(N, OC) = inp(N, C) · dequant(W)ᵀ (=): W dequantized to bf16 in
 // cx's arena scratch (OC*C*2 bytes), then gemm_forward_cuda (cuBLASLt). CPU twin as above.
 void nf4_gemm_forward_cuda(cuda_context& cx, bf16* out, const bf16* inp, const uint8_t* packed,

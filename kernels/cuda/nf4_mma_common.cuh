@@ -3,7 +3,7 @@
 //   tile shape: nf4_mma_shape<BM, STAGES> (block BM x 128 outputs, 8 warps as 2 x 4, k-tile 64 =
 //               one NF4 absmax block), derived warp tiling and stage sizes;
 //   PTX wrappers: cp.async (16-byte with zero-fill, 4-byte), commit/wait, ldmatrix (.trans),
-//               mma.sync m16n8k16 bf16 -> fp32;
+//               mma.sync m16n8k16 bf16 -> fp32, prmt (byte permute; also the decode GEMV's);
 //   dequant_pair: one packed byte -> bf16x2 (code[hi] * s, code[lo] * s), the fp32 product rounded
 //               to nearest even exactly as nf4_dequantize_cuda;
 //   a_offset:   XOR-swizzled element offset in a (rows x 64) bf16 stage tile (16-byte chunks
@@ -91,6 +91,15 @@ __device__ __forceinline__ void mma_16816(float (&c)[4], const uint32_t (&a)[4],
       "{%8,%9}, {%0,%1,%2,%3};\n"
       : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+// prmt.b32 (default mode): byte n of the result = byte s<4n+2:4n> of {b, a} (a = bytes 0..3), or,
+// when s<4n+3> is set, that byte's sign bit replicated (0x00 / 0xff). Unlike __byte_perm, no
+// masking of the selector is added: callers pass nibbles <= 7 where they want plain selection.
+__device__ __forceinline__ uint32_t prmt(uint32_t a, uint32_t b, uint32_t s) {
+  uint32_t d;
+  asm("prmt.b32 %0, %1, %2, %3;\n" : "=r"(d) : "r"(a), "r"(b), "r"(s));
+  return d;
 }
 #endif  // KAITO_CUDA_EMULATE
 

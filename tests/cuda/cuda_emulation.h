@@ -120,6 +120,15 @@ inline float __fsqrt_rn(float a) {
 inline float rsqrtf(float a) {
   return 1.0f / std::sqrt(a);
 }
+// Read-only and streaming loads are plain loads here.
+template <class T>
+inline T __ldg(const T* p) {
+  return *p;
+}
+template <class T>
+inline T __ldcs(const T* p) {
+  return *p;
+}
 template <class T>
 inline T min(T a, T b) {
   return b < a ? b : a;

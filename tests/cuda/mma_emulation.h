@@ -6,6 +6,7 @@
 //     emu::eager_copies);
 //   ldmatrix.x4 (.trans): lane l supplies the row address of matrix l/8, row l%8; register m of
 //     lane l = (row l/4, elements 2(l%4), +1) of matrix m (.trans: rows 2(l%4), +1; element l/4);
+//   prmt.b32 (default mode, sign replication included);
 //   mma.m16n8k16.row.col bf16 -> f32: a0..a3 = A(g, 2t..2t+1), A(g+8, ...), A(g, 2t+8..),
 //     A(g+8, 2t+8..); b0, b1 = B(2t..2t+1, g), B(2t+8.., g); c = (g, 2t..2t+1), (g+8, 2t..2t+1),
 //     with g = lane/4, t = lane%4 and the lower index in the lower 16 bits.
@@ -135,6 +136,20 @@ inline void mma_16816(float (&c)[4], const uint32_t (&a)[4], uint32_t b0, uint32
   }
   emu::next();
   for (int e = 0; e < 4; ++e) c[e] = d[e];
+}
+
+// prmt.b32, default mode (PTX ISA): selector nibble n picks byte s<2:0> of {b, a}; s<3> set
+// replicates that byte's sign bit instead.
+inline uint32_t prmt(uint32_t a, uint32_t b, uint32_t s) {
+  const uint64_t src = uint64_t(b) << 32 | a;
+  uint32_t d = 0;
+  for (int n = 0; n < 4; ++n) {
+    const uint32_t sel = (s >> (4 * n)) & 15u;
+    uint32_t byte = uint32_t(src >> (8 * (sel & 7u))) & 0xffu;
+    if (sel & 8u) byte = (byte & 0x80u) ? 0xffu : 0x00u;
+    d |= byte << (8 * n);
+  }
+  return d;
 }
 
 }  // namespace kaito::nf4_mma

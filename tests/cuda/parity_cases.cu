@@ -191,7 +191,8 @@ prepared nf4_absmax_dq(std::mt19937& rng, int64_t nblocks) {
   return p;
 }
 
-prepared nf4_gemv(std::mt19937& rng, int64_t B, int64_t C, int64_t OC, bool double_quant) {
+prepared nf4_gemv(std::mt19937& rng, int64_t B, int64_t C, int64_t OC, bool double_quant,
+                  nf4_gemv_kernel kernel) {
   prepared p;
   auto w = random_f32(rng, OC * C, -0.05f, 0.05f);
   nf4_quant_state st = nf4_quantize_weight(w.data(), {OC, C}, dtype::bf16, double_quant);
@@ -210,10 +211,11 @@ prepared nf4_gemv(std::mt19937& rng, int64_t B, int64_t C, int64_t OC, bool doub
   p.cuda = [=](cuda_context& cx) {
     if (double_quant) {
       nf4_dq_gemv_cuda(cx, out.dev->as<bf16>(), xd->as<bf16>(), pd->as<uint8_t>(),
-                       qd->as<uint8_t>(), cd->as<float>(), nd->as<float>(), offset, B, C, OC);
+                       qd->as<uint8_t>(), cd->as<float>(), nd->as<float>(), offset, B, C, OC,
+                       kernel);
     } else {
       nf4_gemv_cuda(cx, out.dev->as<bf16>(), xd->as<bf16>(), pd->as<uint8_t>(), ad->as<float>(), B,
-                    C, OC);
+                    C, OC, kernel);
     }
   };
   p.bytes = OC * C * 0.5 + OC * C / 64.0 * (double_quant ? 1.0 : 4.0) + 2.0 * B * (C + OC);

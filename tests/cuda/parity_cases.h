@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "kernels/cuda/cuda_context.h"
+#include "kernels/nf4.h"
 #include "tests/cuda/parity_harness.h"
 
 namespace kaito::parity {
@@ -68,7 +69,8 @@ prepared gemm_dweight(std::mt19937& rng, int64_t N, int64_t C, int64_t OC, bool 
 prepared nf4_dequant(std::mt19937& rng, int64_t n);
 prepared nf4_absmax_dq(std::mt19937& rng, int64_t nblocks);
 // double_quant: exercise nf4_dq_gemv_cuda (qabsmax + code8 + nested absmax) instead of fp32 absmax.
-prepared nf4_gemv(std::mt19937& rng, int64_t B, int64_t C, int64_t OC, bool double_quant);
+prepared nf4_gemv(std::mt19937& rng, int64_t B, int64_t C, int64_t OC, bool double_quant,
+                  nf4_gemv_kernel kernel = nf4_gemv_kernel::scaled_lut);
 prepared nf4_gemm_fwd(std::mt19937& rng, int64_t N, int64_t C, int64_t OC);
 // parity_cases_ops.cu: the element ops of the training step.
 prepared convert_bf16_to_f32(std::mt19937& rng, int64_t n);
