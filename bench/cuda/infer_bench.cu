@@ -68,8 +68,9 @@ double seconds_since(clock_type::time_point t0) {
 
 // Decode tok/s at batch B after a `prompt`-token prompt: a warm-up pass (prefill + 8 steps), then
 // a fresh prefill (not timed) and `steps` timed steps.
+// The decode GEMV kernel is measured at create() (engine/cuda/gemv_choice.h); `choice` gets it.
 double decode_tok_s(cuda_context& cx, const gpu_model& m, int64_t B, int64_t prompt, int64_t steps,
-                    int64_t gemv_max_batch, bool graph) {
+                    int64_t gemv_max_batch, bool graph, gemv_choice* choice = nullptr) {
   infer_options opt;
   opt.max_batch = B;
   opt.max_seq = prompt + steps + 1;
@@ -99,6 +100,8 @@ double decode_tok_s(cuda_context& cx, const gpu_model& m, int64_t B, int64_t pro
       g.graphed() ? "graph" : (graph ? "graph capture FAILED, plain launches" : "plain launches"),
       1e3 * dt / double(steps), double(B * steps) / dt, double(g.bytes()) / 1048576.0, (*toks)[0],
       (*toks)[1], (*toks)[2]);
+  std::printf("        gemv: %s\n", g.gemv().note.c_str());
+  if (choice != nullptr) *choice = g.gemv();
   return double(B * steps) / dt;
 }
 
@@ -218,7 +221,8 @@ int main(int argc, char** argv) {
       "built in %.1f s\n",
       (*cx)->device_name().c_str(), (*cx)->sm_count(), (long long)layers,
       double(model->bytes()) / 1048576.0, seconds_since(t0));
-  const double b1 = decode_tok_s(**cx, *model, 1, prompt, steps, 16, true);
+  gemv_choice b1_gemv;
+  const double b1 = decode_tok_s(**cx, *model, 1, prompt, steps, 16, true, &b1_gemv);
   const double b1_eager = decode_tok_s(**cx, *model, 1, prompt, steps, 16, false);
   const double b16 = decode_tok_s(**cx, *model, 16, prompt, steps, 16, true);
   const double b16_gemm = decode_tok_s(**cx, *model, 16, prompt, steps, 8, true);
@@ -233,5 +237,9 @@ int main(int argc, char** argv) {
   std::printf("METRIC,decode_b16_tok_s,%.3f\n", b16);
   std::printf("METRIC,decode_b16_gemm_tok_s,%.3f\n", b16_gemm);
   std::printf("METRIC,prefill_2048_tok_s,%.3f\n", pf);
+  if (b1_gemv.measured) {  // one pass of batch-1 GEMVs over all 128 quantized linears, per kernel
+    std::printf("METRIC,gemv_pass_b1_scaled_lut_us,%.3f\n", b1_gemv.us[0]);
+    std::printf("METRIC,gemv_pass_b1_register_lut_us,%.3f\n", b1_gemv.us[1]);
+  }
   return 0;
 }

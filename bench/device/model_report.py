@@ -34,6 +34,10 @@ ROWS = [  # our key, label, goal kind, goal value, HF key (default hf_<our key>)
     # the alternatives infer_bench measures, for the record (no goal)
     ("decode_b1_eager_tok_s", "  decode b1, plain launches", None, None, "hf_decode_b1_tok_s"),
     ("decode_b16_gemm_tok_s", "  decode b16, dequant+GEMM", None, None, "hf_decode_b16_tok_s"),
+    # the decode GEMV's two kernels, one batch-1 pass over all 128 NF4 linears (us; the faster
+    # one is used: engine/cuda/gemv_choice.h)
+    ("gemv_pass_b1_scaled_lut_us", "  GEMV pass b1 us, scaled_lut", None, None, None),
+    ("gemv_pass_b1_register_lut_us", "  GEMV pass b1 us, register_lut", None, None, None),
 ]
 
 

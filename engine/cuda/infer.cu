@@ -15,6 +15,7 @@
 #include <string>
 
 #include "engine/cuda/cuda_try.h"
+#include "engine/cuda/gemv_choice.h"
 #include "engine/cuda/infer_ops.h"
 #include "engine/cuda/step_profile.h"
 #include "engine/cuda/train_ops.h"
@@ -43,6 +44,7 @@ struct gpu_generator::impl {
   int64_t warm_B = 0;         // batch size of the last plain-launch step (warm-up before capture)
   bool graph_failed = false;  // capture failed once: stay with plain launches
   step_profile* prof = nullptr;  // gpu_generator::set_profile
+  gemv_choice gemv;              // the decode GEMV kernel (create: measured or from the options)
   bool capturing = false;        // no profile events inside a graph capture
 
   void mark(const char* name) {
@@ -109,15 +111,15 @@ struct gpu_generator::impl {
 
   float scale() const { return 1.0f / std::sqrt(float(m.shape.HS)); }
 
-  // out (N, OC) = in (N, C) · Wᵀ (+ LoRA). decode: the fused GEMV in calls of <= 8 rows.
+  // out (N, OC) = in (N, C) · Wᵀ (+ LoRA). decode: the fused GEMV in calls of <= 16 rows.
   void linear(const gpu_layer& ly, int t, bf16* out, const bf16* in, int64_t N, bool decode) {
     const gpu_base_linear& w = ly.base(t);
     mark(decode ? "base linear (decode)" : "base linear");
     if (decode && w.quantized() && N <= opt.gemv_max_batch && w.C % 128 == 0) {
-      for (int64_t b0 = 0; b0 < N; b0 += 8)
+      for (int64_t b0 = 0; b0 < N; b0 += 16)
         nf4_dq_gemv_cuda(cx, out + b0 * w.OC, in + b0 * w.C, w.packed.as<uint8_t>(),
                          w.qabsmax.as<uint8_t>(), m.code8.as<float>(), w.nested_absmax.as<float>(),
-                         w.offset, std::min<int64_t>(8, N - b0), w.C, w.OC);
+                         w.offset, std::min<int64_t>(16, N - b0), w.C, w.OC, gemv.kernel);
     } else {
       base_linear_forward(cx, m, w, out, in, N);
     }
@@ -288,6 +290,14 @@ result<std::unique_ptr<gpu_generator>> gpu_generator::create(cuda_context& cx, c
   if (m.shape.V > INT32_MAX) return invalid_argument("vocabulary too large", "V");
   auto p = std::make_unique<impl>(cx, m, opt);
   KAITO_TRY(p->alloc());
+  if (opt.gemv_measure && opt.gemv_max_batch > 0) {
+    // at the batch decode steps will use the GEMV with (at most 16 rows a call)
+    const int64_t b = std::min({opt.max_batch, opt.gemv_max_batch, int64_t{16}});
+    KAITO_ASSIGN_OR_RETURN(p->gemv, choose_gemv_kernel(cx, m, b));
+  } else {
+    p->gemv.kernel = opt.gemv_kernel;
+    p->gemv.note = std::string(nf4_gemv_kernel_name(opt.gemv_kernel)) + ": fixed by the options";
+  }
   return std::unique_ptr<gpu_generator>(new gpu_generator(std::move(p)));
 }
 
@@ -368,6 +378,10 @@ status gpu_generator::decode_step() {
 
 void gpu_generator::set_profile(step_profile* p) {
   p_->prof = p;
+}
+
+const gemv_choice& gpu_generator::gemv() const {
+  return p_->gemv;
 }
 
 bool gpu_generator::graphed() const {

@@ -13,10 +13,11 @@
 //   (ties: the lowest id, as torch.argmax) over the bf16 logits.
 // Base products: prefill uses base_linear_forward (double-quant absmax decoded, W dequantized to
 //   bf16 in the arena, cuBLASLt). Decode uses the fused nf4_dq_gemv_cuda (reads each weight byte
-//   once) when the batch is <= gemv_max_batch and the linear's C is a multiple of 128: batches
-//   above 8 run as several GEMV calls of <= 8 rows (each call reads the weights again: at batch 16
-//   two reads of 0.56 byte/weight, still well under dequant+GEMM's ~4.5 byte/weight of traffic).
-//   gemv_max_batch = 8 sends batch 16 to dequant+GEMM instead, so the bench can measure both.
+//   once; of its two kernels the one gemv_choice measured faster on this device) when the batch
+//   is <= gemv_max_batch and the linear's C is a multiple of 128, in calls of <= 16 rows
+//   (register_lut reads the weights once for 16 rows; scaled_lut once per 8, still well under
+//   dequant+GEMM's ~4.5 byte/weight of traffic). gemv_max_batch = 8 sends batch 16 to
+//   dequant+GEMM instead, so the bench can measure both.
 // LoRA is applied at run time, unmerged (lora_forward_cuda, dropout 0; decode steps of <= 16 rows
 //   use the one-kernel lora_decode_cuda): merging into an NF4 base
 //   would need a requantization that changes the base weights. lora = false skips the branch.
@@ -45,6 +46,7 @@
 
 #include "base/status.h"
 #include "engine/cuda/device_buffer.h"
+#include "engine/cuda/gemv_choice.h"
 #include "engine/cuda/gpu_model.h"
 #include "engine/cuda/step_profile.h"
 
@@ -53,9 +55,13 @@ namespace kaito::gpu {
 struct infer_options {
   int64_t max_batch = 1;        // sequences decoded together
   int64_t max_seq = 0;          // cache capacity per sequence (prompt + generated), <= max_T
-  int64_t gemv_max_batch = 16;  // decode batches up to this use the fused GEMV (8 rows a call)
+  int64_t gemv_max_batch = 16;  // decode batches up to this use the fused GEMV (16 rows a call)
   bool lora = true;             // apply the LoRA branches
   bool cuda_graph = true;       // replay decode steps as a captured CUDA graph
+  // The fused GEMV's kernel (kernels/nf4.h): measured at create() on this device
+  // (engine/cuda/gemv_choice.h, ~10 ms at Phi-3 shapes), or gemv_kernel when gemv_measure is off.
+  bool gemv_measure = true;
+  nf4_gemv_kernel gemv_kernel = nf4_gemv_kernel::scaled_lut;
 };
 
 class gpu_generator {
@@ -79,6 +85,8 @@ class gpu_generator {
   result<std::vector<int32_t>> tokens();
   // The logits the last token was picked from, (B, V) widened from bf16; waits for the device.
   result<std::vector<float>> last_logits();
+  // The decode GEMV kernel in use and how it was chosen.
+  const gemv_choice& gemv() const;
   // True once decode steps replay a captured graph.
   bool graphed() const;
   // Charges prefill and plain-launch decode steps to named segments while p records

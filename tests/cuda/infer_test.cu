@@ -11,9 +11,12 @@
 // cascades) and each GPU token must be the CPU's argmax, or within kTieTol * max|logit| of it
 // (a near-tie the bf16 rounding may flip); at least 90% must match exactly.
 // Shape: C=128, 2 layers, 4 query heads / 2 kv heads of 32 (GQA), I=256, V=256, window 6 (so
-// the window cuts in), LoRA r=4 with non-zero B; batch 10 (decode runs the GEMV as 8 + 2 rows),
+// the window cuts in), LoRA r=4 with non-zero B; batch 10 (one GEMV call of 10 rows: two n8 tiles
+// in register_lut, launches of 8 + 2 in scaled_lut),
 // then with gemv_max_batch = 8 (dequant + GEMM for the decode products), both replaying the decode
-// step as a CUDA graph (which must capture), then once more with plain launches.
+// step as a CUDA graph (which must capture), then once more with plain launches; the decode GEMV
+// kernel measured at create() (engine/cuda/gemv_choice.h) in those three, then each of the two
+// kernels fixed by the options.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -220,14 +223,19 @@ int main() {
   struct variant {
     int64_t gemv_max;
     bool graph;
+    int gemv;  // -1: measured at create(); else the nf4_gemv_kernel fixed by the options
   };
-  for (const variant var : {variant{16, true}, variant{8, true}, variant{16, false}}) {
+  const int kScaled = int(nf4_gemv_kernel::scaled_lut), kReg = int(nf4_gemv_kernel::register_lut);
+  for (const variant var : {variant{16, true, -1}, variant{8, true, -1}, variant{16, false, -1},
+                            variant{16, true, kScaled}, variant{16, true, kReg}}) {
     const int64_t gemv_max = var.gemv_max;
     infer_options opt;
     opt.max_batch = B;
     opt.max_seq = T + steps;
     opt.gemv_max_batch = gemv_max;
     opt.cuda_graph = var.graph;
+    opt.gemv_measure = var.gemv < 0;
+    if (var.gemv >= 0) opt.gemv_kernel = nf4_gemv_kernel(var.gemv);
     auto gen = gpu_generator::create(**cx, *model, opt);
     const status st = gen.ok() ? generate(**gen, prompt, B, T, steps) : gen.error();
     auto toks = st.ok() ? (*gen)->tokens() : result<std::vector<int32_t>>(st);
@@ -270,9 +278,9 @@ int main() {
     }
     std::printf(
         "%s gemv_max_batch=%lld %s: %d of %d tokens equal the CPU argmax, %d near-ties; "
-        "last logits max_rel %.3e (tol %.0e)\n",
+        "last logits max_rel %.3e (tol %.0e); gemv %s\n",
         ok ? "ok  " : "FAIL", (long long)gemv_max, var.graph ? "graph" : "plain", exact, total,
-        ties, rel, kLogitTol);
+        ties, rel, kLogitTol, (*gen)->gemv().note.c_str());
     failures += ok ? 0 : 1;
   }
   std::printf("%d failed\n", failures);
