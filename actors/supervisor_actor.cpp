@@ -112,6 +112,7 @@ void trigger(self_ptr self, const std::string& kind, const std::string& key) {
     auto h = spawn_reconcile_actor(self->system(), c);
     self->monitor(h);
     self->link_to(h);  // the reconcilers end with the supervisor
+    self->state.restarts.started(id, now());
     it = self->state.reconcilers.emplace(id, h).first;
   }
   self->send(it->second, reconcile_atom::value);
@@ -150,6 +151,7 @@ void collect_reconcilers(self_ptr self) {
       continue;
     }
     st.absent_ticks.erase(it->first);
+    st.restarts.forget(it->first);  // the object is gone: so is its crash history
     self->demonitor(it->second);
     self->unlink_from(it->second);
     self->send_exit(it->second, caf::exit_reason::user_shutdown);
@@ -372,12 +374,15 @@ void on_down(self_ptr self, const caf::down_msg& d) {
     if (it->second.address() != d.source) continue;
     std::string id = it->first;
     st.reconcilers.erase(it);
-    if (d.reason == caf::exit_reason::user_shutdown || d.reason == caf::exit_reason::normal) return;
-    auto n = ++st.restarts[id];
-    auto delay = std::min<std::chrono::milliseconds>(100ms * (1u << std::min(n, 8u)), 30s);
+    if (d.reason == caf::exit_reason::user_shutdown || d.reason == caf::exit_reason::normal) {
+      st.restarts.forget(id);
+      return;
+    }
+    auto delay = st.restarts.died(id, now());
     log_warn(slog(), "reconciler died; restarting",
              {{"reconciler", id},
               {"reason", caf::to_string(d.reason)},
+              {"deaths_in_a_row", std::to_string(st.restarts.deaths(id))},
               {"in_ms", std::to_string(delay.count())}});
     auto sp = id.find(' ');
     self->delayed_send(self, delay, event_atom::value, id.substr(0, sp), id.substr(sp + 1));

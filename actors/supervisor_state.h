@@ -12,6 +12,7 @@
 
 #include "actors/node_registry.h"
 #include "actors/reconcile_queue.h"
+#include "actors/restart_backoff.h"
 #include "actors/shell_commands.h"
 #include "actors/supervisor_pods.h"
 #include "actors/supervisor_runtime.h"
@@ -39,7 +40,7 @@ struct supervisor_state {
   std::map<std::string, int> absent_ticks;
   steady_time leading_since{};
   std::map<std::string, steady_time> node_repairs;  // node -> last NotReady/eviction sweep
-  std::map<std::string, uint32_t> restarts;
+  restart_backoff restarts;  // reconcile actors that died: when to respawn them
   std::map<std::string, reconcile_counters> stats;
   std::vector<msg::worker_list> last_workers;
   pod_log_buffer logs;
