@@ -1,5 +1,7 @@
 // gemv_choice (contract: engine/cuda/gemv_choice.h): agreement check, then a timed pass over the
-// model's quantized linears per decode GEMV kernel.
+// model's quantized linears per decode GEMV kernel. A register_lut launch that fails in the
+// agreement check (an error the context records, such as a launch the device refuses) leaves
+// scaled_lut chosen instead of failing the generator; scaled_lut's own errors are returned.
 #include "engine/cuda/gemv_choice.h"
 
 #include <cuda_runtime.h>
@@ -91,8 +93,13 @@ result<gemv_choice> choose_gemv_kernel(cuda_context& cx, const gpu_model& m, int
   for (int t = 0; t < kLoraTargets; ++t) {
     const gpu_base_linear& w = m.layers[0].base(t);
     launch(cx, m, w, y0.as<bf16>(), x.as<bf16>(), B, nf4_gemv_kernel::scaled_lut);
+    KAITO_TRY(cx.synchronize());  // the kernel decode has always used: its errors are real ones
     launch(cx, m, w, y1.as<bf16>(), x.as<bf16>(), B, nf4_gemv_kernel::register_lut);
-    KAITO_TRY(cx.synchronize());
+    if (status st = cx.synchronize(); !st.ok()) {  // e.g. a launch this device refuses
+      gemv_choice c;
+      c.note = "scaled_lut: register_lut failed (" + st.to_string() + ")";
+      return c;
+    }
     std::vector<bf16> a(size_t(B * w.OC)), b(a.size());
     GPU_TRY_CUDA(cudaMemcpy(a.data(), y0.get(), a.size() * 2, cudaMemcpyDeviceToHost));
     GPU_TRY_CUDA(cudaMemcpy(b.data(), y1.get(), b.size() * 2, cudaMemcpyDeviceToHost));
