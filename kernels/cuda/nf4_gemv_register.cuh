@@ -114,11 +114,22 @@ __global__ void __launch_bounds__(kGemvWarps * 32)
   for (int ch = warp; ch < nchunks; ch += kGemvWarps) {
     const uint2 zero2 = make_uint2(0, 0);
     uint2 qa[2], qb[2];
+    uint4 xv[2][NT][2];  // x elements 64b + 16t + [8i, 8i+8) of the chunk, batch row 8nt + g
     float sa[2], sb[2];
+    // every load of the chunk first (weights, x, absmax), so their latencies overlap
 #pragma unroll
     for (int b = 0; b < 2; ++b) {  // the chunk's two 64-blocks: 32 bytes per row each
       qa[b] = ok_a ? __ldcs(reinterpret_cast<const uint2*>(wa + ch * 64 + 32 * b)) : zero2;
       qb[b] = ok_b ? __ldcs(reinterpret_cast<const uint2*>(wb + ch * 64 + 32 * b)) : zero2;
+#pragma unroll
+      for (int nt = 0; nt < NT; ++nt) {
+#pragma unroll
+        for (int i = 0; i < 2; ++i)
+          xv[b][nt][i] =
+              ok_x[nt]
+                  ? __ldg(reinterpret_cast<const uint4*>(xg[nt] + ch * kGemvChunk + 64 * b + 8 * i))
+                  : make_uint4(0, 0, 0, 0);
+      }
       sa[b] = ok_a ? block_absmax<DQ>(am, blk_a + 2 * ch + b) : 0.0f;
       sb[b] = ok_b ? block_absmax<DQ>(am, blk_b + 2 * ch + b) : 0.0f;
     }
@@ -128,14 +139,7 @@ __global__ void __launch_bounds__(kGemvWarps * 32)
       block_fragments(lut, qa[b], qb[b], a);
 #pragma unroll
       for (int nt = 0; nt < NT; ++nt) {
-        uint4 xv[2];  // x elements 64b + 16t + [8i, 8i+8) of the chunk, batch row 8nt + g
-#pragma unroll
-        for (int i = 0; i < 2; ++i)
-          xv[i] =
-              ok_x[nt]
-                  ? __ldg(reinterpret_cast<const uint4*>(xg[nt] + ch * kGemvChunk + 64 * b + 8 * i))
-                  : make_uint4(0, 0, 0, 0);
-        const uint32_t* x32 = reinterpret_cast<const uint32_t*>(xv);
+        const uint32_t* x32 = reinterpret_cast<const uint32_t*>(xv[b][nt]);
         float part[4] = {0.0f, 0.0f, 0.0f, 0.0f};
 #pragma unroll
         for (int j = 0; j < 4; ++j) nf4_mma::mma_16816(part, a[j], x32[2 * j], x32[2 * j + 1]);
