@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "tests/cuda/cuda_emulation.h"
+#include "tests/cuda/emulation_data.h"
 
 namespace kaito {
 namespace {
@@ -45,23 +46,9 @@ constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
 constexpr double kBf16Tol = 1e-2;  // parity_test's kBf16
 constexpr double kF32Tol = 1e-4;   // parity_test's kF32
 
-// n values uniform in [-scale, scale], rounded to bf16; the floats are the bf16 values.
-std::vector<float> random_bf16(std::mt19937& rng, int64_t n, float scale, std::vector<nv>& bf) {
-  std::uniform_real_distribution<float> u(-scale, scale);
-  std::vector<float> f(static_cast<size_t>(n));
-  bf.resize(size_t(n));
-  for (size_t i = 0; i < f.size(); ++i) {
-    bf[i] = __float2bfloat16_rn(u(rng));
-    f[i] = __bfloat162float(bf[i]);
-  }
-  return f;
-}
+using testing::random_bf16;
 
-std::vector<float> to_float(const std::vector<nv>& x) {
-  std::vector<float> f(x.size());
-  for (size_t i = 0; i < x.size(); ++i) f[i] = __bfloat162float(x[i]);
-  return f;
-}
+using testing::to_float;
 
 // parity_test's measure: max |got - ref| / max |ref| (the absolute error when ref is all zeros,
 // as dq and dk of a single token are); any non-finite output fails.

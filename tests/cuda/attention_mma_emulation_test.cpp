@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "tests/cuda/cuda_emulation.h"
+#include "tests/cuda/emulation_data.h"
 #include "tests/cuda/mma_emulation.h"
 
 // the kernel under test (its launcher is left out under KAITO_CUDA_EMULATE)
@@ -34,16 +35,7 @@ constexpr double kOutTol = 1e-2;  // parity_test's kBf16
 constexpr double kLseTol = 1e-4;  // parity_test's kF32
 constexpr int64_t kGuard = 64;    // NaN elements after each output
 
-std::vector<float> random_bf16(std::mt19937& rng, int64_t n, float scale, std::vector<nv>& bf) {
-  std::uniform_real_distribution<float> u(-scale, scale);
-  std::vector<float> f(static_cast<size_t>(n));
-  bf.resize(size_t(n));
-  for (size_t i = 0; i < f.size(); ++i) {
-    bf[i] = __float2bfloat16_rn(u(rng));
-    f[i] = __bfloat162float(bf[i]);
-  }
-  return f;
-}
+using testing::random_bf16;
 
 // max |got - ref| / max |ref| over n values; infinity if a value or the guard band after it is
 // not what it should be (NaN inside = unwritten, non-NaN after = written past the end).
