@@ -243,14 +243,4 @@ const char* nf4_gemv_kernel_name(nf4_gemv_kernel k) {
   return k == nf4_gemv_kernel::register_lut ? "register_lut" : "scaled_lut";
 }
 
-bool nf4_gemv_kernel_from_name(std::string_view name, nf4_gemv_kernel* out) {
-  for (nf4_gemv_kernel k : {nf4_gemv_kernel::scaled_lut, nf4_gemv_kernel::register_lut}) {
-    if (name == nf4_gemv_kernel_name(k)) {
-      *out = k;
-      return true;
-    }
-  }
-  return false;
-}
-
 }  // namespace kaito

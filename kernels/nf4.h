@@ -36,7 +36,6 @@
 
 #include <cstdint>
 #include <string>
-#include <string_view>
 #include <vector>
 
 #include "base/status.h"
@@ -150,8 +149,6 @@ const char* nf4_torch_dtype_name(dtype t);
 // The fused decode GEMV's two kernels (nf4_gemv_cuda below), named for flags and reports.
 enum class nf4_gemv_kernel { scaled_lut, register_lut };
 const char* nf4_gemv_kernel_name(nf4_gemv_kernel k);
-// Parses a name nf4_gemv_kernel_name returns; false (out untouched) for anything else.
-bool nf4_gemv_kernel_from_name(std::string_view name, nf4_gemv_kernel* out);
 
 #if KAITO_WITH_CUDA
 // Device twins. packed: ceil(n/2) bytes, absmax: ceil(n/64) fp32; out: n bf16 (=).

@@ -16,9 +16,9 @@
 //       The H200 said 3.3x SLOWER (22.5 us at 3072x3072 B=1; 79 us at 16384x3072). Likely cause
 //       (inferred): every block first fills a 32 KB replicated table (8192 stores and conversions)
 //       for ~3 chunks of real work per warp, and 32 KB of shared memory per block caps residency.
-//   reg  the product's register_lut kernel (kernels/cuda/nf4_gemv.cu): v3's per-block scaling with
-//       the lookup in registers (byte permutes, ~3 PTX instructions per element against v1's ~6),
-//       no table to fill. "prod" is the product's scaled_lut (= v1).
+//   reg  the product's register_lut kernel (kernels/cuda/nf4_gemv_register.cuh): v3's per-block
+//       scaling with the lookup in registers (byte permutes, ~3 PTX instructions per element
+//       against v1's ~6), no table to fill. "prod" is the product's scaled_lut (= v1).
 // Weights rotate over >= 256 MB (4x the L2) so every variant streams from HBM; each rotation is
 // captured as a CUDA graph and timed by replays (kernel time, no host launch overhead).
 #include <cuda_bf16.h>

@@ -32,16 +32,9 @@ TEST(GemvChoice, AKernelThatDisagreesIsNeverChosen) {
   EXPECT_EQ(decide_gemv_kernel(900.0, 100.0, kGemvAgreement).kernel, nf4_gemv_kernel::register_lut);
 }
 
-TEST(GemvChoice, KernelNamesRoundTrip) {
-  for (nf4_gemv_kernel k : {nf4_gemv_kernel::scaled_lut, nf4_gemv_kernel::register_lut}) {
-    nf4_gemv_kernel back = k == nf4_gemv_kernel::scaled_lut ? nf4_gemv_kernel::register_lut
-                                                            : nf4_gemv_kernel::scaled_lut;
-    ASSERT_TRUE(nf4_gemv_kernel_from_name(nf4_gemv_kernel_name(k), &back));
-    EXPECT_EQ(back, k);
-  }
-  nf4_gemv_kernel untouched = nf4_gemv_kernel::register_lut;
-  EXPECT_FALSE(nf4_gemv_kernel_from_name("scaled", &untouched));
-  EXPECT_EQ(untouched, nf4_gemv_kernel::register_lut);
+TEST(GemvChoice, KernelNames) {
+  EXPECT_STREQ(nf4_gemv_kernel_name(nf4_gemv_kernel::scaled_lut), "scaled_lut");
+  EXPECT_STREQ(nf4_gemv_kernel_name(nf4_gemv_kernel::register_lut), "register_lut");
 }
 
 }  // namespace
