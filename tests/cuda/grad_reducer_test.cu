@@ -15,20 +15,12 @@
 #include "engine/cuda/nccl_grad_reducer.h"
 #include "engine/cuda/train_step.h"
 #include "kernels/cuda/cuda_context.h"
+#include "tests/cuda/check_true.h"
 #include "tests/cuda/device_readback.h"
 
 namespace {
 
-int failures = 0;
-#define CHECK_TRUE(c, ...)          \
-  do {                              \
-    if (!(c)) {                     \
-      std::printf("FAIL %s: ", #c); \
-      std::printf(__VA_ARGS__);     \
-      std::printf("\n");            \
-      ++failures;                   \
-    }                               \
-  } while (0)
+using ::kaito::testing::failures;
 
 using namespace kaito;
 using namespace kaito::gpu;

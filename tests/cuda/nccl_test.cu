@@ -8,19 +8,11 @@
 
 #include "kernels/cuda/cuda_context.h"
 #include "kernels/cuda/nccl_comm.h"
+#include "tests/cuda/check_true.h"
 
 namespace {
 
-int failures = 0;
-#define CHECK_TRUE(c, ...)          \
-  do {                              \
-    if (!(c)) {                     \
-      std::printf("FAIL %s: ", #c); \
-      std::printf(__VA_ARGS__);     \
-      std::printf("\n");            \
-      ++failures;                   \
-    }                               \
-  } while (0)
+using ::kaito::testing::failures;
 
 }  // namespace
 
