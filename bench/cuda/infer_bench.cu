@@ -1,11 +1,12 @@
 // infer_bench: GPU inference at the Phi-3-mini shape (issue #6; never run by ctest).
 //   decode: greedy decode with the KV cache (engine/cuda/infer.h) at batch 1 and 16 after a
 //           128-token prompt; the prompt's prefill is not timed; tok/s = B * steps / seconds.
-//           Batch 16 runs twice: the default (the fused NF4 GEMV in two calls of 8 rows) and
-//           with gemv_max_batch = 8 (NF4 dequantize + cuBLASLt GEMM), printed as
-//           decode_b16_gemm_tok_s so the choice can be checked against a measurement.
-//           Decode steps replay a captured CUDA graph (infer.h); batch 1 also runs with plain
-//           launches, printed as decode_b1_eager_tok_s (what the graph saves).
+//           Batch 16 runs twice: the default (the fused NF4 GEMV) and with gemv_max_batch = 8
+//           (NF4 dequantize + cuBLASLt GEMM), printed as decode_b16_gemm_tok_s so the choice
+//           can be checked against a measurement.
+//           Decode steps replay a captured CUDA graph (infer.h) with programmatic dependent
+//           launch; batch 1 also runs with plain launches (decode_b1_eager_tok_s: what the graph
+//           saves) and as a graph without programmatic launch (decode_b1_nopdl_tok_s).
 //   prefill: one sequence of 2048 tokens through every layer, filling the cache, up to the
 //           greedy next token; median of 3 after a warm-up.
 // Timing: wall clock (std::chrono::steady_clock) around the enqueued steps and a final
@@ -14,7 +15,8 @@
 // every LoRA product runs); LoRA applied at run time.
 // Output: a human line per row and `METRIC,<key>,<value>` lines (bench/device/model_report.py):
 //   decode_b1_tok_s, decode_b16_tok_s, prefill_2048_tok_s (issue #6's rows) and
-//   decode_b1_eager_tok_s, decode_b16_gemm_tok_s (the alternatives, for the record)
+//   decode_b1_eager_tok_s, decode_b1_nopdl_tok_s, decode_b16_gemm_tok_s (the alternatives, for
+//   the record)
 // Then the profiles (engine/cuda/step_profile.h): a batch-1 decode step (plain launches behind a
 // hold, averaged over 8 steps) and a 2048-token prefill by segment, as `PROFILE,<decode_b1 |
 // prefill_2048>,<segment>,<ms>,<count>` lines.
@@ -70,8 +72,10 @@ double seconds_since(clock_type::time_point t0) {
 // a fresh prefill (not timed) and `steps` timed steps.
 // The decode GEMV kernel is measured at create() (engine/cuda/gemv_choice.h); `choice` gets it.
 double decode_tok_s(cuda_context& cx, const gpu_model& m, int64_t B, int64_t prompt, int64_t steps,
-                    int64_t gemv_max_batch, bool graph, gemv_choice* choice = nullptr) {
+                    int64_t gemv_max_batch, bool graph, bool pdl = true,
+                    gemv_choice* choice = nullptr) {
   infer_options opt;
+  opt.programmatic_launch = pdl;
   opt.max_batch = B;
   opt.max_seq = prompt + steps + 1;
   opt.gemv_max_batch = gemv_max_batch;
@@ -94,11 +98,11 @@ double decode_tok_s(cuda_context& cx, const gpu_model& m, int64_t B, int64_t pro
   for (int32_t t : *toks)
     if (t < 0 || t >= m.shape.V) die("tokens", internal_error("generated id out of range"));
   std::printf(
-      "decode  B=%-3lld prompt=%lld steps=%lld gemv<=%lld %s: %8.3f ms/step  %9.1f tok/s  "
+      "decode  B=%-3lld prompt=%lld steps=%lld gemv<=%lld %s%s: %8.3f ms/step  %9.1f tok/s  "
       "(cache+activations %.0f MiB; first tokens %d %d %d)\n",
       (long long)B, (long long)prompt, (long long)steps, (long long)gemv_max_batch,
       g.graphed() ? "graph" : (graph ? "graph capture FAILED, plain launches" : "plain launches"),
-      1e3 * dt / double(steps), double(B * steps) / dt, double(g.bytes()) / 1048576.0, (*toks)[0],
+      pdl && cx.props().major >= 9 ? "+pdl" : "", 1e3 * dt / double(steps), double(B * steps) / dt, double(g.bytes()) / 1048576.0, (*toks)[0],
       (*toks)[1], (*toks)[2]);
   std::printf("        gemv: %s\n", g.gemv().note.c_str());
   if (choice != nullptr) *choice = g.gemv();
@@ -222,8 +226,9 @@ int main(int argc, char** argv) {
       (*cx)->device_name().c_str(), (*cx)->sm_count(), (long long)layers,
       double(model->bytes()) / 1048576.0, seconds_since(t0));
   gemv_choice b1_gemv;
-  const double b1 = decode_tok_s(**cx, *model, 1, prompt, steps, 16, true, &b1_gemv);
+  const double b1 = decode_tok_s(**cx, *model, 1, prompt, steps, 16, true, true, &b1_gemv);
   const double b1_eager = decode_tok_s(**cx, *model, 1, prompt, steps, 16, false);
+  const double b1_nopdl = decode_tok_s(**cx, *model, 1, prompt, steps, 16, true, false);
   const double b16 = decode_tok_s(**cx, *model, 16, prompt, steps, 16, true);
   const double b16_gemm = decode_tok_s(**cx, *model, 16, prompt, steps, 8, true);
   const double pf = prefill_tok_s(**cx, *model, prefill_T);
@@ -234,6 +239,7 @@ int main(int argc, char** argv) {
   }
   std::printf("METRIC,decode_b1_tok_s,%.3f\n", b1);
   std::printf("METRIC,decode_b1_eager_tok_s,%.3f\n", b1_eager);
+  std::printf("METRIC,decode_b1_nopdl_tok_s,%.3f\n", b1_nopdl);
   std::printf("METRIC,decode_b16_tok_s,%.3f\n", b16);
   std::printf("METRIC,decode_b16_gemm_tok_s,%.3f\n", b16_gemm);
   std::printf("METRIC,prefill_2048_tok_s,%.3f\n", pf);

@@ -33,6 +33,7 @@ ROWS = [  # our key, label, goal kind, goal value, HF key (default hf_<our key>)
     ("prefill_2048_tok_s", "prefill 2048 tok/s", None, None, None),
     # the alternatives infer_bench measures, for the record (no goal)
     ("decode_b1_eager_tok_s", "  decode b1, plain launches", None, None, "hf_decode_b1_tok_s"),
+    ("decode_b1_nopdl_tok_s", "  decode b1, graph, no PDL", None, None, "hf_decode_b1_tok_s"),
     ("decode_b16_gemm_tok_s", "  decode b16, dequant+GEMM", None, None, "hf_decode_b16_tok_s"),
     # the decode GEMV's two kernels, one batch-1 pass over all 128 NF4 linears (us; the faster
     # one is used: engine/cuda/gemv_choice.h)

@@ -31,6 +31,21 @@
 
 namespace kaito::gpu {
 
+// Programmatic dependent launch (kernels/cuda/pdl.cuh) on cx for a scope; restores the setting.
+class programmatic_scope {
+ public:
+  programmatic_scope(cuda_context& cx, bool on) : cx_(cx), was_(cx.programmatic_launch()) {
+    cx_.set_programmatic_launch(on);
+  }
+  ~programmatic_scope() { cx_.set_programmatic_launch(was_); }
+  programmatic_scope(const programmatic_scope&) = delete;
+  programmatic_scope& operator=(const programmatic_scope&) = delete;
+
+ private:
+  cuda_context& cx_;
+  bool was_;
+};
+
 struct gpu_generator::impl {
   cuda_context& cx;
   const gpu_model& m;
@@ -223,6 +238,7 @@ struct gpu_generator::impl {
   // Everything one decode step enqueues (plain launches, or captured into `graph`).
   void enqueue_step(int64_t B) {
     const gpu_model_shape& s = m.shape;
+    const programmatic_scope pdl(cx, opt.programmatic_launch);
     mark("embedding");
     embedding_forward_cuda(cx, x.as<bf16>(), ids.as<int32_t>(), m.embed.as<bf16>(), B, s.V, s.C);
     for (int64_t l = 0; l < s.L; ++l) layer_decode(l, B);

@@ -30,7 +30,8 @@
 //   cuBLASLt's algorithm choice happen outside a capture), the second captures the whole step
 //   (~25 launches a layer, 8 of them cuBLASLt calls with host-side descriptor setup) into one
 //   CUDA graph, and every later step is one cudaGraphLaunch. If capture fails, steps stay plain
-//   launches (graphed() says which).
+//   launches (graphed() says which). With programmatic_launch, the step's own kernels (all but
+//   the cuBLASLt lm_head) overlap their start with the end of the kernel ahead (pdl.cuh).
 // Positions: rope tables of the model (rows 0..max_T-1), so max_seq <= model.max_T.
 // Memory: create() allocates everything (cache L x 2 x (max_batch, max_seq, NKV, HS) bf16 and the
 //   activations for max_batch * max_seq prompt rows) once; cx's arena needs the largest linear's
@@ -58,6 +59,10 @@ struct infer_options {
   int64_t gemv_max_batch = 16;  // decode batches up to this use the fused GEMV (16 rows a call)
   bool lora = true;             // apply the LoRA branches
   bool cuda_graph = true;       // replay decode steps as a captured CUDA graph
+  // Decode-step kernels launched with programmatic dependent launch (kernels/cuda/pdl.cuh; compute
+  // capability >= 9.0, else ignored): each kernel's blocks start, and the GEMV loads its first
+  // weights, while the kernel ahead finishes. Same results bit for bit.
+  bool programmatic_launch = true;
   // The fused GEMV's kernel (kernels/nf4.h): measured at create() on this device
   // (engine/cuda/gemv_choice.h, ~10 ms at Phi-3 shapes), or gemv_kernel when gemv_measure is off.
   bool gemv_measure = true;

@@ -6,6 +6,7 @@
 #include <climits>
 
 #include "kernels/cuda/cuda_common.cuh"
+#include "kernels/cuda/pdl.cuh"
 
 namespace kaito::gpu {
 namespace {
@@ -22,6 +23,8 @@ constexpr int kArgmaxThreads = 1024;
 __global__ void __launch_bounds__(kArgmaxThreads)
     argmax_kernel(int32_t* ids, int32_t* gen, int64_t gen_ld, const int32_t* state,
                   const __nv_bfloat16* logits, int V) {
+  pdl_trigger();  // launched through launch_pdl (kernels/cuda/pdl.cuh)
+  pdl_wait();
   static __shared__ float sv[32];  // (static: shared by the emulated threads of a block)
   static __shared__ int si[32];
   const int b = blockIdx.x, lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
@@ -62,6 +65,8 @@ __global__ void decode_qkv_kernel(__nv_bfloat16* q, __nv_bfloat16* kc, __nv_bflo
                                   const __nv_bfloat16* qkv, const float* cos, const float* sin,
                                   const int32_t* state, int64_t total, int NH, int NKV, int HS,
                                   int64_t Tcap) {
+  pdl_trigger();  // launched through launch_pdl (kernels/cuda/pdl.cuh)
+  pdl_wait();
   const int64_t idx = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (idx >= total) return;
   const int H = HS / 2, heads = NH + 2 * NKV;
@@ -95,6 +100,8 @@ __global__ void set_state_kernel(int32_t* state, int32_t pos, int32_t step) {
 }
 
 __global__ void advance_state_kernel(int32_t* state) {
+  pdl_trigger();  // launched through launch_pdl (kernels/cuda/pdl.cuh)
+  pdl_wait();
   state[0] += 1;
   state[1] += 1;
   state[2] += 1;
@@ -117,8 +124,8 @@ void argmax_rows_cuda(cuda_context& cx, int32_t* ids, int32_t* gen, int64_t gen_
   KAITO_CHECK(B >= 0 && B <= INT32_MAX && V > 0 && V <= INT32_MAX, "argmax_rows_cuda: B=", B,
               " V=", V);
   if (B == 0) return;
-  argmax_kernel<<<unsigned(B), kArgmaxThreads, 0, cx.stream()>>>(ids, gen, gen_ld, state,
-                                                                 as_nv(logits), int(V));
+  launch_pdl(cx, argmax_kernel, dim3(unsigned(B)), dim3(kArgmaxThreads), 0, ids, gen, gen_ld, state,
+             as_nv(logits), int(V));
   CUDA_CHECK(cudaGetLastError());
 }
 
@@ -130,9 +137,9 @@ void decode_qkv_cuda(cuda_context& cx, bf16* q, bf16* k_cache, bf16* v_cache, co
               "decode_qkv_cuda: bad shape B=", B, " NH=", NH, " NKV=", NKV, " HS=", HS);
   const int64_t total = decode_qkv_total(B, NH, NKV, HS);
   if (total == 0) return;
-  decode_qkv_kernel<<<unsigned(ceil_div<int64_t>(total, kDecodeThreads)), kDecodeThreads, 0,
-                      cx.stream()>>>(as_nv(q), as_nv(k_cache), as_nv(v_cache), as_nv(qkv), cos, sin,
-                                     state, total, int(NH), int(NKV), int(HS), Tcap);
+  launch_pdl(cx, decode_qkv_kernel, dim3(unsigned(ceil_div<int64_t>(total, kDecodeThreads))),
+             dim3(kDecodeThreads), 0, as_nv(q), as_nv(k_cache), as_nv(v_cache), as_nv(qkv), cos,
+             sin, state, total, int(NH), int(NKV), int(HS), Tcap);
   CUDA_CHECK(cudaGetLastError());
 }
 
@@ -144,7 +151,7 @@ void set_decode_state_cuda(cuda_context& cx, int32_t* state, int64_t pos, int64_
 }
 
 void advance_decode_state_cuda(cuda_context& cx, int32_t* state) {
-  advance_state_kernel<<<1, 1, 0, cx.stream()>>>(state);
+  launch_pdl(cx, advance_state_kernel, dim3(1), dim3(1), 0, state);
   CUDA_CHECK(cudaGetLastError());
 }
 #endif  // KAITO_CUDA_EMULATE

@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "kernels/cuda/cuda_common.cuh"
+#include "kernels/cuda/pdl.cuh"
 
 namespace kaito::gpu {
 namespace {
@@ -15,6 +16,8 @@ unsigned grid_for(int64_t n) {
 // Units of 8 elements (one 16-byte vector) for [0, n8), then a scalar tail.
 __global__ void add_bf16_kernel(__nv_bfloat16* out, const __nv_bfloat16* a, const __nv_bfloat16* b,
                                 int64_t n, bool vec) {
+  pdl_trigger();  // launched through launch_pdl (kernels/cuda/pdl.cuh)
+  pdl_wait();
   const int64_t stride = int64_t(gridDim.x) * blockDim.x;
   const int64_t first = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   int64_t done = 0;
@@ -79,8 +82,8 @@ void add_bf16(cuda_context& cx, bf16* out, const bf16* a, const bf16* b, int64_t
   KAITO_CHECK(n >= 0, "add_bf16: n=", n);
   if (n == 0) return;
   const bool vec = aligned16(out) && aligned16(a) && aligned16(b);
-  add_bf16_kernel<<<add_bf16_grid(n, vec), kOpsThreads, 0, cx.stream()>>>(as_nv(out), as_nv(a),
-                                                                          as_nv(b), n, vec);
+  launch_pdl(cx, add_bf16_kernel, dim3(add_bf16_grid(n, vec)), dim3(kOpsThreads), 0, as_nv(out),
+             as_nv(a), as_nv(b), n, vec);
   CUDA_CHECK(cudaGetLastError());
 }
 

@@ -31,6 +31,7 @@
 
 #include "kernels/attention.h"
 #include "kernels/cuda/cuda_common.cuh"
+#include "kernels/cuda/pdl.cuh"
 
 namespace kaito {
 namespace {
@@ -59,6 +60,8 @@ __global__ void __launch_bounds__(kWarps * 32)
     attn_decode_split_kernel(__nv_bfloat16* out, float* lse, float* part_o, float* part_ml,
                              const __nv_bfloat16* q, const __nv_bfloat16* kc,
                              const __nv_bfloat16* vc, decode_shape s) {
+  pdl_trigger();  // launched through launch_pdl (kernels/cuda/pdl.cuh)
+  pdl_wait();
   constexpr int KD = HS / 32;
   // (static: shared by the emulated threads of a block, tests/cuda/cuda_emulation.h)
   static __shared__ float qs[HS];
@@ -164,6 +167,8 @@ template <int HS>
 __global__ void attn_decode_merge_kernel(__nv_bfloat16* out, float* lse, const float* part_o,
                                          const float* part_ml, int64_t rows, int nsplit, int Tq,
                                          int NH) {
+  pdl_trigger();  // launched through launch_pdl (kernels/cuda/pdl.cuh)
+  pdl_wait();
   constexpr int KD = HS / 32;
   const int64_t row = (int64_t(blockIdx.x) * blockDim.x + threadIdx.x) >> 5;
   const int lane = threadIdx.x & 31;
@@ -241,14 +246,14 @@ template <int HS>
 void decode_hs(cuda_context& cx, bf16* out, float* lse, float* part_o, float* part_ml,
                const bf16* q, const bf16* k, const bf16* v, int64_t B, const decode_shape& s) {
   const decode_launch ls = split_launch(B, s);
-  attn_decode_split_kernel<HS><<<ls.grid, ls.threads, 0, cx.stream()>>>(
-      as_nv(out), lse, part_o, part_ml, as_nv(q), as_nv(k), as_nv(v), s);
+  launch_pdl(cx, attn_decode_split_kernel<HS>, dim3(ls.grid), dim3(ls.threads), 0, as_nv(out), lse,
+             part_o, part_ml, as_nv(q), as_nv(k), as_nv(v), s);
   CUDA_CHECK(cudaGetLastError());
   if (s.nsplit == 1) return;
   const int64_t rows = B * s.Tq * s.NH;
   const decode_launch lm = merge_launch(rows);
-  attn_decode_merge_kernel<HS><<<lm.grid, lm.threads, 0, cx.stream()>>>(
-      as_nv(out), lse, part_o, part_ml, rows, s.nsplit, s.Tq, s.NH);
+  launch_pdl(cx, attn_decode_merge_kernel<HS>, dim3(lm.grid), dim3(lm.threads), 0, as_nv(out), lse,
+             part_o, part_ml, rows, s.nsplit, s.Tq, s.NH);
   CUDA_CHECK(cudaGetLastError());
 }
 

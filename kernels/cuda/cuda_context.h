@@ -111,6 +111,16 @@ struct cuda_context {
   // heuristic query runs once per shape.
   std::unordered_map<std::string, cublasLtMatmulAlgo_t>& gemm_algo_cache() { return gemm_algos_; }
 
+  // Programmatic dependent launch for the launchers built on launch_pdl (kernels/cuda/pdl.cuh):
+  // while on, their kernels may start before the kernel ahead of them has finished (each waits
+  // for it in the kernel). Takes effect only on devices of compute capability >= 9.0; returns
+  // the setting in force.
+  bool set_programmatic_launch(bool on) {
+    pdl_ = on && props_.major >= 9;
+    return pdl_;
+  }
+  bool programmatic_launch() const { return pdl_; }
+
  private:
   cuda_context() = default;
 
@@ -123,6 +133,7 @@ struct cuda_context {
   cudaDeviceProp props_{};
   status error_;
   std::unordered_map<std::string, cublasLtMatmulAlgo_t> gemm_algos_;
+  bool pdl_ = false;
 };
 
 }  // namespace kaito

@@ -9,6 +9,7 @@
 #include <cmath>
 
 #include "kernels/cuda/cuda_common.cuh"
+#include "kernels/cuda/pdl.cuh"
 #include "kernels/embedding.h"
 
 namespace kaito {
@@ -16,6 +17,8 @@ namespace {
 
 __global__ void embedding_forward_kernel(__nv_bfloat16* out, const int32_t* ids,
                                          const __nv_bfloat16* table, int64_t V, int C) {
+  pdl_trigger();  // launched through launch_pdl (kernels/cuda/pdl.cuh)
+  pdl_wait();
   const int64_t n = blockIdx.x;
   const int64_t id = ids[n];
   __nv_bfloat16* o = out + n * C;  // seek to out[n, :]
@@ -46,8 +49,8 @@ void embedding_forward_cuda(cuda_context& cx, bf16* out, const int32_t* ids, con
   KAITO_CHECK(N >= 0 && N <= INT32_MAX && V > 0 && C > 0 && C <= INT32_MAX,
               "embedding_forward_cuda: bad shape N=", N, " V=", V, " C=", C);
   if (N == 0) return;
-  embedding_forward_kernel<<<unsigned(N), 256, 0, cx.stream()>>>(as_nv(out), ids, as_nv(table), V,
-                                                                 int(C));
+  launch_pdl(cx, embedding_forward_kernel, dim3(unsigned(N)), dim3(256), 0, as_nv(out), ids,
+             as_nv(table), V, int(C));
   CUDA_CHECK(cudaGetLastError());
 }
 

@@ -12,6 +12,7 @@
 #include <algorithm>
 
 #include "kernels/cuda/cuda_common.cuh"
+#include "kernels/cuda/pdl.cuh"
 #include "kernels/lora.h"
 
 namespace kaito {
@@ -29,6 +30,8 @@ template <bool VEC>
 __global__ void __launch_bounds__(kDecodeThreads)
     lora_decode_kernel(__nv_bfloat16* y, const __nv_bfloat16* x, const __nv_bfloat16* A,
                        const __nv_bfloat16* B, int N, int IN, int R, int OUT, float scale) {
+  pdl_trigger();  // launched through launch_pdl (kernels/cuda/pdl.cuh)
+  pdl_wait();
   static __shared__ float zs[kDecodeMaxRows * kDecodeMaxRank];
   const int warp = int(threadIdx.x) >> 5, lane = int(threadIdx.x) & 31;
   const int warps = int(blockDim.x) >> 5;
@@ -83,11 +86,11 @@ void lora_decode_cuda(cuda_context& cx, bf16* y, const bf16* x, const bf16* A, c
   const unsigned grid =
       unsigned(std::min<int64_t>(ceil_div<int64_t>(OUT, kDecodeThreads), int64_t(1024)));
   if (IN % 8 == 0 && aligned16(x) && aligned16(A)) {
-    lora_decode_kernel<true><<<grid, kDecodeThreads, 0, cx.stream()>>>(
-        as_nv(y), as_nv(x), as_nv(A), as_nv(B), int(N), int(IN), int(R), int(OUT), scale);
+    launch_pdl(cx, lora_decode_kernel<true>, dim3(grid), dim3(kDecodeThreads), 0, as_nv(y),
+               as_nv(x), as_nv(A), as_nv(B), int(N), int(IN), int(R), int(OUT), scale);
   } else {
-    lora_decode_kernel<false><<<grid, kDecodeThreads, 0, cx.stream()>>>(
-        as_nv(y), as_nv(x), as_nv(A), as_nv(B), int(N), int(IN), int(R), int(OUT), scale);
+    launch_pdl(cx, lora_decode_kernel<false>, dim3(grid), dim3(kDecodeThreads), 0, as_nv(y),
+               as_nv(x), as_nv(A), as_nv(B), int(N), int(IN), int(R), int(OUT), scale);
   }
   CUDA_CHECK(cudaGetLastError());
 }

@@ -8,6 +8,7 @@
 #include <algorithm>
 
 #include "kernels/cuda/cuda_common.cuh"
+#include "kernels/cuda/pdl.cuh"
 #include "kernels/rmsnorm.h"
 
 namespace kaito {
@@ -22,6 +23,8 @@ template <bool Vec, bool Add>
 __global__ void rmsnorm_forward_kernel(__nv_bfloat16* out, float* rstd, const __nv_bfloat16* inp,
                                        const __nv_bfloat16* weight, int64_t N, int C, float eps,
                                        __nv_bfloat16* sum, const __nv_bfloat16* add) {
+  pdl_trigger();  // launched through launch_pdl (kernels/cuda/pdl.cuh)
+  pdl_wait();
   const int64_t row = int64_t(blockIdx.x) * kRowsPerBlock + (threadIdx.x >> 5);
   const int lane = threadIdx.x & 31;
   if (row >= N) return;
@@ -178,11 +181,11 @@ void rmsnorm_forward_cuda(cuda_context& cx, bf16* out, float* rstd, const bf16* 
   const dim3 grid(unsigned(ceil_div<int64_t>(N, kRowsPerBlock))), block(kRowsPerBlock * 32);
   const bool vec = C % 8 == 0 && aligned16(out) && aligned16(inp) && aligned16(weight);
   if (vec) {
-    rmsnorm_forward_kernel<true, false><<<grid, block, 0, cx.stream()>>>(
-        as_nv(out), rstd, as_nv(inp), as_nv(weight), N, int(C), eps, nullptr, nullptr);
+    launch_pdl(cx, rmsnorm_forward_kernel<true, false>, dim3(grid), dim3(block), 0, as_nv(out),
+               rstd, as_nv(inp), as_nv(weight), N, int(C), eps, nullptr, nullptr);
   } else {
-    rmsnorm_forward_kernel<false, false><<<grid, block, 0, cx.stream()>>>(
-        as_nv(out), rstd, as_nv(inp), as_nv(weight), N, int(C), eps, nullptr, nullptr);
+    launch_pdl(cx, rmsnorm_forward_kernel<false, false>, dim3(grid), dim3(block), 0, as_nv(out),
+               rstd, as_nv(inp), as_nv(weight), N, int(C), eps, nullptr, nullptr);
   }
   CUDA_CHECK(cudaGetLastError());
 }
@@ -196,11 +199,11 @@ void add_rmsnorm_forward_cuda(cuda_context& cx, bf16* sum, bf16* out, float* rst
   const bool vec = C % 8 == 0 && aligned16(out) && aligned16(sum) && aligned16(a) && aligned16(b) &&
                    aligned16(weight);
   if (vec) {
-    rmsnorm_forward_kernel<true, true><<<grid, block, 0, cx.stream()>>>(
-        as_nv(out), rstd, as_nv(a), as_nv(weight), N, int(C), eps, as_nv(sum), as_nv(b));
+    launch_pdl(cx, rmsnorm_forward_kernel<true, true>, dim3(grid), dim3(block), 0, as_nv(out), rstd,
+               as_nv(a), as_nv(weight), N, int(C), eps, as_nv(sum), as_nv(b));
   } else {
-    rmsnorm_forward_kernel<false, true><<<grid, block, 0, cx.stream()>>>(
-        as_nv(out), rstd, as_nv(a), as_nv(weight), N, int(C), eps, as_nv(sum), as_nv(b));
+    launch_pdl(cx, rmsnorm_forward_kernel<false, true>, dim3(grid), dim3(block), 0, as_nv(out),
+               rstd, as_nv(a), as_nv(weight), N, int(C), eps, as_nv(sum), as_nv(b));
   }
   CUDA_CHECK(cudaGetLastError());
 }

@@ -4,6 +4,7 @@
 #include <cuda_bf16.h>
 
 #include "kernels/cuda/cuda_common.cuh"
+#include "kernels/cuda/pdl.cuh"
 #include "kernels/swiglu.h"
 
 namespace kaito {
@@ -11,6 +12,8 @@ namespace {
 
 __global__ void swiglu_forward_kernel(__nv_bfloat16* out, const __nv_bfloat16* gate,
                                       const __nv_bfloat16* up, int I, int64_t ld) {
+  pdl_trigger();  // launched through launch_pdl (kernels/cuda/pdl.cuh)
+  pdl_wait();
   const int64_t n = blockIdx.x;
   const __nv_bfloat16* g = gate + n * ld;  // seek to gate[n, :], up[n, :], out[n, :]
   const __nv_bfloat16* u = up + n * ld;
@@ -53,8 +56,8 @@ void swiglu_forward_cuda(cuda_context& cx, bf16* out, const bf16* gate, const bf
   KAITO_CHECK(N >= 0 && I > 0 && I <= INT32_MAX && ld >= I && N <= INT32_MAX,
               "swiglu_forward_cuda: bad shape N=", N, " I=", I, " ld=", ld);
   if (N == 0) return;
-  swiglu_forward_kernel<<<unsigned(N), threads_for(I), 0, cx.stream()>>>(as_nv(out), as_nv(gate),
-                                                                         as_nv(up), int(I), ld);
+  launch_pdl(cx, swiglu_forward_kernel, dim3(unsigned(N)), dim3(threads_for(I)), 0, as_nv(out),
+             as_nv(gate), as_nv(up), int(I), ld);
   CUDA_CHECK(cudaGetLastError());
 }
 

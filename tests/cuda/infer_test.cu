@@ -224,16 +224,23 @@ int main() {
     int64_t gemv_max;
     bool graph;
     int gemv;  // -1: measured at create(); else the nf4_gemv_kernel fixed by the options
+    bool pdl;  // infer_options::programmatic_launch
   };
   const int kScaled = int(nf4_gemv_kernel::scaled_lut), kReg = int(nf4_gemv_kernel::register_lut);
-  for (const variant var : {variant{16, true, -1}, variant{8, true, -1}, variant{16, false, -1},
-                            variant{16, true, kScaled}, variant{16, true, kReg}}) {
+  // the last two differ only by programmatic launch: their tokens and logits must be identical
+  std::vector<int32_t> pdl_tokens;
+  std::vector<float> pdl_logits;
+  for (const variant var :
+       {variant{16, true, -1, true}, variant{8, true, -1, true}, variant{16, false, -1, true},
+        variant{16, true, kScaled, true}, variant{16, true, kReg, true},
+        variant{16, true, kReg, false}}) {
     const int64_t gemv_max = var.gemv_max;
     infer_options opt;
     opt.max_batch = B;
     opt.max_seq = T + steps;
     opt.gemv_max_batch = gemv_max;
     opt.cuda_graph = var.graph;
+    opt.programmatic_launch = var.pdl;
     opt.gemv_measure = var.gemv < 0;
     if (var.gemv >= 0) opt.gemv_kernel = nf4_gemv_kernel(var.gemv);
     auto gen = gpu_generator::create(**cx, *model, opt);
@@ -276,11 +283,18 @@ int main() {
                   (long long)gemv_max);
       ok = false;
     }
+    if (var.gemv == kReg && var.pdl) {
+      pdl_tokens = *toks;
+      pdl_logits = *glog;
+    } else if (var.gemv == kReg && (*toks != pdl_tokens || *glog != pdl_logits)) {
+      std::printf("FAIL: programmatic launch changed the tokens or logits\n");
+      ok = false;
+    }
     std::printf(
-        "%s gemv_max_batch=%lld %s: %d of %d tokens equal the CPU argmax, %d near-ties; "
+        "%s gemv_max_batch=%lld %s%s: %d of %d tokens equal the CPU argmax, %d near-ties; "
         "last logits max_rel %.3e (tol %.0e); gemv %s\n",
-        ok ? "ok  " : "FAIL", (long long)gemv_max, var.graph ? "graph" : "plain", exact, total,
-        ties, rel, kLogitTol, (*gen)->gemv().note.c_str());
+        ok ? "ok  " : "FAIL", (long long)gemv_max, var.graph ? "graph" : "plain",
+        var.pdl ? "+pdl" : "", exact, total, ties, rel, kLogitTol, (*gen)->gemv().note.c_str());
     failures += ok ? 0 : 1;
   }
   std::printf("%d failed\n", failures);
