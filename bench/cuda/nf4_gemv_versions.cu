@@ -18,7 +18,13 @@
 //       for ~3 chunks of real work per warp, and 32 KB of shared memory per block caps residency.
 //   reg  the product's register_lut kernel (kernels/cuda/nf4_gemv_register.cuh): v3's per-block
 //       scaling with the lookup in registers (byte permutes, ~3 PTX instructions per element
-//       against v1's ~6), no table to fill. "prod" is the product's scaled_lut (= v1).
+//       against v1's ~6), no table to fill, and a ring of D chunks of weight loads in flight per
+//       warp issued ahead of the math (v1's next loads wait behind its volatile mma asm, and its
+//       conditional loads split the loop into branches). "prod" is the product's scaled_lut (= v1).
+//   reg<D>  register_lut at other depths (the product: 3 at batch <= 8, 2 above; ptxas: 80, 98,
+//       102, 132 registers for D = 1..4 with DQ at batch <= 8, so D = 4 leaves one block per SM).
+//   regpdl  reg launched with programmatic dependent launch: consecutive launches overlap (each
+//       loads its first weights while the one ahead finishes), as in a decode step's graph.
 // Weights rotate over >= 256 MB (4x the L2) so every variant streams from HBM; each rotation is
 // captured as a CUDA graph and timed by replays (kernel time, no host launch overhead).
 #include <cuda_bf16.h>
@@ -32,6 +38,7 @@
 #include <vector>
 
 #include "kernels/cuda/cuda_common.cuh"
+#include "kernels/cuda/nf4_gemv_register.cuh"
 #include "kernels/gemm.h"
 #include "kernels/nf4.h"
 
@@ -285,6 +292,31 @@ void run_reg(cuda_context& cx, bf16* y, const bf16* x, const uint8_t* p, const f
   nf4_gemv_cuda(cx, y, x, p, a, B, C, OC, nf4_gemv_kernel::register_lut);
 }
 
+// register_lut with D chunks of weight loads in flight per warp (the product: kGemvDepth1 at
+// batch <= 8, kGemvDepth2 above).
+template <int D>
+void run_reg_d(cuda_context& cx, bf16* y, const bf16* x, const uint8_t* p, const float* a, int B,
+               int C, int OC) {
+  const absmax_src am{a, nullptr, nullptr, nullptr, 0.0f};
+  const unsigned grid = unsigned(ceil_div(OC, kGemvRows));
+  if (B <= 8) {
+    nf4_gemv_register_kernel<false, 1, D><<<grid, kGemvWarps * 32, 0, cx.stream()>>>(
+        as_nv(y), as_nv(x), p, am, B, C, OC, make_nf4_byte_lut());
+  } else {
+    nf4_gemv_register_kernel<false, 2, D><<<grid, kGemvWarps * 32, 0, cx.stream()>>>(
+        as_nv(y), as_nv(x), p, am, B, C, OC, make_nf4_byte_lut());
+  }
+}
+
+// The product's register_lut launched with programmatic dependent launch (kernels/cuda/pdl.cuh):
+// each launch's blocks start and load their first weights while the launch ahead finishes.
+void run_reg_pdl(cuda_context& cx, bf16* y, const bf16* x, const uint8_t* p, const float* a, int B,
+                 int C, int OC) {
+  cx.set_programmatic_launch(true);
+  nf4_gemv_cuda(cx, y, x, p, a, B, C, OC, nf4_gemv_kernel::register_lut);
+  cx.set_programmatic_launch(false);
+}
+
 template <class T>
 T* to_dev(const std::vector<T>& h) {
   T* d = nullptr;
@@ -333,7 +365,9 @@ int main() {
   auto cx = cuda_context::create();
   if (!cx.ok()) return 1;
   const std::vector<std::pair<const char*, launch_fn>> versions = {
-      {"v1", run_v1}, {"v2<4>", run_v2<4>}, {"v3", run_v3}, {"prod", run_prod}, {"reg", run_reg}};
+      {"v1", run_v1},           {"v2<4>", run_v2<4>},     {"v3", run_v3},
+      {"prod", run_prod},       {"reg", run_reg},         {"reg<1>", run_reg_d<1>},
+      {"reg<2>", run_reg_d<2>}, {"reg<4>", run_reg_d<4>}, {"regpdl", run_reg_pdl}};
   std::mt19937 rng(std::random_device{}());
   int bad = 0;
   for (const auto& [name, f] : versions) {

@@ -17,7 +17,10 @@
 //   bf16x2 pack), so issue, not loads in flight, is the likely limit (inferred, not profiled).
 // register_lut (kernels/cuda/nf4_gemv_register.cuh; not yet run on a GPU): the codes through
 //   byte permutes in registers, absmax applied to per-block fp32 partial sums, ~3 PTX
-//   instructions per element; batch <= 16 in one launch.
+//   instructions per element; batch <= 16 in one launch; a ring of 3 (batch <= 8) or 2 chunks
+//   of weight loads in flight per warp, the first issued before pdl_wait().
+// Both launch through launch_pdl (kernels/cuda/pdl.cuh): scaled_lut waits first thing;
+//   register_lut loads its first weights (no kernel writes them) before waiting for x.
 #include <cuda_bf16.h>
 
 #include <algorithm>
@@ -26,6 +29,7 @@
 #include "kernels/cuda/nf4_gemv_common.cuh"
 #include "kernels/cuda/nf4_gemv_register.cuh"
 #include "kernels/cuda/nf4_mma_common.cuh"
+#include "kernels/cuda/pdl.cuh"
 #include "kernels/nf4.h"
 
 namespace kaito {
@@ -44,6 +48,8 @@ template <bool DQ>
 __global__ void __launch_bounds__(kGemvWarps * 32)
     nf4_gemv_scaled_kernel(__nv_bfloat16* out, const __nv_bfloat16* x, const uint8_t* packed,
                            absmax_src am, int B, int C, int OC, nf4_lut lut) {
+  pdl_trigger();
+  pdl_wait();  // launched through launch_pdl (kernels/cuda/pdl.cuh): nothing is read before this
   static __shared__ float code[16];
   static __shared__ float red[kGemvWarps * 32 * 4];
   if (threadIdx.x < 16) code[threadIdx.x] = lut.v[threadIdx.x];
@@ -71,7 +77,7 @@ __global__ void __launch_bounds__(kGemvWarps * 32)
     uint4 xv[4];
 #pragma unroll
     for (int i = 0; i < 4; ++i)
-      xv[i] = ok_x ? __ldg(reinterpret_cast<const uint4*>(xg + ch * kGemvChunk + 8 * i)) : zero;
+      xv[i] = ok_x ? *reinterpret_cast<const uint4*>(xg + ch * kGemvChunk + 8 * i) : zero;
     const float sa = ok_a ? block_absmax<DQ>(am, blk_a + 2 * ch) : 0.0f;
     const float sb = ok_b ? block_absmax<DQ>(am, blk_b + 2 * ch) : 0.0f;
     const uint32_t wa32[4] = {qa.x, qa.y, qa.z, qa.w}, wb32[4] = {qb.x, qb.y, qb.z, qb.w};
@@ -109,22 +115,19 @@ void launch_gemv(cuda_context& cx, bf16* out, const bf16* x, const uint8_t* pack
   const dim3 block(kGemvWarps * 32);
   if (kernel == nf4_gemv_kernel::register_lut) {
     const nf4_byte_lut lut = make_nf4_byte_lut();
-    if (B <= 8) {
-      nf4_gemv_register_kernel<DQ, 1><<<grid, block, 0, cx.stream()>>>(
-          as_nv(out), as_nv(x), packed, am, int(B), int(C), int(OC), lut);
-    } else {
-      nf4_gemv_register_kernel<DQ, 2><<<grid, block, 0, cx.stream()>>>(
-          as_nv(out), as_nv(x), packed, am, int(B), int(C), int(OC), lut);
-    }
+    launch_pdl(cx,
+               B <= 8 ? nf4_gemv_register_kernel<DQ, 1, kGemvDepth1>
+                      : nf4_gemv_register_kernel<DQ, 2, kGemvDepth2>,
+               dim3(grid), block, 0, as_nv(out), as_nv(x), packed, am, int(B), int(C), int(OC),
+               lut);
   } else {
     nf4_lut lut{};
     for (int i = 0; i < 16; ++i) lut.v[i] = nf4_code[i];
     for (int64_t b0 = 0; b0 < B; b0 += 8)  // 8 batch rows a launch
-      nf4_gemv_scaled_kernel<DQ><<<grid, block, 0, cx.stream()>>>(
-          as_nv(out + b0 * OC), as_nv(x + b0 * C), packed, am, int(std::min<int64_t>(8, B - b0)),
-          int(C), int(OC), lut);
+      launch_pdl(cx, nf4_gemv_scaled_kernel<DQ>, dim3(grid), block, 0, as_nv(out + b0 * OC),
+                 as_nv(x + b0 * C), packed, am, int(std::min<int64_t>(8, B - b0)), int(C), int(OC),
+                 lut);
   }
-  CUDA_CHECK(cudaGetLastError());
 }
 
 }  // namespace

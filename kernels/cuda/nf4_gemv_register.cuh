@@ -20,11 +20,18 @@
 
 #include "kernels/cuda/nf4_gemv_common.cuh"
 #include "kernels/cuda/nf4_mma_common.cuh"
+#include "kernels/cuda/pdl.cuh"
 #include "kernels/dtype.h"
 #include "kernels/nf4.h"
 
 namespace kaito {
 namespace {
+
+// Chunks of weight loads in flight per warp (nf4_gemv_register_kernel's D) for batch <= 8 and
+// batch 9..16 (the second n8 tile's x fragments take registers). Chosen from ptxas's register
+// counts, no spills; bench/cuda/nf4_gemv_versions times D = 1, 2, 4.
+constexpr int kGemvDepth1 = 3;
+constexpr int kGemvDepth2 = 2;
 
 // High and low byte of bf16(nf4_code[i]), entry i in byte i%4 of word i/4.
 struct nf4_byte_lut {
@@ -86,67 +93,144 @@ __device__ __forceinline__ void block_fragments(const nf4_byte_lut& lut, uint2 q
   }
 }
 
+// One chunk's weight-side loads for a lane: the packed bytes of rows g (a) and g + 8 (b) in the
+// chunk's two 64-blocks, and their raw scales (fp32 absmax; with DQ the code8 indices and the
+// rows' nested absmax, the same for both blocks since a chunk's first block index is even).
+struct chunk_loads {
+  uint2 qa[2], qb[2];
+  float sa[2], sb[2];     // fp32: absmax of block 0, 1; DQ: sa[0], sb[0] = nested absmax
+  uint32_t ca[2], cb[2];  // DQ: qabsmax bytes of block 0, 1
+};
+
+// Nothing here is written by any kernel of a decode step, so these loads may run before
+// pdl_wait(). Row and block indices are clamped in range by the caller (rows >= OC read row 0;
+// their sums are never stored), so the loads need no branches.
+template <bool DQ>
+__device__ __forceinline__ chunk_loads load_chunk(const uint8_t* wa, const uint8_t* wb,
+                                                  const absmax_src& am, int64_t blk_a,
+                                                  int64_t blk_b, int ch) {
+  chunk_loads l;
+#pragma unroll
+  for (int b = 0; b < 2; ++b) {
+    l.qa[b] = __ldcs(reinterpret_cast<const uint2*>(wa + ch * 64 + 32 * b));
+    l.qb[b] = __ldcs(reinterpret_cast<const uint2*>(wb + ch * 64 + 32 * b));
+  }
+  const int64_t ba = blk_a + 2 * ch, bb = blk_b + 2 * ch;
+  if constexpr (DQ) {
+#pragma unroll
+    for (int b = 0; b < 2; ++b) {
+      l.ca[b] = __ldg(am.qabsmax + ba + b);
+      l.cb[b] = __ldg(am.qabsmax + bb + b);
+    }
+    l.sa[0] = __ldg(am.nested_absmax + (ba >> 8));
+    l.sb[0] = __ldg(am.nested_absmax + (bb >> 8));
+    l.sa[1] = l.sb[1] = 0.0f;
+  } else {
+#pragma unroll
+    for (int b = 0; b < 2; ++b) {
+      l.sa[b] = __ldg(am.absmax + ba + b);
+      l.sb[b] = __ldg(am.absmax + bb + b);
+      l.ca[b] = l.cb[b] = 0;
+    }
+  }
+  return l;
+}
+
+// Block b's absmax of rows a and b (block_absmax's formula, nf4_gemv_common.cuh).
+template <bool DQ>
+__device__ __forceinline__ void chunk_scales(const chunk_loads& l, const absmax_src& am,
+                                             float (&sa)[2], float (&sb)[2]) {
+#pragma unroll
+  for (int b = 0; b < 2; ++b) {
+    if constexpr (DQ) {
+      sa[b] = __fadd_rn(__fmul_rn(__ldg(am.code8 + l.ca[b]), l.sa[0]), am.offset);
+      sb[b] = __fadd_rn(__fmul_rn(__ldg(am.code8 + l.cb[b]), l.sb[0]), am.offset);
+    } else {
+      sa[b] = l.sa[b];
+      sb[b] = l.sb[b];
+    }
+  }
+}
+
+// acc += this chunk's products: x of batch rows 8nt + g (plain loads: x is the kernel ahead's
+// output), issued before the dequantization so their latency overlaps it.
 template <bool DQ, int NT>
+__device__ __forceinline__ void chunk_mma(float (&acc)[NT][4], const chunk_loads& l,
+                                          const nf4_byte_lut& lut, const absmax_src& am,
+                                          const __nv_bfloat16* const (&xg)[NT], int ch) {
+  uint4 xv[2][NT][2];  // x elements 64b + 16t + [8i, 8i+8) of the chunk, batch row 8nt + g
+#pragma unroll
+  for (int b = 0; b < 2; ++b) {
+#pragma unroll
+    for (int nt = 0; nt < NT; ++nt) {
+#pragma unroll
+      for (int i = 0; i < 2; ++i)
+        xv[b][nt][i] = *reinterpret_cast<const uint4*>(xg[nt] + ch * kGemvChunk + 64 * b + 8 * i);
+    }
+  }
+  float sa[2], sb[2];
+  chunk_scales<DQ>(l, am, sa, sb);
+#pragma unroll
+  for (int b = 0; b < 2; ++b) {
+    uint32_t a[4][4];
+    block_fragments(lut, l.qa[b], l.qb[b], a);
+#pragma unroll
+    for (int nt = 0; nt < NT; ++nt) {
+      const uint32_t* x32 = reinterpret_cast<const uint32_t*>(xv[b][nt]);
+      float part[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+#pragma unroll
+      for (int j = 0; j < 4; ++j) nf4_mma::mma_16816(part, a[j], x32[2 * j], x32[2 * j + 1]);
+      acc[nt][0] = fmaf(part[0], sa[b], acc[nt][0]);  // rows: part 0, 1 -> g; 2, 3 -> g + 8
+      acc[nt][1] = fmaf(part[1], sa[b], acc[nt][1]);
+      acc[nt][2] = fmaf(part[2], sb[b], acc[nt][2]);
+      acc[nt][3] = fmaf(part[3], sb[b], acc[nt][3]);
+    }
+  }
+}
+
+// D: chunks of weight loads in flight per warp. Slot j of a ring of D holds chunk
+// warp + (i*D + j)*kGemvWarps; its next chunk's loads are issued before its math, so D chunks
+// are in flight during the math (scaled_lut has one: its loads follow the previous chunk's mma,
+// whose inline asm is volatile). The first D chunks load before pdl_wait().
+template <bool DQ, int NT, int D>
 __global__ void __launch_bounds__(kGemvWarps * 32)
     nf4_gemv_register_kernel(__nv_bfloat16* out, const __nv_bfloat16* x, const uint8_t* packed,
                              absmax_src am, int B, int C, int OC, nf4_byte_lut lut) {
+  pdl_trigger();
   static __shared__ float red[kGemvWarps * 32 * 4 * NT];
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
   const int g = lane >> 2, t = lane & 3;
   const int row_a = blockIdx.x * kGemvRows + g, row_b = row_a + 8;
-  const bool ok_a = row_a < OC, ok_b = row_b < OC;
-  // seek to byte 8t of each row's first 32-byte block row, and to x[8nt + g, 16t]
-  const uint8_t* wa = packed + int64_t(ok_a ? row_a : 0) * (C / 2) + 8 * t;
-  const uint8_t* wb = packed + int64_t(ok_b ? row_b : 0) * (C / 2) + 8 * t;
-  bool ok_x[NT];
+  // seek to byte 8t of each row's first 32-byte block row, and to x[8nt + g, 16t]; rows >= OC
+  // and batch rows >= B are read at row 0 (their sums are not stored)
+  const int64_t ra = row_a < OC ? row_a : 0, rb = row_b < OC ? row_b : 0;
+  const uint8_t* wa = packed + ra * (C / 2) + 8 * t;
+  const uint8_t* wb = packed + rb * (C / 2) + 8 * t;
+  const int64_t blk_a = ra * (C / 64), blk_b = rb * (C / 64);
   const __nv_bfloat16* xg[NT];
 #pragma unroll
-  for (int nt = 0; nt < NT; ++nt) {
-    ok_x[nt] = 8 * nt + g < B;
-    xg[nt] = x + int64_t(ok_x[nt] ? 8 * nt + g : 0) * C + 16 * t;
+  for (int nt = 0; nt < NT; ++nt)
+    xg[nt] = x + int64_t(8 * nt + g < B ? 8 * nt + g : 0) * C + 16 * t;
+
+  const int nchunks = C / kGemvChunk;
+  chunk_loads ring[D] = {};
+#pragma unroll
+  for (int j = 0; j < D; ++j) {
+    const int ch = warp + j * kGemvWarps;
+    if (ch < nchunks) ring[j] = load_chunk<DQ>(wa, wb, am, blk_a, blk_b, ch);
   }
-  const int64_t blk_a = int64_t(ok_a ? row_a : 0) * (C / 64),
-                blk_b = int64_t(ok_b ? row_b : 0) * (C / 64);
+  pdl_wait();  // x is the kernel ahead's output; out may still be read by it
 
   float acc[NT][4] = {};
-  const int nchunks = C / kGemvChunk;
-#pragma unroll(NT == 1 ? 2 : 1)
-  for (int ch = warp; ch < nchunks; ch += kGemvWarps) {
-    const uint2 zero2 = make_uint2(0, 0);
-    uint2 qa[2], qb[2];
-    uint4 xv[2][NT][2];  // x elements 64b + 16t + [8i, 8i+8) of the chunk, batch row 8nt + g
-    float sa[2], sb[2];
-    // every load of the chunk first (weights, x, absmax), so their latencies overlap
+  for (int base = warp; base < nchunks; base += D * kGemvWarps) {
 #pragma unroll
-    for (int b = 0; b < 2; ++b) {  // the chunk's two 64-blocks: 32 bytes per row each
-      qa[b] = ok_a ? __ldcs(reinterpret_cast<const uint2*>(wa + ch * 64 + 32 * b)) : zero2;
-      qb[b] = ok_b ? __ldcs(reinterpret_cast<const uint2*>(wb + ch * 64 + 32 * b)) : zero2;
-#pragma unroll
-      for (int nt = 0; nt < NT; ++nt) {
-#pragma unroll
-        for (int i = 0; i < 2; ++i)
-          xv[b][nt][i] =
-              ok_x[nt]
-                  ? __ldg(reinterpret_cast<const uint4*>(xg[nt] + ch * kGemvChunk + 64 * b + 8 * i))
-                  : make_uint4(0, 0, 0, 0);
-      }
-      sa[b] = ok_a ? block_absmax<DQ>(am, blk_a + 2 * ch + b) : 0.0f;
-      sb[b] = ok_b ? block_absmax<DQ>(am, blk_b + 2 * ch + b) : 0.0f;
-    }
-#pragma unroll
-    for (int b = 0; b < 2; ++b) {
-      uint32_t a[4][4];
-      block_fragments(lut, qa[b], qb[b], a);
-#pragma unroll
-      for (int nt = 0; nt < NT; ++nt) {
-        const uint32_t* x32 = reinterpret_cast<const uint32_t*>(xv[b][nt]);
-        float part[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-#pragma unroll
-        for (int j = 0; j < 4; ++j) nf4_mma::mma_16816(part, a[j], x32[2 * j], x32[2 * j + 1]);
-        acc[nt][0] = fmaf(part[0], sa[b], acc[nt][0]);  // rows: part 0, 1 -> g; 2, 3 -> g + 8
-        acc[nt][1] = fmaf(part[1], sa[b], acc[nt][1]);
-        acc[nt][2] = fmaf(part[2], sb[b], acc[nt][2]);
-        acc[nt][3] = fmaf(part[3], sb[b], acc[nt][3]);
+    for (int j = 0; j < D; ++j) {
+      const int ch = base + j * kGemvWarps;
+      if (ch < nchunks) {
+        const chunk_loads cur = ring[j];
+        const int next = ch + D * kGemvWarps;
+        if (next < nchunks) ring[j] = load_chunk<DQ>(wa, wb, am, blk_a, blk_b, next);
+        chunk_mma<DQ, NT>(acc, cur, lut, am, xg, ch);
       }
     }
   }

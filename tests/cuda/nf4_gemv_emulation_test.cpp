@@ -4,9 +4,10 @@
 // rows per block of 256 threads), against the CPU twin (nf4_dequantize_cpu + gemm_forward_cpu):
 //   - the byte-permute dequantization of every 16-bit half-word against nf4_code rounded to bf16;
 //   - both kernels, fp32 and double-quantized absmax, batch 1..16 (register_lut's one and two n8
-//     tiles, scaled_lut's launches of <= 8 rows, as the launcher splits), C of 1 to 9 chunks of 128
-//     (fewer chunks than warps and a ragged stride), OC not a multiple of 16 (rows past OC must
-//     stay unwritten), outputs poisoned with NaN before the run.
+//     tiles, scaled_lut's launches of <= 8 rows, as the launcher splits), C of 1 to 9 and 41
+//     chunks of 128 (fewer chunks than warps, a ragged stride, and rings of loads in flight that
+//     wrap), OC not a multiple of 16 (rows past OC must stay unwritten), outputs poisoned with NaN
+//     before the run; register_lut at the depths nf4_gemv_cuda uses and at D = 1..4.
 // It checks index math, fragment layouts and the k permutations; timing and the hardware itself
 // are parity_test's and bench/cuda/nf4_gemv_versions' (on a GPU).
 #include <gtest/gtest.h>
@@ -65,42 +66,82 @@ struct gemv_case {
 
 class Nf4GemvKernels : public ::testing::TestWithParam<gemv_case> {};
 
-// Runs one kernel over the launch grid; out has OC*B entries plus a sentinel tail.
-void run_kernel(nf4_gemv_kernel k, const gemv_case& c, std::vector<bf16>& out,
-                const std::vector<bf16>& x, const nf4_quant_state& st,
-                const std::vector<float>& absmax) {
+// register_lut with D chunks of loads in flight per warp, as nf4_gemv_cuda launches it (one
+// launch; two n8 tiles above batch 8).
+template <int D>
+void run_register(const gemv_case& c, __nv_bfloat16* o, const __nv_bfloat16* xp, const uint8_t* p,
+                  const absmax_src& am) {
+  const dim3 grid(unsigned((c.OC + kGemvRows - 1) / kGemvRows));
+  const nf4_byte_lut blut = make_nf4_byte_lut();
+  emu::run(grid, kThreads, [&] {
+    const int B = c.B, C = c.C, OC = c.OC;
+    if (c.dq) {
+      B <= 8 ? nf4_gemv_register_kernel<true, 1, D>(o, xp, p, am, B, C, OC, blut)
+             : nf4_gemv_register_kernel<true, 2, D>(o, xp, p, am, B, C, OC, blut);
+    } else {
+      B <= 8 ? nf4_gemv_register_kernel<false, 1, D>(o, xp, p, am, B, C, OC, blut)
+             : nf4_gemv_register_kernel<false, 2, D>(o, xp, p, am, B, C, OC, blut);
+    }
+  });
+}
+
+// The kernels under test: scaled_lut, register_lut at the depths nf4_gemv_cuda uses, and
+// register_lut at every other depth the kernel lab times.
+enum class variant { scaled, reg_production, reg_d1, reg_d2, reg_d3, reg_d4 };
+const variant kVariants[] = {variant::scaled, variant::reg_production, variant::reg_d1,
+                             variant::reg_d2, variant::reg_d3,         variant::reg_d4};
+const char* variant_name(variant v) {
+  switch (v) {
+    case variant::scaled:
+      return "scaled_lut";
+    case variant::reg_production:
+      return "register_lut";
+    case variant::reg_d1:
+      return "register_lut<D=1>";
+    case variant::reg_d2:
+      return "register_lut<D=2>";
+    case variant::reg_d3:
+      return "register_lut<D=3>";
+    case variant::reg_d4:
+      return "register_lut<D=4>";
+  }
+  return "?";
+}
+
+// Runs one variant over the launch grid; out has OC*B entries plus a sentinel tail.
+void run_kernel(variant v, const gemv_case& c, std::vector<bf16>& out, const std::vector<bf16>& x,
+                const nf4_quant_state& st, const std::vector<float>& absmax) {
   const absmax_src am = c.dq ? absmax_src{nullptr, st.qabsmax.data(), st.nested_quant_map.data(),
                                           st.nested_absmax.data(), st.nested_offset}
                              : absmax_src{absmax.data(), nullptr, nullptr, nullptr, 0.0f};
   auto* o = reinterpret_cast<__nv_bfloat16*>(out.data());
   const auto* xp = reinterpret_cast<const __nv_bfloat16*>(x.data());
+  const uint8_t* p = st.packed.data();
+  switch (v) {
+    case variant::reg_production:
+      return c.B <= 8 ? run_register<kGemvDepth1>(c, o, xp, p, am)
+                      : run_register<kGemvDepth2>(c, o, xp, p, am);
+    case variant::reg_d1:
+      return run_register<1>(c, o, xp, p, am);
+    case variant::reg_d2:
+      return run_register<2>(c, o, xp, p, am);
+    case variant::reg_d3:
+      return run_register<3>(c, o, xp, p, am);
+    case variant::reg_d4:
+      return run_register<4>(c, o, xp, p, am);
+    case variant::scaled:
+      break;
+  }
   const dim3 grid(unsigned((c.OC + kGemvRows - 1) / kGemvRows));
   nf4_lut lut{};
   for (int i = 0; i < 16; ++i) lut.v[i] = nf4_code[i];
-  const nf4_byte_lut blut = make_nf4_byte_lut();
-  if (k == nf4_gemv_kernel::register_lut) {  // one launch; two n8 tiles above batch 8
-    emu::run(grid, kThreads, [&] {
-      const int B = c.B, C = c.C, OC = c.OC;
-      const uint8_t* p = st.packed.data();
-      if (c.dq) {
-        B <= 8 ? nf4_gemv_register_kernel<true, 1>(o, xp, p, am, B, C, OC, blut)
-               : nf4_gemv_register_kernel<true, 2>(o, xp, p, am, B, C, OC, blut);
-      } else {
-        B <= 8 ? nf4_gemv_register_kernel<false, 1>(o, xp, p, am, B, C, OC, blut)
-               : nf4_gemv_register_kernel<false, 2>(o, xp, p, am, B, C, OC, blut);
-      }
-    });
-    return;
-  }
   for (int b0 = 0; b0 < c.B; b0 += 8) {  // scaled_lut: launches of <= 8 batch rows
     const int B = std::min(8, c.B - b0);
     emu::run(grid, kThreads, [&] {
       if (c.dq) {
-        nf4_gemv_scaled_kernel<true>(o + b0 * c.OC, xp + b0 * c.C, st.packed.data(), am, B, c.C,
-                                     c.OC, lut);
+        nf4_gemv_scaled_kernel<true>(o + b0 * c.OC, xp + b0 * c.C, p, am, B, c.C, c.OC, lut);
       } else {
-        nf4_gemv_scaled_kernel<false>(o + b0 * c.OC, xp + b0 * c.C, st.packed.data(), am, B, c.C,
-                                      c.OC, lut);
+        nf4_gemv_scaled_kernel<false>(o + b0 * c.OC, xp + b0 * c.C, p, am, B, c.C, c.OC, lut);
       }
     });
   }
@@ -123,28 +164,31 @@ TEST_P(Nf4GemvKernels, MatchTheCpuTwin) {
   for (float v : ref) ref_max = std::max(ref_max, std::fabs(double(v)));
 
   constexpr uint16_t kNaN = 0x7fc1, kSentinel = 0x1234;
-  std::vector<float> outs[2];
-  for (nf4_gemv_kernel k : {nf4_gemv_kernel::scaled_lut, nf4_gemv_kernel::register_lut}) {
+  std::vector<float> scaled_out;
+  for (variant v : kVariants) {
     std::vector<bf16> out(ref.size() + 64, bf16{kSentinel});
     std::fill(out.begin(), out.begin() + ptrdiff_t(ref.size()), bf16{kNaN});
-    run_kernel(k, c, out, x, st, absmax);
+    run_kernel(v, c, out, x, st, absmax);
     double err = 0.0;
     for (size_t i = 0; i < ref.size(); ++i) {
       const double d = std::fabs(double(bf16_to_f32(out[i])) - ref[i]);
       err = std::isnan(d) ? INFINITY : std::max(err, d);
     }
     EXPECT_LT(err / ref_max, 1e-2)
-        << nf4_gemv_kernel_name(k) << ": max error " << err << " of max |ref| " << ref_max;
+        << variant_name(v) << ": max error " << err << " of max |ref| " << ref_max;
     for (size_t i = ref.size(); i < out.size(); ++i)
-      ASSERT_EQ(out[i].bits, kSentinel) << nf4_gemv_kernel_name(k) << " wrote past B*OC at " << i;
-    auto& o = outs[k == nf4_gemv_kernel::register_lut];
-    for (size_t i = 0; i < ref.size(); ++i) o.push_back(bf16_to_f32(out[i]));
+      ASSERT_EQ(out[i].bits, kSentinel) << variant_name(v) << " wrote past B*OC at " << i;
+    if (v == variant::scaled) {
+      for (size_t i = 0; i < ref.size(); ++i) scaled_out.push_back(bf16_to_f32(out[i]));
+      continue;
+    }
+    // register_lut against scaled_lut: they differ only by where the bf16 rounding falls, a few
+    // bf16 ulps of the largest output
+    double diff = 0.0;
+    for (size_t i = 0; i < ref.size(); ++i)
+      diff = std::max(diff, std::fabs(double(scaled_out[i]) - bf16_to_f32(out[i])));
+    EXPECT_LT(diff / ref_max, 1e-2) << variant_name(v);
   }
-  // The two kernels differ only by where the bf16 rounding falls: a few bf16 ulps of the largest.
-  double diff = 0.0;
-  for (size_t i = 0; i < ref.size(); ++i)
-    diff = std::max(diff, std::fabs(double(outs[0][i]) - outs[1][i]));
-  EXPECT_LT(diff / ref_max, 1e-2);
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -156,7 +200,9 @@ INSTANTIATE_TEST_SUITE_P(
                       gemv_case{1, 1152, 16, true},   // DQ, 9 chunks
                       gemv_case{8, 640, 8, true},     // fewer rows than one block
                       gemv_case{10, 384, 40, false},  // batch 9..16: two n8 tiles / two launches
-                      gemv_case{16, 1152, 24, false}, gemv_case{13, 256, 33, true}),
+                      gemv_case{16, 1152, 24, false}, gemv_case{13, 256, 33, true},
+                      // 41 chunks: 5 or 6 per warp, so every depth's ring wraps (partly)
+                      gemv_case{2, 5248, 17, true}, gemv_case{12, 5248, 9, false}),
     [](const ::testing::TestParamInfo<gemv_case>& i) {
       return "B" + std::to_string(i.param.B) + "_C" + std::to_string(i.param.C) + "_OC" +
              std::to_string(i.param.OC) + (i.param.dq ? "_dq" : "");
