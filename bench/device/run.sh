@@ -8,8 +8,9 @@
 #   3 parity           tests/cuda/parity_test: every CUDA twin vs its CPU twin (fresh random inputs)
 #   3b nccl            tests/cuda/nccl_test: unique id, one-rank communicator, bucketed all-reduce
 #   4 memcheck         compute-sanitizer --tool memcheck on parity_test --first (each op's first
-#                      row) and on hf_parity_test with the small fixture (the whole engine), when
-#                      the tool is there and the machine lets it instrument the GPU
+#                      row), on hf_parity_test with the small fixture (the whole engine) and on
+#                      infer_test --first (decode), when the tool is there and the machine lets
+#                      it instrument the GPU
 #   5 perf rows        parity_test --perf (the same rows, timed)
 #   6 benchmarks       bench/cuda/nf4_bench (ours) + bench/device/report.py (PyTorch baselines in
 #                      the same run) -> ONE table: op, shape, ours, baseline, ratio, roofline
@@ -138,11 +139,19 @@ memcheck() {
   fi
   [ "$rc" -eq 0 ] || return "$rc"
   # The whole engine once under the sanitizer: the training step (and its checkpointed twin),
-  # AdamW and prefill on the small checked-in Hugging Face fixture.
+  # AdamW and prefill on the small checked-in Hugging Face fixture; then decode (both GEMV
+  # kernels in the measured choice, CUDA graph, programmatic launch) on infer_test's tiny model.
   if [ -x "$BUILD/tests/cuda/hf_parity_test" ]; then
     compute-sanitizer --tool memcheck --error-exitcode 99 "$BUILD/tests/cuda/hf_parity_test" \
-      "$ROOT/tests/data/hf-phi3-gqa-window-longrope"
+      "$ROOT/tests/data/hf-phi3-gqa-window-longrope" || rc=$?
   fi
+  if [ -x "$BUILD/tests/cuda/infer_test" ]; then
+    local r=0
+    compute-sanitizer --tool memcheck --error-exitcode 99 "$BUILD/tests/cuda/infer_test" --first ||
+      r=$?
+    [ "$rc" -ne 0 ] || rc=$r  # the first failure is kept
+  fi
+  return "$rc"
 }
 
 parity() {
