@@ -71,6 +71,7 @@ T* dev_copy(const std::vector<T>& h) {
   T* d = nullptr;
   die_on(cudaMalloc(&d, h.size() * sizeof(T)), "cudaMalloc");
   die_on(cudaMemcpy(d, h.data(), h.size() * sizeof(T), cudaMemcpyHostToDevice), "upload");
+  die_on(cudaDeviceSynchronize(), "upload sync");  // legacy stream vs the context's
   return d;
 }
 
@@ -152,6 +153,7 @@ void bench_gemv(cuda_context& cx, std::mt19937& rng, int64_t K, int64_t OC) {
   float* code8_d = nullptr;
   die_on(cudaMalloc(&code8_d, 256 * sizeof(float)), "cudaMalloc");
   die_on(cudaMemcpy(code8_d, code8.data(), 1024, cudaMemcpyHostToDevice), "upload");
+  die_on(cudaDeviceSynchronize(), "upload sync");  // legacy stream vs the context's
   float* nested = dev_random<float>((nblocks + 255) / 256, rng, 0.05f, 0.1f);
   bf16* x = dev_random<bf16>(size_t(8 * K), rng, -1.0f, 1.0f);
   bf16* y = dev_random<bf16>(size_t(8 * OC), rng, -1.0f, 1.0f);
@@ -345,6 +347,7 @@ int main() {
     die_on(cudaMalloc(&a, bytes), "cudaMalloc");
     die_on(cudaMalloc(&b, bytes), "cudaMalloc");
     die_on(cudaMemset(a, 1, bytes), "memset");
+    die_on(cudaDeviceSynchronize(), "upload sync");  // legacy stream vs the context's
     const double us = time_us(**cx, 3, [&](int) {
       die_on(cudaMemcpyAsync(b, a, bytes, cudaMemcpyDeviceToDevice, (*cx)->stream()), "copy");
     });

@@ -322,6 +322,7 @@ T* to_dev(const std::vector<T>& h) {
   T* d = nullptr;
   cudaMalloc(&d, h.size() * sizeof(T));
   cudaMemcpy(d, h.data(), h.size() * sizeof(T), cudaMemcpyHostToDevice);
+  cudaDeviceSynchronize();  // the legacy stream's copy may still run when the kernel starts
   return d;
 }
 

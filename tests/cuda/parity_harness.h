@@ -60,11 +60,15 @@ class dev_buf {
   void upload(const void* host) {
     cuda_or_die(cudaMemset(base_, kGuardByte, bytes_ + 2 * kGuardBytes), "memset guard");
     cuda_or_die(cudaMemcpy(as<char>(), host, bytes_, cudaMemcpyHostToDevice), "upload");
+    // both go on the legacy default stream, which the context's non-blocking stream does not
+    // wait for, and either may return before the device has the bytes
+    cuda_or_die(cudaDeviceSynchronize(), "upload sync");
   }
   // Guards set, interior poisoned.
   void poison() {
     cuda_or_die(cudaMemset(base_, kGuardByte, bytes_ + 2 * kGuardBytes), "memset guard");
     cuda_or_die(cudaMemset(as<char>(), kPoisonByte, bytes_), "memset poison");
+    cuda_or_die(cudaDeviceSynchronize(), "poison sync");  // (as in upload)
   }
   bool guards_intact() const {
     std::vector<uint8_t> g(kGuardBytes);
