@@ -7,7 +7,7 @@
 #                      the model-level ones
 #   3 parity           tests/cuda/parity_test: every CUDA twin vs its CPU twin (fresh random inputs)
 #   3b nccl            tests/cuda/nccl_test: unique id, one-rank communicator, bucketed all-reduce
-#   4 memcheck         compute-sanitizer --tool memcheck on parity_test --first (each op's first
+#   4 memcheck         (run last in `check`) compute-sanitizer --tool memcheck on parity_test --first (each op's first
 #                      row), on hf_parity_test with the small fixture (the whole engine) and on
 #                      infer_test --first (decode), when the tool is there and the machine lets
 #                      it instrument the GPU
@@ -250,11 +250,11 @@ fi
 if [ "$PART" != perf ]; then
   stage parity 120 parity
   stage nccl 60 nccl
-  stage memcheck 120 memcheck
   stage model_parity 90 model_parity
   stage grad_reducer 60 grad_reducer
   stage infer_test 60 infer_t
   stage hf_parity 90 hf_parity
+  stage memcheck 120 memcheck # last: three programs under the sanitizer take what time is left
 fi
 if [ "$PART" != check ]; then
   stage perf_rows 60 perf_rows

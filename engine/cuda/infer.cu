@@ -386,7 +386,10 @@ status gpu_generator::decode_step() {
     s.enqueue_step(B_);
     s.warm_B = B_;
   }
-  KAITO_TRY(s.cx.take_error());
+  if (status st = s.cx.take_error(); !st.ok()) {
+    B_ = 0;  // the rest of the step (advance_decode_state) may have run: start over
+    return st;
+  }
   ++len_;
   ++ngen_;
   return {};

@@ -78,10 +78,14 @@ class gpu_generator {
   gpu_generator(const gpu_generator&) = delete;
   gpu_generator& operator=(const gpu_generator&) = delete;
 
-  // Starts over: B (<= max_batch) prompts of T (1 <= T < max_seq) token ids, row-major (B, T)
-  // on the host, each in [0, V). Enqueued (the ids are copied before return).
+  // Starts over: B (<= max_batch) prompts of T (1 <= T <= max_seq; decode steps need T <
+  // max_seq) token ids, row-major (B, T) on the host, each in [0, V). Enqueued; pageable ids
+  // (a std::vector's) are copied before return, page-locked ones must stay unchanged until the
+  // next call that waits for the device (tokens(), last_logits()).
   status prefill(const int32_t* ids, int64_t B, int64_t T);
-  // One greedy step for every sequence; needs length() < max_seq. Enqueued.
+  // One greedy step for every sequence; needs length() < max_seq. Enqueued. After a failed
+  // step the device-side position may be ahead of length(), so the generator needs a new
+  // prefill (decode_step refuses until then).
   status decode_step();
   // Tokens in the cache per sequence (prompt + decode steps done).
   int64_t length() const { return len_; }
