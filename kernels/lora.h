@@ -68,6 +68,13 @@ void lora_forward_cuda(cuda_context& cx, bf16* y, bf16* xd, bf16* z, const bf16*
 // math. CPU twin: lora_forward_cpu with dropout 0.
 void lora_decode_cuda(cuda_context& cx, bf16* y, const bf16* x, const bf16* A, const bf16* B,
                       int64_t N, int64_t IN, int64_t R, int64_t OUT, float scale);
+// lora_decode_cuda on the fused gate_up linear (OUT = 2I: gate columns [0, I), up [I, 2I)),
+// then act (N, I) = swiglu(gate, up) of the updated y, in the same kernel: bit for bit
+// lora_decode_cuda followed by swiglu_forward_cuda(act, y, y + I, N, I, OUT). CPU twin:
+// lora_forward_cpu with dropout 0, then swiglu_forward_cpu.
+void lora_decode_swiglu_cuda(cuda_context& cx, bf16* act, bf16* y, const bf16* x, const bf16* A,
+                             const bf16* B, int64_t N, int64_t IN, int64_t R, int64_t OUT,
+                             float scale);
 void lora_backward_cuda(cuda_context& cx, bf16* dx, float* dA, float* dB, bf16* dz, const bf16* dy,
                         const bf16* xd, const bf16* z, const bf16* A, const bf16* B, int64_t N,
                         int64_t IN, int64_t R, int64_t OUT, float scale, float dropout_p,

@@ -128,6 +128,26 @@ struct gpu_generator::impl {
 
   // out (N, OC) = in (N, C) · Wᵀ (+ LoRA). decode: the fused GEMV in calls of <= 16 rows.
   void linear(const gpu_layer& ly, int t, bf16* out, const bf16* in, int64_t N, bool decode) {
+    base(ly, t, out, in, N, decode);
+    if (!opt.lora) return;
+    mark("lora");
+    const gpu_lora_linear& l = ly.lora(t);
+    if (decode_lora(l, N, decode)) {  // one kernel, not two cuBLASLt calls (kernels/lora.h)
+      lora_decode_cuda(cx, out, in, l.A.as<bf16>(), l.B.as<bf16>(), N, l.in, l.r, l.out,
+                       m.shape.lora_scale());
+      return;
+    }
+    lora_forward_cuda(cx, out, nullptr, z.as<bf16>(), in, l.A.as<bf16>(), l.B.as<bf16>(), N, l.in,
+                      l.r, l.out, m.shape.lora_scale(), 0.0f, 0);
+  }
+
+  // Whether the LoRA branch of a decode step runs as the one-kernel lora_decode.
+  static bool decode_lora(const gpu_lora_linear& l, int64_t N, bool decode) {
+    return decode && N <= 16 && l.r <= 64;
+  }
+
+  // out (N, OC) = in (N, C) · Wᵀ, the base product alone.
+  void base(const gpu_layer& ly, int t, bf16* out, const bf16* in, int64_t N, bool decode) {
     const gpu_base_linear& w = ly.base(t);
     mark(decode ? "base linear (decode)" : "base linear");
     if (decode && w.quantized() && N <= opt.gemv_max_batch && w.C % 128 == 0) {
@@ -138,16 +158,6 @@ struct gpu_generator::impl {
     } else {
       base_linear_forward(cx, m, w, out, in, N);
     }
-    if (!opt.lora) return;
-    mark("lora");
-    const gpu_lora_linear& l = ly.lora(t);
-    if (decode && N <= 16 && l.r <= 64) {  // one kernel, not two cuBLASLt calls (kernels/lora.h)
-      lora_decode_cuda(cx, out, in, l.A.as<bf16>(), l.B.as<bf16>(), N, l.in, l.r, l.out,
-                       m.shape.lora_scale());
-      return;
-    }
-    lora_forward_cuda(cx, out, nullptr, z.as<bf16>(), in, l.A.as<bf16>(), l.B.as<bf16>(), N, l.in,
-                      l.r, l.out, m.shape.lora_scale(), 0.0f, 0);
   }
 
   void residual(int64_t n) { add_bf16(cx, x.as<bf16>(), x.as<bf16>(), tmp.as<bf16>(), n); }
@@ -178,9 +188,18 @@ struct gpu_generator::impl {
     mark("rmsnorm + residual");
     add_rmsnorm_forward_cuda(cx, x.as<bf16>(), h.as<bf16>(), nullptr, x.as<bf16>(), tmp.as<bf16>(),
                              ly.post_norm.as<bf16>(), N, s.C, s.rms_eps);
-    linear(ly, lora_gate_up, gu.as<bf16>(), h.as<bf16>(), N, decode);
-    mark("swiglu");
-    swiglu_forward_cuda(cx, act.as<bf16>(), gu.as<bf16>(), gu.as<bf16>() + s.I, N, s.I, 2 * s.I);
+    const gpu_lora_linear& lgu = ly.lora(lora_gate_up);
+    if (opt.lora && opt.fuse_lora_swiglu && decode_lora(lgu, N, decode)) {
+      // gate_up's LoRA term and the activation in one kernel (bit for bit the two below)
+      base(ly, lora_gate_up, gu.as<bf16>(), h.as<bf16>(), N, decode);
+      mark("lora + swiglu");
+      lora_decode_swiglu_cuda(cx, act.as<bf16>(), gu.as<bf16>(), h.as<bf16>(), lgu.A.as<bf16>(),
+                              lgu.B.as<bf16>(), N, lgu.in, lgu.r, lgu.out, s.lora_scale());
+    } else {
+      linear(ly, lora_gate_up, gu.as<bf16>(), h.as<bf16>(), N, decode);
+      mark("swiglu");
+      swiglu_forward_cuda(cx, act.as<bf16>(), gu.as<bf16>(), gu.as<bf16>() + s.I, N, s.I, 2 * s.I);
+    }
     // x += tmp is left to the next layer's input norm (or, after the last layer, to the caller)
     linear(ly, lora_down, tmp.as<bf16>(), act.as<bf16>(), N, decode);
   }

@@ -16,8 +16,9 @@
 // then with gemv_max_batch = 8 (dequant + GEMM for the decode products), both replaying the decode
 // step as a CUDA graph (which must capture), then once more with plain launches; the decode GEMV
 // kernel measured at create() (engine/cuda/gemv_choice.h) in those three, then each of the two
-// kernels fixed by the options; all with programmatic dependent launch, then register_lut once
-// more without it (tokens and logits must be bit-identical to its run with it).
+// kernels fixed by the options; all with programmatic dependent launch and the fused gate_up
+// LoRA + SwiGLU kernel, then register_lut once without each (tokens and logits must be
+// bit-identical to its run with both).
 // Usage: infer_test [--first]   (--first: only the first variant, for compute-sanitizer runs).
 #include <algorithm>
 #include <cmath>
@@ -231,16 +232,20 @@ int main(int argc, char** argv) {
   struct variant {
     int64_t gemv_max;
     bool graph;
-    int gemv;  // -1: measured at create(); else the nf4_gemv_kernel fixed by the options
-    bool pdl;  // infer_options::programmatic_launch
+    int gemv;   // -1: measured at create(); else the nf4_gemv_kernel fixed by the options
+    bool pdl;   // infer_options::programmatic_launch
+    bool fuse;  // infer_options::fuse_lora_swiglu
   };
   const int kScaled = int(nf4_gemv_kernel::scaled_lut), kReg = int(nf4_gemv_kernel::register_lut);
-  // the last two differ only by programmatic launch: their tokens and logits must be identical
-  std::vector<int32_t> pdl_tokens;
-  std::vector<float> pdl_logits;
-  for (const variant var : {variant{16, true, -1, true}, variant{8, true, -1, true},
-                            variant{16, false, -1, true}, variant{16, true, kScaled, true},
-                            variant{16, true, kReg, true}, variant{16, true, kReg, false}}) {
+  // The register_lut runs differ only in how the same math is launched (programmatic launch,
+  // the fused gate_up LoRA + SwiGLU kernel): their tokens and logits must equal the first's.
+  std::vector<int32_t> reg_tokens;
+  std::vector<float> reg_logits;
+  for (const variant var :
+       {variant{16, true, -1, true, true}, variant{8, true, -1, true, true},
+        variant{16, false, -1, true, true}, variant{16, true, kScaled, true, true},
+        variant{16, true, kReg, true, true}, variant{16, true, kReg, false, true},
+        variant{16, true, kReg, true, false}}) {
     const int64_t gemv_max = var.gemv_max;
     infer_options opt;
     opt.max_batch = B;
@@ -248,6 +253,7 @@ int main(int argc, char** argv) {
     opt.gemv_max_batch = gemv_max;
     opt.cuda_graph = var.graph;
     opt.programmatic_launch = var.pdl;
+    opt.fuse_lora_swiglu = var.fuse;
     opt.gemv_measure = var.gemv < 0;
     if (var.gemv >= 0) opt.gemv_kernel = nf4_gemv_kernel(var.gemv);
     auto gen = gpu_generator::create(**cx, *model, opt);
@@ -290,18 +296,20 @@ int main(int argc, char** argv) {
                   (long long)gemv_max);
       ok = false;
     }
-    if (var.gemv == kReg && var.pdl) {
-      pdl_tokens = *toks;
-      pdl_logits = *glog;
-    } else if (var.gemv == kReg && (*toks != pdl_tokens || *glog != pdl_logits)) {
-      std::printf("FAIL: programmatic launch changed the tokens or logits\n");
+    if (var.gemv == kReg && reg_tokens.empty()) {
+      reg_tokens = *toks;
+      reg_logits = *glog;
+    } else if (var.gemv == kReg && (*toks != reg_tokens || *glog != reg_logits)) {
+      std::printf("FAIL: %s changed the tokens or logits\n",
+                  var.pdl ? "the unfused LoRA + SwiGLU" : "plain (not programmatic) launch");
       ok = false;
     }
     std::printf(
-        "%s gemv_max_batch=%lld %s%s: %d of %d tokens equal the CPU argmax, %d near-ties; "
+        "%s gemv_max_batch=%lld %s%s%s: %d of %d tokens equal the CPU argmax, %d near-ties; "
         "last logits max_rel %.3e (tol %.0e); gemv %s\n",
         ok ? "ok  " : "FAIL", (long long)gemv_max, var.graph ? "graph" : "plain",
-        var.pdl ? "+pdl" : "", exact, total, ties, rel, kLogitTol, (*gen)->gemv().note.c_str());
+        var.pdl ? "+pdl" : "", var.fuse ? "+fused" : "", exact, total, ties, rel, kLogitTol,
+        (*gen)->gemv().note.c_str());
     failures += ok ? 0 : 1;
     if (first_only) break;
   }

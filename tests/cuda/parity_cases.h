@@ -120,5 +120,7 @@ prepared lora_fwd(std::mt19937& rng, int64_t N, int64_t IN, int64_t R, int64_t O
 prepared lora_bwd(std::mt19937& rng, int64_t N, int64_t IN, int64_t R, int64_t OUT, float p);
 // lora_decode_cuda (one kernel, N <= 16) vs lora_forward_cpu with dropout 0.
 prepared lora_decode(std::mt19937& rng, int64_t N, int64_t IN, int64_t R, int64_t OUT);
+// lora_decode_swiglu_cuda (OUT = 2I) vs lora_forward_cpu then swiglu_forward_cpu: y and act.
+prepared lora_decode_swiglu(std::mt19937& rng, int64_t N, int64_t IN, int64_t R, int64_t I);
 
 }  // namespace kaito::parity

@@ -2,6 +2,7 @@
 // between its products (the CPU twin keeps fp32), so every LoRA output is compared at the bf16
 // tolerance, fp32 dA/dB included.
 #include "kernels/lora.h"
+#include "kernels/swiglu.h"
 #include "tests/cuda/parity_cases.h"
 
 namespace kaito::parity {
@@ -102,6 +103,30 @@ prepared lora_decode(std::mt19937& rng, int64_t N, int64_t IN, int64_t R, int64_
                      OUT, scale);
   };
   p.bytes = 2.0 * (N * IN + R * IN + R * OUT + 2 * N * OUT);
+  p.flops = 2.0 * N * R * (IN + OUT);
+  return p;
+}
+
+prepared lora_decode_swiglu(std::mt19937& rng, int64_t N, int64_t IN, int64_t R, int64_t I) {
+  prepared p;
+  const int64_t OUT = 2 * I;
+  const lora_inputs in = draw(rng, N, IN, R, OUT);
+  const float scale = 2.0f;
+  auto x = upload(p, elem::bf16, in.xb), A = upload(p, elem::bf16, in.Ab),
+       B = upload(p, elem::bf16, in.Bb);
+  auto y = add_output(p, "y", elem::bf16, N * OUT, random_f32(rng, N * OUT, -2.0f, 2.0f));  // +=
+  auto act = add_output(p, "act", elem::bf16, N * I);
+  p.cpu = [=] {
+    std::vector<float> xd(size_t(N * IN)), z(size_t(N * R));
+    lora_forward_cpu(y.ref->data(), xd.data(), z.data(), in.x.data(), in.A.data(), in.B.data(), N,
+                     IN, R, OUT, scale, 0.0f, 0);
+    swiglu_forward_cpu(act.ref->data(), y.ref->data(), y.ref->data() + I, N, I, OUT);
+  };
+  p.cuda = [=](cuda_context& cx) {
+    lora_decode_swiglu_cuda(cx, act.dev->as<bf16>(), y.dev->as<bf16>(), x->as<bf16>(),
+                            A->as<bf16>(), B->as<bf16>(), N, IN, R, OUT, scale);
+  };
+  p.bytes = 2.0 * (N * IN + R * IN + R * OUT + 2 * N * OUT + N * I);
   p.flops = 2.0 * N * R * (IN + OUT);
   return p;
 }
