@@ -189,7 +189,7 @@ struct gpu_generator::impl {
     add_rmsnorm_forward_cuda(cx, x.as<bf16>(), h.as<bf16>(), nullptr, x.as<bf16>(), tmp.as<bf16>(),
                              ly.post_norm.as<bf16>(), N, s.C, s.rms_eps);
     const gpu_lora_linear& lgu = ly.lora(lora_gate_up);
-    if (opt.lora && opt.fuse_lora_swiglu && decode_lora(lgu, N, decode)) {
+    if (opt.lora && opt.fuse_lora && decode_lora(lgu, N, decode)) {
       // gate_up's LoRA term and the activation in one kernel (bit for bit the two below)
       base(ly, lora_gate_up, gu.as<bf16>(), h.as<bf16>(), N, decode);
       mark("lora + swiglu");
@@ -244,10 +244,22 @@ struct gpu_generator::impl {
     bf16* kcache = kc[size_t(l)].as<bf16>();
     bf16* vcache = vc[size_t(l)].as<bf16>();
     layer_input_norm(l, ly.input_norm.as<bf16>(), B);
-    linear(ly, lora_qkv, qkv.as<bf16>(), h.as<bf16>(), B, true);
-    mark("qkv split + rope + cache append");
-    decode_qkv_cuda(cx, q.as<bf16>(), kcache, vcache, qkv.as<bf16>(), m.rope_cos.as<float>(),
-                    m.rope_sin.as<float>(), state.as<int32_t>(), B, s.NH, s.NKV, s.HS, opt.max_seq);
+    const gpu_lora_linear& lqkv = ly.lora(lora_qkv);
+    if (opt.lora && opt.fuse_lora && decode_lora(lqkv, B, true)) {
+      // qkv's LoRA term in the split + rope kernel (bit for bit lora_decode, then the two below)
+      base(ly, lora_qkv, qkv.as<bf16>(), h.as<bf16>(), B, true);
+      mark("lora + qkv split + rope + cache append");
+      decode_qkv_lora_cuda(cx, q.as<bf16>(), kcache, vcache, qkv.as<bf16>(), m.rope_cos.as<float>(),
+                           m.rope_sin.as<float>(), state.as<int32_t>(), B, s.NH, s.NKV, s.HS,
+                           opt.max_seq, h.as<bf16>(), lqkv.A.as<bf16>(), lqkv.B.as<bf16>(), lqkv.in,
+                           lqkv.r, s.lora_scale());
+    } else {
+      linear(ly, lora_qkv, qkv.as<bf16>(), h.as<bf16>(), B, true);
+      mark("qkv split + rope + cache append");
+      decode_qkv_cuda(cx, q.as<bf16>(), kcache, vcache, qkv.as<bf16>(), m.rope_cos.as<float>(),
+                      m.rope_sin.as<float>(), state.as<int32_t>(), B, s.NH, s.NKV, s.HS,
+                      opt.max_seq);
+    }
     mark("attention decode");
     attention_decode_cuda(cx, att.as<bf16>(), q.as<bf16>(), kcache, vcache, state.as<int32_t>() + 1,
                           B, opt.max_seq, opt.max_seq, s.NH, s.NKV, s.HS, scale(), s.window);

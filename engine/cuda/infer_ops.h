@@ -28,6 +28,15 @@ void decode_qkv_cuda(cuda_context& cx, bf16* q, bf16* k_cache, bf16* v_cache, co
                      const float* cos, const float* sin, const int32_t* state, int64_t B,
                      int64_t NH, int64_t NKV, int64_t HS, int64_t Tcap);
 
+// LoRA on the qkv linear fused in: qkv (B, (NH + 2 NKV) HS) += scale * (h · Aᵀ) · Blᵀ first
+// (h (B, IN), A (R, IN), Bl ((NH + 2 NKV) HS, R); stored back into qkv), then decode_qkv_cuda:
+// bit for bit lora_decode_cuda (kernels/lora.h) followed by decode_qkv_cuda, one launch fewer.
+// B <= 16, R <= 64 (lora_decode_cuda's limits).
+void decode_qkv_lora_cuda(cuda_context& cx, bf16* q, bf16* k_cache, bf16* v_cache, bf16* qkv,
+                          const float* cos, const float* sin, const int32_t* state, int64_t B,
+                          int64_t NH, int64_t NKV, int64_t HS, int64_t Tcap, const bf16* h,
+                          const bf16* A, const bf16* Bl, int64_t IN, int64_t R, float scale);
+
 // state = {pos, pos + 1, step} (=).
 void set_decode_state_cuda(cuda_context& cx, int32_t* state, int64_t pos, int64_t step);
 // state = {pos + 1, Tk + 1, step + 1}.

@@ -16,6 +16,7 @@
 #include <algorithm>
 
 #include "kernels/cuda/cuda_common.cuh"
+#include "kernels/cuda/lora_decode_z.cuh"
 #include "kernels/cuda/pdl.cuh"
 #include "kernels/cuda/swiglu_math.cuh"
 #include "kernels/lora.h"
@@ -24,22 +25,6 @@ namespace kaito {
 namespace {
 
 constexpr int kDecodeThreads = 256;
-constexpr int kDecodeMaxRows = 16;
-constexpr int kDecodeMaxRank = 64;
-
-__device__ __forceinline__ float bf16_round(float v) {
-  return __bfloat162float(__float2bfloat16_rn(v));
-}
-
-// y[n, o] += scale * sum_r B[o, r] * z[n, r] (fp32, r in order), rounded once; returns it.
-__device__ __forceinline__ __nv_bfloat16 add_lora_term(__nv_bfloat16* yo, const __nv_bfloat16* br,
-                                                       const float* zn, int R, float scale) {
-  float acc = 0.0f;
-  for (int r = 0; r < R; ++r) acc = fmaf(__bfloat162float(br[r]), zn[r], acc);
-  const __nv_bfloat16 v = __float2bfloat16_rn(fmaf(scale, acc, __bfloat162float(*yo)));
-  *yo = v;
-  return v;
-}
 
 // act: SWI only, (N, OUT/2).
 template <bool VEC, bool SWI>
@@ -50,35 +35,7 @@ __global__ void __launch_bounds__(kDecodeThreads)
   pdl_trigger();  // launched through launch_pdl (kernels/cuda/pdl.cuh)
   pdl_wait();
   static __shared__ float zs[kDecodeMaxRows * kDecodeMaxRank];
-  const int warp = int(threadIdx.x) >> 5, lane = int(threadIdx.x) & 31;
-  const int warps = int(blockDim.x) >> 5;
-  for (int pair = warp; pair < N * R; pair += warps) {  // warp-uniform loop
-    const int n = pair / R, r = pair % R;
-    const __nv_bfloat16* xr = x + int64_t(n) * IN;
-    const __nv_bfloat16* ar = A + int64_t(r) * IN;
-    float acc = 0.0f;
-    if constexpr (VEC) {
-      for (int i = lane * 8; i < IN; i += 32 * 8) {
-        const uint4 xv = *reinterpret_cast<const uint4*>(xr + i);
-        const uint4 av = *reinterpret_cast<const uint4*>(ar + i);
-        const __nv_bfloat162* xp = reinterpret_cast<const __nv_bfloat162*>(&xv);
-        const __nv_bfloat162* ap = reinterpret_cast<const __nv_bfloat162*>(&av);
-#pragma unroll
-        for (int j = 0; j < 4; ++j) {
-          const float2 xf = __bfloat1622float2(xp[j]), af = __bfloat1622float2(ap[j]);
-          acc = fmaf(xf.x, af.x, acc);
-          acc = fmaf(xf.y, af.y, acc);
-        }
-      }
-    } else {
-      for (int i = lane; i < IN; i += 32)
-        acc = fmaf(__bfloat162float(xr[i]), __bfloat162float(ar[i]), acc);
-    }
-#pragma unroll
-    for (int off = 16; off > 0; off >>= 1) acc += __shfl_xor_sync(0xffffffffu, acc, off);
-    if (lane == 0) zs[pair] = bf16_round(acc);
-  }
-  __syncthreads();
+  lora_decode_z<VEC>(zs, x, A, N, IN, R);
   const int cols = SWI ? OUT / 2 : OUT;  // SWI: column o and its up column o + OUT/2
   for (int o = int(blockIdx.x) * int(blockDim.x) + int(threadIdx.x); o < cols;
        o += int(gridDim.x) * int(blockDim.x)) {

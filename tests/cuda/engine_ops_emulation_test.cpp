@@ -16,8 +16,9 @@
 
 #include "tests/cuda/cuda_emulation.h"
 // the kernels under test (their launchers are left out under KAITO_CUDA_EMULATE)
-#include "engine/cuda/infer_ops.cu"  // NOLINT
-#include "engine/cuda/train_ops.cu"  // NOLINT
+#include "engine/cuda/infer_ops.cu"     // NOLINT
+#include "engine/cuda/train_ops.cu"     // NOLINT
+#include "kernels/cuda/lora_decode.cu"  // NOLINT: the unfused reference of decode_qkv_lora
 #include "kernels/dtype.h"
 #include "kernels/rope.h"
 
@@ -219,8 +220,10 @@ TEST(engine_ops_emulation, argmax_rows_ties_nan_and_inf) {
 }
 
 // One decode step at the position in the device state, with decode_qkv_cuda's launch: real rope
-// tables (cos/sin halves equal) or random ones (every table index distinct).
-void check_decode_qkv(int64_t pos, bool real_tables, uint32_t seed) {
+// tables (cos/sin halves equal) or random ones (every table index distinct). lora: the fused
+// decode_qkv_lora form, whose qkv must equal lora_decode_kernel's (kernels/cuda/lora_decode.cu,
+// emulated) bit for bit and whose outputs are checked from that updated qkv.
+void check_decode_qkv(int64_t pos, bool real_tables, uint32_t seed, bool lora = false) {
   std::mt19937 rng(seed);
   const int64_t B = 3, NH = 4, NKV = 2, HS = 24, Tcap = 5, max_T = 7;
   const int64_t heads = NH + 2 * NKV;
@@ -239,16 +242,47 @@ void check_decode_qkv(int64_t pos, bool real_tables, uint32_t seed) {
     for (float& s : sin) s = u(rng);
   }
 
-  const std::vector<bf16> qkv = random_bf16(size_t(B * heads * HS), rng);
+  std::vector<bf16> qkv = random_bf16(size_t(B * heads * HS), rng);
   std::vector<bf16> q(size_t(B * NH * HS), kSentinel);
   std::vector<bf16> kc(size_t(B * Tcap * NKV * HS), kSentinel), vc = kc;
   const std::vector<int32_t> state = {int32_t(pos), int32_t(pos + 1), 2};
   const int64_t total = gpu::decode_qkv_total(B, NH, NKV, HS);
   ASSERT_GT(total, gpu::kDecodeThreads);  // more than one block, the last one partial
-  emu::run(dim3(unsigned(ceil_div<int64_t>(total, gpu::kDecodeThreads))), gpu::kDecodeThreads, [&] {
-    gpu::decode_qkv_kernel(nv(q.data()), nv(kc.data()), nv(vc.data()), nv(qkv.data()), cos.data(),
-                           sin.data(), state.data(), total, int(NH), int(NKV), int(HS), Tcap);
-  });
+  const dim3 grid(unsigned(ceil_div<int64_t>(total, gpu::kDecodeThreads)));
+  if (!lora) {
+    emu::run(grid, gpu::kDecodeThreads, [&] {
+      gpu::decode_qkv_kernel<false, false>(nv(q.data()), nv(kc.data()), nv(vc.data()),
+                                           nv(qkv.data()), cos.data(), sin.data(), state.data(),
+                                           total, int(NH), int(NKV), int(HS), Tcap, nullptr,
+                                           nullptr, nullptr, 0, 0, 0, 0.0f);
+    });
+  } else {
+    const int64_t IN = 64, R = 4, OUT = heads * HS;
+    const float scale = 2.0f;
+    const std::vector<bf16> h = random_bf16(size_t(B * IN), rng),
+                            A = random_bf16(size_t(R * IN), rng, 0.2f),
+                            Bl = random_bf16(size_t(OUT * R), rng, 0.5f);
+    // reference: lora_decode_kernel alone updates a copy of qkv (as lora_decode_cuda launches it)
+    const std::vector<bf16> qkv0 = qkv;
+    std::vector<bf16> want = qkv;
+    emu::run(dim3(unsigned(ceil_div<int64_t>(OUT, 256))), 256, [&] {
+      lora_decode_kernel<true, false>(nv(want.data()), as_nv(h.data()), as_nv(A.data()),
+                                      as_nv(Bl.data()), int(B), int(IN), int(R), int(OUT), scale,
+                                      nullptr);
+    });
+    emu::run(grid, gpu::kDecodeThreads, [&] {
+      gpu::decode_qkv_kernel<true, true>(nv(q.data()), nv(kc.data()), nv(vc.data()), nv(qkv.data()),
+                                         cos.data(), sin.data(), state.data(), total, int(NH),
+                                         int(NKV), int(HS), Tcap, as_nv(h.data()), as_nv(A.data()),
+                                         as_nv(Bl.data()), int(B), int(IN), int(R), scale);
+    });
+    size_t changed = 0;
+    for (size_t i = 0; i < qkv.size(); ++i) {
+      ASSERT_EQ(qkv[i].bits, want[i].bits) << "qkv[" << i << "]: fused and lora_decode differ";
+      changed += qkv[i].bits != qkv0[i].bits;
+    }
+    EXPECT_GT(changed, qkv.size() / 2) << "the LoRA term is too small to tell";
+  }
 
   for (int64_t b = 0; b < B; ++b) {
     // the CPU rope twin on this token's q and k heads with table row pos
@@ -280,6 +314,11 @@ TEST(engine_ops_emulation, decode_qkv_rope_and_cache_append) {
   check_decode_qkv(3, /*real_tables=*/false, 6);
   check_decode_qkv(0, /*real_tables=*/false, 7);  // the first and the last cache row
   check_decode_qkv(4, /*real_tables=*/false, 8);
+}
+
+TEST(engine_ops_emulation, decode_qkv_with_lora_equals_lora_decode_then_decode_qkv) {
+  check_decode_qkv(3, /*real_tables=*/true, 9, /*lora=*/true);
+  check_decode_qkv(0, /*real_tables=*/false, 10, /*lora=*/true);
 }
 
 TEST(engine_ops_emulation, decode_state_set_and_advance) {

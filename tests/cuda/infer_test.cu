@@ -16,9 +16,9 @@
 // then with gemv_max_batch = 8 (dequant + GEMM for the decode products), both replaying the decode
 // step as a CUDA graph (which must capture), then once more with plain launches; the decode GEMV
 // kernel measured at create() (engine/cuda/gemv_choice.h) in those three, then each of the two
-// kernels fixed by the options; all with programmatic dependent launch and the fused gate_up
-// LoRA + SwiGLU kernel, then register_lut once without each (tokens and logits must be
-// bit-identical to its run with both).
+// kernels fixed by the options; all with programmatic dependent launch and the LoRA terms of qkv
+// and gate_up fused into the split + rope and SwiGLU kernels, then register_lut once without
+// each (tokens and logits must be bit-identical to its run with both).
 // Usage: infer_test [--first]   (--first: only the first variant, for compute-sanitizer runs).
 #include <algorithm>
 #include <cmath>
@@ -234,11 +234,11 @@ int main(int argc, char** argv) {
     bool graph;
     int gemv;   // -1: measured at create(); else the nf4_gemv_kernel fixed by the options
     bool pdl;   // infer_options::programmatic_launch
-    bool fuse;  // infer_options::fuse_lora_swiglu
+    bool fuse;  // infer_options::fuse_lora
   };
   const int kScaled = int(nf4_gemv_kernel::scaled_lut), kReg = int(nf4_gemv_kernel::register_lut);
   // The register_lut runs differ only in how the same math is launched (programmatic launch,
-  // the fused gate_up LoRA + SwiGLU kernel): their tokens and logits must equal the first's.
+  // the LoRA terms fused into the next kernels): their tokens and logits must equal the first's.
   std::vector<int32_t> reg_tokens;
   std::vector<float> reg_logits;
   for (const variant var :
@@ -253,7 +253,7 @@ int main(int argc, char** argv) {
     opt.gemv_max_batch = gemv_max;
     opt.cuda_graph = var.graph;
     opt.programmatic_launch = var.pdl;
-    opt.fuse_lora_swiglu = var.fuse;
+    opt.fuse_lora = var.fuse;
     opt.gemv_measure = var.gemv < 0;
     if (var.gemv >= 0) opt.gemv_kernel = nf4_gemv_kernel(var.gemv);
     auto gen = gpu_generator::create(**cx, *model, opt);
@@ -300,8 +300,9 @@ int main(int argc, char** argv) {
       reg_tokens = *toks;
       reg_logits = *glog;
     } else if (var.gemv == kReg && (*toks != reg_tokens || *glog != reg_logits)) {
-      std::printf("FAIL: %s changed the tokens or logits\n",
-                  var.pdl ? "the unfused LoRA + SwiGLU" : "plain (not programmatic) launch");
+      std::printf(
+          "FAIL: %s changed the tokens or logits\n",
+          var.pdl ? "unfused LoRA (lora_decode kernels)" : "plain (not programmatic) launch");
       ok = false;
     }
     std::printf(
