@@ -75,6 +75,15 @@ void lora_decode_cuda(cuda_context& cx, bf16* y, const bf16* x, const bf16* A, c
 void lora_decode_swiglu_cuda(cuda_context& cx, bf16* act, bf16* y, const bf16* x, const bf16* A,
                              const bf16* B, int64_t N, int64_t IN, int64_t R, int64_t OUT,
                              float scale);
+// A linear's LoRA term added to its base output b (N, C), then the residual add + RMSNorm that
+// reads it, in one kernel: b += scale * (lx · Aᵀ) · Blᵀ (lx (N, IN), A (R, IN), Bl (C, R); stored
+// back), then add_rmsnorm_forward_cuda(sum, out, rstd, a, b, weight, N, C, eps) (kernels/rmsnorm.h;
+// sum may be a): bit for bit lora_decode_cuda then add_rmsnorm_forward_cuda. N <= 16, R <= 64.
+// CPU twin: lora_forward_cpu with dropout 0, the add, rmsnorm_forward_cpu.
+void lora_decode_add_rmsnorm_cuda(cuda_context& cx, bf16* sum, bf16* out, float* rstd,
+                                  const bf16* a, bf16* b, const bf16* weight, int64_t N, int64_t C,
+                                  float eps, const bf16* lx, const bf16* A, const bf16* Bl,
+                                  int64_t IN, int64_t R, float scale);
 void lora_backward_cuda(cuda_context& cx, bf16* dx, float* dA, float* dB, bf16* dz, const bf16* dy,
                         const bf16* xd, const bf16* z, const bf16* A, const bf16* B, int64_t N,
                         int64_t IN, int64_t R, int64_t OUT, float scale, float dropout_p,

@@ -61,6 +61,8 @@ struct gpu_generator::impl {
   step_profile* prof = nullptr;  // gpu_generator::set_profile
   gemv_choice gemv;              // the decode GEMV kernel (create: measured or from the options)
   bool capturing = false;        // no profile events inside a graph capture
+  // decode: the down projection's LoRA term deferred into the next residual_norm (fuse_lora)
+  const gpu_lora_linear* pending_down = nullptr;
 
   void mark(const char* name) {
     if (!capturing) profile_mark(prof, name);
@@ -163,15 +165,40 @@ struct gpu_generator::impl {
   void residual(int64_t n) { add_bf16(cx, x.as<bf16>(), x.as<bf16>(), tmp.as<bf16>(), n); }
 
   // h = rmsnorm(x) with `norm`, layer l's input: from layer 1 on, the previous layer's MLP output
-  // (left in tmp by layer_tail) is first added to x in the same pass (add_rmsnorm_forward_cuda).
+  // (left in tmp by layer_tail) is first added to x in the same pass (residual_norm).
   void layer_input_norm(int64_t l, const bf16* norm, int64_t N) {
     const gpu_model_shape& s = m.shape;
-    mark("rmsnorm + residual");
-    if (l == 0)
+    if (l == 0) {
+      mark("rmsnorm + residual");
       rmsnorm_forward_cuda(cx, h.as<bf16>(), nullptr, x.as<bf16>(), norm, N, s.C, s.rms_eps);
-    else
-      add_rmsnorm_forward_cuda(cx, x.as<bf16>(), h.as<bf16>(), nullptr, x.as<bf16>(),
-                               tmp.as<bf16>(), norm, N, s.C, s.rms_eps);
+    } else {
+      residual_norm(norm, N);
+    }
+  }
+
+  // x += tmp; h = rmsnorm(x) with `norm` (add_rmsnorm_forward_cuda), where tmp is the down
+  // projection's base output and, when layer_tail deferred it (pending_down), its LoRA term is
+  // added to tmp in the same kernel first (lora_decode_add_rmsnorm_cuda, input act).
+  void residual_norm(const bf16* norm, int64_t N) {
+    const gpu_model_shape& s = m.shape;
+    if (pending_down != nullptr) {
+      const gpu_lora_linear& l = *pending_down;
+      pending_down = nullptr;
+      mark("lora + rmsnorm + residual");
+      lora_decode_add_rmsnorm_cuda(cx, x.as<bf16>(), h.as<bf16>(), nullptr, x.as<bf16>(),
+                                   tmp.as<bf16>(), norm, N, s.C, s.rms_eps, act.as<bf16>(),
+                                   l.A.as<bf16>(), l.B.as<bf16>(), l.in, l.r, s.lora_scale());
+      return;
+    }
+    mark("rmsnorm + residual");
+    add_rmsnorm_forward_cuda(cx, x.as<bf16>(), h.as<bf16>(), nullptr, x.as<bf16>(), tmp.as<bf16>(),
+                             norm, N, s.C, s.rms_eps);
+  }
+
+  // Whether a decode step's LoRA term on `l` goes into the kernel after the base product
+  // (infer_options::fuse_lora).
+  bool fuse_lora(const gpu_lora_linear& l, int64_t N, bool decode) const {
+    return opt.lora && opt.fuse_lora && decode_lora(l, N, decode);
   }
 
   // Rows of `width` bytes: dst rows dpitch apart <- src rows spitch apart (stream-ordered).
@@ -184,12 +211,22 @@ struct gpu_generator::impl {
   // The second half of a layer, shared by prefill and decode: x += o(att); x += mlp(norm(x)).
   void layer_tail(const gpu_layer& ly, int64_t N, bool decode) {
     const gpu_model_shape& s = m.shape;
-    linear(ly, lora_o, tmp.as<bf16>(), att.as<bf16>(), N, decode);
-    mark("rmsnorm + residual");
-    add_rmsnorm_forward_cuda(cx, x.as<bf16>(), h.as<bf16>(), nullptr, x.as<bf16>(), tmp.as<bf16>(),
-                             ly.post_norm.as<bf16>(), N, s.C, s.rms_eps);
+    if (fuse_lora(ly.lora(lora_o), N, decode)) {  // o's LoRA term in the residual + norm kernel
+      base(ly, lora_o, tmp.as<bf16>(), att.as<bf16>(), N, decode);
+      const gpu_lora_linear& l = ly.lora(lora_o);
+      mark("lora + rmsnorm + residual");
+      lora_decode_add_rmsnorm_cuda(cx, x.as<bf16>(), h.as<bf16>(), nullptr, x.as<bf16>(),
+                                   tmp.as<bf16>(), ly.post_norm.as<bf16>(), N, s.C, s.rms_eps,
+                                   att.as<bf16>(), l.A.as<bf16>(), l.B.as<bf16>(), l.in, l.r,
+                                   s.lora_scale());
+    } else {
+      linear(ly, lora_o, tmp.as<bf16>(), att.as<bf16>(), N, decode);
+      mark("rmsnorm + residual");
+      add_rmsnorm_forward_cuda(cx, x.as<bf16>(), h.as<bf16>(), nullptr, x.as<bf16>(),
+                               tmp.as<bf16>(), ly.post_norm.as<bf16>(), N, s.C, s.rms_eps);
+    }
     const gpu_lora_linear& lgu = ly.lora(lora_gate_up);
-    if (opt.lora && opt.fuse_lora && decode_lora(lgu, N, decode)) {
+    if (fuse_lora(lgu, N, decode)) {
       // gate_up's LoRA term and the activation in one kernel (bit for bit the two below)
       base(ly, lora_gate_up, gu.as<bf16>(), h.as<bf16>(), N, decode);
       mark("lora + swiglu");
@@ -200,8 +237,14 @@ struct gpu_generator::impl {
       mark("swiglu");
       swiglu_forward_cuda(cx, act.as<bf16>(), gu.as<bf16>(), gu.as<bf16>() + s.I, N, s.I, 2 * s.I);
     }
-    // x += tmp is left to the next layer's input norm (or, after the last layer, to the caller)
-    linear(ly, lora_down, tmp.as<bf16>(), act.as<bf16>(), N, decode);
+    // x += tmp is left to the next layer's input norm (or, after the last layer, to the caller),
+    // and with fuse_lora so is down's LoRA term (residual_norm)
+    if (fuse_lora(ly.lora(lora_down), N, decode)) {
+      base(ly, lora_down, tmp.as<bf16>(), act.as<bf16>(), N, decode);
+      pending_down = &ly.lora(lora_down);
+    } else {
+      linear(ly, lora_down, tmp.as<bf16>(), act.as<bf16>(), N, decode);
+    }
   }
 
   // B prompts of T tokens at positions 0..T-1 (x holds their embeddings).
@@ -245,7 +288,7 @@ struct gpu_generator::impl {
     bf16* vcache = vc[size_t(l)].as<bf16>();
     layer_input_norm(l, ly.input_norm.as<bf16>(), B);
     const gpu_lora_linear& lqkv = ly.lora(lora_qkv);
-    if (opt.lora && opt.fuse_lora && decode_lora(lqkv, B, true)) {
+    if (fuse_lora(lqkv, B, true)) {
       // qkv's LoRA term in the split + rope kernel (bit for bit lora_decode, then the two below)
       base(ly, lora_qkv, qkv.as<bf16>(), h.as<bf16>(), B, true);
       mark("lora + qkv split + rope + cache append");
@@ -272,10 +315,10 @@ struct gpu_generator::impl {
     const programmatic_scope pdl(cx, opt.programmatic_launch);
     mark("embedding");
     embedding_forward_cuda(cx, x.as<bf16>(), ids.as<int32_t>(), m.embed.as<bf16>(), B, s.V, s.C);
+    pending_down = nullptr;
     for (int64_t l = 0; l < s.L; ++l) layer_decode(l, B);
-    mark("rmsnorm + residual");
-    residual(B * s.C);  // the last layer's MLP output
-    head(x.as<bf16>(), B);
+    residual_norm(m.final_norm.as<bf16>(), B);  // the last layer's MLP output, the final norm
+    head_logits(B);
     advance_decode_state_cuda(cx, state.as<int32_t>());
   }
 
@@ -314,6 +357,13 @@ struct gpu_generator::impl {
     mark("final norm + lm_head + argmax");
     rmsnorm_forward_cuda(cx, h.as<bf16>(), nullptr, rows_in, m.final_norm.as<bf16>(), B, s.C,
                          s.rms_eps);
+    head_logits(B);
+  }
+
+  // lm_head over the B normalized rows in h, greedy pick into ids and gen[:, state[2]].
+  void head_logits(int64_t B) {
+    const gpu_model_shape& s = m.shape;
+    mark("lm_head + argmax");
     gemm_forward_cuda(cx, logits.as<bf16>(), h.as<bf16>(), m.lm_head.as<bf16>(), nullptr, B, s.C,
                       s.V);
     argmax_rows_cuda(cx, ids.as<int32_t>(), gen.as<int32_t>(), opt.max_seq, state.as<int32_t>(),

@@ -19,8 +19,8 @@
 //   dequant+GEMM's ~4.5 byte/weight of traffic). gemv_max_batch = 8 sends batch 16 to
 //   dequant+GEMM instead, so the bench can measure both.
 // LoRA is applied at run time, unmerged (lora_forward_cuda, dropout 0; decode steps of <= 16 rows
-//   use the one-kernel lora_decode_cuda, fused into the qkv split + rope and into SwiGLU on
-//   qkv and gate_up): merging into an NF4 base
+//   use one-kernel forms, fused into the kernel after each base product: fuse_lora below):
+//   merging into an NF4 base
 //   would need a requantization that changes the base weights. lora = false skips the branch.
 // Attention: prefill from an empty cache uses attention_forward_mma_cuda (tensor cores; head
 //   sizes 64, 96, 128, else the SIMT attention_forward_cuda) on the prompt's own q/k/v; decode uses
@@ -64,9 +64,11 @@ struct infer_options {
   // capability >= 9.0, else ignored): each kernel's blocks start, and the GEMV loads its first
   // weights, while the kernel ahead finishes. Same results bit for bit.
   bool programmatic_launch = true;
-  // Decode steps with LoRA: qkv's LoRA term inside the split + rope + cache kernel
-  // (decode_qkv_lora_cuda, infer_ops.h) and gate_up's with SwiGLU (lora_decode_swiglu_cuda,
-  // kernels/lora.h): two launches a layer fewer. Same results bit for bit.
+  // Decode steps with LoRA: each linear's LoRA term goes into the kernel after its base product
+  // instead of a lora_decode launch: qkv's into the split + rope + cache kernel
+  // (decode_qkv_lora_cuda, infer_ops.h), gate_up's into SwiGLU (lora_decode_swiglu_cuda), o's and
+  // down's into the residual add + RMSNorm (lora_decode_add_rmsnorm_cuda; down's into the next
+  // layer's, or the final, norm): four launches a layer fewer. Same results bit for bit.
   bool fuse_lora = true;
   // The fused GEMV's kernel (kernels/nf4.h): measured at create() on this device
   // (engine/cuda/gemv_choice.h, ~10 ms at Phi-3 shapes), or gemv_kernel when gemv_measure is off.

@@ -16,9 +16,9 @@
 // then with gemv_max_batch = 8 (dequant + GEMM for the decode products), both replaying the decode
 // step as a CUDA graph (which must capture), then once more with plain launches; the decode GEMV
 // kernel measured at create() (engine/cuda/gemv_choice.h) in those three, then each of the two
-// kernels fixed by the options; all with programmatic dependent launch and the LoRA terms of qkv
-// and gate_up fused into the split + rope and SwiGLU kernels, then register_lut once without
-// each (tokens and logits must be bit-identical to its run with both).
+// kernels fixed by the options; all with programmatic dependent launch and the LoRA terms fused
+// into the kernels after the base products (infer_options::fuse_lora), then register_lut once
+// without each (tokens and logits must be bit-identical to its run with both).
 // Usage: infer_test [--first]   (--first: only the first variant, for compute-sanitizer runs).
 #include <algorithm>
 #include <cmath>

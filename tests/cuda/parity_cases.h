@@ -122,5 +122,7 @@ prepared lora_bwd(std::mt19937& rng, int64_t N, int64_t IN, int64_t R, int64_t O
 prepared lora_decode(std::mt19937& rng, int64_t N, int64_t IN, int64_t R, int64_t OUT);
 // lora_decode_swiglu_cuda (OUT = 2I) vs lora_forward_cpu then swiglu_forward_cpu: y and act.
 prepared lora_decode_swiglu(std::mt19937& rng, int64_t N, int64_t IN, int64_t R, int64_t I);
+// lora_decode_add_rmsnorm_cuda vs lora_forward_cpu, the add, rmsnorm_forward_cpu.
+prepared lora_decode_add_rmsnorm(std::mt19937& rng, int64_t N, int64_t IN, int64_t R, int64_t C);
 
 }  // namespace kaito::parity

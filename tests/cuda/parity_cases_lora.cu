@@ -2,6 +2,7 @@
 // between its products (the CPU twin keeps fp32), so every LoRA output is compared at the bf16
 // tolerance, fp32 dA/dB included.
 #include "kernels/lora.h"
+#include "kernels/rmsnorm.h"
 #include "kernels/swiglu.h"
 #include "tests/cuda/parity_cases.h"
 
@@ -128,6 +129,46 @@ prepared lora_decode_swiglu(std::mt19937& rng, int64_t N, int64_t IN, int64_t R,
   };
   p.bytes = 2.0 * (N * IN + R * IN + R * OUT + 2 * N * OUT + N * I);
   p.flops = 2.0 * N * R * (IN + OUT);
+  return p;
+}
+
+prepared lora_decode_add_rmsnorm(std::mt19937& rng, int64_t N, int64_t IN, int64_t R, int64_t C) {
+  prepared p;
+  const lora_inputs in = draw(rng, N, IN, R, C);
+  const float scale = 2.0f, eps = 1e-5f;
+  std::vector<bf16> ab, wb;
+  const std::vector<float> a = random_bf16_values(rng, N * C, 2.0f, ab);
+  std::vector<float> w = random_bf16_values(rng, C, 0.5f, wb);
+  for (size_t i = 0; i < w.size(); ++i) {  // norm weights around 1, bf16-exact on both sides
+    wb[i] = f32_to_bf16(w[i] + 1.0f);
+    w[i] = bf16_to_f32(wb[i]);
+  }
+  auto x = upload(p, elem::bf16, in.xb), A = upload(p, elem::bf16, in.Ab),
+       B = upload(p, elem::bf16, in.Bb), ad = upload(p, elem::bf16, ab),
+       wd = upload(p, elem::bf16, wb);
+  auto y = add_output(p, "b", elem::bf16, N * C, random_f32(rng, N * C, -1.0f, 1.0f));  // +=
+  auto sum = add_output(p, "sum", elem::bf16, N * C);
+  auto out = add_output(p, "out", elem::bf16, N * C);
+  auto rstd = add_output(p, "rstd", elem::f32, N);
+  p.cpu = [=] {
+    std::vector<float> xd(size_t(N * IN)), z(size_t(N * R));
+    lora_forward_cpu(y.ref->data(), xd.data(), z.data(), in.x.data(), in.A.data(), in.B.data(), N,
+                     IN, R, C, scale, 0.0f, 0);
+    // the contract's rounding points: b is stored in bf16, and the norm reads the bf16 sum
+    for (size_t i = 0; i < a.size(); ++i) {
+      (*y.ref)[i] = bf16_to_f32(f32_to_bf16((*y.ref)[i]));
+      (*sum.ref)[i] = bf16_to_f32(f32_to_bf16(a[i] + (*y.ref)[i]));
+    }
+    rmsnorm_forward_cpu(out.ref->data(), rstd.ref->data(), sum.ref->data(), w.data(), N, C, eps);
+  };
+  p.cuda = [=](cuda_context& cx) {
+    lora_decode_add_rmsnorm_cuda(cx, sum.dev->as<bf16>(), out.dev->as<bf16>(),
+                                 rstd.dev->as<float>(), ad->as<bf16>(), y.dev->as<bf16>(),
+                                 wd->as<bf16>(), N, C, eps, x->as<bf16>(), A->as<bf16>(),
+                                 B->as<bf16>(), IN, R, scale);
+  };
+  p.bytes = 2.0 * (N * IN + R * IN + R * C + 5 * N * C + C) + 4.0 * N;
+  p.flops = 2.0 * N * R * (IN + C);
   return p;
 }
 
