@@ -20,8 +20,10 @@
 // Then the profiles (engine/cuda/step_profile.h): a batch-1 decode step (plain launches behind a
 // hold, averaged over 8 steps) and a 2048-token prefill by segment, as `PROFILE,<decode_b1 |
 // prefill_2048>,<segment>,<ms>,<count>` lines.
-// Usage: infer_bench [--layers N] [--steps N]   (fewer layers: a quick smoke run; the METRIC
-// lines are printed only for the full 32-layer model). Exit 77 without a CUDA device.
+// Usage: infer_bench [--layers N] [--steps N] [--gemv measure|scaled_lut|register_lut] [--no-pdl]
+// [--no-fuse-lora]   (fewer layers: a quick smoke run; the METRIC lines are printed only for the
+// full 32-layer model; the other flags override infer_options' defaults, for bench/device/run.sh's
+// fallback run). Exit 77 without a CUDA device.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -29,12 +31,14 @@
 #include <cstring>
 #include <memory>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "engine/cuda/gpu_model.h"
 #include "engine/cuda/infer.h"
 #include "engine/cuda/step_profile.h"
 #include "kernels/cuda/cuda_context.h"
+#include "kernels/nf4.h"
 
 namespace {
 
@@ -71,11 +75,11 @@ double seconds_since(clock_type::time_point t0) {
 // Decode tok/s at batch B after a `prompt`-token prompt: a warm-up pass (prefill + 8 steps), then
 // a fresh prefill (not timed) and `steps` timed steps.
 // The decode GEMV kernel is measured at create() (engine/cuda/gemv_choice.h); `choice` gets it.
-double decode_tok_s(cuda_context& cx, const gpu_model& m, int64_t B, int64_t prompt, int64_t steps,
-                    int64_t gemv_max_batch, bool graph, bool pdl = true,
-                    gemv_choice* choice = nullptr) {
-  infer_options opt;
-  opt.programmatic_launch = pdl;
+double decode_tok_s(cuda_context& cx, const gpu_model& m, const infer_options& base, int64_t B,
+                    int64_t prompt, int64_t steps, int64_t gemv_max_batch, bool graph,
+                    bool pdl = true, gemv_choice* choice = nullptr) {
+  infer_options opt = base;
+  opt.programmatic_launch = base.programmatic_launch && pdl;
   opt.max_batch = B;
   opt.max_seq = prompt + steps + 1;
   opt.gemv_max_batch = gemv_max_batch;
@@ -102,15 +106,15 @@ double decode_tok_s(cuda_context& cx, const gpu_model& m, int64_t B, int64_t pro
       "(cache+activations %.0f MiB; first tokens %d %d %d)\n",
       (long long)B, (long long)prompt, (long long)steps, (long long)gemv_max_batch,
       g.graphed() ? "graph" : (graph ? "graph capture FAILED, plain launches" : "plain launches"),
-      pdl && cx.props().major >= 9 ? "+pdl" : "", 1e3 * dt / double(steps), double(B * steps) / dt, double(g.bytes()) / 1048576.0, (*toks)[0],
-      (*toks)[1], (*toks)[2]);
+      opt.programmatic_launch && cx.props().major >= 9 ? "+pdl" : "", 1e3 * dt / double(steps),
+      double(B * steps) / dt, double(g.bytes()) / 1048576.0, (*toks)[0], (*toks)[1], (*toks)[2]);
   std::printf("        gemv: %s\n", g.gemv().note.c_str());
   if (choice != nullptr) *choice = g.gemv();
   return double(B * steps) / dt;
 }
 
-double prefill_tok_s(cuda_context& cx, const gpu_model& m, int64_t T) {
-  infer_options opt;
+double prefill_tok_s(cuda_context& cx, const gpu_model& m, const infer_options& base, int64_t T) {
+  infer_options opt = base;
   opt.max_batch = 1;
   opt.max_seq = T;
   auto gen = gpu_generator::create(cx, m, opt);
@@ -149,9 +153,10 @@ void print_profile(const char* key, const std::vector<segment_total>& totals, do
 // (engine/cuda/step_profile.h). Decode runs as plain launches (a graph replay cannot be split),
 // each step enqueued behind a hold so its kernels run back to back as in the graph; the
 // per-step figures are averages over `steps` steps.
-void profile_inference(cuda_context& cx, const gpu_model& m, int64_t prompt, int64_t prefill_T) {
+void profile_inference(cuda_context& cx, const gpu_model& m, const infer_options& base,
+                       int64_t prompt, int64_t prefill_T) {
   const int64_t steps = 8;
-  infer_options opt;
+  infer_options opt = base;
   opt.max_batch = 1;
   opt.max_seq = std::max(prompt + 8 + steps + 1, prefill_T);
   opt.cuda_graph = false;
@@ -190,13 +195,32 @@ void profile_inference(cuda_context& cx, const gpu_model& m, int64_t prompt, int
 
 int main(int argc, char** argv) {
   int64_t layers = 32, steps = 128;
+  infer_options base;  // the engine's defaults unless a flag below says otherwise
+  const char* usage =
+      "usage: infer_bench [--layers N] [--steps N] [--gemv measure|scaled_lut|register_lut]\n"
+      "                   [--no-pdl] [--no-fuse-lora]\n";
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--layers") == 0 && i + 1 < argc) {
       layers = std::atoll(argv[++i]);
     } else if (std::strcmp(argv[i], "--steps") == 0 && i + 1 < argc) {
       steps = std::atoll(argv[++i]);
+    } else if (std::strcmp(argv[i], "--gemv") == 0 && i + 1 < argc) {
+      const std::string k = argv[++i];
+      base.gemv_measure = k == "measure";
+      if (k == "scaled_lut" || k == "register_lut") {
+        base.gemv_kernel =
+            k == "scaled_lut" ? nf4_gemv_kernel::scaled_lut : nf4_gemv_kernel::register_lut;
+      } else if (k != "measure") {
+        std::fprintf(stderr, "infer_bench: --gemv %s: not measure, scaled_lut or register_lut\n%s",
+                     k.c_str(), usage);
+        return 2;
+      }
+    } else if (std::strcmp(argv[i], "--no-pdl") == 0) {
+      base.programmatic_launch = false;
+    } else if (std::strcmp(argv[i], "--no-fuse-lora") == 0) {
+      base.fuse_lora = false;
     } else {
-      std::fprintf(stderr, "usage: infer_bench [--layers N] [--steps N]\n");
+      std::fprintf(stderr, "%s", usage);
       return 2;
     }
   }
@@ -226,13 +250,16 @@ int main(int argc, char** argv) {
       (*cx)->device_name().c_str(), (*cx)->sm_count(), (long long)layers,
       double(model->bytes()) / 1048576.0, seconds_since(t0));
   gemv_choice b1_gemv;
-  const double b1 = decode_tok_s(**cx, *model, 1, prompt, steps, 16, true, true, &b1_gemv);
-  const double b1_eager = decode_tok_s(**cx, *model, 1, prompt, steps, 16, false);
-  const double b1_nopdl = decode_tok_s(**cx, *model, 1, prompt, steps, 16, true, false);
-  const double b16 = decode_tok_s(**cx, *model, 16, prompt, steps, 16, true);
-  const double b16_gemm = decode_tok_s(**cx, *model, 16, prompt, steps, 8, true);
-  const double pf = prefill_tok_s(**cx, *model, prefill_T);
-  profile_inference(**cx, *model, prompt, prefill_T);
+  std::printf("options: gemv %s, programmatic launch %s, fused LoRA %s\n",
+              base.gemv_measure ? "measured" : nf4_gemv_kernel_name(base.gemv_kernel),
+              base.programmatic_launch ? "on" : "off", base.fuse_lora ? "on" : "off");
+  const double b1 = decode_tok_s(**cx, *model, base, 1, prompt, steps, 16, true, true, &b1_gemv);
+  const double b1_eager = decode_tok_s(**cx, *model, base, 1, prompt, steps, 16, false);
+  const double b1_nopdl = decode_tok_s(**cx, *model, base, 1, prompt, steps, 16, true, false);
+  const double b16 = decode_tok_s(**cx, *model, base, 16, prompt, steps, 16, true);
+  const double b16_gemm = decode_tok_s(**cx, *model, base, 16, prompt, steps, 8, true);
+  const double pf = prefill_tok_s(**cx, *model, base, prefill_T);
+  profile_inference(**cx, *model, base, prompt, prefill_T);
   if (layers != 32) {
     std::printf("(%lld layers: no METRIC lines)\n", (long long)layers);
     return 0;
