@@ -21,9 +21,9 @@
 // hold, averaged over 8 steps) and a 2048-token prefill by segment, as `PROFILE,<decode_b1 |
 // prefill_2048>,<segment>,<ms>,<count>` lines.
 // Usage: infer_bench [--layers N] [--steps N] [--gemv measure|scaled_lut|register_lut] [--no-pdl]
-// [--no-fuse-lora]   (fewer layers: a quick smoke run; the METRIC lines are printed only for the
-// full 32-layer model; the other flags override infer_options' defaults, for bench/device/run.sh's
-// fallback run). Exit 77 without a CUDA device.
+// [--no-fuse-lora] [--simt-attention]   (fewer layers: a quick smoke run; the METRIC lines are
+// printed only for the full 32-layer model; the other flags override infer_options' defaults, for
+// bench/device/run.sh's fallback run). Exit 77 without a CUDA device.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -198,7 +198,7 @@ int main(int argc, char** argv) {
   infer_options base;  // the engine's defaults unless a flag below says otherwise
   const char* usage =
       "usage: infer_bench [--layers N] [--steps N] [--gemv measure|scaled_lut|register_lut]\n"
-      "                   [--no-pdl] [--no-fuse-lora]\n";
+      "                   [--no-pdl] [--no-fuse-lora] [--simt-attention]\n";
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--layers") == 0 && i + 1 < argc) {
       layers = std::atoll(argv[++i]);
@@ -219,6 +219,8 @@ int main(int argc, char** argv) {
       base.programmatic_launch = false;
     } else if (std::strcmp(argv[i], "--no-fuse-lora") == 0) {
       base.fuse_lora = false;
+    } else if (std::strcmp(argv[i], "--simt-attention") == 0) {
+      base.attention_mma = false;
     } else {
       std::fprintf(stderr, "%s", usage);
       return 2;
@@ -250,9 +252,10 @@ int main(int argc, char** argv) {
       (*cx)->device_name().c_str(), (*cx)->sm_count(), (long long)layers,
       double(model->bytes()) / 1048576.0, seconds_since(t0));
   gemv_choice b1_gemv;
-  std::printf("options: gemv %s, programmatic launch %s, fused LoRA %s\n",
+  std::printf("options: gemv %s, programmatic launch %s, fused LoRA %s, prefill attention %s\n",
               base.gemv_measure ? "measured" : nf4_gemv_kernel_name(base.gemv_kernel),
-              base.programmatic_launch ? "on" : "off", base.fuse_lora ? "on" : "off");
+              base.programmatic_launch ? "on" : "off", base.fuse_lora ? "on" : "off",
+              base.attention_mma ? "tensor cores" : "SIMT");
   const double b1 = decode_tok_s(**cx, *model, base, 1, prompt, steps, 16, true, true, &b1_gemv);
   const double b1_eager = decode_tok_s(**cx, *model, base, 1, prompt, steps, 16, false);
   const double b1_nopdl = decode_tok_s(**cx, *model, base, 1, prompt, steps, 16, true, false);

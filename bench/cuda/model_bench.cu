@@ -22,8 +22,10 @@
 // A row whose trainer does not fit prints so (resource_exhausted) and no METRIC line.
 // Then one more step of the default row, broken down by segment (engine/cuda/step_profile.h):
 // `PROFILE,train,<segment>,<ms>,<count>` lines, largest first (model_report.py shows the top).
-// Usage: model_bench [--layers N] [--steps N]  (fewer layers: a smoke run; METRIC lines only for
-// the full 32-layer model). Exit 77 without a CUDA device, 1 when a row fails otherwise.
+// Usage: model_bench [--layers N] [--steps N] [--simt-attention]  (fewer layers: a smoke run;
+// METRIC lines only for the full 32-layer model; --simt-attention: train_options::attention_mma
+// off, for bench/device/run.sh's fallback run). Exit 77 without a CUDA device, 1 when a row fails
+// otherwise.
 #include <cuda_runtime_api.h>
 
 #include <cmath>
@@ -55,9 +57,11 @@ size_t device_used() {
 // One row; returns false on a failure other than "does not fit".
 bool train_row(cuda_context& cx, gpu_model& m, const char* key, bool ckpt, bool fused_head,
                bool fused_nf4, int64_t B, int64_t T, int steps, int warmup, bool full, size_t used0,
-               const std::vector<int32_t>& ids, const std::vector<int32_t>& targets) {
+               const std::vector<int32_t>& ids, const std::vector<int32_t>& targets,
+               bool attention_mma) {
   m.fused_nf4_gemm = fused_nf4;
   train_options o;
+  o.attention_mma = attention_mma;
   o.B = B;
   o.T = T;
   o.checkpoint = ckpt;
@@ -131,8 +135,10 @@ bool train_row(cuda_context& cx, gpu_model& m, const char* key, bool ckpt, bool 
 // One training step of the default configuration broken down by segment: `PROFILE,train,<segment>,
 // <ms>,<count>` lines, largest first. Returns false when the step or the profile fails.
 bool profile_step(cuda_context& cx, gpu_model& m, int64_t B, int64_t T,
-                  const std::vector<int32_t>& ids, const std::vector<int32_t>& targets) {
+                  const std::vector<int32_t>& ids, const std::vector<int32_t>& targets,
+                  bool attention_mma) {
   train_options o;
+  o.attention_mma = attention_mma;
   o.B = B;
   o.T = T;
   o.max_grad_norm = 0.3;
@@ -178,13 +184,16 @@ int main(int argc, char** argv) {
   gpu_model_shape shape = gpu_model_shape::phi3_mini();
   int steps = 5;
   const int warmup = 2;
+  bool attention_mma = true;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--layers") == 0 && i + 1 < argc) {
       shape.L = std::atoi(argv[++i]);
     } else if (std::strcmp(argv[i], "--steps") == 0 && i + 1 < argc) {
       steps = std::atoi(argv[++i]);
+    } else if (std::strcmp(argv[i], "--simt-attention") == 0) {
+      attention_mma = false;
     } else {
-      std::fprintf(stderr, "usage: model_bench [--layers N] [--steps N]\n");
+      std::fprintf(stderr, "usage: model_bench [--layers N] [--steps N] [--simt-attention]\n");
       return 2;
     }
   }
@@ -223,7 +232,7 @@ int main(int argc, char** argv) {
   bool ok = true;
   auto row = [&](gpu_model& model, const char* key, bool ckpt, bool fused_head, bool fused_nf4) {
     ok = train_row(cx, model, key, ckpt, fused_head, fused_nf4, B, T, steps, warmup, full, used0,
-                   ids, targets) &&
+                   ids, targets, attention_mma) &&
          ok;
   };
   row(m, "train", false, false, false);
@@ -236,7 +245,7 @@ int main(int argc, char** argv) {
   m.fused_nf4_gemm = false;
   // Where the default row's step goes (engine/cuda/step_profile.h), for the report's "largest
   // remaining cost": one profiled step after a warm-up one, on a fresh trainer.
-  ok = profile_step(cx, m, B, T, ids, targets) && ok;
+  ok = profile_step(cx, m, B, T, ids, targets, attention_mma) && ok;
   // LoRA on a bf16 base (Kaito's method: lora), the same work as the HF baseline's bf16 LoRA.
   {
     gpu_model_shape dense = shape;

@@ -221,21 +221,27 @@ infer_t() {
 }
 
 # A failed run (a kernel never run on a GPU before may fault, and a fault ends the process) is
-# followed by one with the measured parts off: scaled_lut, plain launches, unfused LoRA, so the
-# decode and prefill figures still come back; the stage stays failed.
+# followed by one with the newest parts off (scaled_lut, plain launches, unfused LoRA, SIMT
+# attention), so figures still come back; the stage stays failed.
 infer_b() {
   local rc=0
   "$BUILD/bench/cuda/infer_bench" | tee "$OUT/infer_bench.txt" || rc=$?
   if [ "$rc" -ne 0 ] && [ "$rc" -ne 77 ]; then
-    echo "infer_bench failed (rc=$rc): again with --gemv scaled_lut --no-pdl --no-fuse-lora"
-    "$BUILD/bench/cuda/infer_bench" --gemv scaled_lut --no-pdl --no-fuse-lora |
-      tee "$OUT/infer_bench.txt" || true
+    local safe=(--gemv scaled_lut --no-pdl --no-fuse-lora --simt-attention)
+    echo "infer_bench failed (rc=$rc): again with ${safe[*]}"
+    "$BUILD/bench/cuda/infer_bench" "${safe[@]}" | tee "$OUT/infer_bench.txt" || true
   fi
   return "$rc"
 }
 
 model_b() {
-  "$BUILD/bench/cuda/model_bench" | tee "$OUT/model_bench.txt"
+  local rc=0
+  "$BUILD/bench/cuda/model_bench" | tee "$OUT/model_bench.txt" || rc=$?
+  if [ "$rc" -ne 0 ] && [ "$rc" -ne 77 ]; then
+    echo "model_bench failed (rc=$rc): again with --simt-attention"
+    "$BUILD/bench/cuda/model_bench" --simt-attention | tee "$OUT/model_bench.txt" || true
+  fi
+  return "$rc"
 }
 
 hf_baseline() {
@@ -272,7 +278,7 @@ if [ "$PART" != check ]; then
   stage baseline 120 report
   stage kernel_lab 90 lab
   stage infer_bench 120 infer_b
-  stage model_bench 150 model_b
+  stage model_bench 200 model_b
   stage hf_baseline 180 hf_baseline
   stage model_table 30 model_table
 fi

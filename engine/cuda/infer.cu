@@ -267,9 +267,10 @@ struct gpu_generator::impl {
     }
     // tensor cores for the head sizes the mma kernel takes (as the trainer does)
     mark("attention prefill");
-    (s.HS == 64 || s.HS == 96 || s.HS == 128 ? attention_forward_mma_cuda : attention_forward_cuda)(
-        cx, att.as<bf16>(), lse.as<float>(), q.as<bf16>(), k.as<bf16>(), v.as<bf16>(), B, T, s.NH,
-        s.NKV, s.HS, scale(), s.window);
+    (opt.attention_mma && (s.HS == 64 || s.HS == 96 || s.HS == 128)
+         ? attention_forward_mma_cuda
+         : attention_forward_cuda)(cx, att.as<bf16>(), lse.as<float>(), q.as<bf16>(), k.as<bf16>(),
+                                   v.as<bf16>(), B, T, s.NH, s.NKV, s.HS, scale(), s.window);
     // cache rows [0, T) of each sequence
     mark("kv cache write");
     const size_t cache_pitch = size_t(opt.max_seq * kvd) * b2;

@@ -70,6 +70,9 @@ struct infer_options {
   // down's into the residual add + RMSNorm (lora_decode_add_rmsnorm_cuda; down's into the next
   // layer's, or the final, norm): four launches a layer fewer. Same results bit for bit.
   bool fuse_lora = true;
+  // Prefill on the tensor-core attention (attention_forward_mma_cuda) for head sizes 64, 96,
+  // 128; false, or another head size: the SIMT attention_forward_cuda.
+  bool attention_mma = true;
   // The fused GEMV's kernel (kernels/nf4.h): measured at create() on this device
   // (engine/cuda/gemv_choice.h, ~10 ms at Phi-3 shapes), or gemv_kernel when gemv_measure is off.
   bool gemv_measure = true;

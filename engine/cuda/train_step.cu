@@ -99,6 +99,11 @@ uint64_t gpu_trainer::dropout_seed(int64_t l, int t) const {
 
 namespace {
 
+// Whether the step runs the tensor-core attention (train_options::attention_mma).
+bool mma_attention(const train_options& o, const gpu_model_shape& s) {
+  return o.attention_mma && (s.HS == 64 || s.HS == 96 || s.HS == 128);
+}
+
 // The pointers of one layer's activation set.
 struct layer_ptrs {
   bf16 *h1, *q, *k, *v, *att, *xmid, *h2, *gu, *act, *z[kLoraTargets], *xd[kLoraTargets];
@@ -169,7 +174,7 @@ void gpu_trainer::layer_forward(int64_t l, bool recompute) {
   rope_forward_cuda(cx_, a.k, a.k, cos, sin, N, s.NKV, s.HS);
   // tensor cores for the head sizes attention_forward_mma_cuda takes (plan buffers: 256-aligned)
   mark("attention fwd");
-  (s.HS == 64 || s.HS == 96 || s.HS == 128 ? attention_forward_mma_cuda : attention_forward_cuda)(
+  (mma_attention(o_, s) ? attention_forward_mma_cuda : attention_forward_cuda)(
       cx_, a.att, a.lse, a.q, a.k, a.v, plan_.B, plan_.T, s.NH, s.NKV, s.HS, attn_scale(s.HS),
       s.window);
   mark("base linear fwd");
@@ -255,7 +260,7 @@ void gpu_trainer::layer_backward(int64_t l) {
   mark("lora bwd");
   lora(lora_o, datt, dres);
   mark("attention bwd");
-  (s.HS == 64 || s.HS == 96 || s.HS == 128 ? attention_backward_mma_cuda : attention_backward_cuda)(
+  (mma_attention(o_, s) ? attention_backward_mma_cuda : attention_backward_cuda)(
       cx_, dq, dk, dv, datt, a.att, a.lse, a.q, a.k, a.v, plan_.B, plan_.T, s.NH, s.NKV, s.HS,
       attn_scale(s.HS), s.window);
   mark("rope bwd + qkv merge");

@@ -54,6 +54,9 @@ struct train_options {
   // arena scratch N*chunk*6 + N*C*4 bytes) instead of the row-chunked head above. Which is faster
   // is for bench/cuda/model_bench to measure.
   int64_t fused_head_vocab_chunk = 0;
+  // Tensor-core attention (attention_{forward,backward}_mma_cuda) for head sizes 64, 96, 128;
+  // false, or another head size: the SIMT kernels (attention_{forward,backward}_cuda).
+  bool attention_mma = true;
   uint64_t seed = 0;  // dropout masks: rng_derive(seed, step), then per layer/module
 };
 

@@ -13,6 +13,7 @@
 //      cross-entropy head (train_options::fused_head_vocab_chunk) and with the fused tensor-core
 //      NF4 GEMM for the base products (gpu_model::fused_nf4_gemm; the tiny shape meets its
 //      divisibility preconditions, so every product takes it).
+//      First of all, loss and grads with the SIMT attention kernels (attention_mma off).
 //   3. checkpointing gives the same grads as no checkpointing: <= 1e-6 (bitwise expected),
 //      also with lora_dropout 0.1 (the recompute must replay the dropout masks).
 //   4. one clip + AdamW step: the fp32 masters equal adamw_update_cpu applied to the GPU's own
@@ -355,6 +356,21 @@ int main() {
   o.adamw.lr = 1e-3;
   o.adamw.weight_decay = 0.01;
   o.seed = 7;
+
+  // 2d, first (a fault in a kernel below ends the process): the SIMT attention kernels
+  // (train_options::attention_mma off) within the same bounds, so a tensor-core attention
+  // failure below is told apart from one of the rest of the step.
+  {
+    run simt;
+    gpu::train_options os = o;
+    os.attention_mma = false;
+    if (run_fb(cx, s, w, os, ids, targets, simt, "simt attention")) {
+      report("loss rel (simt attention)", std::fabs(simt.loss - ref.loss) / std::fabs(ref.loss),
+             1e-2);
+      report("all grads vs cpu (simt attention)", max_rel_all(ref_grads, grads_of(simt.model)),
+             1e-2);
+    }
+  }
 
   run plain, ckpt;
   gpu::train_options oc = o;
