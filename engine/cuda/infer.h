@@ -29,8 +29,8 @@
 // Decode positions live on the device (engine/cuda/infer_ops.h state), so with cuda_graph the
 //   first decode_step at a batch size runs as plain launches (warm-up: lazy module loading and
 //   cuBLASLt's algorithm choice happen outside a capture), the second captures the whole step
-//   (~25 launches a layer, 8 of them cuBLASLt calls with host-side descriptor setup) into one
-//   CUDA graph, and every later step is one cudaGraphLaunch. If capture fails, steps stay plain
+//   (with the fused GEMV and fuse_lora: 9 kernels a layer, 10 when the attention splits its
+//   keys; the GEMM path adds dequantize + cuBLASLt calls) into one CUDA graph, and every later step is one cudaGraphLaunch. If capture fails, steps stay plain
 //   launches (graphed() says which). With programmatic_launch, the step's own kernels (all but
 //   the cuBLASLt lm_head) overlap their start with the end of the kernel ahead (pdl.cuh).
 // Positions: rope tables of the model (rows 0..max_T-1), so max_seq <= model.max_T.
