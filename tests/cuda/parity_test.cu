@@ -6,7 +6,8 @@
 // SKIP_RETURN_CODE) when there is no CUDA device. `--perf` also times each row's CUDA side
 // (CUDA events, median of 20 after 3 warm-ups) and prints achieved GB/s and TFLOP/s. `--first`
 // runs only the first row of each op (bench/device/run.sh: memcheck, where every row costs
-// 10-100x).
+// 10-100x). `--skip OP[,OP...]` leaves those ops out (run.sh reruns without an op whose kernel
+// faulted: a fault poisons the CUDA context, so every later row would be lost).
 #include <cuda_runtime_api.h>
 
 #include <algorithm>
@@ -382,13 +383,21 @@ int run_case(cuda_context& cx, const parity_case& pc, std::mt19937& rng, bool pe
 int main(int argc, char** argv) {
   using namespace kaito;
   bool perf = false, first = false;
+  std::vector<std::string> skip;  // ops left out (--skip a,b)
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--perf") == 0) {
       perf = true;
     } else if (std::strcmp(argv[i], "--first") == 0) {
       first = true;
+    } else if (std::strcmp(argv[i], "--skip") == 0 && i + 1 < argc) {
+      std::string list = argv[++i];
+      for (size_t at = 0; at <= list.size();) {
+        const size_t comma = std::min(list.find(',', at), list.size());
+        if (comma > at) skip.push_back(list.substr(at, comma - at));
+        at = comma + 1;
+      }
     } else {
-      std::fprintf(stderr, "usage: parity_test [--perf] [--first]\n");
+      std::fprintf(stderr, "usage: parity_test [--perf] [--first] [--skip OP[,OP...]]\n");
       return 2;
     }
   }
@@ -411,6 +420,7 @@ int main(int argc, char** argv) {
   int failures = 0, rows = 0;
   std::vector<std::string> seen_ops;
   for (const parity::parity_case& pc : parity::cases()) {
+    if (std::find(skip.begin(), skip.end(), pc.op) != skip.end()) continue;
     if (first) {
       if (std::find(seen_ops.begin(), seen_ops.end(), pc.op) != seen_ops.end()) continue;
       seen_ops.push_back(pc.op);
