@@ -154,27 +154,33 @@ memcheck() {
   return "$rc"
 }
 
-# A kernel that faults poisons the CUDA context, and every later row is lost: up to 3 reruns,
-# each without the op of the first row that reported a CUDA error.
-parity() {
-  local rc=0 skip="" run=0 log bad
-  : >"$OUT/parity.txt"
+# parity_rows FILE [ARGS]: parity_test ARGS into FILE. A kernel that faults poisons the CUDA
+# context and every later row is lost, so up to 3 reruns follow, each without the op of the first
+# row that reported a CUDA error (appended to FILE).
+parity_rows() {
+  local file=$1 rc=0 skip="" run=0 log bad
+  shift
+  : >"$file"
   while :; do
     log=/tmp/kaito-parity-$run.txt
-    "$BUILD/tests/cuda/parity_test" ${skip:+--skip "$skip"} | tee "$log" || rc=$?
-    [ "$run" -eq 0 ] || echo "(rerun $run, without: $skip)" >>"$OUT/parity.txt"
-    cat "$log" >>"$OUT/parity.txt"
+    "$BUILD/tests/cuda/parity_test" "$@" ${skip:+--skip "$skip"} | tee "$log" || rc=$?
+    [ "$run" -eq 0 ] || echo "(rerun $run, without: $skip)" >>"$file"
+    cat "$log" >>"$file"
     bad=$(awk '/ CUDA error/ {print $1; exit}' "$log")
     if [ -z "$bad" ] || [ "$run" -ge 3 ] || [[ ",$skip," == *",$bad,"* ]]; then break; fi
     skip=${skip:+$skip,}$bad
     run=$((run + 1))
-    echo "=== parity: $bad hit a CUDA error; again without: $skip"
+    echo "=== parity_test: $bad hit a CUDA error; again without: $skip"
   done
   return "$rc"
 }
 
+parity() {
+  parity_rows "$OUT/parity.txt"
+}
+
 perf_rows() {
-  "$BUILD/tests/cuda/parity_test" --perf
+  parity_rows "$OUT/parity_perf.txt" --perf
 }
 
 bench() {
@@ -270,7 +276,7 @@ model_table() {
 
 export PATH=$PATH:/usr/local/cuda/bin
 export ROOT OUT BUILD JOBS REPORT
-export -f env_info configure_build parity nccl perf_rows memcheck bench lab report
+export -f env_info configure_build parity_rows parity nccl perf_rows memcheck bench lab report
 export -f build_model model_parity grad_reducer infer_t hf_parity infer_b model_b hf_baseline
 export -f model_table
 set -o pipefail
