@@ -187,15 +187,26 @@ bench() {
   "$BUILD/bench/cuda/nf4_bench" | tee "$OUT/nf4_bench.txt"
 }
 
-# A fault in a register_lut row ends the lab (the context is poisoned): then once more without them.
-lab() {
-  local rc=0
-  "$BUILD/bench/cuda/nf4_gemv_versions" | tee "$OUT/kernel_lab.txt" || rc=$?
+# with_fallback FILE BIN [-- SAFE_ARGS...]: BIN into FILE. A kernel that never ran on a GPU may
+# fault, and a fault poisons the process's CUDA context and ends the run; then the failed run's
+# output moves to FILE.failed and BIN runs once more with SAFE_ARGS (the newest parts off) into
+# FILE, so figures still come back. The stage stays failed.
+with_fallback() {
+  local file=$1 bin=$2 rc=0
+  shift 2
+  [ "${1:-}" != -- ] || shift
+  "$bin" | tee "$file" || rc=$?
   if [ "$rc" -ne 0 ] && [ "$rc" -ne 77 ]; then
-    echo "kernel lab failed (rc=$rc): again with --no-reg" | tee -a "$OUT/kernel_lab.txt"
-    "$BUILD/bench/cuda/nf4_gemv_versions" --no-reg | tee -a "$OUT/kernel_lab.txt" || true
+    mv "$file" "$file.failed"
+    echo "$(basename "$bin") failed (rc=$rc; its output: $(basename "$file").failed): again with $*" |
+      tee "$file"
+    "$bin" "$@" | tee -a "$file" || true
   fi
   return "$rc"
+}
+
+lab() {
+  with_fallback "$OUT/kernel_lab.txt" "$BUILD/bench/cuda/nf4_gemv_versions" -- --no-reg
 }
 
 report() {
@@ -248,28 +259,13 @@ infer_t() {
   "$BUILD/tests/cuda/infer_test" | tee "$OUT/infer_test.txt"
 }
 
-# A failed run (a kernel never run on a GPU before may fault, and a fault ends the process) is
-# followed by one with the newest parts off (scaled_lut, plain launches, unfused LoRA, SIMT
-# attention), so figures still come back; the stage stays failed.
 infer_b() {
-  local rc=0
-  "$BUILD/bench/cuda/infer_bench" | tee "$OUT/infer_bench.txt" || rc=$?
-  if [ "$rc" -ne 0 ] && [ "$rc" -ne 77 ]; then
-    local safe=(--gemv scaled_lut --no-pdl --no-fuse-lora --simt-attention)
-    echo "infer_bench failed (rc=$rc): again with ${safe[*]}"
-    "$BUILD/bench/cuda/infer_bench" "${safe[@]}" | tee "$OUT/infer_bench.txt" || true
-  fi
-  return "$rc"
+  with_fallback "$OUT/infer_bench.txt" "$BUILD/bench/cuda/infer_bench" -- \
+    --gemv scaled_lut --no-pdl --no-fuse-lora --simt-attention
 }
 
 model_b() {
-  local rc=0
-  "$BUILD/bench/cuda/model_bench" | tee "$OUT/model_bench.txt" || rc=$?
-  if [ "$rc" -ne 0 ] && [ "$rc" -ne 77 ]; then
-    echo "model_bench failed (rc=$rc): again with --simt-attention"
-    "$BUILD/bench/cuda/model_bench" --simt-attention | tee "$OUT/model_bench.txt" || true
-  fi
-  return "$rc"
+  with_fallback "$OUT/model_bench.txt" "$BUILD/bench/cuda/model_bench" -- --simt-attention
 }
 
 hf_baseline() {
@@ -283,7 +279,8 @@ model_table() {
 
 export PATH=$PATH:/usr/local/cuda/bin
 export ROOT OUT BUILD JOBS REPORT
-export -f env_info configure_build parity_rows parity nccl perf_rows memcheck bench lab report
+export -f env_info configure_build parity_rows parity nccl perf_rows memcheck bench with_fallback
+export -f lab report
 export -f build_model model_parity grad_reducer infer_t hf_parity infer_b model_b hf_baseline
 export -f model_table
 set -o pipefail
