@@ -84,10 +84,13 @@ void attention_forward_cached_cuda(cuda_context& cx, bf16* out, float* lse, cons
 // The same for one decode step (Tq = 1) whose key count lives on the device: Tk = *d_Tk (int32,
 // read by the kernels, clamped into [1, Tk_max]), so a CUDA graph of a decode step replays at
 // every position. Splits are planned for Tk_max <= Tcap keys. No lse. CPU twin: as above.
+// merge_counters: nullptr, or B * NH zeroed uint32 the call leaves zeroed (one per row; no two
+// launches in flight may share them): the split blocks then merge the partial softmaxes
+// themselves (the last block of a row to finish), one launch instead of two, the same bits.
 void attention_decode_cuda(cuda_context& cx, bf16* out, const bf16* q, const bf16* k_cache,
                            const bf16* v_cache, const int32_t* d_Tk, int64_t B, int64_t Tk_max,
                            int64_t Tcap, int64_t NH, int64_t NKV, int64_t HS, float scale,
-                           int64_t window);
+                           int64_t window, uint32_t* merge_counters = nullptr);
 #endif
 
 }  // namespace kaito

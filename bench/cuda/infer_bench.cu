@@ -21,7 +21,7 @@
 // hold, averaged over 8 steps) and a 2048-token prefill by segment, as `PROFILE,<decode_b1 |
 // prefill_2048>,<segment>,<ms>,<count>` lines.
 // Usage: infer_bench [--layers N] [--steps N] [--gemv measure|scaled_lut|register_lut] [--no-pdl]
-// [--no-fuse-lora] [--simt-attention]   (fewer layers: a quick smoke run; the METRIC lines are
+// [--no-fused-decode] [--simt-attention]   (fewer layers: a quick smoke run; the METRIC lines are
 // printed only for the full 32-layer model; the other flags override infer_options' defaults, for
 // bench/device/run.sh's fallback run). Exit 77 without a CUDA device.
 #include <algorithm>
@@ -198,7 +198,7 @@ int main(int argc, char** argv) {
   infer_options base;  // the engine's defaults unless a flag below says otherwise
   const char* usage =
       "usage: infer_bench [--layers N] [--steps N] [--gemv measure|scaled_lut|register_lut]\n"
-      "                   [--no-pdl] [--no-fuse-lora] [--simt-attention]\n";
+      "                   [--no-pdl] [--no-fused-decode] [--simt-attention]\n";
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--layers") == 0 && i + 1 < argc) {
       layers = std::atoll(argv[++i]);
@@ -217,8 +217,8 @@ int main(int argc, char** argv) {
       }
     } else if (std::strcmp(argv[i], "--no-pdl") == 0) {
       base.programmatic_launch = false;
-    } else if (std::strcmp(argv[i], "--no-fuse-lora") == 0) {
-      base.fuse_lora = false;
+    } else if (std::strcmp(argv[i], "--no-fused-decode") == 0) {
+      base.fused_decode = false;
     } else if (std::strcmp(argv[i], "--simt-attention") == 0) {
       base.attention_mma = false;
     } else {
@@ -252,10 +252,11 @@ int main(int argc, char** argv) {
       (*cx)->device_name().c_str(), (*cx)->sm_count(), (long long)layers,
       double(model->bytes()) / 1048576.0, seconds_since(t0));
   gemv_choice b1_gemv;
-  std::printf("options: gemv %s, programmatic launch %s, fused LoRA %s, prefill attention %s\n",
-              base.gemv_measure ? "measured" : nf4_gemv_kernel_name(base.gemv_kernel),
-              base.programmatic_launch ? "on" : "off", base.fuse_lora ? "on" : "off",
-              base.attention_mma ? "tensor cores" : "SIMT");
+  std::printf(
+      "options: gemv %s, programmatic launch %s, fused decode kernels %s, prefill attention %s\n",
+      base.gemv_measure ? "measured" : nf4_gemv_kernel_name(base.gemv_kernel),
+      base.programmatic_launch ? "on" : "off", base.fused_decode ? "on" : "off",
+      base.attention_mma ? "tensor cores" : "SIMT");
   const double b1 = decode_tok_s(**cx, *model, base, 1, prompt, steps, 16, true, true, &b1_gemv);
   const double b1_eager = decode_tok_s(**cx, *model, base, 1, prompt, steps, 16, false);
   const double b1_nopdl = decode_tok_s(**cx, *model, base, 1, prompt, steps, 16, true, false);

@@ -261,7 +261,7 @@ infer_t() {
 
 infer_b() {
   with_fallback "$OUT/infer_bench.txt" "$BUILD/bench/cuda/infer_bench" -- \
-    --gemv scaled_lut --no-pdl --no-fuse-lora --simt-attention
+    --gemv scaled_lut --no-pdl --no-fused-decode --simt-attention
 }
 
 model_b() {

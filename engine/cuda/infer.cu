@@ -54,6 +54,7 @@ struct gpu_generator::impl {
   std::vector<device_buffer> kc, vc;  // per layer (max_batch, max_seq, NKV, HS) bf16
   device_buffer x, h, tmp, qkv, q, k, v, att, gu, act, z, lse, last, logits, ids, gen, prompt;
   device_buffer state;              // int32 {pos, Tk, step} of the next decode step (infer_ops.h)
+  device_buffer merge_counters;     // uint32 (max_batch, NH): attention_decode_cuda's, kept zero
   cudaGraphExec_t graph = nullptr;  // the captured decode step for graph_B sequences
   int64_t graph_B = 0;
   int64_t warm_B = 0;         // batch size of the last plain-launch step (warm-up before capture)
@@ -61,7 +62,7 @@ struct gpu_generator::impl {
   step_profile* prof = nullptr;  // gpu_generator::set_profile
   gemv_choice gemv;              // the decode GEMV kernel (create: measured or from the options)
   bool capturing = false;        // no profile events inside a graph capture
-  // decode: the down projection's LoRA term deferred into the next residual_norm (fuse_lora)
+  // decode: the down projection's LoRA term deferred into the next residual_norm (fused_decode)
   const gpu_lora_linear* pending_down = nullptr;
 
   void mark(const char* name) {
@@ -109,11 +110,12 @@ struct gpu_generator::impl {
         {&gen, R * sizeof(int32_t), "generated"},
         {&prompt, R * sizeof(int32_t), "prompt_ids"},
         {&state, 3 * sizeof(int32_t), "decode_state"},
+        {&merge_counters, size_t(opt.max_batch * s.NH) * sizeof(uint32_t), "merge_counters"},
     };
     for (const want& w : wants) {
       KAITO_ASSIGN_OR_RETURN(*w.buf, device_buffer::alloc(w.bytes, std::string("infer.") + w.what));
     }
-    return {};
+    return {};  // (merge_counters are zeroed by every prefill, on the stream)
   }
 
   size_t bytes() const {
@@ -121,7 +123,7 @@ struct gpu_generator::impl {
     for (const device_buffer& b : kc) n += b.bytes();
     for (const device_buffer& b : vc) n += b.bytes();
     for (const device_buffer* b : {&x, &h, &tmp, &qkv, &q, &k, &v, &att, &gu, &act, &z, &lse, &last,
-                                   &logits, &ids, &gen, &prompt, &state})
+                                   &logits, &ids, &gen, &prompt, &state, &merge_counters})
       n += b->bytes();
     return n;
   }
@@ -196,9 +198,9 @@ struct gpu_generator::impl {
   }
 
   // Whether a decode step's LoRA term on `l` goes into the kernel after the base product
-  // (infer_options::fuse_lora).
+  // (infer_options::fused_decode).
   bool fuse_lora(const gpu_lora_linear& l, int64_t N, bool decode) const {
-    return opt.lora && opt.fuse_lora && decode_lora(l, N, decode);
+    return opt.lora && opt.fused_decode && decode_lora(l, N, decode);
   }
 
   // Rows of `width` bytes: dst rows dpitch apart <- src rows spitch apart (stream-ordered).
@@ -238,7 +240,7 @@ struct gpu_generator::impl {
       swiglu_forward_cuda(cx, act.as<bf16>(), gu.as<bf16>(), gu.as<bf16>() + s.I, N, s.I, 2 * s.I);
     }
     // x += tmp is left to the next layer's input norm (or, after the last layer, to the caller),
-    // and with fuse_lora so is down's LoRA term (residual_norm)
+    // and with fused_decode so is down's LoRA term (residual_norm)
     if (fuse_lora(ly.lora(lora_down), N, decode)) {
       base(ly, lora_down, tmp.as<bf16>(), act.as<bf16>(), N, decode);
       pending_down = &ly.lora(lora_down);
@@ -306,7 +308,8 @@ struct gpu_generator::impl {
     }
     mark("attention decode");
     attention_decode_cuda(cx, att.as<bf16>(), q.as<bf16>(), kcache, vcache, state.as<int32_t>() + 1,
-                          B, opt.max_seq, opt.max_seq, s.NH, s.NKV, s.HS, scale(), s.window);
+                          B, opt.max_seq, opt.max_seq, s.NH, s.NKV, s.HS, scale(), s.window,
+                          opt.fused_decode ? merge_counters.as<uint32_t>() : nullptr);
     layer_tail(ly, B, true);
   }
 
@@ -425,6 +428,8 @@ status gpu_generator::prefill(const int32_t* ids, int64_t B, int64_t T) {
           "ids[" + std::to_string(i) + "]");
   B_ = len_ = ngen_ = 0;
   KAITO_TRY(s.cx.take_error());  // an earlier failure must not be blamed on this call
+  // attention_decode_cuda's merge counters start from zero (a failed step may have left some)
+  GPU_TRY_CUDA(cudaMemsetAsync(s.merge_counters.get(), 0, s.merge_counters.bytes(), s.cx.stream()));
   GPU_TRY_CUDA(cudaMemcpyAsync(s.prompt.get(), ids, size_t(N) * sizeof(int32_t),
                                cudaMemcpyHostToDevice, s.cx.stream()));
   s.mark("embedding");

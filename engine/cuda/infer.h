@@ -19,7 +19,7 @@
 //   dequant+GEMM's ~4.5 byte/weight of traffic). gemv_max_batch = 8 sends batch 16 to
 //   dequant+GEMM instead, so the bench can measure both.
 // LoRA is applied at run time, unmerged (lora_forward_cuda, dropout 0; decode steps of <= 16 rows
-//   use one-kernel forms, fused into the kernel after each base product: fuse_lora below):
+//   use one-kernel forms, fused into the kernel after each base product: fused_decode below):
 //   merging into an NF4 base
 //   would need a requantization that changes the base weights. lora = false skips the branch.
 // Attention: prefill from an empty cache uses attention_forward_mma_cuda (tensor cores; head
@@ -29,10 +29,11 @@
 // Decode positions live on the device (engine/cuda/infer_ops.h state), so with cuda_graph the
 //   first decode_step at a batch size runs as plain launches (warm-up: lazy module loading and
 //   cuBLASLt's algorithm choice happen outside a capture), the second captures the whole step
-//   (with the fused GEMV and fuse_lora: 9 kernels a layer, 10 when the attention splits its
-//   keys; the GEMM path adds dequantize + cuBLASLt calls) into one CUDA graph, and every later step is one cudaGraphLaunch. If capture fails, steps stay plain
-//   launches (graphed() says which). With programmatic_launch, the step's own kernels (all but
-//   the cuBLASLt lm_head) overlap their start with the end of the kernel ahead (pdl.cuh).
+//   (with the fused GEMV and fused_decode: 9 kernels a layer; the GEMM path adds dequantize +
+//   cuBLASLt calls) into one CUDA graph, and every later step is one cudaGraphLaunch. If capture
+//   fails, steps stay plain launches (graphed() says which). With programmatic_launch, the step's
+//   own kernels (all but the cuBLASLt lm_head) overlap their start with the end of the kernel ahead
+//   (pdl.cuh).
 // Positions: rope tables of the model (rows 0..max_T-1), so max_seq <= model.max_T.
 // Memory: create() allocates everything (cache L x 2 x (max_batch, max_seq, NKV, HS) bf16 and the
 //   activations for max_batch * max_seq prompt rows) once; cx's arena needs the largest linear's
@@ -64,12 +65,15 @@ struct infer_options {
   // capability >= 9.0, else ignored): each kernel's blocks start, and the GEMV loads its first
   // weights, while the kernel ahead finishes. Same results bit for bit.
   bool programmatic_launch = true;
-  // Decode steps with LoRA: each linear's LoRA term goes into the kernel after its base product
-  // instead of a lora_decode launch: qkv's into the split + rope + cache kernel
-  // (decode_qkv_lora_cuda, infer_ops.h), gate_up's into SwiGLU (lora_decode_swiglu_cuda), o's and
-  // down's into the residual add + RMSNorm (lora_decode_add_rmsnorm_cuda; down's into the next
-  // layer's, or the final, norm): four launches a layer fewer. Same results bit for bit.
-  bool fuse_lora = true;
+  // Decode steps in fewer kernels, same results bit for bit:
+  //   - with LoRA, each linear's LoRA term goes into the kernel after its base product instead of
+  //     a lora_decode launch: qkv's into the split + rope + cache kernel (decode_qkv_lora_cuda,
+  //     infer_ops.h), gate_up's into SwiGLU (lora_decode_swiglu_cuda), o's and down's into the
+  //     residual add + RMSNorm (lora_decode_add_rmsnorm_cuda; down's into the next layer's, or
+  //     the final, norm): four launches a layer fewer;
+  //   - when attention splits its keys, the split blocks merge the partials themselves
+  //     (attention_decode_cuda's merge_counters): one launch a layer fewer.
+  bool fused_decode = true;
   // Prefill on the tensor-core attention (attention_forward_mma_cuda) for head sizes 64, 96,
   // 128; false, or another head size: the SIMT attention_forward_cuda.
   bool attention_mma = true;

@@ -20,7 +20,11 @@
 // 4096-token cache runs 9 splits = 288 blocks instead of 32; batch 16 (512 rows) runs 1.
 // Reads only cache rows [j0, pos] (rows >= Tk are never touched: the parity test poisons them).
 // attention_decode_cuda: the same kernels with Tk read from device memory (d_Tk) at run time and
-// the splits planned for Tk_max, so splits past the current key count are empty.
+// the splits planned for Tk_max, so splits past the current key count are empty. With merge
+// counters, no merge kernel: each split block writes its partial, __threadfence, takes a ticket
+// (atomicAdd on its row's counter), and the block with the last ticket fences again and merges
+// the row with L2 loads (merge_row, the merge kernel's code), then zeroes the counter (the
+// threadFenceReduction pattern of the CUDA samples). The same bits as the merge kernel.
 // Speed: SIMT fp32 FMAs; K rows are read once per query head (no sharing across a GQA group).
 // Not measured yet on the H200 (written without a GPU; first numbers: parity_test --perf).
 #include <cuda_bf16.h>
@@ -47,12 +51,56 @@ struct decode_shape {
   int window;  // 0 = none, else clamped to Tk + 1
   int nsplit, chunk;
   const int32_t* d_Tk;  // attention_decode_cuda: the key count on the device (Tk = its maximum)
+  // attention_decode_cuda with merge counters (one per row, zero, left zero): the last split
+  // block of a row to finish merges the row itself (merge_row), no merge kernel
+  unsigned* counters;
 };
 
 // The key count: s.Tk, or the device value clamped into [Tq, s.Tk] (memory safety: the splits
 // were planned for at most s.Tk keys, and the cache holds Tcap >= s.Tk rows).
 __device__ __forceinline__ int key_count(const decode_shape& s) {
   return s.d_Tk == nullptr ? s.Tk : min(max(*s.d_Tk, s.Tq), s.Tk);
+}
+
+// One warp merges row `row`'s nsplit partials (lane: the warp's lane) into out and lse:
+//   M = max_s m_s,  L = sum_s l_s exp(m_s - M),  out = sum_s acc_s exp(m_s - M) / L,
+//   lse = M + log L.
+// L2 loads (ld.global.cg): in the split kernel's last block the partials were written by other
+// blocks of the same grid, and no stale L1 line may stand in for them.
+template <int HS>
+__device__ __forceinline__ void merge_row(__nv_bfloat16* out, float* lse, const float* part_o,
+                                          const float* part_ml, int64_t row, int nsplit, int Tq,
+                                          int NH, int lane) {
+  constexpr int KD = HS / 32;
+  const float* ml = part_ml + row * nsplit * 2;
+  float M = -INFINITY;
+  for (int sp = lane; sp < nsplit; sp += 32) M = fmaxf(M, __ldcg(ml + 2 * sp));
+  M = warp_reduce_max(M);  // finite: split 0 holds the row's first key
+  float L = 0.0f;
+  for (int sp = lane; sp < nsplit; sp += 32) {
+    const float m = __ldcg(ml + 2 * sp);
+    if (m != -INFINITY) L += __ldcg(ml + 2 * sp + 1) * expf(m - M);
+  }
+  L = warp_reduce_sum(L);
+  float acc[KD];
+#pragma unroll
+  for (int kd = 0; kd < KD; ++kd) acc[kd] = 0.0f;
+  for (int sp = 0; sp < nsplit; ++sp) {
+    const float m = __ldcg(ml + 2 * sp);
+    if (m == -INFINITY) continue;  // empty split (warp-uniform)
+    const float f = expf(m - M);
+    const float* po = part_o + (row * nsplit + sp) * HS;
+#pragma unroll
+    for (int kd = 0; kd < KD; ++kd) acc[kd] += __ldcg(po + lane + 32 * kd) * f;
+  }
+  const float inv = 1.0f / L;
+#pragma unroll
+  for (int kd = 0; kd < KD; ++kd)
+    out[row * HS + lane + 32 * kd] = __float2bfloat16_rn(acc[kd] * inv);
+  if (lse != nullptr && lane == 0) {
+    const int64_t bi = row / NH, h = row % NH, b = bi / Tq, i = bi % Tq;
+    lse[(b * NH + h) * Tq + i] = M + logf(L);  // lse[b, h, i]
+  }
 }
 
 template <int HS>
@@ -159,49 +207,30 @@ __global__ void __launch_bounds__(kWarps * 32)
       part_ml[2 * pr] = M;
       part_ml[2 * pr + 1] = L;
     }
+    if (s.counters != nullptr) {  // the row's last block to finish merges it
+      static __shared__ unsigned ticket;
+      __threadfence();  // this block's partial visible device-wide before its ticket
+      __syncthreads();
+      if (threadIdx.x == 0) ticket = atomicAdd(s.counters + row, 1u);
+      __syncthreads();
+      if (ticket != unsigned(s.nsplit - 1)) return;  // block-uniform
+      __threadfence();  // the other blocks' partials, after their tickets
+      if (warp == 0) merge_row<HS>(out, lse, part_o, part_ml, row, s.nsplit, s.Tq, s.NH, lane);
+      if (threadIdx.x == 0) s.counters[row] = 0;  // zero again for the next launch
+    }
   }
 }
 
-// One warp per row (b, i, h): merges the row's nsplit partials.
+// One warp per row (b, i, h): merges the row's nsplit partials (merge_row).
 template <int HS>
 __global__ void attn_decode_merge_kernel(__nv_bfloat16* out, float* lse, const float* part_o,
                                          const float* part_ml, int64_t rows, int nsplit, int Tq,
                                          int NH) {
   pdl_trigger();  // launched through launch_pdl (kernels/cuda/pdl.cuh)
   pdl_wait();
-  constexpr int KD = HS / 32;
   const int64_t row = (int64_t(blockIdx.x) * blockDim.x + threadIdx.x) >> 5;
-  const int lane = threadIdx.x & 31;
   if (row >= rows) return;  // whole warps
-  const float* ml = part_ml + row * nsplit * 2;
-  float M = -INFINITY;
-  for (int sp = lane; sp < nsplit; sp += 32) M = fmaxf(M, ml[2 * sp]);
-  M = warp_reduce_max(M);  // finite: split 0 holds the row's first key
-  float L = 0.0f;
-  for (int sp = lane; sp < nsplit; sp += 32) {
-    const float m = ml[2 * sp];
-    if (m != -INFINITY) L += ml[2 * sp + 1] * expf(m - M);
-  }
-  L = warp_reduce_sum(L);
-  float acc[KD];
-#pragma unroll
-  for (int kd = 0; kd < KD; ++kd) acc[kd] = 0.0f;
-  for (int sp = 0; sp < nsplit; ++sp) {
-    const float m = ml[2 * sp];
-    if (m == -INFINITY) continue;  // empty split (warp-uniform)
-    const float f = expf(m - M);
-    const float* po = part_o + (row * nsplit + sp) * HS;
-#pragma unroll
-    for (int kd = 0; kd < KD; ++kd) acc[kd] += po[lane + 32 * kd] * f;
-  }
-  const float inv = 1.0f / L;
-#pragma unroll
-  for (int kd = 0; kd < KD; ++kd)
-    out[row * HS + lane + 32 * kd] = __float2bfloat16_rn(acc[kd] * inv);
-  if (lse != nullptr && lane == 0) {
-    const int64_t bi = row / NH, h = row % NH, b = bi / Tq, i = bi % Tq;
-    lse[(b * NH + h) * Tq + i] = M + logf(L);  // lse[b, h, i]
-  }
+  merge_row<HS>(out, lse, part_o, part_ml, row, nsplit, Tq, NH, threadIdx.x & 31);
 }
 
 // The split plan and launch geometry, shared by the launchers below and
@@ -224,7 +253,8 @@ decode_shape plan_decode(int64_t B, int64_t Tq, int64_t Tk, int64_t Tcap, int64_
           int(std::min<int64_t>(window, Tk + 1)),
           int(nsplit),
           int(ceil_div<int64_t>(span, nsplit)),
-          d_Tk};
+          d_Tk,
+          nullptr};
 }
 
 struct decode_launch {
@@ -249,7 +279,7 @@ void decode_hs(cuda_context& cx, bf16* out, float* lse, float* part_o, float* pa
   launch_pdl(cx, attn_decode_split_kernel<HS>, dim3(ls.grid), dim3(ls.threads), 0, as_nv(out), lse,
              part_o, part_ml, as_nv(q), as_nv(k), as_nv(v), s);
   CUDA_CHECK(cudaGetLastError());
-  if (s.nsplit == 1) return;
+  if (s.nsplit == 1 || s.counters != nullptr) return;  // (counters: merged by the split kernel)
   const int64_t rows = B * s.Tq * s.NH;
   const decode_launch lm = merge_launch(rows);
   launch_pdl(cx, attn_decode_merge_kernel<HS>, dim3(lm.grid), dim3(lm.threads), 0, as_nv(out), lse,
@@ -284,9 +314,10 @@ bool check_decode_shape(cuda_context& cx, const char* who, const bf16* k_cache, 
 void launch_decode(cuda_context& cx, const char* who, bf16* out, float* lse, const bf16* q,
                    const bf16* k_cache, const bf16* v_cache, const int32_t* d_Tk, int64_t B,
                    int64_t Tq, int64_t Tk, int64_t Tcap, int64_t NH, int64_t NKV, int64_t HS,
-                   float scale, int64_t window) {
+                   float scale, int64_t window, unsigned* merge_counters = nullptr) {
   const int64_t rows = B * Tq * NH;
-  const decode_shape s = plan_decode(B, Tq, Tk, Tcap, NH, NKV, scale, window, cx.sm_count(), d_Tk);
+  decode_shape s = plan_decode(B, Tq, Tk, Tcap, NH, NKV, scale, window, cx.sm_count(), d_Tk);
+  s.counters = merge_counters;
   const int64_t nsplit = s.nsplit;
   const size_t mark = cx.arena().mark();
   float* part_o = nullptr;
@@ -339,7 +370,7 @@ void attention_forward_cached_cuda(cuda_context& cx, bf16* out, float* lse, cons
 void attention_decode_cuda(cuda_context& cx, bf16* out, const bf16* q, const bf16* k_cache,
                            const bf16* v_cache, const int32_t* d_Tk, int64_t B, int64_t Tk_max,
                            int64_t Tcap, int64_t NH, int64_t NKV, int64_t HS, float scale,
-                           int64_t window) {
+                           int64_t window, uint32_t* merge_counters) {
   const char* who = "attention_decode_cuda";
   if (!check_decode_shape(cx, who, k_cache, B, 1, Tk_max, Tcap, NH, NKV, HS, window)) return;
   if (d_Tk == nullptr) {
@@ -348,7 +379,7 @@ void attention_decode_cuda(cuda_context& cx, bf16* out, const bf16* q, const bf1
   }
   if (B == 0) return;
   launch_decode(cx, who, out, nullptr, q, k_cache, v_cache, d_Tk, B, 1, Tk_max, Tcap, NH, NKV, HS,
-                scale, window);
+                scale, window, merge_counters);
 }
 
 #else

@@ -16,6 +16,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <random>
 #include <vector>
@@ -219,10 +220,14 @@ TEST(attention_emulation, single_token) {
 
 constexpr int kH200Sms = 132;
 
+// fused_merge: the split kernel with merge counters (attention_decode_cuda's merge_counters):
+// no merge kernel, and the counters must come back zero.
 template <int HS>
 void decode_hs_emu(nv* out, float* lse, const nv* q, const nv* kc, const nv* vc, int64_t B,
-                   const decode_shape& s) {
+                   decode_shape s, bool fused_merge = false) {
   const int64_t rows = B * s.Tq * s.NH;
+  std::vector<unsigned> counters(size_t(rows), 0u);
+  if (fused_merge) s.counters = counters.data();
   // the launcher's arena scratch (nullptr for one split), starting as garbage
   std::vector<float> part_o, part_ml;
   if (s.nsplit > 1) {
@@ -234,6 +239,10 @@ void decode_hs_emu(nv* out, float* lse, const nv* q, const nv* kc, const nv* vc,
   const decode_launch ls = split_launch(B, s);
   emu::run(ls.grid, ls.threads,
            [&] { attn_decode_split_kernel<HS>(out, lse, po, pm, q, kc, vc, s); });
+  if (fused_merge) {
+    for (unsigned c : counters) EXPECT_EQ(c, 0u) << "a merge counter was left non-zero";
+    return;
+  }
   if (s.nsplit == 1) return;
   const decode_launch lm = merge_launch(rows);
   emu::run(lm.grid, lm.threads,
@@ -241,16 +250,16 @@ void decode_hs_emu(nv* out, float* lse, const nv* q, const nv* kc, const nv* vc,
 }
 
 void decode_emu(nv* out, float* lse, const nv* q, const nv* kc, const nv* vc, int64_t B,
-                const decode_shape& s, int64_t HS) {
+                const decode_shape& s, int64_t HS, bool fused_merge = false) {
   switch (HS) {
     case 32:
-      return decode_hs_emu<32>(out, lse, q, kc, vc, B, s);
+      return decode_hs_emu<32>(out, lse, q, kc, vc, B, s, fused_merge);
     case 64:
-      return decode_hs_emu<64>(out, lse, q, kc, vc, B, s);
+      return decode_hs_emu<64>(out, lse, q, kc, vc, B, s, fused_merge);
     case 96:
-      return decode_hs_emu<96>(out, lse, q, kc, vc, B, s);
+      return decode_hs_emu<96>(out, lse, q, kc, vc, B, s, fused_merge);
     default:
-      return decode_hs_emu<128>(out, lse, q, kc, vc, B, s);
+      return decode_hs_emu<128>(out, lse, q, kc, vc, B, s, fused_merge);
   }
 }
 
@@ -305,6 +314,17 @@ void check_cached(const cached_case& c, uint32_t seed) {
   decode_emu(out.data(), lse_arg, qb.data(), kb.data(), vb.data(), c.B, s, c.HS);
   expect_close(to_float(out), ref_out, kBf16Tol, "out");
   if (lse_arg != nullptr) expect_close(lse, ref_lse, kF32Tol, "lse");
+  if (s.nsplit > 1) {  // the split blocks' own merge: the merge kernel's bits
+    std::vector<nv> out2(q.size(), __float2bfloat16_rn(kNaN));
+    std::vector<float> lse2(ref_lse.size(), kNaN);
+    decode_emu(out2.data(), lse_arg != nullptr ? lse2.data() : nullptr, qb.data(), kb.data(),
+               vb.data(), c.B, s, c.HS, /*fused_merge=*/true);
+    EXPECT_EQ(std::memcmp(out2.data(), out.data(), out.size() * sizeof(nv)), 0)
+        << "out: merged by the last split block vs by the merge kernel";
+    if (lse_arg != nullptr)
+      EXPECT_EQ(std::memcmp(lse2.data(), lse.data(), lse.size() * sizeof(float)), 0)
+          << "lse: merged by the last split block vs by the merge kernel";
+  }
 }
 
 TEST(attention_decode_emulation, batch1_decode_three_splits_ragged_chunk) {

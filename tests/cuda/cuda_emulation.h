@@ -18,6 +18,7 @@
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
 
+#include <atomic>
 #include <barrier>
 #include <cmath>
 #include <cstdint>
@@ -128,6 +129,18 @@ inline T __ldg(const T* p) {
 template <class T>
 inline T __ldcs(const T* p) {
   return *p;
+}
+template <class T>
+inline T __ldcg(const T* p) {
+  return *p;
+}
+// Global-memory fences and atomics: the emulation's memory model is its barriers, and a grid's
+// blocks run one after another, so a fence is a host fence and an atomic a host atomic.
+inline void __threadfence() {
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+}
+inline unsigned atomicAdd(unsigned* p, unsigned v) {
+  return std::atomic_ref<unsigned>(*p).fetch_add(v);
 }
 template <class T>
 inline T min(T a, T b) {

@@ -17,7 +17,7 @@
 // step as a CUDA graph (which must capture), then once more with plain launches; the decode GEMV
 // kernel measured at create() (engine/cuda/gemv_choice.h) in those three, then each of the two
 // kernels fixed by the options; all with programmatic dependent launch and the LoRA terms fused
-// into the kernels after the base products (infer_options::fuse_lora), then register_lut once
+// into the kernels after the base products (infer_options::fused_decode), then register_lut once
 // without each (tokens and logits must be bit-identical to its run with both).
 // The scaled_lut run goes first (a fault in a newer kernel ends the process).
 // Usage: infer_test [--first]   (--first: only the measured-choice graph run, for
@@ -236,7 +236,7 @@ int main(int argc, char** argv) {
     bool graph;
     int gemv;   // -1: measured at create(); else the nf4_gemv_kernel fixed by the options
     bool pdl;   // infer_options::programmatic_launch
-    bool fuse;  // infer_options::fuse_lora
+    bool fuse;  // infer_options::fused_decode
   };
   const int kScaled = int(nf4_gemv_kernel::scaled_lut), kReg = int(nf4_gemv_kernel::register_lut);
   // The register_lut runs differ only in how the same math is launched (programmatic launch,
@@ -261,7 +261,7 @@ int main(int argc, char** argv) {
     opt.gemv_max_batch = gemv_max;
     opt.cuda_graph = var.graph;
     opt.programmatic_launch = var.pdl;
-    opt.fuse_lora = var.fuse;
+    opt.fused_decode = var.fuse;
     opt.gemv_measure = var.gemv < 0;
     if (var.gemv >= 0) opt.gemv_kernel = nf4_gemv_kernel(var.gemv);
     auto gen = gpu_generator::create(**cx, *model, opt);

@@ -96,9 +96,11 @@ prepared attention_bwd_mma(std::mt19937& rng, int64_t B, int64_t T, int64_t NH, 
 // parity_cases_decode.cu: attention over a KV cache (Tq queries = the last Tq of Tk tokens).
 prepared attention_fwd_cached(std::mt19937& rng, int64_t B, int64_t Tq, int64_t Tk, int64_t Tcap,
                               int64_t NH, int64_t NKV, int64_t HS, int64_t window);
-// attention_decode_cuda: Tq = 1 with Tk (<= Tk_max = Tcap) read from device memory.
+// attention_decode_cuda: Tq = 1 with Tk (<= Tk_max = Tcap) read from device memory; with
+// merge_counters, the split blocks merge the partials themselves (no merge kernel).
 prepared attention_decode_device_len(std::mt19937& rng, int64_t B, int64_t Tk, int64_t Tk_max,
-                                     int64_t NH, int64_t NKV, int64_t HS, int64_t window);
+                                     int64_t NH, int64_t NKV, int64_t HS, int64_t window,
+                                     bool merge_counters = false);
 // parity_cases_nf4q.cu: the device quantizers (codes widened to f32 on the device, exact).
 prepared nf4_quantize(std::mt19937& rng, int64_t n);
 prepared quantize_8bit(std::mt19937& rng, int64_t n, int64_t blocksize);

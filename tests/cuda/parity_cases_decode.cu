@@ -59,7 +59,8 @@ prepared attention_fwd_cached(std::mt19937& rng, int64_t B, int64_t Tq, int64_t 
 }
 
 prepared attention_decode_device_len(std::mt19937& rng, int64_t B, int64_t Tk, int64_t Tk_max,
-                                     int64_t NH, int64_t NKV, int64_t HS, int64_t window) {
+                                     int64_t NH, int64_t NKV, int64_t HS, int64_t window,
+                                     bool merge_counters) {
   prepared p;
   const int64_t Tcap = Tk_max;
   std::vector<bf16> qb, kb, vb;
@@ -69,6 +70,9 @@ prepared attention_decode_device_len(std::mt19937& rng, int64_t B, int64_t Tk, i
   auto qd = upload(p, elem::bf16, qb), kd = upload(p, elem::bf16, kb),
        vd = upload(p, elem::bf16, vb);
   auto tk = upload(p, elem::i32, std::vector<int32_t>{int32_t(Tk)});
+  // zeroed merge counters (the split blocks merge; infer_test checks they come back zero)
+  auto counters = merge_counters ? upload(p, elem::i32, std::vector<int32_t>(size_t(B * NH), 0))
+                                 : decltype(tk){};
   auto out = add_output(p, "out", elem::bf16, B * NH * HS);
   const float scale = 1.0f / std::sqrt(float(HS));
   p.cpu = [=] {
@@ -76,8 +80,10 @@ prepared attention_decode_device_len(std::mt19937& rng, int64_t B, int64_t Tk, i
                                  Tcap, NH, NKV, HS, scale, window);
   };
   p.cuda = [=](cuda_context& cx) {
-    attention_decode_cuda(cx, out.dev->as<bf16>(), qd->as<bf16>(), kd->as<bf16>(), vd->as<bf16>(),
-                          tk->as<int32_t>(), B, Tk_max, Tcap, NH, NKV, HS, scale, window);
+    attention_decode_cuda(
+        cx, out.dev->as<bf16>(), qd->as<bf16>(), kd->as<bf16>(), vd->as<bf16>(), tk->as<int32_t>(),
+        B, Tk_max, Tcap, NH, NKV, HS, scale, window,
+        counters ? reinterpret_cast<uint32_t*>(counters->as<int32_t>()) : nullptr);
   };
   const double keys = window ? std::min<double>(window, Tk) : Tk;
   p.flops = 4.0 * B * NH * keys * HS;

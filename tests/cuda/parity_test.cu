@@ -220,6 +220,12 @@ std::vector<parity_case> cases() {
        [](auto& r) { return attention_decode_device_len(r, 4, 77, 300, 8, 2, 64, 0); }},
       {"attn_decode_dev", "B=4 Tk=290 Tk_max=300 NH=8 NKV=2 HS=64 w=150", kBf16, kF32,
        [](auto& r) { return attention_decode_device_len(r, 4, 290, 300, 8, 2, 64, 150); }},
+      {"attn_dec_merge", "B=1 Tk=200 Tk_max=1024 NH=32 HS=96 counters", kBf16, kF32,
+       [](auto& r) { return attention_decode_device_len(r, 1, 200, 1024, 32, 32, 96, 0, true); }},
+      {"attn_dec_merge", "B=1 Tk=900 Tk_max=1024 NH=32 HS=96 counters", kBf16, kF32,
+       [](auto& r) { return attention_decode_device_len(r, 1, 900, 1024, 32, 32, 96, 0, true); }},
+      {"attn_dec_merge", "B=4 Tk=290 Tk_max=300 NH=8 NKV=2 HS=64 w=150 cnt", kBf16, kF32,
+       [](auto& r) { return attention_decode_device_len(r, 4, 290, 300, 8, 2, 64, 150, true); }},
       // fused lm_head + CE (parity_cases_lce.cu): 3 chunks (a short last one), Phi-3's vocabulary
       // in 4 chunks, one chunk (Vc > V). fp32 losses/lse come from bf16 operands: 1e-3.
       {"lce_fwd", "N=37 C=256 V=1000 Vc=384", kBf16, 1e-3,
