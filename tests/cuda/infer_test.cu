@@ -20,8 +20,10 @@
 // into the kernels after the base products (infer_options::fused_decode), then register_lut once
 // without each (tokens and logits must be bit-identical to its run with both).
 // The scaled_lut run goes first (a fault in a newer kernel ends the process).
-// Usage: infer_test [--first]   (--first: only the measured-choice graph run, for
-// compute-sanitizer).
+// Then a second model without a window and 140-token prompts, so decode attention splits its keys:
+// the split blocks' own merge (fused_decode) against the merge kernel, bit for bit.
+// Usage: infer_test [--first]   (--first: only the measured-choice graph run and the fused
+// split-key run, for compute-sanitizer).
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -157,6 +159,106 @@ status generate(gpu_generator& g, const std::vector<int32_t>& prompt, int64_t B,
   return {};
 }
 
+// A random model of shape s: w for the GPU upload; cpu gets the same values, its base linears the
+// bf16-rounded dequantization of the NF4 double-quant state gpu_model_from_host builds, and rope
+// tables for max_T positions.
+status make_model(const gpu_model_shape& s, int64_t max_T, std::mt19937& rng, host_model_weights& w,
+                  cpu_decoder& cpu) {
+  w.embed = bf16_values(rng, size_t(s.V * s.C), -1.0f, 1.0f);
+  w.final_norm = bf16_values(rng, size_t(s.C), 0.5f, 1.5f);
+  w.lm_head = bf16_values(rng, size_t(s.V * s.C), -0.3f, 0.3f);
+  cpu.s = s;
+  cpu.w.embed = w.embed, cpu.w.final_norm = w.final_norm, cpu.w.lm_head = w.lm_head;
+  for (int64_t l = 0; l < s.L; ++l) {
+    host_layer_weights ly, cl;
+    ly.input_norm = bf16_values(rng, size_t(s.C), 0.5f, 1.5f);
+    ly.post_norm = bf16_values(rng, size_t(s.C), 0.5f, 1.5f);
+    for (int t = 0; t < kLoraTargets; ++t) {
+      const linear_dims d = target_dims(s, t);
+      const float a = 1.0f / std::sqrt(float(d.in));
+      std::vector<float> W = bf16_values(rng, size_t(d.out * d.in), -a, a);
+      // what the GPU multiplies by: NF4 double quant of W, dequantized, rounded to bf16
+      const nf4_quant_state qs = nf4_quantize_weight(W.data(), {d.out, d.in}, dtype::bf16, true);
+      std::vector<float> Wq(W.size());
+      KAITO_TRY(nf4_dequantize_weight(qs, Wq.data()));
+      for (float& e : Wq) e = bf16_to_f32(f32_to_bf16(e));
+      (t == 0 ? ly.qkv : t == 1 ? ly.o : t == 2 ? ly.gate_up : ly.down) = W;
+      (t == 0 ? cl.qkv : t == 1 ? cl.o : t == 2 ? cl.gate_up : cl.down) = Wq;
+      ly.lora_A[t] = cl.lora_A[t] = bf16_values(rng, size_t(s.lora_r * d.in), -a, a);
+      ly.lora_B[t] = cl.lora_B[t] = bf16_values(rng, size_t(d.out * s.lora_r), -0.05f, 0.05f);
+    }
+    cl.input_norm = ly.input_norm, cl.post_norm = ly.post_norm;
+    w.layers.push_back(std::move(ly));
+    cpu.w.layers.push_back(std::move(cl));
+  }
+  rope_params rp;
+  rp.theta = s.rope.theta;
+  rp.head_dim = s.HS;
+  const std::vector<float> inv = rope_inv_freq(rp, max_T);
+  std::vector<int32_t> pos(static_cast<size_t>(max_T));
+  for (int64_t i = 0; i < max_T; ++i) pos[size_t(i)] = int32_t(i);
+  cpu.cos.resize(size_t(max_T * s.HS));
+  cpu.sin.resize(cpu.cos.size());
+  rope_cos_sin_cpu(cpu.cos.data(), cpu.sin.data(), pos.data(), inv.data(), 1.0f, max_T, s.HS);
+  return {};
+}
+
+// One generation (a prompt of B x T, then `steps` decode steps) with `opt`, every token checked
+// against the CPU decoder (teacher-forced with the GPU's tokens) and the last logits within
+// kLogitTol; prints one line starting with `label`. The tokens and logits come back for
+// bit-for-bit comparisons between runs.
+bool run_case(cuda_context& cx, const gpu_model& model, cpu_decoder& cpu,
+              const std::vector<int32_t>& prompt, int64_t B, int64_t T, int64_t steps,
+              const infer_options& opt, const std::string& label, std::vector<int32_t>& tokens,
+              std::vector<float>& logits_out) {
+  const gpu_model_shape& s = cpu.s;
+  auto gen = gpu_generator::create(cx, model, opt);
+  const status st = gen.ok() ? generate(**gen, prompt, B, T, steps) : gen.error();
+  auto toks = st.ok() ? (*gen)->tokens() : result<std::vector<int32_t>>(st);
+  auto glog = toks.ok() ? (*gen)->last_logits() : result<std::vector<float>>(toks.error());
+  if (!glog.ok()) {
+    std::printf("FAIL %s: %s\n", label.c_str(), glog.error().to_string().c_str());
+    return false;
+  }
+  const int64_t ngen = steps + 1;
+  cpu.B = B;
+  cpu.Tcap = opt.max_seq;
+  cpu.kc.assign(size_t(s.L), std::vector<float>(size_t(B * cpu.Tcap * s.kv_dim()), 0.0f));
+  cpu.vc = cpu.kc;
+  int exact = 0, ties = 0;
+  bool ok = true;
+  std::vector<float> logits = cpu.forward(prompt, T, 0);
+  ok &= check_step(logits, *toks, ngen, 0, B, s.V, exact, ties);
+  for (int64_t step = 1; step < ngen; ++step) {
+    // teacher forcing: feed the GPU's previous tokens
+    std::vector<int32_t> ids(static_cast<size_t>(B));
+    for (int64_t b = 0; b < B; ++b) ids[size_t(b)] = (*toks)[size_t(b * ngen + step - 1)];
+    logits = cpu.forward(ids, 1, T + step - 1);
+    ok &= check_step(logits, *toks, ngen, step, B, s.V, exact, ties);
+  }
+  double max_ref = 0.0, max_err = 0.0;
+  for (size_t i = 0; i < logits.size(); ++i) {
+    max_ref = std::max(max_ref, std::fabs(double(logits[i])));
+    max_err = std::max(max_err, std::fabs(double(logits[i]) - double((*glog)[i])));
+  }
+  const double rel = max_ref > 0.0 ? max_err / max_ref : max_err;
+  const int total = int(B * ngen);
+  if (rel > kLogitTol) ok = false;
+  if (exact * 10 < total * 9) ok = false;
+  if (opt.cuda_graph && !(*gen)->graphed()) {
+    std::printf("FAIL %s: CUDA graph capture failed (plain launches ran)\n", label.c_str());
+    ok = false;
+  }
+  std::printf(
+      "%s %s: %d of %d tokens equal the CPU argmax, %d near-ties; last logits max_rel %.3e "
+      "(tol %.0e); gemv %s\n",
+      ok ? "ok  " : "FAIL", label.c_str(), exact, total, ties, rel, kLogitTol,
+      (*gen)->gemv().note.c_str());
+  tokens = *toks;
+  logits_out = *glog;
+  return ok;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -179,54 +281,17 @@ int main(int argc, char** argv) {
   s.rope.theta = 10000.0, s.rms_eps = 1e-5f, s.window = 6, s.lora_r = 4, s.lora_alpha = 8.0;
   const int64_t B = 10, T = 5, steps = 7, max_T = 16;
   std::mt19937 rng(1234);
-
   host_model_weights w;
-  w.embed = bf16_values(rng, size_t(s.V * s.C), -1.0f, 1.0f);
-  w.final_norm = bf16_values(rng, size_t(s.C), 0.5f, 1.5f);
-  w.lm_head = bf16_values(rng, size_t(s.V * s.C), -0.3f, 0.3f);
   cpu_decoder cpu;
-  cpu.s = s;
-  cpu.w.embed = w.embed, cpu.w.final_norm = w.final_norm, cpu.w.lm_head = w.lm_head;
-  for (int64_t l = 0; l < s.L; ++l) {
-    host_layer_weights ly, cl;
-    ly.input_norm = bf16_values(rng, size_t(s.C), 0.5f, 1.5f);
-    ly.post_norm = bf16_values(rng, size_t(s.C), 0.5f, 1.5f);
-    for (int t = 0; t < kLoraTargets; ++t) {
-      const linear_dims d = target_dims(s, t);
-      const float a = 1.0f / std::sqrt(float(d.in));
-      std::vector<float> W = bf16_values(rng, size_t(d.out * d.in), -a, a);
-      // what the GPU multiplies by: NF4 double quant of W, dequantized, rounded to bf16
-      const nf4_quant_state qs = nf4_quantize_weight(W.data(), {d.out, d.in}, dtype::bf16, true);
-      std::vector<float> Wq(W.size());
-      const status st = nf4_dequantize_weight(qs, Wq.data());
-      if (!st.ok()) {
-        std::printf("FAIL: %s\n", st.to_string().c_str());
-        return 1;
-      }
-      for (float& e : Wq) e = bf16_to_f32(f32_to_bf16(e));
-      (t == 0 ? ly.qkv : t == 1 ? ly.o : t == 2 ? ly.gate_up : ly.down) = W;
-      (t == 0 ? cl.qkv : t == 1 ? cl.o : t == 2 ? cl.gate_up : cl.down) = Wq;
-      ly.lora_A[t] = cl.lora_A[t] = bf16_values(rng, size_t(s.lora_r * d.in), -a, a);
-      ly.lora_B[t] = cl.lora_B[t] = bf16_values(rng, size_t(d.out * s.lora_r), -0.05f, 0.05f);
-    }
-    cl.input_norm = ly.input_norm, cl.post_norm = ly.post_norm;
-    w.layers.push_back(std::move(ly));
-    cpu.w.layers.push_back(std::move(cl));
+  if (const status st = make_model(s, max_T, rng, w, cpu); !st.ok()) {
+    std::printf("FAIL: %s\n", st.to_string().c_str());
+    return 1;
   }
   auto model = gpu_model_from_host(**cx, s, max_T, w);
   if (!model.ok()) {
     std::printf("FAIL: gpu_model_from_host: %s\n", model.error().to_string().c_str());
     return 1;
   }
-  rope_params rp;
-  rp.theta = s.rope.theta;
-  rp.head_dim = s.HS;
-  const std::vector<float> inv = rope_inv_freq(rp, max_T);
-  std::vector<int32_t> pos(static_cast<size_t>(max_T));
-  for (int64_t i = 0; i < max_T; ++i) pos[size_t(i)] = int32_t(i);
-  cpu.cos.resize(size_t(max_T * s.HS));
-  cpu.sin.resize(cpu.cos.size());
-  rope_cos_sin_cpu(cpu.cos.data(), cpu.sin.data(), pos.data(), inv.data(), 1.0f, max_T, s.HS);
   std::vector<int32_t> prompt(size_t(B * T));
   for (int32_t& t : prompt) t = int32_t(rng() % uint32_t(s.V));
 
@@ -240,7 +305,7 @@ int main(int argc, char** argv) {
   };
   const int kScaled = int(nf4_gemv_kernel::scaled_lut), kReg = int(nf4_gemv_kernel::register_lut);
   // The register_lut runs differ only in how the same math is launched (programmatic launch,
-  // the LoRA terms fused into the next kernels): their tokens and logits must equal the first's.
+  // the fused decode kernels): their tokens and logits must equal the first's.
   std::vector<int32_t> reg_tokens;
   std::vector<float> reg_logits;
   // scaled_lut (the kernel measured on an H200) first: a fault in a newer kernel ends the
@@ -254,72 +319,71 @@ int main(int argc, char** argv) {
     // --first: the measured choice alone (both GEMV kernels run in it), for the sanitizer
     if (first_only && vi != 1) continue;
     const variant var = variants[vi];
-    const int64_t gemv_max = var.gemv_max;
     infer_options opt;
     opt.max_batch = B;
     opt.max_seq = T + steps;
-    opt.gemv_max_batch = gemv_max;
+    opt.gemv_max_batch = var.gemv_max;
     opt.cuda_graph = var.graph;
     opt.programmatic_launch = var.pdl;
     opt.fused_decode = var.fuse;
     opt.gemv_measure = var.gemv < 0;
     if (var.gemv >= 0) opt.gemv_kernel = nf4_gemv_kernel(var.gemv);
-    auto gen = gpu_generator::create(**cx, *model, opt);
-    const status st = gen.ok() ? generate(**gen, prompt, B, T, steps) : gen.error();
-    auto toks = st.ok() ? (*gen)->tokens() : result<std::vector<int32_t>>(st);
-    auto glog = toks.ok() ? (*gen)->last_logits() : result<std::vector<float>>(toks.error());
-    if (!glog.ok()) {
-      std::printf("FAIL: gemv_max_batch=%lld: %s\n", (long long)gemv_max,
-                  glog.error().to_string().c_str());
-      ++failures;
-      continue;
-    }
-    const int64_t ngen = steps + 1;
-    cpu.B = B;
-    cpu.Tcap = opt.max_seq;
-    cpu.kc.assign(size_t(s.L), std::vector<float>(size_t(B * cpu.Tcap * s.kv_dim()), 0.0f));
-    cpu.vc = cpu.kc;
-    int exact = 0, ties = 0;
-    bool ok = true;
-    std::vector<float> logits = cpu.forward(prompt, T, 0);
-    ok &= check_step(logits, *toks, ngen, 0, B, s.V, exact, ties);
-    for (int64_t step = 1; step < ngen; ++step) {
-      // teacher forcing: feed the GPU's previous tokens
-      std::vector<int32_t> ids(static_cast<size_t>(B));
-      for (int64_t b = 0; b < B; ++b) ids[size_t(b)] = (*toks)[size_t(b * ngen + step - 1)];
-      logits = cpu.forward(ids, 1, T + step - 1);
-      ok &= check_step(logits, *toks, ngen, step, B, s.V, exact, ties);
-    }
-    double max_ref = 0.0, max_err = 0.0;
-    for (size_t i = 0; i < logits.size(); ++i) {
-      max_ref = std::max(max_ref, std::fabs(double(logits[i])));
-      max_err = std::max(max_err, std::fabs(double(logits[i]) - double((*glog)[i])));
-    }
-    const double rel = max_ref > 0.0 ? max_err / max_ref : max_err;
-    const int total = int(B * ngen);
-    if (rel > kLogitTol) ok = false;
-    if (exact * 10 < total * 9) ok = false;
-    if (var.graph && !(*gen)->graphed()) {
-      std::printf("FAIL: gemv_max_batch=%lld: CUDA graph capture failed (plain launches ran)\n",
-                  (long long)gemv_max);
+    const std::string label = "gemv_max_batch=" + std::to_string(var.gemv_max) + " " +
+                              (var.graph ? "graph" : "plain") + (var.pdl ? "+pdl" : "") +
+                              (var.fuse ? "+fused" : "");
+    std::vector<int32_t> toks;
+    std::vector<float> glog;
+    bool ok = run_case(**cx, *model, cpu, prompt, B, T, steps, opt, label, toks, glog);
+    if (ok && var.gemv == kReg && reg_tokens.empty()) {
+      reg_tokens = toks;
+      reg_logits = glog;
+    } else if (ok && var.gemv == kReg && (toks != reg_tokens || glog != reg_logits)) {
+      std::printf("FAIL: %s changed the tokens or logits\n",
+                  var.pdl ? "the unfused decode kernels" : "plain (not programmatic) launch");
       ok = false;
     }
-    if (var.gemv == kReg && reg_tokens.empty()) {
-      reg_tokens = *toks;
-      reg_logits = *glog;
-    } else if (var.gemv == kReg && (*toks != reg_tokens || *glog != reg_logits)) {
-      std::printf(
-          "FAIL: %s changed the tokens or logits\n",
-          var.pdl ? "unfused LoRA (lora_decode kernels)" : "plain (not programmatic) launch");
-      ok = false;
-    }
-    std::printf(
-        "%s gemv_max_batch=%lld %s%s%s: %d of %d tokens equal the CPU argmax, %d near-ties; "
-        "last logits max_rel %.3e (tol %.0e); gemv %s\n",
-        ok ? "ok  " : "FAIL", (long long)gemv_max, var.graph ? "graph" : "plain",
-        var.pdl ? "+pdl" : "", var.fuse ? "+fused" : "", exact, total, ties, rel, kLogitTol,
-        (*gen)->gemv().note.c_str());
     failures += ok ? 0 : 1;
+  }
+
+  // Split keys: a second model without a window and prompts of 140 tokens, so a decode step's
+  // attention splits its keys (2 splits of 152 planned) and the split blocks merge the partials
+  // themselves (fused_decode) or the merge kernel does: the same tokens and logits bit for bit.
+  // scaled_lut for both runs (a measured choice could differ between them).
+  {
+    gpu_model_shape s2 = s;
+    s2.window = 0;
+    const int64_t B2 = 4, T2 = 140, steps2 = 12, max_T2 = 160;
+    host_model_weights w2;
+    cpu_decoder cpu2;
+    const status built = make_model(s2, max_T2, rng, w2, cpu2);
+    auto model2 = built.ok() ? gpu_model_from_host(**cx, s2, max_T2, w2) : result<gpu_model>(built);
+    if (!model2.ok()) {
+      std::printf("FAIL: split-key model: %s\n", model2.error().to_string().c_str());
+      return 1;
+    }
+    std::vector<int32_t> prompt2(size_t(B2 * T2));
+    for (int32_t& t : prompt2) t = int32_t(rng() % uint32_t(s2.V));
+    std::vector<int32_t> toks[2];
+    std::vector<float> glog[2];
+    bool ok[2] = {false, false};
+    for (int fused = 1; fused >= 0; --fused) {
+      if (first_only && !fused) continue;
+      infer_options opt;
+      opt.max_batch = B2;
+      opt.max_seq = T2 + steps2;
+      opt.gemv_measure = false;
+      opt.gemv_kernel = nf4_gemv_kernel::scaled_lut;
+      opt.fused_decode = fused == 1;
+      ok[fused] = run_case(**cx, *model2, cpu2, prompt2, B2, T2, steps2, opt,
+                           std::string("split keys, B=4 T=140 graph+pdl") +
+                               (fused ? "+fused (split blocks merge)" : " (merge kernel)"),
+                           toks[fused], glog[fused]);
+      failures += ok[fused] ? 0 : 1;
+    }
+    if (!first_only && ok[0] && ok[1] && (toks[0] != toks[1] || glog[0] != glog[1])) {
+      std::printf("FAIL: the split blocks' merge changed the tokens or logits\n");
+      ++failures;
+    }
   }
   std::printf("%d failed\n", failures);
   return failures == 0 ? 0 : 1;
