@@ -52,6 +52,12 @@ void attention_forward_cached_cpu(float* out, float* lse, const float* q, const 
                                   int64_t Tcap, int64_t NH, int64_t NKV, int64_t HS, float scale,
                                   int64_t window);
 
+// The head sizes the tensor-core attention (attention_{forward,backward}_mma_cuda) takes; the
+// engine falls back to the SIMT kernels for the others.
+constexpr bool attention_mma_head_size(int64_t HS) {
+  return HS == 64 || HS == 96 || HS == 128;
+}
+
 #if KAITO_WITH_CUDA
 void attention_forward_cuda(cuda_context& cx, bf16* out, float* lse, const bf16* q, const bf16* k,
                             const bf16* v, int64_t B, int64_t T, int64_t NH, int64_t NKV,

@@ -269,7 +269,7 @@ struct gpu_generator::impl {
     }
     // tensor cores for the head sizes the mma kernel takes (as the trainer does)
     mark("attention prefill");
-    (opt.attention_mma && (s.HS == 64 || s.HS == 96 || s.HS == 128)
+    (opt.attention_mma && attention_mma_head_size(s.HS)
          ? attention_forward_mma_cuda
          : attention_forward_cuda)(cx, att.as<bf16>(), lse.as<float>(), q.as<bf16>(), k.as<bf16>(),
                                    v.as<bf16>(), B, T, s.NH, s.NKV, s.HS, scale(), s.window);

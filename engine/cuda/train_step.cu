@@ -101,7 +101,7 @@ namespace {
 
 // Whether the step runs the tensor-core attention (train_options::attention_mma).
 bool mma_attention(const train_options& o, const gpu_model_shape& s) {
-  return o.attention_mma && (s.HS == 64 || s.HS == 96 || s.HS == 128);
+  return o.attention_mma && attention_mma_head_size(s.HS);
 }
 
 // The pointers of one layer's activation set.

@@ -15,6 +15,7 @@
 #include <string>
 
 #include "base/status.h"
+#include "kernels/attention.h"
 #include "kernels/cuda/nf4_mma_common.cuh"
 
 namespace kaito::attn_mma {
@@ -56,7 +57,7 @@ __device__ __forceinline__ uint32_t pack_bf16(float lo, float hi) {
 inline status check_shape(const char* fn, int64_t B, int64_t T, int64_t NH, int64_t NKV, int64_t HS,
                           int64_t window) {
   if (B < 0 || T < 0 || NH <= 0 || NKV <= 0 || NH % NKV != 0 || window < 0 || T > INT32_MAX / 2 ||
-      B > 65535 || NH > 65535 || !(HS == 64 || HS == 96 || HS == 128))
+      B > 65535 || NH > 65535 || !attention_mma_head_size(HS))
     return invalid_argument(std::string(fn) +
                                 ": unsupported shape (HS must be 64, 96 or 128; NH % NKV == 0; B, "
                                 "NH <= 65535) (B=" +
