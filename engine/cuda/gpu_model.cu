@@ -12,6 +12,7 @@
 #include "engine/cuda/cuda_try.h"
 #include "engine/cuda/rope_tables.h"
 #include "kernels/cuda/cuda_common.cuh"
+#include "kernels/cuda/launch.cuh"
 #include "kernels/gemm.h"
 #include "kernels/lora.h"
 #include "kernels/nf4.h"
@@ -176,7 +177,7 @@ status quantize_dq_device(cuda_context& cx, const gpu_model& m, gpu_base_linear&
                           const float* w, float* absmax, float* offset_dev) {
   const int64_t n = lin.numel(), nb = lin.nblocks();
   nf4_quantize_cuda(cx, lin.packed.as<uint8_t>(), absmax, w, n);
-  mean_center_kernel<<<1, kMeanThreads, 0, cx.stream()>>>(absmax, offset_dev, nb);
+  KAITO_LAUNCH(1, kMeanThreads, 0, cx.stream(), mean_center_kernel)(absmax, offset_dev, nb);
   GPU_TRY_CUDA(cudaGetLastError());
   quantize_blockwise_8bit_cuda(cx, lin.qabsmax.as<uint8_t>(), lin.nested_absmax.as<float>(), absmax,
                                m.code8.as<float>(), nb, nf4_nested_block_size);
@@ -215,12 +216,12 @@ result<gpu_model> gpu_model_random(cuda_context& cx, const gpu_model_shape& shap
   KAITO_TRY(alloc_model(cx, m));
   const float a = kRandomWeightBound;
   const int64_t VC = shape.V * shape.C;
-  uniform_bf16_kernel<<<grid_for(VC), 256, 0, cx.stream()>>>(as_nv(m.embed.as<bf16>()), VC,
-                                                             rng_derive(seed, 1), -a, 2 * a);
-  uniform_bf16_kernel<<<grid_for(VC), 256, 0, cx.stream()>>>(as_nv(m.lm_head.as<bf16>()), VC,
-                                                             rng_derive(seed, 2), -a, 2 * a);
-  fill_bf16_kernel<<<grid_for(shape.C), 256, 0, cx.stream()>>>(as_nv(m.final_norm.as<bf16>()),
-                                                               shape.C, 1.0f);
+  KAITO_LAUNCH(grid_for(VC), 256, 0, cx.stream(), uniform_bf16_kernel)
+  (as_nv(m.embed.as<bf16>()), VC, rng_derive(seed, 1), -a, 2 * a);
+  KAITO_LAUNCH(grid_for(VC), 256, 0, cx.stream(), uniform_bf16_kernel)
+  (as_nv(m.lm_head.as<bf16>()), VC, rng_derive(seed, 2), -a, 2 * a);
+  KAITO_LAUNCH(grid_for(shape.C), 256, 0, cx.stream(), fill_bf16_kernel)
+  (as_nv(m.final_norm.as<bf16>()), shape.C, 1.0f);
   GPU_TRY_CUDA(cudaGetLastError());
 
   int64_t max_n = 0;
@@ -237,16 +238,16 @@ result<gpu_model> gpu_model_random(cuda_context& cx, const gpu_model_shape& shap
   float* absmax = abuf.as<float>() + 64;
   for (int64_t l = 0; l < shape.L; ++l) {
     gpu_layer& ly = m.layers[size_t(l)];
-    fill_bf16_kernel<<<grid_for(shape.C), 256, 0, cx.stream()>>>(as_nv(ly.input_norm.as<bf16>()),
-                                                                 shape.C, 1.0f);
-    fill_bf16_kernel<<<grid_for(shape.C), 256, 0, cx.stream()>>>(as_nv(ly.post_norm.as<bf16>()),
-                                                                 shape.C, 1.0f);
+    KAITO_LAUNCH(grid_for(shape.C), 256, 0, cx.stream(), fill_bf16_kernel)
+    (as_nv(ly.input_norm.as<bf16>()), shape.C, 1.0f);
+    KAITO_LAUNCH(grid_for(shape.C), 256, 0, cx.stream(), fill_bf16_kernel)
+    (as_nv(ly.post_norm.as<bf16>()), shape.C, 1.0f);
     GPU_TRY_CUDA(cudaGetLastError());
     for (int t = 0; t < kLoraTargets; ++t) {
       const uint64_t tag = random_weight_tag(l, t);
       gpu_base_linear& w = ly.base(t);
-      uniform_f32_kernel<<<grid_for(w.numel()), 256, 0, cx.stream()>>>(
-          wbuf.as<float>(), w.numel(), rng_derive(seed, tag), -a, 2 * a);
+      KAITO_LAUNCH(grid_for(w.numel()), 256, 0, cx.stream(), uniform_f32_kernel)
+      (wbuf.as<float>(), w.numel(), rng_derive(seed, tag), -a, 2 * a);
       GPU_TRY_CUDA(cudaGetLastError());
       if (w.quantized())
         KAITO_TRY(quantize_dq_device(cx, m, w, wbuf.as<float>(), absmax, offset_dev));

@@ -6,6 +6,7 @@
 #include <climits>
 
 #include "kernels/cuda/cuda_common.cuh"
+#include "kernels/cuda/launch.cuh"
 #include "kernels/cuda/lora_decode_z.cuh"
 #include "kernels/cuda/pdl.cuh"
 
@@ -26,8 +27,8 @@ __global__ void __launch_bounds__(kArgmaxThreads)
                   const __nv_bfloat16* logits, int V) {
   pdl_trigger();  // launched through launch_pdl (kernels/cuda/pdl.cuh)
   pdl_wait();
-  static __shared__ float sv[32];  // (static: shared by the emulated threads of a block)
-  static __shared__ int si[32];
+  __shared__ float sv[32];
+  __shared__ int si[32];
   const int b = blockIdx.x, lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const __nv_bfloat16* row = logits + int64_t(b) * V;
   float best = -INFINITY;
@@ -99,7 +100,7 @@ __global__ void decode_qkv_kernel(__nv_bfloat16* q, __nv_bfloat16* kc, __nv_bflo
                                   const __nv_bfloat16* Bl, int N, int IN, int R, float scale) {
   pdl_trigger();  // launched through launch_pdl (kernels/cuda/pdl.cuh)
   pdl_wait();
-  static __shared__ float zs[LORA ? kDecodeMaxRows * kDecodeMaxRank : 1];
+  __shared__ float zs[LORA ? kDecodeMaxRows * kDecodeMaxRank : 1];
   if constexpr (LORA) lora_decode_z<VEC>(zs, h, A, N, IN, R);  // every thread, before any return
   const int64_t idx = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (idx >= total) return;
@@ -142,7 +143,7 @@ int64_t decode_qkv_total(int64_t B, int64_t NH, int64_t NKV, int64_t HS) {
 
 // launchers: tests/cuda/engine_ops_emulation_test.cpp includes this file with KAITO_CUDA_EMULATE
 // defined (tests/cuda/cuda_emulation.h) and leaves them out.
-#ifndef KAITO_CUDA_EMULATE
+#ifndef KAITO_CUDA_NO_LAUNCHERS
 
 void argmax_rows_cuda(cuda_context& cx, int32_t* ids, int32_t* gen, int64_t gen_ld,
                       const int32_t* state, const bf16* logits, int64_t B, int64_t V) {
@@ -201,7 +202,7 @@ void decode_qkv_lora_cuda(cuda_context& cx, bf16* q, bf16* k_cache, bf16* v_cach
 void set_decode_state_cuda(cuda_context& cx, int32_t* state, int64_t pos, int64_t step) {
   KAITO_CHECK(pos >= 0 && pos < INT32_MAX && step >= 0 && step <= INT32_MAX,
               "set_decode_state_cuda: pos=", pos, " step=", step);
-  set_state_kernel<<<1, 1, 0, cx.stream()>>>(state, int32_t(pos), int32_t(step));
+  KAITO_LAUNCH(1, 1, 0, cx.stream(), set_state_kernel)(state, int32_t(pos), int32_t(step));
   CUDA_CHECK(cudaGetLastError());
 }
 
@@ -209,6 +210,6 @@ void advance_decode_state_cuda(cuda_context& cx, int32_t* state) {
   launch_pdl(cx, advance_state_kernel, dim3(1), dim3(1), 0, state);
   CUDA_CHECK(cudaGetLastError());
 }
-#endif  // KAITO_CUDA_EMULATE
+#endif  // KAITO_CUDA_NO_LAUNCHERS
 
 }  // namespace kaito::gpu

@@ -3,10 +3,12 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstring>
 #include <map>
 
 #include "engine/cuda/cuda_try.h"
+#include "kernels/cuda/launch.cuh"
 
 namespace kaito::gpu {
 
@@ -30,9 +32,14 @@ std::vector<segment_total> sum_segments(const std::vector<const char*>& names,
 namespace {
 
 __device__ __forceinline__ unsigned long long global_ns() {
+#ifdef KAITO_CUDA_EMULATE
+  return static_cast<unsigned long long>(std::chrono::steady_clock::now().time_since_epoch() /
+                                         std::chrono::nanoseconds(1));
+#else
   unsigned long long t;
   asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
   return t;
+#endif
 }
 
 // Spins (one thread) until flags[0] != 0 or timeout_ns passed; flags[1] = 1 on timeout.
@@ -67,7 +74,8 @@ status step_profile::hold(double timeout_ms) {
   GPU_TRY_CUDA(cudaStreamSynchronize(stream_));  // no earlier hold still reads the flags
   reinterpret_cast<volatile int*>(flags_)[0] = 0;
   reinterpret_cast<volatile int*>(flags_)[1] = 0;
-  hold_kernel<<<1, 1, 0, stream_>>>(flags_dev_, static_cast<unsigned long long>(timeout_ms * 1e6));
+  KAITO_LAUNCH(1, 1, 0, stream_, hold_kernel)
+  (flags_dev_, static_cast<unsigned long long>(timeout_ms * 1e6));
   GPU_TRY_CUDA(cudaGetLastError());
   return {};
 }

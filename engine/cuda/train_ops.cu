@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "kernels/cuda/cuda_common.cuh"
+#include "kernels/cuda/launch.cuh"
 #include "kernels/cuda/pdl.cuh"
 
 namespace kaito::gpu {
@@ -76,7 +77,7 @@ unsigned qkv_copy_grid(int64_t N, int64_t Q, int64_t KV) {
 
 // launchers: tests/cuda/engine_ops_emulation_test.cpp includes this file with KAITO_CUDA_EMULATE
 // defined (tests/cuda/cuda_emulation.h) and leaves them out.
-#ifndef KAITO_CUDA_EMULATE
+#ifndef KAITO_CUDA_NO_LAUNCHERS
 
 void add_bf16(cuda_context& cx, bf16* out, const bf16* a, const bf16* b, int64_t n) {
   KAITO_CHECK(n >= 0, "add_bf16: n=", n);
@@ -94,8 +95,8 @@ void qkv_split_bf16(cuda_context& cx, bf16* q, bf16* k, bf16* v, const bf16* qkv
   KAITO_CHECK(aligned16(q) && aligned16(k) && aligned16(v) && aligned16(qkv),
               "qkv_split_bf16: pointers must be 16-byte aligned");
   if (N == 0) return;
-  qkv_copy_kernel<<<qkv_copy_grid(N, Q, KV), kOpsThreads, 0, cx.stream()>>>(
-      const_cast<__nv_bfloat16*>(as_nv(qkv)), as_nv(q), as_nv(k), as_nv(v), N, Q, KV, false);
+  KAITO_LAUNCH(qkv_copy_grid(N, Q, KV), kOpsThreads, 0, cx.stream(), qkv_copy_kernel)
+  (const_cast<__nv_bfloat16*>(as_nv(qkv)), as_nv(q), as_nv(k), as_nv(v), N, Q, KV, false);
   CUDA_CHECK(cudaGetLastError());
 }
 
@@ -107,11 +108,11 @@ void qkv_merge_bf16(cuda_context& cx, bf16* dqkv, const bf16* dq, const bf16* dk
               "qkv_merge_bf16: pointers must be 16-byte aligned");
   if (N == 0) return;
   // The kernel only reads through the part pointers when merging.
-  qkv_copy_kernel<<<qkv_copy_grid(N, Q, KV), kOpsThreads, 0, cx.stream()>>>(
-      as_nv(dqkv), const_cast<__nv_bfloat16*>(as_nv(dq)), const_cast<__nv_bfloat16*>(as_nv(dk)),
-      const_cast<__nv_bfloat16*>(as_nv(dv)), N, Q, KV, true);
+  KAITO_LAUNCH(qkv_copy_grid(N, Q, KV), kOpsThreads, 0, cx.stream(), qkv_copy_kernel)
+  (as_nv(dqkv), const_cast<__nv_bfloat16*>(as_nv(dq)), const_cast<__nv_bfloat16*>(as_nv(dk)),
+   const_cast<__nv_bfloat16*>(as_nv(dv)), N, Q, KV, true);
   CUDA_CHECK(cudaGetLastError());
 }
-#endif  // KAITO_CUDA_EMULATE
+#endif  // KAITO_CUDA_NO_LAUNCHERS
 
 }  // namespace kaito::gpu

@@ -7,6 +7,7 @@
 
 #include "kernels/adamw.h"
 #include "kernels/cuda/cuda_common.cuh"
+#include "kernels/cuda/launch.cuh"
 
 namespace kaito {
 namespace {
@@ -95,15 +96,16 @@ constexpr int kAdamwThreads = 256;
 
 // launchers: tests/cuda/adamw_emulation_test.cpp includes this file with KAITO_CUDA_EMULATE
 // defined (tests/cuda/cuda_emulation.h) and leaves them out.
-#ifndef KAITO_CUDA_EMULATE
+#ifndef KAITO_CUDA_NO_LAUNCHERS
 
 void adamw_update_cuda(cuda_context& cx, float* param, float* m, float* v, const float* grad,
                        int64_t n, const adamw_params& hp, int64_t t) {
   KAITO_CHECK(n >= 0 && t >= 1, "adamw_update_cuda: n=", n, " t=", t);
   if (n == 0) return;
   const adamw_scalars s = scalars_for(hp, t);
-  adamw_kernel<<<unsigned(ceil_div<int64_t>(n, kAdamwThreads)), kAdamwThreads, 0, cx.stream()>>>(
-      param, m, v, grad, n, s);
+  KAITO_LAUNCH(unsigned(ceil_div<int64_t>(n, kAdamwThreads)), kAdamwThreads, 0, cx.stream(),
+               adamw_kernel)
+  (param, m, v, grad, n, s);
   CUDA_CHECK(cudaGetLastError());
 }
 
@@ -124,11 +126,11 @@ void adamw_update_multi_cuda(cuda_context& cx, const adamw_tensor* list, int64_t
   // Pageable source: the call returns once the bytes are staged, so `table` may go away.
   CUDA_CHECK(cudaMemcpyAsync(*dev, table.data(), table.size() * sizeof(multi_entry),
                              cudaMemcpyHostToDevice, cx.stream()));
-  adamw_multi_kernel<<<unsigned(chunks), kAdamwThreads, 0, cx.stream()>>>(*dev, int(table.size()),
-                                                                          scalars_for(hp, t));
+  KAITO_LAUNCH(unsigned(chunks), kAdamwThreads, 0, cx.stream(), adamw_multi_kernel)
+  (*dev, int(table.size()), scalars_for(hp, t));
   CUDA_CHECK(cudaGetLastError());
   cx.arena().rewind(mark);  // stream order keeps the table valid for the kernel
 }
-#endif  // KAITO_CUDA_EMULATE
+#endif  // KAITO_CUDA_NO_LAUNCHERS
 
 }  // namespace kaito

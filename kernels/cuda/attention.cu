@@ -20,6 +20,7 @@
 #include "kernels/attention.h"
 #include "kernels/cuda/attention_delta.cuh"
 #include "kernels/cuda/cuda_common.cuh"
+#include "kernels/cuda/launch.cuh"
 
 namespace kaito {
 namespace {
@@ -58,10 +59,9 @@ template <int HS>
 __global__ void attn_forward_kernel(__nv_bfloat16* out, float* lse, const __nv_bfloat16* q,
                                     const __nv_bfloat16* k, const __nv_bfloat16* v, attn_shape s) {
   constexpr int KD = HS / 32;
-  // (static: shared by the emulated threads of a block, tests/cuda/cuda_emulation.h)
-  static __shared__ float Ks[k_tile][HS + 1];
-  static __shared__ float Vs[k_tile][HS];
-  static __shared__ float Qs[k_rows_block][HS];
+  __shared__ float Ks[k_tile][HS + 1];
+  __shared__ float Vs[k_tile][HS];
+  __shared__ float Qs[k_rows_block][HS];
   const int b = blockIdx.z, h = blockIdx.y, r0 = blockIdx.x * k_rows_block;
   const int g = h / (s.NH / s.NKV);
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
@@ -130,7 +130,7 @@ __global__ void attn_backward_dq_kernel(__nv_bfloat16* dq, const __nv_bfloat16* 
                                         attn_shape s) {
   constexpr int KD = HS / 32;
   // Dynamic shared memory (49 KB at HS = 128, past the 48 KB static limit).
-  extern __shared__ float dq_smem[];
+  KAITO_DYNAMIC_SMEM(float, dq_smem);
   auto Ks = reinterpret_cast<float(*)[HS + 1]>(dq_smem);
   auto Vs = reinterpret_cast<float(*)[HS + 1]>(dq_smem + k_tile * (HS + 1));
   auto Qs = reinterpret_cast<float(*)[HS]>(dq_smem + 2 * k_tile * (HS + 1));
@@ -200,7 +200,7 @@ __global__ void attn_backward_dkdv_kernel(__nv_bfloat16* dk, __nv_bfloat16* dv,
                                           const float* D, const __nv_bfloat16* q,
                                           const __nv_bfloat16* k, const __nv_bfloat16* v,
                                           attn_shape s) {
-  extern __shared__ float smem[];
+  KAITO_DYNAMIC_SMEM(float, smem);
   constexpr int LD = HS + 1;
   float* Ks = smem;
   float* Vs = Ks + k_tile * LD;
@@ -290,7 +290,7 @@ attn_launch dkdv_launch(int64_t B, const attn_shape& s) {
           (4 * k_tile * (s.HS + 1) + 2 * s.HS) * sizeof(float)};
 }
 
-#ifndef KAITO_CUDA_EMULATE
+#ifndef KAITO_CUDA_NO_LAUNCHERS
 bool check_shape(cuda_context& cx, const char* who, int64_t B, int64_t T, int64_t NH, int64_t NKV,
                  int64_t HS, int64_t window) {
   if (B < 0 || T < 0 || NH <= 0 || NKV <= 0 || NH % NKV != 0 || window < 0 || T > INT32_MAX / 2 ||
@@ -309,8 +309,8 @@ template <int HS>
 void forward_hs(cuda_context& cx, bf16* out, float* lse, const bf16* q, const bf16* k,
                 const bf16* v, int64_t B, attn_shape s) {
   const attn_launch L = forward_launch(B, s);
-  attn_forward_kernel<HS><<<L.grid, L.threads, L.smem, cx.stream()>>>(as_nv(out), lse, as_nv(q),
-                                                                      as_nv(k), as_nv(v), s);
+  KAITO_LAUNCH(L.grid, L.threads, L.smem, cx.stream(), attn_forward_kernel<HS>)
+  (as_nv(out), lse, as_nv(q), as_nv(k), as_nv(v), s);
 }
 
 template <int HS>
@@ -320,14 +320,14 @@ void backward_hs(cuda_context& cx, bf16* dq, bf16* dk, bf16* dv, const bf16* dou
   const attn_launch lq = dq_launch(B, s);
   CUDA_CHECK(cudaFuncSetAttribute(attn_backward_dq_kernel<HS>,
                                   cudaFuncAttributeMaxDynamicSharedMemorySize, int(lq.smem)));
-  attn_backward_dq_kernel<HS><<<lq.grid, lq.threads, lq.smem, cx.stream()>>>(
-      as_nv(dq), as_nv(dout), lse, D, as_nv(q), as_nv(k), as_nv(v), s);
+  KAITO_LAUNCH(lq.grid, lq.threads, lq.smem, cx.stream(), attn_backward_dq_kernel<HS>)
+  (as_nv(dq), as_nv(dout), lse, D, as_nv(q), as_nv(k), as_nv(v), s);
   CUDA_CHECK(cudaGetLastError());
   const attn_launch lkv = dkdv_launch(B, s);
   CUDA_CHECK(cudaFuncSetAttribute(attn_backward_dkdv_kernel<HS>,
                                   cudaFuncAttributeMaxDynamicSharedMemorySize, int(lkv.smem)));
-  attn_backward_dkdv_kernel<HS><<<lkv.grid, lkv.threads, lkv.smem, cx.stream()>>>(
-      as_nv(dk), as_nv(dv), as_nv(dout), lse, D, as_nv(q), as_nv(k), as_nv(v), s);
+  KAITO_LAUNCH(lkv.grid, lkv.threads, lkv.smem, cx.stream(), attn_backward_dkdv_kernel<HS>)
+  (as_nv(dk), as_nv(dv), as_nv(dout), lse, D, as_nv(q), as_nv(k), as_nv(v), s);
 }
 
 }  // namespace
@@ -370,8 +370,8 @@ void attention_backward_cuda(cuda_context& cx, bf16* dq, bf16* dk, bf16* dv, con
   }
   const int64_t rows = B * T * NH;
   const attn_launch ld = delta_launch(rows);
-  attn_delta::kernel<<<ld.grid, ld.threads, ld.smem, cx.stream()>>>(*D, as_nv(dout), as_nv(out),
-                                                                    rows, int(T), int(NH), int(HS));
+  KAITO_LAUNCH(ld.grid, ld.threads, ld.smem, cx.stream(), attn_delta::kernel)
+  (*D, as_nv(dout), as_nv(out), rows, int(T), int(NH), int(HS));
   CUDA_CHECK(cudaGetLastError());
   switch (HS) {
     case 32:
@@ -394,6 +394,6 @@ void attention_backward_cuda(cuda_context& cx, bf16* dq, bf16* dk, bf16* dv, con
 
 #else
 }  // namespace
-#endif  // KAITO_CUDA_EMULATE
+#endif  // KAITO_CUDA_NO_LAUNCHERS
 
 }  // namespace kaito

@@ -111,10 +111,9 @@ __global__ void __launch_bounds__(kWarps * 32)
   pdl_trigger();  // launched through launch_pdl (kernels/cuda/pdl.cuh)
   pdl_wait();
   constexpr int KD = HS / 32;
-  // (static: shared by the emulated threads of a block, tests/cuda/cuda_emulation.h)
-  static __shared__ float qs[HS];
-  static __shared__ float wm[kWarps], wl[kWarps];
-  static __shared__ float wacc[kWarps][HS];
+  __shared__ float qs[HS];
+  __shared__ float wm[kWarps], wl[kWarps];
+  __shared__ float wacc[kWarps][HS];
   const int split = blockIdx.x, h = blockIdx.y, bi = blockIdx.z;  // bi = b * Tq + i
   const int b = bi / s.Tq, i = bi % s.Tq;
   const int g = h / (s.NH / s.NKV);
@@ -208,7 +207,7 @@ __global__ void __launch_bounds__(kWarps * 32)
       part_ml[2 * pr + 1] = L;
     }
     if (s.counters != nullptr) {  // the row's last block to finish merges it
-      static __shared__ unsigned ticket;
+      __shared__ unsigned ticket;
       __threadfence();  // this block's partial visible device-wide before its ticket
       __syncthreads();
       if (threadIdx.x == 0) ticket = atomicAdd(s.counters + row, 1u);
@@ -271,7 +270,7 @@ decode_launch merge_launch(int64_t rows) {
   return {dim3(unsigned(ceil_div<int64_t>(rows * 32, 128))), 128};
 }
 
-#ifndef KAITO_CUDA_EMULATE
+#ifndef KAITO_CUDA_NO_LAUNCHERS
 template <int HS>
 void decode_hs(cuda_context& cx, bf16* out, float* lse, float* part_o, float* part_ml,
                const bf16* q, const bf16* k, const bf16* v, int64_t B, const decode_shape& s) {
@@ -384,6 +383,6 @@ void attention_decode_cuda(cuda_context& cx, bf16* out, const bf16* q, const bf1
 
 #else
 }  // namespace
-#endif  // KAITO_CUDA_EMULATE
+#endif  // KAITO_CUDA_NO_LAUNCHERS
 
 }  // namespace kaito

@@ -34,6 +34,7 @@
 #include "kernels/attention.h"
 #include "kernels/cuda/attention_mma_tile.cuh"
 #include "kernels/cuda/cuda_common.cuh"
+#include "kernels/cuda/launch.cuh"
 #include "kernels/cuda/nf4_mma_common.cuh"
 
 namespace kaito {
@@ -85,7 +86,7 @@ __global__ void __launch_bounds__(kMmaThreads)
   constexpr int DT = HS / 8;         // n8 tiles of O
   constexpr int NT = kMmaKeys / 8;   // n8 tiles of S
   constexpr int PK = kMmaKeys / 16;  // k16 steps of P·V
-  extern __shared__ __align__(128) unsigned char smem[];
+  KAITO_DYNAMIC_SMEM(unsigned char, smem);
   __nv_bfloat16* Qs = reinterpret_cast<__nv_bfloat16*>(smem);
   __nv_bfloat16* KVs = Qs + L::TileElems;  // stage st: K at 2 st, V at 2 st + 1 tiles
 
@@ -255,15 +256,15 @@ dim3 mma_forward_grid(int64_t B, const mma_attn_shape& s) {
   return dim3(unsigned(ceil_div(s.T, kMmaRows)), unsigned(s.NH), unsigned(B));
 }
 
-#ifndef KAITO_CUDA_EMULATE
+#ifndef KAITO_CUDA_NO_LAUNCHERS
 template <int HS>
 void forward_mma_hs(cuda_context& cx, bf16* out, float* lse, const bf16* q, const bf16* k,
                     const bf16* v, int64_t B, const mma_attn_shape& s) {
   auto* kernel = attn_forward_mma_kernel<HS>;
   static std::atomic<uint64_t> opted_in{0};
   if (!nf4_mma::opt_in_smem(cx, kernel, mma_layout<HS>::SmemBytes, opted_in)) return;
-  kernel<<<mma_forward_grid(B, s), kMmaThreads, mma_layout<HS>::SmemBytes, cx.stream()>>>(
-      as_nv(out), lse, as_nv(q), as_nv(k), as_nv(v), s);
+  KAITO_LAUNCH(mma_forward_grid(B, s), kMmaThreads, mma_layout<HS>::SmemBytes, cx.stream(), kernel)
+  (as_nv(out), lse, as_nv(q), as_nv(k), as_nv(v), s);
 }
 
 }  // namespace
@@ -305,6 +306,6 @@ void attention_forward_mma_cuda(cuda_context& cx, bf16* out, float* lse, const b
 
 #else
 }  // namespace
-#endif  // KAITO_CUDA_EMULATE
+#endif  // KAITO_CUDA_NO_LAUNCHERS
 
 }  // namespace kaito

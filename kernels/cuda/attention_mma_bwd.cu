@@ -31,6 +31,7 @@
 #include "kernels/cuda/attention_delta.cuh"
 #include "kernels/cuda/attention_mma_tile.cuh"
 #include "kernels/cuda/cuda_common.cuh"
+#include "kernels/cuda/launch.cuh"
 #include "kernels/cuda/nf4_mma_common.cuh"
 
 namespace kaito {
@@ -175,7 +176,7 @@ __global__ void __launch_bounds__(kBwdThreads)
                                   const __nv_bfloat16* k, const __nv_bfloat16* v, mma_bwd_shape s) {
   using L = bwd_layout<HS>;
   constexpr int DT = HS / 8;
-  extern __shared__ __align__(128) unsigned char smem[];
+  KAITO_DYNAMIC_SMEM(unsigned char, smem);
   __nv_bfloat16* Ks = reinterpret_cast<__nv_bfloat16*>(smem);
   __nv_bfloat16* Vs = Ks + L::TileElems;
   __nv_bfloat16* QDs = Vs + L::TileElems;  // stage st: Q at 2 st, dO at 2 st + 1 tiles
@@ -278,7 +279,7 @@ __global__ void __launch_bounds__(kBwdThreads)
                                 const __nv_bfloat16* v, mma_bwd_shape s) {
   using L = bwd_layout<HS>;
   constexpr int DT = HS / 8;
-  extern __shared__ __align__(128) unsigned char smem[];
+  KAITO_DYNAMIC_SMEM(unsigned char, smem);
   __nv_bfloat16* Qs = reinterpret_cast<__nv_bfloat16*>(smem);
   __nv_bfloat16* dOs = Qs + L::TileElems;
   __nv_bfloat16* KVs = dOs + L::TileElems;  // stage st: K at 2 st, V at 2 st + 1 tiles
@@ -376,7 +377,7 @@ dim3 mma_dq_grid(int64_t B, const mma_bwd_shape& s) {
   return dim3(unsigned(ceil_div(s.T, kBwdTile)), unsigned(s.NH), unsigned(B));
 }
 
-#ifndef KAITO_CUDA_EMULATE
+#ifndef KAITO_CUDA_NO_LAUNCHERS
 template <int HS>
 void backward_mma_hs(cuda_context& cx, bf16* dq, bf16* dk, bf16* dv, const bf16* dout,
                      const float* lse, const float* D, const bf16* q, const bf16* k, const bf16* v,
@@ -387,11 +388,11 @@ void backward_mma_hs(cuda_context& cx, bf16* dq, bf16* dk, bf16* dv, const bf16*
   static std::atomic<uint64_t> dkdv_opted{0}, dq_opted{0};
   if (!nf4_mma::opt_in_smem(cx, dkdv, L::DkdvSmemBytes, dkdv_opted)) return;
   if (!nf4_mma::opt_in_smem(cx, dqk, L::DqSmemBytes, dq_opted)) return;
-  dkdv<<<mma_dkdv_grid(B, s), kBwdThreads, L::DkdvSmemBytes, cx.stream()>>>(
-      as_nv(dk), as_nv(dv), as_nv(dout), lse, D, as_nv(q), as_nv(k), as_nv(v), s);
+  KAITO_LAUNCH(mma_dkdv_grid(B, s), kBwdThreads, L::DkdvSmemBytes, cx.stream(), dkdv)
+  (as_nv(dk), as_nv(dv), as_nv(dout), lse, D, as_nv(q), as_nv(k), as_nv(v), s);
   CUDA_CHECK(cudaGetLastError());
-  dqk<<<mma_dq_grid(B, s), kBwdThreads, L::DqSmemBytes, cx.stream()>>>(
-      as_nv(dq), as_nv(dout), lse, D, as_nv(q), as_nv(k), as_nv(v), s);
+  KAITO_LAUNCH(mma_dq_grid(B, s), kBwdThreads, L::DqSmemBytes, cx.stream(), dqk)
+  (as_nv(dq), as_nv(dout), lse, D, as_nv(q), as_nv(k), as_nv(v), s);
 }
 
 }  // namespace
@@ -427,8 +428,8 @@ void attention_backward_mma_cuda(cuda_context& cx, bf16* dq, bf16* dk, bf16* dv,
     return;
   }
   const int64_t rows = B * T * NH;
-  attn_delta::kernel<<<attn_delta::grid(rows), attn_delta::kThreads, 0, cx.stream()>>>(
-      *D, as_nv(dout), as_nv(out), rows, int(T), int(NH), int(HS));
+  KAITO_LAUNCH(attn_delta::grid(rows), attn_delta::kThreads, 0, cx.stream(), attn_delta::kernel)
+  (*D, as_nv(dout), as_nv(out), rows, int(T), int(NH), int(HS));
   CUDA_CHECK(cudaGetLastError());
   switch (HS) {
     case 64:
@@ -448,6 +449,6 @@ void attention_backward_mma_cuda(cuda_context& cx, bf16* dq, bf16* dk, bf16* dv,
 
 #else
 }  // namespace
-#endif  // KAITO_CUDA_EMULATE
+#endif  // KAITO_CUDA_NO_LAUNCHERS
 
 }  // namespace kaito

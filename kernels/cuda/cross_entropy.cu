@@ -9,6 +9,7 @@
 
 #include "kernels/cross_entropy.h"
 #include "kernels/cuda/cuda_common.cuh"
+#include "kernels/cuda/launch.cuh"
 
 namespace kaito {
 namespace {
@@ -81,8 +82,8 @@ void cross_entropy_forward_cuda(cuda_context& cx, float* losses, float* lse, con
                                 const int32_t* targets, int64_t N, int64_t V) {
   KAITO_CHECK(N >= 0 && N <= INT32_MAX && V > 0, "cross_entropy_forward_cuda: N=", N, " V=", V);
   if (N == 0) return;
-  cross_entropy_forward_kernel<<<unsigned(N), kThreads, 0, cx.stream()>>>(losses, lse, logits,
-                                                                          targets, V);
+  KAITO_LAUNCH(unsigned(N), kThreads, 0, cx.stream(), cross_entropy_forward_kernel)
+  (losses, lse, logits, targets, V);
   CUDA_CHECK(cudaGetLastError());
 }
 
@@ -91,8 +92,8 @@ void cross_entropy_backward_cuda(cuda_context& cx, float* dlogits, const float* 
                                  int64_t N, int64_t V) {
   KAITO_CHECK(N >= 0 && N <= INT32_MAX && V > 0, "cross_entropy_backward_cuda: N=", N, " V=", V);
   if (N == 0) return;
-  cross_entropy_backward_kernel<<<unsigned(N), kThreads, 0, cx.stream()>>>(dlogits, logits, lse,
-                                                                           targets, grad_scale, V);
+  KAITO_LAUNCH(unsigned(N), kThreads, 0, cx.stream(), cross_entropy_backward_kernel)
+  (dlogits, logits, lse, targets, grad_scale, V);
   CUDA_CHECK(cudaGetLastError());
 }
 

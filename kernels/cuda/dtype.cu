@@ -4,6 +4,7 @@
 #include <cuda_bf16.h>
 
 #include "kernels/cuda/cuda_common.cuh"
+#include "kernels/cuda/launch.cuh"
 #include "kernels/dtype.h"
 
 namespace kaito {
@@ -26,16 +27,16 @@ __global__ void f32_to_bf16_kernel(__nv_bfloat16* out, const float* in, int64_t 
 void bf16_to_f32_cuda(cuda_context& cx, float* out, const bf16* in, int64_t n) {
   KAITO_CHECK(n >= 0, "bf16_to_f32_cuda: n=", n);
   if (n == 0) return;
-  bf16_to_f32_kernel<<<unsigned(ceil_div<int64_t>(n, 256)), 256, 0, cx.stream()>>>(out, as_nv(in),
-                                                                                   n);
+  KAITO_LAUNCH(unsigned(ceil_div<int64_t>(n, 256)), 256, 0, cx.stream(), bf16_to_f32_kernel)
+  (out, as_nv(in), n);
   CUDA_CHECK(cudaGetLastError());
 }
 
 void f32_to_bf16_cuda(cuda_context& cx, bf16* out, const float* in, int64_t n) {
   KAITO_CHECK(n >= 0, "f32_to_bf16_cuda: n=", n);
   if (n == 0) return;
-  f32_to_bf16_kernel<<<unsigned(ceil_div<int64_t>(n, 256)), 256, 0, cx.stream()>>>(as_nv(out), in,
-                                                                                   n);
+  KAITO_LAUNCH(unsigned(ceil_div<int64_t>(n, 256)), 256, 0, cx.stream(), f32_to_bf16_kernel)
+  (as_nv(out), in, n);
   CUDA_CHECK(cudaGetLastError());
 }
 

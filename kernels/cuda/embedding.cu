@@ -9,6 +9,7 @@
 #include <cmath>
 
 #include "kernels/cuda/cuda_common.cuh"
+#include "kernels/cuda/launch.cuh"
 #include "kernels/cuda/pdl.cuh"
 #include "kernels/embedding.h"
 
@@ -59,8 +60,8 @@ void embedding_backward_cuda(cuda_context& cx, float* dtable, const bf16* dout, 
   KAITO_CHECK(N >= 0 && N <= INT32_MAX && V > 0 && C > 0 && C <= INT32_MAX,
               "embedding_backward_cuda: bad shape N=", N, " V=", V, " C=", C);
   if (N == 0) return;
-  embedding_backward_kernel<<<unsigned(N), 256, 0, cx.stream()>>>(dtable, as_nv(dout), ids, V,
-                                                                  int(C));
+  KAITO_LAUNCH(unsigned(N), 256, 0, cx.stream(), embedding_backward_kernel)
+  (dtable, as_nv(dout), ids, V, int(C));
   CUDA_CHECK(cudaGetLastError());
 }
 

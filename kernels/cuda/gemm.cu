@@ -11,6 +11,7 @@
 #include <string>
 
 #include "kernels/cuda/cuda_common.cuh"
+#include "kernels/cuda/launch.cuh"
 #include "kernels/cuda/lt_matmul.h"
 #include "kernels/gemm.h"
 
@@ -151,8 +152,9 @@ void gemm_backward_weight_cuda(cuda_context& cx, float* dweight, float* dbias, c
       cx, {false, true, C, OC, N, inp, C, dout, OC, dweight, C, CUDA_R_32F, 1.0f, 1.0f, nullptr});
   CUDA_CHECK(cudaGetLastError());
   if (dbias != nullptr) {
-    gemm_dbias_kernel<<<unsigned(ceil_div<int64_t>(OC, 64)), dim3(64, 4), 0, cx.stream()>>>(
-        dbias, as_nv(dout), N, int(OC));
+    KAITO_LAUNCH(unsigned(ceil_div<int64_t>(OC, 64)), dim3(64, 4), 0, cx.stream(),
+                 gemm_dbias_kernel)
+    (dbias, as_nv(dout), N, int(OC));
     CUDA_CHECK(cudaGetLastError());
   }
 }

@@ -7,6 +7,7 @@
 #include <algorithm>
 
 #include "kernels/cuda/cuda_common.cuh"
+#include "kernels/cuda/launch.cuh"
 #include "kernels/grad_clip.h"
 
 namespace kaito {
@@ -35,14 +36,15 @@ void grad_sum_squares_cuda(cuda_context& cx, float* sum_squares, const float* gr
   KAITO_CHECK(n >= 0, "grad_sum_squares_cuda: n=", n);
   if (n == 0) return;
   const int64_t blocks = std::min<int64_t>(ceil_div<int64_t>(n, 256), 4 * int64_t(cx.sm_count()));
-  sum_squares_kernel<<<unsigned(blocks), 256, 0, cx.stream()>>>(sum_squares, grad, n);
+  KAITO_LAUNCH(unsigned(blocks), 256, 0, cx.stream(), sum_squares_kernel)(sum_squares, grad, n);
   CUDA_CHECK(cudaGetLastError());
 }
 
 void grad_scale_cuda(cuda_context& cx, float* grad, int64_t n, float coef) {
   KAITO_CHECK(n >= 0, "grad_scale_cuda: n=", n);
   if (n == 0) return;
-  scale_kernel<<<unsigned(ceil_div<int64_t>(n, 256)), 256, 0, cx.stream()>>>(grad, n, coef);
+  KAITO_LAUNCH(unsigned(ceil_div<int64_t>(n, 256)), 256, 0, cx.stream(), scale_kernel)
+  (grad, n, coef);
   CUDA_CHECK(cudaGetLastError());
 }
 

@@ -17,6 +17,7 @@
 
 #include "kernels/cross_entropy.h"
 #include "kernels/cuda/cuda_common.cuh"
+#include "kernels/cuda/launch.cuh"
 #include "kernels/cuda/lt_matmul.h"
 #include "kernels/dtype.h"
 #include "kernels/linear_cross_entropy.h"
@@ -40,7 +41,7 @@ __global__ void __launch_bounds__(kThreads)
     lce_forward_chunk_kernel(float* losses, float* lse, float* run_max, float* run_sum,
                              float* tlogit, const float* logits, const int32_t* targets, int64_t v0,
                              int vc, int64_t V, bool first, bool last) {
-  static __shared__ float red_m[kThreads / 32], red_s[kThreads / 32];  // (static: emulation)
+  __shared__ float red_m[kThreads / 32], red_s[kThreads / 32];
   const int64_t n = blockIdx.x;
   const float* x = logits + n * vc;  // seek to logits[n, v0]
   float m = -INFINITY, s = 0.0f;
@@ -104,7 +105,7 @@ __global__ void __launch_bounds__(kThreads)
 
 // Host side; tests/cuda/lce_emulation_test.cpp compiles the kernels above for the CPU with
 // KAITO_CUDA_EMULATE defined (tests/cuda/cuda_emulation.h) and leaves this part out.
-#ifndef KAITO_CUDA_EMULATE
+#ifndef KAITO_CUDA_NO_LAUNCHERS
 bool check_shape(cuda_context& cx, const char* who, int64_t N, int64_t C, int64_t V, int64_t Vc) {
   if (N < 0 || N > INT32_MAX || C <= 0 || V <= 0 || Vc <= 0 || Vc > INT32_MAX) {
     cx.record_error(invalid_argument(std::string(who) + ": bad shape N=" + std::to_string(N) +
@@ -145,9 +146,9 @@ void linear_cross_entropy_forward_cuda(cuda_context& cx, float* losses, float* l
     const int64_t vc = std::min(Vc, V - v0);
     chunk_logits(cx, *logits, h, W, v0, vc, N, C);
     if (cx.has_error()) break;
-    lce_forward_chunk_kernel<<<unsigned(N), kThreads, 0, cx.stream()>>>(
-        losses, lse, run_max, run_sum, tlogit, *logits, targets, v0, int(vc), V, v0 == 0,
-        v0 + vc >= V);
+    KAITO_LAUNCH(unsigned(N), kThreads, 0, cx.stream(), lce_forward_chunk_kernel)
+    (losses, lse, run_max, run_sum, tlogit, *logits, targets, v0, int(vc), V, v0 == 0,
+     v0 + vc >= V);
     const cudaError_t e = cudaGetLastError();
     if (e != cudaSuccess) {
       cx.record_error(cuda_error_status(e, "lce_forward_chunk_kernel", __FILE__, __LINE__));
@@ -178,8 +179,8 @@ void linear_cross_entropy_backward_cuda(cuda_context& cx, bf16* dh, const bf16* 
     const int64_t vc = std::min(Vc, V - v0);
     chunk_logits(cx, *logits, h, W, v0, vc, N, C);
     if (cx.has_error()) break;
-    lce_backward_chunk_kernel<<<unsigned(N), kThreads, 0, cx.stream()>>>(
-        as_nv(*dlogits), *logits, lse, targets, grad_scale, v0, int(vc), V);
+    KAITO_LAUNCH(unsigned(N), kThreads, 0, cx.stream(), lce_backward_chunk_kernel)
+    (as_nv(*dlogits), *logits, lse, targets, grad_scale, v0, int(vc), V);
     const cudaError_t e = cudaGetLastError();
     if (e != cudaSuccess) {
       cx.record_error(cuda_error_status(e, "lce_backward_chunk_kernel", __FILE__, __LINE__));
@@ -197,6 +198,6 @@ void linear_cross_entropy_backward_cuda(cuda_context& cx, bf16* dh, const bf16* 
 
 #else
 }  // namespace
-#endif  // KAITO_CUDA_EMULATE
+#endif  // KAITO_CUDA_NO_LAUNCHERS
 
 }  // namespace kaito

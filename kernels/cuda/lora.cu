@@ -6,6 +6,7 @@
 #include <cuda_bf16.h>
 
 #include "kernels/cuda/cuda_common.cuh"
+#include "kernels/cuda/launch.cuh"
 #include "kernels/cuda/lt_matmul.h"
 #include "kernels/lora.h"
 #include "kernels/rng.h"
@@ -52,8 +53,8 @@ void lora_forward_cuda(cuda_context& cx, bf16* y, bf16* xd, bf16* z, const bf16*
     CUDA_CHECK(cudaMemsetAsync(xd, 0, size_t(n) * sizeof(bf16), cx.stream()));  // bf16 +0.0
     xin = xd;
   } else if (dropout_p > 0.0f) {
-    dropout_kernel<<<unsigned(ceil_div<int64_t>(n, 256)), 256, 0, cx.stream()>>>(
-        as_nv(xd), as_nv(x), n, dropout_p, keep_scale(dropout_p), seed);
+    KAITO_LAUNCH(unsigned(ceil_div<int64_t>(n, 256)), 256, 0, cx.stream(), dropout_kernel)
+    (as_nv(xd), as_nv(x), n, dropout_p, keep_scale(dropout_p), seed);
     CUDA_CHECK(cudaGetLastError());
     xin = xd;
   }
@@ -99,8 +100,9 @@ void lora_backward_cuda(cuda_context& cx, bf16* dx, float* dA, float* dB, bf16* 
   detail::lt_matmul(
       cx, {false, false, IN, N, R, A, IN, dz, R, *g, IN, CUDA_R_16BF, 1.0f, 0.0f, nullptr});
   const int64_t n = N * IN;
-  dropout_backward_add_kernel<<<unsigned(ceil_div<int64_t>(n, 256)), 256, 0, cx.stream()>>>(
-      as_nv(dx), as_nv(*g), n, dropout_p, keep_scale(dropout_p), seed);
+  KAITO_LAUNCH(unsigned(ceil_div<int64_t>(n, 256)), 256, 0, cx.stream(),
+               dropout_backward_add_kernel)
+  (as_nv(dx), as_nv(*g), n, dropout_p, keep_scale(dropout_p), seed);
   CUDA_CHECK(cudaGetLastError());
   cx.arena().rewind(mark);  // stream-ordered: the kernel has read the scratch before any reuse
 }

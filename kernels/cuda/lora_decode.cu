@@ -35,7 +35,7 @@ __global__ void __launch_bounds__(kDecodeThreads)
                        __nv_bfloat16* act) {
   pdl_trigger();  // launched through launch_pdl (kernels/cuda/pdl.cuh)
   pdl_wait();
-  static __shared__ float zs[kDecodeMaxRows * kDecodeMaxRank];
+  __shared__ float zs[kDecodeMaxRows * kDecodeMaxRank];
   lora_decode_z<VEC>(zs, x, A, N, IN, R);
   const int cols = SWI ? OUT / 2 : OUT;  // SWI: column o and its up column o + OUT/2
   for (int o = int(blockIdx.x) * int(blockDim.x) + int(threadIdx.x); o < cols;
@@ -65,7 +65,7 @@ __global__ void __launch_bounds__(kNormRowsPerBlock * 32)
                             float scale) {
   pdl_trigger();  // launched through launch_pdl (kernels/cuda/pdl.cuh)
   pdl_wait();
-  static __shared__ float zs[kNormRowsPerBlock * kDecodeMaxRank];
+  __shared__ float zs[kNormRowsPerBlock * kDecodeMaxRank];
   const int64_t row0 = int64_t(blockIdx.x) * kNormRowsPerBlock;
   const int rows = int(min(int64_t(kNormRowsPerBlock), N - row0));
   lora_decode_z<VecL>(zs, lx + row0 * IN, A, rows, IN, R);  // ends with __syncthreads
@@ -81,7 +81,7 @@ __global__ void __launch_bounds__(kNormRowsPerBlock * 32)
 
 }  // namespace
 
-#ifndef KAITO_CUDA_EMULATE
+#ifndef KAITO_CUDA_NO_LAUNCHERS
 namespace {
 
 template <bool SWI>
@@ -138,6 +138,6 @@ void lora_decode_swiglu_cuda(cuda_context& cx, bf16* act, bf16* y, const bf16* x
                              float scale) {
   launch_decode<true>(cx, "lora_decode_swiglu_cuda", act, y, x, A, B, N, IN, R, OUT, scale);
 }
-#endif  // KAITO_CUDA_EMULATE
+#endif  // KAITO_CUDA_NO_LAUNCHERS
 
 }  // namespace kaito

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "kernels/cuda/cuda_context.h"
+#include "kernels/cuda/launch.cuh"
 
 namespace kaito {
 
@@ -167,7 +168,7 @@ status nccl_grad_bucketer::ready(size_t index) {
   KAITO_TRY(comm_.all_reduce_sum_f32(storage_[b], n, comm_stream_));
   if (average_ && comm_.world() > 1) {
     int blocks = static_cast<int>(std::min<size_t>((n + 255) / 256, 1024));
-    scale_kernel<<<blocks, 256, 0, comm_stream_>>>(storage_[b], n, 1.0f / comm_.world());
+    KAITO_LAUNCH(blocks, 256, 0, comm_stream_, scale_kernel)(storage_[b], n, 1.0f / comm_.world());
     KAITO_CUDA_OK(cudaGetLastError());
   }
   KAITO_CUDA_OK(cudaEventRecord(done_[b], comm_stream_));

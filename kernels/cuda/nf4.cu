@@ -11,6 +11,7 @@
 #include <cuda_bf16.h>
 
 #include "kernels/cuda/cuda_common.cuh"
+#include "kernels/cuda/launch.cuh"
 #include "kernels/gemm.h"
 #include "kernels/nf4.h"
 
@@ -99,15 +100,17 @@ void nf4_dequantize_cuda(cuda_context& cx, bf16* out, const uint8_t* packed, con
     const int64_t units = n / 8;
     if (units > 0) {
       const int64_t threads = ceil_div<int64_t>(units, kUnits);
-      nf4_dequantize_vec_kernel<<<unsigned(ceil_div<int64_t>(threads, 256)), 256, 0, cx.stream()>>>(
-          as_nv(out), packed, absmax, units, lut);
+      KAITO_LAUNCH(unsigned(ceil_div<int64_t>(threads, 256)), 256, 0, cx.stream(),
+                   nf4_dequantize_vec_kernel)
+      (as_nv(out), packed, absmax, units, lut);
       CUDA_CHECK(cudaGetLastError());
     }
     first = units * 8;
   }
   if (first < n) {
-    nf4_dequantize_scalar_kernel<<<unsigned(ceil_div<int64_t>(n - first, 256)), 256, 0,
-                                   cx.stream()>>>(as_nv(out), packed, absmax, first, n, lut);
+    KAITO_LAUNCH(unsigned(ceil_div<int64_t>(n - first, 256)), 256, 0, cx.stream(),
+                 nf4_dequantize_scalar_kernel)
+    (as_nv(out), packed, absmax, first, n, lut);
     CUDA_CHECK(cudaGetLastError());
   }
 }
@@ -117,8 +120,9 @@ void nf4_absmax_dequantize_cuda(cuda_context& cx, float* absmax, const uint8_t* 
                                 int64_t nblocks) {
   KAITO_CHECK(nblocks >= 0, "nf4_absmax_dequantize_cuda: nblocks=", nblocks);
   if (nblocks == 0) return;
-  nf4_absmax_dequantize_kernel<<<unsigned(ceil_div<int64_t>(nblocks, 256)), 256, 0, cx.stream()>>>(
-      absmax, qabsmax, code8, nested_absmax, offset, nblocks);
+  KAITO_LAUNCH(unsigned(ceil_div<int64_t>(nblocks, 256)), 256, 0, cx.stream(),
+               nf4_absmax_dequantize_kernel)
+  (absmax, qabsmax, code8, nested_absmax, offset, nblocks);
   CUDA_CHECK(cudaGetLastError());
 }
 

@@ -26,6 +26,7 @@
 #include <string>
 
 #include "kernels/cuda/cuda_common.cuh"
+#include "kernels/cuda/launch.cuh"
 #include "kernels/cuda/nf4_gemm_mma.h"
 #include "kernels/cuda/nf4_mma_common.cuh"
 #include "kernels/nf4.h"
@@ -74,8 +75,8 @@ __global__ void __launch_bounds__(kThreads, MIN_BLOCKS)
                         const float* absmax, int N, int C, int OC) {
   using L = fwd_layout<S>;
   constexpr int MT = S::MT, STAGES = S::STAGES;
-  extern __shared__ __align__(128) unsigned char smem[];
-  static __shared__ float code[16];  // (static: shared by the emulated threads of a block)
+  KAITO_DYNAMIC_SMEM(unsigned char, smem);
+  __shared__ float code[16];
   if (threadIdx.x < 16) code[threadIdx.x] = kCode[threadIdx.x];
 
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
@@ -143,7 +144,7 @@ __global__ void __launch_bounds__(kThreads, MIN_BLOCKS)
 
 // Host launchers; tests/cuda/nf4_mma_emulation_test.cpp compiles the kernels above for the CPU
 // with KAITO_CUDA_EMULATE defined (no launchers, emulated PTX in nf4_mma_common.cuh).
-#ifndef KAITO_CUDA_EMULATE
+#ifndef KAITO_CUDA_NO_LAUNCHERS
 template <class S, int MIN_BLOCKS>
 void launch_forward(cuda_context& cx, bf16* out, const bf16* inp, const uint8_t* packed,
                     const float* absmax, int64_t N, int64_t C, int64_t OC) {
@@ -158,8 +159,8 @@ void launch_forward(cuda_context& cx, bf16* out, const bf16* inp, const uint8_t*
   static std::atomic<uint64_t> opted_in{0};
   if (!opt_in_smem(cx, kernel, fwd_layout<S>::SmemBytes, opted_in)) return;
   const dim3 grid(unsigned(OC / kBN), unsigned(ceil_div<int64_t>(N, S::BM)));
-  kernel<<<grid, kThreads, fwd_layout<S>::SmemBytes, cx.stream()>>>(
-      as_nv(out), as_nv(inp), packed, absmax, int(N), int(C), int(OC));
+  KAITO_LAUNCH(grid, kThreads, fwd_layout<S>::SmemBytes, cx.stream(), kernel)
+  (as_nv(out), as_nv(inp), packed, absmax, int(N), int(C), int(OC));
   CUDA_CHECK(cudaGetLastError());
 }
 
@@ -198,6 +199,6 @@ void nf4_gemm_mma_forward_cuda(cuda_context& cx, bf16* out, const bf16* inp, con
 }
 #else
 }  // namespace
-#endif  // KAITO_CUDA_EMULATE
+#endif  // KAITO_CUDA_NO_LAUNCHERS
 
 }  // namespace kaito

@@ -16,6 +16,7 @@
 #include <string>
 
 #include "kernels/cuda/cuda_common.cuh"
+#include "kernels/cuda/launch.cuh"
 #include "kernels/cuda/nf4_gemm_mma.h"
 #include "kernels/cuda/nf4_mma_common.cuh"
 #include "kernels/nf4.h"
@@ -70,8 +71,8 @@ __global__ void __launch_bounds__(kThreads, MIN_BLOCKS)
                             const float* absmax, int N, int C, int OC) {
   using L = bwd_layout<S>;
   constexpr int MT = S::MT, STAGES = S::STAGES;
-  extern __shared__ __align__(128) unsigned char smem[];
-  static __shared__ float code[16];  // (static: shared by the emulated threads of a block)
+  KAITO_DYNAMIC_SMEM(unsigned char, smem);
+  __shared__ float code[16];
   if (threadIdx.x < 16) code[threadIdx.x] = kCode[threadIdx.x];
   __nv_bfloat16* Bs = reinterpret_cast<__nv_bfloat16*>(smem + STAGES * L::StageBytes);
 
@@ -152,7 +153,7 @@ __global__ void __launch_bounds__(kThreads, MIN_BLOCKS)
 
 // Host launchers; tests/cuda/nf4_mma_emulation_test.cpp compiles the kernels above for the CPU
 // with KAITO_CUDA_EMULATE defined (no launchers, emulated PTX in nf4_mma_common.cuh).
-#ifndef KAITO_CUDA_EMULATE
+#ifndef KAITO_CUDA_NO_LAUNCHERS
 template <class S, int MIN_BLOCKS>
 void launch_backward(cuda_context& cx, bf16* dinp, const bf16* dout, const uint8_t* packed,
                      const float* absmax, int64_t N, int64_t C, int64_t OC) {
@@ -167,8 +168,8 @@ void launch_backward(cuda_context& cx, bf16* dinp, const bf16* dout, const uint8
   static std::atomic<uint64_t> opted_in{0};
   if (!opt_in_smem(cx, kernel, bwd_layout<S>::SmemBytes, opted_in)) return;
   const dim3 grid(unsigned(C / kBN), unsigned(ceil_div<int64_t>(N, S::BM)));
-  kernel<<<grid, kThreads, bwd_layout<S>::SmemBytes, cx.stream()>>>(
-      as_nv(dinp), as_nv(dout), packed, absmax, int(N), int(C), int(OC));
+  KAITO_LAUNCH(grid, kThreads, bwd_layout<S>::SmemBytes, cx.stream(), kernel)
+  (as_nv(dinp), as_nv(dout), packed, absmax, int(N), int(C), int(OC));
   CUDA_CHECK(cudaGetLastError());
 }
 
@@ -204,6 +205,6 @@ void nf4_gemm_mma_backward_inp_cuda(cuda_context& cx, bf16* dinp, const bf16* do
 }
 #else
 }  // namespace
-#endif  // KAITO_CUDA_EMULATE
+#endif  // KAITO_CUDA_NO_LAUNCHERS
 
 }  // namespace kaito

@@ -50,8 +50,8 @@ __global__ void __launch_bounds__(kGemvWarps * 32)
                            absmax_src am, int B, int C, int OC, nf4_lut lut) {
   pdl_trigger();
   pdl_wait();  // launched through launch_pdl (kernels/cuda/pdl.cuh): nothing is read before this
-  static __shared__ float code[16];
-  static __shared__ float red[kGemvWarps * 32 * 4];
+  __shared__ float code[16];
+  __shared__ float red[kGemvWarps * 32 * 4];
   if (threadIdx.x < 16) code[threadIdx.x] = lut.v[threadIdx.x];
   __syncthreads();
 
@@ -100,7 +100,7 @@ __global__ void __launch_bounds__(kGemvWarps * 32)
 
 // launchers: tests/cuda/nf4_gemv_emulation_test.cpp includes this file with KAITO_CUDA_EMULATE
 // defined (tests/cuda/cuda_emulation.h) and runs the kernels above with this launch shape.
-#ifndef KAITO_CUDA_EMULATE
+#ifndef KAITO_CUDA_NO_LAUNCHERS
 namespace {
 
 template <bool DQ>
@@ -144,6 +144,6 @@ void nf4_dq_gemv_cuda(cuda_context& cx, bf16* out, const bf16* x, const uint8_t*
   launch_gemv<true>(cx, out, x, packed, absmax_src{nullptr, qabsmax, code8, nested_absmax, offset},
                     B, C, OC, kernel);
 }
-#endif  // KAITO_CUDA_EMULATE
+#endif  // KAITO_CUDA_NO_LAUNCHERS
 
 }  // namespace kaito

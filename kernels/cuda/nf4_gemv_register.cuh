@@ -197,7 +197,7 @@ __global__ void __launch_bounds__(kGemvWarps * 32)
     nf4_gemv_register_kernel(__nv_bfloat16* out, const __nv_bfloat16* x, const uint8_t* packed,
                              absmax_src am, int B, int C, int OC, nf4_byte_lut lut) {
   pdl_trigger();
-  static __shared__ float red[kGemvWarps * 32 * 4 * NT];
+  __shared__ float red[kGemvWarps * 32 * 4 * NT];
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
   const int g = lane >> 2, t = lane & 3;
   const int row_a = blockIdx.x * kGemvRows + g, row_b = row_a + 8;

@@ -13,6 +13,7 @@
 #include <string>
 
 #include "kernels/cuda/cuda_common.cuh"
+#include "kernels/cuda/launch.cuh"
 #include "kernels/nf4.h"
 
 namespace kaito {
@@ -89,8 +90,8 @@ constexpr int kQ8Threads = 256;
 __global__ void __launch_bounds__(kQ8Threads)
     quantize_8bit_kernel(uint8_t* q, float* absmax, const float* x, const float* code8, int64_t n,
                          int64_t blocksize) {
-  static __shared__ float code[256];  // (static: shared by the emulated threads of a block)
-  static __shared__ float red[32];
+  __shared__ float code[256];
+  __shared__ float red[32];
   for (int k = threadIdx.x; k < 256; k += blockDim.x) code[k] = code8[k];
   const int64_t begin = int64_t(blockIdx.x) * blocksize;  // seek to x[block * blocksize]
   const int64_t end = min(n, begin + blocksize);
@@ -115,7 +116,7 @@ int64_t quantize_8bit_grid(int64_t n, int64_t blocksize) {
 
 // launchers: tests/cuda/nf4_quantize_emulation_test.cpp includes this file with
 // KAITO_CUDA_EMULATE defined (tests/cuda/cuda_emulation.h) and leaves them out.
-#ifndef KAITO_CUDA_EMULATE
+#ifndef KAITO_CUDA_NO_LAUNCHERS
 
 void nf4_quantize_cuda(cuda_context& cx, uint8_t* packed, float* absmax, const float* w,
                        int64_t n) {
@@ -128,8 +129,8 @@ void nf4_quantize_cuda(cuda_context& cx, uint8_t* packed, float* absmax, const f
         invalid_argument("nf4_quantize_cuda: n=" + std::to_string(n) + " too large", "n"));
     return;
   }
-  nf4_quantize_kernel<<<unsigned(grid), 32 * kWarpsPerCta, 0, cx.stream()>>>(
-      packed, absmax, w, n, nblocks, make_thresh());
+  KAITO_LAUNCH(unsigned(grid), 32 * kWarpsPerCta, 0, cx.stream(), nf4_quantize_kernel)
+  (packed, absmax, w, n, nblocks, make_thresh());
   CUDA_CHECK(cudaGetLastError());
 }
 
@@ -144,10 +145,10 @@ void quantize_blockwise_8bit_cuda(cuda_context& cx, uint8_t* q, float* absmax, c
         "quantize_blockwise_8bit_cuda: " + std::to_string(nblocks) + " blocks", "n"));
     return;
   }
-  quantize_8bit_kernel<<<unsigned(nblocks), kQ8Threads, 0, cx.stream()>>>(q, absmax, x, code8, n,
-                                                                          blocksize);
+  KAITO_LAUNCH(unsigned(nblocks), kQ8Threads, 0, cx.stream(), quantize_8bit_kernel)
+  (q, absmax, x, code8, n, blocksize);
   CUDA_CHECK(cudaGetLastError());
 }
-#endif  // KAITO_CUDA_EMULATE
+#endif  // KAITO_CUDA_NO_LAUNCHERS
 
 }  // namespace kaito

@@ -57,6 +57,16 @@ void launch_pdl(cuda_context& cx, void (*kernel)(Params...), dim3 grid, dim3 blo
   cfg.numAttrs = cx.programmatic_launch() ? 1 : 0;
   CUDA_CHECK(cudaLaunchKernelEx(&cfg, kernel, std::forward<Args>(args)...));
 }
+#else
+// The emulated runtime (tests/cuda/cuda_emulation.h) runs kernels in stream order; the
+// attribute changes nothing there.
+template <class... Params, class... Args>
+void launch_pdl(cuda_context& cx, void (*kernel)(Params...), dim3 grid, dim3 block, size_t smem,
+                Args&&... args) {
+  ::emu::launcher(grid, block, smem, cx.stream(), kernel,
+                  "launch_pdl")(std::forward<Args>(args)...);
+  CUDA_CHECK(cudaGetLastError());
+}
 #endif
 
 }  // namespace kaito

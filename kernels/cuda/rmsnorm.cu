@@ -8,6 +8,7 @@
 #include <algorithm>
 
 #include "kernels/cuda/cuda_common.cuh"
+#include "kernels/cuda/launch.cuh"
 #include "kernels/cuda/pdl.cuh"
 #include "kernels/cuda/rmsnorm_row.cuh"
 #include "kernels/rmsnorm.h"
@@ -112,7 +113,7 @@ __global__ void rmsnorm_dweight_reduce_kernel(float* dweight, const float* parti
 
 // launchers: tests/cuda/add_rmsnorm_emulation_test.cpp includes this file with
 // KAITO_CUDA_EMULATE and drives the kernels itself
-#ifndef KAITO_CUDA_EMULATE
+#ifndef KAITO_CUDA_NO_LAUNCHERS
 void rmsnorm_forward_cuda(cuda_context& cx, bf16* out, float* rstd, const bf16* inp,
                           const bf16* weight, int64_t N, int64_t C, float eps) {
   KAITO_CHECK(N >= 0 && C > 0 && C <= INT32_MAX, "rmsnorm_forward_cuda: bad shape N=", N, " C=", C);
@@ -157,11 +158,11 @@ void rmsnorm_backward_cuda(cuda_context& cx, bf16* dinp, float* dweight, const b
   const bool vec =
       C % 8 == 0 && aligned16(dinp) && aligned16(dout) && aligned16(inp) && aligned16(weight);
   if (vec) {
-    rmsnorm_backward_inp_kernel<true><<<grid, block, 0, cx.stream()>>>(
-        as_nv(dinp), as_nv(dout), as_nv(inp), as_nv(weight), rstd, N, int(C));
+    KAITO_LAUNCH(grid, block, 0, cx.stream(), rmsnorm_backward_inp_kernel<true>)
+    (as_nv(dinp), as_nv(dout), as_nv(inp), as_nv(weight), rstd, N, int(C));
   } else {
-    rmsnorm_backward_inp_kernel<false><<<grid, block, 0, cx.stream()>>>(
-        as_nv(dinp), as_nv(dout), as_nv(inp), as_nv(weight), rstd, N, int(C));
+    KAITO_LAUNCH(grid, block, 0, cx.stream(), rmsnorm_backward_inp_kernel<false>)
+    (as_nv(dinp), as_nv(dout), as_nv(inp), as_nv(weight), rstd, N, int(C));
   }
   CUDA_CHECK(cudaGetLastError());
   if (dweight == nullptr) return;
@@ -177,15 +178,17 @@ void rmsnorm_backward_cuda(cuda_context& cx, bf16* dinp, float* dweight, const b
     cx.record_error(partial.error().with_context("rmsnorm_backward_cuda dweight partials"));
     return;
   }
-  rmsnorm_dweight_partial_kernel<<<dim3(col_blocks, chunks), dim3(64, 4), 0, cx.stream()>>>(
-      *partial, as_nv(dout), as_nv(inp), rstd, N, int(C), rows_per_chunk);
+  KAITO_LAUNCH(dim3(col_blocks, chunks), dim3(64, 4), 0, cx.stream(),
+               rmsnorm_dweight_partial_kernel)
+  (*partial, as_nv(dout), as_nv(inp), rstd, N, int(C), rows_per_chunk);
   CUDA_CHECK(cudaGetLastError());
-  rmsnorm_dweight_reduce_kernel<<<unsigned(ceil_div<int64_t>(C, 256)), 256, 0, cx.stream()>>>(
-      dweight, *partial, chunks, int(C));
+  KAITO_LAUNCH(unsigned(ceil_div<int64_t>(C, 256)), 256, 0, cx.stream(),
+               rmsnorm_dweight_reduce_kernel)
+  (dweight, *partial, chunks, int(C));
   CUDA_CHECK(cudaGetLastError());
   cx.arena().rewind(mark);  // stream-ordered: later users of this scratch run after these kernels
 }
 
-#endif  // KAITO_CUDA_EMULATE
+#endif  // KAITO_CUDA_NO_LAUNCHERS
 
 }  // namespace kaito

@@ -4,6 +4,7 @@
 #include <cuda_bf16.h>
 
 #include "kernels/cuda/cuda_common.cuh"
+#include "kernels/cuda/launch.cuh"
 #include "kernels/rope.h"
 
 namespace kaito {
@@ -42,8 +43,8 @@ void launch_rope(cuda_context& cx, bf16* out, const bf16* inp, const float* cos,
               "rope_cuda: bad shape N=", N, " NH=", NH, " HS=", HS);
   const int64_t pairs = N * NH * (HS / 2);
   if (pairs == 0) return;
-  rope_kernel<Backward><<<unsigned(ceil_div<int64_t>(pairs, 256)), 256, 0, cx.stream()>>>(
-      as_nv(out), as_nv(inp), cos, sin, pairs, int(NH), int(HS));
+  KAITO_LAUNCH(unsigned(ceil_div<int64_t>(pairs, 256)), 256, 0, cx.stream(), rope_kernel<Backward>)
+  (as_nv(out), as_nv(inp), cos, sin, pairs, int(NH), int(HS));
   CUDA_CHECK(cudaGetLastError());
 }
 

@@ -4,6 +4,7 @@
 #include <cuda_bf16.h>
 
 #include "kernels/cuda/cuda_common.cuh"
+#include "kernels/cuda/launch.cuh"
 #include "kernels/cuda/pdl.cuh"
 #include "kernels/cuda/swiglu_math.cuh"
 #include "kernels/swiglu.h"
@@ -49,7 +50,7 @@ unsigned threads_for(int64_t I) {
 
 // launchers: tests/cuda/lora_decode_emulation_test.cpp includes this file with
 // KAITO_CUDA_EMULATE and runs swiglu_forward_kernel itself
-#ifndef KAITO_CUDA_EMULATE
+#ifndef KAITO_CUDA_NO_LAUNCHERS
 void swiglu_forward_cuda(cuda_context& cx, bf16* out, const bf16* gate, const bf16* up, int64_t N,
                          int64_t I, int64_t ld) {
   KAITO_CHECK(N >= 0 && I > 0 && I <= INT32_MAX && ld >= I && N <= INT32_MAX,
@@ -65,10 +66,10 @@ void swiglu_backward_cuda(cuda_context& cx, bf16* dgate, bf16* dup, const bf16* 
   KAITO_CHECK(N >= 0 && I > 0 && I <= INT32_MAX && ld >= I && N <= INT32_MAX,
               "swiglu_backward_cuda: bad shape N=", N, " I=", I, " ld=", ld);
   if (N == 0) return;
-  swiglu_backward_kernel<<<unsigned(N), threads_for(I), 0, cx.stream()>>>(
-      as_nv(dgate), as_nv(dup), as_nv(dout), as_nv(gate), as_nv(up), int(I), ld);
+  KAITO_LAUNCH(unsigned(N), threads_for(I), 0, cx.stream(), swiglu_backward_kernel)
+  (as_nv(dgate), as_nv(dup), as_nv(dout), as_nv(gate), as_nv(up), int(I), ld);
   CUDA_CHECK(cudaGetLastError());
 }
-#endif  // KAITO_CUDA_EMULATE
+#endif  // KAITO_CUDA_NO_LAUNCHERS
 
 }  // namespace kaito

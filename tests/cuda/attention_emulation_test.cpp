@@ -26,11 +26,11 @@
 
 namespace kaito {
 namespace {
-// The kernels' dynamic shared memory (the extern __shared__ arrays), sized for HS = 128.
+// The kernels' dynamic shared memory (KAITO_DYNAMIC_SMEM: emu::default_smem here), sized for
+// HS = 128.
 constexpr size_t kDqSmemFloats = 2 * 32 * 129 + 2 * 16 * 128;
 constexpr size_t kDkdvSmemFloats = 4 * 32 * 129 + 2 * 128;
-alignas(16) float dq_smem[kDqSmemFloats];
-alignas(16) float smem[kDkdvSmemFloats];
+static_assert(std::max(kDqSmemFloats, kDkdvSmemFloats) * 4 <= sizeof(emu::default_smem));
 }  // namespace
 }  // namespace kaito
 
@@ -72,8 +72,8 @@ void expect_close(const std::vector<float>& got, const std::vector<float>& ref, 
 }
 
 void poison_smem() {
-  std::fill(std::begin(dq_smem), std::end(dq_smem), kNaN);
-  std::fill(std::begin(smem), std::end(smem), kNaN);
+  float* const s = reinterpret_cast<float*>(emu::default_smem);
+  std::fill(s, s + std::max(kDqSmemFloats, kDkdvSmemFloats), kNaN);
 }
 
 // ---- attention.cu: the forward and backward launchers' kernel sequences ----
@@ -106,13 +106,13 @@ template <int HS>
 void backward_hs_emu(nv* dq, nv* dk, nv* dv, const nv* dout, const float* lse, const float* D,
                      const nv* q, const nv* k, const nv* v, int64_t B, const attn_shape& s) {
   const attn_launch lq = dq_launch(B, s);
-  ASSERT_LE(lq.smem, sizeof(dq_smem));
+  ASSERT_LE(lq.smem, kDqSmemFloats * sizeof(float));
   ASSERT_EQ(lq.smem, (2 * 32 * (HS + 1) + 2 * 16 * HS) * sizeof(float));
   emu::run(
       lq.grid, lq.threads, [&] { attn_backward_dq_kernel<HS>(dq, dout, lse, D, q, k, v, s); }, {},
       poison_smem);
   const attn_launch lkv = dkdv_launch(B, s);
-  ASSERT_LE(lkv.smem, sizeof(smem));
+  ASSERT_LE(lkv.smem, kDkdvSmemFloats * sizeof(float));
   ASSERT_EQ(lkv.smem, (4 * 32 * (HS + 1) + 2 * HS) * sizeof(float));
   emu::run(
       lkv.grid, lkv.threads,

@@ -70,13 +70,9 @@ void run_kernels(nv* dq, nv* dk, nv* dv, const nv* dout, const float* lse, const
   using L = bwd_layout<HS>;
   ASSERT_LE(size_t(L::DkdvSmemBytes), sizeof(smem));
   ASSERT_LE(size_t(L::DqSmemBytes), sizeof(smem));
-  const auto clear = [] {
-    nf4_mma::open_group.clear();
-    nf4_mma::committed.clear();
-  };
+  const auto clear = [] { nf4_mma::queues().clear(); };
   const auto pending = [] {
-    EXPECT_TRUE(nf4_mma::open_group.empty() && nf4_mma::committed.empty())
-        << "cp.async copies left pending at exit";
+    EXPECT_TRUE(nf4_mma::queues().empty()) << "cp.async copies left pending at exit";
   };
   emu::run(
       mma_dkdv_grid(B, s), kBwdThreads,

@@ -104,13 +104,9 @@ errors run_case(int64_t B, int64_t T, int64_t NH, int64_t NKV, int64_t HS, int64
                                          s);
             break;
         }
-        EXPECT_TRUE(nf4_mma::open_group.empty() && nf4_mma::committed.empty())
-            << "cp.async copies left pending at exit";
+        EXPECT_TRUE(nf4_mma::queues().empty()) << "cp.async copies left pending at exit";
       },
-      [] {
-        nf4_mma::open_group.clear();
-        nf4_mma::committed.clear();
-      },
+      [] { nf4_mma::queues().clear(); },
       [&] { std::memset(smem, 0xFF, size_t(smem_bytes)); });  // NaN: stale data of another block
 
   errors e;

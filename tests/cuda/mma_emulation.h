@@ -10,9 +10,8 @@
 //   mma.m16n8k16.row.col bf16 -> f32: a0..a3 = A(g, 2t..2t+1), A(g+8, ...), A(g, 2t+8..),
 //     A(g+8, 2t+8..); b0, b1 = B(2t..2t+1, g), B(2t+8.., g); c = (g, 2t..2t+1), (g+8, 2t..2t+1),
 //     with g = lane/4, t = lane%4 and the lower index in the lower 16 bits.
-// The block's dynamic shared memory is kaito::(anonymous)::smem (256 KB), the array the kernels'
-// `extern __shared__ unsigned char smem[]` names; shared addresses are offsets into it. Include
-// once per test executable (it defines variables).
+// Shared addresses are offsets into the block's dynamic shared memory, emu::dynamic_smem (what the
+// kernels' KAITO_DYNAMIC_SMEM names); kernel tests see it as kaito::(anonymous)::smem.
 #pragma once
 
 #include <cstdint>
@@ -29,14 +28,15 @@ inline bool eager_copies =
 
 namespace kaito {
 namespace {
-alignas(128) unsigned char smem[256 * 1024];  // the block's dynamic shared memory
+// The block's dynamic shared memory as kernel tests see it (what they poison between blocks).
+[[maybe_unused]] unsigned char (&smem)[sizeof(emu::default_smem)] = emu::default_smem;
 }  // namespace
 }  // namespace kaito
 
 namespace kaito::nf4_mma {
 
 inline uint32_t smem_addr(const void* p) {
-  return uint32_t(static_cast<const unsigned char*>(p) - smem);
+  return uint32_t(static_cast<const unsigned char*>(p) - emu::dynamic_smem);
 }
 
 struct pending_copy {
@@ -48,15 +48,28 @@ struct pending_copy {
     std::memset(dst + src_bytes, 0, size_t(bytes - src_bytes));
   }
 };
-thread_local std::vector<pending_copy> open_group;
-thread_local std::deque<std::vector<pending_copy>> committed;
+// Each CUDA thread's cp.async groups: the open one and those committed, oldest first.
+struct copy_queues {
+  std::vector<pending_copy> open;
+  std::deque<std::vector<pending_copy>> committed;
+  bool empty() const { return open.empty() && committed.empty(); }
+  void clear() {
+    open.clear();
+    committed.clear();
+  }
+};
+inline copy_queues queues_of[32 * emu::kMaxWarps];
+inline copy_queues& queues() {
+  return queues_of[emu::linear_tid()];
+}
 
 inline void queue_copy(uint32_t dst, const void* src, int bytes, int src_bytes) {
-  const pending_copy c{smem + dst, static_cast<const unsigned char*>(src), bytes, src_bytes};
+  const pending_copy c{emu::dynamic_smem + dst, static_cast<const unsigned char*>(src), bytes,
+                       src_bytes};
   if (emu::eager_copies) {
     c.run();
   } else {
-    open_group.push_back(c);
+    queues().open.push_back(c);
   }
 }
 inline void cp_async16(uint32_t dst, const void* src, int src_bytes) {
@@ -66,20 +79,22 @@ inline void cp_async4(uint32_t dst, const void* src) {
   queue_copy(dst, src, 4, 4);
 }
 inline void cp_async_commit() {
-  committed.push_back(std::move(open_group));
-  open_group.clear();
+  copy_queues& q = queues();
+  q.committed.push_back(std::move(q.open));
+  q.open.clear();
 }
 template <int N>
 void cp_async_wait() {
-  while (committed.size() > size_t(N)) {
-    for (const pending_copy& c : committed.front()) c.run();
-    committed.pop_front();
+  copy_queues& q = queues();
+  while (q.committed.size() > size_t(N)) {
+    for (const pending_copy& c : q.committed.front()) c.run();
+    q.committed.pop_front();
   }
 }
 
 inline uint16_t smem_u16(uint32_t addr) {
   uint16_t v;
-  std::memcpy(&v, smem + addr, 2);
+  std::memcpy(&v, emu::dynamic_smem + addr, 2);
   return v;
 }
 

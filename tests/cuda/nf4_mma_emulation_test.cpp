@@ -30,13 +30,9 @@ void emulate(dim3 grid, const std::function<void()>& kernel) {
       grid, nf4_mma::kThreads,
       [&] {
         kernel();
-        EXPECT_TRUE(nf4_mma::open_group.empty() && nf4_mma::committed.empty())
-            << "cp.async copies left pending at exit";
+        EXPECT_TRUE(nf4_mma::queues().empty()) << "cp.async copies left pending at exit";
       },
-      [] {
-        nf4_mma::open_group.clear();
-        nf4_mma::committed.clear();
-      },
+      [] { nf4_mma::queues().clear(); },
       [] { std::memset(smem, 0xCD, sizeof(smem)); });  // stale shared memory of "another block"
 }
 
