@@ -8,7 +8,8 @@
 // Checks (max |got - ref| / max |ref| unless said):
 //   1. host only, run everywhere: train_plan invariants (aligned, disjoint, inside the region);
 //      the CPU reference's own LoRA grads against central differences of its loss (fp32).
-//   2. loss (relative), logits of rows {0, 1, 77, 127}, every LoRA dA/dB: < 1e-2 (bf16 bound),
+//   2. loss (relative, < 2e-3), logits of rows {0, 1, 77, 127} and every LoRA dA/dB (< 4e-2, and
+//      < 3e-2 in 2-norm: kMaxRelTol, kNormRelTol say why),
 //      without checkpointing and with it; loss and grads also with the fused lm_head +
 //      cross-entropy head (train_options::fused_head_vocab_chunk) and with the fused tensor-core
 //      NF4 GEMM for the base products (gpu_model::fused_nf4_gemm; the tiny shape meets its
@@ -142,12 +143,49 @@ std::vector<std::vector<float>> grads_of(const gpu::gpu_model& m) {
   return g;
 }
 
+// ||got - ref|| / ||ref|| (2-norms); +inf on NaN or a size mismatch.
+double norm_rel(const std::vector<float>& ref, const std::vector<float>& got) {
+  if (ref.size() != got.size()) return INFINITY;
+  double e = 0.0, r = 0.0;
+  for (size_t i = 0; i < ref.size(); ++i) {
+    const double d = double(got[i]) - double(ref[i]);
+    e += d * d;
+    r += double(ref[i]) * double(ref[i]);
+  }
+  if (!std::isfinite(e)) return INFINITY;
+  return r > 0.0 ? std::sqrt(e / r) : std::sqrt(e);
+}
+
 double max_rel_all(const std::vector<std::vector<float>>& ref,
                    const std::vector<std::vector<float>>& got) {
   if (ref.size() != got.size()) return INFINITY;
   double r = 0.0;
   for (size_t i = 0; i < ref.size(); ++i) r = std::max(r, max_rel(ref[i], got[i]));
   return r;
+}
+double norm_rel_all(const std::vector<std::vector<float>>& ref,
+                    const std::vector<std::vector<float>>& got) {
+  if (ref.size() != got.size()) return INFINITY;
+  double r = 0.0;
+  for (size_t i = 0; i < ref.size(); ++i) r = std::max(r, norm_rel(ref[i], got[i]));
+  return r;
+}
+
+// The GPU step against the fp32 CPU composition. The GPU keeps activations and logits in bf16
+// through 2 layers forward and back, the CPU in fp32, so elements differ by a few bf16 ulps,
+// uncorrelated with the values (a bug shows as a scale, a sign or an O(1) error instead). Measured
+// in the CPU emulation of the CUDA runtime (tests/cuda/emu, 2026-11-29): loss 4e-5; logits rows
+// 1.2e-2 max, 1.2e-2 2-norm; LoRA grads 2.1e-2 max, 1.9e-2 2-norm. The first bound written here
+// (1e-2 for all, before any run) was below that noise.
+constexpr double kLossTol = 2e-3;
+constexpr double kMaxRelTol = 4e-2;   // max |got - ref| / max |ref|
+constexpr double kNormRelTol = 3e-2;  // ||got - ref|| / ||ref||
+
+// Every LoRA gradient against the CPU's, in both measures; `what` names the run.
+void report_grads(const std::string& what, const std::vector<std::vector<float>>& ref,
+                  const std::vector<std::vector<float>>& got) {
+  report(("all grads vs cpu (" + what + ")").c_str(), max_rel_all(ref, got), kMaxRelTol);
+  report(("all grads vs cpu, 2-norm (" + what + ")").c_str(), norm_rel_all(ref, got), kNormRelTol);
 }
 
 // 1. train_plan: every buffer aligned, inside the region, pairwise disjoint.
@@ -366,9 +404,8 @@ int main() {
     os.attention_mma = false;
     if (run_fb(cx, s, w, os, ids, targets, simt, "simt attention")) {
       report("loss rel (simt attention)", std::fabs(simt.loss - ref.loss) / std::fabs(ref.loss),
-             1e-2);
-      report("all grads vs cpu (simt attention)", max_rel_all(ref_grads, grads_of(simt.model)),
-             1e-2);
+             kLossTol);
+      report_grads("simt attention", ref_grads, grads_of(simt.model));
     }
   }
 
@@ -381,13 +418,15 @@ int main() {
     return 1;
   }
   std::printf("gpu loss %.6f (ckpt %.6f)\n", plain.loss, ckpt.loss);
-  report("loss rel (no ckpt)", std::fabs(plain.loss - ref.loss) / std::fabs(ref.loss), 1e-2);
-  report("loss rel (ckpt)", std::fabs(ckpt.loss - ref.loss) / std::fabs(ref.loss), 1e-2);
+  report("loss rel (no ckpt)", std::fabs(plain.loss - ref.loss) / std::fabs(ref.loss), kLossTol);
+  report("loss rel (ckpt)", std::fabs(ckpt.loss - ref.loss) / std::fabs(ref.loss), kLossTol);
   for (int64_t row : {0, 1, 77, 127}) {
     auto lg = plain.trainer->logits_rows(row, 1);
     std::vector<float> want(ref.logits.begin() + row * s.V, ref.logits.begin() + (row + 1) * s.V);
     report(("logits row " + std::to_string(row)).c_str(), lg.ok() ? max_rel(want, *lg) : INFINITY,
-           1e-2, !lg.ok());
+           kMaxRelTol, !lg.ok());
+    report(("logits row " + std::to_string(row) + ", 2-norm").c_str(),
+           lg.ok() ? norm_rel(want, *lg) : INFINITY, kNormRelTol, !lg.ok());
   }
   const auto g_plain = grads_of(plain.model), g_ckpt = grads_of(ckpt.model);
   for (int64_t l = 0; l < s.L; ++l)
@@ -398,10 +437,11 @@ int main() {
                                           : t == 1 ? "o"
                                           : t == 2 ? "gate_up"
                                                    : "down");
-      report((tag + " dA").c_str(), max_rel(ref_grads[i], g_plain[i]), 1e-2);
-      report((tag + " dB").c_str(), max_rel(ref_grads[i + 1], g_plain[i + 1]), 1e-2);
+      report((tag + " dA").c_str(), max_rel(ref_grads[i], g_plain[i]), kMaxRelTol);
+      report((tag + " dB").c_str(), max_rel(ref_grads[i + 1], g_plain[i + 1]), kMaxRelTol);
     }
-  report("all grads vs cpu (ckpt)", max_rel_all(ref_grads, g_ckpt), 1e-2);
+  report_grads("no ckpt", ref_grads, g_plain);
+  report_grads("ckpt", ref_grads, g_ckpt);
   report("grads ckpt vs no ckpt", max_rel_all(g_plain, g_ckpt), 1e-6);
   std::printf("grads ckpt vs no ckpt bitwise equal: %s (expected; 1e-6 is the requirement)\n",
               g_plain == g_ckpt ? "yes" : "no");
@@ -414,8 +454,9 @@ int main() {
     gpu::train_options of = o;
     of.fused_head_vocab_chunk = 200;
     if (run_fb(cx, s, w, of, ids, targets, fused, "fused head")) {
-      report("loss rel (fused head)", std::fabs(fused.loss - ref.loss) / std::fabs(ref.loss), 1e-2);
-      report("all grads vs cpu (fused head)", max_rel_all(ref_grads, grads_of(fused.model)), 1e-2);
+      report("loss rel (fused head)", std::fabs(fused.loss - ref.loss) / std::fabs(ref.loss),
+             kLossTol);
+      report_grads("fused head", ref_grads, grads_of(fused.model));
     }
   }
   // 2c. the fused tensor-core NF4 GEMM for every base product (forward and dX): same bounds.
@@ -423,9 +464,8 @@ int main() {
     run mma;
     if (run_fb(cx, s, w, o, ids, targets, mma, "fused nf4 gemm", /*fused_nf4_gemm=*/true)) {
       report("loss rel (fused nf4 gemm)", std::fabs(mma.loss - ref.loss) / std::fabs(ref.loss),
-             1e-2);
-      report("all grads vs cpu (fused nf4 gemm)", max_rel_all(ref_grads, grads_of(mma.model)),
-             1e-2);
+             kLossTol);
+      report_grads("fused nf4 gemm", ref_grads, grads_of(mma.model));
     }
   }
 

@@ -1,0 +1,216 @@
+// emu_runtime_test: the CUDA emulation itself (tests/cuda/cuda_emulation.h, cuda_runtime_emu.cpp,
+// cublaslt_emu.cpp), since the GPU model tests that run on it are only as good as it is:
+//   fibers: 3-D blocks and linear thread ids, __syncthreads with threads that returned early,
+//     shuffles within each warp of a block; threads waiting at barriers that cannot complete
+//     are reported as a deadlock (death test);
+//   runtime: launch checks (block size, dynamic shared memory above 48 KB only after
+//     cudaFuncSetAttribute), the last error kept until cudaGetLastError reads it, cudaFree of an
+//     unknown pointer, stream capture freezing a launch's arguments, a synchronize invalidating
+//     a capture, 2-D copies;
+//   cuBLASLt: a transposed bf16 product with bias against a direct sum.
+#include <cublasLt.h>
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <vector>
+
+// the emulation first: launch.cuh spells launches for it when KAITO_CUDA_EMULATE is defined
+#include "tests/cuda/cuda_emulation.h"
+//
+#include "kernels/cuda/launch.cuh"
+
+namespace {
+
+__global__ void index_kernel(unsigned* out) {
+  const unsigned t = threadIdx.x + blockDim.x * (threadIdx.y + blockDim.y * threadIdx.z);
+  const unsigned b = blockIdx.x + gridDim.x * blockIdx.y;
+  out[b * blockDim.x * blockDim.y * blockDim.z + t] = b * 1000 + t;
+}
+
+// Threads >= live return before the barrier; the rest sum what the live ones wrote.
+__global__ void early_exit_kernel(int* out, int live) {
+  __shared__ int vals[256];
+  if (int(threadIdx.x) >= live) return;
+  vals[threadIdx.x] = int(threadIdx.x) + 1;
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    int s = 0;
+    for (int i = 0; i < live; ++i) s += vals[i];
+    out[blockIdx.x] = s;
+  }
+}
+
+__global__ void shuffle_kernel(float* out) {
+  float v = float(threadIdx.x);
+  for (int off = 16; off > 0; off >>= 1) v += __shfl_xor_sync(0xffffffffu, v, off);
+  out[threadIdx.x] = v;  // the sum of the warp's lane values
+}
+
+// Half of warp 0 at a warp collective, everyone else at __syncthreads: neither can complete.
+__global__ void divergent_barrier_kernel(int* out) {
+  if (threadIdx.x < 16) {
+    out[0] = __shfl_xor_sync(0xffffffffu, int(threadIdx.x), 1);
+  } else {
+    __syncthreads();
+  }
+}
+
+__global__ void smem_kernel(unsigned char* out, int n) {
+  KAITO_DYNAMIC_SMEM(unsigned char, buf);
+  for (int i = int(threadIdx.x); i < n; i += int(blockDim.x)) buf[i] = (unsigned char)(i & 0x7f);
+  __syncthreads();
+  for (int i = int(threadIdx.x); i < n; i += int(blockDim.x)) out[i] = buf[n - 1 - i];
+}
+
+__global__ void add_kernel(int* p, int v) {
+  p[threadIdx.x] += v;
+}
+
+TEST(emu_fibers, three_d_blocks_and_grids) {
+  std::vector<unsigned> out(2 * 3 * 4 * 5 * 2);
+  KAITO_LAUNCH(dim3(2, 3), dim3(4, 5, 2), 0, nullptr, index_kernel)(out.data());
+  ASSERT_EQ(cudaGetLastError(), cudaSuccess);
+  for (unsigned b = 0; b < 6; ++b)
+    for (unsigned t = 0; t < 40; ++t) EXPECT_EQ(out[b * 40 + t], b * 1000 + t);
+}
+
+TEST(emu_fibers, early_return_leaves_the_barrier) {
+  std::vector<int> out(3, -1);
+  KAITO_LAUNCH(3, 256, 0, nullptr, early_exit_kernel)(out.data(), 70);
+  for (int s : out) EXPECT_EQ(s, 70 * 71 / 2);
+}
+
+TEST(emu_fibers, shuffles_stay_in_their_warp) {
+  std::vector<float> out(96);
+  KAITO_LAUNCH(1, 96, 0, nullptr, shuffle_kernel)(out.data());
+  for (int t = 0; t < 96; ++t) {
+    const int w = t / 32;
+    EXPECT_EQ(out[t], float(32 * 32 * w + 31 * 32 / 2)) << t;
+  }
+}
+
+void launch_divergent() {
+  int out = 0;
+  KAITO_LAUNCH(1, 64, 0, nullptr, divergent_barrier_kernel)(&out);
+}
+
+TEST(emu_fibersDeathTest, different_barriers_are_a_deadlock) {
+  EXPECT_DEATH(launch_divergent(), "emu: deadlock in block");
+}
+
+TEST(emu_runtime, dynamic_shared_memory_needs_the_attribute_above_48k) {
+  const int n = 64 * 1024;
+  std::vector<unsigned char> out(n);
+  KAITO_LAUNCH(1, 128, size_t(n), nullptr, smem_kernel)(out.data(), n);
+  EXPECT_EQ(cudaGetLastError(), cudaErrorInvalidValue);
+  EXPECT_EQ(cudaGetLastError(), cudaSuccess);  // read and cleared
+  ASSERT_EQ(cudaFuncSetAttribute(smem_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, n),
+            cudaSuccess);
+  KAITO_LAUNCH(1, 128, size_t(n), nullptr, smem_kernel)(out.data(), n);
+  ASSERT_EQ(cudaGetLastError(), cudaSuccess);
+  for (int i = 0; i < n; ++i) ASSERT_EQ(out[i], (unsigned char)((n - 1 - i) & 0x7f)) << i;
+  EXPECT_EQ(
+      cudaFuncSetAttribute(smem_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, 228 * 1024),
+      cudaErrorInvalidValue);  // above the opt-in limit
+}
+
+TEST(emu_runtime, bad_configurations_and_frees) {
+  int x = 0;
+  KAITO_LAUNCH(1, 1025, 0, nullptr, add_kernel)(&x, 1);
+  EXPECT_EQ(cudaGetLastError(), cudaErrorInvalidConfiguration);
+  KAITO_LAUNCH(dim3(1, 70000), 1, 0, nullptr, add_kernel)(&x, 1);
+  EXPECT_EQ(cudaGetLastError(), cudaErrorInvalidConfiguration);
+  EXPECT_EQ(x, 0);
+  EXPECT_EQ(cudaFree(&x), cudaErrorInvalidValue);
+  void* p = nullptr;
+  ASSERT_EQ(cudaMalloc(&p, 100), cudaSuccess);
+  EXPECT_EQ(cudaFree(p), cudaSuccess);
+  EXPECT_EQ(cudaFree(p), cudaErrorInvalidValue);  // twice
+  (void)cudaGetLastError();
+}
+
+TEST(emu_runtime, a_graph_replays_the_arguments_of_its_capture) {
+  cudaStream_t s;
+  ASSERT_EQ(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking), cudaSuccess);
+  std::vector<int> v(4, 0);
+  int add = 5;
+  ASSERT_EQ(cudaStreamBeginCapture(s, cudaStreamCaptureModeRelaxed), cudaSuccess);
+  KAITO_LAUNCH(1, 4, 0, s, add_kernel)(v.data(), add);
+  EXPECT_EQ(v[0], 0);  // recorded, not run
+  cudaGraph_t g = nullptr;
+  ASSERT_EQ(cudaStreamEndCapture(s, &g), cudaSuccess);
+  cudaGraphExec_t e = nullptr;
+  ASSERT_EQ(cudaGraphInstantiate(&e, g, 0), cudaSuccess);
+  add = 100;  // a host value changed after the capture does not reach the graph
+  ASSERT_EQ(cudaGraphLaunch(e, s), cudaSuccess);
+  ASSERT_EQ(cudaGraphLaunch(e, s), cudaSuccess);
+  for (int x : v) EXPECT_EQ(x, 10);
+  cudaGraphExecDestroy(e);
+  cudaGraphDestroy(g);
+  // synchronizing the capturing stream invalidates the capture
+  ASSERT_EQ(cudaStreamBeginCapture(s, cudaStreamCaptureModeRelaxed), cudaSuccess);
+  EXPECT_NE(cudaStreamSynchronize(s), cudaSuccess);
+  EXPECT_EQ(cudaStreamEndCapture(s, &g), cudaErrorStreamCaptureInvalidated);
+  EXPECT_EQ(g, nullptr);
+  (void)cudaGetLastError();
+  cudaStreamDestroy(s);
+}
+
+TEST(emu_runtime, copies_2d) {
+  std::vector<uint8_t> src(5 * 8), dst(3 * 6, 0xEE);
+  for (size_t i = 0; i < src.size(); ++i) src[i] = uint8_t(i);
+  ASSERT_EQ(cudaMemcpy2D(dst.data(), 6, src.data(), 8, 4, 3, cudaMemcpyDefault), cudaSuccess);
+  for (int r = 0; r < 3; ++r)
+    for (int c = 0; c < 6; ++c)
+      EXPECT_EQ(dst[size_t(r * 6 + c)], c < 4 ? uint8_t(r * 8 + c) : 0xEE);
+  EXPECT_EQ(cudaMemcpy2D(dst.data(), 2, src.data(), 8, 4, 3, cudaMemcpyDefault),
+            cudaErrorInvalidPitchValue);
+  (void)cudaGetLastError();
+}
+
+TEST(emu_cublaslt, transposed_product_with_bias) {
+  // D (m x n, col-major) = A^T (A stored k x m) * B (k x n) + bias[m]
+  const int m = 3, n = 2, k = 4;
+  std::vector<__nv_bfloat16> A(k * m), B(k * n), bias(m), D(m * n);
+  for (int i = 0; i < k * m; ++i) A[i] = __float2bfloat16(float(i % 5) - 2.0f);
+  for (int i = 0; i < k * n; ++i) B[i] = __float2bfloat16(0.5f * float(i % 3));
+  for (int i = 0; i < m; ++i) bias[i] = __float2bfloat16(float(i));
+  cublasLtHandle_t h;
+  ASSERT_EQ(cublasLtCreate(&h), CUBLAS_STATUS_SUCCESS);
+  cublasLtMatmulDesc_t op;
+  ASSERT_EQ(cublasLtMatmulDescCreate(&op, CUBLAS_COMPUTE_32F, CUDA_R_32F), CUBLAS_STATUS_SUCCESS);
+  const cublasOperation_t t = CUBLAS_OP_T;
+  const cublasLtEpilogue_t epi = CUBLASLT_EPILOGUE_BIAS;
+  const void* bp = bias.data();
+  ASSERT_EQ(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_TRANSA, &t, sizeof(t)),
+            CUBLAS_STATUS_SUCCESS);
+  ASSERT_EQ(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof(epi)),
+            CUBLAS_STATUS_SUCCESS);
+  ASSERT_EQ(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bp, sizeof(bp)),
+            CUBLAS_STATUS_SUCCESS);
+  cublasLtMatrixLayout_t la, lb, ld;
+  ASSERT_EQ(cublasLtMatrixLayoutCreate(&la, CUDA_R_16BF, k, m, k), CUBLAS_STATUS_SUCCESS);
+  ASSERT_EQ(cublasLtMatrixLayoutCreate(&lb, CUDA_R_16BF, k, n, k), CUBLAS_STATUS_SUCCESS);
+  ASSERT_EQ(cublasLtMatrixLayoutCreate(&ld, CUDA_R_16BF, m, n, m), CUBLAS_STATUS_SUCCESS);
+  const float alpha = 1.0f, beta = 0.0f;
+  ASSERT_EQ(cublasLtMatmul(h, op, &alpha, A.data(), la, B.data(), lb, &beta, D.data(), ld, D.data(),
+                           ld, nullptr, nullptr, 0, nullptr),
+            CUBLAS_STATUS_SUCCESS);
+  for (int j = 0; j < n; ++j)
+    for (int i = 0; i < m; ++i) {
+      float want = float(i);
+      for (int p = 0; p < k; ++p)
+        want += __bfloat162float(A[i * k + p]) * __bfloat162float(B[j * k + p]);
+      EXPECT_EQ(__bfloat162float(D[j * m + i]), __bfloat162float(__float2bfloat16(want)));
+    }
+  const cublasOperation_t bad = CUBLAS_OP_C;
+  EXPECT_EQ(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_TRANSB, &bad, sizeof(bad)),
+            CUBLAS_STATUS_NOT_SUPPORTED);
+  cublasLtMatrixLayoutDestroy(la);
+  cublasLtMatrixLayoutDestroy(lb);
+  cublasLtMatrixLayoutDestroy(ld);
+  cublasLtMatmulDescDestroy(op);
+  cublasLtDestroy(h);
+}
+
+}  // namespace
