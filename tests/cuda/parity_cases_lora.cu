@@ -22,6 +22,27 @@ lora_inputs draw(std::mt19937& rng, int64_t N, int64_t IN, int64_t R, int64_t OU
   return in;
 }
 
+// The decode kernels' CPU reference at their contract's rounding points (kernels/lora.h): z =
+// x · Aᵀ in fp32, rounded to bf16 (as lora_forward_cuda stores it), then y += s * z · Bᵀ. Without
+// the z rounding, y differs from the kernel by up to a few bf16 ulps in ~40% of the elements, and
+// a norm that reads y (lora_dec_norm's rstd, an fp32 output) by up to ~4e-4: above kF32.
+void lora_decode_ref(float* y, const lora_inputs& in, int64_t N, int64_t IN, int64_t R, int64_t OUT,
+                     float scale) {
+  std::vector<float> z(size_t(N * R));
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t r = 0; r < R; ++r) {
+      float acc = 0.0f;
+      for (int64_t i = 0; i < IN; ++i) acc += in.x[size_t(n * IN + i)] * in.A[size_t(r * IN + i)];
+      z[size_t(n * R + r)] = bf16_to_f32(f32_to_bf16(acc));
+    }
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t o = 0; o < OUT; ++o) {
+      float acc = 0.0f;
+      for (int64_t r = 0; r < R; ++r) acc += in.B[size_t(o * R + r)] * z[size_t(n * R + r)];
+      y[n * OUT + o] += scale * acc;
+    }
+}
+
 }  // namespace
 
 prepared lora_fwd(std::mt19937& rng, int64_t N, int64_t IN, int64_t R, int64_t OUT, float dp) {
@@ -94,11 +115,7 @@ prepared lora_decode(std::mt19937& rng, int64_t N, int64_t IN, int64_t R, int64_
   auto x = upload(p, elem::bf16, in.xb), A = upload(p, elem::bf16, in.Ab),
        B = upload(p, elem::bf16, in.Bb);
   auto y = add_output(p, "y", elem::bf16, N * OUT, random_f32(rng, N * OUT, -1.0f, 1.0f));  // +=
-  p.cpu = [=] {
-    std::vector<float> xd(size_t(N * IN)), z(size_t(N * R));
-    lora_forward_cpu(y.ref->data(), xd.data(), z.data(), in.x.data(), in.A.data(), in.B.data(), N,
-                     IN, R, OUT, scale, 0.0f, 0);
-  };
+  p.cpu = [=] { lora_decode_ref(y.ref->data(), in, N, IN, R, OUT, scale); };
   p.cuda = [=](cuda_context& cx) {
     lora_decode_cuda(cx, y.dev->as<bf16>(), x->as<bf16>(), A->as<bf16>(), B->as<bf16>(), N, IN, R,
                      OUT, scale);
@@ -118,9 +135,7 @@ prepared lora_decode_swiglu(std::mt19937& rng, int64_t N, int64_t IN, int64_t R,
   auto y = add_output(p, "y", elem::bf16, N * OUT, random_f32(rng, N * OUT, -2.0f, 2.0f));  // +=
   auto act = add_output(p, "act", elem::bf16, N * I);
   p.cpu = [=] {
-    std::vector<float> xd(size_t(N * IN)), z(size_t(N * R));
-    lora_forward_cpu(y.ref->data(), xd.data(), z.data(), in.x.data(), in.A.data(), in.B.data(), N,
-                     IN, R, OUT, scale, 0.0f, 0);
+    lora_decode_ref(y.ref->data(), in, N, IN, R, OUT, scale);
     swiglu_forward_cpu(act.ref->data(), y.ref->data(), y.ref->data() + I, N, I, OUT);
   };
   p.cuda = [=](cuda_context& cx) {
@@ -151,9 +166,7 @@ prepared lora_decode_add_rmsnorm(std::mt19937& rng, int64_t N, int64_t IN, int64
   auto out = add_output(p, "out", elem::bf16, N * C);
   auto rstd = add_output(p, "rstd", elem::f32, N);
   p.cpu = [=] {
-    std::vector<float> xd(size_t(N * IN)), z(size_t(N * R));
-    lora_forward_cpu(y.ref->data(), xd.data(), z.data(), in.x.data(), in.A.data(), in.B.data(), N,
-                     IN, R, C, scale, 0.0f, 0);
+    lora_decode_ref(y.ref->data(), in, N, IN, R, C, scale);
     // the contract's rounding points: b is stored in bf16, and the norm reads the bf16 sum
     for (size_t i = 0; i < a.size(); ++i) {
       (*y.ref)[i] = bf16_to_f32(f32_to_bf16((*y.ref)[i]));

@@ -8,6 +8,7 @@
 #include <limits>
 
 #include "kernels/cuda/cuda_common.cuh"
+#include "kernels/cuda/launch.cuh"
 #include "kernels/nf4.h"
 #include "tests/cuda/parity_cases.h"
 
@@ -21,7 +22,8 @@ __global__ void u8_to_f32_kernel(float* out, const uint8_t* in, int64_t n) {
 
 void widen(cuda_context& cx, float* out, const uint8_t* in, int64_t n) {
   if (n == 0) return;
-  u8_to_f32_kernel<<<unsigned(ceil_div<int64_t>(n, 256)), 256, 0, cx.stream()>>>(out, in, n);
+  KAITO_LAUNCH(unsigned(ceil_div<int64_t>(n, 256)), 256, 0, cx.stream(), u8_to_f32_kernel)
+  (out, in, n);
   CUDA_CHECK(cudaGetLastError());
 }
 

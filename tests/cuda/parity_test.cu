@@ -7,11 +7,13 @@
 // (CUDA events, median of 20 after 3 warm-ups) and prints achieved GB/s and TFLOP/s. `--first`
 // runs only the first row of each op (bench/device/run.sh: memcheck, where every row costs
 // 10-100x). `--skip OP[,OP...]` leaves those ops out (run.sh reruns without an op whose kernel
-// faulted: a fault poisons the CUDA context, so every later row would be lost).
+// faulted: a fault poisons the CUDA context, so every later row would be lost). `--only OP[,...]`
+// runs just those ops; `--seed N` repeats a run's inputs (its first line prints the seed).
 #include <cuda_runtime_api.h>
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <memory>
@@ -389,21 +391,37 @@ int run_case(cuda_context& cx, const parity_case& pc, std::mt19937& rng, bool pe
 int main(int argc, char** argv) {
   using namespace kaito;
   bool perf = false, first = false;
-  std::vector<std::string> skip;  // ops left out (--skip a,b)
+  std::vector<std::string> skip, only;  // ops left out (--skip a,b); the only ops run (--only)
+  bool fixed_seed = false;
+  unsigned seed = 0;
+  const auto split = [](const std::string& list, std::vector<std::string>& out) {
+    for (size_t at = 0; at <= list.size();) {
+      const size_t comma = std::min(list.find(',', at), list.size());
+      if (comma > at) out.push_back(list.substr(at, comma - at));
+      at = comma + 1;
+    }
+  };
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--perf") == 0) {
       perf = true;
     } else if (std::strcmp(argv[i], "--first") == 0) {
       first = true;
     } else if (std::strcmp(argv[i], "--skip") == 0 && i + 1 < argc) {
-      std::string list = argv[++i];
-      for (size_t at = 0; at <= list.size();) {
-        const size_t comma = std::min(list.find(',', at), list.size());
-        if (comma > at) skip.push_back(list.substr(at, comma - at));
-        at = comma + 1;
+      split(argv[++i], skip);
+    } else if (std::strcmp(argv[i], "--only") == 0 && i + 1 < argc) {
+      split(argv[++i], only);
+    } else if (std::strcmp(argv[i], "--seed") == 0 && i + 1 < argc) {
+      char* end = nullptr;
+      seed = unsigned(std::strtoul(argv[++i], &end, 10));
+      if (end == nullptr || *end != 0) {
+        std::fprintf(stderr, "parity_test: --seed wants a number, got '%s'\n", argv[i]);
+        return 2;
       }
+      fixed_seed = true;
     } else {
-      std::fprintf(stderr, "usage: parity_test [--perf] [--first] [--skip OP[,OP...]]\n");
+      std::fprintf(stderr,
+                   "usage: parity_test [--perf] [--first] [--skip OP[,OP...]] [--only OP[,OP...]] "
+                   "[--seed N]\n");
       return 2;
     }
   }
@@ -419,14 +437,14 @@ int main(int argc, char** argv) {
   std::printf("device: %s (%d SMs)\n", (*cx)->device_name().c_str(), (*cx)->sm_count());
   std::printf("%-16s %-26s %-8s %8s %10s %10s  %s\n", "op", "shape", "output", "tol", "max_rel",
               "nmse", "result");
-  std::random_device rd;
-  const unsigned seed = rd();
-  std::printf("seed %u (fresh every run)\n", seed);
+  if (!fixed_seed) seed = std::random_device{}();
+  std::printf("seed %u (%s)\n", seed, fixed_seed ? "--seed" : "fresh every run");
   std::mt19937 rng(seed);
   int failures = 0, rows = 0;
   std::vector<std::string> seen_ops;
   for (const parity::parity_case& pc : parity::cases()) {
     if (std::find(skip.begin(), skip.end(), pc.op) != skip.end()) continue;
+    if (!only.empty() && std::find(only.begin(), only.end(), pc.op) == only.end()) continue;
     if (first) {
       if (std::find(seen_ops.begin(), seen_ops.end(), pc.op) != seen_ops.end()) continue;
       seen_ops.push_back(pc.op);
