@@ -62,13 +62,14 @@ status host_grad_reducer::ready(size_t index) {
 
 status host_grad_reducer::finish() {
   if (!sealed_) return status(status_code::failed_precondition, "finish() before seal()");
-  if (ready_count_ != grads_.size())
-    return status(status_code::failed_precondition,
-                  std::to_string(grads_.size() - ready_count_) + " of " +
-                      std::to_string(grads_.size()) + " gradients were not marked ready",
-                  "ready");
-  ready_.assign(grads_.size(), false);  // the next step starts over
+  const size_t marked = ready_count_;
+  ready_.assign(grads_.size(), false);  // the next step starts over, also after a refusal
   ready_count_ = 0;
+  if (marked != grads_.size())
+    return status(status_code::failed_precondition,
+                  std::to_string(grads_.size() - marked) + " of " + std::to_string(grads_.size()) +
+                      " gradients were not marked ready",
+                  "ready");
   GPU_TRY_CUDA(cudaStreamSynchronize(compute_));  // every ready() copy has landed
   KAITO_TRY(reducer_.all_reduce_sum(staging_, total_));
   if (average_ && reducer_.world_size() > 1) {

@@ -14,7 +14,8 @@
 //              trainer's buffers. The network time is NOT overlapped with backward (NCCL's
 //              buckets are); the staging costs 2 x the gradient bytes over PCIe per step.
 // Every gradient must be marked ready exactly once per step before finish()
-// (failed_precondition otherwise: a stale slice would be summed).
+// (failed_precondition otherwise: a stale slice would be summed); a refused finish() abandons the
+// step, and the next one starts with no gradient marked.
 // Errors: the all_reducer's status (a lost peer names it) comes back from finish(); CUDA
 // failures as statuses. Thread-safety: the trainer's host thread only.
 #pragma once

@@ -176,9 +176,11 @@ status nccl_grad_bucketer::ready(size_t index) {
 }
 
 status nccl_grad_bucketer::finish() {
-  if (!plan_.all_ready())
+  if (!plan_.all_ready()) {
+    plan_.reset();  // the step is abandoned; the next one starts with no gradient marked
     return status(status_code::failed_precondition,
                   "finish() before every gradient was marked ready");
+  }
   for (cudaEvent_t e : done_) KAITO_CUDA_OK(cudaStreamWaitEvent(compute_, e, 0));
   plan_.reset();
   return comm_.async_error();

@@ -81,7 +81,8 @@ class nccl_grad_bucketer {
   float* grad(size_t index);  // the gradient's device storage (valid after allocate())
 
   status ready(size_t index);  // enqueue-only
-  status finish();             // compute stream waits for all buckets; plan reset for next step
+  status finish();             // compute stream waits for all buckets; plan reset for the next step
+                               // (also when refused: not every gradient marked ready)
   const grad_buckets& plan() const { return plan_; }
 
  private:
