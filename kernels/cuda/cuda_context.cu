@@ -1,6 +1,8 @@
 // cuda_context: device, stream, cuBLASLt handle + workspace, arena. See cuda_context.h.
 #include "kernels/cuda/cuda_context.h"
 
+#include <cstring>
+
 #include <cuda_runtime.h>
 
 #include <string>
@@ -66,6 +68,11 @@ result<void*> cuda_arena::alloc(size_t bytes) {
   }
   used_ = start + bytes;
   if (used_ > high_water_) high_water_ = used_;
+#ifdef KAITO_CUDA_EMULATE
+  // The emulated runtime (tests/cuda/emu) runs work when it is enqueued, so the slice is free now:
+  // NaN bytes make a kernel's read of scratch nothing wrote show in its outputs.
+  std::memset(base_ + start, 0xFF, bytes);
+#endif
   return static_cast<void*>(base_ + start);
 }
 

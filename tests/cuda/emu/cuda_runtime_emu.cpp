@@ -8,7 +8,9 @@
 //   - one device, "compute capability 9.0" (so the sm_90 paths run: tensor-core kernels and
 //     programmatic launch, whose attribute is a no-op in stream order);
 //   - device memory is host memory of exactly the requested size (AddressSanitizer sees any read
-//     or write past an allocation); cudaFree of an unknown pointer is cudaErrorInvalidValue;
+//     or write past an allocation), filled with 0xFF bytes (NaN in bf16 and fp32: the GPU's
+//     fresh memory is whatever was there, often zeros that hide a read of unwritten memory);
+//     cudaFree of an unknown pointer is cudaErrorInvalidValue;
 //   - launches are checked as the runtime checks them (block size and shape, grid dimensions,
 //     dynamic shared memory above 48 KB only after cudaFuncSetAttribute raised the kernel's
 //     limit, and never above the 227 KB opt-in); the last error stays until cudaGetLastError
@@ -278,6 +280,7 @@ cudaError_t cudaFuncSetAttribute(const void* func, cudaFuncAttribute attr, int v
 cudaError_t cudaMalloc(void** p, size_t bytes) {
   *p = allocate(bytes);
   if (*p == nullptr) return fail(cudaErrorMemoryAllocation);
+  std::memset(*p, 0xFF, bytes);  // NaN in bf16 and fp32: a read of what nothing wrote shows
   std::lock_guard<std::mutex> lock(st().mu);
   st().device[*p] = bytes;
   return cudaSuccess;
