@@ -2,6 +2,7 @@
 // composition of the CPU twins (tests/cuda/model_parity_cpu.h) on a tiny random model:
 // C=128, L=2, NH=2, NKV=1 (GQA), HS=64, I=256, V=512, B=2, T=64, LoRA r=8 alpha=16. HS=64 takes
 // the tensor-core attention forward (attention_forward_mma_cuda), as Phi-3's HS=96 does.
+// `--shape phi3_heads`: C=384, NH=4, NKV=2, HS=96 (Phi-3's), I=512, V=600, window 48 < T.
 // Base linears: the SAME NF4 double-quantized state on both sides (gpu_model_from_host
 // quantizes with the CPU twin; the CPU side dequantizes it and rounds to bf16 as the GPU does).
 // LoRA B is random (not PEFT's zero) so every LoRA gradient is non-zero.
@@ -91,6 +92,20 @@ gpu_model_shape tiny_shape() {
   s.window = 0;
   s.lora_r = 8;
   s.lora_alpha = 16.0;
+  return s;
+}
+
+// --shape phi3_heads: Phi-3's head size (96: the tensor-core attention's other tile), GQA 2:1, a
+// sliding window shorter than T, a vocabulary that is not a multiple of the fused head's chunk.
+gpu_model_shape phi3_heads_shape() {
+  gpu_model_shape s = tiny_shape();
+  s.C = 384;
+  s.NH = 4;
+  s.NKV = 2;
+  s.HS = 96;
+  s.I = 512;
+  s.V = 600;
+  s.window = 48;
   return s;
 }
 
@@ -347,8 +362,16 @@ void check_random_model(cuda_context& cx, const gpu_model_shape& s) {
 
 }  // namespace
 
-int main() {
-  const gpu_model_shape s = tiny_shape();
+int main(int argc, char** argv) {
+  const std::string shape = argc == 3 && std::string(argv[1]) == "--shape" ? argv[2] : "tiny";
+  if (argc != 1 && !(argc == 3 && (shape == "tiny" || shape == "phi3_heads"))) {
+    std::fprintf(stderr, "usage: model_parity_test [--shape tiny|phi3_heads]\n");
+    return 2;
+  }
+  const gpu_model_shape s = shape == "tiny" ? tiny_shape() : phi3_heads_shape();
+  std::printf("shape %s: C=%lld NH=%lld NKV=%lld HS=%lld I=%lld V=%lld window=%lld\n",
+              shape.c_str(), (long long)s.C, (long long)s.NH, (long long)s.NKV, (long long)s.HS,
+              (long long)s.I, (long long)s.V, (long long)s.window);
   for (bool ckpt : {false, true})
     for (bool dropout : {false, true}) check_plan(s, ckpt, dropout);
 
