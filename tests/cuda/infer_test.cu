@@ -21,9 +21,10 @@
 // without each (tokens and logits must be bit-identical to its run with both).
 // The scaled_lut run goes first (a fault in a newer kernel ends the process).
 // Then a second model without a window and 140-token prompts, so decode attention splits its keys:
-// the split blocks' own merge (fused_decode) against the merge kernel, bit for bit.
-// Usage: infer_test [--first]   (--first: only the measured-choice graph run and the fused
-// split-key run, for compute-sanitizer).
+// the split blocks' own merge (fused_decode) against the merge kernel, bit for bit. Then a third
+// at Phi-3's head size (96; C=384), register_lut with everything on.
+// Usage: infer_test [--first]   (--first: only the measured-choice graph run, the fused split-key
+// run and the HS 96 run, for compute-sanitizer).
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -387,6 +388,34 @@ int main(int argc, char** argv) {
       std::printf("FAIL: the split blocks' merge changed the tokens or logits\n");
       ++failures;
     }
+  }
+  // Phi-3's head size: HS 96 in the prefill's tensor-core attention and the decode attention
+  // (its other head-size instance), GQA 2:1, C = 384; register_lut with everything on.
+  {
+    gpu_model_shape s3 = s;
+    s3.C = 384, s3.HS = 96, s3.window = 0;
+    const int64_t B3 = 3, T3 = 20, steps3 = 6, max_T3 = 32;
+    host_model_weights w3;
+    cpu_decoder cpu3;
+    const status built = make_model(s3, max_T3, rng, w3, cpu3);
+    auto model3 = built.ok() ? gpu_model_from_host(**cx, s3, max_T3, w3) : result<gpu_model>(built);
+    if (!model3.ok()) {
+      std::printf("FAIL: HS 96 model: %s\n", model3.error().to_string().c_str());
+      return 1;
+    }
+    std::vector<int32_t> prompt3(size_t(B3 * T3));
+    for (int32_t& t : prompt3) t = int32_t(rng() % uint32_t(s3.V));
+    infer_options opt;
+    opt.max_batch = B3;
+    opt.max_seq = T3 + steps3;
+    opt.gemv_measure = false;
+    opt.gemv_kernel = nf4_gemv_kernel::register_lut;
+    std::vector<int32_t> toks;
+    std::vector<float> glog;
+    failures += run_case(**cx, *model3, cpu3, prompt3, B3, T3, steps3, opt,
+                         "HS 96 (C=384, GQA 2:1), B=3 T=20 graph+pdl+fused", toks, glog)
+                    ? 0
+                    : 1;
   }
   std::printf("%d failed\n", failures);
   return failures == 0 ? 0 : 1;
