@@ -30,6 +30,7 @@
 #include <cstdio>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "engine/cuda/gpu_model.h"
@@ -204,6 +205,18 @@ status make_model(const gpu_model_shape& s, int64_t max_T, std::mt19937& rng, ho
   return {};
 }
 
+// make_model, the GPU model from the same weights, and B x T random prompt tokens.
+result<gpu_model> build_case(cuda_context& cx, const gpu_model_shape& s, int64_t max_T,
+                             std::mt19937& rng, cpu_decoder& cpu, int64_t B, int64_t T,
+                             std::vector<int32_t>& prompt) {
+  host_model_weights w;
+  KAITO_TRY(make_model(s, max_T, rng, w, cpu));
+  KAITO_ASSIGN_OR_RETURN(gpu_model m, gpu_model_from_host(cx, s, max_T, w));
+  prompt.resize(size_t(B * T));
+  for (int32_t& t : prompt) t = int32_t(rng() % uint32_t(s.V));
+  return result<gpu_model>(std::move(m));  // (nvcc wants the move spelled out)
+}
+
 // One generation (a prompt of B x T, then `steps` decode steps) with `opt`, every token checked
 // against the CPU decoder (teacher-forced with the GPU's tokens) and the last logits within
 // kLogitTol; prints one line starting with `label`. The tokens and logits come back for
@@ -357,16 +370,13 @@ int main(int argc, char** argv) {
     gpu_model_shape s2 = s;
     s2.window = 0;
     const int64_t B2 = 4, T2 = 140, steps2 = 12, max_T2 = 160;
-    host_model_weights w2;
     cpu_decoder cpu2;
-    const status built = make_model(s2, max_T2, rng, w2, cpu2);
-    auto model2 = built.ok() ? gpu_model_from_host(**cx, s2, max_T2, w2) : result<gpu_model>(built);
+    std::vector<int32_t> prompt2;
+    auto model2 = build_case(**cx, s2, max_T2, rng, cpu2, B2, T2, prompt2);
     if (!model2.ok()) {
       std::printf("FAIL: split-key model: %s\n", model2.error().to_string().c_str());
       return 1;
     }
-    std::vector<int32_t> prompt2(size_t(B2 * T2));
-    for (int32_t& t : prompt2) t = int32_t(rng() % uint32_t(s2.V));
     std::vector<int32_t> toks[2];
     std::vector<float> glog[2];
     bool ok[2] = {false, false};
@@ -395,16 +405,13 @@ int main(int argc, char** argv) {
     gpu_model_shape s3 = s;
     s3.C = 384, s3.HS = 96, s3.window = 0;
     const int64_t B3 = 3, T3 = 20, steps3 = 6, max_T3 = 32;
-    host_model_weights w3;
     cpu_decoder cpu3;
-    const status built = make_model(s3, max_T3, rng, w3, cpu3);
-    auto model3 = built.ok() ? gpu_model_from_host(**cx, s3, max_T3, w3) : result<gpu_model>(built);
+    std::vector<int32_t> prompt3;
+    auto model3 = build_case(**cx, s3, max_T3, rng, cpu3, B3, T3, prompt3);
     if (!model3.ok()) {
       std::printf("FAIL: HS 96 model: %s\n", model3.error().to_string().c_str());
       return 1;
     }
-    std::vector<int32_t> prompt3(size_t(B3 * T3));
-    for (int32_t& t : prompt3) t = int32_t(rng() % uint32_t(s3.V));
     infer_options opt;
     opt.max_batch = B3;
     opt.max_seq = T3 + steps3;
