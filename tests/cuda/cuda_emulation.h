@@ -164,10 +164,20 @@ inline void finish_switch([[maybe_unused]] void* fake, [[maybe_unused]] const vo
 }
 
 // The next fiber after `from` that has not returned; `from` itself when it is the only one.
+// KAITO_EMU_SCHEDULE=reverse runs a block's threads last to first between barriers (the default
+// is first to last). A kernel that is right gives the same bits either way; one that reads what
+// another thread writes without a barrier between them reads stale data in one of the two.
+inline bool reverse_order = [] {
+  const char* e = std::getenv("KAITO_EMU_SCHEDULE");
+  return e != nullptr && std::strcmp(e, "reverse") == 0;
+}();
+inline bool reverse_schedule() {
+  return reverse_order;
+}
 inline unsigned next_live(unsigned from) {
   const unsigned n = unsigned(bs.fibers.size());
   for (unsigned k = 1; k <= n; ++k) {
-    const unsigned i = (from + k) % n;
+    const unsigned i = reverse_schedule() ? (from + n - k) % n : (from + k) % n;
     if (!bs.fibers[i].done) return i;
   }
   return from;
@@ -317,12 +327,13 @@ inline void run(dim3 grid, dim3 block, const std::function<void()>& kernel,
       bs.warp[w] = barrier{};
       bs.live_in_warp[w] = std::min(32u, threads - 32 * w);
     }
-    bs.current = 0;
-    threadIdx = bs.fibers[0].tid;
+    const unsigned first = reverse_schedule() ? threads - 1 : 0;
+    bs.current = first;
+    threadIdx = bs.fibers[first].tid;
     op_count = 0;
     bs.main_bottom = nullptr;
-    start_switch(&bs.main_fake_stack, bs.fibers[0].stack, kFiberStack);
-    switch_stack(&bs.main_sp, bs.fibers[0].sp);
+    start_switch(&bs.main_fake_stack, bs.fibers[first].stack, kFiberStack);
+    switch_stack(&bs.main_sp, bs.fibers[first].sp);
     finish_switch(bs.main_fake_stack, nullptr, nullptr);  // every fiber has returned
   }
 }

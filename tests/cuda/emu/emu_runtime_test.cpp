@@ -55,6 +55,13 @@ __global__ void divergent_barrier_kernel(int* out) {
   }
 }
 
+// Each thread reads its right neighbour's write with no barrier between: a race.
+__global__ void racy_kernel(int* out) {
+  __shared__ int v[64];
+  v[threadIdx.x] = int(threadIdx.x);
+  out[threadIdx.x] = v[(threadIdx.x + 1) % 64];
+}
+
 __global__ void smem_kernel(unsigned char* out, int n) {
   KAITO_DYNAMIC_SMEM(unsigned char, buf);
   for (int i = int(threadIdx.x); i < n; i += int(blockDim.x)) buf[i] = (unsigned char)(i & 0x7f);
@@ -96,6 +103,20 @@ void launch_divergent() {
 
 TEST(emu_fibersDeathTest, different_barriers_are_a_deadlock) {
   EXPECT_DEATH(launch_divergent(), "emu: deadlock in block");
+}
+
+// KAITO_EMU_SCHEDULE=reverse (emu::fib::reverse_order) exposes a missing barrier: first to last,
+// thread t reads its neighbour's slot before the neighbour wrote it; last to first, after.
+TEST(emu_fibers, the_reverse_schedule_changes_what_a_race_reads) {
+  const bool saved = emu::fib::reverse_order;
+  std::vector<int> fwd(64, -1), rev(64, -1);
+  emu::fib::reverse_order = false;
+  KAITO_LAUNCH(1, 64, 0, nullptr, racy_kernel)(fwd.data());
+  emu::fib::reverse_order = true;
+  KAITO_LAUNCH(1, 64, 0, nullptr, racy_kernel)(rev.data());
+  emu::fib::reverse_order = saved;
+  EXPECT_EQ(rev[0], 1);  // thread 1 ran (and wrote) before thread 0
+  EXPECT_NE(fwd, rev);
 }
 
 TEST(emu_runtime, dynamic_shared_memory_needs_the_attribute_above_48k) {
