@@ -57,9 +57,11 @@
 #define KAITO_CUDA_NO_LAUNCHERS 1  // kernel tests drive the kernels themselves
 #endif
 // A block's __shared__ variables are one object for all its threads: function statics here
-// (the blocks run one at a time). Kernels write `__shared__`, never `static __shared__`.
+// (the blocks run one at a time), all in the section emu_shared, which is filled with 0xFF bytes
+// (NaN) before every block: a read of shared memory the block did not write shows, as the
+// GPU's leftovers would. Kernels write `__shared__`, never `static __shared__`.
 #undef __shared__
-#define __shared__ static
+#define __shared__ static __attribute__((section("emu_shared"), aligned(16)))
 #ifndef __launch_bounds__  // (host_defines.h defines it for nvcc only)
 #define __launch_bounds__(...)
 #endif
@@ -277,6 +279,15 @@ inline void start_frame(fiber& f) {
 
 }  // namespace fib
 
+// The linker's bounds of emu_shared (weak: a program without __shared__ variables has none).
+extern "C" unsigned char __start_emu_shared[] __attribute__((weak));
+extern "C" unsigned char __stop_emu_shared[] __attribute__((weak));
+// (not instrumented: the section may hold AddressSanitizer's redzones between the variables)
+__attribute__((no_sanitize_address, noinline)) inline void poison_shared_statics() {
+  if (__start_emu_shared == nullptr) return;
+  for (volatile unsigned char* b = __start_emu_shared; b < __stop_emu_shared; ++b) *b = 0xFF;
+}
+
 inline std::mutex& run_mutex() {
   static std::mutex m;
   return m;
@@ -313,6 +324,7 @@ inline void run(dim3 grid, dim3 block, const std::function<void()>& kernel,
   const unsigned warps = (threads + 31) / 32;
   for (unsigned b = 0; b < blocks; ++b) {
     blockIdx = make_uint3(b % grid.x, (b / grid.x) % grid.y, b / (grid.x * grid.y));
+    poison_shared_statics();
     if (per_block_init) per_block_init();
     bs.fibers.assign(threads, fiber{});
     for (unsigned t = 0; t < threads; ++t) {

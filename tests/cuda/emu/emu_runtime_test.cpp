@@ -2,7 +2,8 @@
 // cublaslt_emu.cpp), since the GPU model tests that run on it are only as good as it is:
 //   fibers: 3-D blocks and linear thread ids, __syncthreads with threads that returned early,
 //     shuffles within each warp of a block; threads waiting at barriers that cannot complete
-//     are reported as a deadlock (death test);
+//     are reported as a deadlock (death test); a race reads differently in the two schedules,
+//     and shared memory starts every block as 0xFF bytes;
 //   runtime: launch checks (block size, dynamic shared memory above 48 KB only after
 //     cudaFuncSetAttribute), the last error kept until cudaGetLastError reads it, cudaFree of an
 //     unknown pointer, stream capture freezing a launch's arguments, a synchronize invalidating
@@ -115,7 +116,8 @@ TEST(emu_fibers, the_reverse_schedule_changes_what_a_race_reads) {
   emu::fib::reverse_order = true;
   KAITO_LAUNCH(1, 64, 0, nullptr, racy_kernel)(rev.data());
   emu::fib::reverse_order = saved;
-  EXPECT_EQ(rev[0], 1);  // thread 1 ran (and wrote) before thread 0
+  EXPECT_EQ(fwd[0], -1);  // thread 1 had not written: the block's shared memory starts as 0xFF
+  EXPECT_EQ(rev[0], 1);   // thread 1 ran (and wrote) before thread 0
   EXPECT_NE(fwd, rev);
 }
 
