@@ -8,7 +8,8 @@
 // LoRA B is random (not PEFT's zero) so every LoRA gradient is non-zero.
 // Checks (max |got - ref| / max |ref| unless said):
 //   1. host only, run everywhere: train_plan invariants (aligned, disjoint, inside the region);
-//      the CPU reference's own LoRA grads against central differences of its loss (fp32).
+//      the CPU reference's own LoRA grads against central differences of its loss (fp32; tiny
+//      shape only).
 //   2. loss (relative, < 2e-3), logits of rows {0, 1, 77, 127} and every LoRA dA/dB (< 4e-2, and
 //      < 3e-2 in 2-norm: kMaxRelTol, kNormRelTol say why),
 //      without checkpointing and with it; loss and grads also with the fused lm_head +
@@ -385,7 +386,9 @@ int main(int argc, char** argv) {
     for (int64_t t = 0; t < T; ++t)
       targets[size_t(b * T + t)] = t + 1 < T ? ids[size_t(b * T + t + 1)] : -100;
   for (int64_t n = 5; n < N; n += 17) targets[size_t(n)] = -100;  // some prompt tokens masked
-  check_reference_gradients(s, w, ids, targets, B, T);
+  // (the reference's own check is shape-independent: at the tiny shape only, since its 32 CPU
+  // steps cost a minute at phi3_heads on a GPU host without OpenBLAS)
+  if (shape == "tiny") check_reference_gradients(s, w, ids, targets, B, T);
 
   const parity::cpu_step ref = parity::cpu_train_step(s, w, ids, targets, B, T);
   std::vector<std::vector<float>> ref_grads;
