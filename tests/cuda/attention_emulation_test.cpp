@@ -1,6 +1,6 @@
 // The attention kernels (kernels/cuda/attention.cu: flash-style causal GQA forward and the FA2
 // backward; kernels/cuda/attention_decode.cu: split-K attention over a KV cache and its merge) run
-// on the CPU (tests/cuda/cuda_emulation.h: the .cu compiled by the host compiler, a std::thread per
+// on the CPU (tests/cuda/cuda_emulation.h: the .cu compiled by the host compiler, a fiber per
 // CUDA thread), driven as their launchers drive them: the same kernels in the same order, with the
 // grids, block sizes, dynamic shared memory sizes and split plans of the launch functions the
 // launchers themselves call (forward_launch, delta_launch, dq_launch, dkdv_launch, plan_decode,

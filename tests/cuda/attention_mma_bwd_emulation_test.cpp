@@ -1,5 +1,5 @@
 // The tensor-core attention backward (kernels/cuda/attention_mma_bwd.cu) runs on the CPU
-// (tests/cuda/cuda_emulation.h: the .cu compiled by the host compiler, a std::thread per CUDA
+// (tests/cuda/cuda_emulation.h: the .cu compiled by the host compiler, a fiber per CUDA
 // thread) with cp.async, ldmatrix (.trans) and mma.sync m16n8k16 emulated per the PTX ISA
 // (tests/cuda/mma_emulation.h): the launcher's three kernels in its order (delta, dk/dv, dq) over
 // the grids and shared-memory sizes it uses (attn_delta::grid, mma_dkdv_grid, mma_dq_grid,

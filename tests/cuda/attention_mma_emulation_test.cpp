@@ -1,5 +1,5 @@
 // The tensor-core attention forward (kernels/cuda/attention_mma.cu) runs on the CPU
-// (tests/cuda/cuda_emulation.h: the .cu compiled by the host compiler, a std::thread per CUDA
+// (tests/cuda/cuda_emulation.h: the .cu compiled by the host compiler, a fiber per CUDA
 // thread) with cp.async, ldmatrix (.trans) and mma.sync m16n8k16 emulated per the PTX ISA
 // (tests/cuda/mma_emulation.h), over the grid and shared-memory size the launcher uses
 // (mma_forward_grid, mma_layout<HS>::SmemBytes), against the CPU twin attention_forward_cpu on

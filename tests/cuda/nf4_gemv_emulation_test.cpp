@@ -1,5 +1,5 @@
 // The fused NF4 decode GEMV kernels (kernels/cuda/nf4_gemv.cu: scaled_lut and register_lut) run on
-// the CPU (tests/cuda/cuda_emulation.h: a std::thread per CUDA thread; prmt and mma.sync from the
+// the CPU (tests/cuda/cuda_emulation.h: a fiber per CUDA thread; prmt and mma.sync from the
 // PTX ISA's definitions in tests/cuda/mma_emulation.h), with nf4_gemv_cuda's launch shape (16
 // rows per block of 256 threads), against the CPU twin (nf4_dequantize_cpu + gemm_forward_cpu):
 //   - the byte-permute dequantization of every 16-bit half-word against nf4_code rounded to bf16;

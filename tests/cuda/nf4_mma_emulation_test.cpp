@@ -1,5 +1,5 @@
 // The fused NF4 tensor-core GEMM kernels (kernels/cuda/nf4_gemm_mma.cu, nf4_gemm_mma_bwd.cu) run
-// on the CPU (tests/cuda/cuda_emulation.h: the .cu compiled by the host compiler, a std::thread
+// on the CPU (tests/cuda/cuda_emulation.h: the .cu compiled by the host compiler, a fiber
 // per CUDA thread), with the PTX they use (cp.async, ldmatrix (.trans), mma.sync m16n8k16 bf16)
 // emulated from the PTX ISA's definitions by tests/cuda/mma_emulation.h.
 // This checks the kernels' index math, swizzles, byte selection, pipeline ring and ragged-row
@@ -24,7 +24,7 @@
 namespace kaito {
 namespace {
 
-// Runs `kernel` over the grid, one block at a time, 256 std::threads per block.
+// Runs `kernel` over the grid, one block at a time, 256 threads (fibers) per block.
 void emulate(dim3 grid, const std::function<void()>& kernel) {
   emu::run(
       grid, nf4_mma::kThreads,
