@@ -6,7 +6,8 @@
 //     whole .cu files (launchers included) compile as C++ against it, so the engine's GPU model
 //     runs on the CPU; KAITO_LAUNCH (kernels/cuda/launch.cuh) becomes emu::launcher.
 // nf4_mma_common.cuh's inline PTX is left out under KAITO_CUDA_EMULATE: mma_emulation.h has it.
-//   thread model: blocks one at a time (x fastest, then y, then z); a block's threads are fibers
+//   thread model: blocks one at a time (x fastest, then y, then z; all reversed under
+//     KAITO_EMU_SCHEDULE=reverse, with the threads between barriers); a block's threads are fibers
 //     (one stack each, switched cooperatively on the calling OS thread: deterministic, and a
 //     switch costs nanoseconds, not a futex); blockDim may be 3-D; __syncthreads waits for the
 //     block's threads that have not returned (a thread that returns early leaves the barrier,
@@ -166,9 +167,10 @@ inline void finish_switch([[maybe_unused]] void* fake, [[maybe_unused]] const vo
 }
 
 // The next fiber after `from` that has not returned; `from` itself when it is the only one.
-// KAITO_EMU_SCHEDULE=reverse runs a block's threads last to first between barriers (the default
-// is first to last). A kernel that is right gives the same bits either way; one that reads what
-// another thread writes without a barrier between them reads stale data in one of the two.
+// KAITO_EMU_SCHEDULE=reverse runs a block's threads last to first between barriers, and a grid's
+// blocks last to first (the default is first to last). A kernel that is right gives the same bits
+// either way; one that reads what another thread writes without a barrier between them reads
+// stale data in one of the two.
 inline bool reverse_order = [] {
   const char* e = std::getenv("KAITO_EMU_SCHEDULE");
   return e != nullptr && std::strcmp(e, "reverse") == 0;
@@ -322,7 +324,10 @@ inline void run(dim3 grid, dim3 block, const std::function<void()>& kernel,
   bs.kernel = &kernel;
   bs.per_thread_init = &per_thread_init;
   const unsigned warps = (threads + 31) / 32;
-  for (unsigned b = 0; b < blocks; ++b) {
+  for (unsigned i = 0; i < blocks; ++i) {
+    // (reversed too: a kernel that counts on a block order, such as block 0 initializing what
+    // the others read, or the last block to arrive being the grid's last, shows in one order)
+    const unsigned b = reverse_schedule() ? blocks - 1 - i : i;
     blockIdx = make_uint3(b % grid.x, (b / grid.x) % grid.y, b / (grid.x * grid.y));
     poison_shared_statics();
     if (per_block_init) per_block_init();

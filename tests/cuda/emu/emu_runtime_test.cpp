@@ -63,6 +63,11 @@ __global__ void racy_kernel(int* out) {
   out[threadIdx.x] = v[(threadIdx.x + 1) % 64];
 }
 
+// Each block takes a ticket: the order the blocks ran in.
+__global__ void ticket_kernel(unsigned* counter, unsigned* out) {
+  if (threadIdx.x == 0) out[blockIdx.x] = atomicAdd(counter, 1u);
+}
+
 __global__ void smem_kernel(unsigned char* out, int n) {
   KAITO_DYNAMIC_SMEM(unsigned char, buf);
   for (int i = int(threadIdx.x); i < n; i += int(blockDim.x)) buf[i] = (unsigned char)(i & 0x7f);
@@ -119,6 +124,13 @@ TEST(emu_fibers, the_reverse_schedule_changes_what_a_race_reads) {
   EXPECT_EQ(fwd[0], -1);  // thread 1 had not written: the block's shared memory starts as 0xFF
   EXPECT_EQ(rev[0], 1);   // thread 1 ran (and wrote) before thread 0
   EXPECT_NE(fwd, rev);
+  // and the blocks of a grid run last to first
+  unsigned counter = 0;
+  std::vector<unsigned> order(5);
+  emu::fib::reverse_order = true;
+  KAITO_LAUNCH(5, 32, 0, nullptr, ticket_kernel)(&counter, order.data());
+  emu::fib::reverse_order = saved;
+  EXPECT_EQ(order, (std::vector<unsigned>{4, 3, 2, 1, 0}));
 }
 
 TEST(emu_runtime, dynamic_shared_memory_needs_the_attribute_above_48k) {
