@@ -77,10 +77,26 @@ cudaError_t fail(cudaError_t e) {
   return e;
 }
 
-void* allocate(size_t bytes) {
-  void* p = nullptr;
-  if (posix_memalign(&p, 256, std::max<size_t>(bytes, 1)) != 0) return nullptr;
-  return p;
+// An allocation of exactly `bytes` (256-byte aligned), recorded in `live` (device or host).
+cudaError_t allocate(void** p, size_t bytes, std::map<const void*, size_t>& live) {
+  *p = nullptr;
+  if (posix_memalign(p, 256, std::max<size_t>(bytes, 1)) != 0) {
+    *p = nullptr;
+    return fail(cudaErrorMemoryAllocation);
+  }
+  std::lock_guard<std::mutex> lock(st().mu);
+  live[*p] = bytes;
+  return cudaSuccess;
+}
+// Frees an allocation `live` records; cudaErrorInvalidValue for any other pointer.
+cudaError_t release(void* p, std::map<const void*, size_t>& live) {
+  if (p == nullptr) return cudaSuccess;
+  {
+    std::lock_guard<std::mutex> lock(st().mu);
+    if (live.erase(p) == 0) return fail(cudaErrorInvalidValue);
+  }
+  std::free(p);
+  return cudaSuccess;
 }
 
 // A synchronizing call on a capturing stream invalidates its capture, as on the GPU.
@@ -278,40 +294,21 @@ cudaError_t cudaFuncSetAttribute(const void* func, cudaFuncAttribute attr, int v
 
 // ---- memory ----
 cudaError_t cudaMalloc(void** p, size_t bytes) {
-  *p = allocate(bytes);
-  if (*p == nullptr) return fail(cudaErrorMemoryAllocation);
-  std::memset(*p, 0xFF, bytes);  // NaN in bf16 and fp32: a read of what nothing wrote shows
-  std::lock_guard<std::mutex> lock(st().mu);
-  st().device[*p] = bytes;
-  return cudaSuccess;
+  const cudaError_t e = allocate(p, bytes, st().device);
+  if (e == cudaSuccess) std::memset(*p, 0xFF, bytes);  // NaN in bf16 and fp32: unwritten shows
+  return e;
 }
 cudaError_t cudaFree(void* p) {
-  if (p == nullptr) return cudaSuccess;
-  {
-    std::lock_guard<std::mutex> lock(st().mu);
-    if (st().device.erase(p) == 0) return fail(cudaErrorInvalidValue);
-  }
-  std::free(p);
-  return cudaSuccess;
+  return release(p, st().device);
 }
 cudaError_t cudaMallocHost(void** p, size_t bytes) {
-  *p = allocate(bytes);
-  if (*p == nullptr) return fail(cudaErrorMemoryAllocation);
-  std::lock_guard<std::mutex> lock(st().mu);
-  st().host[*p] = bytes;
-  return cudaSuccess;
+  return allocate(p, bytes, st().host);
 }
 cudaError_t cudaHostAlloc(void** p, size_t bytes, unsigned int /*flags*/) {
   return cudaMallocHost(p, bytes);
 }
 cudaError_t cudaFreeHost(void* p) {
-  if (p == nullptr) return cudaSuccess;
-  {
-    std::lock_guard<std::mutex> lock(st().mu);
-    if (st().host.erase(p) == 0) return fail(cudaErrorInvalidValue);
-  }
-  std::free(p);
-  return cudaSuccess;
+  return release(p, st().host);
 }
 cudaError_t cudaHostGetDevicePointer(void** dev, void* host, unsigned int /*flags*/) {
   *dev = host;  // one address space
