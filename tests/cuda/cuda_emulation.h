@@ -175,13 +175,10 @@ inline bool reverse_order = [] {
   const char* e = std::getenv("KAITO_EMU_SCHEDULE");
   return e != nullptr && std::strcmp(e, "reverse") == 0;
 }();
-inline bool reverse_schedule() {
-  return reverse_order;
-}
 inline unsigned next_live(unsigned from) {
   const unsigned n = unsigned(bs.fibers.size());
   for (unsigned k = 1; k <= n; ++k) {
-    const unsigned i = reverse_schedule() ? (from + n - k) % n : (from + k) % n;
+    const unsigned i = reverse_order ? (from + n - k) % n : (from + k) % n;
     if (!bs.fibers[i].done) return i;
   }
   return from;
@@ -327,7 +324,7 @@ inline void run(dim3 grid, dim3 block, const std::function<void()>& kernel,
   for (unsigned i = 0; i < blocks; ++i) {
     // (reversed too: a kernel that counts on a block order, such as block 0 initializing what
     // the others read, or the last block to arrive being the grid's last, shows in one order)
-    const unsigned b = reverse_schedule() ? blocks - 1 - i : i;
+    const unsigned b = reverse_order ? blocks - 1 - i : i;
     blockIdx = make_uint3(b % grid.x, (b / grid.x) % grid.y, b / (grid.x * grid.y));
     poison_shared_statics();
     if (per_block_init) per_block_init();
@@ -344,7 +341,7 @@ inline void run(dim3 grid, dim3 block, const std::function<void()>& kernel,
       bs.warp[w] = barrier{};
       bs.live_in_warp[w] = std::min(32u, threads - 32 * w);
     }
-    const unsigned first = reverse_schedule() ? threads - 1 : 0;
+    const unsigned first = reverse_order ? threads - 1 : 0;
     bs.current = first;
     threadIdx = bs.fibers[first].tid;
     op_count = 0;
