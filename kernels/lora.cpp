@@ -102,4 +102,26 @@ void lora_backward_strided_cpu(float* dx, float* dA, float* dB, float* dz, const
     if (rng_uniform(seed, uint64_t(e)) >= dropout_p) dx[e] += dxd[size_t(e)] * ks;
 }
 
+bool lora_blocks_valid(const lora_blocks& b, int64_t OUT, int64_t R) {
+  if (b.nseg < 1 || b.nseg > kLoraMaxBlocks || R <= 0 || R % b.nseg != 0) return false;
+  int64_t prev = 0;
+  for (int s = 0; s < b.nseg; ++s) {
+    if (b.seg_end[s] <= prev) return false;
+    prev = b.seg_end[s];
+  }
+  return prev == OUT;
+}
+
+void lora_block_mask_cpu(float* dB, int64_t OUT, int64_t R, const lora_blocks& b) {
+  KAITO_CHECK(lora_blocks_valid(b, OUT, R), "lora_block_mask_cpu: bad blocks for OUT=", OUT,
+              " R=", R);
+  const int64_t r = R / b.nseg;
+  int seg = 0;
+  for (int64_t o = 0; o < OUT; ++o) {
+    while (o >= b.seg_end[seg]) ++seg;
+    for (int64_t k = 0; k < R; ++k)
+      if (k / r != seg) dB[o * R + k] = 0.0f;
+  }
+}
+
 }  // namespace kaito

@@ -56,7 +56,28 @@ void lora_backward_strided_cpu(float* dx, float* dA, float* dB, float* dz, const
                                const float* B, int64_t N, int64_t IN, int64_t R, int64_t OUT,
                                float scale, float dropout_p, uint64_t seed);
 
+// Block-diagonal LoRA on a fused projection (the GPU model's form of PEFT's separate q_proj,
+// k_proj, v_proj, or gate_proj, up_proj modules on one qkv / gate_up linear): NSEG modules of
+// rank r each become one LoRA of rank R = NSEG * r with A (R, IN) = the modules' A stacked and
+// B (OUT, R) block-diagonal: output rows [seg_end[s-1], seg_end[s]) (seg_end[-1] = 0,
+// seg_end[NSEG-1] = OUT) of module s read only columns [s*r, (s+1)*r). The forward and dA, dx are
+// then exactly the modules' (the other blocks of B are zero, and adding zeros is exact), but
+// dB = dtᵀ · z fills every block: this zeroes dB (OUT, R) outside the diagonal blocks (=, in
+// place) so AdamW keeps those B entries at zero (zero weight, grad and moments stay zero).
+// Preconditions: 1 <= NSEG <= kLoraMaxBlocks, R % NSEG == 0, seg_end strictly increasing, the last
+// == OUT. CPU twin: lora_block_mask_cpu; CUDA: lora_block_mask_cuda (same result, bit for bit).
+inline constexpr int kLoraMaxBlocks = 4;
+struct lora_blocks {
+  int nseg = 1;
+  int64_t seg_end[kLoraMaxBlocks] = {0, 0, 0, 0};
+};
+// Whether `b` is a valid block layout for a B of (OUT, R) (the preconditions above).
+bool lora_blocks_valid(const lora_blocks& b, int64_t OUT, int64_t R);
+void lora_block_mask_cpu(float* dB, int64_t OUT, int64_t R, const lora_blocks& b);
+
 #if KAITO_WITH_CUDA
+void lora_block_mask_cuda(cuda_context& cx, float* dB, int64_t OUT, int64_t R,
+                          const lora_blocks& b);
 // As lora_forward_strided_cpu: with dropout_p <= 0 nothing is saved in xd (it may be nullptr; no
 // copy of x is made) and the backward takes x as its xd.
 void lora_forward_cuda(cuda_context& cx, bf16* y, bf16* xd, bf16* z, const bf16* x, const bf16* A,

@@ -32,6 +32,16 @@ __global__ void dropout_backward_add_kernel(__nv_bfloat16* dx, const __nv_bfloat
     dx[e] = __float2bfloat16_rn(__bfloat162float(dx[e]) + __bfloat162float(g[e]) * ks);
 }
 
+// dB[o, k] = 0 where column k's block is not row o's (one thread per element).
+__global__ void lora_block_mask_kernel(float* dB, int64_t OUT, int64_t R, lora_blocks b) {
+  const int64_t e = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (e >= OUT * R) return;
+  const int64_t o = e / R, k = e % R;
+  int seg = 0;
+  while (o >= b.seg_end[seg]) ++seg;
+  if (k / (R / b.nseg) != seg) dB[e] = 0.0f;
+}
+
 float keep_scale(float p) {
   return 1.0f / float(1.0 - double(p));
 }  // as the CPU twin
@@ -105,6 +115,17 @@ void lora_backward_cuda(cuda_context& cx, bf16* dx, float* dA, float* dB, bf16* 
   (as_nv(dx), as_nv(*g), n, dropout_p, keep_scale(dropout_p), seed);
   CUDA_CHECK(cudaGetLastError());
   cx.arena().rewind(mark);  // stream-ordered: the kernel has read the scratch before any reuse
+}
+
+void lora_block_mask_cuda(cuda_context& cx, float* dB, int64_t OUT, int64_t R,
+                          const lora_blocks& b) {
+  KAITO_CHECK(lora_blocks_valid(b, OUT, R), "lora_block_mask_cuda: bad blocks for OUT=", OUT,
+              " R=", R);
+  if (b.nseg == 1) return;  // one block: nothing lies outside it
+  const int64_t n = OUT * R;
+  KAITO_LAUNCH(unsigned(ceil_div<int64_t>(n, 256)), 256, 0, cx.stream(), lora_block_mask_kernel)
+  (dB, OUT, R, b);
+  CUDA_CHECK(cudaGetLastError());
 }
 
 }  // namespace kaito

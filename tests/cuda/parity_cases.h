@@ -120,6 +120,9 @@ prepared nf4_gemm_bwd_inp(std::mt19937& rng, int64_t N, int64_t C, int64_t OC);
 // parity_cases_lora.cu
 prepared lora_fwd(std::mt19937& rng, int64_t N, int64_t IN, int64_t R, int64_t OUT, float p);
 prepared lora_bwd(std::mt19937& rng, int64_t N, int64_t IN, int64_t R, int64_t OUT, float p);
+// lora_block_mask_cuda vs lora_block_mask_cpu on a random dB (OUT, R): exact. seg_end: the
+// blocks' row ends (the last is OUT), R = seg_end.size() * r.
+prepared lora_block_mask(std::mt19937& rng, std::vector<int64_t> seg_end, int64_t r);
 // lora_decode_cuda (one kernel, N <= 16) vs lora_forward_cpu with dropout 0.
 prepared lora_decode(std::mt19937& rng, int64_t N, int64_t IN, int64_t R, int64_t OUT);
 // lora_decode_swiglu_cuda (OUT = 2I) vs lora_forward_cpu then swiglu_forward_cpu: y and act.

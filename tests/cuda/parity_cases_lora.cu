@@ -108,6 +108,19 @@ prepared lora_bwd(std::mt19937& rng, int64_t N, int64_t IN, int64_t R, int64_t O
   return p;
 }
 
+prepared lora_block_mask(std::mt19937& rng, std::vector<int64_t> seg_end, int64_t r) {
+  prepared p;
+  lora_blocks b;
+  b.nseg = int(seg_end.size());
+  for (int s = 0; s < b.nseg; ++s) b.seg_end[s] = seg_end[size_t(s)];
+  const int64_t OUT = seg_end.back(), R = b.nseg * r;
+  auto dB = add_output(p, "dB", elem::f32, OUT * R, random_f32(rng, OUT * R, -1.0f, 1.0f));  // =
+  p.cpu = [=] { lora_block_mask_cpu(dB.ref->data(), OUT, R, b); };
+  p.cuda = [=](cuda_context& cx) { lora_block_mask_cuda(cx, dB.dev->as<float>(), OUT, R, b); };
+  p.bytes = 8.0 * OUT * R;
+  return p;
+}
+
 prepared lora_decode(std::mt19937& rng, int64_t N, int64_t IN, int64_t R, int64_t OUT) {
   prepared p;
   const lora_inputs in = draw(rng, N, IN, R, OUT);

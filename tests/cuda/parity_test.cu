@@ -312,6 +312,15 @@ std::vector<parity_case> cases() {
        [](auto& r) { return lora_bwd(r, 37, 200, 8, 72, 0.0f); }},
       {"lora_bwd", "N=64 IN=3072 R=8 OUT=256 p=.1", kBf16, kBf16,
        [](auto& r) { return lora_bwd(r, 64, 3072, 8, 256, 0.1f); }},
+      // Llama's q/k/v (and gate/up) LoRAs as one block-diagonal LoRA: the mask is a select.
+      {"lora_blk_mask", "qkv 4096+1024+1024 r=8", kExact, kExact,
+       [](auto& r) {
+         return lora_block_mask(r, {4096, 5120, 6144}, 8);
+       }},
+      {"lora_blk_mask", "gate_up 33+66 r=3 (odd)", kExact, kExact,
+       [](auto& r) {
+         return lora_block_mask(r, {33, 99}, 3);
+       }},
       // AdamW spells the CPU twin's fp32 operations with _rn intrinsics (no FMA): exact.
       {"adamw", "n=100003 step=1", kExact, kExact, [](auto& r) { return adamw(r, 100003, 1); }},
       {"adamw", "n=7 step=1000", kExact, kExact, [](auto& r) { return adamw(r, 7, 1000); }},
