@@ -2,18 +2,28 @@
 """bench/device/hf_fixture.py: makes one golden fixture folder with Hugging Face transformers + PEFT.
 
 The folder has the layout of ../shared/fixtures/tiny-phi3* and is what `kaito verify <dir>` (CPU
-engine, engine/verify.cpp) and the GPU tests consume. Model: transformers Phi3ForCausalLM built
-from a Phi3Config (hidden_act silu, rms_norm_eps 1e-5, rope_theta 10000, untied embeddings, all
-dropouts 0, pad 0 / bos 1 / eos 2, sliding_window W or None, eager attention, fp32 math on the
-chosen --device), random weights, and a PEFT LoRA (r, alpha, dropout 0, bias none) on qkv_proj,
-o_proj, gate_up_proj and down_proj. Head dim HS = hidden / heads.
+engine, engine/verify.cpp) and the GPU tests consume. Model (--arch):
+  phi3 (default): transformers Phi3ForCausalLM built from a Phi3Config (hidden_act silu,
+    rms_norm_eps 1e-5, rope_theta 10000, untied embeddings, all dropouts 0, pad 0 / bos 1 / eos 2,
+    sliding_window W or None, eager attention), PEFT LoRA on qkv_proj, o_proj, gate_up_proj and
+    down_proj;
+  llama: transformers LlamaForCausalLM built from a LlamaConfig (same hidden_act, rms_norm_eps,
+    rope_theta, untied embeddings, dropout 0, special ids and eager attention; attention_bias and
+    mlp_bias False; no sliding window, --window is rejected), PEFT LoRA on q_proj, k_proj, v_proj,
+    o_proj, gate_proj, up_proj and down_proj.
+Both: fp32 math on the chosen --device, random weights, LoRA r, alpha, dropout 0, bias none, GQA
+via --kv-heads. Head dim HS = hidden / heads.
 
 Outputs in --out DIR:
   base/config.json, base/generation_config.json   save_pretrained of the base model
   base/model.safetensors   base state dict (model.embed_tokens.weight, model.layers.<l>.
-                           {input_layernorm,post_attention_layernorm}.weight, model.layers.<l>.
-                           self_attn.{qkv_proj,o_proj}.weight, model.layers.<l>.mlp.{gate_up_proj,
-                           down_proj}.weight, model.norm.weight, lm_head.weight), stored as BF16
+                           {input_layernorm,post_attention_layernorm}.weight, model.norm.weight,
+                           lm_head.weight and per layer l
+                             phi3:  model.layers.<l>.self_attn.{qkv_proj,o_proj}.weight,
+                                    model.layers.<l>.mlp.{gate_up_proj,down_proj}.weight
+                             llama: model.layers.<l>.self_attn.{q_proj,k_proj,v_proj,o_proj}.weight,
+                                    model.layers.<l>.mlp.{gate_proj,up_proj,down_proj}.weight),
+                           stored as BF16
   adapter/adapter_config.json, adapter/adapter_model.safetensors   PEFT save_pretrained, fp32, the
                            weights BEFORE the optimizer step
   expected.safetensors     input_ids I64 [B, T] uniform in [3, V);
@@ -27,12 +37,16 @@ Outputs in --out DIR:
                            after_adamw.<peft name> F32 after one torch.optim.AdamW step (lr=1e-2
                              betas=(0.9,0.999) eps=1e-8 weight_decay=0.01) over the LoRA params only
   meta.safetensors         the shape and rope facts for hosts without a JSON parser:
-                           ints I64 [14] = [C, L, NH, NKV, HS, I, V, window (0 = none), lora_r,
-                             original_max (0 without longrope), max_pos, longrope (0/1), B, T];
+                           ints I64 [15] = [C, L, NH, NKV, HS, I, V, window (0 = none), lora_r,
+                             original_max (longrope or llama3; 0 with the default rope), max_pos,
+                             rope kind (0 default, 1 longrope, 2 llama3), B, T,
+                             arch (0 phi3, 1 llama)];
                            floats F32 [4] = [rope_theta, rms_eps, lora_alpha, attention_factor (the
                              longrope cos/sin scale HF used: sqrt(1 + ln(max_pos/orig)/ln(orig));
-                             1.0 without longrope)];
-                           with --longrope: short_factor, long_factor F32 [HS/2]
+                             1.0 without longrope, llama3 included)];
+                           with --longrope: short_factor, long_factor F32 [HS/2];
+                           with --llama3-rope: llama3 F32 [3] = [factor, low_freq_factor,
+                             high_freq_factor]
   README.txt               the command line, versions, and the format above in short
 
 The bf16-exact rule: every base weight (embeddings, norms, linears, lm_head) is drawn in fp32 (normal
@@ -47,11 +61,24 @@ With --longrope the config carries rope_parameters {rope_type longrope, short_fa
 original_max_position_embeddings ORIG}, max_position_embeddings MAXPOS. HF switches to the long
 factors when max(position_ids) + 1 > ORIG, i.e. when T > ORIG; the script checks after the forward
 that the rotary embedding really used the expected factor list and attention scale, and that the
-saved base folder reloads to the same logits.
+saved base folder reloads to the same logits. --longrope is phi3 only.
+
+With --llama3-rope (llama only) the config carries rope_parameters {rope_type llama3, rope_theta,
+factor 8, low_freq_factor 1, high_freq_factor 4, original_max_position_embeddings ORIG},
+max_position_embeddings MAXPOS. Per rotary index i (inv_freq f_i = theta^(-2i/HS), wavelength
+w_i = 2 pi / f_i): w_i < ORIG/high_freq_factor keeps f_i (high frequency), w_i > ORIG/low_freq_factor
+uses f_i / factor (low frequency), and in between f_i ((1 - s)/factor + s) with
+s = (ORIG/w_i - low_freq_factor) / (high_freq_factor - low_freq_factor). It does not depend on T and
+the cos/sin scale stays 1. The script recomputes this in float64, fails unless HF's inv_freq matches it,
+differs from the default one and every one of the three regions is non-empty (with HS 64 and theta
+10000 the shortest wavelength is 2 pi, so ORIG must exceed 8 pi ~ 25.1 for a high-frequency index).
 
 Usage (CPU, a few seconds): python3 bench/device/hf_fixture.py --out DIR --seed 7 --hidden 128
   --layers 2 --heads 2 --kv-heads 1 --intermediate 192 --vocab 256 --batch 2 --seq 48 --window 40
   --longrope --original-max 32 --max-pos 128 --lora-r 8 --lora-alpha 16
+or: python3 bench/device/hf_fixture.py --arch llama --out DIR --seed 11 --hidden 128 --layers 2
+  --heads 2 --kv-heads 1 --intermediate 192 --vocab 256 --batch 2 --seq 48 --llama3-rope
+  --original-max 32 --max-pos 128 --lora-r 4 --lora-alpha 8
 """
 import argparse
 import copy
@@ -62,10 +89,18 @@ import shlex
 import sys
 import time
 
+ROPE_THETA = 10000.0
+LLAMA3 = (8.0, 1.0, 4.0)  # factor, low_freq_factor, high_freq_factor (Llama 3.1's values)
+TARGETS = {"phi3": ["qkv_proj", "o_proj", "gate_up_proj", "down_proj"],
+           "llama": ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]}
+ROPE_KIND = {"default": 0, "longrope": 1, "llama3": 2}
+ARCH_ID = {"phi3": 0, "llama": 1}
+
 
 def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--arch", choices=["phi3", "llama"], default="phi3")
     p.add_argument("--out", required=True)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--hidden", type=int, required=True)
@@ -77,7 +112,8 @@ def parse_args(argv):
     p.add_argument("--batch", type=int, default=2)
     p.add_argument("--seq", type=int, required=True)
     p.add_argument("--window", type=int, default=0, help="sliding window in keys; 0 = none")
-    p.add_argument("--longrope", action="store_true")
+    p.add_argument("--longrope", action="store_true", help="phi3 only")
+    p.add_argument("--llama3-rope", action="store_true", help="llama only")
     p.add_argument("--original-max", type=int, default=0)
     p.add_argument("--max-pos", type=int, default=0, help="default: max(4096, seq)")
     p.add_argument("--lora-r", type=int, default=8)
@@ -90,8 +126,23 @@ def parse_args(argv):
         p.error("need vocab > 3 and seq >= 8")
     if a.max_pos == 0:
         a.max_pos = max(4096, a.seq)
+    if a.arch == "llama" and a.window:
+        p.error("--window is phi3 only (Llama has no sliding window)")
+    if a.arch == "llama" and a.longrope:
+        p.error("--longrope is phi3 only")
+    if a.arch == "phi3" and a.llama3_rope:
+        p.error("--llama3-rope is llama only")
     if a.longrope and not (1 < a.original_max < a.max_pos):
         p.error("--longrope needs 1 < --original-max < --max-pos")
+    if a.llama3_rope and not (1 < a.original_max < a.max_pos):
+        p.error("--llama3-rope needs 1 < --original-max < --max-pos")
+    if a.llama3_rope:  # before anything is written: every llama3 region must be exercised
+        region = llama3_inv_freq(a.hidden // a.heads, a.original_max)[2]
+        if any(r not in region for r in ("high", "mid", "low")):
+            p.error("--llama3-rope --original-max %d leaves a region empty (high %d, mid %d, low %d)"
+                    % (a.original_max, region.count("high"), region.count("mid"),
+                       region.count("low")))
+    a.rope_kind = "longrope" if a.longrope else "llama3" if a.llama3_rope else "default"
     if float(a.lora_alpha).is_integer():
         a.lora_alpha = int(a.lora_alpha)
     return a
@@ -106,7 +157,47 @@ def rope_factors(seed, half):
     return [round(float(x), 4) for x in short], [round(float(x), 4) for x in long_]
 
 
+def llama3_inv_freq(hs, orig):
+    """The llama3 rope recomputed in float64: (inv_freq, default inv_freq, region per index as
+    'high' / 'mid' / 'low'), independent of HF's code."""
+    import numpy as np
+    factor, low, high = LLAMA3
+    base = 1.0 / (ROPE_THETA ** (np.arange(0, hs, 2, dtype=np.float64) / hs))
+    wavelen = 2.0 * math.pi / base
+    out, region = np.empty_like(base), []
+    for i, (f, w) in enumerate(zip(base, wavelen)):
+        if w < orig / high:
+            out[i], r = f, "high"
+        elif w > orig / low:
+            out[i], r = f / factor, "low"
+        else:
+            s = (orig / w - low) / (high - low)
+            out[i], r = f * ((1.0 - s) / factor + s), "mid"
+        region.append(r)
+    return out, base, region
+
+
+def build_llama_config(a):
+    from transformers import LlamaConfig
+    rope = {"rope_type": "default", "rope_theta": ROPE_THETA}
+    if a.llama3_rope:
+        factor, low, high = LLAMA3
+        rope = {"rope_type": "llama3", "rope_theta": ROPE_THETA, "factor": factor,
+                "low_freq_factor": low, "high_freq_factor": high,
+                "original_max_position_embeddings": a.original_max}
+    cfg = LlamaConfig(
+        vocab_size=a.vocab, hidden_size=a.hidden, intermediate_size=a.intermediate,
+        num_hidden_layers=a.layers, num_attention_heads=a.heads, num_key_value_heads=a.kv_heads,
+        head_dim=a.hidden // a.heads, hidden_act="silu", rms_norm_eps=1e-5, rope_parameters=rope,
+        max_position_embeddings=a.max_pos, tie_word_embeddings=False, attention_bias=False,
+        mlp_bias=False, attention_dropout=0.0, pad_token_id=0, bos_token_id=1, eos_token_id=2)
+    cfg._attn_implementation = "eager"
+    return cfg, None, None
+
+
 def build_config(a):
+    if a.arch == "llama":
+        return build_llama_config(a)
     from transformers import Phi3Config
     hs = a.hidden // a.heads
     rope = {"rope_type": "default", "rope_theta": 10000.0, "partial_rotary_factor": 1.0}
@@ -146,6 +237,8 @@ def check_rope(model, a, short, long_, T):
     import torch
     rot = model.get_base_model().model.rotary_emb
     hs = a.hidden // a.heads
+    if a.llama3_rope:
+        return check_llama3_rope(rot, a)
     if not a.longrope:
         return 1.0
     factors = long_ if T > a.original_max else short
@@ -163,6 +256,48 @@ def check_rope(model, a, short, long_, T):
     return float(rot.attention_scaling)
 
 
+def check_llama3_rope(rot, a):
+    """HF's llama3 inv_freq equals the float64 recomputation, differs from the default rope, and
+    all three regions are populated; the cos/sin scale is 1."""
+    import torch
+    hs = a.hidden // a.heads
+    want, default, region = llama3_inv_freq(hs, a.original_max)
+    got = rot.inv_freq.detach().double().cpu().numpy()
+    if rot.rope_type != "llama3" or got.shape != want.shape:
+        raise SystemExit("hf_fixture: rotary embedding is %r with %d frequencies, expected llama3 "
+                         "with %d" % (rot.rope_type, got.size, want.size))
+    # HF computes in fp32: allow a few fp32 ulps per element (the three regions differ by >= 1e-3).
+    rel = abs(got - want) / want
+    if rel.max() > 1e-6:
+        raise SystemExit("hf_fixture: rotary inv_freq is not the llama3 one (max rel diff %g)" %
+                         rel.max())
+    if (abs(got - default) / default).max() < 0.5:
+        raise SystemExit("hf_fixture: rotary inv_freq is the default one: llama3 scaling ignored")
+    counts = {r: region.count(r) for r in ("high", "mid", "low")}
+    if min(counts.values()) == 0:
+        raise SystemExit("hf_fixture: llama3 rope with orig=%d leaves a region empty %s; pick "
+                         "another --original-max" % (a.original_max, counts))
+    if rot.attention_scaling != 1.0:
+        raise SystemExit("hf_fixture: llama3 attention_scaling %r, expected 1.0" %
+                         rot.attention_scaling)
+    a.llama3_regions = {r: [i for i, x in enumerate(region) if x == r] for r in counts}
+    print("hf_fixture: llama3 rope regions (inv_freq index): high %s, mid %s, low %s" %
+          (a.llama3_regions["high"], a.llama3_regions["mid"], a.llama3_regions["low"]))
+    return 1.0
+
+
+def base_names(a):
+    """The HF names base/model.safetensors must hold."""
+    per = (["self_attn.qkv_proj", "self_attn.o_proj", "mlp.gate_up_proj", "mlp.down_proj"]
+           if a.arch == "phi3" else
+           ["self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
+            "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"])
+    per += ["input_layernorm", "post_attention_layernorm"]
+    names = {"model.embed_tokens.weight", "model.norm.weight", "lm_head.weight"}
+    names |= {"model.layers.%d.%s.weight" % (l, m) for l in range(a.layers) for m in per}
+    return names
+
+
 def main(argv):
     a = parse_args(argv)
     t0 = time.time()
@@ -172,7 +307,8 @@ def main(argv):
     import peft
     from peft import LoraConfig, get_peft_model
     from safetensors.torch import save_file
-    from transformers import Phi3ForCausalLM
+    from safetensors import safe_open
+    from transformers import LlamaForCausalLM, Phi3ForCausalLM
 
     torch.manual_seed(a.seed)
     gen = torch.Generator().manual_seed(a.seed)
@@ -182,7 +318,8 @@ def main(argv):
     torch.backends.cudnn.allow_tf32 = False
 
     cfg, short, long_ = build_config(a)
-    model = Phi3ForCausalLM(cfg).float()
+    model_cls = LlamaForCausalLM if a.arch == "llama" else Phi3ForCausalLM
+    model = model_cls(cfg).float()
     init_base(model, gen)
     model.eval()  # dropouts are 0 anyway; eval keeps it explicit
 
@@ -192,6 +329,12 @@ def main(argv):
     # on the model itself would also round the rotary inv_freq buffers, and .float() does not
     # bring their fp32 values back.
     copy.deepcopy(model).to(torch.bfloat16).save_pretrained(base_dir, safe_serialization=True)
+    with safe_open(os.path.join(base_dir, "model.safetensors"), "pt") as f:
+        keys = set(f.keys())
+        dtypes = {f.get_slice(k).get_dtype() for k in keys}
+    if keys != base_names(a) or dtypes != {"BF16"}:
+        raise SystemExit("hf_fixture: base/model.safetensors holds %s (dtypes %s), expected %s" %
+                         (sorted(keys ^ base_names(a)), sorted(dtypes), "the HF names in BF16"))
 
     B, T, V = a.batch, a.seq, a.vocab
     ids = torch.randint(3, V, (B, T), generator=gen, dtype=torch.int64)
@@ -200,7 +343,7 @@ def main(argv):
     labels[:, T // 2] = -100
 
     lcfg = LoraConfig(r=a.lora_r, lora_alpha=a.lora_alpha, lora_dropout=0.0, bias="none",
-                      target_modules=["qkv_proj", "o_proj", "gate_up_proj", "down_proj"],
+                      target_modules=TARGETS[a.arch],
                       task_type="CAUSAL_LM")
     pm = get_peft_model(model, lcfg)
     with torch.no_grad():
@@ -251,7 +394,7 @@ def main(argv):
     save_file(expected, os.path.join(a.out, "expected.safetensors"))
 
     # The saved base folder must reload (fp32) to the same base logits.
-    re = Phi3ForCausalLM.from_pretrained(base_dir, dtype=torch.float32,
+    re = model_cls.from_pretrained(base_dir, dtype=torch.float32,
                                          attn_implementation="eager").to(dev).eval()
     with torch.no_grad():
         re_logits = re(input_ids=ids_d).logits.float()
@@ -261,32 +404,51 @@ def main(argv):
     if float((re_logits - base_logits).abs().max()) > reload_tol:
         raise SystemExit("hf_fixture: reloaded base gives different logits (max diff %g)" %
                          (re_logits - base_logits).abs().max())
+    if not torch.equal(re.model.rotary_emb.inv_freq.cpu(), pm.get_base_model().model.rotary_emb.
+                       inv_freq.cpu()):
+        raise SystemExit("hf_fixture: reloaded config.json gives another rotary inv_freq")
 
     hs = a.hidden // a.heads
     meta = {
         "ints": torch.tensor([a.hidden, a.layers, a.heads, a.kv_heads, hs, a.intermediate, V,
-                              a.window, a.lora_r, a.original_max if a.longrope else 0, a.max_pos,
-                              1 if a.longrope else 0, B, T], dtype=torch.int64),
-        "floats": torch.tensor([10000.0, 1e-5, float(a.lora_alpha), attention_factor],
+                              a.window, a.lora_r,
+                              a.original_max if a.rope_kind != "default" else 0, a.max_pos,
+                              ROPE_KIND[a.rope_kind], B, T, ARCH_ID[a.arch]], dtype=torch.int64),
+        "floats": torch.tensor([ROPE_THETA, 1e-5, float(a.lora_alpha), attention_factor],
                                dtype=torch.float32),
     }
     if a.longrope:
         meta["short_factor"] = torch.tensor(short, dtype=torch.float32)
         meta["long_factor"] = torch.tensor(long_, dtype=torch.float32)
+    if a.llama3_rope:
+        meta["llama3"] = torch.tensor(LLAMA3, dtype=torch.float32)
     save_file(meta, os.path.join(a.out, "meta.safetensors"))
 
     cmd = "python3 bench/device/hf_fixture.py " + " ".join(shlex.quote(x) for x in argv)
     rope_note = ("longrope orig=%d max_pos=%d (T=%d uses the %s factors) attention_factor=%.9g" %
                  (a.original_max, a.max_pos, T, "LONG" if T > a.original_max else "short",
                   attention_factor)) if a.longrope else "default rope"
-    readme = f"""arch=phi3 seed={a.seed} longrope={a.longrope} kv_heads={a.kv_heads} head_dim={hs} window={a.window or None} {rope_note}
+    if a.llama3_rope:
+        rg = a.llama3_regions
+        rope_note = ("llama3 rope factor=%g low_freq_factor=%g high_freq_factor=%g orig=%d "
+                     "max_pos=%d (inv_freq indices: %d high kept %s, %d smoothed %s, %d low /factor "
+                     "%d..%d) attention_factor=1" %
+                     (LLAMA3 + (a.original_max, a.max_pos, len(rg["high"]), rg["high"],
+                                len(rg["mid"]), rg["mid"], len(rg["low"]), rg["low"][0],
+                                rg["low"][-1])))
+    extra = ""
+    if a.longrope:
+        extra = ", short_factor/long_factor F32 [HS/2]"
+    elif a.llama3_rope:
+        extra = ", llama3 F32 [factor,low_freq_factor,high_freq_factor]"
+    readme = f"""arch={a.arch} seed={a.seed} longrope={a.longrope} llama3_rope={a.llama3_rope} kv_heads={a.kv_heads} head_dim={hs} window={a.window or None} {rope_note}
 Made by: {cmd}
 Versions: torch {torch.__version__}, transformers {transformers.__version__}, peft {peft.__version__}, device {a.device}.
 base/: HF model (config.json + model.safetensors stored as BF16; every base weight is bf16-exact, math below is fp32).
-adapter/: PEFT LoRA r={a.lora_r} alpha={a.lora_alpha} on qkv_proj,o_proj,gate_up_proj,down_proj (lora_B random), fp32, before the step.
+adapter/: PEFT LoRA r={a.lora_r} alpha={a.lora_alpha} on {",".join(TARGETS[a.arch])} (lora_B random), fp32, before the step.
 expected.safetensors: input_ids[{B},{T}], labels (-100 masked at t=0,1,2,{T // 2}), base_logits, lora_logits, loss (mean CE over shifted unmasked labels),
 grad.<peft param name> after loss.backward(), after_adamw.<name> after one torch AdamW step lr=1e-2 betas=(0.9,0.999) eps=1e-8 wd=0.01.
-meta.safetensors: ints I64 [C,L,NH,NKV,HS,I,V,window,lora_r,original_max,max_pos,longrope,B,T], floats F32 [rope_theta,rms_eps,lora_alpha,attention_factor]{", short_factor/long_factor F32 [HS/2]" if a.longrope else ""}.
+meta.safetensors: ints I64 [C,L,NH,NKV,HS,I,V,window,lora_r,original_max,max_pos,rope_kind(0 default,1 longrope,2 llama3),B,T,arch(0 phi3,1 llama)], floats F32 [rope_theta,rms_eps,lora_alpha,attention_factor]{extra}.
 Attention: eager, causal{f", sliding window {a.window} keys (kv_idx > q_idx - {a.window})" if a.window else ""}, fp32.
 """
     with open(os.path.join(a.out, "README.txt"), "w") as f:
