@@ -21,9 +21,10 @@
 #                      tests/cuda/host_grad_reducer_test (the same interface over a host
 #                      all_reducer, the CPU ring's),
 #                      tests/cuda/infer_test (GPU greedy decode vs the CPU twins),
-#                      tests/cuda/hf_parity_test (the GPU step, AdamW and prefill vs Hugging
-#                      Face transformers + PEFT: the checked-in fixture and a fresh one made
-#                      here by bench/device/hf_fixture.py at Phi-3's head dim 96),
+#                      tests/cuda/hf_parity_test (the GPU step, AdamW, prefill and a decode
+#                      step vs Hugging Face transformers + PEFT: the checked-in Phi-3 and Llama
+#                      fixtures and fresh ones made here by bench/device/hf_fixture.py at
+#                      Phi-3's head dim 96 and Llama's 128),
 #                      bench/cuda/model_bench + infer_bench (kaito_engine_cuda) and
 #                      bench/device/hf_model_bench.py (transformers + peft, same run), then
 #                      bench/device/model_report.py -> ONE table: metric, ours, HF, ratio, goal
@@ -248,18 +249,24 @@ model_parity() {
   return "$rc"
 }
 
-# The checked-in HF fixture plus a fresh one made here (new seed each run; HS 96 as Phi-3, GQA,
-# window 128 < T = 160, longrope with T > original_max 128), fp32 HF math on the CPU.
+# The checked-in HF fixtures (Phi-3, Llama) plus two fresh ones made here (new seeds each run),
+# fp32 HF math on the CPU: Phi-3 at HS 96 (GQA, window 128 < T = 160, longrope with T >
+# original_max 128), Llama at HS 128 (GQA 4:1, llama3 rope, split q/k/v and gate/up LoRAs).
 hf_parity() {
-  local fresh=/tmp/kaito-hf-fixture-hs96 seed=$((RANDOM + 1))
-  rm -rf "$fresh"
-  echo "fresh fixture: seed $seed"
+  local fresh=/tmp/kaito-hf-fixture-hs96 fresh_llama=/tmp/kaito-hf-fixture-llama-hs128
+  local seed=$((RANDOM + 1))
+  rm -rf "$fresh" "$fresh_llama"
+  echo "fresh fixtures: seeds $seed, $((seed + 1))"
   PYTHONUNBUFFERED=1 python3 "$ROOT/bench/device/hf_fixture.py" --out "$fresh" \
     --seed "$seed" --hidden 384 --layers 2 --heads 4 --kv-heads 2 --intermediate 1024 \
     --vocab 2048 --batch 2 --seq 160 --window 128 --longrope --original-max 128 --max-pos 4096 \
     --lora-r 8 --lora-alpha 16 --device cpu
-  "$BUILD/tests/cuda/hf_parity_test" "$ROOT/tests/data/hf-phi3-gqa-window-longrope" "$fresh" |
-    tee "$OUT/hf_parity.txt"
+  PYTHONUNBUFFERED=1 python3 "$ROOT/bench/device/hf_fixture.py" --arch llama --out "$fresh_llama" \
+    --seed "$((seed + 1))" --hidden 512 --layers 2 --heads 4 --kv-heads 1 --intermediate 1024 \
+    --vocab 2048 --batch 2 --seq 160 --llama3-rope --original-max 64 --max-pos 4096 \
+    --lora-r 8 --lora-alpha 16 --device cpu
+  "$BUILD/tests/cuda/hf_parity_test" "$ROOT/tests/data/hf-phi3-gqa-window-longrope" \
+    "$ROOT/tests/data/hf-llama-gqa-llama3rope" "$fresh" "$fresh_llama" | tee "$OUT/hf_parity.txt"
 }
 
 infer_t() {

@@ -156,7 +156,8 @@ status alloc_model(cuda_context& cx, gpu_model& m) {
         KAITO_TRY(alloc_into(w.dense, size_t(w.numel()) * sizeof(bf16), name + ".dense"));
       }
       gpu_lora_linear& a = ly.lora(t);
-      a.r = s.lora_r;
+      a.r = s.lora_rank(t);
+      a.blocks = lora_blocks_of(s, t);
       a.in = d.in;
       a.out = d.out;
       const size_t na = size_t(a.r * a.in), nb = size_t(a.out * a.r);
@@ -260,6 +261,7 @@ result<gpu_model> gpu_model_random(cuda_context& cx, const gpu_model_shape& shap
       if (!lora_b_zero) {
         const uint64_t bseed = rng_derive(lseed, 1);
         for (size_t e = 0; e < B.size(); ++e) B[e] = -1e-3f + 2e-3f * rng_uniform(bseed, e);
+        lora_block_mask_cpu(B.data(), lo.out, lo.r, lo.blocks);  // split_lora: zero off-block
       }
       KAITO_TRY(upload_lora(cx, lo, A, B));
     }
@@ -293,8 +295,14 @@ result<gpu_model> gpu_model_from_host(cuda_context& cx, const gpu_model_shape& s
       const linear_dims d = target_dims(s, t);
       const std::string name = layer_name(l, kTargetNames[t]);
       KAITO_TRY(check(*base[t], d.out * d.in, name));
-      KAITO_TRY(check(h.lora_A[t], s.lora_r * d.in, name + ".lora_A"));
-      KAITO_TRY(check(h.lora_B[t], d.out * s.lora_r, name + ".lora_B"));
+      const int64_t R = s.lora_rank(t);
+      KAITO_TRY(check(h.lora_A[t], R * d.in, name + ".lora_A"));
+      KAITO_TRY(check(h.lora_B[t], d.out * R, name + ".lora_B"));
+      std::vector<float> masked = h.lora_B[t];
+      lora_block_mask_cpu(masked.data(), d.out, R, lora_blocks_of(s, t));
+      if (masked != h.lora_B[t])
+        return invalid_argument("split_lora: lora_B must be zero outside its modules' blocks",
+                                name + ".lora_B");
     }
   }
   gpu_model m;

@@ -8,6 +8,16 @@
 //   x += (silu(gate) * up) · Wdownᵀ
 // then final_norm and lm_head (untied). Each of the four base linears carries a LoRA branch
 // (kernels/lora.h): y += s * (x · Aᵀ) · Bᵀ, s = lora_alpha / lora_r.
+// Llama / Mistral (shape.split_lora): HF keeps q_proj, k_proj, v_proj and gate_proj, up_proj as
+// separate linears and PEFT gives each its own LoRA of rank r. The model concatenates their base
+// weights into the same fused qkv and gate_up (rows [q | k | v], [gate | up]: the products are the
+// same), and their LoRAs into one block-diagonal LoRA per fused linear (kernels/lora.h
+// lora_blocks): A (3r, C) = [A_q; A_k; A_v], B (qkv_dim, 3r) with B_q at rows [0, q_dim) x columns
+// [0, r), B_k, B_v after it, zero elsewhere; likewise gate_up with 2r. Forward, dX and dA are
+// exactly the separate modules'; the trainer zeroes dB outside the blocks after each backward
+// (lora_block_mask_cuda), so the zeros stay zero through clipping and AdamW. One difference from
+// PEFT remains: with lora_dropout > 0, q, k and v see one dropout mask of their shared input where
+// PEFT draws three.
 //
 // Storage (what bitsandbytes + PEFT hold for a QLoRA run):
 //   base linears (qkv, o, gate_up, down): NF4 with double quantization (kernels/nf4.h): packed
@@ -35,6 +45,7 @@
 #include "base/status.h"
 #include "engine/cuda/device_buffer.h"
 #include "kernels/dtype.h"
+#include "kernels/lora.h"
 #include "kernels/rope.h"
 
 namespace kaito {
@@ -51,6 +62,7 @@ struct gpu_model_shape {
   int64_t lora_r = 8;
   double lora_alpha = 16.0;
   bool quantized_base = true;  // NF4 + double quant (QLoRA); false: bf16 base linears (LoRA)
+  bool split_lora = false;     // Llama's separate q/k/v, gate/up LoRA modules (see the top)
 
   // microsoft/Phi-3-mini-4k-instruct: 3072, 32 layers, 32/32 heads of 96, 8192, vocab 32064,
   // theta 10000, eps 1e-5, window 2047 in config.json (0 here: training sequences of <= 2047
@@ -60,6 +72,10 @@ struct gpu_model_shape {
   int64_t kv_dim() const { return NKV * HS; }
   int64_t qkv_dim() const { return (NH + 2 * NKV) * HS; }
   float lora_scale() const { return float(lora_alpha / double(lora_r)); }
+  // The rank of lora_target t's (block-diagonal) LoRA: lora_r times its module count (split_lora:
+  // 3 for qkv, 2 for gate_up), and the largest over the four targets.
+  int64_t lora_rank(int t) const;
+  int64_t max_lora_rank() const;
   // invalid_argument naming the field: positive sizes, NH % NKV == 0, HS in {32, 64, 96, 128}
   // (the attention kernel's), even HS, C % 8 == 0 and I % 8 == 0 (16-byte rows), lora_r >= 1,
   // rope.theta > 0, longrope: HS/2 short and long factors (all > 0) and a positive original max.
@@ -80,9 +96,10 @@ struct gpu_base_linear {
   int64_t nblocks() const { return (OC * C + 63) / 64; }
 };
 
-// A LoRA branch on a linear in -> out (kernels/lora.h layout).
+// A LoRA branch on a linear in -> out (kernels/lora.h layout); r is the whole (block) rank.
 struct gpu_lora_linear {
   int64_t r = 0, in = 0, out = 0;
+  lora_blocks blocks;                // one block, or split_lora's modules (dB is masked to them)
   device_buffer A, B;                // bf16 working copies: A (r, in), B (out, r)
   device_buffer A_master, B_master;  // fp32 masters (AdamW updates these)
   device_buffer dA, dB;              // fp32 gradients (accumulated by backward, += )
@@ -113,6 +130,19 @@ struct linear_dims {
   int64_t out, in;
 };
 linear_dims target_dims(const gpu_model_shape& s, int t);
+// The modules of lora_target t's LoRA as row blocks of its output (kernels/lora.h): one block
+// (out) unless split_lora: qkv [q_dim, q_dim + kv_dim, qkv_dim], gate_up [I, 2I].
+lora_blocks lora_blocks_of(const gpu_model_shape& s, int t);
+// Host form of a split target's LoRA from PEFT's per-module tensors (q, k, v or gate, up, in
+// order; each A (r, in), B (rows of the module, r)): A stacked, B block-diagonal (zero outside the
+// blocks). And back: module `seg`'s A rows and B block. invalid_argument naming the module
+// index ("modules[1].lora_B") when a size does not match.
+struct lora_pair {
+  std::vector<float> A, B;
+};
+result<lora_pair> lora_pack_blocks(const gpu_model_shape& s, int t,
+                                   const std::vector<lora_pair>& modules);
+lora_pair lora_unpack_block(const gpu_model_shape& s, int t, const lora_pair& packed, int seg);
 
 struct gpu_model {
   gpu_model_shape shape;
@@ -142,8 +172,9 @@ struct gpu_model {
 // (fixed order) and quantize_blockwise_8bit_cuda: the same state nf4_quantize_weight makes from
 // those values (model_parity_test checks it). Norms 1; embed and lm_head ~ U(-a, a) rounded to
 // bf16. LoRA A: lora_init_cpu(seed rng_derive(seed, random_weight_tag(l, t) + 1)), kaiming
-// uniform; B zero when lora_b_zero (PEFT's init), else ~ U(-1e-3, 1e-3) so benches exercise every
-// product with non-zero values. The whole model is deterministic in `seed`.
+// uniform; B zero when lora_b_zero (PEFT's init), else ~ U(-1e-3, 1e-3) inside its blocks
+// (split_lora: zero outside them) so benches exercise every product with non-zero values. The
+// whole model is deterministic in `seed`.
 inline constexpr float kRandomWeightBound = 0.034641016f;  // 0.02 * sqrt(3)
 inline uint64_t random_weight_tag(int64_t l, int t) {
   return 16 + uint64_t(l) * 16 + uint64_t(t) * 2;
@@ -155,7 +186,9 @@ result<gpu_model> gpu_model_random(cuda_context& cx, const gpu_model_shape& shap
 struct host_layer_weights {
   std::vector<float> input_norm, post_norm;  // (C)
   std::vector<float> qkv, o, gate_up, down;  // (qkv_dim, C), (C, q_dim), (2I, C), (C, I)
-  std::vector<float> lora_A[4], lora_B[4];   // by lora_target: A (r, in), B (out, r)
+  // by lora_target, R = shape.lora_rank(t): A (R, in), B (out, R) (split_lora: block form,
+  // lora_pack_blocks)
+  std::vector<float> lora_A[4], lora_B[4];
 };
 struct host_model_weights {
   std::vector<float> embed, final_norm, lm_head;  // (V, C), (C), (V, C)
@@ -165,7 +198,8 @@ struct host_model_weights {
 // CPU twin), so a test can rebuild the same state and dequantize it on the CPU (bf16-rounded
 // instead when !shape.quantized_base); norms, embed,
 // lm_head rounded to bf16; LoRA masters as given (fp32), bf16 copies rounded from them; grads 0.
-// invalid_argument naming the tensor ("layers[1].gate_up") when a size does not match `shape`.
+// invalid_argument naming the tensor ("layers[1].gate_up") when a size does not match `shape`, or
+// ("layers[0].qkv.lora_B") when a split_lora B is not zero outside its blocks.
 result<gpu_model> gpu_model_from_host(cuda_context& cx, const gpu_model_shape& shape, int64_t max_T,
                                       const host_model_weights& w);
 

@@ -1,6 +1,9 @@
 // gpu_model_shape and target_dims (contract: engine/cuda/gpu_model.h). Host code: no CUDA, so the
 // CPU-side tests (tests/cuda/hf_fixture_cpu_test) build and check shapes on any machine.
+#include <algorithm>
 #include <string>
+
+#include "base/check.h"
 
 #include "engine/cuda/gpu_model.h"
 #include "engine/cuda/rope_tables.h"
@@ -70,6 +73,85 @@ linear_dims target_dims(const gpu_model_shape& s, int t) {
     default:
       return {s.C, s.I};
   }
+}
+
+int64_t gpu_model_shape::lora_rank(int t) const {
+  return lora_r * lora_blocks_of(*this, t).nseg;
+}
+
+int64_t gpu_model_shape::max_lora_rank() const {
+  int64_t r = 0;
+  for (int t = 0; t < kLoraTargets; ++t) r = std::max(r, lora_rank(t));
+  return r;
+}
+
+lora_blocks lora_blocks_of(const gpu_model_shape& s, int t) {
+  lora_blocks b;
+  if (s.split_lora && t == lora_qkv) {
+    b.nseg = 3;
+    b.seg_end[0] = s.q_dim();
+    b.seg_end[1] = s.q_dim() + s.kv_dim();
+    b.seg_end[2] = s.qkv_dim();
+  } else if (s.split_lora && t == lora_gate_up) {
+    b.nseg = 2;
+    b.seg_end[0] = s.I;
+    b.seg_end[1] = 2 * s.I;
+  } else {
+    b.seg_end[0] = target_dims(s, t).out;
+  }
+  return b;
+}
+
+namespace {
+int64_t block_begin(const lora_blocks& b, int seg) {
+  return seg == 0 ? 0 : b.seg_end[seg - 1];
+}
+}  // namespace
+
+result<lora_pair> lora_pack_blocks(const gpu_model_shape& s, int t,
+                                   const std::vector<lora_pair>& modules) {
+  const lora_blocks b = lora_blocks_of(s, t);
+  const linear_dims d = target_dims(s, t);
+  const int64_t r = s.lora_r, R = s.lora_rank(t);
+  if (int64_t(modules.size()) != b.nseg)
+    return invalid_argument("expected " + std::to_string(b.nseg) + " LoRA modules, got " +
+                                std::to_string(modules.size()),
+                            "modules");
+  lora_pair out;
+  out.B.assign(size_t(d.out * R), 0.0f);
+  for (int seg = 0; seg < b.nseg; ++seg) {
+    const lora_pair& m = modules[size_t(seg)];
+    const int64_t row0 = block_begin(b, seg), rows = b.seg_end[seg] - row0;
+    const std::string where = "modules[" + std::to_string(seg) + "]";
+    if (int64_t(m.A.size()) != r * d.in)
+      return invalid_argument("expected " + std::to_string(r * d.in) + " values",
+                              where + ".lora_A");
+    if (int64_t(m.B.size()) != rows * r)
+      return invalid_argument("expected " + std::to_string(rows * r) + " values",
+                              where + ".lora_B");
+    out.A.insert(out.A.end(), m.A.begin(), m.A.end());
+    for (int64_t o = 0; o < rows; ++o)
+      for (int64_t k = 0; k < r; ++k)
+        out.B[size_t((row0 + o) * R + seg * r + k)] = m.B[size_t(o * r + k)];
+  }
+  return out;
+}
+
+lora_pair lora_unpack_block(const gpu_model_shape& s, int t, const lora_pair& packed, int seg) {
+  const lora_blocks b = lora_blocks_of(s, t);
+  const linear_dims d = target_dims(s, t);
+  const int64_t r = s.lora_r, R = s.lora_rank(t);
+  KAITO_CHECK(seg >= 0 && seg < b.nseg && int64_t(packed.A.size()) == R * d.in &&
+                  int64_t(packed.B.size()) == d.out * R,
+              "lora_unpack_block: bad sizes or segment ", seg);
+  const int64_t row0 = block_begin(b, seg), rows = b.seg_end[seg] - row0;
+  lora_pair m;
+  m.A.assign(packed.A.begin() + seg * r * d.in, packed.A.begin() + (seg + 1) * r * d.in);
+  m.B.resize(size_t(rows * r));
+  for (int64_t o = 0; o < rows; ++o)
+    for (int64_t k = 0; k < r; ++k)
+      m.B[size_t(o * r + k)] = packed.B[size_t((row0 + o) * R + seg * r + k)];
+  return m;
 }
 
 }  // namespace kaito::gpu

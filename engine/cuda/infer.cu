@@ -102,7 +102,7 @@ struct gpu_generator::impl {
         {&att, R * s.q_dim() * b2, "att"},
         {&gu, R * 2 * s.I * b2, "gate_up"},
         {&act, R * s.I * b2, "act"},
-        {&z, R * s.lora_r * b2, "lora_z"},
+        {&z, R * s.max_lora_rank() * b2, "lora_z"},
         {&lse, R * s.NH * sizeof(float), "lse"},
         {&last, size_t(opt.max_batch * s.C) * b2, "last_rows"},
         {&logits, size_t(opt.max_batch * s.V) * b2, "logits"},

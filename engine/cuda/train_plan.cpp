@@ -45,7 +45,7 @@ result<train_plan> make_train_plan(const gpu_model_shape& s, int64_t B, int64_t 
   p.dropout = dropout;
   p.chunk_rows = chunk_rows > 0 ? std::min(chunk_rows, p.N) : std::min<int64_t>(p.N, 1024);
   const int64_t N = p.N, C = s.C, Q = s.q_dim(), KV = s.kv_dim(), QKV = s.qkv_dim(), I = s.I,
-                R = s.lora_r, V = s.V, Nc = p.chunk_rows;
+                R = s.max_lora_rank(), V = s.V, Nc = p.chunk_rows;
   layout g;
   p.ids = g.take(N, kI32);
   p.targets = g.take(N, kI32);

@@ -4,7 +4,8 @@
 // from (B, T, shape, checkpointing, dropout, loss chunk) so a step never allocates.
 //
 // Legend: N = B*T rows, C hidden, Q = NH*HS, KV = NKV*HS, QKV = Q + 2 KV, I intermediate,
-// V vocab, R LoRA rank, Nc = rows of one lm_head + cross-entropy chunk. bf16 unless marked.
+// V vocab, R the largest LoRA rank (shape.max_lora_rank(): split_lora blocks), Nc = rows of
+// one lm_head + cross-entropy chunk. bf16 unless marked.
 //   inputs:  ids, targets (N) i32; rope cos, sin (N, HS) f32 (the model's table per sequence)
 //   xin:     L + 1 residual streams (N, C): xin[l] is layer l's input, xin[L] the last output
 //   layer activation sets (L of them, or 1 with checkpointing; the forward of layer l writes set

@@ -141,7 +141,7 @@ float attn_scale(int64_t HS) {
 
 void gpu_trainer::layer_forward(int64_t l, bool recompute) {
   const gpu_model_shape& s = m_.shape;
-  const int64_t N = plan_.N, C = s.C, Q = s.q_dim(), KV = s.kv_dim(), I = s.I, R = s.lora_r;
+  const int64_t N = plan_.N, C = s.C, Q = s.q_dim(), KV = s.kv_dim(), I = s.I;
   const gpu_layer& ly = m_.layers[size_t(l)];
   const layer_ptrs a = ptrs_of(set_base(l), plan_.slot);
   bf16* x = at<bf16>(plan_.xin + size_t(l) * plan_.xin_stride);
@@ -151,8 +151,8 @@ void gpu_trainer::layer_forward(int64_t l, bool recompute) {
   auto xd = [&](int t) { return plan_.dropout ? a.xd[t] : nullptr; };
   auto lora = [&](int t, bf16* y, const bf16* in) {
     const gpu_lora_linear& w = ly.lora(t);
-    lora_forward_cuda(cx_, y, xd(t), a.z[t], in, w.A.as<bf16>(), w.B.as<bf16>(), N, w.in, R, w.out,
-                      sc, p, dropout_seed(l, t));
+    lora_forward_cuda(cx_, y, xd(t), a.z[t], in, w.A.as<bf16>(), w.B.as<bf16>(), N, w.in, w.r,
+                      w.out, sc, p, dropout_seed(l, t));
   };
   const float* cos = at<float>(plan_.cos);
   const float* sin = at<float>(plan_.sin);
@@ -205,7 +205,7 @@ void gpu_trainer::layer_backward(int64_t l) {
   // there from the forward (the head does not touch the set), so it is not recomputed.
   if (plan_.checkpoint && l != m_.shape.L - 1) layer_forward(l, true);
   const gpu_model_shape& s = m_.shape;
-  const int64_t N = plan_.N, C = s.C, Q = s.q_dim(), KV = s.kv_dim(), I = s.I, R = s.lora_r;
+  const int64_t N = plan_.N, C = s.C, Q = s.q_dim(), KV = s.kv_dim(), I = s.I;
   const gpu_layer& ly = m_.layers[size_t(l)];
   const layer_ptrs a = ptrs_of(set_base(l), plan_.slot);
   bf16* x = at<bf16>(plan_.xin + size_t(l) * plan_.xin_stride);
@@ -227,7 +227,9 @@ void gpu_trainer::layer_backward(int64_t l) {
     const gpu_lora_linear& w = ly.lora(t);
     lora_backward_cuda(cx_, dx, w.dA.as<float>(), w.dB.as<float>(), dz, dy,
                        plan_.dropout ? a.xd[t] : inputs[t], a.z[t], w.A.as<bf16>(), w.B.as<bf16>(),
-                       N, w.in, R, w.out, sc, p, dropout_seed(l, t));
+                       N, w.in, w.r, w.out, sc, p, dropout_seed(l, t));
+    // split_lora: dB = dtᵀ · z filled the off-block entries too; they must stay zero
+    lora_block_mask_cuda(cx_, w.dB.as<float>(), w.out, w.r, w.blocks);
     if (reducer_) {  // this module's dA, dB are complete: their buckets may start reducing
       const size_t i = size_t(l * kLoraTargets + t) * 2;
       for (size_t k : {i + 1, i}) {

@@ -10,8 +10,15 @@ namespace kaito::testing {
 
 namespace {
 
-const char* const kHfModule[gpu::kLoraTargets] = {"self_attn.qkv_proj", "self_attn.o_proj",
-                                                  "mlp.gate_up_proj", "mlp.down_proj"};
+// HF module names of each lora_target's linear: Phi-3's fused ones, or Llama's (q, k, v) and
+// (gate, up), in the row order of the fused linear.
+const std::vector<std::string> kPhi3Modules[gpu::kLoraTargets] = {
+    {"self_attn.qkv_proj"}, {"self_attn.o_proj"}, {"mlp.gate_up_proj"}, {"mlp.down_proj"}};
+const std::vector<std::string> kLlamaModules[gpu::kLoraTargets] = {
+    {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj"},
+    {"self_attn.o_proj"},
+    {"mlp.gate_proj", "mlp.up_proj"},
+    {"mlp.down_proj"}};
 
 struct reader {
   std::string dir;
@@ -53,9 +60,15 @@ double norm_rel_error(const std::vector<float>& ref, const std::vector<float>& g
 result<hf_fixture> load_hf_fixture(const std::string& dir) {
   reader r{dir, {}};
   hf_fixture f;
-  const std::vector<int64_t> ints = r.ints("meta.safetensors", "ints", 14);
+  const std::vector<int64_t> ints = r.ints("meta.safetensors", "ints", 15);
   const std::vector<float> fl = r.floats("meta.safetensors", "floats", 4);
   KAITO_TRY(r.st);
+  if (ints[14] != 0 && ints[14] != 1)
+    return invalid_argument("arch must be 0 (phi3) or 1 (llama)", "meta.safetensors: ints[14]");
+  if (ints[11] < 0 || ints[11] > 2)
+    return invalid_argument("rope kind must be 0 (default), 1 (longrope) or 2 (llama3)",
+                            "meta.safetensors: ints[11]");
+  f.arch = ints[14] == 1 ? "llama" : "phi3";
   gpu::gpu_model_shape& s = f.shape;
   s.C = ints[0], s.L = ints[1], s.NH = ints[2], s.NKV = ints[3], s.HS = ints[4], s.I = ints[5];
   s.V = ints[6], s.window = ints[7], s.lora_r = ints[8];
@@ -63,9 +76,19 @@ result<hf_fixture> load_hf_fixture(const std::string& dir) {
   s.rms_eps = fl[1];
   s.lora_alpha = fl[2];
   s.quantized_base = false;
+  s.split_lora = f.arch == "llama";
   s.rope.theta = fl[0];
   s.rope.head_dim = s.HS;
-  if (ints[11] != 0) {
+  if (ints[11] == 2) {
+    const std::vector<float> l3 = r.floats("meta.safetensors", "llama3", 3);
+    KAITO_TRY(r.st);
+    s.rope.kind = rope_kind::llama3;
+    s.rope.original_max_position_embeddings = ints[9];
+    s.rope.max_position_embeddings = ints[10];
+    s.rope.factor = l3[0];
+    s.rope.low_freq_factor = l3[1];
+    s.rope.high_freq_factor = l3[2];
+  } else if (ints[11] == 1) {
     s.rope.kind = rope_kind::longrope;
     s.rope.original_max_position_embeddings = ints[9];
     s.rope.max_position_embeddings = ints[10];
@@ -92,18 +115,37 @@ result<hf_fixture> load_hf_fixture(const std::string& dir) {
     std::vector<float>* lin[gpu::kLoraTargets] = {&h.qkv, &h.o, &h.gate_up, &h.down};
     for (int t = 0; t < gpu::kLoraTargets; ++t) {
       const gpu::linear_dims d = gpu::target_dims(s, t);
-      *lin[t] = r.floats(base, pre + kHfModule[t] + ".weight", d.out * d.in);
-      const std::string peft = "base_model.model." + pre + kHfModule[t];
-      h.lora_A[t] = r.floats(ad, peft + ".lora_A.weight", s.lora_r * d.in);
-      h.lora_B[t] = r.floats(ad, peft + ".lora_B.weight", d.out * s.lora_r);
-      for (int which = 0; which < 2; ++which) {
-        const std::string name = peft + (which == 0 ? ".lora_A" : ".lora_B") + ".default.weight";
-        const int64_t n = which == 0 ? s.lora_r * d.in : d.out * s.lora_r;
-        (which == 0 ? f.grad_A : f.grad_B)
-            .push_back(r.floats("expected.safetensors", "grad." + name, n));
-        (which == 0 ? f.after_A : f.after_B)
-            .push_back(r.floats("expected.safetensors", "after_adamw." + name, n));
+      const lora_blocks blocks = gpu::lora_blocks_of(s, t);
+      const std::vector<std::string>& mods = (s.split_lora ? kLlamaModules : kPhi3Modules)[t];
+      // per module: the base rows, then adapter, grads and AdamW results (PEFT names), packed
+      // into the fused linear's (block-diagonal) form
+      std::vector<gpu::lora_pair> lora(mods.size()), grad(mods.size()), after(mods.size());
+      for (size_t m = 0; m < mods.size(); ++m) {
+        const int64_t rows = blocks.seg_end[m] - (m == 0 ? 0 : blocks.seg_end[m - 1]);
+        const std::vector<float> w = r.floats(base, pre + mods[m] + ".weight", rows * d.in);
+        lin[t]->insert(lin[t]->end(), w.begin(), w.end());
+        const std::string peft = "base_model.model." + pre + mods[m];
+        lora[m].A = r.floats(ad, peft + ".lora_A.weight", s.lora_r * d.in);
+        lora[m].B = r.floats(ad, peft + ".lora_B.weight", rows * s.lora_r);
+        for (int which = 0; which < 2; ++which) {
+          const std::string name = peft + (which == 0 ? ".lora_A" : ".lora_B") + ".default.weight";
+          const int64_t n = which == 0 ? s.lora_r * d.in : rows * s.lora_r;
+          (which == 0 ? grad[m].A : grad[m].B) =
+              r.floats("expected.safetensors", "grad." + name, n);
+          (which == 0 ? after[m].A : after[m].B) =
+              r.floats("expected.safetensors", "after_adamw." + name, n);
+        }
       }
+      KAITO_TRY(r.st);
+      KAITO_ASSIGN_OR_RETURN(gpu::lora_pair pl, gpu::lora_pack_blocks(s, t, lora));
+      KAITO_ASSIGN_OR_RETURN(gpu::lora_pair pg, gpu::lora_pack_blocks(s, t, grad));
+      KAITO_ASSIGN_OR_RETURN(gpu::lora_pair pa, gpu::lora_pack_blocks(s, t, after));
+      h.lora_A[t] = std::move(pl.A);
+      h.lora_B[t] = std::move(pl.B);
+      f.grad_A.push_back(std::move(pg.A));
+      f.grad_B.push_back(std::move(pg.B));
+      f.after_A.push_back(std::move(pa.A));
+      f.after_B.push_back(std::move(pa.B));
     }
   }
   const int64_t N = f.B * f.T;

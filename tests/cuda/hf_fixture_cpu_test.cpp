@@ -12,10 +12,12 @@
 //          held to, so its tolerances are known to hold for a correct kernel set.
 #include <gtest/gtest.h>
 
+#include <cctype>
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <random>
 #include <string>
 
 #include "engine/cuda/rope_tables.h"
@@ -26,11 +28,13 @@
 namespace kaito {
 namespace {
 
-// KAITO_HF_FIXTURE=DIR checks another fixture made by bench/device/hf_fixture.py instead.
-const std::string kFixture =
-    std::getenv("KAITO_HF_FIXTURE")
-        ? std::string(std::getenv("KAITO_HF_FIXTURE"))
-        : std::string(KAITO_SOURCE_DIR) + "/tests/data/hf-phi3-gqa-window-longrope";
+// The checked-in fixtures (Phi-3 and Llama), or KAITO_HF_FIXTURE=DIR: another one made by
+// bench/device/hf_fixture.py instead.
+std::vector<std::string> fixture_dirs() {
+  if (const char* d = std::getenv("KAITO_HF_FIXTURE")) return {d};
+  const std::string data = std::string(KAITO_SOURCE_DIR) + "/tests/data/";
+  return {data + "hf-phi3-gqa-window-longrope", data + "hf-llama-gqa-llama3rope"};
+}
 
 rope_params longrope(int64_t HS) {
   rope_params p;
@@ -113,54 +117,133 @@ TEST(gpu_model_shape, validate_names_the_rope_field) {
   EXPECT_NE(s.validate().to_string().find("rope.long_factor"), std::string::npos);
 }
 
+// Llama's q/k/v and gate/up LoRA modules as one block-diagonal LoRA per fused linear.
+TEST(lora_blocks, split_shape_packs_masks_and_unpacks_the_modules) {
+  gpu::gpu_model_shape s;
+  s.C = 128, s.L = 1, s.NH = 2, s.NKV = 1, s.HS = 64, s.I = 96, s.V = 64, s.lora_r = 2;
+  EXPECT_EQ(s.max_lora_rank(), 2);
+  s.split_lora = true;
+  ASSERT_TRUE(s.validate().ok());
+  EXPECT_EQ(s.lora_rank(gpu::lora_qkv), 6);
+  EXPECT_EQ(s.lora_rank(gpu::lora_gate_up), 4);
+  EXPECT_EQ(s.lora_rank(gpu::lora_o), 2);
+  EXPECT_EQ(s.max_lora_rank(), 6);
+  const lora_blocks q = gpu::lora_blocks_of(s, gpu::lora_qkv);
+  ASSERT_EQ(q.nseg, 3);
+  EXPECT_EQ(q.seg_end[0], 128);
+  EXPECT_EQ(q.seg_end[1], 192);
+  EXPECT_EQ(q.seg_end[2], 256);
+  EXPECT_EQ(gpu::lora_blocks_of(s, gpu::lora_down).nseg, 1);
+
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  auto draw = [&](int64_t n) {
+    std::vector<float> v(static_cast<size_t>(n));
+    for (float& x : v) x = u(rng);
+    return v;
+  };
+  const int64_t rows[3] = {128, 64, 64};
+  std::vector<gpu::lora_pair> mods(3);
+  for (int m = 0; m < 3; ++m) mods[size_t(m)] = {draw(2 * 128), draw(rows[m] * 2)};
+  auto packed = gpu::lora_pack_blocks(s, gpu::lora_qkv, mods);
+  ASSERT_TRUE(packed.ok()) << packed.error().to_string();
+  ASSERT_EQ(packed->A.size(), size_t(6 * 128));
+  ASSERT_EQ(packed->B.size(), size_t(256 * 6));
+  // k's B (rows 128..191) sits in columns 2..3; everything off the blocks is zero
+  EXPECT_EQ(packed->B[size_t(130 * 6 + 3)], mods[1].B[size_t(2 * 2 + 1)]);
+  EXPECT_EQ(packed->B[size_t(130 * 6 + 0)], 0.0f);
+  EXPECT_EQ(packed->B[size_t(0 * 6 + 5)], 0.0f);
+  std::vector<float> masked = packed->B;
+  lora_block_mask_cpu(masked.data(), 256, 6, q);
+  EXPECT_EQ(masked, packed->B);  // the mask keeps a block-diagonal B as it is
+  // and zeroes exactly the off-block entries of a full dB
+  std::vector<float> dB = draw(256 * 6);
+  const std::vector<float> full = dB;
+  lora_block_mask_cpu(dB.data(), 256, 6, q);
+  for (int64_t o = 0; o < 256; ++o)
+    for (int64_t k = 0; k < 6; ++k) {
+      const int64_t seg = o < 128 ? 0 : o < 192 ? 1 : 2;
+      EXPECT_EQ(dB[size_t(o * 6 + k)], k / 2 == seg ? full[size_t(o * 6 + k)] : 0.0f) << o << k;
+    }
+  for (int m = 0; m < 3; ++m) {
+    const gpu::lora_pair back = gpu::lora_unpack_block(s, gpu::lora_qkv, *packed, m);
+    EXPECT_EQ(back.A, mods[size_t(m)].A) << m;
+    EXPECT_EQ(back.B, mods[size_t(m)].B) << m;
+  }
+  // errors name the module
+  mods[1].B.pop_back();
+  auto bad = gpu::lora_pack_blocks(s, gpu::lora_qkv, mods);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().to_string().find("modules[1].lora_B"), std::string::npos);
+  mods.pop_back();
+  EXPECT_FALSE(gpu::lora_pack_blocks(s, gpu::lora_qkv, mods).ok());
+  // block layouts the mask refuses
+  lora_blocks b = q;
+  EXPECT_TRUE(lora_blocks_valid(b, 256, 6));
+  EXPECT_FALSE(lora_blocks_valid(b, 256, 5));  // R not a multiple of the block count
+  EXPECT_FALSE(lora_blocks_valid(b, 255, 6));  // the last end is not OUT
+  b.seg_end[1] = 128;
+  EXPECT_FALSE(lora_blocks_valid(b, 256, 6));  // an empty block
+}
+
 TEST(hf_fixture, missing_folder_names_the_file) {
   auto f = testing::load_hf_fixture("/nonexistent-fixture");
   ASSERT_FALSE(f.ok());
   EXPECT_NE(f.error().to_string().find("meta.safetensors"), std::string::npos);
 }
 
-class hf_fixture_cpu : public ::testing::Test {
+class hf_fixture_cpu : public ::testing::TestWithParam<std::string> {
  protected:
-  static void SetUpTestSuite() {
-    auto f = testing::load_hf_fixture(kFixture);
+  void SetUp() override {
+    auto f = testing::load_hf_fixture(GetParam());
     ASSERT_TRUE(f.ok()) << f.error().to_string();
-    fx_ = new testing::hf_fixture(std::move(f).value());
+    fx_ = std::move(f).value();
   }
-  static void TearDownTestSuite() {
-    delete fx_;
-    fx_ = nullptr;
-  }
-  static testing::hf_fixture* fx_;
+  testing::hf_fixture fx_;
 };
-testing::hf_fixture* hf_fixture_cpu::fx_ = nullptr;
 
-TEST_F(hf_fixture_cpu, meta_agrees_with_config_json) {
-  std::ifstream in(kFixture + "/base/config.json");
+TEST_P(hf_fixture_cpu, meta_agrees_with_config_json) {
+  std::ifstream in(GetParam() + "/base/config.json");
   ASSERT_TRUE(in) << "base/config.json";
   const nlohmann::json c = nlohmann::json::parse(in);
-  const gpu::gpu_model_shape& s = fx_->shape;
+  const gpu::gpu_model_shape& s = fx_.shape;
   EXPECT_TRUE(s.validate().ok()) << s.validate().to_string();
-  EXPECT_EQ(c.at("model_type"), "phi3");
+  EXPECT_EQ(c.at("model_type"), fx_.arch);
+  EXPECT_EQ(s.split_lora, fx_.arch == "llama");
   EXPECT_EQ(c.at("hidden_size").get<int64_t>(), s.C);
   EXPECT_EQ(c.at("num_hidden_layers").get<int64_t>(), s.L);
   EXPECT_EQ(c.at("num_attention_heads").get<int64_t>(), s.NH);
   EXPECT_EQ(c.at("num_key_value_heads").get<int64_t>(), s.NKV);
   EXPECT_EQ(c.at("intermediate_size").get<int64_t>(), s.I);
   EXPECT_EQ(c.at("vocab_size").get<int64_t>(), s.V);
-  EXPECT_EQ(c.at("sliding_window").get<int64_t>(), s.window);
-  EXPECT_EQ(c.at("original_max_position_embeddings").get<int64_t>(),
-            s.rope.original_max_position_embeddings);
   const nlohmann::json& rp = c.at("rope_parameters");
-  EXPECT_EQ(rp.at("rope_type"), "longrope");
-  EXPECT_EQ(rp.at("long_factor").get<std::vector<float>>(), s.rope.long_factor);
-  EXPECT_EQ(rp.at("short_factor").get<std::vector<float>>(), s.rope.short_factor);
-  // what makes this fixture worth having: long factors, a window inside T, GQA, and a head dim
-  // the tensor-core attention takes (64, 96, 128)
-  EXPECT_TRUE(gpu::rope_forward_uses_long(s.rope, fx_->T));
-  EXPECT_GT(s.window, 0);
-  EXPECT_LT(s.window, fx_->T);
+  // what makes each fixture worth having: GQA and a head dim the tensor-core attention takes
+  // (64, 96, 128); Phi-3: long factors and a window inside T; Llama: llama3 rope and the split
+  // q/k/v, gate/up LoRA modules
   EXPECT_LT(s.NKV, s.NH);
   EXPECT_TRUE(s.HS == 64 || s.HS == 96 || s.HS == 128) << s.HS;
+  if (fx_.arch == "phi3") {
+    EXPECT_EQ(c.at("sliding_window").get<int64_t>(), s.window);
+    EXPECT_EQ(c.at("original_max_position_embeddings").get<int64_t>(),
+              s.rope.original_max_position_embeddings);
+    EXPECT_EQ(rp.at("rope_type"), "longrope");
+    EXPECT_EQ(rp.at("long_factor").get<std::vector<float>>(), s.rope.long_factor);
+    EXPECT_EQ(rp.at("short_factor").get<std::vector<float>>(), s.rope.short_factor);
+    EXPECT_TRUE(gpu::rope_forward_uses_long(s.rope, fx_.T));
+    EXPECT_GT(s.window, 0);
+    EXPECT_LT(s.window, fx_.T);
+  } else {
+    EXPECT_EQ(s.window, 0);
+    EXPECT_EQ(rp.at("rope_type"), "llama3");
+    EXPECT_EQ(s.rope.kind, rope_kind::llama3);
+    EXPECT_EQ(rp.at("original_max_position_embeddings").get<int64_t>(),
+              s.rope.original_max_position_embeddings);
+    EXPECT_EQ(rp.at("factor").get<double>(), s.rope.factor);
+    EXPECT_EQ(rp.at("low_freq_factor").get<double>(), s.rope.low_freq_factor);
+    EXPECT_EQ(rp.at("high_freq_factor").get<double>(), s.rope.high_freq_factor);
+    EXPECT_EQ(rp.at("rope_theta").get<double>(), s.rope.theta);
+    EXPECT_TRUE(s.split_lora);
+  }
 }
 
 struct errors {
@@ -178,8 +261,8 @@ errors compare(const testing::hf_fixture& f, const parity::cpu_step& st) {
   return e;
 }
 
-TEST_F(hf_fixture_cpu, fp32_composition_matches_hf_and_torch_adamw) {
-  const testing::hf_fixture& f = *fx_;
+TEST_P(hf_fixture_cpu, fp32_composition_matches_hf_and_torch_adamw) {
+  const testing::hf_fixture& f = fx_;
   const parity::cpu_step st =
       parity::cpu_train_step(f.shape, f.weights, f.ids, f.targets, f.B, f.T, false);
   const errors e = compare(f, st);
@@ -207,8 +290,8 @@ TEST_F(hf_fixture_cpu, fp32_composition_matches_hf_and_torch_adamw) {
   EXPECT_LT(worst, 1e-5);
 }
 
-TEST_F(hf_fixture_cpu, bf16_storage_stays_inside_the_gpu_tolerance) {
-  const testing::hf_fixture& f = *fx_;
+TEST_P(hf_fixture_cpu, bf16_storage_stays_inside_the_gpu_tolerance) {
+  const testing::hf_fixture& f = fx_;
   const parity::cpu_step st =
       parity::cpu_train_step(f.shape, f.weights, f.ids, f.targets, f.B, f.T, true);
   const errors e = compare(f, st);
@@ -218,6 +301,14 @@ TEST_F(hf_fixture_cpu, bf16_storage_stays_inside_the_gpu_tolerance) {
   EXPECT_LT(e.loss, 1e-2);
   EXPECT_LT(e.grads, 5e-2);
 }
+
+INSTANTIATE_TEST_SUITE_P(fixtures, hf_fixture_cpu, ::testing::ValuesIn(fixture_dirs()),
+                         [](const ::testing::TestParamInfo<std::string>& i) {
+                           std::string n = i.param.substr(i.param.find_last_of('/') + 1);
+                           for (char& ch : n)
+                             if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+                           return n;
+                         });
 
 }  // namespace
 }  // namespace kaito

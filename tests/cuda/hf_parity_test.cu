@@ -1,9 +1,14 @@
-// hf_parity_test: the GPU model (engine/cuda) against Hugging Face transformers + PEFT on a
-// Phi-3 fixture made by bench/device/hf_fixture.py (tests/cuda/hf_fixture.h): by default the
-// checked-in tests/data/hf-phi3-gqa-window-longrope (head dim 64: tensor-core attention; GQA;
-// sliding window 40 < T; longrope with T > original_max: the long factors and the attention
-// factor), or the folders given as arguments (bench/device/run.sh adds a fresh, larger one made
-// on the GPU host with Phi-3's head dim 96).
+// hf_parity_test: the GPU model (engine/cuda) against Hugging Face transformers + PEFT on
+// fixtures made by bench/device/hf_fixture.py (tests/cuda/hf_fixture.h): by default the two
+// checked-in ones, tests/data/hf-phi3-gqa-window-longrope (head dim 64: tensor-core attention;
+// GQA; sliding window 40 < T; longrope with T > original_max: the long factors and the attention
+// factor) and tests/data/hf-llama-gqa-llama3rope (Llama: GQA, llama3 rope, PEFT's separate
+// q/k/v and gate/up LoRA modules held as block-diagonal LoRAs, gpu_model.h), or the folders
+// given as arguments (bench/device/run.sh adds fresh, larger ones made on the GPU host with
+// Phi-3's head dim 96 and Llama's 128).
+// Grads and AdamW results are reported per PEFT module; for a Llama fixture the LoRA B entries
+// outside the modules' blocks must be exactly zero in dB and after the step, and a B that is not
+// must be refused by gpu_model_from_host.
 // The base is bf16 (quantized_base = false: Kaito's `method: lora`), holding exactly the fixture's
 // bf16-exact weights, so the differences are the GPU's bf16 activations only. Bounds (max |got -
 // ref| / max |ref|), set from the CPU composition with the same bf16 storage
@@ -51,6 +56,23 @@ void fail(const std::string& what, const status& st) {
 }
 
 const char* const kTarget[gpu::kLoraTargets] = {"qkv", "o", "gate_up", "down"};
+const char* const kSplitModule[gpu::kLoraTargets][3] = {
+    {"q", "k", "v"}, {"o", "", ""}, {"gate", "up", ""}, {"down", "", ""}};
+
+// The name of module `seg` of lora_target t: Phi-3's fused linear, or Llama's module.
+std::string module_name(const gpu::gpu_model_shape& s, int64_t l, int t, int seg) {
+  return "layers[" + std::to_string(l) + "]." + (s.split_lora ? kSplitModule[t][seg] : kTarget[t]);
+}
+
+// Entries of a (out, R) LoRA B outside lora_target t's blocks that are not exactly zero.
+int64_t off_block_nonzeros(const gpu::gpu_model_shape& s, int t, const std::vector<float>& B) {
+  std::vector<float> masked = B;
+  const gpu::linear_dims d = gpu::target_dims(s, t);
+  lora_block_mask_cpu(masked.data(), d.out, s.lora_rank(t), gpu::lora_blocks_of(s, t));
+  int64_t n = 0;
+  for (size_t i = 0; i < B.size(); ++i) n += masked[i] != B[i];
+  return n;
+}
 
 // Where |g| > 1% of max |g|: max |got - ref| / max |ref| of the parameters.
 double adamw_error_where_grads_matter(const std::vector<float>& ref, const std::vector<float>& got,
@@ -104,17 +126,25 @@ void check_training(cuda_context& cx, const testing::hf_fixture& f, bool checkpo
     report("logits, worst row", worst, 2e-2);
   }
   std::vector<std::vector<float>> grads;
+  int64_t off_block = 0;
   for (int64_t l = 0; l < s.L; ++l)
     for (int t = 0; t < gpu::kLoraTargets; ++t) {
       const gpu::gpu_lora_linear& a = m->layers[size_t(l)].lora(t);
       grads.push_back(testing::download_f32(a.dA));
       grads.push_back(testing::download_f32(a.dB));
       const size_t k = size_t(l * 4 + t);
-      const std::string name = "layers[" + std::to_string(l) + "]." + kTarget[t];
-      report(name + " dA" + tag, testing::norm_rel_error(f.grad_A[k], grads[grads.size() - 2]),
-             5e-2);
-      report(name + " dB" + tag, testing::norm_rel_error(f.grad_B[k], grads.back()), 5e-2);
+      const gpu::lora_pair got{grads[grads.size() - 2], grads.back()};
+      const gpu::lora_pair want{f.grad_A[k], f.grad_B[k]};
+      off_block += off_block_nonzeros(s, t, got.B);
+      for (int seg = 0; seg < gpu::lora_blocks_of(s, t).nseg; ++seg) {
+        const gpu::lora_pair g = gpu::lora_unpack_block(s, t, got, seg);
+        const gpu::lora_pair w = gpu::lora_unpack_block(s, t, want, seg);
+        const std::string name = module_name(s, l, t, seg);
+        report(name + " dA" + tag, testing::norm_rel_error(w.A, g.A), 5e-2);
+        report(name + " dB" + tag, testing::norm_rel_error(w.B, g.B), 5e-2);
+      }
     }
+  if (s.split_lora) report("dB entries off the module blocks" + tag, double(off_block), 0.0);
   if (grads_out->empty()) {
     *grads_out = grads;
   } else {
@@ -126,6 +156,7 @@ void check_training(cuda_context& cx, const testing::hf_fixture& f, bool checkpo
   auto st = (*tr)->clip_and_update();
   if (!st.ok()) return fail("clip_and_update", st.error());
   double own = 0.0, hf = 0.0;
+  int64_t off_after = 0;
   for (int64_t l = 0; l < s.L; ++l)
     for (int t = 0; t < gpu::kLoraTargets; ++t)
       for (int which = 0; which < 2; ++which) {
@@ -137,6 +168,7 @@ void check_training(cuda_context& cx, const testing::hf_fixture& f, bool checkpo
         std::vector<float> mo(p.size(), 0.0f), v(p.size(), 0.0f);
         adamw_update_cpu(p.data(), mo.data(), v.data(), g.data(), int64_t(p.size()), o.adamw, 1);
         const std::vector<float> got = testing::download_f32(which == 0 ? a.A_master : a.B_master);
+        if (which == 1) off_after += off_block_nonzeros(s, t, got);
         own = std::max(own, testing::norm_rel_error(p, got));
         hf = std::max(hf,
                       adamw_error_where_grads_matter(which == 0 ? f.after_A[k] : f.after_B[k], got,
@@ -144,6 +176,20 @@ void check_training(cuda_context& cx, const testing::hf_fixture& f, bool checkpo
       }
   report("AdamW masters vs adamw_update_cpu(gpu grads)", own, 1e-6);
   report("AdamW masters vs torch (|g| > 1% max)", hf, 1e-3);
+  if (s.split_lora) report("B entries off the module blocks after AdamW", double(off_after), 0.0);
+}
+
+// A split_lora B with a non-zero entry outside its blocks is refused, naming the tensor.
+void check_refuses_off_block_b(cuda_context& cx, const testing::hf_fixture& f) {
+  gpu::host_model_weights w = f.weights;
+  const gpu::gpu_model_shape& s = f.shape;
+  const int64_t R = s.lora_rank(gpu::lora_qkv), l = s.L - 1;
+  w.layers[size_t(l)].lora_B[gpu::lora_qkv][size_t(R - 1)] = 1e-3f;  // q's row 0, v's column
+  auto m = gpu::gpu_model_from_host(cx, s, f.T + 8, w);
+  const std::string want = "layers[" + std::to_string(l) + "].qkv.lora_B";
+  const bool named = !m.ok() && m.error().to_string().find(want) != std::string::npos;
+  if (!m.ok()) std::printf("  (refused: %s)\n", m.error().to_string().c_str());
+  report("off-block lora_B refused, naming the tensor", named ? 0.0 : 1.0, 0.0);
 }
 
 void check_prefill(cuda_context& cx, const testing::hf_fixture& f) {
@@ -167,6 +213,39 @@ void check_prefill(cuda_context& cx, const testing::hf_fixture& f) {
                          std::vector<float>(lg->begin() + b * s.V, lg->begin() + (b + 1) * s.V)));
   }
   report("prefill last-row logits", worst, 2e-2);
+
+  // The decode kernels (fused LoRA terms, split-key attention, CUDA graph): a prefill of the first
+  // T - 1 tokens (its last row against HF's row T - 2), one greedy decode step, and that step's
+  // logits against a prefill of the same T tokens (prompt + the token the prefill picked).
+  const int64_t T1 = f.T - 1;
+  std::vector<int32_t> head(size_t(f.B * T1));
+  for (int64_t b = 0; b < f.B; ++b) std::copy_n(f.ids.begin() + b * f.T, T1, head.begin() + b * T1);
+  if (status st = (*gen)->prefill(head.data(), f.B, T1); !st.ok()) return fail("prefill", st);
+  auto lh = (*gen)->last_logits();
+  if (!lh.ok()) return fail("last_logits", lh.error());
+  worst = 0.0;
+  for (int64_t b = 0; b < f.B; ++b) {
+    const float* want = f.lora_logits.data() + (b * f.T + T1 - 1) * s.V;
+    worst = std::max(worst,
+                     testing::norm_rel_error(
+                         std::vector<float>(want, want + s.V),
+                         std::vector<float>(lh->begin() + b * s.V, lh->begin() + (b + 1) * s.V)));
+  }
+  report("prefill of T-1: last-row logits", worst, 2e-2);
+  if (status st = (*gen)->decode_step(); !st.ok()) return fail("decode_step", st);
+  auto dec = (*gen)->last_logits();
+  auto picked = (*gen)->tokens();  // (B, 2): the prefill's pick, then the step's
+  if (!dec.ok()) return fail("last_logits", dec.error());
+  if (!picked.ok()) return fail("tokens", picked.error());
+  std::vector<int32_t> ext(size_t(f.B * f.T));
+  for (int64_t b = 0; b < f.B; ++b) {
+    std::copy_n(head.begin() + b * T1, T1, ext.begin() + b * f.T);
+    ext[size_t(b * f.T + T1)] = (*picked)[size_t(b * 2)];
+  }
+  if (status st = (*gen)->prefill(ext.data(), f.B, f.T); !st.ok()) return fail("prefill", st);
+  auto ref = (*gen)->last_logits();
+  if (!ref.ok()) return fail("last_logits", ref.error());
+  report("decode step vs prefill of the same tokens", testing::norm_rel_error(*ref, *dec), 2e-2);
 }
 
 }  // namespace
@@ -175,7 +254,8 @@ int main(int argc, char** argv) {
   std::vector<std::string> dirs;
   for (int i = 1; i < argc; ++i) dirs.push_back(argv[i]);
   if (dirs.empty())
-    dirs.push_back(std::string(KAITO_SOURCE_DIR) + "/tests/data/hf-phi3-gqa-window-longrope");
+    for (const char* d : {"hf-phi3-gqa-window-longrope", "hf-llama-gqa-llama3rope"})
+      dirs.push_back(std::string(KAITO_SOURCE_DIR) + "/tests/data/" + d);
   std::vector<testing::hf_fixture> fixtures;
   for (const std::string& d : dirs) {
     auto f = testing::load_hf_fixture(d);
@@ -204,15 +284,20 @@ int main(int argc, char** argv) {
     const testing::hf_fixture& f = fixtures[i];
     const gpu::gpu_model_shape& s = f.shape;
     std::printf(
-        "%s: C=%lld L=%lld NH=%lld NKV=%lld HS=%lld I=%lld V=%lld B=%lld T=%lld window=%lld "
-        "rope=%s\n",
-        dirs[i].c_str(), (long long)s.C, (long long)s.L, (long long)s.NH, (long long)s.NKV,
-        (long long)s.HS, (long long)s.I, (long long)s.V, (long long)f.B, (long long)f.T,
-        (long long)s.window, s.rope.kind == rope_kind::longrope ? "longrope" : "default");
+        "%s: %s C=%lld L=%lld NH=%lld NKV=%lld HS=%lld I=%lld V=%lld B=%lld T=%lld window=%lld "
+        "rope=%s lora_r=%lld\n",
+        dirs[i].c_str(), f.arch.c_str(), (long long)s.C, (long long)s.L, (long long)s.NH,
+        (long long)s.NKV, (long long)s.HS, (long long)s.I, (long long)s.V, (long long)f.B,
+        (long long)f.T, (long long)s.window,
+        s.rope.kind == rope_kind::longrope ? "longrope"
+        : s.rope.kind == rope_kind::llama3 ? "llama3"
+                                           : "default",
+        (long long)s.lora_r);
     std::vector<std::vector<float>> grads;
     check_training(cx, f, false, &grads);
     if (!grads.empty()) check_training(cx, f, true, &grads);
     check_prefill(cx, f);
+    if (s.split_lora) check_refuses_off_block_b(cx, f);
   }
   std::printf("%s (%d failures)\n", g_failures == 0 ? "PASS" : "FAIL", g_failures);
   return g_failures == 0 ? 0 : 1;

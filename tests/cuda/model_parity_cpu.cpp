@@ -60,7 +60,7 @@ cpu_step cpu_train_step(const gpu::gpu_model_shape& s, const gpu::host_model_wei
                         int64_t B, int64_t T, bool bf16_rounding) {
   g_round = bf16_rounding;
   const int64_t N = B * T, C = s.C, Q = s.q_dim(), KV = s.kv_dim(), QKV = s.qkv_dim(), I = s.I,
-                V = s.V, R = s.lora_r, HS = s.HS;
+                V = s.V, HS = s.HS;
   const float sc = s.lora_scale(), eps = s.rms_eps;
   const float scale = float(1.0 / std::sqrt(double(HS)));
   std::vector<layer_w> lw(size_t(s.L));
@@ -93,6 +93,7 @@ cpu_step cpu_train_step(const gpu::gpu_model_shape& s, const gpu::host_model_wei
   // a linear with its LoRA branch: y = R(R(x·Wᵀ) + s (R(x·Aᵀ))·Bᵀ), z saved rounded
   auto linear = [&](const layer_w& L, int t, const vec& x, vec& z) {
     const gpu::linear_dims d = gpu::target_dims(s, t);
+    const int64_t R = s.lora_rank(t);
     vec y = zeros(N * d.out), xd = zeros(N * d.in);
     z = zeros(N * R);
     gemm_forward_cpu(y.data(), x.data(), L.W[t].data(), nullptr, N, d.in, d.out);
@@ -183,6 +184,7 @@ cpu_step cpu_train_step(const gpu::gpu_model_shape& s, const gpu::host_model_wei
   auto linear_back = [&](const layer_w& L, int64_t l, int t, const vec& dy, const vec& xin,
                          const vec& z) {
     const gpu::linear_dims d = gpu::target_dims(s, t);
+    const int64_t R = s.lora_rank(t);
     vec dx = zeros(N * d.in), dz = zeros(N * R);
     vec& dA = out.dA[size_t(l * 4 + t)];
     vec& dB = out.dB[size_t(l * 4 + t)];
@@ -192,6 +194,7 @@ cpu_step cpu_train_step(const gpu::gpu_model_shape& s, const gpu::host_model_wei
     rb(dx);
     lora_backward_cpu(dx.data(), dA.data(), dB.data(), dz.data(), dy.data(), xin.data(), z.data(),
                       L.A[t].data(), L.Bm[t].data(), N, d.in, R, d.out, sc, 0.0f, 0);
+    lora_block_mask_cpu(dB.data(), d.out, R, gpu::lora_blocks_of(s, t));  // as the trainer
     return rb(dx);
   };
   for (int64_t l = s.L - 1; l >= 0; --l) {
