@@ -238,13 +238,15 @@ grad_reducer() {
   return "$rc"
 }
 
-# The tiny shape, then Phi-3's head size (96) with GQA 2:1 and a window (both run in CI on the
-# emulated runtime; here the hardware's own kernels, rounding and ordering).
+# The tiny shape, Phi-3's head size (96) with GQA 2:1 and a window, and Llama's (128) with
+# llama3 rope and split q/k/v, gate/up LoRAs (all run in CI on the emulated runtime; here the
+# hardware's own kernels, rounding and ordering).
 model_parity() {
   local rc=0
   "$BUILD/tests/cuda/model_parity_test" > "$OUT/model_parity.txt" 2>&1 || rc=$?
   "$BUILD/tests/cuda/model_parity_test" --shape phi3_heads >> "$OUT/model_parity.txt" 2>&1 ||
     rc=$?
+  "$BUILD/tests/cuda/model_parity_test" --shape llama >> "$OUT/model_parity.txt" 2>&1 || rc=$?
   cat "$OUT/model_parity.txt"
   return "$rc"
 }

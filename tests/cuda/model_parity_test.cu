@@ -3,6 +3,8 @@
 // C=128, L=2, NH=2, NKV=1 (GQA), HS=64, I=256, V=512, B=2, T=64, LoRA r=8 alpha=16. HS=64 takes
 // the tensor-core attention forward (attention_forward_mma_cuda), as Phi-3's HS=96 does.
 // `--shape phi3_heads`: C=384, NH=4, NKV=2, HS=96 (Phi-3's), I=512, V=600, window 48 < T.
+// `--shape llama`: C=256, NH=2, NKV=1, HS=128 (Llama's), I=384, llama3 rope, and PEFT's separate
+// q/k/v and gate/up LoRA modules (split_lora: block-diagonal LoRAs, r=4 each).
 // Base linears: the SAME NF4 double-quantized state on both sides (gpu_model_from_host
 // quantizes with the CPU twin; the CPU side dequantizes it and rounds to bf16 as the GPU does).
 // LoRA B is random (not PEFT's zero) so every LoRA gradient is non-zero.
@@ -110,6 +112,24 @@ gpu_model_shape phi3_heads_shape() {
   return s;
 }
 
+// --shape llama: Llama's head size (128: the tensor-core attention's third tile), llama3 rope
+// (original_max 32 < T, so all three frequency regions), split q/k/v and gate/up LoRA modules.
+gpu_model_shape llama_shape() {
+  gpu_model_shape s = tiny_shape();
+  s.C = 256;
+  s.HS = 128;
+  s.I = 384;
+  s.rope.kind = rope_kind::llama3;
+  s.rope.theta = 500000.0;
+  s.rope.head_dim = s.HS;
+  s.rope.original_max_position_embeddings = 32;
+  s.rope.max_position_embeddings = 1024;
+  s.split_lora = true;
+  s.lora_r = 4;
+  s.lora_alpha = 8.0;
+  return s;
+}
+
 std::vector<float> uniform(std::mt19937& rng, int64_t n, float lo, float hi) {
   std::uniform_real_distribution<float> u(lo, hi);
   std::vector<float> v(static_cast<size_t>(n));
@@ -133,8 +153,10 @@ gpu::host_model_weights random_weights(const gpu_model_shape& s, std::mt19937& r
       const float a = std::sqrt(3.0f / float(d.in));  // unit-variance outputs
       *base[t] = uniform(rng, d.out * d.in, -a, a);
       const float ba = 1.0f / std::sqrt(float(d.in));
-      h.lora_A[t] = uniform(rng, s.lora_r * d.in, -ba, ba);
-      h.lora_B[t] = uniform(rng, d.out * s.lora_r, -0.1f, 0.1f);
+      const int64_t R = s.lora_rank(t);
+      h.lora_A[t] = uniform(rng, R * d.in, -ba, ba);
+      h.lora_B[t] = uniform(rng, d.out * R, -0.1f, 0.1f);
+      lora_block_mask_cpu(h.lora_B[t].data(), d.out, R, gpu::lora_blocks_of(s, t));
     }
   }
   return w;
@@ -212,7 +234,7 @@ void check_plan(const gpu_model_shape& s, bool ckpt, bool dropout) {
     return;
   }
   const int64_t N = p->N, C = s.C, Q = s.q_dim(), KV = s.kv_dim(), QKV = s.qkv_dim(), I = s.I,
-                V = s.V, R = s.lora_r, Nc = p->chunk_rows;
+                V = s.V, R = s.max_lora_rank(), Nc = p->chunk_rows;
   struct iv {
     size_t off, bytes;
   };
@@ -365,14 +387,16 @@ void check_random_model(cuda_context& cx, const gpu_model_shape& s) {
 
 int main(int argc, char** argv) {
   const std::string shape = argc == 3 && std::string(argv[1]) == "--shape" ? argv[2] : "tiny";
-  if (argc != 1 && !(argc == 3 && (shape == "tiny" || shape == "phi3_heads"))) {
-    std::fprintf(stderr, "usage: model_parity_test [--shape tiny|phi3_heads]\n");
+  if (argc != 1 && !(argc == 3 && (shape == "tiny" || shape == "phi3_heads" || shape == "llama"))) {
+    std::fprintf(stderr, "usage: model_parity_test [--shape tiny|phi3_heads|llama]\n");
     return 2;
   }
-  const gpu_model_shape s = shape == "tiny" ? tiny_shape() : phi3_heads_shape();
-  std::printf("shape %s: C=%lld NH=%lld NKV=%lld HS=%lld I=%lld V=%lld window=%lld\n",
+  const gpu_model_shape s = shape == "tiny"         ? tiny_shape()
+                            : shape == "phi3_heads" ? phi3_heads_shape()
+                                                    : llama_shape();
+  std::printf("shape %s: C=%lld NH=%lld NKV=%lld HS=%lld I=%lld V=%lld window=%lld split_lora=%d\n",
               shape.c_str(), (long long)s.C, (long long)s.NH, (long long)s.NKV, (long long)s.HS,
-              (long long)s.I, (long long)s.V, (long long)s.window);
+              (long long)s.I, (long long)s.V, (long long)s.window, int(s.split_lora));
   for (bool ckpt : {false, true})
     for (bool dropout : {false, true}) check_plan(s, ckpt, dropout);
 
