@@ -307,7 +307,7 @@ fi
 if [ "$PART" != perf ]; then
   stage parity 120 parity
   stage nccl 60 nccl
-  stage model_parity 90 model_parity
+  stage model_parity 120 model_parity
   stage grad_reducer 60 grad_reducer
   stage infer_test 60 infer_t
   stage hf_parity 90 hf_parity
