@@ -21,9 +21,11 @@
 // hold, averaged over 8 steps) and a 2048-token prefill by segment, as `PROFILE,<decode_b1 |
 // prefill_2048>,<segment>,<ms>,<count>` lines.
 // Usage: infer_bench [--layers N] [--steps N] [--gemv measure|scaled_lut|register_lut] [--no-pdl]
-// [--no-fused-decode] [--simt-attention]   (fewer layers: a quick smoke run; the METRIC lines are
-// printed only for the full 32-layer model; the other flags override infer_options' defaults, for
-// bench/device/run.sh's fallback run). Exit 77 without a CUDA device.
+// [--no-fused-decode] [--simt-attention] [--tiny]   (fewer layers: a quick smoke run; the METRIC
+// lines are printed only for the full 32-layer model; the other flags override infer_options'
+// defaults, for bench/device/run.sh's fallback run; --tiny: every row and profile on
+// gpu_model_shape::tiny() with a 16-token prompt and a 64-token prefill, the smoke run CI makes on
+// the emulated runtime). Exit 77 without a CUDA device.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -81,7 +83,7 @@ double decode_tok_s(cuda_context& cx, const gpu_model& m, const infer_options& b
   infer_options opt = base;
   opt.programmatic_launch = base.programmatic_launch && pdl;
   opt.max_batch = B;
-  opt.max_seq = prompt + steps + 1;
+  opt.max_seq = prompt + std::max<int64_t>(steps, 8) + 1;  // the warm-up decodes 8
   opt.gemv_max_batch = gemv_max_batch;
   opt.cuda_graph = graph;
   auto gen = gpu_generator::create(cx, m, opt);
@@ -188,17 +190,18 @@ void profile_inference(cuda_context& cx, const gpu_model& m, const infer_options
   auto pre = prof.stop();
   g.set_profile(nullptr);
   if (!pre.ok()) die("profile prefill", pre.error());
-  print_profile("prefill_2048", *pre, 1.0, "prefill");
+  print_profile(("prefill_" + std::to_string(prefill_T)).c_str(), *pre, 1.0, "prefill");
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   int64_t layers = 32, steps = 128;
+  bool tiny = false;
   infer_options base;  // the engine's defaults unless a flag below says otherwise
   const char* usage =
       "usage: infer_bench [--layers N] [--steps N] [--gemv measure|scaled_lut|register_lut]\n"
-      "                   [--no-pdl] [--no-fused-decode] [--simt-attention]\n";
+      "                   [--no-pdl] [--no-fused-decode] [--simt-attention] [--tiny]\n";
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--layers") == 0 && i + 1 < argc) {
       layers = std::atoll(argv[++i]);
@@ -221,6 +224,8 @@ int main(int argc, char** argv) {
       base.fused_decode = false;
     } else if (std::strcmp(argv[i], "--simt-attention") == 0) {
       base.attention_mma = false;
+    } else if (std::strcmp(argv[i], "--tiny") == 0) {
+      tiny = true;
     } else {
       std::fprintf(stderr, "%s", usage);
       return 2;
@@ -240,17 +245,22 @@ int main(int argc, char** argv) {
   if (!cx.ok()) die("cuda_context", cx.error());
   gpu_model_shape shape = gpu_model_shape::phi3_mini();
   shape.L = layers;
-  const int64_t prompt = 128, prefill_T = 2048;
+  if (tiny) {
+    shape = gpu_model_shape::tiny();
+    layers = shape.L;
+  }
+  const int64_t prompt = tiny ? 16 : 128, prefill_T = tiny ? 64 : 2048;
   const auto t0 = clock_type::now();
-  auto model = gpu_model_random(**cx, shape, std::max(prefill_T, prompt + steps + 1), 1,
+  auto model = gpu_model_random(**cx, shape,
+                                std::max(prefill_T, prompt + std::max<int64_t>(steps, 8) + 9), 1,
                                 /*lora_b_zero=*/false);
   if (!model.ok()) die("gpu_model_random", model.error());
   check("gpu_model_random", (*cx)->synchronize());
   std::printf(
-      "device %s, %d SMs; Phi-3-mini shape with %lld layers: %.0f MiB on the device, "
+      "device %s, %d SMs; %s shape with %lld layers: %.0f MiB on the device, "
       "built in %.1f s\n",
-      (*cx)->device_name().c_str(), (*cx)->sm_count(), (long long)layers,
-      double(model->bytes()) / 1048576.0, seconds_since(t0));
+      (*cx)->device_name().c_str(), (*cx)->sm_count(), tiny ? "tiny" : "Phi-3-mini",
+      (long long)layers, double(model->bytes()) / 1048576.0, seconds_since(t0));
   gemv_choice b1_gemv;
   std::printf(
       "options: gemv %s, programmatic launch %s, fused decode kernels %s, prefill attention %s\n",
@@ -264,7 +274,7 @@ int main(int argc, char** argv) {
   const double b16_gemm = decode_tok_s(**cx, *model, base, 16, prompt, steps, 8, true);
   const double pf = prefill_tok_s(**cx, *model, base, prefill_T);
   profile_inference(**cx, *model, base, prompt, prefill_T);
-  if (layers != 32) {
+  if (tiny || layers != 32) {
     std::printf("(%lld layers: no METRIC lines)\n", (long long)layers);
     return 0;
   }

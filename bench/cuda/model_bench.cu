@@ -22,10 +22,11 @@
 // A row whose trainer does not fit prints so (resource_exhausted) and no METRIC line.
 // Then one more step of the default row, broken down by segment (engine/cuda/step_profile.h):
 // `PROFILE,train,<segment>,<ms>,<count>` lines, largest first (model_report.py shows the top).
-// Usage: model_bench [--layers N] [--steps N] [--simt-attention]  (fewer layers: a smoke run;
-// METRIC lines only for the full 32-layer model; --simt-attention: train_options::attention_mma
-// off, for bench/device/run.sh's fallback run). Exit 77 without a CUDA device, 1 when a row fails
-// otherwise.
+// Usage: model_bench [--layers N] [--steps N] [--simt-attention] [--tiny]  (fewer layers: a smoke
+// run; METRIC lines only for the full 32-layer model; --simt-attention:
+// train_options::attention_mma off, for bench/device/run.sh's fallback run; --tiny: every row and
+// the profile on gpu_model_shape::tiny() at 2 x 64 tokens, the smoke run CI makes on the emulated
+// runtime). Exit 77 without a CUDA device, 1 when a row fails otherwise.
 #include <cuda_runtime_api.h>
 
 #include <cmath>
@@ -184,7 +185,7 @@ int main(int argc, char** argv) {
   gpu_model_shape shape = gpu_model_shape::phi3_mini();
   int steps = 5;
   const int warmup = 2;
-  bool attention_mma = true;
+  bool attention_mma = true, tiny = false;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--layers") == 0 && i + 1 < argc) {
       shape.L = std::atoi(argv[++i]);
@@ -192,16 +193,20 @@ int main(int argc, char** argv) {
       steps = std::atoi(argv[++i]);
     } else if (std::strcmp(argv[i], "--simt-attention") == 0) {
       attention_mma = false;
+    } else if (std::strcmp(argv[i], "--tiny") == 0) {
+      tiny = true;
     } else {
-      std::fprintf(stderr, "usage: model_bench [--layers N] [--steps N] [--simt-attention]\n");
+      std::fprintf(stderr,
+                   "usage: model_bench [--layers N] [--steps N] [--simt-attention] [--tiny]\n");
       return 2;
     }
   }
+  if (tiny) shape = gpu_model_shape::tiny();
   if (shape.L < 1 || steps < 1) {
     std::fprintf(stderr, "model_bench: --layers and --steps must be >= 1\n");
     return 2;
   }
-  const bool full = shape.L == gpu_model_shape::phi3_mini().L;
+  const bool full = !tiny && shape.L == gpu_model_shape::phi3_mini().L;
   if (cuda_device_count() == 0) {
     std::printf("no CUDA device: skipped\n");
     return 77;
@@ -213,15 +218,16 @@ int main(int argc, char** argv) {
     return 1;
   }
   cuda_context& cx = **cxr;
-  const int64_t B = 4, T = 1024;
+  const int64_t B = tiny ? 2 : 4, T = tiny ? 64 : 1024;
   auto mr = gpu_model_random(cx, shape, T, 1234, /*lora_b_zero=*/false);
   if (!mr.ok()) {
     std::fprintf(stderr, "model_bench: gpu_model_random: %s\n", mr.error().to_string().c_str());
     return 1;
   }
   gpu_model& m = *mr;
-  std::printf("model_bench: %s, Phi-3-mini shape with %lld layers, model %.0f MiB on the device\n",
-              cx.device_name().c_str(), (long long)shape.L, double(m.bytes()) / kMiB);
+  std::printf("model_bench: %s, %s shape with %lld layers, model %.0f MiB on the device\n",
+              cx.device_name().c_str(), tiny ? "tiny" : "Phi-3-mini", (long long)shape.L,
+              double(m.bytes()) / kMiB);
   std::mt19937 rng(42);
   std::uniform_int_distribution<int32_t> tok(0, int32_t(shape.V - 1));
   std::vector<int32_t> ids(size_t(B * T)), targets(size_t(B * T));

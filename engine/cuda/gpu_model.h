@@ -68,6 +68,9 @@ struct gpu_model_shape {
   // theta 10000, eps 1e-5, window 2047 in config.json (0 here: training sequences of <= 2047
   // tokens never reach it, and HF sdpa ignores it); LoRA r=8, alpha=16.
   static gpu_model_shape phi3_mini();
+  // A few-MiB model for smoke runs and the emulated runtime (model_parity_test's default shape,
+  // the benches' --tiny): C 128, 2 layers, 2/1 heads of 64, I 256, V 512, LoRA r 8 alpha 16.
+  static gpu_model_shape tiny();
   int64_t q_dim() const { return NH * HS; }
   int64_t kv_dim() const { return NKV * HS; }
   int64_t qkv_dim() const { return (NH + 2 * NKV) * HS; }

@@ -28,6 +28,22 @@ gpu_model_shape gpu_model_shape::phi3_mini() {
   return s;
 }
 
+gpu_model_shape gpu_model_shape::tiny() {
+  gpu_model_shape s;
+  s.C = 128;
+  s.L = 2;
+  s.NH = 2;
+  s.NKV = 1;
+  s.HS = 64;
+  s.I = 256;
+  s.V = 512;
+  s.rope.theta = 10000.0;
+  s.rms_eps = 1e-5f;
+  s.lora_r = 8;
+  s.lora_alpha = 16.0;
+  return s;
+}
+
 status gpu_model_shape::validate() const {
   auto bad = [](const char* field, const std::string& why) {
     return invalid_argument("gpu_model_shape: " + why, field);

@@ -82,20 +82,7 @@ double max_rel(const std::vector<float>& ref, const std::vector<float>& got) {
 }
 
 gpu_model_shape tiny_shape() {
-  gpu_model_shape s;
-  s.C = 128;
-  s.L = 2;
-  s.NH = 2;
-  s.NKV = 1;
-  s.HS = 64;
-  s.I = 256;
-  s.V = 512;
-  s.rope.theta = 10000.0;
-  s.rms_eps = 1e-5f;
-  s.window = 0;
-  s.lora_r = 8;
-  s.lora_alpha = 16.0;
-  return s;
+  return gpu_model_shape::tiny();
 }
 
 // --shape phi3_heads: Phi-3's head size (96: the tensor-core attention's other tile), GQA 2:1, a
