@@ -4,7 +4,6 @@
 #include <string>
 
 #include "base/check.h"
-
 #include "engine/cuda/gpu_model.h"
 #include "engine/cuda/rope_tables.h"
 
