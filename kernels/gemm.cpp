@@ -64,6 +64,11 @@ void gemm_forward_cpu(float* out, const float* inp, const float* weight, const f
   sgemm_cpu(false, true, N, OC, C, 1.0f, inp, C, weight, C, beta, out, OC);
 }
 
+void gemm_add_bias_cpu(float* out, const float* bias, int64_t N, int64_t OC) {
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t o = 0; o < OC; ++o) out[n * OC + o] += bias[o];
+}
+
 namespace {
 // Rows of a bf16 weight converted per panel: ~1 MiB of fp32 at a time.
 int64_t panel_rows(int64_t C) {

@@ -34,6 +34,11 @@ void gemm_backward_inp_bf16w_cpu(float* dinp, const float* dout, const bf16* wei
                                  int64_t C, int64_t OC);
 void gemm_backward_weight_cpu(float* dweight, float* dbias, const float* dout, const float* inp,
                               int64_t N, int64_t C, int64_t OC);
+// The bias alone, for a product made without it (the NF4 GEMMs and GEMV of a frozen base whose
+// linear has a bias, Qwen2's q/k/v): out[n,o] += bias[o] over (N, OC) (+=). CPU twin fp32; CUDA
+// twin bf16 out and bias, the sum in fp32 rounded once (so the product was rounded before the
+// bias: one rounding more than the fused forward's epilogue).
+void gemm_add_bias_cpu(float* out, const float* bias, int64_t N, int64_t OC);
 
 // Generic row-major matrix product used by the ops above and by LoRA/attention:
 //   c(M,N) = alpha * op(a) · op(b) + beta * c,  op(x) = x or xᵀ (trans_*), ld* = row strides.
@@ -50,6 +55,7 @@ void gemm_backward_inp_cuda(cuda_context& cx, bf16* dinp, const bf16* dout, cons
                             int64_t N, int64_t C, int64_t OC);
 void gemm_backward_weight_cuda(cuda_context& cx, float* dweight, float* dbias, const bf16* dout,
                                const bf16* inp, int64_t N, int64_t C, int64_t OC);
+void gemm_add_bias_cuda(cuda_context& cx, bf16* out, const bf16* bias, int64_t N, int64_t OC);
 #endif
 
 }  // namespace kaito

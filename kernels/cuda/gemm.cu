@@ -8,6 +8,7 @@
 // The algorithm for each problem is picked once by the heuristic and cached in the context.
 #include <cuda_bf16.h>
 
+#include <algorithm>
 #include <string>
 
 #include "kernels/cuda/cuda_common.cuh"
@@ -31,6 +32,14 @@ __global__ void gemm_dbias_kernel(float* dbias, const __nv_bfloat16* dout, int64
   if (threadIdx.y == 0 && o < OC)
     dbias[o] +=
         acc[0][threadIdx.x] + acc[1][threadIdx.x] + acc[2][threadIdx.x] + acc[3][threadIdx.x];
+}
+
+// out[n, o] = bf16(out[n, o] + bias[o]), grid-stride over N * OC.
+__global__ void add_bias_kernel(__nv_bfloat16* out, const __nv_bfloat16* bias, int64_t N, int OC) {
+  const int64_t n = N * OC;
+  for (int64_t e = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; e < n;
+       e += int64_t(gridDim.x) * blockDim.x)
+    out[e] = __float2bfloat16_rn(__bfloat162float(out[e]) + __bfloat162float(bias[e % OC]));
 }
 
 // Largest power of two <= 256 dividing the address (cuBLASLt's alignment preference).
@@ -157,6 +166,16 @@ void gemm_backward_weight_cuda(cuda_context& cx, float* dweight, float* dbias, c
     (dbias, as_nv(dout), N, int(OC));
     CUDA_CHECK(cudaGetLastError());
   }
+}
+
+void gemm_add_bias_cuda(cuda_context& cx, bf16* out, const bf16* bias, int64_t N, int64_t OC) {
+  KAITO_CHECK(N >= 0 && OC > 0 && OC <= INT32_MAX, "gemm_add_bias_cuda: bad shape N=", N,
+              " OC=", OC);
+  if (N == 0) return;
+  const int64_t blocks = std::min<int64_t>(ceil_div<int64_t>(N * OC, 256), int64_t(1) << 16);
+  KAITO_LAUNCH(unsigned(blocks), 256, 0, cx.stream(), add_bias_kernel)
+  (as_nv(out), as_nv(bias), N, int(OC));
+  CUDA_CHECK(cudaGetLastError());
 }
 
 }  // namespace kaito

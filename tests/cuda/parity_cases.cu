@@ -108,6 +108,20 @@ prepared gemm_fwd(std::mt19937& rng, int64_t N, int64_t C, int64_t OC, bool bias
   return p;
 }
 
+prepared gemm_add_bias(std::mt19937& rng, int64_t N, int64_t OC) {
+  prepared p;
+  std::vector<bf16> bb;
+  auto b = random_bf16_values(rng, OC, 1.0f, bb);
+  auto bd = upload(p, elem::bf16, bb);
+  auto out = add_output(p, "out", elem::bf16, N * OC, random_f32(rng, N * OC, -1.0f, 1.0f));  // +=
+  p.cpu = [=] { gemm_add_bias_cpu(out.ref->data(), b.data(), N, OC); };
+  p.cuda = [=](cuda_context& cx) {
+    gemm_add_bias_cuda(cx, out.dev->as<bf16>(), bd->as<bf16>(), N, OC);
+  };
+  p.bytes = 2.0 * (2 * N * OC + OC);
+  return p;
+}
+
 prepared gemm_dinp(std::mt19937& rng, int64_t N, int64_t C, int64_t OC) {
   prepared p;
   std::vector<bf16> gb, wb;

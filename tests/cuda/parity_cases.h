@@ -64,6 +64,8 @@ prepared rmsnorm_bwd(std::mt19937& rng, int64_t N, int64_t C);
 // add_rmsnorm_forward_cuda: sum = bf16(a + b), out = rmsnorm(sum).
 prepared add_rmsnorm_fwd(std::mt19937& rng, int64_t N, int64_t C);
 prepared gemm_fwd(std::mt19937& rng, int64_t N, int64_t C, int64_t OC, bool bias);
+// gemm_add_bias_cuda vs gemm_add_bias_cpu: out (N, OC) += bias.
+prepared gemm_add_bias(std::mt19937& rng, int64_t N, int64_t OC);
 prepared gemm_dinp(std::mt19937& rng, int64_t N, int64_t C, int64_t OC);
 prepared gemm_dweight(std::mt19937& rng, int64_t N, int64_t C, int64_t OC, bool dbias);
 prepared nf4_dequant(std::mt19937& rng, int64_t n);

@@ -61,6 +61,9 @@ std::vector<parity_case> cases() {
        [](auto& r) { return gemm_fwd(r, 37, 200, 72, true); }},
       {"gemm_fwd", "N=128 C=3072 OC=256", kBf16, kF32,
        [](auto& r) { return gemm_fwd(r, 128, 3072, 256, false); }},
+      // Qwen2's q/k/v bias after an NF4 product: one fp32 add per element, rounded to bf16 once.
+      {"gemm_add_bias", "N=37 OC=1536", kBf16, kBf16,
+       [](auto& r) { return gemm_add_bias(r, 37, 1536); }},
       {"gemm_dinp", "N=1 C=64 OC=64", kBf16, kF32, [](auto& r) { return gemm_dinp(r, 1, 64, 64); }},
       {"gemm_dinp", "N=37 C=200 OC=72", kBf16, kF32,
        [](auto& r) { return gemm_dinp(r, 37, 200, 72); }},
