@@ -10,8 +10,15 @@ engine, engine/verify.cpp) and the GPU tests consume. Model (--arch):
   llama: transformers LlamaForCausalLM built from a LlamaConfig (same hidden_act, rms_norm_eps,
     rope_theta, untied embeddings, dropout 0, special ids and eager attention; attention_bias and
     mlp_bias False; no sliding window, --window is rejected), PEFT LoRA on q_proj, k_proj, v_proj,
-    o_proj, gate_proj, up_proj and down_proj.
-Both: fp32 math on the chosen --device, random weights, LoRA r, alpha, dropout 0, bias none, GQA
+    o_proj, gate_proj, up_proj and down_proj;
+  qwen2: transformers Qwen2ForCausalLM built from a Qwen2Config (the llama settings where they apply:
+    hidden_act, rms_norm_eps, untied embeddings, dropout 0, special ids, eager attention;
+    use_sliding_window False; default rope with rope_theta 1000000 (Qwen2.5's) in rope_parameters;
+    --window, --longrope and --llama3-rope are rejected). Qwen2's q_proj, k_proj and v_proj carry
+    biases (o_proj and the MLP none); they are drawn like the base weights but with std 0.1 (so an
+    engine that drops them is far off in the logits), bf16-exact too, and stay frozen: the LoRA
+    targets and bias "none" are the llama ones, so the adapter holds no bias.
+All: fp32 math on the chosen --device, random weights, LoRA r, alpha, dropout 0, bias none, GQA
 via --kv-heads. Head dim HS = hidden / heads.
 
 Outputs in --out DIR:
@@ -22,7 +29,9 @@ Outputs in --out DIR:
                              phi3:  model.layers.<l>.self_attn.{qkv_proj,o_proj}.weight,
                                     model.layers.<l>.mlp.{gate_up_proj,down_proj}.weight
                              llama: model.layers.<l>.self_attn.{q_proj,k_proj,v_proj,o_proj}.weight,
-                                    model.layers.<l>.mlp.{gate_proj,up_proj,down_proj}.weight),
+                                    model.layers.<l>.mlp.{gate_proj,up_proj,down_proj}.weight
+                             qwen2: the llama names plus
+                                    model.layers.<l>.self_attn.{q_proj,k_proj,v_proj}.bias),
                            stored as BF16
   adapter/adapter_config.json, adapter/adapter_model.safetensors   PEFT save_pretrained, fp32, the
                            weights BEFORE the optimizer step
@@ -40,19 +49,21 @@ Outputs in --out DIR:
                            ints I64 [15] = [C, L, NH, NKV, HS, I, V, window (0 = none), lora_r,
                              original_max (longrope or llama3; 0 with the default rope), max_pos,
                              rope kind (0 default, 1 longrope, 2 llama3), B, T,
-                             arch (0 phi3, 1 llama)];
-                           floats F32 [4] = [rope_theta, rms_eps, lora_alpha, attention_factor (the
-                             longrope cos/sin scale HF used: sqrt(1 + ln(max_pos/orig)/ln(orig));
+                             arch (0 phi3, 1 llama, 2 qwen2)];
+                           floats F32 [4] = [rope_theta (10000; qwen2 1000000), rms_eps,
+                             lora_alpha, attention_factor (the longrope cos/sin scale HF used:
+                             sqrt(1 + ln(max_pos/orig)/ln(orig));
                              1.0 without longrope, llama3 included)];
                            with --longrope: short_factor, long_factor F32 [HS/2];
                            with --llama3-rope: llama3 F32 [3] = [factor, low_freq_factor,
                              high_freq_factor]
   README.txt               the command line, versions, and the format above in short
 
-The bf16-exact rule: every base weight (embeddings, norms, linears, lm_head) is drawn in fp32 (normal
-std 0.02; norms 1 + U(-0.1, 0.1)) and then rounded to the nearest bf16 value, so the fp32 model the
-references come from and a GPU that stores the base in bf16 hold exactly the same numbers: the only
-differences left between a bf16-base engine and these references are the engine's own arithmetic.
+The bf16-exact rule: every base weight (embeddings, norms, linears, lm_head, qwen2's q/k/v biases) is
+drawn in fp32 (normal std 0.02; norms 1 + U(-0.1, 0.1); biases normal std 0.1) and then rounded to
+the nearest bf16 value, so the fp32 model the references come from and a GPU that stores the base in
+bf16 hold exactly the same numbers: the only differences left between a bf16-base engine and these
+references are the engine's own arithmetic.
 It also lets base/model.safetensors be stored as BF16 without loss (half the size). LoRA weights
 stay fp32 (lora_A as PEFT initializes it, lora_B normal std 0.02 so every LoRA product is non-zero).
 
@@ -79,6 +90,8 @@ Usage (CPU, a few seconds): python3 bench/device/hf_fixture.py --out DIR --seed 
 or: python3 bench/device/hf_fixture.py --arch llama --out DIR --seed 11 --hidden 128 --layers 2
   --heads 2 --kv-heads 1 --intermediate 192 --vocab 256 --batch 2 --seq 48 --llama3-rope
   --original-max 32 --max-pos 128 --lora-r 4 --lora-alpha 8
+or: python3 bench/device/hf_fixture.py --arch qwen2 --out DIR --seed 13 --hidden 128 --layers 2
+  --heads 2 --kv-heads 1 --intermediate 96 --vocab 128 --batch 2 --seq 48 --lora-r 4 --lora-alpha 8
 """
 import argparse
 import copy
@@ -90,17 +103,20 @@ import sys
 import time
 
 ROPE_THETA = 10000.0
+QWEN2_ROPE_THETA = 1000000.0  # Qwen2.5's
 LLAMA3 = (8.0, 1.0, 4.0)  # factor, low_freq_factor, high_freq_factor (Llama 3.1's values)
 TARGETS = {"phi3": ["qkv_proj", "o_proj", "gate_up_proj", "down_proj"],
            "llama": ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]}
+TARGETS["qwen2"] = TARGETS["llama"]
 ROPE_KIND = {"default": 0, "longrope": 1, "llama3": 2}
-ARCH_ID = {"phi3": 0, "llama": 1}
+ARCH_ID = {"phi3": 0, "llama": 1, "qwen2": 2}
+QWEN2_BIASED = ("q_proj", "k_proj", "v_proj")  # Qwen2's attention projections with a bias
 
 
 def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--arch", choices=["phi3", "llama"], default="phi3")
+    p.add_argument("--arch", choices=["phi3", "llama", "qwen2"], default="phi3")
     p.add_argument("--out", required=True)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--hidden", type=int, required=True)
@@ -132,6 +148,8 @@ def parse_args(argv):
         p.error("--longrope is phi3 only")
     if a.arch == "phi3" and a.llama3_rope:
         p.error("--llama3-rope is llama only")
+    if a.arch == "qwen2" and (a.window or a.longrope or a.llama3_rope):
+        p.error("qwen2 takes none of --window, --longrope, --llama3-rope (default rope, no window)")
     if a.longrope and not (1 < a.original_max < a.max_pos):
         p.error("--longrope needs 1 < --original-max < --max-pos")
     if a.llama3_rope and not (1 < a.original_max < a.max_pos):
@@ -195,9 +213,30 @@ def build_llama_config(a):
     return cfg, None, None
 
 
+def build_qwen2_config(a):
+    from transformers import Qwen2Config
+    # transformers 5.x: rope_theta lives in rope_parameters. Qwen2Config has no head_dim field (the
+    # attention uses hidden / heads), so none is passed: config.json stays like a Qwen2.5 one.
+    cfg = Qwen2Config(
+        vocab_size=a.vocab, hidden_size=a.hidden, intermediate_size=a.intermediate,
+        num_hidden_layers=a.layers, num_attention_heads=a.heads, num_key_value_heads=a.kv_heads,
+        hidden_act="silu", rms_norm_eps=1e-5,
+        rope_parameters={"rope_type": "default", "rope_theta": QWEN2_ROPE_THETA},
+        max_position_embeddings=a.max_pos, tie_word_embeddings=False, use_sliding_window=False,
+        attention_dropout=0.0, pad_token_id=0, bos_token_id=1, eos_token_id=2)
+    cfg._attn_implementation = "eager"
+    return cfg, None, None
+
+
+def rope_theta(a):
+    return QWEN2_ROPE_THETA if a.arch == "qwen2" else ROPE_THETA
+
+
 def build_config(a):
     if a.arch == "llama":
         return build_llama_config(a)
+    if a.arch == "qwen2":
+        return build_qwen2_config(a)
     from transformers import Phi3Config
     hs = a.hidden // a.heads
     rope = {"rope_type": "default", "rope_theta": 10000.0, "partial_rotary_factor": 1.0}
@@ -221,15 +260,42 @@ def build_config(a):
 
 
 def init_base(model, gen):
-    """HF-like init (normal std 0.02; norms 1 + U(-0.1, 0.1)), every value rounded to bf16."""
+    """HF-like init (normal std 0.02; norms 1 + U(-0.1, 0.1); biases normal std 0.1), every value
+    rounded to bf16. One draw per parameter in named_parameters order: phi3 and llama have no
+    bias, so their streams are what they were before biases existed."""
     import torch
     with torch.no_grad():
         for name, p in model.named_parameters():
             if name.endswith("norm.weight"):
                 v = 1.0 + (torch.rand(p.shape, generator=gen) * 0.2 - 0.1)
+            elif name.endswith(".bias"):
+                v = torch.randn(p.shape, generator=gen) * 0.1
             else:
                 v = torch.randn(p.shape, generator=gen) * 0.02
             p.copy_(v.to(torch.bfloat16).float())
+
+
+def check_biases(model, a):
+    """The attention/MLP linears have exactly the biases the arch should have (qwen2: q, k, v with
+    the right shapes, drawn non-zero; phi3/llama: none) and the attention head dim is hidden/heads."""
+    hs = a.hidden // a.heads
+    for l, layer in enumerate(model.model.layers):
+        if layer.self_attn.head_dim != hs:
+            raise SystemExit("hf_fixture: layer %d head_dim %d, expected %d" %
+                             (l, layer.self_attn.head_dim, hs))
+        for name, mod in list(layer.self_attn.named_children()) + list(layer.mlp.named_children()):
+            if not hasattr(mod, "bias"):
+                continue
+            want = a.arch == "qwen2" and name in QWEN2_BIASED
+            if (mod.bias is not None) != want:
+                raise SystemExit("hf_fixture: layer %d %s has %s bias, expected %s" %
+                                 (l, name, "a" if mod.bias is not None else "no",
+                                  "one" if want else "none"))
+            if want:
+                n = (a.heads if name == "q_proj" else a.kv_heads) * hs
+                if tuple(mod.bias.shape) != (n,) or not bool((mod.bias != 0).all()):
+                    raise SystemExit("hf_fixture: layer %d %s.bias shape %s (expected [%d]) or "
+                                     "zero entries" % (l, name, tuple(mod.bias.shape), n))
 
 
 def check_rope(model, a, short, long_, T):
@@ -240,6 +306,12 @@ def check_rope(model, a, short, long_, T):
     if a.llama3_rope:
         return check_llama3_rope(rot, a)
     if not a.longrope:
+        want = 1.0 / (rope_theta(a) ** (torch.arange(0, hs, 2, dtype=torch.float64) / hs))
+        rel = float(((rot.inv_freq.detach().double().cpu() - want).abs() / want).max())
+        if rot.attention_scaling != 1.0 or rel > 1e-6:  # fp32 ulps; theta 1e4 vs 1e6 is far off
+            raise SystemExit("hf_fixture: default rotary embedding is not theta=%g (max rel diff "
+                             "%g, attention_scaling %r)" % (rope_theta(a), rel,
+                                                           rot.attention_scaling))
         return 1.0
     factors = long_ if T > a.original_max else short
     want = 1.0 / (torch.tensor(factors, dtype=torch.float32) *
@@ -295,6 +367,9 @@ def base_names(a):
     per += ["input_layernorm", "post_attention_layernorm"]
     names = {"model.embed_tokens.weight", "model.norm.weight", "lm_head.weight"}
     names |= {"model.layers.%d.%s.weight" % (l, m) for l in range(a.layers) for m in per}
+    if a.arch == "qwen2":
+        names |= {"model.layers.%d.self_attn.%s.bias" % (l, m) for l in range(a.layers)
+                  for m in QWEN2_BIASED}
     return names
 
 
@@ -308,7 +383,7 @@ def main(argv):
     from peft import LoraConfig, get_peft_model
     from safetensors.torch import save_file
     from safetensors import safe_open
-    from transformers import LlamaForCausalLM, Phi3ForCausalLM
+    from transformers import LlamaForCausalLM, Phi3ForCausalLM, Qwen2ForCausalLM
 
     torch.manual_seed(a.seed)
     gen = torch.Generator().manual_seed(a.seed)
@@ -318,9 +393,11 @@ def main(argv):
     torch.backends.cudnn.allow_tf32 = False
 
     cfg, short, long_ = build_config(a)
-    model_cls = LlamaForCausalLM if a.arch == "llama" else Phi3ForCausalLM
+    model_cls = {"phi3": Phi3ForCausalLM, "llama": LlamaForCausalLM,
+                 "qwen2": Qwen2ForCausalLM}[a.arch]
     model = model_cls(cfg).float()
     init_base(model, gen)
+    check_biases(model, a)
     model.eval()  # dropouts are 0 anyway; eval keeps it explicit
 
     os.makedirs(a.out, exist_ok=True)
@@ -414,7 +491,7 @@ def main(argv):
                               a.window, a.lora_r,
                               a.original_max if a.rope_kind != "default" else 0, a.max_pos,
                               ROPE_KIND[a.rope_kind], B, T, ARCH_ID[a.arch]], dtype=torch.int64),
-        "floats": torch.tensor([ROPE_THETA, 1e-5, float(a.lora_alpha), attention_factor],
+        "floats": torch.tensor([rope_theta(a), 1e-5, float(a.lora_alpha), attention_factor],
                                dtype=torch.float32),
     }
     if a.longrope:
@@ -427,7 +504,7 @@ def main(argv):
     cmd = "python3 bench/device/hf_fixture.py " + " ".join(shlex.quote(x) for x in argv)
     rope_note = ("longrope orig=%d max_pos=%d (T=%d uses the %s factors) attention_factor=%.9g" %
                  (a.original_max, a.max_pos, T, "LONG" if T > a.original_max else "short",
-                  attention_factor)) if a.longrope else "default rope"
+                  attention_factor)) if a.longrope else "default rope theta=%.0f" % rope_theta(a)
     if a.llama3_rope:
         rg = a.llama3_regions
         rope_note = ("llama3 rope factor=%g low_freq_factor=%g high_freq_factor=%g orig=%d "
@@ -441,14 +518,20 @@ def main(argv):
         extra = ", short_factor/long_factor F32 [HS/2]"
     elif a.llama3_rope:
         extra = ", llama3 F32 [factor,low_freq_factor,high_freq_factor]"
+    bias_note = ""
+    if a.arch == "qwen2":
+        bias_note = ("\nq_proj/k_proj/v_proj carry biases "
+                     "(model.layers.<l>.self_attn.{q,k,v}_proj.bias, bf16-exact, normal std 0.1); "
+                     "o_proj and the MLP have none; the biases are frozen and not in the adapter "
+                     "(LoRA bias none).")
     readme = f"""arch={a.arch} seed={a.seed} longrope={a.longrope} llama3_rope={a.llama3_rope} kv_heads={a.kv_heads} head_dim={hs} window={a.window or None} {rope_note}
 Made by: {cmd}
 Versions: torch {torch.__version__}, transformers {transformers.__version__}, peft {peft.__version__}, device {a.device}.
-base/: HF model (config.json + model.safetensors stored as BF16; every base weight is bf16-exact, math below is fp32).
+base/: HF model (config.json + model.safetensors stored as BF16; every base weight is bf16-exact, math below is fp32).{bias_note}
 adapter/: PEFT LoRA r={a.lora_r} alpha={a.lora_alpha} on {",".join(TARGETS[a.arch])} (lora_B random), fp32, before the step.
 expected.safetensors: input_ids[{B},{T}], labels (-100 masked at t=0,1,2,{T // 2}), base_logits, lora_logits, loss (mean CE over shifted unmasked labels),
 grad.<peft param name> after loss.backward(), after_adamw.<name> after one torch AdamW step lr=1e-2 betas=(0.9,0.999) eps=1e-8 wd=0.01.
-meta.safetensors: ints I64 [C,L,NH,NKV,HS,I,V,window,lora_r,original_max,max_pos,rope_kind(0 default,1 longrope,2 llama3),B,T,arch(0 phi3,1 llama)], floats F32 [rope_theta,rms_eps,lora_alpha,attention_factor]{extra}.
+meta.safetensors: ints I64 [C,L,NH,NKV,HS,I,V,window,lora_r,original_max,max_pos,rope_kind(0 default,1 longrope,2 llama3),B,T,arch(0 phi3,1 llama,2 qwen2)], floats F32 [rope_theta,rms_eps,lora_alpha,attention_factor]{extra}.
 Attention: eager, causal{f", sliding window {a.window} keys (kv_idx > q_idx - {a.window})" if a.window else ""}, fp32.
 """
     with open(os.path.join(a.out, "README.txt"), "w") as f:
