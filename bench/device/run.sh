@@ -22,8 +22,8 @@
 #                      all_reducer, the CPU ring's),
 #                      tests/cuda/infer_test (GPU greedy decode vs the CPU twins),
 #                      tests/cuda/hf_parity_test (the GPU step, AdamW, prefill and a decode
-#                      step vs Hugging Face transformers + PEFT: the checked-in Phi-3 and Llama
-#                      fixtures and fresh ones made here by bench/device/hf_fixture.py at
+#                      step vs Hugging Face transformers + PEFT: the checked-in Phi-3, Llama
+#                      and Qwen2 fixtures and fresh ones made here by bench/device/hf_fixture.py at
 #                      Phi-3's head dim 96 and Llama's 128),
 #                      bench/cuda/model_bench + infer_bench (kaito_engine_cuda) and
 #                      bench/device/hf_model_bench.py (transformers + peft, same run), then
@@ -238,20 +238,20 @@ grad_reducer() {
   return "$rc"
 }
 
-# The tiny shape, Phi-3's head size (96) with GQA 2:1 and a window, and Llama's (128) with
-# llama3 rope and split q/k/v, gate/up LoRAs (all run in CI on the emulated runtime; here the
+# The tiny shape, Phi-3's head size (96) with GQA 2:1 and a window, and 128 with Qwen2's q/k/v
+# biases and split q/k/v, gate/up LoRAs (all run in CI on the emulated runtime; here the
 # hardware's own kernels, rounding and ordering).
 model_parity() {
   local rc=0
   "$BUILD/tests/cuda/model_parity_test" > "$OUT/model_parity.txt" 2>&1 || rc=$?
   "$BUILD/tests/cuda/model_parity_test" --shape phi3_heads >> "$OUT/model_parity.txt" 2>&1 ||
     rc=$?
-  "$BUILD/tests/cuda/model_parity_test" --shape llama >> "$OUT/model_parity.txt" 2>&1 || rc=$?
+  "$BUILD/tests/cuda/model_parity_test" --shape qwen2 >> "$OUT/model_parity.txt" 2>&1 || rc=$?
   cat "$OUT/model_parity.txt"
   return "$rc"
 }
 
-# The checked-in HF fixtures (Phi-3, Llama) plus two fresh ones made here (new seeds each run),
+# The checked-in HF fixtures (Phi-3, Llama, Qwen2) plus two fresh ones made here (new seeds each run),
 # fp32 HF math on the CPU: Phi-3 at HS 96 (GQA, window 128 < T = 160, longrope with T >
 # original_max 128), Llama at HS 128 (GQA 4:1, llama3 rope, split q/k/v and gate/up LoRAs).
 hf_parity() {
@@ -268,7 +268,8 @@ hf_parity() {
     --vocab 2048 --batch 2 --seq 160 --llama3-rope --original-max 64 --max-pos 4096 \
     --lora-r 8 --lora-alpha 16 --device cpu
   "$BUILD/tests/cuda/hf_parity_test" "$ROOT/tests/data/hf-phi3-gqa-window-longrope" \
-    "$ROOT/tests/data/hf-llama-gqa-llama3rope" "$fresh" "$fresh_llama" | tee "$OUT/hf_parity.txt"
+    "$ROOT/tests/data/hf-llama-gqa-llama3rope" "$ROOT/tests/data/hf-qwen2-gqa-bias" "$fresh" \
+    "$fresh_llama" | tee "$OUT/hf_parity.txt"
 }
 
 infer_t() {

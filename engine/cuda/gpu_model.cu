@@ -36,7 +36,8 @@ size_t gpu_model::bytes() const {
     for (int t = 0; t < kLoraTargets; ++t) {
       const gpu_base_linear& w = l.base(t);
       const gpu_lora_linear& a = l.lora(t);
-      b += w.packed.bytes() + w.qabsmax.bytes() + w.nested_absmax.bytes() + w.dense.bytes();
+      b += w.packed.bytes() + w.qabsmax.bytes() + w.nested_absmax.bytes() + w.dense.bytes() +
+           w.bias.bytes();
       b += a.A.bytes() + a.B.bytes() + a.A_master.bytes() + a.B_master.bytes() + a.dA.bytes() +
            a.dB.bytes();
     }
@@ -155,6 +156,8 @@ status alloc_model(cuda_context& cx, gpu_model& m) {
       } else {
         KAITO_TRY(alloc_into(w.dense, size_t(w.numel()) * sizeof(bf16), name + ".dense"));
       }
+      if (s.qkv_bias && t == lora_qkv)
+        KAITO_TRY(alloc_into(w.bias, size_t(w.OC) * sizeof(bf16), name + ".bias"));
       gpu_lora_linear& a = ly.lora(t);
       a.r = s.lora_rank(t);
       a.blocks = lora_blocks_of(s, t);
@@ -254,6 +257,12 @@ result<gpu_model> gpu_model_random(cuda_context& cx, const gpu_model_shape& shap
         KAITO_TRY(quantize_dq_device(cx, m, w, wbuf.as<float>(), absmax, offset_dev));
       else
         f32_to_bf16_cuda(cx, w.dense.as<bf16>(), wbuf.as<float>(), w.numel());
+      if (w.bias.get() != nullptr) {  // ~ U(-a, a) as the weights, from the next free tag
+        KAITO_LAUNCH(grid_for(w.OC), 256, 0, cx.stream(), uniform_bf16_kernel)
+        (as_nv(w.bias.as<bf16>()), w.OC, rng_derive(seed, random_weight_tag(l, kLoraTargets)), -a,
+         2 * a);
+        GPU_TRY_CUDA(cudaGetLastError());
+      }
       gpu_lora_linear& lo = ly.lora(t);
       std::vector<float> A(size_t(lo.r * lo.in)), B(size_t(lo.out * lo.r));
       const uint64_t lseed = rng_derive(seed, tag + 1);
@@ -290,6 +299,7 @@ result<gpu_model> gpu_model_from_host(cuda_context& cx, const gpu_model_shape& s
     const host_layer_weights& h = w.layers[size_t(l)];
     KAITO_TRY(check(h.input_norm, s.C, layer_name(l, "input_norm")));
     KAITO_TRY(check(h.post_norm, s.C, layer_name(l, "post_norm")));
+    KAITO_TRY(check(h.qkv_bias, s.qkv_bias ? s.qkv_dim() : 0, layer_name(l, "qkv_bias")));
     const std::vector<float>* base[kLoraTargets] = {&h.qkv, &h.o, &h.gate_up, &h.down};
     for (int t = 0; t < kLoraTargets; ++t) {
       const linear_dims d = target_dims(s, t);
@@ -331,6 +341,7 @@ result<gpu_model> gpu_model_from_host(cuda_context& cx, const gpu_model_shape& s
       } else {
         KAITO_TRY(upload_bf16(cx, lin.dense, *base[t]));
       }
+      if (t == lora_qkv && s.qkv_bias) KAITO_TRY(upload_bf16(cx, lin.bias, h.qkv_bias));
       KAITO_TRY(upload_lora(cx, ly.lora(t), h.lora_A[t], h.lora_B[t]));
     }
   }
@@ -341,7 +352,7 @@ result<gpu_model> gpu_model_from_host(cuda_context& cx, const gpu_model_shape& s
 void base_linear_forward(cuda_context& cx, const gpu_model& m, const gpu_base_linear& w, bf16* out,
                          const bf16* inp, int64_t N) {
   if (!w.quantized()) {
-    gemm_forward_cuda(cx, out, inp, w.dense.as<bf16>(), nullptr, N, w.C, w.OC);
+    gemm_forward_cuda(cx, out, inp, w.dense.as<bf16>(), w.bias.as<bf16>(), N, w.C, w.OC);
     return;
   }
   const size_t mark = cx.arena().mark();
@@ -358,6 +369,7 @@ void base_linear_forward(cuda_context& cx, const gpu_model& m, const gpu_base_li
   else
     nf4_gemm_forward_cuda(cx, out, inp, w.packed.as<uint8_t>(), *absmax, N, w.C, w.OC);
   cx.arena().rewind(mark);  // stream-ordered: the GEMM reads the scratch before any reuse
+  if (w.bias.get() != nullptr) gemm_add_bias_cuda(cx, out, w.bias.as<bf16>(), N, w.OC);
 }
 
 void base_linear_backward_inp(cuda_context& cx, const gpu_model& m, const gpu_base_linear& w,

@@ -18,6 +18,9 @@
 // (lora_block_mask_cuda), so the zeros stay zero through clipping and AdamW. One difference from
 // PEFT remains: with lora_dropout > 0, q, k and v see one dropout mask of their shared input where
 // PEFT draws three.
+// Qwen2 (shape.qkv_bias): Llama's layout (split_lora) whose q_proj, k_proj, v_proj also carry a
+// frozen bias: qkv's base product adds it (bf16 (qkv_dim), rows [q | k | v]) before the LoRA term,
+// as HF's Linear does before PEFT adds its branch.
 //
 // Storage (what bitsandbytes + PEFT hold for a QLoRA run):
 //   base linears (qkv, o, gate_up, down): NF4 with double quantization (kernels/nf4.h): packed
@@ -63,6 +66,7 @@ struct gpu_model_shape {
   double lora_alpha = 16.0;
   bool quantized_base = true;  // NF4 + double quant (QLoRA); false: bf16 base linears (LoRA)
   bool split_lora = false;     // Llama's separate q/k/v, gate/up LoRA modules (see the top)
+  bool qkv_bias = false;       // Qwen2's q/k/v biases (see the top)
 
   // microsoft/Phi-3-mini-4k-instruct: 3072, 32 layers, 32/32 heads of 96, 8192, vocab 32064,
   // theta 10000, eps 1e-5, window 2047 in config.json (0 here: training sequences of <= 2047
@@ -94,6 +98,7 @@ struct gpu_base_linear {
   device_buffer nested_absmax;  // fp32, ceil(nblocks/256)
   float offset = 0.0f;          // nested_offset (host value)
   device_buffer dense;          // bf16 (OC, C) when not quantized
+  device_buffer bias;           // bf16 (OC), or empty: no bias (only qkv with shape.qkv_bias)
   bool quantized() const { return dense.get() == nullptr; }
   int64_t numel() const { return OC * C; }
   int64_t nblocks() const { return (OC * C + 63) / 64; }
@@ -176,8 +181,9 @@ struct gpu_model {
 // those values (model_parity_test checks it). Norms 1; embed and lm_head ~ U(-a, a) rounded to
 // bf16. LoRA A: lora_init_cpu(seed rng_derive(seed, random_weight_tag(l, t) + 1)), kaiming
 // uniform; B zero when lora_b_zero (PEFT's init), else ~ U(-1e-3, 1e-3) inside its blocks
-// (split_lora: zero outside them) so benches exercise every product with non-zero values. The
-// whole model is deterministic in `seed`.
+// (split_lora: zero outside them) so benches exercise every product with non-zero values; a
+// qkv bias (shape.qkv_bias) ~ U(-a, a) rounded to bf16, drawn from random_weight_tag(l,
+// kLoraTargets). The whole model is deterministic in `seed`.
 inline constexpr float kRandomWeightBound = 0.034641016f;  // 0.02 * sqrt(3)
 inline uint64_t random_weight_tag(int64_t l, int t) {
   return 16 + uint64_t(l) * 16 + uint64_t(t) * 2;
@@ -189,6 +195,7 @@ result<gpu_model> gpu_model_random(cuda_context& cx, const gpu_model_shape& shap
 struct host_layer_weights {
   std::vector<float> input_norm, post_norm;  // (C)
   std::vector<float> qkv, o, gate_up, down;  // (qkv_dim, C), (C, q_dim), (2I, C), (C, I)
+  std::vector<float> qkv_bias;               // (qkv_dim) with shape.qkv_bias, else empty
   // by lora_target, R = shape.lora_rank(t): A (R, in), B (out, R) (split_lora: block form,
   // lora_pack_blocks)
   std::vector<float> lora_A[4], lora_B[4];
@@ -207,8 +214,9 @@ result<gpu_model> gpu_model_from_host(cuda_context& cx, const gpu_model_shape& s
                                       const host_model_weights& w);
 
 // The frozen base product through one base linear. bf16 (not quantized): gemm_forward_cuda /
-// gemm_backward_inp_cuda on `dense`. NF4: the double-quant absmax is decoded into cx's
-// arena scratch (nblocks fp32), then nf4_gemm_forward_cuda / nf4_gemm_backward_inp_cuda (which
+// gemm_backward_inp_cuda on `dense` (the bias, where the linear has one, in the GEMM's epilogue;
+// after an NF4 product gemm_add_bias_cuda adds it). NF4: the double-quant absmax is decoded into
+// cx's arena scratch (nblocks fp32), then nf4_gemm_forward_cuda / nf4_gemm_backward_inp_cuda (which
 // dequantize W to bf16 arena scratch, OC*C*2 bytes: size the arena for the largest linear), or
 // with m.fused_nf4_gemm the nf4_gemm_mma_* kernels where they apply (forward: C % 64 == 0,
 // OC % 128 == 0; backward: C % 128 == 0, OC % 64 == 0; 16-byte aligned activations).

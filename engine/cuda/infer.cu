@@ -159,6 +159,7 @@ struct gpu_generator::impl {
         nf4_dq_gemv_cuda(cx, out + b0 * w.OC, in + b0 * w.C, w.packed.as<uint8_t>(),
                          w.qabsmax.as<uint8_t>(), m.code8.as<float>(), w.nested_absmax.as<float>(),
                          w.offset, std::min<int64_t>(16, N - b0), w.C, w.OC, gemv.kernel);
+      if (w.bias.get() != nullptr) gemm_add_bias_cuda(cx, out, w.bias.as<bf16>(), N, w.OC);
     } else {
       base_linear_forward(cx, m, w, out, in, N);
     }

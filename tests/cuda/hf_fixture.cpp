@@ -63,12 +63,13 @@ result<hf_fixture> load_hf_fixture(const std::string& dir) {
   const std::vector<int64_t> ints = r.ints("meta.safetensors", "ints", 15);
   const std::vector<float> fl = r.floats("meta.safetensors", "floats", 4);
   KAITO_TRY(r.st);
-  if (ints[14] != 0 && ints[14] != 1)
-    return invalid_argument("arch must be 0 (phi3) or 1 (llama)", "meta.safetensors: ints[14]");
+  if (ints[14] < 0 || ints[14] > 2)
+    return invalid_argument("arch must be 0 (phi3), 1 (llama) or 2 (qwen2)",
+                            "meta.safetensors: ints[14]");
   if (ints[11] < 0 || ints[11] > 2)
     return invalid_argument("rope kind must be 0 (default), 1 (longrope) or 2 (llama3)",
                             "meta.safetensors: ints[11]");
-  f.arch = ints[14] == 1 ? "llama" : "phi3";
+  f.arch = ints[14] == 2 ? "qwen2" : ints[14] == 1 ? "llama" : "phi3";
   gpu::gpu_model_shape& s = f.shape;
   s.C = ints[0], s.L = ints[1], s.NH = ints[2], s.NKV = ints[3], s.HS = ints[4], s.I = ints[5];
   s.V = ints[6], s.window = ints[7], s.lora_r = ints[8];
@@ -76,7 +77,8 @@ result<hf_fixture> load_hf_fixture(const std::string& dir) {
   s.rms_eps = fl[1];
   s.lora_alpha = fl[2];
   s.quantized_base = false;
-  s.split_lora = f.arch == "llama";
+  s.split_lora = f.arch != "phi3";  // Llama and Qwen2: PEFT's separate q/k/v, gate/up modules
+  s.qkv_bias = f.arch == "qwen2";
   s.rope.theta = fl[0];
   s.rope.head_dim = s.HS;
   if (ints[11] == 2) {
@@ -112,6 +114,12 @@ result<hf_fixture> load_hf_fixture(const std::string& dir) {
     const std::string pre = "model.layers." + std::to_string(l) + ".";
     h.input_norm = r.floats(base, pre + "input_layernorm.weight", s.C);
     h.post_norm = r.floats(base, pre + "post_attention_layernorm.weight", s.C);
+    if (s.qkv_bias)  // q, k, v biases concatenated as the fused qkv's rows
+      for (const char* m : {"q", "k", "v"}) {
+        const std::vector<float> b = r.floats(base, pre + "self_attn." + m + "_proj.bias",
+                                              m[0] == 'q' ? s.q_dim() : s.kv_dim());
+        h.qkv_bias.insert(h.qkv_bias.end(), b.begin(), b.end());
+      }
     std::vector<float>* lin[gpu::kLoraTargets] = {&h.qkv, &h.o, &h.gate_up, &h.down};
     for (int t = 0; t < gpu::kLoraTargets; ++t) {
       const gpu::linear_dims d = gpu::target_dims(s, t);

@@ -33,7 +33,8 @@ namespace {
 std::vector<std::string> fixture_dirs() {
   if (const char* d = std::getenv("KAITO_HF_FIXTURE")) return {d};
   const std::string data = std::string(KAITO_SOURCE_DIR) + "/tests/data/";
-  return {data + "hf-phi3-gqa-window-longrope", data + "hf-llama-gqa-llama3rope"};
+  return {data + "hf-phi3-gqa-window-longrope", data + "hf-llama-gqa-llama3rope",
+          data + "hf-qwen2-gqa-bias"};
 }
 
 rope_params longrope(int64_t HS) {
@@ -209,7 +210,8 @@ TEST_P(hf_fixture_cpu, meta_agrees_with_config_json) {
   const gpu::gpu_model_shape& s = fx_.shape;
   EXPECT_TRUE(s.validate().ok()) << s.validate().to_string();
   EXPECT_EQ(c.at("model_type"), fx_.arch);
-  EXPECT_EQ(s.split_lora, fx_.arch == "llama");
+  EXPECT_EQ(s.split_lora, fx_.arch != "phi3");
+  EXPECT_EQ(s.qkv_bias, fx_.arch == "qwen2");
   EXPECT_EQ(c.at("hidden_size").get<int64_t>(), s.C);
   EXPECT_EQ(c.at("num_hidden_layers").get<int64_t>(), s.L);
   EXPECT_EQ(c.at("num_attention_heads").get<int64_t>(), s.NH);
@@ -219,7 +221,7 @@ TEST_P(hf_fixture_cpu, meta_agrees_with_config_json) {
   const nlohmann::json& rp = c.at("rope_parameters");
   // what makes each fixture worth having: GQA and a head dim the tensor-core attention takes
   // (64, 96, 128); Phi-3: long factors and a window inside T; Llama: llama3 rope and the split
-  // q/k/v, gate/up LoRA modules
+  // q/k/v, gate/up LoRA modules; Qwen2: those modules and the q/k/v biases, theta 1e6
   EXPECT_LT(s.NKV, s.NH);
   EXPECT_TRUE(s.HS == 64 || s.HS == 96 || s.HS == 128) << s.HS;
   if (fx_.arch == "phi3") {
@@ -232,6 +234,17 @@ TEST_P(hf_fixture_cpu, meta_agrees_with_config_json) {
     EXPECT_TRUE(gpu::rope_forward_uses_long(s.rope, fx_.T));
     EXPECT_GT(s.window, 0);
     EXPECT_LT(s.window, fx_.T);
+  } else if (fx_.arch == "qwen2") {
+    EXPECT_EQ(s.window, 0);
+    EXPECT_FALSE(c.at("use_sliding_window").get<bool>());
+    EXPECT_EQ(rp.at("rope_type"), "default");
+    EXPECT_EQ(s.rope.kind, rope_kind::default_rope);
+    EXPECT_EQ(rp.at("rope_theta").get<double>(), s.rope.theta);
+    EXPECT_EQ(s.rope.theta, 1e6);
+    ASSERT_EQ(fx_.weights.layers[0].qkv_bias.size(), size_t(s.qkv_dim()));
+    double bmax = 0.0;
+    for (float b : fx_.weights.layers[0].qkv_bias) bmax = std::max(bmax, double(std::fabs(b)));
+    EXPECT_GT(bmax, 0.1);  // drawn with std 0.1: a missing bias shows in the logits
   } else {
     EXPECT_EQ(s.window, 0);
     EXPECT_EQ(rp.at("rope_type"), "llama3");

@@ -1,26 +1,29 @@
 // hf_parity_test: the GPU model (engine/cuda) against Hugging Face transformers + PEFT on
-// fixtures made by bench/device/hf_fixture.py (tests/cuda/hf_fixture.h): by default the two
-// checked-in ones, tests/data/hf-phi3-gqa-window-longrope (head dim 64: tensor-core attention;
-// GQA; sliding window 40 < T; longrope with T > original_max: the long factors and the attention
-// factor) and tests/data/hf-llama-gqa-llama3rope (Llama: GQA, llama3 rope, PEFT's separate
-// q/k/v and gate/up LoRA modules held as block-diagonal LoRAs, gpu_model.h), or the folders
-// given as arguments (bench/device/run.sh adds fresh, larger ones made on the GPU host with
-// Phi-3's head dim 96 and Llama's 128).
-// Grads and AdamW results are reported per PEFT module; for a Llama fixture the LoRA B entries
-// outside the modules' blocks must be exactly zero in dB and after the step, and a B that is not
-// must be refused by gpu_model_from_host.
-// The base is bf16 (quantized_base = false: Kaito's `method: lora`), holding exactly the fixture's
-// bf16-exact weights, so the differences are the GPU's bf16 activations only. Bounds (max |got -
-// ref| / max |ref|), set from the CPU composition with the same bf16 storage
-// (hf_fixture_cpu_test: logits 7.3e-3, loss 1.9e-5, grads 1.3e-2 on the checked-in fixture):
+// fixtures made by bench/device/hf_fixture.py (tests/cuda/hf_fixture.h). By default the three
+// checked-in ones:
+//   tests/data/hf-phi3-gqa-window-longrope: head dim 64 (tensor-core attention), GQA, sliding
+//     window 40 < T, longrope with T > original_max (the long factors and the attention factor);
+//   tests/data/hf-llama-gqa-llama3rope: Llama, GQA, llama3 rope, PEFT's separate q/k/v and
+//     gate/up LoRA modules (held as block-diagonal LoRAs, engine/cuda/gpu_model.h);
+//   tests/data/hf-qwen2-gqa-bias: Qwen2, the same modules plus q/k/v biases, rope theta 1e6;
+// or the folders given as arguments (bench/device/run.sh adds fresh, larger ones made on the GPU
+// host with Phi-3's head dim 96 and Llama's 128).
+// The base is bf16 (quantized_base = false: Kaito's `method: lora`), holding exactly the
+// fixture's bf16-exact weights, so the differences are the GPU's bf16 activations only. Bounds
+// (max |got - ref| / max |ref|), set from the CPU composition with the same bf16 storage
+// (hf_fixture_cpu_test: logits 7.3e-3, loss 1.9e-5, grads 1.3e-2 on the Phi-3 fixture):
 //   training step (gpu_trainer, no clipping): loss < 5e-3 (relative), every logit row < 2e-2,
-//     every LoRA dA / dB < 5e-2; with activation checkpointing the same grads bit for bit.
+//     every PEFT module's dA / dB < 5e-2; with activation checkpointing the same grads bit for
+//     bit. Split modules: the dB entries outside the blocks exactly zero.
 //   one AdamW step (lr 1e-2, wd 0.01, torch's settings in the fixture): the fp32 masters equal
 //     adamw_update_cpu applied to the GPU's own grads (< 1e-6): the optimizer itself is held to
 //     torch by hf_fixture_cpu_test; near-zero grads make a sign flip of a bf16 grad move a
 //     weight by 2*lr, so HF's after_adamw is compared only where |grad| > 1% of the tensor's
-//     largest (< 1e-3 there).
-//   prefill (gpu_generator over all T tokens): each sequence's last-row logits < 2e-2.
+//     largest (< 1e-3 there). Split modules: B still exactly zero outside the blocks.
+//   prefill (gpu_generator over all T tokens, and over T - 1): each sequence's last-row logits
+//     < 2e-2; one decode step after the T - 1 prefill against a prefill of the same T tokens
+//     < 2e-2.
+//   split modules: gpu_model_from_host refuses a B with an entry outside its blocks, naming it.
 // Exit 0 all pass, 1 any failure, 77 without a CUDA device.
 #include <cuda_runtime_api.h>
 
@@ -254,7 +257,8 @@ int main(int argc, char** argv) {
   std::vector<std::string> dirs;
   for (int i = 1; i < argc; ++i) dirs.push_back(argv[i]);
   if (dirs.empty())
-    for (const char* d : {"hf-phi3-gqa-window-longrope", "hf-llama-gqa-llama3rope"})
+    for (const char* d :
+         {"hf-phi3-gqa-window-longrope", "hf-llama-gqa-llama3rope", "hf-qwen2-gqa-bias"})
       dirs.push_back(std::string(KAITO_SOURCE_DIR) + "/tests/data/" + d);
   std::vector<testing::hf_fixture> fixtures;
   for (const std::string& d : dirs) {

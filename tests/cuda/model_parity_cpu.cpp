@@ -47,6 +47,7 @@ vec nf4_weight(const vec& w, int64_t OC, int64_t C) {
 
 struct layer_w {
   vec n1, n2, W[4], A[4], Bm[4];  // bf16-rounded as the GPU holds them
+  vec qkv_bias;                   // (qkv_dim) or empty
 };
 
 struct layer_act {
@@ -69,6 +70,7 @@ cpu_step cpu_train_step(const gpu::gpu_model_shape& s, const gpu::host_model_wei
     layer_w& o = lw[size_t(l)];
     o.n1 = rounded(h.input_norm);
     o.n2 = rounded(h.post_norm);
+    o.qkv_bias = rounded(h.qkv_bias);
     const vec* base[4] = {&h.qkv, &h.o, &h.gate_up, &h.down};
     for (int t = 0; t < 4; ++t) {
       const gpu::linear_dims d = gpu::target_dims(s, t);
@@ -90,13 +92,17 @@ cpu_step cpu_train_step(const gpu::gpu_model_shape& s, const gpu::host_model_wei
   rope_cos_sin_cpu(cos.data(), sin.data(), pos.data(), inv.data(), float(rope_attention_factor(rp)),
                    N, HS);
 
-  // a linear with its LoRA branch: y = R(R(x·Wᵀ) + s (R(x·Aᵀ))·Bᵀ), z saved rounded
+  // a linear with its LoRA branch: y = R(R(x·Wᵀ [+ b]) + s (R(x·Aᵀ))·Bᵀ), z saved rounded (the
+  // bias, qkv's with shape.qkv_bias, inside the product's rounding as the bf16 base's epilogue
+  // adds it; the NF4 base rounds once more between them)
   auto linear = [&](const layer_w& L, int t, const vec& x, vec& z) {
     const gpu::linear_dims d = gpu::target_dims(s, t);
     const int64_t R = s.lora_rank(t);
     vec y = zeros(N * d.out), xd = zeros(N * d.in);
     z = zeros(N * R);
-    gemm_forward_cpu(y.data(), x.data(), L.W[t].data(), nullptr, N, d.in, d.out);
+    const bool bias = t == gpu::lora_qkv && !L.qkv_bias.empty();
+    gemm_forward_cpu(y.data(), x.data(), L.W[t].data(), bias ? L.qkv_bias.data() : nullptr, N, d.in,
+                     d.out);
     rb(y);
     lora_forward_cpu(y.data(), xd.data(), z.data(), x.data(), L.A[t].data(), L.Bm[t].data(), N,
                      d.in, R, d.out, sc, 0.0f, 0);

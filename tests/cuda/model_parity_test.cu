@@ -3,8 +3,9 @@
 // C=128, L=2, NH=2, NKV=1 (GQA), HS=64, I=256, V=512, B=2, T=64, LoRA r=8 alpha=16. HS=64 takes
 // the tensor-core attention forward (attention_forward_mma_cuda), as Phi-3's HS=96 does.
 // `--shape phi3_heads`: C=384, NH=4, NKV=2, HS=96 (Phi-3's), I=512, V=600, window 48 < T.
-// `--shape llama`: C=256, NH=2, NKV=1, HS=128 (Llama's), I=384, llama3 rope, and PEFT's separate
-// q/k/v and gate/up LoRA modules (split_lora: block-diagonal LoRAs, r=4 each).
+// `--shape qwen2`: C=256, NH=2, NKV=1, HS=128 (Qwen2's and Llama's), I=384, rope theta 1e6, q/k/v
+// biases, and PEFT's separate q/k/v and gate/up LoRA modules (split_lora: block-diagonal LoRAs,
+// r=4 each).
 // Base linears: the SAME NF4 double-quantized state on both sides (gpu_model_from_host
 // quantizes with the CPU twin; the CPU side dequantizes it and rounds to bf16 as the GPU does).
 // LoRA B is random (not PEFT's zero) so every LoRA gradient is non-zero.
@@ -99,19 +100,16 @@ gpu_model_shape phi3_heads_shape() {
   return s;
 }
 
-// --shape llama: Llama's head size (128: the tensor-core attention's third tile), llama3 rope
-// (original_max 32 < T, so all three frequency regions), split q/k/v and gate/up LoRA modules.
-gpu_model_shape llama_shape() {
+// --shape qwen2: the head size 128 (the tensor-core attention's third tile), q/k/v biases (added
+// after the NF4 product), split q/k/v and gate/up LoRA modules (Llama's layout too).
+gpu_model_shape qwen2_shape() {
   gpu_model_shape s = tiny_shape();
   s.C = 256;
   s.HS = 128;
   s.I = 384;
-  s.rope.kind = rope_kind::llama3;
-  s.rope.theta = 500000.0;
-  s.rope.head_dim = s.HS;
-  s.rope.original_max_position_embeddings = 32;
-  s.rope.max_position_embeddings = 1024;
+  s.rope.theta = 1000000.0;
   s.split_lora = true;
+  s.qkv_bias = true;
   s.lora_r = 4;
   s.lora_alpha = 8.0;
   return s;
@@ -134,6 +132,7 @@ gpu::host_model_weights random_weights(const gpu_model_shape& s, std::mt19937& r
   for (gpu::host_layer_weights& h : w.layers) {
     h.input_norm = uniform(rng, s.C, 0.8f, 1.2f);
     h.post_norm = uniform(rng, s.C, 0.8f, 1.2f);
+    if (s.qkv_bias) h.qkv_bias = uniform(rng, s.qkv_dim(), -0.5f, 0.5f);
     std::vector<float>* base[4] = {&h.qkv, &h.o, &h.gate_up, &h.down};
     for (int t = 0; t < 4; ++t) {
       const gpu::linear_dims d = gpu::target_dims(s, t);
@@ -374,16 +373,18 @@ void check_random_model(cuda_context& cx, const gpu_model_shape& s) {
 
 int main(int argc, char** argv) {
   const std::string shape = argc == 3 && std::string(argv[1]) == "--shape" ? argv[2] : "tiny";
-  if (argc != 1 && !(argc == 3 && (shape == "tiny" || shape == "phi3_heads" || shape == "llama"))) {
-    std::fprintf(stderr, "usage: model_parity_test [--shape tiny|phi3_heads|llama]\n");
+  if (argc != 1 && !(argc == 3 && (shape == "tiny" || shape == "phi3_heads" || shape == "qwen2"))) {
+    std::fprintf(stderr, "usage: model_parity_test [--shape tiny|phi3_heads|qwen2]\n");
     return 2;
   }
   const gpu_model_shape s = shape == "tiny"         ? tiny_shape()
                             : shape == "phi3_heads" ? phi3_heads_shape()
-                                                    : llama_shape();
-  std::printf("shape %s: C=%lld NH=%lld NKV=%lld HS=%lld I=%lld V=%lld window=%lld split_lora=%d\n",
-              shape.c_str(), (long long)s.C, (long long)s.NH, (long long)s.NKV, (long long)s.HS,
-              (long long)s.I, (long long)s.V, (long long)s.window, int(s.split_lora));
+                                                    : qwen2_shape();
+  std::printf(
+      "shape %s: C=%lld NH=%lld NKV=%lld HS=%lld I=%lld V=%lld window=%lld split_lora=%d "
+      "qkv_bias=%d\n",
+      shape.c_str(), (long long)s.C, (long long)s.NH, (long long)s.NKV, (long long)s.HS,
+      (long long)s.I, (long long)s.V, (long long)s.window, int(s.split_lora), int(s.qkv_bias));
   for (bool ckpt : {false, true})
     for (bool dropout : {false, true}) check_plan(s, ckpt, dropout);
 
