@@ -70,20 +70,35 @@ status run_decode(gpu_generator& g, int64_t n) {
   return {};
 }
 
+// Decode steps before a timed run (and before the profiled ones), and the steps the batch-1
+// profile averages over.
+constexpr int64_t kWarmupSteps = 8, kProfileSteps = 8;
+
+// Cache length (prompt + generated) of decode_tok_s's generator: the warm-up and the timed steps
+// each follow their own prefill.
+int64_t decode_seq(int64_t prompt, int64_t steps) {
+  return prompt + std::max(steps, kWarmupSteps) + 1;
+}
+
+// Cache length of profile_inference's generator: a decode after warm-up, and one long prefill.
+int64_t profile_seq(int64_t prompt, int64_t prefill_T) {
+  return std::max(prompt + kWarmupSteps + kProfileSteps + 1, prefill_T);
+}
+
 double seconds_since(clock_type::time_point t0) {
   return std::chrono::duration<double>(clock_type::now() - t0).count();
 }
 
-// Decode tok/s at batch B after a `prompt`-token prompt: a warm-up pass (prefill + 8 steps), then
-// a fresh prefill (not timed) and `steps` timed steps.
-// The decode GEMV kernel is measured at create() (engine/cuda/gemv_choice.h); `choice` gets it.
+// Decode tok/s at batch B after a `prompt`-token prompt: a warm-up pass (prefill + kWarmupSteps),
+// then a fresh prefill (not timed) and `steps` timed steps. The decode GEMV kernel is measured at
+// create() (engine/cuda/gemv_choice.h); `choice` gets it.
 double decode_tok_s(cuda_context& cx, const gpu_model& m, const infer_options& base, int64_t B,
                     int64_t prompt, int64_t steps, int64_t gemv_max_batch, bool graph,
                     bool pdl = true, gemv_choice* choice = nullptr) {
   infer_options opt = base;
   opt.programmatic_launch = base.programmatic_launch && pdl;
   opt.max_batch = B;
-  opt.max_seq = prompt + std::max<int64_t>(steps, 8) + 1;  // the warm-up decodes 8
+  opt.max_seq = decode_seq(prompt, steps);
   opt.gemv_max_batch = gemv_max_batch;
   opt.cuda_graph = graph;
   auto gen = gpu_generator::create(cx, m, opt);
@@ -91,7 +106,7 @@ double decode_tok_s(cuda_context& cx, const gpu_model& m, const infer_options& b
   gpu_generator& g = **gen;
   const std::vector<int32_t> ids = random_ids(B * prompt, m.shape.V, 7);
   check("warm-up prefill", g.prefill(ids.data(), B, prompt));
-  check("warm-up decode", run_decode(g, 8));
+  check("warm-up decode", run_decode(g, kWarmupSteps));
   check("warm-up", cx.synchronize());
   check("prefill", g.prefill(ids.data(), B, prompt));
   check("prefill", cx.synchronize());
@@ -154,20 +169,20 @@ void print_profile(const char* key, const std::vector<segment_total>& totals, do
 // Where a batch-1 decode step and a 2048-token prefill spend their time
 // (engine/cuda/step_profile.h). Decode runs as plain launches (a graph replay cannot be split),
 // each step enqueued behind a hold so its kernels run back to back as in the graph; the
-// per-step figures are averages over `steps` steps.
+// per-step figures are averages over kProfileSteps steps.
 void profile_inference(cuda_context& cx, const gpu_model& m, const infer_options& base,
                        int64_t prompt, int64_t prefill_T) {
-  const int64_t steps = 8;
+  const int64_t steps = kProfileSteps;
   infer_options opt = base;
   opt.max_batch = 1;
-  opt.max_seq = std::max(prompt + 8 + steps + 1, prefill_T);
+  opt.max_seq = profile_seq(prompt, prefill_T);
   opt.cuda_graph = false;
   auto gen = gpu_generator::create(cx, m, opt);
   if (!gen.ok()) die("gpu_generator::create (profile)", gen.error());
   gpu_generator& g = **gen;
   const std::vector<int32_t> ids = random_ids(prompt, m.shape.V, 13);
   check("profile prefill", g.prefill(ids.data(), 1, prompt));
-  check("profile warm-up", run_decode(g, 8));
+  check("profile warm-up", run_decode(g, kWarmupSteps));
   step_profile prof;
   check("profile start", prof.start(cx.stream()));
   g.set_profile(&prof);
@@ -251,9 +266,9 @@ int main(int argc, char** argv) {
   }
   const int64_t prompt = tiny ? 16 : 128, prefill_T = tiny ? 64 : 2048;
   const auto t0 = clock_type::now();
-  auto model = gpu_model_random(**cx, shape,
-                                std::max(prefill_T, prompt + std::max<int64_t>(steps, 8) + 9), 1,
-                                /*lora_b_zero=*/false);
+  auto model = gpu_model_random(
+      **cx, shape, std::max(decode_seq(prompt, steps), profile_seq(prompt, prefill_T)), 1,
+      /*lora_b_zero=*/false);
   if (!model.ok()) die("gpu_model_random", model.error());
   check("gpu_model_random", (*cx)->synchronize());
   std::printf(

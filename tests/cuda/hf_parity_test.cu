@@ -195,6 +195,21 @@ void check_refuses_off_block_b(cuda_context& cx, const testing::hf_fixture& f) {
   report("off-block lora_B refused, naming the tensor", named ? 0.0 : 1.0, 0.0);
 }
 
+// Worst over the sequences of `logits` (B, V), each against HF's lora_logits at position `pos`.
+double worst_vs_hf_row(const testing::hf_fixture& f, const std::vector<float>& logits,
+                       int64_t pos) {
+  const int64_t V = f.shape.V;
+  double worst = 0.0;
+  for (int64_t b = 0; b < f.B; ++b) {
+    const float* want = f.lora_logits.data() + (b * f.T + pos) * V;
+    worst = std::max(worst,
+                     testing::norm_rel_error(
+                         std::vector<float>(want, want + V),
+                         std::vector<float>(logits.begin() + b * V, logits.begin() + (b + 1) * V)));
+  }
+  return worst;
+}
+
 void check_prefill(cuda_context& cx, const testing::hf_fixture& f) {
   const gpu::gpu_model_shape& s = f.shape;
   auto m = gpu::gpu_model_from_host(cx, s, f.T + 8, f.weights);
@@ -207,15 +222,7 @@ void check_prefill(cuda_context& cx, const testing::hf_fixture& f) {
   if (status st = (*gen)->prefill(f.ids.data(), f.B, f.T); !st.ok()) return fail("prefill", st);
   auto lg = (*gen)->last_logits();
   if (!lg.ok()) return fail("last_logits", lg.error());
-  double worst = 0.0;
-  for (int64_t b = 0; b < f.B; ++b) {
-    const float* want = f.lora_logits.data() + (b * f.T + f.T - 1) * s.V;
-    worst = std::max(worst,
-                     testing::norm_rel_error(
-                         std::vector<float>(want, want + s.V),
-                         std::vector<float>(lg->begin() + b * s.V, lg->begin() + (b + 1) * s.V)));
-  }
-  report("prefill last-row logits", worst, 2e-2);
+  report("prefill last-row logits", worst_vs_hf_row(f, *lg, f.T - 1), 2e-2);
 
   // The decode kernels (fused LoRA terms, split-key attention, CUDA graph): a prefill of the first
   // T - 1 tokens (its last row against HF's row T - 2), one greedy decode step, and that step's
@@ -226,15 +233,7 @@ void check_prefill(cuda_context& cx, const testing::hf_fixture& f) {
   if (status st = (*gen)->prefill(head.data(), f.B, T1); !st.ok()) return fail("prefill", st);
   auto lh = (*gen)->last_logits();
   if (!lh.ok()) return fail("last_logits", lh.error());
-  worst = 0.0;
-  for (int64_t b = 0; b < f.B; ++b) {
-    const float* want = f.lora_logits.data() + (b * f.T + T1 - 1) * s.V;
-    worst = std::max(worst,
-                     testing::norm_rel_error(
-                         std::vector<float>(want, want + s.V),
-                         std::vector<float>(lh->begin() + b * s.V, lh->begin() + (b + 1) * s.V)));
-  }
-  report("prefill of T-1: last-row logits", worst, 2e-2);
+  report("prefill of T-1: last-row logits", worst_vs_hf_row(f, *lh, T1 - 1), 2e-2);
   if (status st = (*gen)->decode_step(); !st.ok()) return fail("decode_step", st);
   auto dec = (*gen)->last_logits();
   auto picked = (*gen)->tokens();  // (B, 2): the prefill's pick, then the step's
