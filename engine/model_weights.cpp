@@ -132,43 +132,74 @@ const float* linear_weight::materialize(std::vector<float>& scratch) const {
   return scratch.data();
 }
 
-result<std::shared_ptr<model>> load_model(const std::string& dir) {
-  auto m = std::make_shared<model>();
-  KAITO_ASSIGN_OR_RETURN(m->config, (load_model_config(dir)));
-  const model_config& c = m->config;
-  tensor_source src;
-  KAITO_TRY(src.open(dir));
+struct model_reader::source {
+  tensor_source tensors;
+};
+
+result<model_reader> model_reader::open(const std::string& dir) {
+  model_reader r;
+  KAITO_ASSIGN_OR_RETURN(r.config_, (load_model_config(dir)));
+  auto src = std::make_shared<source>();
+  KAITO_TRY(src->tensors.open(dir));
+  r.src_ = std::move(src);
+  return r;
+}
+
+result<std::vector<float>> model_reader::embed() const {
+  return src_->tensors.get("model.embed_tokens.weight", {config_.vocab_size, config_.hidden_size});
+}
+
+result<std::vector<float>> model_reader::final_norm() const {
+  return src_->tensors.get("model.norm.weight", {config_.hidden_size});
+}
+
+result<std::vector<float>> model_reader::lm_head() const {
+  if (config_.tie_word_embeddings) return std::vector<float>{};
+  return src_->tensors.get("lm_head.weight", {config_.vocab_size, config_.hidden_size});
+}
+
+result<layer_weights> model_reader::layer(int64_t i) const {
+  const model_config& c = config_;
+  if (i < 0 || i >= c.num_layers)
+    return invalid_argument("layer " + std::to_string(i) + " of " + std::to_string(c.num_layers),
+                            "num_hidden_layers");
+  const tensor_source& src = src_->tensors;
   const int64_t C = c.hidden_size, I = c.intermediate_size, HS = c.head_dim;
   const int64_t q_rows = c.num_heads * HS, kv_rows = c.num_kv_heads * HS;
-  model_weights& w = m->weights;
-  KAITO_ASSIGN_OR_RETURN(w.embed, (src.get("model.embed_tokens.weight", {c.vocab_size, C})));
-  KAITO_ASSIGN_OR_RETURN(w.final_norm, (src.get("model.norm.weight", {C})));
-  // Tied (transformers tie_weights): lm_head is the embedding even if a copy is stored.
-  if (!c.tie_word_embeddings) {
-    KAITO_ASSIGN_OR_RETURN(w.lm_head_own, (src.get("lm_head.weight", {c.vocab_size, C})));
+  const std::string p = "model.layers." + std::to_string(i) + ".";
+  layer_weights l;
+  KAITO_ASSIGN_OR_RETURN(l.input_norm, (src.get(p + "input_layernorm.weight", {C})));
+  KAITO_ASSIGN_OR_RETURN(l.post_norm, (src.get(p + "post_attention_layernorm.weight", {C})));
+  if (c.fused_qkv) {
+    KAITO_ASSIGN_OR_RETURN(
+        l.qkv, (load_concat(src, p + "self_attn.", {{"qkv_proj", q_rows + 2 * kv_rows}}, C,
+                            c.qkv_bias)));
+    KAITO_ASSIGN_OR_RETURN(l.gate_up,
+                           (load_concat(src, p + "mlp.", {{"gate_up_proj", 2 * I}}, C, false)));
+  } else {
+    KAITO_ASSIGN_OR_RETURN(
+        l.qkv, (load_concat(src, p + "self_attn.",
+                            {{"q_proj", q_rows}, {"k_proj", kv_rows}, {"v_proj", kv_rows}}, C,
+                            c.qkv_bias)));
+    KAITO_ASSIGN_OR_RETURN(
+        l.gate_up, (load_concat(src, p + "mlp.", {{"gate_proj", I}, {"up_proj", I}}, C, false)));
   }
-  for (int64_t i = 0; i < c.num_layers; ++i) {
-    const std::string p = "model.layers." + std::to_string(i) + ".";
-    layer_weights l;
-    KAITO_ASSIGN_OR_RETURN(l.input_norm, (src.get(p + "input_layernorm.weight", {C})));
-    KAITO_ASSIGN_OR_RETURN(l.post_norm, (src.get(p + "post_attention_layernorm.weight", {C})));
-    if (c.fused_qkv) {
-      KAITO_ASSIGN_OR_RETURN(
-          l.qkv, (load_concat(src, p + "self_attn.", {{"qkv_proj", q_rows + 2 * kv_rows}}, C,
-                              c.qkv_bias)));
-      KAITO_ASSIGN_OR_RETURN(l.gate_up,
-                             (load_concat(src, p + "mlp.", {{"gate_up_proj", 2 * I}}, C, false)));
-    } else {
-      KAITO_ASSIGN_OR_RETURN(
-          l.qkv, (load_concat(src, p + "self_attn.",
-                              {{"q_proj", q_rows}, {"k_proj", kv_rows}, {"v_proj", kv_rows}}, C,
-                              c.qkv_bias)));
-      KAITO_ASSIGN_OR_RETURN(
-          l.gate_up, (load_concat(src, p + "mlp.", {{"gate_proj", I}, {"up_proj", I}}, C, false)));
-    }
-    KAITO_ASSIGN_OR_RETURN(l.o,
-                           (load_concat(src, p + "self_attn.", {{"o_proj", C}}, q_rows, c.o_bias)));
-    KAITO_ASSIGN_OR_RETURN(l.down, (load_concat(src, p + "mlp.", {{"down_proj", C}}, I, false)));
+  KAITO_ASSIGN_OR_RETURN(l.o,
+                         (load_concat(src, p + "self_attn.", {{"o_proj", C}}, q_rows, c.o_bias)));
+  KAITO_ASSIGN_OR_RETURN(l.down, (load_concat(src, p + "mlp.", {{"down_proj", C}}, I, false)));
+  return l;
+}
+
+result<std::shared_ptr<model>> load_model(const std::string& dir) {
+  KAITO_ASSIGN_OR_RETURN(model_reader r, (model_reader::open(dir)));
+  auto m = std::make_shared<model>();
+  m->config = r.config();
+  model_weights& w = m->weights;
+  KAITO_ASSIGN_OR_RETURN(w.embed, (r.embed()));
+  KAITO_ASSIGN_OR_RETURN(w.final_norm, (r.final_norm()));
+  KAITO_ASSIGN_OR_RETURN(w.lm_head_own, (r.lm_head()));
+  for (int64_t i = 0; i < m->config.num_layers; ++i) {
+    KAITO_ASSIGN_OR_RETURN(layer_weights l, (r.layer(i)));
     w.layers.push_back(std::move(l));
   }
   return m;

@@ -68,10 +68,35 @@ struct model {
   model_weights weights;
 };
 
-// Loads `<dir>/config.json` and its safetensors (F32, BF16 or F16 tensors, converted to fp32).
-// Linears stored in the bitsandbytes 4-bit layout (`<module>.weight` U8 plus
-// `.weight.quant_state.bitsandbytes__nf4`, see kernels/nf4.h) load as NF4 parts.
-// not_found / invalid_argument naming the tensor when a weight is missing or has the wrong shape.
+// A HF model folder read one piece at a time: the safetensors files stay memory-mapped and each
+// call converts only what it returns, so a loader can stream a model much larger than host memory
+// in fp32 (a GPU loader holds one layer at a time). Tensors are F32, BF16 or F16 (converted to
+// fp32); linears stored in the bitsandbytes 4-bit layout (`<module>.weight` U8 plus
+// `.weight.quant_state.bitsandbytes__nf4`, see kernels/nf4.h) come back as NF4 parts.
+// Errors: not_found / invalid_argument naming the tensor when a weight is missing or has the
+// wrong shape. Move-only; the const calls may run concurrently.
+class model_reader {
+ public:
+  // Parses `<dir>/config.json` and maps `model.safetensors` (or the shards that
+  // `model.safetensors.index.json` lists).
+  static result<model_reader> open(const std::string& dir);
+
+  const model_config& config() const { return config_; }
+  result<std::vector<float>> embed() const;       // (V, C)
+  result<std::vector<float>> final_norm() const;  // (C)
+  // (V, C) lm_head.weight; empty when the config ties it to the embedding (transformers
+  // tie_weights: the embedding wins even if a copy is stored).
+  result<std::vector<float>> lm_head() const;
+  // Layer i (0 <= i < num_layers): norms and the four linears, split modules concatenated.
+  result<layer_weights> layer(int64_t i) const;
+
+ private:
+  struct source;
+  model_config config_;
+  std::shared_ptr<const source> src_;
+};
+
+// Loads the whole folder (model_reader's every piece) into fp32 host memory.
 result<std::shared_ptr<model>> load_model(const std::string& dir);
 
 // Replaces every decoder-layer linear weight (qkv, o, gate_up, down) by its NF4 quantization, one
