@@ -1,5 +1,5 @@
-// gpu_model (contract: engine/cuda/gpu_model.h): allocation, random and host-built models, the
-// NF4 linear helpers and the LoRA refresh.
+// gpu_model (contract: engine/cuda/gpu_model.h): the random model, the NF4 linear helpers and the
+// LoRA refresh (models from host values: gpu_model_build.cu).
 #include "engine/cuda/gpu_model.h"
 
 #include <cuda_bf16.h>
@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "engine/cuda/cuda_try.h"
+#include "engine/cuda/gpu_model_build.h"
 #include "engine/cuda/rope_tables.h"
 #include "kernels/cuda/cuda_common.cuh"
 #include "kernels/cuda/launch.cuh"
@@ -70,154 +71,11 @@ __global__ void fill_bf16_kernel(__nv_bfloat16* out, int64_t n, float v) {
     out[i] = __float2bfloat16_rn(v);
 }
 
-// Double quantization's centering, one CTA of kMeanThreads: offset = float(fp64 sum / n) (fixed
-// summation order: strided per thread, then a tree), then absmax[b] -= offset in fp32.
-constexpr int kMeanThreads = 1024;
-__global__ void __launch_bounds__(kMeanThreads)
-    mean_center_kernel(float* absmax, float* offset_out, int64_t n) {
-  __shared__ double red[kMeanThreads];
-  __shared__ float offset;
-  double s = 0.0;
-  for (int64_t i = threadIdx.x; i < n; i += kMeanThreads) s += double(absmax[i]);
-  red[threadIdx.x] = s;
-  __syncthreads();
-  for (int w = kMeanThreads / 2; w > 0; w >>= 1) {
-    if (int(threadIdx.x) < w) red[threadIdx.x] += red[threadIdx.x + w];
-    __syncthreads();
-  }
-  if (threadIdx.x == 0) {
-    offset = float(red[0] / double(n));
-    *offset_out = offset;
-  }
-  __syncthreads();
-  for (int64_t i = threadIdx.x; i < n; i += kMeanThreads) absmax[i] = __fsub_rn(absmax[i], offset);
-}
-
-// Upload of host bytes, ordered on cx's (non-blocking) stream and finished before returning (the
-// host buffer may go away).
-status upload(cuda_context& cx, void* dst, const void* src, size_t bytes) {
-  if (bytes == 0) return {};
-  GPU_TRY_CUDA(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, cx.stream()));
-  GPU_TRY_CUDA(cudaStreamSynchronize(cx.stream()));
-  return {};
-}
-
-status alloc_into(device_buffer& b, size_t bytes, const std::string& what) {
-  KAITO_ASSIGN_OR_RETURN(b, device_buffer::alloc(bytes, what));
-  return {};
-}
-
-std::string layer_name(int64_t l, const char* what) {
-  return "layers[" + std::to_string(l) + "]." + what;
-}
-
-const char* const kTargetNames[kLoraTargets] = {"qkv", "o", "gate_up", "down"};
-
-// The parts shared by both builders: norms, embed, lm_head, code8, rope tables, and every
-// layer's buffers (contents unset).
-status alloc_model(cuda_context& cx, gpu_model& m) {
-  const gpu_model_shape& s = m.shape;
-  KAITO_TRY(alloc_into(m.embed, size_t(s.V * s.C) * sizeof(bf16), "embed"));
-  KAITO_TRY(alloc_into(m.lm_head, size_t(s.V * s.C) * sizeof(bf16), "lm_head"));
-  KAITO_TRY(alloc_into(m.final_norm, size_t(s.C) * sizeof(bf16), "final_norm"));
-  KAITO_TRY(alloc_into(m.code8, 256 * sizeof(float), "code8"));
-  std::vector<float> code8(256);
-  dynamic_map_signed(code8.data());
-  KAITO_TRY(upload(cx, m.code8.get(), code8.data(), 256 * sizeof(float)));
-  // The rope tables for positions 0..max_T-1 (engine/cuda/rope_tables.h).
-  const rope_tables rt = make_rope_tables(s.rope, s.HS, m.max_T);
-  auto table = [&](device_buffer& dst, const std::vector<float>& src, const char* what) -> status {
-    if (src.empty()) return {};
-    KAITO_TRY(alloc_into(dst, src.size() * sizeof(float), what));
-    return upload(cx, dst.get(), src.data(), src.size() * sizeof(float));
-  };
-  KAITO_TRY(table(m.rope_cos, rt.cos, "rope_cos"));
-  KAITO_TRY(table(m.rope_sin, rt.sin, "rope_sin"));
-  KAITO_TRY(table(m.rope_cos_long, rt.cos_long, "rope_cos_long"));
-  KAITO_TRY(table(m.rope_sin_long, rt.sin_long, "rope_sin_long"));
-
-  m.layers.resize(size_t(s.L));
-  for (int64_t l = 0; l < s.L; ++l) {
-    gpu_layer& ly = m.layers[size_t(l)];
-    KAITO_TRY(alloc_into(ly.input_norm, size_t(s.C) * sizeof(bf16), layer_name(l, "input_norm")));
-    KAITO_TRY(alloc_into(ly.post_norm, size_t(s.C) * sizeof(bf16), layer_name(l, "post_norm")));
-    for (int t = 0; t < kLoraTargets; ++t) {
-      const linear_dims d = target_dims(s, t);
-      const std::string name = layer_name(l, kTargetNames[t]);
-      gpu_base_linear& w = ly.base(t);
-      w.OC = d.out;
-      w.C = d.in;
-      if (s.quantized_base) {
-        KAITO_TRY(alloc_into(w.packed, size_t((w.numel() + 1) / 2), name + ".packed"));
-        KAITO_TRY(alloc_into(w.qabsmax, size_t(w.nblocks()), name + ".qabsmax"));
-        KAITO_TRY(alloc_into(w.nested_absmax,
-                             size_t(ceil_div<int64_t>(w.nblocks(), nf4_nested_block_size)) * 4,
-                             name + ".nested_absmax"));
-      } else {
-        KAITO_TRY(alloc_into(w.dense, size_t(w.numel()) * sizeof(bf16), name + ".dense"));
-      }
-      if (s.qkv_bias && t == lora_qkv)
-        KAITO_TRY(alloc_into(w.bias, size_t(w.OC) * sizeof(bf16), name + ".bias"));
-      gpu_lora_linear& a = ly.lora(t);
-      a.r = s.lora_rank(t);
-      a.blocks = lora_blocks_of(s, t);
-      a.in = d.in;
-      a.out = d.out;
-      const size_t na = size_t(a.r * a.in), nb = size_t(a.out * a.r);
-      KAITO_TRY(alloc_into(a.A, na * sizeof(bf16), name + ".lora_A"));
-      KAITO_TRY(alloc_into(a.B, nb * sizeof(bf16), name + ".lora_B"));
-      KAITO_TRY(alloc_into(a.A_master, na * sizeof(float), name + ".lora_A.master"));
-      KAITO_TRY(alloc_into(a.B_master, nb * sizeof(float), name + ".lora_B.master"));
-      KAITO_TRY(alloc_into(a.dA, na * sizeof(float), name + ".lora_A.grad"));
-      KAITO_TRY(alloc_into(a.dB, nb * sizeof(float), name + ".lora_B.grad"));
-    }
-  }
-  return {};
-}
-
-// Double quantization of the fp32 device weight w into lin (nf4_quantize_weight's recipe).
-// absmax: nblocks fp32 scratch; offset_dev: one fp32.
-status quantize_dq_device(cuda_context& cx, const gpu_model& m, gpu_base_linear& lin,
-                          const float* w, float* absmax, float* offset_dev) {
-  const int64_t n = lin.numel(), nb = lin.nblocks();
-  nf4_quantize_cuda(cx, lin.packed.as<uint8_t>(), absmax, w, n);
-  KAITO_LAUNCH(1, kMeanThreads, 0, cx.stream(), mean_center_kernel)(absmax, offset_dev, nb);
-  GPU_TRY_CUDA(cudaGetLastError());
-  quantize_blockwise_8bit_cuda(cx, lin.qabsmax.as<uint8_t>(), lin.nested_absmax.as<float>(), absmax,
-                               m.code8.as<float>(), nb, nf4_nested_block_size);
-  GPU_TRY_CUDA(
-      cudaMemcpyAsync(&lin.offset, offset_dev, sizeof(float), cudaMemcpyDeviceToHost, cx.stream()));
-  return cx.synchronize();  // the offset is read on the host; launcher errors surface here
-}
-
-// LoRA masters from host fp32 values, bf16 copies from the masters, grads zero.
-status upload_lora(cuda_context& cx, gpu_lora_linear& a, const std::vector<float>& A,
-                   const std::vector<float>& B) {
-  KAITO_TRY(upload(cx, a.A_master.get(), A.data(), A.size() * sizeof(float)));
-  KAITO_TRY(upload(cx, a.B_master.get(), B.data(), B.size() * sizeof(float)));
-  f32_to_bf16_cuda(cx, a.A.as<bf16>(), a.A_master.as<float>(), a.r * a.in);
-  f32_to_bf16_cuda(cx, a.B.as<bf16>(), a.B_master.as<float>(), a.out * a.r);
-  GPU_TRY_CUDA(cudaMemsetAsync(a.dA.get(), 0, a.dA.bytes(), cx.stream()));
-  GPU_TRY_CUDA(cudaMemsetAsync(a.dB.get(), 0, a.dB.bytes(), cx.stream()));
-  return cx.synchronize();
-}
-
-status upload_bf16(cuda_context& cx, device_buffer& dst, const std::vector<float>& src) {
-  std::vector<bf16> h(src.size());
-  f32_to_bf16_cpu(h.data(), src.data(), int64_t(src.size()));
-  return upload(cx, dst.get(), h.data(), h.size() * sizeof(bf16));
-}
-
 }  // namespace
 
 result<gpu_model> gpu_model_random(cuda_context& cx, const gpu_model_shape& shape, int64_t max_T,
                                    uint64_t seed, bool lora_b_zero) {
-  KAITO_TRY(shape.validate());
-  if (max_T <= 0) return invalid_argument("max_T must be positive", "max_T");
-  gpu_model m;
-  m.shape = shape;
-  m.max_T = max_T;
-  KAITO_TRY(alloc_model(cx, m));
+  KAITO_ASSIGN_OR_RETURN(gpu_model m, gpu_model_alloc(cx, shape, max_T));
   const float a = kRandomWeightBound;
   const int64_t VC = shape.V * shape.C;
   KAITO_LAUNCH(grid_for(VC), 256, 0, cx.stream(), uniform_bf16_kernel)
@@ -228,18 +86,8 @@ result<gpu_model> gpu_model_random(cuda_context& cx, const gpu_model_shape& shap
   (as_nv(m.final_norm.as<bf16>()), shape.C, 1.0f);
   GPU_TRY_CUDA(cudaGetLastError());
 
-  int64_t max_n = 0;
-  for (int t = 0; t < kLoraTargets; ++t) {
-    const linear_dims d = target_dims(shape, t);
-    max_n = std::max(max_n, d.out * d.in);
-  }
-  KAITO_ASSIGN_OR_RETURN(device_buffer wbuf,
-                         device_buffer::alloc(size_t(max_n) * sizeof(float), "random weight"));
-  KAITO_ASSIGN_OR_RETURN(
-      device_buffer abuf,
-      device_buffer::alloc((size_t(ceil_div<int64_t>(max_n, 64)) + 64) * sizeof(float), "absmax"));
-  float* offset_dev = abuf.as<float>();  // the first 256 bytes; absmax after them
-  float* absmax = abuf.as<float>() + 64;
+  KAITO_ASSIGN_OR_RETURN(detail::quantize_scratch qs,
+                         detail::alloc_quantize_scratch(detail::max_linear_numel(shape)));
   for (int64_t l = 0; l < shape.L; ++l) {
     gpu_layer& ly = m.layers[size_t(l)];
     KAITO_LAUNCH(grid_for(shape.C), 256, 0, cx.stream(), fill_bf16_kernel)
@@ -251,12 +99,12 @@ result<gpu_model> gpu_model_random(cuda_context& cx, const gpu_model_shape& shap
       const uint64_t tag = random_weight_tag(l, t);
       gpu_base_linear& w = ly.base(t);
       KAITO_LAUNCH(grid_for(w.numel()), 256, 0, cx.stream(), uniform_f32_kernel)
-      (wbuf.as<float>(), w.numel(), rng_derive(seed, tag), -a, 2 * a);
+      (qs.weight.as<float>(), w.numel(), rng_derive(seed, tag), -a, 2 * a);
       GPU_TRY_CUDA(cudaGetLastError());
       if (w.quantized())
-        KAITO_TRY(quantize_dq_device(cx, m, w, wbuf.as<float>(), absmax, offset_dev));
+        KAITO_TRY(detail::quantize_dq_device(cx, m, w, qs.weight.as<float>(), qs));
       else
-        f32_to_bf16_cuda(cx, w.dense.as<bf16>(), wbuf.as<float>(), w.numel());
+        f32_to_bf16_cuda(cx, w.dense.as<bf16>(), qs.weight.as<float>(), w.numel());
       if (w.bias.get() != nullptr) {  // ~ U(-a, a) as the weights, from the next free tag
         KAITO_LAUNCH(grid_for(w.OC), 256, 0, cx.stream(), uniform_bf16_kernel)
         (as_nv(w.bias.as<bf16>()), w.OC, rng_derive(seed, random_weight_tag(l, kLoraTargets)), -a,
@@ -272,77 +120,7 @@ result<gpu_model> gpu_model_random(cuda_context& cx, const gpu_model_shape& shap
         for (size_t e = 0; e < B.size(); ++e) B[e] = -1e-3f + 2e-3f * rng_uniform(bseed, e);
         lora_block_mask_cpu(B.data(), lo.out, lo.r, lo.blocks);  // split_lora: zero off-block
       }
-      KAITO_TRY(upload_lora(cx, lo, A, B));
-    }
-  }
-  KAITO_TRY(cx.synchronize());
-  return std::move(m);  // explicit: nvcc does not apply C++20 implicit move here
-}
-
-result<gpu_model> gpu_model_from_host(cuda_context& cx, const gpu_model_shape& shape, int64_t max_T,
-                                      const host_model_weights& w) {
-  KAITO_TRY(shape.validate());
-  if (max_T <= 0) return invalid_argument("max_T must be positive", "max_T");
-  auto check = [](const std::vector<float>& v, int64_t want, const std::string& name) -> status {
-    if (int64_t(v.size()) != want)
-      return invalid_argument(
-          "expected " + std::to_string(want) + " values, got " + std::to_string(v.size()), name);
-    return {};
-  };
-  const gpu_model_shape& s = shape;
-  KAITO_TRY(check(w.embed, s.V * s.C, "embed"));
-  KAITO_TRY(check(w.lm_head, s.V * s.C, "lm_head"));
-  KAITO_TRY(check(w.final_norm, s.C, "final_norm"));
-  if (int64_t(w.layers.size()) != s.L)
-    return invalid_argument("expected " + std::to_string(s.L) + " layers", "layers");
-  for (int64_t l = 0; l < s.L; ++l) {
-    const host_layer_weights& h = w.layers[size_t(l)];
-    KAITO_TRY(check(h.input_norm, s.C, layer_name(l, "input_norm")));
-    KAITO_TRY(check(h.post_norm, s.C, layer_name(l, "post_norm")));
-    KAITO_TRY(check(h.qkv_bias, s.qkv_bias ? s.qkv_dim() : 0, layer_name(l, "qkv_bias")));
-    const std::vector<float>* base[kLoraTargets] = {&h.qkv, &h.o, &h.gate_up, &h.down};
-    for (int t = 0; t < kLoraTargets; ++t) {
-      const linear_dims d = target_dims(s, t);
-      const std::string name = layer_name(l, kTargetNames[t]);
-      KAITO_TRY(check(*base[t], d.out * d.in, name));
-      const int64_t R = s.lora_rank(t);
-      KAITO_TRY(check(h.lora_A[t], R * d.in, name + ".lora_A"));
-      KAITO_TRY(check(h.lora_B[t], d.out * R, name + ".lora_B"));
-      std::vector<float> masked = h.lora_B[t];
-      lora_block_mask_cpu(masked.data(), d.out, R, lora_blocks_of(s, t));
-      if (masked != h.lora_B[t])
-        return invalid_argument("split_lora: lora_B must be zero outside its modules' blocks",
-                                name + ".lora_B");
-    }
-  }
-  gpu_model m;
-  m.shape = shape;
-  m.max_T = max_T;
-  KAITO_TRY(alloc_model(cx, m));
-  KAITO_TRY(upload_bf16(cx, m.embed, w.embed));
-  KAITO_TRY(upload_bf16(cx, m.lm_head, w.lm_head));
-  KAITO_TRY(upload_bf16(cx, m.final_norm, w.final_norm));
-  for (int64_t l = 0; l < s.L; ++l) {
-    const host_layer_weights& h = w.layers[size_t(l)];
-    gpu_layer& ly = m.layers[size_t(l)];
-    KAITO_TRY(upload_bf16(cx, ly.input_norm, h.input_norm));
-    KAITO_TRY(upload_bf16(cx, ly.post_norm, h.post_norm));
-    const std::vector<float>* base[kLoraTargets] = {&h.qkv, &h.o, &h.gate_up, &h.down};
-    for (int t = 0; t < kLoraTargets; ++t) {
-      gpu_base_linear& lin = ly.base(t);
-      if (lin.quantized()) {
-        const nf4_quant_state qs =
-            nf4_quantize_weight(base[t]->data(), {lin.OC, lin.C}, dtype::bf16, true);
-        KAITO_TRY(upload(cx, lin.packed.get(), qs.packed.data(), qs.packed.size()));
-        KAITO_TRY(upload(cx, lin.qabsmax.get(), qs.qabsmax.data(), qs.qabsmax.size()));
-        KAITO_TRY(upload(cx, lin.nested_absmax.get(), qs.nested_absmax.data(),
-                         qs.nested_absmax.size() * sizeof(float)));
-        lin.offset = qs.nested_offset;
-      } else {
-        KAITO_TRY(upload_bf16(cx, lin.dense, *base[t]));
-      }
-      if (t == lora_qkv && s.qkv_bias) KAITO_TRY(upload_bf16(cx, lin.bias, h.qkv_bias));
-      KAITO_TRY(upload_lora(cx, ly.lora(t), h.lora_A[t], h.lora_B[t]));
+      KAITO_TRY(detail::upload_lora(cx, lo, A, B));
     }
   }
   KAITO_TRY(cx.synchronize());

@@ -213,6 +213,29 @@ struct host_model_weights {
 result<gpu_model> gpu_model_from_host(cuda_context& cx, const gpu_model_shape& shape, int64_t max_T,
                                       const host_model_weights& w);
 
+// A model built a piece at a time, so a checkpoint loader (engine/cuda_hf) can stream a model of
+// any size through one layer of host memory:
+//   gpu_model_alloc: validates the shape (and max_T > 0) and allocates every buffer, contents
+//     unset; the rope tables and code8 are filled.
+//   gpu_model_upload_globals: embed, final_norm, lm_head rounded to bf16.
+//   gpu_model_upload_layer: layer l as gpu_model_from_host does it (the same checks and names),
+//     the base linears NF4-quantized on the host (nf4_quantize_weight) or on the device
+//     (nf4_quantize_cuda, an fp64 mean in a fixed order, quantize_blockwise_8bit_cuda: the same
+//     state bit for bit, which model_parity_test and gpu_model_hf_test check; a device scratch of
+//     the largest linear in fp32 lives for the call). bf16 bases ignore `where`.
+// gpu_model_from_host = alloc + globals + every layer (host quantization) after checking every
+// size first. Each call synchronizes.
+enum class nf4_quantizer { host, device };
+result<gpu_model> gpu_model_alloc(cuda_context& cx, const gpu_model_shape& shape, int64_t max_T);
+status gpu_model_upload_globals(cuda_context& cx, gpu_model& m, const std::vector<float>& embed,
+                                const std::vector<float>& final_norm,
+                                const std::vector<float>& lm_head);
+status gpu_model_upload_layer(cuda_context& cx, gpu_model& m, int64_t l,
+                              const host_layer_weights& h, nf4_quantizer where);
+// The fp32 LoRA masters of lora_target t of layer l (what AdamW updates; block form under
+// split_lora: lora_unpack_block gives PEFT's modules). Synchronizes.
+result<lora_pair> gpu_model_download_lora(cuda_context& cx, const gpu_model& m, int64_t l, int t);
+
 // The frozen base product through one base linear. bf16 (not quantized): gemm_forward_cuda /
 // gemm_backward_inp_cuda on `dense` (the bias, where the linear has one, in the GEMM's epilogue;
 // after an NF4 product gemm_add_bias_cuda adds it). NF4: the double-quant absmax is decoded into
