@@ -172,8 +172,8 @@ result<layer_weights> model_reader::layer(int64_t i) const {
   KAITO_ASSIGN_OR_RETURN(l.post_norm, (src.get(p + "post_attention_layernorm.weight", {C})));
   if (c.fused_qkv) {
     KAITO_ASSIGN_OR_RETURN(
-        l.qkv, (load_concat(src, p + "self_attn.", {{"qkv_proj", q_rows + 2 * kv_rows}}, C,
-                            c.qkv_bias)));
+        l.qkv,
+        (load_concat(src, p + "self_attn.", {{"qkv_proj", q_rows + 2 * kv_rows}}, C, c.qkv_bias)));
     KAITO_ASSIGN_OR_RETURN(l.gate_up,
                            (load_concat(src, p + "mlp.", {{"gate_up_proj", 2 * I}}, C, false)));
   } else {

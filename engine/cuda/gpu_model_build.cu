@@ -175,11 +175,12 @@ int64_t max_linear_numel(const gpu_model_shape& s) {
 
 result<quantize_scratch> alloc_quantize_scratch(int64_t max_numel) {
   quantize_scratch s;
-  KAITO_ASSIGN_OR_RETURN(s.weight,
-                         device_buffer::alloc(size_t(max_numel) * sizeof(float), "quantize weight"));
   KAITO_ASSIGN_OR_RETURN(
-      s.absmax, device_buffer::alloc((size_t(ceil_div<int64_t>(max_numel, 64)) + 64) * sizeof(float),
-                                     "quantize absmax"));
+      s.weight, device_buffer::alloc(size_t(max_numel) * sizeof(float), "quantize weight"));
+  KAITO_ASSIGN_OR_RETURN(
+      s.absmax,
+      device_buffer::alloc((size_t(ceil_div<int64_t>(max_numel, 64)) + 64) * sizeof(float),
+                           "quantize absmax"));
   return std::move(s);  // explicit: nvcc does not apply C++20 implicit move here
 }
 
@@ -238,9 +239,9 @@ status gpu_model_upload_layer(cuda_context& cx, gpu_model& m, int64_t l,
                               const host_layer_weights& h, nf4_quantizer where) {
   const gpu_model_shape& s = m.shape;
   if (l < 0 || l >= int64_t(m.layers.size()))
-    return invalid_argument("no layer " + std::to_string(l) + " in a model of " +
-                                std::to_string(m.layers.size()),
-                            "layers");
+    return invalid_argument(
+        "no layer " + std::to_string(l) + " in a model of " + std::to_string(m.layers.size()),
+        "layers");
   KAITO_TRY(check_layer(s, l, h));
   gpu_layer& ly = m.layers[size_t(l)];
   KAITO_TRY(upload_bf16(cx, ly.input_norm, h.input_norm));

@@ -1,0 +1,144 @@
+// gpu_model_from_hf (contract: engine/cuda_hf/gpu_model_from_hf.h).
+#include "engine/cuda_hf/gpu_model_from_hf.h"
+
+#include <algorithm>
+#include <utility>
+#include <vector>
+
+#include "engine/cuda_hf/gpu_shape_from_hf.h"
+#include "engine/model_weights.h"
+#include "engine/peft_adapter.h"
+#include "kernels/dtype.h"
+
+namespace kaito::gpu {
+
+namespace {
+
+// What transformers holds after loading with torch_dtype=bfloat16.
+void round_to_bf16(std::vector<float>& v) {
+  for (float& x : v) x = bf16_to_f32(f32_to_bf16(x));
+}
+
+// A linear's fp32 values (an NF4 checkpoint's dequantized), bf16-rounded.
+std::vector<float> linear_values(const engine::linear_weight& lw) {
+  std::vector<float> scratch;
+  const float* p = lw.materialize(scratch);
+  std::vector<float> v(p, p + lw.out * lw.in);
+  round_to_bf16(v);
+  return v;
+}
+
+// Layer l's modules of the adapter, by lora_target, in row order (q, k, v; gate, up).
+std::vector<const engine::lora_module*> modules_of(const engine::lora_adapter& a, int64_t l,
+                                                   int t) {
+  std::vector<const engine::lora_module*> out;
+  for (const engine::lora_module& m : a.modules)
+    if (m.layer == l && int(m.site) == t) out.push_back(&m);
+  std::sort(out.begin(), out.end(),
+            [](const auto* x, const auto* y) { return x->row_offset < y->row_offset; });
+  return out;
+}
+
+// Layer l's LoRA tensors in the model's (block) form.
+status pack_layer_lora(const gpu_model_shape& s, const engine::lora_adapter& a, int64_t l,
+                       host_layer_weights& h) {
+  for (int t = 0; t < kLoraTargets; ++t) {
+    std::vector<lora_pair> mods;
+    for (const engine::lora_module* m : modules_of(a, l, t)) mods.push_back({m->A, m->B});
+    auto packed = lora_pack_blocks(s, t, mods);
+    if (!packed.ok()) return packed.error().with_context("adapter layer " + std::to_string(l));
+    h.lora_A[t] = std::move(packed->A);
+    h.lora_B[t] = std::move(packed->B);
+  }
+  return {};
+}
+
+// The model's host form of layer l: base values bf16-rounded, norms, qkv bias, LoRA packed.
+result<host_layer_weights> host_layer(const engine::model_reader& r, const gpu_model_shape& s,
+                                      const engine::lora_adapter& a, int64_t l) {
+  KAITO_ASSIGN_OR_RETURN(engine::layer_weights lw, r.layer(l));
+  host_layer_weights h;
+  h.input_norm = std::move(lw.input_norm);
+  h.post_norm = std::move(lw.post_norm);
+  h.qkv = linear_values(lw.qkv);
+  h.o = linear_values(lw.o);
+  h.gate_up = linear_values(lw.gate_up);
+  h.down = linear_values(lw.down);
+  if (s.qkv_bias) h.qkv_bias = std::move(lw.qkv.bias);
+  KAITO_TRY(pack_layer_lora(s, a, l, h));
+  return h;
+}
+
+}  // namespace
+
+result<gpu_hf_model> gpu_model_from_hf(cuda_context& cx, const std::string& model_dir,
+                                       const gpu_hf_options& opts) {
+  KAITO_ASSIGN_OR_RETURN(engine::model_reader r, engine::model_reader::open(model_dir));
+  engine::lora_adapter adapter;
+  if (!opts.adapter_dir.empty()) {
+    KAITO_ASSIGN_OR_RETURN(adapter, engine::load_peft_adapter(opts.adapter_dir, r.config()));
+  } else {
+    KAITO_ASSIGN_OR_RETURN(adapter, engine::lora_create(r.config(), opts.lora, opts.seed));
+  }
+  auto shape = gpu_shape_from_hf(r.config(), adapter.config, opts.quantized_base);
+  if (!shape.ok())
+    return shape.error().with_context(
+        opts.adapter_dir.empty() ? model_dir : model_dir + " + " + opts.adapter_dir);
+  gpu_hf_model out;
+  out.config = r.config();
+  out.lora = adapter.config;
+  KAITO_ASSIGN_OR_RETURN(out.model, gpu_model_alloc(cx, *shape, opts.max_T));
+  {
+    KAITO_ASSIGN_OR_RETURN(std::vector<float> embed, r.embed());
+    KAITO_ASSIGN_OR_RETURN(std::vector<float> lm_head, r.lm_head());
+    KAITO_ASSIGN_OR_RETURN(std::vector<float> final_norm, r.final_norm());
+    if (lm_head.empty()) lm_head = embed;  // tie_word_embeddings
+    KAITO_TRY(gpu_model_upload_globals(cx, out.model, embed, final_norm, lm_head));
+  }
+  for (int64_t l = 0; l < shape->L; ++l) {
+    KAITO_ASSIGN_OR_RETURN(host_layer_weights h, host_layer(r, *shape, adapter, l));
+    KAITO_TRY(gpu_model_upload_layer(cx, out.model, l, h, opts.quantizer));
+  }
+  return out;
+}
+
+result<engine::lora_adapter> gpu_model_adapter(cuda_context& cx, const gpu_hf_model& m) {
+  const gpu_model_shape& s = m.model.shape;
+  engine::lora_adapter a;
+  a.config = m.lora;
+  std::vector<int> seg_of;  // each module's block in its target
+  for (const engine::linear_slot& slot : engine::model_linear_slots(m.config)) {
+    if (!engine::lora_targets(a.config, slot))
+      return invalid_argument(slot.path + " is not targeted", "target_modules");
+    engine::lora_module mod = engine::lora_module_for(a.config, slot);
+    int seg = 0;
+    for (const engine::lora_module& prev : a.modules)
+      if (prev.layer == mod.layer && prev.site == mod.site) ++seg;
+    seg_of.push_back(seg);
+    a.modules.push_back(std::move(mod));
+  }
+  for (int64_t l = 0; l < s.L; ++l)
+    for (int t = 0; t < kLoraTargets; ++t) {
+      KAITO_ASSIGN_OR_RETURN(lora_pair packed, gpu_model_download_lora(cx, m.model, l, t));
+      for (size_t i = 0; i < a.modules.size(); ++i) {
+        engine::lora_module& mod = a.modules[i];
+        if (mod.layer != l || int(mod.site) != t) continue;
+        lora_pair p = lora_unpack_block(s, t, packed, seg_of[i]);
+        if (int64_t(p.A.size()) != mod.r * mod.in || int64_t(p.B.size()) != mod.out * mod.r)
+          return invalid_argument("module sizes differ from the model's", mod.path);
+        mod.A = std::move(p.A);
+        mod.B = std::move(p.B);
+        mod.dA.assign(mod.A.size(), 0.0f);
+        mod.dB.assign(mod.B.size(), 0.0f);
+      }
+    }
+  return a;
+}
+
+status gpu_model_save_adapter(cuda_context& cx, const gpu_hf_model& m, const std::string& dir,
+                              const std::string& base_model_name_or_path) {
+  KAITO_ASSIGN_OR_RETURN(engine::lora_adapter a, gpu_model_adapter(cx, m));
+  return engine::save_peft_adapter(dir, a, base_model_name_or_path);
+}
+
+}  // namespace kaito::gpu
