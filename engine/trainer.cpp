@@ -2,12 +2,8 @@
 #include "engine/trainer.h"
 
 #include <algorithm>
-#include <cerrno>
-#include <cstdlib>
-#include <filesystem>
 
-#include "engine/peft_adapter.h"
-#include "engine/safetensors.h"
+#include "engine/train_checkpoint.h"
 #include "engine/transformer.h"
 #include "kernels/grad_clip.h"
 #include "kernels/rng.h"
@@ -16,34 +12,7 @@ namespace kaito::engine {
 
 namespace {
 
-constexpr uint64_t k_tag_order = 1, k_tag_dropout = 2;
-
-// Right-padded batch of the given examples.
-batch make_batch(const std::vector<train_example>& data, const std::vector<int64_t>& which) {
-  batch b;
-  b.B = static_cast<int64_t>(which.size());
-  for (int64_t i : which) b.T = std::max<int64_t>(b.T, static_cast<int64_t>(data[i].ids.size()));
-  b.ids.assign(static_cast<size_t>(b.B * b.T), 0);
-  b.labels.assign(static_cast<size_t>(b.B * b.T), -100);
-  for (int64_t r = 0; r < b.B; ++r) {
-    const train_example& e = data[static_cast<size_t>(which[r])];
-    std::copy(e.ids.begin(), e.ids.end(), b.ids.begin() + r * b.T);
-    std::copy(e.labels.begin(), e.labels.end(), b.labels.begin() + r * b.T);
-  }
-  return b;
-}
-
-// Supervised tokens after HF's shift: labels[b, t] for t >= 1.
-int64_t supervised(const batch& b) {
-  int64_t n = 0;
-  for (int64_t r = 0; r < b.B; ++r)
-    for (int64_t t = 1; t < b.T; ++t) n += b.labels[r * b.T + t] != -100;
-  return n;
-}
-
-std::string moment_name(const lora_module& m, bool is_b, const char* kind) {
-  return std::string(kind) + "." + peft_tensor_name(m, is_b);
-}
+constexpr uint64_t k_tag_dropout = 2;  // (1 is train_batches.h's order stream)
 
 // Sums every LoRA gradient and the loss over the ranks: one flat bucket, one collective.
 status all_reduce_grads(all_reducer& r, lora_adapter* a, double* loss_sum) {
@@ -72,15 +41,7 @@ status all_reduce_grads(all_reducer& r, lora_adapter* a, double* loss_sum) {
 
 result<trainer> trainer::create(std::shared_ptr<const model> m, lora_adapter adapter,
                                 std::vector<train_example> data, train_config cfg) {
-  if (data.empty()) return invalid_argument("the dataset is empty", "data");
-  for (size_t i = 0; i < data.size(); ++i) {
-    if (data[i].ids.empty() || data[i].ids.size() != data[i].labels.size())
-      return invalid_argument("ids and labels must be non-empty and equally long",
-                              "data[" + std::to_string(i) + "]");
-    for (int32_t id : data[i].ids)
-      if (id < 0 || id >= m->config.vocab_size)
-        return invalid_argument("token id out of range", "data[" + std::to_string(i) + "].ids");
-  }
+  KAITO_TRY(validate_train_data(data, m->config.vocab_size));
   if (cfg.micro_batch_size <= 0) return invalid_argument("must be positive", "micro_batch_size");
   if (cfg.grad_accum <= 0) return invalid_argument("must be positive", "grad_accum");
   trainer t;
@@ -97,33 +58,6 @@ result<trainer> trainer::create(std::shared_ptr<const model> m, lora_adapter ada
   return t;
 }
 
-std::vector<int64_t> trainer::epoch_order(int64_t epoch) const {
-  const int64_t n = static_cast<int64_t>(data_.size());
-  std::vector<int64_t> order(static_cast<size_t>(n));
-  for (int64_t i = 0; i < n; ++i) order[i] = i;
-  const uint64_t s = rng_derive(rng_derive(cfg_.seed, k_tag_order), static_cast<uint64_t>(epoch));
-  for (int64_t i = n - 1; i > 0; --i)  // Fisher-Yates
-    std::swap(order[i],
-              order[rng_bits(s, static_cast<uint64_t>(i)) % static_cast<uint64_t>(i + 1)]);
-  return order;
-}
-
-trainer::micro trainer::micro_batch(int64_t index) const {
-  const int64_t n = static_cast<int64_t>(data_.size());
-  micro mb;
-  int64_t cached_epoch = -1;
-  std::vector<int64_t> order;
-  for (int64_t j = 0; j < cfg_.micro_batch_size; ++j) {
-    const int64_t p = index * cfg_.micro_batch_size + j;
-    if (p / n != cached_epoch) {
-      cached_epoch = p / n;
-      order = epoch_order(cached_epoch);
-    }
-    mb.examples.push_back(order[static_cast<size_t>(p % n)]);
-  }
-  return mb;
-}
-
 result<step_info> trainer::step() {
   const int64_t world = reducer_ ? reducer_->world_size() : 1;
   const int64_t rank = reducer_ ? reducer_->rank() : 0;
@@ -131,8 +65,10 @@ result<step_info> trainer::step() {
   std::vector<batch> batches;
   int64_t total = 0;
   for (int64_t k = 0; k < cfg_.grad_accum; ++k) {
-    batches.push_back(make_batch(data_, micro_batch(global_micro(k)).examples));
-    total += supervised(batches.back());
+    batches.push_back(make_train_batch(
+        data_, micro_batch_examples(static_cast<int64_t>(data_.size()), cfg_.micro_batch_size,
+                                    cfg_.seed, global_micro(k))));
+    total += supervised_tokens(batches.back());
   }
   if (world > 1) {
     // Token counts as two exact float halves (each sum stays below 2^24 for world < 256).
@@ -193,7 +129,7 @@ result<double> trainer::evaluate() const {
   int64_t count = 0;
   forward_state st;
   for (size_t i = 0; i < data_.size(); ++i) {
-    batch b = make_batch(data_, {static_cast<int64_t>(i)});
+    batch b = make_train_batch(data_, {static_cast<int64_t>(i)});
     KAITO_TRY(model_forward(*model_, &adapter_, b, {}, &st));
     sum += st.loss * static_cast<double>(st.count);
     count += st.count;
@@ -202,72 +138,24 @@ result<double> trainer::evaluate() const {
 }
 
 status trainer::save_checkpoint(const std::string& dir) const {
-  KAITO_TRY(save_peft_adapter(dir, adapter_));
-  std::vector<st_write_entry> entries;
-  size_t k = 0;
-  for (const auto& mod : adapter_.modules) {
-    for (bool is_b : {false, true}) {
-      const std::vector<int64_t> shape =
-          is_b ? std::vector<int64_t>{mod.out, mod.r} : std::vector<int64_t>{mod.r, mod.in};
-      entries.push_back(st_f32_entry(moment_name(mod, is_b, "exp_avg"), shape, m_[k]));
-      entries.push_back(st_f32_entry(moment_name(mod, is_b, "exp_avg_sq"), shape, v_[k]));
-      ++k;
-    }
-  }
-  return write_safetensors(dir + "/trainer_state.safetensors", entries,
-                           {{"step", std::to_string(step_)},
-                            {"micro_index", std::to_string(micro_index_)},
-                            {"seed", std::to_string(cfg_.seed)}});
+  train_state s;
+  s.adapter = adapter_;
+  s.exp_avg = m_;
+  s.exp_avg_sq = v_;
+  s.step = step_;
+  s.micro_index = micro_index_;
+  s.seed = cfg_.seed;
+  return save_train_checkpoint(dir, s);
 }
 
 status trainer::load_checkpoint(const std::string& dir) {
-  KAITO_ASSIGN_OR_RETURN(lora_adapter a, load_peft_adapter(dir, model_->config));
-  if (a.modules.size() != adapter_.modules.size())
-    return status(status_code::failed_precondition, "checkpoint adapter has other modules", dir);
-  for (size_t i = 0; i < a.modules.size(); ++i)
-    if (a.modules[i].path != adapter_.modules[i].path || a.modules[i].r != adapter_.modules[i].r)
-      return status(status_code::failed_precondition, "checkpoint adapter has other modules",
-                    a.modules[i].path);
-  const std::string path = dir + "/trainer_state.safetensors";
-  KAITO_ASSIGN_OR_RETURN(safetensors_file f, safetensors_file::open(path));
-  std::vector<std::vector<float>> m, v;
-  for (const auto& mod : a.modules) {
-    for (bool is_b : {false, true}) {
-      for (const char* kind : {"exp_avg", "exp_avg_sq"}) {
-        const std::string name = moment_name(mod, is_b, kind);
-        const st_tensor_info* t = f.find(name);
-        if (!t) return not_found("missing optimizer state", path + ": " + name);
-        KAITO_ASSIGN_OR_RETURN(std::vector<float> x, st_to_f32(*t, f.data(*t)));
-        if (x.size() != (is_b ? mod.B.size() : mod.A.size()))
-          return invalid_argument("optimizer state has the wrong size", path + ": " + name);
-        (std::string(kind) == "exp_avg" ? m : v).push_back(std::move(x));
-      }
-    }
-  }
-  auto number = [&](const char* key, uint64_t* out) -> status {
-    auto it = f.metadata().find(key);
-    if (it == f.metadata().end()) return not_found("missing metadata", path + ": " + key);
-    char* end = nullptr;
-    errno = 0;
-    const unsigned long long x = std::strtoull(it->second.c_str(), &end, 10);
-    if (end == it->second.c_str() || *end != '\0' || errno != 0 || it->second[0] == '-')
-      return invalid_argument("not a non-negative integer", path + ": " + key);
-    *out = x;
-    return {};
-  };
-  uint64_t step = 0, micro_index = 0, seed = 0;
-  KAITO_TRY(number("step", &step));
-  KAITO_TRY(number("micro_index", &micro_index));
-  KAITO_TRY(number("seed", &seed));
-  if (seed != cfg_.seed)
-    return status(status_code::failed_precondition, "checkpoint was made with another seed",
-                  path + ": seed");
-  a.config = adapter_.config;
-  adapter_ = std::move(a);
-  m_ = std::move(m);
-  v_ = std::move(v);
-  step_ = static_cast<int64_t>(step);
-  micro_index_ = static_cast<int64_t>(micro_index);
+  KAITO_ASSIGN_OR_RETURN(train_state s,
+                         load_train_checkpoint(dir, model_->config, adapter_, cfg_.seed));
+  adapter_ = std::move(s.adapter);
+  m_ = std::move(s.exp_avg);
+  v_ = std::move(s.exp_avg_sq);
+  step_ = s.step;
+  micro_index_ = s.micro_index;
   return {};
 }
 

@@ -2,13 +2,14 @@
 // Trainer + PEFT do it: micro-batches, gradient accumulation, global-norm clipping, torch AdamW and
 // an HF learning-rate schedule, with checkpoints that resume bit-exactly.
 //
-// One optimizer step = grad_accum micro-batches of micro_batch_size examples each. A micro-batch
-// right-pads its sequences with token 0 and label -100 (causal attention: the padding never
-// influences real tokens). The loss of a step is the mean cross-entropy over every supervised token
-// of its micro-batches (HF's num_items_in_batch normalisation), so accumulation does not change the
-// gradient. Examples are visited in a per-epoch permutation drawn from the seed; dropout masks come
-// from (seed, micro-batch index). All randomness is counter-based (kernels/rng.h), so the state is
-// (adapter weights, AdamW moments, step, micro-batch index) and resume is bit-exact.
+// One optimizer step = grad_accum micro-batches of micro_batch_size examples each; which examples
+// a micro-batch holds, and its right-padding (token 0, label -100: causal attention, so the
+// padding never influences real tokens), is engine/train_batches.h's (a per-epoch permutation
+// drawn from the seed). The loss of a step is the mean cross-entropy over every supervised token
+// of its micro-batches (HF's num_items_in_batch normalisation), so accumulation does not change
+// the gradient. Dropout masks come from (seed, micro-batch index). All randomness is
+// counter-based (kernels/rng.h), so the state is (adapter weights, AdamW moments, step,
+// micro-batch index) and resume is bit-exact.
 //
 // Data parallel: with an all_reducer of world W (set_all_reducer), W trainers built from the same
 // model, adapter initialisation, data and config each run one rank. An optimizer step then covers
@@ -30,15 +31,11 @@
 #include "engine/all_reduce.h"
 #include "engine/lora_adapter.h"
 #include "engine/model_weights.h"
+#include "engine/train_batches.h"
 #include "kernels/adamw.h"
 #include "kernels/lr_schedule.h"
 
 namespace kaito::engine {
-
-struct train_example {
-  std::vector<int32_t> ids;     // token ids
-  std::vector<int32_t> labels;  // same length; -100 where no loss (prompt, padding)
-};
 
 struct train_config {
   int64_t micro_batch_size = 1;  // sequences per micro-batch
@@ -79,8 +76,9 @@ class trainer {
   // Mean loss over every supervised token of the dataset (no dropout, no update).
   result<double> evaluate() const;
 
-  // Checkpoint folder: the PEFT adapter files plus trainer_state.safetensors (AdamW moments as
-  // exp_avg.<peft name> / exp_avg_sq.<peft name>, step and data position in __metadata__).
+  // Checkpoint folder (engine/train_checkpoint.h, which the GPU tuner reads and writes too): the
+  // PEFT adapter files plus trainer_state.safetensors (AdamW moments as exp_avg.<peft name> /
+  // exp_avg_sq.<peft name>, step and data position in __metadata__).
   status save_checkpoint(const std::string& dir) const;
   // Restores a checkpoint into this trainer (same model, data and config); failed_precondition
   // when the checkpoint's adapter does not match this trainer's modules.
@@ -88,11 +86,6 @@ class trainer {
 
  private:
   trainer() = default;
-  std::vector<int64_t> epoch_order(int64_t epoch) const;
-  struct micro {
-    std::vector<int64_t> examples;
-  };
-  micro micro_batch(int64_t index) const;
 
   std::shared_ptr<const model> model_;
   lora_adapter adapter_;
