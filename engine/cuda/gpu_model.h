@@ -232,6 +232,10 @@ status gpu_model_upload_globals(cuda_context& cx, gpu_model& m, const std::vecto
                                 const std::vector<float>& lm_head);
 status gpu_model_upload_layer(cuda_context& cx, gpu_model& m, int64_t l,
                               const host_layer_weights& h, nf4_quantizer where);
+// Sets the LoRA of lora_target t of layer l (block form, as host_layer_weights): fp32 masters,
+// bf16 copies, grads zero. invalid_argument naming "layers[l].<target>.lora_A" / "lora_B" for a
+// wrong size or (split_lora) a B entry outside its blocks. Synchronizes.
+status gpu_model_set_lora(cuda_context& cx, gpu_model& m, int64_t l, int t, const lora_pair& p);
 // The fp32 LoRA masters of lora_target t of layer l (what AdamW updates; block form under
 // split_lora: lora_unpack_block gives PEFT's modules). Synchronizes.
 result<lora_pair> gpu_model_download_lora(cuda_context& cx, const gpu_model& m, int64_t l, int t);

@@ -138,6 +138,22 @@ status check_size(const std::vector<float>& v, int64_t want, const std::string& 
   return {};
 }
 
+// A (R, in) and B (out, R) of lora_target t, and split_lora's zeros outside B's blocks.
+status check_lora(const gpu_model_shape& s, int64_t l, int t, const std::vector<float>& A,
+                  const std::vector<float>& B) {
+  const linear_dims d = target_dims(s, t);
+  const std::string name = layer_name(l, kTargetNames[t]);
+  const int64_t R = s.lora_rank(t);
+  KAITO_TRY(check_size(A, R * d.in, name + ".lora_A"));
+  KAITO_TRY(check_size(B, d.out * R, name + ".lora_B"));
+  std::vector<float> masked = B;
+  lora_block_mask_cpu(masked.data(), d.out, R, lora_blocks_of(s, t));
+  if (masked != B)
+    return invalid_argument("split_lora: lora_B must be zero outside its modules' blocks",
+                            name + ".lora_B");
+  return {};
+}
+
 // Layer l's sizes against the shape, and split_lora's zeros outside the blocks.
 status check_layer(const gpu_model_shape& s, int64_t l, const host_layer_weights& h) {
   KAITO_TRY(check_size(h.input_norm, s.C, layer_name(l, "input_norm")));
@@ -148,14 +164,7 @@ status check_layer(const gpu_model_shape& s, int64_t l, const host_layer_weights
     const linear_dims d = target_dims(s, t);
     const std::string name = layer_name(l, kTargetNames[t]);
     KAITO_TRY(check_size(*base[t], d.out * d.in, name));
-    const int64_t R = s.lora_rank(t);
-    KAITO_TRY(check_size(h.lora_A[t], R * d.in, name + ".lora_A"));
-    KAITO_TRY(check_size(h.lora_B[t], d.out * R, name + ".lora_B"));
-    std::vector<float> masked = h.lora_B[t];
-    lora_block_mask_cpu(masked.data(), d.out, R, lora_blocks_of(s, t));
-    if (masked != h.lora_B[t])
-      return invalid_argument("split_lora: lora_B must be zero outside its modules' blocks",
-                              name + ".lora_B");
+    KAITO_TRY(check_lora(s, l, t, h.lora_A[t], h.lora_B[t]));
   }
   return {};
 }
@@ -288,6 +297,14 @@ result<gpu_model> gpu_model_from_host(cuda_context& cx, const gpu_model_shape& s
   for (int64_t l = 0; l < shape.L; ++l)
     KAITO_TRY(gpu_model_upload_layer(cx, m, l, w.layers[size_t(l)], nf4_quantizer::host));
   return std::move(m);  // explicit: nvcc does not apply C++20 implicit move here
+}
+
+status gpu_model_set_lora(cuda_context& cx, gpu_model& m, int64_t l, int t, const lora_pair& p) {
+  if (l < 0 || l >= int64_t(m.layers.size()) || t < 0 || t >= kLoraTargets)
+    return invalid_argument("no LoRA (" + std::to_string(l) + ", " + std::to_string(t) + ")",
+                            "layers");
+  KAITO_TRY(check_lora(m.shape, l, t, p.A, p.B));
+  return detail::upload_lora(cx, m.layers[size_t(l)].lora(t), p.A, p.B);
 }
 
 result<lora_pair> gpu_model_download_lora(cuda_context& cx, const gpu_model& m, int64_t l, int t) {

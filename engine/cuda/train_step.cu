@@ -230,7 +230,7 @@ void gpu_trainer::layer_backward(int64_t l) {
                        N, w.in, w.r, w.out, sc, p, dropout_seed(l, t));
     // split_lora: dB = dtᵀ · z filled the off-block entries too; they must stay zero
     lora_block_mask_cuda(cx_, w.dB.as<float>(), w.out, w.r, w.blocks);
-    if (reducer_) {  // this module's dA, dB are complete: their buckets may start reducing
+    if (reducer_ && reduce_pass_) {  // this module's dA, dB are complete: reduce them
       const size_t i = size_t(l * kLoraTargets + t) * 2;
       for (size_t k : {i + 1, i}) {
         status st = reducer_->ready(reducer_index_[k]);
@@ -313,7 +313,21 @@ void gpu_trainer::head_forward_backward(float grad_scale) {
                         at<float>(plan_.rstdf), N, C);
 }
 
+void gpu_trainer::zero_grads() {
+  profile_mark(prof_, "zero grads");
+  gpu_model_zero_lora_grads(cx_, m_);
+}
+
 result<double> gpu_trainer::forward_backward(const int32_t* ids, const int32_t* targets) {
+  const int64_t count = cross_entropy_count(targets, plan_.N);
+  zero_grads();
+  KAITO_ASSIGN_OR_RETURN(const double sum,
+                         accumulate(ids, targets, count > 0 ? 1.0 / double(count) : 0.0, true));
+  return count > 0 ? sum / double(count) : 0.0;  // cross_entropy_mean, bit for bit
+}
+
+result<double> gpu_trainer::accumulate(const int32_t* ids, const int32_t* targets,
+                                       double grad_scale, bool last) {
   const gpu_model_shape& s = m_.shape;
   const int64_t N = plan_.N;
   for (int64_t i = 0; i < N; ++i) {
@@ -326,22 +340,23 @@ result<double> gpu_trainer::forward_backward(const int32_t* ids, const int32_t* 
                                   std::to_string(s.V) + ") and not -100",
                               "targets[" + std::to_string(i) + "]");
   }
+  if (!(grad_scale >= 0.0) || !std::isfinite(grad_scale))
+    return invalid_argument("must be finite and >= 0", "grad_scale");
   KAITO_TRY(cx_.take_error());  // start clean: an earlier failure must not be blamed on this step
   tokens_ = cross_entropy_count(targets, N);
-  const float grad_scale = tokens_ > 0 ? float(1.0 / double(tokens_)) : 0.0f;
+  reduce_pass_ = last;
   GPU_TRY_CUDA(cudaMemcpyAsync(at<int32_t>(plan_.ids), ids, size_t(N) * sizeof(int32_t),
                                cudaMemcpyHostToDevice, cx_.stream()));
   GPU_TRY_CUDA(cudaMemcpyAsync(at<int32_t>(plan_.targets), targets, size_t(N) * sizeof(int32_t),
                                cudaMemcpyHostToDevice, cx_.stream()));
-  profile_mark(prof_, "zero grads + embedding");
-  gpu_model_zero_lora_grads(cx_, m_);
+  profile_mark(prof_, "embedding");
   embedding_forward_cuda(cx_, at<bf16>(plan_.xin), at<int32_t>(plan_.ids), m_.embed.as<bf16>(), N,
                          s.V, s.C);
   for (int64_t l = 0; l < s.L; ++l) layer_forward(l, false);
-  head_forward_backward(grad_scale);
+  head_forward_backward(float(grad_scale));
   for (int64_t l = s.L - 1; l >= 0; --l) layer_backward(l);
   profile_mark(prof_, "gradient all-reduce wait");
-  if (reducer_) KAITO_TRY(reducer_->finish());
+  if (reducer_ && reduce_pass_) KAITO_TRY(reducer_->finish());
   profile_mark(prof_, "loss read-back");
   std::vector<float> losses(static_cast<size_t>(N));
   GPU_TRY_CUDA(cudaMemcpyAsync(losses.data(), at<float>(plan_.losses), size_t(N) * sizeof(float),
@@ -349,7 +364,10 @@ result<double> gpu_trainer::forward_backward(const int32_t* ids, const int32_t* 
   const status st = cx_.synchronize();
   ++fb_;  // after the backward: forward and backward drew the same dropout masks
   KAITO_TRY(st);
-  return cross_entropy_mean(losses.data(), targets, N);
+  double sum = 0.0;  // cross_entropy_mean's order
+  for (int64_t n = 0; n < N; ++n)
+    if (targets[n] != cross_entropy_ignore_index) sum += losses[size_t(n)];
+  return sum;
 }
 
 status gpu_trainer::set_grad_reducer(gpu_grad_reducer* r) {
@@ -398,6 +416,47 @@ result<step_result> gpu_trainer::clip_and_update() {
   KAITO_TRY(cx_.synchronize());
   r.updated = true;
   return r;
+}
+
+result<gpu_trainer::lora_moments> gpu_trainer::download_moments(int64_t l, int t) {
+  if (l < 0 || l >= m_.shape.L || t < 0 || t >= kLoraTargets)
+    return invalid_argument("no LoRA (" + std::to_string(l) + ", " + std::to_string(t) + ")",
+                            "layers");
+  lora_moments mo;
+  const size_t k = size_t(l * kLoraTargets + t) * 2;  // adam_list_: A then B per target
+  auto get = [&](std::vector<float>& dst, const float* src, int64_t n) -> status {
+    dst.resize(size_t(n));
+    GPU_TRY_CUDA(cudaMemcpyAsync(dst.data(), src, size_t(n) * sizeof(float), cudaMemcpyDeviceToHost,
+                                 cx_.stream()));
+    return {};
+  };
+  KAITO_TRY(get(mo.exp_avg.A, adam_list_[k].m, adam_list_[k].n));
+  KAITO_TRY(get(mo.exp_avg_sq.A, adam_list_[k].v, adam_list_[k].n));
+  KAITO_TRY(get(mo.exp_avg.B, adam_list_[k + 1].m, adam_list_[k + 1].n));
+  KAITO_TRY(get(mo.exp_avg_sq.B, adam_list_[k + 1].v, adam_list_[k + 1].n));
+  KAITO_TRY(cx_.synchronize());
+  return mo;
+}
+
+status gpu_trainer::upload_moments(int64_t l, int t, const lora_moments& mo) {
+  if (l < 0 || l >= m_.shape.L || t < 0 || t >= kLoraTargets)
+    return invalid_argument("no LoRA (" + std::to_string(l) + ", " + std::to_string(t) + ")",
+                            "layers");
+  const size_t k = size_t(l * kLoraTargets + t) * 2;
+  auto put = [&](float* dst, const std::vector<float>& src, int64_t n, const char* what) -> status {
+    if (int64_t(src.size()) != n)
+      return invalid_argument(
+          "expected " + std::to_string(n) + " values, got " + std::to_string(src.size()),
+          "layers[" + std::to_string(l) + "]." + what);
+    GPU_TRY_CUDA(cudaMemcpyAsync(dst, src.data(), size_t(n) * sizeof(float), cudaMemcpyHostToDevice,
+                                 cx_.stream()));
+    return {};
+  };
+  KAITO_TRY(put(adam_list_[k].m, mo.exp_avg.A, adam_list_[k].n, "exp_avg.lora_A"));
+  KAITO_TRY(put(adam_list_[k].v, mo.exp_avg_sq.A, adam_list_[k].n, "exp_avg_sq.lora_A"));
+  KAITO_TRY(put(adam_list_[k + 1].m, mo.exp_avg.B, adam_list_[k + 1].n, "exp_avg.lora_B"));
+  KAITO_TRY(put(adam_list_[k + 1].v, mo.exp_avg_sq.B, adam_list_[k + 1].n, "exp_avg_sq.lora_B"));
+  return cx_.synchronize();
 }
 
 result<step_result> gpu_trainer::step(const int32_t* ids, const int32_t* targets) {

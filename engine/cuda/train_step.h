@@ -82,6 +82,31 @@ class gpu_trainer {
   result<double> forward_backward(const int32_t* ids, const int32_t* targets);
   // Clip + AdamW + refresh on the grads forward_backward left; returns step() minus the loss.
   result<step_result> clip_and_update();
+
+  // Gradient accumulation (HF Trainer's, engine/trainer.h): one optimizer step over several
+  // micro-batches of this B x T is zero_grads(); accumulate() per micro-batch; clip_and_update().
+  // accumulate adds grad_scale * d(sum of the micro-batch's token losses over targets != -100) to
+  // the LoRA grads (+=; grad_scale = 1 / the supervised tokens of the whole step, HF's
+  // num_items_in_batch) and returns that loss sum (fp64, cross_entropy_mean's order). With a grad
+  // reducer, only the backward of the micro-batch marked `last` hands the (accumulated) grads to
+  // it. forward_backward = zero_grads + accumulate(1 / count, last) / count.
+  void zero_grads();
+  result<double> accumulate(const int32_t* ids, const int32_t* targets, double grad_scale,
+                            bool last);
+  // The AdamW state of lora_target t of layer l, in the model's (block) form: exp_avg and
+  // exp_avg_sq of A (r, in) and B (out, r), for checkpoints (engine/train_checkpoint.h).
+  // invalid_argument for a layer or target outside the model or a wrong size. Synchronize.
+  struct lora_moments {
+    lora_pair exp_avg, exp_avg_sq;
+  };
+  result<lora_moments> download_moments(int64_t l, int t);
+  status upload_moments(int64_t l, int t, const lora_moments& mo);
+  // The optimizer steps done (AdamW's bias-correction count), when resuming a checkpoint.
+  void set_steps_done(int64_t t) { t_ = t; }
+
+  // The AdamW learning rate of the following updates (a schedule sets it before each step).
+  void set_lr(double lr) { o_.adamw.lr = lr; }
+  double lr() const { return o_.adamw.lr; }
   // fp32 logits of rows [row0, row0 + n) recomputed from the last forward's final hidden state
   // (n <= chunk rows), (n, V) row-major.
   result<std::vector<float>> logits_rows(int64_t row0, int64_t n);
@@ -126,7 +151,8 @@ class gpu_trainer {
   std::vector<size_t> reducer_index_;    // [(l * kLoraTargets + t) * 2 + (0: dA, 1: dB)]
   int64_t t_ = 0;                        // optimizer steps done
   int64_t fb_ = 0;                       // forward_backward calls (dropout stream)
-  int64_t tokens_ = 0;                   // of the last forward_backward
+  int64_t tokens_ = 0;                   // of the last forward_backward / accumulate
+  bool reduce_pass_ = true;              // this backward hands its grads to reducer_
 };
 
 }  // namespace kaito::gpu

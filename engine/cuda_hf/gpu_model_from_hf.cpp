@@ -28,23 +28,12 @@ std::vector<float> linear_values(const engine::linear_weight& lw) {
   return v;
 }
 
-// Layer l's modules of the adapter, by lora_target, in row order (q, k, v; gate, up).
-std::vector<const engine::lora_module*> modules_of(const engine::lora_adapter& a, int64_t l,
-                                                   int t) {
-  std::vector<const engine::lora_module*> out;
-  for (const engine::lora_module& m : a.modules)
-    if (m.layer == l && int(m.site) == t) out.push_back(&m);
-  std::sort(out.begin(), out.end(),
-            [](const auto* x, const auto* y) { return x->row_offset < y->row_offset; });
-  return out;
-}
-
 // Layer l's LoRA tensors in the model's (block) form.
 status pack_layer_lora(const gpu_model_shape& s, const engine::lora_adapter& a, int64_t l,
                        host_layer_weights& h) {
   for (int t = 0; t < kLoraTargets; ++t) {
     std::vector<lora_pair> mods;
-    for (const engine::lora_module* m : modules_of(a, l, t)) mods.push_back({m->A, m->B});
+    for (size_t i : target_modules(a, l, t)) mods.push_back({a.modules[i].A, a.modules[i].B});
     auto packed = lora_pack_blocks(s, t, mods);
     if (!packed.ok()) return packed.error().with_context("adapter layer " + std::to_string(l));
     h.lora_A[t] = std::move(packed->A);
@@ -70,6 +59,15 @@ result<host_layer_weights> host_layer(const engine::model_reader& r, const gpu_m
 }
 
 }  // namespace
+
+std::vector<size_t> target_modules(const engine::lora_adapter& a, int64_t l, int t) {
+  std::vector<size_t> out;
+  for (size_t i = 0; i < a.modules.size(); ++i)
+    if (a.modules[i].layer == l && int(a.modules[i].site) == t) out.push_back(i);
+  std::sort(out.begin(), out.end(),
+            [&](size_t x, size_t y) { return a.modules[x].row_offset < a.modules[y].row_offset; });
+  return out;
+}
 
 result<gpu_hf_model> gpu_model_from_hf(cuda_context& cx, const std::string& model_dir,
                                        const gpu_hf_options& opts) {
@@ -106,24 +104,18 @@ result<engine::lora_adapter> gpu_model_adapter(cuda_context& cx, const gpu_hf_mo
   const gpu_model_shape& s = m.model.shape;
   engine::lora_adapter a;
   a.config = m.lora;
-  std::vector<int> seg_of;  // each module's block in its target
   for (const engine::linear_slot& slot : engine::model_linear_slots(m.config)) {
     if (!engine::lora_targets(a.config, slot))
       return invalid_argument(slot.path + " is not targeted", "target_modules");
-    engine::lora_module mod = engine::lora_module_for(a.config, slot);
-    int seg = 0;
-    for (const engine::lora_module& prev : a.modules)
-      if (prev.layer == mod.layer && prev.site == mod.site) ++seg;
-    seg_of.push_back(seg);
-    a.modules.push_back(std::move(mod));
+    a.modules.push_back(engine::lora_module_for(a.config, slot));
   }
   for (int64_t l = 0; l < s.L; ++l)
     for (int t = 0; t < kLoraTargets; ++t) {
       KAITO_ASSIGN_OR_RETURN(lora_pair packed, gpu_model_download_lora(cx, m.model, l, t));
-      for (size_t i = 0; i < a.modules.size(); ++i) {
-        engine::lora_module& mod = a.modules[i];
-        if (mod.layer != l || int(mod.site) != t) continue;
-        lora_pair p = lora_unpack_block(s, t, packed, seg_of[i]);
+      const std::vector<size_t> mods = target_modules(a, l, t);
+      for (size_t seg = 0; seg < mods.size(); ++seg) {
+        engine::lora_module& mod = a.modules[mods[seg]];
+        lora_pair p = lora_unpack_block(s, t, packed, int(seg));
         if (int64_t(p.A.size()) != mod.r * mod.in || int64_t(p.B.size()) != mod.out * mod.r)
           return invalid_argument("module sizes differ from the model's", mod.path);
         mod.A = std::move(p.A);

@@ -23,6 +23,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "base/status.h"
 #include "engine/cuda/gpu_model.h"
@@ -48,6 +49,10 @@ struct gpu_hf_model {
 
 result<gpu_hf_model> gpu_model_from_hf(cuda_context& cx, const std::string& model_dir,
                                        const gpu_hf_options& opts);
+
+// The indices of the adapter's modules on layer l's lora_target t, in row order (q, k, v; gate,
+// up): position j in the list is the module's block j in the model's form (lora_pack_blocks).
+std::vector<size_t> target_modules(const engine::lora_adapter& a, int64_t l, int t);
 
 // The model's LoRA as PEFT modules (fp32 masters; split targets unpacked into q, k, v / gate, up),
 // ready for engine::save_peft_adapter. Synchronizes.

@@ -1,0 +1,77 @@
+// gpu_tuner: LoRA / QLoRA fine-tuning of a GPU model as engine::trainer does it on the CPU (HF
+// Trainer + PEFT semantics): the same micro-batches in the same order (engine/train_batches.h),
+// gradient accumulation normalised by the step's supervised tokens (HF's num_items_in_batch),
+// global-norm clipping, the HF learning-rate schedule and torch AdamW. Each micro-batch runs
+// through gpu::gpu_trainer::accumulate (engine/cuda/train_step.h); the update is
+// clip_and_update with the schedule's rate.
+//
+// Differences from the CPU trainer, by design:
+//   - every micro-batch is padded to opts.T tokens (one activation region, allocated once), not
+//     to its longest example: the loss and gradients are the same (padding is causal and
+//     unsupervised), only the work is larger. With longrope the long factors apply when T exceeds
+//     original_max_position_embeddings (HF switches on the padded batch length too).
+//   - dropout masks come from the GPU trainer's own stream (statistically PEFT's dropout, not the
+//     CPU trainer's masks bit for bit).
+// Checkpoints are engine/train_checkpoint.h's folders, the CPU trainer's format: either trainer
+// resumes the other's run (the PEFT adapter, AdamW moments per PEFT module, step, data position).
+// Not yet: data-parallel ranks (gpu_trainer::set_grad_reducer with accumulate's `last` is the
+// mechanism; the tuner does not drive it).
+//
+// Lifetime: the tuner keeps references to cx and the model; both must outlive it.
+// Thread-safety: one host thread.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+#include "engine/cuda/train_step.h"
+#include "engine/cuda_hf/gpu_model_from_hf.h"
+#include "engine/trainer.h"
+
+namespace kaito::gpu {
+
+struct gpu_tune_options {
+  int64_t T = 0;                       // tokens per sequence; 0: the longest example
+  bool checkpoint = false;             // per-layer activation checkpointing
+  bool attention_mma = true;           // train_options::attention_mma
+  int64_t fused_head_vocab_chunk = 0;  // train_options::fused_head_vocab_chunk
+};
+
+class gpu_tuner {
+ public:
+  // invalid_argument naming the field: the data (engine::validate_train_data), a non-positive
+  // micro_batch_size / grad_accum, an example longer than T, T above the model's max_T;
+  // resource_exhausted when the activations do not fit.
+  static result<std::unique_ptr<gpu_tuner>> create(cuda_context& cx, gpu_hf_model& m,
+                                                   std::vector<engine::train_example> data,
+                                                   engine::train_config cfg,
+                                                   const gpu_tune_options& opts = {});
+
+  // One optimizer step. step_info.loss is the mean over the step's supervised tokens; a step whose
+  // gradient norm is not finite skips the update (last_updated() false) and still counts.
+  result<engine::step_info> step();
+  int64_t steps_done() const { return step_; }
+  // Writes / restores a checkpoint folder (engine/train_checkpoint.h). load_checkpoint needs the
+  // same model, adapter modules, data and seed (failed_precondition naming what differs).
+  status save_checkpoint(const std::string& dir) const;
+  status load_checkpoint(const std::string& dir);
+  bool last_updated() const { return last_updated_; }
+  int64_t T() const { return T_; }
+
+ private:
+  gpu_tuner() = default;
+  cuda_context* cx_ = nullptr;
+  gpu_hf_model* m_ = nullptr;
+  std::unique_ptr<gpu_trainer> trainer_;
+  std::vector<engine::train_example> data_;
+  engine::train_config cfg_;
+  int64_t T_ = 0;
+  int64_t step_ = 0;
+  int64_t micro_index_ = 0;
+  bool last_updated_ = false;
+};
+
+}  // namespace kaito::gpu
