@@ -49,8 +49,40 @@ result<std::unique_ptr<gpu_tuner>> gpu_tuner::create(cuda_context& cx, gpu_hf_mo
   return t;
 }
 
+namespace {
+
+// A count summed over the ranks as two exact float halves (each sum below 2^24 for W < 256).
+result<int64_t> sum_count(engine::all_reducer& r, int64_t n) {
+  float h[2] = {float(n >> 16), float(n & 0xffff)};
+  KAITO_TRY(r.all_reduce_sum(h, 2));
+  return (int64_t(h[0]) << 16) + int64_t(h[1]);
+}
+
+// A double summed over the ranks as a float and its float remainder.
+result<double> sum_double(engine::all_reducer& r, double x) {
+  float h[2] = {float(x), 0.0f};
+  h[1] = float(x - double(h[0]));
+  KAITO_TRY(r.all_reduce_sum(h, 2));
+  return double(h[0]) + double(h[1]);
+}
+
+}  // namespace
+
+status gpu_tuner::set_data_parallel(engine::all_reducer* ranks, gpu_grad_reducer* grads) {
+  if (ranks == nullptr || grads == nullptr)
+    return invalid_argument("an all_reducer and a gradient reducer are needed", "ranks");
+  if (ranks_ != nullptr || step_ > 0 || micro_index_ > 0)
+    return status(status_code::failed_precondition,
+                  "data parallelism is set before the first step, once", "ranks");
+  KAITO_TRY(trainer_->set_grad_reducer(grads));
+  ranks_ = ranks;
+  return {};
+}
+
 result<engine::step_info> gpu_tuner::step() {
   const int64_t n = int64_t(data_.size()), B = cfg_.micro_batch_size, T = T_;
+  const int64_t world = ranks_ ? int64_t(ranks_->world_size()) : 1;
+  const int64_t rank = ranks_ ? int64_t(ranks_->rank()) : 0;
   // The step's micro-batches, as targets shifted the way HF's loss shifts labels.
   struct micro {
     std::vector<int32_t> ids, targets;
@@ -59,7 +91,7 @@ result<engine::step_info> gpu_tuner::step() {
   int64_t total = 0;
   for (int64_t k = 0; k < cfg_.grad_accum; ++k) {
     const engine::batch b = engine::make_train_batch(
-        data_, engine::micro_batch_examples(n, B, cfg_.seed, micro_index_ + k), T);
+        data_, engine::micro_batch_examples(n, B, cfg_.seed, micro_index_ + k * world + rank), T);
     total += engine::supervised_tokens(b);
     micro mb;
     mb.ids = b.ids;
@@ -68,6 +100,9 @@ result<engine::step_info> gpu_tuner::step() {
       for (int64_t t = 0; t + 1 < T; ++t)
         mb.targets[size_t(r * T + t)] = b.labels[size_t(r * T + t + 1)];
     micros.push_back(std::move(mb));
+  }
+  if (ranks_) {
+    KAITO_ASSIGN_OR_RETURN(total, sum_count(*ranks_, total));
   }
   trainer_->zero_grads();
   double loss_sum = 0.0;
@@ -78,6 +113,9 @@ result<engine::step_info> gpu_tuner::step() {
                                                 grad_scale, k + 1 == micros.size()));
     loss_sum += s;
   }
+  if (ranks_) {
+    KAITO_ASSIGN_OR_RETURN(loss_sum, sum_double(*ranks_, loss_sum));
+  }
   engine::step_info info;
   info.tokens = total;
   info.loss = total > 0 ? loss_sum / double(total) : 0.0;
@@ -87,7 +125,7 @@ result<engine::step_info> gpu_tuner::step() {
   info.grad_norm = r.grad_norm;
   last_updated_ = r.updated;
   ++step_;
-  micro_index_ += cfg_.grad_accum;
+  micro_index_ += cfg_.grad_accum * world;
   info.step = step_;
   return info;
 }

@@ -14,8 +14,14 @@
 //     CPU trainer's masks bit for bit).
 // Checkpoints are engine/train_checkpoint.h's folders, the CPU trainer's format: either trainer
 // resumes the other's run (the PEFT adapter, AdamW moments per PEFT module, step, data position).
-// Not yet: data-parallel ranks (gpu_trainer::set_grad_reducer with accumulate's `last` is the
-// mechanism; the tuner does not drive it).
+// Data parallel (set_data_parallel), engine::trainer's scheme: W tuners built from the same
+// model, adapter, data and config each run one rank and call step() together. Rank r takes the
+// global micro-batches micro_index + k*W + r; the step's supervised tokens (before the backward,
+// for the 1/total scale) and its loss (after) are summed over an engine::all_reducer; the LoRA
+// gradients by a gpu_grad_reducer in SUM mode (nccl_grad_reducer or host_grad_reducer with
+// average = false: each rank's gradients are already scaled by 1/total), handed over during the
+// backward of the step's last micro-batch. The result equals one rank with W * grad_accum up to
+// float summation order; checkpoints resume with the same W.
 //
 // Lifetime: the tuner keeps references to cx and the model; both must outlive it.
 // Thread-safety: one host thread.
@@ -27,6 +33,8 @@
 #include <vector>
 
 #include "base/status.h"
+#include "engine/all_reduce.h"
+#include "engine/cuda/grad_reducer.h"
 #include "engine/cuda/train_step.h"
 #include "engine/cuda_hf/gpu_model_from_hf.h"
 #include "engine/trainer.h"
@@ -54,6 +62,9 @@ class gpu_tuner {
   // gradient norm is not finite skips the update (last_updated() false) and still counts.
   result<engine::step_info> step();
   int64_t steps_done() const { return step_; }
+  // Before the first step; both must outlive the tuner. invalid_argument for a null argument,
+  // failed_precondition after a step or when set twice.
+  status set_data_parallel(engine::all_reducer* ranks, gpu_grad_reducer* grads);
   // Writes / restores a checkpoint folder (engine/train_checkpoint.h). load_checkpoint needs the
   // same model, adapter modules, data and seed (failed_precondition naming what differs).
   status save_checkpoint(const std::string& dir) const;
@@ -66,6 +77,7 @@ class gpu_tuner {
   cuda_context* cx_ = nullptr;
   gpu_hf_model* m_ = nullptr;
   std::unique_ptr<gpu_trainer> trainer_;
+  engine::all_reducer* ranks_ = nullptr;  // set_data_parallel
   std::vector<engine::train_example> data_;
   engine::train_config cfg_;
   int64_t T_ = 0;

@@ -9,11 +9,16 @@
 //     a bf16 sign flip of a near-zero gradient into a 2*lr move, so element bounds mean little).
 //   - Accumulation is exact: 2 micro-batches of 2 take the same step as 1 micro-batch of 4 (the
 //     same examples: train_batches.h's order), loss and norm within 1e-5.
+//   - Data parallel: two ranks in two processes (a socket all_reducer, host_grad_reducer) take
+//     the steps one process takes with twice the accumulation.
 //   - Checkpoints: a resumed GPU run is bit for bit an uninterrupted one; the CPU trainer and the
 //     GPU tuner resume each other's checkpoints (engine/train_checkpoint.h).
 //   - Bad configurations are refused, naming the field.
 #include <cuda_runtime_api.h>
 #include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmath>
 #include <filesystem>
@@ -21,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/cuda/host_grad_reducer.h"
 #include "engine/cuda_hf/gpu_model_from_hf.h"
 #include "engine/cuda_hf/gpu_tuner.h"
 #include "engine/model_weights.h"
@@ -289,6 +295,131 @@ TEST_F(GpuTuner, RefusesBadConfigurations) {
   r = gpu::gpu_tuner::create(*cx_, m, bad, config(2, 1, 1));
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().where(), "data[2].ids");
+}
+
+// --- two data-parallel ranks in two processes ---------------------------------------------------
+
+// An all_reducer over a socketpair between two processes: both ranks compute rank0 + rank1 in that
+// order, so the sums are bit-identical on both.
+class socket_reducer final : public engine::all_reducer {
+ public:
+  socket_reducer(int fd, uint32_t rank) : fd_(fd), rank_(rank) {}
+  uint32_t rank() const override { return rank_; }
+  uint32_t world_size() const override { return 2; }
+  status all_reduce_sum(float* data, size_t count) override {
+    std::vector<float> peer(count);
+    const size_t bytes = count * sizeof(float);
+    auto send = [&]() -> bool {
+      const char* p = reinterpret_cast<const char*>(data);
+      for (size_t done = 0; done < bytes;) {
+        const ssize_t k = ::write(fd_, p + done, bytes - done);
+        if (k <= 0) return false;
+        done += size_t(k);
+      }
+      return true;
+    };
+    auto recv = [&]() -> bool {
+      char* p = reinterpret_cast<char*>(peer.data());
+      for (size_t done = 0; done < bytes;) {
+        const ssize_t k = ::read(fd_, p + done, bytes - done);
+        if (k <= 0) return false;
+        done += size_t(k);
+      }
+      return true;
+    };
+    const bool ok = rank_ == 0 ? send() && recv() : recv() && send();
+    if (!ok)
+      return status(status_code::unavailable, "peer lost", "rank " + std::to_string(1 - rank_));
+    for (size_t i = 0; i < count; ++i) data[i] = rank_ == 0 ? data[i] + peer[i] : peer[i] + data[i];
+    return {};
+  }
+
+ private:
+  int fd_;
+  uint32_t rank_;
+};
+
+struct run_result {
+  std::vector<engine::step_info> steps;
+  engine::lora_adapter adapter;
+  std::string error;
+};
+
+// One rank (ranks == nullptr: a single process) of two steps on the fixture.
+run_result run_tuner(engine::all_reducer* ranks, const engine::train_config& cfg) {
+  run_result out;
+  auto cx = cuda_context::create();
+  if (!cx.ok()) return {{}, {}, cx.error().to_string()};
+  gpu::gpu_hf_options o;
+  o.max_T = 64;
+  o.quantized_base = false;
+  o.adapter_dir = kFixture + "/adapter";
+  auto m = gpu::gpu_model_from_hf(**cx, kFixture + "/base", o);
+  if (!m.ok()) return {{}, {}, m.error().to_string()};
+  auto t = gpu::gpu_tuner::create(**cx, *m, dataset(m->model.shape.V), cfg);
+  if (!t.ok()) return {{}, {}, t.error().to_string()};
+  std::unique_ptr<gpu::host_grad_reducer> grads;
+  if (ranks) {
+    grads = std::make_unique<gpu::host_grad_reducer>(*ranks, (*cx)->stream(), false);
+    const status st = (*t)->set_data_parallel(ranks, grads.get());
+    if (!st.ok()) return {{}, {}, st.to_string()};
+  }
+  for (int s = 0; s < 2; ++s) {
+    auto r = (*t)->step();
+    if (!r.ok()) return {{}, {}, r.error().to_string()};
+    out.steps.push_back(*r);
+  }
+  auto a = gpu::gpu_model_adapter(**cx, *m);
+  if (!a.ok()) return {{}, {}, a.error().to_string()};
+  out.adapter = std::move(*a);
+  return out;
+}
+
+// Two ranks of 2 micro-batches each take the steps one process takes with 4 (the same global
+// micro-batches 0..3: rank r holds micro_index + 2k + r), up to float summation order; the
+// gradients are summed by a host_grad_reducer over the socket, during the last backward.
+TEST(GpuTunerRanks, TwoRanksEqualOneWithTwiceTheAccumulation) {
+  if (cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device";
+  int sv[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {  // rank 1
+    ::close(sv[0]);
+    socket_reducer r(sv[1], 1);
+    const run_result res = run_tuner(&r, config(2, 2, 2));
+    if (!res.error.empty()) std::fprintf(stderr, "rank 1: %s\n", res.error.c_str());
+    ::_exit(res.error.empty() ? 0 : 1);
+  }
+  ::close(sv[1]);
+  socket_reducer r(sv[0], 0);
+  const run_result ranked = run_tuner(&r, config(2, 2, 2));
+  ::close(sv[0]);
+  int wstatus = 0;
+  ASSERT_EQ(::waitpid(pid, &wstatus, 0), pid);
+  ASSERT_TRUE(WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0) << "rank 1 failed";
+  ASSERT_TRUE(ranked.error.empty()) << ranked.error;
+  const run_result one = run_tuner(nullptr, config(2, 4, 2));
+  ASSERT_TRUE(one.error.empty()) << one.error;
+  for (size_t s = 0; s < 2; ++s) {
+    const engine::step_info &x = ranked.steps[s], &y = one.steps[s];
+    EXPECT_EQ(x.tokens, y.tokens) << "step " << s;
+    EXPECT_EQ(x.lr, y.lr) << "step " << s;
+    EXPECT_LT(rel(x.loss, y.loss), 1e-6) << "step " << s << ": " << x.loss << " vs " << y.loss;
+    EXPECT_LT(rel(x.grad_norm, y.grad_norm), 1e-5)
+        << "step " << s << ": " << x.grad_norm << " vs " << y.grad_norm;
+  }
+  double diff = 0.0, norm = 0.0;
+  for (size_t i = 0; i < one.adapter.modules.size(); ++i)
+    for (int which = 0; which < 2; ++which) {
+      const auto& a = which ? ranked.adapter.modules[i].B : ranked.adapter.modules[i].A;
+      const auto& b = which ? one.adapter.modules[i].B : one.adapter.modules[i].A;
+      for (size_t e = 0; e < b.size(); ++e) {
+        diff = std::max(diff, double(std::fabs(a[e] - b[e])));
+        norm = std::max(norm, double(std::fabs(b[e])));
+      }
+    }
+  EXPECT_LT(diff / norm, 1e-5) << "adapters after two steps";
 }
 
 }  // namespace
