@@ -31,6 +31,7 @@
 #include "engine/peft_adapter.h"
 #include "engine/safetensors.h"
 #include "kernels/cuda/cuda_context.h"
+#include "tests/cuda/gtest_device.h"
 #include "tests/cuda/hf_fixture.h"
 
 namespace kaito {

@@ -10,7 +10,7 @@
 //   - Accumulation is exact: 2 micro-batches of 2 take the same step as 1 micro-batch of 4 (the
 //     same examples: train_batches.h's order), loss and norm within 1e-5.
 //   - Data parallel: two ranks in two processes (a socket all_reducer, host_grad_reducer) take
-//     the steps one process takes with twice the accumulation.
+//     the steps one process takes with twice the accumulation (emulated runtime only: it forks).
 //   - Checkpoints: a resumed GPU run is bit for bit an uninterrupted one; the CPU trainer and the
 //     GPU tuner resume each other's checkpoints (engine/train_checkpoint.h).
 //   - Bad configurations are refused, naming the field.
@@ -33,6 +33,7 @@
 #include "engine/peft_adapter.h"
 #include "engine/trainer.h"
 #include "kernels/cuda/cuda_context.h"
+#include "tests/cuda/gtest_device.h"
 #include "kernels/rng.h"
 
 namespace kaito {
@@ -379,6 +380,10 @@ run_result run_tuner(engine::all_reducer* ranks, const engine::train_config& cfg
 // micro-batches 0..3: rank r holds micro_index + 2k + r), up to float summation order; the
 // gradients are summed by a host_grad_reducer over the socket, during the last backward.
 TEST(GpuTunerRanks, TwoRanksEqualOneWithTwiceTheAccumulation) {
+#if !defined(KAITO_CUDA_EMULATE_RUNTIME)
+  // A process forked after CUDA is initialised cannot use CUDA; gpu_tuner_emu_test runs this.
+  GTEST_SKIP() << "forks: runs on the emulated runtime only";
+#endif
   if (cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device";
   int sv[2];
   ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
