@@ -33,8 +33,8 @@
 #include "engine/peft_adapter.h"
 #include "engine/trainer.h"
 #include "kernels/cuda/cuda_context.h"
-#include "tests/cuda/gtest_device.h"
 #include "kernels/rng.h"
+#include "tests/cuda/gtest_device.h"
 
 namespace kaito {
 namespace {
