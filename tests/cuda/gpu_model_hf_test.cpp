@@ -85,14 +85,8 @@ void expect_same_model(const gpu::gpu_model& a, const gpu::gpu_model& b) {
   }
 }
 
-class GpuModelHf : public ::testing::TestWithParam<const char*> {
+class GpuModelHf : public testing::cuda_fixture, public ::testing::WithParamInterface<const char*> {
  protected:
-  void SetUp() override {
-    if (cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device";
-    auto cx = cuda_context::create();
-    ASSERT_TRUE(cx.ok()) << cx.error().to_string();
-    cx_ = std::move(cx).value();
-  }
   std::string dir() const { return kData + GetParam(); }
   gpu::gpu_hf_options opts(bool quantized) const {
     gpu::gpu_hf_options o;
@@ -101,7 +95,6 @@ class GpuModelHf : public ::testing::TestWithParam<const char*> {
     o.adapter_dir = dir() + "/adapter";
     return o;
   }
-  std::unique_ptr<cuda_context> cx_;
 };
 
 // The bf16 base from config.json + safetensors + PEFT equals the fixture-built model that
@@ -253,16 +246,7 @@ std::string edited_copy(const std::string& fixture, const std::string& drop, boo
   return dst;
 }
 
-class GpuModelHfFiles : public ::testing::Test {
- protected:
-  void SetUp() override {
-    if (cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device";
-    auto cx = cuda_context::create();
-    ASSERT_TRUE(cx.ok()) << cx.error().to_string();
-    cx_ = std::move(cx).value();
-  }
-  std::unique_ptr<cuda_context> cx_;
-};
+class GpuModelHfFiles : public testing::cuda_fixture {};
 
 // tie_word_embeddings: lm_head holds the embedding (a stored lm_head.weight is not needed).
 TEST_F(GpuModelHfFiles, TiedEmbeddings) {

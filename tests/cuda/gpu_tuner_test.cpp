@@ -76,14 +76,8 @@ double rel(double got, double want) {
   return std::fabs(got - want) / std::fabs(want);
 }
 
-class GpuTuner : public ::testing::Test {
+class GpuTuner : public testing::cuda_fixture {
  protected:
-  void SetUp() override {
-    if (cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device";
-    auto cx = cuda_context::create();
-    ASSERT_TRUE(cx.ok()) << cx.error().to_string();
-    cx_ = std::move(cx).value();
-  }
   gpu::gpu_hf_model load() {
     gpu::gpu_hf_options o;
     o.max_T = 64;
@@ -93,7 +87,6 @@ class GpuTuner : public ::testing::Test {
     EXPECT_TRUE(m.ok()) << m.error().to_string();
     return std::move(m).value();
   }
-  std::unique_ptr<cuda_context> cx_;
 };
 
 TEST_F(GpuTuner, MatchesTheCpuTrainer) {
