@@ -36,4 +36,12 @@ class local_all_reducer final : public all_reducer {
   status all_reduce_sum(float*, size_t) override { return {}; }
 };
 
+// A non-negative count (below 2^40) summed over every rank, exactly: two float halves, each sum
+// staying below 2^24 for fewer than 256 ranks. The trainers' supervised-token totals.
+inline result<int64_t> all_reduce_count(all_reducer& r, int64_t n) {
+  float h[2] = {static_cast<float>(n >> 16), static_cast<float>(n & 0xffff)};
+  KAITO_TRY(r.all_reduce_sum(h, 2));
+  return (static_cast<int64_t>(h[0]) << 16) + static_cast<int64_t>(h[1]);
+}
+
 }  // namespace kaito::engine

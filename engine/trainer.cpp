@@ -71,10 +71,7 @@ result<step_info> trainer::step() {
     total += supervised_tokens(batches.back());
   }
   if (world > 1) {
-    // Token counts as two exact float halves (each sum stays below 2^24 for world < 256).
-    float t[2] = {static_cast<float>(total >> 16), static_cast<float>(total & 0xffff)};
-    KAITO_TRY(reducer_->all_reduce_sum(t, 2));
-    total = (static_cast<int64_t>(t[0]) << 16) + static_cast<int64_t>(t[1]);
+    KAITO_ASSIGN_OR_RETURN(total, all_reduce_count(*reducer_, total));
   }
   adapter_.zero_grad();
   step_info info;

@@ -100,8 +100,7 @@ result<gpu_hf_model> gpu_model_from_hf(cuda_context& cx, const std::string& mode
   return out;
 }
 
-result<engine::lora_adapter> gpu_model_adapter(cuda_context& cx, const gpu_hf_model& m) {
-  const gpu_model_shape& s = m.model.shape;
+result<engine::lora_adapter> gpu_model_adapter_layout(const gpu_hf_model& m) {
   engine::lora_adapter a;
   a.config = m.lora;
   for (const engine::linear_slot& slot : engine::model_linear_slots(m.config)) {
@@ -109,6 +108,12 @@ result<engine::lora_adapter> gpu_model_adapter(cuda_context& cx, const gpu_hf_mo
       return invalid_argument(slot.path + " is not targeted", "target_modules");
     a.modules.push_back(engine::lora_module_for(a.config, slot));
   }
+  return a;
+}
+
+result<engine::lora_adapter> gpu_model_adapter(cuda_context& cx, const gpu_hf_model& m) {
+  const gpu_model_shape& s = m.model.shape;
+  KAITO_ASSIGN_OR_RETURN(engine::lora_adapter a, gpu_model_adapter_layout(m));
   for (int64_t l = 0; l < s.L; ++l)
     for (int t = 0; t < kLoraTargets; ++t) {
       KAITO_ASSIGN_OR_RETURN(lora_pair packed, gpu_model_download_lora(cx, m.model, l, t));

@@ -54,6 +54,10 @@ result<gpu_hf_model> gpu_model_from_hf(cuda_context& cx, const std::string& mode
 // up): position j in the list is the module's block j in the model's form (lora_pack_blocks).
 std::vector<size_t> target_modules(const engine::lora_adapter& a, int64_t l, int t);
 
+// The model's PEFT modules (paths, placement, rank, alpha, scale) with A and B empty: what a
+// checkpoint's adapter must match. invalid_argument when a decoder linear is not targeted.
+result<engine::lora_adapter> gpu_model_adapter_layout(const gpu_hf_model& m);
+
 // The model's LoRA as PEFT modules (fp32 masters; split targets unpacked into q, k, v / gate, up),
 // ready for engine::save_peft_adapter. Synchronizes.
 result<engine::lora_adapter> gpu_model_adapter(cuda_context& cx, const gpu_hf_model& m);

@@ -51,13 +51,6 @@ result<std::unique_ptr<gpu_tuner>> gpu_tuner::create(cuda_context& cx, gpu_hf_mo
 
 namespace {
 
-// A count summed over the ranks as two exact float halves (each sum below 2^24 for W < 256).
-result<int64_t> sum_count(engine::all_reducer& r, int64_t n) {
-  float h[2] = {float(n >> 16), float(n & 0xffff)};
-  KAITO_TRY(r.all_reduce_sum(h, 2));
-  return (int64_t(h[0]) << 16) + int64_t(h[1]);
-}
-
 // A double summed over the ranks as a float and its float remainder.
 result<double> sum_double(engine::all_reducer& r, double x) {
   float h[2] = {float(x), 0.0f};
@@ -90,11 +83,11 @@ result<engine::step_info> gpu_tuner::step() {
   std::vector<micro> micros;
   int64_t total = 0;
   for (int64_t k = 0; k < cfg_.grad_accum; ++k) {
-    const engine::batch b = engine::make_train_batch(
+    engine::batch b = engine::make_train_batch(
         data_, engine::micro_batch_examples(n, B, cfg_.seed, micro_index_ + k * world + rank), T);
     total += engine::supervised_tokens(b);
     micro mb;
-    mb.ids = b.ids;
+    mb.ids = std::move(b.ids);
     mb.targets.assign(size_t(B * T), cross_entropy_ignore_index);
     for (int64_t r = 0; r < B; ++r)
       for (int64_t t = 0; t + 1 < T; ++t)
@@ -102,7 +95,7 @@ result<engine::step_info> gpu_tuner::step() {
     micros.push_back(std::move(mb));
   }
   if (ranks_) {
-    KAITO_ASSIGN_OR_RETURN(total, sum_count(*ranks_, total));
+    KAITO_ASSIGN_OR_RETURN(total, engine::all_reduce_count(*ranks_, total));
   }
   trainer_->zero_grads();
   double loss_sum = 0.0;
@@ -158,7 +151,7 @@ status gpu_tuner::save_checkpoint(const std::string& dir) const {
 }
 
 status gpu_tuner::load_checkpoint(const std::string& dir) {
-  KAITO_ASSIGN_OR_RETURN(const engine::lora_adapter like, gpu_model_adapter(*cx_, *m_));
+  KAITO_ASSIGN_OR_RETURN(const engine::lora_adapter like, gpu_model_adapter_layout(*m_));
   KAITO_ASSIGN_OR_RETURN(engine::train_state st,
                          engine::load_train_checkpoint(dir, m_->config, like, cfg_.seed));
   const gpu_model_shape& s = m_->model.shape;
