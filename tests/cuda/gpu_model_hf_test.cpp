@@ -11,6 +11,7 @@
 //   - Tied embeddings, sharded checkpoints, and the refusals, each naming the field or tensor.
 #include <cuda_runtime_api.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cmath>
 #include <cstdint>
@@ -148,7 +149,8 @@ TEST_P(GpuModelHf, DeviceQuantizationEqualsHost) {
 TEST_P(GpuModelHf, AdapterRoundTrip) {
   auto hf = gpu::gpu_model_from_hf(*cx_, dir() + "/base", opts(true));
   ASSERT_TRUE(hf.ok()) << hf.error().to_string();
-  const std::string out = ::testing::TempDir() + "kaito_gpu_adapter_" + GetParam();
+  const std::string out =
+      ::testing::TempDir() + "kaito_gpu_adapter_" + GetParam() + "_" + std::to_string(::getpid());
   fs::remove_all(out);
   ASSERT_TRUE(gpu::gpu_model_save_adapter(*cx_, *hf, out, "fixture").ok());
   auto orig = engine::safetensors_file::open(dir() + "/adapter/adapter_model.safetensors");
@@ -216,7 +218,8 @@ INSTANTIATE_TEST_SUITE_P(Fixtures, GpuModelHf, ::testing::ValuesIn(kFixtures));
 std::string edited_copy(const std::string& fixture, const std::string& drop, bool tie,
                         float scale = 1.0f) {
   const std::string src = kData + fixture + "/base";
-  const std::string dst = ::testing::TempDir() + "kaito_hf_edit_" + fixture;
+  const std::string dst =
+      ::testing::TempDir() + "kaito_hf_edit_" + fixture + "_" + std::to_string(::getpid());
   fs::remove_all(dst);
   fs::create_directories(dst);
   std::ifstream in(src + "/config.json");

@@ -180,7 +180,8 @@ TEST_F(GpuTuner, CheckpointResumesBitExactly) {
     ASSERT_TRUE((*straight)->step().ok());
     ASSERT_TRUE((*first)->step().ok());
   }
-  const std::string dir = ::testing::TempDir() + "kaito_gpu_tuner_ckpt";
+  const std::string dir =
+      ::testing::TempDir() + "kaito_gpu_tuner_ckpt_" + std::to_string(::getpid());
   std::filesystem::remove_all(dir);
   ASSERT_TRUE((*first)->save_checkpoint(dir).ok());
   const status st = (*resumed)->load_checkpoint(dir);
@@ -229,8 +230,10 @@ TEST_F(GpuTuner, CheckpointsCrossBetweenCpuAndGpu) {
     ASSERT_TRUE(r.ok());
     want.push_back(*r);
   }
-  const std::string d1 = ::testing::TempDir() + "kaito_ckpt_cpu_to_gpu";
-  const std::string d2 = ::testing::TempDir() + "kaito_ckpt_gpu_to_cpu";
+  const std::string d1 =
+      ::testing::TempDir() + "kaito_ckpt_cpu_to_gpu_" + std::to_string(::getpid());
+  const std::string d2 =
+      ::testing::TempDir() + "kaito_ckpt_gpu_to_cpu_" + std::to_string(::getpid());
   std::filesystem::remove_all(d1);
   std::filesystem::remove_all(d2);
   // steps 1-2 on the CPU, step 3 on the GPU, step 4 on the CPU again

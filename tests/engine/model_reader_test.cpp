@@ -2,6 +2,7 @@
 // or sharded (model.safetensors.index.json, as real checkpoints such as Phi-3-mini ship), equal to
 // load_model; bad indexes are errors naming the file and tensor.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -24,7 +25,8 @@ const std::string kBase = std::string(KAITO_SOURCE_DIR) + "/tests/data/hf-qwen2-
 // index's weight_map before it is written.
 std::string sharded_copy(const std::string& name,
                          void (*edit)(nlohmann::json& weight_map) = nullptr) {
-  const std::string dst = ::testing::TempDir() + "kaito_sharded_" + name;
+  const std::string dst =
+      ::testing::TempDir() + "kaito_sharded_" + name + "_" + std::to_string(::getpid());
   fs::remove_all(dst);
   fs::create_directories(dst);
   fs::copy_file(kBase + "/config.json", dst + "/config.json");
@@ -39,8 +41,7 @@ std::string sharded_copy(const std::string& name,
     map[t.name] = names[i % 2];
     ++i;
   }
-  for (int s = 0; s < 2; ++s)
-    EXPECT_TRUE(write_safetensors(dst + "/" + names[s], shard[s]).ok());
+  for (int s = 0; s < 2; ++s) EXPECT_TRUE(write_safetensors(dst + "/" + names[s], shard[s]).ok());
   if (edit) edit(map);
   nlohmann::json index = {{"metadata", {{"total_size", 0}}}, {"weight_map", map}};
   std::ofstream(dst + "/model.safetensors.index.json") << index.dump(2);
@@ -102,9 +103,8 @@ TEST(ModelReader, BadIndexesAreNamed) {
   ASSERT_FALSE(a.ok());
   EXPECT_EQ(a.error().where(), "model.layers.1.mlp.down_proj.weight") << a.error().to_string();
   // a shard path outside the folder
-  const std::string d2 = sharded_copy("escape", [](nlohmann::json& m) {
-    m["model.norm.weight"] = "../model.safetensors";
-  });
+  const std::string d2 = sharded_copy(
+      "escape", [](nlohmann::json& m) { m["model.norm.weight"] = "../model.safetensors"; });
   auto b = load_model(d2);
   ASSERT_FALSE(b.ok());
   EXPECT_NE(b.error().to_string().find("model.norm.weight"), std::string::npos)
