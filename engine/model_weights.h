@@ -74,7 +74,7 @@ struct model {
 // fp32); linears stored in the bitsandbytes 4-bit layout (`<module>.weight` U8 plus
 // `.weight.quant_state.bitsandbytes__nf4`, see kernels/nf4.h) come back as NF4 parts.
 // Errors: not_found / invalid_argument naming the tensor when a weight is missing or has the
-// wrong shape. Move-only; the const calls may run concurrently.
+// wrong shape. Copies share the mapped files; the const calls may run concurrently.
 class model_reader {
  public:
   // Parses `<dir>/config.json` and maps `model.safetensors` (or the shards that
