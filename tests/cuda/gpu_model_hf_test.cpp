@@ -8,7 +8,8 @@
 //   - NF4 quantized on the device equals nf4_quantize_weight on the host, byte for byte.
 //   - The adapter saved back (gpu_model_save_adapter) holds exactly the tensors it was loaded
 //     from, and a fresh adapter is engine::lora_create's PEFT init.
-//   - Tied embeddings, sharded checkpoints, and the refusals, each naming the field or tensor.
+//   - Tied embeddings, fp32 and bitsandbytes 4-bit checkpoints, and the refusals, each naming
+//     the field or tensor.
 #include <cuda_runtime_api.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -29,9 +30,11 @@
 #include "engine/cuda_hf/gpu_shape_from_hf.h"
 #include "engine/lora_adapter.h"
 #include "engine/model_config.h"
+#include "engine/model_weights.h"
 #include "engine/peft_adapter.h"
 #include "engine/safetensors.h"
 #include "kernels/cuda/cuda_context.h"
+#include "kernels/dtype.h"
 #include "tests/cuda/gtest_device.h"
 #include "tests/cuda/hf_fixture.h"
 
@@ -277,6 +280,40 @@ TEST_F(GpuModelHfFiles, Fp32WeightsAreRoundedToBf16First) {
   auto want = gpu::gpu_model_from_hf(*cx_, kData + name + "/base", o);
   ASSERT_TRUE(want.ok()) << want.error().to_string();
   expect_same_model(got->model, want->model);
+  fs::remove_all(d);
+}
+
+// A bitsandbytes 4-bit checkpoint (the layout save_model_safetensors writes for NF4 linears)
+// loads through its dequantized values: with a bf16 base the model holds exactly
+// bf16(dequantize(NF4)), as the CPU engine's materialize gives it.
+TEST_F(GpuModelHfFiles, Bnb4bitCheckpointLoads) {
+  const std::string name = "hf-phi3-gqa-window-longrope";
+  auto m = engine::load_model(kData + name + "/base");
+  ASSERT_TRUE(m.ok()) << m.error().to_string();
+  engine::nf4_quantize_linears(m->get(), /*double_quant=*/true);
+  const std::string d = ::testing::TempDir() + "kaito_hf_bnb4_" + std::to_string(::getpid());
+  fs::remove_all(d);
+  fs::create_directories(d);
+  fs::copy_file(kData + name + "/base/config.json", d + "/config.json");
+  ASSERT_TRUE(engine::save_model_safetensors(**m, d + "/model.safetensors").ok());
+  auto file = engine::safetensors_file::open(d + "/model.safetensors");
+  ASSERT_TRUE(file.ok());
+  ASSERT_NE(file->find("model.layers.1.mlp.gate_up_proj.weight.quant_state.bitsandbytes__nf4"),
+            nullptr);  // the 4-bit layout, not fp32
+  gpu::gpu_hf_options o;
+  o.max_T = 32;
+  o.quantized_base = false;
+  o.adapter_dir = kData + name + "/adapter";
+  auto hf = gpu::gpu_model_from_hf(*cx_, d, o);
+  ASSERT_TRUE(hf.ok()) << hf.error().to_string();
+  const engine::layer_weights& l1 = (*m)->weights.layers[1];
+  std::vector<float> scratch;
+  const float* w = l1.gate_up.materialize(scratch);
+  std::vector<bf16> want(size_t(l1.gate_up.out * l1.gate_up.in));
+  f32_to_bf16_cpu(want.data(), w, int64_t(want.size()));
+  const std::vector<uint8_t> got = bytes_of(hf->model.layers[1].gate_up.dense);
+  ASSERT_EQ(got.size(), want.size() * sizeof(bf16));
+  EXPECT_EQ(std::memcmp(got.data(), want.data(), got.size()), 0);
   fs::remove_all(d);
 }
 
