@@ -66,13 +66,8 @@ void split_qkv(const float* qkv, int64_t N, int64_t qd, int64_t kvd, float* q, f
 
 }  // namespace
 
-// cos/sin tables (HF *RotaryEmbedding with rope_init_fn; see transformer.h).
-status rope_tables(const model_config& c, const std::vector<int32_t>& pos, int64_t seq_len,
-                   std::vector<float>* cos, std::vector<float>* sin) {
+kaito::rope_params rope_params_of(const model_config& c) {
   const rope_config& r = c.rope;
-  if (r.rotary_dim != c.head_dim)
-    return status(status_code::unimplemented, "partial rotary embeddings are not supported",
-                  "partial_rotary_factor");
   kaito::rope_params rp;
   rp.theta = r.theta;
   rp.head_dim = c.head_dim;
@@ -96,6 +91,17 @@ status rope_tables(const model_config& c, const std::vector<int32_t>& pos, int64
       rp.high_freq_factor = r.high_freq_factor;
       break;
   }
+  return rp;
+}
+
+// cos/sin tables (HF *RotaryEmbedding with rope_init_fn; see transformer.h).
+status rope_tables(const model_config& c, const std::vector<int32_t>& pos, int64_t seq_len,
+                   std::vector<float>* cos, std::vector<float>* sin) {
+  const rope_config& r = c.rope;
+  if (r.rotary_dim != c.head_dim)
+    return status(status_code::unimplemented, "partial rotary embeddings are not supported",
+                  "partial_rotary_factor");
+  const kaito::rope_params rp = rope_params_of(c);
   std::vector<float> inv = rope_inv_freq(rp, seq_len);
   // Linear scaling (_compute_linear_scaling_rope_parameters): inv_freq / factor.
   if (r.kind == rope_type::linear)

@@ -24,6 +24,7 @@
 #include "base/status.h"
 #include "engine/lora_adapter.h"
 #include "engine/model_weights.h"
+#include "kernels/rope.h"
 
 namespace kaito::engine {
 
@@ -94,6 +95,12 @@ status model_forward(const model& m, const lora_adapter* lora, const batch& b,
 // batch (with labels). failed_precondition otherwise.
 status model_backward(const model& m, lora_adapter* lora, const batch& b, const forward_state& st,
                       double loss_scale = 1.0);
+
+// The kernels' rope parameters (kernels/rope.h) for the config's rope: default, longrope (factors,
+// attention factor) or llama3, rotating the whole head. Linear scaling maps to default: its
+// inv_freq / factor is the caller's (rope_tables does it; the GPU model refuses it). Partial
+// rotary is not checked here.
+kaito::rope_params rope_params_of(const model_config& c);
 
 // RoPE cos/sin tables (N, HS) for positions `pos` of a forward whose longest sequence is `seq_len`
 // tokens (longrope picks its short or long factors from seq_len, as transformers'

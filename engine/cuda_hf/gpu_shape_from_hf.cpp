@@ -4,6 +4,8 @@
 #include <cmath>
 #include <string>
 
+#include "engine/transformer.h"
+
 namespace kaito::gpu {
 
 namespace {
@@ -15,31 +17,9 @@ result<rope_params> rope_from_hf(const engine::model_config& c) {
                                 std::to_string(r.partial_rotary_factor) +
                                 ") are not on the GPU model: it rotates the whole head",
                             "partial_rotary_factor");
-  rope_params p;
-  p.theta = r.theta;
-  p.head_dim = c.head_dim;
-  p.max_position_embeddings = c.max_position_embeddings;
-  p.original_max_position_embeddings = r.original_max_position_embeddings;
-  switch (r.kind) {
-    case engine::rope_type::standard:
-      p.kind = rope_kind::default_rope;
-      break;
-    case engine::rope_type::longrope:
-      p.kind = rope_kind::longrope;
-      p.short_factor = r.short_factor;
-      p.long_factor = r.long_factor;
-      p.attention_factor = r.attention_factor;
-      break;
-    case engine::rope_type::llama3:
-      p.kind = rope_kind::llama3;
-      p.factor = r.factor;
-      p.low_freq_factor = r.low_freq_factor;
-      p.high_freq_factor = r.high_freq_factor;
-      break;
-    case engine::rope_type::linear:
-      return invalid_argument("linear rope scaling is not on the GPU model", "rope_scaling.type");
-  }
-  return p;
+  if (r.kind == engine::rope_type::linear)
+    return invalid_argument("linear rope scaling is not on the GPU model", "rope_scaling.type");
+  return engine::rope_params_of(c);
 }
 
 // Every decoder linear carries a LoRA of rank r and alpha lc.alpha.
