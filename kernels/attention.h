@@ -46,11 +46,19 @@ void attention_backward_cpu(float* dq, float* dk, float* dv, const float* dout, 
 // attention_forward_cached_cuda (kernels/cuda/attention_decode.cu), flash-decoding: the keys of
 // each query row are split across blocks (so batch 1 with a long cache fills the GPU) and the
 // partial softmaxes are merged; bf16 q/out/cache, fp32 math, lse optional (nullptr). HS must be
-// 32, 64, 96 or 128; q, k_cache, v_cache 16-byte aligned; B * Tq <= 65535.
+// an attention_head_size; q, k_cache, v_cache 16-byte aligned; B * Tq <= 65535.
 void attention_forward_cached_cpu(float* out, float* lse, const float* q, const float* k_cache,
                                   const float* v_cache, int64_t B, int64_t Tq, int64_t Tk,
                                   int64_t Tcap, int64_t NH, int64_t NKV, int64_t HS, float scale,
                                   int64_t window);
+
+// The head sizes the SIMT CUDA attention (attention_{forward,backward,forward_cached}_cuda,
+// attention_decode_cuda) is compiled for: every head size of a supported checkpoint (Phi-3 96,
+// Llama/Mistral/Qwen2 64 or 128) and 16, the golden test fixtures' (../shared/fixtures).
+// kernels/cuda/head_size.cuh turns one into the kernels' template argument.
+constexpr bool attention_head_size(int64_t HS) {
+  return HS == 16 || HS == 32 || HS == 64 || HS == 96 || HS == 128;
+}
 
 // The head sizes the tensor-core attention (attention_{forward,backward}_mma_cuda) takes; the
 // engine falls back to the SIMT kernels for the others.

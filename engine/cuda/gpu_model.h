@@ -83,9 +83,10 @@ struct gpu_model_shape {
   // 3 for qkv, 2 for gate_up), and the largest over the four targets.
   int64_t lora_rank(int t) const;
   int64_t max_lora_rank() const;
-  // invalid_argument naming the field: positive sizes, NH % NKV == 0, HS in {32, 64, 96, 128}
-  // (the attention kernel's), even HS, C % 8 == 0 and I % 8 == 0 (16-byte rows), lora_r >= 1,
-  // rope.theta > 0, longrope: HS/2 short and long factors (all > 0) and a positive original max.
+  // invalid_argument naming the field: positive sizes, NH % NKV == 0, HS an attention_head_size
+  // (kernels/attention.h: the attention kernels' sizes), C % 8 == 0 and I % 8 == 0 (16-byte rows),
+  // lora_r >= 1, rope.theta > 0, longrope: HS/2 short and long factors (all > 0) and a positive
+  // original max.
   status validate() const;
 };
 

@@ -6,6 +6,7 @@
 #include "base/check.h"
 #include "engine/cuda/gpu_model.h"
 #include "engine/cuda/rope_tables.h"
+#include "kernels/attention.h"
 
 namespace kaito::gpu {
 
@@ -50,8 +51,8 @@ status gpu_model_shape::validate() const {
   if (C <= 0 || C % 8 != 0) return bad("C", "C must be a positive multiple of 8");
   if (L <= 0) return bad("L", "L must be positive");
   if (NH <= 0 || NKV <= 0 || NH % NKV != 0) return bad("NKV", "NH must be a multiple of NKV > 0");
-  if (!(HS == 32 || HS == 64 || HS == 96 || HS == 128))
-    return bad("HS", "HS must be 32, 64, 96 or 128 (the attention kernel's sizes)");
+  if (!attention_head_size(HS))
+    return bad("HS", "HS must be 16, 32, 64, 96 or 128 (the attention kernels' sizes)");
   if (I <= 0 || I % 8 != 0) return bad("I", "I must be a positive multiple of 8");
   if (V <= 0) return bad("V", "V must be positive");
   if (window < 0) return bad("window", "window must be >= 0");

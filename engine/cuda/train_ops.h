@@ -5,7 +5,7 @@
 //   qkv_split_bf16:    q (N, Q), k (N, KV), v (N, KV) <- the row blocks [q | k | v] of qkv (N, QKV)
 //   qkv_merge_bf16:    dqkv (N, QKV) <- [dq | dk | dv]   (=)
 // Preconditions (KAITO_CHECKed): n >= 0; Q % 8 == 0 and KV % 8 == 0 and 16-byte aligned
-// pointers for split/merge (true for HS in {32, 64, 96, 128} and the train_plan offsets).
+// pointers for split/merge (true for every attention_head_size and the train_plan offsets).
 #pragma once
 
 #include <cstdint>

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "engine/transformer.h"
+#include "kernels/attention.h"
 
 namespace kaito::gpu {
 
@@ -48,9 +49,9 @@ status check_targets(const engine::model_config& c, const engine::lora_config& l
 result<gpu_model_shape> gpu_shape_from_hf(const engine::model_config& c,
                                           const engine::lora_config& lc, bool quantized_base) {
   const int64_t HS = c.head_dim;
-  if (HS != 32 && HS != 64 && HS != 96 && HS != 128)
+  if (!attention_head_size(HS))
     return invalid_argument(
-        "head_dim " + std::to_string(HS) + ": the GPU attention kernels take 32, 64, 96 or 128",
+        "head_dim " + std::to_string(HS) + ": the GPU attention kernels take 16, 32, 64, 96 or 128",
         "head_dim");
   if (c.o_bias)
     return invalid_argument("o_proj's bias is not on the GPU model (q/k/v biases are)",

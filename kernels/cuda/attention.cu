@@ -1,11 +1,11 @@
 // Causal GQA attention with a sliding window on the GPU, flash style (never materialises the
 // T x T score matrix); contract and CPU twin: kernels/attention.{h,cpp}. bf16 q/k/v/out/grads,
-// fp32 scores, softmax, lse and accumulators. HS must be 32, 64, 96 or 128.
+// fp32 scores, softmax, lse and accumulators. HS must be 16, 32, 64, 96 or 128 (head_size.cuh).
 //
 // Forward (grid: query tiles of 16 rows x NH x B, 4 warps, 4 rows each): K/V tiles of 32 keys go
 // through shared memory (fp32, K rows padded to HS+1 so lane j's dot product hits its own bank);
 // lane j scores key j of the tile, the warp keeps the running max m, sum l and the output
-// accumulator (lane owns dims lane + 32k) with the online-softmax rescale; lse = m + log l.
+// accumulator (lane owns dims lane + 32k < HS) with the online-softmax rescale; lse = m + log l.
 // Backward (FA2 split, no atomics, deterministic): D_i = dout_i . out_i (one warp per row); dq
 // recomputes p and dp per query tile like the forward; dk/dv: one warp per 32-key tile of one KV
 // head walks every query row (of every query head in the group) that can see the tile,
@@ -20,6 +20,7 @@
 #include "kernels/attention.h"
 #include "kernels/cuda/attention_delta.cuh"
 #include "kernels/cuda/cuda_common.cuh"
+#include "kernels/cuda/head_size.cuh"
 #include "kernels/cuda/launch.cuh"
 
 namespace kaito {
@@ -58,7 +59,7 @@ __device__ void load_tile(float* dst, int ld, const __nv_bfloat16* src, int b, i
 template <int HS>
 __global__ void attn_forward_kernel(__nv_bfloat16* out, float* lse, const __nv_bfloat16* q,
                                     const __nv_bfloat16* k, const __nv_bfloat16* v, attn_shape s) {
-  constexpr int KD = HS / 32;
+  constexpr int KD = head_slots<HS>;
   __shared__ float Ks[k_tile][HS + 1];
   __shared__ float Vs[k_tile][HS];
   __shared__ float Qs[k_rows_block][HS];
@@ -106,7 +107,8 @@ __global__ void attn_forward_kernel(__nv_bfloat16* out, float* lse, const __nv_b
         const float pj = __shfl_sync(0xffffffffu, p, jj);
         if (pj == 0.0f) continue;  // warp-uniform
 #pragma unroll
-        for (int kd = 0; kd < KD; ++kd) acc[rr][kd] += pj * Vs[jj][lane + 32 * kd];
+        for (int kd = 0; kd < KD; ++kd)
+          if (lane_owns<HS>(lane, kd)) acc[rr][kd] += pj * Vs[jj][lane + 32 * kd];
       }
       m[rr] = m_new;
     }
@@ -118,7 +120,8 @@ __global__ void attn_forward_kernel(__nv_bfloat16* out, float* lse, const __nv_b
     const float inv = 1.0f / l[rr];
     __nv_bfloat16* o = out + ((int64_t(b) * s.T + i) * s.NH + h) * HS;
 #pragma unroll
-    for (int kd = 0; kd < KD; ++kd) o[lane + 32 * kd] = __float2bfloat16_rn(acc[rr][kd] * inv);
+    for (int kd = 0; kd < KD; ++kd)
+      if (lane_owns<HS>(lane, kd)) o[lane + 32 * kd] = __float2bfloat16_rn(acc[rr][kd] * inv);
     if (lane == 0) lse[(int64_t(b) * s.NH + h) * s.T + i] = m[rr] + logf(l[rr]);
   }
 }
@@ -128,7 +131,7 @@ __global__ void attn_backward_dq_kernel(__nv_bfloat16* dq, const __nv_bfloat16* 
                                         const float* lse, const float* D, const __nv_bfloat16* q,
                                         const __nv_bfloat16* k, const __nv_bfloat16* v,
                                         attn_shape s) {
-  constexpr int KD = HS / 32;
+  constexpr int KD = head_slots<HS>;
   // Dynamic shared memory (49 KB at HS = 128, past the 48 KB static limit).
   KAITO_DYNAMIC_SMEM(float, dq_smem);
   auto Ks = reinterpret_cast<float(*)[HS + 1]>(dq_smem);
@@ -178,7 +181,8 @@ __global__ void attn_backward_dq_kernel(__nv_bfloat16* dq, const __nv_bfloat16* 
         const float dsj = __shfl_sync(0xffffffffu, ds, jj);
         if (dsj == 0.0f) continue;
 #pragma unroll
-        for (int kd = 0; kd < KD; ++kd) acc[rr][kd] += dsj * Ks[jj][lane + 32 * kd];
+        for (int kd = 0; kd < KD; ++kd)
+          if (lane_owns<HS>(lane, kd)) acc[rr][kd] += dsj * Ks[jj][lane + 32 * kd];
       }
     }
   }
@@ -188,7 +192,8 @@ __global__ void attn_backward_dq_kernel(__nv_bfloat16* dq, const __nv_bfloat16* 
     if (i >= s.T) continue;
     __nv_bfloat16* o = dq + ((int64_t(b) * s.T + i) * s.NH + h) * HS;
 #pragma unroll
-    for (int kd = 0; kd < KD; ++kd) o[lane + 32 * kd] = __float2bfloat16_rn(acc[rr][kd] * s.scale);
+    for (int kd = 0; kd < KD; ++kd)
+      if (lane_owns<HS>(lane, kd)) o[lane + 32 * kd] = __float2bfloat16_rn(acc[rr][kd] * s.scale);
   }
 }
 
@@ -294,11 +299,11 @@ attn_launch dkdv_launch(int64_t B, const attn_shape& s) {
 bool check_shape(cuda_context& cx, const char* who, int64_t B, int64_t T, int64_t NH, int64_t NKV,
                  int64_t HS, int64_t window) {
   if (B < 0 || T < 0 || NH <= 0 || NKV <= 0 || NH % NKV != 0 || window < 0 || T > INT32_MAX / 2 ||
-      B > 65535 || NH > 65535 || !(HS == 32 || HS == 64 || HS == 96 || HS == 128)) {
+      B > 65535 || NH > 65535 || !attention_head_size(HS)) {
     cx.record_error(invalid_argument(
         std::string(who) + ": unsupported shape B=" + std::to_string(B) + " T=" +
             std::to_string(T) + " NH=" + std::to_string(NH) + " NKV=" + std::to_string(NKV) +
-            " HS=" + std::to_string(HS) + " (HS must be 32, 64, 96 or 128; NH % NKV == 0)",
+            " HS=" + std::to_string(HS) + " (HS must be 16, 32, 64, 96 or 128; NH % NKV == 0)",
         "HS"));
     return false;
   }
@@ -338,20 +343,8 @@ void attention_forward_cuda(cuda_context& cx, bf16* out, float* lse, const bf16*
   if (!check_shape(cx, "attention_forward_cuda", B, T, NH, NKV, HS, window)) return;
   if (B == 0 || T == 0) return;
   const attn_shape s = make_attn_shape(T, NH, NKV, HS, scale, window);
-  switch (HS) {
-    case 32:
-      forward_hs<32>(cx, out, lse, q, k, v, B, s);
-      break;
-    case 64:
-      forward_hs<64>(cx, out, lse, q, k, v, B, s);
-      break;
-    case 96:
-      forward_hs<96>(cx, out, lse, q, k, v, B, s);
-      break;
-    default:
-      forward_hs<128>(cx, out, lse, q, k, v, B, s);
-      break;
-  }
+  with_head_size(HS,
+                 [&](auto hs) { forward_hs<decltype(hs)::value>(cx, out, lse, q, k, v, B, s); });
   CUDA_CHECK(cudaGetLastError());
 }
 
@@ -373,20 +366,9 @@ void attention_backward_cuda(cuda_context& cx, bf16* dq, bf16* dk, bf16* dv, con
   KAITO_LAUNCH(ld.grid, ld.threads, ld.smem, cx.stream(), attn_delta::kernel)
   (*D, as_nv(dout), as_nv(out), rows, int(T), int(NH), int(HS));
   CUDA_CHECK(cudaGetLastError());
-  switch (HS) {
-    case 32:
-      backward_hs<32>(cx, dq, dk, dv, dout, lse, *D, q, k, v, B, s);
-      break;
-    case 64:
-      backward_hs<64>(cx, dq, dk, dv, dout, lse, *D, q, k, v, B, s);
-      break;
-    case 96:
-      backward_hs<96>(cx, dq, dk, dv, dout, lse, *D, q, k, v, B, s);
-      break;
-    default:
-      backward_hs<128>(cx, dq, dk, dv, dout, lse, *D, q, k, v, B, s);
-      break;
-  }
+  with_head_size(HS, [&](auto hs) {
+    backward_hs<decltype(hs)::value>(cx, dq, dk, dv, dout, lse, *D, q, k, v, B, s);
+  });
   CUDA_CHECK(cudaGetLastError());
   // The arena slice is reused by the next launch; stream order keeps it valid until then.
   cx.arena().rewind(mark);

@@ -1,6 +1,6 @@
 // Attention over a KV cache on the GPU, flash-decoding style (split-K over keys); contract and
 // CPU twin: kernels/attention.h (attention_forward_cached_*). bf16 q/out/cache, fp32 scores,
-// softmax, lse and accumulators. HS must be 32, 64, 96 or 128.
+// softmax, lse and accumulators. HS must be 16, 32, 64, 96 or 128 (head_size.cuh).
 //
 // Query row (b, i, h) sits at position pos = Tk - Tq + i and sees keys [j0, pos], j0 = 0 or
 // pos - window + 1 (clamped at 0). Those keys are cut into nsplit chunks of `chunk` keys
@@ -8,7 +8,7 @@
 // block. Grid (nsplit, NH, B*Tq), 4 warps per block; the warps take 32-key tiles of the chunk
 // round robin. Per tile, lane j scores key j (its whole k row from global in 16-byte vectors, q
 // from shared memory as a broadcast), the warp keeps the online softmax (running max m, sum l)
-// and the output accumulator (lane owns dims lane + 32 kd), then the 4 warps merge in shared
+// and the output accumulator (lane owns dims lane + 32 kd < HS), then the 4 warps merge in shared
 // memory. nsplit == 1: the block writes out and lse itself. Else each block writes its partial
 // (m, l, unnormalised accumulator) to arena scratch and attn_decode_merge_kernel (one warp per
 // row) merges them:
@@ -35,6 +35,7 @@
 
 #include "kernels/attention.h"
 #include "kernels/cuda/cuda_common.cuh"
+#include "kernels/cuda/head_size.cuh"
 #include "kernels/cuda/pdl.cuh"
 
 namespace kaito {
@@ -71,7 +72,7 @@ template <int HS>
 __device__ __forceinline__ void merge_row(__nv_bfloat16* out, float* lse, const float* part_o,
                                           const float* part_ml, int64_t row, int nsplit, int Tq,
                                           int NH, int lane) {
-  constexpr int KD = HS / 32;
+  constexpr int KD = head_slots<HS>;
   const float* ml = part_ml + row * nsplit * 2;
   float M = -INFINITY;
   for (int sp = lane; sp < nsplit; sp += 32) M = fmaxf(M, __ldcg(ml + 2 * sp));
@@ -91,12 +92,14 @@ __device__ __forceinline__ void merge_row(__nv_bfloat16* out, float* lse, const 
     const float f = expf(m - M);
     const float* po = part_o + (row * nsplit + sp) * HS;
 #pragma unroll
-    for (int kd = 0; kd < KD; ++kd) acc[kd] += __ldcg(po + lane + 32 * kd) * f;
+    for (int kd = 0; kd < KD; ++kd)
+      if (lane_owns<HS>(lane, kd)) acc[kd] += __ldcg(po + lane + 32 * kd) * f;
   }
   const float inv = 1.0f / L;
 #pragma unroll
   for (int kd = 0; kd < KD; ++kd)
-    out[row * HS + lane + 32 * kd] = __float2bfloat16_rn(acc[kd] * inv);
+    if (lane_owns<HS>(lane, kd))
+      out[row * HS + lane + 32 * kd] = __float2bfloat16_rn(acc[kd] * inv);
   if (lse != nullptr && lane == 0) {
     const int64_t bi = row / NH, h = row % NH, b = bi / Tq, i = bi % Tq;
     lse[(b * NH + h) * Tq + i] = M + logf(L);  // lse[b, h, i]
@@ -110,7 +113,7 @@ __global__ void __launch_bounds__(kWarps * 32)
                              const __nv_bfloat16* vc, decode_shape s) {
   pdl_trigger();  // launched through launch_pdl (kernels/cuda/pdl.cuh)
   pdl_wait();
-  constexpr int KD = HS / 32;
+  constexpr int KD = head_slots<HS>;
   __shared__ float qs[HS];
   __shared__ float wm[kWarps], wl[kWarps];
   __shared__ float wacc[kWarps][HS];
@@ -161,7 +164,8 @@ __global__ void __launch_bounds__(kWarps * 32)
       const float pj = __shfl_sync(0xffffffffu, p, jj);
       const __nv_bfloat16* vr = vb + int64_t(t0 + jj) * kstride;  // v[b, t0 + jj, g, :]
 #pragma unroll
-      for (int kd = 0; kd < KD; ++kd) acc[kd] += pj * __bfloat162float(vr[lane + 32 * kd]);
+      for (int kd = 0; kd < KD; ++kd)
+        if (lane_owns<HS>(lane, kd)) acc[kd] += pj * __bfloat162float(vr[lane + 32 * kd]);
     }
     m = m_new;
   }
@@ -172,7 +176,8 @@ __global__ void __launch_bounds__(kWarps * 32)
     wl[warp] = l;
   }
 #pragma unroll
-  for (int kd = 0; kd < KD; ++kd) wacc[warp][lane + 32 * kd] = acc[kd];
+  for (int kd = 0; kd < KD; ++kd)
+    if (lane_owns<HS>(lane, kd)) wacc[warp][lane + 32 * kd] = acc[kd];
   __syncthreads();
   float M = -INFINITY;
 #pragma unroll
@@ -290,14 +295,13 @@ bool check_decode_shape(cuda_context& cx, const char* who, const bf16* k_cache, 
                         int64_t Tq, int64_t Tk, int64_t Tcap, int64_t NH, int64_t NKV, int64_t HS,
                         int64_t window) {
   if (B < 0 || Tq < 0 || Tq > Tk || Tk > Tcap || Tcap > INT32_MAX / 2 || NH <= 0 || NKV <= 0 ||
-      NH % NKV != 0 || NH > 65535 || window < 0 || B * Tq > 65535 ||
-      !(HS == 32 || HS == 64 || HS == 96 || HS == 128)) {
+      NH % NKV != 0 || NH > 65535 || window < 0 || B * Tq > 65535 || !attention_head_size(HS)) {
     cx.record_error(invalid_argument(
         std::string(who) + ": unsupported shape B=" + std::to_string(B) + " Tq=" +
             std::to_string(Tq) + " Tk=" + std::to_string(Tk) + " Tcap=" + std::to_string(Tcap) +
             " NH=" + std::to_string(NH) + " NKV=" + std::to_string(NKV) +
             " HS=" + std::to_string(HS) + " window=" + std::to_string(window) +
-            " (need Tq <= Tk <= Tcap, NH % NKV == 0, B*Tq <= 65535, HS in {32, 64, 96, 128})",
+            " (need Tq <= Tk <= Tcap, NH % NKV == 0, B*Tq <= 65535, HS in {16, 32, 64, 96, 128})",
         "HS"));
     return false;
   }
@@ -333,20 +337,9 @@ void launch_decode(cuda_context& cx, const char* who, bf16* out, float* lse, con
     part_o = *po;
     part_ml = *pm;
   }
-  switch (HS) {
-    case 32:
-      decode_hs<32>(cx, out, lse, part_o, part_ml, q, k_cache, v_cache, B, s);
-      break;
-    case 64:
-      decode_hs<64>(cx, out, lse, part_o, part_ml, q, k_cache, v_cache, B, s);
-      break;
-    case 96:
-      decode_hs<96>(cx, out, lse, part_o, part_ml, q, k_cache, v_cache, B, s);
-      break;
-    default:
-      decode_hs<128>(cx, out, lse, part_o, part_ml, q, k_cache, v_cache, B, s);
-      break;
-  }
+  with_head_size(HS, [&](auto hs) {
+    decode_hs<decltype(hs)::value>(cx, out, lse, part_o, part_ml, q, k_cache, v_cache, B, s);
+  });
   // The scratch is reused by the next launch; stream order keeps it valid until then.
   cx.arena().rewind(mark);
 }

@@ -90,16 +90,8 @@ void forward_hs_emu(nv* out, float* lse, const nv* q, const nv* k, const nv* v, 
 void forward_emu(nv* out, float* lse, const nv* q, const nv* k, const nv* v, int64_t B, int64_t T,
                  int64_t NH, int64_t NKV, int64_t HS, float scale, int64_t window) {
   const attn_shape s = make_attn_shape(T, NH, NKV, HS, scale, window);
-  switch (HS) {
-    case 32:
-      return forward_hs_emu<32>(out, lse, q, k, v, B, s);
-    case 64:
-      return forward_hs_emu<64>(out, lse, q, k, v, B, s);
-    case 96:
-      return forward_hs_emu<96>(out, lse, q, k, v, B, s);
-    default:
-      return forward_hs_emu<128>(out, lse, q, k, v, B, s);
-  }
+  with_head_size(HS,
+                 [&](auto hs) { forward_hs_emu<decltype(hs)::value>(out, lse, q, k, v, B, s); });
 }
 
 template <int HS>
@@ -129,16 +121,9 @@ void backward_emu(nv* dq, nv* dk, nv* dv, const nv* dout, const nv* out, const f
   const attn_launch ld = delta_launch(rows);
   emu::run(ld.grid, ld.threads,
            [&] { attn_delta::kernel(D.data(), dout, out, rows, int(T), int(NH), int(HS)); });
-  switch (HS) {
-    case 32:
-      return backward_hs_emu<32>(dq, dk, dv, dout, lse, D.data(), q, k, v, B, s);
-    case 64:
-      return backward_hs_emu<64>(dq, dk, dv, dout, lse, D.data(), q, k, v, B, s);
-    case 96:
-      return backward_hs_emu<96>(dq, dk, dv, dout, lse, D.data(), q, k, v, B, s);
-    default:
-      return backward_hs_emu<128>(dq, dk, dv, dout, lse, D.data(), q, k, v, B, s);
-  }
+  with_head_size(HS, [&](auto hs) {
+    backward_hs_emu<decltype(hs)::value>(dq, dk, dv, dout, lse, D.data(), q, k, v, B, s);
+  });
 }
 
 struct attn_case {
@@ -212,6 +197,12 @@ TEST(attention_emulation, largest_head_window_of_one_tile) {
   check_attention({1, 40, 2, 1, 128, 32}, 4);
 }
 
+TEST(attention_emulation, head_dim_16_gqa_window) {
+  // HS = 16 (the golden fixtures'): lanes 16..31 own no output dim; T = 24 over one key tile and
+  // two query tiles, NH:NKV = 2:1, window 10.
+  check_attention({2, 24, 4, 2, 16, 10}, 6);
+}
+
 TEST(attention_emulation, single_token) {
   check_attention({2, 1, 2, 1, 64, 0}, 5);
 }
@@ -251,16 +242,9 @@ void decode_hs_emu(nv* out, float* lse, const nv* q, const nv* kc, const nv* vc,
 
 void decode_emu(nv* out, float* lse, const nv* q, const nv* kc, const nv* vc, int64_t B,
                 const decode_shape& s, int64_t HS, bool fused_merge = false) {
-  switch (HS) {
-    case 32:
-      return decode_hs_emu<32>(out, lse, q, kc, vc, B, s, fused_merge);
-    case 64:
-      return decode_hs_emu<64>(out, lse, q, kc, vc, B, s, fused_merge);
-    case 96:
-      return decode_hs_emu<96>(out, lse, q, kc, vc, B, s, fused_merge);
-    default:
-      return decode_hs_emu<128>(out, lse, q, kc, vc, B, s, fused_merge);
-  }
+  with_head_size(HS, [&](auto hs) {
+    decode_hs_emu<decltype(hs)::value>(out, lse, q, kc, vc, B, s, fused_merge);
+  });
 }
 
 // A (B, Tcap, NKV, HS) cache: random bf16 rows [0, Tk), NaN rows [Tk, Tcap).
@@ -345,6 +329,12 @@ TEST(attention_decode_emulation, window_with_splits) {
 TEST(attention_decode_emulation, window_longer_than_the_cache) {
   // B = 2, Tq = 2 with 2 splits: the merge kernel's out and lse rows of sequence 1.
   check_cached({2, 2, 140, 150, 2, 2, 96, 1000, 2, -1}, 15);
+}
+
+TEST(attention_decode_emulation, head_dim_16_with_splits) {
+  // HS = 16: half the lanes idle in the accumulators; 3 splits, so the merge reads partials too,
+  // and Tq = 3 rows of a prefill continuation.
+  check_cached({2, 3, 260, 270, 4, 2, 16, 0, 3, -1}, 21);
 }
 
 TEST(attention_decode_emulation, single_key) {

@@ -331,16 +331,27 @@ TEST_F(GpuModelHfFiles, MissingTensorIsNamed) {
   fs::remove_all(d);
 }
 
-// The shared HF fixtures have head dim 16: refused by name, before any device work.
+// A head dim the attention kernels are not built for (attention_head_size) is refused by name,
+// before any device work.
 TEST_F(GpuModelHfFiles, HeadDimOutsideTheKernelsIsRefused) {
+  const std::string name = "hf-llama-gqa-llama3rope";
+  const std::string d = ::testing::TempDir() + "kaito_hf_hd8_" + std::to_string(::getpid());
+  fs::remove_all(d);
+  fs::create_directories(d);
+  nlohmann::json cfg;
+  std::ifstream(kData + name + "/base/config.json") >> cfg;
+  cfg["head_dim"] = 8;
+  std::ofstream(d + "/config.json") << cfg.dump();
+  fs::copy_file(kData + name + "/base/model.safetensors", d + "/model.safetensors");
   gpu::gpu_hf_options o;
   o.max_T = 32;
-  const std::string shared = std::string(KAITO_SHARED_DIR) + "/fixtures/tiny-phi3";
-  o.adapter_dir = shared + "/adapter";
-  if (!fs::exists(o.adapter_dir)) GTEST_SKIP() << "no " << shared;
-  auto hf = gpu::gpu_model_from_hf(*cx_, shared + "/base", o);
+  o.lora.r = 8;  // a fresh adapter (the fixture's has the real head dim's shapes)
+  o.lora.alpha = 16;
+  o.lora.target_modules = {"all-linear"};
+  auto hf = gpu::gpu_model_from_hf(*cx_, d, o);
   ASSERT_FALSE(hf.ok());
   EXPECT_EQ(hf.error().where(), "head_dim") << hf.error().to_string();
+  fs::remove_all(d);
 }
 
 // What the GPU model cannot hold, each refusal naming its config field.

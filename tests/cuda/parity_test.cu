@@ -154,7 +154,8 @@ std::vector<parity_case> cases() {
        [](auto& r) { return embedding_bwd(r, 300, 50, 128); }},
       {"embedding_bwd", "N=1 V=10 C=3072", kBf16, kF32,
        [](auto& r) { return embedding_bwd(r, 1, 10, 3072); }},
-      // attention: Phi-3 head size (96, MHA), Llama GQA (128, 4:1), a sliding window, ragged T
+      // attention: Phi-3 head size (96, MHA), Llama GQA (128, 4:1), a sliding window, ragged T,
+      // the golden fixtures' head size 16 (half of each warp idle in the accumulators)
       {"attention_fwd", "B=2 T=200 NH=4 NKV=4 HS=96", kBf16, kF32,
        [](auto& r) { return attention_fwd(r, 2, 200, 4, 4, 96, 0); }},
       {"attention_fwd", "B=1 T=77 NH=8 NKV=2 HS=128", kBf16, kF32,
@@ -163,6 +164,8 @@ std::vector<parity_case> cases() {
        [](auto& r) { return attention_fwd(r, 1, 150, 4, 1, 64, 40); }},
       {"attention_fwd", "B=3 T=1 NH=2 NKV=1 HS=32", kBf16, kF32,
        [](auto& r) { return attention_fwd(r, 3, 1, 2, 1, 32, 0); }},
+      {"attention_fwd", "B=2 T=40 NH=4 NKV=2 HS=16 window=10", kBf16, kF32,
+       [](auto& r) { return attention_fwd(r, 2, 40, 4, 2, 16, 10); }},
       // the tensor-core forward (first row small: --first runs it under memcheck): ragged T,
       // Phi-3's training shape (the SIMT forward at the same shape above, for --perf), GQA at HS
       // 128, windows (one spanning many key tiles), T = 1
@@ -186,6 +189,8 @@ std::vector<parity_case> cases() {
        [](auto& r) { return attention_bwd(r, 1, 77, 8, 2, 128, 0); }},
       {"attention_bwd", "B=1 T=150 NH=4 NKV=1 HS=64 window=40", kBf16, kF32,
        [](auto& r) { return attention_bwd(r, 1, 150, 4, 1, 64, 40); }},
+      {"attention_bwd", "B=2 T=40 NH=4 NKV=2 HS=16 window=10", kBf16, kF32,
+       [](auto& r) { return attention_bwd(r, 2, 40, 4, 2, 16, 10); }},
       // the tensor-core backward (first row small, for --first): ragged T, Phi-3's training shape
       // (the SIMT backward at the same shape first, for --perf), GQA at HS 128, windows (one
       // spanning many key and query tiles), MQA with 3 query heads per kv head
@@ -217,6 +222,8 @@ std::vector<parity_case> cases() {
        [](auto& r) { return attention_fwd_cached(r, 1, 3, 700, 701, 2, 1, 32, 0); }},
       {"attn_cached", "B=3 Tq=1 Tk=1 Tcap=4 NH=2 HS=32", kBf16, kF32,
        [](auto& r) { return attention_fwd_cached(r, 3, 1, 1, 4, 2, 2, 32, 0); }},
+      {"attn_cached", "B=2 Tq=3 Tk=260 Tcap=270 NH=4 NKV=2 HS=16", kBf16, kF32,
+       [](auto& r) { return attention_fwd_cached(r, 2, 3, 260, 270, 4, 2, 16, 0); }},
       // Tk on the device, splits planned for Tk_max: empty trailing splits (8 planned, 2 used;
       // 3 planned, 1 used), and a window with 2 splits both used
       {"attn_decode_dev", "B=1 Tk=200 Tk_max=1024 NH=32 HS=96", kBf16, kF32,
@@ -225,6 +232,8 @@ std::vector<parity_case> cases() {
        [](auto& r) { return attention_decode_device_len(r, 4, 77, 300, 8, 2, 64, 0); }},
       {"attn_decode_dev", "B=4 Tk=290 Tk_max=300 NH=8 NKV=2 HS=64 w=150", kBf16, kF32,
        [](auto& r) { return attention_decode_device_len(r, 4, 290, 300, 8, 2, 64, 150); }},
+      {"attn_decode_dev", "B=2 Tk=50 Tk_max=300 NH=4 NKV=2 HS=16", kBf16, kF32,
+       [](auto& r) { return attention_decode_device_len(r, 2, 50, 300, 4, 2, 16, 0); }},
       {"attn_dec_merge", "B=1 Tk=200 Tk_max=1024 NH=32 HS=96 counters", kBf16, kF32,
        [](auto& r) { return attention_decode_device_len(r, 1, 200, 1024, 32, 32, 96, 0, true); }},
       {"attn_dec_merge", "B=1 Tk=900 Tk_max=1024 NH=32 HS=96 counters", kBf16, kF32,
