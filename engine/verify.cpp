@@ -3,15 +3,12 @@
 
 #include <cmath>
 #include <cstdio>
-#include <fstream>
 #include <limits>
-#include <regex>
-#include <sstream>
+#include <utility>
 
 #include "engine/model_weights.h"
 #include "engine/nf4_error.h"
 #include "engine/peft_adapter.h"
-#include "engine/safetensors.h"
 #include "engine/transformer.h"
 #include "kernels/adamw.h"
 
@@ -25,67 +22,16 @@ constexpr double k_tol_loss = 1e-5;
 constexpr double k_tol_grad = 1e-4;
 constexpr double k_tol_adamw = 1e-6;
 
-std::string read_text(const std::string& path) {
-  std::ifstream f(path);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-
-class expected_file {
- public:
-  explicit expected_file(safetensors_file f) : f_(std::move(f)) {}
-  result<std::vector<float>> f32(const std::string& name) const {
-    const st_tensor_info* t = f_.find(name);
-    if (!t) return not_found("missing from expected.safetensors", name);
-    return st_to_f32(*t, f_.data(*t));
-  }
-  result<std::vector<int64_t>> i64(const std::string& name, std::vector<int64_t>* shape) const {
-    const st_tensor_info* t = f_.find(name);
-    if (!t) return not_found("missing from expected.safetensors", name);
-    *shape = t->shape;
-    return st_to_i64(*t, f_.data(*t));
-  }
-
- private:
-  safetensors_file f_;
-};
-
-// The fixture's name for a module parameter: PEFT's in-memory name (adapter "default" kept).
-std::string ref_name(const lora_module& m, bool is_b) {
-  return "base_model.model." + m.path +
-         (is_b ? ".lora_B.default.weight" : ".lora_A.default.weight");
-}
-
-void add_row(verify_report* r, std::string q, double err, double tol) {
-  r->rows.push_back({std::move(q), err, tol, err <= tol});
-}
-
 }  // namespace
+
+void verify_report::add(std::string quantity, double err, double tol) {
+  rows.push_back({std::move(quantity), err, tol, err <= tol});
+}
 
 bool verify_report::pass() const {
   for (const auto& r : rows)
     if (!r.pass) return false;
   return !rows.empty();
-}
-
-adamw_hparams parse_readme_adamw(const std::string& readme) {
-  adamw_hparams h;
-  const std::string num = "([-+0-9.eE]+)";
-  std::smatch mm;
-  auto grab = [&](const std::string& re, double* out) {
-    if (std::regex_search(readme, mm, std::regex(re)))
-      *out = std::strtod(mm[1].str().c_str(), nullptr);
-  };
-  grab("\\blr=" + num, &h.lr);
-  grab("\\beps=" + num, &h.eps);
-  grab("\\bwd=" + num, &h.weight_decay);
-  if (std::regex_search(readme, mm,
-                        std::regex("betas=\\(\\s*" + num + "\\s*,\\s*" + num + "\\s*\\)"))) {
-    h.beta1 = std::strtod(mm[1].str().c_str(), nullptr);
-    h.beta2 = std::strtod(mm[2].str().c_str(), nullptr);
-  }
-  return h;
 }
 
 double max_rel_err(const float* ours, const float* ref, size_t n_ours, size_t n_ref) {
@@ -103,21 +49,9 @@ double max_rel_err(const float* ours, const float* ref, size_t n_ours, size_t n_
 result<verify_report> verify_fixture(const std::string& dir, const verify_options& opt) {
   KAITO_ASSIGN_OR_RETURN(std::shared_ptr<model> m, load_model(dir + "/base"));
   KAITO_ASSIGN_OR_RETURN(lora_adapter lora, load_peft_adapter(dir + "/adapter", m->config));
-  KAITO_ASSIGN_OR_RETURN(safetensors_file ef,
-                         safetensors_file::open(dir + "/expected.safetensors"));
-  expected_file exp(std::move(ef));
-  const adamw_hparams hp = parse_readme_adamw(read_text(dir + "/README.txt"));
-
-  std::vector<int64_t> shape, lshape;
-  KAITO_ASSIGN_OR_RETURN(std::vector<int64_t> ids, exp.i64("input_ids", &shape));
-  KAITO_ASSIGN_OR_RETURN(std::vector<int64_t> labels, exp.i64("labels", &lshape));
-  if (shape.size() != 2 || lshape != shape)
-    return invalid_argument("input_ids and labels must both be [B, S]", "expected.safetensors");
-  batch b;
-  b.B = shape[0];
-  b.T = shape[1];
-  for (int64_t v : ids) b.ids.push_back(static_cast<int32_t>(v));
-  for (int64_t v : labels) b.labels.push_back(static_cast<int32_t>(v));
+  KAITO_ASSIGN_OR_RETURN(golden_fixture exp, golden_fixture::open(dir));
+  const adamw_hparams& hp = exp.adamw();
+  const batch& b = exp.inputs();
 
   verify_report r;
   char buf[256];
@@ -130,18 +64,18 @@ result<verify_report> verify_fixture(const std::string& dir, const verify_option
   forward_state st;
   KAITO_TRY(model_forward(*m, nullptr, b, {}, &st));
   KAITO_ASSIGN_OR_RETURN(std::vector<float> ref_base, exp.f32("base_logits"));
-  add_row(&r, "base_logits",
-          max_rel_err(st.logits.data(), ref_base.data(), st.logits.size(), ref_base.size()),
-          k_tol_logits);
+  r.add("base_logits",
+        max_rel_err(st.logits.data(), ref_base.data(), st.logits.size(), ref_base.size()),
+        k_tol_logits);
 
   KAITO_TRY(model_forward(*m, &lora, b, {}, &st));
   KAITO_ASSIGN_OR_RETURN(std::vector<float> ref_lora, exp.f32("lora_logits"));
-  add_row(&r, "lora_logits",
-          max_rel_err(st.logits.data(), ref_lora.data(), st.logits.size(), ref_lora.size()),
-          k_tol_logits);
+  r.add("lora_logits",
+        max_rel_err(st.logits.data(), ref_lora.data(), st.logits.size(), ref_lora.size()),
+        k_tol_logits);
   KAITO_ASSIGN_OR_RETURN(std::vector<float> ref_loss, exp.f32("loss"));
   const float loss = static_cast<float>(st.loss);
-  add_row(&r, "loss", max_rel_err(&loss, ref_loss.data(), 1, ref_loss.size()), k_tol_loss);
+  r.add("loss", max_rel_err(&loss, ref_loss.data(), 1, ref_loss.size()), k_tol_loss);
 
   lora.zero_grad();
   KAITO_TRY(model_backward(*m, &lora, b, st));
@@ -149,11 +83,10 @@ result<verify_report> verify_fixture(const std::string& dir, const verify_option
   std::vector<std::vector<float>> ref_grads;
   for (const auto& mod : lora.modules) {
     for (bool is_b : {false, true}) {
-      const std::string name = ref_name(mod, is_b);
+      const std::string name = golden_param_name(mod, is_b);
       KAITO_ASSIGN_OR_RETURN(std::vector<float> ref, exp.f32("grad." + name));
       const std::vector<float>& g = is_b ? mod.dB : mod.dA;
-      add_row(&r, "grad." + name, max_rel_err(g.data(), ref.data(), g.size(), ref.size()),
-              k_tol_grad);
+      r.add("grad." + name, max_rel_err(g.data(), ref.data(), g.size(), ref.size()), k_tol_grad);
       ref_grads.push_back(std::move(ref));
     }
   }
@@ -175,14 +108,15 @@ result<verify_report> verify_fixture(const std::string& dir, const verify_option
       std::vector<float> p = is_b ? mod.B : mod.A;
       const std::vector<float>& g = ref_grads[gi++];
       if (g.size() != p.size())
-        return invalid_argument("gradient shape does not match the parameter", ref_name(mod, is_b));
+        return invalid_argument("gradient shape does not match the parameter",
+                                golden_param_name(mod, is_b));
       std::vector<float> mom(p.size(), 0.0f), var(p.size(), 0.0f);
       adamw_update_cpu(p.data(), mom.data(), var.data(), g.data(), static_cast<int64_t>(p.size()),
                        ap, 1);
-      const std::string name = ref_name(mod, is_b);
+      const std::string name = golden_param_name(mod, is_b);
       KAITO_ASSIGN_OR_RETURN(std::vector<float> ref, exp.f32("after_adamw." + name));
-      add_row(&r, "after_adamw." + name, max_rel_err(p.data(), ref.data(), p.size(), ref.size()),
-              k_tol_adamw);
+      r.add("after_adamw." + name, max_rel_err(p.data(), ref.data(), p.size(), ref.size()),
+            k_tol_adamw);
     }
   }
   if (opt.nf4) {
@@ -191,12 +125,12 @@ result<verify_report> verify_fixture(const std::string& dir, const verify_option
                            nf4_logit_error(*m, nullptr, b, opt.double_quant));
     KAITO_ASSIGN_OR_RETURN(nf4_error_report with, nf4_logit_error(*m, &lora, b, opt.double_quant));
     // 1e-5 of slack for the fp32 roundings of w * (1/absmax) and code * absmax.
-    add_row(&r, std::string("nf4") + dq + ".weight_roundtrip (|dW| / per-element bound)",
-            base.weight_ratio, 1.0 + 1e-5);
-    add_row(&r, std::string("nf4") + dq + ".base_logits (|f(deq W)-f(W)| / |J dW|)",
-            base.logit_ratio, k_nf4_logit_bound);
-    add_row(&r, std::string("nf4") + dq + ".lora_logits (|f(deq W)-f(W)| / |J dW|)",
-            with.logit_ratio, k_nf4_logit_bound);
+    r.add(std::string("nf4") + dq + ".weight_roundtrip (|dW| / per-element bound)",
+          base.weight_ratio, 1.0 + 1e-5);
+    r.add(std::string("nf4") + dq + ".base_logits (|f(deq W)-f(W)| / |J dW|)", base.logit_ratio,
+          k_nf4_logit_bound);
+    r.add(std::string("nf4") + dq + ".lora_logits (|f(deq W)-f(W)| / |J dW|)", with.logit_ratio,
+          k_nf4_logit_bound);
     char line[256];
     std::snprintf(line, sizeof line,
                   "\nnf4%s: ||dW||/||W|| = %.4f; base logits moved %.3e of max|logit| (predicted "

@@ -1,13 +1,14 @@
 // verify: checks the engine against a golden fixture folder made with HF transformers + PEFT
-// (../shared/fixtures/<name>: base/, adapter/, expected.safetensors, README.txt).
+// (../shared/fixtures/<name>: base/, adapter/, expected.safetensors, README.txt; read by
+// golden_fixture.h).
 //
 // Quantities and tolerances (issue 4; max relative error = max_i |ours_i - ref_i| / max_i |ref_i|):
-//   base_logits, lora_logits         1e-4   (fp32 GEMM/attention reduction order differs from
-//   torch) loss                             1e-5   (one fp32 scalar, fp64-summed mean) grad.<peft
-//   name>                 1e-4   (every LoRA A and B gradient after loss.backward())
-//   after_adamw.<peft name>          1e-6   (one torch.optim.AdamW step; hyper-parameters parsed
-//   from
-//                                            README.txt: lr, betas, eps, wd)
+//   base_logits, lora_logits   1e-4  (fp32 GEMM/attention reduction order differs from torch)
+//   loss                       1e-5  (one fp32 scalar, fp64-summed mean)
+//   grad.<peft name>           1e-4  (every LoRA A and B gradient after loss.backward())
+//   after_adamw.<peft name>    1e-6  (one torch.optim.AdamW step on the fixture's gradients;
+//                                     hyper-parameters from README.txt: lr, betas, eps, wd)
+// The GPU engine's check against the same folders: engine/cuda_hf/gpu_verify.h.
 //
 // Thread-safety: free functions.
 #pragma once
@@ -16,6 +17,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "engine/golden_fixture.h"
 
 namespace kaito::engine {
 
@@ -30,13 +32,8 @@ struct verify_report {
   std::string summary;  // "arch=phi3 layers=2 B=2 T=24 lora_modules=8 ..."
   std::vector<verify_row> rows;
   bool pass() const;
+  void add(std::string quantity, double max_rel_err, double tolerance);
 };
-
-struct adamw_hparams {
-  double lr = 1e-2, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 0.01;
-};
-// Reads "lr=.. betas=(..,..) eps=.. wd=.." from README text; absent keys keep the defaults above.
-adamw_hparams parse_readme_adamw(const std::string& readme);
 
 // max_i |a_i - b_i| / max_i |b_i| (the absolute error when b is all zero); +inf on size mismatch or
 // a NaN.
