@@ -240,6 +240,9 @@ status gpu_model_set_lora(cuda_context& cx, gpu_model& m, int64_t l, int t, cons
 // The fp32 LoRA masters of lora_target t of layer l (what AdamW updates; block form under
 // split_lora: lora_unpack_block gives PEFT's modules). Synchronizes.
 result<lora_pair> gpu_model_download_lora(cuda_context& cx, const gpu_model& m, int64_t l, int t);
+// The same for its fp32 gradients dA, dB (as the last backward left them). Synchronizes.
+result<lora_pair> gpu_model_download_lora_grads(cuda_context& cx, const gpu_model& m, int64_t l,
+                                                int t);
 
 // The frozen base product through one base linear. bf16 (not quantized): gemm_forward_cuda /
 // gemm_backward_inp_cuda on `dense` (the bias, where the linear has one, in the GEMM's epilogue;

@@ -1,6 +1,6 @@
 // gpu_model (contract: engine/cuda/gpu_model.h): models built from host values, piece by piece
 // (gpu_model_alloc, gpu_model_upload_globals, gpu_model_upload_layer) or at once
-// (gpu_model_from_host), and the LoRA masters read back (gpu_model_download_lora).
+// (gpu_model_from_host), and the LoRA masters and grads read back (gpu_model_download_lora*).
 #include <cuda_bf16.h>
 
 #include <algorithm>
@@ -307,7 +307,11 @@ status gpu_model_set_lora(cuda_context& cx, gpu_model& m, int64_t l, int t, cons
   return detail::upload_lora(cx, m.layers[size_t(l)].lora(t), p.A, p.B);
 }
 
-result<lora_pair> gpu_model_download_lora(cuda_context& cx, const gpu_model& m, int64_t l, int t) {
+namespace {
+
+// lora_target t of layer l's fp32 pair (masters or grads) to the host.
+result<lora_pair> download_lora_pair(cuda_context& cx, const gpu_model& m, int64_t l, int t,
+                                     bool grads) {
   if (l < 0 || l >= int64_t(m.layers.size()) || t < 0 || t >= kLoraTargets)
     return invalid_argument("no LoRA (" + std::to_string(l) + ", " + std::to_string(t) + ")",
                             "layers");
@@ -315,12 +319,23 @@ result<lora_pair> gpu_model_download_lora(cuda_context& cx, const gpu_model& m, 
   lora_pair p;
   p.A.resize(size_t(a.r * a.in));
   p.B.resize(size_t(a.out * a.r));
-  GPU_TRY_CUDA(cudaMemcpyAsync(p.A.data(), a.A_master.get(), p.A.size() * sizeof(float),
-                               cudaMemcpyDeviceToHost, cx.stream()));
-  GPU_TRY_CUDA(cudaMemcpyAsync(p.B.data(), a.B_master.get(), p.B.size() * sizeof(float),
-                               cudaMemcpyDeviceToHost, cx.stream()));
+  GPU_TRY_CUDA(cudaMemcpyAsync(p.A.data(), (grads ? a.dA : a.A_master).get(),
+                               p.A.size() * sizeof(float), cudaMemcpyDeviceToHost, cx.stream()));
+  GPU_TRY_CUDA(cudaMemcpyAsync(p.B.data(), (grads ? a.dB : a.B_master).get(),
+                               p.B.size() * sizeof(float), cudaMemcpyDeviceToHost, cx.stream()));
   KAITO_TRY(cx.synchronize());
   return p;
+}
+
+}  // namespace
+
+result<lora_pair> gpu_model_download_lora(cuda_context& cx, const gpu_model& m, int64_t l, int t) {
+  return download_lora_pair(cx, m, l, t, false);
+}
+
+result<lora_pair> gpu_model_download_lora_grads(cuda_context& cx, const gpu_model& m, int64_t l,
+                                                int t) {
+  return download_lora_pair(cx, m, l, t, true);
 }
 
 }  // namespace kaito::gpu

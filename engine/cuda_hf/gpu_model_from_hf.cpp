@@ -111,12 +111,17 @@ result<engine::lora_adapter> gpu_model_adapter_layout(const gpu_hf_model& m) {
   return a;
 }
 
-result<engine::lora_adapter> gpu_model_adapter(cuda_context& cx, const gpu_hf_model& m) {
+result<engine::lora_adapter> gpu_model_adapter(cuda_context& cx, const gpu_hf_model& m,
+                                               bool with_grads) {
   const gpu_model_shape& s = m.model.shape;
   KAITO_ASSIGN_OR_RETURN(engine::lora_adapter a, gpu_model_adapter_layout(m));
   for (int64_t l = 0; l < s.L; ++l)
     for (int t = 0; t < kLoraTargets; ++t) {
       KAITO_ASSIGN_OR_RETURN(lora_pair packed, gpu_model_download_lora(cx, m.model, l, t));
+      lora_pair grads;
+      if (with_grads) {
+        KAITO_ASSIGN_OR_RETURN(grads, gpu_model_download_lora_grads(cx, m.model, l, t));
+      }
       const std::vector<size_t> mods = target_modules(a, l, t);
       for (size_t seg = 0; seg < mods.size(); ++seg) {
         engine::lora_module& mod = a.modules[mods[seg]];
@@ -125,8 +130,14 @@ result<engine::lora_adapter> gpu_model_adapter(cuda_context& cx, const gpu_hf_mo
           return invalid_argument("module sizes differ from the model's", mod.path);
         mod.A = std::move(p.A);
         mod.B = std::move(p.B);
-        mod.dA.assign(mod.A.size(), 0.0f);
-        mod.dB.assign(mod.B.size(), 0.0f);
+        if (with_grads) {
+          lora_pair g = lora_unpack_block(s, t, grads, int(seg));
+          mod.dA = std::move(g.A);
+          mod.dB = std::move(g.B);
+        } else {
+          mod.dA.assign(mod.A.size(), 0.0f);
+          mod.dB.assign(mod.B.size(), 0.0f);
+        }
       }
     }
   return a;

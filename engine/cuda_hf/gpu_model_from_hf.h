@@ -59,8 +59,10 @@ std::vector<size_t> target_modules(const engine::lora_adapter& a, int64_t l, int
 result<engine::lora_adapter> gpu_model_adapter_layout(const gpu_hf_model& m);
 
 // The model's LoRA as PEFT modules (fp32 masters; split targets unpacked into q, k, v / gate, up),
-// ready for engine::save_peft_adapter. Synchronizes.
-result<engine::lora_adapter> gpu_model_adapter(cuda_context& cx, const gpu_hf_model& m);
+// ready for engine::save_peft_adapter. with_grads: dA, dB hold the gradients the last backward
+// left (unpacked the same way); else zero. Synchronizes.
+result<engine::lora_adapter> gpu_model_adapter(cuda_context& cx, const gpu_hf_model& m,
+                                               bool with_grads = false);
 
 // Saves gpu_model_adapter's result as a PEFT adapter folder (adapter_config.json +
 // adapter_model.safetensors) that PeftModel.from_pretrained loads.

@@ -1,0 +1,41 @@
+// gpu_verify: the GPU engine against a golden fixture folder made with HF transformers + PEFT
+// (engine/golden_fixture.h; `kaito verify --device cuda`): what engine/verify.h checks for the
+// CPU engine, run through the GPU path a user's training takes: gpu_model_from_hf (the base rounded
+// to bf16 as torch_dtype=bfloat16 holds it, not quantized: Kaito's `method: lora`; the fixture's
+// PEFT adapter) and one gpu_trainer step over the fixture's batch (no dropout, no clipping, the
+// README's AdamW settings).
+//
+// Quantities (max |ours - ref| / max |ref| over the tensor) and tolerances. The fixtures are fp32
+// end to end; the GPU rounds every weight to bf16 and keeps activations in bf16 with fp32
+// accumulation, so these are bf16 bounds (issue 6: relative error < 1e-2 per kernel; composed
+// over the layers, a model's outputs move further):
+//   lora_logits                    3e-2  every row, (B*S, V)
+//   loss                           5e-3
+//   grad.<peft name>               5e-2  dA and dB of every PEFT module after the backward
+//   prefill: last-row lora_logits  3e-2  inference (gpu_generator) with the adapter as loaded,
+//   prefill of S-1: last-row ...   3e-2    each sequence's last row against HF's
+//   decode step vs prefill of the  2e-2  one greedy decode step (the decode kernels: fused GEMV,
+//     same tokens                          split-key attention, CUDA graph) against a prefill of
+//                                          the same S tokens (GPU against GPU: HF has no row for
+//                                          the picked token)
+//   after_adamw.<name>             1e-3  the fp32 masters after the GPU's own AdamW step, where
+//                                          |grad| > 1% of the tensor's largest: a first step moves
+//                                          a weight by about lr * sign(grad), and a near-zero grad
+//                                          whose bf16 sign flips moves it by 2 lr (hf_parity_test's
+//                                          rule)
+//   base_logits                    3e-2  the same batch with every LoRA B zeroed (the base alone)
+// Errors (not a failed row) when the folder is incomplete or the model does not fit the GPU
+// model, naming the file and field (gpu_model_from_hf, golden_fixture).
+#pragma once
+
+#include <string>
+
+#include "base/status.h"
+#include "engine/verify.h"
+#include "kernels/cuda/cuda_context.h"
+
+namespace kaito::gpu {
+
+result<engine::verify_report> gpu_verify_fixture(cuda_context& cx, const std::string& dir);
+
+}  // namespace kaito::gpu
