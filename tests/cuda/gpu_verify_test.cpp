@@ -2,8 +2,8 @@
 // (../shared/fixtures: fp32 Phi-3, Phi-3 with longrope, Llama with GQA; head dim 16) through
 // gpu_verify_fixture (engine/cuda_hf/gpu_verify.h), the check `kaito verify --device cuda` runs:
 // logits, loss, every LoRA gradient, prefill and a decode step, the AdamW step and the base
-// alone, each within its bf16 tolerance. Runs on the emulated CUDA runtime in CI (gpu_verify_emu_test) and on a GPU (exit 77
-// without one).
+// alone, each within its bf16 tolerance. Runs on the emulated CUDA runtime in CI
+// (gpu_verify_emu_test) and on a GPU (exit 77 without one).
 #include <gtest/gtest.h>
 #include <unistd.h>
 
