@@ -63,8 +63,8 @@ status run_chunk(const model& m, const lora_adapter* lora, kv_cache& cache, cons
       std::memcpy(k.data() + n * kvd, qkv.data() + n * QKV + qd, sizeof(float) * size_t(kvd));
       std::memcpy(v.data() + n * kvd, qkv.data() + n * QKV + qd + kvd, sizeof(float) * size_t(kvd));
     }
-    rope_forward_cpu(q.data(), q.data(), cos.data(), sin.data(), P, NH, HS);
-    rope_forward_cpu(k.data(), k.data(), cos.data(), sin.data(), P, NKV, HS);
+    rope_forward_cpu(q.data(), q.data(), cos.data(), sin.data(), P, NH, HS, c.rope.rotary_dim);
+    rope_forward_cpu(k.data(), k.data(), cos.data(), sin.data(), P, NKV, HS, c.rope.rotary_dim);
     fvec& ck = cache.k[static_cast<size_t>(l)];
     fvec& cv = cache.v[static_cast<size_t>(l)];
     ck.insert(ck.end(), k.begin(), k.end());

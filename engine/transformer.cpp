@@ -70,7 +70,7 @@ kaito::rope_params rope_params_of(const model_config& c) {
   const rope_config& r = c.rope;
   kaito::rope_params rp;
   rp.theta = r.theta;
-  rp.head_dim = c.head_dim;
+  rp.head_dim = r.rotary_dim;  // partial rotary: the frequencies of the rotated dims only
   rp.max_position_embeddings = c.max_position_embeddings;
   rp.original_max_position_embeddings = r.original_max_position_embeddings;
   switch (r.kind) {
@@ -98,19 +98,16 @@ kaito::rope_params rope_params_of(const model_config& c) {
 status rope_tables(const model_config& c, const std::vector<int32_t>& pos, int64_t seq_len,
                    std::vector<float>* cos, std::vector<float>* sin) {
   const rope_config& r = c.rope;
-  if (r.rotary_dim != c.head_dim)
-    return status(status_code::unimplemented, "partial rotary embeddings are not supported",
-                  "partial_rotary_factor");
   const kaito::rope_params rp = rope_params_of(c);
   std::vector<float> inv = rope_inv_freq(rp, seq_len);
   // Linear scaling (_compute_linear_scaling_rope_parameters): inv_freq / factor.
   if (r.kind == rope_type::linear)
     for (float& f : inv) f = static_cast<float>(f / r.factor);
   const int64_t N = static_cast<int64_t>(pos.size());
-  cos->assign(static_cast<size_t>(N * c.head_dim), 0.0f);
-  sin->assign(static_cast<size_t>(N * c.head_dim), 0.0f);
+  cos->assign(static_cast<size_t>(N * r.rotary_dim), 0.0f);
+  sin->assign(static_cast<size_t>(N * r.rotary_dim), 0.0f);
   rope_cos_sin_cpu(cos->data(), sin->data(), pos.data(), inv.data(),
-                   static_cast<float>(rope_attention_factor(rp)), N, c.head_dim);
+                   static_cast<float>(rope_attention_factor(rp)), N, r.rotary_dim);
   return {};
 }
 
@@ -122,6 +119,7 @@ status model_forward(const model& m, const lora_adapter* lora, const batch& b,
   KAITO_TRY(check_batch(c, b, &pos));
   const int64_t B = b.B, T = b.T, N = B * T, C = c.hidden_size, I = c.intermediate_size;
   const int64_t NH = c.num_heads, NKV = c.num_kv_heads, HS = c.head_dim, V = c.vocab_size;
+  const int64_t RD = c.rope.rotary_dim;
   const int64_t qd = NH * HS, kvd = NKV * HS, QKV = qd + 2 * kvd;
   const float scale = 1.0f / std::sqrt(static_cast<float>(HS));
   const float eps = static_cast<float>(c.rms_norm_eps);
@@ -150,8 +148,8 @@ status model_forward(const model& m, const lora_adapter* lora, const batch& b,
       lora_site_forward(*lora, l, lora_site::qkv, a.xn1.data(), N, qkv.data(), QKV, opt, st->lora);
     split_qkv(qkv.data(), N, qd, kvd, ensure(a.q, N * qd), ensure(a.k, N * kvd),
               ensure(a.v, N * kvd));
-    rope_forward_cpu(a.q.data(), a.q.data(), st->cos.data(), st->sin.data(), N, NH, HS);
-    rope_forward_cpu(a.k.data(), a.k.data(), st->cos.data(), st->sin.data(), N, NKV, HS);
+    rope_forward_cpu(a.q.data(), a.q.data(), st->cos.data(), st->sin.data(), N, NH, HS, RD);
+    rope_forward_cpu(a.k.data(), a.k.data(), st->cos.data(), st->sin.data(), N, NKV, HS, RD);
     attention_forward_cpu(ensure(a.att, N * qd), ensure(a.lse, B * NH * T), a.q.data(), a.k.data(),
                           a.v.data(), B, T, NH, NKV, HS, scale,
                           c.layer_window[static_cast<size_t>(l)]);

@@ -85,7 +85,8 @@ struct forward_state {
 };
 
 // Runs the forward pass. invalid_argument for ids out of range, sizes that do not match, or
-// positions out of [0, max_position_embeddings); unimplemented for partial rotary.
+// positions out of [0, max_position_embeddings). Partial rotary (partial_rotary_factor < 1,
+// Phi-4-mini) rotates the first rotary_dim dims of each head and passes the rest through.
 // `lora` may be nullptr (base model). `st` is overwritten.
 status model_forward(const model& m, const lora_adapter* lora, const batch& b,
                      const forward_options& opt, forward_state* st);
@@ -97,14 +98,13 @@ status model_backward(const model& m, lora_adapter* lora, const batch& b, const 
                       double loss_scale = 1.0);
 
 // The kernels' rope parameters (kernels/rope.h) for the config's rope: default, longrope (factors,
-// attention factor) or llama3, rotating the whole head. Linear scaling maps to default: its
-// inv_freq / factor is the caller's (rope_tables does it; the GPU model refuses it). Partial
-// rotary is not checked here.
+// attention factor) or llama3, head_dim = the rotary dims (rope.rotary_dim). Linear scaling maps to
+// default: its inv_freq / factor is the caller's (rope_tables does it; the GPU model refuses it).
 kaito::rope_params rope_params_of(const model_config& c);
 
-// RoPE cos/sin tables (N, HS) for positions `pos` of a forward whose longest sequence is `seq_len`
-// tokens (longrope picks its short or long factors from seq_len, as transformers'
-// longrope_frequency_update does from max(position_ids) + 1). unimplemented for partial rotary.
+// RoPE cos/sin tables (N, rotary_dim) for positions `pos` of a forward whose longest sequence is
+// `seq_len` tokens (longrope picks its short or long factors from seq_len, as transformers'
+// longrope_frequency_update does from max(position_ids) + 1).
 status rope_tables(const model_config& c, const std::vector<int32_t>& pos, int64_t seq_len,
                    std::vector<float>* cos, std::vector<float>* sin);
 

@@ -91,8 +91,8 @@ status model_backward(const model& m, lora_adapter* lora, const batch& b, const 
     attention_backward_cpu(dq, dk, dv, datt, a.att.data(), a.lse.data(), a.q.data(), a.k.data(),
                            a.v.data(), B, T, NH, NKV, HS, scale,
                            c.layer_window[static_cast<size_t>(l)]);
-    rope_backward_cpu(dq, dq, st.cos.data(), st.sin.data(), N, NH, HS);
-    rope_backward_cpu(dk, dk, st.cos.data(), st.sin.data(), N, NKV, HS);
+    rope_backward_cpu(dq, dq, st.cos.data(), st.sin.data(), N, NH, HS, c.rope.rotary_dim);
+    rope_backward_cpu(dk, dk, st.cos.data(), st.sin.data(), N, NKV, HS, c.rope.rotary_dim);
     join_qkv(dq, dk, dv, N, qd, kvd, dqkv);
     if (l == 0) {
       // The embeddings are frozen: below the first qkv projection only its LoRA weights learn.

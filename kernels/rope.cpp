@@ -73,11 +73,11 @@ std::vector<float> rope_inv_freq(const rope_params& p, int64_t seq_len) {
 }
 
 void rope_cos_sin_cpu(float* cos, float* sin, const int32_t* pos, const float* inv_freq,
-                      float attention_factor, int64_t N, int64_t HS) {
-  const int64_t H = HS / 2;
+                      float attention_factor, int64_t N, int64_t RD) {
+  const int64_t H = RD / 2;
   for (int64_t n = 0; n < N; ++n) {
-    float* c = cos + n * HS;  // cos[n,:]
-    float* s = sin + n * HS;  // sin[n,:]
+    float* c = cos + n * RD;  // cos[n,:]
+    float* s = sin + n * RD;  // sin[n,:]
     for (int64_t j = 0; j < H; ++j) {
       float f = float(pos[n]) * inv_freq[j];  // freqs = inv_freq @ pos: one fp32 product
       float cv = std::cos(f) * attention_factor;
@@ -88,13 +88,23 @@ void rope_cos_sin_cpu(float* cos, float* sin, const int32_t* pos, const float* i
   }
 }
 
+namespace {
+
+void check_rope_shape(int64_t N, int64_t NH, int64_t HS, int64_t RD) {
+  KAITO_CHECK(N >= 0 && NH > 0 && HS > 0 && RD >= 2 && RD % 2 == 0 && RD <= HS,
+              "rope: bad shape N=", N, " NH=", NH, " HS=", HS, " RD=", RD);
+}
+
+}  // namespace
+
 void rope_forward_cpu(float* out, const float* inp, const float* cos, const float* sin, int64_t N,
-                      int64_t NH, int64_t HS) {
-  const int64_t H = HS / 2;
+                      int64_t NH, int64_t HS, int64_t RD) {
+  check_rope_shape(N, NH, HS, RD);
+  const int64_t H = RD / 2;
   parallel_for(N, parallel_grain(6 * NH * HS), [&](int64_t n0, int64_t n1) {
     for (int64_t n = n0; n < n1; ++n) {
-      const float* c = cos + n * HS;
-      const float* s = sin + n * HS;
+      const float* c = cos + n * RD;
+      const float* s = sin + n * RD;
       for (int64_t h = 0; h < NH; ++h) {
         const float* x = inp + (n * NH + h) * HS;  // inp[n,h,:]
         float* o = out + (n * NH + h) * HS;        // out[n,h,:] (may be x)
@@ -104,18 +114,20 @@ void rope_forward_cpu(float* out, const float* inp, const float* cos, const floa
           o[j] = x1 * c[j] + (-x2) * s[j];
           o[j + H] = x2 * c[j + H] + x1 * s[j + H];
         }
+        for (int64_t d = RD; d < HS; ++d) o[d] = x[d];  // q_pass
       }
     }
   });
 }
 
 void rope_backward_cpu(float* dinp, const float* dout, const float* cos, const float* sin,
-                       int64_t N, int64_t NH, int64_t HS) {
-  const int64_t H = HS / 2;
+                       int64_t N, int64_t NH, int64_t HS, int64_t RD) {
+  check_rope_shape(N, NH, HS, RD);
+  const int64_t H = RD / 2;
   parallel_for(N, parallel_grain(6 * NH * HS), [&](int64_t n0, int64_t n1) {
     for (int64_t n = n0; n < n1; ++n) {
-      const float* c = cos + n * HS;
-      const float* s = sin + n * HS;
+      const float* c = cos + n * RD;
+      const float* s = sin + n * RD;
       for (int64_t h = 0; h < NH; ++h) {
         const float* g = dout + (n * NH + h) * HS;  // dout[n,h,:]
         float* d = dinp + (n * NH + h) * HS;        // dinp[n,h,:] (may be g)
@@ -124,6 +136,7 @@ void rope_backward_cpu(float* dinp, const float* dout, const float* cos, const f
           d[j] = g1 * c[j] + g2 * s[j + H];
           d[j + H] = g2 * c[j + H] - g1 * s[j];
         }
+        for (int64_t e = RD; e < HS; ++e) d[e] = g[e];
       }
     }
   });

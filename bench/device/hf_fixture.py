@@ -49,12 +49,13 @@ Outputs in --out DIR:
                            ints I64 [15] = [C, L, NH, NKV, HS, I, V, window (0 = none), lora_r,
                              original_max (longrope or llama3; 0 with the default rope), max_pos,
                              rope kind (0 default, 1 longrope, 2 llama3), B, T,
-                             arch (0 phi3, 1 llama, 2 qwen2)];
+                             arch (0 phi3, 1 llama, 2 qwen2), RD (the rotary dims: HS, or
+                             int(HS * --partial-rotary))];
                            floats F32 [4] = [rope_theta (10000; qwen2 1000000), rms_eps,
                              lora_alpha, attention_factor (the longrope cos/sin scale HF used:
                              sqrt(1 + ln(max_pos/orig)/ln(orig));
                              1.0 without longrope, llama3 included)];
-                           with --longrope: short_factor, long_factor F32 [HS/2];
+                           with --longrope: short_factor, long_factor F32 [RD/2];
                            with --llama3-rope: llama3 F32 [3] = [factor, low_freq_factor,
                              high_freq_factor]
   README.txt               the command line, versions, and the format above in short
@@ -74,6 +75,11 @@ factors when max(position_ids) + 1 > ORIG, i.e. when T > ORIG; the script checks
 that the rotary embedding really used the expected factor list and attention scale, and that the
 saved base folder reloads to the same logits. --longrope is phi3 only.
 
+With --partial-rotary F (phi3 only; Phi-4-mini's 0.75) rope_parameters carry partial_rotary_factor
+F: the first RD = int(HS * F) dims of each head rotate with RD/2 frequencies (and RD/2 longrope
+factors), the other HS - RD pass through (HF apply_rotary_pos_emb's q_rot / q_pass). The script
+checks that the rotary embedding has RD/2 frequencies.
+
 With --llama3-rope (llama only) the config carries rope_parameters {rope_type llama3, rope_theta,
 factor 8, low_freq_factor 1, high_freq_factor 4, original_max_position_embeddings ORIG},
 max_position_embeddings MAXPOS. Per rotary index i (inv_freq f_i = theta^(-2i/HS), wavelength
@@ -92,6 +98,9 @@ or: python3 bench/device/hf_fixture.py --arch llama --out DIR --seed 11 --hidden
   --original-max 32 --max-pos 128 --lora-r 4 --lora-alpha 8
 or: python3 bench/device/hf_fixture.py --arch qwen2 --out DIR --seed 13 --hidden 128 --layers 2
   --heads 2 --kv-heads 1 --intermediate 96 --vocab 128 --batch 2 --seq 48 --lora-r 4 --lora-alpha 8
+or (Phi-4-mini's rope): python3 bench/device/hf_fixture.py --out DIR --seed 17 --hidden 128
+  --layers 2 --heads 2 --kv-heads 1 --intermediate 192 --vocab 256 --batch 2 --seq 48 --longrope
+  --original-max 32 --max-pos 128 --partial-rotary 0.75 --lora-r 8 --lora-alpha 16
 """
 import argparse
 import copy
@@ -130,6 +139,8 @@ def parse_args(argv):
     p.add_argument("--window", type=int, default=0, help="sliding window in keys; 0 = none")
     p.add_argument("--longrope", action="store_true", help="phi3 only")
     p.add_argument("--llama3-rope", action="store_true", help="llama only")
+    p.add_argument("--partial-rotary", type=float, default=1.0,
+                   help="phi3 only: partial_rotary_factor (Phi-4-mini: 0.75)")
     p.add_argument("--original-max", type=int, default=0)
     p.add_argument("--max-pos", type=int, default=0, help="default: max(4096, seq)")
     p.add_argument("--lora-r", type=int, default=8)
@@ -160,6 +171,11 @@ def parse_args(argv):
             p.error("--llama3-rope --original-max %d leaves a region empty (high %d, mid %d, low %d)"
                     % (a.original_max, region.count("high"), region.count("mid"),
                        region.count("low")))
+    if a.partial_rotary != 1.0 and a.arch != "phi3":
+        p.error("--partial-rotary is phi3 only")
+    a.rd = int((a.hidden // a.heads) * a.partial_rotary)
+    if not (0 < a.partial_rotary <= 1) or a.rd < 2 or a.rd % 2:
+        p.error("--partial-rotary must give an even rotary dim >= 2 (int(head_dim * F))")
     a.rope_kind = "longrope" if a.longrope else "llama3" if a.llama3_rope else "default"
     if float(a.lora_alpha).is_integer():
         a.lora_alpha = int(a.lora_alpha)
@@ -239,11 +255,12 @@ def build_config(a):
         return build_qwen2_config(a)
     from transformers import Phi3Config
     hs = a.hidden // a.heads
-    rope = {"rope_type": "default", "rope_theta": 10000.0, "partial_rotary_factor": 1.0}
+    rope = {"rope_type": "default", "rope_theta": 10000.0, "partial_rotary_factor": a.partial_rotary}
     short = long_ = None
     if a.longrope:
-        short, long_ = rope_factors(a.seed, hs // 2)
-        rope = {"rope_type": "longrope", "rope_theta": 10000.0, "partial_rotary_factor": 1.0,
+        short, long_ = rope_factors(a.seed, a.rd // 2)
+        rope = {"rope_type": "longrope", "rope_theta": 10000.0,
+                "partial_rotary_factor": a.partial_rotary,
                 "short_factor": short, "long_factor": long_,
                 "original_max_position_embeddings": a.original_max}
     cfg = Phi3Config(
@@ -302,7 +319,10 @@ def check_rope(model, a, short, long_, T):
     """The rotary embedding after a forward over T positions used the factors HF should use."""
     import torch
     rot = model.get_base_model().model.rotary_emb
-    hs = a.hidden // a.heads
+    hs = a.rd  # the rotary dims: the head dim unless --partial-rotary
+    if rot.inv_freq.numel() != hs // 2:
+        raise SystemExit("hf_fixture: the rotary embedding has %d frequencies, expected RD/2 = %d"
+                         % (rot.inv_freq.numel(), hs // 2))
     if a.llama3_rope:
         return check_llama3_rope(rot, a)
     if not a.longrope:
@@ -490,7 +510,8 @@ def main(argv):
         "ints": torch.tensor([a.hidden, a.layers, a.heads, a.kv_heads, hs, a.intermediate, V,
                               a.window, a.lora_r,
                               a.original_max if a.rope_kind != "default" else 0, a.max_pos,
-                              ROPE_KIND[a.rope_kind], B, T, ARCH_ID[a.arch]], dtype=torch.int64),
+                              ROPE_KIND[a.rope_kind], B, T, ARCH_ID[a.arch], a.rd],
+                             dtype=torch.int64),
         "floats": torch.tensor([rope_theta(a), 1e-5, float(a.lora_alpha), attention_factor],
                                dtype=torch.float32),
     }
@@ -515,7 +536,7 @@ def main(argv):
                                 rg["low"][-1])))
     extra = ""
     if a.longrope:
-        extra = ", short_factor/long_factor F32 [HS/2]"
+        extra = ", short_factor/long_factor F32 [RD/2]"
     elif a.llama3_rope:
         extra = ", llama3 F32 [factor,low_freq_factor,high_freq_factor]"
     bias_note = ""
@@ -524,14 +545,16 @@ def main(argv):
                      "(model.layers.<l>.self_attn.{q,k,v}_proj.bias, bf16-exact, normal std 0.1); "
                      "o_proj and the MLP have none; the biases are frozen and not in the adapter "
                      "(LoRA bias none).")
-    readme = f"""arch={a.arch} seed={a.seed} longrope={a.longrope} llama3_rope={a.llama3_rope} kv_heads={a.kv_heads} head_dim={hs} window={a.window or None} {rope_note}
+    partial_note = (" partial_rotary_factor=%g (rotary dims %d of %d)" % (a.partial_rotary, a.rd, hs)
+                    if a.rd != hs else "")
+    readme = f"""arch={a.arch} seed={a.seed} longrope={a.longrope} llama3_rope={a.llama3_rope} kv_heads={a.kv_heads} head_dim={hs} window={a.window or None} {rope_note}{partial_note}
 Made by: {cmd}
 Versions: torch {torch.__version__}, transformers {transformers.__version__}, peft {peft.__version__}, device {a.device}.
 base/: HF model (config.json + model.safetensors stored as BF16; every base weight is bf16-exact, math below is fp32).{bias_note}
 adapter/: PEFT LoRA r={a.lora_r} alpha={a.lora_alpha} on {",".join(TARGETS[a.arch])} (lora_B random), fp32, before the step.
 expected.safetensors: input_ids[{B},{T}], labels (-100 masked at t=0,1,2,{T // 2}), base_logits, lora_logits, loss (mean CE over shifted unmasked labels),
 grad.<peft param name> after loss.backward(), after_adamw.<name> after one torch AdamW step lr=1e-2 betas=(0.9,0.999) eps=1e-8 wd=0.01.
-meta.safetensors: ints I64 [C,L,NH,NKV,HS,I,V,window,lora_r,original_max,max_pos,rope_kind(0 default,1 longrope,2 llama3),B,T,arch(0 phi3,1 llama,2 qwen2)], floats F32 [rope_theta,rms_eps,lora_alpha,attention_factor]{extra}.
+meta.safetensors: ints I64 [C,L,NH,NKV,HS,I,V,window,lora_r,original_max,max_pos,rope_kind(0 default,1 longrope,2 llama3),B,T,arch(0 phi3,1 llama,2 qwen2),RD (rotary dims)], floats F32 [rope_theta,rms_eps,lora_alpha,attention_factor]{extra}.
 Attention: eager, causal{f", sliding window {a.window} keys (kv_idx > q_idx - {a.window})" if a.window else ""}, fp32.
 """
     with open(os.path.join(a.out, "README.txt"), "w") as f:

@@ -22,8 +22,9 @@
 #                      all_reducer, the CPU ring's),
 #                      tests/cuda/infer_test (GPU greedy decode vs the CPU twins),
 #                      tests/cuda/hf_parity_test (the GPU step, AdamW, prefill and a decode
-#                      step vs Hugging Face transformers + PEFT: the checked-in Phi-3, Llama
-#                      and Qwen2 fixtures and fresh ones made here by bench/device/hf_fixture.py at
+#                      step vs Hugging Face transformers + PEFT: the checked-in Phi-3, Llama,
+#                      Qwen2 and partial-rotary Phi-3 (Phi-4-mini's rope) fixtures and fresh
+#                      ones made here by bench/device/hf_fixture.py at
 #                      Phi-3's head dim 96 and Llama's 128),
 #                      bench/cuda/model_bench + infer_bench (kaito_engine_cuda) and
 #                      bench/device/hf_model_bench.py (transformers + peft, same run), then
@@ -268,8 +269,8 @@ hf_parity() {
     --vocab 2048 --batch 2 --seq 160 --llama3-rope --original-max 64 --max-pos 4096 \
     --lora-r 8 --lora-alpha 16 --device cpu
   "$BUILD/tests/cuda/hf_parity_test" "$ROOT/tests/data/hf-phi3-gqa-window-longrope" \
-    "$ROOT/tests/data/hf-llama-gqa-llama3rope" "$ROOT/tests/data/hf-qwen2-gqa-bias" "$fresh" \
-    "$fresh_llama" | tee "$OUT/hf_parity.txt"
+    "$ROOT/tests/data/hf-llama-gqa-llama3rope" "$ROOT/tests/data/hf-qwen2-gqa-bias" \
+    "$ROOT/tests/data/hf-phi3-partial-rotary" "$fresh" "$fresh_llama" | tee "$OUT/hf_parity.txt"
 }
 
 infer_t() {

@@ -3,7 +3,8 @@
 // Shape (legend: C hidden, L layers, NH query heads, NKV kv heads, HS head dim, I intermediate,
 // V vocab): per layer, HF Phi3DecoderLayer:
 //   h = rmsnorm(x, input_norm); qkv = h · Wqkvᵀ (rows [q (NH*HS) | k (NKV*HS) | v (NKV*HS)]);
-//   rope(q, k); a = causal GQA attention (window 0 = none); x += a · Woᵀ;
+//   rope(q, k) (the first rotary_dim() dims of each head); a = causal GQA attention (window 0 =
+//   none); x += a · Woᵀ;
 //   h = rmsnorm(x, post_norm); gu = h · Wgate_upᵀ (rows [gate (I) | up (I)]);
 //   x += (silu(gate) * up) · Wdownᵀ
 // then final_norm and lm_head (untied). Each of the four base linears carries a LoRA branch
@@ -33,7 +34,7 @@
 //     AdamW updates) and fp32 grads dA, dB. gpu_model_refresh_lora copies masters -> bf16.
 //   input_norm, post_norm, final_norm, embed (V, C), lm_head (V, C): bf16 (frozen; lm_head stays
 //     bf16 as in HF QLoRA, it is not quantized).
-//   rope tables: cos, sin (max_T, HS) fp32 for positions 0..max_T-1 for the shape's rope
+//   rope tables: cos, sin (max_T, rotary_dim()) fp32 for positions 0..max_T-1 for the shape's rope
 //     (default, longrope/su as in Phi-3-128k, llama3), attention factor folded in; longrope
 //     keeps a second, all-long-factor table for forwards longer than original_max
 //     (engine/cuda/rope_tables.h says which forward uses which).
@@ -59,7 +60,10 @@ namespace kaito::gpu {
 
 struct gpu_model_shape {
   int64_t C = 0, L = 0, NH = 0, NKV = 0, HS = 0, I = 0, V = 0;
-  rope_params rope;  // kind, theta, longrope factors... (head_dim: HS, whatever rope holds)
+  rope_params rope;  // kind, theta, longrope factors... (head_dim: rotary_dim(), whatever it holds)
+  // The rotated dims of each head (HF partial_rotary_factor * HS: Phi-4-mini 96 of 128; the rest
+  // pass through, kernels/rope.h); 0 = all HS.
+  int64_t rotary = 0;
   float rms_eps = 1e-5f;
   int64_t window = 0;  // sliding window in keys (HF semantics, kernels/attention.h); 0 = none
   int64_t lora_r = 8;
@@ -75,6 +79,7 @@ struct gpu_model_shape {
   // A few-MiB model for smoke runs and the emulated runtime (model_parity_test's default shape,
   // the benches' --tiny): C 128, 2 layers, 2/1 heads of 64, I 256, V 512, LoRA r 8 alpha 16.
   static gpu_model_shape tiny();
+  int64_t rotary_dim() const { return rotary > 0 ? rotary : HS; }
   int64_t q_dim() const { return NH * HS; }
   int64_t kv_dim() const { return NKV * HS; }
   int64_t qkv_dim() const { return (NH + 2 * NKV) * HS; }
@@ -85,8 +90,8 @@ struct gpu_model_shape {
   int64_t max_lora_rank() const;
   // invalid_argument naming the field: positive sizes, NH % NKV == 0, HS an attention_head_size
   // (kernels/attention.h: the attention kernels' sizes), C % 8 == 0 and I % 8 == 0 (16-byte rows),
-  // lora_r >= 1, rope.theta > 0, longrope: HS/2 short and long factors (all > 0) and a positive
-  // original max.
+  // rotary 0 or even in [2, HS], lora_r >= 1, rope.theta > 0, longrope: rotary_dim()/2 short and
+  // long factors (all > 0) and a positive original max.
   status validate() const;
 };
 
@@ -158,7 +163,7 @@ struct gpu_model {
   int64_t max_T = 0;                         // rows of the rope tables
   device_buffer embed, final_norm, lm_head;  // bf16 (V, C), (C), (V, C)
   std::vector<gpu_layer> layers;
-  device_buffer rope_cos, rope_sin;            // fp32 (max_T, HS): rope_tables::cos, sin
+  device_buffer rope_cos, rope_sin;            // fp32 (max_T, rotary_dim()): rope_tables
   device_buffer rope_cos_long, rope_sin_long;  // rope_tables::cos_long, sin_long (or empty)
   device_buffer code8;  // fp32 (256): the double-quant code (dynamic_map_signed)
   // base_linear_forward / _backward_inp use the fused tensor-core NF4 GEMM (kernels/nf4.h
@@ -169,7 +174,7 @@ struct gpu_model {
 
   // Device bytes held by the model (weights, LoRA state, tables).
   size_t bytes() const;
-  // The (max_T, HS) cos / sin tables a forward over positions 0..T-1 (T <= max_T) reads.
+  // The (max_T, rotary_dim()) cos / sin tables a forward over positions 0..T-1 (T <= max_T) reads.
   const float* rope_cos_for(int64_t T) const;
   const float* rope_sin_for(int64_t T) const;
 };

@@ -75,7 +75,7 @@ status alloc_model(cuda_context& cx, gpu_model& m) {
   dynamic_map_signed(code8.data());
   KAITO_TRY(upload(cx, m.code8.get(), code8.data(), 256 * sizeof(float)));
   // The rope tables for positions 0..max_T-1 (engine/cuda/rope_tables.h).
-  const rope_tables rt = make_rope_tables(s.rope, s.HS, m.max_T);
+  const rope_tables rt = make_rope_tables(s.rope, s.rotary_dim(), m.max_T);
   auto table = [&](device_buffer& dst, const std::vector<float>& src, const char* what) -> status {
     if (src.empty()) return {};
     KAITO_TRY(alloc_into(dst, src.size() * sizeof(float), what));

@@ -53,6 +53,8 @@ status gpu_model_shape::validate() const {
   if (NH <= 0 || NKV <= 0 || NH % NKV != 0) return bad("NKV", "NH must be a multiple of NKV > 0");
   if (!attention_head_size(HS))
     return bad("HS", "HS must be 16, 32, 64, 96 or 128 (the attention kernels' sizes)");
+  if (rotary != 0 && (rotary < 2 || rotary % 2 != 0 || rotary > HS))
+    return bad("rotary", "rotary dims must be even, in [2, HS] (or 0: all of HS)");
   if (I <= 0 || I % 8 != 0) return bad("I", "I must be a positive multiple of 8");
   if (V <= 0) return bad("V", "V must be positive");
   if (window < 0) return bad("window", "window must be >= 0");
@@ -60,10 +62,10 @@ status gpu_model_shape::validate() const {
   if (!(rms_eps > 0.0f)) return bad("rms_eps", "rms_eps must be positive");
   if (!(rope.theta > 0.0)) return bad("rope.theta", "rope_theta must be positive");
   if (rope.kind == rope_kind::longrope) {
-    const size_t half = size_t(HS / 2);
+    const size_t half = size_t(rotary_dim() / 2);
     if (rope.short_factor.size() != half || rope.long_factor.size() != half)
-      return bad("rope.short_factor",
-                 "longrope needs HS/2 = " + std::to_string(half) + " short and long factors");
+      return bad("rope.short_factor", "longrope needs rotary_dim/2 = " + std::to_string(half) +
+                                          " short and long factors");
     for (size_t i = 0; i < half; ++i)
       if (!(rope.short_factor[i] > 0.0f) || !(rope.long_factor[i] > 0.0f))
         return bad("rope.long_factor", "longrope factors must be positive");

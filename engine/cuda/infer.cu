@@ -265,8 +265,8 @@ struct gpu_generator::impl {
     for (int64_t b = 0; b < B; ++b) {  // the tables are per position, so one call per sequence
       bf16* qb = q.as<bf16>() + b * T * qd;
       bf16* kb = k.as<bf16>() + b * T * kvd;
-      rope_forward_cuda(cx, qb, qb, cos, sin, T, s.NH, s.HS);
-      rope_forward_cuda(cx, kb, kb, cos, sin, T, s.NKV, s.HS);
+      rope_forward_cuda(cx, qb, qb, cos, sin, T, s.NH, s.HS, s.rotary_dim());
+      rope_forward_cuda(cx, kb, kb, cos, sin, T, s.NKV, s.HS, s.rotary_dim());
     }
     // tensor cores for the head sizes the mma kernel takes (as the trainer does)
     mark("attention prefill");
@@ -298,14 +298,14 @@ struct gpu_generator::impl {
       mark("lora + qkv split + rope + cache append");
       decode_qkv_lora_cuda(cx, q.as<bf16>(), kcache, vcache, qkv.as<bf16>(), m.rope_cos.as<float>(),
                            m.rope_sin.as<float>(), state.as<int32_t>(), B, s.NH, s.NKV, s.HS,
-                           opt.max_seq, h.as<bf16>(), lqkv.A.as<bf16>(), lqkv.B.as<bf16>(), lqkv.in,
-                           lqkv.r, s.lora_scale());
+                           s.rotary_dim(), opt.max_seq, h.as<bf16>(), lqkv.A.as<bf16>(),
+                           lqkv.B.as<bf16>(), lqkv.in, lqkv.r, s.lora_scale());
     } else {
       linear(ly, lora_qkv, qkv.as<bf16>(), h.as<bf16>(), B, true);
       mark("qkv split + rope + cache append");
       decode_qkv_cuda(cx, q.as<bf16>(), kcache, vcache, qkv.as<bf16>(), m.rope_cos.as<float>(),
                       m.rope_sin.as<float>(), state.as<int32_t>(), B, s.NH, s.NKV, s.HS,
-                      opt.max_seq);
+                      s.rotary_dim(), opt.max_seq);
     }
     mark("attention decode");
     attention_decode_cuda(cx, att.as<bf16>(), q.as<bf16>(), kcache, vcache, state.as<int32_t>() + 1,

@@ -9,6 +9,7 @@
 #include "kernels/cuda/launch.cuh"
 #include "kernels/cuda/lora_decode_z.cuh"
 #include "kernels/cuda/pdl.cuh"
+#include "kernels/cuda/rope_pair.cuh"
 
 namespace kaito::gpu {
 namespace {
@@ -62,33 +63,30 @@ __global__ void __launch_bounds__(kArgmaxThreads)
   }
 }
 
-// Pair (j, j + H) of head hh of row b, holding x1, x2, at position pos: a q or k head is rotated
-// (rope_forward_cuda's formula, kernels/rope.h) into q[b, hh] or k_cache[b, pos, g]; a v head is
-// copied to v_cache[b, pos, g].
+// Dim pair p (pair j of rope_pair_dims) of head hh of row b, holding x1, x2, at position pos: a q
+// or k head is rotated (rope_forward_cuda's step, kernels/cuda/rope_pair.cuh; a pass-through pair
+// copied) into q[b, hh] or k_cache[b, pos, g]; a v head is copied to v_cache[b, pos, g].
 __device__ __forceinline__ void decode_qkv_pair(__nv_bfloat16* q, __nv_bfloat16* kc,
                                                 __nv_bfloat16* vc, const float* cos,
                                                 const float* sin, int64_t pos, int64_t b, int hh,
-                                                int j, int NH, int NKV, int HS, int64_t Tcap,
-                                                __nv_bfloat16 x1b, __nv_bfloat16 x2b) {
-  const int H = HS / 2;
-  if (hh >= NH + NKV) {  // v head: copy to v_cache[b, pos, g, :]
-    __nv_bfloat16* o = vc + ((b * Tcap + pos) * NKV + (hh - NH - NKV)) * HS;
-    o[j] = x1b;
-    o[j + H] = x2b;
+                                                int j, const rope_pair& p, int NH, int NKV, int HS,
+                                                int RD, int64_t Tcap, __nv_bfloat16 x1b,
+                                                __nv_bfloat16 x2b) {
+  __nv_bfloat16* o = hh < NH         ? q + (b * NH + hh) * HS                          // q[b, hh]
+                     : hh < NH + NKV ? kc + ((b * Tcap + pos) * NKV + (hh - NH)) * HS  // k_cache
+                                     : vc + ((b * Tcap + pos) * NKV + (hh - NH - NKV)) * HS;
+  if (hh >= NH + NKV || !p.rotate) {  // v head, or partial rotary's pass-through dims
+    o[p.d1] = x1b;
+    o[p.d2] = x2b;
     return;
   }
-  const float* c = cos + pos * HS;  // table row of position pos
-  const float* s = sin + pos * HS;
-  const float x1 = __bfloat162float(x1b), x2 = __bfloat162float(x2b);
-  const float y1 = x1 * c[j] - x2 * s[j];
-  const float y2 = x2 * c[j + H] + x1 * s[j + H];
-  __nv_bfloat16* o = hh < NH ? q + (b * NH + hh) * HS                           // q[b, hh, :]
-                             : kc + ((b * Tcap + pos) * NKV + (hh - NH)) * HS;  // k_cache[b,pos,g]
-  o[j] = __float2bfloat16_rn(y1);
-  o[j + H] = __float2bfloat16_rn(y2);
+  const float2 y = rope_rotate(__bfloat162float(x1b), __bfloat162float(x2b), cos + pos * RD,
+                               sin + pos * RD, j, RD);  // table row of position pos
+  o[p.d1] = __float2bfloat16_rn(y.x);
+  o[p.d2] = __float2bfloat16_rn(y.y);
 }
 
-// One thread per (b, head hh of the NH + 2 NKV heads of a qkv row, pair j < HS/2).
+// One thread per (b, head hh of the NH + 2 NKV heads of a qkv row, dim pair j < HS/2).
 // LORA (decode_qkv_lora_cuda): the block first forms z = bf16(h · Aᵀ) for every row
 // (lora_decode_z), and each thread adds the LoRA terms of its two qkv columns (add_lora_term,
 // stored back into qkv) before the rotation: lora_decode_cuda then decode_qkv_cuda, bit for bit.
@@ -96,8 +94,9 @@ template <bool LORA, bool VEC>
 __global__ void decode_qkv_kernel(__nv_bfloat16* q, __nv_bfloat16* kc, __nv_bfloat16* vc,
                                   __nv_bfloat16* qkv, const float* cos, const float* sin,
                                   const int32_t* state, int64_t total, int NH, int NKV, int HS,
-                                  int64_t Tcap, const __nv_bfloat16* h, const __nv_bfloat16* A,
-                                  const __nv_bfloat16* Bl, int N, int IN, int R, float scale) {
+                                  int RD, int64_t Tcap, const __nv_bfloat16* h,
+                                  const __nv_bfloat16* A, const __nv_bfloat16* Bl, int N, int IN,
+                                  int R, float scale) {
   pdl_trigger();  // launched through launch_pdl (kernels/cuda/pdl.cuh)
   pdl_wait();
   __shared__ float zs[LORA ? kDecodeMaxRows * kDecodeMaxRank : 1];
@@ -110,13 +109,14 @@ __global__ void decode_qkv_kernel(__nv_bfloat16* q, __nv_bfloat16* kc, __nv_bflo
   const int hh = int(bh % heads);
   const int64_t b = bh / heads;
   __nv_bfloat16* x = qkv + bh * HS;  // seek to qkv[b, head hh, :]
-  __nv_bfloat16 x1 = x[j], x2 = x[j + H];
+  const rope_pair p = rope_pair_dims(j, RD);
+  __nv_bfloat16 x1 = x[p.d1], x2 = x[p.d2];
   if constexpr (LORA) {
-    const int64_t col = int64_t(hh) * HS + j;  // the column within row b
-    x1 = add_lora_term(x + j, Bl + col * R, zs + b * R, R, scale);
-    x2 = add_lora_term(x + j + H, Bl + (col + H) * R, zs + b * R, R, scale);
+    const int64_t col = int64_t(hh) * HS;  // the head's first column within row b
+    x1 = add_lora_term(x + p.d1, Bl + (col + p.d1) * R, zs + b * R, R, scale);
+    x2 = add_lora_term(x + p.d2, Bl + (col + p.d2) * R, zs + b * R, R, scale);
   }
-  decode_qkv_pair(q, kc, vc, cos, sin, state[0], b, hh, j, NH, NKV, HS, Tcap, x1, x2);
+  decode_qkv_pair(q, kc, vc, cos, sin, state[0], b, hh, j, p, NH, NKV, HS, RD, Tcap, x1, x2);
 }
 
 __global__ void set_state_kernel(int32_t* state, int32_t pos, int32_t step) {
@@ -159,10 +159,11 @@ namespace {
 
 // The launch's thread count (0: nothing to do); aborts on a shape no caller may pass.
 int64_t decode_qkv_threads(const char* who, int64_t B, int64_t NH, int64_t NKV, int64_t HS,
-                           int64_t Tcap) {
+                           int64_t RD, int64_t Tcap) {
   KAITO_CHECK(B >= 0 && NH > 0 && NKV > 0 && HS > 0 && HS % 2 == 0 && Tcap > 0 &&
-                  NH + 2 * NKV <= INT32_MAX && HS <= INT32_MAX,
-              who, ": bad shape B=", B, " NH=", NH, " NKV=", NKV, " HS=", HS);
+                  NH + 2 * NKV <= INT32_MAX && HS <= INT32_MAX && RD >= 2 && RD % 2 == 0 &&
+                  RD <= HS,
+              who, ": bad shape B=", B, " NH=", NH, " NKV=", NKV, " HS=", HS, " RD=", RD);
   return decode_qkv_total(B, NH, NKV, HS);
 }
 
@@ -170,32 +171,33 @@ int64_t decode_qkv_threads(const char* who, int64_t B, int64_t NH, int64_t NKV, 
 
 void decode_qkv_cuda(cuda_context& cx, bf16* q, bf16* k_cache, bf16* v_cache, const bf16* qkv,
                      const float* cos, const float* sin, const int32_t* state, int64_t B,
-                     int64_t NH, int64_t NKV, int64_t HS, int64_t Tcap) {
-  const int64_t total = decode_qkv_threads("decode_qkv_cuda", B, NH, NKV, HS, Tcap);
+                     int64_t NH, int64_t NKV, int64_t HS, int64_t RD, int64_t Tcap) {
+  const int64_t total = decode_qkv_threads("decode_qkv_cuda", B, NH, NKV, HS, RD, Tcap);
   if (total == 0) return;
   // (without LORA the kernel only reads qkv)
   launch_pdl(cx, decode_qkv_kernel<false, false>,
              dim3(unsigned(ceil_div<int64_t>(total, kDecodeThreads))), dim3(kDecodeThreads), 0,
              as_nv(q), as_nv(k_cache), as_nv(v_cache), const_cast<__nv_bfloat16*>(as_nv(qkv)), cos,
-             sin, state, total, int(NH), int(NKV), int(HS), Tcap, nullptr, nullptr, nullptr, 0, 0,
-             0, 0.0f);
+             sin, state, total, int(NH), int(NKV), int(HS), int(RD), Tcap, nullptr, nullptr,
+             nullptr, 0, 0, 0, 0.0f);
   CUDA_CHECK(cudaGetLastError());
 }
 
 void decode_qkv_lora_cuda(cuda_context& cx, bf16* q, bf16* k_cache, bf16* v_cache, bf16* qkv,
                           const float* cos, const float* sin, const int32_t* state, int64_t B,
-                          int64_t NH, int64_t NKV, int64_t HS, int64_t Tcap, const bf16* h,
-                          const bf16* A, const bf16* Bl, int64_t IN, int64_t R, float scale) {
+                          int64_t NH, int64_t NKV, int64_t HS, int64_t RD, int64_t Tcap,
+                          const bf16* h, const bf16* A, const bf16* Bl, int64_t IN, int64_t R,
+                          float scale) {
   KAITO_CHECK(B <= kDecodeMaxRows && R > 0 && R <= kDecodeMaxRank && IN > 0 && IN <= INT32_MAX,
               "decode_qkv_lora_cuda: bad LoRA shape B=", B, " IN=", IN, " R=", R);
-  const int64_t total = decode_qkv_threads("decode_qkv_lora_cuda", B, NH, NKV, HS, Tcap);
+  const int64_t total = decode_qkv_threads("decode_qkv_lora_cuda", B, NH, NKV, HS, RD, Tcap);
   if (total == 0) return;
   const bool vec = IN % 8 == 0 && aligned16(h) && aligned16(A);
   launch_pdl(cx, vec ? decode_qkv_kernel<true, true> : decode_qkv_kernel<true, false>,
              dim3(unsigned(ceil_div<int64_t>(total, kDecodeThreads))), dim3(kDecodeThreads), 0,
              as_nv(q), as_nv(k_cache), as_nv(v_cache), as_nv(qkv), cos, sin, state, total, int(NH),
-             int(NKV), int(HS), Tcap, as_nv(h), as_nv(A), as_nv(Bl), int(B), int(IN), int(R),
-             scale);
+             int(NKV), int(HS), int(RD), Tcap, as_nv(h), as_nv(A), as_nv(Bl), int(B), int(IN),
+             int(R), scale);
   CUDA_CHECK(cudaGetLastError());
 }
 

@@ -4,9 +4,10 @@
 // position its tokens are fed at, the key count after appending them (pos + 1), and the column of
 // `gen` its greedy tokens go to. The decode kernels read it at run time, so one CUDA graph of a
 // decode step replays at every position; advance_decode_state_cuda moves it one token on.
-// Shapes (legend: B sequences, NH / NKV heads of HS, Tcap cache rows, V vocab), row-major:
+// Shapes (legend: B sequences, NH / NKV heads of HS, RD rotary dims of a head (HS unless partial
+// rotary), Tcap cache rows, V vocab), row-major:
 //   qkv (B, (NH + 2 NKV) HS) = [q | k | v] heads; q (B, NH, HS); k_cache, v_cache
-//   (B, Tcap, NKV, HS); cos, sin (max_T, HS) fp32 rope tables by position; logits (B, V) bf16;
+//   (B, Tcap, NKV, HS); cos, sin (max_T, RD) fp32 rope tables by position; logits (B, V) bf16;
 //   ids (B) int32; gen (B, gen_ld) int32.
 #pragma once
 
@@ -26,7 +27,7 @@ void argmax_rows_cuda(cuda_context& cx, int32_t* ids, int32_t* gen, int64_t gen_
 // p. Precondition (the caller's): 0 <= state[0] < min(Tcap, table rows).
 void decode_qkv_cuda(cuda_context& cx, bf16* q, bf16* k_cache, bf16* v_cache, const bf16* qkv,
                      const float* cos, const float* sin, const int32_t* state, int64_t B,
-                     int64_t NH, int64_t NKV, int64_t HS, int64_t Tcap);
+                     int64_t NH, int64_t NKV, int64_t HS, int64_t RD, int64_t Tcap);
 
 // LoRA on the qkv linear fused in: qkv (B, (NH + 2 NKV) HS) += scale * (h · Aᵀ) · Blᵀ first
 // (h (B, IN), A (R, IN), Bl ((NH + 2 NKV) HS, R); stored back into qkv), then decode_qkv_cuda:
@@ -34,8 +35,9 @@ void decode_qkv_cuda(cuda_context& cx, bf16* q, bf16* k_cache, bf16* v_cache, co
 // B <= 16, R <= 64 (lora_decode_cuda's limits).
 void decode_qkv_lora_cuda(cuda_context& cx, bf16* q, bf16* k_cache, bf16* v_cache, bf16* qkv,
                           const float* cos, const float* sin, const int32_t* state, int64_t B,
-                          int64_t NH, int64_t NKV, int64_t HS, int64_t Tcap, const bf16* h,
-                          const bf16* A, const bf16* Bl, int64_t IN, int64_t R, float scale);
+                          int64_t NH, int64_t NKV, int64_t HS, int64_t RD, int64_t Tcap,
+                          const bf16* h, const bf16* A, const bf16* Bl, int64_t IN, int64_t R,
+                          float scale);
 
 // state = {pos, pos + 1, step} (=).
 void set_decode_state_cuda(cuda_context& cx, int32_t* state, int64_t pos, int64_t step);

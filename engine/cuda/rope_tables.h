@@ -1,6 +1,7 @@
 // rope_tables: the fp32 cos/sin tables the GPU model keeps for positions 0..max_T-1, for every
 // rope kind of kernels/rope.h (default, longrope/su, llama3), laid out as rope_cos_sin_cpu makes
-// them: (max_T, HS), row p = position p, cos and sin already multiplied by the attention factor.
+// them: (max_T, RD), RD the rotary dims (the head dim HS unless partial rotary), row p = position
+// p, cos and sin already multiplied by the attention factor.
 //
 // Longrope picks its factors per forward from seq_len = max(position id) + 1 (HF
 // longrope_frequency_update): short_factor while seq_len <= original_max_position_embeddings,
@@ -24,13 +25,13 @@
 namespace kaito::gpu {
 
 struct rope_tables {
-  std::vector<float> cos, sin;            // (max_T, HS)
-  std::vector<float> cos_long, sin_long;  // (max_T, HS) or empty
+  std::vector<float> cos, sin;            // (max_T, RD)
+  std::vector<float> cos_long, sin_long;  // (max_T, RD) or empty
 };
 
-// p.head_dim is taken as HS (whatever p holds). Preconditions (gpu_model_shape::validate checks
-// them first): HS even and > 0, max_T > 0, longrope factors HS/2 each.
-rope_tables make_rope_tables(const rope_params& p, int64_t HS, int64_t max_T);
+// p.head_dim is taken as RD (whatever p holds). Preconditions (gpu_model_shape::validate checks
+// them first): RD even and > 0, max_T > 0, longrope factors RD/2 each.
+rope_tables make_rope_tables(const rope_params& p, int64_t RD, int64_t max_T);
 
 // True when a forward over positions 0..T-1 uses the long table.
 bool rope_forward_uses_long(const rope_params& p, int64_t T);

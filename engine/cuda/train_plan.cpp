@@ -49,8 +49,8 @@ result<train_plan> make_train_plan(const gpu_model_shape& s, int64_t B, int64_t 
   layout g;
   p.ids = g.take(N, kI32);
   p.targets = g.take(N, kI32);
-  p.cos = g.take(N * s.HS, kF32);
-  p.sin = g.take(N * s.HS, kF32);
+  p.cos = g.take(N * s.rotary_dim(), kF32);
+  p.sin = g.take(N * s.rotary_dim(), kF32);
   p.xin_stride = align_up(size_t(N * C) * kBf16);
   p.xin = g.top;
   g.top += p.xin_stride * size_t(s.L + 1);

@@ -78,7 +78,7 @@ result<std::unique_ptr<gpu_trainer>> gpu_trainer::create(cuda_context& cx, gpu_m
     }
   // Per-token rope tables: every sequence holds positions 0..T-1 (longrope: the factors of a
   // forward of T tokens, engine/cuda/rope_tables.h).
-  const size_t row_bytes = size_t(o.T * m.shape.HS) * sizeof(float);
+  const size_t row_bytes = size_t(o.T * m.shape.rotary_dim()) * sizeof(float);
   for (int64_t b = 0; b < o.B; ++b) {
     GPU_TRY_CUDA(cudaMemcpyAsync(tr->at<char>(p.cos) + size_t(b) * row_bytes, m.rope_cos_for(o.T),
                                  row_bytes, cudaMemcpyDeviceToDevice, cx.stream()));
@@ -170,8 +170,8 @@ void gpu_trainer::layer_forward(int64_t l, bool recompute) {
   lora(lora_qkv, proj, a.h1);
   mark("qkv split + rope");
   qkv_split_bf16(cx_, a.q, a.k, a.v, proj, N, Q, KV);
-  rope_forward_cuda(cx_, a.q, a.q, cos, sin, N, s.NH, s.HS);
-  rope_forward_cuda(cx_, a.k, a.k, cos, sin, N, s.NKV, s.HS);
+  rope_forward_cuda(cx_, a.q, a.q, cos, sin, N, s.NH, s.HS, s.rotary_dim());
+  rope_forward_cuda(cx_, a.k, a.k, cos, sin, N, s.NKV, s.HS, s.rotary_dim());
   // tensor cores for the head sizes attention_forward_mma_cuda takes (plan buffers: 256-aligned)
   mark("attention fwd");
   (mma_attention(o_, s) ? attention_forward_mma_cuda : attention_forward_cuda)(
@@ -266,8 +266,8 @@ void gpu_trainer::layer_backward(int64_t l) {
       cx_, dq, dk, dv, datt, a.att, a.lse, a.q, a.k, a.v, plan_.B, plan_.T, s.NH, s.NKV, s.HS,
       attn_scale(s.HS), s.window);
   mark("rope bwd + qkv merge");
-  rope_backward_cuda(cx_, dq, dq, cos, sin, N, s.NH, s.HS);
-  rope_backward_cuda(cx_, dk, dk, cos, sin, N, s.NKV, s.HS);
+  rope_backward_cuda(cx_, dq, dq, cos, sin, N, s.NH, s.HS, s.rotary_dim());
+  rope_backward_cuda(cx_, dk, dk, cos, sin, N, s.NKV, s.HS, s.rotary_dim());
   qkv_merge_bf16(cx_, dqkv, dq, dk, dv, N, Q, KV);
   mark("base linear bwd (dX)");
   base_linear_backward_inp(cx_, m_, ly.qkv, dh, dqkv, N);

@@ -13,11 +13,6 @@ namespace {
 
 result<rope_params> rope_from_hf(const engine::model_config& c) {
   const engine::rope_config& r = c.rope;
-  if (r.partial_rotary_factor != 1.0 || r.rotary_dim != c.head_dim)
-    return invalid_argument("partial rotary embeddings (factor " +
-                                std::to_string(r.partial_rotary_factor) +
-                                ") are not on the GPU model: it rotates the whole head",
-                            "partial_rotary_factor");
   if (r.kind == engine::rope_type::linear)
     return invalid_argument("linear rope scaling is not on the GPU model", "rope_scaling.type");
   return engine::rope_params_of(c);
@@ -73,6 +68,7 @@ result<gpu_model_shape> gpu_shape_from_hf(const engine::model_config& c,
   s.I = c.intermediate_size;
   s.V = c.vocab_size;
   KAITO_ASSIGN_OR_RETURN(s.rope, rope_from_hf(c));
+  s.rotary = c.rope.rotary_dim == HS ? 0 : c.rope.rotary_dim;
   s.rms_eps = float(c.rms_norm_eps);
   s.window = c.layer_window.empty() ? 0 : c.layer_window[0];
   s.lora_r = lc.r;

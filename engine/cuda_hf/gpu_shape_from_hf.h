@@ -9,7 +9,7 @@
 //
 // Refused, with invalid_argument naming the field of config.json or adapter_config.json:
 //   head_dim not 16, 32, 64, 96 or 128 (the attention kernels' sizes);
-//   partial_rotary_factor < 1 (Phi-4-mini), rope type linear;
+//   rope type linear;
 //   attention_bias on llama/mistral (o_proj's bias is not on the GPU model);
 //   sliding windows that differ between layers (layer_types, qwen2's max_window_layers);
 //   target_modules / layers_to_transform that leave a decoder linear without LoRA (the GPU

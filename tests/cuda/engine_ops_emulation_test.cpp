@@ -222,20 +222,22 @@ TEST(engine_ops_emulation, argmax_rows_ties_nan_and_inf) {
 // One decode step at the position in the device state, with decode_qkv_cuda's launch: real rope
 // tables (cos/sin halves equal) or random ones (every table index distinct). lora: the fused
 // decode_qkv_lora form, whose qkv must equal lora_decode_kernel's (kernels/cuda/lora_decode.cu,
-// emulated) bit for bit and whose outputs are checked from that updated qkv.
-void check_decode_qkv(int64_t pos, bool real_tables, uint32_t seed, bool lora = false) {
+// emulated) bit for bit and whose outputs are checked from that updated qkv. RD < 24: partial
+// rotary (the first RD dims of each head rotate, the rest pass through).
+void check_decode_qkv(int64_t pos, bool real_tables, uint32_t seed, bool lora = false,
+                      int64_t RD = 24) {
   std::mt19937 rng(seed);
   const int64_t B = 3, NH = 4, NKV = 2, HS = 24, Tcap = 5, max_T = 7;
   const int64_t heads = NH + 2 * NKV;
-  std::vector<float> cos(size_t(max_T * HS)), sin(size_t(max_T * HS));
+  std::vector<float> cos(size_t(max_T * RD)), sin(size_t(max_T * RD));
   if (real_tables) {
     rope_params rp;
-    rp.head_dim = HS;
+    rp.head_dim = RD;
     rp.theta = 10000.0;
     const std::vector<float> inv_freq = rope_inv_freq(rp, max_T);
     std::vector<int32_t> positions(static_cast<size_t>(max_T));
     for (int64_t t = 0; t < max_T; ++t) positions[size_t(t)] = int32_t(t);
-    rope_cos_sin_cpu(cos.data(), sin.data(), positions.data(), inv_freq.data(), 1.0f, max_T, HS);
+    rope_cos_sin_cpu(cos.data(), sin.data(), positions.data(), inv_freq.data(), 1.0f, max_T, RD);
   } else {
     std::uniform_real_distribution<float> u(-1.0f, 1.0f);
     for (float& c : cos) c = u(rng);
@@ -253,8 +255,8 @@ void check_decode_qkv(int64_t pos, bool real_tables, uint32_t seed, bool lora = 
     emu::run(grid, gpu::kDecodeThreads, [&] {
       gpu::decode_qkv_kernel<false, false>(nv(q.data()), nv(kc.data()), nv(vc.data()),
                                            nv(qkv.data()), cos.data(), sin.data(), state.data(),
-                                           total, int(NH), int(NKV), int(HS), Tcap, nullptr,
-                                           nullptr, nullptr, 0, 0, 0, 0.0f);
+                                           total, int(NH), int(NKV), int(HS), int(RD), Tcap,
+                                           nullptr, nullptr, nullptr, 0, 0, 0, 0.0f);
     });
   } else {
     const int64_t IN = 64, R = 4, OUT = heads * HS;
@@ -271,10 +273,10 @@ void check_decode_qkv(int64_t pos, bool real_tables, uint32_t seed, bool lora = 
                                       nullptr);
     });
     emu::run(grid, gpu::kDecodeThreads, [&] {
-      gpu::decode_qkv_kernel<true, true>(nv(q.data()), nv(kc.data()), nv(vc.data()), nv(qkv.data()),
-                                         cos.data(), sin.data(), state.data(), total, int(NH),
-                                         int(NKV), int(HS), Tcap, as_nv(h.data()), as_nv(A.data()),
-                                         as_nv(Bl.data()), int(B), int(IN), int(R), scale);
+      gpu::decode_qkv_kernel<true, true>(
+          nv(q.data()), nv(kc.data()), nv(vc.data()), nv(qkv.data()), cos.data(), sin.data(),
+          state.data(), total, int(NH), int(NKV), int(HS), int(RD), Tcap, as_nv(h.data()),
+          as_nv(A.data()), as_nv(Bl.data()), int(B), int(IN), int(R), scale);
     });
     size_t changed = 0;
     for (size_t i = 0; i < qkv.size(); ++i) {
@@ -288,8 +290,8 @@ void check_decode_qkv(int64_t pos, bool real_tables, uint32_t seed, bool lora = 
     // the CPU rope twin on this token's q and k heads with table row pos
     std::vector<float> x(size_t(heads * HS)), y(size_t((NH + NKV) * HS));
     for (size_t i = 0; i < x.size(); ++i) x[i] = bf16_to_f32(qkv[size_t(b * heads * HS) + i]);
-    rope_forward_cpu(y.data(), x.data(), cos.data() + pos * HS, sin.data() + pos * HS, 1, NH + NKV,
-                     HS);
+    rope_forward_cpu(y.data(), x.data(), cos.data() + pos * RD, sin.data() + pos * RD, 1, NH + NKV,
+                     HS, RD);
     for (int64_t h = 0; h < NH; ++h)
       for (int64_t d = 0; d < HS; ++d)
         ASSERT_EQ(q[size_t((b * NH + h) * HS + d)].bits, f32_to_bf16(y[size_t(h * HS + d)]).bits)
@@ -319,6 +321,12 @@ TEST(engine_ops_emulation, decode_qkv_rope_and_cache_append) {
 TEST(engine_ops_emulation, decode_qkv_with_lora_equals_lora_decode_then_decode_qkv) {
   check_decode_qkv(3, /*real_tables=*/true, 9, /*lora=*/true);
   check_decode_qkv(0, /*real_tables=*/false, 10, /*lora=*/true);
+}
+
+TEST(engine_ops_emulation, decode_qkv_partial_rotary) {
+  check_decode_qkv(3, /*real_tables=*/true, 11, /*lora=*/false, /*RD=*/16);
+  check_decode_qkv(4, /*real_tables=*/false, 12, /*lora=*/false, /*RD=*/2);
+  check_decode_qkv(2, /*real_tables=*/false, 13, /*lora=*/true, /*RD=*/18);
 }
 
 TEST(engine_ops_emulation, decode_state_set_and_advance) {

@@ -45,7 +45,7 @@ namespace fs = std::filesystem;
 
 const std::string kData = std::string(KAITO_SOURCE_DIR) + "/tests/data/";
 const char* const kFixtures[] = {"hf-phi3-gqa-window-longrope", "hf-llama-gqa-llama3rope",
-                                 "hf-qwen2-gqa-bias"};
+                                 "hf-qwen2-gqa-bias", "hf-phi3-partial-rotary"};
 
 std::vector<uint8_t> bytes_of(const gpu::device_buffer& b) {
   std::vector<uint8_t> h(b.bytes());
@@ -378,10 +378,6 @@ TEST(GpuShapeFromHf, RefusalsNameTheField) {
   const engine::model_config base = llama_config();
   EXPECT_EQ(refused_field(base, all_linear()), "(accepted)");
   engine::model_config c = base;
-  c.rope.partial_rotary_factor = 0.75;
-  c.rope.rotary_dim = c.head_dim * 3 / 4;
-  EXPECT_EQ(refused_field(c, all_linear()), "partial_rotary_factor");
-  c = base;
   c.rope.kind = engine::rope_type::linear;
   EXPECT_EQ(refused_field(c, all_linear()), "rope_scaling.type");
   c = base;
@@ -406,6 +402,22 @@ TEST(GpuShapeFromHf, RefusalsNameTheField) {
 }
 
 // rslora: the shape's alpha / r is PEFT's alpha / sqrt(r).
+// Partial rotary (Phi-4-mini): the shape rotates the first rotary_dim dims of each head.
+TEST(GpuShapeFromHf, PartialRotary) {
+  engine::model_config c = llama_config();
+  c.rope.partial_rotary_factor = 0.75;
+  c.rope.rotary_dim = c.head_dim * 3 / 4;
+  auto s = gpu::gpu_shape_from_hf(c, all_linear(), true);
+  ASSERT_TRUE(s.ok()) << s.error().to_string();
+  EXPECT_EQ(s->rotary_dim(), c.head_dim * 3 / 4);
+  c.rope.partial_rotary_factor = 1.0;
+  c.rope.rotary_dim = c.head_dim;
+  s = gpu::gpu_shape_from_hf(c, all_linear(), true);
+  ASSERT_TRUE(s.ok()) << s.error().to_string();
+  EXPECT_EQ(s->rotary, 0);
+  EXPECT_EQ(s->rotary_dim(), c.head_dim);
+}
+
 TEST(GpuShapeFromHf, RsLoraScale) {
   engine::lora_config lc = all_linear();
   lc.use_rslora = true;

@@ -33,13 +33,16 @@ struct reader {
                             file + ": " + name);
     return v;
   }
-  std::vector<int64_t> ints(const std::string& file, const std::string& name, int64_t want) {
+  // want_min..want_max values (fixtures made before a field was added have fewer).
+  std::vector<int64_t> ints(const std::string& file, const std::string& name, int64_t want_min,
+                            int64_t want_max) {
     if (!st.ok()) return {};
     std::vector<int64_t> v = read_fixture_i64(dir + "/" + file, name);
-    if (int64_t(v.size()) != want)
-      st = invalid_argument(
-          "expected " + std::to_string(want) + " I64 values, found " + std::to_string(v.size()),
-          file + ": " + name);
+    if (int64_t(v.size()) < want_min || int64_t(v.size()) > want_max)
+      st = invalid_argument("expected " + std::to_string(want_min) + ".." +
+                                std::to_string(want_max) + " I64 values, found " +
+                                std::to_string(v.size()),
+                            file + ": " + name);
     return v;
   }
 };
@@ -60,7 +63,7 @@ double norm_rel_error(const std::vector<float>& ref, const std::vector<float>& g
 result<hf_fixture> load_hf_fixture(const std::string& dir) {
   reader r{dir, {}};
   hf_fixture f;
-  const std::vector<int64_t> ints = r.ints("meta.safetensors", "ints", 15);
+  const std::vector<int64_t> ints = r.ints("meta.safetensors", "ints", 15, 16);
   const std::vector<float> fl = r.floats("meta.safetensors", "floats", 4);
   KAITO_TRY(r.st);
   if (ints[14] < 0 || ints[14] > 2)
@@ -80,7 +83,9 @@ result<hf_fixture> load_hf_fixture(const std::string& dir) {
   s.split_lora = f.arch != "phi3";  // Llama and Qwen2: PEFT's separate q/k/v, gate/up modules
   s.qkv_bias = f.arch == "qwen2";
   s.rope.theta = fl[0];
-  s.rope.head_dim = s.HS;
+  // ints[15]: the rotary dims (partial rotary); absent in fixtures made before it: all of HS
+  s.rotary = ints.size() > 15 && ints[15] != ints[4] ? ints[15] : 0;
+  s.rope.head_dim = s.rotary_dim();
   if (ints[11] == 2) {
     const std::vector<float> l3 = r.floats("meta.safetensors", "llama3", 3);
     KAITO_TRY(r.st);
@@ -95,8 +100,8 @@ result<hf_fixture> load_hf_fixture(const std::string& dir) {
     s.rope.original_max_position_embeddings = ints[9];
     s.rope.max_position_embeddings = ints[10];
     s.rope.attention_factor = fl[3];
-    s.rope.short_factor = r.floats("meta.safetensors", "short_factor", s.HS / 2);
-    s.rope.long_factor = r.floats("meta.safetensors", "long_factor", s.HS / 2);
+    s.rope.short_factor = r.floats("meta.safetensors", "short_factor", s.rotary_dim() / 2);
+    s.rope.long_factor = r.floats("meta.safetensors", "long_factor", s.rotary_dim() / 2);
   }
   KAITO_TRY(r.st);
   if (s.C <= 0 || s.L <= 0 || s.HS <= 0 || s.NH * s.HS != s.C || s.lora_r <= 0 || f.B <= 0 ||
@@ -157,8 +162,8 @@ result<hf_fixture> load_hf_fixture(const std::string& dir) {
     }
   }
   const int64_t N = f.B * f.T;
-  const std::vector<int64_t> ids = r.ints("expected.safetensors", "input_ids", N);
-  const std::vector<int64_t> labels = r.ints("expected.safetensors", "labels", N);
+  const std::vector<int64_t> ids = r.ints("expected.safetensors", "input_ids", N, N);
+  const std::vector<int64_t> labels = r.ints("expected.safetensors", "labels", N, N);
   f.base_logits = r.floats("expected.safetensors", "base_logits", N * s.V);
   f.lora_logits = r.floats("expected.safetensors", "lora_logits", N * s.V);
   const std::vector<float> loss = r.floats("expected.safetensors", "loss", 1);

@@ -9,9 +9,10 @@
 // expected.safetensors (input_ids, labels, base_logits, lora_logits, loss, grad.<name>,
 // after_adamw.<name>) and meta.safetensors (shapes as numbers: GPU hosts have no JSON library):
 //   ints   I64 [C, L, NH, NKV, HS, I, V, window, lora_r, original_max, max_pos, rope kind
-//              (0 default, 1 longrope, 2 llama3), B, T, arch (0 phi3, 1 llama, 2 qwen2)]
+//              (0 default, 1 longrope, 2 llama3), B, T, arch (0 phi3, 1 llama, 2 qwen2), RD (the
+//              rotary dims; fixtures made before partial rotary lack it: HS)]
 //   floats F32 [rope_theta, rms_eps, lora_alpha, attention_factor]
-//   short_factor, long_factor F32 (HS/2) when longrope; llama3 F32 [factor, low_freq_factor,
+//   short_factor, long_factor F32 (RD/2) when longrope; llama3 F32 [factor, low_freq_factor,
 //   high_freq_factor] when llama3.
 // A Llama or Qwen2 fixture becomes a shape with split_lora (Qwen2: and qkv_bias, the three
 // biases concatenated): the base q/k/v (gate/up) rows concatenated into the fused linears, its LoRA

@@ -28,13 +28,13 @@
 namespace kaito {
 namespace {
 
-// The checked-in fixtures (Phi-3 and Llama), or KAITO_HF_FIXTURE=DIR: another one made by
-// bench/device/hf_fixture.py instead.
+// The checked-in fixtures (Phi-3, Llama, Qwen2, Phi-3 with partial rotary), or
+// KAITO_HF_FIXTURE=DIR: another one made by bench/device/hf_fixture.py instead.
 std::vector<std::string> fixture_dirs() {
   if (const char* d = std::getenv("KAITO_HF_FIXTURE")) return {d};
   const std::string data = std::string(KAITO_SOURCE_DIR) + "/tests/data/";
   return {data + "hf-phi3-gqa-window-longrope", data + "hf-llama-gqa-llama3rope",
-          data + "hf-qwen2-gqa-bias"};
+          data + "hf-qwen2-gqa-bias", data + "hf-phi3-partial-rotary"};
 }
 
 rope_params longrope(int64_t HS) {
@@ -220,20 +220,29 @@ TEST_P(hf_fixture_cpu, meta_agrees_with_config_json) {
   EXPECT_EQ(c.at("vocab_size").get<int64_t>(), s.V);
   const nlohmann::json& rp = c.at("rope_parameters");
   // what makes each fixture worth having: GQA and a head dim the tensor-core attention takes
-  // (64, 96, 128); Phi-3: long factors and a window inside T; Llama: llama3 rope and the split
-  // q/k/v, gate/up LoRA modules; Qwen2: those modules and the q/k/v biases, theta 1e6
+  // (64, 96, 128); Phi-3: long factors and a window inside T, or partial rotary; Llama: llama3
+  // rope and the split q/k/v, gate/up LoRA modules; Qwen2: those modules and the q/k/v biases,
+  // theta 1e6
   EXPECT_LT(s.NKV, s.NH);
   EXPECT_TRUE(s.HS == 64 || s.HS == 96 || s.HS == 128) << s.HS;
+  const double prf = rp.value("partial_rotary_factor", 1.0);
+  EXPECT_EQ(s.rotary_dim(), int64_t(double(s.HS) * prf));
   if (fx_.arch == "phi3") {
-    EXPECT_EQ(c.at("sliding_window").get<int64_t>(), s.window);
+    EXPECT_EQ(c.at("sliding_window").is_null() ? 0 : c.at("sliding_window").get<int64_t>(),
+              s.window);
     EXPECT_EQ(c.at("original_max_position_embeddings").get<int64_t>(),
               s.rope.original_max_position_embeddings);
     EXPECT_EQ(rp.at("rope_type"), "longrope");
     EXPECT_EQ(rp.at("long_factor").get<std::vector<float>>(), s.rope.long_factor);
     EXPECT_EQ(rp.at("short_factor").get<std::vector<float>>(), s.rope.short_factor);
     EXPECT_TRUE(gpu::rope_forward_uses_long(s.rope, fx_.T));
-    EXPECT_GT(s.window, 0);
-    EXPECT_LT(s.window, fx_.T);
+    if (prf < 1.0) {  // the partial-rotary one (Phi-4-mini's rope): no window
+      EXPECT_LT(s.rotary_dim(), s.HS);
+      EXPECT_EQ(s.rope.long_factor.size(), size_t(s.rotary_dim() / 2));
+    } else {
+      EXPECT_GT(s.window, 0);
+      EXPECT_LT(s.window, fx_.T);
+    }
   } else if (fx_.arch == "qwen2") {
     EXPECT_EQ(s.window, 0);
     EXPECT_FALSE(c.at("use_sliding_window").get<bool>());

@@ -1,11 +1,13 @@
 // hf_parity_test: the GPU model (engine/cuda) against Hugging Face transformers + PEFT on
-// fixtures made by bench/device/hf_fixture.py (tests/cuda/hf_fixture.h). By default the three
+// fixtures made by bench/device/hf_fixture.py (tests/cuda/hf_fixture.h). By default the four
 // checked-in ones:
 //   tests/data/hf-phi3-gqa-window-longrope: head dim 64 (tensor-core attention), GQA, sliding
 //     window 40 < T, longrope with T > original_max (the long factors and the attention factor);
 //   tests/data/hf-llama-gqa-llama3rope: Llama, GQA, llama3 rope, PEFT's separate q/k/v and
 //     gate/up LoRA modules (held as block-diagonal LoRAs, engine/cuda/gpu_model.h);
 //   tests/data/hf-qwen2-gqa-bias: Qwen2, the same modules plus q/k/v biases, rope theta 1e6;
+//   tests/data/hf-phi3-partial-rotary: Phi-4-mini's rope: partial_rotary_factor 0.75 (48 of 64
+//     dims rotate) with longrope's long factors;
 // or the folders given as arguments (bench/device/run.sh adds fresh, larger ones made on the GPU
 // host with Phi-3's head dim 96 and Llama's 128).
 // The base is bf16 (quantized_base = false: Kaito's `method: lora`), holding exactly the
@@ -257,7 +259,8 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) dirs.push_back(argv[i]);
   if (dirs.empty())
     for (const char* d :
-         {"hf-phi3-gqa-window-longrope", "hf-llama-gqa-llama3rope", "hf-qwen2-gqa-bias"})
+         {"hf-phi3-gqa-window-longrope", "hf-llama-gqa-llama3rope", "hf-qwen2-gqa-bias",
+          "hf-phi3-partial-rotary"})
       dirs.push_back(std::string(KAITO_SOURCE_DIR) + "/tests/data/" + d);
   std::vector<testing::hf_fixture> fixtures;
   for (const std::string& d : dirs) {

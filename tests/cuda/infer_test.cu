@@ -102,8 +102,8 @@ struct cpu_decoder {
         std::copy_n(qkv.begin() + r * qkvd + qd, kvd, k.begin() + r * kvd);
         std::copy_n(qkv.begin() + r * qkvd + qd + kvd, kvd, v.begin() + r * kvd);
       }
-      rope_forward_cpu(q.data(), q.data(), cn.data(), sn.data(), N, s.NH, HS);
-      rope_forward_cpu(k.data(), k.data(), cn.data(), sn.data(), N, s.NKV, HS);
+      rope_forward_cpu(q.data(), q.data(), cn.data(), sn.data(), N, s.NH, HS, HS);
+      rope_forward_cpu(k.data(), k.data(), cn.data(), sn.data(), N, s.NKV, HS, HS);
       for (int64_t b = 0; b < B; ++b)
         for (int64_t i = 0; i < Tq; ++i) {  // cache[b, pos0 + i] <- k, v of row (b, i)
           const size_t dst = size_t((b * Tcap + pos0 + i) * kvd), src = size_t((b * Tq + i) * kvd);

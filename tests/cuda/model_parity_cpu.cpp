@@ -83,14 +83,15 @@ cpu_step cpu_train_step(const gpu::gpu_model_shape& s, const gpu::host_model_wei
 
   // rope tables per token: positions 0..T-1 in every sequence, with the frequencies HF uses for
   // a forward of T tokens (longrope: long factors when T > original_max)
+  const int64_t RD = s.rotary_dim();
   rope_params rp = s.rope;
-  rp.head_dim = HS;
+  rp.head_dim = RD;
   const std::vector<float> inv = rope_inv_freq(rp, T);
   std::vector<int32_t> pos(static_cast<size_t>(N));
   for (int64_t n = 0; n < N; ++n) pos[size_t(n)] = int32_t(n % T);
-  vec cos = zeros(N * HS), sin = zeros(N * HS);
+  vec cos = zeros(N * RD), sin = zeros(N * RD);
   rope_cos_sin_cpu(cos.data(), sin.data(), pos.data(), inv.data(), float(rope_attention_factor(rp)),
-                   N, HS);
+                   N, RD);
 
   // a linear with its LoRA branch: y = R(R(x·Wᵀ [+ b]) + s (R(x·Aᵀ))·Bᵀ), z saved rounded (the
   // bias, qkv's with shape.qkv_bias, inside the product's rounding as the bf16 base's epilogue
@@ -136,8 +137,8 @@ cpu_step cpu_train_step(const gpu::gpu_model_shape& s, const gpu::host_model_wei
         else
           a.v[size_t(n * KV + c - Q - KV)] = val;
       }
-    rope_forward_cpu(a.q.data(), a.q.data(), cos.data(), sin.data(), N, s.NH, HS);
-    rope_forward_cpu(a.k.data(), a.k.data(), cos.data(), sin.data(), N, s.NKV, HS);
+    rope_forward_cpu(a.q.data(), a.q.data(), cos.data(), sin.data(), N, s.NH, HS, RD);
+    rope_forward_cpu(a.k.data(), a.k.data(), cos.data(), sin.data(), N, s.NKV, HS, RD);
     rb(a.q);
     rb(a.k);
     a.att = zeros(N * Q);
@@ -226,8 +227,8 @@ cpu_step cpu_train_step(const gpu::gpu_model_shape& s, const gpu::host_model_wei
     rb(dq);
     rb(dk);
     rb(dv);
-    rope_backward_cpu(dq.data(), dq.data(), cos.data(), sin.data(), N, s.NH, HS);
-    rope_backward_cpu(dk.data(), dk.data(), cos.data(), sin.data(), N, s.NKV, HS);
+    rope_backward_cpu(dq.data(), dq.data(), cos.data(), sin.data(), N, s.NH, HS, RD);
+    rope_backward_cpu(dk.data(), dk.data(), cos.data(), sin.data(), N, s.NKV, HS, RD);
     rb(dq);
     rb(dk);
     vec dqkv = zeros(N * QKV);

@@ -80,8 +80,9 @@ prepared convert_f32_to_bf16(std::mt19937& rng, int64_t n);  // includes +-Inf a
 // fused: gate and up are the two halves of one (N, 2I) gate_up buffer (Phi-3); else two (N, I).
 prepared swiglu_fwd(std::mt19937& rng, int64_t N, int64_t I, bool fused);
 prepared swiglu_bwd(std::mt19937& rng, int64_t N, int64_t I, bool fused);
-prepared rope_fwd(std::mt19937& rng, int64_t N, int64_t NH, int64_t HS);
-prepared rope_bwd(std::mt19937& rng, int64_t N, int64_t NH, int64_t HS);
+// RD: the rotary dims (partial rotary); 0 = HS.
+prepared rope_fwd(std::mt19937& rng, int64_t N, int64_t NH, int64_t HS, int64_t RD = 0);
+prepared rope_bwd(std::mt19937& rng, int64_t N, int64_t NH, int64_t HS, int64_t RD = 0);
 prepared embedding_fwd(std::mt19937& rng, int64_t N, int64_t V, int64_t C);
 prepared embedding_bwd(std::mt19937& rng, int64_t N, int64_t V, int64_t C);
 // parity_cases_attention.cu: causal GQA attention (window 0 = full causal).

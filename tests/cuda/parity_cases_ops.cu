@@ -103,24 +103,25 @@ prepared swiglu_bwd(std::mt19937& rng, int64_t N, int64_t I, bool fused) {
 }
 
 namespace {
-// cos/sin tables (N, HS) for random positions, default RoPE (theta 1e4).
-void rope_tables(std::mt19937& rng, int64_t N, int64_t HS, std::vector<float>& cos,
+// cos/sin tables (N, RD) for random positions, default RoPE (theta 1e4).
+void rope_tables(std::mt19937& rng, int64_t N, int64_t RD, std::vector<float>& cos,
                  std::vector<float>& sin) {
   rope_params rp;
-  rp.head_dim = HS;
+  rp.head_dim = RD;
   std::vector<float> inv = rope_inv_freq(rp, 4096);
   std::uniform_int_distribution<int32_t> u(0, 4095);
   std::vector<int32_t> pos(static_cast<size_t>(N));
   for (int32_t& v : pos) v = u(rng);
-  cos.resize(size_t(N * HS));
-  sin.resize(size_t(N * HS));
-  rope_cos_sin_cpu(cos.data(), sin.data(), pos.data(), inv.data(), 1.0f, N, HS);
+  cos.resize(size_t(N * RD));
+  sin.resize(size_t(N * RD));
+  rope_cos_sin_cpu(cos.data(), sin.data(), pos.data(), inv.data(), 1.0f, N, RD);
 }
 
-prepared rope_case(std::mt19937& rng, int64_t N, int64_t NH, int64_t HS, bool backward) {
+prepared rope_case(std::mt19937& rng, int64_t N, int64_t NH, int64_t HS, int64_t RD,
+                   bool backward) {
   prepared p;
   std::vector<float> cos, sin;
-  rope_tables(rng, N, HS, cos, sin);
+  rope_tables(rng, N, RD, cos, sin);
   std::vector<bf16> xb;
   auto x = random_bf16_values(rng, N * NH * HS, 3.0f, xb);
   auto xd = upload(p, elem::bf16, xb), cd = upload(p, elem::f32, cos),
@@ -128,30 +129,30 @@ prepared rope_case(std::mt19937& rng, int64_t N, int64_t NH, int64_t HS, bool ba
   auto out = add_output(p, backward ? "dinp" : "out", elem::bf16, N * NH * HS);
   p.cpu = [=] {
     if (backward) {
-      rope_backward_cpu(out.ref->data(), x.data(), cos.data(), sin.data(), N, NH, HS);
+      rope_backward_cpu(out.ref->data(), x.data(), cos.data(), sin.data(), N, NH, HS, RD);
     } else {
-      rope_forward_cpu(out.ref->data(), x.data(), cos.data(), sin.data(), N, NH, HS);
+      rope_forward_cpu(out.ref->data(), x.data(), cos.data(), sin.data(), N, NH, HS, RD);
     }
   };
   p.cuda = [=](cuda_context& cx) {
     if (backward) {
       rope_backward_cuda(cx, out.dev->as<bf16>(), xd->as<bf16>(), cd->as<float>(), sd->as<float>(),
-                         N, NH, HS);
+                         N, NH, HS, RD);
     } else {
       rope_forward_cuda(cx, out.dev->as<bf16>(), xd->as<bf16>(), cd->as<float>(), sd->as<float>(),
-                        N, NH, HS);
+                        N, NH, HS, RD);
     }
   };
-  p.bytes = 4.0 * N * NH * HS + 8.0 * N * HS;
+  p.bytes = 4.0 * N * NH * HS + 8.0 * N * RD;
   return p;
 }
 }  // namespace
 
-prepared rope_fwd(std::mt19937& rng, int64_t N, int64_t NH, int64_t HS) {
-  return rope_case(rng, N, NH, HS, false);
+prepared rope_fwd(std::mt19937& rng, int64_t N, int64_t NH, int64_t HS, int64_t RD) {
+  return rope_case(rng, N, NH, HS, RD > 0 ? RD : HS, false);
 }
-prepared rope_bwd(std::mt19937& rng, int64_t N, int64_t NH, int64_t HS) {
-  return rope_case(rng, N, NH, HS, true);
+prepared rope_bwd(std::mt19937& rng, int64_t N, int64_t NH, int64_t HS, int64_t RD) {
+  return rope_case(rng, N, NH, HS, RD > 0 ? RD : HS, true);
 }
 
 prepared embedding_fwd(std::mt19937& rng, int64_t N, int64_t V, int64_t C) {

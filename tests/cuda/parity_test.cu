@@ -143,8 +143,15 @@ std::vector<parity_case> cases() {
        [](auto& r) { return swiglu_bwd(r, 3, 100, false); }},
       {"rope_fwd", "N=7 NH=32 HS=96", kBf16, kF32, [](auto& r) { return rope_fwd(r, 7, 32, 96); }},
       {"rope_fwd", "N=1 NH=3 HS=6", kBf16, kF32, [](auto& r) { return rope_fwd(r, 1, 3, 6); }},
+      // partial rotary: Phi-4-mini's 96 of 128 dims, and a small odd split
+      {"rope_fwd", "N=7 NH=24 HS=128 RD=96", kBf16, kF32,
+       [](auto& r) { return rope_fwd(r, 7, 24, 128, 96); }},
+      {"rope_fwd", "N=3 NH=3 HS=10 RD=6", kBf16, kF32,
+       [](auto& r) { return rope_fwd(r, 3, 3, 10, 6); }},
       {"rope_bwd", "N=7 NH=32 HS=96", kBf16, kF32, [](auto& r) { return rope_bwd(r, 7, 32, 96); }},
       {"rope_bwd", "N=1 NH=3 HS=6", kBf16, kF32, [](auto& r) { return rope_bwd(r, 1, 3, 6); }},
+      {"rope_bwd", "N=7 NH=24 HS=128 RD=96", kBf16, kF32,
+       [](auto& r) { return rope_bwd(r, 7, 24, 128, 96); }},
       // embedding forward is a copy: exact. backward sums repeated ids with fp32 atomics: kF32.
       {"embedding_fwd", "N=17 V=1000 C=3072", kExact, kExact,
        [](auto& r) { return embedding_fwd(r, 17, 1000, 3072); }},

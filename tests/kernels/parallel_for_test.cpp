@@ -102,8 +102,8 @@ TEST(ParallelFor, RowOpsDoNotDependOnThreadCount) {
     expect_same_bits(run_with(1, size_t(2 * N + N * V), ce),
                      run_with(threads, size_t(2 * N + N * V), ce), "cross_entropy");
     auto rope = [&](float* o) {
-      rope_forward_cpu(o, q.data(), cs.data(), sn.data(), N, NH, HS);
-      rope_backward_cpu(o + N * NH * HS, q.data(), cs.data(), sn.data(), N, NH, HS);
+      rope_forward_cpu(o, q.data(), cs.data(), sn.data(), N, NH, HS, HS);
+      rope_backward_cpu(o + N * NH * HS, q.data(), cs.data(), sn.data(), N, NH, HS, HS);
     };
     expect_same_bits(run_with(1, size_t(2 * N * NH * HS), rope),
                      run_with(threads, size_t(2 * N * NH * HS), rope), "rope");

@@ -6,6 +6,8 @@
 
 #include <cmath>
 #include <numbers>
+#include <string>
+#include <vector>
 
 #include "tests/kernels/kernel_test_util.h"
 
@@ -84,36 +86,44 @@ TEST(rope, llama3_scaling_keeps_high_divides_low_and_smooths_the_middle) {
   EXPECT_GT(smoothed, 0);
 }
 
-TEST(rope, tables_rotation_and_transpose) {
-  const int64_t N = 3, NH = 2, HS = 6;
+// Tables, the rotation of the first RD of HS dims (fp64 reference of HF's q * cos +
+// rotate_half(q) * sin on q[..., :RD], q[..., RD:] passed through), the backward as its adjoint,
+// and in-place calls.
+void check_rotation(int64_t HS, int64_t RD) {
+  SCOPED_TRACE("HS=" + std::to_string(HS) + " RD=" + std::to_string(RD));
+  const int64_t N = 3, NH = 2, H = RD / 2;
   rope_params p;
-  p.head_dim = HS;
+  p.head_dim = RD;
   auto inv = rope_inv_freq(p, 100);
+  ASSERT_EQ(int64_t(inv.size()), H);
   int32_t pos[N] = {0, 7, 99};
-  std::vector<float> cs(N * HS), sn(N * HS);
+  std::vector<float> cs(N * RD), sn(N * RD);
   const float af = 1.19f;
-  rope_cos_sin_cpu(cs.data(), sn.data(), pos, inv.data(), af, N, HS);
+  rope_cos_sin_cpu(cs.data(), sn.data(), pos, inv.data(), af, N, RD);
   EXPECT_EQ(cs[0], af);  // position 0: cos = attention factor, sin = 0
   EXPECT_EQ(sn[0], 0.0f);
   for (int64_t n = 0; n < N; ++n)
-    for (int64_t j = 0; j < HS / 2; ++j) {
-      EXPECT_EQ(cs[n * HS + j], cs[n * HS + j + HS / 2]);  // cat(freqs, freqs)
-      EXPECT_NEAR(cs[n * HS + j], std::cos(double(float(pos[n]) * inv[j])) * af, 1e-6);
+    for (int64_t j = 0; j < H; ++j) {
+      EXPECT_EQ(cs[n * RD + j], cs[n * RD + j + H]);  // cat(freqs, freqs)
+      EXPECT_NEAR(cs[n * RD + j], std::cos(double(float(pos[n]) * inv[j])) * af, 1e-6);
     }
   auto x = testing::random_vec(N * NH * HS, 3), y = testing::random_vec(N * NH * HS, 4);
   std::vector<float> rx(x.size()), ry(y.size());
-  rope_forward_cpu(rx.data(), x.data(), cs.data(), sn.data(), N, NH, HS);
-  // fp64 reference of q*cos + rotate_half(q)*sin
+  rope_forward_cpu(rx.data(), x.data(), cs.data(), sn.data(), N, NH, HS, RD);
   for (int64_t n = 0; n < N; ++n)
     for (int64_t h = 0; h < NH; ++h)
       for (int64_t j = 0; j < HS; ++j) {
-        int64_t e = (n * NH + h) * HS;
-        double rot = j < HS / 2 ? -double(x[e + j + HS / 2]) : double(x[e + j - HS / 2]);
-        double want = x[e + j] * double(cs[n * HS + j]) + rot * sn[n * HS + j];
+        const int64_t e = (n * NH + h) * HS;
+        if (j >= RD) {
+          EXPECT_EQ(rx[e + j], x[e + j]) << "pass-through dim " << j;
+          continue;
+        }
+        double rot = j < H ? -double(x[e + j + H]) : double(x[e + j - H]);
+        double want = x[e + j] * double(cs[n * RD + j]) + rot * sn[n * RD + j];
         EXPECT_NEAR(rx[e + j], want, 1e-6);
       }
   // backward is the adjoint: <rope(x), y> == <x, rope_backward(y)>
-  rope_backward_cpu(ry.data(), y.data(), cs.data(), sn.data(), N, NH, HS);
+  rope_backward_cpu(ry.data(), y.data(), cs.data(), sn.data(), N, NH, HS, RD);
   double lhs = 0, rhs = 0;
   for (size_t i = 0; i < x.size(); ++i) {
     lhs += double(rx[i]) * y[i];
@@ -122,11 +132,22 @@ TEST(rope, tables_rotation_and_transpose) {
   EXPECT_NEAR(lhs, rhs, 1e-5);
   // in place gives the same bytes
   auto inplace = x;
-  rope_forward_cpu(inplace.data(), inplace.data(), cs.data(), sn.data(), N, NH, HS);
+  rope_forward_cpu(inplace.data(), inplace.data(), cs.data(), sn.data(), N, NH, HS, RD);
   EXPECT_EQ(inplace, rx);
   auto inplace_b = y;
-  rope_backward_cpu(inplace_b.data(), inplace_b.data(), cs.data(), sn.data(), N, NH, HS);
+  rope_backward_cpu(inplace_b.data(), inplace_b.data(), cs.data(), sn.data(), N, NH, HS, RD);
   EXPECT_EQ(inplace_b, ry);
+}
+
+TEST(rope, tables_rotation_and_transpose) {
+  check_rotation(6, 6);
+}
+
+// Partial rotary (Phi-4-mini's partial_rotary_factor 0.75: 96 of 128 dims): the rotated pairs
+// are (j, j + RD/2), not (j, j + HS/2), and the last HS - RD dims pass through.
+TEST(rope, partial_rotary) {
+  check_rotation(16, 12);
+  check_rotation(10, 2);
 }
 
 }  // namespace
