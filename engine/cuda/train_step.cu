@@ -146,9 +146,9 @@ void gpu_trainer::layer_forward(int64_t l, bool recompute) {
   const layer_ptrs a = ptrs_of(set_base(l), plan_.slot);
   bf16* x = at<bf16>(plan_.xin + size_t(l) * plan_.xin_stride);
   bf16* proj = at<bf16>(plan_.qkv);  // qkv output, then the o and down outputs
-  const float sc = s.lora_scale(), p = o_.lora_dropout;
+  const float sc = s.lora_scale(), p = eval_ ? 0.0f : o_.lora_dropout;
   // Without dropout the saved LoRA input is the module input itself: no xd.
-  auto xd = [&](int t) { return plan_.dropout ? a.xd[t] : nullptr; };
+  auto xd = [&](int t) { return plan_.dropout && !eval_ ? a.xd[t] : nullptr; };
   auto lora = [&](int t, bf16* y, const bf16* in) {
     const gpu_lora_linear& w = ly.lora(t);
     lora_forward_cuda(cx_, y, xd(t), a.z[t], in, w.A.as<bf16>(), w.B.as<bf16>(), N, w.in, w.r,
@@ -278,7 +278,7 @@ void gpu_trainer::layer_backward(int64_t l) {
   add_bf16(cx_, dres, dres, dtmp, N * C);
 }
 
-void gpu_trainer::head_forward_backward(float grad_scale) {
+void gpu_trainer::head(float grad_scale, bool backward) {
   const gpu_model_shape& s = m_.shape;
   const int64_t N = plan_.N, C = s.C, V = s.V, Nc = plan_.chunk_rows;
   bf16* xL = at<bf16>(plan_.xin + size_t(s.L) * plan_.xin_stride);
@@ -295,8 +295,9 @@ void gpu_trainer::head_forward_backward(float grad_scale) {
     const int64_t Vc = std::min(o_.fused_head_vocab_chunk, V);
     linear_cross_entropy_forward_cuda(cx_, at<float>(plan_.losses), at<float>(plan_.ce_lse), hf,
                                       lm_head, targets, N, C, V, Vc);
-    linear_cross_entropy_backward_cuda(cx_, dhf, hf, lm_head, at<float>(plan_.ce_lse), targets,
-                                       grad_scale, N, C, V, Vc);
+    if (backward)
+      linear_cross_entropy_backward_cuda(cx_, dhf, hf, lm_head, at<float>(plan_.ce_lse), targets,
+                                         grad_scale, N, C, V, Vc);
   }
   for (int64_t n0 = 0; o_.fused_head_vocab_chunk <= 0 && n0 < N; n0 += Nc) {
     const int64_t rows = std::min(Nc, N - n0);
@@ -304,11 +305,13 @@ void gpu_trainer::head_forward_backward(float grad_scale) {
     bf16_to_f32_cuda(cx_, logits32, logits, rows * V);  // HF: logits.float() for the loss
     cross_entropy_forward_cuda(cx_, at<float>(plan_.losses) + n0, at<float>(plan_.ce_lse) + n0,
                                logits32, targets + n0, rows, V);
+    if (!backward) continue;
     cross_entropy_backward_cuda(cx_, logits32, logits32, at<float>(plan_.ce_lse) + n0, targets + n0,
                                 grad_scale, rows, V);
     f32_to_bf16_cuda(cx_, logits, logits32, rows * V);  // bf16 dlogits
     gemm_backward_inp_cuda(cx_, dhf + n0 * C, logits, lm_head, rows, C, V);
   }
+  if (!backward) return;
   rmsnorm_backward_cuda(cx_, at<bf16>(plan_.dres), nullptr, dhf, xL, m_.final_norm.as<bf16>(),
                         at<float>(plan_.rstdf), N, C);
 }
@@ -326,11 +329,9 @@ result<double> gpu_trainer::forward_backward(const int32_t* ids, const int32_t* 
   return count > 0 ? sum / double(count) : 0.0;  // cross_entropy_mean, bit for bit
 }
 
-result<double> gpu_trainer::accumulate(const int32_t* ids, const int32_t* targets,
-                                       double grad_scale, bool last) {
+status gpu_trainer::check_batch(const int32_t* ids, const int32_t* targets) const {
   const gpu_model_shape& s = m_.shape;
-  const int64_t N = plan_.N;
-  for (int64_t i = 0; i < N; ++i) {
+  for (int64_t i = 0; i < plan_.N; ++i) {
     if (ids[i] < 0 || ids[i] >= s.V)
       return invalid_argument(
           "token id " + std::to_string(ids[i]) + " outside [0, " + std::to_string(s.V) + ")",
@@ -340,11 +341,12 @@ result<double> gpu_trainer::accumulate(const int32_t* ids, const int32_t* target
                                   std::to_string(s.V) + ") and not -100",
                               "targets[" + std::to_string(i) + "]");
   }
-  if (!(grad_scale >= 0.0) || !std::isfinite(grad_scale))
-    return invalid_argument("must be finite and >= 0", "grad_scale");
-  KAITO_TRY(cx_.take_error());  // start clean: an earlier failure must not be blamed on this step
-  tokens_ = cross_entropy_count(targets, N);
-  reduce_pass_ = last;
+  return {};
+}
+
+status gpu_trainer::forward(const int32_t* ids, const int32_t* targets) {
+  const gpu_model_shape& s = m_.shape;
+  const int64_t N = plan_.N;
   GPU_TRY_CUDA(cudaMemcpyAsync(at<int32_t>(plan_.ids), ids, size_t(N) * sizeof(int32_t),
                                cudaMemcpyHostToDevice, cx_.stream()));
   GPU_TRY_CUDA(cudaMemcpyAsync(at<int32_t>(plan_.targets), targets, size_t(N) * sizeof(int32_t),
@@ -353,21 +355,49 @@ result<double> gpu_trainer::accumulate(const int32_t* ids, const int32_t* target
   embedding_forward_cuda(cx_, at<bf16>(plan_.xin), at<int32_t>(plan_.ids), m_.embed.as<bf16>(), N,
                          s.V, s.C);
   for (int64_t l = 0; l < s.L; ++l) layer_forward(l, false);
-  head_forward_backward(float(grad_scale));
-  for (int64_t l = s.L - 1; l >= 0; --l) layer_backward(l);
-  profile_mark(prof_, "gradient all-reduce wait");
-  if (reducer_ && reduce_pass_) KAITO_TRY(reducer_->finish());
+  return {};
+}
+
+result<double> gpu_trainer::loss_sum(const int32_t* targets) {
+  const int64_t N = plan_.N;
   profile_mark(prof_, "loss read-back");
   std::vector<float> losses(static_cast<size_t>(N));
   GPU_TRY_CUDA(cudaMemcpyAsync(losses.data(), at<float>(plan_.losses), size_t(N) * sizeof(float),
                                cudaMemcpyDeviceToHost, cx_.stream()));
-  const status st = cx_.synchronize();
-  ++fb_;  // after the backward: forward and backward drew the same dropout masks
-  KAITO_TRY(st);
+  KAITO_TRY(cx_.synchronize());
   double sum = 0.0;  // cross_entropy_mean's order
   for (int64_t n = 0; n < N; ++n)
     if (targets[n] != cross_entropy_ignore_index) sum += losses[size_t(n)];
   return sum;
+}
+
+result<double> gpu_trainer::accumulate(const int32_t* ids, const int32_t* targets,
+                                       double grad_scale, bool last) {
+  KAITO_TRY(check_batch(ids, targets));
+  if (!(grad_scale >= 0.0) || !std::isfinite(grad_scale))
+    return invalid_argument("must be finite and >= 0", "grad_scale");
+  KAITO_TRY(cx_.take_error());  // start clean: an earlier failure must not be blamed on this step
+  tokens_ = cross_entropy_count(targets, plan_.N);
+  reduce_pass_ = last;
+  KAITO_TRY(forward(ids, targets));
+  head(float(grad_scale), true);
+  for (int64_t l = m_.shape.L - 1; l >= 0; --l) layer_backward(l);
+  profile_mark(prof_, "gradient all-reduce wait");
+  if (reducer_ && reduce_pass_) KAITO_TRY(reducer_->finish());
+  result<double> sum = loss_sum(targets);
+  ++fb_;  // after the backward: forward and backward drew the same dropout masks
+  return sum;
+}
+
+result<double> gpu_trainer::evaluate(const int32_t* ids, const int32_t* targets) {
+  KAITO_TRY(check_batch(ids, targets));
+  KAITO_TRY(cx_.take_error());
+  eval_ = true;
+  const status st = forward(ids, targets);
+  eval_ = false;
+  KAITO_TRY(st);
+  head(0.0f, false);
+  return loss_sum(targets);
 }
 
 status gpu_trainer::set_grad_reducer(gpu_grad_reducer* r) {

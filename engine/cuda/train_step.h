@@ -93,6 +93,11 @@ class gpu_trainer {
   void zero_grads();
   result<double> accumulate(const int32_t* ids, const int32_t* targets, double grad_scale,
                             bool last);
+  // Evaluation (HF Trainer.evaluate's loss): the forward alone over this B x T batch, without
+  // dropout, returning the sum of its token losses over targets != -100 (as accumulate; divide by
+  // cross_entropy_count for the mean). No backward: the LoRA grads, AdamW state and dropout stream
+  // are untouched, so training around it goes on bit for bit as without it.
+  result<double> evaluate(const int32_t* ids, const int32_t* targets);
   // The AdamW state of lora_target t of layer l, in the model's (block) form: exp_avg and
   // exp_avg_sq of A (r, in) and B (out, r), for checkpoints (engine/train_checkpoint.h).
   // invalid_argument for a layer or target outside the model or a wrong size. Synchronize.
@@ -138,7 +143,15 @@ class gpu_trainer {
   uint64_t dropout_seed(int64_t l, int t) const;
   void layer_forward(int64_t l, bool recompute);
   void layer_backward(int64_t l);
-  void head_forward_backward(float grad_scale);
+  // Final norm, lm_head and the token losses; with backward also their gradient (grad_scale) down
+  // to the last layer's output.
+  void head(float grad_scale, bool backward);
+  // invalid_argument naming the entry for an id or target outside the vocabulary.
+  status check_batch(const int32_t* ids, const int32_t* targets) const;
+  // ids and targets to the device, the embedding, every layer's forward (no dropout when eval_).
+  status forward(const int32_t* ids, const int32_t* targets);
+  // The sum of the token losses of the last forward over targets != -100 (synchronizes).
+  result<double> loss_sum(const int32_t* targets);
 
   cuda_context& cx_;
   gpu_model& m_;
@@ -153,6 +166,7 @@ class gpu_trainer {
   int64_t fb_ = 0;                       // forward_backward calls (dropout stream)
   int64_t tokens_ = 0;                   // of the last forward_backward / accumulate
   bool reduce_pass_ = true;              // this backward hands its grads to reducer_
+  bool eval_ = false;                    // layer_forward without dropout (evaluate)
 };
 
 }  // namespace kaito::gpu

@@ -51,6 +51,23 @@ result<std::unique_ptr<gpu_tuner>> gpu_tuner::create(cuda_context& cx, gpu_hf_mo
 
 namespace {
 
+// The (B, T) ids and next-token targets (HF's label shift) of batch b, whose rows beyond b.B are
+// padding: token 0, no target.
+struct micro {
+  std::vector<int32_t> ids, targets;
+};
+micro micro_of(const engine::batch& b, int64_t B, int64_t T) {
+  micro mb;
+  mb.ids.assign(size_t(B * T), 0);
+  mb.targets.assign(size_t(B * T), cross_entropy_ignore_index);
+  for (int64_t r = 0; r < b.B; ++r) {
+    std::copy_n(b.ids.begin() + r * b.T, std::min(b.T, T), mb.ids.begin() + r * T);
+    for (int64_t t = 0; t + 1 < std::min(b.T, T); ++t)
+      mb.targets[size_t(r * T + t)] = b.labels[size_t(r * b.T + t + 1)];
+  }
+  return mb;
+}
+
 // A double summed over the ranks as a float and its float remainder.
 result<double> sum_double(engine::all_reducer& r, double x) {
   float h[2] = {float(x), 0.0f};
@@ -77,22 +94,13 @@ result<engine::step_info> gpu_tuner::step() {
   const int64_t world = ranks_ ? int64_t(ranks_->world_size()) : 1;
   const int64_t rank = ranks_ ? int64_t(ranks_->rank()) : 0;
   // The step's micro-batches, as targets shifted the way HF's loss shifts labels.
-  struct micro {
-    std::vector<int32_t> ids, targets;
-  };
   std::vector<micro> micros;
   int64_t total = 0;
   for (int64_t k = 0; k < cfg_.grad_accum; ++k) {
-    engine::batch b = engine::make_train_batch(
+    const engine::batch b = engine::make_train_batch(
         data_, engine::micro_batch_examples(n, B, cfg_.seed, micro_index_ + k * world + rank), T);
     total += engine::supervised_tokens(b);
-    micro mb;
-    mb.ids = std::move(b.ids);
-    mb.targets.assign(size_t(B * T), cross_entropy_ignore_index);
-    for (int64_t r = 0; r < B; ++r)
-      for (int64_t t = 0; t + 1 < T; ++t)
-        mb.targets[size_t(r * T + t)] = b.labels[size_t(r * T + t + 1)];
-    micros.push_back(std::move(mb));
+    micros.push_back(micro_of(b, B, T));
   }
   if (ranks_) {
     KAITO_ASSIGN_OR_RETURN(total, engine::all_reduce_count(*ranks_, total));
@@ -121,6 +129,21 @@ result<engine::step_info> gpu_tuner::step() {
   micro_index_ += cfg_.grad_accum * world;
   info.step = step_;
   return info;
+}
+
+result<double> gpu_tuner::evaluate() {
+  const int64_t n = int64_t(data_.size()), B = cfg_.micro_batch_size;
+  double sum = 0.0;
+  int64_t count = 0;
+  for (int64_t i0 = 0; i0 < n; i0 += B) {
+    std::vector<int64_t> which;
+    for (int64_t i = i0; i < std::min(n, i0 + B); ++i) which.push_back(i);
+    const micro mb = micro_of(engine::make_train_batch(data_, which, T_), B, T_);
+    count += cross_entropy_count(mb.targets.data(), B * T_);
+    KAITO_ASSIGN_OR_RETURN(const double s, trainer_->evaluate(mb.ids.data(), mb.targets.data()));
+    sum += s;
+  }
+  return count > 0 ? sum / double(count) : 0.0;
 }
 
 status gpu_tuner::save_checkpoint(const std::string& dir) const {

@@ -62,6 +62,12 @@ class gpu_tuner {
   // gradient norm is not finite skips the update (last_updated() false) and still counts.
   result<engine::step_info> step();
   int64_t steps_done() const { return step_; }
+  // Mean loss over every supervised token of the dataset, engine::trainer::evaluate's number (no
+  // dropout, no update): the examples in data order, micro_batch_size at a time, each batch padded
+  // to T (and a short last batch with unsupervised rows) through gpu_trainer::evaluate. Training
+  // around it goes on bit for bit as without it. Every rank evaluates the whole dataset (not a
+  // collective call).
+  result<double> evaluate();
   // Before the first step; both must outlive the tuner. invalid_argument for a null argument,
   // failed_precondition after a step or when set twice.
   status set_data_parallel(engine::all_reducer* ranks, gpu_grad_reducer* grads);

@@ -14,6 +14,9 @@
 //     the steps one process takes with twice the accumulation (emulated runtime only: it forks).
 //   - Checkpoints: a resumed GPU run is bit for bit an uninterrupted one; the CPU trainer and the
 //     GPU tuner resume each other's checkpoints (engine/train_checkpoint.h).
+//   - evaluate(): the dataset's mean loss as the CPU trainer's evaluate() (before and after
+//     training, within the step bounds), and forward only: training around it is bit for bit the
+//     same.
 //   - Bad configurations are refused, naming the field.
 #include <cuda_runtime_api.h>
 #include <gtest/gtest.h>
@@ -79,6 +82,17 @@ double rel(double got, double want) {
   return std::fabs(got - want) / std::fabs(want);
 }
 
+// Both evaluate() (the dataset's mean loss, no update) within the relative bound.
+void expect_same_eval(const engine::trainer& cpu, gpu::gpu_tuner& gpu, double tol,
+                      const char* when) {
+  auto want = cpu.evaluate();
+  auto got = gpu.evaluate();
+  ASSERT_TRUE(want.ok()) << want.error().to_string();
+  ASSERT_TRUE(got.ok()) << got.error().to_string();
+  EXPECT_LT(rel(*got, *want), tol) << when << ": " << *got << " vs " << *want;
+  std::printf("evaluate %s: %.6f / %.6f\n", when, *got, *want);
+}
+
 // `steps` steps of both, the GPU's held to the CPU's: the same step, tokens and rate, the loss and
 // the gradient norm within the relative bounds, every update applied. Returns the largest CPU
 // gradient norm (so a test can check its clipping bound was exercised).
@@ -134,8 +148,10 @@ TEST_F(GpuTuner, MatchesTheCpuTrainer) {
   auto gpu = gpu::gpu_tuner::create(*cx_, hf, data, config(2, 2, steps));
   ASSERT_TRUE(gpu.ok()) << gpu.error().to_string();
   EXPECT_EQ((*gpu)->T(), 48);
+  expect_same_eval(*cpu, **gpu, 5e-3, "before training");
   const double top_norm = expect_same_steps(*cpu, **gpu, steps, 5e-3, 2e-2, "lora");
   EXPECT_GT(top_norm, 0.3) << "pick a max_grad_norm the gradients exceed";
+  expect_same_eval(*cpu, **gpu, 5e-3, "after training");
 
   auto after = gpu::gpu_model_adapter(*cx_, hf);
   ASSERT_TRUE(after.ok()) << after.error().to_string();
@@ -191,6 +207,51 @@ TEST_F(GpuTuner, QloraMatchesTheCpuTrainerOnPhi3) {
   auto gpu = gpu::gpu_tuner::create(*cx_, *hf, data, config(2, 2, steps));
   ASSERT_TRUE(gpu.ok()) << gpu.error().to_string();
   expect_same_steps(*cpu, **gpu, steps, 2e-4, 1e-2, "qlora");
+  expect_same_eval(*cpu, **gpu, 2e-4, "after qlora training");
+}
+
+// evaluate() is forward only: a run that evaluates between its steps takes them bit for bit as one
+// that does not (grads, AdamW state and dropout masks untouched). Micro-batches of 4 over 6
+// examples: the second evaluation batch holds 2 padding rows. Dropout on, so a consumed mask
+// would show.
+TEST_F(GpuTuner, EvaluateLeavesTrainingUnchanged) {
+  gpu::gpu_hf_model a = load(), b = load();
+  a.lora.dropout = b.lora.dropout = 0.1;
+  const auto data = dataset(a.model.shape.V);
+  auto with = gpu::gpu_tuner::create(*cx_, a, data, config(4, 1, 2));
+  auto without = gpu::gpu_tuner::create(*cx_, b, data, config(4, 1, 2));
+  ASSERT_TRUE(with.ok() && without.ok());
+  auto e0 = (*with)->evaluate();
+  ASSERT_TRUE(e0.ok()) << e0.error().to_string();
+  auto e0_again = (*with)->evaluate();
+  ASSERT_TRUE(e0_again.ok());
+  EXPECT_EQ(*e0, *e0_again) << "evaluation is deterministic and changes nothing";
+  {  // no dropout in evaluation: a tuner without dropout gets the same bits
+    gpu::gpu_hf_model c = load();
+    c.lora.dropout = 0.0;
+    auto plain = gpu::gpu_tuner::create(*cx_, c, data, config(4, 1, 2));
+    ASSERT_TRUE(plain.ok());
+    auto e = (*plain)->evaluate();
+    ASSERT_TRUE(e.ok());
+    EXPECT_EQ(*e, *e0);
+  }
+  for (int s = 0; s < 2; ++s) {
+    auto x = (*with)->step();
+    ASSERT_TRUE((*with)->evaluate().ok());
+    auto y = (*without)->step();
+    ASSERT_TRUE(x.ok() && y.ok());
+    EXPECT_EQ(x->loss, y->loss) << "step " << s;
+    EXPECT_EQ(x->grad_norm, y->grad_norm) << "step " << s;
+  }
+  auto ea = gpu::gpu_model_adapter(*cx_, a), eb = gpu::gpu_model_adapter(*cx_, b);
+  ASSERT_TRUE(ea.ok() && eb.ok());
+  for (size_t i = 0; i < ea->modules.size(); ++i) {
+    EXPECT_EQ(ea->modules[i].A, eb->modules[i].A) << ea->modules[i].path;
+    EXPECT_EQ(ea->modules[i].B, eb->modules[i].B) << ea->modules[i].path;
+  }
+  auto e2 = (*with)->evaluate();
+  ASSERT_TRUE(e2.ok());
+  EXPECT_LT(*e2, *e0) << "two steps on the same data lower its loss";
 }
 
 TEST_F(GpuTuner, AccumulationEqualsOneLargeMicroBatch) {
