@@ -15,6 +15,7 @@
 #include "engine/model_config.h"
 #include "engine/peft_adapter.h"
 #include "tests/cuda/gtest_device.h"
+#include "tests/engine/golden_fixtures.h"
 
 namespace kaito {
 namespace {
@@ -45,14 +46,8 @@ TEST_P(GpuVerify, MatchesHfPeftWithinBf16Tolerance) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(fixtures, GpuVerify,
-                         ::testing::Values("tiny-phi3", "tiny-phi3-longrope", "tiny-llama-gqa"),
-                         [](const auto& info) {
-                           std::string s = info.param;
-                           for (char& ch : s)
-                             if (ch == '-') ch = '_';
-                           return s;
-                         });
+INSTANTIATE_TEST_SUITE_P(fixtures, GpuVerify, ::testing::ValuesIn(testing::kGoldenFixtures),
+                         testing::golden_fixture_test_name);
 
 class GpuVerifyFiles : public testing::cuda_fixture {
  protected:

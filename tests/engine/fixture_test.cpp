@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "engine/verify.h"
+#include "tests/engine/golden_fixtures.h"
 
 namespace kaito::engine {
 namespace {
@@ -24,14 +25,8 @@ TEST_P(fixture_test, matches_hf_peft_within_tolerance) {
   EXPECT_TRUE(r->pass());
 }
 
-INSTANTIATE_TEST_SUITE_P(fixtures, fixture_test,
-                         ::testing::Values("tiny-phi3", "tiny-phi3-longrope", "tiny-llama-gqa"),
-                         [](const auto& info) {
-                           std::string s = info.param;
-                           for (char& ch : s)
-                             if (ch == '-') ch = '_';
-                           return s;
-                         });
+INSTANTIATE_TEST_SUITE_P(fixtures, fixture_test, ::testing::ValuesIn(testing::kGoldenFixtures),
+                         testing::golden_fixture_test_name);
 
 TEST(verify, readme_hyper_parameters) {
   auto h =

@@ -13,6 +13,7 @@
 #include "engine/peft_adapter.h"
 #include "engine/transformer.h"
 #include "kernels/rng.h"
+#include "tests/engine/golden_fixtures.h"
 
 namespace kaito::engine {
 namespace {
@@ -54,14 +55,8 @@ TEST_P(lora_merge_test, merged_logits_equal_run_time_adapter) {
   EXPECT_GT(effect, 1e-2f);  // the adapter matters, so the comparison means something
 }
 
-INSTANTIATE_TEST_SUITE_P(fixtures, lora_merge_test,
-                         ::testing::Values("tiny-phi3", "tiny-phi3-longrope", "tiny-llama-gqa"),
-                         [](const auto& info) {
-                           std::string s = info.param;
-                           for (char& ch : s)
-                             if (ch == '-') ch = '_';
-                           return s;
-                         });
+INSTANTIATE_TEST_SUITE_P(fixtures, lora_merge_test, ::testing::ValuesIn(testing::kGoldenFixtures),
+                         testing::golden_fixture_test_name);
 
 TEST(lora_merge, refuses_nf4_and_misplaced_modules_without_changes) {
   const std::string dir = std::string(KAITO_SHARED_DIR) + "/fixtures/tiny-llama-gqa";
