@@ -4,7 +4,8 @@
 The folder has the layout of ../shared/fixtures/tiny-phi3* and is what `kaito verify <dir>` (CPU
 engine, engine/verify.cpp) and the GPU tests consume. Model (--arch):
   phi3 (default): transformers Phi3ForCausalLM built from a Phi3Config (hidden_act silu,
-    rms_norm_eps 1e-5, rope_theta 10000, untied embeddings, all dropouts 0, pad 0 / bos 1 / eos 2,
+    rms_norm_eps 1e-5, rope_theta 10000, untied embeddings (--tie ties them), all dropouts 0,
+    pad 0 / bos 1 / eos 2,
     sliding_window W or None, eager attention), PEFT LoRA on qkv_proj, o_proj, gate_up_proj and
     down_proj;
   llama: transformers LlamaForCausalLM built from a LlamaConfig (same hidden_act, rms_norm_eps,
@@ -50,7 +51,7 @@ Outputs in --out DIR:
                              original_max (longrope or llama3; 0 with the default rope), max_pos,
                              rope kind (0 default, 1 longrope, 2 llama3), B, T,
                              arch (0 phi3, 1 llama, 2 qwen2), RD (the rotary dims: HS, or
-                             int(HS * --partial-rotary))];
+                             int(HS * --partial-rotary)), tied (1 with --tie: no lm_head.weight)];
                            floats F32 [4] = [rope_theta (10000; qwen2 1000000), rms_eps,
                              lora_alpha, attention_factor (the longrope cos/sin scale HF used:
                              sqrt(1 + ln(max_pos/orig)/ln(orig));
@@ -78,7 +79,8 @@ saved base folder reloads to the same logits. --longrope is phi3 only.
 With --partial-rotary F (phi3 only; Phi-4-mini's 0.75) rope_parameters carry partial_rotary_factor
 F: the first RD = int(HS * F) dims of each head rotate with RD/2 frequencies (and RD/2 longrope
 factors), the other HS - RD pass through (HF apply_rotary_pos_emb's q_rot / q_pass). The script
-checks that the rotary embedding has RD/2 frequencies.
+checks that the rotary embedding has RD/2 frequencies. --tie (phi3 only; Phi-4-mini's) ties
+lm_head to the embedding: base/model.safetensors then holds no lm_head.weight.
 
 With --llama3-rope (llama only) the config carries rope_parameters {rope_type llama3, rope_theta,
 factor 8, low_freq_factor 1, high_freq_factor 4, original_max_position_embeddings ORIG},
@@ -100,7 +102,7 @@ or: python3 bench/device/hf_fixture.py --arch qwen2 --out DIR --seed 13 --hidden
   --heads 2 --kv-heads 1 --intermediate 96 --vocab 128 --batch 2 --seq 48 --lora-r 4 --lora-alpha 8
 or (Phi-4-mini's rope): python3 bench/device/hf_fixture.py --out DIR --seed 17 --hidden 128
   --layers 2 --heads 2 --kv-heads 1 --intermediate 192 --vocab 256 --batch 2 --seq 48 --longrope
-  --original-max 32 --max-pos 128 --partial-rotary 0.75 --lora-r 8 --lora-alpha 16
+  --original-max 32 --max-pos 128 --partial-rotary 0.75 --tie --lora-r 8 --lora-alpha 16
 """
 import argparse
 import copy
@@ -141,6 +143,8 @@ def parse_args(argv):
     p.add_argument("--llama3-rope", action="store_true", help="llama only")
     p.add_argument("--partial-rotary", type=float, default=1.0,
                    help="phi3 only: partial_rotary_factor (Phi-4-mini: 0.75)")
+    p.add_argument("--tie", action="store_true",
+                   help="phi3 only: tie_word_embeddings (Phi-4-mini's): lm_head is the embedding")
     p.add_argument("--original-max", type=int, default=0)
     p.add_argument("--max-pos", type=int, default=0, help="default: max(4096, seq)")
     p.add_argument("--lora-r", type=int, default=8)
@@ -173,6 +177,8 @@ def parse_args(argv):
                        region.count("low")))
     if a.partial_rotary != 1.0 and a.arch != "phi3":
         p.error("--partial-rotary is phi3 only")
+    if a.tie and a.arch != "phi3":
+        p.error("--tie is phi3 only")
     a.rd = int((a.hidden // a.heads) * a.partial_rotary)
     if not (0 < a.partial_rotary <= 1) or a.rd < 2 or a.rd % 2:
         p.error("--partial-rotary must give an even rotary dim >= 2 (int(head_dim * F))")
@@ -269,7 +275,7 @@ def build_config(a):
         hidden_act="silu", rms_norm_eps=1e-5, rope_parameters=rope,
         max_position_embeddings=a.max_pos,
         original_max_position_embeddings=a.original_max if a.longrope else a.max_pos,
-        tie_word_embeddings=False, attention_dropout=0.0, resid_pdrop=0.0, embd_pdrop=0.0,
+        tie_word_embeddings=a.tie, attention_dropout=0.0, resid_pdrop=0.0, embd_pdrop=0.0,
         pad_token_id=0, bos_token_id=1, eos_token_id=2,
         sliding_window=a.window if a.window > 0 else None)
     cfg._attn_implementation = "eager"
@@ -385,7 +391,9 @@ def base_names(a):
            ["self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
             "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"])
     per += ["input_layernorm", "post_attention_layernorm"]
-    names = {"model.embed_tokens.weight", "model.norm.weight", "lm_head.weight"}
+    names = {"model.embed_tokens.weight", "model.norm.weight"}
+    if not a.tie:  # tied: lm_head is the embedding, and save_pretrained stores it once
+        names.add("lm_head.weight")
     names |= {"model.layers.%d.%s.weight" % (l, m) for l in range(a.layers) for m in per}
     if a.arch == "qwen2":
         names |= {"model.layers.%d.self_attn.%s.bias" % (l, m) for l in range(a.layers)
@@ -510,7 +518,7 @@ def main(argv):
         "ints": torch.tensor([a.hidden, a.layers, a.heads, a.kv_heads, hs, a.intermediate, V,
                               a.window, a.lora_r,
                               a.original_max if a.rope_kind != "default" else 0, a.max_pos,
-                              ROPE_KIND[a.rope_kind], B, T, ARCH_ID[a.arch], a.rd],
+                              ROPE_KIND[a.rope_kind], B, T, ARCH_ID[a.arch], a.rd, int(a.tie)],
                              dtype=torch.int64),
         "floats": torch.tensor([rope_theta(a), 1e-5, float(a.lora_alpha), attention_factor],
                                dtype=torch.float32),
@@ -546,7 +554,7 @@ def main(argv):
                      "o_proj and the MLP have none; the biases are frozen and not in the adapter "
                      "(LoRA bias none).")
     partial_note = (" partial_rotary_factor=%g (rotary dims %d of %d)" % (a.partial_rotary, a.rd, hs)
-                    if a.rd != hs else "")
+                    if a.rd != hs else "") + (" tie_word_embeddings=True" if a.tie else "")
     readme = f"""arch={a.arch} seed={a.seed} longrope={a.longrope} llama3_rope={a.llama3_rope} kv_heads={a.kv_heads} head_dim={hs} window={a.window or None} {rope_note}{partial_note}
 Made by: {cmd}
 Versions: torch {torch.__version__}, transformers {transformers.__version__}, peft {peft.__version__}, device {a.device}.
@@ -554,7 +562,7 @@ base/: HF model (config.json + model.safetensors stored as BF16; every base weig
 adapter/: PEFT LoRA r={a.lora_r} alpha={a.lora_alpha} on {",".join(TARGETS[a.arch])} (lora_B random), fp32, before the step.
 expected.safetensors: input_ids[{B},{T}], labels (-100 masked at t=0,1,2,{T // 2}), base_logits, lora_logits, loss (mean CE over shifted unmasked labels),
 grad.<peft param name> after loss.backward(), after_adamw.<name> after one torch AdamW step lr=1e-2 betas=(0.9,0.999) eps=1e-8 wd=0.01.
-meta.safetensors: ints I64 [C,L,NH,NKV,HS,I,V,window,lora_r,original_max,max_pos,rope_kind(0 default,1 longrope,2 llama3),B,T,arch(0 phi3,1 llama,2 qwen2),RD (rotary dims)], floats F32 [rope_theta,rms_eps,lora_alpha,attention_factor]{extra}.
+meta.safetensors: ints I64 [C,L,NH,NKV,HS,I,V,window,lora_r,original_max,max_pos,rope_kind(0 default,1 longrope,2 llama3),B,T,arch(0 phi3,1 llama,2 qwen2),RD (rotary dims),tied], floats F32 [rope_theta,rms_eps,lora_alpha,attention_factor]{extra}.
 Attention: eager, causal{f", sliding window {a.window} keys (kv_idx > q_idx - {a.window})" if a.window else ""}, fp32.
 """
     with open(os.path.join(a.out, "README.txt"), "w") as f:

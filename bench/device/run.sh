@@ -23,7 +23,7 @@
 #                      tests/cuda/infer_test (GPU greedy decode vs the CPU twins),
 #                      tests/cuda/hf_parity_test (the GPU step, AdamW, prefill and a decode
 #                      step vs Hugging Face transformers + PEFT: the checked-in Phi-3, Llama,
-#                      Qwen2 and partial-rotary Phi-3 (Phi-4-mini's rope) fixtures and fresh
+#                      Qwen2 and Phi-4-mini-like (partial rotary, tied) fixtures and fresh
 #                      ones made here by bench/device/hf_fixture.py at
 #                      Phi-3's head dim 96 and Llama's 128),
 #                      bench/cuda/model_bench + infer_bench (kaito_engine_cuda) and

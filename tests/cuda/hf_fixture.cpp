@@ -63,7 +63,7 @@ double norm_rel_error(const std::vector<float>& ref, const std::vector<float>& g
 result<hf_fixture> load_hf_fixture(const std::string& dir) {
   reader r{dir, {}};
   hf_fixture f;
-  const std::vector<int64_t> ints = r.ints("meta.safetensors", "ints", 15, 16);
+  const std::vector<int64_t> ints = r.ints("meta.safetensors", "ints", 15, 17);
   const std::vector<float> fl = r.floats("meta.safetensors", "floats", 4);
   KAITO_TRY(r.st);
   if (ints[14] < 0 || ints[14] > 2)
@@ -111,7 +111,9 @@ result<hf_fixture> load_hf_fixture(const std::string& dir) {
   const std::string base = "base/model.safetensors", ad = "adapter/adapter_model.safetensors";
   gpu::host_model_weights& w = f.weights;
   w.embed = r.floats(base, "model.embed_tokens.weight", s.V * s.C);
-  w.lm_head = r.floats(base, "lm_head.weight", s.V * s.C);
+  // ints[16]: tie_word_embeddings (absent before it existed: untied): no lm_head.weight stored
+  const bool tied = ints.size() > 16 && ints[16] != 0;
+  w.lm_head = tied ? w.embed : r.floats(base, "lm_head.weight", s.V * s.C);
   w.final_norm = r.floats(base, "model.norm.weight", s.C);
   w.layers.resize(size_t(s.L));
   for (int64_t l = 0; l < s.L; ++l) {

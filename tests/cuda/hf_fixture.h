@@ -10,7 +10,8 @@
 // after_adamw.<name>) and meta.safetensors (shapes as numbers: GPU hosts have no JSON library):
 //   ints   I64 [C, L, NH, NKV, HS, I, V, window, lora_r, original_max, max_pos, rope kind
 //              (0 default, 1 longrope, 2 llama3), B, T, arch (0 phi3, 1 llama, 2 qwen2), RD (the
-//              rotary dims; fixtures made before partial rotary lack it: HS)]
+//              rotary dims; fixtures made before partial rotary lack it: HS), tied (1:
+//              tie_word_embeddings, lm_head is the embedding; absent: 0)]
 //   floats F32 [rope_theta, rms_eps, lora_alpha, attention_factor]
 //   short_factor, long_factor F32 (RD/2) when longrope; llama3 F32 [factor, low_freq_factor,
 //   high_freq_factor] when llama3.

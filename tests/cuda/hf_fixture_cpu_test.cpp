@@ -236,9 +236,11 @@ TEST_P(hf_fixture_cpu, meta_agrees_with_config_json) {
     EXPECT_EQ(rp.at("long_factor").get<std::vector<float>>(), s.rope.long_factor);
     EXPECT_EQ(rp.at("short_factor").get<std::vector<float>>(), s.rope.short_factor);
     EXPECT_TRUE(gpu::rope_forward_uses_long(s.rope, fx_.T));
-    if (prf < 1.0) {  // the partial-rotary one (Phi-4-mini's rope): no window
+    if (prf < 1.0) {  // the Phi-4-mini-like one: partial rotary, tied embeddings, no window
       EXPECT_LT(s.rotary_dim(), s.HS);
       EXPECT_EQ(s.rope.long_factor.size(), size_t(s.rotary_dim() / 2));
+      EXPECT_TRUE(c.at("tie_word_embeddings").get<bool>());
+      EXPECT_EQ(fx_.weights.lm_head, fx_.weights.embed);
     } else {
       EXPECT_GT(s.window, 0);
       EXPECT_LT(s.window, fx_.T);

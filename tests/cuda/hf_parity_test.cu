@@ -6,8 +6,8 @@
 //   tests/data/hf-llama-gqa-llama3rope: Llama, GQA, llama3 rope, PEFT's separate q/k/v and
 //     gate/up LoRA modules (held as block-diagonal LoRAs, engine/cuda/gpu_model.h);
 //   tests/data/hf-qwen2-gqa-bias: Qwen2, the same modules plus q/k/v biases, rope theta 1e6;
-//   tests/data/hf-phi3-partial-rotary: Phi-4-mini's rope: partial_rotary_factor 0.75 (48 of 64
-//     dims rotate) with longrope's long factors;
+//   tests/data/hf-phi3-partial-rotary: Phi-4-mini's features: partial_rotary_factor 0.75 (48 of
+//     64 dims rotate) with longrope's long factors, tied embeddings;
 // or the folders given as arguments (bench/device/run.sh adds fresh, larger ones made on the GPU
 // host with Phi-3's head dim 96 and Llama's 128).
 // The base is bf16 (quantized_base = false: Kaito's `method: lora`), holding exactly the
