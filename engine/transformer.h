@@ -71,7 +71,7 @@ struct backward_buffers {
 
 struct forward_state {
   int64_t B = 0, T = 0;
-  std::vector<float> cos, sin;  // (N, HS)
+  std::vector<float> cos, sin;  // (N, rotary_dim)
   std::vector<layer_acts> layers;
   std::vector<lora_acts> lora;  // one per adapter module
   std::vector<float> x_final, rstd_f, xn_f;

@@ -2,8 +2,8 @@
 // (../shared/fixtures: fp32 Phi-3, Phi-3 with longrope, Llama with GQA; head dim 16) through
 // gpu_verify_fixture (engine/cuda_hf/gpu_verify.h), the check `kaito verify --device cuda` runs:
 // logits, loss, every LoRA gradient, prefill and a decode step, the AdamW step and the base
-// alone, each within its bf16 tolerance. Runs on the emulated CUDA runtime in CI
-// (gpu_verify_emu_test) and on a GPU (exit 77 without one).
+// alone, each within its bf16 tolerance; and with an NF4 base (--nf4) against the CPU engine's NF4.
+// Runs on the emulated CUDA runtime in CI (gpu_verify_emu_test) and on a GPU (exit 77 without one).
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -43,6 +43,25 @@ TEST_P(GpuVerify, MatchesHfPeftWithinBf16Tolerance) {
     // quantity was not computed on the GPU path at all
     if (row.quantity.find("logits") != std::string::npos || row.quantity.rfind("grad.", 0) == 0)
       EXPECT_GT(row.max_rel_err, 0.0) << row.quantity;
+  }
+}
+
+// QLoRA (Kaito's default method): the GPU with an NF4 base (double quant) against the CPU engine
+// with the same NF4 base, every row within the bf16 tolerances.
+TEST_P(GpuVerify, QloraMatchesTheCpuEnginesNf4) {
+  const std::string dir = kShared + GetParam();
+  if (!fs::exists(dir + "/expected.safetensors")) GTEST_SKIP() << "no " << dir;
+  gpu::gpu_verify_options o;
+  o.nf4 = true;
+  auto r = gpu::gpu_verify_fixture(*cx_, dir, o);
+  ASSERT_TRUE(r.ok()) << r.error().to_string();
+  std::printf("%s", engine::format_verify_report(*r).c_str());
+  EXPECT_NE(r->summary.find("base=nf4+dq"), std::string::npos) << r->summary;
+  // lora_logits, loss, 3 inference rows, and a grad row per LoRA tensor
+  ASSERT_GE(r->rows.size(), 5u + 16u);
+  for (const auto& row : r->rows) {
+    EXPECT_EQ(row.quantity.rfind("nf4: ", 0), 0u) << row.quantity;
+    EXPECT_TRUE(row.pass) << row.quantity << " " << row.max_rel_err << " > " << row.tolerance;
   }
 }
 
