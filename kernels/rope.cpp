@@ -95,10 +95,11 @@ void check_rope_shape(int64_t N, int64_t NH, int64_t HS, int64_t RD) {
               "rope: bad shape N=", N, " NH=", NH, " HS=", HS, " RD=", RD);
 }
 
-}  // namespace
-
-void rope_forward_cpu(float* out, const float* inp, const float* cos, const float* sin, int64_t N,
-                      int64_t NH, int64_t HS, int64_t RD) {
+// The rotation (forward) or its transpose (backward) of the first RD dims of every head, the rest
+// copied; in place allowed (both elements of a pair are read before either is written).
+template <bool Backward>
+void rope_cpu(float* out, const float* inp, const float* cos, const float* sin, int64_t N,
+              int64_t NH, int64_t HS, int64_t RD) {
   check_rope_shape(N, NH, HS, RD);
   const int64_t H = RD / 2;
   parallel_for(N, parallel_grain(6 * NH * HS), [&](int64_t n0, int64_t n1) {
@@ -109,37 +110,31 @@ void rope_forward_cpu(float* out, const float* inp, const float* cos, const floa
         const float* x = inp + (n * NH + h) * HS;  // inp[n,h,:]
         float* o = out + (n * NH + h) * HS;        // out[n,h,:] (may be x)
         for (int64_t j = 0; j < H; ++j) {
-          float x1 = x[j], x2 = x[j + H];
-          // q * cos + rotate_half(q) * sin, rotate_half = cat(-x2, x1)
-          o[j] = x1 * c[j] + (-x2) * s[j];
-          o[j + H] = x2 * c[j + H] + x1 * s[j + H];
+          const float x1 = x[j], x2 = x[j + H];
+          if (!Backward) {  // q * cos + rotate_half(q) * sin, rotate_half = cat(-x2, x1)
+            o[j] = x1 * c[j] + (-x2) * s[j];
+            o[j + H] = x2 * c[j + H] + x1 * s[j + H];
+          } else {  // the transpose: rotation by -angle
+            o[j] = x1 * c[j] + x2 * s[j + H];
+            o[j + H] = x2 * c[j + H] - x1 * s[j];
+          }
         }
-        for (int64_t d = RD; d < HS; ++d) o[d] = x[d];  // q_pass
+        for (int64_t d = RD; d < HS; ++d) o[d] = x[d];  // partial rotary's q_pass
       }
     }
   });
 }
 
+}  // namespace
+
+void rope_forward_cpu(float* out, const float* inp, const float* cos, const float* sin, int64_t N,
+                      int64_t NH, int64_t HS, int64_t RD) {
+  rope_cpu<false>(out, inp, cos, sin, N, NH, HS, RD);
+}
+
 void rope_backward_cpu(float* dinp, const float* dout, const float* cos, const float* sin,
                        int64_t N, int64_t NH, int64_t HS, int64_t RD) {
-  check_rope_shape(N, NH, HS, RD);
-  const int64_t H = RD / 2;
-  parallel_for(N, parallel_grain(6 * NH * HS), [&](int64_t n0, int64_t n1) {
-    for (int64_t n = n0; n < n1; ++n) {
-      const float* c = cos + n * RD;
-      const float* s = sin + n * RD;
-      for (int64_t h = 0; h < NH; ++h) {
-        const float* g = dout + (n * NH + h) * HS;  // dout[n,h,:]
-        float* d = dinp + (n * NH + h) * HS;        // dinp[n,h,:] (may be g)
-        for (int64_t j = 0; j < H; ++j) {
-          float g1 = g[j], g2 = g[j + H];
-          d[j] = g1 * c[j] + g2 * s[j + H];
-          d[j + H] = g2 * c[j + H] - g1 * s[j];
-        }
-        for (int64_t e = RD; e < HS; ++e) d[e] = g[e];
-      }
-    }
-  });
+  rope_cpu<true>(dinp, dout, cos, sin, N, NH, HS, RD);
 }
 
 }  // namespace kaito
