@@ -5,9 +5,8 @@ The folder has the layout of ../shared/fixtures/tiny-phi3* and is what `kaito ve
 engine, engine/verify.cpp) and the GPU tests consume. Model (--arch):
   phi3 (default): transformers Phi3ForCausalLM built from a Phi3Config (hidden_act silu,
     rms_norm_eps 1e-5, rope_theta 10000, untied embeddings (--tie ties them), all dropouts 0,
-    pad 0 / bos 1 / eos 2,
-    sliding_window W or None, eager attention), PEFT LoRA on qkv_proj, o_proj, gate_up_proj and
-    down_proj;
+    pad 0 / bos 1 / eos 2, sliding_window W or None, eager attention), PEFT LoRA on qkv_proj,
+    o_proj, gate_up_proj and down_proj;
   llama: transformers LlamaForCausalLM built from a LlamaConfig (same hidden_act, rms_norm_eps,
     rope_theta, untied embeddings, dropout 0, special ids and eager attention; attention_bias and
     mlp_bias False; no sliding window, --window is rejected), PEFT LoRA on q_proj, k_proj, v_proj,
@@ -47,7 +46,7 @@ Outputs in --out DIR:
                            after_adamw.<peft name> F32 after one torch.optim.AdamW step (lr=1e-2
                              betas=(0.9,0.999) eps=1e-8 weight_decay=0.01) over the LoRA params only
   meta.safetensors         the shape and rope facts for hosts without a JSON parser:
-                           ints I64 [15] = [C, L, NH, NKV, HS, I, V, window (0 = none), lora_r,
+                           ints I64 [17] = [C, L, NH, NKV, HS, I, V, window (0 = none), lora_r,
                              original_max (longrope or llama3; 0 with the default rope), max_pos,
                              rope kind (0 default, 1 longrope, 2 llama3), B, T,
                              arch (0 phi3, 1 llama, 2 qwen2), RD (the rotary dims: HS, or

@@ -258,9 +258,8 @@ int main(int argc, char** argv) {
   std::vector<std::string> dirs;
   for (int i = 1; i < argc; ++i) dirs.push_back(argv[i]);
   if (dirs.empty())
-    for (const char* d :
-         {"hf-phi3-gqa-window-longrope", "hf-llama-gqa-llama3rope", "hf-qwen2-gqa-bias",
-          "hf-phi3-partial-rotary"})
+    for (const char* d : {"hf-phi3-gqa-window-longrope", "hf-llama-gqa-llama3rope",
+                          "hf-qwen2-gqa-bias", "hf-phi3-partial-rotary"})
       dirs.push_back(std::string(KAITO_SOURCE_DIR) + "/tests/data/" + d);
   std::vector<testing::hf_fixture> fixtures;
   for (const std::string& d : dirs) {
