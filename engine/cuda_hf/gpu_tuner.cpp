@@ -5,6 +5,7 @@
 #include <string>
 #include <utility>
 
+#include "base/check.h"
 #include "engine/train_batches.h"
 #include "engine/train_checkpoint.h"
 #include "kernels/cross_entropy.h"
@@ -51,20 +52,21 @@ result<std::unique_ptr<gpu_tuner>> gpu_tuner::create(cuda_context& cx, gpu_hf_mo
 
 namespace {
 
-// The (B, T) ids and next-token targets (HF's label shift) of batch b, whose rows beyond b.B are
-// padding: token 0, no target.
+// The (B, b.T) ids and next-token targets (HF's label shift) of batch b (b.B <= B rows); rows
+// beyond b.B are padding: token 0, no target.
 struct micro {
   std::vector<int32_t> ids, targets;
 };
-micro micro_of(const engine::batch& b, int64_t B, int64_t T) {
+micro micro_of(const engine::batch& b, int64_t B) {
+  KAITO_CHECK(b.B <= B, "micro_of: ", b.B, " rows for a batch of ", B);
+  const int64_t T = b.T;
   micro mb;
-  mb.ids.assign(size_t(B * T), 0);
+  mb.ids = b.ids;
+  mb.ids.resize(size_t(B * T), 0);
   mb.targets.assign(size_t(B * T), cross_entropy_ignore_index);
-  for (int64_t r = 0; r < b.B; ++r) {
-    std::copy_n(b.ids.begin() + r * b.T, std::min(b.T, T), mb.ids.begin() + r * T);
-    for (int64_t t = 0; t + 1 < std::min(b.T, T); ++t)
-      mb.targets[size_t(r * T + t)] = b.labels[size_t(r * b.T + t + 1)];
-  }
+  for (int64_t r = 0; r < b.B; ++r)
+    for (int64_t t = 0; t + 1 < T; ++t)
+      mb.targets[size_t(r * T + t)] = b.labels[size_t(r * T + t + 1)];
   return mb;
 }
 
@@ -100,7 +102,7 @@ result<engine::step_info> gpu_tuner::step() {
     const engine::batch b = engine::make_train_batch(
         data_, engine::micro_batch_examples(n, B, cfg_.seed, micro_index_ + k * world + rank), T);
     total += engine::supervised_tokens(b);
-    micros.push_back(micro_of(b, B, T));
+    micros.push_back(micro_of(b, B));
   }
   if (ranks_) {
     KAITO_ASSIGN_OR_RETURN(total, engine::all_reduce_count(*ranks_, total));
@@ -138,7 +140,7 @@ result<double> gpu_tuner::evaluate() {
   for (int64_t i0 = 0; i0 < n; i0 += B) {
     std::vector<int64_t> which;
     for (int64_t i = i0; i < std::min(n, i0 + B); ++i) which.push_back(i);
-    const micro mb = micro_of(engine::make_train_batch(data_, which, T_), B, T_);
+    const micro mb = micro_of(engine::make_train_batch(data_, which, T_), B);  // T_ columns
     count += cross_entropy_count(mb.targets.data(), B * T_);
     KAITO_ASSIGN_OR_RETURN(const double s, trainer_->evaluate(mb.ids.data(), mb.targets.data()));
     sum += s;
