@@ -248,6 +248,11 @@ result<lora_pair> gpu_model_download_lora(cuda_context& cx, const gpu_model& m, 
 // The same for its fp32 gradients dA, dB (as the last backward left them). Synchronizes.
 result<lora_pair> gpu_model_download_lora_grads(cuda_context& cx, const gpu_model& m, int64_t l,
                                                 int t);
+// Sets those gradients (block form; what clip_and_update then applies), for checking the
+// optimizer on given gradients (engine/cuda_hf/gpu_verify.h). The same checks and errors as
+// gpu_model_set_lora. Synchronizes.
+status gpu_model_set_lora_grads(cuda_context& cx, gpu_model& m, int64_t l, int t,
+                                const lora_pair& grads);
 
 // The frozen base product through one base linear. bf16 (not quantized): gemm_forward_cuda /
 // gemm_backward_inp_cuda on `dense` (the bias, where the linear has one, in the GEMM's epilogue;

@@ -1,6 +1,7 @@
 // gpu_model (contract: engine/cuda/gpu_model.h): models built from host values, piece by piece
 // (gpu_model_alloc, gpu_model_upload_globals, gpu_model_upload_layer) or at once
-// (gpu_model_from_host), and the LoRA masters and grads read back (gpu_model_download_lora*).
+// (gpu_model_from_host), and the LoRA masters and grads read back (gpu_model_download_lora*) or
+// grads set (gpu_model_set_lora_grads).
 #include <cuda_bf16.h>
 
 #include <algorithm>
@@ -336,6 +337,20 @@ result<lora_pair> gpu_model_download_lora(cuda_context& cx, const gpu_model& m, 
 result<lora_pair> gpu_model_download_lora_grads(cuda_context& cx, const gpu_model& m, int64_t l,
                                                 int t) {
   return download_lora_pair(cx, m, l, t, true);
+}
+
+status gpu_model_set_lora_grads(cuda_context& cx, gpu_model& m, int64_t l, int t,
+                                const lora_pair& grads) {
+  if (l < 0 || l >= int64_t(m.layers.size()) || t < 0 || t >= kLoraTargets)
+    return invalid_argument("no LoRA (" + std::to_string(l) + ", " + std::to_string(t) + ")",
+                            "layers");
+  KAITO_TRY(check_lora(m.shape, l, t, grads.A, grads.B));
+  gpu_lora_linear& a = m.layers[size_t(l)].lora(t);
+  GPU_TRY_CUDA(cudaMemcpyAsync(a.dA.get(), grads.A.data(), grads.A.size() * sizeof(float),
+                               cudaMemcpyHostToDevice, cx.stream()));
+  GPU_TRY_CUDA(cudaMemcpyAsync(a.dB.get(), grads.B.data(), grads.B.size() * sizeof(float),
+                               cudaMemcpyHostToDevice, cx.stream()));
+  return cx.synchronize();
 }
 
 }  // namespace kaito::gpu

@@ -25,24 +25,8 @@ namespace {
 constexpr double k_tol_logits = 3e-2;
 constexpr double k_tol_loss = 5e-3;
 constexpr double k_tol_grad = 5e-2;
-constexpr double k_tol_adamw = 1e-3;
+constexpr double k_tol_adamw = 1e-6;
 constexpr double k_tol_decode = 2e-2;
-
-// max |ours - ref| / max |ref| over the entries where |g| > 1% of max |g|.
-double max_rel_err_where_grads_matter(const std::vector<float>& ours, const std::vector<float>& ref,
-                                      const std::vector<float>& g) {
-  if (ours.size() != ref.size() || g.size() != ref.size()) return INFINITY;
-  double gmax = 0.0, rmax = 0.0, err = 0.0;
-  for (float x : g) gmax = std::max(gmax, std::fabs(double(x)));
-  for (float x : ref) rmax = std::max(rmax, std::fabs(double(x)));
-  for (size_t i = 0; i < ref.size(); ++i)
-    if (std::fabs(double(g[i])) > 0.01 * gmax) {
-      const double d = std::fabs(double(ours[i]) - double(ref[i]));
-      if (!std::isfinite(d)) return INFINITY;
-      err = std::max(err, d);
-    }
-  return rmax > 0.0 ? err / rmax : err;
-}
 
 // The fp32 logits of every row of the trainer's last forward, (N, V).
 result<std::vector<float>> all_logits(gpu_trainer& tr, int64_t N) {
@@ -233,7 +217,7 @@ result<engine::verify_report> gpu_verify_fixture(cuda_context& cx, const std::st
   r.add("loss", engine::max_rel_err(&lossf, ref_loss.data(), 1, ref_loss.size()), k_tol_loss);
 
   KAITO_ASSIGN_OR_RETURN(engine::lora_adapter got, gpu_model_adapter(cx, m, /*with_grads=*/true));
-  std::vector<std::vector<float>> ref_grads;  // by module, A then B
+  std::vector<std::vector<float>> ref_grads;  // [2 i]: module i's A, [2 i + 1]: its B
   for (const engine::lora_module& mod : got.modules)
     for (bool is_b : {false, true}) {
       const std::string name = engine::golden_param_name(mod, is_b);
@@ -246,16 +230,26 @@ result<engine::verify_report> gpu_verify_fixture(cuda_context& cx, const std::st
 
   KAITO_TRY(check_inference(cx, m.model, b, ref_lora, "", &r));
 
+  // The GPU's AdamW step on the fixture's own gradients (as the CPU verify checks its optimizer):
+  // fed the GPU's bf16-level gradients instead, a first step is ill-conditioned wherever |g| is
+  // small (engine/verify.cpp's note), and those gradients have their own rows above.
+  for (int64_t l = 0; l < s.L; ++l)
+    for (int t = 0; t < kLoraTargets; ++t) {
+      std::vector<lora_pair> mods;
+      for (size_t i : target_modules(got, l, t))
+        mods.push_back({ref_grads[2 * i], ref_grads[2 * i + 1]});
+      KAITO_ASSIGN_OR_RETURN(const lora_pair packed, lora_pack_blocks(s, t, mods));
+      KAITO_TRY(gpu_model_set_lora_grads(cx, m.model, l, t, packed));
+    }
   KAITO_ASSIGN_OR_RETURN(step_result st, tr->clip_and_update());
   if (!st.updated) return internal_error("the AdamW step was skipped (non-finite grad norm)");
   KAITO_ASSIGN_OR_RETURN(engine::lora_adapter after, gpu_model_adapter(cx, m));
-  size_t gi = 0;
   for (const engine::lora_module& mod : after.modules)
     for (bool is_b : {false, true}) {
       const std::string name = engine::golden_param_name(mod, is_b);
       KAITO_ASSIGN_OR_RETURN(std::vector<float> ref, exp.f32("after_adamw." + name));
-      r.add("after_adamw." + name + " (|grad| > 1% max)",
-            max_rel_err_where_grads_matter(is_b ? mod.B : mod.A, ref, ref_grads[gi++]),
+      const std::vector<float>& p = is_b ? mod.B : mod.A;
+      r.add("after_adamw." + name, engine::max_rel_err(p.data(), ref.data(), p.size(), ref.size()),
             k_tol_adamw);
     }
 

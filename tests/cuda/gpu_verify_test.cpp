@@ -1,6 +1,7 @@
 // gpu_verify_test: the GPU engine against the golden HF transformers + PEFT fixtures
-// (../shared/fixtures: fp32 Phi-3, Phi-3 with longrope, Llama with GQA; head dim 16) through
-// gpu_verify_fixture (engine/cuda_hf/gpu_verify.h), the check `kaito verify --device cuda` runs:
+// (../shared/fixtures: fp32 Phi-3, Phi-3 with longrope, Llama with GQA, head dim 16; and the four
+// bench/device/hf_fixture.py made in tests/data) through gpu_verify_fixture
+// (engine/cuda_hf/gpu_verify.h), the check `kaito verify --device cuda` runs:
 // logits, loss, every LoRA gradient, prefill and a decode step, the AdamW step and the base
 // alone, each within its bf16 tolerance; and with an NF4 base (--nf4) against the CPU engine's NF4.
 // Runs on the emulated CUDA runtime in CI (gpu_verify_emu_test) and on a GPU (exit 77 without one).
@@ -23,12 +24,24 @@ namespace {
 namespace fs = std::filesystem;
 
 const std::string kShared = std::string(KAITO_SHARED_DIR) + "/fixtures/";
+const std::string kData = std::string(KAITO_SOURCE_DIR) + "/tests/data/";
+
+// The golden folders bench/device/hf_fixture.py made (tests/data: head dim 64, a bf16-exact base;
+// a window and longrope, Llama with llama3 rope, Qwen2's biases, Phi-4-mini's partial rotary and
+// tied embeddings), checked through the same user path as the shared ones.
+const char* const kMadeFixtures[] = {"hf-phi3-gqa-window-longrope", "hf-llama-gqa-llama3rope",
+                                     "hf-qwen2-gqa-bias", "hf-phi3-partial-rotary"};
+
+// ../shared/fixtures/<name>, or tests/data/<name> for the hf_fixture.py ones ("hf-...").
+std::string fixture_dir(const std::string& name) {
+  return (name.rfind("hf-", 0) == 0 ? kData : kShared) + name;
+}
 
 class GpuVerify : public testing::cuda_fixture,
                   public ::testing::WithParamInterface<const char*> {};
 
 TEST_P(GpuVerify, MatchesHfPeftWithinBf16Tolerance) {
-  const std::string dir = kShared + GetParam();
+  const std::string dir = fixture_dir(GetParam());
   if (!fs::exists(dir + "/expected.safetensors")) GTEST_SKIP() << "no " << dir;
   auto r = gpu::gpu_verify_fixture(*cx_, dir);
   ASSERT_TRUE(r.ok()) << r.error().to_string();
@@ -49,7 +62,7 @@ TEST_P(GpuVerify, MatchesHfPeftWithinBf16Tolerance) {
 // QLoRA (Kaito's default method): the GPU with an NF4 base (double quant) against the CPU engine
 // with the same NF4 base, every row within the bf16 tolerances.
 TEST_P(GpuVerify, QloraMatchesTheCpuEnginesNf4) {
-  const std::string dir = kShared + GetParam();
+  const std::string dir = fixture_dir(GetParam());
   if (!fs::exists(dir + "/expected.safetensors")) GTEST_SKIP() << "no " << dir;
   gpu::gpu_verify_options o;
   o.nf4 = true;
@@ -66,6 +79,8 @@ TEST_P(GpuVerify, QloraMatchesTheCpuEnginesNf4) {
 }
 
 INSTANTIATE_TEST_SUITE_P(fixtures, GpuVerify, ::testing::ValuesIn(testing::kGoldenFixtures),
+                         testing::golden_fixture_test_name);
+INSTANTIATE_TEST_SUITE_P(made, GpuVerify, ::testing::ValuesIn(kMadeFixtures),
                          testing::golden_fixture_test_name);
 
 class GpuVerifyFiles : public testing::cuda_fixture {
