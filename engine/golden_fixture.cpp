@@ -20,8 +20,13 @@ std::string read_text(const std::string& path) {
 
 }  // namespace
 
-adamw_hparams parse_readme_adamw(const std::string& readme) {
-  adamw_hparams h;
+adamw_params parse_readme_adamw(const std::string& readme) {
+  adamw_params h;
+  h.lr = 1e-2;  // the fixtures' defaults (adamw_params' own are torch's: lr 1e-3)
+  h.beta1 = 0.9;
+  h.beta2 = 0.999;
+  h.eps = 1e-8;
+  h.weight_decay = 0.01;
   const std::string num = "([-+0-9.eE]+)";
   std::smatch mm;
   auto grab = [&](const std::string& re, double* out) {

@@ -19,14 +19,13 @@
 #include "engine/lora_adapter.h"
 #include "engine/safetensors.h"
 #include "engine/transformer.h"
+#include "kernels/adamw.h"
 
 namespace kaito::engine {
 
-struct adamw_hparams {
-  double lr = 1e-2, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 0.01;
-};
-// Reads "lr=.. betas=(..,..) eps=.. wd=.." from README text; absent keys keep the defaults above.
-adamw_hparams parse_readme_adamw(const std::string& readme);
+// Reads "lr=.. betas=(..,..) eps=.. wd=.." from README text into the optimizer's settings; absent
+// keys keep the fixtures' defaults: lr 1e-2, betas (0.9, 0.999), eps 1e-8, weight decay 0.01.
+adamw_params parse_readme_adamw(const std::string& readme);
 
 // The fixture's name for a LoRA parameter: PEFT's in-memory name, adapter "default" kept
 // ("base_model.model.<path>.lora_A.default.weight").
@@ -38,7 +37,7 @@ class golden_fixture {
   static result<golden_fixture> open(const std::string& dir);
 
   const batch& inputs() const { return batch_; }  // ids, labels (B, S); pos empty
-  const adamw_hparams& adamw() const { return adamw_; }
+  const adamw_params& adamw() const { return adamw_; }
   // The next-token targets of the inputs, (B, S): targets[b, t] = labels[b, t + 1], -100 at t =
   // S - 1 (what the mean CE of `loss` runs over, for trainers that take targets).
   std::vector<int32_t> shifted_targets() const;
@@ -49,7 +48,7 @@ class golden_fixture {
   explicit golden_fixture(safetensors_file f) : file_(std::move(f)) {}
   safetensors_file file_;
   batch batch_;
-  adamw_hparams adamw_;
+  adamw_params adamw_;
 };
 
 }  // namespace kaito::engine

@@ -50,7 +50,7 @@ result<verify_report> verify_fixture(const std::string& dir, const verify_option
   KAITO_ASSIGN_OR_RETURN(std::shared_ptr<model> m, load_model(dir + "/base"));
   KAITO_ASSIGN_OR_RETURN(lora_adapter lora, load_peft_adapter(dir + "/adapter", m->config));
   KAITO_ASSIGN_OR_RETURN(golden_fixture exp, golden_fixture::open(dir));
-  const adamw_hparams& hp = exp.adamw();
+  const adamw_params& ap = exp.adamw();
   const batch& b = exp.inputs();
 
   verify_report r;
@@ -96,12 +96,6 @@ result<verify_report> verify_fixture(const std::string& dir, const verify_option
   // gate_proj.lora_B), so a 3e-9 gradient difference -- fp32 reduction-order noise, well inside
   // the 1e-4 gradient tolerance -- moves that parameter by 1.5e-6. Isolating the optimizer keeps
   // the 1e-6 check meaningful; the gradients have their own rows above.
-  adamw_params ap;
-  ap.lr = hp.lr;
-  ap.beta1 = hp.beta1;
-  ap.beta2 = hp.beta2;
-  ap.eps = hp.eps;
-  ap.weight_decay = hp.weight_decay;
   size_t gi = 0;
   for (auto& mod : lora.modules) {
     for (bool is_b : {false, true}) {

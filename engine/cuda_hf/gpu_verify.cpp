@@ -193,11 +193,7 @@ result<engine::verify_report> gpu_verify_fixture(cuda_context& cx, const std::st
   o.B = b.B;
   o.T = b.T;
   o.max_grad_norm = 0.0;  // the fixture's AdamW step is unclipped
-  o.adamw.lr = exp.adamw().lr;
-  o.adamw.beta1 = exp.adamw().beta1;
-  o.adamw.beta2 = exp.adamw().beta2;
-  o.adamw.eps = exp.adamw().eps;
-  o.adamw.weight_decay = exp.adamw().weight_decay;
+  o.adamw = exp.adamw();
   KAITO_ASSIGN_OR_RETURN(std::unique_ptr<gpu_trainer> tr, gpu_trainer::create(cx, m.model, o));
   const std::vector<int32_t> targets = exp.shifted_targets();
   const int64_t N = b.B * b.T;
