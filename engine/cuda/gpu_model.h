@@ -238,6 +238,9 @@ status gpu_model_upload_globals(cuda_context& cx, gpu_model& m, const std::vecto
                                 const std::vector<float>& lm_head);
 status gpu_model_upload_layer(cuda_context& cx, gpu_model& m, int64_t l,
                               const host_layer_weights& h, nf4_quantizer where);
+// invalid_argument "no LoRA (l, t)" (field "layers") unless the model has layer l and t is a
+// lora_target: the index check of every per-target call below and of gpu_trainer's.
+status check_lora_target(const gpu_model& m, int64_t l, int t);
 // Sets the LoRA of lora_target t of layer l (block form, as host_layer_weights): fp32 masters,
 // bf16 copies, grads zero. invalid_argument naming "layers[l].<target>.lora_A" / "lora_B" for a
 // wrong size or (split_lora) a B entry outside its blocks. Synchronizes.

@@ -300,10 +300,15 @@ result<gpu_model> gpu_model_from_host(cuda_context& cx, const gpu_model_shape& s
   return std::move(m);  // explicit: nvcc does not apply C++20 implicit move here
 }
 
-status gpu_model_set_lora(cuda_context& cx, gpu_model& m, int64_t l, int t, const lora_pair& p) {
+status check_lora_target(const gpu_model& m, int64_t l, int t) {
   if (l < 0 || l >= int64_t(m.layers.size()) || t < 0 || t >= kLoraTargets)
     return invalid_argument("no LoRA (" + std::to_string(l) + ", " + std::to_string(t) + ")",
                             "layers");
+  return {};
+}
+
+status gpu_model_set_lora(cuda_context& cx, gpu_model& m, int64_t l, int t, const lora_pair& p) {
+  KAITO_TRY(check_lora_target(m, l, t));
   KAITO_TRY(check_lora(m.shape, l, t, p.A, p.B));
   return detail::upload_lora(cx, m.layers[size_t(l)].lora(t), p.A, p.B);
 }
@@ -313,9 +318,7 @@ namespace {
 // lora_target t of layer l's fp32 pair (masters or grads) to the host.
 result<lora_pair> download_lora_pair(cuda_context& cx, const gpu_model& m, int64_t l, int t,
                                      bool grads) {
-  if (l < 0 || l >= int64_t(m.layers.size()) || t < 0 || t >= kLoraTargets)
-    return invalid_argument("no LoRA (" + std::to_string(l) + ", " + std::to_string(t) + ")",
-                            "layers");
+  KAITO_TRY(check_lora_target(m, l, t));
   const gpu_lora_linear& a = m.layers[size_t(l)].lora(t);
   lora_pair p;
   p.A.resize(size_t(a.r * a.in));
@@ -341,9 +344,7 @@ result<lora_pair> gpu_model_download_lora_grads(cuda_context& cx, const gpu_mode
 
 status gpu_model_set_lora_grads(cuda_context& cx, gpu_model& m, int64_t l, int t,
                                 const lora_pair& grads) {
-  if (l < 0 || l >= int64_t(m.layers.size()) || t < 0 || t >= kLoraTargets)
-    return invalid_argument("no LoRA (" + std::to_string(l) + ", " + std::to_string(t) + ")",
-                            "layers");
+  KAITO_TRY(check_lora_target(m, l, t));
   KAITO_TRY(check_lora(m.shape, l, t, grads.A, grads.B));
   gpu_lora_linear& a = m.layers[size_t(l)].lora(t);
   GPU_TRY_CUDA(cudaMemcpyAsync(a.dA.get(), grads.A.data(), grads.A.size() * sizeof(float),

@@ -449,9 +449,7 @@ result<step_result> gpu_trainer::clip_and_update() {
 }
 
 result<gpu_trainer::lora_moments> gpu_trainer::download_moments(int64_t l, int t) {
-  if (l < 0 || l >= m_.shape.L || t < 0 || t >= kLoraTargets)
-    return invalid_argument("no LoRA (" + std::to_string(l) + ", " + std::to_string(t) + ")",
-                            "layers");
+  KAITO_TRY(check_lora_target(m_, l, t));
   lora_moments mo;
   const size_t k = size_t(l * kLoraTargets + t) * 2;  // adam_list_: A then B per target
   auto get = [&](std::vector<float>& dst, const float* src, int64_t n) -> status {
@@ -469,9 +467,7 @@ result<gpu_trainer::lora_moments> gpu_trainer::download_moments(int64_t l, int t
 }
 
 status gpu_trainer::upload_moments(int64_t l, int t, const lora_moments& mo) {
-  if (l < 0 || l >= m_.shape.L || t < 0 || t >= kLoraTargets)
-    return invalid_argument("no LoRA (" + std::to_string(l) + ", " + std::to_string(t) + ")",
-                            "layers");
+  KAITO_TRY(check_lora_target(m_, l, t));
   const size_t k = size_t(l * kLoraTargets + t) * 2;
   auto put = [&](float* dst, const std::vector<float>& src, int64_t n, const char* what) -> status {
     if (int64_t(src.size()) != n)
