@@ -16,7 +16,13 @@
 // Output: a human line per row and `METRIC,<key>,<value>` lines (bench/device/model_report.py):
 //   train_tok_s, train_peak_mib, train_ckpt_tok_s, train_ckpt_peak_mib,
 //   train_fused_head_tok_s, train_fused_head_peak_mib (checkpointing off, fused lm_head + CE)
-//   train_nf4_mma_tok_s, train_nf4_mma_peak_mib (checkpointing off, fused NF4 tensor-core GEMM)
+//   train_nf4_mma_tok_s, train_nf4_mma_peak_mib (checkpointing off, the fused NF4 tensor-core
+//     GEMM for every base product the kernel takes)
+//   train_nf4_dequant_tok_s, train_nf4_dequant_peak_mib (checkpointing off, dequantize + cuBLASLt
+//     for every base product)
+//   The default rows (train, train_ckpt, train_fused_head, the profile) take the NF4 GEMM paths
+//   engine/cuda/gemm_choice.h measures at B x T first, as gpu_tuner does, and report it:
+//   nf4_gemm_{fwd,bwd}_{dequant,fused}_us (one layer's NF4 base products, each path).
 //   train_bf16_base_tok_s, train_bf16_base_peak_mib (checkpointing off, a second model whose base
 //     stays bf16: LoRA rather than QLoRA, the same work as the HF baseline's bf16 LoRA)
 // A row whose trainer does not fit prints so (resource_exhausted) and no METRIC line.
@@ -37,6 +43,7 @@
 #include <random>
 #include <vector>
 
+#include "engine/cuda/gemm_choice.h"
 #include "engine/cuda/gpu_model.h"
 #include "engine/cuda/step_profile.h"
 #include "engine/cuda/train_step.h"
@@ -57,10 +64,10 @@ size_t device_used() {
 
 // One row; returns false on a failure other than "does not fit".
 bool train_row(cuda_context& cx, gpu_model& m, const char* key, bool ckpt, bool fused_head,
-               bool fused_nf4, int64_t B, int64_t T, int steps, int warmup, bool full, size_t used0,
-               const std::vector<int32_t>& ids, const std::vector<int32_t>& targets,
-               bool attention_mma) {
-  m.fused_nf4_gemm = fused_nf4;
+               gpu_model::nf4_gemm_paths nf4, int64_t B, int64_t T, int steps, int warmup,
+               bool full, size_t used0, const std::vector<int32_t>& ids,
+               const std::vector<int32_t>& targets, bool attention_mma) {
+  m.fused_nf4_gemm = nf4;
   train_options o;
   o.attention_mma = attention_mma;
   o.B = B;
@@ -236,19 +243,36 @@ int main(int argc, char** argv) {
     for (int64_t t = 0; t < T; ++t)
       targets[size_t(b * T + t)] = t + 1 < T ? ids[size_t(b * T + t + 1)] : -100;
   bool ok = true;
-  auto row = [&](gpu_model& model, const char* key, bool ckpt, bool fused_head, bool fused_nf4) {
-    ok = train_row(cx, model, key, ckpt, fused_head, fused_nf4, B, T, steps, warmup, full, used0,
-                   ids, targets, attention_mma) &&
+  // The NF4 GEMM paths, measured at this batch as gpu_tuner measures them.
+  auto choice = choose_nf4_gemm(cx, m, B * T);
+  if (!choice.ok()) {
+    std::fprintf(stderr, "model_bench: nf4 gemm choice: %s\n", choice.error().to_string().c_str());
+    return 1;
+  }
+  const gpu_model::nf4_gemm_paths chosen = choice->paths();
+  std::printf("model_bench: nf4 gemm at %lld rows: %s\n", (long long)(B * T),
+              choice->note().c_str());
+  for (const auto& [name, d] :
+       {std::pair{"fwd", &choice->forward}, std::pair{"bwd", &choice->backward_inp}})
+    if (full && d->measured) {
+      std::printf("METRIC,nf4_gemm_%s_dequant_us,%.3f\n", name, d->us[0]);
+      std::printf("METRIC,nf4_gemm_%s_fused_us,%.3f\n", name, d->us[1]);
+    }
+  auto row = [&](gpu_model& model, const char* key, bool ckpt, bool fused_head,
+                 gpu_model::nf4_gemm_paths nf4) {
+    ok = train_row(cx, model, key, ckpt, fused_head, nf4, B, T, steps, warmup, full, used0, ids,
+                   targets, attention_mma) &&
          ok;
   };
-  row(m, "train", false, false, false);
-  row(m, "train_ckpt", true, false, false);
+  row(m, "train", false, false, chosen);
+  row(m, "train_ckpt", true, false, chosen);
   // The alternatives, each against the default row above (checkpointing off): the fused
-  // lm_head + cross-entropy head (vocabulary chunks of 4096), and the fused tensor-core NF4 GEMM
-  // for every base product. The measurement decides the defaults.
-  row(m, "train_fused_head", false, true, false);
-  row(m, "train_nf4_mma", false, false, true);
-  m.fused_nf4_gemm = false;
+  // lm_head + cross-entropy head (vocabulary chunks of 4096), and each NF4 GEMM path for every
+  // base product (what the measured choice above picks per direction).
+  row(m, "train_fused_head", false, true, chosen);
+  row(m, "train_nf4_mma", false, false, {true, true});
+  row(m, "train_nf4_dequant", false, false, {false, false});
+  m.fused_nf4_gemm = chosen;
   // Where the default row's step goes (engine/cuda/step_profile.h), for the report's "largest
   // remaining cost": one profiled step after a warm-up one, on a fresh trainer.
   ok = profile_step(cx, m, B, T, ids, targets, attention_mma) && ok;
@@ -258,7 +282,7 @@ int main(int argc, char** argv) {
     dense.quantized_base = false;
     auto dm = gpu_model_random(cx, dense, T, 1234, /*lora_b_zero=*/false);
     if (dm.ok()) {
-      row(*dm, "train_bf16_base", false, false, false);
+      row(*dm, "train_bf16_base", false, false, {});
     } else {
       std::printf("model_bench: train_bf16_base: %s: no METRIC\n", dm.error().to_string().c_str());
     }

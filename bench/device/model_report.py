@@ -26,6 +26,7 @@ ROWS = [  # our key, label, goal kind, goal value, HF key (default hf_<our key>)
     ("train_ckpt_peak_mib", "training peak MiB (ckpt on)", None, None, None),
     ("train_fused_head_tok_s", "  training tok/s, fused head", None, None, "hf_train_tok_s"),
     ("train_nf4_mma_tok_s", "  training tok/s, fused NF4", None, None, "hf_train_tok_s"),
+    ("train_nf4_dequant_tok_s", "  training tok/s, dequant NF4", None, None, "hf_train_tok_s"),
     ("train_bf16_base_tok_s", "  training tok/s, bf16 base", None, None, "hf_train_tok_s"),
     ("train_bf16_base_peak_mib", "  training peak MiB, bf16 base", None, None, "hf_train_peak_mib"),
     ("decode_b1_tok_s", "decode b1 tok/s", "abs_min", 1000.0, None),
@@ -39,6 +40,12 @@ ROWS = [  # our key, label, goal kind, goal value, HF key (default hf_<our key>)
     # one is used: engine/cuda/gemv_choice.h)
     ("gemv_pass_b1_scaled_lut_us", "  GEMV pass b1 us, scaled_lut", None, None, None),
     ("gemv_pass_b1_register_lut_us", "  GEMV pass b1 us, register_lut", None, None, None),
+    # the NF4 GEMM's two paths at 4 x 1024 rows, one layer's base products (us; per direction the
+    # faster one is used: engine/cuda/gemm_choice.h)
+    ("nf4_gemm_fwd_dequant_us", "  NF4 GEMM fwd us, dequant", None, None, None),
+    ("nf4_gemm_fwd_fused_us", "  NF4 GEMM fwd us, fused", None, None, None),
+    ("nf4_gemm_bwd_dequant_us", "  NF4 GEMM dinp us, dequant", None, None, None),
+    ("nf4_gemm_bwd_fused_us", "  NF4 GEMM dinp us, fused", None, None, None),
 ]
 
 

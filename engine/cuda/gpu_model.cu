@@ -129,6 +129,16 @@ result<gpu_model> gpu_model_random(cuda_context& cx, const gpu_model_shape& shap
 
 void base_linear_forward(cuda_context& cx, const gpu_model& m, const gpu_base_linear& w, bf16* out,
                          const bf16* inp, int64_t N) {
+  base_linear_forward_via(cx, m, w, out, inp, N, m.fused_nf4_gemm.forward);
+}
+
+void base_linear_backward_inp(cuda_context& cx, const gpu_model& m, const gpu_base_linear& w,
+                              bf16* dinp, const bf16* dout, int64_t N) {
+  base_linear_backward_inp_via(cx, m, w, dinp, dout, N, m.fused_nf4_gemm.backward_inp);
+}
+
+void base_linear_forward_via(cuda_context& cx, const gpu_model& m, const gpu_base_linear& w,
+                             bf16* out, const bf16* inp, int64_t N, bool fused) {
   if (!w.quantized()) {
     gemm_forward_cuda(cx, out, inp, w.dense.as<bf16>(), w.bias.as<bf16>(), N, w.C, w.OC);
     return;
@@ -141,7 +151,7 @@ void base_linear_forward(cuda_context& cx, const gpu_model& m, const gpu_base_li
   }
   nf4_absmax_dequantize_cuda(cx, *absmax, w.qabsmax.as<uint8_t>(), m.code8.as<float>(),
                              w.nested_absmax.as<float>(), w.offset, w.nblocks());
-  if (m.fused_nf4_gemm &&
+  if (fused &&
       nf4_gemm_mma_forward_check(out, inp, w.packed.as<uint8_t>(), *absmax, N, w.C, w.OC).ok())
     nf4_gemm_mma_forward_cuda(cx, out, inp, w.packed.as<uint8_t>(), *absmax, N, w.C, w.OC);
   else
@@ -150,8 +160,8 @@ void base_linear_forward(cuda_context& cx, const gpu_model& m, const gpu_base_li
   if (w.bias.get() != nullptr) gemm_add_bias_cuda(cx, out, w.bias.as<bf16>(), N, w.OC);
 }
 
-void base_linear_backward_inp(cuda_context& cx, const gpu_model& m, const gpu_base_linear& w,
-                              bf16* dinp, const bf16* dout, int64_t N) {
+void base_linear_backward_inp_via(cuda_context& cx, const gpu_model& m, const gpu_base_linear& w,
+                                  bf16* dinp, const bf16* dout, int64_t N, bool fused) {
   if (!w.quantized()) {
     gemm_backward_inp_cuda(cx, dinp, dout, w.dense.as<bf16>(), N, w.C, w.OC);
     return;
@@ -164,7 +174,7 @@ void base_linear_backward_inp(cuda_context& cx, const gpu_model& m, const gpu_ba
   }
   nf4_absmax_dequantize_cuda(cx, *absmax, w.qabsmax.as<uint8_t>(), m.code8.as<float>(),
                              w.nested_absmax.as<float>(), w.offset, w.nblocks());
-  if (m.fused_nf4_gemm &&
+  if (fused &&
       nf4_gemm_mma_backward_inp_check(dinp, dout, w.packed.as<uint8_t>(), *absmax, N, w.C, w.OC)
           .ok())
     nf4_gemm_mma_backward_inp_cuda(cx, dinp, dout, w.packed.as<uint8_t>(), *absmax, N, w.C, w.OC);

@@ -166,11 +166,15 @@ struct gpu_model {
   device_buffer rope_cos, rope_sin;            // fp32 (max_T, rotary_dim()): rope_tables
   device_buffer rope_cos_long, rope_sin_long;  // rope_tables::cos_long, sin_long (or empty)
   device_buffer code8;  // fp32 (256): the double-quant code (dynamic_map_signed)
-  // base_linear_forward / _backward_inp use the fused tensor-core NF4 GEMM (kernels/nf4.h
-  // nf4_gemm_mma_*: tiles dequantized in registers, no bf16 copy of W) where its shape and
-  // alignment preconditions hold, instead of dequantize + cuBLASLt. Which is faster is for
-  // bench/cuda/model_bench and nf4_bench to measure.
-  bool fused_nf4_gemm = false;
+  // Per direction, whether base_linear_forward / _backward_inp use the fused tensor-core NF4 GEMM
+  // (kernels/nf4.h nf4_gemm_mma_*: tiles dequantized in registers, no bf16 copy of W) where its
+  // shape and alignment preconditions hold, instead of dequantize + cuBLASLt. Off until set:
+  // engine/cuda/gemm_choice.h measures which is faster on the device (gpu_tuner does at create).
+  struct nf4_gemm_paths {
+    bool forward = false;
+    bool backward_inp = false;
+  };
+  nf4_gemm_paths fused_nf4_gemm;
 
   // Device bytes held by the model (weights, LoRA state, tables).
   size_t bytes() const;
@@ -262,14 +266,21 @@ status gpu_model_set_lora_grads(cuda_context& cx, gpu_model& m, int64_t l, int t
 // after an NF4 product gemm_add_bias_cuda adds it). NF4: the double-quant absmax is decoded into
 // cx's arena scratch (nblocks fp32), then nf4_gemm_forward_cuda / nf4_gemm_backward_inp_cuda (which
 // dequantize W to bf16 arena scratch, OC*C*2 bytes: size the arena for the largest linear), or
-// with m.fused_nf4_gemm the nf4_gemm_mma_* kernels where they apply (forward: C % 64 == 0,
-// OC % 128 == 0; backward: C % 128 == 0, OC % 64 == 0; 16-byte aligned activations).
+// with m.fused_nf4_gemm.forward / .backward_inp the nf4_gemm_mma_* kernels where they apply
+// (forward: C % 64 == 0, OC % 128 == 0; backward: C % 128 == 0, OC % 64 == 0; 16-byte aligned
+// activations).
 //   forward:      out (N, OC) = inp (N, C) · Wᵀ        (=)
 //   backward inp: dinp (N, C) = dout (N, OC) · W       (=)
 void base_linear_forward(cuda_context& cx, const gpu_model& m, const gpu_base_linear& w, bf16* out,
                          const bf16* inp, int64_t N);
 void base_linear_backward_inp(cuda_context& cx, const gpu_model& m, const gpu_base_linear& w,
                               bf16* dinp, const bf16* dout, int64_t N);
+// The same with the path given (fused: the nf4_gemm_mma_* kernels where they apply) instead of
+// m.fused_nf4_gemm's, for gemm_choice's measurement.
+void base_linear_forward_via(cuda_context& cx, const gpu_model& m, const gpu_base_linear& w,
+                             bf16* out, const bf16* inp, int64_t N, bool fused);
+void base_linear_backward_inp_via(cuda_context& cx, const gpu_model& m, const gpu_base_linear& w,
+                                  bf16* dinp, const bf16* dout, int64_t N, bool fused);
 
 // bf16 working copies <- fp32 masters for every LoRA tensor (after an optimizer step). Enqueued.
 void gpu_model_refresh_lora(cuda_context& cx, gpu_model& m);

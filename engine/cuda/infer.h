@@ -12,12 +12,13 @@
 //   + LoRA. Then final rmsnorm and the bf16 lm_head on each sequence's last row only; argmax
 //   (ties: the lowest id, as torch.argmax) over the bf16 logits.
 // Base products: prefill uses base_linear_forward (double-quant absmax decoded, W dequantized to
-//   bf16 in the arena, cuBLASLt). Decode uses the fused nf4_dq_gemv_cuda (reads each weight byte
-//   once; of its two kernels the one gemv_choice measured faster on this device) when the batch
-//   is <= gemv_max_batch and the linear's C is a multiple of 128, in calls of <= 16 rows
-//   (register_lut reads the weights once for 16 rows; scaled_lut once per 8, still well under
-//   dequant+GEMM's ~4.5 byte/weight of traffic). gemv_max_batch = 8 sends batch 16 to
-//   dequant+GEMM instead, so the bench can measure both.
+//   bf16 in the arena, cuBLASLt; or the fused tensor-core NF4 GEMM where the model's
+//   fused_nf4_gemm.forward says so: engine/cuda/gemm_choice.h measures which). Decode uses the
+//   fused nf4_dq_gemv_cuda (reads each weight byte once; of its two kernels the one gemv_choice
+//   measured faster on this device) when the batch is <= gemv_max_batch and the linear's C is a
+//   multiple of 128, in calls of <= 16 rows (register_lut reads the weights once for 16 rows;
+//   scaled_lut once per 8, still well under dequant+GEMM's ~4.5 byte/weight of traffic).
+//   gemv_max_batch = 8 sends batch 16 to dequant+GEMM instead, so the bench can measure both.
 // LoRA is applied at run time, unmerged (lora_forward_cuda, dropout 0; decode steps of <= 16 rows
 //   use one-kernel forms, fused into the kernel after each base product: fused_decode below):
 //   merging into an NF4 base

@@ -286,7 +286,7 @@ bool run_fb(cuda_context& cx, const gpu_model_shape& s, const gpu::host_model_we
     return false;
   }
   r.model = std::move(m).value();
-  r.model.fused_nf4_gemm = fused_nf4_gemm;
+  r.model.fused_nf4_gemm = {fused_nf4_gemm, fused_nf4_gemm};
   auto tr = gpu::gpu_trainer::create(cx, r.model, o);
   if (!tr.ok()) {
     expect(false, std::string(name) + ": gpu_trainer::create: " + tr.error().to_string());
