@@ -250,8 +250,11 @@ int main(int argc, char** argv) {
     return 1;
   }
   const gpu_model::nf4_gemm_paths chosen = choice->paths();
-  std::printf("model_bench: nf4 gemm at %lld rows: %s\n", (long long)(B * T),
-              choice->note().c_str());
+  std::printf(
+      "model_bench: nf4 gemm at %lld rows: %s (fused vs dequantize: max rel diff %.3g "
+      "forward, %.3g backward_inp)\n",
+      (long long)(B * T), choice->note().c_str(), choice->forward.max_rel_diff,
+      choice->backward_inp.max_rel_diff);
   for (const auto& [name, d] :
        {std::pair{"fwd", &choice->forward}, std::pair{"bwd", &choice->backward_inp}})
     if (full && d->measured) {
