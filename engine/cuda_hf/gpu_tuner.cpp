@@ -13,6 +13,22 @@
 
 namespace kaito::gpu {
 
+namespace {
+
+result<gemm_choice> pinned_or_measured(cuda_context& cx, const gpu_model& m, int64_t N,
+                                       nf4_gemm_mode mode) {
+  if (mode == nf4_gemm_mode::measure) return choose_nf4_gemm(cx, m, N);
+  gemm_choice c;
+  const bool fused = mode == nf4_gemm_mode::fused;
+  for (nf4_gemm_direction* d : {&c.forward, &c.backward_inp}) {
+    d->fused = fused;
+    d->note = fused ? "fused: pinned" : "dequantize: pinned";
+  }
+  return c;
+}
+
+}  // namespace
+
 result<std::unique_ptr<gpu_tuner>> gpu_tuner::create(cuda_context& cx, gpu_hf_model& m,
                                                      std::vector<engine::train_example> data,
                                                      engine::train_config cfg,
@@ -41,6 +57,8 @@ result<std::unique_ptr<gpu_tuner>> gpu_tuner::create(cuda_context& cx, gpu_hf_mo
   o.fused_head_vocab_chunk = opts.fused_head_vocab_chunk;
   o.seed = cfg.seed;
   std::unique_ptr<gpu_tuner> t(new gpu_tuner());
+  KAITO_ASSIGN_OR_RETURN(t->nf4_gemm_, pinned_or_measured(cx, m.model, o.B * T, opts.nf4_gemm));
+  m.model.fused_nf4_gemm = t->nf4_gemm_.paths();
   KAITO_ASSIGN_OR_RETURN(t->trainer_, gpu_trainer::create(cx, m.model, o));
   t->cx_ = &cx;
   t->m_ = &m;

@@ -34,6 +34,7 @@
 
 #include "base/status.h"
 #include "engine/all_reduce.h"
+#include "engine/cuda/gemm_choice.h"
 #include "engine/cuda/grad_reducer.h"
 #include "engine/cuda/train_step.h"
 #include "engine/cuda_hf/gpu_model_from_hf.h"
@@ -41,18 +42,25 @@
 
 namespace kaito::gpu {
 
+// The NF4 base products' path (gpu_model::fused_nf4_gemm): measured per direction on the device
+// (engine/cuda/gemm_choice.h; the default), or pinned to one path for runs that must repeat bit for
+// bit across processes (a resumed run measures again and may take the other path otherwise).
+enum class nf4_gemm_mode { measure, dequantize, fused };
+
 struct gpu_tune_options {
   int64_t T = 0;                       // tokens per sequence; 0: the longest example
   bool checkpoint = false;             // per-layer activation checkpointing
   bool attention_mma = true;           // train_options::attention_mma
   int64_t fused_head_vocab_chunk = 0;  // train_options::fused_head_vocab_chunk
+  nf4_gemm_mode nf4_gemm = nf4_gemm_mode::measure;
 };
 
 class gpu_tuner {
  public:
   // invalid_argument naming the field: the data (engine::validate_train_data), a non-positive
   // micro_batch_size / grad_accum, an example longer than T, T above the model's max_T;
-  // resource_exhausted when the activations do not fit.
+  // resource_exhausted when the activations do not fit. Sets the model's NF4 GEMM paths
+  // (opts.nf4_gemm; measured at micro_batch_size x T rows before the activations are allocated).
   static result<std::unique_ptr<gpu_tuner>> create(cuda_context& cx, gpu_hf_model& m,
                                                    std::vector<engine::train_example> data,
                                                    engine::train_config cfg,
@@ -77,6 +85,8 @@ class gpu_tuner {
   status load_checkpoint(const std::string& dir);
   bool last_updated() const { return last_updated_; }
   int64_t T() const { return T_; }
+  // The NF4 GEMM paths create() set, with the measurement behind them (measure mode).
+  const gemm_choice& nf4_gemm() const { return nf4_gemm_; }
 
  private:
   gpu_tuner() = default;
@@ -90,6 +100,7 @@ class gpu_tuner {
   int64_t step_ = 0;
   int64_t micro_index_ = 0;
   bool last_updated_ = false;
+  gemm_choice nf4_gemm_;
 };
 
 }  // namespace kaito::gpu

@@ -8,6 +8,8 @@
 //     modules, close to the CPU's: the updates (after - before) within 10% in 2-norm (AdamW turns
 //     a bf16 sign flip of a near-zero gradient into a 2*lr move, so element bounds mean little).
 //   - QLoRA on the Phi-3 fixture (NF4 base on both sides): loss within 2e-4, norm within 1e-2.
+//   - The NF4 GEMM paths: measured by default or pinned, set on the model; fused and dequantize
+//     take the same step (loss within 1e-3, norm within 1e-2).
 //   - Accumulation is exact: 2 micro-batches of 2 take the same step as 1 micro-batch of 4 (the
 //     same examples: train_batches.h's order), loss and norm within 1e-5.
 //   - Data parallel: two ranks in two processes (a socket all_reducer, host_grad_reducer) take
@@ -208,6 +210,53 @@ TEST_F(GpuTuner, QloraMatchesTheCpuTrainerOnPhi3) {
   ASSERT_TRUE(gpu.ok()) << gpu.error().to_string();
   expect_same_steps(*cpu, **gpu, steps, 2e-4, 1e-2, "qlora");
   expect_same_eval(*cpu, **gpu, 2e-4, "after qlora training");
+}
+
+// The NF4 GEMM paths (gpu_tune_options::nf4_gemm): measured by default (engine/cuda/gemm_choice.h)
+// or pinned, and set on the model by create(). On the Phi-3 fixture (C 128, I 192) the fused
+// forward takes all four linears and the fused backward three (down's C = 192 is no multiple of
+// 128). Either path takes the same step within bf16 rounding.
+TEST_F(GpuTuner, Nf4GemmPathsAreMeasuredOrPinned) {
+  const std::string phi3 =
+      std::string(KAITO_SOURCE_DIR) + "/tests/data/hf-phi3-gqa-window-longrope";
+  gpu::gpu_hf_options o;
+  o.max_T = 64;
+  o.quantized_base = true;
+  o.adapter_dir = phi3 + "/adapter";
+  std::vector<engine::step_info> first;
+  for (gpu::nf4_gemm_mode mode :
+       {gpu::nf4_gemm_mode::dequantize, gpu::nf4_gemm_mode::fused, gpu::nf4_gemm_mode::measure}) {
+    auto hf = gpu::gpu_model_from_hf(*cx_, phi3 + "/base", o);
+    ASSERT_TRUE(hf.ok()) << hf.error().to_string();
+    gpu::gpu_tune_options to;
+    to.nf4_gemm = mode;
+    auto t = gpu::gpu_tuner::create(*cx_, *hf, dataset(hf->model.shape.V, {40, 33, 48, 36}),
+                                    config(2, 2, 1), to);
+    ASSERT_TRUE(t.ok()) << t.error().to_string();
+    const gpu::gemm_choice& c = (*t)->nf4_gemm();
+    std::printf("nf4 gemm: %s\n", c.note().c_str());
+    EXPECT_EQ(hf->model.fused_nf4_gemm.forward, c.forward.fused);
+    EXPECT_EQ(hf->model.fused_nf4_gemm.backward_inp, c.backward_inp.fused);
+    if (mode == gpu::nf4_gemm_mode::measure) {
+      EXPECT_TRUE(c.forward.measured);
+      EXPECT_EQ(c.forward.linears, 4);
+      EXPECT_EQ(c.backward_inp.linears, 3);
+    } else {
+      const bool fused = mode == gpu::nf4_gemm_mode::fused;
+      EXPECT_EQ(c.forward.fused, fused);
+      EXPECT_EQ(c.backward_inp.fused, fused);
+      EXPECT_FALSE(c.forward.measured);
+      EXPECT_NE(c.note().find("pinned"), std::string::npos) << c.note();
+    }
+    auto s = (*t)->step();
+    ASSERT_TRUE(s.ok()) << s.error().to_string();
+    first.push_back(*s);
+  }
+  EXPECT_LT(rel(first[1].loss, first[0].loss), 1e-3) << first[1].loss << " vs " << first[0].loss;
+  EXPECT_LT(rel(first[1].grad_norm, first[0].grad_norm), 1e-2)
+      << first[1].grad_norm << " vs " << first[0].grad_norm;
+  std::printf("fused vs dequantize: loss %.3e, grad norm %.3e (relative)\n",
+              rel(first[1].loss, first[0].loss), rel(first[1].grad_norm, first[0].grad_norm));
 }
 
 // evaluate() is forward only: a run that evaluates between its steps takes them bit for bit as one
