@@ -5,7 +5,6 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
-#include <cmath>
 #include <cstdio>
 #include <map>
 #include <mutex>
@@ -14,6 +13,7 @@
 
 #include "engine/cuda/cuda_try.h"
 #include "engine/cuda/device_buffer.h"
+#include "engine/cuda/device_measure.h"
 #include "kernels/dtype.h"
 #include "kernels/nf4.h"
 
@@ -82,21 +82,6 @@ void product(cuda_context& cx, const gpu_model& m, int t, bool backward, bool fu
     base_linear_forward_via(cx, m, w, y, x, N, fused);
 }
 
-// max |a - b| / max |a| over n bf16 values on the device (NaN counts as infinitely far).
-result<double> rel_diff(const bf16* a_dev, const bf16* b_dev, int64_t n) {
-  std::vector<bf16> a(static_cast<size_t>(n)), b(a.size());
-  GPU_TRY_CUDA(cudaMemcpy(a.data(), a_dev, a.size() * 2, cudaMemcpyDeviceToHost));
-  GPU_TRY_CUDA(cudaMemcpy(b.data(), b_dev, b.size() * 2, cudaMemcpyDeviceToHost));
-  double mx = 0.0, d = 0.0;
-  for (size_t i = 0; i < a.size(); ++i) {
-    const double va = bf16_to_f32(a[i]), vb = bf16_to_f32(b[i]);
-    mx = std::max(mx, std::fabs(va));
-    const double e = std::fabs(va - vb);
-    d = std::isnan(e) ? INFINITY : std::max(d, e);
-  }
-  return mx > 0.0 ? d / mx : d;
-}
-
 struct buffers {
   device_buffer x, y0, y1;
 };
@@ -137,33 +122,17 @@ result<nf4_gemm_direction> measure(cuda_context& cx, const gpu_model& m, bool ba
       d.note = "dequantize: the fused kernel failed (" + st.to_string() + ")";
       return d;
     }
-    KAITO_ASSIGN_OR_RETURN(double e, rel_diff(y0, y1, n0 * out_cols));
+    KAITO_ASSIGN_OR_RETURN(double e, bf16_max_rel_diff(y0, y1, n0 * out_cols));
     diff = std::max(diff, e);
   }
 
   // Timing: best of 3 passes after a warm-up pass, per path.
-  cudaEvent_t e0 = nullptr, e1 = nullptr;
-  GPU_TRY_CUDA(cudaEventCreate(&e0));
-  if (cudaError_t err = cudaEventCreate(&e1); err != cudaSuccess) {
-    cudaEventDestroy(e0);
-    GPU_TRY_CUDA(err);
+  double best[2];
+  for (int path = 0; path < 2; ++path) {
+    KAITO_ASSIGN_OR_RETURN(best[path], best_pass_us(cx, [&] {
+                             for (int t : nf4) product(cx, m, t, backward, path == 1, y0, x, N);
+                           }));
   }
-  double best[2] = {INFINITY, INFINITY};
-  cudaError_t err = cudaSuccess;
-  for (int path = 0; path < 2 && err == cudaSuccess; ++path) {
-    for (int rep = 0; rep < 4 && err == cudaSuccess; ++rep) {
-      err = cudaEventRecord(e0, cx.stream());
-      for (int t : nf4) product(cx, m, t, backward, path == 1, y0, x, N);
-      if (err == cudaSuccess) err = cudaEventRecord(e1, cx.stream());
-      if (err == cudaSuccess) err = cudaEventSynchronize(e1);
-      float ms = 0.0f;
-      if (err == cudaSuccess) err = cudaEventElapsedTime(&ms, e0, e1);
-      if (rep > 0) best[path] = std::min(best[path], 1000.0 * ms);
-    }
-  }
-  cudaEventDestroy(e0);
-  cudaEventDestroy(e1);
-  GPU_TRY_CUDA(err);
   KAITO_TRY(cx.synchronize());
   return decide_nf4_gemm(int(taken.size()), best[0], best[1], diff);
 }

@@ -7,13 +7,13 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
-#include <cmath>
 #include <cstdio>
 #include <random>
 #include <vector>
 
 #include "engine/cuda/cuda_try.h"
 #include "engine/cuda/device_buffer.h"
+#include "engine/cuda/device_measure.h"
 #include "kernels/dtype.h"
 
 namespace kaito::gpu {
@@ -100,42 +100,20 @@ result<gemv_choice> choose_gemv_kernel(cuda_context& cx, const gpu_model& m, int
       c.note = "scaled_lut: register_lut failed (" + st.to_string() + ")";
       return c;
     }
-    std::vector<bf16> a(size_t(B * w.OC)), b(a.size());
-    GPU_TRY_CUDA(cudaMemcpy(a.data(), y0.get(), a.size() * 2, cudaMemcpyDeviceToHost));
-    GPU_TRY_CUDA(cudaMemcpy(b.data(), y1.get(), b.size() * 2, cudaMemcpyDeviceToHost));
-    double mx = 0.0, d = 0.0;
-    for (size_t i = 0; i < a.size(); ++i) {
-      const double va = bf16_to_f32(a[i]), vb = bf16_to_f32(b[i]);
-      mx = std::max(mx, std::fabs(va));
-      const double e = std::fabs(va - vb);
-      d = std::isnan(e) ? INFINITY : std::max(d, e);
-    }
-    diff = std::max(diff, mx > 0.0 ? d / mx : d);
+    KAITO_ASSIGN_OR_RETURN(double e, bf16_max_rel_diff(y0.as<bf16>(), y1.as<bf16>(), B * w.OC));
+    diff = std::max(diff, e);
   }
 
-  // Timing: best of 3 passes over every layer after one warm-up pass.
-  cudaEvent_t e0 = nullptr, e1 = nullptr;
-  GPU_TRY_CUDA(cudaEventCreate(&e0));
-  GPU_TRY_CUDA(cudaEventCreate(&e1));
-  double best[2] = {INFINITY, INFINITY};
-  cudaError_t err = cudaSuccess;
-  for (int k = 0; k < 2 && err == cudaSuccess; ++k) {
+  // Timing: best of 3 passes over every layer after one warm-up pass, per kernel.
+  double best[2];
+  for (int k = 0; k < 2; ++k) {
     const auto kernel = k == 0 ? nf4_gemv_kernel::scaled_lut : nf4_gemv_kernel::register_lut;
-    for (int rep = 0; rep < 4 && err == cudaSuccess; ++rep) {
-      err = cudaEventRecord(e0, cx.stream());
-      for (const gpu_layer& ly : m.layers)
-        for (int t = 0; t < kLoraTargets; ++t)
-          launch(cx, m, ly.base(t), y0.as<bf16>(), x.as<bf16>(), B, kernel);
-      if (err == cudaSuccess) err = cudaEventRecord(e1, cx.stream());
-      if (err == cudaSuccess) err = cudaEventSynchronize(e1);
-      float ms = 0.0f;
-      if (err == cudaSuccess) err = cudaEventElapsedTime(&ms, e0, e1);
-      if (rep > 0) best[k] = std::min(best[k], 1000.0 * ms);
-    }
+    KAITO_ASSIGN_OR_RETURN(best[k], best_pass_us(cx, [&] {
+                             for (const gpu_layer& ly : m.layers)
+                               for (int t = 0; t < kLoraTargets; ++t)
+                                 launch(cx, m, ly.base(t), y0.as<bf16>(), x.as<bf16>(), B, kernel);
+                           }));
   }
-  cudaEventDestroy(e0);
-  cudaEventDestroy(e1);
-  GPU_TRY_CUDA(err);
   KAITO_TRY(cx.synchronize());
   return decide_gemv_kernel(best[0], best[1], diff);
 }
