@@ -1,5 +1,5 @@
 // gemm_choice (contract: engine/cuda/gemm_choice.h): per direction, an agreement check and a timed
-// pass over layer 0's NF4 linears for each path, remembered per (device, N, shapes).
+// pass over layer 0's NF4 linears for each path, remembered per (device, rows measured, shapes).
 #include "engine/cuda/gemm_choice.h"
 
 #include <cuda_runtime.h>
