@@ -1,57 +1,78 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2317  # the stage functions run through `stage`, in a child bash
 # bench/device/run.sh: the one script for the GPU host (H200; Ubuntu 24.04, g++ 13, CMake 4,
 # CUDA 13; no CAF, OpenBLAS or GoogleTest needed; PyTorch in python3).
-#   1 environment      nvidia-smi, nvcc, cmake, torch versions
-#   2 configure+build  -DKAITO_KERNELS_ONLY=ON into a fresh build dir: the kernel binaries, then
-#                      (separately, so their errors never cost the parity stage its binaries)
-#                      the model-level ones
-#   3 parity           tests/cuda/parity_test: every CUDA twin vs its CPU twin (fresh random inputs)
-#   3b nccl            tests/cuda/nccl_test: unique id, one-rank communicator, bucketed all-reduce
-#   4 memcheck         (run last in `check`) compute-sanitizer --tool memcheck on parity_test --first (each op's first
-#                      row), on hf_parity_test with the small fixture (the whole engine) and on
-#                      infer_test --first (decode), when the tool is there and the machine lets
-#                      it instrument the GPU
-#   5 perf rows        parity_test --perf (the same rows, timed)
-#   6 benchmarks       bench/cuda/nf4_bench (ours) + bench/device/report.py (PyTorch baselines in
-#                      the same run) -> ONE table: op, shape, ours, baseline, ratio, roofline
-#   7 kernel lab       bench/cuda/nf4_gemv_versions: GEMV variants, CPU-checked, then timed
-#   8 model level      tests/cuda/model_parity_test (the GPU training step vs a CPU composition
-#                      of the twins), tests/cuda/grad_reducer_test (the step with NCCL's
-#                      bucketed all-reduce on one rank: bit-identical grads),
-#                      tests/cuda/host_grad_reducer_test (the same interface over a host
-#                      all_reducer, the CPU ring's),
-#                      tests/cuda/infer_test (GPU greedy decode vs the CPU twins),
-#                      tests/cuda/hf_parity_test (the GPU step, AdamW, prefill and a decode
-#                      step vs Hugging Face transformers + PEFT: the checked-in Phi-3, Llama,
-#                      Qwen2 and Phi-4-mini-like (partial rotary, tied) fixtures and fresh
-#                      ones made here by bench/device/hf_fixture.py at
-#                      Phi-3's head dim 96 and Llama's 128),
-#                      bench/cuda/model_bench + infer_bench (kaito_engine_cuda) and
-#                      bench/device/hf_model_bench.py (transformers + peft, same run), then
-#                      bench/device/model_report.py -> ONE table: metric, ours, HF, ratio, goal
-# Every stage logs to $OUT/device_log.txt and the script goes on to the next stage when one fails,
-# so a broken benchmark never hides the parity results; the exit code is the number of failed
-# stages. The table and a stage summary go to $OUT/device_report.txt and are printed last. Each
-# half stays inside BUDGET_S seconds (default 560: one device command may run 600).
-# Usage: bash bench/device/run.sh [all|check|perf]   (OUT defaults to ./out/device; BUILD_DIR to
-#        /tmp/kaito-build-device). One device command may run at most 10 minutes, so the script
-#        comes in two halves that each fit: `check` = environment, build, parity, nccl, memcheck,
-#        model_parity, grad_reducer, infer_test, hf_parity; `perf` = perf rows, kernel benchmarks +
-#        baselines, kernel lab, model benchmarks + HF baseline + table (it builds first only when
-#        the build dir lacks the binaries, so run `check` first on the same machine). `all`
-#        (default) runs both.
+# Stages (each a function below; `all` runs them in this order, most telling first):
+#   environment    nvidia-smi, nvcc, cmake, torch versions
+#   build          -DKAITO_KERNELS_ONLY=ON into a fresh build dir, every target in ONE keep-going
+#                  build (a target that fails to compile costs only the stages that need it), SASS
+#                  for the machine's own GPU only (sm_90a on an H200; CI compiles the PTX fallback)
+#   parity         tests/cuda/parity_test: every CUDA twin vs its CPU twin (fresh random inputs)
+#   model_bench    bench/cuda/model_bench: training at the Phi-3-mini shape (our rows)
+#   hf_baseline    bench/device/hf_model_bench.py: transformers + peft, the same shapes
+#   infer_bench    bench/cuda/infer_bench: decode at batch 1 and 16, prefill at 2048
+#   model_table    bench/device/model_report.py -> ONE table: metric, ours, HF, ratio, goal
+#   hf_parity      tests/cuda/hf_parity_test: the GPU step, AdamW, prefill and a decode step vs
+#                  transformers + PEFT on the checked-in Phi-3, Llama, Qwen2 and Phi-4-mini-like
+#                  (partial rotary, tied) fixtures and two fresh ones made here by
+#                  bench/device/hf_fixture.py (Phi-3's head dim 96, Llama's 128)
+#   model_parity   tests/cuda/model_parity_test: the GPU training step vs a CPU composition of
+#                  the twins (tiny shape, Phi-3's heads, Qwen2's biases and split LoRAs)
+#   infer_test     tests/cuda/infer_test: GPU greedy decode vs the CPU twins
+#   nccl           tests/cuda/nccl_test: unique id, one-rank communicator, bucketed all-reduce
+#   grad_reducer   tests/cuda/grad_reducer_test (the step with NCCL's bucketed all-reduce on one
+#                  rank: bit-identical grads) and host_grad_reducer_test (the same interface over
+#                  a host all_reducer, the CPU ring's)
+#   perf_rows      parity_test --perf (the parity rows, timed)
+#   nf4_bench      bench/cuda/nf4_bench (our NF4 kernels)
+#   baseline       bench/device/report.py: PyTorch baselines of nf4_bench's rows in the same run
+#                  -> ONE table: op, shape, ours, baseline, ratio, roofline
+#   kernel_lab     bench/cuda/nf4_gemv_versions: GEMV variants, CPU-checked, then timed
+#   memcheck       compute-sanitizer --tool memcheck on parity_test --first, hf_parity_test on the
+#                  small fixture (the whole engine) and infer_test --first (decode), when the tool
+#                  is there and the machine lets it instrument the GPU; last, as it is the slowest
+# Usage: bash bench/device/run.sh [all|check|perf|STAGE[,STAGE...]]
+#   all (default)  every stage above in that order, in ONE device command: a session has 15
+#                  minutes of device time, the machine's start included, so the first call must
+#                  bring back everything it can (goals first, memcheck last)
+#   check          the correctness stages (parity, hf_parity, model_parity, infer_test, nccl,
+#                  grad_reducer, memcheck); perf: the timing stages
+#   STAGE,...      only those, for a rerun after a fix (the build comes first whenever the build
+#                  dir lacks the binaries, which on a fresh machine is always)
+# Every stage logs to $OUT/device_log.txt as it runs, and the script goes on to the next stage
+# when one fails, so a broken benchmark never hides the parity results; the exit code is the
+# number of failed stages. The stages' own files go to $WORK (default /tmp/kaito-device-work); at
+# the end $OUT gets device_report.txt (stage summary and every table; also printed last) and
+# device_files.tar.gz (the stages' files): three files, as the device tool brings back at most 8.
+# The whole run keeps inside BUDGET_S seconds (default 560: one device command may run 600).
 set -euo pipefail
 PART=${1:-all}
-case "$PART" in all | check | perf) ;; *)
-  echo "usage: $0 [all|check|perf]" >&2
-  exit 2
-  ;;
+CHECK_STAGES=(parity hf_parity model_parity infer_test nccl grad_reducer memcheck)
+PERF_STAGES=(model_bench hf_baseline infer_bench model_table perf_rows nf4_bench baseline
+  kernel_lab)
+ALL_STAGES=(parity model_bench hf_baseline infer_bench model_table hf_parity model_parity
+  infer_test nccl grad_reducer perf_rows nf4_bench baseline kernel_lab memcheck)
+case "$PART" in
+  all) STAGES=("${ALL_STAGES[@]}") ;;
+  check) STAGES=("${CHECK_STAGES[@]}") ;;
+  perf) STAGES=("${PERF_STAGES[@]}") ;;
+  *)
+    IFS=, read -r -a STAGES <<<"$PART"
+    for s in "${STAGES[@]}"; do
+      if [[ " ${ALL_STAGES[*]} " != *" $s "* ]]; then
+        echo "usage: $0 [all|check|perf|STAGE[,STAGE...]]; stages: ${ALL_STAGES[*]}" >&2
+        exit 2
+      fi
+    done
+    ;;
 esac
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 OUT=${OUT:-$ROOT/out/device}
+WORK=${WORK_DIR:-/tmp/kaito-device-work}
 BUILD=${BUILD_DIR:-/tmp/kaito-build-device}
 JOBS=${JOBS:-16}
-mkdir -p "$OUT"
+mkdir -p "$OUT" "$WORK"
+rm -f "$WORK"/*.txt "$WORK"/*.failed  # no stale rows from an earlier run on this machine
 LOG=$OUT/device_log.txt
 REPORT=$OUT/device_report.txt
 : >"$LOG"
@@ -59,21 +80,23 @@ REPORT=$OUT/device_report.txt
 SUMMARY=()
 FAILED=0
 
-# The device tool kills a command at 600 s and then nothing comes back, report included: every
-# stage's limit is cut to what is left of BUDGET_S (default 560) from the script's start, and a
-# stage that would get under 10 s is not started.
+# The device tool kills a command at 600 s: every stage's limit is cut to what is left of
+# BUDGET_S (default 560) from the script's start, and a stage that would get under 10 s is not
+# started, so the report is always written.
 BUDGET_S=${BUDGET_S:-560}
 
 # stage NAME TIMEOUT_S FUNCTION [ARGS]: run one of the functions below (exported, in a child bash)
-# with a time limit; output to the terminal and the log.
+# with a time limit; output to the terminal and the log, the result to the log at once (a run
+# cut short still says how far it got) and to the summary.
 stage() {
-  local name=$1 limit=$2
+  local name=$1 limit=$2 line
   shift 2
   local left=$((BUDGET_S - SECONDS - 15))  # 15 s: --kill-after and the report
   if [ "$left" -lt 10 ]; then
     FAILED=$((FAILED + 1))
-    SUMMARY+=("$(printf '%-12s NOT RUN        (time budget of %ss spent)' "$name" "$BUDGET_S")")
-    echo "=== $name: not run, the ${BUDGET_S}s budget is spent" | tee -a "$LOG"
+    line=$(printf '%-12s NOT RUN        (time budget of %ss spent)' "$name" "$BUDGET_S")
+    SUMMARY+=("$line")
+    echo "=== $line" | tee -a "$LOG"
     return 0
   fi
   [ "$limit" -gt "$left" ] && limit=$left
@@ -85,13 +108,18 @@ stage() {
   set -e
   local dt=$((SECONDS - t0))
   if [ "$rc" -eq 0 ]; then
-    SUMMARY+=("$(printf '%-12s ok      %4ds' "$name" "$dt")")
+    line=$(printf '%-12s ok      %4ds' "$name" "$dt")
   elif [ "$rc" -eq 77 ]; then
-    SUMMARY+=("$(printf '%-12s skipped %4ds  (no CUDA device)' "$name" "$dt")")
+    line=$(printf '%-12s skipped %4ds  (no CUDA device)' "$name" "$dt")
+  elif [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
+    FAILED=$((FAILED + 1))
+    line=$(printf '%-12s FAILED  %4ds  time limit of %ss (see device_log.txt)' "$name" "$dt" "$limit")
   else
     FAILED=$((FAILED + 1))
-    SUMMARY+=("$(printf '%-12s FAILED  %4ds  rc=%s (see device_log.txt)' "$name" "$dt" "$rc")")
+    line=$(printf '%-12s FAILED  %4ds  rc=%s (see device_log.txt)' "$name" "$dt" "$rc")
   fi
+  SUMMARY+=("$line")
+  echo "=== $line" | tee -a "$LOG"
   return 0
 }
 
@@ -104,16 +132,50 @@ env_info() {
   command -v compute-sanitizer || echo "compute-sanitizer not on PATH"
 }
 
+# The CUDA architectures to compile: SASS for this machine's GPU alone (90a-real on an H100/H200,
+# so the build does half the work of CI's "90a-real;90-virtual"); CMake's default elsewhere.
+device_archs() {
+  local cc
+  cc=$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader 2>/dev/null | head -1 | tr -d ' .')
+  case "$cc" in
+    90) echo "-DCMAKE_CUDA_ARCHITECTURES=90a-real" ;;
+    [0-9][0-9] | [0-9][0-9][0-9]) echo "-DCMAKE_CUDA_ARCHITECTURES=${cc}-real" ;;
+    *) ;;
+  esac
+}
+
+# Every binary a stage runs, in one keep-going build: a target that fails to compile (or one that
+# does not exist here: nccl_test and grad_reducer_test need CMake to find NCCL) costs only the
+# stages that run it, which then say its binary is missing.
+TARGETS=(parity_test nf4_bench nf4_gemv_versions nccl_test model_parity_test infer_test
+  hf_parity_test host_grad_reducer_test grad_reducer_test infer_bench model_bench)
 configure_build() {
-  local gen=()
-  command -v ninja >/dev/null && gen=(-G Ninja)
+  local gen=() keep=(-k) rc=0 missing=()
+  command -v ninja >/dev/null && gen=(-G Ninja) && keep=(-k 0)
   rm -rf "$BUILD"
+  # shellcheck disable=SC2046  # device_archs prints one flag or none
   cmake -S "$ROOT" -B "$BUILD" "${gen[@]}" -DCMAKE_BUILD_TYPE=Release -DKAITO_KERNELS_ONLY=ON \
-    -DKAITO_WITH_CAF=OFF -DCMAKE_CUDA_COMPILER="$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)"
-  cmake --build "$BUILD" --target parity_test nf4_bench nf4_gemv_versions -j"$JOBS"
-  # nccl_test exists only where CMake found nccl.h + libnccl (NCCL::nccl).
-  cmake --build "$BUILD" --target nccl_test -j"$JOBS" || echo "nccl_test not built (no NCCL found)"
-  build_model
+    -DKAITO_WITH_CAF=OFF -DCMAKE_CUDA_COMPILER="$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)" \
+    $(device_archs)
+  local known=() targets help
+  read -r -a targets <<<"$TARGETS_LIST"  # arrays do not reach this child bash
+  help=$(cmake --build "$BUILD" --target help 2>/dev/null || true)
+  for t in "${targets[@]}"; do  # NCCL's targets exist only where CMake found it
+    if grep -Eq "(^|[ /])$t(:| |\$)" <<<"$help"; then
+      known+=("$t")
+    else
+      echo "target $t is not configured here (NCCL not found?)"
+    fi
+  done
+  cmake --build "$BUILD" -j"$JOBS" --target "${known[@]}" -- "${keep[@]}" || rc=$?
+  for t in "${known[@]}"; do
+    [ -n "$(find "$BUILD" -name "$t" -type f -perm -u+x -print -quit)" ] || missing+=("$t")
+  done
+  if [ "${#missing[@]}" -gt 0 ]; then
+    echo "not built: ${missing[*]} (the stages that run them fail; the compiler's errors are above)"
+    return 1
+  fi
+  return "$rc"
 }
 
 nccl() {
@@ -178,15 +240,15 @@ parity_rows() {
 }
 
 parity() {
-  parity_rows "$OUT/parity.txt"
+  parity_rows "$WORK/parity.txt"
 }
 
 perf_rows() {
-  parity_rows "$OUT/parity_perf.txt" --perf
+  parity_rows "$WORK/parity_perf.txt" --perf
 }
 
 bench() {
-  "$BUILD/bench/cuda/nf4_bench" | tee "$OUT/nf4_bench.txt"
+  "$BUILD/bench/cuda/nf4_bench" | tee "$WORK/nf4_bench.txt"
 }
 
 # with_fallback FILE BIN [-- SAFE_ARGS...]: BIN into FILE. A kernel that never ran on a GPU may
@@ -197,6 +259,10 @@ with_fallback() {
   local file=$1 bin=$2 rc=0
   shift 2
   [ "${1:-}" != -- ] || shift
+  if [ ! -x "$bin" ]; then
+    echo "no $(basename "$bin") binary: it did not build (see the build stage)" | tee "$file"
+    return 1
+  fi
   "$bin" | tee "$file" || rc=$?
   if [ "$rc" -ne 0 ] && [ "$rc" -ne 77 ]; then
     mv "$file" "$file.failed"
@@ -208,24 +274,11 @@ with_fallback() {
 }
 
 lab() {
-  with_fallback "$OUT/kernel_lab.txt" "$BUILD/bench/cuda/nf4_gemv_versions" -- --no-reg
+  with_fallback "$WORK/kernel_lab.txt" "$BUILD/bench/cuda/nf4_gemv_versions" -- --no-reg
 }
 
 report() {
-  PYTHONUNBUFFERED=1 python3 "$ROOT/bench/device/report.py" "$OUT/nf4_bench.txt" "$REPORT.table"
-}
-
-# Called by configure_build after the kernel binaries, so a model-level compile error never costs
-# the parity stage its binaries; failures are reported by the stages that need the binaries.
-build_model() {
-  rm -f "$OUT/infer_test.txt" "$OUT/infer_bench.txt" "$OUT/model_bench.txt" \
-    "$OUT/hf_model_bench.txt" "$OUT/model_parity.txt" "$OUT/hf_parity.txt"  # no stale rows
-  cmake --build "$BUILD" --target model_parity_test infer_test hf_parity_test \
-    host_grad_reducer_test infer_bench model_bench -j"$JOBS" ||
-    echo "model-level targets did not all build (see above)"
-  # grad_reducer_test exists only where CMake found NCCL.
-  cmake --build "$BUILD" --target grad_reducer_test -j"$JOBS" ||
-    echo "grad_reducer_test not built (no NCCL found)"
+  PYTHONUNBUFFERED=1 python3 "$ROOT/bench/device/report.py" "$WORK/nf4_bench.txt" "$WORK/kernel_table.txt"
 }
 
 grad_reducer() {
@@ -244,11 +297,11 @@ grad_reducer() {
 # hardware's own kernels, rounding and ordering).
 model_parity() {
   local rc=0
-  "$BUILD/tests/cuda/model_parity_test" > "$OUT/model_parity.txt" 2>&1 || rc=$?
-  "$BUILD/tests/cuda/model_parity_test" --shape phi3_heads >> "$OUT/model_parity.txt" 2>&1 ||
+  "$BUILD/tests/cuda/model_parity_test" > "$WORK/model_parity.txt" 2>&1 || rc=$?
+  "$BUILD/tests/cuda/model_parity_test" --shape phi3_heads >> "$WORK/model_parity.txt" 2>&1 ||
     rc=$?
-  "$BUILD/tests/cuda/model_parity_test" --shape qwen2 >> "$OUT/model_parity.txt" 2>&1 || rc=$?
-  cat "$OUT/model_parity.txt"
+  "$BUILD/tests/cuda/model_parity_test" --shape qwen2 >> "$WORK/model_parity.txt" 2>&1 || rc=$?
+  cat "$WORK/model_parity.txt"
   return "$rc"
 }
 
@@ -270,88 +323,91 @@ hf_parity() {
     --lora-r 8 --lora-alpha 16 --device cpu
   "$BUILD/tests/cuda/hf_parity_test" "$ROOT/tests/data/hf-phi3-gqa-window-longrope" \
     "$ROOT/tests/data/hf-llama-gqa-llama3rope" "$ROOT/tests/data/hf-qwen2-gqa-bias" \
-    "$ROOT/tests/data/hf-phi3-partial-rotary" "$fresh" "$fresh_llama" | tee "$OUT/hf_parity.txt"
+    "$ROOT/tests/data/hf-phi3-partial-rotary" "$fresh" "$fresh_llama" | tee "$WORK/hf_parity.txt"
 }
 
 infer_t() {
-  "$BUILD/tests/cuda/infer_test" | tee "$OUT/infer_test.txt"
+  "$BUILD/tests/cuda/infer_test" | tee "$WORK/infer_test.txt"
 }
 
 infer_b() {
-  with_fallback "$OUT/infer_bench.txt" "$BUILD/bench/cuda/infer_bench" -- \
+  with_fallback "$WORK/infer_bench.txt" "$BUILD/bench/cuda/infer_bench" -- \
     --gemv scaled_lut --no-pdl --no-fused-decode --simt-attention
 }
 
 model_b() {
-  with_fallback "$OUT/model_bench.txt" "$BUILD/bench/cuda/model_bench" -- --simt-attention
+  with_fallback "$WORK/model_bench.txt" "$BUILD/bench/cuda/model_bench" -- --simt-attention
 }
 
 hf_baseline() {
-  PYTHONUNBUFFERED=1 python3 "$ROOT/bench/device/hf_model_bench.py" | tee "$OUT/hf_model_bench.txt"
+  PYTHONUNBUFFERED=1 python3 "$ROOT/bench/device/hf_model_bench.py" | tee "$WORK/hf_model_bench.txt"
 }
 
 model_table() {
-  python3 "$ROOT/bench/device/model_report.py" --out "$REPORT.model" "$OUT/model_bench.txt" \
-    "$OUT/infer_bench.txt" "$OUT/hf_model_bench.txt"
+  python3 "$ROOT/bench/device/model_report.py" --out "$WORK/model_table.txt" "$WORK/model_bench.txt" \
+    "$WORK/infer_bench.txt" "$WORK/hf_model_bench.txt"
 }
 
 export PATH=$PATH:/usr/local/cuda/bin
-export ROOT OUT BUILD JOBS REPORT
-export -f env_info configure_build parity_rows parity nccl perf_rows memcheck bench with_fallback
-export -f lab report
-export -f build_model model_parity grad_reducer infer_t hf_parity infer_b model_b hf_baseline
-export -f model_table
+export ROOT OUT WORK BUILD JOBS REPORT TARGETS_LIST="${TARGETS[*]}"
+export -f env_info device_archs configure_build parity_rows parity nccl perf_rows memcheck bench
+export -f with_fallback lab report model_parity grad_reducer infer_t hf_parity infer_b model_b
+export -f hf_baseline model_table
 set -o pipefail
-if [ "$PART" != perf ] || [ ! -x "$BUILD/tests/cuda/parity_test" ]; then
+
+# run_stage NAME: one stage by its name, with its time limit.
+run_stage() {
+  case "$1" in
+    parity) stage parity 120 parity ;;
+    model_bench) stage model_bench 200 model_b ;;
+    hf_baseline) stage hf_baseline 180 hf_baseline ;;
+    infer_bench) stage infer_bench 120 infer_b ;;
+    model_table) stage model_table 30 model_table ;;
+    hf_parity) stage hf_parity 90 hf_parity ;;
+    model_parity) stage model_parity 120 model_parity ;;
+    infer_test) stage infer_test 60 infer_t ;;
+    nccl) stage nccl 60 nccl ;;
+    grad_reducer) stage grad_reducer 60 grad_reducer ;;
+    perf_rows) stage perf_rows 60 perf_rows ;;
+    nf4_bench) stage nf4_bench 120 bench ;;
+    baseline) stage baseline 120 report ;;
+    kernel_lab) stage kernel_lab 90 lab ;;
+    memcheck) stage memcheck 120 memcheck ;;  # three programs under the sanitizer
+  esac
+}
+
+if [ "$PART" = all ] || [ "$PART" = check ] || [ ! -x "$BUILD/tests/cuda/parity_test" ]; then
   stage environment 60 env_info
   stage build 300 configure_build
 fi
-if [ "$PART" != perf ]; then
-  stage parity 120 parity
-  stage nccl 60 nccl
-  stage model_parity 120 model_parity
-  stage grad_reducer 60 grad_reducer
-  stage infer_test 60 infer_t
-  stage hf_parity 90 hf_parity
-  stage memcheck 120 memcheck # last: three programs under the sanitizer take what time is left
-fi
-if [ "$PART" != check ]; then
-  stage perf_rows 60 perf_rows
-  stage nf4_bench 120 bench
-  stage baseline 120 report
-  stage kernel_lab 90 lab
-  stage infer_bench 120 infer_b
-  stage model_bench 200 model_b
-  stage hf_baseline 180 hf_baseline
-  stage model_table 30 model_table
-fi
+for s in "${STAGES[@]}"; do run_stage "$s"; done
+
+# show FILE TITLE: one stage's file in the report, indented under its title.
+show() {
+  echo "$2"
+  if [ -s "$1" ]; then sed 's/^/  /' "$1"; else echo "  (no output: see the stages)"; fi
+  echo
+}
 
 {
-  echo "kaito-cpp device report, part $PART ($(date -u '+%Y-%m-%d %H:%M UTC'), $(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1))"
+  echo "kaito-cpp device report, stages: $PART ($(date -u '+%Y-%m-%d %H:%M UTC'), $(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1))"
   echo
   echo "stages:"
   printf '  %s\n' "${SUMMARY[@]}"
   echo
-  echo "parity (CUDA twin vs CPU twin):"
-  if [ -s "$OUT/parity.txt" ]; then sed 's/^/  /' "$OUT/parity.txt"; else echo "  (no parity output)"; fi
-  echo
-  if [ -s "$REPORT.table" ]; then cat "$REPORT.table"; else echo "(no benchmark table: see stages)"; fi
-  echo
-  echo "training step (tests/cuda/model_parity_test: GPU step vs a CPU composition of the twins):"
-  if [ -s "$OUT/model_parity.txt" ]; then sed 's/^/  /' "$OUT/model_parity.txt"; else echo "  (no output)"; fi
-  echo
-  echo "Hugging Face parity (tests/cuda/hf_parity_test: GPU step, AdamW, prefill vs transformers + PEFT):"
-  if [ -s "$OUT/hf_parity.txt" ]; then sed 's/^/  /' "$OUT/hf_parity.txt"; else echo "  (no output)"; fi
-  echo
-  echo "inference (tests/cuda/infer_test: GPU greedy decode vs a CPU composition of the twins):"
-  if [ -s "$OUT/infer_test.txt" ]; then sed 's/^/  /' "$OUT/infer_test.txt"; else echo "  (no output)"; fi
-  echo
-  if [ -s "$REPORT.model" ]; then cat "$REPORT.model"; else echo "(no model-level table: see stages)"; fi
-  echo
-  echo "kernel lab (bench/cuda/nf4_gemv_versions; roof = fraction of 4.8 TB/s):"
-  if [ -s "$OUT/kernel_lab.txt" ]; then sed 's/^/  /' "$OUT/kernel_lab.txt"; else echo "  (no output)"; fi
+  show "$WORK/model_table.txt" "model level (the goals of issue #6; bench/device/model_report.py):"
+  show "$WORK/parity.txt" "parity (CUDA twin vs CPU twin):"
+  show "$WORK/hf_parity.txt" \
+    "Hugging Face parity (tests/cuda/hf_parity_test: GPU step, AdamW, prefill vs transformers + PEFT):"
+  show "$WORK/model_parity.txt" \
+    "training step (tests/cuda/model_parity_test: GPU step vs a CPU composition of the twins):"
+  show "$WORK/infer_test.txt" \
+    "inference (tests/cuda/infer_test: GPU greedy decode vs a CPU composition of the twins):"
+  show "$WORK/kernel_table.txt" "NF4 kernels vs PyTorch (bench/device/report.py):"
+  show "$WORK/kernel_lab.txt" "kernel lab (bench/cuda/nf4_gemv_versions; roof = fraction of 4.8 TB/s):"
 } >"$REPORT"
-rm -f "$REPORT.table" "$REPORT.model"
+# Everything the stages wrote, in one file ($OUT's other two: the log and the report).
+tar -czf "$OUT/device_files.tar.gz" -C "$WORK" . 2>/dev/null || echo "(no stage files to pack)"
 echo
 echo "################ device_report.txt ################"
 cat "$REPORT"
