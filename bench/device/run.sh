@@ -132,8 +132,9 @@ env_info() {
   command -v compute-sanitizer || echo "compute-sanitizer not on PATH"
 }
 
-# The CUDA architectures to compile: SASS for this machine's GPU alone (90a-real on an H100/H200,
-# so the build does half the work of CI's "90a-real;90-virtual"); CMake's default elsewhere.
+# The CUDA architectures to compile: SASS for this machine's GPU alone (90a-real on an H100/H200;
+# CI compiles CMake's default, "90a-real;90-virtual", so the PTX fallback is built there), or
+# that default where nvidia-smi cannot say.
 device_archs() {
   local cc
   cc=$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader 2>/dev/null | head -1 | tr -d ' .')

@@ -4,6 +4,7 @@
 // The backward rows (SIMT attention_backward_cuda, tensor-core attention_backward_mma_cuda) feed
 // both twins the CPU forward's lse and its output rounded to bf16 (the CUDA twin reads bf16 `out`
 // for D_i = dout . out; the CPU twin's D_i = sum p dp equals it up to that rounding).
+#include <algorithm>
 #include <cmath>
 
 #include "kernels/attention.h"

@@ -4,6 +4,7 @@
 // f32 output with a one-line kernel (exact for 0..255) and the rows compare with tolerance 0.
 #include <cuda_runtime.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
