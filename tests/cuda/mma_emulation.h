@@ -3,9 +3,10 @@
 // tests that compile those kernels on the host after tests/cuda/cuda_emulation.h:
 //   cp.async (16 bytes with zero-fill, 4 bytes), commit_group, wait_group N: copies are queued per
 //     thread and land at the wait that retires their group (lazy mode) or at issue (eager mode:
-//     emu::eager_copies);
-//   ldmatrix.x4 (.trans): lane l supplies the row address of matrix l/8, row l%8; register m of
-//     lane l = (row l/4, elements 2(l%4), +1) of matrix m (.trans: rows 2(l%4), +1; element l/4);
+//     emu::eager_copies); both addresses aligned to the copy's size, as the GPU requires;
+//   ldmatrix.x4 (.trans): lane l supplies the (16-byte aligned) row address of matrix l/8, row
+//     l%8; register m of lane l = (row l/4, elements 2(l%4), +1) of matrix m (.trans: rows
+//     2(l%4), +1; element l/4);
 //   prmt.b32 (default mode, sign replication included);
 //   mma.m16n8k16.row.col bf16 -> f32: a0..a3 = A(g, 2t..2t+1), A(g+8, ...), A(g, 2t+8..),
 //     A(g+8, 2t+8..); b0, b1 = B(2t..2t+1, g), B(2t+8.., g); c = (g, 2t..2t+1), (g+8, 2t..2t+1),
@@ -15,6 +16,8 @@
 #pragma once
 
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <deque>
 #include <vector>
@@ -63,7 +66,24 @@ inline copy_queues& queues() {
   return queues_of[emu::linear_tid()];
 }
 
+// The PTX ISA's alignment rules, which the GPU enforces ("misaligned address") and x86 does not:
+// cp.async's shared and global addresses are aligned to its size (a zero-fill copy reads
+// nothing, so its global address is not checked); ldmatrix's row addresses to 16 bytes. Shared
+// addresses here are offsets from the block's dynamic shared memory, whose base the GPU aligns
+// to at least 16 bytes.
+[[noreturn]] inline void misaligned(const char* op, const char* space, uintptr_t addr, int align) {
+  std::fprintf(stderr,
+               "emu: %s: %s address 0x%llx is not %d-byte aligned (block (%u,%u,%u), thread "
+               "(%u,%u,%u))\n",
+               op, space, static_cast<unsigned long long>(addr), align, blockIdx.x, blockIdx.y,
+               blockIdx.z, threadIdx.x, threadIdx.y, threadIdx.z);
+  std::abort();
+}
+
 inline void queue_copy(uint32_t dst, const void* src, int bytes, int src_bytes) {
+  if (dst % uint32_t(bytes) != 0) misaligned("cp.async", "shared", dst, bytes);
+  if (src_bytes > 0 && reinterpret_cast<uintptr_t>(src) % uintptr_t(bytes) != 0)
+    misaligned("cp.async", "global", reinterpret_cast<uintptr_t>(src), bytes);
   const pending_copy c{emu::dynamic_smem + dst, static_cast<const unsigned char*>(src), bytes,
                        src_bytes};
   if (emu::eager_copies) {
@@ -99,6 +119,7 @@ inline uint16_t smem_u16(uint32_t addr) {
 }
 
 inline void ldmatrix_x4(uint32_t (&r)[4], uint32_t addr) {
+  if (addr % 16 != 0) misaligned("ldmatrix", "shared", addr, 16);
   const int l = emu::lane();
   emu::slot().u[l][0] = addr;
   emu::warp_wait();
@@ -110,6 +131,7 @@ inline void ldmatrix_x4(uint32_t (&r)[4], uint32_t addr) {
 }
 
 inline void ldmatrix_x4_trans(uint32_t (&r)[4], uint32_t addr) {
+  if (addr % 16 != 0) misaligned("ldmatrix", "shared", addr, 16);
   const int l = emu::lane();
   emu::slot().u[l][0] = addr;
   emu::warp_wait();

@@ -8,7 +8,10 @@
 //     cudaFuncSetAttribute), the last error kept until cudaGetLastError reads it, cudaFree of an
 //     unknown pointer, stream capture freezing a launch's arguments, a synchronize invalidating
 //     a capture, 2-D copies;
-//   cuBLASLt: a transposed bf16 product with bias against a direct sum.
+//   cuBLASLt: a transposed bf16 product with bias against a direct sum;
+//   the PTX of mma_emulation.h refuses what the GPU faults on (death tests): cp.async with a
+//     shared or global address not aligned to its size (a zero-fill copy's global address is
+//     not read, so not checked), ldmatrix with a row address not 16-byte aligned.
 #include <cublasLt.h>
 #include <gtest/gtest.h>
 
@@ -17,6 +20,7 @@
 
 // the emulation first: launch.cuh spells launches for it when KAITO_CUDA_EMULATE is defined
 #include "tests/cuda/cuda_emulation.h"
+#include "tests/cuda/mma_emulation.h"
 //
 #include "kernels/cuda/launch.cuh"
 
@@ -109,6 +113,46 @@ void launch_divergent() {
 
 TEST(emu_fibersDeathTest, different_barriers_are_a_deadlock) {
   EXPECT_DEATH(launch_divergent(), "emu: deadlock in block");
+}
+
+// cp.async and ldmatrix from a 32-thread block: `shift` bytes off the alignment they need (lane 5
+// only, or the global address of its copy).
+__global__ void async_copy_kernel(const unsigned char* src, uint32_t dst_shift, int src_shift,
+                                  int src_bytes) {
+  namespace m = kaito::nf4_mma;
+  const int l = emu::lane();
+  const uint32_t dst = 16 * uint32_t(l) + (l == 5 ? dst_shift : 0);
+  m::cp_async16(dst, src + 16 * l + (l == 5 ? src_shift : 0), src_bytes);
+  m::cp_async4(512 + 4 * uint32_t(l), src + 4 * l);
+  m::cp_async_commit();
+  m::cp_async_wait<0>();
+}
+__global__ void ldmatrix_kernel(uint32_t* out, uint32_t shift) {
+  uint32_t r[4];
+  kaito::nf4_mma::ldmatrix_x4(r, 16 * uint32_t(emu::lane()) + (emu::lane() == 5 ? shift : 0));
+  out[emu::lane()] = r[0];
+}
+void async_copy(uint32_t dst_shift, int src_shift, int src_bytes) {
+  alignas(16) static unsigned char src[32 * 16 + 16] = {};
+  KAITO_LAUNCH(1, 32, 1024, nullptr, async_copy_kernel)(src, dst_shift, src_shift, src_bytes);
+}
+void ldmatrix(uint32_t shift) {
+  std::vector<uint32_t> out(32);
+  KAITO_LAUNCH(1, 32, 1024, nullptr, ldmatrix_kernel)(out.data(), shift);
+}
+
+TEST(emu_ptx, aligned_copies_and_loads_run) {
+  async_copy(0, 0, 16);
+  async_copy(0, 3, 0);  // zero-fill: the global address is not read
+  ldmatrix(0);
+}
+
+TEST(emu_ptxDeathTest, misaligned_addresses_are_refused_as_the_gpu_does) {
+  EXPECT_DEATH(async_copy(8, 0, 16), "emu: cp.async: shared address 0x58 is not 16-byte aligned");
+  EXPECT_DEATH(async_copy(0, 4, 16),
+               "emu: cp.async: global address 0x[0-9a-f]+ is not 16-byte "
+               "aligned \\(block \\(0,0,0\\), thread \\(5,0,0\\)\\)");
+  EXPECT_DEATH(ldmatrix(2), "emu: ldmatrix: shared address 0x52 is not 16-byte aligned");
 }
 
 // KAITO_EMU_SCHEDULE=reverse (emu::fib::reverse_order) exposes a missing barrier: first to last,
