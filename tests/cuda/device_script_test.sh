@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2016  # the fake binaries' bodies expand when they run, not here
 # tests/cuda/device_script_test.sh BUILD_DIR: bench/device/run.sh, the one script a GPU session
 # runs (its 15 minutes leave no time to debug the script itself), dry-run on a machine without a
 # GPU against BUILD_DIR's binaries, which exit 77 there:
@@ -8,6 +9,8 @@
 #   - $OUT holds exactly device_report.txt, device_log.txt and device_files.tar.gz (the device
 #     tool brings back at most 8 files), the report has the stage summary, the model table and
 #     each stage's section, and the tarball holds the stages' own files;
+#   - against a fake build of failing scripts: each stage reports its own failure (exit code,
+#     missing fixture, fallback run, sanitizer error) yet does the rest of its work;
 #   - shellcheck finds nothing, where shellcheck is installed.
 # Exit 77 on a machine with a GPU (there run.sh runs for real, for minutes).
 set -euo pipefail
@@ -63,6 +66,42 @@ tar -tzf "$TMP/out/device_files.tar.gz" >"$TMP/tar.txt"
 for f in parity.txt model_bench.txt infer_bench.txt model_table.txt model_parity.txt; do
   grep -q "^\./$f$" "$TMP/tar.txt" || fail "device_files.tar.gz lacks $f"
 done
+
+# Failures, against a fake build whose binaries are scripts: each stage reports its own failure
+# and still does the rest of its work, and the exit code counts the failed stages.
+FAKE=$TMP/fake
+mkdir -p "$FAKE/tests/cuda" "$FAKE/bench/cuda" "$FAKE/bin"
+fake() {  # fake PATH BODY: an executable shell script
+  printf '#!/bin/sh\n%s\n' "$2" >"$1"
+  chmod +x "$1"
+}
+fake "$FAKE/tests/cuda/parity_test" 'exit 77'
+fake "$FAKE/tests/cuda/model_parity_test" 'echo "fake shape $2"; [ "$2" != phi3_heads ] || exit 3'
+fake "$FAKE/tests/cuda/hf_parity_test" 'echo "fake hf_parity_test on $# fixtures"'
+fake "$FAKE/tests/cuda/infer_test" 'echo "fake infer_test $*"'
+fake "$FAKE/bench/cuda/model_bench" 'echo "fake model_bench $*"; [ "$1" = --simt-attention ]'
+fake "$FAKE/bin/compute-sanitizer" 'b=${5##*/}; echo "fake sanitizer on $b"; [ "$b" != parity_test ] || exit 99'
+fake "$FAKE/bin/python3" 'exit 1'  # a host whose transformers cannot make the fresh fixtures
+rc=0
+PATH=$FAKE/bin:$PATH OUT=$TMP/out2 WORK_DIR=$TMP/work2 BUILD_DIR=$FAKE bash "$RUN" \
+  model_parity,hf_parity,model_bench,memcheck >"$TMP/stdout2.txt" 2>&1 || rc=$?
+cat "$TMP/stdout2.txt"
+[ "$rc" -eq 4 ] || fail "4 failed stages gave exit $rc"
+log=$TMP/out2/device_log.txt
+expect() {  # expect PATTERN WHY: a line of the log
+  grep -qE "$1" "$log" || fail "$2"
+}
+expect "^=== model_parity +FAILED .* rc=3 " "model_parity: not the failing shape's code"
+expect "^fake shape qwen2$" "model_parity: the shape after a failing one did not run"
+expect "^hf_parity: the fresh Llama fixture was not made$" "hf_parity: a missing fixture unsaid"
+expect "^fake hf_parity_test on 4 fixtures$" "hf_parity: the checked-in fixtures did not run"
+expect "^=== hf_parity +FAILED .* rc=1 " "hf_parity: a missing fixture did not fail the stage"
+expect "^fake model_bench --simt-attention$" "model_bench: no fallback run after a failure"
+expect "^=== model_bench +FAILED " "model_bench: a fallback run hid the failure"
+expect "^fake sanitizer on infer_test$" "memcheck: a kernel's error stopped the engine's run"
+expect "^=== memcheck +FAILED .* rc=99 " "memcheck: not the sanitizer's code"
+tar -tzf "$TMP/out2/device_files.tar.gz" | grep -q "^\./model_bench.txt.failed$" ||
+  fail "the failed model_bench run's output is not kept"
 
 if command -v shellcheck >/dev/null; then
   shellcheck "$RUN" "$0" || fail "shellcheck"
