@@ -432,4 +432,10 @@ tar -czf "$OUT/device_files.tar.gz" -C "$WORK" . 2>/dev/null || echo "(no stage 
 echo
 echo "################ device_report.txt ################"
 cat "$REPORT"
+# Last, what matters most again, so that the end of the output (all a caller may see before the
+# files come back) holds it: the stages and the goals table.
+echo
+echo "################ summary ################"
+printf '  %s\n' "${SUMMARY[@]}"
+[ ! -s "$WORK/model_table.txt" ] || cat "$WORK/model_table.txt"
 exit "$FAILED"
