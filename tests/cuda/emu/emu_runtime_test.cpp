@@ -16,6 +16,8 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <cstring>
+#include <random>
 #include <vector>
 
 // the emulation first: launch.cuh spells launches for it when KAITO_CUDA_EMULATE is defined
@@ -245,6 +247,62 @@ TEST(emu_runtime, copies_2d) {
   EXPECT_EQ(cudaMemcpy2D(dst.data(), 2, src.data(), 8, 4, 3, cudaMemcpyDefault),
             cudaErrorInvalidPitchValue);
   (void)cudaGetLastError();
+}
+
+// Every op(A), op(B) pair, m past the emulation's row block (64) with a partial block, fp32 C = D
+// with beta != 0, random bf16 values: each element is bit for bit alpha * (its fp32 sum over k in
+// ascending order) + beta * C, what the header of cublaslt_emu.cpp promises.
+TEST(emu_cublaslt, every_transpose_sums_in_k_order_bit_for_bit) {
+  const int m = 70, n = 3, k = 37;
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<float> u(-2.0f, 2.0f);
+  std::vector<__nv_bfloat16> A(size_t(m) * k), B(size_t(k) * n);
+  for (auto& x : A) x = __float2bfloat16(u(rng));
+  for (auto& x : B) x = __float2bfloat16(u(rng));
+  std::vector<float> C0(size_t(m) * n);
+  for (auto& x : C0) x = u(rng);
+  const float alpha = 0.75f, beta = -1.25f;
+  cublasLtHandle_t h;
+  ASSERT_EQ(cublasLtCreate(&h), CUBLAS_STATUS_SUCCESS);
+  for (const cublasOperation_t ta : {CUBLAS_OP_N, CUBLAS_OP_T})
+    for (const cublasOperation_t tb : {CUBLAS_OP_N, CUBLAS_OP_T}) {
+      // op(A)(i, p) and op(B)(p, j) in A and B's column-major storage
+      const auto a = [&](int i, int p) { return ta == CUBLAS_OP_N ? A[i + p * m] : A[p + i * k]; };
+      const auto b = [&](int p, int j) { return tb == CUBLAS_OP_N ? B[p + j * k] : B[j + p * n]; };
+      cublasLtMatmulDesc_t op;
+      ASSERT_EQ(cublasLtMatmulDescCreate(&op, CUBLAS_COMPUTE_32F, CUDA_R_32F),
+                CUBLAS_STATUS_SUCCESS);
+      ASSERT_EQ(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof(ta)),
+                CUBLAS_STATUS_SUCCESS);
+      ASSERT_EQ(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof(tb)),
+                CUBLAS_STATUS_SUCCESS);
+      cublasLtMatrixLayout_t la, lb, lc;
+      ASSERT_EQ(ta == CUBLAS_OP_N ? cublasLtMatrixLayoutCreate(&la, CUDA_R_16BF, m, k, m)
+                                  : cublasLtMatrixLayoutCreate(&la, CUDA_R_16BF, k, m, k),
+                CUBLAS_STATUS_SUCCESS);
+      ASSERT_EQ(tb == CUBLAS_OP_N ? cublasLtMatrixLayoutCreate(&lb, CUDA_R_16BF, k, n, k)
+                                  : cublasLtMatrixLayoutCreate(&lb, CUDA_R_16BF, n, k, n),
+                CUBLAS_STATUS_SUCCESS);
+      ASSERT_EQ(cublasLtMatrixLayoutCreate(&lc, CUDA_R_32F, m, n, m), CUBLAS_STATUS_SUCCESS);
+      std::vector<float> D = C0;
+      ASSERT_EQ(cublasLtMatmul(h, op, &alpha, A.data(), la, B.data(), lb, &beta, D.data(), lc,
+                               D.data(), lc, nullptr, nullptr, 0, nullptr),
+                CUBLAS_STATUS_SUCCESS);
+      for (int j = 0; j < n; ++j)
+        for (int i = 0; i < m; ++i) {
+          float acc = 0.0f;
+          for (int p = 0; p < k; ++p) acc += __bfloat162float(a(i, p)) * __bfloat162float(b(p, j));
+          float want = alpha * acc;
+          want += beta * C0[size_t(i + j * m)];
+          ASSERT_EQ(std::memcmp(&D[size_t(i + j * m)], &want, sizeof(float)), 0)
+              << "ta " << ta << " tb " << tb << " i " << i << " j " << j;
+        }
+      cublasLtMatrixLayoutDestroy(la);
+      cublasLtMatrixLayoutDestroy(lb);
+      cublasLtMatrixLayoutDestroy(lc);
+      cublasLtMatmulDescDestroy(op);
+    }
+  cublasLtDestroy(h);
 }
 
 TEST(emu_cublaslt, transposed_product_with_bias) {
