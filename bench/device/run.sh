@@ -370,7 +370,7 @@ model_table() {
 }
 
 export PATH=$PATH:/usr/local/cuda/bin
-export ROOT OUT WORK BUILD JOBS REPORT TARGETS_LIST="${TARGETS[*]}"
+export ROOT WORK BUILD JOBS TARGETS_LIST="${TARGETS[*]}"  # what the stage functions read
 export -f env_info device_archs configure_build parity_rows parity nccl perf_rows memcheck bench
 export -f with_fallback lab report model_parity grad_reducer infer_t hf_parity infer_b model_b
 export -f hf_baseline model_table
