@@ -18,6 +18,9 @@
 //   decode_b1_tok_s, decode_b16_tok_s, prefill_2048_tok_s (issue #6's rows) and
 //   decode_b1_eager_tok_s, decode_b1_nopdl_tok_s, decode_b16_gemm_tok_s (the alternatives, for
 //   the record)
+//   work_decode_b{1,16}_byte_per_tok, work_prefill_2048_flop_per_tok: the least bytes a
+//   generated token moves and the model flops of a prefill token (engine/cuda/roofline.h), for
+//   the report's roofline fractions
 // Then the profiles (engine/cuda/step_profile.h): a batch-1 decode step (plain launches behind a
 // hold, averaged over 8 steps) and a 2048-token prefill by segment, as `PROFILE,<decode_b1 |
 // prefill_2048>,<segment>,<ms>,<count>` lines.
@@ -40,6 +43,7 @@
 #include "engine/cuda/gemm_choice.h"
 #include "engine/cuda/gpu_model.h"
 #include "engine/cuda/infer.h"
+#include "engine/cuda/roofline.h"
 #include "engine/cuda/step_profile.h"
 #include "kernels/cuda/cuda_context.h"
 #include "kernels/nf4.h"
@@ -308,6 +312,12 @@ int main(int argc, char** argv) {
   std::printf("METRIC,decode_b16_tok_s,%.3f\n", b16);
   std::printf("METRIC,decode_b16_gemm_tok_s,%.3f\n", b16_gemm);
   std::printf("METRIC,prefill_2048_tok_s,%.3f\n", pf);
+  // The work behind each row (engine/cuda/roofline.h).
+  for (int64_t B : {int64_t(1), int64_t(16)})
+    std::printf("METRIC,work_decode_b%lld_byte_per_tok,%.1f\n", (long long)B,
+                decode_bytes_per_token(shape, B, prompt, steps));
+  std::printf("METRIC,work_prefill_2048_flop_per_tok,%.1f\n",
+              prefill_flops_per_token(shape, prefill_T));
   if (b1_gemv.measured) {  // one pass of batch-1 GEMVs over all 128 quantized linears, per kernel
     std::printf("METRIC,gemv_pass_b1_scaled_lut_us,%.3f\n", b1_gemv.us[0]);
     std::printf("METRIC,gemv_pass_b1_register_lut_us,%.3f\n", b1_gemv.us[1]);

@@ -25,6 +25,8 @@
 //   nf4_gemm_{fwd,bwd}_{dequant,fused}_us (one layer's NF4 base products, each path).
 //   train_bf16_base_tok_s, train_bf16_base_peak_mib (checkpointing off, a second model whose base
 //     stays bf16: LoRA rather than QLoRA, the same work as the HF baseline's bf16 LoRA)
+//   work_train_flop_per_tok: the model flops of one training token (engine/cuda/roofline.h),
+//     for the report's roofline fraction of every training row
 // A row whose trainer does not fit prints so (resource_exhausted) and no METRIC line.
 // Then one more step of the default row, broken down by segment (engine/cuda/step_profile.h):
 // `PROFILE,train,<segment>,<ms>,<count>` lines, largest first (model_report.py shows the top).
@@ -45,6 +47,7 @@
 
 #include "engine/cuda/gemm_choice.h"
 #include "engine/cuda/gpu_model.h"
+#include "engine/cuda/roofline.h"
 #include "engine/cuda/step_profile.h"
 #include "engine/cuda/train_step.h"
 #include "kernels/cuda/cuda_context.h"
@@ -235,6 +238,12 @@ int main(int argc, char** argv) {
   std::printf("model_bench: %s, %s shape with %lld layers, model %.0f MiB on the device\n",
               cx.device_name().c_str(), tiny ? "tiny" : "Phi-3-mini", (long long)shape.L,
               double(m.bytes()) / kMiB);
+  // The model flops of a token (engine/cuda/roofline.h), the same with checkpointing on or off:
+  // model_report.py divides tok/s x this by the GPU's bf16 peak.
+  const double flop_per_tok = train_flops_per_token(shape, T);
+  std::printf("model_bench: %.4g GFLOP of model flops per training token at T = %lld\n",
+              flop_per_tok / 1e9, (long long)T);
+  if (full) std::printf("METRIC,work_train_flop_per_tok,%.1f\n", flop_per_tok);
   std::mt19937 rng(42);
   std::uniform_int_distribution<int32_t> tok(0, int32_t(shape.V - 1));
   std::vector<int32_t> ids(size_t(B * T)), targets(size_t(B * T));

@@ -11,7 +11,8 @@
 #   model_bench    bench/cuda/model_bench: training at the Phi-3-mini shape (our rows)
 #   hf_baseline    bench/device/hf_model_bench.py: transformers + peft, the same shapes
 #   infer_bench    bench/cuda/infer_bench: decode at batch 1 and 16, prefill at 2048
-#   model_table    bench/device/model_report.py -> ONE table: metric, ours, HF, ratio, goal
+#   model_table    bench/device/model_report.py -> ONE table: metric, ours, HF, ratio, roofline
+#                  fractions (engine/cuda/roofline.h work / H200 peaks), goal, verdict
 #   hf_parity      tests/cuda/hf_parity_test: the GPU step, AdamW, prefill and a decode step vs
 #                  transformers + PEFT on the checked-in Phi-3, Llama, Qwen2 and Phi-4-mini-like
 #                  (partial rotary, tied) fixtures and two fresh ones made here by
