@@ -2,7 +2,8 @@
 //   out[n,c] = inp[n,c] * rstd[n] * weight[c],  rstd[n] = 1/sqrt(mean_c inp[n,c]^2 + eps)
 // Shapes (legend: B batch, T time, C channels, N = B*T rows):
 //   inp, out, dout, dinp: (N, C) row-major, C contiguous; weight, dweight: (C); rstd: (N) fp32.
-// Forward saves rstd (N) for backward; out may not alias inp.
+// Forward saves rstd (N) for backward (the CUDA forwards take rstd = nullptr for a recompute that
+// needs only out: the same out bits); out may not alias inp.
 // Backward, with g[n,c] = dout[n,c] * weight[c]:
 //   dinp[n,c]    = rstd[n] * g[n,c] - inp[n,c] * rstd[n]^3 * mean_c(g[n,c] * inp[n,c])   (=)
 //   dweight[c]  += sum_n dout[n,c] * inp[n,c] * rstd[n]                                   (+=)

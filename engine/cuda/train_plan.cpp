@@ -57,7 +57,6 @@ result<train_plan> make_train_plan(const gpu_model_shape& s, int64_t B, int64_t 
 
   layout ls;  // one layer activation set
   layer_slots& sl = p.slot;
-  sl.h1 = ls.take(N * C, kBf16);
   sl.rstd1 = ls.take(N, kF32);
   sl.q = ls.take(N * Q, kBf16);
   sl.k = ls.take(N * KV, kBf16);
@@ -65,10 +64,8 @@ result<train_plan> make_train_plan(const gpu_model_shape& s, int64_t B, int64_t 
   sl.att = ls.take(N * Q, kBf16);
   sl.lse = ls.take(B * s.NH * T, kF32);
   sl.xmid = ls.take(N * C, kBf16);
-  sl.h2 = ls.take(N * C, kBf16);
   sl.rstd2 = ls.take(N, kF32);
   sl.gu = ls.take(N * 2 * I, kBf16);
-  sl.act = ls.take(N * I, kBf16);
   for (int t = 0; t < kLoraTargets; ++t) sl.z[t] = ls.take(N * R, kBf16);
   for (int t = 0; t < kLoraTargets; ++t)
     sl.xd[t] = ls.take(dropout ? N * target_dims(s, t).in : 0, kBf16);
@@ -84,6 +81,8 @@ result<train_plan> make_train_plan(const gpu_model_shape& s, int64_t B, int64_t 
   p.logits = g.take(Nc * V, kBf16);
   p.logits32 = g.take(Nc * V, kF32);
   p.dhf = g.take(N * C, kBf16);
+  p.hn = g.take(N * C, kBf16);
+  p.act = g.take(N * I, kBf16);
   p.qkv = g.take(N * std::max(QKV, C), kBf16);
   p.dres = g.take(N * C, kBf16);
   p.dtmp = g.take(N * C, kBf16);

@@ -106,7 +106,7 @@ bool mma_attention(const train_options& o, const gpu_model_shape& s) {
 
 // The pointers of one layer's activation set.
 struct layer_ptrs {
-  bf16 *h1, *q, *k, *v, *att, *xmid, *h2, *gu, *act, *z[kLoraTargets], *xd[kLoraTargets];
+  bf16 *q, *k, *v, *att, *xmid, *gu, *z[kLoraTargets], *xd[kLoraTargets];
   float *rstd1, *rstd2, *lse;
 };
 
@@ -114,15 +114,12 @@ layer_ptrs ptrs_of(char* base, const layer_slots& s) {
   layer_ptrs p{};
   auto b = [&](size_t off) { return reinterpret_cast<bf16*>(base + off); };
   auto f = [&](size_t off) { return reinterpret_cast<float*>(base + off); };
-  p.h1 = b(s.h1);
   p.q = b(s.q);
   p.k = b(s.k);
   p.v = b(s.v);
   p.att = b(s.att);
   p.xmid = b(s.xmid);
-  p.h2 = b(s.h2);
   p.gu = b(s.gu);
-  p.act = b(s.act);
   for (int t = 0; t < kLoraTargets; ++t) {
     p.z[t] = b(s.z[t]);
     p.xd[t] = b(s.xd[t]);
@@ -146,6 +143,8 @@ void gpu_trainer::layer_forward(int64_t l, bool recompute) {
   const layer_ptrs a = ptrs_of(set_base(l), plan_.slot);
   bf16* x = at<bf16>(plan_.xin + size_t(l) * plan_.xin_stride);
   bf16* proj = at<bf16>(plan_.qkv);  // qkv output, then the o and down outputs
+  bf16* hn = at<bf16>(plan_.hn);     // h1, then h2 (not saved: train_plan.h)
+  bf16* act = at<bf16>(plan_.act);
   const float sc = s.lora_scale(), p = eval_ ? 0.0f : o_.lora_dropout;
   // Without dropout the saved LoRA input is the module input itself: no xd.
   auto xd = [&](int t) { return plan_.dropout && !eval_ ? a.xd[t] : nullptr; };
@@ -163,11 +162,11 @@ void gpu_trainer::layer_forward(int64_t l, bool recompute) {
   if (recompute) profile_mark(prof_, "ckpt recompute");
 
   mark("rmsnorm + residual");
-  rmsnorm_forward_cuda(cx_, a.h1, a.rstd1, x, ly.input_norm.as<bf16>(), N, C, s.rms_eps);
+  rmsnorm_forward_cuda(cx_, hn, a.rstd1, x, ly.input_norm.as<bf16>(), N, C, s.rms_eps);
   mark("base linear fwd");
-  base_linear_forward(cx_, m_, ly.qkv, proj, a.h1, N);
+  base_linear_forward(cx_, m_, ly.qkv, proj, hn, N);
   mark("lora fwd");
-  lora(lora_qkv, proj, a.h1);
+  lora(lora_qkv, proj, hn);
   mark("qkv split + rope");
   qkv_split_bf16(cx_, a.q, a.k, a.v, proj, N, Q, KV);
   rope_forward_cuda(cx_, a.q, a.q, cos, sin, N, s.NH, s.HS, s.rotary_dim());
@@ -182,19 +181,19 @@ void gpu_trainer::layer_forward(int64_t l, bool recompute) {
   mark("lora fwd");
   lora(lora_o, proj, a.att);
   mark("rmsnorm + residual");
-  add_rmsnorm_forward_cuda(cx_, a.xmid, a.h2, a.rstd2, x, proj, ly.post_norm.as<bf16>(), N, C,
+  add_rmsnorm_forward_cuda(cx_, a.xmid, hn, a.rstd2, x, proj, ly.post_norm.as<bf16>(), N, C,
                            s.rms_eps);
   mark("base linear fwd");
-  base_linear_forward(cx_, m_, ly.gate_up, a.gu, a.h2, N);
+  base_linear_forward(cx_, m_, ly.gate_up, a.gu, hn, N);
   mark("lora fwd");
-  lora(lora_gate_up, a.gu, a.h2);
+  lora(lora_gate_up, a.gu, hn);
   mark("swiglu");
-  swiglu_forward_cuda(cx_, a.act, a.gu, a.gu + I, N, I, 2 * I);
+  swiglu_forward_cuda(cx_, act, a.gu, a.gu + I, N, I, 2 * I);
   // A recompute needs only the down LoRA's z (and xd): its y (proj) is scratch nobody reads.
   mark("base linear fwd");
-  if (!recompute) base_linear_forward(cx_, m_, ly.down, proj, a.act, N);
+  if (!recompute) base_linear_forward(cx_, m_, ly.down, proj, act, N);
   mark("lora fwd");
-  lora(lora_down, proj, a.act);
+  lora(lora_down, proj, act);
   mark("rmsnorm + residual");
   if (!recompute)
     add_bf16(cx_, at<bf16>(plan_.xin + size_t(l + 1) * plan_.xin_stride), a.xmid, proj, N * C);
@@ -220,8 +219,23 @@ void gpu_trainer::layer_backward(int64_t l) {
   bf16* dv = at<bf16>(plan_.dv);
   bf16* dqkv = at<bf16>(plan_.dqkv);
   bf16* dz = at<bf16>(plan_.dz);
+  bf16* hn = at<bf16>(plan_.hn);
+  bf16* act = at<bf16>(plan_.act);
   const float sc = s.lora_scale(), p = o_.lora_dropout;
-  const bf16* inputs[kLoraTargets] = {a.h1, a.att, a.h2, a.act};
+  // The LoRA inputs without dropout: h1, h2 and act are not saved (train_plan.h); `refill` puts
+  // the one the next LoRA backward reads back into hn / act from the set, as the forward made it
+  // (the same kernel on the same input, or for h2 the norm add_rmsnorm applied to the sum it
+  // stored: the same bits). With dropout the LoRA reads its own saved xd instead.
+  const bf16* inputs[kLoraTargets] = {hn, a.att, hn, act};
+  auto refill = [&](int t) {
+    if (plan_.dropout) return;
+    profile_mark(prof_, "recompute norm / swiglu");
+    if (t == lora_down) swiglu_forward_cuda(cx_, act, a.gu, a.gu + I, N, I, 2 * I);
+    if (t == lora_gate_up)
+      rmsnorm_forward_cuda(cx_, hn, nullptr, a.xmid, ly.post_norm.as<bf16>(), N, C, s.rms_eps);
+    if (t == lora_qkv)
+      rmsnorm_forward_cuda(cx_, hn, nullptr, x, ly.input_norm.as<bf16>(), N, C, s.rms_eps);
+  };
   // dx += LoRA's share; dA, dB += (the base's dinp already overwrote dx).
   auto lora = [&](int t, bf16* dx, const bf16* dy) {
     const gpu_lora_linear& w = ly.lora(t);
@@ -245,12 +259,14 @@ void gpu_trainer::layer_backward(int64_t l) {
   // MLP: x_out = xmid + down(swiglu(gate_up(norm2(xmid))))
   mark("base linear bwd (dX)");
   base_linear_backward_inp(cx_, m_, ly.down, dact, dres, N);
+  refill(lora_down);
   mark("lora bwd");
   lora(lora_down, dact, dres);
   mark("swiglu bwd");
   swiglu_backward_cuda(cx_, dgu, dgu + I, dact, a.gu, a.gu + I, N, I, 2 * I);
   mark("base linear bwd (dX)");
   base_linear_backward_inp(cx_, m_, ly.gate_up, dh, dgu, N);
+  refill(lora_gate_up);
   mark("lora bwd");
   lora(lora_gate_up, dh, dgu);
   mark("rmsnorm bwd + residual");
@@ -271,6 +287,7 @@ void gpu_trainer::layer_backward(int64_t l) {
   qkv_merge_bf16(cx_, dqkv, dq, dk, dv, N, Q, KV);
   mark("base linear bwd (dX)");
   base_linear_backward_inp(cx_, m_, ly.qkv, dh, dqkv, N);
+  refill(lora_qkv);
   mark("lora bwd");
   lora(lora_qkv, dh, dqkv);
   mark("rmsnorm bwd + residual");

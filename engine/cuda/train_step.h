@@ -11,7 +11,9 @@
 //             Or (fused_head_vocab_chunk > 0) the fused linear_cross_entropy kernels over
 //             vocabulary chunks: same loss and dhf, fp32 chunk logits.
 //   backward: final norm, then layers L-1..0 down to the LoRA grads; dX flows through the frozen
-//             NF4 base (dequantized per product) and the frozen norms (no dweight). With
+//             NF4 base (dequantized per product) and the frozen norms (no dweight). The LoRA
+//             inputs h1, h2 and act are never kept: each is recomputed (a norm or SwiGLU, same
+//             bits) just before the LoRA backward that reads it (train_plan.h). With
 //             checkpointing only each layer's input is kept; backward of layer l first recomputes
 //             its forward (same kernels, same dropout masks: bitwise the same activations).
 //   clip:     torch clip_grad_norm_(max_grad_norm) over every LoRA grad (fp32 sum of squares on

@@ -230,7 +230,8 @@ void check_plan(const gpu_model_shape& s, bool ckpt, bool dropout) {
       {p->hf, size_t(N * C) * 2},      {p->rstdf, size_t(N) * 4},
       {p->losses, size_t(N) * 4},      {p->ce_lse, size_t(N) * 4},
       {p->logits, size_t(Nc * V) * 2}, {p->logits32, size_t(Nc * V) * 4},
-      {p->dhf, size_t(N * C) * 2},     {p->qkv, size_t(N * std::max(QKV, C)) * 2},
+      {p->dhf, size_t(N * C) * 2},     {p->hn, size_t(N * C) * 2},
+      {p->act, size_t(N * I) * 2},     {p->qkv, size_t(N * std::max(QKV, C)) * 2},
       {p->dres, size_t(N * C) * 2},    {p->dtmp, size_t(N * C) * 2},
       {p->dh, size_t(N * C) * 2},      {p->dgu, size_t(N * 2 * I) * 2},
       {p->dact, size_t(N * I) * 2},    {p->datt, size_t(N * Q) * 2},
@@ -242,18 +243,15 @@ void check_plan(const gpu_model_shape& s, bool ckpt, bool dropout) {
   const gpu::layer_slots& sl = p->slot;
   for (int64_t k = 0; k < p->set_count; ++k) {
     const size_t b = p->sets + size_t(k) * p->set_stride;
-    for (auto [off, n] : std::vector<iv>{{sl.h1, size_t(N * C) * 2},
-                                         {sl.rstd1, size_t(N) * 4},
+    for (auto [off, n] : std::vector<iv>{{sl.rstd1, size_t(N) * 4},
                                          {sl.q, size_t(N * Q) * 2},
                                          {sl.k, size_t(N * KV) * 2},
                                          {sl.v, size_t(N * KV) * 2},
                                          {sl.att, size_t(N * Q) * 2},
                                          {sl.lse, size_t(p->B * s.NH * p->T) * 4},
                                          {sl.xmid, size_t(N * C) * 2},
-                                         {sl.h2, size_t(N * C) * 2},
                                          {sl.rstd2, size_t(N) * 4},
-                                         {sl.gu, size_t(N * 2 * I) * 2},
-                                         {sl.act, size_t(N * I) * 2}})
+                                         {sl.gu, size_t(N * 2 * I) * 2}})
       all.push_back({b + off, n});
     for (int t = 0; t < 4; ++t) {
       all.push_back({b + sl.z[t], size_t(N * R) * 2});
