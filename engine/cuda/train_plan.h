@@ -17,9 +17,9 @@
 //   LoRA inputs of qkv, gate_up and down. The forward writes them to the shared hn and act
 //   below; without dropout, backward recomputes each from what is kept (xin[l], or the set's
 //   xmid and gu) just before the LoRA backward that reads it: the same kernels on the same
-//   inputs, so the same bits. 2C + I fewer bf16 values a row per layer (Phi-3-mini at 4 x 1024 without
-//   checkpointing: 3,496 of 13,080 MiB of the region) for three elementwise kernels a layer in
-//   backward (about 0.3 GB of memory traffic each layer at that shape).
+//   inputs, so the same bits. 2C + I fewer bf16 values a row per layer (Phi-3-mini, 4 x 1024,
+//   no checkpointing: 3,496 of the region's 13,080 MiB) for three elementwise kernels a layer
+//   in backward (about 0.3 GB of memory traffic each layer at that shape).
 //   head:    hf (N, C); rstdf (N) f32; losses, ce_lse (N) f32; logits (Nc, V) bf16 (also the
 //            bf16 dlogits); logits32 (Nc, V) f32 (also dlogits in place); dhf (N, C)
 //   scratch: hn (N, C): h1, then h2 of the layer running; act (N, I);
