@@ -19,9 +19,9 @@ engine/cuda/roofline.h) / the GPU's peak. Training and prefill: model flops (rec
 counted) over the dense bf16 peak; the HF baseline does the same model flops, so it gets a
 fraction too. Decode: the least bytes a generated token must move (NF4 weights, LoRA, lm_head,
 KV cache) over the HBM bandwidth; HF's bf16 base moves 2 bytes a weight where ours moves about
-0.52, so its decode rows get none. "needs": the fraction of OUR roofline the goal asks for (above 100%: out of reach on this
-GPU whatever the code). Peaks: --peak-tflops, --peak-tbs; the defaults are the H200 datasheet's,
-as report.py's kernel table.
+0.52, so its decode rows get none. "needs": the fraction of OUR roofline the goal asks for
+(above 100%: out of reach on this GPU whatever the code). Peaks: --peak-tflops, --peak-tbs; the
+defaults are the H200 datasheet's, as report.py's kernel table.
 Exit code 0 whatever the verdicts (run.sh's stage status is about the script, not the goals).
 """
 import argparse
