@@ -16,6 +16,7 @@ int exit_code();
 void add_version_command(CLI::App& app);
 void add_presets_command(CLI::App& app);
 void add_verify_command(CLI::App& app);
+void add_tune_command(CLI::App& app);
 void add_up_command(CLI::App& app);
 void add_validate_command(CLI::App& app);
 void add_join_command(CLI::App& app);      // CAF builds only

@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
   kaito::cli::add_version_command(app);
   kaito::cli::add_presets_command(app);
   kaito::cli::add_verify_command(app);
+  kaito::cli::add_tune_command(app);
   kaito::cli::add_up_command(app);
   kaito::cli::add_validate_command(app);
 #if KAITO_CLI_WITH_CAF

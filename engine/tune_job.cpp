@@ -1,0 +1,194 @@
+// tune_job (contract: engine/tune_job.h).
+#include "engine/tune_job.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <utility>
+
+#include <nlohmann/json.hpp>
+
+#include "engine/chat_dataset.h"
+#include "engine/chat_template.h"
+#include "engine/model_weights.h"
+#include "engine/peft_adapter.h"
+#include "engine/tokenizer.h"
+
+namespace kaito::engine {
+
+namespace {
+
+result<std::string> read_text(const std::string& path) {
+  errno = 0;
+  std::ifstream f(path, std::ios::binary);
+  if (!f)
+    return status(errno == ENOENT ? status_code::not_found : status_code::io_error,
+                  std::string("cannot open: ") + std::strerror(errno != 0 ? errno : EIO), path);
+  std::ostringstream ss;
+  ss << f.rdbuf();
+  if (f.bad()) return status(status_code::io_error, "cannot read", path);
+  return ss.str();
+}
+
+// `file: ` before an error's place, so it names the file and the field or line in it (unless
+// the place already starts with the file).
+status in_file(const status& st, const std::string& file) {
+  const std::string& w = st.where();
+  const std::string where = w.empty() ? file : w.rfind(file, 0) == 0 ? w : file + ": " + w;
+  return status(st.code(), st.message(), where);
+}
+
+}  // namespace
+
+lora_config tune_job::default_lora() {
+  lora_config c;
+  c.r = 8;
+  c.alpha = 8.0;
+  c.dropout = 0.0;
+  c.target_modules = {"all-linear"};
+  return c;
+}
+
+status validate_tune_job(const tune_job& j) {
+  auto bad = [](const char* flag, const std::string& why) { return invalid_argument(why, flag); };
+  if (j.model_dir.empty()) return bad("--model", "a model folder is required");
+  if (j.data_path.empty()) return bad("--data", "a JSONL dataset is required");
+  if (j.out_dir.empty()) return bad("--out", "an output folder is required");
+  if (j.epochs < 1 && j.max_steps < 1) return bad("--epochs", "must be >= 1 (or set --max-steps)");
+  if (j.max_steps < 0) return bad("--max-steps", "must be >= 0");
+  if (j.micro_batch_size < 1) return bad("--micro-batch-size", "must be >= 1");
+  if (j.grad_accum < 1) return bad("--grad-accum", "must be >= 1");
+  if (j.max_length < 2) return bad("--max-length", "must be >= 2");
+  if (!(j.lr > 0.0)) return bad("--lr", "must be > 0");
+  if (j.warmup_steps < 0) return bad("--warmup-steps", "must be >= 0");
+  if (!(j.max_grad_norm >= 0.0)) return bad("--max-grad-norm", "must be >= 0 (0: no clipping)");
+  if (!(j.weight_decay >= 0.0)) return bad("--weight-decay", "must be >= 0");
+  if (j.lora.r < 1) return bad("--lora-r", "must be >= 1");
+  if (!(j.lora.alpha > 0.0)) return bad("--lora-alpha", "must be > 0");
+  if (!(j.lora.dropout >= 0.0 && j.lora.dropout < 1.0))
+    return bad("--lora-dropout", "must be in [0, 1)");
+  if (j.lora.target_modules.empty() && j.lora.target_regex.empty())
+    return bad("--target-modules", "at least one module name (or all-linear)");
+  return {};
+}
+
+result<tune_data> load_tune_data(const tune_job& j, const model_config& c) {
+  const std::string tok_path = j.model_dir + "/tokenizer.json";
+  auto tok = tokenizer::from_file(tok_path);
+  if (!tok.ok()) return in_file(tok.error(), tok_path);
+  const std::string cfg_path = j.model_dir + "/tokenizer_config.json";
+  hf_tokenizer_config tc;
+  auto cfg_text = read_text(cfg_path);
+  if (cfg_text.ok()) {
+    auto parsed = parse_tokenizer_config(*cfg_text);
+    // A template file stands in for a missing or unusable chat_template; bos / eos still come
+    // from this file.
+    if (!parsed.ok() && !j.chat_template_path.empty() &&
+        parsed.error().where() == "chat_template") {
+      auto js = nlohmann::json::parse(*cfg_text, nullptr, /*allow_exceptions=*/false);
+      if (js.is_object()) {
+        js["chat_template"] = "";
+        parsed = parse_tokenizer_config(js.dump());
+      }
+    }
+    if (!parsed.ok()) return in_file(parsed.error(), cfg_path);
+    tc = std::move(parsed).value();
+  } else if (j.chat_template_path.empty()) {
+    return status(status_code::not_found,
+                  "no tokenizer_config.json (its chat_template and bos/eos tokens); give "
+                  "--chat-template FILE for the template",
+                  cfg_path);
+  }
+  result<chat_template> tmpl = j.chat_template_path.empty()
+                                   ? chat_template::compile(tc.chat_template)
+                                   : chat_template::from_file(j.chat_template_path);
+  if (!tmpl.ok())
+    return in_file(tmpl.error(), j.chat_template_path.empty() ? cfg_path + ": chat_template"
+                                                              : j.chat_template_path);
+  KAITO_ASSIGN_OR_RETURN(std::string jsonl, read_text(j.data_path));
+  auto recs = parse_chat_jsonl(jsonl);
+  if (!recs.ok()) return in_file(recs.error(), j.data_path);
+  chat_tokenize_options o;
+  o.max_length = j.max_length;
+  o.bos_token = tc.bos_token;
+  o.eos_token = tc.eos_token;
+  tune_data d;
+  for (const chat_record& r : *recs) {
+    auto ex = tokenize_chat(*tok, *tmpl, r, o);
+    if (!ex.ok()) return in_file(ex.error(), j.data_path);
+    d.truncated += ex->truncated ? 1 : 0;
+    d.examples.push_back({std::move(ex->ids), std::move(ex->labels)});
+  }
+  for (const train_example& e : d.examples)
+    d.supervised_tokens +=
+        std::count_if(e.labels.begin(), e.labels.end(), [](int32_t l) { return l != -100; });
+  if (d.supervised_tokens == 0)
+    return invalid_argument("no assistant token survives max_length " +
+                                std::to_string(j.max_length) + ": nothing to learn",
+                            j.data_path);
+  status st = validate_train_data(d.examples, c.vocab_size);
+  if (!st.ok()) {  // where is "data[i]...": name the conversation's line instead
+    std::string where = st.where();
+    size_t i = 0;
+    if (std::sscanf(where.c_str(), "data[%zu]", &i) == 1 && i < recs->size())
+      where = "line " + std::to_string((*recs)[i].line);
+    return status(st.code(),
+                  st.message() + " (tokenizer.json and config.json vocab_size " +
+                      std::to_string(c.vocab_size) + " disagree)",
+                  j.data_path + ": " + where);
+  }
+  return d;
+}
+
+int64_t tune_total_steps(const tune_job& j, int64_t examples) {
+  if (j.max_steps > 0) return j.max_steps;
+  const int64_t per_step = j.micro_batch_size * j.grad_accum;
+  return j.epochs * std::max<int64_t>(1, (examples + per_step - 1) / per_step);
+}
+
+train_config tune_train_config(const tune_job& j, int64_t total_steps) {
+  train_config c;
+  c.micro_batch_size = j.micro_batch_size;
+  c.grad_accum = j.grad_accum;
+  c.total_steps = total_steps;
+  c.adamw.weight_decay = float(j.weight_decay);
+  c.schedule.kind = j.schedule;
+  c.schedule.base_lr = j.lr;
+  c.schedule.warmup_steps = j.warmup_steps;
+  c.schedule.total_steps = total_steps;
+  c.max_grad_norm = j.max_grad_norm;
+  c.seed = j.seed;
+  return c;
+}
+
+result<tune_summary> run_tune_job(const tune_job& j, const tune_progress& on_step) {
+  KAITO_TRY(validate_tune_job(j));
+  // the data first: a bad line should not wait for the weights to load
+  KAITO_ASSIGN_OR_RETURN(model_config cfg, load_model_config(j.model_dir));
+  KAITO_ASSIGN_OR_RETURN(tune_data d, load_tune_data(j, cfg));
+  KAITO_ASSIGN_OR_RETURN(std::shared_ptr<model> m, load_model(j.model_dir));
+  if (j.qlora) nf4_quantize_linears(m.get(), /*double_quant=*/true);
+  auto adapter = lora_create(m->config, j.lora, j.seed);
+  if (!adapter.ok()) return in_file(adapter.error(), "--target-modules");
+  tune_summary sum;
+  sum.examples = int64_t(d.examples.size());
+  sum.supervised_tokens = d.supervised_tokens;
+  sum.steps = tune_total_steps(j, sum.examples);
+  KAITO_ASSIGN_OR_RETURN(trainer t,
+                         trainer::create(m, std::move(adapter).value(), std::move(d.examples),
+                                         tune_train_config(j, sum.steps)));
+  for (int64_t s = 0; s < sum.steps; ++s) {
+    KAITO_ASSIGN_OR_RETURN(step_info info, t.step());
+    if (s == 0) sum.first_loss = info.loss;
+    sum.last_loss = info.loss;
+    if (on_step) on_step(info, sum.steps);
+  }
+  KAITO_TRY(save_peft_adapter(j.out_dir, t.adapter(), j.model_dir));
+  return sum;
+}
+
+}  // namespace kaito::engine

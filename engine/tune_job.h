@@ -1,0 +1,86 @@
+// tune_job: the work of `kaito tune`: a LoRA or QLoRA fine-tune of a local Hugging Face model
+// folder on a JSONL chat dataset, written out as a PEFT adapter, with Kaito's tuning defaults.
+// run_tune_job runs it on the CPU engine (engine::trainer); the CUDA engine runs the same job
+// through engine/cuda_hf/gpu_tune_job.h. Both read their inputs with load_tune_data.
+//
+// Inputs (model_dir, as `huggingface-cli download` leaves it):
+//   config.json + *.safetensors   the base model (engine/model_weights.h)
+//   tokenizer.json                the tokenizer (engine/tokenizer.h)
+//   tokenizer_config.json         chat_template, bos_token, eos_token (engine/chat_template.h);
+//                                 chat_template_path overrides the template (a .jinja file, e.g.
+//                                 presets/chat_templates/phi-3.jinja)
+//   data_path                     one {"messages": [...]} record a line (engine/chat_dataset.h):
+//                                 only assistant turns are supervised
+// Output: out_dir/adapter_config.json + adapter_model.safetensors (PeftModel.from_pretrained).
+//
+// Defaults are what a Kaito tuning Workspace runs (reference/kaito.md: the qlora-params template
+// and the HF / TRL defaults it leaves): NF4 base with double quantization, LoRA r 8, alpha 8,
+// dropout 0 on every decoder linear ("all-linear"; PEFT never adapts lm_head), 3 epochs, micro
+// batch 1, learning rate 2e-5 (TRL SFTConfig) on a linear schedule without warmup, max grad norm
+// 1.0, weight decay 0, seed 42. Steps: max_steps when > 0, else epochs * ceil(examples /
+// (micro_batch_size * grad_accum)).
+// Errors name the file and field, line or flag ("tokenizer_config.json: chat_template",
+// "chat.jsonl: line 3: messages[1].content", "--micro-batch-size"); nothing is written to out_dir
+// unless training finished.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+#include "engine/lora_adapter.h"
+#include "engine/model_config.h"
+#include "engine/train_batches.h"
+#include "engine/trainer.h"
+#include "kernels/lr_schedule.h"
+
+namespace kaito::engine {
+
+struct tune_job {
+  std::string model_dir, data_path, out_dir;
+  std::string chat_template_path;  // empty: tokenizer_config.json's chat_template
+  bool qlora = true;               // NF4 + double quant (Kaito's method: qlora); false: lora
+  lora_config lora = default_lora();
+  int64_t epochs = 3;
+  int64_t max_steps = 0;  // > 0: this many optimizer steps instead of epochs
+  int64_t micro_batch_size = 1;
+  int64_t grad_accum = 1;
+  int64_t max_length = 2048;  // tokens kept per conversation
+  double lr = 2e-5;
+  lr_schedule_kind schedule = lr_schedule_kind::linear;
+  int64_t warmup_steps = 0;
+  double max_grad_norm = 1.0;
+  double weight_decay = 0.0;
+  uint64_t seed = 42;
+
+  static lora_config default_lora();
+};
+
+// The job's examples: the tokenizer and chat template of model_dir applied to data_path.
+struct tune_data {
+  std::vector<train_example> examples;
+  int64_t supervised_tokens = 0;  // labels != -100 over all examples
+  int64_t truncated = 0;          // conversations cut at max_length
+};
+result<tune_data> load_tune_data(const tune_job& j, const model_config& c);
+
+// invalid_argument naming the flag for a non-positive size or rate, or empty paths.
+status validate_tune_job(const tune_job& j);
+// The optimizer steps the job runs over `examples` examples.
+int64_t tune_total_steps(const tune_job& j, int64_t examples);
+// The trainer configuration (schedule over total_steps).
+train_config tune_train_config(const tune_job& j, int64_t total_steps);
+
+struct tune_summary {
+  int64_t examples = 0, steps = 0, supervised_tokens = 0;
+  double first_loss = 0.0, last_loss = 0.0;
+};
+// Called after every optimizer step with the step's numbers and the total.
+using tune_progress = std::function<void(const step_info&, int64_t total_steps)>;
+
+// The whole job on the CPU engine; writes the adapter to out_dir at the end.
+result<tune_summary> run_tune_job(const tune_job& j, const tune_progress& on_step = {});
+
+}  // namespace kaito::engine

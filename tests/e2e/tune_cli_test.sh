@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# End to end: `kaito tune` on the tiny Phi-3 chat folder (tests/engine/tiny_chat_model.h's
+# assembly: the shared tiny-phi3 weights + tests/data/tiny-chat's tokenizer and chat template).
+# Usage: tune_cli_test.sh path/to/kaito SHARED_DIR SOURCE_DIR
+set -euo pipefail
+KAITO=${1:?usage: tune_cli_test.sh path/to/kaito SHARED_DIR SOURCE_DIR}
+SHARED=${2:?shared dir}
+SRC=${3:?source dir}
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+has() { grep -qF -- "$2" "$1" || fail "$(cat "$1") -- lacks: $2"; }
+
+M=$WORK/model
+mkdir -p "$M"
+cp "$SHARED/fixtures/tiny-phi3/base/config.json" "$SHARED/fixtures/tiny-phi3/base/model.safetensors" "$M/"
+cp "$SRC/tests/data/tiny-chat/tokenizer.json" "$SRC/tests/data/tiny-chat/tokenizer_config.json" "$M/"
+DATA=$SRC/tests/data/tiny-chat/chat.jsonl
+
+# A QLoRA run: one line a step, the adapter written, the loss down over four passes.
+"$KAITO" tune --model "$M" --data "$DATA" --out "$WORK/adapter" --max-steps 24 --lr 5e-3 \
+  > "$WORK/out.txt" 2>&1 || fail "kaito tune exited $?: $(cat "$WORK/out.txt")"
+has "$WORK/out.txt" "qlora on cpu"
+has "$WORK/out.txt" "step 24/24  loss"
+has "$WORK/out.txt" "wrote $WORK/adapter: 24 steps over 6 conversations"
+[[ -s $WORK/adapter/adapter_model.safetensors ]] || fail "no adapter_model.safetensors"
+grep -q '"peft_type": "LORA"' "$WORK/adapter/adapter_config.json" || fail "not a PEFT config"
+first=$(awk '/^step 1\//{print $4}' "$WORK/out.txt")
+last6=$(awk '/^step (19|2[0-4])\//{s += $4} END {print s / 6}' "$WORK/out.txt")
+awk -v a="$first" -v b="$last6" 'BEGIN {exit !(b < 0.8 * a)}' ||
+  fail "loss did not come down: first $first, last pass mean $last6"
+
+# Bad input: exit 2 and a message naming the flag or the file and line.
+expect_error() {  # expected-text, kaito tune arguments...
+  local want=$1 rc=0
+  shift
+  "$KAITO" tune "$@" > "$WORK/err.txt" 2>&1 || rc=$?
+  [[ $rc -eq 2 ]] || fail "kaito tune $* exited $rc, not 2: $(cat "$WORK/err.txt")"
+  has "$WORK/err.txt" "$want"
+}
+expect_error "--micro-batch-size" --model "$M" --data "$DATA" --out "$WORK/a2" --micro-batch-size 0
+expect_error "$WORK/none.jsonl" --model "$M" --data "$WORK/none.jsonl" --out "$WORK/a2"
+printf '%s\n' '{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}]}' \
+  '{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant"}]}' > "$WORK/bad.jsonl"
+expect_error "$WORK/bad.jsonl: line 2" --model "$M" --data "$WORK/bad.jsonl" --out "$WORK/a2"
+[[ ! -e $WORK/a2 ]] || fail "a failed run left $WORK/a2 behind"
+
+# --device cuda: trains where there is a GPU; says why not where there is none.
+rc=0
+"$KAITO" tune --model "$M" --data "$DATA" --out "$WORK/a3" --max-steps 2 --device cuda \
+  > "$WORK/cuda.txt" 2>&1 || rc=$?
+case $rc in
+  0) has "$WORK/cuda.txt" "qlora on cuda" && [[ -s $WORK/a3/adapter_model.safetensors ]] ;;
+  2) grep -q -e 'no CUDA device' -e 'built without CUDA' "$WORK/cuda.txt" ||
+       fail "--device cuda: $(cat "$WORK/cuda.txt")" ;;
+  *) fail "--device cuda exited $rc: $(cat "$WORK/cuda.txt")" ;;
+esac
+echo "PASS"

@@ -1,0 +1,152 @@
+// engine/tune_job.h: `kaito tune`'s whole job on the CPU engine, on the tiny Phi-3 chat model
+// folder of tests/engine/tiny_chat_model.h.
+#include "engine/tune_job.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "engine/model_weights.h"
+#include "engine/peft_adapter.h"
+#include "tests/engine/tiny_chat_model.h"
+
+namespace kaito::engine {
+namespace {
+
+namespace fs = std::filesystem;
+
+const std::string k_chat = kaito::testing::tiny_chat_dir();
+
+tune_job small_job(const std::string& name) {
+  return kaito::testing::tiny_chat_job(name, 24);
+}
+
+void write(const std::string& path, const std::string& text) {
+  std::ofstream(path, std::ios::binary) << text;
+}
+
+TEST(TuneJob, DataSupervisesTheAssistantTurnsOnly) {
+  const tune_job j = small_job("data");
+  auto m = load_model_config(j.model_dir);
+  ASSERT_TRUE(m.ok()) << m.error().to_string();
+  auto d = load_tune_data(j, *m);
+  ASSERT_TRUE(d.ok()) << d.error().to_string();
+  ASSERT_EQ(d->examples.size(), 6u);
+  EXPECT_EQ(d->truncated, 0);
+  for (const train_example& e : d->examples) {
+    ASSERT_EQ(e.ids.size(), e.labels.size());
+    EXPECT_EQ(e.labels.front(), -100);  // "<|user|>" or "<|system|>" opens every conversation
+    EXPECT_EQ(e.ids.back(), 2);         // eos </s>, supervised: the model learns to stop
+    EXPECT_EQ(e.labels.back(), 2);
+  }
+  EXPECT_GT(d->supervised_tokens, 12);
+}
+
+TEST(TuneJob, QloraLearnsTheDataAndWritesAPeftAdapter) {
+  const tune_job j = small_job("qlora");
+  std::vector<double> losses;
+  auto sum = run_tune_job(j, [&](const step_info& s, int64_t total) {
+    EXPECT_EQ(total, 24);
+    EXPECT_EQ(s.step, int64_t(losses.size()) + 1);
+    losses.push_back(s.loss);
+  });
+  ASSERT_TRUE(sum.ok()) << sum.error().to_string();
+  EXPECT_EQ(sum->steps, 24);
+  EXPECT_EQ(sum->examples, 6);
+  ASSERT_EQ(losses.size(), 24u);
+  for (double l : losses) EXPECT_TRUE(std::isfinite(l));
+  // the fourth pass over the six conversations is easier than the first (5.5 -> 3.7 here)
+  double first = 0, fourth = 0;
+  for (int i = 0; i < 6; ++i) first += losses[size_t(i)], fourth += losses[size_t(i + 18)];
+  EXPECT_LT(fourth, 0.75 * first) << "first pass " << first / 6 << ", fourth " << fourth / 6;
+  // the adapter is PEFT's: every decoder linear of both layers, r 8, alpha 8, B trained
+  auto cfg = load_model_config(j.model_dir);
+  ASSERT_TRUE(cfg.ok());
+  auto a = load_peft_adapter(j.out_dir, *cfg);
+  ASSERT_TRUE(a.ok()) << a.error().to_string();
+  EXPECT_EQ(a->modules.size(), 8u);  // 2 layers x qkv, o, gate_up, down
+  EXPECT_EQ(a->config.r, 8);
+  EXPECT_EQ(a->config.alpha, 8.0);
+  double b_norm = 0.0;
+  for (const lora_module& m : a->modules)
+    for (float b : m.B) b_norm += double(b) * b;
+  EXPECT_GT(b_norm, 0.0);
+  fs::remove_all(j.model_dir);
+}
+
+TEST(TuneJob, StepsFollowEpochsBatchAndAccumulation) {
+  tune_job j;
+  j.epochs = 3;
+  j.micro_batch_size = 2;
+  j.grad_accum = 2;
+  EXPECT_EQ(tune_total_steps(j, 6), 3 * 2);  // ceil(6 / 4) a epoch
+  EXPECT_EQ(tune_total_steps(j, 1), 3);
+  j.max_steps = 5;
+  EXPECT_EQ(tune_total_steps(j, 6), 5);
+  const train_config c = tune_train_config(j, 5);
+  EXPECT_EQ(c.schedule.total_steps, 5);
+  EXPECT_EQ(c.schedule.kind, lr_schedule_kind::linear);
+  EXPECT_EQ(c.seed, 42u);
+}
+
+TEST(TuneJob, BadInputNamesTheFileAndPlace) {
+  tune_job j = small_job("bad");
+  j.micro_batch_size = 0;
+  auto st = validate_tune_job(j);
+  EXPECT_EQ(st.where(), "--micro-batch-size");
+  j.micro_batch_size = 1;
+  // a malformed third line
+  const std::string data = j.model_dir + "/bad.jsonl";
+  write(data,
+        "{\"messages\": [{\"role\": \"user\", \"content\": \"hi\"}, {\"role\": \"assistant\", "
+        "\"content\": \"yo\"}]}\n\n{\"messages\": [{\"role\": \"user\", \"content\": 3}]}\n");
+  j.data_path = data;
+  auto r = run_tune_job(j);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().where().find(data + ": line 3"), std::string::npos) << r.error().to_string();
+  EXPECT_FALSE(fs::exists(j.out_dir));
+  // no tokenizer: the error names the file
+  j.data_path = k_chat + "/chat.jsonl";
+  fs::remove(j.model_dir + "/tokenizer.json");
+  r = run_tune_job(j);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().to_string().find("tokenizer.json"), std::string::npos)
+      << r.error().to_string();
+  fs::remove_all(j.model_dir);
+}
+
+TEST(TuneJob, ATemplateFileStandsInForAMissingChatTemplate) {
+  tune_job j = small_job("template");
+  write(j.model_dir + "/tokenizer_config.json",
+        "{\"bos_token\": \"<s>\", \"eos_token\": \"</s>\"}");
+  auto cfg = load_model_config(j.model_dir);
+  ASSERT_TRUE(cfg.ok());
+  auto r = load_tune_data(j, *cfg);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().to_string().find("chat_template"), std::string::npos);
+  j.chat_template_path = std::string(KAITO_SOURCE_DIR) + "/presets/chat_templates/phi-3.jinja";
+  r = load_tune_data(j, *cfg);
+  ASSERT_TRUE(r.ok()) << r.error().to_string();
+  EXPECT_EQ(r->examples.size(), 6u);
+  EXPECT_EQ(r->examples[0].ids.back(), 2);  // eos_token still from tokenizer_config.json
+  fs::remove_all(j.model_dir);
+}
+
+TEST(TuneJob, AVocabularyTheModelCannotEmbedIsRefused) {
+  tune_job j = small_job("vocab");
+  auto cfg = load_model_config(j.model_dir);
+  ASSERT_TRUE(cfg.ok());
+  model_config small = *cfg;
+  small.vocab_size = 100;  // the tokenizer's ids reach 350
+  auto r = load_tune_data(j, small);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message().find("vocab_size"), std::string::npos) << r.error().to_string();
+  EXPECT_EQ(r.error().where(), j.data_path + ": line 1");  // its first conversation
+  fs::remove_all(j.model_dir);
+}
+
+}  // namespace
+}  // namespace kaito::engine
