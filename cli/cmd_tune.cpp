@@ -4,8 +4,11 @@
 //   --device cpu   the CPU engine (fp32 math; the NF4 base dequantized per product)
 //   --device cuda  the GPU engine (engine/cuda_hf/gpu_tune_job.h); needs a kaito built with nvcc
 //                  (KAITO_CLI_WITH_CUDA) and a CUDA device
-// Exit code 0 when the adapter is written, 2 on bad flags or input (the message names the flag,
-// file and field or line) and when the device is not there.
+// Ctrl-C (SIGINT, or SIGTERM) stops after the step in progress; with --checkpoint-dir the run is
+// kept there and --resume continues it.
+// Exit code 0 when the adapter is written, 130 when stopped, 2 on bad flags or input (the message
+// names the flag, file and field or line) and when the device is not there.
+#include <csignal>
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -37,10 +40,18 @@ result<engine::tune_summary> tune_on_cuda(const engine::tune_job& j,
 #endif
 }
 
-void print_step(const engine::step_info& s, int64_t total) {
+// Set by SIGINT / SIGTERM: the run stops after the step in progress (and checkpoints).
+volatile std::sig_atomic_t g_stop = 0;
+
+void request_stop(int) {
+  g_stop = 1;
+}
+
+bool print_step(const engine::step_info& s, int64_t total) {
   std::printf("step %lld/%lld  loss %.4f  lr %.3g  grad_norm %.4g  tokens %lld\n",
               (long long)s.step, (long long)total, s.loss, s.lr, s.grad_norm, (long long)s.tokens);
   std::fflush(stdout);
+  return g_stop == 0;
 }
 
 }  // namespace
@@ -81,6 +92,11 @@ void add_tune_command(CLI::App& app) {
                   "Module names to adapt (default all-linear)")
       ->delimiter(',');
   cmd->add_option("--seed", j->seed, "Adapter init, data order and dropout (default 42)");
+  cmd->add_option("--checkpoint-dir", j->checkpoint_dir,
+                  "Keep a training checkpoint here (every --save-every steps, at the end, and "
+                  "on Ctrl-C)");
+  cmd->add_option("--save-every", j->save_every, "Steps between checkpoints (default 100)");
+  cmd->add_flag("--resume", j->resume, "Continue the run in --checkpoint-dir");
   cmd->callback([j, method, device, schedule] {
     j->qlora = *method == "qlora";
     lr_schedule_kind_from_name(*schedule, &j->schedule);
@@ -91,11 +107,28 @@ void add_tune_command(CLI::App& app) {
     }
     std::printf("kaito tune: %s on %s, %s on %s\n", j->model_dir.c_str(), j->data_path.c_str(),
                 method->c_str(), device->c_str());
+    g_stop = 0;
+    std::signal(SIGINT, request_stop);
+    std::signal(SIGTERM, request_stop);
     auto r =
         *device == "cuda" ? tune_on_cuda(*j, print_step) : engine::run_tune_job(*j, print_step);
+    std::signal(SIGINT, SIG_DFL);
+    std::signal(SIGTERM, SIG_DFL);
     if (!r.ok()) {
       std::fprintf(stderr, "kaito tune: %s\n", r.error().to_string().c_str());
       set_exit_code(2);
+      return;
+    }
+    if (r->resumed_at > 0)
+      std::printf("kaito tune: resumed at step %lld from %s\n", (long long)r->resumed_at,
+                  j->checkpoint_dir.c_str());
+    if (r->stopped) {
+      const std::string kept =
+          j->checkpoint_dir.empty()
+              ? "no --checkpoint-dir, so nothing was kept"
+              : "checkpoint in " + j->checkpoint_dir + " (continue with --resume)";
+      std::printf("kaito tune: stopped; %s\n", kept.c_str());
+      set_exit_code(130);
       return;
     }
     std::printf(

@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <sstream>
@@ -73,6 +74,29 @@ status validate_tune_job(const tune_job& j) {
     return bad("--lora-dropout", "must be in [0, 1)");
   if (j.lora.target_modules.empty() && j.lora.target_regex.empty())
     return bad("--target-modules", "at least one module name (or all-linear)");
+  if (j.save_every < 1) return bad("--save-every", "must be >= 1");
+  if (j.resume && j.checkpoint_dir.empty())
+    return bad("--resume", "needs --checkpoint-dir (the checkpoint to resume)");
+  return {};
+}
+
+bool tune_checkpoint_due(const tune_job& j, int64_t done, int64_t total) {
+  return !j.checkpoint_dir.empty() && (done % j.save_every == 0 || done == total);
+}
+
+status replace_checkpoint(const std::string& dir,
+                          const std::function<status(const std::string&)>& save) {
+  namespace fs = std::filesystem;
+  const fs::path target(dir), fresh(dir + ".partial"), old(dir + ".previous");
+  std::error_code ec;
+  fs::remove_all(fresh, ec);
+  KAITO_TRY(save(fresh.string()));
+  fs::remove_all(old, ec);
+  if (fs::exists(target)) fs::rename(target, old, ec);
+  if (ec) return status(status_code::io_error, "cannot move aside: " + ec.message(), dir);
+  fs::rename(fresh, target, ec);
+  if (ec) return status(status_code::io_error, "cannot put in place: " + ec.message(), dir);
+  fs::remove_all(old, ec);
   return {};
 }
 
@@ -181,11 +205,24 @@ result<tune_summary> run_tune_job(const tune_job& j, const tune_progress& on_ste
   KAITO_ASSIGN_OR_RETURN(trainer t,
                          trainer::create(m, std::move(adapter).value(), std::move(d.examples),
                                          tune_train_config(j, sum.steps)));
-  for (int64_t s = 0; s < sum.steps; ++s) {
+  if (j.resume) {
+    status st = t.load_checkpoint(j.checkpoint_dir);
+    if (!st.ok()) return st.with_context("--resume");
+    sum.resumed_at = t.steps_done();
+  }
+  for (int64_t s = t.steps_done(); s < sum.steps; ++s) {
     KAITO_ASSIGN_OR_RETURN(step_info info, t.step());
-    if (s == 0) sum.first_loss = info.loss;
+    if (s == sum.resumed_at) sum.first_loss = info.loss;
     sum.last_loss = info.loss;
-    if (on_step) on_step(info, sum.steps);
+    // a stop after the last step is just the end
+    const bool stop = on_step && !on_step(info, sum.steps) && s + 1 < sum.steps;
+    if (tune_checkpoint_due(j, s + 1, sum.steps) || (stop && !j.checkpoint_dir.empty()))
+      KAITO_TRY(replace_checkpoint(j.checkpoint_dir,
+                                   [&](const std::string& d) { return t.save_checkpoint(d); }));
+    if (stop) {
+      sum.stopped = true;
+      return sum;
+    }
   }
   KAITO_TRY(save_peft_adapter(j.out_dir, t.adapter(), j.model_dir));
   return sum;

@@ -19,6 +19,11 @@
 // batch 1, learning rate 2e-5 (TRL SFTConfig) on a linear schedule without warmup, max grad norm
 // 1.0, weight decay 0, seed 42. Steps: max_steps when > 0, else epochs * ceil(examples /
 // (micro_batch_size * grad_accum)).
+// Checkpoints: with checkpoint_dir, a training checkpoint (engine/train_checkpoint.h: the adapter,
+// AdamW moments, step and data position; the GPU tuner reads the CPU trainer's and back) is
+// written there every save_every steps and after the last, each replacing the one before only
+// once it is complete. resume starts from it: the same model, data and flags continue the run
+// bit for bit on the CPU engine (a different seed or adapter layout is refused, naming it).
 // Errors name the file and field, line or flag ("tokenizer_config.json: chat_template",
 // "chat.jsonl: line 3: messages[1].content", "--micro-batch-size"); nothing is written to out_dir
 // unless training finished.
@@ -54,6 +59,9 @@ struct tune_job {
   double max_grad_norm = 1.0;
   double weight_decay = 0.0;
   uint64_t seed = 42;
+  std::string checkpoint_dir;  // empty: no checkpoints
+  int64_t save_every = 100;    // steps between checkpoints
+  bool resume = false;         // start from checkpoint_dir's checkpoint
 
   static lora_config default_lora();
 };
@@ -75,10 +83,21 @@ train_config tune_train_config(const tune_job& j, int64_t total_steps);
 
 struct tune_summary {
   int64_t examples = 0, steps = 0, supervised_tokens = 0;
-  double first_loss = 0.0, last_loss = 0.0;
+  int64_t resumed_at = 0;  // steps the checkpoint had done (resume), else 0
+  bool stopped = false;    // on_step asked to stop: no adapter written (a checkpoint is)
+  double first_loss = 0.0, last_loss = 0.0;  // of the first and last step this run made
 };
-// Called after every optimizer step with the step's numbers and the total.
-using tune_progress = std::function<void(const step_info&, int64_t total_steps)>;
+
+// Whether a checkpoint is due after `done` of `total` steps.
+bool tune_checkpoint_due(const tune_job& j, int64_t done, int64_t total);
+// Writes a checkpoint with `save` into a fresh sibling of dir, then puts it in dir's place: a
+// crash mid-save leaves the previous checkpoint whole.
+status replace_checkpoint(const std::string& dir,
+                          const std::function<status(const std::string&)>& save);
+// Called after every optimizer step with the step's numbers and the total; false stops the run
+// there (Ctrl-C in `kaito tune`): a checkpoint is written when checkpoint_dir is set, the
+// adapter is not, and the summary says stopped.
+using tune_progress = std::function<bool(const step_info&, int64_t total_steps)>;
 
 // The whole job on the CPU engine; writes the adapter to out_dir at the end.
 result<tune_summary> run_tune_job(const tune_job& j, const tune_progress& on_step = {});

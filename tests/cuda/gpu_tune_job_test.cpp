@@ -1,12 +1,15 @@
 // gpu_tune_job_test: `kaito tune --device cuda`'s job (engine/cuda_hf/gpu_tune_job.h) against the
 // CPU engine's run_tune_job on the same folder and data (tests/engine/tiny_chat_model.h): the
 // same steps over the same micro-batches, each step's loss within bf16 reach of the CPU's, and a
-// PEFT adapter the CPU engine loads. QLoRA and LoRA. Runs on the emulated CUDA runtime in CI
-// (gpu_tune_job_emu_test) and on a GPU (exit 77 without one).
+// PEFT adapter the CPU engine loads. QLoRA and LoRA. And a stopped run resumed from its checkpoint.
+// Runs on the emulated CUDA runtime in CI (gpu_tune_job_emu_test) and on a GPU (exit 77 without
+// one).
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -22,11 +25,14 @@ namespace {
 namespace fs = std::filesystem;
 
 class GpuTuneJob : public testing::cuda_fixture, public ::testing::WithParamInterface<bool> {};
+class GpuTuneJobResume : public testing::cuda_fixture {};
 
 std::vector<engine::step_info> cpu_steps(const engine::tune_job& j) {
   std::vector<engine::step_info> steps;
-  auto r =
-      engine::run_tune_job(j, [&](const engine::step_info& s, int64_t) { steps.push_back(s); });
+  auto r = engine::run_tune_job(j, [&](const engine::step_info& s, int64_t) {
+    steps.push_back(s);
+    return true;
+  });
   EXPECT_TRUE(r.ok()) << r.error().to_string();
   return steps;
 }
@@ -42,6 +48,7 @@ TEST_P(GpuTuneJob, FollowsTheCpuEngineStepByStep) {
   auto r = gpu::run_gpu_tune_job(*cx_, j, [&](const engine::step_info& s, int64_t total) {
     EXPECT_EQ(total, 6);
     gpu.push_back(s);
+    return true;
   });
   ASSERT_TRUE(r.ok()) << r.error().to_string();
   ASSERT_EQ(gpu.size(), 6u);
@@ -63,6 +70,34 @@ TEST_P(GpuTuneJob, FollowsTheCpuEngineStepByStep) {
   for (const engine::lora_module& m : a->modules)
     for (float b : m.B) b_norm += double(b) * b;
   EXPECT_GT(b_norm, 0.0);  // trained: PEFT starts B at zero
+  fs::remove_all(j.model_dir);
+}
+
+// Stopped after step 3 and resumed from its checkpoint, the GPU run ends where the straight one
+// does, bit for bit (one process: the same NF4 GEMM paths, engine/cuda/gemm_choice.h).
+TEST_F(GpuTuneJobResume, ResumesBitForBit) {
+  engine::tune_job whole = testing::tiny_chat_job("gpu-whole", 6);
+  auto a = gpu::run_gpu_tune_job(*cx_, whole);
+  ASSERT_TRUE(a.ok()) << a.error().to_string();
+  engine::tune_job j = testing::tiny_chat_job("gpu-resumed", 6);
+  j.checkpoint_dir = j.model_dir + "/ckpt";
+  auto b = gpu::run_gpu_tune_job(*cx_, j,
+                                 [](const engine::step_info& s, int64_t) { return s.step < 3; });
+  ASSERT_TRUE(b.ok()) << b.error().to_string();
+  EXPECT_TRUE(b->stopped);
+  EXPECT_FALSE(fs::exists(j.out_dir));
+  j.resume = true;
+  auto c = gpu::run_gpu_tune_job(*cx_, j);
+  ASSERT_TRUE(c.ok()) << c.error().to_string();
+  EXPECT_EQ(c->resumed_at, 3);
+  EXPECT_EQ(c->last_loss, a->last_loss);
+  auto read = [](const std::string& dir) {
+    std::ifstream f(dir + "/adapter_model.safetensors", std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(f), {});
+  };
+  EXPECT_FALSE(read(whole.out_dir).empty());
+  EXPECT_EQ(read(j.out_dir), read(whole.out_dir));
+  fs::remove_all(whole.model_dir);
   fs::remove_all(j.model_dir);
 }
 

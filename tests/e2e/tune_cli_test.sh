@@ -45,6 +45,26 @@ printf '%s\n' '{"messages": [{"role": "user", "content": "hi"}, {"role": "assist
 expect_error "$WORK/bad.jsonl: line 2" --model "$M" --data "$WORK/bad.jsonl" --out "$WORK/a2"
 [[ ! -e $WORK/a2 ]] || fail "a failed run left $WORK/a2 behind"
 
+# Ctrl-C: stops after the step in progress, keeps a checkpoint, exits 130; --resume goes on.
+"$KAITO" tune --model "$M" --data "$DATA" --out "$WORK/a4" --max-steps 1000000 \
+  --checkpoint-dir "$WORK/ckpt" --save-every 1000000 > "$WORK/int.txt" 2>&1 &
+pid=$!
+for _ in $(seq 100); do grep -q '^step 2/' "$WORK/int.txt" && break; sleep 0.1; done
+kill -INT "$pid"
+rc=0
+wait "$pid" || rc=$?
+[[ $rc -eq 130 ]] || fail "interrupted kaito tune exited $rc: $(tail -3 "$WORK/int.txt")"
+has "$WORK/int.txt" "stopped; checkpoint in $WORK/ckpt (continue with --resume)"
+[[ -s $WORK/ckpt/trainer_state.safetensors && ! -e $WORK/a4 ]] ||
+  fail "no checkpoint, or an adapter from a stopped run"
+done_steps=$(grep -c '^step ' "$WORK/int.txt")
+"$KAITO" tune --model "$M" --data "$DATA" --out "$WORK/a4" --max-steps $((done_steps + 2)) \
+  --checkpoint-dir "$WORK/ckpt" --resume > "$WORK/resume.txt" 2>&1 ||
+  fail "resume exited $?: $(cat "$WORK/resume.txt")"
+has "$WORK/resume.txt" "resumed at step $done_steps from $WORK/ckpt"
+[[ $(grep -c '^step ' "$WORK/resume.txt") -eq 2 && -s $WORK/a4/adapter_model.safetensors ]] ||
+  fail "resume did not run the last two steps: $(cat "$WORK/resume.txt")"
+
 # --device cuda: trains where there is a GPU; says why not where there is none.
 rc=0
 "$KAITO" tune --model "$M" --data "$DATA" --out "$WORK/a3" --max-steps 2 --device cuda \

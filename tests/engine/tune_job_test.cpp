@@ -7,7 +7,9 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <string>
+#include <vector>
 
 #include "engine/model_weights.h"
 #include "engine/peft_adapter.h"
@@ -52,6 +54,7 @@ TEST(TuneJob, QloraLearnsTheDataAndWritesAPeftAdapter) {
     EXPECT_EQ(total, 24);
     EXPECT_EQ(s.step, int64_t(losses.size()) + 1);
     losses.push_back(s.loss);
+    return true;
   });
   ASSERT_TRUE(sum.ok()) << sum.error().to_string();
   EXPECT_EQ(sum->steps, 24);
@@ -75,6 +78,69 @@ TEST(TuneJob, QloraLearnsTheDataAndWritesAPeftAdapter) {
     for (float b : m.B) b_norm += double(b) * b;
   EXPECT_GT(b_norm, 0.0);
   fs::remove_all(j.model_dir);
+}
+
+// Bytes of the adapter_model.safetensors a run wrote.
+std::string adapter_bytes(const std::string& dir) {
+  std::ifstream f(dir + "/adapter_model.safetensors", std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(f), {});
+}
+
+TEST(TuneJob, AStoppedRunResumesBitForBit) {
+  // one run of 24 steps straight ...
+  tune_job whole = small_job("whole");
+  auto a = run_tune_job(whole);
+  ASSERT_TRUE(a.ok()) << a.error().to_string();
+  // ... and the same run stopped after step 10 (a checkpoint, no adapter), then resumed
+  tune_job j = small_job("resumed");
+  j.checkpoint_dir = j.model_dir + "/ckpt";
+  j.save_every = 4;
+  auto b = run_tune_job(j, [](const step_info& s, int64_t) { return s.step < 10; });
+  ASSERT_TRUE(b.ok()) << b.error().to_string();
+  EXPECT_TRUE(b->stopped);
+  EXPECT_FALSE(fs::exists(j.out_dir));
+  EXPECT_TRUE(fs::exists(j.checkpoint_dir + "/trainer_state.safetensors"));
+  EXPECT_FALSE(fs::exists(j.checkpoint_dir + ".partial"));
+  EXPECT_FALSE(fs::exists(j.checkpoint_dir + ".previous"));
+  j.resume = true;
+  std::vector<int64_t> steps;
+  auto c = run_tune_job(j, [&](const step_info& s, int64_t) {
+    steps.push_back(s.step);
+    return true;
+  });
+  ASSERT_TRUE(c.ok()) << c.error().to_string();
+  EXPECT_EQ(c->resumed_at, 10);
+  ASSERT_EQ(steps.size(), 14u);
+  EXPECT_EQ(steps.front(), 11);
+  EXPECT_EQ(c->last_loss, a->last_loss);
+  const std::string want = adapter_bytes(whole.out_dir);
+  EXPECT_FALSE(want.empty());
+  EXPECT_EQ(adapter_bytes(j.out_dir), want);
+  // another seed is a different run: refused, naming it
+  j.seed = 7;
+  auto d = run_tune_job(j);
+  ASSERT_FALSE(d.ok());
+  EXPECT_NE(d.error().to_string().find("seed"), std::string::npos) << d.error().to_string();
+  EXPECT_NE(d.error().to_string().find("--resume"), std::string::npos);
+  fs::remove_all(whole.model_dir);
+  fs::remove_all(j.model_dir);
+}
+
+TEST(TuneJob, ResumeNeedsACheckpointDir) {
+  tune_job j;
+  j.model_dir = "m", j.data_path = "d", j.out_dir = "o";
+  j.resume = true;
+  EXPECT_EQ(validate_tune_job(j).where(), "--resume");
+  j.checkpoint_dir = "c";
+  j.save_every = 0;
+  EXPECT_EQ(validate_tune_job(j).where(), "--save-every");
+  j.save_every = 5;
+  EXPECT_TRUE(validate_tune_job(j).ok());
+  EXPECT_TRUE(tune_checkpoint_due(j, 5, 12));
+  EXPECT_FALSE(tune_checkpoint_due(j, 6, 12));
+  EXPECT_TRUE(tune_checkpoint_due(j, 12, 12));  // the end
+  j.checkpoint_dir.clear();
+  EXPECT_FALSE(tune_checkpoint_due(j, 5, 12));
 }
 
 TEST(TuneJob, StepsFollowEpochsBatchAndAccumulation) {
