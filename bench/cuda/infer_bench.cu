@@ -9,7 +9,8 @@
 //           saves) and as a graph without programmatic launch (decode_b1_nopdl_tok_s).
 //   prefill: one sequence of 2048 tokens through every layer, filling the cache, up to the
 //           greedy next token; median of 3 after a warm-up. Its NF4 base products take the
-//           forward path engine/cuda/gemm_choice.h measures at 2048 rows (printed).
+//           forward path the generator measures at 2048 rows (engine/cuda/gemm_choice.h;
+//           printed).
 // Timing: wall clock (std::chrono::steady_clock) around the enqueued steps and a final
 // synchronize, so host launch overhead counts.
 // Model: gpu_model_random (NF4 double-quant base, bf16 embed/lm_head, LoRA r=8 with non-zero B so
@@ -40,7 +41,6 @@
 #include <string>
 #include <vector>
 
-#include "engine/cuda/gemm_choice.h"
 #include "engine/cuda/gpu_model.h"
 #include "engine/cuda/infer.h"
 #include "engine/cuda/roofline.h"
@@ -157,6 +157,7 @@ double prefill_tok_s(cuda_context& cx, const gpu_model& m, const infer_options& 
   const double dt = times[1];
   std::printf("prefill T=%lld: %8.2f ms  %9.1f tok/s  (median of 3)\n", (long long)T, 1e3 * dt,
               double(T) / dt);
+  std::printf("        nf4 gemm at %lld rows: %s\n", (long long)T, g.prefill_gemm().note.c_str());
   return double(T) / dt;
 }
 
@@ -293,13 +294,8 @@ int main(int argc, char** argv) {
   const double b1_nopdl = decode_tok_s(**cx, *model, base, 1, prompt, steps, 16, true, false);
   const double b16 = decode_tok_s(**cx, *model, base, 16, prompt, steps, 16, true);
   const double b16_gemm = decode_tok_s(**cx, *model, base, 16, prompt, steps, 8, true);
-  // Prefill's NF4 base products take the forward path measured at its rows
-  // (engine/cuda/gemm_choice.h), as a tuner does at its batch; the decode rows above ran before.
-  auto nf4 = choose_nf4_gemm(**cx, *model, prefill_T);
-  if (!nf4.ok()) die("nf4 gemm choice", nf4.error());
-  model->fused_nf4_gemm.forward = nf4->forward.fused;
-  std::printf("prefill nf4 gemm at %lld rows: %s\n", (long long)prefill_T,
-              nf4->forward.note.c_str());
+  // Prefill's NF4 base products take the forward path the generator measures at its rows
+  // (infer_options::prefill_gemm_measure, engine/cuda/gemm_choice.h; printed by prefill_tok_s).
   const double pf = prefill_tok_s(**cx, *model, base, prefill_T);
   profile_inference(**cx, *model, base, prompt, prefill_T);
   if (tiny || layers != 32) {

@@ -15,6 +15,7 @@
 #include <string>
 
 #include "engine/cuda/cuda_try.h"
+#include "engine/cuda/gemm_choice.h"
 #include "engine/cuda/gemv_choice.h"
 #include "engine/cuda/infer_ops.h"
 #include "engine/cuda/step_profile.h"
@@ -59,9 +60,10 @@ struct gpu_generator::impl {
   int64_t graph_B = 0;
   int64_t warm_B = 0;         // batch size of the last plain-launch step (warm-up before capture)
   bool graph_failed = false;  // capture failed once: stay with plain launches
-  step_profile* prof = nullptr;  // gpu_generator::set_profile
-  gemv_choice gemv;              // the decode GEMV kernel (create: measured or from the options)
-  bool capturing = false;        // no profile events inside a graph capture
+  step_profile* prof = nullptr;     // gpu_generator::set_profile
+  gemv_choice gemv;                 // the decode GEMV kernel (create: measured or from the options)
+  nf4_gemm_direction prefill_gemm;  // prefill's NF4 base path (create: measured or the model's)
+  bool capturing = false;           // no profile events inside a graph capture
   // decode: the down projection's LoRA term deferred into the next residual_norm (fused_decode)
   const gpu_lora_linear* pending_down = nullptr;
 
@@ -160,8 +162,9 @@ struct gpu_generator::impl {
                          w.qabsmax.as<uint8_t>(), m.code8.as<float>(), w.nested_absmax.as<float>(),
                          w.offset, std::min<int64_t>(16, N - b0), w.C, w.OC, gemv.kernel);
       if (w.bias.get() != nullptr) gemm_add_bias_cuda(cx, out, w.bias.as<bf16>(), N, w.OC);
-    } else {
-      base_linear_forward(cx, m, w, out, in, N);
+    } else {  // prefill: the path measured for it; a decode batch past the GEMV: the model's
+      base_linear_forward_via(cx, m, w, out, in, N,
+                              decode ? m.fused_nf4_gemm.forward : prefill_gemm.fused);
     }
   }
 
@@ -400,6 +403,14 @@ result<std::unique_ptr<gpu_generator>> gpu_generator::create(cuda_context& cx, c
     p->gemv.kernel = opt.gemv_kernel;
     p->gemv.note = std::string(nf4_gemv_kernel_name(opt.gemv_kernel)) + ": fixed by the options";
   }
+  if (opt.prefill_gemm_measure) {
+    // at the rows the longest prefill runs (measured at up to kGemmChoiceMaxRows)
+    KAITO_ASSIGN_OR_RETURN(gemm_choice c, choose_nf4_gemm(cx, m, opt.max_batch * opt.max_seq));
+    p->prefill_gemm = c.forward;
+  } else {
+    p->prefill_gemm.fused = m.fused_nf4_gemm.forward;
+    p->prefill_gemm.note = "the model's fused_nf4_gemm.forward";
+  }
   return std::unique_ptr<gpu_generator>(new gpu_generator(std::move(p)));
 }
 
@@ -485,6 +496,10 @@ status gpu_generator::decode_step() {
 
 void gpu_generator::set_profile(step_profile* p) {
   p_->prof = p;
+}
+
+const nf4_gemm_direction& gpu_generator::prefill_gemm() const {
+  return p_->prefill_gemm;
 }
 
 const gemv_choice& gpu_generator::gemv() const {

@@ -11,9 +11,9 @@
 //   a = attention; x += NF4(a)_o + LoRA; h = rmsnorm(x); gu = NF4(h) + LoRA; x += NF4(silu(g)*u)
 //   + LoRA. Then final rmsnorm and the bf16 lm_head on each sequence's last row only; argmax
 //   (ties: the lowest id, as torch.argmax) over the bf16 logits.
-// Base products: prefill uses base_linear_forward (double-quant absmax decoded, W dequantized to
-//   bf16 in the arena, cuBLASLt; or the fused tensor-core NF4 GEMM where the model's
-//   fused_nf4_gemm.forward says so: engine/cuda/gemm_choice.h measures which). Decode uses the
+// Base products: prefill uses base_linear_forward_via (double-quant absmax decoded, W dequantized
+//   to bf16 in the arena, cuBLASLt; or the fused tensor-core NF4 GEMM: engine/cuda/gemm_choice.h
+//   measures which at create, infer_options::prefill_gemm_measure). Decode uses the
 //   fused nf4_dq_gemv_cuda (reads each weight byte once; of its two kernels the one gemv_choice
 //   measured faster on this device) when the batch is <= gemv_max_batch and the linear's C is a
 //   multiple of 128, in calls of <= 16 rows (register_lut reads the weights once for 16 rows;
@@ -50,6 +50,7 @@
 
 #include "base/status.h"
 #include "engine/cuda/device_buffer.h"
+#include "engine/cuda/gemm_choice.h"
 #include "engine/cuda/gemv_choice.h"
 #include "engine/cuda/gpu_model.h"
 #include "engine/cuda/step_profile.h"
@@ -82,6 +83,11 @@ struct infer_options {
   // (engine/cuda/gemv_choice.h, ~10 ms at Phi-3 shapes), or gemv_kernel when gemv_measure is off.
   bool gemv_measure = true;
   nf4_gemv_kernel gemv_kernel = nf4_gemv_kernel::scaled_lut;
+  // Prefill's NF4 base path (fused tensor-core GEMM or dequantize + cuBLASLt): measured at create()
+  // at max_batch * max_seq rows (engine/cuda/gemm_choice.h; remembered per process), or, when
+  // off, the model's fused_nf4_gemm.forward. A decode batch past gemv_max_batch always takes the
+  // model's.
+  bool prefill_gemm_measure = true;
 };
 
 class gpu_generator {
@@ -111,6 +117,8 @@ class gpu_generator {
   result<std::vector<float>> last_logits();
   // The decode GEMV kernel in use and how it was chosen.
   const gemv_choice& gemv() const;
+  // Prefill's NF4 base path and how it was chosen.
+  const nf4_gemm_direction& prefill_gemm() const;
   // True once decode steps replay a captured graph.
   bool graphed() const;
   // Charges prefill and plain-launch decode steps to named segments while p records

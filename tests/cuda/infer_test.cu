@@ -266,11 +266,19 @@ bool run_case(cuda_context& cx, const gpu_model& model, cpu_decoder& cpu,
     std::printf("FAIL %s: CUDA graph capture failed (plain launches ran)\n", label.c_str());
     ok = false;
   }
+  // the prefill's NF4 path: measured by default (the model's NF4 linears all take the fused
+  // kernel at these shapes), else the model's flag
+  const nf4_gemm_direction& pg = (*gen)->prefill_gemm();
+  if (opt.prefill_gemm_measure ? !pg.measured : pg.fused != model.fused_nf4_gemm.forward) {
+    std::printf("FAIL %s: prefill NF4 path not %s: %s\n", label.c_str(),
+                opt.prefill_gemm_measure ? "measured" : "the model's", pg.note.c_str());
+    ok = false;
+  }
   std::printf(
       "%s %s: %d of %d tokens equal the CPU argmax, %d near-ties; last logits max_rel %.3e "
-      "(tol %.0e); gemv %s\n",
+      "(tol %.0e); gemv %s; prefill %s\n",
       ok ? "ok  " : "FAIL", label.c_str(), exact, total, ties, rel, kLogitTol,
-      (*gen)->gemv().note.c_str());
+      (*gen)->gemv().note.c_str(), pg.note.c_str());
   tokens = *toks;
   logits_out = *glog;
   return ok;
@@ -387,6 +395,7 @@ int main(int argc, char** argv) {
       opt.max_seq = T2 + steps2;
       opt.gemv_measure = false;
       opt.gemv_kernel = nf4_gemv_kernel::scaled_lut;
+      opt.prefill_gemm_measure = false;  // the model's path (dequantize + cuBLASLt)
       opt.fused_decode = fused == 1;
       ok[fused] = run_case(**cx, *model2, cpu2, prompt2, B2, T2, steps2, opt,
                            std::string("split keys, B=4 T=140 graph+pdl") +
