@@ -119,6 +119,9 @@ void add_tune_command(CLI::App& app) {
       set_exit_code(2);
       return;
     }
+    if (r->truncated > 0)
+      std::printf("kaito tune: %lld conversation(s) cut at --max-length %lld\n",
+                  (long long)r->truncated, (long long)j->max_length);
     if (r->resumed_at > 0)
       std::printf("kaito tune: resumed at step %lld from %s\n", (long long)r->resumed_at,
                   j->checkpoint_dir.c_str());

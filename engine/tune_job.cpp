@@ -201,6 +201,7 @@ result<tune_summary> run_tune_job(const tune_job& j, const tune_progress& on_ste
   tune_summary sum;
   sum.examples = int64_t(d.examples.size());
   sum.supervised_tokens = d.supervised_tokens;
+  sum.truncated = d.truncated;
   sum.steps = tune_total_steps(j, sum.examples);
   KAITO_ASSIGN_OR_RETURN(trainer t,
                          trainer::create(m, std::move(adapter).value(), std::move(d.examples),
@@ -218,7 +219,7 @@ result<tune_summary> run_tune_job(const tune_job& j, const tune_progress& on_ste
     const bool stop = on_step && !on_step(info, sum.steps) && s + 1 < sum.steps;
     if (tune_checkpoint_due(j, s + 1, sum.steps) || (stop && !j.checkpoint_dir.empty()))
       KAITO_TRY(replace_checkpoint(j.checkpoint_dir,
-                                   [&](const std::string& d) { return t.save_checkpoint(d); }));
+                                   [&](const std::string& dir) { return t.save_checkpoint(dir); }));
     if (stop) {
       sum.stopped = true;
       return sum;

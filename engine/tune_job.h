@@ -83,6 +83,7 @@ train_config tune_train_config(const tune_job& j, int64_t total_steps);
 
 struct tune_summary {
   int64_t examples = 0, steps = 0, supervised_tokens = 0;
+  int64_t truncated = 0;   // conversations cut at max_length
   int64_t resumed_at = 0;  // steps the checkpoint had done (resume), else 0
   bool stopped = false;    // on_step asked to stop: no adapter written (a checkpoint is)
   double first_loss = 0.0, last_loss = 0.0;  // of the first and last step this run made

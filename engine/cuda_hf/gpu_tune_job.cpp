@@ -28,6 +28,7 @@ result<engine::tune_summary> run_gpu_tune_job(cuda_context& cx, const engine::tu
   engine::tune_summary sum;
   sum.examples = int64_t(d.examples.size());
   sum.supervised_tokens = d.supervised_tokens;
+  sum.truncated = d.truncated;
   sum.steps = engine::tune_total_steps(j, sum.examples);
   KAITO_ASSIGN_OR_RETURN(std::unique_ptr<gpu_tuner> t,
                          gpu_tuner::create(cx, m, std::move(d.examples),
@@ -45,7 +46,7 @@ result<engine::tune_summary> run_gpu_tune_job(cuda_context& cx, const engine::tu
     const bool stop = on_step && !on_step(info, sum.steps) && s + 1 < sum.steps;
     if (engine::tune_checkpoint_due(j, s + 1, sum.steps) || (stop && !j.checkpoint_dir.empty()))
       KAITO_TRY(engine::replace_checkpoint(
-          j.checkpoint_dir, [&](const std::string& d) { return t->save_checkpoint(d); }));
+          j.checkpoint_dir, [&](const std::string& dir) { return t->save_checkpoint(dir); }));
     if (stop) {
       sum.stopped = true;
       return sum;
