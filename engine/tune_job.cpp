@@ -189,6 +189,29 @@ train_config tune_train_config(const tune_job& j, int64_t total_steps) {
   return c;
 }
 
+status run_tune_steps(const tune_job& j, const tune_trainer_ops& t, const tune_progress& on_step,
+                      tune_summary& sum) {
+  if (j.resume) {
+    status st = t.load_checkpoint(j.checkpoint_dir);
+    if (!st.ok()) return st.with_context("--resume");
+    sum.resumed_at = t.steps_done();
+  }
+  for (int64_t s = t.steps_done(); s < sum.steps; ++s) {
+    KAITO_ASSIGN_OR_RETURN(step_info info, t.step());
+    if (s == sum.resumed_at) sum.first_loss = info.loss;
+    sum.last_loss = info.loss;
+    // a stop after the last step is just the end
+    const bool stop = on_step && !on_step(info, sum.steps) && s + 1 < sum.steps;
+    if (tune_checkpoint_due(j, s + 1, sum.steps) || (stop && !j.checkpoint_dir.empty()))
+      KAITO_TRY(replace_checkpoint(j.checkpoint_dir, t.save_checkpoint));
+    if (stop) {
+      sum.stopped = true;
+      return {};
+    }
+  }
+  return {};
+}
+
 result<tune_summary> run_tune_job(const tune_job& j, const tune_progress& on_step) {
   KAITO_TRY(validate_tune_job(j));
   // the data first: a bad line should not wait for the weights to load
@@ -206,25 +229,13 @@ result<tune_summary> run_tune_job(const tune_job& j, const tune_progress& on_ste
   KAITO_ASSIGN_OR_RETURN(trainer t,
                          trainer::create(m, std::move(adapter).value(), std::move(d.examples),
                                          tune_train_config(j, sum.steps)));
-  if (j.resume) {
-    status st = t.load_checkpoint(j.checkpoint_dir);
-    if (!st.ok()) return st.with_context("--resume");
-    sum.resumed_at = t.steps_done();
-  }
-  for (int64_t s = t.steps_done(); s < sum.steps; ++s) {
-    KAITO_ASSIGN_OR_RETURN(step_info info, t.step());
-    if (s == sum.resumed_at) sum.first_loss = info.loss;
-    sum.last_loss = info.loss;
-    // a stop after the last step is just the end
-    const bool stop = on_step && !on_step(info, sum.steps) && s + 1 < sum.steps;
-    if (tune_checkpoint_due(j, s + 1, sum.steps) || (stop && !j.checkpoint_dir.empty()))
-      KAITO_TRY(replace_checkpoint(j.checkpoint_dir,
-                                   [&](const std::string& dir) { return t.save_checkpoint(dir); }));
-    if (stop) {
-      sum.stopped = true;
-      return sum;
-    }
-  }
+  tune_trainer_ops ops;
+  ops.step = [&] { return t.step(); };
+  ops.steps_done = [&] { return t.steps_done(); };
+  ops.save_checkpoint = [&](const std::string& dir) { return t.save_checkpoint(dir); };
+  ops.load_checkpoint = [&](const std::string& dir) { return t.load_checkpoint(dir); };
+  KAITO_TRY(run_tune_steps(j, ops, on_step, sum));
+  if (sum.stopped) return sum;
   KAITO_TRY(save_peft_adapter(j.out_dir, t.adapter(), j.model_dir));
   return sum;
 }

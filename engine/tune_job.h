@@ -100,6 +100,17 @@ status replace_checkpoint(const std::string& dir,
 // adapter is not, and the summary says stopped.
 using tune_progress = std::function<bool(const step_info&, int64_t total_steps)>;
 
+// The step loop both engines run over their trainer: resume (job.resume), the steps up to
+// sum.steps with on_step after each, checkpoints when due or on a stop; fills sum's resumed_at,
+// first / last loss and stopped. The caller writes the adapter unless sum.stopped.
+struct tune_trainer_ops {
+  std::function<result<step_info>()> step;
+  std::function<int64_t()> steps_done;
+  std::function<status(const std::string&dir)> save_checkpoint, load_checkpoint;
+};
+status run_tune_steps(const tune_job& j, const tune_trainer_ops& t, const tune_progress& on_step,
+                      tune_summary& sum);
+
 // The whole job on the CPU engine; writes the adapter to out_dir at the end.
 result<tune_summary> run_tune_job(const tune_job& j, const tune_progress& on_step = {});
 

@@ -33,25 +33,13 @@ result<engine::tune_summary> run_gpu_tune_job(cuda_context& cx, const engine::tu
   KAITO_ASSIGN_OR_RETURN(std::unique_ptr<gpu_tuner> t,
                          gpu_tuner::create(cx, m, std::move(d.examples),
                                            engine::tune_train_config(j, sum.steps), opts));
-  if (j.resume) {
-    status st = t->load_checkpoint(j.checkpoint_dir);
-    if (!st.ok()) return st.with_context("--resume");
-    sum.resumed_at = t->steps_done();
-  }
-  for (int64_t s = t->steps_done(); s < sum.steps; ++s) {
-    KAITO_ASSIGN_OR_RETURN(engine::step_info info, t->step());
-    if (s == sum.resumed_at) sum.first_loss = info.loss;
-    sum.last_loss = info.loss;
-    // a stop after the last step is just the end
-    const bool stop = on_step && !on_step(info, sum.steps) && s + 1 < sum.steps;
-    if (engine::tune_checkpoint_due(j, s + 1, sum.steps) || (stop && !j.checkpoint_dir.empty()))
-      KAITO_TRY(engine::replace_checkpoint(
-          j.checkpoint_dir, [&](const std::string& dir) { return t->save_checkpoint(dir); }));
-    if (stop) {
-      sum.stopped = true;
-      return sum;
-    }
-  }
+  engine::tune_trainer_ops ops;
+  ops.step = [&] { return t->step(); };
+  ops.steps_done = [&] { return t->steps_done(); };
+  ops.save_checkpoint = [&](const std::string& dir) { return t->save_checkpoint(dir); };
+  ops.load_checkpoint = [&](const std::string& dir) { return t->load_checkpoint(dir); };
+  KAITO_TRY(engine::run_tune_steps(j, ops, on_step, sum));
+  if (sum.stopped) return sum;
   KAITO_TRY(gpu_model_save_adapter(cx, m, j.out_dir, j.model_dir));
   return sum;
 }
