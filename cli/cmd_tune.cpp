@@ -78,7 +78,7 @@ void add_tune_command(CLI::App& app) {
   cmd->add_option("--max-steps", j->max_steps, "Optimizer steps instead of epochs");
   cmd->add_option("--micro-batch-size", j->micro_batch_size, "Conversations a micro-batch");
   cmd->add_option("--grad-accum", j->grad_accum, "Micro-batches an optimizer step");
-  cmd->add_option("--max-length", j->max_length, "Tokens kept per conversation (default 2048)");
+  cmd->add_option("--max-length", j->max_length, "Tokens kept per conversation (default 1024)");
   cmd->add_option("--lr", j->lr, "Peak learning rate (default 2e-5)");
   cmd->add_option("--lr-schedule", *schedule, "constant, constant_with_warmup, linear, cosine")
       ->check(CLI::IsMember({"constant", "constant_with_warmup", "linear", "cosine"}));

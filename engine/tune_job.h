@@ -16,8 +16,9 @@
 // Defaults are what a Kaito tuning Workspace runs (reference/kaito.md: the qlora-params template
 // and the HF / TRL defaults it leaves): NF4 base with double quantization, LoRA r 8, alpha 8,
 // dropout 0 on every decoder linear ("all-linear"; PEFT never adapts lm_head), 3 epochs, micro
-// batch 1, learning rate 2e-5 (TRL SFTConfig) on a linear schedule without warmup, max grad norm
-// 1.0, weight decay 0, seed 42. Steps: max_steps when > 0, else epochs * ceil(examples /
+// batch 1, conversations cut at 1024 tokens and a learning rate of 2e-5 (TRL SFTConfig's
+// max_length and learning_rate) on a linear schedule without warmup, max grad norm 1.0, weight
+// decay 0, seed 42. Steps: max_steps when > 0, else epochs * ceil(examples /
 // (micro_batch_size * grad_accum)).
 // Checkpoints: with checkpoint_dir, a training checkpoint (engine/train_checkpoint.h: the adapter,
 // AdamW moments, step and data position; the GPU tuner reads the CPU trainer's and back) is
@@ -52,7 +53,7 @@ struct tune_job {
   int64_t max_steps = 0;  // > 0: this many optimizer steps instead of epochs
   int64_t micro_batch_size = 1;
   int64_t grad_accum = 1;
-  int64_t max_length = 2048;  // tokens kept per conversation
+  int64_t max_length = 1024;  // tokens kept per conversation (TRL SFTConfig's max_length)
   double lr = 2e-5;
   lr_schedule_kind schedule = lr_schedule_kind::linear;
   int64_t warmup_steps = 0;

@@ -45,6 +45,7 @@ TEST(TuneJob, DataSupervisesTheAssistantTurnsOnly) {
     EXPECT_EQ(e.labels.back(), 2);
   }
   EXPECT_GT(d->supervised_tokens, 12);
+  fs::remove_all(j.model_dir);
 }
 
 TEST(TuneJob, QloraLearnsTheDataAndWritesAPeftAdapter) {
