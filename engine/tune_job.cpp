@@ -136,6 +136,9 @@ result<tune_data> load_tune_data(const tune_job& j, const model_config& c) {
   KAITO_ASSIGN_OR_RETURN(std::string jsonl, read_text(j.data_path));
   auto recs = parse_chat_jsonl(jsonl);
   if (!recs.ok()) return in_file(recs.error(), j.data_path);
+  if (recs->empty())
+    return invalid_argument("no conversations: one {\"messages\": [...]} object a line",
+                            j.data_path);
   chat_tokenize_options o;
   o.max_length = j.max_length;
   o.bos_token = tc.bos_token;

@@ -175,6 +175,12 @@ TEST(TuneJob, BadInputNamesTheFileAndPlace) {
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.error().where().find(data + ": line 3"), std::string::npos) << r.error().to_string();
   EXPECT_FALSE(fs::exists(j.out_dir));
+  // an empty file
+  write(data, "\n");
+  r = run_tune_job(j);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().where(), data);
+  EXPECT_NE(r.error().message().find("no conversations"), std::string::npos);
   // no tokenizer: the error names the file
   j.data_path = k_chat + "/chat.jsonl";
   fs::remove(j.model_dir + "/tokenizer.json");
