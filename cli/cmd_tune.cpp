@@ -92,6 +92,9 @@ void add_tune_command(CLI::App& app) {
                   "Module names to adapt (default all-linear)")
       ->delimiter(',');
   cmd->add_option("--seed", j->seed, "Adapter init, data order and dropout (default 42)");
+  cmd->add_option("--activation-checkpointing", j->activation_checkpointing,
+                  "--device cuda: recompute each layer in backward to save memory (default true, "
+                  "as TRL's gradient_checkpointing)");
   cmd->add_option("--checkpoint-dir", j->checkpoint_dir,
                   "Keep a training checkpoint here (every --save-every steps, at the end, and "
                   "on Ctrl-C)");
@@ -119,6 +122,11 @@ void add_tune_command(CLI::App& app) {
       set_exit_code(2);
       return;
     }
+    if (r->device_bytes > 0)
+      std::printf(
+          "kaito tune: the training step held %.1f MiB on the device (activations, "
+          "AdamW moments)\n",
+          double(r->device_bytes) / (1024.0 * 1024.0));
     if (r->truncated > 0)
       std::printf("kaito tune: %lld conversation(s) cut at --max-length %lld\n",
                   (long long)r->truncated, (long long)j->max_length);

@@ -60,6 +60,10 @@ struct tune_job {
   double max_grad_norm = 1.0;
   double weight_decay = 0.0;
   uint64_t seed = 42;
+  // GPU engine: keep only each layer's input and recompute the layer in backward (TRL's
+  // SFTConfig turns gradient checkpointing on by default, so Kaito's runs have it); the same
+  // result bit for bit, less memory, more time. The CPU engine keeps every activation.
+  bool activation_checkpointing = true;
   std::string checkpoint_dir;  // empty: no checkpoints
   int64_t save_every = 100;    // steps between checkpoints
   bool resume = false;         // start from checkpoint_dir's checkpoint
@@ -84,9 +88,10 @@ train_config tune_train_config(const tune_job& j, int64_t total_steps);
 
 struct tune_summary {
   int64_t examples = 0, steps = 0, supervised_tokens = 0;
-  int64_t truncated = 0;   // conversations cut at max_length
-  int64_t resumed_at = 0;  // steps the checkpoint had done (resume), else 0
-  bool stopped = false;    // on_step asked to stop: no adapter written (a checkpoint is)
+  int64_t truncated = 0;    // conversations cut at max_length
+  size_t device_bytes = 0;  // GPU engine: the step's activations + AdamW moments (else 0)
+  int64_t resumed_at = 0;   // steps the checkpoint had done (resume), else 0
+  bool stopped = false;     // on_step asked to stop: no adapter written (a checkpoint is)
   double first_loss = 0.0, last_loss = 0.0;  // of the first and last step this run made
 };
 

@@ -30,9 +30,12 @@ result<engine::tune_summary> run_gpu_tune_job(cuda_context& cx, const engine::tu
   sum.supervised_tokens = d.supervised_tokens;
   sum.truncated = d.truncated;
   sum.steps = engine::tune_total_steps(j, sum.examples);
-  KAITO_ASSIGN_OR_RETURN(std::unique_ptr<gpu_tuner> t,
-                         gpu_tuner::create(cx, m, std::move(d.examples),
-                                           engine::tune_train_config(j, sum.steps), opts));
+  gpu_tune_options o = opts;
+  o.checkpoint = j.activation_checkpointing;
+  KAITO_ASSIGN_OR_RETURN(
+      std::unique_ptr<gpu_tuner> t,
+      gpu_tuner::create(cx, m, std::move(d.examples), engine::tune_train_config(j, sum.steps), o));
+  sum.device_bytes = t->trainer_bytes();
   engine::tune_trainer_ops ops;
   ops.step = [&] { return t->step(); };
   ops.steps_done = [&] { return t->steps_done(); };

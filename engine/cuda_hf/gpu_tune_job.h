@@ -5,9 +5,10 @@
 //   and job.seed); gpu_tuner (engine::trainer's loop: batches, accumulation, schedule, clipping,
 //   AdamW) with every micro-batch padded to the longest example; gpu_model_save_adapter.
 // The NF4 GEMM path is measured at create (gpu_tune_options::nf4_gemm, engine/cuda/gemm_choice.h)
-// unless opts pins it. Errors are load_tune_data's, gpu_model_from_hf's (the config.json field the
-// GPU model cannot hold) and the tuner's (resource_exhausted when the activations do not fit).
-// Lifetime: cx outlives the call. Thread-safety: one host thread per cx.
+// unless opts pins it; activation checkpointing is the job's (opts.checkpoint is ignored). Errors
+// are load_tune_data's, gpu_model_from_hf's (the config.json field the GPU model cannot hold) and
+// the tuner's (resource_exhausted when the activations do not fit). Lifetime: cx outlives the call.
+// Thread-safety: one host thread per cx.
 #pragma once
 
 #include "base/status.h"

@@ -166,6 +166,10 @@ result<double> gpu_tuner::evaluate() {
   return count > 0 ? sum / double(count) : 0.0;
 }
 
+size_t gpu_tuner::trainer_bytes() const {
+  return trainer_->bytes();
+}
+
 status gpu_tuner::save_checkpoint(const std::string& dir) const {
   engine::train_state st;
   KAITO_ASSIGN_OR_RETURN(st.adapter, gpu_model_adapter(*cx_, *m_));

@@ -85,6 +85,8 @@ class gpu_tuner {
   status load_checkpoint(const std::string& dir);
   bool last_updated() const { return last_updated_; }
   int64_t T() const { return T_; }
+  // Device bytes the training step holds: activations region + AdamW moments (gpu_trainer).
+  size_t trainer_bytes() const;
   // The NF4 GEMM paths create() set, with the measurement behind them (measure mode).
   const gemm_choice& nf4_gemm() const { return nf4_gemm_; }
 

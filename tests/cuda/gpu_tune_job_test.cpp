@@ -101,6 +101,28 @@ TEST_F(GpuTuneJobResume, ResumesBitForBit) {
   fs::remove_all(j.model_dir);
 }
 
+// Activation checkpointing (the job's default, as TRL's) recomputes each layer in backward: the
+// same adapter bit for bit as keeping every activation.
+TEST_F(GpuTuneJobResume, ActivationCheckpointingChangesNoBit) {
+  engine::tune_job on = testing::tiny_chat_job("gpu-ckpt-on", 4);
+  engine::tune_job off = testing::tiny_chat_job("gpu-ckpt-off", 4);
+  off.activation_checkpointing = false;
+  ASSERT_TRUE(on.activation_checkpointing);
+  auto a = gpu::run_gpu_tune_job(*cx_, on);
+  auto b = gpu::run_gpu_tune_job(*cx_, off);
+  ASSERT_TRUE(a.ok() && b.ok()) << (a.ok() ? b.error() : a.error()).to_string();
+  EXPECT_EQ(a->last_loss, b->last_loss);
+  EXPECT_LT(a->device_bytes, b->device_bytes);  // one activation set instead of one a layer
+  auto read = [](const std::string& dir) {
+    std::ifstream f(dir + "/adapter_model.safetensors", std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(f), {});
+  };
+  EXPECT_FALSE(read(on.out_dir).empty());
+  EXPECT_EQ(read(on.out_dir), read(off.out_dir));
+  fs::remove_all(on.model_dir);
+  fs::remove_all(off.model_dir);
+}
+
 INSTANTIATE_TEST_SUITE_P(Methods, GpuTuneJob, ::testing::Values(true, false),
                          [](const ::testing::TestParamInfo<bool>& p) {
                            return p.param ? std::string("qlora") : std::string("lora");
