@@ -8,8 +8,6 @@
 
 #include <cmath>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <string>
 #include <vector>
 
@@ -91,12 +89,8 @@ TEST_F(GpuTuneJobResume, ResumesBitForBit) {
   ASSERT_TRUE(c.ok()) << c.error().to_string();
   EXPECT_EQ(c->resumed_at, 3);
   EXPECT_EQ(c->last_loss, a->last_loss);
-  auto read = [](const std::string& dir) {
-    std::ifstream f(dir + "/adapter_model.safetensors", std::ios::binary);
-    return std::string(std::istreambuf_iterator<char>(f), {});
-  };
-  EXPECT_FALSE(read(whole.out_dir).empty());
-  EXPECT_EQ(read(j.out_dir), read(whole.out_dir));
+  EXPECT_FALSE(testing::adapter_bytes(whole.out_dir).empty());
+  EXPECT_EQ(testing::adapter_bytes(j.out_dir), testing::adapter_bytes(whole.out_dir));
   fs::remove_all(whole.model_dir);
   fs::remove_all(j.model_dir);
 }
@@ -113,12 +107,8 @@ TEST_F(GpuTuneJobResume, ActivationCheckpointingChangesNoBit) {
   ASSERT_TRUE(a.ok() && b.ok()) << (a.ok() ? b.error() : a.error()).to_string();
   EXPECT_EQ(a->last_loss, b->last_loss);
   EXPECT_LT(a->device_bytes, b->device_bytes);  // one activation set instead of one a layer
-  auto read = [](const std::string& dir) {
-    std::ifstream f(dir + "/adapter_model.safetensors", std::ios::binary);
-    return std::string(std::istreambuf_iterator<char>(f), {});
-  };
-  EXPECT_FALSE(read(on.out_dir).empty());
-  EXPECT_EQ(read(on.out_dir), read(off.out_dir));
+  EXPECT_FALSE(testing::adapter_bytes(on.out_dir).empty());
+  EXPECT_EQ(testing::adapter_bytes(on.out_dir), testing::adapter_bytes(off.out_dir));
   fs::remove_all(on.model_dir);
   fs::remove_all(off.model_dir);
 }

@@ -2,12 +2,15 @@
 // model.safetensors: hidden 64, 2 layers, vocab 384) with tests/data/tiny-chat's tokenizer.json
 // (a 351-token byte-level BPE, made by its make_tokenizer.py) and tokenizer_config.json (Phi-3's
 // chat template, bos <s>, eos </s>), in a fresh temporary folder; and the tune job on it and on
-// tiny-chat/chat.jsonl (six conversations). Needs KAITO_SHARED_DIR and KAITO_SOURCE_DIR.
+// tiny-chat/chat.jsonl (six conversations); and the adapter a run wrote, as bytes. Needs
+// KAITO_SHARED_DIR and KAITO_SOURCE_DIR.
 #pragma once
 
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <string>
 
 #include "engine/tune_job.h"
@@ -40,6 +43,13 @@ inline engine::tune_job tiny_chat_job(const std::string& name, int64_t steps) {
   j.lr = 5e-3;
   j.max_steps = steps;
   return j;
+}
+
+// The bytes of the adapter_model.safetensors a run wrote to `dir` (empty when there is none):
+// runs that must end alike compare these.
+inline std::string adapter_bytes(const std::string& dir) {
+  std::ifstream f(dir + "/adapter_model.safetensors", std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(f), {});
 }
 
 }  // namespace kaito::testing

@@ -7,7 +7,6 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
-#include <iterator>
 #include <string>
 #include <vector>
 
@@ -81,12 +80,6 @@ TEST(TuneJob, QloraLearnsTheDataAndWritesAPeftAdapter) {
   fs::remove_all(j.model_dir);
 }
 
-// Bytes of the adapter_model.safetensors a run wrote.
-std::string adapter_bytes(const std::string& dir) {
-  std::ifstream f(dir + "/adapter_model.safetensors", std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(f), {});
-}
-
 TEST(TuneJob, AStoppedRunResumesBitForBit) {
   // one run of 24 steps straight ...
   tune_job whole = small_job("whole");
@@ -114,9 +107,9 @@ TEST(TuneJob, AStoppedRunResumesBitForBit) {
   ASSERT_EQ(steps.size(), 14u);
   EXPECT_EQ(steps.front(), 11);
   EXPECT_EQ(c->last_loss, a->last_loss);
-  const std::string want = adapter_bytes(whole.out_dir);
+  const std::string want = kaito::testing::adapter_bytes(whole.out_dir);
   EXPECT_FALSE(want.empty());
-  EXPECT_EQ(adapter_bytes(j.out_dir), want);
+  EXPECT_EQ(kaito::testing::adapter_bytes(j.out_dir), want);
   // another seed is a different run: refused, naming it
   j.seed = 7;
   auto d = run_tune_job(j);
