@@ -1,6 +1,7 @@
 // Merging LoRA deltas into fp32 base weights (see lora_merge.h).
 #include "engine/lora_merge.h"
 
+#include <algorithm>
 #include <vector>
 
 namespace kaito::engine {

@@ -4,6 +4,7 @@
 
 #include <unicode/uchar.h>
 
+#include <algorithm>
 #include <functional>
 
 #include "engine/tokenizer_json.h"

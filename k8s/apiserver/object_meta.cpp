@@ -2,6 +2,7 @@
 #include "k8s/apiserver/object_meta.h"
 
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <random>
 

@@ -4,6 +4,7 @@
 #include "k8s/apiserver/errors.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdio>
 #include <functional>
 #include <set>

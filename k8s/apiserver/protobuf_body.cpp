@@ -1,6 +1,7 @@
 // Kubernetes protobuf bodies; see protobuf_body.h.
 #include "k8s/apiserver/protobuf_body.h"
 
+#include <cstdint>
 #include <functional>
 
 #include "k8s/apiserver/pki.h"

@@ -1,6 +1,7 @@
 // Table conversion; see tables.h.
 #include "k8s/apiserver/tables.h"
 
+#include <cstdint>
 #include <cstdio>
 #include <functional>
 

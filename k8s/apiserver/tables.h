@@ -7,6 +7,7 @@
 // `[?(@.a.b=="v")]` / `!=`; several matches are joined with ",".
 #pragma once
 
+#include <cstdint>
 #include <ctime>
 #include <optional>
 #include <string>

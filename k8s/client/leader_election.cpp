@@ -1,6 +1,7 @@
 // Lease-based leader election; see leader_election.h.
 #include "k8s/client/leader_election.h"
 
+#include <cstdint>
 #include <ctime>
 
 #include "k8s/client/api_error.h"

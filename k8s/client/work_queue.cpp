@@ -2,6 +2,7 @@
 #include "k8s/client/work_queue.h"
 
 #include <algorithm>
+#include <cstdint>
 
 namespace kaito::k8s {
 

@@ -1,6 +1,7 @@
 // Events with count aggregation; see events.h.
 #include "k8s/controllers/events.h"
 
+#include <cstdint>
 #include <cstdio>
 
 #include "k8s/client/api_error.h"

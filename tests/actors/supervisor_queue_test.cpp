@@ -2,6 +2,8 @@
 // after errors, requeue_after timers, stale timers ignored, counters.
 #include "actors/reconcile_queue.h"
 
+#include <vector>
+
 #include <gtest/gtest.h>
 
 namespace {

@@ -2,6 +2,7 @@
 // protocol tests (round trips, conversion, validation with the ConfigMaps the files carry).
 #pragma once
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>

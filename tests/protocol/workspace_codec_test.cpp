@@ -2,6 +2,8 @@
 // warnings with their paths, type errors naming the field, and v1alpha1 <-> v1beta1 conversion.
 #include "protocol/api/workspace.h"
 
+#include <algorithm>
+
 #include <gtest/gtest.h>
 
 #include "protocol/api/yaml.h"
