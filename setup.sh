@@ -14,7 +14,7 @@ APT_PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config git clang-14 libclang-rt-14-dev clang-format
   libcaf-dev libboost1.81-dev nlohmann-json3-dev libyaml-cpp-dev libgtest-dev libgmock-dev
   libsqlite3-dev libssl-dev libcurl4-openssl-dev libopenblas-dev libarchive-dev libsnappy-dev
-  libzstd-dev libspdlog-dev libfmt-dev libcli11-dev libbenchmark-dev libpcre2-dev libicu-dev
+  zlib1g-dev libzstd-dev libspdlog-dev libfmt-dev libcli11-dev libbenchmark-dev libpcre2-dev libicu-dev
   kubectl python3-kubernetes docker-registry skopeo curl libreadline-dev
 )
 # PyPI peers the tests compare against live (HF tokenizers, jinja2, numpy, pyarrow, safetensors).

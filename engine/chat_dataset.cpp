@@ -3,12 +3,20 @@
 
 #include <algorithm>
 
+#include "engine/parquet_rows.h"
+
 namespace kaito::engine {
 
 namespace {
 
 std::string at(int64_t line, const std::string& field = {}) {
   std::string w = "line " + std::to_string(line);
+  return field.empty() ? w : w + ": " + field;
+}
+
+// A record's place for errors: its JSONL line, or its Parquet row.
+std::string at(const chat_record& rec, const std::string& field = {}) {
+  std::string w = rec.parquet_row ? "row " + std::to_string(rec.line - 1) : at(rec.line);
   return field.empty() ? w : w + ": " + field;
 }
 
@@ -31,31 +39,62 @@ result<std::string> render(const chat_template& tmpl, const nlohmann::ordered_js
 
 }  // namespace
 
-result<chat_record> parse_chat_record(std::string_view line_text, int64_t line) {
-  auto j = nlohmann::ordered_json::parse(line_text, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded()) return invalid_argument("not valid JSON", at(line));
-  if (!j.is_object()) return invalid_argument("a record must be a JSON object", at(line));
+namespace {
+
+// One record's JSON: where = "line N" or "row N", for errors.
+result<chat_record> chat_record_from_json(nlohmann::ordered_json j, const std::string& where) {
+  auto in = [&](const std::string& field) { return where + ": " + field; };
+  if (!j.is_object()) return invalid_argument("a record must be a JSON object", where);
   auto it = j.find("messages");
-  if (it == j.end()) return invalid_argument("missing", at(line, "messages"));
-  if (!it->is_array()) return invalid_argument("must be an array", at(line, "messages"));
-  if (it->empty()) return invalid_argument("must not be empty", at(line, "messages"));
+  if (it == j.end()) return invalid_argument("missing", in("messages"));
+  if (!it->is_array()) return invalid_argument("must be an array", in("messages"));
+  if (it->empty()) return invalid_argument("must not be empty", in("messages"));
   bool has_assistant = false;
   for (size_t i = 0; i < it->size(); ++i) {
     const auto& m = (*it)[i];
     const std::string f = "messages[" + std::to_string(i) + "]";
-    if (!m.is_object()) return invalid_argument("must be an object", at(line, f));
+    if (!m.is_object()) return invalid_argument("must be an object", in(f));
     for (const char* key : {"role", "content"}) {
       auto k = m.find(key);
-      if (k == m.end()) return invalid_argument("missing", at(line, f + "." + key));
-      if (!k->is_string()) return invalid_argument("must be a string", at(line, f + "." + key));
+      if (k == m.end()) return invalid_argument("missing", in(f + "." + key));
+      if (!k->is_string()) return invalid_argument("must be a string", in(f + "." + key));
     }
     has_assistant = has_assistant || m["role"].get<std::string>() == "assistant";
   }
-  if (!has_assistant) return invalid_argument("no assistant message", at(line, "messages"));
+  if (!has_assistant) return invalid_argument("no assistant message", in("messages"));
   chat_record rec;
   rec.messages = std::move(*it);
+  return rec;
+}
+
+}  // namespace
+
+result<chat_record> parse_chat_record(std::string_view line_text, int64_t line) {
+  auto j = nlohmann::ordered_json::parse(line_text, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) return invalid_argument("not valid JSON", at(line));
+  KAITO_ASSIGN_OR_RETURN(chat_record rec, chat_record_from_json(std::move(j), at(line)));
   rec.line = line;
   return rec;
+}
+
+result<std::vector<chat_record>> parse_chat_parquet(std::string_view bytes,
+                                                    const parquet_read_limits& limits) {
+  KAITO_ASSIGN_OR_RETURN(std::vector<nlohmann::ordered_json> rows,
+                         parquet_read_rows(bytes, {"messages"}, limits));
+  std::vector<chat_record> out;
+  out.reserve(rows.size());
+  for (size_t i = 0; i < rows.size(); ++i) {
+    KAITO_ASSIGN_OR_RETURN(chat_record rec,
+                           chat_record_from_json(std::move(rows[i]), "row " + std::to_string(i)));
+    rec.line = int64_t(i) + 1;
+    rec.parquet_row = true;
+    out.push_back(std::move(rec));
+  }
+  return out;
+}
+
+bool is_parquet(std::string_view bytes) {
+  return bytes.size() >= 4 && bytes.substr(0, 4) == "PAR1";
 }
 
 result<std::vector<chat_record>> parse_chat_jsonl(std::string_view text) {
@@ -80,19 +119,19 @@ result<chat_example> tokenize_chat(const tokenizer& tok, const chat_template& tm
   if (opt.max_length <= 0) return invalid_argument("must be positive", "max_length");
   const auto& msgs = rec.messages;
   chat_example ex;
-  KAITO_ASSIGN_OR_RETURN(ex.text, render(tmpl, msgs, msgs.size(), false, opt, at(rec.line)));
+  KAITO_ASSIGN_OR_RETURN(ex.text, render(tmpl, msgs, msgs.size(), false, opt, at(rec)));
   const std::string& full = ex.text;
   size_t prev_end = 0;
   for (size_t i = 0; i < msgs.size(); ++i) {
     if (msgs[i]["role"] != "assistant") continue;
     const std::string f = "messages[" + std::to_string(i) + "]";
-    KAITO_ASSIGN_OR_RETURN(std::string p, render(tmpl, msgs, i, true, opt, at(rec.line, f)));
-    KAITO_ASSIGN_OR_RETURN(std::string q, render(tmpl, msgs, i + 1, false, opt, at(rec.line, f)));
+    KAITO_ASSIGN_OR_RETURN(std::string p, render(tmpl, msgs, i, true, opt, at(rec, f)));
+    KAITO_ASSIGN_OR_RETURN(std::string q, render(tmpl, msgs, i + 1, false, opt, at(rec, f)));
     if (!starts_with(full, p) || p.size() < prev_end)
       return invalid_argument(
           "the template's rendering of the messages before it (with the "
           "generation prompt) is not a prefix of the whole conversation",
-          at(rec.line, f));
+          at(rec, f));
     if (!starts_with(full, q) && !opt.eos_token.empty() && q.size() >= opt.eos_token.size() &&
         q.compare(q.size() - opt.eos_token.size(), std::string::npos, opt.eos_token) == 0)
       q.resize(q.size() - opt.eos_token.size());
@@ -100,7 +139,7 @@ result<chat_example> tokenize_chat(const tokenizer& tok, const chat_template& tm
       return invalid_argument(
           "the template's rendering up to this message is not a prefix of "
           "the whole conversation",
-          at(rec.line, f));
+          at(rec, f));
     ex.char_spans.emplace_back(static_cast<int64_t>(p.size()), static_cast<int64_t>(q.size()));
     prev_end = q.size();
   }
@@ -109,7 +148,7 @@ result<chat_example> tokenize_chat(const tokenizer& tok, const chat_template& tm
   auto encode_piece = [&](size_t b, size_t e, bool learn) -> status {
     if (e <= b) return {};
     auto ids = tok.encode(std::string_view(full).substr(b, e - b), /*add_special_tokens=*/false);
-    if (!ids.ok()) return status(ids.error().code(), ids.error().to_string(), at(rec.line));
+    if (!ids.ok()) return status(ids.error().code(), ids.error().to_string(), at(rec));
     for (int32_t id : ids.value()) {
       ex.ids.push_back(id);
       ex.labels.push_back(learn ? id : -100);

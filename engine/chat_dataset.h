@@ -1,5 +1,6 @@
 // chat_dataset: OpenAI-style chat records ({"messages": [{"role", "content"}, ...]}, Kaito's
-// conversational dataset format, one JSON object per JSONL line) turned into trainer examples:
+// conversational dataset format, one JSON object per JSONL line or one Parquet row) turned into
+// trainer examples:
 // token ids plus labels that supervise the assistant turns only (labels = -100 elsewhere).
 //
 // Assistant spans. TRL's assistant_only_loss takes the mask from {% generation %} tags in the
@@ -36,6 +37,7 @@
 
 #include "base/status.h"
 #include "engine/chat_template.h"
+#include "engine/parquet_column.h"
 #include "engine/tokenizer.h"
 #include "engine/trainer.h"
 
@@ -45,7 +47,8 @@ struct chat_record {
   // [{role, content, ...}]: every element an object with string role and content; other keys
   // (tool_calls, name, ...) are kept for the template.
   nlohmann::ordered_json messages = nlohmann::ordered_json::array();
-  int64_t line = 0;  // 1-based JSONL line it came from (0 when built in memory)
+  int64_t line = 0;          // 1-based JSONL line it came from (0 when built in memory)
+  bool parquet_row = false;  // it came from Parquet row line - 1 instead (errors say "row N")
 };
 
 // Parses JSONL text: one record per non-blank line. invalid_argument with where = "line N" or
@@ -54,6 +57,14 @@ struct chat_record {
 result<std::vector<chat_record>> parse_chat_jsonl(std::string_view text);
 // One line (line number for errors).
 result<chat_record> parse_chat_record(std::string_view line_text, int64_t line);
+// The same records from a Parquet file's `messages` column (list<struct<role, content, ...>>, as
+// Hugging Face datasets stores Kaito's conversational datasets; engine/parquet_rows.h). Errors
+// name the byte offset and column, or "row N: messages[2].content" (N from 0, as pyarrow counts);
+// a record's line is its row + 1.
+result<std::vector<chat_record>> parse_chat_parquet(std::string_view bytes,
+                                                    const parquet_read_limits& limits = {});
+// Whether bytes start with Parquet's "PAR1" magic.
+bool is_parquet(std::string_view bytes);
 
 struct chat_tokenize_options {
   int64_t max_length = 2048;  // tokens kept per example (> 0)
