@@ -1,6 +1,7 @@
-// `kaito tune --model DIR --data FILE.jsonl --out DIR`: fine-tunes a local Hugging Face model
-// folder on a chat dataset with LoRA or QLoRA and writes a PEFT adapter (engine/tune_job.h: the
-// inputs, Kaito's defaults, the errors). One line per optimizer step, then a summary.
+// `kaito tune --model DIR --data FILE.jsonl|FILE.parquet --out DIR`: fine-tunes a local Hugging
+// Face model folder on a chat dataset with LoRA or QLoRA and writes a PEFT adapter
+// (engine/tune_job.h: the inputs, Kaito's defaults, the errors). One line per optimizer step, then
+// a summary.
 //   --device cpu   the CPU engine (fp32 math; the NF4 base dequantized per product)
 //   --device cuda  the GPU engine (engine/cuda_hf/gpu_tune_job.h); needs a kaito built with nvcc
 //                  (KAITO_CLI_WITH_CUDA) and a CUDA device
@@ -58,7 +59,8 @@ bool print_step(const engine::step_info& s, int64_t total) {
 
 void add_tune_command(CLI::App& app) {
   auto* cmd = app.add_subcommand(
-      "tune", "Fine-tune a local Hugging Face model on a JSONL chat dataset (LoRA / QLoRA)");
+      "tune",
+      "Fine-tune a local Hugging Face model on a chat dataset (JSONL or Parquet; LoRA / QLoRA)");
   auto j = std::make_shared<engine::tune_job>();
   auto method = std::make_shared<std::string>("qlora");
   auto device = std::make_shared<std::string>("cpu");
@@ -66,7 +68,10 @@ void add_tune_command(CLI::App& app) {
   cmd->add_option("--model", j->model_dir,
                   "Model folder: config.json, *.safetensors, tokenizer.json, tokenizer_config.json")
       ->required();
-  cmd->add_option("--data", j->data_path, "JSONL, one {\"messages\": [...]} conversation a line")
+  cmd->add_option(
+         "--data", j->data_path,
+         "JSONL, one {\"messages\": [...]} conversation a line, or Parquet with a messages "
+         "column (Kaito's datasets)")
       ->required();
   cmd->add_option("--out", j->out_dir, "Folder for the PEFT adapter")->required();
   cmd->add_option("--device", *device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}));

@@ -57,7 +57,7 @@ lora_config tune_job::default_lora() {
 status validate_tune_job(const tune_job& j) {
   auto bad = [](const char* flag, const std::string& why) { return invalid_argument(why, flag); };
   if (j.model_dir.empty()) return bad("--model", "a model folder is required");
-  if (j.data_path.empty()) return bad("--data", "a JSONL dataset is required");
+  if (j.data_path.empty()) return bad("--data", "a dataset (JSONL or Parquet) is required");
   if (j.out_dir.empty()) return bad("--out", "an output folder is required");
   if (j.epochs < 1 && j.max_steps < 1) return bad("--epochs", "must be >= 1 (or set --max-steps)");
   if (j.max_steps < 0) return bad("--max-steps", "must be >= 0");
@@ -133,11 +133,13 @@ result<tune_data> load_tune_data(const tune_job& j, const model_config& c) {
   if (!tmpl.ok())
     return in_file(tmpl.error(), j.chat_template_path.empty() ? cfg_path + ": chat_template"
                                                               : j.chat_template_path);
-  KAITO_ASSIGN_OR_RETURN(std::string jsonl, read_text(j.data_path));
-  auto recs = parse_chat_jsonl(jsonl);
+  KAITO_ASSIGN_OR_RETURN(std::string bytes, read_text(j.data_path));
+  const bool parquet = is_parquet(bytes);  // by content: a URL's file name may say nothing
+  auto recs = parquet ? parse_chat_parquet(bytes) : parse_chat_jsonl(bytes);
   if (!recs.ok()) return in_file(recs.error(), j.data_path);
   if (recs->empty())
-    return invalid_argument("no conversations: one {\"messages\": [...]} object a line",
+    return invalid_argument(parquet ? "no conversations: the Parquet file has no rows"
+                                    : "no conversations: one {\"messages\": [...]} object a line",
                             j.data_path);
   chat_tokenize_options o;
   o.max_length = j.max_length;
@@ -162,7 +164,8 @@ result<tune_data> load_tune_data(const tune_job& j, const model_config& c) {
     std::string where = st.where();
     size_t i = 0;
     if (std::sscanf(where.c_str(), "data[%zu]", &i) == 1 && i < recs->size())
-      where = "line " + std::to_string((*recs)[i].line);
+      where = ((*recs)[i].parquet_row ? "row " + std::to_string((*recs)[i].line - 1)
+                                      : "line " + std::to_string((*recs)[i].line));
     return status(st.code(),
                   st.message() + " (tokenizer.json and config.json vocab_size " +
                       std::to_string(c.vocab_size) + " disagree)",

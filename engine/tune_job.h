@@ -1,5 +1,6 @@
 // tune_job: the work of `kaito tune`: a LoRA or QLoRA fine-tune of a local Hugging Face model
-// folder on a JSONL chat dataset, written out as a PEFT adapter, with Kaito's tuning defaults.
+// folder on a chat dataset (JSONL or Parquet), written out as a PEFT adapter, with Kaito's
+// tuning defaults.
 // run_tune_job runs it on the CPU engine (engine::trainer); the CUDA engine runs the same job
 // through engine/cuda_hf/gpu_tune_job.h. Both read their inputs with load_tune_data.
 //
@@ -9,8 +10,10 @@
 //   tokenizer_config.json         chat_template, bos_token, eos_token (engine/chat_template.h);
 //                                 chat_template_path overrides the template (a .jinja file, e.g.
 //                                 presets/chat_templates/phi-3.jinja)
-//   data_path                     one {"messages": [...]} record a line (engine/chat_dataset.h):
-//                                 only assistant turns are supervised
+//   data_path                     one {"messages": [...]} record a line (engine/chat_dataset.h),
+//                                 or a Parquet file (told by its PAR1 magic) with a messages
+//                                 column, as Kaito's example datasets: only assistant turns are
+//                                 supervised
 // Output: out_dir/adapter_config.json + adapter_model.safetensors (PeftModel.from_pretrained).
 //
 // Defaults are what a Kaito tuning Workspace runs (reference/kaito.md: the qlora-params template

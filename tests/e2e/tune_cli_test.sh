@@ -30,6 +30,14 @@ last6=$(awk '/^step (19|2[0-4])\//{s += $4} END {print s / 6}' "$WORK/out.txt")
 awk -v a="$first" -v b="$last6" 'BEGIN {exit !(b < 0.8 * a)}' ||
   fail "loss did not come down: first $first, last pass mean $last6"
 
+# The same data as Parquet (how Kaito's example datasets come): the same run, step for step.
+"$KAITO" tune --model "$M" --data "${DATA%.jsonl}.parquet" --out "$WORK/adapter_pq" --max-steps 24 \
+  --lr 5e-3 > "$WORK/out_pq.txt" 2>&1 || fail "kaito tune (parquet) exited $?: $(cat "$WORK/out_pq.txt")"
+diff <(awk '/^step /{print $2, $4}' "$WORK/out.txt") <(awk '/^step /{print $2, $4}' "$WORK/out_pq.txt") ||
+  fail "the Parquet run's losses differ from the JSONL run's"
+cmp "$WORK/adapter/adapter_model.safetensors" "$WORK/adapter_pq/adapter_model.safetensors" ||
+  fail "the Parquet run wrote a different adapter"
+
 # Bad input: exit 2 and a message naming the flag or the file and line.
 expect_error() {  # expected-text, kaito tune arguments...
   local want=$1 rc=0

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -44,6 +45,35 @@ TEST(TuneJob, DataSupervisesTheAssistantTurnsOnly) {
     EXPECT_EQ(e.labels.back(), 2);
   }
   EXPECT_GT(d->supervised_tokens, 12);
+  fs::remove_all(j.model_dir);
+}
+
+// Kaito's datasets come as Parquet (a messages column, as Hugging Face datasets writes it):
+// tiny-chat/chat.parquet is chat.jsonl written by pyarrow, and gives the same examples.
+TEST(TuneJob, AParquetDatasetGivesTheSameExamplesAsItsJsonl) {
+  tune_job j = small_job("parquet");
+  auto m = load_model_config(j.model_dir);
+  ASSERT_TRUE(m.ok()) << m.error().to_string();
+  auto jsonl = load_tune_data(j, *m);
+  ASSERT_TRUE(jsonl.ok()) << jsonl.error().to_string();
+  j.data_path = k_chat + "/chat.parquet";
+  auto parquet = load_tune_data(j, *m);
+  ASSERT_TRUE(parquet.ok()) << parquet.error().to_string();
+  ASSERT_EQ(parquet->examples.size(), jsonl->examples.size());
+  for (size_t i = 0; i < jsonl->examples.size(); ++i) {
+    EXPECT_EQ(parquet->examples[i].ids, jsonl->examples[i].ids) << i;
+    EXPECT_EQ(parquet->examples[i].labels, jsonl->examples[i].labels) << i;
+  }
+  EXPECT_EQ(parquet->supervised_tokens, jsonl->supervised_tokens);
+  // a damaged file names the byte and the file
+  std::ifstream in(j.data_path, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string bad = j.model_dir + "/bad.parquet";
+  write(bad, bytes.substr(0, bytes.size() - 9) + "\xff\xff\xff\x7f" + "PAR1");
+  j.data_path = bad;
+  auto r = load_tune_data(j, *m);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().where().rfind(bad + ": byte ", 0), 0u) << r.error().to_string();
   fs::remove_all(j.model_dir);
 }
 
