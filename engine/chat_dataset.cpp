@@ -37,10 +37,6 @@ result<std::string> render(const chat_template& tmpl, const nlohmann::ordered_js
   return r;
 }
 
-}  // namespace
-
-namespace {
-
 // One record's JSON: where = "line N" or "row N", for errors.
 result<chat_record> chat_record_from_json(nlohmann::ordered_json j, const std::string& where) {
   auto in = [&](const std::string& field) { return where + ": " + field; };
