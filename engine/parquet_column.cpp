@@ -149,54 +149,47 @@ struct chunk_reader {
     return {};
   }
 
+  // One little-endian T at in[p], advancing p; false when fewer than sizeof(T) bytes are left.
+  template <class T>
+  static bool take(std::string_view in, size_t& p, T* v) {
+    if (in.size() - p < sizeof(T)) return false;
+    std::memcpy(v, in.data() + p, sizeof(T));
+    p += sizeof(T);
+    return true;
+  }
+
   // n PLAIN values of the column's type into dst.
   status plain(std::string_view in, int64_t n, std::vector<nlohmann::ordered_json>* dst,
                uint64_t off) {
     size_t p = 0;
     auto need = [&](size_t k) { return in.size() - p >= k; };
+    auto fixed = [&](auto zero, const char* type) -> status {  // INT32, INT64, FLOAT, DOUBLE
+      decltype(zero) v = zero;
+      if (!take(in, p, &v)) return err(off, std::string("truncated ") + type + " values");
+      dst->emplace_back(v);
+      return {};
+    };
     for (int64_t i = 0; i < n; ++i) {
       switch (cc.physical) {
         case parquet_physical::boolean:
           if (size_t(i / 8) >= in.size()) return err(off, "truncated BOOLEAN values");
           dst->emplace_back(((uint8_t(in[size_t(i / 8)]) >> (i % 8)) & 1) != 0);
           break;
-        case parquet_physical::int32: {
-          if (!need(4)) return err(off, "truncated INT32 values");
-          int32_t v;
-          std::memcpy(&v, in.data() + p, 4);
-          p += 4;
-          dst->emplace_back(v);
+        case parquet_physical::int32:
+          KAITO_TRY(fixed(int32_t{}, "INT32"));
           break;
-        }
-        case parquet_physical::int64: {
-          if (!need(8)) return err(off, "truncated INT64 values");
-          int64_t v;
-          std::memcpy(&v, in.data() + p, 8);
-          p += 8;
-          dst->emplace_back(v);
+        case parquet_physical::int64:
+          KAITO_TRY(fixed(int64_t{}, "INT64"));
           break;
-        }
-        case parquet_physical::float32: {
-          if (!need(4)) return err(off, "truncated FLOAT values");
-          float v;
-          std::memcpy(&v, in.data() + p, 4);
-          p += 4;
-          dst->emplace_back(double(v));
+        case parquet_physical::float32:
+          KAITO_TRY(fixed(float{}, "FLOAT"));
           break;
-        }
-        case parquet_physical::float64: {
-          if (!need(8)) return err(off, "truncated DOUBLE values");
-          double v;
-          std::memcpy(&v, in.data() + p, 8);
-          p += 8;
-          dst->emplace_back(v);
+        case parquet_physical::float64:
+          KAITO_TRY(fixed(double{}, "DOUBLE"));
           break;
-        }
         case parquet_physical::byte_array: {
-          if (!need(4)) return err(off, "truncated BYTE_ARRAY length");
-          uint32_t len;
-          std::memcpy(&len, in.data() + p, 4);
-          p += 4;
+          uint32_t len = 0;
+          if (!take(in, p, &len)) return err(off, "truncated BYTE_ARRAY length");
           if (!need(len))
             return err(off, "BYTE_ARRAY of " + std::to_string(len) + " bytes runs past the page");
           KAITO_TRY(charge(len, off));
