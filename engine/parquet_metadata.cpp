@@ -219,9 +219,9 @@ status build_schema(parquet_metadata* md, const std::vector<int32_t>& num_childr
     for (int32_t i = 0; i < n; ++i) {
       // checked per child too: the children's own subtrees consume elements as well
       if (next >= s.size())
-        return invalid_argument("the schema ends before child " + std::to_string(i) + " of " +
-                                    std::to_string(n),
-                                where);
+        return invalid_argument(
+            "the schema ends before child " + std::to_string(i) + " of " + std::to_string(n),
+            where);
       const int child = int(next++);
       s[size_t(child)].parent = node;
       s[size_t(node)].children.push_back(child);
