@@ -18,9 +18,8 @@ enum class role : uint8_t {
 struct step {
   int node;
   role r;
-  bool opens_list;  // a LIST/MAP group: its value is an array, its repeated child the elements
-  bool repeated;    // a repeated node (its own level counter)
-  bool group;
+  bool opens_list;   // a LIST/MAP group: its value is an array, its repeated child the elements
+  bool repeated;     // a repeated node (its own level counter)
   int16_t def, rep;  // the levels at which this node is defined / repeats
   std::string name;
 };
@@ -38,7 +37,7 @@ std::vector<step> plan_path(const parquet_metadata& md, const parquet_leaf& leaf
     const bool list_group =
         group && (n.list || n.map) && n.children.size() == 1 &&
         md.schema[size_t(n.children[0])].repetition == parquet_repetition::repeated;
-    steps.push_back(step{leaf.path[i], next_role, list_group, repeated, group, def, rep, n.name});
+    steps.push_back(step{leaf.path[i], next_role, list_group, repeated, def, rep, n.name});
     if (list_group) {
       next_role = role::slot;
     } else if (next_role == role::slot) {

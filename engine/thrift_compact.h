@@ -89,7 +89,8 @@ class thrift_reader {
   std::vector<int16_t> last_id_;  // per open struct: the previous field id
 };
 
-// Reads a value that must have type `want`, or says which field had which type.
+// ok when field f has type `want` (either bool type for a bool), else an error naming the field
+// `name`, its id and the type it has.
 status thrift_expect(const thrift_reader& r, const thrift_field& f, thrift_type want,
                      const char* name);
 
