@@ -234,8 +234,10 @@ struct chunk_reader {
             return err(off, "dictionary index " + std::to_string(i) + " past its " +
                                 std::to_string(dict.size()) + " entries");
           const nlohmann::ordered_json& v = dict[i];
-          KAITO_TRY(
-              charge(v.is_string() ? int64_t(v.get_ref<const std::string&>().size()) : 0, off));
+          KAITO_TRY(charge(v.is_string()   ? int64_t(v.get_ref<const std::string&>().size())
+                           : v.is_binary() ? int64_t(v.get_binary().size())
+                                           : 0,
+                           off));
           out.values.push_back(v);
         }
         return {};
@@ -270,6 +272,7 @@ struct chunk_reader {
     if ((encoding == parquet_delta_binary_packed && !ints) ||
         (encoding != parquet_delta_binary_packed && !bytes))
       return err(off, std::string(encoding_name(encoding)) + " on a column of another type");
+    if (n == 0) return {};  // an all-null page: nothing to decode, header or not
     std::vector<int64_t> a;
     auto r = parquet_delta_decode(in, n, &a, limits.max_entries);
     if (!r.ok()) return err(off, std::string(encoding_name(encoding)) + ": " + r.error().message());

@@ -101,6 +101,13 @@ def main():
                            "id": "DELTA_BINARY_PACKED", "category": "DELTA_BYTE_ARRAY"})
     write("nulls", nulls_table())
     write("nulls_v2_zstd", nulls_table(), compression="zstd", data_page_version="2.0")
+    write("nulls_delta", nulls_table(), use_dictionary=False,
+          column_encoding={"n": "DELTA_BINARY_PACKED", "tags.list.element": "DELTA_BYTE_ARRAY",
+                           "s.k": "DELTA_LENGTH_BYTE_ARRAY"})
+    all_null = pa.table({"x": pa.array([None] * 10, type=pa.string()),
+                         "y": pa.array([None] * 10, type=pa.int64())})
+    write("all_null_delta", all_null, use_dictionary=False,
+          column_encoding={"x": "DELTA_BYTE_ARRAY", "y": "DELTA_BINARY_PACKED"})
     write("empty", chat_table(0))
     with open(os.path.join(out, "parquet_peer.json"), "w") as f:
         json.dump({"variants": variants}, f, ensure_ascii=False)
