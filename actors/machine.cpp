@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <set>
 
 #include "actors/machine_resources.h"
 #include "actors/machine_state.h"

@@ -3,6 +3,7 @@
 // round trip.
 #include <filesystem>
 #include <string>
+#include <tuple>
 
 #include <unistd.h>
 

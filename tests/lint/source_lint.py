@@ -63,6 +63,21 @@ STD = {
     "atomic": (r"std::atomic\b", ()),
     "thread": (r"std::thread\b", ()),
     "chrono": (r"std::chrono::", ()),
+    "limits": (r"std::numeric_limits\b", ()),
+    "cmath": (r"std::(sqrt|exp|log|pow|tanh|fabs|isfinite|isnan|isinf|floor|ceil|round|lround|"
+              r"sin|cos|erf|expm1|log1p|fma|fmax|fmin|nextafter|frexp|ldexp)\b", ()),
+    "numeric": (r"std::(accumulate|iota|inner_product|partial_sum|gcd|lcm|reduce)\b", ()),
+    "sstream": (r"std::(ostringstream|istringstream|stringstream)\b", ()),
+    "fstream": (r"std::(ifstream|ofstream|fstream)\b", ()),
+    "cstdio": (r"std::(printf|fprintf|snprintf|sscanf|fopen|fclose|fwrite|fread|fflush|puts)\b",
+               ("cstdio", "stdio.h")),
+    "string_view": (r"std::string_view\b", ()),
+    "set": (r"std::set\b", ()),
+    "unordered_set": (r"std::unordered_set\b", ()),
+    "deque": (r"std::deque\b", ()),
+    "tuple": (r"std::(tuple|make_tuple|tie)\b", ()),
+    "variant": (r"std::(variant|visit|holds_alternative)\b", ()),
+    "condition_variable": (r"std::condition_variable\b", ()),
 }
 
 INCLUDE = re.compile(r'^\s*#\s*include\s*([<"])([^>"]+)[>"]', re.M)
