@@ -1,10 +1,7 @@
-// Parquet column chunk decoding (see parquet_column.h): pages, codecs, levels, PLAIN and
-// dictionary values. The DELTA encodings are in parquet_delta.cpp.
+// Parquet column chunk decoding (see parquet_column.h): pages, levels and values. The codecs are
+// in parquet_codec.cpp, the RLE/bit-packed hybrid and DELTA_BINARY_PACKED in
+// parquet_encodings.cpp.
 #include "engine/parquet_column.h"
-
-#include <snappy-c.h>
-#include <zlib.h>
-#include <zstd.h>
 
 #include <algorithm>
 #include <cstring>
@@ -20,12 +17,6 @@ int bit_width(int64_t max) {
   int w = 0;
   while ((int64_t{1} << w) <= max) ++w;
   return w;
-}
-
-const char* codec_name(int32_t c) {
-  static const char* names[] = {"UNCOMPRESSED", "SNAPPY", "GZIP", "LZO",
-                                "BROTLI",       "LZ4",    "ZSTD", "LZ4_RAW"};
-  return c >= 0 && c < 8 ? names[c] : "unknown";
 }
 
 const char* encoding_name(int32_t e) {
@@ -53,53 +44,9 @@ struct chunk_reader {
   }
 
   result<std::string> decompress(std::string_view src, int64_t size, uint64_t off) {
-    if (size < 0 || size > limits.max_page_bytes)
-      return err(off, "page of " + std::to_string(size) + " bytes exceeds the reader's limit of " +
-                          std::to_string(limits.max_page_bytes));
-    std::string dst(size_t(size), '\0');
-    switch (cc.codec) {
-      case parquet_uncompressed:
-        if (int64_t(src.size()) != size)
-          return err(off, "uncompressed page of " + std::to_string(src.size()) +
-                              " bytes declares " + std::to_string(size));
-        dst.assign(src);
-        return dst;
-      case parquet_snappy: {
-        size_t n = 0;
-        if (snappy_uncompressed_length(src.data(), src.size(), &n) != SNAPPY_OK ||
-            n != size_t(size))
-          return err(off, "snappy page does not decode to its declared " + std::to_string(size) +
-                              " bytes");
-        if (snappy_uncompress(src.data(), src.size(), dst.data(), &n) != SNAPPY_OK)
-          return err(off, "corrupt snappy data");
-        return dst;
-      }
-      case parquet_gzip: {
-        z_stream z{};
-        if (inflateInit2(&z, 15 + 32) != Z_OK) return err(off, "zlib: inflateInit2 failed");
-        z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(src.data()));
-        z.avail_in = uInt(src.size());
-        z.next_out = reinterpret_cast<Bytef*>(dst.data());
-        z.avail_out = uInt(dst.size());
-        const int rc = inflate(&z, Z_FINISH);
-        const size_t got = z.total_out;
-        inflateEnd(&z);
-        if (rc != Z_STREAM_END || got != size_t(size))
-          return err(
-              off, "gzip page does not decode to its declared " + std::to_string(size) + " bytes");
-        return dst;
-      }
-      case parquet_zstd: {
-        const size_t n = ZSTD_decompress(dst.data(), dst.size(), src.data(), src.size());
-        if (ZSTD_isError(n) || n != size_t(size))
-          return err(off, std::string("zstd page does not decode to its declared size") +
-                              (ZSTD_isError(n) ? std::string(": ") + ZSTD_getErrorName(n) : ""));
-        return dst;
-      }
-      default:
-        return err(off, std::string("compression codec ") + codec_name(cc.codec) + " (" +
-                            std::to_string(cc.codec) + ") is not supported");
-    }
+    auto r = parquet_decompress(cc.codec, src, size, limits.max_page_bytes);
+    if (!r.ok()) return err(off, r.error().message());
+    return r;
   }
 
   // count levels of max `max` from `in`; v1 pages put a 4-byte length first. Returns bytes used.
@@ -403,59 +350,6 @@ struct chunk_reader {
 };
 
 }  // namespace
-
-result<size_t> parquet_rle_decode(std::string_view in, int bit_width, int64_t count,
-                                  std::vector<uint32_t>* out) {
-  if (bit_width < 0 || bit_width > 32)
-    return invalid_argument("bit width " + std::to_string(bit_width));
-  size_t p = 0;
-  int64_t got = 0;
-  const size_t vbytes = size_t((bit_width + 7) / 8);
-  while (got < count) {
-    uint64_t header = 0;
-    for (int shift = 0;; shift += 7) {
-      if (p >= in.size())
-        return invalid_argument("truncated run header at byte " + std::to_string(p));
-      if (shift > 35) return invalid_argument("run header too long at byte " + std::to_string(p));
-      const uint8_t b = uint8_t(in[p++]);
-      header |= uint64_t(b & 0x7f) << shift;
-      if ((b & 0x80) == 0) break;
-    }
-    if (header & 1) {  // bit-packed: (header >> 1) groups of 8 values, LSB first
-      const uint64_t groups = header >> 1;
-      if (groups == 0) return invalid_argument("empty bit-packed run");
-      const uint64_t nbytes = groups * uint64_t(bit_width);
-      if (nbytes > in.size() - p) {
-        return invalid_argument("bit-packed run of " + std::to_string(groups * 8) +
-                                " values runs past the data");
-      }
-      const int64_t take = std::min<int64_t>(int64_t(groups * 8), count - got);
-      for (int64_t i = 0; i < take; ++i) {
-        uint64_t v = 0;
-        const uint64_t bit0 = uint64_t(i) * uint64_t(bit_width);
-        for (int b = 0; b < bit_width; ++b) {
-          const uint64_t bit = bit0 + uint64_t(b);
-          v |= uint64_t((uint8_t(in[p + bit / 8]) >> (bit % 8)) & 1) << b;
-        }
-        out->push_back(uint32_t(v));
-      }
-      got += take;
-      p += size_t(nbytes);
-    } else {  // RLE: (header >> 1) copies of one value in ceil(bit_width / 8) bytes
-      const uint64_t run = header >> 1;
-      if (run == 0) return invalid_argument("empty RLE run");
-      if (vbytes > in.size() - p) return invalid_argument("truncated RLE value");
-      uint32_t v = 0;
-      for (size_t b = 0; b < vbytes; ++b) v |= uint32_t(uint8_t(in[p + b])) << (8 * b);
-      p += vbytes;
-      const int64_t take =
-          std::min<int64_t>(int64_t(std::min<uint64_t>(run, uint64_t(INT64_MAX))), count - got);
-      out->insert(out->end(), size_t(take), v);
-      got += take;
-    }
-  }
-  return p;
-}
 
 result<parquet_column_data> parquet_read_column(std::string_view file, const parquet_metadata& md,
                                                 size_t row_group, size_t leaf,

@@ -1,6 +1,8 @@
 // parquet_column: one column chunk of a Parquet file decoded into its levels and values
 // (parquet-format's Encodings.md and README), for engine/parquet_rows.h to assemble into rows.
 //
+// Files: parquet_column.cpp (pages, levels, values), parquet_codec.cpp (the codecs),
+// parquet_encodings.cpp (the RLE / bit-packed hybrid, DELTA_BINARY_PACKED).
 // Pages: an optional dictionary page, then data pages v1 (levels inside the compressed body, each
 // behind a 4-byte length) or v2 (levels uncompressed ahead of the values); index pages skipped.
 // Codecs: UNCOMPRESSED, SNAPPY (libsnappy), GZIP (zlib), ZSTD (libzstd); others are refused by
@@ -16,6 +18,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -44,6 +47,11 @@ result<parquet_column_data> parquet_read_column(std::string_view file, const par
                                                 size_t row_group, size_t leaf,
                                                 const parquet_read_limits& limits,
                                                 int64_t* value_bytes);
+
+// A page body of codec `codec` (parquet_codec) decoded to exactly `size` bytes (<= max_bytes),
+// or invalid_argument saying why (parquet_codec.cpp). Exposed for tests.
+result<std::string> parquet_decompress(int32_t codec, std::string_view src, int64_t size,
+                                       int64_t max_bytes);
 
 // The RLE / bit-packed hybrid (no length prefix): `count` values of `bit_width` bits (0..32).
 // Returns the bytes consumed. Exposed for tests.

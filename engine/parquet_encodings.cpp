@@ -1,10 +1,16 @@
-// DELTA_BINARY_PACKED (parquet-format's Encodings.md), the integer half of Parquet's delta
+// Parquet's bit-level encodings (parquet-format's Encodings.md): the RLE / bit-packed hybrid
+// (levels, dictionary indices, booleans) and DELTA_BINARY_PACKED, the integer half of the delta
 // encodings; parquet_column.cpp builds the two string ones on it.
+// RLE / bit-packed hybrid: runs until `count` values; a ULEB128 header whose low bit picks
+//   bit-packed ((header >> 1) groups of 8 values, LSB first) or RLE ((header >> 1) copies of one
+//   value in ceil(bit_width / 8) little-endian bytes).
+// DELTA_BINARY_PACKED:
 //   header: <block size> <miniblocks per block> <total values> <first value (zigzag)>, ULEB128
 //   block:  <min delta (zigzag)> <one bit-width byte per miniblock> <miniblocks, bit-packed LSB
 //           first, block size / miniblocks values each>; the last block carries bodies only for
 //           the miniblocks that hold values (their width bytes are all present).
 //   value[i] = value[i-1] + min delta + packed[i], with two's-complement wrap-around.
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -37,6 +43,59 @@ struct cursor {
 };
 
 }  // namespace
+
+result<size_t> parquet_rle_decode(std::string_view in, int bit_width, int64_t count,
+                                  std::vector<uint32_t>* out) {
+  if (bit_width < 0 || bit_width > 32)
+    return invalid_argument("bit width " + std::to_string(bit_width));
+  size_t p = 0;
+  int64_t got = 0;
+  const size_t vbytes = size_t((bit_width + 7) / 8);
+  while (got < count) {
+    uint64_t header = 0;
+    for (int shift = 0;; shift += 7) {
+      if (p >= in.size())
+        return invalid_argument("truncated run header at byte " + std::to_string(p));
+      if (shift > 35) return invalid_argument("run header too long at byte " + std::to_string(p));
+      const uint8_t b = uint8_t(in[p++]);
+      header |= uint64_t(b & 0x7f) << shift;
+      if ((b & 0x80) == 0) break;
+    }
+    if (header & 1) {  // bit-packed: (header >> 1) groups of 8 values, LSB first
+      const uint64_t groups = header >> 1;
+      if (groups == 0) return invalid_argument("empty bit-packed run");
+      const uint64_t nbytes = groups * uint64_t(bit_width);
+      if (nbytes > in.size() - p) {
+        return invalid_argument("bit-packed run of " + std::to_string(groups * 8) +
+                                " values runs past the data");
+      }
+      const int64_t take = std::min<int64_t>(int64_t(groups * 8), count - got);
+      for (int64_t i = 0; i < take; ++i) {
+        uint64_t v = 0;
+        const uint64_t bit0 = uint64_t(i) * uint64_t(bit_width);
+        for (int b = 0; b < bit_width; ++b) {
+          const uint64_t bit = bit0 + uint64_t(b);
+          v |= uint64_t((uint8_t(in[p + bit / 8]) >> (bit % 8)) & 1) << b;
+        }
+        out->push_back(uint32_t(v));
+      }
+      got += take;
+      p += size_t(nbytes);
+    } else {  // RLE: (header >> 1) copies of one value in ceil(bit_width / 8) bytes
+      const uint64_t run = header >> 1;
+      if (run == 0) return invalid_argument("empty RLE run");
+      if (vbytes > in.size() - p) return invalid_argument("truncated RLE value");
+      uint32_t v = 0;
+      for (size_t b = 0; b < vbytes; ++b) v |= uint32_t(uint8_t(in[p + b])) << (8 * b);
+      p += vbytes;
+      const int64_t take =
+          std::min<int64_t>(int64_t(std::min<uint64_t>(run, uint64_t(INT64_MAX))), count - got);
+      out->insert(out->end(), size_t(take), v);
+      got += take;
+    }
+  }
+  return p;
+}
 
 result<size_t> parquet_delta_decode(std::string_view in, int64_t count, std::vector<int64_t>* out,
                                     int64_t max_count) {
