@@ -1,9 +1,10 @@
-// Parquet footer and page headers (see parquet_metadata.h). Field ids are parquet-format's
-// parquet.thrift.
+// The Parquet footer (see parquet_metadata.h): FileMetaData, its schema and row groups. Field ids
+// are parquet-format's parquet.thrift; the page headers are in parquet_page_header.cpp.
 #include "engine/parquet_metadata.h"
 
 #include <cstring>
 #include <functional>
+#include <string>
 
 #include "engine/thrift_compact.h"
 
@@ -12,78 +13,36 @@ namespace kaito::engine {
 namespace {
 
 constexpr int kMaxSchemaDepth = 32;
-using field_fn = std::function<result<bool>(const thrift_field&)>;  // false: not read, skip it
-
-// One struct: on_field reads the fields it knows (returning true) and the rest are skipped.
-status read_struct(thrift_reader& r, const field_fn& on_field) {
-  KAITO_TRY(r.begin_struct());
-  thrift_field f;
-  while (true) {
-    KAITO_ASSIGN_OR_RETURN(bool more, r.next_field(&f));
-    if (!more) break;
-    KAITO_ASSIGN_OR_RETURN(bool used, on_field(f));
-    if (!used) KAITO_TRY(r.skip(f.type));
-  }
-  r.end_struct();
-  return {};
-}
-
-result<int32_t> i32(thrift_reader& r, const thrift_field& f, const char* name, int64_t lo = 0,
-                    int64_t hi = INT32_MAX) {
-  KAITO_TRY(thrift_expect(r, f, thrift_type::i32, name));
-  KAITO_ASSIGN_OR_RETURN(int64_t v, r.read_int(f.type, lo, hi));
-  return int32_t(v);
-}
-
-result<int64_t> i64(thrift_reader& r, const thrift_field& f, const char* name, int64_t lo = 0) {
-  KAITO_TRY(thrift_expect(r, f, thrift_type::i64, name));
-  return r.read_int(f.type, lo);
-}
-
-result<std::string> str(thrift_reader& r, const thrift_field& f, const char* name) {
-  KAITO_TRY(thrift_expect(r, f, thrift_type::binary, name));
-  KAITO_ASSIGN_OR_RETURN(std::string_view s, r.read_binary());
-  return std::string(s);
-}
-
-// A list of structs, each read by `each`.
-status struct_list(thrift_reader& r, const thrift_field& f, const char* name,
-                   const std::function<status()>& each) {
-  KAITO_TRY(thrift_expect(r, f, thrift_type::list, name));
-  KAITO_ASSIGN_OR_RETURN(thrift_list l, r.read_list());
-  if (l.elem != thrift_type::structure) return r.error(std::string(name) + ": not a struct list");
-  for (int64_t i = 0; i < l.size; ++i) KAITO_TRY(each());
-  return {};
-}
 
 status read_schema_element(thrift_reader& r, parquet_schema_node* n, int32_t* num_children) {
   *num_children = 0;
-  return read_struct(r, [&](const thrift_field& f) -> result<bool> {
+  return thrift_read_struct(r, [&](const thrift_field& f) -> result<bool> {
     switch (f.id) {
       case 1: {
-        KAITO_ASSIGN_OR_RETURN(int32_t t, i32(r, f, "SchemaElement.type", 0, 7));
+        KAITO_ASSIGN_OR_RETURN(int32_t t, thrift_i32(r, f, "SchemaElement.type", 0, 7));
         n->physical = parquet_physical(t);
         return true;
       }
       case 2: {
-        KAITO_ASSIGN_OR_RETURN(n->type_length, i32(r, f, "SchemaElement.type_length"));
+        KAITO_ASSIGN_OR_RETURN(n->type_length, thrift_i32(r, f, "SchemaElement.type_length"));
         return true;
       }
       case 3: {
-        KAITO_ASSIGN_OR_RETURN(int32_t rep, i32(r, f, "SchemaElement.repetition_type", 0, 2));
+        KAITO_ASSIGN_OR_RETURN(int32_t rep,
+                               thrift_i32(r, f, "SchemaElement.repetition_type", 0, 2));
         n->repetition = parquet_repetition(rep);
         return true;
       }
       case 4: {
-        KAITO_ASSIGN_OR_RETURN(n->name, str(r, f, "SchemaElement.name"));
+        KAITO_ASSIGN_OR_RETURN(n->name, thrift_string(r, f, "SchemaElement.name"));
         return true;
       }
       case 5: {
-        KAITO_ASSIGN_OR_RETURN(*num_children, i32(r, f, "SchemaElement.num_children"));
+        KAITO_ASSIGN_OR_RETURN(*num_children, thrift_i32(r, f, "SchemaElement.num_children"));
         return true;
       }
       case 6: {
-        KAITO_ASSIGN_OR_RETURN(n->converted_type, i32(r, f, "SchemaElement.converted_type"));
+        KAITO_ASSIGN_OR_RETURN(n->converted_type, thrift_i32(r, f, "SchemaElement.converted_type"));
         n->string = n->string || n->converted_type == 0 || n->converted_type == 4 ||
                     n->converted_type == 19;  // UTF8, ENUM, JSON
         n->map = n->map || n->converted_type == 1 || n->converted_type == 2;
@@ -92,7 +51,7 @@ status read_schema_element(thrift_reader& r, parquet_schema_node* n, int32_t* nu
       }
       case 10: {  // LogicalType union: the member's field id says which
         KAITO_TRY(thrift_expect(r, f, thrift_type::structure, "SchemaElement.logicalType"));
-        KAITO_TRY(read_struct(r, [&](const thrift_field& u) -> result<bool> {
+        KAITO_TRY(thrift_read_struct(r, [&](const thrift_field& u) -> result<bool> {
           n->string = n->string || u.id == 1 || u.id == 4 || u.id == 12;  // STRING, ENUM, JSON
           n->map = n->map || u.id == 2;
           n->list = n->list || u.id == 3;
@@ -107,10 +66,10 @@ status read_schema_element(thrift_reader& r, parquet_schema_node* n, int32_t* nu
 }
 
 status read_column_meta(thrift_reader& r, parquet_column_chunk* c, std::vector<std::string>* path) {
-  return read_struct(r, [&](const thrift_field& f) -> result<bool> {
+  return thrift_read_struct(r, [&](const thrift_field& f) -> result<bool> {
     switch (f.id) {
       case 1: {
-        KAITO_ASSIGN_OR_RETURN(int32_t t, i32(r, f, "ColumnMetaData.type", 0, 7));
+        KAITO_ASSIGN_OR_RETURN(int32_t t, thrift_i32(r, f, "ColumnMetaData.type", 0, 7));
         c->physical = parquet_physical(t);
         return true;
       }
@@ -125,25 +84,26 @@ status read_column_meta(thrift_reader& r, parquet_column_chunk* c, std::vector<s
         return true;
       }
       case 4: {
-        KAITO_ASSIGN_OR_RETURN(c->codec, i32(r, f, "ColumnMetaData.codec"));
+        KAITO_ASSIGN_OR_RETURN(c->codec, thrift_i32(r, f, "ColumnMetaData.codec"));
         return true;
       }
       case 5: {
-        KAITO_ASSIGN_OR_RETURN(c->num_values, i64(r, f, "ColumnMetaData.num_values"));
+        KAITO_ASSIGN_OR_RETURN(c->num_values, thrift_i64(r, f, "ColumnMetaData.num_values"));
         return true;
       }
       case 7: {
         KAITO_ASSIGN_OR_RETURN(c->total_compressed_size,
-                               i64(r, f, "ColumnMetaData.total_compressed_size"));
+                               thrift_i64(r, f, "ColumnMetaData.total_compressed_size"));
         return true;
       }
       case 9: {
-        KAITO_ASSIGN_OR_RETURN(c->data_page_offset, i64(r, f, "ColumnMetaData.data_page_offset"));
+        KAITO_ASSIGN_OR_RETURN(c->data_page_offset,
+                               thrift_i64(r, f, "ColumnMetaData.data_page_offset"));
         return true;
       }
       case 11: {
         KAITO_ASSIGN_OR_RETURN(c->dictionary_page_offset,
-                               i64(r, f, "ColumnMetaData.dictionary_page_offset"));
+                               thrift_i64(r, f, "ColumnMetaData.dictionary_page_offset"));
         return true;
       }
       default:
@@ -154,20 +114,20 @@ status read_column_meta(thrift_reader& r, parquet_column_chunk* c, std::vector<s
 
 status read_row_group(thrift_reader& r, parquet_row_group* g,
                       std::vector<std::vector<std::string>>* paths) {
-  return read_struct(r, [&](const thrift_field& f) -> result<bool> {
+  return thrift_read_struct(r, [&](const thrift_field& f) -> result<bool> {
     if (f.id == 3) {
-      KAITO_ASSIGN_OR_RETURN(g->num_rows, i64(r, f, "RowGroup.num_rows"));
+      KAITO_ASSIGN_OR_RETURN(g->num_rows, thrift_i64(r, f, "RowGroup.num_rows"));
       return true;
     }
     if (f.id != 1) return false;
-    KAITO_TRY(struct_list(r, f, "RowGroup.columns", [&]() -> status {
+    KAITO_TRY(thrift_struct_list(r, f, "RowGroup.columns", [&]() -> status {
       parquet_column_chunk c;
       std::vector<std::string> path;
       bool has_meta = false;
       const uint64_t at = r.offset();
-      KAITO_TRY(read_struct(r, [&](const thrift_field& cf) -> result<bool> {
+      KAITO_TRY(thrift_read_struct(r, [&](const thrift_field& cf) -> result<bool> {
         if (cf.id == 1) {  // writers may leave an empty file_path: the data is in this file
-          KAITO_ASSIGN_OR_RETURN(std::string fp, str(r, cf, "ColumnChunk.file_path"));
+          KAITO_ASSIGN_OR_RETURN(std::string fp, thrift_string(r, cf, "ColumnChunk.file_path"));
           if (!fp.empty())
             return r.error("the column chunk is in another file (" + fp + "): unsupported");
           return true;
@@ -266,10 +226,10 @@ result<parquet_metadata> parquet_read_metadata(std::string_view file) {
   parquet_metadata md;
   std::vector<int32_t> num_children;
   std::vector<std::vector<std::vector<std::string>>> paths;  // per row group, per column
-  KAITO_TRY(read_struct(r, [&](const thrift_field& f) -> result<bool> {
+  KAITO_TRY(thrift_read_struct(r, [&](const thrift_field& f) -> result<bool> {
     switch (f.id) {
       case 2:
-        KAITO_TRY(struct_list(r, f, "FileMetaData.schema", [&]() -> status {
+        KAITO_TRY(thrift_struct_list(r, f, "FileMetaData.schema", [&]() -> status {
           parquet_schema_node n;
           int32_t nc = 0;
           KAITO_TRY(read_schema_element(r, &n, &nc));
@@ -279,11 +239,11 @@ result<parquet_metadata> parquet_read_metadata(std::string_view file) {
         }));
         return true;
       case 3: {
-        KAITO_ASSIGN_OR_RETURN(md.num_rows, i64(r, f, "FileMetaData.num_rows"));
+        KAITO_ASSIGN_OR_RETURN(md.num_rows, thrift_i64(r, f, "FileMetaData.num_rows"));
         return true;
       }
       case 4:
-        KAITO_TRY(struct_list(r, f, "FileMetaData.row_groups", [&]() -> status {
+        KAITO_TRY(thrift_struct_list(r, f, "FileMetaData.row_groups", [&]() -> status {
           parquet_row_group g;
           paths.emplace_back();
           KAITO_TRY(read_row_group(r, &g, &paths.back()));
@@ -292,7 +252,7 @@ result<parquet_metadata> parquet_read_metadata(std::string_view file) {
         }));
         return true;
       case 6: {
-        KAITO_ASSIGN_OR_RETURN(md.created_by, str(r, f, "FileMetaData.created_by"));
+        KAITO_ASSIGN_OR_RETURN(md.created_by, thrift_string(r, f, "FileMetaData.created_by"));
         return true;
       }
       default:
@@ -335,72 +295,6 @@ result<parquet_metadata> parquet_read_metadata(std::string_view file) {
                                 std::to_string(md.num_rows),
                             "FileMetaData.num_rows");
   return md;
-}
-
-result<parquet_page_header> parquet_read_page_header(std::string_view data, uint64_t base) {
-  thrift_reader r(data, base);
-  parquet_page_header h;
-  bool have_sub = false;
-  KAITO_TRY(read_struct(r, [&](const thrift_field& f) -> result<bool> {
-    switch (f.id) {
-      case 1: {
-        KAITO_ASSIGN_OR_RETURN(h.type, i32(r, f, "PageHeader.type", 0, 3));
-        return true;
-      }
-      case 2: {
-        KAITO_ASSIGN_OR_RETURN(h.uncompressed_size, i32(r, f, "PageHeader.uncompressed_page_size"));
-        return true;
-      }
-      case 3: {
-        KAITO_ASSIGN_OR_RETURN(h.compressed_size, i32(r, f, "PageHeader.compressed_page_size"));
-        return true;
-      }
-      case 5:  // DataPageHeader
-        KAITO_TRY(thrift_expect(r, f, thrift_type::structure, "PageHeader.data_page_header"));
-        have_sub = true;
-        KAITO_TRY(read_struct(r, [&](const thrift_field& d) -> result<bool> {
-          int32_t* dst[] = {nullptr, &h.num_values, &h.encoding, &h.def_encoding, &h.rep_encoding};
-          if (d.id < 1 || d.id > 4) return false;
-          KAITO_ASSIGN_OR_RETURN(*dst[d.id], i32(r, d, "DataPageHeader"));
-          return true;
-        }));
-        return true;
-      case 7:  // DictionaryPageHeader
-        KAITO_TRY(thrift_expect(r, f, thrift_type::structure, "PageHeader.dictionary_page_header"));
-        have_sub = true;
-        KAITO_TRY(read_struct(r, [&](const thrift_field& d) -> result<bool> {
-          int32_t* dst[] = {nullptr, &h.num_values, &h.encoding};
-          if (d.id < 1 || d.id > 2) return false;
-          KAITO_ASSIGN_OR_RETURN(*dst[d.id], i32(r, d, "DictionaryPageHeader"));
-          return true;
-        }));
-        return true;
-      case 8:  // DataPageHeaderV2
-        KAITO_TRY(thrift_expect(r, f, thrift_type::structure, "PageHeader.data_page_header_v2"));
-        have_sub = true;
-        KAITO_TRY(read_struct(r, [&](const thrift_field& d) -> result<bool> {
-          if (d.id == 7) {
-            KAITO_ASSIGN_OR_RETURN(h.v2_compressed, r.read_bool(d.type));
-            return true;
-          }
-          int32_t* dst[] = {nullptr,     &h.num_values, &h.num_nulls, &h.num_rows,
-                            &h.encoding, &h.def_bytes,  &h.rep_bytes};
-          if (d.id < 1 || d.id > 6) return false;
-          KAITO_ASSIGN_OR_RETURN(*dst[d.id], i32(r, d, "DataPageHeaderV2"));
-          return true;
-        }));
-        return true;
-      default:
-        return false;
-    }
-  }));
-  if (h.type < 0)
-    return invalid_argument("page header without a type", "byte " + std::to_string(base));
-  if (h.type != parquet_index_page && !have_sub)
-    return invalid_argument("page header without its page-type header",
-                            "byte " + std::to_string(base));
-  h.header_bytes = r.pos();
-  return h;
 }
 
 }  // namespace kaito::engine

@@ -1,6 +1,7 @@
 // parquet_metadata: the footer and page headers of an Apache Parquet file (the format Kaito's
 // tuning datasets come in, e.g. philschmid/dolly-15k-oai-style), decoded from Thrift's compact
-// protocol (engine/thrift_compact.h). The column data itself: engine/parquet_column.h.
+// protocol (engine/thrift_compact.h): parquet_metadata.cpp (the footer) and
+// parquet_page_header.cpp. The column data itself: engine/parquet_column.h.
 //
 // File layout (parquet-format's README): "PAR1", column chunks (pages), FileMetaData (Thrift),
 // its length (4 bytes little-endian), "PAR1". The schema is a depth-first list of SchemaElements

@@ -222,4 +222,44 @@ status thrift_reader::skip_depth(thrift_type t, int depth) {
   return error("cannot skip Thrift type " + std::to_string(int(t)));
 }
 
+status thrift_read_struct(thrift_reader& r, const thrift_field_fn& on_field) {
+  KAITO_TRY(r.begin_struct());
+  thrift_field f;
+  while (true) {
+    KAITO_ASSIGN_OR_RETURN(bool more, r.next_field(&f));
+    if (!more) break;
+    KAITO_ASSIGN_OR_RETURN(bool used, on_field(f));
+    if (!used) KAITO_TRY(r.skip(f.type));
+  }
+  r.end_struct();
+  return {};
+}
+
+result<int32_t> thrift_i32(thrift_reader& r, const thrift_field& f, const char* name, int64_t lo,
+                           int64_t hi) {
+  KAITO_TRY(thrift_expect(r, f, thrift_type::i32, name));
+  KAITO_ASSIGN_OR_RETURN(int64_t v, r.read_int(f.type, lo, hi));
+  return int32_t(v);
+}
+
+result<int64_t> thrift_i64(thrift_reader& r, const thrift_field& f, const char* name, int64_t lo) {
+  KAITO_TRY(thrift_expect(r, f, thrift_type::i64, name));
+  return r.read_int(f.type, lo);
+}
+
+result<std::string> thrift_string(thrift_reader& r, const thrift_field& f, const char* name) {
+  KAITO_TRY(thrift_expect(r, f, thrift_type::binary, name));
+  KAITO_ASSIGN_OR_RETURN(std::string_view s, r.read_binary());
+  return std::string(s);
+}
+
+status thrift_struct_list(thrift_reader& r, const thrift_field& f, const char* name,
+                          const std::function<status()>& each) {
+  KAITO_TRY(thrift_expect(r, f, thrift_type::list, name));
+  KAITO_ASSIGN_OR_RETURN(thrift_list l, r.read_list());
+  if (l.elem != thrift_type::structure) return r.error(std::string(name) + ": not a struct list");
+  for (int64_t i = 0; i < l.size; ++i) KAITO_TRY(each());
+  return {};
+}
+
 }  // namespace kaito::engine

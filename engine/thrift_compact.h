@@ -19,6 +19,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -93,5 +94,22 @@ class thrift_reader {
 // `name`, its id and the type it has.
 status thrift_expect(const thrift_reader& r, const thrift_field& f, thrift_type want,
                      const char* name);
+
+// Helpers for readers of Thrift structs (engine/parquet_metadata.cpp, parquet_page_header.cpp).
+// The field callback reads the fields it knows and returns true; false means "not read": the
+// field is skipped.
+using thrift_field_fn = std::function<result<bool>(const thrift_field&)>;
+// One struct, from its first field header to its STOP byte.
+status thrift_read_struct(thrift_reader& r, const thrift_field_fn& on_field);
+// A field's value that must be an i32 in [lo, hi], an i64 >= lo or a string; errors name the
+// field `name`.
+result<int32_t> thrift_i32(thrift_reader& r, const thrift_field& f, const char* name,
+                           int64_t lo = 0, int64_t hi = INT32_MAX);
+result<int64_t> thrift_i64(thrift_reader& r, const thrift_field& f, const char* name,
+                           int64_t lo = 0);
+result<std::string> thrift_string(thrift_reader& r, const thrift_field& f, const char* name);
+// A field that must be a list of structs; `each` reads one element.
+status thrift_struct_list(thrift_reader& r, const thrift_field& f, const char* name,
+                          const std::function<status()>& each);
 
 }  // namespace kaito::engine
