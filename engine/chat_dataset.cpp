@@ -14,9 +14,8 @@ std::string at(int64_t line, const std::string& field = {}) {
   return field.empty() ? w : w + ": " + field;
 }
 
-// A record's place for errors: its JSONL line, or its Parquet row.
 std::string at(const chat_record& rec, const std::string& field = {}) {
-  std::string w = rec.parquet_row ? "row " + std::to_string(rec.line - 1) : at(rec.line);
+  const std::string w = chat_record_place(rec);
   return field.empty() ? w : w + ": " + field;
 }
 
@@ -87,6 +86,10 @@ result<std::vector<chat_record>> parse_chat_parquet(std::string_view bytes,
     out.push_back(std::move(rec));
   }
   return out;
+}
+
+std::string chat_record_place(const chat_record& rec) {
+  return rec.parquet_row ? "row " + std::to_string(rec.line - 1) : at(rec.line);
 }
 
 bool is_parquet(std::string_view bytes) {

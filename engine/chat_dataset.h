@@ -63,6 +63,8 @@ result<chat_record> parse_chat_record(std::string_view line_text, int64_t line);
 // a record's line is its row + 1.
 result<std::vector<chat_record>> parse_chat_parquet(std::string_view bytes,
                                                     const parquet_read_limits& limits = {});
+// Where a record came from, for errors: "line N" (JSONL) or "row N" (Parquet, from 0).
+std::string chat_record_place(const chat_record& rec);
 // Whether bytes start with Parquet's "PAR1" magic.
 bool is_parquet(std::string_view bytes);
 

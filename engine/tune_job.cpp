@@ -164,8 +164,7 @@ result<tune_data> load_tune_data(const tune_job& j, const model_config& c) {
     std::string where = st.where();
     size_t i = 0;
     if (std::sscanf(where.c_str(), "data[%zu]", &i) == 1 && i < recs->size())
-      where = ((*recs)[i].parquet_row ? "row " + std::to_string((*recs)[i].line - 1)
-                                      : "line " + std::to_string((*recs)[i].line));
+      where = chat_record_place((*recs)[i]);
     return status(st.code(),
                   st.message() + " (tokenizer.json and config.json vocab_size " +
                       std::to_string(c.vocab_size) + " disagree)",
