@@ -55,9 +55,9 @@ struct chunk_reader {
     std::string_view body = in;
     size_t used = 0;
     if (length_prefixed) {
-      if (in.size() < 4) return err(off, "truncated level length");
       uint32_t n = 0;
-      std::memcpy(&n, in.data(), 4);
+      size_t q = 0;
+      if (!take(in, q, &n)) return err(off, "truncated level length");
       if (n > in.size() - 4)
         return err(off, "level data of " + std::to_string(n) + " bytes runs past the page");
       body = in.substr(4, n);

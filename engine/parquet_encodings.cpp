@@ -42,25 +42,32 @@ struct cursor {
   }
 };
 
+// Value i of `w` bits packed LSB first from the start of `bits` (the caller checked the bytes).
+uint64_t unpack(std::string_view bits, uint64_t i, int w) {
+  uint64_t v = 0;
+  const uint64_t bit0 = i * uint64_t(w);
+  for (int b = 0; b < w; ++b) {
+    const uint64_t bit = bit0 + uint64_t(b);
+    v |= uint64_t((uint8_t(bits[size_t(bit / 8)]) >> (bit % 8)) & 1) << b;
+  }
+  return v;
+}
+
 }  // namespace
 
 result<size_t> parquet_rle_decode(std::string_view in, int bit_width, int64_t count,
                                   std::vector<uint32_t>* out) {
   if (bit_width < 0 || bit_width > 32)
     return invalid_argument("bit width " + std::to_string(bit_width));
-  size_t p = 0;
+  cursor c{in};
+  size_t& p = c.p;
   int64_t got = 0;
   const size_t vbytes = size_t((bit_width + 7) / 8);
   while (got < count) {
-    uint64_t header = 0;
-    for (int shift = 0;; shift += 7) {
-      if (p >= in.size())
-        return invalid_argument("truncated run header at byte " + std::to_string(p));
-      if (shift > 35) return invalid_argument("run header too long at byte " + std::to_string(p));
-      const uint8_t b = uint8_t(in[p++]);
-      header |= uint64_t(b & 0x7f) << shift;
-      if ((b & 0x80) == 0) break;
-    }
+    const size_t at = p;
+    KAITO_ASSIGN_OR_RETURN(uint64_t header, c.uleb());
+    if (header >> 42 != 0)  // at most 6 bytes: groups * bit_width below cannot overflow
+      return invalid_argument("run header too long at byte " + std::to_string(at));
     if (header & 1) {  // bit-packed: (header >> 1) groups of 8 values, LSB first
       const uint64_t groups = header >> 1;
       if (groups == 0) return invalid_argument("empty bit-packed run");
@@ -70,15 +77,8 @@ result<size_t> parquet_rle_decode(std::string_view in, int bit_width, int64_t co
                                 " values runs past the data");
       }
       const int64_t take = std::min<int64_t>(int64_t(groups * 8), count - got);
-      for (int64_t i = 0; i < take; ++i) {
-        uint64_t v = 0;
-        const uint64_t bit0 = uint64_t(i) * uint64_t(bit_width);
-        for (int b = 0; b < bit_width; ++b) {
-          const uint64_t bit = bit0 + uint64_t(b);
-          v |= uint64_t((uint8_t(in[p + bit / 8]) >> (bit % 8)) & 1) << b;
-        }
-        out->push_back(uint32_t(v));
-      }
+      for (int64_t i = 0; i < take; ++i)
+        out->push_back(uint32_t(unpack(in.substr(p), uint64_t(i), bit_width)));
       got += take;
       p += size_t(nbytes);
     } else {  // RLE: (header >> 1) copies of one value in ceil(bit_width / 8) bytes
@@ -133,13 +133,7 @@ result<size_t> parquet_delta_decode(std::string_view in, int64_t count, std::vec
       const std::string_view body = in.substr(c.p, size_t(nbytes));
       c.p += size_t(nbytes);
       for (uint64_t i = 0; i < per_mini && left > 0; ++i, --left) {
-        uint64_t v = 0;
-        const uint64_t bit0 = i * uint64_t(w);
-        for (int b = 0; b < w; ++b) {
-          const uint64_t bit = bit0 + uint64_t(b);
-          v |= uint64_t((uint8_t(body[size_t(bit / 8)]) >> (bit % 8)) & 1) << b;
-        }
-        prev = prev + uint64_t(min_delta) + v;
+        prev = prev + uint64_t(min_delta) + unpack(body, i, w);
         out->push_back(int64_t(prev));
       }
     }
