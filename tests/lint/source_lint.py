@@ -32,10 +32,11 @@ ALLOWED = {
     "protocol/messages": {"base"},
     "presets": {"base", "protocol/api"},
     "k8s/client": {"base"},
+    "k8s/artifacts": {"base", "k8s/client"},
     "k8s/apiserver": {"base", "protocol/api", "presets", "k8s/client"},
     "k8s/controllers": {"base", "protocol/api", "presets", "k8s/client"},
     "actors": {"base", "kernels", "engine", "protocol/api", "protocol/messages", "presets",
-               "k8s/client", "k8s/controllers"},
+               "k8s/client", "k8s/controllers", "k8s/artifacts"},
 }
 TOP = ("cli", "tests", "bench")  # may include anything
 KERNELS_ONLY = ("base", "kernels", "kernels/cuda", "engine/cuda")
