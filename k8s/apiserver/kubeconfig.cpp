@@ -2,6 +2,7 @@
 #include "k8s/apiserver/kubeconfig.h"
 
 #include "k8s/apiserver/pki.h"
+#include "k8s/client/base64.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>

@@ -9,6 +9,7 @@
 #include "k8s/apiserver/errors.h"
 #include "k8s/apiserver/pki.h"
 #include "k8s/apiserver/tables.h"
+#include "k8s/client/base64.h"
 
 namespace kaito::k8s::apiserver {
 

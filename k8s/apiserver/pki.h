@@ -19,6 +19,4 @@ struct tls_files {
 // Loads $dir/{ca.crt,server.crt,server.key}, creating them (mode 0600 for keys) when missing.
 result<tls_files> load_or_create_pki(const std::string& dir);
 
-std::string base64_encode(const std::string& bytes);
-
 }  // namespace kaito::k8s::apiserver

@@ -5,6 +5,7 @@
 #include <functional>
 
 #include "k8s/apiserver/pki.h"
+#include "k8s/client/base64.h"
 
 namespace kaito::k8s::apiserver {
 

@@ -1,13 +1,14 @@
 // kubeconfig and in-cluster configuration; see kubeconfig.h.
 #include "k8s/client/kubeconfig.h"
 
-#include <openssl/evp.h>
 #include <yaml-cpp/yaml.h>
 
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+
+#include "k8s/client/base64.h"
 
 namespace kaito::k8s {
 namespace {
@@ -20,23 +21,6 @@ result<std::string> read_file(const std::string& path, const std::string& field)
   std::ostringstream s;
   s << in.rdbuf();
   return s.str();
-}
-
-result<std::string> base64_decode(const std::string& in, const std::string& field) {
-  std::string clean;
-  for (char c : in)
-    if (c != '\n' && c != '\r' && c != ' ' && c != '\t') clean.push_back(c);
-  if (clean.size() % 4 != 0) return invalid_argument("not valid base64", field);
-  std::string out(clean.size() / 4 * 3 + 1, '\0');
-  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(clean.data()),
-                          static_cast<int>(clean.size()));
-  if (n < 0) return invalid_argument("not valid base64", field);
-  size_t pad = 0;
-  if (!clean.empty() && clean.back() == '=') ++pad;
-  if (clean.size() > 1 && clean[clean.size() - 2] == '=') ++pad;
-  out.resize(static_cast<size_t>(n) - pad);
-  return out;
 }
 
 std::string resolve(const std::string& base_dir, const std::string& p) {

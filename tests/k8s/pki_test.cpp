@@ -8,8 +8,12 @@
 
 #include <filesystem>
 #include <memory>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "k8s/apiserver/pki.h"
+#include "k8s/client/base64.h"
 
 namespace kaito::k8s::apiserver {
 namespace {
@@ -21,12 +25,18 @@ std::unique_ptr<X509, decltype(&X509_free)> parse_pem(const std::string& pem) {
   return {x, X509_free};
 }
 
-TEST(PkiTest, Base64Rfc4648) {
-  EXPECT_EQ(base64_encode(""), "");
-  EXPECT_EQ(base64_encode("f"), "Zg==");
-  EXPECT_EQ(base64_encode("fo"), "Zm8=");
-  EXPECT_EQ(base64_encode("foo"), "Zm9v");
-  EXPECT_EQ(base64_encode("foobar"), "Zm9vYmFy");
+TEST(PkiTest, Base64Rfc4648) {  // k8s/client/base64.h, as kubeconfig *-data fields use it
+  for (auto [plain, coded] : std::vector<std::pair<std::string, std::string>>{
+           {"", ""}, {"f", "Zg=="}, {"fo", "Zm8="}, {"foo", "Zm9v"}, {"foobar", "Zm9vYmFy"}}) {
+    EXPECT_EQ(base64_encode(plain), coded);
+    EXPECT_EQ(*base64_decode(coded, "f"), plain);
+  }
+  for (const char* bad : {"Zg=", "Z===", "Zg=A", "====", "Zm9$", "Zm8=Zm8="}) {
+    auto r = base64_decode(bad, "data.x");
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_EQ(r.error().where(), "data.x");
+  }
+  EXPECT_EQ(*base64_decode("Zm9v\nYmFy", "f"), "foobar");  // whitespace skipped
 }
 
 TEST(PkiTest, ServerCertificateIsSignedByCaAndValidFor127001) {
