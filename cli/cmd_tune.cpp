@@ -1,4 +1,4 @@
-// `kaito tune --model DIR --data FILE.jsonl|FILE.parquet --out DIR`: fine-tunes a local Hugging
+// `kaito tune --model DIR --data FILE.jsonl|FILE.parquet... --out DIR`: fine-tunes a local Hugging
 // Face model folder on a chat dataset with LoRA or QLoRA and writes a PEFT adapter
 // (engine/tune_job.h: the inputs, Kaito's defaults, the errors). One line per optimizer step, then
 // a summary.
@@ -18,28 +18,12 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/commands.h"
+#include "cli/cuda_tuner.h"
 #include "engine/tune_job.h"
-#if KAITO_CLI_WITH_CUDA
-#include "engine/cuda_hf/gpu_tune_job.h"
-#include "kernels/cuda/cuda_context.h"
-#endif
 
 namespace kaito::cli {
 
 namespace {
-
-result<engine::tune_summary> tune_on_cuda(const engine::tune_job& j,
-                                          const engine::tune_progress& on_step) {
-#if KAITO_CLI_WITH_CUDA
-  KAITO_ASSIGN_OR_RETURN(std::unique_ptr<cuda_context> cx, cuda_context::create());
-  return gpu::run_gpu_tune_job(*cx, j, on_step);
-#else
-  (void)j;
-  (void)on_step;
-  return status(status_code::failed_precondition,
-                "this kaito was built without CUDA (no nvcc at configure time)", "--device");
-#endif
-}
 
 // Set by SIGINT / SIGTERM: the run stops after the step in progress (and checkpoints).
 volatile std::sig_atomic_t g_stop = 0;
@@ -69,10 +53,11 @@ void add_tune_command(CLI::App& app) {
                   "Model folder: config.json, *.safetensors, tokenizer.json, tokenizer_config.json")
       ->required();
   cmd->add_option(
-         "--data", j->data_path,
+         "--data", j->data_paths,
          "JSONL, one {\"messages\": [...]} conversation a line, or Parquet with a messages "
-         "column (Kaito's datasets)")
-      ->required();
+         "column (Kaito's datasets); several files are read in order")
+      ->required()
+      ->expected(1, -1);
   cmd->add_option("--out", j->out_dir, "Folder for the PEFT adapter")->required();
   cmd->add_option("--device", *device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}));
   cmd->add_option("--method", *method, "qlora (NF4 base) or lora (bf16 / fp32 base)")
@@ -113,7 +98,9 @@ void add_tune_command(CLI::App& app) {
       set_exit_code(2);
       return;
     }
-    std::printf("kaito tune: %s on %s, %s on %s\n", j->model_dir.c_str(), j->data_path.c_str(),
+    std::string data;
+    for (const auto& p : j->data_paths) data += (data.empty() ? "" : ", ") + p;
+    std::printf("kaito tune: %s on %s, %s on %s\n", j->model_dir.c_str(), data.c_str(),
                 method->c_str(), device->c_str());
     g_stop = 0;
     std::signal(SIGINT, request_stop);

@@ -57,7 +57,9 @@ lora_config tune_job::default_lora() {
 status validate_tune_job(const tune_job& j) {
   auto bad = [](const char* flag, const std::string& why) { return invalid_argument(why, flag); };
   if (j.model_dir.empty()) return bad("--model", "a model folder is required");
-  if (j.data_path.empty()) return bad("--data", "a dataset (JSONL or Parquet) is required");
+  if (j.data_paths.empty()) return bad("--data", "a dataset (JSONL or Parquet) is required");
+  for (const std::string& p : j.data_paths)
+    if (p.empty()) return bad("--data", "an empty file name");
   if (j.out_dir.empty()) return bad("--out", "an output folder is required");
   if (j.epochs < 1 && j.max_steps < 1) return bad("--epochs", "must be >= 1 (or set --max-steps)");
   if (j.max_steps < 0) return bad("--max-steps", "must be >= 0");
@@ -133,24 +135,40 @@ result<tune_data> load_tune_data(const tune_job& j, const model_config& c) {
   if (!tmpl.ok())
     return in_file(tmpl.error(), j.chat_template_path.empty() ? cfg_path + ": chat_template"
                                                               : j.chat_template_path);
-  KAITO_ASSIGN_OR_RETURN(std::string bytes, read_text(j.data_path));
-  const bool parquet = is_parquet(bytes);  // by content: a URL's file name may say nothing
-  auto recs = parquet ? parse_chat_parquet(bytes) : parse_chat_jsonl(bytes);
-  if (!recs.ok()) return in_file(recs.error(), j.data_path);
-  if (recs->empty())
-    return invalid_argument(parquet ? "no conversations: the Parquet file has no rows"
-                                    : "no conversations: one {\"messages\": [...]} object a line",
-                            j.data_path);
   chat_tokenize_options o;
   o.max_length = j.max_length;
   o.bos_token = tc.bos_token;
   o.eos_token = tc.eos_token;
   tune_data d;
-  for (const chat_record& r : *recs) {
-    auto ex = tokenize_chat(*tok, *tmpl, r, o);
-    if (!ex.ok()) return in_file(ex.error(), j.data_path);
-    d.truncated += ex->truncated ? 1 : 0;
-    d.examples.push_back({std::move(ex->ids), std::move(ex->labels)});
+  for (const std::string& path : j.data_paths) {
+    KAITO_ASSIGN_OR_RETURN(std::string bytes, read_text(path));
+    const bool parquet = is_parquet(bytes);  // by content: a URL's file name may say nothing
+    auto recs = parquet ? parse_chat_parquet(bytes) : parse_chat_jsonl(bytes);
+    if (!recs.ok()) return in_file(recs.error(), path);
+    if (recs->empty())
+      return invalid_argument(parquet ? "no conversations: the Parquet file has no rows"
+                                      : "no conversations: one {\"messages\": [...]} object a line",
+                              path);
+    const size_t first = d.examples.size();
+    for (const chat_record& r : *recs) {
+      auto ex = tokenize_chat(*tok, *tmpl, r, o);
+      if (!ex.ok()) return in_file(ex.error(), path);
+      d.truncated += ex->truncated ? 1 : 0;
+      d.examples.push_back({std::move(ex->ids), std::move(ex->labels)});
+    }
+    std::vector<train_example> mine(d.examples.begin() + static_cast<std::ptrdiff_t>(first),
+                                    d.examples.end());
+    status st = validate_train_data(mine, c.vocab_size);
+    if (!st.ok()) {  // where is "data[i]...": name the conversation's line instead
+      std::string where = st.where();
+      size_t i = 0;
+      if (std::sscanf(where.c_str(), "data[%zu]", &i) == 1 && i < recs->size())
+        where = chat_record_place((*recs)[i]);
+      return status(st.code(),
+                    st.message() + " (tokenizer.json and config.json vocab_size " +
+                        std::to_string(c.vocab_size) + " disagree)",
+                    path + ": " + where);
+    }
   }
   for (const train_example& e : d.examples)
     d.supervised_tokens +=
@@ -158,18 +176,7 @@ result<tune_data> load_tune_data(const tune_job& j, const model_config& c) {
   if (d.supervised_tokens == 0)
     return invalid_argument("no assistant token survives max_length " +
                                 std::to_string(j.max_length) + ": nothing to learn",
-                            j.data_path);
-  status st = validate_train_data(d.examples, c.vocab_size);
-  if (!st.ok()) {  // where is "data[i]...": name the conversation's line instead
-    std::string where = st.where();
-    size_t i = 0;
-    if (std::sscanf(where.c_str(), "data[%zu]", &i) == 1 && i < recs->size())
-      where = chat_record_place((*recs)[i]);
-    return status(st.code(),
-                  st.message() + " (tokenizer.json and config.json vocab_size " +
-                      std::to_string(c.vocab_size) + " disagree)",
-                  j.data_path + ": " + where);
-  }
+                            j.data_paths.size() == 1 ? j.data_paths[0] : "--data");
   return d;
 }
 

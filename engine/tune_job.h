@@ -10,9 +10,10 @@
 //   tokenizer_config.json         chat_template, bos_token, eos_token (engine/chat_template.h);
 //                                 chat_template_path overrides the template (a .jinja file, e.g.
 //                                 presets/chat_templates/phi-3.jinja)
-//   data_path                     one {"messages": [...]} record a line (engine/chat_dataset.h),
-//                                 or a Parquet file (told by its PAR1 magic) with a messages
-//                                 column, as Kaito's example datasets: only assistant turns are
+//   data_paths                    files of one {"messages": [...]} record a line
+//                                 (engine/chat_dataset.h), or Parquet files (told by their PAR1
+//                                 magic) with a messages column, as Kaito's example datasets;
+//                                 their conversations in file order; only assistant turns are
 //                                 supervised
 // Output: out_dir/adapter_config.json + adapter_model.safetensors (PeftModel.from_pretrained).
 //
@@ -48,9 +49,10 @@
 namespace kaito::engine {
 
 struct tune_job {
-  std::string model_dir, data_path, out_dir;
-  std::string chat_template_path;  // empty: tokenizer_config.json's chat_template
-  bool qlora = true;               // NF4 + double quant (Kaito's method: qlora); false: lora
+  std::string model_dir, out_dir;
+  std::vector<std::string> data_paths;  // JSONL or Parquet, read in this order
+  std::string chat_template_path;       // empty: tokenizer_config.json's chat_template
+  bool qlora = true;                    // NF4 + double quant (Kaito's method: qlora); false: lora
   lora_config lora = default_lora();
   int64_t epochs = 3;
   int64_t max_steps = 0;  // > 0: this many optimizer steps instead of epochs
@@ -74,7 +76,7 @@ struct tune_job {
   static lora_config default_lora();
 };
 
-// The job's examples: the tokenizer and chat template of model_dir applied to data_path.
+// The job's examples: the tokenizer and chat template of model_dir applied to data_paths.
 struct tune_data {
   std::vector<train_example> examples;
   int64_t supervised_tokens = 0;  // labels != -100 over all examples

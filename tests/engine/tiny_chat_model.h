@@ -38,7 +38,7 @@ inline std::string tiny_chat_model_folder(const std::string& name) {
 inline engine::tune_job tiny_chat_job(const std::string& name, int64_t steps) {
   engine::tune_job j;
   j.model_dir = tiny_chat_model_folder(name);
-  j.data_path = tiny_chat_dir() + "/chat.jsonl";
+  j.data_paths = {tiny_chat_dir() + "/chat.jsonl"};
   j.out_dir = j.model_dir + "/adapter";
   j.lr = 5e-3;
   j.max_steps = steps;

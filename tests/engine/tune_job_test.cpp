@@ -56,7 +56,7 @@ TEST(TuneJob, AParquetDatasetGivesTheSameExamplesAsItsJsonl) {
   ASSERT_TRUE(m.ok()) << m.error().to_string();
   auto jsonl = load_tune_data(j, *m);
   ASSERT_TRUE(jsonl.ok()) << jsonl.error().to_string();
-  j.data_path = k_chat + "/chat.parquet";
+  j.data_paths = {k_chat + "/chat.parquet"};
   auto parquet = load_tune_data(j, *m);
   ASSERT_TRUE(parquet.ok()) << parquet.error().to_string();
   ASSERT_EQ(parquet->examples.size(), jsonl->examples.size());
@@ -66,11 +66,11 @@ TEST(TuneJob, AParquetDatasetGivesTheSameExamplesAsItsJsonl) {
   }
   EXPECT_EQ(parquet->supervised_tokens, jsonl->supervised_tokens);
   // a damaged file names the byte and the file
-  std::ifstream in(j.data_path, std::ios::binary);
+  std::ifstream in(j.data_paths[0], std::ios::binary);
   std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   const std::string bad = j.model_dir + "/bad.parquet";
   write(bad, bytes.substr(0, bytes.size() - 9) + "\xff\xff\xff\x7f" + "PAR1");
-  j.data_path = bad;
+  j.data_paths = {bad};
   auto r = load_tune_data(j, *m);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().where().rfind(bad + ": byte ", 0), 0u) << r.error().to_string();
@@ -152,7 +152,7 @@ TEST(TuneJob, AStoppedRunResumesBitForBit) {
 
 TEST(TuneJob, ResumeNeedsACheckpointDir) {
   tune_job j;
-  j.model_dir = "m", j.data_path = "d", j.out_dir = "o";
+  j.model_dir = "m", j.data_paths = {"d"}, j.out_dir = "o";
   j.resume = true;
   EXPECT_EQ(validate_tune_job(j).where(), "--resume");
   j.checkpoint_dir = "c";
@@ -193,7 +193,7 @@ TEST(TuneJob, BadInputNamesTheFileAndPlace) {
   write(data,
         "{\"messages\": [{\"role\": \"user\", \"content\": \"hi\"}, {\"role\": \"assistant\", "
         "\"content\": \"yo\"}]}\n\n{\"messages\": [{\"role\": \"user\", \"content\": 3}]}\n");
-  j.data_path = data;
+  j.data_paths = {data};
   auto r = run_tune_job(j);
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.error().where().find(data + ": line 3"), std::string::npos) << r.error().to_string();
@@ -205,7 +205,7 @@ TEST(TuneJob, BadInputNamesTheFileAndPlace) {
   EXPECT_EQ(r.error().where(), data);
   EXPECT_NE(r.error().message().find("no conversations"), std::string::npos);
   // no tokenizer: the error names the file
-  j.data_path = k_chat + "/chat.jsonl";
+  j.data_paths = {k_chat + "/chat.jsonl"};
   fs::remove(j.model_dir + "/tokenizer.json");
   r = run_tune_job(j);
   ASSERT_FALSE(r.ok());
@@ -240,7 +240,7 @@ TEST(TuneJob, AVocabularyTheModelCannotEmbedIsRefused) {
   auto r = load_tune_data(j, small);
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.error().message().find("vocab_size"), std::string::npos) << r.error().to_string();
-  EXPECT_EQ(r.error().where(), j.data_path + ": line 1");  // its first conversation
+  EXPECT_EQ(r.error().where(), j.data_paths[0] + ": line 1");  // its first conversation
   fs::remove_all(j.model_dir);
 }
 
