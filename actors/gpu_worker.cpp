@@ -4,11 +4,13 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <memory>
 #include <thread>
 
 #include "actors/runtime_config.h"
 #include "actors/self_test.h"
+#include "actors/work_args.h"
 #include "base/log.h"
 #include "caf/all.hpp"
 #include "caf/io/all.hpp"
@@ -41,6 +43,7 @@ struct unit_runner {
 
 struct gpu_worker_state {
   msg::machine_actor machine;
+  tune_runner tuner;
   std::shared_ptr<unit_runner> runner = std::make_shared<unit_runner>();
   static inline const char* name = "gpu_worker";
 };
@@ -60,11 +63,13 @@ void start_unit(worker_pointer self, msg::work_unit u) {
   r.uid = u.uid;
   log_info(logger("worker"), "unit started", {{"pod", u.pod}, {"uid", u.uid}});
   unit_runner* rp = &r;  // outlives the thread: joined in stop()
+  tune_runner tuner = self->state.tuner;
   // Sent as this actor: the machine accepts progress and results only from the pod's worker.
   auto me = caf::actor_cast<caf::actor>(self);
-  r.thread = std::thread([rp, machine, me, u = std::move(u)] {
+  r.thread = std::thread([rp, machine, me, tuner, u = std::move(u)] {
     auto done = execute_work_unit(
-        u, rp->cancel, [&](msg::work_progress p) { caf::send_as(me, machine, std::move(p)); });
+        u, rp->cancel, [&](msg::work_progress p) { caf::send_as(me, machine, std::move(p)); },
+        tuner);
     log_info(
         logger("worker"), "unit done",
         {{"uid", u.uid}, {"exit_code", std::to_string(done.exit_code)}, {"message", done.message}});
@@ -73,8 +78,10 @@ void start_unit(worker_pointer self, msg::work_unit u) {
   });
 }
 
-caf::behavior gpu_worker(worker_pointer self, msg::machine_actor machine, msg::worker_hello hello) {
+caf::behavior gpu_worker(worker_pointer self, msg::machine_actor machine, msg::worker_hello hello,
+                         tune_runner tuner) {
   self->state.machine = machine;
+  self->state.tuner = std::move(tuner);
   auto runner = self->state.runner;
   self->attach_functor([runner](const caf::error&) { runner->stop(); });
   self->monitor(machine);
@@ -104,7 +111,8 @@ caf::behavior gpu_worker(worker_pointer self, msg::machine_actor machine, msg::w
 }  // namespace
 
 msg::work_done execute_work_unit(const msg::work_unit& unit, const std::atomic<bool>& cancel,
-                                 const std::function<void(msg::work_progress)>& progress) {
+                                 const std::function<void(msg::work_progress)>& progress,
+                                 const tune_runner& tuner) {
   msg::work_done done;
   done.uid = unit.uid;
   auto args = parse_work_args(unit.args);
@@ -115,6 +123,36 @@ msg::work_done execute_work_unit(const msg::work_unit& unit, const std::atomic<b
     return done;
   }
   uint64_t step = 0;
+  if (args->task == "tune") {
+    tune_unit_env env;
+    env.root = unit.root;
+    if (const char* m = std::getenv("KAITO_MODELS_DIR")) env.models_dir = m;
+    env.runner = tuner;
+    auto r = run_tune_unit(args->tune, env, cancel, [&](const std::string& text, uint32_t pm) {
+      msg::work_progress m;
+      m.uid = unit.uid;
+      m.step = ++step;
+      m.permille = pm;
+      m.text = text;
+      if (progress) progress(std::move(m));
+    });
+    if (!r.ok()) {
+      done.exit_code = 1;
+      done.reason = "Error";
+      done.message = r.error().to_string();
+    } else if (r->cancelled) {
+      done.exit_code = 143;
+      done.reason = "Cancelled";
+      done.message = "cancelled";
+    } else {
+      float v[4] = {static_cast<float>(r->steps), static_cast<float>(r->examples),
+                    static_cast<float>(r->first_loss), static_cast<float>(r->last_loss)};
+      done.result = msg::make_f32_tensor(v, {4});
+      done.reason = "Completed";
+      done.message = r->message;
+    }
+    return done;
+  }
   auto on_progress = [&](const self_test_progress& p) {
     msg::work_progress m;
     m.uid = unit.uid;
@@ -174,7 +212,7 @@ int run_worker_process(const worker_process_options& o) {
   hello.slot = o.slot;
   hello.pid = static_cast<int32_t>(getpid());
   hello.device = o.device;
-  auto w = sys.spawn(gpu_worker, *machine, hello);
+  auto w = sys.spawn(gpu_worker, *machine, hello, o.tuner);
   sys.await_all_actors_done();
   return 0;
 }

@@ -16,6 +16,7 @@
 #include <functional>
 #include <string>
 
+#include "actors/tune_unit.h"
 #include "protocol/messages/interfaces.h"
 
 namespace caf {
@@ -29,8 +30,12 @@ namespace kaito::actors {
 // 1 / Error; cancelled -> 143 / Cancelled. serve-self-test reports ready after its self-test and
 // then waits for cancel (exit 0, Completed). result = f32 [gflops, memory_bytes_checked,
 // errors (gemm + memory), iterations].
+// tune (actors/tune_unit.h) -> 0 / Completed with the pushed image in the message; a failure
+// -> 1 / Error naming the flag, file or URL; result = f32 [steps, examples, first loss, last
+// loss]. `tuner` trains instead of the CPU engine when set.
 msg::work_done execute_work_unit(const msg::work_unit& unit, const std::atomic<bool>& cancel,
-                                 const std::function<void(msg::work_progress)>& progress);
+                                 const std::function<void(msg::work_progress)>& progress,
+                                 const tune_runner& tuner = {});
 
 struct worker_process_options {
   std::string machine_host = "127.0.0.1";
@@ -38,6 +43,7 @@ struct worker_process_options {
   std::string token;  // the per-child secret from the machine
   uint32_t slot = 0;
   std::string device = "cpu";
+  tune_runner tuner;  // --task=tune's engine; empty: the CPU engine
 };
 
 // The body of `kaito worker`: connects to the machine (retrying for up to 10 s), says hello and

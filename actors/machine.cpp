@@ -46,6 +46,7 @@ void start_worker(self_ptr self, uint32_t i) {
                "--token",         s.token,     "--slot",
                std::to_string(i), "--device",  st.device_of(i)};
   if (st.resources.gpus > 0) spec.env.push_back("CUDA_VISIBLE_DEVICES=" + std::to_string(i));
+  if (!st.opt.models_dir.empty()) spec.env.push_back("KAITO_MODELS_DIR=" + st.opt.models_dir);
   auto pid = start_child_process(spec);
   s.started = std::chrono::steady_clock::now();
   if (!pid.ok()) {

@@ -55,6 +55,12 @@ struct machine_options {
   // Called (on an actor thread) each time the supervisor refuses the hello, with its reason.
   std::function<void(const std::string& reason)> on_refused;
   std::chrono::milliseconds stop_grace{2000};  // stop_pod: cancel, then SIGKILL after this
+  // Each pod's own directory is <pods_dir>/<uid>, mode 0700 (its work_unit.root: projected volumes,
+  // /mnt/results...), removed when the pod ends; "" = <tmp>/kaito-pods-<pid>.
+  std::string pods_dir;
+  // Where Hugging Face model folders live, one per preset name (<models_dir>/<preset>/); given
+  // to the workers as KAITO_MODELS_DIR. "" = not set (tuning pods then fail, naming it).
+  std::string models_dir;
 };
 
 // Spawns the machine actor and publishes it on 127.0.0.1:<ephemeral> for its workers; returns

@@ -4,10 +4,14 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <ctime>
+#include <filesystem>
 
 #include "actors/machine_resources.h"
+#include "actors/pod_volumes.h"
 #include "actors/token.h"
 #include "actors/worker_process.h"
 #include "base/log.h"
@@ -53,6 +57,21 @@ void machine_state::init(machine_options o, std::string bin, msg::machine_resour
         opt.supervisor ? "127.0.0.1" : route_address_to(opt.supervisor_host, opt.supervisor_port);
   slots.resize(resources.slots);
   log = logger("machine");
+  if (opt.pods_dir.empty())
+    opt.pods_dir =
+        (std::filesystem::temp_directory_path() / ("kaito-pods-" + std::to_string(::getpid())))
+            .string();
+}
+
+void machine_state::erase_pod(std::map<std::string, pod_entry>::iterator it) {
+  if (!it->second.root.empty()) {
+    std::error_code ec;
+    std::filesystem::remove_all(it->second.root, ec);
+    if (ec)
+      log_warn(log, "cannot remove the pod directory",
+               {{"dir", it->second.root}, {"error", ec.message()}});
+  }
+  pods.erase(it);
 }
 
 std::string machine_state::device_of(uint32_t slot) const {
@@ -139,7 +158,7 @@ void machine_state::finish(const std::string& uid, msg::pod_report r) {
     finished.erase(finished_order.front());
     finished_order.pop_front();
   }
-  pods.erase(uid);
+  if (auto it = pods.find(uid); it != pods.end()) erase_pod(it);
   push_report(std::move(r));
 }
 
@@ -156,7 +175,24 @@ void machine_state::add_pod(msg::run_pod r) {
   p.spec = std::move(r);
   std::string uid = p.spec.uid;
   log_info(log, "pod accepted", {{"pod", p.spec.ns + "/" + p.spec.name}, {"uid", uid}});
-  pods.emplace(uid, std::move(p));
+  p.root = opt.pods_dir + "/" + uid;
+  std::error_code ec;
+  std::filesystem::create_directories(p.root, ec);
+  // Secrets land here: only this user may enter (the kubelet's pod directories are root's).
+  for (const std::string& d : {opt.pods_dir, p.root})
+    if (!ec) std::filesystem::permissions(d, std::filesystem::perms::owner_all, ec);
+  status written = ec ? io_error("cannot create " + p.root + ": " + ec.message(), "pods_dir")
+                      : write_pod_files(p.root, p.spec.files);
+  p.spec.files.clear();  // on disk now; not kept in memory
+  auto it = pods.emplace(uid, std::move(p)).first;
+  if (!written.ok()) {
+    auto rep = make_report(it->second, "Failed");
+    rep.exit_code = 1;
+    rep.reason = "CreateContainerConfigError";
+    rep.message = written.to_string();
+    finish(uid, std::move(rep));
+    return;
+  }
   queue.push_back(uid);
 }
 
@@ -179,7 +215,8 @@ std::vector<assignment> machine_state::dispatch() {
     free->state = "running";
     free->progress.clear();
     free->progress_permille = 0;
-    out.push_back({i, uid, msg::work_unit{uid, p.spec.ns + "/" + p.spec.name, p.spec.args}});
+    out.push_back(
+        {i, uid, msg::work_unit{uid, p.spec.ns + "/" + p.spec.name, p.spec.args, p.root}});
   }
   return out;
 }
@@ -216,7 +253,7 @@ std::optional<std::chrono::milliseconds> machine_state::on_done(const msg::work_
   }
   if (p.stopping) {
     log_info(log, "pod stopped", {{"uid", d.uid}});
-    pods.erase(it);
+    erase_pod(it);
     return std::nullopt;
   }
   bool success = d.exit_code == 0;
@@ -258,7 +295,7 @@ int machine_state::stop(const std::string& uid) {
   if (it == pods.end() || it->second.stopping) return -1;
   if (it->second.slot < 0) {
     queue.erase(std::remove(queue.begin(), queue.end(), uid), queue.end());
-    pods.erase(it);
+    erase_pod(it);
     return -1;
   }
   it->second.stopping = true;
@@ -284,7 +321,7 @@ void machine_state::on_worker_exit(uint32_t i, int wait_status) {
   p.slot = -1;
   p.ready = false;
   if (p.stopping) {
-    pods.erase(it);
+    erase_pod(it);
     return;
   }
   std::string message = "worker process " +

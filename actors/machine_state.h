@@ -41,7 +41,8 @@ struct pod_entry {
   msg::run_pod spec;
   int32_t restart_count = 0;
   int64_t started_at_ms = 0;
-  int slot = -1;  // -1 = queued
+  int slot = -1;     // -1 = queued
+  std::string root;  // <pods_dir>/<uid>: projected volumes, the unit's files
   bool stopping = false;
   bool ready = false;
 };
@@ -107,6 +108,7 @@ struct machine_state {
   msg::command_reply kill(const std::string& worker_id);
 
  private:
+  void erase_pod(std::map<std::string, pod_entry>::iterator it);  // and remove its root
   msg::pod_report make_report(const pod_entry& p, const std::string& phase) const;
   void push_report(msg::pod_report r);
   void finish(const std::string& uid, msg::pod_report r);

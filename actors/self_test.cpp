@@ -15,18 +15,6 @@ namespace {
 
 using clock_type = std::chrono::steady_clock;
 
-// Parses a non-negative integer flag value within [lo, hi].
-result<int64_t> parse_int_flag(const std::string& flag, const std::string& v, int64_t lo,
-                               int64_t hi) {
-  if (v.empty() || v.size() > 12 || v.find_first_not_of("0123456789") != std::string::npos)
-    return invalid_argument("want an integer, got \"" + v + "\"", flag);
-  int64_t x = std::stoll(v);
-  if (x < lo || x > hi)
-    return invalid_argument(
-        "out of range [" + std::to_string(lo) + ", " + std::to_string(hi) + "]: " + v, flag);
-  return x;
-}
-
 // A splitmix64 step: the memory pattern's value for one word position.
 uint64_t pattern_word(uint64_t seed, uint64_t i) {
   uint64_t z = seed + (i + 1) * 0x9e3779b97f4a7c15ull;
@@ -79,53 +67,6 @@ std::string gemm_shape(const self_test_options& o) {
 }
 
 }  // namespace
-
-result<work_args> parse_work_args(const std::vector<std::string>& args) {
-  work_args w;
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    if (a.rfind("--", 0) != 0 || a.size() == 2)
-      return invalid_argument("unexpected argument \"" + a + "\"",
-                              "args[" + std::to_string(i) + "]");
-    std::string flag = a, value;
-    bool has_value = false;
-    if (auto eq = a.find('='); eq != std::string::npos) {
-      flag = a.substr(0, eq);
-      value = a.substr(eq + 1);
-      has_value = true;
-    } else if (i + 1 < args.size() && args[i + 1].rfind("--", 0) != 0) {
-      value = args[++i];
-      has_value = true;
-    }
-    if (!has_value) return invalid_argument("missing value", flag);
-    auto& st = w.self_test;
-    if (flag == "--task") {
-      if (value != "self-test" && value != "serve-self-test")
-        return invalid_argument(
-            "unknown task \"" + value + "\" (want self-test or serve-self-test)", flag);
-      w.task = value;
-    } else if (flag == "--duration-seconds") {
-      KAITO_ASSIGN_OR_RETURN(int64_t d, parse_int_flag(flag, value, 0, 86400));
-      st.duration_seconds = static_cast<uint32_t>(d);
-    } else if (flag == "--memory-mib") {
-      KAITO_ASSIGN_OR_RETURN(int64_t d, parse_int_flag(flag, value, 0, 65536));
-      st.memory_mib = static_cast<uint32_t>(d);
-    } else if (flag == "--gemm-size") {
-      KAITO_ASSIGN_OR_RETURN(int64_t d, parse_int_flag(flag, value, 1, 8192));
-      st.m = st.n = st.k = d;
-    } else if (flag == "--gemm-m") {
-      KAITO_ASSIGN_OR_RETURN(st.m, parse_int_flag(flag, value, 1, 8192));
-    } else if (flag == "--gemm-n") {
-      KAITO_ASSIGN_OR_RETURN(st.n, parse_int_flag(flag, value, 1, 8192));
-    } else if (flag == "--gemm-k") {
-      KAITO_ASSIGN_OR_RETURN(st.k, parse_int_flag(flag, value, 1, 8192));
-    } else {
-      return invalid_argument("unknown flag", flag);
-    }
-  }
-  if (w.task.empty()) return invalid_argument("required (self-test or serve-self-test)", "--task");
-  return w;
-}
 
 void memory_pattern_fill(uint64_t* words, size_t n, uint64_t seed) {
   for (size_t i = 0; i < n; ++i) words[i] = pattern_word(seed, i);

@@ -9,12 +9,10 @@
 //   One iteration = one product + one memory pass; iterations repeat until --duration-seconds
 //   have passed (0: exactly one iteration) or the run is cancelled.
 //
-// Work-unit flags (the Pod's container args; "--flag=value" or "--flag value"):
+// Work-unit flags (actors/work_args.h parses them):
 //   --task=self-test|serve-self-test  (required)      --duration-seconds=N  (0..86400, default 0)
 //   --gemm-size=N (M=N=K, default 512)  --gemm-m/--gemm-n/--gemm-k=N (1..8192)
 //   --memory-mib=N (0..65536, default 64)
-// Bad flags come back as invalid_argument naming the flag (the worker turns that into
-// work_done{exit_code 2, reason InvalidArgs}).
 //
 // Pure: no CAF, no threads of its own; thread-compatible (one run per caller thread).
 #pragma once
@@ -40,12 +38,6 @@ struct self_test_options {
   uint32_t duration_seconds = 0;     // 0 = one iteration
   self_test_gemm_fn gemm = nullptr;  // nullptr = kernels' sgemm_cpu
 };
-
-struct work_args {
-  std::string task;  // "self-test" | "serve-self-test"
-  self_test_options self_test;
-};
-result<work_args> parse_work_args(const std::vector<std::string>& args);
 
 struct self_test_progress {
   uint64_t iterations = 0;

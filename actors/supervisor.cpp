@@ -19,14 +19,18 @@ const k8s::resource_ref& kind_resource(const std::string& kind) {
   if (kind == "statefulset") return ctl::resources::kStatefulSets;
   if (kind == "pod") return ctl::resources::kPods;
   if (kind == "controllerrevision") return ctl::resources::kControllerRevisions;
+  if (kind == "secret") return ctl::resources::kSecrets;
+  if (kind == "configmap") return ctl::resources::kConfigMaps;
   return ctl::resources::kNodes;
 }
 
 supervisor_runtime::supervisor_runtime(const supervisor_options& o)
     : opts(o), client(o.client), reader(*o.client) {
-  // controllerrevision: a read cache only (sync_revision lists them); its events trigger nothing.
-  for (const char* kind :
-       {"workspace", "job", "statefulset", "pod", "node", "controllerrevision"}) {
+  // controllerrevision, secret, configmap: read caches only (sync_revision lists revisions; pod
+  // volumes are projected from secrets and configmaps); their events trigger nothing, a pod
+  // waiting for one is retried on the tick.
+  for (const char* kind : {"workspace", "job", "statefulset", "pod", "node", "controllerrevision",
+                           "secret", "configmap"}) {
     informers[kind] = std::make_unique<k8s::informer>(*client, kind_resource(kind), "");
     reader.add(kind_resource(kind), informers[kind].get());
   }
@@ -66,8 +70,9 @@ void enqueue(const caf::actor& a, const std::string& kind, const k8s::json& old_
     send_keys(a, "job", ctl::job_keys_for(o));
     send_keys(a, "statefulset", ctl::statefulset_keys_for(o));
     send_keys(a, "workspace", ctl::workspace_keys_for(o));
-  } else if (kind == "controllerrevision") {
-    // Written by the Workspace reconciler itself; the cache serves its reads.
+  } else if (kind == "controllerrevision" || kind == "secret" || kind == "configmap") {
+    // Read caches (revisions are written by the Workspace reconciler itself; secrets and
+    // configmaps feed pod volumes, retried on the tick).
   } else {  // node
     send_keys(a, "workspace", ctl::workspace_keys_for(o));
     if (ctl::node_event_frees_capacity(old_obj, deleted ? k8s::json() : obj))

@@ -19,6 +19,7 @@
 #include <set>
 
 #include "actors/node_registry.h"
+#include "actors/pod_volumes.h"
 #include "actors/shell_commands.h"
 #include "actors/supervisor_actions.h"
 #include "actors/supervisor_atoms.h"
@@ -161,12 +162,45 @@ void collect_reconcilers(self_ptr self) {
 
 // --- machines and pods -------------------------------------------------------------------------
 
+// The pod's secret / configMap volumes from the informer caches; the first failure (a missing
+// Secret, say) is logged and recorded as a FailedMount Event once, and the pod waits (retried on
+// every tick and pod event) as the kubelet's would.
+bool project_volumes(self_ptr self, const json& pod, msg::run_pod& run) {
+  auto& st = self->state;
+  auto* rt = st.rt;
+  auto files = project_pod_volumes(
+      pod, [rt](const std::string& kind, const std::string& ns, const std::string& name) {
+        return rt->cache(kind).get(ns, name);
+      });
+  if (files.ok()) {
+    st.mount_failures.erase(run.ns + "/" + run.name);
+    run.files = std::move(*files);
+    return true;
+  }
+  std::string why = files.error().to_string();
+  auto [it, fresh] = st.mount_failures.emplace(run.ns + "/" + run.name, why);
+  if (!fresh && it->second == why) return false;
+  it->second = why;
+  log_warn(slog(), "pod volumes not ready", {{"pod", run.ns + "/" + run.name}, {"error", why}});
+  run_blocking(
+      self,
+      [rt, pod, why] {
+        if (rt->events)
+          (void)rt->events->record(pod, ctl::event_type::warning, "FailedMount",
+                                   "MountVolume.SetUp failed: " + why);
+        return msg::shell_reply{};
+      },
+      std::nullopt);
+  return false;
+}
+
 void dispatch_pod(self_ptr self, const json& pod) {
   auto& st = self->state;
   auto run = run_pod_for(pod, st.registry, st.dispatched);
   if (!run) return;
   auto link = st.links.find(pod["spec"].value("nodeName", ""));
   if (link == st.links.end()) return;
+  if (!project_volumes(self, pod, *run)) return;
   st.dispatched[run->uid] = {link->first, run->ns + "/" + run->name};
   log_info(slog(), "run pod",
            {{"pod", run->ns + "/" + run->name}, {"node", link->first}, {"uid", run->uid}});
@@ -183,6 +217,7 @@ void on_pod_event(self_ptr self, const std::string& key, bool deleted) {
   auto [ns, name] = ctl::split_key(key);
   auto pod = deleted ? std::nullopt : st.rt->cache("pod").get(ns, name);
   bool gone = !pod || (*pod)["metadata"].contains("deletionTimestamp");
+  if (gone) st.mount_failures.erase(key);
   for (auto it = st.dispatched.begin(); it != st.dispatched.end();) {
     if (it->second.key != key ||
         (pod && !gone && (*pod)["metadata"].value("uid", "") == it->first &&

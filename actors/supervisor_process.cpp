@@ -63,6 +63,8 @@ int run_control_plane_actors(const control_plane_options& o, const sigset_t& sig
     mo.name = o.machine_name;
     mo.instance_type = o.instance_type;
     mo.slots = o.slots;
+    mo.models_dir = o.models_dir;
+    if (!o.home.empty()) mo.pods_dir = o.home + "/pods";
     mo.token = o.token;
     mo.supervisor = (*sup)->actor();
     mo.kaito_version = o.kaito_version;

@@ -34,9 +34,10 @@ struct supervisor_state {
   supervisor_runtime* rt = nullptr;
   bool leader = false;
   node_registry registry{5000ms};
-  std::map<std::string, machine_link> links;         // machine name ->
-  std::map<std::string, dispatched_pod> dispatched;  // pod uid ->
-  std::map<std::string, caf::actor> reconcilers;     // "kind ns/name" ->
+  std::map<std::string, machine_link> links;          // machine name ->
+  std::map<std::string, dispatched_pod> dispatched;   // pod uid ->
+  std::map<std::string, std::string> mount_failures;  // pod "ns/name" -> FailedMount reported
+  std::map<std::string, caf::actor> reconcilers;      // "kind ns/name" ->
   std::map<std::string, int> absent_ticks;
   steady_time leading_since{};
   std::map<std::string, steady_time> node_repairs;  // node -> last NotReady/eviction sweep

@@ -1,7 +1,7 @@
 // `kaito join`: run this host as a machine (a Node) of a kaito control plane.
 //
 //   kaito join HOST:PORT (--token T | --token-file F) [--name N] [--instance-type X]
-//              [--slots N] [--label k=v]... [--address A]
+//              [--slots N] [--label k=v]... [--address A] [--models DIR] [--pods-dir DIR]
 //
 // HOST:PORT is the supervisor's actor port (`kaito up --actor-port`, default 6444). The machine
 // starts its worker processes (`kaito worker`, one per GPU or --slots), says hello with the join
@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <mutex>
@@ -42,6 +43,7 @@ struct join_flags {
   uint32_t slots = 0;
   std::vector<std::string> labels;
   std::string report_address;
+  std::string models, pods_dir;
 };
 
 // Why the supervisor refused us (set on an actor thread, read by main after SIGUSR1).
@@ -96,6 +98,8 @@ int run_join(const join_flags& f) {
   o.instance_type = f.instance_type;
   o.slots = f.slots;
   o.address = f.report_address;
+  o.models_dir = f.models.empty() ? "" : std::filesystem::absolute(f.models).string();
+  o.pods_dir = f.pods_dir.empty() ? "" : std::filesystem::absolute(f.pods_dir).string();
   o.kaito_version = KAITO_VERSION;
   o.on_refused = [](const std::string& reason) {
     {
@@ -153,6 +157,12 @@ void add_join_command(CLI::App& app) {
   cmd->add_option("--slots", f->slots, "Worker processes (default: one per GPU, else 1)")
       ->check(CLI::Range(0, 1024));
   cmd->add_option("--label", f->labels, "Extra Node label key=value (repeatable)");
+  cmd->add_option("--models", f->models,
+                  "Model folders, one per preset name (DIR/<preset>/: a Hugging Face folder): "
+                  "what tuning Jobs train")
+      ->check(CLI::ExistingDirectory);
+  cmd->add_option("--pods-dir", f->pods_dir,
+                  "Where each pod's files live while it runs (default: a temporary directory)");
   cmd->add_option("--address", f->report_address,
                   "Address reported as the Node's InternalIP (default: the route to HOST)");
   cmd->callback([f] { set_exit_code(run_join(*f)); });

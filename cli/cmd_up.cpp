@@ -2,6 +2,7 @@
 //
 //   kaito up [--port 6443] [--home DIR] [--crds DIR] [--actor-port 6444] [--actor-address A]
 //            [--node-timeout S] [--no-local-machine] [--instance-type X] [--slots N]
+//            [--models DIR]
 //
 // Starts the API server on 127.0.0.1:<port> with its state in DIR (default $KAITO_HOME or
 // ~/.kaito), installs the Workspace CRD (deploy/crds from the source tree or the install prefix),
@@ -12,6 +13,7 @@
 // the join token is DIR/join-token and the `kaito join` line is printed.
 #include <csignal>
 #include <cstdio>
+#include <filesystem>
 #include <string>
 #include <utility>
 #include <vector>
@@ -50,6 +52,7 @@ struct up_flags {
   std::string instance_type;
   int slots = 0;
   std::string machine_name;
+  std::string models;
 };
 
 #if KAITO_CLI_WITH_CAF
@@ -79,6 +82,7 @@ int run_up_actors(const up_flags& f, const kaito::k8s::apiserver::api_server& sr
   o.machine_name = f.machine_name;
   o.instance_type = f.instance_type;
   o.slots = static_cast<uint32_t>(f.slots);
+  o.models_dir = f.models.empty() ? "" : std::filesystem::absolute(f.models).string();
   o.kaito_version = KAITO_VERSION;
   return kaito::actors::run_control_plane_actors(o, sigs);
 }
@@ -193,6 +197,10 @@ void add_up_command(CLI::App& app) {
                 "Do not run this host as a machine (only joined machines run pods)");
   cmd->add_option("--instance-type", flags->instance_type,
                   "The local machine's instance type (default: stands for any)");
+  cmd->add_option("--models", flags->models,
+                  "The local machine's model folders, one per preset name (DIR/<preset>/: "
+                  "config.json, *.safetensors, tokenizer files): what tuning Jobs train")
+      ->check(CLI::ExistingDirectory);
   cmd->add_option("--slots", flags->slots, "The local machine's worker processes (0: auto)")
       ->check(CLI::Range(0, 1024));
   cmd->add_option("--machine-name", flags->machine_name,

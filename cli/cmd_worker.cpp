@@ -13,6 +13,7 @@
 
 #include "actors/gpu_worker.h"
 #include "cli/commands.h"
+#include "cli/cuda_tuner.h"
 
 namespace kaito::cli {
 
@@ -41,6 +42,11 @@ int run_worker(const worker_flags& f) {
   o.token = f.token;
   o.slot = f.slot;
   o.device = f.device;
+  // A CUDA slot trains on the GPU engine when this kaito has it; otherwise the CPU engine.
+  if (f.device.rfind("cuda", 0) == 0 && cuda_tuner_built())
+    o.tuner = [](const engine::tune_job& j, const engine::tune_progress& p) {
+      return tune_on_cuda(j, p, "--device");
+    };
   return actors::run_worker_process(o);
 }
 

@@ -38,7 +38,6 @@ inline constexpr const char* kGpuResource = "nvidia.com/gpu";
 inline constexpr const char* kWorkerSlots = "kaito.sh/worker-slots";
 inline constexpr const char* kEventSource = "kaito-workspace";
 inline constexpr int kMaxRevisionHistory = 10;
-inline constexpr int kDefaultSelfTestSeconds = 5;
 inline constexpr int kMaxSelfTestSeconds = 86400;
 inline constexpr int kDefaultBackoffLimit = 6;
 

@@ -35,6 +35,57 @@ json child_meta(const json& ws, const workspace_facts& f, const std::string& nam
   return m;
 }
 
+// `kaito worker --task=tune` flags for the Workspace's tuning spec (actors/work_args.h). Inputs
+// and outputs kaito-cpp cannot move yet (a dataset image, volumes) are passed on as flags the
+// worker refuses by name, so the Job fails saying which field.
+std::vector<std::string> tuning_args(const json& ws, const workspace_facts& f) {
+  const json& t = member(ws, "tuning");
+  const json& in = member(t, "input");
+  const json& out = member(t, "output");
+  std::string method = string_field(t, "method");
+  std::vector<std::string> a = {"--task=tune", "--preset=" + f.preset,
+                                "--method=" + (method.empty() ? std::string("qlora") : method)};
+  const json& urls = member(in, "urls");
+  if (urls.is_array())
+    for (const auto& u : urls)
+      if (u.is_string()) a.push_back("--input-url=" + u.get<std::string>());
+  if (!string_field(in, "image").empty()) a.push_back("--input-image=" + string_field(in, "image"));
+  if (member(in, "volumeSource").is_object())
+    a.push_back("--input-volume=tuning.input.volumeSource");
+  if (!string_field(out, "image").empty())
+    a.push_back("--output-image=" + string_field(out, "image"));
+  if (member(out, "volumeSource").is_object())
+    a.push_back("--output-volume=tuning.output.volumeSource");
+  return a;
+}
+
+// Kaito's tuning volumes: the push secret's .dockerconfigjson as /root/.docker/config.json, the
+// tuning ConfigMap at /mnt/config, emptyDirs for /mnt/data and /mnt/results.
+void add_tuning_volumes(const json& ws, json& tmpl) {
+  const json& t = member(ws, "tuning");
+  json& vols = tmpl["spec"]["volumes"];
+  json& mounts = tmpl["spec"]["containers"][0]["volumeMounts"];
+  std::string secret = string_field(member(t, "output"), "imagePushSecret");
+  if (!secret.empty()) {
+    vols.push_back(
+        {{"name", "docker-config"},
+         {"secret",
+          {{"secretName", secret},
+           {"items", json::array({{{"key", ".dockerconfigjson"}, {"path", "config.json"}}})}}}});
+    mounts.push_back({{"name", "docker-config"}, {"mountPath", "/root/.docker"}});
+  }
+  std::string config = string_field(t, "config");
+  if (!config.empty()) {
+    vols.push_back({{"name", "config-volume"}, {"configMap", {{"name", config}}}});
+    mounts.push_back({{"name", "config-volume"}, {"mountPath", "/mnt/config"}});
+  }
+  for (const char* v : {"data", "results"}) {
+    std::string name = std::string(v) + "-volume";
+    vols.push_back({{"name", name}, {"emptyDir", json::object()}});
+    mounts.push_back({{"name", name}, {"mountPath", std::string("/mnt/") + v}});
+  }
+}
+
 }  // namespace
 
 result<workspace_facts> read_workspace_facts(const json& ws, const presets::preset_catalog* cat) {
@@ -71,10 +122,10 @@ result<workspace_facts> read_workspace_facts(const json& ws, const presets::pres
   return f;
 }
 
-result<int> self_test_seconds(const json& ws) {
+result<std::optional<int>> self_test_seconds(const json& ws) {
   const json& ann = member(member(ws, "metadata"), "annotations");
   const json& v = member(ann, annotations::kSelfTestSeconds);
-  if (v.is_null()) return kDefaultSelfTestSeconds;
+  if (v.is_null()) return std::optional<int>();
   std::string where = std::string("metadata.annotations[") + annotations::kSelfTestSeconds + "]";
   std::string s = v.is_string() ? v.get<std::string>() : v.dump();
   int out = -1;
@@ -83,7 +134,7 @@ result<int> self_test_seconds(const json& ws) {
       out > kMaxSelfTestSeconds)
     return invalid_argument("must be an integer number of seconds in 0..86400, got \"" + s + "\"",
                             where);
-  return out;
+  return std::optional<int>(out);
 }
 
 std::string workspace_hash(const json& ws) {
@@ -147,9 +198,13 @@ json build_pod_template(const workspace_facts& f, const std::vector<std::string>
   return {{"metadata", {{"labels", child_labels(f)}}}, {"spec", spec}};
 }
 
-json build_tuning_job(const json& ws, const workspace_facts& f, int64_t revision, int seconds) {
-  json tmpl =
-      build_pod_template(f, {"--task=self-test", "--duration-seconds=" + std::to_string(seconds)});
+json build_tuning_job(const json& ws, const workspace_facts& f, int64_t revision,
+                      std::optional<int> self_test) {
+  json tmpl = self_test
+                  ? build_pod_template(
+                        f, {"--task=self-test", "--duration-seconds=" + std::to_string(*self_test)})
+                  : build_pod_template(f, tuning_args(ws, f));
+  if (!self_test) add_tuning_volumes(ws, tmpl);
   tmpl["spec"]["restartPolicy"] = "Never";
   return {{"apiVersion", "batch/v1"},
           {"kind", "Job"},

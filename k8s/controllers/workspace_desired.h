@@ -2,19 +2,23 @@
 // preset catalog). No I/O: unit-tested without a server (tests/k8s/controllers/
 // workspace_desired_test.cpp).
 //
-// The work unit is honest but provisional: until the tuning engine and the inference server are
-// wired to the reconciler, the tuning Job's container runs `kaito worker --task=self-test
-// --duration-seconds=<N>` (a device burn-in that does real work for N seconds; N from annotation
-// kaito.sh/self-test-seconds, default 5, an integer in 0..86400) and the inference StatefulSet's
-// runs `kaito worker --task=serve-self-test`. Everything else (names, labels, annotations, owner
-// references, node selector, GPU requests from the SKU table, services) has Kaito's shape
-// (kaito.md 3.3, 3.4).
+// The tuning Job's container runs `kaito worker --task=tune` (actors/tune_unit.h: download
+// tuning.input.urls, train with tuning.method on the preset's model, push the adapter to
+// tuning.output.image) with Kaito's volumes: the imagePushSecret's .dockerconfigjson at
+// /root/.docker/config.json, the tuning.config ConfigMap at /mnt/config, emptyDirs at /mnt/data
+// and /mnt/results. With the annotation kaito.sh/self-test-seconds: N (an integer in 0..86400) it
+// runs the device burn-in `--task=self-test --duration-seconds=N` instead (a node check; the e2e
+// tests of the runtime use it). Until the inference server is wired, the inference
+// StatefulSet's container runs `kaito worker --task=serve-self-test`. Everything else (names,
+// labels, annotations, owner references, node selector, GPU requests from the SKU table,
+// services) has Kaito's shape (kaito.md 3.3, 3.4).
 //
 // Thread-safety: pure functions.
 #pragma once
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -48,9 +52,10 @@ struct workspace_facts {
 // namespace, uid, exactly one of inference/tuning).
 result<workspace_facts> read_workspace_facts(const json& ws, const presets::preset_catalog* cat);
 
-// N of kaito.sh/self-test-seconds (default 5); invalid_argument naming
-// metadata.annotations[kaito.sh/self-test-seconds] unless an integer in 0..86400.
-result<int> self_test_seconds(const json& ws);
+// N of kaito.sh/self-test-seconds, nullopt without the annotation (a real tuning run);
+// invalid_argument naming metadata.annotations[kaito.sh/self-test-seconds] unless an integer
+// in 0..86400.
+result<std::optional<int>> self_test_seconds(const json& ws);
 
 // sha256 (hex) over JSON(resource) "\n" JSON(inference) "\n" JSON(tuning) "\n", as Kaito's
 // computeHash (null for an absent field).
@@ -64,7 +69,8 @@ json build_controller_revision(const json& ws, const std::string& hash, int64_t 
 json build_pod_template(const workspace_facts& f, const std::vector<std::string>& args);
 
 // Job `<ws>` (tuning).
-json build_tuning_job(const json& ws, const workspace_facts& f, int64_t revision, int seconds);
+json build_tuning_job(const json& ws, const workspace_facts& f, int64_t revision,
+                      std::optional<int> self_test);
 // StatefulSet `<ws>` (inference).
 json build_inference_statefulset(const json& ws, const workspace_facts& f, int64_t revision);
 // Service `<ws>` (ClusterIP, or LoadBalancer with kaito.sh/enablelb: "True") and `<ws>-headless`.

@@ -76,18 +76,34 @@ typename Inspector::result_type inspect(Inspector& f, machine_heartbeat& x) {
            x.running_pod_uids);
 }
 
+// One file of a Pod's secret or configMap volume, as the kubelet would project it: path is the
+// container path (volumeMount.mountPath + "/" + the key or item path, e.g.
+// /root/.docker/config.json), mode its permission bits, data the decoded bytes.
+struct pod_file {
+  std::string path;
+  uint32_t mode = 0644;
+  std::vector<uint8_t> data;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, pod_file& x) {
+  return f(caf::meta::type_name("kaito.pod_file.v1"), x.path, x.mode, x.data);
+}
+
 // Run the pod's (single) container on this machine. args are `kaito worker` flags from the
-// Pod's spec.containers[0].args (for example --task=self-test --duration-seconds=5).
+// Pod's spec.containers[0].args (for example --task=self-test --duration-seconds=5); files are
+// its projected secret / configMap volumes, written under the pod's own directory.
 struct run_pod {
   std::string ns;
   std::string name;
   std::string uid;
   std::string restart_policy;  // Always | OnFailure | Never
   std::vector<std::string> args;
+  std::vector<pod_file> files;
 };
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, run_pod& x) {
-  return f(caf::meta::type_name("kaito.run_pod.v1"), x.ns, x.name, x.uid, x.restart_policy, x.args);
+  return f(caf::meta::type_name("kaito.run_pod.v2"), x.ns, x.name, x.uid, x.restart_policy, x.args,
+           x.files);
 }
 
 struct stop_pod {

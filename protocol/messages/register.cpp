@@ -16,7 +16,7 @@ void add_kaito_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<machine_hello>("kaito.machine_hello.v1");
   cfg.add_message_type<machine_welcome>("kaito.machine_welcome.v1");
   cfg.add_message_type<machine_heartbeat>("kaito.machine_heartbeat.v1");
-  cfg.add_message_type<run_pod>("kaito.run_pod.v1");
+  cfg.add_message_type<run_pod>("kaito.run_pod.v2");
   cfg.add_message_type<stop_pod>("kaito.stop_pod.v1");
   cfg.add_message_type<pod_report>("kaito.pod_report.v1");
   cfg.add_message_type<worker_info>("kaito.worker_info.v1");
@@ -27,7 +27,7 @@ void add_kaito_message_types(caf::actor_system_config& cfg) {
   // worker.h
   cfg.add_message_type<worker_hello>("kaito.worker_hello.v1");
   cfg.add_message_type<worker_welcome>("kaito.worker_welcome.v1");
-  cfg.add_message_type<work_unit>("kaito.work_unit.v1");
+  cfg.add_message_type<work_unit>("kaito.work_unit.v2");
   cfg.add_message_type<work_progress>("kaito.work_progress.v1");
   cfg.add_message_type<work_done>("kaito.work_done.v1");
   cfg.add_message_type<cancel_work>("kaito.cancel_work.v1");

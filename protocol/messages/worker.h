@@ -48,10 +48,13 @@ struct work_unit {
   std::string uid;                // the pod uid
   std::string pod;                // ns/name
   std::vector<std::string> args;  // --task=self-test --duration-seconds=5 ...
+  // The pod's own directory on the machine: container paths (/mnt/results, the projected
+  // /root/.docker/config.json) live under it; removed when the pod ends.
+  std::string root;
 };
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, work_unit& x) {
-  return f(caf::meta::type_name("kaito.work_unit.v1"), x.uid, x.pod, x.args);
+  return f(caf::meta::type_name("kaito.work_unit.v2"), x.uid, x.pod, x.args, x.root);
 }
 
 struct work_progress {

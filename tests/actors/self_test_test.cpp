@@ -2,6 +2,7 @@
 // element (or entirely) fails, a corrupted memory word is counted, and bad work-unit flags are
 // refused naming the flag.
 #include "actors/self_test.h"
+#include "actors/work_args.h"
 
 #include <atomic>
 #include <vector>

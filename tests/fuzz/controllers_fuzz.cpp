@@ -30,6 +30,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto f = read_workspace_facts(j, nullptr);
   if (f.ok()) {
     (void)build_tuning_job(j, *f, 1, 5);
+    (void)build_tuning_job(j, *f, 1, std::nullopt);
     (void)build_inference_statefulset(j, *f, 1);
     (void)build_service(j, *f);
     (void)build_headless_service(j, *f);

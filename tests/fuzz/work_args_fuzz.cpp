@@ -10,6 +10,7 @@
 
 #include "actors/machine_resources.h"
 #include "actors/self_test.h"
+#include "actors/work_args.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0 || size > 16 * 1024) return 0;

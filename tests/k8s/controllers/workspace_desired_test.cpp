@@ -54,10 +54,10 @@ TEST(WorkspaceDesired, FactsAndSelfTestSeconds) {
   EXPECT_TRUE(is_terminal(bad.error()));
 
   json ws = tuning_ws();
-  EXPECT_EQ(*self_test_seconds(ws), 5);
+  EXPECT_FALSE(self_test_seconds(ws)->has_value());  // no annotation: a real tuning run
   for (auto [v, want] : std::vector<std::pair<std::string, int>>{{"0", 0}, {"86400", 86400}}) {
     ws["metadata"]["annotations"]["kaito.sh/self-test-seconds"] = v;
-    EXPECT_EQ(*self_test_seconds(ws), want);
+    EXPECT_EQ(**self_test_seconds(ws), want);
   }
   for (const char* v : {"-1", "86401", "ten", "", "5s", "1e3"}) {
     ws["metadata"]["annotations"]["kaito.sh/self-test-seconds"] = v;
@@ -116,6 +116,55 @@ TEST(WorkspaceDesired, TuningJobHasKaitosShape) {
   EXPECT_FALSE(
       build_tuning_job(ws, g, 1, 5)["spec"]["template"]["spec"]["containers"][0]["resources"]
           .contains("limits"));
+}
+
+TEST(WorkspaceDesired, TuningJobRunsTheTuneTaskWithKaitosVolumes) {
+  json ws = tuning_ws();
+  ws["tuning"]["config"] = "my-qlora-params";
+  ws["tuning"]["input"] = {{"urls", json::array({"https://h.example/a/train.parquet",
+                                                 "https://h.example/b.jsonl?x=1"})}};
+  ws["tuning"]["output"] = {{"image", "registry.example/org/adapter:v1"},
+                            {"imagePushSecret", "push-secret"}};
+  auto f = *read_workspace_facts(ws, &catalog());
+  json job = build_tuning_job(ws, f, 1, std::nullopt);
+  const json& pod = job["spec"]["template"]["spec"];
+  const json& c = pod["containers"][0];
+  EXPECT_EQ(c["args"],
+            json::array({"--task=tune", "--preset=phi-3-mini-128k-instruct", "--method=qlora",
+                         "--input-url=https://h.example/a/train.parquet",
+                         "--input-url=https://h.example/b.jsonl?x=1",
+                         "--output-image=registry.example/org/adapter:v1"}));
+  auto volume = [&](const std::string& name) {
+    for (const auto& v : pod["volumes"])
+      if (v["name"] == name) return v;
+    return json();
+  };
+  auto mount = [&](const std::string& name) {
+    for (const auto& m : c["volumeMounts"])
+      if (m["name"] == name) return m["mountPath"];
+    return json();
+  };
+  EXPECT_EQ(
+      volume("docker-config")["secret"],
+      json({{"secretName", "push-secret"},
+            {"items", json::array({{{"key", ".dockerconfigjson"}, {"path", "config.json"}}})}}));
+  EXPECT_EQ(mount("docker-config"), "/root/.docker");
+  EXPECT_EQ(volume("config-volume")["configMap"]["name"], "my-qlora-params");
+  EXPECT_EQ(mount("config-volume"), "/mnt/config");
+  EXPECT_TRUE(volume("data-volume").contains("emptyDir"));
+  EXPECT_EQ(mount("results-volume"), "/mnt/results");
+  // What the worker cannot move yet is passed on, so the Job fails naming the field.
+  ws["tuning"]["input"] = {{"image", "registry.example/data:1"}};
+  ws["tuning"]["output"] = {{"volumeSource", {{"emptyDir", json::object()}}}};
+  json args =
+      build_tuning_job(ws, f, 1, std::nullopt)["spec"]["template"]["spec"]["containers"][0]["args"];
+  EXPECT_EQ(args[3], "--input-image=registry.example/data:1");
+  EXPECT_EQ(args[4], "--output-volume=tuning.output.volumeSource");
+  // No push secret any more: nothing mounted for it.
+  EXPECT_EQ(
+      build_tuning_job(ws, f, 1, std::nullopt)["spec"]["template"]["spec"]["volumes"].dump().find(
+          "docker-config"),
+      std::string::npos);
 }
 
 TEST(WorkspaceDesired, InferenceStatefulSetAndServices) {

@@ -65,7 +65,10 @@ TEST_F(ControllersTest, TuningProgressesLikeKaitoAndSteadyStateWritesNothing) {
   const json& ctr = job["spec"]["template"]["spec"]["containers"][0];
   EXPECT_EQ(ctr["name"], "tune");
   EXPECT_EQ(ctr["image"], "kaito-cpp/kaito:0.1.0");
-  EXPECT_EQ(ctr["args"], json::array({"--task=self-test", "--duration-seconds=5"}));
+  EXPECT_EQ(ctr["args"],
+            json::array({"--task=tune", "--preset=phi-3-mini-128k-instruct", "--method=qlora",
+                         "--input-url=https://example.com/data/train.parquet",
+                         "--output-image=registry.example.com/adapters/a:0.0.1"}));
   EXPECT_EQ(ctr["resources"]["limits"]["nvidia.com/gpu"], "1");  // Standard_NC6s_v3: 1 V100
   json pod = get(res::kPods, "tune-0");
   EXPECT_EQ(pod["spec"]["nodeName"], "m1");

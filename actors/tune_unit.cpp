@@ -1,0 +1,161 @@
+// tune_unit; see tune_unit.h.
+#include "actors/tune_unit.h"
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <sstream>
+
+#include "actors/training_config.h"
+#include "k8s/artifacts/adapter_image.h"
+#include "k8s/artifacts/data_download.h"
+#include "k8s/artifacts/docker_config.h"
+#include "k8s/artifacts/image_reference.h"
+#include "k8s/artifacts/oci_push.h"
+
+namespace kaito::actors {
+
+namespace {
+
+namespace fs = std::filesystem;
+namespace art = k8s::artifacts;
+
+std::string under(const std::string& root, const std::string& container_path) {
+  if (root.empty()) return container_path;
+  return (fs::path(root) / fs::path(container_path).relative_path()).string();
+}
+
+// The file's bytes; nullopt when it does not exist; io_error naming `field` when unreadable.
+result<std::optional<std::string>> read_if_present(const std::string& path,
+                                                   const std::string& field) {
+  std::error_code ec;
+  if (!fs::exists(path, ec)) return std::optional<std::string>();
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return io_error("cannot read " + path, field);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return std::optional<std::string>(s.str());
+}
+
+std::string loss_text(double x) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.4f", x);
+  return buf;
+}
+
+}  // namespace
+
+result<tune_unit_result> run_tune_unit(
+    const tune_args& a, const tune_unit_env& env, const std::atomic<bool>& cancel,
+    const std::function<void(const std::string&, uint32_t)>& on_progress) {
+  auto progress = [&](const std::string& text, uint32_t permille) {
+    if (on_progress) on_progress(text, permille);
+  };
+  tune_unit_result out;
+  // 1. The model.
+  std::string model_dir = a.model_dir.empty() ? "" : a.model_dir;
+  if (model_dir.empty()) {
+    if (env.models_dir.empty())
+      return status(status_code::failed_precondition,
+                    "no model folder for preset " + a.preset +
+                        ": start the machine with --models DIR (DIR/" + a.preset +
+                        "/ a Hugging Face folder)",
+                    "KAITO_MODELS_DIR");
+    model_dir = env.models_dir + "/" + a.preset;
+  }
+  std::error_code ec;
+  if (!fs::exists(model_dir + "/config.json", ec))
+    return status(status_code::failed_precondition,
+                  "no Hugging Face model for preset " + a.preset + " at " + model_dir +
+                      " (want config.json, *.safetensors, tokenizer.json, "
+                      "tokenizer_config.json)",
+                  a.model_dir.empty() ? "KAITO_MODELS_DIR" : "--model-dir");
+  // 2. Where the adapter goes, and with which credentials.
+  KAITO_ASSIGN_OR_RETURN(art::image_reference ref,
+                         art::parse_image_reference(a.output_image, "--output-image"));
+  art::push_options push;
+  push.cancel = &cancel;
+  const std::string docker_config = under(env.root, a.docker_config);
+  KAITO_ASSIGN_OR_RETURN(auto cfg_text, read_if_present(docker_config, "--docker-config"));
+  if (cfg_text) {
+    KAITO_ASSIGN_OR_RETURN(push.credentials,
+                           art::credentials_for(*cfg_text, ref.registry, a.docker_config));
+  }
+  // 3. The data.
+  const std::string data_dir = under(env.root, a.data_dir);
+  fs::create_directories(data_dir, ec);
+  if (ec) return io_error("cannot create " + data_dir + ": " + ec.message(), "--data-dir");
+  progress("downloading " + std::to_string(a.input_urls.size()) + " input file(s)", 0);
+  art::download_options dl;
+  dl.cancel = &cancel;
+  auto files = art::download_urls(a.input_urls, data_dir, dl);
+  if (cancel) {
+    out.cancelled = true;
+    return out;
+  }
+  if (!files.ok()) return files.error();
+  // 4. The job and its config.
+  engine::tune_job job;
+  job.model_dir = model_dir;
+  job.data_paths = *files;
+  job.qlora = a.method == "qlora";
+  std::string results = a.results_dir;
+  KAITO_ASSIGN_OR_RETURN(auto cfg_yaml,
+                         read_if_present(under(env.root, a.config_file), "--config-file"));
+  std::string notes;
+  if (cfg_yaml) {
+    auto eff = apply_training_config(*cfg_yaml, &job);
+    if (!eff.ok())
+      return status(eff.error().code(), eff.error().message(),
+                    a.config_file + ": " + eff.error().where());
+    if (!eff->output_dir.empty()) results = eff->output_dir;
+    if (!eff->ignored.empty()) {
+      notes = "; not applied: ";
+      for (size_t i = 0; i < eff->ignored.size(); ++i) notes += (i ? ", " : "") + eff->ignored[i];
+    }
+  }
+  job.out_dir = under(env.root, results);
+  KAITO_TRY(engine::validate_tune_job(job));
+  // 5. Training.
+  progress("training " + a.method + " on " + std::to_string(files->size()) + " file(s)" + notes, 0);
+  auto on_step = [&](const engine::step_info& s, int64_t total) {
+    uint32_t permille = total > 0 ? static_cast<uint32_t>(s.step * 950 / total) : 0;
+    progress("step " + std::to_string(s.step) + "/" + std::to_string(total) + " loss " +
+                 loss_text(s.loss),
+             permille);
+    return !cancel.load();
+  };
+  auto sum = env.runner ? env.runner(job, on_step) : engine::run_tune_job(job, on_step);
+  if (!sum.ok()) return sum.error();
+  if (sum->stopped || cancel) {
+    out.cancelled = true;
+    return out;
+  }
+  out.steps = sum->steps;
+  out.examples = sum->examples;
+  out.first_loss = sum->first_loss;
+  out.last_loss = sum->last_loss;
+  // 6. Kaito's sentinel: the adapter is complete.
+  {
+    std::ofstream s(job.out_dir + "/fine_tuning_completed.txt");
+    s << "Fine-Tuning completed at step " << sum->steps << "\n";
+    if (!s) return io_error("cannot write fine_tuning_completed.txt", job.out_dir);
+  }
+  // 7. The image.
+  progress("pushing the adapter to " + ref.str(), 960);
+  KAITO_ASSIGN_OR_RETURN(art::adapter_image img, art::build_adapter_image(job.out_dir, a.preset));
+  auto digest = art::push_image(ref, img, push);
+  if (cancel) {
+    out.cancelled = true;
+    return out;
+  }
+  if (!digest.ok()) return digest.error();
+  out.image = ref.str() + "@" + *digest;
+  out.message = "tuned " + std::to_string(out.steps) + " steps over " +
+                std::to_string(out.examples) + " conversations (loss " + loss_text(out.first_loss) +
+                " -> " + loss_text(out.last_loss) + "); pushed " + out.image;
+  return out;
+}
+
+}  // namespace kaito::actors

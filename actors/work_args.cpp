@@ -1,0 +1,147 @@
+// work_args; see work_args.h.
+#include "actors/work_args.h"
+
+#include <cstdint>
+
+namespace kaito::actors {
+
+namespace {
+
+// Parses a non-negative integer flag value within [lo, hi].
+result<int64_t> parse_int_flag(const std::string& flag, const std::string& v, int64_t lo,
+                               int64_t hi) {
+  if (v.empty() || v.size() > 12 || v.find_first_not_of("0123456789") != std::string::npos)
+    return invalid_argument("want an integer, got \"" + v + "\"", flag);
+  int64_t x = std::stoll(v);
+  if (x < lo || x > hi)
+    return invalid_argument(
+        "out of range [" + std::to_string(lo) + ", " + std::to_string(hi) + "]: " + v, flag);
+  return x;
+}
+
+bool self_test_task(const std::string& t) {
+  return t == "self-test" || t == "serve-self-test";
+}
+
+// A self-test flag; false when `flag` is not one.
+result<bool> self_test_flag(self_test_options& st, const std::string& flag,
+                            const std::string& value) {
+  if (flag == "--duration-seconds") {
+    KAITO_ASSIGN_OR_RETURN(int64_t d, parse_int_flag(flag, value, 0, 86400));
+    st.duration_seconds = static_cast<uint32_t>(d);
+  } else if (flag == "--memory-mib") {
+    KAITO_ASSIGN_OR_RETURN(int64_t d, parse_int_flag(flag, value, 0, 65536));
+    st.memory_mib = static_cast<uint32_t>(d);
+  } else if (flag == "--gemm-size") {
+    KAITO_ASSIGN_OR_RETURN(int64_t d, parse_int_flag(flag, value, 1, 8192));
+    st.m = st.n = st.k = d;
+  } else if (flag == "--gemm-m") {
+    KAITO_ASSIGN_OR_RETURN(st.m, parse_int_flag(flag, value, 1, 8192));
+  } else if (flag == "--gemm-n") {
+    KAITO_ASSIGN_OR_RETURN(st.n, parse_int_flag(flag, value, 1, 8192));
+  } else if (flag == "--gemm-k") {
+    KAITO_ASSIGN_OR_RETURN(st.k, parse_int_flag(flag, value, 1, 8192));
+  } else {
+    return false;
+  }
+  return true;
+}
+
+// A tune flag; false when `flag` is not one.
+result<bool> tune_flag(tune_args& t, const std::string& flag, const std::string& value) {
+  auto path = [&](std::string& into) -> status {
+    if (value.empty() || value[0] != '/')
+      return invalid_argument("want an absolute path, got \"" + value + "\"", flag);
+    into = value;
+    return {};
+  };
+  if (flag == "--preset") {
+    if (value.empty() || value.find('/') != std::string::npos || value == "." || value == "..")
+      return invalid_argument("want a preset name, got \"" + value + "\"", flag);
+    t.preset = value;
+  } else if (flag == "--method") {
+    if (value != "qlora" && value != "lora")
+      return invalid_argument("want qlora or lora, got \"" + value + "\"", flag);
+    t.method = value;
+  } else if (flag == "--input-url") {
+    if (value.empty()) return invalid_argument("empty URL", flag);
+    t.input_urls.push_back(value);
+  } else if (flag == "--input-image" || flag == "--input-volume" || flag == "--output-volume") {
+    const char* field = flag == "--input-image"    ? "tuning.input.image"
+                        : flag == "--input-volume" ? "tuning.input.volumeSource"
+                                                   : "tuning.output.volumeSource";
+    return status(status_code::unimplemented,
+                  std::string("kaito-cpp does not move this yet: give tuning.input.urls and "
+                              "tuning.output.image"),
+                  field);
+  } else if (flag == "--output-image") {
+    if (value.empty()) return invalid_argument("empty image reference", flag);
+    t.output_image = value;
+  } else if (flag == "--docker-config") {
+    KAITO_TRY(path(t.docker_config));
+  } else if (flag == "--config-file") {
+    KAITO_TRY(path(t.config_file));
+  } else if (flag == "--data-dir") {
+    KAITO_TRY(path(t.data_dir));
+  } else if (flag == "--results-dir") {
+    KAITO_TRY(path(t.results_dir));
+  } else if (flag == "--model-dir") {
+    KAITO_TRY(path(t.model_dir));
+  } else {
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+result<work_args> parse_work_args(const std::vector<std::string>& args) {
+  work_args w;
+  // The task first: it decides which flags are known.
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a.rfind("--task=", 0) == 0)
+      w.task = a.substr(7);
+    else if (a == "--task" && i + 1 < args.size())
+      w.task = args[i + 1];
+    else
+      continue;
+    if (!self_test_task(w.task) && w.task != "tune")
+      return invalid_argument(
+          "unknown task \"" + w.task + "\" (want self-test, serve-self-test or tune)", "--task");
+  }
+  if (w.task.empty())
+    return invalid_argument("required (self-test, serve-self-test or tune)", "--task");
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a.rfind("--", 0) != 0 || a.size() == 2)
+      return invalid_argument("unexpected argument \"" + a + "\"",
+                              "args[" + std::to_string(i) + "]");
+    std::string flag = a, value;
+    bool has_value = false;
+    if (auto eq = a.find('='); eq != std::string::npos) {
+      flag = a.substr(0, eq);
+      value = a.substr(eq + 1);
+      has_value = true;
+    } else if (i + 1 < args.size() && args[i + 1].rfind("--", 0) != 0) {
+      value = args[++i];
+      has_value = true;
+    }
+    if (!has_value) return invalid_argument("missing value", flag);
+    if (flag == "--task") continue;
+    KAITO_ASSIGN_OR_RETURN(bool known, self_test_task(w.task)
+                                           ? self_test_flag(w.self_test, flag, value)
+                                           : tune_flag(w.tune, flag, value));
+    if (!known) return invalid_argument("unknown flag for --task=" + w.task, flag);
+  }
+  if (w.task == "tune") {
+    if (w.tune.preset.empty()) return invalid_argument("required with --task=tune", "--preset");
+    if (w.tune.input_urls.empty())
+      return invalid_argument("at least one is required with --task=tune", "--input-url");
+    if (w.tune.output_image.empty())
+      return invalid_argument("required with --task=tune", "--output-image");
+  }
+  return w;
+}
+
+}  // namespace kaito::actors

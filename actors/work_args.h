@@ -1,0 +1,49 @@
+// work_args: a work unit's flags (the Pod's container args, "--flag=value" or "--flag value"),
+// parsed into the task a gpu_worker runs.
+//
+//   --task=self-test|serve-self-test   the device burn-in (actors/self_test.h's flags:
+//                                      --duration-seconds, --gemm-size, --gemm-m/n/k, --memory-mib)
+//   --task=tune                        a Kaito tuning Job's work (actors/tune_unit.h):
+//     --preset=NAME            the model (required): <model dir> = --model-dir, else
+//                              $KAITO_MODELS_DIR/NAME
+//     --method=qlora|lora      default qlora
+//     --input-url=URL          repeatable, at least one: tuning.input.urls
+//     --output-image=REF       required: tuning.output.image (the adapter is pushed there)
+//     --docker-config=PATH     push credentials (default /root/.docker/config.json, the
+//                              projected imagePushSecret; absent: push anonymously)
+//     --config-file=PATH       Kaito's training_config.yaml (default
+//                              /mnt/config/training_config.yaml; absent: the method's defaults)
+//     --data-dir=PATH          default /mnt/data      --results-dir=PATH  default /mnt/results
+//     --model-dir=PATH         overrides $KAITO_MODELS_DIR/<preset>
+//     --input-image, --input-volume, --output-volume: unimplemented, naming the tuning field
+// Container paths are resolved under the unit's root (work_unit.root). A flag a task does not
+// take, an unknown flag, a missing value or a bad number is invalid_argument naming the flag.
+// Thread-safety: pure functions.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "actors/self_test.h"
+#include "base/status.h"
+
+namespace kaito::actors {
+
+struct tune_args {
+  std::string preset, method = "qlora";
+  std::vector<std::string> input_urls;
+  std::string output_image;
+  std::string docker_config = "/root/.docker/config.json";
+  std::string config_file = "/mnt/config/training_config.yaml";
+  std::string data_dir = "/mnt/data", results_dir = "/mnt/results";
+  std::string model_dir;  // "" = $KAITO_MODELS_DIR/<preset>
+};
+
+struct work_args {
+  std::string task;  // "self-test" | "serve-self-test" | "tune"
+  self_test_options self_test;
+  tune_args tune;
+};
+result<work_args> parse_work_args(const std::vector<std::string>& args);
+
+}  // namespace kaito::actors

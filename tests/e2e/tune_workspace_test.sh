@@ -1,0 +1,201 @@
+#!/usr/bin/env bash
+# End to end: a Kaito tuning Workspace does the real job. `kaito up --models DIR` (the local
+# machine holds the preset's model folder: the tiny Phi-3 with the tiny chat tokenizer), a
+# dataset served over HTTP on 127.0.0.1, a real `docker-registry`, the push secret made by
+# `kubectl create secret docker-registry` and a tuning ConfigMap (v1alpha1, as Kaito's tuning
+# examples). The Job's pod waits for its
+# missing push secret (FailedMount, as the kubelet's), then downloads the Parquet file, trains
+# QLoRA, and pushes the adapter image; `skopeo` pulls it back and the adapter is byte for byte the
+# one `kaito tune` writes for the same data and settings. A Workspace whose data URL answers 404
+# fails, the pod's message naming the field and the status.
+# Usage: tune_workspace_test.sh path/to/kaito SHARED_DIR   (exit 77 without docker-registry/skopeo)
+source "$(dirname "$0")/lib.sh"
+KAITO=${1:?usage: tune_workspace_test.sh path/to/kaito SHARED_DIR}
+SHARED=${2:?shared dir}
+for tool in docker-registry skopeo kubectl python3; do
+  command -v "$tool" > /dev/null || { echo "SKIP: no $tool"; exit 77; }
+done
+REG_PID=""
+HTTP_PID=""
+cleanup_all() {
+  for p in "$REG_PID" "$HTTP_PID"; do [[ -n "$p" ]] && kill "$p" 2> /dev/null; done
+  e2e_cleanup
+}
+trap cleanup_all EXIT
+export KAITO_HOME=$E2E_WORK/home
+export KUBECONFIG=$KAITO_HOME/kubeconfig
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+K() { timeout 30 kubectl --cache-dir "$E2E_WORK/cache" "$@" 2>&1; }
+wait_for() {  # SECONDS DESCRIPTION COMMAND...
+  local secs=$1 what=$2
+  shift 2
+  local end=$((SECONDS + secs))
+  until "$@" > /dev/null 2>&1; do
+    if ((SECONDS >= end)); then
+      { K get workspaces,jobs,pods -o wide; K get events; K logs -l job-name=tune-tiny; } >&2 || true
+      e2e_fail "timed out after ${secs}s waiting for: $what"
+    fi
+    sleep 0.2
+  done
+  echo "ok: $what"
+}
+
+# --- the model store: <models>/<preset>/ is a Hugging Face folder
+MODEL=$E2E_WORK/models/phi-3-mini-128k-instruct
+mkdir -p "$MODEL"
+cp "$SHARED/fixtures/tiny-phi3/base/config.json" "$SHARED/fixtures/tiny-phi3/base/model.safetensors" "$MODEL/"
+cp "$E2E_SRC/tests/data/tiny-chat/tokenizer.json" "$E2E_SRC/tests/data/tiny-chat/tokenizer_config.json" "$MODEL/"
+
+# --- the dataset over HTTP, the registry
+mkdir -p "$E2E_WORK/www" "$E2E_WORK/registry"
+cp "$E2E_SRC/tests/data/tiny-chat/chat.parquet" "$E2E_WORK/www/train.parquet"
+# The dataset host: an HTTP proxy on 127.0.0.1 that serves www/<basename> for any URL. Admission
+# refuses loopback data URLs (Kaito's SSRF rule), so the Workspace names a public-looking host and
+# the machine reaches it through http_proxy, as a node behind a corporate proxy would.
+HTTP_PORT=$(free_port)
+cat > "$E2E_WORK/data_host.py" << 'PY'
+import http.server, os, sys, urllib.parse
+root, port = sys.argv[1], int(sys.argv[2])
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        name = os.path.basename(urllib.parse.urlsplit(self.path).path)
+        path = os.path.join(root, name)
+        if not name or not os.path.isfile(path):
+            self.send_error(404)
+            return
+        data = open(path, "rb").read()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+http.server.ThreadingHTTPServer(("127.0.0.1", port), H).serve_forever()
+PY
+python3 "$E2E_WORK/data_host.py" "$E2E_WORK/www" "$HTTP_PORT" > "$E2E_WORK/http.log" 2>&1 &
+HTTP_PID=$!
+DATA_HOST=http://datasets.kaito-e2e.example
+REG_PORT=$(free_port)
+cat > "$E2E_WORK/registry.yml" << YAML
+version: 0.1
+log:
+  level: warn
+storage:
+  filesystem:
+    rootdirectory: $E2E_WORK/registry
+http:
+  addr: 127.0.0.1:$REG_PORT
+YAML
+docker-registry serve "$E2E_WORK/registry.yml" > "$E2E_WORK/registry.log" 2>&1 &
+REG_PID=$!
+wait_for 20 "the registry answers" curl -sf "http://127.0.0.1:$REG_PORT/v2/"
+wait_for 20 "the dataset host answers" curl -sf -o /dev/null -x "http://127.0.0.1:$HTTP_PORT" "$DATA_HOST/train.parquet"
+
+# --- the control plane with its local machine
+ACTOR_PORT=$(free_port)
+http_proxy=http://127.0.0.1:$HTTP_PORT no_proxy=127.0.0.1,localhost "$KAITO" up --port 0 --home "$KAITO_HOME" --crds "$E2E_SRC/deploy/crds" --actor-port "$ACTOR_PORT" \
+  --machine-name local --slots 1 --models "$E2E_WORK/models" >> "$E2E_WORK/up.log" 2>&1 &
+E2E_PID=$!
+wait_for 30 "kaito up started its local machine" grep -q "local machine started" "$E2E_WORK/up.log"
+wait_for 20 "node local Ready" sh -c "kubectl get node local --no-headers | grep -q ' Ready'"
+
+cat > "$E2E_WORK/training_config.yaml" << 'YAML'
+training_config:
+  ModelConfig:
+    torch_dtype: "bfloat16"
+    local_files_only: true
+  QuantizationConfig:
+    load_in_4bit: true
+    bnb_4bit_quant_type: "nf4"
+    bnb_4bit_compute_dtype: "bfloat16"
+    bnb_4bit_use_double_quant: true
+  LoraConfig:
+    r: 8
+    lora_alpha: 8
+    lora_dropout: 0.0
+  TrainingArguments:
+    output_dir: "/mnt/results"
+    max_steps: 12
+    learning_rate: 0.005
+    per_device_train_batch_size: 1
+  DatasetConfig:
+    shuffle_dataset: true
+YAML
+K create configmap tune-params --from-file=training_config.yaml="$E2E_WORK/training_config.yaml" > /dev/null
+workspace() {  # NAME DATA_URL
+  cat << YAML
+apiVersion: kaito.sh/v1alpha1
+kind: Workspace
+metadata:
+  name: $1
+resource:
+  instanceType: "Standard_NC24ads_A100_v4"
+  labelSelector:
+    matchLabels:
+      apps: $1
+tuning:
+  preset:
+    name: phi-3-mini-128k-instruct
+  method: qlora
+  config: tune-params
+  input:
+    urls:
+      - "$2"
+  output:
+    image: "127.0.0.1:$REG_PORT/adapters/$1:v1"
+    imagePushSecret: push-secret
+YAML
+}
+
+# --- no push secret yet: the pod waits, and says why
+workspace tune-tiny "$DATA_HOST/train.parquet" > "$E2E_WORK/ws.yaml"
+out=$(K apply -f "$E2E_WORK/ws.yaml") || e2e_fail "apply: $out"
+expect_has "$out" "workspace.kaito.sh/tune-tiny created"
+wait_for 30 "a FailedMount event for the missing secret" \
+  sh -c "kubectl get events | grep FailedMount | grep -q 'secret \"push-secret\" not found'"
+[[ "$(K get pods -l job-name=tune-tiny -o jsonpath='{.items[0].status.phase}')" == Pending ]] ||
+  e2e_fail "the pod ran without its push secret"
+
+# --- with the secret: download, train, push
+out=$(K create secret docker-registry push-secret --docker-server="127.0.0.1:$REG_PORT" \
+  --docker-username=tuner --docker-password=s3cret) || e2e_fail "create secret: $out"
+wait_for 120 "the tuning Job completed" \
+  sh -c "kubectl get job tune-tiny -o jsonpath='{.status.conditions[?(@.type==\"Complete\")].status}' | grep -q True"
+wait_for 30 "the Workspace succeeded" \
+  sh -c "kubectl get workspace tune-tiny -o jsonpath='{.status.conditions[?(@.type==\"WorkspaceSucceeded\")].status}' | grep -q True"
+msg=$(K get pods -l job-name=tune-tiny -o jsonpath='{.items[0].status.containerStatuses[0].state.terminated.message}')
+expect_has "$msg" "tuned 12 steps over 6 conversations"
+expect_has "$msg" "pushed 127.0.0.1:$REG_PORT/adapters/tune-tiny:v1@sha256:"
+logs=$(K logs -l job-name=tune-tiny --tail=-1)
+expect_has "$logs" "step 12/12 loss"
+expect_has "$logs" "not applied: DatasetConfig.shuffle_dataset, ModelConfig.local_files_only, ModelConfig.torch_dtype"
+
+# --- the image, as a registry client sees it
+inspect=$(timeout 30 skopeo inspect --raw --tls-verify=false "docker://127.0.0.1:$REG_PORT/adapters/tune-tiny:v1")
+expect_has "$inspect" '"sh.kaito.model.name":"phi-3-mini-128k-instruct"'
+timeout 60 skopeo copy --src-tls-verify=false "docker://127.0.0.1:$REG_PORT/adapters/tune-tiny:v1" \
+  "dir:$E2E_WORK/pulled" > /dev/null || e2e_fail "skopeo copy failed"
+mkdir -p "$E2E_WORK/unpacked"
+layer=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["layers"][0]["digest"].split(":")[1])' "$E2E_WORK/pulled/manifest.json")
+tar -xzf "$E2E_WORK/pulled/$layer" -C "$E2E_WORK/unpacked"
+[[ -s $E2E_WORK/unpacked/data/adapter_model.safetensors ]] || e2e_fail "no data/adapter_model.safetensors in the image"
+grep -q '"peft_type": "LORA"' "$E2E_WORK/unpacked/data/adapter_config.json" || e2e_fail "not a PEFT config"
+
+# --- the same adapter as `kaito tune` with the same data and settings
+"$KAITO" tune --model "$MODEL" --data "$E2E_WORK/www/train.parquet" --out "$E2E_WORK/local" \
+  --max-steps 12 --lr 0.005 > "$E2E_WORK/tune.log" 2>&1 || e2e_fail "kaito tune: $(cat "$E2E_WORK/tune.log")"
+cmp "$E2E_WORK/local/adapter_model.safetensors" "$E2E_WORK/unpacked/data/adapter_model.safetensors" ||
+  e2e_fail "the pushed adapter differs from kaito tune's"
+echo "ok: the pushed adapter is kaito tune's, byte for byte"
+
+# --- a dataset URL that answers 404 (on the machine tune-tiny releases): the pod fails naming
+# the field and the status
+K delete workspace tune-tiny > /dev/null
+workspace tune-missing "$DATA_HOST/no-such.parquet" > "$E2E_WORK/ws2.yaml"
+K apply -f "$E2E_WORK/ws2.yaml" > /dev/null
+wait_for 60 "the 404 run failed" \
+  sh -c "kubectl get pods -l job-name=tune-missing -o jsonpath='{.items[*].status.phase}' | grep -q Failed"
+msg=$(K get pods -l job-name=tune-missing -o jsonpath='{.items[0].status.containerStatuses[0].state.terminated.message}')
+expect_has "$msg" "input.urls[0]"
+expect_has "$msg" "404"
+K delete workspace tune-missing > /dev/null
+e2e_stop
+echo "PASS"
