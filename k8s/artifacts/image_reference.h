@@ -4,16 +4,18 @@
 //   auto r = parse_image_reference("127.0.0.1:5000/kaito/adapter:v1", "tuning.output.image");
 //   r->registry == "127.0.0.1:5000", r->repository == "kaito/adapter", r->tag == "v1"
 //
-// Grammar: [registry "/"] path-component ("/" path-component)* [":" tag] ["@" digest].
-// A first component containing '.' or ':' or equal to "localhost" (or a bracketed IPv6 literal)
-// is the registry; otherwise the registry is docker.io, and a one-part docker.io name gets
-// "library/". "index.docker.io" is read as docker.io. Path components are [a-z0-9]+ joined by
-// '.', '_', "__" or runs of '-'; a tag is [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}; a digest is
-// "sha256:" + 64 lower-case hex digits (the one algorithm registries use). The name (registry +
-// "/" + repository) is at most 255 characters.
+// A thin adapter over kaito::api::parse_docker_ref (protocol/api/image_reference.h), the parser
+// admission uses, so a reference the webhook accepts is the one a push goes to. Grammar and
+// normalisation are ParseDockerRef's: a first component with '.' or ':', equal to "localhost" or
+// with an upper-case letter is the registry, else docker.io ("index.docker.io" reads as
+// docker.io), and a one-part docker.io name gets "library/"; digests are sha256/sha384/sha512 in
+// lower-case hex. Unlike ParseDockerRef, a reference with both a tag and a digest keeps both.
+// One stricter rule: a name Go reads with no registry at all (a first component such as "a_b.c"
+// that is neither a host nor kept as docker.io) is refused, as there is nowhere to push it.
 //
-// Errors are invalid_argument naming `field` and what is wrong (empty, upper-case repository,
-// bad tag, bad digest, too long).
+// Errors are invalid_argument whose where() is `field` and whose message is the Go library's
+// ("invalid reference format", "... must be lowercase", "invalid checksum digest length", ...)
+// after the quoted reference.
 // Thread-safety: pure functions.
 #pragma once
 

@@ -173,8 +173,17 @@ status parse_reference(std::string_view s, parsed* out) {
     std::string alg = out->digest.substr(0, colon);
     size_t hex_len = out->digest.size() - colon - 1;
     size_t want = alg == "sha256" ? 64 : alg == "sha384" ? 96 : alg == "sha512" ? 128 : 0;
-    if (want == 0) return invalid_argument("unsupported digest algorithm");
+    // go-digest's Digest.Validate: an unknown algorithm is "unsupported" only when it matches
+    // DigestRegexp (lower-case); its encoded part must be lower-case hex ("A-F disallowed").
+    auto has_upper = [](std::string_view v) {
+      return std::any_of(v.begin(), v.end(), [](char c) { return c >= 'A' && c <= 'Z'; });
+    };
+    if (want == 0)
+      return invalid_argument(has_upper(alg) ? "invalid checksum digest format"
+                                             : "unsupported digest algorithm");
     if (hex_len != want) return invalid_argument("invalid checksum digest length");
+    if (has_upper(std::string_view(out->digest).substr(colon + 1)))
+      return invalid_argument("invalid checksum digest format");
   }
   return status();
 }

@@ -32,7 +32,7 @@ ALLOWED = {
     "protocol/messages": {"base"},
     "presets": {"base", "protocol/api"},
     "k8s/client": {"base"},
-    "k8s/artifacts": {"base", "k8s/client"},
+    "k8s/artifacts": {"base", "protocol/api", "k8s/client"},
     "k8s/apiserver": {"base", "protocol/api", "presets", "k8s/client"},
     "k8s/controllers": {"base", "protocol/api", "presets", "k8s/client"},
     "actors": {"base", "kernels", "engine", "protocol/api", "protocol/messages", "presets",

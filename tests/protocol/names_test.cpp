@@ -26,6 +26,12 @@ TEST(ImageReference, NormalisesLikeParseDockerRef) {
        "r.io/x@sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", nullptr},
       {"r.io/x@sha256:abcdefabcdefabcdefabcdefabcdefab", nullptr, "invalid checksum digest length"},
       {"r.io/x@md5:abcdefabcdefabcdefabcdefabcdefab", nullptr, "unsupported digest algorithm"},
+      {"r.io/x@sha256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", nullptr,
+       "invalid checksum digest format"},  // go-digest: lower-case hex only
+      {"r.io/x:v1@MD5:abcdefabcdefabcdefabcdefabcdefab", nullptr,
+       "invalid checksum digest format"},  // not DigestRegexp's lower-case algorithm
+      {"r.io/x@MD5:abcdefabcdefabcdefabcdefabcdefab", nullptr,  // Go's remote name check first
+       "invalid reference format: repository name (x@MD5) must be lowercase"},
       {"ACR_REPO_HERE.azurecr.io/IMAGE_NAME_HERE:0.0.1", nullptr,
        "invalid reference format: repository name (IMAGE_NAME_HERE) must be lowercase"},
       {"Ubuntu", nullptr,

@@ -1,5 +1,7 @@
 // image_reference: Docker's reference grammar as a table of valid and invalid names (the cases
-// follow distribution/reference's normalize_test.go and reference_test.go).
+// follow distribution/reference's normalize_test.go and reference_test.go). The grammar is
+// api::parse_docker_ref's; these check the mapping onto registry/repository, the field named, and
+// that the Go library's message comes through.
 #include "k8s/artifacts/image_reference.h"
 
 #include <gtest/gtest.h>
@@ -36,6 +38,11 @@ TEST(ImageReference, Valid) {
       {"reg.io/x:v1@" + digest64, "reg.io", "x", "v1", digest64, "reg.io/x:v1@" + digest64},
       {"Reg.IO:443/x", "Reg.IO:443", "x", "latest", "", ""},
       {"localhost:5000", "docker.io", "library/localhost", "5000", "", ""},  // as Docker reads it
+      // Only a whole reference of 64 hex digits is refused (anchoredIdentifierRegexp).
+      {"reg.io/" + std::string(64, 'b'), "reg.io", std::string(64, 'b'), "latest", "", ""},
+      {"reg.io/x@sha512:" + std::string(128, 'c'), "reg.io", "x", "",
+       "sha512:" + std::string(128, 'c'), ""},
+      {"Reg/x", "Reg", "x", "latest", "", ""},  // an upper-case first component is a registry
   };
   for (const valid_case& c : cases) {
     SCOPED_TRACE(c.ref);
@@ -58,34 +65,36 @@ struct invalid_case {
 
 TEST(ImageReference, Invalid) {
   const invalid_case cases[] = {
-      {"", "empty"},
-      {"Ubuntu", "lower-case"},
-      {"reg.io/Kaito/adapter", "lower-case"},
-      {"reg.io/x:", "bad tag"},
-      {"reg.io/x:-v1", "bad tag"},
-      {"reg.io/x:" + std::string(129, 'a'), "bad tag"},
-      {"reg.io/x:v1!", "bad tag"},
-      {"reg.io/x@sha256:abc", "bad digest"},
-      {"reg.io/x@md5:" + std::string(32, 'a'), "bad digest"},
-      {"reg.io/x@sha256:" + std::string(64, 'A'), "bad digest"},
-      {"reg.io/" + std::string(260, 'a'), "too long"},
-      {"reg.io/" + std::string(250, 'a'), "too long"},
-      {std::string(250, 'a'), "too long"},  // docker.io/library/ + 250
-      {"reg.io/", "empty repository"},
-      {"reg.io//x", "path component"},
-      {"reg.io/x/", "path component"},
-      {"reg.io/-x", "path component"},
-      {"reg.io/x_", "path component"},
-      {"reg.io/a___b", "path component"},
-      {"reg.io/a..b", "path component"},
-      {"reg.io/a b", "path component"},
-      {"-reg.io/x", "bad registry"},
-      {"reg.io:/x", "bad registry"},
-      {"reg.io:50a/x", "bad registry"},
-      {"[::1/x", "bad registry"},
-      {":tag", "empty repository"},
-      {"@" + digest64, "empty repository"},
-      {std::string(64, 'b'), "64-character hexadecimal"},
+      {"", "invalid reference format"},
+      {"Ubuntu", "repository name (library/Ubuntu) must be lowercase"},
+      {"reg.io/Kaito/adapter", "repository name (Kaito/adapter) must be lowercase"},
+      {"reg.io/x:", "invalid reference format"},                          // empty tag
+      {"reg.io/x:-v1", "invalid reference format"},                       // tag starts with '-'
+      {"reg.io/x:" + std::string(129, 'a'), "invalid reference format"},  // tag over 128
+      {"reg.io/x:v1!", "invalid reference format"},
+      {"reg.io/x@sha256:abc", "invalid reference format"},  // under 32 hex digits
+      {"reg.io/x@sha256:" + std::string(32, 'a'), "invalid checksum digest length"},
+      {"reg.io/x@md5:" + std::string(32, 'a'), "unsupported digest algorithm"},
+      {"reg.io/x@sha256:" + std::string(64, 'A'), "invalid checksum digest format"},
+      {"reg.io/" + std::string(260, 'a'), "must not be more than 255 characters"},
+      {"reg.io/" + std::string(250, 'a'), "must not be more than 255 characters"},
+      {std::string(250, 'a'), "must not be more than 255 characters"},  // docker.io/library/ + 250
+      {"reg.io/", "invalid reference format"},                          // empty repository
+      {"reg.io//x", "invalid reference format"},                        // empty path component
+      {"reg.io/x/", "invalid reference format"},
+      {"reg.io/-x", "invalid reference format"},
+      {"reg.io/x_", "invalid reference format"},
+      {"reg.io/a___b", "invalid reference format"},
+      {"reg.io/a..b", "invalid reference format"},
+      {"reg.io/a b", "invalid reference format"},
+      {"-reg.io/x", "invalid reference format"},  // bad registry
+      {"reg.io:/x", "invalid reference format"},
+      {"reg.io:50a/x", "invalid reference format"},
+      {"[::1/x", "invalid reference format"},
+      {":tag", "invalid reference format"},  // empty repository
+      {"@" + digest64, "invalid reference format"},
+      {std::string(64, 'b'), "cannot specify 64-byte hexadecimal strings"},
+      {"a_b.c/x", "no registry (\"a_b.c\" is not a host name)"},  // Go: no domain at all
   };
   for (const invalid_case& c : cases) {
     SCOPED_TRACE(c.ref.substr(0, 80));
@@ -94,6 +103,7 @@ TEST(ImageReference, Invalid) {
     EXPECT_EQ(r.error().code(), status_code::invalid_argument);
     EXPECT_EQ(r.error().where(), "tuning.output.image");
     EXPECT_NE(r.error().message().find(c.says), std::string::npos) << r.error().message();
+    EXPECT_EQ(r.error().message().rfind("image reference \"", 0), 0u) << r.error().message();
   }
 }
 
