@@ -1,0 +1,117 @@
+// chat_api: the HTTP bodies of `kaito serve`: OpenAI's POST /v1/chat/completions (as vLLM and HF
+// `transformers serve` take it, streamed or not), GET /v1/models, and Kaito's legacy POST /chat
+// (transformers runtime v0.1 ... v0.8: {"prompt" | "messages", "generate_kwargs"} -> {"Result"}).
+//
+// Requests are parsed into one chat_request whatever API asked, so the engine sees one shape.
+// Parsing never throws: malformed JSON, bytes that are not UTF-8 inside strings, numbers that
+// overflow a double and bodies nested deeper than 64 levels are invalid_argument with where()
+// "byte <offset>" (0-based offset of the byte the JSON parser stopped at). Every other error names
+// the JSON field path in where() ("messages[2].content", "generate_kwargs.top_p", "" for the body
+// as a whole) and its message says what was wanted and what came. A null field counts as absent.
+//
+// Responses are JSON text that is always valid UTF-8: bytes of the model's text that are not UTF-8
+// become U+FFFD. Status codes map to HTTP through http_reason_for (protocol/api/meta.h).
+//
+// Thread-safety: pure functions over values.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "base/status.h"
+
+namespace kaito::api {
+
+// What the engine needs, whatever API asked. Ranges are checked by the parsers below.
+struct chat_params {
+  int64_t max_tokens = 200;         // new tokens (OpenAI); for /chat HF's max_length, see below
+  double temperature = 1.0;         // 0 = greedy; OpenAI [0, 2], /chat [0, inf)
+  double top_p = 1.0;               // (0, 1]
+  int64_t top_k = 0;                // 0 = off; >= 0
+  double repetition_penalty = 1.0;  // > 0; 1 = off
+  uint64_t seed = 0;                // meaningful only when has_seed
+  bool has_seed = false;
+  std::vector<std::string> stop;  // stop strings (OpenAI "stop"), at most 4, none empty
+};
+
+struct chat_request {
+  std::string model;  // "" when not given
+  // Array of {role, content(string)}, roles system/user/assistant/tool; empty for a prompt.
+  nlohmann::ordered_json messages;
+  std::string prompt;  // legacy /chat text-generation form (messages empty then)
+  chat_params params;
+  bool stream = false;  // OpenAI "stream"
+};
+
+// POST /v1/chat/completions body (OpenAI):
+//   model (string), messages (required, non-empty array of {role, content}; role system, user,
+//   assistant or tool, and OpenAI's "developer", which becomes "system"; content a string or an
+//   array of {"type":"text","text":...} parts joined with "\n" as vLLM does, other part types
+//   unimplemented; content may be absent or null on an assistant message only, read as ""),
+//   max_completion_tokens, or else max_tokens (integers in [1, 1<<20]), temperature [0, 2],
+//   top_p (0, 1], top_k (vLLM: >= 0, -1 = off, read as 0), repetition_penalty (vLLM: > 0),
+//   seed (any 64-bit integer, negative ones as their two's complement), stop (a string or an array
+//   of at most 4 strings; empty strings are dropped), n (1 only), stream (bool).
+// Unknown fields are ignored (user, metadata, store, stream_options, ...). Fields that would
+// change the result and are not implemented are unimplemented naming them: n > 1, logprobs true,
+// tools (non-empty) unless tool_choice is "none", tool_choice other than "none"/"auto", functions /
+// function_call likewise, messages[i].tool_calls (non-empty), response_format other than
+// {"type":"text"}, presence_penalty / frequency_penalty other than 0, logit_bias non-empty.
+result<chat_request> parse_openai_chat_request(std::string_view body);
+
+// POST /chat body (Kaito's legacy transformers server): "prompt" (string) or "messages" (as
+// above). A non-empty prompt wins when both come (text-generation pipeline). Neither: an
+// invalid_argument with where() "" and Kaito's exact text, "Conversational parameter messages
+// required" when "messages" came empty, "Text generation parameter prompt required" otherwise.
+// "generate_kwargs" (object): max_length (default 200, [1, 1<<20]) is HF's TOTAL length, prompt
+// plus new tokens, and is returned AS IS in params.max_tokens: the caller subtracts the prompt's
+// token count (at least 1 new token is sensible). min_length ignored; do_sample (default true;
+// false -> temperature 0); temperature (default 1.0, >= 0); top_k (default 10, >= 0); top_p
+// (default 1, (0, 1]); repetition_penalty (default 1, > 0). Unimplemented, naming them:
+// max_new_tokens (use max_length), num_beams > 1, num_return_sequences > 1. Other keys ignored;
+// so are the top-level return_full_text, clean_up_tokenization_spaces, prefix, ...
+result<chat_request> parse_legacy_chat_request(std::string_view body);
+
+struct chat_result {
+  std::string text;  // may hold bytes that are not UTF-8 (a cut multi-byte token)
+  int64_t prompt_tokens = 0, completion_tokens = 0;
+  std::string finish_reason;  // "stop" | "length"
+};
+
+// {"id":"chatcmpl-<id>","object":"chat.completion","created":<unix
+// s>,"model":<model>,"choices":[{"index":0,
+//  "message":{"role":"assistant","content":<text>},"finish_reason":<reason>,"logprobs":null}],
+//  "usage":{"prompt_tokens":..,"completion_tokens":..,"total_tokens":..}}
+// `id` is the part after "chatcmpl-".
+std::string openai_chat_response(const chat_result& r, const std::string& model,
+                                 const std::string& id, int64_t created_unix_s);
+
+// One SSE event of a streamed answer: "data: {chat.completion.chunk JSON}\n\n", id "chatcmpl-<id>",
+// choices[0] = {"index":0,"delta":{...},"logprobs":null,"finish_reason":<reason or null>}. The
+// delta holds "role" when role is not null and "content" when content is not null (OpenAI's first
+// event is role "assistant" with content "", the middle ones content pieces, the last an empty
+// delta with finish_reason). Null pointers mean absent; pointees are read only during the call.
+std::string openai_chat_chunk(const std::string& id, const std::string& model,
+                              int64_t created_unix_s, const std::string* role,
+                              const std::string* content, const std::string* finish_reason);
+// "data: [DONE]\n\n".
+std::string openai_stream_done();
+
+// {"error":{"message":...,"type":"invalid_request_error"|"not_implemented"|"server_error",
+//  "param":<where or null>,"code":null}}. message is s.to_string() ("<where>: <message>").
+// Type: invalid_argument, not_found, failed_precondition, resource_exhausted ->
+// invalid_request_error; unimplemented -> not_implemented; others -> server_error.
+std::string openai_error_body(const status& s);
+
+// {"object":"list","data":[{"id":<name>,"object":"model","created":<t>,"owned_by":"kaito"}]}
+std::string openai_models_body(const std::vector<std::string>& names, int64_t created_unix_s);
+
+// Legacy: {"Result": text}; errors {"detail": s.to_string()} (Kaito's own texts have no where()).
+std::string legacy_chat_response(const std::string& text);
+std::string legacy_error_body(const status& s);
+
+}  // namespace kaito::api

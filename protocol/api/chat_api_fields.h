@@ -1,0 +1,47 @@
+// chat_api_fields: the JSON readers the chat request parsers share (internal to chat_request*.cpp).
+//
+// Each read_* looks up o[key] (absent or null: returns ok and leaves `out` unchanged), checks its
+// type and range and returns invalid_argument with where() = path and a message "expected <want>,
+// got <what came>". `want` is the human text of the range ("a number in [0, 2]").
+//
+// Thread-safety: pure functions.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "base/status.h"
+
+namespace kaito::api::chat_fields {
+
+using ojson = nlohmann::ordered_json;
+
+// The body as an object, or invalid_argument ("byte <offset>" for malformed JSON, "" otherwise).
+result<ojson> parse_body(std::string_view body);
+
+// o[key] when present and not null, else nullptr.
+const ojson* field(const ojson& o, const char* key);
+// "a.b" + "c" -> "a.b.c"; "" + "c" -> "c".
+std::string join(const std::string& prefix, const char* key);
+// What came, for messages: "a string", "an array", "true", "3.5", "null".
+std::string came(const ojson& v);
+// "expected <want>, got <came(v)>" at path.
+status wrong(const ojson& v, const std::string& path, const std::string& want);
+status unimplemented(std::string message, std::string where);
+
+status read_real(const ojson& o, const char* key, const std::string& path, const char* want,
+                 const std::function<bool(double)>& in_range, double& out);
+// Integers; a float with an integral value (100.0) counts, as pydantic's lax mode reads it.
+status read_int(const ojson& o, const char* key, const std::string& path, const char* want,
+                const std::function<bool(int64_t)>& in_range, int64_t& out);
+status read_bool(const ojson& o, const char* key, const std::string& path, bool& out);
+status read_string(const ojson& o, const char* key, const std::string& path, std::string& out);
+
+// An array of OpenAI messages -> [{role, content(string)}] (contract in chat_api.h).
+result<ojson> parse_messages(const ojson& v, const std::string& path);
+
+}  // namespace kaito::api::chat_fields

@@ -1,0 +1,231 @@
+// chat_request: OpenAI /v1/chat/completions and Kaito's legacy /chat bodies -> chat_request.
+// The contract (fields, ranges, what is refused) is in chat_api.h.
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "protocol/api/chat_api.h"
+#include "protocol/api/chat_api_fields.h"
+
+namespace kaito::api {
+namespace {
+
+using chat_fields::field;
+using chat_fields::ojson;
+using chat_fields::read_bool;
+using chat_fields::read_int;
+using chat_fields::read_real;
+using chat_fields::unimplemented;
+using chat_fields::wrong;
+
+constexpr int64_t kMaxTokenLimit = int64_t{1} << 20;
+constexpr size_t kMaxStop = 4;
+
+bool token_count(int64_t n) {
+  return n >= 1 && n <= kMaxTokenLimit;
+}
+bool positive(double d) {
+  return d > 0;
+}
+bool unit_open(double d) {
+  return d > 0 && d <= 1;
+}
+
+// "stop": a string or an array of at most 4 strings; empty strings are dropped.
+status read_stop(const ojson& j, std::vector<std::string>& out) {
+  const ojson* v = field(j, "stop");
+  if (!v) return {};
+  if (v->is_string()) {
+    if (!v->get_ref<const std::string&>().empty()) out.push_back(v->get<std::string>());
+    return {};
+  }
+  const char* want = "a string or an array of at most 4 strings";
+  if (!v->is_array() || v->size() > kMaxStop) return wrong(*v, "stop", want);
+  for (size_t i = 0; i < v->size(); ++i) {
+    const ojson& s = (*v)[i];
+    if (!s.is_string()) return wrong(s, "stop[" + std::to_string(i) + "]", "a string");
+    if (!s.get_ref<const std::string&>().empty()) out.push_back(s.get<std::string>());
+  }
+  return {};
+}
+
+// "seed": any 64-bit integer; negative ones wrap to their two's complement.
+status read_seed(const ojson& j, chat_params& p) {
+  const ojson* v = field(j, "seed");
+  if (!v) return {};
+  if (v->is_number_unsigned()) {
+    p.seed = v->get<uint64_t>();
+  } else {
+    int64_t n = 0;
+    KAITO_TRY(read_int(
+        j, "seed", "seed", "a 64-bit integer", [](int64_t) { return true; }, n));
+    p.seed = static_cast<uint64_t>(n);
+  }
+  p.has_seed = true;
+  return {};
+}
+
+// tools/tool_choice and the older functions/function_call: refused unless they cannot matter.
+status check_tools(const ojson& j, const char* tools_key, const char* choice_key) {
+  const ojson* choice = field(j, choice_key);
+  bool none = false;
+  if (choice) {
+    if (choice->is_string() && choice->get_ref<const std::string&>() == "none") {
+      none = true;
+    } else if (!(choice->is_string() && choice->get_ref<const std::string&>() == "auto")) {
+      return unimplemented(
+          "tool calling is not implemented; only \"none\" or \"auto\" without "
+          "tools, got " +
+              (choice->is_string() ? "\"" + choice->get<std::string>() + "\""
+                                   : chat_fields::came(*choice)),
+          choice_key);
+    }
+  }
+  const ojson* tools = field(j, tools_key);
+  if (!tools) return {};
+  if (!tools->is_array()) return wrong(*tools, tools_key, "an array");
+  if (!tools->empty() && !none)
+    return unimplemented("tool calling is not implemented; send no tools or tool_choice \"none\"",
+                         tools_key);
+  return {};
+}
+
+// OpenAI fields we do not implement and that would change the answer.
+status check_unimplemented(const ojson& j) {
+  int64_t n = 1;
+  KAITO_TRY(read_int(
+      j, "n", "n", "an integer >= 1", [](int64_t v) { return v >= 1; }, n));
+  if (n > 1)
+    return unimplemented("only one choice (n = 1) is implemented, got " + std::to_string(n), "n");
+  bool logprobs = false;
+  KAITO_TRY(read_bool(j, "logprobs", "logprobs", logprobs));
+  if (logprobs) return unimplemented("logprobs are not implemented, got true", "logprobs");
+  KAITO_TRY(check_tools(j, "tools", "tool_choice"));
+  KAITO_TRY(check_tools(j, "functions", "function_call"));
+  if (const ojson* rf = field(j, "response_format")) {
+    if (!rf->is_object()) return wrong(*rf, "response_format", "an object {\"type\": ...}");
+    const ojson* type = field(*rf, "type");
+    if (!type || !type->is_string())
+      return wrong(type ? *type : ojson(), "response_format.type",
+                   "one of \"text\", \"json_object\", \"json_schema\"");
+    const auto& t = type->get_ref<const std::string&>();
+    if (t == "json_object" || t == "json_schema")
+      return unimplemented("response_format \"" + t + "\" is not implemented; only \"text\"",
+                           "response_format.type");
+    if (t != "text")
+      return wrong(*type, "response_format.type",
+                   "one of \"text\", \"json_object\", \"json_schema\"");
+  }
+  for (const char* key : {"presence_penalty", "frequency_penalty"}) {
+    double pen = 0;
+    KAITO_TRY(read_real(
+        j, key, key, "a number in [-2, 2]", [](double d) { return d >= -2 && d <= 2; }, pen));
+    if (pen != 0)
+      return unimplemented(std::string(key) +
+                               " is not implemented (only 0); repetition_penalty "
+                               "is",
+                           key);
+  }
+  if (const ojson* bias = field(j, "logit_bias")) {
+    if (!bias->is_object()) return wrong(*bias, "logit_bias", "an object");
+    if (!bias->empty()) return unimplemented("logit_bias is not implemented", "logit_bias");
+  }
+  return {};
+}
+
+status read_openai_params(const ojson& j, chat_request& req) {
+  chat_params& p = req.params;
+  const char* tokens = "an integer in [1, 1048576]";
+  KAITO_TRY(read_int(j, "max_tokens", "max_tokens", tokens, token_count, p.max_tokens));
+  KAITO_TRY(read_int(j, "max_completion_tokens", "max_completion_tokens", tokens, token_count,
+                     p.max_tokens));
+  KAITO_TRY(read_real(
+      j, "temperature", "temperature", "a number in [0, 2]",
+      [](double d) { return d >= 0 && d <= 2; }, p.temperature));
+  KAITO_TRY(read_real(j, "top_p", "top_p", "a number in (0, 1]", unit_open, p.top_p));
+  KAITO_TRY(read_int(
+      j, "top_k", "top_k", "an integer >= 0, or -1 for off", [](int64_t k) { return k >= -1; },
+      p.top_k));
+  if (p.top_k == -1) p.top_k = 0;
+  KAITO_TRY(read_real(j, "repetition_penalty", "repetition_penalty", "a number > 0", positive,
+                      p.repetition_penalty));
+  KAITO_TRY(read_seed(j, p));
+  KAITO_TRY(read_stop(j, p.stop));
+  KAITO_TRY(read_bool(j, "stream", "stream", req.stream));
+  return check_unimplemented(j);
+}
+
+// generate_kwargs of the legacy /chat (HF GenerationConfig names and Kaito's defaults).
+status read_generate_kwargs(const ojson& j, chat_params& p) {
+  p.max_tokens = 200;
+  p.temperature = 1.0;
+  p.top_k = 10;
+  p.top_p = 1.0;
+  p.repetition_penalty = 1.0;
+  const ojson* g = field(j, "generate_kwargs");
+  if (!g) return {};
+  const std::string at = "generate_kwargs";
+  if (!g->is_object()) return wrong(*g, at, "an object");
+  auto path = [&](const char* k) { return chat_fields::join(at, k); };
+  KAITO_TRY(read_int(*g, "max_length", path("max_length"),
+                     "an integer in [1, 1048576] (prompt + new tokens)", token_count,
+                     p.max_tokens));
+  bool do_sample = true;
+  KAITO_TRY(read_bool(*g, "do_sample", path("do_sample"), do_sample));
+  KAITO_TRY(read_real(
+      *g, "temperature", path("temperature"), "a number >= 0", [](double d) { return d >= 0; },
+      p.temperature));
+  if (!do_sample) p.temperature = 0;
+  KAITO_TRY(read_int(
+      *g, "top_k", path("top_k"), "an integer >= 0", [](int64_t k) { return k >= 0; }, p.top_k));
+  KAITO_TRY(read_real(*g, "top_p", path("top_p"), "a number in (0, 1]", unit_open, p.top_p));
+  KAITO_TRY(read_real(*g, "repetition_penalty", path("repetition_penalty"), "a number > 0",
+                      positive, p.repetition_penalty));
+  if (field(*g, "max_new_tokens"))
+    return unimplemented(
+        "max_new_tokens is not implemented on /chat; use max_length (prompt + "
+        "new tokens)",
+        path("max_new_tokens"));
+  for (const char* k : {"num_beams", "num_return_sequences"}) {
+    int64_t n = 1;
+    KAITO_TRY(read_int(
+        *g, k, path(k), "an integer >= 1", [](int64_t v) { return v >= 1; }, n));
+    if (n > 1) return unimplemented(std::string(k) + " > 1 is not implemented", path(k));
+  }
+  return {};
+}
+
+}  // namespace
+
+result<chat_request> parse_openai_chat_request(std::string_view body) {
+  KAITO_ASSIGN_OR_RETURN(ojson j, chat_fields::parse_body(body));
+  chat_request req;
+  KAITO_TRY(chat_fields::read_string(j, "model", "model", req.model));
+  const ojson* messages = field(j, "messages");
+  if (!messages)
+    return invalid_argument("required: a non-empty array of {role, content}", "messages");
+  KAITO_ASSIGN_OR_RETURN(req.messages, chat_fields::parse_messages(*messages, "messages"));
+  KAITO_TRY(read_openai_params(j, req));
+  return req;
+}
+
+result<chat_request> parse_legacy_chat_request(std::string_view body) {
+  KAITO_ASSIGN_OR_RETURN(ojson j, chat_fields::parse_body(body));
+  chat_request req;
+  req.messages = ojson::array();
+  KAITO_TRY(chat_fields::read_string(j, "prompt", "prompt", req.prompt));
+  const ojson* messages = field(j, "messages");
+  if (req.prompt.empty()) {
+    // Kaito's `if not request.messages` / `if not request.prompt`, with its texts.
+    if (messages && messages->is_array() && messages->empty())
+      return invalid_argument("Conversational parameter messages required");
+    if (!messages) return invalid_argument("Text generation parameter prompt required");
+    KAITO_ASSIGN_OR_RETURN(req.messages, chat_fields::parse_messages(*messages, "messages"));
+  }
+  KAITO_TRY(read_generate_kwargs(j, req.params));
+  return req;
+}
+
+}  // namespace kaito::api

@@ -1,0 +1,124 @@
+// chat_response: the OpenAI and legacy /chat response, stream and error bodies (see chat_api.h).
+// Every body goes through dump_utf8, so model output that is not UTF-8 still gives valid JSON.
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "protocol/api/chat_api.h"
+
+namespace kaito::api {
+namespace {
+
+using ojson = nlohmann::ordered_json;
+
+std::string dump_utf8(const ojson& j) {
+  return j.dump(-1, ' ', false, ojson::error_handler_t::replace);
+}
+
+const char* openai_error_type(status_code c) {
+  switch (c) {
+    case status_code::invalid_argument:
+    case status_code::not_found:
+    case status_code::failed_precondition:
+    case status_code::resource_exhausted:
+      return "invalid_request_error";
+    case status_code::unimplemented:
+      return "not_implemented";
+    default:
+      return "server_error";
+  }
+}
+
+}  // namespace
+
+std::string openai_chat_response(const chat_result& r, const std::string& model,
+                                 const std::string& id, int64_t created_unix_s) {
+  ojson message = ojson::object();
+  message["role"] = "assistant";
+  message["content"] = r.text;
+  ojson choice = ojson::object();
+  choice["index"] = 0;
+  choice["message"] = std::move(message);
+  choice["finish_reason"] = r.finish_reason;
+  choice["logprobs"] = nullptr;
+  ojson usage = ojson::object();
+  usage["prompt_tokens"] = r.prompt_tokens;
+  usage["completion_tokens"] = r.completion_tokens;
+  usage["total_tokens"] = r.prompt_tokens + r.completion_tokens;
+  ojson j = ojson::object();
+  j["id"] = "chatcmpl-" + id;
+  j["object"] = "chat.completion";
+  j["created"] = created_unix_s;
+  j["model"] = model;
+  j["choices"] = ojson::array({std::move(choice)});
+  j["usage"] = std::move(usage);
+  return dump_utf8(j);
+}
+
+std::string openai_chat_chunk(const std::string& id, const std::string& model,
+                              int64_t created_unix_s, const std::string* role,
+                              const std::string* content, const std::string* finish_reason) {
+  ojson delta = ojson::object();
+  if (role) delta["role"] = *role;
+  if (content) delta["content"] = *content;
+  ojson choice = ojson::object();
+  choice["index"] = 0;
+  choice["delta"] = std::move(delta);
+  choice["logprobs"] = nullptr;
+  choice["finish_reason"] = finish_reason ? ojson(*finish_reason) : ojson(nullptr);
+  ojson j = ojson::object();
+  j["id"] = "chatcmpl-" + id;
+  j["object"] = "chat.completion.chunk";
+  j["created"] = created_unix_s;
+  j["model"] = model;
+  j["choices"] = ojson::array({std::move(choice)});
+  return "data: " + dump_utf8(j) + "\n\n";
+}
+
+std::string openai_stream_done() {
+  return "data: [DONE]\n\n";
+}
+
+std::string openai_error_body(const status& s) {
+  ojson e = ojson::object();
+  e["message"] = s.to_string();
+  e["type"] = openai_error_type(s.code());
+  e["param"] = s.where().empty() ? ojson(nullptr) : ojson(s.where());
+  e["code"] = nullptr;
+  ojson j = ojson::object();
+  j["error"] = std::move(e);
+  return dump_utf8(j);
+}
+
+std::string openai_models_body(const std::vector<std::string>& names, int64_t created_unix_s) {
+  ojson data = ojson::array();
+  for (const auto& name : names) {
+    ojson m = ojson::object();
+    m["id"] = name;
+    m["object"] = "model";
+    m["created"] = created_unix_s;
+    m["owned_by"] = "kaito";
+    data.push_back(std::move(m));
+  }
+  ojson j = ojson::object();
+  j["object"] = "list";
+  j["data"] = std::move(data);
+  return dump_utf8(j);
+}
+
+std::string legacy_chat_response(const std::string& text) {
+  ojson j = ojson::object();
+  j["Result"] = text;
+  return dump_utf8(j);
+}
+
+std::string legacy_error_body(const status& s) {
+  ojson j = ojson::object();
+  j["detail"] = s.to_string();
+  return dump_utf8(j);
+}
+
+}  // namespace kaito::api

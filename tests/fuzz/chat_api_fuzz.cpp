@@ -1,0 +1,70 @@
+// libFuzzer target: the chat request parsers and the response bodies (protocol/api/chat_api.h).
+// The first byte picks the API (even, e.g. "0": OpenAI /v1/chat/completions; odd, "1": legacy
+// /chat); the rest is the body. Any input gives a value or an error, never a crash; an accepted
+// value respects the documented ranges, and every body built from it (or from the error) is valid
+// JSON.
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "protocol/api/chat_api.h"
+
+namespace {
+
+void check(bool ok) {
+  if (!ok) __builtin_trap();
+}
+
+void check_json(const std::string& text) {
+  check(nlohmann::json::accept(text));
+}
+
+void check_value(const kaito::api::chat_request& r, bool legacy) {
+  const auto& p = r.params;
+  check(p.max_tokens >= 1 && p.max_tokens <= (int64_t{1} << 20));
+  check(std::isfinite(p.temperature) && p.temperature >= 0 && (legacy || p.temperature <= 2));
+  check(std::isfinite(p.top_p) && p.top_p > 0 && p.top_p <= 1);
+  check(p.top_k >= 0);
+  check(std::isfinite(p.repetition_penalty) && p.repetition_penalty > 0);
+  check(p.stop.size() <= 4);
+  for (const auto& s : p.stop) check(!s.empty());
+  check(r.messages.is_array());
+  check(r.messages.empty() != r.prompt.empty());  // exactly one form
+  std::string all = r.prompt;
+  for (const auto& m : r.messages) {
+    check(m.is_object() && m.size() == 2 && m["role"].is_string() && m["content"].is_string());
+    const auto& role = m["role"].get_ref<const std::string&>();
+    check(role == "system" || role == "user" || role == "assistant" || role == "tool");
+    all += m["content"].get_ref<const std::string&>();
+  }
+  // The texts as a model answer: every response body stays valid JSON.
+  kaito::api::chat_result res{all, 1, 2, "stop"};
+  check_json(kaito::api::openai_chat_response(res, r.model, r.model, 0));
+  std::string chunk = kaito::api::openai_chat_chunk(r.model, r.model, 0, &all, &all, &all);
+  check(chunk.size() > 8);
+  check_json(chunk.substr(6, chunk.size() - 8));
+  check_json(kaito::api::legacy_chat_response(all));
+  check_json(kaito::api::openai_models_body({r.model, all}, 0));
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  if (size < 1 || size > 64 * 1024) return 0;
+  bool legacy = data[0] & 1;
+  std::string_view body(reinterpret_cast<const char*>(data + 1), size - 1);
+  auto r = legacy ? kaito::api::parse_legacy_chat_request(body)
+                  : kaito::api::parse_openai_chat_request(body);
+  if (r.ok()) {
+    check_value(*r, legacy);
+  } else {
+    check(!r.error().message().empty());
+    check_json(kaito::api::openai_error_body(r.error()));
+    check_json(kaito::api::legacy_error_body(r.error()));
+  }
+  return 0;
+}
