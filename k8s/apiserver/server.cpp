@@ -26,7 +26,7 @@
 #include "k8s/apiserver/object_meta.h"
 #include "k8s/apiserver/pki.h"
 #include "k8s/apiserver/route.h"
-#include "k8s/apiserver/timed_socket.h"
+#include "k8s/client/timed_socket.h"
 
 namespace kaito::k8s::apiserver {
 

@@ -1,5 +1,5 @@
 // Deadline-bounded reads and writes on a connected socket; see timed_socket.h.
-#include "k8s/apiserver/timed_socket.h"
+#include "k8s/client/timed_socket.h"
 
 #include <poll.h>
 #include <sys/socket.h>
@@ -8,7 +8,7 @@
 #include <algorithm>
 #include <cerrno>
 
-namespace kaito::k8s::apiserver {
+namespace kaito::k8s {
 
 namespace {
 
@@ -96,4 +96,4 @@ std::size_t timed_socket::write_raw(const iov_entry* iov, int n, boost::system::
   }
 }
 
-}  // namespace kaito::k8s::apiserver
+}  // namespace kaito::k8s

@@ -19,7 +19,7 @@
 #include <chrono>
 #include <cstddef>
 
-namespace kaito::k8s::apiserver {
+namespace kaito::k8s {
 
 class timed_socket {
  public:
@@ -108,4 +108,4 @@ class timed_socket {
   bool timed_out_partial_ = false;
 };
 
-}  // namespace kaito::k8s::apiserver
+}  // namespace kaito::k8s
