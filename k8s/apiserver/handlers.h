@@ -34,6 +34,10 @@ api_response handle_update(api_context& ctx, const object_request& o);
 api_response handle_patch(api_context& ctx, const object_request& o);
 api_response handle_delete(api_context& ctx, const object_request& o);
 api_response handle_delete_collection(api_context& ctx, const object_request& o);
+// The garbage collector's absent-owner rule for a just-created object: when it names owners and
+// none of them exists any more (a controller raced its owner's deletion), it is deleted at once
+// (background propagation), as Kubernetes' garbage collector would shortly after.
+void collect_if_orphaned(api_context& ctx, const object_key& key, const json& obj);
 api_response handle_pod_log(api_context& ctx, const object_request& o);
 
 // Shared helpers.

@@ -112,6 +112,21 @@ void delete_object(api_context& ctx, const object_key& key, const json& obj, pro
   if (policy != propagation::foreground) collect(ctx, uid, policy, depth);
 }
 
+}  // namespace
+
+void collect_if_orphaned(api_context& ctx, const object_key& key, const json& obj) {
+  const json& m = obj["metadata"];
+  if (!m.contains("ownerReferences") || !m["ownerReferences"].is_array() ||
+      m["ownerReferences"].empty())
+    return;
+  auto live = live_uids(ctx);
+  for (const auto& r : m["ownerReferences"])
+    if (r.is_object() && live.count(str_of(r, "uid"))) return;
+  delete_object(ctx, key, obj, propagation::background, 0);
+}
+
+namespace {
+
 result<delete_options> parse_options(const object_request& o) {
   delete_options opt;
   std::string policy = query_value(o.req, "propagationPolicy");

@@ -125,10 +125,11 @@ api_response create_object(api_context& ctx, const object_request& o, json obj,
     if (dry_run(o))
       return with_warnings(api_response::json_body(201, present(*o.def, o.r.version, candidate)),
                            warnings);
-    auto stored =
-        ctx.db.create({o.def->store_key(), o.def->namespaced ? o.r.ns : "", name}, candidate);
+    const object_key key{o.def->store_key(), o.def->namespaced ? o.r.ns : "", name};
+    auto stored = ctx.db.create(key, candidate);
     if (stored.ok()) {
       if (o.def->store_key() == kCrdKey) refresh_crds(ctx);
+      collect_if_orphaned(ctx, key, *stored);
       return with_warnings(api_response::json_body(201, present(*o.def, o.r.version, *stored)),
                            warnings);
     }

@@ -423,6 +423,12 @@ TEST_F(ServerTest, FinalizersAndGarbageCollection) {
   ASSERT_EQ(call("DELETE", std::string(kWs) + "/owner").code, 200);
   EXPECT_EQ(call("GET", "/api/v1/namespaces/default/services/dep1").code, 404);
   EXPECT_EQ(call("GET", "/api/v1/namespaces/default/services/dep2").code, 404);
+  // A dependent created after its owner is gone (a controller racing the deletion) is collected
+  // at once, as the garbage collector's absent-owner rule does; the create itself succeeds.
+  json late = {{"metadata", {{"name", "late"}, {"ownerReferences", {ref}}}},
+               {"spec", {{"ports", {{{"port", 80}}}}}}};
+  ASSERT_EQ(call("POST", "/api/v1/namespaces/default/services", late.dump()).code, 201);
+  EXPECT_EQ(call("GET", "/api/v1/namespaces/default/services/late").code, 404);
 
   json owner2 = create_ws("owner2");
   ref["name"] = "owner2";
