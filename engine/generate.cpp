@@ -136,6 +136,7 @@ result<std::vector<int32_t>> generate(const model& m, const lora_adapter* lora,
     const int32_t next = sample_token(logits, opt.sampling, seq, out.size());
     out.push_back(next);
     seq.push_back(next);
+    if (opt.on_token && !opt.on_token(next)) break;
     if (std::find(opt.stop_tokens.begin(), opt.stop_tokens.end(), next) != opt.stop_tokens.end())
       break;
     if (static_cast<int64_t>(seq.size()) >= c.max_position_embeddings) break;

@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "base/status.h"
@@ -28,6 +29,9 @@ struct generate_options {
   sampling_params sampling;          // temperature 0 (the default): greedy
   // When set, the logits (V floats) each generated token was drawn from are appended here.
   std::vector<float>* step_logits = nullptr;
+  // When set, called with each token as it is drawn (after it is appended); false ends the
+  // generation there (the token is kept): streaming, stop strings, a client gone.
+  std::function<bool(int32_t token)> on_token;
 };
 
 // Returns the generated tokens (not the prompt); draw i uses rng_uniform(sampling.seed, i).

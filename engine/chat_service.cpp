@@ -1,0 +1,205 @@
+// chat_service; see chat_service.h.
+#include "engine/chat_service.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <sstream>
+
+#include "engine/generate.h"
+#include "engine/lora_merge.h"
+#include "engine/peft_adapter.h"
+#include "engine/tokenizer_stream.h"
+
+namespace kaito::engine {
+
+namespace {
+
+std::optional<std::string> read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+status in_file(const status& st, const std::string& file) {
+  std::string where = st.where().empty() ? file : file + ": " + st.where();
+  return status(st.code(), st.message(), where);
+}
+
+// generation_config.json's eos_token_id (an integer or a list), when the file is there.
+result<std::vector<int64_t>> generation_eos(const std::string& dir) {
+  auto text = read_file(dir + "/generation_config.json");
+  if (!text) return std::vector<int64_t>();
+  auto j = nlohmann::json::parse(*text, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object())
+    return invalid_argument("not a JSON object", dir + "/generation_config.json");
+  std::vector<int64_t> out;
+  const auto it = j.find("eos_token_id");
+  if (it == j.end() || it->is_null()) return out;
+  if (it->is_number_integer()) out.push_back(it->get<int64_t>());
+  if (it->is_array())
+    for (const auto& v : *it)
+      if (v.is_number_integer()) out.push_back(v.get<int64_t>());
+  return out;
+}
+
+// Text held back while it might still grow into a stop string; what is safe goes to the sink.
+struct stop_filter {
+  const std::vector<std::string>& stops;
+  std::string text;    // everything so far (answer text)
+  size_t emitted = 0;  // bytes of `text` given to the sink
+  bool stopped = false;
+
+  // Adds a piece; returns the newly safe text.
+  std::string add(const std::string& piece) {
+    text += piece;
+    size_t cut = std::string::npos;
+    for (const auto& s : stops) {
+      if (s.empty()) continue;
+      size_t at = text.find(s, emitted > s.size() ? emitted - s.size() : 0);
+      if (at != std::string::npos && at < cut) cut = at;
+    }
+    if (cut != std::string::npos) {
+      text.resize(cut);
+      stopped = true;
+      return take(text.size());
+    }
+    size_t hold = 0;  // the longest suffix of text that begins some stop string
+    for (const auto& s : stops)
+      for (size_t n = std::min(s.size() - 1, text.size()); n > hold; --n)
+        if (text.compare(text.size() - n, n, s, 0, n) == 0) {
+          hold = n;
+          break;
+        }
+    return take(text.size() - hold);
+  }
+  std::string take(size_t upto) {
+    if (upto <= emitted) return {};
+    std::string out = text.substr(emitted, upto - emitted);
+    emitted = upto;
+    return out;
+  }
+};
+
+}  // namespace
+
+result<std::unique_ptr<chat_service>> chat_service::load(const chat_service_config& cfg) {
+  std::unique_ptr<chat_service> s(new chat_service());
+  const std::string& dir = cfg.model_dir;
+  KAITO_ASSIGN_OR_RETURN(s->model_, load_model(dir));
+  for (const auto& a : cfg.adapter_dirs) {
+    auto adapter = load_peft_adapter(a, s->model_->config);
+    if (!adapter.ok()) return in_file(adapter.error(), a);
+    status merged = lora_merge(s->model_.get(), *adapter);
+    if (!merged.ok()) return in_file(merged, a);
+  }
+  auto tok = tokenizer::from_file(dir + "/tokenizer.json");
+  if (!tok.ok()) return in_file(tok.error(), dir + "/tokenizer.json");
+  s->tok_ = std::make_unique<tokenizer>(std::move(*tok));
+  const std::string cfg_path = dir + "/tokenizer_config.json";
+  auto cfg_text = read_file(cfg_path);
+  if (cfg_text) {
+    auto j = nlohmann::json::parse(*cfg_text, nullptr, false);
+    if (!cfg.chat_template_path.empty() && j.is_object()) j["chat_template"] = "";
+    auto parsed = parse_tokenizer_config(j.is_discarded() ? *cfg_text : j.dump());
+    if (!parsed.ok()) return in_file(parsed.error(), cfg_path);
+    s->tok_config_ = std::move(*parsed);
+  } else if (cfg.chat_template_path.empty()) {
+    return status(status_code::not_found, "no tokenizer_config.json (its chat_template)", cfg_path);
+  }
+  auto tmpl = cfg.chat_template_path.empty() ? chat_template::compile(s->tok_config_.chat_template)
+                                             : chat_template::from_file(cfg.chat_template_path);
+  if (!tmpl.ok())
+    return in_file(tmpl.error(), cfg.chat_template_path.empty() ? cfg_path + ": chat_template"
+                                                                : cfg.chat_template_path);
+  s->template_ = std::make_unique<chat_template>(std::move(*tmpl));
+  std::vector<int64_t> ends = s->model_->config.eos_token_ids;
+  KAITO_ASSIGN_OR_RETURN(std::vector<int64_t> gen, generation_eos(dir));
+  ends.insert(ends.end(), gen.begin(), gen.end());
+  if (auto id = s->tok_->token_to_id(s->tok_config_.eos_token)) ends.push_back(*id);
+  for (int64_t e : ends)
+    if (e >= 0 && e < s->model_->config.vocab_size &&
+        std::find(s->end_tokens_.begin(), s->end_tokens_.end(), e) == s->end_tokens_.end())
+      s->end_tokens_.push_back(static_cast<int32_t>(e));
+  return s;
+}
+
+result<chat_answer> chat_service::chat(const nlohmann::ordered_json& messages,
+                                       const chat_options& o, const piece_sink& on_piece) const {
+  chat_template_inputs in;
+  in.messages = messages;
+  in.add_generation_prompt = true;
+  in.bos_token = tok_config_.bos_token;
+  in.eos_token = tok_config_.eos_token;
+  auto text = template_->render(in);
+  if (!text.ok()) return in_file(text.error(), "messages (chat template)");
+  // apply_chat_template tokenizes the rendered text without adding special tokens again.
+  auto ids = tok_->encode(*text, /*add_special_tokens=*/false);
+  if (!ids.ok()) return in_file(ids.error(), "messages");
+  return run(*ids, o, on_piece);
+}
+
+result<chat_answer> chat_service::complete_text(const std::string& prompt, const chat_options& o,
+                                                const piece_sink& on_piece) const {
+  auto ids = tok_->encode(prompt, /*add_special_tokens=*/true);
+  if (!ids.ok()) return in_file(ids.error(), "prompt");
+  return run(*ids, o, on_piece);
+}
+
+result<chat_answer> chat_service::run(const std::vector<int32_t>& prompt, const chat_options& o,
+                                      const piece_sink& on_piece) const {
+  const int64_t ctx = model_->config.max_position_embeddings;
+  if (prompt.empty()) return invalid_argument("the prompt renders to no tokens", "messages");
+  if (static_cast<int64_t>(prompt.size()) >= ctx)
+    return invalid_argument("the prompt is " + std::to_string(prompt.size()) +
+                                " tokens; this model's context is " + std::to_string(ctx),
+                            "messages");
+  chat_answer a;
+  a.prompt_tokens = static_cast<int64_t>(prompt.size());
+  tokenizer_decode_stream stream(*tok_, /*skip_special_tokens=*/true);
+  stop_filter stops{o.stop};
+  bool client_gone = false, ended = false;
+  status failure;
+  generate_options g;
+  g.max_new_tokens = std::min<int64_t>(o.max_tokens, ctx - a.prompt_tokens);
+  if (o.max_total_tokens > 0)
+    g.max_new_tokens = std::min<int64_t>(g.max_new_tokens, o.max_total_tokens - a.prompt_tokens);
+  if (g.max_new_tokens <= 0) {  // nothing may be added (HF's max_length already reached)
+    a.length = true;
+    return a;
+  }
+  g.sampling = o.sampling;
+  g.stop_tokens = end_tokens_;
+  g.on_token = [&](int32_t id) {
+    ++a.completion_tokens;
+    if (std::find(end_tokens_.begin(), end_tokens_.end(), id) != end_tokens_.end()) {
+      ended = true;
+      return false;
+    }
+    auto piece = stream.step(id);
+    if (!piece.ok()) {
+      failure = piece.error();
+      return false;
+    }
+    if (!*piece) return true;
+    std::string safe = stops.add(**piece);
+    if (!safe.empty() && on_piece && !on_piece(safe)) client_gone = true;
+    return !stops.stopped && !client_gone;
+  };
+  std::lock_guard<std::mutex> lock(mu_);
+  auto out = generate(*model_, nullptr, prompt, g);
+  if (!out.ok()) return out.error();
+  KAITO_TRY(failure);
+  if (!stops.stopped && !client_gone) {  // what was held back for a stop string that never came
+    std::string rest = stops.take(stops.text.size());
+    if (!rest.empty() && on_piece) on_piece(rest);
+  }
+  a.text = stops.text;
+  a.length = !ended && !stops.stopped && !client_gone;
+  return a;
+}
+
+}  // namespace kaito::engine

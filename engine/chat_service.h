@@ -1,0 +1,86 @@
+// chat_service: a Hugging Face model folder ready to answer chats, what `kaito serve` and an
+// inference pod run (the transformers runtime's job in Kaito: model, tokenizer, chat template,
+// adapters merged, generate).
+//
+//   auto s = chat_service::load({.model_dir = "phi-3", .adapter_dirs = {"adapter"}});
+//   auto a = (*s)->chat(messages, {.max_tokens = 64}, on_piece);   // [{role, content}...]
+//
+// Loading: config.json + *.safetensors (fp32 on the host), tokenizer.json, tokenizer_config.json
+// (chat_template, bos/eos; chat_template_path overrides the template), generation_config.json's
+// eos_token_id when present. Each PEFT adapter is merged into the base weights at load
+// (W += scale * B A, as PeftModel.merge_and_unload; Kaito's transformers runtime merges too).
+// Answering: the template renders the messages with add_generation_prompt; generation stops at an
+// end token (config / generation_config eos ids, the tokenizer's eos_token) or at max_tokens, or
+// when the text reaches one of the stop strings (cut before it, as OpenAI does). Pieces of text go
+// to on_piece as they complete (UTF-8 whole); on_piece returning false ends the answer there.
+// complete_text continues a plain prompt (Kaito's legacy /chat "prompt" form).
+// Errors name the file and field (loading) or the message (answering); a prompt longer than the
+// model's context is invalid_argument naming "messages".
+// Thread-safety: chat / complete_text may be called from several threads; they take turns (one
+// generation at a time uses every core).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "base/status.h"
+#include "engine/chat_template.h"
+#include "engine/model_weights.h"
+#include "engine/sampling.h"
+#include "engine/tokenizer.h"
+
+namespace kaito::engine {
+
+struct chat_service_config {
+  std::string model_dir;
+  std::vector<std::string> adapter_dirs;  // PEFT adapters, merged in this order
+  std::string chat_template_path;         // "" = tokenizer_config.json's chat_template
+};
+
+struct chat_options {
+  int64_t max_tokens = 200;
+  int64_t max_total_tokens = 0;   // > 0: prompt + answer at most this (HF's max_length)
+  sampling_params sampling;       // temperature 0: greedy
+  std::vector<std::string> stop;  // stop strings
+};
+
+struct chat_answer {
+  std::string text;
+  int64_t prompt_tokens = 0, completion_tokens = 0;
+  bool length = false;  // ended at max_tokens or the context (finish_reason "length")
+};
+
+using piece_sink = std::function<bool(const std::string& piece)>;
+
+class chat_service {
+ public:
+  static result<std::unique_ptr<chat_service>> load(const chat_service_config& cfg);
+
+  result<chat_answer> chat(const nlohmann::ordered_json& messages, const chat_options& o,
+                           const piece_sink& on_piece = {}) const;
+  result<chat_answer> complete_text(const std::string& prompt, const chat_options& o,
+                                    const piece_sink& on_piece = {}) const;
+
+  int64_t context_length() const { return model_->config.max_position_embeddings; }
+  const std::vector<int32_t>& end_tokens() const { return end_tokens_; }
+
+ private:
+  chat_service() = default;
+  result<chat_answer> run(const std::vector<int32_t>& prompt, const chat_options& o,
+                          const piece_sink& on_piece) const;
+
+  std::shared_ptr<model> model_;
+  std::unique_ptr<tokenizer> tok_;
+  std::unique_ptr<chat_template> template_;
+  hf_tokenizer_config tok_config_;
+  std::vector<int32_t> end_tokens_;
+  mutable std::mutex mu_;
+};
+
+}  // namespace kaito::engine

@@ -1,0 +1,206 @@
+// chat_service on the tiny chat model folder: the answer is what generate() draws from the
+// template-rendered prompt (greedy, end tokens from config / generation_config / eos_token),
+// streamed pieces add up to the answer, stop strings cut it before the match (nothing past the
+// cut leaks into the stream), max_tokens and HF's max_length, the context limit, adapters
+// merged at load (a tuned adapter answers as the run-time adapter does), and load errors that
+// name the file.
+#include "engine/chat_service.h"
+
+#include <filesystem>
+#include <fstream>
+
+#include <gtest/gtest.h>
+
+#include "engine/generate.h"
+#include "engine/peft_adapter.h"
+#include "engine/tune_job.h"
+#include "tests/engine/tiny_chat_model.h"
+
+namespace kaito::engine {
+namespace {
+
+std::string read_text_for_test(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+nlohmann::ordered_json question(const std::string& text) {
+  return nlohmann::ordered_json::array({{{"role", "user"}, {"content", text}}});
+}
+
+std::unique_ptr<chat_service> load_tiny(const std::string& dir,
+                                        std::vector<std::string> adapters = {}) {
+  chat_service_config c;
+  c.model_dir = dir;
+  c.adapter_dirs = std::move(adapters);
+  auto s = chat_service::load(c);
+  EXPECT_TRUE(s.ok()) << s.error().to_string();
+  return s.ok() ? std::move(*s) : nullptr;
+}
+
+TEST(ChatService, AnswerIsGenerateOnTheRenderedPromptAndStreamsWhole) {
+  const std::string dir = testing::tiny_chat_model_folder("chat_service");
+  auto s = load_tiny(dir);
+  ASSERT_TRUE(s);
+  // config.json's eos 2 and the tokenizer's </s>; generation_config.json's as well.
+  EXPECT_FALSE(s->end_tokens().empty());
+  chat_options o;
+  o.max_tokens = 12;
+  std::string streamed;
+  auto a = s->chat(question("What is the capital of France?"), o, [&](const std::string& p) {
+    streamed += p;
+    return true;
+  });
+  ASSERT_TRUE(a.ok()) << a.error().to_string();
+  EXPECT_EQ(streamed, a->text);
+  EXPECT_GT(a->prompt_tokens, 5);
+  EXPECT_GE(a->completion_tokens, 1);
+  EXPECT_LE(a->completion_tokens, 12);
+
+  // The same tokens straight from generate() over the rendered prompt.
+  auto tok = tokenizer::from_file(dir + "/tokenizer.json");
+  const std::string cfg = read_text_for_test(dir + "/tokenizer_config.json");
+  auto m = load_model(dir);
+  ASSERT_TRUE(tok.ok() && m.ok());
+  auto tc = parse_tokenizer_config(cfg);
+  ASSERT_TRUE(tc.ok());
+  chat_template_inputs in;
+  in.messages = question("What is the capital of France?");
+  in.add_generation_prompt = true;
+  in.bos_token = tc->bos_token;
+  in.eos_token = tc->eos_token;
+  auto text = render_chat_template(tc->chat_template, in);
+  ASSERT_TRUE(text.ok());
+  auto ids = tok->encode(*text, false);
+  ASSERT_TRUE(ids.ok());
+  EXPECT_EQ(static_cast<int64_t>(ids->size()), a->prompt_tokens);
+  generate_options g;
+  g.max_new_tokens = 12;
+  g.stop_tokens = s->end_tokens();
+  auto out = generate_greedy(**m, nullptr, *ids, g);
+  ASSERT_TRUE(out.ok());
+  EXPECT_EQ(static_cast<int64_t>(out->size()), a->completion_tokens);
+  std::vector<int32_t> body = *out;
+  bool ended = !body.empty() && std::find(s->end_tokens().begin(), s->end_tokens().end(),
+                                          body.back()) != s->end_tokens().end();
+  if (ended) body.pop_back();
+  EXPECT_EQ(*tok->decode(body, true), a->text);
+  EXPECT_EQ(a->length, !ended);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(ChatService, StopStringsCutTheAnswerAndTheStream) {
+  const std::string dir = testing::tiny_chat_model_folder("chat_service_stop");
+  auto s = load_tiny(dir);
+  ASSERT_TRUE(s);
+  chat_options o;
+  o.max_tokens = 40;
+  auto full = s->chat(question("Color of the sky?"), o);
+  ASSERT_TRUE(full.ok());
+  ASSERT_GE(full->text.size(), 6u) << "the greedy answer is too short to cut: " << full->text;
+  // A stop string from the middle of the answer: the answer ends just before it.
+  const size_t at = full->text.size() / 2;
+  o.stop = {full->text.substr(at, 3), "\x01never"};
+  std::string streamed;
+  auto cut = s->chat(question("Color of the sky?"), o, [&](const std::string& p) {
+    streamed += p;
+    return true;
+  });
+  ASSERT_TRUE(cut.ok());
+  const size_t first = full->text.find(o.stop[0]);
+  EXPECT_EQ(cut->text, full->text.substr(0, first));
+  EXPECT_EQ(streamed, cut->text);
+  EXPECT_FALSE(cut->length);
+  // A client that goes away stops the generation.
+  int pieces = 0;
+  auto gone = s->chat(question("Color of the sky?"), chat_options{},
+                      [&](const std::string&) { return ++pieces < 2; });
+  ASSERT_TRUE(gone.ok());
+  EXPECT_EQ(pieces, 2);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(ChatService, LengthLimitsAndErrors) {
+  const std::string dir = testing::tiny_chat_model_folder("chat_service_limits");
+  auto s = load_tiny(dir);
+  ASSERT_TRUE(s);
+  chat_options o;
+  o.max_tokens = 3;
+  o.stop.clear();
+  auto a = s->complete_text("The capital of France", o);
+  ASSERT_TRUE(a.ok()) << a.error().to_string();
+  EXPECT_LE(a->completion_tokens, 3);
+  // HF's max_length counts the prompt: at or under the prompt, nothing is generated.
+  o.max_total_tokens = 2;
+  auto none = s->complete_text("The capital of France", o);
+  ASSERT_TRUE(none.ok());
+  EXPECT_EQ(none->completion_tokens, 0);
+  EXPECT_TRUE(none->length);
+  // Past the context (256 tokens for the tiny model).
+  auto big = s->chat(question(std::string(2000, 'a')), chat_options{});
+  ASSERT_FALSE(big.ok());
+  EXPECT_EQ(big.error().where(), "messages");
+  // A template that refuses the roles says so.
+  auto bad = s->chat(nlohmann::ordered_json::array({{{"role", "user"}}}), chat_options{});
+  EXPECT_FALSE(bad.ok());
+  // Loading: a missing tokenizer names its file.
+  std::filesystem::remove(dir + "/tokenizer.json");
+  chat_service_config c;
+  c.model_dir = dir;
+  auto missing = chat_service::load(c);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.error().to_string().find("tokenizer.json"), std::string::npos);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(ChatService, MergedAdapterAnswersAsTheRunTimeAdapter) {
+  tune_job j = testing::tiny_chat_job("chat_service_adapter", 6);
+  j.qlora = false;  // fp32 base: the merge is exact up to rounding
+  auto r = run_tune_job(j);
+  ASSERT_TRUE(r.ok()) << r.error().to_string();
+  auto s = load_tiny(j.model_dir, {j.out_dir});
+  ASSERT_TRUE(s);
+  chat_options o;
+  o.max_tokens = 8;
+  auto merged = s->chat(question("Color of the sky?"), o);
+  ASSERT_TRUE(merged.ok());
+  // The run-time adapter on the unmerged base draws the same greedy tokens.
+  auto m = load_model(j.model_dir);
+  ASSERT_TRUE(m.ok());
+  auto adapter = load_peft_adapter(j.out_dir, (*m)->config);
+  ASSERT_TRUE(adapter.ok());
+  auto tok = tokenizer::from_file(j.model_dir + "/tokenizer.json");
+  auto tc = parse_tokenizer_config(read_text_for_test(j.model_dir + "/tokenizer_config.json"));
+  chat_template_inputs in;
+  in.messages = question("Color of the sky?");
+  in.add_generation_prompt = true;
+  in.bos_token = tc->bos_token;
+  in.eos_token = tc->eos_token;
+  auto ids = tok->encode(*render_chat_template(tc->chat_template, in), false);
+  generate_options g;
+  g.max_new_tokens = 8;
+  g.stop_tokens = s->end_tokens();
+  auto out = generate_greedy(**m, &*adapter, *ids, g);
+  ASSERT_TRUE(out.ok());
+  EXPECT_EQ(static_cast<int64_t>(out->size()), merged->completion_tokens);
+  std::vector<int32_t> body = *out;
+  if (!body.empty() && std::find(s->end_tokens().begin(), s->end_tokens().end(), body.back()) !=
+                           s->end_tokens().end())
+    body.pop_back();
+  EXPECT_EQ(*tok->decode(body, true), merged->text);
+  // And the adapter changed the answer's distribution: the base alone draws other tokens.
+  auto base = load_tiny(j.model_dir);
+  ASSERT_TRUE(base);
+  std::vector<float> with, without;
+  generate_options lg = g;
+  lg.max_new_tokens = 1;
+  lg.step_logits = &with;
+  ASSERT_TRUE(generate_greedy(**m, &*adapter, *ids, lg).ok());
+  lg.step_logits = &without;
+  ASSERT_TRUE(generate_greedy(**m, nullptr, *ids, lg).ok());
+  EXPECT_NE(with, without);
+  std::filesystem::remove_all(j.model_dir);
+}
+
+}  // namespace
+}  // namespace kaito::engine
