@@ -17,7 +17,8 @@ APT_PACKAGES=(
   zlib1g-dev libzstd-dev libspdlog-dev libfmt-dev libcli11-dev libbenchmark-dev libpcre2-dev libicu-dev
   kubectl python3-kubernetes docker-registry skopeo curl libreadline-dev
 )
-# PyPI peers the tests compare against live (HF tokenizers, jinja2, numpy, pyarrow, safetensors).
+# PyPI peers the tests compare against live (HF tokenizers, jinja2, numpy, pyarrow, safetensors,
+# the openai client).
 PIP_PACKAGES=(tokenizers jinja2 numpy pyarrow safetensors openai)
 
 if [ -z "${KAITO_SKIP_APT:-}" ]; then
@@ -27,7 +28,7 @@ if [ -z "${KAITO_SKIP_APT:-}" ]; then
 fi
 
 PYTHON=${PYTHON:-python3}
-if ! $PYTHON -c 'import tokenizers, jinja2, numpy, pyarrow, safetensors' 2>/dev/null; then
+if ! $PYTHON -c 'import tokenizers, jinja2, numpy, pyarrow, safetensors, openai' 2>/dev/null; then
   $PYTHON -m pip install -q "${PIP_PACKAGES[@]}" ||
     $PYTHON -m pip install -q --break-system-packages "${PIP_PACKAGES[@]}"
 fi

@@ -10,6 +10,7 @@
 
 #include "actors/runtime_config.h"
 #include "actors/self_test.h"
+#include "actors/serve_unit.h"
 #include "actors/work_args.h"
 #include "base/log.h"
 #include "caf/all.hpp"
@@ -44,6 +45,7 @@ struct unit_runner {
 struct gpu_worker_state {
   msg::machine_actor machine;
   tune_runner tuner;
+  uint32_t slot = 0;
   std::shared_ptr<unit_runner> runner = std::make_shared<unit_runner>();
   static inline const char* name = "gpu_worker";
 };
@@ -64,12 +66,13 @@ void start_unit(worker_pointer self, msg::work_unit u) {
   log_info(logger("worker"), "unit started", {{"pod", u.pod}, {"uid", u.uid}});
   unit_runner* rp = &r;  // outlives the thread: joined in stop()
   tune_runner tuner = self->state.tuner;
+  uint32_t slot = self->state.slot;
   // Sent as this actor: the machine accepts progress and results only from the pod's worker.
   auto me = caf::actor_cast<caf::actor>(self);
-  r.thread = std::thread([rp, machine, me, tuner, u = std::move(u)] {
+  r.thread = std::thread([rp, machine, me, tuner, slot, u = std::move(u)] {
     auto done = execute_work_unit(
         u, rp->cancel, [&](msg::work_progress p) { caf::send_as(me, machine, std::move(p)); },
-        tuner);
+        tuner, slot);
     log_info(
         logger("worker"), "unit done",
         {{"uid", u.uid}, {"exit_code", std::to_string(done.exit_code)}, {"message", done.message}});
@@ -82,6 +85,7 @@ caf::behavior gpu_worker(worker_pointer self, msg::machine_actor machine, msg::w
                          tune_runner tuner) {
   self->state.machine = machine;
   self->state.tuner = std::move(tuner);
+  self->state.slot = hello.slot;
   auto runner = self->state.runner;
   self->attach_functor([runner](const caf::error&) { runner->stop(); });
   self->monitor(machine);
@@ -112,7 +116,7 @@ caf::behavior gpu_worker(worker_pointer self, msg::machine_actor machine, msg::w
 
 msg::work_done execute_work_unit(const msg::work_unit& unit, const std::atomic<bool>& cancel,
                                  const std::function<void(msg::work_progress)>& progress,
-                                 const tune_runner& tuner) {
+                                 const tune_runner& tuner, uint32_t slot) {
   msg::work_done done;
   done.uid = unit.uid;
   auto args = parse_work_args(unit.args);
@@ -123,6 +127,24 @@ msg::work_done execute_work_unit(const msg::work_unit& unit, const std::atomic<b
     return done;
   }
   uint64_t step = 0;
+  if (args->task == "serve") {
+    serve_unit_env env;
+    if (const char* m = std::getenv("KAITO_MODELS_DIR")) env.models_dir = m;
+    env.slot = slot;
+    status st = run_serve_unit(args->serve, env, cancel, [&](const std::string& text) {
+      msg::work_progress m;
+      m.uid = unit.uid;
+      m.step = ++step;
+      m.permille = 1000;
+      m.text = text;
+      m.ready = true;
+      if (progress) progress(std::move(m));
+    });
+    done.exit_code = st.ok() ? 0 : 1;
+    done.reason = st.ok() ? "Completed" : "Error";
+    done.message = st.ok() ? "stopped serving" : st.to_string();
+    return done;
+  }
   if (args->task == "tune") {
     tune_unit_env env;
     env.root = unit.root;

@@ -30,12 +30,14 @@ namespace kaito::actors {
 // 1 / Error; cancelled -> 143 / Cancelled. serve-self-test reports ready after its self-test and
 // then waits for cancel (exit 0, Completed). result = f32 [gflops, memory_bytes_checked,
 // errors (gemm + memory), iterations].
+// serve (actors/serve_unit.h) -> ready once listening on port + slot, then waits for cancel
+// (exit 0, Completed), as serve-self-test; a model that does not load -> 1 / Error.
 // tune (actors/tune_unit.h) -> 0 / Completed with the pushed image in the message; a failure
 // -> 1 / Error naming the flag, file or URL; result = f32 [steps, examples, first loss, last
 // loss]. `tuner` trains instead of the CPU engine when set.
 msg::work_done execute_work_unit(const msg::work_unit& unit, const std::atomic<bool>& cancel,
                                  const std::function<void(msg::work_progress)>& progress,
-                                 const tune_runner& tuner = {});
+                                 const tune_runner& tuner = {}, uint32_t slot = 0);
 
 struct worker_process_options {
   std::string machine_host = "127.0.0.1";

@@ -54,7 +54,7 @@ result<tune_unit_result> run_tune_unit(
   };
   tune_unit_result out;
   // 1. The model.
-  std::string model_dir = a.model_dir.empty() ? "" : a.model_dir;
+  std::string model_dir = a.model_dir;  // a path on the machine, not under the pod root
   if (model_dir.empty()) {
     if (env.models_dir.empty())
       return status(status_code::failed_precondition,

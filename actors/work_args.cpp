@@ -19,6 +19,19 @@ result<int64_t> parse_int_flag(const std::string& flag, const std::string& v, in
   return x;
 }
 
+// A preset name: a folder name under $KAITO_MODELS_DIR.
+status check_preset(const std::string& flag, const std::string& v) {
+  if (v.empty() || v.find('/') != std::string::npos || v == "." || v == "..")
+    return invalid_argument("want a preset name, got \"" + v + "\"", flag);
+  return {};
+}
+
+status check_absolute(const std::string& flag, const std::string& v) {
+  if (v.empty() || v[0] != '/')
+    return invalid_argument("want an absolute path, got \"" + v + "\"", flag);
+  return {};
+}
+
 bool self_test_task(const std::string& t) {
   return t == "self-test" || t == "serve-self-test";
 }
@@ -50,14 +63,12 @@ result<bool> self_test_flag(self_test_options& st, const std::string& flag,
 // A tune flag; false when `flag` is not one.
 result<bool> tune_flag(tune_args& t, const std::string& flag, const std::string& value) {
   auto path = [&](std::string& into) -> status {
-    if (value.empty() || value[0] != '/')
-      return invalid_argument("want an absolute path, got \"" + value + "\"", flag);
+    KAITO_TRY(check_absolute(flag, value));
     into = value;
     return {};
   };
   if (flag == "--preset") {
-    if (value.empty() || value.find('/') != std::string::npos || value == "." || value == "..")
-      return invalid_argument("want a preset name, got \"" + value + "\"", flag);
+    KAITO_TRY(check_preset(flag, value));
     t.preset = value;
   } else if (flag == "--method") {
     if (value != "qlora" && value != "lora")
@@ -93,6 +104,27 @@ result<bool> tune_flag(tune_args& t, const std::string& flag, const std::string&
   return true;
 }
 
+// A serve flag; false when `flag` is not one.
+result<bool> serve_flag(serve_args& v, const std::string& flag, const std::string& value) {
+  if (flag == "--preset") {
+    KAITO_TRY(check_preset(flag, value));
+    v.preset = value;
+  } else if (flag == "--port") {
+    KAITO_ASSIGN_OR_RETURN(v.port, parse_int_flag(flag, value, 1, 65535));
+  } else if (flag == "--model-dir") {
+    KAITO_TRY(check_absolute(flag, value));
+    v.model_dir = value;
+  } else if (flag == "--adapter-image") {
+    return status(status_code::unimplemented,
+                  "serving adapters from images is not implemented yet (kaito serve --adapter "
+                  "takes a folder)",
+                  "inference.adapters");
+  } else {
+    return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 result<work_args> parse_work_args(const std::vector<std::string>& args) {
@@ -106,12 +138,13 @@ result<work_args> parse_work_args(const std::vector<std::string>& args) {
       w.task = args[i + 1];
     else
       continue;
-    if (!self_test_task(w.task) && w.task != "tune")
+    if (!self_test_task(w.task) && w.task != "tune" && w.task != "serve")
       return invalid_argument(
-          "unknown task \"" + w.task + "\" (want self-test, serve-self-test or tune)", "--task");
+          "unknown task \"" + w.task + "\" (want self-test, serve-self-test, tune or serve)",
+          "--task");
   }
   if (w.task.empty())
-    return invalid_argument("required (self-test, serve-self-test or tune)", "--task");
+    return invalid_argument("required (self-test, serve-self-test, tune or serve)", "--task");
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
     if (a.rfind("--", 0) != 0 || a.size() == 2)
@@ -131,9 +164,12 @@ result<work_args> parse_work_args(const std::vector<std::string>& args) {
     if (flag == "--task") continue;
     KAITO_ASSIGN_OR_RETURN(bool known, self_test_task(w.task)
                                            ? self_test_flag(w.self_test, flag, value)
-                                           : tune_flag(w.tune, flag, value));
+                                       : w.task == "tune" ? tune_flag(w.tune, flag, value)
+                                                          : serve_flag(w.serve, flag, value));
     if (!known) return invalid_argument("unknown flag for --task=" + w.task, flag);
   }
+  if (w.task == "serve" && w.serve.preset.empty())
+    return invalid_argument("required with --task=serve", "--preset");
   if (w.task == "tune") {
     if (w.tune.preset.empty()) return invalid_argument("required with --task=tune", "--preset");
     if (w.tune.input_urls.empty())

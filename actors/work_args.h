@@ -14,13 +14,20 @@
 //     --config-file=PATH       Kaito's training_config.yaml (default
 //                              /mnt/config/training_config.yaml; absent: the method's defaults)
 //     --data-dir=PATH          default /mnt/data      --results-dir=PATH  default /mnt/results
-//     --model-dir=PATH         overrides $KAITO_MODELS_DIR/<preset>
+//     --model-dir=PATH         a folder on the machine instead of $KAITO_MODELS_DIR/<preset>
 //     --input-image, --input-volume, --output-volume: unimplemented, naming the tuning field
-// Container paths are resolved under the unit's root (work_unit.root). A flag a task does not
-// take, an unknown flag, a missing value or a bad number is invalid_argument naming the flag.
+//   --task=serve                       an inference pod's work (actors/serve_unit.h):
+//     --preset=NAME            the model (required), as for tune; also the served model name
+//     --port=N                 1..65535, default 5000 (the worker listens on N + its slot)
+//     --model-dir=PATH         as for tune
+//     --adapter-image=NAME=REF inference.adapters: unimplemented (pulling adapter images)
+// The other paths are container paths, resolved under the unit's root (work_unit.root). A
+// flag a task does not take, an unknown flag, a missing value or a bad number is
+// invalid_argument naming the flag.
 // Thread-safety: pure functions.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -39,10 +46,17 @@ struct tune_args {
   std::string model_dir;  // "" = $KAITO_MODELS_DIR/<preset>
 };
 
+struct serve_args {
+  std::string preset;
+  int64_t port = 5000;
+  std::string model_dir;  // "" = $KAITO_MODELS_DIR/<preset>
+};
+
 struct work_args {
-  std::string task;  // "self-test" | "serve-self-test" | "tune"
+  std::string task;  // "self-test" | "serve-self-test" | "tune" | "serve"
   self_test_options self_test;
   tune_args tune;
+  serve_args serve;
 };
 result<work_args> parse_work_args(const std::vector<std::string>& args);
 

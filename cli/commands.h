@@ -23,5 +23,6 @@ void add_join_command(CLI::App& app);      // CAF builds only
 void add_worker_command(CLI::App& app);    // CAF builds only
 void add_operator_command(CLI::App& app);  // CAF builds only
 void add_shell_command(CLI::App& app);     // CAF builds only
+void add_serve_command(CLI::App& app);     // CAF builds only
 
 }  // namespace kaito::cli

@@ -32,6 +32,7 @@ int main(int argc, char** argv) {
   kaito::cli::add_worker_command(app);
   kaito::cli::add_operator_command(app);
   kaito::cli::add_shell_command(app);
+  kaito::cli::add_serve_command(app);
 #endif
 
   try {

@@ -217,7 +217,16 @@ json build_tuning_job(const json& ws, const workspace_facts& f, int64_t revision
 }
 
 json build_inference_statefulset(const json& ws, const workspace_facts& f, int64_t revision) {
-  json tmpl = build_pod_template(f, {"--task=serve-self-test"});
+  std::vector<std::string> args = {"--task=serve", "--preset=" + f.preset, "--port=5000"};
+  const json& adapters = member(member(ws, "inference"), "adapters");
+  if (adapters.is_array())
+    for (const auto& a : adapters)
+      args.push_back("--adapter-image=" + string_field(member(a, "source"), "name") + "=" +
+                     string_field(member(a, "source"), "image"));
+  if (!member(member(member(ws, "metadata"), "annotations"), annotations::kSelfTestSeconds)
+           .is_null())
+    args = {"--task=serve-self-test"};
+  json tmpl = build_pod_template(f, args);
   tmpl["spec"]["restartPolicy"] = "Always";
   return {{"apiVersion", "apps/v1"},
           {"kind", "StatefulSet"},

@@ -8,9 +8,11 @@
 // /root/.docker/config.json, the tuning.config ConfigMap at /mnt/config, emptyDirs at /mnt/data
 // and /mnt/results. With the annotation kaito.sh/self-test-seconds: N (an integer in 0..86400) it
 // runs the device burn-in `--task=self-test --duration-seconds=N` instead (a node check; the e2e
-// tests of the runtime use it). Until the inference server is wired, the inference
-// StatefulSet's container runs `kaito worker --task=serve-self-test`. Everything else (names,
-// labels, annotations, owner references, node selector, GPU requests from the SKU table,
+// tests of the runtime use it). The inference StatefulSet's container runs `kaito worker
+// --task=serve --preset=<preset> --port=5000` (actors/serve_unit.h: the preset's model served
+// with Kaito's endpoints; inference.adapters passed as --adapter-image, which the worker refuses
+// by name until it pulls images), or with that annotation `--task=serve-self-test`. Everything else
+// (names, labels, annotations, owner references, node selector, GPU requests from the SKU table,
 // services) has Kaito's shape (kaito.md 3.3, 3.4).
 //
 // Thread-safety: pure functions.

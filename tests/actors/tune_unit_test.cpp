@@ -69,6 +69,22 @@ TEST(TuneArgs, BadFlagsAreNamed) {
   EXPECT_EQ(parse_work_args({"--task=self-test", "--preset=p"}).error().where(), "--preset");
 }
 
+TEST(ServeArgs, ParsesAnInferencePodsFlags) {
+  auto w = parse_work_args({"--task=serve", "--preset=phi-3-mini-128k-instruct", "--port=5000"});
+  ASSERT_TRUE(w.ok()) << w.error().to_string();
+  EXPECT_EQ(w->task, "serve");
+  EXPECT_EQ(w->serve.preset, "phi-3-mini-128k-instruct");
+  EXPECT_EQ(w->serve.port, 5000);
+  EXPECT_EQ(parse_work_args({"--task=serve"}).error().where(), "--preset");
+  EXPECT_EQ(parse_work_args({"--task=serve", "--preset=p", "--port=0"}).error().where(), "--port");
+  EXPECT_EQ(parse_work_args({"--task=serve", "--preset=p", "--input-url=x"}).error().where(),
+            "--input-url");
+  auto adapters = parse_work_args({"--task=serve", "--preset=p", "--adapter-image=a=r.io/a:1"});
+  ASSERT_FALSE(adapters.ok());
+  EXPECT_EQ(adapters.error().code(), status_code::unimplemented);
+  EXPECT_EQ(adapters.error().where(), "inference.adapters");
+}
+
 std::string template_text(const std::string& method) {
   std::ifstream in(std::string(KAITO_SOURCE_DIR) + "/presets/tuning/" + method +
                    "-params-template.yaml");

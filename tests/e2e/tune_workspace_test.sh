@@ -7,7 +7,8 @@
 # missing push secret (FailedMount, as the kubelet's), then downloads the Parquet file, trains
 # QLoRA, and pushes the adapter image; `skopeo` pulls it back and the adapter is byte for byte the
 # one `kaito tune` writes for the same data and settings. A Workspace whose data URL answers 404
-# fails, the pod's message naming the field and the status.
+# fails, the pod's message naming the field and the status. Then an inference Workspace's pod
+# serves the same preset's model over HTTP until the Workspace is deleted.
 # Usage: tune_workspace_test.sh path/to/kaito SHARED_DIR   (exit 77 without docker-registry/skopeo)
 source "$(dirname "$0")/lib.sh"
 KAITO=${1:?usage: tune_workspace_test.sh path/to/kaito SHARED_DIR}
@@ -197,5 +198,36 @@ msg=$(K get pods -l job-name=tune-missing -o jsonpath='{.items[0].status.contain
 expect_has "$msg" "input.urls[0]"
 expect_has "$msg" "404"
 K delete workspace tune-missing > /dev/null
+
+# --- an inference Workspace: its pod serves the preset's model on 5000 + slot (slot 0 here)
+if python3 -c 'import socket; s=socket.socket(); s.bind(("0.0.0.0", 5000))' 2> /dev/null; then
+cat > "$E2E_WORK/inference.yaml" << 'YAML'
+apiVersion: kaito.sh/v1beta1
+kind: Workspace
+metadata:
+  name: serve-tiny
+resource:
+  instanceType: "Standard_NC24ads_A100_v4"
+  labelSelector:
+    matchLabels:
+      apps: serve-tiny
+inference:
+  preset:
+    name: phi-3-mini-128k-instruct
+YAML
+K apply -f "$E2E_WORK/inference.yaml" > /dev/null
+wait_for 60 "the inference Workspace is ready" \
+  sh -c "kubectl get workspace serve-tiny -o jsonpath='{.status.conditions[?(@.type==\"InferenceReady\")].status}' | grep -q True"
+expect_has "$(K logs serve-tiny-0 --tail=-1)" "serving phi-3-mini-128k-instruct on :5000"
+expect_has "$(curl -s http://127.0.0.1:5000/health)" '"status":"Healthy"'
+answer=$(curl -s http://127.0.0.1:5000/v1/chat/completions -H 'Content-Type: application/json' \
+  -d '{"model":"phi-3-mini-128k-instruct","messages":[{"role":"user","content":"Color of the sky?"}],"max_tokens":8,"temperature":0}')
+expect_has "$answer" '"object":"chat.completion"'
+expect_has "$answer" '"model":"phi-3-mini-128k-instruct"'
+K delete workspace serve-tiny > /dev/null
+wait_for 30 "the server stopped with its pod" sh -c "! curl -s -m 1 http://127.0.0.1:5000/health"
+else
+  echo "skipped: port 5000 is taken on this host, so the inference pod could not listen"
+fi
 e2e_stop
 echo "PASS"

@@ -180,7 +180,18 @@ TEST(WorkspaceDesired, InferenceStatefulSetAndServices) {
   EXPECT_EQ(sts["spec"]["selector"]["matchLabels"], json({{"kaito.sh/workspace", "tune"}}));
   EXPECT_EQ(sts["spec"]["template"]["metadata"]["labels"]["kaito.sh/workspace"], "tune");
   EXPECT_EQ(sts["spec"]["template"]["spec"]["containers"][0]["args"],
-            json::array({"--task=serve-self-test"}));
+            json::array({"--task=serve", "--preset=phi-3-mini-128k-instruct", "--port=5000"}));
+  // Adapters are passed on (the worker refuses them by name until it pulls images); the
+  // self-test annotation keeps the burn-in.
+  json with = ws;
+  with["inference"]["adapters"] = {{{"source", {{"name", "a1"}, {"image", "r.io/a1:1"}}}}};
+  EXPECT_EQ(build_inference_statefulset(with, f,
+                                        1)["spec"]["template"]["spec"]["containers"][0]["args"][3],
+            "--adapter-image=a1=r.io/a1:1");
+  with["metadata"]["annotations"]["kaito.sh/self-test-seconds"] = "1";
+  EXPECT_EQ(
+      build_inference_statefulset(with, f, 1)["spec"]["template"]["spec"]["containers"][0]["args"],
+      json::array({"--task=serve-self-test"}));
   json svc = build_service(ws, f);
   EXPECT_EQ(svc["spec"]["type"], "ClusterIP");
   EXPECT_EQ(svc["spec"]["ports"][0],

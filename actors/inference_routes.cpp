@@ -1,0 +1,158 @@
+// inference_routes; see inference_routes.h.
+#include "actors/inference_routes.h"
+
+#include <chrono>
+#include <cstdio>
+#include <random>
+
+#include "base/log.h"
+#include "protocol/api/chat_api.h"
+
+namespace kaito::actors {
+
+namespace {
+
+int64_t unix_now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+uint64_t fresh_seed() {
+  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  return rng();
+}
+
+std::string completion_id() {
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "chatcmpl-%016llx", static_cast<unsigned long long>(fresh_seed()));
+  return buf;
+}
+
+int http_code(const status& s) {
+  switch (s.code()) {
+    case status_code::invalid_argument:
+      return 400;
+    case status_code::not_found:
+      return 404;
+    case status_code::unimplemented:
+      return 501;
+    case status_code::resource_exhausted:
+      return 413;
+    default:
+      return 500;
+  }
+}
+
+engine::chat_options engine_options(const api::chat_params& p) {
+  engine::chat_options o;
+  o.max_tokens = p.max_tokens;
+  o.sampling.temperature = p.temperature;
+  o.sampling.top_p = p.top_p;
+  o.sampling.top_k = p.top_k;
+  o.sampling.repetition_penalty = p.repetition_penalty;
+  o.sampling.seed = p.has_seed ? p.seed : fresh_seed();
+  o.stop = p.stop;
+  return o;
+}
+
+api::chat_result to_result(const engine::chat_answer& a) {
+  api::chat_result r;
+  r.text = a.text;
+  r.prompt_tokens = a.prompt_tokens;
+  r.completion_tokens = a.completion_tokens;
+  r.finish_reason = a.length ? "length" : "stop";
+  return r;
+}
+
+void reply_json(http_reply& out, int code, std::string body) {
+  out.status = code;
+  out.content_type = "application/json";
+  out.body = std::move(body);
+}
+
+void openai_chat(const engine::chat_service& svc, const std::string& name, const http_call& call,
+                 http_reply& out) {
+  auto req = api::parse_openai_chat_request(call.body);
+  if (!req.ok())
+    return reply_json(out, http_code(req.error()), api::openai_error_body(req.error()));
+  if (!req->model.empty() && req->model != name) {
+    status s(status_code::not_found, "The model `" + req->model + "` does not exist.", "model");
+    return reply_json(out, 404, api::openai_error_body(s));
+  }
+  const std::string id = completion_id();
+  const int64_t created = unix_now();
+  engine::chat_options o = engine_options(req->params);
+  if (!req->stream) {
+    auto a = svc.chat(req->messages, o);
+    if (!a.ok()) return reply_json(out, http_code(a.error()), api::openai_error_body(a.error()));
+    return reply_json(out, 200, api::openai_chat_response(to_result(*a), name, id, created));
+  }
+  // Server-Sent Events: the role, the pieces as they come, the finish reason, [DONE].
+  const std::string role = "assistant";
+  bool open = out.start_stream(200, "text/event-stream") &&
+              out.write_chunk(api::openai_chat_chunk(id, name, created, &role, nullptr, nullptr));
+  auto a = svc.chat(req->messages, o, [&](const std::string& piece) {
+    open = open &&
+           out.write_chunk(api::openai_chat_chunk(id, name, created, nullptr, &piece, nullptr));
+    return open;
+  });
+  if (!open) return;
+  if (!a.ok()) {  // headers are gone: the error travels as one more event
+    out.write_chunk("data: " + api::openai_error_body(a.error()) + "\n\n");
+    return;
+  }
+  const std::string reason = a->length ? "length" : "stop";
+  out.write_chunk(api::openai_chat_chunk(id, name, created, nullptr, nullptr, &reason));
+  out.write_chunk(api::openai_stream_done());
+}
+
+void legacy_chat(const engine::chat_service& svc, const http_call& call, http_reply& out) {
+  auto req = api::parse_legacy_chat_request(call.body);
+  if (!req.ok())
+    return reply_json(out, http_code(req.error()), api::legacy_error_body(req.error()));
+  engine::chat_options o = engine_options(req->params);
+  // generate_kwargs.max_length counts the prompt too, as in transformers.
+  o.max_total_tokens = req->params.max_tokens;
+  o.max_tokens = req->params.max_tokens;
+  auto a = req->messages.empty() ? svc.complete_text(req->prompt, o) : svc.chat(req->messages, o);
+  if (!a.ok()) return reply_json(out, http_code(a.error()), api::legacy_error_body(a.error()));
+  // The text-generation pipeline returns the prompt with the answer (return_full_text).
+  std::string text = req->messages.empty() ? req->prompt + a->text : a->text;
+  reply_json(out, 200, api::legacy_chat_response(text));
+}
+
+}  // namespace
+
+http_handler inference_routes(const engine::chat_service& service, std::string name) {
+  return [&service, name](const http_call& call, http_reply& out) {
+    const auto t0 = std::chrono::steady_clock::now();
+    const bool get = call.method == "GET", post = call.method == "POST";
+    if (call.path == "/health" && get) {
+      reply_json(out, 200, "{\"status\":\"Healthy\"}");
+    } else if (call.path == "/" && get) {
+      reply_json(out, 200, "{\"message\":\"Server is running\"}");
+    } else if (call.path == "/v1/models" && get) {
+      reply_json(out, 200, api::openai_models_body({name}, unix_now()));
+    } else if (call.path == "/v1/chat/completions" && post) {
+      openai_chat(service, name, call, out);
+    } else if (call.path == "/chat" && post) {
+      legacy_chat(service, call, out);
+    } else if (call.path == "/health" || call.path == "/" || call.path == "/v1/models" ||
+               call.path == "/v1/chat/completions" || call.path == "/chat") {
+      reply_json(out, 405, "{\"detail\":\"Method Not Allowed\"}");
+    } else {
+      reply_json(out, 404, "{\"detail\":\"Not Found\"}");
+    }
+    const auto ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
+            .count();
+    log_info(logger("http"), "request",
+             {{"method", call.method},
+              {"path", call.path},
+              {"status", std::to_string(out.status)},
+              {"ms", std::to_string(ms)}});
+  };
+}
+
+}  // namespace kaito::actors

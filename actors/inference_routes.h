@@ -1,0 +1,27 @@
+// inference_routes: the inference server's endpoints over one chat_service, as Kaito's runtimes
+// answer them (reference/kaito.md 4.2, 4.3):
+//   GET  /health                 {"status":"Healthy"}
+//   GET  /                       {"message":"Server is running"}
+//   GET  /v1/models              the served model name (OpenAI list)
+//   POST /v1/chat/completions    OpenAI chat completion; "stream": true answers Server-Sent Events
+//                                (chat.completion.chunk ... data: [DONE])
+//   POST /chat                   Kaito's legacy transformers API: prompt or messages +
+//                                generate_kwargs -> {"Result": text}
+// Bodies: protocol/api/chat_api.h. Errors: 400 naming the field (OpenAI error JSON, or
+// {"detail": ...} on /chat), 404 for another model name or path, 405 for another method, 501 for
+// settings we do not implement (n > 1, tools, logprobs), 500 when generation fails. An unseeded
+// sampled request draws a fresh seed. One structured log line per request.
+// Thread-safety: the handler may run on several connection threads (chat_service takes turns).
+#pragma once
+
+#include <string>
+
+#include "actors/http_server.h"
+#include "engine/chat_service.h"
+
+namespace kaito::actors {
+
+// The handler for http_server; `service` must outlive it.
+http_handler inference_routes(const engine::chat_service& service, std::string served_model_name);
+
+}  // namespace kaito::actors

@@ -1,0 +1,32 @@
+// serve_unit: the work of a Kaito inference pod (`kaito worker` --task=serve, actors/work_args.h):
+// the preset's model folder (--model-dir, else $KAITO_MODELS_DIR/<preset>) loaded into an
+// engine::chat_service and served with inference_routes on 0.0.0.0:<port + slot> (Kaito's
+// servers listen on 5000 + the local rank; the slot keeps two pods of one machine apart) under
+// the preset's name, until cancel. on_ready is called once the server listens, with a line saying
+// where ("serving phi-3-mini-128k-instruct on :5001"); the pod turns Ready then.
+// Errors (no model folder, a model that does not load, a port in use) name the flag or file.
+// Thread-safety: one call per thread.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "actors/work_args.h"
+#include "base/status.h"
+
+namespace kaito::actors {
+
+struct serve_unit_env {
+  std::string models_dir;  // $KAITO_MODELS_DIR
+  uint32_t slot = 0;
+  std::string host = "0.0.0.0";
+};
+
+// Returns once cancel is set (ok) or on an error.
+status run_serve_unit(const serve_args& a, const serve_unit_env& env,
+                      const std::atomic<bool>& cancel,
+                      const std::function<void(const std::string& ready_text)>& on_ready);
+
+}  // namespace kaito::actors

@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# End to end: `kaito serve` on the tiny chat model with an adapter `kaito tune` wrote, driven by
+# real clients: the `openai` Python package (chat completion, the same answer streamed, models,
+# a wrong model and a bad field as APIError with the field named) and curl (Kaito's legacy /chat,
+# /health, 404, 405, a malformed body). SIGTERM stops it cleanly (exit 0).
+# Usage: serve_test.sh path/to/kaito SHARED_DIR   (exit 77 without python3's openai package)
+set -euo pipefail
+KAITO=${1:?usage: serve_test.sh path/to/kaito SHARED_DIR}
+SHARED=${2:?shared dir}
+SRC=$(cd "$(dirname "$0")/../.." && pwd)
+python3 -c "import openai" 2> /dev/null || { echo "SKIP: no openai package"; exit 77; }
+WORK=$(mktemp -d)
+PID=""
+cleanup() {
+  [[ -n "$PID" ]] && kill -9 "$PID" 2> /dev/null
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+fail() {
+  echo "FAIL: $*" >&2
+  tail -20 "$WORK/serve.log" >&2 || true
+  exit 1
+}
+has() { [[ "$1" == *"$2"* ]] || fail "expected [$2] in: $1"; echo "ok: $2"; }
+
+M=$WORK/tiny-chat
+mkdir -p "$M"
+cp "$SHARED/fixtures/tiny-phi3/base/config.json" "$SHARED/fixtures/tiny-phi3/base/model.safetensors" "$M/"
+cp "$SRC/tests/data/tiny-chat/tokenizer.json" "$SRC/tests/data/tiny-chat/tokenizer_config.json" "$M/"
+"$KAITO" tune --model "$M" --data "$SRC/tests/data/tiny-chat/chat.jsonl" --out "$WORK/adapter" \
+  --max-steps 8 --lr 5e-3 > "$WORK/tune.log" 2>&1 || fail "kaito tune: $(cat "$WORK/tune.log")"
+
+"$KAITO" serve --model "$M" --adapter "$WORK/adapter" --port 0 --served-model-name tiny-chat \
+  > "$WORK/serve.out" 2> "$WORK/serve.log" &
+PID=$!
+for _ in $(seq 1 200); do
+  grep -q "on http://" "$WORK/serve.out" 2> /dev/null && break
+  kill -0 "$PID" 2> /dev/null || fail "kaito serve exited"
+  sleep 0.05
+done
+URL=$(grep -o 'http://127.0.0.1:[0-9]*' "$WORK/serve.out" | head -1)
+[[ -n "$URL" ]] || fail "no address in: $(cat "$WORK/serve.out")"
+echo "ok: serving at $URL"
+
+out=$(URL=$URL python3 - << 'PY'
+import os, openai
+c = openai.OpenAI(base_url=os.environ["URL"] + "/v1", api_key="unused")
+msgs = [{"role": "user", "content": "Color of the sky?"}]
+r = c.chat.completions.create(model="tiny-chat", messages=msgs, max_tokens=12, temperature=0)
+a = r.choices[0]
+assert r.object == "chat.completion" and a.message.role == "assistant", r
+assert a.finish_reason in ("stop", "length"), a.finish_reason
+assert r.usage.completion_tokens >= 1 and r.usage.total_tokens == r.usage.prompt_tokens + r.usage.completion_tokens, r.usage
+text = a.message.content
+s = c.chat.completions.create(model="tiny-chat", messages=msgs, max_tokens=12, temperature=0, stream=True)
+pieces, reasons = [], []
+for ch in s:
+    d = ch.choices[0]
+    if d.delta.content: pieces.append(d.delta.content)
+    if d.finish_reason: reasons.append(d.finish_reason)
+assert "".join(pieces) == text, (pieces, text)
+assert reasons == [a.finish_reason], reasons
+print("greedy equals streamed:", repr(text))
+again = c.chat.completions.create(model="tiny-chat", messages=msgs, max_tokens=12, temperature=0.8, seed=7)
+again2 = c.chat.completions.create(model="tiny-chat", messages=msgs, max_tokens=12, temperature=0.8, seed=7)
+assert again.choices[0].message.content == again2.choices[0].message.content
+print("seeded sampling repeats")
+print("models:", [m.id for m in c.models.list()])
+try:
+    c.chat.completions.create(model="other", messages=msgs)
+    raise SystemExit("a wrong model was served")
+except openai.NotFoundError as e:
+    print("wrong model:", e.status_code)
+try:
+    c.chat.completions.create(model="tiny-chat", messages=msgs, temperature=7)
+    raise SystemExit("temperature 7 was accepted")
+except openai.BadRequestError as e:
+    print("bad field:", e.status_code, e.body.get("param"))
+PY
+) || fail "openai client: $out"
+has "$out" "greedy equals streamed:"
+has "$out" "seeded sampling repeats"
+has "$out" "models: ['tiny-chat']"
+has "$out" "wrong model: 404"
+has "$out" "bad field: 400 temperature"
+
+has "$(curl -s "$URL/health")" '"status":"Healthy"'
+legacy=$(curl -s -X POST "$URL/chat" -H 'Content-Type: application/json' \
+  -d '{"prompt":"The sky is","generate_kwargs":{"max_length":20,"do_sample":false}}')
+has "$legacy" '"Result":"The sky is'
+has "$(curl -s -X POST "$URL/chat" -d '{}')" 'Text generation parameter prompt required'
+has "$(curl -s -o /dev/null -w '%{http_code}' "$URL/nope")" "404"
+has "$(curl -s -o /dev/null -w '%{http_code}' "$URL/v1/chat/completions")" "405"
+has "$(curl -s -X POST "$URL/v1/chat/completions" -d '{"messages": [')" '"type":"invalid_request_error"'
+
+kill -TERM "$PID"
+rc=0
+wait "$PID" || rc=$?
+PID=""
+[[ $rc -eq 0 ]] || fail "kaito serve exited $rc on SIGTERM"
+echo "PASS"
