@@ -2,7 +2,6 @@
 #include "actors/serve_unit.h"
 
 #include <chrono>
-#include <filesystem>
 #include <thread>
 
 #include "actors/http_server.h"
@@ -14,21 +13,7 @@ namespace kaito::actors {
 status run_serve_unit(const serve_args& a, const serve_unit_env& env,
                       const std::atomic<bool>& cancel,
                       const std::function<void(const std::string&)>& on_ready) {
-  std::string dir = a.model_dir;
-  if (dir.empty()) {
-    if (env.models_dir.empty())
-      return status(status_code::failed_precondition,
-                    "no model folder for preset " + a.preset +
-                        ": start the machine with --models DIR (DIR/" + a.preset +
-                        "/ a Hugging Face folder)",
-                    "KAITO_MODELS_DIR");
-    dir = env.models_dir + "/" + a.preset;
-  }
-  std::error_code ec;
-  if (!std::filesystem::exists(dir + "/config.json", ec))
-    return status(status_code::failed_precondition,
-                  "no Hugging Face model for preset " + a.preset + " at " + dir,
-                  a.model_dir.empty() ? "KAITO_MODELS_DIR" : "--model-dir");
+  KAITO_ASSIGN_OR_RETURN(std::string dir, preset_model_dir(a.preset, a.model_dir, env.models_dir));
   engine::chat_service_config c;
   c.model_dir = dir;
   KAITO_ASSIGN_OR_RETURN(auto service, engine::chat_service::load(c));

@@ -54,23 +54,9 @@ result<tune_unit_result> run_tune_unit(
   };
   tune_unit_result out;
   // 1. The model.
-  std::string model_dir = a.model_dir;  // a path on the machine, not under the pod root
-  if (model_dir.empty()) {
-    if (env.models_dir.empty())
-      return status(status_code::failed_precondition,
-                    "no model folder for preset " + a.preset +
-                        ": start the machine with --models DIR (DIR/" + a.preset +
-                        "/ a Hugging Face folder)",
-                    "KAITO_MODELS_DIR");
-    model_dir = env.models_dir + "/" + a.preset;
-  }
+  KAITO_ASSIGN_OR_RETURN(std::string model_dir,
+                         preset_model_dir(a.preset, a.model_dir, env.models_dir));
   std::error_code ec;
-  if (!fs::exists(model_dir + "/config.json", ec))
-    return status(status_code::failed_precondition,
-                  "no Hugging Face model for preset " + a.preset + " at " + model_dir +
-                      " (want config.json, *.safetensors, tokenizer.json, "
-                      "tokenizer_config.json)",
-                  a.model_dir.empty() ? "KAITO_MODELS_DIR" : "--model-dir");
   // 2. Where the adapter goes, and with which credentials.
   KAITO_ASSIGN_OR_RETURN(art::image_reference ref,
                          art::parse_image_reference(a.output_image, "--output-image"));

@@ -60,4 +60,10 @@ struct work_args {
 };
 result<work_args> parse_work_args(const std::vector<std::string>& args);
 
+// The machine folder a tune or serve unit loads for `preset`: model_dir_flag (--model-dir) when
+// given, else <models_dir>/<preset> ($KAITO_MODELS_DIR). failed_precondition naming
+// KAITO_MODELS_DIR (or --model-dir) when it is not set or holds no config.json.
+result<std::string> preset_model_dir(const std::string& preset, const std::string& model_dir_flag,
+                                     const std::string& models_dir);
+
 }  // namespace kaito::actors
