@@ -18,6 +18,7 @@
 #include <boost/beast/http.hpp>
 
 #include "base/log.h"
+#include "k8s/client/http_read.h"
 #include "k8s/client/timed_socket.h"
 
 namespace kaito::actors {
@@ -111,31 +112,24 @@ void http_server::impl::serve_requests(k8s::timed_socket& ts) {
     parser.header_limit(64 * 1024);
     parser.body_limit(opts.max_body_bytes);
     beast::error_code ec;
-    if (buf.size() > 0)
-      ts.arm_read(ms(opts.request_timeout_ms));
-    else
-      ts.arm_idle(ms(opts.idle_timeout_ms), ms(opts.request_timeout_ms));
-    http::read_header(ts, buf, parser, ec);
-    if (!ec && !parser.is_done()) {
-      if (beast::iequals(parser.get()[http::field::expect], "100-continue")) {
-        http::response<http::empty_body> cont{http::status::continue_, 11};
-        http::write(ts, cont, ec);
-      }
-      if (!ec) http::read(ts, buf, parser, ec);
-    }
-    ts.disarm_read();
-    if (ec) {
-      if (ec == net::error::timed_out && ts.timed_out_reading())
+    switch (k8s::read_http_request(ts, ts, buf, parser, ms(opts.idle_timeout_ms),
+                                   ms(opts.request_timeout_ms))) {
+      case k8s::http_read::ok:
+        break;
+      case k8s::http_read::timed_out_partial:
         send(ts, 408, "application/json", error_json("the request took too long to arrive"), false,
              ec);
-      else if (ec == http::error::body_limit)
+        return;
+      case k8s::http_read::too_large:
         send(ts, 413, "application/json",
              error_json("the body is over " + std::to_string(opts.max_body_bytes) + " bytes"),
              false, ec);
-      else if (ec.category() == http::make_error_code(http::error::end_of_stream).category() &&
-               ec != http::error::end_of_stream && ec != http::error::partial_message)
+        return;
+      case k8s::http_read::malformed:
         send(ts, 400, "application/json", error_json("malformed HTTP request"), false, ec);
-      return;
+        return;
+      default:
+        return;  // closed, or idle past the keep-alive timeout
     }
     auto& req = parser.get();
     http_call call;

@@ -26,6 +26,7 @@
 #include "k8s/apiserver/object_meta.h"
 #include "k8s/apiserver/pki.h"
 #include "k8s/apiserver/route.h"
+#include "k8s/client/http_read.h"
 #include "k8s/client/timed_socket.h"
 
 namespace kaito::k8s::apiserver {
@@ -182,41 +183,26 @@ void api_server::impl::serve_stream(Stream& sock, timed_socket& ts, int fd) {
     parser.body_limit(opts.max_body_bytes);
     beast::error_code ec;
     // Idle keep-alive until the first byte, then the whole request within the request timeout.
-    if (buf.size() > 0)
-      ts.arm_read(ms(opts.request_timeout_ms));
-    else
-      ts.arm_idle(ms(opts.idle_timeout_ms), ms(opts.request_timeout_ms));
-    http::read_header(sock, buf, parser, ec);
-    if (!ec && !parser.is_done()) {
-      // curl and others wait for this before sending a large body.
-      auto expect = parser.get()[http::field::expect];
-      if (beast::iequals(expect, "100-continue")) {
-        http::response<http::empty_body> cont{http::status::continue_, 11};
-        http::write(sock, cont, ec);
-      }
-      if (!ec) http::read(sock, buf, parser, ec);
-    }
-    ts.disarm_read();
-    if (ec) {
-      if (ec == net::error::timed_out) {
-        if (ts.timed_out_reading()) {
-          log_info(log, "request timed out: closing a slow client",
-                   {{"timeout_ms", std::to_string(opts.request_timeout_ms)}});
-          send(sock,
-               error_response(408, "Timeout",
-                              "the request was not received within " +
-                                  std::to_string(opts.request_timeout_ms) + " ms"),
-               false, ec);
-        }
-      } else if (ec == http::error::body_limit) {
+    beast::error_code read_error;
+    const k8s::http_read got = k8s::read_http_request(
+        sock, ts, buf, parser, ms(opts.idle_timeout_ms), ms(opts.request_timeout_ms), &read_error);
+    if (got != k8s::http_read::ok) {
+      if (got == k8s::http_read::timed_out_partial) {
+        log_info(log, "request timed out: closing a slow client",
+                 {{"timeout_ms", std::to_string(opts.request_timeout_ms)}});
+        send(sock,
+             error_response(408, "Timeout",
+                            "the request was not received within " +
+                                std::to_string(opts.request_timeout_ms) + " ms"),
+             false, ec);
+      } else if (got == k8s::http_read::too_large) {
         send(sock,
              error_response(413, "RequestEntityTooLarge",
                             "the request is too large: limit is " +
                                 std::to_string(opts.max_body_bytes) + " bytes"),
              false, ec);
-      } else if (ec.category() == http::make_error_code(http::error::end_of_stream).category() &&
-                 ec != http::error::end_of_stream && ec != http::error::partial_message) {
-        send(sock, bad_request(std::string("malformed HTTP request: ") + ec.message()), false, ec);
+      } else if (got == k8s::http_read::malformed) {
+        send(sock, bad_request("malformed HTTP request: " + read_error.message()), false, ec);
       }
       break;
     }
