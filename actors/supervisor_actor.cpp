@@ -10,7 +10,8 @@
 //                                          its bound pods dispatched (run_pod)
 //   heartbeats ── silent > node_timeout or handle down ──▶ lost: Node NotReady, pods evicted
 //   pod events / tick ──▶ run_pod for bound, non-terminal, not yet running pods; stop_pod on delete
-//   pod_report ──▶ apply_pod_report (pool) + Events; progress lines kept for `logs`
+//   pod_report ──▶ apply_pod_report (pool, one at a time per pod, in order) + Events; progress
+//                  lines kept for `logs`
 //
 // Blocking k8s calls run on rt->pool; their results come back as (k8s_done_atom, id, code, text).
 // The shell requests live in supervisor_shell.cpp, the shared state in supervisor_state.h.
@@ -361,6 +362,50 @@ void append_pod_log(const supervisor_runtime* rt, const json& pod, const std::st
   out << line << "\n";
 }
 
+// Writes one report (pool) and Events; report_done_atom comes back when it is written, so that
+// the pod's next report is applied after it.
+void apply_report(self_ptr self, const msg::pod_report& r) {
+  auto& st = self->state;
+  auto report = to_controller_report(r);
+  auto pod = st.rt->cache("pod").get(r.ns, r.name);
+  int32_t prior_restarts = 0;
+  if (pod && (*pod)["status"].is_object() && (*pod)["status"].contains("containerStatuses") &&
+      (*pod)["status"]["containerStatuses"].is_array() &&
+      !(*pod)["status"]["containerStatuses"].empty())
+    prior_restarts = (*pod)["status"]["containerStatuses"][0].value("restartCount", 0);
+  auto* rt = st.rt;
+  json pod_obj = pod ? *pod : json();
+  st.reports_in_flight.insert(r.uid);
+  caf::actor me = caf::actor_cast<caf::actor>(self);
+  rt->pool->submit([me, rt, r, rep = *report, pod_obj, prior_restarts] {
+    auto applied = ctl::apply_pod_report(*rt->client, r.ns, r.name, rep);
+    if (!applied.ok()) {
+      log_warn(slog(), "pod status write failed",
+               {{"pod", r.ns + "/" + r.name}, {"error", applied.error().to_string()}});
+    } else if (*applied && pod_obj.is_object() && rt->events) {
+      if (r.restart_count > prior_restarts)
+        (void)rt->events->record(pod_obj, ctl::event_type::warning, "BackOff",
+                                 "Back-off restarting failed container (restart " +
+                                     std::to_string(r.restart_count) + ", exit " +
+                                     std::to_string(r.exit_code) + ")");
+      if (r.phase == "Failed")
+        (void)rt->events->record(pod_obj, ctl::event_type::warning, "Failed",
+                                 "exit code " + std::to_string(r.exit_code) + ": " + r.reason);
+    }
+    caf::anon_send(me, report_done_atom::value, r.uid);
+  });
+}
+
+void on_report_done(self_ptr self, const std::string& uid) {
+  auto& st = self->state;
+  st.reports_in_flight.erase(uid);
+  auto it = st.reports_waiting.find(uid);
+  if (it == st.reports_waiting.end()) return;
+  msg::pod_report next = std::move(it->second);
+  st.reports_waiting.erase(it);
+  if (st.leader) apply_report(self, next);
+}
+
 void on_pod_report(self_ptr self, const msg::pod_report& r) {
   auto& st = self->state;
   std::string key = r.ns + "/" + r.name;
@@ -371,34 +416,12 @@ void on_pod_report(self_ptr self, const msg::pod_report& r) {
            (r.message.empty() ? "" : ": " + r.message);
   if (!line.empty() && st.logs.add(key, line) && pod) append_pod_log(st.rt, *pod, line);
   if (!st.leader) return;
-  auto report = to_controller_report(r);
-  if (!report) return;
-  int32_t prior_restarts = 0;
-  if (pod && (*pod)["status"].is_object() && (*pod)["status"].contains("containerStatuses") &&
-      (*pod)["status"]["containerStatuses"].is_array() &&
-      !(*pod)["status"]["containerStatuses"].empty())
-    prior_restarts = (*pod)["status"]["containerStatuses"][0].value("restartCount", 0);
-  auto* rt = st.rt;
-  json pod_obj = pod ? *pod : json();
-  run_blocking(self, [rt, r, rep = *report, pod_obj, prior_restarts] {
-    auto applied = ctl::apply_pod_report(*rt->client, r.ns, r.name, rep);
-    if (!applied.ok()) {
-      log_warn(slog(), "pod status write failed",
-               {{"pod", r.ns + "/" + r.name}, {"error", applied.error().to_string()}});
-      return msg::shell_reply{};
-    }
-    if (*applied && pod_obj.is_object() && rt->events) {
-      if (r.restart_count > prior_restarts)
-        (void)rt->events->record(pod_obj, ctl::event_type::warning, "BackOff",
-                                 "Back-off restarting failed container (restart " +
-                                     std::to_string(r.restart_count) + ", exit " +
-                                     std::to_string(r.exit_code) + ")");
-      if (r.phase == "Failed")
-        (void)rt->events->record(pod_obj, ctl::event_type::warning, "Failed",
-                                 "exit code " + std::to_string(r.exit_code) + ": " + r.reason);
-    }
-    return msg::shell_reply{};
-  });
+  if (!to_controller_report(r)) return;
+  if (st.reports_in_flight.count(r.uid)) {  // the previous one is still being written
+    st.reports_waiting[r.uid] = r;
+    return;
+  }
+  apply_report(self, r);
 }
 
 // --- behaviour ---------------------------------------------------------------------------------
@@ -504,6 +527,7 @@ caf::behavior supervisor_behavior(self_ptr self, supervisor_runtime* rt) {
       [=](const msg::machine_hello& h) { return on_hello(self, h); },
       [=](const msg::machine_heartbeat& hb) { on_heartbeat(self, hb); },
       [=](const msg::pod_report& r) { on_pod_report(self, r); },
+      [=](report_done_atom, const std::string& uid) { on_report_done(self, uid); },
       [=](const msg::shell_request& r) { return on_shell(self, r); },
       [=](const msg::shell_complete& c) {
         msg::shell_completions out;

@@ -14,5 +14,6 @@ using tick_atom = caf::atom_constant<caf::atom("stick")>;
 using event_atom = caf::atom_constant<caf::atom("kevent")>;
 using leader_atom = caf::atom_constant<caf::atom("leader")>;
 using k8s_done_atom = caf::atom_constant<caf::atom("kdone")>;
+using report_done_atom = caf::atom_constant<caf::atom("rptdone")>;
 
 }  // namespace kaito::actors

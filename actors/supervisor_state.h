@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -37,7 +38,11 @@ struct supervisor_state {
   std::map<std::string, machine_link> links;          // machine name ->
   std::map<std::string, dispatched_pod> dispatched;   // pod uid ->
   std::map<std::string, std::string> mount_failures;  // pod "ns/name" -> FailedMount reported
-  std::map<std::string, caf::actor> reconcilers;      // "kind ns/name" ->
+  // Pod reports are applied one at a time per pod, in arrival order (the pool has several
+  // threads): the newest report that arrived meanwhile waits, older waiting ones are dropped.
+  std::set<std::string> reports_in_flight;                 // pod uid
+  std::map<std::string, msg::pod_report> reports_waiting;  // pod uid ->
+  std::map<std::string, caf::actor> reconcilers;           // "kind ns/name" ->
   std::map<std::string, int> absent_ticks;
   steady_time leading_since{};
   std::map<std::string, steady_time> node_repairs;  // node -> last NotReady/eviction sweep
