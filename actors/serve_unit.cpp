@@ -6,6 +6,7 @@
 
 #include "actors/http_server.h"
 #include "actors/inference_routes.h"
+#include "base/log.h"
 #include "engine/chat_service.h"
 
 namespace kaito::actors {
@@ -16,6 +17,7 @@ status run_serve_unit(const serve_args& a, const serve_unit_env& env,
   KAITO_ASSIGN_OR_RETURN(std::string dir, preset_model_dir(a.preset, a.model_dir, env.models_dir));
   engine::chat_service_config c;
   c.model_dir = dir;
+  log_info(logger("serve"), "loading", {{"preset", a.preset}, {"dir", dir}});
   KAITO_ASSIGN_OR_RETURN(auto service, engine::chat_service::load(c));
   if (cancel) return {};
   http_server_options o;
@@ -24,6 +26,8 @@ status run_serve_unit(const serve_args& a, const serve_unit_env& env,
   if (port > 65535) return invalid_argument("port + slot is past 65535", "--port");
   o.port = static_cast<uint16_t>(port);
   KAITO_ASSIGN_OR_RETURN(auto server, http_server::start(o, inference_routes(*service, a.preset)));
+  log_info(logger("serve"), "listening",
+           {{"preset", a.preset}, {"port", std::to_string(server->port())}});
   if (on_ready)
     on_ready("serving " + a.preset + " on :" + std::to_string(server->port()) +
              " (POST /v1/chat/completions, /chat; GET /health)");
