@@ -2,13 +2,11 @@
 #include "engine/chat_service.h"
 
 #include <algorithm>
-#include <filesystem>
-#include <fstream>
-#include <optional>
-#include <sstream>
 
+#include "engine/file_text.h"
 #include "engine/generate.h"
 #include "engine/lora_merge.h"
+#include "engine/model_chat.h"
 #include "engine/peft_adapter.h"
 #include "engine/tokenizer_stream.h"
 
@@ -16,23 +14,11 @@ namespace kaito::engine {
 
 namespace {
 
-std::optional<std::string> read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return std::nullopt;
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-status in_file(const status& st, const std::string& file) {
-  std::string where = st.where().empty() ? file : file + ": " + st.where();
-  return status(st.code(), st.message(), where);
-}
-
 // generation_config.json's eos_token_id (an integer or a list), when the file is there.
 result<std::vector<int64_t>> generation_eos(const std::string& dir) {
-  auto text = read_file(dir + "/generation_config.json");
-  if (!text) return std::vector<int64_t>();
+  auto text = read_text(dir + "/generation_config.json");
+  if (!text.ok() && text.error().code() == status_code::not_found) return std::vector<int64_t>();
+  KAITO_TRY(text);
   auto j = nlohmann::json::parse(*text, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded() || !j.is_object())
     return invalid_argument("not a JSON object", dir + "/generation_config.json");
@@ -96,26 +82,10 @@ result<std::unique_ptr<chat_service>> chat_service::load(const chat_service_conf
     status merged = lora_merge(s->model_.get(), *adapter);
     if (!merged.ok()) return in_file(merged, a);
   }
-  auto tok = tokenizer::from_file(dir + "/tokenizer.json");
-  if (!tok.ok()) return in_file(tok.error(), dir + "/tokenizer.json");
-  s->tok_ = std::make_unique<tokenizer>(std::move(*tok));
-  const std::string cfg_path = dir + "/tokenizer_config.json";
-  auto cfg_text = read_file(cfg_path);
-  if (cfg_text) {
-    auto j = nlohmann::json::parse(*cfg_text, nullptr, false);
-    if (!cfg.chat_template_path.empty() && j.is_object()) j["chat_template"] = "";
-    auto parsed = parse_tokenizer_config(j.is_discarded() ? *cfg_text : j.dump());
-    if (!parsed.ok()) return in_file(parsed.error(), cfg_path);
-    s->tok_config_ = std::move(*parsed);
-  } else if (cfg.chat_template_path.empty()) {
-    return status(status_code::not_found, "no tokenizer_config.json (its chat_template)", cfg_path);
-  }
-  auto tmpl = cfg.chat_template_path.empty() ? chat_template::compile(s->tok_config_.chat_template)
-                                             : chat_template::from_file(cfg.chat_template_path);
-  if (!tmpl.ok())
-    return in_file(tmpl.error(), cfg.chat_template_path.empty() ? cfg_path + ": chat_template"
-                                                                : cfg.chat_template_path);
-  s->template_ = std::make_unique<chat_template>(std::move(*tmpl));
+  KAITO_ASSIGN_OR_RETURN(model_chat chat, load_model_chat(dir, cfg.chat_template_path));
+  s->tok_ = std::move(chat.tok);
+  s->tok_config_ = std::move(chat.config);
+  s->template_ = std::move(chat.tmpl);
   std::vector<int64_t> ends = s->model_->config.eos_token_ids;
   KAITO_ASSIGN_OR_RETURN(std::vector<int64_t> gen, generation_eos(dir));
   ends.insert(ends.end(), gen.begin(), gen.end());

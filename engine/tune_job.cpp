@@ -2,48 +2,20 @@
 #include "engine/tune_job.h"
 
 #include <algorithm>
-#include <cerrno>
 #include <cstdio>
-#include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <memory>
-#include <sstream>
 #include <utility>
-
-#include <nlohmann/json.hpp>
 
 #include "engine/chat_dataset.h"
 #include "engine/chat_template.h"
+#include "engine/file_text.h"
+#include "engine/model_chat.h"
 #include "engine/model_weights.h"
 #include "engine/peft_adapter.h"
 #include "engine/tokenizer.h"
 
 namespace kaito::engine {
-
-namespace {
-
-result<std::string> read_text(const std::string& path) {
-  errno = 0;
-  std::ifstream f(path, std::ios::binary);
-  if (!f)
-    return status(errno == ENOENT ? status_code::not_found : status_code::io_error,
-                  std::string("cannot open: ") + std::strerror(errno != 0 ? errno : EIO), path);
-  std::ostringstream ss;
-  ss << f.rdbuf();
-  if (f.bad()) return status(status_code::io_error, "cannot read", path);
-  return ss.str();
-}
-
-// `file: ` before an error's place, so it names the file and the field or line in it (unless
-// the place already starts with the file).
-status in_file(const status& st, const std::string& file) {
-  const std::string& w = st.where();
-  const std::string where = w.empty() ? file : w.rfind(file, 0) == 0 ? w : file + ": " + w;
-  return status(st.code(), st.message(), where);
-}
-
-}  // namespace
 
 lora_config tune_job::default_lora() {
   lora_config c;
@@ -103,38 +75,10 @@ status replace_checkpoint(const std::string& dir,
 }
 
 result<tune_data> load_tune_data(const tune_job& j, const model_config& c) {
-  const std::string tok_path = j.model_dir + "/tokenizer.json";
-  auto tok = tokenizer::from_file(tok_path);
-  if (!tok.ok()) return in_file(tok.error(), tok_path);
-  const std::string cfg_path = j.model_dir + "/tokenizer_config.json";
-  hf_tokenizer_config tc;
-  auto cfg_text = read_text(cfg_path);
-  if (cfg_text.ok()) {
-    auto parsed = parse_tokenizer_config(*cfg_text);
-    // A template file stands in for a missing or unusable chat_template; bos / eos still come
-    // from this file.
-    if (!parsed.ok() && !j.chat_template_path.empty() &&
-        parsed.error().where() == "chat_template") {
-      auto js = nlohmann::json::parse(*cfg_text, nullptr, /*allow_exceptions=*/false);
-      if (js.is_object()) {
-        js["chat_template"] = "";
-        parsed = parse_tokenizer_config(js.dump());
-      }
-    }
-    if (!parsed.ok()) return in_file(parsed.error(), cfg_path);
-    tc = std::move(parsed).value();
-  } else if (j.chat_template_path.empty()) {
-    return status(status_code::not_found,
-                  "no tokenizer_config.json (its chat_template and bos/eos tokens); give "
-                  "--chat-template FILE for the template",
-                  cfg_path);
-  }
-  result<chat_template> tmpl = j.chat_template_path.empty()
-                                   ? chat_template::compile(tc.chat_template)
-                                   : chat_template::from_file(j.chat_template_path);
-  if (!tmpl.ok())
-    return in_file(tmpl.error(), j.chat_template_path.empty() ? cfg_path + ": chat_template"
-                                                              : j.chat_template_path);
+  KAITO_ASSIGN_OR_RETURN(model_chat chat, load_model_chat(j.model_dir, j.chat_template_path));
+  const tokenizer& tok = *chat.tok;
+  const chat_template& tmpl = *chat.tmpl;
+  const hf_tokenizer_config& tc = chat.config;
   chat_tokenize_options o;
   o.max_length = j.max_length;
   o.bos_token = tc.bos_token;
@@ -151,7 +95,7 @@ result<tune_data> load_tune_data(const tune_job& j, const model_config& c) {
                               path);
     const size_t first = d.examples.size();
     for (const chat_record& r : *recs) {
-      auto ex = tokenize_chat(*tok, *tmpl, r, o);
+      auto ex = tokenize_chat(tok, tmpl, r, o);
       if (!ex.ok()) return in_file(ex.error(), path);
       d.truncated += ex->truncated ? 1 : 0;
       d.examples.push_back({std::move(ex->ids), std::move(ex->labels)});

@@ -28,6 +28,43 @@ nlohmann::ordered_json question(const std::string& text) {
   return nlohmann::ordered_json::array({{{"role", "user"}, {"content", text}}});
 }
 
+// The reference prompt, built without chat_service: the folder's tokenizer_config.json template
+// rendered with add_generation_prompt and encoded without special tokens (apply_chat_template).
+struct reference_prompt {
+  std::unique_ptr<tokenizer> tok;
+  std::vector<int32_t> ids;
+};
+
+reference_prompt render_reference(const std::string& dir, const std::string& user_text) {
+  reference_prompt r;
+  auto tok = tokenizer::from_file(dir + "/tokenizer.json");
+  EXPECT_TRUE(tok.ok());
+  if (!tok.ok()) return r;
+  r.tok = std::make_unique<tokenizer>(std::move(*tok));
+  auto tc = parse_tokenizer_config(read_text_for_test(dir + "/tokenizer_config.json"));
+  EXPECT_TRUE(tc.ok());
+  if (!tc.ok()) return r;
+  chat_template_inputs in;
+  in.messages = question(user_text);
+  in.add_generation_prompt = true;
+  in.bos_token = tc->bos_token;
+  in.eos_token = tc->eos_token;
+  auto text = render_chat_template(tc->chat_template, in);
+  EXPECT_TRUE(text.ok());
+  if (!text.ok()) return r;
+  auto ids = r.tok->encode(*text, false);
+  EXPECT_TRUE(ids.ok());
+  if (ids.ok()) r.ids = std::move(*ids);
+  return r;
+}
+
+// Generated tokens as answer text: a final end token is not part of it.
+std::string answer_text(const reference_prompt& p, std::vector<int32_t> out,
+                        const std::vector<int32_t>& ends) {
+  if (!out.empty() && std::find(ends.begin(), ends.end(), out.back()) != ends.end()) out.pop_back();
+  return *p.tok->decode(out, true);
+}
+
 std::unique_ptr<chat_service> load_tiny(const std::string& dir,
                                         std::vector<std::string> adapters = {}) {
   chat_service_config c;
@@ -58,33 +95,19 @@ TEST(ChatService, AnswerIsGenerateOnTheRenderedPromptAndStreamsWhole) {
   EXPECT_LE(a->completion_tokens, 12);
 
   // The same tokens straight from generate() over the rendered prompt.
-  auto tok = tokenizer::from_file(dir + "/tokenizer.json");
-  const std::string cfg = read_text_for_test(dir + "/tokenizer_config.json");
+  auto ref = render_reference(dir, "What is the capital of France?");
   auto m = load_model(dir);
-  ASSERT_TRUE(tok.ok() && m.ok());
-  auto tc = parse_tokenizer_config(cfg);
-  ASSERT_TRUE(tc.ok());
-  chat_template_inputs in;
-  in.messages = question("What is the capital of France?");
-  in.add_generation_prompt = true;
-  in.bos_token = tc->bos_token;
-  in.eos_token = tc->eos_token;
-  auto text = render_chat_template(tc->chat_template, in);
-  ASSERT_TRUE(text.ok());
-  auto ids = tok->encode(*text, false);
-  ASSERT_TRUE(ids.ok());
-  EXPECT_EQ(static_cast<int64_t>(ids->size()), a->prompt_tokens);
+  ASSERT_TRUE(ref.tok && !ref.ids.empty() && m.ok());
+  EXPECT_EQ(static_cast<int64_t>(ref.ids.size()), a->prompt_tokens);
   generate_options g;
   g.max_new_tokens = 12;
   g.stop_tokens = s->end_tokens();
-  auto out = generate_greedy(**m, nullptr, *ids, g);
+  auto out = generate_greedy(**m, nullptr, ref.ids, g);
   ASSERT_TRUE(out.ok());
   EXPECT_EQ(static_cast<int64_t>(out->size()), a->completion_tokens);
-  std::vector<int32_t> body = *out;
-  bool ended = !body.empty() && std::find(s->end_tokens().begin(), s->end_tokens().end(),
-                                          body.back()) != s->end_tokens().end();
-  if (ended) body.pop_back();
-  EXPECT_EQ(*tok->decode(body, true), a->text);
+  bool ended = !out->empty() && std::find(s->end_tokens().begin(), s->end_tokens().end(),
+                                          out->back()) != s->end_tokens().end();
+  EXPECT_EQ(answer_text(ref, *out, s->end_tokens()), a->text);
   EXPECT_EQ(a->length, !ended);
   std::filesystem::remove_all(dir);
 }
@@ -169,25 +192,15 @@ TEST(ChatService, MergedAdapterAnswersAsTheRunTimeAdapter) {
   ASSERT_TRUE(m.ok());
   auto adapter = load_peft_adapter(j.out_dir, (*m)->config);
   ASSERT_TRUE(adapter.ok());
-  auto tok = tokenizer::from_file(j.model_dir + "/tokenizer.json");
-  auto tc = parse_tokenizer_config(read_text_for_test(j.model_dir + "/tokenizer_config.json"));
-  chat_template_inputs in;
-  in.messages = question("Color of the sky?");
-  in.add_generation_prompt = true;
-  in.bos_token = tc->bos_token;
-  in.eos_token = tc->eos_token;
-  auto ids = tok->encode(*render_chat_template(tc->chat_template, in), false);
+  auto ref = render_reference(j.model_dir, "Color of the sky?");
+  ASSERT_TRUE(ref.tok && !ref.ids.empty());
   generate_options g;
   g.max_new_tokens = 8;
   g.stop_tokens = s->end_tokens();
-  auto out = generate_greedy(**m, &*adapter, *ids, g);
+  auto out = generate_greedy(**m, &*adapter, ref.ids, g);
   ASSERT_TRUE(out.ok());
   EXPECT_EQ(static_cast<int64_t>(out->size()), merged->completion_tokens);
-  std::vector<int32_t> body = *out;
-  if (!body.empty() && std::find(s->end_tokens().begin(), s->end_tokens().end(), body.back()) !=
-                           s->end_tokens().end())
-    body.pop_back();
-  EXPECT_EQ(*tok->decode(body, true), merged->text);
+  EXPECT_EQ(answer_text(ref, *out, s->end_tokens()), merged->text);
   // And the adapter changed the answer's distribution: the base alone draws other tokens.
   auto base = load_tiny(j.model_dir);
   ASSERT_TRUE(base);
@@ -195,9 +208,9 @@ TEST(ChatService, MergedAdapterAnswersAsTheRunTimeAdapter) {
   generate_options lg = g;
   lg.max_new_tokens = 1;
   lg.step_logits = &with;
-  ASSERT_TRUE(generate_greedy(**m, &*adapter, *ids, lg).ok());
+  ASSERT_TRUE(generate_greedy(**m, &*adapter, ref.ids, lg).ok());
   lg.step_logits = &without;
-  ASSERT_TRUE(generate_greedy(**m, nullptr, *ids, lg).ok());
+  ASSERT_TRUE(generate_greedy(**m, nullptr, ref.ids, lg).ok());
   EXPECT_NE(with, without);
   std::filesystem::remove_all(j.model_dir);
 }

@@ -1,0 +1,31 @@
+// model_chat: the chat side of a Hugging Face model folder, read one way for training
+// (tune_job) and serving (chat_service): tokenizer.json, tokenizer_config.json (bos_token,
+// eos_token, chat_template) and the template compiled.
+//
+// chat_template_path (a .jinja file, e.g. presets/chat_templates/phi-3.jinja) stands in for the
+// folder's template, also when tokenizer_config.json has none or an unusable one (bos / eos still
+// come from that file) or is missing altogether. Errors name the file and field
+// ("tokenizer_config.json: chat_template"); without tokenizer_config.json and without a template
+// file: not_found saying to give --chat-template.
+// Thread-safety: pure function.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "base/status.h"
+#include "engine/chat_template.h"
+#include "engine/tokenizer.h"
+
+namespace kaito::engine {
+
+struct model_chat {
+  std::unique_ptr<tokenizer> tok;
+  hf_tokenizer_config config;
+  std::unique_ptr<chat_template> tmpl;
+};
+
+result<model_chat> load_model_chat(const std::string& model_dir,
+                                   const std::string& chat_template_path);
+
+}  // namespace kaito::engine
