@@ -19,6 +19,7 @@
 
 #include "base/log.h"
 #include "k8s/client/http_read.h"
+#include "k8s/client/tcp_listen.h"
 #include "k8s/client/timed_socket.h"
 
 namespace kaito::actors {
@@ -207,18 +208,8 @@ result<std::unique_ptr<http_server>> http_server::start(const http_server_option
   auto p = std::make_unique<impl>();
   p->opts = o;
   p->handler = std::move(handler);
-  try {
-    tcp::endpoint ep(net::ip::make_address(o.host), o.port);
-    p->acceptor = std::make_unique<tcp::acceptor>(p->io);
-    p->acceptor->open(ep.protocol());
-    p->acceptor->set_option(net::socket_base::reuse_address(true));
-    p->acceptor->bind(ep);
-    p->acceptor->listen(net::socket_base::max_listen_connections);
-    p->port = p->acceptor->local_endpoint().port();
-  } catch (const std::exception& e) {
-    return io_error(std::string("cannot listen: ") + e.what(),
-                    o.host + ":" + std::to_string(o.port));
-  }
+  KAITO_ASSIGN_OR_RETURN(p->acceptor, k8s::listen_tcp(p->io, o.host, o.port));
+  p->port = p->acceptor->local_endpoint().port();
   impl* raw = p.get();
   raw->accept_thread = std::thread([raw] { raw->accept_loop(); });
   return std::unique_ptr<http_server>(new http_server(std::move(p)));

@@ -27,6 +27,7 @@
 #include "k8s/apiserver/pki.h"
 #include "k8s/apiserver/route.h"
 #include "k8s/client/http_read.h"
+#include "k8s/client/tcp_listen.h"
 #include "k8s/client/timed_socket.h"
 
 namespace kaito::k8s::apiserver {
@@ -319,19 +320,8 @@ result<std::unique_ptr<api_server>> api_server::start(server_options opts) {
     prepare_create(*def, "v1", "", obj);
     KAITO_TRY(p->db->create({"namespaces", "", ns}, obj).take_status());
   }
-  try {
-    auto addr = net::ip::make_address(opts.host);
-    p->acceptor = std::make_unique<tcp::acceptor>(p->io);
-    tcp::endpoint ep(addr, opts.port);
-    p->acceptor->open(ep.protocol());
-    p->acceptor->set_option(net::socket_base::reuse_address(true));
-    p->acceptor->bind(ep);
-    p->acceptor->listen(net::socket_base::max_listen_connections);
-    p->port = p->acceptor->local_endpoint().port();
-  } catch (const std::exception& e) {
-    return io_error(std::string("cannot listen: ") + e.what(),
-                    opts.host + ":" + std::to_string(opts.port));
-  }
+  KAITO_ASSIGN_OR_RETURN(p->acceptor, k8s::listen_tcp(p->io, opts.host, opts.port));
+  p->port = p->acceptor->local_endpoint().port();
   p->ctx->host_port = opts.host + ":" + std::to_string(p->port);
   if (opts.tls) {
     KAITO_ASSIGN_OR_RETURN(tls_files pki, load_or_create_pki(opts.home + "/pki"));
