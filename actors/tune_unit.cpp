@@ -5,9 +5,9 @@
 #include <filesystem>
 #include <fstream>
 #include <optional>
-#include <sstream>
 
 #include "actors/training_config.h"
+#include "engine/file_text.h"
 #include "k8s/artifacts/adapter_image.h"
 #include "k8s/artifacts/data_download.h"
 #include "k8s/artifacts/docker_config.h"
@@ -26,16 +26,13 @@ std::string under(const std::string& root, const std::string& container_path) {
   return (fs::path(root) / fs::path(container_path).relative_path()).string();
 }
 
-// The file's bytes; nullopt when it does not exist; io_error naming `field` when unreadable.
+// The file's bytes; nullopt when it does not exist; the read error naming `field` otherwise.
 result<std::optional<std::string>> read_if_present(const std::string& path,
                                                    const std::string& field) {
-  std::error_code ec;
-  if (!fs::exists(path, ec)) return std::optional<std::string>();
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return io_error("cannot read " + path, field);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return std::optional<std::string>(s.str());
+  auto text = engine::read_text(path);
+  if (text.ok()) return std::optional<std::string>(std::move(*text));
+  if (text.error().code() == status_code::not_found) return std::optional<std::string>();
+  return status(text.error().code(), text.error().message(), field + ": " + path);
 }
 
 std::string loss_text(double x) {
