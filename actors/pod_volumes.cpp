@@ -11,7 +11,9 @@
 #include <filesystem>
 #include <map>
 
+#include "k8s/client/api_error.h"
 #include "k8s/client/base64.h"
+#include "k8s/controllers/json_access.h"
 
 namespace kaito::actors {
 
@@ -20,17 +22,8 @@ namespace {
 using json = nlohmann::json;
 namespace fs = std::filesystem;
 
-const json& member(const json& o, const char* k) {
-  static const json null;
-  if (!o.is_object()) return null;
-  auto it = o.find(k);
-  return it == o.end() ? null : *it;
-}
-
-std::string text(const json& o, const char* k) {
-  const json& v = member(o, k);
-  return v.is_string() ? v.get<std::string>() : "";
-}
+using k8s::string_field;
+using k8s::controllers::member;
 
 // A relative path without "", "." or ".." components.
 bool safe_relative(const std::string& p) {
@@ -99,7 +92,7 @@ result<std::vector<msg::pod_file>> project_pod_volumes(const json& pod,
                                                        const object_lookup& lookup) {
   std::vector<msg::pod_file> files;
   const json& spec = member(pod, "spec");
-  const std::string ns = text(member(pod, "metadata"), "namespace");
+  const std::string ns = string_field(member(pod, "metadata"), "namespace");
   const json& containers = member(spec, "containers");
   if (!containers.is_array() || containers.empty()) return files;
   const json& mounts = member(containers[0], "volumeMounts");
@@ -107,9 +100,9 @@ result<std::vector<msg::pod_file>> project_pod_volumes(const json& pod,
   if (!mounts.is_array() || !volumes.is_array()) return files;
   for (size_t m = 0; m < mounts.size(); ++m) {
     const std::string mwhere = "spec.containers[0].volumeMounts[" + std::to_string(m) + "]";
-    const std::string vname = text(mounts[m], "name");
+    const std::string vname = string_field(mounts[m], "name");
     size_t vi = 0;
-    while (vi < volumes.size() && text(volumes[vi], "name") != vname) ++vi;
+    while (vi < volumes.size() && string_field(volumes[vi], "name") != vname) ++vi;
     if (vi == volumes.size())
       return invalid_argument("no volume named \"" + vname + "\"", mwhere + ".name");
     const json& vol = volumes[vi];
@@ -118,11 +111,11 @@ result<std::vector<msg::pod_file>> project_pod_volumes(const json& pod,
     const json& src = member(vol, secret ? "secret" : "configMap");
     const std::string vwhere =
         "spec.volumes[" + std::to_string(vi) + "]." + (secret ? "secret" : "configMap");
-    const std::string mount_path = text(mounts[m], "mountPath");
+    const std::string mount_path = string_field(mounts[m], "mountPath");
     if (!safe_absolute(mount_path))
       return invalid_argument("must be an absolute path without . or .. components",
                               mwhere + ".mountPath");
-    const std::string obj_name = text(src, secret ? "secretName" : "name");
+    const std::string obj_name = string_field(src, secret ? "secretName" : "name");
     const std::string name_field = vwhere + (secret ? ".secretName" : ".name");
     const bool optional =
         member(src, "optional").is_boolean() && member(src, "optional").get<bool>();
@@ -142,7 +135,7 @@ result<std::vector<msg::pod_file>> project_pod_volumes(const json& pod,
     if (items.is_array() && !items.empty()) {
       for (size_t i = 0; i < items.size(); ++i) {
         const std::string iwhere = vwhere + ".items[" + std::to_string(i) + "]";
-        std::string key = text(items[i], "key"), path = text(items[i], "path");
+        std::string key = string_field(items[i], "key"), path = string_field(items[i], "path");
         if (!safe_relative(path))
           return invalid_argument("must be a relative path without . or .. components",
                                   iwhere + ".path");
@@ -162,7 +155,7 @@ result<std::vector<msg::pod_file>> project_pod_volumes(const json& pod,
         wanted[key] = {default_mode, key};
       }
     }
-    const std::string sub = text(mounts[m], "subPath");
+    const std::string sub = string_field(mounts[m], "subPath");
     if (!sub.empty()) {
       auto it = wanted.find(sub);
       if (it == wanted.end()) {
