@@ -8,11 +8,8 @@
 // Steps: for each blob (layer, then config) HEAD /v2/<repo>/blobs/<digest> (200: already there),
 // else POST /v2/<repo>/blobs/uploads/ and PUT <Location>(?|&)digest=<digest> with the bytes
 // (monolithic); then PUT /v2/<repo>/manifests/<tag or digest> with the manifest's media type.
-// Auth: the first 401 is answered from its WWW-Authenticate challenge (registry_auth.h: Basic, or
-// a Bearer token for scope repository:<repo>:pull,push), and the Authorization is kept for the
-// rest of the push. Scheme: http for registry_is_loopback(registry) or plain_http, else https
-// (TLS verified, optionally against ca_file). Transient failures (connection errors, timeouts,
-// 408/429/5xx) rerun the step up to `attempts` times, retry_delay apart.
+// Auth, scheme, retries of transient failures and cancellation are registry_session's, with the
+// token scope repository:<repo>:pull,push.
 //
 // Errors name the step, the URL and the HTTP status with the registry's error message:
 //   "push manifest: PUT http://127.0.0.1:5000/v2/x/manifests/v1: 401 UNAUTHORIZED: authentication
@@ -22,26 +19,18 @@
 // Thread-safety: push_image may run on any thread; options are read only.
 #pragma once
 
-#include <atomic>
-#include <chrono>
 #include <string>
 
 #include "base/status.h"
 #include "k8s/artifacts/adapter_image.h"
 #include "k8s/artifacts/docker_config.h"
 #include "k8s/artifacts/image_reference.h"
+#include "k8s/artifacts/registry_session.h"
 
 namespace kaito::k8s::artifacts {
 
-struct push_options {
-  registry_credentials credentials;
-  bool plain_http = false;  // http even for a registry that is not loopback
-  std::string ca_file;      // extra trust anchors (PEM) for https
-  int attempts = 3;         // per step, for transient failures
-  std::chrono::milliseconds retry_delay{2000};
-  std::chrono::seconds timeout{300};  // per request
-  const std::atomic<bool>* cancel = nullptr;
-};
+// Registry, credentials, TLS, retries, timeouts and cancellation (registry_session.h).
+using push_options = registry_options;
 
 // The pushed manifest's digest (img.manifest_digest).
 result<std::string> push_image(const image_reference& ref, const adapter_image& img,

@@ -20,34 +20,13 @@ namespace kaito::k8s::artifacts {
 namespace {
 
 namespace fs = std::filesystem;
-using testing::child_process;
+using testing::htpasswd_line;
+using testing::registry_bin;
+using testing::skopeo_bin;
 using testing::read_file;
 using testing::run_command;
 using testing::temp_dir;
 using testing::write_file;
-
-const char* registry_bin = "/usr/bin/docker-registry";
-const char* skopeo_bin = "/usr/bin/skopeo";
-
-// A bcrypt htpasswd line for kaito:secret (cost 4: the registry checks it on every request), from
-// whichever tool this machine has; "" when none.
-std::string htpasswd_line() {
-  const char* tries[] = {
-      "/usr/bin/python3 -W ignore -c 'import crypt,sys; print(\"kaito:\"+crypt.crypt(\"secret\", "
-      "crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=16)))' 2>/dev/null",
-      "python3 -W ignore -c 'import crypt,sys; print(\"kaito:\"+crypt.crypt(\"secret\", "
-      "crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=16)))' 2>/dev/null",
-      "python3 -c 'import bcrypt; print(\"kaito:\"+bcrypt.hashpw(b\"secret\", "
-      "bcrypt.gensalt(4)).decode())' 2>/dev/null",
-      "htpasswd -Bbn -C 4 kaito secret 2>/dev/null",
-  };
-  for (const char* cmd : tries) {
-    auto r = run_command(cmd);
-    if (r.exit_code == 0 && r.out.rfind("kaito:$2", 0) == 0)
-      return r.out.substr(0, r.out.find('\n'));
-  }
-  return "";
-}
 
 class OciPush : public ::testing::Test {
  protected:
@@ -66,22 +45,8 @@ class OciPush : public ::testing::Test {
 
   // Starts docker-registry; with htpasswd auth when `htpasswd` is not empty.
   void start_registry(const std::string& htpasswd = "") {
-    port_ = testing::free_port();
-    std::string config =
-        "version: 0.1\nlog:\n  level: warn\n  accesslog:\n    disabled: true\n"
-        "storage:\n  filesystem:\n    rootdirectory: " +
-        reg_.path + "/storage\nhttp:\n  addr: 127.0.0.1:" + std::to_string(port_) +
-        "\n  secret: kaito-test\n";
-    if (!htpasswd.empty()) {
-      write_file(reg_.path + "/htpasswd", htpasswd + "\n");
-      config += "auth:\n  htpasswd:\n    realm: kaito-test\n    path: " + reg_.path + "/htpasswd\n";
-    }
-    write_file(reg_.path + "/config.yml", config);
-    registry_ = std::make_unique<child_process>(
-        std::vector<std::string>{registry_bin, "serve", reg_.path + "/config.yml"},
-        reg_.path + "/registry.log");
-    ASSERT_TRUE(testing::wait_for_port(port_, std::chrono::seconds(20)))
-        << read_file(reg_.path + "/registry.log");
+    ASSERT_TRUE(registry_.start(reg_.path, htpasswd));
+    port_ = registry_.port;
   }
 
   image_reference ref(const std::string& repo_tag) const {
@@ -90,15 +55,13 @@ class OciPush : public ::testing::Test {
     return *r;
   }
 
-  testing::command_result skopeo(const std::string& args) const {
-    return run_command("HOME=" + reg_.path + " " + skopeo_bin + " " + args + " 2>&1");
-  }
+  testing::command_result skopeo(const std::string& args) const { return registry_.skopeo(args); }
 
   temp_dir adapter_, reg_;
   adapter_image img_;
   push_options opts_;
   int port_ = 0;
-  std::unique_ptr<child_process> registry_;
+  testing::registry_peer registry_;
 };
 
 TEST_F(OciPush, PushedImageReadsBackWithSkopeo) {

@@ -6,6 +6,8 @@
 //   wait_for_port()   polls a TCP connect until it succeeds or the time runs out
 //   run_command()     /bin/sh -c cmd; its stdout and exit status
 //   write_file(), read_file()
+//   registry_peer     /usr/bin/docker-registry on a free port, optionally with htpasswd auth
+//   htpasswd_line()   a bcrypt htpasswd line for kaito:secret, "" when no tool can make one
 // Everything returns plain values and reports trouble through GoogleTest's ADD_FAILURE.
 #pragma once
 
@@ -23,6 +25,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <memory>
 #include <fstream>
 #include <iterator>
 #include <string>
@@ -133,5 +136,63 @@ inline command_result run_command(const std::string& cmd) {
   r.exit_code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
   return r;
 }
+
+// A bcrypt htpasswd line for kaito:secret (cost 4: the registry checks it on every request), from
+// whichever tool this machine has; "" when none.
+inline std::string htpasswd_line() {
+  const char* tries[] = {
+      "/usr/bin/python3 -W ignore -c 'import crypt,sys; print(\"kaito:\"+crypt.crypt(\"secret\", "
+      "crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=16)))' 2>/dev/null",
+      "python3 -W ignore -c 'import crypt,sys; print(\"kaito:\"+crypt.crypt(\"secret\", "
+      "crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=16)))' 2>/dev/null",
+      "python3 -c 'import bcrypt; print(\"kaito:\"+bcrypt.hashpw(b\"secret\", "
+      "bcrypt.gensalt(4)).decode())' 2>/dev/null",
+      "htpasswd -Bbn -C 4 kaito secret 2>/dev/null",
+  };
+  for (const char* cmd : tries) {
+    auto r = run_command(cmd);
+    if (r.exit_code == 0 && r.out.rfind("kaito:$2", 0) == 0)
+      return r.out.substr(0, r.out.find('\n'));
+  }
+  return "";
+}
+
+inline constexpr const char* registry_bin = "/usr/bin/docker-registry";
+inline constexpr const char* skopeo_bin = "/usr/bin/skopeo";
+
+// docker-registry serving <dir>/storage on 127.0.0.1:port; with htpasswd auth when `htpasswd` is
+// not empty. Stopped (SIGTERM) when destroyed.
+struct registry_peer {
+  int port = 0;
+  std::string dir;
+  std::unique_ptr<child_process> process;
+
+  // ADD_FAILUREs and returns false when it does not come up.
+  bool start(const std::string& dir_, const std::string& htpasswd = "") {
+    dir = dir_;
+    port = free_port();
+    std::string config =
+        "version: 0.1\nlog:\n  level: warn\n  accesslog:\n    disabled: true\n"
+        "storage:\n  filesystem:\n    rootdirectory: " +
+        dir + "/storage\nhttp:\n  addr: 127.0.0.1:" + std::to_string(port) +
+        "\n  secret: kaito-test\n";
+    if (!htpasswd.empty()) {
+      write_file(dir + "/htpasswd", htpasswd + "\n");
+      config += "auth:\n  htpasswd:\n    realm: kaito-test\n    path: " + dir + "/htpasswd\n";
+    }
+    write_file(dir + "/config.yml", config);
+    process = std::make_unique<child_process>(
+        std::vector<std::string>{registry_bin, "serve", dir + "/config.yml"},
+        dir + "/registry.log");
+    if (wait_for_port(port, std::chrono::seconds(20))) return true;
+    ADD_FAILURE() << "docker-registry did not start: " << read_file(dir + "/registry.log");
+    return false;
+  }
+  std::string host() const { return "127.0.0.1:" + std::to_string(port); }
+  // skopeo with HOME in the registry's folder (its auth file stays there).
+  command_result skopeo(const std::string& args) const {
+    return run_command("HOME=" + dir + " " + skopeo_bin + " " + args + " 2>&1");
+  }
+};
 
 }  // namespace kaito::k8s::artifacts::testing
