@@ -76,9 +76,18 @@ result<std::unique_ptr<chat_service>> chat_service::load(const chat_service_conf
   std::unique_ptr<chat_service> s(new chat_service());
   const std::string& dir = cfg.model_dir;
   KAITO_ASSIGN_OR_RETURN(s->model_, load_model(dir));
-  for (const auto& a : cfg.adapter_dirs) {
+  if (!cfg.adapter_strengths.empty() && cfg.adapter_strengths.size() != cfg.adapter_dirs.size())
+    return invalid_argument("one strength per adapter folder", "adapter_strengths");
+  for (size_t i = 0; i < cfg.adapter_dirs.size(); ++i) {
+    const std::string& a = cfg.adapter_dirs[i];
     auto adapter = load_peft_adapter(a, s->model_->config);
     if (!adapter.ok()) return in_file(adapter.error(), a);
+    if (!cfg.adapter_strengths.empty()) {
+      float w = cfg.adapter_strengths[i];
+      if (!(w >= 0.0f && w <= 1.0f))
+        return invalid_argument("strength must be in [0, 1]", "adapter_strengths");
+      for (lora_module& m : adapter->modules) m.scale *= w;
+    }
     status merged = lora_merge(s->model_.get(), *adapter);
     if (!merged.ok()) return in_file(merged, a);
   }

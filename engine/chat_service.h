@@ -40,6 +40,11 @@ namespace kaito::engine {
 struct chat_service_config {
   std::string model_dir;
   std::vector<std::string> adapter_dirs;  // PEFT adapters, merged in this order
+  // Kaito's inference.adapters[].strength, one per adapter_dirs entry in [0, 1]; empty: all 1.
+  // Adapter i is merged as W += strength_i * scale_i * B_i A_i, the exact weighted sum (Kaito's
+  // transformers runtime takes the same sum through add_weighted_adapter(combination_type="svd"),
+  // which then truncates it to the largest adapter rank: equal for one adapter).
+  std::vector<float> adapter_strengths;
   std::string chat_template_path;         // "" = tokenizer_config.json's chat_template
 };
 

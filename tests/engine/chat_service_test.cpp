@@ -215,5 +215,65 @@ TEST(ChatService, MergedAdapterAnswersAsTheRunTimeAdapter) {
   std::filesystem::remove_all(j.model_dir);
 }
 
+TEST(ChatService, AdapterStrengthScalesTheMergedDelta) {
+  tune_job j = testing::tiny_chat_job("chat_service_strength", 6);
+  j.qlora = false;
+  auto r = run_tune_job(j);
+  ASSERT_TRUE(r.ok()) << r.error().to_string();
+  auto load = [&](float strength) {
+    chat_service_config c;
+    c.model_dir = j.model_dir;
+    c.adapter_dirs = {j.out_dir};
+    c.adapter_strengths = {strength};
+    return chat_service::load(c);
+  };
+  chat_options o;
+  o.max_tokens = 8;
+  // Strength 0 answers as the base model.
+  auto zero = load(0.0f);
+  ASSERT_TRUE(zero.ok()) << zero.error().to_string();
+  auto base = load_tiny(j.model_dir);
+  ASSERT_TRUE(base);
+  EXPECT_EQ((*zero)->chat(question("Color of the sky?"), o)->text,
+            base->chat(question("Color of the sky?"), o)->text);
+  // Strength 0.5 answers as the run-time adapter with half its scale.
+  auto half = load(0.5f);
+  ASSERT_TRUE(half.ok());
+  auto merged = (*half)->chat(question("Color of the sky?"), o);
+  ASSERT_TRUE(merged.ok());
+  auto m = load_model(j.model_dir);
+  ASSERT_TRUE(m.ok());
+  auto adapter = load_peft_adapter(j.out_dir, (*m)->config);
+  ASSERT_TRUE(adapter.ok());
+  for (lora_module& mod : adapter->modules) mod.scale *= 0.5f;
+  auto ref = render_reference(j.model_dir, "Color of the sky?");
+  generate_options g;
+  g.max_new_tokens = 8;
+  g.stop_tokens = (*half)->end_tokens();
+  auto out = generate_greedy(**m, &*adapter, ref.ids, g);
+  ASSERT_TRUE(out.ok());
+  EXPECT_EQ(answer_text(ref, *out, (*half)->end_tokens()), merged->text);
+  // The logits differ from full strength's.
+  std::vector<float> at_half, at_full;
+  generate_options lg = g;
+  lg.max_new_tokens = 1;
+  lg.step_logits = &at_half;
+  ASSERT_TRUE(generate_greedy(**m, &*adapter, ref.ids, lg).ok());
+  for (lora_module& mod : adapter->modules) mod.scale *= 2.0f;
+  lg.step_logits = &at_full;
+  ASSERT_TRUE(generate_greedy(**m, &*adapter, ref.ids, lg).ok());
+  EXPECT_NE(at_half, at_full);
+
+  auto bad = load(1.5f);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().where(), "adapter_strengths");
+  chat_service_config c;
+  c.model_dir = j.model_dir;
+  c.adapter_dirs = {j.out_dir};
+  c.adapter_strengths = {0.5f, 0.5f};
+  EXPECT_FALSE(chat_service::load(c).ok());
+  std::filesystem::remove_all(j.model_dir);
+}
+
 }  // namespace
 }  // namespace kaito::engine
