@@ -36,33 +36,40 @@ result<std::string> render(const chat_template& tmpl, const nlohmann::ordered_js
   return r;
 }
 
-// One record's JSON: where = "line N" or "row N", for errors.
-result<chat_record> chat_record_from_json(nlohmann::ordered_json j, const std::string& where) {
-  auto in = [&](const std::string& field) { return where + ": " + field; };
-  if (!j.is_object()) return invalid_argument("a record must be a JSON object", where);
-  auto it = j.find("messages");
-  if (it == j.end()) return invalid_argument("missing", in("messages"));
-  if (!it->is_array()) return invalid_argument("must be an array", in("messages"));
-  if (it->empty()) return invalid_argument("must not be empty", in("messages"));
-  bool has_assistant = false;
-  for (size_t i = 0; i < it->size(); ++i) {
-    const auto& m = (*it)[i];
-    const std::string f = "messages[" + std::to_string(i) + "]";
+}  // namespace
+
+status check_chat_messages(const nlohmann::ordered_json& msgs, const std::string& where,
+                           const std::string& field) {
+  auto in = [&](const std::string& f) { return where + ": " + f; };
+  if (!msgs.is_array()) return invalid_argument("must be an array", in(field));
+  if (msgs.empty()) return invalid_argument("must not be empty", in(field));
+  for (size_t i = 0; i < msgs.size(); ++i) {
+    const auto& m = msgs[i];
+    const std::string f = field + "[" + std::to_string(i) + "]";
     if (!m.is_object()) return invalid_argument("must be an object", in(f));
     for (const char* key : {"role", "content"}) {
       auto k = m.find(key);
       if (k == m.end()) return invalid_argument("missing", in(f + "." + key));
       if (!k->is_string()) return invalid_argument("must be a string", in(f + "." + key));
     }
-    has_assistant = has_assistant || m["role"].get<std::string>() == "assistant";
   }
-  if (!has_assistant) return invalid_argument("no assistant message", in("messages"));
+  return {};
+}
+
+result<chat_record> chat_record_from_json(nlohmann::ordered_json j, const std::string& where,
+                                          const std::string& column) {
+  auto in = [&](const std::string& field) { return where + ": " + field; };
+  if (!j.is_object()) return invalid_argument("a record must be a JSON object", where);
+  auto it = j.find(column);
+  if (it == j.end()) return invalid_argument("missing", in(column));
+  KAITO_TRY(check_chat_messages(*it, where, column));
+  bool has_assistant = false;
+  for (const auto& m : *it) has_assistant = has_assistant || m["role"] == "assistant";
+  if (!has_assistant) return invalid_argument("no assistant message", in(column));
   chat_record rec;
   rec.messages = std::move(*it);
   return rec;
 }
-
-}  // namespace
 
 result<chat_record> parse_chat_record(std::string_view line_text, int64_t line) {
   auto j = nlohmann::ordered_json::parse(line_text, nullptr, /*allow_exceptions=*/false);
@@ -120,8 +127,20 @@ result<chat_example> tokenize_chat(const tokenizer& tok, const chat_template& tm
   chat_example ex;
   KAITO_ASSIGN_OR_RETURN(ex.text, render(tmpl, msgs, msgs.size(), false, opt, at(rec)));
   const std::string& full = ex.text;
+  if (rec.prompt_messages > 0) {  // conversational prompt-completion: all after the prompt
+    if (rec.prompt_messages >= msgs.size())
+      return invalid_argument("must not be empty", at(rec, "completion"));
+    KAITO_ASSIGN_OR_RETURN(std::string p,
+                           render(tmpl, msgs, rec.prompt_messages, true, opt, at(rec, "prompt")));
+    if (!starts_with(full, p))
+      return invalid_argument(
+          "the template's rendering of the prompt (with the generation prompt) is not a prefix "
+          "of the rendering of prompt + completion",
+          at(rec, "prompt"));
+    ex.char_spans.emplace_back(static_cast<int64_t>(p.size()), static_cast<int64_t>(full.size()));
+  }
   size_t prev_end = 0;
-  for (size_t i = 0; i < msgs.size(); ++i) {
+  for (size_t i = 0; i < msgs.size() && rec.prompt_messages == 0; ++i) {
     if (msgs[i]["role"] != "assistant") continue;
     const std::string f = "messages[" + std::to_string(i) + "]";
     KAITO_ASSIGN_OR_RETURN(std::string p, render(tmpl, msgs, i, true, opt, at(rec, f)));

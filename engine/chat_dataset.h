@@ -49,6 +49,11 @@ struct chat_record {
   nlohmann::ordered_json messages = nlohmann::ordered_json::array();
   int64_t line = 0;          // 1-based JSONL line it came from (0 when built in memory)
   bool parquet_row = false;  // it came from Parquet row line - 1 instead (errors say "row N")
+  // > 0: a conversational prompt-completion record (engine/sft_dataset.h): the first
+  // prompt_messages messages are the prompt, the rest the completion, and the one supervised span
+  // runs from the end of render(prompt, add_generation_prompt=true) to the end of the whole
+  // rendering (TRL's completion mask), whatever the roles. 0: assistant turns, as above.
+  size_t prompt_messages = 0;
 };
 
 // Parses JSONL text: one record per non-blank line. invalid_argument with where = "line N" or
@@ -57,6 +62,13 @@ struct chat_record {
 result<std::vector<chat_record>> parse_chat_jsonl(std::string_view text);
 // One line (line number for errors).
 result<chat_record> parse_chat_record(std::string_view line_text, int64_t line);
+// One parsed record: j[column] must be a messages list with an assistant message. Errors are
+// "<where>: <column>[1].role" etc.
+result<chat_record> chat_record_from_json(nlohmann::ordered_json j, const std::string& where,
+                                          const std::string& column = "messages");
+// A non-empty array of objects with string role and content; errors name "<where>: field[i].key".
+status check_chat_messages(const nlohmann::ordered_json& msgs, const std::string& where,
+                           const std::string& field);
 // The same records from a Parquet file's `messages` column (list<struct<role, content, ...>>, as
 // Hugging Face datasets stores Kaito's conversational datasets; engine/parquet_rows.h). Errors
 // name the byte offset and column, or "row N: messages[2].content" (N from 0, as pyarrow counts);
@@ -83,7 +95,8 @@ struct chat_example {
   bool truncated = false;
 };
 
-// One record. Errors name "line N: messages[i]" (template failure, inconsistent prefixes).
+// One record. Errors name "line N: messages[i]" (template failure, inconsistent prefixes), or
+// "line N: prompt" for a conversational prompt-completion record.
 result<chat_example> tokenize_chat(const tokenizer& tok, const chat_template& tmpl,
                                    const chat_record& rec, const chat_tokenize_options& opt);
 

@@ -7,12 +7,12 @@
 #include <memory>
 #include <utility>
 
-#include "engine/chat_dataset.h"
 #include "engine/chat_template.h"
 #include "engine/file_text.h"
 #include "engine/model_chat.h"
 #include "engine/model_weights.h"
 #include "engine/peft_adapter.h"
+#include "engine/sft_dataset.h"
 #include "engine/tokenizer.h"
 
 namespace kaito::engine {
@@ -87,15 +87,17 @@ result<tune_data> load_tune_data(const tune_job& j, const model_config& c) {
   for (const std::string& path : j.data_paths) {
     KAITO_ASSIGN_OR_RETURN(std::string bytes, read_text(path));
     const bool parquet = is_parquet(bytes);  // by content: a URL's file name may say nothing
-    auto recs = parquet ? parse_chat_parquet(bytes) : parse_chat_jsonl(bytes);
+    auto recs = parse_sft_data(bytes, j.columns);
     if (!recs.ok()) return in_file(recs.error(), path);
     if (recs->empty())
       return invalid_argument(parquet ? "no conversations: the Parquet file has no rows"
-                                      : "no conversations: one {\"messages\": [...]} object a line",
+                                      : "no conversations: one {\"messages\": [...]}, "
+                                        "{\"prompt\", \"completion\"} or {\"text\"} "
+                                        "object a line",
                               path);
     const size_t first = d.examples.size();
-    for (const chat_record& r : *recs) {
-      auto ex = tokenize_chat(tok, tmpl, r, o);
+    for (const sft_record& r : *recs) {
+      auto ex = tokenize_sft(tok, tmpl, r, o);
       if (!ex.ok()) return in_file(ex.error(), path);
       d.truncated += ex->truncated ? 1 : 0;
       d.examples.push_back({std::move(ex->ids), std::move(ex->labels)});
@@ -107,7 +109,7 @@ result<tune_data> load_tune_data(const tune_job& j, const model_config& c) {
       std::string where = st.where();
       size_t i = 0;
       if (std::sscanf(where.c_str(), "data[%zu]", &i) == 1 && i < recs->size())
-        where = chat_record_place((*recs)[i]);
+        where = chat_record_place((*recs)[i].chat);
       return status(st.code(),
                     st.message() + " (tokenizer.json and config.json vocab_size " +
                         std::to_string(c.vocab_size) + " disagree)",
@@ -118,7 +120,7 @@ result<tune_data> load_tune_data(const tune_job& j, const model_config& c) {
     d.supervised_tokens +=
         std::count_if(e.labels.begin(), e.labels.end(), [](int32_t l) { return l != -100; });
   if (d.supervised_tokens == 0)
-    return invalid_argument("no assistant token survives max_length " +
+    return invalid_argument("no supervised (assistant or completion) token survives max_length " +
                                 std::to_string(j.max_length) + ": nothing to learn",
                             j.data_paths.size() == 1 ? j.data_paths[0] : "--data");
   return d;

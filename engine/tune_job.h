@@ -1,6 +1,6 @@
 // tune_job: the work of `kaito tune`: a LoRA or QLoRA fine-tune of a local Hugging Face model
-// folder on a chat dataset (JSONL or Parquet), written out as a PEFT adapter, with Kaito's
-// tuning defaults.
+// folder on a dataset in one of TRL SFTTrainer's formats (JSONL, a JSON array or Parquet),
+// written out as a PEFT adapter, with Kaito's tuning defaults.
 // run_tune_job runs it on the CPU engine (engine::trainer); the CUDA engine runs the same job
 // through engine/cuda_hf/gpu_tune_job.h. Both read their inputs with load_tune_data.
 //
@@ -10,11 +10,13 @@
 //   tokenizer_config.json         chat_template, bos_token, eos_token (engine/chat_template.h);
 //                                 chat_template_path overrides the template (a .jinja file, e.g.
 //                                 presets/chat_templates/phi-3.jinja)
-//   data_paths                    files of one {"messages": [...]} record a line
-//                                 (engine/chat_dataset.h), or Parquet files (told by their PAR1
-//                                 magic) with a messages column, as Kaito's example datasets;
-//                                 their conversations in file order; only assistant turns are
-//                                 supervised
+//   data_paths                    JSONL files, JSON arrays, or Parquet files (told by their
+//                                 PAR1 magic), each of one format (engine/sft_dataset.h):
+//                                 {"messages": [...]} conversations as Kaito's example datasets
+//                                 (assistant turns supervised), {"prompt", "completion"} strings
+//                                 or message lists (the completion supervised), or {"text"}
+//                                 (every token); records in file order; field names from
+//                                 `columns`
 // Output: out_dir/adapter_config.json + adapter_model.safetensors (PeftModel.from_pretrained).
 //
 // Defaults are what a Kaito tuning Workspace runs (reference/kaito.md: the qlora-params template
@@ -30,8 +32,8 @@
 // once it is complete. resume starts from it: the same model, data and flags continue the run
 // bit for bit on the CPU engine (a different seed or adapter layout is refused, naming it).
 // Errors name the file and field, line or flag ("tokenizer_config.json: chat_template",
-// "chat.jsonl: line 3: messages[1].content", "--micro-batch-size"); nothing is written to out_dir
-// unless training finished.
+// "chat.jsonl: line 3: messages[1].content", "data.jsonl: line 2: completion",
+// "--micro-batch-size"); nothing is written to out_dir unless training finished.
 #pragma once
 
 #include <cstdint>
@@ -42,6 +44,7 @@
 #include "base/status.h"
 #include "engine/lora_adapter.h"
 #include "engine/model_config.h"
+#include "engine/sft_dataset.h"
 #include "engine/train_batches.h"
 #include "engine/trainer.h"
 #include "kernels/lr_schedule.h"
@@ -50,7 +53,8 @@ namespace kaito::engine {
 
 struct tune_job {
   std::string model_dir, out_dir;
-  std::vector<std::string> data_paths;  // JSONL or Parquet, read in this order
+  std::vector<std::string> data_paths;  // JSONL, JSON array or Parquet, read in this order
+  sft_columns columns;                  // the fields (columns) the records are read from
   std::string chat_template_path;       // empty: tokenizer_config.json's chat_template
   bool qlora = true;                    // NF4 + double quant (Kaito's method: qlora); false: lora
   lora_config lora = default_lora();

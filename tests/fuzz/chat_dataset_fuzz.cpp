@@ -1,11 +1,14 @@
-// chat_dataset_fuzz: the JSONL chat record parser on arbitrary bytes, then (for records that
-// parse) span finding and tokenization through a fixed ChatML-like template and a tiny byte-free
-// tokenizer. Must never crash or hang: bad records end in a status naming line and field.
+// chat_dataset_fuzz: the JSONL chat record parser and engine/sft_dataset.h's readers (JSONL or a
+// JSON array of messages, prompt-completion, conversational prompt-completion or text records) on
+// arbitrary bytes, then (for records that parse) span finding and tokenization through a fixed
+// ChatML-like template and a tiny byte-free tokenizer. Must never crash or hang: bad records end
+// in a status naming line (or row) and field.
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
 
 #include "engine/chat_dataset.h"
+#include "engine/sft_dataset.h"
 
 namespace {
 
@@ -23,12 +26,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static auto tok = kaito::engine::tokenizer::from_json(k_tokenizer);
   static auto tmpl = kaito::engine::chat_template::compile(k_template);
   if (!tok.ok() || !tmpl.ok()) __builtin_trap();
-  auto recs =
-      kaito::engine::parse_chat_jsonl(std::string_view(reinterpret_cast<const char*>(data), size));
-  if (!recs.ok()) return 0;
+  const std::string_view bytes(reinterpret_cast<const char*>(data), size);
   kaito::engine::chat_tokenize_options opt;
   opt.max_length = 64;
   opt.eos_token = "<e>";
+  auto sft = kaito::engine::parse_sft_data(bytes);
+  if (sft.ok()) {
+    for (const auto& r : sft.value()) (void)kaito::engine::tokenize_sft(*tok, *tmpl, r, opt);
+    (void)kaito::engine::build_sft_dataset(*tok, *tmpl, sft.value(), opt, true);
+  }
+  auto recs = kaito::engine::parse_chat_jsonl(bytes);
+  if (!recs.ok()) return 0;
   for (const auto& r : recs.value()) (void)kaito::engine::tokenize_chat(*tok, *tmpl, r, opt);
   (void)kaito::engine::build_chat_dataset(*tok, *tmpl, recs.value(), opt, true);
   return 0;

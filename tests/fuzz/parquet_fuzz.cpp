@@ -1,6 +1,6 @@
 // parquet_fuzz: the Parquet reader (footer, page headers, codecs, levels, encodings, record
-// assembly) and the chat records on top, on arbitrary bytes, with small limits so that a crafted
-// size cannot make an iteration allocate gigabytes. Must never crash or hang: bad files end in a
+// assembly) and the chat and SFT records (engine/sft_dataset.h) on top, on arbitrary bytes, with
+// small limits so that a crafted size cannot make an iteration allocate gigabytes. Must never crash or hang: bad files end in a
 // status naming the byte offset and column.
 #include <cstddef>
 #include <cstdint>
@@ -8,6 +8,7 @@
 
 #include "engine/chat_dataset.h"
 #include "engine/parquet_rows.h"
+#include "engine/sft_dataset.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size > 256 * 1024) return 0;
@@ -21,5 +22,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     for (const auto& r : rows.value())
       (void)r.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
   (void)kaito::engine::parse_chat_parquet(bytes, limits);
+  (void)kaito::engine::parse_sft_parquet(bytes, {}, limits);
   return 0;
 }
