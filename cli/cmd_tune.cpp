@@ -1,5 +1,6 @@
-// `kaito tune --model DIR --data FILE.jsonl|FILE.parquet... --out DIR`: fine-tunes a local Hugging
-// Face model folder on a chat dataset with LoRA or QLoRA and writes a PEFT adapter
+// `kaito tune --model DIR --data FILE.jsonl|FILE.json|FILE.parquet... --out DIR`: fine-tunes a
+// local Hugging Face model folder with LoRA or QLoRA on a dataset in one of TRL SFTTrainer's
+// formats (conversations, prompt-completion, text: engine/sft_dataset.h) and writes a PEFT adapter
 // (engine/tune_job.h: the inputs, Kaito's defaults, the errors). One line per optimizer step, then
 // a summary.
 //   --device cpu   the CPU engine (fp32 math; the NF4 base dequantized per product)
@@ -44,7 +45,8 @@ bool print_step(const engine::step_info& s, int64_t total) {
 void add_tune_command(CLI::App& app) {
   auto* cmd = app.add_subcommand(
       "tune",
-      "Fine-tune a local Hugging Face model on a chat dataset (JSONL or Parquet; LoRA / QLoRA)");
+      "Fine-tune a local Hugging Face model on a dataset of conversations, prompt-completion "
+      "pairs or text (JSONL, JSON or Parquet; LoRA / QLoRA)");
   auto j = std::make_shared<engine::tune_job>();
   auto method = std::make_shared<std::string>("qlora");
   auto device = std::make_shared<std::string>("cpu");
@@ -54,11 +56,16 @@ void add_tune_command(CLI::App& app) {
       ->required();
   cmd->add_option(
          "--data", j->data_paths,
-         "JSONL, one {\"messages\": [...]} conversation a line, or Parquet with a messages "
-         "column (Kaito's datasets); several files are read in order")
+         "JSONL (one record a line), a JSON array of records, or Parquet (columns), each file "
+         "of one of TRL's formats: {\"messages\": [...]} conversations (Kaito's datasets; "
+         "assistant turns learned), {\"prompt\": ..., \"completion\": ...} strings or "
+         "message lists (the completion learned), or {\"text\": ...} (all of it); several "
+         "files are read in order")
       ->required()
       ->expected(1, -1);
   cmd->add_option("--out", j->out_dir, "Folder for the PEFT adapter")->required();
+  cmd->add_option("--dataset-text-field", j->columns.text,
+                  "The text records' field or column (TRL's dataset_text_field; default text)");
   cmd->add_option("--device", *device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}));
   cmd->add_option("--method", *method, "qlora (NF4 base) or lora (bf16 / fp32 base)")
       ->check(CLI::IsMember({"qlora", "lora"}));
@@ -66,9 +73,9 @@ void add_tune_command(CLI::App& app) {
                   "A .jinja chat template instead of tokenizer_config.json's");
   cmd->add_option("--epochs", j->epochs, "Passes over the data (default 3)");
   cmd->add_option("--max-steps", j->max_steps, "Optimizer steps instead of epochs");
-  cmd->add_option("--micro-batch-size", j->micro_batch_size, "Conversations a micro-batch");
+  cmd->add_option("--micro-batch-size", j->micro_batch_size, "Records a micro-batch");
   cmd->add_option("--grad-accum", j->grad_accum, "Micro-batches an optimizer step");
-  cmd->add_option("--max-length", j->max_length, "Tokens kept per conversation (default 1024)");
+  cmd->add_option("--max-length", j->max_length, "Tokens kept per record (default 1024)");
   cmd->add_option("--lr", j->lr, "Peak learning rate (default 2e-5)");
   cmd->add_option("--lr-schedule", *schedule, "constant, constant_with_warmup, linear, cosine")
       ->check(CLI::IsMember({"constant", "constant_with_warmup", "linear", "cosine"}));

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # End to end: `kaito tune` on the tiny Phi-3 chat folder (tests/engine/tiny_chat_model.h's
-# assembly: the shared tiny-phi3 weights + tests/data/tiny-chat's tokenizer and chat template).
+# assembly: the shared tiny-phi3 weights + tests/data/tiny-chat's tokenizer and chat template), on
+# its conversations and on the prompt-completion form of them (tests/data/sft).
 # Usage: tune_cli_test.sh path/to/kaito SHARED_DIR SOURCE_DIR
 set -euo pipefail
 KAITO=${1:?usage: tune_cli_test.sh path/to/kaito SHARED_DIR SOURCE_DIR}
@@ -38,6 +39,23 @@ diff <(awk '/^step /{print $2, $4}' "$WORK/out.txt") <(awk '/^step /{print $2, $
 cmp "$WORK/adapter/adapter_model.safetensors" "$WORK/adapter_pq/adapter_model.safetensors" ||
   fail "the Parquet run wrote a different adapter"
 
+# TRL's prompt-completion format (tests/data/sft: the same six answers after "...\nAnswer:"):
+# trains, learns (the loss on the completions comes down), and its Parquet twin runs step for step.
+PC=$SRC/tests/data/sft/prompt_completion.jsonl
+"$KAITO" tune --model "$M" --data "$PC" --out "$WORK/adapter_pc" --max-steps 24 --lr 5e-3 \
+  > "$WORK/out_pc.txt" 2>&1 || fail "kaito tune (prompt-completion) exited $?: $(cat "$WORK/out_pc.txt")"
+has "$WORK/out_pc.txt" "step 24/24  loss"
+has "$WORK/out_pc.txt" "wrote $WORK/adapter_pc: 24 steps over 6 conversations"
+[[ -s $WORK/adapter_pc/adapter_model.safetensors ]] || fail "no prompt-completion adapter"
+first=$(awk '/^step 1\//{print $4}' "$WORK/out_pc.txt")
+last6=$(awk '/^step (19|2[0-4])\//{s += $4} END {print s / 6}' "$WORK/out_pc.txt")
+awk -v a="$first" -v b="$last6" 'BEGIN {exit !(b < 0.8 * a)}' ||
+  fail "prompt-completion loss did not come down: first $first, last pass mean $last6"
+"$KAITO" tune --model "$M" --data "${PC%.jsonl}.parquet" --out "$WORK/adapter_pc_pq" --max-steps 24 \
+  --lr 5e-3 > "$WORK/out_pc_pq.txt" 2>&1 || fail "kaito tune (prompt-completion parquet) exited $?"
+diff <(awk '/^step /{print $2, $4}' "$WORK/out_pc.txt") <(awk '/^step /{print $2, $4}' "$WORK/out_pc_pq.txt") ||
+  fail "the prompt-completion Parquet run's losses differ from the JSONL run's"
+
 # Bad input: exit 2 and a message naming the flag or the file and line.
 expect_error() {  # expected-text, kaito tune arguments...
   local want=$1 rc=0
@@ -51,6 +69,10 @@ expect_error "$WORK/none.jsonl" --model "$M" --data "$WORK/none.jsonl" --out "$W
 printf '%s\n' '{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}]}' \
   '{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant"}]}' > "$WORK/bad.jsonl"
 expect_error "$WORK/bad.jsonl: line 2" --model "$M" --data "$WORK/bad.jsonl" --out "$WORK/a2"
+printf '%s\n' '{"prompt": "hi", "completion": " yo"}' '' '{"prompt": "hi"}' > "$WORK/bad_pc.jsonl"
+expect_error "$WORK/bad_pc.jsonl: line 3: completion" --model "$M" --data "$WORK/bad_pc.jsonl" --out "$WORK/a2"
+printf '%s\n' '{"text": "hi"}' '{"prompt": "hi", "completion": " yo"}' > "$WORK/mixed.jsonl"
+expect_error "$WORK/mixed.jsonl: line 2" --model "$M" --data "$WORK/mixed.jsonl" --out "$WORK/a2"
 [[ ! -e $WORK/a2 ]] || fail "a failed run left $WORK/a2 behind"
 
 # Ctrl-C: stops after the step in progress, keeps a checkpoint, exits 130; --resume goes on.

@@ -4,10 +4,12 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -74,6 +76,71 @@ TEST(TuneJob, AParquetDatasetGivesTheSameExamplesAsItsJsonl) {
   auto r = load_tune_data(j, *m);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().where().rfind(bad + ": byte ", 0), 0u) << r.error().to_string();
+  fs::remove_all(j.model_dir);
+}
+
+// TRL's other dataset formats (tests/data/sft: chat.jsonl's six conversations rewritten by
+// make_sft.py), each as JSONL and as Parquet giving the same examples.
+TEST(TuneJob, PromptCompletionAndTextDatasetsSuperviseWhatTrlDoes) {
+  tune_job j = small_job("sft");
+  auto m = load_model_config(j.model_dir);
+  ASSERT_TRUE(m.ok()) << m.error().to_string();
+  auto messages = load_tune_data(j, *m);
+  ASSERT_TRUE(messages.ok()) << messages.error().to_string();
+  const std::string sft = std::string(KAITO_SOURCE_DIR) + "/tests/data/sft/";
+  std::map<std::string, tune_data> got;
+  for (const char* name : {"prompt_completion", "conversational", "text"}) {
+    SCOPED_TRACE(name);
+    j.data_paths = {sft + name + ".jsonl"};
+    auto jsonl = load_tune_data(j, *m);
+    ASSERT_TRUE(jsonl.ok()) << jsonl.error().to_string();
+    j.data_paths = {sft + name + ".parquet"};
+    auto parquet = load_tune_data(j, *m);
+    ASSERT_TRUE(parquet.ok()) << parquet.error().to_string();
+    ASSERT_EQ(jsonl->examples.size(), 6u);
+    ASSERT_EQ(parquet->examples.size(), 6u);
+    for (size_t i = 0; i < 6; ++i) {
+      EXPECT_EQ(parquet->examples[i].ids, jsonl->examples[i].ids) << i;
+      EXPECT_EQ(parquet->examples[i].labels, jsonl->examples[i].labels) << i;
+      EXPECT_EQ(jsonl->examples[i].ids.back(), 2) << i;  // eos </s>, learned
+      EXPECT_EQ(jsonl->examples[i].labels.back(), 2) << i;
+    }
+    got[name] = std::move(jsonl).value();
+  }
+  // text: every token supervised; prompt-completion: the prompt is not
+  for (const train_example& e : got["text"].examples) EXPECT_EQ(e.labels, e.ids);
+  for (size_t i = 0; i < 6; ++i) {
+    const train_example& pc = got["prompt_completion"].examples[i];
+    EXPECT_EQ(pc.ids, got["text"].examples[i].ids) << i;  // text = prompt + completion
+    EXPECT_EQ(pc.labels.front(), -100);
+    EXPECT_LT(std::count(pc.labels.begin(), pc.labels.end(), -100), int64_t(pc.ids.size()) - 1);
+  }
+  // conversational: the conversations' tokens, the last assistant turn learned (the third
+  // conversation's earlier "4" turn sits in the prompt and is not)
+  for (size_t i = 0; i < 6; ++i) {
+    const train_example& c = got["conversational"].examples[i];
+    const train_example& msg = messages->examples[i];
+    EXPECT_EQ(c.ids, msg.ids) << i;
+    if (i != 2) EXPECT_EQ(c.labels, msg.labels) << i;
+  }
+  EXPECT_LT(got["conversational"].supervised_tokens, messages->supervised_tokens);
+  // mixed formats in one file, and a missing completion, name the line
+  const std::string bad = j.model_dir + "/mixed.jsonl";
+  write(bad, "{\"prompt\": \"a\", \"completion\": \"b\"}\n{\"text\": \"c\"}\n");
+  j.data_paths = {bad};
+  auto r = load_tune_data(j, *m);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().where(), bad + ": line 2") << r.error().to_string();
+  write(bad, "{\"prompt\": \"a\", \"completion\": \"b\"}\n\n{\"prompt\": \"c\"}\n");
+  r = load_tune_data(j, *m);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().where(), bad + ": line 3: completion") << r.error().to_string();
+  // another text column (TrainingArguments.dataset_text_field)
+  write(bad, "{\"body\": \"Say hello.\"}\n");
+  j.columns.text = "body";
+  r = load_tune_data(j, *m);
+  ASSERT_TRUE(r.ok()) << r.error().to_string();
+  EXPECT_EQ(r->supervised_tokens, int64_t(r->examples[0].ids.size()));
   fs::remove_all(j.model_dir);
 }
 
