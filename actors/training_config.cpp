@@ -65,6 +65,14 @@ struct section_reader {
   void ignore(const std::string& key) const { eff->ignored.push_back(name + "." + key); }
 };
 
+// A column name: a non-empty string.
+result<std::string> column_name(const section_reader& r, const std::string& k) {
+  const json& v = r.sec[k];
+  if (!v.is_string() || v.get<std::string>().empty())
+    return r.bad(k, "want a column name, got " + shown(v));
+  return v.get<std::string>();
+}
+
 status lora_key(const section_reader& r, const std::string& k, engine::tune_job* j) {
   if (k == "r") {
     KAITO_ASSIGN_OR_RETURN(j->lora.r, r.integer(k, 1, 4096));
@@ -146,6 +154,8 @@ status training_key(const section_reader& r, const std::string& k, engine::tune_
     KAITO_ASSIGN_OR_RETURN(j->activation_checkpointing, r.boolean(k));
   } else if (k == "max_seq_length" || k == "max_length") {
     KAITO_ASSIGN_OR_RETURN(j->max_length, r.integer(k, 2, int64_t(1) << 24));
+  } else if (k == "dataset_text_field") {  // SFTConfig's: the language-modeling text column
+    KAITO_ASSIGN_OR_RETURN(j->columns.text, column_name(r, k));
   } else if (k == "output_dir") {
     const json& v = r.sec[k];
     if (!v.is_string() || v.get<std::string>().rfind("/mnt/", 0) != 0)
@@ -157,15 +167,47 @@ status training_key(const section_reader& r, const std::string& k, engine::tune_
   return {};
 }
 
-status dataset_key(const section_reader& r, const std::string& k) {
-  if (k == "context_column" || k == "response_column" || k == "instruction_column" ||
-      k == "dataset_text_field") {
-    if (!r.sec[k].is_null())
-      return r.unsupported(k, "only {\"messages\": [...]} conversations are read");
+// DatasetConfig's context_column / response_column, resolved once every key is read.
+struct prompt_columns {
+  std::string context, response;
+};
+
+status dataset_key(const section_reader& r, const std::string& k, engine::tune_job* j,
+                   prompt_columns* pc) {
+  const bool column = k == "instruction_column" || k == "messages_column" ||
+                      k == "dataset_text_field" || k == "context_column" || k == "response_column";
+  if (column && r.sec[k].is_null()) return {};  // HfArgumentParser's None: the default
+  if (k == "instruction_column") {
+    return r.unsupported(k, "TRL's formats have no instruction field: put it in the prompt");
   } else if (k == "messages_column") {
-    if (r.sec[k] != "messages") return r.unsupported(k, "the column must be named messages");
+    KAITO_ASSIGN_OR_RETURN(j->columns.messages, column_name(r, k));
+  } else if (k == "dataset_text_field") {
+    KAITO_ASSIGN_OR_RETURN(j->columns.text, column_name(r, k));
+  } else if (k == "context_column") {
+    KAITO_ASSIGN_OR_RETURN(pc->context, column_name(r, k));
+  } else if (k == "response_column") {
+    KAITO_ASSIGN_OR_RETURN(pc->response, column_name(r, k));
   } else {
     r.ignore(k);  // shuffle_dataset, shuffle_seed, train_test_split
+  }
+  return {};
+}
+
+// context_column + response_column name the prompt and completion columns; response_column: text
+// alone is Kaito's default (DatasetConfig's dataclass) and changes nothing.
+status apply_prompt_columns(const section_reader& r, const prompt_columns& pc,
+                            engine::tune_job* j) {
+  if (!pc.context.empty() && !pc.response.empty()) {
+    j->columns.prompt = pc.context;
+    j->columns.completion = pc.response;
+  } else if (!pc.context.empty()) {
+    return r.unsupported("context_column",
+                         "names the prompt column together with response_column (the "
+                         "completion column)");
+  } else if (!pc.response.empty() && pc.response != "text") {
+    return r.unsupported("response_column",
+                         "names the completion column together with context_column (the prompt "
+                         "column); a text column is TrainingArguments.dataset_text_field");
   }
   return {};
 }
@@ -183,6 +225,7 @@ result<training_config_effect> apply_training_config(std::string_view yaml_text,
     if (sec.is_null()) continue;
     if (!sec.is_object()) return invalid_argument("want a map", "training_config." + name);
     section_reader r{sec, name, &eff};
+    prompt_columns pc;
     for (const auto& [k, v] : sec.items()) {
       status st;
       if (name == "LoraConfig")
@@ -192,13 +235,14 @@ result<training_config_effect> apply_training_config(std::string_view yaml_text,
       else if (name == "TrainingArguments")
         st = training_key(r, k, job, &eff);
       else if (name == "DatasetConfig")
-        st = dataset_key(r, k);
+        st = dataset_key(r, k, job, &pc);
       else if (name == "ModelConfig" || name == "DataCollator")
         r.ignore(k);
       else
         return invalid_argument("unknown section", "training_config." + name);
       KAITO_TRY(st);
     }
+    if (name == "DatasetConfig") KAITO_TRY(apply_prompt_columns(r, pc, job));
   }
   return eff;
 }
