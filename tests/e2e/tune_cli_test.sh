@@ -55,6 +55,17 @@ awk -v a="$first" -v b="$last6" 'BEGIN {exit !(b < 0.8 * a)}' ||
   --lr 5e-3 > "$WORK/out_pc_pq.txt" 2>&1 || fail "kaito tune (prompt-completion parquet) exited $?"
 diff <(awk '/^step /{print $2, $4}' "$WORK/out_pc.txt") <(awk '/^step /{print $2, $4}' "$WORK/out_pc_pq.txt") ||
   fail "the prompt-completion Parquet run's losses differ from the JSONL run's"
+# The other two formats train too: conversational prompt-completion (Parquet list<struct>
+# columns) and text (JSONL, under another column name with --dataset-text-field).
+"$KAITO" tune --model "$M" --data "$SRC/tests/data/sft/conversational.parquet" \
+  --out "$WORK/adapter_conv" --max-steps 3 > "$WORK/out_conv.txt" 2>&1 ||
+  fail "kaito tune (conversational) exited $?: $(cat "$WORK/out_conv.txt")"
+has "$WORK/out_conv.txt" "wrote $WORK/adapter_conv: 3 steps over 6 conversations"
+sed 's/"text":/"body":/' "$SRC/tests/data/sft/text.jsonl" > "$WORK/body.jsonl"
+"$KAITO" tune --model "$M" --data "$WORK/body.jsonl" --dataset-text-field body \
+  --out "$WORK/adapter_text" --max-steps 3 > "$WORK/out_text.txt" 2>&1 ||
+  fail "kaito tune (text) exited $?: $(cat "$WORK/out_text.txt")"
+has "$WORK/out_text.txt" "wrote $WORK/adapter_text: 3 steps over 6 conversations"
 
 # Bad input: exit 2 and a message naming the flag or the file and line.
 expect_error() {  # expected-text, kaito tune arguments...
