@@ -129,6 +129,7 @@ msg::work_done execute_work_unit(const msg::work_unit& unit, const std::atomic<b
   uint64_t step = 0;
   if (args->task == "serve") {
     serve_unit_env env;
+    env.root = unit.root;
     if (const char* m = std::getenv("KAITO_MODELS_DIR")) env.models_dir = m;
     env.slot = slot;
     status st = run_serve_unit(args->serve, env, cancel, [&](const std::string& text) {

@@ -2,9 +2,12 @@
 #include "actors/serve_unit.h"
 
 #include <chrono>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "actors/http_server.h"
+#include "actors/image_inputs.h"
 #include "actors/inference_routes.h"
 #include "base/log.h"
 #include "engine/chat_service.h"
@@ -17,7 +20,25 @@ status run_serve_unit(const serve_args& a, const serve_unit_env& env,
   KAITO_ASSIGN_OR_RETURN(std::string dir, preset_model_dir(a.preset, a.model_dir, env.models_dir));
   engine::chat_service_config c;
   c.model_dir = dir;
-  log_info(logger("serve"), "loading", {{"preset", a.preset}, {"dir", dir}});
+  std::vector<std::string> configs;
+  for (const std::string& p : a.pull_secrets) configs.push_back(under_root(env.root, p));
+  for (size_t i = 0; i < a.adapters.size(); ++i) {
+    const adapter_source& ad = a.adapters[i];
+    std::string adapter_dir = under_root(env.root, "/mnt/adapter/" + ad.name);
+    log_info(logger("serve"), "pulling adapter", {{"name", ad.name}, {"image", ad.image}});
+    auto files = pull_image_data({.image = ad.image,
+                                  .field = "inference.adapters[" + std::to_string(i) + "]",
+                                  .docker_configs = configs,
+                                  .dest_dir = adapter_dir,
+                                  .max_bytes = 16ull << 30},
+                                 &cancel);
+    if (cancel) return {};
+    if (!files.ok()) return files.error();
+    c.adapter_dirs.push_back(adapter_dir);
+    c.adapter_strengths.push_back(ad.strength);
+  }
+  log_info(logger("serve"), "loading",
+           {{"preset", a.preset}, {"dir", dir}, {"adapters", std::to_string(a.adapters.size())}});
   KAITO_ASSIGN_OR_RETURN(auto service, engine::chat_service::load(c));
   if (cancel) return {};
   http_server_options o;

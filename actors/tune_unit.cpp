@@ -1,11 +1,13 @@
 // tune_unit; see tune_unit.h.
 #include "actors/tune_unit.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <optional>
 
+#include "actors/image_inputs.h"
 #include "actors/training_config.h"
 #include "engine/file_text.h"
 #include "k8s/artifacts/adapter_image.h"
@@ -21,9 +23,25 @@ namespace {
 namespace fs = std::filesystem;
 namespace art = k8s::artifacts;
 
-std::string under(const std::string& root, const std::string& container_path) {
-  if (root.empty()) return container_path;
-  return (fs::path(root) / fs::path(container_path).relative_path()).string();
+// The dataset files of a pulled image, as Kaito's dataset.py picks them: names containing csv,
+// json, parquet or arrow (Kaito takes the first such file; we take them all, sorted).
+result<std::vector<std::string>> dataset_files(const std::vector<std::string>& written,
+                                               const std::string& dir) {
+  std::vector<std::string> files;
+  for (const std::string& rel : written) {
+    std::string name = fs::path(rel).filename().string();
+    for (const char* ext : {"csv", "json", "parquet", "arrow"})
+      if (name.find(ext) != std::string::npos) {
+        files.push_back((fs::path(dir) / rel).string());
+        break;
+      }
+  }
+  std::sort(files.begin(), files.end());
+  if (files.empty())
+    return invalid_argument("the image's /data has no dataset file (a name with csv, json, "
+                            "parquet or arrow in it)",
+                            "tuning.input.image");
+  return files;
 }
 
 // The file's bytes; nullopt when it does not exist; the read error naming `field` otherwise.
@@ -59,20 +77,32 @@ result<tune_unit_result> run_tune_unit(
                          art::parse_image_reference(a.output_image, "--output-image"));
   art::push_options push;
   push.cancel = &cancel;
-  const std::string docker_config = under(env.root, a.docker_config);
+  const std::string docker_config = under_root(env.root, a.docker_config);
   KAITO_ASSIGN_OR_RETURN(auto cfg_text, read_if_present(docker_config, "--docker-config"));
   if (cfg_text) {
     KAITO_ASSIGN_OR_RETURN(push.credentials,
                            art::credentials_for(*cfg_text, ref.registry, a.docker_config));
   }
   // 3. The data.
-  const std::string data_dir = under(env.root, a.data_dir);
+  const std::string data_dir = under_root(env.root, a.data_dir);
   fs::create_directories(data_dir, ec);
   if (ec) return io_error("cannot create " + data_dir + ": " + ec.message(), "--data-dir");
-  progress("downloading " + std::to_string(a.input_urls.size()) + " input file(s)", 0);
-  art::download_options dl;
-  dl.cancel = &cancel;
-  auto files = art::download_urls(a.input_urls, data_dir, dl);
+  result<std::vector<std::string>> files = std::vector<std::string>();
+  if (!a.input_image.empty()) {
+    progress("pulling " + a.input_image, 0);
+    std::vector<std::string> configs;
+    for (const std::string& p : a.pull_secrets) configs.push_back(under_root(env.root, p));
+    auto written = pull_image_data(
+        {.image = a.input_image, .field = "tuning.input.image", .docker_configs = configs,
+         .dest_dir = data_dir},
+        &cancel);
+    files = written.ok() ? dataset_files(*written, data_dir) : written;
+  } else {
+    progress("downloading " + std::to_string(a.input_urls.size()) + " input file(s)", 0);
+    art::download_options dl;
+    dl.cancel = &cancel;
+    files = art::download_urls(a.input_urls, data_dir, dl);
+  }
   if (cancel) {
     out.cancelled = true;
     return out;
@@ -85,7 +115,7 @@ result<tune_unit_result> run_tune_unit(
   job.qlora = a.method == "qlora";
   std::string results = a.results_dir;
   KAITO_ASSIGN_OR_RETURN(auto cfg_yaml,
-                         read_if_present(under(env.root, a.config_file), "--config-file"));
+                         read_if_present(under_root(env.root, a.config_file), "--config-file"));
   std::string notes;
   if (cfg_yaml) {
     auto eff = apply_training_config(*cfg_yaml, &job);
@@ -98,7 +128,7 @@ result<tune_unit_result> run_tune_unit(
       for (size_t i = 0; i < eff->ignored.size(); ++i) notes += (i ? ", " : "") + eff->ignored[i];
     }
   }
-  job.out_dir = under(env.root, results);
+  job.out_dir = under_root(env.root, results);
   KAITO_TRY(engine::validate_tune_job(job));
   // 5. Training.
   progress("training " + a.method + " on " + std::to_string(files->size()) + " file(s)" + notes, 0);

@@ -1,7 +1,9 @@
 // work_args; see work_args.h.
 #include "actors/work_args.h"
 
+#include <algorithm>
 #include <cstdint>
+#include <cstdlib>
 #include <filesystem>
 
 namespace kaito::actors {
@@ -31,6 +33,23 @@ status check_absolute(const std::string& flag, const std::string& v) {
   if (v.empty() || v[0] != '/')
     return invalid_argument("want an absolute path, got \"" + v + "\"", flag);
   return {};
+}
+
+// An adapter's source.name: its folder under /mnt/adapter (DNS-1123 characters).
+status check_adapter_name(const std::string& flag, const std::string& v) {
+  if (v.empty() || v.size() > 253 || v == "." || v == ".." ||
+      v.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-.") != std::string::npos)
+    return invalid_argument("want a DNS-1123 adapter name, got \"" + v + "\"", flag);
+  return {};
+}
+
+// An adapter strength: a number in [0, 1] (Kaito's strength string).
+result<float> parse_strength(const std::string& flag, const std::string& v) {
+  char* end = nullptr;
+  double x = v.empty() ? -1 : std::strtod(v.c_str(), &end);
+  if (v.empty() || end != v.c_str() + v.size() || !(x >= 0.0 && x <= 1.0))
+    return invalid_argument("want a number in [0, 1], got \"" + v + "\"", flag);
+  return static_cast<float>(x);
 }
 
 bool self_test_task(const std::string& t) {
@@ -78,14 +97,18 @@ result<bool> tune_flag(tune_args& t, const std::string& flag, const std::string&
   } else if (flag == "--input-url") {
     if (value.empty()) return invalid_argument("empty URL", flag);
     t.input_urls.push_back(value);
-  } else if (flag == "--input-image" || flag == "--input-volume" || flag == "--output-volume") {
-    const char* field = flag == "--input-image"    ? "tuning.input.image"
-                        : flag == "--input-volume" ? "tuning.input.volumeSource"
-                                                   : "tuning.output.volumeSource";
+  } else if (flag == "--input-image") {
+    if (value.empty()) return invalid_argument("empty image reference", flag);
+    t.input_image = value;
+  } else if (flag == "--pull-secret") {
+    KAITO_TRY(check_absolute(flag, value));
+    t.pull_secrets.push_back(value);
+  } else if (flag == "--input-volume" || flag == "--output-volume") {
     return status(status_code::unimplemented,
-                  std::string("kaito-cpp does not move this yet: give tuning.input.urls and "
-                              "tuning.output.image"),
-                  field);
+                  "kaito-cpp does not mount volumes into tuning pods yet: give tuning.input.urls "
+                  "or tuning.input.image, and tuning.output.image",
+                  flag == "--input-volume" ? "tuning.input.volumeSource"
+                                           : "tuning.output.volumeSource");
   } else if (flag == "--output-image") {
     if (value.empty()) return invalid_argument("empty image reference", flag);
     t.output_image = value;
@@ -116,10 +139,28 @@ result<bool> serve_flag(serve_args& v, const std::string& flag, const std::strin
     KAITO_TRY(check_absolute(flag, value));
     v.model_dir = value;
   } else if (flag == "--adapter-image") {
+    auto eq = value.find('=');
+    if (eq == std::string::npos || eq + 1 == value.size())
+      return invalid_argument("want NAME=IMAGE, got \"" + value + "\"", flag);
+    std::string name = value.substr(0, eq);
+    KAITO_TRY(check_adapter_name(flag, name));
+    for (const adapter_source& a : v.adapters)
+      if (a.name == name) return invalid_argument("adapter \"" + name + "\" given twice", flag);
+    v.adapters.push_back({name, value.substr(eq + 1), 1.0f});
+  } else if (flag == "--adapter-strength") {
+    auto eq = value.find('=');
+    if (eq == std::string::npos)
+      return invalid_argument("want NAME=STRENGTH, got \"" + value + "\"", flag);
+    KAITO_ASSIGN_OR_RETURN(float w, parse_strength(flag, value.substr(eq + 1)));
+    v.strengths.emplace_back(value.substr(0, eq), w);
+  } else if (flag == "--adapter-volume") {
     return status(status_code::unimplemented,
-                  "serving adapters from images is not implemented yet (kaito serve --adapter "
-                  "takes a folder)",
+                  "kaito-cpp does not mount adapter volumes yet (adapter \"" + value +
+                      "\"): give source.image",
                   "inference.adapters");
+  } else if (flag == "--pull-secret") {
+    KAITO_TRY(check_absolute(flag, value));
+    v.pull_secrets.push_back(value);
   } else {
     return false;
   }
@@ -169,12 +210,22 @@ result<work_args> parse_work_args(const std::vector<std::string>& args) {
                                                           : serve_flag(w.serve, flag, value));
     if (!known) return invalid_argument("unknown flag for --task=" + w.task, flag);
   }
-  if (w.task == "serve" && w.serve.preset.empty())
-    return invalid_argument("required with --task=serve", "--preset");
+  if (w.task == "serve") {
+    if (w.serve.preset.empty()) return invalid_argument("required with --task=serve", "--preset");
+    for (const auto& [name, strength] : w.serve.strengths) {
+      auto it = std::find_if(w.serve.adapters.begin(), w.serve.adapters.end(),
+                             [&](const adapter_source& a) { return a.name == name; });
+      if (it == w.serve.adapters.end())
+        return invalid_argument("no --adapter-image named \"" + name + "\"",
+                                "--adapter-strength");
+      it->strength = strength;
+    }
+  }
   if (w.task == "tune") {
     if (w.tune.preset.empty()) return invalid_argument("required with --task=tune", "--preset");
-    if (w.tune.input_urls.empty())
-      return invalid_argument("at least one is required with --task=tune", "--input-url");
+    if (w.tune.input_urls.empty() == w.tune.input_image.empty())
+      return invalid_argument("exactly one of --input-url (one or more) and --input-image",
+                              "--input-url");
     if (w.tune.output_image.empty())
       return invalid_argument("required with --task=tune", "--output-image");
   }

@@ -7,7 +7,11 @@
 //     --preset=NAME            the model (required): <model dir> = --model-dir, else
 //                              $KAITO_MODELS_DIR/NAME
 //     --method=qlora|lora      default qlora
-//     --input-url=URL          repeatable, at least one: tuning.input.urls
+//     --input-url=URL          repeatable: tuning.input.urls
+//     --input-image=REF        tuning.input.image (its /data goes to --data-dir); exactly one of
+//                              --input-url and --input-image
+//     --pull-secret=PATH       repeatable: a .dockerconfigjson for pulling --input-image (the
+//                              projected source.imagePullSecrets)
 //     --output-image=REF       required: tuning.output.image (the adapter is pushed there)
 //     --docker-config=PATH     push credentials (default /root/.docker/config.json, the
 //                              projected imagePushSecret; absent: push anonymously)
@@ -15,12 +19,16 @@
 //                              /mnt/config/training_config.yaml; absent: the method's defaults)
 //     --data-dir=PATH          default /mnt/data      --results-dir=PATH  default /mnt/results
 //     --model-dir=PATH         a folder on the machine instead of $KAITO_MODELS_DIR/<preset>
-//     --input-image, --input-volume, --output-volume: unimplemented, naming the tuning field
+//     --input-volume, --output-volume: unimplemented, naming the tuning field
 //   --task=serve                       an inference pod's work (actors/serve_unit.h):
 //     --preset=NAME            the model (required), as for tune; also the served model name
 //     --port=N                 1..65535, default 5000 (the worker listens on N + its slot)
 //     --model-dir=PATH         as for tune
-//     --adapter-image=NAME=REF inference.adapters: unimplemented (pulling adapter images)
+//     --adapter-image=NAME=REF repeatable: inference.adapters[].source (name, image), pulled
+//                              into /mnt/adapter/NAME and merged; NAME a DNS-1123 name, once
+//     --adapter-strength=NAME=S inference.adapters[].strength, a number in [0, 1] (default 1)
+//     --pull-secret=PATH       repeatable, as for tune: credentials for the adapter images
+//     --adapter-volume=NAME    unimplemented, naming inference.adapters
 // The other paths are container paths, resolved under the unit's root (work_unit.root). A
 // flag a task does not take, an unknown flag, a missing value or a bad number is
 // invalid_argument naming the flag.
@@ -29,6 +37,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "actors/self_test.h"
@@ -39,6 +48,8 @@ namespace kaito::actors {
 struct tune_args {
   std::string preset, method = "qlora";
   std::vector<std::string> input_urls;
+  std::string input_image;                // "" = input_urls
+  std::vector<std::string> pull_secrets;  // docker config files for input_image
   std::string output_image;
   std::string docker_config = "/root/.docker/config.json";
   std::string config_file = "/mnt/config/training_config.yaml";
@@ -46,10 +57,18 @@ struct tune_args {
   std::string model_dir;  // "" = $KAITO_MODELS_DIR/<preset>
 };
 
+struct adapter_source {
+  std::string name, image;
+  float strength = 1.0f;
+};
+
 struct serve_args {
   std::string preset;
   int64_t port = 5000;
   std::string model_dir;  // "" = $KAITO_MODELS_DIR/<preset>
+  std::vector<adapter_source> adapters;   // in flag order: merged in this order
+  std::vector<std::string> pull_secrets;  // docker config files for the adapter images
+  std::vector<std::pair<std::string, float>> strengths;  // as given; folded into adapters
 };
 
 struct work_args {

@@ -1,8 +1,9 @@
-// `kaito serve --model DIR [--adapter DIR]... [--port 5000]`: serves a local Hugging Face model
+// `kaito serve --model DIR [--adapter DIR [--adapter-strength W]]... [--port 5000]`: serves a local Hugging Face model
 // folder over HTTP with Kaito's inference endpoints (actors/inference_routes.h: OpenAI
 // /v1/chat/completions with streaming, /v1/models, Kaito's legacy /chat, /health), until SIGINT
 // or SIGTERM. PEFT adapters (a `kaito tune` output, or a tuning Workspace's pushed image unpacked)
-// are merged into the base at load.
+// are merged into the base at load, each weighted by its --adapter-strength (one per adapter, or
+// none).
 // Exit code 0 after a clean stop; 2 on bad flags or a model that does not load (the message names
 // the file and field); 1 when the port cannot be bound.
 #include <pthread.h>
@@ -80,6 +81,10 @@ void add_serve_command(CLI::App& app) {
                   "A PEFT adapter folder (adapter_config.json, adapter_model.safetensors) merged "
                   "into the base; repeatable")
       ->check(CLI::ExistingDirectory);
+  cmd->add_option("--adapter-strength", f->model.adapter_strengths,
+                  "Weight in [0, 1] of each --adapter, in order (Kaito's "
+                  "inference.adapters[].strength; default 1 for all)")
+      ->check(CLI::Range(0.0, 1.0));
   cmd->add_option("--chat-template", f->model.chat_template_path,
                   "A .jinja chat template instead of tokenizer_config.json's")
       ->check(CLI::ExistingFile);

@@ -1,6 +1,7 @@
 // Desired-state builders; see workspace_desired.h.
 #include "k8s/controllers/workspace_desired.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cstdio>
 
@@ -59,6 +60,38 @@ std::vector<std::string> tuning_args(const json& ws, const workspace_facts& f) {
   return a;
 }
 
+// The imagePullSecrets of image sources (tuning.input, inference.adapters[].source), each once,
+// in order of appearance.
+void collect_pull_secrets(const json& source, std::vector<std::string>& names) {
+  const json& list = member(source, "imagePullSecrets");
+  if (!list.is_array()) return;
+  for (const auto& n : list)
+    if (n.is_string() && !n.get<std::string>().empty() &&
+        std::find(names.begin(), names.end(), n.get<std::string>()) == names.end())
+      names.push_back(n.get<std::string>());
+}
+
+std::string pull_secret_dir(const std::string& name) { return "/mnt/pull-secrets/" + name; }
+
+// The worker pulls images itself (Kaito's puller init containers): each pull secret's
+// .dockerconfigjson is projected at /mnt/pull-secrets/<name>/config.json and named by a
+// --pull-secret flag.
+void add_pull_secrets(const std::vector<std::string>& names, json& tmpl) {
+  json& vols = tmpl["spec"]["volumes"];
+  json& container = tmpl["spec"]["containers"][0];
+  for (size_t i = 0; i < names.size(); ++i) {
+    std::string volume = "pull-secret-" + std::to_string(i);
+    vols.push_back(
+        {{"name", volume},
+         {"secret",
+          {{"secretName", names[i]},
+           {"items", json::array({{{"key", ".dockerconfigjson"}, {"path", "config.json"}}})}}}});
+    container["volumeMounts"].push_back(
+        {{"name", volume}, {"mountPath", pull_secret_dir(names[i])}, {"readOnly", true}});
+    container["args"].push_back("--pull-secret=" + pull_secret_dir(names[i]) + "/config.json");
+  }
+}
+
 // Kaito's tuning volumes: the push secret's .dockerconfigjson as /root/.docker/config.json, the
 // tuning ConfigMap at /mnt/config, emptyDirs for /mnt/data and /mnt/results.
 void add_tuning_volumes(const json& ws, json& tmpl) {
@@ -83,6 +116,11 @@ void add_tuning_volumes(const json& ws, json& tmpl) {
     std::string name = std::string(v) + "-volume";
     vols.push_back({{"name", name}, {"emptyDir", json::object()}});
     mounts.push_back({{"name", name}, {"mountPath", std::string("/mnt/") + v}});
+  }
+  if (!string_field(member(t, "input"), "image").empty()) {
+    std::vector<std::string> secrets;
+    collect_pull_secrets(member(t, "input"), secrets);
+    add_pull_secrets(secrets, tmpl);
   }
 }
 
@@ -219,14 +257,26 @@ json build_tuning_job(const json& ws, const workspace_facts& f, int64_t revision
 json build_inference_statefulset(const json& ws, const workspace_facts& f, int64_t revision) {
   std::vector<std::string> args = {"--task=serve", "--preset=" + f.preset, "--port=5000"};
   const json& adapters = member(member(ws, "inference"), "adapters");
+  std::vector<std::string> secrets;
   if (adapters.is_array())
-    for (const auto& a : adapters)
-      args.push_back("--adapter-image=" + string_field(member(a, "source"), "name") + "=" +
-                     string_field(member(a, "source"), "image"));
-  if (!member(member(member(ws, "metadata"), "annotations"), annotations::kSelfTestSeconds)
-           .is_null())
-    args = {"--task=serve-self-test"};
+    for (const auto& a : adapters) {
+      const json& source = member(a, "source");
+      std::string name = string_field(source, "name"), image = string_field(source, "image");
+      if (image.empty()) {
+        args.push_back("--adapter-volume=" + name);  // refused by the worker, by name
+        continue;
+      }
+      args.push_back("--adapter-image=" + name + "=" + image);
+      if (member(a, "strength").is_string())
+        args.push_back("--adapter-strength=" + name + "=" + string_field(a, "strength"));
+      collect_pull_secrets(source, secrets);
+    }
+  const bool self_test =
+      !member(member(member(ws, "metadata"), "annotations"), annotations::kSelfTestSeconds)
+           .is_null();
+  if (self_test) args = {"--task=serve-self-test"};
   json tmpl = build_pod_template(f, args);
+  if (!self_test) add_pull_secrets(secrets, tmpl);
   tmpl["spec"]["restartPolicy"] = "Always";
   return {{"apiVersion", "apps/v1"},
           {"kind", "StatefulSet"},

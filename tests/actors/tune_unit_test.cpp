@@ -1,7 +1,7 @@
-// A tuning pod's work unit without the network: the --task=tune flags (work_args), Kaito's
-// training_config.yaml applied to a tune job (training_config: the shipped templates, every key
-// we honour, the ones we refuse by name), and run_tune_unit's early failures, which must name the
-// flag or field before any download or training starts. tests/e2e/tune_workspace_test.sh runs
+// A tuning pod's work unit without the network: Kaito's training_config.yaml applied to a tune
+// job (training_config: the shipped templates, every key we honour, the ones we refuse by name),
+// and run_tune_unit's early failures, which must name the flag or field before any download or
+// training starts (the flags themselves: work_args_test.cpp). tests/e2e/tune_workspace_test.sh runs
 // the whole unit against a dataset host and a registry.
 #include <fstream>
 #include <sstream>
@@ -10,80 +10,10 @@
 
 #include "actors/training_config.h"
 #include "actors/tune_unit.h"
-#include "actors/work_args.h"
 #include "protocol/api/yaml.h"
 
 namespace kaito::actors {
 namespace {
-
-TEST(TuneArgs, ParsesATuningPodsFlags) {
-  auto w = parse_work_args({"--task=tune", "--preset=phi-3-mini-128k-instruct", "--method=lora",
-                            "--input-url=https://h/a.parquet", "--input-url", "https://h/b.jsonl",
-                            "--output-image=reg.io/a:1", "--config-file=/etc/tc.yaml"});
-  ASSERT_TRUE(w.ok()) << w.error().to_string();
-  EXPECT_EQ(w->task, "tune");
-  EXPECT_EQ(w->tune.preset, "phi-3-mini-128k-instruct");
-  EXPECT_EQ(w->tune.method, "lora");
-  EXPECT_EQ(w->tune.input_urls,
-            std::vector<std::string>({"https://h/a.parquet", "https://h/b.jsonl"}));
-  EXPECT_EQ(w->tune.output_image, "reg.io/a:1");
-  EXPECT_EQ(w->tune.config_file, "/etc/tc.yaml");
-  EXPECT_EQ(w->tune.docker_config, "/root/.docker/config.json");  // Kaito's mount
-  EXPECT_EQ(w->tune.results_dir, "/mnt/results");
-}
-
-TEST(TuneArgs, BadFlagsAreNamed) {
-  const std::vector<std::string> base = {"--task=tune", "--preset=p", "--input-url=https://h/a",
-                                         "--output-image=r/a:1"};
-  struct c {
-    std::vector<std::string> extra;
-    std::vector<std::string> drop;  // flags removed from base
-    std::string where;
-    status_code code = status_code::invalid_argument;
-  };
-  std::vector<c> cases = {
-      {{}, {"--preset=p"}, "--preset"},
-      {{}, {"--input-url=https://h/a"}, "--input-url"},
-      {{}, {"--output-image=r/a:1"}, "--output-image"},
-      {{"--method=dora"}, {}, "--method"},
-      {{"--preset=../x"}, {}, "--preset"},
-      {{"--results-dir=relative"}, {}, "--results-dir"},
-      {{"--duration-seconds=5"}, {}, "--duration-seconds"},  // a self-test flag
-      {{"--input-image=reg/data:1"}, {}, "tuning.input.image", status_code::unimplemented},
-      {{"--output-volume=tuning.output.volumeSource"},
-       {},
-       "tuning.output.volumeSource",
-       status_code::unimplemented},
-  };
-  for (const auto& k : cases) {
-    std::vector<std::string> args;
-    for (const auto& a : base)
-      if (std::find(k.drop.begin(), k.drop.end(), a) == k.drop.end()) args.push_back(a);
-    args.insert(args.end(), k.extra.begin(), k.extra.end());
-    auto w = parse_work_args(args);
-    ASSERT_FALSE(w.ok()) << k.where;
-    EXPECT_EQ(w.error().where(), k.where) << w.error().to_string();
-    EXPECT_EQ(w.error().code(), k.code) << w.error().to_string();
-  }
-  // And a tune flag is unknown to the self-test.
-  EXPECT_EQ(parse_work_args({"--task=self-test", "--preset=p"}).error().where(), "--preset");
-}
-
-TEST(ServeArgs, ParsesAnInferencePodsFlags) {
-  auto w = parse_work_args({"--task=serve", "--preset=phi-3-mini-128k-instruct", "--port=5000"});
-  ASSERT_TRUE(w.ok()) << w.error().to_string();
-  EXPECT_EQ(w->task, "serve");
-  EXPECT_EQ(w->serve.preset, "phi-3-mini-128k-instruct");
-  EXPECT_EQ(w->serve.port, 5000);
-  EXPECT_EQ(parse_work_args({"--task=serve"}).error().where(), "--preset");
-  EXPECT_EQ(parse_work_args({"--task=serve", "--preset=p", "--port=0"}).error().where(), "--port");
-  EXPECT_EQ(parse_work_args({"--task=serve", "--preset=p", "--input-url=x"}).error().where(),
-            "--input-url");
-  auto adapters = parse_work_args({"--task=serve", "--preset=p", "--adapter-image=a=r.io/a:1"});
-  ASSERT_FALSE(adapters.ok());
-  EXPECT_EQ(adapters.error().code(), status_code::unimplemented);
-  EXPECT_EQ(adapters.error().where(), "inference.adapters");
-}
 
 std::string template_text(const std::string& method) {
   std::ifstream in(std::string(KAITO_SOURCE_DIR) + "/presets/tuning/" + method +

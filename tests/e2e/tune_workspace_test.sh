@@ -7,8 +7,12 @@
 # missing push secret (FailedMount, as the kubelet's), then downloads the Parquet file, trains
 # QLoRA, and pushes the adapter image; `skopeo` pulls it back and the adapter is byte for byte the
 # one `kaito tune` writes for the same data and settings. A Workspace whose data URL answers 404
-# fails, the pod's message naming the field and the status. Then an inference Workspace's pod
-# serves the same preset's model over HTTP until the Workspace is deleted.
+# fails, the pod's message naming the field and the status. A second tuning Workspace reads the
+# same data from a dataset image (tuning.input.image, pulled with its imagePullSecrets) and pushes
+# the same adapter. Then an inference Workspace's pod serves the same preset's model over HTTP
+# until the Workspace is deleted, and one with the pushed adapter (inference.adapters) answers as
+# `kaito serve --adapter` does. The registry asks for the secret's credentials (htpasswd) when
+# this host can make a bcrypt line.
 # Usage: tune_workspace_test.sh path/to/kaito SHARED_DIR   (exit 77 without docker-registry/skopeo)
 source "$(dirname "$0")/lib.sh"
 KAITO=${1:?usage: tune_workspace_test.sh path/to/kaito SHARED_DIR}
@@ -18,8 +22,9 @@ for tool in docker-registry skopeo kubectl python3; do
 done
 REG_PID=""
 HTTP_PID=""
+SERVE_PID=""
 cleanup_all() {
-  for p in "$REG_PID" "$HTTP_PID"; do [[ -n "$p" ]] && kill "$p" 2> /dev/null; done
+  for p in "$REG_PID" "$HTTP_PID" "$SERVE_PID"; do [[ -n "$p" ]] && kill "$p" 2> /dev/null; done
   e2e_cleanup
 }
 trap cleanup_all EXIT
@@ -85,9 +90,21 @@ storage:
 http:
   addr: 127.0.0.1:$REG_PORT
 YAML
+# The secret's user, tuner:s3cret, as a bcrypt htpasswd line (docker-registry takes only bcrypt).
+HTPASSWD=$(python3 -W ignore -c 'import crypt; print("tuner:" + crypt.crypt("s3cret", crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=16)))' 2> /dev/null ||
+  python3 -c 'import bcrypt; print("tuner:" + bcrypt.hashpw(b"s3cret", bcrypt.gensalt(4)).decode())' 2> /dev/null || true)
+CREDS=()
+if [[ $HTPASSWD == 'tuner:$2'* ]]; then
+  echo "$HTPASSWD" > "$E2E_WORK/htpasswd"
+  printf 'auth:\n  htpasswd:\n    realm: kaito-e2e\n    path: %s\n' "$E2E_WORK/htpasswd" >> "$E2E_WORK/registry.yml"
+  CREDS=(--creds tuner:s3cret)
+  echo "ok: the registry asks for tuner's password"
+else
+  echo "note: no bcrypt on this host; the registry runs without auth"
+fi
 docker-registry serve "$E2E_WORK/registry.yml" > "$E2E_WORK/registry.log" 2>&1 &
 REG_PID=$!
-wait_for 20 "the registry answers" curl -sf "http://127.0.0.1:$REG_PORT/v2/"
+wait_for 20 "the registry answers" sh -c "curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:$REG_PORT/v2/ | grep -Eq '200|401'"
 wait_for 20 "the dataset host answers" curl -sf -o /dev/null -x "http://127.0.0.1:$HTTP_PORT" "$DATA_HOST/train.parquet"
 
 # --- the control plane with its local machine
@@ -121,7 +138,11 @@ training_config:
     shuffle_dataset: true
 YAML
 K create configmap tune-params --from-file=training_config.yaml="$E2E_WORK/training_config.yaml" > /dev/null
-workspace() {  # NAME DATA_URL
+workspace() {  # NAME DATA_URL [INPUT_IMAGE]
+  local input="    urls:
+      - \"$2\""
+  [[ -n ${3:-} ]] && input="    image: \"$3\"
+    imagePullSecrets: [push-secret]"
   cat << YAML
 apiVersion: kaito.sh/v1alpha1
 kind: Workspace
@@ -138,8 +159,7 @@ tuning:
   method: qlora
   config: tune-params
   input:
-    urls:
-      - "$2"
+$input
   output:
     image: "127.0.0.1:$REG_PORT/adapters/$1:v1"
     imagePushSecret: push-secret
@@ -170,9 +190,9 @@ expect_has "$logs" "step 12/12 loss"
 expect_has "$logs" "not applied: DatasetConfig.shuffle_dataset, ModelConfig.local_files_only, ModelConfig.torch_dtype"
 
 # --- the image, as a registry client sees it
-inspect=$(timeout 30 skopeo inspect --raw --tls-verify=false "docker://127.0.0.1:$REG_PORT/adapters/tune-tiny:v1")
+inspect=$(timeout 30 skopeo inspect --raw --tls-verify=false "${CREDS[@]}" "docker://127.0.0.1:$REG_PORT/adapters/tune-tiny:v1")
 expect_has "$inspect" '"sh.kaito.model.name":"phi-3-mini-128k-instruct"'
-timeout 60 skopeo copy --src-tls-verify=false "docker://127.0.0.1:$REG_PORT/adapters/tune-tiny:v1" \
+timeout 60 skopeo copy --src-tls-verify=false ${CREDS[@]/#--creds/--src-creds} "docker://127.0.0.1:$REG_PORT/adapters/tune-tiny:v1" \
   "dir:$E2E_WORK/pulled" > /dev/null || e2e_fail "skopeo copy failed"
 mkdir -p "$E2E_WORK/unpacked"
 layer=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["layers"][0]["digest"].split(":")[1])' "$E2E_WORK/pulled/manifest.json")
@@ -198,6 +218,53 @@ msg=$(K get pods -l job-name=tune-missing -o jsonpath='{.items[0].status.contain
 expect_has "$msg" "input.urls[0]"
 expect_has "$msg" "404"
 K delete workspace tune-missing > /dev/null
+
+# --- the same data as a dataset image (Kaito's format: files under /data), pushed with skopeo from
+# an OCI layout; the Workspace pulls it with its imagePullSecrets and pushes the same adapter
+python3 - "$E2E_WORK/www/train.parquet" "$E2E_WORK/dataset-layout" << 'PY'
+import gzip, hashlib, io, json, os, sys, tarfile
+src, layout = sys.argv[1], sys.argv[2]
+buf = io.BytesIO()
+with tarfile.open(fileobj=buf, mode="w") as t:
+    t.add(src, arcname="data/train.parquet")
+    readme = b"not a dataset file\n"
+    info = tarfile.TarInfo("data/README.md"); info.size = len(readme)
+    t.addfile(info, io.BytesIO(readme))
+tar = buf.getvalue()
+os.makedirs(layout + "/blobs/sha256", exist_ok=True)
+def blob(b):
+    d = hashlib.sha256(b).hexdigest()
+    open(layout + "/blobs/sha256/" + d, "wb").write(b)
+    return {"digest": "sha256:" + d, "size": len(b)}
+cfg = {"architecture": "amd64", "os": "linux",
+       "rootfs": {"type": "layers", "diff_ids": ["sha256:" + hashlib.sha256(tar).hexdigest()]}}
+m = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+     "config": {"mediaType": "application/vnd.oci.image.config.v1+json", **blob(json.dumps(cfg).encode())},
+     "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", **blob(gzip.compress(tar, mtime=0))}]}
+desc = {"mediaType": m["mediaType"], **blob(json.dumps(m).encode()),
+        "annotations": {"org.opencontainers.image.ref.name": "v1"}}
+json.dump({"schemaVersion": 2, "manifests": [desc]}, open(layout + "/index.json", "w"))
+open(layout + "/oci-layout", "w").write('{"imageLayoutVersion": "1.0.0"}')
+PY
+timeout 60 skopeo copy --dest-tls-verify=false ${CREDS[@]/#--creds/--dest-creds} "oci:$E2E_WORK/dataset-layout:v1" \
+  "docker://127.0.0.1:$REG_PORT/datasets/chat:v1" > "$E2E_WORK/skopeo.log" 2>&1 ||
+  e2e_fail "skopeo copy of the dataset image: $(cat "$E2E_WORK/skopeo.log")"
+workspace tune-image "" "127.0.0.1:$REG_PORT/datasets/chat:v1" > "$E2E_WORK/ws3.yaml"
+out=$(K apply -f "$E2E_WORK/ws3.yaml") || e2e_fail "apply: $out"
+wait_for 120 "the dataset-image Job completed" \
+  sh -c "kubectl get job tune-image -o jsonpath='{.status.conditions[?(@.type==\"Complete\")].status}' | grep -q True"
+logs=$(K logs -l job-name=tune-image --tail=-1)
+expect_has "$logs" "pulling 127.0.0.1:$REG_PORT/datasets/chat:v1"
+expect_has "$logs" "training qlora on 1 file(s)"
+timeout 60 skopeo copy --src-tls-verify=false ${CREDS[@]/#--creds/--src-creds} "docker://127.0.0.1:$REG_PORT/adapters/tune-image:v1" \
+  "dir:$E2E_WORK/pulled-image" > /dev/null || e2e_fail "skopeo copy of tune-image failed"
+layer=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["layers"][0]["digest"].split(":")[1])' "$E2E_WORK/pulled-image/manifest.json")
+mkdir -p "$E2E_WORK/unpacked-image"
+tar -xzf "$E2E_WORK/pulled-image/$layer" -C "$E2E_WORK/unpacked-image"
+cmp "$E2E_WORK/local/adapter_model.safetensors" "$E2E_WORK/unpacked-image/data/adapter_model.safetensors" ||
+  e2e_fail "the adapter tuned on the dataset image differs from kaito tune's"
+echo "ok: tuning.input.image gives the same adapter as the URL"
+K delete workspace tune-image > /dev/null
 
 # --- an inference Workspace: its pod serves the preset's model on 5000 + slot (slot 0 here)
 if python3 -c 'import socket; s=socket.socket(); s.bind(("0.0.0.0", 5000))' 2> /dev/null; then
@@ -226,6 +293,60 @@ expect_has "$answer" '"object":"chat.completion"'
 expect_has "$answer" '"model":"phi-3-mini-128k-instruct"'
 K delete workspace serve-tiny > /dev/null
 wait_for 30 "the server stopped with its pod" sh -c "! curl -s -m 1 http://127.0.0.1:5000/health"
+
+# --- with the tuned adapter (inference.adapters, pulled with the push secret, strength 0.75):
+# the answer is `kaito serve --adapter ... --adapter-strength 0.75`'s for the same adapter folder
+cat > "$E2E_WORK/inference-adapter.yaml" << YAML
+apiVersion: kaito.sh/v1beta1
+kind: Workspace
+metadata:
+  name: serve-tuned
+  annotations:
+    kaito.sh/runtime: transformers  # strength is the transformers runtime's (vLLM refuses it)
+resource:
+  instanceType: "Standard_NC24ads_A100_v4"
+  labelSelector:
+    matchLabels:
+      apps: serve-tuned
+inference:
+  preset:
+    name: phi-3-mini-128k-instruct
+  adapters:
+    - source:
+        name: tiny-chat-adapter
+        image: "127.0.0.1:$REG_PORT/adapters/tune-tiny:v1"
+        imagePullSecrets: [push-secret]
+      strength: "0.75"
+YAML
+out=$(K apply -f "$E2E_WORK/inference-adapter.yaml") || e2e_fail "apply: $out"
+wait_for 60 "the adapter Workspace is ready" \
+  sh -c "kubectl get workspace serve-tuned -o jsonpath='{.status.conditions[?(@.type==\"InferenceReady\")].status}' | grep -q True"
+question='{"model":"phi-3-mini-128k-instruct","messages":[{"role":"user","content":"Color of the sky?"}],"max_tokens":12,"temperature":0}'
+# Kaito's legacy /chat continues the prompt greedily for 40 tokens: a long, adapter-specific text
+# (the tiny model's chat answers are often just its end token).
+legacy='{"prompt":"Color of the sky?","generate_kwargs":{"max_length":40,"do_sample":false}}'
+tuned=$(curl -s http://127.0.0.1:5000/v1/chat/completions -H 'Content-Type: application/json' -d "$question")
+expect_has "$tuned" '"object":"chat.completion"'
+tuned_legacy=$(curl -s http://127.0.0.1:5000/chat -H 'Content-Type: application/json' -d "$legacy")
+expect_has "$tuned_legacy" '"Result":"Color of the sky?'
+"$KAITO" serve --model "$MODEL" --adapter "$E2E_WORK/local" --adapter-strength 0.75 --port 0 \
+  --served-model-name phi-3-mini-128k-instruct > "$E2E_WORK/serve.out" 2> "$E2E_WORK/serve.log" &
+SERVE_PID=$!
+wait_for 30 "kaito serve --adapter listens" grep -q "on http://" "$E2E_WORK/serve.out"
+url=$(grep -o 'http://127.0.0.1:[0-9]*' "$E2E_WORK/serve.out" | head -1)
+local_answer=$(curl -s "$url/v1/chat/completions" -H 'Content-Type: application/json' -d "$question")
+local_legacy=$(curl -s "$url/chat" -H 'Content-Type: application/json' -d "$legacy")
+kill "$SERVE_PID"
+wait "$SERVE_PID" 2> /dev/null || true
+SERVE_PID=""
+content() { python3 -c 'import json,sys; print(json.loads(sys.argv[1])["choices"][0]["message"]["content"])' "$1"; }
+[[ "$(content "$tuned")" == "$(content "$local_answer")" ]] ||
+  e2e_fail "the Workspace's adapter answers differently: $tuned vs $local_answer"
+[[ "$tuned_legacy" == "$local_legacy" ]] ||
+  e2e_fail "the Workspace's adapter continues differently: $tuned_legacy vs $local_legacy"
+echo "ok: inference.adapters answers as kaito serve --adapter --adapter-strength 0.75: $tuned_legacy"
+K delete workspace serve-tuned > /dev/null
+wait_for 30 "the adapter server stopped with its pod" sh -c "! curl -s -m 1 http://127.0.0.1:5000/health"
 else
   echo "skipped: port 5000 is taken on this host, so the inference pod could not listen"
 fi

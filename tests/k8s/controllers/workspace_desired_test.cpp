@@ -153,13 +153,24 @@ TEST(WorkspaceDesired, TuningJobRunsTheTuneTaskWithKaitosVolumes) {
   EXPECT_EQ(mount("config-volume"), "/mnt/config");
   EXPECT_TRUE(volume("data-volume").contains("emptyDir"));
   EXPECT_EQ(mount("results-volume"), "/mnt/results");
-  // What the worker cannot move yet is passed on, so the Job fails naming the field.
-  ws["tuning"]["input"] = {{"image", "registry.example/data:1"}};
+  // An input image: its pull secrets are projected and named; what the worker cannot move yet
+  // (volumes) is passed on, so the Job fails naming the field.
+  ws["tuning"]["input"] = {{"image", "registry.example/data:1"},
+                           {"imagePullSecrets", {"pull-a", "pull-b", "pull-a"}}};
   ws["tuning"]["output"] = {{"volumeSource", {{"emptyDir", json::object()}}}};
-  json args =
-      build_tuning_job(ws, f, 1, std::nullopt)["spec"]["template"]["spec"]["containers"][0]["args"];
+  json spec = build_tuning_job(ws, f, 1, std::nullopt)["spec"]["template"]["spec"];
+  json args = spec["containers"][0]["args"];
   EXPECT_EQ(args[3], "--input-image=registry.example/data:1");
   EXPECT_EQ(args[4], "--output-volume=tuning.output.volumeSource");
+  EXPECT_EQ(args[5], "--pull-secret=/mnt/pull-secrets/pull-a/config.json");
+  EXPECT_EQ(args[6], "--pull-secret=/mnt/pull-secrets/pull-b/config.json");
+  EXPECT_EQ(args.size(), 7u);
+  json pull_b;
+  for (const auto& v : spec["volumes"])
+    if (v["name"] == "pull-secret-1") pull_b = v;
+  EXPECT_EQ(pull_b["secret"]["secretName"], "pull-b");
+  EXPECT_EQ(pull_b["secret"]["items"][0],
+            json({{"key", ".dockerconfigjson"}, {"path", "config.json"}}));
   // No push secret any more: nothing mounted for it.
   EXPECT_EQ(
       build_tuning_job(ws, f, 1, std::nullopt)["spec"]["template"]["spec"]["volumes"].dump().find(
@@ -181,13 +192,26 @@ TEST(WorkspaceDesired, InferenceStatefulSetAndServices) {
   EXPECT_EQ(sts["spec"]["template"]["metadata"]["labels"]["kaito.sh/workspace"], "tune");
   EXPECT_EQ(sts["spec"]["template"]["spec"]["containers"][0]["args"],
             json::array({"--task=serve", "--preset=phi-3-mini-128k-instruct", "--port=5000"}));
-  // Adapters are passed on (the worker refuses them by name until it pulls images); the
-  // self-test annotation keeps the burn-in.
+  // Adapters: image, strength and pull secrets for the worker to pull; a volume source is passed
+  // on for the worker to refuse by name; the self-test annotation keeps the burn-in.
   json with = ws;
-  with["inference"]["adapters"] = {{{"source", {{"name", "a1"}, {"image", "r.io/a1:1"}}}}};
-  EXPECT_EQ(build_inference_statefulset(with, f,
-                                        1)["spec"]["template"]["spec"]["containers"][0]["args"][3],
-            "--adapter-image=a1=r.io/a1:1");
+  with["inference"]["adapters"] = {
+      {{"source", {{"name", "a1"}, {"image", "r.io/a1:1"}, {"imagePullSecrets", {"s1"}}}}},
+      {{"source", {{"name", "a2"}, {"image", "r.io/a2:1"}, {"imagePullSecrets", {"s1", "s2"}}}},
+       {"strength", "0.4"}},
+      {{"source", {{"name", "a3"}, {"volumeSource", {{"emptyDir", json::object()}}}}}}};
+  json pod = build_inference_statefulset(with, f, 1)["spec"]["template"]["spec"];
+  EXPECT_EQ(pod["containers"][0]["args"],
+            json::array({"--task=serve", "--preset=phi-3-mini-128k-instruct", "--port=5000",
+                         "--adapter-image=a1=r.io/a1:1", "--adapter-image=a2=r.io/a2:1",
+                         "--adapter-strength=a2=0.4", "--adapter-volume=a3",
+                         "--pull-secret=/mnt/pull-secrets/s1/config.json",
+                         "--pull-secret=/mnt/pull-secrets/s2/config.json"}));
+  EXPECT_EQ(pod["volumes"].size(), 3u);  // dshm, s1, s2
+  EXPECT_EQ(pod["containers"][0]["volumeMounts"][2],
+            json({{"name", "pull-secret-1"},
+                  {"mountPath", "/mnt/pull-secrets/s2"},
+                  {"readOnly", true}}));
   with["metadata"]["annotations"]["kaito.sh/self-test-seconds"] = "1";
   EXPECT_EQ(
       build_inference_statefulset(with, f, 1)["spec"]["template"]["spec"]["containers"][0]["args"],
