@@ -23,9 +23,10 @@ uint64_t fresh_seed() {
   return rng();
 }
 
+// The part after "chatcmpl-" (chat_api adds the prefix).
 std::string completion_id() {
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "chatcmpl-%016llx", static_cast<unsigned long long>(fresh_seed()));
+  char buf[24];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(fresh_seed()));
   return buf;
 }
 

@@ -49,6 +49,8 @@ msgs = [{"role": "user", "content": "Color of the sky?"}]
 r = c.chat.completions.create(model="tiny-chat", messages=msgs, max_tokens=12, temperature=0)
 a = r.choices[0]
 assert r.object == "chat.completion" and a.message.role == "assistant", r
+import re
+assert re.fullmatch(r"chatcmpl-[0-9a-f]{16}", r.id), r.id  # OpenAI's form, one prefix
 assert a.finish_reason in ("stop", "length"), a.finish_reason
 assert r.usage.completion_tokens >= 1 and r.usage.total_tokens == r.usage.prompt_tokens + r.usage.completion_tokens, r.usage
 text = a.message.content
@@ -59,6 +61,7 @@ for ch in s:
     if d.delta.content: pieces.append(d.delta.content)
     if d.finish_reason: reasons.append(d.finish_reason)
 assert "".join(pieces) == text, (pieces, text)
+assert re.fullmatch(r"chatcmpl-[0-9a-f]{16}", ch.id), ch.id
 assert reasons == [a.finish_reason], reasons
 print("greedy equals streamed:", repr(text))
 again = c.chat.completions.create(model="tiny-chat", messages=msgs, max_tokens=12, temperature=0.8, seed=7)
