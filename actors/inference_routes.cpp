@@ -90,12 +90,15 @@ void openai_chat(const engine::chat_service& svc, const std::string& name, const
     return reply_json(out, 200, api::openai_chat_response(to_result(*a), name, id, created));
   }
   // Server-Sent Events: the role, the pieces as they come, the finish reason, [DONE].
+  // With include_usage, every chunk carries "usage":null and one more chunk the counts.
   const std::string role = "assistant";
-  bool open = out.start_stream(200, "text/event-stream") &&
-              out.write_chunk(api::openai_chat_chunk(id, name, created, &role, nullptr, nullptr));
+  const bool usage = req->include_usage;
+  bool open =
+      out.start_stream(200, "text/event-stream") &&
+      out.write_chunk(api::openai_chat_chunk(id, name, created, &role, nullptr, nullptr, usage));
   auto a = svc.chat(req->messages, o, [&](const std::string& piece) {
-    open = open &&
-           out.write_chunk(api::openai_chat_chunk(id, name, created, nullptr, &piece, nullptr));
+    open = open && out.write_chunk(
+                       api::openai_chat_chunk(id, name, created, nullptr, &piece, nullptr, usage));
     return open;
   });
   if (!open) return;
@@ -104,7 +107,10 @@ void openai_chat(const engine::chat_service& svc, const std::string& name, const
     return;
   }
   const std::string reason = a->length ? "length" : "stop";
-  out.write_chunk(api::openai_chat_chunk(id, name, created, nullptr, nullptr, &reason));
+  out.write_chunk(api::openai_chat_chunk(id, name, created, nullptr, nullptr, &reason, usage));
+  if (usage)
+    out.write_chunk(
+        api::openai_usage_chunk(id, name, created, a->prompt_tokens, a->completion_tokens));
   out.write_chunk(api::openai_stream_done());
 }
 

@@ -44,7 +44,8 @@ struct chat_request {
   nlohmann::ordered_json messages;
   std::string prompt;  // legacy /chat text-generation form (messages empty then)
   chat_params params;
-  bool stream = false;  // OpenAI "stream"
+  bool stream = false;         // OpenAI "stream"
+  bool include_usage = false;  // OpenAI "stream_options": {"include_usage": true}
 };
 
 // POST /v1/chat/completions body (OpenAI):
@@ -55,8 +56,9 @@ struct chat_request {
 //   max_completion_tokens, or else max_tokens (integers in [1, 1<<20]), temperature [0, 2],
 //   top_p (0, 1], top_k (vLLM: >= 0, -1 = off, read as 0), repetition_penalty (vLLM: > 0),
 //   seed (any 64-bit integer, negative ones as their two's complement), stop (a string or an array
-//   of at most 4 strings; empty strings are dropped), n (1 only), stream (bool).
-// Unknown fields are ignored (user, metadata, store, stream_options, ...). Fields that would
+//   of at most 4 strings; empty strings are dropped), n (1 only), stream (bool), stream_options
+//   ({"include_usage": bool}; only with stream true, as OpenAI and vLLM answer 400 otherwise).
+// Unknown fields are ignored (user, metadata, store, ...). Fields that would
 // change the result and are not implemented are unimplemented naming them: n > 1, logprobs true,
 // tools (non-empty) unless tool_choice is "none", tool_choice other than "none"/"auto", functions /
 // function_call likewise, messages[i].tool_calls (non-empty), response_format other than
@@ -95,9 +97,16 @@ std::string openai_chat_response(const chat_result& r, const std::string& model,
 // delta holds "role" when role is not null and "content" when content is not null (OpenAI's first
 // event is role "assistant" with content "", the middle ones content pieces, the last an empty
 // delta with finish_reason). Null pointers mean absent; pointees are read only during the call.
+// usage_null adds "usage":null, as OpenAI does on every chunk when include_usage is asked for.
 std::string openai_chat_chunk(const std::string& id, const std::string& model,
                               int64_t created_unix_s, const std::string* role,
-                              const std::string* content, const std::string* finish_reason);
+                              const std::string* content, const std::string* finish_reason,
+                              bool usage_null = false);
+// The include_usage chunk, sent after the finish reason and before [DONE]: "choices":[] and
+// "usage":{"prompt_tokens","completion_tokens","total_tokens"}.
+std::string openai_usage_chunk(const std::string& id, const std::string& model,
+                               int64_t created_unix_s, int64_t prompt_tokens,
+                               int64_t completion_tokens);
 // "data: [DONE]\n\n".
 std::string openai_stream_done();
 

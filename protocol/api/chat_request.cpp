@@ -154,6 +154,13 @@ status read_openai_params(const ojson& j, chat_request& req) {
   KAITO_TRY(read_seed(j, p));
   KAITO_TRY(read_stop(j, p.stop));
   KAITO_TRY(read_bool(j, "stream", "stream", req.stream));
+  if (const ojson* so = field(j, "stream_options")) {
+    if (!so->is_object()) return wrong(*so, "stream_options", "an object");
+    if (!req.stream)
+      return invalid_argument("stream_options is only allowed when stream is true",
+                              "stream_options");
+    KAITO_TRY(read_bool(*so, "include_usage", "stream_options.include_usage", req.include_usage));
+  }
   return check_unimplemented(j);
 }
 

@@ -60,7 +60,8 @@ std::string openai_chat_response(const chat_result& r, const std::string& model,
 
 std::string openai_chat_chunk(const std::string& id, const std::string& model,
                               int64_t created_unix_s, const std::string* role,
-                              const std::string* content, const std::string* finish_reason) {
+                              const std::string* content, const std::string* finish_reason,
+                              bool usage_null) {
   ojson delta = ojson::object();
   if (role) delta["role"] = *role;
   if (content) delta["content"] = *content;
@@ -75,6 +76,24 @@ std::string openai_chat_chunk(const std::string& id, const std::string& model,
   j["created"] = created_unix_s;
   j["model"] = model;
   j["choices"] = ojson::array({std::move(choice)});
+  if (usage_null) j["usage"] = nullptr;
+  return "data: " + dump_utf8(j) + "\n\n";
+}
+
+std::string openai_usage_chunk(const std::string& id, const std::string& model,
+                               int64_t created_unix_s, int64_t prompt_tokens,
+                               int64_t completion_tokens) {
+  ojson usage = ojson::object();
+  usage["prompt_tokens"] = prompt_tokens;
+  usage["completion_tokens"] = completion_tokens;
+  usage["total_tokens"] = prompt_tokens + completion_tokens;
+  ojson j = ojson::object();
+  j["id"] = "chatcmpl-" + id;
+  j["object"] = "chat.completion.chunk";
+  j["created"] = created_unix_s;
+  j["model"] = model;
+  j["choices"] = ojson::array();
+  j["usage"] = std::move(usage);
   return "data: " + dump_utf8(j) + "\n\n";
 }
 

@@ -63,6 +63,12 @@ for ch in s:
 assert "".join(pieces) == text, (pieces, text)
 assert re.fullmatch(r"chatcmpl-[0-9a-f]{16}", ch.id), ch.id
 assert reasons == [a.finish_reason], reasons
+u = c.chat.completions.create(model="tiny-chat", messages=msgs, max_tokens=12, temperature=0,
+                              stream=True, stream_options={"include_usage": True})
+chunks = list(u)
+assert chunks[-1].choices == [] and chunks[-1].usage == r.usage, (chunks[-1], r.usage)
+assert all(ch.usage is None for ch in chunks[:-1])
+print("include_usage:", chunks[-1].usage.total_tokens, "tokens")
 print("greedy equals streamed:", repr(text))
 again = c.chat.completions.create(model="tiny-chat", messages=msgs, max_tokens=12, temperature=0.8, seed=7)
 again2 = c.chat.completions.create(model="tiny-chat", messages=msgs, max_tokens=12, temperature=0.8, seed=7)

@@ -181,6 +181,9 @@ TEST(OpenaiChatRequest, EveryRefusalNamesItsField) {
       with(R"("presence_penalty":0.5)"),
       with(R"("frequency_penalty":3)"),
       with(R"("logit_bias":{"50256":-100})"),
+      with(R"("stream_options":{"include_usage":true})"),  // without stream
+      with(R"("stream":true,"stream_options":5)"),
+      with(R"("stream":true,"stream_options":{"include_usage":1})"),
   };
   expect_refusals(
       {
@@ -215,6 +218,9 @@ TEST(OpenaiChatRequest, EveryRefusalNamesItsField) {
           {bodies[28].c_str(), unimpl, "presence_penalty", "not implemented"},
           {bodies[29].c_str(), bad, "frequency_penalty", "got 3"},
           {bodies[30].c_str(), unimpl, "logit_bias", "not implemented"},
+          {bodies[31].c_str(), bad, "stream_options", "only allowed when stream is true"},
+          {bodies[32].c_str(), bad, "stream_options", "expected an object, got 5"},
+          {bodies[33].c_str(), bad, "stream_options.include_usage", "expected true or false"},
       },
       false);
 }
@@ -251,6 +257,7 @@ TEST(OpenaiChatRequest, RealClientBodiesParse) {
   auto stream = parse_openai_chat_request(read_file(dir / "stream.json"));
   ASSERT_TRUE(stream.ok());
   EXPECT_TRUE(stream->stream);
+  EXPECT_TRUE(stream->include_usage);  // the openai client's stream_options
   auto parts = parse_openai_chat_request(read_file(dir / "content_parts.json"));
   ASSERT_TRUE(parts.ok());
   EXPECT_EQ(parts->messages[0]["role"], "system");
@@ -399,6 +406,15 @@ TEST(ChatResponse, StreamChunks) {
   EXPECT_EQ(last["choices"][0]["delta"], ojson::object());
   EXPECT_EQ(last["choices"][0]["finish_reason"], "stop");
   EXPECT_EQ(openai_stream_done(), "data: [DONE]\n\n");
+  EXPECT_FALSE(middle.contains("usage"));
+  // include_usage: "usage":null on every chunk, then one chunk with no choices and the counts.
+  ojson with_null = event(openai_chat_chunk("id1", "m", 5, nullptr, &piece, nullptr, true));
+  EXPECT_TRUE(with_null.contains("usage") && with_null["usage"].is_null());
+  ojson usage = event(openai_usage_chunk("id1", "m", 5, 11, 4));
+  EXPECT_EQ(usage["object"], "chat.completion.chunk");
+  EXPECT_EQ(usage["choices"], ojson::array());
+  EXPECT_EQ(usage["usage"],
+            ojson::parse(R"({"prompt_tokens":11,"completion_tokens":4,"total_tokens":15})"));
 }
 
 TEST(ChatResponse, ErrorsModelsAndLegacy) {
