@@ -88,6 +88,7 @@ except openai.BadRequestError as e:
 PY
 ) || fail "openai client: $out"
 has "$out" "greedy equals streamed:"
+has "$out" "include_usage:"
 has "$out" "seeded sampling repeats"
 has "$out" "models: ['tiny-chat']"
 has "$out" "wrong model: 404"
