@@ -38,11 +38,9 @@ result<std::vector<std::string>> pull_image_data(const image_input& in,
       break;
     }
   }
-  auto img = art::pull_image(*ref, o, in.max_bytes);
-  if (!img.ok()) return named(img.error());
-  auto written = art::write_image_dir(*img, "data/", in.dest_dir);
-  if (!written.ok()) return named(written.error());
-  return *written;
+  auto pulled = art::pull_image(*ref, o, {.dest_dir = in.dest_dir, .max_bytes = in.max_bytes});
+  if (!pulled.ok()) return named(pulled.error());
+  return pulled->files;
 }
 
 }  // namespace kaito::actors

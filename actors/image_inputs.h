@@ -8,8 +8,9 @@
 // Credentials: the first docker config (the projected source.imagePullSecrets, in order) that
 // lists the image's registry; none: anonymous. A config that cannot be read or parsed is an error
 // naming it (the kubelet's projection put it there, so it should exist). The image's /data
-// files are written under dest_dir (created); the image is at most max_bytes, layers and files
-// together.
+// files (or an oras file artifact's titled files) are written under dest_dir (created), streamed
+// through <dest_dir>.pull/ (k8s/artifacts/oci_pull.h: nothing lands unless all of it does); the
+// image is at most max_bytes, blobs and files together.
 // Errors name `field` (the Workspace field the image came from) as where(), and say what
 // failed: "tuning.input.image: pull manifest: GET http://...: 404 MANIFEST_UNKNOWN: ...".
 // Thread-safety: one call per thread.

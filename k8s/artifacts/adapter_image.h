@@ -14,13 +14,11 @@
 // image manifest (schemaVersion 2, application/vnd.oci.image.manifest.v1+json, the layer as
 // application/vnd.oci.image.layer.v1.tar+gzip) annotated "sh.kaito.model.name": <model name>.
 // No creation time anywhere: the same files and model name give the same blobs, manifest and
-// manifest digest. The same format is what inference.adapters[].source.image pulls.
+// manifest digest. The same format is what inference.adapters[].source.image pulls (oci_pull.h).
 //
 // Thread-safety: pure functions of their inputs (build_adapter_image reads two files).
 #pragma once
 
-#include <cstdint>
-#include <map>
 #include <string>
 #include <string_view>
 
@@ -48,12 +46,5 @@ struct adapter_image {
 // model_name is empty.
 result<adapter_image> build_adapter_image(const std::string& adapter_dir,
                                           const std::string& model_name);
-
-// The inverse, for tests and for pulling adapters: the regular files of a layer (a tar, gzipped
-// or not) as path -> bytes, paths without a leading "./" or "/" ("data/adapter_config.json").
-// data_loss naming the tar byte offset and entry of a corrupt archive; resource_exhausted when
-// the files add up to more than max_bytes.
-result<std::map<std::string, std::string>> read_layer_files(std::string_view tar_gz,
-                                                            uint64_t max_bytes);
 
 }  // namespace kaito::k8s::artifacts

@@ -1,5 +1,4 @@
-// Reproducible layer archives with libarchive: write_tar and gzip_bytes (layer_archive.h), and
-// read_layer_files (adapter_image.h).
+// Reproducible layer archives with libarchive: write_tar and gzip_bytes (layer_archive.h).
 #include "k8s/artifacts/layer_archive.h"
 
 #include <archive.h>
@@ -11,7 +10,6 @@
 #include <string>
 #include <string_view>
 
-#include "k8s/artifacts/adapter_image.h"
 
 namespace kaito::k8s::artifacts {
 namespace {
@@ -19,14 +17,10 @@ namespace {
 struct archive_writer_deleter {
   void operator()(archive* a) const { archive_write_free(a); }
 };
-struct archive_reader_deleter {
-  void operator()(archive* a) const { archive_read_free(a); }
-};
 struct entry_deleter {
   void operator()(archive_entry* e) const { archive_entry_free(e); }
 };
 using writer_ptr = std::unique_ptr<archive, archive_writer_deleter>;
-using reader_ptr = std::unique_ptr<archive, archive_reader_deleter>;
 using entry_ptr = std::unique_ptr<archive_entry, entry_deleter>;
 
 la_ssize_t append_output(archive*, void* out, const void* buf, size_t n) {
@@ -65,20 +59,6 @@ status write_entry(archive* a, const tar_entry& e) {
   return {};
 }
 
-// "./data/x" and "/data/x" -> "data/x".
-std::string clean_path(std::string_view p) {
-  while (true) {
-    if (p.substr(0, 2) == "./") {
-      p.remove_prefix(2);
-    } else if (!p.empty() && p.front() == '/') {
-      p.remove_prefix(1);
-    } else {
-      break;
-    }
-  }
-  return std::string(p);
-}
-
 }  // namespace
 
 result<std::string> write_tar(const std::vector<tar_entry>& entries) {
@@ -113,51 +93,6 @@ result<std::string> gzip_bytes(std::string_view bytes) {
     return archive_failure(a.get(), "gzip data");
   if (archive_write_close(a.get()) != ARCHIVE_OK) return archive_failure(a.get(), "close gzip");
   return out;
-}
-
-result<std::map<std::string, std::string>> read_layer_files(std::string_view tar_gz,
-                                                            uint64_t max_bytes) {
-  reader_ptr a(archive_read_new());
-  if (!a) return internal_error("archive_read_new failed");
-  archive_read_support_filter_gzip(a.get());
-  archive_read_support_format_tar(a.get());
-  auto corrupt = [&](const std::string& entry) {
-    const char* msg = archive_error_string(a.get());
-    std::string where = "tar byte " + std::to_string(archive_filter_bytes(a.get(), 0));
-    if (!entry.empty()) where += " (entry \"" + entry + "\")";
-    return data_loss(std::string("corrupt layer: ") + (msg ? msg : "unreadable archive"), where);
-  };
-  if (archive_read_open_memory(a.get(), tar_gz.data(), tar_gz.size()) != ARCHIVE_OK)
-    return corrupt("");
-
-  std::map<std::string, std::string> files;
-  uint64_t total = 0;
-  std::string last;
-  while (true) {
-    archive_entry* entry = nullptr;
-    int rc = archive_read_next_header(a.get(), &entry);
-    if (rc == ARCHIVE_EOF) break;
-    if (rc < ARCHIVE_WARN) return corrupt(last);
-    last = archive_entry_pathname(entry) ? archive_entry_pathname(entry) : "";
-    if (archive_entry_filetype(entry) != AE_IFREG) continue;
-    std::string path = clean_path(last);
-    if (path.empty()) continue;
-    std::string bytes;
-    char buf[64 * 1024];
-    while (true) {
-      la_ssize_t n = archive_read_data(a.get(), buf, sizeof buf);
-      if (n == 0) break;
-      if (n < 0) return corrupt(last);
-      total += static_cast<uint64_t>(n);
-      if (total > max_bytes)
-        return status(status_code::resource_exhausted,
-                      "layer files exceed " + std::to_string(max_bytes) + " bytes",
-                      "entry \"" + last + "\"");
-      bytes.append(buf, static_cast<size_t>(n));
-    }
-    files[path] = std::move(bytes);
-  }
-  return files;
 }
 
 }  // namespace kaito::k8s::artifacts

@@ -1,5 +1,5 @@
-// layer_archive: reproducible tar and gzip bytes for image layers (private to k8s/artifacts;
-// read_layer_files, the reader, is public in adapter_image.h).
+// layer_archive: reproducible tar and gzip bytes for image layers (private to k8s/artifacts; the
+// reader is layer_extract.h).
 //
 // write_tar: one ustar archive of the entries in the order given; every header has mtime 0,
 // uid/gid 0 and no user/group names, so the same entries always give the same bytes. No block

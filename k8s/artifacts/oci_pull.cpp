@@ -1,6 +1,7 @@
 // Pulling an image over the OCI Distribution API; see oci_pull.h.
 #include "k8s/artifacts/oci_pull.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -12,6 +13,7 @@
 #include "k8s/artifacts/adapter_image.h"
 #include "k8s/artifacts/curl_session.h"
 #include "k8s/artifacts/encoding.h"
+#include "k8s/artifacts/layer_extract.h"
 
 namespace kaito::k8s::artifacts {
 namespace {
@@ -41,72 +43,114 @@ status verify_digest(std::string_view what, const std::string& digest, std::stri
   return {};
 }
 
-bool tar_layer(const std::string& media_type) {
+constexpr const char* kTitle = "org.opencontainers.image.title";
+
+bool gzip_tar_layer(const std::string& media_type) {
   return media_type == oci_layer_media_type ||
-         media_type == "application/vnd.oci.image.layer.v1.tar" ||
-         media_type == "application/vnd.docker.image.rootfs.diff.tar.gzip" || media_type.empty();
+         media_type == "application/vnd.docker.image.rootfs.diff.tar.gzip";
 }
 
-// Applies one layer's files onto the image's (whiteouts as in the OCI image spec).
-void apply_layer(std::map<std::string, std::string>& files,
-                 std::map<std::string, std::string>&& layer) {
-  auto remove_under = [&](const std::string& dir_prefix) {
-    for (auto it = files.lower_bound(dir_prefix);
-         it != files.end() && it->first.compare(0, dir_prefix.size(), dir_prefix) == 0;)
-      it = files.erase(it);
-  };
-  auto split = [](const std::string& path) {
-    size_t slash = path.rfind('/');
-    if (slash == std::string::npos) return std::pair<std::string, std::string>("", path);
-    return std::pair(path.substr(0, slash + 1), path.substr(slash + 1));
-  };
-  for (const auto& [path, bytes] : layer) {
-    auto [dir, base] = split(path);
-    if (base == ".wh..wh..opq") {
-      remove_under(dir);
-    } else if (base.rfind(".wh.", 0) == 0) {
-      std::string target = dir + base.substr(4);
-      files.erase(target);
-      remove_under(target + "/");
-    }
-  }
-  for (auto& [path, bytes] : layer)
-    if (split(path).second.rfind(".wh.", 0) != 0) files[path] = std::move(bytes);
+// A relative path with no empty, "." or ".." component.
+bool safe_relative(const std::string& p) {
+  if (p.empty() || p.front() == '/') return false;
+  for (const auto& part : fs::path(p))
+    if (part.empty() || part == "." || part == "..") return false;
+  return true;
 }
+
+// Moves every entry of from/ into to/ (created), replacing what is there.
+status move_tree(const fs::path& from, const fs::path& to) {
+  std::error_code ec;
+  fs::create_directories(to, ec);
+  if (ec) return io_error("cannot create the folder: " + ec.message(), to.string());
+  std::vector<fs::path> entries;
+  for (const auto& e : fs::directory_iterator(from, ec)) entries.push_back(e.path());
+  if (ec) return io_error("cannot list: " + ec.message(), from.string());
+  for (const auto& e : entries) {
+    fs::path dst = to / e.filename();
+    fs::remove_all(dst, ec);
+    fs::rename(e, dst, ec);
+    if (ec) return io_error("cannot move into place: " + ec.message(), dst.string());
+  }
+  return {};
+}
+
+// Removes a folder when it goes out of scope.
+struct scoped_dir {
+  fs::path path;
+  ~scoped_dir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+};
 
 class puller {
  public:
-  puller(const image_reference& ref, const registry_options& o, uint64_t max_bytes)
-      : ref_(ref), s_(ref, o, "pull"), max_bytes_(max_bytes) {}
+  puller(const image_reference& ref, const registry_options& o, const pull_target& t)
+      : ref_(ref), s_(ref, o, "pull"), t_(t), budget_(t.max_bytes) {}
 
-  result<pulled_image> run() {
-    pulled_image img;
+  result<pull_result> run() {
+    pull_result out;
     oci_manifest m;
     std::string reference = ref_.digest.empty() ? ref_.tag : ref_.digest;
     KAITO_TRY(s_.with_retries("pull manifest",
-                              [&] { return fetch_manifest(reference, m, img.manifest_digest); }));
+                              [&] { return fetch_manifest(reference, m, out.manifest_digest); }));
     if (m.index) {
       KAITO_ASSIGN_OR_RETURN(oci_descriptor d, pick_platform(m));
       KAITO_TRY(s_.with_retries("pull manifest " + d.digest,
-                                [&] { return fetch_manifest(d.digest, m, img.manifest_digest); }));
+                                [&] { return fetch_manifest(d.digest, m, out.manifest_digest); }));
       if (m.index) return invalid_argument("an image index inside an image index", d.digest);
     }
-    img.annotations = m.annotations;
+    out.annotations = m.annotations;
+
+    scoped_dir staging{fs::path(t_.dest_dir + ".pull")};
+    std::error_code ec;
+    fs::remove_all(staging.path, ec);
+    const fs::path tree = staging.path / "root", blob = staging.path / "blob";
+    fs::create_directories(tree, ec);
+    if (ec) return io_error("cannot create the folder: " + ec.message(), tree.string());
+    std::vector<std::string> files;
     for (size_t i = 0; i < m.entries.size(); ++i) {
       const oci_descriptor& d = m.entries[i];
-      if (!tar_layer(d.media_type))
+      const std::string where = "layers[" + std::to_string(i) + "]";
+      KAITO_TRY(s_.with_retries("pull layer " + d.digest,
+                                [&] { return fetch_blob(d, blob.string()); }));
+      auto title = d.annotations.find(kTitle);
+      bool tar = gzip_tar_layer(d.media_type) || looks_like_tar(blob.string());
+      if (tar) {
+        auto written = extract_layer(blob.string(), t_.prefix, tree.string(), budget_);
+        if (!written.ok()) return written.error().with_context("layer " + d.digest);
+        files.insert(files.end(), written->begin(), written->end());
+      } else if (title != d.annotations.end()) {
+        if (!safe_relative(title->second))
+          return invalid_argument("file layer title \"" + title->second + "\" is not a safe path",
+                                  where);
+        fs::path to = tree / title->second;
+        fs::create_directories(to.parent_path(), ec);
+        fs::remove_all(to, ec);
+        fs::rename(blob, to, ec);
+        if (ec) return io_error("cannot place the file: " + ec.message(), to.string());
+        files.push_back(title->second);
+      } else {
         return status(status_code::unimplemented,
-                      "layer media type " + d.media_type + " is not supported",
-                      "layers[" + std::to_string(i) + "]");
-      std::string blob;
-      KAITO_TRY(s_.with_retries("pull layer " + d.digest, [&] { return fetch_blob(d, blob); }));
-      used_ += blob.size();
-      auto files = read_layer_files(blob, remaining());
-      if (!files.ok()) return files.error().with_context("layer " + d.digest);
-      for (const auto& [path, bytes] : *files) used_ += bytes.size();
-      apply_layer(img.files, std::move(*files));
+                      "layer media type " + d.media_type + " is neither a tar nor a titled file",
+                      where);
+      }
     }
-    return img;
+    fs::remove(blob, ec);
+    std::sort(files.begin(), files.end());
+    files.erase(std::unique(files.begin(), files.end()), files.end());
+    // What survives later layers' whiteouts.
+    files.erase(std::remove_if(files.begin(), files.end(),
+                               [&](const std::string& f) {
+                                 return !fs::is_regular_file(fs::symlink_status(tree / f, ec));
+                               }),
+                files.end());
+    if (files.empty())
+      return not_found("the image has no files under /" + t_.prefix, ref_.str());
+    KAITO_TRY(move_tree(tree, t_.dest_dir));
+    out.files = std::move(files);
+    return out;
   }
 
  private:
@@ -131,32 +175,56 @@ class puller {
     return {};
   }
 
-  status fetch_blob(const oci_descriptor& d, std::string& out) {
+  // GET a blob into `path`, its digest and size checked; the budget pays for its bytes.
+  status fetch_blob(const oci_descriptor& d, const std::string& path) {
+    if (d.digest.rfind("sha256:", 0) != 0)
+      return status(status_code::unimplemented, "only sha256 digests are supported", d.digest);
     auto too_big = [&] {
       return status(status_code::resource_exhausted,
-                    "the image is over " + std::to_string(max_bytes_) + " bytes", d.digest);
+                    "the image is over " + std::to_string(t_.max_bytes) + " bytes", d.digest);
     };
-    if (d.size >= 0 && static_cast<uint64_t>(d.size) > remaining()) return too_big();
+    if (d.size >= 0 && static_cast<uint64_t>(d.size) > budget_) return too_big();
+    std::ofstream f(path, std::ios::binary | std::ios::trunc);
+    if (!f) return io_error("cannot create the file", path);
+    sha256_stream hash;
+    uint64_t got = 0;
+    bool over = false;
+    std::string head;  // the first bytes, for an error body
     http_request rq = s_.request("GET", s_.repo_url() + "/blobs/" + d.digest);
     rq.follow_redirects = true;
-    rq.max_body = remaining();
+    rq.sink = [&](std::string_view chunk) {
+      if (head.size() < 4096) head.append(chunk.substr(0, 4096 - head.size()));
+      got += chunk.size();
+      if (got > budget_) {
+        over = true;
+        return false;
+      }
+      hash.update(chunk);
+      f.write(chunk.data(), static_cast<std::streamsize>(chunk.size()));
+      return static_cast<bool>(f);
+    };
     auto rs = s_.send(rq);
-    if (!rs.ok())
-      return rs.error().code() == status_code::resource_exhausted ? too_big() : rs.error();
-    if (rs->status != 200) return http_status_error(rq, *rs);
-    if (d.size >= 0 && rs->body.size() != static_cast<uint64_t>(d.size))
-      return data_loss("blob " + d.digest + ": " + std::to_string(rs->body.size()) +
+    f.close();
+    if (over) return too_big();
+    if (!rs.ok()) return rs.error();
+    if (rs->status != 200) {
+      rs->body = head;
+      return http_status_error(rq, *rs);
+    }
+    if (!f) return io_error("cannot write the file", path);
+    if (d.size >= 0 && got != static_cast<uint64_t>(d.size))
+      return data_loss("blob " + d.digest + ": " + std::to_string(got) +
                        " bytes, the manifest says " + std::to_string(d.size));
-    KAITO_TRY(verify_digest("blob", d.digest, rs->body));
-    out = std::move(rs->body);
+    std::string digest = hash.digest();
+    if (digest != d.digest) return data_loss("blob " + d.digest + ": the registry sent " + digest);
+    budget_ -= got;
     return {};
   }
 
-  uint64_t remaining() const { return used_ >= max_bytes_ ? 0 : max_bytes_ - used_; }
-
   const image_reference& ref_;
   registry_session s_;
-  uint64_t max_bytes_, used_ = 0;
+  const pull_target& t_;
+  uint64_t budget_;
 };
 
 }  // namespace
@@ -188,6 +256,10 @@ result<oci_manifest> parse_manifest(std::string_view body, std::string_view cont
         return invalid_argument("manifest: " + where + ".size: not a size");
       d.size = size->get<int64_t>();
     }
+    auto ann = e.find("annotations");
+    if (ann != e.end() && ann->is_object())
+      for (const auto& [k, v] : ann->items())
+        if (v.is_string()) d.annotations[k] = v.get<std::string>();
     if (m.index) {
       json p = e.contains("platform") ? e["platform"] : json();
       m.platforms.push_back(text_member(p, "os") + "/" + text_member(p, "architecture"));
@@ -211,38 +283,9 @@ result<oci_descriptor> pick_platform(const oci_manifest& index) {
   return not_found("the image index has no linux/amd64 image (it has " + seen + ")");
 }
 
-result<pulled_image> pull_image(const image_reference& ref, const registry_options& o,
-                                uint64_t max_bytes) {
-  return puller(ref, o, max_bytes).run();
-}
-
-result<std::vector<std::string>> write_image_dir(const pulled_image& img, std::string_view prefix,
-                                                 const std::string& dest_dir) {
-  std::vector<std::pair<std::string, const std::string*>> todo;
-  for (const auto& [path, bytes] : img.files) {
-    if (path.compare(0, prefix.size(), prefix) != 0) continue;
-    std::string rel = path.substr(prefix.size());
-    for (const auto& part : fs::path(rel))
-      if (part == "." || part == ".." || part.empty())
-        return invalid_argument("image file path has a \".\" or \"..\" component", path);
-    if (rel.empty()) continue;
-    todo.emplace_back(rel, &bytes);
-  }
-  if (todo.empty())
-    return not_found("the image has no files under /" + std::string(prefix), dest_dir);
-  std::vector<std::string> written;
-  std::error_code ec;
-  for (const auto& [rel, bytes] : todo) {
-    fs::path out = fs::path(dest_dir) / rel;
-    fs::create_directories(out.parent_path(), ec);
-    if (ec) return io_error("cannot create the folder: " + ec.message(), out.parent_path());
-    std::ofstream f(out, std::ios::binary | std::ios::trunc);
-    f.write(bytes->data(), static_cast<std::streamsize>(bytes->size()));
-    f.close();
-    if (!f) return io_error("cannot write the file", out.string());
-    written.push_back(rel);
-  }
-  return written;
+result<pull_result> pull_image(const image_reference& ref, const registry_options& o,
+                               const pull_target& target) {
+  return puller(ref, o, target).run();
 }
 
 }  // namespace kaito::k8s::artifacts

@@ -56,7 +56,7 @@ TEST(AdapterImage, ReproducibleAndReadsBack) {
   EXPECT_EQ(x->layer.bytes.substr(0, 4), std::string("\x1f\x8b\x08\x00", 4));
   EXPECT_EQ(x->layer.bytes.substr(4, 4), std::string(4, '\0'));
 
-  auto files = read_layer_files(x->layer.bytes, 1 << 20);
+  auto files = testing::layer_files(x->layer.bytes, 1 << 20);
   ASSERT_TRUE(files.ok()) << files.error().to_string();
   ASSERT_EQ(files->size(), 2u);
   EXPECT_EQ(files->at("data/adapter_config.json"), config_json);
@@ -137,18 +137,18 @@ TEST(AdapterImage, ReaderRefusesCorruptAndOversized) {
   write_adapter(d.path);
   auto img = build_adapter_image(d.path, "phi-3");
   ASSERT_TRUE(img.ok());
-  auto big = read_layer_files(img->layer.bytes, 1000);
+  auto big = testing::layer_files(img->layer.bytes, 1000);
   ASSERT_FALSE(big.ok());
   EXPECT_EQ(big.error().code(), status_code::resource_exhausted);
   EXPECT_NE(big.error().where().find("adapter_model.safetensors"), std::string::npos);
 
   std::string truncated = img->layer.bytes.substr(0, img->layer.bytes.size() / 2);
-  auto t = read_layer_files(truncated, 1 << 20);
+  auto t = testing::layer_files(truncated, 1 << 20);
   ASSERT_FALSE(t.ok());
   EXPECT_EQ(t.error().code(), status_code::data_loss);
   EXPECT_NE(t.error().where().find("tar byte "), std::string::npos) << t.error().to_string();
 
-  auto garbage = read_layer_files("this is not a tar archive at all", 1 << 20);
+  auto garbage = testing::layer_files("this is not a tar archive at all", 1 << 20);
   ASSERT_FALSE(garbage.ok());
   EXPECT_EQ(garbage.error().code(), status_code::data_loss);
 }

@@ -1,8 +1,9 @@
 // oci_pull against a real registry (/usr/bin/docker-registry on 127.0.0.1, started by the test):
 // our own pushed adapter image; a two-layer image with whiteouts behind a multi-platform OCI
-// index and the same image in Docker v2 format, both written by skopeo from an OCI layout the
-// test builds; Basic auth; a blob corrupted in the registry's storage; a missing tag; the size
-// bound; and write_image_dir's path checks. Skipped when docker-registry or skopeo is missing.
+// index and the same image in Docker v2 format, an oras-style file artifact and a layer with a
+// ".." entry, all written by skopeo from OCI layouts the test builds; Basic auth; a blob
+// corrupted in the registry's storage; a missing tag; the size bound. A failed pull leaves the
+// destination as it was. Skipped when docker-registry or skopeo is missing.
 #include "k8s/artifacts/oci_pull.h"
 
 #include <gtest/gtest.h>
@@ -112,12 +113,45 @@ class OciPull : public ::testing::Test {
     return layout;
   }
 
-  void expect_amd64_files(const pulled_image& img) {
-    std::map<std::string, std::string> want = {{"data/a.txt", "uno"},
-                                               {"data/sub/b.txt", "two"},
-                                               {"data/dir/new", "n"},
-                                               {"etc/motd", "outside data"}};
-    EXPECT_EQ(img.files, want);
+  // Every regular file under dir: relative path -> contents.
+  static std::map<std::string, std::string> tree(const std::string& dir) {
+    std::map<std::string, std::string> out;
+    if (!fs::exists(dir)) return out;
+    for (const auto& e : fs::recursive_directory_iterator(dir))
+      if (e.is_regular_file()) out[fs::relative(e.path(), dir).string()] = read_file(e.path());
+    return out;
+  }
+
+  void expect_amd64_files(const pull_result& r, const std::string& dir) {
+    std::map<std::string, std::string> want = {
+        {"a.txt", "uno"}, {"sub/b.txt", "two"}, {"dir/new", "n"}};
+    EXPECT_EQ(tree(dir), want);
+    EXPECT_EQ(r.files, (std::vector<std::string>{"a.txt", "dir/new", "sub/b.txt"}));
+    EXPECT_FALSE(fs::exists(dir + ".pull"));  // the staging folder is gone
+  }
+
+  // Copies an OCI layout's tag to the registry with skopeo (extra: skopeo flags).
+  void copy_layout(const std::string& layout, const std::string& tag, const std::string& to,
+                   const std::string& extra = "") {
+    auto copy = registry_.skopeo("copy --insecure-policy --dest-tls-verify=false " + extra +
+                                 " oci:" + layout + ":" + tag + " docker://" + registry_.host() +
+                                 "/" + to);
+    ASSERT_EQ(copy.exit_code, 0) << copy.out;
+  }
+
+  // An OCI layout with one image tagged `tag` whose layers are `layers` (descriptors from blob()).
+  void single_image_layout(const std::string& layout, const std::string& tag,
+                           const json& layers) {
+    json config = {{"architecture", "amd64"}, {"os", "linux"}};
+    json m = {{"schemaVersion", 2},
+              {"mediaType", oci_manifest_media_type},
+              {"config", blob(layout, oci_config_media_type, config.dump())},
+              {"layers", layers}};
+    json d = blob(layout, oci_manifest_media_type, m.dump());
+    d["annotations"] = {{"org.opencontainers.image.ref.name", tag}};
+    write_file(layout + "/oci-layout", R"({"imageLayoutVersion":"1.0.0"})");
+    write_file(layout + "/index.json",
+               json({{"schemaVersion", 2}, {"manifests", json::array({d})}}).dump());
   }
 
   temp_dir work_, reg_;
@@ -130,24 +164,26 @@ TEST_F(OciPull, AdapterImageRoundTrip) {
   adapter_image img = adapter();
   ASSERT_TRUE(push_image(ref("kaito/adapter:v1"), img, opts_).ok());
 
-  auto pulled = pull_image(ref("kaito/adapter:v1"), opts_, 1 << 24);
+  std::string out = work_.path + "/mnt/adapter/first";
+  auto pulled = pull_image(ref("kaito/adapter:v1"), opts_, {.dest_dir = out});
   ASSERT_TRUE(pulled.ok()) << pulled.error().to_string();
   EXPECT_EQ(pulled->manifest_digest, img.manifest_digest);
   EXPECT_EQ(pulled->annotations.at("sh.kaito.model.name"), "phi-3-mini-128k-instruct");
-  std::string out = work_.path + "/mnt/adapter/first";
-  auto written = write_image_dir(*pulled, "data/", out);
-  ASSERT_TRUE(written.ok()) << written.error().to_string();
-  EXPECT_EQ(*written,
+  EXPECT_EQ(pulled->files,
             (std::vector<std::string>{"adapter_config.json", "adapter_model.safetensors"}));
   for (const char* f : {"adapter_config.json", "adapter_model.safetensors"})
     EXPECT_EQ(read_file(out + "/" + f), read_file(work_.path + "/adapter/" + f)) << f;
+  EXPECT_FALSE(fs::exists(out + ".pull"));
 
   // By digest too.
-  auto by_digest = pull_image(ref("kaito/adapter@" + img.manifest_digest), opts_, 1 << 24);
+  std::string second = work_.path + "/second";
+  auto by_digest =
+      pull_image(ref("kaito/adapter@" + img.manifest_digest), opts_, {.dest_dir = second});
   ASSERT_TRUE(by_digest.ok()) << by_digest.error().to_string();
-  EXPECT_EQ(by_digest->files, pulled->files);
+  EXPECT_EQ(tree(second), tree(out));
 
-  auto missing = pull_image(ref("kaito/adapter:v9"), opts_, 1 << 24);
+  std::string nowhere = work_.path + "/nowhere";
+  auto missing = pull_image(ref("kaito/adapter:v9"), opts_, {.dest_dir = nowhere});
   ASSERT_FALSE(missing.ok());
   EXPECT_EQ(missing.error().code(), status_code::not_found);
   EXPECT_NE(missing.error().message().find("pull manifest: GET http://" + registry_.host() +
@@ -155,11 +191,18 @@ TEST_F(OciPull, AdapterImageRoundTrip) {
             std::string::npos)
       << missing.error().message();
 
-  auto small = pull_image(ref("kaito/adapter:v1"), opts_, 1000);
+  auto small = pull_image(ref("kaito/adapter:v1"), opts_, {.dest_dir = nowhere, .max_bytes = 1000});
   ASSERT_FALSE(small.ok());
   EXPECT_EQ(small.error().code(), status_code::resource_exhausted) << small.error().to_string();
+  auto no_data =
+      pull_image(ref("kaito/adapter:v1"), opts_, {.dest_dir = nowhere, .prefix = "weights/"});
+  ASSERT_FALSE(no_data.ok());
+  EXPECT_EQ(no_data.error().code(), status_code::not_found) << no_data.error().to_string();
+  EXPECT_FALSE(fs::exists(nowhere));  // failed pulls leave nothing behind
+  EXPECT_FALSE(fs::exists(nowhere + ".pull"));
 
-  // One byte of the layer changed in the registry's storage: the digest check catches it.
+  // One byte of the layer changed in the registry's storage: the digest check catches it, and
+  // the folder that held the good pull keeps it.
   std::string hex = img.layer.digest.substr(7);
   std::string data = reg_.path + "/storage/docker/registry/v2/blobs/sha256/" + hex.substr(0, 2) +
                      "/" + hex + "/data";
@@ -167,36 +210,32 @@ TEST_F(OciPull, AdapterImageRoundTrip) {
   std::string bytes = read_file(data);
   bytes[bytes.size() / 2] ^= 0x5a;
   write_file(data, bytes);
-  auto corrupt = pull_image(ref("kaito/adapter:v1"), opts_, 1 << 24);
+  auto before = tree(out);
+  auto corrupt = pull_image(ref("kaito/adapter:v1"), opts_, {.dest_dir = out});
   ASSERT_FALSE(corrupt.ok());
   EXPECT_EQ(corrupt.error().code(), status_code::data_loss) << corrupt.error().to_string();
   EXPECT_NE(corrupt.error().message().find("blob " + img.layer.digest + ": the registry sent"),
             std::string::npos)
       << corrupt.error().message();
+  EXPECT_EQ(tree(out), before);
 }
 
 TEST_F(OciPull, IndexPicksAmd64AndAppliesWhiteouts) {
   if (!fs::exists(testing::skopeo_bin)) GTEST_SKIP() << "no " << testing::skopeo_bin;
   ASSERT_TRUE(registry_.start(reg_.path));
   std::string layout = make_layout();
-  auto copy = registry_.skopeo("copy --all --insecure-policy --dest-tls-verify=false oci:" +
-                               layout + ":multi docker://" + registry_.host() + "/x/multi:v1");
-  ASSERT_EQ(copy.exit_code, 0) << copy.out;
-  auto pulled = pull_image(ref("x/multi:v1"), opts_, 1 << 24);
-  ASSERT_TRUE(pulled.ok()) << pulled.error().to_string();
-  expect_amd64_files(*pulled);
-  EXPECT_EQ(pulled->annotations.at("sh.kaito.model.name"), "test-amd64");
-
+  copy_layout(layout, "multi", "x/multi:v1", "--all");
   std::string out = work_.path + "/mnt/data";
-  auto written = write_image_dir(*pulled, "data/", out);
-  ASSERT_TRUE(written.ok()) << written.error().to_string();
-  EXPECT_EQ(*written, (std::vector<std::string>{"a.txt", "dir/new", "sub/b.txt"}));
-  EXPECT_EQ(read_file(out + "/dir/new"), "n");
-  EXPECT_FALSE(fs::exists(out + "/gone.txt"));
-
-  auto none = write_image_dir(*pulled, "weights/", work_.path + "/w");
-  ASSERT_FALSE(none.ok());
-  EXPECT_EQ(none.error().code(), status_code::not_found);
+  auto pulled = pull_image(ref("x/multi:v1"), opts_, {.dest_dir = out});
+  ASSERT_TRUE(pulled.ok()) << pulled.error().to_string();
+  expect_amd64_files(*pulled, out);
+  EXPECT_EQ(pulled->annotations.at("sh.kaito.model.name"), "test-amd64");
+  // With no prefix the whole file system comes.
+  std::string all = work_.path + "/all";
+  auto whole = pull_image(ref("x/multi:v1"), opts_, {.dest_dir = all, .prefix = ""});
+  ASSERT_TRUE(whole.ok()) << whole.error().to_string();
+  EXPECT_EQ(tree(all).at("etc/motd"), "outside data");
+  EXPECT_EQ(tree(all).at("data/a.txt"), "uno");
 }
 
 TEST_F(OciPull, DockerV2ManifestWithBasicAuth) {
@@ -205,10 +244,7 @@ TEST_F(OciPull, DockerV2ManifestWithBasicAuth) {
   if (line.empty()) GTEST_SKIP() << "no bcrypt (python3 crypt/bcrypt or htpasswd)";
   ASSERT_TRUE(registry_.start(reg_.path, line));
   std::string layout = make_layout();
-  auto copy = registry_.skopeo("copy --insecure-policy --format v2s2 --dest-tls-verify=false "
-                               "--dest-creds kaito:secret oci:" +
-                               layout + ":amd64 docker://" + registry_.host() + "/x/docker:v1");
-  ASSERT_EQ(copy.exit_code, 0) << copy.out;
+  copy_layout(layout, "amd64", "x/docker:v1", "--format v2s2 --dest-creds kaito:secret");
   auto raw = registry_.skopeo("inspect --raw --tls-verify=false --creds kaito:secret docker://" +
                               registry_.host() + "/x/docker:v1");
   ASSERT_EQ(raw.exit_code, 0) << raw.out;
@@ -216,28 +252,72 @@ TEST_F(OciPull, DockerV2ManifestWithBasicAuth) {
             std::string::npos)
       << raw.out;
 
-  auto anonymous = pull_image(ref("x/docker:v1"), opts_, 1 << 24);
+  std::string out = work_.path + "/out";
+  auto anonymous = pull_image(ref("x/docker:v1"), opts_, {.dest_dir = out});
   ASSERT_FALSE(anonymous.ok());
   EXPECT_EQ(anonymous.error().code(), status_code::unauthenticated)
       << anonymous.error().to_string();
 
   opts_.credentials = {"kaito", "secret", ""};
-  auto pulled = pull_image(ref("x/docker:v1"), opts_, 1 << 24);
+  auto pulled = pull_image(ref("x/docker:v1"), opts_, {.dest_dir = out});
   ASSERT_TRUE(pulled.ok()) << pulled.error().to_string();
-  expect_amd64_files(*pulled);
+  expect_amd64_files(*pulled, out);
 }
 
-TEST(WriteImageDir, RefusesDotDotPaths) {
-  temp_dir dir;
-  pulled_image img;
-  img.files["data/ok.txt"] = "fine";
-  img.files["data/../../escape.txt"] = "no";
-  auto r = write_image_dir(img, "data/", dir.path + "/out");
+TEST_F(OciPull, OrasFileArtifact) {
+  if (!fs::exists(testing::skopeo_bin)) GTEST_SKIP() << "no " << testing::skopeo_bin;
+  ASSERT_TRUE(registry_.start(reg_.path));
+  // What `oras push REF config.json model.safetensors` writes: raw files as layers, each named by
+  // its title annotation (the first with oras' default media type, which says tar but is not).
+  std::string layout = work_.path + "/oras";
+  fs::create_directories(layout + "/blobs/sha256");
+  json l1 = blob(layout, "application/vnd.oci.image.layer.v1.tar", R"({"model_type":"phi3"})");
+  l1["annotations"] = {{"org.opencontainers.image.title", "config.json"}};
+  json l2 = blob(layout, "application/vnd.kaito.weights", std::string(5000, '\x07'));
+  l2["annotations"] = {{"org.opencontainers.image.title", "model.safetensors"}};
+  single_image_layout(layout, "v1", json::array({l1, l2}));
+  copy_layout(layout, "v1", "models/phi:v1", "--preserve-digests");  // as oras pushes them
+  std::string out = work_.path + "/weights";
+  auto pulled = pull_image(ref("models/phi:v1"), opts_, {.dest_dir = out, .prefix = ""});
+  ASSERT_TRUE(pulled.ok()) << pulled.error().to_string();
+  EXPECT_EQ(pulled->files, (std::vector<std::string>{"config.json", "model.safetensors"}));
+  EXPECT_EQ(read_file(out + "/config.json"), R"({"model_type":"phi3"})");
+  EXPECT_EQ(read_file(out + "/model.safetensors"), std::string(5000, '\x07'));
+
+  // A title that climbs out is refused.
+  std::string bad = work_.path + "/bad-title";
+  fs::create_directories(bad + "/blobs/sha256");
+  json l3 = blob(bad, "application/vnd.kaito.weights", "x");
+  l3["annotations"] = {{"org.opencontainers.image.title", "../escape"}};
+  single_image_layout(bad, "v1", json::array({l3}));
+  copy_layout(bad, "v1", "models/bad:v1", "--preserve-digests");
+  auto refused = pull_image(ref("models/bad:v1"), opts_, {.dest_dir = work_.path + "/w2"});
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code(), status_code::invalid_argument);
+  EXPECT_FALSE(fs::exists(work_.path + "/escape"));
+}
+
+TEST_F(OciPull, LayerEntryWithDotDotIsRefused) {
+  if (!fs::exists(testing::skopeo_bin)) GTEST_SKIP() << "no " << testing::skopeo_bin;
+  ASSERT_TRUE(registry_.start(reg_.path));
+  std::string layout = work_.path + "/evil";
+  fs::create_directories(layout + "/blobs/sha256");
+  auto tar = write_tar({{"data/ok.txt", false, 0644, "fine"},
+                        {"data/../../escape.txt", false, 0644, "no"}});
+  ASSERT_TRUE(tar.ok());
+  auto gz = gzip_bytes(*tar);
+  ASSERT_TRUE(gz.ok());
+  single_image_layout(layout, "v1", json::array({blob(layout, oci_layer_media_type, *gz)}));
+  copy_layout(layout, "v1", "x/evil:v1");
+  std::string out = work_.path + "/mnt/data";
+  auto r = pull_image(ref("x/evil:v1"), opts_, {.dest_dir = out});
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().code(), status_code::invalid_argument);
-  EXPECT_EQ(r.error().where(), "data/../../escape.txt");
-  EXPECT_FALSE(fs::exists(dir.path + "/out/ok.txt"));  // checked before anything is written
-  EXPECT_FALSE(fs::exists(dir.path + "/escape.txt"));
+  EXPECT_EQ(r.error().code(), status_code::invalid_argument) << r.error().to_string();
+  EXPECT_NE(r.error().where().find("data/../../escape.txt"), std::string::npos)
+      << r.error().to_string();
+  EXPECT_FALSE(fs::exists(out));
+  EXPECT_FALSE(fs::exists(work_.path + "/escape.txt"));
+  EXPECT_FALSE(fs::exists(work_.path + "/mnt/escape.txt"));
 }
 
 }  // namespace

@@ -99,7 +99,7 @@ TEST_F(OciPush, PushedImageReadsBackWithSkopeo) {
   ASSERT_EQ(copy.exit_code, 0) << copy.out;
   std::string layer = read_file(copy_dir + "/" + img_.layer.digest.substr(7));
   EXPECT_EQ(layer, img_.layer.bytes);
-  auto files = read_layer_files(layer, 1 << 24);
+  auto files = testing::layer_files(layer, 1 << 24);
   ASSERT_TRUE(files.ok()) << files.error().to_string();
   EXPECT_EQ(files->at("data/adapter_config.json"),
             read_file(adapter_.path + "/adapter_config.json"));

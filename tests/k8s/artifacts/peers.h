@@ -8,6 +8,7 @@
 //   write_file(), read_file()
 //   registry_peer     /usr/bin/docker-registry on a free port, optionally with htpasswd auth
 //   htpasswd_line()   a bcrypt htpasswd line for kaito:secret, "" when no tool can make one
+//   layer_files()     a layer's bytes unpacked with extract_layer: path -> contents
 // Everything returns plain values and reports trouble through GoogleTest's ADD_FAILURE.
 #pragma once
 
@@ -25,12 +26,16 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <fstream>
 #include <iterator>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "base/status.h"
+#include "k8s/artifacts/layer_extract.h"
 
 namespace kaito::k8s::artifacts::testing {
 
@@ -194,5 +199,18 @@ struct registry_peer {
     return run_command("HOME=" + dir + " " + skopeo_bin + " " + args + " 2>&1");
   }
 };
+
+// Every regular file the layer holds (any prefix), through extract_layer in a temp folder.
+inline result<std::map<std::string, std::string>> layer_files(const std::string& bytes,
+                                                             uint64_t limit) {
+  temp_dir d;
+  write_file(d.path + "/layer", bytes);
+  std::filesystem::create_directories(d.path + "/out");
+  auto written = extract_layer(d.path + "/layer", "", d.path + "/out", limit);
+  if (!written.ok()) return written.error();
+  std::map<std::string, std::string> files;
+  for (const std::string& rel : *written) files[rel] = read_file(d.path + "/out/" + rel);
+  return files;
+}
 
 }  // namespace kaito::k8s::artifacts::testing
