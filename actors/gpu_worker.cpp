@@ -130,7 +130,7 @@ msg::work_done execute_work_unit(const msg::work_unit& unit, const std::atomic<b
   if (args->task == "serve") {
     serve_unit_env env;
     env.root = unit.root;
-    if (const char* m = std::getenv("KAITO_MODELS_DIR")) env.models_dir = m;
+    env.models = model_source::from_env();
     env.slot = slot;
     status st = run_serve_unit(args->serve, env, cancel, [&](const std::string& text) {
       msg::work_progress m;
@@ -149,7 +149,7 @@ msg::work_done execute_work_unit(const msg::work_unit& unit, const std::atomic<b
   if (args->task == "tune") {
     tune_unit_env env;
     env.root = unit.root;
-    if (const char* m = std::getenv("KAITO_MODELS_DIR")) env.models_dir = m;
+    env.models = model_source::from_env();
     env.runner = tuner;
     auto r = run_tune_unit(args->tune, env, cancel, [&](const std::string& text, uint32_t pm) {
       msg::work_progress m;

@@ -47,6 +47,9 @@ void start_worker(self_ptr self, uint32_t i) {
                std::to_string(i), "--device",  st.device_of(i)};
   if (st.resources.gpus > 0) spec.env.push_back("CUDA_VISIBLE_DEVICES=" + std::to_string(i));
   if (!st.opt.models_dir.empty()) spec.env.push_back("KAITO_MODELS_DIR=" + st.opt.models_dir);
+  if (!st.opt.model_image.empty()) spec.env.push_back("KAITO_MODEL_IMAGE=" + st.opt.model_image);
+  if (!st.opt.model_docker_config.empty())
+    spec.env.push_back("KAITO_MODEL_DOCKER_CONFIG=" + st.opt.model_docker_config);
   auto pid = start_child_process(spec);
   s.started = std::chrono::steady_clock::now();
   if (!pid.ok()) {

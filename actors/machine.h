@@ -61,6 +61,10 @@ struct machine_options {
   // Where Hugging Face model folders live, one per preset name (<models_dir>/<preset>/); given
   // to the workers as KAITO_MODELS_DIR. "" = not set (tuning pods then fail, naming it).
   std::string models_dir;
+  // A model image to pull a missing preset from, "{preset}" standing for its name, and a
+  // .dockerconfigjson for it; given to the workers as KAITO_MODEL_IMAGE and
+  // KAITO_MODEL_DOCKER_CONFIG (actors/model_store.h). "" = none.
+  std::string model_image, model_docker_config;
 };
 
 // Spawns the machine actor and publishes it on 127.0.0.1:<ephemeral> for its workers; returns

@@ -17,7 +17,9 @@ namespace kaito::actors {
 status run_serve_unit(const serve_args& a, const serve_unit_env& env,
                       const std::atomic<bool>& cancel,
                       const std::function<void(const std::string&)>& on_ready) {
-  KAITO_ASSIGN_OR_RETURN(std::string dir, preset_model_dir(a.preset, a.model_dir, env.models_dir));
+  auto note = [](const std::string& text) { log_info(logger("serve"), text, {}); };
+  KAITO_ASSIGN_OR_RETURN(std::string dir,
+                         preset_model_dir(a.preset, a.model_dir, env.models, &cancel, note));
   engine::chat_service_config c;
   c.model_dir = dir;
   std::vector<std::string> configs;

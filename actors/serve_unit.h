@@ -17,6 +17,7 @@
 #include <functional>
 #include <string>
 
+#include "actors/model_store.h"
 #include "actors/work_args.h"
 #include "base/status.h"
 
@@ -24,7 +25,7 @@ namespace kaito::actors {
 
 struct serve_unit_env {
   std::string root;        // the pod's directory; container paths live under it
-  std::string models_dir;  // $KAITO_MODELS_DIR
+  model_source models;     // $KAITO_MODELS_DIR, $KAITO_MODEL_IMAGE, ... (model_store.h)
   uint32_t slot = 0;
   std::string host = "0.0.0.0";
 };

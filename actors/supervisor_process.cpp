@@ -64,6 +64,8 @@ int run_control_plane_actors(const control_plane_options& o, const sigset_t& sig
     mo.instance_type = o.instance_type;
     mo.slots = o.slots;
     mo.models_dir = o.models_dir;
+    mo.model_image = o.model_image;
+    mo.model_docker_config = o.model_docker_config;
     if (!o.home.empty()) mo.pods_dir = o.home + "/pods";
     mo.token = o.token;
     mo.supervisor = (*sup)->actor();

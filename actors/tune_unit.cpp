@@ -70,7 +70,8 @@ result<tune_unit_result> run_tune_unit(
   tune_unit_result out;
   // 1. The model.
   KAITO_ASSIGN_OR_RETURN(std::string model_dir,
-                         preset_model_dir(a.preset, a.model_dir, env.models_dir));
+                         preset_model_dir(a.preset, a.model_dir, env.models, &cancel,
+                                          [&](const std::string& text) { progress(text, 0); }));
   std::error_code ec;
   // 2. Where the adapter goes, and with which credentials.
   KAITO_ASSIGN_OR_RETURN(art::image_reference ref,

@@ -29,6 +29,7 @@
 #include <functional>
 #include <string>
 
+#include "actors/model_store.h"
 #include "actors/work_args.h"
 #include "base/status.h"
 #include "engine/tune_job.h"
@@ -41,7 +42,7 @@ using tune_runner = std::function<result<engine::tune_summary>(const engine::tun
 
 struct tune_unit_env {
   std::string root;        // the pod's directory; container paths live under it
-  std::string models_dir;  // $KAITO_MODELS_DIR
+  model_source models;     // $KAITO_MODELS_DIR, $KAITO_MODEL_IMAGE, ... (model_store.h)
   tune_runner runner;      // empty: the CPU engine
 };
 

@@ -4,7 +4,6 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstdlib>
-#include <filesystem>
 
 namespace kaito::actors {
 
@@ -230,28 +229,6 @@ result<work_args> parse_work_args(const std::vector<std::string>& args) {
       return invalid_argument("required with --task=tune", "--output-image");
   }
   return w;
-}
-
-result<std::string> preset_model_dir(const std::string& preset, const std::string& model_dir_flag,
-                                     const std::string& models_dir) {
-  std::string dir = model_dir_flag;
-  if (dir.empty()) {
-    if (models_dir.empty())
-      return status(status_code::failed_precondition,
-                    "no model folder for preset " + preset +
-                        ": start the machine with --models DIR (DIR/" + preset +
-                        "/ a Hugging Face folder)",
-                    "KAITO_MODELS_DIR");
-    dir = models_dir + "/" + preset;
-  }
-  std::error_code ec;
-  if (!std::filesystem::exists(dir + "/config.json", ec))
-    return status(status_code::failed_precondition,
-                  "no Hugging Face model for preset " + preset + " at " + dir +
-                      " (want config.json, *.safetensors, tokenizer.json, "
-                      "tokenizer_config.json)",
-                  model_dir_flag.empty() ? "KAITO_MODELS_DIR" : "--model-dir");
-  return dir;
 }
 
 }  // namespace kaito::actors

@@ -5,7 +5,7 @@
 //                                      --duration-seconds, --gemm-size, --gemm-m/n/k, --memory-mib)
 //   --task=tune                        a Kaito tuning Job's work (actors/tune_unit.h):
 //     --preset=NAME            the model (required): <model dir> = --model-dir, else
-//                              $KAITO_MODELS_DIR/NAME
+//                              $KAITO_MODELS_DIR/NAME (actors/model_store.h)
 //     --method=qlora|lora      default qlora
 //     --input-url=URL          repeatable: tuning.input.urls
 //     --input-image=REF        tuning.input.image (its /data goes to --data-dir); exactly one of
@@ -78,11 +78,5 @@ struct work_args {
   serve_args serve;
 };
 result<work_args> parse_work_args(const std::vector<std::string>& args);
-
-// The machine folder a tune or serve unit loads for `preset`: model_dir_flag (--model-dir) when
-// given, else <models_dir>/<preset> ($KAITO_MODELS_DIR). failed_precondition naming
-// KAITO_MODELS_DIR (or --model-dir) when it is not set or holds no config.json.
-result<std::string> preset_model_dir(const std::string& preset, const std::string& model_dir_flag,
-                                     const std::string& models_dir);
 
 }  // namespace kaito::actors

@@ -2,6 +2,7 @@
 //
 //   kaito join HOST:PORT (--token T | --token-file F) [--name N] [--instance-type X]
 //              [--slots N] [--label k=v]... [--address A] [--models DIR] [--pods-dir DIR]
+//              [--model-image REF [--model-pull-secret FILE]]
 //
 // HOST:PORT is the supervisor's actor port (`kaito up --actor-port`, default 6444). The machine
 // starts its worker processes (`kaito worker`, one per GPU or --slots), says hello with the join
@@ -43,7 +44,7 @@ struct join_flags {
   uint32_t slots = 0;
   std::vector<std::string> labels;
   std::string report_address;
-  std::string models, pods_dir;
+  std::string models, pods_dir, model_image, model_pull_secret;
 };
 
 // Why the supervisor refused us (set on an actor thread, read by main after SIGUSR1).
@@ -99,6 +100,9 @@ int run_join(const join_flags& f) {
   o.slots = f.slots;
   o.address = f.report_address;
   o.models_dir = f.models.empty() ? "" : std::filesystem::absolute(f.models).string();
+  o.model_image = f.model_image;
+  o.model_docker_config =
+      f.model_pull_secret.empty() ? "" : std::filesystem::absolute(f.model_pull_secret).string();
   o.pods_dir = f.pods_dir.empty() ? "" : std::filesystem::absolute(f.pods_dir).string();
   o.kaito_version = KAITO_VERSION;
   o.on_refused = [](const std::string& reason) {
@@ -161,6 +165,12 @@ void add_join_command(CLI::App& app) {
                   "Model folders, one per preset name (DIR/<preset>/: a Hugging Face folder): "
                   "what tuning Jobs train")
       ->check(CLI::ExistingDirectory);
+  cmd->add_option("--model-image", f->model_image,
+                  "Pull a preset missing from --models from this image, {preset} standing for "
+                  "its name (e.g. myacr.azurecr.io/kaito/kaito-{preset}:0.1.0)");
+  cmd->add_option("--model-pull-secret", f->model_pull_secret,
+                  "A .dockerconfigjson with the credentials for --model-image")
+      ->check(CLI::ExistingFile);
   cmd->add_option("--pods-dir", f->pods_dir,
                   "Where each pod's files live while it runs (default: a temporary directory)");
   cmd->add_option("--address", f->report_address,

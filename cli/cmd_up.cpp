@@ -2,7 +2,7 @@
 //
 //   kaito up [--port 6443] [--home DIR] [--crds DIR] [--actor-port 6444] [--actor-address A]
 //            [--node-timeout S] [--no-local-machine] [--instance-type X] [--slots N]
-//            [--models DIR]
+//            [--models DIR] [--model-image REF [--model-pull-secret FILE]]
 //
 // Starts the API server on 127.0.0.1:<port> with its state in DIR (default $KAITO_HOME or
 // ~/.kaito), installs the Workspace CRD (deploy/crds from the source tree or the install prefix),
@@ -52,7 +52,7 @@ struct up_flags {
   std::string instance_type;
   int slots = 0;
   std::string machine_name;
-  std::string models;
+  std::string models, model_image, model_pull_secret;
 };
 
 #if KAITO_CLI_WITH_CAF
@@ -83,6 +83,9 @@ int run_up_actors(const up_flags& f, const kaito::k8s::apiserver::api_server& sr
   o.instance_type = f.instance_type;
   o.slots = static_cast<uint32_t>(f.slots);
   o.models_dir = f.models.empty() ? "" : std::filesystem::absolute(f.models).string();
+  o.model_image = f.model_image;
+  o.model_docker_config =
+      f.model_pull_secret.empty() ? "" : std::filesystem::absolute(f.model_pull_secret).string();
   o.kaito_version = KAITO_VERSION;
   return kaito::actors::run_control_plane_actors(o, sigs);
 }
@@ -201,6 +204,13 @@ void add_up_command(CLI::App& app) {
                   "The local machine's model folders, one per preset name (DIR/<preset>/: "
                   "config.json, *.safetensors, tokenizer files): what tuning Jobs train")
       ->check(CLI::ExistingDirectory);
+  cmd->add_option("--model-image", flags->model_image,
+                  "Pull a preset missing from --models from this image, {preset} standing for "
+                  "its name (e.g. myacr.azurecr.io/kaito/kaito-{preset}:0.1.0; an oras artifact "
+                  "of the Hugging Face files)");
+  cmd->add_option("--model-pull-secret", flags->model_pull_secret,
+                  "A .dockerconfigjson with the credentials for --model-image")
+      ->check(CLI::ExistingFile);
   cmd->add_option("--slots", flags->slots, "The local machine's worker processes (0: auto)")
       ->check(CLI::Range(0, 1024));
   cmd->add_option("--machine-name", flags->machine_name,

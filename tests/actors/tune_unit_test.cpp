@@ -142,7 +142,7 @@ TEST(TuneUnit, FailsEarlyNamingTheModelStoreOrTheImage) {
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().where(), "KAITO_MODELS_DIR");
   EXPECT_NE(r.error().message().find("--models"), std::string::npos);
-  env.models_dir = "/nonexistent-models";
+  env.models.models_dir = "/nonexistent-models";
   r = run_tune_unit(a, env, cancel, {});
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.error().message().find("/nonexistent-models/phi-3-mini-128k-instruct"),

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# End to end: a Kaito tuning Workspace does the real job. `kaito up --models DIR` (the local
-# machine holds the preset's model folder: the tiny Phi-3 with the tiny chat tokenizer), a
-# dataset served over HTTP on 127.0.0.1, a real `docker-registry`, the push secret made by
+# End to end: a Kaito tuning Workspace does the real job. `kaito up --models DIR --model-image`
+# (the local machine's model store starts empty and pulls the preset's model, the tiny Phi-3 with
+# the tiny chat tokenizer, from an oras-style image in the registry, as Kaito's weights
+# downloader does), a dataset served over HTTP on 127.0.0.1, a real `docker-registry`, the push secret made by
 # `kubectl create secret docker-registry` and a tuning ConfigMap (v1alpha1, as Kaito's tuning
 # examples). The Job's pod waits for its
 # missing push secret (FailedMount, as the kubelet's), then downloads the Parquet file, trains
@@ -46,9 +47,10 @@ wait_for() {  # SECONDS DESCRIPTION COMMAND...
   echo "ok: $what"
 }
 
-# --- the model store: <models>/<preset>/ is a Hugging Face folder
-MODEL=$E2E_WORK/models/phi-3-mini-128k-instruct
-mkdir -p "$MODEL"
+# --- the model: a Hugging Face folder here (for kaito tune / kaito serve) and, as an image in the
+# registry, what the machine's empty model store pulls
+MODEL=$E2E_WORK/hf/phi-3-mini-128k-instruct
+mkdir -p "$MODEL" "$E2E_WORK/models"
 cp "$SHARED/fixtures/tiny-phi3/base/config.json" "$SHARED/fixtures/tiny-phi3/base/model.safetensors" "$MODEL/"
 cp "$E2E_SRC/tests/data/tiny-chat/tokenizer.json" "$E2E_SRC/tests/data/tiny-chat/tokenizer_config.json" "$MODEL/"
 
@@ -107,10 +109,60 @@ REG_PID=$!
 wait_for 20 "the registry answers" sh -c "curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:$REG_PORT/v2/ | grep -Eq '200|401'"
 wait_for 20 "the dataset host answers" curl -sf -o /dev/null -x "http://127.0.0.1:$HTTP_PORT" "$DATA_HOST/train.parquet"
 
+# OCI layouts pushed with skopeo. tar mode: one tar+gzip layer with the files under ARC names
+# (Kaito's adapter and dataset images); oras mode: each file its own layer named by its title
+# annotation (what `oras push REF FILE...` writes, Kaito's model images).
+cat > "$E2E_WORK/oci_layout.py" << 'PY'
+import gzip, hashlib, io, json, os, sys, tarfile
+layout, tag, mode, pairs = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
+os.makedirs(layout + "/blobs/sha256", exist_ok=True)
+def blob(b):
+    d = hashlib.sha256(b).hexdigest()
+    open(layout + "/blobs/sha256/" + d, "wb").write(b)
+    return {"digest": "sha256:" + d, "size": len(b)}
+cfg = {"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": []}}
+layers = []
+if mode == "tar":
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as t:
+        for p in pairs:
+            src, arc = p.split("=", 1)
+            t.add(src, arcname=arc)
+    tar = buf.getvalue()
+    cfg["rootfs"]["diff_ids"].append("sha256:" + hashlib.sha256(tar).hexdigest())
+    layers.append({"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", **blob(gzip.compress(tar, mtime=0))})
+else:
+    for p in pairs:
+        src, arc = p.split("=", 1)
+        layers.append({"mediaType": "application/vnd.oci.image.layer.v1.tar", **blob(open(src, "rb").read()),
+                       "annotations": {"org.opencontainers.image.title": arc}})
+m = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+     "config": {"mediaType": "application/vnd.oci.image.config.v1+json", **blob(json.dumps(cfg).encode())},
+     "layers": layers}
+desc = {"mediaType": m["mediaType"], **blob(json.dumps(m).encode()),
+        "annotations": {"org.opencontainers.image.ref.name": tag}}
+json.dump({"schemaVersion": 2, "manifests": [desc]}, open(layout + "/index.json", "w"))
+open(layout + "/oci-layout", "w").write('{"imageLayoutVersion": "1.0.0"}')
+PY
+push_layout() {  # LAYOUT TAG REPO:TAG
+  timeout 60 skopeo copy --preserve-digests --dest-tls-verify=false ${CREDS[@]/#--creds/--dest-creds} \
+    "oci:$1:$2" "docker://127.0.0.1:$REG_PORT/$3" > "$E2E_WORK/skopeo.log" 2>&1 ||
+    e2e_fail "skopeo copy of $3: $(cat "$E2E_WORK/skopeo.log")"
+}
+model_files=()
+for f in config.json model.safetensors tokenizer.json tokenizer_config.json; do model_files+=("$MODEL/$f=$f"); done
+python3 "$E2E_WORK/oci_layout.py" "$E2E_WORK/model-layout" 0.0.1 oras "${model_files[@]}"
+push_layout "$E2E_WORK/model-layout" 0.0.1 kaito/kaito-phi-3-mini-128k-instruct:0.0.1
+# The machine's credentials for the model image: a docker config, as `docker login` writes it.
+python3 -c 'import base64,json,sys; json.dump({"auths":{sys.argv[1]:{"auth":base64.b64encode(b"tuner:s3cret").decode()}}}, open(sys.argv[2],"w"))' \
+  "127.0.0.1:$REG_PORT" "$E2E_WORK/model-pull.json"
+
 # --- the control plane with its local machine
 ACTOR_PORT=$(free_port)
 http_proxy=http://127.0.0.1:$HTTP_PORT no_proxy=127.0.0.1,localhost "$KAITO" up --port 0 --home "$KAITO_HOME" --crds "$E2E_SRC/deploy/crds" --actor-port "$ACTOR_PORT" \
-  --machine-name local --slots 1 --models "$E2E_WORK/models" >> "$E2E_WORK/up.log" 2>&1 &
+  --machine-name local --slots 1 --models "$E2E_WORK/models" \
+  --model-image "127.0.0.1:$REG_PORT/kaito/kaito-{preset}:0.0.1" --model-pull-secret "$E2E_WORK/model-pull.json" \
+  >> "$E2E_WORK/up.log" 2>&1 &
 E2E_PID=$!
 wait_for 30 "kaito up started its local machine" grep -q "local machine started" "$E2E_WORK/up.log"
 wait_for 20 "node local Ready" sh -c "kubectl get node local --no-headers | grep -q ' Ready'"
@@ -186,6 +238,11 @@ msg=$(K get pods -l job-name=tune-tiny -o jsonpath='{.items[0].status.containerS
 expect_has "$msg" "tuned 12 steps over 6 conversations"
 expect_has "$msg" "pushed 127.0.0.1:$REG_PORT/adapters/tune-tiny:v1@sha256:"
 logs=$(K logs -l job-name=tune-tiny --tail=-1)
+expect_has "$logs" "pulling 127.0.0.1:$REG_PORT/kaito/kaito-phi-3-mini-128k-instruct:0.0.1 for phi-3-mini-128k-instruct"
+for f in config.json model.safetensors tokenizer.json tokenizer_config.json; do
+  cmp "$MODEL/$f" "$E2E_WORK/models/phi-3-mini-128k-instruct/$f" || e2e_fail "the pulled $f differs"
+done
+echo "ok: the machine pulled the preset's model into its store"
 expect_has "$logs" "step 12/12 loss"
 expect_has "$logs" "not applied: DatasetConfig.shuffle_dataset, ModelConfig.local_files_only, ModelConfig.torch_dtype"
 
@@ -221,34 +278,10 @@ K delete workspace tune-missing > /dev/null
 
 # --- the same data as a dataset image (Kaito's format: files under /data), pushed with skopeo from
 # an OCI layout; the Workspace pulls it with its imagePullSecrets and pushes the same adapter
-python3 - "$E2E_WORK/www/train.parquet" "$E2E_WORK/dataset-layout" << 'PY'
-import gzip, hashlib, io, json, os, sys, tarfile
-src, layout = sys.argv[1], sys.argv[2]
-buf = io.BytesIO()
-with tarfile.open(fileobj=buf, mode="w") as t:
-    t.add(src, arcname="data/train.parquet")
-    readme = b"not a dataset file\n"
-    info = tarfile.TarInfo("data/README.md"); info.size = len(readme)
-    t.addfile(info, io.BytesIO(readme))
-tar = buf.getvalue()
-os.makedirs(layout + "/blobs/sha256", exist_ok=True)
-def blob(b):
-    d = hashlib.sha256(b).hexdigest()
-    open(layout + "/blobs/sha256/" + d, "wb").write(b)
-    return {"digest": "sha256:" + d, "size": len(b)}
-cfg = {"architecture": "amd64", "os": "linux",
-       "rootfs": {"type": "layers", "diff_ids": ["sha256:" + hashlib.sha256(tar).hexdigest()]}}
-m = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-     "config": {"mediaType": "application/vnd.oci.image.config.v1+json", **blob(json.dumps(cfg).encode())},
-     "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", **blob(gzip.compress(tar, mtime=0))}]}
-desc = {"mediaType": m["mediaType"], **blob(json.dumps(m).encode()),
-        "annotations": {"org.opencontainers.image.ref.name": "v1"}}
-json.dump({"schemaVersion": 2, "manifests": [desc]}, open(layout + "/index.json", "w"))
-open(layout + "/oci-layout", "w").write('{"imageLayoutVersion": "1.0.0"}')
-PY
-timeout 60 skopeo copy --dest-tls-verify=false ${CREDS[@]/#--creds/--dest-creds} "oci:$E2E_WORK/dataset-layout:v1" \
-  "docker://127.0.0.1:$REG_PORT/datasets/chat:v1" > "$E2E_WORK/skopeo.log" 2>&1 ||
-  e2e_fail "skopeo copy of the dataset image: $(cat "$E2E_WORK/skopeo.log")"
+printf 'not a dataset file\n' > "$E2E_WORK/README.md"
+python3 "$E2E_WORK/oci_layout.py" "$E2E_WORK/dataset-layout" v1 tar \
+  "$E2E_WORK/www/train.parquet=data/train.parquet" "$E2E_WORK/README.md=data/README.md"
+push_layout "$E2E_WORK/dataset-layout" v1 datasets/chat:v1
 workspace tune-image "" "127.0.0.1:$REG_PORT/datasets/chat:v1" > "$E2E_WORK/ws3.yaml"
 out=$(K apply -f "$E2E_WORK/ws3.yaml") || e2e_fail "apply: $out"
 wait_for 120 "the dataset-image Job completed" \
