@@ -250,17 +250,4 @@ result<chat_example> tokenize_sft(const tokenizer& tok, const chat_template& tmp
   return ex;
 }
 
-result<std::vector<train_example>> build_sft_dataset(const tokenizer& tok,
-                                                     const chat_template& tmpl,
-                                                     const std::vector<sft_record>& recs,
-                                                     const chat_tokenize_options& opt, bool pack) {
-  std::vector<train_example> out;
-  for (const sft_record& r : recs) {
-    KAITO_ASSIGN_OR_RETURN(chat_example ex, tokenize_sft(tok, tmpl, r, opt));
-    out.push_back(train_example{std::move(ex.ids), std::move(ex.labels)});
-  }
-  if (pack) return pack_examples(out, opt.max_length);
-  return out;
-}
-
 }  // namespace kaito::engine

@@ -92,10 +92,4 @@ result<std::vector<sft_record>> parse_sft_data(std::string_view bytes,
 result<chat_example> tokenize_sft(const tokenizer& tok, const chat_template& tmpl,
                                   const sft_record& rec, const chat_tokenize_options& opt);
 
-// Every record, then optional packing (pack_examples).
-result<std::vector<train_example>> build_sft_dataset(const tokenizer& tok,
-                                                     const chat_template& tmpl,
-                                                     const std::vector<sft_record>& recs,
-                                                     const chat_tokenize_options& opt, bool pack);
-
 }  // namespace kaito::engine

@@ -67,15 +67,18 @@ class layer_reader {
     if (!last_.empty()) where += " (entry \"" + last_ + "\")";
     return data_loss(std::string("corrupt layer: ") + (msg ? msg : "unreadable archive"), where);
   }
-  // The next entry; nullptr at the end; an error for a corrupt archive.
-  result<archive_entry*> next() {
+  // The next entry under prefix, with its path below it in *rel; false at the end; an error for
+  // a corrupt archive or a bad path.
+  result<bool> next_under(std::string_view prefix, archive_entry** e, std::string* rel) {
     if (!ok_) return corrupt();
-    archive_entry* e = nullptr;
-    int rc = archive_read_next_header(a_.get(), &e);
-    if (rc == ARCHIVE_EOF) return static_cast<archive_entry*>(nullptr);
-    if (rc < ARCHIVE_WARN) return corrupt();
-    last_ = archive_entry_pathname(e) ? archive_entry_pathname(e) : "";
-    return e;
+    while (true) {
+      int rc = archive_read_next_header(a_.get(), e);
+      if (rc == ARCHIVE_EOF) return false;
+      if (rc < ARCHIVE_WARN) return corrupt();
+      last_ = archive_entry_pathname(*e) ? archive_entry_pathname(*e) : "";
+      KAITO_ASSIGN_OR_RETURN(*rel, below_prefix(clean_path(last_), prefix));
+      if (!rel->empty()) return true;
+    }
   }
   const std::string& last() const { return last_; }
   archive* get() const { return a_.get(); }
@@ -126,14 +129,14 @@ result<std::vector<std::string>> extract_layer(const std::string& tar_path,
                                                std::string_view prefix,
                                                const std::string& dest_dir, uint64_t& budget) {
   const fs::path root(dest_dir);
+  archive_entry* e = nullptr;
+  std::string rel;
   // Pass 1: whiteouts, onto the lower layers.
   {
     layer_reader r(tar_path);
     while (true) {
-      KAITO_ASSIGN_OR_RETURN(archive_entry * e, r.next());
-      if (!e) break;
-      KAITO_ASSIGN_OR_RETURN(std::string rel, below_prefix(clean_path(r.last()), prefix));
-      if (rel.empty()) continue;
+      KAITO_ASSIGN_OR_RETURN(bool more, r.next_under(prefix, &e, &rel));
+      if (!more) break;
       fs::path p(rel);
       std::string base = p.filename().string();
       if (base == ".wh..wh..opq") {
@@ -152,10 +155,8 @@ result<std::vector<std::string>> extract_layer(const std::string& tar_path,
   std::vector<std::string> written;
   layer_reader r(tar_path);
   while (true) {
-    KAITO_ASSIGN_OR_RETURN(archive_entry * e, r.next());
-    if (!e) break;
-    KAITO_ASSIGN_OR_RETURN(std::string rel, below_prefix(clean_path(r.last()), prefix));
-    if (rel.empty()) continue;
+    KAITO_ASSIGN_OR_RETURN(bool more, r.next_under(prefix, &e, &rel));
+    if (!more) break;
     fs::path p(rel);
     if (p.filename().string().rfind(".wh.", 0) == 0) continue;
     auto type = archive_entry_filetype(e);

@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
+#include <vector>
 
 #include "engine/chat_dataset.h"
 #include "engine/sft_dataset.h"
@@ -32,8 +33,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   opt.eos_token = "<e>";
   auto sft = kaito::engine::parse_sft_data(bytes);
   if (sft.ok()) {
-    for (const auto& r : sft.value()) (void)kaito::engine::tokenize_sft(*tok, *tmpl, r, opt);
-    (void)kaito::engine::build_sft_dataset(*tok, *tmpl, sft.value(), opt, true);
+    std::vector<kaito::engine::train_example> examples;
+    for (const auto& r : sft.value()) {
+      auto ex = kaito::engine::tokenize_sft(*tok, *tmpl, r, opt);
+      if (ex.ok()) examples.push_back({std::move(ex->ids), std::move(ex->labels)});
+    }
+    (void)kaito::engine::pack_examples(examples, opt.max_length);
   }
   auto recs = kaito::engine::parse_chat_jsonl(bytes);
   if (!recs.ok()) return 0;
