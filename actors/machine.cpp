@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <filesystem>
 #include <set>
 
 #include "actors/machine_resources.h"
@@ -260,8 +262,9 @@ void refuse(self_ptr self, const char* what) {
 }
 
 caf::behavior machine_actor_fn(self_ptr self, machine_options o, std::string binary,
-                               msg::machine_resources res) {
+                               msg::machine_resources res, std::shared_ptr<pods_dir_claim> claim) {
   self->state.init(std::move(o), std::move(binary), std::move(res));
+  self->state.pods_claim = std::move(claim);
   self->set_down_handler([=](caf::down_msg& d) { on_down(self, d); });
   return {
       [=](start_atom, uint16_t port) {
@@ -327,7 +330,20 @@ result<msg::machine_actor> spawn_machine(caf::actor_system& sys, const machine_o
     return invalid_argument("no supervisor: want an in-process handle or host:port",
                             "supervisor_host");
   auto res = detect_machine_resources(o.slots);
-  auto a = sys.spawn(machine_actor_fn, o, binary, res);
+  machine_options opts = o;
+  static std::atomic<int> machines_here{0};  // several machines may share a process (tests)
+  if (opts.pods_dir.empty())
+    opts.pods_dir = (std::filesystem::temp_directory_path() /
+                     ("kaito-pods-" + std::to_string(::getpid()) + "-" +
+                      std::to_string(machines_here.fetch_add(1))))
+                        .string();
+  auto claim = claim_pods_dir(opts.pods_dir);
+  if (!claim.ok()) return claim.error();
+  if (!claim->removed.empty())
+    log_warn(logger("machine"), "removed pod directories an earlier run left",
+             {{"pods_dir", opts.pods_dir}, {"count", std::to_string(claim->removed.size())}});
+  auto held = std::make_shared<pods_dir_claim>(std::move(*claim));
+  auto a = sys.spawn(machine_actor_fn, opts, binary, res, held);
   auto typed = caf::actor_cast<msg::machine_actor>(a);
   auto port = sys.middleman().publish(typed, 0, "127.0.0.1", true);
   if (!port) {

@@ -56,11 +56,7 @@ void machine_state::init(machine_options o, std::string bin, msg::machine_resour
     address =
         opt.supervisor ? "127.0.0.1" : route_address_to(opt.supervisor_host, opt.supervisor_port);
   slots.resize(resources.slots);
-  log = logger("machine");
-  if (opt.pods_dir.empty())
-    opt.pods_dir =
-        (std::filesystem::temp_directory_path() / ("kaito-pods-" + std::to_string(::getpid())))
-            .string();
+  log = logger("machine");  // opt.pods_dir: set and claimed by spawn_machine
 }
 
 void machine_state::erase_pod(std::map<std::string, pod_entry>::iterator it) {

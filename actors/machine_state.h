@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "actors/machine.h"
+#include "actors/pods_dir.h"
 
 namespace spdlog {
 class logger;
@@ -73,6 +74,7 @@ struct machine_state {
   uint32_t heartbeat_ms = 1000;
   std::chrono::milliseconds reconnect_backoff{100};
   std::shared_ptr<spdlog::logger> log;
+  std::shared_ptr<pods_dir_claim> pods_claim;  // opt.pods_dir's lock, held for the machine's life
 
   static inline const char* name = "machine";
 

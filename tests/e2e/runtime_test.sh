@@ -131,8 +131,17 @@ e2e_kill9
 kill -KILL "$JOIN_PID"
 wait "$JOIN_PID" 2>/dev/null || true
 JOIN_PID=""
+# What a killed machine leaves in its pods folder is cleared when the next one claims it.
+mkdir -p "$KAITO_HOME/pods/dead-pod-uid/mnt/results"
+echo stale > "$KAITO_HOME/pods/dead-pod-uid/mnt/results/adapter_model.safetensors"
 start_up
 wait_for 20 "node local Ready again" node_is local Ready
+[[ ! -e $KAITO_HOME/pods/dead-pod-uid ]] || e2e_fail "the dead run's pod folder is still there"
+echo "ok: the dead run's pod folder was removed at start"
+# A second machine on the same pods folder is refused, naming it.
+out=$(timeout 20 "$KAITO" join "127.0.0.1:$ACTOR_PORT" --token "$TOKEN" --name twin --slots 1 \
+  --pods-dir "$KAITO_HOME/pods" 2>&1) && e2e_fail "a second machine took the same pods folder"
+expect_has "$out" "is in use by another machine"
 wait_for 20 "node ghost (never reconnected) NotReady" node_is ghost NotReady
 wait_for 20 "ws-b reconciled again" bash -c "'$KAITO' shell --address 127.0.0.1:$ACTOR_PORT -c top | grep -q 'workspace default/ws-b'"
 sleep 3
