@@ -72,15 +72,24 @@ void reply_json(http_reply& out, int code, std::string body) {
   out.body = std::move(body);
 }
 
+// The request, or false with the 400 / 404 answer written (a model name that is not ours).
+bool accept(const result<api::chat_request>& req, const std::string& name, http_reply& out) {
+  if (!req.ok()) {
+    reply_json(out, http_code(req.error()), api::openai_error_body(req.error()));
+    return false;
+  }
+  if (!req->model.empty() && req->model != name) {
+    status s(status_code::not_found, "The model `" + req->model + "` does not exist.", "model");
+    reply_json(out, 404, api::openai_error_body(s));
+    return false;
+  }
+  return true;
+}
+
 void openai_chat(const engine::chat_service& svc, const std::string& name, const http_call& call,
                  http_reply& out) {
   auto req = api::parse_openai_chat_request(call.body);
-  if (!req.ok())
-    return reply_json(out, http_code(req.error()), api::openai_error_body(req.error()));
-  if (!req->model.empty() && req->model != name) {
-    status s(status_code::not_found, "The model `" + req->model + "` does not exist.", "model");
-    return reply_json(out, 404, api::openai_error_body(s));
-  }
+  if (!accept(req, name, out)) return;
   const std::string id = completion_id();
   const int64_t created = unix_now();
   engine::chat_options o = engine_options(req->params);
@@ -114,6 +123,44 @@ void openai_chat(const engine::chat_service& svc, const std::string& name, const
   out.write_chunk(api::openai_stream_done());
 }
 
+// OpenAI's legacy completions (vLLM serves them): the prompt continued as plain text.
+void openai_completion(const engine::chat_service& svc, const std::string& name,
+                       const http_call& call, http_reply& out) {
+  auto req = api::parse_openai_completion_request(call.body);
+  if (!accept(req, name, out)) return;
+  const std::string id = completion_id();
+  const int64_t created = unix_now();
+  engine::chat_options o = engine_options(req->params);
+  const std::string echo = req->echo ? req->prompt : "";
+  if (!req->stream) {
+    auto a = svc.complete_text(req->prompt, o);
+    if (!a.ok()) return reply_json(out, http_code(a.error()), api::openai_error_body(a.error()));
+    api::chat_result r = to_result(*a);
+    r.text = echo + r.text;
+    return reply_json(out, 200, api::openai_completion_response(r, name, id, created));
+  }
+  const bool usage = req->include_usage;
+  auto chunk = [&](const std::string& text, const std::string* reason) {
+    return out.write_chunk(api::openai_completion_chunk(id, name, created, text, reason, usage));
+  };
+  bool open = out.start_stream(200, "text/event-stream") && (echo.empty() || chunk(echo, nullptr));
+  auto a = svc.complete_text(req->prompt, o, [&](const std::string& piece) {
+    open = open && chunk(piece, nullptr);
+    return open;
+  });
+  if (!open) return;
+  if (!a.ok()) {  // headers are gone: the error travels as one more event
+    out.write_chunk("data: " + api::openai_error_body(a.error()) + "\n\n");
+    return;
+  }
+  const std::string reason = a->length ? "length" : "stop";
+  chunk("", &reason);
+  if (usage)
+    out.write_chunk(api::openai_usage_chunk(id, name, created, a->prompt_tokens,
+                                            a->completion_tokens, true));
+  out.write_chunk(api::openai_stream_done());
+}
+
 void legacy_chat(const engine::chat_service& svc, const http_call& call, http_reply& out) {
   auto req = api::parse_legacy_chat_request(call.body);
   if (!req.ok())
@@ -143,10 +190,13 @@ http_handler inference_routes(const engine::chat_service& service, std::string n
       reply_json(out, 200, api::openai_models_body({name}, unix_now()));
     } else if (call.path == "/v1/chat/completions" && post) {
       openai_chat(service, name, call, out);
+    } else if (call.path == "/v1/completions" && post) {
+      openai_completion(service, name, call, out);
     } else if (call.path == "/chat" && post) {
       legacy_chat(service, call, out);
     } else if (call.path == "/health" || call.path == "/" || call.path == "/v1/models" ||
-               call.path == "/v1/chat/completions" || call.path == "/chat") {
+               call.path == "/v1/chat/completions" || call.path == "/v1/completions" ||
+               call.path == "/chat") {
       reply_json(out, 405, "{\"detail\":\"Method Not Allowed\"}");
     } else {
       reply_json(out, 404, "{\"detail\":\"Not Found\"}");

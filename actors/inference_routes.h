@@ -4,7 +4,10 @@
 //   GET  /                       {"message":"Server is running"}
 //   GET  /v1/models              the served model name (OpenAI list)
 //   POST /v1/chat/completions    OpenAI chat completion; "stream": true answers Server-Sent Events
-//                                (chat.completion.chunk ... data: [DONE])
+//                                (chat.completion.chunk ... data: [DONE]); stream_options
+//                                include_usage adds the usage chunk
+//   POST /v1/completions         OpenAI's legacy completions (vLLM's): the prompt continued as
+//                                plain text, echo, the same streaming (text_completion chunks)
 //   POST /chat                   Kaito's legacy transformers API: prompt or messages +
 //                                generate_kwargs -> {"Result": text}
 // Bodies: protocol/api/chat_api.h. Errors: 400 naming the field (OpenAI error JSON, or

@@ -46,6 +46,7 @@ struct chat_request {
   chat_params params;
   bool stream = false;         // OpenAI "stream"
   bool include_usage = false;  // OpenAI "stream_options": {"include_usage": true}
+  bool echo = false;           // completions: the prompt comes back before the answer
 };
 
 // POST /v1/chat/completions body (OpenAI):
@@ -64,6 +65,13 @@ struct chat_request {
 // function_call likewise, messages[i].tool_calls (non-empty), response_format other than
 // {"type":"text"}, presence_penalty / frequency_penalty other than 0, logit_bias non-empty.
 result<chat_request> parse_openai_chat_request(std::string_view body);
+
+// POST /v1/completions body (OpenAI's legacy completions, served by vLLM): model, prompt (a
+// non-empty string, or an array of one; required), echo (bool), and the sampling fields of chat
+// completions above (max_tokens defaults to 16 here, as in OpenAI and vLLM; stream,
+// stream_options, stop, seed, ...). logprobs is an integer in [0, 5] here; > 0 is unimplemented,
+// as are suffix (non-empty), best_of > 1, n > 1, and a batch of prompts or token ids.
+result<chat_request> parse_openai_completion_request(std::string_view body);
 
 // POST /chat body (Kaito's legacy transformers server): "prompt" (string) or "messages" (as
 // above). A non-empty prompt wins when both come (text-generation pipeline). Neither: an
@@ -103,12 +111,23 @@ std::string openai_chat_chunk(const std::string& id, const std::string& model,
                               const std::string* content, const std::string* finish_reason,
                               bool usage_null = false);
 // The include_usage chunk, sent after the finish reason and before [DONE]: "choices":[] and
-// "usage":{"prompt_tokens","completion_tokens","total_tokens"}.
+// "usage":{"prompt_tokens","completion_tokens","total_tokens"}; completions = true gives the
+// completions stream's "cmpl-" id and "text_completion" object.
 std::string openai_usage_chunk(const std::string& id, const std::string& model,
                                int64_t created_unix_s, int64_t prompt_tokens,
-                               int64_t completion_tokens);
+                               int64_t completion_tokens, bool completions = false);
 // "data: [DONE]\n\n".
 std::string openai_stream_done();
+
+// Completions: {"id":"cmpl-<id>","object":"text_completion","created":..,"model":..,
+//  "choices":[{"index":0,"text":<text>,"logprobs":null,"finish_reason":<reason>}],"usage":{..}}.
+std::string openai_completion_response(const chat_result& r, const std::string& model,
+                                       const std::string& id, int64_t created_unix_s);
+// One streamed piece: the same object with choices[0].text the piece and finish_reason null, or
+// "" and the reason for the last one; usage_null as for chat chunks.
+std::string openai_completion_chunk(const std::string& id, const std::string& model,
+                                    int64_t created_unix_s, const std::string& text,
+                                    const std::string* finish_reason, bool usage_null = false);
 
 // {"error":{"message":...,"type":"invalid_request_error"|"not_implemented"|"server_error",
 //  "param":<where or null>,"code":null}}. message is s.to_string() ("<where>: <message>").

@@ -218,6 +218,40 @@ result<chat_request> parse_openai_chat_request(std::string_view body) {
   return req;
 }
 
+result<chat_request> parse_openai_completion_request(std::string_view body) {
+  KAITO_ASSIGN_OR_RETURN(ojson j, chat_fields::parse_body(body));
+  chat_request req;
+  req.messages = ojson::array();
+  req.params.max_tokens = 16;  // OpenAI's and vLLM's default for completions
+  KAITO_TRY(chat_fields::read_string(j, "model", "model", req.model));
+  const ojson* prompt = field(j, "prompt");
+  if (!prompt) return invalid_argument("required: a string", "prompt");
+  if (prompt->is_array() && prompt->size() == 1 && (*prompt)[0].is_string()) prompt = &(*prompt)[0];
+  if (prompt->is_array())
+    return unimplemented(
+        "one prompt, as a string, is implemented (not a batch of prompts or token ids)", "prompt");
+  if (!prompt->is_string()) return wrong(*prompt, "prompt", "a string");
+  req.prompt = prompt->get<std::string>();
+  if (req.prompt.empty()) return invalid_argument("must not be empty", "prompt");
+  KAITO_TRY(read_bool(j, "echo", "echo", req.echo));
+  std::string suffix;
+  KAITO_TRY(chat_fields::read_string(j, "suffix", "suffix", suffix));
+  if (!suffix.empty()) return unimplemented("suffix (insertion) is not implemented", "suffix");
+  int64_t best_of = 1;
+  KAITO_TRY(read_int(
+      j, "best_of", "best_of", "an integer >= 1", [](int64_t v) { return v >= 1; }, best_of));
+  if (best_of > 1) return unimplemented("best_of > 1 is not implemented", "best_of");
+  // Here logprobs is a count of top tokens (0..5), not the chat API's boolean.
+  if (const ojson* lp = field(j, "logprobs")) {
+    if (!lp->is_number_integer() || lp->get<int64_t>() < 0 || lp->get<int64_t>() > 5)
+      return wrong(*lp, "logprobs", "an integer in [0, 5]");
+    if (lp->get<int64_t>() > 0) return unimplemented("logprobs are not implemented", "logprobs");
+    j.erase("logprobs");
+  }
+  KAITO_TRY(read_openai_params(j, req));
+  return req;
+}
+
 result<chat_request> parse_legacy_chat_request(std::string_view body) {
   KAITO_ASSIGN_OR_RETURN(ojson j, chat_fields::parse_body(body));
   chat_request req;

@@ -32,6 +32,30 @@ const char* openai_error_type(status_code c) {
   }
 }
 
+ojson usage_of(int64_t prompt_tokens, int64_t completion_tokens) {
+  ojson usage = ojson::object();
+  usage["prompt_tokens"] = prompt_tokens;
+  usage["completion_tokens"] = completion_tokens;
+  usage["total_tokens"] = prompt_tokens + completion_tokens;
+  return usage;
+}
+
+ojson completion_object(const std::string& id, const std::string& model, int64_t created_unix_s,
+                        const std::string& text, ojson finish_reason) {
+  ojson choice = ojson::object();
+  choice["index"] = 0;
+  choice["text"] = text;
+  choice["logprobs"] = nullptr;
+  choice["finish_reason"] = std::move(finish_reason);
+  ojson j = ojson::object();
+  j["id"] = "cmpl-" + id;
+  j["object"] = "text_completion";
+  j["created"] = created_unix_s;
+  j["model"] = model;
+  j["choices"] = ojson::array({std::move(choice)});
+  return j;
+}
+
 }  // namespace
 
 std::string openai_chat_response(const chat_result& r, const std::string& model,
@@ -44,17 +68,13 @@ std::string openai_chat_response(const chat_result& r, const std::string& model,
   choice["message"] = std::move(message);
   choice["finish_reason"] = r.finish_reason;
   choice["logprobs"] = nullptr;
-  ojson usage = ojson::object();
-  usage["prompt_tokens"] = r.prompt_tokens;
-  usage["completion_tokens"] = r.completion_tokens;
-  usage["total_tokens"] = r.prompt_tokens + r.completion_tokens;
   ojson j = ojson::object();
   j["id"] = "chatcmpl-" + id;
   j["object"] = "chat.completion";
   j["created"] = created_unix_s;
   j["model"] = model;
   j["choices"] = ojson::array({std::move(choice)});
-  j["usage"] = std::move(usage);
+  j["usage"] = usage_of(r.prompt_tokens, r.completion_tokens);
   return dump_utf8(j);
 }
 
@@ -82,18 +102,30 @@ std::string openai_chat_chunk(const std::string& id, const std::string& model,
 
 std::string openai_usage_chunk(const std::string& id, const std::string& model,
                                int64_t created_unix_s, int64_t prompt_tokens,
-                               int64_t completion_tokens) {
-  ojson usage = ojson::object();
-  usage["prompt_tokens"] = prompt_tokens;
-  usage["completion_tokens"] = completion_tokens;
-  usage["total_tokens"] = prompt_tokens + completion_tokens;
+                               int64_t completion_tokens, bool completions) {
   ojson j = ojson::object();
-  j["id"] = "chatcmpl-" + id;
-  j["object"] = "chat.completion.chunk";
+  j["id"] = (completions ? "cmpl-" : "chatcmpl-") + id;
+  j["object"] = completions ? "text_completion" : "chat.completion.chunk";
   j["created"] = created_unix_s;
   j["model"] = model;
   j["choices"] = ojson::array();
-  j["usage"] = std::move(usage);
+  j["usage"] = usage_of(prompt_tokens, completion_tokens);
+  return "data: " + dump_utf8(j) + "\n\n";
+}
+
+std::string openai_completion_response(const chat_result& r, const std::string& model,
+                                       const std::string& id, int64_t created_unix_s) {
+  ojson j = completion_object(id, model, created_unix_s, r.text, ojson(r.finish_reason));
+  j["usage"] = usage_of(r.prompt_tokens, r.completion_tokens);
+  return dump_utf8(j);
+}
+
+std::string openai_completion_chunk(const std::string& id, const std::string& model,
+                                    int64_t created_unix_s, const std::string& text,
+                                    const std::string* finish_reason, bool usage_null) {
+  ojson j = completion_object(id, model, created_unix_s, text,
+                              finish_reason ? ojson(*finish_reason) : ojson(nullptr));
+  if (usage_null) j["usage"] = nullptr;
   return "data: " + dump_utf8(j) + "\n\n";
 }
 

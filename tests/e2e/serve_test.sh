@@ -69,6 +69,17 @@ chunks = list(u)
 assert chunks[-1].choices == [] and chunks[-1].usage == r.usage, (chunks[-1], r.usage)
 assert all(ch.usage is None for ch in chunks[:-1])
 print("include_usage:", chunks[-1].usage.total_tokens, "tokens")
+# Legacy completions (vLLM's /v1/completions): plain continuation, streamed the same, echo.
+cp = c.completions.create(model="tiny-chat", prompt="The sky is", max_tokens=6, temperature=0)
+assert cp.object == "text_completion" and re.fullmatch(r"cmpl-[0-9a-f]{16}", cp.id), cp
+assert cp.usage.completion_tokens >= 1 and cp.choices[0].finish_reason in ("stop", "length"), cp
+cs = list(c.completions.create(model="tiny-chat", prompt="The sky is", max_tokens=6, temperature=0,
+                               stream=True, stream_options={"include_usage": True}))
+assert "".join(ch.choices[0].text for ch in cs if ch.choices) == cp.choices[0].text, cs
+assert cs[-1].usage == cp.usage, (cs[-1], cp.usage)
+ce = c.completions.create(model="tiny-chat", prompt="The sky is", max_tokens=6, temperature=0, echo=True)
+assert ce.choices[0].text == "The sky is" + cp.choices[0].text, ce
+print("completions:", repr(cp.choices[0].text))
 print("greedy equals streamed:", repr(text))
 again = c.chat.completions.create(model="tiny-chat", messages=msgs, max_tokens=12, temperature=0.8, seed=7)
 again2 = c.chat.completions.create(model="tiny-chat", messages=msgs, max_tokens=12, temperature=0.8, seed=7)
@@ -89,6 +100,7 @@ PY
 ) || fail "openai client: $out"
 has "$out" "greedy equals streamed:"
 has "$out" "include_usage:"
+has "$out" "completions:"
 has "$out" "seeded sampling repeats"
 has "$out" "models: ['tiny-chat']"
 has "$out" "wrong model: 404"

@@ -1,6 +1,6 @@
 // libFuzzer target: the chat request parsers and the response bodies (protocol/api/chat_api.h).
-// The first byte picks the API (even, e.g. "0": OpenAI /v1/chat/completions; odd, "1": legacy
-// /chat); the rest is the body. Any input gives a value or an error, never a crash; an accepted
+// The first byte picks the API ("2": OpenAI /v1/completions; else even, e.g. "0": OpenAI
+// /v1/chat/completions; odd, "1": legacy /chat); the rest is the body. Any input gives a value or an error, never a crash; an accepted
 // value respects the documented ranges, and every body built from it (or from the error) is valid
 // JSON.
 #include <cmath>
@@ -55,12 +55,20 @@ void check_value(const kaito::api::chat_request& r, bool legacy) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 1 || size > 64 * 1024) return 0;
-  bool legacy = data[0] & 1;
+  const bool completion = data[0] == '2', legacy = !completion && (data[0] & 1);
   std::string_view body(reinterpret_cast<const char*>(data + 1), size - 1);
-  auto r = legacy ? kaito::api::parse_legacy_chat_request(body)
-                  : kaito::api::parse_openai_chat_request(body);
+  auto r = completion ? kaito::api::parse_openai_completion_request(body)
+           : legacy   ? kaito::api::parse_legacy_chat_request(body)
+                      : kaito::api::parse_openai_chat_request(body);
   if (r.ok()) {
     check_value(*r, legacy);
+    if (completion) {
+      kaito::api::chat_result res{r->prompt, 1, 2, "length"};
+      check_json(kaito::api::openai_completion_response(res, r->model, r->model, 0));
+      std::string chunk =
+          kaito::api::openai_completion_chunk(r->model, r->model, 0, r->prompt, nullptr, true);
+      check_json(chunk.substr(6, chunk.size() - 8));
+    }
   } else {
     check(!r.error().message().empty());
     check_json(kaito::api::openai_error_body(r.error()));

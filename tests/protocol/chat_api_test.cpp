@@ -358,6 +358,51 @@ TEST(LegacyChatRequest, KaitoTextsAndRefusals) {
             R"({"detail":"Text generation parameter prompt required"})");
 }
 
+TEST(OpenaiCompletionRequest, PromptDefaultsAndRefusals) {
+  auto r = parse_openai_completion_request(R"({"model":"m","prompt":"Once upon"})");
+  ASSERT_TRUE(r.ok()) << r.error().to_string();
+  EXPECT_EQ(r->prompt, "Once upon");
+  EXPECT_TRUE(r->messages.empty());
+  EXPECT_EQ(r->params.max_tokens, 16);  // OpenAI's completions default
+  EXPECT_FALSE(r->echo);
+  auto all = parse_openai_completion_request(
+      R"({"prompt":["Once"],"max_tokens":5,"echo":true,"temperature":0,"stop":"\n","seed":3,
+          "stream":true,"stream_options":{"include_usage":true},"logprobs":0,"suffix":null,
+          "best_of":1,"n":1,"user":"u"})");
+  ASSERT_TRUE(all.ok()) << all.error().to_string();
+  EXPECT_EQ(all->prompt, "Once");
+  EXPECT_EQ(all->params.max_tokens, 5);
+  EXPECT_TRUE(all->echo && all->stream && all->include_usage && all->params.has_seed);
+  EXPECT_EQ(all->params.stop, std::vector<std::string>{"\n"});
+
+  const auto bad = status_code::invalid_argument;
+  const auto unimpl = status_code::unimplemented;
+  struct row {
+    const char* body;
+    status_code code;
+    const char* where;
+  };
+  for (const row& k : std::vector<row>{
+           {R"({})", bad, "prompt"},
+           {R"({"prompt":""})", bad, "prompt"},
+           {R"({"prompt":5})", bad, "prompt"},
+           {R"({"prompt":["a","b"]})", unimpl, "prompt"},
+           {R"({"prompt":[1,2,3]})", unimpl, "prompt"},
+           {R"({"prompt":"a","suffix":"z"})", unimpl, "suffix"},
+           {R"({"prompt":"a","best_of":2})", unimpl, "best_of"},
+           {R"({"prompt":"a","logprobs":2})", unimpl, "logprobs"},
+           {R"({"prompt":"a","logprobs":true})", bad, "logprobs"},
+           {R"({"prompt":"a","echo":"yes"})", bad, "echo"},
+           {R"({"prompt":"a","max_tokens":0})", bad, "max_tokens"},
+           {R"({"prompt":"a","stream_options":{"include_usage":true}})", bad, "stream_options"},
+       }) {
+    auto x = parse_openai_completion_request(k.body);
+    ASSERT_FALSE(x.ok()) << k.body;
+    EXPECT_EQ(x.error().code(), k.code) << k.body << " -> " << x.error().to_string();
+    EXPECT_EQ(x.error().where(), k.where) << k.body << " -> " << x.error().to_string();
+  }
+}
+
 ojson parse_back(const std::string& text) {
   EXPECT_TRUE(ojson::accept(text)) << text;
   return ojson::parse(text, nullptr, false);
@@ -415,6 +460,31 @@ TEST(ChatResponse, StreamChunks) {
   EXPECT_EQ(usage["choices"], ojson::array());
   EXPECT_EQ(usage["usage"],
             ojson::parse(R"({"prompt_tokens":11,"completion_tokens":4,"total_tokens":15})"));
+}
+
+TEST(ChatResponse, Completions) {
+  chat_result r{"a story", 3, 2, "length"};
+  ojson j = parse_back(openai_completion_response(r, "m", "c1", 9));
+  EXPECT_EQ(j, ojson::parse(R"({"id":"cmpl-c1","object":"text_completion","created":9,"model":"m",
+      "choices":[{"index":0,"text":"a story","logprobs":null,"finish_reason":"length"}],
+      "usage":{"prompt_tokens":3,"completion_tokens":2,"total_tokens":5}})"));
+  std::string piece = openai_completion_chunk("c1", "m", 9, "a st", nullptr);
+  ASSERT_EQ(piece.rfind("data: ", 0), 0u);
+  ojson c = parse_back(piece.substr(6, piece.size() - 8));
+  EXPECT_EQ(c["object"], "text_completion");
+  EXPECT_EQ(c["choices"][0]["text"], "a st");
+  EXPECT_TRUE(c["choices"][0]["finish_reason"].is_null());
+  EXPECT_FALSE(c.contains("usage"));
+  std::string stop = "stop";
+  std::string last = openai_completion_chunk("c1", "m", 9, "", &stop, true);
+  ojson l = parse_back(last.substr(6, last.size() - 8));
+  EXPECT_EQ(l["choices"][0]["finish_reason"], "stop");
+  EXPECT_TRUE(l.contains("usage") && l["usage"].is_null());
+  std::string usage = openai_usage_chunk("c1", "m", 9, 3, 2, true);
+  ojson u = parse_back(usage.substr(6, usage.size() - 8));
+  EXPECT_EQ(u["id"], "cmpl-c1");
+  EXPECT_EQ(u["object"], "text_completion");
+  EXPECT_EQ(u["usage"]["total_tokens"], 5);
 }
 
 TEST(ChatResponse, ErrorsModelsAndLegacy) {
