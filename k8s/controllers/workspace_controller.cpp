@@ -7,6 +7,7 @@
 #include "k8s/controllers/conditions.h"
 #include "k8s/controllers/events.h"
 #include "k8s/controllers/job_controller.h"
+#include "k8s/controllers/json_access.h"
 #include "k8s/controllers/names.h"
 #include "k8s/controllers/scheduling.h"
 #include "k8s/controllers/wall_time.h"
@@ -124,6 +125,30 @@ result<json> ensure(const controller_env& env, object_reader& r, const resource_
   return env.client->get(ref, ns, meta_string(want, "name"));
 }
 
+// An empty tuning.config means the method's default template, which Kaito copies from its release
+// namespace into the Workspace's for the Job to mount; one already there (copied before, or the
+// user's own) is used as it is. A template missing from the release namespace is an error naming
+// tuning.config (`kaito up` and the Helm chart install both).
+status ensure_tuning_config(const controller_env& env, object_reader& r, const json& ws,
+                            const workspace_facts& f) {
+  if (!string_field(member(ws, "tuning"), "config").empty() || f.ns == env.release_namespace)
+    return {};
+  const std::string name = tuning_config_name(ws);
+  auto have = r.get(resources::kConfigMaps, f.ns, name);
+  if (!have.ok()) return have.error();
+  if (*have) return {};
+  auto tmpl = r.get(resources::kConfigMaps, env.release_namespace, name);
+  if (!tmpl.ok()) return tmpl.error();
+  if (!*tmpl)
+    return status(status_code::failed_precondition,
+                  "the default ConfigMap " + name + " is not in the release namespace " +
+                      env.release_namespace,
+                  "tuning.config");
+  auto c = env.client->create(resources::kConfigMaps, f.ns, default_tuning_config_copy(**tmpl, f));
+  if (!c.ok() && c.error().code() != status_code::already_exists) return c.error();
+  return {};
+}
+
 std::string revision_annotation(const json& obj) {
   const json& m = obj["metadata"];
   if (!m.is_object() || !m.contains("annotations") || !m["annotations"].is_object()) return "";
@@ -198,6 +223,7 @@ result<reconcile_result> reconcile_impl(const controller_env& env, const std::st
       job.reset();
     }
     if (!job && resource_ready && seconds.ok()) {
+      if (!*seconds) KAITO_TRY(ensure_tuning_config(env, *r, ws, f));
       auto c =
           env.client->create(resources::kJobs, ns, build_tuning_job(ws, f, *revision, *seconds));
       if (c.ok()) {

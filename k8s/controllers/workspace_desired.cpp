@@ -2,6 +2,7 @@
 #include "k8s/controllers/workspace_desired.h"
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cstdio>
 
@@ -107,11 +108,8 @@ void add_tuning_volumes(const json& ws, json& tmpl) {
            {"items", json::array({{{"key", ".dockerconfigjson"}, {"path", "config.json"}}})}}}});
     mounts.push_back({{"name", "docker-config"}, {"mountPath", "/root/.docker"}});
   }
-  std::string config = string_field(t, "config");
-  if (!config.empty()) {
-    vols.push_back({{"name", "config-volume"}, {"configMap", {{"name", config}}}});
-    mounts.push_back({{"name", "config-volume"}, {"mountPath", "/mnt/config"}});
-  }
+  vols.push_back({{"name", "config-volume"}, {"configMap", {{"name", tuning_config_name(ws)}}}});
+  mounts.push_back({{"name", "config-volume"}, {"mountPath", "/mnt/config"}});
   for (const char* v : {"data", "results"}) {
     std::string name = std::string(v) + "-volume";
     vols.push_back({{"name", name}, {"emptyDir", json::object()}});
@@ -234,6 +232,25 @@ json build_pod_template(const workspace_facts& f, const std::vector<std::string>
             {{"key", "sku"}, {"operator", "Equal"}, {"value", "gpu"}, {"effect", "NoSchedule"}}})},
       {"volumes", json::array({{{"name", "dshm"}, {"emptyDir", {{"medium", "Memory"}}}}})}};
   return {{"metadata", {{"labels", child_labels(f)}}}, {"spec", spec}};
+}
+
+std::string tuning_config_name(const json& ws) {
+  const json& t = member(ws, "tuning");
+  std::string config = string_field(t, "config");
+  if (!config.empty()) return config;
+  std::string method = string_field(t, "method");
+  for (char& c : method) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return method == "lora" ? "lora-params-template" : "qlora-params-template";
+}
+
+json default_tuning_config_copy(const json& release_config_map, const workspace_facts& f) {
+  json meta = {{"name", meta_string(release_config_map, "name")},
+               {"namespace", f.ns},
+               {"labels", {{"kaito.sh/workspace-default-config", "true"}}}};
+  json out = {{"apiVersion", "v1"}, {"kind", "ConfigMap"}, {"metadata", meta}};
+  const json& data = member(release_config_map, "data");
+  out["data"] = data.is_object() ? data : json::object();
+  return out;
 }
 
 json build_tuning_job(const json& ws, const workspace_facts& f, int64_t revision,

@@ -70,6 +70,14 @@ json build_controller_revision(const json& ws, const std::string& hash, int64_t 
 // The pod template shared by the Job and the StatefulSet (container named after the Workspace).
 json build_pod_template(const workspace_facts& f, const std::vector<std::string>& args);
 
+// The tuning ConfigMap a Job mounts at /mnt/config: tuning.config, else the method's default
+// template, "qlora-params-template" / "lora-params-template" (Kaito copies it from its release
+// namespace into the Workspace's: default_tuning_config_copy).
+std::string tuning_config_name(const json& ws);
+// That copy: the template's data under its name in the Workspace's namespace, labelled
+// kaito.sh/workspace-default-config; no owner, as Workspaces of a namespace share it.
+json default_tuning_config_copy(const json& release_config_map, const workspace_facts& f);
+
 // Job `<ws>` (tuning).
 json build_tuning_job(const json& ws, const workspace_facts& f, int64_t revision,
                       std::optional<int> self_test);

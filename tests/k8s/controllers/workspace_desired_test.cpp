@@ -171,6 +171,26 @@ TEST(WorkspaceDesired, TuningJobRunsTheTuneTaskWithKaitosVolumes) {
   EXPECT_EQ(pull_b["secret"]["secretName"], "pull-b");
   EXPECT_EQ(pull_b["secret"]["items"][0],
             json({{"key", ".dockerconfigjson"}, {"path", "config.json"}}));
+  // No tuning.config: the method's default template (copied into the namespace) is mounted.
+  json no_config = ws;
+  no_config["tuning"].erase("config");
+  auto config_of = [&](const json& w) {
+    json job = build_tuning_job(w, f, 1, std::nullopt);  // kept: the loop reads into it
+    for (const auto& v : job["spec"]["template"]["spec"]["volumes"])
+      if (v["name"] == "config-volume") return json(v["configMap"]["name"]);
+    return json();
+  };
+  EXPECT_EQ(config_of(no_config), "qlora-params-template");
+  no_config["tuning"]["method"] = "LoRA";
+  EXPECT_EQ(config_of(no_config), "lora-params-template");
+  json tmpl = {{"metadata", {{"name", "lora-params-template"}, {"namespace", "kaito-workspace"},
+                             {"uid", "u1"}, {"resourceVersion", "7"}}},
+               {"data", {{"training_config.yaml", "training_config: {}"}}}};
+  json copy = default_tuning_config_copy(tmpl, f);
+  EXPECT_EQ(copy["metadata"]["name"], "lora-params-template");
+  EXPECT_EQ(copy["metadata"]["namespace"], f.ns);
+  EXPECT_FALSE(copy["metadata"].contains("uid") || copy["metadata"].contains("resourceVersion"));
+  EXPECT_EQ(copy["data"], tmpl["data"]);
   // No push secret any more: nothing mounted for it.
   EXPECT_EQ(
       build_tuning_job(ws, f, 1, std::nullopt)["spec"]["template"]["spec"]["volumes"].dump().find(

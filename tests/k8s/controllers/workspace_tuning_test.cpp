@@ -70,6 +70,15 @@ TEST_F(ControllersTest, TuningProgressesLikeKaitoAndSteadyStateWritesNothing) {
                          "--input-url=https://example.com/data/train.parquet",
                          "--output-image=registry.example.com/adapters/a:0.0.1"}));
   EXPECT_EQ(ctr["resources"]["limits"]["nvidia.com/gpu"], "1");  // Standard_NC6s_v3: 1 V100
+  // No tuning.config: Kaito's default template, copied from the release namespace, is mounted.
+  json copy = get(res::kConfigMaps, "qlora-params-template");
+  EXPECT_EQ(copy["data"], get(res::kConfigMaps, "qlora-params-template", "kaito-workspace")["data"]);
+  EXPECT_FALSE(copy["data"].empty());
+  bool mounted = false;
+  for (const auto& v : job["spec"]["template"]["spec"]["volumes"])
+    if (v["name"] == "config-volume")
+      mounted = v["configMap"]["name"] == "qlora-params-template";
+  EXPECT_TRUE(mounted);
   json pod = get(res::kPods, "tune-0");
   EXPECT_EQ(pod["spec"]["nodeName"], "m1");
   EXPECT_EQ(pod["status"]["phase"], "Succeeded");
@@ -342,6 +351,20 @@ TEST_F(ControllersTest, RevisionHistoryKeepsTenAndAReturningSpecBecomesNewest) {
   // A reconcile without a spec change keeps everything.
   ASSERT_TRUE(reconcile_workspace(env_, "default", "tune").ok());
   EXPECT_EQ(revision(), "13");
+}
+
+TEST_F(ControllersTest, AMissingDefaultTuningConfigIsAReconcileErrorNamingTheField) {
+  add_machine("m1", "Standard_NC6s_v3");
+  create_ws(tuning_workspace("tune", "Standard_NC6s_v3"));  // admitted: the template is there
+  ASSERT_TRUE(c_->remove(res::kConfigMaps, "kaito-workspace", "qlora-params-template").ok());
+  status last;
+  for (int i = 0; i < 10 && !exists(res::kJobs, "tune"); ++i) {
+    auto r = reconcile_workspace(env_, "default", "tune");
+    if (!r.ok()) last = r.error();
+  }
+  EXPECT_FALSE(exists(res::kJobs, "tune"));
+  EXPECT_EQ(last.where(), "tuning.config") << last.to_string();
+  EXPECT_NE(last.message().find("qlora-params-template"), std::string::npos) << last.to_string();
 }
 
 }  // namespace
