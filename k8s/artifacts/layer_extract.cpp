@@ -118,11 +118,7 @@ bool looks_like_tar(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   char head[263] = {};
   in.read(head, sizeof head);
-  std::streamsize n = in.gcount();
-  if (n >= 2 && static_cast<unsigned char>(head[0]) == 0x1f &&
-      static_cast<unsigned char>(head[1]) == 0x8b)
-    return true;
-  return n >= 262 && std::string_view(head + 257, 5) == "ustar";
+  return in.gcount() >= 262 && std::string_view(head + 257, 5) == "ustar";
 }
 
 result<std::vector<std::string>> extract_layer(const std::string& tar_path,

@@ -33,7 +33,7 @@ result<std::vector<std::string>> extract_layer(const std::string& tar_path,
                                                std::string_view prefix,
                                                const std::string& dest_dir, uint64_t& budget);
 
-// Whether a file starts like a tar archive (the ustar magic at byte 257, or a gzip stream).
+// Whether a file starts like an uncompressed tar archive (the ustar magic at byte 257).
 bool looks_like_tar(const std::string& path);
 
 }  // namespace kaito::k8s::artifacts

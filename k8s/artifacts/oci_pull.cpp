@@ -50,6 +50,13 @@ bool gzip_tar_layer(const std::string& media_type) {
          media_type == "application/vnd.docker.image.rootfs.diff.tar.gzip";
 }
 
+// Plain-tar media types; oras also labels the raw files it pushes with the OCI one, so the bytes
+// decide.
+bool plain_tar_type(const std::string& media_type) {
+  return media_type.empty() || media_type == "application/vnd.oci.image.layer.v1.tar" ||
+         media_type == "application/vnd.docker.image.rootfs.diff.tar";
+}
+
 // A relative path with no empty, "." or ".." component.
 bool safe_relative(const std::string& p) {
   if (p.empty() || p.front() == '/') return false;
@@ -116,7 +123,8 @@ class puller {
       KAITO_TRY(s_.with_retries("pull layer " + d.digest,
                                 [&] { return fetch_blob(d, blob.string()); }));
       auto title = d.annotations.find(kTitle);
-      bool tar = gzip_tar_layer(d.media_type) || looks_like_tar(blob.string());
+      bool tar = gzip_tar_layer(d.media_type) ||
+                 (plain_tar_type(d.media_type) && looks_like_tar(blob.string()));
       if (tar) {
         auto written = extract_layer(blob.string(), t_.prefix, tree.string(), budget_);
         if (!written.ok()) return written.error().with_context("layer " + d.digest);
@@ -133,7 +141,8 @@ class puller {
         files.push_back(title->second);
       } else {
         return status(status_code::unimplemented,
-                      "layer media type " + d.media_type + " is neither a tar nor a titled file",
+                      "layer media type \"" + d.media_type +
+                          "\" is neither a tar nor a titled file (" + kTitle + ")",
                       where);
       }
     }

@@ -12,11 +12,12 @@
 // (redirects followed; the Authorization is not sent to another host) streamed to a file, its
 // sha256 and size checked as it arrives, so memory stays small whatever the image's size. Every
 // manifest fetched by digest is checked against its digest too.
-// Layers: a tar or tar+gzip layer (OCI, Docker rootfs.diff.tar.gzip; a plain-tar media type whose
-// bytes are a tar) is applied with layer_extract.h: whiteouts, then its files under
-// target.prefix written below it. A layer that is not a tar but has an
-// org.opencontainers.image.title annotation is a file artifact (oras push FILE) written as
-// <title>. Anything else is unimplemented naming the layer.
+// Layers: a tar+gzip layer (OCI, Docker rootfs.diff.tar.gzip) or a plain-tar one (OCI or Docker
+// media type, or none, with a ustar header) is applied with layer_extract.h: whiteouts, then its
+// files under target.prefix written below it. Any other layer with an
+// org.opencontainers.image.title annotation is a file artifact (oras push FILE, which labels raw
+// files with the plain-tar type too) written as <title>. Anything else is unimplemented naming
+// the layer.
 // Staging: everything lands in <dest_dir>.pull/ first (blob files, then the tree) and moves into
 // dest_dir (created; entries already there are replaced) only when every layer is in; a failed
 // or cancelled pull removes <dest_dir>.pull and leaves dest_dir as it was. Auth, retries and

@@ -275,21 +275,27 @@ TEST_F(OciPull, OrasFileArtifact) {
   l1["annotations"] = {{"org.opencontainers.image.title", "config.json"}};
   json l2 = blob(layout, "application/vnd.kaito.weights", std::string(5000, '\x07'));
   l2["annotations"] = {{"org.opencontainers.image.title", "model.safetensors"}};
-  single_image_layout(layout, "v1", json::array({l1, l2}));
+  auto gz = gzip_bytes("not a tar inside");  // a compressed file is still a file
+  ASSERT_TRUE(gz.ok());
+  json l3 = blob(layout, "application/vnd.oci.image.layer.v1.tar", *gz);
+  l3["annotations"] = {{"org.opencontainers.image.title", "notes.gz"}};
+  single_image_layout(layout, "v1", json::array({l1, l2, l3}));
   copy_layout(layout, "v1", "models/phi:v1", "--preserve-digests");  // as oras pushes them
   std::string out = work_.path + "/weights";
   auto pulled = pull_image(ref("models/phi:v1"), opts_, {.dest_dir = out, .prefix = ""});
   ASSERT_TRUE(pulled.ok()) << pulled.error().to_string();
-  EXPECT_EQ(pulled->files, (std::vector<std::string>{"config.json", "model.safetensors"}));
+  EXPECT_EQ(pulled->files,
+            (std::vector<std::string>{"config.json", "model.safetensors", "notes.gz"}));
+  EXPECT_EQ(read_file(out + "/notes.gz"), *gz);
   EXPECT_EQ(read_file(out + "/config.json"), R"({"model_type":"phi3"})");
   EXPECT_EQ(read_file(out + "/model.safetensors"), std::string(5000, '\x07'));
 
   // A title that climbs out is refused.
   std::string bad = work_.path + "/bad-title";
   fs::create_directories(bad + "/blobs/sha256");
-  json l3 = blob(bad, "application/vnd.kaito.weights", "x");
-  l3["annotations"] = {{"org.opencontainers.image.title", "../escape"}};
-  single_image_layout(bad, "v1", json::array({l3}));
+  json climb = blob(bad, "application/vnd.kaito.weights", "x");
+  climb["annotations"] = {{"org.opencontainers.image.title", "../escape"}};
+  single_image_layout(bad, "v1", json::array({climb}));
   copy_layout(bad, "v1", "models/bad:v1", "--preserve-digests");
   auto refused = pull_image(ref("models/bad:v1"), opts_, {.dest_dir = work_.path + "/w2"});
   ASSERT_FALSE(refused.ok());
