@@ -23,23 +23,28 @@ namespace {
 namespace fs = std::filesystem;
 namespace art = k8s::artifacts;
 
-// The dataset files of a pulled image, as Kaito's dataset.py picks them: names containing csv,
-// json, parquet or arrow (Kaito takes the first such file; we take them all, sorted).
+// The dataset files of a pulled image, as Kaito's dataset.py picks them: names containing json
+// or parquet (Kaito takes the first such file; we take them all, sorted). csv and arrow files,
+// which Kaito also reads, are refused by name when they are all there is.
 result<std::vector<std::string>> dataset_files(const std::vector<std::string>& written,
                                                const std::string& dir) {
-  std::vector<std::string> files;
+  std::vector<std::string> files, unread;
   for (const std::string& rel : written) {
     std::string name = fs::path(rel).filename().string();
-    for (const char* ext : {"csv", "json", "parquet", "arrow"})
-      if (name.find(ext) != std::string::npos) {
-        files.push_back((fs::path(dir) / rel).string());
-        break;
-      }
+    if (name.find("json") != std::string::npos || name.find("parquet") != std::string::npos)
+      files.push_back((fs::path(dir) / rel).string());
+    else if (name.find("csv") != std::string::npos || name.find("arrow") != std::string::npos)
+      unread.push_back(rel);
   }
   std::sort(files.begin(), files.end());
+  if (files.empty() && !unread.empty())
+    return status(status_code::unimplemented,
+                  "CSV and Arrow datasets are not read yet (" + unread[0] +
+                      "): give JSONL, JSON or Parquet",
+                  "tuning.input.image");
   if (files.empty())
-    return invalid_argument("the image's /data has no dataset file (a name with csv, json, "
-                            "parquet or arrow in it)",
+    return invalid_argument("the image's /data has no dataset file (a name with json or parquet "
+                            "in it)",
                             "tuning.input.image");
   return files;
 }

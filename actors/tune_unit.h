@@ -8,8 +8,8 @@
 //   3. data      each --input-url downloaded into --data-dir (Kaito's data-downloader:
 //                k8s/artifacts/data_download.h), or --input-image pulled and its /data written
 //                there (Kaito's puller: actors/image_inputs.h, with the --pull-secret configs);
-//                an image's dataset files are those whose names contain csv, json, parquet or
-//                arrow
+//                an image's dataset files are those whose names contain json or parquet (csv
+//                and arrow ones are refused by name)
 //   4. config    --config-file (Kaito's training_config.yaml) applied over the method's defaults
 //                (actors/training_config.h); absent file: the defaults
 //   5. train     engine::tune_job over the downloaded files (JSONL or Parquet), on the CPU engine
