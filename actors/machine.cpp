@@ -6,7 +6,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <filesystem>
 #include <set>
 
@@ -331,11 +330,13 @@ result<msg::machine_actor> spawn_machine(caf::actor_system& sys, const machine_o
                             "supervisor_host");
   auto res = detect_machine_resources(o.slots);
   machine_options opts = o;
-  static std::atomic<int> machines_here{0};  // several machines may share a process (tests)
+  // By machine name and process: machines of one process (tests) and PID 1 of several containers
+  // (same pid, other names) each get their own. `kaito up` and `kaito join --pods-dir` give a
+  // lasting folder instead, which a restart clears.
   if (opts.pods_dir.empty())
     opts.pods_dir = (std::filesystem::temp_directory_path() /
-                     ("kaito-pods-" + std::to_string(::getpid()) + "-" +
-                      std::to_string(machines_here.fetch_add(1))))
+                     ("kaito-pods-" + (o.name.empty() ? default_machine_name() : o.name) + "-" +
+                      std::to_string(::getpid())))
                         .string();
   auto claim = claim_pods_dir(opts.pods_dir);
   if (!claim.ok()) return claim.error();
