@@ -10,6 +10,7 @@
 #include "actors/image_inputs.h"
 #include "actors/training_config.h"
 #include "engine/file_text.h"
+#include "engine/sft_dataset.h"
 #include "k8s/artifacts/adapter_image.h"
 #include "k8s/artifacts/data_download.h"
 #include "k8s/artifacts/docker_config.h"
@@ -23,29 +24,30 @@ namespace {
 namespace fs = std::filesystem;
 namespace art = k8s::artifacts;
 
-// The dataset files of a pulled image, as Kaito's dataset.py picks them: names containing json
-// or parquet (Kaito takes the first such file; we take them all, sorted). csv and arrow files,
-// which Kaito also reads, are refused by name when they are all there is.
+// The dataset files of a pulled image, as Kaito's dataset.py picks them: names containing json,
+// parquet or csv (Kaito takes the first such file; we take them all, sorted). Arrow files, which
+// Kaito also reads, are refused by name when they are all there is.
 result<std::vector<std::string>> dataset_files(const std::vector<std::string>& written,
                                                const std::string& dir) {
   std::vector<std::string> files, unread;
   for (const std::string& rel : written) {
     std::string name = fs::path(rel).filename().string();
-    if (name.find("json") != std::string::npos || name.find("parquet") != std::string::npos)
+    if (name.find("json") != std::string::npos || name.find("parquet") != std::string::npos ||
+        engine::is_csv_name(name))
       files.push_back((fs::path(dir) / rel).string());
-    else if (name.find("csv") != std::string::npos || name.find("arrow") != std::string::npos)
+    else if (name.find("arrow") != std::string::npos || name.find("csv") != std::string::npos)
       unread.push_back(rel);
   }
   std::sort(files.begin(), files.end());
   if (files.empty() && !unread.empty())
     return status(status_code::unimplemented,
-                  "CSV and Arrow datasets are not read yet (" + unread[0] +
-                      "): give JSONL, JSON or Parquet",
+                  "Arrow datasets are not read yet (" + unread[0] +
+                      "): give JSONL, JSON, Parquet or CSV (a .csv name)",
                   "tuning.input.image");
   if (files.empty())
-    return invalid_argument("the image's /data has no dataset file (a name with json or parquet "
-                            "in it)",
-                            "tuning.input.image");
+    return invalid_argument(
+        "the image's /data has no dataset file (a name with json, parquet or csv in it)",
+        "tuning.input.image");
   return files;
 }
 
@@ -98,10 +100,11 @@ result<tune_unit_result> run_tune_unit(
     progress("pulling " + a.input_image, 0);
     std::vector<std::string> configs;
     for (const std::string& p : a.pull_secrets) configs.push_back(under_root(env.root, p));
-    auto written = pull_image_data(
-        {.image = a.input_image, .field = "tuning.input.image", .docker_configs = configs,
-         .dest_dir = data_dir},
-        &cancel);
+    auto written = pull_image_data({.image = a.input_image,
+                                    .field = "tuning.input.image",
+                                    .docker_configs = configs,
+                                    .dest_dir = data_dir},
+                                   &cancel);
     files = written.ok() ? dataset_files(*written, data_dir) : written;
   } else {
     progress("downloading " + std::to_string(a.input_urls.size()) + " input file(s)", 0);

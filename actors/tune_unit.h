@@ -8,8 +8,8 @@
 //   3. data      each --input-url downloaded into --data-dir (Kaito's data-downloader:
 //                k8s/artifacts/data_download.h), or --input-image pulled and its /data written
 //                there (Kaito's puller: actors/image_inputs.h, with the --pull-secret configs);
-//                an image's dataset files are those whose names contain json or parquet (csv
-//                and arrow ones are refused by name)
+//                an image's dataset files are those whose names contain json or parquet, or
+//                end in .csv (arrow ones are refused by name)
 //   4. config    --config-file (Kaito's training_config.yaml) applied over the method's defaults
 //                (actors/training_config.h); absent file: the defaults
 //   5. train     engine::tune_job over the downloaded files (JSONL or Parquet), on the CPU engine
@@ -41,9 +41,9 @@ using tune_runner = std::function<result<engine::tune_summary>(const engine::tun
                                                                const engine::tune_progress&)>;
 
 struct tune_unit_env {
-  std::string root;        // the pod's directory; container paths live under it
-  model_source models;     // $KAITO_MODELS_DIR, $KAITO_MODEL_IMAGE, ... (model_store.h)
-  tune_runner runner;      // empty: the CPU engine
+  std::string root;     // the pod's directory; container paths live under it
+  model_source models;  // $KAITO_MODELS_DIR, $KAITO_MODEL_IMAGE, ... (model_store.h)
+  tune_runner runner;   // empty: the CPU engine
 };
 
 struct tune_unit_result {

@@ -46,7 +46,7 @@ void add_tune_command(CLI::App& app) {
   auto* cmd = app.add_subcommand(
       "tune",
       "Fine-tune a local Hugging Face model on a dataset of conversations, prompt-completion "
-      "pairs or text (JSONL, JSON or Parquet; LoRA / QLoRA)");
+      "pairs or text (JSONL, JSON, Parquet or CSV; LoRA / QLoRA)");
   auto j = std::make_shared<engine::tune_job>();
   auto method = std::make_shared<std::string>("qlora");
   auto device = std::make_shared<std::string>("cpu");
@@ -56,7 +56,8 @@ void add_tune_command(CLI::App& app) {
       ->required();
   cmd->add_option(
          "--data", j->data_paths,
-         "JSONL (one record a line), a JSON array of records, or Parquet (columns), each file "
+         "JSONL (one record a line), a JSON array of records, Parquet (columns) or CSV (a .csv "
+         "name, a header line), each file "
          "of one of TRL's formats: {\"messages\": [...]} conversations (Kaito's datasets; "
          "assistant turns learned), {\"prompt\": ..., \"completion\": ...} strings or "
          "message lists (the completion learned), or {\"text\": ...} (all of it); several "

@@ -2,7 +2,9 @@
 #include "engine/sft_dataset.h"
 
 #include <algorithm>
+#include <cctype>
 
+#include "engine/csv_rows.h"
 #include "engine/parquet_metadata.h"
 #include "engine/parquet_rows.h"
 
@@ -203,6 +205,24 @@ result<std::vector<sft_record>> parse_sft_parquet(std::string_view bytes, const 
   for (size_t i = 0; i < rows.size(); ++i)
     KAITO_TRY(out.add(std::move(rows[i]), int64_t(i) + 1, true));
   return out.take();
+}
+
+result<std::vector<sft_record>> parse_sft_csv(std::string_view text, const sft_columns& cols) {
+  KAITO_ASSIGN_OR_RETURN(csv_table t, parse_csv(text));
+  record_list out(cols);
+  for (size_t i = 0; i < t.rows.size(); ++i) {
+    nlohmann::ordered_json j = nlohmann::ordered_json::object();
+    for (size_t c = 0; c < t.header.size(); ++c) j[t.header[c]] = std::move(t.rows[i][c]);
+    KAITO_TRY(out.add(std::move(j), t.lines[i], false));
+  }
+  return out.take();
+}
+
+bool is_csv_name(std::string_view path) {
+  if (path.size() < 4) return false;
+  std::string ext(path.substr(path.size() - 4));
+  for (char& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return ext == ".csv";
 }
 
 result<std::vector<sft_record>> parse_sft_data(std::string_view bytes, const sft_columns& cols) {

@@ -33,7 +33,8 @@
 // keeps apart.
 //
 // Files: Parquet by its PAR1 magic; a file whose first non-blank byte is '[' is one JSON array of
-// records (Hugging Face's json loader takes both); anything else is JSONL (blank lines skipped).
+// records (Hugging Face's json loader takes both); a name ending in .csv is CSV (parse_sft_csv,
+// chosen by the caller); anything else is JSONL (blank lines skipped).
 // Parquet reads the columns of the detected format only: `messages` (list<struct>), `prompt` and
 // `completion` (strings, or list<struct> for conversational data), or `text` (string).
 // Errors: invalid_argument naming "line N: completion" (JSONL, from 1), "row N: text" (Parquet
@@ -84,6 +85,12 @@ result<std::vector<sft_record>> parse_sft_json_array(std::string_view text,
 result<std::vector<sft_record>> parse_sft_parquet(std::string_view bytes,
                                                   const sft_columns& cols = {},
                                                   const parquet_read_limits& limits = {});
+// A CSV file (engine/csv_rows.h) with a header naming the columns: prompt-completion or text
+// records (a messages column would be a string, not a list, and is refused); errors name
+// "line N" (the line the row starts on).
+result<std::vector<sft_record>> parse_sft_csv(std::string_view text, const sft_columns& cols = {});
+// Whether a file name says CSV (".csv", any case): CSV is told by name, as HF's loader does.
+bool is_csv_name(std::string_view path);
 // By content: Parquet, a JSON array, or JSONL (see above).
 result<std::vector<sft_record>> parse_sft_data(std::string_view bytes,
                                                const sft_columns& cols = {});

@@ -87,7 +87,8 @@ result<tune_data> load_tune_data(const tune_job& j, const model_config& c) {
   for (const std::string& path : j.data_paths) {
     KAITO_ASSIGN_OR_RETURN(std::string bytes, read_text(path));
     const bool parquet = is_parquet(bytes);  // by content: a URL's file name may say nothing
-    auto recs = parse_sft_data(bytes, j.columns);
+    auto recs =
+        is_csv_name(path) ? parse_sft_csv(bytes, j.columns) : parse_sft_data(bytes, j.columns);
     if (!recs.ok()) return in_file(recs.error(), path);
     if (recs->empty())
       return invalid_argument(parquet ? "no conversations: the Parquet file has no rows"

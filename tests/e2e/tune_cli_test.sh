@@ -55,6 +55,10 @@ awk -v a="$first" -v b="$last6" 'BEGIN {exit !(b < 0.8 * a)}' ||
   --lr 5e-3 > "$WORK/out_pc_pq.txt" 2>&1 || fail "kaito tune (prompt-completion parquet) exited $?"
 diff <(awk '/^step /{print $2, $4}' "$WORK/out_pc.txt") <(awk '/^step /{print $2, $4}' "$WORK/out_pc_pq.txt") ||
   fail "the prompt-completion Parquet run's losses differ from the JSONL run's"
+"$KAITO" tune --model "$M" --data "${PC%.jsonl}.csv" --out "$WORK/adapter_pc_csv" --max-steps 24 \
+  --lr 5e-3 > "$WORK/out_pc_csv.txt" 2>&1 || fail "kaito tune (prompt-completion csv) exited $?: $(cat "$WORK/out_pc_csv.txt")"
+diff <(awk '/^step /{print $2, $4}' "$WORK/out_pc.txt") <(awk '/^step /{print $2, $4}' "$WORK/out_pc_csv.txt") ||
+  fail "the prompt-completion CSV run's losses differ from the JSONL run's"
 # The other two formats train too: conversational prompt-completion (Parquet list<struct>
 # columns) and text (JSONL, under another column name with --dataset-text-field).
 "$KAITO" tune --model "$M" --data "$SRC/tests/data/sft/conversational.parquet" \

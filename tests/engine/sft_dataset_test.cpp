@@ -264,6 +264,27 @@ TEST(sft_dataset, parquet_files_read_as_their_jsonl) {
       EXPECT_EQ(chat_record_place(p.chat), "row " + std::to_string(i));
     }
   }
+  // The CSV twins (csv.writer: quoted multi-line prompts, CRLF) read the same; places are the
+  // lines rows start on.
+  for (const char* name : {"prompt_completion", "text"}) {
+    SCOPED_TRACE(name);
+    EXPECT_TRUE(is_csv_name(std::string(name) + ".CSV"));
+    auto jsonl = parse_sft_data(read_file(k_sft + name + ".jsonl"));
+    auto csv = parse_sft_csv(read_file(k_sft + name + ".csv"));
+    ASSERT_TRUE(csv.ok()) << csv.error().to_string();
+    ASSERT_EQ(csv->size(), jsonl->size());
+    for (size_t i = 0; i < csv->size(); ++i) {
+      EXPECT_EQ((*csv)[i].format, (*jsonl)[i].format);
+      EXPECT_EQ((*csv)[i].prompt, (*jsonl)[i].prompt);
+      EXPECT_EQ((*csv)[i].completion, (*jsonl)[i].completion);
+      EXPECT_EQ((*csv)[i].text, (*jsonl)[i].text);
+    }
+    EXPECT_EQ(chat_record_place((*csv)[1].chat), "line 4");  // each record spans two lines
+  }
+  auto messages_csv = parse_sft_csv("messages\n\"[{\"\"role\"\": \"\"user\"\"}]\"\n");
+  ASSERT_FALSE(messages_csv.ok());
+  EXPECT_EQ(messages_csv.error().where().rfind("line 2", 0), 0u)
+      << messages_csv.error().to_string();
   EXPECT_EQ((*parse_sft_data(read_file(k_sft + "text.parquet")))[0].text,
             "What is the capital of France?\nAnswer: Paris.");
   auto nulls = parse_sft_data(read_file(k_sft + "nulls.parquet"));

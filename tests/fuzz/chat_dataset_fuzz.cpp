@@ -1,6 +1,7 @@
 // chat_dataset_fuzz: the JSONL chat record parser and engine/sft_dataset.h's readers (JSONL or a
 // JSON array of messages, prompt-completion, conversational prompt-completion or text records) on
-// arbitrary bytes, then (for records that parse) span finding and tokenization through a fixed
+// arbitrary bytes, the same bytes as CSV (engine/csv_rows.h: rows as wide as the header), then
+// (for records that parse) span finding and tokenization through a fixed
 // ChatML-like template and a tiny byte-free tokenizer. Must never crash or hang: bad records end
 // in a status naming line (or row) and field.
 #include <cstddef>
@@ -9,6 +10,7 @@
 #include <vector>
 
 #include "engine/chat_dataset.h"
+#include "engine/csv_rows.h"
 #include "engine/sft_dataset.h"
 
 namespace {
@@ -40,6 +42,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
     (void)kaito::engine::pack_examples(examples, opt.max_length);
   }
+  // The same bytes as CSV: every row as wide as the header; records, if any, tokenize.
+  auto table = kaito::engine::parse_csv(bytes);
+  if (table.ok())
+    for (const auto& row : table->rows)
+      if (row.size() != table->header.size()) __builtin_trap();
+  auto csv = kaito::engine::parse_sft_csv(bytes);
+  if (csv.ok())
+    for (const auto& r : csv.value()) (void)kaito::engine::tokenize_sft(*tok, *tmpl, r, opt);
   auto recs = kaito::engine::parse_chat_jsonl(bytes);
   if (!recs.ok()) return 0;
   for (const auto& r : recs.value()) (void)kaito::engine::tokenize_chat(*tok, *tmpl, r, opt);

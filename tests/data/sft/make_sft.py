@@ -7,6 +7,7 @@ engine/sft_dataset.h's tests and `kaito tune`'s end-to-end test:
   text.*               {"text": prompt + completion}
   nulls.parquet        prompt-completion with row 1's completion null (an error naming the row)
 Run with pyarrow installed: python3 make_sft.py"""
+import csv
 import json
 import os
 
@@ -39,3 +40,12 @@ write("text", text)
 nulls = [dict(r) for r in prompt_completion[:3]]
 nulls[1]["completion"] = None
 pq.write_table(pa.Table.from_pylist(nulls), os.path.join(HERE, "nulls.parquet"))
+# CSV twins (pandas / HF's csv loader read them as their JSONL): quoted fields across lines, CRLF
+# record ends for one, LF for the other.
+for name, rows, term in (("prompt_completion", prompt_completion, "\r\n"), ("text", text, "\n")):
+    with open(os.path.join(HERE, name + ".csv"), "w", newline="") as f:
+        w = csv.writer(f, lineterminator=term)
+        cols = list(rows[0].keys())
+        w.writerow(cols)
+        for r in rows:
+            w.writerow([r[c] for c in cols])
