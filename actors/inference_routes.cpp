@@ -156,8 +156,8 @@ void openai_completion(const engine::chat_service& svc, const std::string& name,
   const std::string reason = a->length ? "length" : "stop";
   chunk("", &reason);
   if (usage)
-    out.write_chunk(api::openai_usage_chunk(id, name, created, a->prompt_tokens,
-                                            a->completion_tokens, true));
+    out.write_chunk(
+        api::openai_usage_chunk(id, name, created, a->prompt_tokens, a->completion_tokens, true));
   out.write_chunk(api::openai_stream_done());
 }
 

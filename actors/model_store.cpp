@@ -59,7 +59,8 @@ result<std::string> pull_model(const std::string& preset, const std::string& dir
   };
   std::error_code ec;
   fs::create_directories(src.models_dir, ec);
-  if (ec) return io_error("cannot create " + src.models_dir + ": " + ec.message(), "KAITO_MODELS_DIR");
+  if (ec)
+    return io_error("cannot create " + src.models_dir + ": " + ec.message(), "KAITO_MODELS_DIR");
   file_lock lock;
   KAITO_TRY(lock.acquire(src.models_dir + "/." + preset + ".lock", cancel));
   if (has_model(dir)) return dir;  // another pod pulled it while we waited
@@ -80,8 +81,9 @@ result<std::string> pull_model(const std::string& preset, const std::string& dir
   if (!pulled.ok()) return named(pulled.error());
   if (!has_model(dir))
     return status(status_code::failed_precondition,
-                  image + " has no config.json (want a Hugging Face folder: config.json, "
-                          "*.safetensors, tokenizer.json, tokenizer_config.json)",
+                  image +
+                      " has no config.json (want a Hugging Face folder: config.json, "
+                      "*.safetensors, tokenizer.json, tokenizer_config.json)",
                   kImageVar);
   return dir;
 }

@@ -38,8 +38,9 @@ result<pods_dir_claim> claim_pods_dir(const std::string& dir) {
   pods_dir_claim claim(fd);
   if (::flock(fd, LOCK_EX | LOCK_NB) != 0)
     return status(status_code::failed_precondition,
-                  dir + " is in use by another machine (its .lock is held); give each machine "
-                        "its own --pods-dir",
+                  dir +
+                      " is in use by another machine (its .lock is held); give each machine "
+                      "its own --pods-dir",
                   "pods_dir");
   std::vector<fs::path> stale;
   for (const auto& e : fs::directory_iterator(dir, ec))

@@ -2,12 +2,13 @@
 // each --adapter-image pulled into /mnt/adapter/<name> under the pod's root (Kaito's puller init
 // containers; actors/image_inputs.h, with the --pull-secret configs), then the preset's model
 // folder (--model-dir, else $KAITO_MODELS_DIR/<preset>) loaded into an engine::chat_service with
-// the adapters merged at their strengths (Kaito's transformers runtime) and served with inference_routes on 0.0.0.0:<port + slot> (Kaito's
-// servers listen on 5000 + the local rank; the slot keeps two pods of one machine apart) under
-// the preset's name, until cancel. on_ready is called once the server listens, with a line saying
-// where ("serving phi-3-mini-128k-instruct on :5001"); the pod turns Ready then.
-// Errors (no model folder, an adapter image that cannot be pulled or merged, a model that does
-// not load, a port in use) name the flag, file or field ("inference.adapters[0]: pull manifest:
+// the adapters merged at their strengths (Kaito's transformers runtime) and served with
+// inference_routes on 0.0.0.0:<port + slot> (Kaito's servers listen on 5000 + the local rank; the
+// slot keeps two pods of one machine apart) under the preset's name, until cancel. on_ready is
+// called once the server listens, with a line saying where ("serving phi-3-mini-128k-instruct on
+// :5001"); the pod turns Ready then. Errors (no model folder, an adapter image that cannot be
+// pulled or merged, a model that does not load, a port in use) name the flag, file or field
+// ("inference.adapters[0]: pull manifest:
 // ... 404 ...").
 // Thread-safety: one call per thread.
 #pragma once
@@ -24,8 +25,8 @@
 namespace kaito::actors {
 
 struct serve_unit_env {
-  std::string root;        // the pod's directory; container paths live under it
-  model_source models;     // $KAITO_MODELS_DIR, $KAITO_MODEL_IMAGE, ... (model_store.h)
+  std::string root;     // the pod's directory; container paths live under it
+  model_source models;  // $KAITO_MODELS_DIR, $KAITO_MODEL_IMAGE, ... (model_store.h)
   uint32_t slot = 0;
   std::string host = "0.0.0.0";
 };

@@ -41,9 +41,9 @@ struct control_plane_options {
   std::string machine_name;  // "" = hostname
   std::string instance_type;
   uint32_t slots = 0;
-  std::string models_dir;     // the local machine's KAITO_MODELS_DIR (machine_options)
+  std::string models_dir;  // the local machine's KAITO_MODELS_DIR (machine_options)
   std::string model_image, model_docker_config;  // its KAITO_MODEL_IMAGE, ..._DOCKER_CONFIG
-  std::string kaito_version;  // sent in the local machine's hello
+  std::string kaito_version;                     // sent in the local machine's hello
   // Leader election and Kaito's release namespace; unset: supervisor_options' defaults
   // (Lease kaito-workspace/kaito-operator, 15 s / 10 s / 2 s as client-go's defaults).
   std::optional<std::string> release_namespace, lease_namespace, lease_name;

@@ -103,11 +103,11 @@ result<bool> tune_flag(tune_args& t, const std::string& flag, const std::string&
     KAITO_TRY(check_absolute(flag, value));
     t.pull_secrets.push_back(value);
   } else if (flag == "--input-volume" || flag == "--output-volume") {
-    return status(status_code::unimplemented,
-                  "kaito-cpp does not mount volumes into tuning pods yet: give tuning.input.urls "
-                  "or tuning.input.image, and tuning.output.image",
-                  flag == "--input-volume" ? "tuning.input.volumeSource"
-                                           : "tuning.output.volumeSource");
+    return status(
+        status_code::unimplemented,
+        "kaito-cpp does not mount volumes into tuning pods yet: give tuning.input.urls "
+        "or tuning.input.image, and tuning.output.image",
+        flag == "--input-volume" ? "tuning.input.volumeSource" : "tuning.output.volumeSource");
   } else if (flag == "--output-image") {
     if (value.empty()) return invalid_argument("empty image reference", flag);
     t.output_image = value;
@@ -215,8 +215,7 @@ result<work_args> parse_work_args(const std::vector<std::string>& args) {
       auto it = std::find_if(w.serve.adapters.begin(), w.serve.adapters.end(),
                              [&](const adapter_source& a) { return a.name == name; });
       if (it == w.serve.adapters.end())
-        return invalid_argument("no --adapter-image named \"" + name + "\"",
-                                "--adapter-strength");
+        return invalid_argument("no --adapter-image named \"" + name + "\"", "--adapter-strength");
       it->strength = strength;
     }
   }

@@ -65,7 +65,7 @@ struct adapter_source {
 struct serve_args {
   std::string preset;
   int64_t port = 5000;
-  std::string model_dir;  // "" = $KAITO_MODELS_DIR/<preset>
+  std::string model_dir;                  // "" = $KAITO_MODELS_DIR/<preset>
   std::vector<adapter_source> adapters;   // in flag order: merged in this order
   std::vector<std::string> pull_secrets;  // docker config files for the adapter images
   std::vector<std::pair<std::string, float>> strengths;  // as given; folded into adapters

@@ -1,11 +1,10 @@
-// `kaito serve --model DIR [--adapter DIR [--adapter-strength W]]... [--port 5000]`: serves a local Hugging Face model
-// folder over HTTP with Kaito's inference endpoints (actors/inference_routes.h: OpenAI
-// /v1/chat/completions with streaming, /v1/models, Kaito's legacy /chat, /health), until SIGINT
-// or SIGTERM. PEFT adapters (a `kaito tune` output, or a tuning Workspace's pushed image unpacked)
-// are merged into the base at load, each weighted by its --adapter-strength (one per adapter, or
-// none).
-// Exit code 0 after a clean stop; 2 on bad flags or a model that does not load (the message names
-// the file and field); 1 when the port cannot be bound.
+// `kaito serve --model DIR [--adapter DIR [--adapter-strength W]]... [--port 5000]`: serves a local
+// Hugging Face model folder over HTTP with Kaito's inference endpoints (actors/inference_routes.h:
+// OpenAI /v1/chat/completions with streaming, /v1/models, Kaito's legacy /chat, /health), until
+// SIGINT or SIGTERM. PEFT adapters (a `kaito tune` output, or a tuning Workspace's pushed image
+// unpacked) are merged into the base at load, each weighted by its --adapter-strength (one per
+// adapter, or none). Exit code 0 after a clean stop; 2 on bad flags or a model that does not load
+// (the message names the file and field); 1 when the port cannot be bound.
 #include <pthread.h>
 #include <signal.h>
 

@@ -45,7 +45,7 @@ struct chat_service_config {
   // transformers runtime takes the same sum through add_weighted_adapter(combination_type="svd"),
   // which then truncates it to the largest adapter rank: equal for one adapter).
   std::vector<float> adapter_strengths;
-  std::string chat_template_path;         // "" = tokenizer_config.json's chat_template
+  std::string chat_template_path;  // "" = tokenizer_config.json's chat_template
 };
 
 struct chat_options {

@@ -121,8 +121,7 @@ bool looks_like_tar(const std::string& path) {
   return in.gcount() >= 262 && std::string_view(head + 257, 5) == "ustar";
 }
 
-result<std::vector<std::string>> extract_layer(const std::string& tar_path,
-                                               std::string_view prefix,
+result<std::vector<std::string>> extract_layer(const std::string& tar_path, std::string_view prefix,
                                                const std::string& dest_dir, uint64_t& budget) {
   const fs::path root(dest_dir);
   archive_entry* e = nullptr;

@@ -29,8 +29,7 @@
 namespace kaito::k8s::artifacts {
 
 // The paths written, relative to dest_dir, in archive order.
-result<std::vector<std::string>> extract_layer(const std::string& tar_path,
-                                               std::string_view prefix,
+result<std::vector<std::string>> extract_layer(const std::string& tar_path, std::string_view prefix,
                                                const std::string& dest_dir, uint64_t& budget);
 
 // Whether a file starts like an uncompressed tar archive (the ustar magic at byte 257).

@@ -120,8 +120,8 @@ class puller {
     for (size_t i = 0; i < m.entries.size(); ++i) {
       const oci_descriptor& d = m.entries[i];
       const std::string where = "layers[" + std::to_string(i) + "]";
-      KAITO_TRY(s_.with_retries("pull layer " + d.digest,
-                                [&] { return fetch_blob(d, blob.string()); }));
+      KAITO_TRY(
+          s_.with_retries("pull layer " + d.digest, [&] { return fetch_blob(d, blob.string()); }));
       auto title = d.annotations.find(kTitle);
       bool tar = gzip_tar_layer(d.media_type) ||
                  (plain_tar_type(d.media_type) && looks_like_tar(blob.string()));
@@ -155,8 +155,7 @@ class puller {
                                  return !fs::is_regular_file(fs::symlink_status(tree / f, ec));
                                }),
                 files.end());
-    if (files.empty())
-      return not_found("the image has no files under /" + t_.prefix, ref_.str());
+    if (files.empty()) return not_found("the image has no files under /" + t_.prefix, ref_.str());
     KAITO_TRY(move_tree(tree, t_.dest_dir));
     out.files = std::move(files);
     return out;

@@ -54,8 +54,8 @@ struct oci_descriptor {
 struct oci_manifest {
   std::string media_type;  // the body's mediaType, else the Content-Type without parameters
   bool index = false;      // an OCI image index or a Docker manifest list
-  std::vector<oci_descriptor> entries;  // an index's manifests[], a manifest's layers[]
-  std::vector<std::string> platforms;   // an index's "os/architecture" per entry
+  std::vector<oci_descriptor> entries;             // an index's manifests[], a manifest's layers[]
+  std::vector<std::string> platforms;              // an index's "os/architecture" per entry
   std::map<std::string, std::string> annotations;  // string values only
 };
 
@@ -66,7 +66,7 @@ result<oci_descriptor> pick_platform(const oci_manifest& index);
 
 struct pull_target {
   std::string dest_dir;
-  std::string prefix = "data/";       // tar layers: only the files under it, written below it
+  std::string prefix = "data/";      // tar layers: only the files under it, written below it
   uint64_t max_bytes = 64ull << 30;  // blobs and the files in them, added together
 };
 

@@ -72,7 +72,9 @@ void collect_pull_secrets(const json& source, std::vector<std::string>& names) {
       names.push_back(n.get<std::string>());
 }
 
-std::string pull_secret_dir(const std::string& name) { return "/mnt/pull-secrets/" + name; }
+std::string pull_secret_dir(const std::string& name) {
+  return "/mnt/pull-secrets/" + name;
+}
 
 // The worker pulls images itself (Kaito's puller init containers): each pull secret's
 // .dockerconfigjson is projected at /mnt/pull-secrets/<name>/config.json and named by a

@@ -39,9 +39,10 @@ art::adapter_image image_of(const std::vector<art::tar_entry>& files) {
   auto gz = art::gzip_bytes(*tar);
   EXPECT_TRUE(gz.ok());
   img.layer = {art::oci_layer_media_type, art::sha256_digest(*gz), *gz};
-  nlohmann::json config = {{"architecture", "amd64"},
-                           {"os", "linux"},
-                           {"rootfs", {{"type", "layers"}, {"diff_ids", {art::sha256_digest(*tar)}}}}};
+  nlohmann::json config = {
+      {"architecture", "amd64"},
+      {"os", "linux"},
+      {"rootfs", {{"type", "layers"}, {"diff_ids", {art::sha256_digest(*tar)}}}}};
   std::string cfg = config.dump();
   img.config = {art::oci_config_media_type, art::sha256_digest(cfg), cfg};
   nlohmann::json m = {
@@ -59,7 +60,8 @@ art::adapter_image image_of(const std::vector<art::tar_entry>& files) {
 }
 
 TEST(ModelStore, TemplateAndFolderRules) {
-  EXPECT_EQ(model_image_for("r.io/kaito/kaito-{preset}:0.1.0", "phi-3"), "r.io/kaito/kaito-phi-3:0.1.0");
+  EXPECT_EQ(model_image_for("r.io/kaito/kaito-{preset}:0.1.0", "phi-3"),
+            "r.io/kaito/kaito-phi-3:0.1.0");
   EXPECT_EQ(model_image_for("r.io/{preset}/{preset}:1", "p"), "r.io/p/p:1");
   EXPECT_EQ(model_image_for("r.io/fixed:1", "p"), "r.io/fixed:1");
 
@@ -134,7 +136,8 @@ TEST(ModelStore, PullsAMissingPresetOnceForConcurrentPods) {
   EXPECT_EQ(none.error().where().rfind("KAITO_MODEL_IMAGE", 0), 0u) << none.error().to_string();
   EXPECT_FALSE(fs::exists(src.models_dir + "/absent"));
   auto bad_ref = art::parse_image_reference(model_image_for(src.image, "noconfig"), "ref");
-  ASSERT_TRUE(art::push_image(*bad_ref, image_of({{"README", false, 0644, "no model"}}), push).ok());
+  ASSERT_TRUE(
+      art::push_image(*bad_ref, image_of({{"README", false, 0644, "no model"}}), push).ok());
   auto no_config = preset_model_dir("noconfig", "", src);
   ASSERT_FALSE(no_config.ok());
   EXPECT_EQ(no_config.error().code(), status_code::failed_precondition);

@@ -44,7 +44,7 @@ TEST(TuneArgs, BadFlagsAreNamed) {
       {{"--preset=../x"}, {}, "--preset"},
       {{"--results-dir=relative"}, {}, "--results-dir"},
       {{"--duration-seconds=5"}, {}, "--duration-seconds"},  // a self-test flag
-      {{"--input-image=reg/data:1"}, {}, "--input-url"},  // both inputs
+      {{"--input-image=reg/data:1"}, {}, "--input-url"},     // both inputs
       {{"--pull-secret=relative"}, {}, "--pull-secret"},
       {{"--input-volume=tuning.input.volumeSource"},
        {},
@@ -95,8 +95,8 @@ TEST(TuneArgs, AnInputImageInsteadOfUrls) {
 
 TEST(ServeArgs, AdaptersWithStrengths) {
   auto w = parse_work_args({"--task=serve", "--preset=p", "--adapter-strength=b=0.25",
-                            "--adapter-image=a=r.io/a:1", "--adapter-image=b=r.io/b@sha256:" +
-                                                              std::string(64, 'e'),
+                            "--adapter-image=a=r.io/a:1",
+                            "--adapter-image=b=r.io/b@sha256:" + std::string(64, 'e'),
                             "--pull-secret=/mnt/pull-secrets/s/config.json"});
   ASSERT_TRUE(w.ok()) << w.error().to_string();
   ASSERT_EQ(w->serve.adapters.size(), 2u);

@@ -1,8 +1,8 @@
 // libFuzzer target: the chat request parsers and the response bodies (protocol/api/chat_api.h).
 // The first byte picks the API ("2": OpenAI /v1/completions; else even, e.g. "0": OpenAI
-// /v1/chat/completions; odd, "1": legacy /chat); the rest is the body. Any input gives a value or an error, never a crash; an accepted
-// value respects the documented ranges, and every body built from it (or from the error) is valid
-// JSON.
+// /v1/chat/completions; odd, "1": legacy /chat); the rest is the body. Any input gives a value or
+// an error, never a crash; an accepted value respects the documented ranges, and every body built
+// from it (or from the error) is valid JSON.
 #include <cmath>
 #include <cstddef>
 #include <cstdint>

@@ -1,7 +1,7 @@
 // parquet_fuzz: the Parquet reader (footer, page headers, codecs, levels, encodings, record
 // assembly) and the chat and SFT records (engine/sft_dataset.h) on top, on arbitrary bytes, with
-// small limits so that a crafted size cannot make an iteration allocate gigabytes. Must never crash or hang: bad files end in a
-// status naming the byte offset and column.
+// small limits so that a crafted size cannot make an iteration allocate gigabytes. Must never crash
+// or hang: bad files end in a status naming the byte offset and column.
 #include <cstddef>
 #include <cstdint>
 #include <string_view>

@@ -107,9 +107,9 @@ class OciPull : public ::testing::Test {
     json amd_desc = amd;
     amd_desc.erase("platform");
     amd_desc["annotations"] = {{"org.opencontainers.image.ref.name", "amd64"}};
-    write_file(layout + "/index.json",
-               json({{"schemaVersion", 2}, {"manifests", json::array({index_desc, amd_desc})}})
-                   .dump());
+    write_file(
+        layout + "/index.json",
+        json({{"schemaVersion", 2}, {"manifests", json::array({index_desc, amd_desc})}}).dump());
     return layout;
   }
 
@@ -133,15 +133,14 @@ class OciPull : public ::testing::Test {
   // Copies an OCI layout's tag to the registry with skopeo (extra: skopeo flags).
   void copy_layout(const std::string& layout, const std::string& tag, const std::string& to,
                    const std::string& extra = "") {
-    auto copy = registry_.skopeo("copy --insecure-policy --dest-tls-verify=false " + extra +
-                                 " oci:" + layout + ":" + tag + " docker://" + registry_.host() +
-                                 "/" + to);
+    auto copy =
+        registry_.skopeo("copy --insecure-policy --dest-tls-verify=false " + extra +
+                         " oci:" + layout + ":" + tag + " docker://" + registry_.host() + "/" + to);
     ASSERT_EQ(copy.exit_code, 0) << copy.out;
   }
 
   // An OCI layout with one image tagged `tag` whose layers are `layers` (descriptors from blob()).
-  void single_image_layout(const std::string& layout, const std::string& tag,
-                           const json& layers) {
+  void single_image_layout(const std::string& layout, const std::string& tag, const json& layers) {
     json config = {{"architecture", "amd64"}, {"os", "linux"}};
     json m = {{"schemaVersion", 2},
               {"mediaType", oci_manifest_media_type},
@@ -248,8 +247,7 @@ TEST_F(OciPull, DockerV2ManifestWithBasicAuth) {
   auto raw = registry_.skopeo("inspect --raw --tls-verify=false --creds kaito:secret docker://" +
                               registry_.host() + "/x/docker:v1");
   ASSERT_EQ(raw.exit_code, 0) << raw.out;
-  EXPECT_NE(raw.out.find("application/vnd.docker.distribution.manifest.v2+json"),
-            std::string::npos)
+  EXPECT_NE(raw.out.find("application/vnd.docker.distribution.manifest.v2+json"), std::string::npos)
       << raw.out;
 
   std::string out = work_.path + "/out";
@@ -308,8 +306,8 @@ TEST_F(OciPull, LayerEntryWithDotDotIsRefused) {
   ASSERT_TRUE(registry_.start(reg_.path));
   std::string layout = work_.path + "/evil";
   fs::create_directories(layout + "/blobs/sha256");
-  auto tar = write_tar({{"data/ok.txt", false, 0644, "fine"},
-                        {"data/../../escape.txt", false, 0644, "no"}});
+  auto tar = write_tar(
+      {{"data/ok.txt", false, 0644, "fine"}, {"data/../../escape.txt", false, 0644, "no"}});
   ASSERT_TRUE(tar.ok());
   auto gz = gzip_bytes(*tar);
   ASSERT_TRUE(gz.ok());

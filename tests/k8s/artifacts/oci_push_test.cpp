@@ -21,10 +21,10 @@ namespace {
 
 namespace fs = std::filesystem;
 using testing::htpasswd_line;
-using testing::registry_bin;
-using testing::skopeo_bin;
 using testing::read_file;
+using testing::registry_bin;
 using testing::run_command;
+using testing::skopeo_bin;
 using testing::temp_dir;
 using testing::write_file;
 

@@ -26,10 +26,10 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <map>
-#include <memory>
 #include <fstream>
 #include <iterator>
+#include <map>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -202,7 +202,7 @@ struct registry_peer {
 
 // Every regular file the layer holds (any prefix), through extract_layer in a temp folder.
 inline result<std::map<std::string, std::string>> layer_files(const std::string& bytes,
-                                                             uint64_t limit) {
+                                                              uint64_t limit) {
   temp_dir d;
   write_file(d.path + "/layer", bytes);
   std::filesystem::create_directories(d.path + "/out");

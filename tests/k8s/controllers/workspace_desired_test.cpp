@@ -183,8 +183,11 @@ TEST(WorkspaceDesired, TuningJobRunsTheTuneTaskWithKaitosVolumes) {
   EXPECT_EQ(config_of(no_config), "qlora-params-template");
   no_config["tuning"]["method"] = "LoRA";
   EXPECT_EQ(config_of(no_config), "lora-params-template");
-  json tmpl = {{"metadata", {{"name", "lora-params-template"}, {"namespace", "kaito-workspace"},
-                             {"uid", "u1"}, {"resourceVersion", "7"}}},
+  json tmpl = {{"metadata",
+                {{"name", "lora-params-template"},
+                 {"namespace", "kaito-workspace"},
+                 {"uid", "u1"},
+                 {"resourceVersion", "7"}}},
                {"data", {{"training_config.yaml", "training_config: {}"}}}};
   json copy = default_tuning_config_copy(tmpl, f);
   EXPECT_EQ(copy["metadata"]["name"], "lora-params-template");
@@ -228,10 +231,9 @@ TEST(WorkspaceDesired, InferenceStatefulSetAndServices) {
                          "--pull-secret=/mnt/pull-secrets/s1/config.json",
                          "--pull-secret=/mnt/pull-secrets/s2/config.json"}));
   EXPECT_EQ(pod["volumes"].size(), 3u);  // dshm, s1, s2
-  EXPECT_EQ(pod["containers"][0]["volumeMounts"][2],
-            json({{"name", "pull-secret-1"},
-                  {"mountPath", "/mnt/pull-secrets/s2"},
-                  {"readOnly", true}}));
+  EXPECT_EQ(
+      pod["containers"][0]["volumeMounts"][2],
+      json({{"name", "pull-secret-1"}, {"mountPath", "/mnt/pull-secrets/s2"}, {"readOnly", true}}));
   with["metadata"]["annotations"]["kaito.sh/self-test-seconds"] = "1";
   EXPECT_EQ(
       build_inference_statefulset(with, f, 1)["spec"]["template"]["spec"]["containers"][0]["args"],

@@ -72,12 +72,12 @@ TEST_F(ControllersTest, TuningProgressesLikeKaitoAndSteadyStateWritesNothing) {
   EXPECT_EQ(ctr["resources"]["limits"]["nvidia.com/gpu"], "1");  // Standard_NC6s_v3: 1 V100
   // No tuning.config: Kaito's default template, copied from the release namespace, is mounted.
   json copy = get(res::kConfigMaps, "qlora-params-template");
-  EXPECT_EQ(copy["data"], get(res::kConfigMaps, "qlora-params-template", "kaito-workspace")["data"]);
+  EXPECT_EQ(copy["data"],
+            get(res::kConfigMaps, "qlora-params-template", "kaito-workspace")["data"]);
   EXPECT_FALSE(copy["data"].empty());
   bool mounted = false;
   for (const auto& v : job["spec"]["template"]["spec"]["volumes"])
-    if (v["name"] == "config-volume")
-      mounted = v["configMap"]["name"] == "qlora-params-template";
+    if (v["name"] == "config-volume") mounted = v["configMap"]["name"] == "qlora-params-template";
   EXPECT_TRUE(mounted);
   json pod = get(res::kPods, "tune-0");
   EXPECT_EQ(pod["spec"]["nodeName"], "m1");
