@@ -103,8 +103,8 @@ bool is_parquet(std::string_view bytes) {
   return bytes.size() >= 4 && bytes.substr(0, 4) == "PAR1";
 }
 
-result<std::vector<chat_record>> parse_chat_jsonl(std::string_view text) {
-  std::vector<chat_record> out;
+status for_each_jsonl_line(std::string_view text,
+                           const std::function<status(std::string_view, int64_t)>& fn) {
   int64_t line = 0;
   size_t pos = 0;
   while (pos < text.size()) {
@@ -114,9 +114,18 @@ result<std::vector<chat_record>> parse_chat_jsonl(std::string_view text) {
     pos = nl + 1;
     ++line;
     if (l.find_first_not_of(" \t\r") == std::string_view::npos) continue;
+    KAITO_TRY(fn(l, line));
+  }
+  return {};
+}
+
+result<std::vector<chat_record>> parse_chat_jsonl(std::string_view text) {
+  std::vector<chat_record> out;
+  KAITO_TRY(for_each_jsonl_line(text, [&](std::string_view l, int64_t line) -> status {
     KAITO_ASSIGN_OR_RETURN(chat_record rec, parse_chat_record(l, line));
     out.push_back(std::move(rec));
-  }
+    return {};
+  }));
   return out;
 }
 

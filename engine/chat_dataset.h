@@ -28,6 +28,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -60,6 +61,10 @@ struct chat_record {
 // "line N: messages[2].content" for malformed JSON, a missing/ill-typed field, an empty messages
 // list, or a conversation without an assistant message.
 result<std::vector<chat_record>> parse_chat_jsonl(std::string_view text);
+// Calls fn(line text, 1-based line number) for each non-blank line of JSONL text (LF or CRLF),
+// stopping at the first error.
+status for_each_jsonl_line(std::string_view text,
+                           const std::function<status(std::string_view, int64_t)>& fn);
 // One line (line number for errors).
 result<chat_record> parse_chat_record(std::string_view line_text, int64_t line);
 // One parsed record: j[column] must be a messages list with an assistant message. Errors are

@@ -146,19 +146,11 @@ result<sft_record> sft_record_from_json(nlohmann::ordered_json j, const std::str
 
 result<std::vector<sft_record>> parse_sft_jsonl(std::string_view text, const sft_columns& cols) {
   record_list out(cols);
-  int64_t line = 0;
-  size_t pos = 0;
-  while (pos < text.size()) {
-    size_t nl = text.find('\n', pos);
-    if (nl == std::string_view::npos) nl = text.size();
-    std::string_view l = text.substr(pos, nl - pos);
-    pos = nl + 1;
-    ++line;
-    if (l.find_first_not_of(" \t\r") == std::string_view::npos) continue;
+  KAITO_TRY(for_each_jsonl_line(text, [&](std::string_view l, int64_t line) -> status {
     auto j = nlohmann::ordered_json::parse(l, nullptr, /*allow_exceptions=*/false);
     if (j.is_discarded()) return invalid_argument("not valid JSON", "line " + std::to_string(line));
-    KAITO_TRY(out.add(std::move(j), line, false));
-  }
+    return out.add(std::move(j), line, false);
+  }));
   return out.take();
 }
 
