@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <functional>
 #include <random>
 
 #include "base/log.h"
@@ -86,6 +87,18 @@ bool accept(const result<api::chat_request>& req, const std::string& name, http_
   return true;
 }
 
+// The end of a stream whose headers are gone: the generation's error as one more event, or
+// finish(reason) (the finish-reason chunk and, when asked for, the usage chunk) and [DONE].
+void end_stream(http_reply& out, const result<engine::chat_answer>& a,
+                const std::function<void(const std::string& reason)>& finish) {
+  if (!a.ok()) {
+    out.write_chunk("data: " + api::openai_error_body(a.error()) + "\n\n");
+    return;
+  }
+  finish(a->length ? "length" : "stop");
+  out.write_chunk(api::openai_stream_done());
+}
+
 void openai_chat(const engine::chat_service& svc, const std::string& name, const http_call& call,
                  http_reply& out) {
   auto req = api::parse_openai_chat_request(call.body);
@@ -111,16 +124,12 @@ void openai_chat(const engine::chat_service& svc, const std::string& name, const
     return open;
   });
   if (!open) return;
-  if (!a.ok()) {  // headers are gone: the error travels as one more event
-    out.write_chunk("data: " + api::openai_error_body(a.error()) + "\n\n");
-    return;
-  }
-  const std::string reason = a->length ? "length" : "stop";
-  out.write_chunk(api::openai_chat_chunk(id, name, created, nullptr, nullptr, &reason, usage));
-  if (usage)
-    out.write_chunk(
-        api::openai_usage_chunk(id, name, created, a->prompt_tokens, a->completion_tokens));
-  out.write_chunk(api::openai_stream_done());
+  end_stream(out, a, [&](const std::string& reason) {
+    out.write_chunk(api::openai_chat_chunk(id, name, created, nullptr, nullptr, &reason, usage));
+    if (usage)
+      out.write_chunk(
+          api::openai_usage_chunk(id, name, created, a->prompt_tokens, a->completion_tokens));
+  });
 }
 
 // OpenAI's legacy completions (vLLM serves them): the prompt continued as plain text.
@@ -149,16 +158,12 @@ void openai_completion(const engine::chat_service& svc, const std::string& name,
     return open;
   });
   if (!open) return;
-  if (!a.ok()) {  // headers are gone: the error travels as one more event
-    out.write_chunk("data: " + api::openai_error_body(a.error()) + "\n\n");
-    return;
-  }
-  const std::string reason = a->length ? "length" : "stop";
-  chunk("", &reason);
-  if (usage)
-    out.write_chunk(
-        api::openai_usage_chunk(id, name, created, a->prompt_tokens, a->completion_tokens, true));
-  out.write_chunk(api::openai_stream_done());
+  end_stream(out, a, [&](const std::string& reason) {
+    chunk("", &reason);
+    if (usage)
+      out.write_chunk(
+          api::openai_usage_chunk(id, name, created, a->prompt_tokens, a->completion_tokens, true));
+  });
 }
 
 void legacy_chat(const engine::chat_service& svc, const http_call& call, http_reply& out) {
