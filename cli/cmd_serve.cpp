@@ -1,14 +1,17 @@
-// `kaito serve --model DIR [--adapter DIR [--adapter-strength W]]... [--port 5000]`: serves a local
-// Hugging Face model folder over HTTP with Kaito's inference endpoints (actors/inference_routes.h:
-// OpenAI /v1/chat/completions with streaming, /v1/models, Kaito's legacy /chat, /health), until
-// SIGINT or SIGTERM. PEFT adapters (a `kaito tune` output, or a tuning Workspace's pushed image
-// unpacked) are merged into the base at load, each weighted by its --adapter-strength (one per
-// adapter, or none). Exit code 0 after a clean stop; 2 on bad flags or a model that does not load
-// (the message names the file and field); 1 when the port cannot be bound.
+// `kaito serve --model DIR [--adapter DIR | --adapter-image REF]... [--adapter-strength W]...
+// [--port 5000]`: serves a local Hugging Face model folder over HTTP with Kaito's inference
+// endpoints (actors/inference_routes.h: OpenAI /v1/chat/completions with streaming,
+// /v1/completions, /v1/models, Kaito's legacy /chat, /health), until SIGINT or SIGTERM. PEFT
+// adapters (a `kaito tune` output folder, or a tuning Workspace's pushed image, pulled as an
+// inference pod pulls it) are merged into the base at load, each weighted by its
+// --adapter-strength (one per adapter, or none). Exit code 0 after a clean stop; 2 on bad flags,
+// an image that cannot be pulled or a model that does not load (the message names the file and
+// field); 1 when the port cannot be bound.
 #include <pthread.h>
 #include <signal.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -17,6 +20,7 @@
 #include <CLI/CLI.hpp>
 
 #include "actors/http_server.h"
+#include "actors/image_inputs.h"
 #include "actors/inference_routes.h"
 #include "cli/commands.h"
 #include "engine/chat_service.h"
@@ -27,6 +31,8 @@ namespace {
 
 struct serve_flags {
   engine::chat_service_config model;
+  std::vector<std::string> adapter_images;
+  std::string docker_config;  // "" = ~/.docker/config.json when it exists
   std::string host = "127.0.0.1";
   int port = 5000;
   std::string name;
@@ -38,8 +44,43 @@ int run_serve(const serve_flags& f) {
   sigaddset(&sigs, SIGINT);
   sigaddset(&sigs, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &sigs, nullptr);  // before any server thread: only sigwait sees them
-  std::fprintf(stderr, "kaito serve: loading %s\n", f.model.model_dir.c_str());
-  auto svc = engine::chat_service::load(f.model);
+  // Adapter images are pulled (as an inference Workspace's pod does) into a folder that lives only
+  // until they are merged.
+  engine::chat_service_config model = f.model;
+  std::string pulled;
+  if (!f.adapter_images.empty()) {
+    char tmpl[] = "/tmp/kaito-serve-adapters-XXXXXX";
+    if (!mkdtemp(tmpl)) {
+      std::fprintf(stderr, "kaito serve: cannot make a temporary folder\n");
+      return 1;
+    }
+    pulled = tmpl;
+    std::vector<std::string> configs;
+    std::string config = f.docker_config;
+    if (config.empty())
+      if (const char* home = std::getenv("HOME"))
+        if (std::filesystem::exists(std::string(home) + "/.docker/config.json"))
+          config = std::string(home) + "/.docker/config.json";
+    if (!config.empty()) configs.push_back(config);
+    for (size_t i = 0; i < f.adapter_images.size(); ++i) {
+      std::string dir = pulled + "/" + std::to_string(i);
+      std::fprintf(stderr, "kaito serve: pulling %s\n", f.adapter_images[i].c_str());
+      auto files = actors::pull_image_data({.image = f.adapter_images[i],
+                                            .field = "--adapter-image",
+                                            .docker_configs = configs,
+                                            .dest_dir = dir},
+                                           nullptr);
+      if (!files.ok()) {
+        std::fprintf(stderr, "kaito serve: %s\n", files.error().to_string().c_str());
+        std::filesystem::remove_all(pulled);
+        return 2;
+      }
+      model.adapter_dirs.push_back(dir);
+    }
+  }
+  std::fprintf(stderr, "kaito serve: loading %s\n", model.model_dir.c_str());
+  auto svc = engine::chat_service::load(model);
+  if (!pulled.empty()) std::filesystem::remove_all(pulled);
   if (!svc.ok()) {
     std::fprintf(stderr, "kaito serve: %s\n", svc.error().to_string().c_str());
     return 2;
@@ -80,9 +121,18 @@ void add_serve_command(CLI::App& app) {
                   "A PEFT adapter folder (adapter_config.json, adapter_model.safetensors) merged "
                   "into the base; repeatable")
       ->check(CLI::ExistingDirectory);
+  cmd->add_option("--adapter-image", f->adapter_images,
+                  "A PEFT adapter image (Kaito's format: /data/adapter_config.json, "
+                  "/data/adapter_model.safetensors; e.g. a tuning Workspace's output.image), "
+                  "pulled and merged after the --adapter folders; repeatable");
+  cmd->add_option("--docker-config", f->docker_config,
+                  "Registry credentials for --adapter-image (a docker config.json; default "
+                  "~/.docker/config.json when present)")
+      ->check(CLI::ExistingFile);
   cmd->add_option("--adapter-strength", f->model.adapter_strengths,
-                  "Weight in [0, 1] of each --adapter, in order (Kaito's "
-                  "inference.adapters[].strength; default 1 for all)")
+                  "Weight in [0, 1] of each adapter, in order (--adapter folders, then "
+                  "--adapter-image images; Kaito's inference.adapters[].strength; default 1 for "
+                  "all)")
       ->check(CLI::Range(0.0, 1.0));
   cmd->add_option("--chat-template", f->model.chat_template_path,
                   "A .jinja chat template instead of tokenizer_config.json's")

@@ -378,6 +378,20 @@ content() { python3 -c 'import json,sys; print(json.loads(sys.argv[1])["choices"
 [[ "$tuned_legacy" == "$local_legacy" ]] ||
   e2e_fail "the Workspace's adapter continues differently: $tuned_legacy vs $local_legacy"
 echo "ok: inference.adapters answers as kaito serve --adapter --adapter-strength 0.75: $tuned_legacy"
+# kaito serve pulls the same image itself (--adapter-image, the machine's docker config).
+"$KAITO" serve --model "$MODEL" --adapter-image "127.0.0.1:$REG_PORT/adapters/tune-tiny:v1" \
+  --docker-config "$E2E_WORK/model-pull.json" --adapter-strength 0.75 --port 0 \
+  --served-model-name phi-3-mini-128k-instruct > "$E2E_WORK/serve2.out" 2> "$E2E_WORK/serve2.log" &
+SERVE_PID=$!
+wait_for 30 "kaito serve --adapter-image listens" grep -q "on http://" "$E2E_WORK/serve2.out"
+url=$(grep -o 'http://127.0.0.1:[0-9]*' "$E2E_WORK/serve2.out" | head -1)
+image_legacy=$(curl -s "$url/chat" -H 'Content-Type: application/json' -d "$legacy")
+kill "$SERVE_PID"
+wait "$SERVE_PID" 2> /dev/null || true
+SERVE_PID=""
+[[ "$image_legacy" == "$local_legacy" ]] ||
+  e2e_fail "kaito serve --adapter-image continues differently: $image_legacy vs $local_legacy"
+expect_has "$(cat "$E2E_WORK/serve2.log")" "pulling 127.0.0.1:$REG_PORT/adapters/tune-tiny:v1"
 K delete workspace serve-tuned > /dev/null
 wait_for 30 "the adapter server stopped with its pod" sh -c "! curl -s -m 1 http://127.0.0.1:5000/health"
 else
