@@ -56,9 +56,9 @@ struct machine_options {
   std::function<void(const std::string& reason)> on_refused;
   std::chrono::milliseconds stop_grace{2000};  // stop_pod: cancel, then SIGKILL after this
   // Each pod's own directory is <pods_dir>/<uid>, mode 0700 (its work_unit.root: projected volumes,
-  // /mnt/results...), removed when the pod ends; "" = <tmp>/kaito-pods-<name>-<pid>. The machine locks
-  // the folder and clears what an earlier run left at start (actors/pods_dir.h): one machine per
-  // folder.
+  // /mnt/results...), removed when the pod ends; "" = <tmp>/kaito-pods-<name>-<pid>. The machine
+  // locks the folder and clears what an earlier run left at start (actors/pods_dir.h): one machine
+  // per folder.
   std::string pods_dir;
   // Where Hugging Face model folders live, one per preset name (<models_dir>/<preset>/); given
   // to the workers as KAITO_MODELS_DIR. "" = not set (tuning pods then fail, naming it).
