@@ -34,6 +34,7 @@ std::string completion_id() {
 int http_code(const status& s) {
   switch (s.code()) {
     case status_code::invalid_argument:
+    case status_code::failed_precondition:  // e.g. the template's raise_exception
       return 400;
     case status_code::not_found:
       return 404;

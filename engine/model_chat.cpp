@@ -9,6 +9,11 @@
 
 namespace kaito::engine {
 
+const char* const kNoChatTemplate =
+    "{{ raise_exception('this model has no chat template (tokenizer_config.json has no "
+    "chat_template): give one with --chat-template, or use text or prompt-completion data and "
+    "plain completions') }}";
+
 result<model_chat> load_model_chat(const std::string& model_dir,
                                    const std::string& chat_template_path) {
   model_chat out;
@@ -21,11 +26,15 @@ result<model_chat> load_model_chat(const std::string& model_dir,
   if (cfg_text.ok()) {
     auto parsed = parse_tokenizer_config(*cfg_text);
     // A template file stands in for a missing or unusable chat_template; bos / eos still come
-    // from this file.
-    if (!parsed.ok() && !chat_template_path.empty() && parsed.error().where() == "chat_template") {
+    // from this file. A base model with no chat_template at all gets kNoChatTemplate: text and
+    // prompt-completion data and plain completions never render it, chats fail saying why.
+    const bool missing = !parsed.ok() && parsed.error().where() == "chat_template" &&
+                         parsed.error().message() == "missing";
+    if (!parsed.ok() && parsed.error().where() == "chat_template" &&
+        (!chat_template_path.empty() || missing)) {
       auto js = nlohmann::json::parse(*cfg_text, nullptr, /*allow_exceptions=*/false);
       if (js.is_object()) {
-        js["chat_template"] = "";
+        js["chat_template"] = chat_template_path.empty() ? kNoChatTemplate : "";
         parsed = parse_tokenizer_config(js.dump());
       }
     }

@@ -4,7 +4,10 @@
 //
 // chat_template_path (a .jinja file, e.g. presets/chat_templates/phi-3.jinja) stands in for the
 // folder's template, also when tokenizer_config.json has none or an unusable one (bos / eos still
-// come from that file) or is missing altogether. Errors name the file and field
+// come from that file) or is missing altogether. Without one, a base model whose
+// tokenizer_config.json has no chat_template (falcon-7b, mistral-7b) gets kNoChatTemplate, which
+// renders to a failed_precondition saying so: what needs no template (text and prompt-completion
+// training data, plain completions) works, and chats are refused with the reason. Errors name the file and field
 // ("tokenizer_config.json: chat_template"); without tokenizer_config.json and without a template
 // file: not_found saying to give --chat-template.
 // Thread-safety: pure function.
@@ -18,6 +21,9 @@
 #include "engine/tokenizer.h"
 
 namespace kaito::engine {
+
+// The stand-in template for a model without one (raise_exception with the reason).
+extern const char* const kNoChatTemplate;
 
 struct model_chat {
   std::unique_ptr<tokenizer> tok;

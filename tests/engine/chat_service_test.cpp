@@ -275,5 +275,43 @@ TEST(ChatService, AdapterStrengthScalesTheMergedDelta) {
   std::filesystem::remove_all(j.model_dir);
 }
 
+TEST(ChatService, ABaseModelWithoutAChatTemplateCompletesAndTrainsOnText) {
+  const std::string dir = testing::tiny_chat_model_folder("chat_service_base");
+  {
+    std::ifstream in(dir + "/tokenizer_config.json");
+    nlohmann::json cfg = nlohmann::json::parse(in);
+    cfg.erase("chat_template");  // as falcon-7b's or mistral-7b's
+    std::ofstream(dir + "/tokenizer_config.json") << cfg.dump();
+  }
+  auto s = load_tiny(dir);
+  ASSERT_TRUE(s);
+  chat_options o;
+  o.max_tokens = 4;
+  auto text = s->complete_text("The sky is", o);
+  ASSERT_TRUE(text.ok()) << text.error().to_string();
+  EXPECT_GE(text->completion_tokens, 1);
+  auto chat = s->chat(question("Color of the sky?"), o);
+  ASSERT_FALSE(chat.ok());
+  EXPECT_EQ(chat.error().code(), status_code::failed_precondition);
+  EXPECT_NE(chat.error().message().find("no chat template"), std::string::npos)
+      << chat.error().to_string();
+
+  // Training: text records need no template; conversations are refused naming the reason.
+  tune_job j;
+  j.model_dir = dir;
+  j.out_dir = dir + "/adapter";
+  j.max_steps = 2;
+  j.data_paths = {std::string(KAITO_SOURCE_DIR) + "/tests/data/sft/text.jsonl"};
+  auto trained = run_tune_job(j);
+  ASSERT_TRUE(trained.ok()) << trained.error().to_string();
+  EXPECT_EQ(trained->steps, 2);
+  j.data_paths = {testing::tiny_chat_dir() + "/chat.jsonl"};
+  auto refused = run_tune_job(j);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().to_string().find("no chat template"), std::string::npos)
+      << refused.error().to_string();
+  std::filesystem::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace kaito::engine
