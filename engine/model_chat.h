@@ -7,9 +7,9 @@
 // come from that file) or is missing altogether. Without one, a base model whose
 // tokenizer_config.json has no chat_template (falcon-7b, mistral-7b) gets kNoChatTemplate, which
 // renders to a failed_precondition saying so: what needs no template (text and prompt-completion
-// training data, plain completions) works, and chats are refused with the reason. Errors name the file and field
-// ("tokenizer_config.json: chat_template"); without tokenizer_config.json and without a template
-// file: not_found saying to give --chat-template.
+// training data, plain completions) works, and chats are refused with the reason.
+// Errors name the file and field ("tokenizer_config.json: chat_template"); without
+// tokenizer_config.json and without a template file: not_found saying to give --chat-template.
 // Thread-safety: pure function.
 #pragma once
 
