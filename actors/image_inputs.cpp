@@ -38,7 +38,8 @@ result<std::vector<std::string>> pull_image_data(const image_input& in,
       break;
     }
   }
-  auto pulled = art::pull_image(*ref, o, {.dest_dir = in.dest_dir, .max_bytes = in.max_bytes});
+  auto pulled = art::pull_image(
+      *ref, o, {.dest_dir = in.dest_dir, .prefix = in.prefix, .max_bytes = in.max_bytes});
   if (!pulled.ok()) return named(pulled.error());
   return pulled->files;
 }

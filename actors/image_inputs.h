@@ -30,6 +30,7 @@ struct image_input {
   std::string field;                        // "tuning.input.image", "inference.adapters[0]"
   std::vector<std::string> docker_configs;  // machine paths of .dockerconfigjson files
   std::string dest_dir;                     // where the image's /data goes
+  std::string prefix = "data/";             // what of the image's file system ("": all of it)
   uint64_t max_bytes = 64ull << 30;
 };
 

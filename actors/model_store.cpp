@@ -9,17 +9,14 @@
 #include <cstdlib>
 #include <filesystem>
 #include <thread>
+#include <vector>
 
-#include "engine/file_text.h"
-#include "k8s/artifacts/docker_config.h"
-#include "k8s/artifacts/image_reference.h"
-#include "k8s/artifacts/oci_pull.h"
+#include "actors/image_inputs.h"
 
 namespace kaito::actors {
 namespace {
 
 namespace fs = std::filesystem;
-namespace art = k8s::artifacts;
 
 constexpr const char* kImageVar = "KAITO_MODEL_IMAGE";
 
@@ -53,10 +50,6 @@ class file_lock {
 result<std::string> pull_model(const std::string& preset, const std::string& dir,
                                const model_source& src, const std::atomic<bool>* cancel,
                                const std::function<void(const std::string&)>& note) {
-  auto named = [](const status& s) {
-    return status(s.code(), s.message(),
-                  std::string(kImageVar) + (s.where().empty() ? "" : ": " + s.where()));
-  };
   std::error_code ec;
   fs::create_directories(src.models_dir, ec);
   if (ec)
@@ -65,20 +58,17 @@ result<std::string> pull_model(const std::string& preset, const std::string& dir
   KAITO_TRY(lock.acquire(src.models_dir + "/." + preset + ".lock", cancel));
   if (has_model(dir)) return dir;  // another pod pulled it while we waited
   const std::string image = model_image_for(src.image, preset);
-  auto ref = art::parse_image_reference(image, kImageVar);
-  if (!ref.ok()) return ref.error();
-  art::registry_options o;
-  o.cancel = cancel;
-  if (!src.docker_config.empty()) {
-    auto text = engine::read_text(src.docker_config);
-    if (!text.ok()) return engine::in_file(text.error(), src.docker_config);
-    auto creds = art::credentials_for(*text, ref->registry, src.docker_config);
-    if (!creds.ok()) return creds.error();
-    o.credentials = *creds;
-  }
   if (note) note("pulling " + image + " for " + preset);
-  auto pulled = art::pull_image(*ref, o, {.dest_dir = dir, .prefix = "", .max_bytes = 4ull << 40});
-  if (!pulled.ok()) return named(pulled.error());
+  std::vector<std::string> configs;
+  if (!src.docker_config.empty()) configs.push_back(src.docker_config);
+  KAITO_TRY(pull_image_data({.image = image,
+                             .field = kImageVar,
+                             .docker_configs = configs,
+                             .dest_dir = dir,
+                             .prefix = "",
+                             .max_bytes = 4ull << 40},
+                            cancel)
+                .take_status());
   if (!has_model(dir))
     return status(status_code::failed_precondition,
                   image +
