@@ -40,17 +40,9 @@ result<std::string> below_prefix(const std::string& path, std::string_view prefi
   std::string rel = path.substr(prefix.size());
   while (!rel.empty() && rel.back() == '/') rel.pop_back();
   if (rel.empty()) return rel;
-  size_t start = 0;
-  while (true) {
-    size_t slash = rel.find('/', start);
-    std::string_view part(rel.data() + start,
-                          (slash == std::string::npos ? rel.size() : slash) - start);
-    if (part.empty() || part == "." || part == "..")
-      return invalid_argument("layer entry path has an empty, \".\" or \"..\" component",
-                              "entry \"" + path + "\"");
-    if (slash == std::string::npos) break;
-    start = slash + 1;
-  }
+  if (!safe_relative_path(rel))
+    return invalid_argument("layer entry path has an empty, \".\" or \"..\" component",
+                            "entry \"" + path + "\"");
   return rel;
 }
 
@@ -113,6 +105,19 @@ status make_dirs(const fs::path& root, const std::string& rel_dir) {
 }
 
 }  // namespace
+
+bool safe_relative_path(std::string_view p) {
+  if (p.empty()) return false;
+  size_t start = 0;
+  while (true) {
+    size_t slash = p.find('/', start);
+    std::string_view part =
+        p.substr(start, slash == std::string_view::npos ? p.npos : slash - start);
+    if (part.empty() || part == "." || part == "..") return false;
+    if (slash == std::string_view::npos) return true;
+    start = slash + 1;
+  }
+}
 
 bool looks_like_tar(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

@@ -32,6 +32,10 @@ namespace kaito::k8s::artifacts {
 result<std::vector<std::string>> extract_layer(const std::string& tar_path, std::string_view prefix,
                                                const std::string& dest_dir, uint64_t& budget);
 
+// Whether p is a relative path whose every component is a name: no leading '/', and no empty,
+// "." or ".." component (so it stays below whatever folder it is joined to).
+bool safe_relative_path(std::string_view p);
+
 // Whether a file starts like an uncompressed tar archive (the ustar magic at byte 257).
 bool looks_like_tar(const std::string& path);
 

@@ -57,14 +57,6 @@ bool plain_tar_type(const std::string& media_type) {
          media_type == "application/vnd.docker.image.rootfs.diff.tar";
 }
 
-// A relative path with no empty, "." or ".." component.
-bool safe_relative(const std::string& p) {
-  if (p.empty() || p.front() == '/') return false;
-  for (const auto& part : fs::path(p))
-    if (part.empty() || part == "." || part == "..") return false;
-  return true;
-}
-
 // Moves every entry of from/ into to/ (created), replacing what is there.
 status move_tree(const fs::path& from, const fs::path& to) {
   std::error_code ec;
@@ -130,7 +122,7 @@ class puller {
         if (!written.ok()) return written.error().with_context("layer " + d.digest);
         files.insert(files.end(), written->begin(), written->end());
       } else if (title != d.annotations.end()) {
-        if (!safe_relative(title->second))
+        if (!safe_relative_path(title->second))
           return invalid_argument("file layer title \"" + title->second + "\" is not a safe path",
                                   where);
         fs::path to = tree / title->second;
