@@ -49,9 +49,11 @@ int run_serve(const serve_flags& f) {
   engine::chat_service_config model = f.model;
   std::string pulled;
   if (!f.adapter_images.empty()) {
-    char tmpl[] = "/tmp/kaito-serve-adapters-XXXXXX";
-    if (!mkdtemp(tmpl)) {
-      std::fprintf(stderr, "kaito serve: cannot make a temporary folder\n");
+    std::string tmpl =
+        (std::filesystem::temp_directory_path() / "kaito-serve-adapters-XXXXXX").string();
+    if (!mkdtemp(tmpl.data())) {
+      std::fprintf(stderr, "kaito serve: cannot make a temporary folder in %s\n",
+                   std::filesystem::temp_directory_path().c_str());
       return 1;
     }
     pulled = tmpl;
