@@ -142,6 +142,7 @@ msg::pod_report machine_state::make_report(const pod_entry& p, const std::string
   if (p.slot >= 0) {
     r.progress = slots[p.slot].progress;
     r.progress_permille = slots[p.slot].progress_permille;
+    r.host_port_offset = p.slot;
   }
   return r;
 }

@@ -7,6 +7,7 @@
 #include "actors/supervisor_runtime.h"
 #include "base/log.h"
 #include "caf/all.hpp"
+#include "k8s/controllers/endpoints_controller.h"
 #include "k8s/controllers/enqueue.h"
 
 namespace kaito::actors {
@@ -21,6 +22,8 @@ const k8s::resource_ref& kind_resource(const std::string& kind) {
   if (kind == "controllerrevision") return ctl::resources::kControllerRevisions;
   if (kind == "secret") return ctl::resources::kSecrets;
   if (kind == "configmap") return ctl::resources::kConfigMaps;
+  if (kind == "service") return ctl::resources::kServices;
+  if (kind == "endpoints") return ctl::resources::kEndpoints;
   return ctl::resources::kNodes;
 }
 
@@ -28,9 +31,9 @@ supervisor_runtime::supervisor_runtime(const supervisor_options& o)
     : opts(o), client(o.client), reader(*o.client) {
   // controllerrevision, secret, configmap: read caches only (sync_revision lists revisions; pod
   // volumes are projected from secrets and configmaps); their events trigger nothing, a pod
-  // waiting for one is retried on the tick.
+  // waiting for one is retried on the tick. service, endpoints: the Endpoints controller's.
   for (const char* kind : {"workspace", "job", "statefulset", "pod", "node", "controllerrevision",
-                           "secret", "configmap"}) {
+                           "secret", "configmap", "service", "endpoints"}) {
     informers[kind] = std::make_unique<k8s::informer>(*client, kind_resource(kind), "");
     reader.add(kind_resource(kind), informers[kind].get());
   }
@@ -56,8 +59,9 @@ void send_keys(const caf::actor& a, const char* kind, const std::vector<std::str
 }
 
 // What an event on an object of `kind` enqueues (old is null on add, obj null on delete).
-void enqueue(const caf::actor& a, const std::string& kind, const k8s::json& old_obj,
-             const k8s::json& obj, bool deleted) {
+// "endpoints" keys are Services' (the Endpoints object has the Service's name).
+void enqueue(const caf::actor& a, const supervisor_runtime* rt, const std::string& kind,
+             const k8s::json& old_obj, const k8s::json& obj, bool deleted) {
   const k8s::json& o = deleted ? old_obj : obj;
   std::string key = key_of(o);
   if (kind == "workspace") {
@@ -70,6 +74,11 @@ void enqueue(const caf::actor& a, const std::string& kind, const k8s::json& old_
     send_keys(a, "job", ctl::job_keys_for(o));
     send_keys(a, "statefulset", ctl::statefulset_keys_for(o));
     send_keys(a, "workspace", ctl::workspace_keys_for(o));
+    send_keys(
+        a, "endpoints",
+        ctl::endpoints_keys_for(old_obj, deleted ? k8s::json() : obj, rt->cache("service").list()));
+  } else if (kind == "service" || kind == "endpoints") {
+    send_keys(a, "endpoints", {key});
   } else if (kind == "controllerrevision" || kind == "secret" || kind == "configmap") {
     // Read caches (revisions are written by the Workspace reconciler itself; secrets and
     // configmaps feed pod volumes, retried on the tick).
@@ -115,13 +124,15 @@ result<std::unique_ptr<supervisor_handle>> start_supervisor(caf::actor_system& s
   caf::actor a = spawn_supervisor_actor(sys, rt.get());
   auto handle =
       std::make_unique<supervisor_handle>(sys, rt, caf::actor_cast<msg::supervisor_actor>(a));
+  const supervisor_runtime* r = rt.get();  // informers stop before rt goes away
   for (auto& [kind, inf] : rt->informers) {
     std::string k = kind;
     inf->add_handlers(
-        {.on_add = [a, k](const k8s::json& obj) { enqueue(a, k, k8s::json(), obj, false); },
-         .on_update = [a, k](const k8s::json& old_obj,
-                             const k8s::json& obj) { enqueue(a, k, old_obj, obj, false); },
-         .on_delete = [a, k](const k8s::json& obj) { enqueue(a, k, obj, k8s::json(), true); }});
+        {.on_add = [a, r, k](const k8s::json& obj) { enqueue(a, r, k, k8s::json(), obj, false); },
+         .on_update = [a, r, k](const k8s::json& old_obj,
+                                const k8s::json& obj) { enqueue(a, r, k, old_obj, obj, false); },
+         .on_delete = [a, r,
+                       k](const k8s::json& obj) { enqueue(a, r, k, obj, k8s::json(), true); }});
     inf->start();
   }
   auto deadline = std::chrono::steady_clock::now() + o.sync_timeout;

@@ -1,7 +1,8 @@
 // supervisor: the control plane's actor (one per `kaito up` / `kaito operator`): leader election,
-// informers feeding one reconcile actor per Workspace / Job / StatefulSet, the admitted machines
-// (Nodes: register, heartbeats, NotReady + eviction on loss), pod dispatch to machines, pod
-// reports into Pod status, and the `kaito shell` commands. See /work/notes/runtime_design.md.
+// informers feeding one reconcile actor per Workspace / Job / StatefulSet / Service (its
+// Endpoints), the admitted machines (Nodes: register, heartbeats, NotReady + eviction on loss),
+// pod dispatch to machines, pod reports into Pod status, and the `kaito shell` commands. See
+// /work/notes/runtime_design.md.
 //
 //   supervisor_options o; o.client = client; o.token = token; ...
 //   auto sup = start_supervisor(sys, o);          // informers synced, elector running

@@ -31,6 +31,7 @@
 #include "actors/workspace_actor.h"
 #include "base/log.h"
 #include "caf/all.hpp"
+#include "k8s/controllers/endpoints_controller.h"
 #include "k8s/controllers/job_controller.h"
 #include "k8s/controllers/nodes.h"
 #include "k8s/controllers/pod_status.h"
@@ -80,6 +81,8 @@ reconcile_outcome run_reconcile(supervisor_runtime* rt, const std::string& kind,
     r = ctl::reconcile_workspace(rt->env, ns, name);
   else if (kind == "job")
     r = ctl::reconcile_job(rt->env, ns, name);
+  else if (kind == "endpoints")
+    r = ctl::reconcile_endpoints(rt->env, ns, name);
   else
     r = ctl::reconcile_statefulset(rt->env, ns, name);
   reconcile_outcome o;
@@ -120,9 +123,19 @@ void trigger(self_ptr self, const std::string& kind, const std::string& key) {
   self->send(it->second, reconcile_atom::value);
 }
 
+// The object a reconciler of `kind` is about: Endpoints reconcilers are keyed by Service.
+const char* keyed_by(const std::string& kind) {
+  return kind == "endpoints" ? "service" : kind.c_str();
+}
+
 void trigger_all(self_ptr self) {
-  for (const auto& kind : {"workspace", "job", "statefulset"})
-    for (const auto& o : self->state.rt->cache(kind).list())
+  // Endpoints left by a deleted Service are found through the endpoints cache.
+  for (const auto& [kind, cache] : {std::pair{"workspace", "workspace"},
+                                    {"job", "job"},
+                                    {"statefulset", "statefulset"},
+                                    {"endpoints", "service"},
+                                    {"endpoints", "endpoints"}})
+    for (const auto& o : self->state.rt->cache(cache).list())
       trigger(self, kind,
               ctl::make_key(o["metadata"].value("namespace", ""), o["metadata"].value("name", "")));
 }
@@ -143,7 +156,7 @@ void collect_reconcilers(self_ptr self) {
     auto sp = it->first.find(' ');
     auto kind = it->first.substr(0, sp);
     auto [ns, name] = ctl::split_key(it->first.substr(sp + 1));
-    if (st.rt->cache(kind).get(ns, name)) {
+    if (st.rt->cache(keyed_by(kind)).get(ns, name)) {
       st.absent_ticks.erase(it->first);
       ++it;
       continue;

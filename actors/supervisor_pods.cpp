@@ -62,6 +62,7 @@ std::optional<k8s::controllers::pod_report> to_controller_report(const msg::pod_
   out.exit_code = r.exit_code;
   out.reason = r.reason;
   out.message = r.message;
+  out.host_port_offset = r.host_port_offset;
   if (r.started_at_ms > 0)
     out.started_at =
         std::chrono::system_clock::time_point(std::chrono::milliseconds(r.started_at_ms));

@@ -22,15 +22,6 @@ int64_t int_field(const json& obj, const char* key, int64_t dflt) {
   return it != obj.end() && it->is_number_integer() ? it->get<int64_t>() : dflt;
 }
 
-bool deleting(const json& obj) {
-  return !meta_string(obj, "deletionTimestamp").empty();
-}
-
-bool pod_ready(const json& pod) {
-  if (!pod.contains("status") || !pod["status"].is_object()) return false;
-  return condition_status(pod["status"].value("conditions", json()), "Ready") == "True";
-}
-
 struct counts {
   int64_t active = 0, ready = 0, succeeded = 0, failed = 0;
 };

@@ -253,6 +253,15 @@ std::string node_internal_ip(const json& node) {
   return "";
 }
 
+bool pod_ready(const json& pod) {
+  if (!pod.is_object() || !pod.contains("status") || !pod["status"].is_object()) return false;
+  return condition_status(pod["status"].value("conditions", json()), "Ready") == "True";
+}
+
+bool deleting(const json& obj) {
+  return !meta_string(obj, "deletionTimestamp").empty();
+}
+
 std::string pod_phase(const json& pod) {
   if (!pod.is_object() || !pod.contains("status")) return "Pending";
   std::string p = string_field(pod["status"], "phase");

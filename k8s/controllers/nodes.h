@@ -66,5 +66,9 @@ std::string node_internal_ip(const json& node);
 // A pod counts against a node's slots while it is bound there, not terminal and not deleting.
 bool pod_terminal(const json& pod);
 std::string pod_phase(const json& pod);
+// Its Ready condition is True (kube's IsPodReady).
+bool pod_ready(const json& pod);
+// metadata.deletionTimestamp is set (any object).
+bool deleting(const json& obj);
 
 }  // namespace kaito::k8s::controllers

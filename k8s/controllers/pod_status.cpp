@@ -116,11 +116,47 @@ json pod_status_from_report(const json& pod, const pod_report& r, const std::str
   if (!host_ip.empty()) {
     st["hostIP"] = host_ip;
     st["hostIPs"] = json::array({{{"ip", host_ip}}});
+    if (r.phase != pod_phase_value::pending) {
+      st["podIP"] = host_ip;
+      st["podIPs"] = json::array({{{"ip", host_ip}}});
+    }
   }
   if (!st.contains("startTime") && r.phase != pod_phase_value::pending) st["startTime"] = started;
   if (!st.contains("qosClass")) st["qosClass"] = "BestEffort";
   return st;
 }
+
+int32_t host_port_offset(const json& pod) {
+  if (!pod.is_object() || !pod.contains("metadata") || !pod["metadata"].is_object()) return 0;
+  const json& a = pod["metadata"].value("annotations", json::object());
+  if (!a.is_object() || !a.contains(kHostPortOffsetAnnotation) ||
+      !a[kHostPortOffsetAnnotation].is_string())
+    return 0;
+  const std::string v = a[kHostPortOffsetAnnotation].get<std::string>();
+  if (v.empty() || v.size() > 5 || v.find_first_not_of("0123456789") != std::string::npos) return 0;
+  int32_t n = std::stoi(v);
+  return n <= 65535 ? n : 0;
+}
+
+namespace {
+
+// Records the report's port offset on the pod (metadata, so not through /status).
+status record_port_offset(client& c, const std::string& ns, const std::string& name,
+                          const json& live, const pod_report& r) {
+  if (r.host_port_offset < 0) return {};
+  const std::string want = std::to_string(r.host_port_offset);
+  const json& md = live["metadata"];
+  if (md.contains("annotations") && md["annotations"].is_object() &&
+      md["annotations"].value(kHostPortOffsetAnnotation, json()) == want)
+    return {};
+  json patch = {
+      {"metadata", {{"uid", r.uid}, {"annotations", {{kHostPortOffsetAnnotation, want}}}}}};
+  auto p = c.patch(resources::kPods, ns, name, patch_type::merge, patch);
+  if (p.ok() || p.error().code() == status_code::not_found) return {};
+  return p.error();
+}
+
+}  // namespace
 
 result<bool> apply_pod_report(client& c, const std::string& ns, const std::string& name,
                               const pod_report& r) {
@@ -132,6 +168,7 @@ result<bool> apply_pod_report(client& c, const std::string& ns, const std::strin
         return live.error();
       }
       if (meta_string(*live, "uid") != r.uid) return false;
+      if (auto s = record_port_offset(c, ns, name, *live, r); !s.ok()) return s;
       // Terminal is final: a late "running" report cannot resurrect a finished pod.
       if (pod_terminal(*live)) {
         bool report_terminal =

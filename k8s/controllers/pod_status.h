@@ -3,11 +3,16 @@
 //
 // apply_pod_report writes status.phase, the conditions PodScheduled / Initialized /
 // ContainersReady / Ready, containerStatuses[0] (state waiting/running/terminated, lastState,
-// restartCount, ready, started), hostIP (the node's InternalIP) and startTime, with one
-// update_status under the pod's resourceVersion (retried on conflict), and only when something
-// changed. A report whose uid differs from the live pod's is about an older pod of the same name
-// (evicted and re-created) and is ignored, as is a report for a pod that no longer exists.
-// A terminal pod (Succeeded/Failed) never goes back to running.
+// restartCount, ready, started), hostIP (the node's InternalIP), podIP (the same address once the
+// container has started: kaito-cpp's pods are processes on the machine's network, as with
+// hostNetwork) and startTime, with one update_status under the pod's resourceVersion (retried on
+// conflict), and only when something changed. A report that carries a host port offset is first
+// recorded in the annotation kHostPortOffsetAnnotation (one merge patch, only when it differs):
+// the pod's container ports answer at podIP:(containerPort + offset), which is what the Endpoints
+// controller publishes and the API server's proxy dials. A report whose uid differs from the live
+// pod's is about an older pod of the same name (evicted and re-created) and is ignored, as is a
+// report for a pod that no longer exists. A terminal pod (Succeeded/Failed) never goes back to
+// running.
 //
 // Thread-safety: free functions; the client is thread-safe.
 #pragma once
@@ -34,7 +39,13 @@ struct pod_report {
   std::string message;
   std::chrono::system_clock::time_point started_at{};   // epoch: unknown
   std::chrono::system_clock::time_point finished_at{};  // epoch: unknown
+  int32_t host_port_offset = -1;  // -1: unknown (the annotation is left as it is)
 };
+
+// "kaito.sh/host-port-offset": decimal, the shift of the pod's container ports on its host.
+inline constexpr const char* kHostPortOffsetAnnotation = "kaito.sh/host-port-offset";
+// The pod's offset from that annotation: 0 when absent; an unreadable value is 0 too.
+int32_t host_port_offset(const json& pod);
 
 const char* phase_name(pod_phase_value p);
 

@@ -21,10 +21,6 @@ label_map selector_of(const json& pod_spec) {
   return out;
 }
 
-bool deleting(const json& obj) {
-  return !meta_string(obj, "deletionTimestamp").empty();
-}
-
 }  // namespace
 
 json controller_ref(const json& owner) {

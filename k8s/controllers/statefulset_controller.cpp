@@ -16,14 +16,8 @@ namespace kaito::k8s::controllers {
 
 namespace {
 
-bool deleting(const json& obj) {
-  return !meta_string(obj, "deletionTimestamp").empty();
-}
-
-bool pod_ready(const json& pod) {
-  if (!pod.contains("status") || !pod["status"].is_object()) return false;
-  return pod_phase(pod) == "Running" &&
-         condition_status(pod["status"].value("conditions", json()), "Ready") == "True";
+bool running_ready(const json& pod) {
+  return pod_phase(pod) == "Running" && pod_ready(pod);
 }
 
 int64_t replicas_of(const json& sts) {
@@ -168,7 +162,7 @@ json statefulset_status_from_pods(const json& sts, const std::vector<json>& pods
   for (const auto& p : pods) {
     if (deleting(p) || pod_terminal(p)) continue;
     ++replicas;
-    if (pod_ready(p)) ++ready;
+    if (running_ready(p)) ++ready;
     if (pod_revision(p) == revision) ++updated;
   }
   json st = sts.contains("status") && sts["status"].is_object() ? sts["status"] : json::object();

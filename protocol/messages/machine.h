@@ -131,12 +131,15 @@ struct pod_report {
   int64_t finished_at_ms = 0;
   uint32_t progress_permille = 0;
   std::string progress;  // one human line, e.g. "gemm 512^3 41.2 GFLOP/s, 3/5 s"
+  // The pod runs on the machine's network with its container ports shifted by this much (its
+  // worker slot: `kaito worker --port=5000` listens on 5000 + slot); -1 = not running in a slot.
+  int32_t host_port_offset = -1;
 };
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, pod_report& x) {
-  return f(caf::meta::type_name("kaito.pod_report.v1"), x.ns, x.name, x.uid, x.node, x.phase,
+  return f(caf::meta::type_name("kaito.pod_report.v2"), x.ns, x.name, x.uid, x.node, x.phase,
            x.ready, x.restart_count, x.exit_code, x.reason, x.message, x.started_at_ms,
-           x.finished_at_ms, x.progress_permille, x.progress);
+           x.finished_at_ms, x.progress_permille, x.progress, x.host_port_offset);
 }
 
 struct worker_info {

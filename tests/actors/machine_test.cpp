@@ -74,7 +74,8 @@ msg::supervisor_actor::behavior_type test_supervisor(
           << "\texit=" << r.exit_code << "\treason=" << r.reason << "\trestarts=" << r.restart_count
           << "\tpermille=" << r.progress_permille << "\tready=" << r.ready
           << "\tstarted=" << (r.started_at_ms > 0) << "\tfinished=" << (r.finished_at_ms > 0)
-          << "\tprogress=" << r.progress << "\tmessage=" << r.message;
+          << "\tprogress=" << r.progress << "\tmessage=" << r.message
+          << "\toffset=" << r.host_port_offset;
         self->state.events.push_back(e.str());
       },
       [=](const msg::shell_request&) {
@@ -475,6 +476,9 @@ TEST_F(machine_test, after_the_supervisor_returns_the_machine_says_hello_with_it
   };
   auto es = wait_events(sys, sup_.port, ready);
   ASSERT_GE(count(es, ready), 1u);
+  // Its worker serves on the machine's network from slot 0: container ports shifted by 0.
+  for (const auto& e : es)
+    if (ready(e)) EXPECT_EQ(e.f.at("offset"), "0");
 
   const uint16_t port = sup_.port;
   sup_.kill9();

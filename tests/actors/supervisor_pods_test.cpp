@@ -80,12 +80,14 @@ TEST(supervisor_pods, reports_convert_phase_and_times) {
   r.restart_count = 2;
   r.started_at_ms = 1'700'000'000'000;
   r.finished_at_ms = 1'700'000'005'000;
+  r.host_port_offset = 2;
   auto c = kaito::actors::to_controller_report(r);
   ASSERT_TRUE(c.has_value());
   EXPECT_EQ(c->phase, kaito::k8s::controllers::pod_phase_value::failed);
   EXPECT_EQ(c->exit_code, 137);
   EXPECT_EQ(c->restart_count, 2);
   EXPECT_EQ(c->reason, "Error");
+  EXPECT_EQ(c->host_port_offset, 2);
   EXPECT_EQ(
       std::chrono::duration_cast<std::chrono::seconds>(c->finished_at - c->started_at).count(), 5);
   r.phase = "Exploded";
