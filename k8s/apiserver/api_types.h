@@ -30,6 +30,11 @@ struct api_request {
   std::string content_type;
   std::string body;
   std::string user_agent;  // names the field manager of writes without ?fieldManager=
+  // For the proxy subresource: the query as received (still encoded, no '?'), every request
+  // header in arrival order, and the client's address ("" in-process).
+  std::string raw_query;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string remote_addr;
 };
 
 // The open connection of a streaming response. write() sends one chunk; false once the client is
@@ -47,8 +52,8 @@ struct api_response {
   int code = 200;
   std::string content_type = "application/json";
   std::string body;
-  std::vector<std::pair<std::string, std::string>> headers;
-  std::function<void(stream_writer&)> stream;  // set: a chunked streaming response
+  std::vector<std::pair<std::string, std::string>> headers;  // streamed answers send them too
+  std::function<void(stream_writer&)> stream;                // set: a chunked streaming response
 
   static api_response json_body(int code, const json& j,
                                 std::string content_type = "application/json") {

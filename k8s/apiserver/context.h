@@ -49,6 +49,9 @@ struct server_options {
   int idle_timeout_ms = 60000;
   int write_timeout_ms = 30000;
   int max_connections = 512;
+  // false: services/pods NAME/proxy resolve their backend but answer 503 instead of dialing it
+  // (the request fuzzer must not open connections).
+  bool proxy_dial = true;
   admission_fn admit;  // optional
 };
 

@@ -12,6 +12,14 @@ namespace {
 const json kVerbs = {"create", "delete", "deletecollection", "get",
                      "list",   "patch",  "update",           "watch"};
 
+// kube-apiserver's verbs for pods/proxy and services/proxy (every method is forwarded).
+const json kProxyVerbs = {"create", "delete", "get", "patch", "update"};
+
+// "PodProxyOptions", "ServiceProxyOptions".
+std::string proxy_kind(const resource_def& d) {
+  return d.kind + "ProxyOptions";
+}
+
 json response_kind(const resource_def& d, const std::string& version) {
   return {{"group", d.group}, {"version", version}, {"kind", d.kind}};
 }
@@ -33,6 +41,10 @@ json aggregated_resource(const resource_def& d, const std::string& version) {
     subs.push_back({{"subresource", "log"},
                     {"responseKind", {{"group", ""}, {"version", "v1"}, {"kind", "Pod"}}},
                     {"verbs", {"get"}}});
+  if (d.proxy_subresource)
+    subs.push_back({{"subresource", "proxy"},
+                    {"responseKind", {{"group", ""}, {"version", "v1"}, {"kind", proxy_kind(d)}}},
+                    {"verbs", kProxyVerbs}});
   if (!subs.empty()) r["subresources"] = subs;
   return r;
 }
@@ -149,6 +161,12 @@ api_response discovery_resources(const registry& reg, const std::string& group,
                            {"namespaced", true},
                            {"kind", "Pod"},
                            {"verbs", {"get"}}});
+    if (d->proxy_subresource)
+      resources.push_back({{"name", d->resource + "/proxy"},
+                           {"singularName", ""},
+                           {"namespaced", d->namespaced},
+                           {"kind", proxy_kind(*d)},
+                           {"verbs", kProxyVerbs}});
   }
   if (resources.empty()) {
     return path_not_found();

@@ -5,6 +5,7 @@
 //   handlers_delete.cpp  delete, deletecollection, finalizers, ownerReference garbage collection
 //   watch.cpp            watch streams
 //   pod_logs.cpp         the pods/log subresource
+//   service_proxy.cpp    the services/proxy and pods/proxy subresources (proxy_forward.h relays)
 //   object_meta.cpp      server-managed metadata (uid, generation, timestamps) shared by writers
 #pragma once
 
@@ -39,6 +40,8 @@ api_response handle_delete_collection(api_context& ctx, const object_request& o)
 // (background propagation), as Kubernetes' garbage collector would shortly after.
 void collect_if_orphaned(api_context& ctx, const object_key& key, const json& obj);
 api_response handle_pod_log(api_context& ctx, const object_request& o);
+// NAME/proxy[/PATH] of services and pods, any method: see service_proxy.cpp.
+api_response handle_proxy(api_context& ctx, const object_request& o);
 
 // Shared helpers.
 // The object as served in `version`: apiVersion/kind set.

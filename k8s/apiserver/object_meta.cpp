@@ -59,6 +59,11 @@ void builtin_defaults(const resource_def& def, json& obj) {
   } else if (def.resource == "pods") {
     if (!obj.contains("status") || !obj["status"].is_object())
       obj["status"] = {{"phase", "Pending"}};
+  } else if (def.resource == "endpoints" && obj.contains("subsets") && obj["subsets"].is_array()) {
+    for (auto& ss : obj["subsets"])  // SetDefaults_EndpointPort: protocol TCP
+      if (ss.is_object() && ss.contains("ports") && ss["ports"].is_array())
+        for (auto& p : ss["ports"])
+          if (p.is_object() && !p.contains("protocol")) p["protocol"] = "TCP";
   }
 }
 

@@ -59,6 +59,7 @@ registry::registry() {
       builtin("", "v1", "namespaces", "Namespace", false, {"ns"}, {}),
       builtin("", "v1", "pods", "Pod", true, {"po"}, {"all"}),
       builtin("", "v1", "services", "Service", true, {"svc"}, {"all"}),
+      builtin("", "v1", "endpoints", "Endpoints", true, {"ep"}, {}, false),
       builtin("", "v1", "configmaps", "ConfigMap", true, {"cm"}, {}, false),
       builtin("", "v1", "secrets", "Secret", true, {}, {}, false),
       builtin("", "v1", "events", "Event", true, {"ev"}, {}, false),
@@ -75,7 +76,11 @@ registry::registry() {
   };
   auto pods = std::make_shared<resource_def>(*builtins_[1]);
   pods->log_subresource = true;
+  pods->proxy_subresource = true;
   builtins_[1] = pods;
+  auto services = std::make_shared<resource_def>(*builtins_[2]);
+  services->proxy_subresource = true;
+  builtins_[2] = services;
 }
 
 std::shared_ptr<const resource_def> def_from_crd(const json& crd) {

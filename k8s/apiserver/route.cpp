@@ -33,20 +33,25 @@ bool decode(std::string_view in, bool plus_is_space, std::string& out) {
   return true;
 }
 
-std::vector<std::string> segments(const std::string& path) {
+// The non-empty segments of `path`; `ends` (when given) receives where each one ends in `path`.
+std::vector<std::string> segments(const std::string& path, std::vector<size_t>* ends = nullptr) {
   std::vector<std::string> out;
   size_t i = 0;
   while (i < path.size()) {
     size_t j = path.find('/', i);
     if (j == std::string::npos) j = path.size();
-    if (j > i) out.push_back(path.substr(i, j - i));
+    if (j > i) {
+      out.push_back(path.substr(i, j - i));
+      if (ends) ends->push_back(j);
+    }
     i = j + 1;
   }
   return out;
 }
 
-// segs after the group-version prefix: [namespaces NS] RESOURCE [NAME [SUB]].
-route resource_route(route r, const std::vector<std::string>& s, size_t i) {
+// segs after the group-version prefix: [namespaces NS] RESOURCE [NAME [SUB [proxy path...]]].
+route resource_route(route r, const std::vector<std::string>& s, const std::vector<size_t>& ends,
+                     const std::string& path, size_t i) {
   size_t n = s.size() - i;
   if (n == 0) {
     r.k = route::kind::resource_list;
@@ -62,14 +67,18 @@ route resource_route(route r, const std::vector<std::string>& s, size_t i) {
   r.resource = s[i];
   if (n >= 2) r.name = s[i + 1];
   if (n >= 3) r.subresource = s[i + 2];
-  if (n >= 4) r.k = route::kind::unknown;
+  if (n >= 3 && r.subresource == "proxy")
+    r.proxy_path = path.substr(ends[i + 2]);
+  else if (n >= 4)
+    r.k = route::kind::unknown;
   return r;
 }
 
 }  // namespace
 
 route parse_route(const std::string& path) {
-  auto s = segments(path);
+  std::vector<size_t> ends;
+  auto s = segments(path, &ends);
   route r;
   if (s.empty()) return r;
   if (s[0] == "version" && s.size() == 1)
@@ -94,7 +103,7 @@ route parse_route(const std::string& path) {
       r.k = route::kind::core_discovery;
     else {
       r.version = s[1];
-      return resource_route(r, s, 2);
+      return resource_route(r, s, ends, path, 2);
     }
   } else if (s[0] == "apis") {
     if (s.size() == 1)
@@ -105,7 +114,7 @@ route parse_route(const std::string& path) {
     } else {
       r.group = s[1];
       r.version = s[2];
-      return resource_route(r, s, 3);
+      return resource_route(r, s, ends, path, 3);
     }
   }
   return r;

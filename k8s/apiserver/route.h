@@ -3,7 +3,11 @@
 //   /apis/GROUP/VERSION[/namespaces/NS]/RESOURCE[/NAME[/SUB]]
 // plus discovery (/api, /apis, /apis/G, /api/v1, /apis/G/V), /version, health probes and OpenAPI.
 // `/api/v1/namespaces/X` is the namespace X itself, and `/api/v1/namespaces/X/status|finalize` its
-// subresources.
+// subresources. The proxy subresource alone takes more segments, kept verbatim in `proxy_path`:
+//   .../RESOURCE/NAME/proxy            proxy_path ""
+//   .../RESOURCE/NAME/proxy/           proxy_path "/"
+//   .../RESOURCE/NAME/proxy/v1/x/      proxy_path "/v1/x/" (empty segments and trailing '/' kept)
+// Any other path with segments past SUB is kind::unknown.
 #pragma once
 
 #include <map>
@@ -29,6 +33,7 @@ struct route {
     unknown,
   } k = kind::unknown;
   std::string group, version, ns, resource, name, subresource;
+  std::string proxy_path;  // subresource "proxy": the decoded rest of the path, see above
 };
 
 route parse_route(const std::string& path);

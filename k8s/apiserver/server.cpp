@@ -107,12 +107,20 @@ bool authorized(const http::request<http::string_body>& req, const std::string& 
   return v.size() == 7 + token.size() && v.substr(0, 7) == "Bearer " && v.substr(7) == token;
 }
 
+// Content-Type (when known), our Cache-Control, then the answer's headers (which replace ours of
+// the same name: a proxied backend's Cache-Control wins).
+template <class Fields>
+void set_headers(Fields& res, const api_response& r) {
+  if (!r.content_type.empty()) res.set(http::field::content_type, r.content_type);
+  res.set(http::field::cache_control, "no-cache, private");
+  for (const auto& [k, v] : r.headers) res.erase(k);
+  for (const auto& [k, v] : r.headers) res.insert(k, v);
+}
+
 template <class Stream>
 void send(Stream& sock, const api_response& r, bool keep_alive, beast::error_code& ec) {
   http::response<http::string_body> res{static_cast<http::status>(r.code), 11};
-  res.set(http::field::content_type, r.content_type);
-  res.set(http::field::cache_control, "no-cache, private");
-  for (const auto& [k, v] : r.headers) res.insert(k, v);
+  set_headers(res, r);
   res.body() = r.body;
   res.keep_alive(keep_alive);
   res.prepare_payload();
@@ -215,8 +223,13 @@ void api_server::impl::serve_stream(Stream& sock, timed_socket& ts, int fd) {
     req.content_type = std::string(hreq[http::field::content_type]);
     req.user_agent = std::string(hreq[http::field::user_agent]);
     req.body = std::move(hreq.body());
+    for (const auto& f : hreq) req.headers.emplace_back(f.name_string(), f.value());
+    beast::error_code peer_ec;
+    auto peer = ts.lowest_layer().remote_endpoint(peer_ec);
+    if (!peer_ec) req.remote_addr = peer.address().to_string();
     api_response resp;
     std::string target(hreq.target());
+    if (size_t q = target.find('?'); q != std::string::npos) req.raw_query = target.substr(q + 1);
     if (auto st = parse_target(target, req.path, req.query); !st.ok()) {
       resp = bad_request(st.message());
     } else {
@@ -230,8 +243,7 @@ void api_server::impl::serve_stream(Stream& sock, timed_socket& ts, int fd) {
     bool keep = hreq.keep_alive() && !resp.stream;
     if (resp.stream) {
       http::response<http::empty_body> res{static_cast<http::status>(resp.code), 11};
-      res.set(http::field::content_type, resp.content_type);
-      res.set(http::field::cache_control, "no-cache, private");
+      set_headers(res, resp);
       res.chunked(true);
       res.keep_alive(false);
       http::response_serializer<http::empty_body> sr{res};

@@ -4,6 +4,8 @@
 #include <cstdint>
 #include <cstdio>
 #include <functional>
+#include <string>
+#include <vector>
 
 namespace kaito::k8s::apiserver {
 
@@ -105,6 +107,47 @@ std::string service_ports(const json& o) {
   return out.empty() ? "<none>" : out;
 }
 
+// kubectl's formatEndpoints (printers.go): ip:port for each ready address of each port, subset by
+// subset (only the IPs for a subset without ports), at most 3 then " + N more..."; "<none>" when
+// there are no subsets.
+std::string endpoints_text(const json& o) {
+  const json& subsets = at(o, {"subsets"});
+  if (!subsets.is_array() || subsets.empty()) return "<none>";
+  constexpr size_t kMax = 3;
+  std::vector<std::string> list;
+  size_t count = 0;
+  bool more = false;
+  auto add = [&](const json& addrs, const json* port) {
+    if (!addrs.is_array()) return;
+    count += addrs.size();
+    for (const auto& a : addrs) {
+      if (list.size() == kMax) {
+        more = true;
+        break;
+      }
+      std::string ip = s_or(at(a, {"ip"}), "");
+      if (!port)
+        list.push_back(ip);
+      else if (ip.find(':') != std::string::npos)
+        list.push_back("[" + ip + "]:" + std::to_string(i_or(at(*port, {"port"}), 0)));
+      else
+        list.push_back(ip + ":" + std::to_string(i_or(at(*port, {"port"}), 0)));
+    }
+  };
+  for (const auto& ss : subsets) {
+    const json& ports = at(ss, {"ports"});
+    if (!ports.is_array() || ports.empty()) {
+      add(at(ss, {"addresses"}), nullptr);
+      continue;
+    }
+    for (const auto& p : ports) add(at(ss, {"addresses"}), &p);
+  }
+  std::string out;
+  for (const auto& e : list) out += (out.empty() ? "" : ",") + e;
+  if (more) out += " + " + std::to_string(count - kMax) + " more...";
+  return out;
+}
+
 std::string job_status(const json& o) {
   const json& conds = at(o, {"status", "conditions"});
   if (conds.is_array())
@@ -177,6 +220,11 @@ std::vector<column> builtin_columns(const resource_def& d) {
           return json(map_text(at(o, {"spec", "selector"})));
         },
         1));
+  } else if (r == "endpoints") {
+    c.push_back(col("Endpoints", "string",
+                    [](const json& o, std::time_t) { return json(endpoints_text(o)); }));
+    c.back().def.description = "Endpoints is the list of endpoints in the endpoints resource.";
+    c.push_back(age_col());
   } else if (r == "jobs") {
     c.push_back(
         col("Status", "string", [](const json& o, std::time_t) { return json(job_status(o)); }));

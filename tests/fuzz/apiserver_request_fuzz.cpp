@@ -23,6 +23,7 @@ struct fixture {
   std::unique_ptr<as::api_context> ctx;
   fixture() {
     opts.home = "/nonexistent-kaito-fuzz-home";
+    opts.proxy_dial = false;  // services/NAME/proxy resolves but never connects anywhere
     ctx =
         std::make_unique<as::api_context>(as::api_context{*db, reg, opts, stopping, "127.0.0.1:1"});
     as::json ns = {

@@ -127,6 +127,37 @@ TEST(TableTest, PodColumns) {
   EXPECT_EQ(t["rows"][0]["cells"], json({"web-0", "1/2", "Running", 3, "10s", "<none>", "<none>"}));
 }
 
+TEST(TableTest, EndpointsColumn) {
+  registry reg;
+  auto eps = reg.find("", "v1", "endpoints");
+  ASSERT_TRUE(eps);
+  EXPECT_EQ(eps->kind, "Endpoints");
+  EXPECT_EQ(eps->short_names, std::vector<std::string>{"ep"});
+  EXPECT_FALSE(eps->status_subresource);
+  json meta = {{"name", "svc"}, {"creationTimestamp", "1970-01-01T00:00:00Z"}};
+  // kubectl's formatEndpoints: ports outside, addresses inside; notReadyAddresses are not shown.
+  json two = {{"metadata", meta},
+              {"subsets",
+               {{{"addresses", {{{"ip", "10.0.0.1"}}, {{"ip", "fd00::2"}}}},
+                 {"notReadyAddresses", {{{"ip", "10.0.0.9"}}}},
+                 {"ports", {{{"name", "http"}, {"port", 80}}}}}}}};
+  json many = {{"metadata", meta},
+               {"subsets",
+                {{{"addresses", {{{"ip", "10.0.0.1"}}, {{"ip", "10.0.0.2"}}}},
+                  {"ports", {{{"name", "a"}, {"port", 80}}, {{"name", "b"}, {"port", 81}}}}},
+                 {{"addresses", {{{"ip", "10.0.1.1"}}}}}}}};
+  json none = {{"metadata", meta}};
+  json no_addresses = {{"metadata", meta}, {"subsets", {{{"ports", {{{"port", 80}}}}}}}};
+  std::vector<const json*> rows = {&two, &many, &none, &no_addresses};
+  json t = build_table(*eps, "v1", rows, "1", true, 10);
+  ASSERT_EQ(t["columnDefinitions"].size(), 3u);
+  EXPECT_EQ(t["columnDefinitions"][1]["name"], "Endpoints");
+  EXPECT_EQ(t["rows"][0]["cells"], json({"svc", "10.0.0.1:80,[fd00::2]:80", "10s"}));
+  EXPECT_EQ(t["rows"][1]["cells"][1], "10.0.0.1:80,10.0.0.2:80,10.0.0.1:81 + 2 more...");
+  EXPECT_EQ(t["rows"][2]["cells"][1], "<none>");
+  EXPECT_EQ(t["rows"][3]["cells"][1], "");
+}
+
 TEST(PatchTest, MergePatchRfc7386) {
   json target = {{"a", "b"}, {"c", {{"d", "e"}, {"f", "g"}}}};
   json patch = {{"a", "z"}, {"c", {{"f", nullptr}}}};
@@ -188,6 +219,24 @@ TEST(RouteTest, KubernetesPaths) {
   EXPECT_EQ(parse_route("/version/").k, route::kind::version);
   EXPECT_EQ(parse_route("/openapi/v3/apis/kaito.sh/v1beta1").k, route::kind::openapi_doc);
   EXPECT_EQ(parse_route("/nope").k, route::kind::unknown);
+
+  // The proxy subresource keeps the rest of the path verbatim; nothing else takes extra segments.
+  r = parse_route("/api/v1/namespaces/ns/services/http:svc:80/proxy/v1/chat//completions/");
+  EXPECT_EQ(r.k, route::kind::object);
+  EXPECT_EQ(r.ns, "ns");
+  EXPECT_EQ(r.resource, "services");
+  EXPECT_EQ(r.name, "http:svc:80");
+  EXPECT_EQ(r.subresource, "proxy");
+  EXPECT_EQ(r.proxy_path, "/v1/chat//completions/");
+  r = parse_route("/api/v1/namespaces/ns/pods/p/proxy");
+  EXPECT_EQ(r.k, route::kind::object);
+  EXPECT_EQ(r.resource, "pods");
+  EXPECT_EQ(r.subresource, "proxy");
+  EXPECT_EQ(r.proxy_path, "");
+  EXPECT_EQ(parse_route("/api/v1/namespaces/ns/pods/p/proxy/").proxy_path, "/");
+  EXPECT_EQ(parse_route("/api/v1/namespaces/ns/pods/p/log/x").k, route::kind::unknown);
+  EXPECT_EQ(parse_route("/api/v1/namespaces/ns/pods/p/status/x").k, route::kind::unknown);
+  EXPECT_EQ(parse_route("/api/v1/namespaces/ns/pods/p/status").proxy_path, "");
 
   std::string path;
   std::map<std::string, std::string> q;
