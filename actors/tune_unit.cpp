@@ -175,7 +175,7 @@ result<tune_unit_result> run_tune_unit(
   if (!digest.ok()) return digest.error();
   out.image = ref.str() + "@" + *digest;
   out.message = "tuned " + std::to_string(out.steps) + " steps over " +
-                std::to_string(out.examples) + " conversations (loss " + loss_text(out.first_loss) +
+                std::to_string(out.examples) + " examples (loss " + loss_text(out.first_loss) +
                 " -> " + loss_text(out.last_loss) + "); pushed " + out.image;
   return out;
 }

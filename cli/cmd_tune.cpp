@@ -143,7 +143,7 @@ void add_tune_command(CLI::App& app) {
       return;
     }
     std::printf(
-        "kaito tune: wrote %s: %lld steps over %lld conversations (%lld supervised tokens), "
+        "kaito tune: wrote %s: %lld steps over %lld examples (%lld supervised tokens), "
         "loss %.4f -> %.4f\n",
         j->out_dir.c_str(), (long long)r->steps, (long long)r->examples,
         (long long)r->supervised_tokens, r->first_loss, r->last_loss);

@@ -91,8 +91,8 @@ result<tune_data> load_tune_data(const tune_job& j, const model_config& c) {
         is_csv_name(path) ? parse_sft_csv(bytes, j.columns) : parse_sft_data(bytes, j.columns);
     if (!recs.ok()) return in_file(recs.error(), path);
     if (recs->empty())
-      return invalid_argument(parquet ? "no conversations: the Parquet file has no rows"
-                                      : "no conversations: one {\"messages\": [...]}, "
+      return invalid_argument(parquet ? "no examples: the Parquet file has no rows"
+                                      : "no examples: one {\"messages\": [...]}, "
                                         "{\"prompt\", \"completion\"} or {\"text\"} "
                                         "object a line",
                               path);

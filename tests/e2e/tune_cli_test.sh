@@ -23,7 +23,7 @@ DATA=$SRC/tests/data/tiny-chat/chat.jsonl
   > "$WORK/out.txt" 2>&1 || fail "kaito tune exited $?: $(cat "$WORK/out.txt")"
 has "$WORK/out.txt" "qlora on cpu"
 has "$WORK/out.txt" "step 24/24  loss"
-has "$WORK/out.txt" "wrote $WORK/adapter: 24 steps over 6 conversations"
+has "$WORK/out.txt" "wrote $WORK/adapter: 24 steps over 6 examples"
 [[ -s $WORK/adapter/adapter_model.safetensors ]] || fail "no adapter_model.safetensors"
 grep -q '"peft_type": "LORA"' "$WORK/adapter/adapter_config.json" || fail "not a PEFT config"
 first=$(awk '/^step 1\//{print $4}' "$WORK/out.txt")
@@ -45,7 +45,7 @@ PC=$SRC/tests/data/sft/prompt_completion.jsonl
 "$KAITO" tune --model "$M" --data "$PC" --out "$WORK/adapter_pc" --max-steps 24 --lr 5e-3 \
   > "$WORK/out_pc.txt" 2>&1 || fail "kaito tune (prompt-completion) exited $?: $(cat "$WORK/out_pc.txt")"
 has "$WORK/out_pc.txt" "step 24/24  loss"
-has "$WORK/out_pc.txt" "wrote $WORK/adapter_pc: 24 steps over 6 conversations"
+has "$WORK/out_pc.txt" "wrote $WORK/adapter_pc: 24 steps over 6 examples"
 [[ -s $WORK/adapter_pc/adapter_model.safetensors ]] || fail "no prompt-completion adapter"
 first=$(awk '/^step 1\//{print $4}' "$WORK/out_pc.txt")
 last6=$(awk '/^step (19|2[0-4])\//{s += $4} END {print s / 6}' "$WORK/out_pc.txt")
@@ -64,12 +64,12 @@ diff <(awk '/^step /{print $2, $4}' "$WORK/out_pc.txt") <(awk '/^step /{print $2
 "$KAITO" tune --model "$M" --data "$SRC/tests/data/sft/conversational.parquet" \
   --out "$WORK/adapter_conv" --max-steps 3 > "$WORK/out_conv.txt" 2>&1 ||
   fail "kaito tune (conversational) exited $?: $(cat "$WORK/out_conv.txt")"
-has "$WORK/out_conv.txt" "wrote $WORK/adapter_conv: 3 steps over 6 conversations"
+has "$WORK/out_conv.txt" "wrote $WORK/adapter_conv: 3 steps over 6 examples"
 sed 's/"text":/"body":/' "$SRC/tests/data/sft/text.jsonl" > "$WORK/body.jsonl"
 "$KAITO" tune --model "$M" --data "$WORK/body.jsonl" --dataset-text-field body \
   --out "$WORK/adapter_text" --max-steps 3 > "$WORK/out_text.txt" 2>&1 ||
   fail "kaito tune (text) exited $?: $(cat "$WORK/out_text.txt")"
-has "$WORK/out_text.txt" "wrote $WORK/adapter_text: 3 steps over 6 conversations"
+has "$WORK/out_text.txt" "wrote $WORK/adapter_text: 3 steps over 6 examples"
 
 # Bad input: exit 2 and a message naming the flag or the file and line.
 expect_error() {  # expected-text, kaito tune arguments...

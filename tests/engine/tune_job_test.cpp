@@ -270,7 +270,7 @@ TEST(TuneJob, BadInputNamesTheFileAndPlace) {
   r = run_tune_job(j);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().where(), data);
-  EXPECT_NE(r.error().message().find("no conversations"), std::string::npos);
+  EXPECT_NE(r.error().message().find("no examples"), std::string::npos);
   // no tokenizer: the error names the file
   j.data_paths = {k_chat + "/chat.jsonl"};
   fs::remove(j.model_dir + "/tokenizer.json");
