@@ -54,8 +54,18 @@ void builtin_defaults(const resource_def& def, json& obj) {
     if (!obj.contains("status") || !obj["status"].is_object())
       obj["status"] = {{"phase", "Active"}};
   } else if (def.resource == "services") {
-    if (obj.contains("spec") && obj["spec"].is_object() && !obj["spec"].contains("type"))
-      obj["spec"]["type"] = "ClusterIP";
+    if (!obj.contains("spec") || !obj["spec"].is_object()) return;
+    json& spec = obj["spec"];
+    if (!spec.contains("type")) spec["type"] = "ClusterIP";
+    if (!spec.contains("sessionAffinity")) spec["sessionAffinity"] = "None";
+    if (spec.contains("ports") && spec["ports"].is_array())
+      for (auto& p : spec["ports"]) {  // SetDefaults_Service
+        if (!p.is_object()) continue;
+        if (!p.contains("protocol")) p["protocol"] = "TCP";
+        const json& t = p.value("targetPort", json());
+        bool unset = t.is_null() || t == json(0) || t == json("");
+        if (unset && p.contains("port")) p["targetPort"] = p["port"];
+      }
   } else if (def.resource == "pods") {
     if (!obj.contains("status") || !obj["status"].is_object())
       obj["status"] = {{"phase", "Pending"}};

@@ -69,6 +69,7 @@ registry::registry() {
       builtin("apps", "v1", "controllerrevisions", "ControllerRevision", true, {}, {}, false),
       builtin("batch", "v1", "jobs", "Job", true, {}, {"all"}),
       builtin("coordination.k8s.io", "v1", "leases", "Lease", true, {}, {}, false),
+      builtin("discovery.k8s.io", "v1", "endpointslices", "EndpointSlice", true, {}, {}, false),
       builtin("apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition",
               false, {"crd", "crds"}, {"api-extensions"}),
       builtin("karpenter.sh", "v1", "nodeclaims", "NodeClaim", false, {}, {"karpenter"}, true,

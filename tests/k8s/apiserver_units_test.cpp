@@ -158,6 +158,30 @@ TEST(TableTest, EndpointsColumn) {
   EXPECT_EQ(t["rows"][3]["cells"][1], "");
 }
 
+TEST(TableTest, EndpointSliceColumns) {
+  registry reg;
+  auto def = reg.find("discovery.k8s.io", "v1", "endpointslices");
+  ASSERT_TRUE(def);
+  EXPECT_EQ(def->kind, "EndpointSlice");
+  EXPECT_TRUE(def->namespaced);
+  json meta = {{"name", "svc-abc"}, {"creationTimestamp", "1970-01-01T00:00:00Z"}};
+  json slice = {{"metadata", meta},
+                {"addressType", "IPv4"},
+                {"ports", {{{"name", "http"}, {"port", 5001}}, {{"name", "m"}, {"port", 5002}}}},
+                {"endpoints",
+                 {{{"addresses", {"10.0.0.1"}}},
+                  {{"addresses", {"10.0.0.2"}}},
+                  {{"addresses", {"10.0.0.3"}}},
+                  {{"addresses", {"10.0.0.4"}}}}}};
+  json empty = {{"metadata", meta}, {"addressType", "IPv4"}};
+  std::vector<const json*> rows = {&slice, &empty};
+  json t = build_table(*def, "v1", rows, "1", true, 10);
+  ASSERT_EQ(t["columnDefinitions"].size(), 5u);
+  EXPECT_EQ(t["rows"][0]["cells"], json({"svc-abc", "IPv4", "5001,5002",
+                                         "10.0.0.1,10.0.0.2,10.0.0.3 + 1 more...", "10s"}));
+  EXPECT_EQ(t["rows"][1]["cells"], json({"svc-abc", "IPv4", "<unset>", "<unset>", "10s"}));
+}
+
 TEST(PatchTest, MergePatchRfc7386) {
   json target = {{"a", "b"}, {"c", {{"d", "e"}, {"f", "g"}}}};
   json patch = {{"a", "z"}, {"c", {{"f", nullptr}}}};

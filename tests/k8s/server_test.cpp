@@ -215,6 +215,24 @@ TEST_F(ServerTest, CreateGetListUpdateConflicts) {
       1u);
 }
 
+TEST_F(ServerTest, ServicePortsAreDefaultedAsTheRealServerDoes) {
+  json svc = {
+      {"apiVersion", "v1"},
+      {"kind", "Service"},
+      {"metadata", {{"name", "web"}}},
+      {"spec",
+       {{"selector", {{"app", "web"}}},
+        {"ports", {{{"name", "http"}, {"port", 80}}, {{"port", 81}, {"targetPort", 8081}}}}}}};
+  reply made = call("POST", "/api/v1/namespaces/default/services", svc.dump());
+  ASSERT_EQ(made.code, 201) << made.body;
+  json spec = made.json()["spec"];
+  EXPECT_EQ(spec["type"], "ClusterIP");
+  EXPECT_EQ(spec["sessionAffinity"], "None");
+  EXPECT_EQ(spec["ports"][0]["protocol"], "TCP");
+  EXPECT_EQ(spec["ports"][0]["targetPort"], 80);  // targetPort defaults to port
+  EXPECT_EQ(spec["ports"][1]["targetPort"], 8081);
+}
+
 TEST_F(ServerTest, PatchTypes) {
   create_ws("p");
   std::string item = std::string(kWs) + "/p";
