@@ -7,8 +7,10 @@
 #include "actors/supervisor_runtime.h"
 #include "base/log.h"
 #include "caf/all.hpp"
+#include "k8s/client/api_error.h"
 #include "k8s/controllers/endpoints_controller.h"
 #include "k8s/controllers/enqueue.h"
+#include "k8s/controllers/json_access.h"
 
 namespace kaito::actors {
 
@@ -24,6 +26,7 @@ const k8s::resource_ref& kind_resource(const std::string& kind) {
   if (kind == "configmap") return ctl::resources::kConfigMaps;
   if (kind == "service") return ctl::resources::kServices;
   if (kind == "endpoints") return ctl::resources::kEndpoints;
+  if (kind == "endpointslice") return ctl::resources::kEndpointSlices;
   return ctl::resources::kNodes;
 }
 
@@ -31,9 +34,10 @@ supervisor_runtime::supervisor_runtime(const supervisor_options& o)
     : opts(o), client(o.client), reader(*o.client) {
   // controllerrevision, secret, configmap: read caches only (sync_revision lists revisions; pod
   // volumes are projected from secrets and configmaps); their events trigger nothing, a pod
-  // waiting for one is retried on the tick. service, endpoints: the Endpoints controller's.
+  // waiting for one is retried on the tick. service, endpoints, endpointslice: the Endpoints
+  // controller's.
   for (const char* kind : {"workspace", "job", "statefulset", "pod", "node", "controllerrevision",
-                           "secret", "configmap", "service", "endpoints"}) {
+                           "secret", "configmap", "service", "endpoints", "endpointslice"}) {
     informers[kind] = std::make_unique<k8s::informer>(*client, kind_resource(kind), "");
     reader.add(kind_resource(kind), informers[kind].get());
   }
@@ -79,6 +83,11 @@ void enqueue(const caf::actor& a, const supervisor_runtime* rt, const std::strin
         ctl::endpoints_keys_for(old_obj, deleted ? k8s::json() : obj, rt->cache("service").list()));
   } else if (kind == "service" || kind == "endpoints") {
     send_keys(a, "endpoints", {key});
+  } else if (kind == "endpointslice") {  // the Service it belongs to
+    const k8s::json& md = ctl::member(o, "metadata");
+    std::string svc = k8s::string_field(ctl::member(md, "labels"), "kubernetes.io/service-name");
+    if (!svc.empty())
+      send_keys(a, "endpoints", {ctl::make_key(k8s::string_field(md, "namespace"), svc)});
   } else if (kind == "controllerrevision" || kind == "secret" || kind == "configmap") {
     // Read caches (revisions are written by the Workspace reconciler itself; secrets and
     // configmaps feed pod volumes, retried on the tick).

@@ -5,6 +5,7 @@
 #include <map>
 
 #include "k8s/client/api_error.h"
+#include "k8s/controllers/endpoint_slices.h"
 #include "k8s/controllers/json_access.h"
 #include "k8s/controllers/nodes.h"
 #include "k8s/controllers/object_reader.h"
@@ -36,8 +37,9 @@ bool selects(const label_map& selector, const json& pod) {
   return true;
 }
 
-// kube's ShouldPodBeInEndpoints.
-bool in_endpoints(const json& pod, bool include_terminating) {
+}  // namespace
+
+bool pod_in_endpoints(const json& pod, bool include_terminating) {
   if (string_field(member(pod, "status"), "podIP").empty()) return false;
   if (!include_terminating && deleting(pod)) return false;
   std::string policy = string_field(member(pod, "spec"), "restartPolicy");
@@ -46,6 +48,8 @@ bool in_endpoints(const json& pod, bool include_terminating) {
   if (policy == "OnFailure") return phase != "Succeeded";
   return true;
 }
+
+namespace {
 
 // podutil.FindPort: the service port's targetPort in the pod (-1: the pod has no such port).
 int64_t find_port(const json& pod, const json& service_port) {
@@ -91,6 +95,39 @@ json desired_labels(const json& service) {
   return labels;
 }
 
+// The Endpoints object: created, updated when it differs, or deleted (service null).
+status converge_endpoints(const controller_env& env, const std::optional<json>& current,
+                          const std::string& ns, const std::string& name, const json* service,
+                          const std::vector<json>& pods) {
+  if (!service) {
+    if (!current) return {};
+    auto d = env.client->remove(resources::kEndpoints, ns, name);
+    if (!d.ok() && d.error().code() != status_code::not_found) return d.error();
+    return {};
+  }
+  json subsets = desired_endpoint_subsets(*service, pods);
+  json labels = desired_labels(*service);
+  if (!current) {
+    json ep = {{"apiVersion", "v1"},
+               {"kind", "Endpoints"},
+               {"metadata", {{"name", name}, {"namespace", ns}, {"labels", labels}}},
+               {"subsets", subsets}};
+    auto c = env.client->create(resources::kEndpoints, ns, ep);
+    if (!c.ok() && c.error().code() != status_code::already_exists) return c.error();
+    return {};
+  }
+  const json& have = *current;
+  json have_subsets = member(have, "subsets").is_array() ? member(have, "subsets") : json::array();
+  if (have_subsets == subsets && object_member(member(have, "metadata"), "labels") == labels)
+    return {};
+  json next = have;
+  next["subsets"] = subsets;
+  next["metadata"]["labels"] = labels;
+  auto u = env.client->update(resources::kEndpoints, ns, next);
+  if (!u.ok() && u.error().code() != status_code::not_found) return u.error();
+  return {};
+}
+
 result<reconcile_result> reconcile_endpoints_impl(const controller_env& env, const std::string& ns,
                                                   const std::string& name) {
   reader_ref ref(env.reader, env.client);
@@ -99,67 +136,55 @@ result<reconcile_result> reconcile_endpoints_impl(const controller_env& env, con
   if (!svc.ok()) return svc.error();
   auto current = r.get(resources::kEndpoints, ns, name);
   if (!current.ok()) return current.error();
-  if (!*svc) {
-    if (!*current) return reconcile_result{};
-    auto d = env.client->remove(resources::kEndpoints, ns, name);
-    if (!d.ok() && d.error().code() != status_code::not_found) return d.error();
+  if (!*svc) {  // left over: its Endpoints and this controller's slices go
+    KAITO_TRY(converge_endpoints(env, *current, ns, name, nullptr, {}));
+    KAITO_TRY(converge_endpoint_slices(env, r, ns, name, {}));
     return reconcile_result{};
   }
   label_map selector = selector_of(**svc);
   if (selector.empty()) return reconcile_result{};
   auto pods = r.list(resources::kPods, ns, list_query{selector, ""});
   if (!pods.ok()) return pods.error();
-  json subsets = desired_endpoint_subsets(**svc, *pods);
-  json labels = desired_labels(**svc);
-  if (!*current) {
-    json ep = {{"apiVersion", "v1"},
-               {"kind", "Endpoints"},
-               {"metadata", {{"name", name}, {"namespace", ns}, {"labels", labels}}},
-               {"subsets", subsets}};
-    auto c = env.client->create(resources::kEndpoints, ns, ep);
-    if (!c.ok() && c.error().code() != status_code::already_exists) return c.error();
-    return reconcile_result{};
-  }
-  const json& have = **current;
-  json have_subsets = member(have, "subsets").is_array() ? member(have, "subsets") : json::array();
-  if (have_subsets == subsets && object_member(member(have, "metadata"), "labels") == labels)
-    return reconcile_result{};
-  json next = have;
-  next["subsets"] = subsets;
-  next["metadata"]["labels"] = labels;
-  auto u = env.client->update(resources::kEndpoints, ns, next);
-  if (!u.ok() && u.error().code() != status_code::not_found) return u.error();
+  KAITO_TRY(converge_endpoints(env, *current, ns, name, &**svc, *pods));
+  KAITO_TRY(converge_endpoint_slices(env, r, ns, name, desired_endpoint_slices(**svc, *pods)));
   return reconcile_result{};
 }
 
 }  // namespace
 
-json desired_endpoint_subsets(const json& service, const std::vector<json>& pods) {
+json pod_endpoint_ports(const json& service, const json& pod) {
   const json& spec = member(service, "spec");
-  const bool publish_not_ready = member(spec, "publishNotReadyAddresses") == json(true);
   const json& ports = member(spec, "ports");
-  const bool headless = string_field(spec, "clusterIP") == "None";
+  json out = json::array();
+  const int64_t offset = host_port_offset(pod);
+  if (ports.is_array()) {
+    for (const auto& sp : ports) {
+      int64_t port = find_port(pod, sp);
+      if (port < 0) continue;
+      port += offset;
+      if (port < 1 || port > 65535) continue;
+      json p = {{"port", port}, {"protocol", sp.value("protocol", "TCP")}};
+      if (!string_field(sp, "name").empty()) p["name"] = string_field(sp, "name");
+      out.push_back(p);
+    }
+  }
+  const bool portless_headless =
+      string_field(spec, "clusterIP") == "None" && (!ports.is_array() || ports.empty());
+  if (out.empty() && !portless_headless) return json();
+  std::sort(out.begin(), out.end(),
+            [](const json& a, const json& b) { return a.value("name", "") < b.value("name", ""); });
+  return out;
+}
+
+json desired_endpoint_subsets(const json& service, const std::vector<json>& pods) {
+  const bool publish_not_ready =
+      member(member(service, "spec"), "publishNotReadyAddresses") == json(true);
   // Pods with the same resolved ports share one subset: key = the ports' dump.
   std::map<std::string, json> by_ports;
   for (const auto& pod : pods) {
-    if (!in_endpoints(pod, publish_not_ready)) continue;
-    json pod_ports = json::array();
-    const int64_t offset = host_port_offset(pod);
-    if (ports.is_array()) {
-      for (const auto& sp : ports) {
-        int64_t port = find_port(pod, sp);
-        if (port < 0) continue;
-        port += offset;
-        if (port < 1 || port > 65535) continue;
-        json p = {{"port", port}, {"protocol", sp.value("protocol", "TCP")}};
-        if (!string_field(sp, "name").empty()) p["name"] = string_field(sp, "name");
-        pod_ports.push_back(p);
-      }
-    }
-    if (pod_ports.empty() && !(headless && (!ports.is_array() || ports.empty()))) continue;
-    std::sort(pod_ports.begin(), pod_ports.end(), [](const json& a, const json& b) {
-      return a.value("name", "") < b.value("name", "");
-    });
+    if (!pod_in_endpoints(pod, publish_not_ready)) continue;
+    json pod_ports = pod_endpoint_ports(service, pod);
+    if (pod_ports.is_null()) continue;
     json& subset = by_ports[pod_ports.dump()];
     if (subset.is_null()) subset = {{"addresses", json::array()}, {"ports", pod_ports}};
     bool ready = publish_not_ready || pod_ready(pod);

@@ -60,6 +60,7 @@ inline const resource_ref kNodes{"", "v1", "nodes", false};
 inline const resource_ref kPods{"", "v1", "pods", true};
 inline const resource_ref kServices{"", "v1", "services", true};
 inline const resource_ref kEndpoints{"", "v1", "endpoints", true};
+inline const resource_ref kEndpointSlices{"discovery.k8s.io", "v1", "endpointslices", true};
 inline const resource_ref kSecrets{"", "v1", "secrets", true};
 inline const resource_ref kConfigMaps{"", "v1", "configmaps", true};
 inline const resource_ref kEvents{"", "v1", "events", true};

@@ -4,6 +4,7 @@
 // changed, updated when a pod turns ready, deleted with the Service.
 #include "tests/k8s/controllers/controllers_fixture.h"
 
+#include "k8s/controllers/endpoint_slices.h"
 #include "k8s/controllers/endpoints_controller.h"
 
 namespace kaito::k8s::controllers::testing {
@@ -105,6 +106,33 @@ TEST(EndpointKeys, ServicesSelectingThePodBeforeOrAfter) {
             (std::vector<std::string>{"default/svc", "default/svc-y"}));
 }
 
+TEST(EndpointSlices, OneSlicePerPortSetWithConditions) {
+  json svc = service(false);
+  svc["metadata"]["uid"] = "svc-uid";
+  json leaving = pod("c", true, "1");
+  leaving["metadata"]["deletionTimestamp"] = "2026-11-30T00:00:00Z";
+  auto slices = desired_endpoint_slices(svc, {pod("a", true, "1"), pod("b", false), leaving});
+  ASSERT_EQ(slices.size(), 2u);
+  const json& s5001 = slices[0]["ports"][0]["port"] == 5001 ? slices[0] : slices[1];
+  const json& s5000 = slices[0]["ports"][0]["port"] == 5000 ? slices[0] : slices[1];
+  EXPECT_EQ(s5001["addressType"], "IPv4");
+  EXPECT_EQ(s5001["metadata"]["labels"]["kubernetes.io/service-name"], "svc");
+  EXPECT_EQ(s5001["metadata"]["ownerReferences"][0]["uid"], "svc-uid");
+  EXPECT_EQ(s5001["metadata"]["name"].get<std::string>().rfind("svc-", 0), 0u);
+  EXPECT_NE(s5001["metadata"]["name"], s5000["metadata"]["name"]);
+  // Terminating pods stay in slices, flagged; a not-ready pod is neither ready nor serving.
+  ASSERT_EQ(s5001["endpoints"].size(), 2u);
+  EXPECT_EQ(s5001["endpoints"][0]["addresses"][0], "10.0.0.1");
+  EXPECT_EQ(s5001["endpoints"][0]["conditions"],
+            json({{"ready", true}, {"serving", true}, {"terminating", false}}));
+  EXPECT_EQ(s5001["endpoints"][1]["conditions"]["terminating"], true);
+  EXPECT_EQ(s5000["endpoints"][0]["conditions"],
+            json({{"ready", false}, {"serving", false}, {"terminating", false}}));
+  // The same pods give the same names: a re-run finds its own slices.
+  EXPECT_EQ(desired_endpoint_slices(svc, {pod("a", true, "1")})[0]["metadata"]["name"],
+            s5001["metadata"]["name"]);
+}
+
 class EndpointsTest : public ControllersTest {};
 
 TEST_F(EndpointsTest, InferenceServiceEndpointsFollowItsPod) {
@@ -140,6 +168,14 @@ TEST_F(EndpointsTest, InferenceServiceEndpointsFollowItsPod) {
   EXPECT_TRUE(get(res::kEndpoints, "phi-headless")["metadata"]["labels"].contains(
       "service.kubernetes.io/headless"));
 
+  auto slices = list(res::kEndpointSlices, "default", "kubernetes.io/service-name=phi");
+  ASSERT_EQ(slices.size(), 1u);
+  EXPECT_EQ(slices[0]["endpoints"][0]["addresses"][0], "127.0.0.1");
+  EXPECT_EQ(slices[0]["endpoints"][0]["conditions"]["ready"], true);  // publishNotReadyAddresses
+  EXPECT_EQ(slices[0]["endpoints"][0]["conditions"]["serving"], false);
+  EXPECT_EQ(slices[0]["ports"][0]["port"], 5003);
+  EXPECT_EQ(slices[0]["metadata"]["ownerReferences"][0]["name"], "phi");
+
   // Nothing changed: no write.
   std::string rv = get(res::kEndpoints, "phi")["metadata"]["resourceVersion"];
   ASSERT_TRUE(reconcile_endpoints(env_, "default", "phi").ok());
@@ -154,6 +190,10 @@ TEST_F(EndpointsTest, InferenceServiceEndpointsFollowItsPod) {
   ASSERT_TRUE(apply_pod_report(*c_, "default", "phi-0", moved).ok());
   ASSERT_TRUE(reconcile_endpoints(env_, "default", "phi").ok());
   EXPECT_EQ(get(res::kEndpoints, "phi")["subsets"][0]["ports"][0]["port"], 5001);
+  slices = list(res::kEndpointSlices, "default", "kubernetes.io/service-name=phi");
+  ASSERT_EQ(slices.size(), 1u);  // the slice for the old port is gone
+  EXPECT_EQ(slices[0]["ports"][0]["port"], 5001);
+  EXPECT_EQ(slices[0]["endpoints"][0]["conditions"]["serving"], true);
 
   // A Service without a selector is not ours; a deleted Service's Endpoints go.
   json manual = {{"metadata", {{"name", "manual"}}},
@@ -168,6 +208,11 @@ TEST_F(EndpointsTest, InferenceServiceEndpointsFollowItsPod) {
   ASSERT_TRUE(c_->remove(res::kServices, "default", "manual").ok());
   ASSERT_TRUE(reconcile_endpoints(env_, "default", "manual").ok());
   EXPECT_FALSE(exists(res::kEndpoints, "manual"));
+  // The Workspace's Service deleted: the reconcile removes its Endpoints and slices.
+  ASSERT_TRUE(c_->remove(res::kServices, "default", "phi").ok());
+  ASSERT_TRUE(reconcile_endpoints(env_, "default", "phi").ok());
+  EXPECT_FALSE(exists(res::kEndpoints, "phi"));
+  EXPECT_TRUE(list(res::kEndpointSlices, "default", "kubernetes.io/service-name=phi").empty());
 }
 
 }  // namespace
