@@ -62,6 +62,11 @@ expect_has() {
   if [[ "$1" != *"$2"* ]]; then e2e_fail "expected output to contain [$2], got:"$'\n'"$1"; fi
   echo "ok: $2"
 }
+# expect_eq ACTUAL WANT: exactly equal.
+expect_eq() {
+  if [[ "$1" != "$2" ]]; then e2e_fail "expected [$2], got [$1]"; fi
+  echo "ok: $2"
+}
 expect_not_has() {
   if [[ "$1" == *"$2"* ]]; then e2e_fail "expected output not to contain [$2], got:"$'\n'"$1"; fi
 }

@@ -235,7 +235,7 @@ wait_for 120 "the tuning Job completed" \
 wait_for 30 "the Workspace succeeded" \
   sh -c "kubectl get workspace tune-tiny -o jsonpath='{.status.conditions[?(@.type==\"WorkspaceSucceeded\")].status}' | grep -q True"
 msg=$(K get pods -l job-name=tune-tiny -o jsonpath='{.items[0].status.containerStatuses[0].state.terminated.message}')
-expect_has "$msg" "tuned 12 steps over 6 conversations"
+expect_has "$msg" "tuned 12 steps over 6 examples"
 expect_has "$msg" "pushed 127.0.0.1:$REG_PORT/adapters/tune-tiny:v1@sha256:"
 logs=$(K logs -l job-name=tune-tiny --tail=-1)
 expect_has "$logs" "pulling 127.0.0.1:$REG_PORT/kaito/kaito-phi-3-mini-128k-instruct:0.0.1 for phi-3-mini-128k-instruct"
@@ -300,7 +300,7 @@ echo "ok: tuning.input.image gives the same adapter as the URL"
 K delete workspace tune-image > /dev/null
 
 # --- an inference Workspace: its pod serves the preset's model on 5000 + slot (slot 0 here)
-if python3 -c 'import socket; s=socket.socket(); s.bind(("0.0.0.0", 5000))' 2> /dev/null; then
+if python3 -c 'import socket; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("0.0.0.0", 5000))' 2> /dev/null; then
 cat > "$E2E_WORK/inference.yaml" << 'YAML'
 apiVersion: kaito.sh/v1beta1
 kind: Workspace
@@ -324,7 +324,32 @@ answer=$(curl -s http://127.0.0.1:5000/v1/chat/completions -H 'Content-Type: app
   -d '{"model":"phi-3-mini-128k-instruct","messages":[{"role":"user","content":"Color of the sky?"}],"max_tokens":8,"temperature":0}')
 expect_has "$answer" '"object":"chat.completion"'
 expect_has "$answer" '"model":"phi-3-mini-128k-instruct"'
+# The Service routes: its Endpoints name the pod on the machine's address and the port its worker
+# really listens on, and the API server's service proxy reaches it (kubectl get --raw, kubectl
+# proxy), streaming included.
+expect_eq "$(K get pod serve-tiny-0 -o jsonpath='{.status.podIP}')" "127.0.0.1"
+wait_for 20 "the Service's Endpoints list the pod" \
+  sh -c "kubectl get endpoints serve-tiny --no-headers | grep -q '127.0.0.1:5000'"
+expect_eq "$(K get endpoints serve-tiny -o jsonpath='{.subsets[0].addresses[0].targetRef.name}')" "serve-tiny-0"
+expect_has "$(K describe service serve-tiny)" "127.0.0.1:5000"
+expect_has "$(K get --raw /api/v1/namespaces/default/services/serve-tiny:80/proxy/health)" '"status":"Healthy"'
+PROXY_PORT=$(free_port)
+kubectl proxy --port "$PROXY_PORT" > "$E2E_WORK/kubectl-proxy.log" 2>&1 &
+PROXY_PID=$!
+SVC_URL="http://127.0.0.1:$PROXY_PORT/api/v1/namespaces/default/services/serve-tiny:http/proxy"
+wait_for 20 "kubectl proxy reaches the Service" curl -sf -o /dev/null "$SVC_URL/health"
+via_proxy=$(curl -s "$SVC_URL/v1/chat/completions" -H 'Content-Type: application/json' \
+  -d '{"model":"phi-3-mini-128k-instruct","messages":[{"role":"user","content":"Color of the sky?"}],"max_tokens":8,"temperature":0}')
+message() { python3 -c 'import json,sys; print(json.loads(sys.argv[1])["choices"][0]["message"])' "$1"; }
+expect_eq "$(message "$via_proxy")" "$(message "$answer")"
+streamed=$(curl -sN "$SVC_URL/v1/chat/completions" -H 'Content-Type: application/json' \
+  -d '{"model":"phi-3-mini-128k-instruct","messages":[{"role":"user","content":"Color of the sky?"}],"max_tokens":8,"temperature":0,"stream":true}')
+expect_has "$streamed" 'data: [DONE]'
+expect_has "$(curl -s "$SVC_URL/chat" -d '{"prompt":"The sky is","generate_kwargs":{"max_length":12}}')" '"Result":"The sky is'
+kill "$PROXY_PID" 2> /dev/null || true
+echo "ok: the Service routes through the API server's proxy: $(K get endpoints serve-tiny --no-headers)"
 K delete workspace serve-tiny > /dev/null
+wait_for 20 "the Endpoints went with the Service" sh -c "! kubectl get endpoints serve-tiny 2> /dev/null"
 wait_for 30 "the server stopped with its pod" sh -c "! curl -s -m 1 http://127.0.0.1:5000/health"
 
 # --- with the tuned adapter (inference.adapters, pulled with the push secret, strength 0.75):
