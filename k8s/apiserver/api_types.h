@@ -31,10 +31,12 @@ struct api_request {
   std::string body;
   std::string user_agent;  // names the field manager of writes without ?fieldManager=
   // For the proxy subresource: the query as received (still encoded, no '?'), every request
-  // header in arrival order, and the client's address ("" in-process).
+  // header in arrival order, the client's address ("" in-process) and its socket (-1 in-process;
+  // only polled, to notice a client that hangs up before the answer starts).
   std::string raw_query;
   std::vector<std::pair<std::string, std::string>> headers;
   std::string remote_addr;
+  int client_fd = -1;
 };
 
 // The open connection of a streaming response. write() sends one chunk; false once the client is
@@ -46,7 +48,13 @@ class stream_writer {
   // Waits up to timeout_ms for `wake_fd` to become readable (-1: none) or the client to hang up.
   // Returns false when the client is gone or the server is stopping.
   virtual bool wait(int wake_fd, int timeout_ms) = 0;
+  // The body broke off (a proxied backend failed mid-answer): the connection is closed without
+  // the final chunk, so the client sees a truncated answer instead of a complete one.
+  virtual void abort() = 0;
 };
+
+// True when the client on `fd` has hung up or its connection failed (never blocks; -1: false).
+bool client_gone(int fd);
 
 struct api_response {
   int code = 200;

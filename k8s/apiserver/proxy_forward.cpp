@@ -109,7 +109,7 @@ http::request<http::string_body> outgoing(const api_request& req, const std::str
 }
 
 // Reads the final response header (skipping 100 Continue and other informational answers).
-beast::error_code read_head(api_context& ctx, backend& b, bool head_request) {
+beast::error_code read_head(api_context& ctx, backend& b, bool head_request, int client_fd) {
   auto start = steady::now();
   for (int informational = 0; informational < 8; ++informational) {
     b.parser.emplace();
@@ -119,6 +119,8 @@ beast::error_code read_head(api_context& ctx, backend& b, bool head_request) {
     do {
       b.ts->arm_read(kCheckEvery);
       http::read_header(*b.ts, b.buf, *b.parser, ec);
+      if (ec == net::error::timed_out && client_gone(client_fd))
+        return net::error::connection_aborted;  // nobody to answer: drop the backend
     } while (ec == net::error::timed_out && !ctx.stopping.load() &&
              steady::now() - start < kBackendIdle);
     if (ec) return ec;
@@ -147,10 +149,10 @@ void relay(backend& b, stream_writer& out) {
     }
     if (ec == http::error::need_buffer) continue;
     if (ec != net::error::timed_out) {
-      if (ec) return;
+      if (ec) return out.abort();  // broke off mid-body: the client must not see an ending
       continue;
     }
-    if (steady::now() - last > kBackendIdle) return;
+    if (steady::now() - last > kBackendIdle) return out.abort();
     if (!out.wait(fd, static_cast<int>(std::chrono::milliseconds(kCheckEvery).count()))) return;
   }
 }
@@ -207,7 +209,9 @@ api_response forward_to(api_context& ctx, const api_request& req, const proxy_ta
   if (ec)
     return error_response(503, "ServiceUnavailable",
                           reach + "write tcp " + host + ": " + go_error(ec));
-  ec = read_head(ctx, *b, req.method == "HEAD");
+  ec = read_head(ctx, *b, req.method == "HEAD", req.client_fd);
+  if (ec == net::error::connection_aborted)
+    return error_response(502, "BadGateway", "the client left before " + host + " answered");
   if (ec == net::error::timed_out)
     return error_response(504, "Timeout",
                           "the backend " + host + " sent no response header within " +

@@ -18,7 +18,10 @@
 // Errors, as Kubernetes Status objects: cannot connect -> 503 `error trying to reach service:
 // dial tcp IP:PORT: connect: connection refused` (Go's wording for the actual error); a malformed
 // or missing response header -> 502 naming what was wrong; no response header in 10 minutes ->
-// 504. A backend that breaks off mid-body ends the relayed body there. With
+// 504. A backend that breaks off mid-body (or goes quiet for 10 minutes) ends the relayed body
+// there, without the final chunk, so the client sees the answer truncated. A client that hangs up
+// while the backend has not answered yet is noticed within a second and the backend connection
+// closed (the answer is a 502 nobody reads). With
 // server_options::proxy_dial false nothing is dialed: 503 (the request fuzzer).
 //
 // Thread-safety: runs on the calling connection thread; nothing shared.

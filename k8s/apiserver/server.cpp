@@ -93,12 +93,28 @@ class chunk_writer : public stream_writer {
     }
     return true;
   }
+  void abort() override { aborted_ = true; }
+  bool aborted() const { return aborted_; }
 
  private:
   Stream& s_;
   int fd_;
   int stop_fd_;
+  bool aborted_ = false;
 };
+
+}  // namespace
+
+bool client_gone(int fd) {
+  if (fd < 0) return false;
+  pollfd p{fd, POLLIN | POLLRDHUP, 0};
+  if (::poll(&p, 1, 0) <= 0) return false;
+  if (p.revents & (POLLHUP | POLLERR | POLLRDHUP | POLLNVAL)) return true;
+  char c;
+  return (p.revents & POLLIN) && ::recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
+}
+
+namespace {
 
 bool authorized(const http::request<http::string_body>& req, const std::string& token) {
   auto it = req.find(http::field::authorization);
@@ -227,6 +243,7 @@ void api_server::impl::serve_stream(Stream& sock, timed_socket& ts, int fd) {
     beast::error_code peer_ec;
     auto peer = ts.lowest_layer().remote_endpoint(peer_ec);
     if (!peer_ec) req.remote_addr = peer.address().to_string();
+    req.client_fd = fd;
     api_response resp;
     std::string target(hreq.target());
     if (size_t q = target.find('?'); q != std::string::npos) req.raw_query = target.substr(q + 1);
@@ -253,7 +270,7 @@ void api_server::impl::serve_stream(Stream& sock, timed_socket& ts, int fd) {
       if (!ec) {
         chunk_writer<Stream> w(sock, fd, stop_fd);
         resp.stream(w);
-        net::write(sock, http::make_chunk_last(), ec);
+        if (!w.aborted()) net::write(sock, http::make_chunk_last(), ec);
       }
       resp.stream = nullptr;
       break;

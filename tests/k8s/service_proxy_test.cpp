@@ -39,6 +39,8 @@ constexpr const char* kNs = "/api/v1/namespaces/default";
 // request and answers by path:
 //   /stream  chunked {"n":1}\n, then 300 ms later {"n":2}\n (second_sent is set just before)
 //   /drip    a chunk every 20 ms until a write fails (drip_done) or 250 chunks
+//   /broken  chunked {"n":1}\n, then the connection closes without the final chunk
+//   /slow    no answer: waits (up to 5 s) for the proxy to close the connection (slow_closed)
 //   /echo    the request body with the request's Content-Type
 //   /teapot  418
 //   else     200 text/plain "ok", X-Backend: yes, Cache-Control: max-age=5
@@ -65,6 +67,7 @@ class backend {
   std::atomic<bool> second_sent{false};
   std::atomic<bool> drip_done{false};
   std::atomic<int> drip_chunks{0};
+  std::atomic<bool> slow_closed{false};
 
  private:
   void loop() {
@@ -100,12 +103,29 @@ class backend {
       last_ = r;
     }
     std::string path = r.target.substr(0, r.target.find('?'));
-    if (path == "/stream" || path == "/drip") {
+    if (path == "/slow") {
+      s.non_blocking(true);
+      char c;
+      for (int i = 0; i < 250; ++i) {
+        size_t n = s.read_some(net::buffer(&c, 1), ec);
+        if (ec == net::error::eof || (!ec && n == 0)) {
+          slow_closed = true;
+          return;
+        }
+        std::this_thread::sleep_for(20ms);
+      }
+      return;
+    }
+    if (path == "/stream" || path == "/drip" || path == "/broken") {
       std::string head =
           "HTTP/1.1 200 OK\r\nContent-Type: application/x-ndjson\r\n"
           "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n";
       net::write(s, net::buffer(head), ec);
-      if (path == "/stream") {
+      if (path == "/broken") {
+        chunk(s, "{\"n\":1}\n");
+        std::this_thread::sleep_for(100ms);
+        s.close(ec);
+      } else if (path == "/stream") {
         chunk(s, "{\"n\":1}\n");
         std::this_thread::sleep_for(300ms);
         second_sent = true;
@@ -325,6 +345,43 @@ TEST_F(ServiceProxyTest, RelayStopsWhenTheClientLeaves) {
     std::this_thread::sleep_for(20ms);
   EXPECT_TRUE(up_.drip_done.load());
   EXPECT_LT(up_.drip_chunks.load(), 250);  // the backend connection was closed, not drained
+}
+
+TEST_F(ServiceProxyTest, BackendBreakingOffTruncatesTheAnswer) {
+  net::io_context io;
+  tcp::socket s(io);
+  s.connect({net::ip::make_address("127.0.0.1"), srv_->port()});
+  http::request<http::string_body> req{http::verb::get,
+                                       std::string(kNs) + "/services/svc:80/proxy/broken", 11};
+  req.set(http::field::host, "127.0.0.1");
+  req.set(http::field::authorization, std::string("Bearer ") + kToken);
+  http::write(s, req);
+  beast::flat_buffer buf;
+  http::response_parser<http::string_body> p;
+  beast::error_code ec;
+  http::read(s, buf, p, ec);
+  // The first chunk came through, then the answer ends without its final chunk: an error for the
+  // client, not a complete {"n":1} answer.
+  EXPECT_TRUE(ec == http::error::partial_message || ec == net::error::eof) << ec.message();
+  EXPECT_FALSE(p.is_done());
+}
+
+TEST_F(ServiceProxyTest, ClientLeavingBeforeTheAnswerClosesTheBackend) {
+  {
+    net::io_context io;
+    tcp::socket s(io);
+    s.connect({net::ip::make_address("127.0.0.1"), srv_->port()});
+    http::request<http::string_body> req{http::verb::get,
+                                         std::string(kNs) + "/services/svc:80/proxy/slow", 11};
+    req.set(http::field::host, "127.0.0.1");
+    req.set(http::field::authorization, std::string("Bearer ") + kToken);
+    http::write(s, req);
+    std::this_thread::sleep_for(300ms);
+  }  // the client hangs up with no answer yet
+  auto deadline = std::chrono::steady_clock::now() + 4s;
+  while (!up_.slow_closed && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(20ms);
+  EXPECT_TRUE(up_.slow_closed.load());
 }
 
 TEST_F(ServiceProxyTest, PodProxyAddsTheHostPortOffset) {
