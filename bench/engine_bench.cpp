@@ -8,8 +8,10 @@
 //                                    adapter logits, for the PEFT loadability check)
 //   kaito_engine_bench run <dir> [B T gen_prompt gen_new]
 //                                    times forward (base, B*T tokens), forward+backward (LoRA),
-//                                    greedy generation (base, KV cache) and the model's GEMM
-//                                    shapes against cblas_sgemm and OpenBLAS's large-square peak;
+//                                    greedy generation (base, KV cache), 8 concurrent
+//                                    generations one by one vs continuously batched, and the
+//                                    model's GEMM shapes against cblas_sgemm and OpenBLAS's
+//                                    large-square peak;
 //                                    writes <dir>/ours.json and prints a table. Peak RSS is the
 //                                    process's (getrusage) after each phase, in MiB.
 //   kaito_engine_bench profile <dir> forward|train|generate <reps> [B T]
@@ -27,8 +29,10 @@
 #include <fstream>
 #include <functional>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "engine/batch_generator.h"
 #include "engine/generate.h"
 #include "engine/lora_adapter.h"
 #include "engine/model_weights.h"
@@ -253,18 +257,48 @@ int run(const std::string& dir, int64_t B, int64_t T, int64_t gen_prompt, int64_
       2);
   const double rss_gen = peak_rss_mib();
 
+  // Serving: 8 clients at once, one after another through generate() vs decoded together by the
+  // batch_generator (continuous batching), greedy, the same prompts; aggregate tokens/s.
+  constexpr int kClients = 8;
+  std::vector<std::vector<int32_t>> prompts;
+  for (int i = 0; i < kClients; ++i) prompts.push_back(token_ids(gen_prompt, 100 + i, V));
+  size_t seq_tokens = 0, batched_tokens = 0;
+  const double sequential = seconds(
+      [&] {
+        seq_tokens = 0;
+        for (const auto& p : prompts)
+          seq_tokens += generate_greedy(m, nullptr, p, go).value().size();
+      },
+      1);
+  batch_generator batcher(m, {.max_batch = kClients});
+  const double batched = seconds(
+      [&] {
+        std::vector<std::thread> clients;
+        std::vector<size_t> got(kClients, 0);
+        for (int i = 0; i < kClients; ++i)
+          clients.emplace_back(
+              [&, i] { got[i] = batcher.generate(prompts[i], go).value().size(); });
+        for (auto& t : clients) t.join();
+        batched_tokens = 0;
+        for (size_t g : got) batched_tokens += g;
+      },
+      1);
+
   const double tokens = static_cast<double>(B * T);
   std::string json = "{\n";
-  char line[512];
-  std::snprintf(line, sizeof line,
-                "  \"B\": %lld, \"T\": %lld, \"gen_prompt\": %lld, \"gen_new\": %zu,\n"
-                "  \"load_s\": %.3f, \"rss_load_mib\": %.1f,\n"
-                "  \"forward_tok_s\": %.2f, \"forward_rss_mib\": %.1f,\n"
-                "  \"fwd_bwd_tok_s\": %.2f, \"fwd_bwd_rss_mib\": %.1f,\n"
-                "  \"generate_tok_s\": %.2f, \"generate_rss_mib\": %.1f,\n",
-                (long long)B, (long long)T, (long long)gen_prompt, produced, load_s, rss_load,
-                tokens / fwd, rss_fwd, tokens / fwd_bwd, rss_train,
-                static_cast<double>(produced) / gen, rss_gen);
+  char line[768];
+  std::snprintf(
+      line, sizeof line,
+      "  \"B\": %lld, \"T\": %lld, \"gen_prompt\": %lld, \"gen_new\": %zu,\n"
+      "  \"load_s\": %.3f, \"rss_load_mib\": %.1f,\n"
+      "  \"forward_tok_s\": %.2f, \"forward_rss_mib\": %.1f,\n"
+      "  \"fwd_bwd_tok_s\": %.2f, \"fwd_bwd_rss_mib\": %.1f,\n"
+      "  \"generate_tok_s\": %.2f, \"generate_rss_mib\": %.1f,\n"
+      "  \"serve_clients\": %d, \"serve_sequential_tok_s\": %.2f,"
+      " \"serve_batched_tok_s\": %.2f,\n",
+      (long long)B, (long long)T, (long long)gen_prompt, produced, load_s, rss_load, tokens / fwd,
+      rss_fwd, tokens / fwd_bwd, rss_train, static_cast<double>(produced) / gen, rss_gen, kClients,
+      static_cast<double>(seq_tokens) / sequential, static_cast<double>(batched_tokens) / batched);
   json += line;
   json += gemm_table(B * T, m.config);
 #if KAITO_HAVE_BLAS

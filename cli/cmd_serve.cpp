@@ -139,6 +139,10 @@ void add_serve_command(CLI::App& app) {
   cmd->add_option("--chat-template", f->model.chat_template_path,
                   "A .jinja chat template instead of tokenizer_config.json's")
       ->check(CLI::ExistingFile);
+  cmd->add_option("--max-batch", f->model.max_batch,
+                  "Answers decoded together, continuous batching (default 8); more concurrent "
+                  "requests wait for a slot")
+      ->check(CLI::Range(1, 256));
   cmd->add_option("--host", f->host, "Address to listen on (default 127.0.0.1)");
   cmd->add_option("--port", f->port, "TCP port (default 5000, Kaito's; 0: any free port)")
       ->check(CLI::Range(0, 65535));

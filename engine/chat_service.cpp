@@ -73,6 +73,7 @@ struct stop_filter {
 }  // namespace
 
 result<std::unique_ptr<chat_service>> chat_service::load(const chat_service_config& cfg) {
+  if (cfg.max_batch < 1) return invalid_argument("must be at least 1", "max_batch");
   std::unique_ptr<chat_service> s(new chat_service());
   const std::string& dir = cfg.model_dir;
   KAITO_ASSIGN_OR_RETURN(s->model_, load_model(dir));
@@ -103,6 +104,8 @@ result<std::unique_ptr<chat_service>> chat_service::load(const chat_service_conf
     if (e >= 0 && e < s->model_->config.vocab_size &&
         std::find(s->end_tokens_.begin(), s->end_tokens_.end(), e) == s->end_tokens_.end())
       s->end_tokens_.push_back(static_cast<int32_t>(e));
+  s->batcher_ = std::make_unique<batch_generator>(
+      *s->model_, batch_generator_options{.max_batch = cfg.max_batch});
   return s;
 }
 
@@ -168,8 +171,7 @@ result<chat_answer> chat_service::run(const std::vector<int32_t>& prompt, const 
     if (!safe.empty() && on_piece && !on_piece(safe)) client_gone = true;
     return !stops.stopped && !client_gone;
   };
-  std::lock_guard<std::mutex> lock(mu_);
-  auto out = generate(*model_, nullptr, prompt, g);
+  auto out = batcher_->generate(prompt, g);
   if (!out.ok()) return out.error();
   KAITO_TRY(failure);
   if (!stops.stopped && !client_gone) {  // what was held back for a stop string that never came

@@ -16,8 +16,9 @@
 // complete_text continues a plain prompt (Kaito's legacy /chat "prompt" form).
 // Errors name the file and field (loading) or the message (answering); a prompt longer than the
 // model's context is invalid_argument naming "messages".
-// Thread-safety: chat / complete_text may be called from several threads; they take turns (one
-// generation at a time uses every core).
+// Thread-safety: chat / complete_text may be called from several threads at once: their answers
+// are decoded together, up to max_batch at a time (continuous batching, batch_generator.h); the
+// others wait for a slot. An answer does not depend on what else is running.
 #pragma once
 
 #include <cstdint>
@@ -30,6 +31,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/status.h"
+#include "engine/batch_generator.h"
 #include "engine/chat_template.h"
 #include "engine/model_weights.h"
 #include "engine/sampling.h"
@@ -46,6 +48,7 @@ struct chat_service_config {
   // which then truncates it to the largest adapter rank: equal for one adapter).
   std::vector<float> adapter_strengths;
   std::string chat_template_path;  // "" = tokenizer_config.json's chat_template
+  int64_t max_batch = 8;           // concurrent answers decoded together (batch_generator.h)
 };
 
 struct chat_options {
@@ -85,7 +88,7 @@ class chat_service {
   std::unique_ptr<chat_template> template_;
   hf_tokenizer_config tok_config_;
   std::vector<int32_t> end_tokens_;
-  mutable std::mutex mu_;
+  std::unique_ptr<batch_generator> batcher_;  // declared last: stops before the model goes
 };
 
 }  // namespace kaito::engine

@@ -85,6 +85,21 @@ again = c.chat.completions.create(model="tiny-chat", messages=msgs, max_tokens=1
 again2 = c.chat.completions.create(model="tiny-chat", messages=msgs, max_tokens=12, temperature=0.8, seed=7)
 assert again.choices[0].message.content == again2.choices[0].message.content
 print("seeded sampling repeats")
+# Concurrent clients are decoded together (continuous batching): each answer is the one it gets
+# alone, greedy and seeded, streamed or not.
+import concurrent.futures
+def ask(i):
+    if i % 3 == 0:
+        return c.chat.completions.create(model="tiny-chat", messages=msgs, max_tokens=12, temperature=0).choices[0].message.content
+    if i % 3 == 1:
+        return c.chat.completions.create(model="tiny-chat", messages=msgs, max_tokens=12, temperature=0.8, seed=7).choices[0].message.content
+    return "".join(ch.choices[0].delta.content or "" for ch in c.chat.completions.create(
+        model="tiny-chat", messages=msgs, max_tokens=12, temperature=0, stream=True) if ch.choices)
+with concurrent.futures.ThreadPoolExecutor(12) as pool:
+    answers = list(pool.map(ask, range(12)))
+for i, a in enumerate(answers):
+    assert a == (again.choices[0].message.content if i % 3 == 1 else text), (i, a)
+print("12 concurrent answers equal the lone ones")
 print("models:", [m.id for m in c.models.list()])
 try:
     c.chat.completions.create(model="other", messages=msgs)
@@ -102,6 +117,7 @@ has "$out" "greedy equals streamed:"
 has "$out" "include_usage:"
 has "$out" "completions:"
 has "$out" "seeded sampling repeats"
+has "$out" "12 concurrent answers equal the lone ones"
 has "$out" "models: ['tiny-chat']"
 has "$out" "wrong model: 404"
 has "$out" "bad field: 400 temperature"

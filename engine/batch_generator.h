@@ -1,0 +1,67 @@
+// batch_generator: continuous batching for a served model. Many callers generate at once; one
+// decode thread runs every active sequence's next token as one batch (kv_decode.h's
+// decode_batch: each weight read once per step for all of them), so N concurrent requests cost
+// about one request's memory traffic per token instead of N.
+//
+//   batch_generator g(model, {.max_batch = 8});
+//   auto out = g.generate(prompt, opt);   // blocks; same contract as engine::generate()
+//
+// Scheduling: a new request waits until a batch slot is free, then the decode thread prefills its
+// prompt in one chunk (the running batch pauses for that prefill) and it joins the next step.
+// Each step samples every sequence's next token from its own logits with its own sampling params
+// and draw index, so an answer does not depend on what else runs: greedy answers equal
+// generate()'s token for token (up to GEMM summation order in the logits). A sequence leaves at
+// a stop token, max_new_tokens, max_position_embeddings, or when its on_token returns false;
+// longrope sequences crossing original_max_position_embeddings are re-prefilled alone.
+// Callbacks (on_token) run on the caller's own thread, fed from a queue, so a slow client never
+// stalls the batch; the decode thread may run a token or two past an on_token that returns
+// false, and those are dropped (the answer ends exactly at that token, as with generate()).
+//
+// Thread-safety: generate() may be called from any number of threads; the model must outlive the
+// generator. The destructor ends every running generation with `unavailable` and joins the thread.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "base/status.h"
+#include "engine/generate.h"
+#include "engine/model_weights.h"
+
+namespace kaito::engine {
+
+struct batch_generator_options {
+  int64_t max_batch = 8;  // sequences decoded together; more wait for a slot
+};
+
+class batch_generator {
+ public:
+  batch_generator(const model& m, batch_generator_options o);
+  ~batch_generator();
+  batch_generator(const batch_generator&) = delete;
+  batch_generator& operator=(const batch_generator&) = delete;
+
+  result<std::vector<int32_t>> generate(const std::vector<int32_t>& prompt,
+                                        const generate_options& opt);
+
+  struct request;  // one generation, shared by its caller and the decode thread
+
+ private:
+  void loop();
+  void admit(const std::shared_ptr<request>& r);
+
+  const model& m_;
+  batch_generator_options o_;
+  std::mutex mu_;
+  std::condition_variable wake_;
+  std::deque<std::shared_ptr<request>> waiting_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+}  // namespace kaito::engine

@@ -1,0 +1,158 @@
+// KV-cache forward steps; see kv_decode.h.
+#include "engine/kv_decode.h"
+
+#include <cmath>
+#include <cstring>
+
+#include "engine/transformer.h"
+#include "kernels/attention.h"
+#include "kernels/embedding.h"
+#include "kernels/gemm.h"
+#include "kernels/rmsnorm.h"
+#include "kernels/rope.h"
+#include "kernels/swiglu.h"
+
+namespace kaito::engine {
+
+namespace {
+
+using fvec = std::vector<float>;
+
+bool uses_long_factors(const model_config& c, int64_t seq_len) {
+  return c.rope.kind == rope_type::longrope && seq_len > c.rope.original_max_position_embeddings;
+}
+
+// The new tokens of one sequence: rows [row, row + n) of the step, appended to `cache`.
+struct span {
+  kv_cache* cache;
+  int64_t row, n;
+};
+
+// Runs every span's new tokens through the model as one (R, C) activation; logits gets, per span,
+// the logits of its last row ((spans, V)).
+status forward_spans(const model& m, const lora_adapter* lora, const std::vector<span>& spans,
+                     const std::vector<int32_t>& ids, fvec* logits) {
+  const model_config& c = m.config;
+  const model_weights& w = m.weights;
+  const int64_t C = c.hidden_size, I = c.intermediate_size, NH = c.num_heads;
+  const int64_t NKV = c.num_kv_heads, HS = c.head_dim, V = c.vocab_size, RD = c.rope.rotary_dim;
+  const int64_t qd = NH * HS, kvd = NKV * HS, QKV = qd + 2 * kvd;
+  const int64_t R = static_cast<int64_t>(ids.size()), S = static_cast<int64_t>(spans.size());
+  const float eps = static_cast<float>(c.rms_norm_eps);
+  // RoPE tables row by row: each sequence at its own positions and with its own longrope choice.
+  fvec cos(static_cast<size_t>(R * RD)), sin(cos.size());
+  for (const span& s : spans) {
+    const int64_t L = s.cache->len, Tt = L + s.n;
+    std::vector<int32_t> pos(static_cast<size_t>(s.n));
+    for (int64_t i = 0; i < s.n; ++i) pos[static_cast<size_t>(i)] = static_cast<int32_t>(L + i);
+    fvec sc, ss;
+    KAITO_TRY(rope_tables(c, pos, Tt, &sc, &ss));
+    std::memcpy(cos.data() + s.row * RD, sc.data(), sizeof(float) * sc.size());
+    std::memcpy(sin.data() + s.row * RD, ss.data(), sizeof(float) * ss.size());
+    s.cache->long_rope = uses_long_factors(c, Tt);
+  }
+  std::vector<lora_acts> acts(lora ? lora->modules.size() : 0);
+  const forward_options eval;
+
+  fvec x(static_cast<size_t>(R * C)), xn(x.size()), rstd(static_cast<size_t>(R)), scratch;
+  embedding_forward_cpu(x.data(), ids.data(), w.embed.data(), R, V, C);
+  for (int64_t l = 0; l < c.num_layers; ++l) {
+    const layer_weights& lw = w.layers[static_cast<size_t>(l)];
+    rmsnorm_forward_cpu(xn.data(), rstd.data(), x.data(), lw.input_norm.data(), R, C, eps);
+    fvec qkv(static_cast<size_t>(R * QKV));
+    gemm_forward_cpu(qkv.data(), xn.data(), lw.qkv.materialize(scratch), lw.qkv.bias_or_null(), R,
+                     C, QKV);
+    if (lora)
+      lora_site_forward(*lora, l, lora_site::qkv, xn.data(), R, qkv.data(), QKV, eval, acts);
+    fvec q(static_cast<size_t>(R * qd)), k(static_cast<size_t>(R * kvd)), v(k.size());
+    for (int64_t n = 0; n < R; ++n) {
+      std::memcpy(q.data() + n * qd, qkv.data() + n * QKV, sizeof(float) * size_t(qd));
+      std::memcpy(k.data() + n * kvd, qkv.data() + n * QKV + qd, sizeof(float) * size_t(kvd));
+      std::memcpy(v.data() + n * kvd, qkv.data() + n * QKV + qd + kvd, sizeof(float) * size_t(kvd));
+    }
+    rope_forward_cpu(q.data(), q.data(), cos.data(), sin.data(), R, NH, HS, RD);
+    rope_forward_cpu(k.data(), k.data(), cos.data(), sin.data(), R, NKV, HS, RD);
+    fvec att(static_cast<size_t>(R * qd));
+    for (const span& s : spans) {
+      fvec& ck = s.cache->k[static_cast<size_t>(l)];
+      fvec& cv = s.cache->v[static_cast<size_t>(l)];
+      ck.insert(ck.end(), k.begin() + s.row * kvd, k.begin() + (s.row + s.n) * kvd);
+      cv.insert(cv.end(), v.begin() + s.row * kvd, v.begin() + (s.row + s.n) * kvd);
+      // The span's queries (positions len..Tt-1) against its Tt cached keys: O(n * Tt).
+      const int64_t Tt = s.cache->len + s.n;
+      attention_forward_cached_cpu(att.data() + s.row * qd, nullptr, q.data() + s.row * qd,
+                                   ck.data(), cv.data(), 1, s.n, Tt, Tt, NH, NKV, HS,
+                                   1.0f / std::sqrt(static_cast<float>(HS)),
+                                   c.layer_window[static_cast<size_t>(l)]);
+    }
+    fvec o(static_cast<size_t>(R * C));
+    gemm_forward_cpu(o.data(), att.data(), lw.o.materialize(scratch), lw.o.bias_or_null(), R, qd,
+                     C);
+    if (lora) lora_site_forward(*lora, l, lora_site::o, att.data(), R, o.data(), C, eval, acts);
+    for (size_t i = 0; i < x.size(); ++i) x[i] += o[i];
+    rmsnorm_forward_cpu(xn.data(), rstd.data(), x.data(), lw.post_norm.data(), R, C, eps);
+    fvec gu(static_cast<size_t>(R * 2 * I)), act(static_cast<size_t>(R * I));
+    gemm_forward_cpu(gu.data(), xn.data(), lw.gate_up.materialize(scratch), nullptr, R, C, 2 * I);
+    if (lora)
+      lora_site_forward(*lora, l, lora_site::gate_up, xn.data(), R, gu.data(), 2 * I, eval, acts);
+    swiglu_forward_cpu(act.data(), gu.data(), gu.data() + I, R, I, 2 * I);
+    gemm_forward_cpu(o.data(), act.data(), lw.down.materialize(scratch), nullptr, R, I, C);
+    if (lora) lora_site_forward(*lora, l, lora_site::down, act.data(), R, o.data(), C, eval, acts);
+    for (size_t i = 0; i < x.size(); ++i) x[i] += o[i];
+  }
+  for (const span& s : spans) s.cache->len += s.n;
+  // The head on each span's last row only.
+  fvec last(static_cast<size_t>(S * C)), last_n(last.size()), r(static_cast<size_t>(S));
+  for (int64_t i = 0; i < S; ++i) {
+    const span& s = spans[static_cast<size_t>(i)];
+    std::memcpy(last.data() + i * C, x.data() + (s.row + s.n - 1) * C, sizeof(float) * size_t(C));
+  }
+  rmsnorm_forward_cpu(last_n.data(), r.data(), last.data(), w.final_norm.data(), S, C, eps);
+  logits->assign(static_cast<size_t>(S * V), 0.0f);
+  gemm_forward_cpu(logits->data(), last_n.data(), w.lm_head(), nullptr, S, C, V);
+  return {};
+}
+
+}  // namespace
+
+void reset_cache(kv_cache& cache, int64_t layers) {
+  cache.k.assign(static_cast<size_t>(layers), {});
+  cache.v.assign(static_cast<size_t>(layers), {});
+  cache.len = 0;
+  cache.long_rope = false;
+}
+
+status check_prompt(const model_config& c, const std::vector<int32_t>& prompt) {
+  if (prompt.empty()) return invalid_argument("the prompt is empty", "prompt");
+  for (size_t i = 0; i < prompt.size(); ++i)
+    if (prompt[i] < 0 || prompt[i] >= c.vocab_size)
+      return invalid_argument("token id out of range", "prompt[" + std::to_string(i) + "]");
+  if (static_cast<int64_t>(prompt.size()) > c.max_position_embeddings)
+    return invalid_argument("prompt longer than max_position_embeddings", "prompt");
+  return {};
+}
+
+bool needs_reprefill(const model_config& c, const kv_cache& cache, int64_t seq_len) {
+  return uses_long_factors(c, seq_len) != cache.long_rope;
+}
+
+status prefill(const model& m, const lora_adapter* lora, kv_cache& cache, const int32_t* ids,
+               int64_t P, std::vector<float>* logits) {
+  if (P <= 0) return invalid_argument("nothing to prefill", "prompt");
+  return forward_spans(m, lora, {span{&cache, 0, P}}, std::vector<int32_t>(ids, ids + P), logits);
+}
+
+status decode_batch(const model& m, const lora_adapter* lora, const std::vector<kv_cache*>& caches,
+                    const std::vector<int32_t>& ids, std::vector<float>* logits) {
+  if (caches.size() != ids.size() || caches.empty())
+    return invalid_argument("one token per cache, at least one", "ids");
+  std::vector<span> spans;
+  for (size_t b = 0; b < caches.size(); ++b) {
+    if (caches[b]->len == 0 || needs_reprefill(m.config, *caches[b], caches[b]->len + 1))
+      return invalid_argument("cache " + std::to_string(b) + " needs a prefill first", "caches");
+    spans.push_back({caches[b], static_cast<int64_t>(b), 1});
+  }
+  return forward_spans(m, lora, spans, ids, logits);
+}
+
+}  // namespace kaito::engine
