@@ -8,9 +8,11 @@
 
 #include "actors/http_server.h"
 #include "actors/image_inputs.h"
+#include "actors/inference_config.h"
 #include "actors/inference_routes.h"
 #include "base/log.h"
 #include "engine/chat_service.h"
+#include "engine/file_text.h"
 
 namespace kaito::actors {
 
@@ -39,6 +41,21 @@ status run_serve_unit(const serve_args& a, const serve_unit_env& env,
     c.adapter_dirs.push_back(adapter_dir);
     c.adapter_strengths.push_back(ad.strength);
   }
+  // Kaito's inference ConfigMap (inference.config), when the pod mounts one.
+  KAITO_ASSIGN_OR_RETURN(auto cfg_yaml, engine::read_text_if_present(
+                                            under_root(env.root, a.config_file), "--config-file"));
+  std::string notes;
+  if (cfg_yaml) {
+    auto eff = apply_inference_config(*cfg_yaml, &c);
+    if (!eff.ok())
+      return status(
+          eff.error().code(), eff.error().message(),
+          a.config_file + (eff.error().where().empty() ? "" : ": ") + eff.error().where());
+    notes = "; max-num-seqs " + std::to_string(c.max_batch);
+    if (c.max_model_len > 0) notes += ", max-model-len " + std::to_string(c.max_model_len);
+    for (size_t i = 0; i < eff->ignored.size(); ++i)
+      notes += (i ? ", " : "; not applied: ") + eff->ignored[i];
+  }
   log_info(logger("serve"), "loading",
            {{"preset", a.preset}, {"dir", dir}, {"adapters", std::to_string(a.adapters.size())}});
   KAITO_ASSIGN_OR_RETURN(auto service, engine::chat_service::load(c));
@@ -53,7 +70,7 @@ status run_serve_unit(const serve_args& a, const serve_unit_env& env,
            {{"preset", a.preset}, {"port", std::to_string(server->port())}});
   if (on_ready)
     on_ready("serving " + a.preset + " on :" + std::to_string(server->port()) +
-             " (POST /v1/chat/completions, /chat; GET /health)");
+             " (POST /v1/chat/completions, /chat; GET /health)" + notes);
   while (!cancel.load()) std::this_thread::sleep_for(std::chrono::milliseconds(20));
   server->stop();
   return {};

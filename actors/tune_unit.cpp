@@ -51,15 +51,6 @@ result<std::vector<std::string>> dataset_files(const std::vector<std::string>& w
   return files;
 }
 
-// The file's bytes; nullopt when it does not exist; the read error naming `field` otherwise.
-result<std::optional<std::string>> read_if_present(const std::string& path,
-                                                   const std::string& field) {
-  auto text = engine::read_text(path);
-  if (text.ok()) return std::optional<std::string>(std::move(*text));
-  if (text.error().code() == status_code::not_found) return std::optional<std::string>();
-  return status(text.error().code(), text.error().message(), field + ": " + path);
-}
-
 std::string loss_text(double x) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.4f", x);
@@ -86,7 +77,8 @@ result<tune_unit_result> run_tune_unit(
   art::push_options push;
   push.cancel = &cancel;
   const std::string docker_config = under_root(env.root, a.docker_config);
-  KAITO_ASSIGN_OR_RETURN(auto cfg_text, read_if_present(docker_config, "--docker-config"));
+  KAITO_ASSIGN_OR_RETURN(auto cfg_text,
+                         engine::read_text_if_present(docker_config, "--docker-config"));
   if (cfg_text) {
     KAITO_ASSIGN_OR_RETURN(push.credentials,
                            art::credentials_for(*cfg_text, ref.registry, a.docker_config));
@@ -123,8 +115,8 @@ result<tune_unit_result> run_tune_unit(
   job.data_paths = *files;
   job.qlora = a.method == "qlora";
   std::string results = a.results_dir;
-  KAITO_ASSIGN_OR_RETURN(auto cfg_yaml,
-                         read_if_present(under_root(env.root, a.config_file), "--config-file"));
+  KAITO_ASSIGN_OR_RETURN(auto cfg_yaml, engine::read_text_if_present(
+                                            under_root(env.root, a.config_file), "--config-file"));
   std::string notes;
   if (cfg_yaml) {
     auto eff = apply_training_config(*cfg_yaml, &job);

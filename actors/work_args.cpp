@@ -160,6 +160,9 @@ result<bool> serve_flag(serve_args& v, const std::string& flag, const std::strin
   } else if (flag == "--pull-secret") {
     KAITO_TRY(check_absolute(flag, value));
     v.pull_secrets.push_back(value);
+  } else if (flag == "--config-file") {
+    KAITO_TRY(check_absolute(flag, value));
+    v.config_file = value;
   } else {
     return false;
   }

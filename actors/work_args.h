@@ -28,6 +28,9 @@
 //                              into /mnt/adapter/NAME and merged; NAME a DNS-1123 name, once
 //     --adapter-strength=NAME=S inference.adapters[].strength, a number in [0, 1] (default 1)
 //     --pull-secret=PATH       repeatable, as for tune: credentials for the adapter images
+//     --config-file=PATH       Kaito's inference_config.yaml (default
+//                              /mnt/config/inference_config.yaml; absent: the defaults;
+//                              actors/inference_config.h)
 //     --adapter-volume=NAME    unimplemented, naming inference.adapters
 // The other paths are container paths, resolved under the unit's root (work_unit.root). A
 // flag a task does not take, an unknown flag, a missing value or a bad number is
@@ -69,6 +72,7 @@ struct serve_args {
   std::vector<adapter_source> adapters;   // in flag order: merged in this order
   std::vector<std::string> pull_secrets;  // docker config files for the adapter images
   std::vector<std::pair<std::string, float>> strengths;  // as given; folded into adapters
+  std::string config_file = "/mnt/config/inference_config.yaml";
 };
 
 struct work_args {

@@ -74,6 +74,7 @@ struct stop_filter {
 
 result<std::unique_ptr<chat_service>> chat_service::load(const chat_service_config& cfg) {
   if (cfg.max_batch < 1) return invalid_argument("must be at least 1", "max_batch");
+  if (cfg.max_model_len < 0) return invalid_argument("must not be negative", "max_model_len");
   std::unique_ptr<chat_service> s(new chat_service());
   const std::string& dir = cfg.model_dir;
   KAITO_ASSIGN_OR_RETURN(s->model_, load_model(dir));
@@ -104,6 +105,8 @@ result<std::unique_ptr<chat_service>> chat_service::load(const chat_service_conf
     if (e >= 0 && e < s->model_->config.vocab_size &&
         std::find(s->end_tokens_.begin(), s->end_tokens_.end(), e) == s->end_tokens_.end())
       s->end_tokens_.push_back(static_cast<int32_t>(e));
+  s->context_ = s->model_->config.max_position_embeddings;
+  if (cfg.max_model_len > 0) s->context_ = std::min(s->context_, cfg.max_model_len);
   s->batcher_ = std::make_unique<batch_generator>(
       *s->model_, batch_generator_options{.max_batch = cfg.max_batch});
   return s;
@@ -133,7 +136,7 @@ result<chat_answer> chat_service::complete_text(const std::string& prompt, const
 
 result<chat_answer> chat_service::run(const std::vector<int32_t>& prompt, const chat_options& o,
                                       const piece_sink& on_piece) const {
-  const int64_t ctx = model_->config.max_position_embeddings;
+  const int64_t ctx = context_;
   if (prompt.empty()) return invalid_argument("the prompt renders to no tokens", "messages");
   if (static_cast<int64_t>(prompt.size()) >= ctx)
     return invalid_argument("the prompt is " + std::to_string(prompt.size()) +

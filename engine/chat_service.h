@@ -49,6 +49,7 @@ struct chat_service_config {
   std::vector<float> adapter_strengths;
   std::string chat_template_path;  // "" = tokenizer_config.json's chat_template
   int64_t max_batch = 8;           // concurrent answers decoded together (batch_generator.h)
+  int64_t max_model_len = 0;  // > 0: the context served, at most the model's (vLLM max-model-len)
 };
 
 struct chat_options {
@@ -75,7 +76,8 @@ class chat_service {
   result<chat_answer> complete_text(const std::string& prompt, const chat_options& o,
                                     const piece_sink& on_piece = {}) const;
 
-  int64_t context_length() const { return model_->config.max_position_embeddings; }
+  // The context served: the model's max_position_embeddings, or max_model_len when smaller.
+  int64_t context_length() const { return context_; }
   const std::vector<int32_t>& end_tokens() const { return end_tokens_; }
 
  private:
@@ -88,6 +90,7 @@ class chat_service {
   std::unique_ptr<chat_template> template_;
   hf_tokenizer_config tok_config_;
   std::vector<int32_t> end_tokens_;
+  int64_t context_ = 0;
   std::unique_ptr<batch_generator> batcher_;  // declared last: stops before the model goes
 };
 

@@ -26,4 +26,12 @@ status in_file(const status& st, const std::string& file) {
   return status(st.code(), st.message(), where);
 }
 
+result<std::optional<std::string>> read_text_if_present(const std::string& path,
+                                                        const std::string& field) {
+  auto text = read_text(path);
+  if (text.ok()) return std::optional<std::string>(std::move(*text));
+  if (text.error().code() == status_code::not_found) return std::optional<std::string>();
+  return status(text.error().code(), text.error().message(), field + ": " + path);
+}
+
 }  // namespace kaito::engine

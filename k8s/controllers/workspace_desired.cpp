@@ -296,6 +296,14 @@ json build_inference_statefulset(const json& ws, const workspace_facts& f, int64
   if (self_test) args = {"--task=serve-self-test"};
   json tmpl = build_pod_template(f, args);
   if (!self_test) add_pull_secrets(secrets, tmpl);
+  // Kaito's inference ConfigMap (vLLM settings) at /mnt/config, as its StatefulSet mounts it.
+  const std::string config = string_field(member(ws, "inference"), "config");
+  if (!self_test && !config.empty()) {
+    tmpl["spec"]["volumes"].push_back(
+        {{"name", "config-volume"}, {"configMap", {{"name", config}}}});
+    tmpl["spec"]["containers"][0]["volumeMounts"].push_back(
+        {{"name", "config-volume"}, {"mountPath", "/mnt/config"}});
+  }
   tmpl["spec"]["restartPolicy"] = "Always";
   return {{"apiVersion", "apps/v1"},
           {"kind", "StatefulSet"},

@@ -10,10 +10,11 @@
 // runs the device burn-in `--task=self-test --duration-seconds=N` instead (a node check; the e2e
 // tests of the runtime use it). The inference StatefulSet's container runs `kaito worker
 // --task=serve --preset=<preset> --port=5000` (actors/serve_unit.h: the preset's model served
-// with Kaito's endpoints; inference.adapters passed as --adapter-image, which the worker refuses
-// by name until it pulls images), or with that annotation `--task=serve-self-test`. Everything else
-// (names, labels, annotations, owner references, node selector, GPU requests from the SKU table,
-// services) has Kaito's shape (kaito.md 3.3, 3.4).
+// with Kaito's endpoints; inference.adapters passed as --adapter-image, pulled and merged by the
+// worker; inference.config, when set, mounted at /mnt/config, whose inference_config.yaml the
+// worker applies: actors/inference_config.h), or with that annotation `--task=serve-self-test`.
+// Everything else (names, labels, annotations, owner references, node selector, GPU requests from
+// the SKU table, services) has Kaito's shape (kaito.md 3.3, 3.4).
 //
 // Thread-safety: pure functions.
 #pragma once

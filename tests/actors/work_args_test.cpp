@@ -75,6 +75,13 @@ TEST(ServeArgs, ParsesAnInferencePodsFlags) {
   EXPECT_EQ(w->task, "serve");
   EXPECT_EQ(w->serve.preset, "phi-3-mini-128k-instruct");
   EXPECT_EQ(w->serve.port, 5000);
+  EXPECT_EQ(w->serve.config_file, "/mnt/config/inference_config.yaml");
+  EXPECT_EQ(parse_work_args({"--task=serve", "--preset=p", "--config-file=/etc/ic.yaml"})
+                ->serve.config_file,
+            "/etc/ic.yaml");
+  EXPECT_EQ(
+      parse_work_args({"--task=serve", "--preset=p", "--config-file=rel.yaml"}).error().where(),
+      "--config-file");
   EXPECT_EQ(parse_work_args({"--task=serve"}).error().where(), "--preset");
   EXPECT_EQ(parse_work_args({"--task=serve", "--preset=p", "--port=0"}).error().where(), "--port");
   EXPECT_EQ(parse_work_args({"--task=serve", "--preset=p", "--input-url=x"}).error().where(),

@@ -163,6 +163,26 @@ TEST(ChatService, LengthLimitsAndErrors) {
   auto big = s->chat(question(std::string(2000, 'a')), chat_options{});
   ASSERT_FALSE(big.ok());
   EXPECT_EQ(big.error().where(), "messages");
+  // vLLM's max-model-len: a smaller served context refuses longer prompts and ends answers at it.
+  {
+    chat_service_config c;
+    c.model_dir = dir;
+    c.max_model_len = 24;
+    c.max_batch = 2;
+    auto small = chat_service::load(c);
+    ASSERT_TRUE(small.ok()) << small.error().to_string();
+    EXPECT_EQ((*small)->context_length(), 24);
+    auto refused = (*small)->chat(question(std::string(60, 'a')), chat_options{});
+    ASSERT_FALSE(refused.ok());
+    EXPECT_NE(refused.error().message().find("context is 24"), std::string::npos);
+    chat_options many;
+    many.max_tokens = 100;
+    auto capped = (*small)->complete_text("The capital of France", many);
+    ASSERT_TRUE(capped.ok());
+    EXPECT_LE(capped->prompt_tokens + capped->completion_tokens, 24);
+    c.max_batch = 0;
+    EXPECT_EQ(chat_service::load(c).error().where(), "max_batch");
+  }
   // A template that refuses the roles says so.
   auto bad = s->chat(nlohmann::ordered_json::array({{{"role", "user"}}}), chat_options{});
   EXPECT_FALSE(bad.ok());

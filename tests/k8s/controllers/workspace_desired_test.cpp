@@ -234,6 +234,15 @@ TEST(WorkspaceDesired, InferenceStatefulSetAndServices) {
   EXPECT_EQ(
       pod["containers"][0]["volumeMounts"][2],
       json({{"name", "pull-secret-1"}, {"mountPath", "/mnt/pull-secrets/s2"}, {"readOnly", true}}));
+  // inference.config: the ConfigMap at /mnt/config, as Kaito mounts it.
+  json configured = ws;
+  configured["inference"]["config"] = "my-inference-params";
+  json cpod = build_inference_statefulset(configured, f, 1)["spec"]["template"]["spec"];
+  EXPECT_EQ(cpod["volumes"].back(),
+            json({{"name", "config-volume"}, {"configMap", {{"name", "my-inference-params"}}}}));
+  EXPECT_EQ(cpod["containers"][0]["volumeMounts"].back(),
+            json({{"name", "config-volume"}, {"mountPath", "/mnt/config"}}));
+  EXPECT_EQ(sts["spec"]["template"]["spec"]["volumes"].size(), 1u);  // no config: dshm alone
   with["metadata"]["annotations"]["kaito.sh/self-test-seconds"] = "1";
   EXPECT_EQ(
       build_inference_statefulset(with, f, 1)["spec"]["template"]["spec"]["containers"][0]["args"],

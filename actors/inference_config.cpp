@@ -1,0 +1,54 @@
+// inference_config; see inference_config.h.
+#include "actors/inference_config.h"
+
+#include <cmath>
+
+#include "protocol/api/yaml.h"
+
+namespace kaito::actors {
+
+namespace {
+
+using json = nlohmann::json;
+
+result<int64_t> integer(const json& v, const std::string& field, int64_t lo, int64_t hi) {
+  const double d = v.is_number() ? v.get<double>() : NAN;
+  if (!v.is_number() || !(d == std::floor(d)) || d < double(lo) || d > double(hi))
+    return invalid_argument("want an integer in [" + std::to_string(lo) + ", " +
+                                std::to_string(hi) + "], got " +
+                                v.dump(-1, ' ', false, json::error_handler_t::replace),
+                            field);
+  return static_cast<int64_t>(d);
+}
+
+}  // namespace
+
+result<inference_config_effect> apply_inference_config(std::string_view yaml_text,
+                                                       engine::chat_service_config* config) {
+  inference_config_effect eff;
+  if (yaml_text.find_first_not_of(" \t\r\n") == std::string_view::npos) return eff;  // empty
+  KAITO_ASSIGN_OR_RETURN(json root, api::decode_yaml(yaml_text));
+  if (root.is_null()) return eff;  // only comments: nothing to apply
+  if (!root.is_object()) return invalid_argument("want a mapping of settings", "");
+  for (auto it = root.begin(); it != root.end(); ++it) {
+    if (it.key() != "vllm") {
+      eff.ignored.push_back(it.key());
+      continue;
+    }
+    if (it->is_null()) continue;
+    if (!it->is_object()) return invalid_argument("want a mapping of vLLM arguments", "vllm");
+    for (auto kv = it->begin(); kv != it->end(); ++kv) {
+      const std::string field = "vllm." + kv.key();
+      if (kv.key() == "max-num-seqs") {
+        KAITO_ASSIGN_OR_RETURN(config->max_batch, integer(*kv, field, 1, 4096));
+      } else if (kv.key() == "max-model-len") {
+        KAITO_ASSIGN_OR_RETURN(config->max_model_len, integer(*kv, field, 1, int64_t(1) << 24));
+      } else {
+        eff.ignored.push_back(field);
+      }
+    }
+  }
+  return eff;
+}
+
+}  // namespace kaito::actors

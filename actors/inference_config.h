@@ -1,0 +1,33 @@
+// inference_config: Kaito's inference ConfigMap (inference.config; key inference_config.yaml, the
+// inference-params-template of presets/inference/) applied to an engine::chat_service_config, as
+// Kaito's vLLM runtime turns its `vllm:` section into engine arguments.
+//
+//   vllm:
+//     max-num-seqs:   sequences decoded together  -> chat_service_config.max_batch (1..4096)
+//     max-model-len:  the context served          -> chat_service_config.max_model_len (>= 1)
+//   anything else (kv_cache_cpu_memory_utilization, vllm.cpu-offload-gb, vllm.gpu-memory-
+//   utilization, ...) steers vLLM's memory planning: listed in `ignored`, not an error.
+//
+// A malformed value is invalid_argument naming the key (where "vllm.max-num-seqs": want an integer
+// in [1, 4096], got "many"); a document that is not a mapping (where "") or a `vllm` that is not
+// one is invalid_argument too.
+// Thread-safety: pure function.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/status.h"
+#include "engine/chat_service.h"
+
+namespace kaito::actors {
+
+struct inference_config_effect {
+  std::vector<std::string> ignored;  // "vllm.cpu-offload-gb", "kv_cache_cpu_memory_utilization"
+};
+
+result<inference_config_effect> apply_inference_config(std::string_view yaml_text,
+                                                       engine::chat_service_config* config);
+
+}  // namespace kaito::actors

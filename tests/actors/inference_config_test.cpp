@@ -1,0 +1,57 @@
+// Kaito's inference_config.yaml (actors/inference_config.h): vLLM's max-num-seqs and
+// max-model-len applied to the served model, the rest listed as not applied, bad values named.
+#include "actors/inference_config.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+
+namespace kaito::actors {
+namespace {
+
+TEST(inference_config, kaitos_default_template_changes_nothing_and_says_what_it_skips) {
+  std::ifstream in(std::string(KAITO_SOURCE_DIR) +
+                   "/presets/inference/inference-params-template.yaml");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  // The ConfigMap's data["inference_config.yaml"], as the pod sees it.
+  const std::string text = "kv_cache_cpu_memory_utilization: 0.5\nvllm:\n  cpu-offload-gb: 0\n";
+  ASSERT_NE(ss.str().find("cpu-offload-gb: 0"), std::string::npos);
+  engine::chat_service_config c;
+  auto eff = apply_inference_config(text, &c);
+  ASSERT_TRUE(eff.ok()) << eff.error().to_string();
+  EXPECT_EQ(c.max_batch, 8);
+  EXPECT_EQ(c.max_model_len, 0);
+  EXPECT_EQ(eff->ignored,
+            (std::vector<std::string>{"kv_cache_cpu_memory_utilization", "vllm.cpu-offload-gb"}));
+  EXPECT_TRUE(apply_inference_config("", &c).ok());
+}
+
+TEST(inference_config, max_num_seqs_and_max_model_len_apply) {
+  engine::chat_service_config c;
+  auto eff = apply_inference_config("vllm:\n  max-num-seqs: 3\n  max-model-len: 512\n", &c);
+  ASSERT_TRUE(eff.ok());
+  EXPECT_EQ(c.max_batch, 3);
+  EXPECT_EQ(c.max_model_len, 512);
+  EXPECT_TRUE(eff->ignored.empty());
+}
+
+TEST(inference_config, bad_values_name_their_key) {
+  engine::chat_service_config c;
+  auto bad = apply_inference_config("vllm:\n  max-num-seqs: many\n", &c);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().where(), "vllm.max-num-seqs");
+  EXPECT_NE(bad.error().message().find("\"many\""), std::string::npos);
+  EXPECT_EQ(apply_inference_config("vllm:\n  max-num-seqs: 0\n", &c).error().where(),
+            "vllm.max-num-seqs");
+  EXPECT_EQ(apply_inference_config("vllm:\n  max-model-len: 1.5\n", &c).error().where(),
+            "vllm.max-model-len");
+  EXPECT_EQ(apply_inference_config("vllm: [1, 2]\n", &c).error().where(), "vllm");
+  EXPECT_FALSE(apply_inference_config("- a\n- b\n", &c).ok());
+  EXPECT_FALSE(apply_inference_config("vllm: {max-num-seqs: 2\n", &c).ok());  // malformed YAML
+  EXPECT_EQ(c.max_batch, 8);  // a refused value is never applied
+}
+
+}  // namespace
+}  // namespace kaito::actors
