@@ -30,17 +30,10 @@ std::string short_hash(const std::string& text) {
 
 json slice_endpoint(const json& pod, bool publish_not_ready) {
   const bool ready = pod_ready(pod);
-  json e = {
-      {"addresses", json::array({string_field(member(pod, "status"), "podIP")})},
-      {"conditions",
-       {{"ready", ready || publish_not_ready}, {"serving", ready}, {"terminating", deleting(pod)}}},
-      {"targetRef",
-       {{"kind", "Pod"},
-        {"namespace", meta_string(pod, "namespace")},
-        {"name", meta_string(pod, "name")},
-        {"uid", meta_string(pod, "uid")}}}};
-  std::string node = string_field(member(pod, "spec"), "nodeName");
-  if (!node.empty()) e["nodeName"] = node;
+  json e = pod_endpoint_refs(pod);
+  e["addresses"] = json::array({string_field(member(pod, "status"), "podIP")});
+  e["conditions"] = {
+      {"ready", ready || publish_not_ready}, {"serving", ready}, {"terminating", deleting(pod)}};
   return e;
 }
 

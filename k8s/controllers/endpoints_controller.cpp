@@ -71,14 +71,8 @@ int64_t find_port(const json& pod, const json& service_port) {
 }
 
 json address_of(const json& pod) {
-  json a = {{"ip", string_field(member(pod, "status"), "podIP")},
-            {"targetRef",
-             {{"kind", "Pod"},
-              {"namespace", meta_string(pod, "namespace")},
-              {"name", meta_string(pod, "name")},
-              {"uid", meta_string(pod, "uid")}}}};
-  std::string node = string_field(member(pod, "spec"), "nodeName");
-  if (!node.empty()) a["nodeName"] = node;
+  json a = pod_endpoint_refs(pod);
+  a["ip"] = string_field(member(pod, "status"), "podIP");
   return a;
 }
 
@@ -174,6 +168,17 @@ json pod_endpoint_ports(const json& service, const json& pod) {
   std::sort(out.begin(), out.end(),
             [](const json& a, const json& b) { return a.value("name", "") < b.value("name", ""); });
   return out;
+}
+
+json pod_endpoint_refs(const json& pod) {
+  json r = {{"targetRef",
+             {{"kind", "Pod"},
+              {"namespace", meta_string(pod, "namespace")},
+              {"name", meta_string(pod, "name")},
+              {"uid", meta_string(pod, "uid")}}}};
+  std::string node = string_field(member(pod, "spec"), "nodeName");
+  if (!node.empty()) r["nodeName"] = node;
+  return r;
 }
 
 json desired_endpoint_subsets(const json& service, const std::vector<json>& pods) {

@@ -44,6 +44,9 @@ bool pod_in_endpoints(const json& pod, bool include_terminating);
 // and shifted by its host port offset, sorted by name); null when the pod serves none of them
 // (an empty array for a headless Service without ports).
 json pod_endpoint_ports(const json& service, const json& pod);
+// The fields an endpoint has for its pod: targetRef {kind Pod, namespace, name, uid} and, when
+// the pod is bound, nodeName (Endpoints addresses and EndpointSlice endpoints both carry them).
+json pod_endpoint_refs(const json& pod);
 
 // The Services (keys "ns/name") whose selector matches the pod's labels in `old_pod` or `pod`
 // (either may be null: add or delete), among `services`.

@@ -31,15 +31,11 @@ std::shared_ptr<model> random_model(const char* json, const std::string& tag) {
   return m.ok() ? std::move(m.value()) : nullptr;
 }
 
-const char* kLlama = R"({"model_type":"llama","vocab_size":64,"hidden_size":48,
-    "intermediate_size":96,"num_hidden_layers":2,"num_attention_heads":6,"num_key_value_heads":2,
-    "max_position_embeddings":128,"rms_norm_eps":1e-5,"rope_theta":10000.0})";
-// Sequences cross original_max_position_embeddings = 16 while decoding.
-const char* kPhi3 = R"({"model_type":"phi3","vocab_size":64,"hidden_size":32,
-    "intermediate_size":64,"num_hidden_layers":2,"num_attention_heads":4,"num_key_value_heads":2,
-    "max_position_embeddings":128,"original_max_position_embeddings":16,"rms_norm_eps":1e-5,
-    "rope_theta":10000.0,"rope_scaling":{"type":"longrope",
-    "short_factor":[1.0,1.1,1.2,1.3],"long_factor":[1.0,2.0,3.0,4.0]}})";
+using testing::kDecodeLlamaConfig;
+using testing::kDecodePhi3Config;
+using testing::max_abs_diff;
+const char* const kLlama = kDecodeLlamaConfig;
+const char* const kPhi3 = kDecodePhi3Config;  // sequences cross the longrope switch at 16
 
 struct job {
   std::vector<int32_t> prompt;
@@ -60,13 +56,6 @@ std::vector<job> jobs() {
     out.push_back(x);
   }
   return out;
-}
-
-float max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
-  EXPECT_EQ(a.size(), b.size());
-  float d = 0.0f;
-  for (size_t i = 0; i < std::min(a.size(), b.size()); ++i) d = std::max(d, std::abs(a[i] - b[i]));
-  return d;
 }
 
 // decode_batch: B sequences of different lengths in one step give each one's own next-token

@@ -40,27 +40,12 @@ std::vector<int32_t> naive_greedy(const model& m, const lora_adapter* lora,
   return out;
 }
 
-float max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
-  EXPECT_EQ(a.size(), b.size());
-  float d = 0.0f;
-  for (size_t i = 0; i < std::min(a.size(), b.size()); ++i) d = std::max(d, std::abs(a[i] - b[i]));
-  return d;
-}
-
 // Cached decode (attention_forward_cached_cpu) against full recomputation, token for token and
 // logits within 1e-5, on random models: GQA llama, and GQA phi3 longrope whose generation crosses
 // original_max_position_embeddings (short -> long factors, cache re-prefilled).
 TEST(generate, cached_decode_equals_full_forward_logits) {
-  const char* llama = R"({"model_type":"llama","vocab_size":64,"hidden_size":48,
-    "intermediate_size":96,"num_hidden_layers":2,"num_attention_heads":6,"num_key_value_heads":2,
-    "max_position_embeddings":128,"rms_norm_eps":1e-5,"rope_theta":10000.0})";
-  const char* phi3 = R"({"model_type":"phi3","vocab_size":64,"hidden_size":32,
-    "intermediate_size":64,"num_hidden_layers":2,"num_attention_heads":4,"num_key_value_heads":2,
-    "max_position_embeddings":128,"original_max_position_embeddings":16,"rms_norm_eps":1e-5,
-    "rope_theta":10000.0,"rope_scaling":{"type":"longrope",
-    "short_factor":[1.0,1.1,1.2,1.3],"long_factor":[1.0,2.0,3.0,4.0]}})";
   int idx = 0;
-  for (const char* json : {llama, phi3}) {
+  for (const char* json : {testing::kDecodeLlamaConfig, testing::kDecodePhi3Config}) {
     auto c = parse_model_config(json);
     ASSERT_TRUE(c.ok()) << c.error().to_string();
     const std::string dir = ::testing::TempDir() + "/kaito_gen_cached_" + std::to_string(getpid()) +
@@ -79,7 +64,7 @@ TEST(generate, cached_decode_equals_full_forward_logits) {
     auto got = generate_greedy(*m.value(), nullptr, prompt, opt);
     ASSERT_TRUE(got.ok()) << got.error().to_string();
     EXPECT_EQ(got.value(), naive_greedy(*m.value(), nullptr, prompt, 10, &want_logits));
-    EXPECT_LE(max_abs_diff(got_logits, want_logits), 1e-5f) << json;
+    EXPECT_LE(testing::max_abs_diff(got_logits, want_logits), 1e-5f) << json;
   }
 }
 

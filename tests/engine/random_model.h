@@ -3,6 +3,8 @@
 // (qwen2 biases, tied embeddings, sliding windows, shards).
 #pragma once
 
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
@@ -10,6 +12,8 @@
 #include <memory>
 #include <string>
 #include <vector>
+
+#include <gtest/gtest.h>
 
 #include "engine/model_weights.h"
 #include "engine/safetensors.h"
@@ -97,5 +101,25 @@ inline status write_model_folder(const std::string& dir, const std::string& conf
   }
   return {};
 }
+
+// The largest |a[i] - b[i]| (sizes must match).
+inline float max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
+  EXPECT_EQ(a.size(), b.size());
+  float d = 0.0f;
+  for (size_t i = 0; i < std::min(a.size(), b.size()); ++i) d = std::max(d, std::abs(a[i] - b[i]));
+  return d;
+}
+
+// Two small decoding configs: GQA llama, and GQA phi3 longrope whose sequences cross
+// original_max_position_embeddings = 16 (short -> long factors).
+inline constexpr const char* kDecodeLlamaConfig = R"({"model_type":"llama","vocab_size":64,
+    "hidden_size":48,"intermediate_size":96,"num_hidden_layers":2,"num_attention_heads":6,
+    "num_key_value_heads":2,"max_position_embeddings":128,"rms_norm_eps":1e-5,
+    "rope_theta":10000.0})";
+inline constexpr const char* kDecodePhi3Config = R"({"model_type":"phi3","vocab_size":64,
+    "hidden_size":32,"intermediate_size":64,"num_hidden_layers":2,"num_attention_heads":4,
+    "num_key_value_heads":2,"max_position_embeddings":128,"original_max_position_embeddings":16,
+    "rms_norm_eps":1e-5,"rope_theta":10000.0,"rope_scaling":{"type":"longrope",
+    "short_factor":[1.0,1.1,1.2,1.3],"long_factor":[1.0,2.0,3.0,4.0]}})";
 
 }  // namespace kaito::engine::testing
