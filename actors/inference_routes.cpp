@@ -6,6 +6,7 @@
 #include <functional>
 #include <random>
 
+#include "actors/serve_metrics.h"
 #include "base/log.h"
 #include "protocol/api/chat_api.h"
 
@@ -192,6 +193,10 @@ http_handler inference_routes(const engine::chat_service& service, std::string n
       reply_json(out, 200, "{\"status\":\"Healthy\"}");
     } else if (call.path == "/" && get) {
       reply_json(out, 200, "{\"message\":\"Server is running\"}");
+    } else if (call.path == "/metrics" && get) {
+      out.status = 200;
+      out.content_type = kPrometheusContentType;
+      out.body = prometheus_text(service.stats(), name);
     } else if (call.path == "/v1/models" && get) {
       reply_json(out, 200, api::openai_models_body({name}, unix_now()));
     } else if (call.path == "/v1/chat/completions" && post) {
@@ -201,8 +206,8 @@ http_handler inference_routes(const engine::chat_service& service, std::string n
     } else if (call.path == "/chat" && post) {
       legacy_chat(service, call, out);
     } else if (call.path == "/health" || call.path == "/" || call.path == "/v1/models" ||
-               call.path == "/v1/chat/completions" || call.path == "/v1/completions" ||
-               call.path == "/chat") {
+               call.path == "/metrics" || call.path == "/v1/chat/completions" ||
+               call.path == "/v1/completions" || call.path == "/chat") {
       reply_json(out, 405, "{\"detail\":\"Method Not Allowed\"}");
     } else {
       reply_json(out, 404, "{\"detail\":\"Not Found\"}");

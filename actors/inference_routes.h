@@ -3,6 +3,7 @@
 //   GET  /health                 {"status":"Healthy"}
 //   GET  /                       {"message":"Server is running"}
 //   GET  /v1/models              the served model name (OpenAI list)
+//   GET  /metrics                Prometheus text with vLLM's metric names (serve_metrics.h)
 //   POST /v1/chat/completions    OpenAI chat completion; "stream": true answers Server-Sent Events
 //                                (chat.completion.chunk ... data: [DONE]); stream_options
 //                                include_usage adds the usage chunk
@@ -15,7 +16,7 @@
 // with no template), 404 for another model name or path, 405 for another method, 501 for
 // settings we do not implement (n > 1, tools, logprobs), 500 when generation fails. An unseeded
 // sampled request draws a fresh seed. One structured log line per request.
-// Thread-safety: the handler may run on several connection threads (chat_service takes turns).
+// Thread-safety: the handler may run on several connection threads (chat_service batches them).
 #pragma once
 
 #include <string>

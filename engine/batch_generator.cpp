@@ -101,6 +101,7 @@ void batch_generator::loop() {
         admitted.push_back(std::move(waiting_.front()));
         waiting_.pop_front();
       }
+      running_ = static_cast<int64_t>(active.size() + admitted.size());
     }
     for (auto& r : admitted) {
       admit(r);
@@ -150,12 +151,18 @@ void batch_generator::loop() {
       }
     }
     active = std::move(next);
+    running_ = static_cast<int64_t>(active.size());
   }
   const status gone(status_code::unavailable, "the model server is shutting down");
   for (auto& r : active) finish(r, gone);
   std::lock_guard lock(mu_);
   for (auto& r : waiting_) finish(r, gone);
   waiting_.clear();
+}
+
+batch_generator::batch_load batch_generator::load() const {
+  std::lock_guard lock(mu_);
+  return {running_.load(), static_cast<int64_t>(waiting_.size())};
 }
 
 result<std::vector<int32_t>> batch_generator::generate(const std::vector<int32_t>& prompt,

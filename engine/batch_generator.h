@@ -21,6 +21,7 @@
 // generator. The destructor ends every running generation with `unavailable` and joins the thread.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -49,6 +50,12 @@ class batch_generator {
   result<std::vector<int32_t>> generate(const std::vector<int32_t>& prompt,
                                         const generate_options& opt);
 
+  // Sequences being decoded (or prefilled) now, and requests waiting for a slot.
+  struct batch_load {
+    int64_t running = 0, waiting = 0;
+  };
+  batch_load load() const;
+
   struct request;  // one generation, shared by its caller and the decode thread
 
  private:
@@ -57,8 +64,9 @@ class batch_generator {
 
   const model& m_;
   batch_generator_options o_;
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::condition_variable wake_;
+  std::atomic<int64_t> running_{0};
   std::deque<std::shared_ptr<request>> waiting_;
   bool stopping_ = false;
   std::thread thread_;

@@ -2,6 +2,7 @@
 #include "engine/chat_service.h"
 
 #include <algorithm>
+#include <chrono>
 
 #include "engine/file_text.h"
 #include "engine/generate.h"
@@ -134,6 +135,14 @@ result<chat_answer> chat_service::complete_text(const std::string& prompt, const
   return run(*ids, o, on_piece);
 }
 
+serving_snapshot chat_service::stats() const {
+  serving_snapshot s = stats_.snapshot();
+  auto load = batcher_->load();
+  s.running = load.running;
+  s.waiting = load.waiting;
+  return s;
+}
+
 result<chat_answer> chat_service::run(const std::vector<int32_t>& prompt, const chat_options& o,
                                       const piece_sink& on_piece) const {
   const int64_t ctx = context_;
@@ -158,7 +167,13 @@ result<chat_answer> chat_service::run(const std::vector<int32_t>& prompt, const 
   }
   g.sampling = o.sampling;
   g.stop_tokens = end_tokens_;
+  const auto t0 = std::chrono::steady_clock::now();
+  double ttft = -1.0;
+  auto since = [&t0] {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  };
   g.on_token = [&](int32_t id) {
+    if (ttft < 0) ttft = since();
     ++a.completion_tokens;
     if (std::find(end_tokens_.begin(), end_tokens_.end(), id) != end_tokens_.end()) {
       ended = true;
@@ -175,14 +190,22 @@ result<chat_answer> chat_service::run(const std::vector<int32_t>& prompt, const 
     return !stops.stopped && !client_gone;
   };
   auto out = batcher_->generate(prompt, g);
-  if (!out.ok()) return out.error();
-  KAITO_TRY(failure);
+  const finish_reason failed = finish_reason::abort;
+  if (!out.ok() || !failure.ok()) {
+    stats_.record(a.prompt_tokens, a.completion_tokens, failed, ttft, since());
+    return out.ok() ? failure : out.error();
+  }
   if (!stops.stopped && !client_gone) {  // what was held back for a stop string that never came
     std::string rest = stops.take(stops.text.size());
     if (!rest.empty() && on_piece) on_piece(rest);
   }
   a.text = stops.text;
   a.length = !ended && !stops.stopped && !client_gone;
+  stats_.record(a.prompt_tokens, a.completion_tokens,
+                client_gone ? finish_reason::abort
+                : a.length  ? finish_reason::length
+                            : finish_reason::stop,
+                ttft, since());
   return a;
 }
 

@@ -35,6 +35,7 @@
 #include "engine/chat_template.h"
 #include "engine/model_weights.h"
 #include "engine/sampling.h"
+#include "engine/serving_stats.h"
 #include "engine/tokenizer.h"
 
 namespace kaito::engine {
@@ -79,6 +80,9 @@ class chat_service {
   // The context served: the model's max_position_embeddings, or max_model_len when smaller.
   int64_t context_length() const { return context_; }
   const std::vector<int32_t>& end_tokens() const { return end_tokens_; }
+  // Counters and latencies of the answers so far, with the batch's running and waiting counts
+  // (the inference server's /metrics).
+  serving_snapshot stats() const;
 
  private:
   chat_service() = default;
@@ -91,6 +95,7 @@ class chat_service {
   hf_tokenizer_config tok_config_;
   std::vector<int32_t> end_tokens_;
   int64_t context_ = 0;
+  mutable serving_stats stats_;
   std::unique_ptr<batch_generator> batcher_;  // declared last: stops before the model goes
 };
 

@@ -100,6 +100,16 @@ with concurrent.futures.ThreadPoolExecutor(12) as pool:
 for i, a in enumerate(answers):
     assert a == (again.choices[0].message.content if i % 3 == 1 else text), (i, a)
 print("12 concurrent answers equal the lone ones")
+# /metrics: vLLM's names, counting what was just answered.
+import urllib.request
+text = urllib.request.urlopen(os.environ["URL"] + "/metrics").read().decode()
+vals = {l.rsplit(" ", 1)[0]: float(l.rsplit(" ", 1)[1]) for l in text.splitlines() if l and not l.startswith("#")}
+label = 'model_name="tiny-chat"'
+done = sum(vals['vllm:request_success_total{finished_reason="%s",%s}' % (r, label)] for r in ("stop", "length", "abort"))
+assert done >= 15, text
+assert vals["vllm:generation_tokens_total{%s}" % label] > 0, text
+assert vals['vllm:e2e_request_latency_seconds_bucket{le="+Inf",%s}' % label] == done, text
+print("metrics: %d answers" % done)
 print("models:", [m.id for m in c.models.list()])
 try:
     c.chat.completions.create(model="other", messages=msgs)
@@ -118,6 +128,7 @@ has "$out" "include_usage:"
 has "$out" "completions:"
 has "$out" "seeded sampling repeats"
 has "$out" "12 concurrent answers equal the lone ones"
+has "$out" "metrics: "
 has "$out" "models: ['tiny-chat']"
 has "$out" "wrong model: 404"
 has "$out" "bad field: 400 temperature"

@@ -6,8 +6,10 @@
 // name the file.
 #include "engine/chat_service.h"
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -136,10 +138,25 @@ TEST(ChatService, StopStringsCutTheAnswerAndTheStream) {
   EXPECT_FALSE(cut->length);
   // A client that goes away stops the generation.
   int pieces = 0;
+  const serving_snapshot before = s->stats();
   auto gone = s->chat(question("Color of the sky?"), chat_options{},
                       [&](const std::string&) { return ++pieces < 2; });
   ASSERT_TRUE(gone.ok());
   EXPECT_EQ(pieces, 2);
+  // Every answer is counted (/metrics): tokens in and out, and why it ended.
+  serving_snapshot after = s->stats();
+  // A stopped answer leaves the batch at the decode thread's next step.
+  for (int i = 0; i < 200 && after.running > 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    after = s->stats();
+  }
+  EXPECT_EQ(after.finished_abort, before.finished_abort + 1);
+  EXPECT_EQ(after.prompt_tokens, before.prompt_tokens + uint64_t(gone->prompt_tokens));
+  EXPECT_EQ(after.generation_tokens, before.generation_tokens + uint64_t(gone->completion_tokens));
+  EXPECT_EQ(after.e2e_latency.count, before.e2e_latency.count + 1);
+  EXPECT_EQ(after.running, 0);
+  EXPECT_EQ(after.waiting, 0);
+  EXPECT_GE(before.finished_stop + before.finished_length, 2u);
   std::filesystem::remove_all(dir);
 }
 

@@ -1,0 +1,80 @@
+// Prometheus text for the inference server; see serve_metrics.h.
+#include "actors/serve_metrics.h"
+
+#include <cstdio>
+#include <cstdlib>
+
+namespace kaito::actors {
+
+namespace {
+
+std::string escaped(const std::string& v) {
+  std::string out;
+  for (char c : v) {
+    if (c == '\\' || c == '"') out += '\\';
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
+    out += c;
+  }
+  return out;
+}
+
+// The shortest text that reads back as v (Python's repr, which prometheus_client prints).
+std::string number(double v) {
+  char buf[64];
+  for (int precision = 1; precision <= 17; ++precision) {
+    std::snprintf(buf, sizeof buf, "%.*g", precision, v);
+    if (std::strtod(buf, nullptr) == v) break;
+  }
+  std::string s = buf;
+  if (s.find_first_of(".eni") == std::string::npos) s += ".0";  // as prometheus_client prints
+  return s;
+}
+
+struct writer {
+  std::string out;
+  std::string model;  // model_name="..."
+  void head(const char* name, const char* type, const char* help) {
+    out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
+  }
+  void sample(const std::string& name, const std::string& extra_labels, double v) {
+    out += name + "{" + extra_labels + model + "} " + number(v) + "\n";
+  }
+  void histogram(const char* name, const char* help, const engine::latency_histogram& h) {
+    head(name, "histogram", help);
+    const std::string n = name;
+    for (size_t i = 0; i < h.bounds.size(); ++i)
+      sample(n + "_bucket", "le=\"" + number(h.bounds[i]) + "\",", double(h.buckets[i]));
+    sample(n + "_bucket", "le=\"+Inf\",", double(h.count));
+    sample(n + "_count", "", double(h.count));
+    sample(n + "_sum", "", h.sum);
+  }
+};
+
+}  // namespace
+
+std::string prometheus_text(const engine::serving_snapshot& s, const std::string& model_name) {
+  writer w;
+  w.model = "model_name=\"" + escaped(model_name) + "\"";
+  w.head("vllm:num_requests_running", "gauge", "Number of requests currently running.");
+  w.sample("vllm:num_requests_running", "", double(s.running));
+  w.head("vllm:num_requests_waiting", "gauge", "Number of requests waiting to be processed.");
+  w.sample("vllm:num_requests_waiting", "", double(s.waiting));
+  w.head("vllm:prompt_tokens", "counter", "Number of prefill tokens processed.");
+  w.sample("vllm:prompt_tokens_total", "", double(s.prompt_tokens));
+  w.head("vllm:generation_tokens", "counter", "Number of generation tokens processed.");
+  w.sample("vllm:generation_tokens_total", "", double(s.generation_tokens));
+  w.head("vllm:request_success", "counter", "Count of successfully processed requests.");
+  w.sample("vllm:request_success_total", "finished_reason=\"stop\",", double(s.finished_stop));
+  w.sample("vllm:request_success_total", "finished_reason=\"length\",", double(s.finished_length));
+  w.sample("vllm:request_success_total", "finished_reason=\"abort\",", double(s.finished_abort));
+  w.histogram("vllm:time_to_first_token_seconds", "Histogram of time to first token in seconds.",
+              s.time_to_first_token);
+  w.histogram("vllm:e2e_request_latency_seconds",
+              "Histogram of end to end request latency in seconds.", s.e2e_latency);
+  return w.out;
+}
+
+}  // namespace kaito::actors

@@ -1,0 +1,64 @@
+// /metrics of the inference server (actors/serve_metrics.h over engine/serving_stats.h): vLLM's
+// names, Prometheus' text format, cumulative histogram buckets ending at +Inf = count, escaped
+// label values.
+#include "actors/serve_metrics.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <sstream>
+#include <string>
+
+namespace kaito::actors {
+namespace {
+
+// The sample lines (no comments) as name{labels} -> value text.
+std::map<std::string, std::string> samples(const std::string& text) {
+  std::map<std::string, std::string> out;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    if (line.empty() || line[0] == '#') continue;
+    auto sp = line.rfind(' ');
+    out[line.substr(0, sp)] = line.substr(sp + 1);
+  }
+  return out;
+}
+
+TEST(serve_metrics, counters_gauges_and_histograms_in_vllm_names) {
+  engine::serving_stats stats;
+  stats.record(10, 4, engine::finish_reason::stop, 0.003, 0.2);
+  stats.record(7, 16, engine::finish_reason::length, 0.05, 1.2);
+  stats.record(5, 1, engine::finish_reason::abort, -1.0, 0.01);  // no first token
+  engine::serving_snapshot s = stats.snapshot();
+  s.running = 2;
+  s.waiting = 3;
+  const std::string text = prometheus_text(s, "phi-3");
+  auto m = samples(text);
+  const std::string l = "model_name=\"phi-3\"";
+  EXPECT_EQ(m["vllm:num_requests_running{" + l + "}"], "2.0");
+  EXPECT_EQ(m["vllm:num_requests_waiting{" + l + "}"], "3.0");
+  EXPECT_EQ(m["vllm:prompt_tokens_total{" + l + "}"], "22.0");
+  EXPECT_EQ(m["vllm:generation_tokens_total{" + l + "}"], "21.0");
+  EXPECT_EQ(m["vllm:request_success_total{finished_reason=\"stop\"," + l + "}"], "1.0");
+  EXPECT_EQ(m["vllm:request_success_total{finished_reason=\"length\"," + l + "}"], "1.0");
+  EXPECT_EQ(m["vllm:request_success_total{finished_reason=\"abort\"," + l + "}"], "1.0");
+  // Buckets are cumulative; +Inf equals the count; the answer without a token has no TTFT.
+  const std::string ttft = "vllm:time_to_first_token_seconds";
+  EXPECT_EQ(m[ttft + "_bucket{le=\"0.001\"," + l + "}"], "0.0");
+  EXPECT_EQ(m[ttft + "_bucket{le=\"0.005\"," + l + "}"], "1.0");
+  EXPECT_EQ(m[ttft + "_bucket{le=\"0.06\"," + l + "}"], "2.0");
+  EXPECT_EQ(m[ttft + "_bucket{le=\"+Inf\"," + l + "}"], "2.0");
+  EXPECT_EQ(m[ttft + "_count{" + l + "}"], "2.0");
+  const std::string e2e = "vllm:e2e_request_latency_seconds";
+  EXPECT_EQ(m[e2e + "_bucket{le=\"0.3\"," + l + "}"], "2.0");
+  EXPECT_EQ(m[e2e + "_bucket{le=\"1.5\"," + l + "}"], "3.0");
+  EXPECT_EQ(m[e2e + "_count{" + l + "}"], "3.0");
+  EXPECT_NE(text.find("# TYPE vllm:prompt_tokens counter\n"), std::string::npos);
+  EXPECT_NE(text.find("# TYPE " + ttft + " histogram\n"), std::string::npos);
+  // Label values are escaped.
+  auto odd = samples(prometheus_text(s, "a\"b\\c\nd"));
+  EXPECT_EQ(odd.count("vllm:num_requests_waiting{model_name=\"a\\\"b\\\\c\\nd\"}"), 1u);
+}
+
+}  // namespace
+}  // namespace kaito::actors
