@@ -9,6 +9,7 @@
 #include "actors/serve_metrics.h"
 #include "base/log.h"
 #include "protocol/api/chat_api.h"
+#include "protocol/api/tokenize_api.h"
 
 namespace kaito::actors {
 
@@ -76,7 +77,8 @@ void reply_json(http_reply& out, int code, std::string body) {
 }
 
 // The request, or false with the 400 / 404 answer written (a model name that is not ours).
-bool accept(const result<api::chat_request>& req, const std::string& name, http_reply& out) {
+template <class Request>
+bool accept(const result<Request>& req, const std::string& name, http_reply& out) {
   if (!req.ok()) {
     reply_json(out, http_code(req.error()), api::openai_error_body(req.error()));
     return false;
@@ -168,6 +170,29 @@ void openai_completion(const engine::chat_service& svc, const std::string& name,
   });
 }
 
+// vLLM's /tokenize: the ids the prompt (or the rendered chat) becomes, with the served context.
+void tokenize(const engine::chat_service& svc, const std::string& name, const http_call& call,
+              http_reply& out) {
+  auto req = api::parse_tokenize_request(call.body);
+  if (!accept(req, name, out)) return;
+  auto ids = req->messages.empty() ? svc.tokenize_text(req->prompt, req->add_special_tokens)
+                                   : svc.tokenize_chat(req->messages, req->add_generation_prompt,
+                                                       req->add_special_tokens);
+  if (!ids.ok())
+    return reply_json(out, http_code(ids.error()), api::openai_error_body(ids.error()));
+  reply_json(out, 200, api::tokenize_response(*ids, svc.context_length()));
+}
+
+void detokenize(const engine::chat_service& svc, const std::string& name, const http_call& call,
+                http_reply& out) {
+  auto req = api::parse_detokenize_request(call.body);
+  if (!accept(req, name, out)) return;
+  auto text = svc.detokenize(req->tokens);
+  if (!text.ok())
+    return reply_json(out, http_code(text.error()), api::openai_error_body(text.error()));
+  reply_json(out, 200, api::detokenize_response(*text));
+}
+
 void legacy_chat(const engine::chat_service& svc, const http_call& call, http_reply& out) {
   auto req = api::parse_legacy_chat_request(call.body);
   if (!req.ok())
@@ -205,8 +230,15 @@ http_handler inference_routes(const engine::chat_service& service, std::string n
       openai_completion(service, name, call, out);
     } else if (call.path == "/chat" && post) {
       legacy_chat(service, call, out);
+    } else if (call.path == "/tokenize" && post) {
+      tokenize(service, name, call, out);
+    } else if (call.path == "/detokenize" && post) {
+      detokenize(service, name, call, out);
+    } else if (call.path == "/version" && get) {
+      reply_json(out, 200, nlohmann::json({{"version", KAITO_VERSION}}).dump());
     } else if (call.path == "/health" || call.path == "/" || call.path == "/v1/models" ||
-               call.path == "/metrics" || call.path == "/v1/chat/completions" ||
+               call.path == "/metrics" || call.path == "/tokenize" || call.path == "/detokenize" ||
+               call.path == "/version" || call.path == "/v1/chat/completions" ||
                call.path == "/v1/completions" || call.path == "/chat") {
       reply_json(out, 405, "{\"detail\":\"Method Not Allowed\"}");
     } else {

@@ -4,6 +4,9 @@
 //   GET  /                       {"message":"Server is running"}
 //   GET  /v1/models              the served model name (OpenAI list)
 //   GET  /metrics                Prometheus text with vLLM's metric names (serve_metrics.h)
+//   POST /tokenize, /detokenize  vLLM's: a prompt or chat as token ids (with the served
+//                                context), ids as text (protocol/api/tokenize_api.h)
+//   GET  /version                {"version": kaito's}
 //   POST /v1/chat/completions    OpenAI chat completion; "stream": true answers Server-Sent Events
 //                                (chat.completion.chunk ... data: [DONE]); stream_options
 //                                include_usage adds the usage chunk

@@ -113,26 +113,49 @@ result<std::unique_ptr<chat_service>> chat_service::load(const chat_service_conf
   return s;
 }
 
-result<chat_answer> chat_service::chat(const nlohmann::ordered_json& messages,
-                                       const chat_options& o, const piece_sink& on_piece) const {
+result<std::vector<int32_t>> chat_service::tokenize_chat(const nlohmann::ordered_json& messages,
+                                                         bool add_generation_prompt,
+                                                         bool add_special_tokens) const {
   chat_template_inputs in;
   in.messages = messages;
-  in.add_generation_prompt = true;
+  in.add_generation_prompt = add_generation_prompt;
   in.bos_token = tok_config_.bos_token;
   in.eos_token = tok_config_.eos_token;
   auto text = template_->render(in);
   if (!text.ok()) return in_file(text.error(), "messages (chat template)");
-  // apply_chat_template tokenizes the rendered text without adding special tokens again.
-  auto ids = tok_->encode(*text, /*add_special_tokens=*/false);
+  auto ids = tok_->encode(*text, add_special_tokens);
   if (!ids.ok()) return in_file(ids.error(), "messages");
-  return run(*ids, o, on_piece);
+  return ids;
+}
+
+result<std::vector<int32_t>> chat_service::tokenize_text(const std::string& text,
+                                                         bool add_special_tokens) const {
+  auto ids = tok_->encode(text, add_special_tokens);
+  if (!ids.ok()) return in_file(ids.error(), "prompt");
+  return ids;
+}
+
+result<std::string> chat_service::detokenize(const std::vector<int32_t>& ids) const {
+  const auto vocab =
+      static_cast<int64_t>(std::max<size_t>(tok_->vocab_size(), size_t(model_->config.vocab_size)));
+  for (size_t i = 0; i < ids.size(); ++i)
+    if (ids[i] < 0 || ids[i] >= vocab)
+      return invalid_argument("token id " + std::to_string(ids[i]) + " is outside the vocabulary",
+                              "tokens[" + std::to_string(i) + "]");
+  return tok_->decode(ids, /*skip_special_tokens=*/false);
+}
+
+result<chat_answer> chat_service::chat(const nlohmann::ordered_json& messages,
+                                       const chat_options& o, const piece_sink& on_piece) const {
+  // apply_chat_template tokenizes the rendered text without adding special tokens again.
+  KAITO_ASSIGN_OR_RETURN(auto ids, tokenize_chat(messages, true, false));
+  return run(ids, o, on_piece);
 }
 
 result<chat_answer> chat_service::complete_text(const std::string& prompt, const chat_options& o,
                                                 const piece_sink& on_piece) const {
-  auto ids = tok_->encode(prompt, /*add_special_tokens=*/true);
-  if (!ids.ok()) return in_file(ids.error(), "prompt");
-  return run(*ids, o, on_piece);
+  KAITO_ASSIGN_OR_RETURN(auto ids, tokenize_text(prompt, true));
+  return run(ids, o, on_piece);
 }
 
 serving_snapshot chat_service::stats() const {

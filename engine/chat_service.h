@@ -79,6 +79,16 @@ class chat_service {
 
   // The context served: the model's max_position_embeddings, or max_model_len when smaller.
   int64_t context_length() const { return context_; }
+
+  // The ids a text (add_special_tokens: the tokenizer's BOS and the like) or a chat (rendered by
+  // the chat template) becomes, and the text of ids (special tokens kept; an id outside the
+  // vocabulary is invalid_argument naming tokens[i]): vLLM's /tokenize and /detokenize.
+  result<std::vector<int32_t>> tokenize_text(const std::string& text,
+                                             bool add_special_tokens) const;
+  result<std::vector<int32_t>> tokenize_chat(const nlohmann::ordered_json& messages,
+                                             bool add_generation_prompt,
+                                             bool add_special_tokens) const;
+  result<std::string> detokenize(const std::vector<int32_t>& ids) const;
   const std::vector<int32_t>& end_tokens() const { return end_tokens_; }
   // Counters and latencies of the answers so far, with the batch's running and waiting counts
   // (the inference server's /metrics).

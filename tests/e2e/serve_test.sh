@@ -134,6 +134,14 @@ has "$out" "wrong model: 404"
 has "$out" "bad field: 400 temperature"
 
 has "$(curl -s "$URL/health")" '"status":"Healthy"'
+# vLLM's /tokenize, /detokenize and /version.
+toks=$(curl -s -X POST "$URL/tokenize" -d '{"model":"tiny-chat","prompt":"The sky is","add_special_tokens":false}')
+has "$toks" '"max_model_len":'
+ids=$(python3 -c 'import json,sys; print(json.dumps(json.loads(sys.argv[1])["tokens"]))' "$toks")
+has "$(curl -s -X POST "$URL/detokenize" -d "{\"tokens\":$ids}")" '{"prompt":"The sky is"}'
+has "$(curl -s -X POST "$URL/tokenize" -d '{"messages":[{"role":"user","content":"Hi"}]}')" '"count":'
+has "$(curl -s -X POST "$URL/detokenize" -d '{"tokens":[1,-1]}')" '"param":"tokens[1]"'
+has "$(curl -s "$URL/version")" '"version":"'
 legacy=$(curl -s -X POST "$URL/chat" -H 'Content-Type: application/json' \
   -d '{"prompt":"The sky is","generate_kwargs":{"max_length":20,"do_sample":false}}')
 has "$legacy" '"Result":"The sky is'

@@ -101,6 +101,13 @@ TEST(ChatService, AnswerIsGenerateOnTheRenderedPromptAndStreamsWhole) {
   auto m = load_model(dir);
   ASSERT_TRUE(ref.tok && !ref.ids.empty() && m.ok());
   EXPECT_EQ(static_cast<int64_t>(ref.ids.size()), a->prompt_tokens);
+  // /tokenize gives the same ids; /detokenize turns ids back into text.
+  EXPECT_EQ(s->tokenize_chat(question("What is the capital of France?"), true, false).value(),
+            ref.ids);
+  auto text_ids = s->tokenize_text("The sky is", false);
+  ASSERT_TRUE(text_ids.ok());
+  EXPECT_EQ(s->detokenize(*text_ids).value(), "The sky is");
+  EXPECT_EQ(s->detokenize({1, 1 << 30}).error().where(), "tokens[1]");
   generate_options g;
   g.max_new_tokens = 12;
   g.stop_tokens = s->end_tokens();

@@ -1,6 +1,7 @@
 // libFuzzer target: the chat request parsers and the response bodies (protocol/api/chat_api.h).
-// The first byte picks the API ("2": OpenAI /v1/completions; else even, e.g. "0": OpenAI
-// /v1/chat/completions; odd, "1": legacy /chat); the rest is the body. Any input gives a value or
+// The first byte picks the API ("2": OpenAI /v1/completions; "3": vLLM /tokenize; "5": vLLM
+// /detokenize; else even, e.g. "0": OpenAI /v1/chat/completions; odd, "1": legacy /chat); the
+// rest is the body. Any input gives a value or
 // an error, never a crash; an accepted value respects the documented ranges, and every body built
 // from it (or from the error) is valid JSON.
 #include <cmath>
@@ -12,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "protocol/api/chat_api.h"
+#include "protocol/api/tokenize_api.h"
 
 namespace {
 
@@ -53,8 +55,28 @@ void check_value(const kaito::api::chat_request& r, bool legacy) {
 
 }  // namespace
 
+// /tokenize and /detokenize (protocol/api/tokenize_api.h): one form or the other, ids in range,
+// every body valid JSON.
+void tokenize_bodies(uint8_t api, std::string_view body) {
+  if (api == '3') {
+    auto t = kaito::api::parse_tokenize_request(body);
+    if (!t.ok()) return check_json(kaito::api::openai_error_body(t.error()));
+    check(t->messages.is_array() && (t->messages.empty() || t->prompt.empty()));
+    check_json(kaito::api::tokenize_response({1, 2, 3}, 4096));
+    return;
+  }
+  auto d = kaito::api::parse_detokenize_request(body);
+  if (!d.ok()) return check_json(kaito::api::openai_error_body(d.error()));
+  for (int32_t id : d->tokens) check(id >= 0);
+  check_json(kaito::api::detokenize_response(std::string(body)));
+}
+
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 1 || size > 64 * 1024) return 0;
+  if (data[0] == '3' || data[0] == '5') {
+    tokenize_bodies(data[0], std::string_view(reinterpret_cast<const char*>(data + 1), size - 1));
+    return 0;
+  }
   const bool completion = data[0] == '2', legacy = !completion && (data[0] & 1);
   std::string_view body(reinterpret_cast<const char*>(data + 1), size - 1);
   auto r = completion ? kaito::api::parse_openai_completion_request(body)
