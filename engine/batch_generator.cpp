@@ -18,6 +18,7 @@ struct batch_generator::request {
   std::vector<int32_t> seq;
   int64_t drawn = 0;
   std::vector<float> logits;  // for the next draw
+  int64_t prefilled = 0;      // prompt tokens in the cache
   // Shared under mu.
   std::mutex mu;
   std::condition_variable cv;
@@ -79,38 +80,57 @@ batch_generator::~batch_generator() {
   thread_.join();
 }
 
-void batch_generator::admit(const std::shared_ptr<request>& r) {
-  reset_cache(r->cache, m_.config.num_layers);
-  r->seq = r->prompt;
-  auto st = prefill(m_, nullptr, r->cache, r->seq.data(), static_cast<int64_t>(r->seq.size()),
-                    &r->logits);
-  if (!st.ok()) finish(r, st);
+// One chunk of r's prompt into its cache (the first resets it); true once the whole prompt is in
+// and r->logits holds the first draw's. An error finishes r.
+bool batch_generator::prefill_chunk(const std::shared_ptr<request>& r) {
+  const int64_t P = static_cast<int64_t>(r->prompt.size());
+  if (r->prefilled == 0) {
+    reset_cache(r->cache, m_.config.num_layers);
+    r->seq = r->prompt;
+  }
+  const int64_t n =
+      o_.prefill_chunk > 0 ? std::min(o_.prefill_chunk, P - r->prefilled) : P - r->prefilled;
+  auto st = prefill(m_, nullptr, r->cache, r->seq.data() + r->prefilled, n, &r->logits, P);
+  if (!st.ok()) {
+    finish(r, st);
+    return false;
+  }
+  r->prefilled += n;
+  return r->prefilled == P;
 }
 
 void batch_generator::loop() {
   const model_config& c = m_.config;
   std::vector<request_ptr> active;
+  std::deque<request_ptr> prefilling;  // admitted, prompt not all in the cache yet
   for (;;) {
-    std::vector<request_ptr> admitted;
     {
       std::unique_lock lock(mu_);
-      wake_.wait(lock, [&] { return stopping_ || !waiting_.empty() || !active.empty(); });
+      wake_.wait(lock, [&] {
+        return stopping_ || !waiting_.empty() || !active.empty() || !prefilling.empty();
+      });
       if (stopping_) break;
       while (!waiting_.empty() &&
-             static_cast<int64_t>(active.size() + admitted.size()) < o_.max_batch) {
-        admitted.push_back(std::move(waiting_.front()));
+             static_cast<int64_t>(active.size() + prefilling.size()) < o_.max_batch) {
+        prefilling.push_back(std::move(waiting_.front()));
         waiting_.pop_front();
       }
-      running_ = static_cast<int64_t>(active.size() + admitted.size());
+      running_ = static_cast<int64_t>(active.size() + prefilling.size());
     }
-    for (auto& r : admitted) {
-      admit(r);
-      bool failed;
-      {
+    // Prefill: one chunk of the oldest admitted prompt per step, so a long prompt delays the
+    // running answers by a chunk at a time, not by its whole prefill.
+    if (!prefilling.empty()) {
+      request_ptr r = prefilling.front();
+      if (r->cancelled.load()) {
+        finish(r);
+        prefilling.pop_front();
+      } else if (prefill_chunk(r)) {
+        prefilling.pop_front();
+        if (emit(c, r)) active.push_back(r);
+      } else {
         std::lock_guard lock(r->mu);
-        failed = r->done;
+        if (r->done) prefilling.pop_front();  // the prefill failed
       }
-      if (!failed && emit(c, r)) active.push_back(r);
     }
     // Every active sequence's last token is not in its cache yet: one step feeds it.
     std::vector<request_ptr> step;
@@ -151,10 +171,11 @@ void batch_generator::loop() {
       }
     }
     active = std::move(next);
-    running_ = static_cast<int64_t>(active.size());
+    running_ = static_cast<int64_t>(active.size() + prefilling.size());
   }
   const status gone(status_code::unavailable, "the model server is shutting down");
   for (auto& r : active) finish(r, gone);
+  for (auto& r : prefilling) finish(r, gone);
   std::lock_guard lock(mu_);
   for (auto& r : waiting_) finish(r, gone);
   waiting_.clear();

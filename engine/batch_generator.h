@@ -6,8 +6,10 @@
 //   batch_generator g(model, {.max_batch = 8});
 //   auto out = g.generate(prompt, opt);   // blocks; same contract as engine::generate()
 //
-// Scheduling: a new request waits until a batch slot is free, then the decode thread prefills its
-// prompt in one chunk (the running batch pauses for that prefill) and it joins the next step.
+// Scheduling: a new request waits until a batch slot is free; then the decode thread prefills its
+// prompt prefill_chunk tokens per step, between the running answers' steps (so a long prompt
+// delays them a chunk at a time; the chunks rotate with the whole prompt's longrope factors, so
+// the cache equals one prefill's), and it joins the batch with its first token.
 // Each step samples every sequence's next token from its own logits with its own sampling params
 // and draw index, so an answer does not depend on what else runs: greedy answers equal
 // generate()'s token for token (up to GEMM summation order in the logits). A sequence leaves at
@@ -38,6 +40,9 @@ namespace kaito::engine {
 
 struct batch_generator_options {
   int64_t max_batch = 8;  // sequences decoded together; more wait for a slot
+  // Prompt tokens prefilled per decode step (0: a whole prompt at once). A newcomer's prompt goes
+  // in chunk by chunk between the running answers' steps (vLLM's chunked prefill).
+  int64_t prefill_chunk = 256;
 };
 
 class batch_generator {
@@ -60,7 +65,7 @@ class batch_generator {
 
  private:
   void loop();
-  void admit(const std::shared_ptr<request>& r);
+  bool prefill_chunk(const std::shared_ptr<request>& r);
 
   const model& m_;
   batch_generator_options o_;

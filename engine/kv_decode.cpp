@@ -1,6 +1,7 @@
 // KV-cache forward steps; see kv_decode.h.
 #include "engine/kv_decode.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -22,10 +23,13 @@ bool uses_long_factors(const model_config& c, int64_t seq_len) {
   return c.rope.kind == rope_type::longrope && seq_len > c.rope.original_max_position_embeddings;
 }
 
-// The new tokens of one sequence: rows [row, row + n) of the step, appended to `cache`.
+// The new tokens of one sequence: rows [row, row + n) of the step, appended to `cache`; rope_len,
+// when larger than the sequence's length after them, is the length whose longrope factors rotate
+// them (a prompt prefilled in chunks takes its whole length's, as one prefill would).
 struct span {
   kv_cache* cache;
   int64_t row, n;
+  int64_t rope_len = 0;
 };
 
 // Runs every span's new tokens through the model as one (R, C) activation; logits gets, per span,
@@ -42,7 +46,7 @@ status forward_spans(const model& m, const lora_adapter* lora, const std::vector
   // RoPE tables row by row: each sequence at its own positions and with its own longrope choice.
   fvec cos(static_cast<size_t>(R * RD)), sin(cos.size());
   for (const span& s : spans) {
-    const int64_t L = s.cache->len, Tt = L + s.n;
+    const int64_t L = s.cache->len, Tt = std::max(L + s.n, s.rope_len);
     std::vector<int32_t> pos(static_cast<size_t>(s.n));
     for (int64_t i = 0; i < s.n; ++i) pos[static_cast<size_t>(i)] = static_cast<int32_t>(L + i);
     fvec sc, ss;
@@ -137,9 +141,10 @@ bool needs_reprefill(const model_config& c, const kv_cache& cache, int64_t seq_l
 }
 
 status prefill(const model& m, const lora_adapter* lora, kv_cache& cache, const int32_t* ids,
-               int64_t P, std::vector<float>* logits) {
+               int64_t P, std::vector<float>* logits, int64_t rope_len) {
   if (P <= 0) return invalid_argument("nothing to prefill", "prompt");
-  return forward_spans(m, lora, {span{&cache, 0, P}}, std::vector<int32_t>(ids, ids + P), logits);
+  return forward_spans(m, lora, {span{&cache, 0, P, rope_len}}, std::vector<int32_t>(ids, ids + P),
+                       logits);
 }
 
 status decode_batch(const model& m, const lora_adapter* lora, const std::vector<kv_cache*>& caches,

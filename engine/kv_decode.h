@@ -3,6 +3,7 @@
 //
 //   kv_cache c; reset_cache(c, cfg.num_layers);
 //   prefill(m, lora, c, prompt.data(), P, &logits);          // P tokens at positions 0..P-1
+//   (or in chunks: prefill(.., ids + done, n, &logits, P), each appending at c.len)
 //   decode_batch(m, lora, {&c1, &c2}, {t1, t2}, &logits2);    // one token each, B = 2
 //
 // Each cache holds, per layer, the RoPE'd keys and values of its tokens ((len, NKV*HS) row-major).
@@ -43,8 +44,10 @@ status check_prompt(const model_config& c, const std::vector<int32_t>& prompt);
 // the cache's keys were.
 bool needs_reprefill(const model_config& c, const kv_cache& cache, int64_t seq_len);
 
+// rope_len > 0: rotate with the longrope factors of that total length (a prompt prefilled in
+// chunks passes its whole length to each chunk, so its keys equal one prefill's).
 status prefill(const model& m, const lora_adapter* lora, kv_cache& cache, const int32_t* ids,
-               int64_t P, std::vector<float>* logits);
+               int64_t P, std::vector<float>* logits, int64_t rope_len = 0);
 
 // caches[b] gets ids[b]; every cache must be non-empty and its next length must not need a
 // re-prefill. logits: (B, V).

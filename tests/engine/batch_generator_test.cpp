@@ -95,6 +95,30 @@ TEST(kv_decode, a_batched_step_equals_one_step_per_sequence) {
   }
 }
 
+// A prompt prefilled in chunks leaves the cache and logits one prefill gives, also when it crosses
+// the longrope switch (every chunk takes the whole prompt's factors).
+TEST(kv_decode, chunked_prefill_equals_one_prefill) {
+  for (const char* json : {kLlama, kPhi3}) {
+    auto m = random_model(json, "chunks");
+    ASSERT_TRUE(m);
+    std::vector<int32_t> p;
+    for (int i = 0; i < 23; ++i) p.push_back(int32_t(rng_bits(5, i) % 64));
+    kv_cache whole, chunked;
+    reset_cache(whole, m->config.num_layers);
+    reset_cache(chunked, m->config.num_layers);
+    std::vector<float> want, got;
+    ASSERT_TRUE(prefill(*m, nullptr, whole, p.data(), 23, &want).ok());
+    for (int64_t done = 0; done < 23; done += 5)
+      ASSERT_TRUE(
+          prefill(*m, nullptr, chunked, p.data() + done, std::min<int64_t>(5, 23 - done), &got, 23)
+              .ok());
+    EXPECT_LE(max_abs_diff(got, want), 1e-5f);
+    EXPECT_EQ(chunked.len, 23);
+    EXPECT_EQ(chunked.long_rope, whole.long_rope);
+    EXPECT_LE(max_abs_diff(chunked.k[1], whole.k[1]), 1e-5f);
+  }
+}
+
 TEST(batch_generator, concurrent_answers_equal_generate_alone) {
   for (const char* json : {kLlama, kPhi3}) {
     auto m = random_model(json, json == kLlama ? "llama" : "phi3");
@@ -107,22 +131,26 @@ TEST(batch_generator, concurrent_answers_equal_generate_alone) {
       o.step_logits = &want_logits[j];
       want[j] = generate(*m, nullptr, js[j].prompt, o).value();
     }
-    batch_generator g(*m, {.max_batch = 3});  // 7 requests: some wait for a slot
-    std::vector<std::thread> threads;
-    std::atomic<int> failures{0};
-    for (size_t j = 0; j < js.size(); ++j)
-      threads.emplace_back([&, j] {
-        generate_options o = js[j].opt;
-        o.step_logits = &got_logits[j];
-        auto r = g.generate(js[j].prompt, o);
-        if (!r.ok()) ++failures;
-        if (r.ok()) got[j] = *r;
-      });
-    for (auto& t : threads) t.join();
-    EXPECT_EQ(failures.load(), 0);
-    for (size_t j = 0; j < js.size(); ++j) {
-      EXPECT_EQ(got[j], want[j]) << "request " << j;
-      EXPECT_LE(max_abs_diff(got_logits[j], want_logits[j]), 1e-4f) << "request " << j;
+    // 7 requests: some wait for a slot; prompts prefilled whole, or 4 tokens per step.
+    for (int64_t chunk : {int64_t(0), int64_t(4)}) {
+      batch_generator g(*m, {.max_batch = 3, .prefill_chunk = chunk});
+      std::vector<std::thread> threads;
+      std::atomic<int> failures{0};
+      for (size_t j = 0; j < js.size(); ++j)
+        threads.emplace_back([&, j] {
+          generate_options o = js[j].opt;
+          got_logits[j].clear();
+          o.step_logits = &got_logits[j];
+          auto r = g.generate(js[j].prompt, o);
+          if (!r.ok()) ++failures;
+          if (r.ok()) got[j] = *r;
+        });
+      for (auto& t : threads) t.join();
+      EXPECT_EQ(failures.load(), 0);
+      for (size_t j = 0; j < js.size(); ++j) {
+        EXPECT_EQ(got[j], want[j]) << "request " << j << ", chunk " << chunk;
+        EXPECT_LE(max_abs_diff(got_logits[j], want_logits[j]), 1e-4f) << "request " << j;
+      }
     }
   }
 }
