@@ -72,6 +72,7 @@ status run_serve_unit(const serve_args& a, const serve_unit_env& env,
     on_ready("serving " + a.preset + " on :" + std::to_string(server->port()) +
              " (POST /v1/chat/completions, /chat; GET /health)" + notes);
   while (!cancel.load()) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  service->shutdown();  // answers in progress end now (503), so stop() need not wait for them
   server->stop();
   return {};
 }

@@ -105,6 +105,7 @@ int run_serve(const serve_flags& f) {
   int sig = 0;
   sigwait(&sigs, &sig);
   std::fprintf(stderr, "kaito serve: stopping (signal %d)\n", sig);
+  (*svc)->shutdown();  // answers in progress end with 503 instead of holding the stop
   (*srv)->stop();
   return 0;
 }

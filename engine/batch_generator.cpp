@@ -72,12 +72,17 @@ batch_generator::batch_generator(const model& m, batch_generator_options o)
 }
 
 batch_generator::~batch_generator() {
+  shutdown();
+}
+
+void batch_generator::shutdown() {
   {
     std::lock_guard lock(mu_);
     stopping_ = true;
   }
   wake_.notify_all();
-  thread_.join();
+  std::lock_guard lock(join_mu_);
+  if (thread_.joinable()) thread_.join();
 }
 
 // One chunk of r's prompt into its cache (the first resets it); true once the whole prompt is in

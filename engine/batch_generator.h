@@ -20,7 +20,9 @@
 // false, and those are dropped (the answer ends exactly at that token, as with generate()).
 //
 // Thread-safety: generate() may be called from any number of threads; the model must outlive the
-// generator. The destructor ends every running generation with `unavailable` and joins the thread.
+// generator. shutdown() (also the destructor's first step; idempotent, any thread) ends every
+// running or waiting generation with `unavailable` and joins the decode thread; generate() after
+// it answers `unavailable` at once.
 #pragma once
 
 #include <atomic>
@@ -54,6 +56,7 @@ class batch_generator {
 
   result<std::vector<int32_t>> generate(const std::vector<int32_t>& prompt,
                                         const generate_options& opt);
+  void shutdown();
 
   // Sequences being decoded (or prefilled) now, and requests waiting for a slot.
   struct batch_load {
@@ -72,6 +75,7 @@ class batch_generator {
   mutable std::mutex mu_;
   std::condition_variable wake_;
   std::atomic<int64_t> running_{0};
+  std::mutex join_mu_;
   std::deque<std::shared_ptr<request>> waiting_;
   bool stopping_ = false;
   std::thread thread_;

@@ -93,6 +93,9 @@ class chat_service {
   // Counters and latencies of the answers so far, with the batch's running and waiting counts
   // (the inference server's /metrics).
   serving_snapshot stats() const;
+  // Ends every answer in progress or waiting with `unavailable` ("the model server is shutting
+  // down"), and every later one: a server stopping need not wait for long answers to finish.
+  void shutdown() const { batcher_->shutdown(); }
 
  private:
   chat_service() = default;

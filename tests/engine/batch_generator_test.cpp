@@ -203,17 +203,20 @@ TEST(batch_generator, shutdown_ends_generations_in_flight) {
       o.max_new_tokens = 100000;  // capped by max_position_embeddings (128)
       o.on_token = [&](int32_t) {
         ++started;
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
         return true;
       };
       auto r = g->generate({1, 2, 3}, o);
       results[i] = r.ok() ? status() : r.error();
     });
   while (started.load() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  g.reset();  // whatever still runs or waits ends: no caller is left hanging
+  g->shutdown();  // whatever still runs or waits ends: no caller is left hanging
   for (auto& t : threads) t.join();
   for (const auto& s : results)
     EXPECT_TRUE(s.ok() || s.code() == status_code::unavailable) << s.to_string();
+  EXPECT_EQ(g->generate({1, 2, 3}, {}).error().code(), status_code::unavailable);
+  g->shutdown();  // idempotent; so is the destructor after it
+  g.reset();
 }
 
 }  // namespace

@@ -204,6 +204,10 @@ TEST(ChatService, LengthLimitsAndErrors) {
     auto capped = (*small)->complete_text("The capital of France", many);
     ASSERT_TRUE(capped.ok());
     EXPECT_LE(capped->prompt_tokens + capped->completion_tokens, 24);
+    // A stopping server ends its answers with unavailable (HTTP 503) instead of finishing them.
+    (*small)->shutdown();
+    EXPECT_EQ((*small)->complete_text("The capital", many).error().code(),
+              status_code::unavailable);
     c.max_batch = 0;
     EXPECT_EQ(chat_service::load(c).error().where(), "max_batch");
   }
