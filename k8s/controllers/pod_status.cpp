@@ -168,12 +168,13 @@ result<bool> apply_pod_report(client& c, const std::string& ns, const std::strin
         return live.error();
       }
       if (meta_string(*live, "uid") != r.uid) return false;
-      if (auto s = record_port_offset(c, ns, name, *live, r); !s.ok()) return s;
       // Terminal is final: a late "running" report cannot resurrect a finished pod.
       if (pod_terminal(*live)) {
         bool report_terminal =
             r.phase == pod_phase_value::succeeded || r.phase == pod_phase_value::failed;
         if (!report_terminal) return false;
+      } else if (auto s = record_port_offset(c, ns, name, *live, r); !s.ok()) {
+        return s;
       }
       std::string host_ip;
       const json& old_st = live->value("status", json::object());
