@@ -66,10 +66,19 @@ bool emit(const model_config& c, const request_ptr& r) {
 
 }  // namespace
 
-batch_generator::batch_generator(const model& m, batch_generator_options o)
-    : m_(m), o_(o), thread_([this] { loop(); }) {
-  if (o_.max_batch < 1) o_.max_batch = 1;
+namespace {
+
+batch_generator_options sane(batch_generator_options o) {
+  o.max_batch = std::max<int64_t>(o.max_batch, 1);
+  o.prefill_chunk = std::max<int64_t>(o.prefill_chunk, 0);
+  return o;
 }
+
+}  // namespace
+
+// o_ is settled before the decode thread starts (thread_ is the last member).
+batch_generator::batch_generator(const model& m, batch_generator_options o)
+    : m_(m), o_(sane(o)), thread_([this] { loop(); }) {}
 
 batch_generator::~batch_generator() {
   shutdown();
