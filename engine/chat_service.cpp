@@ -186,6 +186,7 @@ result<chat_answer> chat_service::run(const std::vector<int32_t>& prompt, const 
     g.max_new_tokens = std::min<int64_t>(g.max_new_tokens, o.max_total_tokens - a.prompt_tokens);
   if (g.max_new_tokens <= 0) {  // nothing may be added (HF's max_length already reached)
     a.length = true;
+    stats_.record(a.prompt_tokens, 0, finish_reason::length, -1.0, 0.0);
     return a;
   }
   g.sampling = o.sampling;
@@ -213,9 +214,8 @@ result<chat_answer> chat_service::run(const std::vector<int32_t>& prompt, const 
     return !stops.stopped && !client_gone;
   };
   auto out = batcher_->generate(prompt, g);
-  const finish_reason failed = finish_reason::abort;
   if (!out.ok() || !failure.ok()) {
-    stats_.record(a.prompt_tokens, a.completion_tokens, failed, ttft, since());
+    stats_.record(a.prompt_tokens, a.completion_tokens, finish_reason::abort, ttft, since());
     return out.ok() ? failure : out.error();
   }
   if (!stops.stopped && !client_gone) {  // what was held back for a stop string that never came
