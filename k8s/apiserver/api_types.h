@@ -1,6 +1,8 @@
 // The API server's transport-neutral request and response: the HTTP layer (server.cpp) fills an
 // api_request, the router answers an api_response. Streaming answers (watch, log follow) carry a
 // `stream` callback that the HTTP layer runs with a stream_writer over the open connection.
+// Upgrades (pods/portforward) carry an `upgrade` callback: the HTTP layer sends the 101 answer
+// (code and headers) and hands the raw connection (TLS or not) over as a duplex_stream.
 #pragma once
 
 #include <functional>
@@ -53,6 +55,21 @@ class stream_writer {
   virtual void abort() = 0;
 };
 
+// The connection after a 101 Switching Protocols answer, byte by byte in both directions; no
+// request deadline applies any more (each write still fails after the write timeout).
+class duplex_stream {
+ public:
+  virtual ~duplex_stream() = default;
+  // Reads at most `n` bytes, waiting at most `timeout_ms` (0: only what has already arrived or is
+  // buffered). Returns the count read, 0 when nothing came in time, -1 once the peer is gone.
+  // A 0 means nothing is buffered here any more: poll fd() before reading again.
+  virtual long read_some(char* buf, size_t n, int timeout_ms) = 0;
+  // Writes all of `data`; false once the peer is gone.
+  virtual bool write(std::string_view data) = 0;
+  virtual int fd() const = 0;       // the client socket, to poll for input
+  virtual int stop_fd() const = 0;  // readable once the server is stopping
+};
+
 // True when the client on `fd` has hung up or its connection failed (never blocks; -1: false).
 bool client_gone(int fd);
 
@@ -62,6 +79,7 @@ struct api_response {
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;  // streamed answers send them too
   std::function<void(stream_writer&)> stream;                // set: a chunked streaming response
+  std::function<void(duplex_stream&)> upgrade;  // set: `code` (101) and headers, then this
 
   static api_response json_body(int code, const json& j,
                                 std::string content_type = "application/json") {

@@ -45,6 +45,11 @@ json aggregated_resource(const resource_def& d, const std::string& version) {
     subs.push_back({{"subresource", "proxy"},
                     {"responseKind", {{"group", ""}, {"version", "v1"}, {"kind", proxy_kind(d)}}},
                     {"verbs", kProxyVerbs}});
+  if (d.portforward_subresource)
+    subs.push_back(
+        {{"subresource", "portforward"},
+         {"responseKind", {{"group", ""}, {"version", "v1"}, {"kind", "PodPortForwardOptions"}}},
+         {"verbs", {"create", "get"}}});
   if (!subs.empty()) r["subresources"] = subs;
   return r;
 }
@@ -167,6 +172,12 @@ api_response discovery_resources(const registry& reg, const std::string& group,
                            {"namespaced", d->namespaced},
                            {"kind", proxy_kind(*d)},
                            {"verbs", kProxyVerbs}});
+    if (d->portforward_subresource)
+      resources.push_back({{"name", d->resource + "/portforward"},
+                           {"singularName", ""},
+                           {"namespaced", true},
+                           {"kind", "PodPortForwardOptions"},
+                           {"verbs", {"create", "get"}}});
   }
   if (resources.empty()) {
     return path_not_found();

@@ -36,9 +36,11 @@ api_response object_endpoint(api_context& ctx, const api_request& req, const rou
     bool ok = (r.subresource == "status" && def->status_subresource) ||
               (r.subresource == "log" && def->log_subresource) ||
               (r.subresource == "proxy" && def->proxy_subresource) ||
+              (r.subresource == "portforward" && def->portforward_subresource) ||
               (r.subresource == "finalize" && def->resource == "namespaces");
     if (!ok) return path_not_found();
     if (r.subresource == "proxy") return handle_proxy(ctx, o);
+    if (r.subresource == "portforward") return handle_port_forward(ctx, o);
     if (r.subresource == "log") {
       if (req.method != "GET") return method_not_allowed();
       return handle_pod_log(ctx, o);

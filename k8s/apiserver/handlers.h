@@ -6,6 +6,7 @@
 //   watch.cpp            watch streams
 //   pod_logs.cpp         the pods/log subresource
 //   service_proxy.cpp    the services/proxy and pods/proxy subresources (proxy_forward.h relays)
+//   port_forward.cpp     the pods/portforward subresource (SPDY and websocket upgrades)
 //   object_meta.cpp      server-managed metadata (uid, generation, timestamps) shared by writers
 #pragma once
 
@@ -42,6 +43,8 @@ void collect_if_orphaned(api_context& ctx, const object_key& key, const json& ob
 api_response handle_pod_log(api_context& ctx, const object_request& o);
 // NAME/proxy[/PATH] of services and pods, any method: see service_proxy.cpp.
 api_response handle_proxy(api_context& ctx, const object_request& o);
+// NAME/portforward of pods, an upgrade to a port-forward session: see port_forward.cpp.
+api_response handle_port_forward(api_context& ctx, const object_request& o);
 
 // Shared helpers.
 // The object as served in `version`: apiVersion/kind set.

@@ -28,6 +28,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "k8s/apiserver/api_types.h"
@@ -39,6 +40,19 @@ struct proxy_target {
   std::string ip;  // IPv4 or IPv6 literal
   uint16_t port = 0;
 };
+
+// Where a pod's container ports answer (service_proxy.cpp): kaito-cpp runs pods as processes on
+// the machine's network, so container port P is at ip:(P + offset), the offset being the pod's
+// kaito.sh/host-port-offset annotation (decimal 0..65535; absent = 0).
+struct pod_network {
+  std::string ip;  // status.podIP
+  int64_t offset = 0;
+};
+
+// Fills `out` from the pod object `pod` named `name`, or returns the error answer: 503 when the
+// pod has no IP yet or an invalid offset annotation.
+std::optional<api_response> pod_network_of(const json& pod, const std::string& name,
+                                           pod_network& out);
 
 // "10.0.0.1:80", "[fd00::1]:80".
 std::string join_host_port(const std::string& ip, uint16_t port);

@@ -78,6 +78,7 @@ registry::registry() {
   auto pods = std::make_shared<resource_def>(*builtins_[1]);
   pods->log_subresource = true;
   pods->proxy_subresource = true;
+  pods->portforward_subresource = true;
   builtins_[1] = pods;
   auto services = std::make_shared<resource_def>(*builtins_[2]);
   services->proxy_subresource = true;

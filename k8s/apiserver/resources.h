@@ -40,7 +40,8 @@ struct resource_def {
   bool custom = false;
   bool status_subresource = true;
   bool log_subresource = false;
-  bool proxy_subresource = false;  // pods and services: NAME/proxy[/PATH] (service_proxy.cpp)
+  bool proxy_subresource = false;        // pods and services: NAME/proxy[/PATH] (service_proxy.cpp)
+  bool portforward_subresource = false;  // pods: NAME/portforward (port_forward.cpp)
   std::vector<std::string> short_names;
   std::vector<std::string> categories;
   std::map<std::string, std::vector<printer_column>> columns;  // by version (CRDs)

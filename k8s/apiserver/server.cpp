@@ -8,12 +8,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <chrono>
 #include <condition_variable>
+#include <cstring>
 #include <filesystem>
 #include <mutex>
 #include <set>
@@ -101,6 +103,44 @@ class chunk_writer : public stream_writer {
   int fd_;
   int stop_fd_;
   bool aborted_ = false;
+};
+
+// The connection after a 101 answer: bytes the HTTP parser read past the request come first.
+template <class Stream>
+class upgraded_stream : public duplex_stream {
+ public:
+  upgraded_stream(Stream& s, timed_socket& ts, int fd, int stop_fd, std::string early)
+      : s_(s), ts_(ts), fd_(fd), stop_fd_(stop_fd), early_(std::move(early)) {}
+  long read_some(char* buf, size_t n, int timeout_ms) override {
+    if (n == 0) return 0;
+    if (!early_.empty()) {
+      size_t k = std::min(n, early_.size());
+      std::memcpy(buf, early_.data(), k);
+      early_.erase(0, k);
+      return static_cast<long>(k);
+    }
+    ts_.arm_read(std::chrono::milliseconds(timeout_ms));
+    beast::error_code ec;
+    size_t k = s_.read_some(net::buffer(buf, n), ec);
+    ts_.disarm_read();
+    if (ec == net::error::timed_out) return 0;
+    if (ec) return -1;
+    return static_cast<long>(k);
+  }
+  bool write(std::string_view data) override {
+    beast::error_code ec;
+    net::write(s_, net::buffer(data.data(), data.size()), ec);
+    return !ec;
+  }
+  int fd() const override { return fd_; }
+  int stop_fd() const override { return stop_fd_; }
+
+ private:
+  Stream& s_;
+  timed_socket& ts_;
+  int fd_;
+  int stop_fd_;
+  std::string early_;
 };
 
 }  // namespace
@@ -256,6 +296,24 @@ void api_server::impl::serve_stream(Stream& sock, timed_socket& ts, int fd) {
         resp = error_response(401, "Unauthorized", "Unauthorized");
       else
         resp = dispatch(req);
+    }
+    if (resp.upgrade) {
+      // 101 and the answer's headers, then the connection belongs to the upgrade until it ends.
+      http::response<http::empty_body> res{static_cast<http::status>(resp.code), 11};
+      for (const auto& [k, v] : resp.headers) res.insert(k, v);
+      http::write(sock, res, ec);
+      log_debug(log, "upgrade",
+                {{"method", req.method}, {"target", target}, {"code", std::to_string(resp.code)}});
+      if (!ec) {
+        auto early = buf.data();
+        upgraded_stream<Stream> d(
+            sock, ts, fd, stop_fd,
+            std::string(static_cast<const char*>(early.data()), early.size()));
+        buf.consume(buf.size());
+        resp.upgrade(d);
+      }
+      resp.upgrade = nullptr;
+      break;
     }
     bool keep = hreq.keep_alive() && !resp.stream;
     if (resp.stream) {

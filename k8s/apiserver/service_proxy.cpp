@@ -164,25 +164,34 @@ std::optional<api_response> resolve_pod(api_context& ctx, const object_request& 
   auto port = pod_port(*pod, id.port);
   if (!port)
     return bad_request("pod " + id.name + " has no container port named \"" + id.port + "\"");
-  std::string ip = text(field(*pod, "status"), "podIP");
-  if (ip.empty()) return unavailable("pod " + id.name + " has no IP address yet");
-  int64_t offset = 0;
-  std::string k = text(field(field(*pod, "metadata"), "annotations"), kHostPortOffsetAnnotation);
-  if (!k.empty()) {
-    auto n = port_number(k);
-    if (!n || *n > 65535)
-      return unavailable("pod " + id.name + " has an invalid " + kHostPortOffsetAnnotation +
-                         " annotation: \"" + k + "\"");
-    offset = *n;
-  }
-  if (*port < 1 || *port + offset > 65535)
-    return bad_request("invalid port " + std::to_string(*port) + " for pod " + id.name +
-                       (offset ? " (host port offset " + std::to_string(offset) + ")" : ""));
-  out = {ip, static_cast<uint16_t>(*port + offset)};
+  pod_network net;
+  if (auto err = pod_network_of(*pod, id.name, net)) return err;
+  if (*port < 1 || *port + net.offset > 65535)
+    return bad_request(
+        "invalid port " + std::to_string(*port) + " for pod " + id.name +
+        (net.offset ? " (host port offset " + std::to_string(net.offset) + ")" : ""));
+  out = {net.ip, static_cast<uint16_t>(*port + net.offset)};
   return std::nullopt;
 }
 
 }  // namespace
+
+std::optional<api_response> pod_network_of(const json& pod, const std::string& name,
+                                           pod_network& out) {
+  std::string ip = text(field(pod, "status"), "podIP");
+  if (ip.empty()) return unavailable("pod " + name + " has no IP address yet");
+  int64_t offset = 0;
+  std::string k = text(field(field(pod, "metadata"), "annotations"), kHostPortOffsetAnnotation);
+  if (!k.empty()) {
+    auto n = port_number(k);
+    if (!n || *n > 65535)
+      return unavailable("pod " + name + " has an invalid " + kHostPortOffsetAnnotation +
+                         " annotation: \"" + k + "\"");
+    offset = *n;
+  }
+  out = {ip, offset};
+  return std::nullopt;
+}
 
 api_response handle_proxy(api_context& ctx, const object_request& o) {
   const bool is_pod = o.def->resource == "pods";
