@@ -355,6 +355,17 @@ expect_has "$streamed" 'data: [DONE]'
 expect_has "$(curl -s "$SVC_URL/chat" -d '{"prompt":"The sky is","generate_kwargs":{"max_length":12}}')" '"Result":"The sky is'
 kill "$PROXY_PID" 2> /dev/null || true
 echo "ok: the Service routes through the API server's proxy: $(K get endpoints serve-tiny --no-headers)"
+# kubectl port-forward to the Service (kubectl 1.32's websocket tunnel, SPDY inside).
+PF_PORT=$(free_port)
+kubectl port-forward --address 127.0.0.1 svc/serve-tiny "$PF_PORT:80" > "$E2E_WORK/port-forward.log" 2>&1 &
+PF_PID=$!
+wait_for 20 "kubectl port-forward listens" grep -q "Forwarding from" "$E2E_WORK/port-forward.log"
+expect_has "$(curl -s "http://127.0.0.1:$PF_PORT/health")" '"status":"Healthy"'
+via_pf=$(curl -s "http://127.0.0.1:$PF_PORT/v1/chat/completions" -H 'Content-Type: application/json' \
+  -d '{"model":"phi-3-mini-128k-instruct","messages":[{"role":"user","content":"Color of the sky?"}],"max_tokens":8,"temperature":0}')
+expect_eq "$(message "$via_pf")" "$(message "$answer")"
+kill "$PF_PID" 2> /dev/null || true
+echo "ok: kubectl port-forward svc/serve-tiny reaches the pod"
 K delete workspace serve-tiny > /dev/null
 wait_for 20 "the Endpoints went with the Service" sh -c "! kubectl get endpoints serve-tiny 2> /dev/null"
 wait_for 30 "the server stopped with its pod" sh -c "! curl -s -m 1 http://127.0.0.1:5000/health"
