@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <map>
 #include <vector>
@@ -33,6 +34,8 @@ struct stream_state {
 };
 
 struct request_state {
+  // When its first stream came, then when its dial started (for the two timeouts).
+  std::chrono::steady_clock::time_point since = std::chrono::steady_clock::now();
   int port = 0;
   uint32_t error_id = 0, data_id = 0;
   int fd = -1;
@@ -71,6 +74,7 @@ class session {
   void finish(const std::string& id, const std::string& message);
   void on_target(const std::string& id, short revents);
   void close_stream(uint32_t id, const std::string& message);
+  void expire();
   size_t pending() const {
     size_t n = 0;
     for (const auto& [id, r] : requests_) n += r.to_target.size();
@@ -182,6 +186,7 @@ void session::start(const std::string& id, request_state& r) {
   int one = 1;
   ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   r.fd = fd;
+  r.since = std::chrono::steady_clock::now();
   if (::connect(fd, reinterpret_cast<sockaddr*>(&ss), len) == 0) return;
   if (errno == EINPROGRESS) {
     r.connecting = true;
@@ -248,6 +253,23 @@ void session::on_target(const std::string& id, short revents) {
   }
 }
 
+// Requests whose second stream never came (target.stream_pair_timeout) or whose target does not
+// answer the dial (target.dial_timeout) end with a message on their error stream.
+void session::expire() {
+  const auto now = std::chrono::steady_clock::now();
+  std::vector<std::pair<std::string, std::string>> done;
+  for (const auto& [id, r] : requests_) {
+    if ((!r.error_id || !r.data_id) && now - r.since > t_.stream_pair_timeout)
+      done.emplace_back(id, "timed out waiting for the data and error streams of request " + id);
+    else if (r.connecting && now - r.since > t_.dial_timeout)
+      done.emplace_back(id, "error forwarding port " + std::to_string(r.port) + " to pod " +
+                                t_.pod + ", uid : dial tcp " +
+                                join_host_port(t_.ip, static_cast<uint16_t>(r.port + t_.offset)) +
+                                ": i/o timeout");
+  }
+  for (const auto& [id, message] : done) finish(id, message);
+}
+
 std::string session::run() {
   bool maybe_buffered = true;  // early bytes may wait in the connection before any poll
   std::vector<pollfd> fds;
@@ -291,6 +313,7 @@ std::string session::run() {
     for (size_t i = 0; i < ids.size() && alive_; ++i)
       if (fds[i + 2].revents || !requests_.count(ids[i]) || !requests_.at(ids[i]).to_target.empty())
         on_target(ids[i], fds[i + 2].revents);
+    if (alive_) expire();
   }
   for (auto& [id, r] : requests_)
     if (r.fd >= 0) ::close(r.fd);

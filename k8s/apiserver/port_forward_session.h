@@ -15,7 +15,10 @@
 // dial first writes, on the error stream, the kubelet's message
 //   error forwarding port 5000 to pod NAME, uid : dial tcp 127.0.0.1:5001: connect: connection
 //   refused
-// (kubectl prints it and, since client-go 1.31, closes the whole session).
+// (kubectl prints it and, since client-go 1.31, closes the whole session). A dial that has not
+// connected within dial_timeout ends the same way ("... : i/o timeout"), and a request whose
+// second stream has not come within stream_pair_timeout (the kubelet's stream-creation timeout)
+// is ended with a message saying so.
 //
 // Control frames: PING from the client (odd id) is echoed; SETTINGS, WINDOW_UPDATE, HEADERS and
 // unknown types are accepted and ignored (spdystream neither sends nor honours flow-control
@@ -28,6 +31,7 @@
 // everything it touches.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -41,6 +45,9 @@ struct forward_target {
   std::string ip;      // status.podIP
   int64_t offset = 0;  // kaito.sh/host-port-offset
   bool dial = true;    // false: every dial fails (server_options::proxy_dial)
+  // How long a request may wait for its second stream (the kubelet's 30 s), and a dial to connect.
+  std::chrono::milliseconds stream_pair_timeout{30000};
+  std::chrono::milliseconds dial_timeout{20000};
 };
 
 constexpr size_t kMaxStreams = 512;

@@ -23,6 +23,7 @@
 #include <thread>
 #include <vector>
 
+#include "k8s/apiserver/port_forward_session.h"
 #include "k8s/apiserver/server.h"
 #include "k8s/apiserver/spdy_frames.h"
 #include "k8s/apiserver/ws_tunnel.h"
@@ -354,6 +355,62 @@ TEST_F(PortForwardTest, StatusAnswersWithoutAnUpgrade) {
   auto disc = testing::send_request(
       srv_->port(), {"GET", "/api/v1", "", "application/json", "application/json", kToken});
   EXPECT_NE(disc.body.find("\"pods/portforward\""), std::string::npos);
+}
+
+// A session driven by hand over a socketpair: a request whose data stream never comes is ended
+// after stream_pair_timeout with a message on its error stream, and the session goes on.
+TEST(PortForwardSession, AHalfOpenRequestTimesOut) {
+  int sv[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+  int stop[2];
+  ASSERT_EQ(::pipe(stop), 0);
+  struct fd_stream : duplex_stream {
+    int fd_, stop_;
+    fd_stream(int f, int s) : fd_(f), stop_(s) {}
+    long read_some(char* buf, size_t n, int) override {
+      ssize_t k = ::recv(fd_, buf, n, MSG_DONTWAIT);
+      if (k == 0) return -1;
+      return k < 0 ? (errno == EAGAIN ? 0 : -1) : k;
+    }
+    bool write(std::string_view d) override {
+      return ::send(fd_, d.data(), d.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(d.size());
+    }
+    int fd() const override { return fd_; }
+    int stop_fd() const override { return stop_; }
+  } server_side(sv[0], stop[0]);
+  forward_target t{"p", "127.0.0.1", 0, false};
+  t.stream_pair_timeout = std::chrono::milliseconds(300);
+  std::thread session([&] { run_port_forward_session(server_side, t); });
+  spdy::header_compressor out;
+  std::string syn = spdy::syn_stream_frame(
+      1, out.compress({{"streamtype", "error"}, {"port", "5000"}, {"requestid", "0"}}), 0);
+  ASSERT_EQ(::send(sv[1], syn.data(), syn.size(), 0), static_cast<ssize_t>(syn.size()));
+  // Read frames until the error stream's message and FIN arrive (or 5 s pass).
+  std::string in, message;
+  bool fin = false;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (!fin && std::chrono::steady_clock::now() < deadline) {
+    char buf[4096];
+    ssize_t k = ::recv(sv[1], buf, sizeof buf, MSG_DONTWAIT);
+    if (k > 0) in.append(buf, static_cast<size_t>(k));
+    for (;;) {
+      spdy::frame f;
+      size_t used = 0;
+      std::string err;
+      if (spdy::parse_frame(in, f, used, err) != spdy::parse_status::ok) break;
+      in.erase(0, used);
+      if (f.type == spdy::kData && f.stream_id == 1) {
+        message += f.payload;
+        fin = f.fin();
+      }
+    }
+    if (k <= 0) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_TRUE(fin);
+  EXPECT_EQ(message, "timed out waiting for the data and error streams of request 0");
+  ASSERT_EQ(::write(stop[1], "x", 1), 1);  // the server stops: the session ends
+  session.join();
+  for (int fd : {sv[0], sv[1], stop[0], stop[1]}) ::close(fd);
 }
 
 TEST(SpdyFrames, HeadersRoundTripThroughOneCompressionStream) {
