@@ -31,6 +31,15 @@ result<inference_config_effect> apply_inference_config(std::string_view yaml_tex
   if (root.is_null()) return eff;  // only comments: nothing to apply
   if (!root.is_object()) return invalid_argument("want a mapping of settings", "");
   for (auto it = root.begin(); it != root.end(); ++it) {
+    if (it.key() == "kv_cache_cpu_memory_utilization") {
+      const double f = it->is_number() ? it->get<double>() : NAN;
+      if (!(f > 0.0 && f <= 1.0))
+        return invalid_argument("want a number in (0, 1], got " +
+                                    it->dump(-1, ' ', false, json::error_handler_t::replace),
+                                it.key());
+      eff.kv_cache_memory_fraction = f;
+      continue;
+    }
     if (it.key() != "vllm") {
       eff.ignored.push_back(it.key());
       continue;

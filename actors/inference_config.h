@@ -2,11 +2,14 @@
 // inference-params-template of presets/inference/) applied to an engine::chat_service_config, as
 // Kaito's vLLM runtime turns its `vllm:` section into engine arguments.
 //
+//   kv_cache_cpu_memory_utilization: the share of the memory left once the model is loaded that
+//                   the KV cache of the answers decoded together may take, (0, 1]
+//                                               -> effect.kv_cache_memory_fraction
 //   vllm:
 //     max-num-seqs:   sequences decoded together  -> chat_service_config.max_batch (1..4096)
 //     max-model-len:  the context served          -> chat_service_config.max_model_len (>= 1)
-//   anything else (kv_cache_cpu_memory_utilization, vllm.cpu-offload-gb, vllm.gpu-memory-
-//   utilization, ...) steers vLLM's memory planning: listed in `ignored`, not an error.
+//   anything else (vllm.cpu-offload-gb, vllm.gpu-memory-utilization, ...) steers vLLM's GPU
+//   memory planning: listed in `ignored`, not an error.
 //
 // A malformed value is invalid_argument naming the key (where "vllm.max-num-seqs": want an integer
 // in [1, 4096], got "many"); a document that is not a mapping (where "") or a `vllm` that is not
@@ -23,8 +26,12 @@
 
 namespace kaito::actors {
 
+// The KV cache's share of available memory when no config says otherwise (Kaito's template).
+inline constexpr double kDefaultKvCacheMemoryFraction = 0.5;
+
 struct inference_config_effect {
-  std::vector<std::string> ignored;  // "vllm.cpu-offload-gb", "kv_cache_cpu_memory_utilization"
+  double kv_cache_memory_fraction = kDefaultKvCacheMemoryFraction;
+  std::vector<std::string> ignored;  // "vllm.cpu-offload-gb"
 };
 
 result<inference_config_effect> apply_inference_config(std::string_view yaml_text,

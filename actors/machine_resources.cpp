@@ -68,14 +68,16 @@ gpu_inventory detect_gpus() {
   return inv;
 }
 
-uint64_t parse_meminfo_total(std::string_view meminfo) {
+uint64_t parse_meminfo_field(std::string_view meminfo, std::string_view field) {
   size_t at = 0;
   while (at < meminfo.size()) {
     size_t eol = meminfo.find('\n', at);
     std::string_view line = meminfo.substr(at, eol == std::string_view::npos ? eol : eol - at);
     at = eol == std::string_view::npos ? meminfo.size() : eol + 1;
-    if (line.rfind("MemTotal:", 0) != 0) continue;
-    line.remove_prefix(9);
+    if (line.size() <= field.size() || line.substr(0, field.size()) != field ||
+        line[field.size()] != ':')
+      continue;
+    line.remove_prefix(field.size() + 1);
     while (!line.empty() && line.front() == ' ') line.remove_prefix(1);
     uint64_t kib = 0;
     size_t digits = 0;
@@ -89,6 +91,17 @@ uint64_t parse_meminfo_total(std::string_view meminfo) {
     return kib * 1024;
   }
   return 0;
+}
+
+uint64_t parse_meminfo_total(std::string_view meminfo) {
+  return parse_meminfo_field(meminfo, "MemTotal");
+}
+
+uint64_t available_memory_bytes() {
+  std::ifstream in("/proc/meminfo");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return parse_meminfo_field(ss.str(), "MemAvailable");
 }
 
 uint32_t detect_cpu_cores() {

@@ -25,8 +25,12 @@ struct gpu_inventory {
 // NVML through dlopen; count 0 when the library or a driver is missing.
 gpu_inventory detect_gpus();
 
-// MemTotal from /proc/meminfo's text, in bytes; 0 when absent or malformed.
+// A field of /proc/meminfo's text ("MemTotal", "MemAvailable"), in bytes; 0 when absent or
+// malformed.
+uint64_t parse_meminfo_field(std::string_view meminfo, std::string_view field);
 uint64_t parse_meminfo_total(std::string_view meminfo);
+// MemAvailable now (0 when /proc/meminfo cannot be read).
+uint64_t available_memory_bytes();
 
 // CPU cores this process may run on (sched_getaffinity, else sysconf).
 uint32_t detect_cpu_cores();

@@ -10,6 +10,7 @@
 #include "actors/image_inputs.h"
 #include "actors/inference_config.h"
 #include "actors/inference_routes.h"
+#include "actors/machine_resources.h"
 #include "base/log.h"
 #include "engine/chat_service.h"
 #include "engine/file_text.h"
@@ -45,12 +46,14 @@ status run_serve_unit(const serve_args& a, const serve_unit_env& env,
   KAITO_ASSIGN_OR_RETURN(auto cfg_yaml, engine::read_text_if_present(
                                             under_root(env.root, a.config_file), "--config-file"));
   std::string notes;
+  double kv_fraction = kDefaultKvCacheMemoryFraction;
   if (cfg_yaml) {
     auto eff = apply_inference_config(*cfg_yaml, &c);
     if (!eff.ok())
       return status(
           eff.error().code(), eff.error().message(),
           a.config_file + (eff.error().where().empty() ? "" : ": ") + eff.error().where());
+    kv_fraction = eff->kv_cache_memory_fraction;
     notes = "; max-num-seqs " + std::to_string(c.max_batch);
     if (c.max_model_len > 0) notes += ", max-model-len " + std::to_string(c.max_model_len);
     for (size_t i = 0; i < eff->ignored.size(); ++i)
@@ -60,6 +63,10 @@ status run_serve_unit(const serve_args& a, const serve_unit_env& env,
            {{"preset", a.preset}, {"dir", dir}, {"adapters", std::to_string(a.adapters.size())}});
   KAITO_ASSIGN_OR_RETURN(auto service, engine::chat_service::load(c));
   if (cancel) return {};
+  // The KV cache of the answers decoded together stays within its share of what is left.
+  const int64_t kv_tokens = service->limit_kv_cache(
+      static_cast<uint64_t>(kv_fraction * double(available_memory_bytes())));
+  notes += kv_tokens > 0 ? "; kv cache " + std::to_string(kv_tokens) + " tokens" : "";
   http_server_options o;
   o.host = env.host;
   const int64_t port = a.port + env.slot;

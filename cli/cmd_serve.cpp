@@ -22,6 +22,7 @@
 #include "actors/http_server.h"
 #include "actors/image_inputs.h"
 #include "actors/inference_routes.h"
+#include "actors/machine_resources.h"
 #include "cli/commands.h"
 #include "engine/chat_service.h"
 
@@ -36,6 +37,7 @@ struct serve_flags {
   std::string host = "127.0.0.1";
   int port = 5000;
   std::string name;
+  double kv_cache_memory = 0.5;  // Kaito's kv_cache_cpu_memory_utilization default
 };
 
 int run_serve(const serve_flags& f) {
@@ -86,6 +88,13 @@ int run_serve(const serve_flags& f) {
   if (!svc.ok()) {
     std::fprintf(stderr, "kaito serve: %s\n", svc.error().to_string().c_str());
     return 2;
+  }
+  // The KV cache of the answers decoded together: its share of the memory left after loading.
+  if (f.kv_cache_memory > 0) {
+    const int64_t tokens = (*svc)->limit_kv_cache(
+        static_cast<uint64_t>(f.kv_cache_memory * double(actors::available_memory_bytes())));
+    if (tokens > 0)
+      std::fprintf(stderr, "kaito serve: kv cache %lld token positions\n", (long long)tokens);
   }
   std::string name = f.name;
   if (name.empty())
@@ -144,6 +153,11 @@ void add_serve_command(CLI::App& app) {
                   "Answers decoded together, continuous batching (default 8); more concurrent "
                   "requests wait for a slot")
       ->check(CLI::Range(1, 256));
+  cmd->add_option("--kv-cache-memory", f->kv_cache_memory,
+                  "Share of the memory left after loading the model that the KV cache of the "
+                  "answers decoded together may take; requests past it wait (default 0.5, "
+                  "Kaito's kv_cache_cpu_memory_utilization; 0: no limit)")
+      ->check(CLI::Range(0.0, 1.0));
   cmd->add_option("--host", f->host, "Address to listen on (default 127.0.0.1)");
   cmd->add_option("--port", f->port, "TCP port (default 5000, Kaito's; 0: any free port)")
       ->check(CLI::Range(0, 65535));

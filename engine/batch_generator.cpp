@@ -19,6 +19,7 @@ struct batch_generator::request {
   int64_t drawn = 0;
   std::vector<float> logits;  // for the next draw
   int64_t prefilled = 0;      // prompt tokens in the cache
+  int64_t reserved = 0;       // KV positions it may use: prompt + max_new_tokens, capped
   // Shared under mu.
   std::mutex mu;
   std::condition_variable cv;
@@ -71,6 +72,7 @@ namespace {
 batch_generator_options sane(batch_generator_options o) {
   o.max_batch = std::max<int64_t>(o.max_batch, 1);
   o.prefill_chunk = std::max<int64_t>(o.prefill_chunk, 0);
+  o.kv_budget_tokens = std::max<int64_t>(o.kv_budget_tokens, 0);
   return o;
 }
 
@@ -78,7 +80,11 @@ batch_generator_options sane(batch_generator_options o) {
 
 // o_ is settled before the decode thread starts (thread_ is the last member).
 batch_generator::batch_generator(const model& m, batch_generator_options o)
-    : m_(m), o_(sane(o)), thread_([this] { loop(); }) {}
+    : m_(m), o_(sane(o)), kv_budget_(o_.kv_budget_tokens), thread_([this] { loop(); }) {}
+
+void batch_generator::set_kv_budget_tokens(int64_t tokens) {
+  kv_budget_ = std::max<int64_t>(tokens, 0);
+}
 
 batch_generator::~batch_generator() {
   shutdown();
@@ -124,12 +130,22 @@ void batch_generator::loop() {
         return stopping_ || !waiting_.empty() || !active.empty() || !prefilling.empty();
       });
       if (stopping_) break;
+      int64_t reserved = 0;
+      for (const auto& r : active) reserved += r->reserved;
+      for (const auto& r : prefilling) reserved += r->reserved;
+      const int64_t budget = kv_budget_.load();
       while (!waiting_.empty() &&
              static_cast<int64_t>(active.size() + prefilling.size()) < o_.max_batch) {
+        const int64_t need = waiting_.front()->reserved;
+        const bool alone = active.empty() && prefilling.empty();
+        if (budget > 0 && reserved + need > budget && !alone) break;  // waits for KV room
+        reserved += need;
         prefilling.push_back(std::move(waiting_.front()));
         waiting_.pop_front();
       }
+      reserved_ = reserved;
       running_ = static_cast<int64_t>(active.size() + prefilling.size());
+      peak_running_ = std::max(peak_running_.load(), running_.load());
     }
     // Prefill: one chunk of the oldest admitted prompt per step, so a long prompt delays the
     // running answers by a chunk at a time, not by its whole prefill.
@@ -186,6 +202,10 @@ void batch_generator::loop() {
     }
     active = std::move(next);
     running_ = static_cast<int64_t>(active.size() + prefilling.size());
+    int64_t reserved = 0;
+    for (const auto& r : active) reserved += r->reserved;
+    for (const auto& r : prefilling) reserved += r->reserved;
+    reserved_ = reserved;
   }
   const status gone(status_code::unavailable, "the model server is shutting down");
   for (auto& r : active) finish(r, gone);
@@ -197,7 +217,8 @@ void batch_generator::loop() {
 
 batch_generator::batch_load batch_generator::load() const {
   std::lock_guard lock(mu_);
-  return {running_.load(), static_cast<int64_t>(waiting_.size())};
+  return {running_.load(), static_cast<int64_t>(waiting_.size()), peak_running_.load(),
+          reserved_.load()};
 }
 
 result<std::vector<int32_t>> batch_generator::generate(const std::vector<int32_t>& prompt,
@@ -211,6 +232,8 @@ result<std::vector<int32_t>> batch_generator::generate(const std::vector<int32_t
   r->opt.on_token = nullptr;
   r->opt.step_logits = nullptr;
   r->want_logits = opt.step_logits != nullptr;
+  r->reserved = std::min<int64_t>(static_cast<int64_t>(prompt.size()) + opt.max_new_tokens,
+                                  m_.config.max_position_embeddings);
   {
     std::lock_guard lock(mu_);
     if (stopping_) return status(status_code::unavailable, "the model server is shutting down");

@@ -45,6 +45,10 @@ struct batch_generator_options {
   // Prompt tokens prefilled per decode step (0: a whole prompt at once). A newcomer's prompt goes
   // in chunk by chunk between the running answers' steps (vLLM's chunked prefill).
   int64_t prefill_chunk = 256;
+  // KV cache positions the running answers may reserve together (0: no limit). Each answer
+  // reserves its prompt plus max_new_tokens (at most the context); a request that does not fit
+  // waits until enough answers end, or runs alone when nothing else does.
+  int64_t kv_budget_tokens = 0;
 };
 
 class batch_generator {
@@ -58,11 +62,15 @@ class batch_generator {
                                         const generate_options& opt);
   void shutdown();
 
-  // Sequences being decoded (or prefilled) now, and requests waiting for a slot.
+  // Sequences being decoded (or prefilled) now, requests waiting for a slot, the most that ever
+  // ran at once, and the KV positions the running ones reserve.
   struct batch_load {
-    int64_t running = 0, waiting = 0;
+    int64_t running = 0, waiting = 0, peak_running = 0, reserved_tokens = 0;
   };
   batch_load load() const;
+  // Changes kv_budget_tokens from the next admission on (a server sizes it once the model is in
+  // memory).
+  void set_kv_budget_tokens(int64_t tokens);
 
   struct request;  // one generation, shared by its caller and the decode thread
 
@@ -74,7 +82,7 @@ class batch_generator {
   batch_generator_options o_;
   mutable std::mutex mu_;
   std::condition_variable wake_;
-  std::atomic<int64_t> running_{0};
+  std::atomic<int64_t> running_{0}, peak_running_{0}, reserved_{0}, kv_budget_{0};
   std::mutex join_mu_;
   std::deque<std::shared_ptr<request>> waiting_;
   bool stopping_ = false;

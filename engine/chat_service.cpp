@@ -158,6 +158,18 @@ result<chat_answer> chat_service::complete_text(const std::string& prompt, const
   return run(ids, o, on_piece);
 }
 
+int64_t chat_service::kv_bytes_per_token() const {
+  const model_config& c = model_->config;
+  return c.num_layers * 2 * c.num_kv_heads * c.head_dim * int64_t(sizeof(float));
+}
+
+int64_t chat_service::limit_kv_cache(uint64_t bytes) const {
+  const int64_t tokens =
+      bytes == 0 ? 0 : std::max<int64_t>(1, int64_t(bytes / uint64_t(kv_bytes_per_token())));
+  batcher_->set_kv_budget_tokens(tokens);
+  return tokens;
+}
+
 serving_snapshot chat_service::stats() const {
   serving_snapshot s = stats_.snapshot();
   auto load = batcher_->load();

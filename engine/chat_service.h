@@ -96,6 +96,12 @@ class chat_service {
   // Ends every answer in progress or waiting with `unavailable` ("the model server is shutting
   // down"), and every later one: a server stopping need not wait for long answers to finish.
   void shutdown() const { batcher_->shutdown(); }
+  // Bytes of KV cache one position of one answer takes (fp32 keys and values, every layer).
+  int64_t kv_bytes_per_token() const;
+  // Keeps the KV cache of the answers decoded together within `bytes` (0: no limit): answers
+  // that would pass it wait for room (Kaito's kv_cache_cpu_memory_utilization, sized by the
+  // server once the model is loaded). Returns the budget in token positions.
+  int64_t limit_kv_cache(uint64_t bytes) const;
 
  private:
   chat_service() = default;

@@ -23,17 +23,20 @@ TEST(inference_config, kaitos_default_template_changes_nothing_and_says_what_it_
   ASSERT_TRUE(eff.ok()) << eff.error().to_string();
   EXPECT_EQ(c.max_batch, 8);
   EXPECT_EQ(c.max_model_len, 0);
-  EXPECT_EQ(eff->ignored,
-            (std::vector<std::string>{"kv_cache_cpu_memory_utilization", "vllm.cpu-offload-gb"}));
+  EXPECT_EQ(eff->kv_cache_memory_fraction, 0.5);
+  EXPECT_EQ(eff->ignored, (std::vector<std::string>{"vllm.cpu-offload-gb"}));
   EXPECT_TRUE(apply_inference_config("", &c).ok());
 }
 
 TEST(inference_config, max_num_seqs_and_max_model_len_apply) {
   engine::chat_service_config c;
-  auto eff = apply_inference_config("vllm:\n  max-num-seqs: 3\n  max-model-len: 512\n", &c);
+  auto eff = apply_inference_config(
+      "kv_cache_cpu_memory_utilization: 0.25\nvllm:\n  max-num-seqs: 3\n  max-model-len: 512\n",
+      &c);
   ASSERT_TRUE(eff.ok());
   EXPECT_EQ(c.max_batch, 3);
   EXPECT_EQ(c.max_model_len, 512);
+  EXPECT_EQ(eff->kv_cache_memory_fraction, 0.25);
   EXPECT_TRUE(eff->ignored.empty());
 }
 
@@ -48,6 +51,12 @@ TEST(inference_config, bad_values_name_their_key) {
   EXPECT_EQ(apply_inference_config("vllm:\n  max-model-len: 1.5\n", &c).error().where(),
             "vllm.max-model-len");
   EXPECT_EQ(apply_inference_config("vllm: [1, 2]\n", &c).error().where(), "vllm");
+  for (const char* bad_share : {"0", "1.5", "\"half\""})
+    EXPECT_EQ(
+        apply_inference_config(std::string("kv_cache_cpu_memory_utilization: ") + bad_share, &c)
+            .error()
+            .where(),
+        "kv_cache_cpu_memory_utilization");
   EXPECT_FALSE(apply_inference_config("- a\n- b\n", &c).ok());
   EXPECT_FALSE(apply_inference_config("vllm: {max-num-seqs: 2\n", &c).ok());  // malformed YAML
   EXPECT_EQ(c.max_batch, 8);  // a refused value is never applied

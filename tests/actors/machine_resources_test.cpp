@@ -16,6 +16,11 @@ TEST(machine_resources, meminfo_total_in_bytes) {
   EXPECT_EQ(parse_meminfo_total(""), 0u);
   EXPECT_EQ(parse_meminfo_total("MemTotal: kB\n"), 0u);
   EXPECT_EQ(parse_meminfo_total("MemTotal: 12 MB\n"), 0u);
+  EXPECT_EQ(
+      kaito::actors::parse_meminfo_field("MemTotal: 9 kB\nMemAvailable:   3 kB\n", "MemAvailable"),
+      3ull * 1024);
+  EXPECT_EQ(kaito::actors::parse_meminfo_field("MemAvailableX: 3 kB\n", "MemAvailable"), 0u);
+  EXPECT_GT(kaito::actors::available_memory_bytes(), 0u);  // this machine's /proc/meminfo
   EXPECT_EQ(parse_meminfo_total("SwapTotal: 12 kB\n"), 0u);
 }
 

@@ -316,7 +316,8 @@ inference:
     name: phi-3-mini-128k-instruct
   config: serve-tiny-params
 YAML
-# Kaito's inference ConfigMap: vLLM's max-num-seqs and max-model-len apply, the rest is listed.
+# Kaito's inference ConfigMap: vLLM's max-num-seqs and max-model-len apply, and
+# kv_cache_cpu_memory_utilization sizes the KV cache; the rest is listed.
 printf 'kv_cache_cpu_memory_utilization: 0.5\nvllm:\n  cpu-offload-gb: 0\n  max-num-seqs: 2\n  max-model-len: 200\n' \
   > "$E2E_WORK/inference_config.yaml"
 K create configmap serve-tiny-params --from-file=inference_config.yaml="$E2E_WORK/inference_config.yaml" > /dev/null
@@ -325,7 +326,7 @@ wait_for 60 "the inference Workspace is ready" \
   sh -c "kubectl get workspace serve-tiny -o jsonpath='{.status.conditions[?(@.type==\"InferenceReady\")].status}' | grep -q True"
 serve_log=$(K logs serve-tiny-0 --tail=-1)
 expect_has "$serve_log" "serving phi-3-mini-128k-instruct on :5000"
-expect_has "$serve_log" "max-num-seqs 2, max-model-len 200; not applied: kv_cache_cpu_memory_utilization, vllm.cpu-offload-gb"
+expect_has "$serve_log" "max-num-seqs 2, max-model-len 200; not applied: vllm.cpu-offload-gb; kv cache "
 expect_has "$(curl -s http://127.0.0.1:5000/health)" '"status":"Healthy"'
 answer=$(curl -s http://127.0.0.1:5000/v1/chat/completions -H 'Content-Type: application/json' \
   -d '{"model":"phi-3-mini-128k-instruct","messages":[{"role":"user","content":"Color of the sky?"}],"max_tokens":8,"temperature":0}')

@@ -155,6 +155,34 @@ TEST(batch_generator, concurrent_answers_equal_generate_alone) {
   }
 }
 
+// A KV budget that holds one answer at a time: the others wait for room (never two at once),
+// one that alone passes the budget still runs, and every answer is generate()'s.
+TEST(batch_generator, a_kv_budget_admits_only_what_fits) {
+  auto m = random_model(kLlama, "budget");
+  ASSERT_TRUE(m);
+  auto js = jobs();
+  // The largest reservation of the first four requests: prompt + max_new_tokens.
+  int64_t largest = 0;
+  for (size_t j = 0; j < 4; ++j)
+    largest = std::max<int64_t>(largest, int64_t(js[j].prompt.size()) + js[j].opt.max_new_tokens);
+  batch_generator g(*m, {.max_batch = 8, .kv_budget_tokens = largest});
+  std::vector<std::thread> threads;
+  std::vector<std::vector<int32_t>> got(4);
+  for (size_t j = 0; j < 4; ++j)
+    threads.emplace_back([&, j] { got[j] = g.generate(js[j].prompt, js[j].opt).value(); });
+  for (auto& t : threads) t.join();
+  for (size_t j = 0; j < 4; ++j)
+    EXPECT_EQ(got[j], generate(*m, nullptr, js[j].prompt, js[j].opt).value()) << j;
+  EXPECT_EQ(g.load().peak_running, 1);
+  // The decode thread settles its books at the end of the step that ended the last answer.
+  for (int i = 0; i < 200 && g.load().reserved_tokens != 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  EXPECT_EQ(g.load().reserved_tokens, 0);
+  g.set_kv_budget_tokens(3);  // smaller than any request: each still runs, alone
+  EXPECT_EQ(g.generate(js[5].prompt, js[5].opt).value(),
+            generate(*m, nullptr, js[5].prompt, js[5].opt).value());
+}
+
 TEST(batch_generator, a_stopped_answer_ends_there_and_the_others_go_on) {
   auto m = random_model(kLlama, "stop");
   ASSERT_TRUE(m);
