@@ -14,6 +14,7 @@
 #include "base/log.h"
 #include "engine/chat_service.h"
 #include "engine/file_text.h"
+#include "presets/builtin_chat_templates.h"
 
 namespace kaito::actors {
 
@@ -25,6 +26,7 @@ status run_serve_unit(const serve_args& a, const serve_unit_env& env,
                          preset_model_dir(a.preset, a.model_dir, env.models, &cancel, note));
   engine::chat_service_config c;
   c.model_dir = dir;
+  if (auto t = presets::builtin_chat_template(a.chat_template)) c.fallback_chat_template = *t;
   std::vector<std::string> configs;
   for (const std::string& p : a.pull_secrets) configs.push_back(under_root(env.root, p));
   for (size_t i = 0; i < a.adapters.size(); ++i) {

@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <cstdlib>
 
+#include "presets/builtin_chat_templates.h"
+
 namespace kaito::actors {
 
 namespace {
@@ -163,6 +165,10 @@ result<bool> serve_flag(serve_args& v, const std::string& flag, const std::strin
   } else if (flag == "--config-file") {
     KAITO_TRY(check_absolute(flag, value));
     v.config_file = value;
+  } else if (flag == "--chat-template") {
+    if (!presets::builtin_chat_template(value))
+      return invalid_argument("unknown chat template \"" + value + "\"", flag);
+    v.chat_template = value;
   } else {
     return false;
   }

@@ -28,6 +28,8 @@
 //                              into /mnt/adapter/NAME and merged; NAME a DNS-1123 name, once
 //     --adapter-strength=NAME=S inference.adapters[].strength, a number in [0, 1] (default 1)
 //     --pull-secret=PATH       repeatable, as for tune: credentials for the adapter images
+//     --chat-template=NAME     a preset's template (presets/chat_templates/NAME.jinja, compiled
+//                              in) for a model folder whose tokenizer_config.json has none
 //     --config-file=PATH       Kaito's inference_config.yaml (default
 //                              /mnt/config/inference_config.yaml; absent: the defaults;
 //                              actors/inference_config.h)
@@ -73,6 +75,7 @@ struct serve_args {
   std::vector<std::string> pull_secrets;  // docker config files for the adapter images
   std::vector<std::pair<std::string, float>> strengths;  // as given; folded into adapters
   std::string config_file = "/mnt/config/inference_config.yaml";
+  std::string chat_template;  // a builtin_chat_template name, "" = none
 };
 
 struct work_args {

@@ -94,7 +94,8 @@ result<std::unique_ptr<chat_service>> chat_service::load(const chat_service_conf
     status merged = lora_merge(s->model_.get(), *adapter);
     if (!merged.ok()) return in_file(merged, a);
   }
-  KAITO_ASSIGN_OR_RETURN(model_chat chat, load_model_chat(dir, cfg.chat_template_path));
+  KAITO_ASSIGN_OR_RETURN(model_chat chat,
+                         load_model_chat(dir, cfg.chat_template_path, cfg.fallback_chat_template));
   s->tok_ = std::move(chat.tok);
   s->tok_config_ = std::move(chat.config);
   s->template_ = std::move(chat.tmpl);

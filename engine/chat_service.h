@@ -49,7 +49,10 @@ struct chat_service_config {
   // which then truncates it to the largest adapter rank: equal for one adapter).
   std::vector<float> adapter_strengths;
   std::string chat_template_path;  // "" = tokenizer_config.json's chat_template
-  int64_t max_batch = 8;           // concurrent answers decoded together (batch_generator.h)
+  // Template text for a folder whose tokenizer_config.json has none (a preset's template, as
+  // Kaito gives its runtime); "": such a model answers completions and refuses chats.
+  std::string fallback_chat_template;
+  int64_t max_batch = 8;      // concurrent answers decoded together (batch_generator.h)
   int64_t max_model_len = 0;  // > 0: the context served, at most the model's (vLLM max-model-len)
 };
 

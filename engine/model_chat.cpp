@@ -15,7 +15,8 @@ const char* const kNoChatTemplate =
     "plain completions') }}";
 
 result<model_chat> load_model_chat(const std::string& model_dir,
-                                   const std::string& chat_template_path) {
+                                   const std::string& chat_template_path,
+                                   const std::string& fallback_template) {
   model_chat out;
   const std::string tok_path = model_dir + "/tokenizer.json";
   auto tok = tokenizer::from_file(tok_path);
@@ -34,7 +35,9 @@ result<model_chat> load_model_chat(const std::string& model_dir,
         (!chat_template_path.empty() || missing)) {
       auto js = nlohmann::json::parse(*cfg_text, nullptr, /*allow_exceptions=*/false);
       if (js.is_object()) {
-        js["chat_template"] = chat_template_path.empty() ? kNoChatTemplate : "";
+        js["chat_template"] = !chat_template_path.empty() ? ""
+                              : fallback_template.empty() ? kNoChatTemplate
+                                                          : fallback_template.c_str();
         parsed = parse_tokenizer_config(js.dump());
       }
     }

@@ -31,7 +31,11 @@ struct model_chat {
   std::unique_ptr<chat_template> tmpl;
 };
 
+// fallback_template: template text for a folder whose tokenizer_config.json has no chat_template
+// (a preset's, presets/chat_templates), used instead of kNoChatTemplate; a chat_template_path
+// still wins over it.
 result<model_chat> load_model_chat(const std::string& model_dir,
-                                   const std::string& chat_template_path);
+                                   const std::string& chat_template_path,
+                                   const std::string& fallback_template = "");
 
 }  // namespace kaito::engine

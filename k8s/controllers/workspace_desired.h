@@ -12,7 +12,8 @@
 // --task=serve --preset=<preset> --port=5000` (actors/serve_unit.h: the preset's model served
 // with Kaito's endpoints; inference.adapters passed as --adapter-image, pulled and merged by the
 // worker; inference.config, when set, mounted at /mnt/config, whose inference_config.yaml the
-// worker applies: actors/inference_config.h), or with that annotation `--task=serve-self-test`.
+// worker applies: actors/inference_config.h; the preset's chat template name as --chat-template,
+// for a model folder without one), or with that annotation `--task=serve-self-test`.
 // Everything else (names, labels, annotations, owner references, node selector, GPU requests from
 // the SKU table, services) has Kaito's shape (kaito.md 3.3, 3.4).
 //
@@ -48,6 +49,7 @@ struct workspace_facts {
   int64_t target_node_count = 1;                    // tuning: 1; inference: resource.count
   int64_t gpus_per_node = 0;  // the SKU's GPU count; 0 when the SKU is unknown
   std::string preset;         // inference.preset.name / tuning.preset.name
+  std::string chat_template;  // the preset's (presets/chat_templates), "" for none / unknown
   bool deleting = false;
 };
 

@@ -82,6 +82,11 @@ TEST(ServeArgs, ParsesAnInferencePodsFlags) {
   EXPECT_EQ(
       parse_work_args({"--task=serve", "--preset=p", "--config-file=rel.yaml"}).error().where(),
       "--config-file");
+  EXPECT_EQ(parse_work_args({"--task=serve", "--preset=p", "--chat-template=falcon"})
+                ->serve.chat_template,
+            "falcon");
+  EXPECT_EQ(parse_work_args({"--task=serve", "--preset=p", "--chat-template=nope"}).error().where(),
+            "--chat-template");
   EXPECT_EQ(parse_work_args({"--task=serve"}).error().where(), "--preset");
   EXPECT_EQ(parse_work_args({"--task=serve", "--preset=p", "--port=0"}).error().where(), "--port");
   EXPECT_EQ(parse_work_args({"--task=serve", "--preset=p", "--input-url=x"}).error().where(),

@@ -343,6 +343,20 @@ TEST(ChatService, ABaseModelWithoutAChatTemplateCompletesAndTrainsOnText) {
   EXPECT_EQ(chat.error().code(), status_code::failed_precondition);
   EXPECT_NE(chat.error().message().find("no chat template"), std::string::npos)
       << chat.error().to_string();
+  // With a preset's template to fall back on (what an inference pod gets), chats work.
+  {
+    chat_service_config c;
+    c.model_dir = dir;
+    c.fallback_chat_template =
+        "{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}\n{% endfor %}"
+        "{% if add_generation_prompt %}assistant:{% endif %}";
+    auto with = chat_service::load(c);
+    ASSERT_TRUE(with.ok()) << with.error().to_string();
+    auto answered = (*with)->chat(question("Color of the sky?"), o);
+    ASSERT_TRUE(answered.ok()) << answered.error().to_string();
+    EXPECT_EQ((*with)->tokenize_chat(question("Color of the sky?"), true, false).value(),
+              (*with)->tokenize_text("user: Color of the sky?\nassistant:", false).value());
+  }
 
   // Training: text records need no template; conversations are refused naming the reason.
   tune_job j;

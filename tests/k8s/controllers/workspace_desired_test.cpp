@@ -213,8 +213,10 @@ TEST(WorkspaceDesired, InferenceStatefulSetAndServices) {
   EXPECT_EQ(sts["spec"]["serviceName"], "tune-headless");
   EXPECT_EQ(sts["spec"]["selector"]["matchLabels"], json({{"kaito.sh/workspace", "tune"}}));
   EXPECT_EQ(sts["spec"]["template"]["metadata"]["labels"]["kaito.sh/workspace"], "tune");
+  // The preset's chat template goes along, for a model folder that has none.
   EXPECT_EQ(sts["spec"]["template"]["spec"]["containers"][0]["args"],
-            json::array({"--task=serve", "--preset=phi-3-mini-128k-instruct", "--port=5000"}));
+            json::array({"--task=serve", "--preset=phi-3-mini-128k-instruct", "--port=5000",
+                         "--chat-template=phi-3"}));
   // Adapters: image, strength and pull secrets for the worker to pull; a volume source is passed
   // on for the worker to refuse by name; the self-test annotation keeps the burn-in.
   json with = ws;
@@ -228,7 +230,7 @@ TEST(WorkspaceDesired, InferenceStatefulSetAndServices) {
             json::array({"--task=serve", "--preset=phi-3-mini-128k-instruct", "--port=5000",
                          "--adapter-image=a1=r.io/a1:1", "--adapter-image=a2=r.io/a2:1",
                          "--adapter-strength=a2=0.4", "--adapter-volume=a3",
-                         "--pull-secret=/mnt/pull-secrets/s1/config.json",
+                         "--chat-template=phi-3", "--pull-secret=/mnt/pull-secrets/s1/config.json",
                          "--pull-secret=/mnt/pull-secrets/s2/config.json"}));
   EXPECT_EQ(pod["volumes"].size(), 3u);  // dshm, s1, s2
   EXPECT_EQ(

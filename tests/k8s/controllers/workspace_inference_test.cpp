@@ -34,7 +34,8 @@ TEST_F(ControllersTest, InferenceStatefulSetAndServicesBecomeReady) {
   EXPECT_EQ(sts["spec"]["serviceName"], "phi-headless");
   EXPECT_EQ(sts["spec"]["selector"]["matchLabels"]["kaito.sh/workspace"], "phi");
   EXPECT_EQ(sts["spec"]["template"]["spec"]["containers"][0]["args"],
-            json::array({"--task=serve", "--preset=phi-3-mini-128k-instruct", "--port=5000"}));
+            json::array({"--task=serve", "--preset=phi-3-mini-128k-instruct", "--port=5000",
+                         "--chat-template=phi-3"}));
   EXPECT_EQ(sts["status"]["readyReplicas"], 2);
   EXPECT_EQ(sts["status"]["availableReplicas"], 2);
   EXPECT_EQ(sts["status"]["currentReplicas"], 2);
