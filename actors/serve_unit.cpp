@@ -18,6 +18,11 @@
 
 namespace kaito::actors {
 
+int64_t size_kv_cache(const engine::chat_service& service, double share) {
+  if (share <= 0) return service.limit_kv_cache(0);
+  return service.limit_kv_cache(static_cast<uint64_t>(share * double(available_memory_bytes())));
+}
+
 status run_serve_unit(const serve_args& a, const serve_unit_env& env,
                       const std::atomic<bool>& cancel,
                       const std::function<void(const std::string&)>& on_ready) {
@@ -65,9 +70,7 @@ status run_serve_unit(const serve_args& a, const serve_unit_env& env,
            {{"preset", a.preset}, {"dir", dir}, {"adapters", std::to_string(a.adapters.size())}});
   KAITO_ASSIGN_OR_RETURN(auto service, engine::chat_service::load(c));
   if (cancel) return {};
-  // The KV cache of the answers decoded together stays within its share of what is left.
-  const int64_t kv_tokens = service->limit_kv_cache(
-      static_cast<uint64_t>(kv_fraction * double(available_memory_bytes())));
+  const int64_t kv_tokens = size_kv_cache(*service, kv_fraction);
   notes += kv_tokens > 0 ? "; kv cache " + std::to_string(kv_tokens) + " tokens" : "";
   http_server_options o;
   o.host = env.host;

@@ -21,6 +21,7 @@
 #include "actors/model_store.h"
 #include "actors/work_args.h"
 #include "base/status.h"
+#include "engine/chat_service.h"
 
 namespace kaito::actors {
 
@@ -30,6 +31,11 @@ struct serve_unit_env {
   uint32_t slot = 0;
   std::string host = "0.0.0.0";
 };
+
+// Sizes the KV cache of the answers `service` decodes together: `share` of the memory available
+// now (MemAvailable, so measured once the model is loaded). Returns the budget in token
+// positions, 0 when there is no limit (share 0, or /proc/meminfo unreadable).
+int64_t size_kv_cache(const engine::chat_service& service, double share);
 
 // Returns once cancel is set (ok) or on an error.
 status run_serve_unit(const serve_args& a, const serve_unit_env& env,

@@ -21,8 +21,9 @@
 
 #include "actors/http_server.h"
 #include "actors/image_inputs.h"
+#include "actors/inference_config.h"
 #include "actors/inference_routes.h"
-#include "actors/machine_resources.h"
+#include "actors/serve_unit.h"
 #include "cli/commands.h"
 #include "engine/chat_service.h"
 
@@ -37,7 +38,7 @@ struct serve_flags {
   std::string host = "127.0.0.1";
   int port = 5000;
   std::string name;
-  double kv_cache_memory = 0.5;  // Kaito's kv_cache_cpu_memory_utilization default
+  double kv_cache_memory = actors::kDefaultKvCacheMemoryFraction;
 };
 
 int run_serve(const serve_flags& f) {
@@ -90,12 +91,8 @@ int run_serve(const serve_flags& f) {
     return 2;
   }
   // The KV cache of the answers decoded together: its share of the memory left after loading.
-  if (f.kv_cache_memory > 0) {
-    const int64_t tokens = (*svc)->limit_kv_cache(
-        static_cast<uint64_t>(f.kv_cache_memory * double(actors::available_memory_bytes())));
-    if (tokens > 0)
-      std::fprintf(stderr, "kaito serve: kv cache %lld token positions\n", (long long)tokens);
-  }
+  if (const int64_t tokens = actors::size_kv_cache(**svc, f.kv_cache_memory); tokens > 0)
+    std::fprintf(stderr, "kaito serve: kv cache %lld token positions\n", (long long)tokens);
   std::string name = f.name;
   if (name.empty())
     name = std::filesystem::path(f.model.model_dir).lexically_normal().filename().string();
