@@ -105,6 +105,17 @@ void attention_decode_cuda(cuda_context& cx, bf16* out, const bf16* q, const bf1
                            const bf16* v_cache, const int32_t* d_Tk, int64_t B, int64_t Tk_max,
                            int64_t Tcap, int64_t NH, int64_t NKV, int64_t HS, float scale,
                            int64_t window, uint32_t* merge_counters = nullptr);
+// attention_decode_cuda for sequences at their own positions in their own cache slots
+// (continuous batching): k_cache, v_cache (slots, Tcap, NKV, HS); query row b attends as the last
+// of d_Tk[b] keys (int32, clamped into [1, Tk_max]) of cache slot d_slot[b] (int32, clamped into
+// [0, slots)). d_Tk and d_slot hold B values each, read by the kernels, so one CUDA graph replays
+// any positions and slot assignment. CPU twin: attention_forward_cached_cpu on each row's slot
+// with Tq = 1, Tk = d_Tk[b]. slots in [1, 65535].
+void attention_decode_rows_cuda(cuda_context& cx, bf16* out, const bf16* q, const bf16* k_cache,
+                                const bf16* v_cache, const int32_t* d_Tk, const int32_t* d_slot,
+                                int64_t B, int64_t slots, int64_t Tk_max, int64_t Tcap, int64_t NH,
+                                int64_t NKV, int64_t HS, float scale, int64_t window,
+                                uint32_t* merge_counters = nullptr);
 #endif
 
 }  // namespace kaito

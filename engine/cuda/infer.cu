@@ -28,7 +28,8 @@ gpu_generator::impl::~impl() {
 
 status gpu_generator::impl::alloc() {
   const gpu_model_shape& s = m.shape;
-  rows = opt.max_batch * opt.max_seq;
+  rows = opt.prefill_rows > 0 ? std::max(opt.prefill_rows, opt.max_batch)
+                              : opt.max_batch * opt.max_seq;
   const size_t R = size_t(rows), b2 = sizeof(bf16);
   const size_t kv_bytes = size_t(opt.max_batch * opt.max_seq * s.kv_dim()) * b2;
   for (int64_t l = 0; l < s.L; ++l) {
@@ -59,7 +60,7 @@ status gpu_generator::impl::alloc() {
       {&last, size_t(opt.max_batch * s.C) * b2, "last_rows"},
       {&logits, size_t(opt.max_batch * s.V) * b2, "logits"},
       {&ids, size_t(opt.max_batch) * sizeof(int32_t), "next_ids"},
-      {&gen, R * sizeof(int32_t), "generated"},
+      {&gen, size_t(opt.max_batch * opt.max_seq) * sizeof(int32_t), "generated"},
       {&prompt, R * sizeof(int32_t), "prompt_ids"},
       {&state, 3 * sizeof(int32_t), "decode_state"},
       {&merge_counters, size_t(opt.max_batch * s.NH) * sizeof(uint32_t), "merge_counters"},
@@ -80,15 +81,19 @@ size_t gpu_generator::impl::bytes() const {
   return n;
 }
 
-void gpu_generator::impl::enqueue_step(int64_t B) {
+void gpu_generator::impl::enqueue_forward(int64_t B) {
   const gpu_model_shape& s = m.shape;
-  const programmatic_scope pdl(cx, opt.programmatic_launch);
   mark("embedding");
   embedding_forward_cuda(cx, x.as<bf16>(), ids.as<int32_t>(), m.embed.as<bf16>(), B, s.V, s.C);
   pending_down = nullptr;
   for (int64_t l = 0; l < s.L; ++l) layer_decode(l, B);
   residual_norm(m.final_norm.as<bf16>(), B);  // the last layer's MLP output, the final norm
   head_logits(B);
+}
+
+void gpu_generator::impl::enqueue_step(int64_t B) {
+  const programmatic_scope pdl(cx, opt.programmatic_launch);
+  enqueue_forward(B);
   advance_decode_state_cuda(cx, state.as<int32_t>());
 }
 
@@ -133,8 +138,14 @@ result<std::unique_ptr<gpu_generator>> gpu_generator::create(cuda_context& cx, c
                                 "] (the rope tables' rows)",
                             "max_seq");
   if (m.shape.V > INT32_MAX) return invalid_argument("vocabulary too large", "V");
+  if (opt.prefill_rows < 0) return invalid_argument("must not be negative", "prefill_rows");
   auto p = std::make_unique<impl>(cx, m, opt);
   KAITO_TRY(p->alloc());
+  // decode steps: every row at state[0] in its own slot, key count state[1], the model's tables
+  p->dec_rows = {p->state.as<int32_t>(), 0, nullptr, 0};
+  p->dec_tk = p->state.as<int32_t>() + 1;
+  p->dec_cos = m.rope_cos.as<float>();
+  p->dec_sin = m.rope_sin.as<float>();
   if (opt.gemv_measure && opt.gemv_max_batch > 0) {
     // at the batch decode steps will use the GEMV with (at most 16 rows a call)
     const int64_t b = std::min({opt.max_batch, opt.gemv_max_batch, int64_t{16}});
@@ -145,7 +156,7 @@ result<std::unique_ptr<gpu_generator>> gpu_generator::create(cuda_context& cx, c
   }
   if (opt.prefill_gemm_measure) {
     // at the rows the longest prefill runs (measured at up to kGemmChoiceMaxRows)
-    KAITO_ASSIGN_OR_RETURN(gemm_choice c, choose_nf4_gemm(cx, m, opt.max_batch * opt.max_seq));
+    KAITO_ASSIGN_OR_RETURN(gemm_choice c, choose_nf4_gemm(cx, m, p->rows));
     p->prefill_gemm = c.forward;
   } else {
     p->prefill_gemm.fused = m.fused_nf4_gemm.forward;
@@ -173,6 +184,10 @@ status gpu_generator::prefill(const int32_t* ids, int64_t B, int64_t T) {
                                 " not in [1, max_seq = " + std::to_string(s.opt.max_seq) + "]",
                             "T");
   const int64_t N = B * T;
+  if (N > s.rows)
+    return invalid_argument("batch x prompt length " + std::to_string(N) +
+                                " exceeds the prefill rows (" + std::to_string(s.rows) + ")",
+                            "prefill_rows");
   for (int64_t i = 0; i < N; ++i)
     if (ids[i] < 0 || ids[i] >= sh.V)
       return invalid_argument(

@@ -88,6 +88,9 @@ struct infer_options {
   // off, the model's fused_nf4_gemm.forward. A decode batch past gemv_max_batch always takes the
   // model's.
   bool prefill_gemm_measure = true;
+  // Prompt rows the activation buffers hold (0: max_batch * max_seq, every prompt at once).
+  // gpu_batch_decoder prefills one chunk of one sequence at a time and needs only its chunk.
+  int64_t prefill_rows = 0;
 };
 
 class gpu_generator {
@@ -129,6 +132,7 @@ class gpu_generator {
 
  private:
   struct impl;
+  friend class gpu_batch_decoder;  // engine/cuda/batch_decoder.h: the same buffers and layers
   explicit gpu_generator(std::unique_ptr<impl> p);
   std::unique_ptr<impl> p_;
   int64_t B_ = 0, len_ = 0, ngen_ = 0;

@@ -17,6 +17,7 @@
 #include "engine/cuda/gemv_choice.h"
 #include "engine/cuda/gpu_model.h"
 #include "engine/cuda/infer.h"
+#include "engine/cuda/infer_ops.h"
 #include "engine/cuda/step_profile.h"
 #include "kernels/cuda/cuda_context.h"
 
@@ -41,7 +42,7 @@ struct gpu_generator::impl {
   cuda_context& cx;
   const gpu_model& m;
   infer_options opt;
-  int64_t rows = 0;                   // max_batch * max_seq: prompt rows the buffers hold
+  int64_t rows = 0;  // prompt rows the buffers hold (opt.prefill_rows, or max_batch * max_seq)
   std::vector<device_buffer> kc, vc;  // per layer (max_batch, max_seq, NKV, HS) bf16
   device_buffer x, h, tmp, qkv, q, k, v, att, gu, act, z, lse, last, logits, ids, gen, prompt;
   device_buffer state;              // int32 {pos, Tk, step} of the next decode step (infer_ops.h)
@@ -56,6 +57,13 @@ struct gpu_generator::impl {
   bool capturing = false;           // no profile events inside a graph capture
   // decode: the down projection's LoRA term deferred into the next residual_norm (fused_decode)
   const gpu_lora_linear* pending_down = nullptr;
+  // Where a decode step's rows go (infer_ops.h decode_rows), their key counts and rope tables:
+  // gpu_generator's {state[0] for all rows, slot b}, state + 1, the model's tables (create);
+  // gpu_batch_decoder's per-row positions, slots and key counts, the tables of the rows' factors.
+  decode_rows dec_rows;
+  const int32_t* dec_tk = nullptr;
+  const float* dec_cos = nullptr;
+  const float* dec_sin = nullptr;
 
   impl(cuda_context& c, const gpu_model& mm, const infer_options& o) : cx(c), m(mm), opt(o) {}
   ~impl();
@@ -73,6 +81,9 @@ struct gpu_generator::impl {
   size_t bytes() const;
   // Everything one decode step enqueues (plain launches, or captured into `graph`).
   void enqueue_step(int64_t B);
+  // The step's forward alone: embeddings of `ids`, every layer at the rows in dec_rows, the head
+  // (logits and the greedy pick into ids); enqueue_step adds the state's advance.
+  void enqueue_forward(int64_t B);
   // Captures enqueue_step(B) into `graph`; false (and plain launches from then on) on any failure.
   bool capture(int64_t B);
 
@@ -103,8 +114,12 @@ struct gpu_generator::impl {
   void layer_tail(const gpu_layer& ly, int64_t N, bool decode);
   // B prompts of T tokens at positions 0..T-1 (x holds their embeddings).
   void layer_prefill(int64_t l, int64_t B, int64_t T);
-  // One token per sequence at the position in `state` (x holds the B embeddings).
+  // One token per sequence at the positions in dec_rows (x holds the B embeddings).
   void layer_decode(int64_t l, int64_t B);
+  // n tokens of one sequence appended to cache slot `slot` at positions start..start+n-1, rotated
+  // with tables cos/sin (x holds their embeddings): attention over the slot's start + n keys.
+  void layer_prefill_slot(int64_t l, int64_t slot, int64_t start, int64_t n, const float* cos,
+                          const float* sin);
   // Final norm + lm_head over B rows of `rows_in` (B, C), greedy pick into ids and
   // gen[:, state[2]].
   void head(const bf16* rows_in, int64_t B);

@@ -2,9 +2,11 @@
 // from kaito_kernels_cuda launchers and engine/cuda/infer_ops.h, and the head.
 // Prefill (host positions): qkv_split_bf16 (engine/cuda/train_ops.h), rope_forward_cuda per
 // sequence, tensor-core attention (SIMT for other head sizes), k/v copied into the cache
-// (cudaMemcpy2DAsync). Decode (device positions, infer_ops.h state): decode_qkv_cuda (split +
-// rope + cache append in one kernel) and attention_decode_cuda, so that the whole step can be
-// captured once as a CUDA graph and replayed at every position (infer.cu).
+// (cudaMemcpy2DAsync); gpu_batch_decoder's prefill of one chunk into one cache slot
+// (layer_prefill_slot: a chunk after the first attends over the slot's cache). Decode (device
+// positions, infer_ops.h decode_rows): decode_qkv_cuda (split + rope + cache append in one kernel)
+// and attention_decode_cuda (attention_decode_rows_cuda with a slot and key count per row), so
+// that the whole step can be captured once as a CUDA graph and replayed at every position.
 #include <cuda_bf16.h>
 
 #include <algorithm>
@@ -154,6 +156,43 @@ void gpu_generator::impl::layer_prefill(int64_t l, int64_t B, int64_t T) {
   layer_tail(ly, N, false);
 }
 
+void gpu_generator::impl::layer_prefill_slot(int64_t l, int64_t slot, int64_t start, int64_t n,
+                                             const float* cos, const float* sin) {
+  const gpu_model_shape& s = m.shape;
+  const gpu_layer& ly = m.layers[size_t(l)];
+  const int64_t qd = s.q_dim(), kvd = s.kv_dim();
+  layer_input_norm(l, ly.input_norm.as<bf16>(), n);
+  linear(ly, lora_qkv, qkv.as<bf16>(), h.as<bf16>(), n, false);
+  mark("qkv split + rope");
+  qkv_split_bf16(cx, q.as<bf16>(), k.as<bf16>(), v.as<bf16>(), qkv.as<bf16>(), n, qd, kvd);
+  const int64_t RD = s.rotary_dim();  // table rows start.. are positions start..
+  rope_forward_cuda(cx, q.as<bf16>(), q.as<bf16>(), cos + start * RD, sin + start * RD, n, s.NH,
+                    s.HS, RD);
+  rope_forward_cuda(cx, k.as<bf16>(), k.as<bf16>(), cos + start * RD, sin + start * RD, n, s.NKV,
+                    s.HS, RD);
+  // cache rows [start, start + n) of the slot
+  mark("kv cache write");
+  const size_t at = size_t((slot * opt.max_seq + start) * kvd),
+               bytes = size_t(n * kvd) * sizeof(bf16);
+  bf16* kcache = kc[size_t(l)].as<bf16>();
+  bf16* vcache = vc[size_t(l)].as<bf16>();
+  copy2d(kcache + at, bytes, k.get(), bytes, bytes, 1);
+  copy2d(vcache + at, bytes, v.get(), bytes, bytes, 1);
+  mark("attention prefill");
+  if (start == 0) {  // the prompt's own keys: as layer_prefill
+    (opt.attention_mma && attention_mma_head_size(s.HS)
+         ? attention_forward_mma_cuda
+         : attention_forward_cuda)(cx, att.as<bf16>(), lse.as<float>(), q.as<bf16>(), k.as<bf16>(),
+                                   v.as<bf16>(), 1, n, s.NH, s.NKV, s.HS, scale(), s.window);
+  } else {  // a later chunk: its queries over the slot's cached keys and its own
+    const size_t slot_at = size_t(slot * opt.max_seq * kvd);
+    attention_forward_cached_cuda(cx, att.as<bf16>(), lse.as<float>(), q.as<bf16>(),
+                                  kcache + slot_at, vcache + slot_at, 1, n, start + n, opt.max_seq,
+                                  s.NH, s.NKV, s.HS, scale(), s.window);
+  }
+  layer_tail(ly, n, false);
+}
+
 void gpu_generator::impl::layer_decode(int64_t l, int64_t B) {
   const gpu_model_shape& s = m.shape;
   const gpu_layer& ly = m.layers[size_t(l)];
@@ -165,21 +204,25 @@ void gpu_generator::impl::layer_decode(int64_t l, int64_t B) {
     // qkv's LoRA term in the split + rope kernel (bit for bit lora_decode, then the two below)
     base(ly, lora_qkv, qkv.as<bf16>(), h.as<bf16>(), B, true);
     mark("lora + qkv split + rope + cache append");
-    decode_qkv_lora_cuda(cx, q.as<bf16>(), kcache, vcache, qkv.as<bf16>(), m.rope_cos.as<float>(),
-                         m.rope_sin.as<float>(), state.as<int32_t>(), B, s.NH, s.NKV, s.HS,
-                         s.rotary_dim(), opt.max_seq, h.as<bf16>(), lqkv.A.as<bf16>(),
-                         lqkv.B.as<bf16>(), lqkv.in, lqkv.r, s.lora_scale());
+    decode_qkv_lora_cuda(cx, q.as<bf16>(), kcache, vcache, qkv.as<bf16>(), dec_cos, dec_sin,
+                         dec_rows, B, s.NH, s.NKV, s.HS, s.rotary_dim(), opt.max_seq, h.as<bf16>(),
+                         lqkv.A.as<bf16>(), lqkv.B.as<bf16>(), lqkv.in, lqkv.r, s.lora_scale());
   } else {
     linear(ly, lora_qkv, qkv.as<bf16>(), h.as<bf16>(), B, true);
     mark("qkv split + rope + cache append");
-    decode_qkv_cuda(cx, q.as<bf16>(), kcache, vcache, qkv.as<bf16>(), m.rope_cos.as<float>(),
-                    m.rope_sin.as<float>(), state.as<int32_t>(), B, s.NH, s.NKV, s.HS,
-                    s.rotary_dim(), opt.max_seq);
+    decode_qkv_cuda(cx, q.as<bf16>(), kcache, vcache, qkv.as<bf16>(), dec_cos, dec_sin, dec_rows, B,
+                    s.NH, s.NKV, s.HS, s.rotary_dim(), opt.max_seq);
   }
   mark("attention decode");
-  attention_decode_cuda(cx, att.as<bf16>(), q.as<bf16>(), kcache, vcache, state.as<int32_t>() + 1,
-                        B, opt.max_seq, opt.max_seq, s.NH, s.NKV, s.HS, scale(), s.window,
-                        opt.fused_decode ? merge_counters.as<uint32_t>() : nullptr);
+  uint32_t* counters = opt.fused_decode ? merge_counters.as<uint32_t>() : nullptr;
+  if (dec_rows.slot == nullptr) {
+    attention_decode_cuda(cx, att.as<bf16>(), q.as<bf16>(), kcache, vcache, dec_tk, B, opt.max_seq,
+                          opt.max_seq, s.NH, s.NKV, s.HS, scale(), s.window, counters);
+  } else {
+    attention_decode_rows_cuda(cx, att.as<bf16>(), q.as<bf16>(), kcache, vcache, dec_tk,
+                               dec_rows.slot, B, dec_rows.slots, opt.max_seq, opt.max_seq, s.NH,
+                               s.NKV, s.HS, scale(), s.window, counters);
+  }
   layer_tail(ly, B, true);
 }
 

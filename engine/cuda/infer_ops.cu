@@ -63,18 +63,19 @@ __global__ void __launch_bounds__(kArgmaxThreads)
   }
 }
 
-// Dim pair p (pair j of rope_pair_dims) of head hh of row b, holding x1, x2, at position pos: a q
-// or k head is rotated (rope_forward_cuda's step, kernels/cuda/rope_pair.cuh; a pass-through pair
-// copied) into q[b, hh] or k_cache[b, pos, g]; a v head is copied to v_cache[b, pos, g].
+// Dim pair p (pair j of rope_pair_dims) of head hh of row b, holding x1, x2, at position pos of
+// cache slot `slot`: a q or k head is rotated (rope_forward_cuda's step, kernels/cuda/
+// rope_pair.cuh; a pass-through pair copied) into q[b, hh] or k_cache[slot, pos, g]; a v head is
+// copied to v_cache[slot, pos, g].
 __device__ __forceinline__ void decode_qkv_pair(__nv_bfloat16* q, __nv_bfloat16* kc,
                                                 __nv_bfloat16* vc, const float* cos,
-                                                const float* sin, int64_t pos, int64_t b, int hh,
-                                                int j, const rope_pair& p, int NH, int NKV, int HS,
-                                                int RD, int64_t Tcap, __nv_bfloat16 x1b,
-                                                __nv_bfloat16 x2b) {
-  __nv_bfloat16* o = hh < NH         ? q + (b * NH + hh) * HS                          // q[b, hh]
-                     : hh < NH + NKV ? kc + ((b * Tcap + pos) * NKV + (hh - NH)) * HS  // k_cache
-                                     : vc + ((b * Tcap + pos) * NKV + (hh - NH - NKV)) * HS;
+                                                const float* sin, int64_t pos, int64_t b,
+                                                int64_t slot, int hh, int j, const rope_pair& p,
+                                                int NH, int NKV, int HS, int RD, int64_t Tcap,
+                                                __nv_bfloat16 x1b, __nv_bfloat16 x2b) {
+  __nv_bfloat16* o = hh < NH         ? q + (b * NH + hh) * HS  // q[b, hh]
+                     : hh < NH + NKV ? kc + ((slot * Tcap + pos) * NKV + (hh - NH)) * HS  // k_cache
+                                     : vc + ((slot * Tcap + pos) * NKV + (hh - NH - NKV)) * HS;
   if (hh >= NH + NKV || !p.rotate) {  // v head, or partial rotary's pass-through dims
     o[p.d1] = x1b;
     o[p.d2] = x2b;
@@ -86,17 +87,18 @@ __device__ __forceinline__ void decode_qkv_pair(__nv_bfloat16* q, __nv_bfloat16*
   o[p.d2] = __float2bfloat16_rn(y.y);
 }
 
-// One thread per (b, head hh of the NH + 2 NKV heads of a qkv row, dim pair j < HS/2).
+// One thread per (b, head hh of the NH + 2 NKV heads of a qkv row, dim pair j < HS/2). Row b goes
+// to position pos[b * pos_stride] of cache slot slot[b] (slot null: b; clamped into [0, slots)).
 // LORA (decode_qkv_lora_cuda): the block first forms z = bf16(h · Aᵀ) for every row
 // (lora_decode_z), and each thread adds the LoRA terms of its two qkv columns (add_lora_term,
 // stored back into qkv) before the rotation: lora_decode_cuda then decode_qkv_cuda, bit for bit.
 template <bool LORA, bool VEC>
 __global__ void decode_qkv_kernel(__nv_bfloat16* q, __nv_bfloat16* kc, __nv_bfloat16* vc,
                                   __nv_bfloat16* qkv, const float* cos, const float* sin,
-                                  const int32_t* state, int64_t total, int NH, int NKV, int HS,
-                                  int RD, int64_t Tcap, const __nv_bfloat16* h,
-                                  const __nv_bfloat16* A, const __nv_bfloat16* Bl, int N, int IN,
-                                  int R, float scale) {
+                                  const int32_t* pos, int pos_stride, const int32_t* slot,
+                                  int slots, int64_t total, int NH, int NKV, int HS, int RD,
+                                  int64_t Tcap, const __nv_bfloat16* h, const __nv_bfloat16* A,
+                                  const __nv_bfloat16* Bl, int N, int IN, int R, float scale) {
   pdl_trigger();  // launched through launch_pdl (kernels/cuda/pdl.cuh)
   pdl_wait();
   __shared__ float zs[LORA ? kDecodeMaxRows * kDecodeMaxRank : 1];
@@ -116,7 +118,9 @@ __global__ void decode_qkv_kernel(__nv_bfloat16* q, __nv_bfloat16* kc, __nv_bflo
     x1 = add_lora_term(x + p.d1, Bl + (col + p.d1) * R, zs + b * R, R, scale);
     x2 = add_lora_term(x + p.d2, Bl + (col + p.d2) * R, zs + b * R, R, scale);
   }
-  decode_qkv_pair(q, kc, vc, cos, sin, state[0], b, hh, j, p, NH, NKV, HS, RD, Tcap, x1, x2);
+  const int64_t at = slot == nullptr ? b : min(max(slot[b], 0), slots - 1);
+  decode_qkv_pair(q, kc, vc, cos, sin, pos[b * pos_stride], b, at, hh, j, p, NH, NKV, HS, RD, Tcap,
+                  x1, x2);
 }
 
 __global__ void set_state_kernel(int32_t* state, int32_t pos, int32_t step) {
@@ -158,46 +162,49 @@ void argmax_rows_cuda(cuda_context& cx, int32_t* ids, int32_t* gen, int64_t gen_
 namespace {
 
 // The launch's thread count (0: nothing to do); aborts on a shape no caller may pass.
-int64_t decode_qkv_threads(const char* who, int64_t B, int64_t NH, int64_t NKV, int64_t HS,
-                           int64_t RD, int64_t Tcap) {
+int64_t decode_qkv_threads(const char* who, const decode_rows& rows, int64_t B, int64_t NH,
+                           int64_t NKV, int64_t HS, int64_t RD, int64_t Tcap) {
   KAITO_CHECK(B >= 0 && NH > 0 && NKV > 0 && HS > 0 && HS % 2 == 0 && Tcap > 0 &&
                   NH + 2 * NKV <= INT32_MAX && HS <= INT32_MAX && RD >= 2 && RD % 2 == 0 &&
                   RD <= HS,
               who, ": bad shape B=", B, " NH=", NH, " NKV=", NKV, " HS=", HS, " RD=", RD);
+  KAITO_CHECK(rows.pos != nullptr && (rows.pos_stride == 0 || rows.pos_stride == 1) &&
+                  (rows.slot == nullptr || (rows.slots >= 1 && rows.slots <= INT32_MAX)),
+              who, ": bad decode_rows pos_stride=", rows.pos_stride, " slots=", rows.slots);
   return decode_qkv_total(B, NH, NKV, HS);
 }
 
 }  // namespace
 
 void decode_qkv_cuda(cuda_context& cx, bf16* q, bf16* k_cache, bf16* v_cache, const bf16* qkv,
-                     const float* cos, const float* sin, const int32_t* state, int64_t B,
+                     const float* cos, const float* sin, const decode_rows& rows, int64_t B,
                      int64_t NH, int64_t NKV, int64_t HS, int64_t RD, int64_t Tcap) {
-  const int64_t total = decode_qkv_threads("decode_qkv_cuda", B, NH, NKV, HS, RD, Tcap);
+  const int64_t total = decode_qkv_threads("decode_qkv_cuda", rows, B, NH, NKV, HS, RD, Tcap);
   if (total == 0) return;
   // (without LORA the kernel only reads qkv)
   launch_pdl(cx, decode_qkv_kernel<false, false>,
              dim3(unsigned(ceil_div<int64_t>(total, kDecodeThreads))), dim3(kDecodeThreads), 0,
              as_nv(q), as_nv(k_cache), as_nv(v_cache), const_cast<__nv_bfloat16*>(as_nv(qkv)), cos,
-             sin, state, total, int(NH), int(NKV), int(HS), int(RD), Tcap, nullptr, nullptr,
-             nullptr, 0, 0, 0, 0.0f);
+             sin, rows.pos, int(rows.pos_stride), rows.slot, int(rows.slots), total, int(NH),
+             int(NKV), int(HS), int(RD), Tcap, nullptr, nullptr, nullptr, 0, 0, 0, 0.0f);
   CUDA_CHECK(cudaGetLastError());
 }
 
 void decode_qkv_lora_cuda(cuda_context& cx, bf16* q, bf16* k_cache, bf16* v_cache, bf16* qkv,
-                          const float* cos, const float* sin, const int32_t* state, int64_t B,
+                          const float* cos, const float* sin, const decode_rows& rows, int64_t B,
                           int64_t NH, int64_t NKV, int64_t HS, int64_t RD, int64_t Tcap,
                           const bf16* h, const bf16* A, const bf16* Bl, int64_t IN, int64_t R,
                           float scale) {
   KAITO_CHECK(B <= kDecodeMaxRows && R > 0 && R <= kDecodeMaxRank && IN > 0 && IN <= INT32_MAX,
               "decode_qkv_lora_cuda: bad LoRA shape B=", B, " IN=", IN, " R=", R);
-  const int64_t total = decode_qkv_threads("decode_qkv_lora_cuda", B, NH, NKV, HS, RD, Tcap);
+  const int64_t total = decode_qkv_threads("decode_qkv_lora_cuda", rows, B, NH, NKV, HS, RD, Tcap);
   if (total == 0) return;
   const bool vec = IN % 8 == 0 && aligned16(h) && aligned16(A);
   launch_pdl(cx, vec ? decode_qkv_kernel<true, true> : decode_qkv_kernel<true, false>,
              dim3(unsigned(ceil_div<int64_t>(total, kDecodeThreads))), dim3(kDecodeThreads), 0,
-             as_nv(q), as_nv(k_cache), as_nv(v_cache), as_nv(qkv), cos, sin, state, total, int(NH),
-             int(NKV), int(HS), int(RD), Tcap, as_nv(h), as_nv(A), as_nv(Bl), int(B), int(IN),
-             int(R), scale);
+             as_nv(q), as_nv(k_cache), as_nv(v_cache), as_nv(qkv), cos, sin, rows.pos,
+             int(rows.pos_stride), rows.slot, int(rows.slots), total, int(NH), int(NKV), int(HS),
+             int(RD), Tcap, as_nv(h), as_nv(A), as_nv(Bl), int(B), int(IN), int(R), scale);
   CUDA_CHECK(cudaGetLastError());
 }
 

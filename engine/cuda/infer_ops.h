@@ -22,11 +22,22 @@ namespace kaito::gpu {
 void argmax_rows_cuda(cuda_context& cx, int32_t* ids, int32_t* gen, int64_t gen_ld,
                       const int32_t* state, const bf16* logits, int64_t B, int64_t V);
 
-// One decode step's qkv rows at position p = state[0]: q = rope(q, p) (=), k_cache[b, p] =
-// rope(k, p) and v_cache[b, p] = v (=); rope as rope_forward_cuda (kernels/rope.h) with table row
-// p. Precondition (the caller's): 0 <= state[0] < min(Tcap, table rows).
+// Where the rows of a decode step go, read on the device: row b is fed at position
+// p_b = pos[b * pos_stride] (pos_stride 0: one position for all, e.g. the state above; 1: a
+// position per row, continuous batching) of cache slot s_b = slot[b] (slot null: s_b = b; else
+// clamped into [0, slots)). The caches then hold `slots` sequences: (slots, Tcap, NKV, HS).
+struct decode_rows {
+  const int32_t* pos = nullptr;
+  int64_t pos_stride = 0;
+  const int32_t* slot = nullptr;
+  int64_t slots = 0;
+};
+
+// One decode step's qkv rows: q[b] = rope(q, p_b) (=), k_cache[s_b, p_b] = rope(k, p_b) and
+// v_cache[s_b, p_b] = v (=); rope as rope_forward_cuda (kernels/rope.h) with table row p_b.
+// Precondition (the caller's): 0 <= p_b < min(Tcap, table rows).
 void decode_qkv_cuda(cuda_context& cx, bf16* q, bf16* k_cache, bf16* v_cache, const bf16* qkv,
-                     const float* cos, const float* sin, const int32_t* state, int64_t B,
+                     const float* cos, const float* sin, const decode_rows& rows, int64_t B,
                      int64_t NH, int64_t NKV, int64_t HS, int64_t RD, int64_t Tcap);
 
 // LoRA on the qkv linear fused in: qkv (B, (NH + 2 NKV) HS) += scale * (h · Aᵀ) · Blᵀ first
@@ -34,7 +45,7 @@ void decode_qkv_cuda(cuda_context& cx, bf16* q, bf16* k_cache, bf16* v_cache, co
 // bit for bit lora_decode_cuda (kernels/lora.h) followed by decode_qkv_cuda, one launch fewer.
 // B <= 16, R <= 64 (lora_decode_cuda's limits).
 void decode_qkv_lora_cuda(cuda_context& cx, bf16* q, bf16* k_cache, bf16* v_cache, bf16* qkv,
-                          const float* cos, const float* sin, const int32_t* state, int64_t B,
+                          const float* cos, const float* sin, const decode_rows& rows, int64_t B,
                           int64_t NH, int64_t NKV, int64_t HS, int64_t RD, int64_t Tcap,
                           const bf16* h, const bf16* A, const bf16* Bl, int64_t IN, int64_t R,
                           float scale);

@@ -20,10 +20,11 @@
 // 4096-token cache runs 9 splits = 288 blocks instead of 32; batch 16 (512 rows) runs 1.
 // Reads only cache rows [j0, pos] (rows >= Tk are never touched: the parity test poisons them).
 // attention_decode_cuda: the same kernels with Tk read from device memory (d_Tk) at run time and
-// the splits planned for Tk_max, so splits past the current key count are empty. With merge
-// counters, no merge kernel: each split block writes its partial, __threadfence, takes a ticket
-// (atomicAdd on its row's counter), and the block with the last ticket fences again and merges
-// the row with L2 loads (merge_row, the merge kernel's code), then zeroes the counter (the
+// the splits planned for Tk_max, so splits past the current key count are empty;
+// attention_decode_rows_cuda: a key count and a cache slot per sequence, read the same way. With
+// merge counters, no merge kernel: each split block writes its partial, __threadfence, takes a
+// ticket (atomicAdd on its row's counter), and the block with the last ticket fences again and
+// merges the row with L2 loads (merge_row, the merge kernel's code), then zeroes the counter (the
 // threadFenceReduction pattern of the CUDA samples). The same bits as the merge kernel.
 // Speed: SIMT fp32 FMAs; K rows are read once per query head (no sharing across a GQA group).
 // Not measured yet on the H200 (written without a GPU; first numbers: parity_test --perf).
@@ -55,12 +56,22 @@ struct decode_shape {
   // attention_decode_cuda with merge counters (one per row, zero, left zero): the last split
   // block of a row to finish merges the row itself (merge_row), no merge kernel
   unsigned* counters;
+  // attention_decode_rows_cuda: sequence b's key count is d_Tk[b * tk_stride] (0: one for all)
+  // and its keys are cache slot d_slot[b] of `slots` (d_slot null: slot b)
+  int tk_stride;
+  const int32_t* d_slot;
+  int slots;
 };
 
-// The key count: s.Tk, or the device value clamped into [Tq, s.Tk] (memory safety: the splits
-// were planned for at most s.Tk keys, and the cache holds Tcap >= s.Tk rows).
-__device__ __forceinline__ int key_count(const decode_shape& s) {
-  return s.d_Tk == nullptr ? s.Tk : min(max(*s.d_Tk, s.Tq), s.Tk);
+// Sequence b's key count: s.Tk, or the device value clamped into [Tq, s.Tk] (memory safety: the
+// splits were planned for at most s.Tk keys, and the cache holds Tcap >= s.Tk rows).
+__device__ __forceinline__ int key_count(const decode_shape& s, int b) {
+  return s.d_Tk == nullptr ? s.Tk : min(max(s.d_Tk[int64_t(b) * s.tk_stride], s.Tq), s.Tk);
+}
+
+// The cache slot sequence b reads: b, or d_slot[b] clamped into [0, slots) (memory safety).
+__device__ __forceinline__ int cache_slot(const decode_shape& s, int b) {
+  return s.d_slot == nullptr ? b : min(max(s.d_slot[b], 0), s.slots - 1);
 }
 
 // One warp merges row `row`'s nsplit partials (lane: the warp's lane) into out and lse:
@@ -125,14 +136,15 @@ __global__ void __launch_bounds__(kWarps * 32)
   for (int d = threadIdx.x; d < HS; d += blockDim.x) qs[d] = __bfloat162float(q[row * HS + d]);
   __syncthreads();
 
-  const int pos = key_count(s) - s.Tq + i;
+  const int pos = key_count(s, b) - s.Tq + i;
   const int j0 = s.window > 0 ? max(0, pos - s.window + 1) : 0;
   const int kbeg = j0 + split * s.chunk;
   const int kend = min(pos + 1, kbeg + s.chunk);  // exclusive; <= kbeg for an empty split
   const int64_t kstride = int64_t(s.NKV) * HS;    // elements between consecutive positions
-  // seek to k[b, 0, g, :] and v[b, 0, g, :]
-  const __nv_bfloat16* kb = kc + (int64_t(b) * s.Tcap * s.NKV + g) * HS;
-  const __nv_bfloat16* vb = vc + (int64_t(b) * s.Tcap * s.NKV + g) * HS;
+  // seek to k[slot, 0, g, :] and v[slot, 0, g, :]
+  const int64_t slot = cache_slot(s, b);
+  const __nv_bfloat16* kb = kc + (slot * s.Tcap * s.NKV + g) * HS;
+  const __nv_bfloat16* vb = vc + (slot * s.Tcap * s.NKV + g) * HS;
 
   float m = -INFINITY, l = 0.0f, acc[KD];
 #pragma unroll
@@ -258,7 +270,10 @@ decode_shape plan_decode(int64_t B, int64_t Tq, int64_t Tk, int64_t Tcap, int64_
           int(nsplit),
           int(ceil_div<int64_t>(span, nsplit)),
           d_Tk,
-          nullptr};
+          nullptr,
+          0,
+          nullptr,
+          0};
 }
 
 struct decode_launch {
@@ -317,10 +332,16 @@ bool check_decode_shape(cuda_context& cx, const char* who, const bf16* k_cache, 
 void launch_decode(cuda_context& cx, const char* who, bf16* out, float* lse, const bf16* q,
                    const bf16* k_cache, const bf16* v_cache, const int32_t* d_Tk, int64_t B,
                    int64_t Tq, int64_t Tk, int64_t Tcap, int64_t NH, int64_t NKV, int64_t HS,
-                   float scale, int64_t window, unsigned* merge_counters = nullptr) {
+                   float scale, int64_t window, unsigned* merge_counters = nullptr,
+                   const int32_t* d_slot = nullptr, int64_t slots = 0) {
   const int64_t rows = B * Tq * NH;
   decode_shape s = plan_decode(B, Tq, Tk, Tcap, NH, NKV, scale, window, cx.sm_count(), d_Tk);
   s.counters = merge_counters;
+  if (d_slot != nullptr) {  // attention_decode_rows_cuda
+    s.tk_stride = 1;
+    s.d_slot = d_slot;
+    s.slots = int(slots);
+  }
   const int64_t nsplit = s.nsplit;
   const size_t mark = cx.arena().mark();
   float* part_o = nullptr;
@@ -372,6 +393,28 @@ void attention_decode_cuda(cuda_context& cx, bf16* out, const bf16* q, const bf1
   if (B == 0) return;
   launch_decode(cx, who, out, nullptr, q, k_cache, v_cache, d_Tk, B, 1, Tk_max, Tcap, NH, NKV, HS,
                 scale, window, merge_counters);
+}
+
+void attention_decode_rows_cuda(cuda_context& cx, bf16* out, const bf16* q, const bf16* k_cache,
+                                const bf16* v_cache, const int32_t* d_Tk, const int32_t* d_slot,
+                                int64_t B, int64_t slots, int64_t Tk_max, int64_t Tcap, int64_t NH,
+                                int64_t NKV, int64_t HS, float scale, int64_t window,
+                                uint32_t* merge_counters) {
+  const char* who = "attention_decode_rows_cuda";
+  if (!check_decode_shape(cx, who, k_cache, B, 1, Tk_max, Tcap, NH, NKV, HS, window)) return;
+  if (d_Tk == nullptr || d_slot == nullptr) {
+    cx.record_error(invalid_argument(std::string(who) + ": d_Tk and d_slot must be given",
+                                     d_Tk == nullptr ? "d_Tk" : "d_slot"));
+    return;
+  }
+  if (slots < 1 || slots > 65535) {
+    cx.record_error(invalid_argument(
+        std::string(who) + ": slots=" + std::to_string(slots) + " not in [1, 65535]", "slots"));
+    return;
+  }
+  if (B == 0) return;
+  launch_decode(cx, who, out, nullptr, q, k_cache, v_cache, d_Tk, B, 1, Tk_max, Tcap, NH, NKV, HS,
+                scale, window, merge_counters, d_slot, slots);
 }
 
 #else

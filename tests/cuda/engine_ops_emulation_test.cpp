@@ -223,9 +223,11 @@ TEST(engine_ops_emulation, argmax_rows_ties_nan_and_inf) {
 // tables (cos/sin halves equal) or random ones (every table index distinct). lora: the fused
 // decode_qkv_lora form, whose qkv must equal lora_decode_kernel's (kernels/cuda/lora_decode.cu,
 // emulated) bit for bit and whose outputs are checked from that updated qkv. RD < 24: partial
-// rotary (the first RD dims of each head rotate, the rest pass through).
+// rotary (the first RD dims of each head rotate, the rest pass through). per_row: continuous
+// batching's decode_rows, each row at its own position (pos, pos - 1, ... wrapped into the cache)
+// in a slot of a cache of B + 1 slots other than its own index (rows -> slots 2, 0, 3).
 void check_decode_qkv(int64_t pos, bool real_tables, uint32_t seed, bool lora = false,
-                      int64_t RD = 24) {
+                      int64_t RD = 24, bool per_row = false) {
   std::mt19937 rng(seed);
   const int64_t B = 3, NH = 4, NKV = 2, HS = 24, Tcap = 5, max_T = 7;
   const int64_t heads = NH + 2 * NKV;
@@ -246,17 +248,28 @@ void check_decode_qkv(int64_t pos, bool real_tables, uint32_t seed, bool lora = 
 
   std::vector<bf16> qkv = random_bf16(size_t(B * heads * HS), rng);
   std::vector<bf16> q(size_t(B * NH * HS), kSentinel);
-  std::vector<bf16> kc(size_t(B * Tcap * NKV * HS), kSentinel), vc = kc;
+  const int64_t S = per_row ? B + 1 : B;  // cache slots
+  std::vector<int32_t> pos_of(static_cast<size_t>(B)), slot_of(static_cast<size_t>(B));
+  for (int64_t b = 0; b < B; ++b) {
+    pos_of[size_t(b)] = int32_t(per_row ? (pos + Tcap - b) % Tcap : pos);
+    slot_of[size_t(b)] = int32_t(per_row ? std::vector<int64_t>{2, 0, 3}[size_t(b)] : b);
+  }
+  std::vector<bf16> kc(size_t(S * Tcap * NKV * HS), kSentinel), vc = kc;
   const std::vector<int32_t> state = {int32_t(pos), int32_t(pos + 1), 2};
+  // the kernels' pos, pos_stride, slot, slots (infer_ops.h decode_rows)
+  const int32_t* rows_pos = per_row ? pos_of.data() : state.data();
+  const int rows_stride = per_row ? 1 : 0;
+  const int32_t* rows_slot = per_row ? slot_of.data() : nullptr;
+  const int rows_slots = per_row ? int(S) : 0;
   const int64_t total = gpu::decode_qkv_total(B, NH, NKV, HS);
   ASSERT_GT(total, gpu::kDecodeThreads);  // more than one block, the last one partial
   const dim3 grid(unsigned(ceil_div<int64_t>(total, gpu::kDecodeThreads)));
   if (!lora) {
     emu::run(grid, gpu::kDecodeThreads, [&] {
-      gpu::decode_qkv_kernel<false, false>(nv(q.data()), nv(kc.data()), nv(vc.data()),
-                                           nv(qkv.data()), cos.data(), sin.data(), state.data(),
-                                           total, int(NH), int(NKV), int(HS), int(RD), Tcap,
-                                           nullptr, nullptr, nullptr, 0, 0, 0, 0.0f);
+      gpu::decode_qkv_kernel<false, false>(
+          nv(q.data()), nv(kc.data()), nv(vc.data()), nv(qkv.data()), cos.data(), sin.data(),
+          rows_pos, rows_stride, rows_slot, rows_slots, total, int(NH), int(NKV), int(HS), int(RD),
+          Tcap, nullptr, nullptr, nullptr, 0, 0, 0, 0.0f);
     });
   } else {
     const int64_t IN = 64, R = 4, OUT = heads * HS;
@@ -275,8 +288,8 @@ void check_decode_qkv(int64_t pos, bool real_tables, uint32_t seed, bool lora = 
     emu::run(grid, gpu::kDecodeThreads, [&] {
       gpu::decode_qkv_kernel<true, true>(
           nv(q.data()), nv(kc.data()), nv(vc.data()), nv(qkv.data()), cos.data(), sin.data(),
-          state.data(), total, int(NH), int(NKV), int(HS), int(RD), Tcap, as_nv(h.data()),
-          as_nv(A.data()), as_nv(Bl.data()), int(B), int(IN), int(R), scale);
+          rows_pos, rows_stride, rows_slot, rows_slots, total, int(NH), int(NKV), int(HS), int(RD),
+          Tcap, as_nv(h.data()), as_nv(A.data()), as_nv(Bl.data()), int(B), int(IN), int(R), scale);
     });
     size_t changed = 0;
     for (size_t i = 0; i < qkv.size(); ++i) {
@@ -288,23 +301,39 @@ void check_decode_qkv(int64_t pos, bool real_tables, uint32_t seed, bool lora = 
 
   for (int64_t b = 0; b < B; ++b) {
     // the CPU rope twin on this token's q and k heads with table row pos
+    const int64_t pos_b = pos_of[size_t(b)];
     std::vector<float> x(size_t(heads * HS)), y(size_t((NH + NKV) * HS));
     for (size_t i = 0; i < x.size(); ++i) x[i] = bf16_to_f32(qkv[size_t(b * heads * HS) + i]);
-    rope_forward_cpu(y.data(), x.data(), cos.data() + pos * RD, sin.data() + pos * RD, 1, NH + NKV,
-                     HS, RD);
+    rope_forward_cpu(y.data(), x.data(), cos.data() + pos_b * RD, sin.data() + pos_b * RD, 1,
+                     NH + NKV, HS, RD);
     for (int64_t h = 0; h < NH; ++h)
       for (int64_t d = 0; d < HS; ++d)
         ASSERT_EQ(q[size_t((b * NH + h) * HS + d)].bits, f32_to_bf16(y[size_t(h * HS + d)]).bits)
             << "q b " << b << " head " << h << " d " << d;
+  }
+  // every cache row: the one each row wrote, else untouched
+  for (int64_t sl = 0; sl < S; ++sl) {
+    int64_t b = -1;  // the row writing slot sl
+    for (int64_t r = 0; r < B; ++r)
+      if (slot_of[size_t(r)] == sl) b = r;
+    std::vector<float> y(size_t((NH + NKV) * HS));
+    if (b >= 0) {
+      std::vector<float> x(size_t(heads * HS));
+      for (size_t i = 0; i < x.size(); ++i) x[i] = bf16_to_f32(qkv[size_t(b * heads * HS) + i]);
+      const int64_t pb = pos_of[size_t(b)];
+      rope_forward_cpu(y.data(), x.data(), cos.data() + pb * RD, sin.data() + pb * RD, 1, NH + NKV,
+                       HS, RD);
+    }
     for (int64_t t = 0; t < Tcap; ++t) {
+      const bool written = b >= 0 && t == pos_of[size_t(b)];
       for (int64_t g = 0; g < NKV; ++g) {
         for (int64_t d = 0; d < HS; ++d) {
-          const size_t at = size_t(((b * Tcap + t) * NKV + g) * HS + d);
-          const bf16 want_k = t == pos ? f32_to_bf16(y[size_t((NH + g) * HS + d)]) : kSentinel;
+          const size_t at = size_t(((sl * Tcap + t) * NKV + g) * HS + d);
+          const bf16 want_k = written ? f32_to_bf16(y[size_t((NH + g) * HS + d)]) : kSentinel;
           const bf16 want_v =
-              t == pos ? qkv[size_t((b * heads + NH + NKV + g) * HS + d)] : kSentinel;
-          ASSERT_EQ(kc[at].bits, want_k.bits) << "k_cache b " << b << " t " << t << " g " << g;
-          ASSERT_EQ(vc[at].bits, want_v.bits) << "v_cache b " << b << " t " << t << " g " << g;
+              written ? qkv[size_t((b * heads + NH + NKV + g) * HS + d)] : kSentinel;
+          ASSERT_EQ(kc[at].bits, want_k.bits) << "k_cache slot " << sl << " t " << t << " g " << g;
+          ASSERT_EQ(vc[at].bits, want_v.bits) << "v_cache slot " << sl << " t " << t << " g " << g;
         }
       }
     }
@@ -327,6 +356,12 @@ TEST(engine_ops_emulation, decode_qkv_partial_rotary) {
   check_decode_qkv(3, /*real_tables=*/true, 11, /*lora=*/false, /*RD=*/16);
   check_decode_qkv(4, /*real_tables=*/false, 12, /*lora=*/false, /*RD=*/2);
   check_decode_qkv(2, /*real_tables=*/false, 13, /*lora=*/true, /*RD=*/18);
+}
+
+TEST(engine_ops_emulation, decode_qkv_rows_each_at_its_position_in_its_slot) {
+  check_decode_qkv(3, /*real_tables=*/true, 14, /*lora=*/false, /*RD=*/24, /*per_row=*/true);
+  check_decode_qkv(1, /*real_tables=*/false, 15, /*lora=*/true, /*RD=*/24, /*per_row=*/true);
+  check_decode_qkv(4, /*real_tables=*/false, 16, /*lora=*/false, /*RD=*/16, /*per_row=*/true);
 }
 
 TEST(engine_ops_emulation, decode_state_set_and_advance) {

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <vector>
 
 #include "kernels/attention.h"
 #include "tests/cuda/parity_cases.h"
@@ -88,6 +89,61 @@ prepared attention_decode_device_len(std::mt19937& rng, int64_t B, int64_t Tk, i
   const double keys = window ? std::min<double>(window, Tk) : Tk;
   p.flops = 4.0 * B * NH * keys * HS;
   p.bytes = 2.0 * (2 * B * NH * HS + 2 * B * NH * keys * HS);
+  return p;
+}
+
+prepared attention_decode_rows(std::mt19937& rng, std::vector<int64_t> Tks,
+                               std::vector<int64_t> slots, int64_t S, int64_t Tk_max, int64_t NH,
+                               int64_t NKV, int64_t HS, int64_t window, bool merge_counters) {
+  prepared p;
+  const int64_t B = int64_t(Tks.size()), Tcap = Tk_max;
+  // every slot's rows past the longest key count NaN; the slots no row reads too, and each row's
+  // own slot past its own count (random_cache per slot)
+  std::vector<bf16> qb, kb, vb;
+  auto q = random_bf16_values(rng, B * NH * HS, 1.5f, qb);
+  std::vector<int64_t> slot_tk(size_t(S), 0);
+  for (int64_t b = 0; b < B; ++b) slot_tk[size_t(slots[size_t(b)])] = Tks[size_t(b)];
+  std::vector<float> k, v;
+  for (int64_t sl = 0; sl < S; ++sl) {
+    std::vector<bf16> ks, vs;
+    auto kf = random_cache(rng, 1, slot_tk[size_t(sl)], Tcap, NKV, HS, 1.5f, ks);
+    auto vf = random_cache(rng, 1, slot_tk[size_t(sl)], Tcap, NKV, HS, 1.0f, vs);
+    k.insert(k.end(), kf.begin(), kf.end());
+    v.insert(v.end(), vf.begin(), vf.end());
+    kb.insert(kb.end(), ks.begin(), ks.end());
+    vb.insert(vb.end(), vs.begin(), vs.end());
+  }
+  auto qd = upload(p, elem::bf16, qb), kd = upload(p, elem::bf16, kb),
+       vd = upload(p, elem::bf16, vb);
+  std::vector<int32_t> tk32, slot32;
+  for (int64_t b = 0; b < B; ++b) {
+    tk32.push_back(int32_t(Tks[size_t(b)]));
+    slot32.push_back(int32_t(slots[size_t(b)]));
+  }
+  auto tkd = upload(p, elem::i32, tk32), slotd = upload(p, elem::i32, slot32);
+  auto counters = merge_counters ? upload(p, elem::i32, std::vector<int32_t>(size_t(B * NH), 0))
+                                 : decltype(tkd){};
+  auto out = add_output(p, "out", elem::bf16, B * NH * HS);
+  const float scale = 1.0f / std::sqrt(float(HS));
+  const int64_t slot_elems = Tcap * NKV * HS;
+  p.cpu = [=] {
+    for (int64_t b = 0; b < B; ++b) {  // each row on its own slot's cache
+      const int64_t sl = slots[size_t(b)];
+      attention_forward_cached_cpu(out.ref->data() + b * NH * HS, nullptr, q.data() + b * NH * HS,
+                                   k.data() + sl * slot_elems, v.data() + sl * slot_elems, 1, 1,
+                                   Tks[size_t(b)], Tcap, NH, NKV, HS, scale, window);
+    }
+  };
+  p.cuda = [=](cuda_context& cx) {
+    attention_decode_rows_cuda(
+        cx, out.dev->as<bf16>(), qd->as<bf16>(), kd->as<bf16>(), vd->as<bf16>(), tkd->as<int32_t>(),
+        slotd->as<int32_t>(), B, S, Tk_max, Tcap, NH, NKV, HS, scale, window,
+        counters ? reinterpret_cast<uint32_t*>(counters->as<int32_t>()) : nullptr);
+  };
+  double keys = 0;
+  for (int64_t t : Tks) keys += window ? std::min<double>(window, t) : t;
+  p.flops = 4.0 * NH * keys * HS;
+  p.bytes = 2.0 * (2 * B * NH * HS + 2 * NH * keys * HS);
   return p;
 }
 

@@ -247,6 +247,21 @@ std::vector<parity_case> cases() {
        [](auto& r) { return attention_decode_device_len(r, 1, 900, 1024, 32, 32, 96, 0, true); }},
       {"attn_dec_merge", "B=4 Tk=290 Tk_max=300 NH=8 NKV=2 HS=64 w=150 cnt", kBf16, kF32,
        [](auto& r) { return attention_decode_device_len(r, 4, 290, 300, 8, 2, 64, 150, true); }},
+      // a key count and cache slot per row (continuous batching): ragged lengths in shuffled
+      // slots, one slot unread; a window; Phi-3's heads with the split blocks merging
+      {"attn_decode_rows", "Tk={5,130,1} slots={2,0,3} of 4 Tk_max=300 NH=8 NKV=2 HS=64", kBf16,
+       kF32,
+       [](auto& r) {
+         return attention_decode_rows(r, {5, 130, 1}, {2, 0, 3}, 4, 300, 8, 2, 64, 0, false);
+       }},
+      {"attn_decode_rows", "Tk={290,40} slots={1,0} w=150 NH=4 NKV=2 HS=16", kBf16, kF32,
+       [](auto& r) {
+         return attention_decode_rows(r, {290, 40}, {1, 0}, 2, 300, 4, 2, 16, 150, false);
+       }},
+      {"attn_decode_rows", "Tk={900,3} slots={0,1} Tk_max=1024 NH=32 HS=96 counters", kBf16, kF32,
+       [](auto& r) {
+         return attention_decode_rows(r, {900, 3}, {0, 1}, 2, 1024, 32, 32, 96, 0, true);
+       }},
       // fused lm_head + CE (parity_cases_lce.cu): 3 chunks (a short last one), Phi-3's vocabulary
       // in 4 chunks, one chunk (Vc > V). fp32 losses/lse come from bf16 operands: 1e-3.
       {"lce_fwd", "N=37 C=256 V=1000 Vc=384", kBf16, 1e-3,

@@ -1,0 +1,245 @@
+// gpu_batch_decoder (contract: engine/cuda/batch_decoder.h): gpu_generator's buffers and layers
+// (engine/cuda/infer_impl.h) driven a slot at a time.
+#include "engine/cuda/batch_decoder.h"
+
+#include <cuda_bf16.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/cuda/cuda_try.h"
+#include "engine/cuda/infer_impl.h"
+#include "engine/cuda/infer_ops.h"
+#include "engine/cuda/rope_tables.h"
+#include "kernels/embedding.h"
+
+namespace kaito::gpu {
+
+struct gpu_batch_decoder::state {
+  std::unique_ptr<gpu_generator> gen;  // owns impl (the buffers); its own calls are not used
+  gpu_generator::impl* p = nullptr;
+  device_buffer rows;             // int32 (3, max_batch): positions, key counts, slots
+  std::vector<int64_t> len;       // tokens per slot
+  std::vector<int8_t> long_rope;  // per slot: rotated with longrope's long factors
+  std::vector<int32_t> host_rows, host_ids;
+  std::vector<bf16> host_logits;
+};
+
+namespace {
+
+std::string slot_name(int64_t i) {
+  return "slots[" + std::to_string(i) + "]";
+}
+
+}  // namespace
+
+result<std::unique_ptr<gpu_batch_decoder>> gpu_batch_decoder::create(cuda_context& cx,
+                                                                     const gpu_model& m,
+                                                                     infer_options opt) {
+  if (opt.prefill_rows == 0) opt.prefill_rows = opt.max_seq;
+  if (opt.prefill_rows < 1 || opt.prefill_rows > 65535)
+    return invalid_argument("must be in [1, 65535]", "prefill_rows");
+  opt.cuda_graph = false;  // plain launches (the rows change every step)
+  KAITO_ASSIGN_OR_RETURN(std::unique_ptr<gpu_generator> g, gpu_generator::create(cx, m, opt));
+  auto s = std::make_unique<state>();
+  s->p = g->p_.get();
+  s->gen = std::move(g);
+  const size_t B = size_t(opt.max_batch);
+  KAITO_ASSIGN_OR_RETURN(s->rows, device_buffer::alloc(3 * B * sizeof(int32_t), "decoder.rows"));
+  s->len.assign(B, 0);
+  s->long_rope.assign(B, 0);
+  s->host_rows.assign(3 * B, 0);
+  gpu_generator::impl& p = *s->p;
+  // decode steps: a position, key count and slot per row (set by decode_group)
+  p.dec_rows = {s->rows.as<int32_t>(), 1, s->rows.as<int32_t>() + 2 * B, int64_t(B)};
+  p.dec_tk = s->rows.as<int32_t>() + B;
+  // the state buffer stays {0, 1, 0}: head_logits' greedy pick goes to gen[:, 0], unused here
+  set_decode_state_cuda(cx, p.state.as<int32_t>(), 0, 0);
+  GPU_TRY_CUDA(cudaMemsetAsync(p.merge_counters.get(), 0, p.merge_counters.bytes(), cx.stream()));
+  KAITO_TRY(cx.take_error());
+  return std::unique_ptr<gpu_batch_decoder>(new gpu_batch_decoder(std::move(s)));
+}
+
+gpu_batch_decoder::gpu_batch_decoder(std::unique_ptr<state> s) : s_(std::move(s)) {}
+gpu_batch_decoder::~gpu_batch_decoder() = default;
+
+int64_t gpu_batch_decoder::slots() const {
+  return s_->p->opt.max_batch;
+}
+int64_t gpu_batch_decoder::max_seq() const {
+  return s_->p->opt.max_seq;
+}
+int64_t gpu_batch_decoder::prefill_rows() const {
+  return s_->p->rows;
+}
+int64_t gpu_batch_decoder::length(int64_t slot) const {
+  return slot >= 0 && slot < slots() ? s_->len[size_t(slot)] : 0;
+}
+void gpu_batch_decoder::reset(int64_t slot) {
+  if (slot >= 0 && slot < slots()) s_->len[size_t(slot)] = 0;
+}
+size_t gpu_batch_decoder::bytes() const {
+  return s_->gen->bytes() + s_->rows.bytes();
+}
+
+bool gpu_batch_decoder::needs_reprefill(int64_t slot, int64_t seq_len) const {
+  if (slot < 0 || slot >= slots()) return false;
+  const bool want = rope_forward_uses_long(s_->p->m.shape.rope, seq_len);
+  return want != (s_->long_rope[size_t(slot)] != 0);
+}
+
+namespace {
+
+// logits (B, V) bf16 on the device -> out, widened.
+status read_logits(cuda_context& cx, const bf16* dev, int64_t B, int64_t V,
+                   std::vector<bf16>& staging, std::vector<float>* out) {
+  staging.resize(size_t(B * V));
+  GPU_TRY_CUDA(cudaMemcpyAsync(staging.data(), dev, staging.size() * sizeof(bf16),
+                               cudaMemcpyDeviceToHost, cx.stream()));
+  KAITO_TRY(cx.synchronize());
+  out->resize(staging.size());
+  for (size_t i = 0; i < staging.size(); ++i) (*out)[i] = bf16_to_f32(staging[i]);
+  return {};
+}
+
+}  // namespace
+
+status gpu_batch_decoder::prefill(int64_t slot, const int32_t* ids, int64_t n, int64_t rope_len,
+                                  std::vector<float>* logits) {
+  gpu_generator::impl& p = *s_->p;
+  const gpu_model_shape& sh = p.m.shape;
+  if (slot < 0 || slot >= slots())
+    return invalid_argument(
+        "slot " + std::to_string(slot) + " not in [0, " + std::to_string(slots()) + ")", "slot");
+  const int64_t start = s_->len[size_t(slot)];
+  if (n < 1 || n > p.rows)
+    return invalid_argument(
+        "chunk of " + std::to_string(n) + " tokens not in [1, " + std::to_string(p.rows) + "]",
+        "n");
+  if (start + n > p.opt.max_seq)
+    return invalid_argument("slot " + std::to_string(slot) + " holds " + std::to_string(start) +
+                                " tokens; " + std::to_string(n) +
+                                " more pass max_seq = " + std::to_string(p.opt.max_seq),
+                            "n");
+  if (rope_len == 0) rope_len = start + n;
+  if (rope_len < start + n || rope_len > p.m.max_T)
+    return invalid_argument("rope_len " + std::to_string(rope_len) + " not in [" +
+                                std::to_string(start + n) + ", " + std::to_string(p.m.max_T) + "]",
+                            "rope_len");
+  const bool lr = rope_forward_uses_long(sh.rope, rope_len);
+  if (start > 0 && lr != (s_->long_rope[size_t(slot)] != 0))
+    return invalid_argument("a later chunk must rotate with the slot's rope factors", "rope_len");
+  for (int64_t i = 0; i < n; ++i)
+    if (ids[i] < 0 || ids[i] >= sh.V)
+      return invalid_argument(
+          "token id " + std::to_string(ids[i]) + " outside [0, " + std::to_string(sh.V) + ")",
+          "ids[" + std::to_string(i) + "]");
+  KAITO_TRY(p.cx.take_error());
+  s_->len[size_t(slot)] = 0;  // unknown until this call succeeds
+  const programmatic_scope pdl(p.cx, false);
+  GPU_TRY_CUDA(cudaMemcpyAsync(p.prompt.get(), ids, size_t(n) * sizeof(int32_t),
+                               cudaMemcpyHostToDevice, p.cx.stream()));
+  p.mark("embedding");
+  embedding_forward_cuda(p.cx, p.x.as<bf16>(), p.prompt.as<int32_t>(), p.m.embed.as<bf16>(), n,
+                         sh.V, sh.C);
+  const float* cos = p.m.rope_cos_for(rope_len);
+  const float* sin = p.m.rope_sin_for(rope_len);
+  p.pending_down = nullptr;
+  for (int64_t l = 0; l < sh.L; ++l) p.layer_prefill_slot(l, slot, start, n, cos, sin);
+  p.mark("rmsnorm + residual");
+  p.residual(n * sh.C);  // the last layer's MLP output
+  p.head(p.x.as<bf16>() + (n - 1) * sh.C, 1);
+  KAITO_TRY(p.cx.take_error());
+  KAITO_TRY(read_logits(p.cx, p.logits.as<bf16>(), 1, sh.V, s_->host_logits, logits));
+  s_->len[size_t(slot)] = start + n;
+  s_->long_rope[size_t(slot)] = lr ? 1 : 0;
+  return {};
+}
+
+status gpu_batch_decoder::decode(const std::vector<int64_t>& slot_list,
+                                 const std::vector<int32_t>& ids, std::vector<float>* logits) {
+  gpu_generator::impl& p = *s_->p;
+  const int64_t B = int64_t(slot_list.size()), V = p.m.shape.V;
+  if (ids.size() != slot_list.size()) return invalid_argument("one id per slot", "ids");
+  if (B < 1 || B > slots())
+    return invalid_argument(
+        "batch of " + std::to_string(B) + " not in [1, " + std::to_string(slots()) + "]", "slots");
+  std::vector<int8_t> seen(size_t(slots()), 0);
+  for (int64_t b = 0; b < B; ++b) {
+    const int64_t sl = slot_list[size_t(b)];
+    if (sl < 0 || sl >= slots() || seen[size_t(sl)])
+      return invalid_argument("slot " + std::to_string(sl) + " out of range or listed twice",
+                              slot_name(b));
+    seen[size_t(sl)] = 1;
+    const int64_t len = s_->len[size_t(sl)];
+    if (len == 0) return invalid_argument("slot " + std::to_string(sl) + " is empty", slot_name(b));
+    if (len >= p.opt.max_seq)
+      return invalid_argument("slot " + std::to_string(sl) +
+                                  " is full (max_seq = " + std::to_string(p.opt.max_seq) + ")",
+                              slot_name(b));
+    if (needs_reprefill(sl, len + 1))
+      return invalid_argument("slot " + std::to_string(sl) + " must be prefilled again (longrope)",
+                              slot_name(b));
+    if (ids[size_t(b)] < 0 || ids[size_t(b)] >= V)
+      return invalid_argument(
+          "token id " + std::to_string(ids[size_t(b)]) + " outside [0, " + std::to_string(V) + ")",
+          "ids[" + std::to_string(b) + "]");
+  }
+  KAITO_TRY(p.cx.take_error());
+  logits->assign(size_t(B * V), 0.0f);
+  // rows grouped by their slots' rope factors (one group unless longrope sequences mix)
+  for (const bool lr : {false, true}) {
+    std::vector<int64_t> group;
+    std::vector<int32_t> group_ids;
+    std::vector<int64_t> at;
+    for (int64_t b = 0; b < B; ++b)
+      if ((s_->long_rope[size_t(slot_list[size_t(b)])] != 0) == lr) {
+        group.push_back(slot_list[size_t(b)]);
+        group_ids.push_back(ids[size_t(b)]);
+        at.push_back(b);
+      }
+    if (group.empty()) continue;
+    std::vector<float> out;
+    if (status st = decode_group(group, group_ids, lr, &out); !st.ok()) {
+      for (int64_t sl : slot_list) s_->len[size_t(sl)] = 0;  // contents unknown: reset
+      return st;
+    }
+    for (size_t g = 0; g < at.size(); ++g)
+      std::copy(out.begin() + int64_t(g) * V, out.begin() + int64_t(g + 1) * V,
+                logits->begin() + at[g] * V);
+  }
+  for (int64_t sl : slot_list) ++s_->len[size_t(sl)];
+  return {};
+}
+
+status gpu_batch_decoder::decode_group(const std::vector<int64_t>& group,
+                                       const std::vector<int32_t>& ids, bool long_rope,
+                                       std::vector<float>* out) {
+  gpu_generator::impl& p = *s_->p;
+  const int64_t B = int64_t(group.size()), MB = slots();
+  std::vector<int32_t>& rows = s_->host_rows;  // (3, max_batch): pos, Tk, slot
+  for (int64_t b = 0; b < B; ++b) {
+    const int64_t pos = s_->len[size_t(group[size_t(b)])];
+    rows[size_t(b)] = int32_t(pos);
+    rows[size_t(MB + b)] = int32_t(pos + 1);
+    rows[size_t(2 * MB + b)] = int32_t(group[size_t(b)]);
+  }
+  GPU_TRY_CUDA(cudaMemcpyAsync(s_->rows.get(), rows.data(), rows.size() * sizeof(int32_t),
+                               cudaMemcpyHostToDevice, p.cx.stream()));
+  GPU_TRY_CUDA(cudaMemcpyAsync(p.ids.get(), ids.data(), size_t(B) * sizeof(int32_t),
+                               cudaMemcpyHostToDevice, p.cx.stream()));
+  p.dec_cos = (long_rope ? p.m.rope_cos_long : p.m.rope_cos).as<float>();
+  p.dec_sin = (long_rope ? p.m.rope_sin_long : p.m.rope_sin).as<float>();
+  {
+    const programmatic_scope pdl(p.cx, p.opt.programmatic_launch);
+    p.enqueue_forward(B);
+  }
+  KAITO_TRY(p.cx.take_error());
+  // (the host vectors stay unchanged until read_logits synchronizes the stream)
+  return read_logits(p.cx, p.logits.as<bf16>(), B, p.m.shape.V, s_->host_logits, out);
+}
+
+}  // namespace kaito::gpu

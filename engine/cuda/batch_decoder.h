@@ -1,0 +1,81 @@
+// gpu_batch_decoder: the GPU forward steps continuous batching is made of (issue #6; the CPU
+// twin is engine/kv_decode.h under engine/batch_generator.h). A served model decodes many
+// answers at once, each joining and leaving on its own, so unlike gpu_generator (engine/cuda/
+// infer.h: B prompts in lockstep, greedy on the device) every sequence here lives in a cache
+// slot of its own at its own length, and the logits go back to the host for each answer's own
+// sampling.
+//
+//   auto d = gpu_batch_decoder::create(cx, model, {.max_batch = 8, .max_seq = 4096,
+//                                                  .prefill_rows = 512});
+//   d->prefill(slot, ids, n, rope_len, &logits);   // n tokens appended to the slot, last logits
+//   d->decode({s1, s2}, {t1, t2}, &logits);        // one token each, (2, V) logits
+//
+// Slots 0..max_batch-1 each hold one sequence (max_seq positions). prefill appends n <=
+// prefill_rows tokens at positions length(slot).. (length 0 after reset), rotated with the rope
+// tables of a forward over rope_len tokens (engine/cuda/rope_tables.h: a chunked prompt passes its
+// whole length to every chunk, so its keys equal one prefill's); the first chunk attends over its
+// own keys on the tensor cores, a later one over the slot's cache (attention_forward_cached_cuda).
+// decode feeds ids[b] to slots[b] at position length(slots[b]) as one (B, C) activation through
+// every GEMV/GEMM, exactly gpu_generator's decode step (fused GEMV, fused LoRA epilogues,
+// flash-decoding) with a position, key count and slot per row read on the device
+// (infer_ops.h decode_rows, attention_decode_rows_cuda). Longrope: a slot remembers which
+// factors its keys were rotated with (those of its prefill's rope_len) and its decode steps use
+// them; rows with different factors run as two groups. needs_reprefill() says when a slot's next
+// length crosses original_max_position_embeddings (then: reset and prefill the whole sequence).
+// Logits are bf16 on the device (as gpu_generator's), widened to fp32 for the host.
+// Steps run as plain launches (programmatic dependent launch where enabled), no CUDA graph.
+// Errors: invalid_argument naming the argument (a slot out of range or listed twice, a full
+// slot, an id outside the vocabulary); launch failures as gpu_generator's. After a failed call a
+// slot's contents are unknown: reset it.
+// Thread-safety: one host thread, one cuda_context.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "base/status.h"
+#include "engine/cuda/gpu_model.h"
+#include "engine/cuda/infer.h"
+
+namespace kaito::gpu {
+
+class gpu_batch_decoder {
+ public:
+  // opt.max_batch = slots, opt.max_seq = positions per slot (<= the model's max_T),
+  // opt.prefill_rows = the longest prefill call (0: max_seq). gemv/gemm choices as gpu_generator.
+  static result<std::unique_ptr<gpu_batch_decoder>> create(cuda_context& cx, const gpu_model& m,
+                                                           infer_options opt);
+  ~gpu_batch_decoder();
+  gpu_batch_decoder(const gpu_batch_decoder&) = delete;
+  gpu_batch_decoder& operator=(const gpu_batch_decoder&) = delete;
+
+  int64_t slots() const;
+  int64_t max_seq() const;
+  int64_t prefill_rows() const;
+  int64_t length(int64_t slot) const;
+  void reset(int64_t slot);
+  // n tokens (1 <= n <= prefill_rows, length + n <= max_seq) appended to the slot; logits gets
+  // the last one's V logits. rope_len: the total length whose rope factors rotate them (0: length
+  // + n); a slot's first chunk sets the slot's factors, later ones must agree.
+  status prefill(int64_t slot, const int32_t* ids, int64_t n, int64_t rope_len,
+                 std::vector<float>* logits);
+  // True when the slot growing to seq_len tokens needs other longrope factors than its keys have.
+  bool needs_reprefill(int64_t slot, int64_t seq_len) const;
+  // One token for each of B = slots.size() distinct slots (each non-empty, not full): logits
+  // gets (B, V), row b for slots[b].
+  status decode(const std::vector<int64_t>& slots, const std::vector<int32_t>& ids,
+                std::vector<float>* logits);
+  // Device bytes held (caches and activations).
+  size_t bytes() const;
+
+ private:
+  struct state;
+  explicit gpu_batch_decoder(std::unique_ptr<state> s);
+  // One decode group: rows of `slots` that share rope factors `long_rope`.
+  status decode_group(const std::vector<int64_t>& slots, const std::vector<int32_t>& ids,
+                      bool long_rope, std::vector<float>* out);
+  std::unique_ptr<state> s_;
+};
+
+}  // namespace kaito::gpu

@@ -1,0 +1,253 @@
+// batch_decoder_test: continuous batching's GPU steps (engine/cuda/batch_decoder.h) against the
+// lockstep generator (engine/cuda/infer.h, itself checked against the CPU twins by infer_test)
+// on a tiny random NF4 model with non-zero LoRA. Plain main (GPU hosts may lack GoogleTest);
+// exit 77 without a CUDA device, 1 on a failure.
+//   1. lockstep: B prompts of one length in slots 0..B-1, decoded together, give gpu_generator's
+//      tokens and last logits bit for bit (the same kernels at the same rows);
+//   2. alone: each prompt alone in slot 0, whole prefill, B = 1 steps: gpu_generator's at B = 1,
+//      bit for bit;
+//   3. staggered: the same prompts in shuffled slots, prefilled in chunks of 3 while the others
+//      decode, joining and leaving at different steps, each fed the tokens of its alone run
+//      (teacher forcing): every step's logits within bf16 tolerance of the alone run's (the
+//      batch size changes the split plan of decode attention; a later chunk attends through the
+//      cache kernel instead of the tensor-core one);
+//   4. the errors callers can make, each naming its argument.
+// Shape: C=128, 2 layers, 4 query / 2 kv heads of 32, I=256, V=256, window 6 (cuts in), r=4.
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "engine/cuda/batch_decoder.h"
+#include "engine/cuda/gpu_model.h"
+#include "engine/cuda/infer.h"
+#include "kernels/cuda/cuda_context.h"
+
+namespace {
+
+using namespace kaito;
+using namespace kaito::gpu;
+
+constexpr double kLogitTol = 2e-2;  // max |a - b| / max |a| of one step's logits (bf16 paths)
+
+int failures = 0;
+
+void check(bool ok, const std::string& what) {
+  std::printf("%s %s\n", ok ? "ok  " : "FAIL", what.c_str());
+  if (!ok) ++failures;
+}
+
+infer_options options(int64_t max_batch, int64_t max_seq, int64_t prefill_rows) {
+  infer_options o;
+  o.max_batch = max_batch;
+  o.max_seq = max_seq;
+  o.prefill_rows = prefill_rows;
+  o.gemv_measure = false;  // one kernel for every run (a measured choice could differ)
+  o.gemv_kernel = nf4_gemv_kernel::register_lut;
+  o.prefill_gemm_measure = false;
+  return o;
+}
+
+int32_t argmax(const float* row, int64_t V) {
+  return int32_t(std::max_element(row, row + V) - row);
+}
+
+double rel_diff(const std::vector<float>& a, const std::vector<float>& b) {
+  if (a.size() != b.size()) return INFINITY;
+  double ref = 0.0, err = 0.0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    ref = std::max(ref, std::fabs(double(a[i])));
+    const double e = std::fabs(double(a[i]) - double(b[i]));
+    err = std::isfinite(e) ? std::max(err, e) : INFINITY;
+  }
+  return ref > 0.0 ? err / ref : err;
+}
+
+// One prompt alone through the decoder: greedy tokens (steps of them) and each step's logits.
+struct alone_run {
+  std::vector<int32_t> tokens;
+  std::vector<std::vector<float>> logits;  // logits[i]: what tokens[i] was picked from
+};
+
+bool run_alone(gpu_batch_decoder& d, const std::vector<int32_t>& prompt, int64_t steps,
+               alone_run& out) {
+  const int64_t V = 256;
+  d.reset(0);
+  std::vector<float> lg;
+  if (!d.prefill(0, prompt.data(), int64_t(prompt.size()), 0, &lg).ok()) return false;
+  for (int64_t i = 0; i < steps; ++i) {
+    out.logits.push_back(lg);
+    out.tokens.push_back(argmax(lg.data(), V));
+    if (i + 1 < steps && !d.decode({0}, {out.tokens.back()}, &lg).ok()) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+int main() {
+  if (cuda_device_count() == 0) {
+    std::printf("no CUDA device: skipped\n");
+    return 77;
+  }
+  auto cx = cuda_context::create();
+  if (!cx.ok()) {
+    std::printf("FAIL: %s\n", cx.error().to_string().c_str());
+    return 1;
+  }
+  gpu_model_shape s;
+  s.C = 128, s.L = 2, s.NH = 4, s.NKV = 2, s.HS = 32, s.I = 256, s.V = 256;
+  s.rope.theta = 10000.0, s.rms_eps = 1e-5f, s.window = 6, s.lora_r = 4, s.lora_alpha = 8.0;
+  const int64_t max_T = 32, B = 4, T = 5, steps = 6;
+  auto model = gpu_model_random(**cx, s, max_T, 77, /*lora_b_zero=*/false);
+  if (!model.ok()) {
+    std::printf("FAIL: gpu_model_random: %s\n", model.error().to_string().c_str());
+    return 1;
+  }
+  std::mt19937 rng(99);
+  std::vector<int32_t> prompts(size_t(B * T));
+  for (int32_t& t : prompts) t = int32_t(rng() % uint32_t(s.V));
+
+  // 1. lockstep against gpu_generator
+  {
+    auto gen = gpu_generator::create(**cx, *model, options(B, max_T, 0));
+    auto dec = gpu_batch_decoder::create(**cx, *model, options(B, max_T, T));
+    if (!gen.ok() || !dec.ok()) {
+      std::printf("FAIL: create: %s\n", (gen.ok() ? dec.error() : gen.error()).to_string().c_str());
+      return 1;
+    }
+    bool ok = (*gen)->prefill(prompts.data(), B, T).ok();
+    for (int64_t i = 1; i < steps && ok; ++i) ok = (*gen)->decode_step().ok();
+    auto want = (*gen)->tokens();
+    auto want_logits = (*gen)->last_logits();
+    ok = ok && want.ok() && want_logits.ok();
+    std::vector<int32_t> got(size_t(B * steps));
+    std::vector<float> lg, all;
+    for (int64_t b = 0; b < B && ok; ++b) {
+      ok = (*dec)->prefill(b, prompts.data() + b * T, T, 0, &lg).ok();
+      got[size_t(b * steps)] = argmax(lg.data(), s.V);
+      all.insert(all.end(), lg.begin(), lg.end());
+    }
+    for (int64_t i = 1; i < steps && ok; ++i) {
+      std::vector<int64_t> slots;
+      std::vector<int32_t> ids;
+      for (int64_t b = 0; b < B; ++b) {
+        slots.push_back(b);
+        ids.push_back(got[size_t(b * steps + i - 1)]);
+      }
+      ok = (*dec)->decode(slots, ids, &all).ok();
+      for (int64_t b = 0; b < B && ok; ++b)
+        got[size_t(b * steps + i)] = argmax(all.data() + b * s.V, s.V);
+    }
+    check(ok && got == *want, "lockstep: B=4 T=5, 6 tokens each equal gpu_generator's");
+    check(ok && all == *want_logits, "lockstep: the last step's logits bit for bit");
+  }
+
+  // 2. and 3.: prompts of different lengths
+  const std::vector<int64_t> lens = {5, 9, 2, 7};
+  std::vector<std::vector<int32_t>> ps;
+  for (int64_t b = 0; b < B; ++b) {
+    std::vector<int32_t> p(static_cast<size_t>(lens[size_t(b)]));
+    for (int32_t& t : p) t = int32_t(rng() % uint32_t(s.V));
+    ps.push_back(p);
+  }
+  std::vector<alone_run> alone(static_cast<size_t>(B));
+  {
+    auto dec = gpu_batch_decoder::create(**cx, *model, options(1, max_T, 16));
+    bool ok = dec.ok();
+    for (int64_t b = 0; b < B && ok; ++b)
+      ok = run_alone(**dec, ps[size_t(b)], steps, alone[size_t(b)]);
+    // gpu_generator at B = 1, one prompt at a time
+    bool same = ok;
+    for (int64_t b = 0; b < B && same; ++b) {
+      auto gen = gpu_generator::create(**cx, *model, options(1, max_T, 0));
+      same = gen.ok() && (*gen)->prefill(ps[size_t(b)].data(), 1, lens[size_t(b)]).ok();
+      for (int64_t i = 1; i < steps && same; ++i) same = (*gen)->decode_step().ok();
+      auto toks = same ? (*gen)->tokens() : result<std::vector<int32_t>>(invalid_argument("", ""));
+      auto lg = same ? (*gen)->last_logits() : result<std::vector<float>>(invalid_argument("", ""));
+      same = toks.ok() && lg.ok() && *toks == alone[size_t(b)].tokens &&
+             *lg == alone[size_t(b)].logits.back();
+    }
+    check(ok && same, "alone: each prompt's tokens and last logits equal gpu_generator's at B=1");
+  }
+  {
+    // slots: prompt b in slot 3 - b; prompt 0 starts, 1 joins at step 1 (chunks of 3: 3 steps of
+    // prefill), 2 at step 2, 3 at step 4; each leaves after its `steps` tokens
+    auto dec = gpu_batch_decoder::create(**cx, *model, options(B, max_T, 3));
+    bool ok = dec.ok();
+    double worst = 0.0;
+    std::vector<int64_t> fed(size_t(B), 0), prefilled(size_t(B), 0);
+    const std::vector<int64_t> join = {0, 1, 2, 4};
+    for (int64_t step = 0; ok && step < 40; ++step) {
+      bool busy = false;
+      std::vector<int64_t> slots, who;
+      std::vector<int32_t> ids;
+      for (int64_t b = 0; b < B; ++b) {
+        const int64_t P = lens[size_t(b)];
+        if (step < join[size_t(b)] || fed[size_t(b)] >= steps) continue;
+        busy = true;
+        if (prefilled[size_t(b)] < P) {  // one chunk
+          const int64_t n = std::min<int64_t>(3, P - prefilled[size_t(b)]);
+          std::vector<float> lg;
+          if (prefilled[size_t(b)] == 0) (*dec)->reset(3 - b);
+          ok = ok &&
+               (*dec)->prefill(3 - b, ps[size_t(b)].data() + prefilled[size_t(b)], n, P, &lg).ok();
+          prefilled[size_t(b)] += n;
+          if (ok && prefilled[size_t(b)] == P) {
+            worst = std::max(worst, rel_diff(alone[size_t(b)].logits[0], lg));
+            fed[size_t(b)] = 1;
+          }
+          continue;
+        }
+        slots.push_back(3 - b);
+        who.push_back(b);
+        ids.push_back(alone[size_t(b)].tokens[size_t(fed[size_t(b)] - 1)]);
+      }
+      if (!busy) break;
+      if (slots.empty()) continue;
+      std::vector<float> lg;
+      ok = ok && (*dec)->decode(slots, ids, &lg).ok();
+      for (size_t i = 0; ok && i < who.size(); ++i) {
+        const int64_t b = who[i];
+        const std::vector<float> row(lg.begin() + int64_t(i) * s.V,
+                                     lg.begin() + int64_t(i + 1) * s.V);
+        worst = std::max(worst, rel_diff(alone[size_t(b)].logits[size_t(fed[size_t(b)])], row));
+        ++fed[size_t(b)];
+      }
+    }
+    bool all_fed = true;
+    for (int64_t f : fed) all_fed &= f == steps;
+    char line[160];
+    std::snprintf(line, sizeof line,
+                  "staggered: 4 answers in shuffled slots, chunked prefill, every step's logits "
+                  "within %.0e of alone (max %.3e)",
+                  kLogitTol, worst);
+    check(ok && all_fed && worst <= kLogitTol, line);
+  }
+
+  // 4. errors
+  {
+    auto dec = gpu_batch_decoder::create(**cx, *model, options(2, 8, 4));
+    bool ok = dec.ok();
+    std::vector<float> lg;
+    const std::vector<int32_t> five = {1, 2, 3, 4, 5}, bad = {1, 256};
+    auto field = [&](const status& st) { return st.ok() ? std::string("ok") : st.where(); };
+    ok = ok && field((*dec)->prefill(0, five.data(), 5, 0, &lg)) == "n";      // > prefill_rows
+    ok = ok && field((*dec)->prefill(2, five.data(), 1, 0, &lg)) == "slot";   // no slot 2
+    ok = ok && field((*dec)->prefill(0, bad.data(), 2, 0, &lg)) == "ids[1]";  // outside V
+    ok = ok && field((*dec)->decode({0}, {1}, &lg)) == "slots[0]";            // empty slot
+    ok = ok && (*dec)->prefill(0, five.data(), 4, 0, &lg).ok();
+    ok = ok && field((*dec)->decode({0, 0}, {1, 1}, &lg)) == "slots[1]";  // twice
+    ok = ok && field((*dec)->decode({0}, {1, 2}, &lg)) == "ids";
+    ok = ok && (*dec)->prefill(0, five.data(), 3, 0, &lg).ok();     // 7 of 8
+    ok = ok && (*dec)->decode({0}, {1}, &lg).ok();                  // 8 of 8
+    ok = ok && field((*dec)->decode({0}, {1}, &lg)) == "slots[0]";  // full
+    ok = ok && field((*dec)->prefill(0, five.data(), 1, 0, &lg)) == "n";
+    check(ok, "errors name their argument (n, slot, ids[1], slots[0] empty/twice/full, ids)");
+  }
+  std::printf("%d failed\n", failures);
+  return failures == 0 ? 0 : 1;
+}
