@@ -3,9 +3,12 @@
 
 #include <algorithm>
 #include <atomic>
+#include <string>
+#include <vector>
 
 #include "engine/kv_decode.h"
 #include "engine/sampling.h"
+#include "engine/sequence_decoder.h"
 
 namespace kaito::engine {
 
@@ -14,7 +17,7 @@ struct batch_generator::request {
   generate_options opt;  // on_token and step_logits are the caller's: never used by the loop
   bool want_logits = false;
   // The decode thread's.
-  kv_cache cache;
+  int64_t slot = -1;  // the decoder slot it holds while admitted
   std::vector<int32_t> seq;
   int64_t drawn = 0;
   std::vector<float> logits;  // for the next draw
@@ -41,8 +44,9 @@ void finish(const request_ptr& r, status error = {}) {
   r->cv.notify_all();
 }
 
-// One draw from r->logits, as generate()'s loop body; false when the sequence has ended.
-bool emit(const model_config& c, const request_ptr& r) {
+// One draw from r->logits, as generate()'s loop body; false when the sequence has ended (at
+// max_len positions: max_position_embeddings or the decoder's).
+bool emit(int64_t max_len, const request_ptr& r) {
   if (r->cancelled.load()) {
     finish(r);
     return false;
@@ -60,7 +64,7 @@ bool emit(const model_config& c, const request_ptr& r) {
   const auto& stops = r->opt.stop_tokens;
   const bool ended = std::find(stops.begin(), stops.end(), next) != stops.end() ||
                      r->drawn >= r->opt.max_new_tokens ||
-                     static_cast<int64_t>(r->seq.size()) >= c.max_position_embeddings;
+                     static_cast<int64_t>(r->seq.size()) >= max_len;
   if (ended) finish(r);
   return !ended;
 }
@@ -69,18 +73,38 @@ bool emit(const model_config& c, const request_ptr& r) {
 
 namespace {
 
-batch_generator_options sane(batch_generator_options o) {
-  o.max_batch = std::max<int64_t>(o.max_batch, 1);
+batch_generator_options sane(batch_generator_options o, const sequence_decoder& d) {
+  o.max_batch = std::clamp<int64_t>(o.max_batch, 1, std::max<int64_t>(d.slots(), 1));
   o.prefill_chunk = std::max<int64_t>(o.prefill_chunk, 0);
   o.kv_budget_tokens = std::max<int64_t>(o.kv_budget_tokens, 0);
   return o;
 }
 
+// Slots n-1 .. 0 (taken from the back: 0 first).
+std::vector<int64_t> make_slots(int64_t n) {
+  std::vector<int64_t> v;
+  for (int64_t i = n - 1; i >= 0; --i) v.push_back(i);
+  return v;
+}
+
 }  // namespace
 
-// o_ is settled before the decode thread starts (thread_ is the last member).
+// o_ and free_slots_ are settled before the decode thread starts (thread_ is the last member).
 batch_generator::batch_generator(const model& m, batch_generator_options o)
-    : m_(m), o_(sane(o)), kv_budget_(o_.kv_budget_tokens), thread_([this] { loop(); }) {}
+    : batch_generator(m.config, make_cpu_decoder(m, std::max<int64_t>(o.max_batch, 1)), o) {}
+
+batch_generator::batch_generator(const model_config& c, std::unique_ptr<sequence_decoder> d,
+                                 batch_generator_options o)
+    : c_(c),
+      d_(std::move(d)),
+      o_(sane(o, *d_)),
+      free_slots_(make_slots(o_.max_batch)),
+      kv_budget_(o_.kv_budget_tokens),
+      thread_([this] { loop(); }) {}
+
+int64_t batch_generator::max_len() const {
+  return std::min(c_.max_position_embeddings, d_->max_len());
+}
 
 void batch_generator::set_kv_budget_tokens(int64_t tokens) {
   kv_budget_ = std::max<int64_t>(tokens, 0);
@@ -105,12 +129,13 @@ void batch_generator::shutdown() {
 bool batch_generator::prefill_chunk(const std::shared_ptr<request>& r) {
   const int64_t P = static_cast<int64_t>(r->prompt.size());
   if (r->prefilled == 0) {
-    reset_cache(r->cache, m_.config.num_layers);
+    d_->reset(r->slot);
     r->seq = r->prompt;
   }
-  const int64_t n =
-      o_.prefill_chunk > 0 ? std::min(o_.prefill_chunk, P - r->prefilled) : P - r->prefilled;
-  auto st = prefill(m_, nullptr, r->cache, r->seq.data() + r->prefilled, n, &r->logits, P);
+  int64_t n = P - r->prefilled;
+  if (o_.prefill_chunk > 0) n = std::min(n, o_.prefill_chunk);
+  if (d_->max_prefill() > 0) n = std::min(n, d_->max_prefill());
+  auto st = d_->prefill(r->slot, r->seq.data() + r->prefilled, n, P, &r->logits);
   if (!st.ok()) {
     finish(r, st);
     return false;
@@ -119,8 +144,29 @@ bool batch_generator::prefill_chunk(const std::shared_ptr<request>& r) {
   return r->prefilled == P;
 }
 
+void batch_generator::release_slot(const std::shared_ptr<request>& r) {
+  if (r->slot < 0) return;
+  free_slots_.push_back(r->slot);
+  r->slot = -1;
+}
+
+bool batch_generator::reprefill(const std::shared_ptr<request>& r) {
+  const int64_t total = static_cast<int64_t>(r->seq.size());
+  const int64_t step = d_->max_prefill() > 0 ? d_->max_prefill() : total;
+  d_->reset(r->slot);
+  for (int64_t done = 0; done < total; done += step) {
+    const int64_t n = std::min(step, total - done);
+    auto st = d_->prefill(r->slot, r->seq.data() + done, n, total, &r->logits);
+    if (!st.ok()) {
+      finish(r, st);
+      return false;
+    }
+  }
+  return true;
+}
+
 void batch_generator::loop() {
-  const model_config& c = m_.config;
+  const int64_t limit = max_len();
   std::vector<request_ptr> active;
   std::deque<request_ptr> prefilling;  // admitted, prompt not all in the cache yet
   for (;;) {
@@ -140,6 +186,8 @@ void batch_generator::loop() {
         const bool alone = active.empty() && prefilling.empty();
         if (budget > 0 && reserved + need > budget && !alone) break;  // waits for KV room
         reserved += need;
+        waiting_.front()->slot = free_slots_.back();  // (max_batch slots: one is free)
+        free_slots_.pop_back();
         prefilling.push_back(std::move(waiting_.front()));
         waiting_.pop_front();
       }
@@ -154,17 +202,24 @@ void batch_generator::loop() {
       if (r->cancelled.load()) {
         finish(r);
         prefilling.pop_front();
+        release_slot(r);
       } else if (prefill_chunk(r)) {
         prefilling.pop_front();
-        if (emit(c, r)) active.push_back(r);
+        if (emit(limit, r))
+          active.push_back(r);
+        else
+          release_slot(r);
       } else {
         std::lock_guard lock(r->mu);
-        if (r->done) prefilling.pop_front();  // the prefill failed
+        if (r->done) {  // the prefill failed
+          prefilling.pop_front();
+          release_slot(r);
+        }
       }
     }
     // Every active sequence's last token is not in its cache yet: one step feeds it.
     std::vector<request_ptr> step;
-    std::vector<kv_cache*> caches;
+    std::vector<int64_t> slots;
     std::vector<int32_t> ids;
     std::vector<request_ptr> next;
     for (auto& r : active) {
@@ -173,33 +228,34 @@ void batch_generator::loop() {
         continue;
       }
       const int64_t total = static_cast<int64_t>(r->seq.size());
-      if (needs_reprefill(c, r->cache, total)) {  // longrope switch: this one alone
-        reset_cache(r->cache, c.num_layers);
-        auto st = prefill(m_, nullptr, r->cache, r->seq.data(), total, &r->logits);
-        if (!st.ok()) {
-          finish(r, st);
-          continue;
-        }
-        if (emit(c, r)) next.push_back(r);
+      if (d_->needs_reprefill(r->slot, total)) {  // longrope switch: this one alone
+        if (reprefill(r) && emit(limit, r)) next.push_back(r);
         continue;
       }
       step.push_back(r);
-      caches.push_back(&r->cache);
+      slots.push_back(r->slot);
       ids.push_back(r->seq.back());
     }
     if (!step.empty()) {
       std::vector<float> logits;
-      auto st = decode_batch(m_, nullptr, caches, ids, &logits);
-      const size_t V = static_cast<size_t>(c.vocab_size);
+      auto st = d_->decode(slots, ids, &logits);
+      const size_t V = static_cast<size_t>(c_.vocab_size);
+      if (st.ok() && logits.size() != step.size() * V)
+        st = status(status_code::internal, "the decoder returned " + std::to_string(logits.size()) +
+                                               " logits for " + std::to_string(step.size()) +
+                                               " sequences");
       for (size_t b = 0; b < step.size(); ++b) {
         if (!st.ok()) {
           finish(step[b], st);
           continue;
         }
         step[b]->logits.assign(logits.begin() + b * V, logits.begin() + (b + 1) * V);
-        if (emit(c, step[b])) next.push_back(step[b]);
+        if (emit(limit, step[b])) next.push_back(step[b]);
       }
     }
+    // the slots of every request that ended go back
+    for (const auto& r : active)
+      if (std::find(next.begin(), next.end(), r) == next.end()) release_slot(r);
     active = std::move(next);
     running_ = static_cast<int64_t>(active.size() + prefilling.size());
     int64_t reserved = 0;
@@ -223,7 +279,12 @@ batch_generator::batch_load batch_generator::load() const {
 
 result<std::vector<int32_t>> batch_generator::generate(const std::vector<int32_t>& prompt,
                                                        const generate_options& opt) {
-  KAITO_TRY(check_prompt(m_.config, prompt));
+  KAITO_TRY(check_prompt(c_, prompt));
+  if (static_cast<int64_t>(prompt.size()) > max_len())
+    return invalid_argument("prompt of " + std::to_string(prompt.size()) +
+                                " tokens is longer than the served context (" +
+                                std::to_string(max_len()) + ")",
+                            "prompt");
   std::vector<int32_t> out;
   if (opt.max_new_tokens <= 0) return out;
   auto r = std::make_shared<request>();
@@ -232,8 +293,8 @@ result<std::vector<int32_t>> batch_generator::generate(const std::vector<int32_t
   r->opt.on_token = nullptr;
   r->opt.step_logits = nullptr;
   r->want_logits = opt.step_logits != nullptr;
-  r->reserved = std::min<int64_t>(static_cast<int64_t>(prompt.size()) + opt.max_new_tokens,
-                                  m_.config.max_position_embeddings);
+  r->reserved =
+      std::min<int64_t>(static_cast<int64_t>(prompt.size()) + opt.max_new_tokens, max_len());
   {
     std::lock_guard lock(mu_);
     if (stopping_) return status(status_code::unavailable, "the model server is shutting down");

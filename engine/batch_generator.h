@@ -1,11 +1,13 @@
 // batch_generator: continuous batching for a served model. Many callers generate at once; one
-// decode thread runs every active sequence's next token as one batch (kv_decode.h's
-// decode_batch: each weight read once per step for all of them), so N concurrent requests cost
-// about one request's memory traffic per token instead of N.
+// decode thread runs every active sequence's next token as one batch (sequence_decoder.h's
+// decode: each weight read once per step for all of them), so N concurrent requests cost about
+// one request's memory traffic per token instead of N.
 //
-//   batch_generator g(model, {.max_batch = 8});
+//   batch_generator g(model, {.max_batch = 8});          // the CPU engine (kv_decode.h)
+//   batch_generator g(config, std::move(decoder), {..});  // any sequence_decoder (the GPU's)
 //   auto out = g.generate(prompt, opt);   // blocks; same contract as engine::generate()
 //
+// Each admitted request holds one of the decoder's slots (max_batch <= its slots) until it ends.
 // Scheduling: a new request waits until a batch slot is free; then the decode thread prefills its
 // prompt prefill_chunk tokens per step, between the running answers' steps (so a long prompt
 // delays them a chunk at a time; the chunks rotate with the whole prompt's longrope factors, so
@@ -13,7 +15,8 @@
 // Each step samples every sequence's next token from its own logits with its own sampling params
 // and draw index, so an answer does not depend on what else runs: greedy answers equal
 // generate()'s token for token (up to GEMM summation order in the logits). A sequence leaves at
-// a stop token, max_new_tokens, max_position_embeddings, or when its on_token returns false;
+// a stop token, max_new_tokens, max_position_embeddings (or the decoder's max_len), or when its
+// on_token returns false;
 // longrope sequences crossing original_max_position_embeddings are re-prefilled alone.
 // Callbacks (on_token) run on the caller's own thread, fed from a queue, so a slow client never
 // stalls the batch; the decode thread may run a token or two past an on_token that returns
@@ -37,6 +40,7 @@
 #include "base/status.h"
 #include "engine/generate.h"
 #include "engine/model_weights.h"
+#include "engine/sequence_decoder.h"
 
 namespace kaito::engine {
 
@@ -54,6 +58,9 @@ struct batch_generator_options {
 class batch_generator {
  public:
   batch_generator(const model& m, batch_generator_options o);
+  // The decoder's slots bound max_batch; the decode thread is its only user from here on.
+  batch_generator(const model_config& c, std::unique_ptr<sequence_decoder> d,
+                  batch_generator_options o);
   ~batch_generator();
   batch_generator(const batch_generator&) = delete;
   batch_generator& operator=(const batch_generator&) = delete;
@@ -77,9 +84,15 @@ class batch_generator {
  private:
   void loop();
   bool prefill_chunk(const std::shared_ptr<request>& r);
+  // The whole sequence again (a longrope switch), in max_prefill() chunks; false on an error.
+  bool reprefill(const std::shared_ptr<request>& r);
+  int64_t max_len() const;                               // positions a sequence may reach
+  void release_slot(const std::shared_ptr<request>& r);  // its slot back to free_slots_
 
-  const model& m_;
+  const model_config& c_;
+  std::unique_ptr<sequence_decoder> d_;
   batch_generator_options o_;
+  std::vector<int64_t> free_slots_;  // the decode thread's
   mutable std::mutex mu_;
   std::condition_variable wake_;
   std::atomic<int64_t> running_{0}, peak_running_{0}, reserved_{0}, kv_budget_{0};

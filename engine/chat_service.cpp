@@ -78,19 +78,23 @@ result<std::unique_ptr<chat_service>> chat_service::load(const chat_service_conf
   if (cfg.max_model_len < 0) return invalid_argument("must not be negative", "max_model_len");
   std::unique_ptr<chat_service> s(new chat_service());
   const std::string& dir = cfg.model_dir;
-  KAITO_ASSIGN_OR_RETURN(s->model_, load_model(dir));
   if (!cfg.adapter_strengths.empty() && cfg.adapter_strengths.size() != cfg.adapter_dirs.size())
     return invalid_argument("one strength per adapter folder", "adapter_strengths");
-  for (size_t i = 0; i < cfg.adapter_dirs.size(); ++i) {
+  for (float w : cfg.adapter_strengths)
+    if (!(w >= 0.0f && w <= 1.0f))
+      return invalid_argument("strength must be in [0, 1]", "adapter_strengths");
+  if (cfg.make_decoder) {  // the factory loads the weights and adapters itself
+    KAITO_ASSIGN_OR_RETURN(s->config_, load_model_config(dir));
+  } else {
+    KAITO_ASSIGN_OR_RETURN(s->model_, load_model(dir));
+    s->config_ = s->model_->config;
+  }
+  for (size_t i = 0; i < cfg.adapter_dirs.size() && s->model_ != nullptr; ++i) {
     const std::string& a = cfg.adapter_dirs[i];
-    auto adapter = load_peft_adapter(a, s->model_->config);
+    auto adapter = load_peft_adapter(a, s->config_);
     if (!adapter.ok()) return in_file(adapter.error(), a);
-    if (!cfg.adapter_strengths.empty()) {
-      float w = cfg.adapter_strengths[i];
-      if (!(w >= 0.0f && w <= 1.0f))
-        return invalid_argument("strength must be in [0, 1]", "adapter_strengths");
-      for (lora_module& m : adapter->modules) m.scale *= w;
-    }
+    if (!cfg.adapter_strengths.empty())
+      for (lora_module& m : adapter->modules) m.scale *= cfg.adapter_strengths[i];
     status merged = lora_merge(s->model_.get(), *adapter);
     if (!merged.ok()) return in_file(merged, a);
   }
@@ -99,18 +103,26 @@ result<std::unique_ptr<chat_service>> chat_service::load(const chat_service_conf
   s->tok_ = std::move(chat.tok);
   s->tok_config_ = std::move(chat.config);
   s->template_ = std::move(chat.tmpl);
-  std::vector<int64_t> ends = s->model_->config.eos_token_ids;
+  std::vector<int64_t> ends = s->config_.eos_token_ids;
   KAITO_ASSIGN_OR_RETURN(std::vector<int64_t> gen, generation_eos(dir));
   ends.insert(ends.end(), gen.begin(), gen.end());
   if (auto id = s->tok_->token_to_id(s->tok_config_.eos_token)) ends.push_back(*id);
   for (int64_t e : ends)
-    if (e >= 0 && e < s->model_->config.vocab_size &&
+    if (e >= 0 && e < s->config_.vocab_size &&
         std::find(s->end_tokens_.begin(), s->end_tokens_.end(), e) == s->end_tokens_.end())
       s->end_tokens_.push_back(static_cast<int32_t>(e));
-  s->context_ = s->model_->config.max_position_embeddings;
+  s->context_ = s->config_.max_position_embeddings;
   if (cfg.max_model_len > 0) s->context_ = std::min(s->context_, cfg.max_model_len);
+  std::unique_ptr<sequence_decoder> decoder;
+  if (cfg.make_decoder) {
+    KAITO_ASSIGN_OR_RETURN(decoder, cfg.make_decoder(cfg, s->config_));
+  } else {
+    decoder = make_cpu_decoder(*s->model_, cfg.max_batch);
+  }
+  s->context_ = std::min(s->context_, decoder->max_len());
+  s->decoder_ = decoder.get();
   s->batcher_ = std::make_unique<batch_generator>(
-      *s->model_, batch_generator_options{.max_batch = cfg.max_batch});
+      s->config_, std::move(decoder), batch_generator_options{.max_batch = cfg.max_batch});
   return s;
 }
 
@@ -138,7 +150,7 @@ result<std::vector<int32_t>> chat_service::tokenize_text(const std::string& text
 
 result<std::string> chat_service::detokenize(const std::vector<int32_t>& ids) const {
   const auto vocab =
-      static_cast<int64_t>(std::max<size_t>(tok_->vocab_size(), size_t(model_->config.vocab_size)));
+      static_cast<int64_t>(std::max<size_t>(tok_->vocab_size(), size_t(config_.vocab_size)));
   for (size_t i = 0; i < ids.size(); ++i)
     if (ids[i] < 0 || ids[i] >= vocab)
       return invalid_argument("token id " + std::to_string(ids[i]) + " is outside the vocabulary",
@@ -159,12 +171,8 @@ result<chat_answer> chat_service::complete_text(const std::string& prompt, const
   return run(ids, o, on_piece);
 }
 
-int64_t chat_service::kv_bytes_per_token() const {
-  const model_config& c = model_->config;
-  return c.num_layers * 2 * c.num_kv_heads * c.head_dim * int64_t(sizeof(float));
-}
-
 int64_t chat_service::limit_kv_cache(uint64_t bytes) const {
+  if (decoder_->kv_preallocated()) return decoder_->slots() * decoder_->max_len();
   const int64_t tokens =
       bytes == 0 ? 0 : std::max<int64_t>(1, int64_t(bytes / uint64_t(kv_bytes_per_token())));
   batcher_->set_kv_budget_tokens(tokens);

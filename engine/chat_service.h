@@ -35,10 +35,20 @@
 #include "engine/chat_template.h"
 #include "engine/model_weights.h"
 #include "engine/sampling.h"
+#include "engine/sequence_decoder.h"
 #include "engine/serving_stats.h"
 #include "engine/tokenizer.h"
 
 namespace kaito::engine {
+
+struct chat_service_config;
+// Builds the decoder answers run on from the folder's config.json (c): the GPU's
+// (engine/cuda_hf/gpu_sequence_decoder.h), which loads the weights and adapters itself. It serves
+// at most cfg.max_batch answers at once and a context of at most c.max_position_embeddings
+// (cfg.max_model_len when smaller; less when its memory holds less: the service serves what
+// max_len() says).
+using decoder_factory = std::function<result<std::unique_ptr<sequence_decoder>>(
+    const chat_service_config& cfg, const model_config& c)>;
 
 struct chat_service_config {
   std::string model_dir;
@@ -54,6 +64,8 @@ struct chat_service_config {
   std::string fallback_chat_template;
   int64_t max_batch = 8;      // concurrent answers decoded together (batch_generator.h)
   int64_t max_model_len = 0;  // > 0: the context served, at most the model's (vLLM max-model-len)
+  // Unset: the CPU engine (fp32 weights on the host, adapters merged at load).
+  decoder_factory make_decoder;
 };
 
 struct chat_options {
@@ -99,11 +111,13 @@ class chat_service {
   // Ends every answer in progress or waiting with `unavailable` ("the model server is shutting
   // down"), and every later one: a server stopping need not wait for long answers to finish.
   void shutdown() const { batcher_->shutdown(); }
-  // Bytes of KV cache one position of one answer takes (fp32 keys and values, every layer).
-  int64_t kv_bytes_per_token() const;
+  // Bytes of KV cache one position of one answer takes (every layer's keys and values: fp32 on
+  // the CPU, bf16 on the GPU).
+  int64_t kv_bytes_per_token() const { return decoder_->kv_bytes_per_token(); }
   // Keeps the KV cache of the answers decoded together within `bytes` (0: no limit): answers
   // that would pass it wait for room (Kaito's kv_cache_cpu_memory_utilization, sized by the
-  // server once the model is loaded). Returns the budget in token positions.
+  // server once the model is loaded). Returns the budget in token positions. A decoder that
+  // allocated its cache up front (the GPU's) takes no budget: its slots x max_len positions.
   int64_t limit_kv_cache(uint64_t bytes) const;
 
  private:
@@ -111,7 +125,9 @@ class chat_service {
   result<chat_answer> run(const std::vector<int32_t>& prompt, const chat_options& o,
                           const piece_sink& on_piece) const;
 
-  std::shared_ptr<model> model_;
+  std::shared_ptr<model> model_;  // the CPU engine's weights (null with make_decoder)
+  model_config config_;
+  const sequence_decoder* decoder_ = nullptr;  // owned by batcher_
   std::unique_ptr<tokenizer> tok_;
   std::unique_ptr<chat_template> template_;
   hf_tokenizer_config tok_config_;

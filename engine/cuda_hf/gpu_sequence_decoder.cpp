@@ -1,0 +1,142 @@
+// gpu_sequence_decoder; see gpu_sequence_decoder.h.
+#include "engine/cuda_hf/gpu_sequence_decoder.h"
+
+#include <cuda_runtime_api.h>
+
+#include <algorithm>
+#include <string>
+#include <utility>
+
+#include "engine/cuda/batch_decoder.h"
+#include "engine/cuda_hf/gpu_model_from_hf.h"
+#include "kernels/cuda/cuda_context.h"
+
+namespace kaito::gpu {
+
+int64_t gpu_kv_bytes_per_token(const engine::model_config& c) {
+  return c.num_layers * 2 * c.num_kv_heads * c.head_dim * 2;  // bf16 keys and values
+}
+
+int64_t gpu_serving_max_len(const engine::model_config& c, int64_t context, int64_t max_batch,
+                            uint64_t free_bytes, double memory_fraction, uint64_t reserve_bytes) {
+  const double usable = memory_fraction * double(free_bytes) - double(reserve_bytes);
+  const double per_slot = double(max_batch) * double(gpu_kv_bytes_per_token(c));
+  if (usable <= 0.0 || per_slot <= 0.0) return 0;
+  const double fits = usable / per_slot;
+  const int64_t len = fits >= double(context) ? context : int64_t(fits);
+  return len >= context ? context : len / 16 * 16;
+}
+
+namespace {
+
+// The step's buffers for `rows` prompt rows (engine/cuda/infer.cu alloc, generously) and the
+// arena's slack: what must stay free besides the cache.
+uint64_t activation_reserve(const engine::model_config& c, int64_t rows) {
+  const int64_t C = c.hidden_size, I = c.intermediate_size;
+  const int64_t q = c.num_heads * c.head_dim, kv = c.num_kv_heads * c.head_dim;
+  const int64_t per_row =
+      2 * (3 * C + (q + 2 * kv) + 2 * q + 2 * kv + 3 * I + 64) + 4 * c.num_heads + 8;
+  return uint64_t(rows * per_row) + (uint64_t{512} << 20);
+}
+
+class gpu_sequence_decoder final : public engine::sequence_decoder {
+ public:
+  gpu_sequence_decoder(std::unique_ptr<cuda_context> cx, std::unique_ptr<gpu_hf_model> m,
+                       std::unique_ptr<gpu_batch_decoder> d, int64_t kv_bytes)
+      : cx_(std::move(cx)), m_(std::move(m)), d_(std::move(d)), kv_bytes_(kv_bytes) {}
+  ~gpu_sequence_decoder() override {
+    d_.reset();  // the decoder's buffers, then the model's, then the context
+    m_.reset();
+  }
+
+  int64_t slots() const override { return d_->slots(); }
+  int64_t max_len() const override { return d_->max_seq(); }
+  int64_t max_prefill() const override { return d_->prefill_rows(); }
+  int64_t kv_bytes_per_token() const override { return kv_bytes_; }
+  bool kv_preallocated() const override { return true; }
+  void reset(int64_t slot) override { d_->reset(slot); }
+  status prefill(int64_t slot, const int32_t* ids, int64_t n, int64_t rope_len,
+                 std::vector<float>* logits) override {
+    return d_->prefill(slot, ids, n, rope_len, logits);
+  }
+  bool needs_reprefill(int64_t slot, int64_t seq_len) const override {
+    return d_->needs_reprefill(slot, seq_len);
+  }
+  status decode(const std::vector<int64_t>& slots, const std::vector<int32_t>& ids,
+                std::vector<float>* logits) override {
+    return d_->decode(slots, ids, logits);
+  }
+
+ private:
+  std::unique_ptr<cuda_context> cx_;
+  std::unique_ptr<gpu_hf_model> m_;
+  std::unique_ptr<gpu_batch_decoder> d_;
+  int64_t kv_bytes_;
+};
+
+}  // namespace
+
+result<std::unique_ptr<engine::sequence_decoder>> make_gpu_sequence_decoder(
+    const gpu_serving_options& o, const engine::model_config& c) {
+  if (o.adapter_dirs.size() > 1)
+    return invalid_argument("the GPU engine applies one adapter at run time; " +
+                                std::to_string(o.adapter_dirs.size()) +
+                                " were given (merge them into the base on the CPU engine first)",
+                            "adapter_dirs");
+  if (!o.adapter_strengths.empty() && o.adapter_strengths.size() != o.adapter_dirs.size())
+    return invalid_argument("one strength per adapter folder", "adapter_strengths");
+  if (o.max_batch < 1 || o.max_batch > 4096)
+    return invalid_argument("must be in [1, 4096]", "max_batch");
+  if (o.prefill_chunk < 1) return invalid_argument("must be at least 1", "prefill_chunk");
+  if (!(o.memory_fraction > 0.0 && o.memory_fraction <= 1.0))
+    return invalid_argument("must be in (0, 1]", "memory_fraction");
+  int64_t context = c.max_position_embeddings;
+  if (o.context > 0) context = std::min(context, o.context);
+  if (context < 1) return invalid_argument("no positions to serve", "max_position_embeddings");
+
+  KAITO_ASSIGN_OR_RETURN(std::unique_ptr<cuda_context> cx, cuda_context::create());
+  gpu_hf_options ho;
+  ho.max_T = context;
+  ho.quantized_base = o.quantized_base;
+  if (o.adapter_dirs.empty()) {
+    ho.lora.r = 1;  // a placeholder the model needs; the branch is skipped below
+    ho.lora.alpha = 1.0;
+    ho.lora.target_modules = {"all-linear"};
+  } else {
+    ho.adapter_dir = o.adapter_dirs[0];
+  }
+  auto loaded = gpu_model_from_hf(*cx, o.model_dir, ho);
+  if (!loaded.ok()) return loaded.error();
+  auto m = std::make_unique<gpu_hf_model>(std::move(*loaded));
+  if (!o.adapter_strengths.empty()) {
+    const float w = o.adapter_strengths[0];
+    if (!(w >= 0.0f && w <= 1.0f))
+      return invalid_argument("strength must be in [0, 1]", "adapter_strengths");
+    m->model.shape.lora_alpha *= double(w);  // s = strength * alpha / r
+  }
+
+  const int64_t rows = std::max(std::min(o.prefill_chunk, context), o.max_batch);
+  size_t free_bytes = 0, total_bytes = 0;
+  if (cudaMemGetInfo(&free_bytes, &total_bytes) != cudaSuccess)
+    return status(status_code::internal, "cudaMemGetInfo failed", "device");
+  const int64_t len = gpu_serving_max_len(c, context, o.max_batch, free_bytes, o.memory_fraction,
+                                          activation_reserve(c, rows));
+  if (len < std::min(o.min_len, context))
+    return status(status_code::resource_exhausted,
+                  "the GPU's free memory (" + std::to_string(free_bytes >> 20) +
+                      " MiB after the weights) holds " + std::to_string(len) +
+                      " KV positions per answer for " + std::to_string(o.max_batch) +
+                      " answers at once; lower max_batch or the context",
+                  "max_batch");
+  infer_options io;
+  io.max_batch = o.max_batch;
+  io.max_seq = len;
+  io.prefill_rows = std::min(rows, len);
+  io.lora = !o.adapter_dirs.empty();
+  KAITO_ASSIGN_OR_RETURN(std::unique_ptr<gpu_batch_decoder> d,
+                         gpu_batch_decoder::create(*cx, m->model, io));
+  return std::unique_ptr<engine::sequence_decoder>(new gpu_sequence_decoder(
+      std::move(cx), std::move(m), std::move(d), gpu_kv_bytes_per_token(c)));
+}
+
+}  // namespace kaito::gpu

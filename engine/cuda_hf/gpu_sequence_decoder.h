@@ -1,0 +1,57 @@
+// gpu_sequence_decoder: a Hugging Face model folder served on the GPU, as the sequence_decoder
+// (engine/sequence_decoder.h) that engine/batch_generator.h batches answers on: what
+// `kaito serve --device cuda` and an inference pod on a CUDA slot run (issue #6).
+//
+//   auto d = make_gpu_sequence_decoder({.model_dir = "phi-3", .max_batch = 8}, config);
+//   chat_service_config{.make_decoder = ...} wraps it (cli/, actors/).
+//
+// The weights stream onto the GPU a layer at a time (gpu_model_from_hf.h): bf16 base linears by
+// default (what Kaito's transformers runtime serves), or NF4 with double quantization
+// (quantized_base: QLoRA's base, a quarter of the memory, the fused NF4 GEMV on decode). An
+// adapter is applied at run time, unmerged, at its strength (lora_alpha scaled), as the trainer
+// ran it; with none the LoRA branch is skipped. More than one adapter is refused by name (the GPU
+// model holds one LoRA; merge them on the CPU first).
+// The KV cache is allocated once: max_batch slots of max_len positions each, bf16. max_len is
+// the served context (max_position_embeddings, or `context` when smaller), lowered to what
+// memory_fraction of the device's free memory (after the weights and the step's buffers) holds,
+// so a 128k-context model serves what fits; resource_exhausted when not even min_len fits.
+// Each decoder owns its cuda_context (stream, cuBLASLt, arena) and runs every call on the
+// caller's thread (batch_generator's decode thread).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+#include "engine/model_config.h"
+#include "engine/sequence_decoder.h"
+
+namespace kaito::gpu {
+
+struct gpu_serving_options {
+  std::string model_dir;
+  std::vector<std::string> adapter_dirs;  // at most one
+  std::vector<float> adapter_strengths;   // empty, or one in [0, 1] per adapter
+  int64_t max_batch = 8;                  // answers decoded together (cache slots)
+  int64_t context = 0;                    // > 0: at most this many positions per answer
+  int64_t prefill_chunk = 512;            // prompt tokens per prefill call
+  bool quantized_base = false;            // NF4 + double quant instead of bf16
+  double memory_fraction = 0.9;           // of the free device memory, for the KV cache
+  int64_t min_len = 256;                  // fewer positions per slot is an error
+};
+
+// Bytes of KV cache per position of one answer: every layer's bf16 keys and values.
+int64_t gpu_kv_bytes_per_token(const engine::model_config& c);
+
+// The positions per slot a device with `free_bytes` left (after the weights) gives max_batch
+// slots: min(context, memory_fraction * free_bytes - reserve_bytes) / (max_batch * bytes per
+// token)), rounded down to a multiple of 16; 0 when nothing fits.
+int64_t gpu_serving_max_len(const engine::model_config& c, int64_t context, int64_t max_batch,
+                            uint64_t free_bytes, double memory_fraction, uint64_t reserve_bytes);
+
+result<std::unique_ptr<engine::sequence_decoder>> make_gpu_sequence_decoder(
+    const gpu_serving_options& o, const engine::model_config& c);
+
+}  // namespace kaito::gpu

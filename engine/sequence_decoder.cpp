@@ -1,0 +1,65 @@
+// The CPU engine's sequence_decoder; see sequence_decoder.h.
+#include "engine/sequence_decoder.h"
+
+#include <string>
+
+#include "engine/kv_decode.h"
+
+namespace kaito::engine {
+
+namespace {
+
+class cpu_sequence_decoder final : public sequence_decoder {
+ public:
+  cpu_sequence_decoder(const model& m, int64_t slots) : m_(m), caches_(size_t(slots)) {
+    for (kv_cache& c : caches_) reset_cache(c, m_.config.num_layers);
+  }
+  int64_t slots() const override { return int64_t(caches_.size()); }
+  int64_t max_len() const override { return m_.config.max_position_embeddings; }
+  int64_t max_prefill() const override { return 0; }
+  int64_t kv_bytes_per_token() const override {
+    const model_config& c = m_.config;
+    return c.num_layers * 2 * c.num_kv_heads * c.head_dim * int64_t(sizeof(float));
+  }
+  bool kv_preallocated() const override { return false; }
+  void reset(int64_t slot) override {
+    if (valid(slot)) reset_cache(caches_[size_t(slot)], m_.config.num_layers);
+  }
+  status prefill(int64_t slot, const int32_t* ids, int64_t n, int64_t rope_len,
+                 std::vector<float>* logits) override {
+    if (!valid(slot)) return bad_slot(slot, "slot");
+    return engine::prefill(m_, nullptr, caches_[size_t(slot)], ids, n, logits, rope_len);
+  }
+  bool needs_reprefill(int64_t slot, int64_t seq_len) const override {
+    return valid(slot) && engine::needs_reprefill(m_.config, caches_[size_t(slot)], seq_len);
+  }
+  status decode(const std::vector<int64_t>& slots, const std::vector<int32_t>& ids,
+                std::vector<float>* logits) override {
+    std::vector<kv_cache*> caches;
+    std::vector<bool> seen(caches_.size(), false);
+    for (size_t b = 0; b < slots.size(); ++b) {
+      const int64_t s = slots[b];
+      if (!valid(s) || seen[size_t(s)]) return bad_slot(s, "slots[" + std::to_string(b) + "]");
+      seen[size_t(s)] = true;
+      caches.push_back(&caches_[size_t(s)]);
+    }
+    return decode_batch(m_, nullptr, caches, ids, logits);
+  }
+
+ private:
+  bool valid(int64_t slot) const { return slot >= 0 && slot < int64_t(caches_.size()); }
+  status bad_slot(int64_t slot, const std::string& where) const {
+    return invalid_argument("slot " + std::to_string(slot) + " out of range or listed twice",
+                            where);
+  }
+  const model& m_;
+  std::vector<kv_cache> caches_;
+};
+
+}  // namespace
+
+std::unique_ptr<sequence_decoder> make_cpu_decoder(const model& m, int64_t slots) {
+  return std::make_unique<cpu_sequence_decoder>(m, slots);
+}
+
+}  // namespace kaito::engine

@@ -1,0 +1,51 @@
+// sequence_decoder: the KV-cache steps continuous batching (engine/batch_generator.h) is made
+// of, over numbered slots that each hold one sequence. Two engines implement it: the CPU's
+// (cpu_sequence_decoder below: engine/kv_decode.h, fp32) and the GPU's
+// (engine/cuda_hf/gpu_sequence_decoder.h: engine/cuda/batch_decoder.h, bf16, NF4 or bf16 base).
+//
+//   d.reset(s); d.prefill(s, ids, n, P, &logits);   // n prompt tokens appended to slot s
+//   d.decode({s1, s2}, {t1, t2}, &logits);          // one token each, (2, V) logits
+//
+// prefill appends n tokens to slot s at positions length..length+n-1 (n <= max_prefill() when
+// that is > 0), rotated with the rope factors of a forward over rope_len tokens (a prompt
+// prefilled in chunks passes its whole length to each chunk); logits gets the last one's V
+// logits. decode feeds ids[b] to slots[b] (distinct, non-empty) at their own positions; logits
+// gets (B, V). needs_reprefill says when a slot growing to seq_len must be reset and prefilled
+// again (longrope crossing original_max_position_embeddings). A slot holds at most max_len()
+// tokens. After a failed call the slots it named must be reset.
+// Thread-safety: one thread at a time (batch_generator's decode thread).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "base/status.h"
+#include "engine/model_weights.h"
+
+namespace kaito::engine {
+
+class sequence_decoder {
+ public:
+  virtual ~sequence_decoder() = default;
+  virtual int64_t slots() const = 0;
+  virtual int64_t max_len() const = 0;
+  virtual int64_t max_prefill() const = 0;  // 0: any
+  // Bytes of KV cache one position of one sequence takes, and whether the decoder allocated its
+  // whole cache up front (the GPU's: slots x max_len, so no budget applies) or grows it as
+  // sequences do (the CPU's, which a server bounds with batch_generator's kv_budget_tokens).
+  virtual int64_t kv_bytes_per_token() const = 0;
+  virtual bool kv_preallocated() const = 0;
+  virtual void reset(int64_t slot) = 0;
+  virtual status prefill(int64_t slot, const int32_t* ids, int64_t n, int64_t rope_len,
+                         std::vector<float>* logits) = 0;
+  virtual bool needs_reprefill(int64_t slot, int64_t seq_len) const = 0;
+  virtual status decode(const std::vector<int64_t>& slots, const std::vector<int32_t>& ids,
+                        std::vector<float>* logits) = 0;
+};
+
+// The CPU engine's: `slots` kv_caches that grow with their sequences (fp32), max_len the model's
+// max_position_embeddings. The model must outlive it.
+std::unique_ptr<sequence_decoder> make_cpu_decoder(const model& m, int64_t slots);
+
+}  // namespace kaito::engine

@@ -1,0 +1,194 @@
+// gpu_serving_test: chats answered on the GPU (engine/cuda_hf/gpu_sequence_decoder.h under
+// engine/batch_generator.h and engine/chat_service.h) on the tiny Phi-3 chat folder
+// (tests/engine/tiny_chat_model.h), against the CPU engine on the same folder:
+//   - a prompt's first logits within bf16 reach of the CPU's (bf16 weights and activations);
+//   - greedy answers equal the CPU's token for token while no near-tie is passed;
+//   - concurrent answers on the GPU equal the same answers one at a time (each on its own slot at
+//     its own length, the others joining and leaving);
+//   - chat_service on the GPU: a chat's text and usage, the served context, the fixed KV cache;
+//   - two adapters refused by name; the context sized from free memory.
+// Runs on the emulated CUDA runtime in CI (gpu_serving_emu_test) and on a GPU (exit 77 without
+// one).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "engine/batch_generator.h"
+#include "engine/chat_service.h"
+#include "engine/cuda_hf/gpu_sequence_decoder.h"
+#include "engine/model_config.h"
+#include "engine/model_weights.h"
+#include "engine/sequence_decoder.h"
+#include "tests/cuda/gtest_device.h"
+#include "tests/engine/tiny_chat_model.h"
+
+namespace kaito {
+namespace {
+
+class GpuServing : public testing::cuda_fixture {
+ protected:
+  void SetUp() override {
+    testing::cuda_fixture::SetUp();
+    if (IsSkipped()) return;
+    dir_ = testing::tiny_chat_model_folder("gpu-serving");
+    auto c = engine::load_model_config(dir_);
+    ASSERT_TRUE(c.ok()) << c.error().to_string();
+    config_ = *c;
+  }
+  std::unique_ptr<engine::sequence_decoder> gpu_decoder(int64_t max_batch) {
+    gpu::gpu_serving_options o;
+    o.model_dir = dir_;
+    o.max_batch = max_batch;
+    o.prefill_chunk = 16;  // prompts go in several chunks
+    auto d = gpu::make_gpu_sequence_decoder(o, config_);
+    EXPECT_TRUE(d.ok()) << d.error().to_string();
+    return d.ok() ? std::move(*d) : nullptr;
+  }
+  std::string dir_;
+  engine::model_config config_;
+};
+
+std::vector<int32_t> prompt_of(int64_t n, int32_t seed, int64_t V) {
+  std::vector<int32_t> p;
+  for (int64_t i = 0; i < n; ++i) p.push_back(int32_t((seed * 131 + i * 17) % (V - 4) + 3));
+  return p;
+}
+
+TEST_F(GpuServing, FirstLogitsAndGreedyTokensFollowTheCpuEngine) {
+  auto cpu_model = engine::load_model(dir_);
+  ASSERT_TRUE(cpu_model.ok()) << cpu_model.error().to_string();
+  auto cpu = engine::make_cpu_decoder(**cpu_model, 1);
+  auto gpu = gpu_decoder(1);
+  ASSERT_NE(gpu, nullptr);
+  EXPECT_EQ(gpu->max_len(), config_.max_position_embeddings);  // 256 positions fit easily
+  EXPECT_EQ(gpu->max_prefill(), 16);
+  EXPECT_TRUE(gpu->kv_preallocated());
+  EXPECT_EQ(gpu->kv_bytes_per_token(), config_.num_layers * 2 * config_.hidden_size * 2);
+  const int64_t V = config_.vocab_size;
+  const std::vector<int32_t> prompt = prompt_of(37, 5, V);
+  std::vector<float> lc, lg;
+  // the prompt in chunks of 16 on the GPU, at once on the CPU
+  cpu->reset(0);
+  ASSERT_TRUE(cpu->prefill(0, prompt.data(), 37, 37, &lc).ok());
+  gpu->reset(0);
+  for (int64_t at = 0; at < 37; at += 16)
+    ASSERT_TRUE(gpu->prefill(0, prompt.data() + at, std::min<int64_t>(16, 37 - at), 37, &lg).ok());
+  int64_t same = 0;
+  for (int step = 0; step < 12; ++step) {
+    ASSERT_EQ(lc.size(), size_t(V));
+    ASSERT_EQ(lg.size(), size_t(V));
+    double ref = 0.0, err = 0.0;
+    for (int64_t v = 0; v < V; ++v) {
+      ref = std::max(ref, std::fabs(double(lc[size_t(v)])));
+      err = std::max(err, std::fabs(double(lc[size_t(v)]) - double(lg[size_t(v)])));
+    }
+    EXPECT_LT(err, 3e-2 * ref) << "step " << step;
+    const auto c_best = int32_t(std::max_element(lc.begin(), lc.end()) - lc.begin());
+    const auto g_best = int32_t(std::max_element(lg.begin(), lg.end()) - lg.begin());
+    if (c_best != g_best) {  // only a near-tie may flip
+      EXPECT_LT(std::fabs(lc[size_t(c_best)] - lc[size_t(g_best)]), 3e-2 * ref) << "step " << step;
+      break;
+    }
+    ++same;
+    ASSERT_TRUE(cpu->decode({0}, {c_best}, &lc).ok());
+    ASSERT_TRUE(gpu->decode({0}, {g_best}, &lg).ok());
+  }
+  EXPECT_GE(same, 4);
+}
+
+TEST_F(GpuServing, ConcurrentAnswersEqualTheSameAnswersAlone) {
+  auto gpu = gpu_decoder(3);
+  ASSERT_NE(gpu, nullptr);
+  engine::batch_generator g(config_, std::move(gpu), {.max_batch = 3, .prefill_chunk = 8});
+  const int64_t V = config_.vocab_size;
+  std::vector<std::vector<int32_t>> prompts;
+  std::vector<engine::generate_options> opts(5);
+  for (int i = 0; i < 5; ++i) {
+    prompts.push_back(prompt_of(5 + 9 * i, i + 1, V));
+    opts[size_t(i)].max_new_tokens = 6 + 2 * i;
+    if (i % 2 == 1) {  // seeded sampling on some
+      opts[size_t(i)].sampling.temperature = 0.8;
+      opts[size_t(i)].sampling.seed = uint64_t(40 + i);
+    }
+  }
+  std::vector<std::vector<int32_t>> alone(5), together(5);
+  for (int i = 0; i < 5; ++i) {
+    auto r = g.generate(prompts[size_t(i)], opts[size_t(i)]);
+    ASSERT_TRUE(r.ok()) << r.error().to_string();
+    alone[size_t(i)] = *r;
+    EXPECT_EQ(int64_t(r->size()), opts[size_t(i)].max_new_tokens);
+  }
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 5; ++i)
+    threads.emplace_back([&, i] {
+      auto r = g.generate(prompts[size_t(i)], opts[size_t(i)]);
+      if (r.ok()) together[size_t(i)] = *r;
+    });
+  for (auto& t : threads) t.join();
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(together[size_t(i)], alone[size_t(i)]) << "answer " << i;
+  EXPECT_GE(g.load().peak_running, 2);
+}
+
+TEST_F(GpuServing, ChatServiceAnswersOnTheGpu) {
+  engine::chat_service_config cfg;
+  cfg.model_dir = dir_;
+  cfg.max_batch = 2;
+  cfg.max_model_len = 200;
+  cfg.make_decoder = [](const engine::chat_service_config& c, const engine::model_config& mc) {
+    gpu::gpu_serving_options o;
+    o.model_dir = c.model_dir;
+    o.adapter_dirs = c.adapter_dirs;
+    o.max_batch = c.max_batch;
+    o.context = c.max_model_len;
+    return gpu::make_gpu_sequence_decoder(o, mc);
+  };
+  auto s = engine::chat_service::load(cfg);
+  ASSERT_TRUE(s.ok()) << s.error().to_string();
+  EXPECT_EQ((*s)->context_length(), 200);
+  EXPECT_EQ((*s)->kv_bytes_per_token(), config_.num_layers * 2 * config_.hidden_size * 2);
+  EXPECT_EQ((*s)->limit_kv_cache(1000), 2 * 200);  // allocated up front: no budget
+  nlohmann::ordered_json messages = nlohmann::ordered_json::array(
+      {{{"role", "user"}, {"content", "What is the capital of France?"}}});
+  engine::chat_options o;
+  o.max_tokens = 10;
+  std::string streamed;
+  auto a = (*s)->chat(messages, o, [&](const std::string& piece) {
+    streamed += piece;
+    return true;
+  });
+  ASSERT_TRUE(a.ok()) << a.error().to_string();
+  EXPECT_GT(a->prompt_tokens, 5);
+  EXPECT_GE(a->completion_tokens, 1);
+  EXPECT_EQ(streamed, a->text);
+  auto again = (*s)->chat(messages, o);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->text, a->text);  // greedy: the same answer
+}
+
+TEST_F(GpuServing, RefusesTwoAdaptersByName) {
+  gpu::gpu_serving_options o;
+  o.model_dir = dir_;
+  o.adapter_dirs = {"a", "b"};
+  auto d = gpu::make_gpu_sequence_decoder(o, config_);
+  ASSERT_FALSE(d.ok());
+  EXPECT_EQ(d.error().where(), "adapter_dirs");
+}
+
+TEST(GpuServingMemory, ContextSizedFromFreeMemory) {
+  engine::model_config c;
+  c.num_layers = 32, c.num_kv_heads = 32, c.head_dim = 96;  // Phi-3-mini: 393,216 bytes a token
+  EXPECT_EQ(gpu::gpu_kv_bytes_per_token(c), 393216);
+  const uint64_t GiB = uint64_t{1} << 30;
+  // 8 answers, 100 GiB free, 90% of it less 1 GiB: 30,378 positions, rounded down to 16
+  EXPECT_EQ(gpu::gpu_serving_max_len(c, 131072, 8, 100 * GiB, 0.9, GiB), 30368);
+  EXPECT_EQ(gpu::gpu_serving_max_len(c, 4096, 8, 100 * GiB, 0.9, GiB), 4096);  // all of it
+  EXPECT_EQ(gpu::gpu_serving_max_len(c, 4096, 8, GiB, 0.9, GiB), 0);           // nothing
+}
+
+}  // namespace
+}  // namespace kaito
