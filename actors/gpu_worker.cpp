@@ -44,7 +44,7 @@ struct unit_runner {
 
 struct gpu_worker_state {
   msg::machine_actor machine;
-  tune_runner tuner;
+  worker_engines engines;
   uint32_t slot = 0;
   std::shared_ptr<unit_runner> runner = std::make_shared<unit_runner>();
   static inline const char* name = "gpu_worker";
@@ -65,14 +65,14 @@ void start_unit(worker_pointer self, msg::work_unit u) {
   r.uid = u.uid;
   log_info(logger("worker"), "unit started", {{"pod", u.pod}, {"uid", u.uid}});
   unit_runner* rp = &r;  // outlives the thread: joined in stop()
-  tune_runner tuner = self->state.tuner;
+  worker_engines engines = self->state.engines;
   uint32_t slot = self->state.slot;
   // Sent as this actor: the machine accepts progress and results only from the pod's worker.
   auto me = caf::actor_cast<caf::actor>(self);
-  r.thread = std::thread([rp, machine, me, tuner, slot, u = std::move(u)] {
+  r.thread = std::thread([rp, machine, me, engines, slot, u = std::move(u)] {
     auto done = execute_work_unit(
         u, rp->cancel, [&](msg::work_progress p) { caf::send_as(me, machine, std::move(p)); },
-        tuner, slot);
+        engines, slot);
     log_info(
         logger("worker"), "unit done",
         {{"uid", u.uid}, {"exit_code", std::to_string(done.exit_code)}, {"message", done.message}});
@@ -82,9 +82,9 @@ void start_unit(worker_pointer self, msg::work_unit u) {
 }
 
 caf::behavior gpu_worker(worker_pointer self, msg::machine_actor machine, msg::worker_hello hello,
-                         tune_runner tuner) {
+                         worker_engines engines) {
   self->state.machine = machine;
-  self->state.tuner = std::move(tuner);
+  self->state.engines = std::move(engines);
   self->state.slot = hello.slot;
   auto runner = self->state.runner;
   self->attach_functor([runner](const caf::error&) { runner->stop(); });
@@ -116,7 +116,7 @@ caf::behavior gpu_worker(worker_pointer self, msg::machine_actor machine, msg::w
 
 msg::work_done execute_work_unit(const msg::work_unit& unit, const std::atomic<bool>& cancel,
                                  const std::function<void(msg::work_progress)>& progress,
-                                 const tune_runner& tuner, uint32_t slot) {
+                                 const worker_engines& engines, uint32_t slot) {
   msg::work_done done;
   done.uid = unit.uid;
   auto args = parse_work_args(unit.args);
@@ -132,6 +132,7 @@ msg::work_done execute_work_unit(const msg::work_unit& unit, const std::atomic<b
     env.root = unit.root;
     env.models = model_source::from_env();
     env.slot = slot;
+    env.decoder = engines.decoder;
     status st = run_serve_unit(args->serve, env, cancel, [&](const std::string& text) {
       msg::work_progress m;
       m.uid = unit.uid;
@@ -150,7 +151,7 @@ msg::work_done execute_work_unit(const msg::work_unit& unit, const std::atomic<b
     tune_unit_env env;
     env.root = unit.root;
     env.models = model_source::from_env();
-    env.runner = tuner;
+    env.runner = engines.tuner;
     auto r = run_tune_unit(args->tune, env, cancel, [&](const std::string& text, uint32_t pm) {
       msg::work_progress m;
       m.uid = unit.uid;
@@ -235,7 +236,7 @@ int run_worker_process(const worker_process_options& o) {
   hello.slot = o.slot;
   hello.pid = static_cast<int32_t>(getpid());
   hello.device = o.device;
-  auto w = sys.spawn(gpu_worker, *machine, hello, o.tuner);
+  auto w = sys.spawn(gpu_worker, *machine, hello, o.engines);
   sys.await_all_actors_done();
   return 0;
 }

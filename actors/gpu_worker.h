@@ -17,6 +17,7 @@
 #include <string>
 
 #include "actors/tune_unit.h"
+#include "engine/chat_service.h"
 #include "protocol/messages/interfaces.h"
 
 namespace caf {
@@ -34,10 +35,16 @@ namespace kaito::actors {
 // (exit 0, Completed), as serve-self-test; a model that does not load -> 1 / Error.
 // tune (actors/tune_unit.h) -> 0 / Completed with the pushed image in the message; a failure
 // -> 1 / Error naming the flag, file or URL; result = f32 [steps, examples, first loss, last
-// loss]. `tuner` trains instead of the CPU engine when set.
+// loss].
+// The engines a worker runs its units on; empty: the CPU engine's (a CUDA slot of a kaito built
+// with nvcc gets the GPU's: cli/cmd_worker.cpp).
+struct worker_engines {
+  tune_runner tuner;                // --task=tune
+  engine::decoder_factory decoder;  // --task=serve (engine/chat_service.h)
+};
 msg::work_done execute_work_unit(const msg::work_unit& unit, const std::atomic<bool>& cancel,
                                  const std::function<void(msg::work_progress)>& progress,
-                                 const tune_runner& tuner = {}, uint32_t slot = 0);
+                                 const worker_engines& engines = {}, uint32_t slot = 0);
 
 struct worker_process_options {
   std::string machine_host = "127.0.0.1";
@@ -45,7 +52,7 @@ struct worker_process_options {
   std::string token;  // the per-child secret from the machine
   uint32_t slot = 0;
   std::string device = "cpu";
-  tune_runner tuner;  // --task=tune's engine; empty: the CPU engine
+  worker_engines engines;
 };
 
 // The body of `kaito worker`: connects to the machine (retrying for up to 10 s), says hello and

@@ -31,6 +31,7 @@ status run_serve_unit(const serve_args& a, const serve_unit_env& env,
                          preset_model_dir(a.preset, a.model_dir, env.models, &cancel, note));
   engine::chat_service_config c;
   c.model_dir = dir;
+  c.make_decoder = env.decoder;
   if (auto t = presets::builtin_chat_template(a.chat_template)) c.fallback_chat_template = *t;
   std::vector<std::string> configs;
   for (const std::string& p : a.pull_secrets) configs.push_back(under_root(env.root, p));
@@ -67,7 +68,10 @@ status run_serve_unit(const serve_args& a, const serve_unit_env& env,
       notes += (i ? ", " : "; not applied: ") + eff->ignored[i];
   }
   log_info(logger("serve"), "loading",
-           {{"preset", a.preset}, {"dir", dir}, {"adapters", std::to_string(a.adapters.size())}});
+           {{"preset", a.preset},
+            {"dir", dir},
+            {"adapters", std::to_string(a.adapters.size())},
+            {"engine", env.decoder ? "gpu" : "cpu"}});
   KAITO_ASSIGN_OR_RETURN(auto service, engine::chat_service::load(c));
   if (cancel) return {};
   const int64_t kv_tokens = size_kv_cache(*service, kv_fraction);

@@ -30,6 +30,9 @@ struct serve_unit_env {
   model_source models;  // $KAITO_MODELS_DIR, $KAITO_MODEL_IMAGE, ... (model_store.h)
   uint32_t slot = 0;
   std::string host = "0.0.0.0";
+  // The engine answers run on (engine/chat_service.h); empty: the CPU engine. A decoder that
+  // allocates its KV cache up front (the GPU's) ignores the inference config's CPU KV share.
+  engine::decoder_factory decoder;
 };
 
 // Sizes the KV cache of the answers `service` decodes together: `share` of the memory available

@@ -7,6 +7,9 @@
 // --adapter-strength (one per adapter, or none). Exit code 0 after a clean stop; 2 on bad flags,
 // an image that cannot be pulled or a model that does not load (the message names the file and
 // field); 1 when the port cannot be bound.
+// --device cuda answers on the GPU (engine/cuda_hf/gpu_sequence_decoder.h: bf16 base, or NF4
+// with --quantize nf4; one adapter applied at run time at its strength; the KV cache allocated
+// up front for --max-batch answers of the served context); it needs a kaito built with nvcc.
 #include <pthread.h>
 #include <signal.h>
 
@@ -25,6 +28,7 @@
 #include "actors/inference_routes.h"
 #include "actors/serve_unit.h"
 #include "cli/commands.h"
+#include "cli/cuda_tuner.h"
 #include "engine/chat_service.h"
 
 namespace kaito::cli {
@@ -39,6 +43,8 @@ struct serve_flags {
   int port = 5000;
   std::string name;
   double kv_cache_memory = actors::kDefaultKvCacheMemoryFraction;
+  std::string device = "cpu";
+  std::string quantize = "none";
 };
 
 int run_serve(const serve_flags& f) {
@@ -83,14 +89,17 @@ int run_serve(const serve_flags& f) {
       model.adapter_dirs.push_back(dir);
     }
   }
-  std::fprintf(stderr, "kaito serve: loading %s\n", model.model_dir.c_str());
+  if (f.device == "cuda") model.make_decoder = cuda_decoder_factory(f.quantize == "nf4");
+  std::fprintf(stderr, "kaito serve: loading %s on the %s\n", model.model_dir.c_str(),
+               f.device == "cuda" ? "GPU" : "CPU");
   auto svc = engine::chat_service::load(model);
   if (!pulled.empty()) std::filesystem::remove_all(pulled);
   if (!svc.ok()) {
     std::fprintf(stderr, "kaito serve: %s\n", svc.error().to_string().c_str());
     return 2;
   }
-  // The KV cache of the answers decoded together: its share of the memory left after loading.
+  // The KV cache of the answers decoded together: its share of the memory left after loading (on
+  // the GPU: what create() allocated for max-batch answers of the served context).
   if (const int64_t tokens = actors::size_kv_cache(**svc, f.kv_cache_memory); tokens > 0)
     std::fprintf(stderr, "kaito serve: kv cache %lld token positions\n", (long long)tokens);
   std::string name = f.name;
@@ -155,6 +164,14 @@ void add_serve_command(CLI::App& app) {
                   "answers decoded together may take; requests past it wait (default 0.5, "
                   "Kaito's kv_cache_cpu_memory_utilization; 0: no limit)")
       ->check(CLI::Range(0.0, 1.0));
+  cmd->add_option("--device", f->device,
+                  "cpu (fp32 weights, adapters merged) or cuda (the GPU engine; needs a kaito "
+                  "built with nvcc)")
+      ->check(CLI::IsMember({"cpu", "cuda"}));
+  cmd->add_option("--quantize", f->quantize,
+                  "--device cuda: none (bf16 base weights, default) or nf4 (NF4 with double "
+                  "quantization, QLoRA's base: a quarter of the memory)")
+      ->check(CLI::IsMember({"none", "nf4"}));
   cmd->add_option("--host", f->host, "Address to listen on (default 127.0.0.1)");
   cmd->add_option("--port", f->port, "TCP port (default 5000, Kaito's; 0: any free port)")
       ->check(CLI::Range(0, 65535));

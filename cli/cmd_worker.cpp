@@ -42,11 +42,14 @@ int run_worker(const worker_flags& f) {
   o.token = f.token;
   o.slot = f.slot;
   o.device = f.device;
-  // A CUDA slot trains on the GPU engine when this kaito has it; otherwise the CPU engine.
-  if (f.device.rfind("cuda", 0) == 0 && cuda_tuner_built())
-    o.tuner = [](const engine::tune_job& j, const engine::tune_progress& p) {
+  // A CUDA slot trains and serves on the GPU engine when this kaito has it; otherwise the CPU
+  // engine.
+  if (f.device.rfind("cuda", 0) == 0 && cuda_tuner_built()) {
+    o.engines.tuner = [](const engine::tune_job& j, const engine::tune_progress& p) {
       return tune_on_cuda(j, p, "--device");
     };
+    o.engines.decoder = cuda_decoder_factory(/*nf4=*/false);
+  }
   return actors::run_worker_process(o);
 }
 

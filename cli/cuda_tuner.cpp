@@ -2,8 +2,10 @@
 #include "cli/cuda_tuner.h"
 
 #include <memory>
+#include <string>
 
 #if KAITO_CLI_WITH_CUDA
+#include "engine/cuda_hf/gpu_sequence_decoder.h"
 #include "engine/cuda_hf/gpu_tune_job.h"
 #include "kernels/cuda/cuda_context.h"
 #endif
@@ -31,6 +33,30 @@ result<engine::tune_summary> tune_on_cuda(const engine::tune_job& j,
   return status(status_code::failed_precondition,
                 "this kaito was built without CUDA (no nvcc at configure time)", flag);
 #endif
+}
+
+engine::decoder_factory cuda_decoder_factory(bool nf4, const std::string& flag) {
+  return [nf4, flag](
+             const engine::chat_service_config& cfg,
+             const engine::model_config& c) -> result<std::unique_ptr<engine::sequence_decoder>> {
+#if KAITO_CLI_WITH_CUDA
+    (void)flag;
+    gpu::gpu_serving_options o;
+    o.model_dir = cfg.model_dir;
+    o.adapter_dirs = cfg.adapter_dirs;
+    o.adapter_strengths = cfg.adapter_strengths;
+    o.max_batch = cfg.max_batch;
+    o.context = cfg.max_model_len;
+    o.quantized_base = nf4;
+    return gpu::make_gpu_sequence_decoder(o, c);
+#else
+    (void)nf4;
+    (void)cfg;
+    (void)c;
+    return status(status_code::failed_precondition,
+                  "this kaito was built without CUDA (no nvcc at configure time)", flag);
+#endif
+  };
 }
 
 }  // namespace kaito::cli

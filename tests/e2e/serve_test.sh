@@ -155,4 +155,13 @@ rc=0
 wait "$PID" || rc=$?
 PID=""
 [[ $rc -eq 0 ]] || fail "kaito serve exited $rc on SIGTERM"
+
+# --device cuda where there is no GPU (or no CUDA engine in this build): a clear refusal, exit 2.
+# (Answers on a GPU are gpu_serving_test's, emulated in CI.)
+if ! command -v nvidia-smi > /dev/null || ! nvidia-smi > /dev/null 2>&1; then
+  rc=0
+  out=$(timeout 60 "$KAITO" serve --model "$M" --device cuda --port 0 2>&1) || rc=$?
+  [[ $rc -eq 2 ]] || fail "kaito serve --device cuda without a GPU exited $rc: $out"
+  grep -Eq "no CUDA device|built without CUDA" <<< "$out" || fail "no reason given: $out"
+fi
 echo "PASS"
