@@ -19,7 +19,8 @@
 #                  bench/device/hf_fixture.py (Phi-3's head dim 96, Llama's 128)
 #   model_parity   tests/cuda/model_parity_test: the GPU training step vs a CPU composition of
 #                  the twins (tiny shape, Phi-3's heads, Qwen2's biases and split LoRAs)
-#   infer_test     tests/cuda/infer_test: GPU greedy decode vs the CPU twins
+#   infer_test     tests/cuda/infer_test: GPU greedy decode vs the CPU twins; then
+#                  tests/cuda/batch_decoder_test: serving's decode steps vs that generator
 #   nccl           tests/cuda/nccl_test: unique id, one-rank communicator, bucketed all-reduce
 #   grad_reducer   tests/cuda/grad_reducer_test (the step with NCCL's bucketed all-reduce on one
 #                  rank: bit-identical grads) and host_grad_reducer_test (the same interface over
@@ -150,7 +151,7 @@ device_archs() {
 # does not exist here: nccl_test and grad_reducer_test need CMake to find NCCL) costs only the
 # stages that run it, which then say its binary is missing.
 TARGETS=(parity_test nf4_bench nf4_gemv_versions nccl_test model_parity_test infer_test
-  hf_parity_test host_grad_reducer_test grad_reducer_test infer_bench model_bench)
+  batch_decoder_test hf_parity_test host_grad_reducer_test grad_reducer_test infer_bench model_bench)
 configure_build() {
   local gen=() keep=(-k) rc=0 missing=()
   command -v ninja >/dev/null && gen=(-G Ninja) && keep=(-k 0)
@@ -349,7 +350,15 @@ hf_parity() {
 }
 
 infer_t() {
-  "$BUILD/tests/cuda/infer_test" | tee "$WORK/infer_test.txt"
+  local rc=0 r=0
+  "$BUILD/tests/cuda/infer_test" | tee "$WORK/infer_test.txt" || rc=$?
+  # continuous batching's decode steps (engine/cuda/batch_decoder.h: a slot and position per
+  # sequence) against the lockstep generator, bit for bit
+  if [ -x "$BUILD/tests/cuda/batch_decoder_test" ]; then
+    "$BUILD/tests/cuda/batch_decoder_test" | tee -a "$WORK/infer_test.txt" || r=$?
+    [ "$rc" -ne 0 ] || rc=$r
+  fi
+  return "$rc"
 }
 
 infer_b() {
