@@ -6,7 +6,9 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -21,6 +23,17 @@ namespace kaito::gpu {
 struct gpu_batch_decoder::state {
   std::unique_ptr<gpu_generator> gen;  // owns impl (the buffers); its own calls are not used
   gpu_generator::impl* p = nullptr;
+  // Decode steps as CUDA graphs (infer_options::cuda_graph), one per batch size and rope table
+  // (key 2 B + long): the first step at a key runs as plain launches (lazy module loading and
+  // cuBLASLt's choices happen outside a capture), the second captures, later ones replay. The
+  // rows, ids and tables are read from fixed device buffers, so one graph replays any slots.
+  bool use_graphs = false;
+  bool graph_failed = false;  // a capture failed once: plain launches from then on
+  std::map<int64_t, cudaGraphExec_t> graphs;
+  std::set<int64_t> warm;
+  ~state() {
+    for (auto& [key, g] : graphs) cudaGraphExecDestroy(g);
+  }
   device_buffer rows;             // int32 (3, max_batch): positions, key counts, slots
   std::vector<int64_t> len;       // tokens per slot
   std::vector<int8_t> long_rope;  // per slot: rotated with longrope's long factors
@@ -42,9 +55,11 @@ result<std::unique_ptr<gpu_batch_decoder>> gpu_batch_decoder::create(cuda_contex
   if (opt.prefill_rows == 0) opt.prefill_rows = opt.max_seq;
   if (opt.prefill_rows < 1 || opt.prefill_rows > 65535)
     return invalid_argument("must be in [1, 65535]", "prefill_rows");
-  opt.cuda_graph = false;  // plain launches (the rows change every step)
+  const bool graphs = opt.cuda_graph;
+  opt.cuda_graph = false;  // (the generator's own decode_step is not used)
   KAITO_ASSIGN_OR_RETURN(std::unique_ptr<gpu_generator> g, gpu_generator::create(cx, m, opt));
   auto s = std::make_unique<state>();
+  s->use_graphs = graphs;
   s->p = g->p_.get();
   s->gen = std::move(g);
   const size_t B = size_t(opt.max_batch);
@@ -74,6 +89,9 @@ int64_t gpu_batch_decoder::max_seq() const {
 }
 int64_t gpu_batch_decoder::prefill_rows() const {
   return s_->p->rows;
+}
+int64_t gpu_batch_decoder::graphs() const {
+  return int64_t(s_->graphs.size());
 }
 int64_t gpu_batch_decoder::length(int64_t slot) const {
   return slot >= 0 && slot < slots() ? s_->len[size_t(slot)] : 0;
@@ -233,9 +251,26 @@ status gpu_batch_decoder::decode_group(const std::vector<int64_t>& group,
                                cudaMemcpyHostToDevice, p.cx.stream()));
   p.dec_cos = (long_rope ? p.m.rope_cos_long : p.m.rope_cos).as<float>();
   p.dec_sin = (long_rope ? p.m.rope_sin_long : p.m.rope_sin).as<float>();
-  {
+  state& st = *s_;
+  const int64_t key = 2 * B + (long_rope ? 1 : 0);
+  bool replayed = false;
+  if (st.use_graphs && !st.graph_failed) {
+    auto it = st.graphs.find(key);
+    if (it == st.graphs.end() && st.warm.count(key) != 0) {
+      if (cudaGraphExec_t g = p.capture_graph(B, /*advance=*/false); g != nullptr)
+        it = st.graphs.emplace(key, g).first;
+      else
+        st.graph_failed = true;
+    }
+    if (it != st.graphs.end()) {
+      GPU_TRY_CUDA(cudaGraphLaunch(it->second, p.cx.stream()));
+      replayed = true;
+    }
+  }
+  if (!replayed) {
     const programmatic_scope pdl(p.cx, p.opt.programmatic_launch);
     p.enqueue_forward(B);
+    st.warm.insert(key);
   }
   KAITO_TRY(p.cx.take_error());
   // (the host vectors stay unchanged until read_logits synchronizes the stream)

@@ -23,7 +23,9 @@
 // them; rows with different factors run as two groups. needs_reprefill() says when a slot's next
 // length crosses original_max_position_embeddings (then: reset and prefill the whole sequence).
 // Logits are bf16 on the device (as gpu_generator's), widened to fp32 for the host.
-// Steps run as plain launches (programmatic dependent launch where enabled), no CUDA graph.
+// With infer_options::cuda_graph (default) decode steps replay CUDA graphs, one per batch size
+// (and rope table), captured at a size's second step; else plain launches. Programmatic dependent
+// launch and the fused decode kernels as gpu_generator's options say.
 // Errors: invalid_argument naming the argument (a slot out of range or listed twice, a full
 // slot, an id outside the vocabulary); launch failures as gpu_generator's. After a failed call a
 // slot's contents are unknown: reset it.
@@ -68,6 +70,8 @@ class gpu_batch_decoder {
                 std::vector<float>* logits);
   // Device bytes held (caches and activations).
   size_t bytes() const;
+  // Decode-step graphs captured so far (0 with cuda_graph off or after a failed capture).
+  int64_t graphs() const;
 
  private:
   struct state;

@@ -97,29 +97,39 @@ void gpu_generator::impl::enqueue_step(int64_t B) {
   advance_decode_state_cuda(cx, state.as<int32_t>());
 }
 
-bool gpu_generator::impl::capture(int64_t B) {
-  if (graph != nullptr) cudaGraphExecDestroy(graph);
-  graph = nullptr;
+cudaGraphExec_t gpu_generator::impl::capture_graph(int64_t B, bool advance) {
   cudaStream_t st = cx.stream();
   if (cudaStreamBeginCapture(st, cudaStreamCaptureModeRelaxed) != cudaSuccess) {
     static_cast<void>(cudaGetLastError());
-    return false;
+    return nullptr;
   }
   capturing = true;
-  enqueue_step(B);
+  if (advance) {
+    enqueue_step(B);
+  } else {
+    const programmatic_scope pdl(cx, opt.programmatic_launch);
+    enqueue_forward(B);
+  }
   capturing = false;
   cudaGraph_t g = nullptr;
   const cudaError_t end = cudaStreamEndCapture(st, &g);
   const status recorded = cx.take_error();  // a launcher that failed while capturing
-  bool ok = end == cudaSuccess && recorded.ok() && g != nullptr &&
-            cudaGraphInstantiate(&graph, g, 0) == cudaSuccess;
+  cudaGraphExec_t exec = nullptr;
+  const bool ok = end == cudaSuccess && recorded.ok() && g != nullptr &&
+                  cudaGraphInstantiate(&exec, g, 0) == cudaSuccess;
   if (g != nullptr) cudaGraphDestroy(g);
   if (!ok) {
     static_cast<void>(cudaGetLastError());
-    if (graph != nullptr) cudaGraphExecDestroy(graph);
-    graph = nullptr;
-    return false;
+    if (exec != nullptr) cudaGraphExecDestroy(exec);
+    return nullptr;
   }
+  return exec;
+}
+
+bool gpu_generator::impl::capture(int64_t B) {
+  if (graph != nullptr) cudaGraphExecDestroy(graph);
+  graph = capture_graph(B, /*advance=*/true);
+  if (graph == nullptr) return false;
   graph_B = B;
   return true;
 }

@@ -86,6 +86,9 @@ struct gpu_generator::impl {
   void enqueue_forward(int64_t B);
   // Captures enqueue_step(B) into `graph`; false (and plain launches from then on) on any failure.
   bool capture(int64_t B);
+  // One decode step's work captured as a graph: enqueue_step(B) (advance) or enqueue_forward(B)
+  // under programmatic launch as configured (gpu_batch_decoder); nullptr on any failure.
+  cudaGraphExec_t capture_graph(int64_t B, bool advance);
 
   // --- infer_layer.cu ---
   // out (N, OC) = in (N, C) · Wᵀ (+ LoRA). decode: the fused GEMV in calls of <= 16 rows.

@@ -11,6 +11,8 @@
 //      (teacher forcing): every step's logits within bf16 tolerance of the alone run's (the
 //      batch size changes the split plan of decode attention; a later chunk attends through the
 //      cache kernel instead of the tensor-core one);
+//      once with decode steps replayed as CUDA graphs (captured per batch size), once as plain
+//      launches: the same logits bit for bit;
 //   4. the errors callers can make, each naming its argument.
 // Shape: C=128, 2 layers, 4 query / 2 kv heads of 32, I=256, V=256, window 6 (cuts in), r=4.
 #include <algorithm>
@@ -173,11 +175,15 @@ int main() {
     }
     check(ok && same, "alone: each prompt's tokens and last logits equal gpu_generator's at B=1");
   }
-  {
+  std::vector<float> graph_logits;  // every logit the staggered run saw, with graphs
+  for (const bool graphs : {true, false}) {
     // slots: prompt b in slot 3 - b; prompt 0 starts, 1 joins at step 1 (chunks of 3: 3 steps of
     // prefill), 2 at step 2, 3 at step 4; each leaves after its `steps` tokens
-    auto dec = gpu_batch_decoder::create(**cx, *model, options(B, max_T, 3));
+    infer_options o = options(B, max_T, 3);
+    o.cuda_graph = graphs;
+    auto dec = gpu_batch_decoder::create(**cx, *model, o);
     bool ok = dec.ok();
+    std::vector<float> seen;
     double worst = 0.0;
     std::vector<int64_t> fed(size_t(B), 0), prefilled(size_t(B), 0);
     const std::vector<int64_t> join = {0, 1, 2, 4};
@@ -197,6 +203,7 @@ int main() {
                (*dec)->prefill(3 - b, ps[size_t(b)].data() + prefilled[size_t(b)], n, P, &lg).ok();
           prefilled[size_t(b)] += n;
           if (ok && prefilled[size_t(b)] == P) {
+            seen.insert(seen.end(), lg.begin(), lg.end());
             worst = std::max(worst, rel_diff(alone[size_t(b)].logits[0], lg));
             fed[size_t(b)] = 1;
           }
@@ -210,6 +217,7 @@ int main() {
       if (slots.empty()) continue;
       std::vector<float> lg;
       ok = ok && (*dec)->decode(slots, ids, &lg).ok();
+      seen.insert(seen.end(), lg.begin(), lg.end());
       for (size_t i = 0; ok && i < who.size(); ++i) {
         const int64_t b = who[i];
         const std::vector<float> row(lg.begin() + int64_t(i) * s.V,
@@ -220,12 +228,22 @@ int main() {
     }
     bool all_fed = true;
     for (int64_t f : fed) all_fed &= f == steps;
-    char line[160];
+    char line[200];
     std::snprintf(line, sizeof line,
-                  "staggered: 4 answers in shuffled slots, chunked prefill, every step's logits "
-                  "within %.0e of alone (max %.3e)",
-                  kLogitTol, worst);
+                  "staggered (%s): 4 answers in shuffled slots, chunked prefill, every step's "
+                  "logits within %.0e of alone (max %.3e)",
+                  graphs ? "graphs" : "plain launches", kLogitTol, worst);
     check(ok && all_fed && worst <= kLogitTol, line);
+    if (graphs) {
+      graph_logits = seen;
+      check(ok && (*dec)->graphs() >= 2, "staggered: decode steps replay captured graphs (" +
+                                             std::to_string(ok ? (*dec)->graphs() : 0) +
+                                             " batch sizes)");
+    } else {
+      check(ok && seen == graph_logits,
+            "staggered: plain launches give the graphs' logits bit "
+            "for bit");
+    }
   }
 
   // 4. errors
