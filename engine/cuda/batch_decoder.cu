@@ -23,8 +23,8 @@ namespace kaito::gpu {
 struct gpu_batch_decoder::state {
   std::unique_ptr<gpu_generator> gen;  // owns impl (the buffers); its own calls are not used
   gpu_generator::impl* p = nullptr;
-  // Decode steps as CUDA graphs (infer_options::cuda_graph), one per batch size and rope table
-  // (key 2 B + long): the first step at a key runs as plain launches (lazy module loading and
+  // Decode steps as CUDA graphs (infer_options::cuda_graph), one per batch size: the first step
+  // at a size runs as plain launches (lazy module loading and
   // cuBLASLt's choices happen outside a capture), the second captures, later ones replay. The
   // rows, ids and tables are read from fixed device buffers, so one graph replays any slots.
   bool use_graphs = false;
@@ -68,7 +68,8 @@ result<std::unique_ptr<gpu_batch_decoder>> gpu_batch_decoder::create(cuda_contex
   s->long_rope.assign(B, 0);
   s->host_rows.assign(3 * B, 0);
   gpu_generator::impl& p = *s->p;
-  // decode steps: a position, key count and slot per row (set by decode_group)
+  // decode steps: a position, key count and slot per row (set by decode), the model's tables
+  // (as gpu_generator::create set them)
   p.dec_rows = {s->rows.as<int32_t>(), 1, s->rows.as<int32_t>() + 2 * B, int64_t(B)};
   p.dec_tk = s->rows.as<int32_t>() + B;
   // the state buffer stays {0, 1, 0}: head_logits' greedy pick goes to gen[:, 0], unused here
@@ -207,58 +208,42 @@ status gpu_batch_decoder::decode(const std::vector<int64_t>& slot_list,
           "ids[" + std::to_string(b) + "]");
   }
   KAITO_TRY(p.cx.take_error());
-  logits->assign(size_t(B * V), 0.0f);
-  // rows grouped by their slots' rope factors (one group unless longrope sequences mix)
-  for (const bool lr : {false, true}) {
-    std::vector<int64_t> group;
-    std::vector<int32_t> group_ids;
-    std::vector<int64_t> at;
-    for (int64_t b = 0; b < B; ++b)
-      if ((s_->long_rope[size_t(slot_list[size_t(b)])] != 0) == lr) {
-        group.push_back(slot_list[size_t(b)]);
-        group_ids.push_back(ids[size_t(b)]);
-        at.push_back(b);
-      }
-    if (group.empty()) continue;
-    std::vector<float> out;
-    if (status st = decode_group(group, group_ids, lr, &out); !st.ok()) {
-      for (int64_t sl : slot_list) s_->len[size_t(sl)] = 0;  // contents unknown: reset
-      return st;
-    }
-    for (size_t g = 0; g < at.size(); ++g)
-      std::copy(out.begin() + int64_t(g) * V, out.begin() + int64_t(g + 1) * V,
-                logits->begin() + at[g] * V);
+  // One step for every row. The model's decode tables (rope_cos/sin) hold the short factors'
+  // rows below original_max_position_embeddings and the long ones' from there on
+  // (engine/cuda/rope_tables.h), and a slot decodes at a position of its own factors' range (a
+  // short slot stays below the threshold: needs_reprefill above), so short and long slots share
+  // the step, as in gpu_generator.
+  const int64_t MB = slots();
+  std::vector<int32_t>& rows = s_->host_rows;  // (3, max_batch): pos, Tk, slot
+  for (int64_t b = 0; b < B; ++b) {
+    const int64_t pos = s_->len[size_t(slot_list[size_t(b)])];
+    rows[size_t(b)] = int32_t(pos);
+    rows[size_t(MB + b)] = int32_t(pos + 1);
+    rows[size_t(2 * MB + b)] = int32_t(slot_list[size_t(b)]);
+  }
+  if (status st = step(B, ids, logits); !st.ok()) {
+    for (int64_t sl : slot_list) s_->len[size_t(sl)] = 0;  // contents unknown: reset
+    return st;
   }
   for (int64_t sl : slot_list) ++s_->len[size_t(sl)];
   return {};
 }
 
-status gpu_batch_decoder::decode_group(const std::vector<int64_t>& group,
-                                       const std::vector<int32_t>& ids, bool long_rope,
-                                       std::vector<float>* out) {
+status gpu_batch_decoder::step(int64_t B, const std::vector<int32_t>& ids,
+                               std::vector<float>* out) {
   gpu_generator::impl& p = *s_->p;
-  const int64_t B = int64_t(group.size()), MB = slots();
-  std::vector<int32_t>& rows = s_->host_rows;  // (3, max_batch): pos, Tk, slot
-  for (int64_t b = 0; b < B; ++b) {
-    const int64_t pos = s_->len[size_t(group[size_t(b)])];
-    rows[size_t(b)] = int32_t(pos);
-    rows[size_t(MB + b)] = int32_t(pos + 1);
-    rows[size_t(2 * MB + b)] = int32_t(group[size_t(b)]);
-  }
+  const std::vector<int32_t>& rows = s_->host_rows;
   GPU_TRY_CUDA(cudaMemcpyAsync(s_->rows.get(), rows.data(), rows.size() * sizeof(int32_t),
                                cudaMemcpyHostToDevice, p.cx.stream()));
   GPU_TRY_CUDA(cudaMemcpyAsync(p.ids.get(), ids.data(), size_t(B) * sizeof(int32_t),
                                cudaMemcpyHostToDevice, p.cx.stream()));
-  p.dec_cos = (long_rope ? p.m.rope_cos_long : p.m.rope_cos).as<float>();
-  p.dec_sin = (long_rope ? p.m.rope_sin_long : p.m.rope_sin).as<float>();
   state& st = *s_;
-  const int64_t key = 2 * B + (long_rope ? 1 : 0);
   bool replayed = false;
   if (st.use_graphs && !st.graph_failed) {
-    auto it = st.graphs.find(key);
-    if (it == st.graphs.end() && st.warm.count(key) != 0) {
+    auto it = st.graphs.find(B);
+    if (it == st.graphs.end() && st.warm.count(B) != 0) {
       if (cudaGraphExec_t g = p.capture_graph(B, /*advance=*/false); g != nullptr)
-        it = st.graphs.emplace(key, g).first;
+        it = st.graphs.emplace(B, g).first;
       else
         st.graph_failed = true;
     }
@@ -270,7 +255,7 @@ status gpu_batch_decoder::decode_group(const std::vector<int64_t>& group,
   if (!replayed) {
     const programmatic_scope pdl(p.cx, p.opt.programmatic_launch);
     p.enqueue_forward(B);
-    st.warm.insert(key);
+    st.warm.insert(B);
   }
   KAITO_TRY(p.cx.take_error());
   // (the host vectors stay unchanged until read_logits synchronizes the stream)

@@ -19,9 +19,10 @@
 // every GEMV/GEMM, exactly gpu_generator's decode step (fused GEMV, fused LoRA epilogues,
 // flash-decoding) with a position, key count and slot per row read on the device
 // (infer_ops.h decode_rows, attention_decode_rows_cuda). Longrope: a slot remembers which
-// factors its keys were rotated with (those of its prefill's rope_len) and its decode steps use
-// them; rows with different factors run as two groups. needs_reprefill() says when a slot's next
-// length crosses original_max_position_embeddings (then: reset and prefill the whole sequence).
+// factors its keys were rotated with (those of its prefill's rope_len); needs_reprefill() says
+// when its next length crosses original_max_position_embeddings (then: reset and prefill the
+// whole sequence; decode refuses until then). Decode reads the model's tables, short below the
+// threshold and long past it, so short and long slots share a step.
 // Logits are bf16 on the device (as gpu_generator's), widened to fp32 for the host.
 // With infer_options::cuda_graph (default) decode steps replay CUDA graphs, one per batch size
 // (and rope table), captured at a size's second step; else plain launches. Programmatic dependent
@@ -76,9 +77,8 @@ class gpu_batch_decoder {
  private:
   struct state;
   explicit gpu_batch_decoder(std::unique_ptr<state> s);
-  // One decode group: rows of `slots` that share rope factors `long_rope`.
-  status decode_group(const std::vector<int64_t>& slots, const std::vector<int32_t>& ids,
-                      bool long_rope, std::vector<float>* out);
+  // One decode step over the B rows set in the state's host rows: ids in, (B, V) logits out.
+  status step(int64_t B, const std::vector<int32_t>& ids, std::vector<float>* out);
   std::unique_ptr<state> s_;
 };
 

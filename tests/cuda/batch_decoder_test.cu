@@ -13,7 +13,9 @@
 //      cache kernel instead of the tensor-core one);
 //      once with decode steps replayed as CUDA graphs (captured per batch size), once as plain
 //      launches: the same logits bit for bit;
-//   4. the errors callers can make, each naming its argument.
+//   4. the errors callers can make, each naming its argument;
+//   5. longrope: short and long sequences in one call, and a sequence crossing
+//      original_max_position_embeddings re-prefilled.
 // Shape: C=128, 2 layers, 4 query / 2 kv heads of 32, I=256, V=256, window 6 (cuts in), r=4.
 #include <algorithm>
 #include <cmath>
@@ -27,6 +29,7 @@
 #include "engine/cuda/gpu_model.h"
 #include "engine/cuda/infer.h"
 #include "kernels/cuda/cuda_context.h"
+#include "kernels/rope.h"
 
 namespace {
 
@@ -244,6 +247,72 @@ int main() {
             "staggered: plain launches give the graphs' logits bit "
             "for bit");
     }
+  }
+
+  // 5. longrope (Phi-3-128k's: other factors past original_max_position_embeddings, here 8):
+  // a short and a long sequence decoded in one call, each bit for bit its alone run; a sequence reaching the threshold must be prefilled again, and then decodes with the
+  // long factors as one prefilled long from the start does.
+  {
+    gpu_model_shape sl = s;
+    sl.rope.kind = rope_kind::longrope;
+    sl.rope.original_max_position_embeddings = 8;
+    sl.rope.max_position_embeddings = max_T;
+    for (int64_t i = 0; i < sl.HS / 2; ++i) {
+      sl.rope.short_factor.push_back(1.0f + 0.1f * float(i));
+      sl.rope.long_factor.push_back(2.0f + 0.5f * float(i));
+    }
+    auto lm = gpu_model_random(**cx, sl, max_T, 78, /*lora_b_zero=*/false);
+    if (!lm.ok()) {
+      std::printf("FAIL: longrope model: %s\n", lm.error().to_string().c_str());
+      return 1;
+    }
+    std::vector<int32_t> a(ps[0].begin(), ps[0].begin() + 5), b = ps[1];  // 5 short, 9 long
+    const std::vector<int32_t> feed = {11, 22, 33};
+    // each alone in slot 0: prefill, then the three fed tokens
+    auto alone_logits = [&](const std::vector<int32_t>& prompt, std::vector<float>& out) {
+      auto d = gpu_batch_decoder::create(**cx, *lm, options(1, max_T, 16));
+      if (!d.ok()) return false;
+      std::vector<float> lg;
+      if (!(*d)->prefill(0, prompt.data(), int64_t(prompt.size()), 0, &lg).ok()) return false;
+      for (int32_t t : feed) {
+        if (!(*d)->decode({0}, {t}, &lg).ok()) return false;
+        out.insert(out.end(), lg.begin(), lg.end());
+      }
+      return true;
+    };
+    std::vector<float> want_a, want_b;
+    bool ok = alone_logits(a, want_a) && alone_logits(b, want_b);
+    auto d = gpu_batch_decoder::create(**cx, *lm, options(2, max_T, 16));
+    ok = ok && d.ok();
+    std::vector<float> lg, got_a, got_b;
+    ok = ok && (*d)->prefill(1, a.data(), 5, 0, &lg).ok() &&
+         (*d)->prefill(0, b.data(), 9, 0, &lg).ok();
+    for (size_t i = 0; ok && i < feed.size(); ++i) {
+      ok = (*d)->decode({1, 0}, {feed[i], feed[i]}, &lg).ok();
+      got_a.insert(got_a.end(), lg.begin(), lg.begin() + s.V);
+      got_b.insert(got_b.end(), lg.begin() + s.V, lg.end());
+    }
+    check(ok && got_a == want_a && got_b == want_b,
+          "longrope: a short and a long sequence in one call equal their alone runs bit for bit");
+    // slot 1 holds 8 tokens: the 9th needs the long factors
+    bool again = ok && (*d)->needs_reprefill(1, 9) && !(*d)->needs_reprefill(0, 13);
+    again = again && (*d)->decode({1}, {44}, &lg).where() == "slots[0]";
+    std::vector<int32_t> whole = a;
+    whole.insert(whole.end(), feed.begin(), feed.end());
+    whole.push_back(44);  // 9 tokens: as one long prompt
+    (*d)->reset(1);
+    again = again && (*d)->prefill(1, whole.data(), 9, 0, &lg).ok() &&
+            !(*d)->needs_reprefill(1, 10) && (*d)->decode({1}, {55}, &lg).ok();
+    std::vector<float> want;
+    {
+      auto d1 = gpu_batch_decoder::create(**cx, *lm, options(1, max_T, 16));
+      std::vector<float> w;
+      again = again && d1.ok() && (*d1)->prefill(0, whole.data(), 9, 0, &w).ok() &&
+              (*d1)->decode({0}, {55}, &want).ok();
+    }
+    check(again && lg == want,
+          "longrope: crossing the threshold asks for a new prefill, then decodes as a long "
+          "prompt");
   }
 
   // 4. errors
