@@ -7,6 +7,12 @@
 //           Decode steps replay a captured CUDA graph (infer.h) with programmatic dependent
 //           launch; batch 1 also runs with plain launches (decode_b1_eager_tok_s: what the graph
 //           saves) and as a graph without programmatic launch (decode_b1_nopdl_tok_s).
+//   serve:  the serving path (engine/cuda/batch_decoder.h, what `kaito serve --device cuda`
+//           runs under engine/batch_generator.h) at batch 1 and 16: every slot prefilled with the
+//           prompt (not timed), then timed steps each feeding every slot its token at its own
+//           position and copying the (B, V) logits to the host, picked there (argmax) as the
+//           server's sampling does; printed as serve_decode_b{1,16}_tok_s beside the lockstep
+//           generator's rows (their gap: the logits' trip to the host and the per-row slots).
 //   prefill: one sequence of 2048 tokens through every layer, filling the cache, up to the
 //           greedy next token; median of 3 after a warm-up. Its NF4 base products take the
 //           forward path the generator measures at 2048 rows (engine/cuda/gemm_choice.h;
@@ -18,7 +24,7 @@
 // Output: a human line per row and `METRIC,<key>,<value>` lines (bench/device/model_report.py):
 //   decode_b1_tok_s, decode_b16_tok_s, prefill_2048_tok_s (issue #6's rows) and
 //   decode_b1_eager_tok_s, decode_b1_nopdl_tok_s, decode_b16_gemm_tok_s (the alternatives, for
-//   the record)
+//   the record), serve_decode_b{1,16}_tok_s (the serving path)
 //   work_decode_b{1,16}_byte_per_tok, work_prefill_2048_flop_per_tok: the least bytes a
 //   generated token moves and the model flops of a prefill token (engine/cuda/roofline.h), for
 //   the report's roofline fractions
@@ -41,6 +47,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/cuda/batch_decoder.h"
 #include "engine/cuda/gpu_model.h"
 #include "engine/cuda/infer.h"
 #include "engine/cuda/roofline.h"
@@ -133,6 +140,47 @@ double decode_tok_s(cuda_context& cx, const gpu_model& m, const infer_options& b
       double(B * steps) / dt, double(g.bytes()) / 1048576.0, (*toks)[0], (*toks)[1], (*toks)[2]);
   std::printf("        gemv: %s\n", g.gemv().note.c_str());
   if (choice != nullptr) *choice = g.gemv();
+  return double(B * steps) / dt;
+}
+
+// The serving path's decode tok/s at batch B (see the header): kWarmupSteps untimed steps (the
+// second captures the step's graph), then `steps` timed ones.
+double serve_tok_s(cuda_context& cx, const gpu_model& m, const infer_options& base, int64_t B,
+                   int64_t prompt, int64_t steps) {
+  infer_options opt = base;
+  opt.max_batch = B;
+  opt.max_seq = decode_seq(prompt, steps) + kWarmupSteps;
+  opt.prefill_rows = prompt;
+  auto dec = gpu_batch_decoder::create(cx, m, opt);
+  if (!dec.ok()) die("gpu_batch_decoder::create", dec.error());
+  gpu_batch_decoder& d = **dec;
+  const int64_t V = m.shape.V;
+  std::vector<int64_t> slots;
+  std::vector<int32_t> next(static_cast<size_t>(B));
+  std::vector<float> logits;
+  for (int64_t b = 0; b < B; ++b) {
+    const std::vector<int32_t> ids = random_ids(prompt, V, uint32_t(23 + b));
+    check("serve prefill", d.prefill(b, ids.data(), prompt, 0, &logits));
+    next[size_t(b)] = int32_t(std::max_element(logits.begin(), logits.end()) - logits.begin());
+    slots.push_back(b);
+  }
+  auto one_step = [&] {
+    check("serve decode", d.decode(slots, next, &logits));
+    for (int64_t b = 0; b < B; ++b) {
+      const auto row = logits.begin() + b * V;
+      next[size_t(b)] = int32_t(std::max_element(row, row + V) - row);
+    }
+  };
+  for (int64_t i = 0; i < kWarmupSteps; ++i) one_step();
+  const auto t0 = clock_type::now();
+  for (int64_t i = 0; i < steps; ++i) one_step();  // (each step ends synchronized)
+  const double dt = seconds_since(t0);
+  std::printf(
+      "serve   B=%-3lld prompt=%lld steps=%lld %s: %8.3f ms/step  %9.1f tok/s  (logits to the "
+      "host each step; cache+activations %.0f MiB)\n",
+      (long long)B, (long long)prompt, (long long)steps,
+      d.graphs() > 0 ? "graph" : "plain launches", 1e3 * dt / double(steps), double(B * steps) / dt,
+      double(d.bytes()) / 1048576.0);
   return double(B * steps) / dt;
 }
 
@@ -274,7 +322,8 @@ int main(int argc, char** argv) {
   const int64_t prompt = tiny ? 16 : 128, prefill_T = tiny ? 64 : 2048;
   const auto t0 = clock_type::now();
   auto model = gpu_model_random(
-      **cx, shape, std::max(decode_seq(prompt, steps), profile_seq(prompt, prefill_T)), 1,
+      **cx, shape,
+      std::max(decode_seq(prompt, steps) + kWarmupSteps, profile_seq(prompt, prefill_T)), 1,
       /*lora_b_zero=*/false);
   if (!model.ok()) die("gpu_model_random", model.error());
   check("gpu_model_random", (*cx)->synchronize());
@@ -294,6 +343,8 @@ int main(int argc, char** argv) {
   const double b1_nopdl = decode_tok_s(**cx, *model, base, 1, prompt, steps, 16, true, false);
   const double b16 = decode_tok_s(**cx, *model, base, 16, prompt, steps, 16, true);
   const double b16_gemm = decode_tok_s(**cx, *model, base, 16, prompt, steps, 8, true);
+  const double serve_b1 = serve_tok_s(**cx, *model, base, 1, prompt, steps);
+  const double serve_b16 = serve_tok_s(**cx, *model, base, 16, prompt, steps);
   // Prefill's NF4 base products take the forward path the generator measures at its rows
   // (infer_options::prefill_gemm_measure, engine/cuda/gemm_choice.h; printed by prefill_tok_s).
   const double pf = prefill_tok_s(**cx, *model, base, prefill_T);
@@ -307,6 +358,8 @@ int main(int argc, char** argv) {
   std::printf("METRIC,decode_b1_nopdl_tok_s,%.3f\n", b1_nopdl);
   std::printf("METRIC,decode_b16_tok_s,%.3f\n", b16);
   std::printf("METRIC,decode_b16_gemm_tok_s,%.3f\n", b16_gemm);
+  std::printf("METRIC,serve_decode_b1_tok_s,%.3f\n", serve_b1);
+  std::printf("METRIC,serve_decode_b16_tok_s,%.3f\n", serve_b16);
   std::printf("METRIC,prefill_2048_tok_s,%.3f\n", pf);
   // The work behind each row (engine/cuda/roofline.h).
   for (int64_t B : {int64_t(1), int64_t(16)})

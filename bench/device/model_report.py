@@ -61,6 +61,11 @@ ROWS = [
      B1_WORK),
     ("decode_b16_gemm_tok_s", "  decode b16, dequant+GEMM", None, None, "hf_decode_b16_tok_s",
      B16_WORK),
+    # the serving path (engine/cuda/batch_decoder.h: a slot per answer, logits to the host)
+    ("serve_decode_b1_tok_s", "  serve b1 (slots, host pick)", None, None, "hf_decode_b1_tok_s",
+     B1_WORK),
+    ("serve_decode_b16_tok_s", "  serve b16 (slots, host pick)", None, None,
+     "hf_decode_b16_tok_s", B16_WORK),
     # the decode GEMV's two kernels, one batch-1 pass over all 128 NF4 linears (us; the faster
     # one is used: engine/cuda/gemv_choice.h)
     ("gemv_pass_b1_scaled_lut_us", "  GEMV pass b1 us, scaled_lut", None, None, None, None),
