@@ -8,8 +8,9 @@
 // an image that cannot be pulled or a model that does not load (the message names the file and
 // field); 1 when the port cannot be bound.
 // --device cuda answers on the GPU (engine/cuda_hf/gpu_sequence_decoder.h: bf16 base, or NF4
-// with --quantize nf4; one adapter applied at run time at its strength; the KV cache allocated
-// up front for --max-batch answers of the served context); it needs a kaito built with nvcc.
+// with --quantize nf4; the adapters applied at run time at their strengths as one LoRA,
+// engine/lora_combine.h; the KV cache allocated up front for --max-batch answers of the served
+// context); it needs a kaito built with nvcc.
 #include <pthread.h>
 #include <signal.h>
 

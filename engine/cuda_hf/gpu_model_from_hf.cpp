@@ -73,7 +73,9 @@ result<gpu_hf_model> gpu_model_from_hf(cuda_context& cx, const std::string& mode
                                        const gpu_hf_options& opts) {
   KAITO_ASSIGN_OR_RETURN(engine::model_reader r, engine::model_reader::open(model_dir));
   engine::lora_adapter adapter;
-  if (!opts.adapter_dir.empty()) {
+  if (opts.adapter != nullptr) {
+    adapter = *opts.adapter;
+  } else if (!opts.adapter_dir.empty()) {
     KAITO_ASSIGN_OR_RETURN(adapter, engine::load_peft_adapter(opts.adapter_dir, r.config()));
   } else {
     KAITO_ASSIGN_OR_RETURN(adapter, engine::lora_create(r.config(), opts.lora, opts.seed));

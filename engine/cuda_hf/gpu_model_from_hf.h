@@ -36,7 +36,10 @@ struct gpu_hf_options {
   int64_t max_T = 0;           // the longest sequence to train on or generate (rope table rows)
   bool quantized_base = true;  // QLoRA (NF4 + double quant); false: bf16 base (Kaito's lora)
   nf4_quantizer quantizer = nf4_quantizer::device;
-  std::string adapter_dir;   // a PEFT adapter to start from; empty: a fresh one from `lora`
+  std::string adapter_dir;  // a PEFT adapter to start from; empty: a fresh one from `lora`
+  // An adapter already in memory (e.g. engine/lora_combine.h's), used instead of adapter_dir
+  // and `lora` when set; it must outlive the call.
+  const engine::lora_adapter* adapter = nullptr;
   engine::lora_config lora;  // the fresh adapter's config (ignored with adapter_dir)
   uint64_t seed = 0;         // the fresh adapter's A init
 };

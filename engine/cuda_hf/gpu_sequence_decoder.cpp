@@ -9,6 +9,9 @@
 
 #include "engine/cuda/batch_decoder.h"
 #include "engine/cuda_hf/gpu_model_from_hf.h"
+#include "engine/file_text.h"
+#include "engine/lora_combine.h"
+#include "engine/peft_adapter.h"
 #include "kernels/cuda/cuda_context.h"
 
 namespace kaito::gpu {
@@ -78,13 +81,21 @@ class gpu_sequence_decoder final : public engine::sequence_decoder {
 
 result<std::unique_ptr<engine::sequence_decoder>> make_gpu_sequence_decoder(
     const gpu_serving_options& o, const engine::model_config& c) {
-  if (o.adapter_dirs.size() > 1)
-    return invalid_argument("the GPU engine applies one adapter at run time; " +
-                                std::to_string(o.adapter_dirs.size()) +
-                                " were given (merge them into the base on the CPU engine first)",
-                            "adapter_dirs");
   if (!o.adapter_strengths.empty() && o.adapter_strengths.size() != o.adapter_dirs.size())
     return invalid_argument("one strength per adapter folder", "adapter_strengths");
+  for (float w : o.adapter_strengths)
+    if (!(w >= 0.0f && w <= 1.0f))
+      return invalid_argument("strength must be in [0, 1]", "adapter_strengths");
+  // the adapters, at their strengths, as one LoRA on every linear (engine/lora_combine.h)
+  std::vector<engine::lora_adapter> adapters;
+  for (const std::string& dir : o.adapter_dirs) {
+    auto a = engine::load_peft_adapter(dir, c);
+    if (!a.ok()) return engine::in_file(a.error(), dir);
+    adapters.push_back(std::move(*a));
+  }
+  KAITO_ASSIGN_OR_RETURN(engine::lora_adapter lora,
+                         engine::lora_combine(c, adapters, o.adapter_strengths));
+  adapters.clear();
   if (o.max_batch < 1 || o.max_batch > 4096)
     return invalid_argument("must be in [1, 4096]", "max_batch");
   if (o.prefill_chunk < 1) return invalid_argument("must be at least 1", "prefill_chunk");
@@ -98,22 +109,11 @@ result<std::unique_ptr<engine::sequence_decoder>> make_gpu_sequence_decoder(
   gpu_hf_options ho;
   ho.max_T = context;
   ho.quantized_base = o.quantized_base;
-  if (o.adapter_dirs.empty()) {
-    ho.lora.r = 1;  // a placeholder the model needs; the branch is skipped below
-    ho.lora.alpha = 1.0;
-    ho.lora.target_modules = {"all-linear"};
-  } else {
-    ho.adapter_dir = o.adapter_dirs[0];
-  }
+  ho.adapter = &lora;  // (with no adapters: zeros, and the branch is skipped below)
   auto loaded = gpu_model_from_hf(*cx, o.model_dir, ho);
   if (!loaded.ok()) return loaded.error();
   auto m = std::make_unique<gpu_hf_model>(std::move(*loaded));
-  if (!o.adapter_strengths.empty()) {
-    const float w = o.adapter_strengths[0];
-    if (!(w >= 0.0f && w <= 1.0f))
-      return invalid_argument("strength must be in [0, 1]", "adapter_strengths");
-    m->model.shape.lora_alpha *= double(w);  // s = strength * alpha / r
-  }
+  lora = {};
 
   const int64_t rows = std::max(std::min(o.prefill_chunk, context), o.max_batch);
   size_t free_bytes = 0, total_bytes = 0;

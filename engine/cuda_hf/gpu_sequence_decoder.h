@@ -7,10 +7,10 @@
 //
 // The weights stream onto the GPU a layer at a time (gpu_model_from_hf.h): bf16 base linears by
 // default (what Kaito's transformers runtime serves), or NF4 with double quantization
-// (quantized_base: QLoRA's base, a quarter of the memory, the fused NF4 GEMV on decode). An
-// adapter is applied at run time, unmerged, at its strength (lora_alpha scaled), as the trainer
-// ran it; with none the LoRA branch is skipped. More than one adapter is refused by name (the GPU
-// model holds one LoRA; merge them on the CPU first).
+// (quantized_base: QLoRA's base, a quarter of the memory, the fused NF4 GEMV on decode). The
+// adapters are applied at run time, unmerged, as the trainer ran them: engine/lora_combine.h
+// folds them, each at its strength, into one LoRA on every linear (exactly their sum; a linear
+// none targets gets zeros); with none the LoRA branch is skipped.
 // The KV cache is allocated once: max_batch slots of max_len positions each, bf16. max_len is
 // the served context (max_position_embeddings, or `context` when smaller), lowered to what
 // memory_fraction of the device's free memory (after the weights and the step's buffers) holds,
@@ -32,7 +32,7 @@ namespace kaito::gpu {
 
 struct gpu_serving_options {
   std::string model_dir;
-  std::vector<std::string> adapter_dirs;  // at most one
+  std::vector<std::string> adapter_dirs;  // PEFT adapter folders
   std::vector<float> adapter_strengths;   // empty, or one in [0, 1] per adapter
   int64_t max_batch = 8;                  // answers decoded together (cache slots)
   int64_t context = 0;                    // > 0: at most this many positions per answer

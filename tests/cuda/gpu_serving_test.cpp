@@ -6,7 +6,9 @@
 //   - concurrent answers on the GPU equal the same answers one at a time (each on its own slot at
 //     its own length, the others joining and leaving);
 //   - chat_service on the GPU: a chat's text and usage, the served context, the fixed KV cache;
-//   - two adapters refused by name; the context sized from free memory.
+//   - two adapters at their strengths (one LoRA at run time, engine/lora_combine.h) against the
+//     CPU engine's merge of both; a bad strength refused by name; the context sized from free
+//     memory.
 // Runs on the emulated CUDA runtime in CI (gpu_serving_emu_test) and on a GPU (exit 77 without
 // one).
 #include <gtest/gtest.h>
@@ -21,8 +23,11 @@
 #include "engine/batch_generator.h"
 #include "engine/chat_service.h"
 #include "engine/cuda_hf/gpu_sequence_decoder.h"
+#include "engine/lora_adapter.h"
+#include "engine/lora_merge.h"
 #include "engine/model_config.h"
 #include "engine/model_weights.h"
+#include "engine/peft_adapter.h"
 #include "engine/sequence_decoder.h"
 #include "tests/cuda/gtest_device.h"
 #include "tests/engine/tiny_chat_model.h"
@@ -170,13 +175,75 @@ TEST_F(GpuServing, ChatServiceAnswersOnTheGpu) {
   EXPECT_EQ(again->text, a->text);  // greedy: the same answer
 }
 
-TEST_F(GpuServing, RefusesTwoAdaptersByName) {
+// The first logits of a prompt: the CPU decoder on `m`, the GPU's on the folder with adapters.
+void first_logits(engine::sequence_decoder& d, const std::vector<int32_t>& prompt,
+                  std::vector<float>* out) {
+  d.reset(0);
+  const int64_t P = int64_t(prompt.size());
+  const int64_t step = d.max_prefill() > 0 ? d.max_prefill() : P;
+  for (int64_t at = 0; at < P; at += step)
+    ASSERT_TRUE(d.prefill(0, prompt.data() + at, std::min(step, P - at), P, out).ok());
+}
+
+double rel(const std::vector<float>& want, const std::vector<float>& got) {
+  double ref = 0.0, err = want.size() == got.size() ? 0.0 : INFINITY;
+  for (size_t i = 0; i < want.size() && i < got.size(); ++i) {
+    ref = std::max(ref, std::fabs(double(want[i])));
+    err = std::max(err, std::fabs(double(want[i]) - double(got[i])));
+  }
+  return ref > 0.0 ? err / ref : err;
+}
+
+TEST_F(GpuServing, AdaptersAtTheirStrengthsFollowTheCpuMerge) {
+  // the fixture's adapter (this folder's weights are the fixture's) and a second one on two
+  // targets with another rank, saved as a PEFT folder
+  const std::string first = std::string(KAITO_SHARED_DIR) + "/fixtures/tiny-phi3/adapter";
+  engine::lora_config lc;
+  lc.r = 3;
+  lc.alpha = 6.0;
+  lc.target_modules = {"o_proj", "down_proj"};
+  auto second = engine::lora_create(config_, lc, 3);
+  ASSERT_TRUE(second.ok()) << second.error().to_string();
+  for (engine::lora_module& mod : second->modules)
+    for (size_t i = 0; i < mod.B.size(); ++i) mod.B[i] = 0.04f * float(int(i % 7) - 3);
+  const std::string second_dir = dir_ + "/second-adapter";
+  ASSERT_TRUE(engine::save_peft_adapter(second_dir, *second).ok());
+  const std::vector<float> w = {0.7f, 0.4f};
+
+  auto base = engine::load_model(dir_);
+  ASSERT_TRUE(base.ok());
+  engine::model merged = **base;
+  for (size_t i = 0; i < 2; ++i) {
+    auto a = engine::load_peft_adapter(i == 0 ? first : second_dir, config_);
+    ASSERT_TRUE(a.ok()) << a.error().to_string();
+    for (engine::lora_module& mod : a->modules) mod.scale *= w[i];
+    ASSERT_TRUE(engine::lora_merge(&merged, *a).ok());
+  }
+  const std::vector<int32_t> prompt = prompt_of(21, 2, config_.vocab_size);
+  std::vector<float> want, plain, got;
+  auto cpu = engine::make_cpu_decoder(merged, 1);
+  first_logits(*cpu, prompt, &want);
+  auto cpu_base = engine::make_cpu_decoder(**base, 1);
+  first_logits(*cpu_base, prompt, &plain);
+
   gpu::gpu_serving_options o;
   o.model_dir = dir_;
-  o.adapter_dirs = {"a", "b"};
-  auto d = gpu::make_gpu_sequence_decoder(o, config_);
-  ASSERT_FALSE(d.ok());
-  EXPECT_EQ(d.error().where(), "adapter_dirs");
+  o.adapter_dirs = {first, second_dir};
+  o.adapter_strengths = w;
+  o.max_batch = 1;
+  auto gpu = gpu::make_gpu_sequence_decoder(o, config_);
+  ASSERT_TRUE(gpu.ok()) << gpu.error().to_string();
+  first_logits(**gpu, prompt, &got);
+  const double err = rel(want, got), effect = rel(want, plain);
+  std::printf("two adapters at 0.7, 0.4: GPU vs CPU merge %.3g (the adapters move logits %.3g)\n",
+              err, effect);
+  EXPECT_LT(err, 3e-2);
+  EXPECT_GT(effect, 0.1);  // the adapters matter well past the tolerance
+
+  o.adapter_strengths = {0.7f, 1.5f};
+  auto bad = gpu::make_gpu_sequence_decoder(o, config_);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().where(), "adapter_strengths");
 }
 
 TEST(GpuServingMemory, ContextSizedFromFreeMemory) {
