@@ -105,7 +105,9 @@ result<std::unique_ptr<engine::sequence_decoder>> make_gpu_sequence_decoder(
   if (o.context > 0) context = std::min(context, o.context);
   if (context < 1) return invalid_argument("no positions to serve", "max_position_embeddings");
 
-  KAITO_ASSIGN_OR_RETURN(std::unique_ptr<cuda_context> cx, cuda_context::create());
+  cuda_context_options copt;
+  copt.arena_bytes = size_t{512} << 20;  // gate_up's bf16 copy (96 MiB at Phi-3) + scratch
+  KAITO_ASSIGN_OR_RETURN(std::unique_ptr<cuda_context> cx, cuda_context::create(copt));
   gpu_hf_options ho;
   ho.max_T = context;
   ho.quantized_base = o.quantized_base;
