@@ -23,22 +23,23 @@ namespace kaito::gpu {
 struct gpu_batch_decoder::state {
   std::unique_ptr<gpu_generator> gen;  // owns impl (the buffers); its own calls are not used
   gpu_generator::impl* p = nullptr;
+  device_buffer rows;             // int32 (3, max_batch): positions, key counts, slots
+  std::vector<int64_t> len;       // tokens per slot
+  std::vector<int8_t> long_rope;  // per slot: rotated with longrope's long factors
+  std::vector<int32_t> host_rows;
+  std::vector<bf16> host_logits;
   // Decode steps as CUDA graphs (infer_options::cuda_graph), one per batch size: the first step
-  // at a size runs as plain launches (lazy module loading and
-  // cuBLASLt's choices happen outside a capture), the second captures, later ones replay. The
-  // rows, ids and tables are read from fixed device buffers, so one graph replays any slots.
+  // at a size runs as plain launches (lazy module loading and cuBLASLt's choices happen outside
+  // a capture), the second captures, later ones replay. The rows, ids and tables are read from
+  // fixed device buffers, so one graph replays any slots at any positions.
   bool use_graphs = false;
   bool graph_failed = false;  // a capture failed once: plain launches from then on
   std::map<int64_t, cudaGraphExec_t> graphs;
   std::set<int64_t> warm;
-  ~state() {
+
+  ~state() {  // the graphs before the buffers they use
     for (auto& [key, g] : graphs) cudaGraphExecDestroy(g);
   }
-  device_buffer rows;             // int32 (3, max_batch): positions, key counts, slots
-  std::vector<int64_t> len;       // tokens per slot
-  std::vector<int8_t> long_rope;  // per slot: rotated with longrope's long factors
-  std::vector<int32_t> host_rows, host_ids;
-  std::vector<bf16> host_logits;
 };
 
 namespace {
