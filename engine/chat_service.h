@@ -9,6 +9,8 @@
 // (chat_template, bos/eos; chat_template_path overrides the template), generation_config.json's
 // eos_token_id when present. Each PEFT adapter is merged into the base weights at load
 // (W += scale * B A, as PeftModel.merge_and_unload; Kaito's transformers runtime merges too).
+// With make_decoder (the GPU engine) no weights are loaded on the host: the factory loads them
+// and the adapters onto its device, and answers run on the decoder it returns.
 // Answering: the template renders the messages with add_generation_prompt; generation stops at an
 // end token (config / generation_config eos ids, the tokenizer's eos_token) or at max_tokens, or
 // when the text reaches one of the stop strings (cut before it, as OpenAI does). Pieces of text go

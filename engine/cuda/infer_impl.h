@@ -58,8 +58,8 @@ struct gpu_generator::impl {
   // decode: the down projection's LoRA term deferred into the next residual_norm (fused_decode)
   const gpu_lora_linear* pending_down = nullptr;
   // Where a decode step's rows go (infer_ops.h decode_rows), their key counts and rope tables:
-  // gpu_generator's {state[0] for all rows, slot b}, state + 1, the model's tables (create);
-  // gpu_batch_decoder's per-row positions, slots and key counts, the tables of the rows' factors.
+  // gpu_generator's {state[0] for all rows, slot b} and state + 1; gpu_batch_decoder's position,
+  // slot and key count per row. Both read the model's tables (set in gpu_generator::create).
   decode_rows dec_rows;
   const int32_t* dec_tk = nullptr;
   const float* dec_cos = nullptr;
