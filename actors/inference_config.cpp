@@ -21,6 +21,13 @@ result<int64_t> integer(const json& v, const std::string& field, int64_t lo, int
   return static_cast<int64_t>(d);
 }
 
+// A share that is not a number in (0, 1], named by its key.
+status share_error(const json& v, const std::string& field) {
+  return invalid_argument(
+      "want a number in (0, 1], got " + v.dump(-1, ' ', false, json::error_handler_t::replace),
+      field);
+}
+
 }  // namespace
 
 result<inference_config_effect> apply_inference_config(std::string_view yaml_text,
@@ -33,10 +40,7 @@ result<inference_config_effect> apply_inference_config(std::string_view yaml_tex
   for (auto it = root.begin(); it != root.end(); ++it) {
     if (it.key() == "kv_cache_cpu_memory_utilization") {
       const double f = it->is_number() ? it->get<double>() : NAN;
-      if (!(f > 0.0 && f <= 1.0))
-        return invalid_argument("want a number in (0, 1], got " +
-                                    it->dump(-1, ' ', false, json::error_handler_t::replace),
-                                it.key());
+      if (!(f > 0.0 && f <= 1.0)) return share_error(*it, it.key());
       eff.kv_cache_memory_fraction = f;
       continue;
     }
@@ -52,6 +56,10 @@ result<inference_config_effect> apply_inference_config(std::string_view yaml_tex
         KAITO_ASSIGN_OR_RETURN(config->max_batch, integer(*kv, field, 1, 4096));
       } else if (kv.key() == "max-model-len") {
         KAITO_ASSIGN_OR_RETURN(config->max_model_len, integer(*kv, field, 1, int64_t(1) << 24));
+      } else if (kv.key() == "gpu-memory-utilization") {
+        const double f = kv->is_number() ? kv->get<double>() : NAN;
+        if (!(f > 0.0 && f <= 1.0)) return share_error(*kv, field);
+        config->gpu_memory_utilization = f;
       } else {
         eff.ignored.push_back(field);
       }

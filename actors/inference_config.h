@@ -8,8 +8,10 @@
 //   vllm:
 //     max-num-seqs:   sequences decoded together  -> chat_service_config.max_batch (1..4096)
 //     max-model-len:  the context served          -> chat_service_config.max_model_len (>= 1)
-//   anything else (vllm.cpu-offload-gb, vllm.gpu-memory-utilization, ...) steers vLLM's GPU
-//   memory planning: listed in `ignored`, not an error.
+//     gpu-memory-utilization: the share of the GPU's memory the GPU engine may hold, (0, 1]
+//                                      -> chat_service_config.gpu_memory_utilization
+//   anything else (vllm.cpu-offload-gb, vllm.swap-space, ...) steers vLLM's own memory
+//   planning: listed in `ignored`, not an error.
 //
 // A malformed value is invalid_argument naming the key (where "vllm.max-num-seqs": want an integer
 // in [1, 4096], got "many"); a document that is not a mapping (where "") or a `vllm` that is not

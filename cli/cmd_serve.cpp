@@ -173,6 +173,11 @@ void add_serve_command(CLI::App& app) {
                   "--device cuda: none (bf16 base weights, default) or nf4 (NF4 with double "
                   "quantization, QLoRA's base: a quarter of the memory)")
       ->check(CLI::IsMember({"none", "nf4"}));
+  cmd->add_option("--gpu-memory-utilization", f->model.gpu_memory_utilization,
+                  "--device cuda: the share of the GPU's memory the server may hold, weights and "
+                  "KV cache together (vLLM's; default 0.9); the KV cache gets what the weights "
+                  "leave of it")
+      ->check(CLI::Range(0.01, 1.0));
   cmd->add_option("--host", f->host, "Address to listen on (default 127.0.0.1)");
   cmd->add_option("--port", f->port, "TCP port (default 5000, Kaito's; 0: any free port)")
       ->check(CLI::Range(0, 65535));

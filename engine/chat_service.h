@@ -68,6 +68,9 @@ struct chat_service_config {
   int64_t max_model_len = 0;  // > 0: the context served, at most the model's (vLLM max-model-len)
   // Unset: the CPU engine (fp32 weights on the host, adapters merged at load).
   decoder_factory make_decoder;
+  // (0, 1]: the share of the GPU's memory the GPU engine may hold, weights and KV cache together
+  // (vLLM's --gpu-memory-utilization); 0: the engine's default. The CPU engine ignores it.
+  double gpu_memory_utilization = 0.0;
 };
 
 struct chat_options {

@@ -21,8 +21,10 @@ int64_t gpu_kv_bytes_per_token(const engine::model_config& c) {
 }
 
 int64_t gpu_serving_max_len(const engine::model_config& c, int64_t context, int64_t max_batch,
-                            uint64_t free_bytes, double memory_fraction, uint64_t reserve_bytes) {
-  const double usable = memory_fraction * double(free_bytes) - double(reserve_bytes);
+                            uint64_t free_bytes, uint64_t total_bytes, double utilization,
+                            uint64_t reserve_bytes) {
+  const double in_use = free_bytes < total_bytes ? double(total_bytes - free_bytes) : 0.0;
+  const double usable = utilization * double(total_bytes) - in_use - double(reserve_bytes);
   const double per_slot = double(max_batch) * double(gpu_kv_bytes_per_token(c));
   if (usable <= 0.0 || per_slot <= 0.0) return 0;
   const double fits = usable / per_slot;
@@ -99,8 +101,8 @@ result<std::unique_ptr<engine::sequence_decoder>> make_gpu_sequence_decoder(
   if (o.max_batch < 1 || o.max_batch > 4096)
     return invalid_argument("must be in [1, 4096]", "max_batch");
   if (o.prefill_chunk < 1) return invalid_argument("must be at least 1", "prefill_chunk");
-  if (!(o.memory_fraction > 0.0 && o.memory_fraction <= 1.0))
-    return invalid_argument("must be in (0, 1]", "memory_fraction");
+  if (!(o.gpu_memory_utilization > 0.0 && o.gpu_memory_utilization <= 1.0))
+    return invalid_argument("must be in (0, 1]", "gpu_memory_utilization");
   int64_t context = c.max_position_embeddings;
   if (o.context > 0) context = std::min(context, o.context);
   if (context < 1) return invalid_argument("no positions to serve", "max_position_embeddings");
@@ -121,14 +123,17 @@ result<std::unique_ptr<engine::sequence_decoder>> make_gpu_sequence_decoder(
   size_t free_bytes = 0, total_bytes = 0;
   if (cudaMemGetInfo(&free_bytes, &total_bytes) != cudaSuccess)
     return status(status_code::internal, "cudaMemGetInfo failed", "device");
-  const int64_t len = gpu_serving_max_len(c, context, o.max_batch, free_bytes, o.memory_fraction,
-                                          activation_reserve(c, rows));
+  const int64_t len = gpu_serving_max_len(c, context, o.max_batch, free_bytes, total_bytes,
+                                          o.gpu_memory_utilization, activation_reserve(c, rows));
   if (len < std::min(o.min_len, context))
     return status(status_code::resource_exhausted,
-                  "the GPU's free memory (" + std::to_string(free_bytes >> 20) +
-                      " MiB after the weights) holds " + std::to_string(len) +
-                      " KV positions per answer for " + std::to_string(o.max_batch) +
-                      " answers at once; lower max_batch or the context",
+                  std::to_string(o.gpu_memory_utilization) + " of the GPU's " +
+                      std::to_string(total_bytes >> 20) + " MiB (" +
+                      std::to_string(free_bytes >> 20) + " MiB free after the weights) holds " +
+                      std::to_string(len) + " KV positions per answer for " +
+                      std::to_string(o.max_batch) +
+                      " answers at once; lower max_batch or the context, or raise "
+                      "gpu_memory_utilization",
                   "max_batch");
   infer_options io;
   io.max_batch = o.max_batch;

@@ -12,9 +12,10 @@
 // folds them, each at its strength, into one LoRA on every linear (exactly their sum; a linear
 // none targets gets zeros); with none the LoRA branch is skipped.
 // The KV cache is allocated once: max_batch slots of max_len positions each, bf16. max_len is
-// the served context (max_position_embeddings, or `context` when smaller), lowered to what
-// memory_fraction of the device's free memory (after the weights and the step's buffers) holds,
-// so a 128k-context model serves what fits; resource_exhausted when not even min_len fits.
+// the served context (max_position_embeddings, or `context` when smaller), lowered to what fits
+// in gpu_memory_utilization of the device's memory (vLLM's meaning: weights, the step's buffers
+// and the cache together, besides what is already in use), so a 128k-context model serves what
+// fits; resource_exhausted when not even min_len fits.
 // Each decoder owns its cuda_context (stream, cuBLASLt, arena) and runs every call on the
 // caller's thread (batch_generator's decode thread).
 #pragma once
@@ -38,18 +39,20 @@ struct gpu_serving_options {
   int64_t context = 0;                    // > 0: at most this many positions per answer
   int64_t prefill_chunk = 512;            // prompt tokens per prefill call
   bool quantized_base = false;            // NF4 + double quant instead of bf16
-  double memory_fraction = 0.9;           // of the free device memory, for the KV cache
+  double gpu_memory_utilization = 0.9;    // the share of the device's memory this may hold
   int64_t min_len = 256;                  // fewer positions per slot is an error
 };
 
 // Bytes of KV cache per position of one answer: every layer's bf16 keys and values.
 int64_t gpu_kv_bytes_per_token(const engine::model_config& c);
 
-// The positions per slot a device with `free_bytes` left (after the weights) gives max_batch
-// slots: min(context, memory_fraction * free_bytes - reserve_bytes) / (max_batch * bytes per
-// token)), rounded down to a multiple of 16; 0 when nothing fits.
+// The positions per slot of max_batch slots on a device of total_bytes with free_bytes free (the
+// weights loaded): min(context, (utilization * total - (total - free) - reserve_bytes) /
+// (max_batch * bytes per token)), rounded down to a multiple of 16 below context; 0 when nothing
+// fits.
 int64_t gpu_serving_max_len(const engine::model_config& c, int64_t context, int64_t max_batch,
-                            uint64_t free_bytes, double memory_fraction, uint64_t reserve_bytes);
+                            uint64_t free_bytes, uint64_t total_bytes, double utilization,
+                            uint64_t reserve_bytes);
 
 result<std::unique_ptr<engine::sequence_decoder>> make_gpu_sequence_decoder(
     const gpu_serving_options& o, const engine::model_config& c);

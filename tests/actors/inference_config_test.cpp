@@ -1,5 +1,6 @@
-// Kaito's inference_config.yaml (actors/inference_config.h): vLLM's max-num-seqs and
-// max-model-len applied to the served model, the rest listed as not applied, bad values named.
+// Kaito's inference_config.yaml (actors/inference_config.h): vLLM's max-num-seqs, max-model-len
+// and gpu-memory-utilization applied to the served model, the rest listed as not applied, bad
+// values named.
 #include "actors/inference_config.h"
 
 #include <gtest/gtest.h>
@@ -31,11 +32,13 @@ TEST(inference_config, kaitos_default_template_changes_nothing_and_says_what_it_
 TEST(inference_config, max_num_seqs_and_max_model_len_apply) {
   engine::chat_service_config c;
   auto eff = apply_inference_config(
-      "kv_cache_cpu_memory_utilization: 0.25\nvllm:\n  max-num-seqs: 3\n  max-model-len: 512\n",
+      "kv_cache_cpu_memory_utilization: 0.25\nvllm:\n  max-num-seqs: 3\n  max-model-len: 512\n"
+      "  gpu-memory-utilization: 0.84\n",
       &c);
   ASSERT_TRUE(eff.ok());
   EXPECT_EQ(c.max_batch, 3);
   EXPECT_EQ(c.max_model_len, 512);
+  EXPECT_EQ(c.gpu_memory_utilization, 0.84);  // the GPU engine's share (vLLM's meaning)
   EXPECT_EQ(eff->kv_cache_memory_fraction, 0.25);
   EXPECT_TRUE(eff->ignored.empty());
 }
@@ -51,15 +54,22 @@ TEST(inference_config, bad_values_name_their_key) {
   EXPECT_EQ(apply_inference_config("vllm:\n  max-model-len: 1.5\n", &c).error().where(),
             "vllm.max-model-len");
   EXPECT_EQ(apply_inference_config("vllm: [1, 2]\n", &c).error().where(), "vllm");
-  for (const char* bad_share : {"0", "1.5", "\"half\""})
+  for (const char* bad_share : {"0", "1.5", "\"half\""}) {
+    EXPECT_EQ(
+        apply_inference_config(std::string("vllm:\n  gpu-memory-utilization: ") + bad_share, &c)
+            .error()
+            .where(),
+        "vllm.gpu-memory-utilization");
     EXPECT_EQ(
         apply_inference_config(std::string("kv_cache_cpu_memory_utilization: ") + bad_share, &c)
             .error()
             .where(),
         "kv_cache_cpu_memory_utilization");
+  }
   EXPECT_FALSE(apply_inference_config("- a\n- b\n", &c).ok());
   EXPECT_FALSE(apply_inference_config("vllm: {max-num-seqs: 2\n", &c).ok());  // malformed YAML
   EXPECT_EQ(c.max_batch, 8);  // a refused value is never applied
+  EXPECT_EQ(c.gpu_memory_utilization, 0.0);
 }
 
 }  // namespace

@@ -246,15 +246,16 @@ TEST_F(GpuServing, AdaptersAtTheirStrengthsFollowTheCpuMerge) {
   EXPECT_EQ(bad.error().where(), "adapter_strengths");
 }
 
-TEST(GpuServingMemory, ContextSizedFromFreeMemory) {
+TEST(GpuServingMemory, ContextSizedFromMemory) {
   engine::model_config c;
   c.num_layers = 32, c.num_kv_heads = 32, c.head_dim = 96;  // Phi-3-mini: 393,216 bytes a token
   EXPECT_EQ(gpu::gpu_kv_bytes_per_token(c), 393216);
   const uint64_t GiB = uint64_t{1} << 30;
-  // 8 answers, 100 GiB free, 90% of it less 1 GiB: 30,378 positions, rounded down to 16
-  EXPECT_EQ(gpu::gpu_serving_max_len(c, 131072, 8, 100 * GiB, 0.9, GiB), 30368);
-  EXPECT_EQ(gpu::gpu_serving_max_len(c, 4096, 8, 100 * GiB, 0.9, GiB), 4096);  // all of it
-  EXPECT_EQ(gpu::gpu_serving_max_len(c, 4096, 8, GiB, 0.9, GiB), 0);           // nothing
+  // 8 answers on 100 GiB with 10 in use: 0.9 of it less those 10 and 1 GiB of buffers = 79 GiB,
+  // 26,965 positions, rounded down to 16
+  EXPECT_EQ(gpu::gpu_serving_max_len(c, 131072, 8, 90 * GiB, 100 * GiB, 0.9, GiB), 26960);
+  EXPECT_EQ(gpu::gpu_serving_max_len(c, 4096, 8, 90 * GiB, 100 * GiB, 0.9, GiB), 4096);  // all
+  EXPECT_EQ(gpu::gpu_serving_max_len(c, 4096, 8, 90 * GiB, 100 * GiB, 0.1, GiB), 0);     // none
 }
 
 }  // namespace
