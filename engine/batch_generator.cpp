@@ -135,7 +135,8 @@ bool batch_generator::prefill_chunk(const std::shared_ptr<request>& r) {
   int64_t n = P - r->prefilled;
   if (o_.prefill_chunk > 0) n = std::min(n, o_.prefill_chunk);
   if (d_->max_prefill() > 0) n = std::min(n, d_->max_prefill());
-  auto st = d_->prefill(r->slot, r->seq.data() + r->prefilled, n, P, &r->logits);
+  const bool last = r->prefilled + n == P;  // only the last chunk's logits are drawn from
+  auto st = d_->prefill(r->slot, r->seq.data() + r->prefilled, n, P, last ? &r->logits : nullptr);
   if (!st.ok()) {
     finish(r, st);
     return false;
@@ -156,7 +157,8 @@ bool batch_generator::reprefill(const std::shared_ptr<request>& r) {
   d_->reset(r->slot);
   for (int64_t done = 0; done < total; done += step) {
     const int64_t n = std::min(step, total - done);
-    auto st = d_->prefill(r->slot, r->seq.data() + done, n, total, &r->logits);
+    auto st = d_->prefill(r->slot, r->seq.data() + done, n, total,
+                          done + n == total ? &r->logits : nullptr);
     if (!st.ok()) {
       finish(r, st);
       return false;

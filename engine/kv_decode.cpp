@@ -105,6 +105,7 @@ status forward_spans(const model& m, const lora_adapter* lora, const std::vector
     for (size_t i = 0; i < x.size(); ++i) x[i] += o[i];
   }
   for (const span& s : spans) s.cache->len += s.n;
+  if (logits == nullptr) return {};  // (a prompt chunk before the last: no head)
   // The head on each span's last row only.
   fvec last(static_cast<size_t>(S * C)), last_n(last.size()), r(static_cast<size_t>(S));
   for (int64_t i = 0; i < S; ++i) {

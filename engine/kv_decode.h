@@ -45,7 +45,8 @@ status check_prompt(const model_config& c, const std::vector<int32_t>& prompt);
 bool needs_reprefill(const model_config& c, const kv_cache& cache, int64_t seq_len);
 
 // rope_len > 0: rotate with the longrope factors of that total length (a prompt prefilled in
-// chunks passes its whole length to each chunk, so its keys equal one prefill's).
+// chunks passes its whole length to each chunk, so its keys equal one prefill's). logits null:
+// the head is skipped (a chunk before the last needs none).
 status prefill(const model& m, const lora_adapter* lora, kv_cache& cache, const int32_t* ids,
                int64_t P, std::vector<float>* logits, int64_t rope_len = 0);
 

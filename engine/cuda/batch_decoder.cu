@@ -171,9 +171,10 @@ status gpu_batch_decoder::prefill(int64_t slot, const int32_t* ids, int64_t n, i
   for (int64_t l = 0; l < sh.L; ++l) p.layer_prefill_slot(l, slot, start, n, cos, sin);
   p.mark("rmsnorm + residual");
   p.residual(n * sh.C);  // the last layer's MLP output
-  p.head(p.x.as<bf16>() + (n - 1) * sh.C, 1);
+  if (logits != nullptr) p.head(p.x.as<bf16>() + (n - 1) * sh.C, 1);
   KAITO_TRY(p.cx.take_error());
-  KAITO_TRY(read_logits(p.cx, p.logits.as<bf16>(), 1, sh.V, s_->host_logits, logits));
+  if (logits != nullptr)
+    KAITO_TRY(read_logits(p.cx, p.logits.as<bf16>(), 1, sh.V, s_->host_logits, logits));
   s_->len[size_t(slot)] = start + n;
   s_->long_rope[size_t(slot)] = lr ? 1 : 0;
   return {};

@@ -59,7 +59,8 @@ class gpu_batch_decoder {
   int64_t length(int64_t slot) const;
   void reset(int64_t slot);
   // n tokens (1 <= n <= prefill_rows, length + n <= max_seq) appended to the slot; logits gets
-  // the last one's V logits. rope_len: the total length whose rope factors rotate them (0: length
+  // the last one's V logits (null: no head and no wait for the device, for a chunk before the
+  // last). rope_len: the total length whose rope factors rotate them (0: length
   // + n); a slot's first chunk sets the slot's factors, later ones must agree.
   status prefill(int64_t slot, const int32_t* ids, int64_t n, int64_t rope_len,
                  std::vector<float>* logits);
