@@ -215,7 +215,12 @@ http_handler inference_routes(const engine::chat_service& service, std::string n
     const auto t0 = std::chrono::steady_clock::now();
     const bool get = call.method == "GET", post = call.method == "POST";
     if (call.path == "/health" && get) {
-      reply_json(out, 200, "{\"status\":\"Healthy\"}");
+      const status h = service.health();
+      if (h.ok())
+        reply_json(out, 200, "{\"status\":\"Healthy\"}");
+      else
+        reply_json(out, 503,
+                   nlohmann::json({{"status", "Unhealthy"}, {"detail", h.to_string()}}).dump());
     } else if (call.path == "/" && get) {
       reply_json(out, 200, "{\"message\":\"Server is running\"}");
     } else if (call.path == "/metrics" && get) {

@@ -89,9 +89,13 @@ status run_serve_unit(const serve_args& a, const serve_unit_env& env,
   if (on_ready)
     on_ready("serving " + a.preset + " on :" + std::to_string(server->port()) +
              " (POST /v1/chat/completions, /chat; GET /health)" + notes);
-  while (!cancel.load()) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  status engine;  // a failed engine ends the unit, so the pod restarts on a fresh one
+  while (!cancel.load() && (engine = service->health()).ok())
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
   service->shutdown();  // answers in progress end now (503), so stop() need not wait for them
   server->stop();
+  if (!engine.ok())
+    return status(engine.code(), "the engine failed: " + engine.message(), engine.where());
   return {};
 }
 

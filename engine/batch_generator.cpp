@@ -138,11 +138,23 @@ bool batch_generator::prefill_chunk(const std::shared_ptr<request>& r) {
   const bool last = r->prefilled + n == P;  // only the last chunk's logits are drawn from
   auto st = d_->prefill(r->slot, r->seq.data() + r->prefilled, n, P, last ? &r->logits : nullptr);
   if (!st.ok()) {
+    note_failure(st);
     finish(r, st);
     return false;
   }
   r->prefilled += n;
   return r->prefilled == P;
+}
+
+void batch_generator::note_failure(const status& st) {
+  if (st.ok() || st.code() == status_code::invalid_argument) return;
+  std::lock_guard lock(mu_);
+  if (failure_.ok()) failure_ = st;
+}
+
+status batch_generator::failure() const {
+  std::lock_guard lock(mu_);
+  return failure_;
 }
 
 void batch_generator::release_slot(const std::shared_ptr<request>& r) {
@@ -160,6 +172,7 @@ bool batch_generator::reprefill(const std::shared_ptr<request>& r) {
     auto st = d_->prefill(r->slot, r->seq.data() + done, n, total,
                           done + n == total ? &r->logits : nullptr);
     if (!st.ok()) {
+      note_failure(st);
       finish(r, st);
       return false;
     }
@@ -246,6 +259,7 @@ void batch_generator::loop() {
         st = status(status_code::internal, "the decoder returned " + std::to_string(logits.size()) +
                                                " logits for " + std::to_string(step.size()) +
                                                " sequences");
+      note_failure(st);
       for (size_t b = 0; b < step.size(); ++b) {
         if (!st.ok()) {
           finish(step[b], st);

@@ -78,6 +78,11 @@ class batch_generator {
   // Changes kv_budget_tokens from the next admission on (a server sizes it once the model is in
   // memory).
   void set_kv_budget_tokens(int64_t tokens);
+  // The decoder's first failure of a step that no request's input caused (any error but
+  // invalid_argument: a CUDA error, a device lost): ok while none. The requests of that step end
+  // with it and later ones still run, but a server reports itself unhealthy so it is restarted
+  // (a sticky GPU error fails every later step too).
+  status failure() const;
 
   struct request;  // one generation, shared by its caller and the decode thread
 
@@ -88,6 +93,7 @@ class batch_generator {
   bool reprefill(const std::shared_ptr<request>& r);
   int64_t max_len() const;                               // positions a sequence may reach
   void release_slot(const std::shared_ptr<request>& r);  // its slot back to free_slots_
+  void note_failure(const status& st);                   // failure_ keeps the first
 
   const model_config& c_;
   std::unique_ptr<sequence_decoder> d_;
@@ -99,6 +105,7 @@ class batch_generator {
   std::mutex join_mu_;
   std::deque<std::shared_ptr<request>> waiting_;
   bool stopping_ = false;
+  status failure_;  // under mu_
   std::thread thread_;
 };
 

@@ -116,6 +116,9 @@ class chat_service {
   // Ends every answer in progress or waiting with `unavailable` ("the model server is shutting
   // down"), and every later one: a server stopping need not wait for long answers to finish.
   void shutdown() const { batcher_->shutdown(); }
+  // ok while the engine works; else its first failure (batch_generator::failure: a CUDA error,
+  // a device lost), which the server's /health reports and a pod's serve unit exits on.
+  status health() const { return batcher_->failure(); }
   // Bytes of KV cache one position of one answer takes (every layer's keys and values: fp32 on
   // the CPU, bf16 on the GPU).
   int64_t kv_bytes_per_token() const { return decoder_->kv_bytes_per_token(); }

@@ -1,16 +1,26 @@
 // serve_unit with an engine of the worker's choosing (serve_unit_env::decoder, what a CUDA slot's
 // worker passes: cli/cmd_worker.cpp): the factory gets the pod's model folder and its inference
-// config's max-num-seqs / max-model-len, its error fails the unit, and a decoder it builds serves.
+// config's max-num-seqs / max-model-len, its error fails the unit, and a decoder it builds serves;
+// an engine failing while serving turns /health to 503 and ends the unit (the pod restarts).
 #include "actors/serve_unit.h"
 
 #include <gtest/gtest.h>
+
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
 
 #include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <memory>
 #include <string>
+#include <thread>
+#include <vector>
 
+#include "actors/http_server.h"
+#include "actors/inference_routes.h"
+#include "engine/chat_service.h"
 #include "engine/model_weights.h"
 #include "engine/sequence_decoder.h"
 #include "tests/engine/tiny_chat_model.h"
@@ -40,6 +50,25 @@ std::string pod_root_with_config(const std::string& name, const std::string& yam
   fs::create_directories(root / "mnt/config");
   std::ofstream(root / "mnt/config/inference_config.yaml") << yaml;
   return root.string();
+}
+
+// POST /v1/completions to 127.0.0.1:port and read the answer (whatever its status).
+void post_chat(uint16_t port) {
+  namespace net = boost::asio;
+  namespace http = boost::beast::http;
+  net::io_context io;
+  net::ip::tcp::socket sock(io);
+  sock.connect({net::ip::make_address("127.0.0.1"), port});
+  http::request<http::string_body> req{http::verb::post, "/v1/completions", 11};
+  req.set(http::field::host, "127.0.0.1");
+  req.set(http::field::content_type, "application/json");
+  req.body() = R"({"model": "tiny", "prompt": "hello", "max_tokens": 5})";
+  req.prepare_payload();
+  http::write(sock, req);
+  boost::beast::flat_buffer buf;
+  http::response<http::string_body> res;
+  boost::system::error_code ec;
+  http::read(sock, buf, res, ec);
 }
 
 TEST(serve_unit, the_workers_engine_gets_the_folder_and_the_inference_config) {
@@ -90,6 +119,88 @@ TEST(serve_unit, serves_on_the_decoder_the_worker_builds) {
   EXPECT_EQ(calls, 1);
   EXPECT_NE(ready.find("serving tiny on :"), std::string::npos) << ready;
   EXPECT_NE(ready.find("max-num-seqs 2"), std::string::npos) << ready;
+}
+
+// The CPU engine's decoder whose every decode step fails as a broken device's would.
+class broken_decoder final : public engine::sequence_decoder {
+ public:
+  broken_decoder(const engine::model& m, int64_t slots) : d_(engine::make_cpu_decoder(m, slots)) {}
+  int64_t slots() const override { return d_->slots(); }
+  int64_t max_len() const override { return d_->max_len(); }
+  int64_t max_prefill() const override { return 0; }
+  int64_t kv_bytes_per_token() const override { return d_->kv_bytes_per_token(); }
+  bool kv_preallocated() const override { return true; }
+  void reset(int64_t s) override { d_->reset(s); }
+  status prefill(int64_t s, const int32_t* ids, int64_t n, int64_t rope_len,
+                 std::vector<float>* logits) override {
+    return d_->prefill(s, ids, n, rope_len, logits);
+  }
+  bool needs_reprefill(int64_t, int64_t) const override { return false; }
+  status decode(const std::vector<int64_t>&, const std::vector<int32_t>&,
+                std::vector<float>*) override {
+    return status(status_code::internal, "an illegal memory access was encountered", "cuda");
+  }
+
+ private:
+  std::unique_ptr<engine::sequence_decoder> d_;
+};
+
+struct captured_reply final : http_reply {
+  bool start_stream(int s, const std::string& type) override {
+    status = s;
+    content_type = type;
+    return true;
+  }
+  bool write_chunk(const std::string& data) override {
+    body += data;
+    return true;
+  }
+};
+
+TEST(serve_unit, a_failed_engine_turns_health_503_and_ends_the_unit) {
+  const std::string dir = testing::tiny_chat_model_folder("serve-unit-c");
+  auto model = engine::load_model(dir);
+  ASSERT_TRUE(model.ok()) << model.error().to_string();
+  std::shared_ptr<engine::model> keep = *model;
+  auto broken =
+      [keep](const engine::chat_service_config& c,
+             const engine::model_config&) -> result<std::unique_ptr<engine::sequence_decoder>> {
+    return std::unique_ptr<engine::sequence_decoder>(new broken_decoder(*keep, c.max_batch));
+  };
+  // the routes: healthy until a step fails, then 503 naming the failure
+  engine::chat_service_config cfg;
+  cfg.model_dir = dir;
+  cfg.make_decoder = broken;
+  auto svc = engine::chat_service::load(cfg);
+  ASSERT_TRUE(svc.ok()) << svc.error().to_string();
+  const http_handler routes = inference_routes(**svc, "tiny");
+  captured_reply before;
+  routes({"GET", "/health", "/health", "", "", ""}, before);
+  EXPECT_EQ(before.status, 200);
+  engine::chat_options o;
+  o.max_tokens = 5;
+  EXPECT_FALSE((*svc)->complete_text("hello", o).ok());
+  captured_reply after;
+  routes({"GET", "/health", "/health", "", "", ""}, after);
+  EXPECT_EQ(after.status, 503);
+  EXPECT_NE(after.body.find("Unhealthy"), std::string::npos) << after.body;
+  EXPECT_NE(after.body.find("illegal memory access"), std::string::npos) << after.body;
+
+  // the unit: a chat that breaks the engine ends it with the failure (the pod restarts)
+  serve_unit_env env;
+  env.root = pod_root_with_config("c", "");
+  env.decoder = broken;
+  std::atomic<bool> cancel{false};
+  std::thread client;
+  const status st = run_serve_unit(args_for(dir), env, cancel, [&](const std::string& text) {
+    const auto colon = text.find(" on :");
+    const int port = std::stoi(text.substr(colon + 5));
+    client = std::thread([port] { post_chat(uint16_t(port)); });
+  });
+  if (client.joinable()) client.join();
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.to_string().find("the engine failed: an illegal memory access"), std::string::npos)
+      << st.to_string();
 }
 
 }  // namespace

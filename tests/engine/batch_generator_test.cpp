@@ -1,7 +1,8 @@
 // Continuous batching (engine/batch_generator.h): concurrent generations, more than fit in one
 // batch, each equal to engine::generate() alone (tokens exactly, logits within 1e-4), greedy and
 // sampled, across the longrope switch; an on_token that says stop ends its answer exactly there
-// without disturbing the others; stop tokens, bad prompts, and shutdown with callers waiting.
+// without disturbing the others; stop tokens, bad prompts, and shutdown with callers waiting; a
+// decoder failing a step ends that step's answers and is reported (failure()).
 #include "engine/batch_generator.h"
 
 #include <atomic>
@@ -14,6 +15,7 @@
 #include <unistd.h>
 
 #include "engine/kv_decode.h"
+#include "engine/sequence_decoder.h"
 #include "tests/engine/random_model.h"
 
 namespace kaito::engine {
@@ -245,6 +247,60 @@ TEST(batch_generator, shutdown_ends_generations_in_flight) {
   EXPECT_EQ(g->generate({1, 2, 3}, {}).error().code(), status_code::unavailable);
   g->shutdown();  // idempotent; so is the destructor after it
   g.reset();
+}
+
+// The CPU engine's decoder, whose decode steps fail with `error` from the `fail_at`th on (a
+// device that broke).
+class failing_decoder final : public sequence_decoder {
+ public:
+  failing_decoder(const model& m, int64_t slots, int fail_at, status error)
+      : d_(make_cpu_decoder(m, slots)), fail_at_(fail_at), error_(std::move(error)) {}
+  int64_t slots() const override { return d_->slots(); }
+  int64_t max_len() const override { return d_->max_len(); }
+  int64_t max_prefill() const override { return d_->max_prefill(); }
+  int64_t kv_bytes_per_token() const override { return d_->kv_bytes_per_token(); }
+  bool kv_preallocated() const override { return false; }
+  void reset(int64_t s) override { d_->reset(s); }
+  status prefill(int64_t s, const int32_t* ids, int64_t n, int64_t rope_len,
+                 std::vector<float>* logits) override {
+    return d_->prefill(s, ids, n, rope_len, logits);
+  }
+  bool needs_reprefill(int64_t s, int64_t len) const override {
+    return d_->needs_reprefill(s, len);
+  }
+  status decode(const std::vector<int64_t>& slots, const std::vector<int32_t>& ids,
+                std::vector<float>* logits) override {
+    if (++calls_ >= fail_at_) return error_;
+    return d_->decode(slots, ids, logits);
+  }
+
+ private:
+  std::unique_ptr<sequence_decoder> d_;
+  int calls_ = 0, fail_at_;
+  status error_;
+};
+
+TEST(batch_generator, a_failing_engine_ends_its_answers_and_reports_the_failure) {
+  auto m = random_model(kLlama, "failing");
+  ASSERT_TRUE(m);
+  const status broken(status_code::internal, "an illegal memory access was encountered", "cuda");
+  batch_generator g(m->config, std::make_unique<failing_decoder>(*m, 2, 3, broken),
+                    {.max_batch = 2});
+  EXPECT_TRUE(g.failure().ok());
+  generate_options o;
+  o.max_new_tokens = 2;  // one decode step: before the failure
+  ASSERT_TRUE(g.generate({1, 2, 3}, o).ok());
+  EXPECT_TRUE(g.failure().ok());
+  o.max_new_tokens = 10;  // the third decode step fails
+  auto r = g.generate({4, 5}, o);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code(), status_code::internal);
+  EXPECT_EQ(g.failure().code(), status_code::internal);
+  EXPECT_EQ(g.failure().where(), "cuda");
+  // a request's own bad input is not the engine's failure
+  batch_generator fine(*m, {.max_batch = 1});
+  EXPECT_FALSE(fine.generate({1, 999999}, o).ok());
+  EXPECT_TRUE(fine.failure().ok());
 }
 
 }  // namespace
