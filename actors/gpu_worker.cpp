@@ -76,8 +76,17 @@ void start_unit(worker_pointer self, msg::work_unit u) {
     log_info(
         logger("worker"), "unit done",
         {{"uid", u.uid}, {"exit_code", std::to_string(done.exit_code)}, {"message", done.message}});
+    const bool engine_failed = done.reason == kEngineFailed;
     caf::send_as(me, machine, std::move(done));
     rp->finished = true;
+    if (engine_failed) {
+      // A device error can stick to the process (CUDA's context is lost for good): exit, and the
+      // machine starts a fresh worker and re-runs the pod (restartPolicy Always). The pause lets
+      // the result above reach the machine first.
+      log_error(logger("worker"), "engine failed, exiting for a fresh process", {{"uid", u.uid}});
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      std::_Exit(kEngineFailedExit);
+    }
   });
 }
 
@@ -143,7 +152,7 @@ msg::work_done execute_work_unit(const msg::work_unit& unit, const std::atomic<b
       if (progress) progress(std::move(m));
     });
     done.exit_code = st.ok() ? 0 : 1;
-    done.reason = st.ok() ? "Completed" : "Error";
+    done.reason = st.ok() ? "Completed" : st.where() == "engine" ? kEngineFailed : "Error";
     done.message = st.ok() ? "stopped serving" : st.to_string();
     return done;
   }

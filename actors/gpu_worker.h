@@ -46,6 +46,11 @@ msg::work_done execute_work_unit(const msg::work_unit& unit, const std::atomic<b
                                  const std::function<void(msg::work_progress)>& progress,
                                  const worker_engines& engines = {}, uint32_t slot = 0);
 
+// A serve unit whose engine failed while serving reports reason kEngineFailed, and the worker
+// process then exits with kEngineFailedExit (EX_SOFTWARE) so its pod restarts on a fresh one.
+inline constexpr const char* kEngineFailed = "EngineFailed";
+inline constexpr int kEngineFailedExit = 70;
+
 struct worker_process_options {
   std::string machine_host = "127.0.0.1";
   uint16_t machine_port = 0;

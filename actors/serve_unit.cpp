@@ -95,7 +95,7 @@ status run_serve_unit(const serve_args& a, const serve_unit_env& env,
   service->shutdown();  // answers in progress end now (503), so stop() need not wait for them
   server->stop();
   if (!engine.ok())
-    return status(engine.code(), "the engine failed: " + engine.message(), engine.where());
+    return status(engine.code(), "the engine failed: " + engine.to_string(), "engine");
   return {};
 }
 

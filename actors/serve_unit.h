@@ -41,7 +41,8 @@ struct serve_unit_env {
 int64_t size_kv_cache(const engine::chat_service& service, double share);
 
 // Returns once cancel is set (ok) or on an error: loading, or the engine failing while serving
-// (chat_service::health; the pod then restarts on a fresh process, as a liveness probe would).
+// (chat_service::health; where "engine": the worker then exits, so the pod restarts on a fresh
+// process and device context, as a failed liveness probe would restart its container).
 status run_serve_unit(const serve_args& a, const serve_unit_env& env,
                       const std::atomic<bool>& cancel,
                       const std::function<void(const std::string& ready_text)>& on_ready);

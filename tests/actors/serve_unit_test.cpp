@@ -18,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "actors/gpu_worker.h"
 #include "actors/http_server.h"
 #include "actors/inference_routes.h"
 #include "engine/chat_service.h"
@@ -199,8 +200,38 @@ TEST(serve_unit, a_failed_engine_turns_health_503_and_ends_the_unit) {
   });
   if (client.joinable()) client.join();
   ASSERT_FALSE(st.ok());
-  EXPECT_NE(st.to_string().find("the engine failed: an illegal memory access"), std::string::npos)
+  EXPECT_EQ(st.where(), "engine");
+  EXPECT_NE(st.to_string().find("the engine failed: cuda: an illegal memory access"),
+            std::string::npos)
       << st.to_string();
+
+  // as a worker runs it: reason EngineFailed (the worker process then exits for a fresh one)
+  uint16_t port = 0;
+  {
+    namespace net = boost::asio;
+    net::io_context io;
+    net::ip::tcp::acceptor probe(io, {net::ip::make_address("127.0.0.1"), 0});
+    port = probe.local_endpoint().port();
+  }
+  msg::work_unit u;
+  u.uid = "uid-c";
+  u.pod = "default/serve-c";
+  u.root = pod_root_with_config("c2", "");
+  u.args = {"--task=serve", "--preset=tiny", "--model-dir=" + dir,
+            "--port=" + std::to_string(port)};
+  worker_engines engines;
+  engines.decoder = broken;
+  std::atomic<bool> cancel2{false};
+  std::thread client2;
+  const msg::work_done done = execute_work_unit(
+      u, cancel2,
+      [&](msg::work_progress p) {
+        if (p.ready && !client2.joinable()) client2 = std::thread([port] { post_chat(port); });
+      },
+      engines);
+  if (client2.joinable()) client2.join();
+  EXPECT_EQ(done.exit_code, 1);
+  EXPECT_EQ(done.reason, kEngineFailed) << done.message;
 }
 
 }  // namespace
