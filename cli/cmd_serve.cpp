@@ -6,7 +6,8 @@
 // inference pod pulls it) are merged into the base at load, each weighted by its
 // --adapter-strength (one per adapter, or none). Exit code 0 after a clean stop; 2 on bad flags,
 // an image that cannot be pulled or a model that does not load (the message names the file and
-// field); 1 when the port cannot be bound.
+// field); 1 when the port cannot be bound, or when the engine fails while serving (GET /health
+// says 503 first).
 // --device cuda answers on the GPU (engine/cuda_hf/gpu_sequence_decoder.h: bf16 base, or NF4
 // with --quantize nf4; the adapters applied at run time at their strengths as one LoRA,
 // engine/lora_combine.h; the KV cache allocated up front for --max-batch answers of the served
@@ -118,12 +119,20 @@ int run_serve(const serve_flags& f) {
   std::printf("kaito serve: %s on http://%s:%u (POST /v1/chat/completions, /chat; GET /health)\n",
               name.c_str(), f.host.c_str(), static_cast<unsigned>((*srv)->port()));
   std::fflush(stdout);
-  int sig = 0;
-  sigwait(&sigs, &sig);
-  std::fprintf(stderr, "kaito serve: stopping (signal %d)\n", sig);
+  // Until SIGINT/SIGTERM, or until the engine fails (a CUDA error sticks to the process: exit 1 so
+  // whatever runs this restarts it, as a pod's worker does).
+  const timespec tick{0, 200 * 1000 * 1000};
+  int sig = -1;
+  status engine;
+  while (sig < 0 && (engine = (*svc)->health()).ok()) sig = sigtimedwait(&sigs, nullptr, &tick);
+  if (engine.ok())
+    std::fprintf(stderr, "kaito serve: stopping (signal %d)\n", sig);
+  else
+    std::fprintf(stderr, "kaito serve: the engine failed, stopping: %s\n",
+                 engine.to_string().c_str());
   (*svc)->shutdown();  // answers in progress end with 503 instead of holding the stop
   (*srv)->stop();
-  return 0;
+  return engine.ok() ? 0 : 1;
 }
 
 }  // namespace
