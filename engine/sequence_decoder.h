@@ -9,11 +9,12 @@
 // prefill appends n tokens to slot s at positions length..length+n-1 (n <= max_prefill() when
 // that is > 0), rotated with the rope factors of a forward over rope_len tokens (a prompt
 // prefilled in chunks passes its whole length to each chunk); logits gets the last one's V
-// logits (null: no head, for a chunk before the last). decode feeds ids[b] to slots[b] (distinct, non-empty) at their own positions; logits
-// gets (B, V). needs_reprefill says when a slot growing to seq_len must be reset and prefilled
-// again (longrope crossing original_max_position_embeddings). A slot holds at most max_len()
-// tokens. After a failed call the slots it named must be reset.
-// Thread-safety: one thread at a time (batch_generator's decode thread).
+// logits (null: no head, for a chunk before the last). decode feeds ids[b] to slots[b] (distinct,
+// non-empty) at their own positions; logits gets (B, V). needs_reprefill says when a slot growing
+// to seq_len must be reset and prefilled again (longrope crossing
+// original_max_position_embeddings). A slot holds at most max_len() tokens. After a failed call the
+// slots it named must be reset. Thread-safety: one thread at a time (batch_generator's decode
+// thread).
 #pragma once
 
 #include <cstdint>

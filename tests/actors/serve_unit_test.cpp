@@ -24,6 +24,7 @@
 #include "engine/chat_service.h"
 #include "engine/model_weights.h"
 #include "engine/sequence_decoder.h"
+#include "tests/engine/failing_decoder.h"
 #include "tests/engine/tiny_chat_model.h"
 
 namespace kaito::actors {
@@ -122,30 +123,6 @@ TEST(serve_unit, serves_on_the_decoder_the_worker_builds) {
   EXPECT_NE(ready.find("max-num-seqs 2"), std::string::npos) << ready;
 }
 
-// The CPU engine's decoder whose every decode step fails as a broken device's would.
-class broken_decoder final : public engine::sequence_decoder {
- public:
-  broken_decoder(const engine::model& m, int64_t slots) : d_(engine::make_cpu_decoder(m, slots)) {}
-  int64_t slots() const override { return d_->slots(); }
-  int64_t max_len() const override { return d_->max_len(); }
-  int64_t max_prefill() const override { return 0; }
-  int64_t kv_bytes_per_token() const override { return d_->kv_bytes_per_token(); }
-  bool kv_preallocated() const override { return true; }
-  void reset(int64_t s) override { d_->reset(s); }
-  status prefill(int64_t s, const int32_t* ids, int64_t n, int64_t rope_len,
-                 std::vector<float>* logits) override {
-    return d_->prefill(s, ids, n, rope_len, logits);
-  }
-  bool needs_reprefill(int64_t, int64_t) const override { return false; }
-  status decode(const std::vector<int64_t>&, const std::vector<int32_t>&,
-                std::vector<float>*) override {
-    return status(status_code::internal, "an illegal memory access was encountered", "cuda");
-  }
-
- private:
-  std::unique_ptr<engine::sequence_decoder> d_;
-};
-
 struct captured_reply final : http_reply {
   bool start_stream(int s, const std::string& type) override {
     status = s;
@@ -166,7 +143,9 @@ TEST(serve_unit, a_failed_engine_turns_health_503_and_ends_the_unit) {
   auto broken =
       [keep](const engine::chat_service_config& c,
              const engine::model_config&) -> result<std::unique_ptr<engine::sequence_decoder>> {
-    return std::unique_ptr<engine::sequence_decoder>(new broken_decoder(*keep, c.max_batch));
+    return std::unique_ptr<engine::sequence_decoder>(new testing::failing_decoder(
+        *keep, c.max_batch, 1,
+        status(status_code::internal, "an illegal memory access was encountered", "cuda")));
   };
   // the routes: healthy until a step fails, then 503 naming the failure
   engine::chat_service_config cfg;

@@ -250,8 +250,9 @@ int main() {
   }
 
   // 5. longrope (Phi-3-128k's: other factors past original_max_position_embeddings, here 8):
-  // a short and a long sequence decoded in one call, each bit for bit its alone run; a sequence reaching the threshold must be prefilled again, and then decodes with the
-  // long factors as one prefilled long from the start does.
+  // a short and a long sequence decoded in one call, each bit for bit its alone run; a sequence
+  // reaching the threshold must be prefilled again, and then decodes with the long factors as one
+  // prefilled long from the start does.
   {
     gpu_model_shape sl = s;
     sl.rope.kind = rope_kind::longrope;

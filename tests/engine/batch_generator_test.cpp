@@ -16,6 +16,7 @@
 
 #include "engine/kv_decode.h"
 #include "engine/sequence_decoder.h"
+#include "tests/engine/failing_decoder.h"
 #include "tests/engine/random_model.h"
 
 namespace kaito::engine {
@@ -249,42 +250,11 @@ TEST(batch_generator, shutdown_ends_generations_in_flight) {
   g.reset();
 }
 
-// The CPU engine's decoder, whose decode steps fail with `error` from the `fail_at`th on (a
-// device that broke).
-class failing_decoder final : public sequence_decoder {
- public:
-  failing_decoder(const model& m, int64_t slots, int fail_at, status error)
-      : d_(make_cpu_decoder(m, slots)), fail_at_(fail_at), error_(std::move(error)) {}
-  int64_t slots() const override { return d_->slots(); }
-  int64_t max_len() const override { return d_->max_len(); }
-  int64_t max_prefill() const override { return d_->max_prefill(); }
-  int64_t kv_bytes_per_token() const override { return d_->kv_bytes_per_token(); }
-  bool kv_preallocated() const override { return false; }
-  void reset(int64_t s) override { d_->reset(s); }
-  status prefill(int64_t s, const int32_t* ids, int64_t n, int64_t rope_len,
-                 std::vector<float>* logits) override {
-    return d_->prefill(s, ids, n, rope_len, logits);
-  }
-  bool needs_reprefill(int64_t s, int64_t len) const override {
-    return d_->needs_reprefill(s, len);
-  }
-  status decode(const std::vector<int64_t>& slots, const std::vector<int32_t>& ids,
-                std::vector<float>* logits) override {
-    if (++calls_ >= fail_at_) return error_;
-    return d_->decode(slots, ids, logits);
-  }
-
- private:
-  std::unique_ptr<sequence_decoder> d_;
-  int calls_ = 0, fail_at_;
-  status error_;
-};
-
 TEST(batch_generator, a_failing_engine_ends_its_answers_and_reports_the_failure) {
   auto m = random_model(kLlama, "failing");
   ASSERT_TRUE(m);
   const status broken(status_code::internal, "an illegal memory access was encountered", "cuda");
-  batch_generator g(m->config, std::make_unique<failing_decoder>(*m, 2, 3, broken),
+  batch_generator g(m->config, std::make_unique<kaito::testing::failing_decoder>(*m, 2, 3, broken),
                     {.max_batch = 2});
   EXPECT_TRUE(g.failure().ok());
   generate_options o;
