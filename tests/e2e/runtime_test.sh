@@ -41,11 +41,15 @@ wait_for() {
   done
   echo "ok: $what"
 }
+# up.log collects every run: wait for this run's own "local machine started" line.
 start_up() {
+  local before
+  before=$(grep -c "local machine started" "$E2E_WORK/up.log" 2>/dev/null || true)
+  before=${before:-0}
   "$KAITO" up --port 0 --home "$KAITO_HOME" --crds "$E2E_SRC/deploy/crds" \
     --actor-port "$ACTOR_PORT" --node-timeout 3 --machine-name local --slots 1 >> "$E2E_WORK/up.log" 2>&1 &
   E2E_PID=$!
-  wait_for 30 "kaito up started its local machine" grep -q "local machine started" "$E2E_WORK/up.log"
+  wait_for 30 "kaito up started its local machine" bash -c "(( \$(grep -c 'local machine started' '$E2E_WORK/up.log') > $before ))"
 }
 node_status() { K get node "$1" --no-headers | awk '{print $2}'; }
 node_is() { [[ "$(node_status "$1")" == "$2" ]]; }
