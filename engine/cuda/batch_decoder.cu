@@ -69,8 +69,7 @@ result<std::unique_ptr<gpu_batch_decoder>> gpu_batch_decoder::create(cuda_contex
   s->long_rope.assign(B, 0);
   s->host_rows.assign(3 * B, 0);
   gpu_generator::impl& p = *s->p;
-  // decode steps: a position, key count and slot per row (set by decode), the model's tables
-  // (as gpu_generator::create set them)
+  // decode steps: a position, key count and slot per row (set by decode)
   p.dec_rows = {s->rows.as<int32_t>(), 1, s->rows.as<int32_t>() + 2 * B, int64_t(B)};
   p.dec_tk = s->rows.as<int32_t>() + B;
   // the state buffer stays {0, 1, 0}: head_logits' greedy pick goes to gen[:, 0], unused here

@@ -151,11 +151,9 @@ result<std::unique_ptr<gpu_generator>> gpu_generator::create(cuda_context& cx, c
   if (opt.prefill_rows < 0) return invalid_argument("must not be negative", "prefill_rows");
   auto p = std::make_unique<impl>(cx, m, opt);
   KAITO_TRY(p->alloc());
-  // decode steps: every row at state[0] in its own slot, key count state[1], the model's tables
+  // decode steps: every row at state[0] in its own slot, key count state[1]
   p->dec_rows = {p->state.as<int32_t>(), 0, nullptr, 0};
   p->dec_tk = p->state.as<int32_t>() + 1;
-  p->dec_cos = m.rope_cos.as<float>();
-  p->dec_sin = m.rope_sin.as<float>();
   if (opt.gemv_measure && opt.gemv_max_batch > 0) {
     // at the batch decode steps will use the GEMV with (at most 16 rows a call)
     const int64_t b = std::min({opt.max_batch, opt.gemv_max_batch, int64_t{16}});

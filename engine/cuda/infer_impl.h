@@ -57,13 +57,11 @@ struct gpu_generator::impl {
   bool capturing = false;           // no profile events inside a graph capture
   // decode: the down projection's LoRA term deferred into the next residual_norm (fused_decode)
   const gpu_lora_linear* pending_down = nullptr;
-  // Where a decode step's rows go (infer_ops.h decode_rows), their key counts and rope tables:
+  // Where a decode step's rows go (infer_ops.h decode_rows) and their key counts:
   // gpu_generator's {state[0] for all rows, slot b} and state + 1; gpu_batch_decoder's position,
-  // slot and key count per row. Both read the model's tables (set in gpu_generator::create).
+  // slot and key count per row. Both rotate with the model's decode tables (rope_cos/sin).
   decode_rows dec_rows;
   const int32_t* dec_tk = nullptr;
-  const float* dec_cos = nullptr;
-  const float* dec_sin = nullptr;
 
   impl(cuda_context& c, const gpu_model& mm, const infer_options& o) : cx(c), m(mm), opt(o) {}
   ~impl();

@@ -204,14 +204,16 @@ void gpu_generator::impl::layer_decode(int64_t l, int64_t B) {
     // qkv's LoRA term in the split + rope kernel (bit for bit lora_decode, then the two below)
     base(ly, lora_qkv, qkv.as<bf16>(), h.as<bf16>(), B, true);
     mark("lora + qkv split + rope + cache append");
-    decode_qkv_lora_cuda(cx, q.as<bf16>(), kcache, vcache, qkv.as<bf16>(), dec_cos, dec_sin,
-                         dec_rows, B, s.NH, s.NKV, s.HS, s.rotary_dim(), opt.max_seq, h.as<bf16>(),
-                         lqkv.A.as<bf16>(), lqkv.B.as<bf16>(), lqkv.in, lqkv.r, s.lora_scale());
+    decode_qkv_lora_cuda(cx, q.as<bf16>(), kcache, vcache, qkv.as<bf16>(), m.rope_cos.as<float>(),
+                         m.rope_sin.as<float>(), dec_rows, B, s.NH, s.NKV, s.HS, s.rotary_dim(),
+                         opt.max_seq, h.as<bf16>(), lqkv.A.as<bf16>(), lqkv.B.as<bf16>(), lqkv.in,
+                         lqkv.r, s.lora_scale());
   } else {
     linear(ly, lora_qkv, qkv.as<bf16>(), h.as<bf16>(), B, true);
     mark("qkv split + rope + cache append");
-    decode_qkv_cuda(cx, q.as<bf16>(), kcache, vcache, qkv.as<bf16>(), dec_cos, dec_sin, dec_rows, B,
-                    s.NH, s.NKV, s.HS, s.rotary_dim(), opt.max_seq);
+    decode_qkv_cuda(cx, q.as<bf16>(), kcache, vcache, qkv.as<bf16>(), m.rope_cos.as<float>(),
+                    m.rope_sin.as<float>(), dec_rows, B, s.NH, s.NKV, s.HS, s.rotary_dim(),
+                    opt.max_seq);
   }
   mark("attention decode");
   uint32_t* counters = opt.fused_decode ? merge_counters.as<uint32_t>() : nullptr;

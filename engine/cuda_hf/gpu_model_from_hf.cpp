@@ -72,14 +72,13 @@ std::vector<size_t> target_modules(const engine::lora_adapter& a, int64_t l, int
 result<gpu_hf_model> gpu_model_from_hf(cuda_context& cx, const std::string& model_dir,
                                        const gpu_hf_options& opts) {
   KAITO_ASSIGN_OR_RETURN(engine::model_reader r, engine::model_reader::open(model_dir));
-  engine::lora_adapter adapter;
-  if (opts.adapter != nullptr) {
-    adapter = *opts.adapter;
-  } else if (!opts.adapter_dir.empty()) {
-    KAITO_ASSIGN_OR_RETURN(adapter, engine::load_peft_adapter(opts.adapter_dir, r.config()));
-  } else {
-    KAITO_ASSIGN_OR_RETURN(adapter, engine::lora_create(r.config(), opts.lora, opts.seed));
+  engine::lora_adapter own;  // loaded or fresh; an in-memory one is read where it is
+  if (opts.adapter == nullptr && !opts.adapter_dir.empty()) {
+    KAITO_ASSIGN_OR_RETURN(own, engine::load_peft_adapter(opts.adapter_dir, r.config()));
+  } else if (opts.adapter == nullptr) {
+    KAITO_ASSIGN_OR_RETURN(own, engine::lora_create(r.config(), opts.lora, opts.seed));
   }
+  const engine::lora_adapter& adapter = opts.adapter != nullptr ? *opts.adapter : own;
   auto shape = gpu_shape_from_hf(r.config(), adapter.config, opts.quantized_base);
   if (!shape.ok())
     return shape.error().with_context(
