@@ -52,6 +52,23 @@ void attention_forward_cached_cpu(float* out, float* lse, const float* q, const 
                                   int64_t Tcap, int64_t NH, int64_t NKV, int64_t HS, float scale,
                                   int64_t window);
 
+// A KV cache's layout, for the decode kernels (attention_decode_rows_cuda,
+// attention_forward_paged_cuda) and the decoder's cache writers (engine/cuda/infer_ops.h):
+//   table null: `slots` contiguous sequences (slots, Tcap, NKV, HS); position t of slot s is row
+//     s * Tcap + t;
+//   paged (vLLM's PagedAttention layout): the cache is a pool of `blocks` blocks of block_size
+//     positions, (blocks * block_size, NKV, HS), and position t of slot s is row
+//     table[s * table_ld + t / block_size] * block_size + t % block_size; table (slots, table_ld)
+//     int32 on the device, read by the kernels (so a CUDA graph replays any assignment), each id
+//     clamped into [0, blocks). A slot then holds Tcap = table_ld * block_size positions at most,
+//     and its blocks need not be adjacent or in order.
+struct kv_pages {
+  const int32_t* table = nullptr;
+  int64_t block_size = 0;
+  int64_t table_ld = 0;  // block ids per slot
+  int64_t blocks = 0;    // in the pool
+};
+
 // The head sizes the SIMT CUDA attention (attention_{forward,backward,forward_cached}_cuda,
 // attention_decode_cuda) is compiled for: every head size of a supported checkpoint (Phi-3 96,
 // Llama/Mistral/Qwen2 64 or 128) and 16, the golden test fixtures' (../shared/fixtures).
@@ -111,11 +128,21 @@ void attention_decode_cuda(cuda_context& cx, bf16* out, const bf16* q, const bf1
 // [0, slots)). d_Tk and d_slot hold B values each, read by the kernels, so one CUDA graph replays
 // any positions and slot assignment. CPU twin: attention_forward_cached_cpu on each row's slot
 // with Tq = 1, Tk = d_Tk[b]. slots in [1, 65535].
+// pages: the cache's layout (kv_pages above; default contiguous). Paged, Tcap must be
+// pages.table_ld * pages.block_size and d_slot[b] names a row of the block table.
 void attention_decode_rows_cuda(cuda_context& cx, bf16* out, const bf16* q, const bf16* k_cache,
                                 const bf16* v_cache, const int32_t* d_Tk, const int32_t* d_slot,
                                 int64_t B, int64_t slots, int64_t Tk_max, int64_t Tcap, int64_t NH,
                                 int64_t NKV, int64_t HS, float scale, int64_t window,
-                                uint32_t* merge_counters = nullptr);
+                                uint32_t* merge_counters = nullptr, const kv_pages& pages = {});
+// attention_forward_cached_cuda for one sequence (B = 1) of a paged cache: its Tq queries attend
+// to keys 0..Tk-1 of slot `slot` (a host value in [0, slots)) of `pages` (table non-null),
+// Tk <= table_ld * block_size. A prefill chunk after the first, in a paged cache. CPU twin:
+// attention_forward_cached_cpu over the slot's rows gathered in order.
+void attention_forward_paged_cuda(cuda_context& cx, bf16* out, float* lse, const bf16* q,
+                                  const bf16* k_cache, const bf16* v_cache, const kv_pages& pages,
+                                  int64_t slot, int64_t slots, int64_t Tq, int64_t Tk, int64_t NH,
+                                  int64_t NKV, int64_t HS, float scale, int64_t window);
 #endif
 
 }  // namespace kaito

@@ -16,6 +16,7 @@
 #include "engine/cuda/infer_impl.h"
 #include "engine/cuda/infer_ops.h"
 #include "engine/cuda/rope_tables.h"
+#include "kernels/cuda/cuda_common.cuh"
 #include "kernels/embedding.h"
 
 namespace kaito::gpu {
@@ -28,6 +29,15 @@ struct gpu_batch_decoder::state {
   std::vector<int8_t> long_rope;  // per slot: rotated with longrope's long factors
   std::vector<int32_t> host_rows;
   std::vector<bf16> host_logits;
+  // The paged cache (kernels/attention.h kv_pages): the pool's free block ids (a stack), each
+  // slot's blocks in position order (its row of the block table), and the table on the device.
+  int64_t block_size = 0, table_ld = 0, blocks = 0;
+  std::vector<int32_t> free;
+  std::vector<std::vector<int32_t>> owned;
+  device_buffer table;  // int32 (max_batch, table_ld)
+  // Block ids on their way to the table: each upload's own host copy, kept until the stream is
+  // next synchronized (an enqueued copy reads its source when it runs).
+  std::vector<std::vector<int32_t>> uploads;
   // Decode steps as CUDA graphs (infer_options::cuda_graph), one per batch size: the first step
   // at a size runs as plain launches (lazy module loading and cuBLASLt's choices happen outside
   // a capture), the second captures, later ones replay. The rows, ids and tables are read from
@@ -54,6 +64,7 @@ result<std::unique_ptr<gpu_batch_decoder>> gpu_batch_decoder::create(cuda_contex
                                                                      const gpu_model& m,
                                                                      infer_options opt) {
   if (opt.prefill_rows == 0) opt.prefill_rows = opt.max_seq;
+  if (opt.kv_block_size == 0) opt.kv_block_size = kDefaultBlockSize;
   if (opt.prefill_rows < 1 || opt.prefill_rows > 65535)
     return invalid_argument("must be in [1, 65535]", "prefill_rows");
   const bool graphs = opt.cuda_graph;
@@ -65,16 +76,29 @@ result<std::unique_ptr<gpu_batch_decoder>> gpu_batch_decoder::create(cuda_contex
   s->gen = std::move(g);
   const size_t B = size_t(opt.max_batch);
   KAITO_ASSIGN_OR_RETURN(s->rows, device_buffer::alloc(3 * B * sizeof(int32_t), "decoder.rows"));
+  const infer_options& o = s->p->opt;  // (kv_blocks settled by create)
+  s->block_size = o.kv_block_size;
+  s->table_ld = ceil_div<int64_t>(o.max_seq, o.kv_block_size);
+  s->blocks = o.kv_blocks;
+  for (int64_t i = s->blocks - 1; i >= 0; --i) s->free.push_back(int32_t(i));  // 0 taken first
+  s->owned.assign(B, {});
+  KAITO_ASSIGN_OR_RETURN(
+      s->table, device_buffer::alloc(B * size_t(s->table_ld) * sizeof(int32_t), "decoder.table"));
   s->len.assign(B, 0);
   s->long_rope.assign(B, 0);
   s->host_rows.assign(3 * B, 0);
   gpu_generator::impl& p = *s->p;
   // decode steps: a position, key count and slot per row (set by decode)
-  p.dec_rows = {s->rows.as<int32_t>(), 1, s->rows.as<int32_t>() + 2 * B, int64_t(B)};
+  p.dec_rows = {s->rows.as<int32_t>(),
+                1,
+                s->rows.as<int32_t>() + 2 * B,
+                int64_t(B),
+                {s->table.as<int32_t>(), s->block_size, s->table_ld, s->blocks}};
   p.dec_tk = s->rows.as<int32_t>() + B;
   // the state buffer stays {0, 1, 0}: head_logits' greedy pick goes to gen[:, 0], unused here
   set_decode_state_cuda(cx, p.state.as<int32_t>(), 0, 0);
   GPU_TRY_CUDA(cudaMemsetAsync(p.merge_counters.get(), 0, p.merge_counters.bytes(), cx.stream()));
+  GPU_TRY_CUDA(cudaMemsetAsync(s->table.get(), 0, s->table.bytes(), cx.stream()));
   KAITO_TRY(cx.take_error());
   return std::unique_ptr<gpu_batch_decoder>(new gpu_batch_decoder(std::move(s)));
 }
@@ -98,10 +122,55 @@ int64_t gpu_batch_decoder::length(int64_t slot) const {
   return slot >= 0 && slot < slots() ? s_->len[size_t(slot)] : 0;
 }
 void gpu_batch_decoder::reset(int64_t slot) {
-  if (slot >= 0 && slot < slots()) s_->len[size_t(slot)] = 0;
+  if (slot < 0 || slot >= slots()) return;
+  s_->len[size_t(slot)] = 0;
+  std::vector<int32_t>& mine = s_->owned[size_t(slot)];
+  s_->free.insert(s_->free.end(), mine.rbegin(), mine.rend());  // its first block taken next
+  mine.clear();
 }
 size_t gpu_batch_decoder::bytes() const {
-  return s_->gen->bytes() + s_->rows.bytes();
+  return s_->gen->bytes() + s_->rows.bytes() + s_->table.bytes();
+}
+int64_t gpu_batch_decoder::kv_block_size() const {
+  return s_->block_size;
+}
+int64_t gpu_batch_decoder::kv_blocks() const {
+  return s_->blocks;
+}
+int64_t gpu_batch_decoder::free_blocks() const {
+  return int64_t(s_->free.size());
+}
+int64_t gpu_batch_decoder::blocks_needed(int64_t slot, int64_t len) const {
+  if (slot < 0 || slot >= slots()) return 0;
+  const int64_t want = ceil_div<int64_t>(std::min(len, max_seq()), s_->block_size);
+  return std::max<int64_t>(0, want - int64_t(s_->owned[size_t(slot)].size()));
+}
+
+status gpu_batch_decoder::take_blocks(int64_t slot, int64_t len) {
+  state& st = *s_;
+  const int64_t need = blocks_needed(slot, len);
+  if (need == 0) return {};
+  if (need > int64_t(st.free.size()))
+    return status(status_code::resource_exhausted,
+                  "the KV cache pool is full: slot " + std::to_string(slot) + " needs " +
+                      std::to_string(need) + " more blocks of " + std::to_string(st.block_size) +
+                      " positions, " + std::to_string(st.free.size()) + " of " +
+                      std::to_string(st.blocks) + " are free",
+                  "slot");
+  std::vector<int32_t>& mine = st.owned[size_t(slot)];
+  const size_t first = mine.size();
+  std::vector<int32_t> ids;
+  for (int64_t i = 0; i < need; ++i) {
+    ids.push_back(st.free.back());
+    st.free.pop_back();
+  }
+  mine.insert(mine.end(), ids.begin(), ids.end());
+  st.uploads.push_back(std::move(ids));
+  const std::vector<int32_t>& src = st.uploads.back();
+  GPU_TRY_CUDA(cudaMemcpyAsync(st.table.as<int32_t>() + slot * st.table_ld + int64_t(first),
+                               src.data(), src.size() * sizeof(int32_t), cudaMemcpyHostToDevice,
+                               st.p->cx.stream()));
+  return {};
 }
 
 bool gpu_batch_decoder::needs_reprefill(int64_t slot, int64_t seq_len) const {
@@ -157,7 +226,8 @@ status gpu_batch_decoder::prefill(int64_t slot, const int32_t* ids, int64_t n, i
           "token id " + std::to_string(ids[i]) + " outside [0, " + std::to_string(sh.V) + ")",
           "ids[" + std::to_string(i) + "]");
   KAITO_TRY(p.cx.take_error());
-  s_->len[size_t(slot)] = 0;  // unknown until this call succeeds
+  KAITO_TRY(take_blocks(slot, start + n));  // (none taken when the pool cannot hold them all)
+  s_->len[size_t(slot)] = 0;                // unknown until this call succeeds
   const programmatic_scope pdl(p.cx, false);
   GPU_TRY_CUDA(cudaMemcpyAsync(p.prompt.get(), ids, size_t(n) * sizeof(int32_t),
                                cudaMemcpyHostToDevice, p.cx.stream()));
@@ -172,8 +242,10 @@ status gpu_batch_decoder::prefill(int64_t slot, const int32_t* ids, int64_t n, i
   p.residual(n * sh.C);  // the last layer's MLP output
   if (logits != nullptr) p.head(p.x.as<bf16>() + (n - 1) * sh.C, 1);
   KAITO_TRY(p.cx.take_error());
-  if (logits != nullptr)
+  if (logits != nullptr) {
     KAITO_TRY(read_logits(p.cx, p.logits.as<bf16>(), 1, sh.V, s_->host_logits, logits));
+    s_->uploads.clear();  // (the stream has run them)
+  }
   s_->len[size_t(slot)] = start + n;
   s_->long_rope[size_t(slot)] = lr ? 1 : 0;
   return {};
@@ -209,6 +281,19 @@ status gpu_batch_decoder::decode(const std::vector<int64_t>& slot_list,
           "ids[" + std::to_string(b) + "]");
   }
   KAITO_TRY(p.cx.take_error());
+  // a block for each row whose position starts one, all or none
+  int64_t need = 0;
+  for (int64_t sl : slot_list) need += blocks_needed(sl, s_->len[size_t(sl)] + 1);
+  if (need > free_blocks()) {
+    for (int64_t b = 0; b < B; ++b)  // name the first row that cannot grow
+      if (blocks_needed(slot_list[size_t(b)], s_->len[size_t(slot_list[size_t(b)])] + 1) > 0)
+        return status(status_code::resource_exhausted,
+                      "the KV cache pool is full: " + std::to_string(need) + " rows need a new " +
+                          "block, " + std::to_string(free_blocks()) + " of " +
+                          std::to_string(kv_blocks()) + " are free",
+                      slot_name(b));
+  }
+  for (int64_t sl : slot_list) KAITO_TRY(take_blocks(sl, s_->len[size_t(sl)] + 1));
   // One step for every row. The model's decode tables (rope_cos/sin) hold the short factors'
   // rows below original_max_position_embeddings and the long ones' from there on
   // (engine/cuda/rope_tables.h), and a slot decodes at a position of its own factors' range (a
@@ -260,7 +345,9 @@ status gpu_batch_decoder::step(int64_t B, const std::vector<int32_t>& ids,
   }
   KAITO_TRY(p.cx.take_error());
   // (the host vectors stay unchanged until read_logits synchronizes the stream)
-  return read_logits(p.cx, p.logits.as<bf16>(), B, p.m.shape.V, s_->host_logits, out);
+  KAITO_TRY(read_logits(p.cx, p.logits.as<bf16>(), B, p.m.shape.V, s_->host_logits, out));
+  s_->uploads.clear();
+  return {};
 }
 
 }  // namespace kaito::gpu

@@ -10,7 +10,13 @@
 //   d->prefill(slot, ids, n, rope_len, &logits);   // n tokens appended to the slot, last logits
 //   d->decode({s1, s2}, {t1, t2}, &logits);        // one token each, (2, V) logits
 //
-// Slots 0..max_batch-1 each hold one sequence (max_seq positions). prefill appends n <=
+// Slots 0..max_batch-1 each hold one sequence (at most max_seq positions) in a paged KV cache
+// (vLLM's PagedAttention layout, kernels/attention.h kv_pages): one pool of kv_blocks blocks of
+// kv_block_size positions (default 16) per layer, from which a slot draws a block whenever its
+// length enters a new one (prefill and decode draw them; reset returns them), so memory goes to
+// the sequences that are long, not max_seq to every slot. A call that needs more blocks than are
+// free fails with resource_exhausted naming the slot, before any change (batch_generator asks
+// blocks_needed/free_blocks first and preempts). prefill appends n <=
 // prefill_rows tokens at positions length(slot).. (length 0 after reset), rotated with the rope
 // tables of a forward over rope_len tokens (engine/cuda/rope_tables.h: a chunked prompt passes its
 // whole length to every chunk, so its keys equal one prefill's); the first chunk attends over its
@@ -28,8 +34,9 @@
 // (and rope table), captured at a size's second step; else plain launches. Programmatic dependent
 // launch and the fused decode kernels as gpu_generator's options say.
 // Errors: invalid_argument naming the argument (a slot out of range or listed twice, a full
-// slot, an id outside the vocabulary); launch failures as gpu_generator's. After a failed call a
-// slot's contents are unknown: reset it.
+// slot, an id outside the vocabulary); resource_exhausted when the pool has too few free blocks;
+// launch failures as gpu_generator's. After a failed call a slot's contents are unknown: reset
+// it.
 // Thread-safety: one host thread, one cuda_context.
 #pragma once
 
@@ -45,8 +52,12 @@ namespace kaito::gpu {
 
 class gpu_batch_decoder {
  public:
+  static constexpr int64_t kDefaultBlockSize = 16;  // positions per block (vLLM's default)
+
   // opt.max_batch = slots, opt.max_seq = positions per slot (<= the model's max_T),
-  // opt.prefill_rows = the longest prefill call (0: max_seq). gemv/gemm choices as gpu_generator.
+  // opt.prefill_rows = the longest prefill call (0: max_seq), opt.kv_block_size (0:
+  // kDefaultBlockSize) and opt.kv_blocks (0: max_batch * ceil(max_seq / block size), every slot
+  // full at once). gemv/gemm choices as gpu_generator.
   static result<std::unique_ptr<gpu_batch_decoder>> create(cuda_context& cx, const gpu_model& m,
                                                            infer_options opt);
   ~gpu_batch_decoder();
@@ -57,7 +68,14 @@ class gpu_batch_decoder {
   int64_t max_seq() const;
   int64_t prefill_rows() const;
   int64_t length(int64_t slot) const;
+  // Empties the slot and returns its blocks to the pool.
   void reset(int64_t slot);
+  // The pool: positions per block, blocks in all, free now; the blocks the slot must still draw
+  // to hold len tokens (len capped at max_seq).
+  int64_t kv_block_size() const;
+  int64_t kv_blocks() const;
+  int64_t free_blocks() const;
+  int64_t blocks_needed(int64_t slot, int64_t len) const;
   // n tokens (1 <= n <= prefill_rows, length + n <= max_seq) appended to the slot; logits gets
   // the last one's V logits (null: no head and no wait for the device, for a chunk before the
   // last). rope_len: the total length whose rope factors rotate them (0: length
@@ -78,6 +96,9 @@ class gpu_batch_decoder {
  private:
   struct state;
   explicit gpu_batch_decoder(std::unique_ptr<state> s);
+  // Draws the blocks the slot needs to hold len tokens and enqueues their table entries; none
+  // when the pool has too few (resource_exhausted naming the slot).
+  status take_blocks(int64_t slot, int64_t len);
   // One decode step over the B rows set in the state's host rows: ids in, (B, V) logits out.
   status step(int64_t B, const std::vector<int32_t>& ids, std::vector<float>* out);
   std::unique_ptr<state> s_;

@@ -31,7 +31,9 @@ status gpu_generator::impl::alloc() {
   rows = opt.prefill_rows > 0 ? std::max(opt.prefill_rows, opt.max_batch)
                               : opt.max_batch * opt.max_seq;
   const size_t R = size_t(rows), b2 = sizeof(bf16);
-  const size_t kv_bytes = size_t(opt.max_batch * opt.max_seq * s.kv_dim()) * b2;
+  const int64_t kv_rows =
+      opt.kv_block_size > 0 ? opt.kv_blocks * opt.kv_block_size : opt.max_batch * opt.max_seq;
+  const size_t kv_bytes = size_t(kv_rows * s.kv_dim()) * b2;
   for (int64_t l = 0; l < s.L; ++l) {
     const std::string at = "kv_cache[" + std::to_string(l) + "]";
     KAITO_ASSIGN_OR_RETURN(device_buffer kb, device_buffer::alloc(kv_bytes, at + ".k"));
@@ -60,7 +62,7 @@ status gpu_generator::impl::alloc() {
       {&last, size_t(opt.max_batch * s.C) * b2, "last_rows"},
       {&logits, size_t(opt.max_batch * s.V) * b2, "logits"},
       {&ids, size_t(opt.max_batch) * sizeof(int32_t), "next_ids"},
-      {&gen, size_t(opt.max_batch * opt.max_seq) * sizeof(int32_t), "generated"},
+      {&gen, size_t(opt.max_batch * gen_ld()) * sizeof(int32_t), "generated"},
       {&prompt, R * sizeof(int32_t), "prompt_ids"},
       {&state, 3 * sizeof(int32_t), "decode_state"},
       {&merge_counters, size_t(opt.max_batch * s.NH) * sizeof(uint32_t), "merge_counters"},
@@ -149,7 +151,18 @@ result<std::unique_ptr<gpu_generator>> gpu_generator::create(cuda_context& cx, c
                             "max_seq");
   if (m.shape.V > INT32_MAX) return invalid_argument("vocabulary too large", "V");
   if (opt.prefill_rows < 0) return invalid_argument("must not be negative", "prefill_rows");
-  auto p = std::make_unique<impl>(cx, m, opt);
+  infer_options o = opt;
+  if (o.kv_block_size < 0 || o.kv_block_size > 65536)
+    return invalid_argument("must be in [0, 65536]", "kv_block_size");
+  if (o.kv_block_size > 0) {
+    const int64_t per_seq = ceil_div<int64_t>(o.max_seq, o.kv_block_size);
+    if (o.kv_blocks == 0) o.kv_blocks = o.max_batch * per_seq;
+    if (o.kv_blocks < 1 || o.kv_blocks > INT32_MAX / o.kv_block_size)
+      return invalid_argument("must be in [1, " + std::to_string(INT32_MAX / o.kv_block_size) +
+                                  "] blocks of " + std::to_string(o.kv_block_size),
+                              "kv_blocks");
+  }
+  auto p = std::make_unique<impl>(cx, m, o);
   KAITO_TRY(p->alloc());
   // decode steps: every row at state[0] in its own slot, key count state[1]
   p->dec_rows = {p->state.as<int32_t>(), 0, nullptr, 0};
@@ -201,6 +214,11 @@ status gpu_generator::prefill(const int32_t* ids, int64_t B, int64_t T) {
       return invalid_argument(
           "token id " + std::to_string(ids[i]) + " outside [0, " + std::to_string(sh.V) + ")",
           "ids[" + std::to_string(i) + "]");
+  if (s.opt.kv_block_size > 0)
+    return invalid_argument(
+        "a paged KV cache is gpu_batch_decoder's; this generator needs "
+        "kv_block_size 0",
+        "kv_block_size");
   B_ = len_ = ngen_ = 0;
   KAITO_TRY(s.cx.take_error());  // an earlier failure must not be blamed on this call
   // attention_decode_cuda's merge counters start from zero (a failed step may have left some)

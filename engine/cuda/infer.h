@@ -36,7 +36,8 @@
 //   own kernels (all but the cuBLASLt lm_head) overlap their start with the end of the kernel ahead
 //   (pdl.cuh).
 // Positions: rope tables of the model (rows 0..max_T-1), so max_seq <= model.max_T.
-// Memory: create() allocates everything (cache L x 2 x (max_batch, max_seq, NKV, HS) bf16 and the
+// Memory: create() allocates everything (cache L x 2 x (max_batch, max_seq, NKV, HS) bf16, or the
+//   paged pool's kv_blocks x kv_block_size rows, and the
 //   activations for max_batch * max_seq prompt rows) once; cx's arena needs the largest linear's
 //   bf16 copy (OC*C*2 bytes, 96 MiB for Phi-3's gate_up) plus attention split scratch.
 // Errors: bad arguments return invalid_argument; launch failures are recorded in cx and returned
@@ -91,6 +92,12 @@ struct infer_options {
   // Prompt rows the activation buffers hold (0: max_batch * max_seq, every prompt at once).
   // gpu_batch_decoder prefills one chunk of one sequence at a time and needs only its chunk.
   int64_t prefill_rows = 0;
+  // gpu_batch_decoder's paged KV cache (kernels/attention.h kv_pages): a pool of kv_blocks
+  // blocks of kv_block_size positions per layer that sequences draw from as they grow (0 blocks:
+  // max_batch * ceil(max_seq / kv_block_size), the contiguous layout's memory). kv_block_size 0:
+  // the contiguous (max_batch, max_seq) cache, which gpu_generator needs.
+  int64_t kv_block_size = 0;
+  int64_t kv_blocks = 0;
 };
 
 class gpu_generator {

@@ -60,6 +60,8 @@ struct gpu_generator::impl {
   // Where a decode step's rows go (infer_ops.h decode_rows) and their key counts:
   // gpu_generator's {state[0] for all rows, slot b} and state + 1; gpu_batch_decoder's position,
   // slot and key count per row. Both rotate with the model's decode tables (rope_cos/sin).
+  // gpu_batch_decoder's paged cache (dec_rows.pages) also places its prefill chunks
+  // (layer_prefill_slot: kv_cache_write_cuda, attention_forward_paged_cuda).
   decode_rows dec_rows;
   const int32_t* dec_tk = nullptr;
 
@@ -72,6 +74,15 @@ struct gpu_generator::impl {
     if (!capturing) profile_mark(prof, name);
   }
   float scale() const { return 1.0f / std::sqrt(float(m.shape.HS)); }
+  // gen's row length: a token per position for gpu_generator; gpu_batch_decoder (paged) keeps
+  // no tokens on the device, so its pick has one column.
+  int64_t gen_ld() const { return opt.kv_block_size > 0 ? 1 : opt.max_seq; }
+  // The decode kernels' Tcap: positions one sequence's cache rows span (the block table's width
+  // when paged, kernels/attention.h kv_pages).
+  int64_t tcap() const {
+    return dec_rows.pages.table != nullptr ? dec_rows.pages.table_ld * dec_rows.pages.block_size
+                                           : opt.max_seq;
+  }
 
   // --- infer.cu ---
   // The KV cache and every activation buffer, named for the error that says which failed.
@@ -117,8 +128,9 @@ struct gpu_generator::impl {
   void layer_prefill(int64_t l, int64_t B, int64_t T);
   // One token per sequence at the positions in dec_rows (x holds the B embeddings).
   void layer_decode(int64_t l, int64_t B);
-  // n tokens of one sequence appended to cache slot `slot` at positions start..start+n-1, rotated
-  // with tables cos/sin (x holds their embeddings): attention over the slot's start + n keys.
+  // n tokens of one sequence appended to cache slot `slot` of the paged cache (dec_rows.pages) at
+  // positions start..start+n-1, rotated with tables cos/sin (x holds their embeddings): attention
+  // over the slot's start + n keys.
   void layer_prefill_slot(int64_t l, int64_t slot, int64_t start, int64_t n, const float* cos,
                           const float* sin);
   // Final norm + lm_head over B rows of `rows_in` (B, C), greedy pick into ids and

@@ -3,7 +3,9 @@
 // Prefill (host positions): qkv_split_bf16 (engine/cuda/train_ops.h), rope_forward_cuda per
 // sequence, tensor-core attention (SIMT for other head sizes), k/v copied into the cache
 // (cudaMemcpy2DAsync); gpu_batch_decoder's prefill of one chunk into one cache slot
-// (layer_prefill_slot: a chunk after the first attends over the slot's cache). Decode (device
+// (layer_prefill_slot, paged: the chunk's rows are scattered into the slot's blocks,
+// kv_cache_write_cuda, and a chunk after the first attends over them through the block table,
+// attention_forward_paged_cuda). Decode (device
 // positions, infer_ops.h decode_rows): decode_qkv_cuda (split + rope + cache append in one kernel)
 // and attention_decode_cuda (attention_decode_rows_cuda with a slot and key count per row), so
 // that the whole step can be captured once as a CUDA graph and replayed at every position.
@@ -172,12 +174,10 @@ void gpu_generator::impl::layer_prefill_slot(int64_t l, int64_t slot, int64_t st
                     s.HS, RD);
   // cache rows [start, start + n) of the slot
   mark("kv cache write");
-  const size_t at = size_t((slot * opt.max_seq + start) * kvd),
-               bytes = size_t(n * kvd) * sizeof(bf16);
   bf16* kcache = kc[size_t(l)].as<bf16>();
   bf16* vcache = vc[size_t(l)].as<bf16>();
-  copy2d(kcache + at, bytes, k.get(), bytes, bytes, 1);
-  copy2d(vcache + at, bytes, v.get(), bytes, bytes, 1);
+  const kv_pages& pages = dec_rows.pages;  // the slot's blocks (gpu_batch_decoder drew them)
+  kv_cache_write_cuda(cx, kcache, vcache, k.as<bf16>(), v.as<bf16>(), pages, slot, start, n, kvd);
   mark("attention prefill");
   if (start == 0) {  // the prompt's own keys: as layer_prefill
     (opt.attention_mma && attention_mma_head_size(s.HS)
@@ -185,10 +185,9 @@ void gpu_generator::impl::layer_prefill_slot(int64_t l, int64_t slot, int64_t st
          : attention_forward_cuda)(cx, att.as<bf16>(), lse.as<float>(), q.as<bf16>(), k.as<bf16>(),
                                    v.as<bf16>(), 1, n, s.NH, s.NKV, s.HS, scale(), s.window);
   } else {  // a later chunk: its queries over the slot's cached keys and its own
-    const size_t slot_at = size_t(slot * opt.max_seq * kvd);
-    attention_forward_cached_cuda(cx, att.as<bf16>(), lse.as<float>(), q.as<bf16>(),
-                                  kcache + slot_at, vcache + slot_at, 1, n, start + n, opt.max_seq,
-                                  s.NH, s.NKV, s.HS, scale(), s.window);
+    attention_forward_paged_cuda(cx, att.as<bf16>(), lse.as<float>(), q.as<bf16>(), kcache, vcache,
+                                 pages, slot, dec_rows.slots, n, start + n, s.NH, s.NKV, s.HS,
+                                 scale(), s.window);
   }
   layer_tail(ly, n, false);
 }
@@ -206,14 +205,13 @@ void gpu_generator::impl::layer_decode(int64_t l, int64_t B) {
     mark("lora + qkv split + rope + cache append");
     decode_qkv_lora_cuda(cx, q.as<bf16>(), kcache, vcache, qkv.as<bf16>(), m.rope_cos.as<float>(),
                          m.rope_sin.as<float>(), dec_rows, B, s.NH, s.NKV, s.HS, s.rotary_dim(),
-                         opt.max_seq, h.as<bf16>(), lqkv.A.as<bf16>(), lqkv.B.as<bf16>(), lqkv.in,
+                         tcap(), h.as<bf16>(), lqkv.A.as<bf16>(), lqkv.B.as<bf16>(), lqkv.in,
                          lqkv.r, s.lora_scale());
   } else {
     linear(ly, lora_qkv, qkv.as<bf16>(), h.as<bf16>(), B, true);
     mark("qkv split + rope + cache append");
     decode_qkv_cuda(cx, q.as<bf16>(), kcache, vcache, qkv.as<bf16>(), m.rope_cos.as<float>(),
-                    m.rope_sin.as<float>(), dec_rows, B, s.NH, s.NKV, s.HS, s.rotary_dim(),
-                    opt.max_seq);
+                    m.rope_sin.as<float>(), dec_rows, B, s.NH, s.NKV, s.HS, s.rotary_dim(), tcap());
   }
   mark("attention decode");
   uint32_t* counters = opt.fused_decode ? merge_counters.as<uint32_t>() : nullptr;
@@ -222,8 +220,8 @@ void gpu_generator::impl::layer_decode(int64_t l, int64_t B) {
                           opt.max_seq, s.NH, s.NKV, s.HS, scale(), s.window, counters);
   } else {
     attention_decode_rows_cuda(cx, att.as<bf16>(), q.as<bf16>(), kcache, vcache, dec_tk,
-                               dec_rows.slot, B, dec_rows.slots, opt.max_seq, opt.max_seq, s.NH,
-                               s.NKV, s.HS, scale(), s.window, counters);
+                               dec_rows.slot, B, dec_rows.slots, opt.max_seq, tcap(), s.NH, s.NKV,
+                               s.HS, scale(), s.window, counters, dec_rows.pages);
   }
   layer_tail(ly, B, true);
 }
@@ -241,7 +239,7 @@ void gpu_generator::impl::head_logits(int64_t B) {
   mark("lm_head + argmax");
   gemm_forward_cuda(cx, logits.as<bf16>(), h.as<bf16>(), m.lm_head.as<bf16>(), nullptr, B, s.C,
                     s.V);
-  argmax_rows_cuda(cx, ids.as<int32_t>(), gen.as<int32_t>(), opt.max_seq, state.as<int32_t>(),
+  argmax_rows_cuda(cx, ids.as<int32_t>(), gen.as<int32_t>(), gen_ld(), state.as<int32_t>(),
                    logits.as<bf16>(), B, s.V);
 }
 

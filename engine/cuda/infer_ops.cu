@@ -6,6 +6,7 @@
 #include <climits>
 
 #include "kernels/cuda/cuda_common.cuh"
+#include "kernels/cuda/kv_pages.cuh"
 #include "kernels/cuda/launch.cuh"
 #include "kernels/cuda/lora_decode_z.cuh"
 #include "kernels/cuda/pdl.cuh"
@@ -63,19 +64,19 @@ __global__ void __launch_bounds__(kArgmaxThreads)
   }
 }
 
-// Dim pair p (pair j of rope_pair_dims) of head hh of row b, holding x1, x2, at position pos of
-// cache slot `slot`: a q or k head is rotated (rope_forward_cuda's step, kernels/cuda/
-// rope_pair.cuh; a pass-through pair copied) into q[b, hh] or k_cache[slot, pos, g]; a v head is
-// copied to v_cache[slot, pos, g].
+// Dim pair p (pair j of rope_pair_dims) of head hh of row b, holding x1, x2, at position pos,
+// whose cache row is `row` (kv_cache_row): a q or k head is rotated (rope_forward_cuda's step,
+// kernels/cuda/rope_pair.cuh; a pass-through pair copied) into q[b, hh] or k_cache[row, g]; a v
+// head is copied to v_cache[row, g].
 __device__ __forceinline__ void decode_qkv_pair(__nv_bfloat16* q, __nv_bfloat16* kc,
                                                 __nv_bfloat16* vc, const float* cos,
                                                 const float* sin, int64_t pos, int64_t b,
-                                                int64_t slot, int hh, int j, const rope_pair& p,
-                                                int NH, int NKV, int HS, int RD, int64_t Tcap,
-                                                __nv_bfloat16 x1b, __nv_bfloat16 x2b) {
-  __nv_bfloat16* o = hh < NH         ? q + (b * NH + hh) * HS  // q[b, hh]
-                     : hh < NH + NKV ? kc + ((slot * Tcap + pos) * NKV + (hh - NH)) * HS  // k_cache
-                                     : vc + ((slot * Tcap + pos) * NKV + (hh - NH - NKV)) * HS;
+                                                int64_t row, int hh, int j, const rope_pair& p,
+                                                int NH, int NKV, int HS, int RD, __nv_bfloat16 x1b,
+                                                __nv_bfloat16 x2b) {
+  __nv_bfloat16* o = hh < NH         ? q + (b * NH + hh) * HS                    // q[b, hh]
+                     : hh < NH + NKV ? kc + (row * NKV + (hh - NH)) * HS         // k_cache
+                                     : vc + (row * NKV + (hh - NH - NKV)) * HS;  // v_cache
   if (hh >= NH + NKV || !p.rotate) {  // v head, or partial rotary's pass-through dims
     o[p.d1] = x1b;
     o[p.d2] = x2b;
@@ -88,7 +89,8 @@ __device__ __forceinline__ void decode_qkv_pair(__nv_bfloat16* q, __nv_bfloat16*
 }
 
 // One thread per (b, head hh of the NH + 2 NKV heads of a qkv row, dim pair j < HS/2). Row b goes
-// to position pos[b * pos_stride] of cache slot slot[b] (slot null: b; clamped into [0, slots)).
+// to position pos[b * pos_stride] of cache slot slot[b] (slot null: b; clamped into [0, slots)),
+// the cache row `pages` maps it to.
 // LORA (decode_qkv_lora_cuda): the block first forms z = bf16(h · Aᵀ) for every row
 // (lora_decode_z), and each thread adds the LoRA terms of its two qkv columns (add_lora_term,
 // stored back into qkv) before the rotation: lora_decode_cuda then decode_qkv_cuda, bit for bit.
@@ -97,7 +99,7 @@ __global__ void decode_qkv_kernel(__nv_bfloat16* q, __nv_bfloat16* kc, __nv_bflo
                                   __nv_bfloat16* qkv, const float* cos, const float* sin,
                                   const int32_t* pos, int pos_stride, const int32_t* slot,
                                   int slots, int64_t total, int NH, int NKV, int HS, int RD,
-                                  int64_t Tcap, const __nv_bfloat16* h, const __nv_bfloat16* A,
+                                  kv_page_map pages, const __nv_bfloat16* h, const __nv_bfloat16* A,
                                   const __nv_bfloat16* Bl, int N, int IN, int R, float scale) {
   pdl_trigger();  // launched through launch_pdl (kernels/cuda/pdl.cuh)
   pdl_wait();
@@ -119,8 +121,30 @@ __global__ void decode_qkv_kernel(__nv_bfloat16* q, __nv_bfloat16* kc, __nv_bflo
     x2 = add_lora_term(x + p.d2, Bl + (col + p.d2) * R, zs + b * R, R, scale);
   }
   const int64_t at = slot == nullptr ? b : min(max(slot[b], 0), slots - 1);
-  decode_qkv_pair(q, kc, vc, cos, sin, pos[b * pos_stride], b, at, hh, j, p, NH, NKV, HS, RD, Tcap,
-                  x1, x2);
+  const int64_t ps = pos[b * pos_stride];
+  decode_qkv_pair(q, kc, vc, cos, sin, ps, b, kv_cache_row(pages, at, ps), hh, j, p, NH, NKV, HS,
+                  RD, x1, x2);
+}
+
+// kv_cache_write_cuda: one thread per 8 bf16 (16 bytes) of a (position, kvd) row when VEC (kvd %
+// 8 == 0 and every pointer 16-byte aligned), else per element; rows from kv_cache_row.
+template <bool VEC>
+__global__ void kv_write_kernel(__nv_bfloat16* kc, __nv_bfloat16* vc, const __nv_bfloat16* k,
+                                const __nv_bfloat16* v, kv_page_map pages, int64_t slot,
+                                int64_t start, int64_t n, int64_t kvd) {
+  constexpr int W = VEC ? 8 : 1;
+  const int64_t per_row = kvd / W;
+  const int64_t idx = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (idx >= n * per_row) return;
+  const int64_t t = idx / per_row, e = (idx % per_row) * W;
+  const int64_t dst = kv_cache_row(pages, slot, start + t) * kvd + e, src = t * kvd + e;
+  if constexpr (VEC) {
+    *reinterpret_cast<uint4*>(kc + dst) = *reinterpret_cast<const uint4*>(k + src);
+    *reinterpret_cast<uint4*>(vc + dst) = *reinterpret_cast<const uint4*>(v + src);
+  } else {
+    kc[dst] = k[src];
+    vc[dst] = v[src];
+  }
 }
 
 __global__ void set_state_kernel(int32_t* state, int32_t pos, int32_t step) {
@@ -171,6 +195,13 @@ int64_t decode_qkv_threads(const char* who, const decode_rows& rows, int64_t B, 
   KAITO_CHECK(rows.pos != nullptr && (rows.pos_stride == 0 || rows.pos_stride == 1) &&
                   (rows.slot == nullptr || (rows.slots >= 1 && rows.slots <= INT32_MAX)),
               who, ": bad decode_rows pos_stride=", rows.pos_stride, " slots=", rows.slots);
+  const kv_pages& pg = rows.pages;
+  KAITO_CHECK(
+      pg.table == nullptr || (pg.block_size >= 1 && pg.table_ld >= 1 && pg.blocks >= 1 &&
+                              pg.block_size <= INT32_MAX && pg.table_ld <= INT32_MAX &&
+                              pg.blocks <= INT32_MAX && pg.block_size * pg.table_ld == Tcap),
+      who, ": bad pages block_size=", pg.block_size, " table_ld=", pg.table_ld,
+      " blocks=", pg.blocks, " Tcap=", Tcap);
   return decode_qkv_total(B, NH, NKV, HS);
 }
 
@@ -186,7 +217,8 @@ void decode_qkv_cuda(cuda_context& cx, bf16* q, bf16* k_cache, bf16* v_cache, co
              dim3(unsigned(ceil_div<int64_t>(total, kDecodeThreads))), dim3(kDecodeThreads), 0,
              as_nv(q), as_nv(k_cache), as_nv(v_cache), const_cast<__nv_bfloat16*>(as_nv(qkv)), cos,
              sin, rows.pos, int(rows.pos_stride), rows.slot, int(rows.slots), total, int(NH),
-             int(NKV), int(HS), int(RD), Tcap, nullptr, nullptr, nullptr, 0, 0, 0, 0.0f);
+             int(NKV), int(HS), int(RD), page_map(rows.pages, Tcap), nullptr, nullptr, nullptr, 0,
+             0, 0, 0.0f);
   CUDA_CHECK(cudaGetLastError());
 }
 
@@ -204,7 +236,29 @@ void decode_qkv_lora_cuda(cuda_context& cx, bf16* q, bf16* k_cache, bf16* v_cach
              dim3(unsigned(ceil_div<int64_t>(total, kDecodeThreads))), dim3(kDecodeThreads), 0,
              as_nv(q), as_nv(k_cache), as_nv(v_cache), as_nv(qkv), cos, sin, rows.pos,
              int(rows.pos_stride), rows.slot, int(rows.slots), total, int(NH), int(NKV), int(HS),
-             int(RD), Tcap, as_nv(h), as_nv(A), as_nv(Bl), int(B), int(IN), int(R), scale);
+             int(RD), page_map(rows.pages, Tcap), as_nv(h), as_nv(A), as_nv(Bl), int(B), int(IN),
+             int(R), scale);
+  CUDA_CHECK(cudaGetLastError());
+}
+
+void kv_cache_write_cuda(cuda_context& cx, bf16* k_cache, bf16* v_cache, const bf16* k,
+                         const bf16* v, const kv_pages& pages, int64_t slot, int64_t start,
+                         int64_t n, int64_t kvd) {
+  KAITO_CHECK(pages.table != nullptr && pages.block_size >= 1 && pages.table_ld >= 1 &&
+                  pages.blocks >= 1 && pages.block_size <= INT32_MAX &&
+                  pages.table_ld <= INT32_MAX && pages.blocks <= INT32_MAX && slot >= 0 &&
+                  start >= 0 && n >= 0 && kvd > 0 && start + n <= pages.table_ld * pages.block_size,
+              "kv_cache_write_cuda: bad shape slot=", slot, " start=", start, " n=", n,
+              " kvd=", kvd, " block_size=", pages.block_size, " table_ld=", pages.table_ld);
+  if (n == 0) return;
+  const bool vec =
+      kvd % 8 == 0 && aligned16(k_cache) && aligned16(v_cache) && aligned16(k) && aligned16(v);
+  const int64_t total = n * (vec ? kvd / 8 : kvd);
+  const kv_page_map map = page_map(pages, pages.table_ld * pages.block_size);
+  const auto kernel = vec ? kv_write_kernel<true> : kv_write_kernel<false>;
+  KAITO_LAUNCH(unsigned(ceil_div<int64_t>(total, kDecodeThreads)), kDecodeThreads, 0, cx.stream(),
+               kernel)
+  (as_nv(k_cache), as_nv(v_cache), as_nv(k), as_nv(v), map, slot, start, n, kvd);
   CUDA_CHECK(cudaGetLastError());
 }
 

@@ -13,6 +13,7 @@
 
 #include <cstdint>
 
+#include "kernels/attention.h"
 #include "kernels/dtype.h"
 
 namespace kaito::gpu {
@@ -25,16 +26,20 @@ void argmax_rows_cuda(cuda_context& cx, int32_t* ids, int32_t* gen, int64_t gen_
 // Where the rows of a decode step go, read on the device: row b is fed at position
 // p_b = pos[b * pos_stride] (pos_stride 0: one position for all, e.g. the state above; 1: a
 // position per row, continuous batching) of cache slot s_b = slot[b] (slot null: s_b = b; else
-// clamped into [0, slots)). The caches then hold `slots` sequences: (slots, Tcap, NKV, HS).
+// clamped into [0, slots)). The caches then hold `slots` sequences: (slots, Tcap, NKV, HS), or,
+// with pages.table set, a paged pool where slot s_b's position p_b is the row kernels/attention.h
+// kv_pages gives (Tcap = pages.table_ld * pages.block_size).
 struct decode_rows {
   const int32_t* pos = nullptr;
   int64_t pos_stride = 0;
   const int32_t* slot = nullptr;
   int64_t slots = 0;
+  kv_pages pages;
 };
 
 // One decode step's qkv rows: q[b] = rope(q, p_b) (=), k_cache[s_b, p_b] = rope(k, p_b) and
-// v_cache[s_b, p_b] = v (=); rope as rope_forward_cuda (kernels/rope.h) with table row p_b.
+// v_cache[s_b, p_b] = v (=) (the cache row of (s_b, p_b) as rows.pages lays it out); rope as
+// rope_forward_cuda (kernels/rope.h) with table row p_b.
 // Precondition (the caller's): 0 <= p_b < min(Tcap, table rows).
 void decode_qkv_cuda(cuda_context& cx, bf16* q, bf16* k_cache, bf16* v_cache, const bf16* qkv,
                      const float* cos, const float* sin, const decode_rows& rows, int64_t B,
@@ -49,6 +54,14 @@ void decode_qkv_lora_cuda(cuda_context& cx, bf16* q, bf16* k_cache, bf16* v_cach
                           int64_t NH, int64_t NKV, int64_t HS, int64_t RD, int64_t Tcap,
                           const bf16* h, const bf16* A, const bf16* Bl, int64_t IN, int64_t R,
                           float scale);
+
+// A prefill chunk's keys and values into slot `slot` of a paged cache: for t < n,
+// k_cache[row(slot, start + t)] = k[t] and v_cache[...] = v[t] (=), rows of kvd = NKV * HS bf16,
+// row() as kv_pages lays it out (pages.table non-null, holding the slot's blocks for positions up
+// to start + n). k, v: (n, kvd) row-major. Rows of other positions are not touched.
+void kv_cache_write_cuda(cuda_context& cx, bf16* k_cache, bf16* v_cache, const bf16* k,
+                         const bf16* v, const kv_pages& pages, int64_t slot, int64_t start,
+                         int64_t n, int64_t kvd);
 
 // state = {pos, pos + 1, step} (=).
 void set_decode_state_cuda(cuda_context& cx, int32_t* state, int64_t pos, int64_t step);

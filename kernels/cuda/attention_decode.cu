@@ -21,7 +21,11 @@
 // Reads only cache rows [j0, pos] (rows >= Tk are never touched: the parity test poisons them).
 // attention_decode_cuda: the same kernels with Tk read from device memory (d_Tk) at run time and
 // the splits planned for Tk_max, so splits past the current key count are empty;
-// attention_decode_rows_cuda: a key count and a cache slot per sequence, read the same way. With
+// attention_decode_rows_cuda: a key count and a cache slot per sequence, read the same way.
+// Every key's cache row comes from kv_cache_row (kv_pages.cuh): contiguous slots, or a paged
+// pool through a block table (vLLM's layout; a lane looks up its own key's row, and the warp
+// passes the rows round for the p·v loop); attention_forward_paged_cuda is the cached attention
+// of one sequence of a paged pool. With
 // merge counters, no merge kernel: each split block writes its partial, __threadfence, takes a
 // ticket (atomicAdd on its row's counter), and the block with the last ticket fences again and
 // merges the row with L2 loads (merge_row, the merge kernel's code), then zeroes the counter (the
@@ -37,6 +41,7 @@
 #include "kernels/attention.h"
 #include "kernels/cuda/cuda_common.cuh"
 #include "kernels/cuda/head_size.cuh"
+#include "kernels/cuda/kv_pages.cuh"
 #include "kernels/cuda/pdl.cuh"
 
 namespace kaito {
@@ -61,6 +66,8 @@ struct decode_shape {
   int tk_stride;
   const int32_t* d_slot;
   int slots;
+  // where slot s's position t lives (kernels/attention.h kv_pages; contiguous: s * Tcap + t)
+  kv_page_map pages;
 };
 
 // Sequence b's key count: s.Tk, or the device value clamped into [Tq, s.Tk] (memory safety: the
@@ -140,11 +147,11 @@ __global__ void __launch_bounds__(kWarps * 32)
   const int j0 = s.window > 0 ? max(0, pos - s.window + 1) : 0;
   const int kbeg = j0 + split * s.chunk;
   const int kend = min(pos + 1, kbeg + s.chunk);  // exclusive; <= kbeg for an empty split
-  const int64_t kstride = int64_t(s.NKV) * HS;    // elements between consecutive positions
-  // seek to k[slot, 0, g, :] and v[slot, 0, g, :]
   const int64_t slot = cache_slot(s, b);
-  const __nv_bfloat16* kb = kc + (slot * s.Tcap * s.NKV + g) * HS;
-  const __nv_bfloat16* vb = vc + (slot * s.Tcap * s.NKV + g) * HS;
+  // kv head g of cache row r: kc/vc + (r * NKV + g) * HS (rows: kv_cache_row)
+  const __nv_bfloat16* kb = kc + int64_t(g) * HS;
+  const __nv_bfloat16* vb = vc + int64_t(g) * HS;
+  const int64_t rstride = int64_t(s.NKV) * HS;  // elements between consecutive cache rows
 
   float m = -INFINITY, l = 0.0f, acc[KD];
 #pragma unroll
@@ -152,8 +159,9 @@ __global__ void __launch_bounds__(kWarps * 32)
   for (int t0 = kbeg + warp * kTile; t0 < kend; t0 += kWarps * kTile) {
     const int j = t0 + lane;
     float sc = -INFINITY;
+    const int64_t jrow = j < kend ? kv_cache_row(s.pages, slot, j) : 0;  // key j's cache row
     if (j < kend) {
-      const __nv_bfloat16* kr = kb + int64_t(j) * kstride;  // k[b, j, g, :]
+      const __nv_bfloat16* kr = kb + jrow * rstride;  // k[slot, j, g, :]
       float dot = 0.0f;
 #pragma unroll
       for (int d = 0; d < HS; d += 8) {
@@ -174,7 +182,8 @@ __global__ void __launch_bounds__(kWarps * 32)
     const int nvalid = min(kTile, kend - t0);  // warp-uniform
     for (int jj = 0; jj < nvalid; ++jj) {
       const float pj = __shfl_sync(0xffffffffu, p, jj);
-      const __nv_bfloat16* vr = vb + int64_t(t0 + jj) * kstride;  // v[b, t0 + jj, g, :]
+      const int64_t vrow = __shfl_sync(0xffffffffu, jrow, jj);  // key t0 + jj's row
+      const __nv_bfloat16* vr = vb + vrow * rstride;            // v[slot, t0 + jj, g, :]
 #pragma unroll
       for (int kd = 0; kd < KD; ++kd)
         if (lane_owns<HS>(lane, kd)) acc[kd] += pj * __bfloat162float(vr[lane + 32 * kd]);
@@ -252,6 +261,21 @@ __global__ void attn_decode_merge_kernel(__nv_bfloat16* out, float* lse, const f
 // The split plan and launch geometry, shared by the launchers below and
 // tests/cuda/attention_emulation_test.cpp, which runs the kernels on the CPU with
 // KAITO_CUDA_EMULATE defined (tests/cuda/cuda_emulation.h) and leaves the launchers out.
+// A paged layout must be whole and span Tcap positions (kv_pages, kernels/attention.h).
+bool check_pages(cuda_context& cx, const char* who, const kv_pages& p, int64_t Tcap) {
+  if (p.table == nullptr) return true;
+  if (p.block_size < 1 || p.table_ld < 1 || p.blocks < 1 || p.block_size > INT32_MAX ||
+      p.table_ld > INT32_MAX || p.blocks > INT32_MAX || p.block_size * p.table_ld != Tcap) {
+    cx.record_error(invalid_argument(
+        std::string(who) + ": paged cache block_size=" + std::to_string(p.block_size) +
+            " table_ld=" + std::to_string(p.table_ld) + " blocks=" + std::to_string(p.blocks) +
+            " (need each >= 1 and block_size * table_ld = Tcap = " + std::to_string(Tcap) + ")",
+        "pages"));
+    return false;
+  }
+  return true;
+}
+
 // Plans the splits for Tk keys (the maximum when d_Tk is given) on a GPU with sm_count SMs.
 decode_shape plan_decode(int64_t B, int64_t Tq, int64_t Tk, int64_t Tcap, int64_t NH, int64_t NKV,
                          float scale, int64_t window, int sm_count, const int32_t* d_Tk) {
@@ -273,7 +297,8 @@ decode_shape plan_decode(int64_t B, int64_t Tq, int64_t Tk, int64_t Tcap, int64_
           nullptr,
           0,
           nullptr,
-          0};
+          0,
+          {nullptr, 0, 0, 0, Tcap}};
 }
 
 struct decode_launch {
@@ -333,7 +358,7 @@ void launch_decode(cuda_context& cx, const char* who, bf16* out, float* lse, con
                    const bf16* k_cache, const bf16* v_cache, const int32_t* d_Tk, int64_t B,
                    int64_t Tq, int64_t Tk, int64_t Tcap, int64_t NH, int64_t NKV, int64_t HS,
                    float scale, int64_t window, unsigned* merge_counters = nullptr,
-                   const int32_t* d_slot = nullptr, int64_t slots = 0) {
+                   const int32_t* d_slot = nullptr, int64_t slots = 0, const kv_pages& pages = {}) {
   const int64_t rows = B * Tq * NH;
   decode_shape s = plan_decode(B, Tq, Tk, Tcap, NH, NKV, scale, window, cx.sm_count(), d_Tk);
   s.counters = merge_counters;
@@ -342,6 +367,7 @@ void launch_decode(cuda_context& cx, const char* who, bf16* out, float* lse, con
     s.d_slot = d_slot;
     s.slots = int(slots);
   }
+  s.pages = page_map(pages, Tcap);
   const int64_t nsplit = s.nsplit;
   const size_t mark = cx.arena().mark();
   float* part_o = nullptr;
@@ -399,9 +425,10 @@ void attention_decode_rows_cuda(cuda_context& cx, bf16* out, const bf16* q, cons
                                 const bf16* v_cache, const int32_t* d_Tk, const int32_t* d_slot,
                                 int64_t B, int64_t slots, int64_t Tk_max, int64_t Tcap, int64_t NH,
                                 int64_t NKV, int64_t HS, float scale, int64_t window,
-                                uint32_t* merge_counters) {
+                                uint32_t* merge_counters, const kv_pages& pages) {
   const char* who = "attention_decode_rows_cuda";
   if (!check_decode_shape(cx, who, k_cache, B, 1, Tk_max, Tcap, NH, NKV, HS, window)) return;
+  if (!check_pages(cx, who, pages, Tcap)) return;
   if (d_Tk == nullptr || d_slot == nullptr) {
     cx.record_error(invalid_argument(std::string(who) + ": d_Tk and d_slot must be given",
                                      d_Tk == nullptr ? "d_Tk" : "d_slot"));
@@ -414,7 +441,32 @@ void attention_decode_rows_cuda(cuda_context& cx, bf16* out, const bf16* q, cons
   }
   if (B == 0) return;
   launch_decode(cx, who, out, nullptr, q, k_cache, v_cache, d_Tk, B, 1, Tk_max, Tcap, NH, NKV, HS,
-                scale, window, merge_counters, d_slot, slots);
+                scale, window, merge_counters, d_slot, slots, pages);
+}
+
+void attention_forward_paged_cuda(cuda_context& cx, bf16* out, float* lse, const bf16* q,
+                                  const bf16* k_cache, const bf16* v_cache, const kv_pages& pages,
+                                  int64_t slot, int64_t slots, int64_t Tq, int64_t Tk, int64_t NH,
+                                  int64_t NKV, int64_t HS, float scale, int64_t window) {
+  const char* who = "attention_forward_paged_cuda";
+  const int64_t Tcap = pages.table_ld * pages.block_size;
+  if (!check_decode_shape(cx, who, k_cache, 1, Tq, Tk, Tcap, NH, NKV, HS, window)) return;
+  if (pages.table == nullptr) {
+    cx.record_error(invalid_argument(std::string(who) + ": pages.table is null", "pages"));
+    return;
+  }
+  if (!check_pages(cx, who, pages, Tcap)) return;
+  if (slot < 0 || slot >= slots) {
+    cx.record_error(invalid_argument(std::string(who) + ": slot=" + std::to_string(slot) +
+                                         " not in [0, " + std::to_string(slots) + ")",
+                                     "slot"));
+    return;
+  }
+  if (Tq == 0) return;
+  kv_pages row = pages;  // the slot's table row as a one-row table: sequence 0 reads it
+  row.table = pages.table + slot * pages.table_ld;
+  launch_decode(cx, who, out, lse, q, k_cache, v_cache, nullptr, 1, Tq, Tk, Tcap, NH, NKV, HS,
+                scale, window, nullptr, nullptr, 0, row);
 }
 
 #else

@@ -316,6 +316,62 @@ int main() {
           "prompt");
   }
 
+  // 6. the paged pool: blocks of 2 positions, 12 in all, for two slots (a slot alone could take
+  // 16 of max_T = 32: the pool, not the slots, bounds them). Two sequences grow block by block
+  // until the pool is empty; every step's logits equal the alone runs' (blocks of 16) bit for
+  // bit. A step that needs blocks the pool lacks fails naming the row and changes nothing; a
+  // reset returns a slot's blocks, and a new sequence on them decodes as it does alone.
+  {
+    infer_options o = options(2, max_T, 16);
+    o.kv_block_size = 2;
+    o.kv_blocks = 12;
+    auto d = gpu_batch_decoder::create(**cx, *model, o);
+    auto d1 = gpu_batch_decoder::create(**cx, *model, options(1, max_T, 16));
+    alone_run ax;  // ps[0] for 8 steps
+    bool ok = d.ok() && d1.ok() && run_alone(**d1, ps[0], 8, ax);
+    const alone_run &ay = alone[1], &az = alone[3];
+    std::vector<float> lx, ly, lg;
+    auto row = [&](int64_t i) {
+      return std::vector<float>(lg.begin() + i * s.V, lg.begin() + (i + 1) * s.V);
+    };
+    ok = ok && (*d)->kv_block_size() == 2 && (*d)->kv_blocks() == 12 && (*d)->free_blocks() == 12;
+    ok = ok && (*d)->prefill(1, ps[0].data(), 5, 0, &lx).ok() &&  // 3 blocks
+         (*d)->prefill(0, ps[1].data(), 9, 0, &ly).ok() &&        // 5 blocks
+         (*d)->free_blocks() == 4 && lx == ax.logits[0] && ly == ay.logits[0];
+    const int64_t want_free[] = {4, 2, 2, 0, 0};  // x at 6..10 tokens, y at 10..14
+    for (int64_t i = 1; ok && i <= 5; ++i) {
+      ok = (*d)->decode({1, 0}, {ax.tokens[size_t(i - 1)], ay.tokens[size_t(i - 1)]}, &lg).ok() &&
+           row(0) == ax.logits[size_t(i)] && row(1) == ay.logits[size_t(i)] &&
+           (*d)->free_blocks() == want_free[i - 1];
+    }
+    const bool grew = ok;
+    // x at 10 and y at 14 both need an 11th / 15th position: a block each, none free
+    ok = ok && (*d)->blocks_needed(1, 11) == 1 && (*d)->blocks_needed(0, 15) == 1;
+    const status full = ok ? (*d)->decode({1, 0}, {ax.tokens[5], ay.tokens[5]}, &lg) : status();
+    ok = ok && full.code() == status_code::resource_exhausted && full.where() == "slots[0]" &&
+         (*d)->length(1) == 10 && (*d)->length(0) == 14 && (*d)->free_blocks() == 0;
+    const bool refused = ok;
+    (*d)->reset(0);  // y's 7 blocks back
+    ok = ok && (*d)->free_blocks() == 7 && (*d)->prefill(0, ps[3].data(), 7, 0, &lg).ok() &&
+         lg == az.logits[0];
+    ok = ok && (*d)->decode({1, 0}, {ax.tokens[5], az.tokens[0]}, &lg).ok() &&
+         row(0) == ax.logits[6] && row(1) == az.logits[1];
+    ok = ok && (*d)->decode({1}, {ax.tokens[6]}, &lg).ok() && lg == ax.logits[7];
+    const bool reused = ok;
+    // x holds 12 tokens (6 blocks), z 8 (4): 2 free; a 16-token prompt in a reset slot 0 needs 8
+    (*d)->reset(0);
+    std::vector<int32_t> long_prompt(16, 7);
+    const status no_room = ok ? (*d)->prefill(0, long_prompt.data(), 16, 0, &lg) : status();
+    ok = ok && no_room.code() == status_code::resource_exhausted && no_room.where() == "slot" &&
+         (*d)->free_blocks() == 6 && (*d)->blocks_needed(0, 16) == 8;
+    check(grew,
+          "paged: two sequences growing block by block (blocks of 2) equal their alone runs "
+          "bit for bit");
+    check(refused, "paged: a step the pool cannot hold fails naming slots[0] and changes nothing");
+    check(reused, "paged: a reset slot's blocks serve a new sequence; the other goes on unchanged");
+    check(ok, "paged: a prompt larger than the free blocks is refused (slot), nothing taken");
+  }
+
   // 4. errors
   {
     auto dec = gpu_batch_decoder::create(**cx, *model, options(2, 8, 4));

@@ -502,6 +502,24 @@ inline float __shfl_sync(unsigned /*mask: full warps only*/, float v, int src_la
   return r;
 }
 
+// 64-bit indices (CUDA's long and long long overloads).
+template <class T>
+inline T shfl_sync_8(T v, int src_lane) {
+  static_assert(sizeof(T) == 8);
+  std::memcpy(&emu::slot().u[emu::lane()][0], &v, 8);
+  emu::warp_wait();
+  T r;
+  std::memcpy(&r, &emu::slot().u[src_lane & 31][0], 8);
+  emu::next();
+  return r;
+}
+inline long __shfl_sync(unsigned /*mask: full warps only*/, long v, int src_lane) {
+  return shfl_sync_8(v, src_lane);
+}
+inline long long __shfl_sync(unsigned /*mask: full warps only*/, long long v, int src_lane) {
+  return shfl_sync_8(v, src_lane);
+}
+
 // A barrier of the calling thread's warp (no exchange slot: safe between collectives).
 inline void __syncwarp(unsigned /*mask: full warps only*/ = 0xffffffffu) {
   emu::warp_wait();

@@ -8,6 +8,7 @@
 // stay untouched hold sentinels.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -225,11 +226,14 @@ TEST(engine_ops_emulation, argmax_rows_ties_nan_and_inf) {
 // emulated) bit for bit and whose outputs are checked from that updated qkv. RD < 24: partial
 // rotary (the first RD dims of each head rotate, the rest pass through). per_row: continuous
 // batching's decode_rows, each row at its own position (pos, pos - 1, ... wrapped into the cache)
-// in a slot of a cache of B + 1 slots other than its own index (rows -> slots 2, 0, 3).
+// in a slot of a cache of B + 1 slots other than its own index (rows -> slots 2, 0, 3). paged
+// (with per_row): the cache is a pool of blocks of 2 positions in shuffled order behind a block
+// table (kernels/attention.h kv_pages), with 2 blocks no slot owns; the pool is read back through
+// the table for the checks, and the spare blocks must stay untouched.
 void check_decode_qkv(int64_t pos, bool real_tables, uint32_t seed, bool lora = false,
-                      int64_t RD = 24, bool per_row = false) {
+                      int64_t RD = 24, bool per_row = false, bool paged = false) {
   std::mt19937 rng(seed);
-  const int64_t B = 3, NH = 4, NKV = 2, HS = 24, Tcap = 5, max_T = 7;
+  const int64_t B = 3, NH = 4, NKV = 2, HS = 24, Tcap = paged ? 6 : 5, max_T = 7;
   const int64_t heads = NH + 2 * NKV;
   std::vector<float> cos(size_t(max_T * RD)), sin(size_t(max_T * RD));
   if (real_tables) {
@@ -255,6 +259,19 @@ void check_decode_qkv(int64_t pos, bool real_tables, uint32_t seed, bool lora = 
     slot_of[size_t(b)] = int32_t(per_row ? std::vector<int64_t>{2, 0, 3}[size_t(b)] : b);
   }
   std::vector<bf16> kc(size_t(S * Tcap * NKV * HS), kSentinel), vc = kc;
+  // paged: the pool the kernel writes (kc, vc stay the slots' view, filled from it afterwards)
+  const int64_t bs = 2, ld = Tcap / bs, blocks = paged ? S * ld + 2 : 0;
+  std::vector<int32_t> table(static_cast<size_t>(paged ? S * ld : 0));
+  std::vector<int32_t> ids(static_cast<size_t>(blocks));
+  for (int64_t i = 0; i < blocks; ++i) ids[size_t(i)] = int32_t(i);
+  std::shuffle(ids.begin(), ids.end(), rng);
+  std::copy_n(ids.begin(), table.size(), table.begin());  // the last 2 ids: spare
+  const int64_t row = NKV * HS;
+  std::vector<bf16> pool_k(size_t(blocks * bs * row), kSentinel), pool_v = pool_k;
+  const kv_page_map pm = paged ? kv_page_map{table.data(), int(bs), int(ld), int(blocks), Tcap}
+                               : kv_page_map{nullptr, 0, 0, 0, Tcap};
+  bf16* kdst = paged ? pool_k.data() : kc.data();
+  bf16* vdst = paged ? pool_v.data() : vc.data();
   const std::vector<int32_t> state = {int32_t(pos), int32_t(pos + 1), 2};
   // the kernels' pos, pos_stride, slot, slots (infer_ops.h decode_rows)
   const int32_t* rows_pos = per_row ? pos_of.data() : state.data();
@@ -266,10 +283,10 @@ void check_decode_qkv(int64_t pos, bool real_tables, uint32_t seed, bool lora = 
   const dim3 grid(unsigned(ceil_div<int64_t>(total, gpu::kDecodeThreads)));
   if (!lora) {
     emu::run(grid, gpu::kDecodeThreads, [&] {
-      gpu::decode_qkv_kernel<false, false>(
-          nv(q.data()), nv(kc.data()), nv(vc.data()), nv(qkv.data()), cos.data(), sin.data(),
-          rows_pos, rows_stride, rows_slot, rows_slots, total, int(NH), int(NKV), int(HS), int(RD),
-          Tcap, nullptr, nullptr, nullptr, 0, 0, 0, 0.0f);
+      gpu::decode_qkv_kernel<false, false>(nv(q.data()), nv(kdst), nv(vdst), nv(qkv.data()),
+                                           cos.data(), sin.data(), rows_pos, rows_stride, rows_slot,
+                                           rows_slots, total, int(NH), int(NKV), int(HS), int(RD),
+                                           pm, nullptr, nullptr, nullptr, 0, 0, 0, 0.0f);
     });
   } else {
     const int64_t IN = 64, R = 4, OUT = heads * HS;
@@ -287,9 +304,9 @@ void check_decode_qkv(int64_t pos, bool real_tables, uint32_t seed, bool lora = 
     });
     emu::run(grid, gpu::kDecodeThreads, [&] {
       gpu::decode_qkv_kernel<true, true>(
-          nv(q.data()), nv(kc.data()), nv(vc.data()), nv(qkv.data()), cos.data(), sin.data(),
-          rows_pos, rows_stride, rows_slot, rows_slots, total, int(NH), int(NKV), int(HS), int(RD),
-          Tcap, as_nv(h.data()), as_nv(A.data()), as_nv(Bl.data()), int(B), int(IN), int(R), scale);
+          nv(q.data()), nv(kdst), nv(vdst), nv(qkv.data()), cos.data(), sin.data(), rows_pos,
+          rows_stride, rows_slot, rows_slots, total, int(NH), int(NKV), int(HS), int(RD), pm,
+          as_nv(h.data()), as_nv(A.data()), as_nv(Bl.data()), int(B), int(IN), int(R), scale);
     });
     size_t changed = 0;
     for (size_t i = 0; i < qkv.size(); ++i) {
@@ -299,6 +316,19 @@ void check_decode_qkv(int64_t pos, bool real_tables, uint32_t seed, bool lora = 
     EXPECT_GT(changed, qkv.size() / 2) << "the LoRA term is too small to tell";
   }
 
+  if (paged) {  // the slots' view through the table; the spare blocks untouched
+    for (int64_t sl = 0; sl < S; ++sl)
+      for (int64_t t = 0; t < Tcap; ++t) {
+        const int64_t r = int64_t(table[size_t(sl * ld + t / bs)]) * bs + t % bs;
+        std::copy_n(pool_k.begin() + r * row, row, kc.begin() + (sl * Tcap + t) * row);
+        std::copy_n(pool_v.begin() + r * row, row, vc.begin() + (sl * Tcap + t) * row);
+      }
+    for (size_t i = table.size(); i < ids.size(); ++i)
+      for (int64_t e = 0; e < bs * row; ++e) {
+        ASSERT_EQ(pool_k[size_t(ids[i] * bs * row + e)].bits, kSentinel.bits) << "spare block";
+        ASSERT_EQ(pool_v[size_t(ids[i] * bs * row + e)].bits, kSentinel.bits) << "spare block";
+      }
+  }
   for (int64_t b = 0; b < B; ++b) {
     // the CPU rope twin on this token's q and k heads with table row pos
     const int64_t pos_b = pos_of[size_t(b)];
@@ -362,6 +392,52 @@ TEST(engine_ops_emulation, decode_qkv_rows_each_at_its_position_in_its_slot) {
   check_decode_qkv(3, /*real_tables=*/true, 14, /*lora=*/false, /*RD=*/24, /*per_row=*/true);
   check_decode_qkv(1, /*real_tables=*/false, 15, /*lora=*/true, /*RD=*/24, /*per_row=*/true);
   check_decode_qkv(4, /*real_tables=*/false, 16, /*lora=*/false, /*RD=*/16, /*per_row=*/true);
+}
+
+TEST(engine_ops_emulation, decode_qkv_rows_into_a_paged_cache) {
+  check_decode_qkv(3, /*real_tables=*/true, 17, /*lora=*/false, /*RD=*/24, true, /*paged=*/true);
+  check_decode_qkv(5, /*real_tables=*/false, 18, /*lora=*/true, /*RD=*/24, true, /*paged=*/true);
+  check_decode_qkv(0, /*real_tables=*/false, 19, /*lora=*/false, /*RD=*/16, true, /*paged=*/true);
+}
+
+// kv_cache_write_cuda's kernel: n rows at positions start.. of one slot of a paged pool (blocks of
+// 3, shuffled); every other pool row untouched. vec: the 16-byte form (kvd % 8 == 0).
+void check_kv_write(int64_t start, int64_t n, int64_t kvd, bool vec, uint32_t seed) {
+  std::mt19937 rng(seed);
+  const int64_t bs = 3, ld = 4, slots = 2, slot = 1, blocks = slots * ld + 1;
+  std::vector<int32_t> ids(static_cast<size_t>(blocks));
+  for (int64_t i = 0; i < blocks; ++i) ids[size_t(i)] = int32_t(i);
+  std::shuffle(ids.begin(), ids.end(), rng);
+  const std::vector<int32_t> table(ids.begin(), ids.begin() + slots * ld);
+  const std::vector<bf16> k = random_bf16(size_t(n * kvd), rng),
+                          v = random_bf16(size_t(n * kvd), rng);
+  std::vector<bf16> kc(size_t(blocks * bs * kvd), kSentinel), vc = kc;
+  const kv_page_map pm{table.data(), int(bs), int(ld), int(blocks), bs * ld};
+  const int64_t total = n * (vec ? kvd / 8 : kvd);
+  emu::run(dim3(unsigned(ceil_div<int64_t>(total, gpu::kDecodeThreads))), gpu::kDecodeThreads, [&] {
+    (vec ? gpu::kv_write_kernel<true> : gpu::kv_write_kernel<false>)(nv(kc.data()), nv(vc.data()),
+                                                                     nv(k.data()), nv(v.data()), pm,
+                                                                     slot, start, n, kvd);
+  });
+  std::vector<int64_t> src(size_t(blocks * bs), -1);  // pool row -> the k/v row written there
+  for (int64_t t = 0; t < n; ++t) {
+    const int64_t p = start + t;
+    src[size_t(table[size_t(slot * ld + p / bs)] * bs + p % bs)] = t;
+  }
+  for (int64_t r = 0; r < blocks * bs; ++r)
+    for (int64_t e = 0; e < kvd; ++e) {
+      const int64_t t = src[size_t(r)];
+      const size_t at = size_t(r * kvd + e);
+      ASSERT_EQ(kc[at].bits, t < 0 ? kSentinel.bits : k[size_t(t * kvd + e)].bits) << r << " " << e;
+      ASSERT_EQ(vc[at].bits, t < 0 ? kSentinel.bits : v[size_t(t * kvd + e)].bits) << r << " " << e;
+    }
+}
+
+TEST(engine_ops_emulation, kv_cache_write_scatters_a_chunk_into_its_slots_blocks) {
+  check_kv_write(0, 12, 16, /*vec=*/true, 20);  // the whole slot
+  check_kv_write(2, 7, 16, /*vec=*/true, 21);   // across block edges
+  check_kv_write(5, 1, 6, /*vec=*/false, 22);
+  check_kv_write(4, 8, 24, /*vec=*/false, 23);
 }
 
 TEST(engine_ops_emulation, decode_state_set_and_advance) {

@@ -105,10 +105,17 @@ prepared attention_decode_device_len(std::mt19937& rng, int64_t B, int64_t Tk, i
                                      int64_t NH, int64_t NKV, int64_t HS, int64_t window,
                                      bool merge_counters = false);
 // attention_decode_rows_cuda: row b is the last of Tks[b] keys of cache slot slots[b] of S
-// (continuous batching: each sequence at its own length in its own slot).
+// (continuous batching: each sequence at its own length in its own slot). block_size > 0: the
+// cache is paged (kv_pages: the slots' blocks shuffled in a pool with spare NaN blocks).
 prepared attention_decode_rows(std::mt19937& rng, std::vector<int64_t> Tks,
                                std::vector<int64_t> slots, int64_t S, int64_t Tk_max, int64_t NH,
-                               int64_t NKV, int64_t HS, int64_t window, bool merge_counters);
+                               int64_t NKV, int64_t HS, int64_t window, bool merge_counters,
+                               int64_t block_size = 0);
+// attention_forward_paged_cuda: Tq queries, the last of Tk tokens of slot `slot` of S in a paged
+// pool (blocks of block_size shuffled, spare NaN blocks; every slot's rows past Tk NaN).
+prepared attention_fwd_paged(std::mt19937& rng, int64_t Tq, int64_t Tk, int64_t slot, int64_t S,
+                             int64_t Tcap, int64_t block_size, int64_t NH, int64_t NKV, int64_t HS,
+                             int64_t window);
 // parity_cases_nf4q.cu: the device quantizers (codes widened to f32 on the device, exact).
 prepared nf4_quantize(std::mt19937& rng, int64_t n);
 prepared quantize_8bit(std::mt19937& rng, int64_t n, int64_t blocksize);

@@ -262,6 +262,21 @@ std::vector<parity_case> cases() {
        [](auto& r) {
          return attention_decode_rows(r, {900, 3}, {0, 1}, 2, 1024, 32, 32, 96, 0, true);
        }},
+      // a paged cache (kv_pages): the same rows through a block table of shuffled blocks of 16
+      // (7 and 1: a block edge and a partial last block), and a window with merging splits;
+      // a prefill chunk's queries over its slot's paged keys (attention_forward_paged_cuda)
+      {"attn_decode_paged", "Tk={5,130,17} slots={2,0,3} of 4 bs=16 NH=8 NKV=2 HS=64", kBf16, kF32,
+       [](auto& r) {
+         return attention_decode_rows(r, {5, 130, 17}, {2, 0, 3}, 4, 300, 8, 2, 64, 0, false, 16);
+       }},
+      {"attn_decode_paged", "Tk={900,33} slots={1,0} bs=16 w=150 NH=32 HS=96 counters", kBf16, kF32,
+       [](auto& r) {
+         return attention_decode_rows(r, {900, 33}, {1, 0}, 2, 1024, 32, 32, 96, 150, true, 16);
+       }},
+      {"attn_prefill_paged", "Tq=37 Tk=301 slot 1 of 3 bs=16 NH=8 NKV=2 HS=64", kBf16, kF32,
+       [](auto& r) { return attention_fwd_paged(r, 37, 301, 1, 3, 320, 16, 8, 2, 64, 0); }},
+      {"attn_prefill_paged", "Tq=5 Tk=40 slot 0 of 2 bs=8 w=16 NH=4 NKV=2 HS=16", kBf16, kF32,
+       [](auto& r) { return attention_fwd_paged(r, 5, 40, 0, 2, 48, 8, 4, 2, 16, 16); }},
       // fused lm_head + CE (parity_cases_lce.cu): 3 chunks (a short last one), Phi-3's vocabulary
       // in 4 chunks, one chunk (Vc > V). fp32 losses/lse come from bf16 operands: 1e-3.
       {"lce_fwd", "N=37 C=256 V=1000 Vc=384", kBf16, 1e-3,
