@@ -62,6 +62,10 @@ std::string prometheus_text(const engine::serving_snapshot& s, const std::string
   w.sample("vllm:num_requests_running", "", double(s.running));
   w.head("vllm:num_requests_waiting", "gauge", "Number of requests waiting to be processed.");
   w.sample("vllm:num_requests_waiting", "", double(s.waiting));
+  w.head("vllm:gpu_cache_usage_perc", "gauge", "GPU KV-cache usage. 1 means 100 percent usage.");
+  w.sample("vllm:gpu_cache_usage_perc", "", s.kv_cache_usage);
+  w.head("vllm:num_preemptions", "counter", "Cumulative number of preemption from the engine.");
+  w.sample("vllm:num_preemptions_total", "", double(s.preemptions));
   w.head("vllm:prompt_tokens", "counter", "Number of prefill tokens processed.");
   w.sample("vllm:prompt_tokens_total", "", double(s.prompt_tokens));
   w.head("vllm:generation_tokens", "counter", "Number of generation tokens processed.");

@@ -21,8 +21,11 @@ struct batch_generator::request {
   std::vector<int32_t> seq;
   int64_t drawn = 0;
   std::vector<float> logits;  // for the next draw
-  int64_t prefilled = 0;      // prompt tokens in the cache
-  int64_t reserved = 0;       // KV positions it may use: prompt + max_new_tokens, capped
+  // Tokens of seq to prefill before it decodes: the prompt, or, once preempted, the whole
+  // sequence so far (its prompt and answer, prefilled again when it is readmitted).
+  int64_t target = 0;
+  int64_t prefilled = 0;  // of them in the cache
+  int64_t reserved = 0;   // KV positions it may use: prompt + max_new_tokens, capped
   // Shared under mu.
   std::mutex mu;
   std::condition_variable cv;
@@ -99,7 +102,9 @@ batch_generator::batch_generator(const model_config& c, std::unique_ptr<sequence
       d_(std::move(d)),
       o_(sane(o, *d_)),
       free_slots_(make_slots(o_.max_batch)),
+      kv_blocks_(d_->kv_blocks()),
       kv_budget_(o_.kv_budget_tokens),
+      kv_free_(d_->free_blocks()),
       thread_([this] { loop(); }) {}
 
 int64_t batch_generator::max_len() const {
@@ -124,17 +129,19 @@ void batch_generator::shutdown() {
   if (thread_.joinable()) thread_.join();
 }
 
-// One chunk of r's prompt into its cache (the first resets it); true once the whole prompt is in
-// and r->logits holds the first draw's. An error finishes r.
-bool batch_generator::prefill_chunk(const std::shared_ptr<request>& r) {
-  const int64_t P = static_cast<int64_t>(r->prompt.size());
-  if (r->prefilled == 0) {
-    d_->reset(r->slot);
-    r->seq = r->prompt;
-  }
-  int64_t n = P - r->prefilled;
+int64_t batch_generator::chunk_of(const request& r) const {
+  int64_t n = r.target - r.prefilled;
   if (o_.prefill_chunk > 0) n = std::min(n, o_.prefill_chunk);
   if (d_->max_prefill() > 0) n = std::min(n, d_->max_prefill());
+  return n;
+}
+
+// One chunk of r's target tokens into its cache (the first resets it); true once they are all in
+// and r->logits holds the next draw's. An error finishes r.
+bool batch_generator::prefill_chunk(const std::shared_ptr<request>& r) {
+  const int64_t P = r->target;
+  if (r->prefilled == 0) d_->reset(r->slot);
+  const int64_t n = chunk_of(*r);
   const bool last = r->prefilled + n == P;  // only the last chunk's logits are drawn from
   auto st = d_->prefill(r->slot, r->seq.data() + r->prefilled, n, P, last ? &r->logits : nullptr);
   if (!st.ok()) {
@@ -159,8 +166,53 @@ status batch_generator::failure() const {
 
 void batch_generator::release_slot(const std::shared_ptr<request>& r) {
   if (r->slot < 0) return;
+  d_->reset(r->slot);  // (a paged cache's blocks go back to the pool now)
   free_slots_.push_back(r->slot);
   r->slot = -1;
+}
+
+int64_t batch_generator::step_blocks(const std::vector<request_ptr>& active) const {
+  int64_t n = 0;  // each answer's cache grows to seq.size() tokens in the next step
+  for (const auto& r : active) n += d_->blocks_needed(r->slot, static_cast<int64_t>(r->seq.size()));
+  return n;
+}
+
+void batch_generator::preempt(const request_ptr& r) {
+  release_slot(r);
+  r->target = static_cast<int64_t>(r->seq.size());
+  r->prefilled = 0;
+  ++preemptions_;
+  std::lock_guard lock(mu_);
+  waiting_.push_front(r);
+}
+
+void batch_generator::make_room(std::vector<request_ptr>& active,
+                                std::deque<request_ptr>& prefilling) {
+  if (d_->kv_block_size() <= 0) return;
+  while (step_blocks(active) > d_->free_blocks()) {
+    request_ptr victim;  // a prompt part-way in, newest first; else the newest running answer
+    for (size_t i = prefilling.size(); i-- > 0;)
+      if (prefilling[i]->prefilled > 0) {
+        victim = prefilling[i];
+        prefilling.erase(prefilling.begin() + static_cast<std::ptrdiff_t>(i));
+        break;
+      }
+    if (!victim) {
+      if (active.size() <= 1) return;  // (alone it fits: max_len <= the pool)
+      victim = active.back();
+      active.pop_back();
+    }
+    preempt(victim);
+  }
+}
+
+// Blocks a paged cache has for newcomers: free ones less what the running answers' next step and
+// the admitted prompts still to come will draw.
+int64_t batch_generator::spare_blocks(const std::vector<request_ptr>& active,
+                                      const std::deque<request_ptr>& prefilling) const {
+  int64_t n = d_->free_blocks() - step_blocks(active);
+  for (const auto& r : prefilling) n -= d_->blocks_needed(r->slot, r->target + 1);
+  return n;
 }
 
 bool batch_generator::reprefill(const std::shared_ptr<request>& r) {
@@ -195,11 +247,19 @@ void batch_generator::loop() {
       for (const auto& r : active) reserved += r->reserved;
       for (const auto& r : prefilling) reserved += r->reserved;
       const int64_t budget = kv_budget_.load();
+      const bool paged = d_->kv_block_size() > 0;
+      int64_t spare = paged ? spare_blocks(active, prefilling) : 0;
       while (!waiting_.empty() &&
              static_cast<int64_t>(active.size() + prefilling.size()) < o_.max_batch) {
         const int64_t need = waiting_.front()->reserved;
         const bool alone = active.empty() && prefilling.empty();
         if (budget > 0 && reserved + need > budget && !alone) break;  // waits for KV room
+        // a paged cache: room for its whole prefill and first token, or it waits (vLLM's
+        // admission; alone it always fits)
+        const int64_t blocks =
+            paged ? d_->blocks_needed(free_slots_.back(), waiting_.front()->target + 1) : 0;
+        if (paged && blocks > spare && !alone) break;
+        spare -= blocks;
         reserved += need;
         waiting_.front()->slot = free_slots_.back();  // (max_batch slots: one is free)
         free_slots_.pop_back();
@@ -210,8 +270,22 @@ void batch_generator::loop() {
       running_ = static_cast<int64_t>(active.size() + prefilling.size());
       peak_running_ = std::max(peak_running_.load(), running_.load());
     }
+    // A paged cache: the running answers' next step first (the newest give their blocks back
+    // while it would not fit).
+    make_room(active, prefilling);
     // Prefill: one chunk of the oldest admitted prompt per step, so a long prompt delays the
-    // running answers by a chunk at a time, not by its whole prefill.
+    // running answers by a chunk at a time, not by its whole prefill. In a paged cache a chunk
+    // the running answers leave no blocks for (the last one's with its first decoded token, as
+    // it joins this step) sends its prompt back to wait.
+    if (!prefilling.empty() && d_->kv_block_size() > 0) {
+      request_ptr r = prefilling.front();
+      const int64_t upto = r->prefilled + chunk_of(*r);
+      const int64_t blocks = d_->blocks_needed(r->slot, upto == r->target ? upto + 1 : upto);
+      if (!r->cancelled.load() && blocks > d_->free_blocks() - step_blocks(active)) {
+        prefilling.pop_front();
+        preempt(r);
+      }
+    }
     if (!prefilling.empty()) {
       request_ptr r = prefilling.front();
       if (r->cancelled.load()) {
@@ -273,6 +347,7 @@ void batch_generator::loop() {
     for (const auto& r : active)
       if (std::find(next.begin(), next.end(), r) == next.end()) release_slot(r);
     active = std::move(next);
+    kv_free_ = d_->free_blocks();
     running_ = static_cast<int64_t>(active.size() + prefilling.size());
     int64_t reserved = 0;
     for (const auto& r : active) reserved += r->reserved;
@@ -289,8 +364,14 @@ void batch_generator::loop() {
 
 batch_generator::batch_load batch_generator::load() const {
   std::lock_guard lock(mu_);
-  return {running_.load(), static_cast<int64_t>(waiting_.size()), peak_running_.load(),
-          reserved_.load()};
+  const int64_t free = kv_free_.load();
+  return {running_.load(),
+          static_cast<int64_t>(waiting_.size()),
+          peak_running_.load(),
+          reserved_.load(),
+          preemptions_.load(),
+          kv_blocks_,
+          free < 0 ? 0 : kv_blocks_ - free};
 }
 
 result<std::vector<int32_t>> batch_generator::generate(const std::vector<int32_t>& prompt,
@@ -309,6 +390,8 @@ result<std::vector<int32_t>> batch_generator::generate(const std::vector<int32_t
   r->opt.on_token = nullptr;
   r->opt.step_logits = nullptr;
   r->want_logits = opt.step_logits != nullptr;
+  r->seq = prompt;
+  r->target = static_cast<int64_t>(prompt.size());
   r->reserved =
       std::min<int64_t>(static_cast<int64_t>(prompt.size()) + opt.max_new_tokens, max_len());
   {

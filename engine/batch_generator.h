@@ -18,6 +18,14 @@
 // a stop token, max_new_tokens, max_position_embeddings (or the decoder's max_len), or when its
 // on_token returns false;
 // longrope sequences crossing original_max_position_embeddings are re-prefilled alone.
+// A paged decoder (the GPU's: sequences draw KV blocks from one pool as they grow) is scheduled as
+// vLLM schedules one: a request is admitted when the pool has room for its prompt and first
+// token after the running answers' next step (or when nothing else runs); when the running
+// answers' next step finds too few free blocks, the newest admitted answer is preempted (its
+// blocks go back, it waits at the front of the queue, and once readmitted its prompt and answer
+// so far are prefilled again and it goes on from its next token: recompute, not swap). Its
+// caller sees only a pause; the draws continue from the same draw index, so a greedy answer
+// stays the same up to the prefill's summation order in the logits.
 // Callbacks (on_token) run on the caller's own thread, fed from a queue, so a slow client never
 // stalls the batch; the decode thread may run a token or two past an on_token that returns
 // false, and those are dropped (the answer ends exactly at that token, as with generate()).
@@ -70,9 +78,11 @@ class batch_generator {
   void shutdown();
 
   // Sequences being decoded (or prefilled) now, requests waiting for a slot, the most that ever
-  // ran at once, and the KV positions the running ones reserve.
+  // ran at once, the KV positions the running ones reserve, the answers preempted so far, and a
+  // paged cache's blocks in all and in use (0 and 0 unpaged).
   struct batch_load {
     int64_t running = 0, waiting = 0, peak_running = 0, reserved_tokens = 0;
+    int64_t preemptions = 0, kv_blocks = 0, kv_blocks_used = 0;
   };
   batch_load load() const;
   // Changes kv_budget_tokens from the next admission on (a server sizes it once the model is in
@@ -87,8 +97,20 @@ class batch_generator {
   struct request;  // one generation, shared by its caller and the decode thread
 
  private:
+  using request_ptr = std::shared_ptr<request>;
   void loop();
+  int64_t chunk_of(const request& r) const;  // tokens its next prefill call takes
   bool prefill_chunk(const std::shared_ptr<request>& r);
+  // Paged caches (sequence_decoder::kv_block_size() > 0):
+  // the blocks the running answers' next step draws;
+  int64_t step_blocks(const std::vector<request_ptr>& active) const;
+  // the blocks left for newcomers once that step and the admitted prompts have theirs;
+  int64_t spare_blocks(const std::vector<request_ptr>& active,
+                       const std::deque<request_ptr>& prefilling) const;
+  // preempts the newest (a prompt part-way in first) until the next step fits;
+  void make_room(std::vector<request_ptr>& active, std::deque<request_ptr>& prefilling);
+  // r's slot and blocks back; r waits at the queue's front to be prefilled again, whole.
+  void preempt(const request_ptr& r);
   // The whole sequence again (a longrope switch), in max_prefill() chunks; false on an error.
   bool reprefill(const std::shared_ptr<request>& r);
   int64_t max_len() const;                               // positions a sequence may reach
@@ -101,7 +123,9 @@ class batch_generator {
   std::vector<int64_t> free_slots_;  // the decode thread's
   mutable std::mutex mu_;
   std::condition_variable wake_;
+  const int64_t kv_blocks_;
   std::atomic<int64_t> running_{0}, peak_running_{0}, reserved_{0}, kv_budget_{0};
+  std::atomic<int64_t> preemptions_{0}, kv_free_{0};  // (kv_free_: the decode thread's reading)
   std::mutex join_mu_;
   std::deque<std::shared_ptr<request>> waiting_;
   bool stopping_ = false;

@@ -172,6 +172,7 @@ result<chat_answer> chat_service::complete_text(const std::string& prompt, const
 }
 
 int64_t chat_service::limit_kv_cache(uint64_t bytes) const {
+  if (decoder_->kv_block_size() > 0) return decoder_->kv_blocks() * decoder_->kv_block_size();
   if (decoder_->kv_preallocated()) return decoder_->slots() * decoder_->max_len();
   const int64_t tokens =
       bytes == 0 ? 0 : std::max<int64_t>(1, int64_t(bytes / uint64_t(kv_bytes_per_token())));
@@ -184,6 +185,9 @@ serving_snapshot chat_service::stats() const {
   auto load = batcher_->load();
   s.running = load.running;
   s.waiting = load.waiting;
+  s.preemptions = uint64_t(load.preemptions);
+  s.kv_cache_usage =
+      load.kv_blocks > 0 ? double(load.kv_blocks_used) / double(load.kv_blocks) : 0.0;
   return s;
 }
 

@@ -125,7 +125,8 @@ class chat_service {
   // Keeps the KV cache of the answers decoded together within `bytes` (0: no limit): answers
   // that would pass it wait for room (Kaito's kv_cache_cpu_memory_utilization, sized by the
   // server once the model is loaded). Returns the budget in token positions. A decoder that
-  // allocated its cache up front (the GPU's) takes no budget: its slots x max_len positions.
+  // allocated its cache up front (the GPU's) takes no budget: the positions of its paged pool
+  // (or its slots x max_len).
   int64_t limit_kv_cache(uint64_t bytes) const;
 
  private:

@@ -33,10 +33,19 @@ class sequence_decoder {
   virtual int64_t max_len() const = 0;
   virtual int64_t max_prefill() const = 0;  // 0: any
   // Bytes of KV cache one position of one sequence takes, and whether the decoder allocated its
-  // whole cache up front (the GPU's: slots x max_len, so no budget applies) or grows it as
+  // whole cache up front (the GPU's: its block pool, so no budget applies) or grows it as
   // sequences do (the CPU's, which a server bounds with batch_generator's kv_budget_tokens).
   virtual int64_t kv_bytes_per_token() const = 0;
   virtual bool kv_preallocated() const = 0;
+  // A paged cache (the GPU's, vLLM's layout): positions live in blocks of kv_block_size() tokens
+  // drawn from one pool of kv_blocks() as sequences grow (prefill and decode draw them, reset
+  // returns them); a call needing more than free_blocks() fails with resource_exhausted before
+  // any change. blocks_needed: what the slot must still draw to hold len tokens. An unpaged
+  // decoder (the CPU's, whose caches grow) answers block size 0, 0 blocks, -1 free, 0 needed.
+  virtual int64_t kv_block_size() const { return 0; }
+  virtual int64_t kv_blocks() const { return 0; }
+  virtual int64_t free_blocks() const { return -1; }
+  virtual int64_t blocks_needed(int64_t /*slot*/, int64_t /*len*/) const { return 0; }
   virtual void reset(int64_t slot) = 0;
   virtual status prefill(int64_t slot, const int32_t* ids, int64_t n, int64_t rope_len,
                          std::vector<float>* logits) = 0;

@@ -20,16 +20,14 @@ int64_t gpu_kv_bytes_per_token(const engine::model_config& c) {
   return c.num_layers * 2 * c.num_kv_heads * c.head_dim * 2;  // bf16 keys and values
 }
 
-int64_t gpu_serving_max_len(const engine::model_config& c, int64_t context, int64_t max_batch,
-                            uint64_t free_bytes, uint64_t total_bytes, double utilization,
-                            uint64_t reserve_bytes) {
+int64_t gpu_serving_kv_blocks(const engine::model_config& c, int64_t block_size,
+                              uint64_t free_bytes, uint64_t total_bytes, double utilization,
+                              uint64_t reserve_bytes) {
   const double in_use = free_bytes < total_bytes ? double(total_bytes - free_bytes) : 0.0;
   const double usable = utilization * double(total_bytes) - in_use - double(reserve_bytes);
-  const double per_slot = double(max_batch) * double(gpu_kv_bytes_per_token(c));
-  if (usable <= 0.0 || per_slot <= 0.0) return 0;
-  const double fits = usable / per_slot;
-  const int64_t len = fits >= double(context) ? context : int64_t(fits);
-  return len >= context ? context : len / 16 * 16;
+  const double per_block = double(block_size) * double(gpu_kv_bytes_per_token(c));
+  if (usable <= 0.0 || per_block <= 0.0) return 0;
+  return int64_t(std::min(usable / per_block, double(INT32_MAX / block_size)));
 }
 
 namespace {
@@ -59,6 +57,12 @@ class gpu_sequence_decoder final : public engine::sequence_decoder {
   int64_t max_prefill() const override { return d_->prefill_rows(); }
   int64_t kv_bytes_per_token() const override { return kv_bytes_; }
   bool kv_preallocated() const override { return true; }
+  int64_t kv_block_size() const override { return d_->kv_block_size(); }
+  int64_t kv_blocks() const override { return d_->kv_blocks(); }
+  int64_t free_blocks() const override { return d_->free_blocks(); }
+  int64_t blocks_needed(int64_t slot, int64_t len) const override {
+    return d_->blocks_needed(slot, len);
+  }
   void reset(int64_t slot) override { d_->reset(slot); }
   status prefill(int64_t slot, const int32_t* ids, int64_t n, int64_t rope_len,
                  std::vector<float>* logits) override {
@@ -123,21 +127,30 @@ result<std::unique_ptr<engine::sequence_decoder>> make_gpu_sequence_decoder(
   size_t free_bytes = 0, total_bytes = 0;
   if (cudaMemGetInfo(&free_bytes, &total_bytes) != cudaSuccess)
     return status(status_code::internal, "cudaMemGetInfo failed", "device");
-  const int64_t len = gpu_serving_max_len(c, context, o.max_batch, free_bytes, total_bytes,
-                                          o.gpu_memory_utilization, activation_reserve(c, rows));
-  if (len < std::min(o.min_len, context))
+  const int64_t bs = gpu_batch_decoder::kDefaultBlockSize;
+  const uint64_t table_bytes = uint64_t(o.max_batch) * uint64_t((context + bs - 1) / bs) * 4;
+  // at most every slot full at once: more blocks could never be drawn
+  const int64_t blocks =
+      std::min(o.max_batch * ((context + bs - 1) / bs),
+               gpu_serving_kv_blocks(c, bs, free_bytes, total_bytes, o.gpu_memory_utilization,
+                                     activation_reserve(c, rows) + table_bytes));
+  if (blocks * bs < std::min(o.min_len, context))
     return status(status_code::resource_exhausted,
                   std::to_string(o.gpu_memory_utilization) + " of the GPU's " +
                       std::to_string(total_bytes >> 20) + " MiB (" +
                       std::to_string(free_bytes >> 20) + " MiB free after the weights) holds " +
-                      std::to_string(len) + " KV positions per answer for " +
-                      std::to_string(o.max_batch) +
-                      " answers at once; lower max_batch or the context, or raise "
-                      "gpu_memory_utilization",
-                  "max_batch");
+                      std::to_string(blocks * bs) + " KV positions (fewer than " +
+                      std::to_string(std::min(o.min_len, context)) +
+                      "); lower the context or max_batch, or raise gpu_memory_utilization",
+                  "gpu_memory_utilization");
+  // one answer may take the whole pool (up to the context); how many run at once is what the
+  // pool holds of their lengths (batch_generator preempts the newest when it runs out)
+  const int64_t len = std::min(context, blocks * bs);
   infer_options io;
   io.max_batch = o.max_batch;
   io.max_seq = len;
+  io.kv_block_size = bs;
+  io.kv_blocks = blocks;
   io.prefill_rows = std::min(rows, len);
   io.lora = !o.adapter_dirs.empty();
   KAITO_ASSIGN_OR_RETURN(std::unique_ptr<gpu_batch_decoder> d,

@@ -11,13 +11,15 @@
 // adapters are applied at run time, unmerged, as the trainer ran them: engine/lora_combine.h
 // folds them, each at its strength, into one LoRA on every linear (exactly their sum; a linear
 // none targets gets zeros); with none the LoRA branch is skipped.
-// The KV cache is allocated once: max_batch slots of max_len positions each, bf16. max_len is
-// the served context (max_position_embeddings, or `context` when smaller), lowered to what fits
-// in gpu_memory_utilization of the device's memory (vLLM's meaning: weights, the step's buffers
-// and the cache together, besides what is already in use), so a 128k-context model serves what
-// fits; resource_exhausted when not even min_len fits.
-// Each decoder owns its cuda_context (stream, cuBLASLt, arena) and runs every call on the
-// caller's thread (batch_generator's decode thread).
+// The KV cache is allocated once, paged (engine/cuda/batch_decoder.h): a pool of blocks of 16
+// positions (bf16 keys and values of every layer) filling gpu_memory_utilization of the device's
+// memory (vLLM's meaning: weights, the step's buffers and the cache together, besides what is
+// already in use), or, when that is more, max_batch answers of the whole context. Answers draw
+// blocks as they grow, so one long answer may take the whole pool and many short ones share it;
+// max_len is the served context (max_position_embeddings, or `context` when smaller), lowered to
+// the pool when the pool is smaller, and resource_exhausted when the pool holds fewer than min_len
+// positions. Each decoder owns its cuda_context (stream, cuBLASLt, arena) and runs every call on
+// the caller's thread (batch_generator's decode thread).
 #pragma once
 
 #include <cstdint>
@@ -40,19 +42,18 @@ struct gpu_serving_options {
   int64_t prefill_chunk = 512;            // prompt tokens per prefill call
   bool quantized_base = false;            // NF4 + double quant instead of bf16
   double gpu_memory_utilization = 0.9;    // the share of the device's memory this may hold
-  int64_t min_len = 256;                  // fewer positions per slot is an error
+  int64_t min_len = 256;                  // a pool of fewer positions is an error
 };
 
 // Bytes of KV cache per position of one answer: every layer's bf16 keys and values.
 int64_t gpu_kv_bytes_per_token(const engine::model_config& c);
 
-// The positions per slot of max_batch slots on a device of total_bytes with free_bytes free (the
-// weights loaded): min(context, (utilization * total - (total - free) - reserve_bytes) /
-// (max_batch * bytes per token)), rounded down to a multiple of 16 below context; 0 when nothing
-// fits.
-int64_t gpu_serving_max_len(const engine::model_config& c, int64_t context, int64_t max_batch,
-                            uint64_t free_bytes, uint64_t total_bytes, double utilization,
-                            uint64_t reserve_bytes);
+// The KV blocks of block_size positions that fit on a device of total_bytes with free_bytes free
+// (the weights loaded) besides reserve_bytes: (utilization * total - (total - free) - reserve) /
+// (block_size * bytes per token), rounded down; 0 when none fit.
+int64_t gpu_serving_kv_blocks(const engine::model_config& c, int64_t block_size,
+                              uint64_t free_bytes, uint64_t total_bytes, double utilization,
+                              uint64_t reserve_bytes);
 
 result<std::unique_ptr<engine::sequence_decoder>> make_gpu_sequence_decoder(
     const gpu_serving_options& o, const engine::model_config& c);

@@ -32,11 +32,15 @@ TEST(serve_metrics, counters_gauges_and_histograms_in_vllm_names) {
   engine::serving_snapshot s = stats.snapshot();
   s.running = 2;
   s.waiting = 3;
+  s.preemptions = 4;
+  s.kv_cache_usage = 0.25;
   const std::string text = prometheus_text(s, "phi-3");
   auto m = samples(text);
   const std::string l = "model_name=\"phi-3\"";
   EXPECT_EQ(m["vllm:num_requests_running{" + l + "}"], "2.0");
   EXPECT_EQ(m["vllm:num_requests_waiting{" + l + "}"], "3.0");
+  EXPECT_EQ(m["vllm:num_preemptions_total{" + l + "}"], "4.0");
+  EXPECT_EQ(m["vllm:gpu_cache_usage_perc{" + l + "}"], "0.25");
   EXPECT_EQ(m["vllm:prompt_tokens_total{" + l + "}"], "22.0");
   EXPECT_EQ(m["vllm:generation_tokens_total{" + l + "}"], "21.0");
   EXPECT_EQ(m["vllm:request_success_total{finished_reason=\"stop\"," + l + "}"], "1.0");

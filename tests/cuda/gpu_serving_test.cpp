@@ -5,10 +5,10 @@
 //   - greedy answers equal the CPU's token for token while no near-tie is passed;
 //   - concurrent answers on the GPU equal the same answers one at a time (each on its own slot at
 //     its own length, the others joining and leaving);
-//   - chat_service on the GPU: a chat's text and usage, the served context, the fixed KV cache;
+//   - chat_service on the GPU: a chat's text and usage, the served context, the paged KV pool;
 //   - the NF4 base (--quantize nf4) against the CPU engine's NF4 quantization of the folder;
 //   - two adapters at their strengths (one LoRA at run time, engine/lora_combine.h) against the
-//     CPU engine's merge of both; a bad strength refused by name; the context sized from free
+//     CPU engine's merge of both; a bad strength refused by name; the KV pool sized from free
 //     memory.
 // Runs on the emulated CUDA runtime in CI (gpu_serving_emu_test) and on a GPU (exit 77 without
 // one).
@@ -157,7 +157,8 @@ TEST_F(GpuServing, ChatServiceAnswersOnTheGpu) {
   ASSERT_TRUE(s.ok()) << s.error().to_string();
   EXPECT_EQ((*s)->context_length(), 200);
   EXPECT_EQ((*s)->kv_bytes_per_token(), config_.num_layers * 2 * config_.hidden_size * 2);
-  EXPECT_EQ((*s)->limit_kv_cache(1000), 2 * 200);  // allocated up front: no budget
+  // allocated up front, no budget: a pool of blocks of 16 for 2 answers of 200 (208 each)
+  EXPECT_EQ((*s)->limit_kv_cache(1000), 2 * 208);
   nlohmann::ordered_json messages = nlohmann::ordered_json::array(
       {{{"role", "user"}, {"content", "What is the capital of France?"}}});
   engine::chat_options o;
@@ -282,16 +283,16 @@ TEST_F(GpuServing, AdaptersAtTheirStrengthsFollowTheCpuMerge) {
   EXPECT_EQ(bad.error().where(), "adapter_strengths");
 }
 
-TEST(GpuServingMemory, ContextSizedFromMemory) {
+TEST(GpuServingMemory, KvPoolSizedFromMemory) {
   engine::model_config c;
   c.num_layers = 32, c.num_kv_heads = 32, c.head_dim = 96;  // Phi-3-mini: 393,216 bytes a token
   EXPECT_EQ(gpu::gpu_kv_bytes_per_token(c), 393216);
   const uint64_t GiB = uint64_t{1} << 30;
-  // 8 answers on 100 GiB with 10 in use: 0.9 of it less those 10 and 1 GiB of buffers = 79 GiB,
-  // 26,965 positions, rounded down to 16
-  EXPECT_EQ(gpu::gpu_serving_max_len(c, 131072, 8, 90 * GiB, 100 * GiB, 0.9, GiB), 26960);
-  EXPECT_EQ(gpu::gpu_serving_max_len(c, 4096, 8, 90 * GiB, 100 * GiB, 0.9, GiB), 4096);  // all
-  EXPECT_EQ(gpu::gpu_serving_max_len(c, 4096, 8, 90 * GiB, 100 * GiB, 0.1, GiB), 0);     // none
+  // 100 GiB with 10 in use: 0.9 of it less those 10 and 1 GiB of buffers = 79 GiB, 13,482
+  // blocks of 16 positions (6 MiB each): 215,712 positions, a 128k answer and more besides
+  EXPECT_EQ(gpu::gpu_serving_kv_blocks(c, 16, 90 * GiB, 100 * GiB, 0.9, GiB), 13482);
+  EXPECT_EQ(gpu::gpu_serving_kv_blocks(c, 32, 90 * GiB, 100 * GiB, 0.9, GiB), 6741);
+  EXPECT_EQ(gpu::gpu_serving_kv_blocks(c, 16, 90 * GiB, 100 * GiB, 0.1, GiB), 0);  // none
 }
 
 }  // namespace

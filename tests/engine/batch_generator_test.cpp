@@ -2,7 +2,8 @@
 // batch, each equal to engine::generate() alone (tokens exactly, logits within 1e-4), greedy and
 // sampled, across the longrope switch; an on_token that says stop ends its answer exactly there
 // without disturbing the others; stop tokens, bad prompts, and shutdown with callers waiting; a
-// decoder failing a step ends that step's answers and is reported (failure()).
+// decoder failing a step ends that step's answers and is reported (failure()); a paged decoder's
+// pool running out preempts answers, which resume unchanged.
 #include "engine/batch_generator.h"
 
 #include <atomic>
@@ -17,6 +18,7 @@
 #include "engine/kv_decode.h"
 #include "engine/sequence_decoder.h"
 #include "tests/engine/failing_decoder.h"
+#include "tests/engine/paged_decoder.h"
 #include "tests/engine/random_model.h"
 
 namespace kaito::engine {
@@ -184,6 +186,65 @@ TEST(batch_generator, a_kv_budget_admits_only_what_fits) {
   g.set_kv_budget_tokens(3);  // smaller than any request: each still runs, alone
   EXPECT_EQ(g.generate(js[5].prompt, js[5].opt).value(),
             generate(*m, nullptr, js[5].prompt, js[5].opt).value());
+}
+
+// A paged decoder whose pool (16 blocks of 4 positions) holds one of these answers (40 to 44
+// tokens, 10 or 11 blocks) but not two, while four may run: the scheduler admits what the pool
+// has room for, preempts the newest when the running answers outgrow it, and prefills them again
+// later; every answer, greedy or sampled, is still generate()'s alone (tokens exactly, logits
+// within 1e-4), across the longrope switch too, and the pool never turns a call down. The first
+// decode step waits until every request is queued, so two answers always grow together.
+TEST(batch_generator, a_paged_cache_preempts_and_resumes_answers_unchanged) {
+  for (const char* json : {kLlama, kPhi3}) {
+    auto m = random_model(json, json == kLlama ? "paged_llama" : "paged_phi3");
+    ASSERT_TRUE(m);
+    auto js = jobs();
+    js.resize(5);
+    for (size_t j = 0; j < js.size(); ++j)
+      js[j].opt.max_new_tokens = 37 - int(j);  // prompts of 3 + 2j: 40 to 44 tokens in all
+    std::vector<std::vector<int32_t>> want(js.size()), got(js.size());
+    std::vector<std::vector<float>> want_logits(js.size()), got_logits(js.size());
+    for (size_t j = 0; j < js.size(); ++j) {
+      generate_options o = js[j].opt;
+      o.step_logits = &want_logits[j];
+      want[j] = generate(*m, nullptr, js[j].prompt, o).value();
+    }
+    auto owned = std::make_unique<kaito::testing::paged_decoder>(*m, 4, 4, 16);
+    kaito::testing::paged_decoder* pool = owned.get();
+    std::atomic<batch_generator*> gen{nullptr};
+    pool->hold_first_decode([&] {  // every request queued before the first step
+      const batch_generator* p = gen.load();
+      return p != nullptr && p->load().waiting + p->load().running == int64_t(js.size());
+    });
+    batch_generator g(m->config, std::move(owned), {.max_batch = 4, .prefill_chunk = 4});
+    gen = &g;
+    std::vector<std::thread> threads;
+    std::atomic<int> failures{0};
+    for (size_t j = 0; j < js.size(); ++j)
+      threads.emplace_back([&, j] {
+        generate_options o = js[j].opt;
+        o.step_logits = &got_logits[j];
+        auto r = g.generate(js[j].prompt, o);
+        if (!r.ok()) {
+          ++failures;
+          ADD_FAILURE() << "request " << j << ": " << r.error().to_string();
+        }
+        if (r.ok()) got[j] = *r;
+      });
+    for (auto& t : threads) t.join();
+    EXPECT_EQ(failures.load(), 0);
+    for (size_t j = 0; j < js.size(); ++j) {
+      EXPECT_EQ(got[j], want[j]) << "request " << j;
+      EXPECT_LE(max_abs_diff(got_logits[j], want_logits[j]), 1e-4f) << "request " << j;
+    }
+    const auto load = g.load();
+    EXPECT_GT(load.preemptions, 0) << "the pool never ran out: the test does not test preemption";
+    EXPECT_GE(load.peak_running, 2);
+    EXPECT_EQ(load.kv_blocks, 16);
+    g.shutdown();  // (the decode thread is done with the decoder)
+    EXPECT_EQ(pool->refused(), 0);
+    EXPECT_EQ(pool->free_blocks(), 16);  // every block back
+  }
 }
 
 TEST(batch_generator, a_stopped_answer_ends_there_and_the_others_go_on) {

@@ -1,0 +1,104 @@
+// Test-only: the CPU engine's sequence_decoder (engine/sequence_decoder.h) with a paged cache's
+// contract, as the GPU's (engine/cuda/batch_decoder.h) keeps it: positions in blocks of
+// block_size drawn from a pool of `blocks` as a slot grows, all or none (resource_exhausted
+// naming the slot before any change), returned by reset; max_len at most the pool. The caches
+// themselves stay the CPU decoder's, so batch_generator's scheduling of a paged decoder is tested
+// without a GPU; refused() counts the calls the pool turned down (a scheduler that asks first
+// never sees one). hold_first_decode(until): the first decode call waits (up to 10 s) until
+// until() is true, so that a test can have every request queued before any step runs and the
+// scheduling that follows depends on nothing but the requests.
+#pragma once
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "base/status.h"
+#include "engine/model_weights.h"
+#include "engine/sequence_decoder.h"
+
+namespace kaito::testing {
+
+class paged_decoder final : public engine::sequence_decoder {
+ public:
+  paged_decoder(const engine::model& m, int64_t slots, int64_t block_size, int64_t blocks)
+      : d_(engine::make_cpu_decoder(m, slots)),
+        bs_(block_size),
+        blocks_(blocks),
+        free_(blocks),
+        owned_(static_cast<size_t>(slots), 0),
+        len_(static_cast<size_t>(slots), 0) {}
+  int64_t slots() const override { return d_->slots(); }
+  int64_t max_len() const override { return std::min(d_->max_len(), blocks_ * bs_); }
+  int64_t max_prefill() const override { return d_->max_prefill(); }
+  int64_t kv_bytes_per_token() const override { return d_->kv_bytes_per_token(); }
+  bool kv_preallocated() const override { return true; }
+  int64_t kv_block_size() const override { return bs_; }
+  int64_t kv_blocks() const override { return blocks_; }
+  int64_t free_blocks() const override { return free_; }
+  int64_t blocks_needed(int64_t s, int64_t len) const override {
+    return std::max<int64_t>(0, (len + bs_ - 1) / bs_ - owned_[size_t(s)]);
+  }
+  void reset(int64_t s) override {
+    free_ += owned_[size_t(s)];
+    owned_[size_t(s)] = 0;
+    len_[size_t(s)] = 0;
+    d_->reset(s);
+  }
+  status prefill(int64_t s, const int32_t* ids, int64_t n, int64_t rope_len,
+                 std::vector<float>* logits) override {
+    KAITO_TRY(draw(s, len_[size_t(s)] + n, "slot"));
+    len_[size_t(s)] += n;
+    return d_->prefill(s, ids, n, rope_len, logits);
+  }
+  bool needs_reprefill(int64_t s, int64_t len) const override {
+    return d_->needs_reprefill(s, len);
+  }
+  status decode(const std::vector<int64_t>& slots, const std::vector<int32_t>& ids,
+                std::vector<float>* logits) override {
+    if (until_) {
+      for (int i = 0; i < 2000 && !until_(); ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      until_ = nullptr;
+    }
+    int64_t need = 0;
+    for (int64_t s : slots) need += blocks_needed(s, len_[size_t(s)] + 1);
+    if (need > free_) {
+      ++refused_;
+      return status(status_code::resource_exhausted, "the KV cache pool is full", "slots");
+    }
+    for (int64_t s : slots) {
+      KAITO_TRY(draw(s, len_[size_t(s)] + 1, "slots"));
+      ++len_[size_t(s)];
+    }
+    return d_->decode(slots, ids, logits);
+  }
+  int64_t refused() const { return refused_; }
+  void hold_first_decode(std::function<bool()> until) { until_ = std::move(until); }
+
+ private:
+  status draw(int64_t s, int64_t len, const char* where) {
+    const int64_t need = blocks_needed(s, len);
+    if (need > free_) {
+      ++refused_;
+      return status(status_code::resource_exhausted,
+                    "the KV cache pool is full: slot " + std::to_string(s), where);
+    }
+    free_ -= need;
+    owned_[size_t(s)] += need;
+    return {};
+  }
+
+  std::unique_ptr<engine::sequence_decoder> d_;
+  int64_t bs_, blocks_, free_;
+  std::vector<int64_t> owned_, len_;
+  int64_t refused_ = 0;
+  std::function<bool()> until_;
+};
+
+}  // namespace kaito::testing
