@@ -130,10 +130,13 @@ result<std::unique_ptr<engine::sequence_decoder>> make_gpu_sequence_decoder(
   const int64_t bs = gpu_batch_decoder::kDefaultBlockSize;
   const uint64_t table_bytes = uint64_t(o.max_batch) * uint64_t((context + bs - 1) / bs) * 4;
   // at most every slot full at once: more blocks could never be drawn
+  if (o.kv_blocks < 0) return invalid_argument("must not be negative", "kv_blocks");
   const int64_t blocks =
-      std::min(o.max_batch * ((context + bs - 1) / bs),
-               gpu_serving_kv_blocks(c, bs, free_bytes, total_bytes, o.gpu_memory_utilization,
-                                     activation_reserve(c, rows) + table_bytes));
+      o.kv_blocks > 0
+          ? o.kv_blocks
+          : std::min(o.max_batch * ((context + bs - 1) / bs),
+                     gpu_serving_kv_blocks(c, bs, free_bytes, total_bytes, o.gpu_memory_utilization,
+                                           activation_reserve(c, rows) + table_bytes));
   if (blocks * bs < std::min(o.min_len, context))
     return status(status_code::resource_exhausted,
                   std::to_string(o.gpu_memory_utilization) + " of the GPU's " +

@@ -43,6 +43,9 @@ struct gpu_serving_options {
   bool quantized_base = false;            // NF4 + double quant instead of bf16
   double gpu_memory_utilization = 0.9;    // the share of the device's memory this may hold
   int64_t min_len = 256;                  // a pool of fewer positions is an error
+  // > 0: the KV pool's blocks of 16 positions, instead of what memory holds (vLLM's
+  // num_gpu_blocks_override; min_len still applies)
+  int64_t kv_blocks = 0;
 };
 
 // Bytes of KV cache per position of one answer: every layer's bf16 keys and values.

@@ -4,39 +4,33 @@
 // naming the slot before any change), returned by reset; max_len at most the pool. The caches
 // themselves stay the CPU decoder's, so batch_generator's scheduling of a paged decoder is tested
 // without a GPU; refused() counts the calls the pool turned down (a scheduler that asks first
-// never sees one). hold_first_decode(until): the first decode call waits (up to 10 s) until
-// until() is true, so that a test can have every request queued before any step runs and the
-// scheduling that follows depends on nothing but the requests.
+// never sees one).
 #pragma once
 
 #include <algorithm>
-#include <chrono>
 #include <cstdint>
-#include <functional>
-#include <memory>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "base/status.h"
 #include "engine/model_weights.h"
 #include "engine/sequence_decoder.h"
+#include "tests/engine/forwarding_decoder.h"
 
 namespace kaito::testing {
 
-class paged_decoder final : public engine::sequence_decoder {
+class paged_decoder final : public forwarding_decoder {
  public:
   paged_decoder(const engine::model& m, int64_t slots, int64_t block_size, int64_t blocks)
-      : d_(engine::make_cpu_decoder(m, slots)),
+      : forwarding_decoder(engine::make_cpu_decoder(m, slots)),
         bs_(block_size),
         blocks_(blocks),
         free_(blocks),
         owned_(static_cast<size_t>(slots), 0),
         len_(static_cast<size_t>(slots), 0) {}
-  int64_t slots() const override { return d_->slots(); }
-  int64_t max_len() const override { return std::min(d_->max_len(), blocks_ * bs_); }
-  int64_t max_prefill() const override { return d_->max_prefill(); }
-  int64_t kv_bytes_per_token() const override { return d_->kv_bytes_per_token(); }
+  int64_t max_len() const override {
+    return std::min(forwarding_decoder::max_len(), blocks_ * bs_);
+  }
   bool kv_preallocated() const override { return true; }
   int64_t kv_block_size() const override { return bs_; }
   int64_t kv_blocks() const override { return blocks_; }
@@ -48,24 +42,17 @@ class paged_decoder final : public engine::sequence_decoder {
     free_ += owned_[size_t(s)];
     owned_[size_t(s)] = 0;
     len_[size_t(s)] = 0;
-    d_->reset(s);
+    inner().reset(s);
   }
   status prefill(int64_t s, const int32_t* ids, int64_t n, int64_t rope_len,
                  std::vector<float>* logits) override {
     KAITO_TRY(draw(s, len_[size_t(s)] + n, "slot"));
     len_[size_t(s)] += n;
-    return d_->prefill(s, ids, n, rope_len, logits);
-  }
-  bool needs_reprefill(int64_t s, int64_t len) const override {
-    return d_->needs_reprefill(s, len);
+    return inner().prefill(s, ids, n, rope_len, logits);
   }
   status decode(const std::vector<int64_t>& slots, const std::vector<int32_t>& ids,
                 std::vector<float>* logits) override {
-    if (until_) {
-      for (int i = 0; i < 2000 && !until_(); ++i)
-        std::this_thread::sleep_for(std::chrono::milliseconds(5));
-      until_ = nullptr;
-    }
+    wait_if_held();
     int64_t need = 0;
     for (int64_t s : slots) need += blocks_needed(s, len_[size_t(s)] + 1);
     if (need > free_) {
@@ -76,10 +63,9 @@ class paged_decoder final : public engine::sequence_decoder {
       KAITO_TRY(draw(s, len_[size_t(s)] + 1, "slots"));
       ++len_[size_t(s)];
     }
-    return d_->decode(slots, ids, logits);
+    return inner().decode(slots, ids, logits);
   }
   int64_t refused() const { return refused_; }
-  void hold_first_decode(std::function<bool()> until) { until_ = std::move(until); }
 
  private:
   status draw(int64_t s, int64_t len, const char* where) {
@@ -94,11 +80,9 @@ class paged_decoder final : public engine::sequence_decoder {
     return {};
   }
 
-  std::unique_ptr<engine::sequence_decoder> d_;
   int64_t bs_, blocks_, free_;
   std::vector<int64_t> owned_, len_;
   int64_t refused_ = 0;
-  std::function<bool()> until_;
 };
 
 }  // namespace kaito::testing
