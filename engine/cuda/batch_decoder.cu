@@ -10,6 +10,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "engine/cuda/cuda_try.h"
@@ -38,14 +39,15 @@ struct gpu_batch_decoder::state {
   // Block ids on their way to the table: each upload's own host copy, kept until the stream is
   // next synchronized (an enqueued copy reads its source when it runs).
   std::vector<std::vector<int32_t>> uploads;
-  // Decode steps as CUDA graphs (infer_options::cuda_graph), one per batch size: the first step
-  // at a size runs as plain launches (lazy module loading and cuBLASLt's choices happen outside
-  // a capture), the second captures, later ones replay. The rows, ids and tables are read from
-  // fixed device buffers, so one graph replays any slots at any positions.
+  // Decode steps as CUDA graphs (infer_options::cuda_graph), one per (batch size, key span):
+  // the first step of a kind runs as plain launches (lazy module loading and cuBLASLt's choices
+  // happen outside a capture), the second captures, later ones replay. The rows, ids and tables
+  // are read from fixed device buffers, so one graph replays any slots at any positions up to
+  // its span.
   bool use_graphs = false;
   bool graph_failed = false;  // a capture failed once: plain launches from then on
-  std::map<int64_t, cudaGraphExec_t> graphs;
-  std::set<int64_t> warm;
+  std::map<std::pair<int64_t, int64_t>, cudaGraphExec_t> graphs;
+  std::set<std::pair<int64_t, int64_t>> warm;
 
   ~state() {  // the graphs before the buffers they use
     for (auto& [key, g] : graphs) cudaGraphExecDestroy(g);
@@ -56,6 +58,17 @@ namespace {
 
 std::string slot_name(int64_t i) {
   return "slots[" + std::to_string(i) + "]";
+}
+
+// The key count a decode step's attention plans its splits for (attention_decode_rows_cuda's
+// Tk_max): the longest row's, rounded up to a power of two of at least 512, at most max_seq. So
+// the split plan (and the graph) changes only when a row's length doubles, and short contexts on
+// a long-context model still spread their keys over the SMs (a plan for max_seq = 131072 keys
+// would put a 10k-key row in one split).
+int64_t key_span(int64_t longest, int64_t max_seq) {
+  int64_t span = 512;
+  while (span < longest) span *= 2;
+  return std::min(span, max_seq);
 }
 
 }  // namespace
@@ -301,12 +314,15 @@ status gpu_batch_decoder::decode(const std::vector<int64_t>& slot_list,
   // the step, as in gpu_generator.
   const int64_t MB = slots();
   std::vector<int32_t>& rows = s_->host_rows;  // (3, max_batch): pos, Tk, slot
+  int64_t longest = 0;
   for (int64_t b = 0; b < B; ++b) {
     const int64_t pos = s_->len[size_t(slot_list[size_t(b)])];
     rows[size_t(b)] = int32_t(pos);
     rows[size_t(MB + b)] = int32_t(pos + 1);
     rows[size_t(2 * MB + b)] = int32_t(slot_list[size_t(b)]);
+    longest = std::max(longest, pos + 1);
   }
+  p.dec_tk_max = key_span(longest, p.opt.max_seq);
   if (status st = step(B, ids, logits); !st.ok()) {
     for (int64_t sl : slot_list) s_->len[size_t(sl)] = 0;  // contents unknown: reset
     return st;
@@ -325,11 +341,12 @@ status gpu_batch_decoder::step(int64_t B, const std::vector<int32_t>& ids,
                                cudaMemcpyHostToDevice, p.cx.stream()));
   state& st = *s_;
   bool replayed = false;
+  const std::pair<int64_t, int64_t> kind(B, p.dec_tk_max);
   if (st.use_graphs && !st.graph_failed) {
-    auto it = st.graphs.find(B);
-    if (it == st.graphs.end() && st.warm.count(B) != 0) {
+    auto it = st.graphs.find(kind);
+    if (it == st.graphs.end() && st.warm.count(kind) != 0) {
       if (cudaGraphExec_t g = p.capture_graph(B, /*advance=*/false); g != nullptr)
-        it = st.graphs.emplace(B, g).first;
+        it = st.graphs.emplace(kind, g).first;
       else
         st.graph_failed = true;
     }
@@ -341,7 +358,7 @@ status gpu_batch_decoder::step(int64_t B, const std::vector<int32_t>& ids,
   if (!replayed) {
     const programmatic_scope pdl(p.cx, p.opt.programmatic_launch);
     p.enqueue_forward(B);
-    st.warm.insert(B);
+    st.warm.insert(kind);
   }
   KAITO_TRY(p.cx.take_error());
   // (the host vectors stay unchanged until read_logits synchronizes the stream)

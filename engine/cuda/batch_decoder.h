@@ -31,12 +31,13 @@
 // threshold and long past it, so short and long slots share a step.
 // Logits are bf16 on the device (as gpu_generator's), widened to fp32 for the host.
 // With infer_options::cuda_graph (default) decode steps replay CUDA graphs, one per batch size
-// (and rope table), captured at a size's second step; else plain launches. Programmatic dependent
-// launch and the fused decode kernels as gpu_generator's options say.
-// Errors: invalid_argument naming the argument (a slot out of range or listed twice, a full
-// slot, an id outside the vocabulary); resource_exhausted when the pool has too few free blocks;
-// launch failures as gpu_generator's. After a failed call a slot's contents are unknown: reset
-// it.
+// and key span (the longest row's key count rounded up to a power of two of at least 512, at most
+// max_seq: the attention plans its splits for it, so a short context on a long-context model
+// still spreads over the SMs), captured at a kind's second step; else plain launches. Programmatic
+// dependent launch and the fused decode kernels as gpu_generator's options say. Errors:
+// invalid_argument naming the argument (a slot out of range or listed twice, a full slot, an id
+// outside the vocabulary); resource_exhausted when the pool has too few free blocks; launch
+// failures as gpu_generator's. After a failed call a slot's contents are unknown: reset it.
 // Thread-safety: one host thread, one cuda_context.
 #pragma once
 

@@ -64,6 +64,8 @@ struct gpu_generator::impl {
   // (layer_prefill_slot: kv_cache_write_cuda, attention_forward_paged_cuda).
   decode_rows dec_rows;
   const int32_t* dec_tk = nullptr;
+  // gpu_batch_decoder's step: the key count its attention plans for (> 0; else max_seq).
+  int64_t dec_tk_max = 0;
 
   impl(cuda_context& c, const gpu_model& mm, const infer_options& o) : cx(c), m(mm), opt(o) {}
   ~impl();

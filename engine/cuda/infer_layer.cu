@@ -220,8 +220,9 @@ void gpu_generator::impl::layer_decode(int64_t l, int64_t B) {
                           opt.max_seq, s.NH, s.NKV, s.HS, scale(), s.window, counters);
   } else {
     attention_decode_rows_cuda(cx, att.as<bf16>(), q.as<bf16>(), kcache, vcache, dec_tk,
-                               dec_rows.slot, B, dec_rows.slots, opt.max_seq, tcap(), s.NH, s.NKV,
-                               s.HS, scale(), s.window, counters, dec_rows.pages);
+                               dec_rows.slot, B, dec_rows.slots,
+                               dec_tk_max > 0 ? dec_tk_max : opt.max_seq, tcap(), s.NH, s.NKV, s.HS,
+                               scale(), s.window, counters, dec_rows.pages);
   }
   layer_tail(ly, B, true);
 }

@@ -372,6 +372,35 @@ int main() {
     check(ok, "paged: a prompt larger than the free blocks is refused (slot), nothing taken");
   }
 
+  // 7. key spans: the attention plans its splits for the longest row's key count rounded up to a
+  // power of two (>= 512), and each span replays its own graph. A row going from 511 to 516 keys
+  // crosses from span 512 to 1024: two graphs, and the same logits bit for bit as plain
+  // launches (a graph replayed past its span would clamp the key count).
+  {
+    auto lm = gpu_model_random(**cx, s, 1024, 79, /*lora_b_zero=*/false);
+    bool ok = lm.ok();
+    std::vector<int32_t> prompt(510);
+    for (int32_t& t : prompt) t = int32_t(rng() % uint32_t(s.V));
+    std::vector<float> seen[2];
+    int64_t captured = 0;
+    for (const bool graphs : {true, false}) {
+      infer_options o = options(1, 1024, 512);
+      o.cuda_graph = graphs;
+      auto d = ok ? gpu_batch_decoder::create(**cx, *lm, o)
+                  : result<std::unique_ptr<gpu_batch_decoder>>(invalid_argument("no model", ""));
+      std::vector<float> lg;
+      ok = ok && d.ok() && (*d)->prefill(0, prompt.data(), 510, 0, &lg).ok();
+      for (int i = 0; ok && i < 6; ++i) {  // keys 511 .. 516
+        ok = (*d)->decode({0}, {argmax(lg.data(), s.V)}, &lg).ok();
+        seen[graphs ? 0 : 1].insert(seen[graphs ? 0 : 1].end(), lg.begin(), lg.end());
+      }
+      if (graphs && ok) captured = (*d)->graphs();
+    }
+    check(ok && captured == 2 && seen[0] == seen[1],
+          "key spans: 511 to 516 keys cross span 512 -> 1024, one graph each (" +
+              std::to_string(captured) + "), plain launches' logits bit for bit");
+  }
+
   // 4. errors
   {
     auto dec = gpu_batch_decoder::create(**cx, *model, options(2, 8, 4));
