@@ -1,6 +1,7 @@
 // Prometheus text for the inference server; see serve_metrics.h.
 #include "actors/serve_metrics.h"
 
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 
@@ -24,6 +25,10 @@ std::string escaped(const std::string& v) {
 // The shortest text that reads back as v (Python's repr, which prometheus_client prints).
 std::string number(double v) {
   char buf[64];
+  if (std::isfinite(v) && v == std::trunc(v) && std::fabs(v) < 1e16) {  // 40.0, not 4e+01
+    std::snprintf(buf, sizeof buf, "%.1f", v);
+    return buf;
+  }
   for (int precision = 1; precision <= 17; ++precision) {
     std::snprintf(buf, sizeof buf, "%.*g", precision, v);
     if (std::strtod(buf, nullptr) == v) break;
@@ -66,6 +71,12 @@ std::string prometheus_text(const engine::serving_snapshot& s, const std::string
   w.sample("vllm:gpu_cache_usage_perc", "", s.kv_cache_usage);
   w.head("vllm:num_preemptions", "counter", "Cumulative number of preemption from the engine.");
   w.sample("vllm:num_preemptions_total", "", double(s.preemptions));
+  w.head("vllm:prefix_cache_queries", "counter",
+         "Prefix cache queries, in terms of number of queried tokens.");
+  w.sample("vllm:prefix_cache_queries_total", "", double(s.prefix_cache_queries));
+  w.head("vllm:prefix_cache_hits", "counter",
+         "Prefix cache hits, in terms of number of cached tokens.");
+  w.sample("vllm:prefix_cache_hits_total", "", double(s.prefix_cache_hits));
   w.head("vllm:prompt_tokens", "counter", "Number of prefill tokens processed.");
   w.sample("vllm:prompt_tokens_total", "", double(s.prompt_tokens));
   w.head("vllm:generation_tokens", "counter", "Number of generation tokens processed.");

@@ -140,7 +140,12 @@ int64_t batch_generator::chunk_of(const request& r) const {
 // and r->logits holds the next draw's. An error finishes r.
 bool batch_generator::prefill_chunk(const std::shared_ptr<request>& r) {
   const int64_t P = r->target;
-  if (r->prefilled == 0) d_->reset(r->slot);
+  if (r->prefilled == 0) {  // (a paged decoder may hold a prefix of it already)
+    d_->reset(r->slot);
+    r->prefilled = d_->reuse_prefix(r->slot, r->seq.data(), P, P);
+    prefix_queries_ += P;
+    prefix_hits_ += r->prefilled;
+  }
   const int64_t n = chunk_of(*r);
   const bool last = r->prefilled + n == P;  // only the last chunk's logits are drawn from
   auto st = d_->prefill(r->slot, r->seq.data() + r->prefilled, n, P, last ? &r->logits : nullptr);
@@ -371,7 +376,9 @@ batch_generator::batch_load batch_generator::load() const {
           reserved_.load(),
           preemptions_.load(),
           kv_blocks_,
-          free < 0 ? 0 : kv_blocks_ - free};
+          free < 0 ? 0 : kv_blocks_ - free,
+          prefix_queries_.load(),
+          prefix_hits_.load()};
 }
 
 result<std::vector<int32_t>> batch_generator::generate(const std::vector<int32_t>& prompt,

@@ -25,7 +25,9 @@
 // blocks go back, it waits at the front of the queue, and once readmitted its prompt and answer
 // so far are prefilled again and it goes on from its next token: recompute, not swap). Its
 // caller sees only a pause; the draws continue from the same draw index, so a greedy answer
-// stays the same up to the prefill's summation order in the logits.
+// stays the same up to the prefill's summation order in the logits. Every prefill that starts a
+// sequence first asks the decoder for a cached prefix of it (sequence_decoder::reuse_prefix) and
+// computes only the rest.
 // Callbacks (on_token) run on the caller's own thread, fed from a queue, so a slow client never
 // stalls the batch; the decode thread may run a token or two past an on_token that returns
 // false, and those are dropped (the answer ends exactly at that token, as with generate()).
@@ -83,6 +85,8 @@ class batch_generator {
   struct batch_load {
     int64_t running = 0, waiting = 0, peak_running = 0, reserved_tokens = 0;
     int64_t preemptions = 0, kv_blocks = 0, kv_blocks_used = 0;
+    // prompt tokens looked up in a paged decoder's prefix cache, and found there
+    int64_t prefix_queries = 0, prefix_hits = 0;
   };
   batch_load load() const;
   // Changes kv_budget_tokens from the next admission on (a server sizes it once the model is in
@@ -126,6 +130,7 @@ class batch_generator {
   const int64_t kv_blocks_;
   std::atomic<int64_t> running_{0}, peak_running_{0}, reserved_{0}, kv_budget_{0};
   std::atomic<int64_t> preemptions_{0}, kv_free_{0};  // (kv_free_: the decode thread's reading)
+  std::atomic<int64_t> prefix_queries_{0}, prefix_hits_{0};
   std::mutex join_mu_;
   std::deque<std::shared_ptr<request>> waiting_;
   bool stopping_ = false;

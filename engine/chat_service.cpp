@@ -186,6 +186,8 @@ serving_snapshot chat_service::stats() const {
   s.running = load.running;
   s.waiting = load.waiting;
   s.preemptions = uint64_t(load.preemptions);
+  s.prefix_cache_queries = uint64_t(load.prefix_queries);
+  s.prefix_cache_hits = uint64_t(load.prefix_hits);
   s.kv_cache_usage =
       load.kv_blocks > 0 ? double(load.kv_blocks_used) / double(load.kv_blocks) : 0.0;
   return s;

@@ -46,6 +46,14 @@ class sequence_decoder {
   virtual int64_t kv_blocks() const { return 0; }
   virtual int64_t free_blocks() const { return -1; }
   virtual int64_t blocks_needed(int64_t /*slot*/, int64_t /*len*/) const { return 0; }
+  // Prefix caching (a paged decoder's, vLLM's automatic prefix caching): on an empty slot,
+  // attaches the cached blocks holding the longest prefix of ids[0..n) (whole blocks, fewer than
+  // n tokens, rotated with rope_len's factors) and returns how many tokens they hold; the slot
+  // then holds them, and prefill goes on from there. 0: nothing reused (the CPU's always).
+  virtual int64_t reuse_prefix(int64_t /*slot*/, const int32_t* /*ids*/, int64_t /*n*/,
+                               int64_t /*rope_len*/) {
+    return 0;
+  }
   virtual void reset(int64_t slot) = 0;
   virtual status prefill(int64_t slot, const int32_t* ids, int64_t n, int64_t rope_len,
                          std::vector<float>* logits) = 0;

@@ -27,6 +27,7 @@ struct serving_snapshot {
   int64_t running = 0, waiting = 0;  // sequences decoding now / waiting for a batch slot
   uint64_t preemptions = 0;          // answers sent back to wait (a paged KV cache ran out)
   double kv_cache_usage = 0.0;       // the share of a paged KV cache's blocks in use (0 unpaged)
+  uint64_t prefix_cache_queries = 0, prefix_cache_hits = 0;  // prompt tokens looked up / found
   uint64_t prompt_tokens = 0, generation_tokens = 0;
   uint64_t finished_stop = 0, finished_length = 0, finished_abort = 0;
   latency_histogram time_to_first_token, e2e_latency;

@@ -19,6 +19,7 @@
 #include "engine/cuda/rope_tables.h"
 #include "kernels/cuda/cuda_common.cuh"
 #include "kernels/embedding.h"
+#include "kernels/kv_block_pool.h"
 
 namespace kaito::gpu {
 
@@ -30,12 +31,12 @@ struct gpu_batch_decoder::state {
   std::vector<int8_t> long_rope;  // per slot: rotated with longrope's long factors
   std::vector<int32_t> host_rows;
   std::vector<bf16> host_logits;
-  // The paged cache (kernels/attention.h kv_pages): the pool's free block ids (a stack), each
-  // slot's blocks in position order (its row of the block table), and the table on the device.
-  int64_t block_size = 0, table_ld = 0, blocks = 0;
-  std::vector<int32_t> free;
-  std::vector<std::vector<int32_t>> owned;
+  // The paged cache (kernels/attention.h kv_pages): each slot's blocks and the prefix cache
+  // (kernels/kv_block_pool.h), and the block table on the device.
+  int64_t table_ld = 0;
+  std::unique_ptr<kv_block_pool> pool;
   device_buffer table;  // int32 (max_batch, table_ld)
+  int64_t reused = 0;   // prompt tokens found in the prefix cache
   // Block ids on their way to the table: each upload's own host copy, kept until the stream is
   // next synchronized (an enqueued copy reads its source when it runs).
   std::vector<std::vector<int32_t>> uploads;
@@ -81,6 +82,7 @@ result<std::unique_ptr<gpu_batch_decoder>> gpu_batch_decoder::create(cuda_contex
   if (opt.prefill_rows < 1 || opt.prefill_rows > 65535)
     return invalid_argument("must be in [1, 65535]", "prefill_rows");
   const bool graphs = opt.cuda_graph;
+  const bool prefix_caching = opt.prefix_caching;
   opt.cuda_graph = false;  // (the generator's own decode_step is not used)
   KAITO_ASSIGN_OR_RETURN(std::unique_ptr<gpu_generator> g, gpu_generator::create(cx, m, opt));
   auto s = std::make_unique<state>();
@@ -90,11 +92,9 @@ result<std::unique_ptr<gpu_batch_decoder>> gpu_batch_decoder::create(cuda_contex
   const size_t B = size_t(opt.max_batch);
   KAITO_ASSIGN_OR_RETURN(s->rows, device_buffer::alloc(3 * B * sizeof(int32_t), "decoder.rows"));
   const infer_options& o = s->p->opt;  // (kv_blocks settled by create)
-  s->block_size = o.kv_block_size;
   s->table_ld = ceil_div<int64_t>(o.max_seq, o.kv_block_size);
-  s->blocks = o.kv_blocks;
-  for (int64_t i = s->blocks - 1; i >= 0; --i) s->free.push_back(int32_t(i));  // 0 taken first
-  s->owned.assign(B, {});
+  s->pool =
+      std::make_unique<kv_block_pool>(int64_t(B), o.kv_blocks, o.kv_block_size, prefix_caching);
   KAITO_ASSIGN_OR_RETURN(
       s->table, device_buffer::alloc(B * size_t(s->table_ld) * sizeof(int32_t), "decoder.table"));
   s->len.assign(B, 0);
@@ -106,7 +106,7 @@ result<std::unique_ptr<gpu_batch_decoder>> gpu_batch_decoder::create(cuda_contex
                 1,
                 s->rows.as<int32_t>() + 2 * B,
                 int64_t(B),
-                {s->table.as<int32_t>(), s->block_size, s->table_ld, s->blocks}};
+                {s->table.as<int32_t>(), o.kv_block_size, s->table_ld, o.kv_blocks}};
   p.dec_tk = s->rows.as<int32_t>() + B;
   // the state buffer stays {0, 1, 0}: head_logits' greedy pick goes to gen[:, 0], unused here
   set_decode_state_cuda(cx, p.state.as<int32_t>(), 0, 0);
@@ -137,53 +137,60 @@ int64_t gpu_batch_decoder::length(int64_t slot) const {
 void gpu_batch_decoder::reset(int64_t slot) {
   if (slot < 0 || slot >= slots()) return;
   s_->len[size_t(slot)] = 0;
-  std::vector<int32_t>& mine = s_->owned[size_t(slot)];
-  s_->free.insert(s_->free.end(), mine.rbegin(), mine.rend());  // its first block taken next
-  mine.clear();
+  s_->pool->release(slot);
 }
 size_t gpu_batch_decoder::bytes() const {
   return s_->gen->bytes() + s_->rows.bytes() + s_->table.bytes();
 }
 int64_t gpu_batch_decoder::kv_block_size() const {
-  return s_->block_size;
+  return s_->pool->block_size();
 }
 int64_t gpu_batch_decoder::kv_blocks() const {
-  return s_->blocks;
+  return s_->pool->blocks();
 }
 int64_t gpu_batch_decoder::free_blocks() const {
-  return int64_t(s_->free.size());
+  return s_->pool->free_blocks();
 }
 int64_t gpu_batch_decoder::blocks_needed(int64_t slot, int64_t len) const {
   if (slot < 0 || slot >= slots()) return 0;
-  const int64_t want = ceil_div<int64_t>(std::min(len, max_seq()), s_->block_size);
-  return std::max<int64_t>(0, want - int64_t(s_->owned[size_t(slot)].size()));
+  return s_->pool->blocks_needed(slot, std::min(len, max_seq()));
+}
+int64_t gpu_batch_decoder::reused_tokens() const {
+  return s_->reused;
+}
+
+status gpu_batch_decoder::upload_table(int64_t slot, int64_t first) {
+  state& st = *s_;
+  const std::vector<int32_t>& mine = st.pool->blocks_of(slot);
+  if (first >= int64_t(mine.size())) return {};
+  st.uploads.emplace_back(mine.begin() + first, mine.end());
+  const std::vector<int32_t>& src = st.uploads.back();
+  GPU_TRY_CUDA(cudaMemcpyAsync(st.table.as<int32_t>() + slot * st.table_ld + first, src.data(),
+                               src.size() * sizeof(int32_t), cudaMemcpyHostToDevice,
+                               st.p->cx.stream()));
+  return {};
 }
 
 status gpu_batch_decoder::take_blocks(int64_t slot, int64_t len) {
-  state& st = *s_;
-  const int64_t need = blocks_needed(slot, len);
-  if (need == 0) return {};
-  if (need > int64_t(st.free.size()))
-    return status(status_code::resource_exhausted,
-                  "the KV cache pool is full: slot " + std::to_string(slot) + " needs " +
-                      std::to_string(need) + " more blocks of " + std::to_string(st.block_size) +
-                      " positions, " + std::to_string(st.free.size()) + " of " +
-                      std::to_string(st.blocks) + " are free",
-                  "slot");
-  std::vector<int32_t>& mine = st.owned[size_t(slot)];
-  const size_t first = mine.size();
-  std::vector<int32_t> ids;
-  for (int64_t i = 0; i < need; ++i) {
-    ids.push_back(st.free.back());
-    st.free.pop_back();
+  KAITO_ASSIGN_OR_RETURN(const int64_t first, s_->pool->grow(slot, len));
+  return upload_table(slot, first);
+}
+
+int64_t gpu_batch_decoder::reuse_prefix(int64_t slot, const int32_t* ids, int64_t n,
+                                        int64_t rope_len) {
+  if (slot < 0 || slot >= slots() || s_->len[size_t(slot)] != 0 || n < 1) return 0;
+  if (rope_len == 0) rope_len = n;
+  const bool lr = rope_forward_uses_long(s_->p->m.shape.rope, rope_len);
+  const int64_t have = s_->pool->attach_prefix(slot, ids, std::min(n, max_seq()), lr);
+  if (have == 0) return 0;
+  if (!upload_table(slot, 0).ok()) {  // (a failed copy: the slot starts empty)
+    reset(slot);
+    return 0;
   }
-  mine.insert(mine.end(), ids.begin(), ids.end());
-  st.uploads.push_back(std::move(ids));
-  const std::vector<int32_t>& src = st.uploads.back();
-  GPU_TRY_CUDA(cudaMemcpyAsync(st.table.as<int32_t>() + slot * st.table_ld + int64_t(first),
-                               src.data(), src.size() * sizeof(int32_t), cudaMemcpyHostToDevice,
-                               st.p->cx.stream()));
-  return {};
+  s_->len[size_t(slot)] = have;
+  s_->long_rope[size_t(slot)] = lr ? 1 : 0;
+  s_->reused += have;
+  return have;
 }
 
 bool gpu_batch_decoder::needs_reprefill(int64_t slot, int64_t seq_len) const {
@@ -260,6 +267,7 @@ status gpu_batch_decoder::prefill(int64_t slot, const int32_t* ids, int64_t n, i
     s_->uploads.clear();  // (the stream has run them)
   }
   s_->len[size_t(slot)] = start + n;
+  s_->pool->append_tokens(slot, ids, n, lr);
   s_->long_rope[size_t(slot)] = lr ? 1 : 0;
   return {};
 }
@@ -327,7 +335,11 @@ status gpu_batch_decoder::decode(const std::vector<int64_t>& slot_list,
     for (int64_t sl : slot_list) s_->len[size_t(sl)] = 0;  // contents unknown: reset
     return st;
   }
-  for (int64_t sl : slot_list) ++s_->len[size_t(sl)];
+  for (int64_t b = 0; b < B; ++b) {
+    const int64_t sl = slot_list[size_t(b)];
+    ++s_->len[size_t(sl)];
+    s_->pool->append_tokens(sl, &ids[size_t(b)], 1, s_->long_rope[size_t(sl)] != 0);
+  }
   return {};
 }
 

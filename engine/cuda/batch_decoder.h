@@ -77,6 +77,14 @@ class gpu_batch_decoder {
   int64_t kv_blocks() const;
   int64_t free_blocks() const;
   int64_t blocks_needed(int64_t slot, int64_t len) const;
+  // Prefix caching (infer_options::prefix_caching, default on; kernels/kv_block_pool.h): every
+  // block a slot fills is kept, by its tokens and rope factors, until the pool needs it. On an
+  // empty slot, attaches the kept blocks holding the longest prefix of ids[0..n) in whole
+  // blocks, fewer than n tokens, rotated with rope_len's factors (0: n), shared read-only with
+  // any slot holding them; the slot's length becomes their token count, which is returned (0:
+  // none), and prefill goes on from there.
+  int64_t reuse_prefix(int64_t slot, const int32_t* ids, int64_t n, int64_t rope_len);
+  int64_t reused_tokens() const;  // in all, so far
   // n tokens (1 <= n <= prefill_rows, length + n <= max_seq) appended to the slot; logits gets
   // the last one's V logits (null: no head and no wait for the device, for a chunk before the
   // last). rope_len: the total length whose rope factors rotate them (0: length
@@ -100,6 +108,8 @@ class gpu_batch_decoder {
   // Draws the blocks the slot needs to hold len tokens and enqueues their table entries; none
   // when the pool has too few (resource_exhausted naming the slot).
   status take_blocks(int64_t slot, int64_t len);
+  // Enqueues the slot's table entries from block `first` on.
+  status upload_table(int64_t slot, int64_t first);
   // One decode step over the B rows set in the state's host rows: ids in, (B, V) logits out.
   status step(int64_t B, const std::vector<int32_t>& ids, std::vector<float>* out);
   std::unique_ptr<state> s_;

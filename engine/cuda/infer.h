@@ -98,6 +98,9 @@ struct infer_options {
   // the contiguous (max_batch, max_seq) cache, which gpu_generator needs.
   int64_t kv_block_size = 0;
   int64_t kv_blocks = 0;
+  // gpu_batch_decoder: keep full blocks for later sequences with the same prefix
+  // (kernels/kv_block_pool.h; reuse_prefix attaches them).
+  bool prefix_caching = true;
 };
 
 class gpu_generator {

@@ -63,6 +63,9 @@ class gpu_sequence_decoder final : public engine::sequence_decoder {
   int64_t blocks_needed(int64_t slot, int64_t len) const override {
     return d_->blocks_needed(slot, len);
   }
+  int64_t reuse_prefix(int64_t slot, const int32_t* ids, int64_t n, int64_t rope_len) override {
+    return d_->reuse_prefix(slot, ids, n, rope_len);
+  }
   void reset(int64_t slot) override { d_->reset(slot); }
   status prefill(int64_t slot, const int32_t* ids, int64_t n, int64_t rope_len,
                  std::vector<float>* logits) override {
@@ -154,6 +157,7 @@ result<std::unique_ptr<engine::sequence_decoder>> make_gpu_sequence_decoder(
   io.max_seq = len;
   io.kv_block_size = bs;
   io.kv_blocks = blocks;
+  io.prefix_caching = o.prefix_caching;
   io.prefill_rows = std::min(rows, len);
   io.lora = !o.adapter_dirs.empty();
   KAITO_ASSIGN_OR_RETURN(std::unique_ptr<gpu_batch_decoder> d,

@@ -18,8 +18,10 @@
 // blocks as they grow, so one long answer may take the whole pool and many short ones share it;
 // max_len is the served context (max_position_embeddings, or `context` when smaller), lowered to
 // the pool when the pool is smaller, and resource_exhausted when the pool holds fewer than min_len
-// positions. Each decoder owns its cuda_context (stream, cuBLASLt, arena) and runs every call on
-// the caller's thread (batch_generator's decode thread).
+// positions. With prefix_caching (default), blocks a prompt filled stay in the pool, found again
+// by their tokens (a chat's earlier turns, a shared system prompt), until it needs them for
+// something else. Each decoder owns its cuda_context (stream, cuBLASLt, arena) and runs every call
+// on the caller's thread (batch_generator's decode thread).
 #pragma once
 
 #include <cstdint>
@@ -46,6 +48,9 @@ struct gpu_serving_options {
   // > 0: the KV pool's blocks of 16 positions, instead of what memory holds (vLLM's
   // num_gpu_blocks_override; min_len still applies)
   int64_t kv_blocks = 0;
+  // Full blocks kept for later prompts that start with the same tokens (vLLM's automatic prefix
+  // caching: a chat's earlier turns, a shared system prompt are not computed again).
+  bool prefix_caching = true;
 };
 
 // Bytes of KV cache per position of one answer: every layer's bf16 keys and values.

@@ -34,6 +34,8 @@ TEST(serve_metrics, counters_gauges_and_histograms_in_vllm_names) {
   s.waiting = 3;
   s.preemptions = 4;
   s.kv_cache_usage = 0.25;
+  s.prefix_cache_queries = 40;
+  s.prefix_cache_hits = 32;
   const std::string text = prometheus_text(s, "phi-3");
   auto m = samples(text);
   const std::string l = "model_name=\"phi-3\"";
@@ -41,6 +43,8 @@ TEST(serve_metrics, counters_gauges_and_histograms_in_vllm_names) {
   EXPECT_EQ(m["vllm:num_requests_waiting{" + l + "}"], "3.0");
   EXPECT_EQ(m["vllm:num_preemptions_total{" + l + "}"], "4.0");
   EXPECT_EQ(m["vllm:gpu_cache_usage_perc{" + l + "}"], "0.25");
+  EXPECT_EQ(m["vllm:prefix_cache_queries_total{" + l + "}"], "40.0");
+  EXPECT_EQ(m["vllm:prefix_cache_hits_total{" + l + "}"], "32.0");
   EXPECT_EQ(m["vllm:prompt_tokens_total{" + l + "}"], "22.0");
   EXPECT_EQ(m["vllm:generation_tokens_total{" + l + "}"], "21.0");
   EXPECT_EQ(m["vllm:request_success_total{finished_reason=\"stop\"," + l + "}"], "1.0");

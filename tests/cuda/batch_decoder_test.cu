@@ -401,6 +401,48 @@ int main() {
               std::to_string(captured) + "), plain launches' logits bit for bit");
   }
 
+  // 8. prefix caching: blocks of 2. Slot 0 holds prompt 1 (9 tokens) and its first answer token
+  // (5 full blocks); a prompt of those 10 tokens and 2 more, on slot 1, attaches the 5 blocks
+  // (shared with slot 0) and prefills 2 tokens: its logits and next step within 2e-2 of a fresh
+  // decoder's prefill of all 12, and slot 0 goes on bit for bit as alone.
+  {
+    infer_options o = options(2, max_T, 16);
+    o.kv_block_size = 2;
+    o.kv_blocks = 16;
+    auto d = gpu_batch_decoder::create(**cx, *model, o);
+    auto fresh = gpu_batch_decoder::create(**cx, *model, options(1, max_T, 16));
+    bool ok = d.ok() && fresh.ok();
+    const alone_run& a1 = alone[1];
+    std::vector<int32_t> q = ps[1];
+    q.insert(q.end(), {a1.tokens[0], 17, 18});
+    std::vector<float> l0, lq, want;
+    ok = ok && (*d)->prefill(0, ps[1].data(), 9, 0, &l0).ok() &&
+         (*d)->decode({0}, {a1.tokens[0]}, &l0).ok();
+    const int64_t have = ok ? (*d)->reuse_prefix(1, q.data(), 12, 0) : -1;
+    ok = ok && have == 10 && (*d)->length(1) == 10 && (*d)->reused_tokens() == 10 &&
+         (*d)->free_blocks() == 16 - 5;  // slot 0's 5 full blocks, shared by slot 1
+    ok = ok && (*d)->prefill(1, q.data() + 10, 2, 0, &lq).ok();
+    ok = ok && (*fresh)->prefill(0, q.data(), 12, 0, &want).ok();
+    const double first = ok ? rel_diff(want, lq) : INFINITY;
+    std::vector<float> both;
+    ok = ok && (*d)->decode({0, 1}, {a1.tokens[1], 19}, &both).ok() &&
+         (*fresh)->decode({0}, {19}, &want).ok();
+    const double next =
+        ok ? rel_diff(want, std::vector<float>(both.begin() + s.V, both.end())) : INFINITY;
+    const bool slot0 = ok && std::vector<float>(both.begin(), both.begin() + s.V) == a1.logits[2];
+    // an empty slot only; nothing cached for other tokens
+    const std::vector<int32_t> other = {1, 2, 3, 4, 5};
+    ok = ok && (*d)->reuse_prefix(1, q.data(), 12, 0) == 0;  // slot 1 is not empty
+    (*d)->reset(1);
+    ok = ok && (*d)->reuse_prefix(1, other.data(), 5, 0) == 0;
+    char line[200];
+    std::snprintf(line, sizeof line,
+                  "prefix cache: 10 of 12 prompt tokens reused from a live slot, logits within "
+                  "%.0e of a full prefill (%.3e, next step %.3e), the owner unchanged",
+                  kLogitTol, first, next);
+    check(ok && have == 10 && first <= kLogitTol && next <= kLogitTol && slot0, line);
+  }
+
   // 4. errors
   {
     auto dec = gpu_batch_decoder::create(**cx, *model, options(2, 8, 4));

@@ -5,7 +5,8 @@
 //   - greedy answers equal the CPU's token for token while no near-tie is passed;
 //   - concurrent answers on the GPU equal the same answers one at a time (each on its own slot at
 //     its own length, the others joining and leaving), and go on when a small KV pool makes the
-//     batcher preempt and re-prefill them;
+//     batcher preempt and re-prefill them; a repeated prompt's whole blocks come from the
+//     prefix cache;
 //   - chat_service on the GPU: a chat's text and usage, the served context, the paged KV pool;
 //   - the NF4 base (--quantize nf4) against the CPU engine's NF4 quantization of the folder;
 //   - two adapters at their strengths (one LoRA at run time, engine/lora_combine.h) against the
@@ -216,6 +217,52 @@ TEST_F(GpuServing, APagedPoolPreemptsAndAnswersGoOn) {
   }
   std::printf("%lld preemptions; %lld of 75 tokens as alone before any near tie\n",
               static_cast<long long>(g.load().preemptions), static_cast<long long>(same));
+}
+
+// Prefix caching: the same 40-token prompt twice; the second time its first 32 tokens (two
+// whole blocks of 16, fewer than 40) come from the cache and 8 are computed. The answer follows
+// the first one (each step's logits within bf16 reach, tokens equal up to a near tie), and
+// the generator counts 80 tokens looked up, 32 found. Off: nothing found.
+TEST_F(GpuServing, ARepeatedPromptReusesItsCachedBlocks) {
+  for (const bool caching : {true, false}) {
+    gpu::gpu_serving_options so;
+    so.model_dir = dir_;
+    so.max_batch = 2;
+    so.prefill_chunk = 16;
+    so.prefix_caching = caching;
+    auto made = gpu::make_gpu_sequence_decoder(so, config_);
+    ASSERT_TRUE(made.ok()) << made.error().to_string();
+    engine::batch_generator g(config_, std::move(*made), {.max_batch = 2, .prefill_chunk = 16});
+    const int64_t V = config_.vocab_size;
+    const std::vector<int32_t> prompt = prompt_of(40, 11, V);
+    std::vector<int32_t> answer[2];
+    std::vector<float> logits[2];
+    for (int i = 0; i < 2; ++i) {
+      engine::generate_options o;
+      o.max_new_tokens = 8;
+      o.step_logits = &logits[i];
+      auto r = g.generate(prompt, o);
+      ASSERT_TRUE(r.ok()) << r.error().to_string();
+      answer[i] = *r;
+    }
+    EXPECT_EQ(g.load().prefix_queries, 80);
+    EXPECT_EQ(g.load().prefix_hits, caching ? 32 : 0);
+    ASSERT_EQ(answer[1].size(), answer[0].size());
+    for (size_t k = 0; k < answer[0].size(); ++k) {
+      const float* la = logits[0].data() + k * size_t(V);
+      const float* lb = logits[1].data() + k * size_t(V);
+      double ref = 0.0, err = 0.0;
+      for (int64_t v = 0; v < V; ++v) {
+        ref = std::max(ref, std::fabs(double(la[v])));
+        err = std::max(err, std::fabs(double(la[v]) - double(lb[v])));
+      }
+      EXPECT_LT(err, 3e-2 * ref) << "token " << k;
+      if (answer[0][k] != answer[1][k]) {  // only a near tie may tip
+        EXPECT_LT(std::fabs(la[answer[0][k]] - la[answer[1][k]]), 3e-2 * ref) << "token " << k;
+        break;
+      }
+    }
+  }
 }
 
 TEST_F(GpuServing, ChatServiceAnswersOnTheGpu) {
