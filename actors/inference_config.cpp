@@ -56,6 +56,14 @@ result<inference_config_effect> apply_inference_config(std::string_view yaml_tex
         KAITO_ASSIGN_OR_RETURN(config->max_batch, integer(*kv, field, 1, 4096));
       } else if (kv.key() == "max-model-len") {
         KAITO_ASSIGN_OR_RETURN(config->max_model_len, integer(*kv, field, 1, int64_t(1) << 24));
+      } else if (kv.key() == "enable-prefix-caching") {
+        if (!kv->is_boolean())
+          return invalid_argument(
+              "want true or false, got " + kv->dump(-1, ' ', false, json::error_handler_t::replace),
+              field);
+        config->prefix_caching = kv->get<bool>();
+      } else if (kv.key() == "num-gpu-blocks-override") {
+        KAITO_ASSIGN_OR_RETURN(config->kv_blocks, integer(*kv, field, 1, int64_t(1) << 26));
       } else if (kv.key() == "gpu-memory-utilization") {
         const double f = kv->is_number() ? kv->get<double>() : NAN;
         if (!(f > 0.0 && f <= 1.0)) return share_error(*kv, field);

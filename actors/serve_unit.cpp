@@ -62,8 +62,11 @@ status run_serve_unit(const serve_args& a, const serve_unit_env& env,
           eff.error().code(), eff.error().message(),
           a.config_file + (eff.error().where().empty() ? "" : ": ") + eff.error().where());
     kv_fraction = eff->kv_cache_memory_fraction;
-    if (!env.decoder && c.gpu_memory_utilization > 0)  // the CPU engine holds no GPU memory
-      eff->ignored.push_back("vllm.gpu-memory-utilization");
+    if (!env.decoder) {  // the CPU engine holds no GPU memory and no paged cache
+      if (c.gpu_memory_utilization > 0) eff->ignored.push_back("vllm.gpu-memory-utilization");
+      if (!c.prefix_caching) eff->ignored.push_back("vllm.enable-prefix-caching");
+      if (c.kv_blocks > 0) eff->ignored.push_back("vllm.num-gpu-blocks-override");
+    }
     notes = "; max-num-seqs " + std::to_string(c.max_batch);
     if (c.max_model_len > 0) notes += ", max-model-len " + std::to_string(c.max_model_len);
     for (size_t i = 0; i < eff->ignored.size(); ++i)

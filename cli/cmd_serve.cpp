@@ -187,6 +187,13 @@ void add_serve_command(CLI::App& app) {
                   "KV cache together (vLLM's; default 0.9); the KV cache gets what the weights "
                   "leave of it")
       ->check(CLI::Range(0.01, 1.0));
+  cmd->add_flag("--enable-prefix-caching,!--no-enable-prefix-caching", f->model.prefix_caching,
+                "--device cuda: keep the KV blocks of every prompt for later prompts that start "
+                "with the same tokens (vLLM's automatic prefix caching; default on)");
+  cmd->add_option("--num-gpu-blocks-override", f->model.kv_blocks,
+                  "--device cuda: the KV cache pool's size in blocks of 16 positions, instead of "
+                  "what --gpu-memory-utilization leaves (vLLM's)")
+      ->check(CLI::Range(int64_t(1), int64_t(1) << 26));
   cmd->add_option("--host", f->host, "Address to listen on (default 127.0.0.1)");
   cmd->add_option("--port", f->port, "TCP port (default 5000, Kaito's; 0: any free port)")
       ->check(CLI::Range(0, 65535));

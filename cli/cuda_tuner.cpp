@@ -49,6 +49,8 @@ engine::decoder_factory cuda_decoder_factory(bool nf4, const std::string& flag) 
     o.context = cfg.max_model_len;
     o.quantized_base = nf4;
     if (cfg.gpu_memory_utilization > 0) o.gpu_memory_utilization = cfg.gpu_memory_utilization;
+    o.prefix_caching = cfg.prefix_caching;
+    o.kv_blocks = cfg.kv_blocks;
     return gpu::make_gpu_sequence_decoder(o, c);
 #else
     (void)nf4;

@@ -71,6 +71,11 @@ struct chat_service_config {
   // (0, 1]: the share of the GPU's memory the GPU engine may hold, weights and KV cache together
   // (vLLM's --gpu-memory-utilization); 0: the engine's default. The CPU engine ignores it.
   double gpu_memory_utilization = 0.0;
+  // The GPU engine's paged KV cache: keep full blocks for later prompts with the same prefix
+  // (vLLM's --enable-prefix-caching, on by default), and > 0: the pool's size in blocks instead of
+  // what memory holds (vLLM's --num-gpu-blocks-override). The CPU engine ignores both.
+  bool prefix_caching = true;
+  int64_t kv_blocks = 0;
 };
 
 struct chat_options {

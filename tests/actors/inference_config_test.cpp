@@ -1,6 +1,6 @@
-// Kaito's inference_config.yaml (actors/inference_config.h): vLLM's max-num-seqs, max-model-len
-// and gpu-memory-utilization applied to the served model, the rest listed as not applied, bad
-// values named.
+// Kaito's inference_config.yaml (actors/inference_config.h): vLLM's max-num-seqs, max-model-len,
+// gpu-memory-utilization, enable-prefix-caching and num-gpu-blocks-override applied to the served
+// model, the rest listed as not applied, bad values named.
 #include "actors/inference_config.h"
 
 #include <gtest/gtest.h>
@@ -33,9 +33,12 @@ TEST(inference_config, max_num_seqs_and_max_model_len_apply) {
   engine::chat_service_config c;
   auto eff = apply_inference_config(
       "kv_cache_cpu_memory_utilization: 0.25\nvllm:\n  max-num-seqs: 3\n  max-model-len: 512\n"
-      "  gpu-memory-utilization: 0.84\n",
+      "  gpu-memory-utilization: 0.84\n  enable-prefix-caching: false\n"
+      "  num-gpu-blocks-override: 1000\n",
       &c);
   ASSERT_TRUE(eff.ok());
+  EXPECT_FALSE(c.prefix_caching);
+  EXPECT_EQ(c.kv_blocks, 1000);
   EXPECT_EQ(c.max_batch, 3);
   EXPECT_EQ(c.max_model_len, 512);
   EXPECT_EQ(c.gpu_memory_utilization, 0.84);  // the GPU engine's share (vLLM's meaning)
@@ -54,6 +57,10 @@ TEST(inference_config, bad_values_name_their_key) {
   EXPECT_EQ(apply_inference_config("vllm:\n  max-model-len: 1.5\n", &c).error().where(),
             "vllm.max-model-len");
   EXPECT_EQ(apply_inference_config("vllm: [1, 2]\n", &c).error().where(), "vllm");
+  EXPECT_EQ(apply_inference_config("vllm:\n  enable-prefix-caching: maybe\n", &c).error().where(),
+            "vllm.enable-prefix-caching");
+  EXPECT_EQ(apply_inference_config("vllm:\n  num-gpu-blocks-override: 0\n", &c).error().where(),
+            "vllm.num-gpu-blocks-override");
   for (const char* bad_share : {"0", "1.5", "\"half\""}) {
     EXPECT_EQ(
         apply_inference_config(std::string("vllm:\n  gpu-memory-utilization: ") + bad_share, &c)
