@@ -6,35 +6,12 @@
 #include <string>
 #include <vector>
 
+#include "engine/batch_request.h"
 #include "engine/kv_decode.h"
 #include "engine/sampling.h"
 #include "engine/sequence_decoder.h"
 
 namespace kaito::engine {
-
-struct batch_generator::request {
-  std::vector<int32_t> prompt;
-  generate_options opt;  // on_token and step_logits are the caller's: never used by the loop
-  bool want_logits = false;
-  // The decode thread's.
-  int64_t slot = -1;  // the decoder slot it holds while admitted
-  std::vector<int32_t> seq;
-  int64_t drawn = 0;
-  std::vector<float> logits;  // for the next draw
-  // Tokens of seq to prefill before it decodes: the prompt, or, once preempted, the whole
-  // sequence so far (its prompt and answer, prefilled again when it is readmitted).
-  int64_t target = 0;
-  int64_t prefilled = 0;  // of them in the cache
-  int64_t reserved = 0;   // KV positions it may use: prompt + max_new_tokens, capped
-  // Shared under mu.
-  std::mutex mu;
-  std::condition_variable cv;
-  std::deque<int32_t> tokens;
-  std::deque<std::vector<float>> token_logits;
-  bool done = false;
-  status error;
-  std::atomic<bool> cancelled{false};  // the caller stopped reading
-};
 
 namespace {
 
@@ -174,50 +151,6 @@ void batch_generator::release_slot(const std::shared_ptr<request>& r) {
   d_->reset(r->slot);  // (a paged cache's blocks go back to the pool now)
   free_slots_.push_back(r->slot);
   r->slot = -1;
-}
-
-int64_t batch_generator::step_blocks(const std::vector<request_ptr>& active) const {
-  int64_t n = 0;  // each answer's cache grows to seq.size() tokens in the next step
-  for (const auto& r : active) n += d_->blocks_needed(r->slot, static_cast<int64_t>(r->seq.size()));
-  return n;
-}
-
-void batch_generator::preempt(const request_ptr& r) {
-  release_slot(r);
-  r->target = static_cast<int64_t>(r->seq.size());
-  r->prefilled = 0;
-  ++preemptions_;
-  std::lock_guard lock(mu_);
-  waiting_.push_front(r);
-}
-
-void batch_generator::make_room(std::vector<request_ptr>& active,
-                                std::deque<request_ptr>& prefilling) {
-  if (d_->kv_block_size() <= 0) return;
-  while (step_blocks(active) > d_->free_blocks()) {
-    request_ptr victim;  // a prompt part-way in, newest first; else the newest running answer
-    for (size_t i = prefilling.size(); i-- > 0;)
-      if (prefilling[i]->prefilled > 0) {
-        victim = prefilling[i];
-        prefilling.erase(prefilling.begin() + static_cast<std::ptrdiff_t>(i));
-        break;
-      }
-    if (!victim) {
-      if (active.size() <= 1) return;  // (alone it fits: max_len <= the pool)
-      victim = active.back();
-      active.pop_back();
-    }
-    preempt(victim);
-  }
-}
-
-// Blocks a paged cache has for newcomers: free ones less what the running answers' next step and
-// the admitted prompts still to come will draw.
-int64_t batch_generator::spare_blocks(const std::vector<request_ptr>& active,
-                                      const std::deque<request_ptr>& prefilling) const {
-  int64_t n = d_->free_blocks() - step_blocks(active);
-  for (const auto& r : prefilling) n -= d_->blocks_needed(r->slot, r->target + 1);
-  return n;
 }
 
 bool batch_generator::reprefill(const std::shared_ptr<request>& r) {

@@ -1,0 +1,59 @@
+// batch_generator's scheduling of a paged decoder (see batch_generator.h): the blocks the next
+// step draws, room for newcomers, and preemption by recompute, as vLLM schedules its pool.
+#include <cstddef>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "engine/batch_generator.h"
+#include "engine/batch_request.h"
+#include "engine/sequence_decoder.h"
+
+namespace kaito::engine {
+
+int64_t batch_generator::step_blocks(const std::vector<request_ptr>& active) const {
+  int64_t n = 0;  // each answer's cache grows to seq.size() tokens in the next step
+  for (const auto& r : active) n += d_->blocks_needed(r->slot, static_cast<int64_t>(r->seq.size()));
+  return n;
+}
+
+void batch_generator::preempt(const request_ptr& r) {
+  release_slot(r);
+  r->target = static_cast<int64_t>(r->seq.size());
+  r->prefilled = 0;
+  ++preemptions_;
+  std::lock_guard lock(mu_);
+  waiting_.push_front(r);
+}
+
+void batch_generator::make_room(std::vector<request_ptr>& active,
+                                std::deque<request_ptr>& prefilling) {
+  if (d_->kv_block_size() <= 0) return;
+  while (step_blocks(active) > d_->free_blocks()) {
+    request_ptr victim;  // a prompt part-way in, newest first; else the newest running answer
+    for (size_t i = prefilling.size(); i-- > 0;)
+      if (prefilling[i]->prefilled > 0) {
+        victim = prefilling[i];
+        prefilling.erase(prefilling.begin() + static_cast<std::ptrdiff_t>(i));
+        break;
+      }
+    if (!victim) {
+      if (active.size() <= 1) return;  // (alone it fits: max_len <= the pool)
+      victim = active.back();
+      active.pop_back();
+    }
+    preempt(victim);
+  }
+}
+
+// Blocks a paged cache has for newcomers: free ones less what the running answers' next step and
+// the admitted prompts still to come will draw.
+int64_t batch_generator::spare_blocks(const std::vector<request_ptr>& active,
+                                      const std::deque<request_ptr>& prefilling) const {
+  int64_t n = d_->free_blocks() - step_blocks(active);
+  for (const auto& r : prefilling) n -= d_->blocks_needed(r->slot, r->target + 1);
+  return n;
+}
+
+}  // namespace kaito::engine

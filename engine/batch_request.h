@@ -1,0 +1,43 @@
+// batch_generator::request: one generation, shared by its caller and the decode thread
+// (engine/batch_generator.cpp, and the paged scheduling in batch_generator_paged.cpp). Private to
+// the batch generator's sources.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <mutex>
+#include <vector>
+
+#include "base/status.h"
+#include "engine/batch_generator.h"
+#include "engine/generate.h"
+
+namespace kaito::engine {
+
+struct batch_generator::request {
+  std::vector<int32_t> prompt;
+  generate_options opt;  // on_token and step_logits are the caller's: never used by the loop
+  bool want_logits = false;
+  // The decode thread's.
+  int64_t slot = -1;  // the decoder slot it holds while admitted
+  std::vector<int32_t> seq;
+  int64_t drawn = 0;
+  std::vector<float> logits;  // for the next draw
+  // Tokens of seq to prefill before it decodes: the prompt, or, once preempted, the whole
+  // sequence so far (its prompt and answer, prefilled again when it is readmitted).
+  int64_t target = 0;
+  int64_t prefilled = 0;  // of them in the cache
+  int64_t reserved = 0;   // KV positions it may use: prompt + max_new_tokens, capped
+  // Shared under mu.
+  std::mutex mu;
+  std::condition_variable cv;
+  std::deque<int32_t> tokens;
+  std::deque<std::vector<float>> token_logits;
+  bool done = false;
+  status error;
+  std::atomic<bool> cancelled{false};  // the caller stopped reading
+};
+
+}  // namespace kaito::engine
