@@ -67,6 +67,7 @@ api::chat_result to_result(const engine::chat_answer& a) {
   r.prompt_tokens = a.prompt_tokens;
   r.completion_tokens = a.completion_tokens;
   r.finish_reason = a.length ? "length" : "stop";
+  r.cached_tokens = a.cached_tokens;
   return r;
 }
 
@@ -131,8 +132,8 @@ void openai_chat(const engine::chat_service& svc, const std::string& name, const
   end_stream(out, a, [&](const std::string& reason) {
     out.write_chunk(api::openai_chat_chunk(id, name, created, nullptr, nullptr, &reason, usage));
     if (usage)
-      out.write_chunk(
-          api::openai_usage_chunk(id, name, created, a->prompt_tokens, a->completion_tokens));
+      out.write_chunk(api::openai_usage_chunk(id, name, created, a->prompt_tokens,
+                                              a->completion_tokens, false, a->cached_tokens));
   });
 }
 
@@ -165,8 +166,8 @@ void openai_completion(const engine::chat_service& svc, const std::string& name,
   end_stream(out, a, [&](const std::string& reason) {
     chunk("", &reason);
     if (usage)
-      out.write_chunk(
-          api::openai_usage_chunk(id, name, created, a->prompt_tokens, a->completion_tokens, true));
+      out.write_chunk(api::openai_usage_chunk(id, name, created, a->prompt_tokens,
+                                              a->completion_tokens, true, a->cached_tokens));
   });
 }
 

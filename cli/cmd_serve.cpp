@@ -101,7 +101,7 @@ int run_serve(const serve_flags& f) {
     return 2;
   }
   // The KV cache of the answers decoded together: its share of the memory left after loading (on
-  // the GPU: what create() allocated for max-batch answers of the served context).
+  // the GPU: the positions of the paged pool the engine allocated).
   if (const int64_t tokens = actors::size_kv_cache(**svc, f.kv_cache_memory); tokens > 0)
     std::fprintf(stderr, "kaito serve: kv cache %lld token positions\n", (long long)tokens);
   std::string name = f.name;

@@ -122,6 +122,8 @@ bool batch_generator::prefill_chunk(const std::shared_ptr<request>& r) {
     r->prefilled = d_->reuse_prefix(r->slot, r->seq.data(), P, P);
     prefix_queries_ += P;
     prefix_hits_ += r->prefilled;
+    if (!r->started) r->cached = r->prefilled;  // (a resumed answer's own blocks do not count)
+    r->started = true;
   }
   const int64_t n = chunk_of(*r);
   const bool last = r->prefilled + n == P;  // only the last chunk's logits are drawn from
@@ -329,6 +331,7 @@ result<std::vector<int32_t>> batch_generator::generate(const std::vector<int32_t
   r->opt = opt;
   r->opt.on_token = nullptr;
   r->opt.step_logits = nullptr;
+  r->opt.cached_prompt_tokens = nullptr;
   r->want_logits = opt.step_logits != nullptr;
   r->seq = prompt;
   r->target = static_cast<int64_t>(prompt.size());
@@ -354,6 +357,7 @@ result<std::vector<int32_t>> batch_generator::generate(const std::vector<int32_t
       done = r->done;
       error = r->error;
     }
+    if (opt.cached_prompt_tokens != nullptr) *opt.cached_prompt_tokens = r->cached.load();
     for (size_t i = 0; i < tokens.size(); ++i) {
       if (opt.step_logits)
         opt.step_logits->insert(opt.step_logits->end(), logits[i].begin(), logits[i].end());

@@ -29,7 +29,11 @@ struct batch_generator::request {
   // sequence so far (its prompt and answer, prefilled again when it is readmitted).
   int64_t target = 0;
   int64_t prefilled = 0;  // of them in the cache
-  int64_t reserved = 0;   // KV positions it may use: prompt + max_new_tokens, capped
+  // The prompt tokens its first prefill found in the prefix cache (set before any token is
+  // emitted, so its caller reads it once a token or the end arrived).
+  std::atomic<int64_t> cached{0};
+  bool started = false;  // its first prefill began
+  int64_t reserved = 0;  // KV positions it may use: prompt + max_new_tokens, capped
   // Shared under mu.
   std::mutex mu;
   std::condition_variable cv;

@@ -218,6 +218,7 @@ result<chat_answer> chat_service::run(const std::vector<int32_t>& prompt, const 
   }
   g.sampling = o.sampling;
   g.stop_tokens = end_tokens_;
+  g.cached_prompt_tokens = &a.cached_tokens;
   const auto t0 = std::chrono::steady_clock::now();
   double ttft = -1.0;
   auto since = [&t0] {

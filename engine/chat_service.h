@@ -88,7 +88,8 @@ struct chat_options {
 struct chat_answer {
   std::string text;
   int64_t prompt_tokens = 0, completion_tokens = 0;
-  bool length = false;  // ended at max_tokens or the context (finish_reason "length")
+  int64_t cached_tokens = 0;  // of the prompt's, found in the GPU engine's prefix cache
+  bool length = false;        // ended at max_tokens or the context (finish_reason "length")
 };
 
 using piece_sink = std::function<bool(const std::string& piece)>;

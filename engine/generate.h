@@ -29,6 +29,9 @@ struct generate_options {
   sampling_params sampling;          // temperature 0 (the default): greedy
   // When set, the logits (V floats) each generated token was drawn from are appended here.
   std::vector<float>* step_logits = nullptr;
+  // When set (batch_generator), gets the prompt tokens a paged decoder's prefix cache held, whose
+  // prefill was skipped (0: none; generate() alone never has any).
+  int64_t* cached_prompt_tokens = nullptr;
   // When set, called with each token as it is drawn (after it is appended); false ends the
   // generation there (the token is kept): streaming, stop strings, a client gone.
   std::function<bool(int32_t token)> on_token;

@@ -90,13 +90,16 @@ struct chat_result {
   std::string text;  // may hold bytes that are not UTF-8 (a cut multi-byte token)
   int64_t prompt_tokens = 0, completion_tokens = 0;
   std::string finish_reason;  // "stop" | "length"
+  int64_t cached_tokens = 0;  // > 0: usage.prompt_tokens_details.cached_tokens
 };
 
 // {"id":"chatcmpl-<id>","object":"chat.completion","created":<unix
 // s>,"model":<model>,"choices":[{"index":0,
 //  "message":{"role":"assistant","content":<text>},"finish_reason":<reason>,"logprobs":null}],
 //  "usage":{"prompt_tokens":..,"completion_tokens":..,"total_tokens":..}}
-// `id` is the part after "chatcmpl-".
+// `id` is the part after "chatcmpl-". With cached_tokens > 0, usage also holds
+// "prompt_tokens_details":{"cached_tokens":..} (OpenAI's and vLLM's: prompt tokens served from
+// the prefix cache).
 std::string openai_chat_response(const chat_result& r, const std::string& model,
                                  const std::string& id, int64_t created_unix_s);
 
@@ -115,7 +118,8 @@ std::string openai_chat_chunk(const std::string& id, const std::string& model,
 // completions stream's "cmpl-" id and "text_completion" object.
 std::string openai_usage_chunk(const std::string& id, const std::string& model,
                                int64_t created_unix_s, int64_t prompt_tokens,
-                               int64_t completion_tokens, bool completions = false);
+                               int64_t completion_tokens, bool completions = false,
+                               int64_t cached_tokens = 0);
 // "data: [DONE]\n\n".
 std::string openai_stream_done();
 

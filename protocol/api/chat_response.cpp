@@ -32,11 +32,12 @@ const char* openai_error_type(status_code c) {
   }
 }
 
-ojson usage_of(int64_t prompt_tokens, int64_t completion_tokens) {
+ojson usage_of(int64_t prompt_tokens, int64_t completion_tokens, int64_t cached_tokens) {
   ojson usage = ojson::object();
   usage["prompt_tokens"] = prompt_tokens;
   usage["completion_tokens"] = completion_tokens;
   usage["total_tokens"] = prompt_tokens + completion_tokens;
+  if (cached_tokens > 0) usage["prompt_tokens_details"] = {{"cached_tokens", cached_tokens}};
   return usage;
 }
 
@@ -74,7 +75,7 @@ std::string openai_chat_response(const chat_result& r, const std::string& model,
   j["created"] = created_unix_s;
   j["model"] = model;
   j["choices"] = ojson::array({std::move(choice)});
-  j["usage"] = usage_of(r.prompt_tokens, r.completion_tokens);
+  j["usage"] = usage_of(r.prompt_tokens, r.completion_tokens, r.cached_tokens);
   return dump_utf8(j);
 }
 
@@ -102,21 +103,21 @@ std::string openai_chat_chunk(const std::string& id, const std::string& model,
 
 std::string openai_usage_chunk(const std::string& id, const std::string& model,
                                int64_t created_unix_s, int64_t prompt_tokens,
-                               int64_t completion_tokens, bool completions) {
+                               int64_t completion_tokens, bool completions, int64_t cached_tokens) {
   ojson j = ojson::object();
   j["id"] = (completions ? "cmpl-" : "chatcmpl-") + id;
   j["object"] = completions ? "text_completion" : "chat.completion.chunk";
   j["created"] = created_unix_s;
   j["model"] = model;
   j["choices"] = ojson::array();
-  j["usage"] = usage_of(prompt_tokens, completion_tokens);
+  j["usage"] = usage_of(prompt_tokens, completion_tokens, cached_tokens);
   return "data: " + dump_utf8(j) + "\n\n";
 }
 
 std::string openai_completion_response(const chat_result& r, const std::string& model,
                                        const std::string& id, int64_t created_unix_s) {
   ojson j = completion_object(id, model, created_unix_s, r.text, ojson(r.finish_reason));
-  j["usage"] = usage_of(r.prompt_tokens, r.completion_tokens);
+  j["usage"] = usage_of(r.prompt_tokens, r.completion_tokens, r.cached_tokens);
   return dump_utf8(j);
 }
 

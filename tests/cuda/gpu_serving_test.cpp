@@ -300,6 +300,16 @@ TEST_F(GpuServing, ChatServiceAnswersOnTheGpu) {
   auto again = (*s)->chat(messages, o);
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(again->text, a->text);  // greedy: the same answer
+  // a longer chat twice: the second time the prompt's whole blocks of 16 (fewer than all its
+  // tokens) come from the prefix cache, reported as OpenAI's cached_tokens
+  messages[0]["content"] = "Kubernetes runs containers on machines. What runs the machines?";
+  auto one = (*s)->chat(messages, o);
+  auto two = (*s)->chat(messages, o);
+  ASSERT_TRUE(one.ok() && two.ok());
+  ASSERT_GT(one->prompt_tokens, 16);
+  EXPECT_EQ(one->cached_tokens, 0);
+  EXPECT_EQ(two->cached_tokens, (one->prompt_tokens - 1) / 16 * 16);
+  EXPECT_EQ(two->text, one->text);
 }
 
 // The first logits of a prompt: the CPU decoder on `m`, the GPU's on the folder with adapters.

@@ -460,6 +460,13 @@ TEST(ChatResponse, StreamChunks) {
   EXPECT_EQ(usage["choices"], ojson::array());
   EXPECT_EQ(usage["usage"],
             ojson::parse(R"({"prompt_tokens":11,"completion_tokens":4,"total_tokens":15})"));
+  // prompt tokens from the prefix cache: OpenAI's prompt_tokens_details
+  ojson cached = event(openai_usage_chunk("id1", "m", 5, 40, 4, false, 32));
+  EXPECT_EQ(cached["usage"], ojson::parse(R"({"prompt_tokens":40,"completion_tokens":4,
+      "total_tokens":44,"prompt_tokens_details":{"cached_tokens":32}})"));
+  chat_result res{"x", 40, 1, "stop", 32};
+  EXPECT_EQ(parse_back(openai_chat_response(res, "m", "a", 1))["usage"]["prompt_tokens_details"],
+            ojson::parse(R"({"cached_tokens":32})"));
 }
 
 TEST(ChatResponse, Completions) {
