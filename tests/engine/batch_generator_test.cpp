@@ -63,6 +63,16 @@ std::vector<job> jobs() {
   return out;
 }
 
+// Each job through generate() alone: its tokens and the logits each was drawn from.
+void alone(const model& m, const std::vector<job>& js, std::vector<std::vector<int32_t>>& tokens,
+           std::vector<std::vector<float>>& logits) {
+  for (size_t j = 0; j < js.size(); ++j) {
+    generate_options o = js[j].opt;
+    o.step_logits = &logits[j];
+    tokens[j] = generate(m, nullptr, js[j].prompt, o).value();
+  }
+}
+
 // decode_batch: B sequences of different lengths in one step give each one's own next-token
 // logits (as a one-token prefill on a copy of its cache), and every cache grows by one.
 TEST(kv_decode, a_batched_step_equals_one_step_per_sequence) {
@@ -131,11 +141,7 @@ TEST(batch_generator, concurrent_answers_equal_generate_alone) {
     auto js = jobs();
     std::vector<std::vector<int32_t>> want(js.size()), got(js.size());
     std::vector<std::vector<float>> want_logits(js.size()), got_logits(js.size());
-    for (size_t j = 0; j < js.size(); ++j) {
-      generate_options o = js[j].opt;
-      o.step_logits = &want_logits[j];
-      want[j] = generate(*m, nullptr, js[j].prompt, o).value();
-    }
+    alone(*m, js, want, want_logits);
     // 7 requests: some wait for a slot; prompts prefilled whole, or 4 tokens per step.
     for (int64_t chunk : {int64_t(0), int64_t(4)}) {
       batch_generator g(*m, {.max_batch = 3, .prefill_chunk = chunk});
@@ -204,11 +210,7 @@ TEST(batch_generator, a_paged_cache_preempts_and_resumes_answers_unchanged) {
       js[j].opt.max_new_tokens = 37 - int(j);  // prompts of 3 + 2j: 40 to 44 tokens in all
     std::vector<std::vector<int32_t>> want(js.size()), got(js.size());
     std::vector<std::vector<float>> want_logits(js.size()), got_logits(js.size());
-    for (size_t j = 0; j < js.size(); ++j) {
-      generate_options o = js[j].opt;
-      o.step_logits = &want_logits[j];
-      want[j] = generate(*m, nullptr, js[j].prompt, o).value();
-    }
+    alone(*m, js, want, want_logits);
     auto owned = std::make_unique<kaito::testing::paged_decoder>(*m, 4, 4, 16);
     kaito::testing::paged_decoder* pool = owned.get();
     std::atomic<batch_generator*> gen{nullptr};
