@@ -20,7 +20,10 @@
 // prefill_rows tokens at positions length(slot).. (length 0 after reset), rotated with the rope
 // tables of a forward over rope_len tokens (engine/cuda/rope_tables.h: a chunked prompt passes its
 // whole length to every chunk, so its keys equal one prefill's); the first chunk attends over its
-// own keys on the tensor cores, a later one over the slot's cache (attention_forward_cached_cuda).
+// own keys on the tensor cores, a later one (or one after a reused prefix) over the slot's blocks
+// (attention_forward_paged_cuda). With prefix caching (default), the blocks a slot fills stay in
+// the pool after reset, found again by their tokens (kernels/kv_block_pool.h): reuse_prefix
+// attaches them to an empty slot, shared read-only.
 // decode feeds ids[b] to slots[b] at position length(slots[b]) as one (B, C) activation through
 // every GEMV/GEMM, exactly gpu_generator's decode step (fused GEMV, fused LoRA epilogues,
 // flash-decoding) with a position, key count and slot per row read on the device

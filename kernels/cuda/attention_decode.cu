@@ -261,21 +261,6 @@ __global__ void attn_decode_merge_kernel(__nv_bfloat16* out, float* lse, const f
 // The split plan and launch geometry, shared by the launchers below and
 // tests/cuda/attention_emulation_test.cpp, which runs the kernels on the CPU with
 // KAITO_CUDA_EMULATE defined (tests/cuda/cuda_emulation.h) and leaves the launchers out.
-// A paged layout must be whole and span Tcap positions (kv_pages, kernels/attention.h).
-bool check_pages(cuda_context& cx, const char* who, const kv_pages& p, int64_t Tcap) {
-  if (p.table == nullptr) return true;
-  if (p.block_size < 1 || p.table_ld < 1 || p.blocks < 1 || p.block_size > INT32_MAX ||
-      p.table_ld > INT32_MAX || p.blocks > INT32_MAX || p.block_size * p.table_ld != Tcap) {
-    cx.record_error(invalid_argument(
-        std::string(who) + ": paged cache block_size=" + std::to_string(p.block_size) +
-            " table_ld=" + std::to_string(p.table_ld) + " blocks=" + std::to_string(p.blocks) +
-            " (need each >= 1 and block_size * table_ld = Tcap = " + std::to_string(Tcap) + ")",
-        "pages"));
-    return false;
-  }
-  return true;
-}
-
 // Plans the splits for Tk keys (the maximum when d_Tk is given) on a GPU with sm_count SMs.
 decode_shape plan_decode(int64_t B, int64_t Tq, int64_t Tk, int64_t Tcap, int64_t NH, int64_t NKV,
                          float scale, int64_t window, int sm_count, const int32_t* d_Tk) {
@@ -348,6 +333,21 @@ bool check_decode_shape(cuda_context& cx, const char* who, const bf16* k_cache, 
   if (B > 0 && Tq > 0 && !aligned16(k_cache)) {
     cx.record_error(
         invalid_argument(std::string(who) + ": k_cache must be 16-byte aligned", "k_cache"));
+    return false;
+  }
+  return true;
+}
+
+// A paged layout must be whole and span Tcap positions (kv_pages, kernels/attention.h).
+bool check_pages(cuda_context& cx, const char* who, const kv_pages& p, int64_t Tcap) {
+  if (p.table == nullptr) return true;
+  if (p.block_size < 1 || p.table_ld < 1 || p.blocks < 1 || p.block_size > INT32_MAX ||
+      p.table_ld > INT32_MAX || p.blocks > INT32_MAX || p.block_size * p.table_ld != Tcap) {
+    cx.record_error(invalid_argument(
+        std::string(who) + ": paged cache block_size=" + std::to_string(p.block_size) +
+            " table_ld=" + std::to_string(p.table_ld) + " blocks=" + std::to_string(p.blocks) +
+            " (need each >= 1 and block_size * table_ld = Tcap = " + std::to_string(Tcap) + ")",
+        "pages"));
     return false;
   }
   return true;
