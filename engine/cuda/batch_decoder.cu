@@ -1,5 +1,6 @@
 // gpu_batch_decoder (contract: engine/cuda/batch_decoder.h): gpu_generator's buffers and layers
-// (engine/cuda/infer_impl.h) driven a slot at a time.
+// (engine/cuda/infer_impl.h) driven a slot at a time; the paged cache's blocks and prefix reuse
+// are batch_decoder_pages.cu's.
 #include "engine/cuda/batch_decoder.h"
 
 #include <cuda_bf16.h>
@@ -13,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "engine/cuda/batch_decoder_state.h"
 #include "engine/cuda/cuda_try.h"
 #include "engine/cuda/infer_impl.h"
 #include "engine/cuda/infer_ops.h"
@@ -22,38 +24,6 @@
 #include "kernels/kv_block_pool.h"
 
 namespace kaito::gpu {
-
-struct gpu_batch_decoder::state {
-  std::unique_ptr<gpu_generator> gen;  // owns impl (the buffers); its own calls are not used
-  gpu_generator::impl* p = nullptr;
-  device_buffer rows;             // int32 (3, max_batch): positions, key counts, slots
-  std::vector<int64_t> len;       // tokens per slot
-  std::vector<int8_t> long_rope;  // per slot: rotated with longrope's long factors
-  std::vector<int32_t> host_rows;
-  std::vector<bf16> host_logits;
-  // The paged cache (kernels/attention.h kv_pages): each slot's blocks and the prefix cache
-  // (kernels/kv_block_pool.h), and the block table on the device.
-  int64_t table_ld = 0;
-  std::unique_ptr<kv_block_pool> pool;
-  device_buffer table;  // int32 (max_batch, table_ld)
-  int64_t reused = 0;   // prompt tokens found in the prefix cache
-  // Block ids on their way to the table: each upload's own host copy, kept until the stream is
-  // next synchronized (an enqueued copy reads its source when it runs).
-  std::vector<std::vector<int32_t>> uploads;
-  // Decode steps as CUDA graphs (infer_options::cuda_graph), one per (batch size, key span):
-  // the first step of a kind runs as plain launches (lazy module loading and cuBLASLt's choices
-  // happen outside a capture), the second captures, later ones replay. The rows, ids and tables
-  // are read from fixed device buffers, so one graph replays any slots at any positions up to
-  // its span.
-  bool use_graphs = false;
-  bool graph_failed = false;  // a capture failed once: plain launches from then on
-  std::map<std::pair<int64_t, int64_t>, cudaGraphExec_t> graphs;
-  std::set<std::pair<int64_t, int64_t>> warm;
-
-  ~state() {  // the graphs before the buffers they use
-    for (auto& [key, g] : graphs) cudaGraphExecDestroy(g);
-  }
-};
 
 namespace {
 
@@ -134,63 +104,8 @@ int64_t gpu_batch_decoder::graphs() const {
 int64_t gpu_batch_decoder::length(int64_t slot) const {
   return slot >= 0 && slot < slots() ? s_->len[size_t(slot)] : 0;
 }
-void gpu_batch_decoder::reset(int64_t slot) {
-  if (slot < 0 || slot >= slots()) return;
-  s_->len[size_t(slot)] = 0;
-  s_->pool->release(slot);
-}
 size_t gpu_batch_decoder::bytes() const {
   return s_->gen->bytes() + s_->rows.bytes() + s_->table.bytes();
-}
-int64_t gpu_batch_decoder::kv_block_size() const {
-  return s_->pool->block_size();
-}
-int64_t gpu_batch_decoder::kv_blocks() const {
-  return s_->pool->blocks();
-}
-int64_t gpu_batch_decoder::free_blocks() const {
-  return s_->pool->free_blocks();
-}
-int64_t gpu_batch_decoder::blocks_needed(int64_t slot, int64_t len) const {
-  if (slot < 0 || slot >= slots()) return 0;
-  return s_->pool->blocks_needed(slot, std::min(len, max_seq()));
-}
-int64_t gpu_batch_decoder::reused_tokens() const {
-  return s_->reused;
-}
-
-status gpu_batch_decoder::upload_table(int64_t slot, int64_t first) {
-  state& st = *s_;
-  const std::vector<int32_t>& mine = st.pool->blocks_of(slot);
-  if (first >= int64_t(mine.size())) return {};
-  st.uploads.emplace_back(mine.begin() + first, mine.end());
-  const std::vector<int32_t>& src = st.uploads.back();
-  GPU_TRY_CUDA(cudaMemcpyAsync(st.table.as<int32_t>() + slot * st.table_ld + first, src.data(),
-                               src.size() * sizeof(int32_t), cudaMemcpyHostToDevice,
-                               st.p->cx.stream()));
-  return {};
-}
-
-status gpu_batch_decoder::take_blocks(int64_t slot, int64_t len) {
-  KAITO_ASSIGN_OR_RETURN(const int64_t first, s_->pool->grow(slot, len));
-  return upload_table(slot, first);
-}
-
-int64_t gpu_batch_decoder::reuse_prefix(int64_t slot, const int32_t* ids, int64_t n,
-                                        int64_t rope_len) {
-  if (slot < 0 || slot >= slots() || s_->len[size_t(slot)] != 0 || n < 1) return 0;
-  if (rope_len == 0) rope_len = n;
-  const bool lr = rope_forward_uses_long(s_->p->m.shape.rope, rope_len);
-  const int64_t have = s_->pool->attach_prefix(slot, ids, std::min(n, max_seq()), lr);
-  if (have == 0) return 0;
-  if (!upload_table(slot, 0).ok()) {  // (a failed copy: the slot starts empty)
-    reset(slot);
-    return 0;
-  }
-  s_->len[size_t(slot)] = have;
-  s_->long_rope[size_t(slot)] = lr ? 1 : 0;
-  s_->reused += have;
-  return have;
 }
 
 bool gpu_batch_decoder::needs_reprefill(int64_t slot, int64_t seq_len) const {
