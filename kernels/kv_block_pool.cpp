@@ -11,8 +11,7 @@ kv_block_pool::kv_block_pool(int64_t slots, int64_t blocks, int64_t block_size, 
       caching_(prefix_caching),
       info_(size_t(std::max<int64_t>(blocks, 0))),
       owned_(size_t(std::max<int64_t>(slots, 0))),
-      tokens_(size_t(std::max<int64_t>(slots, 0))),
-      slot_long_(size_t(std::max<int64_t>(slots, 0)), 0) {
+      tokens_(size_t(std::max<int64_t>(slots, 0))) {
   for (int64_t i = blocks - 1; i >= 0; --i) free_.push_back(int32_t(i));  // 0 drawn first
 }
 
@@ -83,12 +82,10 @@ int32_t kv_block_pool::find(int32_t parent, uint32_t parent_gen, const int32_t* 
 void kv_block_pool::append_tokens(int64_t slot, const int32_t* ids, int64_t n, bool long_rope) {
   if (!caching_) return;
   std::vector<int32_t>& toks = tokens_[size_t(slot)];
-  if (toks.empty()) slot_long_[size_t(slot)] = long_rope ? 1 : 0;
   const int64_t before = int64_t(toks.size()) / block_size_;
   toks.insert(toks.end(), ids, ids + n);
   const std::vector<int32_t>& mine = owned_[size_t(slot)];
   const int64_t full = std::min(int64_t(toks.size()) / block_size_, int64_t(mine.size()));
-  const bool lr = slot_long_[size_t(slot)] != 0;
   for (int64_t i = before; i < full; ++i) {
     const int32_t id = mine[size_t(i)];
     block& b = info_[size_t(id)];
@@ -96,13 +93,14 @@ void kv_block_pool::append_tokens(int64_t slot, const int32_t* ids, int64_t n, b
     if (parent >= 0 && !info_[size_t(parent)].cached) break;  // (no lookup could reach it)
     const uint32_t pgen = parent >= 0 ? info_[size_t(parent)].gen : 0;
     const int32_t* block_ids = toks.data() + i * block_size_;
-    if (b.cached || find(parent, pgen, block_ids, lr) >= 0) continue;  // (one copy is enough)
+    if (b.cached || find(parent, pgen, block_ids, long_rope) >= 0)
+      continue;  // (one copy is enough)
     b.cached = true;
     b.parent = parent;
     b.parent_gen = pgen;
-    b.long_rope = lr;
+    b.long_rope = long_rope;
     b.tokens.assign(block_ids, block_ids + block_size_);
-    b.hash = hash_of(parent, pgen, block_ids, lr);
+    b.hash = hash_of(parent, pgen, block_ids, long_rope);
     by_hash_.emplace(b.hash, id);
   }
 }
@@ -122,7 +120,6 @@ int64_t kv_block_pool::attach_prefix(int64_t slot, const int32_t* ids, int64_t n
   }
   const int64_t have = int64_t(mine.size()) * block_size_;
   tokens_[size_t(slot)].assign(ids, ids + have);
-  slot_long_[size_t(slot)] = long_rope ? 1 : 0;
   return have;
 }
 

@@ -50,7 +50,8 @@ class kv_block_pool {
   // resource_exhausted, where "slot"); returns the index in blocks_of(slot) of the first new one.
   result<int64_t> grow(int64_t slot, int64_t len);
   // n tokens now in the slot's cache after the ones recorded before, rotated with long_rope's
-  // factors: every block they fill joins the cache (prefix caching; else nothing is kept).
+  // factors (the slot's: the same on every call for one sequence): every block they fill joins
+  // the cache (prefix caching; else nothing is kept).
   void append_tokens(int64_t slot, const int32_t* ids, int64_t n, bool long_rope);
   // On an empty slot: attaches the cached blocks holding the longest prefix of ids[0..n) in whole
   // blocks, fewer than n tokens (the last token is always computed, for its logits); returns how
@@ -86,7 +87,6 @@ class kv_block_pool {
   std::unordered_multimap<uint64_t, int32_t> by_hash_;
   std::vector<std::vector<int32_t>> owned_;   // per slot
   std::vector<std::vector<int32_t>> tokens_;  // per slot, with prefix caching
-  std::vector<int8_t> slot_long_;             // per slot: the rope factors of its tokens
   uint64_t clock_ = 0;
 };
 
