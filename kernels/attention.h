@@ -143,6 +143,16 @@ void attention_forward_paged_cuda(cuda_context& cx, bf16* out, float* lse, const
                                   const bf16* k_cache, const bf16* v_cache, const kv_pages& pages,
                                   int64_t slot, int64_t slots, int64_t Tq, int64_t Tk, int64_t NH,
                                   int64_t NKV, int64_t HS, float scale, int64_t window);
+// attention_forward_paged_cuda's contract on the tensor cores (kernels/cuda/attention_mma.cu,
+// attention_forward_mma_cuda's kernel reading K/V tiles through the block table; p rounded to
+// bf16 for p·v): one block per 64 queries and head, so it suits chunks of many queries (the SIMT
+// kernel splits the keys of each query across blocks, which suits a few). HS 64, 96 or 128; q,
+// k_cache, v_cache 16-byte aligned; out and lse (required) 4-byte aligned; NH <= 65535.
+void attention_forward_paged_mma_cuda(cuda_context& cx, bf16* out, float* lse, const bf16* q,
+                                      const bf16* k_cache, const bf16* v_cache,
+                                      const kv_pages& pages, int64_t slot, int64_t slots,
+                                      int64_t Tq, int64_t Tk, int64_t NH, int64_t NKV, int64_t HS,
+                                      float scale, int64_t window);
 #endif
 
 }  // namespace kaito

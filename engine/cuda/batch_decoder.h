@@ -21,7 +21,8 @@
 // tables of a forward over rope_len tokens (engine/cuda/rope_tables.h: a chunked prompt passes its
 // whole length to every chunk, so its keys equal one prefill's); the first chunk attends over its
 // own keys on the tensor cores, a later one (or one after a reused prefix) over the slot's blocks
-// (attention_forward_paged_cuda). With prefix caching (default), the blocks a slot fills stay in
+// (attention_forward_paged_mma_cuda, or attention_forward_paged_cuda for fewer than 16 queries or
+// with attention_mma off). With prefix caching (default), the blocks a slot fills stay in
 // the pool after reset, found again by their tokens (kernels/kv_block_pool.h): reuse_prefix
 // attaches them to an empty slot, shared read-only.
 // decode feeds ids[b] to slots[b] at position length(slots[b]) as one (B, C) activation through

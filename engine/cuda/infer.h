@@ -77,8 +77,9 @@ struct infer_options {
   //   - when attention splits its keys, the split blocks merge the partials themselves
   //     (attention_decode_cuda's merge_counters): one launch a layer fewer.
   bool fused_decode = true;
-  // Prefill on the tensor-core attention (attention_forward_mma_cuda) for head sizes 64, 96,
-  // 128; false, or another head size: the SIMT attention_forward_cuda.
+  // Prefill on the tensor-core attention (attention_forward_mma_cuda; a paged prefill chunk after
+  // the first: attention_forward_paged_mma_cuda) for head sizes 64, 96, 128; false, or another
+  // head size: the SIMT attention_forward_cuda (attention_forward_paged_cuda).
   bool attention_mma = true;
   // The fused GEMV's kernel (kernels/nf4.h): measured at create() on this device
   // (engine/cuda/gemv_choice.h, ~10 ms at Phi-3 shapes), or gemv_kernel when gemv_measure is off.

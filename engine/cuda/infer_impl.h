@@ -61,7 +61,7 @@ struct gpu_generator::impl {
   // gpu_generator's {state[0] for all rows, slot b} and state + 1; gpu_batch_decoder's position,
   // slot and key count per row. Both rotate with the model's decode tables (rope_cos/sin).
   // gpu_batch_decoder's paged cache (dec_rows.pages) also places its prefill chunks
-  // (layer_prefill_slot: kv_cache_write_cuda, attention_forward_paged_cuda).
+  // (layer_prefill_slot: kv_cache_write_cuda, attention_forward_paged{_mma}_cuda).
   decode_rows dec_rows;
   const int32_t* dec_tk = nullptr;
   // gpu_batch_decoder's step: the key count its attention plans for (> 0; else max_seq).

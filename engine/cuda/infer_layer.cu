@@ -5,7 +5,8 @@
 // (cudaMemcpy2DAsync); gpu_batch_decoder's prefill of one chunk into one cache slot
 // (layer_prefill_slot, paged: the chunk's rows are scattered into the slot's blocks,
 // kv_cache_write_cuda, and a chunk after the first attends over them through the block table,
-// attention_forward_paged_cuda). Decode (device
+// attention_forward_paged_mma_cuda on the tensor cores, attention_forward_paged_cuda for a few
+// queries or other head sizes). Decode (device
 // positions, infer_ops.h decode_rows): decode_qkv_cuda (split + rope + cache append in one kernel)
 // and attention_decode_cuda (attention_decode_rows_cuda with a slot and key count per row), so
 // that the whole step can be captured once as a CUDA graph and replayed at every position.
@@ -27,6 +28,12 @@
 #include "kernels/swiglu.h"
 
 namespace kaito::gpu {
+
+// A later prefill chunk of at least this many queries attends on the tensor cores (one block per
+// 64 queries and head); fewer go to the SIMT kernel, which splits each query's keys across
+// blocks. A guess between the two until parity_test --perf's attn_prefill_{paged,pmma} rows at
+// 16 and 512 queries are read on an H200.
+constexpr int64_t kPagedMmaMinRows = 16;
 
 void gpu_generator::impl::linear(const gpu_layer& ly, int t, bf16* out, const bf16* in, int64_t N,
                                  bool decode) {
@@ -179,15 +186,16 @@ void gpu_generator::impl::layer_prefill_slot(int64_t l, int64_t slot, int64_t st
   const kv_pages& pages = dec_rows.pages;  // the slot's blocks (gpu_batch_decoder drew them)
   kv_cache_write_cuda(cx, kcache, vcache, k.as<bf16>(), v.as<bf16>(), pages, slot, start, n, kvd);
   mark("attention prefill");
+  const bool mma = opt.attention_mma && attention_mma_head_size(s.HS);
   if (start == 0) {  // the prompt's own keys: as layer_prefill
-    (opt.attention_mma && attention_mma_head_size(s.HS)
-         ? attention_forward_mma_cuda
-         : attention_forward_cuda)(cx, att.as<bf16>(), lse.as<float>(), q.as<bf16>(), k.as<bf16>(),
-                                   v.as<bf16>(), 1, n, s.NH, s.NKV, s.HS, scale(), s.window);
-  } else {  // a later chunk: its queries over the slot's cached keys and its own
-    attention_forward_paged_cuda(cx, att.as<bf16>(), lse.as<float>(), q.as<bf16>(), kcache, vcache,
-                                 pages, slot, dec_rows.slots, n, start + n, s.NH, s.NKV, s.HS,
-                                 scale(), s.window);
+    (mma ? attention_forward_mma_cuda : attention_forward_cuda)(
+        cx, att.as<bf16>(), lse.as<float>(), q.as<bf16>(), k.as<bf16>(), v.as<bf16>(), 1, n, s.NH,
+        s.NKV, s.HS, scale(), s.window);
+  } else {  // a later chunk (or the rest after a cached prefix): over the slot's cached keys
+    (mma && n >= kPagedMmaMinRows ? attention_forward_paged_mma_cuda
+                                  : attention_forward_paged_cuda)(
+        cx, att.as<bf16>(), lse.as<float>(), q.as<bf16>(), kcache, vcache, pages, slot,
+        dec_rows.slots, n, start + n, s.NH, s.NKV, s.HS, scale(), s.window);
   }
   layer_tail(ly, n, false);
 }

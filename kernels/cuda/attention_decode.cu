@@ -37,6 +37,7 @@
 #include <algorithm>
 #include <cmath>
 #include <string>
+#include <utility>
 
 #include "kernels/attention.h"
 #include "kernels/cuda/cuda_common.cuh"
@@ -340,17 +341,10 @@ bool check_decode_shape(cuda_context& cx, const char* who, const bf16* k_cache, 
 
 // A paged layout must be whole and span Tcap positions (kv_pages, kernels/attention.h).
 bool check_pages(cuda_context& cx, const char* who, const kv_pages& p, int64_t Tcap) {
-  if (p.table == nullptr) return true;
-  if (p.block_size < 1 || p.table_ld < 1 || p.blocks < 1 || p.block_size > INT32_MAX ||
-      p.table_ld > INT32_MAX || p.blocks > INT32_MAX || p.block_size * p.table_ld != Tcap) {
-    cx.record_error(invalid_argument(
-        std::string(who) + ": paged cache block_size=" + std::to_string(p.block_size) +
-            " table_ld=" + std::to_string(p.table_ld) + " blocks=" + std::to_string(p.blocks) +
-            " (need each >= 1 and block_size * table_ld = Tcap = " + std::to_string(Tcap) + ")",
-        "pages"));
-    return false;
-  }
-  return true;
+  status st = check_kv_pages(who, p, Tcap);
+  if (st.ok()) return true;
+  cx.record_error(std::move(st));
+  return false;
 }
 
 // Plans the splits for Tk keys (the maximum when d_Tk is given), takes the scratch, launches.

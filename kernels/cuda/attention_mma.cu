@@ -3,6 +3,9 @@
 // HS 64, 96 or 128), CPU twin attention_forward_cpu. Writes out (bf16) and lse (fp32, natural log)
 // in attention_forward_cuda's layouts and meaning, so attention_backward_cuda consumes them
 // unchanged; out differs from the SIMT forward by p's bf16 rounding in P·V (l sums fp32 p, as FA2).
+// The same kernel, instantiated Paged, is attention_forward_paged_mma_cuda: Tq queries (the last
+// of Tk positions) over the keys of one slot of a paged KV cache, K/V tiles gathered row by row
+// through the block table (attn_mma::load_cache_rows); only the positions in the masks move.
 // Emulated on the CPU: out within ~3e-3, lse within ~1e-7 of the CPU twin (relative to the max).
 //
 // Grid: query tiles of 64 rows (heaviest causal tiles first) x NH x B; 4 warps, warp w owns query
@@ -34,6 +37,7 @@
 #include "kernels/attention.h"
 #include "kernels/cuda/attention_mma_tile.cuh"
 #include "kernels/cuda/cuda_common.cuh"
+#include "kernels/cuda/kv_pages.cuh"
 #include "kernels/cuda/launch.cuh"
 #include "kernels/cuda/nf4_mma_common.cuh"
 
@@ -56,9 +60,15 @@ constexpr float kLog2e = 1.4426950408889634f;
 constexpr float kLn2 = 0.6931471805599453f;
 
 struct mma_attn_shape {
-  int T, NH, NKV;
+  int T, NH, NKV;    // T: query rows per sequence (and key rows, unpaged)
   float scale_log2;  // scale * log2(e): scores in log2 units
-  int window;        // 0 = full causal; clamped to T + 1 (same rule as attention.cu)
+  int window;        // 0 = full causal; clamped to Tk + 1 (same rule as attention.cu)
+  // Paged (attention_forward_paged_mma_cuda; B = 1): Tk keys of cache slot `slot` through
+  // `pages` (kv_pages.cuh), query row i at position q0 + i = Tk - T + i. Unpaged: Tk = T, q0 = 0,
+  // and the kernel's unpaged instantiation never reads these.
+  int Tk, q0;
+  kv_page_map pages;
+  int slot;
 };
 
 using attn_mma::load_rows;
@@ -76,8 +86,9 @@ struct mma_layout : attn_mma::tile<HS> {
 
 // Registers (ptxas, sm_90a, no spills): 128 / 174 / 251 at HS 64 / 96 / 128, i.e. 4 / 2 / 2
 // resident blocks per SM (shared memory allows 4 / 3 / 2); a minimum of 3 blocks at HS 96 caps it
-// at 168 registers with 40 bytes of spills (not measured which is faster).
-template <int HS>
+// at 168 registers with 40 bytes of spills (not measured which is faster). The Paged
+// instantiation: 148 / 177 / 251, no spills (3 / 2 / 2 resident blocks).
+template <int HS, bool Paged = false>
 __global__ void __launch_bounds__(kMmaThreads)
     attn_forward_mma_kernel(__nv_bfloat16* out, float* lse, const __nv_bfloat16* q,
                             const __nv_bfloat16* k, const __nv_bfloat16* v, mma_attn_shape s) {
@@ -95,16 +106,27 @@ __global__ void __launch_bounds__(kMmaThreads)
   const int gkv = h / (s.NH / s.NKV);
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
   const int g = lane >> 2, t = lane & 3;
+  // query row i sits at position q0 + i; keys 0 .. Tk-1 (unpaged: the rows' own sequence)
+  const int q0 = Paged ? s.q0 : 0, Tk = Paged ? s.Tk : s.T;
   const int r0 = qt * kMmaRows;
-  const int wr0 = r0 + warp * 16;                // the warp's first row
-  const int row_a = wr0 + g, row_b = row_a + 8;  // this thread's rows
-  const int last = min(s.T, r0 + kMmaRows) - 1;
-  const int first = s.window == 0 ? 0 : max(0, r0 - s.window + 1);
+  const int wr0 = r0 + warp * 16;                                      // the warp's first row
+  const int row_a = wr0 + g, row_b = row_a + 8;                        // this thread's rows
+  const int pos_w = q0 + wr0, pos_a = q0 + row_a, pos_b = q0 + row_b;  // their positions
+  const int last = q0 + min(s.T, r0 + kMmaRows) - 1;
+  const int first = s.window == 0 ? 0 : max(0, q0 + r0 - s.window + 1);
   const int n_lo = first / kMmaKeys, n_hi = last / kMmaKeys;
+  auto load_kv = [&](__nv_bfloat16* dst, int key0) {  // K at dst, V one tile on
+    if constexpr (Paged) {
+      attn_mma::load_cache_rows<HS>(dst, k, s.pages, s.slot, key0, gkv, s.NKV, Tk);
+      attn_mma::load_cache_rows<HS>(dst + L::TileElems, v, s.pages, s.slot, key0, gkv, s.NKV, Tk);
+    } else {
+      load_rows<HS>(dst, k, b, key0, gkv, s.NKV, s.T);
+      load_rows<HS>(dst + L::TileElems, v, b, key0, gkv, s.NKV, s.T);
+    }
+  };
 
   load_rows<HS>(Qs, q, b, r0, h, s.NH, s.T);
-  load_rows<HS>(KVs, k, b, n_lo * kMmaKeys, gkv, s.NKV, s.T);
-  load_rows<HS>(KVs + L::TileElems, v, b, n_lo * kMmaKeys, gkv, s.NKV, s.T);
+  load_kv(KVs, n_lo * kMmaKeys);
   cp_async_commit();
 
   float o[DT][4];
@@ -118,9 +140,7 @@ __global__ void __launch_bounds__(kMmaThreads)
   for (int n = n_lo; n <= n_hi; ++n) {
     const int st = (n - n_lo) & 1;
     if (n < n_hi) {  // prefetch tile n+1 into the other stage (freed by the last barrier)
-      __nv_bfloat16* nxt = KVs + 2 * (st ^ 1) * L::TileElems;
-      load_rows<HS>(nxt, k, b, (n + 1) * kMmaKeys, gkv, s.NKV, s.T);
-      load_rows<HS>(nxt + L::TileElems, v, b, (n + 1) * kMmaKeys, gkv, s.NKV, s.T);
+      load_kv(KVs + 2 * (st ^ 1) * L::TileElems, (n + 1) * kMmaKeys);
     }
     cp_async_commit();
     cp_async_wait<1>();  // tile n (and Q) landed: this thread's copies ...
@@ -151,15 +171,15 @@ __global__ void __launch_bounds__(kMmaThreads)
     }
 
     // every (row, key) of the warp's 16 x 64 block allowed: no masking (warp-uniform)
-    const bool whole = j0 + kMmaKeys - 1 <= wr0 && j0 + kMmaKeys <= s.T &&
-                       (s.window == 0 || wr0 + 15 - j0 < s.window);
+    const bool whole = j0 + kMmaKeys - 1 <= pos_w && j0 + kMmaKeys <= Tk &&
+                       (s.window == 0 || pos_w + 15 - j0 < s.window);
     if (!whole) {
 #pragma unroll
       for (int j = 0; j < NT; ++j)
 #pragma unroll
         for (int e = 0; e < 4; ++e) {
-          const int key = j0 + j * 8 + 2 * t + (e & 1), row = e < 2 ? row_a : row_b;
-          const bool ok = key <= row && key < s.T && (s.window == 0 || row - key < s.window);
+          const int key = j0 + j * 8 + 2 * t + (e & 1), pos = e < 2 ? pos_a : pos_b;
+          const bool ok = key <= pos && key < Tk && (s.window == 0 || pos - key < s.window);
           if (!ok) sc[j][e] = -INFINITY;
         }
     }
@@ -249,7 +269,20 @@ __global__ void __launch_bounds__(kMmaThreads)
 // Shape and grid, shared by the launcher and tests/cuda/attention_mma_emulation_test.cpp.
 mma_attn_shape make_mma_attn_shape(int64_t T, int64_t NH, int64_t NKV, float scale,
                                    int64_t window) {
-  return {int(T), int(NH), int(NKV), scale * kLog2e, int(std::min<int64_t>(window, T + 1))};
+  return {int(T), int(NH), int(NKV), scale * kLog2e, int(std::min<int64_t>(window, T + 1)), int(T),
+          0,      {},      0};
+}
+
+// Tq queries, the last of Tk keys of one paged cache slot (attention_forward_paged_mma_cuda).
+mma_attn_shape make_mma_paged_shape(int64_t Tq, int64_t Tk, int64_t NH, int64_t NKV, float scale,
+                                    int64_t window, const kv_pages& pages, int64_t slot) {
+  mma_attn_shape s = make_mma_attn_shape(Tq, NH, NKV, scale, window);
+  s.window = int(std::min<int64_t>(window, Tk + 1));
+  s.Tk = int(Tk);
+  s.q0 = int(Tk - Tq);
+  s.pages = page_map(pages, pages.table_ld * pages.block_size);
+  s.slot = int(slot);
+  return s;
 }
 
 dim3 mma_forward_grid(int64_t B, const mma_attn_shape& s) {
@@ -257,14 +290,31 @@ dim3 mma_forward_grid(int64_t B, const mma_attn_shape& s) {
 }
 
 #ifndef KAITO_CUDA_NO_LAUNCHERS
-template <int HS>
+template <int HS, bool Paged>
 void forward_mma_hs(cuda_context& cx, bf16* out, float* lse, const bf16* q, const bf16* k,
                     const bf16* v, int64_t B, const mma_attn_shape& s) {
-  auto* kernel = attn_forward_mma_kernel<HS>;
+  auto* kernel = attn_forward_mma_kernel<HS, Paged>;
   static std::atomic<uint64_t> opted_in{0};
   if (!nf4_mma::opt_in_smem(cx, kernel, mma_layout<HS>::SmemBytes, opted_in)) return;
   KAITO_LAUNCH(mma_forward_grid(B, s), kMmaThreads, mma_layout<HS>::SmemBytes, cx.stream(), kernel)
   (as_nv(out), lse, as_nv(q), as_nv(k), as_nv(v), s);
+}
+
+template <bool Paged>
+void forward_mma(cuda_context& cx, bf16* out, float* lse, const bf16* q, const bf16* k,
+                 const bf16* v, int64_t B, int64_t HS, const mma_attn_shape& s) {
+  switch (HS) {
+    case 64:
+      forward_mma_hs<64, Paged>(cx, out, lse, q, k, v, B, s);
+      break;
+    case 96:
+      forward_mma_hs<96, Paged>(cx, out, lse, q, k, v, B, s);
+      break;
+    default:
+      forward_mma_hs<128, Paged>(cx, out, lse, q, k, v, B, s);
+      break;
+  }
+  CUDA_CHECK(cudaGetLastError());
 }
 
 }  // namespace
@@ -289,19 +339,52 @@ void attention_forward_mma_cuda(cuda_context& cx, bf16* out, float* lse, const b
     return;
   }
   if (B == 0 || T == 0) return;
-  const mma_attn_shape s = make_mma_attn_shape(T, NH, NKV, scale, window);
-  switch (HS) {
-    case 64:
-      forward_mma_hs<64>(cx, out, lse, q, k, v, B, s);
-      break;
-    case 96:
-      forward_mma_hs<96>(cx, out, lse, q, k, v, B, s);
-      break;
-    default:
-      forward_mma_hs<128>(cx, out, lse, q, k, v, B, s);
-      break;
+  forward_mma<false>(cx, out, lse, q, k, v, B, HS, make_mma_attn_shape(T, NH, NKV, scale, window));
+}
+
+void attention_forward_paged_mma_cuda(cuda_context& cx, bf16* out, float* lse, const bf16* q,
+                                      const bf16* k_cache, const bf16* v_cache,
+                                      const kv_pages& pages, int64_t slot, int64_t slots,
+                                      int64_t Tq, int64_t Tk, int64_t NH, int64_t NKV, int64_t HS,
+                                      float scale, int64_t window) {
+  const char* who = "attention_forward_paged_mma_cuda";
+  if (status st = attn_mma::check_shape(who, 1, Tq, NH, NKV, HS, window); !st.ok()) {
+    cx.record_error(std::move(st));
+    return;
   }
-  CUDA_CHECK(cudaGetLastError());
+  if (pages.table == nullptr) {
+    cx.record_error(invalid_argument(std::string(who) + ": pages.table is null", "pages"));
+    return;
+  }
+  const int64_t Tcap = pages.table_ld * pages.block_size;
+  if (status st = check_kv_pages(who, pages, Tcap); !st.ok()) {
+    cx.record_error(std::move(st));
+    return;
+  }
+  if (Tq > Tk || Tk > Tcap || Tcap > INT32_MAX / 2) {
+    cx.record_error(invalid_argument(
+        std::string(who) + ": need Tq <= Tk <= Tcap <= 2^30 (Tq=" + std::to_string(Tq) +
+            " Tk=" + std::to_string(Tk) + " Tcap=" + std::to_string(Tcap) + ")",
+        "Tk"));
+    return;
+  }
+  if (slot < 0 || slot >= slots) {
+    cx.record_error(invalid_argument(std::string(who) + ": slot=" + std::to_string(slot) +
+                                         " not in [0, " + std::to_string(slots) + ")",
+                                     "slot"));
+    return;
+  }
+  if (!aligned16(q) || !aligned16(k_cache) || !aligned16(v_cache) || !nf4_mma::aligned4(out) ||
+      lse == nullptr || !nf4_mma::aligned4(lse)) {
+    cx.record_error(invalid_argument(std::string(who) +
+                                         ": q, k_cache, v_cache must be 16-byte aligned, out and "
+                                         "lse (non-null) 4-byte aligned",
+                                     "q"));
+    return;
+  }
+  if (Tq == 0) return;
+  forward_mma<true>(cx, out, lse, q, k_cache, v_cache, 1, HS,
+                    make_mma_paged_shape(Tq, Tk, NH, NKV, scale, window, pages, slot));
 }
 
 #else

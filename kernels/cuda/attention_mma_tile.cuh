@@ -4,6 +4,8 @@
 // ldmatrix land in 8 distinct 16-byte bank groups (HS = 64, 96, 128).
 //   load_rows<HS>    cp.async of rows row0 .. row0+63 of one head into a padded tile; rows >= T
 //                    are zero-filled (their source address stays at row 0 of the same sequence)
+//   load_cache_rows<HS>  the same for key positions of one cache slot (kv_pages.cuh kv_cache_row:
+//                    a paged pool's blocks, or contiguous slots); positions >= Tk zero-filled
 //   pack_bf16        two fp32 -> one bf16x2 register (an mma A/B fragment half), round to nearest
 //   check_shape      (host) the shapes both launchers take; invalid_argument naming the launcher
 // PTX wrappers (and their CPU emulation for the tests) come from nf4_mma_common.cuh.
@@ -16,6 +18,7 @@
 
 #include "base/status.h"
 #include "kernels/attention.h"
+#include "kernels/cuda/kv_pages.cuh"
 #include "kernels/cuda/nf4_mma_common.cuh"
 
 namespace kaito::attn_mma {
@@ -43,6 +46,22 @@ __device__ __forceinline__ void load_rows(__nv_bfloat16* dst, const __nv_bfloat1
     const int row = row0 + r;
     const bool ok = row < T;
     const __nv_bfloat16* p = src + ((int64_t(b) * T + (ok ? row : 0)) * H + head) * HS + c * 8;
+    nf4_mma::cp_async16(nf4_mma::smem_addr(dst + r * L::LD + c * 8), p, ok ? 16 : 0);
+  }
+}
+
+template <int HS>
+__device__ __forceinline__ void load_cache_rows(__nv_bfloat16* dst, const __nv_bfloat16* cache,
+                                                const kv_page_map& m, int slot, int row0, int head,
+                                                int H, int Tk) {
+  using L = tile<HS>;
+#pragma unroll
+  for (int i = 0; i < kTileRows * L::Chunks / kThreads; ++i) {
+    const int id = threadIdx.x + i * kThreads;
+    const int r = id / L::Chunks, c = id % L::Chunks;
+    const int row = row0 + r;
+    const bool ok = row < Tk;
+    const __nv_bfloat16* p = cache + (kv_cache_row(m, slot, ok ? row : 0) * H + head) * HS + c * 8;
     nf4_mma::cp_async16(nf4_mma::smem_addr(dst + r * L::LD + c * 8), p, ok ? 16 : 0);
   }
 }

@@ -7,7 +7,9 @@
 #include <cuda_runtime.h>
 
 #include <cstdint>
+#include <string>
 
+#include "base/status.h"
 #include "kernels/attention.h"
 
 namespace kaito {
@@ -21,6 +23,20 @@ struct kv_page_map {
 
 inline kv_page_map page_map(const kv_pages& p, int64_t Tcap) {
   return {p.table, int(p.block_size), int(p.table_ld), int(p.blocks), Tcap};
+}
+
+// (host) A paged layout must be whole and span Tcap positions; a null table (contiguous) passes.
+// invalid_argument naming `who` and "pages".
+inline status check_kv_pages(const char* who, const kv_pages& p, int64_t Tcap) {
+  if (p.table == nullptr) return {};
+  if (p.block_size < 1 || p.table_ld < 1 || p.blocks < 1 || p.block_size > INT32_MAX ||
+      p.table_ld > INT32_MAX || p.blocks > INT32_MAX || p.block_size * p.table_ld != Tcap)
+    return invalid_argument(
+        std::string(who) + ": paged cache block_size=" + std::to_string(p.block_size) +
+            " table_ld=" + std::to_string(p.table_ld) + " blocks=" + std::to_string(p.blocks) +
+            " (need each >= 1 and block_size * table_ld = Tcap = " + std::to_string(Tcap) + ")",
+        "pages");
+  return {};
 }
 
 // The cache row (the index of a (NKV, HS) row) of position t (0 <= t < Tcap) of slot `slot`.

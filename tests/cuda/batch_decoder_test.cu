@@ -15,7 +15,9 @@
 //      launches: the same logits bit for bit;
 //   4. the errors callers can make, each naming its argument;
 //   5. longrope: short and long sequences in one call, and a sequence crossing
-//      original_max_position_embeddings re-prefilled.
+//      original_max_position_embeddings re-prefilled;
+//   6.-8. the paged pool, key spans, prefix caching (see each section);
+//   9. a chunked prompt at head size 64: later chunks on the tensor cores over the paged keys.
 // Shape: C=128, 2 layers, 4 query / 2 kv heads of 32, I=256, V=256, window 6 (cuts in), r=4.
 #include <algorithm>
 #include <cmath>
@@ -441,6 +443,47 @@ int main() {
                   "%.0e of a full prefill (%.3e, next step %.3e), the owner unchanged",
                   kLogitTol, first, next);
     check(ok && have == 10 && first <= kLogitTol && next <= kLogitTol && slot0, line);
+  }
+
+  // 9. a chunked prompt on the tensor cores: head size 64 (the tensor-core attention's), a 48-token
+  // prompt in chunks of 16 (the second and third attend over the paged keys through
+  // attention_forward_paged_mma_cuda; blocks of 16 and of 5, a window of 20 across chunks) gives
+  // the whole prompt's logits (one chunk through attention_forward_mma_cuda) within tolerance,
+  // and the same chunks through the SIMT kernels (attention_mma off) within tolerance of both.
+  {
+    gpu_model_shape s64 = s;
+    s64.NH = 2, s64.NKV = 1, s64.HS = 64, s64.window = 20;
+    auto m64 = gpu_model_random(**cx, s64, 64, 81, /*lora_b_zero=*/false);
+    bool ok = m64.ok();
+    std::vector<int32_t> prompt(48);
+    for (int32_t& t : prompt) t = int32_t(rng() % uint32_t(s.V));
+    auto run = [&](int64_t chunk, int64_t block_size, bool mma, std::vector<float>& lg) {
+      infer_options o = options(1, 64, chunk);
+      o.kv_block_size = block_size;
+      o.attention_mma = mma;
+      auto d = ok ? gpu_batch_decoder::create(**cx, *m64, o)
+                  : result<std::unique_ptr<gpu_batch_decoder>>(invalid_argument("no model", ""));
+      bool fine = d.ok();
+      for (int64_t at = 0; fine && at < 48; at += chunk)
+        fine =
+            (*d)->prefill(0, prompt.data() + at, std::min<int64_t>(chunk, 48 - at), 48, &lg).ok();
+      // and one decode step over the chunks' keys
+      return fine && (*d)->decode({0}, {argmax(lg.data(), s.V)}, &lg).ok();
+    };
+    std::vector<float> whole, chunked, chunked5, simt;
+    ok = ok && run(48, 16, true, whole) && run(16, 16, true, chunked) &&
+         run(16, 5, true, chunked5) && run(16, 16, false, simt);
+    const double e16 = ok ? rel_diff(whole, chunked) : INFINITY;
+    const double e5 = ok ? rel_diff(whole, chunked5) : INFINITY;
+    const double es = ok ? rel_diff(simt, chunked) : INFINITY;
+    char line[240];
+    std::snprintf(
+        line, sizeof line,
+        "chunked on the tensor cores: 48 tokens in chunks of 16 (blocks of 16 / 5), HS 64, "
+        "window 20: the next step within %.0e of one chunk (%.3e / %.3e) and of SIMT "
+        "(%.3e)",
+        kLogitTol, e16, e5, es);
+    check(ok && e16 <= kLogitTol && e5 <= kLogitTol && es <= kLogitTol, line);
   }
 
   // 4. errors

@@ -111,11 +111,12 @@ prepared attention_decode_rows(std::mt19937& rng, std::vector<int64_t> Tks,
                                std::vector<int64_t> slots, int64_t S, int64_t Tk_max, int64_t NH,
                                int64_t NKV, int64_t HS, int64_t window, bool merge_counters,
                                int64_t block_size = 0);
-// attention_forward_paged_cuda: Tq queries, the last of Tk tokens of slot `slot` of S in a paged
-// pool (blocks of block_size shuffled, spare NaN blocks; every slot's rows past Tk NaN).
+// attention_forward_paged_cuda (mma: attention_forward_paged_mma_cuda): Tq queries, the last of
+// Tk tokens of slot `slot` of S in a paged pool (blocks of block_size shuffled, spare NaN blocks;
+// every slot's rows past Tk NaN).
 prepared attention_fwd_paged(std::mt19937& rng, int64_t Tq, int64_t Tk, int64_t slot, int64_t S,
                              int64_t Tcap, int64_t block_size, int64_t NH, int64_t NKV, int64_t HS,
-                             int64_t window);
+                             int64_t window, bool mma = false);
 // parity_cases_nf4q.cu: the device quantizers (codes widened to f32 on the device, exact).
 prepared nf4_quantize(std::mt19937& rng, int64_t n);
 prepared quantize_8bit(std::mt19937& rng, int64_t n, int64_t blocksize);

@@ -182,7 +182,7 @@ prepared attention_decode_rows(std::mt19937& rng, std::vector<int64_t> Tks,
 
 prepared attention_fwd_paged(std::mt19937& rng, int64_t Tq, int64_t Tk, int64_t slot, int64_t S,
                              int64_t Tcap, int64_t block_size, int64_t NH, int64_t NKV, int64_t HS,
-                             int64_t window) {
+                             int64_t window, bool mma) {
   prepared p;
   std::vector<bf16> qb, kb, vb;
   auto q = random_bf16_values(rng, Tq * NH * HS, 1.5f, qb);
@@ -207,9 +207,9 @@ prepared attention_fwd_paged(std::mt19937& rng, int64_t Tq, int64_t Tk, int64_t 
   };
   p.cuda = [=](cuda_context& cx) {
     const kv_pages pages{tabled->as<int32_t>(), block_size, Tcap / block_size, blocks};
-    attention_forward_paged_cuda(cx, out.dev->as<bf16>(), lse.dev->as<float>(), qd->as<bf16>(),
-                                 kd->as<bf16>(), vd->as<bf16>(), pages, slot, S, Tq, Tk, NH, NKV,
-                                 HS, scale, window);
+    (mma ? attention_forward_paged_mma_cuda : attention_forward_paged_cuda)(
+        cx, out.dev->as<bf16>(), lse.dev->as<float>(), qd->as<bf16>(), kd->as<bf16>(),
+        vd->as<bf16>(), pages, slot, S, Tq, Tk, NH, NKV, HS, scale, window);
   };
   const double keys = window ? std::min<double>(window, Tk) : Tk;
   p.flops = 4.0 * Tq * NH * keys * HS;

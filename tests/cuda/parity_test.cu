@@ -277,6 +277,27 @@ std::vector<parity_case> cases() {
        [](auto& r) { return attention_fwd_paged(r, 37, 301, 1, 3, 320, 16, 8, 2, 64, 0); }},
       {"attn_prefill_paged", "Tq=5 Tk=40 slot 0 of 2 bs=8 w=16 NH=4 NKV=2 HS=16", kBf16, kF32,
        [](auto& r) { return attention_fwd_paged(r, 5, 40, 0, 2, 48, 8, 4, 2, 16, 16); }},
+      // the same on the tensor cores (attention_forward_paged_mma_cuda); then, for --perf, a
+      // Phi-3 prompt's last chunk of 512 after 1536 cached keys and a 16-query remainder after
+      // 4080 on both kernels (which one the decoder takes: engine/cuda/infer_layer.cu)
+      {"attn_prefill_pmma", "Tq=37 Tk=301 slot 1 of 3 bs=16 NH=8 NKV=2 HS=64", kBf16, kF32,
+       [](auto& r) { return attention_fwd_paged(r, 37, 301, 1, 3, 320, 16, 8, 2, 64, 0, true); }},
+      {"attn_prefill_pmma", "Tq=70 Tk=1000 bs=16 w=300 NH=4 NKV=2 HS=96", kBf16, kF32,
+       [](auto& r) {
+         return attention_fwd_paged(r, 70, 1000, 0, 1, 1008, 16, 4, 2, 96, 300, true);
+       }},
+      {"attn_prefill_paged", "Tq=512 Tk=2048 bs=16 NH=32 HS=96", kBf16, kF32,
+       [](auto& r) { return attention_fwd_paged(r, 512, 2048, 0, 1, 2048, 16, 32, 32, 96, 0); }},
+      {"attn_prefill_pmma", "Tq=512 Tk=2048 bs=16 NH=32 HS=96", kBf16, kF32,
+       [](auto& r) {
+         return attention_fwd_paged(r, 512, 2048, 0, 1, 2048, 16, 32, 32, 96, 0, true);
+       }},
+      {"attn_prefill_paged", "Tq=16 Tk=4096 bs=16 NH=32 HS=96", kBf16, kF32,
+       [](auto& r) { return attention_fwd_paged(r, 16, 4096, 0, 1, 4096, 16, 32, 32, 96, 0); }},
+      {"attn_prefill_pmma", "Tq=16 Tk=4096 bs=16 NH=32 HS=96", kBf16, kF32,
+       [](auto& r) {
+         return attention_fwd_paged(r, 16, 4096, 0, 1, 4096, 16, 32, 32, 96, 0, true);
+       }},
       // fused lm_head + CE (parity_cases_lce.cu): 3 chunks (a short last one), Phi-3's vocabulary
       // in 4 chunks, one chunk (Vc > V). fp32 losses/lse come from bf16 operands: 1e-3.
       {"lce_fwd", "N=37 C=256 V=1000 Vc=384", kBf16, 1e-3,
