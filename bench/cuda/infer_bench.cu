@@ -13,6 +13,10 @@
 //           position and copying the (B, V) logits to the host, picked there (argmax) as the
 //           server's sampling does; printed as serve_decode_b{1,16}_tok_s beside the lockstep
 //           generator's rows (their gap: the logits' trip to the host and the per-row slots).
+//   serve prefill: a 4096-token prompt as the server prefills it (gpu_batch_decoder, chunks of
+//           512, gpu_sequence_decoder's default; each later chunk attends over the paged cache),
+//           median of 3 after a warm-up, with the tensor-core attention and without
+//           (serve_prefill_4096{,_simt}_tok_s);
 //   prefill: one sequence of 2048 tokens through every layer, filling the cache, up to the
 //           greedy next token; median of 3 after a warm-up. Its NF4 base products take the
 //           forward path the generator measures at 2048 rows (engine/cuda/gemm_choice.h;
@@ -24,8 +28,9 @@
 // Output: a human line per row and `METRIC,<key>,<value>` lines (bench/device/model_report.py):
 //   decode_b1_tok_s, decode_b16_tok_s, prefill_2048_tok_s (issue #6's rows) and
 //   decode_b1_eager_tok_s, decode_b1_nopdl_tok_s, decode_b16_gemm_tok_s (the alternatives, for
-//   the record), serve_decode_b{1,16}_tok_s (the serving path)
-//   work_decode_b{1,16}_byte_per_tok, work_prefill_2048_flop_per_tok: the least bytes a
+//   the record), serve_decode_b{1,16}_tok_s, serve_prefill_4096{,_simt}_tok_s (the serving
+//   path)
+//   work_decode_b{1,16}_byte_per_tok, work_prefill_{2048,4096}_flop_per_tok: the least bytes a
 //   generated token moves and the model flops of a prefill token (engine/cuda/roofline.h), for
 //   the report's roofline fractions
 // Then the profiles (engine/cuda/step_profile.h): a batch-1 decode step (plain launches behind a
@@ -35,7 +40,8 @@
 // [--no-fused-decode] [--simt-attention] [--tiny]   (fewer layers: a quick smoke run; the METRIC
 // lines are printed only for the full 32-layer model; the other flags override infer_options'
 // defaults, for bench/device/run.sh's fallback run; --tiny: every row and profile on
-// gpu_model_shape::tiny() with a 16-token prompt and a 64-token prefill, the smoke run CI makes on
+// gpu_model_shape::tiny() with a 16-token prompt, a 64-token prefill and a 128-token one in
+// chunks of 32, the smoke run CI makes on
 // the emulated runtime). Exit 77 without a CUDA device.
 #include <algorithm>
 #include <chrono>
@@ -184,6 +190,46 @@ double serve_tok_s(cuda_context& cx, const gpu_model& m, const infer_options& ba
   return double(B * steps) / dt;
 }
 
+// The serving path's prefill tok/s: one T-token prompt in chunks of `chunk` into slot 0 (logits of
+// the last position to the host, as the server's), median of 3 after a warm-up; attention on the
+// tensor cores or (mma false) the SIMT kernels. Prefix caching off: each run computes every
+// chunk.
+double serve_prefill_tok_s(cuda_context& cx, const gpu_model& m, const infer_options& base,
+                           int64_t T, int64_t chunk, bool mma) {
+  infer_options opt = base;
+  opt.max_batch = 1;
+  opt.max_seq = T;
+  opt.prefill_rows = chunk;
+  opt.prefix_caching = false;
+  opt.attention_mma = mma;
+  auto dec = gpu_batch_decoder::create(cx, m, opt);
+  if (!dec.ok()) die("gpu_batch_decoder::create (prefill)", dec.error());
+  gpu_batch_decoder& d = **dec;
+  const std::vector<int32_t> ids = random_ids(T, m.shape.V, 19);
+  std::vector<float> logits;
+  auto once = [&] {
+    d.reset(0);
+    for (int64_t at = 0; at < T; at += chunk)
+      check("serve prefill", d.prefill(0, ids.data() + at, std::min(chunk, T - at), T,
+                                       at + chunk >= T ? &logits : nullptr));
+    check("serve prefill", cx.synchronize());
+  };
+  once();
+  std::vector<double> times;
+  for (int r = 0; r < 3; ++r) {
+    const auto t0 = clock_type::now();
+    once();
+    times.push_back(seconds_since(t0));
+  }
+  std::sort(times.begin(), times.end());
+  const double dt = times[1];
+  std::printf(
+      "serve   prefill T=%lld in chunks of %lld, %s attention: %8.2f ms  %9.1f tok/s  "
+      "(median of 3)\n",
+      (long long)T, (long long)chunk, mma ? "tensor-core" : "SIMT", 1e3 * dt, double(T) / dt);
+  return double(T) / dt;
+}
+
 double prefill_tok_s(cuda_context& cx, const gpu_model& m, const infer_options& base, int64_t T) {
   infer_options opt = base;
   opt.max_batch = 1;
@@ -320,10 +366,12 @@ int main(int argc, char** argv) {
     layers = shape.L;
   }
   const int64_t prompt = tiny ? 16 : 128, prefill_T = tiny ? 64 : 2048;
+  const int64_t long_T = tiny ? 128 : 4096, chunk = tiny ? 32 : 512;
   const auto t0 = clock_type::now();
   auto model = gpu_model_random(
       **cx, shape,
-      std::max(decode_seq(prompt, steps) + kWarmupSteps, profile_seq(prompt, prefill_T)), 1,
+      std::max({decode_seq(prompt, steps) + kWarmupSteps, profile_seq(prompt, prefill_T), long_T}),
+      1,
       /*lora_b_zero=*/false);
   if (!model.ok()) die("gpu_model_random", model.error());
   check("gpu_model_random", (*cx)->synchronize());
@@ -345,6 +393,8 @@ int main(int argc, char** argv) {
   const double b16_gemm = decode_tok_s(**cx, *model, base, 16, prompt, steps, 8, true);
   const double serve_b1 = serve_tok_s(**cx, *model, base, 1, prompt, steps);
   const double serve_b16 = serve_tok_s(**cx, *model, base, 16, prompt, steps);
+  const double serve_pf = serve_prefill_tok_s(**cx, *model, base, long_T, chunk, true);
+  const double serve_pf_simt = serve_prefill_tok_s(**cx, *model, base, long_T, chunk, false);
   // Prefill's NF4 base products take the forward path the generator measures at its rows
   // (infer_options::prefill_gemm_measure, engine/cuda/gemm_choice.h; printed by prefill_tok_s).
   const double pf = prefill_tok_s(**cx, *model, base, prefill_T);
@@ -360,6 +410,8 @@ int main(int argc, char** argv) {
   std::printf("METRIC,decode_b16_gemm_tok_s,%.3f\n", b16_gemm);
   std::printf("METRIC,serve_decode_b1_tok_s,%.3f\n", serve_b1);
   std::printf("METRIC,serve_decode_b16_tok_s,%.3f\n", serve_b16);
+  std::printf("METRIC,serve_prefill_4096_tok_s,%.3f\n", serve_pf);
+  std::printf("METRIC,serve_prefill_4096_simt_tok_s,%.3f\n", serve_pf_simt);
   std::printf("METRIC,prefill_2048_tok_s,%.3f\n", pf);
   // The work behind each row (engine/cuda/roofline.h).
   for (int64_t B : {int64_t(1), int64_t(16)})
@@ -367,6 +419,8 @@ int main(int argc, char** argv) {
                 decode_bytes_per_token(shape, B, prompt, steps));
   std::printf("METRIC,work_prefill_2048_flop_per_tok,%.1f\n",
               prefill_flops_per_token(shape, prefill_T));
+  std::printf("METRIC,work_prefill_4096_flop_per_tok,%.1f\n",
+              prefill_flops_per_token(shape, long_T));
   if (b1_gemv.measured) {  // one pass of batch-1 GEMVs over all 128 quantized linears, per kernel
     std::printf("METRIC,gemv_pass_b1_scaled_lut_us,%.3f\n", b1_gemv.us[0]);
     std::printf("METRIC,gemv_pass_b1_register_lut_us,%.3f\n", b1_gemv.us[1]);

@@ -8,6 +8,8 @@ bench/cuda/infer_bench print them without the prefix; bench/device/model_report.
   hf_decode_b1_tok_s, hf_decode_b16_tok_s      greedy decode with the KV cache after a 128-token
                                                prompt; the prompt's forward is NOT timed
   hf_prefill_2048_tok_s                        one sequence of 2048 tokens (fills the KV cache)
+  hf_prefill_4096_tok_s                        one sequence of 4096 tokens (in one forward; ours
+                                               serves it in chunks of 512: serve_prefill_4096)
 
 Model: transformers Phi3ForCausalLM from a Phi3Config of Phi-3-mini's shape (hidden 3072, 32
 layers, 32 heads = 32 kv heads of 96, intermediate 8192, vocab 32064), random init, bf16,
@@ -222,10 +224,10 @@ def main():
         f"{peft.__version__}, device {torch.cuda.get_device_name() if dev == 'cuda' else 'cpu'}")
     if args.tiny:
         shape, batch, seq, steps, warmup = TINY, 2, 64, 2, 1
-        prompt_len, new_tokens, prefill_len = 8, 4, 64
+        prompt_len, new_tokens, prefill_len, long_len = 8, 4, 64, 128
     else:
         shape, batch, seq, steps, warmup = PHI3_MINI, 4, 1024, 5, 2
-        prompt_len, new_tokens, prefill_len = 128, 32, 2048
+        prompt_len, new_tokens, prefill_len, long_len = 128, 32, 2048, 4096
     vocab = shape["vocab_size"]
     rows = Rows(torch, dev)
     t0 = time.time()
@@ -241,6 +243,8 @@ def main():
                                               "decode_b16"))
     rows.run("prefill 2048", lambda: prefill_row(rows, model, vocab, prefill_len, 3,
                                                  "prefill_2048"))
+    rows.run("prefill 4096", lambda: prefill_row(rows, model, vocab, long_len, 3,
+                                                 "prefill_4096"))
     log(f"total {time.time() - t0:.1f} s, {rows.failed} failed rows")
     return rows.failed
 

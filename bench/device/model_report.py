@@ -66,6 +66,12 @@ ROWS = [
      B1_WORK),
     ("serve_decode_b16_tok_s", "  serve b16 (slots, host pick)", None, None,
      "hf_decode_b16_tok_s", B16_WORK),
+    # a 4096-token prompt as the server prefills it, in chunks of 512 (the later chunks attend
+    # over the paged cache: tensor cores, then the SIMT kernel), against HF's one forward
+    ("serve_prefill_4096_tok_s", "  serve prefill 4096, chunks", None, None,
+     "hf_prefill_4096_tok_s", "work_prefill_4096_flop_per_tok"),
+    ("serve_prefill_4096_simt_tok_s", "  serve prefill 4096, SIMT attn", None, None,
+     "hf_prefill_4096_tok_s", "work_prefill_4096_flop_per_tok"),
     # the decode GEMV's two kernels, one batch-1 pass over all 128 NF4 linears (us; the faster
     # one is used: engine/cuda/gemv_choice.h)
     ("gemv_pass_b1_scaled_lut_us", "  GEMV pass b1 us, scaled_lut", None, None, None, None),
