@@ -2,7 +2,9 @@
 // its distribution, and sampled generation's reproducibility.
 #include "engine/sampling.h"
 
+#include <algorithm>
 #include <cmath>
+#include <random>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -54,6 +56,63 @@ TEST(sampling, top_k_and_top_p) {
   p.top_p = 1e-9;
   d = sampling_distribution({0.1f, 0.3f, 0.2f}, p, {});
   EXPECT_EQ(d[1], 1.0);
+}
+
+// TopPLogitsWarper as HF writes it: stable ascending sort, cumulative sum, drop while <= 1 - top_p
+// (the most likely always stays), renormalize.
+std::vector<double> hf_top_p(std::vector<double> prob, double top_p) {
+  std::vector<size_t> order(prob.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return prob[a] < prob[b]; });
+  double cum = 0.0;
+  for (size_t i = 0; i + 1 < order.size(); ++i) {
+    cum += prob[order[i]];
+    if (cum <= 1.0 - top_p) prob[order[i]] = 0.0;
+  }
+  double s = 0.0;
+  for (double x : prob) s += x;
+  for (double& x : prob) x /= s;
+  return prob;
+}
+
+// top_p against HF's sort-everything form on random distributions: Phi-3's vocabulary and small
+// ones, flat to peaked (logit spreads 0.05 .. 20), heavy ties (a few distinct logits), with and
+// without top_k, top_p from 1e-9 to 0.999: the same tokens kept, the same probabilities.
+TEST(sampling, top_p_keeps_what_hfs_sorted_cumsum_keeps) {
+  std::mt19937 rng(7);
+  int cases = 0, partial = 0;
+  for (int64_t V : {1, 2, 3, 7, 65, 200, 5000, 32064})
+    for (double spread : {0.05, 1.0, 4.0, 20.0})
+      for (bool ties : {false, true})
+        for (double top_p : {1e-9, 0.1, 0.5, 0.9, 0.95, 0.999})
+          for (int64_t top_k : {int64_t(0), int64_t(40)}) {
+            std::normal_distribution<float> n(0.0f, float(spread));
+            std::vector<float> l(static_cast<size_t>(V));
+            for (float& x : l) x = ties ? std::round(n(rng) / float(spread) * 2.0f) : n(rng);
+            sampling_params p;
+            p.temperature = 0.7;
+            p.top_k = top_k;
+            p.top_p = top_p;
+            sampling_params no_top_p = p;
+            no_top_p.top_p = 1.0;
+            const std::vector<double> want =
+                hf_top_p(sampling_distribution(l, no_top_p, {}), top_p);
+            const std::vector<double> got = sampling_distribution(l, p, {});
+            ASSERT_EQ(got.size(), want.size());
+            int64_t kept = 0;
+            for (size_t v = 0; v < got.size(); ++v) {
+              ASSERT_EQ(got[v] == 0.0, want[v] == 0.0)
+                  << "V=" << V << " spread=" << spread << " ties=" << ties << " top_p=" << top_p
+                  << " top_k=" << top_k << " token " << v;
+              ASSERT_NEAR(got[v], want[v], 1e-12) << v;
+              kept += got[v] > 0.0;
+            }
+            ++cases;
+            partial += kept > 1 && kept < V;
+          }
+  EXPECT_EQ(cases, 8 * 4 * 2 * 6 * 2);
+  EXPECT_GT(partial, cases / 3);  // most cases cut inside the vocabulary, not at an end
 }
 
 TEST(sampling, greedy_and_draw_frequencies) {

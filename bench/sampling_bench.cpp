@@ -1,0 +1,116 @@
+// sampling_bench: the host cost of choosing one token (engine/sampling.h) at Phi-3's vocabulary
+// (32064), the work a server does per answer per step after the logits reach the host. Never run
+// by ctest. One table: setting, distribution, ours (us per token, engine::sample_token), peer (us,
+// the same processors with top_p as transformers' TopPLogitsWarper writes it: a stable sort of
+// the whole vocabulary, then the cumulative sum), peer / ours.
+//   distributions: "peaked" (logits ~ N(0, 3) / temperature 0.7: a few hundred tokens hold most
+//   of the mass, as a trained model's next token often does) and "flat" (N(0, 0.5): the top_p cut
+//   falls deep in the vocabulary, the selection's worst case).
+//   usage: kaito_sampling_bench [reps]   (default 200 tokens per row, best of 3 runs)
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
+#include <random>
+#include <vector>
+
+#include "engine/sampling.h"
+#include "kernels/rng.h"
+
+namespace {
+
+using namespace kaito;
+using namespace kaito::engine;
+using clock_type = std::chrono::steady_clock;
+
+// transformers' TopPLogitsWarper on a distribution: stable ascending sort of every token,
+// cumulative sum, drop while <= 1 - top_p (the most likely stays), renormalize.
+void hf_top_p(std::vector<double>& prob, double top_p) {
+  std::vector<size_t> order(prob.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return prob[a] < prob[b]; });
+  double cum = 0.0;
+  for (size_t i = 0; i + 1 < order.size(); ++i) {
+    cum += prob[order[i]];
+    if (cum <= 1.0 - top_p) prob[order[i]] = 0.0;
+  }
+  double s = 0.0;
+  for (double x : prob) s += x;
+  for (double& x : prob) x /= s;
+}
+
+// The peer: our processors without top_p, then HF's top_p, then the same draw (greedy: argmax).
+int32_t peer_token(const std::vector<float>& logits, const sampling_params& p, uint64_t step) {
+  if (p.temperature <= 0.0)  // greedy: torch.argmax
+    return static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+  sampling_params rest = p;
+  rest.top_p = 1.0;
+  std::vector<double> prob = sampling_distribution(logits, rest, {});
+  if (p.top_p < 1.0) hf_top_p(prob, p.top_p);
+  const double u = rng_uniform(p.seed, step);
+  double cum = 0.0;
+  int32_t last = 0;
+  for (size_t v = 0; v < prob.size(); ++v) {
+    if (prob[v] <= 0.0) continue;
+    last = static_cast<int32_t>(v);
+    cum += prob[v];
+    if (u < cum) return last;
+  }
+  return last;
+}
+
+// Best of 3 runs of `reps` tokens, us per token; `sum` keeps the results alive.
+double us_per_token(int reps, const std::function<int32_t(uint64_t)>& draw, int64_t& sum) {
+  double best = 1e30;
+  for (int run = 0; run < 3; ++run) {
+    const auto t0 = clock_type::now();
+    for (int i = 0; i < reps; ++i) sum += draw(uint64_t(i));
+    best = std::min(best, std::chrono::duration<double>(clock_type::now() - t0).count());
+  }
+  return 1e6 * best / reps;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const int reps = argc > 1 ? std::max(1, std::atoi(argv[1])) : 200;
+  const int64_t V = 32064;
+  struct setting {
+    const char* name;
+    double temperature, top_p;
+    int64_t top_k;
+  };
+  const setting settings[] = {{"greedy", 0.0, 1.0, 0},
+                              {"temperature 0.7", 0.7, 1.0, 0},
+                              {"top_k 50", 0.7, 1.0, 50},
+                              {"top_p 0.9", 0.7, 0.9, 0},
+                              {"top_p 0.95, top_k 50", 0.7, 0.95, 50}};
+  std::printf("%-22s %-7s %12s %12s %9s\n", "setting", "logits", "ours us/tok", "peer us/tok",
+              "peer/ours");
+  int64_t sum = 0;
+  for (const float spread : {3.0f, 0.5f}) {
+    std::mt19937 rng(1);
+    std::normal_distribution<float> n(0.0f, spread);
+    std::vector<float> logits(static_cast<size_t>(V));
+    for (float& x : logits) x = n(rng);
+    for (const setting& s : settings) {
+      sampling_params p;
+      p.temperature = s.temperature;
+      p.top_p = s.top_p;
+      p.top_k = s.top_k;
+      p.seed = 5;
+      int64_t ours_sum = 0, peer_sum = 0;
+      const double ours = us_per_token(
+          reps, [&](uint64_t i) { return sample_token(logits, p, {}, i); }, ours_sum);
+      const double peer = us_per_token(
+          reps, [&](uint64_t i) { return peer_token(logits, p, i); }, peer_sum);
+      std::printf("%-22s %-7s %12.1f %12.1f %9.2f%s\n", s.name, spread > 1.0f ? "peaked" : "flat",
+                  ours, peer, peer / ours, ours_sum == peer_sum ? "" : "  (different tokens)");
+      sum += ours_sum;
+    }
+  }
+  std::printf("(token id checksum %lld)\n", static_cast<long long>(sum));
+  return 0;
+}
