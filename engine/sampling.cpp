@@ -3,6 +3,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 #include <limits>
 
 #include "kernels/rng.h"
@@ -19,62 +21,79 @@ int32_t argmax(const std::vector<float>& l) {
 // cumulative probability (its own included) is <= 1 - top_p, except the most likely. Token i goes
 // exactly when the tokens above it hold >= top_p of the mass, so in the order from the most likely
 // down (ties: the higher index first, the reverse of a stable ascending sort) the first K tokens
-// stay, K the least j >= 1 whose first j hold >= top_p (all when none do). Found without sorting
-// the vocabulary (stable-sorting all V took ~7 ms a token at Phi-3's 32064 on the CI machine):
-// tokens under (1 - top_p) / V go at once; then halving: nth_element splits the range at its
-// middle and the upper half's mass says which half holds the cut (O(V) expected); the last <= 64
-// are sorted and walked. The sums run from the top down, not from the bottom up: a token whose
-// predecessors' mass is within rounding (~1e-16) of top_p may be kept where the ascending sum
-// would drop it, or the reverse.
+// stay, K the least j >= 1 whose first j hold >= top_p (all when none do).
+// Found in two passes without sorting the vocabulary (stable-sorting all V took ~7 ms a token at
+// Phi-3's 32064 on the CI machine): tokens under (1 - top_p) / V go at once (together they hold
+// less than 1 - top_p, and come first in the ascending order); the rest fall into buckets by the
+// top bits of their double (exponent and 3 mantissa bits: a positive double's bits order as its
+// value, so bucket 0 holds the largest, each bucket spans a factor of <= 1.09); the buckets' masses
+// from the top say which bucket holds the cut; only that bucket's tokens are sorted and walked.
+// The sums run from the top down, not from the bottom up: a token whose predecessors' mass is
+// within rounding (~1e-16) of top_p may be kept where the ascending sum would drop it, or the
+// reverse.
+constexpr int kTopPBuckets = 512;  // 64 binades below 1; smaller probabilities share the last
+
+int top_p_bucket(double p) {  // p in (0, 1]
+  uint64_t bits = 0;
+  std::memcpy(&bits, &p, sizeof bits);
+  const int64_t one = int64_t{1023} << 3;  // 1.0's exponent, mantissa bits 0
+  return static_cast<int>(
+      std::min<int64_t>(one - static_cast<int64_t>(bits >> 49), kTopPBuckets - 1));
+}
+
 void keep_top_p(std::vector<double>& prob, double top_p) {
   struct item {
     double p;
     int64_t v;
   };
-  // Tokens below (1 - top_p) / V go without a look: together they hold less than 1 - top_p and
-  // come first in the ascending order (zero-probability ones stay zero either way).
-  // (Only for top_p > 0: the floor stays below 1 / V, under the most likely token.)
-  const double floor = top_p > 0.0 ? (1.0 - top_p) / static_cast<double>(prob.size()) : 0.0;
-  std::vector<item> items;
-  for (size_t v = 0; v < prob.size(); ++v) {
-    if (prob[v] > floor)
-      items.push_back({prob[v], static_cast<int64_t>(v)});
-    else
-      prob[v] = 0.0;
-  }
   const auto before = [](const item& a, const item& b) {
     return a.p > b.p || (a.p == b.p && a.v > b.v);
   };
-  size_t lo = 0, hi = items.size(), keep = hi;
   if (top_p <= 0.0) {  // only the most likely
-    keep = std::min<size_t>(hi, 1);
-    if (hi > 0) std::nth_element(items.begin(), items.begin(), items.end(), before);
-  } else {
-    double need = top_p;  // mass still to cover from items[lo] on (> 0)
-    while (hi - lo > 64) {
-      const size_t mid = lo + (hi - lo) / 2;
-      std::nth_element(items.begin() + lo, items.begin() + mid, items.begin() + hi, before);
-      double upper = 0.0;
-      for (size_t j = lo; j < mid; ++j) upper += items[j].p;
-      if (upper >= need) {
-        hi = mid;  // the cut is inside [lo, mid)
-      } else {
-        need -= upper;
-        lo = mid;
-      }
+    item best{0.0, -1};
+    for (size_t v = 0; v < prob.size(); ++v)
+      if (prob[v] > 0.0 && (best.v < 0 || before({prob[v], static_cast<int64_t>(v)}, best)))
+        best = {prob[v], static_cast<int64_t>(v)};
+    for (size_t v = 0; v < prob.size(); ++v)
+      if (static_cast<int64_t>(v) != best.v) prob[v] = 0.0;
+    return;
+  }
+  const double floor = (1.0 - top_p) / static_cast<double>(prob.size());  // < 1 / V
+  std::vector<double> mass(kTopPBuckets, 0.0);
+  for (double& p : prob) {
+    if (p <= floor)
+      p = 0.0;
+    else
+      mass[static_cast<size_t>(top_p_bucket(p))] += p;
+  }
+  int cut = kTopPBuckets;  // none: every token left stays
+  double need = top_p;     // the mass still to cover when the cut bucket starts (> 0)
+  for (int b = 0; b < kTopPBuckets; ++b) {
+    if (mass[static_cast<size_t>(b)] >= need) {
+      cut = b;
+      break;
     }
-    std::sort(items.begin() + lo, items.begin() + hi, before);
-    keep = hi;
-    double cum = 0.0;
-    for (size_t j = lo; j < hi; ++j) {
-      cum += items[j].p;
-      if (cum >= need) {
-        keep = j + 1;
-        break;
-      }
+    need -= mass[static_cast<size_t>(b)];
+  }
+  if (cut == kTopPBuckets) return;
+  std::vector<item> edge;  // the cut bucket's tokens
+  for (size_t v = 0; v < prob.size(); ++v) {
+    if (prob[v] == 0.0) continue;
+    const int b = top_p_bucket(prob[v]);
+    if (b > cut) prob[v] = 0.0;
+    if (b == cut) edge.push_back({prob[v], static_cast<int64_t>(v)});
+  }
+  std::sort(edge.begin(), edge.end(), before);
+  double cum = 0.0;
+  size_t keep = edge.size();
+  for (size_t j = 0; j < edge.size(); ++j) {
+    cum += edge[j].p;
+    if (cum >= need) {
+      keep = j + 1;
+      break;
     }
   }
-  for (size_t j = keep; j < items.size(); ++j) prob[static_cast<size_t>(items[j].v)] = 0.0;
+  for (size_t j = keep; j < edge.size(); ++j) prob[static_cast<size_t>(edge[j].v)] = 0.0;
 }
 
 }  // namespace

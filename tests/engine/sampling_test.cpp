@@ -113,6 +113,13 @@ TEST(sampling, top_p_keeps_what_hfs_sorted_cumsum_keeps) {
           }
   EXPECT_EQ(cases, 8 * 4 * 2 * 6 * 2);
   EXPECT_GT(partial, cases / 3);  // most cases cut inside the vocabulary, not at an end
+  // top_p 0 (the engine's callers may pass it; the API refuses it): the most likely alone, the
+  // higher index of a tie (the last of HF's stable ascending sort)
+  sampling_params p;
+  p.temperature = 1.0;
+  p.top_p = 0.0;
+  EXPECT_EQ(sampling_distribution({1.0f, 3.0f, 3.0f, 0.0f}, p, {}),
+            (std::vector<double>{0.0, 0.0, 1.0, 0.0}));
 }
 
 TEST(sampling, greedy_and_draw_frequencies) {
