@@ -113,18 +113,26 @@ int64_t batch_generator::chunk_of(const request& r) const {
   return n;
 }
 
-// One chunk of r's target tokens into its cache (the first resets it); true once they are all in
-// and r->logits holds the next draw's. An error finishes r.
+// The start of a prefill round (the first, or a preempted answer's again): its cache reset, then
+// the cached prefix of its target tokens a paged decoder holds attached (and skipped). Once per
+// round.
+void batch_generator::begin_prefill(request& r) {
+  if (r.begun) return;
+  r.begun = true;
+  const int64_t P = r.target;
+  d_->reset(r.slot);
+  r.prefilled = d_->reuse_prefix(r.slot, r.seq.data(), P, P);
+  prefix_queries_ += P;
+  prefix_hits_ += r.prefilled;
+  if (!r.started) r.cached = r.prefilled;  // (a resumed answer's own blocks do not count)
+  r.started = true;
+}
+
+// One chunk of r's target tokens into its cache (the round begun first); true once they are all
+// in and r->logits holds the next draw's. An error finishes r.
 bool batch_generator::prefill_chunk(const std::shared_ptr<request>& r) {
   const int64_t P = r->target;
-  if (r->prefilled == 0) {  // (a paged decoder may hold a prefix of it already)
-    d_->reset(r->slot);
-    r->prefilled = d_->reuse_prefix(r->slot, r->seq.data(), P, P);
-    prefix_queries_ += P;
-    prefix_hits_ += r->prefilled;
-    if (!r->started) r->cached = r->prefilled;  // (a resumed answer's own blocks do not count)
-    r->started = true;
-  }
+  begin_prefill(*r);
   const int64_t n = chunk_of(*r);
   const bool last = r->prefilled + n == P;  // only the last chunk's logits are drawn from
   auto st = d_->prefill(r->slot, r->seq.data() + r->prefilled, n, P, last ? &r->logits : nullptr);
@@ -196,8 +204,7 @@ void batch_generator::loop() {
         if (budget > 0 && reserved + need > budget && !alone) break;  // waits for KV room
         // a paged cache: room for its whole prefill and first token, or it waits (vLLM's
         // admission; alone it always fits)
-        const int64_t blocks =
-            paged ? d_->blocks_needed(free_slots_.back(), waiting_.front()->target + 1) : 0;
+        const int64_t blocks = paged ? admission_blocks(*waiting_.front(), free_slots_.back()) : 0;
         if (paged && blocks > spare && !alone) break;
         spare -= blocks;
         reserved += need;
@@ -219,6 +226,7 @@ void batch_generator::loop() {
     // it joins this step) sends its prompt back to wait.
     if (!prefilling.empty() && d_->kv_block_size() > 0) {
       request_ptr r = prefilling.front();
+      if (!r->cancelled.load()) begin_prefill(*r);  // (what a cached prefix spares is known now)
       const int64_t upto = r->prefilled + chunk_of(*r);
       const int64_t blocks = d_->blocks_needed(r->slot, upto == r->target ? upto + 1 : upto);
       if (!r->cancelled.load() && blocks > d_->free_blocks() - step_blocks(active)) {

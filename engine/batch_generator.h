@@ -20,7 +20,8 @@
 // longrope sequences crossing original_max_position_embeddings are re-prefilled alone.
 // A paged decoder (the GPU's: sequences draw KV blocks from one pool as they grow) is scheduled as
 // vLLM schedules one: a request is admitted when the pool has room for its prompt and first
-// token after the running answers' next step (or when nothing else runs); when the running
+// token after the running answers' next step (or when nothing else runs), cached prefix blocks
+// that running answers hold not counted (they are shared, not drawn); when the running
 // answers' next step finds too few free blocks, the newest admitted answer is preempted (its
 // blocks go back, it waits at the front of the queue, and once readmitted its prompt and answer
 // so far are prefilled again and it goes on from its next token: recompute, not swap). Its
@@ -104,6 +105,7 @@ class batch_generator {
   using request_ptr = std::shared_ptr<request>;
   void loop();
   int64_t chunk_of(const request& r) const;  // tokens its next prefill call takes
+  void begin_prefill(request& r);
   bool prefill_chunk(const std::shared_ptr<request>& r);
   // Paged caches (sequence_decoder::kv_block_size() > 0):
   // the blocks the running answers' next step draws;
@@ -111,6 +113,8 @@ class batch_generator {
   // the blocks left for newcomers once that step and the admitted prompts have theirs;
   int64_t spare_blocks(const std::vector<request_ptr>& active,
                        const std::deque<request_ptr>& prefilling) const;
+  // what a prompt not started yet will draw (less the prefix blocks other slots hold);
+  int64_t admission_blocks(const request& r, int64_t slot) const;
   // preempts the newest (a prompt part-way in first) until the next step fits;
   void make_room(std::vector<request_ptr>& active, std::deque<request_ptr>& prefilling);
   // r's slot and blocks back; r waits at the queue's front to be prefilled again, whole.

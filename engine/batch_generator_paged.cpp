@@ -22,6 +22,7 @@ void batch_generator::preempt(const request_ptr& r) {
   release_slot(r);
   r->target = static_cast<int64_t>(r->seq.size());
   r->prefilled = 0;
+  r->begun = false;
   ++preemptions_;
   std::lock_guard lock(mu_);
   waiting_.push_front(r);
@@ -52,8 +53,18 @@ void batch_generator::make_room(std::vector<request_ptr>& active,
 int64_t batch_generator::spare_blocks(const std::vector<request_ptr>& active,
                                       const std::deque<request_ptr>& prefilling) const {
   int64_t n = d_->free_blocks() - step_blocks(active);
-  for (const auto& r : prefilling) n -= d_->blocks_needed(r->slot, r->target + 1);
+  for (const auto& r : prefilling)
+    n -= !r->begun ? admission_blocks(*r, r->slot) : d_->blocks_needed(r->slot, r->target + 1);
   return n;
+}
+
+// What r's prompt and first token draw from the free blocks when its prefill starts on the empty
+// slot: the blocks it needs less the cached prefix blocks other slots hold, which it attaches
+// without drawing (a system prompt the running answers share; vLLM counts its computed blocks
+// the same way). Idle cached blocks are free ones, so attaching them draws like any other.
+int64_t batch_generator::admission_blocks(const request& r, int64_t slot) const {
+  const int64_t P = r.target;
+  return d_->blocks_needed(slot, P + 1) - d_->held_prefix_blocks(r.seq.data(), P, P);
 }
 
 }  // namespace kaito::engine

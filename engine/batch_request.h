@@ -33,6 +33,7 @@ struct batch_generator::request {
   // emitted, so its caller reads it once a token or the end arrived).
   std::atomic<int64_t> cached{0};
   bool started = false;  // its first prefill began
+  bool begun = false;    // this round's prefill began (its cache reset, a cached prefix attached)
   int64_t reserved = 0;  // KV positions it may use: prompt + max_new_tokens, capped
   // Shared under mu.
   std::mutex mu;

@@ -54,6 +54,13 @@ class sequence_decoder {
                                int64_t /*rope_len*/) {
     return 0;
   }
+  // Of the blocks reuse_prefix(ids, n, rope_len) would attach to an empty slot now, those other
+  // slots hold (so attaching them draws nothing free: the others are idle cached blocks, which
+  // free_blocks() counts). Changes nothing; 0 without prefix caching.
+  virtual int64_t held_prefix_blocks(const int32_t* /*ids*/, int64_t /*n*/,
+                                     int64_t /*rope_len*/) const {
+    return 0;
+  }
   virtual void reset(int64_t slot) = 0;
   virtual status prefill(int64_t slot, const int32_t* ids, int64_t n, int64_t rope_len,
                          std::vector<float>* logits) = 0;

@@ -123,6 +123,20 @@ int64_t kv_block_pool::attach_prefix(int64_t slot, const int32_t* ids, int64_t n
   return have;
 }
 
+int64_t kv_block_pool::held_prefix_blocks(const int32_t* ids, int64_t n, bool long_rope) const {
+  if (!caching_) return 0;
+  int64_t held = 0;
+  int32_t parent = -1;
+  for (int64_t i = 0; (i + 1) * block_size_ < n; ++i) {  // as attach_prefix walks
+    const uint32_t pgen = parent >= 0 ? info_[size_t(parent)].gen : 0;
+    const int32_t id = find(parent, pgen, ids + i * block_size_, long_rope);
+    if (id < 0) break;
+    held += info_[size_t(id)].refs > 0;
+    parent = id;
+  }
+  return held;
+}
+
 void kv_block_pool::release(int64_t slot) {
   for (int32_t id : owned_[size_t(slot)]) {
     block& b = info_[size_t(id)];

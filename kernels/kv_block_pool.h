@@ -57,6 +57,10 @@ class kv_block_pool {
   // blocks, fewer than n tokens (the last token is always computed, for its logits); returns how
   // many tokens they hold (0 without prefix caching or a match).
   int64_t attach_prefix(int64_t slot, const int32_t* ids, int64_t n, bool long_rope);
+  // Of the blocks attach_prefix(ids, n, long_rope) would attach now, those some slot holds (the
+  // others are idle, counted in free_blocks()): what attaching spares the free count. Changes
+  // nothing.
+  int64_t held_prefix_blocks(const int32_t* ids, int64_t n, bool long_rope) const;
   // The slot's blocks back (a cached block stays cached until it is drawn again).
   void release(int64_t slot);
   // Blocks holding cached tokens (held by a slot or idle).

@@ -88,6 +88,9 @@ class gpu_batch_decoder {
   // any slot holding them; the slot's length becomes their token count, which is returned (0:
   // none), and prefill goes on from there.
   int64_t reuse_prefix(int64_t slot, const int32_t* ids, int64_t n, int64_t rope_len);
+  // Of the blocks reuse_prefix would attach now, those slots hold (kv_block_pool
+  // held_prefix_blocks); changes nothing.
+  int64_t held_prefix_blocks(const int32_t* ids, int64_t n, int64_t rope_len) const;
   int64_t reused_tokens() const;  // in all, so far
   // n tokens (1 <= n <= prefill_rows, length + n <= max_seq) appended to the slot; logits gets
   // the last one's V logits (null: no head and no wait for the device, for a chunk before the

@@ -63,6 +63,9 @@ class gpu_sequence_decoder final : public engine::sequence_decoder {
   int64_t blocks_needed(int64_t slot, int64_t len) const override {
     return d_->blocks_needed(slot, len);
   }
+  int64_t held_prefix_blocks(const int32_t* ids, int64_t n, int64_t rope_len) const override {
+    return d_->held_prefix_blocks(ids, n, rope_len);
+  }
   int64_t reuse_prefix(int64_t slot, const int32_t* ids, int64_t n, int64_t rope_len) override {
     return d_->reuse_prefix(slot, ids, n, rope_len);
   }

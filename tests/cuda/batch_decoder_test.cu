@@ -420,6 +420,9 @@ int main() {
     std::vector<float> l0, lq, want;
     ok = ok && (*d)->prefill(0, ps[1].data(), 9, 0, &l0).ok() &&
          (*d)->decode({0}, {a1.tokens[0]}, &l0).ok();
+    // slot 0 holds the 5 blocks a reuse would attach (and asking attaches nothing)
+    const int64_t held = ok ? (*d)->held_prefix_blocks(q.data(), 12, 0) : -1;
+    ok = ok && held == 5 && (*d)->free_blocks() == 16 - 5;
     const int64_t have = ok ? (*d)->reuse_prefix(1, q.data(), 12, 0) : -1;
     ok = ok && have == 10 && (*d)->length(1) == 10 && (*d)->reused_tokens() == 10 &&
          (*d)->free_blocks() == 16 - 5;  // slot 0's 5 full blocks, shared by slot 1
@@ -439,7 +442,8 @@ int main() {
     ok = ok && (*d)->reuse_prefix(1, other.data(), 5, 0) == 0;
     char line[200];
     std::snprintf(line, sizeof line,
-                  "prefix cache: 10 of 12 prompt tokens reused from a live slot, logits within "
+                  "prefix cache: 10 of 12 prompt tokens (5 held blocks) reused from a live slot, "
+                  "logits within "
                   "%.0e of a full prefill (%.3e, next step %.3e), the owner unchanged",
                   kLogitTol, first, next);
     check(ok && have == 10 && first <= kLogitTol && next <= kLogitTol && slot0, line);

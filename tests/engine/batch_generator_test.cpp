@@ -249,6 +249,56 @@ TEST(batch_generator, a_paged_cache_preempts_and_resumes_answers_unchanged) {
   }
 }
 
+// Prefix caching in a paged pool of 16 blocks of 4: three questions after one 36-token system
+// prompt (9 full blocks), each needing 10 blocks for its prompt and first token. Counted whole,
+// only one fits at a time; the system prompt's blocks the first answer holds are shared, not
+// drawn, so the other two are admitted beside it (1 block each) and attach those 9 blocks.
+// Every answer is still generate()'s alone, and no call is refused.
+TEST(batch_generator, cached_prefix_blocks_held_by_running_answers_are_not_counted_again) {
+  auto m = random_model(kLlama, "prefix_llama");
+  ASSERT_TRUE(m);
+  std::vector<job> js(3);
+  for (size_t j = 0; j < js.size(); ++j) {
+    for (int i = 0; i < 36; ++i) js[j].prompt.push_back(int32_t(rng_bits(77, i) % 64));
+    js[j].prompt.push_back(int32_t(10 + j));  // the question
+    js[j].opt.max_new_tokens = 6;
+  }
+  std::vector<std::vector<int32_t>> want(js.size()), got(js.size());
+  std::vector<std::vector<float>> want_logits(js.size()), got_logits(js.size());
+  alone(*m, js, want, want_logits);
+  auto owned = std::make_unique<kaito::testing::paged_decoder>(*m, 4, 4, 16, true);
+  kaito::testing::paged_decoder* pool = owned.get();
+  std::atomic<batch_generator*> gen{nullptr};
+  pool->hold_first_decode([&] {
+    const batch_generator* p = gen.load();
+    return p != nullptr && p->load().waiting + p->load().running == int64_t(js.size());
+  });
+  batch_generator g(m->config, std::move(owned), {.max_batch = 4, .prefill_chunk = 64});
+  gen = &g;
+  std::vector<std::thread> threads;
+  for (size_t j = 0; j < js.size(); ++j)
+    threads.emplace_back([&, j] {
+      generate_options o = js[j].opt;
+      o.step_logits = &got_logits[j];
+      auto r = g.generate(js[j].prompt, o);
+      EXPECT_TRUE(r.ok()) << "request " << j;
+      if (r.ok()) got[j] = *r;
+    });
+  for (auto& t : threads) t.join();
+  for (size_t j = 0; j < js.size(); ++j) {
+    EXPECT_EQ(got[j], want[j]) << "request " << j;
+    EXPECT_LE(max_abs_diff(got_logits[j], want_logits[j]), 1e-4f) << "request " << j;
+  }
+  const auto load = g.load();
+  EXPECT_EQ(load.peak_running, 3) << "the shared prefix was counted as drawn";
+  EXPECT_EQ(load.prefix_hits, 2 * 36);
+  EXPECT_EQ(load.preemptions, 0);
+  g.shutdown();
+  EXPECT_EQ(pool->reused(), 2 * 36);
+  EXPECT_EQ(pool->refused(), 0);
+  EXPECT_EQ(pool->free_blocks(), 16);
+}
+
 TEST(batch_generator, a_stopped_answer_ends_there_and_the_others_go_on) {
   auto m = random_model(kLlama, "stop");
   ASSERT_TRUE(m);

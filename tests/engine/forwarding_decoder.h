@@ -32,6 +32,9 @@ class forwarding_decoder : public engine::sequence_decoder {
   int64_t kv_blocks() const override { return d_->kv_blocks(); }
   int64_t free_blocks() const override { return d_->free_blocks(); }
   int64_t blocks_needed(int64_t s, int64_t len) const override { return d_->blocks_needed(s, len); }
+  int64_t held_prefix_blocks(const int32_t* ids, int64_t n, int64_t rope_len) const override {
+    return d_->held_prefix_blocks(ids, n, rope_len);
+  }
   int64_t reuse_prefix(int64_t s, const int32_t* ids, int64_t n, int64_t rope_len) override {
     return d_->reuse_prefix(s, ids, n, rope_len);
   }

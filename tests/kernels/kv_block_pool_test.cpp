@@ -79,6 +79,32 @@ TEST(kv_block_pool, a_cached_prefix_is_attached_in_whole_blocks_before_the_last_
   EXPECT_EQ(p.attach_prefix(0, b.data(), int64_t(b.size()), false), 8);
 }
 
+// held_prefix_blocks: of the blocks attach_prefix would take, those a slot holds (attaching them
+// draws nothing free); idle cached ones count as free, so they are not among them; it changes
+// nothing.
+TEST(kv_block_pool, held_prefix_blocks_are_the_attachable_ones_some_slot_holds) {
+  kv_block_pool p(3, 8, 4, /*prefix_caching=*/true);
+  const std::vector<int32_t> a = iota(100, 13);  // 3 full blocks + 1 token
+  fill(p, 0, a);
+  std::vector<int32_t> b = a;
+  b.push_back(7);
+  EXPECT_EQ(p.held_prefix_blocks(b.data(), int64_t(b.size()), false), 3);
+  EXPECT_EQ(p.held_prefix_blocks(a.data(), 12, false), 2);  // (the last token is computed)
+  EXPECT_EQ(p.held_prefix_blocks(b.data(), int64_t(b.size()), true), 0);
+  EXPECT_EQ(p.free_blocks(), 8 - 4);  // nothing attached
+  EXPECT_EQ(p.blocks_of(1).size(), 0u);
+  // slot 0 lets go: its 3 full blocks stay cached but idle (free), so none is held
+  p.release(0);
+  EXPECT_EQ(p.held_prefix_blocks(b.data(), int64_t(b.size()), false), 0);
+  // attached again by slot 1: held once more; a prompt sharing only the first block finds 1
+  EXPECT_EQ(p.attach_prefix(1, b.data(), int64_t(b.size()), false), 12);
+  std::vector<int32_t> c = b;
+  c[6] = 99;
+  EXPECT_EQ(p.held_prefix_blocks(c.data(), int64_t(c.size()), false), 1);
+  kv_block_pool off(1, 4, 4, /*prefix_caching=*/false);
+  EXPECT_EQ(off.held_prefix_blocks(b.data(), int64_t(b.size()), false), 0);
+}
+
 TEST(kv_block_pool, tokens_appended_one_by_one_fill_blocks_that_are_found_again) {
   kv_block_pool p(2, 6, 2, /*prefix_caching=*/true);
   const std::vector<int32_t> prompt = {5, 6, 7};
