@@ -6,17 +6,28 @@
 //   distributions: "peaked" (logits ~ N(0, 3) / temperature 0.7: a few hundred tokens hold most
 //   of the mass, as a trained model's next token often does) and "flat" (N(0, 0.5): the top_p cut
 //   falls deep in the vocabulary, the selection's worst case).
+// Then the host's ceiling for serving: engine::batch_generator over a decoder that answers every
+// step at once with fixed logits (no model: what is left is the scheduler and the draws), B = 1
+// and 16 answers of 64 tokens with temperature 0.7 and top_p 0.9: tokens/s with the draws on the
+// CPU kernels' worker pool (ours, kernels/parallel_for.h) and one by one (peer: one thread), and
+// the ratio. A GPU step faster than B tokens at this rate waits for the host.
 //   usage: kaito_sampling_bench [reps]   (default 200 tokens per row, best of 3 runs)
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
+#include <memory>
 #include <random>
+#include <thread>
 #include <vector>
 
+#include "engine/batch_generator.h"
+#include "engine/model_config.h"
 #include "engine/sampling.h"
+#include "engine/sequence_decoder.h"
 #include "kernels/rng.h"
+#include "kernels/sgemm_threads.h"
 
 namespace {
 
@@ -72,6 +83,57 @@ double us_per_token(int reps, const std::function<int32_t(uint64_t)>& draw, int6
   return 1e6 * best / reps;
 }
 
+// A sequence_decoder with no model: every prefill and decode returns the same logits at once.
+class fixed_logits_decoder final : public sequence_decoder {
+ public:
+  fixed_logits_decoder(std::vector<float> logits, int64_t slots)
+      : logits_(std::move(logits)), slots_(slots) {}
+  int64_t slots() const override { return slots_; }
+  int64_t max_len() const override { return 4096; }
+  int64_t max_prefill() const override { return 0; }
+  int64_t kv_bytes_per_token() const override { return 0; }
+  bool kv_preallocated() const override { return true; }
+  void reset(int64_t) override {}
+  status prefill(int64_t, const int32_t*, int64_t, int64_t, std::vector<float>* logits) override {
+    if (logits != nullptr) *logits = logits_;
+    return {};
+  }
+  bool needs_reprefill(int64_t, int64_t) const override { return false; }
+  status decode(const std::vector<int64_t>& slots, const std::vector<int32_t>&,
+                std::vector<float>* logits) override {
+    logits->resize(slots.size() * logits_.size());
+    for (size_t b = 0; b < slots.size(); ++b)
+      std::copy(logits_.begin(), logits_.end(), logits->begin() + b * logits_.size());
+    return {};
+  }
+
+ private:
+  std::vector<float> logits_;
+  int64_t slots_;
+};
+
+// Tokens/s of B concurrent 64-token answers through batch_generator on fixed logits.
+double serving_tok_s(const std::vector<float>& logits, int64_t B) {
+  model_config c;
+  c.vocab_size = static_cast<int64_t>(logits.size());
+  c.max_position_embeddings = 4096;
+  batch_generator g(c, std::make_unique<fixed_logits_decoder>(logits, B), {.max_batch = B});
+  const int64_t tokens = 64;
+  const auto t0 = clock_type::now();
+  std::vector<std::thread> threads;
+  for (int64_t b = 0; b < B; ++b)
+    threads.emplace_back([&, b] {
+      generate_options o;
+      o.max_new_tokens = tokens;
+      o.sampling.temperature = 0.7;
+      o.sampling.top_p = 0.9;
+      o.sampling.seed = uint64_t(b);
+      (void)g.generate({1, 2, 3}, o);
+    });
+  for (auto& t : threads) t.join();
+  return double(B * tokens) / std::chrono::duration<double>(clock_type::now() - t0).count();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -112,5 +174,25 @@ int main(int argc, char** argv) {
     }
   }
   std::printf("(token id checksum %lld)\n", static_cast<long long>(sum));
+
+  std::mt19937 rng(2);
+  std::normal_distribution<float> n(0.0f, 3.0f);
+  std::vector<float> logits(static_cast<size_t>(V));
+  for (float& x : logits) x = n(rng);
+  std::printf("\n%-34s %10s %10s %9s\n", "serving host ceiling (top_p 0.9)", "ours tok/s",
+              "peer tok/s", "ours/peer");
+  for (const int64_t B : {int64_t(1), int64_t(16)}) {
+    double ours = 0, peer = 0;
+    for (int run = 0; run < 3; ++run) {
+      sgemm_set_threads(0);  // the configured pool
+      ours = std::max(ours, serving_tok_s(logits, B));
+      sgemm_set_threads(1);
+      peer = std::max(peer, serving_tok_s(logits, B));
+    }
+    sgemm_set_threads(0);
+    std::printf("B=%-32lld %10.1f %10.1f %9.2f\n", static_cast<long long>(B), ours, peer,
+                ours / peer);
+  }
+  std::printf("(worker pool: %d threads)\n", sgemm_threads());
   return 0;
 }

@@ -7,9 +7,9 @@
 #include <vector>
 
 #include "engine/batch_request.h"
-#include "engine/kv_decode.h"
 #include "engine/sampling.h"
 #include "engine/sequence_decoder.h"
+#include "kernels/parallel_for.h"
 
 namespace kaito::engine {
 
@@ -24,15 +24,32 @@ void finish(const request_ptr& r, status error = {}) {
   r->cv.notify_all();
 }
 
-// One draw from r->logits, as generate()'s loop body; false when the sequence has ended (at
-// max_len positions: max_position_embeddings or the decoder's).
-bool emit(int64_t max_len, const request_ptr& r) {
-  if (r->cancelled.load()) {
+// r's next token, drawn from r->logits (generate()'s draw: its sampling params, its draw index).
+int32_t draw(const batch_generator::request& r) {
+  return sample_token(r.logits, r.opt.sampling, r.seq, static_cast<uint64_t>(r.drawn));
+}
+
+// The draws of a decode step's answers: sample_token is pure and each answer's own, so they run
+// on the CPU kernels' worker pool (kernels/parallel_for.h), the same tokens for any thread count.
+// A step of 16 answers with top_p costs the host several milliseconds drawn one by one, which the
+// GPU would otherwise wait for.
+std::vector<int32_t> draw_all(const std::vector<request_ptr>& rs) {
+  std::vector<int32_t> next(rs.size(), -1);
+  parallel_for(static_cast<int64_t>(rs.size()), 1, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i)
+      if (!rs[static_cast<size_t>(i)]->cancelled.load())
+        next[static_cast<size_t>(i)] = draw(*rs[static_cast<size_t>(i)]);
+  });
+  return next;
+}
+
+// Records `next`, r's drawn token, as generate()'s loop body does; false when the sequence has
+// ended (at max_len positions: max_position_embeddings or the decoder's) or was cancelled.
+bool emit(int64_t max_len, const request_ptr& r, int32_t next) {
+  if (r->cancelled.load() || next < 0) {
     finish(r);
     return false;
   }
-  const int32_t next =
-      sample_token(r->logits, r->opt.sampling, r->seq, static_cast<uint64_t>(r->drawn));
   ++r->drawn;
   r->seq.push_back(next);
   {
@@ -242,7 +259,7 @@ void batch_generator::loop() {
         release_slot(r);
       } else if (prefill_chunk(r)) {
         prefilling.pop_front();
-        if (emit(limit, r))
+        if (emit(limit, r, draw(*r)))
           active.push_back(r);
         else
           release_slot(r);
@@ -266,7 +283,7 @@ void batch_generator::loop() {
       }
       const int64_t total = static_cast<int64_t>(r->seq.size());
       if (d_->needs_reprefill(r->slot, total)) {  // longrope switch: this one alone
-        if (reprefill(r) && emit(limit, r)) next.push_back(r);
+        if (reprefill(r) && emit(limit, r, draw(*r))) next.push_back(r);
         continue;
       }
       step.push_back(r);
@@ -282,13 +299,14 @@ void batch_generator::loop() {
                                                " logits for " + std::to_string(step.size()) +
                                                " sequences");
       note_failure(st);
-      for (size_t b = 0; b < step.size(); ++b) {
-        if (!st.ok()) {
-          finish(step[b], st);
-          continue;
-        }
-        step[b]->logits.assign(logits.begin() + b * V, logits.begin() + (b + 1) * V);
-        if (emit(limit, step[b])) next.push_back(step[b]);
+      if (!st.ok()) {
+        for (const auto& r : step) finish(r, st);
+      } else {
+        for (size_t b = 0; b < step.size(); ++b)
+          step[b]->logits.assign(logits.begin() + b * V, logits.begin() + (b + 1) * V);
+        const std::vector<int32_t> drawn = draw_all(step);
+        for (size_t b = 0; b < step.size(); ++b)
+          if (emit(limit, step[b], drawn[b])) next.push_back(step[b]);
       }
     }
     // the slots of every request that ended go back
@@ -308,78 +326,6 @@ void batch_generator::loop() {
   std::lock_guard lock(mu_);
   for (auto& r : waiting_) finish(r, gone);
   waiting_.clear();
-}
-
-batch_generator::batch_load batch_generator::load() const {
-  std::lock_guard lock(mu_);
-  const int64_t free = kv_free_.load();
-  return {running_.load(),
-          static_cast<int64_t>(waiting_.size()),
-          peak_running_.load(),
-          reserved_.load(),
-          preemptions_.load(),
-          kv_blocks_,
-          free < 0 ? 0 : kv_blocks_ - free,
-          prefix_queries_.load(),
-          prefix_hits_.load()};
-}
-
-result<std::vector<int32_t>> batch_generator::generate(const std::vector<int32_t>& prompt,
-                                                       const generate_options& opt) {
-  KAITO_TRY(check_prompt(c_, prompt));
-  if (static_cast<int64_t>(prompt.size()) > max_len())
-    return invalid_argument("prompt of " + std::to_string(prompt.size()) +
-                                " tokens is longer than the served context (" +
-                                std::to_string(max_len()) + ")",
-                            "prompt");
-  std::vector<int32_t> out;
-  if (opt.max_new_tokens <= 0) return out;
-  auto r = std::make_shared<request>();
-  r->prompt = prompt;
-  r->opt = opt;
-  r->opt.on_token = nullptr;
-  r->opt.step_logits = nullptr;
-  r->opt.cached_prompt_tokens = nullptr;
-  r->want_logits = opt.step_logits != nullptr;
-  r->seq = prompt;
-  r->target = static_cast<int64_t>(prompt.size());
-  r->reserved =
-      std::min<int64_t>(static_cast<int64_t>(prompt.size()) + opt.max_new_tokens, max_len());
-  {
-    std::lock_guard lock(mu_);
-    if (stopping_) return status(status_code::unavailable, "the model server is shutting down");
-    waiting_.push_back(r);
-  }
-  wake_.notify_all();
-  // From here on only the request is touched: a generator being destroyed finishes it.
-  for (;;) {
-    std::deque<int32_t> tokens;
-    std::deque<std::vector<float>> logits;
-    bool done;
-    status error;
-    {
-      std::unique_lock lock(r->mu);
-      r->cv.wait(lock, [&] { return !r->tokens.empty() || r->done; });
-      tokens.swap(r->tokens);
-      logits.swap(r->token_logits);
-      done = r->done;
-      error = r->error;
-    }
-    if (opt.cached_prompt_tokens != nullptr) *opt.cached_prompt_tokens = r->cached.load();
-    for (size_t i = 0; i < tokens.size(); ++i) {
-      if (opt.step_logits)
-        opt.step_logits->insert(opt.step_logits->end(), logits[i].begin(), logits[i].end());
-      out.push_back(tokens[i]);
-      if (opt.on_token && !opt.on_token(tokens[i])) {
-        r->cancelled = true;  // the decode thread drops it at its next step
-        return out;
-      }
-    }
-    if (done) {
-      if (!error.ok()) return error;
-      return out;
-    }
-  }
 }
 
 }  // namespace kaito::engine
