@@ -1,0 +1,288 @@
+// The supervisor's machines and pods (see supervisor_actor.cpp's diagram): a machine's hello
+// (admission, its Node registered, its bound pods dispatched), heartbeats, its loss (Node
+// NotReady, pods evicted), pods dispatched to their machines as run_pod (secret and configMap
+// volumes projected from the informer caches), and pod reports applied in order, one at a time
+// per pod, with their progress lines kept for `logs`.
+#include <filesystem>
+#include <fstream>
+
+#include "actors/node_registry.h"
+#include "actors/pod_volumes.h"
+#include "actors/supervisor_atoms.h"
+#include "actors/supervisor_machines.h"
+#include "actors/supervisor_pods.h"
+#include "actors/supervisor_runtime.h"
+#include "actors/supervisor_state.h"
+#include "actors/token.h"
+#include "base/log.h"
+#include "caf/all.hpp"
+#include "k8s/controllers/nodes.h"
+#include "k8s/controllers/pod_status.h"
+
+namespace kaito::actors::detail {
+
+namespace ctl = k8s::controllers;
+using namespace std::chrono_literals;
+
+// The pod's secret / configMap volumes from the informer caches; the first failure (a missing
+// Secret, say) is logged and recorded as a FailedMount Event once, and the pod waits (retried on
+// every tick and pod event) as the kubelet's would.
+bool project_volumes(self_ptr self, const json& pod, msg::run_pod& run) {
+  auto& st = self->state;
+  auto* rt = st.rt;
+  auto files = project_pod_volumes(
+      pod, [rt](const std::string& kind, const std::string& ns, const std::string& name) {
+        return rt->cache(kind).get(ns, name);
+      });
+  if (files.ok()) {
+    st.mount_failures.erase(run.ns + "/" + run.name);
+    run.files = std::move(*files);
+    return true;
+  }
+  std::string why = files.error().to_string();
+  auto [it, fresh] = st.mount_failures.emplace(run.ns + "/" + run.name, why);
+  if (!fresh && it->second == why) return false;
+  it->second = why;
+  log_warn(slog(), "pod volumes not ready", {{"pod", run.ns + "/" + run.name}, {"error", why}});
+  run_blocking(
+      self,
+      [rt, pod, why] {
+        if (rt->events)
+          (void)rt->events->record(pod, ctl::event_type::warning, "FailedMount",
+                                   "MountVolume.SetUp failed: " + why);
+        return msg::shell_reply{};
+      },
+      std::nullopt);
+  return false;
+}
+
+void dispatch_pod(self_ptr self, const json& pod) {
+  auto& st = self->state;
+  auto run = run_pod_for(pod, st.registry, st.dispatched);
+  if (!run) return;
+  auto link = st.links.find(pod["spec"].value("nodeName", ""));
+  if (link == st.links.end()) return;
+  if (!project_volumes(self, pod, *run)) return;
+  st.dispatched[run->uid] = {link->first, run->ns + "/" + run->name};
+  log_info(slog(), "run pod",
+           {{"pod", run->ns + "/" + run->name}, {"node", link->first}, {"uid", run->uid}});
+  self->send(link->second.handle, std::move(*run));
+}
+
+void dispatch_all(self_ptr self) {
+  if (!self->state.leader) return;
+  for (const auto& pod : self->state.rt->cache("pod").list()) dispatch_pod(self, pod);
+}
+
+void on_pod_event(self_ptr self, const std::string& key, bool deleted) {
+  auto& st = self->state;
+  auto [ns, name] = ctl::split_key(key);
+  auto pod = deleted ? std::nullopt : st.rt->cache("pod").get(ns, name);
+  bool gone = !pod || (*pod)["metadata"].contains("deletionTimestamp");
+  if (gone) st.mount_failures.erase(key);
+  for (auto it = st.dispatched.begin(); it != st.dispatched.end();) {
+    if (it->second.key != key ||
+        (pod && !gone && (*pod)["metadata"].value("uid", "") == it->first &&
+         !ctl::pod_terminal(*pod))) {
+      ++it;
+      continue;
+    }
+    // Deleted (or replaced by a new pod of the same name): stop it; terminal: just forget it.
+    if (gone || !pod || (*pod)["metadata"].value("uid", "") != it->first) {
+      auto link = st.links.find(it->second.node);
+      if (link != st.links.end())
+        self->send(link->second.handle, msg::stop_pod{ns, name, it->first});
+    }
+    it = st.dispatched.erase(it);
+  }
+  if (deleted) st.logs.forget(key);
+  if (pod && !gone && st.leader) dispatch_pod(self, *pod);
+}
+
+ctl::node_info node_info_of(const machine_record& m) {
+  ctl::node_info n;
+  n.name = m.name;
+  n.instance_type = m.instance_type;
+  n.cpu_cores = m.resources.cpu_cores > 0 ? m.resources.cpu_cores : 1;
+  n.memory_bytes = static_cast<int64_t>(m.resources.memory_bytes);
+  n.gpu_count = m.resources.gpus;
+  n.worker_slots = m.resources.slots > 0 ? m.resources.slots : 1;
+  n.address = m.address.empty() ? "127.0.0.1" : m.address;
+  for (const auto& l : m.labels) n.extra_labels[l.key] = l.value;
+  n.machine_id = m.name;
+  return n;
+}
+
+void register_node_async(self_ptr self, const machine_record& m) {
+  auto* rt = self->state.rt;
+  auto n = node_info_of(m);
+  run_blocking(self, [rt, n] {
+    auto st = ctl::register_node(*rt->client, n, rt->env.clock->now());
+    if (!st.ok())
+      log_warn(slog(), "register node failed", {{"node", n.name}, {"error", st.to_string()}});
+    return msg::shell_reply{};
+  });
+}
+
+// The machine's Node turns NotReady and its pods are evicted. handle_down: its actor is gone (the
+// link is dropped; it must say hello again); else it only went silent, and a later heartbeat on
+// the same link revives it.
+void lose_machine(self_ptr self, const std::string& name, const std::string& reason,
+                  bool handle_down) {
+  auto& st = self->state;
+  log_warn(slog(), "machine lost", {{"node", name}, {"reason", reason}});
+  if (handle_down) st.links.erase(name);
+  for (auto it = st.dispatched.begin(); it != st.dispatched.end();)
+    it = it->second.node == name ? st.dispatched.erase(it) : std::next(it);
+  if (!st.leader) return;
+  auto* rt = self->state.rt;
+  run_blocking(self, [rt, name, reason] {
+    auto s = ctl::mark_node_not_ready(*rt->client, name, "NodeStatusUnknown",
+                                      "Kubelet stopped posting node status: " + reason,
+                                      rt->env.clock->now());
+    if (!s.ok())
+      log_warn(slog(), "mark NotReady failed", {{"node", name}, {"error", s.to_string()}});
+    auto ev = ctl::evict_pods_from_node(*rt->client, name, "NodeLost", rt->events.get());
+    if (!ev.ok())
+      log_warn(slog(), "evict failed", {{"node", name}, {"error", ev.error().to_string()}});
+    else
+      for (const auto& p : *ev) log_info(slog(), "evicted", {{"node", name}, {"pod", p}});
+    return msg::shell_reply{};
+  });
+}
+
+msg::machine_welcome on_hello(self_ptr self, const msg::machine_hello& h) {
+  auto& st = self->state;
+  msg::machine_welcome w;
+  w.node_name = h.name;
+  w.heartbeat_interval_ms = static_cast<uint32_t>(st.rt->opts.heartbeat_interval.count());
+  auto refuse = [&](std::string why) {
+    log_warn(slog(), "machine refused", {{"node", h.name}, {"reason", why}});
+    w.reason = std::move(why);
+    return w;
+  };
+  if (h.version != msg::wire_version)
+    return refuse("wire version " + std::to_string(h.version) + " is not " +
+                  std::to_string(msg::wire_version));
+  if (!token_equal(h.token, st.rt->opts.token)) return refuse("invalid join token");
+  if (!st.leader) return refuse("not the leader");
+  auto sender = caf::actor_cast<msg::machine_actor>(self->current_sender());
+  if (!sender) return refuse("hello without a machine actor");
+  auto link = st.links.find(h.name);
+  if (link != st.links.end() && link->second.handle == sender)  // the same machine says hello again
+    st.registry.mark_lost(h.name, link->second.incarnation, "hello again");
+  auto inc = st.registry.admit(h, now());
+  if (!inc.ok()) return refuse(inc.error().message());
+  self->monitor(sender);
+  st.links[h.name] = {sender, *inc, now()};
+  for (auto it = st.dispatched.begin(); it != st.dispatched.end();)
+    it = it->second.node == h.name ? st.dispatched.erase(it) : std::next(it);
+  log_info(slog(), "machine admitted",
+           {{"node", h.name},
+            {"slots", std::to_string(h.resources.slots)},
+            {"running_pods", std::to_string(h.running_pod_uids.size())}});
+  register_node_async(self, *st.registry.find(h.name));
+  dispatch_all(self);
+  w.accepted = true;
+  return w;
+}
+
+void on_heartbeat(self_ptr self, const msg::machine_heartbeat& hb) {
+  auto& st = self->state;
+  auto link = st.links.find(hb.name);
+  if (link == st.links.end()) return;  // not admitted (or lost): it must say hello
+  auto outcome = st.registry.heartbeat(hb, now());
+  if (outcome == heartbeat_outcome::revived) {
+    register_node_async(self, *st.registry.find(hb.name));
+    link->second.last_node_write = now();
+  } else if (outcome == heartbeat_outcome::ok && st.leader &&
+             now() - link->second.last_node_write > 10s) {
+    link->second.last_node_write = now();
+    auto* rt = st.rt;
+    auto name = hb.name;
+    run_blocking(self, [rt, name] {
+      (void)ctl::node_heartbeat(*rt->client, name, rt->env.clock->now());
+      return msg::shell_reply{};
+    });
+  }
+}
+
+void append_pod_log(const supervisor_runtime* rt, const json& pod, const std::string& line) {
+  if (rt->opts.home.empty()) return;
+  std::string container = "main";
+  const auto& spec = pod["spec"];
+  if (spec.contains("containers") && spec["containers"].is_array() && !spec["containers"].empty() &&
+      spec["containers"][0].is_object())
+    container = spec["containers"][0].value("name", container);
+  namespace fs = std::filesystem;
+  fs::path dir = fs::path(rt->opts.home) / "logs" / pod["metadata"].value("namespace", "") /
+                 pod["metadata"].value("name", "");
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  std::ofstream out(dir / (container + ".log"), std::ios::app);
+  out << line << "\n";
+}
+
+// Writes one report (pool) and Events; report_done_atom comes back when it is written, so that
+// the pod's next report is applied after it.
+void apply_report(self_ptr self, const msg::pod_report& r) {
+  auto& st = self->state;
+  auto report = to_controller_report(r);
+  auto pod = st.rt->cache("pod").get(r.ns, r.name);
+  int32_t prior_restarts = 0;
+  if (pod && (*pod)["status"].is_object() && (*pod)["status"].contains("containerStatuses") &&
+      (*pod)["status"]["containerStatuses"].is_array() &&
+      !(*pod)["status"]["containerStatuses"].empty())
+    prior_restarts = (*pod)["status"]["containerStatuses"][0].value("restartCount", 0);
+  auto* rt = st.rt;
+  json pod_obj = pod ? *pod : json();
+  st.reports_in_flight.insert(r.uid);
+  caf::actor me = caf::actor_cast<caf::actor>(self);
+  rt->pool->submit([me, rt, r, rep = *report, pod_obj, prior_restarts] {
+    auto applied = ctl::apply_pod_report(*rt->client, r.ns, r.name, rep);
+    if (!applied.ok()) {
+      log_warn(slog(), "pod status write failed",
+               {{"pod", r.ns + "/" + r.name}, {"error", applied.error().to_string()}});
+    } else if (*applied && pod_obj.is_object() && rt->events) {
+      if (r.restart_count > prior_restarts)
+        (void)rt->events->record(pod_obj, ctl::event_type::warning, "BackOff",
+                                 "Back-off restarting failed container (restart " +
+                                     std::to_string(r.restart_count) + ", exit " +
+                                     std::to_string(r.exit_code) + ")");
+      if (r.phase == "Failed")
+        (void)rt->events->record(pod_obj, ctl::event_type::warning, "Failed",
+                                 "exit code " + std::to_string(r.exit_code) + ": " + r.reason);
+    }
+    caf::anon_send(me, report_done_atom::value, r.uid);
+  });
+}
+
+void on_report_done(self_ptr self, const std::string& uid) {
+  auto& st = self->state;
+  st.reports_in_flight.erase(uid);
+  auto it = st.reports_waiting.find(uid);
+  if (it == st.reports_waiting.end()) return;
+  msg::pod_report next = std::move(it->second);
+  st.reports_waiting.erase(it);
+  if (st.leader) apply_report(self, next);
+}
+
+void on_pod_report(self_ptr self, const msg::pod_report& r) {
+  auto& st = self->state;
+  std::string key = r.ns + "/" + r.name;
+  auto pod = st.rt->cache("pod").get(r.ns, r.name);
+  std::string line = r.progress.empty() ? "" : r.progress;
+  if (r.phase == "Succeeded" || r.phase == "Failed")
+    line = r.phase + " exit=" + std::to_string(r.exit_code) + " " + r.reason +
+           (r.message.empty() ? "" : ": " + r.message);
+  if (!line.empty() && st.logs.add(key, line) && pod) append_pod_log(st.rt, *pod, line);
+  if (!st.leader) return;
+  if (!to_controller_report(r)) return;
+  if (st.reports_in_flight.count(r.uid)) {  // the previous one is still being written
+    st.reports_waiting[r.uid] = r;
+    return;
+  }
+  apply_report(self, r);
+}
+
+}  // namespace kaito::actors::detail
