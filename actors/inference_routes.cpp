@@ -58,16 +58,26 @@ engine::chat_options engine_options(const api::chat_params& p) {
   o.sampling.repetition_penalty = p.repetition_penalty;
   o.sampling.seed = p.has_seed ? p.seed : fresh_seed();
   o.stop = p.stop;
+  o.logprobs = p.logprobs;
   return o;
 }
 
-api::chat_result to_result(const engine::chat_answer& a) {
+std::vector<api::logprob_entry> to_entries(const std::vector<engine::answer_logprob>& lps) {
+  std::vector<api::logprob_entry> out;
+  out.reserve(lps.size());
+  for (const engine::answer_logprob& e : lps) out.push_back({e.token, e.logprob, e.top});
+  return out;
+}
+
+api::chat_result to_result(const engine::chat_answer& a, bool has_logprobs = false) {
   api::chat_result r;
   r.text = a.text;
   r.prompt_tokens = a.prompt_tokens;
   r.completion_tokens = a.completion_tokens;
   r.finish_reason = a.length ? "length" : "stop";
   r.cached_tokens = a.cached_tokens;
+  r.has_logprobs = has_logprobs;
+  if (has_logprobs) r.logprobs = to_entries(a.logprobs);
   return r;
 }
 
@@ -114,7 +124,8 @@ void openai_chat(const engine::chat_service& svc, const std::string& name, const
   if (!req->stream) {
     auto a = svc.chat(req->messages, o);
     if (!a.ok()) return reply_json(out, http_code(a.error()), api::openai_error_body(a.error()));
-    return reply_json(out, 200, api::openai_chat_response(to_result(*a), name, id, created));
+    return reply_json(out, 200,
+                      api::openai_chat_response(to_result(*a, o.logprobs >= 0), name, id, created));
   }
   // Server-Sent Events: the role, the pieces as they come, the finish reason, [DONE].
   // With include_usage, every chunk carries "usage":null and one more chunk the counts.
@@ -123,14 +134,27 @@ void openai_chat(const engine::chat_service& svc, const std::string& name, const
   bool open =
       out.start_stream(200, "text/event-stream") &&
       out.write_chunk(api::openai_chat_chunk(id, name, created, &role, nullptr, nullptr, usage));
+  // with logprobs, each piece carries the tokens drawn since the previous one; the finish chunk
+  // the tokens after the last piece (an end of text held back, a stop string)
+  std::vector<engine::answer_logprob> pending;
+  if (o.logprobs >= 0) o.stream_logprobs = &pending;
+  auto taken = [&] {
+    std::vector<api::logprob_entry> e = to_entries(pending);
+    pending.clear();
+    return e;
+  };
   auto a = svc.chat(req->messages, o, [&](const std::string& piece) {
-    open = open && out.write_chunk(
-                       api::openai_chat_chunk(id, name, created, nullptr, &piece, nullptr, usage));
+    const std::vector<api::logprob_entry> lps = taken();
+    open =
+        open && out.write_chunk(api::openai_chat_chunk(id, name, created, nullptr, &piece, nullptr,
+                                                       usage, o.logprobs >= 0 ? &lps : nullptr));
     return open;
   });
   if (!open) return;
   end_stream(out, a, [&](const std::string& reason) {
-    out.write_chunk(api::openai_chat_chunk(id, name, created, nullptr, nullptr, &reason, usage));
+    const std::vector<api::logprob_entry> lps = taken();
+    out.write_chunk(api::openai_chat_chunk(id, name, created, nullptr, nullptr, &reason, usage,
+                                           o.logprobs >= 0 ? &lps : nullptr));
     if (usage)
       out.write_chunk(api::openai_usage_chunk(id, name, created, a->prompt_tokens,
                                               a->completion_tokens, false, a->cached_tokens));

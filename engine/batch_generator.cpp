@@ -24,17 +24,25 @@ void finish(const request_ptr& r, status error = {}) {
   r->cv.notify_all();
 }
 
-// r's next token, drawn from r->logits (generate()'s draw: its sampling params, its draw index).
-int32_t draw(const batch_generator::request& r) {
-  return sample_token(r.logits, r.opt.sampling, r.seq, static_cast<uint64_t>(r.drawn));
+// r's next token, drawn from r->logits (generate()'s draw: its sampling params, its draw index),
+// and its log-probabilities when r's caller asked for them.
+struct drawn {
+  int32_t token = -1;
+  step_logprobs lp;
+};
+drawn draw(const batch_generator::request& r) {
+  drawn d;
+  d.token = sample_token(r.logits, r.opt.sampling, r.seq, static_cast<uint64_t>(r.drawn));
+  if (r.want_logprobs) d.lp = logprobs_of(r.logits, d.token, r.opt.top_logprobs);
+  return d;
 }
 
 // The draws of a decode step's answers: sample_token is pure and each answer's own, so they run
 // on the CPU kernels' worker pool (kernels/parallel_for.h), the same tokens for any thread count.
 // A step of 16 answers with top_p costs the host several milliseconds drawn one by one, which the
 // GPU would otherwise wait for.
-std::vector<int32_t> draw_all(const std::vector<request_ptr>& rs) {
-  std::vector<int32_t> next(rs.size(), -1);
+std::vector<drawn> draw_all(const std::vector<request_ptr>& rs) {
+  std::vector<drawn> next(rs.size());
   parallel_for(static_cast<int64_t>(rs.size()), 1, [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i)
       if (!rs[static_cast<size_t>(i)]->cancelled.load())
@@ -43,9 +51,10 @@ std::vector<int32_t> draw_all(const std::vector<request_ptr>& rs) {
   return next;
 }
 
-// Records `next`, r's drawn token, as generate()'s loop body does; false when the sequence has
-// ended (at max_len positions: max_position_embeddings or the decoder's) or was cancelled.
-bool emit(int64_t max_len, const request_ptr& r, int32_t next) {
+// Records d, r's drawn token, as generate()'s loop body does; false when the sequence has ended
+// (at max_len positions: max_position_embeddings or the decoder's) or was cancelled.
+bool emit(int64_t max_len, const request_ptr& r, drawn d) {
+  const int32_t next = d.token;
   if (r->cancelled.load() || next < 0) {
     finish(r);
     return false;
@@ -56,6 +65,7 @@ bool emit(int64_t max_len, const request_ptr& r, int32_t next) {
     std::lock_guard lock(r->mu);
     r->tokens.push_back(next);
     if (r->want_logits) r->token_logits.push_back(r->logits);
+    if (r->want_logprobs) r->token_logprobs.push_back(std::move(d.lp));
     r->cv.notify_all();
   }
   const auto& stops = r->opt.stop_tokens;
@@ -304,9 +314,9 @@ void batch_generator::loop() {
       } else {
         for (size_t b = 0; b < step.size(); ++b)
           step[b]->logits.assign(logits.begin() + b * V, logits.begin() + (b + 1) * V);
-        const std::vector<int32_t> drawn = draw_all(step);
+        std::vector<drawn> draws = draw_all(step);
         for (size_t b = 0; b < step.size(); ++b)
-          if (emit(limit, step[b], drawn[b])) next.push_back(step[b]);
+          if (emit(limit, step[b], std::move(draws[b]))) next.push_back(step[b]);
       }
     }
     // the slots of every request that ended go back

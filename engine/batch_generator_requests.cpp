@@ -43,7 +43,9 @@ result<std::vector<int32_t>> batch_generator::generate(const std::vector<int32_t
   r->opt.on_token = nullptr;
   r->opt.step_logits = nullptr;
   r->opt.cached_prompt_tokens = nullptr;
+  r->opt.logprobs = nullptr;
   r->want_logits = opt.step_logits != nullptr;
+  r->want_logprobs = opt.logprobs != nullptr;
   r->seq = prompt;
   r->target = static_cast<int64_t>(prompt.size());
   r->reserved =
@@ -58,6 +60,7 @@ result<std::vector<int32_t>> batch_generator::generate(const std::vector<int32_t
   for (;;) {
     std::deque<int32_t> tokens;
     std::deque<std::vector<float>> logits;
+    std::deque<step_logprobs> lps;
     bool done;
     status error;
     {
@@ -65,6 +68,7 @@ result<std::vector<int32_t>> batch_generator::generate(const std::vector<int32_t
       r->cv.wait(lock, [&] { return !r->tokens.empty() || r->done; });
       tokens.swap(r->tokens);
       logits.swap(r->token_logits);
+      lps.swap(r->token_logprobs);
       done = r->done;
       error = r->error;
     }
@@ -72,6 +76,7 @@ result<std::vector<int32_t>> batch_generator::generate(const std::vector<int32_t
     for (size_t i = 0; i < tokens.size(); ++i) {
       if (opt.step_logits)
         opt.step_logits->insert(opt.step_logits->end(), logits[i].begin(), logits[i].end());
+      if (opt.logprobs) opt.logprobs->push_back(std::move(lps[i]));
       out.push_back(tokens[i]);
       if (opt.on_token && !opt.on_token(tokens[i])) {
         r->cancelled = true;  // the decode thread drops it at its next step

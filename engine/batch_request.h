@@ -20,6 +20,7 @@ struct batch_generator::request {
   std::vector<int32_t> prompt;
   generate_options opt;  // on_token and step_logits are the caller's: never used by the loop
   bool want_logits = false;
+  bool want_logprobs = false;  // (opt.top_logprobs: how many of the most likely with each)
   // The decode thread's.
   int64_t slot = -1;  // the decoder slot it holds while admitted
   std::vector<int32_t> seq;
@@ -40,6 +41,7 @@ struct batch_generator::request {
   std::condition_variable cv;
   std::deque<int32_t> tokens;
   std::deque<std::vector<float>> token_logits;
+  std::deque<step_logprobs> token_logprobs;
   bool done = false;
   status error;
   std::atomic<bool> cancelled{false};  // the caller stopped reading

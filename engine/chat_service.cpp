@@ -219,6 +219,13 @@ result<chat_answer> chat_service::run(const std::vector<int32_t>& prompt, const 
   g.sampling = o.sampling;
   g.stop_tokens = end_tokens_;
   g.cached_prompt_tokens = &a.cached_tokens;
+  std::vector<step_logprobs> raw;  // one per token drawn, appended before on_token sees it
+  if (o.logprobs >= 0) {
+    g.logprobs = &raw;
+    g.top_logprobs = o.logprobs;
+  }
+  auto text_of = [this](int32_t before, int32_t id) { return token_text_after(*tok_, before, id); };
+  int32_t last = prompt.back();  // the token before the next one drawn
   const auto t0 = std::chrono::steady_clock::now();
   double ttft = -1.0;
   auto since = [&t0] {
@@ -231,6 +238,14 @@ result<chat_answer> chat_service::run(const std::vector<int32_t>& prompt, const 
       ended = true;
       return false;
     }
+    if (o.logprobs >= 0 && !raw.empty()) {  // (raw.back() is this token's)
+      answer_logprob e{text_of(last, id), raw.back().chosen.logprob, {}};
+      for (const token_logprob& t : raw.back().top)
+        e.top.emplace_back(text_of(last, t.id), t.logprob);
+      if (o.stream_logprobs) o.stream_logprobs->push_back(e);
+      a.logprobs.push_back(std::move(e));
+    }
+    last = id;
     auto piece = stream.step(id);
     if (!piece.ok()) {
       failure = piece.error();

@@ -28,6 +28,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -78,11 +79,27 @@ struct chat_service_config {
   int64_t kv_blocks = 0;
 };
 
+// One answer token's log-probability and its most likely alternatives' (sampling.h logprobs_of:
+// the model's, before the sampling settings). Texts are the tokenizer's decoding of the one id
+// (special tokens kept; a byte of a multi-byte character stays a lone byte or U+FFFD, as the
+// tokenizer's decoder gives it).
+struct answer_logprob {
+  std::string token;
+  double logprob = 0.0;
+  std::vector<std::pair<std::string, double>> top;  // most likely first
+};
+
 struct chat_options {
   int64_t max_tokens = 200;
   int64_t max_total_tokens = 0;   // > 0: prompt + answer at most this (HF's max_length)
   sampling_params sampling;       // temperature 0: greedy
   std::vector<std::string> stop;  // stop strings
+  // -1: none; >= 0: chat_answer::logprobs gets every answer token's (end tokens aside: they are
+  // not part of the text) with this many alternatives. Streaming: set stream_logprobs, and each
+  // on_piece call finds there the tokens drawn since the previous call's, for the sink to take
+  // (and clear); what is left when chat returns came after the last piece.
+  int64_t logprobs = -1;
+  std::vector<answer_logprob>* stream_logprobs = nullptr;
 };
 
 struct chat_answer {
@@ -90,6 +107,7 @@ struct chat_answer {
   int64_t prompt_tokens = 0, completion_tokens = 0;
   int64_t cached_tokens = 0;  // of the prompt's, found in the GPU engine's prefix cache
   bool length = false;        // ended at max_tokens or the context (finish_reason "length")
+  std::vector<answer_logprob> logprobs;  // with chat_options::logprobs >= 0
 };
 
 using piece_sink = std::function<bool(const std::string& piece)>;

@@ -29,6 +29,7 @@ result<std::vector<int32_t>> generate(const model& m, const lora_adapter* lora,
     if (opt.step_logits)
       opt.step_logits->insert(opt.step_logits->end(), logits.begin(), logits.end());
     const int32_t next = sample_token(logits, opt.sampling, seq, out.size());
+    if (opt.logprobs) opt.logprobs->push_back(logprobs_of(logits, next, opt.top_logprobs));
     out.push_back(next);
     seq.push_back(next);
     if (opt.on_token && !opt.on_token(next)) break;

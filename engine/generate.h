@@ -29,6 +29,10 @@ struct generate_options {
   sampling_params sampling;          // temperature 0 (the default): greedy
   // When set, the logits (V floats) each generated token was drawn from are appended here.
   std::vector<float>* step_logits = nullptr;
+  // When set, each generated token's log-probability and the top_logprobs most likely tokens'
+  // (sampling.h logprobs_of: the model's, before the sampling processors) are appended here.
+  std::vector<step_logprobs>* logprobs = nullptr;
+  int64_t top_logprobs = 0;
   // When set (batch_generator), gets the prompt tokens a paged decoder's prefix cache held, whose
   // prefill was skipped (0: none; generate() alone never has any).
   int64_t* cached_prompt_tokens = nullptr;

@@ -138,6 +138,29 @@ std::vector<double> sampling_distribution(std::vector<float> l, const sampling_p
   return prob;
 }
 
+step_logprobs logprobs_of(const std::vector<float>& l, int32_t chosen, int64_t top_k) {
+  step_logprobs out;
+  if (l.empty()) return out;
+  const double mx = *std::max_element(l.begin(), l.end());
+  double sum = 0.0;
+  for (float x : l) sum += std::exp(double(x) - mx);
+  const double lse = mx + std::log(sum);
+  const auto lp = [&](int32_t id) { return double(l[static_cast<size_t>(id)]) - lse; };
+  const int32_t V = static_cast<int32_t>(l.size());
+  out.chosen = {chosen, chosen >= 0 && chosen < V ? lp(chosen) : -INFINITY};
+  const size_t k = static_cast<size_t>(std::clamp<int64_t>(top_k, 0, V));
+  if (k == 0) return out;
+  std::vector<int32_t> ids(l.size());
+  for (int32_t v = 0; v < V; ++v) ids[static_cast<size_t>(v)] = v;
+  const auto first = [&](int32_t a, int32_t b) {
+    const float la = l[static_cast<size_t>(a)], lb = l[static_cast<size_t>(b)];
+    return la > lb || (la == lb && a < b);
+  };
+  std::partial_sort(ids.begin(), ids.begin() + static_cast<std::ptrdiff_t>(k), ids.end(), first);
+  for (size_t i = 0; i < k; ++i) out.top.push_back({ids[i], lp(ids[i])});
+  return out;
+}
+
 int32_t sample_token(std::vector<float> logits, const sampling_params& p,
                      const std::vector<int32_t>& history, uint64_t step) {
   if (p.temperature <= 0.0) {

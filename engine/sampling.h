@@ -34,4 +34,18 @@ int32_t sample_token(std::vector<float> logits, const sampling_params& p,
 std::vector<double> sampling_distribution(std::vector<float> logits, const sampling_params& p,
                                           const std::vector<int32_t>& history);
 
+// Log-probabilities of one generated token under the model: the log-softmax of the raw logits
+// (before repetition penalty, temperature, top_k and top_p: vLLM's raw_logprobs, what OpenAI's
+// logprobs report), in fp64, for the chosen token and the top_k most likely (descending; ties:
+// the lower id first; top_k is clamped to V).
+struct token_logprob {
+  int32_t id = 0;
+  double logprob = 0.0;
+};
+struct step_logprobs {
+  token_logprob chosen;
+  std::vector<token_logprob> top;
+};
+step_logprobs logprobs_of(const std::vector<float>& logits, int32_t chosen, int64_t top_k);
+
 }  // namespace kaito::engine

@@ -20,4 +20,13 @@ result<std::optional<std::string>> tokenizer_decode_stream::step(int32_t id) {
   return std::optional<std::string>(std::move(fresh));
 }
 
+std::string token_text_after(const tokenizer& tok, int32_t before, int32_t id) {
+  if (before >= 0) {
+    auto a = tok.decode({before}, false), ab = tok.decode({before, id}, false);
+    if (a.ok() && ab.ok() && ab->compare(0, a->size(), *a) == 0) return ab->substr(a->size());
+  }
+  auto alone = tok.decode({id}, false);
+  return alone.ok() ? std::move(*alone) : std::string();
+}
+
 }  // namespace kaito::engine

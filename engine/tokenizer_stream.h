@@ -34,4 +34,10 @@ class tokenizer_decode_stream {
   size_t prefix_index_ = 0;
 };
 
+// The text token `id` adds after token `before` (special tokens kept): decode([before, id]) less
+// decode([before]), so a SentencePiece "▁Paris" keeps the space its decoder strips at the start
+// of a text; decode([id]) when that is not an extension (a decoder that rewrites). For an answer
+// token's logprobs entry (OpenAI's "token"); `before` < 0: decode([id]).
+std::string token_text_after(const tokenizer& tok, int32_t before, int32_t id);
+
 }  // namespace kaito::engine

@@ -36,6 +36,9 @@ struct chat_params {
   uint64_t seed = 0;                // meaningful only when has_seed
   bool has_seed = false;
   std::vector<std::string> stop;  // stop strings (OpenAI "stop"), at most 4, none empty
+  // -1: no logprobs; >= 0: each answer token's log-probability and this many of the most likely
+  // alternatives (chat: "logprobs": true with "top_logprobs").
+  int64_t logprobs = -1;
 };
 
 struct chat_request {
@@ -58,9 +61,11 @@ struct chat_request {
 //   top_p (0, 1], top_k (vLLM: >= 0, -1 = off, read as 0), repetition_penalty (vLLM: > 0),
 //   seed (any 64-bit integer, negative ones as their two's complement), stop (a string or an array
 //   of at most 4 strings; empty strings are dropped), n (1 only), stream (bool), stream_options
-//   ({"include_usage": bool}; only with stream true, as OpenAI and vLLM answer 400 otherwise).
+//   ({"include_usage": bool}; only with stream true, as OpenAI and vLLM answer 400 otherwise),
+//   logprobs (bool) and top_logprobs (an integer in [0, 20]; only with logprobs true, as vLLM
+//   answers 400 otherwise): params.logprobs = top_logprobs (0 when absent) with logprobs, else -1.
 // Unknown fields are ignored (user, metadata, store, ...). Fields that would
-// change the result and are not implemented are unimplemented naming them: n > 1, logprobs true,
+// change the result and are not implemented are unimplemented naming them: n > 1,
 // tools (non-empty) unless tool_choice is "none", tool_choice other than "none"/"auto", functions /
 // function_call likewise, messages[i].tool_calls (non-empty), response_format other than
 // {"type":"text"}, presence_penalty / frequency_penalty other than 0, logit_bias non-empty.
@@ -86,20 +91,33 @@ result<chat_request> parse_openai_completion_request(std::string_view body);
 // so are the top-level return_full_text, clean_up_tokenization_spaces, prefix, ...
 result<chat_request> parse_legacy_chat_request(std::string_view body);
 
+// One answer token's log-probability and the most likely alternatives' (the model's, before
+// temperature and the other sampling settings). token: its text, which may hold bytes that are not
+// UTF-8 (a byte of a multi-byte character); "bytes" lists them.
+struct logprob_entry {
+  std::string token;
+  double logprob = 0.0;
+  std::vector<std::pair<std::string, double>> top;  // most likely first
+};
+
 struct chat_result {
   std::string text;  // may hold bytes that are not UTF-8 (a cut multi-byte token)
   int64_t prompt_tokens = 0, completion_tokens = 0;
   std::string finish_reason;  // "stop" | "length"
   int64_t cached_tokens = 0;  // > 0: usage.prompt_tokens_details.cached_tokens
+  bool has_logprobs = false;  // asked for: choices[0].logprobs = {"content": [...]}, else null
+  std::vector<logprob_entry> logprobs;
 };
 
 // {"id":"chatcmpl-<id>","object":"chat.completion","created":<unix
 // s>,"model":<model>,"choices":[{"index":0,
 //  "message":{"role":"assistant","content":<text>},"finish_reason":<reason>,"logprobs":null}],
 //  "usage":{"prompt_tokens":..,"completion_tokens":..,"total_tokens":..}}
-// `id` is the part after "chatcmpl-". With cached_tokens > 0, usage also holds
-// "prompt_tokens_details":{"cached_tokens":..} (OpenAI's and vLLM's: prompt tokens served from
-// the prefix cache).
+// `id` is the part after "chatcmpl-". With has_logprobs, "logprobs" is {"content":[{"token",
+// "logprob","bytes":[...],"top_logprobs":[{"token","logprob","bytes"}...]}...]} (OpenAI's; a
+// logprob that is not finite is -9999.0, as vLLM writes it). With cached_tokens > 0, usage also
+// holds "prompt_tokens_details":{"cached_tokens":..} (OpenAI's and vLLM's: prompt tokens served
+// from the prefix cache).
 std::string openai_chat_response(const chat_result& r, const std::string& model,
                                  const std::string& id, int64_t created_unix_s);
 
@@ -109,10 +127,13 @@ std::string openai_chat_response(const chat_result& r, const std::string& model,
 // event is role "assistant" with content "", the middle ones content pieces, the last an empty
 // delta with finish_reason). Null pointers mean absent; pointees are read only during the call.
 // usage_null adds "usage":null, as OpenAI does on every chunk when include_usage is asked for.
+// logprobs not null: choices[0].logprobs = {"content": [...]} with those entries (the tokens
+// whose text this chunk carries, or the last ones with the finish reason), as in the response.
 std::string openai_chat_chunk(const std::string& id, const std::string& model,
                               int64_t created_unix_s, const std::string* role,
                               const std::string* content, const std::string* finish_reason,
-                              bool usage_null = false);
+                              bool usage_null = false,
+                              const std::vector<logprob_entry>* logprobs = nullptr);
 // The include_usage chunk, sent after the finish reason and before [DONE]: "choices":[] and
 // "usage":{"prompt_tokens","completion_tokens","total_tokens"}; completions = true gives the
 // completions stream's "cmpl-" id and "text_completion" object.

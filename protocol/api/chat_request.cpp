@@ -1,5 +1,6 @@
 // chat_request: OpenAI /v1/chat/completions and Kaito's legacy /chat bodies -> chat_request.
 // The contract (fields, ranges, what is refused) is in chat_api.h.
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -99,9 +100,6 @@ status check_unimplemented(const ojson& j) {
       j, "n", "n", "an integer >= 1", [](int64_t v) { return v >= 1; }, n));
   if (n > 1)
     return unimplemented("only one choice (n = 1) is implemented, got " + std::to_string(n), "n");
-  bool logprobs = false;
-  KAITO_TRY(read_bool(j, "logprobs", "logprobs", logprobs));
-  if (logprobs) return unimplemented("logprobs are not implemented, got true", "logprobs");
   KAITO_TRY(check_tools(j, "tools", "tool_choice"));
   KAITO_TRY(check_tools(j, "functions", "function_call"));
   if (const ojson* rf = field(j, "response_format")) {
@@ -215,6 +213,16 @@ result<chat_request> parse_openai_chat_request(std::string_view body) {
     return invalid_argument("required: a non-empty array of {role, content}", "messages");
   KAITO_ASSIGN_OR_RETURN(req.messages, chat_fields::parse_messages(*messages, "messages"));
   KAITO_TRY(read_openai_params(j, req));
+  // logprobs (bool) with top_logprobs (vLLM: 400 for top_logprobs without logprobs true)
+  bool logprobs = false;
+  KAITO_TRY(read_bool(j, "logprobs", "logprobs", logprobs));
+  int64_t top = -1;
+  KAITO_TRY(read_int(
+      j, "top_logprobs", "top_logprobs", "an integer in [0, 20]",
+      [](int64_t v) { return v >= 0 && v <= 20; }, top));
+  if (top >= 0 && !logprobs)
+    return invalid_argument("top_logprobs needs \"logprobs\": true", "top_logprobs");
+  req.params.logprobs = logprobs ? std::max<int64_t>(top, 0) : -1;
   return req;
 }
 

@@ -1,5 +1,6 @@
 // chat_response: the OpenAI and legacy /chat response, stream and error bodies (see chat_api.h).
 // Every body goes through dump_utf8, so model output that is not UTF-8 still gives valid JSON.
+#include <cmath>
 #include <cstdint>
 #include <string>
 #include <utility>
@@ -30,6 +31,32 @@ const char* openai_error_type(status_code c) {
     default:
       return "server_error";
   }
+}
+
+// OpenAI's {"token", "logprob", "bytes"} (a logprob that is not finite: -9999.0, as vLLM).
+ojson token_logprob(const std::string& token, double logprob) {
+  ojson bytes = ojson::array();
+  for (unsigned char c : token) bytes.push_back(int(c));
+  ojson t = ojson::object();
+  t["token"] = token;
+  t["logprob"] = std::isfinite(logprob) ? logprob : -9999.0;
+  t["bytes"] = std::move(bytes);
+  return t;
+}
+
+// choices[i].logprobs of a chat answer: {"content": [{token, logprob, bytes, top_logprobs}...]}.
+ojson chat_logprobs(const std::vector<logprob_entry>& entries) {
+  ojson content = ojson::array();
+  for (const logprob_entry& e : entries) {
+    ojson t = token_logprob(e.token, e.logprob);
+    ojson top = ojson::array();
+    for (const auto& [token, lp] : e.top) top.push_back(token_logprob(token, lp));
+    t["top_logprobs"] = std::move(top);
+    content.push_back(std::move(t));
+  }
+  ojson j = ojson::object();
+  j["content"] = std::move(content);
+  return j;
 }
 
 ojson usage_of(int64_t prompt_tokens, int64_t completion_tokens, int64_t cached_tokens) {
@@ -68,7 +95,7 @@ std::string openai_chat_response(const chat_result& r, const std::string& model,
   choice["index"] = 0;
   choice["message"] = std::move(message);
   choice["finish_reason"] = r.finish_reason;
-  choice["logprobs"] = nullptr;
+  choice["logprobs"] = r.has_logprobs ? chat_logprobs(r.logprobs) : ojson(nullptr);
   ojson j = ojson::object();
   j["id"] = "chatcmpl-" + id;
   j["object"] = "chat.completion";
@@ -82,14 +109,14 @@ std::string openai_chat_response(const chat_result& r, const std::string& model,
 std::string openai_chat_chunk(const std::string& id, const std::string& model,
                               int64_t created_unix_s, const std::string* role,
                               const std::string* content, const std::string* finish_reason,
-                              bool usage_null) {
+                              bool usage_null, const std::vector<logprob_entry>* logprobs) {
   ojson delta = ojson::object();
   if (role) delta["role"] = *role;
   if (content) delta["content"] = *content;
   ojson choice = ojson::object();
   choice["index"] = 0;
   choice["delta"] = std::move(delta);
-  choice["logprobs"] = nullptr;
+  choice["logprobs"] = logprobs ? chat_logprobs(*logprobs) : ojson(nullptr);
   choice["finish_reason"] = finish_reason ? ojson(*finish_reason) : ojson(nullptr);
   ojson j = ojson::object();
   j["id"] = "chatcmpl-" + id;

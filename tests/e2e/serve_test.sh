@@ -85,6 +85,21 @@ again = c.chat.completions.create(model="tiny-chat", messages=msgs, max_tokens=1
 again2 = c.chat.completions.create(model="tiny-chat", messages=msgs, max_tokens=12, temperature=0.8, seed=7)
 assert again.choices[0].message.content == again2.choices[0].message.content
 print("seeded sampling repeats")
+# logprobs: one entry per answer token, whose texts make up the answer (the seeded one: the greedy
+# answer here is empty), none above the most likely; streamed, the same entries over the chunks.
+want = again.choices[0].message.content
+lp = c.chat.completions.create(model="tiny-chat", messages=msgs, max_tokens=12, temperature=0.8,
+                               seed=7, logprobs=True, top_logprobs=2)
+content = lp.choices[0].logprobs.content
+assert lp.choices[0].message.content == want and content, lp
+assert "".join(t.token for t in content) == want, content
+assert all(len(t.top_logprobs) == 2 and t.logprob <= t.top_logprobs[0].logprob + 1e-6 <= 1e-6
+           and bytes(t.bytes) == t.token.encode() for t in content), content
+ls = list(c.chat.completions.create(model="tiny-chat", messages=msgs, max_tokens=12, temperature=0.8,
+                                    seed=7, logprobs=True, stream=True))
+streamed = [t for ch in ls if ch.choices and ch.choices[0].logprobs for t in ch.choices[0].logprobs.content]
+assert [(t.token, round(t.logprob, 4)) for t in streamed] == [(t.token, round(t.logprob, 4)) for t in content], streamed
+print("logprobs:", len(content), "tokens")
 # Concurrent clients are decoded together (continuous batching): each answer is the one it gets
 # alone, greedy and seeded, streamed or not.
 import concurrent.futures
@@ -127,6 +142,7 @@ has "$out" "greedy equals streamed:"
 has "$out" "include_usage:"
 has "$out" "completions:"
 has "$out" "seeded sampling repeats"
+has "$out" "logprobs:"
 has "$out" "12 concurrent answers equal the lone ones"
 has "$out" "metrics: "
 has "$out" "models: ['tiny-chat']"

@@ -142,6 +142,14 @@ TEST(batch_generator, concurrent_answers_equal_generate_alone) {
     std::vector<std::vector<int32_t>> want(js.size()), got(js.size());
     std::vector<std::vector<float>> want_logits(js.size()), got_logits(js.size());
     alone(*m, js, want, want_logits);
+    // generate()'s logprobs (the chosen token and the top 3) for the even jobs
+    std::vector<std::vector<step_logprobs>> want_lps(js.size()), got_lps(js.size());
+    for (size_t j = 0; j < js.size(); j += 2) {
+      generate_options o = js[j].opt;
+      o.logprobs = &want_lps[j];
+      o.top_logprobs = 3;
+      ASSERT_TRUE(generate(*m, nullptr, js[j].prompt, o).ok());
+    }
     // 7 requests: some wait for a slot; prompts prefilled whole, or 4 tokens per step.
     for (int64_t chunk : {int64_t(0), int64_t(4)}) {
       batch_generator g(*m, {.max_batch = 3, .prefill_chunk = chunk});
@@ -152,6 +160,11 @@ TEST(batch_generator, concurrent_answers_equal_generate_alone) {
           generate_options o = js[j].opt;
           got_logits[j].clear();
           o.step_logits = &got_logits[j];
+          got_lps[j].clear();
+          if (j % 2 == 0) {
+            o.logprobs = &got_lps[j];
+            o.top_logprobs = 3;
+          }
           auto r = g.generate(js[j].prompt, o);
           if (!r.ok()) ++failures;
           if (r.ok()) got[j] = *r;
@@ -161,6 +174,18 @@ TEST(batch_generator, concurrent_answers_equal_generate_alone) {
       for (size_t j = 0; j < js.size(); ++j) {
         EXPECT_EQ(got[j], want[j]) << "request " << j << ", chunk " << chunk;
         EXPECT_LE(max_abs_diff(got_logits[j], want_logits[j]), 1e-4f) << "request " << j;
+        ASSERT_EQ(got_lps[j].size(), j % 2 == 0 ? got[j].size() : 0u) << "request " << j;
+        for (size_t i = 0; i < got_lps[j].size(); ++i) {
+          const step_logprobs &a = got_lps[j][i], &b = want_lps[j][i];
+          EXPECT_EQ(a.chosen.id, got[j][i]);
+          EXPECT_NEAR(a.chosen.logprob, b.chosen.logprob, 1e-4)
+              << "request " << j << " token " << i;
+          ASSERT_EQ(a.top.size(), 3u);
+          for (size_t k = 0; k < 3; ++k) {
+            EXPECT_EQ(a.top[k].id, b.top[k].id) << "request " << j << " token " << i;
+            EXPECT_NEAR(a.top[k].logprob, b.top[k].logprob, 1e-4);
+          }
+        }
       }
     }
   }

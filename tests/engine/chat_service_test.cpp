@@ -121,6 +121,62 @@ TEST(ChatService, AnswerIsGenerateOnTheRenderedPromptAndStreamsWhole) {
   std::filesystem::remove_all(dir);
 }
 
+// logprobs: one entry per answer token (the end token aside), each the model's own
+// (generate()'s logprobs_of over the rendered prompt), whose texts make up the answer; streamed,
+// every piece finds the tokens drawn since the last one, and all of them arrive once.
+TEST(ChatService, LogprobsComeWithEveryAnswerToken) {
+  const std::string dir = testing::tiny_chat_model_folder("chat_service_logprobs");
+  auto s = load_tiny(dir);
+  ASSERT_TRUE(s);
+  chat_options o;
+  o.max_tokens = 12;
+  o.logprobs = 2;
+  std::vector<answer_logprob> pending;
+  o.stream_logprobs = &pending;
+  size_t streamed_entries = 0;
+  std::string streamed;
+  auto a = s->chat(question("What is the capital of France?"), o, [&](const std::string& p) {
+    streamed += p;
+    streamed_entries += pending.size();
+    pending.clear();
+    return true;
+  });
+  ASSERT_TRUE(a.ok()) << a.error().to_string();
+  streamed_entries += pending.size();
+  EXPECT_EQ(streamed, a->text);
+  auto ref = render_reference(dir, "What is the capital of France?");
+  auto m = load_model(dir);
+  ASSERT_TRUE(ref.tok && m.ok());
+  generate_options g;
+  g.max_new_tokens = 12;
+  g.stop_tokens = s->end_tokens();
+  std::vector<step_logprobs> want;
+  g.logprobs = &want;
+  g.top_logprobs = 2;
+  auto out = generate_greedy(**m, nullptr, ref.ids, g);
+  ASSERT_TRUE(out.ok());
+  const bool ended = !out->empty() && std::find(s->end_tokens().begin(), s->end_tokens().end(),
+                                                out->back()) != s->end_tokens().end();
+  const size_t content = out->size() - (ended ? 1 : 0);
+  ASSERT_EQ(a->logprobs.size(), content);
+  EXPECT_EQ(streamed_entries, content);
+  std::string joined;
+  for (size_t i = 0; i < content; ++i) {
+    const answer_logprob& e = a->logprobs[i];
+    EXPECT_NEAR(e.logprob, want[i].chosen.logprob, 1e-5) << i;
+    ASSERT_EQ(e.top.size(), 2u);
+    EXPECT_EQ(want[i].top[0].id, (*out)[i]);  // greedy: the chosen one is the most likely
+    EXPECT_EQ(e.top[0].first, e.token);
+    EXPECT_NEAR(e.top[0].second, want[i].top[0].logprob, 1e-5);
+    joined += e.token;
+  }
+  EXPECT_EQ(joined, a->text);
+  // none asked: none given
+  EXPECT_TRUE(
+      s->chat(question("What is the capital of France?"), {.max_tokens = 3})->logprobs.empty());
+  std::filesystem::remove_all(dir);
+}
+
 TEST(ChatService, StopStringsCutTheAnswerAndTheStream) {
   const std::string dir = testing::tiny_chat_model_folder("chat_service_stop");
   auto s = load_tiny(dir);

@@ -122,6 +122,34 @@ TEST(sampling, top_p_keeps_what_hfs_sorted_cumsum_keeps) {
             (std::vector<double>{0.0, 0.0, 1.0, 0.0}));
 }
 
+// logprobs_of: the raw logits' log-softmax (no sampling setting changes it), the chosen token's
+// and the top k's, most likely first, ties to the lower id; k clamped to V.
+TEST(sampling, logprobs_are_the_raw_log_softmax) {
+  const std::vector<float> l = {1.0f, 3.0f, 3.0f, -2.0f};
+  const double lse = std::log(std::exp(1.0) + 2 * std::exp(3.0) + std::exp(-2.0));
+  step_logprobs s = logprobs_of(l, 3, 3);
+  EXPECT_EQ(s.chosen.id, 3);
+  EXPECT_NEAR(s.chosen.logprob, -2.0 - lse, 1e-12);
+  ASSERT_EQ(s.top.size(), 3u);
+  EXPECT_EQ(s.top[0].id, 1);  // the tie at 3.0: the lower id first
+  EXPECT_EQ(s.top[1].id, 2);
+  EXPECT_EQ(s.top[2].id, 0);
+  EXPECT_NEAR(s.top[0].logprob, 3.0 - lse, 1e-12);
+  EXPECT_NEAR(s.top[2].logprob, 1.0 - lse, 1e-12);
+  EXPECT_TRUE(logprobs_of(l, 0, 0).top.empty());
+  EXPECT_EQ(logprobs_of(l, 0, 99).top.size(), 4u);
+  // Phi-3's vocabulary: the probabilities sum to 1
+  std::mt19937 rng(3);
+  std::normal_distribution<float> n(0.0f, 4.0f);
+  std::vector<float> big(32064);
+  for (float& x : big) x = n(rng);
+  const step_logprobs all = logprobs_of(big, 7, 32064);
+  double total = 0.0;
+  for (const token_logprob& t : all.top) total += std::exp(t.logprob);
+  EXPECT_NEAR(total, 1.0, 1e-9);
+  EXPECT_EQ(all.top.front().id, int32_t(std::max_element(big.begin(), big.end()) - big.begin()));
+}
+
 TEST(sampling, greedy_and_draw_frequencies) {
   sampling_params greedy;
   EXPECT_EQ(sample_token({1.0f, 3.0f, 3.0f, 0.0f}, greedy, {}, 0), 1);  // first max, as argmax

@@ -73,6 +73,28 @@ TEST(tokenizer, lookups_and_specials) {
   EXPECT_EQ(tok->vocab_size(), 400u);
 }
 
+// token_text_after: a SentencePiece token keeps the leading space its decoder strips at the start
+// of a text (decode of the token alone drops it), so the answer tokens' texts make up the answer.
+TEST(tokenizer, token_text_after_keeps_the_space_a_decoder_strips) {
+  auto tok = tokenizer::from_file(fixtures + "/sentencepiece_bpe.tokenizer.json");
+  ASSERT_TRUE(tok.ok());
+  auto ids = tok->encode("Hello world again", false);
+  ASSERT_TRUE(ids.ok());
+  ASSERT_GE(ids->size(), 3u);
+  std::string joined = token_text_after(*tok, -1, (*ids)[0]);
+  for (size_t i = 1; i < ids->size(); ++i)
+    joined += token_text_after(*tok, (*ids)[i - 1], (*ids)[i]);
+  EXPECT_EQ(joined, "Hello world again");
+  // the token that starts "world" ("▁w..."): with its space after the token before it only
+  size_t w = 1;
+  while (w < ids->size() && tok->id_to_token((*ids)[w]).value_or("").rfind("\xe2\x96\x81", 0) != 0)
+    ++w;
+  ASSERT_LT(w, ids->size());
+  const std::string world = token_text_after(*tok, (*ids)[w - 1], (*ids)[w]);
+  EXPECT_EQ(world.substr(0, 1), " ");
+  EXPECT_NE(tok->decode({(*ids)[w]}, false)->substr(0, 1), " ");
+}
+
 TEST(tokenizer, malformed_files_name_the_json_path) {
   const auto err = [](const std::string& text) {
     auto t = tokenizer::from_json(text);

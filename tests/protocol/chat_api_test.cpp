@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -169,7 +170,7 @@ TEST(OpenaiChatRequest, EveryRefusalNamesItsField) {
       with(R"("n":0)"),
       with(R"("n":2)"),
       with(R"("stream":"yes")"),
-      with(R"("logprobs":true)"),
+      with(R"("top_logprobs":2)"),  // without logprobs true
       with(R"("tools":[{"type":"function"}])"),
       with(R"("tool_choice":"required")"),
       with(R"("tools":{})"),
@@ -206,7 +207,7 @@ TEST(OpenaiChatRequest, EveryRefusalNamesItsField) {
           {bodies[16].c_str(), bad, "n", "got 0"},
           {bodies[17].c_str(), unimpl, "n", "n = 1"},
           {bodies[18].c_str(), bad, "stream", "expected true or false"},
-          {bodies[19].c_str(), unimpl, "logprobs", "not implemented"},
+          {bodies[19].c_str(), bad, "top_logprobs", "needs \"logprobs\": true"},
           {bodies[20].c_str(), unimpl, "tools", "tool calling"},
           {bodies[21].c_str(), unimpl, "tool_choice", "\"required\""},
           {bodies[22].c_str(), bad, "tools", "expected an array"},
@@ -427,6 +428,54 @@ TEST(ChatResponse, OpenaiCompletion) {
   for (const auto& kv : j.items()) keys.push_back(kv.key());
   EXPECT_EQ(keys,
             (std::vector<std::string>{"id", "object", "created", "model", "choices", "usage"}));
+}
+
+// logprobs: true with top_logprobs in [0, 20] (absent: 0) -> params.logprobs; false or absent: -1.
+TEST(ChatRequest, Logprobs) {
+  const std::string head = R"({"messages":[{"role":"user","content":"hi"}]})";
+  auto params = [&](const std::string& extra) {
+    return parse_openai_chat_request(head.substr(0, head.size() - 1) + "," + extra + "}");
+  };
+  EXPECT_EQ(parse_openai_chat_request(head)->params.logprobs, -1);
+  EXPECT_EQ(params(R"("logprobs":false)")->params.logprobs, -1);
+  EXPECT_EQ(params(R"("logprobs":true)")->params.logprobs, 0);
+  EXPECT_EQ(params(R"("logprobs":true,"top_logprobs":20)")->params.logprobs, 20);
+  EXPECT_EQ(params(R"("logprobs":true,"top_logprobs":null)")->params.logprobs, 0);
+  EXPECT_EQ(params(R"("logprobs":null,"top_logprobs":null)")->params.logprobs, -1);
+  for (const char* bad :
+       {R"("logprobs":true,"top_logprobs":21)", R"("logprobs":true,"top_logprobs":-1)",
+        R"("logprobs":true,"top_logprobs":"2")"}) {
+    auto r = params(bad);
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_EQ(r.error().where(), "top_logprobs") << bad;
+    EXPECT_NE(r.error().message().find("an integer in [0, 20]"), std::string::npos) << bad;
+  }
+  auto r = params(R"("logprobs":"yes")");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().where(), "logprobs");
+}
+
+// With logprobs: choices[0].logprobs = {"content":[{token, logprob, bytes, top_logprobs}]}; a
+// token that is not UTF-8 keeps its bytes; a logprob that is not finite is -9999.0.
+TEST(ChatResponse, Logprobs) {
+  chat_result res{"Hi\xe2", 3, 2, "stop"};
+  res.has_logprobs = true;
+  res.logprobs = {{"Hi", -0.25, {{"Hi", -0.25}, {"Hello", -1.5}}},
+                  {"\xe2", -std::numeric_limits<double>::infinity(), {}}};
+  ojson j = parse_back(openai_chat_response(res, "m", "x", 1));
+  const ojson want = ojson::parse(R"({"content":[
+      {"token":"Hi","logprob":-0.25,"bytes":[72,105],"top_logprobs":[
+          {"token":"Hi","logprob":-0.25,"bytes":[72,105]},
+          {"token":"Hello","logprob":-1.5,"bytes":[72,101,108,108,111]}]},
+      {"token":"\ufffd","logprob":-9999.0,"bytes":[226],"top_logprobs":[]}]})");
+  EXPECT_EQ(j["choices"][0]["logprobs"], want);
+  // a stream chunk carries the entries it is given
+  const std::string piece = "Hi";
+  const std::vector<logprob_entry> one = {res.logprobs[0]};
+  const std::string s = openai_chat_chunk("x", "m", 1, nullptr, &piece, nullptr, false, &one);
+  ojson c = parse_back(s.substr(6, s.size() - 8));
+  EXPECT_EQ(c["choices"][0]["logprobs"]["content"].size(), 1u);
+  EXPECT_EQ(c["choices"][0]["logprobs"]["content"][0]["token"], "Hi");
 }
 
 TEST(ChatResponse, StreamChunks) {
