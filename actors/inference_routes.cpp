@@ -173,13 +173,19 @@ void openai_completion(const engine::chat_service& svc, const std::string& name,
   if (!req->stream) {
     auto a = svc.complete_text(req->prompt, o);
     if (!a.ok()) return reply_json(out, http_code(a.error()), api::openai_error_body(a.error()));
-    api::chat_result r = to_result(*a);
-    r.text = echo + r.text;
+    api::chat_result r = to_result(*a, o.logprobs >= 0);
+    r.text = echo + r.text;  // (echo with logprobs is refused)
     return reply_json(out, 200, api::openai_completion_response(r, name, id, created));
   }
   const bool usage = req->include_usage;
+  std::vector<engine::answer_logprob> pending;  // as for chat: the tokens since the last piece
+  if (o.logprobs >= 0) o.stream_logprobs = &pending;
+  int64_t offset = 0;  // characters of the answer streamed so far (text_offset)
   auto chunk = [&](const std::string& text, const std::string* reason) {
-    return out.write_chunk(api::openai_completion_chunk(id, name, created, text, reason, usage));
+    const std::vector<api::logprob_entry> lps = to_entries(pending);
+    pending.clear();
+    return out.write_chunk(api::openai_completion_chunk(id, name, created, text, reason, usage,
+                                                        o.logprobs >= 0 ? &lps : nullptr, &offset));
   };
   bool open = out.start_stream(200, "text/event-stream") && (echo.empty() || chunk(echo, nullptr));
   auto a = svc.complete_text(req->prompt, o, [&](const std::string& piece) {

@@ -17,8 +17,8 @@
 // Bodies: protocol/api/chat_api.h. Errors: 400 naming the field (OpenAI error JSON, or
 // {"detail": ...} on /chat) or giving the chat template's refusal (raise_exception, or a model
 // with no template), 404 for another model name or path, 405 for another method, 501 for
-// settings we do not implement (n > 1, tools, the completions API's logprobs), 500 when generation fails. An unseeded
-// sampled request draws a fresh seed. One structured log line per request.
+// settings we do not implement (n > 1, tools, completions' logprobs with echo), 500 when generation
+// fails. An unseeded sampled request draws a fresh seed. One structured log line per request.
 // Thread-safety: the handler may run on several connection threads (chat_service batches them).
 #pragma once
 

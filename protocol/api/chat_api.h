@@ -74,8 +74,9 @@ result<chat_request> parse_openai_chat_request(std::string_view body);
 // POST /v1/completions body (OpenAI's legacy completions, served by vLLM): model, prompt (a
 // non-empty string, or an array of one; required), echo (bool), and the sampling fields of chat
 // completions above (max_tokens defaults to 16 here, as in OpenAI and vLLM; stream,
-// stream_options, stop, seed, ...). logprobs is an integer in [0, 5] here; > 0 is unimplemented,
-// as are suffix (non-empty), best_of > 1, n > 1, and a batch of prompts or token ids.
+// stream_options, stop, seed, ...). logprobs is an integer in [0, 5] here (params.logprobs; with
+// echo true it is unimplemented: the prompt's own logprobs), and suffix (non-empty), best_of > 1,
+// n > 1 and a batch of prompts or token ids are unimplemented.
 result<chat_request> parse_openai_completion_request(std::string_view body);
 
 // POST /chat body (Kaito's legacy transformers server): "prompt" (string) or "messages" (as
@@ -146,13 +147,21 @@ std::string openai_stream_done();
 
 // Completions: {"id":"cmpl-<id>","object":"text_completion","created":..,"model":..,
 //  "choices":[{"index":0,"text":<text>,"logprobs":null,"finish_reason":<reason>}],"usage":{..}}.
+// With has_logprobs, "logprobs" is the legacy form: {"tokens":[...],"token_logprobs":[...],
+// "top_logprobs":[{<token>:<logprob>,...}...],"text_offset":[...]}, each top_logprobs entry the
+// top k and the chosen token (up to k + 1, as OpenAI's), text_offset each token's start in
+// characters (code points) of the answer text from text_offset0 on.
 std::string openai_completion_response(const chat_result& r, const std::string& model,
                                        const std::string& id, int64_t created_unix_s);
 // One streamed piece: the same object with choices[0].text the piece and finish_reason null, or
-// "" and the reason for the last one; usage_null as for chat chunks.
+// "" and the reason for the last one; usage_null as for chat chunks. logprobs not null: the
+// legacy form for those entries, text offsets from *text_offset (characters of the answer so
+// far), which the call advances past them.
 std::string openai_completion_chunk(const std::string& id, const std::string& model,
                                     int64_t created_unix_s, const std::string& text,
-                                    const std::string* finish_reason, bool usage_null = false);
+                                    const std::string* finish_reason, bool usage_null = false,
+                                    const std::vector<logprob_entry>* logprobs = nullptr,
+                                    int64_t* text_offset = nullptr);
 
 // {"error":{"message":...,"type":"invalid_request_error"|"not_implemented"|"server_error",
 //  "param":<where or null>,"code":null}}. message is s.to_string() ("<where>: <message>").

@@ -250,13 +250,18 @@ result<chat_request> parse_openai_completion_request(std::string_view body) {
       j, "best_of", "best_of", "an integer >= 1", [](int64_t v) { return v >= 1; }, best_of));
   if (best_of > 1) return unimplemented("best_of > 1 is not implemented", "best_of");
   // Here logprobs is a count of top tokens (0..5), not the chat API's boolean.
+  int64_t logprobs = -1;
   if (const ojson* lp = field(j, "logprobs")) {
     if (!lp->is_number_integer() || lp->get<int64_t>() < 0 || lp->get<int64_t>() > 5)
       return wrong(*lp, "logprobs", "an integer in [0, 5]");
-    if (lp->get<int64_t>() > 0) return unimplemented("logprobs are not implemented", "logprobs");
+    logprobs = lp->get<int64_t>();
+    if (req.echo)
+      return unimplemented("logprobs with echo (the prompt's own logprobs) are not implemented",
+                           "logprobs");
     j.erase("logprobs");
   }
   KAITO_TRY(read_openai_params(j, req));
+  req.params.logprobs = logprobs;
   return req;
 }
 

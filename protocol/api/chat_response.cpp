@@ -59,6 +59,36 @@ ojson chat_logprobs(const std::vector<logprob_entry>& entries) {
   return j;
 }
 
+// Code points in s (UTF-8 lead bytes; a stray continuation byte counts as none).
+int64_t chars_of(const std::string& s) {
+  int64_t n = 0;
+  for (unsigned char c : s) n += (c & 0xC0) != 0x80;
+  return n;
+}
+
+// choices[i].logprobs of a completion (OpenAI's legacy form); offset: the first token's start in
+// characters, advanced past the entries.
+ojson completion_logprobs(const std::vector<logprob_entry>& entries, int64_t& offset) {
+  ojson tokens = ojson::array(), lps = ojson::array(), tops = ojson::array(),
+        offsets = ojson::array();
+  for (const logprob_entry& e : entries) {
+    tokens.push_back(e.token);
+    lps.push_back(std::isfinite(e.logprob) ? e.logprob : -9999.0);
+    ojson top = ojson::object();
+    for (const auto& [token, lp] : e.top) top[token] = std::isfinite(lp) ? lp : -9999.0;
+    top[e.token] = std::isfinite(e.logprob) ? e.logprob : -9999.0;  // the chosen one, always
+    tops.push_back(std::move(top));
+    offsets.push_back(offset);
+    offset += chars_of(e.token);
+  }
+  ojson j = ojson::object();
+  j["tokens"] = std::move(tokens);
+  j["token_logprobs"] = std::move(lps);
+  j["top_logprobs"] = std::move(tops);
+  j["text_offset"] = std::move(offsets);
+  return j;
+}
+
 ojson usage_of(int64_t prompt_tokens, int64_t completion_tokens, int64_t cached_tokens) {
   ojson usage = ojson::object();
   usage["prompt_tokens"] = prompt_tokens;
@@ -144,15 +174,25 @@ std::string openai_usage_chunk(const std::string& id, const std::string& model,
 std::string openai_completion_response(const chat_result& r, const std::string& model,
                                        const std::string& id, int64_t created_unix_s) {
   ojson j = completion_object(id, model, created_unix_s, r.text, ojson(r.finish_reason));
+  if (r.has_logprobs) {
+    int64_t offset = 0;
+    j["choices"][0]["logprobs"] = completion_logprobs(r.logprobs, offset);
+  }
   j["usage"] = usage_of(r.prompt_tokens, r.completion_tokens, r.cached_tokens);
   return dump_utf8(j);
 }
 
 std::string openai_completion_chunk(const std::string& id, const std::string& model,
                                     int64_t created_unix_s, const std::string& text,
-                                    const std::string* finish_reason, bool usage_null) {
+                                    const std::string* finish_reason, bool usage_null,
+                                    const std::vector<logprob_entry>* logprobs,
+                                    int64_t* text_offset) {
   ojson j = completion_object(id, model, created_unix_s, text,
                               finish_reason ? ojson(*finish_reason) : ojson(nullptr));
+  if (logprobs) {
+    int64_t zero = 0;
+    j["choices"][0]["logprobs"] = completion_logprobs(*logprobs, text_offset ? *text_offset : zero);
+  }
   if (usage_null) j["usage"] = nullptr;
   return "data: " + dump_utf8(j) + "\n\n";
 }

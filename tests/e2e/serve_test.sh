@@ -99,7 +99,19 @@ ls = list(c.chat.completions.create(model="tiny-chat", messages=msgs, max_tokens
                                     seed=7, logprobs=True, stream=True))
 streamed = [t for ch in ls if ch.choices and ch.choices[0].logprobs for t in ch.choices[0].logprobs.content]
 assert [(t.token, round(t.logprob, 4)) for t in streamed] == [(t.token, round(t.logprob, 4)) for t in content], streamed
-print("logprobs:", len(content), "tokens")
+# legacy completions: tokens that make up the text, their offsets, the chosen one among the top
+clp = c.completions.create(model="tiny-chat", prompt="The sky is", max_tokens=6, temperature=0,
+                           logprobs=2)
+l = clp.choices[0].logprobs
+assert clp.choices[0].text == cp.choices[0].text and "".join(l.tokens) == cp.choices[0].text, clp
+assert len(l.token_logprobs) == len(l.tokens) == len(l.top_logprobs) == len(l.text_offset), l
+assert all(t in top and len(top) <= 3 for t, top in zip(l.tokens, l.top_logprobs)), l
+assert l.text_offset == [len("".join(l.tokens[:i])) for i in range(len(l.tokens))], l
+cls = list(c.completions.create(model="tiny-chat", prompt="The sky is", max_tokens=6, temperature=0,
+                                logprobs=2, stream=True))
+assert [t for ch in cls if ch.choices[0].logprobs for t in ch.choices[0].logprobs.tokens] == l.tokens, cls
+assert [o for ch in cls if ch.choices[0].logprobs for o in ch.choices[0].logprobs.text_offset] == l.text_offset, cls
+print("logprobs:", len(content), "tokens;", len(l.tokens), "in completions")
 # Concurrent clients are decoded together (continuous batching): each answer is the one it gets
 # alone, greedy and seeded, streamed or not.
 import concurrent.futures

@@ -368,7 +368,7 @@ TEST(OpenaiCompletionRequest, PromptDefaultsAndRefusals) {
   EXPECT_FALSE(r->echo);
   auto all = parse_openai_completion_request(
       R"({"prompt":["Once"],"max_tokens":5,"echo":true,"temperature":0,"stop":"\n","seed":3,
-          "stream":true,"stream_options":{"include_usage":true},"logprobs":0,"suffix":null,
+          "stream":true,"stream_options":{"include_usage":true},"logprobs":null,"suffix":null,
           "best_of":1,"n":1,"user":"u"})");
   ASSERT_TRUE(all.ok()) << all.error().to_string();
   EXPECT_EQ(all->prompt, "Once");
@@ -391,7 +391,8 @@ TEST(OpenaiCompletionRequest, PromptDefaultsAndRefusals) {
            {R"({"prompt":[1,2,3]})", unimpl, "prompt"},
            {R"({"prompt":"a","suffix":"z"})", unimpl, "suffix"},
            {R"({"prompt":"a","best_of":2})", unimpl, "best_of"},
-           {R"({"prompt":"a","logprobs":2})", unimpl, "logprobs"},
+           {R"({"prompt":"a","echo":true,"logprobs":2})", unimpl, "logprobs"},
+           {R"({"prompt":"a","logprobs":6})", bad, "logprobs"},
            {R"({"prompt":"a","logprobs":true})", bad, "logprobs"},
            {R"({"prompt":"a","echo":"yes"})", bad, "echo"},
            {R"({"prompt":"a","max_tokens":0})", bad, "max_tokens"},
@@ -453,6 +454,34 @@ TEST(ChatRequest, Logprobs) {
   auto r = params(R"("logprobs":"yes")");
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().where(), "logprobs");
+}
+
+// Completions: logprobs (0..5) -> params.logprobs; absent: -1. The legacy logprobs object: tokens,
+// token_logprobs, top_logprobs (the top k and the chosen token), text_offset in characters, which
+// a stream carries on from chunk to chunk.
+TEST(ChatResponse, CompletionLogprobs) {
+  EXPECT_EQ(parse_openai_completion_request(R"({"prompt":"a"})")->params.logprobs, -1);
+  EXPECT_EQ(parse_openai_completion_request(R"({"prompt":"a","logprobs":0})")->params.logprobs, 0);
+  EXPECT_EQ(parse_openai_completion_request(R"({"prompt":"a","logprobs":5})")->params.logprobs, 5);
+  chat_result res{"\xc3\xa9t\xc3\xa9!", 3, 2, "length"};
+  res.has_logprobs = true;
+  res.logprobs = {{"\xc3\xa9t\xc3\xa9", -0.5, {{"ete", -0.25}}}, {"!", -1.0, {{"!", -1.0}}}};
+  ojson j = parse_back(openai_completion_response(res, "m", "x", 1));
+  const ojson want = ojson::parse(R"({"tokens":["\u00e9t\u00e9","!"],"token_logprobs":[-0.5,-1.0],
+      "top_logprobs":[{"ete":-0.25,"\u00e9t\u00e9":-0.5},{"!":-1.0}],"text_offset":[0,3]})");
+  EXPECT_EQ(j["choices"][0]["logprobs"], want);
+  // streamed: the offsets go on from where the last chunk left them
+  int64_t offset = 0;
+  const std::vector<logprob_entry> first = {res.logprobs[0]}, second = {res.logprobs[1]};
+  auto chunk = [](const std::string& s) { return parse_back(s.substr(6, s.size() - 8)); };
+  ojson a = chunk(
+      openai_completion_chunk("x", "m", 1, "\xc3\xa9t\xc3\xa9", nullptr, false, &first, &offset));
+  ojson b = chunk(openai_completion_chunk("x", "m", 1, "!", nullptr, false, &second, &offset));
+  EXPECT_EQ(a["choices"][0]["logprobs"]["text_offset"], ojson::parse("[0]"));
+  EXPECT_EQ(b["choices"][0]["logprobs"]["text_offset"], ojson::parse("[3]"));
+  EXPECT_EQ(offset, 4);
+  EXPECT_TRUE(
+      chunk(openai_completion_chunk("x", "m", 1, "", nullptr))["choices"][0]["logprobs"].is_null());
 }
 
 // With logprobs: choices[0].logprobs = {"content":[{token, logprob, bytes, top_logprobs}]}; a
