@@ -89,6 +89,36 @@ struct errors {
   double out, lse;
 };
 
+// The kernel (unpaged or Paged) at head size HS over its grid, its outputs (out bf16 with a NaN
+// guard band, lse) against the references.
+template <bool Paged>
+errors run_and_compare(const mma_attn_shape& s, int64_t B, int64_t HS, bool eager, const nv* q,
+                       const nv* k, const nv* v, const std::vector<float>& ref_out,
+                       const std::vector<float>& ref_lse) {
+  const int64_t n_out = int64_t(ref_out.size()), n_lse = int64_t(ref_lse.size());
+  std::vector<nv> out(size_t(n_out + kGuard));
+  std::memset(out.data(), 0xFF, out.size() * sizeof(nv));
+  std::vector<float> lse(size_t(n_lse + kGuard), std::numeric_limits<float>::quiet_NaN());
+  run_grid(s, B, HS, eager, [&] {
+    switch (HS) {
+      case 64:
+        attn_forward_mma_kernel<64, Paged>(out.data(), lse.data(), q, k, v, s);
+        break;
+      case 96:
+        attn_forward_mma_kernel<96, Paged>(out.data(), lse.data(), q, k, v, s);
+        break;
+      default:
+        attn_forward_mma_kernel<128, Paged>(out.data(), lse.data(), q, k, v, s);
+        break;
+    }
+  });
+  errors e;
+  e.out =
+      rel_err(ref_out, n_out, [&](int64_t i) { return double(__bfloat162float(out[size_t(i)])); });
+  e.lse = rel_err(ref_lse, n_lse, [&](int64_t i) { return double(lse[size_t(i)]); });
+  return e;
+}
+
 errors run_case(int64_t B, int64_t T, int64_t NH, int64_t NKV, int64_t HS, int64_t window,
                 bool eager, uint32_t seed) {
   std::mt19937 rng(seed);
@@ -100,32 +130,8 @@ errors run_case(int64_t B, int64_t T, int64_t NH, int64_t NKV, int64_t HS, int64
   std::vector<float> ref_out(size_t(B * T * NH * HS)), ref_lse(size_t(B * NH * T));
   attention_forward_cpu(ref_out.data(), ref_lse.data(), q.data(), k.data(), v.data(), B, T, NH, NKV,
                         HS, scale, window);
-
-  const int64_t n_out = B * T * NH * HS, n_lse = B * NH * T;
-  std::vector<nv> out(size_t(n_out + kGuard));
-  std::memset(out.data(), 0xFF, out.size() * sizeof(nv));
-  std::vector<float> lse(size_t(n_lse + kGuard), std::numeric_limits<float>::quiet_NaN());
-
-  const mma_attn_shape s = make_mma_attn_shape(T, NH, NKV, scale, window);
-  run_grid(s, B, HS, eager, [&] {
-    switch (HS) {
-      case 64:
-        attn_forward_mma_kernel<64>(out.data(), lse.data(), qb.data(), kb.data(), vb.data(), s);
-        break;
-      case 96:
-        attn_forward_mma_kernel<96>(out.data(), lse.data(), qb.data(), kb.data(), vb.data(), s);
-        break;
-      default:
-        attn_forward_mma_kernel<128>(out.data(), lse.data(), qb.data(), kb.data(), vb.data(), s);
-        break;
-    }
-  });
-
-  errors e;
-  e.out =
-      rel_err(ref_out, n_out, [&](int64_t i) { return double(__bfloat162float(out[size_t(i)])); });
-  e.lse = rel_err(ref_lse, n_lse, [&](int64_t i) { return double(lse[size_t(i)]); });
-  return e;
+  return run_and_compare<false>(make_mma_attn_shape(T, NH, NKV, scale, window), B, HS, eager,
+                                qb.data(), kb.data(), vb.data(), ref_out, ref_lse);
 }
 
 struct mma_case {
@@ -214,30 +220,10 @@ errors run_paged_case(int64_t Tq, int64_t Tk, int64_t slot, int64_t S, int64_t T
                                c.k.data() + slot * slot_elems, c.v.data() + slot * slot_elems, 1,
                                Tq, Tk, Tcap, NH, NKV, HS, scale, window);
 
-  std::vector<nv> out(size_t(n_out + kGuard));
-  std::memset(out.data(), 0xFF, out.size() * sizeof(nv));
-  std::vector<float> lse(size_t(n_lse + kGuard), std::numeric_limits<float>::quiet_NaN());
   const kv_pages pages{c.table.data(), block_size, Tcap / block_size, c.blocks};
-  const mma_attn_shape s = make_mma_paged_shape(Tq, Tk, NH, NKV, scale, window, pages, slot);
-  run_grid(s, 1, HS, eager, [&] {
-    const nv *kp = c.kpool.data(), *vp = c.vpool.data();
-    switch (HS) {
-      case 64:
-        attn_forward_mma_kernel<64, true>(out.data(), lse.data(), qb.data(), kp, vp, s);
-        break;
-      case 96:
-        attn_forward_mma_kernel<96, true>(out.data(), lse.data(), qb.data(), kp, vp, s);
-        break;
-      default:
-        attn_forward_mma_kernel<128, true>(out.data(), lse.data(), qb.data(), kp, vp, s);
-        break;
-    }
-  });
-  errors e;
-  e.out =
-      rel_err(ref_out, n_out, [&](int64_t i) { return double(__bfloat162float(out[size_t(i)])); });
-  e.lse = rel_err(ref_lse, n_lse, [&](int64_t i) { return double(lse[size_t(i)]); });
-  return e;
+  return run_and_compare<true>(make_mma_paged_shape(Tq, Tk, NH, NKV, scale, window, pages, slot), 1,
+                               HS, eager, qb.data(), c.kpool.data(), c.vpool.data(), ref_out,
+                               ref_lse);
 }
 
 struct paged_case {
