@@ -26,12 +26,12 @@ void finish(const request_ptr& r, status error = {}) {
 
 // r's next token, drawn from r->logits (generate()'s draw: its sampling params, its draw index),
 // and its log-probabilities when r's caller asked for them.
-struct drawn {
+struct draw_result {
   int32_t token = -1;
   step_logprobs lp;
 };
-drawn draw(const batch_generator::request& r) {
-  drawn d;
+draw_result draw(const batch_generator::request& r) {
+  draw_result d;
   d.token = sample_token(r.logits, r.opt.sampling, r.seq, static_cast<uint64_t>(r.drawn));
   if (r.want_logprobs) d.lp = logprobs_of(r.logits, d.token, r.opt.top_logprobs);
   return d;
@@ -41,8 +41,8 @@ drawn draw(const batch_generator::request& r) {
 // on the CPU kernels' worker pool (kernels/parallel_for.h), the same tokens for any thread count.
 // A step of 16 answers with top_p costs the host several milliseconds drawn one by one, which the
 // GPU would otherwise wait for.
-std::vector<drawn> draw_all(const std::vector<request_ptr>& rs) {
-  std::vector<drawn> next(rs.size());
+std::vector<draw_result> draw_all(const std::vector<request_ptr>& rs) {
+  std::vector<draw_result> next(rs.size());
   parallel_for(static_cast<int64_t>(rs.size()), 1, [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i)
       if (!rs[static_cast<size_t>(i)]->cancelled.load())
@@ -53,7 +53,7 @@ std::vector<drawn> draw_all(const std::vector<request_ptr>& rs) {
 
 // Records d, r's drawn token, as generate()'s loop body does; false when the sequence has ended
 // (at max_len positions: max_position_embeddings or the decoder's) or was cancelled.
-bool emit(int64_t max_len, const request_ptr& r, drawn d) {
+bool emit(int64_t max_len, const request_ptr& r, draw_result d) {
   const int32_t next = d.token;
   if (r->cancelled.load() || next < 0) {
     finish(r);
@@ -314,7 +314,7 @@ void batch_generator::loop() {
       } else {
         for (size_t b = 0; b < step.size(); ++b)
           step[b]->logits.assign(logits.begin() + b * V, logits.begin() + (b + 1) * V);
-        std::vector<drawn> draws = draw_all(step);
+        std::vector<draw_result> draws = draw_all(step);
         for (size_t b = 0; b < step.size(); ++b)
           if (emit(limit, step[b], std::move(draws[b]))) next.push_back(step[b]);
       }
