@@ -56,6 +56,8 @@ engine::chat_options engine_options(const api::chat_params& p) {
   o.sampling.top_p = p.top_p;
   o.sampling.top_k = p.top_k;
   o.sampling.repetition_penalty = p.repetition_penalty;
+  o.sampling.presence_penalty = p.presence_penalty;
+  o.sampling.frequency_penalty = p.frequency_penalty;
   o.sampling.seed = p.has_seed ? p.seed : fresh_seed();
   o.stop = p.stop;
   o.logprobs = p.logprobs;

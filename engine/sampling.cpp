@@ -99,7 +99,7 @@ void keep_top_p(std::vector<double>& prob, double top_p) {
 }  // namespace
 
 std::vector<double> sampling_distribution(std::vector<float> l, const sampling_params& p,
-                                          const std::vector<int32_t>& history) {
+                                          const std::vector<int32_t>& history, uint64_t generated) {
   const float ninf = -std::numeric_limits<float>::infinity();
   const int64_t V = static_cast<int64_t>(l.size());
   if (p.repetition_penalty != 1.0) {
@@ -109,6 +109,15 @@ std::vector<double> sampling_distribution(std::vector<float> l, const sampling_p
     const float pen = static_cast<float>(p.repetition_penalty);
     for (int64_t v = 0; v < V; ++v)
       if (seen[v]) l[v] = l[v] < 0 ? l[v] * pen : l[v] / pen;
+  }
+  if (p.frequency_penalty != 0.0 || p.presence_penalty != 0.0) {
+    std::vector<int64_t> count(l.size(), 0);  // of each token among the generated ones
+    const size_t from = history.size() - std::min<size_t>(history.size(), generated);
+    for (size_t i = from; i < history.size(); ++i)
+      if (history[i] >= 0 && history[i] < V) ++count[static_cast<size_t>(history[i])];
+    for (int64_t v = 0; v < V; ++v)
+      if (count[v] > 0)
+        l[v] -= static_cast<float>(p.frequency_penalty * double(count[v]) + p.presence_penalty);
   }
   if (p.temperature > 0.0) {
     const float t = static_cast<float>(p.temperature);
@@ -164,15 +173,15 @@ step_logprobs logprobs_of(const std::vector<float>& l, int32_t chosen, int64_t t
 int32_t sample_token(std::vector<float> logits, const sampling_params& p,
                      const std::vector<int32_t>& history, uint64_t step) {
   if (p.temperature <= 0.0) {
-    if (p.repetition_penalty != 1.0) {
+    if (p.repetition_penalty != 1.0 || p.frequency_penalty != 0.0 || p.presence_penalty != 0.0) {
       sampling_params greedy = p;
       greedy.temperature = 0.0;
-      std::vector<double> d = sampling_distribution(std::move(logits), greedy, history);
+      std::vector<double> d = sampling_distribution(std::move(logits), greedy, history, step);
       return static_cast<int32_t>(std::max_element(d.begin(), d.end()) - d.begin());
     }
     return argmax(logits);
   }
-  const std::vector<double> prob = sampling_distribution(std::move(logits), p, history);
+  const std::vector<double> prob = sampling_distribution(std::move(logits), p, history, step);
   const double u = rng_uniform(p.seed, step);
   double cum = 0.0;
   int32_t last = 0;

@@ -1,9 +1,12 @@
 // sampling: choose the next token from one row of logits, as transformers' generate() does with
 // its logits processors, in HF order:
 //   repetition_penalty (RepetitionPenaltyLogitsProcessor: for every token already in the sequence,
-//     l = l < 0 ? l * penalty : l / penalty), then temperature (l / T), top_k (keep the k largest,
-//     ties at the k-th value kept), top_p (TopPLogitsWarper: drop the smallest-probability tokens
-//     whose cumulative probability is <= 1 - top_p, always keeping the most likely one), then
+//     l = l < 0 ? l * penalty : l / penalty), then OpenAI's (and vLLM's) frequency and presence
+//     penalties over the tokens generated so far (l -= frequency_penalty * count + presence_penalty
+//     for each token that occurs count > 0 times among them), then temperature (l / T), top_k (keep
+//     the k largest, ties at the k-th value kept), top_p (TopPLogitsWarper: drop the
+//     smallest-probability tokens whose cumulative probability is <= 1 - top_p, always keeping the
+//     most likely one), then
 //   softmax and one draw.
 // temperature == 0 means greedy (argmax, first index on ties, as torch.argmax). The draw is
 // u = rng_uniform(seed, step) (kernels/rng.h), so a seeded generation is reproducible anywhere;
@@ -22,17 +25,21 @@ struct sampling_params {
   int64_t top_k = 0;         // 0 = off
   double top_p = 1.0;        // 1 = off
   double repetition_penalty = 1.0;
+  double frequency_penalty = 0.0, presence_penalty = 0.0;  // 0 = off
   uint64_t seed = 0;
 };
 
 // `logits` (V) is taken by value and modified by the processors; `history` is every token of the
-// sequence so far (prompt + generated); `step` indexes the draw.
+// sequence so far (prompt + generated); `step` indexes the draw and is the number of tokens
+// generated so far (the last `step` of history, which the frequency and presence penalties count).
 int32_t sample_token(std::vector<float> logits, const sampling_params& p,
                      const std::vector<int32_t>& history, uint64_t step);
 
-// The probabilities sample_token draws from (after every processor), for tests and logprobs.
+// The probabilities sample_token draws from (after every processor), for tests; `generated`: the
+// last tokens of history that were generated (sample_token's step).
 std::vector<double> sampling_distribution(std::vector<float> logits, const sampling_params& p,
-                                          const std::vector<int32_t>& history);
+                                          const std::vector<int32_t>& history,
+                                          uint64_t generated = 0);
 
 // Log-probabilities of one generated token under the model: the log-softmax of the raw logits
 // (before repetition penalty, temperature, top_k and top_p: vLLM's raw_logprobs, what OpenAI's

@@ -116,16 +116,6 @@ status check_unimplemented(const ojson& j) {
       return wrong(*type, "response_format.type",
                    "one of \"text\", \"json_object\", \"json_schema\"");
   }
-  for (const char* key : {"presence_penalty", "frequency_penalty"}) {
-    double pen = 0;
-    KAITO_TRY(read_real(
-        j, key, key, "a number in [-2, 2]", [](double d) { return d >= -2 && d <= 2; }, pen));
-    if (pen != 0)
-      return unimplemented(std::string(key) +
-                               " is not implemented (only 0); repetition_penalty "
-                               "is",
-                           key);
-  }
   if (const ojson* bias = field(j, "logit_bias")) {
     if (!bias->is_object()) return wrong(*bias, "logit_bias", "an object");
     if (!bias->empty()) return unimplemented("logit_bias is not implemented", "logit_bias");
@@ -149,6 +139,11 @@ status read_openai_params(const ojson& j, chat_request& req) {
   if (p.top_k == -1) p.top_k = 0;
   KAITO_TRY(read_real(j, "repetition_penalty", "repetition_penalty", "a number > 0", positive,
                       p.repetition_penalty));
+  const auto two = [](double d) { return d >= -2 && d <= 2; };
+  KAITO_TRY(read_real(j, "presence_penalty", "presence_penalty", "a number in [-2, 2]", two,
+                      p.presence_penalty));
+  KAITO_TRY(read_real(j, "frequency_penalty", "frequency_penalty", "a number in [-2, 2]", two,
+                      p.frequency_penalty));
   KAITO_TRY(read_seed(j, p));
   KAITO_TRY(read_stop(j, p.stop));
   KAITO_TRY(read_bool(j, "stream", "stream", req.stream));

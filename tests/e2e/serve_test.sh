@@ -85,6 +85,9 @@ again = c.chat.completions.create(model="tiny-chat", messages=msgs, max_tokens=1
 again2 = c.chat.completions.create(model="tiny-chat", messages=msgs, max_tokens=12, temperature=0.8, seed=7)
 assert again.choices[0].message.content == again2.choices[0].message.content
 print("seeded sampling repeats")
+pen = c.chat.completions.create(model="tiny-chat", messages=msgs, max_tokens=12, temperature=0.8,
+                                seed=7, presence_penalty=1.5, frequency_penalty=0.5)
+assert pen.choices[0].finish_reason in ("stop", "length"), pen
 # logprobs: one entry per answer token, whose texts make up the answer (the seeded one: the greedy
 # answer here is empty), none above the most likely; streamed, the same entries over the chunks.
 want = again.choices[0].message.content

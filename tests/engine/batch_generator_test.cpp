@@ -58,6 +58,11 @@ std::vector<job> jobs() {
       x.opt.sampling.top_k = 20;
       x.opt.sampling.seed = 100 + j;
     }
+    if (j == 2) x.opt.sampling.frequency_penalty = 1.0;  // greedy, penalized
+    if (j == 5) {                                        // sampled, penalized
+      x.opt.sampling.presence_penalty = 0.8;
+      x.opt.sampling.frequency_penalty = 0.3;
+    }
     out.push_back(x);
   }
   return out;

@@ -33,6 +33,31 @@ TEST(sampling, repetition_penalty_then_temperature) {
   for (int i = 0; i < 3; ++i) EXPECT_NEAR(d[i], want[i], 1e-12);
 }
 
+// frequency and presence penalties count only the generated tokens (the last `generated` of the
+// history), after the repetition penalty and before temperature; greedy picks on them too.
+TEST(sampling, frequency_and_presence_penalties_count_generated_tokens) {
+  sampling_params p;
+  p.temperature = 0.5;
+  p.frequency_penalty = 0.25;
+  p.presence_penalty = 1.0;
+  // history: prompt {0, 2}, generated {2, 2, 1}: token 2 twice, token 1 once, token 0 not at all
+  const std::vector<int32_t> history = {0, 2, 2, 2, 1};
+  auto d = sampling_distribution({2.0f, 1.0f, 3.0f, 0.5f}, p, history, 3);
+  auto want = softmax({2.0 / 0.5, (1.0 - 0.25 - 1.0) / 0.5, (3.0 - 0.5 - 1.0) / 0.5, 0.5 / 0.5});
+  for (int i = 0; i < 4; ++i) EXPECT_NEAR(d[i], want[i], 1e-6) << i;
+  // with no generated token nothing changes
+  p.frequency_penalty = p.presence_penalty = 0.0;
+  auto plain = sampling_distribution({2.0f, 1.0f, 3.0f, 0.5f}, p, history, 0);
+  p.frequency_penalty = 0.25;
+  p.presence_penalty = 1.0;
+  EXPECT_EQ(sampling_distribution({2.0f, 1.0f, 3.0f, 0.5f}, p, history, 0), plain);
+  // greedy: token 2 (3.0) falls under token 0 (2.0) once it was generated twice
+  sampling_params greedy;
+  greedy.presence_penalty = 1.0;
+  EXPECT_EQ(sample_token({2.0f, 1.0f, 3.0f, 0.5f}, greedy, {0, 2}, 0), 2);
+  EXPECT_EQ(sample_token({2.0f, 1.0f, 3.0f, 0.5f}, greedy, {0, 2}, 1), 0);
+}
+
 TEST(sampling, top_k_and_top_p) {
   sampling_params p;
   p.temperature = 1.0;

@@ -52,7 +52,7 @@ TEST(OpenaiChatRequest, AllParams) {
       "max_tokens":7,"temperature":0,"top_p":0.5,"top_k":40,"repetition_penalty":1.2,
       "seed":-1,"stop":["a","","b"],"n":1,"stream":true,"logprobs":false,"user":"x",
       "tools":[],"tool_choice":"auto","response_format":{"type":"text"},
-      "presence_penalty":0,"frequency_penalty":0.0,"logit_bias":{},"stream_options":{}})");
+      "presence_penalty":0.5,"frequency_penalty":-1.5,"logit_bias":{},"stream_options":{}})");
   EXPECT_EQ(r.model, "phi-3");
   ASSERT_EQ(r.messages.size(), 6u);
   EXPECT_EQ(r.messages[3]["role"], "tool");
@@ -64,6 +64,8 @@ TEST(OpenaiChatRequest, AllParams) {
   EXPECT_EQ(r.params.top_p, 0.5);
   EXPECT_EQ(r.params.top_k, 40);
   EXPECT_DOUBLE_EQ(r.params.repetition_penalty, 1.2);
+  EXPECT_DOUBLE_EQ(r.params.presence_penalty, 0.5);
+  EXPECT_DOUBLE_EQ(r.params.frequency_penalty, -1.5);
   EXPECT_TRUE(r.params.has_seed);
   EXPECT_EQ(r.params.seed, UINT64_MAX);
   EXPECT_EQ(r.params.stop, (std::vector<std::string>{"a", "b"}));
@@ -179,7 +181,7 @@ TEST(OpenaiChatRequest, EveryRefusalNamesItsField) {
       with(R"("response_format":{"type":"json_schema","json_schema":{}})"),
       with(R"("response_format":{"type":"yaml"})"),
       with(R"("response_format":"text")"),
-      with(R"("presence_penalty":0.5)"),
+      with(R"("presence_penalty":2.5)"),
       with(R"("frequency_penalty":3)"),
       with(R"("logit_bias":{"50256":-100})"),
       with(R"("stream_options":{"include_usage":true})"),  // without stream
@@ -216,7 +218,7 @@ TEST(OpenaiChatRequest, EveryRefusalNamesItsField) {
           {bodies[25].c_str(), unimpl, "response_format.type", "\"json_schema\""},
           {bodies[26].c_str(), bad, "response_format.type", "got a string"},
           {bodies[27].c_str(), bad, "response_format", "got a string"},
-          {bodies[28].c_str(), unimpl, "presence_penalty", "not implemented"},
+          {bodies[28].c_str(), bad, "presence_penalty", "expected a number in [-2, 2], got 2.5"},
           {bodies[29].c_str(), bad, "frequency_penalty", "got 3"},
           {bodies[30].c_str(), unimpl, "logit_bias", "not implemented"},
           {bodies[31].c_str(), bad, "stream_options", "only allowed when stream is true"},
