@@ -58,6 +58,8 @@ engine::chat_options engine_options(const api::chat_params& p) {
   o.sampling.repetition_penalty = p.repetition_penalty;
   o.sampling.presence_penalty = p.presence_penalty;
   o.sampling.frequency_penalty = p.frequency_penalty;
+  for (const auto& [id, bias] : p.logit_bias)
+    o.sampling.logit_bias.emplace_back(id, static_cast<float>(bias));
   o.sampling.seed = p.has_seed ? p.seed : fresh_seed();
   o.stop = p.stop;
   o.logprobs = p.logprobs;

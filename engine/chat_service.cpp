@@ -201,6 +201,11 @@ result<chat_answer> chat_service::run(const std::vector<int32_t>& prompt, const 
     return invalid_argument("the prompt is " + std::to_string(prompt.size()) +
                                 " tokens; this model's context is " + std::to_string(ctx),
                             "messages");
+  for (const auto& [id, bias] : o.sampling.logit_bias)
+    if (id < 0 || id >= config_.vocab_size)
+      return invalid_argument("token id " + std::to_string(id) + " is outside the vocabulary (" +
+                                  std::to_string(config_.vocab_size) + " tokens)",
+                              "logit_bias");
   chat_answer a;
   a.prompt_tokens = static_cast<int64_t>(prompt.size());
   tokenizer_decode_stream stream(*tok_, /*skip_special_tokens=*/true);

@@ -102,6 +102,8 @@ std::vector<double> sampling_distribution(std::vector<float> l, const sampling_p
                                           const std::vector<int32_t>& history, uint64_t generated) {
   const float ninf = -std::numeric_limits<float>::infinity();
   const int64_t V = static_cast<int64_t>(l.size());
+  for (const auto& [id, bias] : p.logit_bias)
+    if (id >= 0 && id < V) l[static_cast<size_t>(id)] += bias;
   if (p.repetition_penalty != 1.0) {
     std::vector<bool> seen(l.size(), false);
     for (int32_t t : history)
@@ -173,7 +175,8 @@ step_logprobs logprobs_of(const std::vector<float>& l, int32_t chosen, int64_t t
 int32_t sample_token(std::vector<float> logits, const sampling_params& p,
                      const std::vector<int32_t>& history, uint64_t step) {
   if (p.temperature <= 0.0) {
-    if (p.repetition_penalty != 1.0 || p.frequency_penalty != 0.0 || p.presence_penalty != 0.0) {
+    if (p.repetition_penalty != 1.0 || p.frequency_penalty != 0.0 || p.presence_penalty != 0.0 ||
+        !p.logit_bias.empty()) {
       sampling_params greedy = p;
       greedy.temperature = 0.0;
       std::vector<double> d = sampling_distribution(std::move(logits), greedy, history, step);

@@ -1,5 +1,6 @@
 // sampling: choose the next token from one row of logits, as transformers' generate() does with
-// its logits processors, in HF order:
+// its logits processors, in HF order, after OpenAI's logit_bias (added to the logits first, as
+// vLLM adds it):
 //   repetition_penalty (RepetitionPenaltyLogitsProcessor: for every token already in the sequence,
 //     l = l < 0 ? l * penalty : l / penalty), then OpenAI's (and vLLM's) frequency and presence
 //     penalties over the tokens generated so far (l -= frequency_penalty * count + presence_penalty
@@ -16,6 +17,7 @@
 #pragma once
 
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 namespace kaito::engine {
@@ -26,6 +28,7 @@ struct sampling_params {
   double top_p = 1.0;        // 1 = off
   double repetition_penalty = 1.0;
   double frequency_penalty = 0.0, presence_penalty = 0.0;  // 0 = off
+  std::vector<std::pair<int32_t, float>> logit_bias;  // (token id, added); ids outside V skipped
   uint64_t seed = 0;
 };
 

@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -35,7 +36,8 @@ struct chat_params {
   double repetition_penalty = 1.0;  // > 0; 1 = off
   // OpenAI's, over the tokens generated so far, in [-2, 2]; 0 = off (engine/sampling.h)
   double presence_penalty = 0.0, frequency_penalty = 0.0;
-  uint64_t seed = 0;  // meaningful only when has_seed
+  std::vector<std::pair<int32_t, double>> logit_bias;  // (token id, added to its logit)
+  uint64_t seed = 0;                                   // meaningful only when has_seed
   bool has_seed = false;
   std::vector<std::string> stop;  // stop strings (OpenAI "stop"), at most 4, none empty
   // -1: no logprobs; >= 0: each answer token's log-probability and this many of the most likely
@@ -61,7 +63,8 @@ struct chat_request {
 //   unimplemented; content may be absent or null on an assistant message only, read as ""),
 //   max_completion_tokens, or else max_tokens (integers in [1, 1<<20]), temperature [0, 2],
 //   top_p (0, 1], top_k (vLLM: >= 0, -1 = off, read as 0), repetition_penalty (vLLM: > 0),
-//   presence_penalty and frequency_penalty ([-2, 2]),
+//   presence_penalty and frequency_penalty ([-2, 2]), logit_bias ({"<token id>": [-100, 100]};
+//   the engine refuses ids outside the vocabulary, naming logit_bias),
 //   seed (any 64-bit integer, negative ones as their two's complement), stop (a string or an array
 //   of at most 4 strings; empty strings are dropped), n (1 only), stream (bool), stream_options
 //   ({"include_usage": bool}; only with stream true, as OpenAI and vLLM answer 400 otherwise),
@@ -71,7 +74,7 @@ struct chat_request {
 // change the result and are not implemented are unimplemented naming them: n > 1,
 // tools (non-empty) unless tool_choice is "none", tool_choice other than "none"/"auto", functions /
 // function_call likewise, messages[i].tool_calls (non-empty), response_format other than
-// {"type":"text"}, logit_bias non-empty.
+// {"type":"text"}.
 result<chat_request> parse_openai_chat_request(std::string_view body);
 
 // POST /v1/completions body (OpenAI's legacy completions, served by vLLM): model, prompt (a

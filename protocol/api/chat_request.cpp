@@ -116,9 +116,25 @@ status check_unimplemented(const ojson& j) {
       return wrong(*type, "response_format.type",
                    "one of \"text\", \"json_object\", \"json_schema\"");
   }
-  if (const ojson* bias = field(j, "logit_bias")) {
-    if (!bias->is_object()) return wrong(*bias, "logit_bias", "an object");
-    if (!bias->empty()) return unimplemented("logit_bias is not implemented", "logit_bias");
+  return {};
+}
+
+// logit_bias: {"<token id>": bias in [-100, 100]} (OpenAI's; the ids are checked against the
+// vocabulary by the engine).
+status read_logit_bias(const ojson& j, chat_params& p) {
+  const ojson* bias = field(j, "logit_bias");
+  if (!bias) return {};
+  if (!bias->is_object()) return wrong(*bias, "logit_bias", "an object");
+  for (const auto& [key, value] : bias->items()) {
+    const std::string at = "logit_bias." + key;
+    int64_t id = -1;
+    if (key.empty() || key.size() > 10 ||
+        key.find_first_not_of("0123456789") != std::string::npos ||
+        (id = std::stoll(key)) > INT32_MAX)
+      return invalid_argument("expected a token id (a decimal integer >= 0) as the key", at);
+    if (!value.is_number() || !(value.get<double>() >= -100 && value.get<double>() <= 100))
+      return wrong(value, at, "a number in [-100, 100]");
+    p.logit_bias.emplace_back(static_cast<int32_t>(id), value.get<double>());
   }
   return {};
 }
@@ -145,6 +161,7 @@ status read_openai_params(const ojson& j, chat_request& req) {
   KAITO_TRY(read_real(j, "frequency_penalty", "frequency_penalty", "a number in [-2, 2]", two,
                       p.frequency_penalty));
   KAITO_TRY(read_seed(j, p));
+  KAITO_TRY(read_logit_bias(j, p));
   KAITO_TRY(read_stop(j, p.stop));
   KAITO_TRY(read_bool(j, "stream", "stream", req.stream));
   if (const ojson* so = field(j, "stream_options")) {

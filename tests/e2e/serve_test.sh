@@ -88,6 +88,13 @@ print("seeded sampling repeats")
 pen = c.chat.completions.create(model="tiny-chat", messages=msgs, max_tokens=12, temperature=0.8,
                                 seed=7, presence_penalty=1.5, frequency_penalty=0.5)
 assert pen.choices[0].finish_reason in ("stop", "length"), pen
+c.chat.completions.create(model="tiny-chat", messages=msgs, max_tokens=4, logit_bias={"5": -100})
+try:
+    c.chat.completions.create(model="tiny-chat", messages=msgs, max_tokens=4, logit_bias={"999999": 1})
+    raise SystemExit("an out-of-vocabulary logit_bias was accepted")
+except openai.BadRequestError as e:
+    assert e.body.get("param") == "logit_bias", e.body
+print("penalties and logit_bias")
 # logprobs: one entry per answer token, whose texts make up the answer (the seeded one: the greedy
 # answer here is empty), none above the most likely; streamed, the same entries over the chunks.
 want = again.choices[0].message.content
@@ -158,6 +165,7 @@ has "$out" "include_usage:"
 has "$out" "completions:"
 has "$out" "seeded sampling repeats"
 has "$out" "logprobs:"
+has "$out" "penalties and logit_bias"
 has "$out" "12 concurrent answers equal the lone ones"
 has "$out" "metrics: "
 has "$out" "models: ['tiny-chat']"

@@ -177,6 +177,36 @@ TEST(ChatService, LogprobsComeWithEveryAnswerToken) {
   std::filesystem::remove_all(dir);
 }
 
+// logit_bias: -100 on the greedy answer's first token makes another come first; an id outside
+// the vocabulary is refused naming logit_bias.
+TEST(ChatService, LogitBiasSteersTheAnswerAndIsChecked) {
+  const std::string dir = testing::tiny_chat_model_folder("chat_service_bias");
+  auto s = load_tiny(dir);
+  ASSERT_TRUE(s);
+  chat_options o;
+  o.max_tokens = 4;
+  o.logprobs = 0;
+  auto first = s->chat(question("What is the capital of France?"), o);
+  ASSERT_TRUE(first.ok() && !first->logprobs.empty()) << "the greedy answer is empty";
+  const std::string first_text = first->logprobs[0].token;
+  int32_t first_id = -1;  // the id whose text that is (the tiny vocabulary has 384)
+  for (int32_t id = 0; id < 384 && first_id < 0; ++id) {
+    auto text = s->detokenize({id});
+    if (text.ok() && *text == first_text) first_id = id;
+  }
+  ASSERT_GE(first_id, 0) << first_text;
+  o.sampling.logit_bias = {{first_id, -100.0f}};
+  auto steered = s->chat(question("What is the capital of France?"), o);
+  ASSERT_TRUE(steered.ok());
+  EXPECT_TRUE(steered->logprobs.empty() || steered->logprobs[0].token != first_text)
+      << steered->text;
+  o.sampling.logit_bias = {{1 << 20, 1.0f}};
+  auto refused = s->chat(question("What is the capital of France?"), o);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().where(), "logit_bias");
+  std::filesystem::remove_all(dir);
+}
+
 TEST(ChatService, StopStringsCutTheAnswerAndTheStream) {
   const std::string dir = testing::tiny_chat_model_folder("chat_service_stop");
   auto s = load_tiny(dir);

@@ -58,6 +58,22 @@ TEST(sampling, frequency_and_presence_penalties_count_generated_tokens) {
   EXPECT_EQ(sample_token({2.0f, 1.0f, 3.0f, 0.5f}, greedy, {0, 2}, 1), 0);
 }
 
+// logit_bias is added to the logits before every processor; greedy picks on it; ids outside the
+// vocabulary are skipped.
+TEST(sampling, logit_bias_comes_first) {
+  sampling_params p;
+  p.temperature = 2.0;
+  p.repetition_penalty = 2.0;
+  p.logit_bias = {{1, 3.0f}, {99, 5.0f}};
+  // token 1: (-1 + 3) = 2, then the repetition penalty (seen, positive) /2 = 1, then /T
+  auto d = sampling_distribution({0.5f, -1.0f}, p, {1});
+  auto want = softmax({0.5 / 2.0, 1.0 / 2.0});
+  for (int i = 0; i < 2; ++i) EXPECT_NEAR(d[i], want[i], 1e-6) << i;
+  sampling_params greedy;
+  greedy.logit_bias = {{0, -100.0f}};
+  EXPECT_EQ(sample_token({3.0f, 1.0f, 2.0f}, greedy, {}, 0), 2);
+}
+
 TEST(sampling, top_k_and_top_p) {
   sampling_params p;
   p.temperature = 1.0;

@@ -183,7 +183,7 @@ TEST(OpenaiChatRequest, EveryRefusalNamesItsField) {
       with(R"("response_format":"text")"),
       with(R"("presence_penalty":2.5)"),
       with(R"("frequency_penalty":3)"),
-      with(R"("logit_bias":{"50256":-100})"),
+      with(R"("logit_bias":{"50256":-101})"),
       with(R"("stream_options":{"include_usage":true})"),  // without stream
       with(R"("stream":true,"stream_options":5)"),
       with(R"("stream":true,"stream_options":{"include_usage":1})"),
@@ -220,7 +220,7 @@ TEST(OpenaiChatRequest, EveryRefusalNamesItsField) {
           {bodies[27].c_str(), bad, "response_format", "got a string"},
           {bodies[28].c_str(), bad, "presence_penalty", "expected a number in [-2, 2], got 2.5"},
           {bodies[29].c_str(), bad, "frequency_penalty", "got 3"},
-          {bodies[30].c_str(), unimpl, "logit_bias", "not implemented"},
+          {bodies[30].c_str(), bad, "logit_bias.50256", "expected a number in [-100, 100]"},
           {bodies[31].c_str(), bad, "stream_options", "only allowed when stream is true"},
           {bodies[32].c_str(), bad, "stream_options", "expected an object, got 5"},
           {bodies[33].c_str(), bad, "stream_options.include_usage", "expected true or false"},
@@ -431,6 +431,28 @@ TEST(ChatResponse, OpenaiCompletion) {
   for (const auto& kv : j.items()) keys.push_back(kv.key());
   EXPECT_EQ(keys,
             (std::vector<std::string>{"id", "object", "created", "model", "choices", "usage"}));
+}
+
+// logit_bias: token ids (decimal keys) with biases in [-100, 100].
+TEST(ChatRequest, LogitBias) {
+  auto r = parse_openai_chat_request(
+      R"({"messages":[{"role":"user","content":"hi"}],"logit_bias":{"7":-100,"12":2.5}})");
+  ASSERT_TRUE(r.ok()) << r.error().to_string();
+  EXPECT_EQ(r->params.logit_bias,
+            (std::vector<std::pair<int32_t, double>>{{7, -100.0}, {12, 2.5}}));
+  for (const char* body :
+       {R"({"messages":[{"role":"user","content":"hi"}],"logit_bias":{"x":1}})",
+        R"({"messages":[{"role":"user","content":"hi"}],"logit_bias":{"-1":1}})",
+        R"({"messages":[{"role":"user","content":"hi"}],"logit_bias":{"99999999999":1}})"}) {
+    auto bad = parse_openai_chat_request(body);
+    ASSERT_FALSE(bad.ok()) << body;
+    EXPECT_EQ(bad.error().where().rfind("logit_bias.", 0), 0u) << bad.error().to_string();
+    EXPECT_NE(bad.error().message().find("token id"), std::string::npos) << body;
+  }
+  auto str = parse_openai_chat_request(
+      R"({"messages":[{"role":"user","content":"hi"}],"logit_bias":{"3":"high"}})");
+  ASSERT_FALSE(str.ok());
+  EXPECT_EQ(str.error().where(), "logit_bias.3");
 }
 
 // logprobs: true with top_logprobs in [0, 20] (absent: 0) -> params.logprobs; false or absent: -1.
