@@ -2,8 +2,9 @@
 // (attention_mma_bwd.cu) share: 64-row bf16 tiles of a (B, T, H, HS) tensor in shared memory, one
 // block of 4 warps (128 threads) per tile, rows padded to HS + 8 elements so the 8 rows of one
 // ldmatrix land in 8 distinct 16-byte bank groups (HS = 64, 96, 128).
-//   load_rows<HS>    cp.async of rows row0 .. row0+63 of one head into a padded tile; rows >= T
-//                    are zero-filled (their source address stays at row 0 of the same sequence)
+//   load_tile<HS>    cp.async of 64 rows into a padded tile, each row's address from a callable;
+//                    rows >= T are zero-filled
+//   load_rows<HS>    load_tile of rows row0 .. row0+63 of one head of a (B, T, H, HS) tensor
 //   load_cache_rows<HS>  the same for key positions of one cache slot (kv_pages.cuh kv_cache_row:
 //                    a paged pool's blocks, or contiguous slots); positions >= Tk zero-filled
 //   pack_bf16        two fp32 -> one bf16x2 register (an mma A/B fragment half), round to nearest
@@ -35,9 +36,10 @@ struct tile {
   static_assert((kTileRows * Chunks) % kThreads == 0, "chunks split evenly over the threads");
 };
 
-template <int HS>
-__device__ __forceinline__ void load_rows(__nv_bfloat16* dst, const __nv_bfloat16* src, int b,
-                                          int row0, int head, int H, int T) {
+// cp.async of rows row0 .. row0+63 into a padded tile: row `row` (< T) from row_ptr(row), its
+// head's HS elements; rows >= T zero-filled (their source address stays at row_ptr(0)).
+template <int HS, class RowPtr>
+__device__ __forceinline__ void load_tile(__nv_bfloat16* dst, int row0, int T, RowPtr row_ptr) {
   using L = tile<HS>;
 #pragma unroll
   for (int i = 0; i < kTileRows * L::Chunks / kThreads; ++i) {
@@ -45,25 +47,24 @@ __device__ __forceinline__ void load_rows(__nv_bfloat16* dst, const __nv_bfloat1
     const int r = id / L::Chunks, c = id % L::Chunks;
     const int row = row0 + r;
     const bool ok = row < T;
-    const __nv_bfloat16* p = src + ((int64_t(b) * T + (ok ? row : 0)) * H + head) * HS + c * 8;
+    const __nv_bfloat16* p = row_ptr(ok ? row : 0) + c * 8;
     nf4_mma::cp_async16(nf4_mma::smem_addr(dst + r * L::LD + c * 8), p, ok ? 16 : 0);
   }
+}
+
+template <int HS>
+__device__ __forceinline__ void load_rows(__nv_bfloat16* dst, const __nv_bfloat16* src, int b,
+                                          int row0, int head, int H, int T) {
+  load_tile<HS>(dst, row0, T,
+                [=](int row) { return src + ((int64_t(b) * T + row) * H + head) * HS; });
 }
 
 template <int HS>
 __device__ __forceinline__ void load_cache_rows(__nv_bfloat16* dst, const __nv_bfloat16* cache,
                                                 const kv_page_map& m, int slot, int row0, int head,
                                                 int H, int Tk) {
-  using L = tile<HS>;
-#pragma unroll
-  for (int i = 0; i < kTileRows * L::Chunks / kThreads; ++i) {
-    const int id = threadIdx.x + i * kThreads;
-    const int r = id / L::Chunks, c = id % L::Chunks;
-    const int row = row0 + r;
-    const bool ok = row < Tk;
-    const __nv_bfloat16* p = cache + (kv_cache_row(m, slot, ok ? row : 0) * H + head) * HS + c * 8;
-    nf4_mma::cp_async16(nf4_mma::smem_addr(dst + r * L::LD + c * 8), p, ok ? 16 : 0);
-  }
+  load_tile<HS>(dst, row0, Tk,
+                [&](int row) { return cache + (kv_cache_row(m, slot, row) * H + head) * HS; });
 }
 
 __device__ __forceinline__ uint32_t pack_bf16(float lo, float hi) {
