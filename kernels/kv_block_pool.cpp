@@ -108,32 +108,34 @@ void kv_block_pool::append_tokens(int64_t slot, const int32_t* ids, int64_t n, b
 int64_t kv_block_pool::attach_prefix(int64_t slot, const int32_t* ids, int64_t n, bool long_rope) {
   std::vector<int32_t>& mine = owned_[size_t(slot)];
   if (!caching_ || !mine.empty() || n < 1) return 0;
-  int32_t parent = -1;
-  for (int64_t i = 0; (i + 1) * block_size_ < n; ++i) {  // whole blocks before the last token
-    const uint32_t pgen = parent >= 0 ? info_[size_t(parent)].gen : 0;
-    const int32_t id = find(parent, pgen, ids + i * block_size_, long_rope);
-    if (id < 0) break;
+  for (int32_t id : cached_prefix(ids, n, long_rope)) {
     block& b = info_[size_t(id)];
     if (b.refs++ == 0) idle_.erase({b.released, id});
     mine.push_back(id);
-    parent = id;
   }
   const int64_t have = int64_t(mine.size()) * block_size_;
   tokens_[size_t(slot)].assign(ids, ids + have);
   return have;
 }
 
-int64_t kv_block_pool::held_prefix_blocks(const int32_t* ids, int64_t n, bool long_rope) const {
-  if (!caching_) return 0;
-  int64_t held = 0;
+std::vector<int32_t> kv_block_pool::cached_prefix(const int32_t* ids, int64_t n,
+                                                  bool long_rope) const {
+  std::vector<int32_t> chain;
   int32_t parent = -1;
-  for (int64_t i = 0; (i + 1) * block_size_ < n; ++i) {  // as attach_prefix walks
+  for (int64_t i = 0; (i + 1) * block_size_ < n; ++i) {  // whole blocks before the last token
     const uint32_t pgen = parent >= 0 ? info_[size_t(parent)].gen : 0;
     const int32_t id = find(parent, pgen, ids + i * block_size_, long_rope);
     if (id < 0) break;
-    held += info_[size_t(id)].refs > 0;
+    chain.push_back(id);
     parent = id;
   }
+  return chain;
+}
+
+int64_t kv_block_pool::held_prefix_blocks(const int32_t* ids, int64_t n, bool long_rope) const {
+  if (!caching_) return 0;
+  int64_t held = 0;
+  for (int32_t id : cached_prefix(ids, n, long_rope)) held += info_[size_t(id)].refs > 0;
   return held;
 }
 

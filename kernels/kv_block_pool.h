@@ -82,6 +82,9 @@ class kv_block_pool {
   uint64_t hash_of(int32_t parent, uint32_t parent_gen, const int32_t* ids, bool long_rope) const;
   // The cached block with this identity; -1: none.
   int32_t find(int32_t parent, uint32_t parent_gen, const int32_t* ids, bool long_rope) const;
+  // The cached blocks holding the longest prefix of ids[0..n) in whole blocks, fewer than n
+  // tokens, in order (what attach_prefix attaches).
+  std::vector<int32_t> cached_prefix(const int32_t* ids, int64_t n, bool long_rope) const;
 
   int64_t block_size_;
   bool caching_;
