@@ -51,19 +51,24 @@ status gpu_batch_decoder::take_blocks(int64_t slot, int64_t len) {
   return upload_table(slot, first);
 }
 
+namespace {
+// Whether n tokens prefilled with rope_len's factors (0: n) use longrope's long ones.
+bool long_factors(const gpu_model_shape& s, int64_t n, int64_t rope_len) {
+  return rope_forward_uses_long(s.rope, rope_len == 0 ? n : rope_len);
+}
+}  // namespace
+
 int64_t gpu_batch_decoder::held_prefix_blocks(const int32_t* ids, int64_t n,
                                               int64_t rope_len) const {
   if (n < 1) return 0;
-  if (rope_len == 0) rope_len = n;
-  const bool lr = rope_forward_uses_long(s_->p->m.shape.rope, rope_len);
+  const bool lr = long_factors(s_->p->m.shape, n, rope_len);
   return s_->pool->held_prefix_blocks(ids, std::min(n, max_seq()), lr);
 }
 
 int64_t gpu_batch_decoder::reuse_prefix(int64_t slot, const int32_t* ids, int64_t n,
                                         int64_t rope_len) {
   if (slot < 0 || slot >= slots() || s_->len[size_t(slot)] != 0 || n < 1) return 0;
-  if (rope_len == 0) rope_len = n;
-  const bool lr = rope_forward_uses_long(s_->p->m.shape.rope, rope_len);
+  const bool lr = long_factors(s_->p->m.shape, n, rope_len);
   const int64_t have = s_->pool->attach_prefix(slot, ids, std::min(n, max_seq()), lr);
   if (have == 0) return 0;
   if (!upload_table(slot, 0).ok()) {  // (a failed copy: the slot starts empty)
