@@ -229,7 +229,6 @@ result<chat_answer> chat_service::run(const std::vector<int32_t>& prompt, const 
     g.logprobs = &raw;
     g.top_logprobs = o.logprobs;
   }
-  auto text_of = [this](int32_t before, int32_t id) { return token_text_after(*tok_, before, id); };
   int32_t last = prompt.back();  // the token before the next one drawn
   const auto t0 = std::chrono::steady_clock::now();
   double ttft = -1.0;
@@ -244,9 +243,13 @@ result<chat_answer> chat_service::run(const std::vector<int32_t>& prompt, const 
       return false;
     }
     if (o.logprobs >= 0 && !raw.empty()) {  // (raw.back() is this token's)
-      answer_logprob e{text_of(last, id), raw.back().chosen.logprob, {}};
-      for (const token_logprob& t : raw.back().top)
-        e.top.emplace_back(text_of(last, t.id), t.logprob);
+      const step_logprobs& lp = raw.back();
+      std::vector<int32_t> ids = {id};  // the token, then its alternatives
+      for (const token_logprob& t : lp.top) ids.push_back(t.id);
+      const std::vector<std::string> texts = token_texts_after(*tok_, last, ids);
+      answer_logprob e{texts[0], lp.chosen.logprob, {}};
+      for (size_t k = 0; k < lp.top.size(); ++k)
+        e.top.emplace_back(texts[k + 1], lp.top[k].logprob);
       if (o.stream_logprobs) o.stream_logprobs->push_back(e);
       a.logprobs.push_back(std::move(e));
     }

@@ -20,13 +20,27 @@ result<std::optional<std::string>> tokenizer_decode_stream::step(int32_t id) {
   return std::optional<std::string>(std::move(fresh));
 }
 
-std::string token_text_after(const tokenizer& tok, int32_t before, int32_t id) {
-  if (before >= 0) {
-    auto a = tok.decode({before}, false), ab = tok.decode({before, id}, false);
-    if (a.ok() && ab.ok() && ab->compare(0, a->size(), *a) == 0) return ab->substr(a->size());
+std::vector<std::string> token_texts_after(const tokenizer& tok, int32_t before,
+                                           const std::vector<int32_t>& ids) {
+  std::vector<std::string> out;
+  out.reserve(ids.size());
+  const auto a = before >= 0 ? tok.decode({before}, false) : result<std::string>(std::string());
+  for (int32_t id : ids) {
+    if (before >= 0 && a.ok()) {
+      auto ab = tok.decode({before, id}, false);
+      if (ab.ok() && ab->compare(0, a->size(), *a) == 0) {
+        out.push_back(ab->substr(a->size()));
+        continue;
+      }
+    }
+    auto alone = tok.decode({id}, false);
+    out.push_back(alone.ok() ? std::move(*alone) : std::string());
   }
-  auto alone = tok.decode({id}, false);
-  return alone.ok() ? std::move(*alone) : std::string();
+  return out;
+}
+
+std::string token_text_after(const tokenizer& tok, int32_t before, int32_t id) {
+  return token_texts_after(tok, before, {id}).front();
 }
 
 }  // namespace kaito::engine

@@ -39,5 +39,9 @@ class tokenizer_decode_stream {
 // of a text; decode([id]) when that is not an extension (a decoder that rewrites). For an answer
 // token's logprobs entry (OpenAI's "token"); `before` < 0: decode([id]).
 std::string token_text_after(const tokenizer& tok, int32_t before, int32_t id);
+// The same for each of ids after one `before` (a token and its alternatives), decoding `before`
+// once.
+std::vector<std::string> token_texts_after(const tokenizer& tok, int32_t before,
+                                           const std::vector<int32_t>& ids);
 
 }  // namespace kaito::engine
