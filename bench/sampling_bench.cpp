@@ -26,7 +26,6 @@
 #include "engine/model_config.h"
 #include "engine/sampling.h"
 #include "engine/sequence_decoder.h"
-#include "kernels/rng.h"
 #include "kernels/sgemm_threads.h"
 
 namespace {
@@ -60,16 +59,7 @@ int32_t peer_token(const std::vector<float>& logits, const sampling_params& p, u
   rest.top_p = 1.0;
   std::vector<double> prob = sampling_distribution(logits, rest, {});
   if (p.top_p < 1.0) hf_top_p(prob, p.top_p);
-  const double u = rng_uniform(p.seed, step);
-  double cum = 0.0;
-  int32_t last = 0;
-  for (size_t v = 0; v < prob.size(); ++v) {
-    if (prob[v] <= 0.0) continue;
-    last = static_cast<int32_t>(v);
-    cum += prob[v];
-    if (u < cum) return last;
-  }
-  return last;
+  return draw_token(prob, p.seed, step);
 }
 
 // Best of 3 runs of `reps` tokens, us per token; `sum` keeps the results alive.

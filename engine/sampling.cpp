@@ -184,8 +184,11 @@ int32_t sample_token(std::vector<float> logits, const sampling_params& p,
     }
     return argmax(logits);
   }
-  const std::vector<double> prob = sampling_distribution(std::move(logits), p, history, step);
-  const double u = rng_uniform(p.seed, step);
+  return draw_token(sampling_distribution(std::move(logits), p, history, step), p.seed, step);
+}
+
+int32_t draw_token(const std::vector<double>& prob, uint64_t seed, uint64_t step) {
+  const double u = rng_uniform(seed, step);
   double cum = 0.0;
   int32_t last = 0;
   for (size_t v = 0; v < prob.size(); ++v) {

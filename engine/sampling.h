@@ -44,6 +44,11 @@ std::vector<double> sampling_distribution(std::vector<float> logits, const sampl
                                           const std::vector<int32_t>& history,
                                           uint64_t generated = 0);
 
+// The draw from a distribution (sample_token's last part): the first token whose cumulative
+// probability passes u = rng_uniform(seed, step), in id order; the last positive one when rounding
+// leaves u at or above the total.
+int32_t draw_token(const std::vector<double>& prob, uint64_t seed, uint64_t step);
+
 // Log-probabilities of one generated token under the model: the log-softmax of the raw logits
 // (before repetition penalty, temperature, top_k and top_p: vLLM's raw_logprobs, what OpenAI's
 // logprobs report), in fp64, for the chosen token and the top_k most likely (descending; ties:
