@@ -84,24 +84,34 @@ void collect(api_context& ctx, const std::string& uid, propagation policy, int d
   }
 }
 
+// `obj` with deletionTimestamp set and its generation bumped, as the API server's graceful delete.
+json marked_deleting(const json& obj) {
+  const json& m = obj["metadata"];
+  json next = obj;
+  next["metadata"]["deletionTimestamp"] = now_rfc3339();
+  next["metadata"]["deletionGracePeriodSeconds"] = 0;
+  next["metadata"]["generation"] = (m.contains("generation") && m["generation"].is_number_integer()
+                                        ? m["generation"].get<int64_t>()
+                                        : 0) +
+                                   1;
+  return next;
+}
+
 void delete_object(api_context& ctx, const object_key& key, const json& obj, propagation policy,
                    int depth) {
   const json& m = obj["metadata"];
   if (m.contains("finalizers") && m["finalizers"].is_array() && !m["finalizers"].empty()) {
     if (m.contains("deletionTimestamp")) return;
-    json next = obj;
-    next["metadata"]["deletionTimestamp"] = now_rfc3339();
-    next["metadata"]["deletionGracePeriodSeconds"] = 0;
-    next["metadata"]["generation"] =
-        (m.contains("generation") && m["generation"].is_number_integer()
-             ? m["generation"].get<int64_t>()
-             : 0) +
-        1;
-    (void)ctx.db.update(key, next);
+    (void)ctx.db.update(key, marked_deleting(obj));
     return;
   }
   std::string uid = uid_of(obj);
-  if (policy == propagation::foreground) collect(ctx, uid, policy, depth);
+  if (policy == propagation::foreground) {
+    // The owner is marked deleting before its dependents go, so its controller (a StatefulSet's,
+    // a Job's) stops replacing them; one that raced ahead is collected after the owner is gone.
+    if (!m.contains("deletionTimestamp")) (void)ctx.db.update(key, marked_deleting(obj));
+    collect(ctx, uid, policy, depth);
+  }
   if (key.resource == "namespaces") {
     for (const auto& d : ctx.reg.all())
       if (d->namespaced)
@@ -109,7 +119,9 @@ void delete_object(api_context& ctx, const object_key& key, const json& obj, pro
           (void)ctx.db.remove({d->store_key(), key.name, str_of((*item)["metadata"], "name")});
   }
   if (!ctx.db.remove(key).ok()) return;
-  if (policy != propagation::foreground) collect(ctx, uid, policy, depth);
+  // Background and Orphan act on the dependents now; after a Foreground delete this pass finds
+  // only a dependent created while the owner was going (its create saw the owner still live).
+  collect(ctx, uid, policy == propagation::foreground ? propagation::background : policy, depth);
 }
 
 }  // namespace

@@ -448,6 +448,37 @@ TEST_F(ServerTest, FinalizersAndGarbageCollection) {
   ASSERT_EQ(call("POST", "/api/v1/namespaces/default/services", late.dump()).code, 201);
   EXPECT_EQ(call("GET", "/api/v1/namespaces/default/services/late").code, 404);
 
+  // Foreground: the owner is marked deleting (a MODIFIED with deletionTimestamp, so its controller
+  // stops replacing dependents) before the dependents go, and is removed after them.
+  json owner3 = create_ws("owner3");
+  ref["name"] = "owner3";
+  ref["uid"] = owner3["metadata"]["uid"];
+  json dep3 = {{"metadata", {{"name", "dep3"}, {"ownerReferences", {ref}}}},
+               {"spec", {{"ports", {{{"port", 80}}}}}}};
+  ASSERT_EQ(call("POST", "/api/v1/namespaces/default/services", dep3.dump()).code, 201);
+  std::string rv3 = owner3["metadata"]["resourceVersion"];
+  watch_stream ws3(srv_->port(), std::string(kWs) + "?watch=true&resourceVersion=" + rv3, kToken);
+  watch_stream svc3(srv_->port(),
+                    "/api/v1/namespaces/default/services?watch=true&resourceVersion=" + rv3,
+                    kToken);
+  ASSERT_EQ(
+      call("DELETE", std::string(kWs) + "/owner3", R"({"propagationPolicy":"Foreground"})").code,
+      200);
+  EXPECT_EQ(call("GET", "/api/v1/namespaces/default/services/dep3").code, 404);
+  auto ow = ws3.read_lines(2);
+  auto dv = svc3.read_lines(2);  // dep3's ADDED came at rv3 + 1
+  ASSERT_EQ(ow.size(), 2u);
+  ASSERT_EQ(dv.size(), 2u);
+  EXPECT_EQ(ow[0]["type"], "MODIFIED");
+  EXPECT_TRUE(ow[0]["object"]["metadata"].contains("deletionTimestamp"));
+  EXPECT_EQ(ow[1]["type"], "DELETED");
+  EXPECT_EQ(dv[1]["type"], "DELETED");
+  auto rv_of = [](const json& e) {
+    return std::stoll(e["object"]["metadata"]["resourceVersion"].get<std::string>());
+  };
+  EXPECT_LT(rv_of(ow[0]), rv_of(dv[1]));
+  EXPECT_LT(rv_of(dv[1]), rv_of(ow[1]));
+
   json owner2 = create_ws("owner2");
   ref["name"] = "owner2";
   ref["uid"] = owner2["metadata"]["uid"];
