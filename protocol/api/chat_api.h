@@ -54,6 +54,9 @@ struct chat_request {
   bool stream = false;         // OpenAI "stream"
   bool include_usage = false;  // OpenAI "stream_options": {"include_usage": true}
   bool echo = false;           // completions: the prompt comes back before the answer
+  // OpenAI "n": answers to the one prompt, choices[0 .. n-1], decoded together; with a seed,
+  // choice i samples with seed + i (so choice 0 is the n = 1 answer for that seed).
+  int64_t n = 1;
 };
 
 // POST /v1/chat/completions body (OpenAI):
@@ -66,12 +69,13 @@ struct chat_request {
 //   presence_penalty and frequency_penalty ([-2, 2]), logit_bias ({"<token id>": [-100, 100]};
 //   the engine refuses ids outside the vocabulary, naming logit_bias),
 //   seed (any 64-bit integer, negative ones as their two's complement), stop (a string or an array
-//   of at most 4 strings; empty strings are dropped), n (1 only), stream (bool), stream_options
+//   of at most 4 strings; empty strings are dropped), n (an integer in [1, 128], OpenAI's limit),
+//   stream (bool), stream_options
 //   ({"include_usage": bool}; only with stream true, as OpenAI and vLLM answer 400 otherwise),
 //   logprobs (bool) and top_logprobs (an integer in [0, 20]; only with logprobs true, as vLLM
 //   answers 400 otherwise): params.logprobs = top_logprobs (0 when absent) with logprobs, else -1.
 // Unknown fields are ignored (user, metadata, store, ...). Fields that would
-// change the result and are not implemented are unimplemented naming them: n > 1,
+// change the result and are not implemented are unimplemented naming them:
 // tools (non-empty) unless tool_choice is "none", tool_choice other than "none"/"auto", functions /
 // function_call likewise, messages[i].tool_calls (non-empty), response_format other than
 // {"type":"text"}.
@@ -81,8 +85,10 @@ result<chat_request> parse_openai_chat_request(std::string_view body);
 // non-empty string, or an array of one; required), echo (bool), and the sampling fields of chat
 // completions above (max_tokens defaults to 16 here, as in OpenAI and vLLM; stream,
 // stream_options, stop, seed, ...). logprobs is an integer in [0, 5] here (params.logprobs; with
-// echo true it is unimplemented: the prompt's own logprobs), and suffix (non-empty), best_of > 1,
-// n > 1 and a batch of prompts or token ids are unimplemented.
+// echo true it is unimplemented: the prompt's own logprobs), n as in chat, best_of (>= n;
+// invalid_argument below n, as vLLM's 400). suffix (non-empty), best_of > n (ranking answers by
+// likelihood; vLLM's V1 engine dropped it too) and a batch of prompts or token ids are
+// unimplemented.
 result<chat_request> parse_openai_completion_request(std::string_view body);
 
 // POST /chat body (Kaito's legacy transformers server): "prompt" (string) or "messages" (as
@@ -120,11 +126,16 @@ struct chat_result {
 // s>,"model":<model>,"choices":[{"index":0,
 //  "message":{"role":"assistant","content":<text>},"finish_reason":<reason>,"logprobs":null}],
 //  "usage":{"prompt_tokens":..,"completion_tokens":..,"total_tokens":..}}
-// `id` is the part after "chatcmpl-". With has_logprobs, "logprobs" is {"content":[{"token",
+// `id` is the part after "chatcmpl-". One entry of choices per result, index i for results[i]
+// (n > 1; results must not be empty); usage counts the prompt once (results[0]'s, with its
+// cached_tokens) and the completion tokens of all. With has_logprobs, "logprobs" is
+// {"content":[{"token",
 // "logprob","bytes":[...],"top_logprobs":[{"token","logprob","bytes"}...]}...]} (OpenAI's; a
 // logprob that is not finite is -9999.0, as vLLM writes it). With cached_tokens > 0, usage also
 // holds "prompt_tokens_details":{"cached_tokens":..} (OpenAI's and vLLM's: prompt tokens served
 // from the prefix cache).
+std::string openai_chat_response(const std::vector<chat_result>& results, const std::string& model,
+                                 const std::string& id, int64_t created_unix_s);
 std::string openai_chat_response(const chat_result& r, const std::string& model,
                                  const std::string& id, int64_t created_unix_s);
 
@@ -136,11 +147,14 @@ std::string openai_chat_response(const chat_result& r, const std::string& model,
 // usage_null adds "usage":null, as OpenAI does on every chunk when include_usage is asked for.
 // logprobs not null: choices[0].logprobs = {"content": [...]} with those entries (the tokens
 // whose text this chunk carries, or the last ones with the finish reason), as in the response.
+// index: the choice the chunk belongs to (n > 1: each choice streams its own role, pieces and
+// finish reason, interleaved with the others').
 std::string openai_chat_chunk(const std::string& id, const std::string& model,
                               int64_t created_unix_s, const std::string* role,
                               const std::string* content, const std::string* finish_reason,
                               bool usage_null = false,
-                              const std::vector<logprob_entry>* logprobs = nullptr);
+                              const std::vector<logprob_entry>* logprobs = nullptr,
+                              int64_t index = 0);
 // The include_usage chunk, sent after the finish reason and before [DONE]: "choices":[] and
 // "usage":{"prompt_tokens","completion_tokens","total_tokens"}; completions = true gives the
 // completions stream's "cmpl-" id and "text_completion" object.
@@ -156,18 +170,22 @@ std::string openai_stream_done();
 // With has_logprobs, "logprobs" is the legacy form: {"tokens":[...],"token_logprobs":[...],
 // "top_logprobs":[{<token>:<logprob>,...}...],"text_offset":[...]}, each top_logprobs entry the
 // top k and the chosen token (up to k + 1, as OpenAI's), text_offset each token's start in
-// characters (code points) of the answer text from text_offset0 on.
+// characters (code points) of the answer text from text_offset0 on. Several results: choices
+// and usage as in openai_chat_response.
+std::string openai_completion_response(const std::vector<chat_result>& results,
+                                       const std::string& model, const std::string& id,
+                                       int64_t created_unix_s);
 std::string openai_completion_response(const chat_result& r, const std::string& model,
                                        const std::string& id, int64_t created_unix_s);
 // One streamed piece: the same object with choices[0].text the piece and finish_reason null, or
 // "" and the reason for the last one; usage_null as for chat chunks. logprobs not null: the
 // legacy form for those entries, text offsets from *text_offset (characters of the answer so
-// far), which the call advances past them.
+// far), which the call advances past them. index: the choice, as for chat chunks.
 std::string openai_completion_chunk(const std::string& id, const std::string& model,
                                     int64_t created_unix_s, const std::string& text,
                                     const std::string* finish_reason, bool usage_null = false,
                                     const std::vector<logprob_entry>* logprobs = nullptr,
-                                    int64_t* text_offset = nullptr);
+                                    int64_t* text_offset = nullptr, int64_t index = 0);
 
 // {"error":{"message":...,"type":"invalid_request_error"|"not_implemented"|"server_error",
 //  "param":<where or null>,"code":null}}. message is s.to_string() ("<where>: <message>").

@@ -95,11 +95,6 @@ status check_tools(const ojson& j, const char* tools_key, const char* choice_key
 
 // OpenAI fields we do not implement and that would change the answer.
 status check_unimplemented(const ojson& j) {
-  int64_t n = 1;
-  KAITO_TRY(read_int(
-      j, "n", "n", "an integer >= 1", [](int64_t v) { return v >= 1; }, n));
-  if (n > 1)
-    return unimplemented("only one choice (n = 1) is implemented, got " + std::to_string(n), "n");
   KAITO_TRY(check_tools(j, "tools", "tool_choice"));
   KAITO_TRY(check_tools(j, "functions", "function_call"));
   if (const ojson* rf = field(j, "response_format")) {
@@ -160,6 +155,8 @@ status read_openai_params(const ojson& j, chat_request& req) {
                       p.presence_penalty));
   KAITO_TRY(read_real(j, "frequency_penalty", "frequency_penalty", "a number in [-2, 2]", two,
                       p.frequency_penalty));
+  KAITO_TRY(read_int(
+      j, "n", "n", "an integer in [1, 128]", [](int64_t v) { return v >= 1 && v <= 128; }, req.n));
   KAITO_TRY(read_seed(j, p));
   KAITO_TRY(read_logit_bias(j, p));
   KAITO_TRY(read_stop(j, p.stop));
@@ -257,10 +254,6 @@ result<chat_request> parse_openai_completion_request(std::string_view body) {
   std::string suffix;
   KAITO_TRY(chat_fields::read_string(j, "suffix", "suffix", suffix));
   if (!suffix.empty()) return unimplemented("suffix (insertion) is not implemented", "suffix");
-  int64_t best_of = 1;
-  KAITO_TRY(read_int(
-      j, "best_of", "best_of", "an integer >= 1", [](int64_t v) { return v >= 1; }, best_of));
-  if (best_of > 1) return unimplemented("best_of > 1 is not implemented", "best_of");
   // Here logprobs is a count of top tokens (0..5), not the chat API's boolean.
   int64_t logprobs = -1;
   if (const ojson* lp = field(j, "logprobs")) {
@@ -274,6 +267,17 @@ result<chat_request> parse_openai_completion_request(std::string_view body) {
   }
   KAITO_TRY(read_openai_params(j, req));
   req.params.logprobs = logprobs;
+  // best_of answers, the n most likely returned: best_of = n returns them all (vLLM: >= n).
+  int64_t best_of = req.n;
+  KAITO_TRY(read_int(
+      j, "best_of", "best_of", "an integer >= 1", [](int64_t v) { return v >= 1; }, best_of));
+  if (best_of < req.n)
+    return invalid_argument(
+        "best_of must be >= n (" + std::to_string(req.n) + "), got " + std::to_string(best_of),
+        "best_of");
+  if (best_of > req.n)
+    return unimplemented("best_of > n (ranking answers by likelihood) is not implemented",
+                         "best_of");
   return req;
 }
 

@@ -98,53 +98,76 @@ ojson usage_of(int64_t prompt_tokens, int64_t completion_tokens, int64_t cached_
   return usage;
 }
 
-ojson completion_object(const std::string& id, const std::string& model, int64_t created_unix_s,
-                        const std::string& text, ojson finish_reason) {
+ojson completion_choice(int64_t index, const std::string& text, ojson finish_reason) {
   ojson choice = ojson::object();
-  choice["index"] = 0;
+  choice["index"] = index;
   choice["text"] = text;
   choice["logprobs"] = nullptr;
   choice["finish_reason"] = std::move(finish_reason);
+  return choice;
+}
+
+ojson completion_object(const std::string& id, const std::string& model, int64_t created_unix_s,
+                        ojson choices) {
   ojson j = ojson::object();
   j["id"] = "cmpl-" + id;
   j["object"] = "text_completion";
   j["created"] = created_unix_s;
   j["model"] = model;
-  j["choices"] = ojson::array({std::move(choice)});
+  j["choices"] = std::move(choices);
   return j;
+}
+
+// The usage of answers to one prompt: the prompt once, every answer's tokens.
+ojson usage_of(const std::vector<chat_result>& results) {
+  int64_t completion = 0;
+  for (const chat_result& r : results) completion += r.completion_tokens;
+  const chat_result* first = results.empty() ? nullptr : &results[0];
+  return usage_of(first ? first->prompt_tokens : 0, completion, first ? first->cached_tokens : 0);
 }
 
 }  // namespace
 
-std::string openai_chat_response(const chat_result& r, const std::string& model,
+std::string openai_chat_response(const std::vector<chat_result>& results, const std::string& model,
                                  const std::string& id, int64_t created_unix_s) {
-  ojson message = ojson::object();
-  message["role"] = "assistant";
-  message["content"] = r.text;
-  ojson choice = ojson::object();
-  choice["index"] = 0;
-  choice["message"] = std::move(message);
-  choice["finish_reason"] = r.finish_reason;
-  choice["logprobs"] = r.has_logprobs ? chat_logprobs(r.logprobs) : ojson(nullptr);
+  ojson choices = ojson::array();
+  for (size_t i = 0; i < results.size(); ++i) {
+    const chat_result& r = results[i];
+    ojson message = ojson::object();
+    message["role"] = "assistant";
+    message["content"] = r.text;
+    ojson choice = ojson::object();
+    choice["index"] = i;
+    choice["message"] = std::move(message);
+    choice["finish_reason"] = r.finish_reason;
+    choice["logprobs"] = r.has_logprobs ? chat_logprobs(r.logprobs) : ojson(nullptr);
+    choices.push_back(std::move(choice));
+  }
   ojson j = ojson::object();
   j["id"] = "chatcmpl-" + id;
   j["object"] = "chat.completion";
   j["created"] = created_unix_s;
   j["model"] = model;
-  j["choices"] = ojson::array({std::move(choice)});
-  j["usage"] = usage_of(r.prompt_tokens, r.completion_tokens, r.cached_tokens);
+  j["choices"] = std::move(choices);
+  j["usage"] = usage_of(results);
   return dump_utf8(j);
+}
+
+std::string openai_chat_response(const chat_result& r, const std::string& model,
+                                 const std::string& id, int64_t created_unix_s) {
+  return openai_chat_response(std::vector<chat_result>{r}, model, id, created_unix_s);
 }
 
 std::string openai_chat_chunk(const std::string& id, const std::string& model,
                               int64_t created_unix_s, const std::string* role,
                               const std::string* content, const std::string* finish_reason,
-                              bool usage_null, const std::vector<logprob_entry>* logprobs) {
+                              bool usage_null, const std::vector<logprob_entry>* logprobs,
+                              int64_t index) {
   ojson delta = ojson::object();
   if (role) delta["role"] = *role;
   if (content) delta["content"] = *content;
   ojson choice = ojson::object();
-  choice["index"] = 0;
+  choice["index"] = index;
   choice["delta"] = std::move(delta);
   choice["logprobs"] = logprobs ? chat_logprobs(*logprobs) : ojson(nullptr);
   choice["finish_reason"] = finish_reason ? ojson(*finish_reason) : ojson(nullptr);
@@ -171,28 +194,41 @@ std::string openai_usage_chunk(const std::string& id, const std::string& model,
   return "data: " + dump_utf8(j) + "\n\n";
 }
 
+std::string openai_completion_response(const std::vector<chat_result>& results,
+                                       const std::string& model, const std::string& id,
+                                       int64_t created_unix_s) {
+  ojson choices = ojson::array();
+  for (size_t i = 0; i < results.size(); ++i) {
+    const chat_result& r = results[i];
+    ojson choice = completion_choice(static_cast<int64_t>(i), r.text, ojson(r.finish_reason));
+    if (r.has_logprobs) {
+      int64_t offset = 0;
+      choice["logprobs"] = completion_logprobs(r.logprobs, offset);
+    }
+    choices.push_back(std::move(choice));
+  }
+  ojson j = completion_object(id, model, created_unix_s, std::move(choices));
+  j["usage"] = usage_of(results);
+  return dump_utf8(j);
+}
+
 std::string openai_completion_response(const chat_result& r, const std::string& model,
                                        const std::string& id, int64_t created_unix_s) {
-  ojson j = completion_object(id, model, created_unix_s, r.text, ojson(r.finish_reason));
-  if (r.has_logprobs) {
-    int64_t offset = 0;
-    j["choices"][0]["logprobs"] = completion_logprobs(r.logprobs, offset);
-  }
-  j["usage"] = usage_of(r.prompt_tokens, r.completion_tokens, r.cached_tokens);
-  return dump_utf8(j);
+  return openai_completion_response(std::vector<chat_result>{r}, model, id, created_unix_s);
 }
 
 std::string openai_completion_chunk(const std::string& id, const std::string& model,
                                     int64_t created_unix_s, const std::string& text,
                                     const std::string* finish_reason, bool usage_null,
                                     const std::vector<logprob_entry>* logprobs,
-                                    int64_t* text_offset) {
-  ojson j = completion_object(id, model, created_unix_s, text,
-                              finish_reason ? ojson(*finish_reason) : ojson(nullptr));
+                                    int64_t* text_offset, int64_t index) {
+  ojson choice =
+      completion_choice(index, text, finish_reason ? ojson(*finish_reason) : ojson(nullptr));
   if (logprobs) {
     int64_t zero = 0;
-    j["choices"][0]["logprobs"] = completion_logprobs(*logprobs, text_offset ? *text_offset : zero);
+    choice["logprobs"] = completion_logprobs(*logprobs, text_offset ? *text_offset : zero);
   }
+  ojson j = completion_object(id, model, created_unix_s, ojson::array({std::move(choice)}));
   if (usage_null) j["usage"] = nullptr;
   return "data: " + dump_utf8(j) + "\n\n";
 }

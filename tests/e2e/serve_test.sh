@@ -85,6 +85,32 @@ again = c.chat.completions.create(model="tiny-chat", messages=msgs, max_tokens=1
 again2 = c.chat.completions.create(model="tiny-chat", messages=msgs, max_tokens=12, temperature=0.8, seed=7)
 assert again.choices[0].message.content == again2.choices[0].message.content
 print("seeded sampling repeats")
+# n answers at once: choice i samples with seed + i, so each is the lone answer for that seed;
+# streamed, each choice's pieces and finish reason carry its index; completions the same.
+three = c.chat.completions.create(model="tiny-chat", messages=msgs, max_tokens=12, temperature=0.8,
+                                  seed=7, n=3)
+assert [ch.index for ch in three.choices] == [0, 1, 2], three
+lone = [again] + [c.chat.completions.create(model="tiny-chat", messages=msgs, max_tokens=12,
+                                            temperature=0.8, seed=7 + i) for i in (1, 2)]
+assert [ch.message.content for ch in three.choices] == [l.choices[0].message.content for l in lone], three
+assert len({ch.message.content for ch in three.choices}) > 1, three  # the seeds differ
+assert three.usage.prompt_tokens == again.usage.prompt_tokens, three.usage
+assert three.usage.completion_tokens == sum(l.usage.completion_tokens for l in lone), three.usage
+parts, ends = {}, {}
+for ch in c.chat.completions.create(model="tiny-chat", messages=msgs, max_tokens=12, temperature=0.8,
+                                    seed=7, n=3, stream=True):
+    for d in ch.choices:
+        parts[d.index] = parts.get(d.index, "") + (d.delta.content or "")
+        if d.finish_reason: ends[d.index] = d.finish_reason
+assert parts == {i: ch.message.content for i, ch in enumerate(three.choices)}, parts
+assert ends == {i: ch.finish_reason for i, ch in enumerate(three.choices)}, ends
+c2 = c.completions.create(model="tiny-chat", prompt="The sky is", max_tokens=6, temperature=0.8, seed=3, n=2)
+c2s = {}
+for ch in c.completions.create(model="tiny-chat", prompt="The sky is", max_tokens=6, temperature=0.8,
+                               seed=3, n=2, stream=True, echo=True):
+    for d in ch.choices: c2s[d.index] = c2s.get(d.index, "") + d.text
+assert c2s == {i: "The sky is" + ch.text for i, ch in enumerate(c2.choices)}, (c2s, c2)
+print("n=3 choices:", [ch.message.content for ch in three.choices])
 pen = c.chat.completions.create(model="tiny-chat", messages=msgs, max_tokens=12, temperature=0.8,
                                 seed=7, presence_penalty=1.5, frequency_penalty=0.5)
 assert pen.choices[0].finish_reason in ("stop", "length"), pen
@@ -164,6 +190,7 @@ has "$out" "greedy equals streamed:"
 has "$out" "include_usage:"
 has "$out" "completions:"
 has "$out" "seeded sampling repeats"
+has "$out" "n=3 choices:"
 has "$out" "logprobs:"
 has "$out" "penalties and logit_bias"
 has "$out" "12 concurrent answers equal the lone ones"

@@ -170,7 +170,7 @@ TEST(OpenaiChatRequest, EveryRefusalNamesItsField) {
       with(R"("stop":5)"),
       with(R"("stop":["a",2])"),
       with(R"("n":0)"),
-      with(R"("n":2)"),
+      with(R"("n":129)"),
       with(R"("stream":"yes")"),
       with(R"("top_logprobs":2)"),  // without logprobs true
       with(R"("tools":[{"type":"function"}])"),
@@ -207,7 +207,7 @@ TEST(OpenaiChatRequest, EveryRefusalNamesItsField) {
           {bodies[14].c_str(), bad, "stop", "got 5"},
           {bodies[15].c_str(), bad, "stop[1]", "expected a string, got 2"},
           {bodies[16].c_str(), bad, "n", "got 0"},
-          {bodies[17].c_str(), unimpl, "n", "n = 1"},
+          {bodies[17].c_str(), bad, "n", "expected an integer in [1, 128], got 129"},
           {bodies[18].c_str(), bad, "stream", "expected true or false"},
           {bodies[19].c_str(), bad, "top_logprobs", "needs \"logprobs\": true"},
           {bodies[20].c_str(), unimpl, "tools", "tool calling"},
@@ -377,6 +377,10 @@ TEST(OpenaiCompletionRequest, PromptDefaultsAndRefusals) {
   EXPECT_EQ(all->params.max_tokens, 5);
   EXPECT_TRUE(all->echo && all->stream && all->include_usage && all->params.has_seed);
   EXPECT_EQ(all->params.stop, std::vector<std::string>{"\n"});
+  EXPECT_EQ(all->n, 1);
+  auto three = parse_openai_completion_request(R"({"prompt":"a","n":3,"best_of":3})");
+  ASSERT_TRUE(three.ok()) << three.error().to_string();
+  EXPECT_EQ(three->n, 3);
 
   const auto bad = status_code::invalid_argument;
   const auto unimpl = status_code::unimplemented;
@@ -393,6 +397,9 @@ TEST(OpenaiCompletionRequest, PromptDefaultsAndRefusals) {
            {R"({"prompt":[1,2,3]})", unimpl, "prompt"},
            {R"({"prompt":"a","suffix":"z"})", unimpl, "suffix"},
            {R"({"prompt":"a","best_of":2})", unimpl, "best_of"},
+           {R"({"prompt":"a","n":3,"best_of":4})", unimpl, "best_of"},
+           {R"({"prompt":"a","n":3,"best_of":2})", bad, "best_of"},
+           {R"({"prompt":"a","n":0})", bad, "n"},
            {R"({"prompt":"a","echo":true,"logprobs":2})", unimpl, "logprobs"},
            {R"({"prompt":"a","logprobs":6})", bad, "logprobs"},
            {R"({"prompt":"a","logprobs":true})", bad, "logprobs"},
@@ -431,6 +438,34 @@ TEST(ChatResponse, OpenaiCompletion) {
   for (const auto& kv : j.items()) keys.push_back(kv.key());
   EXPECT_EQ(keys,
             (std::vector<std::string>{"id", "object", "created", "model", "choices", "usage"}));
+}
+
+// n answers to one prompt: choices[i] has index i; usage counts the prompt once and every answer.
+TEST(ChatResponse, SeveralChoices) {
+  auto r = parse_openai_chat_request(R"({"messages":[{"role":"user","content":"a"}],"n":128})");
+  ASSERT_TRUE(r.ok()) << r.error().to_string();
+  EXPECT_EQ(r->n, 128);
+  EXPECT_EQ(parse_openai_chat_request(R"({"messages":[{"role":"user","content":"a"}]})")->n, 1);
+  std::vector<chat_result> results = {{"one", 12, 3, "stop", 8}, {"two two", 12, 5, "length", 8}};
+  ojson j = parse_back(openai_chat_response(results, "m", "x", 1));
+  ASSERT_EQ(j["choices"].size(), 2u);
+  EXPECT_EQ(j["choices"][0]["index"], 0);
+  EXPECT_EQ(j["choices"][1]["index"], 1);
+  EXPECT_EQ(j["choices"][1]["message"]["content"], "two two");
+  EXPECT_EQ(j["choices"][1]["finish_reason"], "length");
+  EXPECT_EQ(j["usage"], ojson::parse(R"({"prompt_tokens":12,"completion_tokens":8,
+      "total_tokens":20,"prompt_tokens_details":{"cached_tokens":8}})"));
+  ojson c = parse_back(openai_completion_response(results, "m", "x", 1));
+  ASSERT_EQ(c["choices"].size(), 2u);
+  EXPECT_EQ(c["choices"][1], ojson::parse(R"({"index":1,"text":"two two","logprobs":null,
+      "finish_reason":"length"})"));
+  EXPECT_EQ(c["usage"]["completion_tokens"], 8);
+  // streamed: each chunk names its choice
+  std::string piece = "p";
+  std::string chunk = openai_chat_chunk("x", "m", 1, nullptr, &piece, nullptr, false, nullptr, 3);
+  EXPECT_EQ(parse_back(chunk.substr(6, chunk.size() - 8))["choices"][0]["index"], 3);
+  chunk = openai_completion_chunk("x", "m", 1, "p", nullptr, false, nullptr, nullptr, 2);
+  EXPECT_EQ(parse_back(chunk.substr(6, chunk.size() - 8))["choices"][0]["index"], 2);
 }
 
 // logit_bias: token ids (decimal keys) with biases in [-100, 100].
