@@ -66,6 +66,7 @@ engine::chat_options engine_options(const api::chat_params& p) {
   o.sampling.seed = p.has_seed ? p.seed : fresh_seed();
   o.stop = p.stop;
   o.logprobs = p.logprobs;
+  o.prompt_logprobs = p.prompt_logprobs;
   return o;
 }
 
@@ -256,18 +257,32 @@ void openai_completion(const engine::chat_service& svc, const std::string& name,
   const bool lp = o.logprobs >= 0;
   const std::string echo = req->echo ? req->prompt : "";
   if (!req->stream) {
-    auto results = to_results(answer_all(req->n,
-                                         [&](int64_t i) {
-                                           return svc.complete_text(
-                                               req->prompt, choice_options(o, req->params, i));
-                                         }),
-                              lp);
+    const auto answers = answer_all(req->n, [&](int64_t i) {
+      return svc.complete_text(req->prompt, choice_options(o, req->params, i));
+    });
+    auto results = to_results(answers, lp);
     if (!results.ok())
       return reply_json(out, http_code(results.error()), api::openai_error_body(results.error()));
-    for (api::chat_result& r : *results) r.text = echo + r.text;  // (echo with logprobs: refused)
+    for (size_t i = 0; i < results->size(); ++i) {
+      api::chat_result& r = (*results)[i];
+      r.text = echo + r.text;
+      if (lp && req->echo) {  // the prompt's tokens first
+        std::vector<api::logprob_entry> all = to_entries(answers[i]->prompt_logprobs);
+        all.insert(all.end(), r.logprobs.begin(), r.logprobs.end());
+        r.logprobs = std::move(all);
+      }
+    }
     return reply_json(out, 200, api::openai_completion_response(*results, name, id, created));
   }
   const bool usage = req->include_usage;
+  // echo with logprobs: the prompt's entries lead the stream's (as many as its tokens)
+  int64_t prompt_tokens = 0;
+  if (lp && req->echo) {
+    auto ids = svc.tokenize_text(req->prompt, true);
+    if (!ids.ok())
+      return reply_json(out, http_code(ids.error()), api::openai_error_body(ids.error()));
+    prompt_tokens = static_cast<int64_t>(ids->size());
+  }
   if (!out.start_stream(200, "text/event-stream")) return;
   choice_stream stream(out);
   auto answers = answer_all(req->n, [&](int64_t i) -> result<engine::chat_answer> {
@@ -275,21 +290,34 @@ void openai_completion(const engine::chat_service& svc, const std::string& name,
     engine::chat_options c = choice_options(o, req->params, i);
     if (lp) c.stream_logprobs = &pending;
     int64_t offset = 0;  // characters of the answer streamed so far (text_offset)
-    auto chunk = [&](const std::string& text, const std::string* reason) {
-      const std::vector<api::logprob_entry> lps = to_entries(pending);
-      pending.clear();
+    // a chunk with the first `upto` entries pending (the prompt's lead them under echo)
+    auto chunk = [&](const std::string& text, const std::string* reason,
+                     size_t upto = std::string::npos) {
+      const auto k = static_cast<std::ptrdiff_t>(std::min(upto, pending.size()));
+      const std::vector<api::logprob_entry> lps =
+          to_entries(std::vector<engine::answer_logprob>(pending.begin(), pending.begin() + k));
+      pending.erase(pending.begin(), pending.begin() + k);
       return stream.write(api::openai_completion_chunk(id, name, created, text, reason, usage,
                                                        lp ? &lps : nullptr, &offset, i));
     };
-    if (!echo.empty() && !chunk(echo, nullptr)) return engine::chat_answer{};  // as for chat
-    auto a = svc.complete_text(req->prompt, c,
-                               [&](const std::string& piece) { return chunk(piece, nullptr); });
+    // The echo goes first: at once, or with logprobs once the prompt's entries are in (at the
+    // first piece, or at the end).
+    bool echoed = echo.empty();
+    auto echo_first = [&] {
+      if (echoed) return true;
+      echoed = true;
+      return chunk(echo, nullptr, static_cast<size_t>(prompt_tokens));
+    };
+    if (!lp && !echo_first()) return engine::chat_answer{};  // as for chat
+    auto a = svc.complete_text(req->prompt, c, [&](const std::string& piece) {
+      return echo_first() && chunk(piece, nullptr);
+    });
     if (!a.ok()) {
       stream.fail(a.error());
       return a;
     }
     const std::string reason = a->length ? "length" : "stop";
-    chunk("", &reason);
+    if (echo_first()) chunk("", &reason);
     return a;
   });
   stream.finish([&] {

@@ -148,7 +148,8 @@ void batch_generator::begin_prefill(request& r) {
   r.begun = true;
   const int64_t P = r.target;
   d_->reset(r.slot);
-  r.prefilled = d_->reuse_prefix(r.slot, r.seq.data(), P, P);
+  r.prefilled = r.reuses_prefix() ? d_->reuse_prefix(r.slot, r.seq.data(), P, P) : 0;
+  if (!r.prompt_lps_done) r.prompt_lps.clear();  // (a prompt preempted part-way: again)
   prefix_queries_ += P;
   prefix_hits_ += r.prefilled;
   if (!r.started) r.cached = r.prefilled;  // (a resumed answer's own blocks do not count)
@@ -162,7 +163,32 @@ bool batch_generator::prefill_chunk(const std::shared_ptr<request>& r) {
   begin_prefill(*r);
   const int64_t n = chunk_of(*r);
   const bool last = r->prefilled + n == P;  // only the last chunk's logits are drawn from
-  auto st = d_->prefill(r->slot, r->seq.data() + r->prefilled, n, P, last ? &r->logits : nullptr);
+  const int32_t* ids = r->seq.data() + r->prefilled;
+  status st;
+  if (!r->prompt_lps_done && r->want_prompt_logprobs) {
+    // prompt logprobs: every row's logits (the last row's are the next draw's)
+    std::vector<float> rows;
+    const size_t V = static_cast<size_t>(c_.vocab_size);
+    st = d_->prefill_rows(r->slot, ids, n, P, &rows);
+    if (st.ok() && rows.size() != static_cast<size_t>(n) * V)
+      st = status(status_code::internal, "the decoder returned " + std::to_string(rows.size()) +
+                                             " logits for " + std::to_string(n) + " rows");
+    if (st.ok()) {
+      for (step_logprobs& e :
+           prompt_logprobs_of(rows, c_.vocab_size, r->prompt, r->prefilled, r->opt.top_logprobs))
+        r->prompt_lps.push_back(std::move(e));
+      if (last) {
+        r->logits.assign(rows.end() - static_cast<std::ptrdiff_t>(V), rows.end());
+        r->prompt_lps_done = true;
+        std::lock_guard lock(r->mu);
+        r->ready_prompt_lps = std::move(r->prompt_lps);
+        r->prompt_lps_ready = true;
+        r->cv.notify_all();
+      }
+    }
+  } else {
+    st = d_->prefill(r->slot, ids, n, P, last ? &r->logits : nullptr);
+  }
   if (!st.ok()) {
     note_failure(st);
     finish(r, st);
@@ -269,7 +295,10 @@ void batch_generator::loop() {
         release_slot(r);
       } else if (prefill_chunk(r)) {
         prefilling.pop_front();
-        if (emit(limit, r, draw(*r)))
+        if (r->opt.max_new_tokens <= 0) {  // the prompt's logprobs alone
+          finish(r);
+          release_slot(r);
+        } else if (emit(limit, r, draw(*r)))
           active.push_back(r);
         else
           release_slot(r);

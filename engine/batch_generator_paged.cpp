@@ -64,7 +64,8 @@ int64_t batch_generator::spare_blocks(const std::vector<request_ptr>& active,
 // the same way). Idle cached blocks are free ones, so attaching them draws like any other.
 int64_t batch_generator::admission_blocks(const request& r, int64_t slot) const {
   const int64_t P = r.target;
-  return d_->blocks_needed(slot, P + 1) - d_->held_prefix_blocks(r.seq.data(), P, P);
+  const int64_t held = r.reuses_prefix() ? d_->held_prefix_blocks(r.seq.data(), P, P) : 0;
+  return d_->blocks_needed(slot, P + 1) - held;
 }
 
 }  // namespace kaito::engine

@@ -36,7 +36,7 @@ result<std::vector<int32_t>> batch_generator::generate(const std::vector<int32_t
                                 std::to_string(max_len()) + ")",
                             "prompt");
   std::vector<int32_t> out;
-  if (opt.max_new_tokens <= 0) return out;
+  if (opt.max_new_tokens <= 0 && opt.prompt_logprobs == nullptr) return out;
   auto r = std::make_shared<request>();
   r->prompt = prompt;
   r->opt = opt;
@@ -44,6 +44,9 @@ result<std::vector<int32_t>> batch_generator::generate(const std::vector<int32_t
   r->opt.step_logits = nullptr;
   r->opt.cached_prompt_tokens = nullptr;
   r->opt.logprobs = nullptr;
+  r->opt.prompt_logprobs = nullptr;
+  r->opt.max_new_tokens = std::max<int64_t>(opt.max_new_tokens, 0);
+  r->want_prompt_logprobs = opt.prompt_logprobs != nullptr;
   r->want_logits = opt.step_logits != nullptr;
   r->want_logprobs = opt.logprobs != nullptr;
   r->seq = prompt;
@@ -61,11 +64,16 @@ result<std::vector<int32_t>> batch_generator::generate(const std::vector<int32_t
     std::deque<int32_t> tokens;
     std::deque<std::vector<float>> logits;
     std::deque<step_logprobs> lps;
+    std::vector<step_logprobs> prompt_lps;
     bool done;
     status error;
     {
       std::unique_lock lock(r->mu);
       r->cv.wait(lock, [&] { return !r->tokens.empty() || r->done; });
+      if (r->prompt_lps_ready) {  // (set before the first token or the end)
+        prompt_lps.swap(r->ready_prompt_lps);
+        r->prompt_lps_ready = false;
+      }
       tokens.swap(r->tokens);
       logits.swap(r->token_logits);
       lps.swap(r->token_logprobs);
@@ -73,6 +81,8 @@ result<std::vector<int32_t>> batch_generator::generate(const std::vector<int32_t
       error = r->error;
     }
     if (opt.cached_prompt_tokens != nullptr) *opt.cached_prompt_tokens = r->cached.load();
+    if (opt.prompt_logprobs)
+      for (step_logprobs& e : prompt_lps) opt.prompt_logprobs->push_back(std::move(e));
     for (size_t i = 0; i < tokens.size(); ++i) {
       if (opt.step_logits)
         opt.step_logits->insert(opt.step_logits->end(), logits[i].begin(), logits[i].end());

@@ -13,6 +13,7 @@
 #include "base/status.h"
 #include "engine/batch_generator.h"
 #include "engine/generate.h"
+#include "engine/sampling.h"
 
 namespace kaito::engine {
 
@@ -21,6 +22,14 @@ struct batch_generator::request {
   generate_options opt;  // on_token and step_logits are the caller's: never used by the loop
   bool want_logits = false;
   bool want_logprobs = false;  // (opt.top_logprobs: how many of the most likely with each)
+  bool want_prompt_logprobs = false;
+  // The decode thread's: the prompt's logprobs so far (computed chunk by chunk, every row's
+  // logits; no cached prefix reused until they are all in), and whether they are.
+  std::vector<step_logprobs> prompt_lps;
+  bool prompt_lps_done = false;
+  // A prefill round may attach a cached prefix (sequence_decoder::reuse_prefix): not while the
+  // prompt's logprobs are still to compute.
+  bool reuses_prefix() const { return !want_prompt_logprobs || prompt_lps_done; }
   // The decode thread's.
   int64_t slot = -1;  // the decoder slot it holds while admitted
   std::vector<int32_t> seq;
@@ -42,6 +51,8 @@ struct batch_generator::request {
   std::deque<int32_t> tokens;
   std::deque<std::vector<float>> token_logits;
   std::deque<step_logprobs> token_logprobs;
+  std::vector<step_logprobs> ready_prompt_lps;  // all of them, once the prompt is in
+  bool prompt_lps_ready = false;
   bool done = false;
   status error;
   std::atomic<bool> cancelled{false};  // the caller stopped reading

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 
 #include "engine/file_text.h"
 #include "engine/generate.h"
@@ -70,6 +71,28 @@ struct stop_filter {
     return out;
   }
 };
+
+// One logprobs entry: token `id` and its alternatives (at most `top`), texts after `before`.
+answer_logprob entry_of(const tokenizer& tok, int32_t before, int32_t id, const step_logprobs& lp,
+                        int64_t top) {
+  std::vector<int32_t> ids = {id};  // the token, then its alternatives
+  const size_t k = std::min(lp.top.size(), static_cast<size_t>(std::max<int64_t>(top, 0)));
+  for (size_t i = 0; i < k; ++i) ids.push_back(lp.top[i].id);
+  const std::vector<std::string> texts = token_texts_after(tok, before, ids);
+  answer_logprob e{texts[0], lp.chosen.logprob, {}};
+  for (size_t i = 0; i < k; ++i) e.top.emplace_back(texts[i + 1], lp.top[i].logprob);
+  return e;
+}
+
+// The prompt's entries: the first token's text with logprob NaN, then raw[i] for token i + 1.
+std::vector<answer_logprob> prompt_entries(const tokenizer& tok, const std::vector<int32_t>& prompt,
+                                           const std::vector<step_logprobs>& raw, int64_t top) {
+  std::vector<answer_logprob> out;
+  out.push_back({token_text_after(tok, -1, prompt[0]), std::nan(""), {}});
+  for (size_t i = 0; i < raw.size() && i + 1 < prompt.size(); ++i)
+    out.push_back(entry_of(tok, prompt[i], prompt[i + 1], raw[i], top));
+  return out;
+}
 
 }  // namespace
 
@@ -216,7 +239,9 @@ result<chat_answer> chat_service::run(const std::vector<int32_t>& prompt, const 
   g.max_new_tokens = std::min<int64_t>(o.max_tokens, ctx - a.prompt_tokens);
   if (o.max_total_tokens > 0)
     g.max_new_tokens = std::min<int64_t>(g.max_new_tokens, o.max_total_tokens - a.prompt_tokens);
-  if (g.max_new_tokens <= 0) {  // nothing may be added (HF's max_length already reached)
+  if (o.max_tokens <= 0 && o.prompt_logprobs >= 0) g.max_new_tokens = 0;  // the prompt's alone
+  if (g.max_new_tokens <= 0 && o.prompt_logprobs < 0) {
+    // nothing may be added (HF's max_length already reached)
     a.length = true;
     stats_.record(a.prompt_tokens, 0, finish_reason::length, -1.0, 0.0);
     return a;
@@ -229,13 +254,28 @@ result<chat_answer> chat_service::run(const std::vector<int32_t>& prompt, const 
     g.logprobs = &raw;
     g.top_logprobs = o.logprobs;
   }
+  std::vector<step_logprobs> raw_prompt;
+  if (o.prompt_logprobs >= 0) {
+    g.prompt_logprobs = &raw_prompt;
+    g.top_logprobs = std::max(g.top_logprobs, o.prompt_logprobs);
+  }
   int32_t last = prompt.back();  // the token before the next one drawn
   const auto t0 = std::chrono::steady_clock::now();
   double ttft = -1.0;
   auto since = [&t0] {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   };
+  bool prompt_given = false;  // the prompt's entries are made (before the first token's)
+  auto give_prompt = [&] {
+    if (prompt_given || o.prompt_logprobs < 0) return;
+    prompt_given = true;
+    a.prompt_logprobs = prompt_entries(*tok_, prompt, raw_prompt, o.prompt_logprobs);
+    if (o.stream_logprobs)
+      o.stream_logprobs->insert(o.stream_logprobs->end(), a.prompt_logprobs.begin(),
+                                a.prompt_logprobs.end());
+  };
   g.on_token = [&](int32_t id) {
+    give_prompt();
     if (ttft < 0) ttft = since();
     ++a.completion_tokens;
     if (std::find(end_tokens_.begin(), end_tokens_.end(), id) != end_tokens_.end()) {
@@ -243,13 +283,7 @@ result<chat_answer> chat_service::run(const std::vector<int32_t>& prompt, const 
       return false;
     }
     if (o.logprobs >= 0 && !raw.empty()) {  // (raw.back() is this token's)
-      const step_logprobs& lp = raw.back();
-      std::vector<int32_t> ids = {id};  // the token, then its alternatives
-      for (const token_logprob& t : lp.top) ids.push_back(t.id);
-      const std::vector<std::string> texts = token_texts_after(*tok_, last, ids);
-      answer_logprob e{texts[0], lp.chosen.logprob, {}};
-      for (size_t k = 0; k < lp.top.size(); ++k)
-        e.top.emplace_back(texts[k + 1], lp.top[k].logprob);
+      answer_logprob e = entry_of(*tok_, last, id, raw.back(), o.logprobs);
       if (o.stream_logprobs) o.stream_logprobs->push_back(e);
       a.logprobs.push_back(std::move(e));
     }
@@ -265,6 +299,7 @@ result<chat_answer> chat_service::run(const std::vector<int32_t>& prompt, const 
     return !stops.stopped && !client_gone;
   };
   auto out = batcher_->generate(prompt, g);
+  if (out.ok()) give_prompt();  // (no token came: max_tokens 0)
   if (!out.ok() || !failure.ok()) {
     stats_.record(a.prompt_tokens, a.completion_tokens, finish_reason::abort, ttft, since());
     return out.ok() ? failure : out.error();

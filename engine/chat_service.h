@@ -100,6 +100,11 @@ struct chat_options {
   // (and clear); what is left when chat returns came after the last piece.
   int64_t logprobs = -1;
   std::vector<answer_logprob>* stream_logprobs = nullptr;
+  // -1: none; >= 0: chat_answer::prompt_logprobs gets the prompt's tokens with this many
+  // alternatives each (OpenAI completions' echo with logprobs; vLLM's prompt_logprobs). max_tokens
+  // may then be 0: the prompt's logprobs alone. With stream_logprobs they go there too, ahead of
+  // the first answer token's entry (or alone at the end).
+  int64_t prompt_logprobs = -1;
 };
 
 struct chat_answer {
@@ -108,6 +113,10 @@ struct chat_answer {
   int64_t cached_tokens = 0;  // of the prompt's, found in the GPU engine's prefix cache
   bool length = false;        // ended at max_tokens or the context (finish_reason "length")
   std::vector<answer_logprob> logprobs;  // with chat_options::logprobs >= 0
+  // With chat_options::prompt_logprobs >= 0: one per prompt token (special ones included), its
+  // text after the token before it; the first has logprob NaN and no alternatives (nothing comes
+  // before it to predict it from).
+  std::vector<answer_logprob> prompt_logprobs;
 };
 
 using piece_sink = std::function<bool(const std::string& piece)>;

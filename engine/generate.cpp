@@ -24,7 +24,15 @@ result<std::vector<int32_t>> generate(const model& m, const lora_adapter* lora,
   kv_cache cache;
   reset_cache(cache, c.num_layers);
   std::vector<float> logits;
-  KAITO_TRY(prefill(m, lora, cache, seq.data(), static_cast<int64_t>(seq.size()), &logits));
+  const int64_t P = static_cast<int64_t>(seq.size());
+  if (opt.prompt_logprobs) {
+    KAITO_TRY(prefill(m, lora, cache, seq.data(), P, &logits, 0, /*all_rows=*/true));
+    for (step_logprobs& e : prompt_logprobs_of(logits, c.vocab_size, prompt, 0, opt.top_logprobs))
+      opt.prompt_logprobs->push_back(std::move(e));
+    logits.erase(logits.begin(), logits.end() - c.vocab_size);  // the last row: the next draw's
+  } else {
+    KAITO_TRY(prefill(m, lora, cache, seq.data(), P, &logits));
+  }
   while (static_cast<int64_t>(out.size()) < opt.max_new_tokens) {
     if (opt.step_logits)
       opt.step_logits->insert(opt.step_logits->end(), logits.begin(), logits.end());

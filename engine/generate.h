@@ -33,6 +33,11 @@ struct generate_options {
   // (sampling.h logprobs_of: the model's, before the sampling processors) are appended here.
   std::vector<step_logprobs>* logprobs = nullptr;
   int64_t top_logprobs = 0;
+  // When set, the prompt's own log-probabilities (sampling.h prompt_logprobs_of, top_logprobs
+  // alternatives each) are appended here before any token is drawn: entry i for prompt token
+  // i + 1, P - 1 entries. The whole prompt is computed then (batch_generator: no cached prefix
+  // reused); max_new_tokens may be 0 (the prompt's logprobs alone).
+  std::vector<step_logprobs>* prompt_logprobs = nullptr;
   // When set (batch_generator), gets the prompt tokens a paged decoder's prefix cache held, whose
   // prefill was skipped (0: none; generate() alone never has any).
   int64_t* cached_prompt_tokens = nullptr;

@@ -33,9 +33,9 @@ struct span {
 };
 
 // Runs every span's new tokens through the model as one (R, C) activation; logits gets, per span,
-// the logits of its last row ((spans, V)).
+// the logits of its last row ((spans, V)), or with all_rows every row's ((R, V)).
 status forward_spans(const model& m, const lora_adapter* lora, const std::vector<span>& spans,
-                     const std::vector<int32_t>& ids, fvec* logits) {
+                     const std::vector<int32_t>& ids, fvec* logits, bool all_rows = false) {
   const model_config& c = m.config;
   const model_weights& w = m.weights;
   const int64_t C = c.hidden_size, I = c.intermediate_size, NH = c.num_heads;
@@ -106,6 +106,13 @@ status forward_spans(const model& m, const lora_adapter* lora, const std::vector
   }
   for (const span& s : spans) s.cache->len += s.n;
   if (logits == nullptr) return {};  // (a prompt chunk before the last: no head)
+  if (all_rows) {                    // (prompt logprobs: every position's next-token distribution)
+    fvec r(static_cast<size_t>(R));
+    rmsnorm_forward_cpu(xn.data(), r.data(), x.data(), w.final_norm.data(), R, C, eps);
+    logits->assign(static_cast<size_t>(R * V), 0.0f);
+    gemm_forward_cpu(logits->data(), xn.data(), w.lm_head(), nullptr, R, C, V);
+    return {};
+  }
   // The head on each span's last row only.
   fvec last(static_cast<size_t>(S * C)), last_n(last.size()), r(static_cast<size_t>(S));
   for (int64_t i = 0; i < S; ++i) {
@@ -142,10 +149,10 @@ bool needs_reprefill(const model_config& c, const kv_cache& cache, int64_t seq_l
 }
 
 status prefill(const model& m, const lora_adapter* lora, kv_cache& cache, const int32_t* ids,
-               int64_t P, std::vector<float>* logits, int64_t rope_len) {
+               int64_t P, std::vector<float>* logits, int64_t rope_len, bool all_rows) {
   if (P <= 0) return invalid_argument("nothing to prefill", "prompt");
   return forward_spans(m, lora, {span{&cache, 0, P, rope_len}}, std::vector<int32_t>(ids, ids + P),
-                       logits);
+                       logits, all_rows);
 }
 
 status decode_batch(const model& m, const lora_adapter* lora, const std::vector<kv_cache*>& caches,

@@ -46,9 +46,11 @@ bool needs_reprefill(const model_config& c, const kv_cache& cache, int64_t seq_l
 
 // rope_len > 0: rotate with the longrope factors of that total length (a prompt prefilled in
 // chunks passes its whole length to each chunk, so its keys equal one prefill's). logits null:
-// the head is skipped (a chunk before the last needs none).
+// the head is skipped (a chunk before the last needs none). all_rows: logits gets every one of
+// the P rows' logits ((P, V); row i: the distribution of the token after ids[i]), for prompt
+// logprobs.
 status prefill(const model& m, const lora_adapter* lora, kv_cache& cache, const int32_t* ids,
-               int64_t P, std::vector<float>* logits, int64_t rope_len = 0);
+               int64_t P, std::vector<float>* logits, int64_t rope_len = 0, bool all_rows = false);
 
 // caches[b] gets ids[b]; every cache must be non-empty and its next length must not need a
 // re-prefill. logits: (B, V).

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <limits>
 
+#include "kernels/parallel_for.h"
 #include "kernels/rng.h"
 
 namespace kaito::engine {
@@ -150,18 +151,22 @@ std::vector<double> sampling_distribution(std::vector<float> l, const sampling_p
 }
 
 step_logprobs logprobs_of(const std::vector<float>& l, int32_t chosen, int64_t top_k) {
+  return logprobs_of(l.data(), static_cast<int64_t>(l.size()), chosen, top_k);
+}
+
+step_logprobs logprobs_of(const float* l, int64_t n, int32_t chosen, int64_t top_k) {
   step_logprobs out;
-  if (l.empty()) return out;
-  const double mx = *std::max_element(l.begin(), l.end());
+  if (n <= 0) return out;
+  const double mx = *std::max_element(l, l + n);
   double sum = 0.0;
-  for (float x : l) sum += std::exp(double(x) - mx);
+  for (int64_t i = 0; i < n; ++i) sum += std::exp(double(l[i]) - mx);
   const double lse = mx + std::log(sum);
   const auto lp = [&](int32_t id) { return double(l[static_cast<size_t>(id)]) - lse; };
-  const int32_t V = static_cast<int32_t>(l.size());
+  const int32_t V = static_cast<int32_t>(n);
   out.chosen = {chosen, chosen >= 0 && chosen < V ? lp(chosen) : -INFINITY};
   const size_t k = static_cast<size_t>(std::clamp<int64_t>(top_k, 0, V));
   if (k == 0) return out;
-  std::vector<int32_t> ids(l.size());
+  std::vector<int32_t> ids(static_cast<size_t>(n));
   for (int32_t v = 0; v < V; ++v) ids[static_cast<size_t>(v)] = v;
   const auto first = [&](int32_t a, int32_t b) {
     const float la = l[static_cast<size_t>(a)], lb = l[static_cast<size_t>(b)];
@@ -198,6 +203,21 @@ int32_t draw_token(const std::vector<double>& prob, uint64_t seed, uint64_t step
     if (u < cum) return last;
   }
   return last;  // rounding left u >= the total
+}
+
+std::vector<step_logprobs> prompt_logprobs_of(const std::vector<float>& rows, int64_t vocab,
+                                              const std::vector<int32_t>& prompt, int64_t first,
+                                              int64_t top_k) {
+  const int64_t n = vocab > 0 ? static_cast<int64_t>(rows.size()) / vocab : 0;
+  const int64_t P = static_cast<int64_t>(prompt.size());
+  const int64_t count = std::clamp<int64_t>(P - 1 - first, 0, n);
+  std::vector<step_logprobs> out(static_cast<size_t>(count));
+  parallel_for(count, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i)
+      out[static_cast<size_t>(i)] = logprobs_of(rows.data() + i * vocab, vocab,
+                                                prompt[static_cast<size_t>(first + i + 1)], top_k);
+  });
+  return out;
 }
 
 }  // namespace kaito::engine

@@ -62,5 +62,13 @@ struct step_logprobs {
   std::vector<token_logprob> top;
 };
 step_logprobs logprobs_of(const std::vector<float>& logits, int32_t chosen, int64_t top_k);
+step_logprobs logprobs_of(const float* logits, int64_t vocab, int32_t chosen, int64_t top_k);
+// Prompt logprobs (vLLM's prompt_logprobs, OpenAI completions' echo with logprobs): rows holds
+// the (n, vocab) logits of prompt positions first .. first+n-1; entry i is logprobs_of row i for
+// the prompt token after it, prompt[first + i + 1] (so none for the last prompt position). Rows
+// run on the CPU kernels' worker pool.
+std::vector<step_logprobs> prompt_logprobs_of(const std::vector<float>& rows, int64_t vocab,
+                                              const std::vector<int32_t>& prompt, int64_t first,
+                                              int64_t top_k);
 
 }  // namespace kaito::engine

@@ -30,6 +30,11 @@ class cpu_sequence_decoder final : public sequence_decoder {
     if (!valid(slot)) return bad_slot(slot, "slot");
     return engine::prefill(m_, nullptr, caches_[size_t(slot)], ids, n, logits, rope_len);
   }
+  status prefill_rows(int64_t slot, const int32_t* ids, int64_t n, int64_t rope_len,
+                      std::vector<float>* logits) override {
+    if (!valid(slot)) return bad_slot(slot, "slot");
+    return engine::prefill(m_, nullptr, caches_[size_t(slot)], ids, n, logits, rope_len, true);
+  }
   bool needs_reprefill(int64_t slot, int64_t seq_len) const override {
     return valid(slot) && engine::needs_reprefill(m_.config, caches_[size_t(slot)], seq_len);
   }

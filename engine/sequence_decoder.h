@@ -64,6 +64,14 @@ class sequence_decoder {
   virtual void reset(int64_t slot) = 0;
   virtual status prefill(int64_t slot, const int32_t* ids, int64_t n, int64_t rope_len,
                          std::vector<float>* logits) = 0;
+  // prefill, with logits getting every one of the n rows' logits ((n, V); row i: the
+  // distribution of the token after ids[i]), for prompt logprobs. Both engines implement it;
+  // unimplemented by default.
+  virtual status prefill_rows(int64_t /*slot*/, const int32_t* /*ids*/, int64_t /*n*/,
+                              int64_t /*rope_len*/, std::vector<float>* /*logits*/) {
+    return status(status_code::unimplemented, "this engine does not give prompt logprobs",
+                  "prompt_logprobs");
+  }
   virtual bool needs_reprefill(int64_t slot, int64_t seq_len) const = 0;
   virtual status decode(const std::vector<int64_t>& slots, const std::vector<int32_t>& ids,
                         std::vector<float>* logits) = 0;

@@ -131,7 +131,7 @@ status read_logits(cuda_context& cx, const bf16* dev, int64_t B, int64_t V,
 }  // namespace
 
 status gpu_batch_decoder::prefill(int64_t slot, const int32_t* ids, int64_t n, int64_t rope_len,
-                                  std::vector<float>* logits) {
+                                  std::vector<float>* logits, bool all_rows) {
   gpu_generator::impl& p = *s_->p;
   const gpu_model_shape& sh = p.m.shape;
   if (slot < 0 || slot >= slots())
@@ -175,9 +175,23 @@ status gpu_batch_decoder::prefill(int64_t slot, const int32_t* ids, int64_t n, i
   for (int64_t l = 0; l < sh.L; ++l) p.layer_prefill_slot(l, slot, start, n, cos, sin);
   p.mark("rmsnorm + residual");
   p.residual(n * sh.C);  // the last layer's MLP output
-  if (logits != nullptr) p.head(p.x.as<bf16>() + (n - 1) * sh.C, 1);
+  if (logits != nullptr && all_rows) {
+    // every row's distribution, as many rows per head call as the logits buffer holds
+    std::vector<float> part;
+    logits->clear();
+    for (int64_t r0 = 0; r0 < n; r0 += p.opt.max_batch) {
+      const int64_t g = std::min<int64_t>(p.opt.max_batch, n - r0);
+      p.head_rows(p.x.as<bf16>() + r0 * sh.C, g);
+      KAITO_TRY(p.cx.take_error());
+      KAITO_TRY(read_logits(p.cx, p.logits.as<bf16>(), g, sh.V, s_->host_logits, &part));
+      logits->insert(logits->end(), part.begin(), part.end());
+    }
+    s_->uploads.clear();  // (the stream has run them)
+  } else if (logits != nullptr) {
+    p.head(p.x.as<bf16>() + (n - 1) * sh.C, 1);
+  }
   KAITO_TRY(p.cx.take_error());
-  if (logits != nullptr) {
+  if (logits != nullptr && !all_rows) {
     KAITO_TRY(read_logits(p.cx, p.logits.as<bf16>(), 1, sh.V, s_->host_logits, logits));
     s_->uploads.clear();  // (the stream has run them)
   }

@@ -95,9 +95,10 @@ class gpu_batch_decoder {
   // n tokens (1 <= n <= prefill_rows, length + n <= max_seq) appended to the slot; logits gets
   // the last one's V logits (null: no head and no wait for the device, for a chunk before the
   // last). rope_len: the total length whose rope factors rotate them (0: length
-  // + n); a slot's first chunk sets the slot's factors, later ones must agree.
+  // + n); a slot's first chunk sets the slot's factors, later ones must agree. all_rows: logits
+  // gets every one of the n rows' logits ((n, V), max_batch rows per head call; prompt logprobs).
   status prefill(int64_t slot, const int32_t* ids, int64_t n, int64_t rope_len,
-                 std::vector<float>* logits);
+                 std::vector<float>* logits, bool all_rows = false);
   // True when the slot growing to seq_len tokens needs other longrope factors than its keys have.
   bool needs_reprefill(int64_t slot, int64_t seq_len) const;
   // One token for each of B = slots.size() distinct slots (each non-empty, not full): logits

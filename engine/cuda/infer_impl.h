@@ -140,6 +140,9 @@ struct gpu_generator::impl {
   void head(const bf16* rows_in, int64_t B);
   // lm_head over the B normalized rows in h, greedy pick into ids and gen[:, state[2]].
   void head_logits(int64_t B);
+  // Final norm + lm_head over B <= opt.max_batch rows of `rows_in` into logits, no pick (prompt
+  // logprobs: every prompt row's distribution).
+  void head_rows(const bf16* rows_in, int64_t B);
   // Rows of `width` bytes: dst rows dpitch apart <- src rows spitch apart (stream-ordered).
   void copy2d(void* dst, size_t dpitch, const void* src, size_t spitch, size_t width,
               int64_t height);

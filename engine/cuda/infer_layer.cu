@@ -243,6 +243,15 @@ void gpu_generator::impl::head(const bf16* rows_in, int64_t B) {
   head_logits(B);
 }
 
+void gpu_generator::impl::head_rows(const bf16* rows_in, int64_t B) {
+  const gpu_model_shape& s = m.shape;
+  mark("final norm + lm_head (prompt rows)");
+  rmsnorm_forward_cuda(cx, h.as<bf16>(), nullptr, rows_in, m.final_norm.as<bf16>(), B, s.C,
+                       s.rms_eps);
+  gemm_forward_cuda(cx, logits.as<bf16>(), h.as<bf16>(), m.lm_head.as<bf16>(), nullptr, B, s.C,
+                    s.V);
+}
+
 void gpu_generator::impl::head_logits(int64_t B) {
   const gpu_model_shape& s = m.shape;
   mark("lm_head + argmax");

@@ -74,6 +74,10 @@ class gpu_sequence_decoder final : public engine::sequence_decoder {
                  std::vector<float>* logits) override {
     return d_->prefill(slot, ids, n, rope_len, logits);
   }
+  status prefill_rows(int64_t slot, const int32_t* ids, int64_t n, int64_t rope_len,
+                      std::vector<float>* logits) override {
+    return d_->prefill(slot, ids, n, rope_len, logits, true);
+  }
   bool needs_reprefill(int64_t slot, int64_t seq_len) const override {
     return d_->needs_reprefill(slot, seq_len);
   }

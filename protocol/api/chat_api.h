@@ -43,6 +43,9 @@ struct chat_params {
   // -1: no logprobs; >= 0: each answer token's log-probability and this many of the most likely
   // alternatives (chat: "logprobs": true with "top_logprobs").
   int64_t logprobs = -1;
+  // -1: none; >= 0: the prompt's tokens too, with this many alternatives each (completions' echo
+  // with logprobs).
+  int64_t prompt_logprobs = -1;
 };
 
 struct chat_request {
@@ -85,7 +88,9 @@ result<chat_request> parse_openai_chat_request(std::string_view body);
 // non-empty string, or an array of one; required), echo (bool), and the sampling fields of chat
 // completions above (max_tokens defaults to 16 here, as in OpenAI and vLLM; stream,
 // stream_options, stop, seed, ...). logprobs is an integer in [0, 5] here (params.logprobs; with
-// echo true it is unimplemented: the prompt's own logprobs), n as in chat, best_of (>= n;
+// echo true params.prompt_logprobs too: the prompt's own tokens come first in the choice's
+// logprobs, as vLLM and lm-evaluation-harness's loglikelihood use them), max_tokens may be 0 with
+// echo (the prompt and its logprobs alone, as vLLM), n as in chat, best_of (>= n;
 // invalid_argument below n, as vLLM's 400). suffix (non-empty), best_of > n (ranking answers by
 // likelihood; vLLM's V1 engine dropped it too) and a batch of prompts or token ids are
 // unimplemented.
@@ -170,7 +175,9 @@ std::string openai_stream_done();
 // With has_logprobs, "logprobs" is the legacy form: {"tokens":[...],"token_logprobs":[...],
 // "top_logprobs":[{<token>:<logprob>,...}...],"text_offset":[...]}, each top_logprobs entry the
 // top k and the chosen token (up to k + 1, as OpenAI's), text_offset each token's start in
-// characters (code points) of the answer text from text_offset0 on. Several results: choices
+// characters (code points) of the answer text from text_offset0 on. An entry whose logprob is
+// NaN (the first prompt token under echo: nothing predicts it) has null token_logprobs and
+// top_logprobs entries, as OpenAI's and vLLM's. Several results: choices
 // and usage as in openai_chat_response.
 std::string openai_completion_response(const std::vector<chat_result>& results,
                                        const std::string& model, const std::string& id,

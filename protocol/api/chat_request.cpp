@@ -260,13 +260,16 @@ result<chat_request> parse_openai_completion_request(std::string_view body) {
     if (!lp->is_number_integer() || lp->get<int64_t>() < 0 || lp->get<int64_t>() > 5)
       return wrong(*lp, "logprobs", "an integer in [0, 5]");
     logprobs = lp->get<int64_t>();
-    if (req.echo)
-      return unimplemented("logprobs with echo (the prompt's own logprobs) are not implemented",
-                           "logprobs");
     j.erase("logprobs");
   }
+  // max_tokens 0 with echo: the prompt (and its logprobs) alone, as vLLM answers it.
+  const ojson* mt = field(j, "max_tokens");
+  const bool none_new = req.echo && mt && mt->is_number_integer() && mt->get<int64_t>() == 0;
+  if (none_new) j.erase("max_tokens");
   KAITO_TRY(read_openai_params(j, req));
+  if (none_new) req.params.max_tokens = 0;
   req.params.logprobs = logprobs;
+  if (req.echo) req.params.prompt_logprobs = logprobs;
   // best_of answers, the n most likely returned: best_of = n returns them all (vLLM: >= n).
   int64_t best_of = req.n;
   KAITO_TRY(read_int(

@@ -73,13 +73,18 @@ ojson completion_logprobs(const std::vector<logprob_entry>& entries, int64_t& of
         offsets = ojson::array();
   for (const logprob_entry& e : entries) {
     tokens.push_back(e.token);
+    offsets.push_back(offset);
+    offset += chars_of(e.token);
+    if (std::isnan(e.logprob)) {  // the first prompt token: nothing predicted it
+      lps.push_back(nullptr);
+      tops.push_back(nullptr);
+      continue;
+    }
     lps.push_back(std::isfinite(e.logprob) ? e.logprob : -9999.0);
     ojson top = ojson::object();
     for (const auto& [token, lp] : e.top) top[token] = std::isfinite(lp) ? lp : -9999.0;
     top[e.token] = std::isfinite(e.logprob) ? e.logprob : -9999.0;  // the chosen one, always
     tops.push_back(std::move(top));
-    offsets.push_back(offset);
-    offset += chars_of(e.token);
   }
   ojson j = ojson::object();
   j["tokens"] = std::move(tokens);

@@ -490,6 +490,36 @@ int main() {
     check(ok && e16 <= kLogitTol && e5 <= kLogitTol && es <= kLogitTol, line);
   }
 
+  // 10. prompt rows (prompt logprobs): a 9-token prompt in chunks of 5 and 4 with every row's
+  // logits, two rows per head call (max_batch 2): row i within tolerance of a prefill of the first
+  // i + 1 tokens alone, and the last row the next draw's, as a plain prefill gives it.
+  {
+    auto d = gpu_batch_decoder::create(**cx, *model, options(2, 16, 9));
+    bool ok = d.ok();
+    std::vector<int32_t> prompt(9);
+    for (int32_t& t : prompt) t = int32_t(rng() % uint32_t(s.V));
+    std::vector<float> rows, part;
+    ok = ok && (*d)->prefill(0, prompt.data(), 5, 9, &part, true).ok() && part.size() == 5 * 256;
+    rows = part;
+    ok = ok && (*d)->prefill(0, prompt.data() + 5, 4, 9, &part, true).ok() &&
+         part.size() == 4 * 256;
+    rows.insert(rows.end(), part.begin(), part.end());
+    double worst = 0.0;
+    for (int64_t i = 0; ok && i < 9; ++i) {
+      std::vector<float> lg;
+      (*d)->reset(1);
+      ok = (*d)->prefill(1, prompt.data(), i + 1, 9, &lg).ok();
+      const std::vector<float> row(rows.begin() + i * 256, rows.begin() + (i + 1) * 256);
+      worst = std::max(worst, ok ? rel_diff(lg, row) : INFINITY);
+    }
+    char line[200];
+    std::snprintf(line, sizeof line,
+                  "prompt rows: 9 tokens in chunks of 5 and 4, every row within %.0e of that "
+                  "prefix's prefill (%.3e)",
+                  kLogitTol, worst);
+    check(ok && worst <= kLogitTol, line);
+  }
+
   // 4. errors
   {
     auto dec = gpu_batch_decoder::create(**cx, *model, options(2, 8, 4));

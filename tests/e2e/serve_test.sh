@@ -148,6 +148,31 @@ cls = list(c.completions.create(model="tiny-chat", prompt="The sky is", max_toke
 assert [t for ch in cls if ch.choices[0].logprobs for t in ch.choices[0].logprobs.tokens] == l.tokens, cls
 assert [o for ch in cls if ch.choices[0].logprobs for o in ch.choices[0].logprobs.text_offset] == l.text_offset, cls
 print("logprobs:", len(content), "tokens;", len(l.tokens), "in completions")
+# echo with logprobs (lm-evaluation-harness's loglikelihood requests): the prompt's tokens lead,
+# the first with null entries; max_tokens 0 gives the prompt alone; streamed, the same entries.
+ev = c.completions.create(model="tiny-chat", prompt="The sky is", max_tokens=0, echo=True,
+                          logprobs=1, temperature=0)
+el = ev.choices[0].logprobs
+assert ev.choices[0].text == "The sky is" and ev.usage.completion_tokens == 0, ev
+assert len(el.tokens) == ev.usage.prompt_tokens and el.token_logprobs[0] is None and el.top_logprobs[0] is None, el
+assert all(x <= 0 for x in el.token_logprobs[1:]) and all(len(t) <= 2 for t in el.top_logprobs[1:]), el
+P = len(el.tokens)
+e2 = c.completions.create(model="tiny-chat", prompt="The sky is", max_tokens=6, echo=True,
+                          logprobs=2, temperature=0)
+l2 = e2.choices[0].logprobs
+assert e2.choices[0].text == "The sky is" + cp.choices[0].text, e2
+assert l2.tokens[:P] == el.tokens and l2.tokens[P:] == l.tokens, l2
+near = lambda a, b: len(a) == len(b) and all(abs(x - y) < 1e-4 for x, y in zip(a, b))
+assert near(l2.token_logprobs[1:P], el.token_logprobs[1:]), l2
+# (the prompt's rows come from one head GEMM over all of them: equal up to summation order)
+assert near(l2.token_logprobs[P:], l.token_logprobs), l2
+assert l2.text_offset[0] == 0, l2
+es = list(c.completions.create(model="tiny-chat", prompt="The sky is", max_tokens=6, echo=True,
+                               logprobs=2, temperature=0, stream=True))
+assert "".join(ch.choices[0].text for ch in es) == e2.choices[0].text, es
+assert [t for ch in es if ch.choices[0].logprobs for t in ch.choices[0].logprobs.tokens] == l2.tokens, es
+assert [x for ch in es if ch.choices[0].logprobs for x in ch.choices[0].logprobs.token_logprobs] == l2.token_logprobs, es
+print("echo logprobs:", P, "prompt tokens")
 # Concurrent clients are decoded together (continuous batching): each answer is the one it gets
 # alone, greedy and seeded, streamed or not.
 import concurrent.futures
@@ -192,6 +217,7 @@ has "$out" "completions:"
 has "$out" "seeded sampling repeats"
 has "$out" "n=3 choices:"
 has "$out" "logprobs:"
+has "$out" "echo logprobs:"
 has "$out" "penalties and logit_bias"
 has "$out" "12 concurrent answers equal the lone ones"
 has "$out" "metrics: "

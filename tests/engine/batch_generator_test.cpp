@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "engine/kv_decode.h"
+#include "engine/sampling.h"
 #include "engine/sequence_decoder.h"
 #include "tests/engine/failing_decoder.h"
 #include "tests/engine/paged_decoder.h"
@@ -137,6 +138,108 @@ TEST(kv_decode, chunked_prefill_equals_one_prefill) {
     EXPECT_EQ(chunked.long_rope, whole.long_rope);
     EXPECT_LE(max_abs_diff(chunked.k[1], whole.k[1]), 1e-5f);
   }
+}
+
+// all_rows: row i is the logits a prefill of the first i + 1 tokens ends with, whole or chunked.
+TEST(kv_decode, all_rows_give_every_prefix_its_logits) {
+  auto m = random_model(kPhi3, "rows");
+  ASSERT_TRUE(m);
+  const int64_t V = m->config.vocab_size;
+  std::vector<int32_t> p;
+  for (int i = 0; i < 19; ++i) p.push_back(int32_t(rng_bits(9, i) % 64));
+  kv_cache whole, chunked;
+  reset_cache(whole, m->config.num_layers);
+  reset_cache(chunked, m->config.num_layers);
+  std::vector<float> rows, part, chunks;
+  ASSERT_TRUE(prefill(*m, nullptr, whole, p.data(), 19, &rows, 0, true).ok());
+  ASSERT_EQ(rows.size(), size_t(19 * V));
+  for (int64_t done = 0; done < 19; done += 7) {
+    const int64_t n = std::min<int64_t>(7, 19 - done);
+    ASSERT_TRUE(prefill(*m, nullptr, chunked, p.data() + done, n, &part, 19, true).ok());
+    chunks.insert(chunks.end(), part.begin(), part.end());
+  }
+  EXPECT_LE(max_abs_diff(chunks, rows), 1e-5f);
+  for (int64_t i : {int64_t(0), int64_t(5), int64_t(18)}) {
+    kv_cache c;
+    reset_cache(c, m->config.num_layers);
+    std::vector<float> last;
+    ASSERT_TRUE(prefill(*m, nullptr, c, p.data(), i + 1, &last, 19).ok());
+    EXPECT_LE(
+        max_abs_diff(last, std::vector<float>(rows.begin() + i * V, rows.begin() + (i + 1) * V)),
+        1e-5f)
+        << "row " << i;
+  }
+}
+
+// Prompt logprobs (echo with logprobs): generate()'s are logprobs_of each prefix's last logits;
+// batch_generator's equal them for whole and chunked prompts, on a paged cache with prefix
+// caching too (a prompt whose logprobs are wanted is computed whole, so they are all there), and
+// max_new_tokens 0 gives the prompt's alone.
+TEST(batch_generator, prompt_logprobs_equal_generate_alone) {
+  auto m = random_model(kLlama, "prompt_lps");
+  ASSERT_TRUE(m);
+  std::vector<int32_t> p;
+  for (int i = 0; i < 37; ++i) p.push_back(int32_t(rng_bits(13, i) % 64));
+  generate_options o;
+  o.max_new_tokens = 3;
+  o.top_logprobs = 2;
+  std::vector<step_logprobs> want;
+  o.prompt_logprobs = &want;
+  auto alone_tokens = generate(*m, nullptr, p, o);
+  ASSERT_TRUE(alone_tokens.ok());
+  ASSERT_EQ(want.size(), p.size() - 1);
+  for (size_t i : {size_t(0), size_t(20), p.size() - 2}) {
+    kv_cache c;
+    reset_cache(c, m->config.num_layers);
+    std::vector<float> last;
+    ASSERT_TRUE(prefill(*m, nullptr, c, p.data(), int64_t(i) + 1, &last).ok());
+    const step_logprobs ref = logprobs_of(last, p[i + 1], 2);
+    EXPECT_EQ(want[i].chosen.id, p[i + 1]);
+    EXPECT_NEAR(want[i].chosen.logprob, ref.chosen.logprob, 1e-5) << "token " << i;
+    ASSERT_EQ(want[i].top.size(), 2u);
+    EXPECT_EQ(want[i].top[0].id, ref.top[0].id);
+  }
+  auto check = [&](const std::vector<step_logprobs>& got, const char* what) {
+    ASSERT_EQ(got.size(), want.size()) << what;
+    for (size_t i = 0; i < got.size(); ++i) {
+      EXPECT_EQ(got[i].chosen.id, want[i].chosen.id) << what << " token " << i;
+      EXPECT_NEAR(got[i].chosen.logprob, want[i].chosen.logprob, 1e-4) << what << " token " << i;
+      ASSERT_EQ(got[i].top.size(), 2u) << what;
+      EXPECT_EQ(got[i].top[1].id, want[i].top[1].id) << what << " token " << i;
+    }
+  };
+  for (int64_t chunk : {int64_t(0), int64_t(8)}) {
+    batch_generator g(*m, {.max_batch = 2, .prefill_chunk = chunk});
+    std::vector<step_logprobs> got;
+    generate_options b = o;
+    b.prompt_logprobs = &got;
+    auto tokens = g.generate(p, b);
+    ASSERT_TRUE(tokens.ok());
+    EXPECT_EQ(*tokens, *alone_tokens);
+    check(got, chunk == 0 ? "whole" : "chunked");
+    std::vector<step_logprobs> only;
+    b.prompt_logprobs = &only;
+    b.max_new_tokens = 0;
+    auto none = g.generate(p, b);
+    ASSERT_TRUE(none.ok());
+    EXPECT_TRUE(none->empty());
+    check(only, "max_new_tokens 0");
+  }
+  // a paged cache holding the prompt's blocks from an earlier answer: not reused for logprobs
+  auto owned = std::make_unique<kaito::testing::paged_decoder>(*m, 2, 4, 32, true);
+  kaito::testing::paged_decoder* pool = owned.get();
+  batch_generator g(m->config, std::move(owned), {.max_batch = 2, .prefill_chunk = 16});
+  generate_options plain = o;
+  plain.prompt_logprobs = nullptr;
+  ASSERT_TRUE(g.generate(p, plain).ok());
+  std::vector<step_logprobs> got;
+  generate_options b = o;
+  b.prompt_logprobs = &got;
+  ASSERT_TRUE(g.generate(p, b).ok());
+  check(got, "paged");
+  EXPECT_EQ(pool->reused(), 0);
+  ASSERT_TRUE(g.generate(p, plain).ok());  // (and a later plain answer reuses the blocks)
+  EXPECT_EQ(pool->reused(), 36);
 }
 
 TEST(batch_generator, concurrent_answers_equal_generate_alone) {

@@ -43,6 +43,10 @@ class forwarding_decoder : public engine::sequence_decoder {
                  std::vector<float>* logits) override {
     return d_->prefill(s, ids, n, rope_len, logits);
   }
+  status prefill_rows(int64_t s, const int32_t* ids, int64_t n, int64_t rope_len,
+                      std::vector<float>* logits) override {
+    return d_->prefill_rows(s, ids, n, rope_len, logits);
+  }
   bool needs_reprefill(int64_t s, int64_t len) const override {
     return d_->needs_reprefill(s, len);
   }

@@ -66,14 +66,13 @@ class paged_decoder final : public forwarding_decoder {
   }
   status prefill(int64_t s, const int32_t* ids, int64_t n, int64_t rope_len,
                  std::vector<float>* logits) override {
-    if (auto grown = pool_.grow(s, len_[size_t(s)] + n); !grown.ok()) {
-      ++refused_;
-      return grown.error();
-    }
-    len_[size_t(s)] += n;
-    lr_[size_t(s)] = long_rope(rope_len == 0 ? len_[size_t(s)] : rope_len);  // (the slot's factors)
-    pool_.append_tokens(s, ids, n, lr_[size_t(s)]);
+    KAITO_TRY(grow(s, ids, n, rope_len));
     return inner().prefill(s, ids, n, rope_len, logits);
+  }
+  status prefill_rows(int64_t s, const int32_t* ids, int64_t n, int64_t rope_len,
+                      std::vector<float>* logits) override {
+    KAITO_TRY(grow(s, ids, n, rope_len));
+    return inner().prefill_rows(s, ids, n, rope_len, logits);
   }
   status decode(const std::vector<int64_t>& slots, const std::vector<int32_t>& ids,
                 std::vector<float>* logits) override {
@@ -96,6 +95,17 @@ class paged_decoder final : public forwarding_decoder {
   int64_t reused() const { return reused_; }
 
  private:
+  // A prefill's blocks: all or none, as the GPU's.
+  status grow(int64_t s, const int32_t* ids, int64_t n, int64_t rope_len) {
+    if (auto grown = pool_.grow(s, len_[size_t(s)] + n); !grown.ok()) {
+      ++refused_;
+      return grown.error();
+    }
+    len_[size_t(s)] += n;
+    lr_[size_t(s)] = long_rope(rope_len == 0 ? len_[size_t(s)] : rope_len);  // (the slot's factors)
+    pool_.append_tokens(s, ids, n, lr_[size_t(s)]);
+    return {};
+  }
   // longrope's factors for a forward over rope_len tokens (as the GPU decoder keeps per slot)
   bool long_rope(int64_t rope_len) const {
     return rope_.kind == engine::rope_type::longrope &&

@@ -400,7 +400,7 @@ TEST(OpenaiCompletionRequest, PromptDefaultsAndRefusals) {
            {R"({"prompt":"a","n":3,"best_of":4})", unimpl, "best_of"},
            {R"({"prompt":"a","n":3,"best_of":2})", bad, "best_of"},
            {R"({"prompt":"a","n":0})", bad, "n"},
-           {R"({"prompt":"a","echo":true,"logprobs":2})", unimpl, "logprobs"},
+           {R"({"prompt":"a","max_tokens":0,"logprobs":2})", bad, "max_tokens"},  // no echo
            {R"({"prompt":"a","logprobs":6})", bad, "logprobs"},
            {R"({"prompt":"a","logprobs":true})", bad, "logprobs"},
            {R"({"prompt":"a","echo":"yes"})", bad, "echo"},
@@ -522,6 +522,24 @@ TEST(ChatResponse, CompletionLogprobs) {
   EXPECT_EQ(parse_openai_completion_request(R"({"prompt":"a"})")->params.logprobs, -1);
   EXPECT_EQ(parse_openai_completion_request(R"({"prompt":"a","logprobs":0})")->params.logprobs, 0);
   EXPECT_EQ(parse_openai_completion_request(R"({"prompt":"a","logprobs":5})")->params.logprobs, 5);
+  // echo: the prompt's too (prompt_logprobs), max_tokens 0 allowed (the prompt alone)
+  auto echo =
+      parse_openai_completion_request(R"({"prompt":"a","echo":true,"logprobs":1,"max_tokens":0})");
+  ASSERT_TRUE(echo.ok()) << echo.error().to_string();
+  EXPECT_EQ(echo->params.logprobs, 1);
+  EXPECT_EQ(echo->params.prompt_logprobs, 1);
+  EXPECT_EQ(echo->params.max_tokens, 0);
+  EXPECT_EQ(
+      parse_openai_completion_request(R"({"prompt":"a","logprobs":1})")->params.prompt_logprobs,
+      -1);
+  // the first prompt token (logprob NaN: nothing predicts it): null entries, as OpenAI's
+  chat_result first_token{"ab", 2, 0, "length"};
+  first_token.has_logprobs = true;
+  first_token.logprobs = {{"a", std::nan(""), {}}, {"b", -2.0, {{"c", -1.0}}}};
+  EXPECT_EQ(
+      parse_back(openai_completion_response(first_token, "m", "x", 1))["choices"][0]["logprobs"],
+      ojson::parse(R"({"tokens":["a","b"],"token_logprobs":[null,-2.0],
+                "top_logprobs":[null,{"c":-1.0,"b":-2.0}],"text_offset":[0,1]})"));
   chat_result res{"\xc3\xa9t\xc3\xa9!", 3, 2, "length"};
   res.has_logprobs = true;
   res.logprobs = {{"\xc3\xa9t\xc3\xa9", -0.5, {{"ete", -0.25}}}, {"!", -1.0, {{"!", -1.0}}}};
