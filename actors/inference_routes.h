@@ -11,14 +11,16 @@
 //                                (chat.completion.chunk ... data: [DONE]); stream_options
 //                                include_usage adds the usage chunk
 //   POST /v1/completions         OpenAI's legacy completions (vLLM's): the prompt continued as
-//                                plain text, echo, the same streaming (text_completion chunks)
+//                                plain text, echo (with the prompt's logprobs), the same
+//                                streaming (text_completion chunks)
 //   POST /chat                   Kaito's legacy transformers API: prompt or messages +
 //                                generate_kwargs -> {"Result": text}
 // Bodies: protocol/api/chat_api.h. Errors: 400 naming the field (OpenAI error JSON, or
 // {"detail": ...} on /chat) or giving the chat template's refusal (raise_exception, or a model
 // with no template), 404 for another model name or path, 405 for another method, 501 for
-// settings we do not implement (n > 1, tools, completions' logprobs with echo), 500 when generation
-// fails. An unseeded sampled request draws a fresh seed. One structured log line per request.
+// settings we do not implement (tools, best_of > n), 500 when generation fails. An unseeded
+// sampled request draws a fresh seed. The OpenAI endpoints are openai_routes.h's (n choices,
+// streams, echo with logprobs). One structured log line per request.
 // Thread-safety: the handler may run on several connection threads (chat_service batches them).
 #pragma once
 

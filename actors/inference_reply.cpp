@@ -1,0 +1,87 @@
+// inference_reply; see inference_reply.h.
+#include "actors/inference_reply.h"
+
+#include <chrono>
+#include <cstdio>
+#include <random>
+
+namespace kaito::actors {
+
+int64_t unix_now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+uint64_t fresh_seed() {
+  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  return rng();
+}
+
+// The part after "chatcmpl-" (chat_api adds the prefix).
+std::string completion_id() {
+  char buf[24];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(fresh_seed()));
+  return buf;
+}
+
+int http_code(const status& s) {
+  switch (s.code()) {
+    case status_code::invalid_argument:
+    case status_code::failed_precondition:  // e.g. the template's raise_exception
+      return 400;
+    case status_code::not_found:
+      return 404;
+    case status_code::unimplemented:
+      return 501;
+    case status_code::resource_exhausted:
+      return 413;
+    default:
+      return 500;
+  }
+}
+
+engine::chat_options engine_options(const api::chat_params& p) {
+  engine::chat_options o;
+  o.max_tokens = p.max_tokens;
+  o.sampling.temperature = p.temperature;
+  o.sampling.top_p = p.top_p;
+  o.sampling.top_k = p.top_k;
+  o.sampling.repetition_penalty = p.repetition_penalty;
+  o.sampling.presence_penalty = p.presence_penalty;
+  o.sampling.frequency_penalty = p.frequency_penalty;
+  for (const auto& [id, bias] : p.logit_bias)
+    o.sampling.logit_bias.emplace_back(id, static_cast<float>(bias));
+  o.sampling.seed = p.has_seed ? p.seed : fresh_seed();
+  o.stop = p.stop;
+  o.logprobs = p.logprobs;
+  o.prompt_logprobs = p.prompt_logprobs;
+  return o;
+}
+
+std::vector<api::logprob_entry> to_entries(const std::vector<engine::answer_logprob>& lps) {
+  std::vector<api::logprob_entry> out;
+  out.reserve(lps.size());
+  for (const engine::answer_logprob& e : lps) out.push_back({e.token, e.logprob, e.top});
+  return out;
+}
+
+api::chat_result to_result(const engine::chat_answer& a, bool has_logprobs) {
+  api::chat_result r;
+  r.text = a.text;
+  r.prompt_tokens = a.prompt_tokens;
+  r.completion_tokens = a.completion_tokens;
+  r.finish_reason = a.length ? "length" : "stop";
+  r.cached_tokens = a.cached_tokens;
+  r.has_logprobs = has_logprobs;
+  if (has_logprobs) r.logprobs = to_entries(a.logprobs);
+  return r;
+}
+
+void reply_json(http_reply& out, int code, std::string body) {
+  out.status = code;
+  out.content_type = "application/json";
+  out.body = std::move(body);
+}
+
+}  // namespace kaito::actors

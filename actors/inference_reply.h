@@ -1,0 +1,46 @@
+// inference_reply: what the inference server's routes (inference_routes.h, openai_routes.h) share:
+// a status as an HTTP code, a JSON reply, the check of a request and its model name, the engine
+// options of a request's params, logprobs entries and results in the API's terms, ids and seeds.
+// Thread-safety: pure functions, but fresh_seed's generator is per thread.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "actors/http_server.h"
+#include "base/status.h"
+#include "engine/chat_service.h"
+#include "protocol/api/chat_api.h"
+
+namespace kaito::actors {
+
+int64_t unix_now();
+uint64_t fresh_seed();  // a random 64-bit seed (per thread generator, seeded from the device)
+// 16 hex digits: the part after "chatcmpl-" / "cmpl-" (chat_api adds the prefix).
+std::string completion_id();
+// invalid_argument and failed_precondition (a template's raise_exception) 400, not_found 404,
+// unimplemented 501, resource_exhausted 413, others 500.
+int http_code(const status& s);
+void reply_json(http_reply& out, int code, std::string body);
+// The engine's options for a request's params (an unseeded request draws a fresh seed).
+engine::chat_options engine_options(const api::chat_params& p);
+std::vector<api::logprob_entry> to_entries(const std::vector<engine::answer_logprob>& lps);
+api::chat_result to_result(const engine::chat_answer& a, bool has_logprobs = false);
+
+// The request, or false with the 400 / 404 answer written (a model name that is not ours).
+template <class Request>
+bool accept_request(const result<Request>& req, const std::string& name, http_reply& out) {
+  if (!req.ok()) {
+    reply_json(out, http_code(req.error()), api::openai_error_body(req.error()));
+    return false;
+  }
+  if (!req->model.empty() && req->model != name) {
+    status s(status_code::not_found, "The model `" + req->model + "` does not exist.", "model");
+    reply_json(out, 404, api::openai_error_body(s));
+    return false;
+  }
+  return true;
+}
+
+}  // namespace kaito::actors

@@ -1,0 +1,235 @@
+// openai_routes; see openai_routes.h.
+#include "actors/openai_routes.h"
+
+#include <algorithm>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include "actors/inference_reply.h"
+#include "protocol/api/chat_api.h"
+
+namespace kaito::actors {
+
+namespace {
+
+// The options choice i of a request answers with: its own seed (seed + i when the request gave
+// one, so choice 0 is the n = 1 answer; else a fresh one).
+engine::chat_options choice_options(const engine::chat_options& o, const api::chat_params& p,
+                                    int64_t i) {
+  engine::chat_options c = o;
+  c.sampling.seed = p.has_seed ? p.seed + static_cast<uint64_t>(i) : fresh_seed();
+  return c;
+}
+
+// answer(i) for each choice i in [0, n), all at once so the batch decodes them together (each on
+// its own thread, the last on this one); their results in order.
+std::vector<result<engine::chat_answer>> answer_all(
+    int64_t n, const std::function<result<engine::chat_answer>(int64_t)>& answer) {
+  std::vector<std::optional<result<engine::chat_answer>>> got(static_cast<size_t>(n));
+  std::vector<std::thread> threads;
+  for (int64_t i = 0; i + 1 < n; ++i) threads.emplace_back([&, i] { got[i].emplace(answer(i)); });
+  got[n - 1].emplace(answer(n - 1));
+  for (std::thread& t : threads) t.join();
+  std::vector<result<engine::chat_answer>> out;
+  out.reserve(got.size());
+  for (auto& g : got) out.push_back(std::move(*g));
+  return out;
+}
+
+// The answers as choices, or the first failure's status.
+result<std::vector<api::chat_result>> to_results(
+    const std::vector<result<engine::chat_answer>>& answers, bool has_logprobs) {
+  std::vector<api::chat_result> out;
+  for (const auto& a : answers) {
+    if (!a.ok()) return a.error();
+    out.push_back(to_result(*a, has_logprobs));
+  }
+  return out;
+}
+
+// A stream of n choices answered at once: chunks of all of them go out one at a time, and the
+// first failure stops the others.
+class choice_stream {
+ public:
+  explicit choice_stream(http_reply& out) : out_(out) {}
+  // Writes `chunk` unless the client left or a choice failed; false then (the answer ends).
+  bool write(const std::string& chunk) {
+    std::lock_guard lock(mu_);
+    open_ = open_ && !failed_ && out_.write_chunk(chunk);
+    return open_ && !failed_;
+  }
+  // A choice failed: the others end at their next piece.
+  void fail(const status& s) {
+    std::lock_guard lock(mu_);
+    if (!failed_) failure_ = s;
+    failed_ = true;
+  }
+  // After every choice ended: the first failure as one more event, or done() then [DONE] (the
+  // usage chunk and the end), unless the client left.
+  void finish(const std::function<void()>& done) {
+    if (!open_) return;
+    if (failed_) {
+      out_.write_chunk("data: " + api::openai_error_body(failure_) + "\n\n");
+      return;
+    }
+    done();
+    out_.write_chunk(api::openai_stream_done());
+  }
+
+ private:
+  http_reply& out_;
+  std::mutex mu_;
+  bool open_ = true, failed_ = false;
+  status failure_;
+};
+
+// The usage of answers to one prompt (all ok): the prompt once, every answer's tokens.
+std::string usage_chunk(const std::vector<result<engine::chat_answer>>& answers,
+                        const std::string& id, const std::string& name, int64_t created,
+                        bool completions) {
+  int64_t completion = 0;
+  for (const auto& a : answers) completion += a->completion_tokens;
+  const engine::chat_answer& first = *answers[0];
+  return api::openai_usage_chunk(id, name, created, first.prompt_tokens, completion, completions,
+                                 first.cached_tokens);
+}
+
+}  // namespace
+
+void openai_chat(const engine::chat_service& svc, const std::string& name, const http_call& call,
+                 http_reply& out) {
+  auto req = api::parse_openai_chat_request(call.body);
+  if (!accept_request(req, name, out)) return;
+  const std::string id = completion_id();
+  const int64_t created = unix_now();
+  const engine::chat_options o = engine_options(req->params);
+  const bool lp = o.logprobs >= 0;
+  if (!req->stream) {
+    auto results = to_results(
+        answer_all(
+            req->n,
+            [&](int64_t i) { return svc.chat(req->messages, choice_options(o, req->params, i)); }),
+        lp);
+    if (!results.ok())
+      return reply_json(out, http_code(results.error()), api::openai_error_body(results.error()));
+    return reply_json(out, 200, api::openai_chat_response(*results, name, id, created));
+  }
+  // Server-Sent Events: per choice the role, the pieces as they come and the finish reason; then
+  // [DONE]. With include_usage, every chunk carries "usage":null and one more chunk the counts.
+  // With logprobs, each piece carries the tokens drawn since the previous one, the finish chunk
+  // the tokens after the last piece (an end of text held back, a stop string).
+  const std::string role = "assistant";
+  const bool usage = req->include_usage;
+  if (!out.start_stream(200, "text/event-stream")) return;
+  choice_stream stream(out);
+  auto answers = answer_all(req->n, [&](int64_t i) -> result<engine::chat_answer> {
+    std::vector<engine::answer_logprob> pending;
+    engine::chat_options c = choice_options(o, req->params, i);
+    if (lp) c.stream_logprobs = &pending;
+    auto chunk = [&](const std::string* piece, const std::string* reason) {
+      const std::vector<api::logprob_entry> lps = to_entries(pending);
+      pending.clear();
+      return stream.write(api::openai_chat_chunk(id, name, created, nullptr, piece, reason, usage,
+                                                 lp ? &lps : nullptr, i));
+    };
+    if (!stream.write(
+            api::openai_chat_chunk(id, name, created, &role, nullptr, nullptr, usage, nullptr, i)))
+      return engine::chat_answer{};  // the client left or a choice failed: nothing to answer
+    auto a = svc.chat(req->messages, c,
+                      [&](const std::string& piece) { return chunk(&piece, nullptr); });
+    if (!a.ok()) {
+      stream.fail(a.error());
+      return a;
+    }
+    const std::string reason = a->length ? "length" : "stop";
+    chunk(nullptr, &reason);
+    return a;
+  });
+  stream.finish([&] {
+    if (usage) out.write_chunk(usage_chunk(answers, id, name, created, false));
+  });
+}
+
+// OpenAI's legacy completions (vLLM serves them): the prompt continued as plain text.
+void openai_completion(const engine::chat_service& svc, const std::string& name,
+                       const http_call& call, http_reply& out) {
+  auto req = api::parse_openai_completion_request(call.body);
+  if (!accept_request(req, name, out)) return;
+  const std::string id = completion_id();
+  const int64_t created = unix_now();
+  const engine::chat_options o = engine_options(req->params);
+  const bool lp = o.logprobs >= 0;
+  const std::string echo = req->echo ? req->prompt : "";
+  if (!req->stream) {
+    const auto answers = answer_all(req->n, [&](int64_t i) {
+      return svc.complete_text(req->prompt, choice_options(o, req->params, i));
+    });
+    auto results = to_results(answers, lp);
+    if (!results.ok())
+      return reply_json(out, http_code(results.error()), api::openai_error_body(results.error()));
+    for (size_t i = 0; i < results->size(); ++i) {
+      api::chat_result& r = (*results)[i];
+      r.text = echo + r.text;
+      if (lp && req->echo) {  // the prompt's tokens first
+        std::vector<api::logprob_entry> all = to_entries(answers[i]->prompt_logprobs);
+        all.insert(all.end(), r.logprobs.begin(), r.logprobs.end());
+        r.logprobs = std::move(all);
+      }
+    }
+    return reply_json(out, 200, api::openai_completion_response(*results, name, id, created));
+  }
+  const bool usage = req->include_usage;
+  // echo with logprobs: the prompt's entries lead the stream's (as many as its tokens)
+  int64_t prompt_tokens = 0;
+  if (lp && req->echo) {
+    auto ids = svc.tokenize_text(req->prompt, true);
+    if (!ids.ok())
+      return reply_json(out, http_code(ids.error()), api::openai_error_body(ids.error()));
+    prompt_tokens = static_cast<int64_t>(ids->size());
+  }
+  if (!out.start_stream(200, "text/event-stream")) return;
+  choice_stream stream(out);
+  auto answers = answer_all(req->n, [&](int64_t i) -> result<engine::chat_answer> {
+    std::vector<engine::answer_logprob> pending;  // as for chat: the tokens since the last piece
+    engine::chat_options c = choice_options(o, req->params, i);
+    if (lp) c.stream_logprobs = &pending;
+    int64_t offset = 0;  // characters of the answer streamed so far (text_offset)
+    // a chunk with the first `upto` entries pending (the prompt's lead them under echo)
+    auto chunk = [&](const std::string& text, const std::string* reason,
+                     size_t upto = std::string::npos) {
+      const auto k = static_cast<std::ptrdiff_t>(std::min(upto, pending.size()));
+      const std::vector<api::logprob_entry> lps =
+          to_entries(std::vector<engine::answer_logprob>(pending.begin(), pending.begin() + k));
+      pending.erase(pending.begin(), pending.begin() + k);
+      return stream.write(api::openai_completion_chunk(id, name, created, text, reason, usage,
+                                                       lp ? &lps : nullptr, &offset, i));
+    };
+    // The echo goes first: at once, or with logprobs once the prompt's entries are in (at the
+    // first piece, or at the end).
+    bool echoed = echo.empty();
+    auto echo_first = [&] {
+      if (echoed) return true;
+      echoed = true;
+      return chunk(echo, nullptr, static_cast<size_t>(prompt_tokens));
+    };
+    if (!lp && !echo_first()) return engine::chat_answer{};  // as for chat
+    auto a = svc.complete_text(req->prompt, c, [&](const std::string& piece) {
+      return echo_first() && chunk(piece, nullptr);
+    });
+    if (!a.ok()) {
+      stream.fail(a.error());
+      return a;
+    }
+    const std::string reason = a->length ? "length" : "stop";
+    if (echo_first()) chunk("", &reason);
+    return a;
+  });
+  stream.finish([&] {
+    if (usage) out.write_chunk(usage_chunk(answers, id, name, created, true));
+  });
+}
+
+}  // namespace kaito::actors

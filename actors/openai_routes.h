@@ -1,0 +1,24 @@
+// openai_routes: the inference server's OpenAI endpoints (vLLM's): POST /v1/chat/completions and
+// POST /v1/completions, bodies in protocol/api/chat_api.h. Not streamed: one JSON body with
+// choices[0 .. n-1]. "stream": true answers Server-Sent Events: per choice its role (chat), its
+// pieces as they come with the logprobs of their tokens, and its finish reason, the choices of
+// n > 1 interleaved; then the usage chunk (stream_options include_usage) and [DONE]; a failure
+// after the headers went is one more event with the error body. The n choices are n requests to
+// the batch at once; choice i samples with seed + i when the request gave a seed. Completions:
+// echo puts the prompt first (with logprobs, its tokens' entries lead, the first null).
+// Thread-safety: as inference_routes.h.
+#pragma once
+
+#include <string>
+
+#include "actors/http_server.h"
+#include "engine/chat_service.h"
+
+namespace kaito::actors {
+
+void openai_chat(const engine::chat_service& svc, const std::string& name, const http_call& call,
+                 http_reply& out);
+void openai_completion(const engine::chat_service& svc, const std::string& name,
+                       const http_call& call, http_reply& out);
+
+}  // namespace kaito::actors
