@@ -56,6 +56,7 @@ engine::chat_options engine_options(const api::chat_params& p) {
   o.stop = p.stop;
   o.logprobs = p.logprobs;
   o.prompt_logprobs = p.prompt_logprobs;
+  o.json_object = p.json_object;
   return o;
 }
 

@@ -11,11 +11,15 @@
 // and 16 answers of 64 tokens with temperature 0.7 and top_p 0.9: tokens/s with the draws on the
 // CPU kernels' worker pool (ours, kernels/parallel_for.h) and one by one (peer: one thread), and
 // the ratio. A GPU step faster than B tokens at this rate waits for the host.
+// Last, response_format json_object's token filter (engine/token_filter.h): us per mask over a
+// synthetic 32064-piece vocabulary in three states of an answer, and that over a top_p draw.
 //   usage: kaito_sampling_bench [reps]   (default 200 tokens per row, best of 3 runs)
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <functional>
 #include <memory>
 #include <random>
@@ -26,6 +30,7 @@
 #include "engine/model_config.h"
 #include "engine/sampling.h"
 #include "engine/sequence_decoder.h"
+#include "engine/token_filter.h"
 #include "kernels/sgemm_threads.h"
 
 namespace {
@@ -184,5 +189,44 @@ int main(int argc, char** argv) {
                 ours / peer);
   }
   std::printf("(worker pool: %d threads)\n", sgemm_threads());
+
+  // response_format json_object: the token filter's pass over the vocabulary before each draw, on
+  // a synthetic vocabulary of V pieces (1-8 bytes of letters, digits, spaces and JSON's
+  // punctuation), in three states of an answer; against the top_p 0.9 draw it precedes.
+  auto vocab = std::make_shared<vocab_bytes>();
+  const char* alphabet = "abcdefghijklmnopqrstuvwxyz0123456789  {}[]:,\"\\.-e";
+  std::mt19937 vr(3);
+  for (int64_t i = 0; i < V; ++i) {
+    std::string piece(1 + vr() % 8, ' ');
+    for (char& c : piece) c = alphabet[vr() % std::strlen(alphabet)];
+    vocab->text.push_back(piece);
+    vocab->special.push_back(false);
+  }
+  vocab->plain_of();
+  sampling_params top_p;
+  top_p.temperature = 0.7, top_p.top_p = 0.9, top_p.seed = 5;
+  int64_t draw_sum = 0;
+  const double draw = us_per_token(
+      reps, [&](uint64_t i) { return sample_token(logits, top_p, {}, i); }, draw_sum);
+  std::printf("\n%-34s %10s %10s\n", "json_object filter (V = 32064)", "mask us", "mask/draw");
+  for (const char* state : {"", "{\"name\": \"Ada", "{\"a\": [1, 2.5, {\"b\": tr"}) {
+    json_token_filter f(vocab, {2});
+    for (const char* c = state; *c; ++c) {
+      const auto it = std::find(vocab->text.begin(), vocab->text.end(), std::string(1, *c));
+      if (it != vocab->text.end()) f.advance(static_cast<int32_t>(it - vocab->text.begin()));
+    }
+    int64_t allowed = 0;
+    const double mask = us_per_token(
+        reps,
+        [&](uint64_t) {
+          std::vector<float> l = logits;
+          f.mask(l);
+          return static_cast<int32_t>(
+              std::count_if(l.begin(), l.end(), [](float x) { return x > -INFINITY; }));
+        },
+        allowed);
+    std::printf("after %-28s %10.1f %10.2f\n", (std::string("\"") + state + "\"").c_str(), mask,
+                mask / draw);
+  }
   return 0;
 }

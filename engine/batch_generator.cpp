@@ -9,6 +9,7 @@
 #include "engine/batch_request.h"
 #include "engine/sampling.h"
 #include "engine/sequence_decoder.h"
+#include "engine/token_filter.h"
 #include "kernels/parallel_for.h"
 
 namespace kaito::engine {
@@ -32,7 +33,9 @@ struct draw_result {
 };
 draw_result draw(const batch_generator::request& r) {
   draw_result d;
-  d.token = sample_token(r.logits, r.opt.sampling, r.seq, static_cast<uint64_t>(r.drawn));
+  std::vector<float> allowed = r.logits;  // (token_logits and logprobs: the model's)
+  if (r.opt.filter) r.opt.filter->mask(allowed);
+  d.token = sample_token(std::move(allowed), r.opt.sampling, r.seq, static_cast<uint64_t>(r.drawn));
   if (r.want_logprobs) d.lp = logprobs_of(r.logits, d.token, r.opt.top_logprobs);
   return d;
 }
@@ -61,6 +64,7 @@ bool emit(int64_t max_len, const request_ptr& r, draw_result d) {
   }
   ++r->drawn;
   r->seq.push_back(next);
+  if (r->opt.filter) r->opt.filter->advance(next);
   {
     std::lock_guard lock(r->mu);
     r->tokens.push_back(next);

@@ -249,6 +249,11 @@ result<chat_answer> chat_service::run(const std::vector<int32_t>& prompt, const 
   g.sampling = o.sampling;
   g.stop_tokens = end_tokens_;
   g.cached_prompt_tokens = &a.cached_tokens;
+  if (o.json_object) {
+    std::call_once(vocab_once_,
+                   [&] { vocab_ = vocab_bytes::from_tokenizer(*tok_, config_.vocab_size); });
+    g.filter = std::make_shared<json_token_filter>(vocab_, end_tokens_);
+  }
   std::vector<step_logprobs> raw;  // one per token drawn, appended before on_token sees it
   if (o.logprobs >= 0) {
     g.logprobs = &raw;

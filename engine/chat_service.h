@@ -40,6 +40,7 @@
 #include "engine/sampling.h"
 #include "engine/sequence_decoder.h"
 #include "engine/serving_stats.h"
+#include "engine/token_filter.h"
 #include "engine/tokenizer.h"
 
 namespace kaito::engine {
@@ -105,6 +106,10 @@ struct chat_options {
   // may then be 0: the prompt's logprobs alone. With stream_logprobs they go there too, ahead of
   // the first answer token's entry (or alone at the end).
   int64_t prompt_logprobs = -1;
+  // The answer is one JSON object (OpenAI's response_format {"type": "json_object"}): each draw
+  // only among the tokens that keep the text a prefix of one (engine/token_filter.h), the end
+  // only once it is whole. An answer cut by max_tokens may still be an unfinished object.
+  bool json_object = false;
 };
 
 struct chat_answer {
@@ -176,6 +181,9 @@ class chat_service {
   std::vector<int32_t> end_tokens_;
   int64_t context_ = 0;
   mutable serving_stats stats_;
+  // The vocabulary's token texts for constrained answers (token_filter.h), made at the first.
+  mutable std::once_flag vocab_once_;
+  mutable std::shared_ptr<const vocab_bytes> vocab_;
   std::unique_ptr<batch_generator> batcher_;  // declared last: stops before the model goes
 };
 

@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "engine/kv_decode.h"
+#include "engine/token_filter.h"
 
 namespace kaito::engine {
 
@@ -36,7 +37,10 @@ result<std::vector<int32_t>> generate(const model& m, const lora_adapter* lora,
   while (static_cast<int64_t>(out.size()) < opt.max_new_tokens) {
     if (opt.step_logits)
       opt.step_logits->insert(opt.step_logits->end(), logits.begin(), logits.end());
-    const int32_t next = sample_token(logits, opt.sampling, seq, out.size());
+    std::vector<float> allowed = logits;  // (step_logits and logprobs: the model's)
+    if (opt.filter) opt.filter->mask(allowed);
+    const int32_t next = sample_token(std::move(allowed), opt.sampling, seq, out.size());
+    if (opt.filter) opt.filter->advance(next);
     if (opt.logprobs) opt.logprobs->push_back(logprobs_of(logits, next, opt.top_logprobs));
     out.push_back(next);
     seq.push_back(next);

@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <vector>
 
 #include "base/status.h"
@@ -22,6 +23,8 @@
 #include "engine/sampling.h"
 
 namespace kaito::engine {
+
+class token_filter;  // engine/token_filter.h
 
 struct generate_options {
   int64_t max_new_tokens = 32;
@@ -38,6 +41,9 @@ struct generate_options {
   // i + 1, P - 1 entries. The whole prompt is computed then (batch_generator: no cached prefix
   // reused); max_new_tokens may be 0 (the prompt's logprobs alone).
   std::vector<step_logprobs>* prompt_logprobs = nullptr;
+  // When set, constrains each draw to the tokens it allows (token_filter.h: response_format
+  // json_object) and is advanced with each drawn token; one generation's own, never shared.
+  std::shared_ptr<token_filter> filter;
   // When set (batch_generator), gets the prompt tokens a paged decoder's prefix cache held, whose
   // prefill was skipped (0: none; generate() alone never has any).
   int64_t* cached_prompt_tokens = nullptr;

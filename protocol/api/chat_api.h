@@ -46,6 +46,8 @@ struct chat_params {
   // -1: none; >= 0: the prompt's tokens too, with this many alternatives each (completions' echo
   // with logprobs).
   int64_t prompt_logprobs = -1;
+  // response_format {"type": "json_object"}: the answer is one JSON object.
+  bool json_object = false;
 };
 
 struct chat_request {
@@ -80,8 +82,9 @@ struct chat_request {
 // Unknown fields are ignored (user, metadata, store, ...). Fields that would
 // change the result and are not implemented are unimplemented naming them:
 // tools (non-empty) unless tool_choice is "none", tool_choice other than "none"/"auto", functions /
-// function_call likewise, messages[i].tool_calls (non-empty), response_format other than
-// {"type":"text"}.
+// function_call likewise, messages[i].tool_calls (non-empty), response_format
+// {"type":"json_schema"}. response_format {"type":"json_object"} sets params.json_object (the
+// answer constrained to one JSON object, as OpenAI's JSON mode).
 result<chat_request> parse_openai_chat_request(std::string_view body);
 
 // POST /v1/completions body (OpenAI's legacy completions, served by vLLM): model, prompt (a

@@ -94,7 +94,7 @@ status check_tools(const ojson& j, const char* tools_key, const char* choice_key
 }
 
 // OpenAI fields we do not implement and that would change the answer.
-status check_unimplemented(const ojson& j) {
+status check_unimplemented(const ojson& j, chat_params& p) {
   KAITO_TRY(check_tools(j, "tools", "tool_choice"));
   KAITO_TRY(check_tools(j, "functions", "function_call"));
   if (const ojson* rf = field(j, "response_format")) {
@@ -104,10 +104,12 @@ status check_unimplemented(const ojson& j) {
       return wrong(type ? *type : ojson(), "response_format.type",
                    "one of \"text\", \"json_object\", \"json_schema\"");
     const auto& t = type->get_ref<const std::string&>();
-    if (t == "json_object" || t == "json_schema")
-      return unimplemented("response_format \"" + t + "\" is not implemented; only \"text\"",
-                           "response_format.type");
-    if (t != "text")
+    if (t == "json_schema")
+      return unimplemented(
+          "response_format \"json_schema\" is not implemented; \"text\" or \"json_object\"",
+          "response_format.type");
+    p.json_object = t == "json_object";
+    if (t != "text" && t != "json_object")
       return wrong(*type, "response_format.type",
                    "one of \"text\", \"json_object\", \"json_schema\"");
   }
@@ -168,7 +170,7 @@ status read_openai_params(const ojson& j, chat_request& req) {
                               "stream_options");
     KAITO_TRY(read_bool(*so, "include_usage", "stream_options.include_usage", req.include_usage));
   }
-  return check_unimplemented(j);
+  return check_unimplemented(j, p);
 }
 
 // generate_kwargs of the legacy /chat (HF GenerationConfig names and Kaito's defaults).

@@ -111,6 +111,24 @@ for ch in c.completions.create(model="tiny-chat", prompt="The sky is", max_token
     for d in ch.choices: c2s[d.index] = c2s.get(d.index, "") + d.text
 assert c2s == {i: "The sky is" + ch.text for i, ch in enumerate(c2.choices)}, (c2s, c2)
 print("n=3 choices:", [ch.message.content for ch in three.choices])
+# response_format json_object: each answer is a prefix of one JSON object, a whole one when it
+# ended on its own ("stop"); streamed the same.
+import json
+whole = 0
+for seed in range(4):
+    j = c.chat.completions.create(model="tiny-chat", messages=msgs, max_tokens=40, temperature=1.0,
+                                  seed=seed, response_format={"type": "json_object"})
+    body, why = j.choices[0].message.content, j.choices[0].finish_reason
+    assert body.lstrip().startswith("{"), body
+    if why == "stop":
+        assert isinstance(json.loads(body), dict), body
+        whole += 1
+    js = "".join(ch.choices[0].delta.content or "" for ch in c.chat.completions.create(
+        model="tiny-chat", messages=msgs, max_tokens=40, temperature=1.0, seed=seed, stream=True,
+        response_format={"type": "json_object"}) if ch.choices)
+    assert js == body, (js, body)
+assert whole >= 1, whole
+print("json_object:", whole, "of 4 whole")
 pen = c.chat.completions.create(model="tiny-chat", messages=msgs, max_tokens=12, temperature=0.8,
                                 seed=7, presence_penalty=1.5, frequency_penalty=0.5)
 assert pen.choices[0].finish_reason in ("stop", "length"), pen
@@ -216,6 +234,7 @@ has "$out" "include_usage:"
 has "$out" "completions:"
 has "$out" "seeded sampling repeats"
 has "$out" "n=3 choices:"
+has "$out" "json_object:"
 has "$out" "logprobs:"
 has "$out" "echo logprobs:"
 has "$out" "penalties and logit_bias"

@@ -7,13 +7,16 @@
 #include "engine/chat_service.h"
 
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <thread>
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "engine/generate.h"
+#include "engine/json_prefix.h"
 #include "engine/peft_adapter.h"
 #include "engine/tune_job.h"
 #include "tests/engine/tiny_chat_model.h"
@@ -174,6 +177,50 @@ TEST(ChatService, LogprobsComeWithEveryAnswerToken) {
   // none asked: none given
   EXPECT_TRUE(
       s->chat(question("What is the capital of France?"), {.max_tokens = 3})->logprobs.empty());
+  std::filesystem::remove_all(dir);
+}
+
+// json_object: every answer, greedy or sampled, streamed or not, is a prefix of one JSON object
+// (json_prefix), and a whole object when it ended on its own (the end token comes only then);
+// the same question without it answers something else.
+TEST(ChatService, JsonObjectAnswersAreJsonObjects) {
+  const std::string dir = testing::tiny_chat_model_folder("chat_service_json");
+  auto s = load_tiny(dir);
+  ASSERT_TRUE(s);
+  chat_options plain;
+  plain.max_tokens = 24;
+  auto free_text = s->chat(question("Give me JSON."), plain);
+  ASSERT_TRUE(free_text.ok());
+  int whole = 0;
+  for (int run = 0; run < 6; ++run) {
+    chat_options o = plain;
+    o.json_object = true;
+    o.max_tokens = 48;
+    o.sampling.temperature = run == 0 ? 0.0 : 1.0;
+    o.sampling.seed = uint64_t(run);
+    std::string streamed;
+    auto a = s->chat(question("Give me JSON."), o, [&](const std::string& p) {
+      streamed += p;
+      return true;
+    });
+    ASSERT_TRUE(a.ok()) << a.error().to_string();
+    EXPECT_EQ(streamed, a->text);
+    json_prefix p;
+    EXPECT_TRUE(p.feed(a->text)) << "run " << run << ": " << a->text;
+    const size_t brace = a->text.find_first_not_of(" \t\r\n");
+    ASSERT_NE(brace, std::string::npos) << "run " << run;
+    EXPECT_EQ(a->text[brace], '{') << a->text;
+    if (!a->length) {
+      EXPECT_TRUE(p.complete()) << a->text;
+      EXPECT_TRUE(nlohmann::json::parse(a->text).is_object()) << a->text;
+      ++whole;
+    }
+    if (run == 0) {
+      EXPECT_NE(a->text, free_text->text);
+      std::printf("json_object, greedy: %s\n", a->text.c_str());
+    }
+  }
+  std::printf("json_object: %d of 6 answers ended whole within 48 tokens\n", whole);
   std::filesystem::remove_all(dir);
 }
 

@@ -177,7 +177,7 @@ TEST(OpenaiChatRequest, EveryRefusalNamesItsField) {
       with(R"("tool_choice":"required")"),
       with(R"("tools":{})"),
       with(R"("functions":[{"name":"f"}])"),
-      with(R"("response_format":{"type":"json_object"})"),
+      with(R"("response_format":{"type":"json_object","x":1,"type":5})"),
       with(R"("response_format":{"type":"json_schema","json_schema":{}})"),
       with(R"("response_format":{"type":"yaml"})"),
       with(R"("response_format":"text")"),
@@ -214,7 +214,7 @@ TEST(OpenaiChatRequest, EveryRefusalNamesItsField) {
           {bodies[21].c_str(), unimpl, "tool_choice", "\"required\""},
           {bodies[22].c_str(), bad, "tools", "expected an array"},
           {bodies[23].c_str(), unimpl, "functions", "tool calling"},
-          {bodies[24].c_str(), unimpl, "response_format.type", "\"json_object\""},
+          {bodies[24].c_str(), bad, "response_format.type", "got 5"},
           {bodies[25].c_str(), unimpl, "response_format.type", "\"json_schema\""},
           {bodies[26].c_str(), bad, "response_format.type", "got a string"},
           {bodies[27].c_str(), bad, "response_format", "got a string"},
@@ -438,6 +438,23 @@ TEST(ChatResponse, OpenaiCompletion) {
   for (const auto& kv : j.items()) keys.push_back(kv.key());
   EXPECT_EQ(keys,
             (std::vector<std::string>{"id", "object", "created", "model", "choices", "usage"}));
+}
+
+// response_format: "text" (the default) and "json_object" (params.json_object: the engine keeps
+// the answer one JSON object), for chat and completions.
+TEST(ChatRequest, ResponseFormatJsonObject) {
+  auto chat = parse_openai_chat_request(
+      R"({"messages":[{"role":"user","content":"a"}],"response_format":{"type":"json_object"}})");
+  ASSERT_TRUE(chat.ok()) << chat.error().to_string();
+  EXPECT_TRUE(chat->params.json_object);
+  auto text = parse_openai_chat_request(
+      R"({"messages":[{"role":"user","content":"a"}],"response_format":{"type":"text"}})");
+  ASSERT_TRUE(text.ok());
+  EXPECT_FALSE(text->params.json_object);
+  auto completion = parse_openai_completion_request(
+      R"({"prompt":"a","response_format":{"type":"json_object"}})");
+  ASSERT_TRUE(completion.ok()) << completion.error().to_string();
+  EXPECT_TRUE(completion->params.json_object);
 }
 
 // n answers to one prompt: choices[i] has index i; usage counts the prompt once and every answer.
