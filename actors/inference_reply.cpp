@@ -57,6 +57,9 @@ engine::chat_options engine_options(const api::chat_params& p) {
   o.logprobs = p.logprobs;
   o.prompt_logprobs = p.prompt_logprobs;
   o.json_object = p.json_object;
+  o.ignore_eos = p.ignore_eos;
+  o.stop_token_ids = p.stop_token_ids;
+  o.min_tokens = p.min_tokens;
   return o;
 }
 

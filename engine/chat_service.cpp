@@ -224,6 +224,12 @@ result<chat_answer> chat_service::run(const std::vector<int32_t>& prompt, const 
     return invalid_argument("the prompt is " + std::to_string(prompt.size()) +
                                 " tokens; this model's context is " + std::to_string(ctx),
                             "messages");
+  for (size_t i = 0; i < o.stop_token_ids.size(); ++i)
+    if (o.stop_token_ids[i] < 0 || o.stop_token_ids[i] >= config_.vocab_size)
+      return invalid_argument("token id " + std::to_string(o.stop_token_ids[i]) +
+                                  " is outside the vocabulary (" +
+                                  std::to_string(config_.vocab_size) + " tokens)",
+                              "stop_token_ids[" + std::to_string(i) + "]");
   for (const auto& [id, bias] : o.sampling.logit_bias)
     if (id < 0 || id >= config_.vocab_size)
       return invalid_argument("token id " + std::to_string(id) + " is outside the vocabulary (" +
@@ -247,13 +253,18 @@ result<chat_answer> chat_service::run(const std::vector<int32_t>& prompt, const 
     return a;
   }
   g.sampling = o.sampling;
-  g.stop_tokens = end_tokens_;
+  // what ends the answer: the end tokens (unless ignore_eos) and the request's stop ids
+  std::vector<int32_t> stop_ids = o.ignore_eos ? std::vector<int32_t>{} : end_tokens_;
+  stop_ids.insert(stop_ids.end(), o.stop_token_ids.begin(), o.stop_token_ids.end());
+  g.stop_tokens = stop_ids;
   g.cached_prompt_tokens = &a.cached_tokens;
   if (o.json_object) {
     std::call_once(vocab_once_,
                    [&] { vocab_ = vocab_bytes::from_tokenizer(*tok_, config_.vocab_size); });
-    g.filter = std::make_shared<json_token_filter>(vocab_, end_tokens_);
+    g.filter = std::make_shared<json_token_filter>(vocab_, stop_ids);
   }
+  if (o.min_tokens > 0)
+    g.filter = std::make_shared<min_tokens_filter>(stop_ids, o.min_tokens, g.filter);
   std::vector<step_logprobs> raw;  // one per token drawn, appended before on_token sees it
   if (o.logprobs >= 0) {
     g.logprobs = &raw;
@@ -283,7 +294,7 @@ result<chat_answer> chat_service::run(const std::vector<int32_t>& prompt, const 
     give_prompt();
     if (ttft < 0) ttft = since();
     ++a.completion_tokens;
-    if (std::find(end_tokens_.begin(), end_tokens_.end(), id) != end_tokens_.end()) {
+    if (std::find(stop_ids.begin(), stop_ids.end(), id) != stop_ids.end()) {
       ended = true;
       return false;
     }

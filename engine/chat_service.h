@@ -110,6 +110,13 @@ struct chat_options {
   // only among the tokens that keep the text a prefix of one (engine/token_filter.h), the end
   // only once it is whole. An answer cut by max_tokens may still be an unfinished object.
   bool json_object = false;
+  // vLLM's: end tokens do not end the answer (ignore_eos: a benchmark's fixed lengths); these
+  // ids end it too (stop_token_ids; their text is not part of the answer, as an end token's;
+  // ids outside the vocabulary are invalid_argument naming stop_token_ids); and no end token or
+  // stop id may come before min_tokens were drawn.
+  bool ignore_eos = false;
+  std::vector<int32_t> stop_token_ids;
+  int64_t min_tokens = 0;
 };
 
 struct chat_answer {

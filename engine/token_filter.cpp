@@ -77,4 +77,20 @@ void json_token_filter::advance(int32_t id) {
   (void)state_.feed(vocab_->text[static_cast<size_t>(id)]);
 }
 
+void min_tokens_filter::mask(std::vector<float>& logits) const {
+  if (inner_) inner_->mask(logits);
+  if (drawn_ >= min_) return;
+  std::vector<float> kept = logits;
+  bool any = false;
+  for (int32_t id : stops_)
+    if (id >= 0 && static_cast<size_t>(id) < kept.size()) kept[static_cast<size_t>(id)] = -INFINITY;
+  for (float x : kept) any = any || x > -INFINITY;
+  if (any) logits = std::move(kept);
+}
+
+void min_tokens_filter::advance(int32_t id) {
+  if (inner_) inner_->advance(id);
+  ++drawn_;
+}
+
 }  // namespace kaito::engine

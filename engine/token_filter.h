@@ -61,4 +61,20 @@ class json_token_filter final : public token_filter {
   json_prefix state_{/*object_only=*/true};
 };
 
+// vLLM's min_tokens: the stop tokens (end tokens, stop_token_ids) may not come before `min`
+// tokens were drawn; `inner` (may be null: json_token_filter) masks first. Where that leaves no
+// token at all, the stop tokens stay allowed.
+class min_tokens_filter final : public token_filter {
+ public:
+  min_tokens_filter(std::vector<int32_t> stops, int64_t min, std::shared_ptr<token_filter> inner)
+      : stops_(std::move(stops)), min_(min), inner_(std::move(inner)) {}
+  void mask(std::vector<float>& logits) const override;
+  void advance(int32_t id) override;
+
+ private:
+  std::vector<int32_t> stops_;
+  int64_t min_, drawn_ = 0;
+  std::shared_ptr<token_filter> inner_;
+};
+
 }  // namespace kaito::engine

@@ -48,6 +48,10 @@ struct chat_params {
   int64_t prompt_logprobs = -1;
   // response_format {"type": "json_object"}: the answer is one JSON object.
   bool json_object = false;
+  // vLLM's: end tokens do not end the answer; these ids end it too; no end before min_tokens.
+  bool ignore_eos = false;
+  std::vector<int32_t> stop_token_ids;
+  int64_t min_tokens = 0;
 };
 
 struct chat_request {
@@ -78,7 +82,8 @@ struct chat_request {
 //   stream (bool), stream_options
 //   ({"include_usage": bool}; only with stream true, as OpenAI and vLLM answer 400 otherwise),
 //   logprobs (bool) and top_logprobs (an integer in [0, 20]; only with logprobs true, as vLLM
-//   answers 400 otherwise): params.logprobs = top_logprobs (0 when absent) with logprobs, else -1.
+//   answers 400 otherwise): params.logprobs = top_logprobs (0 when absent) with logprobs, else -1;
+//   vLLM's ignore_eos (bool), min_tokens ([0, max_tokens]) and stop_token_ids (at most 64 ids).
 // Unknown fields are ignored (user, metadata, store, ...). Fields that would
 // change the result and are not implemented are unimplemented naming them:
 // tools (non-empty) unless tool_choice is "none", tool_choice other than "none"/"auto", functions /

@@ -68,6 +68,31 @@ status read_seed(const ojson& j, chat_params& p) {
   return {};
 }
 
+// vLLM's extensions: ignore_eos (bool), min_tokens (an integer in [0, max_tokens]) and
+// stop_token_ids (an array of at most 64 token ids >= 0; the engine checks the vocabulary).
+status read_vllm_stops(const ojson& j, chat_params& p) {
+  KAITO_TRY(read_bool(j, "ignore_eos", "ignore_eos", p.ignore_eos));
+  KAITO_TRY(read_int(
+      j, "min_tokens", "min_tokens", "an integer in [0, 1048576]",
+      [](int64_t v) { return v >= 0 && v <= (int64_t(1) << 20); }, p.min_tokens));
+  if (p.min_tokens > p.max_tokens)
+    return invalid_argument("min_tokens (" + std::to_string(p.min_tokens) +
+                                ") must be at most max_tokens (" + std::to_string(p.max_tokens) +
+                                ")",
+                            "min_tokens");
+  const ojson* ids = field(j, "stop_token_ids");
+  if (!ids) return {};
+  if (!ids->is_array() || ids->size() > 64)
+    return wrong(*ids, "stop_token_ids", "an array of at most 64 token ids");
+  for (size_t i = 0; i < ids->size(); ++i) {
+    const ojson& v = (*ids)[i];
+    if (!v.is_number_integer() || v.get<int64_t>() < 0 || v.get<int64_t>() > INT32_MAX)
+      return wrong(v, "stop_token_ids[" + std::to_string(i) + "]", "a token id (an integer >= 0)");
+    p.stop_token_ids.push_back(static_cast<int32_t>(v.get<int64_t>()));
+  }
+  return {};
+}
+
 // tools/tool_choice and the older functions/function_call: refused unless they cannot matter.
 status check_tools(const ojson& j, const char* tools_key, const char* choice_key) {
   const ojson* choice = field(j, choice_key);
@@ -162,6 +187,7 @@ status read_openai_params(const ojson& j, chat_request& req) {
   KAITO_TRY(read_seed(j, p));
   KAITO_TRY(read_logit_bias(j, p));
   KAITO_TRY(read_stop(j, p.stop));
+  KAITO_TRY(read_vllm_stops(j, p));
   KAITO_TRY(read_bool(j, "stream", "stream", req.stream));
   if (const ojson* so = field(j, "stream_options")) {
     if (!so->is_object()) return wrong(*so, "stream_options", "an object");

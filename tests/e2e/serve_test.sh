@@ -129,6 +129,17 @@ for seed in range(4):
     assert js == body, (js, body)
 assert whole >= 1, whole
 print("json_object:", whole, "of 4 whole")
+# vLLM's extensions through the client's extra_body: ignore_eos runs to max_tokens; a bad
+# stop_token_ids entry is a 400 naming it.
+ie = c.chat.completions.create(model="tiny-chat", messages=msgs, max_tokens=12, temperature=0,
+                               extra_body={"ignore_eos": True, "min_tokens": 3})
+assert ie.usage.completion_tokens == 12 and ie.choices[0].finish_reason == "length", ie
+try:
+    c.chat.completions.create(model="tiny-chat", messages=msgs, extra_body={"stop_token_ids": [-1]})
+    raise SystemExit("a negative stop token id was accepted")
+except openai.BadRequestError as e:
+    assert e.body.get("param") == "stop_token_ids[0]", e.body
+print("ignore_eos: 12 tokens")
 pen = c.chat.completions.create(model="tiny-chat", messages=msgs, max_tokens=12, temperature=0.8,
                                 seed=7, presence_penalty=1.5, frequency_penalty=0.5)
 assert pen.choices[0].finish_reason in ("stop", "length"), pen
@@ -235,6 +246,7 @@ has "$out" "completions:"
 has "$out" "seeded sampling repeats"
 has "$out" "n=3 choices:"
 has "$out" "json_object:"
+has "$out" "ignore_eos: 12 tokens"
 has "$out" "logprobs:"
 has "$out" "echo logprobs:"
 has "$out" "penalties and logit_bias"

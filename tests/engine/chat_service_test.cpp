@@ -224,6 +224,56 @@ TEST(ChatService, JsonObjectAnswersAreJsonObjects) {
   std::filesystem::remove_all(dir);
 }
 
+// vLLM's ignore_eos, min_tokens and stop_token_ids, with the end token pushed first by
+// logit_bias: the answer ends at once; with ignore_eos it runs to max_tokens; with min_tokens 5 it
+// ends at the sixth token; a stop id ends it there, its text left out; an id outside the
+// vocabulary is refused naming it.
+TEST(ChatService, IgnoreEosMinTokensAndStopTokenIds) {
+  const std::string dir = testing::tiny_chat_model_folder("chat_service_eos");
+  auto s = load_tiny(dir);
+  ASSERT_TRUE(s);
+  const int32_t eos = s->end_tokens().front();
+  chat_options o;
+  o.max_tokens = 10;
+  o.sampling.logit_bias = {{eos, 100.0f}};
+  auto at_once = s->chat(question("Color of the sky?"), o);
+  ASSERT_TRUE(at_once.ok());
+  EXPECT_EQ(at_once->completion_tokens, 1);
+  EXPECT_FALSE(at_once->length);
+  chat_options ignore = o;
+  ignore.ignore_eos = true;
+  auto all = s->chat(question("Color of the sky?"), ignore);
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(all->completion_tokens, 10);
+  EXPECT_TRUE(all->length);
+  chat_options min = o;
+  min.min_tokens = 5;
+  auto five = s->chat(question("Color of the sky?"), min);
+  ASSERT_TRUE(five.ok());
+  EXPECT_EQ(five->completion_tokens, 6);
+  EXPECT_FALSE(five->length);
+  // a stop id: the greedy answer's third token
+  chat_options plain;
+  plain.max_tokens = 8;
+  plain.logprobs = 0;
+  auto greedy = s->chat(question("Color of the sky?"), plain);
+  ASSERT_TRUE(greedy.ok());
+  ASSERT_GE(greedy->logprobs.size(), 3u) << greedy->text;
+  auto ids = s->tokenize_text(greedy->logprobs[2].token, false);
+  ASSERT_TRUE(ids.ok() && ids->size() == 1) << greedy->logprobs[2].token;
+  chat_options stop_at = plain;
+  stop_at.stop_token_ids = {(*ids)[0]};
+  auto cut = s->chat(question("Color of the sky?"), stop_at);
+  ASSERT_TRUE(cut.ok());
+  EXPECT_EQ(cut->completion_tokens, 3);
+  EXPECT_EQ(cut->text, greedy->logprobs[0].token + greedy->logprobs[1].token);
+  stop_at.stop_token_ids = {1 << 20};
+  auto refused = s->chat(question("Color of the sky?"), stop_at);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().where(), "stop_token_ids[0]");
+  std::filesystem::remove_all(dir);
+}
+
 // logit_bias: -100 on the greedy answer's first token makes another come first; an id outside
 // the vocabulary is refused naming logit_bias.
 TEST(ChatService, LogitBiasSteersTheAnswerAndIsChecked) {

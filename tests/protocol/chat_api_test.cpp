@@ -451,10 +451,34 @@ TEST(ChatRequest, ResponseFormatJsonObject) {
       R"({"messages":[{"role":"user","content":"a"}],"response_format":{"type":"text"}})");
   ASSERT_TRUE(text.ok());
   EXPECT_FALSE(text->params.json_object);
-  auto completion = parse_openai_completion_request(
-      R"({"prompt":"a","response_format":{"type":"json_object"}})");
+  auto completion =
+      parse_openai_completion_request(R"({"prompt":"a","response_format":{"type":"json_object"}})");
   ASSERT_TRUE(completion.ok()) << completion.error().to_string();
   EXPECT_TRUE(completion->params.json_object);
+}
+
+// vLLM's ignore_eos, min_tokens and stop_token_ids.
+TEST(ChatRequest, VllmStopExtensions) {
+  auto r = parse_openai_chat_request(
+      R"({"messages":[{"role":"user","content":"a"}],"max_tokens":9,"ignore_eos":true,
+          "min_tokens":9,"stop_token_ids":[2,32000]})");
+  ASSERT_TRUE(r.ok()) << r.error().to_string();
+  EXPECT_TRUE(r->params.ignore_eos);
+  EXPECT_EQ(r->params.min_tokens, 9);
+  EXPECT_EQ(r->params.stop_token_ids, (std::vector<int32_t>{2, 32000}));
+  const char* base = R"({"messages":[{"role":"user","content":"a"}],"max_tokens":9,)";
+  for (const auto& [extra, where] : std::vector<std::pair<std::string, std::string>>{
+           {R"("ignore_eos":1})", "ignore_eos"},
+           {R"("min_tokens":10})", "min_tokens"},
+           {R"("min_tokens":-1})", "min_tokens"},
+           {R"("stop_token_ids":5})", "stop_token_ids"},
+           {R"("stop_token_ids":[1,-2]})", "stop_token_ids[1]"},
+           {R"("stop_token_ids":["2"]})", "stop_token_ids[0]"}}) {
+    auto bad = parse_openai_chat_request(base + extra);
+    ASSERT_FALSE(bad.ok()) << extra;
+    EXPECT_EQ(bad.error().code(), status_code::invalid_argument) << extra;
+    EXPECT_EQ(bad.error().where(), where) << extra;
+  }
 }
 
 // n answers to one prompt: choices[i] has index i; usage counts the prompt once and every answer.
