@@ -46,6 +46,7 @@ engine::chat_options engine_options(const api::chat_params& p) {
   o.max_tokens = p.max_tokens;
   o.sampling.temperature = p.temperature;
   o.sampling.top_p = p.top_p;
+  o.sampling.min_p = p.min_p;
   o.sampling.top_k = p.top_k;
   o.sampling.repetition_penalty = p.repetition_penalty;
   o.sampling.presence_penalty = p.presence_penalty;

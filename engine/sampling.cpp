@@ -126,6 +126,11 @@ std::vector<double> sampling_distribution(std::vector<float> l, const sampling_p
     const float t = static_cast<float>(p.temperature);
     for (float& x : l) x /= t;
   }
+  if (p.min_p > 0.0 && V > 0) {  // p < min_p * p_max, i.e. l < l_max + log(min_p)
+    const double cut = double(*std::max_element(l.begin(), l.end())) + std::log(p.min_p);
+    for (float& x : l)
+      if (double(x) < cut) x = ninf;
+  }
   if (p.top_k > 0 && p.top_k < V) {
     std::vector<float> sorted = l;
     std::nth_element(sorted.begin(), sorted.begin() + (p.top_k - 1), sorted.end(),

@@ -26,6 +26,9 @@ struct sampling_params {
   double temperature = 0.0;  // 0 = greedy
   int64_t top_k = 0;         // 0 = off
   double top_p = 1.0;        // 1 = off
+  // 0 = off; else tokens less likely than min_p times the most likely are dropped (vLLM's and
+  // HF's MinP, after temperature, with top_k, before top_p as vLLM orders them)
+  double min_p = 0.0;
   double repetition_penalty = 1.0;
   double frequency_penalty = 0.0, presence_penalty = 0.0;  // 0 = off
   std::vector<std::pair<int32_t, float>> logit_bias;  // (token id, added); ids outside V skipped

@@ -32,6 +32,7 @@ struct chat_params {
   int64_t max_tokens = 200;         // new tokens (OpenAI); for /chat HF's max_length, see below
   double temperature = 1.0;         // 0 = greedy; OpenAI [0, 2], /chat [0, inf)
   double top_p = 1.0;               // (0, 1]
+  double min_p = 0.0;               // [0, 1]; 0 = off (vLLM's)
   int64_t top_k = 0;                // 0 = off; >= 0
   double repetition_penalty = 1.0;  // > 0; 1 = off
   // OpenAI's, over the tokens generated so far, in [-2, 2]; 0 = off (engine/sampling.h)
@@ -83,7 +84,12 @@ struct chat_request {
 //   ({"include_usage": bool}; only with stream true, as OpenAI and vLLM answer 400 otherwise),
 //   logprobs (bool) and top_logprobs (an integer in [0, 20]; only with logprobs true, as vLLM
 //   answers 400 otherwise): params.logprobs = top_logprobs (0 when absent) with logprobs, else -1;
-//   vLLM's ignore_eos (bool), min_tokens ([0, max_tokens]) and stop_token_ids (at most 64 ids).
+//   vLLM's ignore_eos (bool), min_tokens ([0, max_tokens]), stop_token_ids (at most 64 ids) and
+//   min_p ([0, 1]). vLLM's other extras that change the answer are unimplemented naming them
+//   unless at their default: use_beam_search, include_stop_str_in_output, skip_special_tokens
+//   false, prompt_logprobs, allowed_token_ids, bad_words, guided_*, structural_tag,
+//   logits_processors, truncate_prompt_tokens, and for chat echo, add_generation_prompt false,
+//   continue_final_message, chat_template, chat_template_kwargs.
 // Unknown fields are ignored (user, metadata, store, ...). Fields that would
 // change the result and are not implemented are unimplemented naming them:
 // tools (non-empty) unless tool_choice is "none", tool_choice other than "none"/"auto", functions /

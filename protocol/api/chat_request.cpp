@@ -161,7 +161,47 @@ status read_logit_bias(const ojson& j, chat_params& p) {
   return {};
 }
 
-status read_openai_params(const ojson& j, chat_request& req) {
+// vLLM's extra fields that would change the answer and that we do not implement: refused, naming
+// them, unless absent, null, empty or at their default.
+status check_vllm_unimplemented(const ojson& j, bool chat) {
+  struct rule {
+    const char* key;
+    const char* neutral;  // the JSON of the default that may come ("": only null or empty)
+    bool chat_only;
+  };
+  static const rule rules[] = {
+      {"use_beam_search", "false", false},
+      {"include_stop_str_in_output", "false", false},
+      {"skip_special_tokens", "true", false},
+      {"prompt_logprobs", "", false},
+      {"allowed_token_ids", "", false},
+      {"bad_words", "", false},
+      {"guided_json", "", false},
+      {"guided_regex", "", false},
+      {"guided_choice", "", false},
+      {"guided_grammar", "", false},
+      {"structural_tag", "", false},
+      {"logits_processors", "", false},
+      {"truncate_prompt_tokens", "", false},
+      {"echo", "false", true},
+      {"add_generation_prompt", "true", true},
+      {"continue_final_message", "false", true},
+      {"chat_template", "", true},
+      {"chat_template_kwargs", "", true},
+  };
+  for (const rule& r : rules) {
+    if (r.chat_only && !chat) continue;
+    const ojson* v = field(j, r.key);
+    if (!v || ((v->is_array() || v->is_object()) && v->empty())) continue;
+    if (*r.neutral && *v == ojson::parse(r.neutral)) continue;
+    return unimplemented(std::string(r.key) + " is not implemented; send " +
+                             (*r.neutral ? std::string(r.neutral) : std::string("none")),
+                         r.key);
+  }
+  return {};
+}
+
+status read_openai_params(const ojson& j, chat_request& req, bool chat) {
   chat_params& p = req.params;
   const char* tokens = "an integer in [1, 1048576]";
   KAITO_TRY(read_int(j, "max_tokens", "max_tokens", tokens, token_count, p.max_tokens));
@@ -171,6 +211,9 @@ status read_openai_params(const ojson& j, chat_request& req) {
       j, "temperature", "temperature", "a number in [0, 2]",
       [](double d) { return d >= 0 && d <= 2; }, p.temperature));
   KAITO_TRY(read_real(j, "top_p", "top_p", "a number in (0, 1]", unit_open, p.top_p));
+  KAITO_TRY(read_real(
+      j, "min_p", "min_p", "a number in [0, 1]", [](double d) { return d >= 0 && d <= 1; },
+      p.min_p));
   KAITO_TRY(read_int(
       j, "top_k", "top_k", "an integer >= 0, or -1 for off", [](int64_t k) { return k >= -1; },
       p.top_k));
@@ -196,6 +239,7 @@ status read_openai_params(const ojson& j, chat_request& req) {
                               "stream_options");
     KAITO_TRY(read_bool(*so, "include_usage", "stream_options.include_usage", req.include_usage));
   }
+  KAITO_TRY(check_vllm_unimplemented(j, chat));
   return check_unimplemented(j, p);
 }
 
@@ -249,7 +293,7 @@ result<chat_request> parse_openai_chat_request(std::string_view body) {
   if (!messages)
     return invalid_argument("required: a non-empty array of {role, content}", "messages");
   KAITO_ASSIGN_OR_RETURN(req.messages, chat_fields::parse_messages(*messages, "messages"));
-  KAITO_TRY(read_openai_params(j, req));
+  KAITO_TRY(read_openai_params(j, req, true));
   // logprobs (bool) with top_logprobs (vLLM: 400 for top_logprobs without logprobs true)
   bool logprobs = false;
   KAITO_TRY(read_bool(j, "logprobs", "logprobs", logprobs));
@@ -294,7 +338,7 @@ result<chat_request> parse_openai_completion_request(std::string_view body) {
   const ojson* mt = field(j, "max_tokens");
   const bool none_new = req.echo && mt && mt->is_number_integer() && mt->get<int64_t>() == 0;
   if (none_new) j.erase("max_tokens");
-  KAITO_TRY(read_openai_params(j, req));
+  KAITO_TRY(read_openai_params(j, req, false));
   if (none_new) req.params.max_tokens = 0;
   req.params.logprobs = logprobs;
   if (req.echo) req.params.prompt_logprobs = logprobs;

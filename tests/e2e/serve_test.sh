@@ -132,13 +132,18 @@ print("json_object:", whole, "of 4 whole")
 # vLLM's extensions through the client's extra_body: ignore_eos runs to max_tokens; a bad
 # stop_token_ids entry is a 400 naming it.
 ie = c.chat.completions.create(model="tiny-chat", messages=msgs, max_tokens=12, temperature=0,
-                               extra_body={"ignore_eos": True, "min_tokens": 3})
+                               extra_body={"ignore_eos": True, "min_tokens": 3, "min_p": 0.05})
 assert ie.usage.completion_tokens == 12 and ie.choices[0].finish_reason == "length", ie
 try:
     c.chat.completions.create(model="tiny-chat", messages=msgs, extra_body={"stop_token_ids": [-1]})
     raise SystemExit("a negative stop token id was accepted")
 except openai.BadRequestError as e:
     assert e.body.get("param") == "stop_token_ids[0]", e.body
+try:
+    c.chat.completions.create(model="tiny-chat", messages=msgs, extra_body={"use_beam_search": True})
+    raise SystemExit("beam search was accepted")
+except openai.APIStatusError as e:
+    assert e.status_code == 501 and e.body.get("param") == "use_beam_search", e.body
 print("ignore_eos: 12 tokens")
 pen = c.chat.completions.create(model="tiny-chat", messages=msgs, max_tokens=12, temperature=0.8,
                                 seed=7, presence_penalty=1.5, frequency_penalty=0.5)

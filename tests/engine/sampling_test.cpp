@@ -99,6 +99,38 @@ TEST(sampling, top_k_and_top_p) {
   EXPECT_EQ(d[1], 1.0);
 }
 
+// min_p: after temperature, tokens under min_p times the most likely go (vLLM's and HF's MinP);
+// with top_p the cut applies to what min_p kept, renormalized (vLLM's order); greedy unchanged.
+TEST(sampling, min_p_drops_the_unlikely_relative_to_the_most_likely) {
+  sampling_params p;
+  p.temperature = 1.0;
+  p.min_p = 0.5;
+  // probabilities 0.5 / 0.3 / 0.2: the cut is 0.25, so 0.2 goes
+  const std::vector<float> l = {float(std::log(0.5)), float(std::log(0.3)), float(std::log(0.2))};
+  auto d = sampling_distribution(l, p, {});
+  EXPECT_NEAR(d[0], 0.625, 1e-6);
+  EXPECT_NEAR(d[1], 0.375, 1e-6);
+  EXPECT_EQ(d[2], 0.0);
+  // temperature 0.5 sharpens first: 0.25 / 0.09 / 0.04 (over 0.38), cut at half of 0.25
+  p.temperature = 0.5;
+  d = sampling_distribution(l, p, {});
+  EXPECT_NEAR(d[0], 1.0, 1e-6);
+  EXPECT_EQ(d[1], 0.0);
+  // then top_p 0.7 over what min_p 0.3 kept (0.5 and 0.3 renormalized: 0.625 / 0.375)
+  p.temperature = 1.0;
+  p.min_p = 0.3;
+  p.top_p = 0.7;
+  d = sampling_distribution(l, p, {});
+  EXPECT_NEAR(d[0], 0.625, 1e-6);
+  EXPECT_NEAR(d[1], 0.375, 1e-6);
+  p.top_p = 0.5;
+  d = sampling_distribution(l, p, {});
+  EXPECT_NEAR(d[0], 1.0, 1e-6);
+  p = sampling_params{};
+  p.min_p = 0.9;
+  EXPECT_EQ(sample_token(l, p, {}, 0), 0);
+}
+
 // TopPLogitsWarper as HF writes it: stable ascending sort, cumulative sum, drop while <= 1 - top_p
 // (the most likely always stays), renormalize.
 std::vector<double> hf_top_p(std::vector<double> prob, double top_p) {

@@ -457,6 +457,36 @@ TEST(ChatRequest, ResponseFormatJsonObject) {
   EXPECT_TRUE(completion->params.json_object);
 }
 
+// vLLM's extras we do not implement: refused naming them unless at their default; min_p taken.
+TEST(ChatRequest, VllmExtrasChangingTheAnswerAreRefused) {
+  const std::string base = R"({"messages":[{"role":"user","content":"a"}],)";
+  auto ok = parse_openai_chat_request(
+      base + R"("min_p":0.05,"use_beam_search":false,"skip_special_tokens":true,"bad_words":[],
+               "guided_json":null,"add_generation_prompt":true,"chat_template_kwargs":{}})");
+  ASSERT_TRUE(ok.ok()) << ok.error().to_string();
+  EXPECT_DOUBLE_EQ(ok->params.min_p, 0.05);
+  for (const char* key :
+       {R"("use_beam_search":true)", R"("include_stop_str_in_output":true)",
+        R"("skip_special_tokens":false)", R"("prompt_logprobs":1)", R"("allowed_token_ids":[1])",
+        R"("bad_words":["x"])", R"("guided_json":{"type":"object"})", R"("guided_regex":"a+")",
+        R"("guided_choice":["a","b"])", R"("truncate_prompt_tokens":5)", R"("echo":true)",
+        R"("add_generation_prompt":false)", R"("continue_final_message":true)",
+        R"("chat_template":"{{ x }}")", R"("chat_template_kwargs":{"a":1})"}) {
+    auto r = parse_openai_chat_request(base + key + "}");
+    ASSERT_FALSE(r.ok()) << key;
+    EXPECT_EQ(r.error().code(), status_code::unimplemented) << key;
+    const std::string name = std::string(key).substr(1, std::string(key).find('"', 1) - 1);
+    EXPECT_EQ(r.error().where(), name) << key;
+  }
+  auto bad = parse_openai_chat_request(base + R"("min_p":1.5})");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().where(), "min_p");
+  // completions: its own echo; the rest as for chat
+  EXPECT_TRUE(parse_openai_completion_request(R"({"prompt":"a","echo":true,"min_p":0.1})").ok());
+  EXPECT_EQ(parse_openai_completion_request(R"({"prompt":"a","guided_regex":"a"})").error().where(),
+            "guided_regex");
+}
+
 // vLLM's ignore_eos, min_tokens and stop_token_ids.
 TEST(ChatRequest, VllmStopExtensions) {
   auto r = parse_openai_chat_request(
