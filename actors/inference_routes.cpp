@@ -42,9 +42,9 @@ void legacy_chat(const engine::chat_service& svc, const http_call& call, http_re
   if (!req.ok())
     return reply_json(out, http_code(req.error()), api::legacy_error_body(req.error()));
   engine::chat_options o = engine_options(req->params);
-  // generate_kwargs.max_length counts the prompt too, as in transformers.
-  o.max_total_tokens = req->params.max_tokens;
-  o.max_tokens = req->params.max_tokens;
+  // generate_kwargs.max_length and min_length count the prompt too, as in transformers.
+  o.max_total_tokens = req->params.max_length;
+  o.min_total_tokens = req->params.min_length;
   auto a = req->messages.empty() ? svc.complete_text(req->prompt, o) : svc.chat(req->messages, o);
   if (!a.ok()) return reply_json(out, http_code(a.error()), api::legacy_error_body(a.error()));
   // The text-generation pipeline returns the prompt with the answer (return_full_text).

@@ -263,8 +263,8 @@ result<chat_answer> chat_service::run(const std::vector<int32_t>& prompt, const 
                    [&] { vocab_ = vocab_bytes::from_tokenizer(*tok_, config_.vocab_size); });
     g.filter = std::make_shared<json_token_filter>(vocab_, stop_ids);
   }
-  if (o.min_tokens > 0)
-    g.filter = std::make_shared<min_tokens_filter>(stop_ids, o.min_tokens, g.filter);
+  const int64_t min_new = std::max(o.min_tokens, o.min_total_tokens - a.prompt_tokens);
+  if (min_new > 0) g.filter = std::make_shared<min_tokens_filter>(stop_ids, min_new, g.filter);
   std::vector<step_logprobs> raw;  // one per token drawn, appended before on_token sees it
   if (o.logprobs >= 0) {
     g.logprobs = &raw;

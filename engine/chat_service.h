@@ -93,6 +93,7 @@ struct answer_logprob {
 struct chat_options {
   int64_t max_tokens = 200;
   int64_t max_total_tokens = 0;   // > 0: prompt + answer at most this (HF's max_length)
+  int64_t min_total_tokens = 0;   // > 0: no end before prompt + answer reach it (HF's min_length)
   sampling_params sampling;       // temperature 0: greedy
   std::vector<std::string> stop;  // stop strings
   // -1: none; >= 0: chat_answer::logprobs gets every answer token's (end tokens aside: they are

@@ -53,6 +53,8 @@ struct chat_params {
   bool ignore_eos = false;
   std::vector<int32_t> stop_token_ids;
   int64_t min_tokens = 0;
+  // /chat only: HF's total lengths (prompt + new tokens); 0 = none.
+  int64_t max_length = 0, min_length = 0;
 };
 
 struct chat_request {
@@ -115,12 +117,18 @@ result<chat_request> parse_openai_completion_request(std::string_view body);
 // invalid_argument with where() "" and Kaito's exact text, "Conversational parameter messages
 // required" when "messages" came empty, "Text generation parameter prompt required" otherwise.
 // "generate_kwargs" (object): max_length (default 200, [1, 1<<20]) is HF's TOTAL length, prompt
-// plus new tokens, and is returned AS IS in params.max_tokens: the caller subtracts the prompt's
-// token count (at least 1 new token is sensible). min_length ignored; do_sample (default true;
-// false -> temperature 0); temperature (default 1.0, >= 0); top_k (default 10, >= 0); top_p
-// (default 1, (0, 1]); repetition_penalty (default 1, > 0). Unimplemented, naming them:
-// max_new_tokens (use max_length), num_beams > 1, num_return_sequences > 1. Other keys ignored;
-// so are the top-level return_full_text, clean_up_tokenization_spaces, prefix, ...
+// plus new tokens, returned in params.max_length and params.max_tokens: the caller counts the
+// prompt. max_new_tokens ([1, 1<<20]) wins over it, as in transformers (params.max_tokens,
+// max_length 0). min_length (total, params.min_length) and min_new_tokens (params.min_tokens):
+// the end token waits for both. eos_token_id (an id or a list) replaces the model's end tokens
+// (params.ignore_eos and stop_token_ids). do_sample (default true; false -> temperature 0);
+// temperature (default 1.0, >= 0); top_k (default 10, >= 0); top_p (default 1, (0, 1]);
+// repetition_penalty (default 1, > 0). Unimplemented, naming them: num_beams,
+// num_return_sequences and num_beam_groups > 1; typical_p, no_repeat_ngram_size,
+// diversity_penalty, epsilon_cutoff, eta_cutoff, encoder_repetition_penalty off their defaults;
+// bad_words_ids, forced_bos/eos_token_id, suppress_tokens, begin_suppress_tokens,
+// sequence_bias. Other keys (pad_token_id, early_stopping, length_penalty: beam search's) are
+// ignored; so are the top-level return_full_text, clean_up_tokenization_spaces, prefix, ...
 result<chat_request> parse_legacy_chat_request(std::string_view body);
 
 // One answer token's log-probability and the most likely alternatives' (the model's, before

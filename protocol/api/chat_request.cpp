@@ -269,16 +269,52 @@ status read_generate_kwargs(const ojson& j, chat_params& p) {
   KAITO_TRY(read_real(*g, "top_p", path("top_p"), "a number in (0, 1]", unit_open, p.top_p));
   KAITO_TRY(read_real(*g, "repetition_penalty", path("repetition_penalty"), "a number > 0",
                       positive, p.repetition_penalty));
-  if (field(*g, "max_new_tokens"))
-    return unimplemented(
-        "max_new_tokens is not implemented on /chat; use max_length (prompt + "
-        "new tokens)",
-        path("max_new_tokens"));
-  for (const char* k : {"num_beams", "num_return_sequences"}) {
+  // max_new_tokens wins over max_length, as in transformers; min_length counts the prompt too,
+  // min_new_tokens does not (the end token waits for both).
+  p.max_length = p.max_tokens;
+  const char* count = "an integer in [0, 1048576]";
+  const auto counts = [](int64_t v) { return v >= 0 && v <= (int64_t(1) << 20); };
+  if (field(*g, "max_new_tokens")) {
+    KAITO_TRY(read_int(*g, "max_new_tokens", path("max_new_tokens"),
+                       "an integer in [1, 1048576] (new tokens)", token_count, p.max_tokens));
+    p.max_length = 0;
+  }
+  KAITO_TRY(read_int(*g, "min_length", path("min_length"), count, counts, p.min_length));
+  KAITO_TRY(read_int(*g, "min_new_tokens", path("min_new_tokens"), count, counts, p.min_tokens));
+  // eos_token_id (an id or a list) replaces the model's end tokens, as a GenerationConfig does.
+  if (const ojson* eos = field(*g, "eos_token_id")) {
+    const ojson ids = eos->is_array() ? *eos : ojson::array({*eos});
+    for (size_t i = 0; i < ids.size(); ++i) {
+      if (!ids[i].is_number_integer() || ids[i].get<int64_t>() < 0 ||
+          ids[i].get<int64_t>() > INT32_MAX)
+        return wrong(*eos, path("eos_token_id"), "a token id or a list of them");
+      p.stop_token_ids.push_back(static_cast<int32_t>(ids[i].get<int64_t>()));
+    }
+    p.ignore_eos = true;
+  }
+  for (const char* k : {"num_beams", "num_return_sequences", "num_beam_groups"}) {
     int64_t n = 1;
     KAITO_TRY(read_int(
         *g, k, path(k), "an integer >= 1", [](int64_t v) { return v >= 1; }, n));
     if (n > 1) return unimplemented(std::string(k) + " > 1 is not implemented", path(k));
+  }
+  // Other GenerationConfig settings that would change the answer: refused unless at their default.
+  for (const auto& [k, neutral] :
+       std::vector<std::pair<const char*, double>>{{"typical_p", 1.0},
+                                                   {"no_repeat_ngram_size", 0.0},
+                                                   {"diversity_penalty", 0.0},
+                                                   {"epsilon_cutoff", 0.0},
+                                                   {"eta_cutoff", 0.0},
+                                                   {"encoder_repetition_penalty", 1.0}}) {
+    const ojson* v = field(*g, k);
+    if (v && !(v->is_number() && v->get<double>() == neutral))
+      return unimplemented(std::string(k) + " is not implemented on /chat", path(k));
+  }
+  for (const char* k : {"bad_words_ids", "forced_bos_token_id", "forced_eos_token_id",
+                        "suppress_tokens", "begin_suppress_tokens", "sequence_bias"}) {
+    const ojson* v = field(*g, k);
+    if (v && !((v->is_array() || v->is_object()) && v->empty()))
+      return unimplemented(std::string(k) + " is not implemented on /chat", path(k));
   }
   return {};
 }

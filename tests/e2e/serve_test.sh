@@ -273,6 +273,13 @@ has "$(curl -s "$URL/version")" '"version":"'
 legacy=$(curl -s -X POST "$URL/chat" -H 'Content-Type: application/json' \
   -d '{"prompt":"The sky is","generate_kwargs":{"max_length":20,"do_sample":false}}')
 has "$legacy" '"Result":"The sky is'
+# max_new_tokens (transformers' precedence over max_length): 4 new tokens whatever the prompt
+legacy_new=$(curl -s -X POST "$URL/chat" \
+  -d '{"prompt":"The sky is","generate_kwargs":{"max_length":3,"max_new_tokens":4,"do_sample":false}}')
+has "$legacy_new" '"Result":"The sky is'
+[[ "$legacy_new" != '{"Result":"The sky is"}' ]] || fail "max_new_tokens gave nothing: $legacy_new"
+has "$(curl -s -X POST "$URL/chat" -d '{"prompt":"a","generate_kwargs":{"typical_p":0.5}}')" \
+  '"detail":"generate_kwargs.typical_p: '
 has "$(curl -s -X POST "$URL/chat" -d '{}')" 'Text generation parameter prompt required'
 has "$(curl -s -o /dev/null -w '%{http_code}' "$URL/nope")" "404"
 has "$(curl -s -o /dev/null -w '%{http_code}' "$URL/v1/chat/completions")" "405"

@@ -252,6 +252,11 @@ TEST(ChatService, IgnoreEosMinTokensAndStopTokenIds) {
   ASSERT_TRUE(five.ok());
   EXPECT_EQ(five->completion_tokens, 6);
   EXPECT_FALSE(five->length);
+  chat_options total = o;  // HF's min_length: prompt + answer
+  total.min_total_tokens = five->prompt_tokens + 3;
+  auto three = s->chat(question("Color of the sky?"), total);
+  ASSERT_TRUE(three.ok());
+  EXPECT_EQ(three->completion_tokens, 4);
   // a stop id: the greedy answer's third token
   chat_options plain;
   plain.max_tokens = 8;

@@ -298,6 +298,19 @@ TEST(LegacyChatRequest, GenerateKwargsAndMessages) {
   EXPECT_EQ(r->params.top_k, 50);
   EXPECT_EQ(r->params.top_p, 0.95);
   EXPECT_DOUBLE_EQ(r->params.repetition_penalty, 1.2);
+  EXPECT_EQ(r->params.max_length, 512);
+  EXPECT_TRUE(r->params.ignore_eos);  // eos_token_id replaces the model's end tokens
+  EXPECT_EQ(r->params.stop_token_ids, std::vector<int32_t>{32000});
+  // max_new_tokens wins over max_length; min_length and min_new_tokens
+  auto news = parse_legacy_chat_request(
+      R"({"prompt":"x","generate_kwargs":{"max_length":50,"max_new_tokens":7,"min_length":9,
+          "min_new_tokens":2,"eos_token_id":[2,32007]}})");
+  ASSERT_TRUE(news.ok()) << news.error().to_string();
+  EXPECT_EQ(news->params.max_tokens, 7);
+  EXPECT_EQ(news->params.max_length, 0);
+  EXPECT_EQ(news->params.min_length, 9);
+  EXPECT_EQ(news->params.min_tokens, 2);
+  EXPECT_EQ(news->params.stop_token_ids, (std::vector<int32_t>{2, 32007}));
 
   auto greedy = parse_legacy_chat_request(
       R"({"prompt":"x","generate_kwargs":{"do_sample":false,"temperature":0.9,"top_k":0}})");
@@ -348,8 +361,16 @@ TEST(LegacyChatRequest, KaitoTextsAndRefusals) {
            "got 0"},
           {R"({"prompt":"a","generate_kwargs":{"repetition_penalty":-1}})", bad,
            "generate_kwargs.repetition_penalty", "got -1"},
-          {R"({"prompt":"a","generate_kwargs":{"max_new_tokens":20}})", unimpl,
-           "generate_kwargs.max_new_tokens", "use max_length"},
+          {R"({"prompt":"a","generate_kwargs":{"max_new_tokens":0}})", bad,
+           "generate_kwargs.max_new_tokens", "got 0"},
+          {R"({"prompt":"a","generate_kwargs":{"typical_p":0.9}})", unimpl,
+           "generate_kwargs.typical_p", "not implemented"},
+          {R"({"prompt":"a","generate_kwargs":{"no_repeat_ngram_size":3}})", unimpl,
+           "generate_kwargs.no_repeat_ngram_size", "not implemented"},
+          {R"({"prompt":"a","generate_kwargs":{"bad_words_ids":[[5]]}})", unimpl,
+           "generate_kwargs.bad_words_ids", "not implemented"},
+          {R"({"prompt":"a","generate_kwargs":{"eos_token_id":"x"}})", bad,
+           "generate_kwargs.eos_token_id", "a token id"},
           {R"({"prompt":"a","generate_kwargs":{"num_beams":4}})", unimpl,
            "generate_kwargs.num_beams", "not implemented"},
           {R"({"prompt":"a","generate_kwargs":{"num_return_sequences":2}})", unimpl,
