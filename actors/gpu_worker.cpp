@@ -77,8 +77,12 @@ void start_unit(worker_pointer self, msg::work_unit u) {
         logger("worker"), "unit done",
         {{"uid", u.uid}, {"exit_code", std::to_string(done.exit_code)}, {"message", done.message}});
     const bool engine_failed = done.reason == kEngineFailed;
+    // Free before the result goes out: the machine hands this worker its next pod as soon as the
+    // result arrives, and a unit still marked running would turn that pod away as "Busy" (a
+    // spurious failure and restart of the next pod). A failed engine's worker stays taken: it
+    // exits below.
+    if (!engine_failed) rp->finished = true;
     caf::send_as(me, machine, std::move(done));
-    rp->finished = true;
     if (engine_failed) {
       // A device error can stick to the process (CUDA's context is lost for good): exit, and the
       // machine starts a fresh worker and re-runs the pod (restartPolicy Always). The pause lets

@@ -561,6 +561,10 @@ TEST_F(machine_test, an_in_process_supervisor_is_used_directly) {
   };
   es = wait_events(sys, local, rerun);
   EXPECT_EQ(count(es, rerun), 1u);
+  // local2 went to the worker the moment local1's result came back: the worker was free already
+  // (a worker that sent its result before marking itself free turned it away as "Busy").
+  auto busy = [](const event& e) { return e.kind == "report" && e.f.at("reason") == "Busy"; };
+  EXPECT_EQ(count(es, busy), 0u);
   command(sys, *m, msg::stop_pod{"default", "pod-local2", "local2"});
   caf::anon_send_exit(*m, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(local, caf::exit_reason::user_shutdown);
