@@ -77,6 +77,8 @@ http_handler inference_routes(const engine::chat_service& service, std::string n
       openai_chat(service, name, call, out);
     } else if (call.path == "/v1/completions" && post) {
       openai_completion(service, name, call, out);
+    } else if (call.path == "/v1/responses" && post) {
+      openai_responses(service, name, call, out);
     } else if (call.path == "/chat" && post) {
       legacy_chat(service, call, out);
     } else if (call.path == "/tokenize" && post) {
@@ -88,7 +90,8 @@ http_handler inference_routes(const engine::chat_service& service, std::string n
     } else if (call.path == "/health" || call.path == "/" || call.path == "/v1/models" ||
                call.path == "/metrics" || call.path == "/tokenize" || call.path == "/detokenize" ||
                call.path == "/version" || call.path == "/v1/chat/completions" ||
-               call.path == "/v1/completions" || call.path == "/chat") {
+               call.path == "/v1/completions" || call.path == "/v1/responses" ||
+               call.path == "/chat") {
       reply_json(out, 405, "{\"detail\":\"Method Not Allowed\"}");
     } else {
       reply_json(out, 404, "{\"detail\":\"Not Found\"}");

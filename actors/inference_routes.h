@@ -13,6 +13,8 @@
 //   POST /v1/completions         OpenAI's legacy completions (vLLM's): the prompt continued as
 //                                plain text, echo (with the prompt's logprobs), the same
 //                                streaming (text_completion chunks)
+//   POST /v1/responses           OpenAI's Responses API (Kaito's transformers runtime v0.9+,
+//                                vLLM): one stateless turn, events when streamed
 //   POST /chat                   Kaito's legacy transformers API: prompt or messages +
 //                                generate_kwargs -> {"Result": text}
 // Bodies: protocol/api/chat_api.h. Errors: 400 naming the field (OpenAI error JSON, or

@@ -10,6 +10,7 @@
 
 #include "actors/inference_reply.h"
 #include "protocol/api/chat_api.h"
+#include "protocol/api/responses_api.h"
 
 namespace kaito::actors {
 
@@ -230,6 +231,39 @@ void openai_completion(const engine::chat_service& svc, const std::string& name,
   stream.finish([&] {
     if (usage) out.write_chunk(usage_chunk(answers, id, name, created, true));
   });
+}
+
+void openai_responses(const engine::chat_service& svc, const std::string& name,
+                      const http_call& call, http_reply& out) {
+  auto req = api::parse_responses_request(call.body);
+  if (!accept_request(req, name, out)) return;
+  const api::responses_ids ids{completion_id(), completion_id(), name, unix_now()};
+  const engine::chat_options o = engine_options(req->params);
+  if (!req->stream) {
+    auto a = svc.chat(req->messages, o);
+    if (!a.ok()) return reply_json(out, http_code(a.error()), api::openai_error_body(a.error()));
+    const api::chat_result r = to_result(*a);
+    return reply_json(out, 200, api::responses_body(ids, &r));
+  }
+  if (!out.start_stream(200, "text/event-stream")) return;
+  api::responses_stream events(ids);
+  bool open = out.write_chunk(events.start());
+  auto a = svc.chat(req->messages, o, [&](const std::string& piece) {
+    open = open && out.write_chunk(events.delta(piece));
+    return open;
+  });
+  if (!open) return;
+  if (!a.ok()) {  // the Responses API's error event
+    nlohmann::json e = {{"type", "error"},
+                        {"code", nullptr},
+                        {"message", a.error().to_string()},
+                        {"param", a.error().where().empty() ? nlohmann::json(nullptr)
+                                                            : nlohmann::json(a.error().where())}};
+    out.write_chunk("event: error\ndata: " +
+                    e.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n\n");
+    return;
+  }
+  out.write_chunk(events.finish(to_result(*a)));
 }
 
 }  // namespace kaito::actors

@@ -20,5 +20,9 @@ void openai_chat(const engine::chat_service& svc, const std::string& name, const
                  http_reply& out);
 void openai_completion(const engine::chat_service& svc, const std::string& name,
                        const http_call& call, http_reply& out);
+// POST /v1/responses (protocol/api/responses_api.h): one stateless turn, streamed as the
+// Responses API's events when asked.
+void openai_responses(const engine::chat_service& svc, const std::string& name,
+                      const http_call& call, http_reply& out);
 
 }  // namespace kaito::actors

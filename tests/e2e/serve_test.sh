@@ -145,6 +145,30 @@ try:
 except openai.APIStatusError as e:
     assert e.status_code == 501 and e.body.get("param") == "use_beam_search", e.body
 print("ignore_eos: 12 tokens")
+# /v1/responses (Kaito's transformers runtime v0.9+ and vLLM serve it): the chat's answer as a
+# response object, and the same text over the Responses API's stream events.
+rs = c.responses.create(model="tiny-chat", input="Color of the sky?", max_output_tokens=12,
+                        temperature=0)
+assert rs.object == "response" and rs.id.startswith("resp_"), rs
+assert rs.output_text == text, (rs.output_text, text)
+assert rs.usage.input_tokens == r.usage.prompt_tokens and rs.usage.output_tokens == r.usage.completion_tokens, rs.usage
+assert rs.status == ("incomplete" if a.finish_reason == "length" else "completed"), rs.status
+kinds, deltas, final = [], [], None
+for ev in c.responses.create(model="tiny-chat", input=[{"role": "user", "content": [
+        {"type": "input_text", "text": "Color of the sky?"}]}], max_output_tokens=12, temperature=0,
+        stream=True):
+    kinds.append(ev.type)
+    if ev.type == "response.output_text.delta": deltas.append(ev.delta)
+    if ev.type in ("response.completed", "response.incomplete"): final = ev.response
+assert kinds[:4] == ["response.created", "response.in_progress", "response.output_item.added",
+                     "response.content_part.added"], kinds
+assert "".join(deltas) == text and final is not None and final.output_text == text, (deltas, final)
+try:
+    c.responses.create(model="tiny-chat", input="hi", previous_response_id="resp_x")
+    raise SystemExit("previous_response_id was accepted")
+except openai.APIStatusError as e:
+    assert e.status_code == 501 and e.body.get("param") == "previous_response_id", e.body
+print("responses:", kinds[-1])
 pen = c.chat.completions.create(model="tiny-chat", messages=msgs, max_tokens=12, temperature=0.8,
                                 seed=7, presence_penalty=1.5, frequency_penalty=0.5)
 assert pen.choices[0].finish_reason in ("stop", "length"), pen
@@ -252,6 +276,7 @@ has "$out" "seeded sampling repeats"
 has "$out" "n=3 choices:"
 has "$out" "json_object:"
 has "$out" "ignore_eos: 12 tokens"
+has "$out" "responses: response."
 has "$out" "logprobs:"
 has "$out" "echo logprobs:"
 has "$out" "penalties and logit_bias"

@@ -1,6 +1,7 @@
 // libFuzzer target: the chat request parsers and the response bodies (protocol/api/chat_api.h).
 // The first byte picks the API ("2": OpenAI /v1/completions; "3": vLLM /tokenize; "5": vLLM
-// /detokenize; else even, e.g. "0": OpenAI /v1/chat/completions; odd, "1": legacy /chat); the
+// /detokenize; "7": OpenAI /v1/responses; else even, e.g. "0": OpenAI /v1/chat/completions; odd,
+// "1": legacy /chat); the
 // rest is the body. Any input gives a value or
 // an error, never a crash; an accepted value respects the documented ranges, and every body built
 // from it (or from the error) is valid JSON.
@@ -13,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "protocol/api/chat_api.h"
+#include "protocol/api/responses_api.h"
 #include "protocol/api/tokenize_api.h"
 
 namespace {
@@ -27,7 +29,9 @@ void check_json(const std::string& text) {
 
 void check_value(const kaito::api::chat_request& r, bool legacy) {
   const auto& p = r.params;
-  check(p.max_tokens >= 1 && p.max_tokens <= (int64_t{1} << 20));
+  // (completions with echo may ask for 0 new tokens; legacy /chat's max_new_tokens may win)
+  check(p.max_tokens >= (r.echo ? 0 : 1) && p.max_tokens <= (int64_t{1} << 20));
+  check(p.min_tokens >= 0 && p.min_p >= 0 && p.min_p <= 1);
   check(std::isfinite(p.temperature) && p.temperature >= 0 && (legacy || p.temperature <= 2));
   check(std::isfinite(p.top_p) && p.top_p > 0 && p.top_p <= 1);
   check(p.top_k >= 0);
@@ -71,8 +75,33 @@ void tokenize_bodies(uint8_t api, std::string_view body) {
   check_json(kaito::api::detokenize_response(std::string(body)));
 }
 
+// /v1/responses (protocol/api/responses_api.h): a chat request, its response and events valid
+// JSON.
+void responses_bodies(std::string_view body) {
+  auto r = kaito::api::parse_responses_request(body);
+  if (!r.ok()) return check_json(kaito::api::openai_error_body(r.error()));
+  check_value(*r, false);
+  const kaito::api::responses_ids ids{r->model, r->model, r->model, 0};
+  kaito::api::chat_result res{r->model, 1, 2, "length"};
+  check_json(kaito::api::responses_body(ids, &res));
+  kaito::api::responses_stream events(ids);
+  for (const std::string& e : {events.start(), events.delta(r->model), events.finish(res)}) {
+    size_t at = 0;
+    while ((at = e.find("data: ", at)) != std::string::npos) {
+      const size_t end = e.find("\n\n", at);
+      check(end != std::string::npos);
+      check_json(e.substr(at + 6, end - at - 6));
+      at = end;
+    }
+  }
+}
+
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 1 || size > 64 * 1024) return 0;
+  if (data[0] == '7') {
+    responses_bodies(std::string_view(reinterpret_cast<const char*>(data + 1), size - 1));
+    return 0;
+  }
   if (data[0] == '3' || data[0] == '5') {
     tokenize_bodies(data[0], std::string_view(reinterpret_cast<const char*>(data + 1), size - 1));
     return 0;

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "protocol/api/chat_api.h"
+#include "protocol/api/responses_api.h"
 
 namespace kaito::api {
 namespace {
@@ -506,6 +507,87 @@ TEST(ChatRequest, VllmExtrasChangingTheAnswerAreRefused) {
   EXPECT_TRUE(parse_openai_completion_request(R"({"prompt":"a","echo":true,"min_p":0.1})").ok());
   EXPECT_EQ(parse_openai_completion_request(R"({"prompt":"a","guided_regex":"a"})").error().where(),
             "guided_regex");
+}
+
+// /v1/responses: input (a string or message items with text parts) and instructions become the
+// chat; refusals name their field; the response object and the stream's events.
+TEST(ResponsesApi, RequestsResponsesAndEvents) {
+  auto r = parse_responses_request(
+      R"({"model":"m","instructions":"Be brief.","input":[{"type":"message","role":"developer",
+          "content":[{"type":"input_text","text":"a"},{"type":"input_text","text":"b"}]},
+          {"role":"assistant","content":"c"},{"role":"user","content":"d"}],
+          "max_output_tokens":7,"temperature":0.5,"top_p":0.9,"stream":true,"store":false,
+          "text":{"format":{"type":"json_object"}},"tools":[],"reasoning":{"effort":"low"}})");
+  ASSERT_TRUE(r.ok()) << r.error().to_string();
+  EXPECT_EQ(r->messages, ojson::parse(R"([{"role":"system","content":"Be brief."},
+      {"role":"system","content":"a\nb"},{"role":"assistant","content":"c"},
+      {"role":"user","content":"d"}])"));
+  EXPECT_EQ(r->params.max_tokens, 7);
+  EXPECT_TRUE(r->stream && r->params.json_object);
+  auto plain = parse_responses_request(R"({"input":"hi"})");
+  ASSERT_TRUE(plain.ok());
+  EXPECT_EQ(plain->messages, ojson::parse(R"([{"role":"user","content":"hi"}])"));
+  EXPECT_EQ(plain->params.max_tokens, int64_t(1) << 20);
+  const auto bad = status_code::invalid_argument;
+  const auto unimpl = status_code::unimplemented;
+  struct row {
+    const char* body;
+    status_code code;
+    const char* where;
+  };
+  for (const row& k : std::vector<row>{
+           {R"({})", bad, "input"},
+           {R"({"input":[]})", bad, "input"},
+           {R"({"input":5})", bad, "input"},
+           {R"({"input":[{"type":"function_call_output","output":"x"}]})", unimpl, "input[0].type"},
+           {R"({"input":[{"role":"user","content":[{"type":"input_image","image_url":"u"}]}]})",
+            unimpl, "input[0].content[0].type"},
+           {R"({"input":[{"role":"robot","content":"x"}]})", bad, "input[0].role"},
+           {R"({"input":"x","previous_response_id":"resp_1"})", unimpl, "previous_response_id"},
+           {R"({"input":"x","tools":[{"type":"web_search"}]})", unimpl, "tools"},
+           {R"({"input":"x","background":true})", unimpl, "background"},
+           {R"({"input":"x","text":{"format":{"type":"json_schema"}}})", unimpl,
+            "text.format.type"},
+           {R"({"input":"x","max_output_tokens":0})", bad, "max_output_tokens"},
+           {R"({"input":"x","temperature":3})", bad, "temperature"},
+       }) {
+    auto x = parse_responses_request(k.body);
+    ASSERT_FALSE(x.ok()) << k.body;
+    EXPECT_EQ(x.error().code(), k.code) << k.body << " -> " << x.error().to_string();
+    EXPECT_EQ(x.error().where(), k.where) << k.body << " -> " << x.error().to_string();
+  }
+  const responses_ids ids{"r1", "m1", "tiny", 9};
+  chat_result res{"Blue.", 11, 3, "stop", 8};
+  ojson body = parse_back(responses_body(ids, &res));
+  EXPECT_EQ(body["id"], "resp_r1");
+  EXPECT_EQ(body["status"], "completed");
+  EXPECT_EQ(body["output"][0]["id"], "msg_m1");
+  EXPECT_EQ(body["output"][0]["content"][0],
+            ojson::parse(R"({"type":"output_text","text":"Blue.","annotations":[]})"));
+  EXPECT_EQ(body["usage"]["input_tokens_details"]["cached_tokens"], 8);
+  EXPECT_EQ(body["usage"]["total_tokens"], 14);
+  res.finish_reason = "length";
+  body = parse_back(responses_body(ids, &res));
+  EXPECT_EQ(body["status"], "incomplete");
+  EXPECT_EQ(body["incomplete_details"]["reason"], "max_output_tokens");
+  responses_stream events(ids);
+  std::string all = events.start();  // (in order: each event takes the next number)
+  all += events.delta("Blu");
+  all += events.finish(res);
+  std::vector<std::string> types;
+  int64_t seq = 0;
+  for (size_t at = 0; (at = all.find("data: ", at)) != std::string::npos;) {
+    const size_t end = all.find("\n\n", at);
+    ojson e = parse_back(all.substr(at + 6, end - at - 6));
+    EXPECT_EQ(e["sequence_number"], seq++);
+    types.push_back(e["type"]);
+    at = end;
+  }
+  EXPECT_EQ(types, (std::vector<std::string>{
+                       "response.created", "response.in_progress", "response.output_item.added",
+                       "response.content_part.added", "response.output_text.delta",
+                       "response.output_text.done", "response.content_part.done",
+                       "response.output_item.done", "response.incomplete"}));
 }
 
 // vLLM's ignore_eos, min_tokens and stop_token_ids.
