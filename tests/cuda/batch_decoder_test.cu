@@ -501,8 +501,8 @@ int main() {
     std::vector<float> rows, part;
     ok = ok && (*d)->prefill(0, prompt.data(), 5, 9, &part, true).ok() && part.size() == 5 * 256;
     rows = part;
-    ok = ok && (*d)->prefill(0, prompt.data() + 5, 4, 9, &part, true).ok() &&
-         part.size() == 4 * 256;
+    ok =
+        ok && (*d)->prefill(0, prompt.data() + 5, 4, 9, &part, true).ok() && part.size() == 4 * 256;
     rows.insert(rows.end(), part.begin(), part.end());
     double worst = 0.0;
     for (int64_t i = 0; ok && i < 9; ++i) {
