@@ -80,12 +80,16 @@ void json_token_filter::advance(int32_t id) {
 void min_tokens_filter::mask(std::vector<float>& logits) const {
   if (inner_) inner_->mask(logits);
   if (drawn_ >= min_) return;
-  std::vector<float> kept = logits;
-  bool any = false;
+  // the stop ids go only when some other token stays allowed (no copy of the V logits per step)
+  const auto is_stop = [&](size_t i) {
+    return std::find(stops_.begin(), stops_.end(), static_cast<int32_t>(i)) != stops_.end();
+  };
+  bool other = false;
+  for (size_t i = 0; i < logits.size() && !other; ++i) other = logits[i] > -INFINITY && !is_stop(i);
+  if (!other) return;
   for (int32_t id : stops_)
-    if (id >= 0 && static_cast<size_t>(id) < kept.size()) kept[static_cast<size_t>(id)] = -INFINITY;
-  for (float x : kept) any = any || x > -INFINITY;
-  if (any) logits = std::move(kept);
+    if (id >= 0 && static_cast<size_t>(id) < logits.size())
+      logits[static_cast<size_t>(id)] = -INFINITY;
 }
 
 void min_tokens_filter::advance(int32_t id) {
