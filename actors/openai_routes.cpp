@@ -253,17 +253,7 @@ void openai_responses(const engine::chat_service& svc, const std::string& name,
     return open;
   });
   if (!open) return;
-  if (!a.ok()) {  // the Responses API's error event
-    nlohmann::json e = {{"type", "error"},
-                        {"code", nullptr},
-                        {"message", a.error().to_string()},
-                        {"param", a.error().where().empty() ? nlohmann::json(nullptr)
-                                                            : nlohmann::json(a.error().where())}};
-    out.write_chunk("event: error\ndata: " +
-                    e.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n\n");
-    return;
-  }
-  out.write_chunk(events.finish(to_result(*a)));
+  out.write_chunk(a.ok() ? events.finish(to_result(*a)) : events.error(a.error()));
 }
 
 }  // namespace kaito::actors

@@ -17,15 +17,15 @@ namespace kaito::api {
 
 // One model preset, as validation sees it. Memory figures are bytes.
 struct preset_facts {
-  std::string name;                  // "phi-3-mini-128k-instruct"
-  std::string family;                // "phi3", "llama", "mistral", "qwen2", "falcon"
-  bool deprecated = false;           // "Model %s is deprecated and no longer supported"
+  std::string name;         // "phi-3-mini-128k-instruct"
+  std::string family;       // "phi3", "llama", "mistral", "qwen2", "falcon"
+  bool deprecated = false;  // "Model %s is deprecated and no longer supported"
   bool supports_inference = true;
-  bool supports_tuning = false;      // "Unsupported tuning preset name %s" when false
-  bool download_at_runtime = false;  // gated: needs presetOptions.modelAccessSecret (HF_TOKEN)
-  bool supports_transformers = true; // runtime validation for kaito.sh/runtime: transformers
-  bool vllm_supports_lora = true;    // "vLLM does not support LoRA adapters for this model"
-  int inference_gpu_count = 1;       // GPUCountRequirement
+  bool supports_tuning = false;       // "Unsupported tuning preset name %s" when false
+  bool download_at_runtime = false;   // gated: needs presetOptions.modelAccessSecret (HF_TOKEN)
+  bool supports_transformers = true;  // runtime validation for kaito.sh/runtime: transformers
+  bool vllm_supports_lora = true;     // "vLLM does not support LoRA adapters for this model"
+  int inference_gpu_count = 1;        // GPUCountRequirement
   int64_t inference_total_gpu_memory = 0;  // TotalGPUMemoryRequirement
   int64_t inference_per_gpu_memory = 0;    // PerGPUMemoryRequirement (0: none)
   int64_t tuning_total_gpu_memory = 0;
@@ -36,11 +36,11 @@ struct preset_facts {
 
 // One GPU instance type (SKU). total_gpu_memory is the sum over the node's GPUs, in bytes.
 struct sku_facts {
-  std::string name;         // "Standard_NC6s_v3"
-  std::string cloud;        // "azure", "aws", "arc"
+  std::string name;   // "Standard_NC6s_v3"
+  std::string cloud;  // "azure", "aws", "arc"
   int gpu_count = 0;
   int64_t total_gpu_memory = 0;
-  std::string gpu_model;    // "NVIDIA V100"
+  std::string gpu_model;  // "NVIDIA V100"
 };
 
 class catalog {

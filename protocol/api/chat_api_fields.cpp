@@ -100,6 +100,10 @@ std::string join(const std::string& prefix, const char* key) {
   return prefix.empty() ? std::string(key) : prefix + "." + key;
 }
 
+std::string dump_utf8(const ojson& j) {
+  return j.dump(-1, ' ', false, ojson::error_handler_t::replace);
+}
+
 std::string came(const ojson& v) {
   switch (v.type()) {
     case ojson::value_t::null:

@@ -1,4 +1,5 @@
-// chat_api_fields: the JSON readers the chat request parsers share (internal to chat_request*.cpp).
+// chat_api_fields: the JSON readers the chat request parsers share, and the one way the chat
+// bodies are written (internal to protocol/api's chat_*.cpp and responses_api.cpp).
 //
 // Each read_* looks up o[key] (absent or null: returns ok and leaves `out` unchanged), checks its
 // type and range and returns invalid_argument with where() = path and a message "expected <want>,
@@ -25,6 +26,9 @@ result<ojson> parse_body(std::string_view body);
 
 // o[key] when present and not null, else nullptr.
 const ojson* field(const ojson& o, const char* key);
+// j as compact JSON text that is always valid UTF-8 (bytes of model output that are not become
+// U+FFFD).
+std::string dump_utf8(const ojson& j);
 // "a.b" + "c" -> "a.b.c"; "" + "c" -> "c".
 std::string join(const std::string& prefix, const char* key);
 // What came, for messages: "a string", "an array", "true", "3.5", "null".

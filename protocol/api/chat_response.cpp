@@ -9,15 +9,13 @@
 #include <nlohmann/json.hpp>
 
 #include "protocol/api/chat_api.h"
+#include "protocol/api/chat_api_fields.h"
 
 namespace kaito::api {
 namespace {
 
+using chat_fields::dump_utf8;
 using ojson = nlohmann::ordered_json;
-
-std::string dump_utf8(const ojson& j) {
-  return j.dump(-1, ' ', false, ojson::error_handler_t::replace);
-}
 
 const char* openai_error_type(status_code c) {
   switch (c) {

@@ -9,6 +9,7 @@ namespace kaito::api {
 
 namespace {
 
+using chat_fields::dump_utf8;
 using chat_fields::field;
 using chat_fields::ojson;
 using chat_fields::read_bool;
@@ -16,10 +17,6 @@ using chat_fields::read_int;
 using chat_fields::read_real;
 using chat_fields::unimplemented;
 using chat_fields::wrong;
-
-std::string dump_utf8(const ojson& j) {
-  return j.dump(-1, ' ', false, ojson::error_handler_t::replace);
-}
 
 // One input item -> {role, content} for parse_messages; content parts become "text" parts.
 result<ojson> message_of(const ojson& item, const std::string& at) {
@@ -231,6 +228,15 @@ std::string responses_stream::finish(const chat_result& r) {
   out += event(cut ? "response.incomplete" : "response.completed",
                {{"response", response_object(ids_, &r)}});
   return out;
+}
+
+std::string responses_stream::error(const status& s) const {
+  ojson e = ojson::object();
+  e["type"] = "error";
+  e["code"] = nullptr;
+  e["message"] = s.to_string();
+  e["param"] = s.where().empty() ? ojson(nullptr) : ojson(s.where());
+  return "event: error\ndata: " + dump_utf8(e) + "\n\n";
 }
 
 }  // namespace kaito::api
