@@ -87,17 +87,6 @@ class choice_stream {
   status failure_;
 };
 
-// The usage of answers to one prompt (all ok): the prompt once, every answer's tokens.
-std::string usage_chunk(const std::vector<result<engine::chat_answer>>& answers,
-                        const std::string& id, const std::string& name, int64_t created,
-                        bool completions) {
-  int64_t completion = 0;
-  for (const auto& a : answers) completion += a->completion_tokens;
-  const engine::chat_answer& first = *answers[0];
-  return api::openai_usage_chunk(id, name, created, first.prompt_tokens, completion, completions,
-                                 first.cached_tokens);
-}
-
 }  // namespace
 
 void openai_chat(const engine::chat_service& svc, const std::string& name, const http_call& call,
@@ -150,7 +139,8 @@ void openai_chat(const engine::chat_service& svc, const std::string& name, const
     return a;
   });
   stream.finish([&] {
-    if (usage) out.write_chunk(usage_chunk(answers, id, name, created, false));
+    if (usage)
+      out.write_chunk(api::openai_usage_chunk(id, name, created, *to_results(answers, false)));
   });
 }
 
@@ -229,7 +219,9 @@ void openai_completion(const engine::chat_service& svc, const std::string& name,
     return a;
   });
   stream.finish([&] {
-    if (usage) out.write_chunk(usage_chunk(answers, id, name, created, true));
+    if (usage)
+      out.write_chunk(
+          api::openai_usage_chunk(id, name, created, *to_results(answers, false), true));
   });
 }
 

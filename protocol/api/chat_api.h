@@ -189,6 +189,10 @@ std::string openai_usage_chunk(const std::string& id, const std::string& model,
                                int64_t created_unix_s, int64_t prompt_tokens,
                                int64_t completion_tokens, bool completions = false,
                                int64_t cached_tokens = 0);
+// The same for the answers to one prompt (n choices): usage as openai_chat_response counts it.
+std::string openai_usage_chunk(const std::string& id, const std::string& model,
+                               int64_t created_unix_s, const std::vector<chat_result>& results,
+                               bool completions = false);
 // "data: [DONE]\n\n".
 std::string openai_stream_done();
 

@@ -185,16 +185,23 @@ std::string openai_chat_chunk(const std::string& id, const std::string& model,
 }
 
 std::string openai_usage_chunk(const std::string& id, const std::string& model,
-                               int64_t created_unix_s, int64_t prompt_tokens,
-                               int64_t completion_tokens, bool completions, int64_t cached_tokens) {
+                               int64_t created_unix_s, const std::vector<chat_result>& results,
+                               bool completions) {
   ojson j = ojson::object();
   j["id"] = (completions ? "cmpl-" : "chatcmpl-") + id;
   j["object"] = completions ? "text_completion" : "chat.completion.chunk";
   j["created"] = created_unix_s;
   j["model"] = model;
   j["choices"] = ojson::array();
-  j["usage"] = usage_of(prompt_tokens, completion_tokens, cached_tokens);
+  j["usage"] = usage_of(results);
   return "data: " + dump_utf8(j) + "\n\n";
+}
+
+std::string openai_usage_chunk(const std::string& id, const std::string& model,
+                               int64_t created_unix_s, int64_t prompt_tokens,
+                               int64_t completion_tokens, bool completions, int64_t cached_tokens) {
+  const chat_result r{"", prompt_tokens, completion_tokens, "", cached_tokens};
+  return openai_usage_chunk(id, model, created_unix_s, std::vector<chat_result>{r}, completions);
 }
 
 std::string openai_completion_response(const std::vector<chat_result>& results,
