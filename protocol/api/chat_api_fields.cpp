@@ -104,6 +104,20 @@ std::string dump_utf8(const ojson& j) {
   return j.dump(-1, ' ', false, ojson::error_handler_t::replace);
 }
 
+status read_text_format(const ojson& format, const std::string& path, bool& json_object) {
+  if (!format.is_object()) return wrong(format, path, "an object {\"type\": ...}");
+  const char* want = "one of \"text\", \"json_object\", \"json_schema\"";
+  const ojson* type = field(format, "type");
+  if (!type || !type->is_string()) return wrong(type ? *type : ojson(), path + ".type", want);
+  const auto& t = type->get_ref<const std::string&>();
+  if (t == "json_schema")
+    return unimplemented(path + " \"json_schema\" is not implemented; \"text\" or \"json_object\"",
+                         path + ".type");
+  if (t != "text" && t != "json_object") return wrong(*type, path + ".type", want);
+  json_object = t == "json_object";
+  return {};
+}
+
 std::string came(const ojson& v) {
   switch (v.type()) {
     case ojson::value_t::null:

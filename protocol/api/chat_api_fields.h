@@ -45,6 +45,10 @@ status read_int(const ojson& o, const char* key, const std::string& path, const 
 status read_bool(const ojson& o, const char* key, const std::string& path, bool& out);
 status read_string(const ojson& o, const char* key, const std::string& path, std::string& out);
 
+// OpenAI's answer format, chat's response_format or the Responses API's text.format, at path:
+// {"type": "text" | "json_object"} (json_object set to whether it is the latter); "json_schema"
+// is unimplemented, anything else invalid_argument naming path or path.type.
+status read_text_format(const ojson& format, const std::string& path, bool& json_object);
 // An array of OpenAI messages -> [{role, content(string)}] (contract in chat_api.h).
 result<ojson> parse_messages(const ojson& v, const std::string& path);
 

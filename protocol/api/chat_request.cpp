@@ -122,22 +122,8 @@ status check_tools(const ojson& j, const char* tools_key, const char* choice_key
 status check_unimplemented(const ojson& j, chat_params& p) {
   KAITO_TRY(check_tools(j, "tools", "tool_choice"));
   KAITO_TRY(check_tools(j, "functions", "function_call"));
-  if (const ojson* rf = field(j, "response_format")) {
-    if (!rf->is_object()) return wrong(*rf, "response_format", "an object {\"type\": ...}");
-    const ojson* type = field(*rf, "type");
-    if (!type || !type->is_string())
-      return wrong(type ? *type : ojson(), "response_format.type",
-                   "one of \"text\", \"json_object\", \"json_schema\"");
-    const auto& t = type->get_ref<const std::string&>();
-    if (t == "json_schema")
-      return unimplemented(
-          "response_format \"json_schema\" is not implemented; \"text\" or \"json_object\"",
-          "response_format.type");
-    p.json_object = t == "json_object";
-    if (t != "text" && t != "json_object")
-      return wrong(*type, "response_format.type",
-                   "one of \"text\", \"json_object\", \"json_schema\"");
-  }
+  if (const ojson* rf = field(j, "response_format"))
+    KAITO_TRY(chat_fields::read_text_format(*rf, "response_format", p.json_object));
   return {};
 }
 

@@ -162,19 +162,8 @@ result<chat_request> parse_responses_request(std::string_view body) {
   KAITO_TRY(read_bool(j, "stream", "stream", req.stream));
   if (const ojson* text = field(j, "text")) {
     if (!text->is_object()) return wrong(*text, "text", "an object {\"format\": ...}");
-    if (const ojson* format = field(*text, "format")) {
-      const ojson* type = format->is_object() ? field(*format, "type") : nullptr;
-      if (!type || !type->is_string())
-        return wrong(type ? *type : *format, "text.format.type",
-                     "one of \"text\", \"json_object\", \"json_schema\"");
-      const std::string& t = type->get_ref<const std::string&>();
-      if (t == "json_schema")
-        return unimplemented("text.format \"json_schema\" is not implemented", "text.format.type");
-      if (t != "text" && t != "json_object")
-        return wrong(*type, "text.format.type",
-                     "one of \"text\", \"json_object\", \"json_schema\"");
-      p.json_object = t == "json_object";
-    }
+    if (const ojson* format = field(*text, "format"))
+      KAITO_TRY(chat_fields::read_text_format(*format, "text.format", p.json_object));
   }
   KAITO_TRY(check_unimplemented(j));
   return req;
