@@ -18,8 +18,8 @@ APT_PACKAGES=(
   kubectl python3-kubernetes docker-registry skopeo curl libreadline-dev
 )
 # PyPI peers the tests compare against live (HF tokenizers, jinja2, numpy, pyarrow, safetensors,
-# the openai client).
-PIP_PACKAGES=(tokenizers jinja2 numpy pyarrow safetensors openai)
+# the openai client, jsonschema: the reference validator of structured outputs).
+PIP_PACKAGES=(tokenizers jinja2 numpy pyarrow safetensors openai jsonschema)
 
 if [ -z "${KAITO_SKIP_APT:-}" ]; then
   export DEBIAN_FRONTEND=noninteractive
@@ -28,7 +28,7 @@ if [ -z "${KAITO_SKIP_APT:-}" ]; then
 fi
 
 PYTHON=${PYTHON:-python3}
-if ! $PYTHON -c 'import tokenizers, jinja2, numpy, pyarrow, safetensors, openai' 2>/dev/null; then
+if ! $PYTHON -c 'import tokenizers, jinja2, numpy, pyarrow, safetensors, openai, jsonschema' 2>/dev/null; then
   $PYTHON -m pip install -q "${PIP_PACKAGES[@]}" ||
     $PYTHON -m pip install -q --break-system-packages "${PIP_PACKAGES[@]}"
 fi

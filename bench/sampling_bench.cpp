@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "engine/batch_generator.h"
+#include "engine/json_schema.h"
 #include "engine/model_config.h"
 #include "engine/sampling.h"
 #include "engine/sequence_decoder.h"
@@ -202,31 +203,55 @@ int main(int argc, char** argv) {
     vocab->text.push_back(piece);
     vocab->special.push_back(false);
   }
-  vocab->plain_of();
+  vocab->index();
   sampling_params top_p;
   top_p.temperature = 0.7, top_p.top_p = 0.9, top_p.seed = 5;
   int64_t draw_sum = 0;
   const double draw = us_per_token(
       reps, [&](uint64_t i) { return sample_token(logits, top_p, {}, i); }, draw_sum);
-  std::printf("\n%-34s %10s %10s\n", "json_object filter (V = 32064)", "mask us", "mask/draw");
-  for (const char* state : {"", "{\"name\": \"Ada", "{\"a\": [1, 2.5, {\"b\": tr"}) {
-    json_token_filter f(vocab, {2});
-    for (const char* c = state; *c; ++c) {
-      const auto it = std::find(vocab->text.begin(), vocab->text.end(), std::string(1, *c));
-      if (it != vocab->text.end()) f.advance(static_cast<int32_t>(it - vocab->text.begin()));
+  // Each filter driven through the states' characters (single-character pieces), then timed.
+  auto rows = [&](const char* title, const std::vector<const char*>& states, auto make) {
+    std::printf("\n%-34s %10s %10s %8s\n", title, "mask us", "mask/draw", "allowed");
+    for (const char* state : states) {
+      auto f = make();
+      for (const char* c = state; *c; ++c) {
+        const auto it = std::find(vocab->text.begin(), vocab->text.end(), std::string(1, *c));
+        if (it != vocab->text.end()) f->advance(static_cast<int32_t>(it - vocab->text.begin()));
+      }
+      int64_t allowed = 0;
+      const double mask = us_per_token(
+          reps,
+          [&](uint64_t) {
+            std::vector<float> l = logits;
+            f->mask(l);
+            return static_cast<int32_t>(
+                std::count_if(l.begin(), l.end(), [](float x) { return x > -INFINITY; }));
+          },
+          allowed);
+      std::vector<float> l = logits;
+      f->mask(l);
+      std::printf("after %-28s %10.1f %10.2f %8lld\n", (std::string("\"") + state + "\"").c_str(),
+                  mask, mask / draw,
+                  static_cast<long long>(
+                      std::count_if(l.begin(), l.end(), [](float x) { return x > -INFINITY; })));
     }
-    int64_t allowed = 0;
-    const double mask = us_per_token(
-        reps,
-        [&](uint64_t) {
-          std::vector<float> l = logits;
-          f.mask(l);
-          return static_cast<int32_t>(
-              std::count_if(l.begin(), l.end(), [](float x) { return x > -INFINITY; }));
-        },
-        allowed);
-    std::printf("after %-28s %10.1f %10.2f\n", (std::string("\"") + state + "\"").c_str(), mask,
-                mask / draw);
-  }
+  };
+  rows("json_object filter (V = 32064)", {"", "{\"name\": \"Ada", "{\"a\": [1, 2.5, {\"b\": tr"},
+       [&] { return std::make_unique<json_token_filter>(vocab, std::vector<int32_t>{2}); });
+  // response_format json_schema: a pydantic-like object (a bounded string, an integer range, an
+  // enum array, an optional anyOf)
+  auto schema = json_schema::parse(R"({"type":"object","properties":{
+      "name":{"type":"string","maxLength":40},"age":{"type":"integer","minimum":0,"maximum":150},
+      "tags":{"type":"array","items":{"enum":["a","b","c"]}},
+      "email":{"anyOf":[{"type":"string"},{"type":"null"}]}},
+      "required":["name","age"],"additionalProperties":false})",
+                                   "schema");
+  if (!schema.ok()) return 1;
+  rows("json_schema filter (V = 32064)",
+       {"", "{\"name\": \"Ada", "{\"name\": \"Ada\", \"age\": 4",
+        "{\"name\":\"A\",\"age\":1,\"tags\":["},
+       [&] {
+         return std::make_unique<schema_token_filter>(vocab, std::vector<int32_t>{2}, *schema);
+       });
   return 0;
 }

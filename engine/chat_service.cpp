@@ -258,10 +258,13 @@ result<chat_answer> chat_service::run(const std::vector<int32_t>& prompt, const 
   stop_ids.insert(stop_ids.end(), o.stop_token_ids.begin(), o.stop_token_ids.end());
   g.stop_tokens = stop_ids;
   g.cached_prompt_tokens = &a.cached_tokens;
-  if (o.json_object) {
+  if (o.json_object || o.schema) {
     std::call_once(vocab_once_,
                    [&] { vocab_ = vocab_bytes::from_tokenizer(*tok_, config_.vocab_size); });
-    g.filter = std::make_shared<json_token_filter>(vocab_, stop_ids);
+    if (o.schema)
+      g.filter = std::make_shared<schema_token_filter>(vocab_, stop_ids, o.schema);
+    else
+      g.filter = std::make_shared<json_token_filter>(vocab_, stop_ids);
   }
   const int64_t min_new = std::max(o.min_tokens, o.min_total_tokens - a.prompt_tokens);
   if (min_new > 0) g.filter = std::make_shared<min_tokens_filter>(stop_ids, min_new, g.filter);

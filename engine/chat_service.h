@@ -36,6 +36,7 @@
 #include "base/status.h"
 #include "engine/batch_generator.h"
 #include "engine/chat_template.h"
+#include "engine/json_schema.h"
 #include "engine/model_weights.h"
 #include "engine/sampling.h"
 #include "engine/sequence_decoder.h"
@@ -111,6 +112,9 @@ struct chat_options {
   // only among the tokens that keep the text a prefix of one (engine/token_filter.h), the end
   // only once it is whole. An answer cut by max_tokens may still be an unfinished object.
   bool json_object = false;
+  // The answer is a value this JSON schema admits (response_format {"type": "json_schema"}): the
+  // same, by engine/schema_matcher.h. Wins over json_object.
+  std::shared_ptr<const engine::json_schema> schema;
   // vLLM's: end tokens do not end the answer (ignore_eos: a benchmark's fixed lengths); these
   // ids end it too (stop_token_ids; their text is not part of the answer, as an end token's;
   // ids outside the vocabulary are invalid_argument naming stop_token_ids); and no end token or

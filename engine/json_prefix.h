@@ -36,11 +36,15 @@ class json_prefix {
   bool feed(unsigned char c);
   // Every byte of s, all or nothing: false leaves the state as it was.
   bool feed(std::string_view s);
+  // As schema_matcher's (a copy made to try a token on): the same as feed here.
+  bool try_feed(std::string_view s) { return feed(s); }
   // The text so far is one whole value (trailing whitespace allowed).
   bool complete() const;
   // Inside a string where any bytes but '"', '\\' and control characters just extend it (a
   // token filter's fast path: such a token is allowed without feeding it).
   bool in_plain_string() const { return mode_ == mode::string && !need_low_; }
+  // As schema_matcher's: the characters such bytes may add (any), -1 outside such a string.
+  int64_t plain_room() const { return in_plain_string() ? INT64_MAX : -1; }
 
  private:
   enum class mode : uint8_t {

@@ -10,8 +10,13 @@
 // of one JSON object (json_prefix.h); an end token is allowed only once the object is whole
 // (then only whitespace, bounded, or an end token), special tokens and tokens that add no text
 // never. When no token is allowed (a vocabulary that cannot continue), the end tokens are.
-// Cost: one pass over the vocabulary per step, each token's bytes fed to a copy of the state
-// (~1 ms for 32k tokens on one core; batch_generator draws answers in parallel).
+// schema_token_filter (response_format {"type": "json_schema"}, vLLM's guided_json): the same,
+// with the text kept a prefix of a value the schema admits (schema_matcher.h), the end token
+// allowed once it is one.
+// Cost per step: a walk of the vocabulary's byte trie, one copy of the state per node it enters
+// (a byte the state refuses rules out every token below it at once); inside a string the plain
+// tokens pass without a walk (batch_generator draws answers in parallel). kaito_sampling_bench
+// times it against a draw.
 //
 // Thread-safety: a filter belongs to one generation (not shared); vocab_bytes is read-only.
 #pragma once
@@ -22,6 +27,8 @@
 #include <vector>
 
 #include "engine/json_prefix.h"
+#include "engine/json_schema.h"
+#include "engine/schema_matcher.h"
 #include "engine/tokenizer.h"
 
 namespace kaito::engine {
@@ -40,10 +47,22 @@ class token_filter {
 struct vocab_bytes {
   std::vector<std::string> text;
   std::vector<bool> special;
-  // the text holds no '"', '\\' or control character (it only extends a JSON string); made by
-  // plain_of, which from_tokenizer calls (a hand-made table calls it too)
-  std::vector<bool> plain;
-  void plain_of();
+  // Made by index(), which from_tokenizer calls (a hand-made table calls it too): the
+  // ordinary, non-empty tokens' texts as a byte trie (node 0 the root; children in byte order,
+  // linked as siblings; the ids ending at a node are trie_ids[ids_begin, ids_end), those below
+  // it, itself included, trie_ids[sub_begin, sub_end)); below_plain: no byte below the node is
+  // '"', '\\' or a control character (inside a JSON string they only extend it), and they add
+  // below_chars characters at most (UTF-8 lead and ASCII bytes).
+  struct trie_node {
+    int32_t first_child = -1, next_sibling = -1;
+    int32_t ids_begin = 0, ids_end = 0, sub_begin = 0, sub_end = 0;
+    int32_t below_chars = 0;
+    unsigned char byte = 0;
+    bool below_plain = true;
+  };
+  std::vector<trie_node> trie;
+  std::vector<int32_t> trie_ids;
+  void index();
   static std::shared_ptr<const vocab_bytes> from_tokenizer(const tokenizer& tok, int64_t vocab);
 };
 
@@ -55,10 +74,24 @@ class json_token_filter final : public token_filter {
   const json_prefix& state() const { return state_; }
 
  private:
-  bool is_end(int32_t id) const;
   std::shared_ptr<const vocab_bytes> vocab_;
   std::vector<int32_t> end_;
   json_prefix state_{/*object_only=*/true};
+};
+
+class schema_token_filter final : public token_filter {
+ public:
+  schema_token_filter(std::shared_ptr<const vocab_bytes> vocab, std::vector<int32_t> end_tokens,
+                      std::shared_ptr<const json_schema> schema);
+  void mask(std::vector<float>& logits) const override;
+  void advance(int32_t id) override;
+  const schema_matcher& state() const { return state_; }
+
+ private:
+  std::shared_ptr<const vocab_bytes> vocab_;
+  std::vector<int32_t> end_;
+  std::shared_ptr<const json_schema> schema_;  // (state_ points into it)
+  schema_matcher state_;
 };
 
 // vLLM's min_tokens: the stop tokens (end tokens, stop_token_ids) may not come before `min`
