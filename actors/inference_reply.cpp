@@ -64,6 +64,18 @@ engine::chat_options engine_options(const api::chat_params& p) {
   return o;
 }
 
+bool accept_options(const api::chat_params& p, http_reply& out, engine::chat_options& o) {
+  o = engine_options(p);
+  if (p.json_schema.empty()) return true;
+  auto schema = engine::json_schema::parse(p.json_schema, p.json_schema_where);
+  if (!schema.ok()) {
+    reply_json(out, http_code(schema.error()), api::openai_error_body(schema.error()));
+    return false;
+  }
+  o.schema = *schema;
+  return true;
+}
+
 std::vector<api::logprob_entry> to_entries(const std::vector<engine::answer_logprob>& lps) {
   std::vector<api::logprob_entry> out;
   out.reserve(lps.size());

@@ -25,6 +25,9 @@ int http_code(const status& s);
 void reply_json(http_reply& out, int code, std::string body);
 // The engine's options for a request's params (an unseeded request draws a fresh seed).
 engine::chat_options engine_options(const api::chat_params& p);
+// The same with the answer's JSON schema compiled (engine/json_schema.h), or false with the
+// error answer written (400, or 501 for what it cannot enforce) before any stream starts.
+bool accept_options(const api::chat_params& p, http_reply& out, engine::chat_options& o);
 std::vector<api::logprob_entry> to_entries(const std::vector<engine::answer_logprob>& lps);
 api::chat_result to_result(const engine::chat_answer& a, bool has_logprobs = false);
 

@@ -95,7 +95,8 @@ void openai_chat(const engine::chat_service& svc, const std::string& name, const
   if (!accept_request(req, name, out)) return;
   const std::string id = completion_id();
   const int64_t created = unix_now();
-  const engine::chat_options o = engine_options(req->params);
+  engine::chat_options o;
+  if (!accept_options(req->params, out, o)) return;
   const bool lp = o.logprobs >= 0;
   if (!req->stream) {
     auto results = to_results(
@@ -151,7 +152,8 @@ void openai_completion(const engine::chat_service& svc, const std::string& name,
   if (!accept_request(req, name, out)) return;
   const std::string id = completion_id();
   const int64_t created = unix_now();
-  const engine::chat_options o = engine_options(req->params);
+  engine::chat_options o;
+  if (!accept_options(req->params, out, o)) return;
   const bool lp = o.logprobs >= 0;
   const std::string echo = req->echo ? req->prompt : "";
   if (!req->stream) {
@@ -230,7 +232,8 @@ void openai_responses(const engine::chat_service& svc, const std::string& name,
   auto req = api::parse_responses_request(call.body);
   if (!accept_request(req, name, out)) return;
   const api::responses_ids ids{completion_id(), completion_id(), name, unix_now()};
-  const engine::chat_options o = engine_options(req->params);
+  engine::chat_options o;
+  if (!accept_options(req->params, out, o)) return;
   if (!req->stream) {
     auto a = svc.chat(req->messages, o);
     if (!a.ok()) return reply_json(out, http_code(a.error()), api::openai_error_body(a.error()));

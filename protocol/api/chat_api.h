@@ -49,6 +49,10 @@ struct chat_params {
   int64_t prompt_logprobs = -1;
   // response_format {"type": "json_object"}: the answer is one JSON object.
   bool json_object = false;
+  // response_format {"type": "json_schema"} (vLLM's guided_json, structured_outputs.json): the
+  // answer is a value this schema (JSON text) admits; json_schema_where names it in errors
+  // ("response_format.json_schema.schema").
+  std::string json_schema, json_schema_where;
   // vLLM's: end tokens do not end the answer; these ids end it too; no end before min_tokens.
   bool ignore_eos = false;
   std::vector<int32_t> stop_token_ids;
@@ -89,15 +93,19 @@ struct chat_request {
 //   vLLM's ignore_eos (bool), min_tokens ([0, max_tokens]), stop_token_ids (at most 64 ids) and
 //   min_p ([0, 1]). vLLM's other extras that change the answer are unimplemented naming them
 //   unless at their default: use_beam_search, include_stop_str_in_output, skip_special_tokens
-//   false, prompt_logprobs, allowed_token_ids, bad_words, guided_*, structural_tag,
-//   logits_processors, truncate_prompt_tokens, and for chat echo, add_generation_prompt false,
-//   continue_final_message, chat_template, chat_template_kwargs.
+//   false, prompt_logprobs, allowed_token_ids, bad_words, guided_regex/choice/grammar,
+//   structural_tag, logits_processors, truncate_prompt_tokens, and for chat echo,
+//   add_generation_prompt false, continue_final_message, chat_template, chat_template_kwargs.
 // Unknown fields are ignored (user, metadata, store, ...). Fields that would
 // change the result and are not implemented are unimplemented naming them:
 // tools (non-empty) unless tool_choice is "none", tool_choice other than "none"/"auto", functions /
-// function_call likewise, messages[i].tool_calls (non-empty), response_format
-// {"type":"json_schema"}. response_format {"type":"json_object"} sets params.json_object (the
-// answer constrained to one JSON object, as OpenAI's JSON mode).
+// function_call likewise, messages[i].tool_calls (non-empty). response_format
+// {"type":"json_object"} sets params.json_object (the answer constrained to one JSON object, as
+// OpenAI's JSON mode); {"type":"json_schema","json_schema":{"name":...,"schema":{...}}} sets
+// params.json_schema (structured outputs; chat_fields::read_text_format), and so do vLLM's
+// guided_json (a schema or its text) and structured_outputs {"json": ...} ({"json_object":
+// true} sets json_object); two of them at once are invalid_argument, structured_outputs' other
+// kinds unimplemented naming them.
 result<chat_request> parse_openai_chat_request(std::string_view body);
 
 // POST /v1/completions body (OpenAI's legacy completions, served by vLLM): model, prompt (a

@@ -104,18 +104,53 @@ std::string dump_utf8(const ojson& j) {
   return j.dump(-1, ' ', false, ojson::error_handler_t::replace);
 }
 
-status read_text_format(const ojson& format, const std::string& path, bool& json_object) {
+status read_schema(const ojson& v, const std::string& path, text_format& out) {
+  if (v.is_string()) {
+    const ojson parsed = ojson::parse(v.get_ref<const std::string&>(), nullptr, false);
+    if (parsed.is_discarded())
+      return invalid_argument("expected a JSON schema; the string is not JSON", path);
+    return read_schema(parsed, path, out);
+  }
+  if (!v.is_object() && !v.is_boolean()) return wrong(v, path, "a JSON schema (an object)");
+  out.schema = dump_utf8(v);
+  out.schema_where = path;
+  return {};
+}
+
+status read_text_format(const ojson& format, const std::string& path, bool nested,
+                        text_format& out) {
   if (!format.is_object()) return wrong(format, path, "an object {\"type\": ...}");
   const char* want = "one of \"text\", \"json_object\", \"json_schema\"";
   const ojson* type = field(format, "type");
   if (!type || !type->is_string()) return wrong(type ? *type : ojson(), path + ".type", want);
   const auto& t = type->get_ref<const std::string&>();
-  if (t == "json_schema")
-    return unimplemented(path + " \"json_schema\" is not implemented; \"text\" or \"json_object\"",
-                         path + ".type");
-  if (t != "text" && t != "json_object") return wrong(*type, path + ".type", want);
-  json_object = t == "json_object";
-  return {};
+  out = text_format{};
+  if (t == "text" || t == "json_object") {
+    out.json_object = t == "json_object";
+    return {};
+  }
+  if (t != "json_schema") return wrong(*type, path + ".type", want);
+  const ojson* js = &format;
+  std::string at = path;
+  if (nested) {
+    at = path + ".json_schema";
+    js = field(format, "json_schema");
+    if (!js) return invalid_argument("is required when the type is \"json_schema\"", at);
+    if (!js->is_object()) return wrong(*js, at, "an object {\"name\": ..., \"schema\": {...}}");
+  }
+  const ojson* name = field(*js, "name");
+  if (!name) return invalid_argument("is required", at + ".name");
+  if (!name->is_string() || name->get_ref<const std::string&>().empty())
+    return wrong(*name, at + ".name", "a non-empty string");
+  bool strict = false;
+  KAITO_TRY(read_bool(*js, "strict", at + ".strict", strict));
+  std::string description;
+  KAITO_TRY(read_string(*js, "description", at + ".description", description));
+  const ojson* schema = field(*js, "schema");
+  if (!schema) return invalid_argument("is required", at + ".schema");
+  if (!schema->is_object() && !schema->is_boolean())
+    return wrong(*schema, at + ".schema", "a JSON schema (an object)");
+  return read_schema(*schema, at + ".schema", out);
 }
 
 std::string came(const ojson& v) {

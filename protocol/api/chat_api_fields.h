@@ -46,9 +46,19 @@ status read_bool(const ojson& o, const char* key, const std::string& path, bool&
 status read_string(const ojson& o, const char* key, const std::string& path, std::string& out);
 
 // OpenAI's answer format, chat's response_format or the Responses API's text.format, at path:
-// {"type": "text" | "json_object"} (json_object set to whether it is the latter); "json_schema"
-// is unimplemented, anything else invalid_argument naming path or path.type.
-status read_text_format(const ojson& format, const std::string& path, bool& json_object);
+// {"type": "text" | "json_object" | "json_schema"}. json_schema comes with a name (a non-empty
+// string), a schema (an object or a boolean; required), strict (a boolean) and description, in
+// an object under "json_schema" (chat: nested) or beside "type" (Responses); the schema is kept
+// as its JSON text for the engine to compile (engine/json_schema.h), which refuses what it
+// cannot enforce naming schema_where's keyword. Anything else: invalid_argument naming the field.
+struct text_format {
+  bool json_object = false;
+  std::string schema, schema_where;  // json_schema: the schema's JSON text, and its path
+};
+status read_text_format(const ojson& format, const std::string& path, bool nested,
+                        text_format& out);
+// A schema given as JSON or as its text (vLLM's guided_json, structured_outputs.json) at path.
+status read_schema(const ojson& v, const std::string& path, text_format& out);
 // An array of OpenAI messages -> [{role, content(string)}] (contract in chat_api.h).
 result<ojson> parse_messages(const ojson& v, const std::string& path);
 

@@ -122,8 +122,48 @@ status check_tools(const ojson& j, const char* tools_key, const char* choice_key
 status check_unimplemented(const ojson& j, chat_params& p) {
   KAITO_TRY(check_tools(j, "tools", "tool_choice"));
   KAITO_TRY(check_tools(j, "functions", "function_call"));
-  if (const ojson* rf = field(j, "response_format"))
-    KAITO_TRY(chat_fields::read_text_format(*rf, "response_format", p.json_object));
+  // the answer's format: response_format, or vLLM's guided_json / structured_outputs
+  const char* format_key = nullptr;
+  chat_fields::text_format f;
+  auto one = [&](const char* key) -> status {
+    if (format_key)
+      return invalid_argument(
+          std::string("both ") + format_key + " and " + key + " ask for a format; send one", key);
+    format_key = key;
+    return {};
+  };
+  if (const ojson* rf = field(j, "response_format")) {
+    KAITO_TRY(chat_fields::read_text_format(*rf, "response_format", /*nested=*/true, f));
+    if (f.json_object || !f.schema.empty()) KAITO_TRY(one("response_format"));
+  }
+  if (const ojson* g = field(j, "guided_json")) {
+    KAITO_TRY(one("guided_json"));
+    KAITO_TRY(chat_fields::read_schema(*g, "guided_json", f));
+  }
+  if (const ojson* so = field(j, "structured_outputs")) {
+    if (!so->is_object()) return wrong(*so, "structured_outputs", "an object");
+    for (const auto& [key, v] : so->items()) {
+      const std::string at = "structured_outputs." + key;
+      if (v.is_null() || v == false) continue;
+      if (key == "json") {
+        KAITO_TRY(one("structured_outputs"));
+        KAITO_TRY(chat_fields::read_schema(v, at, f));
+      } else if (key == "json_object") {
+        if (v != true) return wrong(v, at, "true or false");
+        KAITO_TRY(one("structured_outputs"));
+        f.json_object = true;
+      } else if (key == "disable_fallback" || key == "disable_any_whitespace") {
+        if (!v.is_boolean()) return wrong(v, at, "true or false");  // (hints to vLLM's backends)
+      } else {
+        return unimplemented(at + " is not implemented; structured_outputs.json (a JSON schema) "
+                                  "and json_object are",
+                             at);
+      }
+    }
+  }
+  p.json_object = f.json_object;
+  p.json_schema = f.schema;
+  p.json_schema_where = f.schema_where;
   return {};
 }
 
@@ -162,7 +202,6 @@ status check_vllm_unimplemented(const ojson& j, bool chat) {
       {"prompt_logprobs", "", false},
       {"allowed_token_ids", "", false},
       {"bad_words", "", false},
-      {"guided_json", "", false},
       {"guided_regex", "", false},
       {"guided_choice", "", false},
       {"guided_grammar", "", false},

@@ -162,8 +162,13 @@ result<chat_request> parse_responses_request(std::string_view body) {
   KAITO_TRY(read_bool(j, "stream", "stream", req.stream));
   if (const ojson* text = field(j, "text")) {
     if (!text->is_object()) return wrong(*text, "text", "an object {\"format\": ...}");
-    if (const ojson* format = field(*text, "format"))
-      KAITO_TRY(chat_fields::read_text_format(*format, "text.format", p.json_object));
+    if (const ojson* format = field(*text, "format")) {
+      chat_fields::text_format f;
+      KAITO_TRY(chat_fields::read_text_format(*format, "text.format", /*nested=*/false, f));
+      p.json_object = f.json_object;
+      p.json_schema = f.schema;
+      p.json_schema_where = f.schema_where;
+    }
   }
   KAITO_TRY(check_unimplemented(j));
   return req;

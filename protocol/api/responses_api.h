@@ -6,11 +6,12 @@
 // role: user | assistant | system | developer, content: a string or an array of parts {type:
 // "input_text" | "output_text" | "text", text}}), instructions (a string: a system message first),
 // max_output_tokens ([1, 1<<20]; absent: until the context ends), temperature ([0, 2]), top_p
-// ((0, 1]), stream (bool), text.format.type ("text" | "json_object": params.json_object).
+// ((0, 1]), stream (bool), text.format ({"type": "text" | "json_object"}: params.json_object;
+// {"type": "json_schema", "name", "schema", "strict"}: params.json_schema, see chat_api_fields.h).
 // Unimplemented, naming the field: items of other types (function calls, ...), parts of other
 // types (images, files), previous_response_id (nothing is stored: send the conversation as
-// input), tools (non-empty), background true, include (non-empty), top_logprobs > 0,
-// text.format.type "json_schema". Other fields (store, metadata, user, reasoning, truncation,
+// input), tools (non-empty), background true, include (non-empty), top_logprobs > 0.
+// Other fields (store, metadata, user, reasoning, truncation,
 // ...) are ignored. Errors as chat_api.h's (where() names the field path or "byte <offset>").
 //
 // Response: {"id":"resp_<id>","object":"response","created_at":..,"status":"completed" |

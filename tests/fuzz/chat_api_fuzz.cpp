@@ -38,6 +38,11 @@ void check_value(const kaito::api::chat_request& r, bool legacy) {
   check(std::isfinite(p.repetition_penalty) && p.repetition_penalty > 0);
   check(p.stop.size() <= 4);
   for (const auto& s : p.stop) check(!s.empty());
+  // a schema comes as JSON text with its path, never beside json_object
+  if (!p.json_schema.empty()) {
+    check_json(p.json_schema);
+    check(!p.json_schema_where.empty() && !p.json_object);
+  }
   check(r.messages.is_array());
   check(r.messages.empty() != r.prompt.empty());  // exactly one form
   std::string all = r.prompt;

@@ -216,7 +216,7 @@ TEST(OpenaiChatRequest, EveryRefusalNamesItsField) {
           {bodies[22].c_str(), bad, "tools", "expected an array"},
           {bodies[23].c_str(), unimpl, "functions", "tool calling"},
           {bodies[24].c_str(), bad, "response_format.type", "got 5"},
-          {bodies[25].c_str(), unimpl, "response_format.type", "\"json_schema\""},
+          {bodies[25].c_str(), bad, "response_format.json_schema.name", "is required"},
           {bodies[26].c_str(), bad, "response_format.type", "got a string"},
           {bodies[27].c_str(), bad, "response_format", "got a string"},
           {bodies[28].c_str(), bad, "presence_penalty", "expected a number in [-2, 2], got 2.5"},
@@ -479,6 +479,77 @@ TEST(ChatRequest, ResponseFormatJsonObject) {
   EXPECT_TRUE(completion->params.json_object);
 }
 
+// response_format json_schema (chat: nested under "json_schema"; Responses: beside "type"), vLLM's
+// guided_json and structured_outputs: the schema's text and its path reach the params; one
+// format at a time; what is malformed is refused naming the field.
+TEST(ChatRequest, ResponseFormatJsonSchema) {
+  const std::string base = R"({"messages":[{"role":"user","content":"a"}],)";
+  auto chat = parse_openai_chat_request(
+      base + R"("response_format":{"type":"json_schema","json_schema":{"name":"person",
+               "strict":true,"description":"d","schema":{"type":"object","required":["é"]}}}})");
+  ASSERT_TRUE(chat.ok()) << chat.error().to_string();
+  EXPECT_FALSE(chat->params.json_object);
+  EXPECT_EQ(chat->params.json_schema, R"({"type":"object","required":["é"]})");
+  EXPECT_EQ(chat->params.json_schema_where, "response_format.json_schema.schema");
+  auto completion = parse_openai_completion_request(
+      R"({"prompt":"a","response_format":{"type":"json_schema","json_schema":{"name":"n","schema":true}}})");
+  ASSERT_TRUE(completion.ok()) << completion.error().to_string();
+  EXPECT_EQ(completion->params.json_schema, "true");
+  auto guided = parse_openai_chat_request(base + R"("guided_json":"{\"enum\":[1]}"})");
+  ASSERT_TRUE(guided.ok()) << guided.error().to_string();
+  EXPECT_EQ(guided->params.json_schema, R"({"enum":[1]})");
+  EXPECT_EQ(guided->params.json_schema_where, "guided_json");
+  auto so = parse_openai_chat_request(
+      base + R"("structured_outputs":{"json":{"type":"string"},"disable_fallback":true}})");
+  ASSERT_TRUE(so.ok()) << so.error().to_string();
+  EXPECT_EQ(so->params.json_schema, R"({"type":"string"})");
+  EXPECT_EQ(so->params.json_schema_where, "structured_outputs.json");
+  auto so_object =
+      parse_openai_chat_request(base + R"("structured_outputs":{"json_object":true}})");
+  ASSERT_TRUE(so_object.ok()) << so_object.error().to_string();
+  EXPECT_TRUE(so_object->params.json_object);
+  auto responses = parse_responses_request(
+      R"({"input":"x","text":{"format":{"type":"json_schema","name":"n","schema":{"type":"integer"}}}})");
+  ASSERT_TRUE(responses.ok()) << responses.error().to_string();
+  EXPECT_EQ(responses->params.json_schema, R"({"type":"integer"})");
+  EXPECT_EQ(responses->params.json_schema_where, "text.format.schema");
+  const auto bad = status_code::invalid_argument;
+  struct refusal {
+    std::string body;
+    status_code code;
+    const char* where;
+  };
+  for (const refusal& r : std::vector<refusal>{
+           {R"("response_format":{"type":"json_schema"}})", bad, "response_format.json_schema"},
+           {R"("response_format":{"type":"json_schema","json_schema":{"name":""}}})", bad,
+            "response_format.json_schema.name"},
+           {R"("response_format":{"type":"json_schema","json_schema":{"name":"n"}}})", bad,
+            "response_format.json_schema.schema"},
+           {R"("response_format":{"type":"json_schema","json_schema":{"name":"n","schema":[1]}}})",
+            bad, "response_format.json_schema.schema"},
+           {R"("response_format":{"type":"json_schema","json_schema":{"name":"n","strict":1,
+               "schema":{}}}})",
+            bad, "response_format.json_schema.strict"},
+           {R"("guided_json":"{x"})", bad, "guided_json"},
+           {R"("guided_json":5})", bad, "guided_json"},
+           {R"("response_format":{"type":"json_object"},"guided_json":{}})", bad, "guided_json"},
+           {R"("guided_json":{},"structured_outputs":{"json":{}}})", bad, "structured_outputs"},
+           {R"("structured_outputs":{"choice":["a"]}})", status_code::unimplemented,
+            "structured_outputs.choice"},
+           {R"("structured_outputs":[1]})", bad, "structured_outputs"},
+       }) {
+    auto x = parse_openai_chat_request(base + r.body);
+    ASSERT_FALSE(x.ok()) << r.body;
+    EXPECT_EQ(x.error().code(), r.code) << r.body << " -> " << x.error().to_string();
+    EXPECT_EQ(x.error().where(), r.where) << r.body << " -> " << x.error().to_string();
+  }
+  // a text format alone is no format: it may come with guided_json
+  auto both = parse_openai_chat_request(
+      base + R"("response_format":{"type":"text"},"guided_json":{"type":"null"}})");
+  ASSERT_TRUE(both.ok()) << both.error().to_string();
+  EXPECT_EQ(both->params.json_schema, R"({"type":"null"})");
+}
+
 // vLLM's extras we do not implement: refused naming them unless at their default; min_p taken.
 TEST(ChatRequest, VllmExtrasChangingTheAnswerAreRefused) {
   const std::string base = R"({"messages":[{"role":"user","content":"a"}],)";
@@ -490,10 +561,10 @@ TEST(ChatRequest, VllmExtrasChangingTheAnswerAreRefused) {
   for (const char* key :
        {R"("use_beam_search":true)", R"("include_stop_str_in_output":true)",
         R"("skip_special_tokens":false)", R"("prompt_logprobs":1)", R"("allowed_token_ids":[1])",
-        R"("bad_words":["x"])", R"("guided_json":{"type":"object"})", R"("guided_regex":"a+")",
-        R"("guided_choice":["a","b"])", R"("truncate_prompt_tokens":5)", R"("echo":true)",
-        R"("add_generation_prompt":false)", R"("continue_final_message":true)",
-        R"("chat_template":"{{ x }}")", R"("chat_template_kwargs":{"a":1})"}) {
+        R"("bad_words":["x"])", R"("guided_regex":"a+")", R"("guided_choice":["a","b"])",
+        R"("truncate_prompt_tokens":5)", R"("echo":true)", R"("add_generation_prompt":false)",
+        R"("continue_final_message":true)", R"("chat_template":"{{ x }}")",
+        R"("chat_template_kwargs":{"a":1})"}) {
     auto r = parse_openai_chat_request(base + key + "}");
     ASSERT_FALSE(r.ok()) << key;
     EXPECT_EQ(r.error().code(), status_code::unimplemented) << key;
@@ -546,8 +617,9 @@ TEST(ResponsesApi, RequestsResponsesAndEvents) {
            {R"({"input":"x","previous_response_id":"resp_1"})", unimpl, "previous_response_id"},
            {R"({"input":"x","tools":[{"type":"web_search"}]})", unimpl, "tools"},
            {R"({"input":"x","background":true})", unimpl, "background"},
-           {R"({"input":"x","text":{"format":{"type":"json_schema"}}})", unimpl,
-            "text.format.type"},
+           {R"({"input":"x","text":{"format":{"type":"json_schema"}}})", bad, "text.format.name"},
+           {R"({"input":"x","text":{"format":{"type":"json_schema","name":"n"}}})", bad,
+            "text.format.schema"},
            {R"({"input":"x","max_output_tokens":0})", bad, "max_output_tokens"},
            {R"({"input":"x","temperature":3})", bad, "temperature"},
        }) {
