@@ -6,6 +6,7 @@
 // (json_schema_peer.py); the token filter on a small vocabulary.
 #include "engine/json_schema.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
