@@ -4,6 +4,10 @@
 #include <chrono>
 #include <cstdio>
 #include <random>
+#include <utility>
+#include <vector>
+
+#include "protocol/api/chat_tools.h"
 
 namespace kaito::actors {
 
@@ -66,14 +70,30 @@ engine::chat_options engine_options(const api::chat_params& p) {
 
 bool accept_options(const api::chat_params& p, http_reply& out, engine::chat_options& o) {
   o = engine_options(p);
+  auto refuse = [&](const status& s) {
+    reply_json(out, http_code(s), api::openai_error_body(s));
+    return false;
+  };
+  for (const auto& [text, where] : p.tool_schemas)
+    if (auto tool = engine::json_schema::parse(text, where); !tool.ok())
+      return refuse(tool.error());
   if (p.json_schema.empty()) return true;
   auto schema = engine::json_schema::parse(p.json_schema, p.json_schema_where);
-  if (!schema.ok()) {
-    reply_json(out, http_code(schema.error()), api::openai_error_body(schema.error()));
-    return false;
-  }
+  if (!schema.ok()) return refuse(schema.error());
   o.schema = *schema;
   return true;
+}
+
+std::string tool_call_id() {
+  return "chatcmpl-tool-" + completion_id() + completion_id();
+}
+
+void attach_tool_calls(const api::chat_params& p, api::chat_result& r) {
+  if (p.tool_call.empty()) return;
+  std::vector<api::tool_call> calls;
+  if (!api::tool_calls_of(p, r.text, calls)) return;
+  for (api::tool_call& c : calls) c.id = tool_call_id();
+  r.tool_calls = std::move(calls);
 }
 
 std::vector<api::logprob_entry> to_entries(const std::vector<engine::answer_logprob>& lps) {

@@ -19,6 +19,10 @@ int64_t unix_now();
 uint64_t fresh_seed();  // a random 64-bit seed (per thread generator, seeded from the device)
 // 16 hex digits: the part after "chatcmpl-" / "cmpl-" (chat_api adds the prefix).
 std::string completion_id();
+// A forced tool call's answer (params.tool_call, protocol/api/chat_tools.h) as r.tool_calls,
+// each with a fresh id "chatcmpl-tool-<32 hex>"; r unchanged when the text is not whole calls.
+void attach_tool_calls(const api::chat_params& p, api::chat_result& r);
+std::string tool_call_id();
 // invalid_argument and failed_precondition (a template's raise_exception) 400, not_found 404,
 // unimplemented 501, resource_exhausted 413, others 500.
 int http_code(const status& s);
@@ -27,6 +31,7 @@ void reply_json(http_reply& out, int code, std::string body);
 engine::chat_options engine_options(const api::chat_params& p);
 // The same with the answer's JSON schema compiled (engine/json_schema.h), or false with the
 // error answer written (400, or 501 for what it cannot enforce) before any stream starts.
+// Each tool's parameters compile first, so an error names that tool's (tools[i]...).
 bool accept_options(const api::chat_params& p, http_reply& out, engine::chat_options& o);
 std::vector<api::logprob_entry> to_entries(const std::vector<engine::answer_logprob>& lps);
 api::chat_result to_result(const engine::chat_answer& a, bool has_logprobs = false);

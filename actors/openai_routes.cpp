@@ -10,6 +10,7 @@
 
 #include "actors/inference_reply.h"
 #include "protocol/api/chat_api.h"
+#include "protocol/api/chat_tools.h"
 #include "protocol/api/responses_api.h"
 
 namespace kaito::actors {
@@ -97,15 +98,17 @@ void openai_chat(const engine::chat_service& svc, const std::string& name, const
   const int64_t created = unix_now();
   engine::chat_options o;
   if (!accept_options(req->params, out, o)) return;
+  o.tools = req->tools;
   const bool lp = o.logprobs >= 0;
+  const api::chat_params& p = req->params;
   if (!req->stream) {
     auto results = to_results(
-        answer_all(
-            req->n,
-            [&](int64_t i) { return svc.chat(req->messages, choice_options(o, req->params, i)); }),
+        answer_all(req->n,
+                   [&](int64_t i) { return svc.chat(req->messages, choice_options(o, p, i)); }),
         lp);
     if (!results.ok())
       return reply_json(out, http_code(results.error()), api::openai_error_body(results.error()));
+    for (api::chat_result& r : *results) attach_tool_calls(p, r);
     return reply_json(out, 200, api::openai_chat_response(*results, name, id, created));
   }
   // Server-Sent Events: per choice the role, the pieces as they come and the finish reason; then
@@ -129,11 +132,32 @@ void openai_chat(const engine::chat_service& svc, const std::string& name, const
     if (!stream.write(
             api::openai_chat_chunk(id, name, created, &role, nullptr, nullptr, usage, nullptr, i)))
       return engine::chat_answer{};  // the client left or a choice failed: nothing to answer
-    auto a = svc.chat(req->messages, c,
-                      [&](const std::string& piece) { return chunk(&piece, nullptr); });
+    // A forced call streams as tool_calls deltas: a named one its arguments as they come (the
+    // call's id and name first); "required" ones once whole (the text held until the end).
+    std::string held;
+    if (p.tool_call == "named" &&
+        !stream.write(api::openai_tool_call_chunk(id, name, created,
+                                                  {tool_call_id(), p.tool_name, ""}, 0, usage, i)))
+      return engine::chat_answer{};
+    auto a = svc.chat(req->messages, c, [&](const std::string& piece) {
+      if (p.tool_call == "required") return held += piece, true;
+      if (p.tool_call == "named")
+        return stream.write(
+            api::openai_tool_call_chunk(id, name, created, {"", "", piece}, 0, usage, i));
+      return chunk(&piece, nullptr);
+    });
     if (!a.ok()) {
       stream.fail(a.error());
       return a;
+    }
+    if (p.tool_call == "required") {
+      api::chat_result r;
+      r.text = held;
+      attach_tool_calls(p, r);
+      for (size_t k = 0; k < r.tool_calls.size(); ++k)
+        stream.write(api::openai_tool_call_chunk(id, name, created, r.tool_calls[k],
+                                                 static_cast<int64_t>(k), usage, i));
+      if (r.tool_calls.empty() && !held.empty()) chunk(&held, nullptr);  // (not whole calls)
     }
     const std::string reason = a->length ? "length" : "stop";
     chunk(nullptr, &reason);

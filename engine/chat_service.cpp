@@ -149,11 +149,12 @@ result<std::unique_ptr<chat_service>> chat_service::load(const chat_service_conf
   return s;
 }
 
-result<std::vector<int32_t>> chat_service::tokenize_chat(const nlohmann::ordered_json& messages,
-                                                         bool add_generation_prompt,
-                                                         bool add_special_tokens) const {
+result<std::vector<int32_t>> chat_service::tokenize_chat(
+    const nlohmann::ordered_json& messages, bool add_generation_prompt, bool add_special_tokens,
+    const nlohmann::ordered_json& tools) const {
   chat_template_inputs in;
   in.messages = messages;
+  if (!tools.is_null()) in.extra["tools"] = tools;
   in.add_generation_prompt = add_generation_prompt;
   in.bos_token = tok_config_.bos_token;
   in.eos_token = tok_config_.eos_token;
@@ -184,7 +185,7 @@ result<std::string> chat_service::detokenize(const std::vector<int32_t>& ids) co
 result<chat_answer> chat_service::chat(const nlohmann::ordered_json& messages,
                                        const chat_options& o, const piece_sink& on_piece) const {
   // apply_chat_template tokenizes the rendered text without adding special tokens again.
-  KAITO_ASSIGN_OR_RETURN(auto ids, tokenize_chat(messages, true, false));
+  KAITO_ASSIGN_OR_RETURN(auto ids, tokenize_chat(messages, true, false, o.tools));
   return run(ids, o, on_piece);
 }
 

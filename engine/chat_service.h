@@ -115,6 +115,8 @@ struct chat_options {
   // The answer is a value this JSON schema admits (response_format {"type": "json_schema"}): the
   // same, by engine/schema_matcher.h. Wins over json_object.
   std::shared_ptr<const engine::json_schema> schema;
+  // The chat template's `tools` (OpenAI's tool definitions; null: none), for chat().
+  nlohmann::ordered_json tools;
   // vLLM's: end tokens do not end the answer (ignore_eos: a benchmark's fixed lengths); these
   // ids end it too (stop_token_ids; their text is not part of the answer, as an end token's;
   // ids outside the vocabulary are invalid_argument naming stop_token_ids); and no end token or
@@ -155,9 +157,9 @@ class chat_service {
   // vocabulary is invalid_argument naming tokens[i]): vLLM's /tokenize and /detokenize.
   result<std::vector<int32_t>> tokenize_text(const std::string& text,
                                              bool add_special_tokens) const;
-  result<std::vector<int32_t>> tokenize_chat(const nlohmann::ordered_json& messages,
-                                             bool add_generation_prompt,
-                                             bool add_special_tokens) const;
+  result<std::vector<int32_t>> tokenize_chat(
+      const nlohmann::ordered_json& messages, bool add_generation_prompt, bool add_special_tokens,
+      const nlohmann::ordered_json& tools = nlohmann::ordered_json()) const;
   result<std::string> detokenize(const std::vector<int32_t>& ids) const;
   const std::vector<int32_t>& end_tokens() const { return end_tokens_; }
   // Counters and latencies of the answers so far, with the batch's running and waiting counts

@@ -59,11 +59,18 @@ struct chat_params {
   int64_t min_tokens = 0;
   // /chat only: HF's total lengths (prompt + new tokens); 0 = none.
   int64_t max_length = 0, min_length = 0;
+  // Chat's tools with tool_choice forcing a call (chat_tools.h): "" (none), "named" (the answer
+  // is tool_name's arguments) or "required" (a JSON array of {"name", "parameters"}); json_schema
+  // is then the schema that holds the answer to it, tool_schemas each tool's parameters (its
+  // JSON text and path, "tools[i].function.parameters") for the engine to check one by one.
+  std::string tool_call, tool_name;
+  std::vector<std::pair<std::string, std::string>> tool_schemas;
 };
 
 struct chat_request {
   std::string model;  // "" when not given
-  // Array of {role, content(string)}, roles system/user/assistant/tool; empty for a prompt.
+  // Array of {role, content(string)}, roles system/user/assistant/tool; an assistant's may hold
+  // tool_calls, a tool's tool_call_id (chat_tools.h); empty for a prompt.
   nlohmann::ordered_json messages;
   std::string prompt;  // legacy /chat text-generation form (messages empty then)
   chat_params params;
@@ -73,6 +80,9 @@ struct chat_request {
   // OpenAI "n": answers to the one prompt, choices[0 .. n-1], decoded together; with a seed,
   // choice i samples with seed + i (so choice 0 is the n = 1 answer for that seed).
   int64_t n = 1;
+  // Chat's tools as given ([{"type":"function","function":{...}}]) for the chat template's
+  // `tools`; null when none came.
+  nlohmann::ordered_json tools;
 };
 
 // POST /v1/chat/completions body (OpenAI):
@@ -98,8 +108,10 @@ struct chat_request {
 //   add_generation_prompt false, continue_final_message, chat_template, chat_template_kwargs.
 // Unknown fields are ignored (user, metadata, store, ...). Fields that would
 // change the result and are not implemented are unimplemented naming them:
-// tools (non-empty) unless tool_choice is "none", tool_choice other than "none"/"auto", functions /
-// function_call likewise, messages[i].tool_calls (non-empty). response_format
+// functions / function_call (OpenAI's older calls) unless function_call is "none" or there are
+// none, messages[i].function_call. tools, tool_choice and parallel_tool_calls: chat_tools.h (a
+// forced call; "auto" with tools unimplemented); messages[i].tool_calls (an assistant's) and
+// tool_call_id (a tool's) are kept for the template. response_format
 // {"type":"json_object"} sets params.json_object (the answer constrained to one JSON object, as
 // OpenAI's JSON mode); {"type":"json_schema","json_schema":{"name":...,"schema":{...}}} sets
 // params.json_schema (structured outputs; chat_fields::read_text_format), and so do vLLM's
@@ -148,6 +160,12 @@ struct logprob_entry {
   std::vector<std::pair<std::string, double>> top;  // most likely first
 };
 
+// One function call of an answer (chat_tools.h): "chatcmpl-tool-<hex>", the function's name,
+// its arguments (JSON text).
+struct tool_call {
+  std::string id, name, arguments;
+};
+
 struct chat_result {
   std::string text;  // may hold bytes that are not UTF-8 (a cut multi-byte token)
   int64_t prompt_tokens = 0, completion_tokens = 0;
@@ -155,6 +173,8 @@ struct chat_result {
   int64_t cached_tokens = 0;  // > 0: usage.prompt_tokens_details.cached_tokens
   bool has_logprobs = false;  // asked for: choices[0].logprobs = {"content": [...]}, else null
   std::vector<logprob_entry> logprobs;
+  // Non-empty: the answer is these calls (message.content null, message.tool_calls).
+  std::vector<tool_call> tool_calls;
 };
 
 // {"id":"chatcmpl-<id>","object":"chat.completion","created":<unix

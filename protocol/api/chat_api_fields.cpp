@@ -8,6 +8,8 @@
 #include <string>
 #include <utility>
 
+#include "protocol/api/chat_tools.h"
+
 namespace kaito::api::chat_fields {
 namespace {
 
@@ -251,15 +253,21 @@ result<ojson> parse_messages(const ojson& v, const std::string& path) {
       return invalid_argument(
           "expected system, user, assistant or tool, got " + quote(role->get<std::string>()),
           p + ".role");
-    for (const char* k : {"tool_calls", "function_call"}) {
-      const ojson* calls = field(m, k);
-      if (calls && !(calls->is_array() && calls->empty()))
-        return unimplemented("tool calls are not implemented", join(p, k));
+    if (const ojson* fc = field(m, "function_call"))
+      return unimplemented("function_call (OpenAI's older calls) is not implemented; tool_calls is",
+                           join(p, "function_call"));
+    ojson calls;
+    if (const ojson* tc = field(m, "tool_calls"); tc && !(tc->is_array() && tc->empty())) {
+      if (r != "assistant")
+        return invalid_argument("only an assistant message calls tools", join(p, "tool_calls"));
+      KAITO_ASSIGN_OR_RETURN(calls, read_message_tool_calls(*tc, join(p, "tool_calls")));
     }
+    std::string call_id;
+    if (r == "tool") KAITO_TRY(read_string(m, "tool_call_id", join(p, "tool_call_id"), call_id));
     std::string text;
     const ojson* content = field(m, "content");
     if (!content) {
-      if (r != "assistant")
+      if (r != "assistant")  // (an assistant's that called tools has none)
         return invalid_argument("required: a string or an array of text parts", p + ".content");
     } else if (content->is_string()) {
       text = content->get<std::string>();
@@ -271,6 +279,8 @@ result<ojson> parse_messages(const ojson& v, const std::string& path) {
     ojson msg = ojson::object();
     msg["role"] = r;
     msg["content"] = std::move(text);
+    if (!calls.is_null()) msg["tool_calls"] = std::move(calls);
+    if (!call_id.empty()) msg["tool_call_id"] = std::move(call_id);
     out.push_back(std::move(msg));
   }
   return out;

@@ -9,6 +9,7 @@
 
 #include "protocol/api/chat_api.h"
 #include "protocol/api/chat_api_fields.h"
+#include "protocol/api/chat_tools.h"
 
 namespace kaito::api {
 namespace {
@@ -118,13 +119,19 @@ status check_tools(const ojson& j, const char* tools_key, const char* choice_key
   return {};
 }
 
-// OpenAI fields we do not implement and that would change the answer.
-status check_unimplemented(const ojson& j, chat_params& p) {
-  KAITO_TRY(check_tools(j, "tools", "tool_choice"));
+// OpenAI fields we do not implement and that would change the answer; chat's tools
+// (chat_tools.h) and the answer's format.
+status check_unimplemented(const ojson& j, chat_request& req, bool chat) {
+  chat_params& p = req.params;
+  if (chat)
+    KAITO_TRY(read_tools(j, req));
+  else
+    KAITO_TRY(check_tools(j, "tools", "tool_choice"));
   KAITO_TRY(check_tools(j, "functions", "function_call"));
   // the answer's format: response_format, or vLLM's guided_json / structured_outputs
   const char* format_key = nullptr;
   chat_fields::text_format f;
+  if (!p.tool_call.empty()) format_key = "tool_choice";  // (a forced call has its schema)
   auto one = [&](const char* key) -> status {
     if (format_key)
       return invalid_argument(
@@ -161,6 +168,7 @@ status check_unimplemented(const ojson& j, chat_params& p) {
       }
     }
   }
+  if (!p.tool_call.empty()) return {};
   p.json_object = f.json_object;
   p.json_schema = f.schema;
   p.json_schema_where = f.schema_where;
@@ -265,7 +273,7 @@ status read_openai_params(const ojson& j, chat_request& req, bool chat) {
     KAITO_TRY(read_bool(*so, "include_usage", "stream_options.include_usage", req.include_usage));
   }
   KAITO_TRY(check_vllm_unimplemented(j, chat));
-  return check_unimplemented(j, p);
+  return check_unimplemented(j, req, chat);
 }
 
 // generate_kwargs of the legacy /chat (HF GenerationConfig names and Kaito's defaults).

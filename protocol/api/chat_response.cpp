@@ -138,7 +138,15 @@ std::string openai_chat_response(const std::vector<chat_result>& results, const 
     const chat_result& r = results[i];
     ojson message = ojson::object();
     message["role"] = "assistant";
-    message["content"] = r.text;
+    message["content"] = r.tool_calls.empty() ? ojson(r.text) : ojson(nullptr);
+    if (!r.tool_calls.empty()) {
+      ojson calls = ojson::array();
+      for (const tool_call& c : r.tool_calls)
+        calls.push_back({{"id", c.id},
+                         {"type", "function"},
+                         {"function", {{"name", c.name}, {"arguments", c.arguments}}}});
+      message["tool_calls"] = std::move(calls);
+    }
     ojson choice = ojson::object();
     choice["index"] = i;
     choice["message"] = std::move(message);

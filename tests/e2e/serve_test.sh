@@ -171,6 +171,49 @@ rsj = c.responses.create(model="tiny-chat", input="Color?", max_output_tokens=20
 assert rsj.status == "completed", rsj
 jsonschema.validate(json.loads(rsj.output_text), schema)
 print("json_schema: 4 of 4 valid,", body)
+# Tools with a forced call (vLLM's way without a model-specific parser): a named function's
+# arguments and "required" calls hold to the tools' schemas; streamed as tool_calls deltas that
+# add up to the same calls; "auto" is a 501; a conversation that called a tool goes on.
+tools = [{"type": "function", "function": {"name": "get_weather", "parameters": {
+             "type": "object", "properties": {"unit": {"enum": ["c", "f"]}, "days": {
+                 "type": "integer", "minimum": 1, "maximum": 7}},
+             "required": ["unit", "days"], "additionalProperties": False}}},
+         {"type": "function", "function": {"name": "now"}}]
+schemas = {t["function"]["name"]: t["function"].get("parameters", {"type": "object", "maxProperties": 0}) for t in tools}
+def stream_calls(**kw):
+    calls = {}
+    for ch in c.chat.completions.create(stream=True, **kw):
+        for d in ch.choices:
+            for tc in d.delta.tool_calls or []:
+                got = calls.setdefault(tc.index, {"id": None, "name": None, "arguments": ""})
+                if tc.id: got["id"], got["name"] = tc.id, tc.function.name
+                got["arguments"] += tc.function.arguments or ""
+    return [calls[k] for k in sorted(calls)]
+for choice in ({"type": "function", "function": {"name": "get_weather"}}, "required"):
+    kw = dict(model="tiny-chat", messages=msgs, max_tokens=200, temperature=1.0, seed=5, tools=tools,
+              tool_choice=choice, parallel_tool_calls=False)  # (one call: the answer is bounded)
+    t = c.chat.completions.create(**kw)
+    m = t.choices[0].message
+    assert t.choices[0].finish_reason == "stop" and m.content is None and m.tool_calls, t
+    for call in m.tool_calls:
+        assert call.id.startswith("chatcmpl-tool-") and call.type == "function", call
+        jsonschema.validate(json.loads(call.function.arguments), schemas[call.function.name])
+    if isinstance(choice, dict): assert [x.function.name for x in m.tool_calls] == ["get_weather"]
+    streamed = stream_calls(**kw)
+    assert [(x["name"], json.loads(x["arguments"])) for x in streamed] == [
+        (x.function.name, json.loads(x.function.arguments)) for x in m.tool_calls], (streamed, m)
+try:
+    c.chat.completions.create(model="tiny-chat", messages=msgs, tools=tools)
+    raise SystemExit("tool_choice auto was accepted")
+except openai.APIStatusError as e:
+    assert e.status_code == 501 and e.body.get("param") == "tool_choice", e.body
+call = m.tool_calls[0]
+after = c.chat.completions.create(model="tiny-chat", max_tokens=8, temperature=0, tools=tools,
+                                  tool_choice="none", messages=msgs + [
+    {"role": "assistant", "content": None, "tool_calls": [call.model_dump()]},
+    {"role": "tool", "tool_call_id": call.id, "content": "sunny"}])
+assert after.choices[0].message.content is not None, after
+print("tools:", [(x.function.name, x.function.arguments) for x in m.tool_calls])
 # vLLM's extensions through the client's extra_body: ignore_eos runs to max_tokens; a bad
 # stop_token_ids entry is a 400 naming it.
 ie = c.chat.completions.create(model="tiny-chat", messages=msgs, max_tokens=12, temperature=0,
@@ -318,6 +361,7 @@ has "$out" "seeded sampling repeats"
 has "$out" "n=3 choices:"
 has "$out" "json_object:"
 has "$out" "json_schema: 4 of 4 valid"
+has "$out" "tools: [("
 has "$out" "ignore_eos: 12 tokens"
 has "$out" "responses: response."
 has "$out" "logprobs:"

@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "protocol/api/chat_api.h"
+#include "protocol/api/chat_tools.h"
 #include "protocol/api/responses_api.h"
 #include "protocol/api/tokenize_api.h"
 
@@ -38,23 +39,35 @@ void check_value(const kaito::api::chat_request& r, bool legacy) {
   check(std::isfinite(p.repetition_penalty) && p.repetition_penalty > 0);
   check(p.stop.size() <= 4);
   for (const auto& s : p.stop) check(!s.empty());
-  // a schema comes as JSON text with its path, never beside json_object
+  // a schema comes as JSON text with its path, never beside json_object; a forced tool call has
+  // one, and tools
   if (!p.json_schema.empty()) {
     check_json(p.json_schema);
     check(!p.json_schema_where.empty() && !p.json_object);
   }
+  check(p.tool_call.empty() || (!p.json_schema.empty() && r.tools.is_array() && !r.tools.empty()));
+  for (const auto& [text, where] : p.tool_schemas) check_json(text);
   check(r.messages.is_array());
   check(r.messages.empty() != r.prompt.empty());  // exactly one form
   std::string all = r.prompt;
   for (const auto& m : r.messages) {
-    check(m.is_object() && m.size() == 2 && m["role"].is_string() && m["content"].is_string());
+    check(m.is_object() && m["role"].is_string() && m["content"].is_string());
+    for (const auto& [k, v] : m.items())  // (a conversation that called tools keeps its calls)
+      check(k == "role" || k == "content" || (k == "tool_calls" && v.is_array()) ||
+            (k == "tool_call_id" && v.is_string()));
     const auto& role = m["role"].get_ref<const std::string&>();
     check(role == "system" || role == "user" || role == "assistant" || role == "tool");
     all += m["content"].get_ref<const std::string&>();
   }
-  // The texts as a model answer: every response body stays valid JSON.
+  // The texts as a model answer: every response body stays valid JSON (as calls too).
   kaito::api::chat_result res{all, 1, 2, "stop"};
   check_json(kaito::api::openai_chat_response(res, r.model, r.model, 0));
+  if (!p.tool_call.empty() && kaito::api::tool_calls_of(p, all, res.tool_calls)) {
+    check_json(kaito::api::openai_chat_response(res, r.model, r.model, 0));
+    const std::string call =
+        kaito::api::openai_tool_call_chunk(r.model, r.model, 0, res.tool_calls[0], 0, true, 0);
+    check_json(call.substr(6, call.size() - 8));
+  }
   std::string chunk = kaito::api::openai_chat_chunk(r.model, r.model, 0, &all, &all, &all);
   check(chunk.size() > 8);
   check_json(chunk.substr(6, chunk.size() - 8));

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "protocol/api/chat_api.h"
+#include "protocol/api/chat_tools.h"
 #include "protocol/api/responses_api.h"
 
 namespace kaito::api {
@@ -144,8 +145,12 @@ TEST(OpenaiChatRequest, EveryRefusalNamesItsField) {
            "messages[0].content[0].text", "required"},
           {R"({"messages":[{"role":"user","content":["a"]}]})", bad, "messages[0].content[0]",
            "got a string"},
-          {R"({"messages":[{"role":"assistant","tool_calls":[{"id":"1"}]}]})", unimpl,
-           "messages[0].tool_calls", "tool calls"},
+          {R"({"messages":[{"role":"assistant","tool_calls":[{"id":"1"}]}]})", bad,
+           "messages[0].tool_calls[0].function", "expected {\"name\", \"arguments\"}"},
+          {R"({"messages":[{"role":"user","content":"a","tool_calls":[{"id":"1"}]}]})", bad,
+           "messages[0].tool_calls", "only an assistant message"},
+          {R"({"messages":[{"role":"assistant","function_call":{"name":"f"}}]})", unimpl,
+           "messages[0].function_call", "function_call"},
           {R"({"model":3,"messages":[{"role":"user","content":"a"}]})", bad, "model",
            "expected a string, got 3"},
       },
@@ -211,8 +216,8 @@ TEST(OpenaiChatRequest, EveryRefusalNamesItsField) {
           {bodies[17].c_str(), bad, "n", "expected an integer in [1, 128], got 129"},
           {bodies[18].c_str(), bad, "stream", "expected true or false"},
           {bodies[19].c_str(), bad, "top_logprobs", "needs \"logprobs\": true"},
-          {bodies[20].c_str(), unimpl, "tools", "tool calling"},
-          {bodies[21].c_str(), unimpl, "tool_choice", "\"required\""},
+          {bodies[20].c_str(), bad, "tools[0].function", "expected an object"},
+          {bodies[21].c_str(), bad, "tool_choice", "needs tools"},
           {bodies[22].c_str(), bad, "tools", "expected an array"},
           {bodies[23].c_str(), unimpl, "functions", "tool calling"},
           {bodies[24].c_str(), bad, "response_format.type", "got 5"},
@@ -548,6 +553,117 @@ TEST(ChatRequest, ResponseFormatJsonSchema) {
       base + R"("response_format":{"type":"text"},"guided_json":{"type":"null"}})");
   ASSERT_TRUE(both.ok()) << both.error().to_string();
   EXPECT_EQ(both->params.json_schema, R"({"type":"null"})");
+}
+
+// Chat's tools: a forced call (named or "required") becomes the schema the answer holds to, the
+// tools reach the template, and the answer becomes tool_calls; what is malformed names its field.
+TEST(ChatRequest, ToolsForceACall) {
+  const std::string base = R"({"messages":[{"role":"user","content":"a"}],)";
+  const std::string tools = R"("tools":[
+      {"type":"function","function":{"name":"get_weather","description":"d","strict":true,
+       "parameters":{"type":"object","properties":{"city":{"$ref":"#/$defs/city"}},
+       "required":["city"],"$defs":{"city":{"type":"string"}}}}},
+      {"type":"function","function":{"name":"now"}}],)";
+  auto named = parse_openai_chat_request(
+      base + tools + R"("tool_choice":{"type":"function","function":{"name":"get_weather"}}})");
+  ASSERT_TRUE(named.ok()) << named.error().to_string();
+  EXPECT_EQ(named->params.tool_call, "named");
+  EXPECT_EQ(named->params.tool_name, "get_weather");
+  EXPECT_EQ(named->params.json_schema_where, "tools[0].function.parameters");
+  EXPECT_NE(named->params.json_schema.find("\"$defs\""), std::string::npos);
+  ASSERT_EQ(named->tools.size(), 2u);
+  ASSERT_EQ(named->params.tool_schemas.size(), 1u);  // (now has no parameters)
+  EXPECT_EQ(named->params.tool_schemas[0].second, "tools[0].function.parameters");
+  auto required = parse_openai_chat_request(
+      base + tools + R"("tool_choice":"required","parallel_tool_calls":false})");
+  ASSERT_TRUE(required.ok()) << required.error().to_string();
+  EXPECT_EQ(required->params.tool_call, "required");
+  const ojson schema = ojson::parse(required->params.json_schema);
+  EXPECT_EQ(schema["maxItems"], 1);
+  EXPECT_EQ(schema["$defs"]["city"]["type"], "string");  // lifted to where "#/$defs/city" points
+  EXPECT_EQ(schema["items"]["anyOf"][1]["properties"]["name"]["enum"][0], "now");
+  EXPECT_FALSE(schema["items"]["anyOf"][0]["properties"]["parameters"].contains("$defs"));
+  auto none = parse_openai_chat_request(base + tools + R"("tool_choice":"none"})");
+  ASSERT_TRUE(none.ok()) << none.error().to_string();
+  EXPECT_TRUE(none->params.tool_call.empty() && none->params.json_schema.empty());
+  EXPECT_EQ(none->tools.size(), 2u);  // (the template still sees them, as vLLM's)
+  const auto bad = status_code::invalid_argument, unimpl = status_code::unimplemented;
+  struct refusal {
+    std::string body;
+    status_code code;
+    const char* where;
+  };
+  for (const refusal& r : std::vector<refusal>{
+           {tools + R"("tool_choice":"auto"})", unimpl, "tool_choice"},
+           {tools.substr(0, tools.size() - 1) + "}", unimpl, "tool_choice"},  // auto by default
+           {tools + R"("tool_choice":{"type":"function","function":{"name":"x"}}})", bad,
+            "tool_choice.function.name"},
+           {tools + R"("tool_choice":"sometimes"})", bad, "tool_choice"},
+           {tools + R"("tool_choice":"required","response_format":{"type":"json_object"}})", bad,
+            "response_format"},
+           {R"("tools":[{"type":"function","function":{"name":"a b"}}],"tool_choice":"required"})",
+            bad, "tools[0].function.name"},
+           {R"("tools":[{"type":"function","function":{"name":"f"}},{"type":"function",
+               "function":{"name":"f"}}],"tool_choice":"required"})",
+            bad, "tools[1].function.name"},
+           {R"("tools":[{"type":"custom","custom":{"name":"f"}}],"tool_choice":"required"})",
+            unimpl, "tools[0].type"},
+           {R"("tools":[{"type":"function","function":{"name":"f","parameters":[1]}}],
+               "tool_choice":"required"})",
+            bad, "tools[0].function.parameters"},
+           {R"("tools":[{"type":"function","function":{"name":"f","parameters":{"$defs":{"a":{}}}}},
+               {"type":"function","function":{"name":"g","parameters":{"$defs":{"a":{"type":"null"}}}}}],
+               "tool_choice":"required"})",
+            bad, "tools[1].function.parameters.$defs.a"},
+           {R"("tools":[],"tool_choice":"required"})", bad, "tool_choice"},
+       }) {
+    auto x = parse_openai_chat_request(base + r.body);
+    ASSERT_FALSE(x.ok()) << r.body;
+    EXPECT_EQ(x.error().code(), r.code) << r.body << " -> " << x.error().to_string();
+    EXPECT_EQ(x.error().where(), r.where) << r.body << " -> " << x.error().to_string();
+  }
+  // the answer as calls
+  std::vector<tool_call> calls;
+  EXPECT_TRUE(tool_calls_of(named->params, R"({"city": "Oslo"})", calls));
+  ASSERT_EQ(calls.size(), 1u);
+  EXPECT_EQ(calls[0].name, "get_weather");
+  EXPECT_EQ(calls[0].arguments, R"({"city": "Oslo"})");
+  EXPECT_TRUE(tool_calls_of(required->params,
+                            R"([{"name": "now", "parameters": {}}, {"name": "get_weather",
+                                "parameters": {"city": "Oslo"}}])",
+                            calls));
+  ASSERT_EQ(calls.size(), 2u);
+  EXPECT_EQ(calls[1].arguments, R"({"city":"Oslo"})");
+  EXPECT_FALSE(tool_calls_of(required->params, R"([{"name": "now", "param)", calls));
+  chat_result res{"ignored", 5, 7, "stop"};
+  res.tool_calls = {{"chatcmpl-tool-1", "now", "{}"}};
+  const ojson body = ojson::parse(openai_chat_response(res, "m", "x", 1));
+  const ojson& message = body["choices"][0]["message"];
+  EXPECT_TRUE(message["content"].is_null());
+  EXPECT_EQ(message["tool_calls"][0]["id"], "chatcmpl-tool-1");
+  EXPECT_EQ(message["tool_calls"][0]["type"], "function");
+  EXPECT_EQ(message["tool_calls"][0]["function"]["name"], "now");
+  EXPECT_EQ(message["tool_calls"][0]["function"]["arguments"], "{}");
+  const std::string first = openai_tool_call_chunk("x", "m", 1, {"c1", "now", ""}, 0, false, 2);
+  const ojson first_j = ojson::parse(first.substr(6, first.size() - 8));
+  EXPECT_EQ(first_j["choices"][0]["index"], 2);
+  EXPECT_EQ(first_j["choices"][0]["delta"]["tool_calls"][0]["id"], "c1");
+  EXPECT_EQ(first_j["choices"][0]["delta"]["tool_calls"][0]["function"]["name"], "now");
+  const std::string piece = openai_tool_call_chunk("x", "m", 1, {"", "", "{\"a"}, 0, true, 0);
+  const ojson piece_j = ojson::parse(piece.substr(6, piece.size() - 8));
+  EXPECT_FALSE(piece_j["choices"][0]["delta"]["tool_calls"][0].contains("id"));
+  EXPECT_EQ(piece_j["choices"][0]["delta"]["tool_calls"][0]["function"]["arguments"], "{\"a");
+  EXPECT_TRUE(piece_j["usage"].is_null());
+  // a conversation that called tools: the calls (arguments as JSON) and the result reach the
+  // template
+  auto history = parse_openai_chat_request(R"({"messages":[{"role":"user","content":"a"},
+      {"role":"assistant","content":null,"tool_calls":[{"id":"c1","type":"function",
+       "function":{"name":"now","arguments":"{\"tz\": \"UTC\"}"}}]},
+      {"role":"tool","tool_call_id":"c1","content":"12:00"}]})");
+  ASSERT_TRUE(history.ok()) << history.error().to_string();
+  EXPECT_EQ(history->messages[1]["content"], "");
+  EXPECT_EQ(history->messages[1]["tool_calls"][0]["function"]["arguments"]["tz"], "UTC");
+  EXPECT_EQ(history->messages[2]["tool_call_id"], "c1");
 }
 
 // vLLM's extras we do not implement: refused naming them unless at their default; min_p taken.
