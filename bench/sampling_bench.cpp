@@ -191,29 +191,48 @@ int main(int argc, char** argv) {
   }
   std::printf("(worker pool: %d threads)\n", sgemm_threads());
 
-  // response_format json_object: the token filter's pass over the vocabulary before each draw, on
-  // a synthetic vocabulary of V pieces (1-8 bytes of letters, digits, spaces and JSON's
-  // punctuation), in three states of an answer; against the top_p 0.9 draw it precedes.
-  auto vocab = std::make_shared<vocab_bytes>();
+  // The JSON token filters' pass over the vocabulary before each draw (response_format
+  // json_object and json_schema), in a few states of an answer, against the top_p 0.9 draw it
+  // precedes; on two synthetic vocabularies of V pieces: "punctuation-heavy" (1-8 bytes of
+  // letters, digits, spaces and JSON's punctuation: ~17% of the pieces hold '"' or '\\', the
+  // worst case inside a string) and "word-like" (a BPE vocabulary's shape: words of 2-9 letters,
+  // half with a leading space, and 0.5% punctuation pieces holding a quote).
+  auto punctuation = std::make_shared<vocab_bytes>();
   const char* alphabet = "abcdefghijklmnopqrstuvwxyz0123456789  {}[]:,\"\\.-e";
   std::mt19937 vr(3);
   for (int64_t i = 0; i < V; ++i) {
     std::string piece(1 + vr() % 8, ' ');
     for (char& c : piece) c = alphabet[vr() % std::strlen(alphabet)];
-    vocab->text.push_back(piece);
-    vocab->special.push_back(false);
+    punctuation->text.push_back(piece);
   }
-  vocab->index();
+  auto words = std::make_shared<vocab_bytes>();
+  for (const char* c = " {}[]:,-.0123456789abcdefghijklmnopqrstuvwxyz\""; *c; ++c)
+    words->text.push_back(std::string(1, *c));  // every JSON byte alone (the states need them)
+  const char* quoted[] = {"\"", "\",", "\":", "\"}", "\"]", " \"", "\")", ".\"", "=\"", "\\n"};
+  while (static_cast<int64_t>(words->text.size()) < V) {
+    std::string piece = vr() % 2 ? " " : "";
+    if (vr() % 200 == 0) {
+      piece += quoted[vr() % 10];
+    } else {
+      for (int64_t k = 2 + vr() % 8; k > 0; --k) piece += static_cast<char>('a' + vr() % 26);
+    }
+    words->text.push_back(piece);
+  }
+  for (auto* v : {punctuation.get(), words.get()}) {
+    v->special.assign(v->text.size(), false);
+    v->index();
+  }
   sampling_params top_p;
   top_p.temperature = 0.7, top_p.top_p = 0.9, top_p.seed = 5;
   int64_t draw_sum = 0;
   const double draw = us_per_token(
       reps, [&](uint64_t i) { return sample_token(logits, top_p, {}, i); }, draw_sum);
   // Each filter driven through the states' characters (single-character pieces), then timed.
-  auto rows = [&](const char* title, const std::vector<const char*>& states, auto make) {
-    std::printf("\n%-34s %10s %10s %8s\n", title, "mask us", "mask/draw", "allowed");
+  auto rows = [&](const std::string& title, const std::shared_ptr<vocab_bytes>& vocab,
+                  const std::vector<const char*>& states, auto make) {
+    std::printf("\n%-34s %10s %10s %8s\n", title.c_str(), "mask us", "mask/draw", "allowed");
     for (const char* state : states) {
-      auto f = make();
+      auto f = make(vocab);
       for (const char* c = state; *c; ++c) {
         const auto it = std::find(vocab->text.begin(), vocab->text.end(), std::string(1, *c));
         if (it != vocab->text.end()) f->advance(static_cast<int32_t>(it - vocab->text.begin()));
@@ -236,10 +255,8 @@ int main(int argc, char** argv) {
                       std::count_if(l.begin(), l.end(), [](float x) { return x > -INFINITY; })));
     }
   };
-  rows("json_object filter (V = 32064)", {"", "{\"name\": \"Ada", "{\"a\": [1, 2.5, {\"b\": tr"},
-       [&] { return std::make_unique<json_token_filter>(vocab, std::vector<int32_t>{2}); });
-  // response_format json_schema: a pydantic-like object (a bounded string, an integer range, an
-  // enum array, an optional anyOf)
+  // json_schema: a pydantic-like object (a bounded string, an integer range, an enum array, an
+  // optional anyOf)
   auto schema = json_schema::parse(R"({"type":"object","properties":{
       "name":{"type":"string","maxLength":40},"age":{"type":"integer","minimum":0,"maximum":150},
       "tags":{"type":"array","items":{"enum":["a","b","c"]}},
@@ -247,11 +264,18 @@ int main(int argc, char** argv) {
       "required":["name","age"],"additionalProperties":false})",
                                    "schema");
   if (!schema.ok()) return 1;
-  rows("json_schema filter (V = 32064)",
-       {"", "{\"name\": \"Ada", "{\"name\": \"Ada\", \"age\": 4",
-        "{\"name\":\"A\",\"age\":1,\"tags\":["},
-       [&] {
-         return std::make_unique<schema_token_filter>(vocab, std::vector<int32_t>{2}, *schema);
-       });
+  for (const auto& [name, vocab] :
+       {std::pair{"punctuation-heavy", punctuation}, std::pair{"word-like", words}}) {
+    rows(std::string("json_object, ") + name, vocab,
+         {"", "{\"name\": \"Ada", "{\"a\": [1, 2.5, {\"b\": tr"}, [&](const auto& v) {
+           return std::make_unique<json_token_filter>(v, std::vector<int32_t>{2});
+         });
+    rows(std::string("json_schema, ") + name, vocab,
+         {"", "{\"name\": \"Ada", "{\"name\": \"Ada\", \"age\": 4",
+          "{\"name\":\"A\",\"age\":1,\"tags\":["},
+         [&](const auto& v) {
+           return std::make_unique<schema_token_filter>(v, std::vector<int32_t>{2}, *schema);
+         });
+  }
   return 0;
 }
