@@ -64,6 +64,7 @@ engine::chat_options engine_options(const api::chat_params& p) {
   o.json_object = p.json_object;
   o.ignore_eos = p.ignore_eos;
   o.stop_token_ids = p.stop_token_ids;
+  o.stop_token_ids_field = p.stop_token_ids_field;
   o.min_tokens = p.min_tokens;
   return o;
 }

@@ -225,17 +225,17 @@ result<chat_answer> chat_service::run(const std::vector<int32_t>& prompt, const 
     return invalid_argument("the prompt is " + std::to_string(prompt.size()) +
                                 " tokens; this model's context is " + std::to_string(ctx),
                             "messages");
+  auto in_vocabulary = [&](int32_t id, const std::string& field) -> status {
+    if (id >= 0 && id < config_.vocab_size) return {};
+    return invalid_argument("token id " + std::to_string(id) + " is outside the vocabulary (" +
+                                std::to_string(config_.vocab_size) + " tokens)",
+                            field);
+  };
   for (size_t i = 0; i < o.stop_token_ids.size(); ++i)
-    if (o.stop_token_ids[i] < 0 || o.stop_token_ids[i] >= config_.vocab_size)
-      return invalid_argument("token id " + std::to_string(o.stop_token_ids[i]) +
-                                  " is outside the vocabulary (" +
-                                  std::to_string(config_.vocab_size) + " tokens)",
-                              "stop_token_ids[" + std::to_string(i) + "]");
+    KAITO_TRY(
+        in_vocabulary(o.stop_token_ids[i], o.stop_token_ids_field + "[" + std::to_string(i) + "]"));
   for (const auto& [id, bias] : o.sampling.logit_bias)
-    if (id < 0 || id >= config_.vocab_size)
-      return invalid_argument("token id " + std::to_string(id) + " is outside the vocabulary (" +
-                                  std::to_string(config_.vocab_size) + " tokens)",
-                              "logit_bias");
+    KAITO_TRY(in_vocabulary(id, "logit_bias." + std::to_string(id)));
   chat_answer a;
   a.prompt_tokens = static_cast<int64_t>(prompt.size());
   tokenizer_decode_stream stream(*tok_, /*skip_special_tokens=*/true);

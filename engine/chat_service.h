@@ -119,10 +119,12 @@ struct chat_options {
   nlohmann::ordered_json tools;
   // vLLM's: end tokens do not end the answer (ignore_eos: a benchmark's fixed lengths); these
   // ids end it too (stop_token_ids; their text is not part of the answer, as an end token's;
-  // ids outside the vocabulary are invalid_argument naming stop_token_ids); and no end token or
+  // an id outside the vocabulary is invalid_argument naming stop_token_ids_field[i]); and no end
+  // token or
   // stop id may come before min_tokens were drawn.
   bool ignore_eos = false;
   std::vector<int32_t> stop_token_ids;
+  std::string stop_token_ids_field = "stop_token_ids";
   int64_t min_tokens = 0;
 };
 

@@ -56,6 +56,9 @@ struct chat_params {
   // vLLM's: end tokens do not end the answer; these ids end it too; no end before min_tokens.
   bool ignore_eos = false;
   std::vector<int32_t> stop_token_ids;
+  // Where stop_token_ids came from, for an error about one (id i: "<field>[i]"): /chat's are
+  // generate_kwargs.eos_token_id.
+  std::string stop_token_ids_field = "stop_token_ids";
   int64_t min_tokens = 0;
   // /chat only: HF's total lengths (prompt + new tokens); 0 = none.
   int64_t max_length = 0, min_length = 0;

@@ -323,6 +323,7 @@ status read_generate_kwargs(const ojson& j, chat_params& p) {
         return wrong(*eos, path("eos_token_id"), "a token id or a list of them");
       p.stop_token_ids.push_back(static_cast<int32_t>(ids[i].get<int64_t>()));
     }
+    p.stop_token_ids_field = path("eos_token_id");
     p.ignore_eos = true;
   }
   for (const char* k : {"num_beams", "num_return_sequences", "num_beam_groups"}) {

@@ -224,13 +224,10 @@ std::string responses_stream::finish(const chat_result& r) {
   return out;
 }
 
-std::string responses_stream::error(const status& s) const {
-  ojson e = ojson::object();
-  e["type"] = "error";
-  e["code"] = nullptr;
-  e["message"] = s.to_string();
-  e["param"] = s.where().empty() ? ojson(nullptr) : ojson(s.where());
-  return "event: error\ndata: " + dump_utf8(e) + "\n\n";
+std::string responses_stream::error(const status& s) {
+  return event("error", {{"code", nullptr},
+                         {"message", s.to_string()},
+                         {"param", s.where().empty() ? ojson(nullptr) : ojson(s.where())}});
 }
 
 }  // namespace kaito::api

@@ -55,8 +55,9 @@ class responses_stream {
   std::string start();                          // created .. content_part.added
   std::string delta(const std::string& piece);  // response.output_text.delta
   std::string finish(const chat_result& r);     // output_text.done .. completed / incomplete
-  // A failure after the events began: "event: error" with {type, code, message, param}.
-  std::string error(const status& s) const;
+  // A failure after the events began: "event: error" with {type, sequence_number, code,
+  // message, param}.
+  std::string error(const status& s);
 
  private:
   std::string event(const std::string& type, nlohmann::ordered_json body);

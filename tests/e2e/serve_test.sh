@@ -262,7 +262,7 @@ try:
     c.chat.completions.create(model="tiny-chat", messages=msgs, max_tokens=4, logit_bias={"999999": 1})
     raise SystemExit("an out-of-vocabulary logit_bias was accepted")
 except openai.BadRequestError as e:
-    assert e.body.get("param") == "logit_bias", e.body
+    assert e.body.get("param") == "logit_bias.999999", e.body
 print("penalties and logit_bias")
 # logprobs: one entry per answer token, whose texts make up the answer (the seeded one: the greedy
 # answer here is empty), none above the most likely; streamed, the same entries over the chunks.
@@ -392,6 +392,9 @@ has "$legacy_new" '"Result":"The sky is'
 [[ "$legacy_new" != '{"Result":"The sky is"}' ]] || fail "max_new_tokens gave nothing: $legacy_new"
 has "$(curl -s -X POST "$URL/chat" -d '{"prompt":"a","generate_kwargs":{"typical_p":0.5}}')" \
   '"detail":"generate_kwargs.typical_p: '
+# an end token outside the vocabulary is named where it came from
+has "$(curl -s -X POST "$URL/chat" -d '{"prompt":"a","generate_kwargs":{"eos_token_id":[2,999999]}}')" \
+  '"detail":"generate_kwargs.eos_token_id[1]: token id 999999 is outside the vocabulary'
 has "$(curl -s -X POST "$URL/chat" -d '{}')" 'Text generation parameter prompt required'
 has "$(curl -s -o /dev/null -w '%{http_code}' "$URL/nope")" "404"
 has "$(curl -s -o /dev/null -w '%{http_code}' "$URL/v1/chat/completions")" "405"

@@ -776,6 +776,15 @@ TEST(ResponsesApi, RequestsResponsesAndEvents) {
                        "response.content_part.added", "response.output_text.delta",
                        "response.output_text.done", "response.content_part.done",
                        "response.output_item.done", "response.incomplete"}));
+  // a failure after the events began is one more numbered event
+  responses_stream failing(ids);
+  const std::string started = failing.start();
+  const std::string error = failing.error(invalid_argument("bad", "stop_token_ids[0]"));
+  ASSERT_EQ(error.rfind("event: error\ndata: ", 0), 0u) << error;
+  const ojson e = parse_back(error.substr(error.find("data: ") + 6));
+  EXPECT_EQ(e["type"], "error");
+  EXPECT_EQ(e["sequence_number"], 4);  // after start()'s four
+  EXPECT_EQ(e["param"], "stop_token_ids[0]");
 }
 
 // vLLM's ignore_eos, min_tokens and stop_token_ids.
