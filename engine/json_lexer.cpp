@@ -66,9 +66,10 @@ lex json_string_lexer::step(unsigned char c, bool& new_char) {
   return lex::fail;
 }
 
-bool json_number_lexer::begin(unsigned char c, bool integer_only) {
+bool json_number_lexer::begin(unsigned char c, bool integer_only, bool no_exponent) {
   *this = json_number_lexer{};
   integer_only_ = integer_only;
+  no_exponent_ = no_exponent;
   if (c == '-') {
     negative_ = true;
     return true;
@@ -81,6 +82,12 @@ bool json_number_lexer::whole() const {
          mode_ == mode::exponent_digits;
 }
 
+void json_number_lexer::digit_of_fraction(unsigned char c) {
+  ++fraction_digits_;
+  scale_ /= 10;
+  value_ += (c - '0') * scale_;
+}
+
 lex json_number_lexer::step(unsigned char c) {
   switch (mode_) {
     case mode::minus:
@@ -91,6 +98,7 @@ lex json_number_lexer::step(unsigned char c) {
       if (c >= '1' && c <= '9') {
         mode_ = mode::integer;
         magnitude_ = c - '0';
+        value_ = c - '0';
         return lex::more;
       }
       return lex::fail;
@@ -102,6 +110,9 @@ lex json_number_lexer::step(unsigned char c) {
         if (mode_ == mode::integer) {
           const uint64_t d = c - '0';
           magnitude_ = magnitude_ > (kSaturated - d) / 10 ? kSaturated : magnitude_ * 10 + d;
+          value_ = value_ * 10 + d;
+        } else if (mode_ == mode::fraction) {
+          digit_of_fraction(c);
         }
         return lex::more;
       }
@@ -109,7 +120,8 @@ lex json_number_lexer::step(unsigned char c) {
         mode_ = mode::dot;
         return lex::more;
       }
-      if (!integer_only_ && (c == 'e' || c == 'E') && mode_ != mode::exponent_digits) {
+      if (!integer_only_ && !no_exponent_ && (c == 'e' || c == 'E') &&
+          mode_ != mode::exponent_digits) {
         mode_ = mode::exponent;
         return lex::more;
       }
@@ -117,6 +129,7 @@ lex json_number_lexer::step(unsigned char c) {
     case mode::dot:
       if (!is_digit(c)) return lex::fail;
       mode_ = mode::fraction;
+      digit_of_fraction(c);
       return lex::more;
     case mode::exponent:
       if (c == '+' || c == '-') {

@@ -15,7 +15,8 @@
 // low one). A character is counted where it starts (an ASCII byte, a UTF-8 lead byte, an escape;
 // a surrogate pair once), as JSON Schema's minLength/maxLength count code points.
 // Numbers: RFC 8259's grammar (no leading zeros, no '+', no lone '-' or '.'); integer_only stops
-// at the digits. value() is the integer read so far, saturated at +-2^63 (for bounds).
+// at the digits; no_exponent before an exponent. magnitude() is the integer read so far,
+// saturated at 2^63, value() the decimal (for bounds).
 #pragma once
 
 #include <cstdint>
@@ -42,8 +43,9 @@ class json_string_lexer {
 
 class json_number_lexer {
  public:
-  // c starts a number ('-' or a digit): false if it cannot.
-  bool begin(unsigned char c, bool integer_only);
+  // c starts a number ('-' or a digit): false if it cannot. no_exponent: a fraction may come,
+  // an exponent not (a plain decimal, whose value() is known as it grows).
+  bool begin(unsigned char c, bool integer_only, bool no_exponent = false);
   // c after the number so far: fail, more, or ended (the number is whole before c; c is not its).
   lex step(unsigned char c);
   // The number so far is whole (it may end here).
@@ -55,9 +57,15 @@ class json_number_lexer {
   // The integer digits' value (saturated at 2^63), without the sign.
   uint64_t magnitude() const { return magnitude_; }
   bool in_integer() const { return mode_ == mode::zero || mode_ == mode::integer; }
+  // After the '.': fraction_digits() digits of it came.
+  bool in_fraction() const { return mode_ == mode::dot || mode_ == mode::fraction; }
+  int32_t fraction_digits() const { return fraction_digits_; }
+  // The magnitude so far, integer and fraction digits (no exponent), in long double.
+  long double value() const { return value_; }
   bool operator==(const json_number_lexer&) const = default;
 
  private:
+  void digit_of_fraction(unsigned char c);
   enum class mode : uint8_t {
     minus,
     zero,
@@ -69,9 +77,11 @@ class json_number_lexer {
     exponent_digits
   };
   mode mode_ = mode::minus;
-  bool integer_only_ = false;
+  bool integer_only_ = false, no_exponent_ = false;
   bool negative_ = false;
   uint64_t magnitude_ = 0;
+  int32_t fraction_digits_ = 0;
+  long double value_ = 0, scale_ = 1;  // scale_: 10^-fraction_digits_
 };
 
 }  // namespace kaito::engine

@@ -9,16 +9,17 @@
 // one of them, written as nlohmann writes it: compact, keys in the schema's order), properties,
 // required, additionalProperties (true when absent, as the specification says; a schema or a
 // boolean), items (a schema, or draft 4's list), prefixItems, additionalItems, minItems,
-// maxItems, minLength and maxLength (code points), and for integers minimum, maximum,
-// exclusiveMinimum and exclusiveMaximum (draft 4's booleans too); anyOf, oneOf (as anyOf: one
-// branch is followed, so an answer may match two), allOf of one schema, and $ref within the
-// document ("#", "#/$defs/...", "#/definitions/...", any JSON pointer; recursion allowed).
+// maxItems, minLength and maxLength (code points), minimum, maximum, exclusiveMinimum and
+// exclusiveMaximum (draft 4's booleans too; exact on integers; on other numbers compared as the
+// doubles a client reads, and such a number is written without an exponent); anyOf, oneOf (as
+// anyOf: one branch is followed, so an answer may match two), allOf of one schema, and $ref within
+// the document ("#", "#/$defs/...", "#/definitions/...", any JSON pointer; recursion allowed).
 // Annotations are ignored (title, description, default, examples, format, ...), and so are
 // keywords this list does not know, as the specification says. Assertions it cannot enforce are
 // unimplemented naming their path: pattern, patternProperties, propertyNames, min/maxProperties,
-// dependencies, if/then/else, not, contains, uniqueItems true, multipleOf, unevaluated*, bounds on
-// non-integer numbers, allOf of several, anyOf/$ref beside other assertions, references outside
-// the document, more than 64 properties in one object.
+// dependencies, if/then/else, not, contains, uniqueItems true, multipleOf, unevaluated*, allOf
+// of several, anyOf/$ref beside other assertions, references outside the document, more than 64
+// properties in one object.
 // Compiling also proves every value can end: a schema (or a required property, an item
 // minItems needs, an anyOf branch) that admits no finite value is refused (root) or left out
 // (a branch, an optional property), so a generation can always be finished.
@@ -60,9 +61,14 @@ struct schema_node {
   std::vector<std::string> literals;
   // strings
   int64_t min_length = 0, max_length = -1;  // -1: unbounded
-  // integers
+  // integers (types without t_number)
   bool has_minimum = false, has_maximum = false;
   int64_t minimum = 0, maximum = 0;
+  // numbers (t_number): bounds as doubles, each inclusive or exclusive; with either, a number is
+  // written without an exponent (plain decimal: its value known as it grows)
+  bool has_num_min = false, has_num_max = false, num_min_exclusive = false,
+       num_max_exclusive = false;
+  double num_min = 0, num_max = 0;
   // arrays: item i's schema is prefix_items[i], then items (kNone: no more items)
   std::vector<int32_t> prefix_items;
   int32_t items = kAny;

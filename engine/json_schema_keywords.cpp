@@ -95,14 +95,25 @@ status schema_compiler::read_bounds(const ojson& s, const std::string& path, nod
     any = true;
   }
   if (!any || !(n.types & (node::t_integer | node::t_number)) || n.literal_only) return {};
-  if (n.types & node::t_number)
-    return unsupported("a bound on numbers that are not integers (\"type\": \"integer\" is)",
-                       path + "." +
-                           (s.contains("minimum")            ? "minimum"
-                            : s.contains("maximum")          ? "maximum"
-                            : s.contains("exclusiveMinimum") ? "exclusiveMinimum"
-                                                             : "exclusiveMaximum"));
   auto num = [&](const char* k) { return static_cast<long double>(s.at(k).get<double>()); };
+  const auto xmin = s.find("exclusiveMinimum"), xmax = s.find("exclusiveMaximum");
+  const bool draft4_xmin = xmin != s.end() && xmin->is_boolean() && xmin->get<bool>();
+  const bool draft4_xmax = xmax != s.end() && xmax->is_boolean() && xmax->get<bool>();
+  if (n.types & node::t_number) {  // the tightest of each side; at a tie the exclusive one
+    auto lower = [&](double v, bool exclusive) {
+      if (n.has_num_min && (v < n.num_min || (v == n.num_min && !exclusive))) return;
+      n.has_num_min = true, n.num_min = v, n.num_min_exclusive = exclusive;
+    };
+    auto upper = [&](double v, bool exclusive) {
+      if (n.has_num_max && (v > n.num_max || (v == n.num_max && !exclusive))) return;
+      n.has_num_max = true, n.num_max = v, n.num_max_exclusive = exclusive;
+    };
+    if (s.contains("minimum")) lower(s.at("minimum").get<double>(), draft4_xmin);
+    if (s.contains("maximum")) upper(s.at("maximum").get<double>(), draft4_xmax);
+    if (xmin != s.end() && xmin->is_number()) lower(xmin->get<double>(), true);
+    if (xmax != s.end() && xmax->is_number()) upper(xmax->get<double>(), true);
+    return {};
+  }
   auto lower = [&](int64_t v) {
     n.minimum = n.has_minimum ? std::max(n.minimum, v) : v;
     n.has_minimum = true;
@@ -111,9 +122,6 @@ status schema_compiler::read_bounds(const ojson& s, const std::string& path, nod
     n.maximum = n.has_maximum ? std::min(n.maximum, v) : v;
     n.has_maximum = true;
   };
-  const auto xmin = s.find("exclusiveMinimum"), xmax = s.find("exclusiveMaximum");
-  const bool draft4_xmin = xmin != s.end() && xmin->is_boolean() && xmin->get<bool>();
-  const bool draft4_xmax = xmax != s.end() && xmax->is_boolean() && xmax->get<bool>();
   if (s.contains("minimum"))
     lower(draft4_xmin ? clamp_integer(std::floor(num("minimum")) + 1)
                       : clamp_integer(std::ceil(num("minimum"))));

@@ -43,7 +43,11 @@ status schema_compiler::find_leaves() {
 // sat_: the least fixpoint of "admits a finite value", and for leaves which types do.
 uint8_t schema_compiler::sat_types(const node& n) const {
   auto ok = [&](int32_t i) { return i != node::kNone && sat_[static_cast<size_t>(i)]; };
-  uint8_t t = n.types & (node::t_null | node::t_boolean | node::t_number);
+  uint8_t t = n.types & (node::t_null | node::t_boolean);
+  const bool exclusive = n.num_min_exclusive || n.num_max_exclusive;
+  if (n.types & node::t_number && (!n.has_num_min || !n.has_num_max || n.num_min < n.num_max ||
+                                   (n.num_min == n.num_max && !exclusive)))
+    t |= node::t_number;
   if (n.types & node::t_integer && (!n.has_minimum || !n.has_maximum || n.minimum <= n.maximum))
     t |= node::t_integer;
   if (n.types & node::t_string && (n.max_length < 0 || n.min_length <= n.max_length))

@@ -2,6 +2,8 @@
 #include "engine/schema_matcher.h"
 
 #include <algorithm>
+#include <cmath>
+#include <limits>
 #include <utility>
 
 namespace kaito::engine {
@@ -81,7 +83,7 @@ bool schema_matcher::try_feed(std::string_view s) {
 }
 
 bool schema_matcher::ends_here(const frame& f) const {
-  if (f.k == kind::number) return f.num.whole() && integer_in_bounds(f);
+  if (f.k == kind::number) return f.num.whole() && in_bounds(f);
   if (f.k == kind::literal) return schema_->node(f.node).literals[f.lo].size() == f.pos;
   return false;
 }
@@ -114,16 +116,22 @@ void schema_matcher::finish(thread& t) {
   p.ph = phase::after;
 }
 
-bool schema_matcher::integer_in_bounds(const frame& f) const {
+bool schema_matcher::in_bounds(const frame& f) const {
   const node& n = schema_->node(f.node);
+  if (n.has_num_min || n.has_num_max) {  // compared as the double a client reads
+    const double v = static_cast<double>(f.num.negative() ? -f.num.value() : f.num.value());
+    return (!n.has_num_min || (n.num_min_exclusive ? v > n.num_min : v >= n.num_min)) &&
+           (!n.has_num_max || (n.num_max_exclusive ? v < n.num_max : v <= n.num_max));
+  }
   if (!(n.has_minimum || n.has_maximum) || !f.num.in_integer()) return true;
   const i128 m = static_cast<i128>(f.num.magnitude());
   const i128 v = f.num.negative() ? -m : m;
   return (!n.has_minimum || v >= n.minimum) && (!n.has_maximum || v <= n.maximum);
 }
 
-bool schema_matcher::integer_viable(const frame& f) const {
+bool schema_matcher::bounds_viable(const frame& f) const {
   const node& n = schema_->node(f.node);
+  if (n.has_num_min || n.has_num_max) return number_viable(f);
   if (!(n.has_minimum || n.has_maximum)) return true;
   if (f.num.has_digits() && !f.num.in_integer()) return true;  // (bounds are on integers only)
   const i128 lo = n.has_minimum ? i128(n.minimum) : -(i128(1) << 100);
@@ -138,6 +146,32 @@ bool schema_matcher::integer_viable(const frame& f) const {
     if (vlo <= hi && vhi >= lo) return true;
     if (a > (i128(1) << 64)) return false;
   }
+}
+
+bool schema_matcher::number_viable(const frame& f) const {
+  // compared as doubles, as the bounds are and as a client reads the number (0.3 written is the
+  // bound 0.3, not the long double nearer to three tenths)
+  const node& n = schema_->node(f.node);
+  const double inf = std::numeric_limits<double>::infinity();
+  const double lo = n.has_num_min ? n.num_min : -inf, hi = n.has_num_max ? n.num_max : inf;
+  const bool neg = f.num.negative();
+  // some value whose magnitude is in [a, b) (b not reached) is within the bounds
+  auto fits = [&](long double la, long double lb) {
+    const auto a = static_cast<double>(la), b = static_cast<double>(lb);
+    if (!neg) return (a < hi || (a == hi && !n.num_max_exclusive)) && b > lo;
+    return (-a > lo || (-a == lo && !n.num_min_exclusive)) && -b < hi;
+  };
+  if (!f.num.has_digits()) return fits(0, inf);  // a lone '-'
+  const long double v = f.num.value();
+  if (f.num.in_fraction())
+    return fits(v, v + std::pow(10.0L, -static_cast<long double>(f.num.fraction_digits())));
+  if (f.num.zero()) return fits(0, 1);
+  // more integer digits may come: [v * 10^k, (v + 1) * 10^k), k >= 0
+  for (long double p = 1; std::isfinite(static_cast<double>(v * p)); p *= 10) {
+    if (fits(v * p, (v + 1) * p)) return true;
+    if ((!neg && v * p > hi) || (neg && -v * p < lo)) return false;
+  }
+  return false;
 }
 
 void schema_matcher::advance(thread t, unsigned char c, std::vector<thread>& out) const {
@@ -185,12 +219,12 @@ void schema_matcher::advance(thread t, unsigned char c, std::vector<thread>& out
     }
     case kind::number: {
       const lex r = f.num.step(c);
-      if (r == lex::fail || (r == lex::more && !integer_viable(f))) return;
+      if (r == lex::fail || (r == lex::more && !bounds_viable(f))) return;
       if (r == lex::more) {
         out.push_back(std::move(t));
         return;
       }
-      if (!integer_in_bounds(f)) return;  // it ended out of bounds
+      if (!in_bounds(f)) return;  // it ended out of bounds
       finish(t);
       advance(std::move(t), c, out);  // c is the container's
       return;
@@ -258,9 +292,9 @@ void schema_matcher::start_value(thread t, unsigned char c, std::vector<thread>&
         break;
       default:
         if (!(n.types & (node::t_integer | node::t_number))) continue;
-        if (!f.num.begin(c, !(n.types & node::t_number))) continue;
+        if (!f.num.begin(c, !(n.types & node::t_number), n.has_num_min || n.has_num_max)) continue;
         f.k = kind::number;
-        if (!integer_viable(f)) continue;
+        if (!bounds_viable(f)) continue;
         break;
     }
     out.push_back(std::move(u));

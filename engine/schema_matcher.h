@@ -90,8 +90,11 @@ class schema_matcher {
   // is c (they are contiguous).
   static std::pair<uint32_t, uint32_t> narrow(const std::vector<std::string>& v, uint32_t lo,
                                               uint32_t hi, uint32_t pos, unsigned char c);
-  bool integer_viable(const frame& f) const;  // some integer the number so far starts is in bounds
-  bool integer_in_bounds(const frame& f) const;
+  // Some number the number so far starts is within the node's bounds (integers: exactly, as
+  // int128; other numbers: in long double, from the plain decimal so far).
+  bool bounds_viable(const frame& f) const;
+  bool number_viable(const frame& f) const;
+  bool in_bounds(const frame& f) const;  // the number so far is within them
   bool ends_here(const frame& f) const;  // a number or literal frame could end before the next byte
 
   const json_schema* schema_;

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <random>
@@ -78,7 +79,8 @@ TEST(JsonSchema, CompilesOrNamesTheKeyword) {
       {"{\"type\":[\"string\",1]}", bad, "schema.type[1]"},
       {"{\"enum\":[]}", bad, "schema.enum"},
       {"{\"properties\":{\"a\":{\"pattern\":\"x\"}}}", unimpl, "schema.properties.a.pattern"},
-      {"{\"type\":\"number\",\"minimum\":0}", unimpl, "schema.minimum"},
+      {"{\"multipleOf\":2}", unimpl, "schema.multipleOf"},
+      {"{\"type\":\"number\",\"exclusiveMinimum\":1,\"maximum\":1}", bad, "schema"},
       {"{\"minLength\":-1}", bad, "schema.minLength"},
       {"{\"maxItems\":1.5}", bad, "schema.maxItems"},
       {"{\"allOf\":[{},{}]}", unimpl, "schema.allOf"},
@@ -191,7 +193,13 @@ TEST(JsonSchema, RefusesWhatItDoesNot) {
   expect_refused(R"({"type":"integer"})", "  1", 1);         // one space before the value
 }
 
-TEST(JsonSchema, IntegerBoundsAreExact) {
+struct bounds_d {
+  const char* schema;
+  double lo, hi;
+  bool lo_exclusive, hi_exclusive;
+};
+
+TEST(JsonSchema, BoundsAreExact) {
   struct bounds {
     const char* schema;
     int64_t lo, hi;
@@ -218,6 +226,45 @@ TEST(JsonSchema, IntegerBoundsAreExact) {
       }
     }
   }
+  // numbers: the doubles a client reads, each side inclusive or exclusive, no exponent
+  const bounds_d real_cases[] = {
+      {R"({"type":"number","minimum":0,"maximum":1})", 0, 1, false, false},
+      {R"({"type":"number","exclusiveMinimum":0,"exclusiveMaximum":1})", 0, 1, true, true},
+      {R"({"type":"number","minimum":-2.5,"exclusiveMaximum":3.75})", -2.5, 3.75, false, true},
+      {R"({"type":"number","minimum":0.1,"exclusiveMinimum":true,"maximum":0.3})", 0.1, 0.3, true,
+       false},
+      {R"({"type":["number","null"],"maximum":-0.05})", -1e300, -0.05, false, false},
+  };
+  std::vector<std::string> texts = {
+      "0",       "-0",   "1",      "1.0",  "0.1",   "0.10",    "0.3",   "0.30000000001",
+      "0.29999", "3.75", "3.7499", "-2.5", "-2.50", "-2.5001", "-0.05", "-0.049",
+      "-0.0500", "10",   "100.5",  "-10"};
+  for (int i = -600; i <= 600; ++i) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.2f", i / 100.0);
+    texts.push_back(buf);
+  }
+  for (const bounds_d& b : real_cases) {
+    auto s = compile(b.schema);
+    ASSERT_TRUE(s);
+    for (const std::string& text : texts) {
+      schema_matcher m(*s);
+      const bool ok = m.feed(text) && m.complete();
+      const double v = std::stod(text);
+      const bool in =
+          (b.lo_exclusive ? v > b.lo : v >= b.lo) && (b.hi_exclusive ? v < b.hi : v <= b.hi);
+      EXPECT_EQ(ok, in) << b.schema << " " << text;
+    }
+  }
+  expect_refused(R"({"type":"number","minimum":0,"maximum":1})", "0.5e1", 3);  // no exponent
+  expect_admitted(R"({"type":"number"})", "0.5e1");  // (unbounded: JSON's whole grammar)
+  expect_refused(R"({"type":"number","minimum":0,"maximum":1})", "2", 0);
+  expect_refused(R"({"type":"number","minimum":0,"maximum":1})", "1.5", 2);
+  expect_admitted(R"({"type":"number","minimum":0,"maximum":1})", "-0.0");  // (-0 is 0)
+  expect_refused(R"({"type":"number","exclusiveMinimum":0})", "-", 0);
+  expect_refused(R"({"type":"number","minimum":0.5})", "0.4", 2);
+  expect_admitted(R"({"type":"number","minimum":0.5})", "0.5");
+  expect_admitted(R"({"type":"number","minimum":0.5})", "1234.5");
   // a prefix with no admitted completion is refused at once (no dead end): 2 cannot start 95..105
   expect_refused(R"({"type":"integer","minimum":95,"maximum":105})", "2", 0);
   expect_refused(R"({"type":"integer","minimum":95,"maximum":105})", "11", 1);
@@ -246,6 +293,9 @@ TEST(JsonSchema, RandomWalksNeverDeadEndAndEndValid) {
       R"({"type":["string","integer","null"]})",
       R"({"type":"object","properties":{"x":{"type":"integer"}},
           "additionalProperties":{"type":"boolean"}})",
+      R"({"type":"object","properties":{"p":{"type":"number","minimum":0,"maximum":1},
+          "t":{"type":"number","exclusiveMinimum":-2.5,"exclusiveMaximum":3.75}},
+          "required":["p","t"],"additionalProperties":false})",
       R"({"type":"object","properties":{"a":{"type":"array","minItems":1,"maxItems":3,
           "items":{"type":"string","maxLength":2}},"b":{"oneOf":[{"type":"integer"},
           {"type":"boolean"}]}},"required":["a","b"],"additionalProperties":false})",
