@@ -106,6 +106,18 @@ std::string dump_utf8(const ojson& j) {
   return j.dump(-1, ' ', false, ojson::error_handler_t::replace);
 }
 
+std::string chat_chunk_event(const std::string& id, const std::string& model,
+                             int64_t created_unix_s, ojson choice, bool usage_null) {
+  ojson j = ojson::object();
+  j["id"] = "chatcmpl-" + id;
+  j["object"] = "chat.completion.chunk";
+  j["created"] = created_unix_s;
+  j["model"] = model;
+  j["choices"] = ojson::array({std::move(choice)});
+  if (usage_null) j["usage"] = nullptr;
+  return "data: " + dump_utf8(j) + "\n\n";
+}
+
 status read_schema(const ojson& v, const std::string& path, text_format& out) {
   if (v.is_string()) {
     const ojson parsed = ojson::parse(v.get_ref<const std::string&>(), nullptr, false);

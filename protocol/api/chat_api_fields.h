@@ -57,6 +57,10 @@ struct text_format {
 };
 status read_text_format(const ojson& format, const std::string& path, bool nested,
                         text_format& out);
+// One SSE event of a streamed chat answer: "data: {chat.completion.chunk}\n\n" with this one
+// choice (and "usage": null when usage_null).
+std::string chat_chunk_event(const std::string& id, const std::string& model,
+                             int64_t created_unix_s, ojson choice, bool usage_null);
 // A schema given as JSON or as its text (vLLM's guided_json, structured_outputs.json) at path.
 status read_schema(const ojson& v, const std::string& path, text_format& out);
 // An array of OpenAI messages -> [{role, content(string)}] (contract in chat_api.h).

@@ -182,14 +182,7 @@ std::string openai_chat_chunk(const std::string& id, const std::string& model,
   choice["delta"] = std::move(delta);
   choice["logprobs"] = logprobs ? chat_logprobs(*logprobs) : ojson(nullptr);
   choice["finish_reason"] = finish_reason ? ojson(*finish_reason) : ojson(nullptr);
-  ojson j = ojson::object();
-  j["id"] = "chatcmpl-" + id;
-  j["object"] = "chat.completion.chunk";
-  j["created"] = created_unix_s;
-  j["model"] = model;
-  j["choices"] = ojson::array({std::move(choice)});
-  if (usage_null) j["usage"] = nullptr;
-  return "data: " + dump_utf8(j) + "\n\n";
+  return chat_fields::chat_chunk_event(id, model, created_unix_s, std::move(choice), usage_null);
 }
 
 std::string openai_usage_chunk(const std::string& id, const std::string& model,

@@ -240,14 +240,7 @@ std::string openai_tool_call_chunk(const std::string& id, const std::string& mod
   choice["delta"] = {{"tool_calls", ojson::array({std::move(entry)})}};
   choice["logprobs"] = nullptr;
   choice["finish_reason"] = nullptr;
-  ojson j = ojson::object();
-  j["id"] = "chatcmpl-" + id;
-  j["object"] = "chat.completion.chunk";
-  j["created"] = created_unix_s;
-  j["model"] = model;
-  j["choices"] = ojson::array({std::move(choice)});
-  if (usage_null) j["usage"] = nullptr;
-  return "data: " + dump_utf8(j) + "\n\n";
+  return chat_fields::chat_chunk_event(id, model, created_unix_s, std::move(choice), usage_null);
 }
 
 }  // namespace kaito::api
