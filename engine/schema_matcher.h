@@ -14,8 +14,8 @@
 // value is what the schema admits: types, enum/const texts, required and known keys (keys are
 // matched as written, JSON-escaped as nlohmann writes them; a key may not come twice), item
 // counts, string lengths, integer bounds. anyOf branches are followed side by side until the
-// text tells them apart (a set of threads, each a stack of frames). Containers nest at most
-// kMaxDepth deep.
+// text tells them apart (a set of threads, each a stack of frames; the first kMaxThreads kept).
+// Containers nest at most kMaxDepth deep.
 //
 // Thread-safety: a value type; copies are independent (a token filter tries each token on a
 // copy). The json_schema must outlive it.
@@ -35,6 +35,9 @@ namespace kaito::engine {
 class schema_matcher {
  public:
   static constexpr int kMaxDepth = 64;
+  // anyOf branches followed side by side (as many as the tools a forced call may choose from,
+  // protocol/api/chat_tools.h)
+  static constexpr size_t kMaxThreads = 128;
   explicit schema_matcher(const json_schema& schema, int max_whitespace = 16);
 
   // Appends c: true when the text can still grow into an admitted value; false (no change)

@@ -163,6 +163,24 @@ TEST(JsonSchema, AdmitsWhatTheSchemaAdmits) {
       R"({"y":1})", 5);
 }
 
+// Many anyOf branches the text cannot tell apart yet: the first kMaxThreads are followed (the
+// work per byte stays bounded), each able to end.
+TEST(JsonSchema, ThreadsAreBounded) {
+  std::string branches;
+  for (int i = 0; i < 200; ++i)
+    branches += std::string(i ? "," : "") + R"({"type":"object","properties":{"k":{"const":)" +
+                std::to_string(i) + R"(}},"required":["k"],"additionalProperties":false})";
+  const std::string schema = R"({"anyOf":[)" + branches + "]}";
+  auto s = compile(schema);
+  ASSERT_TRUE(s);
+  schema_matcher m(*s);
+  ASSERT_TRUE(m.feed(std::string_view(R"({"k":)")));
+  EXPECT_EQ(m.threads(), schema_matcher::kMaxThreads);
+  expect_admitted(schema, R"({"k":5})");
+  expect_admitted(schema, R"({"k":127})");
+  expect_refused(schema, R"({"k":150})", 7);  // (a branch past the first 128: not followed)
+}
+
 TEST(JsonSchema, RefusesWhatItDoesNot) {
   expect_refused(kPerson, R"({"age":1})", 8);                    // '}' before "name"
   expect_refused(kPerson, R"({"nick":"x"})", 3);                 // not a property
