@@ -62,6 +62,7 @@ engine::chat_options engine_options(const api::chat_params& p) {
   o.logprobs = p.logprobs;
   o.prompt_logprobs = p.prompt_logprobs;
   o.json_object = p.json_object;
+  o.json_compact = p.json_compact;
   o.ignore_eos = p.ignore_eos;
   o.stop_token_ids = p.stop_token_ids;
   o.stop_token_ids_field = p.stop_token_ids_field;

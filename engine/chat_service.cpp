@@ -262,10 +262,11 @@ result<chat_answer> chat_service::run(const std::vector<int32_t>& prompt, const 
   if (o.json_object || o.schema) {
     std::call_once(vocab_once_,
                    [&] { vocab_ = vocab_bytes::from_tokenizer(*tok_, config_.vocab_size); });
+    const int whitespace = o.json_compact ? 0 : 16;  // bytes in a row inside the value
     if (o.schema)
-      g.filter = std::make_shared<schema_token_filter>(vocab_, stop_ids, o.schema);
+      g.filter = std::make_shared<schema_token_filter>(vocab_, stop_ids, o.schema, whitespace);
     else
-      g.filter = std::make_shared<json_token_filter>(vocab_, stop_ids);
+      g.filter = std::make_shared<json_token_filter>(vocab_, stop_ids, whitespace);
   }
   const int64_t min_new = std::max(o.min_tokens, o.min_total_tokens - a.prompt_tokens);
   if (min_new > 0) g.filter = std::make_shared<min_tokens_filter>(stop_ids, min_new, g.filter);

@@ -115,6 +115,8 @@ struct chat_options {
   // The answer is a value this JSON schema admits (response_format {"type": "json_schema"}): the
   // same, by engine/schema_matcher.h. Wins over json_object.
   std::shared_ptr<const engine::json_schema> schema;
+  // With json_object or schema: no whitespace outside the JSON's strings.
+  bool json_compact = false;
   // The chat template's `tools` (OpenAI's tool definitions; null: none), for chat().
   nlohmann::ordered_json tools;
   // vLLM's: end tokens do not end the answer (ignore_eos: a benchmark's fixed lengths); these

@@ -207,8 +207,10 @@ void advance_state(State& state, const vocab_bytes& vocab, const std::vector<int
 }  // namespace
 
 json_token_filter::json_token_filter(std::shared_ptr<const vocab_bytes> vocab,
-                                     std::vector<int32_t> end_tokens)
-    : vocab_(std::move(vocab)), end_(std::move(end_tokens)) {}
+                                     std::vector<int32_t> end_tokens, int max_whitespace)
+    : vocab_(std::move(vocab)),
+      end_(std::move(end_tokens)),
+      state_(/*object_only=*/true, max_whitespace) {}
 
 void json_token_filter::mask(std::vector<float>& logits) const {
   mask_tokens(state_, *vocab_, end_, logits);
@@ -220,11 +222,12 @@ void json_token_filter::advance(int32_t id) {
 
 schema_token_filter::schema_token_filter(std::shared_ptr<const vocab_bytes> vocab,
                                          std::vector<int32_t> end_tokens,
-                                         std::shared_ptr<const json_schema> schema)
+                                         std::shared_ptr<const json_schema> schema,
+                                         int max_whitespace)
     : vocab_(std::move(vocab)),
       end_(std::move(end_tokens)),
       schema_(std::move(schema)),
-      state_(*schema_) {}
+      state_(*schema_, max_whitespace) {}
 
 void schema_token_filter::mask(std::vector<float>& logits) const {
   mask_tokens(state_, *vocab_, end_, logits);

@@ -68,7 +68,9 @@ struct vocab_bytes {
 
 class json_token_filter final : public token_filter {
  public:
-  json_token_filter(std::shared_ptr<const vocab_bytes> vocab, std::vector<int32_t> end_tokens);
+  // max_whitespace: as json_prefix's (0: compact JSON, no whitespace outside strings)
+  json_token_filter(std::shared_ptr<const vocab_bytes> vocab, std::vector<int32_t> end_tokens,
+                    int max_whitespace = 16);
   void mask(std::vector<float>& logits) const override;
   void advance(int32_t id) override;
   const json_prefix& state() const { return state_; }
@@ -76,13 +78,13 @@ class json_token_filter final : public token_filter {
  private:
   std::shared_ptr<const vocab_bytes> vocab_;
   std::vector<int32_t> end_;
-  json_prefix state_{/*object_only=*/true};
+  json_prefix state_;
 };
 
 class schema_token_filter final : public token_filter {
  public:
   schema_token_filter(std::shared_ptr<const vocab_bytes> vocab, std::vector<int32_t> end_tokens,
-                      std::shared_ptr<const json_schema> schema);
+                      std::shared_ptr<const json_schema> schema, int max_whitespace = 16);
   void mask(std::vector<float>& logits) const override;
   void advance(int32_t id) override;
   const schema_matcher& state() const { return state_; }

@@ -53,6 +53,9 @@ struct chat_params {
   // answer is a value this schema (JSON text) admits; json_schema_where names it in errors
   // ("response_format.json_schema.schema").
   std::string json_schema, json_schema_where;
+  // vLLM's structured_outputs.disable_any_whitespace: a JSON answer has no whitespace outside its
+  // strings (compact, as json.dumps(separators=(",", ":")) writes it).
+  bool json_compact = false;
   // vLLM's: end tokens do not end the answer; these ids end it too; no end before min_tokens.
   bool ignore_eos = false;
   std::vector<int32_t> stop_token_ids;
@@ -119,8 +122,8 @@ struct chat_request {
 // OpenAI's JSON mode); {"type":"json_schema","json_schema":{"name":...,"schema":{...}}} sets
 // params.json_schema (structured outputs; chat_fields::read_text_format), and so do vLLM's
 // guided_json (a schema or its text) and structured_outputs {"json": ...} ({"json_object":
-// true} sets json_object); two of them at once are invalid_argument, structured_outputs' other
-// kinds unimplemented naming them.
+// true} sets json_object; "disable_any_whitespace": true sets json_compact); two of them at once
+// are invalid_argument, structured_outputs' other kinds unimplemented naming them.
 result<chat_request> parse_openai_chat_request(std::string_view body);
 
 // POST /v1/completions body (OpenAI's legacy completions, served by vLLM): model, prompt (a

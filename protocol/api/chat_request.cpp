@@ -159,8 +159,11 @@ status check_unimplemented(const ojson& j, chat_request& req, bool chat) {
         if (v != true) return wrong(v, at, "true or false");
         KAITO_TRY(one("structured_outputs"));
         f.json_object = true;
-      } else if (key == "disable_fallback" || key == "disable_any_whitespace") {
-        if (!v.is_boolean()) return wrong(v, at, "true or false");  // (hints to vLLM's backends)
+      } else if (key == "disable_any_whitespace") {
+        if (!v.is_boolean()) return wrong(v, at, "true or false");
+        p.json_compact = v.get<bool>();
+      } else if (key == "disable_fallback") {
+        if (!v.is_boolean()) return wrong(v, at, "true or false");  // (a hint to vLLM's backends)
       } else {
         return unimplemented(at + " is not implemented; structured_outputs.json (a JSON schema) "
                                   "and json_object are",

@@ -166,6 +166,14 @@ try:
     raise SystemExit("an empty schema was accepted")
 except openai.BadRequestError as e:
     assert e.body.get("param") == "response_format.json_schema.schema", e.body
+# vLLM's structured_outputs with disable_any_whitespace: the answer is compact JSON
+cj = c.chat.completions.create(model="tiny-chat", messages=msgs, max_tokens=200, temperature=1.0,
+                               seed=1, extra_body={"structured_outputs": {
+                                   "json": schema, "disable_any_whitespace": True}})
+cbody = cj.choices[0].message.content
+assert cj.choices[0].finish_reason == "stop", cj
+assert json.dumps(json.loads(cbody), separators=(",", ":"), ensure_ascii=False) == cbody, cbody
+jsonschema.validate(json.loads(cbody), schema)
 rsj = c.responses.create(model="tiny-chat", input="Color?", max_output_tokens=200, temperature=0,
                          text={"format": {"type": "json_schema", "name": "color", "schema": schema}})
 assert rsj.status == "completed", rsj

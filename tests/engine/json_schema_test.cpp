@@ -151,6 +151,17 @@ TEST(JsonSchema, AdmitsWhatTheSchemaAdmits) {
                       "additionalProperties":false})",
                   R"({"a\"b":1})");
   expect_admitted(R"({"type":"integer","nullable":true})", "null");
+  {  // compact (max_whitespace 0): no whitespace outside strings
+    auto s = compile(kPerson);
+    ASSERT_TRUE(s);
+    schema_matcher m(*s, /*max_whitespace=*/0);
+    EXPECT_TRUE(m.feed(std::string_view(R"({"name":"A b","age":1)")));
+    EXPECT_FALSE(m.feed(' '));
+    EXPECT_TRUE(m.feed('}') && m.complete());
+    EXPECT_FALSE(m.feed(' '));
+    schema_matcher top(*s, 0);
+    EXPECT_FALSE(top.feed(' '));
+  }
   // a free key spelled as a declared one takes the declared schema
   expect_admitted(
       R"({"properties":{"x":{"type":"integer"}},"additionalProperties":{"type":"boolean"}})",

@@ -513,6 +513,11 @@ TEST(ChatRequest, ResponseFormatJsonSchema) {
       parse_openai_chat_request(base + R"("structured_outputs":{"json_object":true}})");
   ASSERT_TRUE(so_object.ok()) << so_object.error().to_string();
   EXPECT_TRUE(so_object->params.json_object);
+  EXPECT_FALSE(so_object->params.json_compact);
+  auto compact = parse_openai_chat_request(
+      base + R"("structured_outputs":{"json":{},"disable_any_whitespace":true}})");
+  ASSERT_TRUE(compact.ok()) << compact.error().to_string();
+  EXPECT_TRUE(compact->params.json_compact);
   auto responses = parse_responses_request(
       R"({"input":"x","text":{"format":{"type":"json_schema","name":"n","schema":{"type":"integer"}}}})");
   ASSERT_TRUE(responses.ok()) << responses.error().to_string();
