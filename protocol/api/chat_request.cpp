@@ -119,16 +119,9 @@ status check_tools(const ojson& j, const char* tools_key, const char* choice_key
   return {};
 }
 
-// OpenAI fields we do not implement and that would change the answer; chat's tools
-// (chat_tools.h) and the answer's format.
-status check_unimplemented(const ojson& j, chat_request& req, bool chat) {
-  chat_params& p = req.params;
-  if (chat)
-    KAITO_TRY(read_tools(j, req));
-  else
-    KAITO_TRY(check_tools(j, "tools", "tool_choice"));
-  KAITO_TRY(check_tools(j, "functions", "function_call"));
-  // the answer's format: response_format, or vLLM's guided_json / structured_outputs
+// The answer's format: response_format, or vLLM's guided_json / structured_outputs; one of
+// them, and none beside a forced tool call (which has its schema already).
+status read_answer_format(const ojson& j, chat_params& p) {
   const char* format_key = nullptr;
   chat_fields::text_format f;
   if (!p.tool_call.empty()) format_key = "tool_choice";  // (a forced call has its schema)
@@ -176,6 +169,17 @@ status check_unimplemented(const ojson& j, chat_request& req, bool chat) {
   p.json_schema = f.schema;
   p.json_schema_where = f.schema_where;
   return {};
+}
+
+// OpenAI's tools (chat: chat_tools.h; completions have none), the older functions, and the
+// answer's format.
+status read_tools_and_format(const ojson& j, chat_request& req, bool chat) {
+  if (chat)
+    KAITO_TRY(read_tools(j, req));
+  else
+    KAITO_TRY(check_tools(j, "tools", "tool_choice"));
+  KAITO_TRY(check_tools(j, "functions", "function_call"));
+  return read_answer_format(j, req.params);
 }
 
 // logit_bias: {"<token id>": bias in [-100, 100]} (OpenAI's; the ids are checked against the
@@ -276,7 +280,7 @@ status read_openai_params(const ojson& j, chat_request& req, bool chat) {
     KAITO_TRY(read_bool(*so, "include_usage", "stream_options.include_usage", req.include_usage));
   }
   KAITO_TRY(check_vllm_unimplemented(j, chat));
-  return check_unimplemented(j, req, chat);
+  return read_tools_and_format(j, req, chat);
 }
 
 // generate_kwargs of the legacy /chat (HF GenerationConfig names and Kaito's defaults).
