@@ -139,7 +139,7 @@ result<node> schema_compiler::fill(const ojson& s, const std::string& path,
   for (const auto& [k, v] : s.items()) {
     if (kUnsupported.count(k) && !(k == "uniqueItems" && v.is_boolean() && !v.get<bool>()))
       return unsupported("\"" + k + "\"", path + "." + k);
-    if (kAssertions.count(k)) assertion = kAssertions.find(k)->data();
+    if (kAssertions.count(k) && k != "nullable") assertion = kAssertions.find(k)->data();
     if (k == "anyOf" || k == "oneOf" || k == "allOf" || k == "$ref") {
       if (combinator)
         return unsupported("\"" + k + "\" beside \"" + combinator + "\"", path + "." + k);
@@ -155,6 +155,12 @@ result<node> schema_compiler::fill(const ojson& s, const std::string& path,
                          path + "." + assertion);
     const ojson& v = s.at(combinator);
     const std::string at = path + "." + combinator;
+    // OpenAPI 3.0's {"$ref": ..., "nullable": true}: null is one more branch
+    if (auto it = s.find("nullable"); it != s.end() && it->is_boolean() && it->get<bool>()) {
+      n.any_of.push_back(static_cast<int32_t>(out_.nodes_.size()));
+      out_.nodes_.emplace_back();
+      out_.nodes_.back().types = node::t_null;
+    }
     if (std::string_view(combinator) == "$ref") {
       KAITO_ASSIGN_OR_RETURN(int32_t target, compile_ref(v, at, depth));
       if (target != node::kNone) n.any_of.push_back(target);

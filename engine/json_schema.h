@@ -13,7 +13,8 @@
 // exclusiveMaximum (draft 4's booleans too; exact on integers; on other numbers compared as the
 // doubles a client reads, and such a number is written without an exponent); anyOf, oneOf (as
 // anyOf: one branch is followed, so an answer may match two), allOf of one schema, and $ref within
-// the document ("#", "#/$defs/...", "#/definitions/...", any JSON pointer; recursion allowed).
+// the document ("#", "#/$defs/...", "#/definitions/...", any JSON pointer; recursion allowed),
+// OpenAPI 3.0's nullable (beside a $ref or anyOf too).
 // Annotations are ignored (title, description, default, examples, format, ...), and so are
 // keywords this list does not know, as the specification says. Assertions it cannot enforce are
 // unimplemented naming their path: pattern, patternProperties, propertyNames, min/maxProperties,

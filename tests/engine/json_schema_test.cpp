@@ -151,6 +151,11 @@ TEST(JsonSchema, AdmitsWhatTheSchemaAdmits) {
                       "additionalProperties":false})",
                   R"({"a\"b":1})");
   expect_admitted(R"({"type":"integer","nullable":true})", "null");
+  const char* nullable_ref =
+      R"({"$defs":{"p":{"type":"integer"}},"$ref":"#/$defs/p","nullable":true})";
+  expect_admitted(nullable_ref, "null");
+  expect_admitted(nullable_ref, "7");
+  expect_refused(nullable_ref, "true", 0);
   {  // compact (max_whitespace 0): no whitespace outside strings
     auto s = compile(kPerson);
     ASSERT_TRUE(s);
