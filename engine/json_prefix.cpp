@@ -10,12 +10,6 @@ namespace {
 bool is_space(unsigned char c) {
   return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
-bool is_digit(unsigned char c) {
-  return c >= '0' && c <= '9';
-}
-bool is_hex(unsigned char c) {
-  return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
 
 }  // namespace
 
@@ -39,9 +33,7 @@ bool json_prefix::feed(unsigned char c) {
 bool json_prefix::complete() const {
   if (mode_ == mode::done) return true;
   // a top-level number ends only where the text does
-  const bool number_end = mode_ == mode::zero || mode_ == mode::integer ||
-                          mode_ == mode::fraction || mode_ == mode::exponent_digits;
-  return depth_ == 0 && number_end;
+  return depth_ == 0 && mode_ == mode::number && num_.whole();
 }
 
 bool json_prefix::space(unsigned char c) {
@@ -69,12 +61,7 @@ bool json_prefix::begin_value(unsigned char c) {
     case '"':
       mode_ = mode::string;
       key_ = false;
-      return true;
-    case '-':
-      mode_ = mode::minus;
-      return true;
-    case '0':
-      mode_ = mode::zero;
+      str_ = json_string_lexer{};
       return true;
     case 't':
       literal_ = "true";
@@ -86,11 +73,9 @@ bool json_prefix::begin_value(unsigned char c) {
       literal_ = "null";
       break;
     default:
-      if (c >= '1' && c <= '9') {
-        mode_ = mode::integer;
-        return true;
-      }
-      return false;
+      if (!num_.begin(c, /*integer_only=*/false)) return false;
+      mode_ = mode::number;
+      return true;
   }
   mode_ = mode::literal;
   literal_at_ = 1;
@@ -119,6 +104,7 @@ bool json_prefix::step(unsigned char c) {
       if (c == '"') {
         mode_ = mode::string;
         key_ = true;
+        str_ = json_string_lexer{};
         return true;
       }
       return space(c);
@@ -143,93 +129,26 @@ bool json_prefix::step(unsigned char c) {
     }
     case mode::done:
       return space(c);
-    case mode::string:
-      if (need_low_ && c != '\\') return false;  // "\u" and the low surrogate must come
-      if (c == '"') {
+    case mode::string: {
+      bool new_char = false;
+      const lex r = str_.step(c, new_char);
+      if (r == lex::fail) return false;
+      if (r == lex::closed) {
         if (key_)
           mode_ = mode::colon;
         else
           end_value();
-        return true;
-      }
-      if (c == '\\') {
-        mode_ = mode::escape;
-        return true;
-      }
-      return c >= 0x20;  // (bytes >= 0x80: parts of UTF-8 characters)
-    case mode::escape:
-      if (c == 'u') {
-        mode_ = mode::unicode;
-        hex_left_ = 4;
-        return true;
-      }
-      if (need_low_) return false;
-      if (c == '"' || c == '\\' || c == '/' || c == 'b' || c == 'f' || c == 'n' || c == 'r' ||
-          c == 't') {
-        mode_ = mode::string;
-        return true;
-      }
-      return false;
-    case mode::unicode: {
-      if (!is_hex(c)) return false;
-      const int at = 4 - hex_left_;  // digit 0 .. 3
-      const bool d = c == 'd' || c == 'D';
-      if (at == 0) {
-        if (need_low_ && !d) return false;
-        first_d_ = d;
-        high_ = false;
-      } else if (at == 1 && first_d_) {
-        const bool low = (c >= 'c' && c <= 'f') || (c >= 'C' && c <= 'F');
-        if (low != need_low_) return false;  // a low surrogate alone, or no low one after a high
-        high_ = !low && !is_digit(c) ? true : (c == '8' || c == '9');
-      }
-      if (--hex_left_ == 0) {
-        mode_ = mode::string;
-        need_low_ = high_;
-        high_ = false;
       }
       return true;
     }
-    case mode::minus:
-      if (c == '0') {
-        mode_ = mode::zero;
-        return true;
-      }
-      if (c >= '1' && c <= '9') {
-        mode_ = mode::integer;
-        return true;
-      }
-      return false;
-    case mode::zero:
-    case mode::integer:
-    case mode::fraction:
-    case mode::exponent_digits:
-      if (is_digit(c) && mode_ != mode::zero) return true;
-      if ((c == '.') && (mode_ == mode::zero || mode_ == mode::integer)) {
-        mode_ = mode::dot;
-        return true;
-      }
-      if ((c == 'e' || c == 'E') && mode_ != mode::exponent_digits) {
-        mode_ = mode::exponent;
-        return true;
-      }
+    case mode::number: {
+      const lex r = num_.step(c);
+      if (r == lex::fail) return false;
+      if (r == lex::more) return true;
       // the number ends here; c is what follows it
       end_value();
       return step(c);
-    case mode::dot:
-      if (!is_digit(c)) return false;
-      mode_ = mode::fraction;
-      return true;
-    case mode::exponent:
-      if (c == '+' || c == '-') {
-        mode_ = mode::exponent_sign;
-        return true;
-      }
-      [[fallthrough]];
-    case mode::exponent_sign:
-      if (!is_digit(c)) return false;
-      mode_ = mode::exponent_digits;
-      return true;
+    }
     case mode::literal:
       if (literal_[literal_at_] != static_cast<char>(c)) return false;
       if (literal_[++literal_at_] == '\0') end_value();

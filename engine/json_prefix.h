@@ -24,6 +24,8 @@
 #include <cstdint>
 #include <string_view>
 
+#include "engine/json_lexer.h"
+
 namespace kaito::engine {
 
 class json_prefix {
@@ -42,31 +44,22 @@ class json_prefix {
   bool complete() const;
   // Inside a string where any bytes but '"', '\\' and control characters just extend it (a
   // token filter's fast path: such a token is allowed without feeding it).
-  bool in_plain_string() const { return mode_ == mode::string && !need_low_; }
+  bool in_plain_string() const { return mode_ == mode::string && str_.plain(); }
   // As schema_matcher's: the characters such bytes may add (any), -1 outside such a string.
   int64_t plain_room() const { return in_plain_string() ? INT64_MAX : -1; }
 
  private:
   enum class mode : uint8_t {
-    value,          // a value must come (top level, after ':' or ',' in an array)
-    array_first,    // after '[': a value or ']'
-    key_first,      // after '{': a key or '}'
-    key,            // after ',' in an object: a key
-    colon,          // after a key
-    after_value,    // in a container after a value: ',' or its closer
-    done,           // the top-level value ended
-    string,         // inside a string (key_ says whether it is a key)
-    escape,         // after '\' in a string
-    unicode,        // in \uXXXX (hex_left_ digits to come)
-    minus,          // a number's '-': a digit must come
-    zero,           // a number's leading 0
-    integer,        // a number's integer digits
-    dot,            // after '.': a digit must come
-    fraction,       // fraction digits
-    exponent,       // after 'e' / 'E': a sign or digit
-    exponent_sign,  // after the exponent's sign: a digit
-    exponent_digits,
-    literal,  // inside true / false / null (literal_, literal_at_)
+    value,        // a value must come (top level, after ':' or ',' in an array)
+    array_first,  // after '[': a value or ']'
+    key_first,    // after '{': a key or '}'
+    key,          // after ',' in an object: a key
+    colon,        // after a key
+    after_value,  // in a container after a value: ',' or its closer
+    done,         // the top-level value ended
+    string,       // inside a string (str_; key_ says whether it is a key)
+    number,       // inside a number (num_)
+    literal,      // inside true / false / null (literal_, literal_at_)
   };
   bool step(unsigned char c);
   bool begin_value(unsigned char c);  // c starts a value (mode_ expects one)
@@ -77,10 +70,8 @@ class json_prefix {
   int max_ws_;
   mode mode_ = mode::value;
   bool key_ = false;
-  uint8_t hex_left_ = 0;
-  bool first_d_ = false;   // this \u escape's first digit was d / D
-  bool high_ = false;      // it is a high surrogate (d800-dbff)
-  bool need_low_ = false;  // a high surrogate came: "\u" and a low one (dc00-dfff) must follow
+  json_string_lexer str_;  // (json_lexer.h: escapes, surrogates in pairs)
+  json_number_lexer num_;
   const char* literal_ = nullptr;
   uint8_t literal_at_ = 0;
   int ws_run_ = 0;
