@@ -76,9 +76,12 @@ bool accept_options(const api::chat_params& p, http_reply& out, engine::chat_opt
     reply_json(out, http_code(s), api::openai_error_body(s));
     return false;
   };
-  for (const auto& [text, where] : p.tool_schemas)
-    if (auto tool = engine::json_schema::parse(text, where); !tool.ok())
-      return refuse(tool.error());
+  // "required" holds the answer to every tool's parameters: each compiles first, so an error
+  // names that tool (a named call's is json_schema itself; "auto" and "none" enforce none).
+  if (p.tool_call == "required")
+    for (const auto& [text, where] : p.tool_schemas)
+      if (auto tool = engine::json_schema::parse(text, where); !tool.ok())
+        return refuse(tool.error());
   if (p.json_schema.empty()) return true;
   auto schema = engine::json_schema::parse(p.json_schema, p.json_schema_where);
   if (!schema.ok()) return refuse(schema.error());
@@ -86,15 +89,32 @@ bool accept_options(const api::chat_params& p, http_reply& out, engine::chat_opt
   return true;
 }
 
-std::string tool_call_id() {
-  return "chatcmpl-tool-" + completion_id() + completion_id();
+std::string tool_call_id(api::tool_call_format format) {
+  if (format != api::tool_call_format::mistral)
+    return "chatcmpl-tool-" + completion_id() + completion_id();
+  static constexpr char kAlphabet[] =
+      "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+  std::string id;
+  uint64_t bits = fresh_seed();
+  for (int i = 0; i < 9; ++i, bits /= 62) id += kAlphabet[bits % 62];
+  return id;
 }
 
-void attach_tool_calls(const api::chat_params& p, api::chat_result& r) {
-  if (p.tool_call.empty()) return;
+void attach_tool_calls(const api::chat_params& p, api::tool_call_format format,
+                       api::chat_result& r) {
   std::vector<api::tool_call> calls;
-  if (!api::tool_calls_of(p, r.text, calls)) return;
-  for (api::tool_call& c : calls) c.id = tool_call_id();
+  if (p.tool_call == "auto") {
+    api::parsed_answer a = api::parse_tool_calls(format, r.text);
+    if (a.calls.empty()) return;
+    r.text = std::move(a.content);
+    calls = std::move(a.calls);
+    if (r.finish_reason == "stop") r.finish_reason = "tool_calls";
+  } else if (p.tool_call.empty() || !api::tool_calls_of(p, r.text, calls)) {
+    return;
+  } else {
+    r.text.clear();
+  }
+  for (api::tool_call& c : calls) c.id = tool_call_id(format);
   r.tool_calls = std::move(calls);
 }
 

@@ -12,6 +12,7 @@
 #include "base/status.h"
 #include "engine/chat_service.h"
 #include "protocol/api/chat_api.h"
+#include "protocol/api/tool_call_parser.h"
 
 namespace kaito::actors {
 
@@ -19,10 +20,16 @@ int64_t unix_now();
 uint64_t fresh_seed();  // a random 64-bit seed (per thread generator, seeded from the device)
 // 16 hex digits: the part after "chatcmpl-" / "cmpl-" (chat_api adds the prefix).
 std::string completion_id();
-// A forced tool call's answer (params.tool_call, protocol/api/chat_tools.h) as r.tool_calls,
-// each with a fresh id "chatcmpl-tool-<32 hex>"; r unchanged when the text is not whole calls.
-void attach_tool_calls(const api::chat_params& p, api::chat_result& r);
-std::string tool_call_id();
+// An answer's tool calls as r.tool_calls, each with a fresh tool_call_id: a forced call's
+// (params.tool_call "named" / "required", protocol/api/chat_tools.h; r.text then "", r unchanged
+// when the text is not whole calls), or with "auto" the calls the model wrote in `format`
+// (protocol/api/tool_call_parser.h; r.text its content, finish_reason "tool_calls" unless the
+// answer was cut by length).
+void attach_tool_calls(const api::chat_params& p, api::tool_call_format format,
+                       api::chat_result& r);
+// "chatcmpl-tool-<32 hex>" (vLLM's), or for mistral 9 letters and digits (its template refuses
+// other ids when the conversation comes back).
+std::string tool_call_id(api::tool_call_format format);
 // invalid_argument and failed_precondition (a template's raise_exception) 400, not_found 404,
 // unimplemented 501, resource_exhausted 413, others 500.
 int http_code(const status& s);
@@ -31,7 +38,8 @@ void reply_json(http_reply& out, int code, std::string body);
 engine::chat_options engine_options(const api::chat_params& p);
 // The same with the answer's JSON schema compiled (engine/json_schema.h), or false with the
 // error answer written (400, or 501 for what it cannot enforce) before any stream starts.
-// Each tool's parameters compile first, so an error names that tool's (tools[i]...).
+// With tool_choice "required" each tool's parameters compile first, so an error names that
+// tool's (tools[i]...); "auto" and "none" hold the answer to no tool's schema and check none.
 bool accept_options(const api::chat_params& p, http_reply& out, engine::chat_options& o);
 std::vector<api::logprob_entry> to_entries(const std::vector<engine::answer_logprob>& lps);
 api::chat_result to_result(const engine::chat_answer& a, bool has_logprobs = false);

@@ -54,8 +54,16 @@ void legacy_chat(const engine::chat_service& svc, const http_call& call, http_re
 
 }  // namespace
 
-http_handler inference_routes(const engine::chat_service& service, std::string name) {
-  return [&service, name](const http_call& call, http_reply& out) {
+result<api::tool_call_format> serving_tool_format(const engine::chat_service& service,
+                                                  const std::string& parser,
+                                                  const std::string& flag) {
+  if (parser.empty()) return api::detect_tool_call_format(service.chat_template_source());
+  return api::tool_call_format_named(parser, flag);
+}
+
+http_handler inference_routes(const engine::chat_service& service, std::string name,
+                              api::tool_call_format tools) {
+  return [&service, name, tools](const http_call& call, http_reply& out) {
     const auto t0 = std::chrono::steady_clock::now();
     const bool get = call.method == "GET", post = call.method == "POST";
     if (call.path == "/health" && get) {
@@ -74,7 +82,7 @@ http_handler inference_routes(const engine::chat_service& service, std::string n
     } else if (call.path == "/v1/models" && get) {
       reply_json(out, 200, api::openai_models_body({name}, unix_now()));
     } else if (call.path == "/v1/chat/completions" && post) {
-      openai_chat(service, name, call, out);
+      openai_chat(service, name, tools, call, out);
     } else if (call.path == "/v1/completions" && post) {
       openai_completion(service, name, call, out);
     } else if (call.path == "/v1/responses" && post) {

@@ -20,7 +20,8 @@
 // Bodies: protocol/api/chat_api.h. Errors: 400 naming the field (OpenAI error JSON, or
 // {"detail": ...} on /chat) or giving the chat template's refusal (raise_exception, or a model
 // with no template), 404 for another model name or path, 405 for another method, 501 for
-// settings we do not implement (tools, best_of > n), 500 when generation fails. An unseeded
+// settings we do not implement (tool_choice "auto" without a tool call format, best_of > n),
+// 500 when generation fails. An unseeded
 // sampled request draws a fresh seed. The OpenAI endpoints are openai_routes.h's (n choices,
 // streams, echo with logprobs). One structured log line per request.
 // Thread-safety: the handler may run on several connection threads (chat_service batches them).
@@ -29,11 +30,22 @@
 #include <string>
 
 #include "actors/http_server.h"
+#include "base/status.h"
 #include "engine/chat_service.h"
+#include "protocol/api/tool_call_parser.h"
 
 namespace kaito::actors {
 
-// The handler for http_server; `service` must outlive it.
-http_handler inference_routes(const engine::chat_service& service, std::string served_model_name);
+// The handler for http_server; `service` must outlive it. tools: the model's tool call format
+// for chat's tool_choice "auto" (serving_tool_format).
+http_handler inference_routes(const engine::chat_service& service, std::string served_model_name,
+                              api::tool_call_format tools);
+
+// The tool call format to serve with: vLLM's --tool-call-parser name (hermes, llama3_json,
+// mistral, none), or "" for the one the model's chat template shows
+// (api::detect_tool_call_format); an unknown name is invalid_argument naming `flag`.
+result<api::tool_call_format> serving_tool_format(const engine::chat_service& service,
+                                                  const std::string& parser,
+                                                  const std::string& flag);
 
 }  // namespace kaito::actors

@@ -12,6 +12,7 @@
 #include "protocol/api/chat_api.h"
 #include "protocol/api/chat_tools.h"
 #include "protocol/api/responses_api.h"
+#include "protocol/api/tool_call_parser.h"
 
 namespace kaito::actors {
 
@@ -90,17 +91,30 @@ class choice_stream {
 
 }  // namespace
 
-void openai_chat(const engine::chat_service& svc, const std::string& name, const http_call& call,
-                 http_reply& out) {
+void openai_chat(const engine::chat_service& svc, const std::string& name,
+                 api::tool_call_format tools, const http_call& call, http_reply& out) {
   auto req = api::parse_openai_chat_request(call.body);
   if (!accept_request(req, name, out)) return;
   const std::string id = completion_id();
   const int64_t created = unix_now();
   engine::chat_options o;
   if (!accept_options(req->params, out, o)) return;
+  const api::chat_params& p = req->params;
+  if (p.tool_call == "auto") {
+    if (tools == api::tool_call_format::none) {
+      const status s(
+          status_code::unimplemented,
+          "tool_choice \"auto\" (the default with tools) needs the model's tool call format, "
+          "and this model's chat template has none that is known; serve it with "
+          "--tool-call-parser (hermes, llama3_json or mistral), or send tool_choice "
+          "\"required\", a named function, or \"none\"",
+          "tool_choice");
+      return reply_json(out, http_code(s), api::openai_error_body(s));
+    }
+    o.keep_special = api::tool_call_markers(tools);
+  }
   o.tools = req->tools;
   const bool lp = o.logprobs >= 0;
-  const api::chat_params& p = req->params;
   if (!req->stream) {
     auto results = to_results(
         answer_all(req->n,
@@ -108,7 +122,7 @@ void openai_chat(const engine::chat_service& svc, const std::string& name, const
         lp);
     if (!results.ok())
       return reply_json(out, http_code(results.error()), api::openai_error_body(results.error()));
-    for (api::chat_result& r : *results) attach_tool_calls(p, r);
+    for (api::chat_result& r : *results) attach_tool_calls(p, tools, r);
     return reply_json(out, 200, api::openai_chat_response(*results, name, id, created));
   }
   // Server-Sent Events: per choice the role, the pieces as they come and the finish reason; then
@@ -129,38 +143,45 @@ void openai_chat(const engine::chat_service& svc, const std::string& name, const
       return stream.write(api::openai_chat_chunk(id, name, created, nullptr, piece, reason, usage,
                                                  lp ? &lps : nullptr, i));
     };
+    auto call_chunk = [&](const api::tool_call& call, int64_t k) {
+      return stream.write(api::openai_tool_call_chunk(id, name, created, call, k, usage, i));
+    };
     if (!stream.write(
             api::openai_chat_chunk(id, name, created, &role, nullptr, nullptr, usage, nullptr, i)))
       return engine::chat_answer{};  // the client left or a choice failed: nothing to answer
     // A forced call streams as tool_calls deltas: a named one its arguments as they come (the
     // call's id and name first); "required" ones once whole (the text held until the end).
+    // "auto": the content as it comes until the model's call marker, the calls at the end.
     std::string held;
-    if (p.tool_call == "named" &&
-        !stream.write(api::openai_tool_call_chunk(id, name, created,
-                                                  {tool_call_id(), p.tool_name, ""}, 0, usage, i)))
+    api::tool_call_stream parser(p.tool_call == "auto" ? tools : api::tool_call_format::none);
+    if (p.tool_call == "named" && !call_chunk({tool_call_id(tools), p.tool_name, ""}, 0))
       return engine::chat_answer{};
     auto a = svc.chat(req->messages, c, [&](const std::string& piece) {
       if (p.tool_call == "required") return held += piece, true;
-      if (p.tool_call == "named")
-        return stream.write(
-            api::openai_tool_call_chunk(id, name, created, {"", "", piece}, 0, usage, i));
-      return chunk(&piece, nullptr);
+      if (p.tool_call == "named") return call_chunk({"", "", piece}, 0);
+      const std::string content = parser.feed(piece);
+      return content.empty() || chunk(&content, nullptr);
     });
     if (!a.ok()) {
       stream.fail(a.error());
       return a;
     }
+    api::chat_result r;
+    r.finish_reason = a->length ? "length" : "stop";
     if (p.tool_call == "required") {
-      api::chat_result r;
       r.text = held;
-      attach_tool_calls(p, r);
-      for (size_t k = 0; k < r.tool_calls.size(); ++k)
-        stream.write(api::openai_tool_call_chunk(id, name, created, r.tool_calls[k],
-                                                 static_cast<int64_t>(k), usage, i));
-      if (r.tool_calls.empty() && !held.empty()) chunk(&held, nullptr);  // (not whole calls)
+      attach_tool_calls(p, tools, r);
+    } else if (p.tool_call == "auto") {
+      api::parsed_answer rest = parser.finish();
+      r.text = std::move(rest.content);
+      r.tool_calls = std::move(rest.calls);
+      for (api::tool_call& call : r.tool_calls) call.id = tool_call_id(tools);
+      if (!r.tool_calls.empty() && !a->length) r.finish_reason = "tool_calls";
     }
-    const std::string reason = a->length ? "length" : "stop";
-    chunk(nullptr, &reason);
+    if (!r.text.empty()) chunk(&r.text, nullptr);  // (held text that is not whole calls)
+    for (size_t k = 0; k < r.tool_calls.size(); ++k)
+      call_chunk(r.tool_calls[k], static_cast<int64_t>(k));
+    chunk(nullptr, &r.finish_reason);
     return a;
   });
   stream.finish([&] {

@@ -13,11 +13,13 @@
 
 #include "actors/http_server.h"
 #include "engine/chat_service.h"
+#include "protocol/api/tool_call_parser.h"
 
 namespace kaito::actors {
 
-void openai_chat(const engine::chat_service& svc, const std::string& name, const http_call& call,
-                 http_reply& out);
+// tools: the model's tool call format, for tool_choice "auto" (none: "auto" with tools is 501).
+void openai_chat(const engine::chat_service& svc, const std::string& name,
+                 api::tool_call_format tools, const http_call& call, http_reply& out);
 void openai_completion(const engine::chat_service& svc, const std::string& name,
                        const http_call& call, http_reply& out);
 // POST /v1/responses (protocol/api/responses_api.h): one stateless turn, streamed as the

@@ -86,9 +86,14 @@ status run_serve_unit(const serve_args& a, const serve_unit_env& env,
   const int64_t port = a.port + env.slot;
   if (port > 65535) return invalid_argument("port + slot is past 65535", "--port");
   o.port = static_cast<uint16_t>(port);
-  KAITO_ASSIGN_OR_RETURN(auto server, http_server::start(o, inference_routes(*service, a.preset)));
+  KAITO_ASSIGN_OR_RETURN(auto tools,
+                         serving_tool_format(*service, a.tool_call_parser, "--tool-call-parser"));
+  KAITO_ASSIGN_OR_RETURN(auto server,
+                         http_server::start(o, inference_routes(*service, a.preset, tools)));
   log_info(logger("serve"), "listening",
-           {{"preset", a.preset}, {"port", std::to_string(server->port())}});
+           {{"preset", a.preset},
+            {"port", std::to_string(server->port())},
+            {"tool_call_parser", std::string(api::tool_call_format_name(tools))}});
   if (on_ready)
     on_ready("serving " + a.preset + " on :" + std::to_string(server->port()) +
              " (POST /v1/chat/completions, /chat; GET /health)" + notes);

@@ -6,6 +6,7 @@
 #include <cstdlib>
 
 #include "presets/builtin_chat_templates.h"
+#include "protocol/api/tool_call_parser.h"
 
 namespace kaito::actors {
 
@@ -169,6 +170,9 @@ result<bool> serve_flag(serve_args& v, const std::string& flag, const std::strin
     if (!presets::builtin_chat_template(value))
       return invalid_argument("unknown chat template \"" + value + "\"", flag);
     v.chat_template = value;
+  } else if (flag == "--tool-call-parser") {
+    KAITO_TRY(api::tool_call_format_named(value, flag));
+    v.tool_call_parser = value;
   } else {
     return false;
   }

@@ -30,6 +30,9 @@
 //     --pull-secret=PATH       repeatable, as for tune: credentials for the adapter images
 //     --chat-template=NAME     a preset's template (presets/chat_templates/NAME.jinja, compiled
 //                              in) for a model folder whose tokenizer_config.json has none
+//     --tool-call-parser=NAME  the model's tool call format for tool_choice "auto" (hermes,
+//                              llama3_json, mistral, none; protocol/api/tool_call_parser.h);
+//                              absent: detected from the chat template
 //     --config-file=PATH       Kaito's inference_config.yaml (default
 //                              /mnt/config/inference_config.yaml; absent: the defaults;
 //                              actors/inference_config.h)
@@ -75,7 +78,8 @@ struct serve_args {
   std::vector<std::string> pull_secrets;  // docker config files for the adapter images
   std::vector<std::pair<std::string, float>> strengths;  // as given; folded into adapters
   std::string config_file = "/mnt/config/inference_config.yaml";
-  std::string chat_template;  // a builtin_chat_template name, "" = none
+  std::string chat_template;     // a builtin_chat_template name, "" = none
+  std::string tool_call_parser;  // "" = detected from the chat template
 };
 
 struct work_args {

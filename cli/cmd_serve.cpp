@@ -47,6 +47,7 @@ struct serve_flags {
   double kv_cache_memory = actors::kDefaultKvCacheMemoryFraction;
   std::string device = "cpu";
   std::string quantize = "none";
+  std::string tool_call_parser;  // "" = detected from the chat template
 };
 
 int run_serve(const serve_flags& f) {
@@ -111,7 +112,15 @@ int run_serve(const serve_flags& f) {
   actors::http_server_options o;
   o.host = f.host;
   o.port = static_cast<uint16_t>(f.port);
-  auto srv = actors::http_server::start(o, actors::inference_routes(**svc, name));
+  auto tools = actors::serving_tool_format(**svc, f.tool_call_parser, "--tool-call-parser");
+  if (!tools.ok()) {
+    std::fprintf(stderr, "kaito serve: %s\n", tools.error().to_string().c_str());
+    return 2;
+  }
+  if (*tools != api::tool_call_format::none)
+    std::fprintf(stderr, "kaito serve: tool calls read as %s (tool_choice \"auto\")\n",
+                 std::string(api::tool_call_format_name(*tools)).c_str());
+  auto srv = actors::http_server::start(o, actors::inference_routes(**svc, name, *tools));
   if (!srv.ok()) {
     std::fprintf(stderr, "kaito serve: %s\n", srv.error().to_string().c_str());
     return 1;
@@ -165,6 +174,11 @@ void add_serve_command(CLI::App& app) {
   cmd->add_option("--chat-template", f->model.chat_template_path,
                   "A .jinja chat template instead of tokenizer_config.json's")
       ->check(CLI::ExistingFile);
+  cmd->add_option("--tool-call-parser", f->tool_call_parser,
+                  "The model's tool call format, read out of answers for tool_choice \"auto\" "
+                  "(vLLM's names: hermes, llama3_json, mistral, none; default: detected from the "
+                  "chat template)")
+      ->check(CLI::IsMember({"hermes", "llama3_json", "mistral", "none"}));
   cmd->add_option("--max-batch", f->model.max_batch,
                   "Answers decoded together, continuous batching (default 8); more concurrent "
                   "requests wait for a slot")

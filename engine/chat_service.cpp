@@ -238,7 +238,10 @@ result<chat_answer> chat_service::run(const std::vector<int32_t>& prompt, const 
     KAITO_TRY(in_vocabulary(id, "logit_bias." + std::to_string(id)));
   chat_answer a;
   a.prompt_tokens = static_cast<int64_t>(prompt.size());
-  tokenizer_decode_stream stream(*tok_, /*skip_special_tokens=*/true);
+  std::vector<int32_t> keep;  // special tokens the text keeps (a tool parser's markers)
+  for (const std::string& t : o.keep_special)
+    if (auto id = tok_->token_to_id(t); id && tok_->is_special(*id)) keep.push_back(*id);
+  tokenizer_decode_stream stream(*tok_, /*skip_special_tokens=*/true, std::move(keep));
   stop_filter stops{o.stop};
   bool client_gone = false, ended = false;
   status failure;

@@ -119,6 +119,10 @@ struct chat_options {
   bool json_compact = false;
   // The chat template's `tools` (OpenAI's tool definitions; null: none), for chat().
   nlohmann::ordered_json tools;
+  // Special tokens (by their text) the answer keeps although special tokens are left out of it:
+  // a tool parser's markers (mistral's [TOOL_CALLS]); texts that are no special token are
+  // ignored.
+  std::vector<std::string> keep_special;
   // vLLM's: end tokens do not end the answer (ignore_eos: a benchmark's fixed lengths); these
   // ids end it too (stop_token_ids; their text is not part of the answer, as an end token's;
   // an id outside the vocabulary is invalid_argument naming stop_token_ids_field[i]); and no end
@@ -166,6 +170,8 @@ class chat_service {
       const nlohmann::ordered_json& tools = nlohmann::ordered_json()) const;
   result<std::string> detokenize(const std::vector<int32_t>& ids) const;
   const std::vector<int32_t>& end_tokens() const { return end_tokens_; }
+  // The chat template's text (the model's, the --chat-template file's or the fallback's).
+  const std::string& chat_template_source() const { return template_->source(); }
   // Counters and latencies of the answers so far, with the batch's running and waiting counts
   // (the inference server's /metrics).
   serving_snapshot stats() const;

@@ -23,9 +23,11 @@ bool too_deep(const nlohmann::ordered_json& j, int limit) {
 
 result<chat_template> chat_template::compile(std::string_view source) {
   // Python (jinja2) only sees valid text: invalid UTF-8 bytes become U+FFFD first.
-  KAITO_ASSIGN_OR_RETURN(auto ast, jinja_parse(utf8_sanitize(source)));
+  auto text = std::make_shared<const std::string>(utf8_sanitize(source));
+  KAITO_ASSIGN_OR_RETURN(auto ast, jinja_parse(*text));
   chat_template t;
   t.ast_ = std::move(ast);
+  t.source_ = std::move(text);
   return t;
 }
 

@@ -42,9 +42,15 @@ class chat_template {
   // `where` is the template line:column), failed_precondition with the template's own message
   // for raise_exception (e.g. roles not alternating), resource_exhausted past `limits`.
   result<std::string> render(const chat_template_inputs& in, const jinja_limits& limits = {}) const;
+  // The text compiled (after the UTF-8 repair).
+  const std::string& source() const {
+    static const std::string none;
+    return source_ ? *source_ : none;
+  }
 
  private:
   std::shared_ptr<const jinja_template_ast> ast_;
+  std::shared_ptr<const std::string> source_;
 };
 
 // The chat-template fields of an HF tokenizer_config.json: `chat_template` (a string, or a list

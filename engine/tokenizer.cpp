@@ -1,6 +1,7 @@
 // The tokenizer pipeline and the tokenizer.json loader (see tokenizer.h).
 #include "engine/tokenizer.h"
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
@@ -128,17 +129,19 @@ result<std::vector<int32_t>> tokenizer::encode(std::string_view raw,
   return ids;
 }
 
-result<std::string> tokenizer::decode(const std::vector<int32_t>& ids,
-                                      bool skip_special_tokens) const {
+result<std::string> tokenizer::decode(const std::vector<int32_t>& ids, bool skip_special_tokens,
+                                      const std::vector<int32_t>& keep) const {
   std::vector<std::string> tokens;
   tokens.reserve(ids.size());
   for (int32_t id : ids) {
+    const bool skip_special =
+        skip_special_tokens && std::find(keep.begin(), keep.end(), id) == keep.end();
     if (const added_token* a = p_->added.find_by_id(id)) {
-      if (skip_special_tokens && a->special) continue;
+      if (skip_special && a->special) continue;
       tokens.push_back(a->surface);
     } else if (const std::string* s = p_->model->id_to_token(id)) {
       // A model token whose text is a special added token is skipped too (HF compares strings).
-      if (skip_special_tokens) {
+      if (skip_special) {
         const added_token* by_text = p_->added.find_by_content(*s);
         if (by_text && by_text->special) continue;
       }

@@ -49,9 +49,9 @@ class tokenizer {
   result<std::vector<int32_t>> encode(std::string_view text, bool add_special_tokens = true) const;
 
   // Text of `ids` (unknown ids are skipped; special tokens too when skip_special_tokens, which is
-  // HF's default).
-  result<std::string> decode(const std::vector<int32_t>& ids,
-                             bool skip_special_tokens = true) const;
+  // HF's default, except the ids in `keep`: a tool parser's markers).
+  result<std::string> decode(const std::vector<int32_t>& ids, bool skip_special_tokens = true,
+                             const std::vector<int32_t>& keep = {}) const;
 
   std::optional<int32_t> token_to_id(std::string_view token) const;
   std::optional<std::string> id_to_token(int32_t id) const;

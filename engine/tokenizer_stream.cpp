@@ -5,7 +5,7 @@ namespace kaito::engine {
 
 result<std::optional<std::string>> tokenizer_decode_stream::step(int32_t id) {
   ids_.push_back(id);
-  KAITO_ASSIGN_OR_RETURN(std::string text, tok_->decode(ids_, skip_special_));
+  KAITO_ASSIGN_OR_RETURN(std::string text, tok_->decode(ids_, skip_special_, keep_));
   static const std::string replacement = "\xEF\xBF\xBD";
   const bool ends_incomplete =
       text.size() >= 3 && text.compare(text.size() - 3, 3, replacement) == 0;
@@ -15,7 +15,7 @@ result<std::optional<std::string>> tokenizer_decode_stream::step(int32_t id) {
   std::string fresh = text.substr(prefix_.size());
   const size_t new_prefix_index = ids_.size() - prefix_index_;
   ids_.erase(ids_.begin(), ids_.begin() + static_cast<std::ptrdiff_t>(prefix_index_));
-  KAITO_ASSIGN_OR_RETURN(prefix_, tok_->decode(ids_, skip_special_));
+  KAITO_ASSIGN_OR_RETURN(prefix_, tok_->decode(ids_, skip_special_, keep_));
   prefix_index_ = new_prefix_index;
   return std::optional<std::string>(std::move(fresh));
 }

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "base/status.h"
@@ -19,8 +20,10 @@ namespace kaito::engine {
 
 class tokenizer_decode_stream {
  public:
-  explicit tokenizer_decode_stream(const tokenizer& tok, bool skip_special_tokens = true)
-      : tok_(&tok), skip_special_(skip_special_tokens) {}
+  // keep: special tokens whose text stays although skip_special_tokens (tokenizer::decode).
+  explicit tokenizer_decode_stream(const tokenizer& tok, bool skip_special_tokens = true,
+                                   std::vector<int32_t> keep = {})
+      : tok_(&tok), skip_special_(skip_special_tokens), keep_(std::move(keep)) {}
 
   // New text completed by `id`; nullopt when none yet. internal when the decoded text stopped
   // extending the previous one (a decoder that rewrites earlier text).
@@ -29,6 +32,7 @@ class tokenizer_decode_stream {
  private:
   const tokenizer* tok_;
   bool skip_special_;
+  std::vector<int32_t> keep_;
   std::vector<int32_t> ids_;
   std::string prefix_;
   size_t prefix_index_ = 0;

@@ -97,6 +97,9 @@ struct preset {
   bool vllm_supports_lora = true;
   int64_t model_token_limit = 0;
   std::string chat_template;  // known_chat_templates(); "none" for base models
+  // vLLM's --tool-call-parser for tool_choice "auto" (protocol/api/tool_call_parser.h: hermes,
+  // llama3_json, mistral, none); "" (absent): detected from the served chat template.
+  std::string tool_call_parser;
   std::vector<std::string> stop_tokens;
   std::vector<int64_t> stop_token_ids;
   std::vector<std::string> lora_target_modules;

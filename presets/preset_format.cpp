@@ -196,6 +196,8 @@ nlohmann::ordered_json preset_to_json(const preset& p) {
       {"vllm_supports_lora", p.vllm_supports_lora},
       {"model_token_limit", p.model_token_limit},
       {"chat_template", p.chat_template},
+      {"tool_call_parser", p.tool_call_parser.empty() ? nlohmann::ordered_json()
+                                                      : nlohmann::ordered_json(p.tool_call_parser)},
       {"stop_tokens", p.stop_tokens},
       {"stop_token_ids", p.stop_token_ids},
       {"lora_target_modules", p.lora_target_modules},

@@ -106,6 +106,7 @@ result<preset> parse_preset(std::string_view yaml_text, const std::string& file)
     m.boolean("vllm_supports_lora", p.vllm_supports_lora, presence::optional);
     m.integer("model_token_limit", p.model_token_limit, presence::required, 1);
     m.text("chat_template", p.chat_template, presence::required);
+    m.text("tool_call_parser", p.tool_call_parser, presence::optional);
     m.text_list("stop_tokens", p.stop_tokens, presence::required);
     m.integer_list("stop_token_ids", p.stop_token_ids, presence::required);
     m.text_list("lora_target_modules", p.lora_target_modules, presence::required);

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <utility>
 
+#include "protocol/api/tool_call_parser.h"
+
 namespace kaito::presets {
 
 const std::vector<std::string>& known_families() {
@@ -135,6 +137,10 @@ void validate_preset(read_context& cx, const YAML::Node& doc, const preset& p) {
     return fail_at(cx, doc, "chat_template",
                    "unknown chat template \"" + p.chat_template +
                        "\" (known: " + joined(known_chat_templates()) + ")");
+  if (!p.tool_call_parser.empty()) {
+    auto parser = api::tool_call_format_named(p.tool_call_parser, "tool_call_parser");
+    if (!parser.ok()) return fail_at(cx, doc, "tool_call_parser", parser.error().message());
+  }
   if (p.parameters > int64_t{1} << 50)
     return fail_at(cx, doc, "parameters", "is implausibly large (more than 2^50)");
   const weights_source& w = p.weights;

@@ -158,8 +158,10 @@ result<workspace_facts> read_workspace_facts(const json& ws, const presets::pres
     if (const auto* sku = cat->find_sku_entry(f.instance_type))
       f.gpus_per_node = sku->facts.gpu_count;
   if (cat && !f.preset.empty())
-    if (const auto* p = cat->find(f.preset); p && p->chat_template != "none")
-      f.chat_template = p->chat_template;
+    if (const auto* p = cat->find(f.preset)) {
+      if (p->chat_template != "none") f.chat_template = p->chat_template;
+      f.tool_call_parser = p->tool_call_parser;
+    }
   return f;
 }
 
@@ -300,6 +302,9 @@ json build_inference_statefulset(const json& ws, const workspace_facts& f, int64
   // The preset's chat template, for a model folder that has none (Kaito gives its runtime the
   // preset's template from /workspace/chat_templates).
   if (!self_test && !f.chat_template.empty()) args.push_back("--chat-template=" + f.chat_template);
+  // Its tool call format (vLLM's --tool-call-parser, as Kaito passes a preset's).
+  if (!self_test && !f.tool_call_parser.empty())
+    args.push_back("--tool-call-parser=" + f.tool_call_parser);
   json tmpl = build_pod_template(f, args);
   if (!self_test) add_pull_secrets(secrets, tmpl);
   // Kaito's inference ConfigMap (vLLM settings) at /mnt/config, as its StatefulSet mounts it.

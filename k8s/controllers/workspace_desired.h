@@ -47,9 +47,10 @@ struct workspace_facts {
   std::string instance_type;                        // "" : any machine
   std::map<std::string, std::string> match_labels;  // resource.labelSelector.matchLabels
   int64_t target_node_count = 1;                    // tuning: 1; inference: resource.count
-  int64_t gpus_per_node = 0;  // the SKU's GPU count; 0 when the SKU is unknown
-  std::string preset;         // inference.preset.name / tuning.preset.name
-  std::string chat_template;  // the preset's (presets/chat_templates), "" for none / unknown
+  int64_t gpus_per_node = 0;     // the SKU's GPU count; 0 when the SKU is unknown
+  std::string preset;            // inference.preset.name / tuning.preset.name
+  std::string chat_template;     // the preset's (presets/chat_templates), "" for none / unknown
+  std::string tool_call_parser;  // the preset's, "" when it names none
   bool deleting = false;
 };
 

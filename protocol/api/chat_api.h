@@ -65,9 +65,10 @@ struct chat_params {
   int64_t min_tokens = 0;
   // /chat only: HF's total lengths (prompt + new tokens); 0 = none.
   int64_t max_length = 0, min_length = 0;
-  // Chat's tools with tool_choice forcing a call (chat_tools.h): "" (none), "named" (the answer
-  // is tool_name's arguments) or "required" (a JSON array of {"name", "parameters"}); json_schema
-  // is then the schema that holds the answer to it, tool_schemas each tool's parameters (its
+  // Chat's tools (chat_tools.h): "" (none, or tool_choice "none"), "auto" (the model chooses;
+  // calls are read out of its answer, tool_call_parser.h), or a forced call: "named" (the answer
+  // is tool_name's arguments) or "required" (a JSON array of {"name", "parameters"}), with
+  // json_schema the schema that holds the answer to it; tool_schemas: each tool's parameters (its
   // JSON text and path, "tools[i].function.parameters") for the engine to check one by one.
   std::string tool_call, tool_name;
   std::vector<std::pair<std::string, std::string>> tool_schemas;
@@ -116,7 +117,7 @@ struct chat_request {
 // change the result and are not implemented are unimplemented naming them:
 // functions / function_call (OpenAI's older calls) unless function_call is "none" or there are
 // none, messages[i].function_call. tools, tool_choice and parallel_tool_calls: chat_tools.h (a
-// forced call; "auto" with tools unimplemented); messages[i].tool_calls (an assistant's) and
+// forced call, or "auto"); messages[i].tool_calls (an assistant's) and
 // tool_call_id (a tool's) are kept for the template. response_format
 // {"type":"json_object"} sets params.json_object (the answer constrained to one JSON object, as
 // OpenAI's JSON mode); {"type":"json_schema","json_schema":{"name":...,"schema":{...}}} sets
@@ -175,11 +176,12 @@ struct tool_call {
 struct chat_result {
   std::string text;  // may hold bytes that are not UTF-8 (a cut multi-byte token)
   int64_t prompt_tokens = 0, completion_tokens = 0;
-  std::string finish_reason;  // "stop" | "length"
+  std::string finish_reason;  // "stop" | "length" | "tool_calls"
   int64_t cached_tokens = 0;  // > 0: usage.prompt_tokens_details.cached_tokens
   bool has_logprobs = false;  // asked for: choices[0].logprobs = {"content": [...]}, else null
   std::vector<logprob_entry> logprobs;
-  // Non-empty: the answer is these calls (message.content null, message.tool_calls).
+  // Non-empty: the answer is these calls (message.tool_calls; message.content the text, null
+  // when it is empty).
   std::vector<tool_call> tool_calls;
 };
 

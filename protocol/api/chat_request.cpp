@@ -124,7 +124,8 @@ status check_tools(const ojson& j, const char* tools_key, const char* choice_key
 status read_answer_format(const ojson& j, chat_params& p) {
   const char* format_key = nullptr;
   chat_fields::text_format f;
-  if (!p.tool_call.empty()) format_key = "tool_choice";  // (a forced call has its schema)
+  const bool forced = p.tool_call == "named" || p.tool_call == "required";
+  if (forced) format_key = "tool_choice";  // (a forced call has its schema)
   auto one = [&](const char* key) -> status {
     if (format_key)
       return invalid_argument(
@@ -164,7 +165,7 @@ status read_answer_format(const ojson& j, chat_params& p) {
       }
     }
   }
-  if (!p.tool_call.empty()) return {};
+  if (forced) return {};
   p.json_object = f.json_object;
   p.json_schema = f.schema;
   p.json_schema_where = f.schema_where;

@@ -138,7 +138,7 @@ std::string openai_chat_response(const std::vector<chat_result>& results, const 
     const chat_result& r = results[i];
     ojson message = ojson::object();
     message["role"] = "assistant";
-    message["content"] = r.tool_calls.empty() ? ojson(r.text) : ojson(nullptr);
+    message["content"] = r.tool_calls.empty() || !r.text.empty() ? ojson(r.text) : ojson(nullptr);
     if (!r.tool_calls.empty()) {
       ojson calls = ojson::array();
       for (const tool_call& c : r.tool_calls)

@@ -126,25 +126,13 @@ status read_tools(const ojson& j, chat_request& req) {
   bool parallel = true;
   KAITO_TRY(chat_fields::read_bool(j, "parallel_tool_calls", "parallel_tool_calls", parallel));
   const ojson* choice = field(j, "tool_choice");
-  if (!choice) {
-    if (any)
-      return unimplemented(
-          "tool_choice \"auto\" (the default with tools) is not implemented: choosing between "
-          "text and a call needs the model's own call format; send tool_choice \"required\", a "
-          "named function, or \"none\"",
-          "tool_choice");
+  if (!choice || *choice == "auto") {  // (the default with tools)
+    if (any) p.tool_call = "auto";
     return {};
   }
   if (choice->is_string()) {
     const auto& c = choice->get_ref<const std::string&>();
     if (c == "none") return {};
-    if (c == "auto") {
-      if (!any) return {};
-      return unimplemented(
-          "tool_choice \"auto\" is not implemented: choosing between text and a call needs the "
-          "model's own call format; send \"required\", a named function, or \"none\"",
-          "tool_choice");
-    }
     if (c != "required")
       return wrong(*choice, "tool_choice",
                    "\"none\", \"auto\", \"required\" or {\"type\": \"function\", ...}");

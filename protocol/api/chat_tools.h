@@ -8,9 +8,11 @@
 // (absent: no arguments), "strict": a boolean}}, names unique; other tool types unimplemented.
 // tool_choice: "none", "auto" (the default with tools), "required", or {"type": "function",
 // "function": {"name": ...}} naming one of them; parallel_tool_calls (a boolean, default true):
-// false makes "required" one call. "auto" with tools is unimplemented (choosing between text and
-// a call needs the model's own call format and a parser for it); "none" leaves the answer free.
-// The tools reach the chat template either way (req.tools, its `tools`), as vLLM passes them.
+// false makes "required" one call. "none" leaves the answer free. The tools reach the chat
+// template either way (req.tools, its `tools`), as vLLM passes them.
+//   auto (with tools): params.tool_call "auto"; the model chooses, and the server reads calls
+//   out of the answer in the model's own format (tool_call_parser.h); a response_format may
+//   come beside it.
 //   named: the answer is that function's arguments (params.json_schema: its parameters).
 //   required: [{"name": <a tool's name>, "parameters": <its parameters>}, ...] (minItems 1; each
 //   call object closed); the tools' $defs and definitions are lifted to that schema's top, where

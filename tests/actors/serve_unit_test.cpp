@@ -153,7 +153,7 @@ TEST(serve_unit, a_failed_engine_turns_health_503_and_ends_the_unit) {
   cfg.make_decoder = broken;
   auto svc = engine::chat_service::load(cfg);
   ASSERT_TRUE(svc.ok()) << svc.error().to_string();
-  const http_handler routes = inference_routes(**svc, "tiny");
+  const http_handler routes = inference_routes(**svc, "tiny", api::tool_call_format::none);
   captured_reply before;
   routes({"GET", "/health", "/health", "", "", ""}, before);
   EXPECT_EQ(before.status, 200);

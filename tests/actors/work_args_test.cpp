@@ -87,6 +87,16 @@ TEST(ServeArgs, ParsesAnInferencePodsFlags) {
             "falcon");
   EXPECT_EQ(parse_work_args({"--task=serve", "--preset=p", "--chat-template=nope"}).error().where(),
             "--chat-template");
+  EXPECT_EQ(parse_work_args({"--task=serve", "--preset=p", "--tool-call-parser=mistral"})
+                ->serve.tool_call_parser,
+            "mistral");
+  EXPECT_EQ(parse_work_args({"--task=serve", "--preset=p", "--tool-call-parser=pythonic"})
+                .error()
+                .where(),
+            "--tool-call-parser");
+  EXPECT_EQ(
+      parse_work_args({"--task=tune", "--preset=p", "--tool-call-parser=hermes"}).error().where(),
+      "--tool-call-parser");  // (serve's alone)
   EXPECT_EQ(parse_work_args({"--task=serve"}).error().where(), "--preset");
   EXPECT_EQ(parse_work_args({"--task=serve", "--preset=p", "--port=0"}).error().where(), "--port");
   EXPECT_EQ(parse_work_args({"--task=serve", "--preset=p", "--input-url=x"}).error().where(),

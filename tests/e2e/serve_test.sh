@@ -181,7 +181,8 @@ jsonschema.validate(json.loads(rsj.output_text), schema)
 print("json_schema: 4 of 4 valid,", body)
 # Tools with a forced call (vLLM's way without a model-specific parser): a named function's
 # arguments and "required" calls hold to the tools' schemas; streamed as tool_calls deltas that
-# add up to the same calls; "auto" is a 501; a conversation that called a tool goes on.
+# add up to the same calls; "auto" is a 501 (this model's template shows no tool call format; the
+# second server below reads one); a conversation that called a tool goes on.
 tools = [{"type": "function", "function": {"name": "get_weather", "parameters": {
              "type": "object", "properties": {"unit": {"enum": ["c", "f"]}, "days": {
                  "type": "integer", "minimum": 1, "maximum": 7}},
@@ -413,6 +414,59 @@ rc=0
 wait "$PID" || rc=$?
 PID=""
 [[ $rc -eq 0 ]] || fail "kaito serve exited $rc on SIGTERM"
+
+# tool_choice "auto" with a tool call format (--tool-call-parser llama3_json: an answer that is
+# {"name", "parameters"} is a call): a response_format holds the model to a call of get_weather,
+# which comes back as tool_calls (finish_reason "tool_calls"), streamed as the same call; an
+# answer that is text stays text, equal to tool_choice "none"'s.
+"$KAITO" serve --model "$M" --port 0 --served-model-name tiny-chat --tool-call-parser llama3_json \
+  > "$WORK/serve2.out" 2> "$WORK/serve.log" &
+PID=$!
+for _ in $(seq 1 200); do
+  grep -q "on http://" "$WORK/serve2.out" 2> /dev/null && break
+  kill -0 "$PID" 2> /dev/null || fail "kaito serve --tool-call-parser exited"
+  sleep 0.05
+done
+URL=$(grep -o 'http://127.0.0.1:[0-9]*' "$WORK/serve2.out" | head -1)
+grep -q "tool calls read as llama3_json" "$WORK/serve.log" || fail "no tool call format said"
+out=$(URL=$URL python3 - << 'PY'
+import json, os, openai, jsonschema
+c = openai.OpenAI(base_url=os.environ["URL"] + "/v1", api_key="unused")
+msgs = [{"role": "user", "content": "Color of the sky?"}]
+params = {"type": "object", "properties": {"days": {"type": "integer", "minimum": 1, "maximum": 7}},
+          "required": ["days"], "additionalProperties": False}
+tools = [{"type": "function", "function": {"name": "get_weather", "parameters": params}}]
+call_shape = {"type": "object", "properties": {"name": {"const": "get_weather"}, "parameters": params},
+              "required": ["name", "parameters"], "additionalProperties": False}
+kw = dict(model="tiny-chat", messages=msgs, max_tokens=200, temperature=0.7, seed=3, tools=tools,
+          response_format={"type": "json_schema", "json_schema": {"name": "call", "schema": call_shape}})
+r = c.chat.completions.create(**kw)
+ch = r.choices[0]
+assert ch.finish_reason == "tool_calls" and ch.message.content is None, r
+[call] = ch.message.tool_calls
+assert call.function.name == "get_weather" and call.id.startswith("chatcmpl-tool-"), call
+jsonschema.validate(json.loads(call.function.arguments), params)
+name, args, reasons = None, "", []
+for chunk in c.chat.completions.create(stream=True, **kw):
+    d = chunk.choices[0]
+    assert not d.delta.content, chunk
+    for tc in d.delta.tool_calls or []:
+        name = tc.function.name or name
+        args += tc.function.arguments or ""
+    reasons.append(d.finish_reason)
+assert name == "get_weather" and json.loads(args) == json.loads(call.function.arguments), (name, args)
+assert reasons[-1] == "tool_calls", reasons
+text = dict(model="tiny-chat", messages=msgs, max_tokens=16, temperature=0, tools=tools)
+plain = c.chat.completions.create(**text).choices[0]
+none = c.chat.completions.create(tool_choice="none", **text).choices[0]
+assert plain.message.tool_calls is None and plain.message.content == none.message.content, (plain, none)
+print("auto tools:", call.function.name, call.function.arguments, "| text:", repr(plain.message.content))
+PY
+) || fail "tool_choice auto: $out"
+has "$out" "auto tools: get_weather"
+kill -TERM "$PID"
+wait "$PID" || fail "kaito serve --tool-call-parser exited $? on SIGTERM"
+PID=""
 
 # --device cuda where there is no GPU (or no CUDA engine in this build): a clear refusal, exit 2.
 # (Answers on a GPU are gpu_serving_test's, emulated in CI.)

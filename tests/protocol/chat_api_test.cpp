@@ -592,6 +592,21 @@ TEST(ChatRequest, ToolsForceACall) {
   ASSERT_TRUE(none.ok()) << none.error().to_string();
   EXPECT_TRUE(none->params.tool_call.empty() && none->params.json_schema.empty());
   EXPECT_EQ(none->tools.size(), 2u);  // (the template still sees them, as vLLM's)
+  // "auto" (also the default with tools): the model chooses; a format may come beside it
+  for (const std::string choice : {R"("tool_choice":"auto"})", R"("n":1})"}) {
+    auto a = parse_openai_chat_request(base + tools + choice);
+    ASSERT_TRUE(a.ok()) << a.error().to_string();
+    EXPECT_EQ(a->params.tool_call, "auto");
+    EXPECT_TRUE(a->params.json_schema.empty());
+    EXPECT_EQ(a->tools.size(), 2u);
+  }
+  auto auto_json = parse_openai_chat_request(
+      base + tools + R"("tool_choice":"auto","response_format":{"type":"json_object"}})");
+  ASSERT_TRUE(auto_json.ok()) << auto_json.error().to_string();
+  EXPECT_TRUE(auto_json->params.json_object);
+  auto no_tools = parse_openai_chat_request(base + R"("tool_choice":"auto"})");
+  ASSERT_TRUE(no_tools.ok());
+  EXPECT_TRUE(no_tools->params.tool_call.empty());
   const auto bad = status_code::invalid_argument, unimpl = status_code::unimplemented;
   struct refusal {
     std::string body;
@@ -599,8 +614,6 @@ TEST(ChatRequest, ToolsForceACall) {
     const char* where;
   };
   for (const refusal& r : std::vector<refusal>{
-           {tools + R"("tool_choice":"auto"})", unimpl, "tool_choice"},
-           {tools.substr(0, tools.size() - 1) + "}", unimpl, "tool_choice"},  // auto by default
            {tools + R"("tool_choice":{"type":"function","function":{"name":"x"}}})", bad,
             "tool_choice.function.name"},
            {tools + R"("tool_choice":"sometimes"})", bad, "tool_choice"},
@@ -640,11 +653,15 @@ TEST(ChatRequest, ToolsForceACall) {
   ASSERT_EQ(calls.size(), 2u);
   EXPECT_EQ(calls[1].arguments, R"({"city":"Oslo"})");
   EXPECT_FALSE(tool_calls_of(required->params, R"([{"name": "now", "param)", calls));
-  chat_result res{"ignored", 5, 7, "stop"};
+  chat_result res{"", 5, 7, "stop"};
   res.tool_calls = {{"chatcmpl-tool-1", "now", "{}"}};
   const ojson body = ojson::parse(openai_chat_response(res, "m", "x", 1));
   const ojson& message = body["choices"][0]["message"];
   EXPECT_TRUE(message["content"].is_null());
+  res.text = "Let me look.";  // (an "auto" answer's content before its calls)
+  EXPECT_EQ(
+      ojson::parse(openai_chat_response(res, "m", "x", 1))["choices"][0]["message"]["content"],
+      "Let me look.");
   EXPECT_EQ(message["tool_calls"][0]["id"], "chatcmpl-tool-1");
   EXPECT_EQ(message["tool_calls"][0]["type"], "function");
   EXPECT_EQ(message["tool_calls"][0]["function"]["name"], "now");

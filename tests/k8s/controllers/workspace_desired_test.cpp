@@ -217,6 +217,14 @@ TEST(WorkspaceDesired, InferenceStatefulSetAndServices) {
   EXPECT_EQ(sts["spec"]["template"]["spec"]["containers"][0]["args"],
             json::array({"--task=serve", "--preset=phi-3-mini-128k-instruct", "--port=5000",
                          "--chat-template=phi-3"}));
+  // and its tool call format, where it names one (vLLM's --tool-call-parser)
+  json qwen = ws;
+  qwen["inference"]["preset"]["name"] = "qwen2.5-coder-7b-instruct";
+  auto qf = *read_workspace_facts(qwen, &catalog());
+  EXPECT_EQ(
+      build_inference_statefulset(qwen, qf, 1)["spec"]["template"]["spec"]["containers"][0]["args"],
+      json::array({"--task=serve", "--preset=qwen2.5-coder-7b-instruct", "--port=5000",
+                   "--chat-template=chatml", "--tool-call-parser=hermes"}));
   // Adapters: image, strength and pull secrets for the worker to pull; a volume source is passed
   // on for the worker to refuse by name; the self-test annotation keeps the burn-in.
   json with = ws;
