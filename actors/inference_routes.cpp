@@ -86,7 +86,7 @@ http_handler inference_routes(const engine::chat_service& service, std::string n
     } else if (call.path == "/v1/completions" && post) {
       openai_completion(service, name, call, out);
     } else if (call.path == "/v1/responses" && post) {
-      openai_responses(service, name, call, out);
+      openai_responses(service, name, tools, call, out);
     } else if (call.path == "/chat" && post) {
       legacy_chat(service, call, out);
     } else if (call.path == "/tokenize" && post) {

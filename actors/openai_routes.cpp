@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "actors/inference_reply.h"
+#include "actors/tool_answer.h"
 #include "protocol/api/chat_api.h"
 #include "protocol/api/chat_tools.h"
 #include "protocol/api/responses_api.h"
@@ -89,6 +90,26 @@ class choice_stream {
   status failure_;
 };
 
+// The request's tools for the template, and for tool_choice "auto" the model's call markers kept
+// in its text; false with the 501 written when the model has no known call format.
+bool accept_tools(const api::chat_request& req, api::tool_call_format tools, http_reply& out,
+                  engine::chat_options& o) {
+  o.tools = req.tools;
+  if (req.params.tool_call != "auto") return true;
+  if (tools == api::tool_call_format::none) {
+    const status s(status_code::unimplemented,
+                   "tool_choice \"auto\" (the default with tools) needs the model's tool call "
+                   "format, and this model's chat template has none that is known; serve it "
+                   "with --tool-call-parser (hermes, llama3_json or mistral), or send "
+                   "tool_choice \"required\", a named function, or \"none\"",
+                   "tool_choice");
+    reply_json(out, http_code(s), api::openai_error_body(s));
+    return false;
+  }
+  o.keep_special = api::tool_call_markers(tools);
+  return true;
+}
+
 }  // namespace
 
 void openai_chat(const engine::chat_service& svc, const std::string& name,
@@ -98,22 +119,8 @@ void openai_chat(const engine::chat_service& svc, const std::string& name,
   const std::string id = completion_id();
   const int64_t created = unix_now();
   engine::chat_options o;
-  if (!accept_options(req->params, out, o)) return;
+  if (!accept_options(req->params, out, o) || !accept_tools(*req, tools, out, o)) return;
   const api::chat_params& p = req->params;
-  if (p.tool_call == "auto") {
-    if (tools == api::tool_call_format::none) {
-      const status s(
-          status_code::unimplemented,
-          "tool_choice \"auto\" (the default with tools) needs the model's tool call format, "
-          "and this model's chat template has none that is known; serve it with "
-          "--tool-call-parser (hermes, llama3_json or mistral), or send tool_choice "
-          "\"required\", a named function, or \"none\"",
-          "tool_choice");
-      return reply_json(out, http_code(s), api::openai_error_body(s));
-    }
-    o.keep_special = api::tool_call_markers(tools);
-  }
-  o.tools = req->tools;
   const bool lp = o.logprobs >= 0;
   if (!req->stream) {
     auto results = to_results(
@@ -149,39 +156,24 @@ void openai_chat(const engine::chat_service& svc, const std::string& name,
     if (!stream.write(
             api::openai_chat_chunk(id, name, created, &role, nullptr, nullptr, usage, nullptr, i)))
       return engine::chat_answer{};  // the client left or a choice failed: nothing to answer
-    // A forced call streams as tool_calls deltas: a named one its arguments as they come (the
-    // call's id and name first); "required" ones once whole (the text held until the end).
-    // "auto": the content as it comes until the model's call marker, the calls at the end.
-    std::string held;
-    api::tool_call_stream parser(p.tool_call == "auto" ? tools : api::tool_call_format::none);
-    if (p.tool_call == "named" && !call_chunk({tool_call_id(tools), p.tool_name, ""}, 0))
-      return engine::chat_answer{};
+    // Calls stream as tool_calls deltas (tool_answer.h): a named one's arguments as they come
+    // (its id and name first), the others at the end.
+    tool_answer answer(p, tools);
+    if (answer.named() && !call_chunk(*answer.named(), 0)) return engine::chat_answer{};
     auto a = svc.chat(req->messages, c, [&](const std::string& piece) {
-      if (p.tool_call == "required") return held += piece, true;
-      if (p.tool_call == "named") return call_chunk({"", "", piece}, 0);
-      const std::string content = parser.feed(piece);
-      return content.empty() || chunk(&content, nullptr);
+      const tool_answer::step s = answer.feed(piece);
+      if (!s.arguments.empty()) return call_chunk({"", "", s.arguments}, 0);
+      return s.text.empty() || chunk(&s.text, nullptr);
     });
     if (!a.ok()) {
       stream.fail(a.error());
       return a;
     }
-    api::chat_result r;
-    r.finish_reason = a->length ? "length" : "stop";
-    if (p.tool_call == "required") {
-      r.text = held;
-      attach_tool_calls(p, tools, r);
-    } else if (p.tool_call == "auto") {
-      api::parsed_answer rest = parser.finish();
-      r.text = std::move(rest.content);
-      r.tool_calls = std::move(rest.calls);
-      for (api::tool_call& call : r.tool_calls) call.id = tool_call_id(tools);
-      if (!r.tool_calls.empty() && !a->length) r.finish_reason = "tool_calls";
-    }
-    if (!r.text.empty()) chunk(&r.text, nullptr);  // (held text that is not whole calls)
-    for (size_t k = 0; k < r.tool_calls.size(); ++k)
-      call_chunk(r.tool_calls[k], static_cast<int64_t>(k));
-    chunk(nullptr, &r.finish_reason);
+    const tool_answer::end e = answer.finish(*a);
+    if (!e.unsent.empty()) chunk(&e.unsent, nullptr);
+    for (size_t k = e.streamed_calls; k < e.result.tool_calls.size(); ++k)
+      call_chunk(e.result.tool_calls[k], static_cast<int64_t>(k));
+    chunk(nullptr, &e.result.finish_reason);
     return a;
   });
   stream.finish([&] {
@@ -273,27 +265,40 @@ void openai_completion(const engine::chat_service& svc, const std::string& name,
 }
 
 void openai_responses(const engine::chat_service& svc, const std::string& name,
-                      const http_call& call, http_reply& out) {
-  auto req = api::parse_responses_request(call.body);
+                      api::tool_call_format tools, const http_call& call, http_reply& out) {
+  api::responses_echo echo;
+  auto req = api::parse_responses_request(call.body, &echo);
   if (!accept_request(req, name, out)) return;
-  const api::responses_ids ids{completion_id(), completion_id(), name, unix_now()};
+  const api::responses_ids ids{completion_id(), completion_id(), name, unix_now(), echo};
   engine::chat_options o;
-  if (!accept_options(req->params, out, o)) return;
+  if (!accept_options(req->params, out, o) || !accept_tools(*req, tools, out, o)) return;
+  const api::chat_params& p = req->params;
   if (!req->stream) {
     auto a = svc.chat(req->messages, o);
     if (!a.ok()) return reply_json(out, http_code(a.error()), api::openai_error_body(a.error()));
-    const api::chat_result r = to_result(*a);
+    api::chat_result r = to_result(*a);
+    attach_tool_calls(p, tools, r);
     return reply_json(out, 200, api::responses_body(ids, &r));
   }
   if (!out.start_stream(200, "text/event-stream")) return;
   api::responses_stream events(ids);
   bool open = out.write_chunk(events.start());
+  tool_answer answer(p, tools);  // (tool_answer.h: text, a named call's arguments, the end)
+  if (open && answer.named()) open = out.write_chunk(events.call_begin(*answer.named()));
   auto a = svc.chat(req->messages, o, [&](const std::string& piece) {
-    open = open && out.write_chunk(events.delta(piece));
+    const tool_answer::step s = answer.feed(piece);
+    if (!s.arguments.empty()) open = open && out.write_chunk(events.call_delta(s.arguments));
+    if (!s.text.empty()) open = open && out.write_chunk(events.delta(s.text));
     return open;
   });
   if (!open) return;
-  out.write_chunk(a.ok() ? events.finish(to_result(*a)) : events.error(a.error()));
+  if (!a.ok()) {
+    out.write_chunk(events.error(a.error()));
+    return;
+  }
+  const tool_answer::end e = answer.finish(*a);
+  if (!e.unsent.empty() && !out.write_chunk(events.delta(e.unsent))) return;
+  out.write_chunk(events.finish(e.result));
 }
 
 }  // namespace kaito::actors

@@ -25,6 +25,6 @@ void openai_completion(const engine::chat_service& svc, const std::string& name,
 // POST /v1/responses (protocol/api/responses_api.h): one stateless turn, streamed as the
 // Responses API's events when asked.
 void openai_responses(const engine::chat_service& svc, const std::string& name,
-                      const http_call& call, http_reply& out);
+                      api::tool_call_format tools, const http_call& call, http_reply& out);
 
 }  // namespace kaito::actors

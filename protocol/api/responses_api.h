@@ -8,16 +8,25 @@
 // max_output_tokens ([1, 1<<20]; absent: until the context ends), temperature ([0, 2]), top_p
 // ((0, 1]), stream (bool), text.format ({"type": "text" | "json_object"}: params.json_object;
 // {"type": "json_schema", "name", "schema", "strict"}: params.json_schema, see chat_api_fields.h).
-// Unimplemented, naming the field: items of other types (function calls, ...), parts of other
-// types (images, files), previous_response_id (nothing is stored: send the conversation as
-// input), tools (non-empty), background true, include (non-empty), top_logprobs > 0.
+// Function tools (chat_tools.h, in the Responses API's flat spelling): tools [{"type":
+// "function", "name", "description", "parameters", "strict"}], tool_choice ("none" | "auto" |
+// "required" | {"type": "function", "name"}), parallel_tool_calls; a forced call beside a JSON
+// text.format is invalid_argument. Input items may be {"type": "function_call", "call_id",
+// "name", "arguments"} (an assistant's call: it joins the assistant message just before it) and
+// {"type": "function_call_output", "call_id", "output": a string or text parts} (a tool message).
+// Unimplemented, naming the field: items of other types (reasoning, ...), parts of other types
+// (images, files), tools of other types (web_search, ...), previous_response_id (nothing is
+// stored: send the conversation as input), background true, include (non-empty),
+// top_logprobs > 0.
 // Other fields (store, metadata, user, reasoning, truncation,
 // ...) are ignored. Errors as chat_api.h's (where() names the field path or "byte <offset>").
 //
 // Response: {"id":"resp_<id>","object":"response","created_at":..,"status":"completed" |
 // "incomplete","incomplete_details":null | {"reason":"max_output_tokens"},"model":..,
 // "output":[{"type":"message","id":"msg_<id>","status":"completed","role":"assistant",
-// "content":[{"type":"output_text","text":..,"annotations":[]}]}],"output_text":..,
+// "content":[{"type":"output_text","text":..,"annotations":[]}]}, then per tool call
+// {"type":"function_call","id":"fc_..","call_id":..,"name":..,"arguments":..,"status":
+// "completed"}] (no message when the answer is calls alone),"output_text":..,
 // "usage":{"input_tokens","output_tokens","total_tokens","input_tokens_details":{"cached_tokens"},
 // "output_tokens_details":{"reasoning_tokens":0}}, ...}. Streamed (Server-Sent Events, "event:
 // <type>\ndata: <json>\n\n", sequence_number counting from 0): response.created,
@@ -37,12 +46,22 @@
 
 namespace kaito::api {
 
-result<chat_request> parse_responses_request(std::string_view body);
+// What a response repeats of its request: tools as given, tool_choice ("auto" when absent) and
+// parallel_tool_calls.
+struct responses_echo {
+  nlohmann::ordered_json tools = nlohmann::ordered_json::array();
+  nlohmann::ordered_json tool_choice = "auto";
+  bool parallel_tool_calls = true;
+};
+
+result<chat_request> parse_responses_request(std::string_view body, responses_echo* echo = nullptr);
 
 struct responses_ids {
-  std::string response_id, message_id;  // the parts after "resp_" and "msg_"
+  // the parts after "resp_" and "msg_"; a function call's item is "fc_<message_id>_<k>"
+  std::string response_id, message_id;
   std::string model;
   int64_t created_unix_s = 0;
+  responses_echo echo;
 };
 
 // The response object; r null: in progress (no output yet).
@@ -52,17 +71,31 @@ std::string responses_body(const responses_ids& ids, const chat_result* r);
 class responses_stream {
  public:
   explicit responses_stream(responses_ids ids) : ids_(std::move(ids)) {}
-  std::string start();                          // created .. content_part.added
-  std::string delta(const std::string& piece);  // response.output_text.delta
-  std::string finish(const chat_result& r);     // output_text.done .. completed / incomplete
+  std::string start();  // created, in_progress
+  // response.output_text.delta (a non-empty piece; the first opens the message item:
+  // output_item.added, content_part.added)
+  std::string delta(const std::string& piece);
+  // A call streamed as it comes (a named tool_choice's): output_item.added, then its
+  // function_call_arguments.delta events.
+  std::string call_begin(const tool_call& call);
+  std::string call_delta(const std::string& arguments);
+  // The end of r (its text streamed by delta; a call_begin's call is r.tool_calls[0]): the
+  // message's output_text.done .. output_item.done (opened here when r has text or no calls),
+  // the streamed call's function_call_arguments.done and output_item.done, each other call's
+  // added / delta / done / done, then response.completed (or response.incomplete).
+  std::string finish(const chat_result& r);
   // A failure after the events began: "event: error" with {type, sequence_number, code,
   // message, param}.
   std::string error(const status& s);
 
  private:
   std::string event(const std::string& type, nlohmann::ordered_json body);
+  std::string open_message();
   responses_ids ids_;
   int64_t seq_ = 0;
+  int64_t outputs_ = 0;         // output items opened so far
+  int64_t message_index_ = -1;  // the message's output index once open
+  int64_t call_index_ = -1;     // call_begin's call's output index
 };
 
 }  // namespace kaito::api

@@ -5,6 +5,7 @@
 // keep in the answer's text.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cctype>
 #include <memory>
 #include <string>
@@ -47,10 +48,10 @@ class OpenaiTools : public ::testing::Test {
     delete svc_;
     svc_ = nullptr;
   }
-  static captured post(api::tool_call_format f, const json& body) {
+  static captured post(api::tool_call_format f, const json& body,
+                       const std::string& path = "/v1/chat/completions") {
     captured out;
-    inference_routes(*svc_, "tiny", f)(
-        {"POST", "/v1/chat/completions", "/v1/chat/completions", "", "", body.dump()}, out);
+    inference_routes(*svc_, "tiny", f)({"POST", path, path, "", "", body.dump()}, out);
     return out;
   }
   // The data events of a stream.
@@ -137,6 +138,61 @@ TEST_F(OpenaiTools, CallsTheModelWroteBecomeToolCalls) {
   EXPECT_EQ(name, "get_weather");
   EXPECT_EQ(json::parse(arguments), args);
   EXPECT_EQ(reason, "tool_calls");
+}
+
+// The same through the Responses API: its flat tools, the call as a function_call output item,
+// streamed as its events; a named tool_choice streams the arguments as they come.
+TEST_F(OpenaiTools, ResponsesCallsAreFunctionCallItems) {
+  json tool = kTools[0]["function"];
+  tool["type"] = "function";
+  const json shape = {
+      {"type", "object"},
+      {"properties", {{"name", {{"const", "get_weather"}}}, {"parameters", tool["parameters"]}}},
+      {"required", {"name", "parameters"}},
+      {"additionalProperties", false}};
+  json body = {{"input", "Color of the sky?"},
+               {"temperature", 0},
+               {"max_output_tokens", 200},
+               {"tools", {tool}},
+               {"text", {{"format", {{"type", "json_schema"}, {"name", "c"}, {"schema", shape}}}}}};
+  const captured out = post(api::tool_call_format::llama3_json, body, "/v1/responses");
+  ASSERT_EQ(out.status, 200) << out.body;
+  const json r = json::parse(out.body);
+  ASSERT_EQ(r["output"].size(), 1u) << out.body;
+  const json item = r["output"][0];
+  EXPECT_EQ(item["type"], "function_call");
+  EXPECT_EQ(item["name"], "get_weather");
+  EXPECT_EQ(r["tools"][0]["name"], "get_weather");
+  EXPECT_EQ(r["status"], "completed");
+  EXPECT_NO_THROW(json::parse(item["arguments"].get<std::string>()));
+
+  body["stream"] = true;
+  const captured s = post(api::tool_call_format::llama3_json, body, "/v1/responses");
+  std::vector<std::string> types;
+  json last;
+  for (const json& e : events(s.body)) {
+    types.push_back(e["type"]);
+    last = e;
+  }
+  ASSERT_FALSE(types.empty()) << s.body;
+  EXPECT_EQ(std::count(types.begin(), types.end(), "response.output_text.delta"), 0) << s.body;
+  EXPECT_EQ(types.back(), "response.completed");
+  EXPECT_EQ(last["response"]["output"][0]["arguments"], item["arguments"]);
+
+  json named = {{"input", "Color of the sky?"},
+                {"temperature", 0},
+                {"stream", true},
+                {"tools", {tool}},
+                {"tool_choice", {{"type", "function"}, {"name", "get_weather"}}}};
+  const captured n = post(api::tool_call_format::none, named, "/v1/responses");
+  std::string arguments;
+  for (const json& e : events(n.body)) {
+    if (e["type"] == "response.function_call_arguments.delta") arguments += e["delta"];
+    if (e["type"] == "response.completed") last = e;
+  }
+  EXPECT_EQ(last["response"]["output"][0]["arguments"], arguments) << n.body;
+  const json args = json::parse(arguments);
+  EXPECT_TRUE(args["days"].is_number_integer()) << arguments;
 }
 
 TEST_F(OpenaiTools, AnAnswerWithoutCallsIsText) {

@@ -461,9 +461,33 @@ plain = c.chat.completions.create(**text).choices[0]
 none = c.chat.completions.create(tool_choice="none", **text).choices[0]
 assert plain.message.tool_calls is None and plain.message.content == none.message.content, (plain, none)
 print("auto tools:", call.function.name, call.function.arguments, "| text:", repr(plain.message.content))
+# The Responses API (the OpenAI Agents SDK's): flat tools, the call as a function_call item; the
+# conversation goes on with its output as a function_call_output item.
+flat = [{"type": "function", "name": "get_weather", "parameters": params}]
+rr = c.responses.create(model="tiny-chat", input="Color of the sky?", max_output_tokens=200,
+                        temperature=0.7, tools=flat,
+                        text={"format": {"type": "json_schema", "name": "call", "schema": call_shape}})
+[item] = rr.output
+assert item.type == "function_call" and item.name == "get_weather" and rr.status == "completed", rr
+jsonschema.validate(json.loads(item.arguments), params)
+done = None
+with c.responses.stream(model="tiny-chat", input="Color of the sky?", max_output_tokens=200,
+                        temperature=0, tools=flat,
+                        tool_choice={"type": "function", "name": "get_weather"}) as st:
+    for ev in st:
+        if ev.type == "response.completed": done = ev.response
+assert done and done.output[0].type == "function_call", done
+jsonschema.validate(json.loads(done.output[0].arguments), params)
+follow = c.responses.create(model="tiny-chat", max_output_tokens=8, temperature=0, tools=flat,
+                            tool_choice="none", input=[
+    {"role": "user", "content": "Color of the sky?"}, item.model_dump(),
+    {"type": "function_call_output", "call_id": item.call_id, "output": "sunny"}])
+assert follow.output[0].type == "message", follow
+print("responses tools:", item.name, item.arguments)
 PY
 ) || fail "tool_choice auto: $out"
 has "$out" "auto tools: get_weather"
+has "$out" "responses tools: get_weather"
 kill -TERM "$PID"
 wait "$PID" || fail "kaito serve --tool-call-parser exited $? on SIGTERM"
 PID=""

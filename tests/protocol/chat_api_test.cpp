@@ -748,12 +748,24 @@ TEST(ResponsesApi, RequestsResponsesAndEvents) {
            {R"({})", bad, "input"},
            {R"({"input":[]})", bad, "input"},
            {R"({"input":5})", bad, "input"},
-           {R"({"input":[{"type":"function_call_output","output":"x"}]})", unimpl, "input[0].type"},
+           {R"({"input":[{"type":"reasoning","summary":[]}]})", unimpl, "input[0].type"},
+           {R"({"input":[{"type":"function_call_output","output":"x"}]})", bad, "input[0].call_id"},
+           {R"({"input":[{"type":"function_call","call_id":"c","name":"f"}]})", bad,
+            "input[0].arguments"},
+           {R"({"input":[{"type":"function_call_output","call_id":"c","output":[{"type":"x"}]}]})",
+            unimpl, "input[0].output[0].type"},
            {R"({"input":[{"role":"user","content":[{"type":"input_image","image_url":"u"}]}]})",
             unimpl, "input[0].content[0].type"},
            {R"({"input":[{"role":"robot","content":"x"}]})", bad, "input[0].role"},
            {R"({"input":"x","previous_response_id":"resp_1"})", unimpl, "previous_response_id"},
-           {R"({"input":"x","tools":[{"type":"web_search"}]})", unimpl, "tools"},
+           {R"({"input":"x","tools":[{"type":"web_search"}]})", unimpl, "tools[0].type"},
+           {R"({"input":"x","tools":[{"type":"function","name":"a b"}]})", bad, "tools[0].name"},
+           {R"({"input":"x","tools":[{"type":"function","name":"f"}],
+               "tool_choice":{"type":"function","name":"g"}})",
+            bad, "tool_choice.name"},
+           {R"({"input":"x","tools":[{"type":"function","name":"f"}],"tool_choice":"required",
+               "text":{"format":{"type":"json_object"}}})",
+            bad, "text.format"},
            {R"({"input":"x","background":true})", unimpl, "background"},
            {R"({"input":"x","text":{"format":{"type":"json_schema"}}})", bad, "text.format.name"},
            {R"({"input":"x","text":{"format":{"type":"json_schema","name":"n"}}})", bad,
@@ -805,7 +817,7 @@ TEST(ResponsesApi, RequestsResponsesAndEvents) {
   ASSERT_EQ(error.rfind("event: error\ndata: ", 0), 0u) << error;
   const ojson e = parse_back(error.substr(error.find("data: ") + 6));
   EXPECT_EQ(e["type"], "error");
-  EXPECT_EQ(e["sequence_number"], 4);  // after start()'s four
+  EXPECT_EQ(e["sequence_number"], 2);  // after start()'s two
   EXPECT_EQ(e["param"], "stop_token_ids[0]");
 }
 
