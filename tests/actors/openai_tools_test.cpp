@@ -16,6 +16,7 @@
 #include "actors/inference_reply.h"
 #include "actors/inference_routes.h"
 #include "engine/chat_service.h"
+#include "tests/actors/captured_reply.h"
 #include "tests/engine/tiny_chat_model.h"
 
 namespace kaito::actors {
@@ -23,17 +24,7 @@ namespace {
 
 using json = nlohmann::json;
 
-struct captured final : http_reply {
-  bool start_stream(int s, const std::string& type) override {
-    status = s;
-    content_type = type;
-    return true;
-  }
-  bool write_chunk(const std::string& data) override {
-    body += data;
-    return true;
-  }
-};
+using captured = testing::captured_reply;
 
 class OpenaiTools : public ::testing::Test {
  protected:

@@ -24,6 +24,7 @@
 #include "engine/chat_service.h"
 #include "engine/model_weights.h"
 #include "engine/sequence_decoder.h"
+#include "tests/actors/captured_reply.h"
 #include "tests/engine/failing_decoder.h"
 #include "tests/engine/tiny_chat_model.h"
 
@@ -123,17 +124,7 @@ TEST(serve_unit, serves_on_the_decoder_the_worker_builds) {
   EXPECT_NE(ready.find("max-num-seqs 2"), std::string::npos) << ready;
 }
 
-struct captured_reply final : http_reply {
-  bool start_stream(int s, const std::string& type) override {
-    status = s;
-    content_type = type;
-    return true;
-  }
-  bool write_chunk(const std::string& data) override {
-    body += data;
-    return true;
-  }
-};
+using testing::captured_reply;
 
 TEST(serve_unit, a_failed_engine_turns_health_503_and_ends_the_unit) {
   const std::string dir = testing::tiny_chat_model_folder("serve-unit-c");

@@ -30,17 +30,21 @@ cp "$SRC/tests/data/tiny-chat/tokenizer.json" "$SRC/tests/data/tiny-chat/tokeniz
 "$KAITO" tune --model "$M" --data "$SRC/tests/data/tiny-chat/chat.jsonl" --out "$WORK/adapter" \
   --max-steps 8 --lr 5e-3 > "$WORK/tune.log" 2>&1 || fail "kaito tune: $(cat "$WORK/tune.log")"
 
-"$KAITO" serve --model "$M" --adapter "$WORK/adapter" --port 0 --served-model-name tiny-chat \
-  > "$WORK/serve.out" 2> "$WORK/serve.log" &
-PID=$!
-for _ in $(seq 1 200); do
-  grep -q "on http://" "$WORK/serve.out" 2> /dev/null && break
-  kill -0 "$PID" 2> /dev/null || fail "kaito serve exited"
-  sleep 0.05
-done
-URL=$(grep -o 'http://127.0.0.1:[0-9]*' "$WORK/serve.out" | head -1)
-[[ -n "$URL" ]] || fail "no address in: $(cat "$WORK/serve.out")"
-echo "ok: serving at $URL"
+# `kaito serve` on any free port with these flags: PID and URL once it listens.
+start_serve() {
+  "$KAITO" serve --model "$M" --port 0 --served-model-name tiny-chat "$@" \
+    > "$WORK/serve.out" 2> "$WORK/serve.log" &
+  PID=$!
+  for _ in $(seq 1 200); do
+    grep -q "on http://" "$WORK/serve.out" 2> /dev/null && break
+    kill -0 "$PID" 2> /dev/null || fail "kaito serve $* exited"
+    sleep 0.05
+  done
+  URL=$(grep -o 'http://127.0.0.1:[0-9]*' "$WORK/serve.out" | head -1)
+  [[ -n "$URL" ]] || fail "no address in: $(cat "$WORK/serve.out")"
+  echo "ok: serving at $URL"
+}
+start_serve --adapter "$WORK/adapter"
 
 out=$(URL=$URL python3 - << 'PY'
 import os, openai
@@ -419,15 +423,7 @@ PID=""
 # {"name", "parameters"} is a call): a response_format holds the model to a call of get_weather,
 # which comes back as tool_calls (finish_reason "tool_calls"), streamed as the same call; an
 # answer that is text stays text, equal to tool_choice "none"'s.
-"$KAITO" serve --model "$M" --port 0 --served-model-name tiny-chat --tool-call-parser llama3_json \
-  > "$WORK/serve2.out" 2> "$WORK/serve.log" &
-PID=$!
-for _ in $(seq 1 200); do
-  grep -q "on http://" "$WORK/serve2.out" 2> /dev/null && break
-  kill -0 "$PID" 2> /dev/null || fail "kaito serve --tool-call-parser exited"
-  sleep 0.05
-done
-URL=$(grep -o 'http://127.0.0.1:[0-9]*' "$WORK/serve2.out" | head -1)
+start_serve --tool-call-parser llama3_json
 grep -q "tool calls read as llama3_json" "$WORK/serve.log" || fail "no tool call format said"
 out=$(URL=$URL python3 - << 'PY'
 import json, os, openai, jsonschema

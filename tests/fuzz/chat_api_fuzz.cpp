@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -39,13 +40,14 @@ void check_value(const kaito::api::chat_request& r, bool legacy) {
   check(std::isfinite(p.repetition_penalty) && p.repetition_penalty > 0);
   check(p.stop.size() <= 4);
   for (const auto& s : p.stop) check(!s.empty());
-  // a schema comes as JSON text with its path, never beside json_object; a forced tool call has
-  // one, and tools
+  // a schema comes as JSON text with its path, never beside json_object; a tool_choice comes
+  // with tools, a forced call with its schema
   if (!p.json_schema.empty()) {
     check_json(p.json_schema);
     check(!p.json_schema_where.empty() && !p.json_object);
   }
-  check(p.tool_call.empty() || (!p.json_schema.empty() && r.tools.is_array() && !r.tools.empty()));
+  check(p.tool_call.empty() || (r.tools.is_array() && !r.tools.empty()));
+  check(p.tool_call.empty() || p.tool_call == "auto" || !p.json_schema.empty());
   for (const auto& [text, where] : p.tool_schemas) check_json(text);
   check(r.messages.is_array());
   check(r.messages.empty() != r.prompt.empty());  // exactly one form
@@ -94,16 +96,24 @@ void tokenize_bodies(uint8_t api, std::string_view body) {
 }
 
 // /v1/responses (protocol/api/responses_api.h): a chat request, its response and events valid
-// JSON.
+// JSON (with a call when tools came: the request's tools repeated, a function_call item).
 void responses_bodies(std::string_view body) {
-  auto r = kaito::api::parse_responses_request(body);
+  kaito::api::responses_echo echo;
+  auto r = kaito::api::parse_responses_request(body, &echo);
   if (!r.ok()) return check_json(kaito::api::openai_error_body(r.error()));
   check_value(*r, false);
-  const kaito::api::responses_ids ids{r->model, r->model, r->model, 0};
+  const kaito::api::responses_ids ids{r->model, r->model, r->model, 0, echo};
   kaito::api::chat_result res{r->model, 1, 2, "length"};
+  const bool named = r->params.tool_call == "named";
+  if (!r->params.tool_call.empty()) res.tool_calls = {{r->model, r->params.tool_name, r->model}};
   check_json(kaito::api::responses_body(ids, &res));
   kaito::api::responses_stream events(ids);
-  for (const std::string& e : {events.start(), events.delta(r->model), events.finish(res)}) {
+  std::vector<std::string> all{events.start()};
+  if (named) all.push_back(events.call_begin(res.tool_calls[0]));
+  if (named) all.push_back(events.call_delta(r->model));
+  if (!r->model.empty()) all.push_back(events.delta(r->model));
+  all.push_back(events.finish(res));
+  for (const std::string& e : all) {
     size_t at = 0;
     while ((at = e.find("data: ", at)) != std::string::npos) {
       const size_t end = e.find("\n\n", at);
