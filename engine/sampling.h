@@ -9,9 +9,12 @@
 //     smallest-probability tokens whose cumulative probability is <= 1 - top_p, always keeping the
 //     most likely one), then
 //   softmax and one draw.
-// temperature == 0 means greedy (argmax, first index on ties, as torch.argmax). The draw is
-// u = rng_uniform(seed, step) (kernels/rng.h), so a seeded generation is reproducible anywhere;
-// it is not torch's generator.
+// temperature == 0 means greedy (argmax, first index on ties, as torch.argmax). The softmax takes
+// fp32 exponentials (kernels/vexp.h: AVX-512 where the CPU has it, else glibc's expf, within 2
+// ulp of each other) normalized in fp64. The draw is u = rng_uniform(seed, step) (kernels/rng.h),
+// so a seeded generation is reproducible on any machine of the same kind (AVX-512 or not; across
+// the two a draw moves only when u falls within ~1e-7 of a boundary); it is not torch's
+// generator.
 //
 // Thread-safety: pure functions.
 #pragma once

@@ -11,6 +11,10 @@
 namespace kaito {
 namespace {
 
+// exp_sum_flushed_cpu's 0 below this (exp(-87) = 1.6e-38, just above FLT_MIN = 2^-126: every
+// value computed is normal).
+constexpr float kFlushBelow = -87.0f;
+
 #if defined(__x86_64__)
 #define KAITO_AVX512F __attribute__((target("avx512f,fma")))
 
@@ -84,6 +88,36 @@ KAITO_AVX512F double sum_exp_avx512(const float* in, float shift, int64_t n) {
   return sum;
 }
 
+// exp16 with lanes under FLT_MIN's exponent zeroed by the mask (no denormal is computed).
+KAITO_AVX512F inline __m512 exp16_flushed(__m512 x) {
+  const __mmask16 normal = _mm512_cmp_ps_mask(x, _mm512_set1_ps(kFlushBelow), _CMP_GE_OQ);
+  return _mm512_maskz_mov_ps(normal, exp16(_mm512_max_ps(x, _mm512_set1_ps(kFlushBelow))));
+}
+
+KAITO_AVX512F double exp_sum_flushed_avx512(float* out, const float* in, float shift, int64_t n) {
+  const __m512 s = _mm512_set1_ps(shift);
+  __m512d lo = _mm512_setzero_pd(), hi = _mm512_setzero_pd();
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m512 e = exp16_flushed(_mm512_sub_ps(_mm512_loadu_ps(in + i), s));
+    _mm512_storeu_ps(out + i, e);
+    add_wide(lo, hi, e);
+  }
+  if (i < n) {
+    const __mmask16 m = tail_mask(n - i);
+    const __m512 e =
+        _mm512_maskz_mov_ps(m, exp16_flushed(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, in + i), s)));
+    _mm512_mask_storeu_ps(out + i, m, e);
+    add_wide(lo, hi, e);
+  }
+  alignas(64) double lanes[16];
+  _mm512_store_pd(lanes, lo);
+  _mm512_store_pd(lanes + 8, hi);
+  double sum = 0.0;
+  for (double d : lanes) sum += d;
+  return sum;
+}
+
 KAITO_AVX512F float max_avx512(const float* in, int64_t n) {
   __m512 m = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
   int64_t i = 0;
@@ -123,6 +157,21 @@ double sum_exp_shifted_cpu(const float* in, float shift, int64_t n) {
 #endif
   double sum = 0.0;
   for (int64_t i = 0; i < n; ++i) sum += std::exp(in[i] - shift);
+  return sum;
+}
+
+double exp_sum_flushed_cpu(float* out, const float* in, float shift, int64_t n) {
+#if defined(__x86_64__)
+  if (have_avx512()) return exp_sum_flushed_avx512(out, in, shift, n);
+#endif
+  double lanes[16] = {};  // (the AVX-512 path's order: lane i % 16, then lanes in turn)
+  for (int64_t i = 0; i < n; ++i) {
+    const float x = in[i] - shift;
+    out[i] = x >= kFlushBelow ? std::exp(x) : 0.0f;
+    lanes[i % 16] += out[i];
+  }
+  double sum = 0.0;
+  for (double d : lanes) sum += d;
   return sum;
 }
 

@@ -7,6 +7,13 @@
 //                                        (16 lane sums added in a fixed order: the result does
 //                                        not depend on threads, only on n and the data)
 //   max_cpu(in, n)                       max_i in[i] (-inf for n == 0; NaN entries are skipped)
+//   exp_sum_flushed_cpu(out, in, shift, n)
+//                                        out[i] = exp(in[i] - shift), but 0 where in[i] - shift
+//                                        < -87 (near FLT_MIN: no denormals, each of which
+//                                        costs the CPU a microcode assist; sampling's softmax over
+//                                        a vocabulary mostly at -inf after top_k ran ~3x slower
+//                                        with them); returns sum_i out[i] in fp64 as
+//                                        sum_exp_shifted_cpu adds it (=, in place allowed)
 //
 // With AVX-512F (checked at run time; the file needs no special flags): exp(x) = 2^k * p(r),
 // k = round(x log2 e), r = x - k ln 2 (ln 2 split in two), p the Cephes expf polynomial, 2^k
@@ -22,6 +29,7 @@ namespace kaito {
 void exp_shifted_cpu(float* out, const float* in, float shift, int64_t n);
 void exp_negated_cpu(float* out, const float* in, int64_t n);
 double sum_exp_shifted_cpu(const float* in, float shift, int64_t n);
+double exp_sum_flushed_cpu(float* out, const float* in, float shift, int64_t n);
 float max_cpu(const float* in, int64_t n);
 
 }  // namespace kaito

@@ -90,5 +90,39 @@ TEST(vexp, tails_sums_and_max) {
   EXPECT_EQ(max_cpu(with_nan.data(), 4), 4.0f);
 }
 
+// exp_sum_flushed_cpu: exp_shifted_cpu's values, 0 under exp(-87) (no denormal), and their sum;
+// -inf (a token top_k dropped) is 0.
+TEST(vexp, flushed_exponentials_and_their_sum) {
+  std::mt19937 rng(9);
+  std::normal_distribution<float> d(0.0f, 40.0f);  // (a good share under -87)
+  const float inf = std::numeric_limits<float>::infinity();
+  for (int64_t n : {0, 1, 15, 16, 17, 1000, 32064}) {
+    std::vector<float> x(size_t(n) + 16);
+    for (auto& v : x) v = d(rng);
+    if (n > 3) x[3] = -inf;
+    std::vector<float> out(size_t(n) + 16, -5.0f);
+    std::vector<float> plain(static_cast<size_t>(n));
+    const float shift = n > 0 ? max_cpu(x.data(), n) : 0.0f;  // (as a softmax shifts)
+    const double sum = exp_sum_flushed_cpu(out.data(), x.data(), shift, n);
+    exp_shifted_cpu(plain.data(), x.data(), shift, n);
+    double ref = 0.0;
+    for (int64_t i = 0; i < n; ++i) {
+      const float v = out[size_t(i)], shifted = x[size_t(i)] - shift;
+      if (shifted < -87.0f) {
+        ASSERT_EQ(v, 0.0f) << "n=" << n << " x=" << x[size_t(i)];
+      } else {
+        ASSERT_EQ(v, plain[size_t(i)]) << "n=" << n;
+        ASSERT_GE(v, std::numeric_limits<float>::min()) << "n=" << n;  // normal
+      }
+      ref += double(v);
+    }
+    for (size_t i = size_t(n); i < out.size(); ++i) ASSERT_EQ(out[i], -5.0f) << "n=" << n;
+    EXPECT_NEAR(sum, ref, 1e-12 * ref + 1e-300) << "n=" << n;
+  }
+  std::vector<float> big = {100.0f, 0.0f};  // (overflow stays +inf, as exp_shifted_cpu's)
+  std::vector<float> o(2);
+  EXPECT_EQ(exp_sum_flushed_cpu(o.data(), big.data(), 0.0f, 2), inf);
+}
+
 }  // namespace
 }  // namespace kaito
