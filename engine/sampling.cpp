@@ -226,7 +226,7 @@ step_logprobs logprobs_of(const std::vector<float>& l, int32_t chosen, int64_t t
 step_logprobs logprobs_of(const float* l, int64_t n, int32_t chosen, int64_t top_k) {
   step_logprobs out;
   if (n <= 0) return out;
-  const double mx = *std::max_element(l, l + n);
+  const double mx = max_cpu(l, n);  // (16 lanes; the fp64 sum below as the contract says)
   double sum = 0.0;
   for (int64_t i = 0; i < n; ++i) sum += std::exp(double(l[i]) - mx);
   const double lse = mx + std::log(sum);

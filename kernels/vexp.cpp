@@ -69,6 +69,16 @@ KAITO_AVX512F inline void add_wide(__m512d& lo, __m512d& hi, __m512 e) {
       hi, _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(e), 1))));
 }
 
+// The 16 lane sums added in lane order (a fixed order: the result depends on n and the data only).
+KAITO_AVX512F double lane_sum(__m512d lo, __m512d hi) {
+  alignas(64) double lanes[16];
+  _mm512_store_pd(lanes, lo);
+  _mm512_store_pd(lanes + 8, hi);
+  double sum = 0.0;
+  for (double d : lanes) sum += d;
+  return sum;
+}
+
 KAITO_AVX512F double sum_exp_avx512(const float* in, float shift, int64_t n) {
   const __m512 s = _mm512_set1_ps(shift);
   __m512d lo = _mm512_setzero_pd(), hi = _mm512_setzero_pd();
@@ -80,12 +90,7 @@ KAITO_AVX512F double sum_exp_avx512(const float* in, float shift, int64_t n) {
     const __m512 v = _mm512_maskz_loadu_ps(m, in + i);
     add_wide(lo, hi, _mm512_maskz_mov_ps(m, exp16(_mm512_sub_ps(v, s))));
   }
-  alignas(64) double lanes[16];
-  _mm512_store_pd(lanes, lo);
-  _mm512_store_pd(lanes + 8, hi);
-  double sum = 0.0;
-  for (double d : lanes) sum += d;
-  return sum;
+  return lane_sum(lo, hi);
 }
 
 // exp16 with lanes under FLT_MIN's exponent zeroed by the mask (no denormal is computed).
@@ -110,12 +115,7 @@ KAITO_AVX512F double exp_sum_flushed_avx512(float* out, const float* in, float s
     _mm512_mask_storeu_ps(out + i, m, e);
     add_wide(lo, hi, e);
   }
-  alignas(64) double lanes[16];
-  _mm512_store_pd(lanes, lo);
-  _mm512_store_pd(lanes + 8, hi);
-  double sum = 0.0;
-  for (double d : lanes) sum += d;
-  return sum;
+  return lane_sum(lo, hi);
 }
 
 KAITO_AVX512F float max_avx512(const float* in, int64_t n) {
