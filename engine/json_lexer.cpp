@@ -15,8 +15,9 @@ constexpr uint64_t kSaturated = uint64_t{1} << 63;
 
 }  // namespace
 
-lex json_string_lexer::step(unsigned char c, bool& new_char) {
+lex json_string_lexer::step(unsigned char c, bool& new_char, int32_t& code_point) {
   new_char = false;
+  code_point = -1;
   switch (mode_) {
     case mode::chars:
       if (need_low_ && c != '\\') return lex::fail;  // "\u" and the low surrogate must come
@@ -28,6 +29,7 @@ lex json_string_lexer::step(unsigned char c, bool& new_char) {
       }
       if (c < 0x20) return lex::fail;
       new_char = c < 0x80 || c >= 0xc0;
+      if (c < 0x80) code_point = c;
       return lex::more;
     case mode::escape:
       if (c == 'u') {
@@ -39,6 +41,12 @@ lex json_string_lexer::step(unsigned char c, bool& new_char) {
       if (c == '"' || c == '\\' || c == '/' || c == 'b' || c == 'f' || c == 'n' || c == 'r' ||
           c == 't') {
         mode_ = mode::chars;
+        code_point = c == 'b'   ? '\b'
+                     : c == 'f' ? '\f'
+                     : c == 'n' ? '\n'
+                     : c == 'r' ? '\r'
+                     : c == 't' ? '\t'
+                                : c;
         return lex::more;
       }
       return lex::fail;

@@ -29,7 +29,14 @@ class json_string_lexer {
  public:
   // c after the opening quote: fail, more (c is part of the string), or closed (c is the '"').
   // new_char: c starts a character.
-  lex step(unsigned char c, bool& new_char);
+  lex step(unsigned char c, bool& new_char) {
+    int32_t cp = -1;
+    return step(c, new_char, cp);
+  }
+  // The same, and code_point: the ASCII character c is or completes (an ASCII byte, or the end of
+  // a two-byte escape: \n is 10), or -1 (a byte of a longer character, \u escapes included:
+  // a pattern's strings are held to ASCII, engine/json_regex.h).
+  lex step(unsigned char c, bool& new_char, int32_t& code_point);
   // Any byte but '"', '\\' and control characters just extends the string here.
   bool plain() const { return mode_ == mode::chars && !need_low_; }
   bool operator==(const json_string_lexer&) const = default;

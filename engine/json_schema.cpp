@@ -19,7 +19,7 @@ namespace schema_detail {
 // The assertions we cannot enforce (annotations and unknown keywords are ignored).
 // clang-format off
 const std::set<std::string_view> kUnsupported = {
-    "pattern", "patternProperties", "propertyNames", "minProperties", "maxProperties",
+    "patternProperties", "propertyNames", "minProperties", "maxProperties",
     "dependencies", "dependentRequired", "dependentSchemas", "if", "then", "else", "not",
     "contains", "minContains", "maxContains", "uniqueItems", "multipleOf", "unevaluatedProperties",
     "unevaluatedItems", "$dynamicRef", "$recursiveRef"};
@@ -29,7 +29,7 @@ const std::set<std::string_view> kUnsupported = {
 const std::set<std::string_view> kAssertions = {
     "type", "enum", "const", "properties", "required", "additionalProperties", "items",
     "prefixItems", "additionalItems", "minItems", "maxItems", "minLength", "maxLength", "minimum",
-    "maximum", "exclusiveMinimum", "exclusiveMaximum", "nullable"};
+    "maximum", "exclusiveMinimum", "exclusiveMaximum", "nullable", "pattern"};
 // clang-format on
 
 status unsupported(const std::string& what, const std::string& where) {

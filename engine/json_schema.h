@@ -9,7 +9,9 @@
 // one of them, written as nlohmann writes it: compact, keys in the schema's order), properties,
 // required, additionalProperties (true when absent, as the specification says; a schema or a
 // boolean), items (a schema, or draft 4's list), prefixItems, additionalItems, minItems,
-// maxItems, minLength and maxLength (code points), minimum, maximum, exclusiveMinimum and
+// maxItems, minLength and maxLength (code points), pattern (json_regex.h: matched anywhere unless
+// anchored, as the specification says; such a string is written in ASCII), minimum, maximum,
+// exclusiveMinimum and
 // exclusiveMaximum (draft 4's booleans too; exact on integers; on other numbers compared as the
 // doubles a client reads, and such a number is written without an exponent); anyOf, oneOf (as
 // anyOf: one branch is followed, so an answer may match two), allOf of one schema, and $ref within
@@ -17,7 +19,7 @@
 // OpenAPI 3.0's nullable (beside a $ref or anyOf too).
 // Annotations are ignored (title, description, default, examples, format, ...), and so are
 // keywords this list does not know, as the specification says. Assertions it cannot enforce are
-// unimplemented naming their path: pattern, patternProperties, propertyNames, min/maxProperties,
+// unimplemented naming their path: patternProperties, propertyNames, min/maxProperties,
 // dependencies, if/then/else, not, contains, uniqueItems true, multipleOf, unevaluated*, allOf
 // of several, anyOf/$ref beside other assertions, references outside the document, more than 64
 // properties in one object.
@@ -37,6 +39,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/status.h"
+#include "engine/json_regex.h"
 
 namespace kaito::engine {
 
@@ -60,8 +63,9 @@ struct schema_node {
   // enum / const: the value's text is one of these (sorted, unique); types then unused.
   bool literal_only = false;
   std::vector<std::string> literals;
-  // strings
+  // strings: lengths in code points; pattern: the characters' DFA (json_regex.h), null: none
   int64_t min_length = 0, max_length = -1;  // -1: unbounded
+  std::shared_ptr<const json_regex> pattern;
   // integers (types without t_number)
   bool has_minimum = false, has_maximum = false;
   int64_t minimum = 0, maximum = 0;

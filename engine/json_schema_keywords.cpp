@@ -81,6 +81,19 @@ status schema_compiler::read_string(const ojson& s, const std::string& path, nod
   if (auto it = s.find("maxLength"); it != s.end()) {
     KAITO_ASSIGN_OR_RETURN(n.max_length, count_of(*it, path + ".maxLength"));
   }
+  const auto it = s.find("pattern");
+  if (it == s.end()) return {};
+  if (!it->is_string()) return invalid_argument("must be a string", path + ".pattern");
+  if (!(n.types & node::t_string) && !n.literal_only) return {};    // (no string to hold to it)
+  if (n.max_length >= 0 && n.min_length > n.max_length) return {};  // (the prover refuses)
+  KAITO_ASSIGN_OR_RETURN(
+      n.pattern, json_regex::compile(it->get_ref<const std::string&>(), n.min_length, n.max_length,
+                                     path + ".pattern"));
+  if (n.literal_only)  // an enum's or const's strings that do not match it go
+    std::erase_if(n.literals, [&](const std::string& text) {
+      const ojson v = ojson::parse(text, nullptr, false);
+      return v.is_string() && !n.pattern->matches(v.get_ref<const std::string&>());
+    });
   return {};
 }
 

@@ -103,11 +103,23 @@ int64_t schema_matcher::plain_room() const {
   for (const thread& t : threads_) {  // (a thread elsewhere would take other bytes otherwise)
     if (t.stack.empty()) return -1;
     const frame& f = t.stack.back();
-    if (f.k != kind::string || !f.str.plain()) return -1;
+    if (f.k != kind::string || !f.str.plain() || schema_->node(f.node).pattern) return -1;
     const int64_t max = schema_->node(f.node).max_length;
     best = std::max(best, max < 0 ? INT64_MAX : max - f.count);
   }
   return best;
+}
+
+bool schema_matcher::pattern_step(const schema_node& n, frame& f, unsigned char c, int32_t cp) {
+  const json_regex& re = *n.pattern;
+  if (cp >= 0) {
+    f.re = re.next(f.re, static_cast<uint32_t>(cp));
+    return re.viable(f.re, f.count);
+  }
+  if (c != '\\') return false;  // a byte of a longer character, or of a \u escape
+  for (const char e : {'"', '\\', '/', '\b', '\f', '\n', '\r', '\t'})  // the escape to come
+    if (re.viable(re.next(f.re, static_cast<unsigned char>(e)), f.count)) return true;
+  return false;
 }
 
 void schema_matcher::finish(thread& t) {
@@ -209,14 +221,18 @@ void schema_matcher::advance(thread t, unsigned char c, std::vector<thread>& out
       return;
     case kind::string: {
       bool new_char = false;
-      const lex r = f.str.step(c, new_char);
+      int32_t cp = -1;
+      const lex r = f.str.step(c, new_char, cp);
       if (r == lex::fail) return;
       if (r == lex::closed) {
-        if (f.count < n.min_length) return;
+        if (f.count < n.min_length || (n.pattern && !n.pattern->accepting(f.re))) return;
         finish(t);
-      } else if (new_char) {
-        if (n.max_length >= 0 && f.count >= n.max_length) return;
-        ++f.count;
+      } else {
+        if (new_char) {
+          if (n.max_length >= 0 && f.count >= n.max_length) return;
+          ++f.count;
+        }
+        if (n.pattern && !pattern_step(n, f, c, cp)) return;
       }
       out.push_back(std::move(t));
       return;

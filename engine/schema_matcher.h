@@ -67,6 +67,7 @@ class schema_matcher {
     int32_t node = 0;
     int32_t value_node = 0;            // object: the schema of the value after the key
     int64_t count = 0;                 // array: items; string: characters
+    int32_t re = 0;                    // string with a pattern: its DFA's state
     uint64_t seen = 0;                 // object: keys that came
     uint32_t lo = 0, hi = 0, pos = 0;  // object key / literal: candidates [lo, hi), bytes matched
     json_string_lexer str;             // string, a free key
@@ -99,6 +100,9 @@ class schema_matcher {
   bool number_viable(const frame& f) const;
   bool in_bounds(const frame& f) const;  // the number so far is within them
   bool ends_here(const frame& f) const;  // a number or literal frame could end before the next byte
+  // A string's byte c (code point cp, -1 when it completes none) under the node's pattern: its
+  // characters are ASCII, an escape's first byte must lead to some match.
+  static bool pattern_step(const schema_node& n, frame& f, unsigned char c, int32_t cp);
 
   const json_schema* schema_;
   int max_ws_;

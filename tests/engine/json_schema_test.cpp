@@ -78,7 +78,18 @@ TEST(JsonSchema, CompilesOrNamesTheKeyword) {
       {"{\"type\":\"text\"}", bad, "schema.type"},
       {"{\"type\":[\"string\",1]}", bad, "schema.type[1]"},
       {"{\"enum\":[]}", bad, "schema.enum"},
-      {"{\"properties\":{\"a\":{\"pattern\":\"x\"}}}", unimpl, "schema.properties.a.pattern"},
+      {"{\"properties\":{\"a\":{\"pattern\":\"(?=x)\"}}}", unimpl,
+       "schema.properties.a.pattern"},                            // a lookahead
+      {"{\"pattern\":\"(a)\\\\1\"}", unimpl, "schema.pattern"},   // a backreference
+      {"{\"pattern\":\"a$b\"}", unimpl, "schema.pattern"},        // '$' inside
+      {"{\"pattern\":\"\\\\bx\"}", unimpl, "schema.pattern"},     // a word boundary
+      {"{\"pattern\":\"^\\u00e9$\"}", unimpl, "schema.pattern"},  // no ASCII string matches
+      {"{\"pattern\":\"[a-\"}", bad, "schema.pattern"},
+      {"{\"pattern\":\"a{3,1}\"}", bad, "schema.pattern"},
+      {"{\"pattern\":\"(ab\"}", bad, "schema.pattern"},
+      {"{\"pattern\":\"*a\"}", bad, "schema.pattern"},
+      {"{\"pattern\":5}", bad, "schema.pattern"},
+      {"{\"type\":\"string\",\"pattern\":\"^a{5}$\",\"maxLength\":4}", unimpl, "schema.pattern"},
       {"{\"multipleOf\":2}", unimpl, "schema.multipleOf"},
       {"{\"type\":\"number\",\"exclusiveMinimum\":1,\"maximum\":1}", bad, "schema"},
       {"{\"minLength\":-1}", bad, "schema.minLength"},
@@ -195,6 +206,34 @@ TEST(JsonSchema, ThreadsAreBounded) {
   expect_admitted(schema, R"({"k":5})");
   expect_admitted(schema, R"({"k":127})");
   expect_refused(schema, R"({"k":150})", 7);  // (a branch past the first 128: not followed)
+}
+
+// pattern (ECMA-262, matched anywhere unless anchored): characters through the DFA, escapes
+// decoded, lengths beside it; enum strings that do not match go.
+TEST(JsonSchema, HoldsStringsToAPattern) {
+  const char* code = R"({"type":"string","pattern":"^[A-Z]{3}-\\d{2,}$"})";
+  expect_admitted(code, R"("ABC-12")");
+  expect_admitted(code, R"("XYZ-12345")");
+  expect_refused(code, R"("AB-12")", 3);   // a letter needed
+  expect_refused(code, R"("ABC-1")", 6);   // two digits at least
+  expect_refused(code, R"("abc-12")", 1);  // upper case
+  const char* anywhere = R"({"type":"string","pattern":"ab+c"})";
+  expect_admitted(anywhere, R"("xx abbbc yy")");
+  expect_refused(anywhere, R"("xx ab yy")", 9);                  // no "ab+c" in it: it may not end
+  expect_admitted(R"({"pattern":"^a\\nb\\t?$"})", R"("a\nb")");  // escapes are characters
+  expect_admitted(R"({"pattern":"^\"[\\\\/]$"})", R"("\"\\")");
+  expect_refused(R"({"pattern":"^x\"$"})", R"("x\\")", 3);   // \\ leads nowhere
+  expect_refused(R"({"pattern":"^."})", R"("\u0041")", 2);   // \u: not taken
+  expect_refused(R"({"pattern":"^."})", "\"\xc3\xa9\"", 1);  // past ASCII: not taken
+  const char* pairs = R"({"pattern":"^(?:ab|cd)+$","minLength":3,"maxLength":6})";
+  expect_admitted(pairs, R"("abcd")");
+  expect_refused(pairs, R"("ab")", 3);       // 2 characters: too short
+  expect_refused(pairs, R"("abcdabc")", 7);  // a 7th character: past maxLength
+  expect_refused(R"({"pattern":"^(?:ab|cd)+$","maxLength":5})", R"("abcda")", 5);  // 6 needed
+  expect_admitted(R"({"pattern":"^[^a-c]x{2}\\.[\\w-]$"})", R"("dxx._")");
+  expect_admitted(R"({"enum":["A1","b2","C3"],"pattern":"^[A-Z]\\d$"})", R"("C3")");
+  expect_refused(R"({"enum":["A1","b2","C3"],"pattern":"^[A-Z]\\d$"})", R"("b2")", 1);
+  expect_admitted(R"({"type":["string","integer"],"pattern":"^x$"})", "12");  // (not a string)
 }
 
 TEST(JsonSchema, RefusesWhatItDoesNot) {
@@ -333,6 +372,11 @@ TEST(JsonSchema, RandomWalksNeverDeadEndAndEndValid) {
       R"({"type":"object","properties":{"a":{"type":"array","minItems":1,"maxItems":3,
           "items":{"type":"string","maxLength":2}},"b":{"oneOf":[{"type":"integer"},
           {"type":"boolean"}]}},"required":["a","b"],"additionalProperties":false})",
+      R"({"type":"object","properties":{"date":{"type":"string",
+          "pattern":"^\\d{4}-(0[1-9]|1[0-2])-\\d{2}$"},"code":{"type":"string",
+          "pattern":"[A-Z]{2}[0-9]+","maxLength":6},"tag":{"type":"string",
+          "pattern":"^(?:[a-z]+\\.)*x?$","minLength":2}},"required":["date","code","tag"],
+          "additionalProperties":false})",
   };
   const std::string out = std::string(KAITO_BINARY_DIR) + "/tests/engine/json_schema_walks.jsonl";
   std::ofstream lines(out);
@@ -438,7 +482,7 @@ TEST(JsonSchema, TokenFilterMasksByTheSchema) {
 // The trie walk (plain runs inside strings not fed, states after them shared, subtrees that fit
 // marked whole) allows exactly the tokens a token-by-token check does: on a random vocabulary of
 // JSON's bytes and UTF-8, along random generations, for JSON mode and for schemas with string
-// lengths, anyOf and free keys.
+// lengths, anyOf, free keys and a pattern.
 TEST(JsonSchema, TokenFilterEqualsTokenByToken) {
   auto vocab = std::make_shared<vocab_bytes>();
   const std::vector<std::string> alphabet = {
@@ -463,6 +507,7 @@ TEST(JsonSchema, TokenFilterEqualsTokenByToken) {
       R"({"anyOf":[{"type":"string","maxLength":3},{"const":"abcdef"},{"type":"integer"}]})",
       R"({"type":"object","additionalProperties":{"type":"string","minLength":1,"maxLength":2}})",
       R"({"type":"array","items":{"type":"string","maxLength":5},"maxItems":4})",
+      R"({"type":"array","items":{"type":"string","pattern":"^[ab1]+\\\\?x?$"},"maxItems":3})",
   };
   // expected_of(i): token i's bytes continue the state (the end token: the text is whole; and
   // when nothing continues, the filter lets the end token come)
