@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "engine/json_regex_syntax.h"
+#include "engine/unicode.h"
 
 namespace kaito::engine {
 
@@ -282,13 +283,7 @@ bool json_regex::matches(std::string_view text) const {
   int32_t s = start();
   int64_t length = 0;
   for (size_t i = 0; i < text.size();) {
-    const auto c = static_cast<unsigned char>(text[i]);
-    const int n = c < 0x80 ? 0 : c >= 0xF0 ? 3 : c >= 0xE0 ? 2 : 1;
-    uint32_t cp = n == 0 ? c : n == 1 ? (c & 0x1Fu) : n == 2 ? (c & 0x0Fu) : (c & 0x07u);
-    for (int k = 1; k <= n && i + size_t(k) < text.size(); ++k)
-      cp = (cp << 6) | (static_cast<unsigned char>(text[i + size_t(k)]) & 0x3Fu);
-    i += size_t(n) + 1;
-    s = next(s, cp);
+    s = next(s, utf8_next(text, i));
     if (!viable(s, ++length)) return false;
   }
   return accepting(s) && length >= min_length_ && (max_length_ < 0 || length <= max_length_);

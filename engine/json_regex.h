@@ -7,18 +7,17 @@
 //   s = r->next(s, 'A');          // -1: no string that goes on this way matches
 //   r->accepting(s);              // the characters so far match
 //
-// Syntax: literals (UTF-8), '.', escapes \d \D \w \W \s \S \t \n \r \f \v \0 \xHH \uHHHH
-// \u{H...} and any punctuation escaped; classes [...] and [^...] with ranges and those escapes;
-// groups (...), (?:...), (?<name>...); alternatives |; quantifiers * + ? {n} {n,} {n,m} (and
-// their lazy forms: the same strings); ^ at the start and $ at the end of an alternative (one
-// without them matches anywhere: it is read as [\s\S]* on that side). Unimplemented, naming
-// `where`: lookarounds, backreferences, \b \B, \p{...}, ^ or $ inside, and patterns whose DFA
-// would pass kMaxStates states or kMaxClasses distinct character ranges.
-// Strings held to a pattern are ASCII: the DFA's alphabet is printable ASCII and \b \t \n \f \r
-// (what a JSON string holds in a byte or a two-byte escape; other characters never match), and a
-// pattern no such string matches is unimplemented.
-// Lengths: with min_length / max_length (a string's, in code points; max -1: unbounded),
-// viable() says whether a match of an allowed length remains.
+// Syntax: literals (UTF-8; a byte that is not reads as U+FFFD), '.', escapes \d \D \w \W \s \S \t
+// \n \r \f \v \0 \xHH \uHHHH \u{H...} and any punctuation escaped; classes [...] and [^...] with
+// ranges and those escapes; groups (...), (?:...), (?<name>...); alternatives |; quantifiers * + ?
+// {n} {n,} {n,m} (and their lazy forms: the same strings); ^ at the start and $ at the end of an
+// alternative (one without them matches anywhere: it is read as [\s\S]* on that side).
+// Unimplemented, naming `where`: lookarounds, backreferences, \b \B, \p{...}, ^ or $ inside, and
+// patterns whose DFA would pass kMaxStates states or kMaxClasses distinct character ranges. Strings
+// held to a pattern are ASCII: the DFA's alphabet is printable ASCII and \b \t \n \f \r (what a
+// JSON string holds in a byte or a two-byte escape; other characters never match), and a pattern no
+// such string matches is unimplemented. Lengths: with min_length / max_length (a string's, in code
+// points; max -1: unbounded), viable() says whether a match of an allowed length remains.
 //
 // Thread-safety: immutable after compile.
 #pragma once
@@ -50,7 +49,8 @@ class json_regex {
   // Some match of state's strings can end with the string at `length` code points: a path of r
   // more characters to an accepting state with min_length <= length + r <= max_length.
   bool viable(int32_t state, int64_t length) const;
-  // The whole of `text` (UTF-8) matches within the length bounds (for enum / const literals).
+  // The whole of `text` (valid UTF-8: a JSON string's) matches within the length bounds (for
+  // enum / const literals).
   bool matches(std::string_view text) const;
 
  private:

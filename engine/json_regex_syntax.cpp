@@ -3,6 +3,8 @@
 
 #include <algorithm>
 
+#include "engine/unicode.h"
+
 namespace kaito::engine::regex_syntax {
 
 namespace {
@@ -41,25 +43,9 @@ const ranges kLineEnds = {{0x0A, 0x0A}, {0x0D, 0x0D}, {0x2028, 0x2029}};
 class parser {
  public:
   parser(std::string_view p, const std::string& where) : where_(where) {
-    // the pattern as code points (invalid UTF-8: each byte as itself)
-    for (size_t i = 0; i < p.size();) {
-      const auto c = static_cast<unsigned char>(p[i]);
-      const int n = c < 0x80 ? 0 : c >= 0xF0 ? 3 : c >= 0xE0 ? 2 : c >= 0xC0 ? 1 : -1;
-      uint32_t cp = n == 0 ? c : n == 1 ? (c & 0x1Fu) : n == 2 ? (c & 0x0Fu) : (c & 0x07u);
-      bool ok = n >= 0 && i + size_t(n) < p.size() + (n == 0 ? 1 : 0);
-      for (int k = 1; ok && k <= n; ++k) {
-        const auto d = static_cast<unsigned char>(p[i + size_t(k)]);
-        ok = (d & 0xC0) == 0x80;
-        cp = (cp << 6) | (d & 0x3Fu);
-      }
-      if (!ok) {
-        cps_.push_back(c);
-        ++i;
-      } else {
-        cps_.push_back(cp);
-        i += size_t(n) + 1;
-      }
-    }
+    // the pattern as code points (invalid UTF-8 as U+FFFD; a JSON string's never is)
+    const std::string text = utf8_sanitize(p);
+    for (size_t i = 0; i < text.size();) cps_.push_back(utf8_next(text, i));
   }
 
   // The whole pattern: alternatives, each matched anywhere unless anchored by ^ / $.
