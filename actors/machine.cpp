@@ -11,6 +11,7 @@
 
 #include "actors/machine_resources.h"
 #include "actors/machine_state.h"
+#include "actors/probe_check.h"
 #include "actors/token.h"
 #include "actors/worker_process.h"
 #include "base/log.h"
@@ -32,6 +33,8 @@ using poll_atom = caf::atom_constant<caf::atom("m_poll")>;
 using restart_atom = caf::atom_constant<caf::atom("m_restart")>;
 using deadline_atom = caf::atom_constant<caf::atom("m_stopdl")>;
 using requeue_atom = caf::atom_constant<caf::atom("m_requeue")>;
+using probe_tick_atom = caf::atom_constant<caf::atom("m_ptick")>;
+using probe_done_atom = caf::atom_constant<caf::atom("m_pdone")>;
 
 constexpr auto poll_interval = 100ms;
 constexpr auto request_timeout = 5s;
@@ -66,11 +69,33 @@ void start_worker(self_ptr self, uint32_t i) {
   log_info(st.log, "worker started", {{"slot", std::to_string(i)}, {"pid", std::to_string(s.pid)}});
 }
 
+void schedule_probes(self_ptr self, const std::string& uid,
+                     const std::vector<probe_timer>& timers) {
+  for (const auto& t : timers)
+    self->delayed_send(self, t.delay, probe_tick_atom::value, uid, static_cast<uint8_t>(t.kind),
+                       t.run, t.tick);
+}
+
+// A due check runs on a detached actor of its own (it blocks for up to timeoutSeconds); its
+// outcome comes back as probe_done.
+void probe_tick(self_ptr self, const std::string& uid, uint8_t kind, uint64_t run, uint64_t tick) {
+  if (kind > static_cast<uint8_t>(probe_kind::readiness)) return;
+  auto job = self->state.on_probe_timer(uid, static_cast<probe_kind>(kind), run, tick);
+  if (!job) return;
+  auto me = caf::actor_cast<caf::actor>(self);
+  self->home_system().spawn<caf::detached>(
+      [me, job = std::move(*job), kind](caf::blocking_actor* b) {
+        probe_outcome o = run_probe_check(job.spec, job.host, job.port_offset);
+        b->send(me, probe_done_atom::value, job.uid, kind, job.run, o.ok, o.output);
+      });
+}
+
 void send_work(self_ptr self, const std::vector<assignment>& todo) {
   for (const auto& a : todo) {
     auto& st = self->state;
     self->send(st.slots[a.slot].handle, a.unit);
     st.report(a.uid, "Running");
+    schedule_probes(self, a.uid, a.timers);
   }
 }
 
@@ -227,6 +252,15 @@ void stop_deadline(self_ptr self, uint32_t slot, const std::string& uid) {
   kill(st.slots[slot].pid, SIGKILL);
 }
 
+void probe_done(self_ptr self, const std::string& uid, uint8_t kind, uint64_t run, bool ok,
+                const std::string& output) {
+  auto [timers, victim] =
+      self->state.on_probe_result(uid, static_cast<probe_kind>(kind), run, ok, output);
+  if (victim > 0) kill(victim, SIGKILL);  // its exit restarts the pod (restartPolicy)
+  schedule_probes(self, uid, timers);
+  flush_reports(self);
+}
+
 void after_done(self_ptr self, const msg::work_done& d) {
   auto& st = self->state;
   if (auto delay = st.on_done(d)) self->delayed_send(self, *delay, requeue_atom::value, d.uid);
@@ -241,6 +275,11 @@ bool trusted(self_ptr self) {
   if (!from) return false;
   if (from->node() == self->node()) return true;
   return self->state.sup && from->node() == self->state.sup.node();
+}
+
+bool from_this_process(self_ptr self) {
+  const auto& from = self->current_sender();
+  return from && from->node() == self->node();
 }
 
 // Progress and results are accepted only from the worker that runs the pod.
@@ -284,6 +323,15 @@ caf::behavior machine_actor_fn(self_ptr self, machine_options o, std::string bin
         if (s.generation == gen && s.pid <= 0) start_worker(self, i);
       },
       [=](deadline_atom, uint32_t slot, const std::string& uid) { stop_deadline(self, slot, uid); },
+      // Probe timers and results come from this process only (the timers from the machine, the
+      // results from its probe actors): nobody else may fail a pod's probe.
+      [=](probe_tick_atom, const std::string& uid, uint8_t kind, uint64_t run, uint64_t tick) {
+        if (from_this_process(self)) probe_tick(self, uid, kind, run, tick);
+      },
+      [=](probe_done_atom, const std::string& uid, uint8_t kind, uint64_t run, bool ok,
+          const std::string& output) {
+        if (from_this_process(self)) probe_done(self, uid, kind, run, ok, output);
+      },
       [=](requeue_atom, const std::string& uid) {
         self->state.requeue(uid);
         send_work(self, self->state.dispatch());
@@ -310,7 +358,7 @@ caf::behavior machine_actor_fn(self_ptr self, machine_options o, std::string bin
       [=](const msg::worker_hello& h) { return on_worker_hello(self, h); },
       [=](const msg::work_progress& p) {
         if (!from_pod_worker(self, p.uid)) return;
-        self->state.on_progress(p);
+        schedule_probes(self, p.uid, self->state.on_progress(p));
         flush_reports(self);
       },
       [=](const msg::work_done& d) {

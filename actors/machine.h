@@ -12,6 +12,9 @@
 //   stop_pod --> cancel_work; not done within 2 s: SIGKILL (the worker is restarted)
 //   worker process exit --> restarted after a backoff (0.5 s doubling to 10 s, reset after 30 s
 //           up); its pod: Failed exit 128+signal (Never) or re-run with restart_count+1
+//   the pod's probes (actors/pod_probes.h) --> each check on a detached actor of its own;
+//           Ready = the worker's ready signal and readiness; a failed startup or liveness probe
+//           SIGKILLs the worker (the exit above restarts the pod); failures become Events
 //
 // A pod uid is never run twice: a run_pod for a uid it runs or queues is ignored, and one for a
 // uid it already finished gets the terminal report again. Terminal reports that could not be

@@ -136,7 +136,7 @@ msg::pod_report machine_state::make_report(const pod_entry& p, const std::string
   r.uid = p.spec.uid;
   r.node = node_name;
   r.phase = phase;
-  r.ready = p.ready;
+  r.ready = p.ready && p.probes.ready();
   r.restart_count = p.restart_count;
   r.started_at_ms = p.started_at_ms;
   if (p.slot >= 0) {
@@ -170,6 +170,7 @@ void machine_state::add_pod(msg::run_pod r) {
   }
   pod_entry p;
   p.spec = std::move(r);
+  p.probes = pod_probes(p.spec.startup_probe, p.spec.liveness_probe, p.spec.readiness_probe);
   std::string uid = p.spec.uid;
   log_info(log, "pod accepted", {{"pod", p.spec.ns + "/" + p.spec.name}, {"uid", uid}});
   p.root = opt.pods_dir + "/" + uid;
@@ -208,12 +209,13 @@ std::vector<assignment> machine_state::dispatch() {
     auto i = static_cast<uint32_t>(free - slots.begin());
     p.slot = static_cast<int>(i);
     if (p.started_at_ms == 0) p.started_at_ms = unix_now_ms();
+    p.kill_message.clear();  // a kill of an earlier run that ended otherwise
     free->pod_uid = uid;
     free->state = "running";
     free->progress.clear();
     free->progress_permille = 0;
-    out.push_back(
-        {i, uid, msg::work_unit{uid, p.spec.ns + "/" + p.spec.name, p.spec.args, p.root}});
+    out.push_back({i, uid, msg::work_unit{uid, p.spec.ns + "/" + p.spec.name, p.spec.args, p.root},
+                   p.probes.start(std::chrono::steady_clock::now())});
   }
   return out;
 }
@@ -223,14 +225,18 @@ void machine_state::report(const std::string& uid, const std::string& phase) {
   if (it != pods.end()) push_report(make_report(it->second, phase));
 }
 
-void machine_state::on_progress(const msg::work_progress& m) {
+std::vector<probe_timer> machine_state::on_progress(const msg::work_progress& m) {
   auto it = pods.find(m.uid);
-  if (it == pods.end() || it->second.slot < 0 || it->second.stopping) return;
+  if (it == pods.end() || it->second.slot < 0 || it->second.stopping) return {};
   auto& s = slots[it->second.slot];
   s.progress = m.text;
   s.progress_permille = m.permille;
+  std::vector<probe_timer> timers;
+  if (m.ready && !it->second.ready)
+    timers = it->second.probes.on_listening(std::chrono::steady_clock::now());
   it->second.ready = m.ready;
   push_report(make_report(it->second, "Running"));
+  return timers;
 }
 
 std::optional<std::chrono::milliseconds> machine_state::on_done(const msg::work_done& d) {
@@ -248,6 +254,7 @@ std::optional<std::chrono::milliseconds> machine_state::on_done(const msg::work_
     }
     p.slot = -1;
   }
+  p.probes.stop();
   if (p.stopping) {
     log_info(log, "pod stopped", {{"uid", d.uid}});
     erase_pod(it);
@@ -317,12 +324,15 @@ void machine_state::on_worker_exit(uint32_t i, int wait_status) {
   pod_entry& p = it->second;
   p.slot = -1;
   p.ready = false;
+  p.probes.stop();
   if (p.stopping) {
     erase_pod(it);
     return;
   }
   std::string message = "worker process " +
                         std::string(WIFSIGNALED(wait_status) ? "killed by " : "exited with ") + how;
+  if (!p.kill_message.empty()) message = p.kill_message + "; " + message;
+  p.kill_message.clear();
   if (p.spec.restart_policy == "Never") {
     auto r = make_report(p, "Failed");
     r.exit_code = exit_code_of(wait_status);

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "actors/machine.h"
+#include "actors/pod_probes.h"
 #include "actors/pods_dir.h"
 
 namespace spdlog {
@@ -45,13 +46,26 @@ struct pod_entry {
   int slot = -1;     // -1 = queued
   std::string root;  // <pods_dir>/<uid>: projected volumes, the unit's files
   bool stopping = false;
-  bool ready = false;
+  bool ready = false;        // the worker says so (a server listens); Ready also needs the probes
+  pod_probes probes;         // its startup / liveness / readiness probes (machine_probes.cpp)
+  std::string kill_message;  // why the machine killed its worker ("liveness probe failed ...")
 };
 
 struct assignment {
   uint32_t slot = 0;
   std::string uid;
   msg::work_unit unit;
+  std::vector<probe_timer> timers;  // its probes' first checks
+};
+
+// A probe check to run now: the spec against the pod's address, ports shifted by its slot.
+struct probe_job {
+  std::string uid;
+  probe_kind kind;
+  uint64_t run = 0;
+  msg::probe_spec spec;
+  std::string host;
+  int32_t port_offset = 0;
 };
 
 struct machine_state {
@@ -96,7 +110,8 @@ struct machine_state {
   void add_pod(msg::run_pod r);
   std::vector<assignment> dispatch();  // queued pods -> idle welcomed workers
   void report(const std::string& uid, const std::string& phase);  // a Running report
-  void on_progress(const msg::work_progress& p);
+  // A progress report; the probes brought forward when the worker says the pod is up.
+  std::vector<probe_timer> on_progress(const msg::work_progress& p);
   // A finished unit; returns the delay before re-running it (restartPolicy), if any.
   std::optional<std::chrono::milliseconds> on_done(const msg::work_done& d);
   void requeue(const std::string& uid);
@@ -105,6 +120,15 @@ struct machine_state {
 
   std::string check_worker_hello(const msg::worker_hello& h) const;  // "" = accept
   void worker_ready(uint32_t slot, msg::worker_actor handle, int32_t pid);
+
+  // Probes (machine_probes.cpp). A timer fired: the check to run, if due.
+  std::optional<probe_job> on_probe_timer(const std::string& uid, probe_kind k, uint64_t run,
+                                          uint64_t tick);
+  // A check finished: reports what changed (Ready, Events); returns the next timers and, when
+  // the probe asks for a restart, the pid to kill (0: none).
+  std::pair<std::vector<probe_timer>, pid_t> on_probe_result(const std::string& uid, probe_kind k,
+                                                             uint64_t run, bool ok,
+                                                             const std::string& output);
 
   msg::worker_list workers() const;
   msg::command_reply kill(const std::string& worker_id);

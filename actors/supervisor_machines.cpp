@@ -58,7 +58,8 @@ bool project_volumes(self_ptr self, const json& pod, msg::run_pod& run) {
 
 void dispatch_pod(self_ptr self, const json& pod) {
   auto& st = self->state;
-  auto run = run_pod_for(pod, st.registry, st.dispatched);
+  std::vector<std::string> probes_not_run;
+  auto run = run_pod_for(pod, st.registry, st.dispatched, &probes_not_run);
   if (!run) return;
   auto link = st.links.find(pod["spec"].value("nodeName", ""));
   if (link == st.links.end()) return;
@@ -67,6 +68,17 @@ void dispatch_pod(self_ptr self, const json& pod) {
   log_info(slog(), "run pod",
            {{"pod", run->ns + "/" + run->name}, {"node", link->first}, {"uid", run->uid}});
   self->send(link->second.handle, std::move(*run));
+  if (probes_not_run.empty()) return;
+  auto* rt = st.rt;
+  run_blocking(
+      self,
+      [rt, pod, probes_not_run] {
+        if (rt->events)
+          for (const auto& why : probes_not_run)
+            (void)rt->events->record(pod, ctl::event_type::warning, "ProbeNotRun", why);
+        return msg::shell_reply{};
+      },
+      std::nullopt);
 }
 
 void dispatch_all(self_ptr self) {
@@ -243,7 +255,14 @@ void apply_report(self_ptr self, const msg::pod_report& r) {
     if (!applied.ok()) {
       log_warn(slog(), "pod status write failed",
                {{"pod", r.ns + "/" + r.name}, {"error", applied.error().to_string()}});
-    } else if (*applied && pod_obj.is_object() && rt->events) {
+    } else if (pod_obj.is_object() && rt->events) {
+      // What the machine saw (failed probes, a container killed for them), as the kubelet's.
+      for (const auto& e : r.events)
+        (void)rt->events->record(
+            pod_obj, e.type == "Warning" ? ctl::event_type::warning : ctl::event_type::normal,
+            e.reason, e.message);
+    }
+    if (applied.ok() && *applied && pod_obj.is_object() && rt->events) {
       if (r.restart_count > prior_restarts)
         (void)rt->events->record(pod_obj, ctl::event_type::warning, "BackOff",
                                  "Back-off restarting failed container (restart " +
@@ -279,7 +298,13 @@ void on_pod_report(self_ptr self, const msg::pod_report& r) {
   if (!st.leader) return;
   if (!to_controller_report(r)) return;
   if (st.reports_in_flight.count(r.uid)) {  // the previous one is still being written
-    st.reports_waiting[r.uid] = r;
+    auto [it, fresh] = st.reports_waiting.emplace(r.uid, r);
+    if (!fresh) {  // the newer status wins; the events of both are kept, oldest first
+      std::vector<msg::pod_event> events = std::move(it->second.events);
+      events.insert(events.end(), r.events.begin(), r.events.end());
+      it->second = r;
+      it->second.events = std::move(events);
+    }
     return;
   }
   apply_report(self, r);

@@ -1,6 +1,7 @@
 // supervisor_pods; see supervisor_pods.h.
 #include "actors/supervisor_pods.h"
 
+#include "actors/pod_probe_spec.h"
 #include "k8s/controllers/nodes.h"
 
 namespace kaito::actors {
@@ -18,7 +19,8 @@ std::string str(const json& o, const char* a, const char* b) {
 }  // namespace
 
 std::optional<msg::run_pod> run_pod_for(const json& pod, const node_registry& reg,
-                                        const std::map<std::string, dispatched_pod>& dispatched) {
+                                        const std::map<std::string, dispatched_pod>& dispatched,
+                                        std::vector<std::string>* probes_not_run) {
   std::string node = str(pod, "spec", "nodeName");
   std::string uid = str(pod, "metadata", "uid");
   if (node.empty() || uid.empty() || !reg.is_ready(node)) return std::nullopt;
@@ -35,10 +37,17 @@ std::optional<msg::run_pod> run_pod_for(const json& pod, const node_registry& re
   const auto& spec = pod["spec"];
   auto cs = spec.find("containers");
   if (cs != spec.end() && cs->is_array() && !cs->empty() && (*cs)[0].is_object()) {
-    auto args = (*cs)[0].find("args");
-    if (args != (*cs)[0].end() && args->is_array())
+    const json& c = (*cs)[0];
+    auto args = c.find("args");
+    if (args != c.end() && args->is_array())
       for (const auto& a : *args)
         if (a.is_string()) r.args.push_back(a.get<std::string>());
+    r.container = c.value("name", "");
+    container_probes probes = probes_of(c);
+    r.startup_probe = std::move(probes.startup);
+    r.liveness_probe = std::move(probes.liveness);
+    r.readiness_probe = std::move(probes.readiness);
+    if (probes_not_run) *probes_not_run = std::move(probes.not_run);
   }
   return r;
 }

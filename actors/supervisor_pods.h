@@ -5,7 +5,8 @@
 // A pod gets a run_pod when: spec.nodeName is a ready machine, it is not terminal and not being
 // deleted, and its uid is neither in the machine's reported running_pod_uids nor already
 // dispatched by this supervisor (so a pod never starts twice). The Pod's args are
-// spec.containers[0].args; restartPolicy defaults to Always as in Kubernetes.
+// spec.containers[0].args; restartPolicy defaults to Always as in Kubernetes; the probes are its
+// startupProbe / livenessProbe / readinessProbe.
 //
 // Thread-safety: pure functions; pod_log_buffer is a value owned by one actor.
 #pragma once
@@ -16,6 +17,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -32,9 +34,11 @@ struct dispatched_pod {
   std::string key;  // "ns/name"
 };
 
-// The run_pod to send for `pod`, or nullopt (see the header comment).
+// The run_pod to send for `pod`, or nullopt (see the header comment); its container's probes
+// as actors/pod_probe_spec.h reads them, with what will not run in *probes_not_run.
 std::optional<msg::run_pod> run_pod_for(const json& pod, const node_registry& reg,
-                                        const std::map<std::string, dispatched_pod>& dispatched);
+                                        const std::map<std::string, dispatched_pod>& dispatched,
+                                        std::vector<std::string>* probes_not_run = nullptr);
 
 // nullopt when the phase is not one of Pending, Running, Succeeded, Failed.
 std::optional<k8s::controllers::pod_report> to_controller_report(const msg::pod_report& r);

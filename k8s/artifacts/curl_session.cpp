@@ -118,6 +118,11 @@ result<http_response> http_perform(const http_request& rq) {
   curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
   curl_easy_setopt(c, CURLOPT_XFERINFODATA, &t);
   if (!rq.ca_file.empty()) curl_easy_setopt(c, CURLOPT_CAINFO, rq.ca_file.c_str());
+  if (!rq.verify_peer) {
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+  }
+  if (!rq.use_proxy) curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
   if (rq.method == "HEAD") {
     curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
   } else if (rq.method == "POST" || rq.method == "PUT") {

@@ -1,6 +1,6 @@
 // curl_session: one HTTP request over libcurl, the transport of oci_push and data_download
-// (private to k8s/artifacts). One place for curl's initialisation, protocols, TLS, timeouts,
-// cancellation, header collection and error text.
+// and of the machine's container probes. One place for curl's initialisation, protocols, TLS,
+// timeouts, cancellation, header collection and error text.
 //
 //   http_request rq{.method = "HEAD", .url = "http://127.0.0.1:5000/v2/x/blobs/sha256:..."};
 //   auto rs = http_perform(rq);          // transport errors as status; any HTTP answer as a value
@@ -31,10 +31,12 @@ namespace kaito::k8s::artifacts {
 struct http_request {
   std::string method = "GET";  // GET, HEAD, POST, PUT
   std::string url;
-  std::vector<std::string> headers;           // "Name: value"
-  std::string_view body;                      // POST/PUT body; must outlive the call
-  bool follow_redirects = false;              // at most 10
-  std::string ca_file;                        // extra trust anchors for https; "" = system store
+  std::vector<std::string> headers;  // "Name: value"
+  std::string_view body;             // POST/PUT body; must outlive the call
+  bool follow_redirects = false;     // at most 10
+  std::string ca_file;               // extra trust anchors for https; "" = system store
+  bool verify_peer = true;  // false: https without certificate checks (the kubelet's probes)
+  bool use_proxy = true;    // false: never through $http_proxy / $https_proxy
   std::chrono::milliseconds timeout{300000};  // the whole request
   const std::atomic<bool>* cancel = nullptr;
   // When set, the response body goes here chunk by chunk instead of into http_response::body;

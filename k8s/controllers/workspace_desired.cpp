@@ -161,6 +161,7 @@ result<workspace_facts> read_workspace_facts(const json& ws, const presets::pres
     if (const auto* p = cat->find(f.preset)) {
       if (p->chat_template != "none") f.chat_template = p->chat_template;
       f.tool_call_parser = p->tool_call_parser;
+      f.weights_bytes = p->weights_bytes();
     }
   return f;
 }
@@ -278,6 +279,25 @@ json build_tuning_job(const json& ws, const workspace_facts& f, int64_t revision
             {"template", tmpl}}}};
 }
 
+int32_t startup_failure_threshold(int64_t weights_bytes) {
+  constexpr int64_t kGiB = int64_t{1} << 30;
+  int64_t seconds = 15 * 60 + 18 * ((std::max<int64_t>(weights_bytes, 0) + kGiB - 1) / kGiB);
+  seconds = std::clamp<int64_t>(seconds, 30 * 60, 180 * 60);
+  return static_cast<int32_t>((seconds + kProbePeriodSeconds - 1) / kProbePeriodSeconds);
+}
+
+namespace {
+
+json health_probe(int32_t failure_threshold, int32_t timeout_seconds) {
+  return {{"httpGet", {{"path", "/health"}, {"port", 5000}, {"scheme", "HTTP"}}},
+          {"periodSeconds", kProbePeriodSeconds},
+          {"timeoutSeconds", timeout_seconds},
+          {"successThreshold", 1},
+          {"failureThreshold", failure_threshold}};
+}
+
+}  // namespace
+
 json build_inference_statefulset(const json& ws, const workspace_facts& f, int64_t revision) {
   std::vector<std::string> args = {"--task=serve", "--preset=" + f.preset, "--port=5000"};
   const json& adapters = member(member(ws, "inference"), "adapters");
@@ -314,6 +334,14 @@ json build_inference_statefulset(const json& ws, const workspace_facts& f, int64
         {{"name", "config-volume"}, {"configMap", {{"name", config}}}});
     tmpl["spec"]["containers"][0]["volumeMounts"].push_back(
         {{"name", "config-volume"}, {"mountPath", "/mnt/config"}});
+  }
+  // Kaito's probes on the server's /health: a startup budget by weight size, then liveness
+  // (three misses restart the container: a hung server or a lost device) and readiness.
+  if (!self_test) {
+    json& c = tmpl["spec"]["containers"][0];
+    c["startupProbe"] = health_probe(startup_failure_threshold(f.weights_bytes), 5);
+    c["livenessProbe"] = health_probe(3, 5);
+    c["readinessProbe"] = health_probe(3, 5);
   }
   tmpl["spec"]["restartPolicy"] = "Always";
   return {{"apiVersion", "apps/v1"},

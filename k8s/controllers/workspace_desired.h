@@ -51,6 +51,7 @@ struct workspace_facts {
   std::string preset;            // inference.preset.name / tuning.preset.name
   std::string chat_template;     // the preset's (presets/chat_templates), "" for none / unknown
   std::string tool_call_parser;  // the preset's, "" when it names none
+  int64_t weights_bytes = 0;     // the preset's weights as stored; 0 when unknown
   bool deleting = false;
 };
 
@@ -85,8 +86,16 @@ json default_tuning_config_copy(const json& release_config_map, const workspace_
 // Job `<ws>` (tuning).
 json build_tuning_job(const json& ws, const workspace_facts& f, int64_t revision,
                       std::optional<int> self_test);
-// StatefulSet `<ws>` (inference).
+// StatefulSet `<ws>` (inference). Its container has Kaito's probes on GET /health:5000, every
+// kProbePeriodSeconds with a 5 s timeout: startupProbe with startup_failure_threshold's budget,
+// then livenessProbe (3 misses restart it) and readinessProbe (3 misses take it out of the
+// Service). Without Kaito's initial delays (600 s / 30 s): the startup probe holds the others.
 json build_inference_statefulset(const json& ws, const workspace_facts& f, int64_t revision);
+
+inline constexpr int32_t kProbePeriodSeconds = 10;
+// Checks the startup probe may miss: Kaito's budget of 15 min + 18 s per GiB of weights, within
+// 30..180 min, in periods of kProbePeriodSeconds.
+int32_t startup_failure_threshold(int64_t weights_bytes);
 // Service `<ws>` (ClusterIP, or LoadBalancer with kaito.sh/enablelb: "True") and `<ws>-headless`.
 json build_service(const json& ws, const workspace_facts& f);
 json build_headless_service(const json& ws, const workspace_facts& f);

@@ -89,9 +89,34 @@ typename Inspector::result_type inspect(Inspector& f, pod_file& x) {
   return f(caf::meta::type_name("kaito.pod_file.v1"), x.path, x.mode, x.data);
 }
 
+// One of a container's probes (core/v1 Probe) as the machine runs it: action "" = no probe,
+// "http" (httpGet) or "tcp" (tcpSocket); exec and grpc probes are not run by kaito's node agent
+// (the supervisor says so in an Event and sends none). port is the container port (a named port
+// already resolved); the machine adds the pod's host port offset. Defaults are the API's.
+struct probe_spec {
+  std::string action;
+  std::string scheme = "HTTP";  // HTTP | HTTPS (not verified, as the kubelet's)
+  std::string host;             // "" = the pod's address (127.0.0.1 on its machine)
+  std::string path = "/";
+  int32_t port = 0;
+  std::vector<label> headers;  // httpHeaders: name, value
+  int32_t initial_delay_s = 0;
+  int32_t period_s = 10;
+  int32_t timeout_s = 1;
+  int32_t success_threshold = 1;
+  int32_t failure_threshold = 3;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, probe_spec& x) {
+  return f(caf::meta::type_name("kaito.probe_spec.v1"), x.action, x.scheme, x.host, x.path, x.port,
+           x.headers, x.initial_delay_s, x.period_s, x.timeout_s, x.success_threshold,
+           x.failure_threshold);
+}
+
 // Run the pod's (single) container on this machine. args are `kaito worker` flags from the
 // Pod's spec.containers[0].args (for example --task=self-test --duration-seconds=5); files are
-// its projected secret / configMap volumes, written under the pod's own directory.
+// its projected secret / configMap volumes, written under the pod's own directory; the probes
+// are its startupProbe, livenessProbe and readinessProbe (actors/pod_probes.h).
 struct run_pod {
   std::string ns;
   std::string name;
@@ -99,11 +124,15 @@ struct run_pod {
   std::string restart_policy;  // Always | OnFailure | Never
   std::vector<std::string> args;
   std::vector<pod_file> files;
+  std::string container;  // spec.containers[0].name, for Events
+  probe_spec startup_probe;
+  probe_spec liveness_probe;
+  probe_spec readiness_probe;
 };
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, run_pod& x) {
-  return f(caf::meta::type_name("kaito.run_pod.v2"), x.ns, x.name, x.uid, x.restart_policy, x.args,
-           x.files);
+  return f(caf::meta::type_name("kaito.run_pod.v3"), x.ns, x.name, x.uid, x.restart_policy, x.args,
+           x.files, x.container, x.startup_probe, x.liveness_probe, x.readiness_probe);
 }
 
 struct stop_pod {
@@ -114,6 +143,17 @@ struct stop_pod {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, stop_pod& x) {
   return f(caf::meta::type_name("kaito.stop_pod.v1"), x.ns, x.name, x.uid);
+}
+
+// An Event about a pod: type Normal | Warning, reason (Unhealthy, Killing, ...), message.
+struct pod_event {
+  std::string type;
+  std::string reason;
+  std::string message;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, pod_event& x) {
+  return f(caf::meta::type_name("kaito.pod_event.v1"), x.type, x.reason, x.message);
 }
 
 struct pod_report {
@@ -134,12 +174,15 @@ struct pod_report {
   // The pod runs on the machine's network with its container ports shifted by this much (its
   // worker slot: `kaito worker --port=5000` listens on 5000 + slot); -1 = not running in a slot.
   int32_t host_port_offset = -1;
+  // What the machine did or saw that the kubelet reports as Events on the Pod (a failed probe,
+  // a container killed for it), oldest first.
+  std::vector<pod_event> events;
 };
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, pod_report& x) {
-  return f(caf::meta::type_name("kaito.pod_report.v2"), x.ns, x.name, x.uid, x.node, x.phase,
+  return f(caf::meta::type_name("kaito.pod_report.v3"), x.ns, x.name, x.uid, x.node, x.phase,
            x.ready, x.restart_count, x.exit_code, x.reason, x.message, x.started_at_ms,
-           x.finished_at_ms, x.progress_permille, x.progress, x.host_port_offset);
+           x.finished_at_ms, x.progress_permille, x.progress, x.host_port_offset, x.events);
 }
 
 struct worker_info {

@@ -16,9 +16,11 @@ void add_kaito_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<machine_hello>("kaito.machine_hello.v1");
   cfg.add_message_type<machine_welcome>("kaito.machine_welcome.v1");
   cfg.add_message_type<machine_heartbeat>("kaito.machine_heartbeat.v1");
-  cfg.add_message_type<run_pod>("kaito.run_pod.v2");
+  cfg.add_message_type<probe_spec>("kaito.probe_spec.v1");
+  cfg.add_message_type<run_pod>("kaito.run_pod.v3");
   cfg.add_message_type<stop_pod>("kaito.stop_pod.v1");
-  cfg.add_message_type<pod_report>("kaito.pod_report.v1");
+  cfg.add_message_type<pod_event>("kaito.pod_event.v1");
+  cfg.add_message_type<pod_report>("kaito.pod_report.v3");
   cfg.add_message_type<worker_info>("kaito.worker_info.v1");
   cfg.add_message_type<list_workers>("kaito.list_workers.v1");
   cfg.add_message_type<worker_list>("kaito.worker_list.v1");

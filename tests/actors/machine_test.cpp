@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <map>
@@ -19,6 +20,7 @@
 
 #include <gtest/gtest.h>
 
+#include "actors/http_server.h"
 #include "actors/machine.h"
 #include "actors/runtime_config.h"
 #include "actors/token.h"
@@ -75,7 +77,9 @@ msg::supervisor_actor::behavior_type test_supervisor(
           << "\tpermille=" << r.progress_permille << "\tready=" << r.ready
           << "\tstarted=" << (r.started_at_ms > 0) << "\tfinished=" << (r.finished_at_ms > 0)
           << "\tprogress=" << r.progress << "\tmessage=" << r.message
-          << "\toffset=" << r.host_port_offset;
+          << "\toffset=" << r.host_port_offset << "\tevents=";
+        for (const auto& ev : r.events)
+          e << ev.type << ":" << ev.reason << ":" << ev.message << "|";
         self->state.events.push_back(e.str());
       },
       [=](const msg::shell_request&) {
@@ -361,6 +365,74 @@ TEST_F(machine_test, hello_heartbeats_and_a_self_test_pod_runs_to_success) {
   EXPECT_EQ(count(es, report_of("st2", "Succeeded")), 1u);
   EXPECT_EQ(
       count(es, [](const event& e) { return e.kind == "report" && e.f.at("uid") == "anon1"; }), 0u);
+  caf::anon_send_exit(*m, caf::exit_reason::user_shutdown);
+}
+
+TEST_F(machine_test, probes_decide_ready_and_a_failing_liveness_probe_restarts_the_pod) {
+  // The pod's server is this test's: /ready and /live answer what the test sets. One slot, so
+  // the pod's port offset is 0 and its probes dial the server's own port.
+  std::atomic<int> ready_code{200}, live_code{200};
+  auto srv = kaito::actors::http_server::start({}, [&](const kaito::actors::http_call& c,
+                                                       kaito::actors::http_reply& r) {
+    r.status = c.path == "/ready" ? ready_code.load() : c.path == "/live" ? live_code.load() : 404;
+  });
+  ASSERT_TRUE(srv.ok()) << srv.error().to_string();
+  kaito::actors::runtime_config cfg;
+  caf::actor_system sys{cfg};
+  auto m = kaito::actors::spawn_machine(sys, options("m5", sup_.port, 1));
+  ASSERT_TRUE(m.ok()) << m.error().to_string();
+  machine_stopper stop_machine{caf::actor_cast<caf::actor_addr>(*m), sys};
+  wait_workers(sys, *m, all_idle);
+  auto r =
+      pod("pr1", "Always", {"--task=serve-self-test", "--duration-seconds=0", "--memory-mib=0"});
+  r.container = "serve";
+  auto probe = [&](const char* path, int32_t failures) {
+    msg::probe_spec p;
+    p.action = "http";
+    p.path = path;
+    p.port = (*srv)->port();
+    p.period_s = 1;
+    p.failure_threshold = failures;
+    return p;
+  };
+  r.readiness_probe = probe("/ready", 1);
+  r.liveness_probe = probe("/live", 2);
+  command(sys, *m, r);
+  auto with = [](const std::string& ready, const std::string& restarts, const std::string& text) {
+    return [=](const event& e) {
+      return report_of("pr1", "Running")(e) && e.f.at("ready") == ready &&
+             e.f.at("restarts") == restarts && e.f.at("events").find(text) != std::string::npos;
+    };
+  };
+  auto es = wait_events(sys, sup_.port, with("1", "0", ""));
+  ASSERT_EQ(count(es, with("1", "0", "")), 1u) << "readiness passed and the worker is up";
+  // Readiness fails: not ready, with the kubelet's event; passes again: ready.
+  ready_code = 503;
+  const std::string unready =
+      "Warning:Unhealthy:Readiness probe failed: HTTP probe failed with "
+      "statuscode: 503|";
+  es = wait_events(sys, sup_.port, with("0", "0", unready));
+  ASSERT_GE(count(es, with("0", "0", unready)), 1u);
+  ready_code = 200;
+  es = wait_events(sys, sup_.port, with("1", "0", ""), 2);
+  ASSERT_EQ(count(es, with("1", "0", "")), 2u);
+  // Liveness fails twice in a row: the worker is killed, the pod restarts (Always).
+  live_code = 500;
+  const std::string killing =
+      "Normal:Killing:Container serve failed liveness probe, will be "
+      "restarted|";
+  es = wait_events(sys, sup_.port, with("0", "0", killing), 1, 10s);
+  ASSERT_EQ(count(es, with("0", "0", killing)), 1u);
+  live_code = 200;
+  es = wait_events(sys, sup_.port, with("1", "1", ""));
+  ASSERT_GE(count(es, with("1", "1", "")), 1u) << "ready again after the restart";
+  size_t restarted = 0;
+  for (const auto& e : es)
+    if (report_of("pr1", "Running")(e) && e.f.at("restarts") == "1" &&
+        e.f.at("message").find("liveness probe failed 2 times: HTTP probe failed with statuscode: "
+                               "500; worker process killed by signal 9") != std::string::npos)
+      ++restarted;
+  EXPECT_EQ(restarted, 1u);
   caf::anon_send_exit(*m, caf::exit_reason::user_shutdown);
 }
 

@@ -49,6 +49,27 @@ TEST(supervisor_pods, a_bound_pending_pod_on_a_ready_machine_is_run_with_its_arg
   EXPECT_EQ(r->args, (std::vector<std::string>{"--task=self-test", "--duration-seconds=1"}));
 }
 
+TEST(supervisor_pods, the_containers_probes_go_along_and_what_cannot_run_is_named) {
+  auto reg = registry();
+  std::map<std::string, dispatched_pod> dispatched;
+  json p = pod("u9", "m1", "Pending");
+  json& c = p["spec"]["containers"][0];
+  c["ports"] = {{{"name", "http"}, {"containerPort", 5000}}};
+  c["readinessProbe"] = {{"httpGet", {{"path", "/health"}, {"port", "http"}}}};
+  c["livenessProbe"] = {{"exec", {{"command", {"true"}}}}};
+  std::vector<std::string> not_run;
+  auto r = kaito::actors::run_pod_for(p, reg, dispatched, &not_run);
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->container, "main");
+  EXPECT_EQ(r->readiness_probe.action, "http");
+  EXPECT_EQ(r->readiness_probe.port, 5000);
+  EXPECT_EQ(r->readiness_probe.path, "/health");
+  EXPECT_TRUE(r->liveness_probe.action.empty());
+  EXPECT_TRUE(r->startup_probe.action.empty());
+  EXPECT_EQ(not_run, (std::vector<std::string>{"livenessProbe: exec probes are not run by kaito's "
+                                               "machines (httpGet and tcpSocket are)"}));
+}
+
 TEST(supervisor_pods, pods_that_must_not_start_again_are_skipped) {
   auto reg = registry();
   std::map<std::string, dispatched_pod> dispatched{{"u2", {"m1", "default/p-u2"}}};

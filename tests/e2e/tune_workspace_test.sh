@@ -332,6 +332,11 @@ answer=$(curl -s http://127.0.0.1:5000/v1/chat/completions -H 'Content-Type: app
   -d '{"model":"phi-3-mini-128k-instruct","messages":[{"role":"user","content":"Color of the sky?"}],"max_tokens":8,"temperature":0}')
 expect_has "$answer" '"object":"chat.completion"'
 expect_has "$answer" '"model":"phi-3-mini-128k-instruct"'
+# Kaito's probes on /health, run by the machine as the kubelet would: the pod is Ready through
+# its readiness probe (the liveness restart itself is tested in actors_machine_test).
+expect_eq "$(K get pod serve-tiny-0 -o jsonpath='{.spec.containers[0].livenessProbe.httpGet.path}')" "/health"
+expect_eq "$(K get pod serve-tiny-0 -o jsonpath='{.spec.containers[0].startupProbe.failureThreshold}')" "180"
+expect_eq "$(K get pod serve-tiny-0 -o jsonpath='{.status.containerStatuses[0].ready}')" "true"
 # The Service routes: its Endpoints name the pod on the machine's address and the port its worker
 # really listens on, and the API server's service proxy reaches it (kubectl get --raw, kubectl
 # proxy), streaming included.

@@ -253,10 +253,26 @@ TEST(WorkspaceDesired, InferenceStatefulSetAndServices) {
   EXPECT_EQ(cpod["containers"][0]["volumeMounts"].back(),
             json({{"name", "config-volume"}, {"mountPath", "/mnt/config"}}));
   EXPECT_EQ(sts["spec"]["template"]["spec"]["volumes"].size(), 1u);  // no config: dshm alone
+  // Kaito's probes on /health: startup (its budget by weight size), liveness, readiness.
+  const json& c0 = sts["spec"]["template"]["spec"]["containers"][0];
+  json health = {{"path", "/health"}, {"port", 5000}, {"scheme", "HTTP"}};
+  for (const char* probe : {"startupProbe", "livenessProbe", "readinessProbe"}) {
+    EXPECT_EQ(c0[probe]["httpGet"], health) << probe;
+    EXPECT_EQ(c0[probe]["periodSeconds"], 10) << probe;
+    EXPECT_EQ(c0[probe]["timeoutSeconds"], 5) << probe;
+    EXPECT_EQ(c0[probe]["successThreshold"], 1) << probe;
+  }
+  EXPECT_EQ(c0["startupProbe"]["failureThreshold"], 180);  // phi-3-mini: the 30 min floor
+  EXPECT_EQ(c0["livenessProbe"]["failureThreshold"], 3);
+  EXPECT_EQ(c0["readinessProbe"]["failureThreshold"], 3);
+  EXPECT_EQ(startup_failure_threshold(0), 180);
+  EXPECT_EQ(startup_failure_threshold(400ll << 30), 810);        // 15 min + 400 x 18 s
+  EXPECT_EQ(startup_failure_threshold((400ll << 30) + 1), 812);  // a started GiB counts
+  EXPECT_EQ(startup_failure_threshold(1ll << 42), 1080);         // the 180 min ceiling
   with["metadata"]["annotations"]["kaito.sh/self-test-seconds"] = "1";
-  EXPECT_EQ(
-      build_inference_statefulset(with, f, 1)["spec"]["template"]["spec"]["containers"][0]["args"],
-      json::array({"--task=serve-self-test"}));
+  const json self_test = build_inference_statefulset(with, f, 1)["spec"]["template"]["spec"];
+  EXPECT_EQ(self_test["containers"][0]["args"], json::array({"--task=serve-self-test"}));
+  EXPECT_FALSE(self_test["containers"][0].contains("livenessProbe"));  // it serves no /health
   json svc = build_service(ws, f);
   EXPECT_EQ(svc["spec"]["type"], "ClusterIP");
   EXPECT_EQ(svc["spec"]["ports"][0],
