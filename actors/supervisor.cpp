@@ -42,6 +42,8 @@ supervisor_runtime::supervisor_runtime(const supervisor_options& o)
     reader.add(kind_resource(kind), informers[kind].get());
   }
   events = std::make_unique<ctl::event_recorder>(*client, k8s::real_clock::instance());
+  kubelet_events =
+      std::make_unique<ctl::event_recorder>(*client, k8s::real_clock::instance(), "kubelet");
   env.client = client.get();
   env.presets = o.presets;
   env.events = events.get();

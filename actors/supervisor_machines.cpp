@@ -47,9 +47,9 @@ bool project_volumes(self_ptr self, const json& pod, msg::run_pod& run) {
   run_blocking(
       self,
       [rt, pod, why] {
-        if (rt->events)
-          (void)rt->events->record(pod, ctl::event_type::warning, "FailedMount",
-                                   "MountVolume.SetUp failed: " + why);
+        if (rt->kubelet_events)
+          (void)rt->kubelet_events->record(pod, ctl::event_type::warning, "FailedMount",
+                                           "MountVolume.SetUp failed: " + why);
         return msg::shell_reply{};
       },
       std::nullopt);
@@ -73,9 +73,9 @@ void dispatch_pod(self_ptr self, const json& pod) {
   run_blocking(
       self,
       [rt, pod, probes_not_run] {
-        if (rt->events)
+        if (rt->kubelet_events)
           for (const auto& why : probes_not_run)
-            (void)rt->events->record(pod, ctl::event_type::warning, "ProbeNotRun", why);
+            (void)rt->kubelet_events->record(pod, ctl::event_type::warning, "ProbeNotRun", why);
         return msg::shell_reply{};
       },
       std::nullopt);
@@ -255,22 +255,23 @@ void apply_report(self_ptr self, const msg::pod_report& r) {
     if (!applied.ok()) {
       log_warn(slog(), "pod status write failed",
                {{"pod", r.ns + "/" + r.name}, {"error", applied.error().to_string()}});
-    } else if (pod_obj.is_object() && rt->events) {
+    } else if (pod_obj.is_object() && rt->kubelet_events) {
       // What the machine saw (failed probes, a container killed for them), as the kubelet's.
       for (const auto& e : r.events)
-        (void)rt->events->record(
+        (void)rt->kubelet_events->record(
             pod_obj, e.type == "Warning" ? ctl::event_type::warning : ctl::event_type::normal,
             e.reason, e.message);
     }
-    if (applied.ok() && *applied && pod_obj.is_object() && rt->events) {
+    if (applied.ok() && *applied && pod_obj.is_object() && rt->kubelet_events) {
       if (r.restart_count > prior_restarts)
-        (void)rt->events->record(pod_obj, ctl::event_type::warning, "BackOff",
-                                 "Back-off restarting failed container (restart " +
-                                     std::to_string(r.restart_count) + ", exit " +
-                                     std::to_string(r.exit_code) + ")");
+        (void)rt->kubelet_events->record(pod_obj, ctl::event_type::warning, "BackOff",
+                                         "Back-off restarting failed container (restart " +
+                                             std::to_string(r.restart_count) + ", exit " +
+                                             std::to_string(r.exit_code) + ")");
       if (r.phase == "Failed")
-        (void)rt->events->record(pod_obj, ctl::event_type::warning, "Failed",
-                                 "exit code " + std::to_string(r.exit_code) + ": " + r.reason);
+        (void)rt->kubelet_events->record(
+            pod_obj, ctl::event_type::warning, "Failed",
+            "exit code " + std::to_string(r.exit_code) + ": " + r.reason);
     }
     caf::anon_send(me, report_done_atom::value, r.uid);
   });

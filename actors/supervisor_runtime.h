@@ -30,6 +30,9 @@ class supervisor_runtime {
   std::map<std::string, std::unique_ptr<k8s::informer>> informers;
   k8s::controllers::informer_reader reader;
   std::unique_ptr<k8s::controllers::event_recorder> events;
+  // Events about pods from what the machines saw and did (mounts, probes, restarts), under the
+  // kubelet's component name as `kubectl describe pod` shows them.
+  std::unique_ptr<k8s::controllers::event_recorder> kubelet_events;
   k8s::controllers::controller_env env;
   std::unique_ptr<k8s::leader_elector> elector;
   std::shared_ptr<k8s_pool> pool;

@@ -376,6 +376,31 @@ K delete workspace serve-tiny > /dev/null
 wait_for 20 "the Endpoints went with the Service" sh -c "! kubectl get endpoints serve-tiny 2> /dev/null"
 wait_for 30 "the server stopped with its pod" sh -c "! curl -s -m 1 http://127.0.0.1:5000/health"
 
+# --- a plain Pod's probes: a tcpSocket readiness probe on a port nobody serves keeps it unready,
+# with the kubelet's Unhealthy events; an exec probe is not run, and a ProbeNotRun event says so
+cat > "$E2E_WORK/probed.yaml" << 'YAML'
+apiVersion: v1
+kind: Pod
+metadata:
+  name: probed
+spec:
+  nodeName: local  # bare pods are not scheduled here: bound by hand, as without kube-scheduler
+  containers:
+  - name: main
+    image: kaito
+    args: ["--task=serve-self-test", "--duration-seconds=0", "--memory-mib=0"]
+    ports: [{name: web, containerPort: 5999}]
+    readinessProbe: {tcpSocket: {port: web}, periodSeconds: 1, failureThreshold: 1}
+    livenessProbe: {exec: {command: ["true"]}}
+YAML
+K apply -f "$E2E_WORK/probed.yaml" > /dev/null
+wait_for 30 "the kubelet's Unhealthy event for the probed pod" \
+  sh -c "kubectl get events -o jsonpath='{range .items[*]}{.involvedObject.name}|{.source.component}|{.reason}|{.message}{\"\\n\"}{end}' | grep -q '^probed|kubelet|Unhealthy|Readiness probe failed: dial tcp 127.0.0.1:[0-9]*: connect: Connection refused'"
+expect_has "$(K get events -o jsonpath='{range .items[*]}{.involvedObject.name}|{.reason}|{.message}{"\n"}{end}')" \
+  "probed|ProbeNotRun|livenessProbe: exec probes are not run by kaito's machines"
+expect_eq "$(K get pod probed -o jsonpath='{.status.phase}/{.status.containerStatuses[0].ready}')" "Running/false"
+K delete pod probed --wait=false > /dev/null
+
 # --- with the tuned adapter (inference.adapters, pulled with the push secret, strength 0.75):
 # the answer is `kaito serve --adapter ... --adapter-strength 0.75`'s for the same adapter folder
 cat > "$E2E_WORK/inference-adapter.yaml" << YAML
