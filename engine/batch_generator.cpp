@@ -160,6 +160,26 @@ void batch_generator::begin_prefill(request& r) {
   r.started = true;
 }
 
+bool batch_generator::fork_prompt(const request_ptr& r, const std::vector<request_ptr>& active) {
+  // Only a fresh prompt prefilled the plain way (prompt logprobs take every row's logits, whose
+  // last row may differ in summation order from the plain prefill's).
+  const int64_t P = r->target;
+  if (d_->kv_block_size() > 0 || r->begun || r->want_prompt_logprobs ||
+      P != static_cast<int64_t>(r->prompt.size()))
+    return false;
+  for (const auto& s : active) {
+    if (s->prompt_logits.empty() || s->prompt != r->prompt) continue;
+    begin_prefill(*r);
+    if (!d_->fork_prefix(s->slot, r->slot, P)) continue;
+    r->prefilled = P;
+    r->logits = s->prompt_logits;
+    r->cached = P;
+    prefix_hits_ += P;
+    return true;
+  }
+  return false;
+}
+
 // One chunk of r's target tokens into its cache (the round begun first); true once they are all
 // in and r->logits holds the next draw's. An error finishes r.
 bool batch_generator::prefill_chunk(const std::shared_ptr<request>& r) {
@@ -297,8 +317,10 @@ void batch_generator::loop() {
         finish(r);
         prefilling.pop_front();
         release_slot(r);
-      } else if (prefill_chunk(r)) {
+      } else if (fork_prompt(r, active) || prefill_chunk(r)) {
         prefilling.pop_front();
+        // kept for a request with the same prompt to fork from (an unpaged decoder's)
+        if (d_->kv_block_size() == 0 && !r->want_prompt_logprobs) r->prompt_logits = r->logits;
         if (r->opt.max_new_tokens <= 0) {  // the prompt's logprobs alone
           finish(r);
           release_slot(r);

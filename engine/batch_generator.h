@@ -28,7 +28,10 @@
 // caller sees only a pause; the draws continue from the same draw index, so a greedy answer
 // stays the same up to the prefill's summation order in the logits. Every prefill that starts a
 // sequence first asks the decoder for a cached prefix of it (sequence_decoder::reuse_prefix) and
-// computes only the rest.
+// computes only the rest. An unpaged decoder (the CPU's) has no prefix cache, but a prompt that a
+// running answer prefilled the same way (the n choices of one request) is copied from its slot
+// (sequence_decoder::fork_prefix) with the logits it ended on: the same bits its own prefill
+// would give, counted as prefix hits and as the answer's cached tokens.
 // Callbacks (on_token) run on the caller's own thread, fed from a queue, so a slow client never
 // stalls the batch; the decode thread may run a token or two past an on_token that returns
 // false, and those are dropped (the answer ends exactly at that token, as with generate()).
@@ -86,7 +89,8 @@ class batch_generator {
   struct batch_load {
     int64_t running = 0, waiting = 0, peak_running = 0, reserved_tokens = 0;
     int64_t preemptions = 0, kv_blocks = 0, kv_blocks_used = 0;
-    // prompt tokens looked up in a paged decoder's prefix cache, and found there
+    // prompt tokens looked up in a paged decoder's prefix cache (or copied from a running answer
+    // with the same prompt, unpaged), and found there
     int64_t prefix_queries = 0, prefix_hits = 0;
   };
   batch_load load() const;
@@ -107,6 +111,9 @@ class batch_generator {
   int64_t chunk_of(const request& r) const;  // tokens its next prefill call takes
   void begin_prefill(request& r);
   bool prefill_chunk(const std::shared_ptr<request>& r);
+  // An unpaged decoder: r's prompt copied from a running answer that prefilled the same one (the
+  // n choices of a request) instead of computed again; true when r is ready to draw.
+  bool fork_prompt(const request_ptr& r, const std::vector<request_ptr>& active);
   // Paged caches (sequence_decoder::kv_block_size() > 0):
   // the blocks the running answers' next step draws;
   int64_t step_blocks(const std::vector<request_ptr>& active) const;

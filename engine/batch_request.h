@@ -35,6 +35,9 @@ struct batch_generator::request {
   std::vector<int32_t> seq;
   int64_t drawn = 0;
   std::vector<float> logits;  // for the next draw
+  // An unpaged decoder's: the logits its prompt's prefill ended on (before any draw), for a
+  // request with the same prompt to start from (batch_generator::fork_prompt); empty otherwise.
+  std::vector<float> prompt_logits;
   // Tokens of seq to prefill before it decodes: the prompt, or, once preempted, the whole
   // sequence so far (its prompt and answer, prefilled again when it is readmitted).
   int64_t target = 0;

@@ -1,6 +1,7 @@
 // The CPU engine's sequence_decoder; see sequence_decoder.h.
 #include "engine/sequence_decoder.h"
 
+#include <cstddef>
 #include <string>
 
 #include "engine/kv_decode.h"
@@ -22,6 +23,22 @@ class cpu_sequence_decoder final : public sequence_decoder {
     return c.num_layers * 2 * c.num_kv_heads * c.head_dim * int64_t(sizeof(float));
   }
   bool kv_preallocated() const override { return false; }
+  bool fork_prefix(int64_t from, int64_t to, int64_t n) override {
+    if (!valid(from) || !valid(to) || from == to || n <= 0) return false;
+    const kv_cache& src = caches_[size_t(from)];
+    kv_cache& dst = caches_[size_t(to)];
+    // The keys must be rotated as a prefill of n would rotate them (a longrope switch
+    // re-prefilled the source with other factors, and it holds at least the n positions).
+    if (dst.len != 0 || src.len < n || engine::needs_reprefill(m_.config, src, n)) return false;
+    const size_t row = size_t(m_.config.num_kv_heads) * size_t(m_.config.head_dim);
+    for (size_t l = 0; l < src.k.size(); ++l) {
+      dst.k[l].assign(src.k[l].begin(), src.k[l].begin() + std::ptrdiff_t(size_t(n) * row));
+      dst.v[l].assign(src.v[l].begin(), src.v[l].begin() + std::ptrdiff_t(size_t(n) * row));
+    }
+    dst.len = n;
+    dst.long_rope = src.long_rope;
+    return true;
+  }
   void reset(int64_t slot) override {
     if (valid(slot)) reset_cache(caches_[size_t(slot)], m_.config.num_layers);
   }

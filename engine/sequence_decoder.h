@@ -61,6 +61,13 @@ class sequence_decoder {
                                      int64_t /*rope_len*/) const {
     return 0;
   }
+  // Copies the first n cached positions of slot `from` into the empty slot `to`, for a prompt
+  // `from` prefilled first (the caller checked: the same n tokens, prefilled as one round with
+  // rope_len n, as the n choices of one request are). True when copied: `to` then holds what its
+  // own prefill would have computed, bit for bit. False: nothing copied, because those positions
+  // are no longer as that prefill left them (longrope re-prefilled them) or the decoder does not
+  // fork (the default; a paged decoder shares the blocks through reuse_prefix instead).
+  virtual bool fork_prefix(int64_t /*from*/, int64_t /*to*/, int64_t /*n*/) { return false; }
   virtual void reset(int64_t slot) = 0;
   virtual status prefill(int64_t slot, const int32_t* ids, int64_t n, int64_t rope_len,
                          std::vector<float>* logits) = 0;

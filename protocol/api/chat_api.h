@@ -190,8 +190,8 @@ struct chat_result {
 //  "message":{"role":"assistant","content":<text>},"finish_reason":<reason>,"logprobs":null}],
 //  "usage":{"prompt_tokens":..,"completion_tokens":..,"total_tokens":..}}
 // `id` is the part after "chatcmpl-". One entry of choices per result, index i for results[i]
-// (n > 1; results must not be empty); usage counts the prompt once (results[0]'s, with its
-// cached_tokens) and the completion tokens of all. With has_logprobs, "logprobs" is
+// (n > 1; results must not be empty); usage counts the prompt once (results[0]'s, with the fewest
+// cached_tokens of any) and the completion tokens of all. With has_logprobs, "logprobs" is
 // {"content":[{"token",
 // "logprob","bytes":[...],"top_logprobs":[{"token","logprob","bytes"}...]}...]} (OpenAI's; a
 // logprob that is not finite is -9999.0, as vLLM writes it). With cached_tokens > 0, usage also

@@ -1,5 +1,6 @@
 // chat_response: the OpenAI and legacy /chat response, stream and error bodies (see chat_api.h).
 // Every body goes through dump_utf8, so model output that is not UTF-8 still gives valid JSON.
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <string>
@@ -121,12 +122,16 @@ ojson completion_object(const std::string& id, const std::string& model, int64_t
   return j;
 }
 
-// The usage of answers to one prompt: the prompt once, every answer's tokens.
+// The usage of answers to one prompt: the prompt once, every answer's tokens, and as its cached
+// tokens the fewest any answer found (of n choices of a new prompt one computes it and the others
+// copy it: the request found none cached).
 ojson usage_of(const std::vector<chat_result>& results) {
-  int64_t completion = 0;
-  for (const chat_result& r : results) completion += r.completion_tokens;
-  const chat_result* first = results.empty() ? nullptr : &results[0];
-  return usage_of(first ? first->prompt_tokens : 0, completion, first ? first->cached_tokens : 0);
+  int64_t completion = 0, cached = results.empty() ? 0 : results[0].cached_tokens;
+  for (const chat_result& r : results) {
+    completion += r.completion_tokens;
+    cached = std::min(cached, r.cached_tokens);
+  }
+  return usage_of(results.empty() ? 0 : results[0].prompt_tokens, completion, cached);
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <functional>
 #include <string>
 #include <thread>
 
@@ -325,6 +326,103 @@ TEST(batch_generator, a_kv_budget_admits_only_what_fits) {
   g.set_kv_budget_tokens(3);  // smaller than any request: each still runs, alone
   EXPECT_EQ(g.generate(js[5].prompt, js[5].opt).value(),
             generate(*m, nullptr, js[5].prompt, js[5].opt).value());
+}
+
+// A decoder whose first prefill waits (up to 10 s) until `open` says so; else the inner one's.
+class gated_decoder final : public sequence_decoder {
+ public:
+  gated_decoder(std::unique_ptr<sequence_decoder> inner, std::function<bool()> open)
+      : d_(std::move(inner)), open_(std::move(open)) {}
+  int64_t slots() const override { return d_->slots(); }
+  int64_t max_len() const override { return d_->max_len(); }
+  int64_t max_prefill() const override { return d_->max_prefill(); }
+  int64_t kv_bytes_per_token() const override { return d_->kv_bytes_per_token(); }
+  bool kv_preallocated() const override { return d_->kv_preallocated(); }
+  bool fork_prefix(int64_t from, int64_t to, int64_t n) override {
+    return d_->fork_prefix(from, to, n);
+  }
+  void reset(int64_t slot) override { d_->reset(slot); }
+  status prefill(int64_t slot, const int32_t* ids, int64_t n, int64_t rope_len,
+                 std::vector<float>* logits) override {
+    for (int i = 0; i < 2000 && !opened_ && !open_(); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    opened_ = true;
+    return d_->prefill(slot, ids, n, rope_len, logits);
+  }
+  bool needs_reprefill(int64_t slot, int64_t seq_len) const override {
+    return d_->needs_reprefill(slot, seq_len);
+  }
+  status decode(const std::vector<int64_t>& slots, const std::vector<int32_t>& ids,
+                std::vector<float>* logits) override {
+    return d_->decode(slots, ids, logits);
+  }
+
+ private:
+  std::unique_ptr<sequence_decoder> d_;
+  std::function<bool()> open_;
+  bool opened_ = false;
+};
+
+// The n choices of one prompt (what chat completions' n sends): the CPU decoder prefills it once
+// and copies the cache to the others (their logits bit for bit), so each answer still equals
+// generate() alone. Four choices, three slots: the fourth starts when the first three end, by
+// when (in Phi-3, whose switch is at 16) their caches crossed the longrope switch and were
+// re-prefilled with the long factors, so it must not copy from them.
+TEST(batch_generator, choices_of_one_prompt_share_its_prefill_and_equal_generate_alone) {
+  for (const char* json : {kLlama, kPhi3}) {
+    auto m = random_model(json, json == kLlama ? "fork_llama" : "fork_phi3");
+    ASSERT_TRUE(m);
+    std::vector<int32_t> prompt;
+    for (int i = 0; i < 9; ++i) prompt.push_back(int32_t(rng_bits(77, i) % 64));
+    const int64_t P = int64_t(prompt.size());
+    std::vector<generate_options> opts(4);
+    for (size_t j = 0; j < opts.size(); ++j) {
+      opts[j].max_new_tokens = 24;
+      if (j > 0) {  // sampled, each with its own seed (as n choices are)
+        opts[j].sampling.temperature = 0.9;
+        opts[j].sampling.seed = 500 + j;
+      }
+    }
+    std::vector<std::vector<int32_t>> want(opts.size()), got(opts.size());
+    std::vector<std::vector<float>> want_logits(opts.size()), got_logits(opts.size());
+    bool full = true;  // no answer ends before 24 tokens (then the fourth waits for all three)
+    for (size_t j = 0; j < opts.size(); ++j) {
+      generate_options o = opts[j];
+      o.step_logits = &want_logits[j];
+      want[j] = generate(*m, nullptr, prompt, o).value();
+      full = full && want[j].size() == 24u;
+    }
+    // The CPU decoder, its first prefill held until all four requests are queued; prefills go
+    // one at a time, so the first answer runs when the next two start.
+    std::atomic<batch_generator*> gen{nullptr};
+    auto all_queued = [&] {
+      auto* g = gen.load();
+      if (g == nullptr) return false;
+      auto l = g->load();
+      return l.waiting + l.running >= 4;
+    };
+    batch_generator g(m->config,
+                      std::make_unique<gated_decoder>(make_cpu_decoder(*m, 3), all_queued),
+                      {.max_batch = 3, .prefill_chunk = 4});
+    gen = &g;
+    std::vector<std::thread> threads;
+    for (size_t j = 0; j < opts.size(); ++j)
+      threads.emplace_back([&, j] {
+        generate_options o = opts[j];
+        o.step_logits = &got_logits[j];
+        got[j] = g.generate(prompt, o).value();
+      });
+    for (auto& t : threads) t.join();
+    for (size_t j = 0; j < opts.size(); ++j) {
+      EXPECT_EQ(got[j], want[j]) << "choice " << j;
+      EXPECT_LE(max_abs_diff(got_logits[j], want_logits[j]), 1e-4f) << "choice " << j;
+    }
+    const auto load = g.load();
+    EXPECT_EQ(load.prefix_queries, 4 * P);
+    EXPECT_GE(load.prefix_hits, 2 * P);  // two of the first three copied
+    EXPECT_LE(load.prefix_hits, 3 * P);
+    if (json == kPhi3 && full) EXPECT_EQ(load.prefix_hits, 2 * P);  // not past the switch
+  }
 }
 
 // A paged decoder whose pool (16 blocks of 4 positions) holds one of these answers (40 to 44

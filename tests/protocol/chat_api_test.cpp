@@ -860,6 +860,10 @@ TEST(ChatResponse, SeveralChoices) {
   EXPECT_EQ(j["choices"][1]["finish_reason"], "length");
   EXPECT_EQ(j["usage"], ojson::parse(R"({"prompt_tokens":12,"completion_tokens":8,
       "total_tokens":20,"prompt_tokens_details":{"cached_tokens":8}})"));
+  // One choice computed the prompt, the other copied it: the request found none cached.
+  std::vector<chat_result> forked = {{"one", 12, 3, "stop", 12}, {"two", 12, 2, "stop", 0}};
+  EXPECT_EQ(parse_back(openai_chat_response(forked, "m", "x", 1))["usage"],
+            ojson::parse(R"({"prompt_tokens":12,"completion_tokens":5,"total_tokens":17})"));
   ojson c = parse_back(openai_completion_response(results, "m", "x", 1));
   ASSERT_EQ(c["choices"].size(), 2u);
   EXPECT_EQ(c["choices"][1], ojson::parse(R"({"index":1,"text":"two two","logprobs":null,
