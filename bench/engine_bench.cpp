@@ -284,9 +284,32 @@ int run(const std::string& dir, int64_t B, int64_t T, int64_t gen_prompt, int64_
       },
       1);
 
+  // n choices: 4 eight-token answers to one 4 x gen_prompt-token prompt (one prefill, the other
+  // three caches copied from the first answer while it runs: fork_prefix) vs to 4 different
+  // prompts of that length (4 prefills).
+  constexpr int kChoices = 4;
+  generate_options one = go;
+  one.max_new_tokens = 8;
+  const std::vector<int32_t> shared = token_ids(4 * gen_prompt, 300, V);
+  std::vector<std::vector<int32_t>> distinct;
+  for (int i = 0; i < kChoices; ++i) distinct.push_back(token_ids(4 * gen_prompt, 400 + i, V));
+  batch_generator chooser(m, {.max_batch = kChoices, .prefill_chunk = 0});
+  auto choices = [&](bool same) {
+    return seconds(
+        [&] {
+          std::vector<std::thread> clients;
+          for (int i = 0; i < kChoices; ++i)
+            clients.emplace_back(
+                [&, i] { (void)chooser.generate(same ? shared : distinct[i], one); });
+          for (auto& t : clients) t.join();
+        },
+        2);
+  };
+  const double n_distinct = choices(false), n_shared = choices(true);
+
   const double tokens = static_cast<double>(B * T);
   std::string json = "{\n";
-  char line[768];
+  char line[1024];
   std::snprintf(
       line, sizeof line,
       "  \"B\": %lld, \"T\": %lld, \"gen_prompt\": %lld, \"gen_new\": %zu,\n"
@@ -295,10 +318,12 @@ int run(const std::string& dir, int64_t B, int64_t T, int64_t gen_prompt, int64_
       "  \"fwd_bwd_tok_s\": %.2f, \"fwd_bwd_rss_mib\": %.1f,\n"
       "  \"generate_tok_s\": %.2f, \"generate_rss_mib\": %.1f,\n"
       "  \"serve_clients\": %d, \"serve_sequential_tok_s\": %.2f,"
-      " \"serve_batched_tok_s\": %.2f,\n",
+      " \"serve_batched_tok_s\": %.2f,\n"
+      "  \"n4_prompt\": %lld, \"n4_distinct_prompts_s\": %.4f, \"n4_one_prompt_s\": %.4f,\n",
       (long long)B, (long long)T, (long long)gen_prompt, produced, load_s, rss_load, tokens / fwd,
       rss_fwd, tokens / fwd_bwd, rss_train, static_cast<double>(produced) / gen, rss_gen, kClients,
-      static_cast<double>(seq_tokens) / sequential, static_cast<double>(batched_tokens) / batched);
+      static_cast<double>(seq_tokens) / sequential, static_cast<double>(batched_tokens) / batched,
+      (long long)(4 * gen_prompt), n_distinct, n_shared);
   json += line;
   json += gemm_table(B * T, m.config);
 #if KAITO_HAVE_BLAS
