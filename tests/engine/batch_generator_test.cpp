@@ -9,7 +9,6 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
-#include <functional>
 #include <string>
 #include <thread>
 
@@ -20,6 +19,7 @@
 #include "engine/sampling.h"
 #include "engine/sequence_decoder.h"
 #include "tests/engine/failing_decoder.h"
+#include "tests/engine/forwarding_decoder.h"
 #include "tests/engine/paged_decoder.h"
 #include "tests/engine/random_model.h"
 
@@ -328,41 +328,6 @@ TEST(batch_generator, a_kv_budget_admits_only_what_fits) {
             generate(*m, nullptr, js[5].prompt, js[5].opt).value());
 }
 
-// A decoder whose first prefill waits (up to 10 s) until `open` says so; else the inner one's.
-class gated_decoder final : public sequence_decoder {
- public:
-  gated_decoder(std::unique_ptr<sequence_decoder> inner, std::function<bool()> open)
-      : d_(std::move(inner)), open_(std::move(open)) {}
-  int64_t slots() const override { return d_->slots(); }
-  int64_t max_len() const override { return d_->max_len(); }
-  int64_t max_prefill() const override { return d_->max_prefill(); }
-  int64_t kv_bytes_per_token() const override { return d_->kv_bytes_per_token(); }
-  bool kv_preallocated() const override { return d_->kv_preallocated(); }
-  bool fork_prefix(int64_t from, int64_t to, int64_t n) override {
-    return d_->fork_prefix(from, to, n);
-  }
-  void reset(int64_t slot) override { d_->reset(slot); }
-  status prefill(int64_t slot, const int32_t* ids, int64_t n, int64_t rope_len,
-                 std::vector<float>* logits) override {
-    for (int i = 0; i < 2000 && !opened_ && !open_(); ++i)
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    opened_ = true;
-    return d_->prefill(slot, ids, n, rope_len, logits);
-  }
-  bool needs_reprefill(int64_t slot, int64_t seq_len) const override {
-    return d_->needs_reprefill(slot, seq_len);
-  }
-  status decode(const std::vector<int64_t>& slots, const std::vector<int32_t>& ids,
-                std::vector<float>* logits) override {
-    return d_->decode(slots, ids, logits);
-  }
-
- private:
-  std::unique_ptr<sequence_decoder> d_;
-  std::function<bool()> open_;
-  bool opened_ = false;
-};
-
 // The n choices of one prompt (what chat completions' n sends): the CPU decoder prefills it once
 // and copies the cache to the others (their logits bit for bit), so each answer still equals
 // generate() alone. Four choices, three slots: the fourth starts when the first three end, by
@@ -392,8 +357,8 @@ TEST(batch_generator, choices_of_one_prompt_share_its_prefill_and_equal_generate
       want[j] = generate(*m, nullptr, prompt, o).value();
       full = full && want[j].size() == 24u;
     }
-    // The CPU decoder, its first prefill held until all four requests are queued; prefills go
-    // one at a time, so the first answer runs when the next two start.
+    // The CPU decoder, its first step held until all four requests are queued; prefills go one
+    // at a time, so the first answer runs when the next two start.
     std::atomic<batch_generator*> gen{nullptr};
     auto all_queued = [&] {
       auto* g = gen.load();
@@ -401,9 +366,9 @@ TEST(batch_generator, choices_of_one_prompt_share_its_prefill_and_equal_generate
       auto l = g->load();
       return l.waiting + l.running >= 4;
     };
-    batch_generator g(m->config,
-                      std::make_unique<gated_decoder>(make_cpu_decoder(*m, 3), all_queued),
-                      {.max_batch = 3, .prefill_chunk = 4});
+    auto d = std::make_unique<kaito::testing::forwarding_decoder>(make_cpu_decoder(*m, 3));
+    d->hold_first_decode(all_queued);
+    batch_generator g(m->config, std::move(d), {.max_batch = 3, .prefill_chunk = 4});
     gen = &g;
     std::vector<std::thread> threads;
     for (size_t j = 0; j < opts.size(); ++j)

@@ -38,6 +38,9 @@ class forwarding_decoder : public engine::sequence_decoder {
   int64_t reuse_prefix(int64_t s, const int32_t* ids, int64_t n, int64_t rope_len) override {
     return d_->reuse_prefix(s, ids, n, rope_len);
   }
+  bool fork_prefix(int64_t from, int64_t to, int64_t n) override {
+    return d_->fork_prefix(from, to, n);
+  }
   void reset(int64_t s) override { d_->reset(s); }
   status prefill(int64_t s, const int32_t* ids, int64_t n, int64_t rope_len,
                  std::vector<float>* logits) override {
