@@ -85,7 +85,7 @@ void probe_tick(self_ptr self, const std::string& uid, uint8_t kind, uint64_t ru
   auto me = caf::actor_cast<caf::actor>(self);
   self->home_system().spawn<caf::detached>(
       [me, job = std::move(*job), kind](caf::blocking_actor* b) {
-        probe_outcome o = run_probe_check(job.spec, job.host, job.port_offset);
+        probe_outcome o = run_probe_check(job.spec, job.host, job.port_offset, job.cancel.get());
         b->send(me, probe_done_atom::value, job.uid, kind, job.run, o.ok, o.output);
       });
 }

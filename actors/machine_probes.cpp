@@ -13,7 +13,7 @@ std::optional<probe_job> machine_state::on_probe_timer(const std::string& uid, p
   auto spec = p.probes.on_timer(k, run, tick, std::chrono::steady_clock::now());
   if (!spec) return std::nullopt;
   // The pods are processes on this machine's network; the probe dials them here.
-  return probe_job{uid, k, run, std::move(*spec), "127.0.0.1", p.slot};
+  return probe_job{uid, k, run, std::move(*spec), "127.0.0.1", p.slot, probes_cancel};
 }
 
 std::pair<std::vector<probe_timer>, pid_t> machine_state::on_probe_result(

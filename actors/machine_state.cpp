@@ -37,6 +37,7 @@ int64_t unix_now_ms() {
 }
 
 machine_state::~machine_state() {
+  probes_cancel->store(true);
   for (auto& s : slots)
     if (s.pid > 0) stop_child_process(s.pid, std::chrono::milliseconds(300));
 }

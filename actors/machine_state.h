@@ -5,6 +5,7 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -66,6 +67,7 @@ struct probe_job {
   msg::probe_spec spec;
   std::string host;
   int32_t port_offset = 0;
+  std::shared_ptr<const std::atomic<bool>> cancel;  // machine_state::probes_cancel
 };
 
 struct machine_state {
@@ -89,13 +91,15 @@ struct machine_state {
   std::chrono::milliseconds reconnect_backoff{100};
   std::shared_ptr<spdlog::logger> log;
   std::shared_ptr<pods_dir_claim> pods_claim;  // opt.pods_dir's lock, held for the machine's life
+  // Set when the machine ends: probe checks still running give up at once.
+  std::shared_ptr<std::atomic<bool>> probes_cancel = std::make_shared<std::atomic<bool>>(false);
 
   static inline const char* name = "machine";
 
   machine_state() = default;
   machine_state(const machine_state&) = delete;
   machine_state& operator=(const machine_state&) = delete;
-  ~machine_state();  // stops every worker process (SIGTERM, then SIGKILL)
+  ~machine_state();  // stops every worker process (SIGTERM, then SIGKILL); cancels probes
 
   void init(machine_options o, std::string bin, msg::machine_resources res);
   std::string device_of(uint32_t slot) const;

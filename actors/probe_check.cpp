@@ -31,7 +31,8 @@ bool has_header(const msg::probe_spec& p, const char* name) {
                      [&](const msg::label& h) { return strcasecmp(h.key.c_str(), name) == 0; });
 }
 
-probe_outcome http_check(const msg::probe_spec& p, const std::string& host, int32_t port) {
+probe_outcome http_check(const msg::probe_spec& p, const std::string& host, int32_t port,
+                         const std::atomic<bool>* cancel) {
   namespace art = k8s::artifacts;
   std::string scheme = p.scheme == "HTTPS" ? "https" : "http";
   std::string path = p.path.empty() || p.path.front() != '/' ? "/" + p.path : p.path;
@@ -40,6 +41,7 @@ probe_outcome http_check(const msg::probe_spec& p, const std::string& host, int3
   rq.timeout = std::chrono::seconds(p.timeout_s);
   rq.verify_peer = false;
   rq.use_proxy = false;
+  rq.cancel = cancel;
   for (const auto& h : p.headers) rq.headers.push_back(h.key + ": " + h.value);
   if (!has_header(p, "User-Agent")) rq.headers.push_back("User-Agent: kube-probe/1.32");
   if (!has_header(p, "Accept")) rq.headers.push_back("Accept: */*");
@@ -50,7 +52,23 @@ probe_outcome http_check(const msg::probe_spec& p, const std::string& host, int3
   return {false, "HTTP probe failed with statuscode: " + std::to_string(rs->status)};
 }
 
-probe_outcome tcp_check(const msg::probe_spec& p, const std::string& host, int32_t port) {
+// Waits for fd to connect until the deadline, in slices that look at *cancel: 1 connected, 0
+// timed out (or cancelled), -1 poll failed.
+int wait_connect(int fd, std::chrono::steady_clock::time_point deadline,
+                 const std::atomic<bool>* cancel) {
+  for (;;) {
+    if (cancel != nullptr && cancel->load()) return 0;
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return 0;
+    pollfd pfd{fd, POLLOUT, 0};
+    int n = poll(&pfd, 1, static_cast<int>(std::min<int64_t>(left.count(), 100)));
+    if (n != 0) return n;
+  }
+}
+
+probe_outcome tcp_check(const msg::probe_spec& p, const std::string& host, int32_t port,
+                        const std::atomic<bool>* cancel) {
   std::string bare =
       host.size() > 2 && host.front() == '[' ? host.substr(1, host.size() - 2) : host;
   std::string what = "dial tcp " + host + ":" + std::to_string(port) + ": ";
@@ -72,10 +90,7 @@ probe_outcome tcp_check(const msg::probe_spec& p, const std::string& host, int32
     if (r == 0) {
       ok = true;
     } else if (errno == EINPROGRESS) {
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-          deadline - std::chrono::steady_clock::now());
-      pollfd pfd{fd, POLLOUT, 0};
-      int n = left.count() > 0 ? poll(&pfd, 1, static_cast<int>(left.count())) : 0;
+      int n = wait_connect(fd, deadline, cancel);
       if (n == 0) {
         last = "i/o timeout";
       } else if (n < 0) {
@@ -102,13 +117,13 @@ probe_outcome tcp_check(const msg::probe_spec& p, const std::string& host, int32
 }  // namespace
 
 probe_outcome run_probe_check(const msg::probe_spec& p, const std::string& pod_host,
-                              int32_t port_offset) {
+                              int32_t port_offset, const std::atomic<bool>* cancel) {
   int64_t port = static_cast<int64_t>(p.port) + std::max(port_offset, 0);
   if (p.port <= 0 || port > 65535)
     return {false, "port " + std::to_string(port) + " is out of range (1-65535)"};
   std::string host = host_of(p, pod_host);
-  if (p.action == "http") return http_check(p, host, static_cast<int32_t>(port));
-  if (p.action == "tcp") return tcp_check(p, host, static_cast<int32_t>(port));
+  if (p.action == "http") return http_check(p, host, static_cast<int32_t>(port), cancel);
+  if (p.action == "tcp") return tcp_check(p, host, static_cast<int32_t>(port), cancel);
   return {false, "probe action \"" + p.action + "\" is not run on this machine"};
 }
 

@@ -13,6 +13,7 @@
 // Any other action fails, naming it. Thread-safety: any thread.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <string>
 
@@ -25,7 +26,9 @@ struct probe_outcome {
   std::string output;  // why it failed; for a success, the HTTP status or "connected"
 };
 
+// cancel (optional): once true, a check in progress ends at once as a failure ("cancelled"), so
+// a machine shutting down never waits out a long timeoutSeconds.
 probe_outcome run_probe_check(const msg::probe_spec& p, const std::string& pod_host,
-                              int32_t port_offset);
+                              int32_t port_offset, const std::atomic<bool>* cancel = nullptr);
 
 }  // namespace kaito::actors

@@ -281,7 +281,8 @@ json build_tuning_job(const json& ws, const workspace_facts& f, int64_t revision
 
 int32_t startup_failure_threshold(int64_t weights_bytes) {
   constexpr int64_t kGiB = int64_t{1} << 30;
-  int64_t seconds = 15 * 60 + 18 * ((std::max<int64_t>(weights_bytes, 0) + kGiB - 1) / kGiB);
+  const int64_t bytes = std::clamp<int64_t>(weights_bytes, 0, int64_t{1} << 50);  // no overflow
+  int64_t seconds = 15 * 60 + 18 * ((bytes + kGiB - 1) / kGiB);
   seconds = std::clamp<int64_t>(seconds, 30 * 60, 180 * 60);
   return static_cast<int32_t>((seconds + kProbePeriodSeconds - 1) / kProbePeriodSeconds);
 }

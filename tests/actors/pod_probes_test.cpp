@@ -351,4 +351,30 @@ TEST(probe_check, a_server_that_never_answers_times_out_and_sees_the_kubelets_he
   EXPECT_NE(l.seen.find("X-Probe: yes\r\n"), std::string::npos) << l.seen;
 }
 
+TEST(probe_check, a_cancelled_check_does_not_wait_out_its_timeout) {
+  silent_listener l;
+  msg::probe_spec p = http_probe(1, 1);
+  p.port = l.port;
+  p.timeout_s = 3600;  // a machine shutting down must not wait an hour
+  std::atomic<bool> cancel{false};
+  std::thread stopper([&] {
+    std::this_thread::sleep_for(200ms);
+    cancel = true;
+  });
+  auto t0 = std::chrono::steady_clock::now();
+  auto o = kaito::actors::run_probe_check(p, "127.0.0.1", 0, &cancel);
+  stopper.join();
+  EXPECT_FALSE(o.ok);
+  EXPECT_NE(o.output.find("cancelled"), std::string::npos) << o.output;
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s);
+  // tcpSocket to an address that never answers (TEST-NET-1): cancelled too.
+  p.action = "tcp";
+  p.host = "192.0.2.1";
+  p.port = 9;
+  t0 = std::chrono::steady_clock::now();
+  auto o2 = kaito::actors::run_probe_check(p, "127.0.0.1", 0, &cancel);
+  EXPECT_FALSE(o2.ok);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 2s);
+}
+
 }  // namespace

@@ -269,6 +269,7 @@ TEST(WorkspaceDesired, InferenceStatefulSetAndServices) {
   EXPECT_EQ(startup_failure_threshold(400ll << 30), 810);        // 15 min + 400 x 18 s
   EXPECT_EQ(startup_failure_threshold((400ll << 30) + 1), 812);  // a started GiB counts
   EXPECT_EQ(startup_failure_threshold(1ll << 42), 1080);         // the 180 min ceiling
+  EXPECT_EQ(startup_failure_threshold(INT64_MAX), 1080);
   with["metadata"]["annotations"]["kaito.sh/self-test-seconds"] = "1";
   const json self_test = build_inference_statefulset(with, f, 1)["spec"]["template"]["spec"];
   EXPECT_EQ(self_test["containers"][0]["args"], json::array({"--task=serve-self-test"}));
