@@ -4,11 +4,14 @@
 #include <algorithm>
 #include <limits>
 
+#include "k8s/client/api_error.h"
+
 namespace kaito::actors {
 
 namespace {
 
 using json = nlohmann::json;
+using k8s::string_field;
 
 int32_t int_field(const json& o, const char* key, int32_t fallback) {
   auto it = o.find(key);
@@ -17,11 +20,6 @@ int32_t int_field(const json& o, const char* key, int32_t fallback) {
   if (v < std::numeric_limits<int32_t>::min() || v > std::numeric_limits<int32_t>::max())
     return fallback;
   return static_cast<int32_t>(v);
-}
-
-std::string string_field(const json& o, const char* key, const std::string& fallback = "") {
-  auto it = o.find(key);
-  return it != o.end() && it->is_string() ? it->get<std::string>() : fallback;
 }
 
 // The port of an action: a number, a numeric string, or the name of one of the container's
@@ -65,9 +63,11 @@ msg::probe_spec probe_of(const json& container, const char* field,
   std::string why;
   if (auto h = p.find("httpGet"); h != p.end() && h->is_object()) {
     s.action = "http";
-    s.path = string_field(*h, "path", "/");
+    s.path = string_field(*h, "path");
+    if (s.path.empty()) s.path = "/";
     s.host = string_field(*h, "host");
-    s.scheme = string_field(*h, "scheme", "HTTP");
+    s.scheme = string_field(*h, "scheme");
+    if (s.scheme.empty()) s.scheme = "HTTP";
     if (auto hs = h->find("httpHeaders"); hs != h->end() && hs->is_array())
       for (const auto& kv : *hs)
         if (kv.is_object() && !string_field(kv, "name").empty())

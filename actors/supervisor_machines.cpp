@@ -261,14 +261,13 @@ void apply_report(self_ptr self, const msg::pod_report& r) {
         (void)rt->kubelet_events->record(
             pod_obj, e.type == "Warning" ? ctl::event_type::warning : ctl::event_type::normal,
             e.reason, e.message);
-    }
-    if (applied.ok() && *applied && pod_obj.is_object() && rt->kubelet_events) {
-      if (r.restart_count > prior_restarts)
+      // and what the status it changed says (a restart, a failure)
+      if (*applied && r.restart_count > prior_restarts)
         (void)rt->kubelet_events->record(pod_obj, ctl::event_type::warning, "BackOff",
                                          "Back-off restarting failed container (restart " +
                                              std::to_string(r.restart_count) + ", exit " +
                                              std::to_string(r.exit_code) + ")");
-      if (r.phase == "Failed")
+      if (*applied && r.phase == "Failed")
         (void)rt->kubelet_events->record(
             pod_obj, ctl::event_type::warning, "Failed",
             "exit code " + std::to_string(r.exit_code) + ": " + r.reason);
