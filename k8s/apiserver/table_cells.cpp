@@ -1,6 +1,7 @@
 // Built-in Table cells; see table_cells.h.
 #include "k8s/apiserver/table_cells.h"
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -27,22 +28,62 @@ int64_t i_or(const json& v, int64_t dflt) {
   return v.is_number_integer() ? v.get<int64_t>() : dflt;
 }
 
-json pod_ready(const json& o) {
+pod_cells pod_row_cells(const json& o, std::time_t now) {
+  pod_cells out;
   const json& specs = at(o, {"spec", "containers"});
   size_t total = specs.is_array() ? specs.size() : 0, ready = 0;
+  std::string phase = s_or(at(o, {"status", "phase"}), "");
+  std::string reason = s_or(at(o, {"status", "reason"}), phase);
+  const json& conds = at(o, {"status", "conditions"});
+  bool pod_ready_true = false;
+  if (conds.is_array())
+    for (const auto& c : conds) {
+      std::string type = s_or(at(c, {"type"}), "");
+      if (type == "PodScheduled" && s_or(at(c, {"reason"}), "") == "SchedulingGated")
+        reason = "SchedulingGated";
+      if (type == "Ready" && s_or(at(c, {"status"}), "") == "True") pod_ready_true = true;
+    }
+  int64_t restarts = 0;
+  std::optional<std::time_t> last_restart;
+  bool has_running = false;
   const json& st = at(o, {"status", "containerStatuses"});
   if (st.is_array())
-    for (const auto& c : st)
-      if (at(c, {"ready"}).is_boolean() && at(c, {"ready"}).get<bool>()) ++ready;
-  return std::to_string(ready) + "/" + std::to_string(total);
-}
-
-int64_t pod_restarts(const json& o) {
-  int64_t n = 0;
-  const json& st = at(o, {"status", "containerStatuses"});
-  if (st.is_array())
-    for (const auto& c : st) n += i_or(at(c, {"restartCount"}), 0);
-  return n;
+    for (auto it = st.rbegin(); it != st.rend(); ++it) {  // the first container's state wins
+      const json& c = *it;
+      restarts += i_or(at(c, {"restartCount"}), 0);
+      if (auto t = parse_rfc3339(s_or(at(c, {"lastState", "terminated", "finishedAt"}), "")))
+        if (!last_restart || *last_restart < *t) last_restart = *t;
+      const json& waiting = at(c, {"state", "waiting"});
+      const json& terminated = at(c, {"state", "terminated"});
+      if (!s_or(at(waiting, {"reason"}), "").empty()) {
+        reason = s_or(at(waiting, {"reason"}), "");
+      } else if (terminated.is_object()) {
+        std::string r = s_or(at(terminated, {"reason"}), "");
+        if (r.empty() && i_or(at(terminated, {"signal"}), 0) != 0)
+          r = "Signal:" + std::to_string(i_or(at(terminated, {"signal"}), 0));
+        else if (r.empty())
+          r = "ExitCode:" + std::to_string(i_or(at(terminated, {"exitCode"}), 0));
+        reason = r;
+      } else if (at(c, {"ready"}).is_boolean() && at(c, {"ready"}).get<bool>() &&
+                 at(c, {"state", "running"}).is_object()) {
+        has_running = true;
+        ++ready;
+      }
+    }
+  if (reason == "Completed" && has_running) reason = pod_ready_true ? "Running" : "NotReady";
+  if (at(o, {"metadata", "deletionTimestamp"}).is_string()) {
+    if (s_or(at(o, {"status", "reason"}), "") == "NodeLost")
+      reason = "Unknown";
+    else if (phase != "Succeeded" && phase != "Failed")
+      reason = "Terminating";
+  }
+  if (reason.empty()) reason = "Pending";
+  out.ready = std::to_string(ready) + "/" + std::to_string(total);
+  out.status = reason;
+  out.restarts = std::to_string(restarts);
+  if (restarts != 0 && last_restart)
+    out.restarts += " (" + human_duration(static_cast<int64_t>(now - *last_restart)) + " ago)";
+  return out;
 }
 
 std::string service_ports(const json& o) {

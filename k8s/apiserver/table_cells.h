@@ -20,8 +20,15 @@ const json& at(const json& j, std::initializer_list<const char*> path);
 std::string s_or(const json& v, const std::string& dflt);
 int64_t i_or(const json& v, int64_t dflt);
 
-json pod_ready(const json& pod);                 // "1/1"
-int64_t pod_restarts(const json& pod);           // the containers' restartCount summed
+// printPod's READY / STATUS / RESTARTS: ready = running containers that are ready, of the spec's;
+// status = the phase (or status.reason), overridden by a container's waiting or terminated
+// reason (CrashLoopBackOff, Error, ExitCode:N...), "Terminating" while deleted; restarts = the
+// containers' restartCount summed, with " (5m ago)" from the newest lastState.terminated. Init
+// containers are not read (kaito-cpp's pods have none).
+struct pod_cells {
+  std::string ready, status, restarts;
+};
+pod_cells pod_row_cells(const json& pod, std::time_t now);
 std::string service_ports(const json& service);  // "80/TCP,443:30443/TCP"
 // formatEndpoints: ip:port of each ready address, at most 3 then " + N more...".
 std::string endpoints_text(const json& endpoints);

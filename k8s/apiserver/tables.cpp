@@ -62,13 +62,15 @@ std::vector<column> builtin_columns(const resource_def& d) {
   const std::string& r = d.resource;
   std::vector<column> c = {name_col()};
   if (r == "pods") {
-    c.push_back(col("Ready", "string", [](const json& o, std::time_t) { return pod_ready(o); }));
-    c.push_back(col("Status", "string", [](const json& o, std::time_t) {
-      if (at(o, {"metadata", "deletionTimestamp"}).is_string()) return json("Terminating");
-      return json(s_or(at(o, {"status", "reason"}), s_or(at(o, {"status", "phase"}), "Pending")));
+    c.push_back(col("Ready", "string", [](const json& o, std::time_t now) {
+      return json(pod_row_cells(o, now).ready);
     }));
-    c.push_back(col("Restarts", "integer",
-                    [](const json& o, std::time_t) { return json(pod_restarts(o)); }));
+    c.push_back(col("Status", "string", [](const json& o, std::time_t now) {
+      return json(pod_row_cells(o, now).status);
+    }));
+    c.push_back(col("Restarts", "string", [](const json& o, std::time_t now) {
+      return json(pod_row_cells(o, now).restarts);
+    }));
     c.push_back(age_col());
     c.push_back(col(
         "IP", "string",

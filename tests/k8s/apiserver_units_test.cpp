@@ -8,6 +8,7 @@
 #include "k8s/apiserver/resources.h"
 #include "k8s/apiserver/route.h"
 #include "k8s/apiserver/selectors.h"
+#include "k8s/apiserver/table_cells.h"
 #include "k8s/apiserver/tables.h"
 
 namespace kaito::k8s::apiserver {
@@ -117,14 +118,67 @@ TEST(TableTest, CustomResourceColumns) {
 TEST(TableTest, PodColumns) {
   registry reg;
   auto pods = reg.find("", "v1", "pods");
-  json pod = {
-      {"metadata", {{"name", "web-0"}, {"creationTimestamp", "1970-01-01T00:00:00Z"}}},
-      {"spec", {{"containers", {{{"name", "a"}}, {{"name", "b"}}}}}},
-      {"status",
-       {{"phase", "Running"}, {"containerStatuses", {{{"ready", true}, {"restartCount", 3}}}}}}};
+  json pod = {{"metadata", {{"name", "web-0"}, {"creationTimestamp", "1970-01-01T00:00:00Z"}}},
+              {"spec", {{"containers", {{{"name", "a"}}, {{"name", "b"}}}}}},
+              {"status",
+               {{"phase", "Running"},
+                {"containerStatuses",
+                 {{{"ready", true},
+                   {"restartCount", 3},
+                   {"state", {{"running", {{"startedAt", "1970-01-01T00:00:05Z"}}}}}}}}}}};
   std::vector<const json*> rows = {&pod};
   json t = build_table(*pods, "v1", rows, "1", true, 10);
-  EXPECT_EQ(t["rows"][0]["cells"], json({"web-0", "1/2", "Running", 3, "10s", "<none>", "<none>"}));
+  EXPECT_EQ(t["columnDefinitions"][3]["name"], "Restarts");
+  EXPECT_EQ(t["columnDefinitions"][3]["type"], "string");
+  EXPECT_EQ(t["rows"][0]["cells"],
+            json({"web-0", "1/2", "Running", "3", "10s", "<none>", "<none>"}));
+}
+
+// printPod: a container's waiting or terminated reason is the STATUS; RESTARTS says when the
+// last container ended; only running, ready containers count as ready.
+TEST(TableTest, PodStatusFollowsTheContainers) {
+  auto cells = [](json status, json meta = json::object()) {
+    meta["name"] = "p";
+    json pod = {{"metadata", meta},
+                {"spec", {{"containers", {{{"name", "a"}}}}}},
+                {"status", std::move(status)}};
+    return pod_row_cells(pod, 1000);
+  };
+  json crash = {
+      {"phase", "Running"},
+      {"containerStatuses",
+       {{{"ready", true},
+         {"restartCount", 2},
+         {"state", {{"waiting", {{"reason", "CrashLoopBackOff"}}}}},
+         {"lastState",
+          {{"terminated", {{"exitCode", 1}, {"finishedAt", "1970-01-01T00:15:40Z"}}}}}}}}};
+  auto c = cells(crash);
+  EXPECT_EQ(c.status, "CrashLoopBackOff");
+  EXPECT_EQ(c.ready, "0/1");
+  EXPECT_EQ(c.restarts, "2 (60s ago)");
+  json error = {{"phase", "Running"},
+                {"containerStatuses",
+                 {{{"state", {{"terminated", {{"exitCode", 3}, {"reason", "Error"}}}}}}}}};
+  EXPECT_EQ(cells(error).status, "Error");
+  EXPECT_EQ(cells(error).restarts, "0");
+  error["containerStatuses"][0]["state"]["terminated"].erase("reason");
+  EXPECT_EQ(cells(error).status, "ExitCode:3");
+  error["containerStatuses"][0]["state"]["terminated"]["signal"] = 9;
+  EXPECT_EQ(cells(error).status, "Signal:9");
+  json done = {{"phase", "Succeeded"},
+               {"containerStatuses", {{{"state", {{"terminated", {{"reason", "Completed"}}}}}}}}};
+  EXPECT_EQ(cells(done).status, "Completed");
+  EXPECT_EQ(cells(done, {{"deletionTimestamp", "1970-01-01T00:00:01Z"}}).status, "Completed");
+  json running = {
+      {"phase", "Running"},
+      {"containerStatuses", {{{"ready", false}, {"state", {{"running", json::object()}}}}}}};
+  EXPECT_EQ(cells(running).status, "Running");
+  EXPECT_EQ(cells(running, {{"deletionTimestamp", "1970-01-01T00:00:01Z"}}).status, "Terminating");
+  json gated = {{"phase", "Pending"},
+                {"conditions", {{{"type", "PodScheduled"}, {"reason", "SchedulingGated"}}}}};
+  EXPECT_EQ(cells(gated).status, "SchedulingGated");
+  EXPECT_EQ(cells(json::object()).status, "Pending");
+  EXPECT_EQ(cells(json::object()).ready, "0/1");
 }
 
 TEST(TableTest, EndpointsColumn) {
