@@ -99,6 +99,11 @@ void send_work(self_ptr self, const std::vector<assignment>& todo) {
   }
 }
 
+// A pod's container restarts once its back-off has passed.
+void schedule_restart(self_ptr self, const std::optional<pod_restart>& r) {
+  if (r) self->delayed_send(self, r->delay, requeue_atom::value, r->uid, r->ticket);
+}
+
 void flush_reports(self_ptr self) {
   auto& st = self->state;
   if (!st.connected) return;
@@ -211,7 +216,7 @@ void poll_children(self_ptr self) {
              {{"slot", std::to_string(i)},
               {"pid", std::to_string(s.pid)},
               {"exit", describe_wait_status(*status)}});
-    st.on_worker_exit(i, *status);
+    schedule_restart(self, st.on_worker_exit(i, *status));
     self->delayed_send(self, st.next_backoff(i), restart_atom::value, i, s.generation);
   }
   send_work(self, st.dispatch());
@@ -263,7 +268,7 @@ void probe_done(self_ptr self, const std::string& uid, uint8_t kind, uint64_t ru
 
 void after_done(self_ptr self, const msg::work_done& d) {
   auto& st = self->state;
-  if (auto delay = st.on_done(d)) self->delayed_send(self, *delay, requeue_atom::value, d.uid);
+  schedule_restart(self, st.on_done(d));
   send_work(self, st.dispatch());
   flush_reports(self);
 }
@@ -332,8 +337,9 @@ caf::behavior machine_actor_fn(self_ptr self, machine_options o, std::string bin
           const std::string& output) {
         if (from_this_process(self)) probe_done(self, uid, kind, run, ok, output);
       },
-      [=](requeue_atom, const std::string& uid) {
-        self->state.requeue(uid);
+      [=](requeue_atom, const std::string& uid, uint64_t ticket) {
+        if (!from_this_process(self)) return;
+        self->state.requeue(uid, ticket);
         send_work(self, self->state.dispatch());
         flush_reports(self);
       },

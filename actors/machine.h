@@ -11,7 +11,11 @@
 //           --> work_done --> Succeeded | Failed (restartPolicy Never) or re-run (Always/OnFailure)
 //   stop_pod --> cancel_work; not done within 2 s: SIGKILL (the worker is restarted)
 //   worker process exit --> restarted after a backoff (0.5 s doubling to 10 s, reset after 30 s
-//           up); its pod: Failed exit 128+signal (Never) or re-run with restart_count+1
+//           up); its pod: Failed exit 128+signal (Never) or re-run
+//   a re-run is the kubelet's container restart: the ended container is reported (terminated,
+//           then lastState), the first restart is at once, later ones wait out a back-off
+//           (10 s doubling to 5 min: waiting CrashLoopBackOff, a BackOff Event); restart_count
+//           counts the containers started again
 //   the pod's probes (actors/pod_probes.h) --> each check on a detached actor of its own;
 //           Ready = the worker's ready signal and readiness; a failed startup or liveness probe
 //           SIGKILLs the worker (the exit above restarts the pod); failures become Events
@@ -58,6 +62,12 @@ struct machine_options {
   // Called (on an actor thread) each time the supervisor refuses the hello, with its reason.
   std::function<void(const std::string& reason)> on_refused;
   std::chrono::milliseconds stop_grace{2000};  // stop_pod: cancel, then SIGKILL after this
+  // The kubelet's container restart back-off (CrashLoopBackOff): a pod's first restart is at
+  // once, each later one waits restart_backoff, doubled per restart up to max_restart_backoff,
+  // counted from the container's end; back to the start once the last restart is more than
+  // twice the maximum ago (the container ran that long).
+  std::chrono::milliseconds restart_backoff{10000};
+  std::chrono::milliseconds max_restart_backoff{300000};
   // Each pod's own directory is <pods_dir>/<uid>, mode 0700 (its work_unit.root: projected volumes,
   // /mnt/results...), removed when the pod ends; "" = <tmp>/kaito-pods-<name>-<pid>. The machine
   // locks the folder and clears what an earlier run left at start (actors/pods_dir.h): one machine

@@ -1,12 +1,9 @@
 // machine_state; see machine_state.h.
 #include "actors/machine_state.h"
 
-#include <sys/wait.h>
-
 #include <unistd.h>
 
 #include <algorithm>
-#include <ctime>
 #include <filesystem>
 
 #include "actors/machine_resources.h"
@@ -16,19 +13,6 @@
 #include "base/log.h"
 
 namespace kaito::actors {
-
-namespace {
-
-std::string iso_now() {
-  std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
-}  // namespace
 
 int64_t unix_now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -134,7 +118,13 @@ msg::pod_report machine_state::make_report(const pod_entry& p, const std::string
   r.phase = phase;
   r.ready = p.ready && p.probes.ready();
   r.restart_count = p.restart_count;
-  r.started_at_ms = p.started_at_ms;
+  r.started_at_ms = p.container_started_ms;
+  r.last_exit = p.last_exit;
+  if (p.backing_off) {
+    r.container_state = "waiting";
+    r.reason = "CrashLoopBackOff";
+    r.message = p.backoff_message;
+  }
   if (p.slot >= 0) {
     r.progress = slots[p.slot].progress;
     r.progress_permille = slots[p.slot].progress_permille;
@@ -204,7 +194,9 @@ std::vector<assignment> machine_state::dispatch() {
     pod_entry& p = it->second;
     auto i = static_cast<uint32_t>(free - slots.begin());
     p.slot = static_cast<int>(i);
-    if (p.started_at_ms == 0) p.started_at_ms = unix_now_ms();
+    p.container_started_ms = unix_now_ms();
+    if (p.runs++ > 0) ++p.restart_count;  // the kubelet counts a restart when it starts it
+    p.backing_off = false;
     p.kill_message.clear();  // a kill of an earlier run that ended otherwise
     free->pod_uid = uid;
     free->state = "running";
@@ -235,59 +227,6 @@ std::vector<probe_timer> machine_state::on_progress(const msg::work_progress& m)
   return timers;
 }
 
-std::optional<std::chrono::milliseconds> machine_state::on_done(const msg::work_done& d) {
-  auto it = pods.find(d.uid);
-  if (it == pods.end()) return std::nullopt;
-  pod_entry& p = it->second;
-  if (p.slot < 0 && !p.stopping) return std::nullopt;  // stale: it was requeued meanwhile
-  if (p.slot >= 0) {
-    auto& s = slots[p.slot];
-    if (s.pod_uid == d.uid) {
-      s.pod_uid.clear();
-      s.state = s.handle ? "idle" : s.state;
-      s.progress.clear();
-      s.progress_permille = 0;
-    }
-    p.slot = -1;
-  }
-  p.probes.stop();
-  if (p.stopping) {
-    log_info(log, "pod stopped", {{"uid", d.uid}});
-    erase_pod(it);
-    return std::nullopt;
-  }
-  bool success = d.exit_code == 0;
-  const std::string& policy = p.spec.restart_policy;
-  if (policy == "Always" || (policy == "OnFailure" && !success)) {
-    ++p.restart_count;
-    p.ready = false;
-    auto r = make_report(p, "Running");
-    r.exit_code = d.exit_code;
-    r.reason = d.reason;
-    r.message = "restarting after: " + d.message;
-    push_report(std::move(r));
-    return std::chrono::milliseconds(1000);
-  }
-  auto r = make_report(p, success ? "Succeeded" : "Failed");
-  r.ready = false;
-  r.exit_code = d.exit_code;
-  r.reason = success ? "Completed" : (d.reason.empty() ? "Error" : d.reason);
-  r.message = d.message;
-  log_info(log, "pod finished",
-           {{"uid", d.uid},
-            {"phase", r.phase},
-            {"exit_code", std::to_string(d.exit_code)},
-            {"message", d.message}});
-  finish(d.uid, std::move(r));
-  return std::nullopt;
-}
-
-void machine_state::requeue(const std::string& uid) {
-  auto it = pods.find(uid);
-  if (it == pods.end() || it->second.slot >= 0 || it->second.stopping) return;
-  if (std::find(queue.begin(), queue.end(), uid) == queue.end()) queue.push_back(uid);
-}
-
 int machine_state::stop(const std::string& uid) {
   if (finished.erase(uid))
     finished_order.erase(std::find(finished_order.begin(), finished_order.end(), uid));
@@ -301,49 +240,6 @@ int machine_state::stop(const std::string& uid) {
   it->second.stopping = true;
   log_info(log, "stopping pod", {{"uid", uid}});
   return it->second.slot;
-}
-
-void machine_state::on_worker_exit(uint32_t i, int wait_status) {
-  auto& s = slots[i];
-  std::string how = describe_wait_status(wait_status);
-  s.pid = 0;
-  s.handle = nullptr;
-  ++s.restarts;
-  s.last_exit = how + " at " + iso_now();
-  s.state = "restarting";
-  s.progress.clear();
-  s.progress_permille = 0;
-  std::string uid;
-  uid.swap(s.pod_uid);
-  auto it = pods.find(uid);
-  if (uid.empty() || it == pods.end()) return;
-  pod_entry& p = it->second;
-  p.slot = -1;
-  p.ready = false;
-  p.probes.stop();
-  if (p.stopping) {
-    erase_pod(it);
-    return;
-  }
-  std::string message = "worker process " +
-                        std::string(WIFSIGNALED(wait_status) ? "killed by " : "exited with ") + how;
-  if (!p.kill_message.empty()) message = p.kill_message + "; " + message;
-  p.kill_message.clear();
-  if (p.spec.restart_policy == "Never") {
-    auto r = make_report(p, "Failed");
-    r.exit_code = exit_code_of(wait_status);
-    r.reason = "Error";
-    r.message = message;
-    finish(uid, std::move(r));
-    return;
-  }
-  ++p.restart_count;
-  auto r = make_report(p, "Running");
-  r.exit_code = exit_code_of(wait_status);
-  r.reason = "Error";
-  r.message = message + "; restarting";
-  push_report(std::move(r));
-  queue.push_front(uid);
 }
 
 std::string machine_state::check_worker_hello(const msg::worker_hello& h) const {

@@ -42,14 +42,30 @@ struct worker_slot {
 
 struct pod_entry {
   msg::run_pod spec;
-  int32_t restart_count = 0;
-  int64_t started_at_ms = 0;
-  int slot = -1;     // -1 = queued
-  std::string root;  // <pods_dir>/<uid>: projected volumes, the unit's files
+  int32_t restart_count = 0;  // containers started after the first
+  uint32_t runs = 0;          // containers started
+  int64_t container_started_ms = 0;
+  msg::container_exit last_exit;  // how the last container ended (lastState)
+  // CrashLoopBackOff, the kubelet's container back-off (machine_restarts.cpp): the delay before
+  // the next restart (0: none restarted yet), and when the last restart happened.
+  std::chrono::milliseconds backoff{0};
+  std::chrono::steady_clock::time_point last_restart;
+  bool backing_off = false;  // waiting for that delay: the container is in CrashLoopBackOff
+  std::string backoff_message;
+  uint64_t restart_ticket = 0;  // the pending restart timer's; an older timer is stale
+  int slot = -1;                // -1 = queued or backing off
+  std::string root;             // <pods_dir>/<uid>: projected volumes, the unit's files
   bool stopping = false;
   bool ready = false;        // the worker says so (a server listens); Ready also needs the probes
   pod_probes probes;         // its startup / liveness / readiness probes (machine_probes.cpp)
   std::string kill_message;  // why the machine killed its worker ("liveness probe failed ...")
+};
+
+// A pod to re-queue after its back-off, when the timer with this ticket fires.
+struct pod_restart {
+  std::string uid;
+  std::chrono::milliseconds delay{0};
+  uint64_t ticket = 0;
 };
 
 struct assignment {
@@ -116,11 +132,13 @@ struct machine_state {
   void report(const std::string& uid, const std::string& phase);  // a Running report
   // A progress report; the probes brought forward when the worker says the pod is up.
   std::vector<probe_timer> on_progress(const msg::work_progress& p);
-  // A finished unit; returns the delay before re-running it (restartPolicy), if any.
-  std::optional<std::chrono::milliseconds> on_done(const msg::work_done& d);
-  void requeue(const std::string& uid);
+  // Restarts (machine_restarts.cpp). A finished unit, or the exit of the worker that ran one:
+  // the pod ends (restartPolicy) or its container restarts, at once (queued again) or after the
+  // back-off, when the returned timer fires.
+  std::optional<pod_restart> on_done(const msg::work_done& d);
+  std::optional<pod_restart> on_worker_exit(uint32_t slot, int wait_status);
+  void requeue(const std::string& uid, uint64_t ticket);  // a back-off ended
   int stop(const std::string& uid);  // the slot to cancel, or -1 (queued/unknown: just dropped)
-  void on_worker_exit(uint32_t slot, int wait_status);
 
   std::string check_worker_hello(const msg::worker_hello& h) const;  // "" = accept
   void worker_ready(uint32_t slot, msg::worker_actor handle, int32_t pid);
@@ -142,6 +160,8 @@ struct machine_state {
   msg::pod_report make_report(const pod_entry& p, const std::string& phase) const;
   void push_report(msg::pod_report r);
   void finish(const std::string& uid, msg::pod_report r);
+  std::optional<pod_restart> restart_container(const std::string& uid, pod_entry& p,
+                                               msg::container_exit ended);
 };
 
 int64_t unix_now_ms();

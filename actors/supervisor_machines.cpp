@@ -241,16 +241,11 @@ void apply_report(self_ptr self, const msg::pod_report& r) {
   auto& st = self->state;
   auto report = to_controller_report(r);
   auto pod = st.rt->cache("pod").get(r.ns, r.name);
-  int32_t prior_restarts = 0;
-  if (pod && (*pod)["status"].is_object() && (*pod)["status"].contains("containerStatuses") &&
-      (*pod)["status"]["containerStatuses"].is_array() &&
-      !(*pod)["status"]["containerStatuses"].empty())
-    prior_restarts = (*pod)["status"]["containerStatuses"][0].value("restartCount", 0);
   auto* rt = st.rt;
   json pod_obj = pod ? *pod : json();
   st.reports_in_flight.insert(r.uid);
   caf::actor me = caf::actor_cast<caf::actor>(self);
-  rt->pool->submit([me, rt, r, rep = *report, pod_obj, prior_restarts] {
+  rt->pool->submit([me, rt, r, rep = *report, pod_obj] {
     auto applied = ctl::apply_pod_report(*rt->client, r.ns, r.name, rep);
     if (!applied.ok()) {
       log_warn(slog(), "pod status write failed",
@@ -261,12 +256,7 @@ void apply_report(self_ptr self, const msg::pod_report& r) {
         (void)rt->kubelet_events->record(
             pod_obj, e.type == "Warning" ? ctl::event_type::warning : ctl::event_type::normal,
             e.reason, e.message);
-      // and what the status it changed says (a restart, a failure)
-      if (*applied && r.restart_count > prior_restarts)
-        (void)rt->kubelet_events->record(pod_obj, ctl::event_type::warning, "BackOff",
-                                         "Back-off restarting failed container (restart " +
-                                             std::to_string(r.restart_count) + ", exit " +
-                                             std::to_string(r.exit_code) + ")");
+      // and what the status it changed says (a failure)
       if (*applied && r.phase == "Failed")
         (void)rt->kubelet_events->record(
             pod_obj, ctl::event_type::warning, "Failed",

@@ -78,6 +78,24 @@ std::optional<k8s::controllers::pod_report> to_controller_report(const msg::pod_
   if (r.finished_at_ms > 0)
     out.finished_at =
         std::chrono::system_clock::time_point(std::chrono::milliseconds(r.finished_at_ms));
+  if (r.container_state == "waiting")
+    out.container = k8s::controllers::container_state_value::waiting;
+  else if (r.container_state == "terminated")
+    out.container = k8s::controllers::container_state_value::terminated;
+  else if (!r.container_state.empty())
+    return std::nullopt;
+  if (r.last_exit.finished_at_ms > 0) {
+    auto at = [](int64_t ms) {
+      return std::chrono::system_clock::time_point(std::chrono::milliseconds(ms));
+    };
+    k8s::controllers::container_termination last;
+    last.exit_code = r.last_exit.exit_code;
+    last.reason = r.last_exit.reason;
+    last.message = r.last_exit.message;
+    if (r.last_exit.started_at_ms > 0) last.started_at = at(r.last_exit.started_at_ms);
+    last.finished_at = at(r.last_exit.finished_at_ms);
+    out.last = std::move(last);
+  }
   return out;
 }
 

@@ -40,7 +40,8 @@ std::optional<msg::run_pod> run_pod_for(const json& pod, const node_registry& re
                                         const std::map<std::string, dispatched_pod>& dispatched,
                                         std::vector<std::string>* probes_not_run = nullptr);
 
-// nullopt when the phase is not one of Pending, Running, Succeeded, Failed.
+// nullopt when the phase is not one of Pending, Running, Succeeded, Failed, or the container
+// state not "", "waiting" or "terminated".
 std::optional<k8s::controllers::pod_report> to_controller_report(const msg::pod_report& r);
 
 // The last `capacity` progress lines per pod ("ns/name"); a line equal to the previous one is

@@ -61,38 +61,50 @@ json pod_status_from_report(const json& pod, const pod_report& r, const std::str
   if (finished.empty()) finished = now;
   json state;
   bool terminal = r.phase == pod_phase_value::succeeded || r.phase == pod_phase_value::failed;
-  if (terminal) {
+  bool running = r.phase == pod_phase_value::running;
+  auto terminated = [&](const char* dflt) {
     json t = {{"exitCode", r.exit_code},
-              {"reason", !r.reason.empty()                       ? r.reason
-                         : r.phase == pod_phase_value::succeeded ? "Completed"
-                                                                 : "Error"},
+              {"reason", r.reason.empty() ? dflt : r.reason},
               {"startedAt", started},
               {"finishedAt", finished}};
     if (!r.message.empty()) t["message"] = r.message;
-    state = {{"terminated", t}};
-  } else if (r.phase == pod_phase_value::running) {
+    return json{{"terminated", t}};
+  };
+  if (terminal) {
+    state = terminated(r.phase == pod_phase_value::succeeded ? "Completed" : "Error");
+  } else if (running && r.container == container_state_value::terminated) {
+    state = terminated(r.exit_code == 0 ? "Completed" : "Error");
+  } else if (running && r.container == container_state_value::running) {
     state = {{"running", {{"startedAt", started}}}};
   } else {
-    json w = {{"reason", r.reason.empty() ? "ContainerCreating" : r.reason}};
+    json w = {{"reason", !r.reason.empty() ? r.reason
+                         : running         ? "CrashLoopBackOff"
+                                           : "ContainerCreating"}};
     if (!r.message.empty()) w["message"] = r.message;
     state = {{"waiting", w}};
   }
-  // lastState: the previous state when the container restarted.
+  const bool container_running = running && r.container == container_state_value::running;
+  // lastState: how the previous container ended, as the machine says; else what was recorded.
   json last = old_cs.value("lastState", json::object());
-  json rc = old_cs.value("restartCount", json(0));
-  int64_t old_restarts = rc.is_number_integer() ? rc.get<int64_t>() : 0;
-  if (r.restart_count > old_restarts && old_cs.contains("state")) last = old_cs["state"];
+  if (r.last) {
+    json t = {{"exitCode", r.last->exit_code},
+              {"reason", r.last->reason.empty() ? "Error" : r.last->reason},
+              {"startedAt", known(r.last->started_at) ? rfc3339(r.last->started_at) : started},
+              {"finishedAt", known(r.last->finished_at) ? rfc3339(r.last->finished_at) : now}};
+    if (!r.last->message.empty()) t["message"] = r.last->message;
+    last = {{"terminated", t}};
+  }
   json c = container_of(pod);
   json cs = {{"name", string_field(c, "name")},
              {"image", string_field(c, "image")},
              {"imageID", ""},
              {"containerID", ""},
-             {"ready", r.ready && r.phase == pod_phase_value::running},
-             {"started", r.phase == pod_phase_value::running},
+             {"ready", r.ready && container_running},
+             {"started", container_running},
              {"restartCount", r.restart_count},
              {"state", state},
              {"lastState", last}};
-  bool ready = r.ready && r.phase == pod_phase_value::running;
+  bool ready = r.ready && container_running;
   json conds = st.value("conditions", json::array());
   bool scheduled = pod.contains("spec") && pod["spec"].is_object() &&
                    !string_field(pod["spec"], "nodeName").empty();

@@ -3,7 +3,8 @@
 //
 // apply_pod_report writes status.phase, the conditions PodScheduled / Initialized /
 // ContainersReady / Ready, containerStatuses[0] (state waiting/running/terminated, lastState,
-// restartCount, ready, started), hostIP (the node's InternalIP), podIP (the same address once the
+// restartCount, ready, started: a running pod's container may wait in CrashLoopBackOff or have
+// just ended), hostIP (the node's InternalIP), podIP (the same address once the
 // container has started: kaito-cpp's pods are processes on the machine's network, as with
 // hostNetwork) and startTime, with one update_status under the pod's resourceVersion (retried on
 // conflict), and only when something changed. A report that carries a host port offset is first
@@ -19,6 +20,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "base/status.h"
@@ -27,6 +29,19 @@
 namespace kaito::k8s::controllers {
 
 enum class pod_phase_value { pending, running, succeeded, failed };
+
+// The container of a running pod: running (as the phase says), waiting to be restarted (reason
+// CrashLoopBackOff), or terminated and about to be restarted.
+enum class container_state_value { running, waiting, terminated };
+
+// lastState.terminated: how the previous container ended.
+struct container_termination {
+  int32_t exit_code = 0;
+  std::string reason;
+  std::string message;
+  std::chrono::system_clock::time_point started_at{};  // epoch: unknown
+  std::chrono::system_clock::time_point finished_at{};
+};
 
 struct pod_report {
   std::string uid;  // the pod's metadata.uid the machine was given
@@ -40,6 +55,10 @@ struct pod_report {
   std::chrono::system_clock::time_point started_at{};   // epoch: unknown
   std::chrono::system_clock::time_point finished_at{};  // epoch: unknown
   int32_t host_port_offset = -1;  // -1: unknown (the annotation is left as it is)
+  // Read while the phase is running: waiting uses reason/message, terminated also exit_code
+  // and finished_at.
+  container_state_value container = container_state_value::running;
+  std::optional<container_termination> last;  // none: the recorded lastState stays
 };
 
 // "kaito.sh/host-port-offset": decimal, the shift of the pod's container ports on its host.

@@ -156,6 +156,20 @@ typename Inspector::result_type inspect(Inspector& f, pod_event& x) {
   return f(caf::meta::type_name("kaito.pod_event.v1"), x.type, x.reason, x.message);
 }
 
+// How a pod's container ended: its lastState.terminated once the pod restarted it.
+struct container_exit {
+  int32_t exit_code = 0;
+  std::string reason;  // Error, Completed, OOMKilled...
+  std::string message;
+  int64_t started_at_ms = 0;
+  int64_t finished_at_ms = 0;  // 0: there was no earlier container
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, container_exit& x) {
+  return f(caf::meta::type_name("kaito.container_exit.v1"), x.exit_code, x.reason, x.message,
+           x.started_at_ms, x.finished_at_ms);
+}
+
 struct pod_report {
   std::string ns;
   std::string name;
@@ -167,7 +181,7 @@ struct pod_report {
   int32_t exit_code = 0;
   std::string reason;  // e.g. Completed, Error, OOMKilled, WorkerLost
   std::string message;
-  int64_t started_at_ms = 0;
+  int64_t started_at_ms = 0;  // the running (or ended) container's start
   int64_t finished_at_ms = 0;
   uint32_t progress_permille = 0;
   std::string progress;  // one human line, e.g. "gemm 512^3 41.2 GFLOP/s, 3/5 s"
@@ -177,12 +191,18 @@ struct pod_report {
   // What the machine did or saw that the kubelet reports as Events on the Pod (a failed probe,
   // a container killed for it), oldest first.
   std::vector<pod_event> events;
+  // The container of a Running pod: "" running; "waiting" to be restarted after a back-off
+  // (reason CrashLoopBackOff, message "back-off 20s restarting failed container=..."); or
+  // "terminated": it ended (exit_code, reason, message, finished_at_ms) and restarts at once.
+  std::string container_state;
+  container_exit last_exit;  // the previous container's end, once the pod restarted one
 };
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, pod_report& x) {
-  return f(caf::meta::type_name("kaito.pod_report.v3"), x.ns, x.name, x.uid, x.node, x.phase,
+  return f(caf::meta::type_name("kaito.pod_report.v4"), x.ns, x.name, x.uid, x.node, x.phase,
            x.ready, x.restart_count, x.exit_code, x.reason, x.message, x.started_at_ms,
-           x.finished_at_ms, x.progress_permille, x.progress, x.host_port_offset, x.events);
+           x.finished_at_ms, x.progress_permille, x.progress, x.host_port_offset, x.events,
+           x.container_state, x.last_exit);
 }
 
 struct worker_info {

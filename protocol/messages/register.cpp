@@ -20,7 +20,8 @@ void add_kaito_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<run_pod>("kaito.run_pod.v3");
   cfg.add_message_type<stop_pod>("kaito.stop_pod.v1");
   cfg.add_message_type<pod_event>("kaito.pod_event.v1");
-  cfg.add_message_type<pod_report>("kaito.pod_report.v3");
+  cfg.add_message_type<container_exit>("kaito.container_exit.v1");
+  cfg.add_message_type<pod_report>("kaito.pod_report.v4");
   cfg.add_message_type<worker_info>("kaito.worker_info.v1");
   cfg.add_message_type<list_workers>("kaito.list_workers.v1");
   cfg.add_message_type<worker_list>("kaito.worker_list.v1");

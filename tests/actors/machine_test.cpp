@@ -77,7 +77,9 @@ msg::supervisor_actor::behavior_type test_supervisor(
           << "\tpermille=" << r.progress_permille << "\tready=" << r.ready
           << "\tstarted=" << (r.started_at_ms > 0) << "\tfinished=" << (r.finished_at_ms > 0)
           << "\tprogress=" << r.progress << "\tmessage=" << r.message
-          << "\toffset=" << r.host_port_offset << "\tevents=";
+          << "\toffset=" << r.host_port_offset << "\tstate=" << r.container_state << "\tlast_exit="
+          << (r.last_exit.finished_at_ms > 0 ? std::to_string(r.last_exit.exit_code) : "")
+          << "\tevents=";
         for (const auto& ev : r.events)
           e << ev.type << ":" << ev.reason << ":" << ev.message << "|";
         self->state.events.push_back(e.str());
@@ -426,13 +428,20 @@ TEST_F(machine_test, probes_decide_ready_and_a_failing_liveness_probe_restarts_t
   live_code = 200;
   es = wait_events(sys, sup_.port, with("1", "1", ""));
   ASSERT_GE(count(es, with("1", "1", "")), 1u) << "ready again after the restart";
-  size_t restarted = 0;
-  for (const auto& e : es)
-    if (report_of("pr1", "Running")(e) && e.f.at("restarts") == "1" &&
+  // The killed container was reported as it ended (the first restart is at once), then as the
+  // restarted one's lastState.
+  size_t ended = 0, last_state = 0;
+  for (const auto& e : es) {
+    if (!report_of("pr1", "Running")(e)) continue;
+    if (e.f.at("state") == "terminated" && e.f.at("restarts") == "0" && e.f.at("exit") == "137" &&
         e.f.at("message").find("liveness probe failed 2 times: HTTP probe failed with statuscode: "
                                "500; worker process killed by signal 9") != std::string::npos)
-      ++restarted;
-  EXPECT_EQ(restarted, 1u);
+      ++ended;
+    if (e.f.at("restarts") == "1" && e.f.at("state").empty() && e.f.at("last_exit") == "137")
+      ++last_state;
+  }
+  EXPECT_EQ(ended, 1u);
+  EXPECT_GE(last_state, 1u);
   caf::anon_send_exit(*m, caf::exit_reason::user_shutdown);
 }
 
@@ -533,6 +542,63 @@ TEST_F(machine_test, killed_workers_restart_and_their_pods_follow_restart_policy
   caf::anon_send_exit(*m, caf::exit_reason::user_shutdown);
 }
 
+// The kubelet's CrashLoopBackOff: the first restart at once, then the back-off doubling to its
+// maximum, each wait reported as a waiting container with the kubelet's message and a BackOff
+// event; a pod stopped while it waits is dropped.
+TEST_F(machine_test, a_crashing_pod_backs_off_as_the_kubelet_does) {
+  kaito::actors::runtime_config cfg;
+  caf::actor_system sys{cfg};
+  auto o = options("m7", sup_.port, 1);
+  o.restart_backoff = 300ms;
+  o.max_restart_backoff = 1000ms;
+  auto m = kaito::actors::spawn_machine(sys, o);
+  ASSERT_TRUE(m.ok()) << m.error().to_string();
+  machine_stopper stop_machine{caf::actor_cast<caf::actor_addr>(*m), sys};
+  wait_workers(sys, *m, all_idle);
+  auto r = pod("crash1", "Always", {"--task=self-test", "--memory-mib=x"});
+  r.container = "tune";
+  const auto t0 = std::chrono::steady_clock::now();
+  command(sys, *m, r);
+  auto waiting = [](const std::string& restarts, const std::string& delay) {
+    return [=](const event& e) {
+      return report_of("crash1", "Running")(e) && e.f.at("state") == "waiting" &&
+             e.f.at("restarts") == restarts && e.f.at("reason") == "CrashLoopBackOff" &&
+             e.f.at("ready") == "0" && e.f.at("last_exit") == "2" &&
+             e.f.at("message") == "back-off " + delay +
+                                      " restarting failed container=tune pod=pod-crash1_default("
+                                      "crash1)" &&
+             e.f.at("events") ==
+                 "Warning:BackOff:Back-off restarting failed container tune in pod "
+                 "pod-crash1_default(crash1)|";
+    };
+  };
+  // restarts 1 waits 300 ms, 2 waits 600 ms, 3 and 4 wait the 1 s maximum.
+  auto es = wait_events(sys, sup_.port, waiting("4", "1s"), 1, 20s);
+  const auto elapsed = std::chrono::steady_clock::now() - t0;
+  EXPECT_EQ(count(es, waiting("1", "300ms")), 1u);
+  EXPECT_EQ(count(es, waiting("2", "600ms")), 1u);
+  EXPECT_EQ(count(es, waiting("3", "1s")), 1u);
+  ASSERT_EQ(count(es, waiting("4", "1s")), 1u);
+  EXPECT_GE(elapsed, 1900ms) << "the back-offs were waited out";
+  auto ended_at_once = [](const event& e) {
+    return report_of("crash1", "Running")(e) && e.f.at("state") == "terminated" &&
+           e.f.at("restarts") == "0" && e.f.at("exit") == "2" && e.f.at("reason") == "InvalidArgs";
+  };
+  EXPECT_EQ(count(es, ended_at_once), 1u) << "only the first end restarts at once";
+  // Stopped while it waits: no restart follows.
+  command(sys, *m, msg::stop_pod{"default", "pod-crash1", "crash1"});
+  std::this_thread::sleep_for(1500ms);
+  es = events_of(sys, sup_.port);
+  auto restarted5 = [](const event& e) {
+    return report_of("crash1", "Running")(e) && e.f.at("restarts") == "5";
+  };
+  EXPECT_EQ(count(es, restarted5), 0u);
+  auto l = workers_of(sys, *m);
+  ASSERT_EQ(l.workers.size(), 1u);
+  EXPECT_EQ(l.workers[0].pod_uid, "");
+  caf::anon_send_exit(*m, caf::exit_reason::user_shutdown);
+}
+
 TEST_F(machine_test, after_the_supervisor_returns_the_machine_says_hello_with_its_pods) {
   kaito::actors::runtime_config cfg;
   caf::actor_system sys{cfg};
@@ -625,13 +691,19 @@ TEST_F(machine_test, an_in_process_supervisor_is_used_directly) {
           pod("local1", "OnFailure", {"--task=self-test", "--gemm-size=64", "--memory-mib=1"}));
   es = wait_events(sys, local, report_of("local1", "Succeeded"));
   EXPECT_EQ(count(es, report_of("local1", "Succeeded")), 1u);
-  // OnFailure re-runs a failed unit with restart_count + 1 (bad args fail every time).
+  // OnFailure re-runs a failed unit (bad args fail every time): the failure is reported, then
+  // the rerun with restart_count 1.
   command(sys, *m, pod("local2", "OnFailure", {"--task=self-test", "--memory-mib=x"}));
+  auto failed = [](const event& e) {
+    return report_of("local2", "Running")(e) && e.f.at("restarts") == "0" &&
+           e.f.at("reason") == "InvalidArgs" && e.f.at("state") == "terminated";
+  };
   auto rerun = [](const event& e) {
     return report_of("local2", "Running")(e) && e.f.at("restarts") == "1" &&
-           e.f.at("reason") == "InvalidArgs";
+           e.f.at("state").empty() && e.f.at("last_exit") != "";
   };
   es = wait_events(sys, local, rerun);
+  EXPECT_EQ(count(es, failed), 1u);
   EXPECT_EQ(count(es, rerun), 1u);
   // local2 went to the worker the moment local1's result came back: the worker was free already
   // (a worker that sent its result before marking itself free turned it away as "Busy").

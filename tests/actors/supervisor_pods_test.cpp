@@ -111,6 +111,30 @@ TEST(supervisor_pods, reports_convert_phase_and_times) {
   EXPECT_EQ(c->host_port_offset, 2);
   EXPECT_EQ(
       std::chrono::duration_cast<std::chrono::seconds>(c->finished_at - c->started_at).count(), 5);
+  EXPECT_FALSE(c->last.has_value());
+  EXPECT_EQ(c->container, kaito::k8s::controllers::container_state_value::running);
+  // A container waiting out its back-off, and how the one before ended.
+  r.phase = "Running";
+  r.container_state = "waiting";
+  r.last_exit.exit_code = 3;
+  r.last_exit.reason = "Error";
+  r.last_exit.started_at_ms = 1'700'000'000'000;
+  r.last_exit.finished_at_ms = 1'700'000'002'000;
+  c = kaito::actors::to_controller_report(r);
+  ASSERT_TRUE(c.has_value());
+  EXPECT_EQ(c->container, kaito::k8s::controllers::container_state_value::waiting);
+  ASSERT_TRUE(c->last.has_value());
+  EXPECT_EQ(c->last->exit_code, 3);
+  EXPECT_EQ(
+      std::chrono::duration_cast<std::chrono::seconds>(c->last->finished_at - c->last->started_at)
+          .count(),
+      2);
+  r.container_state = "terminated";
+  EXPECT_EQ(kaito::actors::to_controller_report(r)->container,
+            kaito::k8s::controllers::container_state_value::terminated);
+  r.container_state = "sleeping";
+  EXPECT_FALSE(kaito::actors::to_controller_report(r).has_value());
+  r.container_state.clear();
   r.phase = "Exploded";
   EXPECT_FALSE(kaito::actors::to_controller_report(r).has_value());
 }

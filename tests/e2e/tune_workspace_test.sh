@@ -401,6 +401,33 @@ expect_has "$(K get events -o jsonpath='{range .items[*]}{.involvedObject.name}|
 expect_eq "$(K get pod probed -o jsonpath='{.status.phase}/{.status.containerStatuses[0].ready}')" "Running/false"
 K delete pod probed --wait=false > /dev/null
 
+# --- a container that keeps failing: restarted at once, then held in CrashLoopBackOff with the
+# kubelet's status, RESTARTS column and BackOff event
+cat > "$E2E_WORK/crasher.yaml" << 'YAML'
+apiVersion: v1
+kind: Pod
+metadata:
+  name: crasher
+spec:
+  nodeName: local
+  containers:
+  - name: main
+    image: kaito
+    args: ["--task=self-test", "--memory-mib=x"]
+YAML
+K apply -f "$E2E_WORK/crasher.yaml" > /dev/null
+wait_for 30 "the crashing pod waits in CrashLoopBackOff" \
+  sh -c "kubectl get pod crasher -o jsonpath='{.status.containerStatuses[0].state.waiting.reason}' | grep -qx CrashLoopBackOff"
+expect_has "$(K get pod crasher --no-headers | tr -s " ")" "crasher 0/1 CrashLoopBackOff 1 ("
+uid=$(K get pod crasher -o jsonpath='{.metadata.uid}')
+expect_eq "$(K get pod crasher -o jsonpath='{.status.containerStatuses[0].state.waiting.message}')" \
+  "back-off 10s restarting failed container=main pod=crasher_default($uid)"
+expect_eq "$(K get pod crasher -o jsonpath='{.status.containerStatuses[0].lastState.terminated.exitCode}/{.status.containerStatuses[0].lastState.terminated.reason}')" "2/InvalidArgs"
+expect_has "$(K get events -o jsonpath='{range .items[*]}{.involvedObject.name}|{.source.component}|{.reason}|{.message}{"\n"}{end}')" \
+  "crasher|kubelet|BackOff|Back-off restarting failed container main in pod crasher_default($uid)"
+K delete pod crasher --wait=false > /dev/null
+echo "ok: a crashing container backs off as the kubelet's does: CrashLoopBackOff, restart 1"
+
 # --- with the tuned adapter (inference.adapters, pulled with the push secret, strength 0.75):
 # the answer is `kaito serve --adapter ... --adapter-strength 0.75`'s for the same adapter folder
 cat > "$E2E_WORK/inference-adapter.yaml" << YAML

@@ -56,11 +56,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   (void)statefulset_status_from_pods(j, pods);
   pod_report r;
   r.uid = "u";
-  for (auto phase : {pod_phase_value::pending, pod_phase_value::running, pod_phase_value::failed}) {
-    r.phase = phase;
-    r.restart_count = 1;
-    (void)pod_status_from_report(j, r, "10.0.0.1", "t");
-  }
+  for (auto phase : {pod_phase_value::pending, pod_phase_value::running, pod_phase_value::failed})
+    for (auto c : {container_state_value::running, container_state_value::waiting,
+                   container_state_value::terminated}) {
+      r.phase = phase;
+      r.restart_count = 1;
+      r.container = c;
+      r.last = c == container_state_value::waiting ? std::optional<container_termination>({})
+                                                   : std::nullopt;
+      (void)pod_status_from_report(j, r, "10.0.0.1", "t");
+    }
   (void)node_ready(j);
   (void)node_worker_slots(j);
   (void)node_gpus(j);

@@ -453,13 +453,50 @@ TEST(PodStatus, ReportsBecomeKubeletLikeStatus) {
   p["status"] = st;
   // Same report again: identical status (so no write).
   EXPECT_EQ(pod_status_from_report(p, r, "10.0.0.1", "later"), st);
-  // A restart: lastState keeps the previous state.
-  r.restart_count = 1;
+  // The container ends and is restarted at once: terminated while the pod stays Running.
   r.ready = false;
+  r.container = container_state_value::terminated;
+  r.exit_code = 2;
+  r.message = "boom";
+  r.finished_at = std::chrono::system_clock::from_time_t(1700000060);
+  json ended = pod_status_from_report(p, r, "10.0.0.1", "later");
+  EXPECT_EQ(ended["phase"], "Running");
+  const json& t = ended["containerStatuses"][0]["state"]["terminated"];
+  EXPECT_EQ(t["exitCode"], 2);
+  EXPECT_EQ(t["reason"], "Error");
+  EXPECT_EQ(t["message"], "boom");
+  EXPECT_EQ(t["finishedAt"], "2023-11-14T22:14:20Z");
+  EXPECT_EQ(ended["containerStatuses"][0]["started"], false);
+  EXPECT_EQ(condition_status(ended["conditions"], "ContainersReady"), "False");
+  // Waiting in CrashLoopBackOff: the restart count is still the old one; lastState says how the
+  // container ended.
+  p["status"] = ended;
+  r.container = container_state_value::waiting;
+  r.reason = "CrashLoopBackOff";
+  r.message = "back-off 10s restarting failed container=c pod=p_default(p-uid)";
+  r.last = container_termination{2, "Error", "boom", r.started_at, r.finished_at};
+  json waiting = pod_status_from_report(p, r, "10.0.0.1", "later");
+  EXPECT_EQ(waiting["containerStatuses"][0]["state"]["waiting"]["reason"], "CrashLoopBackOff");
+  EXPECT_EQ(waiting["containerStatuses"][0]["state"]["waiting"]["message"], r.message);
+  EXPECT_EQ(waiting["containerStatuses"][0]["restartCount"], 0);
+  EXPECT_EQ(waiting["containerStatuses"][0]["lastState"]["terminated"]["exitCode"], 2);
+  EXPECT_EQ(waiting["containerStatuses"][0]["lastState"]["terminated"]["finishedAt"],
+            "2023-11-14T22:14:20Z");
+  // The restart: running again, restart count 1, lastState kept, startTime the pod's first.
+  p["status"] = waiting;
+  r.container = container_state_value::running;
+  r.restart_count = 1;
+  r.ready = true;
+  r.reason.clear();
+  r.message.clear();
+  r.last.reset();
+  r.started_at = std::chrono::system_clock::from_time_t(1700000070);
   json st2 = pod_status_from_report(p, r, "10.0.0.1", "later");
   EXPECT_EQ(st2["containerStatuses"][0]["restartCount"], 1);
-  EXPECT_TRUE(st2["containerStatuses"][0]["lastState"].contains("running"));
-  EXPECT_EQ(condition_status(st2["conditions"], "ContainersReady"), "False");
+  EXPECT_EQ(st2["containerStatuses"][0]["state"]["running"]["startedAt"], "2023-11-14T22:14:30Z");
+  EXPECT_EQ(st2["containerStatuses"][0]["lastState"]["terminated"]["exitCode"], 2);
+  EXPECT_EQ(st2["startTime"], "2023-11-14T22:13:20Z");
+  EXPECT_EQ(condition_status(st2["conditions"], "ContainersReady"), "True");
   r.phase = pod_phase_value::failed;
   r.exit_code = 137;
   r.reason = "OOMKilled";
