@@ -69,6 +69,20 @@ std::string pod_restarts(const json& pod) {
   return r.empty() ? "0" : r;
 }
 
+// The phase, with what keeps a running pod's container from running: "Running (CrashLoopBackOff)".
+std::string pod_phase_text(const json& pod) {
+  std::string phase = or_dash(str_at(pod, {"status", "phase"}));
+  const json* cs = nullptr;
+  if (pod.is_object() && pod.contains("status") && pod["status"].is_object()) {
+    auto it = pod["status"].find("containerStatuses");
+    if (it != pod["status"].end() && it->is_array() && !it->empty()) cs = &(*it)[0];
+  }
+  if (phase != "Running" || !cs) return phase;
+  std::string why = str_at(*cs, {"state", "waiting", "reason"});
+  if (why.empty()) why = str_at(*cs, {"state", "terminated", "reason"});
+  return why.empty() ? phase : phase + " (" + why + ")";
+}
+
 msg::shell_reply reply(int code, std::string text) {
   msg::shell_reply r;
   r.exit_code = code;
@@ -169,7 +183,7 @@ std::string describe(const shell_snapshot& s, const json& ws) {
     auto key = key_of(*p);
     auto lit = s.logs.find(key);
     rows.push_back({"  " + name_of(*p), or_dash(str_at(*p, {"spec", "nodeName"})),
-                    or_dash(str_at(*p, {"status", "phase"})), pod_restarts(*p),
+                    pod_phase_text(*p), pod_restarts(*p),
                     lit == s.logs.end() || lit->second.empty() ? "-" : lit->second.back()});
   }
   out += rows.empty()

@@ -124,6 +124,12 @@ TEST(shell_commands, describe_and_logs_follow_the_workspace_pods) {
       << d.text;
   EXPECT_EQ(d.text.find("other-0"), std::string::npos);
   EXPECT_NE(d.text.find("Reconciles:  7 (2 errors)"), std::string::npos);
+  // A container waiting out its restart back-off says so.
+  s.pods[1]["status"]["containerStatuses"][0]["state"] = {
+      {"waiting", {{"reason", "CrashLoopBackOff"}}}};
+  d = kaito::actors::run_shell_read({"describe", "ws-a"}, s);
+  EXPECT_NE(d.text.find("ws-a-1   m1     Running (CrashLoopBackOff)   1 "), std::string::npos)
+      << d.text;
   auto l = kaito::actors::run_shell_read({"logs", "default/ws-a"}, s);
   EXPECT_EQ(l.text, "[ws-a-1] step 1\n[ws-a-1] step 2\n");
   auto none = kaito::actors::run_shell_read({"logs", "team/ws-b"}, s);
