@@ -257,6 +257,13 @@ result<reconcile_result> reconcile_impl(const controller_env& env, const std::st
       sts = std::move(*u);
     }
     obs.statefulset = sts;
+    // Not all ready: the pods say why (Kaito's classifyInferencePodFailure).
+    const json& ready = sts ? member(member(*sts, "status"), "readyReplicas") : json();
+    if (sts && (!ready.is_number_integer() || ready.get<int64_t>() < f.target_node_count)) {
+      auto pods = r->list(resources::kPods, ns, list_query{{{labels::kWorkspace, name}}, ""});
+      if (!pods.ok()) return pods.error();
+      obs.pods = std::move(*pods);
+    }
   }
   KAITO_TRY(write_status(env, ws, compute_workspace_status(f, old_status, obs, now)));
   return out;

@@ -5,6 +5,7 @@
 #include "k8s/controllers/conditions.h"
 #include "k8s/controllers/job_controller.h"
 #include "k8s/controllers/names.h"
+#include "k8s/controllers/pod_failure.h"
 #include "protocol/api/workspace_types.h"
 
 namespace kaito::k8s::controllers {
@@ -118,6 +119,8 @@ json compute_workspace_status(const workspace_facts& f, const json& old_status,
         if (ready >= t) {
           set(ct::kInferenceReady, "True", reasons::kInferenceSuccess,
               "Inference has been deployed successfully");
+        } else if (auto why = classify_pod_failure(o.pods)) {
+          set(ct::kInferenceReady, "False", why->reason.c_str(), why->message);
         } else {
           set(ct::kInferenceReady, "False", reasons::kInferencePending,
               "Inference is not ready: " + std::to_string(ready) + "/" + std::to_string(t) +

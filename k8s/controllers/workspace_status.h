@@ -8,6 +8,10 @@
 // A condition whose inputs are not observed yet (no Job / StatefulSet) is Unknown. On the first
 // visit (no conditions yet) every condition is Unknown.
 //
+// An inference Workspace whose replicas are not all ready gets Kaito's classified reason on
+// InferenceReady when its pods show one (ContainerCrashLoopBackOff, ContainerOOMKilled,
+// Unschedulable...: pod_failure.h), else WorkspaceInferenceStatusPending.
+//
 // Departure from Kaito, on purpose: a tuning Workspace is Failed when its Job has condition
 // Failed (retries exhausted), not at the first failed pod, so retries within backoffLimit do not
 // flip it to Failed and back.
@@ -33,7 +37,8 @@ struct workspace_observation {
   int64_t free_matching = 0;               // free machines that would qualify
   std::optional<json> job;                 // tuning: the Job, if it exists
   std::optional<json> statefulset;         // inference: the StatefulSet, if it exists
-  std::string workload_error;              // e.g. an invalid self-test annotation
+  std::vector<json> pods;      // inference, while not all replicas are ready: the Workspace's pods
+  std::string workload_error;  // e.g. an invalid self-test annotation
 };
 
 // `old_status` is the live status (for lastTransitionTime and NotReady-after-Ready); `now` RFC

@@ -376,6 +376,30 @@ K delete workspace serve-tiny > /dev/null
 wait_for 20 "the Endpoints went with the Service" sh -c "! kubectl get endpoints serve-tiny 2> /dev/null"
 wait_for 30 "the server stopped with its pod" sh -c "! curl -s -m 1 http://127.0.0.1:5000/health"
 
+# --- an inference Workspace whose server cannot start (its model is neither in --models nor in
+# the model registry): the container crash-loops and InferenceReady says so, as Kaito's does
+cat > "$E2E_WORK/broken.yaml" << 'YAML'
+apiVersion: kaito.sh/v1beta1
+kind: Workspace
+metadata:
+  name: serve-broken
+resource:
+  instanceType: "Standard_NC24ads_A100_v4"
+  labelSelector:
+    matchLabels:
+      apps: serve-broken
+inference:
+  preset:
+    name: phi-3-mini-4k-instruct
+YAML
+K apply -f "$E2E_WORK/broken.yaml" > /dev/null
+wait_for 60 "InferenceReady names the crash loop" sh -c "kubectl get workspace serve-broken -o jsonpath='{.status.conditions[?(@.type==\"InferenceReady\")].reason}' | grep -qx ContainerCrashLoopBackOff"
+expect_has "$(K get workspace serve-broken -o jsonpath='{.status.conditions[?(@.type=="InferenceReady")].message}')" \
+  'container "serve-broken" is in CrashLoopBackOff; last termination: '
+expect_has "$(K get pod serve-broken-0 --no-headers | tr -s " ")" "serve-broken-0 0/1 CrashLoopBackOff 1 ("
+K delete workspace serve-broken > /dev/null
+wait_for 30 "the crash-looping pod went with its Workspace" sh -c "! kubectl get pod serve-broken-0 2> /dev/null"
+
 # --- a plain Pod's probes: a tcpSocket readiness probe on a port nobody serves keeps it unready,
 # with the kubelet's Unhealthy events; an exec probe is not run, and a ProbeNotRun event says so
 cat > "$E2E_WORK/probed.yaml" << 'YAML'

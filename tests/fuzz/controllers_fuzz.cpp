@@ -13,6 +13,7 @@
 #include "k8s/controllers/json_access.h"
 #include "k8s/controllers/nodes.h"
 #include "k8s/controllers/object_reader.h"
+#include "k8s/controllers/pod_failure.h"
 #include "k8s/controllers/pod_status.h"
 #include "k8s/controllers/scheduling.h"
 #include "k8s/controllers/statefulset_controller.h"
@@ -51,6 +52,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (j.is_array())
     for (const auto& e : j) pods.push_back(e);
   (void)job_status_from_pods(j, pods, "t");
+  (void)classify_pod_failure(pods);
   (void)job_finished(j);
   (void)statefulset_revision(j);
   (void)statefulset_status_from_pods(j, pods);

@@ -78,6 +78,39 @@ TEST_F(ControllersTest, InferenceStatefulSetAndServicesBecomeReady) {
   machines_on_ = true;
   ASSERT_TRUE(run_until([&] { return state("phi") == "Ready"; }));
 
+  // A replica's container crash-loops: InferenceReady names it as Kaito's classification does.
+  pod_report loop;
+  loop.uid = meta_string(get(res::kPods, "phi-0"), "uid");
+  loop.phase = pod_phase_value::running;
+  loop.container = container_state_value::waiting;
+  loop.reason = "CrashLoopBackOff";
+  loop.message = "back-off 10s restarting failed container=phi pod=phi-0_default(uid)";
+  loop.last = container_termination{3, "Error", "engine failed to load", {}, {}};
+  ASSERT_TRUE(apply_pod_report(*c_, "default", "phi-0", loop).ok());
+  machines_on_ = false;
+  step(env_);  // the StatefulSet sees 1/2 ready
+  step(env_);  // the Workspace sees it and its pods
+  ws = get(res::kWorkspaces, "phi");
+  EXPECT_EQ(state("phi"), "NotReady");
+  EXPECT_EQ(cond(ws, "InferenceReady"), "False");
+  EXPECT_EQ(cond(ws, "InferenceReady", "reason"), "ContainerCrashLoopBackOff");
+  EXPECT_EQ(cond(ws, "InferenceReady", "message"),
+            "container \"phi\" is in CrashLoopBackOff; last termination: engine failed to load");
+  // Its restart comes up: Ready again.
+  pod_report up;
+  up.uid = loop.uid;
+  up.phase = pod_phase_value::running;
+  up.ready = true;
+  up.restart_count = 1;
+  ASSERT_TRUE(apply_pod_report(*c_, "default", "phi-0", up).ok());
+  machines_on_ = true;
+  ASSERT_TRUE(run_until([&] { return state("phi") == "Ready"; }));
+  ws = get(res::kWorkspaces, "phi");
+  EXPECT_EQ(cond(ws, "InferenceReady", "reason"), "WorkspaceInferenceStatusSuccess");
+  EXPECT_EQ(get(res::kPods,
+                "phi-0")["status"]["containerStatuses"][0]["lastState"]["terminated"]["message"],
+            "engine failed to load");
+
   // Deletion: StatefulSet, Services and pods go; claims are released.
   ASSERT_TRUE(c_->remove(res::kWorkspaces, "default", "phi").ok());
   ASSERT_TRUE(reconcile_workspace(env_, "default", "phi").ok());
