@@ -2,6 +2,7 @@
 #include "actors/inference_routes.h"
 
 #include <chrono>
+#include <memory>
 
 #include "actors/inference_reply.h"
 #include "actors/openai_routes.h"
@@ -63,7 +64,8 @@ result<api::tool_call_format> serving_tool_format(const engine::chat_service& se
 
 http_handler inference_routes(const engine::chat_service& service, std::string name,
                               api::tool_call_format tools) {
-  return [&service, name, tools](const http_call& call, http_reply& out) {
+  auto store = std::make_shared<response_store>();
+  return [&service, name, tools, store](const http_call& call, http_reply& out) {
     const auto t0 = std::chrono::steady_clock::now();
     const bool get = call.method == "GET", post = call.method == "POST";
     if (call.path == "/health" && get) {
@@ -86,7 +88,10 @@ http_handler inference_routes(const engine::chat_service& service, std::string n
     } else if (call.path == "/v1/completions" && post) {
       openai_completion(service, name, call, out);
     } else if (call.path == "/v1/responses" && post) {
-      openai_responses(service, name, tools, call, out);
+      openai_responses(service, name, tools, *store, call, out);
+    } else if (call.path.rfind("/v1/responses/", 0) == 0 && call.path.size() > 14 &&
+               call.path.find('/', 14) == std::string::npos) {
+      stored_response(*store, call.path.substr(14), call, out);
     } else if (call.path == "/chat" && post) {
       legacy_chat(service, call, out);
     } else if (call.path == "/tokenize" && post) {

@@ -14,7 +14,10 @@
 //                                plain text, echo (with the prompt's logprobs), the same
 //                                streaming (text_completion chunks)
 //   POST /v1/responses           OpenAI's Responses API (Kaito's transformers runtime v0.9+,
-//                                vLLM): one stateless turn, events when streamed
+//                                vLLM): one turn, events when streamed; previous_response_id
+//                                continues a stored response (kept unless store: false)
+//   GET|DELETE /v1/responses/{id}  a stored response (actors/response_store.h: in memory, the
+//                                newest 1024 within 64 MiB)
 //   POST /chat                   Kaito's legacy transformers API: prompt or messages +
 //                                generate_kwargs -> {"Result": text}
 // Bodies: protocol/api/chat_api.h. Errors: 400 naming the field (OpenAI error JSON, or

@@ -13,6 +13,7 @@
 #include "protocol/api/chat_api.h"
 #include "protocol/api/chat_tools.h"
 #include "protocol/api/responses_api.h"
+#include "protocol/api/responses_state.h"
 #include "protocol/api/tool_call_parser.h"
 
 namespace kaito::actors {
@@ -265,20 +266,44 @@ void openai_completion(const engine::chat_service& svc, const std::string& name,
 }
 
 void openai_responses(const engine::chat_service& svc, const std::string& name,
-                      api::tool_call_format tools, const http_call& call, http_reply& out) {
+                      api::tool_call_format tools, response_store& store, const http_call& call,
+                      http_reply& out) {
+  auto state = api::read_responses_state(call.body);
+  if (!state.ok()) return reply_json(out, 400, api::openai_error_body(state.error()));
+  std::string body = call.body;
+  if (!state->previous_response_id.empty()) {
+    auto prev = store.get(state->previous_response_id);
+    if (!prev)
+      return reply_json(
+          out, 400,
+          api::openai_error_body(invalid_argument(
+              "Previous response with id '" + state->previous_response_id + "' not found.",
+              "previous_response_id")));
+    auto merged = api::responses_body_with_history(call.body, prev->history);
+    if (!merged.ok()) return reply_json(out, 400, api::openai_error_body(merged.error()));
+    body = std::move(*merged);
+  }
   api::responses_echo echo;
-  auto req = api::parse_responses_request(call.body, &echo);
+  auto req = api::parse_responses_request(body, &echo);
   if (!accept_request(req, name, out)) return;
   const api::responses_ids ids{completion_id(), completion_id(), name, unix_now(), echo};
   engine::chat_options o;
   if (!accept_options(req->params, out, o) || !accept_tools(*req, tools, out, o)) return;
   const api::chat_params& p = req->params;
+  // Kept for previous_response_id and GET /v1/responses/{id} (store: true, the default).
+  auto keep = [&](const std::string& response_body) {
+    if (!state->store) return;
+    auto history = api::responses_history_after(body, response_body);
+    if (history.ok()) store.put("resp_" + ids.response_id, {response_body, std::move(*history)});
+  };
   if (!req->stream) {
     auto a = svc.chat(req->messages, o);
     if (!a.ok()) return reply_json(out, http_code(a.error()), api::openai_error_body(a.error()));
     api::chat_result r = to_result(*a);
     attach_tool_calls(p, tools, r);
-    return reply_json(out, 200, api::responses_body(ids, &r));
+    std::string response_body = api::responses_body(ids, &r);
+    keep(response_body);
+    return reply_json(out, 200, std::move(response_body));
   }
   if (!out.start_stream(200, "text/event-stream")) return;
   api::responses_stream events(ids);
@@ -297,8 +322,29 @@ void openai_responses(const engine::chat_service& svc, const std::string& name,
     return;
   }
   const tool_answer::end e = answer.finish(*a);
+  keep(api::responses_body(ids, &e.result));
   if (!e.unsent.empty() && !out.write_chunk(events.delta(e.unsent))) return;
   out.write_chunk(events.finish(e.result));
+}
+
+void stored_response(response_store& store, const std::string& id, const http_call& call,
+                     http_reply& out) {
+  auto missing = [&] {
+    reply_json(out, 404,
+               api::openai_error_body(not_found("Response with id '" + id + "' not found.", "")));
+  };
+  if (call.method == "GET") {
+    auto e = store.get(id);
+    if (!e) return missing();
+    return reply_json(out, 200, e->body);
+  }
+  if (call.method == "DELETE") {
+    if (!store.erase(id)) return missing();
+    return reply_json(
+        out, 200,
+        nlohmann::ordered_json({{"id", id}, {"object", "response"}, {"deleted", true}}).dump());
+  }
+  reply_json(out, 405, "{\"detail\":\"Method Not Allowed\"}");
 }
 
 }  // namespace kaito::actors

@@ -12,6 +12,7 @@
 #include <string>
 
 #include "actors/http_server.h"
+#include "actors/response_store.h"
 #include "engine/chat_service.h"
 #include "protocol/api/tool_call_parser.h"
 
@@ -22,9 +23,16 @@ void openai_chat(const engine::chat_service& svc, const std::string& name,
                  api::tool_call_format tools, const http_call& call, http_reply& out);
 void openai_completion(const engine::chat_service& svc, const std::string& name,
                        const http_call& call, http_reply& out);
-// POST /v1/responses (protocol/api/responses_api.h): one stateless turn, streamed as the
-// Responses API's events when asked.
+// POST /v1/responses (protocol/api/responses_api.h): one turn, streamed as the Responses API's
+// events when asked; previous_response_id continues a response kept in `store`, and the answer
+// is kept there unless the request says store: false (protocol/api/responses_state.h). An
+// unknown previous_response_id is 400 naming it.
 void openai_responses(const engine::chat_service& svc, const std::string& name,
-                      api::tool_call_format tools, const http_call& call, http_reply& out);
+                      api::tool_call_format tools, response_store& store, const http_call& call,
+                      http_reply& out);
+// GET / DELETE /v1/responses/{id} of a stored response: its body, or {"id", "object":
+// "response", "deleted": true}; 404 naming the id when it is not (or no longer) stored.
+void stored_response(response_store& store, const std::string& id, const http_call& call,
+                     http_reply& out);
 
 }  // namespace kaito::actors

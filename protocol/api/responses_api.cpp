@@ -150,8 +150,8 @@ status read_response_tools(const ojson& j, chat_request& req) {
 status check_unimplemented(const ojson& j) {
   if (field(j, "previous_response_id"))
     return unimplemented(
-        "previous_response_id is not implemented: nothing is stored; send the conversation as "
-        "input",
+        "previous_response_id is the server's: its stored conversation goes into input first "
+        "(responses_body_with_history)",
         "previous_response_id");
   if (const ojson* v = field(j, "include"); v && !(v->is_array() && v->empty()))
     return unimplemented("include is not implemented", "include");

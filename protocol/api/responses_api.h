@@ -1,5 +1,6 @@
 // responses_api: OpenAI's Responses API, POST /v1/responses, as Kaito's transformers runtime
-// (v0.9+, `transformers serve`) and vLLM serve it: one stateless text turn.
+// (v0.9+, `transformers serve`) and vLLM serve it: one text turn (the conversation state of
+// store / previous_response_id is responses_state.h's, merged into input by the server).
 //
 // Request (parse_responses_request -> the chat_request the engine answers): model (string),
 // input (required: a string, one user message; or an array of message items {type?: "message",
@@ -15,11 +16,10 @@
 // "name", "arguments"} (an assistant's call: it joins the assistant message just before it) and
 // {"type": "function_call_output", "call_id", "output": a string or text parts} (a tool message).
 // Unimplemented, naming the field: items of other types (reasoning, ...), parts of other types
-// (images, files), tools of other types (web_search, ...), previous_response_id (nothing is
-// stored: send the conversation as input), background true, include (non-empty),
-// top_logprobs > 0.
-// Other fields (store, metadata, user, reasoning, truncation,
-// ...) are ignored. Errors as chat_api.h's (where() names the field path or "byte <offset>").
+// (images, files), tools of other types (web_search, ...), background true, include
+// (non-empty), top_logprobs > 0; previous_response_id is refused here (the server merges it
+// first). Other fields (store: the server's, metadata, user, reasoning, truncation, ...) are
+// ignored. Errors as chat_api.h's (where() names the field path or "byte <offset>").
 //
 // Response: {"id":"resp_<id>","object":"response","created_at":..,"status":"completed" |
 // "incomplete","incomplete_details":null | {"reason":"max_output_tokens"},"model":..,

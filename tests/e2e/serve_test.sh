@@ -271,12 +271,29 @@ for ev in c.responses.create(model="tiny-chat", input=[{"role": "user", "content
 assert kinds[:4] == ["response.created", "response.in_progress", "response.output_item.added",
                      "response.content_part.added"], kinds
 assert "".join(deltas) == text and final is not None and final.output_text == text, (deltas, final)
+# previous_response_id continues the stored conversation: the same answer as sending it whole.
+rs2 = c.responses.create(model="tiny-chat", input="And at night?", previous_response_id=rs.id,
+                         max_output_tokens=12, temperature=0)
+whole = c.responses.create(model="tiny-chat", max_output_tokens=12, temperature=0, store=False,
+                           input=[{"role": "user", "content": "Color of the sky?"},
+                                  {"role": "assistant", "content": rs.output_text},
+                                  {"role": "user", "content": "And at night?"}])
+assert rs2.output_text == whole.output_text, (rs2.output_text, whole.output_text)
+assert rs2.usage.input_tokens == whole.usage.input_tokens > rs.usage.input_tokens, (rs2.usage, whole.usage)
+assert c.responses.retrieve(rs.id).output_text == rs.output_text
+c.responses.delete(rs2.id)
+for gone in (rs2.id, whole.id):  # deleted; never stored
+    try:
+        c.responses.retrieve(gone)
+        raise SystemExit(gone + " is still stored")
+    except openai.NotFoundError:
+        pass
 try:
     c.responses.create(model="tiny-chat", input="hi", previous_response_id="resp_x")
-    raise SystemExit("previous_response_id was accepted")
-except openai.APIStatusError as e:
-    assert e.status_code == 501 and e.body.get("param") == "previous_response_id", e.body
-print("responses:", kinds[-1])
+    raise SystemExit("an unknown previous_response_id was accepted")
+except openai.BadRequestError as e:
+    assert e.body.get("param") == "previous_response_id", e.body
+print("responses:", kinds[-1], "previous_response_id:", len(rs2.output_text), "chars")
 pen = c.chat.completions.create(model="tiny-chat", messages=msgs, max_tokens=12, temperature=0.8,
                                 seed=7, presence_penalty=1.5, frequency_penalty=0.5)
 assert pen.choices[0].finish_reason in ("stop", "length"), pen
@@ -387,6 +404,7 @@ has "$out" "json_schema: 4 of 4 valid"
 has "$out" "tools: [("
 has "$out" "ignore_eos: 12 tokens"
 has "$out" "responses: response."
+has "$out" "previous_response_id: "
 has "$out" "logprobs:"
 has "$out" "echo logprobs:"
 has "$out" "penalties and logit_bias"

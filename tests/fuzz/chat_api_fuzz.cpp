@@ -17,6 +17,7 @@
 #include "protocol/api/chat_api.h"
 #include "protocol/api/chat_tools.h"
 #include "protocol/api/responses_api.h"
+#include "protocol/api/responses_state.h"
 #include "protocol/api/tokenize_api.h"
 
 namespace {
@@ -98,6 +99,13 @@ void tokenize_bodies(uint8_t api, std::string_view body) {
 // /v1/responses (protocol/api/responses_api.h): a chat request, its response and events valid
 // JSON (with a call when tools came: the request's tools repeated, a function_call item).
 void responses_bodies(std::string_view body) {
+  // Its conversation state: a history kept after it, and that history before it again.
+  (void)kaito::api::read_responses_state(body);
+  if (auto history = kaito::api::responses_history_after(body, body); history.ok()) {
+    auto merged = kaito::api::responses_body_with_history(body, *history);
+    check(merged.ok());
+    if (merged.ok()) check_json(*merged);
+  }
   kaito::api::responses_echo echo;
   auto r = kaito::api::parse_responses_request(body, &echo);
   if (!r.ok()) return check_json(kaito::api::openai_error_body(r.error()));

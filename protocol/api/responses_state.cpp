@@ -1,0 +1,62 @@
+// Responses API conversation state; see responses_state.h.
+#include "protocol/api/responses_state.h"
+
+#include <utility>
+
+#include "protocol/api/chat_api_fields.h"
+
+namespace kaito::api {
+
+namespace {
+
+using chat_fields::field;
+using chat_fields::ojson;
+using chat_fields::wrong;
+
+// The request's input as an array of items: a string is one user message.
+result<ojson> input_items(const ojson& j) {
+  const ojson* input = field(j, "input");
+  if (!input) return invalid_argument("required: a string or an array of messages", "input");
+  if (input->is_string())
+    return ojson::array({{{"type", "message"}, {"role", "user"}, {"content", *input}}});
+  if (!input->is_array() || input->empty())
+    return wrong(*input, "input", "a string or a non-empty array of messages");
+  return *input;
+}
+
+}  // namespace
+
+result<responses_state> read_responses_state(std::string_view body) {
+  KAITO_ASSIGN_OR_RETURN(ojson j, chat_fields::parse_body(body));
+  responses_state s;
+  KAITO_TRY(chat_fields::read_string(j, "previous_response_id", "previous_response_id",
+                                     s.previous_response_id));
+  if (!s.previous_response_id.empty() && s.previous_response_id.rfind("resp_", 0) != 0)
+    return invalid_argument(
+        "expected a response id \"resp_...\", got \"" + s.previous_response_id + "\"",
+        "previous_response_id");
+  KAITO_TRY(chat_fields::read_bool(j, "store", "store", s.store));
+  return s;
+}
+
+result<std::string> responses_body_with_history(std::string_view body, const ojson& history) {
+  KAITO_ASSIGN_OR_RETURN(ojson j, chat_fields::parse_body(body));
+  KAITO_ASSIGN_OR_RETURN(ojson input, input_items(j));
+  ojson all = history.is_array() ? history : ojson::array();
+  for (auto& item : input) all.push_back(std::move(item));
+  j["input"] = std::move(all);
+  j.erase("previous_response_id");
+  return chat_fields::dump_utf8(j);
+}
+
+result<ojson> responses_history_after(std::string_view request_body,
+                                      std::string_view response_body) {
+  KAITO_ASSIGN_OR_RETURN(ojson request, chat_fields::parse_body(request_body));
+  KAITO_ASSIGN_OR_RETURN(ojson history, input_items(request));
+  KAITO_ASSIGN_OR_RETURN(ojson response, chat_fields::parse_body(response_body));
+  if (const ojson* output = field(response, "output"); output && output->is_array())
+    for (const ojson& item : *output) history.push_back(item);
+  return history;
+}
+
+}  // namespace kaito::api
