@@ -3,13 +3,12 @@
 // NotReady, pods evicted), pods dispatched to their machines as run_pod (secret and configMap
 // volumes projected from the informer caches), and pod reports applied in order, one at a time
 // per pod, with their progress lines kept for `logs`.
-#include <filesystem>
-#include <fstream>
 
+#include "actors/supervisor_machines.h"
 #include "actors/node_registry.h"
+#include "actors/pod_log_files.h"
 #include "actors/pod_volumes.h"
 #include "actors/supervisor_atoms.h"
-#include "actors/supervisor_machines.h"
 #include "actors/supervisor_pods.h"
 #include "actors/supervisor_runtime.h"
 #include "actors/supervisor_state.h"
@@ -107,7 +106,10 @@ void on_pod_event(self_ptr self, const std::string& key, bool deleted) {
     }
     it = st.dispatched.erase(it);
   }
-  if (deleted) st.logs.forget(key);
+  if (deleted) {
+    st.logs.forget(key);
+    st.log_restarts.erase(key);
+  }
   if (pod && !gone && st.leader) dispatch_pod(self, *pod);
 }
 
@@ -219,22 +221,6 @@ void on_heartbeat(self_ptr self, const msg::machine_heartbeat& hb) {
   }
 }
 
-void append_pod_log(const supervisor_runtime* rt, const json& pod, const std::string& line) {
-  if (rt->opts.home.empty()) return;
-  std::string container = "main";
-  const auto& spec = pod["spec"];
-  if (spec.contains("containers") && spec["containers"].is_array() && !spec["containers"].empty() &&
-      spec["containers"][0].is_object())
-    container = spec["containers"][0].value("name", container);
-  namespace fs = std::filesystem;
-  fs::path dir = fs::path(rt->opts.home) / "logs" / pod["metadata"].value("namespace", "") /
-                 pod["metadata"].value("name", "");
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  std::ofstream out(dir / (container + ".log"), std::ios::app);
-  out << line << "\n";
-}
-
 // Writes one report (pool) and Events; report_done_atom comes back when it is written, so that
 // the pod's next report is applied after it.
 void apply_report(self_ptr self, const msg::pod_report& r) {
@@ -280,11 +266,15 @@ void on_pod_report(self_ptr self, const msg::pod_report& r) {
   auto& st = self->state;
   std::string key = r.ns + "/" + r.name;
   auto pod = st.rt->cache("pod").get(r.ns, r.name);
-  std::string line = r.progress.empty() ? "" : r.progress;
-  if (r.phase == "Succeeded" || r.phase == "Failed")
-    line = r.phase + " exit=" + std::to_string(r.exit_code) + " " + r.reason +
-           (r.message.empty() ? "" : ": " + r.message);
-  if (!line.empty() && st.logs.add(key, line) && pod) append_pod_log(st.rt, *pod, line);
+  // A container started again: its log so far is the previous container's.
+  int32_t& logged = st.log_restarts[key];
+  if (r.restart_count > logged && pod) {
+    rotate_pod_log(st.rt->opts.home, *pod);
+    st.logs.forget(key);  // (its repeats are the new container's lines)
+  }
+  logged = std::max(logged, r.restart_count);
+  const std::string line = pod_report_log_line(r);
+  if (!line.empty() && st.logs.add(key, line) && pod) append_pod_log(st.rt->opts.home, *pod, line);
   if (!st.leader) return;
   if (!to_controller_report(r)) return;
   if (st.reports_in_flight.count(r.uid)) {  // the previous one is still being written

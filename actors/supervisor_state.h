@@ -50,6 +50,7 @@ struct supervisor_state {
   std::map<std::string, reconcile_counters> stats;
   std::vector<msg::worker_list> last_workers;
   pod_log_buffer logs;
+  std::map<std::string, int32_t> log_restarts;  // pod "ns/name" -> restarts its log file is at
   std::map<uint64_t, caf::response_promise> pending;
   uint64_t next_id = 1;
   static inline const char* name = "kaito.supervisor";

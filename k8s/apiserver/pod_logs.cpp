@@ -2,7 +2,12 @@
 //   $KAITO_HOME/logs/<namespace>/<pod>/<container>.log
 // container: required when the pod has several containers (400 naming them, as the real server);
 // tailLines=N: the last N lines; follow=true: stream new lines until the client leaves, the pod is
-// deleted or finishes (phase Succeeded/Failed) and the file has been read to its end.
+// deleted or finishes (phase Succeeded/Failed) and the file has been read to its end, or the
+// container restarts (its file is moved away: the kubelet's stream ends with the container);
+// previous=true: the previous container's log, <container>.previous.log, which the runtime keeps
+// when it restarts a container (400 when there is none, as the kubelet's answer).
+#include <sys/stat.h>
+
 #include <chrono>
 #include <fstream>
 #include <sstream>
@@ -65,8 +70,13 @@ api_response handle_pod_log(api_context& ctx, const object_request& o) {
       return bad_request("invalid tailLines: " + t);
     }
   }
-  std::string path = ctx.opts.home + "/logs/" + o.r.ns + "/" + o.r.name + "/" + container + ".log";
+  const bool previous = query_flag(o.req, "previous");
+  std::string path = ctx.opts.home + "/logs/" + o.r.ns + "/" + o.r.name + "/" + container +
+                     (previous ? ".previous.log" : ".log");
   std::ifstream in(path, std::ios::binary);
+  if (!in && previous)
+    return bad_request("previous terminated container \"" + container + "\" in pod \"" + o.r.name +
+                       "\" not found");
   if (!in)
     return bad_request("container \"" + container + "\" in pod \"" + o.r.name +
                        "\" is waiting to start: ContainerCreating");
@@ -75,7 +85,7 @@ api_response handle_pod_log(api_context& ctx, const object_request& o) {
   std::string text = tail(ss.str(), tail_lines);
   api_response resp;
   resp.content_type = "text/plain";
-  if (!query_flag(o.req, "follow")) {
+  if (previous || !query_flag(o.req, "follow")) {  // a previous container's log is complete
     resp.body = std::move(text);
     return resp;
   }
@@ -83,9 +93,14 @@ api_response handle_pod_log(api_context& ctx, const object_request& o) {
   std::atomic<bool>* stopping = &ctx.stopping;
   object_key key = o.key();
   auto offset = static_cast<std::streamoff>(ss.str().size());
-  resp.stream = [db, stopping, key, path, text, offset](stream_writer& out) mutable {
+  struct stat first {};
+  const ino_t inode = ::stat(path.c_str(), &first) == 0 ? first.st_ino : 0;
+  resp.stream = [db, stopping, key, path, text, offset, inode](stream_writer& out) mutable {
     if (!text.empty() && !out.write(text)) return;
     while (!stopping->load()) {
+      struct stat now_st {};
+      if (::stat(path.c_str(), &now_st) != 0 || now_st.st_ino != inode)
+        return;  // the container restarted: its log was moved away
       std::ifstream f(path, std::ios::binary);
       f.seekg(offset);
       std::stringstream more;

@@ -144,6 +144,19 @@ mkdir -p "$KAITO_HOME/logs/default/web-0"
 printf 'log line A\nlog line B\n' > "$KAITO_HOME/logs/default/web-0/main.log"
 expect_has "$(K logs web-0)" $'log line A\nlog line B'
 expect_has "$(K logs web-0 --tail=1)" "log line B"
+# --previous: the restarted container's earlier log, which the runtime keeps beside it
+expect_has "$(K logs web-0 --previous 2>&1)" 'previous terminated container "main" in pod "web-0" not found'
+printf 'the crash before\n' > "$KAITO_HOME/logs/default/web-0/main.previous.log"
+expect_has "$(K logs web-0 --previous)" "the crash before"
+# logs -f ends when the container restarts (the runtime moves its log away).
+L="$KAITO_HOME/logs/default/web-0"
+(sleep 1; mv "$L/main.log" "$L/moved.log"; echo "the next container" > "$L/main.log") &
+mover=$!
+followed=$(timeout 20 kubectl logs -f web-0) || e2e_fail "logs -f did not end when the log moved"
+wait $mover
+expect_has "$followed" "log line B"
+[[ "$followed" != *"the next container"* ]] || e2e_fail "logs -f went on into the next container's log"
+mv "$L/moved.log" "$L/main.log"
 # logs -f streams new lines and ends when the pod finishes.
 (sleep 1; echo "log line C" >> "$KAITO_HOME/logs/default/web-0/main.log"; sleep 0.5
  K patch pod web-0 --subresource=status --type=merge -p '{"status":{"phase":"Succeeded"}}' >/dev/null) &

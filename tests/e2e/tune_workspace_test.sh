@@ -449,6 +449,9 @@ expect_eq "$(K get pod crasher -o jsonpath='{.status.containerStatuses[0].state.
 expect_eq "$(K get pod crasher -o jsonpath='{.status.containerStatuses[0].lastState.terminated.exitCode}/{.status.containerStatuses[0].lastState.terminated.reason}')" "2/InvalidArgs"
 expect_has "$(K get events -o jsonpath='{range .items[*]}{.involvedObject.name}|{.source.component}|{.reason}|{.message}{"\n"}{end}')" \
   "crasher|kubelet|BackOff|Back-off restarting failed container main in pod crasher_default($uid)"
+# kubectl logs: the last container's end; --previous: the one before (rotated at the restart)
+expect_has "$(K logs crasher)" 'Terminated exit=2 InvalidArgs: --memory-mib: want an integer, got "x"'
+expect_has "$(K logs crasher --previous)" 'Terminated exit=2 InvalidArgs: --memory-mib: want an integer, got "x"'
 K delete pod crasher --wait=false > /dev/null
 echo "ok: a crashing container backs off as the kubelet's does: CrashLoopBackOff, restart 1"
 
