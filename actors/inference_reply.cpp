@@ -40,6 +40,8 @@ int http_code(const status& s) {
       return 501;
     case status_code::resource_exhausted:
       return 413;
+    case status_code::unavailable:  // e.g. the server is shutting down: retry elsewhere
+      return 503;
     default:
       return 500;
   }

@@ -31,7 +31,7 @@ void attach_tool_calls(const api::chat_params& p, api::tool_call_format format,
 // other ids when the conversation comes back).
 std::string tool_call_id(api::tool_call_format format);
 // invalid_argument and failed_precondition (a template's raise_exception) 400, not_found 404,
-// unimplemented 501, resource_exhausted 413, others 500.
+// unimplemented 501, resource_exhausted 413, unavailable 503 (shutting down), others 500.
 int http_code(const status& s);
 void reply_json(http_reply& out, int code, std::string body);
 // The engine's options for a request's params (an unseeded request draws a fresh seed).
