@@ -3,6 +3,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <memory>
@@ -33,6 +34,7 @@ msg::tensor_bytes result_tensor(const self_test_report& r) {
 struct unit_runner {
   std::thread thread;
   std::atomic<bool> cancel{false};
+  std::atomic<int64_t> grace_ms{0};  // set with cancel: how long the unit may take to end well
   std::atomic<bool> finished{true};
   std::string uid;
   void stop() {
@@ -61,6 +63,7 @@ void start_unit(worker_pointer self, msg::work_unit u) {
   }
   if (r.thread.joinable()) r.thread.join();
   r.cancel = false;
+  r.grace_ms = 0;
   r.finished = false;
   r.uid = u.uid;
   log_info(logger("worker"), "unit started", {{"pod", u.pod}, {"uid", u.uid}});
@@ -72,7 +75,7 @@ void start_unit(worker_pointer self, msg::work_unit u) {
   r.thread = std::thread([rp, machine, me, engines, slot, u = std::move(u)] {
     auto done = execute_work_unit(
         u, rp->cancel, [&](msg::work_progress p) { caf::send_as(me, machine, std::move(p)); },
-        engines, slot);
+        engines, slot, &rp->grace_ms);
     log_info(
         logger("worker"), "unit done",
         {{"uid", u.uid}, {"exit_code", std::to_string(done.exit_code)}, {"message", done.message}});
@@ -120,7 +123,10 @@ caf::behavior gpu_worker(worker_pointer self, msg::machine_actor machine, msg::w
   return {
       [=](msg::work_unit& u) { start_unit(self, std::move(u)); },
       [=](msg::cancel_work& c) {
-        if (self->state.runner->uid == c.uid) self->state.runner->cancel = true;
+        auto& r = *self->state.runner;
+        if (r.uid != c.uid) return;
+        r.grace_ms = std::max<int64_t>(c.grace_ms, 0);  // before the flag the unit reads
+        r.cancel = true;
       },
   };
 }
@@ -129,7 +135,8 @@ caf::behavior gpu_worker(worker_pointer self, msg::machine_actor machine, msg::w
 
 msg::work_done execute_work_unit(const msg::work_unit& unit, const std::atomic<bool>& cancel,
                                  const std::function<void(msg::work_progress)>& progress,
-                                 const worker_engines& engines, uint32_t slot) {
+                                 const worker_engines& engines, uint32_t slot,
+                                 const std::atomic<int64_t>* grace_ms) {
   msg::work_done done;
   done.uid = unit.uid;
   auto args = parse_work_args(unit.args);
@@ -146,6 +153,7 @@ msg::work_done execute_work_unit(const msg::work_unit& unit, const std::atomic<b
     env.models = model_source::from_env();
     env.slot = slot;
     env.decoder = engines.decoder;
+    env.grace_ms = grace_ms;
     status st = run_serve_unit(args->serve, env, cancel, [&](const std::string& text) {
       msg::work_progress m;
       m.uid = unit.uid;

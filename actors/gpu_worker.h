@@ -42,9 +42,12 @@ struct worker_engines {
   tune_runner tuner;                // --task=tune
   engine::decoder_factory decoder;  // --task=serve (engine/chat_service.h)
 };
+// grace_ms (read once cancel is set): how long the unit may take to end well (a serve unit
+// drains its answers in progress); null: end at once.
 msg::work_done execute_work_unit(const msg::work_unit& unit, const std::atomic<bool>& cancel,
                                  const std::function<void(msg::work_progress)>& progress,
-                                 const worker_engines& engines = {}, uint32_t slot = 0);
+                                 const worker_engines& engines = {}, uint32_t slot = 0,
+                                 const std::atomic<int64_t>* grace_ms = nullptr);
 
 // A serve unit whose engine failed while serving reports reason kEngineFailed, and the worker
 // process then exits with kEngineFailedExit (EX_SOFTWARE) so its pod restarts on a fresh one.

@@ -37,14 +37,18 @@ struct http_server::impl {
   uint16_t port = 0;
   std::thread accept_thread;
   std::atomic<bool> stopping{false};
+  std::atomic<bool> draining{false};  // drain(): no new requests, the running ones finish
   std::mutex mu;
   std::condition_variable idle;
   std::set<int> conns;  // open connection fds
+  std::set<int> busy;   // of those, the ones whose request is being answered
   int active = 0;       // connection threads alive
+
+  void stop_accepting();
 
   void accept_loop();
   void serve(tcp::socket sock);
-  void serve_requests(k8s::timed_socket& ts);
+  void serve_requests(k8s::timed_socket& ts, int fd);
 };
 
 namespace {
@@ -105,10 +109,10 @@ class socket_reply : public http_reply {
 
 }  // namespace
 
-void http_server::impl::serve_requests(k8s::timed_socket& ts) {
+void http_server::impl::serve_requests(k8s::timed_socket& ts, int fd) {
   using ms = std::chrono::milliseconds;
   beast::flat_buffer buf;
-  while (!stopping.load()) {
+  while (!stopping.load() && !draining.load()) {
     http::request_parser<http::string_body> parser;
     parser.header_limit(64 * 1024);
     parser.body_limit(opts.max_body_bytes);
@@ -132,6 +136,20 @@ void http_server::impl::serve_requests(k8s::timed_socket& ts) {
       default:
         return;  // closed, or idle past the keep-alive timeout
     }
+    {  // answering: a drain waits for it (one that began meanwhile closed this idle socket)
+      std::lock_guard lock(mu);
+      if (draining.load()) return;
+      busy.insert(fd);
+    }
+    struct done_answering {
+      impl* self;
+      int fd;
+      ~done_answering() {
+        std::lock_guard lock(self->mu);
+        self->busy.erase(fd);
+        self->idle.notify_all();
+      }
+    } answering{this, fd};
     auto& req = parser.get();
     http_call call;
     call.method = std::string(req.method_string());
@@ -156,7 +174,7 @@ void http_server::impl::serve_requests(k8s::timed_socket& ts) {
       reply.finish_stream();
       return;
     }
-    bool keep = req.keep_alive();
+    bool keep = req.keep_alive() && !draining.load();
     send(ts, reply.status, reply.content_type, std::move(reply.body), keep, ec);
     if (ec || !keep) return;
   }
@@ -168,7 +186,7 @@ void http_server::impl::serve(tcp::socket sock) {
   ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   k8s::timed_socket ts(sock);
   ts.set_write_timeout(std::chrono::milliseconds(opts.write_timeout_ms));
-  serve_requests(ts);
+  serve_requests(ts, fd);
   beast::error_code ignored;
   sock.shutdown(tcp::socket::shutdown_both, ignored);
   std::lock_guard lock(mu);
@@ -179,11 +197,11 @@ void http_server::impl::serve(tcp::socket sock) {
 }
 
 void http_server::impl::accept_loop() {
-  while (!stopping.load()) {
+  while (!stopping.load() && !draining.load()) {
     tcp::socket sock(io);
     beast::error_code ec;
     acceptor->accept(sock, ec);
-    if (stopping.load()) break;
+    if (stopping.load() || draining.load()) break;
     if (ec) {
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
       continue;
@@ -225,12 +243,25 @@ uint16_t http_server::port() const {
   return p_->port;
 }
 
+void http_server::impl::stop_accepting() {
+  if (acceptor) ::shutdown(acceptor->native_handle(), SHUT_RDWR);
+  if (accept_thread.joinable()) accept_thread.join();
+  beast::error_code ec;
+  if (acceptor) acceptor->close(ec);
+}
+
+bool http_server::drain(std::chrono::milliseconds budget) {
+  if (p_->stopping.load() || p_->draining.exchange(true)) return false;
+  p_->stop_accepting();
+  std::unique_lock lock(p_->mu);
+  for (int fd : p_->conns)  // idle keep-alive connections: closed now
+    if (!p_->busy.count(fd)) ::shutdown(fd, SHUT_RDWR);
+  return p_->idle.wait_for(lock, budget, [&] { return p_->busy.empty(); });
+}
+
 void http_server::stop() {
   if (p_->stopping.exchange(true)) return;
-  if (p_->acceptor) ::shutdown(p_->acceptor->native_handle(), SHUT_RDWR);
-  if (p_->accept_thread.joinable()) p_->accept_thread.join();
-  beast::error_code ec;
-  if (p_->acceptor) p_->acceptor->close(ec);
+  if (!p_->draining.load()) p_->stop_accepting();
   std::unique_lock lock(p_->mu);
   for (int fd : p_->conns) ::shutdown(fd, SHUT_RDWR);
   p_->idle.wait(lock, [&] { return p_->active == 0; });

@@ -12,6 +12,7 @@
 // Thread-safety: start/stop from one thread; handlers run on connection threads, concurrently.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -54,6 +55,10 @@ class http_server {
   http_server(const http_server&) = delete;
   http_server& operator=(const http_server&) = delete;
   uint16_t port() const;
+  // Graceful shutdown's first half: closes the listener and the idle keep-alive connections,
+  // lets the requests being answered finish (their responses close their connections) and
+  // waits for them up to `budget`; true when none is left. stop() then ends the rest.
+  bool drain(std::chrono::milliseconds budget);
   void stop();  // idempotent; closes the listener and every connection, joins their threads
 
  private:

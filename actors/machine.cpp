@@ -241,10 +241,10 @@ msg::worker_welcome on_worker_hello(self_ptr self, const msg::worker_hello& h) {
 void stop(self_ptr self, const msg::stop_pod& s) {
   auto& st = self->state;
   int slot = st.stop(s.uid);
-  if (slot >= 0) {
-    self->send(st.slots[slot].handle, msg::cancel_work{s.uid});
-    self->delayed_send(self, st.opt.stop_grace, deadline_atom::value, static_cast<uint32_t>(slot),
-                       s.uid);
+  if (slot >= 0) {  // the kubelet's SIGTERM, then SIGKILL once the grace has passed
+    const auto grace = st.stop_grace_of(s.uid);
+    self->send(st.slots[slot].handle, msg::cancel_work{s.uid, grace.count()});
+    self->delayed_send(self, grace, deadline_atom::value, static_cast<uint32_t>(slot), s.uid);
   }
   send_work(self, st.dispatch());
 }

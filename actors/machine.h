@@ -9,7 +9,8 @@
 //
 //   run_pod --> queue --(free, welcomed worker)--> work_unit --> Running reports (progress)
 //           --> work_done --> Succeeded | Failed (restartPolicy Never) or re-run (Always/OnFailure)
-//   stop_pod --> cancel_work; not done within 2 s: SIGKILL (the worker is restarted)
+//   stop_pod --> cancel_work; not done within the pod's terminationGracePeriodSeconds (run_pod;
+//           else stop_grace, 2 s): SIGKILL (the worker is restarted)
 //   worker process exit --> restarted after a backoff (0.5 s doubling to 10 s, reset after 30 s
 //           up); its pod: Failed exit 128+signal (Never) or re-run
 //   a re-run is the kubelet's container restart: the ended container is reported (terminated,
@@ -61,7 +62,8 @@ struct machine_options {
   std::string kaito_version;  // sent in the hello
   // Called (on an actor thread) each time the supervisor refuses the hello, with its reason.
   std::function<void(const std::string& reason)> on_refused;
-  std::chrono::milliseconds stop_grace{2000};  // stop_pod: cancel, then SIGKILL after this
+  // stop_pod of a pod without a termination grace: cancel, then SIGKILL after this
+  std::chrono::milliseconds stop_grace{2000};
   // The kubelet's container restart back-off (CrashLoopBackOff): a pod's first restart is at
   // once, each later one waits restart_backoff, doubled per restart up to max_restart_backoff,
   // counted from the container's end; back to the start once the last restart is more than

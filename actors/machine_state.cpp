@@ -242,6 +242,12 @@ int machine_state::stop(const std::string& uid) {
   return it->second.slot;
 }
 
+std::chrono::milliseconds machine_state::stop_grace_of(const std::string& uid) const {
+  auto it = pods.find(uid);
+  if (it == pods.end() || it->second.spec.termination_grace_ms < 0) return opt.stop_grace;
+  return std::chrono::milliseconds(it->second.spec.termination_grace_ms);
+}
+
 std::string machine_state::check_worker_hello(const msg::worker_hello& h) const {
   if (h.version != msg::wire_version)
     return "wire version " + std::to_string(h.version) + ", want " +

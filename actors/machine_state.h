@@ -139,6 +139,8 @@ struct machine_state {
   std::optional<pod_restart> on_worker_exit(uint32_t slot, int wait_status);
   void requeue(const std::string& uid, uint64_t ticket);  // a back-off ended
   int stop(const std::string& uid);  // the slot to cancel, or -1 (queued/unknown: just dropped)
+  // How long a stopped pod's unit may take to end: its termination grace, else opt.stop_grace.
+  std::chrono::milliseconds stop_grace_of(const std::string& uid) const;
 
   std::string check_worker_hello(const msg::worker_hello& h) const;  // "" = accept
   void worker_ready(uint32_t slot, msg::worker_actor handle, int32_t pid);

@@ -100,7 +100,15 @@ status run_serve_unit(const serve_args& a, const serve_unit_env& env,
   status engine;  // a failed engine ends the unit, so the pod restarts on a fresh one
   while (!cancel.load() && (engine = service->health()).ok())
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  service->shutdown();  // answers in progress end now (503), so stop() need not wait for them
+  // Stopped (the pod is deleted): no new requests; the answers in progress get the pod's grace,
+  // less a second to shut down before the machine's kill. A failed engine has nothing to drain.
+  const int64_t grace = env.grace_ms ? env.grace_ms->load() : 0;
+  if (engine.ok() && grace > 1000) {
+    const bool drained = server->drain(std::chrono::milliseconds(grace - 1000));
+    log_info(logger("serve"), drained ? "drained" : "drain timed out",
+             {{"grace_ms", std::to_string(grace)}});
+  }
+  service->shutdown();  // answers still in progress end now (503), so stop() need not wait
   server->stop();
   if (!engine.ok())
     return status(engine.code(), "the engine failed: " + engine.to_string(), "engine");

@@ -33,6 +33,10 @@ struct serve_unit_env {
   // The engine answers run on (engine/chat_service.h); empty: the CPU engine. A decoder that
   // allocates its KV cache up front (the GPU's) ignores the inference config's CPU KV share.
   engine::decoder_factory decoder;
+  // Read once cancel is set: the pod's termination grace (cancel_work.grace_ms). The server
+  // stops taking requests and lets the answers in progress finish for up to this less 1 s (the
+  // rest is for shutting down before the machine's kill); null or 0: they end at once (503).
+  const std::atomic<int64_t>* grace_ms = nullptr;
 };
 
 // Sizes the KV cache of the answers `service` decodes together: `share` of the memory available
@@ -40,9 +44,10 @@ struct serve_unit_env {
 // positions, 0 when there is no limit (share 0, or /proc/meminfo unreadable).
 int64_t size_kv_cache(const engine::chat_service& service, double share);
 
-// Returns once cancel is set (ok) or on an error: loading, or the engine failing while serving
-// (chat_service::health; where "engine": the worker then exits, so the pod restarts on a fresh
-// process and device context, as a failed liveness probe would restart its container).
+// Returns once cancel is set (ok; after the drain above) or on an error: loading, or the engine
+// failing while serving (chat_service::health; where "engine": the worker then exits, so the pod
+// restarts on a fresh process and device context, as a failed liveness probe would restart its
+// container).
 status run_serve_unit(const serve_args& a, const serve_unit_env& env,
                       const std::atomic<bool>& cancel,
                       const std::function<void(const std::string& ready_text)>& on_ready);

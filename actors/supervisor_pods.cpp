@@ -1,6 +1,8 @@
 // supervisor_pods; see supervisor_pods.h.
 #include "actors/supervisor_pods.h"
 
+#include <algorithm>
+
 #include "actors/pod_probe_spec.h"
 #include "k8s/controllers/nodes.h"
 
@@ -35,6 +37,12 @@ std::optional<msg::run_pod> run_pod_for(const json& pod, const node_registry& re
   r.restart_policy = str(pod, "spec", "restartPolicy");
   if (r.restart_policy.empty()) r.restart_policy = "Always";
   const auto& spec = pod["spec"];
+  // The grace a stop gives the container (the API's default 30 s; a negative value, which the
+  // API refuses, counts as 0).
+  r.termination_grace_ms = 30000;
+  if (auto g = spec.find("terminationGracePeriodSeconds");
+      g != spec.end() && g->is_number_integer())
+    r.termination_grace_ms = std::clamp<int64_t>(g->get<int64_t>(), 0, 86400) * 1000;
   auto cs = spec.find("containers");
   if (cs != spec.end() && cs->is_array() && !cs->empty() && (*cs)[0].is_object()) {
     const json& c = (*cs)[0];

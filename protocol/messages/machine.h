@@ -128,11 +128,16 @@ struct run_pod {
   probe_spec startup_probe;
   probe_spec liveness_probe;
   probe_spec readiness_probe;
+  // spec.terminationGracePeriodSeconds in ms: how long a stop waits for the unit to end (an
+  // inference server finishes the answers in progress) before the worker is killed; -1: the
+  // machine's stop_grace.
+  int64_t termination_grace_ms = -1;
 };
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, run_pod& x) {
-  return f(caf::meta::type_name("kaito.run_pod.v3"), x.ns, x.name, x.uid, x.restart_policy, x.args,
-           x.files, x.container, x.startup_probe, x.liveness_probe, x.readiness_probe);
+  return f(caf::meta::type_name("kaito.run_pod.v4"), x.ns, x.name, x.uid, x.restart_policy, x.args,
+           x.files, x.container, x.startup_probe, x.liveness_probe, x.readiness_probe,
+           x.termination_grace_ms);
 }
 
 struct stop_pod {

@@ -17,7 +17,7 @@ void add_kaito_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<machine_welcome>("kaito.machine_welcome.v1");
   cfg.add_message_type<machine_heartbeat>("kaito.machine_heartbeat.v1");
   cfg.add_message_type<probe_spec>("kaito.probe_spec.v1");
-  cfg.add_message_type<run_pod>("kaito.run_pod.v3");
+  cfg.add_message_type<run_pod>("kaito.run_pod.v4");
   cfg.add_message_type<stop_pod>("kaito.stop_pod.v1");
   cfg.add_message_type<pod_event>("kaito.pod_event.v1");
   cfg.add_message_type<container_exit>("kaito.container_exit.v1");
@@ -33,7 +33,7 @@ void add_kaito_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<work_unit>("kaito.work_unit.v2");
   cfg.add_message_type<work_progress>("kaito.work_progress.v1");
   cfg.add_message_type<work_done>("kaito.work_done.v1");
-  cfg.add_message_type<cancel_work>("kaito.cancel_work.v1");
+  cfg.add_message_type<cancel_work>("kaito.cancel_work.v2");
   // collective.h
   cfg.add_message_type<ring_join>("kaito.ring_join.v1");
   cfg.add_message_type<ring_roster>("kaito.ring_roster.v1");

@@ -86,10 +86,13 @@ typename Inspector::result_type inspect(Inspector& f, work_done& x) {
 
 struct cancel_work {
   std::string uid;
+  // How long the unit may take to end well (an inference server drains its answers in
+  // progress); the machine kills the worker when it has not ended by then. 0: end at once.
+  int64_t grace_ms = 0;
 };
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, cancel_work& x) {
-  return f(caf::meta::type_name("kaito.cancel_work.v1"), x.uid);
+  return f(caf::meta::type_name("kaito.cancel_work.v2"), x.uid, x.grace_ms);
 }
 
 }  // namespace kaito::msg

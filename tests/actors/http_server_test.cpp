@@ -61,6 +61,9 @@ void handler(const http_call& c, http_reply& r) {
   } else if (c.path == "/slow") {
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
     r.body = "late";
+  } else if (c.path == "/slower") {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    r.body = "later";
   } else {
     r.status = 404;
     r.body = "{}";
@@ -133,6 +136,56 @@ TEST(HttpServer, TooManyConnectionsAndStop) {
                    }(),
                    handler)
                    .ok());  // the port is taken: an error, not a crash
+}
+
+// drain(): the listener and idle keep-alive connections close at once; a request being answered
+// finishes (its connection closed after it), and drain returns when none is left, or false at
+// the budget.
+TEST(HttpServer, DrainLetsTheRequestsInProgressFinish) {
+  auto s = start();
+  const uint16_t port = s->port();
+  client idle(port);
+  EXPECT_EQ(idle.call(http::verb::get, "/echo").result_int(), 200);  // kept alive, now idle
+  client busy(port);
+  http::response<http::string_body> late;
+  std::string failed;
+  std::thread t([&] {
+    try {
+      late = busy.call(http::verb::get, "/slow");
+    } catch (const std::exception& e) {
+      failed = e.what();
+    }
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // /slow is being answered
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_TRUE(s->drain(std::chrono::seconds(10)));
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(2));
+  t.join();
+  EXPECT_EQ(failed, "");
+  EXPECT_EQ(late.result_int(), 200);
+  EXPECT_EQ(late.body(), "late");
+  EXPECT_FALSE(late.keep_alive());
+  EXPECT_EQ(idle.raw("GET /echo HTTP/1.1\r\nHost: x\r\n\r\n"), "");  // closed
+  net::io_context io;
+  tcp::socket fresh(io);
+  boost::system::error_code ec;
+  fresh.connect({net::ip::make_address("127.0.0.1"), port}, ec);
+  EXPECT_TRUE(ec) << "the listener still takes connections";
+  EXPECT_FALSE(s->drain(std::chrono::seconds(1)));  // once only
+  s->stop();
+
+  auto s2 = start();
+  client slower(s2->port());
+  std::thread t2([&] {
+    try {
+      (void)slower.call(http::verb::get, "/slower");
+    } catch (const std::exception&) {  // stop() may close it before the answer
+    }
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_FALSE(s2->drain(std::chrono::milliseconds(200)));  // still answering at the budget
+  s2->stop();
+  t2.join();
 }
 
 }  // namespace

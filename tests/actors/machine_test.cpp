@@ -647,15 +647,16 @@ TEST_F(machine_test, a_pod_that_ignores_stop_is_killed_after_the_grace) {
   kaito::actors::runtime_config cfg;
   caf::actor_system sys{cfg};
   auto o = options("m5", sup_.port, 1);
-  o.stop_grace = 200ms;
+  o.stop_grace = 60s;  // the pod's own grace (run_pod.termination_grace_ms) decides
   auto m = kaito::actors::spawn_machine(sys, o);
   ASSERT_TRUE(m.ok()) << m.error().to_string();
   machine_stopper stop_machine{caf::actor_cast<caf::actor_addr>(*m), sys};
   auto l = wait_workers(sys, *m, all_idle);
   ASSERT_TRUE(all_idle(l));
   // 2 * 3072^3 = 58 GFLOP in one sgemm call: seconds on any CPU, far beyond 200 ms.
-  command(sys, *m,
-          pod("slow1", "Never", {"--task=self-test", "--gemm-size=3072", "--memory-mib=0"}));
+  auto slow = pod("slow1", "Never", {"--task=self-test", "--gemm-size=3072", "--memory-mib=0"});
+  slow.termination_grace_ms = 200;
+  command(sys, *m, slow);
   auto es = wait_events(sys, sup_.port, report_of("slow1", "Running"));
   ASSERT_GE(count(es, report_of("slow1", "Running")), 1u);
   command(sys, *m, msg::stop_pod{"default", "pod-slow1", "slow1"});

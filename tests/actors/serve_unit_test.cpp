@@ -26,6 +26,7 @@
 #include "engine/sequence_decoder.h"
 #include "tests/actors/captured_reply.h"
 #include "tests/engine/failing_decoder.h"
+#include "tests/engine/forwarding_decoder.h"
 #include "tests/engine/tiny_chat_model.h"
 
 namespace kaito::actors {
@@ -202,6 +203,108 @@ TEST(serve_unit, a_failed_engine_turns_health_503_and_ends_the_unit) {
   if (client2.joinable()) client2.join();
   EXPECT_EQ(done.exit_code, 1);
   EXPECT_EQ(done.reason, kEngineFailed) << done.message;
+}
+
+// A CPU decoder whose steps take 20 ms each: an answer stays in progress long enough to stop the
+// unit under it. `decoding` turns true at the first step.
+class slow_decoder final : public testing::forwarding_decoder {
+ public:
+  slow_decoder(const engine::model& m, int64_t slots, std::atomic<bool>* decoding)
+      : forwarding_decoder(engine::make_cpu_decoder(m, slots)), decoding_(decoding) {}
+  status decode(const std::vector<int64_t>& slots, const std::vector<int32_t>& ids,
+                std::vector<float>* logits) override {
+    *decoding_ = true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    return forwarding_decoder::decode(slots, ids, logits);
+  }
+
+ private:
+  std::atomic<bool>* decoding_;
+};
+
+// The status and body of a completion of 30 tokens whatever the model says (ignore_eos).
+std::pair<int, std::string> post_long_completion(uint16_t port) {
+  namespace net = boost::asio;
+  namespace http = boost::beast::http;
+  net::io_context io;
+  net::ip::tcp::socket sock(io);
+  sock.connect({net::ip::make_address("127.0.0.1"), port});
+  http::request<http::string_body> req{http::verb::post, "/v1/completions", 11};
+  req.set(http::field::host, "127.0.0.1");
+  req.set(http::field::content_type, "application/json");
+  req.body() = R"({"model":"tiny","prompt":"hello","max_tokens":30,"ignore_eos":true})";
+  req.prepare_payload();
+  http::write(sock, req);
+  boost::beast::flat_buffer buf;
+  http::response<http::string_body> res;
+  boost::system::error_code ec;
+  http::read(sock, buf, res, ec);
+  return {ec ? -1 : res.result_int(), res.body()};
+}
+
+bool connects(uint16_t port) {
+  namespace net = boost::asio;
+  net::io_context io;
+  net::ip::tcp::socket sock(io);
+  boost::system::error_code ec;
+  sock.connect({net::ip::make_address("127.0.0.1"), port}, ec);
+  return !ec;
+}
+
+// A stopped pod's server (cancel with the pod's termination grace) takes no new connections and
+// lets the answer in progress finish; without a grace that answer ends at once (503).
+TEST(serve_unit, a_stop_drains_the_answers_in_progress_within_the_grace) {
+  const std::string dir = testing::tiny_chat_model_folder("serve-unit-d");
+  auto model = engine::load_model(dir);
+  ASSERT_TRUE(model.ok()) << model.error().to_string();
+  std::shared_ptr<engine::model> keep = *model;
+  for (const int64_t grace : {int64_t(10000), int64_t(0)}) {
+    std::atomic<bool> decoding{false}, cancel{false};
+    std::atomic<int64_t> grace_ms{grace};
+    serve_unit_env env;
+    env.root = pod_root_with_config("d", "");
+    env.grace_ms = &grace_ms;
+    env.decoder =
+        [&](const engine::chat_service_config& c,
+            const engine::model_config&) -> result<std::unique_ptr<engine::sequence_decoder>> {
+      return std::unique_ptr<engine::sequence_decoder>(
+          new slow_decoder(*keep, c.max_batch, &decoding));
+    };
+    std::atomic<int> port{0};
+    std::pair<int, std::string> answer{0, ""};
+    std::thread client;
+    std::thread unit([&] {
+      const status st = run_serve_unit(args_for(dir), env, cancel, [&](const std::string& text) {
+        port = std::stoi(text.substr(text.find(" on :") + 5));
+        client = std::thread([&] { answer = post_long_completion(uint16_t(port.load())); });
+      });
+      EXPECT_TRUE(st.ok()) << st.to_string();
+    });
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (!decoding && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    ASSERT_TRUE(decoding) << "the answer never started";
+    const auto stopped_at = std::chrono::steady_clock::now();
+    cancel = true;
+    if (grace > 0) {  // draining: the listener is closed at once, the answer goes on
+      bool refused = false;
+      for (int i = 0; i < 100 && !refused; ++i) {
+        refused = !connects(uint16_t(port.load()));
+        if (!refused) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      }
+      EXPECT_TRUE(refused) << "new connections are still taken while draining";
+    }
+    unit.join();
+    if (client.joinable()) client.join();
+    const auto took = std::chrono::steady_clock::now() - stopped_at;
+    if (grace > 0) {
+      EXPECT_EQ(answer.first, 200) << answer.second;
+      EXPECT_NE(answer.second.find("\"completion_tokens\":30"), std::string::npos) << answer.second;
+      EXPECT_LT(took, std::chrono::seconds(9)) << "the drain ends with the answer, not the grace";
+    } else {
+      EXPECT_EQ(answer.first, 503) << answer.second;
+    }
+  }
 }
 
 }  // namespace

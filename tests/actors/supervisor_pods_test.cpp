@@ -92,6 +92,22 @@ TEST(supervisor_pods, pods_that_must_not_start_again_are_skipped) {
   EXPECT_FALSE(kaito::actors::run_pod_for(json("garbage"), reg, dispatched));
 }
 
+TEST(supervisor_pods, the_termination_grace_is_the_pods) {
+  auto reg = registry();
+  std::map<std::string, dispatched_pod> dispatched;
+  auto p = pod("g1", "m1", "Pending");
+  EXPECT_EQ(kaito::actors::run_pod_for(p, reg, dispatched)->termination_grace_ms, 30000)
+      << "the API's default";
+  p["spec"]["terminationGracePeriodSeconds"] = 5;
+  EXPECT_EQ(kaito::actors::run_pod_for(p, reg, dispatched)->termination_grace_ms, 5000);
+  p["spec"]["terminationGracePeriodSeconds"] = 0;
+  EXPECT_EQ(kaito::actors::run_pod_for(p, reg, dispatched)->termination_grace_ms, 0);
+  p["spec"]["terminationGracePeriodSeconds"] = -3;
+  EXPECT_EQ(kaito::actors::run_pod_for(p, reg, dispatched)->termination_grace_ms, 0);
+  p["spec"]["terminationGracePeriodSeconds"] = "soon";
+  EXPECT_EQ(kaito::actors::run_pod_for(p, reg, dispatched)->termination_grace_ms, 30000);
+}
+
 TEST(supervisor_pods, reports_convert_phase_and_times) {
   kaito::msg::pod_report r;
   r.uid = "u";
