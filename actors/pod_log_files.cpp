@@ -65,4 +65,12 @@ void rotate_pod_log(const std::string& home, const json& pod) {
   fs::rename(pod_log_path(home, pod), pod_log_path(home, pod, true), ec);  // none yet: nothing
 }
 
+void remove_pod_logs(const std::string& home, const std::string& ns, const std::string& name) {
+  if (home.empty() || ns.empty() || name.empty() || ns.find('/') != std::string::npos ||
+      name.find('/') != std::string::npos || ns == ".." || name == "..")
+    return;
+  std::error_code ec;
+  fs::remove_all(fs::path(home) / "logs" / ns / name, ec);
+}
+
 }  // namespace kaito::actors

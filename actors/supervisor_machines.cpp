@@ -15,6 +15,8 @@
 #include "actors/token.h"
 #include "base/log.h"
 #include "caf/all.hpp"
+#include "k8s/client/api_error.h"
+#include "k8s/controllers/json_access.h"
 #include "k8s/controllers/nodes.h"
 #include "k8s/controllers/pod_status.h"
 
@@ -106,9 +108,10 @@ void on_pod_event(self_ptr self, const std::string& key, bool deleted) {
     }
     it = st.dispatched.erase(it);
   }
-  if (deleted) {
+  if (deleted) {  // its logs go with it (a pod of the same name starts with none)
     st.logs.forget(key);
     st.log_restarts.erase(key);
+    remove_pod_logs(st.rt->opts.home, ns, name);
   }
   if (pod && !gone && st.leader) dispatch_pod(self, *pod);
 }
@@ -262,10 +265,13 @@ void on_report_done(self_ptr self, const std::string& uid) {
   if (st.leader) apply_report(self, next);
 }
 
-void on_pod_report(self_ptr self, const msg::pod_report& r) {
+// The report's line in its pod's log (`kubectl logs`, the shell's `logs`). A report about an
+// older pod of the same name (deleted, still stopping) is not this pod's.
+void log_report(self_ptr self, const msg::pod_report& r) {
   auto& st = self->state;
-  std::string key = r.ns + "/" + r.name;
+  const std::string key = r.ns + "/" + r.name;
   auto pod = st.rt->cache("pod").get(r.ns, r.name);
+  if (pod && k8s::string_field(ctl::member(*pod, "metadata"), "uid") != r.uid) return;
   // A container started again: its log so far is the previous container's.
   int32_t& logged = st.log_restarts[key];
   if (r.restart_count > logged && pod) {
@@ -275,6 +281,11 @@ void on_pod_report(self_ptr self, const msg::pod_report& r) {
   logged = std::max(logged, r.restart_count);
   const std::string line = pod_report_log_line(r);
   if (!line.empty() && st.logs.add(key, line) && pod) append_pod_log(st.rt->opts.home, *pod, line);
+}
+
+void on_pod_report(self_ptr self, const msg::pod_report& r) {
+  auto& st = self->state;
+  log_report(self, r);
   if (!st.leader) return;
   if (!to_controller_report(r)) return;
   if (st.reports_in_flight.count(r.uid)) {  // the previous one is still being written

@@ -64,6 +64,11 @@ TEST(PodLogFiles, ARestartKeepsThePreviousLog) {
   EXPECT_EQ(read(pod_log_path(home, pod, true)), "second run\n");
   EXPECT_FALSE(fs::exists(pod_log_path(home, pod)));
   append_pod_log("", pod, "no home: nowhere");
+  remove_pod_logs(home, "ns", "..");  // never outside the pod's own folder
+  EXPECT_TRUE(fs::exists(home + "/logs/ns/p"));
+  remove_pod_logs(home, "ns", "p");
+  EXPECT_FALSE(fs::exists(home + "/logs/ns/p"));
+  EXPECT_TRUE(fs::exists(home + "/logs/ns"));
   fs::remove_all(home);
 }
 

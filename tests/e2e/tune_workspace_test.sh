@@ -452,6 +452,12 @@ expect_has "$(K get events -o jsonpath='{range .items[*]}{.involvedObject.name}|
 # kubectl logs: the last container's end; --previous: the one before (rotated at the restart)
 expect_has "$(K logs crasher)" 'Terminated exit=2 InvalidArgs: --memory-mib: want an integer, got "x"'
 expect_has "$(K logs crasher --previous)" 'Terminated exit=2 InvalidArgs: --memory-mib: want an integer, got "x"'
+K delete pod crasher > /dev/null
+# a new pod of the same name starts with a log of its own
+sed -i 's/--memory-mib=x/--memory-mib=y/' "$E2E_WORK/crasher.yaml"
+K apply -f "$E2E_WORK/crasher.yaml" > /dev/null
+wait_for 30 "the second crasher logged its end" sh -c "kubectl logs crasher 2> /dev/null | grep -q 'got \"y\"'"
+[[ "$(K logs crasher)" != *'got "x"'* ]] || e2e_fail "the new crasher's log holds the deleted pod's lines"
 K delete pod crasher --wait=false > /dev/null
 echo "ok: a crashing container backs off as the kubelet's does: CrashLoopBackOff, restart 1"
 
