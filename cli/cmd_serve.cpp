@@ -1,7 +1,8 @@
 // `kaito serve --model DIR [--adapter DIR | --adapter-image REF]... [--adapter-strength W]...
 // [--port 5000]`: serves a local Hugging Face model folder over HTTP with Kaito's inference
 // endpoints (actors/inference_routes.h: OpenAI /v1/chat/completions with streaming,
-// /v1/completions, /v1/models, Kaito's legacy /chat, /health), until SIGINT or SIGTERM. PEFT
+// /v1/completions, /v1/models, Kaito's legacy /chat, /health), until SIGINT or SIGTERM (which
+// first drains: no new requests, the answers in progress finish within --drain-seconds). PEFT
 // adapters (a `kaito tune` output folder, or a tuning Workspace's pushed image, pulled as an
 // inference pod pulls it) are merged into the base at load, each weighted by its
 // --adapter-strength (one per adapter, or none). Exit code 0 after a clean stop; 2 on bad flags,
@@ -15,6 +16,7 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -48,6 +50,7 @@ struct serve_flags {
   std::string device = "cpu";
   std::string quantize = "none";
   std::string tool_call_parser;  // "" = detected from the chat template
+  double drain_seconds = 25;     // SIGTERM: answers in progress get this long to finish
 };
 
 int run_serve(const serve_flags& f) {
@@ -139,7 +142,15 @@ int run_serve(const serve_flags& f) {
   else
     std::fprintf(stderr, "kaito serve: the engine failed, stopping: %s\n",
                  engine.to_string().c_str());
-  (*svc)->shutdown();  // answers in progress end with 503 instead of holding the stop
+  // SIGTERM (a pod being deleted: Kubernetes' grace is 30 s by default) lets the answers in
+  // progress finish while new requests are refused; SIGINT (Ctrl-C) stops at once.
+  if (engine.ok() && sig == SIGTERM && f.drain_seconds > 0) {
+    const bool drained =
+        (*srv)->drain(std::chrono::milliseconds(static_cast<int64_t>(f.drain_seconds * 1000)));
+    std::fprintf(stderr, "kaito serve: %s\n",
+                 drained ? "drained" : "drain timed out: ending the answers still in progress");
+  }
+  (*svc)->shutdown();  // answers still in progress end with 503 instead of holding the stop
   (*srv)->stop();
   return engine.ok() ? 0 : 1;
 }
@@ -213,6 +224,11 @@ void add_serve_command(CLI::App& app) {
       ->check(CLI::Range(0, 65535));
   cmd->add_option("--served-model-name", f->name,
                   "The model name clients send (default: the folder's name)");
+  cmd->add_option("--drain-seconds", f->drain_seconds,
+                  "On SIGTERM: refuse new requests and let the answers in progress finish for up "
+                  "to this long (default 25, within Kubernetes' 30 s grace; 0: stop at once). "
+                  "SIGINT stops at once")
+      ->check(CLI::Range(0.0, 3600.0));
   cmd->callback([f] { set_exit_code(run_serve(*f)); });
 }
 

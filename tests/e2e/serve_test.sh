@@ -512,8 +512,32 @@ PY
 ) || fail "tool_choice auto: $out"
 has "$out" "auto tools: get_weather"
 has "$out" "responses tools: get_weather"
-kill -TERM "$PID"
+# SIGTERM while an answer streams: new requests are refused, the answer finishes, exit 0.
+out=$(URL=$URL SERVE_PID=$PID python3 - << 'PY'
+import os, signal, openai
+c = openai.OpenAI(base_url=os.environ["URL"] + "/v1", api_key="unused", max_retries=0)
+s = c.chat.completions.create(model="tiny-chat", messages=[{"role": "user", "content": "Hi"}],
+                              max_tokens=64, temperature=0, stream=True,
+                              extra_body={"ignore_eos": True})
+pieces, reasons, signalled = [], [], False
+for ch in s:
+    if not signalled:
+        os.kill(int(os.environ["SERVE_PID"]), signal.SIGTERM)
+        signalled = True
+        try:
+            c.models.list()
+            raise SystemExit("a new request was taken while draining")
+        except openai.APIConnectionError:
+            pass
+    if ch.choices and ch.choices[0].delta.content: pieces.append(ch.choices[0].delta.content)
+    if ch.choices and ch.choices[0].finish_reason: reasons.append(ch.choices[0].finish_reason)
+assert reasons == ["length"], reasons
+print("drained on SIGTERM:", len(pieces), "pieces")
+PY
+) || fail "drain: $out"
+has "$out" "drained on SIGTERM:"
 wait "$PID" || fail "kaito serve --tool-call-parser exited $? on SIGTERM"
+grep -q "kaito serve: drained" "$WORK/serve.log" || fail "no drain in: $(cat "$WORK/serve.log")"
 PID=""
 
 # --device cuda where there is no GPU (or no CUDA engine in this build): a clear refusal, exit 2.
