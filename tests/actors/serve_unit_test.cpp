@@ -16,6 +16,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "actors/gpu_worker.h"
@@ -56,8 +57,9 @@ std::string pod_root_with_config(const std::string& name, const std::string& yam
   return root.string();
 }
 
-// POST /v1/completions to 127.0.0.1:port and read the answer (whatever its status).
-void post_chat(uint16_t port) {
+// POST /v1/completions with `body` to 127.0.0.1:port: the answer's status (-1 when the connection
+// broke) and body.
+std::pair<int, std::string> post_completion(uint16_t port, const std::string& body) {
   namespace net = boost::asio;
   namespace http = boost::beast::http;
   net::io_context io;
@@ -66,13 +68,19 @@ void post_chat(uint16_t port) {
   http::request<http::string_body> req{http::verb::post, "/v1/completions", 11};
   req.set(http::field::host, "127.0.0.1");
   req.set(http::field::content_type, "application/json");
-  req.body() = R"({"model": "tiny", "prompt": "hello", "max_tokens": 5})";
+  req.body() = body;
   req.prepare_payload();
   http::write(sock, req);
   boost::beast::flat_buffer buf;
   http::response<http::string_body> res;
   boost::system::error_code ec;
   http::read(sock, buf, res, ec);
+  return {ec ? -1 : res.result_int(), res.body()};
+}
+
+// A short completion, whatever comes back.
+void post_chat(uint16_t port) {
+  (void)post_completion(port, R"({"model": "tiny", "prompt": "hello", "max_tokens": 5})");
 }
 
 TEST(serve_unit, the_workers_engine_gets_the_folder_and_the_inference_config) {
@@ -222,24 +230,10 @@ class slow_decoder final : public testing::forwarding_decoder {
   std::atomic<bool>* decoding_;
 };
 
-// The status and body of a completion of 30 tokens whatever the model says (ignore_eos).
+// A completion of 30 tokens whatever the model says (ignore_eos).
 std::pair<int, std::string> post_long_completion(uint16_t port) {
-  namespace net = boost::asio;
-  namespace http = boost::beast::http;
-  net::io_context io;
-  net::ip::tcp::socket sock(io);
-  sock.connect({net::ip::make_address("127.0.0.1"), port});
-  http::request<http::string_body> req{http::verb::post, "/v1/completions", 11};
-  req.set(http::field::host, "127.0.0.1");
-  req.set(http::field::content_type, "application/json");
-  req.body() = R"({"model":"tiny","prompt":"hello","max_tokens":30,"ignore_eos":true})";
-  req.prepare_payload();
-  http::write(sock, req);
-  boost::beast::flat_buffer buf;
-  http::response<http::string_body> res;
-  boost::system::error_code ec;
-  http::read(sock, buf, res, ec);
-  return {ec ? -1 : res.result_int(), res.body()};
+  return post_completion(port,
+                         R"({"model":"tiny","prompt":"hello","max_tokens":30,"ignore_eos":true})");
 }
 
 bool connects(uint16_t port) {
