@@ -194,8 +194,8 @@ std::vector<assignment> machine_state::dispatch() {
     pod_entry& p = it->second;
     auto i = static_cast<uint32_t>(free - slots.begin());
     p.slot = static_cast<int>(i);
+    if (p.container_started_ms != 0) ++p.restart_count;  // the kubelet counts it at the start
     p.container_started_ms = unix_now_ms();
-    if (p.runs++ > 0) ++p.restart_count;  // the kubelet counts a restart when it starts it
     p.backing_off = false;
     p.kill_message.clear();  // a kill of an earlier run that ended otherwise
     free->pod_uid = uid;

@@ -42,10 +42,9 @@ struct worker_slot {
 
 struct pod_entry {
   msg::run_pod spec;
-  int32_t restart_count = 0;  // containers started after the first
-  uint32_t runs = 0;          // containers started
-  int64_t container_started_ms = 0;
-  msg::container_exit last_exit;  // how the last container ended (lastState)
+  int32_t restart_count = 0;         // containers started after the first
+  int64_t container_started_ms = 0;  // the latest container's start; 0: none started yet
+  msg::container_exit last_exit;     // how the last container ended (lastState)
   // CrashLoopBackOff, the kubelet's container back-off (machine_restarts.cpp): the delay before
   // the next restart (0: none restarted yet), and when the last restart happened.
   std::chrono::milliseconds backoff{0};
