@@ -4,20 +4,12 @@
 #include <filesystem>
 #include <fstream>
 
+#include "k8s/client/api_error.h"
+
 namespace kaito::actors {
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;
-
-namespace {
-
-std::string meta(const json& pod, const char* key) {
-  if (!pod.is_object() || !pod.contains("metadata") || !pod["metadata"].is_object()) return "";
-  const json& m = pod["metadata"];
-  return m.contains(key) && m[key].is_string() ? m[key].get<std::string>() : "";
-}
-
-}  // namespace
 
 std::string pod_log_container(const json& pod) {
   if (!pod.is_object() || !pod.contains("spec") || !pod["spec"].is_object()) return "main";
@@ -30,7 +22,8 @@ std::string pod_log_container(const json& pod) {
 }
 
 std::string pod_log_path(const std::string& home, const json& pod, bool previous) {
-  return (fs::path(home) / "logs" / meta(pod, "namespace") / meta(pod, "name") /
+  return (fs::path(home) / "logs" / k8s::meta_string(pod, "namespace") /
+          k8s::meta_string(pod, "name") /
           (pod_log_container(pod) + (previous ? ".previous.log" : ".log")))
       .string();
 }

@@ -3,8 +3,8 @@
 // NotReady, pods evicted), pods dispatched to their machines as run_pod (secret and configMap
 // volumes projected from the informer caches), and pod reports applied in order, one at a time
 // per pod, with their progress lines kept for `logs`.
-
 #include "actors/supervisor_machines.h"
+
 #include "actors/node_registry.h"
 #include "actors/pod_log_files.h"
 #include "actors/pod_volumes.h"

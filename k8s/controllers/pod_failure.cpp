@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 
+#include "k8s/client/api_error.h"
 #include "k8s/controllers/json_access.h"
 
 namespace kaito::k8s::controllers {
@@ -15,11 +16,6 @@ namespace {
 using json = nlohmann::json;
 
 constexpr size_t kMaxMessage = 256;
-
-std::string str(const json& obj, const char* key) {
-  const json& v = member(obj, key);
-  return v.is_string() ? v.get<std::string>() : "";
-}
 
 int64_t exit_code(const json& terminated) {
   const json& v = member(terminated, "exitCode");
@@ -56,8 +52,8 @@ using container_check = std::function<std::optional<std::string>(const json& cs)
 std::optional<std::string> oom_killed(const json& cs) {
   for (const json* t :
        {&member(member(cs, "state"), "terminated"), &member(member(cs, "lastState"), "terminated")})
-    if (str(*t, "reason") == "OOMKilled")
-      return "container " + quoted(str(cs, "name")) + " was OOMKilled (exit code " +
+    if (string_field(*t, "reason") == "OOMKilled")
+      return "container " + quoted(string_field(cs, "name")) + " was OOMKilled (exit code " +
              std::to_string(exit_code(*t)) + "); reduce memory usage or use a larger instance type";
   return std::nullopt;
 }
@@ -65,19 +61,19 @@ std::optional<std::string> oom_killed(const json& cs) {
 std::optional<std::string> waiting_for(const json& cs, bool (*pick)(const std::string&),
                                        const char* what) {
   const json& w = member(member(cs, "state"), "waiting");
-  std::string reason = str(w, "reason");
+  std::string reason = string_field(w, "reason");
   if (!pick(reason)) return std::nullopt;
-  return "container " + quoted(str(cs, "name")) + " " + what + " (" + reason +
-         "): " + str(w, "message");
+  return "container " + quoted(string_field(cs, "name")) + " " + what + " (" + reason +
+         "): " + string_field(w, "message");
 }
 
 std::optional<std::string> crash_loop(const json& cs) {
-  if (str(member(member(cs, "state"), "waiting"), "reason") != "CrashLoopBackOff")
+  if (string_field(member(member(cs, "state"), "waiting"), "reason") != "CrashLoopBackOff")
     return std::nullopt;
-  std::string msg = "container " + quoted(str(cs, "name")) + " is in CrashLoopBackOff";
+  std::string msg = "container " + quoted(string_field(cs, "name")) + " is in CrashLoopBackOff";
   const json& last = member(member(cs, "lastState"), "terminated");
   if (last.is_object()) {
-    std::string detail = str(last, "message");
+    std::string detail = string_field(last, "message");
     if (detail.empty()) detail = "exit code " + std::to_string(exit_code(last));
     msg += "; last termination: " + detail;
   }
@@ -110,9 +106,9 @@ std::optional<pod_failure> classify_pod_failure(const std::vector<json>& pods) {
     }
   for (const json& pod : pods) {
     const json& st = member(pod, "status");
-    if (str(st, "phase") != "Failed" || str(st, "reason") != "Evicted") continue;
-    std::string name = quoted(str(member(pod, "metadata"), "name"));
-    std::string msg = str(st, "message"), l = lower(msg);
+    if (string_field(st, "phase") != "Failed" || string_field(st, "reason") != "Evicted") continue;
+    std::string name = quoted(string_field(member(pod, "metadata"), "name"));
+    std::string msg = string_field(st, "message"), l = lower(msg);
     if (l.find("ephemeral-storage") != std::string::npos || l.find("disk") != std::string::npos)
       return pod_failure{"NodeDiskPressure",
                          truncated("pod " + name + " evicted due to node disk pressure: " + msg)};
@@ -123,13 +119,14 @@ std::optional<pod_failure> classify_pod_failure(const std::vector<json>& pods) {
   }
   for (const json& pod : pods) {
     const json& st = member(pod, "status");
-    if (str(st, "phase") != "Pending" || !member(st, "conditions").is_array()) continue;
+    if (string_field(st, "phase") != "Pending" || !member(st, "conditions").is_array()) continue;
     for (const json& c : member(st, "conditions"))
-      if (str(c, "type") == "PodScheduled" && str(c, "status") == "False" &&
-          str(c, "reason") == "Unschedulable")
-        return pod_failure{"Unschedulable",
-                           truncated("pod " + quoted(str(member(pod, "metadata"), "name")) +
-                                     " is unschedulable: " + str(c, "message"))};
+      if (string_field(c, "type") == "PodScheduled" && string_field(c, "status") == "False" &&
+          string_field(c, "reason") == "Unschedulable")
+        return pod_failure{
+            "Unschedulable",
+            truncated("pod " + quoted(string_field(member(pod, "metadata"), "name")) +
+                      " is unschedulable: " + string_field(c, "message"))};
   }
   return std::nullopt;
 }
