@@ -251,8 +251,8 @@ void http_server::impl::stop_accepting() {
 }
 
 bool http_server::drain(std::chrono::milliseconds budget) {
-  if (p_->stopping.load() || p_->draining.exchange(true)) return false;
-  p_->stop_accepting();
+  if (p_->stopping.load()) return false;
+  if (!p_->draining.exchange(true)) p_->stop_accepting();
   std::unique_lock lock(p_->mu);
   for (int fd : p_->conns)  // idle keep-alive connections: closed now
     if (!p_->busy.count(fd)) ::shutdown(fd, SHUT_RDWR);

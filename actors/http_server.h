@@ -57,7 +57,8 @@ class http_server {
   uint16_t port() const;
   // Graceful shutdown's first half: closes the listener and the idle keep-alive connections,
   // lets the requests being answered finish (their responses close their connections) and
-  // waits for them up to `budget`; true when none is left. stop() then ends the rest.
+  // waits for them up to `budget`; true when none is left. stop() then ends the rest. Called
+  // again it only waits (after the engine cut the answers short, for their 503s to be sent).
   bool drain(std::chrono::milliseconds budget);
   void stop();  // idempotent; closes the listener and every connection, joins their threads
 

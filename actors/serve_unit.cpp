@@ -23,6 +23,12 @@ int64_t size_kv_cache(const engine::chat_service& service, double share) {
   return service.limit_kv_cache(static_cast<uint64_t>(share * double(available_memory_bytes())));
 }
 
+void stop_serving(engine::chat_service& service, http_server& server) {
+  service.shutdown();
+  server.drain(std::chrono::milliseconds(500));
+  server.stop();
+}
+
 status run_serve_unit(const serve_args& a, const serve_unit_env& env,
                       const std::atomic<bool>& cancel,
                       const std::function<void(const std::string&)>& on_ready) {
@@ -108,8 +114,7 @@ status run_serve_unit(const serve_args& a, const serve_unit_env& env,
     log_info(logger("serve"), drained ? "drained" : "drain timed out",
              {{"grace_ms", std::to_string(grace)}});
   }
-  service->shutdown();  // answers still in progress end now (503), so stop() need not wait
-  server->stop();
+  stop_serving(*service, *server);
   if (!engine.ok())
     return status(engine.code(), "the engine failed: " + engine.to_string(), "engine");
   return {};

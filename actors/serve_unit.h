@@ -18,6 +18,7 @@
 #include <functional>
 #include <string>
 
+#include "actors/http_server.h"
 #include "actors/model_store.h"
 #include "actors/work_args.h"
 #include "base/status.h"
@@ -43,6 +44,11 @@ struct serve_unit_env {
 // now (MemAvailable, so measured once the model is loaded). Returns the budget in token
 // positions, 0 when there is no limit (share 0, or /proc/meminfo unreadable).
 int64_t size_kv_cache(const engine::chat_service& service, double share);
+
+// The end of serving, after any drain: the engine ends the answers still in progress (503), the
+// server gets half a second to send those before stop() closes every connection, so a client
+// sees the 503 rather than a reset connection.
+void stop_serving(engine::chat_service& service, http_server& server);
 
 // Returns once cancel is set (ok; after the drain above) or on an error: loading, or the engine
 // failing while serving (chat_service::health; where "engine": the worker then exits, so the pod

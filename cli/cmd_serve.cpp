@@ -150,8 +150,7 @@ int run_serve(const serve_flags& f) {
     std::fprintf(stderr, "kaito serve: %s\n",
                  drained ? "drained" : "drain timed out: ending the answers still in progress");
   }
-  (*svc)->shutdown();  // answers still in progress end with 503 instead of holding the stop
-  (*srv)->stop();
+  actors::stop_serving(**svc, **srv);  // answers still in progress end with 503
   return engine.ok() ? 0 : 1;
 }
 
