@@ -3,35 +3,11 @@
 
 #include <vector>
 
+#include "base/url_query.h"
+
 namespace kaito::k8s::apiserver {
 
 namespace {
-
-int hex(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-bool decode(std::string_view in, bool plus_is_space, std::string& out) {
-  out.clear();
-  for (size_t i = 0; i < in.size(); ++i) {
-    char c = in[i];
-    if (c == '%') {
-      if (i + 2 >= in.size()) return false;
-      int a = hex(in[i + 1]), b = hex(in[i + 2]);
-      if (a < 0 || b < 0) return false;
-      out += static_cast<char>(a * 16 + b);
-      i += 2;
-    } else if (c == '+' && plus_is_space) {
-      out += ' ';
-    } else {
-      out += c;
-    }
-  }
-  return true;
-}
 
 // The non-empty segments of `path`; `ends` (when given) receives where each one ends in `path`.
 std::vector<std::string> segments(const std::string& path, std::vector<size_t>* ends = nullptr) {
@@ -125,23 +101,10 @@ status parse_target(std::string_view target, std::string& path,
   if (target.empty() || target[0] != '/')
     return invalid_argument("request target must start with '/'");
   size_t q = target.find('?');
-  if (!decode(target.substr(0, q), false, path))
+  if (!percent_decode(target.substr(0, q), false, path))
     return invalid_argument("malformed percent-escape in path");
   if (q == std::string_view::npos) return {};
-  std::string_view rest = target.substr(q + 1);
-  while (!rest.empty()) {
-    size_t amp = rest.find('&');
-    std::string_view part = rest.substr(0, amp);
-    size_t eq = part.find('=');
-    std::string k, v;
-    if (!decode(part.substr(0, eq), true, k) ||
-        !decode(eq == std::string_view::npos ? std::string_view() : part.substr(eq + 1), true, v))
-      return invalid_argument("malformed percent-escape in query");
-    if (!k.empty()) query[k] = v;
-    if (amp == std::string_view::npos) break;
-    rest = rest.substr(amp + 1);
-  }
-  return {};
+  return parse_query(target.substr(q + 1), query);
 }
 
 }  // namespace kaito::k8s::apiserver
