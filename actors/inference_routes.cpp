@@ -90,8 +90,11 @@ http_handler inference_routes(const engine::chat_service& service, std::string n
     } else if (call.path == "/v1/responses" && post) {
       openai_responses(service, name, tools, *store, call, out);
     } else if (call.path.rfind("/v1/responses/", 0) == 0 && call.path.size() > 14 &&
-               call.path.find('/', 14) == std::string::npos) {
-      stored_response(*store, call.path.substr(14), call, out);
+               call.path[14] != '/') {
+      const std::string rest = call.path.substr(14);  // {id} or {id}/{sub} (unknown subs: 404)
+      const size_t slash = rest.find('/');
+      stored_response(*store, rest.substr(0, slash),
+                      slash == std::string::npos ? "" : rest.substr(slash + 1), call, out);
     } else if (call.path == "/chat" && post) {
       legacy_chat(service, call, out);
     } else if (call.path == "/tokenize" && post) {

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -10,9 +11,11 @@
 
 #include "actors/inference_reply.h"
 #include "actors/tool_answer.h"
+#include "base/url_query.h"
 #include "protocol/api/chat_api.h"
 #include "protocol/api/chat_tools.h"
 #include "protocol/api/responses_api.h"
+#include "protocol/api/responses_items.h"
 #include "protocol/api/responses_state.h"
 #include "protocol/api/tool_call_parser.h"
 
@@ -327,12 +330,26 @@ void openai_responses(const engine::chat_service& svc, const std::string& name,
   out.write_chunk(events.finish(e.result));
 }
 
-void stored_response(response_store& store, const std::string& id, const http_call& call,
-                     http_reply& out) {
+void stored_response(response_store& store, const std::string& id, const std::string& sub,
+                     const http_call& call, http_reply& out) {
   auto missing = [&] {
     reply_json(out, 404,
                api::openai_error_body(not_found("Response with id '" + id + "' not found.", "")));
   };
+  if (sub == "input_items") {
+    if (call.method != "GET") return reply_json(out, 405, "{\"detail\":\"Method Not Allowed\"}");
+    std::map<std::string, std::string> params;
+    if (auto st = parse_query(call.query, params); !st.ok())
+      return reply_json(out, 400, api::openai_error_body(st));
+    auto q = api::read_input_items_query(params);
+    if (!q.ok()) return reply_json(out, 400, api::openai_error_body(q.error()));
+    auto e = store.get(id);
+    if (!e) return missing();
+    auto page = api::responses_input_items_body(e->history, e->body, *q);
+    if (!page.ok()) return reply_json(out, 400, api::openai_error_body(page.error()));
+    return reply_json(out, 200, std::move(*page));
+  }
+  if (!sub.empty()) return reply_json(out, 404, "{\"detail\":\"Not Found\"}");
   if (call.method == "GET") {
     auto e = store.get(id);
     if (!e) return missing();

@@ -31,8 +31,10 @@ void openai_responses(const engine::chat_service& svc, const std::string& name,
                       api::tool_call_format tools, response_store& store, const http_call& call,
                       http_reply& out);
 // GET / DELETE /v1/responses/{id} of a stored response: its body, or {"id", "object":
-// "response", "deleted": true}; 404 naming the id when it is not (or no longer) stored.
-void stored_response(response_store& store, const std::string& id, const http_call& call,
-                     http_reply& out);
+// "response", "deleted": true}; GET /v1/responses/{id}/input_items (sub "input_items"): a page of
+// the items it was generated from (protocol/api/responses_items.h; a bad query parameter is 400
+// naming it). 404 naming the id when it is not (or no longer) stored.
+void stored_response(response_store& store, const std::string& id, const std::string& sub,
+                     const http_call& call, http_reply& out);
 
 }  // namespace kaito::actors

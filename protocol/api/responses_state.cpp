@@ -54,6 +54,18 @@ result<ojson> responses_history_after(std::string_view request_body,
   KAITO_ASSIGN_OR_RETURN(ojson request, chat_fields::parse_body(request_body));
   KAITO_ASSIGN_OR_RETURN(ojson history, input_items(request));
   KAITO_ASSIGN_OR_RETURN(ojson response, chat_fields::parse_body(response_body));
+  // The request's items get ids, as OpenAI's stored input items have (GET .../input_items pages
+  // by them): "msg_<response>_<i>" for a message, "item_<response>_<i>" for another item.
+  std::string rid;
+  if (const ojson* id = field(response, "id"); id && id->is_string()) rid = id->get<std::string>();
+  if (rid.rfind("resp_", 0) == 0) rid.erase(0, 5);
+  for (size_t i = 0; i < history.size(); ++i) {
+    ojson& item = history[i];
+    if (!item.is_object() || item.contains("id")) continue;
+    const ojson* type = field(item, "type");
+    const bool message = !type || *type == "message";
+    item["id"] = (message ? "msg_" : "item_") + rid + "_" + std::to_string(i);
+  }
   if (const ojson* output = field(response, "output"); output && output->is_array())
     for (const ojson& item : *output) history.push_back(item);
   return history;

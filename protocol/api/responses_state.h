@@ -8,7 +8,9 @@
 // OpenAI's, the earlier request's instructions are not carried over. store (default true) asks
 // the server to keep this response; responses_history_after is what it keeps: the request's
 // input as items (a string input is one user message) followed by the response's output items
-// (its assistant message, its function calls), which add_item reads back.
+// (its assistant message, its function calls), which add_item reads back. The request's items
+// without an id get one there ("msg_<response id>_<index>", "item_..." for other types), so each
+// stored item is named (responses_items.h lists them).
 //
 // Errors: invalid_argument naming previous_response_id / store / input.
 // Thread-safety: pure functions.

@@ -281,6 +281,14 @@ whole = c.responses.create(model="tiny-chat", max_output_tokens=12, temperature=
 assert rs2.output_text == whole.output_text, (rs2.output_text, whole.output_text)
 assert rs2.usage.input_tokens == whole.usage.input_tokens > rs.usage.input_tokens, (rs2.usage, whole.usage)
 assert c.responses.retrieve(rs.id).output_text == rs.output_text
+# Its input items: the first turn's input and output, then this turn's (newest first), a page at
+# a time when asked (the client follows has_more / after).
+items = c.responses.input_items.list(rs2.id)
+assert [i.role for i in items.data] == ["user", "assistant", "user"], items
+assert items.data[0].content[0].text == "And at night?", items
+assert items.data[2].content[0].text == "Color of the sky?", items
+paged = [i.id for i in c.responses.input_items.list(rs2.id, limit=1, order="asc")]
+assert paged == [i.id for i in reversed(items.data)], (paged, items)
 c.responses.delete(rs2.id)
 for gone in (rs2.id, whole.id):  # deleted; never stored
     try:

@@ -8,15 +8,18 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "base/url_query.h"
 #include "protocol/api/chat_api.h"
 #include "protocol/api/chat_tools.h"
 #include "protocol/api/responses_api.h"
+#include "protocol/api/responses_items.h"
 #include "protocol/api/responses_state.h"
 #include "protocol/api/tokenize_api.h"
 
@@ -105,6 +108,13 @@ void responses_bodies(std::string_view body) {
     auto merged = kaito::api::responses_body_with_history(body, *history);
     check(merged.ok());
     if (merged.ok()) check_json(*merged);
+    // Its input items, a page (the body read as a query string too).
+    kaito::api::input_items_query q;
+    std::map<std::string, std::string> params;
+    if (kaito::parse_query(body, params).ok())
+      if (auto read = kaito::api::read_input_items_query(params); read.ok()) q = *read;
+    auto page = kaito::api::responses_input_items_body(*history, body, q);
+    if (page.ok()) check_json(*page);
   }
   kaito::api::responses_echo echo;
   auto r = kaito::api::parse_responses_request(body, &echo);

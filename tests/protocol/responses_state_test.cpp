@@ -57,6 +57,8 @@ TEST(ResponsesState, ATurnContinuesTheStoredConversation) {
   ASSERT_EQ(history->size(), 3u);
   EXPECT_EQ((*history)[0]["role"], "user");
   EXPECT_EQ((*history)[0]["content"], "weather?");
+  EXPECT_EQ((*history)[0]["id"], "msg_1_0");  // the request's items get ids
+  EXPECT_EQ((*history)[1]["id"], "msg_1");    // the response's keep theirs
   EXPECT_EQ((*history)[2]["type"], "function_call");
 
   // Turn 2 gives the tool's output with previous_response_id: one conversation, the earlier
@@ -84,9 +86,11 @@ TEST(ResponsesState, ATurnContinuesTheStoredConversation) {
   EXPECT_EQ(msgs[3]["tool_call_id"], "call_7");
 
   // Its history: everything so far, then what turn 2 answers.
-  auto next = responses_history_after(*merged, R"({"output":[]})");
+  auto next = responses_history_after(*merged, R"({"id":"resp_2","output":[]})");
   ASSERT_TRUE(next.ok());
   EXPECT_EQ(next->size(), 4u);
+  EXPECT_EQ((*next)[0]["id"], "msg_1_0");   // stored ids stay
+  EXPECT_EQ((*next)[3]["id"], "item_2_3");  // the new function_call_output
 }
 
 TEST(ResponsesState, AStringInputIsOneUserMessage) {
