@@ -18,6 +18,8 @@
 //                                continues a stored response (kept unless store: false)
 //   GET|DELETE /v1/responses/{id}  a stored response (actors/response_store.h: in memory, the
 //                                newest 1024 within 64 MiB)
+//   GET /v1/responses/{id}/input_items  the items it was generated from, a page at a time
+//                                (protocol/api/responses_items.h)
 //   POST /chat                   Kaito's legacy transformers API: prompt or messages +
 //                                generate_kwargs -> {"Result": text}
 // Bodies: protocol/api/chat_api.h. Errors: 400 naming the field (OpenAI error JSON, or
