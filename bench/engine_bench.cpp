@@ -9,7 +9,8 @@
 //   kaito_engine_bench run <dir> [B T gen_prompt gen_new]
 //                                    times forward (base, B*T tokens), forward+backward (LoRA),
 //                                    greedy generation (base, KV cache), 8 concurrent
-//                                    generations one by one vs continuously batched, and the
+//                                    generations one by one vs continuously batched, a chat's
+//                                    second turn with and without the idle KV cache, and the
 //                                    model's GEMM shapes against cblas_sgemm and OpenBLAS's
 //                                    large-square peak;
 //                                    writes <dir>/ours.json and prints a table. Peak RSS is the
@@ -38,6 +39,7 @@
 #include "engine/model_weights.h"
 #include "engine/peft_adapter.h"
 #include "engine/safetensors.h"
+#include "engine/sequence_decoder.h"
 #include "engine/transformer.h"
 #include "kernels/gemm.h"
 #include "kernels/rng.h"
@@ -293,7 +295,9 @@ int run(const std::string& dir, int64_t B, int64_t T, int64_t gen_prompt, int64_
   const std::vector<int32_t> shared = token_ids(4 * gen_prompt, 300, V);
   std::vector<std::vector<int32_t>> distinct;
   for (int i = 0; i < kChoices; ++i) distinct.push_back(token_ids(4 * gen_prompt, 400 + i, V));
-  batch_generator chooser(m, {.max_batch = kChoices, .prefill_chunk = 0});
+  // (no idle cache: each repetition's prompts would find the one before's)
+  batch_generator chooser(m.config, make_cpu_decoder(m, kChoices, 0),
+                          {.max_batch = kChoices, .prefill_chunk = 0});
   auto choices = [&](bool same) {
     return seconds(
         [&] {
@@ -307,9 +311,31 @@ int run(const std::string& dir, int64_t B, int64_t T, int64_t gen_prompt, int64_
   };
   const double n_distinct = choices(false), n_shared = choices(true);
 
+  // A chat's second turn: the first turn's 4 x gen_prompt-token prompt and 8-token answer again,
+  // then gen_prompt new tokens; its first token with the ended first turn's cache kept (the
+  // idle cache: only the new tokens prefilled) vs without (the whole conversation prefilled).
+  const std::vector<int32_t> turn1 = token_ids(4 * gen_prompt, 500, V);
+  auto turn2_first_token = [&](int64_t idle_bytes) {
+    double best = 1e30;
+    for (int rep = 0; rep < 3; ++rep) {  // a fresh generator each time: turn 1, then turn 2
+      batch_generator chat(m.config, make_cpu_decoder(m, 1, idle_bytes), {.max_batch = 1});
+      std::vector<int32_t> turn2 = turn1;
+      for (int32_t t : chat.generate(turn1, one).value()) turn2.push_back(t);
+      for (int32_t t : token_ids(gen_prompt, 600 + rep, V)) turn2.push_back(t);
+      generate_options first = go;
+      first.max_new_tokens = 1;
+      const auto t0 = clock_type::now();
+      (void)chat.generate(turn2, first);
+      best = std::min(best, std::chrono::duration<double>(clock_type::now() - t0).count());
+    }
+    return best;
+  };
+  const double turn2_cached = turn2_first_token(kDefaultIdleKvBytes);
+  const double turn2_uncached = turn2_first_token(0);
+
   const double tokens = static_cast<double>(B * T);
   std::string json = "{\n";
-  char line[1024];
+  char line[2048];
   std::snprintf(
       line, sizeof line,
       "  \"B\": %lld, \"T\": %lld, \"gen_prompt\": %lld, \"gen_new\": %zu,\n"
@@ -319,11 +345,14 @@ int run(const std::string& dir, int64_t B, int64_t T, int64_t gen_prompt, int64_
       "  \"generate_tok_s\": %.2f, \"generate_rss_mib\": %.1f,\n"
       "  \"serve_clients\": %d, \"serve_sequential_tok_s\": %.2f,"
       " \"serve_batched_tok_s\": %.2f,\n"
-      "  \"n4_prompt\": %lld, \"n4_distinct_prompts_s\": %.4f, \"n4_one_prompt_s\": %.4f,\n",
+      "  \"n4_prompt\": %lld, \"n4_distinct_prompts_s\": %.4f, \"n4_one_prompt_s\": %.4f,\n"
+      "  \"turn2_prompt\": %lld, \"turn2_first_token_cached_s\": %.4f,"
+      " \"turn2_first_token_uncached_s\": %.4f,\n",
       (long long)B, (long long)T, (long long)gen_prompt, produced, load_s, rss_load, tokens / fwd,
       rss_fwd, tokens / fwd_bwd, rss_train, static_cast<double>(produced) / gen, rss_gen, kClients,
       static_cast<double>(seq_tokens) / sequential, static_cast<double>(batched_tokens) / batched,
-      (long long)(4 * gen_prompt), n_distinct, n_shared);
+      (long long)(4 * gen_prompt), n_distinct, n_shared, (long long)(5 * gen_prompt + 8),
+      turn2_cached, turn2_uncached);
   json += line;
   json += gemm_table(B * T, m.config);
 #if KAITO_HAVE_BLAS

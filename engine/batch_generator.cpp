@@ -171,10 +171,10 @@ bool batch_generator::fork_prompt(const request_ptr& r, const std::vector<reques
     if (s->prompt_logits.empty() || s->prompt != r->prompt) continue;
     begin_prefill(*r);
     if (!d_->fork_prefix(s->slot, r->slot, P)) continue;
+    prefix_hits_ += P - r->prefilled;  // (begin_prefill counted what reuse_prefix attached)
     r->prefilled = P;
     r->logits = s->prompt_logits;
     r->cached = P;
-    prefix_hits_ += P;
     return true;
   }
   return false;
@@ -262,6 +262,7 @@ void batch_generator::loop() {
   std::vector<request_ptr> active;
   std::deque<request_ptr> prefilling;  // admitted, prompt not all in the cache yet
   for (;;) {
+    int64_t idle_room = -1;
     {
       std::unique_lock lock(mu_);
       wake_.wait(lock, [&] {
@@ -293,7 +294,10 @@ void batch_generator::loop() {
       reserved_ = reserved;
       running_ = static_cast<int64_t>(active.size() + prefilling.size());
       peak_running_ = std::max(peak_running_.load(), running_.load());
+      // Ended answers' caches a decoder keeps for their prefixes get what the budget leaves.
+      if (budget > 0) idle_room = std::max<int64_t>(budget - reserved, 0);
     }
+    if (idle_room >= 0) d_->trim_idle_cache(idle_room);
     // A paged cache: the running answers' next step first (the newest give their blocks back
     // while it would not fit).
     make_room(active, prefilling);

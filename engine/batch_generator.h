@@ -28,10 +28,12 @@
 // caller sees only a pause; the draws continue from the same draw index, so a greedy answer
 // stays the same up to the prefill's summation order in the logits. Every prefill that starts a
 // sequence first asks the decoder for a cached prefix of it (sequence_decoder::reuse_prefix) and
-// computes only the rest. An unpaged decoder (the CPU's) has no prefix cache, but a prompt that a
+// computes only the rest. The CPU's decoder keeps ended answers' caches instead (engine/
+// idle_kv_cache.h: the next turn of a chat reuses the conversation so far), within what the KV
+// budget's running reservations leave (sequence_decoder::trim_idle_cache); and a prompt that a
 // running answer prefilled the same way (the n choices of one request) is copied from its slot
 // (sequence_decoder::fork_prefix) with the logits it ended on: the same bits its own prefill
-// would give, counted as prefix hits and as the answer's cached tokens.
+// would give. Both count as prefix hits and as the answer's cached tokens.
 // Callbacks (on_token) run on the caller's own thread, fed from a queue, so a slow client never
 // stalls the batch; the decode thread may run a token or two past an on_token that returns
 // false, and those are dropped (the answer ends exactly at that token, as with generate()).

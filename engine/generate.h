@@ -44,8 +44,9 @@ struct generate_options {
   // When set, constrains each draw to the tokens it allows (token_filter.h: response_format
   // json_object) and is advanced with each drawn token; one generation's own, never shared.
   std::shared_ptr<token_filter> filter;
-  // When set (batch_generator), gets the prompt tokens a paged decoder's prefix cache held, whose
-  // prefill was skipped (0: none; generate() alone never has any).
+  // When set (batch_generator), gets the prompt tokens a decoder's prefix cache held (a paged
+  // decoder's blocks, the CPU's idle caches), whose prefill was skipped (0: none; generate()
+  // alone never has any).
   int64_t* cached_prompt_tokens = nullptr;
   // When set, called with each token as it is drawn (after it is appended); false ends the
   // generation there (the token is kept): streaming, stop strings, a client gone.

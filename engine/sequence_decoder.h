@@ -49,7 +49,8 @@ class sequence_decoder {
   // Prefix caching (a paged decoder's, vLLM's automatic prefix caching): on an empty slot,
   // attaches the cached blocks holding the longest prefix of ids[0..n) (whole blocks, fewer than
   // n tokens, rotated with rope_len's factors) and returns how many tokens they hold; the slot
-  // then holds them, and prefill goes on from there. 0: nothing reused (the CPU's always).
+  // then holds them, and prefill goes on from there. 0: nothing reused. The CPU's copies the
+  // longest such prefix (any length below n) of an ended sequence's cache it kept.
   virtual int64_t reuse_prefix(int64_t /*slot*/, const int32_t* /*ids*/, int64_t /*n*/,
                                int64_t /*rope_len*/) {
     return 0;
@@ -61,13 +62,18 @@ class sequence_decoder {
                                      int64_t /*rope_len*/) const {
     return 0;
   }
-  // Copies the first n cached positions of slot `from` into the empty slot `to`, for a prompt
+  // Copies the first n cached positions of slot `from` into the slot `to` (empty, or holding a
+  // prefix of them reuse_prefix attached), for a prompt
   // `from` prefilled first (the caller checked: the same n tokens, prefilled as one round with
   // rope_len n, as the n choices of one request are). True when copied: `to` then holds what its
   // own prefill would have computed, bit for bit. False: nothing copied, because those positions
   // are no longer as that prefill left them (longrope re-prefilled them) or the decoder does not
   // fork (the default; a paged decoder shares the blocks through reuse_prefix instead).
   virtual bool fork_prefix(int64_t /*from*/, int64_t /*to*/, int64_t /*n*/) { return false; }
+  // A decoder that keeps ended sequences' caches for reuse_prefix while no slot holds them (the
+  // CPU's, engine/idle_kv_cache.h) keeps at most `tokens` positions of them from now on: the KV
+  // budget's room the running answers leave. No-op by default.
+  virtual void trim_idle_cache(int64_t /*tokens*/) {}
   virtual void reset(int64_t slot) = 0;
   virtual status prefill(int64_t slot, const int32_t* ids, int64_t n, int64_t rope_len,
                          std::vector<float>* logits) = 0;
@@ -85,7 +91,11 @@ class sequence_decoder {
 };
 
 // The CPU engine's: `slots` kv_caches that grow with their sequences (fp32), max_len the model's
-// max_position_embeddings. The model must outlive it.
-std::unique_ptr<sequence_decoder> make_cpu_decoder(const model& m, int64_t slots);
+// max_position_embeddings. A reset slot's cache is kept for reuse_prefix (engine/
+// idle_kv_cache.h), up to idle_bytes of them (and trim_idle_cache's room); 0 keeps none. The
+// model must outlive it.
+inline constexpr int64_t kDefaultIdleKvBytes = int64_t(256) << 20;
+std::unique_ptr<sequence_decoder> make_cpu_decoder(const model& m, int64_t slots,
+                                                   int64_t idle_bytes = kDefaultIdleKvBytes);
 
 }  // namespace kaito::engine

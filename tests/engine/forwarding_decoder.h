@@ -41,6 +41,7 @@ class forwarding_decoder : public engine::sequence_decoder {
   bool fork_prefix(int64_t from, int64_t to, int64_t n) override {
     return d_->fork_prefix(from, to, n);
   }
+  void trim_idle_cache(int64_t tokens) override { d_->trim_idle_cache(tokens); }
   void reset(int64_t s) override { d_->reset(s); }
   status prefill(int64_t s, const int32_t* ids, int64_t n, int64_t rope_len,
                  std::vector<float>* logits) override {

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include "engine/model_weights.h"
 #include "engine/safetensors.h"
@@ -100,6 +101,22 @@ inline status write_model_folder(const std::string& dir, const std::string& conf
     f << index;
   }
   return {};
+}
+
+// A random model of config `json` (weights from `seed`), loaded from a folder written under the
+// test temp dir and removed again; null (with a failure recorded) when it does not load.
+inline std::shared_ptr<model> load_random_model(const char* json, const std::string& tag,
+                                                uint64_t seed) {
+  auto c = parse_model_config(json);
+  EXPECT_TRUE(c.ok());
+  if (!c.ok()) return nullptr;
+  const std::string dir =
+      ::testing::TempDir() + "/kaito_model_" + tag + "_" + std::to_string(getpid());
+  EXPECT_TRUE(write_model_folder(dir, json, c.value(), seed, 1).ok());
+  auto m = load_model(dir);
+  std::filesystem::remove_all(dir);
+  EXPECT_TRUE(m.ok());
+  return m.ok() ? std::move(m.value()) : nullptr;
 }
 
 // The largest |a[i] - b[i]| (sizes must match).
