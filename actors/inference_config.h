@@ -10,7 +10,7 @@
 //     max-model-len:  the context served          -> chat_service_config.max_model_len (>= 1)
 //     gpu-memory-utilization: the share of the GPU's memory the GPU engine may hold, (0, 1]
 //                                      -> chat_service_config.gpu_memory_utilization
-//     enable-prefix-caching: true/false -> chat_service_config.prefix_caching (GPU engine)
+//     enable-prefix-caching: true/false -> chat_service_config.prefix_caching
 //     num-gpu-blocks-override: the KV pool's blocks (>= 1) -> chat_service_config.kv_blocks
 //   anything else (vllm.cpu-offload-gb, vllm.swap-space, ...) steers vLLM's own memory
 //   planning: listed in `ignored`, not an error.

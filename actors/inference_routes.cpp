@@ -3,9 +3,11 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 
 #include "actors/inference_reply.h"
 #include "actors/openai_routes.h"
+#include "actors/queue_guard.h"
 #include "actors/serve_metrics.h"
 #include "base/log.h"
 #include "protocol/api/chat_api.h"
@@ -63,12 +65,22 @@ result<api::tool_call_format> serving_tool_format(const engine::chat_service& se
 }
 
 http_handler inference_routes(const engine::chat_service& service, std::string name,
-                              api::tool_call_format tools) {
+                              api::tool_call_format tools, inference_options o) {
   auto store = std::make_shared<response_store>();
-  return [&service, name, tools, store](const http_call& call, http_reply& out) {
+  auto guard = std::make_shared<queue_guard>(o.rate_limit ? service.max_batch() : 0);
+  return [&service, name, tools, store, guard](const http_call& call, http_reply& out) {
     const auto t0 = std::chrono::steady_clock::now();
     const bool get = call.method == "GET", post = call.method == "POST";
-    if (call.path == "/health" && get) {
+    // Held until the answer is sent: the guard counts the requests in flight.
+    std::optional<queue_guard::ticket> admitted;
+    if (post && rate_limited_path(call.path)) admitted.emplace(guard->admit(service.waiting()));
+    if (admitted && !admitted->admitted()) {
+      log_warn(logger("http"), "rate limit: rejecting",
+               {{"path", call.path},
+                {"waiting", std::to_string(admitted->effective())},
+                {"max_num_seqs", std::to_string(guard->threshold())}});
+      reply_json(out, 429, rate_limit_body(admitted->effective(), guard->threshold()));
+    } else if (call.path == "/health" && get) {
       const status h = service.health();
       if (h.ok())
         reply_json(out, 200, "{\"status\":\"Healthy\"}");
@@ -80,7 +92,7 @@ http_handler inference_routes(const engine::chat_service& service, std::string n
     } else if (call.path == "/metrics" && get) {
       out.status = 200;
       out.content_type = kPrometheusContentType;
-      out.body = prometheus_text(service.stats(), name);
+      out.body = prometheus_text(service.stats(), name) + rate_limit_metrics(guard->rejected());
     } else if (call.path == "/v1/models" && get) {
       reply_json(out, 200, api::openai_models_body({name}, unix_now()));
     } else if (call.path == "/v1/chat/completions" && post) {

@@ -4,6 +4,7 @@
 //   GET  /                       {"message":"Server is running"}
 //   GET  /v1/models              the served model name (OpenAI list)
 //   GET  /metrics                Prometheus text with vLLM's metric names (serve_metrics.h)
+//                                and kaito_ratelimit_rejected_total (the 429s below)
 //   POST /tokenize, /detokenize  vLLM's: a prompt or chat as token ids (with the served
 //                                context), ids as text (protocol/api/tokenize_api.h)
 //   GET  /version                {"version": kaito's}
@@ -26,8 +27,9 @@
 // {"detail": ...} on /chat) or giving the chat template's refusal (raise_exception, or a model
 // with no template), 404 for another model name or path, 405 for another method, 501 for
 // settings we do not implement (tool_choice "auto" without a tool call format, best_of > n),
-// 500 when generation fails. An unseeded
-// sampled request draws a fresh seed. The OpenAI endpoints are openai_routes.h's (n choices,
+// 500 when generation fails; a generation request while more requests wait than max-num-seqs:
+// 429, Kaito's rate_limit_exceeded (queue_guard.h). An unseeded sampled request draws a fresh
+// seed. The OpenAI endpoints are openai_routes.h's (n choices,
 // streams, echo with logprobs). One structured log line per request.
 // Thread-safety: the handler may run on several connection threads (chat_service batches them).
 #pragma once
@@ -41,10 +43,16 @@
 
 namespace kaito::actors {
 
+struct inference_options {
+  // Kaito's queue-depth guard (queue_guard.h): generation requests get 429 while more wait than
+  // max-num-seqs; false (kaito serve --disable-rate-limit) queues them all.
+  bool rate_limit = true;
+};
+
 // The handler for http_server; `service` must outlive it. tools: the model's tool call format
 // for chat's tool_choice "auto" (serving_tool_format).
 http_handler inference_routes(const engine::chat_service& service, std::string served_model_name,
-                              api::tool_call_format tools);
+                              api::tool_call_format tools, inference_options o = {});
 
 // The tool call format to serve with: vLLM's --tool-call-parser name (hermes, llama3_json,
 // mistral, none), or "" for the one the model's chat template shows

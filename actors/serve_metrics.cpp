@@ -92,4 +92,12 @@ std::string prometheus_text(const engine::serving_snapshot& s, const std::string
   return w.out;
 }
 
+std::string rate_limit_metrics(uint64_t rejected) {
+  writer w;
+  w.head("kaito_ratelimit_rejected", "counter",
+         "Requests rejected with HTTP 429 by the KAITO queue-depth rate limit guard");
+  w.out += "kaito_ratelimit_rejected_total " + number(double(rejected)) + "\n";
+  return w.out;
+}
+
 }  // namespace kaito::actors

@@ -9,6 +9,7 @@
 // Thread-safety: pure function.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 #include "engine/serving_stats.h"
@@ -18,5 +19,9 @@ namespace kaito::actors {
 inline constexpr const char* kPrometheusContentType = "text/plain; version=0.0.4; charset=utf-8";
 
 std::string prometheus_text(const engine::serving_snapshot& s, const std::string& model_name);
+
+// Kaito's counter of the requests its queue-depth guard turned away with 429 (queue_guard.h),
+// unlabelled as Kaito's rate_limit.py registers it: kaito_ratelimit_rejected_total.
+std::string rate_limit_metrics(uint64_t rejected);
 
 }  // namespace kaito::actors

@@ -95,7 +95,8 @@ status run_serve_unit(const serve_args& a, const serve_unit_env& env,
   KAITO_ASSIGN_OR_RETURN(auto tools,
                          serving_tool_format(*service, a.tool_call_parser, "--tool-call-parser"));
   KAITO_ASSIGN_OR_RETURN(auto server,
-                         http_server::start(o, inference_routes(*service, a.preset, tools)));
+                         http_server::start(o, inference_routes(*service, a.preset, tools,
+                                                                {.rate_limit = a.rate_limit})));
   log_info(logger("serve"), "listening",
            {{"preset", a.preset},
             {"port", std::to_string(server->port())},

@@ -173,6 +173,10 @@ result<bool> serve_flag(serve_args& v, const std::string& flag, const std::strin
   } else if (flag == "--tool-call-parser") {
     KAITO_TRY(api::tool_call_format_named(value, flag));
     v.tool_call_parser = value;
+  } else if (flag == "--disable-rate-limit") {
+    if (value != "true" && value != "false")
+      return invalid_argument("want true or false, got \"" + value + "\"", flag);
+    v.rate_limit = value == "false";
   } else {
     return false;
   }

@@ -33,6 +33,8 @@
 //     --tool-call-parser=NAME  the model's tool call format for tool_choice "auto" (hermes,
 //                              llama3_json, mistral, none; protocol/api/tool_call_parser.h);
 //                              absent: detected from the chat template
+//     --disable-rate-limit=true|false  Kaito's --kaito-disable-rate-limit: no 429 when more
+//                              requests wait than max-num-seqs (actors/queue_guard.h)
 //     --config-file=PATH       Kaito's inference_config.yaml (default
 //                              /mnt/config/inference_config.yaml; absent: the defaults;
 //                              actors/inference_config.h)
@@ -80,6 +82,7 @@ struct serve_args {
   std::string config_file = "/mnt/config/inference_config.yaml";
   std::string chat_template;     // a builtin_chat_template name, "" = none
   std::string tool_call_parser;  // "" = detected from the chat template
+  bool rate_limit = true;        // false: --disable-rate-limit=true (queue_guard.h)
 };
 
 struct work_args {

@@ -51,6 +51,7 @@ struct serve_flags {
   std::string quantize = "none";
   std::string tool_call_parser;  // "" = detected from the chat template
   double drain_seconds = 25;     // SIGTERM: answers in progress get this long to finish
+  bool disable_rate_limit = false;
 };
 
 int run_serve(const serve_flags& f) {
@@ -123,7 +124,8 @@ int run_serve(const serve_flags& f) {
   if (*tools != api::tool_call_format::none)
     std::fprintf(stderr, "kaito serve: tool calls read as %s (tool_choice \"auto\")\n",
                  std::string(api::tool_call_format_name(*tools)).c_str());
-  auto srv = actors::http_server::start(o, actors::inference_routes(**svc, name, *tools));
+  auto srv = actors::http_server::start(
+      o, actors::inference_routes(**svc, name, *tools, {.rate_limit = !f.disable_rate_limit}));
   if (!srv.ok()) {
     std::fprintf(stderr, "kaito serve: %s\n", srv.error().to_string().c_str());
     return 1;
@@ -212,8 +214,9 @@ void add_serve_command(CLI::App& app) {
                   "leave of it")
       ->check(CLI::Range(0.01, 1.0));
   cmd->add_flag("--enable-prefix-caching,!--no-enable-prefix-caching", f->model.prefix_caching,
-                "--device cuda: keep the KV blocks of every prompt for later prompts that start "
-                "with the same tokens (vLLM's automatic prefix caching; default on)");
+                "Keep the KV cache of every prompt for later prompts that start with the same "
+                "tokens, a chat's next turn say (vLLM's automatic prefix caching: the GPU's "
+                "blocks; on the CPU, the caches of ended answers; default on)");
   cmd->add_option("--num-gpu-blocks-override", f->model.kv_blocks,
                   "--device cuda: the KV cache pool's size in blocks of 16 positions, instead of "
                   "what --gpu-memory-utilization leaves (vLLM's)")
@@ -223,6 +226,10 @@ void add_serve_command(CLI::App& app) {
       ->check(CLI::Range(0, 65535));
   cmd->add_option("--served-model-name", f->name,
                   "The model name clients send (default: the folder's name)");
+  cmd->add_flag("--disable-rate-limit", f->disable_rate_limit,
+                "Queue every request: without it, a generation request while more requests "
+                "wait than --max-batch is answered 429 rate_limit_exceeded (Kaito's "
+                "--kaito-disable-rate-limit)");
   cmd->add_option("--drain-seconds", f->drain_seconds,
                   "On SIGTERM: refuse new requests and let the answers in progress finish for up "
                   "to this long (default 25, within Kubernetes' 30 s grace; 0: stop at once). "

@@ -140,9 +140,11 @@ result<std::unique_ptr<chat_service>> chat_service::load(const chat_service_conf
   if (cfg.make_decoder) {
     KAITO_ASSIGN_OR_RETURN(decoder, cfg.make_decoder(cfg, s->config_));
   } else {
-    decoder = make_cpu_decoder(*s->model_, cfg.max_batch);
+    decoder =
+        make_cpu_decoder(*s->model_, cfg.max_batch, cfg.prefix_caching ? kDefaultIdleKvBytes : 0);
   }
   s->context_ = std::min(s->context_, decoder->max_len());
+  s->max_batch_ = std::min(cfg.max_batch, decoder->slots());
   s->decoder_ = decoder.get();
   s->batcher_ = std::make_unique<batch_generator>(
       s->config_, std::move(decoder), batch_generator_options{.max_batch = cfg.max_batch});
@@ -202,6 +204,10 @@ int64_t chat_service::limit_kv_cache(uint64_t bytes) const {
       bytes == 0 ? 0 : std::max<int64_t>(1, int64_t(bytes / uint64_t(kv_bytes_per_token())));
   batcher_->set_kv_budget_tokens(tokens);
   return tokens;
+}
+
+int64_t chat_service::waiting() const {
+  return batcher_->load().waiting;
 }
 
 serving_snapshot chat_service::stats() const {

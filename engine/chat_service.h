@@ -74,9 +74,10 @@ struct chat_service_config {
   // (0, 1]: the share of the GPU's memory the GPU engine may hold, weights and KV cache together
   // (vLLM's --gpu-memory-utilization); 0: the engine's default. The CPU engine ignores it.
   double gpu_memory_utilization = 0.0;
-  // The GPU engine's paged KV cache: keep full blocks for later prompts with the same prefix
-  // (vLLM's --enable-prefix-caching, on by default), and > 0: the pool's size in blocks instead of
-  // what memory holds (vLLM's --num-gpu-blocks-override). The CPU engine ignores both.
+  // Prefix caching (vLLM's --enable-prefix-caching, on by default): the GPU engine keeps full
+  // blocks of its paged KV cache for later prompts with the same prefix, the CPU engine the
+  // caches of ended answers (idle_kv_cache.h). kv_blocks > 0: the GPU pool's size in blocks
+  // instead of what memory holds (vLLM's --num-gpu-blocks-override; the CPU engine ignores it).
   bool prefix_caching = true;
   int64_t kv_blocks = 0;
 };
@@ -175,6 +176,10 @@ class chat_service {
   // Counters and latencies of the answers so far, with the batch's running and waiting counts
   // (the inference server's /metrics).
   serving_snapshot stats() const;
+  // The answers decoded together at most (cfg.max_batch: vLLM's max-num-seqs), and the requests
+  // waiting for one of those slots now.
+  int64_t max_batch() const { return max_batch_; }
+  int64_t waiting() const;
   // Ends every answer in progress or waiting with `unavailable` ("the model server is shutting
   // down"), and every later one: a server stopping need not wait for long answers to finish.
   void shutdown() const { batcher_->shutdown(); }
@@ -204,6 +209,7 @@ class chat_service {
   hf_tokenizer_config tok_config_;
   std::vector<int32_t> end_tokens_;
   int64_t context_ = 0;
+  int64_t max_batch_ = 0;
   mutable serving_stats stats_;
   // The vocabulary's token texts for constrained answers (token_filter.h), made at the first.
   mutable std::once_flag vocab_once_;

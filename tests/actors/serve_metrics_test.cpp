@@ -68,5 +68,13 @@ TEST(serve_metrics, counters_gauges_and_histograms_in_vllm_names) {
   EXPECT_EQ(odd.count("vllm:num_requests_waiting{model_name=\"a\\\"b\\\\c\\nd\"}"), 1u);
 }
 
+// Kaito's rate limit counter, unlabelled, as prometheus_client writes a Counter.
+TEST(serve_metrics, the_rate_limit_counter_as_kaito_registers_it) {
+  EXPECT_EQ(rate_limit_metrics(3),
+            "# HELP kaito_ratelimit_rejected Requests rejected with HTTP 429 by the KAITO "
+            "queue-depth rate limit guard\n# TYPE kaito_ratelimit_rejected counter\n"
+            "kaito_ratelimit_rejected_total 3.0\n");
+}
+
 }  // namespace
 }  // namespace kaito::actors

@@ -97,6 +97,12 @@ TEST(ServeArgs, ParsesAnInferencePodsFlags) {
   EXPECT_EQ(
       parse_work_args({"--task=tune", "--preset=p", "--tool-call-parser=hermes"}).error().where(),
       "--tool-call-parser");  // (serve's alone)
+  EXPECT_TRUE(parse_work_args({"--task=serve", "--preset=p"})->serve.rate_limit);
+  EXPECT_FALSE(parse_work_args({"--task=serve", "--preset=p", "--disable-rate-limit=true"})
+                   ->serve.rate_limit);
+  EXPECT_EQ(
+      parse_work_args({"--task=serve", "--preset=p", "--disable-rate-limit=yes"}).error().where(),
+      "--disable-rate-limit");
   EXPECT_EQ(parse_work_args({"--task=serve"}).error().where(), "--preset");
   EXPECT_EQ(parse_work_args({"--task=serve", "--preset=p", "--port=0"}).error().where(), "--port");
   EXPECT_EQ(parse_work_args({"--task=serve", "--preset=p", "--input-url=x"}).error().where(),
