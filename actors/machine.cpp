@@ -32,6 +32,7 @@ using beat_atom = caf::atom_constant<caf::atom("m_beat")>;
 using poll_atom = caf::atom_constant<caf::atom("m_poll")>;
 using restart_atom = caf::atom_constant<caf::atom("m_restart")>;
 using deadline_atom = caf::atom_constant<caf::atom("m_stopdl")>;
+using kill_deadline_atom = caf::atom_constant<caf::atom("m_killdl")>;
 using requeue_atom = caf::atom_constant<caf::atom("m_requeue")>;
 using probe_tick_atom = caf::atom_constant<caf::atom("m_ptick")>;
 using probe_done_atom = caf::atom_constant<caf::atom("m_pdone")>;
@@ -257,11 +258,41 @@ void stop_deadline(self_ptr self, uint32_t slot, const std::string& uid) {
   kill(st.slots[slot].pid, SIGKILL);
 }
 
+// The kubelet's kill of a container whose startup or liveness probe failed: SIGTERM (its unit
+// cancelled with the pod's terminationGracePeriodSeconds), then SIGKILL of the worker once that
+// has passed (kill_deadline). Its end restarts the pod as restartPolicy says.
+void kill_container(self_ptr self, const std::string& uid, pid_t victim) {
+  auto& st = self->state;
+  auto it = st.pods.find(uid);
+  const auto grace = st.stop_grace_of(uid);
+  if (it == st.pods.end() || it->second.slot < 0 || grace.count() <= 0 ||
+      !st.slots[size_t(it->second.slot)].handle) {
+    kill(victim, SIGKILL);
+    return;
+  }
+  const auto slot = static_cast<uint32_t>(it->second.slot);
+  self->send(st.slots[slot].handle, msg::cancel_work{uid, grace.count()});
+  self->delayed_send(self, grace, kill_deadline_atom::value, slot, uid,
+                     it->second.container_started_ms);
+}
+
+void kill_deadline(self_ptr self, uint32_t slot, const std::string& uid, int64_t started_ms) {
+  auto& st = self->state;
+  auto it = st.pods.find(uid);
+  if (slot >= st.slots.size() || st.slots[slot].pod_uid != uid || st.slots[slot].pid <= 0 ||
+      it == st.pods.end() || it->second.container_started_ms != started_ms ||
+      it->second.kill_message.empty())
+    return;  // that container ended (or the pod went) meanwhile
+  log_warn(st.log, "container did not stop within its grace after a failed probe; killing it",
+           {{"slot", std::to_string(slot)}, {"uid", uid}});
+  kill(st.slots[slot].pid, SIGKILL);
+}
+
 void probe_done(self_ptr self, const std::string& uid, uint8_t kind, uint64_t run, bool ok,
                 const std::string& output) {
   auto [timers, victim] =
       self->state.on_probe_result(uid, static_cast<probe_kind>(kind), run, ok, output);
-  if (victim > 0) kill(victim, SIGKILL);  // its exit restarts the pod (restartPolicy)
+  if (victim > 0) kill_container(self, uid, victim);
   schedule_probes(self, uid, timers);
   flush_reports(self);
 }
@@ -328,6 +359,9 @@ caf::behavior machine_actor_fn(self_ptr self, machine_options o, std::string bin
         if (s.generation == gen && s.pid <= 0) start_worker(self, i);
       },
       [=](deadline_atom, uint32_t slot, const std::string& uid) { stop_deadline(self, slot, uid); },
+      [=](kill_deadline_atom, uint32_t slot, const std::string& uid, int64_t started_ms) {
+        if (from_this_process(self)) kill_deadline(self, slot, uid, started_ms);
+      },
       // Probe timers and results come from this process only (the timers from the machine, the
       // results from its probe actors): nobody else may fail a pod's probe.
       [=](probe_tick_atom, const std::string& uid, uint8_t kind, uint64_t run, uint64_t tick) {

@@ -19,7 +19,9 @@
 //           counts the containers started again
 //   the pod's probes (actors/pod_probes.h) --> each check on a detached actor of its own;
 //           Ready = the worker's ready signal and readiness; a failed startup or liveness probe
-//           SIGKILLs the worker (the exit above restarts the pod); failures become Events
+//           stops the container as the kubelet does: its unit is cancelled with the pod's
+//           terminationGracePeriodSeconds (0: at once), then its worker SIGKILLed if still
+//           running it; its end restarts the pod as restartPolicy says; failures become Events
 //
 // A pod uid is never run twice: a run_pod for a uid it runs or queues is ignored, and one for a
 // uid it already finished gets the terminal report again. Terminal reports that could not be

@@ -8,7 +8,9 @@ namespace kaito::actors {
 std::optional<probe_job> machine_state::on_probe_timer(const std::string& uid, probe_kind k,
                                                        uint64_t run, uint64_t tick) {
   auto it = pods.find(uid);
-  if (it == pods.end() || it->second.slot < 0 || it->second.stopping) return std::nullopt;
+  if (it == pods.end() || it->second.slot < 0 || it->second.stopping ||
+      !it->second.kill_message.empty())  // (being killed: no more checks)
+    return std::nullopt;
   pod_entry& p = it->second;
   auto spec = p.probes.on_timer(k, run, tick, std::chrono::steady_clock::now());
   if (!spec) return std::nullopt;
@@ -19,7 +21,9 @@ std::optional<probe_job> machine_state::on_probe_timer(const std::string& uid, p
 std::pair<std::vector<probe_timer>, pid_t> machine_state::on_probe_result(
     const std::string& uid, probe_kind k, uint64_t run, bool ok, const std::string& output) {
   auto it = pods.find(uid);
-  if (it == pods.end() || it->second.slot < 0 || it->second.stopping) return {{}, 0};
+  if (it == pods.end() || it->second.slot < 0 || it->second.stopping ||
+      !it->second.kill_message.empty())
+    return {{}, 0};
   pod_entry& p = it->second;
   probe_verdict v =
       p.probes.on_result(k, run, ok, output, std::chrono::steady_clock::now(), p.spec.container);
@@ -39,7 +43,7 @@ std::pair<std::vector<probe_timer>, pid_t> machine_state::on_probe_result(
     auto& s = slots[p.slot];
     p.kill_message = v.kill_message;
     victim = s.pid;
-    log_warn(log, "probe failed: killing the pod's worker",
+    log_warn(log, "probe failed: stopping the pod's container",
              {{"pod", p.spec.ns + "/" + p.spec.name},
               {"probe", probe_kind_name(k, true)},
               {"output", output},

@@ -108,12 +108,18 @@ std::optional<pod_restart> machine_state::on_done(const msg::work_done& d) {
     return std::nullopt;
   }
   bool success = d.exit_code == 0;
+  // Stopped for a failed probe (kill_container): the kubelet's reasons, and the probe's message.
+  const bool killed = !p.kill_message.empty();
+  std::string reason = success ? "Completed" : (d.reason.empty() || killed ? "Error" : d.reason);
+  std::string message =
+      killed ? p.kill_message + (d.message.empty() ? "" : "; " + d.message) : d.message;
+  p.kill_message.clear();
   const std::string& policy = p.spec.restart_policy;
   if (policy == "Always" || (policy == "OnFailure" && !success)) {
     msg::container_exit ended;
     ended.exit_code = d.exit_code;
-    ended.reason = success ? "Completed" : (d.reason.empty() ? "Error" : d.reason);
-    ended.message = d.message;
+    ended.reason = std::move(reason);
+    ended.message = std::move(message);
     ended.started_at_ms = p.container_started_ms;
     ended.finished_at_ms = unix_now_ms();
     return restart_container(d.uid, p, std::move(ended));
@@ -121,13 +127,13 @@ std::optional<pod_restart> machine_state::on_done(const msg::work_done& d) {
   auto r = make_report(p, success ? "Succeeded" : "Failed");
   r.ready = false;
   r.exit_code = d.exit_code;
-  r.reason = success ? "Completed" : (d.reason.empty() ? "Error" : d.reason);
-  r.message = d.message;
+  r.reason = std::move(reason);
+  r.message = std::move(message);
   log_info(log, "pod finished",
            {{"uid", d.uid},
             {"phase", r.phase},
             {"exit_code", std::to_string(d.exit_code)},
-            {"message", d.message}});
+            {"message", r.message}});
   finish(d.uid, std::move(r));
   return std::nullopt;
 }

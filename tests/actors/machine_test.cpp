@@ -418,7 +418,8 @@ TEST_F(machine_test, probes_decide_ready_and_a_failing_liveness_probe_restarts_t
   ready_code = 200;
   es = wait_events(sys, sup_.port, with("1", "0", ""), 2);
   ASSERT_EQ(count(es, with("1", "0", "")), 2u);
-  // Liveness fails twice in a row: the worker is killed, the pod restarts (Always).
+  // Liveness fails twice in a row: the container is stopped (its unit cancelled, which a serving
+  // unit takes as its end: exit 0 within the grace, no SIGKILL), the pod restarts (Always).
   live_code = 500;
   const std::string killing =
       "Normal:Killing:Container serve failed liveness probe, will be "
@@ -433,15 +434,17 @@ TEST_F(machine_test, probes_decide_ready_and_a_failing_liveness_probe_restarts_t
   size_t ended = 0, last_state = 0;
   for (const auto& e : es) {
     if (!report_of("pr1", "Running")(e)) continue;
-    if (e.f.at("state") == "terminated" && e.f.at("restarts") == "0" && e.f.at("exit") == "137" &&
+    if (e.f.at("state") == "terminated" && e.f.at("restarts") == "0" && e.f.at("exit") == "0" &&
+        e.f.at("reason") == "Completed" &&
         e.f.at("message").find("liveness probe failed 2 times: HTTP probe failed with statuscode: "
-                               "500; worker process killed by signal 9") != std::string::npos)
+                               "500; gemm ") == 0)
       ++ended;
-    if (e.f.at("restarts") == "1" && e.f.at("state").empty() && e.f.at("last_exit") == "137")
+    if (e.f.at("restarts") == "1" && e.f.at("state").empty() && e.f.at("last_exit") == "0")
       ++last_state;
   }
   EXPECT_EQ(ended, 1u);
   EXPECT_GE(last_state, 1u);
+
   caf::anon_send_exit(*m, caf::exit_reason::user_shutdown);
 }
 
@@ -670,6 +673,41 @@ TEST_F(machine_test, a_pod_that_ignores_stop_is_killed_after_the_grace) {
   es = events_of(sys, sup_.port);
   EXPECT_EQ(count(es, report_of("slow1", "Failed")), 0u);
   EXPECT_EQ(count(es, report_of("slow1", "Succeeded")), 0u);
+  caf::anon_send_exit(*m, caf::exit_reason::user_shutdown);
+}
+
+// A container whose liveness probe fails but that does not stop within its grace (one long GEMM
+// between cancellation checks) has its worker SIGKILLed once the grace has passed.
+TEST_F(machine_test, a_container_failing_liveness_that_ignores_the_stop_is_killed) {
+  auto srv = kaito::actors::http_server::start(
+      {}, [](const kaito::actors::http_call&, kaito::actors::http_reply& r) { r.status = 500; });
+  ASSERT_TRUE(srv.ok()) << srv.error().to_string();
+  kaito::actors::runtime_config cfg;
+  caf::actor_system sys{cfg};
+  auto o = options("m8", sup_.port, 1);
+  o.stop_grace = 60s;  // the pod's own grace decides
+  auto m = kaito::actors::spawn_machine(sys, o);
+  ASSERT_TRUE(m.ok()) << m.error().to_string();
+  machine_stopper stop_machine{caf::actor_cast<caf::actor_addr>(*m), sys};
+  wait_workers(sys, *m, all_idle);
+  // 2 * 3072^3 = 58 GFLOP per sgemm call, checked for cancellation between calls: far beyond
+  // the 50 ms grace.
+  auto r = pod("live1", "Never",
+               {"--task=self-test", "--gemm-size=3072", "--duration-seconds=60", "--memory-mib=0"});
+  r.termination_grace_ms = 50;
+  r.liveness_probe.action = "http";
+  r.liveness_probe.path = "/live";
+  r.liveness_probe.port = (*srv)->port();
+  r.liveness_probe.period_s = 1;
+  r.liveness_probe.failure_threshold = 1;
+  command(sys, *m, r);
+  auto failed = [](const event& e) {
+    return report_of("live1", "Failed")(e) && e.f.at("exit") == "137" &&
+           e.f.at("message").find("liveness probe failed") != std::string::npos &&
+           e.f.at("message").find("worker process killed by signal 9") != std::string::npos;
+  };
+  auto es = wait_events(sys, sup_.port, failed, 1, 30s);
+  EXPECT_EQ(count(es, failed), 1u);
   caf::anon_send_exit(*m, caf::exit_reason::user_shutdown);
 }
 
