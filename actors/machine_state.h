@@ -55,9 +55,11 @@ struct pod_entry {
   int slot = -1;                // -1 = queued or backing off
   std::string root;             // <pods_dir>/<uid>: projected volumes, the unit's files
   bool stopping = false;
-  bool ready = false;        // the worker says so (a server listens); Ready also needs the probes
-  pod_probes probes;         // its startup / liveness / readiness probes (machine_probes.cpp)
-  std::string kill_message;  // why the machine killed its worker ("liveness probe failed ...")
+  bool ready = false;  // the worker says so (a server listens); Ready also needs the probes
+  pod_probes probes;   // its startup / liveness / readiness probes (machine_probes.cpp)
+  // Why the machine is stopping this run's container ("liveness probe failed ..."): set from the
+  // failed probe until the container ends (no more probes meanwhile), cleared at the next start.
+  std::string kill_message;
 };
 
 // A pod to re-queue after its back-off, when the timer with this ticket fires.
