@@ -259,12 +259,18 @@ void stop_deadline(self_ptr self, uint32_t slot, const std::string& uid) {
 }
 
 // The kubelet's kill of a container whose startup or liveness probe failed: SIGTERM (its unit
-// cancelled with the pod's terminationGracePeriodSeconds), then SIGKILL of the worker once that
-// has passed (kill_deadline). Its end restarts the pod as restartPolicy says.
-void kill_container(self_ptr self, const std::string& uid, pid_t victim) {
+// cancelled with the probe's terminationGracePeriodSeconds, else the pod's), then SIGKILL of the
+// worker once that has passed (kill_deadline). Its end restarts the pod as restartPolicy says.
+void kill_container(self_ptr self, const std::string& uid, probe_kind k, pid_t victim) {
   auto& st = self->state;
   auto it = st.pods.find(uid);
-  const auto grace = st.stop_grace_of(uid);
+  auto grace = st.stop_grace_of(uid);
+  if (it != st.pods.end()) {  // the probe's own terminationGracePeriodSeconds comes first
+    const msg::probe_spec& probe =
+        k == probe_kind::startup ? it->second.spec.startup_probe : it->second.spec.liveness_probe;
+    if (probe.termination_grace_ms >= 0)
+      grace = std::chrono::milliseconds(probe.termination_grace_ms);
+  }
   if (it == st.pods.end() || it->second.slot < 0 || grace.count() <= 0 ||
       !st.slots[size_t(it->second.slot)].handle) {
     kill(victim, SIGKILL);
@@ -292,7 +298,7 @@ void probe_done(self_ptr self, const std::string& uid, uint8_t kind, uint64_t ru
                 const std::string& output) {
   auto [timers, victim] =
       self->state.on_probe_result(uid, static_cast<probe_kind>(kind), run, ok, output);
-  if (victim > 0) kill_container(self, uid, victim);
+  if (victim > 0) kill_container(self, uid, static_cast<probe_kind>(kind), victim);
   schedule_probes(self, uid, timers);
   flush_reports(self);
 }

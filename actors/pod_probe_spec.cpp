@@ -60,6 +60,10 @@ msg::probe_spec probe_of(const json& container, const char* field,
   s.success_threshold = int_field(p, "successThreshold", 1);
   s.failure_threshold = int_field(p, "failureThreshold", 3);
   const std::string where = field;
+  if (where != "readinessProbe") {  // (a failed readiness probe stops nothing)
+    const int32_t grace = int_field(p, "terminationGracePeriodSeconds", -1);
+    if (grace >= 0) s.termination_grace_ms = int64_t(grace) * 1000;
+  }
   std::string why;
   if (auto h = p.find("httpGet"); h != p.end() && h->is_object()) {
     s.action = "http";

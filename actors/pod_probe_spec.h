@@ -7,9 +7,11 @@
 // httpGet (path, port, host, scheme, httpHeaders) and tcpSocket (port, host) are carried; a named
 // port is resolved against the container's ports. The timing fields default as the API's
 // (initialDelaySeconds 0, periodSeconds 10, timeoutSeconds 1, successThreshold 1,
-// failureThreshold 3). A probe that cannot be run here (exec or grpc: kaito's node agent runs
-// `kaito worker` processes, not images with their own commands; a named port the container does
-// not declare; an unreadable port) is left out (action "") and named in not_run
+// failureThreshold 3); a liveness or startup probe's terminationGracePeriodSeconds is the grace of
+// the stop its failure causes (else the pod's). A probe that cannot be run here (exec or grpc:
+// kaito's node agent runs `kaito worker` processes, not images with their own commands; a named
+// port the container does not declare; an unreadable port) is left out (action "") and named in
+// not_run
 // ("livenessProbe: exec probes are not run by kaito's machines"), for a Warning Event.
 #pragma once
 

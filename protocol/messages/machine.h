@@ -105,12 +105,15 @@ struct probe_spec {
   int32_t timeout_s = 1;
   int32_t success_threshold = 1;
   int32_t failure_threshold = 3;
+  // terminationGracePeriodSeconds of a liveness or startup probe: the grace of the stop its
+  // failure causes, instead of the pod's; -1: the pod's.
+  int64_t termination_grace_ms = -1;
 };
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, probe_spec& x) {
-  return f(caf::meta::type_name("kaito.probe_spec.v1"), x.action, x.scheme, x.host, x.path, x.port,
+  return f(caf::meta::type_name("kaito.probe_spec.v2"), x.action, x.scheme, x.host, x.path, x.port,
            x.headers, x.initial_delay_s, x.period_s, x.timeout_s, x.success_threshold,
-           x.failure_threshold);
+           x.failure_threshold, x.termination_grace_ms);
 }
 
 // Run the pod's (single) container on this machine. args are `kaito worker` flags from the

@@ -677,7 +677,8 @@ TEST_F(machine_test, a_pod_that_ignores_stop_is_killed_after_the_grace) {
 }
 
 // A container whose liveness probe fails but that does not stop within its grace (one long GEMM
-// between cancellation checks) has its worker SIGKILLed once the grace has passed.
+// between cancellation checks; the probe's terminationGracePeriodSeconds before the pod's) has
+// its worker SIGKILLed once the grace has passed.
 TEST_F(machine_test, a_container_failing_liveness_that_ignores_the_stop_is_killed) {
   auto srv = kaito::actors::http_server::start(
       {}, [](const kaito::actors::http_call&, kaito::actors::http_reply& r) { r.status = 500; });
@@ -694,7 +695,8 @@ TEST_F(machine_test, a_container_failing_liveness_that_ignores_the_stop_is_kille
   // the 50 ms grace.
   auto r = pod("live1", "Never",
                {"--task=self-test", "--gemm-size=3072", "--duration-seconds=60", "--memory-mib=0"});
-  r.termination_grace_ms = 50;
+  r.termination_grace_ms = 60000;              // the pod's grace is not the one that applies:
+  r.liveness_probe.termination_grace_ms = 50;  // the probe's own is
   r.liveness_probe.action = "http";
   r.liveness_probe.path = "/live";
   r.liveness_probe.port = (*srv)->port();

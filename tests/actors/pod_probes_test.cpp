@@ -198,11 +198,13 @@ TEST(pod_probe_spec, reads_http_and_tcp_probes_with_the_api_defaults) {
     "name": "serve",
     "ports": [{"name": "http", "containerPort": 5000}],
     "startupProbe": {"httpGet": {"path": "/health", "port": "http"}, "failureThreshold": 180},
-    "livenessProbe": {"tcpSocket": {"port": 5000}, "periodSeconds": 3, "timeoutSeconds": 2},
+    "livenessProbe": {"tcpSocket": {"port": 5000}, "periodSeconds": 3, "timeoutSeconds": 2,
+                      "terminationGracePeriodSeconds": 5},
     "readinessProbe": {"httpGet": {"path": "/ready", "port": 8080, "scheme": "HTTPS",
                        "host": "10.0.0.9",
                        "httpHeaders": [{"name": "X-Probe", "value": "1"}]},
-                       "initialDelaySeconds": 7, "successThreshold": 2}
+                       "initialDelaySeconds": 7, "successThreshold": 2,
+                       "terminationGracePeriodSeconds": 9}
   })");
   auto p = kaito::actors::probes_of(c);
   EXPECT_TRUE(p.not_run.empty());
@@ -218,6 +220,9 @@ TEST(pod_probe_spec, reads_http_and_tcp_probes_with_the_api_defaults) {
   EXPECT_EQ(p.liveness.period_s, 3);
   EXPECT_EQ(p.liveness.timeout_s, 2);
   EXPECT_EQ(p.liveness.failure_threshold, 3);
+  EXPECT_EQ(p.liveness.termination_grace_ms, 5000);  // its failure's stop: 5 s, not the pod's
+  EXPECT_EQ(p.startup.termination_grace_ms, -1);     // the pod's
+  EXPECT_EQ(p.readiness.termination_grace_ms, -1);   // (readiness stops nothing)
   EXPECT_EQ(p.readiness.scheme, "HTTPS");
   EXPECT_EQ(p.readiness.host, "10.0.0.9");
   EXPECT_EQ(p.readiness.initial_delay_s, 7);
