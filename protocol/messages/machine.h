@@ -138,7 +138,7 @@ struct run_pod {
 };
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, run_pod& x) {
-  return f(caf::meta::type_name("kaito.run_pod.v4"), x.ns, x.name, x.uid, x.restart_policy, x.args,
+  return f(caf::meta::type_name("kaito.run_pod.v5"), x.ns, x.name, x.uid, x.restart_policy, x.args,
            x.files, x.container, x.startup_probe, x.liveness_probe, x.readiness_probe,
            x.termination_grace_ms);
 }

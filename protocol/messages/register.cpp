@@ -17,7 +17,7 @@ void add_kaito_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<machine_welcome>("kaito.machine_welcome.v1");
   cfg.add_message_type<machine_heartbeat>("kaito.machine_heartbeat.v1");
   cfg.add_message_type<probe_spec>("kaito.probe_spec.v2");
-  cfg.add_message_type<run_pod>("kaito.run_pod.v4");
+  cfg.add_message_type<run_pod>("kaito.run_pod.v5");
   cfg.add_message_type<stop_pod>("kaito.stop_pod.v1");
   cfg.add_message_type<pod_event>("kaito.pod_event.v1");
   cfg.add_message_type<container_exit>("kaito.container_exit.v1");
