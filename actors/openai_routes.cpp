@@ -286,6 +286,10 @@ void openai_responses(const engine::chat_service& svc, const std::string& name,
     if (!merged.ok()) return reply_json(out, 400, api::openai_error_body(merged.error()));
     body = std::move(*merged);
   }
+  auto resolved = api::responses_body_with_references(
+      body, [&](const std::string& id) { return store.find_item(id); });
+  if (!resolved.ok()) return reply_json(out, 400, api::openai_error_body(resolved.error()));
+  body = std::move(*resolved);
   api::responses_echo echo;
   auto req = api::parse_responses_request(body, &echo);
   if (!accept_request(req, name, out)) return;

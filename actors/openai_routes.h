@@ -24,7 +24,8 @@ void openai_chat(const engine::chat_service& svc, const std::string& name,
 void openai_completion(const engine::chat_service& svc, const std::string& name,
                        const http_call& call, http_reply& out);
 // POST /v1/responses (protocol/api/responses_api.h): one turn, streamed as the Responses API's
-// events when asked; previous_response_id continues a response kept in `store`, and the answer
+// events when asked; previous_response_id continues a response kept in `store`, an input item
+// {"type": "item_reference", "id"} stands for an item kept there, and the answer
 // is kept there unless the request says store: false (protocol/api/responses_state.h). An
 // unknown previous_response_id is 400 naming it.
 void openai_responses(const engine::chat_service& svc, const std::string& name,

@@ -33,6 +33,17 @@ std::optional<response_store::entry> response_store::get(const std::string& id) 
   return it->second.e;
 }
 
+std::optional<nlohmann::ordered_json> response_store::find_item(const std::string& item_id) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto o = order_.rbegin(); o != order_.rend(); ++o) {
+    const nlohmann::ordered_json& history = entries_.at(*o).e.history;
+    if (!history.is_array()) continue;
+    for (const auto& item : history)
+      if (item.is_object() && item.contains("id") && item["id"] == item_id) return item;
+  }
+  return std::nullopt;
+}
+
 bool response_store::erase(const std::string& id) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = entries_.find(id);

@@ -30,6 +30,9 @@ class response_store {
   // is not kept.
   void put(const std::string& id, entry e);
   std::optional<entry> get(const std::string& id) const;
+  // The stored item (an input or output item of any stored response's conversation) with this
+  // "id", newest response first: what an item_reference names.
+  std::optional<nlohmann::ordered_json> find_item(const std::string& item_id) const;
   bool erase(const std::string& id);  // false: not stored
   size_t size() const;
 

@@ -49,6 +49,29 @@ result<std::string> responses_body_with_history(std::string_view body, const ojs
   return chat_fields::dump_utf8(j);
 }
 
+result<std::string> responses_body_with_references(
+    std::string_view body, const std::function<std::optional<ojson>(const std::string&)>& find) {
+  KAITO_ASSIGN_OR_RETURN(ojson j, chat_fields::parse_body(body));
+  ojson* input = j.contains("input") ? &j["input"] : nullptr;
+  if (!input || !input->is_array()) return std::string(body);
+  bool changed = false;
+  for (size_t i = 0; i < input->size(); ++i) {
+    ojson& item = (*input)[i];
+    const ojson* type = item.is_object() ? field(item, "type") : nullptr;
+    if (!type || *type != "item_reference") continue;
+    const std::string at = "input[" + std::to_string(i) + "].id";
+    const ojson* id = field(item, "id");
+    if (!id || !id->is_string()) return wrong(id ? *id : ojson(), at, "a stored item's id");
+    auto found = find(id->get<std::string>());
+    if (!found)
+      return invalid_argument("no stored response has an item \"" + id->get<std::string>() + "\"",
+                              at);
+    item = std::move(*found);
+    changed = true;
+  }
+  return changed ? chat_fields::dump_utf8(j) : std::string(body);
+}
+
 result<ojson> responses_history_after(std::string_view request_body,
                                       std::string_view response_body) {
   KAITO_ASSIGN_OR_RETURN(ojson request, chat_fields::parse_body(request_body));

@@ -12,10 +12,17 @@
 // without an id get one there ("msg_<response id>_<index>", "item_..." for other types), so each
 // stored item is named (responses_items.h lists them).
 //
+// An input item {"type": "item_reference", "id": "msg_..."} stands for a stored item (an input or
+// output item of a stored response): responses_body_with_references puts the item itself in its
+// place, as OpenAI resolves it; an id no stored response has is invalid_argument naming
+// input[i].id.
+//
 // Errors: invalid_argument naming previous_response_id / store / input.
 // Thread-safety: pure functions.
 #pragma once
 
+#include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -35,6 +42,11 @@ result<responses_state> read_responses_state(std::string_view body);
 // body with `history` (an array of input items) before its input, without previous_response_id.
 result<std::string> responses_body_with_history(std::string_view body,
                                                 const nlohmann::ordered_json& history);
+
+// body with each item_reference in its input replaced by find(id) (nullopt: unknown).
+result<std::string> responses_body_with_references(
+    std::string_view body,
+    const std::function<std::optional<nlohmann::ordered_json>(const std::string&)>& find);
 
 // The conversation after a response: the request's input items, then the response's output.
 result<nlohmann::ordered_json> responses_history_after(std::string_view request_body,

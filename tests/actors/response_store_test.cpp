@@ -30,6 +30,21 @@ TEST(ResponseStore, KeepsReplacesAndErases) {
   EXPECT_FALSE(s.get("resp_a"));
 }
 
+// An item_reference's lookup: any stored conversation's item by id, the newest response first.
+TEST(ResponseStore, FindsStoredItemsById) {
+  using ojson = nlohmann::ordered_json;
+  response_store s;
+  s.put("resp_1", {"{}", ojson::array({{{"id", "msg_1_0"}, {"content", "old"}},
+                                       {{"id", "msg_x"}, {"content", "first"}}})});
+  s.put("resp_2", {"{}", ojson::array({{{"id", "msg_x"}, {"content", "second"}}, "not an item"})});
+  ASSERT_TRUE(s.find_item("msg_1_0"));
+  EXPECT_EQ((*s.find_item("msg_1_0"))["content"], "old");
+  EXPECT_EQ((*s.find_item("msg_x"))["content"], "second");
+  EXPECT_FALSE(s.find_item("msg_none"));
+  s.erase("resp_1");
+  EXPECT_FALSE(s.find_item("msg_1_0"));
+}
+
 TEST(ResponseStore, DropsTheOldestPastItsLimits) {
   response_store by_count(3);
   for (int i = 0; i < 5; ++i) by_count.put("resp_" + std::to_string(i), entry_of("x"));

@@ -293,6 +293,17 @@ assert items.data[0].content[0].text == "And at night?", items
 assert items.data[2].content[0].text == "Color of the sky?", items
 paged = [i.id for i in c.responses.input_items.list(rs2.id, limit=1, order="asc")]
 assert paged == [i.id for i in reversed(items.data)], (paged, items)
+# An item_reference stands for a stored item: the first turn's answer by its id, as if sent whole.
+byref = c.responses.create(model="tiny-chat", max_output_tokens=12, temperature=0, store=False,
+                           input=[{"role": "user", "content": "Color of the sky?"},
+                                  {"type": "item_reference", "id": rs.output[0].id},
+                                  {"role": "user", "content": "And at night?"}])
+assert byref.output_text == whole.output_text, (byref.output_text, whole.output_text)
+try:
+    c.responses.create(model="tiny-chat", input=[{"type": "item_reference", "id": "msg_none"}])
+    raise SystemExit("an unknown item_reference was accepted")
+except openai.BadRequestError as e:
+    assert e.body.get("param") == "input[0].id", e.body
 c.responses.delete(rs2.id)
 for gone in (rs2.id, whole.id):  # deleted; never stored
     try:

@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -104,6 +105,14 @@ void tokenize_bodies(uint8_t api, std::string_view body) {
 void responses_bodies(std::string_view body) {
   // Its conversation state: a history kept after it, and that history before it again.
   (void)kaito::api::read_responses_state(body);
+  // Its item references, resolved against one stored message (any id but "none").
+  auto resolved = kaito::api::responses_body_with_references(
+      body, [](const std::string& id) -> std::optional<nlohmann::ordered_json> {
+        if (id == "none") return std::nullopt;
+        return nlohmann::ordered_json{
+            {"type", "message"}, {"id", id}, {"role", "user"}, {"content", "x"}};
+      });
+  if (resolved.ok()) check_json(*resolved);
   if (auto history = kaito::api::responses_history_after(body, body); history.ok()) {
     auto merged = kaito::api::responses_body_with_history(body, *history);
     check(merged.ok());

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -110,6 +111,38 @@ TEST(ResponsesState, AStringInputIsOneUserMessage) {
     EXPECT_EQ(e.error().where(), "input");
   }
   EXPECT_FALSE(responses_history_after(R"({"input":"x"})", "not json").ok());
+}
+
+// item_reference input items are replaced by the stored items they name; an unknown or missing id
+// is 400 naming input[i].id; a body without references is unchanged.
+TEST(ResponsesState, ItemReferencesBecomeTheStoredItems) {
+  const ojson stored = {
+      {"type", "message"}, {"id", "msg_a"}, {"role", "assistant"}, {"content", "hello"}};
+  auto find = [&](const std::string& id) -> std::optional<ojson> {
+    if (id == "msg_a") return stored;
+    return std::nullopt;
+  };
+  auto out = responses_body_with_references(
+      R"({"input":[{"role":"user","content":"hi"},{"type":"item_reference","id":"msg_a"},
+          {"role":"user","content":"and?"}]})",
+      find);
+  ASSERT_TRUE(out.ok()) << out.error().to_string();
+  const ojson j = ojson::parse(*out);
+  ASSERT_EQ(j["input"].size(), 3u);
+  EXPECT_EQ(j["input"][1], stored);
+  auto req = parse_responses_request(*out);
+  ASSERT_TRUE(req.ok()) << req.error().to_string();
+  EXPECT_EQ(req->messages[1]["role"], "assistant");
+  EXPECT_EQ(req->messages[1]["content"], "hello");
+  const std::string plain = R"({"input":"hi"})";
+  EXPECT_EQ(responses_body_with_references(plain, find).value(), plain);
+  auto unknown = responses_body_with_references(
+      R"({"input":[{"role":"user","content":"x"},{"type":"item_reference","id":"msg_zz"}]})", find);
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_EQ(unknown.error().where(), "input[1].id");
+  auto missing = responses_body_with_references(R"({"input":[{"type":"item_reference"}]})", find);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().where(), "input[0].id");
 }
 
 }  // namespace
