@@ -16,7 +16,8 @@
 //                                streaming (text_completion chunks)
 //   POST /v1/responses           OpenAI's Responses API (Kaito's transformers runtime v0.9+,
 //                                vLLM): one turn, events when streamed; previous_response_id
-//                                continues a stored response (kept unless store: false)
+//                                continues a stored response (kept unless store: false),
+//                                item_reference inputs stand for stored items
 //   GET|DELETE /v1/responses/{id}  a stored response (actors/response_store.h: in memory, the
 //                                newest 1024 within 64 MiB)
 //   GET /v1/responses/{id}/input_items  the items it was generated from, a page at a time
