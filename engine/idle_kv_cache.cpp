@@ -47,16 +47,7 @@ int64_t idle_kv_cache::take_prefix(const int32_t* ids, int64_t n, int64_t rope_l
     if (k > m) m = k, best = it;
   }
   if (m == 0) return 0;
-  const size_t row = size_t(c_.num_kv_heads) * size_t(c_.head_dim);
-  const auto end = std::ptrdiff_t(size_t(m) * row);
-  into.k.resize(best->cache.k.size());
-  into.v.resize(best->cache.v.size());
-  for (size_t l = 0; l < best->cache.k.size(); ++l) {
-    into.k[l].assign(best->cache.k[l].begin(), best->cache.k[l].begin() + end);
-    into.v[l].assign(best->cache.v[l].begin(), best->cache.v[l].begin() + end);
-  }
-  into.len = m;
-  into.long_rope = best->cache.long_rope;
+  copy_cache_prefix(c_, best->cache, m, into);
   entries_.splice(entries_.begin(), entries_, best);
   return m;
 }

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstddef>
 #include <cstring>
 
 #include "engine/transformer.h"
@@ -132,6 +133,19 @@ void reset_cache(kv_cache& cache, int64_t layers) {
   cache.v.assign(static_cast<size_t>(layers), {});
   cache.len = 0;
   cache.long_rope = false;
+}
+
+void copy_cache_prefix(const model_config& c, const kv_cache& src, int64_t n, kv_cache& dst) {
+  const auto end = static_cast<std::ptrdiff_t>(static_cast<size_t>(n) *
+                                               static_cast<size_t>(c.num_kv_heads * c.head_dim));
+  dst.k.resize(src.k.size());
+  dst.v.resize(src.v.size());
+  for (size_t l = 0; l < src.k.size(); ++l) {
+    dst.k[l].assign(src.k[l].begin(), src.k[l].begin() + end);
+    dst.v[l].assign(src.v[l].begin(), src.v[l].begin() + end);
+  }
+  dst.len = n;
+  dst.long_rope = src.long_rope;
 }
 
 status check_prompt(const model_config& c, const std::vector<int32_t>& prompt) {

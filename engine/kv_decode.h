@@ -36,6 +36,9 @@ struct kv_cache {
 
 void reset_cache(kv_cache& cache, int64_t layers);
 
+// dst becomes the first n (<= src.len) positions of src, rotated as src's were (its long_rope).
+void copy_cache_prefix(const model_config& c, const kv_cache& src, int64_t n, kv_cache& dst);
+
 // invalid_argument for an empty prompt, an id outside the vocabulary (naming prompt[i]) or a
 // prompt longer than max_position_embeddings.
 status check_prompt(const model_config& c, const std::vector<int32_t>& prompt);

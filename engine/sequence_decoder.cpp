@@ -42,13 +42,7 @@ class cpu_sequence_decoder final : public sequence_decoder {
         int64_t(held.size()) != dst.len || int64_t(ids_[size_t(from)].size()) < n ||
         !std::equal(held.begin(), held.end(), ids_[size_t(from)].begin()))
       return false;
-    const size_t row = size_t(m_.config.num_kv_heads) * size_t(m_.config.head_dim);
-    for (size_t l = 0; l < src.k.size(); ++l) {
-      dst.k[l].assign(src.k[l].begin(), src.k[l].begin() + std::ptrdiff_t(size_t(n) * row));
-      dst.v[l].assign(src.v[l].begin(), src.v[l].begin() + std::ptrdiff_t(size_t(n) * row));
-    }
-    dst.len = n;
-    dst.long_rope = src.long_rope;
+    copy_cache_prefix(m_.config, src, n, dst);
     ids_[size_t(to)].assign(ids_[size_t(from)].begin(),
                             ids_[size_t(from)].begin() + std::ptrdiff_t(n));
     kept_[size_t(to)] = kept_[size_t(from)];
