@@ -152,6 +152,7 @@ void batch_generator::begin_prefill(request& r) {
   r.begun = true;
   const int64_t P = r.target;
   d_->reset(r.slot);
+  d_->set_adapter(r.slot, r.opt.adapter);  // (kept through a longrope re-prefill's resets)
   r.prefilled = r.reuses_prefix() ? d_->reuse_prefix(r.slot, r.seq.data(), P, P) : 0;
   if (!r.prompt_lps_done) r.prompt_lps.clear();  // (a prompt preempted part-way: again)
   prefix_queries_ += P;
@@ -168,7 +169,8 @@ bool batch_generator::fork_prompt(const request_ptr& r, const std::vector<reques
       P != static_cast<int64_t>(r->prompt.size()))
     return false;
   for (const auto& s : active) {
-    if (s->prompt_logits.empty() || s->prompt != r->prompt) continue;
+    if (s->prompt_logits.empty() || s->prompt != r->prompt || s->opt.adapter != r->opt.adapter)
+      continue;
     begin_prefill(*r);
     if (!d_->fork_prefix(s->slot, r->slot, P)) continue;
     prefix_hits_ += P - r->prefilled;  // (begin_prefill counted what reuse_prefix attached)

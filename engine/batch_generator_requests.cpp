@@ -35,6 +35,10 @@ result<std::vector<int32_t>> batch_generator::generate(const std::vector<int32_t
                                 " tokens is longer than the served context (" +
                                 std::to_string(max_len()) + ")",
                             "prompt");
+  if (opt.adapter < 0 || opt.adapter > d_->adapters())
+    return invalid_argument("adapter " + std::to_string(opt.adapter) + " is not one of the " +
+                                std::to_string(d_->adapters()) + " this decoder holds",
+                            "adapter");
   std::vector<int32_t> out;
   if (opt.max_new_tokens <= 0 && opt.prompt_logprobs == nullptr) return out;
   auto r = std::make_shared<request>();

@@ -121,6 +121,23 @@ result<std::unique_ptr<chat_service>> chat_service::load(const chat_service_conf
     status merged = lora_merge(s->model_.get(), *adapter);
     if (!merged.ok()) return in_file(merged, a);
   }
+  // LoRA modules: loaded as they are (after the merged adapters, which are part of the base).
+  std::vector<std::shared_ptr<const lora_adapter>> modules;
+  if (!cfg.lora_modules.empty() && cfg.make_decoder)
+    return status(status_code::unimplemented,
+                  "the GPU engine serves adapters merged (--adapter), not as LoRA modules",
+                  "lora_modules");
+  for (size_t i = 0; i < cfg.lora_modules.size(); ++i) {
+    const auto& [name, adir] = cfg.lora_modules[i];
+    const std::string field = "lora_modules[" + std::to_string(i) + "]";
+    if (name.empty()) return invalid_argument("a LoRA module needs a name", field + ".name");
+    if (std::find(s->lora_names_.begin(), s->lora_names_.end(), name) != s->lora_names_.end())
+      return invalid_argument("LoRA module \"" + name + "\" given twice", field + ".name");
+    auto adapter = load_peft_adapter(adir, s->config_);
+    if (!adapter.ok()) return in_file(adapter.error(), adir);
+    modules.push_back(std::make_shared<const lora_adapter>(std::move(*adapter)));
+    s->lora_names_.push_back(name);
+  }
   KAITO_ASSIGN_OR_RETURN(model_chat chat,
                          load_model_chat(dir, cfg.chat_template_path, cfg.fallback_chat_template));
   s->tok_ = std::move(chat.tok);
@@ -140,8 +157,8 @@ result<std::unique_ptr<chat_service>> chat_service::load(const chat_service_conf
   if (cfg.make_decoder) {
     KAITO_ASSIGN_OR_RETURN(decoder, cfg.make_decoder(cfg, s->config_));
   } else {
-    decoder =
-        make_cpu_decoder(*s->model_, cfg.max_batch, cfg.prefix_caching ? kDefaultIdleKvBytes : 0);
+    decoder = make_cpu_decoder(*s->model_, cfg.max_batch,
+                               cfg.prefix_caching ? kDefaultIdleKvBytes : 0, std::move(modules));
   }
   s->context_ = std::min(s->context_, decoder->max_len());
   s->max_batch_ = std::min(cfg.max_batch, decoder->slots());
@@ -242,6 +259,13 @@ result<chat_answer> chat_service::run(const std::vector<int32_t>& prompt, const 
         in_vocabulary(o.stop_token_ids[i], o.stop_token_ids_field + "[" + std::to_string(i) + "]"));
   for (const auto& [id, bias] : o.sampling.logit_bias)
     KAITO_TRY(in_vocabulary(id, "logit_bias." + std::to_string(id)));
+  int64_t adapter = 0;  // the decoder's number for o.lora
+  if (!o.lora.empty()) {
+    const auto it = std::find(lora_names_.begin(), lora_names_.end(), o.lora);
+    if (it == lora_names_.end())
+      return status(status_code::not_found, "no LoRA module named \"" + o.lora + "\"", "model");
+    adapter = (it - lora_names_.begin()) + 1;
+  }
   chat_answer a;
   a.prompt_tokens = static_cast<int64_t>(prompt.size());
   std::vector<int32_t> keep;  // special tokens the text keeps (a tool parser's markers)
@@ -263,6 +287,7 @@ result<chat_answer> chat_service::run(const std::vector<int32_t>& prompt, const 
     return a;
   }
   g.sampling = o.sampling;
+  g.adapter = adapter;
   // what ends the answer: the end tokens (unless ignore_eos) and the request's stop ids
   std::vector<int32_t> stop_ids = o.ignore_eos ? std::vector<int32_t>{} : end_tokens_;
   stop_ids.insert(stop_ids.end(), o.stop_token_ids.begin(), o.stop_token_ids.end());

@@ -9,6 +9,9 @@
 // (chat_template, bos/eos; chat_template_path overrides the template), generation_config.json's
 // eos_token_id when present. Each PEFT adapter is merged into the base weights at load
 // (W += scale * B A, as PeftModel.merge_and_unload; Kaito's transformers runtime merges too).
+// LoRA modules (vLLM's --lora-modules, what Kaito's vLLM runtime makes of inference.adapters)
+// stay unmerged instead: an answer asks for one by name (chat_options::lora) and runs with it,
+// another in the same batch with another one or with none.
 // With make_decoder (the GPU engine) no weights are loaded on the host: the factory loads them
 // and the adapters onto its device, and answers run on the decoder it returns.
 // Answering: the template renders the messages with add_generation_prompt; generation stops at an
@@ -63,6 +66,12 @@ struct chat_service_config {
   // transformers runtime takes the same sum through add_weighted_adapter(combination_type="svd"),
   // which then truncates it to the largest adapter rank: equal for one adapter).
   std::vector<float> adapter_strengths;
+  // PEFT adapters kept unmerged, each answering the chats that name it (chat_options::lora):
+  // vLLM's --lora-modules NAME=DIR. The CPU engine's only (the GPU engine refuses them).
+  struct lora_module_source {
+    std::string name, dir;
+  };
+  std::vector<lora_module_source> lora_modules;
   std::string chat_template_path;  // "" = tokenizer_config.json's chat_template
   // Template text for a folder whose tokenizer_config.json has none (a preset's template, as
   // Kaito gives its runtime); "": such a model answers completions and refuses chats.
@@ -133,6 +142,9 @@ struct chat_options {
   std::vector<int32_t> stop_token_ids;
   std::string stop_token_ids_field = "stop_token_ids";
   int64_t min_tokens = 0;
+  // The LoRA module (chat_service_config::lora_modules' name) the answer runs with; "": the
+  // model alone (with its merged adapters). Another name is not_found naming "model".
+  std::string lora;
 };
 
 struct chat_answer {
@@ -157,6 +169,9 @@ class chat_service {
                            const piece_sink& on_piece = {}) const;
   result<chat_answer> complete_text(const std::string& prompt, const chat_options& o,
                                     const piece_sink& on_piece = {}) const;
+
+  // The LoRA modules' names (chat_service_config::lora_modules), in their order.
+  const std::vector<std::string>& lora_modules() const { return lora_names_; }
 
   // The context served: the model's max_position_embeddings, or max_model_len when smaller.
   int64_t context_length() const { return context_; }
@@ -208,6 +223,7 @@ class chat_service {
   std::unique_ptr<chat_template> template_;
   hf_tokenizer_config tok_config_;
   std::vector<int32_t> end_tokens_;
+  std::vector<std::string> lora_names_;  // LoRA module i + 1's name
   int64_t context_ = 0;
   int64_t max_batch_ = 0;
   mutable serving_stats stats_;

@@ -7,18 +7,19 @@
 // decoder's version.
 //
 //   idle_kv_cache idle(config, max_tokens);
-//   idle.put(std::move(ids), std::move(cache));      // a finished slot's
-//   int64_t m = idle.take_prefix(ids, n, rope_len, slot_cache);   // 0..n-1 positions copied
+//   idle.put(adapter, std::move(ids), std::move(cache));      // a finished slot's
+//   int64_t m = idle.take_prefix(adapter, ids, n, rope_len, slot_cache);   // 0..n-1 copied
 //   idle.trim(room);                                  // at most `room` tokens kept
 //
 // take_prefix copies the longest common prefix of ids[0..n) among the entries, at most n - 1
 // tokens (the prompt's last token is prefilled for its logits), from an entry whose keys were
-// rotated as a prefill of rope_len would rotate them (longrope: the same factors), into an empty
+// rotated as a prefill of rope_len would rotate them (longrope: the same factors) and computed
+// with the same weights (`adapter`: the decoder's LoRA module number, 0 the base), into an empty
 // cache; the entry stays (another prompt may share it) and becomes the most recently used. The
 // positions equal the slot's own prefill up to summation order (an answer's positions were
 // decoded a token at a time). Entries are evicted least recently used first, past max_tokens
 // (the constructor's) or trim's room; an entry whose tokens another entry starts with is
-// dropped as covered.
+// dropped as covered (entries of one adapter only).
 //
 // Thread-safety: one thread at a time (the decoder's).
 #pragma once
@@ -36,14 +37,16 @@ class idle_kv_cache {
  public:
   idle_kv_cache(const model_config& c, int64_t max_tokens) : c_(c), max_tokens_(max_tokens) {}
 
-  void put(std::vector<int32_t> ids, kv_cache cache);
-  int64_t take_prefix(const int32_t* ids, int64_t n, int64_t rope_len, kv_cache& into);
+  void put(int64_t adapter, std::vector<int32_t> ids, kv_cache cache);
+  int64_t take_prefix(int64_t adapter, const int32_t* ids, int64_t n, int64_t rope_len,
+                      kv_cache& into);
   void trim(int64_t room);
   int64_t tokens() const { return tokens_; }
   size_t entries() const { return entries_.size(); }
 
  private:
   struct entry {
+    int64_t adapter = 0;
     std::vector<int32_t> ids;
     kv_cache cache;
   };

@@ -31,11 +31,31 @@ struct span {
   kv_cache* cache;
   int64_t row, n;
   int64_t rope_len = 0;
+  const lora_adapter* lora = nullptr;  // its LoRA (unmerged; null: the base weights alone)
 };
+
+// y (R, ld) += each span's LoRA output on (layer, site) for its rows of x (R, in): one call per
+// run of consecutive spans with the same adapter (a batch's sequences may each have their own:
+// multi-LoRA serving, vLLM's --lora-modules). acts: per adapter, sized to its modules.
+void spans_lora_forward(const std::vector<span>& spans, int64_t layer, lora_site site,
+                        const float* x, int64_t in, float* y, int64_t ld,
+                        std::vector<std::vector<lora_acts>>& acts) {
+  const forward_options eval;
+  for (size_t i = 0; i < spans.size();) {
+    const lora_adapter* a = spans[i].lora;
+    size_t j = i + 1;
+    while (j < spans.size() && spans[j].lora == a) ++j;
+    if (a != nullptr) {
+      const int64_t row = spans[i].row, rows = spans[j - 1].row + spans[j - 1].n - row;
+      lora_site_forward(*a, layer, site, x + row * in, rows, y + row * ld, ld, eval, acts[i]);
+    }
+    i = j;
+  }
+}
 
 // Runs every span's new tokens through the model as one (R, C) activation; logits gets, per span,
 // the logits of its last row ((spans, V)), or with all_rows every row's ((R, V)).
-status forward_spans(const model& m, const lora_adapter* lora, const std::vector<span>& spans,
+status forward_spans(const model& m, const std::vector<span>& spans,
                      const std::vector<int32_t>& ids, fvec* logits, bool all_rows = false) {
   const model_config& c = m.config;
   const model_weights& w = m.weights;
@@ -56,8 +76,11 @@ status forward_spans(const model& m, const lora_adapter* lora, const std::vector
     std::memcpy(sin.data() + s.row * RD, ss.data(), sizeof(float) * ss.size());
     s.cache->long_rope = uses_long_factors(c, Tt);
   }
-  std::vector<lora_acts> acts(lora ? lora->modules.size() : 0);
-  const forward_options eval;
+  // (scratch for spans_lora_forward: indexed by the first span of each run; eval mode keeps
+  // nothing in it for a backward)
+  std::vector<std::vector<lora_acts>> acts(spans.size());
+  for (size_t i = 0; i < spans.size(); ++i)
+    if (spans[i].lora != nullptr) acts[i].resize(spans[i].lora->modules.size());
 
   fvec x(static_cast<size_t>(R * C)), xn(x.size()), rstd(static_cast<size_t>(R)), scratch;
   embedding_forward_cpu(x.data(), ids.data(), w.embed.data(), R, V, C);
@@ -67,8 +90,7 @@ status forward_spans(const model& m, const lora_adapter* lora, const std::vector
     fvec qkv(static_cast<size_t>(R * QKV));
     gemm_forward_cpu(qkv.data(), xn.data(), lw.qkv.materialize(scratch), lw.qkv.bias_or_null(), R,
                      C, QKV);
-    if (lora)
-      lora_site_forward(*lora, l, lora_site::qkv, xn.data(), R, qkv.data(), QKV, eval, acts);
+    spans_lora_forward(spans, l, lora_site::qkv, xn.data(), C, qkv.data(), QKV, acts);
     fvec q(static_cast<size_t>(R * qd)), k(static_cast<size_t>(R * kvd)), v(k.size());
     for (int64_t n = 0; n < R; ++n) {
       std::memcpy(q.data() + n * qd, qkv.data() + n * QKV, sizeof(float) * size_t(qd));
@@ -93,16 +115,15 @@ status forward_spans(const model& m, const lora_adapter* lora, const std::vector
     fvec o(static_cast<size_t>(R * C));
     gemm_forward_cpu(o.data(), att.data(), lw.o.materialize(scratch), lw.o.bias_or_null(), R, qd,
                      C);
-    if (lora) lora_site_forward(*lora, l, lora_site::o, att.data(), R, o.data(), C, eval, acts);
+    spans_lora_forward(spans, l, lora_site::o, att.data(), qd, o.data(), C, acts);
     for (size_t i = 0; i < x.size(); ++i) x[i] += o[i];
     rmsnorm_forward_cpu(xn.data(), rstd.data(), x.data(), lw.post_norm.data(), R, C, eps);
     fvec gu(static_cast<size_t>(R * 2 * I)), act(static_cast<size_t>(R * I));
     gemm_forward_cpu(gu.data(), xn.data(), lw.gate_up.materialize(scratch), nullptr, R, C, 2 * I);
-    if (lora)
-      lora_site_forward(*lora, l, lora_site::gate_up, xn.data(), R, gu.data(), 2 * I, eval, acts);
+    spans_lora_forward(spans, l, lora_site::gate_up, xn.data(), C, gu.data(), 2 * I, acts);
     swiglu_forward_cpu(act.data(), gu.data(), gu.data() + I, R, I, 2 * I);
     gemm_forward_cpu(o.data(), act.data(), lw.down.materialize(scratch), nullptr, R, I, C);
-    if (lora) lora_site_forward(*lora, l, lora_site::down, act.data(), R, o.data(), C, eval, acts);
+    spans_lora_forward(spans, l, lora_site::down, act.data(), I, o.data(), C, acts);
     for (size_t i = 0; i < x.size(); ++i) x[i] += o[i];
   }
   for (const span& s : spans) s.cache->len += s.n;
@@ -165,21 +186,29 @@ bool needs_reprefill(const model_config& c, const kv_cache& cache, int64_t seq_l
 status prefill(const model& m, const lora_adapter* lora, kv_cache& cache, const int32_t* ids,
                int64_t P, std::vector<float>* logits, int64_t rope_len, bool all_rows) {
   if (P <= 0) return invalid_argument("nothing to prefill", "prompt");
-  return forward_spans(m, lora, {span{&cache, 0, P, rope_len}}, std::vector<int32_t>(ids, ids + P),
+  return forward_spans(m, {span{&cache, 0, P, rope_len, lora}}, std::vector<int32_t>(ids, ids + P),
                        logits, all_rows);
 }
 
 status decode_batch(const model& m, const lora_adapter* lora, const std::vector<kv_cache*>& caches,
                     const std::vector<int32_t>& ids, std::vector<float>* logits) {
+  return decode_batch(m, std::vector<const lora_adapter*>(caches.size(), lora), caches, ids,
+                      logits);
+}
+
+status decode_batch(const model& m, const std::vector<const lora_adapter*>& loras,
+                    const std::vector<kv_cache*>& caches, const std::vector<int32_t>& ids,
+                    std::vector<float>* logits) {
   if (caches.size() != ids.size() || caches.empty())
     return invalid_argument("one token per cache, at least one", "ids");
+  if (loras.size() != caches.size()) return invalid_argument("one adapter per cache", "loras");
   std::vector<span> spans;
   for (size_t b = 0; b < caches.size(); ++b) {
     if (caches[b]->len == 0 || needs_reprefill(m.config, *caches[b], caches[b]->len + 1))
       return invalid_argument("cache " + std::to_string(b) + " needs a prefill first", "caches");
-    spans.push_back({caches[b], static_cast<int64_t>(b), 1});
+    spans.push_back({caches[b], static_cast<int64_t>(b), 1, 0, loras[b]});
   }
-  return forward_spans(m, lora, spans, ids, logits);
+  return forward_spans(m, spans, ids, logits);
 }
 
 }  // namespace kaito::engine

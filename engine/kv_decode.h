@@ -60,4 +60,12 @@ status prefill(const model& m, const lora_adapter* lora, kv_cache& cache, const 
 status decode_batch(const model& m, const lora_adapter* lora, const std::vector<kv_cache*>& caches,
                     const std::vector<int32_t>& ids, std::vector<float>* logits);
 
+// The same with each sequence's own LoRA (loras[b] for caches[b], unmerged; null: the base
+// weights alone): multi-LoRA serving, where one batch decodes answers of several adapters (vLLM's
+// --lora-modules). Row b equals decode_batch(m, loras[b], {caches[b]}, ...) up to summation
+// order.
+status decode_batch(const model& m, const std::vector<const lora_adapter*>& loras,
+                    const std::vector<kv_cache*>& caches, const std::vector<int32_t>& ids,
+                    std::vector<float>* logits);
+
 }  // namespace kaito::engine

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <string>
+#include <utility>
 
 #include "engine/idle_kv_cache.h"
 #include "engine/kv_decode.h"
@@ -14,11 +15,14 @@ namespace {
 
 class cpu_sequence_decoder final : public sequence_decoder {
  public:
-  cpu_sequence_decoder(const model& m, int64_t slots, int64_t idle_bytes)
+  cpu_sequence_decoder(const model& m, int64_t slots, int64_t idle_bytes,
+                       std::vector<std::shared_ptr<const lora_adapter>> adapters)
       : m_(m),
+        adapters_(std::move(adapters)),
         caches_(size_t(slots)),
         ids_(size_t(slots)),
         kept_(size_t(slots), true),
+        adapter_(size_t(slots), 0),
         idle_(m.config, idle_bytes / std::max<int64_t>(kv_bytes_per_token(), 1)) {
     for (kv_cache& c : caches_) reset_cache(c, m_.config.num_layers);
   }
@@ -31,7 +35,9 @@ class cpu_sequence_decoder final : public sequence_decoder {
   }
   bool kv_preallocated() const override { return false; }
   bool fork_prefix(int64_t from, int64_t to, int64_t n) override {
-    if (!valid(from) || !valid(to) || from == to || n <= 0) return false;
+    if (!valid(from) || !valid(to) || from == to || n <= 0 ||
+        adapter_[size_t(from)] != adapter_[size_t(to)])
+      return false;
     const kv_cache& src = caches_[size_t(from)];
     kv_cache& dst = caches_[size_t(to)];
     // The keys must be rotated as a prefill of n would rotate them (a longrope switch
@@ -50,17 +56,24 @@ class cpu_sequence_decoder final : public sequence_decoder {
   }
   int64_t reuse_prefix(int64_t slot, const int32_t* ids, int64_t n, int64_t rope_len) override {
     if (!valid(slot) || caches_[size_t(slot)].len != 0) return 0;
-    const int64_t m = idle_.take_prefix(ids, n, rope_len, caches_[size_t(slot)]);
+    const int64_t m =
+        idle_.take_prefix(adapter_[size_t(slot)], ids, n, rope_len, caches_[size_t(slot)]);
     ids_[size_t(slot)].assign(ids, ids + m);
     return m;
   }
   void trim_idle_cache(int64_t tokens) override { idle_.trim(tokens); }
+  int64_t adapters() const override { return int64_t(adapters_.size()); }
+  void set_adapter(int64_t slot, int64_t adapter) override {
+    if (valid(slot) && adapter >= 0 && adapter <= adapters() && caches_[size_t(slot)].len == 0)
+      adapter_[size_t(slot)] = adapter;
+  }
   void reset(int64_t slot) override {
     if (!valid(slot)) return;
     kv_cache& c = caches_[size_t(slot)];
     std::vector<int32_t>& ids = ids_[size_t(slot)];
     if (kept_[size_t(slot)] && c.len > 0 && int64_t(ids.size()) == c.len) {
-      idle_.put(std::move(ids), std::move(c));  // (ends the answer; its prefix may serve again)
+      // (ends the answer; its prefix may serve again, with the same adapter)
+      idle_.put(adapter_[size_t(slot)], std::move(ids), std::move(c));
       c = kv_cache{};
     }
     ids.clear();
@@ -70,7 +83,8 @@ class cpu_sequence_decoder final : public sequence_decoder {
   status prefill(int64_t slot, const int32_t* ids, int64_t n, int64_t rope_len,
                  std::vector<float>* logits) override {
     if (!valid(slot)) return bad_slot(slot, "slot");
-    const status st = engine::prefill(m_, nullptr, caches_[size_t(slot)], ids, n, logits, rope_len);
+    const status st =
+        engine::prefill(m_, lora_of(slot), caches_[size_t(slot)], ids, n, logits, rope_len);
     appended(slot, ids, n, st.ok());
     return st;
   }
@@ -78,7 +92,7 @@ class cpu_sequence_decoder final : public sequence_decoder {
                       std::vector<float>* logits) override {
     if (!valid(slot)) return bad_slot(slot, "slot");
     const status st =
-        engine::prefill(m_, nullptr, caches_[size_t(slot)], ids, n, logits, rope_len, true);
+        engine::prefill(m_, lora_of(slot), caches_[size_t(slot)], ids, n, logits, rope_len, true);
     appended(slot, ids, n, st.ok());
     return st;
   }
@@ -88,14 +102,16 @@ class cpu_sequence_decoder final : public sequence_decoder {
   status decode(const std::vector<int64_t>& slots, const std::vector<int32_t>& ids,
                 std::vector<float>* logits) override {
     std::vector<kv_cache*> caches;
+    std::vector<const lora_adapter*> loras;
     std::vector<bool> seen(caches_.size(), false);
     for (size_t b = 0; b < slots.size(); ++b) {
       const int64_t s = slots[b];
       if (!valid(s) || seen[size_t(s)]) return bad_slot(s, "slots[" + std::to_string(b) + "]");
       seen[size_t(s)] = true;
       caches.push_back(&caches_[size_t(s)]);
+      loras.push_back(lora_of(s));
     }
-    const status st = decode_batch(m_, nullptr, caches, ids, logits);
+    const status st = decode_batch(m_, loras, caches, ids, logits);
     for (size_t b = 0; b < slots.size(); ++b) appended(slots[b], &ids[b], 1, st.ok());
     return st;
   }
@@ -110,22 +126,30 @@ class cpu_sequence_decoder final : public sequence_decoder {
       kept_[size_t(slot)] = false;
   }
   bool valid(int64_t slot) const { return slot >= 0 && slot < int64_t(caches_.size()); }
+  const lora_adapter* lora_of(int64_t slot) const {
+    const int64_t a = adapter_[size_t(slot)];
+    return a == 0 ? nullptr : adapters_[size_t(a - 1)].get();
+  }
   status bad_slot(int64_t slot, const std::string& where) const {
     return invalid_argument("slot " + std::to_string(slot) + " out of range or listed twice",
                             where);
   }
   const model& m_;
+  const std::vector<std::shared_ptr<const lora_adapter>> adapters_;  // adapter i + 1
   std::vector<kv_cache> caches_;
   std::vector<std::vector<int32_t>> ids_;  // per slot: the tokens its cache holds
   std::vector<bool> kept_;                 // per slot: false after a failed call
+  std::vector<int64_t> adapter_;           // per slot: its adapter (0: none)
   idle_kv_cache idle_;
 };
 
 }  // namespace
 
-std::unique_ptr<sequence_decoder> make_cpu_decoder(const model& m, int64_t slots,
-                                                   int64_t idle_bytes) {
-  return std::make_unique<cpu_sequence_decoder>(m, slots, std::max<int64_t>(idle_bytes, 0));
+std::unique_ptr<sequence_decoder> make_cpu_decoder(
+    const model& m, int64_t slots, int64_t idle_bytes,
+    std::vector<std::shared_ptr<const lora_adapter>> adapters) {
+  return std::make_unique<cpu_sequence_decoder>(m, slots, std::max<int64_t>(idle_bytes, 0),
+                                                std::move(adapters));
 }
 
 }  // namespace kaito::engine
