@@ -3,6 +3,8 @@
 
 #include <cmath>
 
+#include <nlohmann/json.hpp>
+
 #include "protocol/api/yaml.h"
 
 namespace kaito::actors {
@@ -74,6 +76,37 @@ result<inference_config_effect> apply_inference_config(std::string_view yaml_tex
     }
   }
   return eff;
+}
+
+result<engine::chat_service_config::lora_module_source> parse_lora_module(
+    const std::string& value, const std::string& served, const std::string& flag) {
+  engine::chat_service_config::lora_module_source m;
+  if (!value.empty() && value.front() == '{') {
+    auto j = nlohmann::json::parse(value, nullptr, /*allow_exceptions=*/false);
+    if (j.is_discarded() || !j.is_object())
+      return invalid_argument("want NAME=PATH or a JSON object, got " + value, flag);
+    for (const char* key : {"name", "path"}) {
+      const auto it = j.find(key);
+      if (it == j.end() || !it->is_string() || it->get<std::string>().empty())
+        return invalid_argument(std::string("the JSON form needs a string \"") + key + "\"", flag);
+    }
+    m.name = j["name"].get<std::string>();
+    m.dir = j["path"].get<std::string>();
+    const auto base = j.find("base_model_name");
+    if (base != j.end() && !base->is_null() && *base != served)
+      return invalid_argument("base_model_name " + base->dump() + " is not the served model \"" +
+                                  served + "\"",
+                              flag);
+  } else {
+    const size_t eq = value.find('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 == value.size())
+      return invalid_argument("want NAME=PATH, got \"" + value + "\"", flag);
+    m.name = value.substr(0, eq);
+    m.dir = value.substr(eq + 1);
+  }
+  if (m.name == served)
+    return invalid_argument("LoRA module \"" + m.name + "\" has the served model's name", flag);
+  return m;
 }
 
 }  // namespace kaito::actors

@@ -120,6 +120,13 @@ void attach_tool_calls(const api::chat_params& p, api::tool_call_format format,
   r.tool_calls = std::move(calls);
 }
 
+std::vector<api::model_card> served_model_cards(const engine::chat_service& svc,
+                                                const std::string& name) {
+  std::vector<api::model_card> cards = {{name, "", "", svc.context_length()}};
+  for (const auto& m : svc.lora_modules()) cards.push_back({m.name, m.dir, name, 0});
+  return cards;
+}
+
 std::vector<api::logprob_entry> to_entries(const std::vector<engine::answer_logprob>& lps) {
   std::vector<api::logprob_entry> out;
   out.reserve(lps.size());

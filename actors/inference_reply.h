@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -44,19 +45,33 @@ bool accept_options(const api::chat_params& p, http_reply& out, engine::chat_opt
 std::vector<api::logprob_entry> to_entries(const std::vector<engine::answer_logprob>& lps);
 api::chat_result to_result(const engine::chat_answer& a, bool has_logprobs = false);
 
-// The request, or false with the 400 / 404 answer written (a model name that is not ours).
+// The model a request runs on: the served name (the base model with any merged adapters) or one
+// of the service's LoRA modules (vLLM's --lora-modules: requested by name, run unmerged).
+struct served_model {
+  std::string name;  // what the answer names: the request's model, or the served name
+  std::string lora;  // the LoRA module's name (engine::chat_options::lora), "" for the base
+};
+
+// The request's model, or nullopt with the 400 / 404 answer written (a malformed request; a
+// model name that is neither ours nor a LoRA module's, vLLM's "The model `x` does not exist.").
 template <class Request>
-bool accept_request(const result<Request>& req, const std::string& name, http_reply& out) {
+std::optional<served_model> accept_request(const result<Request>& req,
+                                           const engine::chat_service& svc,
+                                           const std::string& name, http_reply& out) {
   if (!req.ok()) {
     reply_json(out, http_code(req.error()), api::openai_error_body(req.error()));
-    return false;
+    return std::nullopt;
   }
-  if (!req->model.empty() && req->model != name) {
-    status s(status_code::not_found, "The model `" + req->model + "` does not exist.", "model");
-    reply_json(out, 404, api::openai_error_body(s));
-    return false;
-  }
-  return true;
+  if (req->model.empty() || req->model == name) return served_model{name, ""};
+  for (const auto& m : svc.lora_modules())
+    if (m.name == req->model) return served_model{m.name, m.name};
+  status s(status_code::not_found, "The model `" + req->model + "` does not exist.", "model");
+  reply_json(out, 404, api::openai_error_body(s));
+  return std::nullopt;
 }
+
+// GET /v1/models: the served model, then the LoRA modules (vLLM's model cards).
+std::vector<api::model_card> served_model_cards(const engine::chat_service& svc,
+                                                const std::string& name);
 
 }  // namespace kaito::actors

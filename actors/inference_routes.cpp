@@ -21,7 +21,7 @@ namespace {
 void tokenize(const engine::chat_service& svc, const std::string& name, const http_call& call,
               http_reply& out) {
   auto req = api::parse_tokenize_request(call.body);
-  if (!accept_request(req, name, out)) return;
+  if (!accept_request(req, svc, name, out)) return;  // (a LoRA module's: the same tokenizer)
   auto ids = req->messages.empty() ? svc.tokenize_text(req->prompt, req->add_special_tokens)
                                    : svc.tokenize_chat(req->messages, req->add_generation_prompt,
                                                        req->add_special_tokens);
@@ -33,7 +33,7 @@ void tokenize(const engine::chat_service& svc, const std::string& name, const ht
 void detokenize(const engine::chat_service& svc, const std::string& name, const http_call& call,
                 http_reply& out) {
   auto req = api::parse_detokenize_request(call.body);
-  if (!accept_request(req, name, out)) return;
+  if (!accept_request(req, svc, name, out)) return;
   auto text = svc.detokenize(req->tokens);
   if (!text.ok())
     return reply_json(out, http_code(text.error()), api::openai_error_body(text.error()));
@@ -94,7 +94,7 @@ http_handler inference_routes(const engine::chat_service& service, std::string n
       out.content_type = kPrometheusContentType;
       out.body = prometheus_text(service.stats(), name) + rate_limit_metrics(guard->rejected());
     } else if (call.path == "/v1/models" && get) {
-      reply_json(out, 200, api::openai_models_body({name}, unix_now()));
+      reply_json(out, 200, api::openai_models_body(served_model_cards(service, name), unix_now()));
     } else if (call.path == "/v1/chat/completions" && post) {
       openai_chat(service, name, tools, call, out);
     } else if (call.path == "/v1/completions" && post) {

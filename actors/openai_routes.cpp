@@ -116,14 +116,17 @@ bool accept_tools(const api::chat_request& req, api::tool_call_format tools, htt
 
 }  // namespace
 
-void openai_chat(const engine::chat_service& svc, const std::string& name,
+void openai_chat(const engine::chat_service& svc, const std::string& served,
                  api::tool_call_format tools, const http_call& call, http_reply& out) {
   auto req = api::parse_openai_chat_request(call.body);
-  if (!accept_request(req, name, out)) return;
+  const auto model = accept_request(req, svc, served, out);
+  if (!model) return;
+  const std::string& name = model->name;
   const std::string id = completion_id();
   const int64_t created = unix_now();
   engine::chat_options o;
   if (!accept_options(req->params, out, o) || !accept_tools(*req, tools, out, o)) return;
+  o.lora = model->lora;
   const api::chat_params& p = req->params;
   const bool lp = o.logprobs >= 0;
   if (!req->stream) {
@@ -187,14 +190,17 @@ void openai_chat(const engine::chat_service& svc, const std::string& name,
 }
 
 // OpenAI's legacy completions (vLLM serves them): the prompt continued as plain text.
-void openai_completion(const engine::chat_service& svc, const std::string& name,
+void openai_completion(const engine::chat_service& svc, const std::string& served,
                        const http_call& call, http_reply& out) {
   auto req = api::parse_openai_completion_request(call.body);
-  if (!accept_request(req, name, out)) return;
+  const auto model = accept_request(req, svc, served, out);
+  if (!model) return;
+  const std::string& name = model->name;
   const std::string id = completion_id();
   const int64_t created = unix_now();
   engine::chat_options o;
   if (!accept_options(req->params, out, o)) return;
+  o.lora = model->lora;
   const bool lp = o.logprobs >= 0;
   const std::string echo = req->echo ? req->prompt : "";
   if (!req->stream) {
@@ -268,7 +274,7 @@ void openai_completion(const engine::chat_service& svc, const std::string& name,
   });
 }
 
-void openai_responses(const engine::chat_service& svc, const std::string& name,
+void openai_responses(const engine::chat_service& svc, const std::string& served,
                       api::tool_call_format tools, response_store& store, const http_call& call,
                       http_reply& out) {
   auto state = api::read_responses_state(call.body);
@@ -292,10 +298,12 @@ void openai_responses(const engine::chat_service& svc, const std::string& name,
   body = std::move(*resolved);
   api::responses_echo echo;
   auto req = api::parse_responses_request(body, &echo);
-  if (!accept_request(req, name, out)) return;
-  const api::responses_ids ids{completion_id(), completion_id(), name, unix_now(), echo};
+  const auto model = accept_request(req, svc, served, out);
+  if (!model) return;
+  const api::responses_ids ids{completion_id(), completion_id(), model->name, unix_now(), echo};
   engine::chat_options o;
   if (!accept_options(req->params, out, o) || !accept_tools(*req, tools, out, o)) return;
+  o.lora = model->lora;
   const api::chat_params& p = req->params;
   // Kept for previous_response_id and GET /v1/responses/{id} (store: true, the default).
   auto keep = [&](const std::string& response_body) {

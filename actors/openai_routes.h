@@ -6,6 +6,8 @@
 // after the headers went is one more event with the error body. The n choices are n requests to
 // the batch at once; choice i samples with seed + i when the request gave a seed. Completions:
 // echo puts the prompt first (with logprobs, its tokens' entries lead, the first null).
+// `served` is the model's name; a request's "model" may also name one of the service's LoRA
+// modules (inference_reply.h accept_request): the answer then runs with it and carries its name.
 // Thread-safety: as inference_routes.h.
 #pragma once
 
@@ -19,16 +21,16 @@
 namespace kaito::actors {
 
 // tools: the model's tool call format, for tool_choice "auto" (none: "auto" with tools is 501).
-void openai_chat(const engine::chat_service& svc, const std::string& name,
+void openai_chat(const engine::chat_service& svc, const std::string& served,
                  api::tool_call_format tools, const http_call& call, http_reply& out);
-void openai_completion(const engine::chat_service& svc, const std::string& name,
+void openai_completion(const engine::chat_service& svc, const std::string& served,
                        const http_call& call, http_reply& out);
 // POST /v1/responses (protocol/api/responses_api.h): one turn, streamed as the Responses API's
 // events when asked; previous_response_id continues a response kept in `store`, an input item
 // {"type": "item_reference", "id"} stands for an item kept there, and the answer
 // is kept there unless the request says store: false (protocol/api/responses_state.h). An
 // unknown previous_response_id is 400 naming it.
-void openai_responses(const engine::chat_service& svc, const std::string& name,
+void openai_responses(const engine::chat_service& svc, const std::string& served,
                       api::tool_call_format tools, response_store& store, const http_call& call,
                       http_reply& out);
 // GET / DELETE /v1/responses/{id} of a stored response: its body, or {"id", "object":

@@ -53,13 +53,25 @@ status run_serve_unit(const serve_args& a, const serve_unit_env& env,
                                  &cancel);
     if (cancel) return {};
     if (!files.ok()) return files.error();
-    c.adapter_dirs.push_back(adapter_dir);
-    c.adapter_strengths.push_back(ad.strength);
+    // Kaito's vLLM runtime serves each adapter folder as a LoRA module named by the folder
+    // (requested as the model NAME); its transformers runtime merges them. The GPU engine only
+    // merges (chat_service refuses LoRA modules there): said in the log and the ready message.
+    if (a.runtime == "vllm" && !env.decoder) {
+      c.lora_modules.push_back({ad.name, adapter_dir});
+    } else {
+      c.adapter_dirs.push_back(adapter_dir);
+      c.adapter_strengths.push_back(ad.strength);
+    }
+  }
+  std::string notes;
+  if (a.runtime == "vllm" && env.decoder && !a.adapters.empty()) {
+    log_warn(logger("serve"), "the GPU engine merges the adapters: not served as LoRA modules",
+             {{"adapters", std::to_string(a.adapters.size())}});
+    notes = "; adapters merged (the GPU engine serves no LoRA modules)";
   }
   // Kaito's inference ConfigMap (inference.config), when the pod mounts one.
   KAITO_ASSIGN_OR_RETURN(auto cfg_yaml, engine::read_text_if_present(
                                             under_root(env.root, a.config_file), "--config-file"));
-  std::string notes;
   double kv_fraction = kDefaultKvCacheMemoryFraction;
   if (cfg_yaml) {
     auto eff = apply_inference_config(*cfg_yaml, &c);
@@ -73,7 +85,7 @@ status run_serve_unit(const serve_args& a, const serve_unit_env& env,
       if (!c.prefix_caching) eff->ignored.push_back("vllm.enable-prefix-caching");
       if (c.kv_blocks > 0) eff->ignored.push_back("vllm.num-gpu-blocks-override");
     }
-    notes = "; max-num-seqs " + std::to_string(c.max_batch);
+    notes += "; max-num-seqs " + std::to_string(c.max_batch);
     if (c.max_model_len > 0) notes += ", max-model-len " + std::to_string(c.max_model_len);
     for (size_t i = 0; i < eff->ignored.size(); ++i)
       notes += (i ? ", " : "; not applied: ") + eff->ignored[i];
@@ -81,12 +93,15 @@ status run_serve_unit(const serve_args& a, const serve_unit_env& env,
   log_info(logger("serve"), "loading",
            {{"preset", a.preset},
             {"dir", dir},
-            {"adapters", std::to_string(a.adapters.size())},
+            {"adapters", std::to_string(c.adapter_dirs.size())},
+            {"lora_modules", std::to_string(c.lora_modules.size())},
             {"engine", env.decoder ? "gpu" : "cpu"}});
   KAITO_ASSIGN_OR_RETURN(auto service, engine::chat_service::load(c));
   if (cancel) return {};
   const int64_t kv_tokens = size_kv_cache(*service, kv_fraction);
   notes += kv_tokens > 0 ? "; kv cache " + std::to_string(kv_tokens) + " tokens" : "";
+  for (size_t i = 0; i < c.lora_modules.size(); ++i)
+    notes += (i ? ", " : "; LoRA modules ") + c.lora_modules[i].name;
   http_server_options o;
   o.host = env.host;
   const int64_t port = a.port + env.slot;

@@ -173,6 +173,10 @@ result<bool> serve_flag(serve_args& v, const std::string& flag, const std::strin
   } else if (flag == "--tool-call-parser") {
     KAITO_TRY(api::tool_call_format_named(value, flag));
     v.tool_call_parser = value;
+  } else if (flag == "--runtime") {
+    if (value != "vllm" && value != "transformers")
+      return invalid_argument("want vllm or transformers, got \"" + value + "\"", flag);
+    v.runtime = value;
   } else if (flag == "--disable-rate-limit") {
     if (value != "true" && value != "false")
       return invalid_argument("want true or false, got \"" + value + "\"", flag);
@@ -235,6 +239,11 @@ result<work_args> parse_work_args(const std::vector<std::string>& args) {
         return invalid_argument("no --adapter-image named \"" + name + "\"", "--adapter-strength");
       it->strength = strength;
     }
+    // vLLM's LoRA modules have no strength (Kaito's admission refuses one with the vllm runtime).
+    if (w.serve.runtime == "vllm" && !w.serve.strengths.empty())
+      return invalid_argument("a strength is the transformers runtime's; --runtime=vllm serves "
+                              "each adapter whole as its own model",
+                              "--adapter-strength");
   }
   if (w.task == "tune") {
     if (w.tune.preset.empty()) return invalid_argument("required with --task=tune", "--preset");

@@ -25,8 +25,13 @@
 //     --port=N                 1..65535, default 5000 (the worker listens on N + its slot)
 //     --model-dir=PATH         as for tune
 //     --adapter-image=NAME=REF repeatable: inference.adapters[].source (name, image), pulled
-//                              into /mnt/adapter/NAME and merged; NAME a DNS-1123 name, once
-//     --adapter-strength=NAME=S inference.adapters[].strength, a number in [0, 1] (default 1)
+//                              into /mnt/adapter/NAME; NAME a DNS-1123 name, once
+//     --runtime=vllm|transformers  what Kaito's runtime makes of the adapters (annotation
+//                              kaito.sh/runtime): vllm serves each as a LoRA module, the model
+//                              NAME (--lora-modules); transformers (the default) merges them
+//                              into the base at their strengths
+//     --adapter-strength=NAME=S inference.adapters[].strength, a number in [0, 1] (default 1);
+//                              the transformers runtime's only
 //     --pull-secret=PATH       repeatable, as for tune: credentials for the adapter images
 //     --chat-template=NAME     a preset's template (presets/chat_templates/NAME.jinja, compiled
 //                              in) for a model folder whose tokenizer_config.json has none
@@ -76,13 +81,15 @@ struct serve_args {
   std::string preset;
   int64_t port = 5000;
   std::string model_dir;                  // "" = $KAITO_MODELS_DIR/<preset>
-  std::vector<adapter_source> adapters;   // in flag order: merged in this order
+  std::vector<adapter_source> adapters;   // in flag order (the merge's order)
   std::vector<std::string> pull_secrets;  // docker config files for the adapter images
   std::vector<std::pair<std::string, float>> strengths;  // as given; folded into adapters
   std::string config_file = "/mnt/config/inference_config.yaml";
   std::string chat_template;     // a builtin_chat_template name, "" = none
   std::string tool_call_parser;  // "" = detected from the chat template
   bool rate_limit = true;        // false: --disable-rate-limit=true (queue_guard.h)
+  // "vllm": the adapters are LoRA modules requested by name; "transformers": merged.
+  std::string runtime = "transformers";
 };
 
 struct work_args {

@@ -5,7 +5,8 @@
 // first drains: no new requests, the answers in progress finish within --drain-seconds). PEFT
 // adapters (a `kaito tune` output folder, or a tuning Workspace's pushed image, pulled as an
 // inference pod pulls it) are merged into the base at load, each weighted by its
-// --adapter-strength (one per adapter, or none). Exit code 0 after a clean stop; 2 on bad flags,
+// --adapter-strength (one per adapter, or none); --lora-modules NAME=DIR keeps an adapter
+// unmerged, served as the model NAME (vLLM's multi-LoRA serving). Exit code 0 after a clean stop; 2 on bad flags,
 // an image that cannot be pulled or a model that does not load (the message names the file and
 // field); 1 when the port cannot be bound, or when the engine fails while serving (GET /health
 // says 503 first).
@@ -22,6 +23,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <CLI/CLI.hpp>
@@ -42,6 +44,7 @@ namespace {
 struct serve_flags {
   engine::chat_service_config model;
   std::vector<std::string> adapter_images;
+  std::vector<std::string> lora_modules;  // vLLM's --lora-modules values (NAME=DIR or JSON)
   std::string docker_config;  // "" = ~/.docker/config.json when it exists
   std::string host = "127.0.0.1";
   int port = 5000;
@@ -63,6 +66,18 @@ int run_serve(const serve_flags& f) {
   // Adapter images are pulled (as an inference Workspace's pod does) into a folder that lives only
   // until they are merged.
   engine::chat_service_config model = f.model;
+  std::string name = f.name;
+  if (name.empty())
+    name = std::filesystem::path(f.model.model_dir).lexically_normal().filename().string();
+  if (name.empty()) name = "model";
+  for (const std::string& spec : f.lora_modules) {
+    auto m = actors::parse_lora_module(spec, name, "--lora-modules");
+    if (!m.ok()) {
+      std::fprintf(stderr, "kaito serve: %s\n", m.error().to_string().c_str());
+      return 2;
+    }
+    model.lora_modules.push_back(std::move(*m));
+  }
   std::string pulled;
   if (!f.adapter_images.empty()) {
     std::string tmpl =
@@ -109,10 +124,6 @@ int run_serve(const serve_flags& f) {
   // the GPU: the positions of the paged pool the engine allocated).
   if (const int64_t tokens = actors::size_kv_cache(**svc, f.kv_cache_memory); tokens > 0)
     std::fprintf(stderr, "kaito serve: kv cache %lld token positions\n", (long long)tokens);
-  std::string name = f.name;
-  if (name.empty())
-    name = std::filesystem::path(f.model.model_dir).lexically_normal().filename().string();
-  if (name.empty()) name = "model";
   actors::http_server_options o;
   o.host = f.host;
   o.port = static_cast<uint16_t>(f.port);
@@ -174,6 +185,11 @@ void add_serve_command(CLI::App& app) {
                   "A PEFT adapter image (Kaito's format: /data/adapter_config.json, "
                   "/data/adapter_model.safetensors; e.g. a tuning Workspace's output.image), "
                   "pulled and merged after the --adapter folders; repeatable");
+  cmd->add_option("--lora-modules", f->lora_modules,
+                  "LoRA adapters kept unmerged, each served as its own model: NAME=DIR (a PEFT "
+                  "adapter folder) or {\"name\": NAME, \"path\": DIR}; a request whose "
+                  "\"model\" is NAME runs with that adapter, others with the base (vLLM's; one "
+                  "batch mixes them; the CPU engine only)");
   cmd->add_option("--docker-config", f->docker_config,
                   "Registry credentials for --adapter-image (a docker config.json; default "
                   "~/.docker/config.json when present)")

@@ -131,12 +131,13 @@ result<std::unique_ptr<chat_service>> chat_service::load(const chat_service_conf
     const auto& [name, adir] = cfg.lora_modules[i];
     const std::string field = "lora_modules[" + std::to_string(i) + "]";
     if (name.empty()) return invalid_argument("a LoRA module needs a name", field + ".name");
-    if (std::find(s->lora_names_.begin(), s->lora_names_.end(), name) != s->lora_names_.end())
+    if (std::any_of(s->lora_modules_.begin(), s->lora_modules_.end(),
+                    [&](const auto& m) { return m.name == name; }))
       return invalid_argument("LoRA module \"" + name + "\" given twice", field + ".name");
     auto adapter = load_peft_adapter(adir, s->config_);
     if (!adapter.ok()) return in_file(adapter.error(), adir);
     modules.push_back(std::make_shared<const lora_adapter>(std::move(*adapter)));
-    s->lora_names_.push_back(name);
+    s->lora_modules_.push_back(cfg.lora_modules[i]);
   }
   KAITO_ASSIGN_OR_RETURN(model_chat chat,
                          load_model_chat(dir, cfg.chat_template_path, cfg.fallback_chat_template));
@@ -261,10 +262,11 @@ result<chat_answer> chat_service::run(const std::vector<int32_t>& prompt, const 
     KAITO_TRY(in_vocabulary(id, "logit_bias." + std::to_string(id)));
   int64_t adapter = 0;  // the decoder's number for o.lora
   if (!o.lora.empty()) {
-    const auto it = std::find(lora_names_.begin(), lora_names_.end(), o.lora);
-    if (it == lora_names_.end())
+    const auto it = std::find_if(lora_modules_.begin(), lora_modules_.end(),
+                                 [&](const auto& m) { return m.name == o.lora; });
+    if (it == lora_modules_.end())
       return status(status_code::not_found, "no LoRA module named \"" + o.lora + "\"", "model");
-    adapter = (it - lora_names_.begin()) + 1;
+    adapter = (it - lora_modules_.begin()) + 1;
   }
   chat_answer a;
   a.prompt_tokens = static_cast<int64_t>(prompt.size());

@@ -170,8 +170,10 @@ class chat_service {
   result<chat_answer> complete_text(const std::string& prompt, const chat_options& o,
                                     const piece_sink& on_piece = {}) const;
 
-  // The LoRA modules' names (chat_service_config::lora_modules), in their order.
-  const std::vector<std::string>& lora_modules() const { return lora_names_; }
+  // The LoRA modules (chat_service_config::lora_modules' names and folders), in their order.
+  const std::vector<chat_service_config::lora_module_source>& lora_modules() const {
+    return lora_modules_;
+  }
 
   // The context served: the model's max_position_embeddings, or max_model_len when smaller.
   int64_t context_length() const { return context_; }
@@ -223,7 +225,7 @@ class chat_service {
   std::unique_ptr<chat_template> template_;
   hf_tokenizer_config tok_config_;
   std::vector<int32_t> end_tokens_;
-  std::vector<std::string> lora_names_;  // LoRA module i + 1's name
+  std::vector<chat_service_config::lora_module_source> lora_modules_;  // the decoder's i + 1
   int64_t context_ = 0;
   int64_t max_batch_ = 0;
   mutable serving_stats stats_;

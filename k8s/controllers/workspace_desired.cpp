@@ -13,6 +13,7 @@
 #include "k8s/controllers/names.h"
 #include "k8s/controllers/scheduling.h"
 #include "presets/preset_catalog.h"
+#include "protocol/api/workspace_types.h"
 
 namespace kaito::k8s::controllers {
 
@@ -316,6 +317,14 @@ json build_inference_statefulset(const json& ws, const workspace_facts& f, int64
         args.push_back("--adapter-strength=" + name + "=" + string_field(a, "strength"));
       collect_pull_secrets(source, secrets);
     }
+  // What the runtime makes of them (vLLM: LoRA modules; transformers: merged). Only with
+  // adapters, so a Workspace without any keeps its pod template.
+  if (adapters.is_array() && !adapters.empty()) {
+    const json& ann = member(member(ws, "metadata"), "annotations");
+    args.push_back(std::string("--runtime=") +
+                   (string_field(ann, api::annotations::kRuntime) == "transformers" ? "transformers"
+                                                                                 : "vllm"));
+  }
   const bool self_test =
       !member(member(member(ws, "metadata"), "annotations"), annotations::kSelfTestSeconds)
            .is_null();

@@ -10,8 +10,10 @@
 // runs the device burn-in `--task=self-test --duration-seconds=N` instead (a node check; the e2e
 // tests of the runtime use it). The inference StatefulSet's container runs `kaito worker
 // --task=serve --preset=<preset> --port=5000` (actors/serve_unit.h: the preset's model served
-// with Kaito's endpoints; inference.adapters passed as --adapter-image, pulled and merged by the
-// worker; inference.config, when set, mounted at /mnt/config, whose inference_config.yaml the
+// with Kaito's endpoints; inference.adapters passed as --adapter-image, pulled by the worker and,
+// as Kaito's runtimes do, served as LoRA modules requested by the adapter's name (the vllm
+// runtime, the default: --runtime=vllm) or merged at their strengths (annotation
+// kaito.sh/runtime: transformers); inference.config, when set, mounted at /mnt/config, whose inference_config.yaml the
 // worker applies: actors/inference_config.h; the preset's chat template name as --chat-template,
 // for a model folder without one), or with that annotation `--task=serve-self-test`.
 // Everything else (names, labels, annotations, owner references, node selector, GPU requests from

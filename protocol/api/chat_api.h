@@ -262,8 +262,16 @@ std::string openai_completion_chunk(const std::string& id, const std::string& mo
 // invalid_request_error; unimplemented -> not_implemented; others -> server_error.
 std::string openai_error_body(const status& s);
 
-// {"object":"list","data":[{"id":<name>,"object":"model","created":<t>,"owned_by":"kaito"}]}
-std::string openai_models_body(const std::vector<std::string>& names, int64_t created_unix_s);
+// One entry of GET /v1/models: vLLM's ModelCard. A LoRA module (--lora-modules) has its folder as
+// root and the base model's name as parent; the base model its max_model_len.
+struct model_card {
+  std::string id;
+  std::string root, parent;   // "": left out
+  int64_t max_model_len = 0;  // 0: left out
+};
+// {"object":"list","data":[{"id":<id>,"object":"model","created":<t>,"owned_by":"kaito"
+//  [,"root":..][,"parent":..][,"max_model_len":..]}]}
+std::string openai_models_body(const std::vector<model_card>& models, int64_t created_unix_s);
 
 // Legacy: {"Result": text}; errors {"detail": s.to_string()} (Kaito's own texts have no where()).
 std::string legacy_chat_response(const std::string& text);

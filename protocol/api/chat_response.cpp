@@ -264,14 +264,17 @@ std::string openai_error_body(const status& s) {
   return dump_utf8(j);
 }
 
-std::string openai_models_body(const std::vector<std::string>& names, int64_t created_unix_s) {
+std::string openai_models_body(const std::vector<model_card>& models, int64_t created_unix_s) {
   ojson data = ojson::array();
-  for (const auto& name : names) {
+  for (const model_card& card : models) {
     ojson m = ojson::object();
-    m["id"] = name;
+    m["id"] = card.id;
     m["object"] = "model";
     m["created"] = created_unix_s;
     m["owned_by"] = "kaito";
+    if (!card.root.empty()) m["root"] = card.root;
+    if (!card.parent.empty()) m["parent"] = card.parent;
+    if (card.max_model_len > 0) m["max_model_len"] = card.max_model_len;
     data.push_back(std::move(m));
   }
   ojson j = ojson::object();

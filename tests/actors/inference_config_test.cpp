@@ -1,6 +1,6 @@
 // Kaito's inference_config.yaml (actors/inference_config.h): vLLM's max-num-seqs, max-model-len,
 // gpu-memory-utilization, enable-prefix-caching and num-gpu-blocks-override applied to the served
-// model, the rest listed as not applied, bad values named.
+// model, the rest listed as not applied, bad values named; vLLM's --lora-modules values.
 #include "actors/inference_config.h"
 
 #include <gtest/gtest.h>
@@ -77,6 +77,25 @@ TEST(inference_config, bad_values_name_their_key) {
   EXPECT_FALSE(apply_inference_config("vllm: {max-num-seqs: 2\n", &c).ok());  // malformed YAML
   EXPECT_EQ(c.max_batch, 8);  // a refused value is never applied
   EXPECT_EQ(c.gpu_memory_utilization, 0.0);
+}
+
+TEST(inference_config, lora_modules_are_name_equals_path_or_vllms_json) {
+  auto m = parse_lora_module("sql=/adapters/sql", "phi-3", "--lora-modules");
+  ASSERT_TRUE(m.ok()) << m.error().to_string();
+  EXPECT_EQ(m->name, "sql");
+  EXPECT_EQ(m->dir, "/adapters/sql");
+  m = parse_lora_module(R"({"name": "a=b", "path": "/x=y", "base_model_name": "phi-3"})", "phi-3",
+                        "--lora-modules");
+  ASSERT_TRUE(m.ok()) << m.error().to_string();
+  EXPECT_EQ(m->name, "a=b");
+  EXPECT_EQ(m->dir, "/x=y");
+  for (const char* bad : {"sql", "=/x", "sql=", "phi-3=/x", "{\"name\": \"a\"}",
+                          "{\"name\": 1, \"path\": \"/x\"}", "{not json",
+                          R"({"name": "a", "path": "/x", "base_model_name": "llama"})"}) {
+    auto r = parse_lora_module(bad, "phi-3", "--lora-modules");
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_EQ(r.error().where(), "--lora-modules") << bad;
+  }
 }
 
 }  // namespace

@@ -134,6 +134,11 @@ TEST(ServeArgs, AdaptersWithStrengths) {
   EXPECT_EQ(w->serve.adapters[1].name, "b");
   EXPECT_EQ(w->serve.adapters[1].strength, 0.25f);
   EXPECT_EQ(w->serve.pull_secrets, std::vector<std::string>({"/mnt/pull-secrets/s/config.json"}));
+  EXPECT_EQ(w->serve.runtime, "transformers");  // (merged at their strengths)
+  auto v = parse_work_args({"--task=serve", "--preset=p", "--adapter-image=a=r.io/a:1",
+                            "--runtime=vllm"});
+  ASSERT_TRUE(v.ok()) << v.error().to_string();
+  EXPECT_EQ(v->serve.runtime, "vllm");
 
   struct c {
     std::vector<std::string> extra;
@@ -150,6 +155,9 @@ TEST(ServeArgs, AdaptersWithStrengths) {
       {{"--adapter-image=a=r.io/a:1", "--adapter-strength=a=nan"}, "--adapter-strength"},
       {{"--adapter-image=a=r.io/a:1", "--adapter-strength=a=0.5x"}, "--adapter-strength"},
       {{"--adapter-strength=zz=0.5"}, "--adapter-strength"},
+      {{"--runtime=sglang"}, "--runtime"},
+      {{"--runtime=vllm", "--adapter-image=a=r.io/a:1", "--adapter-strength=a=0.5"},
+       "--adapter-strength"},
       {{"--adapter-volume=a"}, "inference.adapters", status_code::unimplemented},
   };
   for (const auto& k : cases) {

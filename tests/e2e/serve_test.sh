@@ -46,7 +46,7 @@ start_serve() {
 }
 start_serve --adapter "$WORK/adapter"
 
-out=$(URL=$URL python3 - << 'PY'
+out=$(URL=$URL WORK=$WORK python3 - << 'PY'
 import os, openai
 c = openai.OpenAI(base_url=os.environ["URL"] + "/v1", api_key="unused")
 msgs = [{"role": "user", "content": "Color of the sky?"}]
@@ -89,6 +89,7 @@ ce = c.completions.create(model="tiny-chat", prompt="The sky is", max_tokens=6, 
 assert ce.choices[0].text == "The sky is" + cp.choices[0].text, ce
 print("completions:", repr(cp.choices[0].text))
 print("greedy equals streamed:", repr(text))
+open(os.environ["WORK"] + "/merged.txt", "w").write(text)  # (the LoRA modules' check below)
 again = c.chat.completions.create(model="tiny-chat", messages=msgs, max_tokens=12, temperature=0.8, seed=7)
 again2 = c.chat.completions.create(model="tiny-chat", messages=msgs, max_tokens=12, temperature=0.8, seed=7)
 assert again.choices[0].message.content == again2.choices[0].message.content
@@ -476,7 +477,7 @@ PID=""
 # answer that is text stays text, equal to tool_choice "none"'s.
 start_serve --tool-call-parser llama3_json
 grep -q "tool calls read as llama3_json" "$WORK/serve.log" || fail "no tool call format said"
-out=$(URL=$URL python3 - << 'PY'
+out=$(URL=$URL WORK=$WORK python3 - << 'PY'
 import json, os, openai, jsonschema
 c = openai.OpenAI(base_url=os.environ["URL"] + "/v1", api_key="unused")
 msgs = [{"role": "user", "content": "Color of the sky?"}]
@@ -503,6 +504,8 @@ for chunk in c.chat.completions.create(stream=True, **kw):
     reasons.append(d.finish_reason)
 assert name == "get_weather" and json.loads(args) == json.loads(call.function.arguments), (name, args)
 assert reasons[-1] == "tool_calls", reasons
+base = c.chat.completions.create(model="tiny-chat", messages=msgs, max_tokens=12, temperature=0)
+open(os.environ["WORK"] + "/base.txt", "w").write(base.choices[0].message.content)
 text = dict(model="tiny-chat", messages=msgs, max_tokens=16, temperature=0, tools=tools)
 plain = c.chat.completions.create(**text).choices[0]
 none = c.chat.completions.create(tool_choice="none", **text).choices[0]
@@ -562,6 +565,51 @@ has "$out" "drained on SIGTERM:"
 wait "$PID" || fail "kaito serve --tool-call-parser exited $? on SIGTERM"
 grep -q "kaito serve: drained" "$WORK/serve.log" || fail "no drain in: $(cat "$WORK/serve.log")"
 PID=""
+
+# LoRA modules (vLLM's --lora-modules, what a Workspace's adapters are under Kaito's vLLM runtime):
+# the adapter kept unmerged and served as its own model next to the base, the two answered in one
+# batch: each request naming the adapter answers as the merged server did, the others as the
+# base server; /v1/models lists it with its parent; another name is 404.
+start_serve --lora-modules "tuned=$WORK/adapter" "{\"name\": \"json-form\", \"path\": \"$WORK/adapter\"}"
+out=$(URL=$URL WORK=$WORK python3 - << 'PY'
+import os, openai, threading
+c = openai.OpenAI(base_url=os.environ["URL"] + "/v1", api_key="unused")
+merged = open(os.environ["WORK"] + "/merged.txt").read()
+base = open(os.environ["WORK"] + "/base.txt").read()
+assert merged != base, (merged, base)
+cards = [m.to_dict() for m in c.models.list()]
+assert [m["id"] for m in cards] == ["tiny-chat", "tuned", "json-form"], cards
+assert cards[1]["parent"] == "tiny-chat" and cards[1]["root"] == os.environ["WORK"] + "/adapter", cards
+msgs = [{"role": "user", "content": "Color of the sky?"}]
+models = ["tuned", "tiny-chat", "json-form", "tiny-chat", "tuned", None] * 2
+got = [None] * len(models)
+def ask(i):
+    r = c.chat.completions.create(model=models[i] or "", messages=msgs, max_tokens=12, temperature=0)
+    got[i] = (r.model, r.choices[0].message.content)
+threads = [threading.Thread(target=ask, args=(i,)) for i in range(len(models))]
+for t in threads: t.start()
+for t in threads: t.join()
+for m, (name, answer) in zip(models, got):
+    assert name == (m or "tiny-chat"), (m, name)
+    assert answer == (base if m in ("tiny-chat", None) else merged), (m, answer, merged, base)
+r = c.responses.create(model="tuned", input="Color of the sky?", max_output_tokens=12, temperature=0)
+assert r.model == "tuned" and r.output_text == merged, (r.model, r.output_text, merged)
+try:
+    c.chat.completions.create(model="tuned2", messages=msgs)
+    raise SystemExit("an unknown LoRA module was served")
+except openai.NotFoundError as e:
+    assert "tuned2" in str(e), e
+print("lora modules: %d concurrent answers, adapter %r, base %r" % (len(models), merged, base))
+PY
+) || fail "lora modules: $out"
+has "$out" "lora modules: 12 concurrent answers"
+kill -TERM "$PID"
+wait "$PID" || fail "kaito serve --lora-modules exited $? on SIGTERM"
+PID=""
+rc=0
+out=$("$KAITO" serve --model "$M" --port 0 --served-model-name tiny-chat --lora-modules "tiny-chat=$WORK/adapter" 2>&1) || rc=$?
+[[ $rc -eq 2 ]] || fail "a LoRA module named as the model was taken (exit $rc): $out"
+has "$out" "--lora-modules: LoRA module \"tiny-chat\" has the served model's name"
 
 # --device cuda where there is no GPU (or no CUDA engine in this build): a clear refusal, exit 2.
 # (Answers on a GPU are gpu_serving_test's, emulated in CI.)

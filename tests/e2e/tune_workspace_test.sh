@@ -12,8 +12,9 @@
 # same data from a dataset image (tuning.input.image, pulled with its imagePullSecrets) and pushes
 # the same adapter. Then an inference Workspace's pod serves the same preset's model over HTTP
 # until the Workspace is deleted, and one with the pushed adapter (inference.adapters) answers as
-# `kaito serve --adapter` does. The registry asks for the secret's credentials (htpasswd) when
-# this host can make a bcrypt line.
+# `kaito serve --adapter` does (the transformers runtime: merged at its strength), and under the
+# default vLLM runtime as the LoRA module named by the adapter. The registry asks for the
+# secret's credentials (htpasswd) when this host can make a bcrypt line.
 # Usage: tune_workspace_test.sh path/to/kaito SHARED_DIR   (exit 77 without docker-registry/skopeo)
 source "$(dirname "$0")/lib.sh"
 KAITO=${1:?usage: tune_workspace_test.sh path/to/kaito SHARED_DIR}
@@ -528,6 +529,42 @@ SERVE_PID=""
 expect_has "$(cat "$E2E_WORK/serve2.log")" "pulling 127.0.0.1:$REG_PORT/adapters/tune-tiny:v1"
 K delete workspace serve-tuned > /dev/null
 wait_for 30 "the adapter server stopped with its pod" sh -c "! curl -s -m 1 http://127.0.0.1:5000/health"
+
+# --- the same adapter under Kaito's default vLLM runtime: a LoRA module, requested by its name
+# (the base model answers the preset's name); no strength (admission refuses one for vLLM)
+sed -e 's/serve-tuned/serve-lora/' -e '/kaito.sh\/runtime/d' -e '/^  annotations:$/d' \
+  -e '/strength:/d' "$E2E_WORK/inference-adapter.yaml" > "$E2E_WORK/inference-lora.yaml"
+out=$(K apply -f "$E2E_WORK/inference-lora.yaml") || e2e_fail "apply: $out"
+expect_has "$(K get statefulset serve-lora -o jsonpath='{.spec.template.spec.containers[0].args}')" \
+  '"--runtime=vllm"'
+wait_for 60 "the LoRA module Workspace is ready" \
+  sh -c "kubectl get workspace serve-lora -o jsonpath='{.status.conditions[?(@.type==\"InferenceReady\")].status}' | grep -q True"
+models=$(curl -s http://127.0.0.1:5000/v1/models)
+expect_has "$models" '"id":"tiny-chat-adapter"'
+expect_has "$models" '"parent":"phi-3-mini-128k-instruct"'
+completion() {  # $1 url, $2 model: 24 greedy tokens after "Color of the sky?", end tokens too
+  curl -s "$1/v1/completions" -H 'Content-Type: application/json' -d "{\"model\":\"$2\",
+    \"prompt\":\"Color of the sky?\",\"max_tokens\":24,\"temperature\":0,\"ignore_eos\":true}" |
+    python3 -c 'import json,sys; b=json.load(sys.stdin); print(b["model"], repr(b["choices"][0]["text"]))'
+}
+lora_answer=$(completion http://127.0.0.1:5000 tiny-chat-adapter)
+base_answer=$(completion http://127.0.0.1:5000 phi-3-mini-128k-instruct)
+"$KAITO" serve --model "$MODEL" --adapter "$E2E_WORK/local" --port 0 \
+  --served-model-name tiny-chat-adapter > "$E2E_WORK/serve3.out" 2> "$E2E_WORK/serve3.log" &
+SERVE_PID=$!
+wait_for 30 "kaito serve --adapter (strength 1) listens" grep -q "on http://" "$E2E_WORK/serve3.out"
+url=$(grep -o 'http://127.0.0.1:[0-9]*' "$E2E_WORK/serve3.out" | head -1)
+merged_answer=$(completion "$url" tiny-chat-adapter)
+kill "$SERVE_PID"
+wait "$SERVE_PID" 2> /dev/null || true
+SERVE_PID=""
+[[ "$lora_answer" == "$merged_answer" ]] ||
+  e2e_fail "the LoRA module answers differently from the merged adapter: $lora_answer vs $merged_answer"
+[[ "${base_answer#* }" != "${lora_answer#* }" ]] ||
+  e2e_fail "the base model answers as the adapter: $base_answer"
+echo "ok: under the vLLM runtime the adapter is the model tiny-chat-adapter: $lora_answer; base: $base_answer"
+K delete workspace serve-lora > /dev/null
+wait_for 30 "the LoRA server stopped with its pod" sh -c "! curl -s -m 1 http://127.0.0.1:5000/health"
 else
   echo "skipped: port 5000 is taken on this host, so the inference pod could not listen"
 fi

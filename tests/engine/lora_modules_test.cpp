@@ -183,7 +183,9 @@ TEST(lora_modules, a_chat_naming_a_module_answers_as_the_adapter_merged) {
   c.lora_modules = {{"tuned", j.out_dir}};
   auto modules = chat_service::load(c);
   ASSERT_TRUE(modules.ok()) << modules.error().to_string();
-  EXPECT_EQ((*modules)->lora_modules(), std::vector<std::string>{"tuned"});
+  ASSERT_EQ((*modules)->lora_modules().size(), 1u);
+  EXPECT_EQ((*modules)->lora_modules()[0].name, "tuned");
+  EXPECT_EQ((*modules)->lora_modules()[0].dir, j.out_dir);
   chat_options o;
   o.max_tokens = 10;
   chat_options with = o;

@@ -79,7 +79,8 @@ void check_value(const kaito::api::chat_request& r, bool legacy) {
   check(chunk.size() > 8);
   check_json(chunk.substr(6, chunk.size() - 8));
   check_json(kaito::api::legacy_chat_response(all));
-  check_json(kaito::api::openai_models_body({r.model, all}, 0));
+  check_json(kaito::api::openai_models_body(
+      {kaito::api::model_card{r.model}, kaito::api::model_card{all, all, r.model, 1}}, 0));
 }
 
 }  // namespace

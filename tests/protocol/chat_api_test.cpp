@@ -1073,10 +1073,14 @@ TEST(ChatResponse, ErrorsModelsAndLegacy) {
   ojson nf = parse_back(openai_error_body(not_found("model \"x\" not served", "model")));
   EXPECT_EQ(nf["error"]["type"], "invalid_request_error");
 
-  ojson m = parse_back(openai_models_body({"phi-3", "my-adapter"}, 77));
+  ojson m = parse_back(openai_models_body(
+      {model_card{"phi-3", "", "", 4096}, model_card{"my-adapter", "/mnt/adapter/a", "phi-3"}},
+      77));
   EXPECT_EQ(m, ojson::parse(R"({"object":"list","data":[
-      {"id":"phi-3","object":"model","created":77,"owned_by":"kaito"},
-      {"id":"my-adapter","object":"model","created":77,"owned_by":"kaito"}]})"));
+      {"id":"phi-3","object":"model","created":77,"owned_by":"kaito","max_model_len":4096},
+      {"id":"my-adapter","object":"model","created":77,"owned_by":"kaito",
+       "root":"/mnt/adapter/a","parent":"phi-3"}]})"));
+  EXPECT_EQ(parse_back(openai_models_body({model_card{"x"}}, 1))["data"][0].size(), 4u);
   EXPECT_EQ(parse_back(openai_models_body({}, 1))["data"], ojson::array());
 
   EXPECT_EQ(parse_back(legacy_chat_response("a \"b\"\n"))["Result"], "a \"b\"\n");
@@ -1097,7 +1101,7 @@ TEST(ChatResponse, InvalidUtf8FromTheModelStaysValidJson) {
   EXPECT_EQ(parse_back(legacy_chat_response(text))["Result"], replaced);
   parse_back(openai_error_body(invalid_argument(text, text)));
   parse_back(legacy_error_body(invalid_argument(text)));
-  parse_back(openai_models_body({text}, 0));
+  parse_back(openai_models_body({model_card{text, text, text}}, 0));
   // A malformed request's error (its message may quote the bad bytes) also stays valid JSON.
   auto bad = parse_openai_chat_request("{\"model\":\"\xff\xff\"}");
   ASSERT_FALSE(bad.ok());
