@@ -1,6 +1,7 @@
 // Prometheus text for the inference server; see serve_metrics.h.
 #include "actors/serve_metrics.h"
 
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -89,6 +90,19 @@ std::string prometheus_text(const engine::serving_snapshot& s, const std::string
               s.time_to_first_token);
   w.histogram("vllm:e2e_request_latency_seconds",
               "Histogram of end to end request latency in seconds.", s.e2e_latency);
+  if (s.lora_modules > 0) {  // (vLLM's, with LoRA enabled: no model_name; the value is the time)
+    auto joined = [](const std::vector<std::string>& names) {
+      std::string out;
+      for (const std::string& n : names) out += (out.empty() ? "" : ",") + escaped(n);
+      return out;
+    };
+    w.head("vllm:lora_requests_info", "gauge", "Running stats on lora requests.");
+    const double now =
+        std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+    w.out += "vllm:lora_requests_info{max_lora=\"" + std::to_string(s.lora_modules) +
+             "\",running_lora_adapters=\"" + joined(s.running_loras) +
+             "\",waiting_lora_adapters=\"" + joined(s.waiting_loras) + "\"} " + number(now) + "\n";
+  }
   return w.out;
 }
 

@@ -5,8 +5,11 @@
 //   vllm:prompt_tokens_total, vllm:generation_tokens_total         counters
 //   vllm:request_success_total{finished_reason="stop"|"length"|"abort"}
 //   vllm:time_to_first_token_seconds, vllm:e2e_request_latency_seconds   histograms
-// each labelled model_name="<served name>" (label values escaped as Prometheus says).
-// Thread-safety: pure function.
+// each labelled model_name="<served name>" (label values escaped as Prometheus says); with LoRA
+// modules, vllm:lora_requests_info{max_lora, running_lora_adapters, waiting_lora_adapters} (the
+// modules of the running and waiting answers, comma-separated; the value the time, as vLLM's:
+// what a LoRA-aware router such as the Gateway API inference extension reads).
+// Thread-safety: pure function (but for lora_requests_info's clock).
 #pragma once
 
 #include <cstdint>

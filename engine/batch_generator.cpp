@@ -296,6 +296,7 @@ void batch_generator::loop() {
       reserved_ = reserved;
       running_ = static_cast<int64_t>(active.size() + prefilling.size());
       peak_running_ = std::max(peak_running_.load(), running_.load());
+      running_adapters_ = adapters_of(active, prefilling);
       // Ended answers' caches a decoder keeps for their prefixes get what the budget leaves.
       if (budget > 0) idle_room = std::max<int64_t>(budget - reserved, 0);
     }
@@ -386,6 +387,11 @@ void batch_generator::loop() {
     active = std::move(next);
     kv_free_ = d_->free_blocks();
     running_ = static_cast<int64_t>(active.size() + prefilling.size());
+    {
+      std::vector<int64_t> adapters = adapters_of(active, prefilling);
+      std::lock_guard lock(mu_);
+      running_adapters_ = std::move(adapters);
+    }
     int64_t reserved = 0;
     for (const auto& r : active) reserved += r->reserved;
     for (const auto& r : prefilling) reserved += r->reserved;

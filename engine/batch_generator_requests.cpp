@@ -24,7 +24,9 @@ batch_generator::batch_load batch_generator::load() const {
           kv_blocks_,
           free < 0 ? 0 : kv_blocks_ - free,
           prefix_queries_.load(),
-          prefix_hits_.load()};
+          prefix_hits_.load(),
+          running_adapters_,
+          adapters_of(waiting_)};
 }
 
 result<std::vector<int32_t>> batch_generator::generate(const std::vector<int32_t>& prompt,

@@ -3,6 +3,7 @@
 // the batch generator's sources.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
@@ -60,5 +61,19 @@ struct batch_generator::request {
   status error;
   std::atomic<bool> cancelled{false};  // the caller stopped reading
 };
+
+// The LoRA modules (not 0) of these lists of requests, each once, ascending.
+template <class... Lists>
+std::vector<int64_t> adapters_of(const Lists&... lists) {
+  std::vector<int64_t> out;
+  auto add = [&](const auto& list) {
+    for (const auto& r : list)
+      if (r->opt.adapter != 0) out.push_back(r->opt.adapter);
+  };
+  (add(lists), ...);
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
 
 }  // namespace kaito::engine

@@ -238,6 +238,9 @@ serving_snapshot chat_service::stats() const {
   s.prefix_cache_hits = uint64_t(load.prefix_hits);
   s.kv_cache_usage =
       load.kv_blocks > 0 ? double(load.kv_blocks_used) / double(load.kv_blocks) : 0.0;
+  s.lora_modules = int64_t(lora_modules_.size());
+  for (int64_t a : load.running_adapters) s.running_loras.push_back(lora_modules_[a - 1].name);
+  for (int64_t a : load.waiting_adapters) s.waiting_loras.push_back(lora_modules_[a - 1].name);
   return s;
 }
 

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <mutex>
+#include <string>
 #include <vector>
 
 namespace kaito::engine {
@@ -31,6 +32,10 @@ struct serving_snapshot {
   uint64_t prompt_tokens = 0, generation_tokens = 0;
   uint64_t finished_stop = 0, finished_length = 0, finished_abort = 0;
   latency_histogram time_to_first_token, e2e_latency;
+  // LoRA modules (chat_service_config::lora_modules): how many are served (0: none, and no
+  // lora_requests_info), and the names of those the running / waiting answers use.
+  int64_t lora_modules = 0;
+  std::vector<std::string> running_loras, waiting_loras;
 };
 
 class serving_stats {

@@ -1,6 +1,6 @@
 // /metrics of the inference server (actors/serve_metrics.h over engine/serving_stats.h): vLLM's
 // names, Prometheus' text format, cumulative histogram buckets ending at +Inf = count, escaped
-// label values.
+// label values, LoRA modules in use.
 #include "actors/serve_metrics.h"
 
 #include <gtest/gtest.h>
@@ -66,6 +66,24 @@ TEST(serve_metrics, counters_gauges_and_histograms_in_vllm_names) {
   // Label values are escaped.
   auto odd = samples(prometheus_text(s, "a\"b\\c\nd"));
   EXPECT_EQ(odd.count("vllm:num_requests_waiting{model_name=\"a\\\"b\\\\c\\nd\"}"), 1u);
+}
+
+// With LoRA modules, vLLM's lora_requests_info: the modules of the running and the waiting
+// answers, its value the time (as vLLM sets it); none without modules.
+TEST(serve_metrics, lora_requests_info_names_the_modules_in_use) {
+  engine::serving_snapshot s;
+  EXPECT_EQ(prometheus_text(s, "phi-3").find("lora_requests_info"), std::string::npos);
+  s.lora_modules = 3;
+  s.running_loras = {"sql", "chat"};
+  s.waiting_loras = {"x\"y"};
+  const std::string text = prometheus_text(s, "phi-3");
+  EXPECT_NE(text.find("# TYPE vllm:lora_requests_info gauge\n"), std::string::npos);
+  auto m = samples(text);
+  const std::string key =
+      "vllm:lora_requests_info{max_lora=\"3\",running_lora_adapters=\"sql,chat\","
+      "waiting_lora_adapters=\"x\\\"y\"}";
+  ASSERT_EQ(m.count(key), 1u) << text;
+  EXPECT_GT(std::stod(m[key]), 1.7e9);
 }
 
 // Kaito's rate limit counter, unlabelled, as prometheus_client writes a Counter.

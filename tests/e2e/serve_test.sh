@@ -592,6 +592,9 @@ for t in threads: t.join()
 for m, (name, answer) in zip(models, got):
     assert name == (m or "tiny-chat"), (m, name)
     assert answer == (base if m in ("tiny-chat", None) else merged), (m, answer, merged, base)
+import urllib.request
+metrics = urllib.request.urlopen(os.environ["URL"] + "/metrics").read().decode()
+assert 'vllm:lora_requests_info{max_lora="2",running_lora_adapters="",waiting_lora_adapters=""}' in metrics, metrics
 r = c.responses.create(model="tuned", input="Color of the sky?", max_output_tokens=12, temperature=0)
 assert r.model == "tuned" and r.output_text == merged, (r.model, r.output_text, merged)
 try:

@@ -2,13 +2,17 @@
 // each run with their own unmerged adapter, or none (kv_decode.h decode_batch with per-cache
 // adapters, within 1e-4 of each decoded alone); the CPU decoder's per-slot adapters, whose cached
 // prefixes never serve another adapter's prompt; batch_generator answering concurrent requests of
-// different adapters each as generate() with its adapter alone; and chat_service's LoRA modules
+// different adapters each as generate() with its adapter alone, its load naming the modules of the
+// running and the waiting ones; and chat_service's LoRA modules
 // answering a chat that names one as the adapter merged, the others as the base.
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <future>
 #include <memory>
+#include <thread>
 #include <vector>
 
 #include "engine/batch_generator.h"
@@ -18,6 +22,7 @@
 #include "engine/lora_adapter.h"
 #include "engine/sequence_decoder.h"
 #include "engine/tune_job.h"
+#include "tests/engine/forwarding_decoder.h"
 #include "tests/engine/random_model.h"
 #include "tests/engine/tiny_chat_model.h"
 
@@ -161,6 +166,40 @@ TEST(lora_modules, batched_requests_of_different_adapters_answer_as_each_alone) 
   auto refused = g.generate(tokens(4, 1), bad);
   ASSERT_FALSE(refused.ok());
   EXPECT_EQ(refused.error().where(), "adapter");
+}
+
+TEST(lora_modules, the_load_names_the_modules_of_the_running_and_the_waiting_answers) {
+  auto m = testing::load_random_model(testing::kDecodeLlamaConfig, "lm_load", 44);
+  ASSERT_TRUE(m);
+  auto held = std::make_unique<kaito::testing::forwarding_decoder>(
+      make_cpu_decoder(*m, 1, 0, {random_adapter(*m, 1), random_adapter(*m, 2)}));
+  std::atomic<bool> release{false};
+  held->hold_first_decode([&] { return release.load(); });
+  batch_generator g(m->config, std::move(held), batch_generator_options{.max_batch = 1});
+  auto run = [&](int64_t adapter) {
+    return std::async(std::launch::async, [&g, adapter] {
+      generate_options o;
+      o.max_new_tokens = 3;
+      o.adapter = adapter;
+      return g.generate(tokens(5, 3), o);
+    });
+  };
+  auto first = run(2);  // admitted, its first decode held
+  for (int i = 0; i < 400 && g.load().running == 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  auto second = run(1);  // waits for the one slot
+  for (int i = 0; i < 400 && g.load().waiting == 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  const batch_generator::batch_load load = g.load();
+  release = true;
+  EXPECT_EQ(load.running_adapters, std::vector<int64_t>{2});
+  EXPECT_EQ(load.waiting_adapters, std::vector<int64_t>{1});
+  ASSERT_TRUE(first.get().ok());
+  ASSERT_TRUE(second.get().ok());
+  // (the decode thread's bookkeeping follows the answers' end)
+  for (int i = 0; i < 400 && !g.load().running_adapters.empty(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  EXPECT_TRUE(g.load().running_adapters.empty());
 }
 
 nlohmann::ordered_json question(const std::string& q) {
