@@ -78,8 +78,9 @@ result<inference_config_effect> apply_inference_config(std::string_view yaml_tex
   return eff;
 }
 
-result<engine::chat_service_config::lora_module_source> parse_lora_module(
-    const std::string& value, const std::string& served, const std::string& flag) {
+result<engine::chat_service_config::lora_module_source> parse_lora_module(const std::string& value,
+                                                                          const std::string& served,
+                                                                          const std::string& flag) {
   engine::chat_service_config::lora_module_source m;
   if (!value.empty() && value.front() == '{') {
     auto j = nlohmann::json::parse(value, nullptr, /*allow_exceptions=*/false);
@@ -94,9 +95,8 @@ result<engine::chat_service_config::lora_module_source> parse_lora_module(
     m.dir = j["path"].get<std::string>();
     const auto base = j.find("base_model_name");
     if (base != j.end() && !base->is_null() && *base != served)
-      return invalid_argument("base_model_name " + base->dump() + " is not the served model \"" +
-                                  served + "\"",
-                              flag);
+      return invalid_argument(
+          "base_model_name " + base->dump() + " is not the served model \"" + served + "\"", flag);
   } else {
     const size_t eq = value.find('=');
     if (eq == std::string::npos || eq == 0 || eq + 1 == value.size())

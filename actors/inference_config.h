@@ -45,7 +45,8 @@ result<inference_config_effect> apply_inference_config(std::string_view yaml_tex
 // (its base_model_name, when given, must be `served`: the one model this server has). NAME is
 // what requests put in "model"; it may not be `served`. A malformed value is invalid_argument
 // naming `flag`.
-result<engine::chat_service_config::lora_module_source> parse_lora_module(
-    const std::string& value, const std::string& served, const std::string& flag);
+result<engine::chat_service_config::lora_module_source> parse_lora_module(const std::string& value,
+                                                                          const std::string& served,
+                                                                          const std::string& flag);
 
 }  // namespace kaito::actors

@@ -56,8 +56,8 @@ struct served_model {
 // model name that is neither ours nor a LoRA module's, vLLM's "The model `x` does not exist.").
 template <class Request>
 std::optional<served_model> accept_request(const result<Request>& req,
-                                           const engine::chat_service& svc,
-                                           const std::string& name, http_reply& out) {
+                                           const engine::chat_service& svc, const std::string& name,
+                                           http_reply& out) {
   if (!req.ok()) {
     reply_json(out, http_code(req.error()), api::openai_error_body(req.error()));
     return std::nullopt;

@@ -241,9 +241,10 @@ result<work_args> parse_work_args(const std::vector<std::string>& args) {
     }
     // vLLM's LoRA modules have no strength (Kaito's admission refuses one with the vllm runtime).
     if (w.serve.runtime == "vllm" && !w.serve.strengths.empty())
-      return invalid_argument("a strength is the transformers runtime's; --runtime=vllm serves "
-                              "each adapter whole as its own model",
-                              "--adapter-strength");
+      return invalid_argument(
+          "a strength is the transformers runtime's; --runtime=vllm serves "
+          "each adapter whole as its own model",
+          "--adapter-strength");
   }
   if (w.task == "tune") {
     if (w.tune.preset.empty()) return invalid_argument("required with --task=tune", "--preset");

@@ -6,10 +6,10 @@
 // adapters (a `kaito tune` output folder, or a tuning Workspace's pushed image, pulled as an
 // inference pod pulls it) are merged into the base at load, each weighted by its
 // --adapter-strength (one per adapter, or none); --lora-modules NAME=DIR keeps an adapter
-// unmerged, served as the model NAME (vLLM's multi-LoRA serving). Exit code 0 after a clean stop; 2 on bad flags,
-// an image that cannot be pulled or a model that does not load (the message names the file and
-// field); 1 when the port cannot be bound, or when the engine fails while serving (GET /health
-// says 503 first).
+// unmerged, served as the model NAME (vLLM's multi-LoRA serving). Exit code 0 after a clean stop; 2
+// on bad flags, an image that cannot be pulled or a model that does not load (the message names the
+// file and field); 1 when the port cannot be bound, or when the engine fails while serving (GET
+// /health says 503 first).
 // --device cuda answers on the GPU (engine/cuda_hf/gpu_sequence_decoder.h: bf16 base, or NF4
 // with --quantize nf4; the adapters applied at run time at their strengths as one LoRA,
 // engine/lora_combine.h; the KV cache allocated up front for --max-batch answers of the served
@@ -45,7 +45,7 @@ struct serve_flags {
   engine::chat_service_config model;
   std::vector<std::string> adapter_images;
   std::vector<std::string> lora_modules;  // vLLM's --lora-modules values (NAME=DIR or JSON)
-  std::string docker_config;  // "" = ~/.docker/config.json when it exists
+  std::string docker_config;              // "" = ~/.docker/config.json when it exists
   std::string host = "127.0.0.1";
   int port = 5000;
   std::string name;

@@ -323,7 +323,7 @@ json build_inference_statefulset(const json& ws, const workspace_facts& f, int64
     const json& ann = member(member(ws, "metadata"), "annotations");
     args.push_back(std::string("--runtime=") +
                    (string_field(ann, api::annotations::kRuntime) == "transformers" ? "transformers"
-                                                                                 : "vllm"));
+                                                                                    : "vllm"));
   }
   const bool self_test =
       !member(member(member(ws, "metadata"), "annotations"), annotations::kSelfTestSeconds)

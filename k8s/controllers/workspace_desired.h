@@ -13,11 +13,11 @@
 // with Kaito's endpoints; inference.adapters passed as --adapter-image, pulled by the worker and,
 // as Kaito's runtimes do, served as LoRA modules requested by the adapter's name (the vllm
 // runtime, the default: --runtime=vllm) or merged at their strengths (annotation
-// kaito.sh/runtime: transformers); inference.config, when set, mounted at /mnt/config, whose inference_config.yaml the
-// worker applies: actors/inference_config.h; the preset's chat template name as --chat-template,
-// for a model folder without one), or with that annotation `--task=serve-self-test`.
-// Everything else (names, labels, annotations, owner references, node selector, GPU requests from
-// the SKU table, services) has Kaito's shape (kaito.md 3.3, 3.4).
+// kaito.sh/runtime: transformers); inference.config, when set, mounted at /mnt/config, whose
+// inference_config.yaml the worker applies: actors/inference_config.h; the preset's chat template
+// name as --chat-template, for a model folder without one), or with that annotation
+// `--task=serve-self-test`. Everything else (names, labels, annotations, owner references, node
+// selector, GPU requests from the SKU table, services) has Kaito's shape (kaito.md 3.3, 3.4).
 //
 // Thread-safety: pure functions.
 #pragma once

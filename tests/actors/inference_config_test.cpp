@@ -89,9 +89,9 @@ TEST(inference_config, lora_modules_are_name_equals_path_or_vllms_json) {
   ASSERT_TRUE(m.ok()) << m.error().to_string();
   EXPECT_EQ(m->name, "a=b");
   EXPECT_EQ(m->dir, "/x=y");
-  for (const char* bad : {"sql", "=/x", "sql=", "phi-3=/x", "{\"name\": \"a\"}",
-                          "{\"name\": 1, \"path\": \"/x\"}", "{not json",
-                          R"({"name": "a", "path": "/x", "base_model_name": "llama"})"}) {
+  for (const char* bad :
+       {"sql", "=/x", "sql=", "phi-3=/x", "{\"name\": \"a\"}", "{\"name\": 1, \"path\": \"/x\"}",
+        "{not json", R"({"name": "a", "path": "/x", "base_model_name": "llama"})"}) {
     auto r = parse_lora_module(bad, "phi-3", "--lora-modules");
     ASSERT_FALSE(r.ok()) << bad;
     EXPECT_EQ(r.error().where(), "--lora-modules") << bad;

@@ -135,8 +135,8 @@ TEST(ServeArgs, AdaptersWithStrengths) {
   EXPECT_EQ(w->serve.adapters[1].strength, 0.25f);
   EXPECT_EQ(w->serve.pull_secrets, std::vector<std::string>({"/mnt/pull-secrets/s/config.json"}));
   EXPECT_EQ(w->serve.runtime, "transformers");  // (merged at their strengths)
-  auto v = parse_work_args({"--task=serve", "--preset=p", "--adapter-image=a=r.io/a:1",
-                            "--runtime=vllm"});
+  auto v = parse_work_args(
+      {"--task=serve", "--preset=p", "--adapter-image=a=r.io/a:1", "--runtime=vllm"});
   ASSERT_TRUE(v.ok()) << v.error().to_string();
   EXPECT_EQ(v->serve.runtime, "vllm");
 

@@ -235,13 +235,13 @@ TEST(WorkspaceDesired, InferenceStatefulSetAndServices) {
       {{"source", {{"name", "a3"}, {"volumeSource", {{"emptyDir", json::object()}}}}}}};
   with["metadata"]["annotations"]["kaito.sh/runtime"] = "transformers";  // (strength: its own)
   json pod = build_inference_statefulset(with, f, 1)["spec"]["template"]["spec"];
-  EXPECT_EQ(pod["containers"][0]["args"],
-            json::array({"--task=serve", "--preset=phi-3-mini-128k-instruct", "--port=5000",
-                         "--adapter-image=a1=r.io/a1:1", "--adapter-image=a2=r.io/a2:1",
-                         "--adapter-strength=a2=0.4", "--adapter-volume=a3",
-                         "--runtime=transformers", "--chat-template=phi-3",
-                         "--pull-secret=/mnt/pull-secrets/s1/config.json",
-                         "--pull-secret=/mnt/pull-secrets/s2/config.json"}));
+  EXPECT_EQ(
+      pod["containers"][0]["args"],
+      json::array({"--task=serve", "--preset=phi-3-mini-128k-instruct", "--port=5000",
+                   "--adapter-image=a1=r.io/a1:1", "--adapter-image=a2=r.io/a2:1",
+                   "--adapter-strength=a2=0.4", "--adapter-volume=a3", "--runtime=transformers",
+                   "--chat-template=phi-3", "--pull-secret=/mnt/pull-secrets/s1/config.json",
+                   "--pull-secret=/mnt/pull-secrets/s2/config.json"}));
   // The vllm runtime (the default) serves them as LoRA modules.
   json vllm = ws;
   vllm["inference"]["adapters"] = {{{"source", {{"name", "a1"}, {"image", "r.io/a1:1"}}}}};
