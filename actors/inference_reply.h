@@ -63,8 +63,7 @@ std::optional<served_model> accept_request(const result<Request>& req,
     return std::nullopt;
   }
   if (req->model.empty() || req->model == name) return served_model{name, ""};
-  for (const auto& m : svc.lora_modules())
-    if (m.name == req->model) return served_model{m.name, m.name};
+  if (svc.serves_lora(req->model)) return served_model{req->model, req->model};
   status s(status_code::not_found, "The model `" + req->model + "` does not exist.", "model");
   reply_json(out, 404, api::openai_error_body(s));
   return std::nullopt;

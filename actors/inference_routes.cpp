@@ -11,6 +11,7 @@
 #include "actors/serve_metrics.h"
 #include "base/log.h"
 #include "protocol/api/chat_api.h"
+#include "protocol/api/lora_admin_api.h"
 #include "protocol/api/tokenize_api.h"
 
 namespace kaito::actors {
@@ -38,6 +39,43 @@ void detokenize(const engine::chat_service& svc, const std::string& name, const 
   if (!text.ok())
     return reply_json(out, http_code(text.error()), api::openai_error_body(text.error()));
   reply_json(out, 200, api::detokenize_response(*text));
+}
+
+// vLLM's run-time LoRA modules: 200 with its plain-text success line, or its error.
+void lora_update(const engine::chat_service& svc, const std::string& name, const http_call& call,
+                 http_reply& out) {
+  auto fail = [&](const status& st) {
+    reply_json(out, st.code() == status_code::already_exists ? 400 : http_code(st),
+               api::openai_error_body(st));
+  };
+  const bool load = call.path == "/v1/load_lora_adapter";
+  std::string lora;
+  if (load) {
+    auto req = api::parse_lora_load_request(call.body);
+    if (!req.ok()) return fail(req.error());
+    if (req->name == name)
+      return fail(invalid_argument("'" + name + "' is the served model's name", "lora_name"));
+    status st = svc.load_lora({req->name, req->path}, "lora_name");
+    // An adapter that cannot be read is the request's lora_path: 404 when its files are not
+    // there (vLLM's "No adapter found"), else 400.
+    if (!st.ok() && st.where() != "lora_name") {
+      const bool missing =
+          st.code() == status_code::not_found || st.code() == status_code::io_error;
+      st = status(missing ? status_code::not_found : status_code::invalid_argument, st.to_string(),
+                  "lora_path");
+    }
+    if (!st.ok()) return fail(st);
+    lora = req->name;
+  } else {
+    auto req = api::parse_lora_unload_request(call.body);
+    if (!req.ok()) return fail(req.error());
+    if (status st = svc.unload_lora(*req, "lora_name"); !st.ok()) return fail(st);
+    lora = *req;
+  }
+  log_info(logger("http"), load ? "LoRA module loaded" : "LoRA module unloaded", {{"name", lora}});
+  out.status = 200;
+  out.content_type = "text/plain; charset=utf-8";
+  out.body = load ? api::lora_loaded_text(lora) : api::lora_unloaded_text(lora);
 }
 
 void legacy_chat(const engine::chat_service& svc, const http_call& call, http_reply& out) {
@@ -68,7 +106,9 @@ http_handler inference_routes(const engine::chat_service& service, std::string n
                               api::tool_call_format tools, inference_options o) {
   auto store = std::make_shared<response_store>();
   auto guard = std::make_shared<queue_guard>(o.rate_limit ? service.max_batch() : 0);
-  return [&service, name, tools, store, guard](const http_call& call, http_reply& out) {
+  const bool lora_updates = o.runtime_lora_updating;
+  return [&service, name, tools, store, guard, lora_updates](const http_call& call,
+                                                             http_reply& out) {
     const auto t0 = std::chrono::steady_clock::now();
     const bool get = call.method == "GET", post = call.method == "POST";
     // Held until the answer is sent: the guard counts the requests in flight.
@@ -113,6 +153,9 @@ http_handler inference_routes(const engine::chat_service& service, std::string n
       tokenize(service, name, call, out);
     } else if (call.path == "/detokenize" && post) {
       detokenize(service, name, call, out);
+    } else if (lora_updates && post &&
+               (call.path == "/v1/load_lora_adapter" || call.path == "/v1/unload_lora_adapter")) {
+      lora_update(service, name, call, out);
     } else if (call.path == "/version" && get) {
       reply_json(out, 200, nlohmann::json({{"version", KAITO_VERSION}}).dump());
     } else if (call.path == "/health" || call.path == "/" || call.path == "/v1/models" ||

@@ -24,6 +24,9 @@
 //                                (protocol/api/responses_items.h)
 //   POST /chat                   Kaito's legacy transformers API: prompt or messages +
 //                                generate_kwargs -> {"Result": text}
+//   POST /v1/load_lora_adapter, /v1/unload_lora_adapter   with runtime_lora_updating: vLLM's
+//                                run-time LoRA modules (a name taken, or the served model's: 400;
+//                                an unknown one: 404; a folder that is no adapter: its error)
 // Bodies: protocol/api/chat_api.h. Errors: 400 naming the field (OpenAI error JSON, or
 // {"detail": ...} on /chat) or giving the chat template's refusal (raise_exception, or a model
 // with no template), 404 for another model name or path, 405 for another method, 501 for
@@ -48,6 +51,10 @@ struct inference_options {
   // Kaito's queue-depth guard (queue_guard.h): generation requests get 429 while more wait than
   // max-num-seqs; false (kaito serve --disable-rate-limit) queues them all.
   bool rate_limit = true;
+  // vLLM's run-time LoRA updating (VLLM_ALLOW_RUNTIME_LORA_UPDATING): POST /v1/load_lora_adapter
+  // and /v1/unload_lora_adapter add and remove LoRA modules (protocol/api/lora_admin_api.h);
+  // without it those paths are 404, as vLLM's.
+  bool runtime_lora_updating = false;
 };
 
 // The handler for http_server; `service` must outlive it. tools: the model's tool call format

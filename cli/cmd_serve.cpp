@@ -17,6 +17,7 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -55,7 +56,17 @@ struct serve_flags {
   std::string tool_call_parser;  // "" = detected from the chat template
   double drain_seconds = 25;     // SIGTERM: answers in progress get this long to finish
   bool disable_rate_limit = false;
+  bool runtime_lora_updating = false;  // or VLLM_ALLOW_RUNTIME_LORA_UPDATING=true|1
 };
+
+// vLLM's switch for its run-time LoRA endpoints: true or 1 (any case).
+bool env_allows_lora_updating() {
+  const char* v = std::getenv("VLLM_ALLOW_RUNTIME_LORA_UPDATING");
+  if (v == nullptr) return false;
+  std::string s(v);
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s == "true" || s == "1";
+}
 
 int run_serve(const serve_flags& f) {
   sigset_t sigs;
@@ -136,7 +147,10 @@ int run_serve(const serve_flags& f) {
     std::fprintf(stderr, "kaito serve: tool calls read as %s (tool_choice \"auto\")\n",
                  std::string(api::tool_call_format_name(*tools)).c_str());
   auto srv = actors::http_server::start(
-      o, actors::inference_routes(**svc, name, *tools, {.rate_limit = !f.disable_rate_limit}));
+      o, actors::inference_routes(
+             **svc, name, *tools,
+             {.rate_limit = !f.disable_rate_limit,
+              .runtime_lora_updating = f.runtime_lora_updating || env_allows_lora_updating()}));
   if (!srv.ok()) {
     std::fprintf(stderr, "kaito serve: %s\n", srv.error().to_string().c_str());
     return 1;
@@ -190,6 +204,10 @@ void add_serve_command(CLI::App& app) {
                   "adapter folder) or {\"name\": NAME, \"path\": DIR}; a request whose "
                   "\"model\" is NAME runs with that adapter, others with the base (vLLM's; one "
                   "batch mixes them; the CPU engine only)");
+  cmd->add_flag("--allow-runtime-lora-updating", f->runtime_lora_updating,
+                "Serve vLLM's POST /v1/load_lora_adapter {\"lora_name\", \"lora_path\"} and "
+                "/v1/unload_lora_adapter {\"lora_name\"}: LoRA modules added and removed while "
+                "serving (also VLLM_ALLOW_RUNTIME_LORA_UPDATING=true, vLLM's switch)");
   cmd->add_option("--docker-config", f->docker_config,
                   "Registry credentials for --adapter-image (a docker config.json; default "
                   "~/.docker/config.json when present)")

@@ -152,7 +152,7 @@ void batch_generator::begin_prefill(request& r) {
   r.begun = true;
   const int64_t P = r.target;
   d_->reset(r.slot);
-  d_->set_adapter(r.slot, r.opt.adapter);  // (kept through a longrope re-prefill's resets)
+  d_->set_adapter(r.slot, r.opt.lora);  // (kept through a longrope re-prefill's resets)
   r.prefilled = r.reuses_prefix() ? d_->reuse_prefix(r.slot, r.seq.data(), P, P) : 0;
   if (!r.prompt_lps_done) r.prompt_lps.clear();  // (a prompt preempted part-way: again)
   prefix_queries_ += P;
@@ -169,7 +169,8 @@ bool batch_generator::fork_prompt(const request_ptr& r, const std::vector<reques
       P != static_cast<int64_t>(r->prompt.size()))
     return false;
   for (const auto& s : active) {
-    if (s->prompt_logits.empty() || s->prompt != r->prompt || s->opt.adapter != r->opt.adapter)
+    if (s->prompt_logits.empty() || s->prompt != r->prompt ||
+        lora_id(s->opt.lora) != lora_id(r->opt.lora))
       continue;
     begin_prefill(*r);
     if (!d_->fork_prefix(s->slot, r->slot, P)) continue;
@@ -296,7 +297,7 @@ void batch_generator::loop() {
       reserved_ = reserved;
       running_ = static_cast<int64_t>(active.size() + prefilling.size());
       peak_running_ = std::max(peak_running_.load(), running_.load());
-      running_adapters_ = adapters_of(active, prefilling);
+      running_loras_ = adapters_of(active, prefilling);
       // Ended answers' caches a decoder keeps for their prefixes get what the budget leaves.
       if (budget > 0) idle_room = std::max<int64_t>(budget - reserved, 0);
     }
@@ -388,9 +389,9 @@ void batch_generator::loop() {
     kv_free_ = d_->free_blocks();
     running_ = static_cast<int64_t>(active.size() + prefilling.size());
     {
-      std::vector<int64_t> adapters = adapters_of(active, prefilling);
+      std::vector<std::string> loras = adapters_of(active, prefilling);
       std::lock_guard lock(mu_);
-      running_adapters_ = std::move(adapters);
+      running_loras_ = std::move(loras);
     }
     int64_t reserved = 0;
     for (const auto& r : active) reserved += r->reserved;

@@ -94,9 +94,9 @@ class batch_generator {
     // prompt tokens looked up in a paged decoder's prefix cache (or copied from a running answer
     // with the same prompt, unpaged), and found there
     int64_t prefix_queries = 0, prefix_hits = 0;
-    // the decoder's LoRA modules (generate_options::adapter, not 0) of the running and the
-    // waiting requests, each once, ascending (vLLM's lora_requests_info)
-    std::vector<int64_t> running_adapters, waiting_adapters;
+    // the names of the LoRA adapters (generate_options::lora) of the running and the waiting
+    // requests, each once, sorted (vLLM's lora_requests_info)
+    std::vector<std::string> running_loras, waiting_loras;
   };
   batch_load load() const;
   // Changes kv_budget_tokens from the next admission on (a server sizes it once the model is in
@@ -149,7 +149,7 @@ class batch_generator {
   std::atomic<int64_t> prefix_queries_{0}, prefix_hits_{0};
   std::mutex join_mu_;
   std::deque<std::shared_ptr<request>> waiting_;
-  std::vector<int64_t> running_adapters_;  // under mu_ (batch_load::running_adapters)
+  std::vector<std::string> running_loras_;  // under mu_ (batch_load::running_loras)
   bool stopping_ = false;
   status failure_;  // under mu_
   std::thread thread_;

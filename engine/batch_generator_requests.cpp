@@ -25,7 +25,7 @@ batch_generator::batch_load batch_generator::load() const {
           free < 0 ? 0 : kv_blocks_ - free,
           prefix_queries_.load(),
           prefix_hits_.load(),
-          running_adapters_,
+          running_loras_,
           adapters_of(waiting_)};
 }
 
@@ -37,10 +37,10 @@ result<std::vector<int32_t>> batch_generator::generate(const std::vector<int32_t
                                 " tokens is longer than the served context (" +
                                 std::to_string(max_len()) + ")",
                             "prompt");
-  if (opt.adapter < 0 || opt.adapter > d_->adapters())
-    return invalid_argument("adapter " + std::to_string(opt.adapter) + " is not one of the " +
-                                std::to_string(d_->adapters()) + " this decoder holds",
-                            "adapter");
+  if (opt.lora && !d_->serves_loras())
+    return status(status_code::unimplemented,
+                  "this engine serves no LoRA adapters unmerged (LoRA \"" + opt.lora->name + "\")",
+                  "model");
   std::vector<int32_t> out;
   if (opt.max_new_tokens <= 0 && opt.prompt_logprobs == nullptr) return out;
   auto r = std::make_shared<request>();

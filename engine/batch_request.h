@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <deque>
 #include <mutex>
+#include <string>
 #include <vector>
 
 #include "base/status.h"
@@ -62,13 +63,13 @@ struct batch_generator::request {
   std::atomic<bool> cancelled{false};  // the caller stopped reading
 };
 
-// The LoRA modules (not 0) of these lists of requests, each once, ascending.
+// The names of the LoRA adapters of these lists of requests, each once, sorted.
 template <class... Lists>
-std::vector<int64_t> adapters_of(const Lists&... lists) {
-  std::vector<int64_t> out;
+std::vector<std::string> adapters_of(const Lists&... lists) {
+  std::vector<std::string> out;
   auto add = [&](const auto& list) {
     for (const auto& r : list)
-      if (r->opt.adapter != 0) out.push_back(r->opt.adapter);
+      if (r->opt.lora) out.push_back(r->opt.lora->name);
   };
   (add(lists), ...);
   std::sort(out.begin(), out.end());

@@ -121,24 +121,10 @@ result<std::unique_ptr<chat_service>> chat_service::load(const chat_service_conf
     status merged = lora_merge(s->model_.get(), *adapter);
     if (!merged.ok()) return in_file(merged, a);
   }
-  // LoRA modules: loaded as they are (after the merged adapters, which are part of the base).
-  std::vector<std::shared_ptr<const lora_adapter>> modules;
   if (!cfg.lora_modules.empty() && cfg.make_decoder)
     return status(status_code::unimplemented,
                   "the GPU engine serves adapters merged (--adapter), not as LoRA modules",
                   "lora_modules");
-  for (size_t i = 0; i < cfg.lora_modules.size(); ++i) {
-    const auto& [name, adir] = cfg.lora_modules[i];
-    const std::string field = "lora_modules[" + std::to_string(i) + "]";
-    if (name.empty()) return invalid_argument("a LoRA module needs a name", field + ".name");
-    if (std::any_of(s->lora_modules_.begin(), s->lora_modules_.end(),
-                    [&](const auto& m) { return m.name == name; }))
-      return invalid_argument("LoRA module \"" + name + "\" given twice", field + ".name");
-    auto adapter = load_peft_adapter(adir, s->config_);
-    if (!adapter.ok()) return in_file(adapter.error(), adir);
-    modules.push_back(std::make_shared<const lora_adapter>(std::move(*adapter)));
-    s->lora_modules_.push_back(cfg.lora_modules[i]);
-  }
   KAITO_ASSIGN_OR_RETURN(model_chat chat,
                          load_model_chat(dir, cfg.chat_template_path, cfg.fallback_chat_template));
   s->tok_ = std::move(chat.tok);
@@ -158,15 +144,65 @@ result<std::unique_ptr<chat_service>> chat_service::load(const chat_service_conf
   if (cfg.make_decoder) {
     KAITO_ASSIGN_OR_RETURN(decoder, cfg.make_decoder(cfg, s->config_));
   } else {
-    decoder = make_cpu_decoder(*s->model_, cfg.max_batch,
-                               cfg.prefix_caching ? kDefaultIdleKvBytes : 0, std::move(modules));
+    decoder =
+        make_cpu_decoder(*s->model_, cfg.max_batch, cfg.prefix_caching ? kDefaultIdleKvBytes : 0);
   }
   s->context_ = std::min(s->context_, decoder->max_len());
   s->max_batch_ = std::min(cfg.max_batch, decoder->slots());
   s->decoder_ = decoder.get();
   s->batcher_ = std::make_unique<batch_generator>(
       s->config_, std::move(decoder), batch_generator_options{.max_batch = cfg.max_batch});
+  // LoRA modules: loaded as they are (after the merged adapters, which are part of the base).
+  for (size_t i = 0; i < cfg.lora_modules.size(); ++i)
+    KAITO_TRY(s->load_lora(cfg.lora_modules[i], "lora_modules[" + std::to_string(i) + "].name"));
   return s;
+}
+
+std::vector<chat_service_config::lora_module_source> chat_service::lora_modules() const {
+  std::lock_guard lock(loras_mu_);
+  std::vector<chat_service_config::lora_module_source> out;
+  for (const served_lora_ptr& l : loras_) out.push_back({l->name, l->dir});
+  return out;
+}
+
+bool chat_service::serves_lora(const std::string& name) const {
+  std::lock_guard lock(loras_mu_);
+  return std::any_of(loras_.begin(), loras_.end(), [&](const auto& l) { return l->name == name; });
+}
+
+status chat_service::load_lora(const chat_service_config::lora_module_source& m,
+                               const std::string& name_field) const {
+  if (m.name.empty()) return invalid_argument("a LoRA module needs a name", name_field);
+  if (!decoder_->serves_loras())
+    return status(status_code::unimplemented,
+                  "this engine serves adapters merged, not as LoRA modules", name_field);
+  auto taken = [&] {
+    return status(status_code::already_exists,
+                  "The lora adapter '" + m.name + "' has already been loaded.", name_field);
+  };
+  if (serves_lora(m.name)) return taken();  // (before reading the weights)
+  auto adapter = load_peft_adapter(m.dir, config_);
+  if (!adapter.ok()) return in_file(adapter.error(), m.dir);
+  auto l = std::make_shared<served_lora>();
+  l->name = m.name;
+  l->dir = m.dir;
+  l->lora = std::move(*adapter);
+  std::lock_guard lock(loras_mu_);
+  if (std::any_of(loras_.begin(), loras_.end(), [&](const auto& x) { return x->name == m.name; }))
+    return taken();
+  l->id = next_lora_id_++;
+  loras_.push_back(std::move(l));
+  return {};
+}
+
+status chat_service::unload_lora(const std::string& name, const std::string& name_field) const {
+  std::lock_guard lock(loras_mu_);
+  const auto it =
+      std::find_if(loras_.begin(), loras_.end(), [&](const auto& l) { return l->name == name; });
+  if (it == loras_.end())
+    return not_found("The lora adapter '" + name + "' cannot be found.", name_field);
+  loras_.erase(it);
+  return {};
 }
 
 result<std::vector<int32_t>> chat_service::tokenize_chat(
@@ -238,9 +274,12 @@ serving_snapshot chat_service::stats() const {
   s.prefix_cache_hits = uint64_t(load.prefix_hits);
   s.kv_cache_usage =
       load.kv_blocks > 0 ? double(load.kv_blocks_used) / double(load.kv_blocks) : 0.0;
-  s.lora_modules = int64_t(lora_modules_.size());
-  for (int64_t a : load.running_adapters) s.running_loras.push_back(lora_modules_[a - 1].name);
-  for (int64_t a : load.waiting_adapters) s.waiting_loras.push_back(lora_modules_[a - 1].name);
+  {
+    std::lock_guard lock(loras_mu_);
+    s.lora_modules = int64_t(loras_.size());
+  }
+  s.running_loras = std::move(load.running_loras);
+  s.waiting_loras = std::move(load.waiting_loras);
   return s;
 }
 
@@ -263,13 +302,14 @@ result<chat_answer> chat_service::run(const std::vector<int32_t>& prompt, const 
         in_vocabulary(o.stop_token_ids[i], o.stop_token_ids_field + "[" + std::to_string(i) + "]"));
   for (const auto& [id, bias] : o.sampling.logit_bias)
     KAITO_TRY(in_vocabulary(id, "logit_bias." + std::to_string(id)));
-  int64_t adapter = 0;  // the decoder's number for o.lora
+  served_lora_ptr lora;  // o.lora's, held by the answer until it ends
   if (!o.lora.empty()) {
-    const auto it = std::find_if(lora_modules_.begin(), lora_modules_.end(),
-                                 [&](const auto& m) { return m.name == o.lora; });
-    if (it == lora_modules_.end())
+    std::lock_guard lock(loras_mu_);
+    const auto it = std::find_if(loras_.begin(), loras_.end(),
+                                 [&](const auto& l) { return l->name == o.lora; });
+    if (it == loras_.end())
       return status(status_code::not_found, "no LoRA module named \"" + o.lora + "\"", "model");
-    adapter = (it - lora_modules_.begin()) + 1;
+    lora = *it;
   }
   chat_answer a;
   a.prompt_tokens = static_cast<int64_t>(prompt.size());
@@ -292,7 +332,7 @@ result<chat_answer> chat_service::run(const std::vector<int32_t>& prompt, const 
     return a;
   }
   g.sampling = o.sampling;
-  g.adapter = adapter;
+  g.lora = std::move(lora);
   // what ends the answer: the end tokens (unless ignore_eos) and the request's stop ids
   std::vector<int32_t> stop_ids = o.ignore_eos ? std::vector<int32_t>{} : end_tokens_;
   stop_ids.insert(stop_ids.end(), o.stop_token_ids.begin(), o.stop_token_ids.end());

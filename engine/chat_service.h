@@ -43,6 +43,7 @@
 #include "engine/model_weights.h"
 #include "engine/sampling.h"
 #include "engine/sequence_decoder.h"
+#include "engine/served_lora.h"
 #include "engine/serving_stats.h"
 #include "engine/token_filter.h"
 #include "engine/tokenizer.h"
@@ -170,10 +171,19 @@ class chat_service {
   result<chat_answer> complete_text(const std::string& prompt, const chat_options& o,
                                     const piece_sink& on_piece = {}) const;
 
-  // The LoRA modules (chat_service_config::lora_modules' names and folders), in their order.
-  const std::vector<chat_service_config::lora_module_source>& lora_modules() const {
-    return lora_modules_;
-  }
+  // The LoRA modules served now (chat_service_config::lora_modules' and those load_lora added
+  // since, less those unload_lora removed), in the order they came, and whether `name` is one.
+  std::vector<chat_service_config::lora_module_source> lora_modules() const;
+  bool serves_lora(const std::string& name) const;
+  // Adds a LoRA module at run time (vLLM's POST /v1/load_lora_adapter): the PEFT adapter in
+  // m.dir, requested as m.name from now on. Errors name name_field (empty; a name already served:
+  // already_exists) or the adapter's file and field; unimplemented on an engine that merges
+  // adapters (the GPU's). unload_lora (POST /v1/unload_lora_adapter) stops serving a name
+  // (not_found naming name_field when it is not served); the answers in progress with it finish
+  // with it. Thread-safe with answering.
+  status load_lora(const chat_service_config::lora_module_source& m,
+                   const std::string& name_field = "name") const;
+  status unload_lora(const std::string& name, const std::string& name_field = "name") const;
 
   // The context served: the model's max_position_embeddings, or max_model_len when smaller.
   int64_t context_length() const { return context_; }
@@ -225,7 +235,9 @@ class chat_service {
   std::unique_ptr<chat_template> template_;
   hf_tokenizer_config tok_config_;
   std::vector<int32_t> end_tokens_;
-  std::vector<chat_service_config::lora_module_source> lora_modules_;  // the decoder's i + 1
+  mutable std::mutex loras_mu_;
+  mutable std::vector<served_lora_ptr> loras_;  // under loras_mu_, in the order they came
+  mutable uint64_t next_lora_id_ = 1;           // under loras_mu_
   int64_t context_ = 0;
   int64_t max_batch_ = 0;
   mutable serving_stats stats_;

@@ -21,6 +21,7 @@
 #include "engine/lora_adapter.h"
 #include "engine/model_weights.h"
 #include "engine/sampling.h"
+#include "engine/served_lora.h"
 
 namespace kaito::engine {
 
@@ -48,9 +49,9 @@ struct generate_options {
   // decoder's blocks, the CPU's idle caches), whose prefill was skipped (0: none; generate()
   // alone never has any).
   int64_t* cached_prompt_tokens = nullptr;
-  // batch_generator: the decoder's LoRA module it runs with (sequence_decoder::set_adapter:
-  // 1..adapters(); 0, the default, the base weights). generate() alone takes its lora argument.
-  int64_t adapter = 0;
+  // batch_generator: the LoRA adapter it runs with, unmerged (sequence_decoder::set_adapter;
+  // null, the default: the base weights). generate() alone takes its lora argument.
+  served_lora_ptr lora;
   // When set, called with each token as it is drawn (after it is appended); false ends the
   // generation there (the token is kept): streaming, stop strings, a client gone.
   std::function<bool(int32_t token)> on_token;

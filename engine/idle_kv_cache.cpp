@@ -16,10 +16,10 @@ bool starts_with(const std::vector<int32_t>& a, const std::vector<int32_t>& b) {
 
 }  // namespace
 
-void idle_kv_cache::put(int64_t adapter, std::vector<int32_t> ids, kv_cache cache) {
+void idle_kv_cache::put(uint64_t lora, std::vector<int32_t> ids, kv_cache cache) {
   if (ids.empty() || int64_t(ids.size()) != cache.len || cache.len > max_tokens_) return;
   for (auto it = entries_.begin(); it != entries_.end();) {
-    if (it->adapter != adapter) {
+    if (it->lora != lora) {
       ++it;
     } else if (starts_with(it->ids, ids)) {
       return;                                // already held, or more
@@ -33,17 +33,17 @@ void idle_kv_cache::put(int64_t adapter, std::vector<int32_t> ids, kv_cache cach
   for (auto& k : cache.k) k.shrink_to_fit();  // (a grown cache's spare capacity is not kept)
   for (auto& v : cache.v) v.shrink_to_fit();
   tokens_ += cache.len;
-  entries_.push_front({adapter, std::move(ids), std::move(cache)});
+  entries_.push_front({lora, std::move(ids), std::move(cache)});
   trim(max_tokens_);
 }
 
-int64_t idle_kv_cache::take_prefix(int64_t adapter, const int32_t* ids, int64_t n, int64_t rope_len,
+int64_t idle_kv_cache::take_prefix(uint64_t lora, const int32_t* ids, int64_t n, int64_t rope_len,
                                    kv_cache& into) {
   if (n < 2 || into.len != 0) return 0;
   auto best = entries_.end();
   int64_t m = 0;
   for (auto it = entries_.begin(); it != entries_.end(); ++it) {
-    if (it->adapter != adapter) continue;                    // keys of other weights
+    if (it->lora != lora) continue;                          // keys of other weights
     if (needs_reprefill(c_, it->cache, rope_len)) continue;  // other longrope factors
     const int64_t limit = std::min<int64_t>(n - 1, it->cache.len);
     int64_t k = 0;

@@ -7,14 +7,14 @@
 // decoder's version.
 //
 //   idle_kv_cache idle(config, max_tokens);
-//   idle.put(adapter, std::move(ids), std::move(cache));      // a finished slot's
-//   int64_t m = idle.take_prefix(adapter, ids, n, rope_len, slot_cache);   // 0..n-1 copied
+//   idle.put(lora, std::move(ids), std::move(cache));      // a finished slot's
+//   int64_t m = idle.take_prefix(lora, ids, n, rope_len, slot_cache);   // 0..n-1 copied
 //   idle.trim(room);                                  // at most `room` tokens kept
 //
 // take_prefix copies the longest common prefix of ids[0..n) among the entries, at most n - 1
 // tokens (the prompt's last token is prefilled for its logits), from an entry whose keys were
 // rotated as a prefill of rope_len would rotate them (longrope: the same factors) and computed
-// with the same weights (`adapter`: the decoder's LoRA module number, 0 the base), into an empty
+// with the same weights (`lora`: the slot's served_lora id, 0 the base), into an empty
 // cache; the entry stays (another prompt may share it) and becomes the most recently used. The
 // positions equal the slot's own prefill up to summation order (an answer's positions were
 // decoded a token at a time). Entries are evicted least recently used first, past max_tokens
@@ -37,8 +37,8 @@ class idle_kv_cache {
  public:
   idle_kv_cache(const model_config& c, int64_t max_tokens) : c_(c), max_tokens_(max_tokens) {}
 
-  void put(int64_t adapter, std::vector<int32_t> ids, kv_cache cache);
-  int64_t take_prefix(int64_t adapter, const int32_t* ids, int64_t n, int64_t rope_len,
+  void put(uint64_t lora, std::vector<int32_t> ids, kv_cache cache);
+  int64_t take_prefix(uint64_t lora, const int32_t* ids, int64_t n, int64_t rope_len,
                       kv_cache& into);
   void trim(int64_t room);
   int64_t tokens() const { return tokens_; }
@@ -46,7 +46,7 @@ class idle_kv_cache {
 
  private:
   struct entry {
-    int64_t adapter = 0;
+    uint64_t lora = 0;
     std::vector<int32_t> ids;
     kv_cache cache;
   };

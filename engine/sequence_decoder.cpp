@@ -15,14 +15,12 @@ namespace {
 
 class cpu_sequence_decoder final : public sequence_decoder {
  public:
-  cpu_sequence_decoder(const model& m, int64_t slots, int64_t idle_bytes,
-                       std::vector<std::shared_ptr<const lora_adapter>> adapters)
+  cpu_sequence_decoder(const model& m, int64_t slots, int64_t idle_bytes)
       : m_(m),
-        adapters_(std::move(adapters)),
         caches_(size_t(slots)),
         ids_(size_t(slots)),
         kept_(size_t(slots), true),
-        adapter_(size_t(slots), 0),
+        lora_(size_t(slots)),
         idle_(m.config, idle_bytes / std::max<int64_t>(kv_bytes_per_token(), 1)) {
     for (kv_cache& c : caches_) reset_cache(c, m_.config.num_layers);
   }
@@ -36,7 +34,7 @@ class cpu_sequence_decoder final : public sequence_decoder {
   bool kv_preallocated() const override { return false; }
   bool fork_prefix(int64_t from, int64_t to, int64_t n) override {
     if (!valid(from) || !valid(to) || from == to || n <= 0 ||
-        adapter_[size_t(from)] != adapter_[size_t(to)])
+        lora_id(lora_[size_t(from)]) != lora_id(lora_[size_t(to)]))
       return false;
     const kv_cache& src = caches_[size_t(from)];
     kv_cache& dst = caches_[size_t(to)];
@@ -57,15 +55,14 @@ class cpu_sequence_decoder final : public sequence_decoder {
   int64_t reuse_prefix(int64_t slot, const int32_t* ids, int64_t n, int64_t rope_len) override {
     if (!valid(slot) || caches_[size_t(slot)].len != 0) return 0;
     const int64_t m =
-        idle_.take_prefix(adapter_[size_t(slot)], ids, n, rope_len, caches_[size_t(slot)]);
+        idle_.take_prefix(lora_id(lora_[size_t(slot)]), ids, n, rope_len, caches_[size_t(slot)]);
     ids_[size_t(slot)].assign(ids, ids + m);
     return m;
   }
   void trim_idle_cache(int64_t tokens) override { idle_.trim(tokens); }
-  int64_t adapters() const override { return int64_t(adapters_.size()); }
-  void set_adapter(int64_t slot, int64_t adapter) override {
-    if (valid(slot) && adapter >= 0 && adapter <= adapters() && caches_[size_t(slot)].len == 0)
-      adapter_[size_t(slot)] = adapter;
+  bool serves_loras() const override { return true; }
+  void set_adapter(int64_t slot, served_lora_ptr lora) override {
+    if (valid(slot) && caches_[size_t(slot)].len == 0) lora_[size_t(slot)] = std::move(lora);
   }
   void reset(int64_t slot) override {
     if (!valid(slot)) return;
@@ -73,7 +70,7 @@ class cpu_sequence_decoder final : public sequence_decoder {
     std::vector<int32_t>& ids = ids_[size_t(slot)];
     if (kept_[size_t(slot)] && c.len > 0 && int64_t(ids.size()) == c.len) {
       // (ends the answer; its prefix may serve again, with the same adapter)
-      idle_.put(adapter_[size_t(slot)], std::move(ids), std::move(c));
+      idle_.put(lora_id(lora_[size_t(slot)]), std::move(ids), std::move(c));
       c = kv_cache{};
     }
     ids.clear();
@@ -127,29 +124,26 @@ class cpu_sequence_decoder final : public sequence_decoder {
   }
   bool valid(int64_t slot) const { return slot >= 0 && slot < int64_t(caches_.size()); }
   const lora_adapter* lora_of(int64_t slot) const {
-    const int64_t a = adapter_[size_t(slot)];
-    return a == 0 ? nullptr : adapters_[size_t(a - 1)].get();
+    const served_lora_ptr& l = lora_[size_t(slot)];
+    return l ? &l->lora : nullptr;
   }
   status bad_slot(int64_t slot, const std::string& where) const {
     return invalid_argument("slot " + std::to_string(slot) + " out of range or listed twice",
                             where);
   }
   const model& m_;
-  const std::vector<std::shared_ptr<const lora_adapter>> adapters_;  // adapter i + 1
   std::vector<kv_cache> caches_;
   std::vector<std::vector<int32_t>> ids_;  // per slot: the tokens its cache holds
   std::vector<bool> kept_;                 // per slot: false after a failed call
-  std::vector<int64_t> adapter_;           // per slot: its adapter (0: none)
+  std::vector<served_lora_ptr> lora_;      // per slot: its adapter (null: none)
   idle_kv_cache idle_;
 };
 
 }  // namespace
 
-std::unique_ptr<sequence_decoder> make_cpu_decoder(
-    const model& m, int64_t slots, int64_t idle_bytes,
-    std::vector<std::shared_ptr<const lora_adapter>> adapters) {
-  return std::make_unique<cpu_sequence_decoder>(m, slots, std::max<int64_t>(idle_bytes, 0),
-                                                std::move(adapters));
+std::unique_ptr<sequence_decoder> make_cpu_decoder(const model& m, int64_t slots,
+                                                   int64_t idle_bytes) {
+  return std::make_unique<cpu_sequence_decoder>(m, slots, std::max<int64_t>(idle_bytes, 0));
 }
 
 }  // namespace kaito::engine

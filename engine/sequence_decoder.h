@@ -22,8 +22,8 @@
 #include <vector>
 
 #include "base/status.h"
-#include "engine/lora_adapter.h"
 #include "engine/model_weights.h"
+#include "engine/served_lora.h"
 
 namespace kaito::engine {
 
@@ -75,14 +75,13 @@ class sequence_decoder {
   // CPU's, engine/idle_kv_cache.h) keeps at most `tokens` positions of them from now on: the KV
   // budget's room the running answers leave. No-op by default.
   virtual void trim_idle_cache(int64_t /*tokens*/) {}
-  // Multi-LoRA serving (vLLM's --lora-modules): the decoder holds adapters() LoRA adapters
-  // unmerged, numbered 1..adapters(); set_adapter picks the one slot's next prefills and decodes
-  // run with (0: the base weights alone), on an empty slot (just reset), before reuse_prefix
-  // (cached prefixes are per adapter). It stays until set again; a decode batch may mix them. A
-  // number outside 0..adapters() is the caller's error (batch_generator checks it at submission).
-  // Without adapters (the default, and the GPU's) only 0 is valid.
-  virtual int64_t adapters() const { return 0; }
-  virtual void set_adapter(int64_t /*slot*/, int64_t /*adapter*/) {}
+  // Multi-LoRA serving (vLLM's --lora-modules): a decoder that serves_loras() runs each slot with
+  // its own unmerged adapter, set_adapter's (null: the base weights alone), set on an empty slot
+  // (just reset) before reuse_prefix (cached prefixes are per served_lora::id). It stays until set
+  // again; a decode batch may mix them. One that does not (the default, and the GPU's: it merges
+  // adapters at load) ignores set_adapter; batch_generator refuses adapters for it.
+  virtual bool serves_loras() const { return false; }
+  virtual void set_adapter(int64_t /*slot*/, served_lora_ptr /*lora*/) {}
   virtual void reset(int64_t slot) = 0;
   virtual status prefill(int64_t slot, const int32_t* ids, int64_t n, int64_t rope_len,
                          std::vector<float>* logits) = 0;
@@ -101,13 +100,11 @@ class sequence_decoder {
 
 // The CPU engine's: `slots` kv_caches that grow with their sequences (fp32), max_len the model's
 // max_position_embeddings. A reset slot's cache is kept for reuse_prefix (engine/
-// idle_kv_cache.h), up to idle_bytes of them (and trim_idle_cache's room); 0 keeps none.
-// `adapters` are its LoRA modules (adapter i + 1 is adapters[i], applied unmerged to the base
-// weights of its slots; each must fit m's config, as load_peft_adapter checks). The model must
+// idle_kv_cache.h), up to idle_bytes of them (and trim_idle_cache's room); 0 keeps none. It
+// serves LoRA adapters (each must fit m's config, as load_peft_adapter checks). The model must
 // outlive it.
 inline constexpr int64_t kDefaultIdleKvBytes = int64_t(256) << 20;
-std::unique_ptr<sequence_decoder> make_cpu_decoder(
-    const model& m, int64_t slots, int64_t idle_bytes = kDefaultIdleKvBytes,
-    std::vector<std::shared_ptr<const lora_adapter>> adapters = {});
+std::unique_ptr<sequence_decoder> make_cpu_decoder(const model& m, int64_t slots,
+                                                   int64_t idle_bytes = kDefaultIdleKvBytes);
 
 }  // namespace kaito::engine

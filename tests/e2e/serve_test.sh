@@ -462,6 +462,8 @@ has "$(curl -s -X POST "$URL/chat" -d '{"prompt":"a","generate_kwargs":{"eos_tok
   '"detail":"generate_kwargs.eos_token_id[1]: token id 999999 is outside the vocabulary'
 has "$(curl -s -X POST "$URL/chat" -d '{}')" 'Text generation parameter prompt required'
 has "$(curl -s -o /dev/null -w '%{http_code}' "$URL/nope")" "404"
+# vLLM's run-time LoRA endpoints only with VLLM_ALLOW_RUNTIME_LORA_UPDATING (below)
+has "$(curl -s -o /dev/null -w '%{http_code}' -X POST "$URL/v1/load_lora_adapter" -d '{}')" "404"
 has "$(curl -s -o /dev/null -w '%{http_code}' "$URL/v1/chat/completions")" "405"
 has "$(curl -s -X POST "$URL/v1/chat/completions" -d '{"messages": [')" '"type":"invalid_request_error"'
 
@@ -570,7 +572,8 @@ PID=""
 # the adapter kept unmerged and served as its own model next to the base, the two answered in one
 # batch: each request naming the adapter answers as the merged server did, the others as the
 # base server; /v1/models lists it with its parent; another name is 404.
-start_serve --lora-modules "tuned=$WORK/adapter" "{\"name\": \"json-form\", \"path\": \"$WORK/adapter\"}"
+VLLM_ALLOW_RUNTIME_LORA_UPDATING=True start_serve --lora-modules "tuned=$WORK/adapter" \
+  "{\"name\": \"json-form\", \"path\": \"$WORK/adapter\"}"
 out=$(URL=$URL WORK=$WORK python3 - << 'PY'
 import os, openai, threading
 c = openai.OpenAI(base_url=os.environ["URL"] + "/v1", api_key="unused")
@@ -602,6 +605,30 @@ try:
     raise SystemExit("an unknown LoRA module was served")
 except openai.NotFoundError as e:
     assert "tuned2" in str(e), e
+# vLLM's run-time updates (VLLM_ALLOW_RUNTIME_LORA_UPDATING): load another name, unload one.
+import json
+def post(path, body):
+    req = urllib.request.Request(os.environ["URL"] + path, data=json.dumps(body).encode(), method="POST")
+    try:
+        with urllib.request.urlopen(req) as r: return r.status, r.read().decode()
+    except urllib.error.HTTPError as e: return e.code, e.read().decode()
+adapter = os.environ["WORK"] + "/adapter"
+assert post("/v1/load_lora_adapter", {"lora_name": "hot", "lora_path": adapter}) == (200, "Success: LoRA adapter 'hot' added successfully.")
+code, body = post("/v1/load_lora_adapter", {"lora_name": "hot", "lora_path": adapter})
+assert code == 400 and "already been loaded" in body, (code, body)
+code, body = post("/v1/load_lora_adapter", {"lora_name": "ghost", "lora_path": adapter + "/none"})
+assert code in (400, 404) and "none" in body, (code, body)
+hot = c.chat.completions.create(model="hot", messages=msgs, max_tokens=12, temperature=0)
+assert hot.model == "hot" and hot.choices[0].message.content == merged, hot
+assert post("/v1/unload_lora_adapter", {"lora_name": "tuned"})[0] == 200
+code, body = post("/v1/unload_lora_adapter", {"lora_name": "tuned"})
+assert code == 404 and json.loads(body)["error"]["param"] == "lora_name", (code, body)
+assert [m.id for m in c.models.list()] == ["tiny-chat", "json-form", "hot"]
+try:
+    c.chat.completions.create(model="tuned", messages=msgs)
+    raise SystemExit("an unloaded LoRA module was served")
+except openai.NotFoundError:
+    pass
 print("lora modules: %d concurrent answers, adapter %r, base %r" % (len(models), merged, base))
 PY
 ) || fail "lora modules: $out"

@@ -42,8 +42,10 @@ class forwarding_decoder : public engine::sequence_decoder {
     return d_->fork_prefix(from, to, n);
   }
   void trim_idle_cache(int64_t tokens) override { d_->trim_idle_cache(tokens); }
-  int64_t adapters() const override { return d_->adapters(); }
-  void set_adapter(int64_t s, int64_t adapter) override { d_->set_adapter(s, adapter); }
+  bool serves_loras() const override { return d_->serves_loras(); }
+  void set_adapter(int64_t s, engine::served_lora_ptr lora) override {
+    d_->set_adapter(s, std::move(lora));
+  }
   void reset(int64_t s) override { d_->reset(s); }
   status prefill(int64_t s, const int32_t* ids, int64_t n, int64_t rope_len,
                  std::vector<float>* logits) override {

@@ -4,7 +4,8 @@
 // prefixes never serve another adapter's prompt; batch_generator answering concurrent requests of
 // different adapters each as generate() with its adapter alone, its load naming the modules of the
 // running and the waiting ones; and chat_service's LoRA modules
-// answering a chat that names one as the adapter merged, the others as the base.
+// answering a chat that names one as the adapter merged, the others as the base, loaded and
+// unloaded at run time.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -31,8 +32,9 @@ namespace {
 
 using testing::max_abs_diff;
 
-// A random adapter on every linear whose B is not zero (so it changes the answers).
-std::shared_ptr<const lora_adapter> random_adapter(const model& m, uint64_t seed) {
+// A random adapter on every linear whose B is not zero (so it changes the answers), served as
+// "lora<seed>" with id `seed`.
+served_lora_ptr random_adapter(const model& m, uint64_t seed) {
   lora_config lc;
   lc.r = 2;
   lc.alpha = 4;
@@ -41,7 +43,11 @@ std::shared_ptr<const lora_adapter> random_adapter(const model& m, uint64_t seed
   EXPECT_TRUE(a.ok());
   for (auto& mod : a->modules)
     mod.B = testing::random_vec(int64_t(mod.B.size()), rng_derive(seed, 77), 0.5f);
-  return std::make_shared<const lora_adapter>(std::move(*a));
+  auto l = std::make_shared<served_lora>();
+  l->name = "lora" + std::to_string(seed);
+  l->id = seed;
+  l->lora = std::move(*a);
+  return l;
 }
 
 std::vector<int32_t> tokens(int n, uint64_t seed) {
@@ -54,7 +60,7 @@ TEST(lora_modules, one_decode_batch_runs_each_sequence_with_its_own_adapter) {
   auto m = testing::load_random_model(testing::kDecodeLlamaConfig, "lm_batch", 41);
   ASSERT_TRUE(m);
   auto a = random_adapter(*m, 5), b = random_adapter(*m, 6);
-  const std::vector<const lora_adapter*> loras = {nullptr, a.get(), b.get(), a.get()};
+  const std::vector<const lora_adapter*> loras = {nullptr, &a->lora, &b->lora, &a->lora};
   std::vector<kv_cache> batch(4), alone(4);
   std::vector<kv_cache*> ptrs;
   std::vector<int32_t> next;
@@ -97,12 +103,13 @@ TEST(lora_modules, one_decode_batch_runs_each_sequence_with_its_own_adapter) {
 TEST(lora_modules, a_cached_prefix_serves_only_prompts_of_the_same_adapter) {
   auto m = testing::load_random_model(testing::kDecodeLlamaConfig, "lm_prefix", 42);
   ASSERT_TRUE(m);
-  auto d = make_cpu_decoder(*m, 2, kDefaultIdleKvBytes, {random_adapter(*m, 7)});
-  EXPECT_EQ(d->adapters(), 1);
+  auto d = make_cpu_decoder(*m, 2, kDefaultIdleKvBytes);
+  EXPECT_TRUE(d->serves_loras());
+  const served_lora_ptr lora = random_adapter(*m, 7);
   const auto first = tokens(12, 9);
   std::vector<float> l;
   d->reset(0);
-  d->set_adapter(0, 1);
+  d->set_adapter(0, lora);
   ASSERT_TRUE(d->prefill(0, first.data(), 12, 12, &l).ok());
   // Another adapter's slot does not fork it.
   d->reset(1);
@@ -111,16 +118,19 @@ TEST(lora_modules, a_cached_prefix_serves_only_prompts_of_the_same_adapter) {
   auto next = first;
   next.push_back(3);
   d->reset(1);
-  d->set_adapter(1, 0);
+  d->set_adapter(1, nullptr);
   EXPECT_EQ(d->reuse_prefix(1, next.data(), 13, 13), 0);  // the base: computed otherwise
   d->reset(1);
-  d->set_adapter(1, 1);
+  d->set_adapter(1, random_adapter(*m, 8));  // another load: other weights, maybe
+  EXPECT_EQ(d->reuse_prefix(1, next.data(), 13, 13), 0);
+  d->reset(1);
+  d->set_adapter(1, lora);
   EXPECT_EQ(d->reuse_prefix(1, next.data(), 13, 13), 12);
   // What it reused equals the adapter's own prefill of the prompt.
   std::vector<float> reused, fresh;
   ASSERT_TRUE(d->prefill(1, next.data() + 12, 1, 13, &reused).ok());
-  auto lone = make_cpu_decoder(*m, 1, 0, {random_adapter(*m, 7)});
-  lone->set_adapter(0, 1);
+  auto lone = make_cpu_decoder(*m, 1, 0);
+  lone->set_adapter(0, lora);
   ASSERT_TRUE(lone->prefill(0, next.data(), 13, 13, &fresh).ok());
   EXPECT_LT(max_abs_diff(reused, fresh), 1e-4f);
 }
@@ -129,9 +139,9 @@ TEST(lora_modules, batched_requests_of_different_adapters_answer_as_each_alone) 
   auto m = testing::load_random_model(testing::kDecodePhi3Config, "lm_gen", 43);
   ASSERT_TRUE(m);
   auto a = random_adapter(*m, 11), b = random_adapter(*m, 12);
-  batch_generator g(m->config, make_cpu_decoder(*m, 4, kDefaultIdleKvBytes, {a, b}),
+  batch_generator g(m->config, make_cpu_decoder(*m, 4, kDefaultIdleKvBytes),
                     batch_generator_options{.max_batch = 4});
-  const std::vector<const lora_adapter*> by_number = {nullptr, a.get(), b.get()};
+  const std::vector<served_lora_ptr> by_number = {nullptr, a, b};
   // Each prompt twice: a later one may reuse its own adapter's cached prefix, never another's.
   std::vector<std::future<result<std::vector<int32_t>>>> answers;
   std::vector<std::pair<int64_t, std::vector<int32_t>>> asked;
@@ -139,10 +149,10 @@ TEST(lora_modules, batched_requests_of_different_adapters_answer_as_each_alone) 
     for (int64_t k = 0; k < 3; ++k) {
       const auto prompt = tokens(10, 50);  // the same prompt for every adapter
       asked.emplace_back(k, prompt);
-      answers.push_back(std::async(std::launch::async, [&g, prompt, k] {
+      answers.push_back(std::async(std::launch::async, [&g, &by_number, prompt, k] {
         generate_options o;
         o.max_new_tokens = 12;  // crosses original_max_position_embeddings 16: a re-prefill
-        o.adapter = k;
+        o.lora = by_number[size_t(k)];
         return g.generate(prompt, o);
       }));
     }
@@ -155,51 +165,60 @@ TEST(lora_modules, batched_requests_of_different_adapters_answer_as_each_alone) 
   for (size_t i = 0; i < asked.size(); ++i) {
     generate_options o;
     o.max_new_tokens = 12;
-    auto want = generate_greedy(*m, by_number[size_t(asked[i].first)], asked[i].second, o);
+    const served_lora_ptr& l = by_number[size_t(asked[i].first)];
+    auto want = generate_greedy(*m, l ? &l->lora : nullptr, asked[i].second, o);
     ASSERT_TRUE(want.ok());
     EXPECT_EQ(got[i], *want) << "request " << i << " adapter " << asked[i].first;
   }
   EXPECT_NE(got[0], got[1]);
   EXPECT_NE(got[1], got[2]);
+  // A decoder that merges adapters (the GPU's) is refused one.
+  struct merging : kaito::testing::forwarding_decoder {
+    using forwarding_decoder::forwarding_decoder;
+    bool serves_loras() const override { return false; }
+  };
+  batch_generator gm(m->config, std::make_unique<merging>(make_cpu_decoder(*m, 1)),
+                     batch_generator_options{.max_batch = 1});
   generate_options bad;
-  bad.adapter = 3;
-  auto refused = g.generate(tokens(4, 1), bad);
+  bad.lora = a;
+  auto refused = gm.generate(tokens(4, 1), bad);
   ASSERT_FALSE(refused.ok());
-  EXPECT_EQ(refused.error().where(), "adapter");
+  EXPECT_EQ(refused.error().code(), status_code::unimplemented);
+  EXPECT_EQ(refused.error().where(), "model");
 }
 
 TEST(lora_modules, the_load_names_the_modules_of_the_running_and_the_waiting_answers) {
   auto m = testing::load_random_model(testing::kDecodeLlamaConfig, "lm_load", 44);
   ASSERT_TRUE(m);
-  auto held = std::make_unique<kaito::testing::forwarding_decoder>(
-      make_cpu_decoder(*m, 1, 0, {random_adapter(*m, 1), random_adapter(*m, 2)}));
+  auto held = std::make_unique<kaito::testing::forwarding_decoder>(make_cpu_decoder(*m, 1, 0));
+  const served_lora_ptr one = random_adapter(*m, 1), two = random_adapter(*m, 2);
   std::atomic<bool> release{false};
   held->hold_first_decode([&] { return release.load(); });
   batch_generator g(m->config, std::move(held), batch_generator_options{.max_batch = 1});
-  auto run = [&](int64_t adapter) {
-    return std::async(std::launch::async, [&g, adapter] {
+  auto run = [&](served_lora_ptr lora) {
+    return std::async(std::launch::async, [&g, lora] {
       generate_options o;
       o.max_new_tokens = 3;
-      o.adapter = adapter;
+      o.lora = lora;
       return g.generate(tokens(5, 3), o);
     });
   };
-  auto first = run(2);  // admitted, its first decode held
+  auto first = run(two);  // admitted, its first decode held
   for (int i = 0; i < 400 && g.load().running == 0; ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  auto second = run(1);  // waits for the one slot
+  auto second = run(one);  // waits for the one slot
   for (int i = 0; i < 400 && g.load().waiting == 0; ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   const batch_generator::batch_load load = g.load();
   release = true;
-  EXPECT_EQ(load.running_adapters, std::vector<int64_t>{2});
-  EXPECT_EQ(load.waiting_adapters, std::vector<int64_t>{1});
+  EXPECT_EQ(load.running_loras, std::vector<std::string>{"lora2"});
+  EXPECT_EQ(load.waiting_loras, std::vector<std::string>{"lora1"});
   ASSERT_TRUE(first.get().ok());
   ASSERT_TRUE(second.get().ok());
   // (the decode thread's bookkeeping follows the answers' end)
-  for (int i = 0; i < 400 && !g.load().running_adapters.empty(); ++i)
+  for (int i = 0; i < 400 && !g.load().running_loras.empty(); ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  EXPECT_TRUE(g.load().running_adapters.empty());
+  EXPECT_TRUE(g.load().running_loras.empty());
 }
 
 nlohmann::ordered_json question(const std::string& q) {
@@ -245,6 +264,24 @@ TEST(lora_modules, a_chat_naming_a_module_answers_as_the_adapter_merged) {
   ASSERT_FALSE(unknown.ok());
   EXPECT_EQ(unknown.error().code(), status_code::not_found);
   EXPECT_EQ(unknown.error().where(), "model");
+  // At run time (vLLM's /v1/load_lora_adapter, /v1/unload_lora_adapter): another name for the
+  // same folder answers the same; a name taken is already_exists; an unloaded name is gone.
+  ASSERT_TRUE((*modules)->load_lora({"again", j.out_dir}).ok());
+  EXPECT_TRUE((*modules)->serves_lora("again"));
+  with.lora = "again";
+  EXPECT_EQ((*modules)->chat(question("Color of the sky?"), with)->text, t->text);
+  const status taken = (*modules)->load_lora({"tuned", j.out_dir}, "lora_name");
+  EXPECT_EQ(taken.code(), status_code::already_exists);
+  EXPECT_EQ(taken.where(), "lora_name");
+  EXPECT_FALSE((*modules)->load_lora({"", j.out_dir}).ok());
+  EXPECT_FALSE((*modules)->load_lora({"nowhere", j.out_dir + "/nowhere"}).ok());
+  ASSERT_TRUE((*modules)->unload_lora("tuned").ok());
+  EXPECT_EQ((*modules)->unload_lora("tuned", "lora_name").code(), status_code::not_found);
+  with.lora = "tuned";
+  EXPECT_EQ((*modules)->chat(question("Hi"), with).error().code(), status_code::not_found);
+  ASSERT_EQ((*modules)->lora_modules().size(), 1u);
+  EXPECT_EQ((*modules)->lora_modules()[0].name, "again");
+  EXPECT_EQ((*modules)->stats().lora_modules, 1);
   // Loading: a name twice, a missing folder, the GPU engine.
   c.lora_modules = {{"tuned", j.out_dir}, {"tuned", j.out_dir}};
   auto twice = chat_service::load(c);

@@ -1,10 +1,10 @@
 // libFuzzer target: the chat request parsers and the response bodies (protocol/api/chat_api.h).
 // The first byte picks the API ("2": OpenAI /v1/completions; "3": vLLM /tokenize; "5": vLLM
-// /detokenize; "7": OpenAI /v1/responses; else even, e.g. "0": OpenAI /v1/chat/completions; odd,
-// "1": legacy /chat); the
-// rest is the body. Any input gives a value or
-// an error, never a crash; an accepted value respects the documented ranges, and every body built
-// from it (or from the error) is valid JSON.
+// /detokenize; "7": OpenAI /v1/responses; "9": vLLM's /v1/load_lora_adapter and
+// /v1/unload_lora_adapter; else even, e.g. "0": OpenAI /v1/chat/completions; odd, "1": legacy
+// /chat); the rest is the body. Any input gives a value or an error, never a crash; an accepted
+// value respects the documented ranges, and every body built from it (or from the error) is valid
+// JSON.
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -19,6 +19,7 @@
 #include "base/url_query.h"
 #include "protocol/api/chat_api.h"
 #include "protocol/api/chat_tools.h"
+#include "protocol/api/lora_admin_api.h"
 #include "protocol/api/responses_api.h"
 #include "protocol/api/responses_items.h"
 #include "protocol/api/responses_state.h"
@@ -156,6 +157,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 1 || size > 64 * 1024) return 0;
   if (data[0] == '7') {
     responses_bodies(std::string_view(reinterpret_cast<const char*>(data + 1), size - 1));
+    return 0;
+  }
+  if (data[0] == '9') {  // vLLM's run-time LoRA bodies
+    std::string_view body(reinterpret_cast<const char*>(data + 1), size - 1);
+    auto load = kaito::api::parse_lora_load_request(body);
+    if (load.ok()) check(!load->name.empty() && !load->path.empty());
+    if (!load.ok()) check_json(kaito::api::openai_error_body(load.error()));
+    auto unload = kaito::api::parse_lora_unload_request(body);
+    if (unload.ok()) check(!unload->empty());
+    if (!unload.ok()) check_json(kaito::api::openai_error_body(unload.error()));
     return 0;
   }
   if (data[0] == '3' || data[0] == '5') {
