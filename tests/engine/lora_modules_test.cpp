@@ -282,6 +282,36 @@ TEST(lora_modules, a_chat_naming_a_module_answers_as_the_adapter_merged) {
   ASSERT_EQ((*modules)->lora_modules().size(), 1u);
   EXPECT_EQ((*modules)->lora_modules()[0].name, "again");
   EXPECT_EQ((*modules)->stats().lora_modules, 1);
+  // Loads and unloads while answers run: each answer is whole with its adapter, or not_found
+  // when its name was gone before it started; never a crash or another adapter's text.
+  std::atomic<bool> stop{false};
+  std::thread churn([&] {
+    for (int i = 0; !stop; ++i) {
+      (void)(*modules)->load_lora({"flip", j.out_dir});
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      (void)(*modules)->unload_lora("flip");
+    }
+  });
+  std::vector<std::thread> askers;
+  std::atomic<int> answered{0}, gone{0}, wrong{0};
+  for (int k = 0; k < 4; ++k)
+    askers.emplace_back([&, k] {
+      for (int i = 0; i < 6; ++i) {
+        chat_options c = o;
+        c.lora = (k + i) % 2 ? "flip" : "again";
+        auto r = (*modules)->chat(question("Color of the sky?"), c);
+        if (!r.ok())
+          (r.error().code() == status_code::not_found && c.lora == "flip" ? gone : wrong)++;
+        else
+          (r->text == t->text ? answered : wrong)++;
+      }
+    });
+  for (auto& a : askers) a.join();
+  stop = true;
+  churn.join();
+  EXPECT_EQ(wrong.load(), 0);
+  EXPECT_EQ(answered.load() + gone.load(), 24);
+  EXPECT_GE(answered.load(), 12);  // "again" never goes away
   // Loading: a name twice, a missing folder, the GPU engine.
   c.lora_modules = {{"tuned", j.out_dir}, {"tuned", j.out_dir}};
   auto twice = chat_service::load(c);
