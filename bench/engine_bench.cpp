@@ -29,6 +29,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -40,6 +41,7 @@
 #include "engine/peft_adapter.h"
 #include "engine/safetensors.h"
 #include "engine/sequence_decoder.h"
+#include "engine/served_lora.h"
 #include "engine/transformer.h"
 #include "kernels/gemm.h"
 #include "kernels/rng.h"
@@ -286,6 +288,34 @@ int run(const std::string& dir, int64_t B, int64_t T, int64_t gen_prompt, int64_
       },
       1);
 
+  // The same 8 clients, each with one of 4 LoRA modules (the bench adapter under 4 names), decoded
+  // together unmerged (multi-LoRA serving): the adapters' cost over serve_batched.
+  std::vector<served_lora_ptr> modules;
+  for (int k = 0; k < 4; ++k) {
+    auto l = std::make_shared<served_lora>();
+    l->name = "lora" + std::to_string(k);
+    l->id = uint64_t(k + 1);
+    l->lora = a;
+    modules.push_back(std::move(l));
+  }
+  size_t lora_tokens = 0;
+  batch_generator lora_batcher(m, {.max_batch = kClients});
+  const double lora_batched = seconds(
+      [&] {
+        std::vector<std::thread> clients;
+        std::vector<size_t> got(kClients, 0);
+        for (int i = 0; i < kClients; ++i)
+          clients.emplace_back([&, i] {
+            generate_options o = go;
+            o.lora = modules[size_t(i % 4)];
+            got[i] = lora_batcher.generate(prompts[i], o).value().size();
+          });
+        for (auto& t : clients) t.join();
+        lora_tokens = 0;
+        for (size_t g : got) lora_tokens += g;
+      },
+      1);
+
   // n choices: 4 eight-token answers to one 4 x gen_prompt-token prompt (one prefill, the other
   // three caches copied from the first answer while it runs: fork_prefix) vs to 4 different
   // prompts of that length (4 prefills).
@@ -347,15 +377,15 @@ int run(const std::string& dir, int64_t B, int64_t T, int64_t gen_prompt, int64_
       "  \"fwd_bwd_tok_s\": %.2f, \"fwd_bwd_rss_mib\": %.1f,\n"
       "  \"generate_tok_s\": %.2f, \"generate_rss_mib\": %.1f,\n"
       "  \"serve_clients\": %d, \"serve_sequential_tok_s\": %.2f,"
-      " \"serve_batched_tok_s\": %.2f,\n"
+      " \"serve_batched_tok_s\": %.2f, \"serve_batched_4_loras_tok_s\": %.2f,\n"
       "  \"n4_prompt\": %lld, \"n4_distinct_prompts_s\": %.4f, \"n4_one_prompt_s\": %.4f,\n"
       "  \"turn2_prompt\": %lld, \"turn2_first_token_cached_s\": %.4f,"
       " \"turn2_first_token_uncached_s\": %.4f,\n",
       (long long)B, (long long)T, (long long)gen_prompt, produced, load_s, rss_load, tokens / fwd,
       rss_fwd, tokens / fwd_bwd, rss_train, static_cast<double>(produced) / gen, rss_gen, kClients,
       static_cast<double>(seq_tokens) / sequential, static_cast<double>(batched_tokens) / batched,
-      (long long)(4 * gen_prompt), n_distinct, n_shared, (long long)(5 * gen_prompt + 8),
-      turn2_cached, turn2_uncached);
+      static_cast<double>(lora_tokens) / lora_batched, (long long)(4 * gen_prompt), n_distinct,
+      n_shared, (long long)(5 * gen_prompt + 8), turn2_cached, turn2_uncached);
   json += line;
   json += gemm_table(B * T, m.config);
 #if KAITO_HAVE_BLAS
