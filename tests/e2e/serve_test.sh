@@ -598,6 +598,12 @@ for m, (name, answer) in zip(models, got):
 import urllib.request
 metrics = urllib.request.urlopen(os.environ["URL"] + "/metrics").read().decode()
 assert 'vllm:lora_requests_info{max_lora="2",running_lora_adapters="",waiting_lora_adapters=""}' in metrics, metrics
+# n choices of one prompt (the first's cache copied to the others) and the stream, with the module
+nc = c.chat.completions.create(model="tuned", messages=msgs, max_tokens=12, temperature=0, n=2)
+assert [ch.message.content for ch in nc.choices] == [merged, merged], nc
+pieces = [ch.choices[0].delta.content or "" for ch in c.chat.completions.create(
+    model="tuned", messages=msgs, max_tokens=12, temperature=0, stream=True) if ch.choices]
+assert "".join(pieces) == merged, pieces
 r = c.responses.create(model="tuned", input="Color of the sky?", max_output_tokens=12, temperature=0)
 assert r.model == "tuned" and r.output_text == merged, (r.model, r.output_text, merged)
 try:
