@@ -213,10 +213,11 @@ void poll_children(self_ptr self) {
     if (s.pid <= 0) continue;
     auto status = poll_child_exit(s.pid);
     if (!status) continue;
-    log_warn(st.log, "worker process exited",
-             {{"slot", std::to_string(i)},
-              {"pid", std::to_string(s.pid)},
-              {"exit", describe_wait_status(*status)}});
+    const bool recycled = !s.recycled_for.empty();  // (after_done killed it on purpose)
+    (recycled ? log_info : log_warn)(st.log, recycled ? "worker replaced" : "worker process exited",
+                                     {{"slot", std::to_string(i)},
+                                      {"pid", std::to_string(s.pid)},
+                                      {"exit", describe_wait_status(*status)}});
     schedule_restart(self, st.on_worker_exit(i, *status));
     self->delayed_send(self, st.next_backoff(i), restart_atom::value, i, s.generation);
   }
@@ -306,6 +307,13 @@ void probe_done(self_ptr self, const std::string& uid, uint8_t kind, uint64_t ru
 void after_done(self_ptr self, const msg::work_done& d) {
   auto& st = self->state;
   schedule_restart(self, st.on_done(d));
+  // A container stopped for a failed probe restarts in a fresh worker: this one is idle now
+  // (its unit ended) and runs nothing more; its exit restarts the slot (poll_children).
+  for (uint32_t slot : st.take_recycled()) {
+    log_info(st.log, "replacing the worker of a container stopped for a failed probe",
+             {{"slot", std::to_string(slot)}, {"pid", std::to_string(st.slots[slot].pid)}});
+    kill(st.slots[slot].pid, SIGKILL);
+  }
   send_work(self, st.dispatch());
   flush_reports(self);
 }

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <ctime>
+#include <utility>
 
 #include "actors/machine_state.h"
 #include "actors/worker_process.h"
@@ -98,6 +99,13 @@ std::optional<pod_restart> machine_state::on_done(const msg::work_done& d) {
       s.state = s.handle ? "idle" : s.state;
       s.progress.clear();
       s.progress_permille = 0;
+      // Stopped for a failed probe: whatever hung it may still hold this process (threads, a
+      // device context); the next container gets a fresh worker, as the kubelet's would.
+      if (!p.kill_message.empty() && !p.stopping && s.pid > 0) {
+        s.state = "recycling";
+        s.recycled_for = p.spec.ns + "/" + p.spec.name + ": " + p.kill_message;
+        recycle_.push_back(static_cast<uint32_t>(p.slot));
+      }
     }
     p.slot = -1;
   }
@@ -145,6 +153,10 @@ void machine_state::requeue(const std::string& uid, uint64_t ticket) {
   if (std::find(queue.begin(), queue.end(), uid) == queue.end()) queue.push_back(uid);
 }
 
+std::vector<uint32_t> machine_state::take_recycled() {
+  return std::exchange(recycle_, {});
+}
+
 std::optional<pod_restart> machine_state::on_worker_exit(uint32_t i, int wait_status) {
   auto& s = slots[i];
   std::string how = describe_wait_status(wait_status);
@@ -152,6 +164,9 @@ std::optional<pod_restart> machine_state::on_worker_exit(uint32_t i, int wait_st
   s.handle = nullptr;
   ++s.restarts;
   s.last_exit = how + " at " + iso_now();
+  if (!s.recycled_for.empty())
+    s.last_exit = "recycled after a failed probe (" + s.recycled_for + ") at " + iso_now();
+  s.recycled_for.clear();
   s.state = "restarting";
   s.progress.clear();
   s.progress_permille = 0;

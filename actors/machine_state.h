@@ -30,7 +30,7 @@ struct worker_slot {
   std::string token;               // this incarnation's secret (from its command line)
   uint64_t generation = 0;         // bumped per start: stale restart timers are ignored
   msg::worker_actor handle;        // set by its worker_hello
-  std::string state = "starting";  // starting | idle | running | restarting
+  std::string state = "starting";  // starting | idle | running | recycling | restarting
   std::string pod_uid;
   uint32_t restarts = 0;
   std::string last_exit;
@@ -38,6 +38,7 @@ struct worker_slot {
   std::chrono::milliseconds backoff{500};
   uint32_t progress_permille = 0;
   std::string progress;
+  std::string recycled_for;  // set while recycling: why this worker is being replaced
 };
 
 struct pod_entry {
@@ -136,9 +137,14 @@ struct machine_state {
   // Restarts (machine_restarts.cpp). A finished unit, or the exit of the worker that ran one:
   // the pod ends (restartPolicy) or its container restarts, at once (queued again) or after the
   // back-off, when the returned timer fires.
+  // A unit stopped for a failed liveness or startup probe leaves its worker "recycling": the
+  // kubelet restarts a container as a fresh process, so the worker is replaced before it runs
+  // anything again (take_recycled: the slots whose worker the machine must kill now).
   std::optional<pod_restart> on_done(const msg::work_done& d);
+  std::vector<uint32_t> take_recycled();
   std::optional<pod_restart> on_worker_exit(uint32_t slot, int wait_status);
   void requeue(const std::string& uid, uint64_t ticket);  // a back-off ended
+  std::vector<uint32_t> recycle_;    // slots on_done left recycling, for take_recycled
   int stop(const std::string& uid);  // the slot to cancel, or -1 (queued/unknown: just dropped)
   // How long a stopped pod's unit may take to end: its termination grace, else opt.stop_grace.
   std::chrono::milliseconds stop_grace_of(const std::string& uid) const;

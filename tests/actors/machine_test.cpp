@@ -384,7 +384,7 @@ TEST_F(machine_test, probes_decide_ready_and_a_failing_liveness_probe_restarts_t
   auto m = kaito::actors::spawn_machine(sys, options("m5", sup_.port, 1));
   ASSERT_TRUE(m.ok()) << m.error().to_string();
   machine_stopper stop_machine{caf::actor_cast<caf::actor_addr>(*m), sys};
-  wait_workers(sys, *m, all_idle);
+  const int32_t first_pid = wait_workers(sys, *m, all_idle).workers.at(0).pid;
   auto r =
       pod("pr1", "Always", {"--task=serve-self-test", "--duration-seconds=0", "--memory-mib=0"});
   r.container = "serve";
@@ -419,7 +419,8 @@ TEST_F(machine_test, probes_decide_ready_and_a_failing_liveness_probe_restarts_t
   es = wait_events(sys, sup_.port, with("1", "0", ""), 2);
   ASSERT_EQ(count(es, with("1", "0", "")), 2u);
   // Liveness fails twice in a row: the container is stopped (its unit cancelled, which a serving
-  // unit takes as its end: exit 0 within the grace, no SIGKILL), the pod restarts (Always).
+  // unit takes as its end: exit 0 within the grace, no SIGKILL), the pod restarts (Always) in a
+  // fresh worker.
   live_code = 500;
   const std::string killing =
       "Normal:Killing:Container serve failed liveness probe, will be "
@@ -444,6 +445,16 @@ TEST_F(machine_test, probes_decide_ready_and_a_failing_liveness_probe_restarts_t
   }
   EXPECT_EQ(ended, 1u);
   EXPECT_GE(last_state, 1u);
+  // The restarted container runs in a fresh worker process, as the kubelet's would: the one the
+  // probe's stop left behind was replaced, and says why.
+  const msg::worker_info w = workers_of(sys, *m).workers.at(0);
+  EXPECT_NE(w.pid, first_pid);
+  EXPECT_GT(w.pid, 0);
+  EXPECT_EQ(w.restarts, 1u);
+  EXPECT_EQ(
+      w.last_exit.rfind("recycled after a failed probe (default/pod-pr1: liveness probe failed", 0),
+      0u)
+      << w.last_exit;
 
   caf::anon_send_exit(*m, caf::exit_reason::user_shutdown);
 }
