@@ -204,10 +204,12 @@ void add_serve_command(CLI::App& app) {
                   "adapter folder) or {\"name\": NAME, \"path\": DIR}; a request whose "
                   "\"model\" is NAME runs with that adapter, others with the base (vLLM's; one "
                   "batch mixes them; the CPU engine only)");
-  cmd->add_flag("--allow-runtime-lora-updating", f->runtime_lora_updating,
-                "Serve vLLM's POST /v1/load_lora_adapter {\"lora_name\", \"lora_path\"} and "
-                "/v1/unload_lora_adapter {\"lora_name\"}: LoRA modules added and removed while "
-                "serving (also VLLM_ALLOW_RUNTIME_LORA_UPDATING=true, vLLM's switch)");
+  cmd->add_flag(
+      "--allow-runtime-lora-updating", f->runtime_lora_updating,
+      "Serve vLLM's POST /v1/load_lora_adapter {\"lora_name\", \"lora_path\"} and "
+      "/v1/unload_lora_adapter {\"lora_name\"}: LoRA modules added and removed while "
+      "serving (also VLLM_ALLOW_RUNTIME_LORA_UPDATING=true, vLLM's switch; off by default: "
+      "a client may then have any folder this process can read loaded)");
   cmd->add_option("--docker-config", f->docker_config,
                   "Registry credentials for --adapter-image (a docker config.json; default "
                   "~/.docker/config.json when present)")
