@@ -65,9 +65,16 @@ status run_serve_unit(const serve_args& a, const serve_unit_env& env,
   }
   std::string notes;
   if (a.runtime == "vllm" && env.decoder && !a.adapters.empty()) {
+    // One adapter: requests naming it (Kaito's vLLM way) get the merged model, which is that
+    // adapter's; with several, no name stands for their mixture (those requests are 404).
+    if (a.adapters.size() == 1) c.merged_names.push_back({a.adapters[0].name, c.adapter_dirs[0]});
     log_warn(logger("serve"), "the GPU engine merges the adapters: not served as LoRA modules",
-             {{"adapters", std::to_string(a.adapters.size())}});
-    notes = "; adapters merged (the GPU engine serves no LoRA modules)";
+             {{"adapters", std::to_string(a.adapters.size())},
+              {"requested_as", a.adapters.size() == 1 ? a.adapters[0].name : ""}});
+    notes = a.adapters.size() == 1
+                ? "; adapter merged (the GPU engine serves no LoRA modules): every model name "
+                  "answers with it"
+                : "; adapters merged (the GPU engine serves no LoRA modules)";
   }
   // Kaito's inference ConfigMap (inference.config), when the pod mounts one.
   KAITO_ASSIGN_OR_RETURN(auto cfg_yaml, engine::read_text_if_present(

@@ -94,6 +94,12 @@ std::vector<answer_logprob> prompt_entries(const tokenizer& tok, const std::vect
   return out;
 }
 
+// Whether `name` is one of the merged model's other names.
+bool is_merged_name(const std::vector<chat_service_config::lora_module_source>& names,
+                    const std::string& name) {
+  return std::any_of(names.begin(), names.end(), [&](const auto& m) { return m.name == name; });
+}
+
 }  // namespace
 
 result<std::unique_ptr<chat_service>> chat_service::load(const chat_service_config& cfg) {
@@ -152,6 +158,9 @@ result<std::unique_ptr<chat_service>> chat_service::load(const chat_service_conf
   s->decoder_ = decoder.get();
   s->batcher_ = std::make_unique<batch_generator>(
       s->config_, std::move(decoder), batch_generator_options{.max_batch = cfg.max_batch});
+  for (const auto& m : cfg.merged_names)
+    if (m.name.empty()) return invalid_argument("a merged adapter's name is empty", "merged_names");
+  s->merged_names_ = cfg.merged_names;
   // LoRA modules: loaded as they are (after the merged adapters, which are part of the base).
   for (size_t i = 0; i < cfg.lora_modules.size(); ++i)
     KAITO_TRY(s->load_lora(cfg.lora_modules[i], "lora_modules[" + std::to_string(i) + "].name"));
@@ -166,6 +175,7 @@ std::vector<chat_service_config::lora_module_source> chat_service::lora_modules(
 }
 
 bool chat_service::serves_lora(const std::string& name) const {
+  if (is_merged_name(merged_names_, name)) return true;
   std::lock_guard lock(loras_mu_);
   return std::any_of(loras_.begin(), loras_.end(), [&](const auto& l) { return l->name == name; });
 }
@@ -180,7 +190,7 @@ status chat_service::load_lora(const chat_service_config::lora_module_source& m,
     return status(status_code::already_exists,
                   "The lora adapter '" + m.name + "' has already been loaded.", name_field);
   };
-  if (serves_lora(m.name)) return taken();  // (before reading the weights)
+  if (serves_lora(m.name)) return taken();  // (before reading the weights; a merged name too)
   auto adapter = load_peft_adapter(m.dir, config_);
   if (!adapter.ok()) return in_file(adapter.error(), m.dir);
   auto l = std::make_shared<served_lora>();
@@ -303,7 +313,7 @@ result<chat_answer> chat_service::run(const std::vector<int32_t>& prompt, const 
   for (const auto& [id, bias] : o.sampling.logit_bias)
     KAITO_TRY(in_vocabulary(id, "logit_bias." + std::to_string(id)));
   served_lora_ptr lora;  // o.lora's, held by the answer until it ends
-  if (!o.lora.empty()) {
+  if (!o.lora.empty() && !is_merged_name(merged_names_, o.lora)) {
     std::lock_guard lock(loras_mu_);
     const auto it = std::find_if(loras_.begin(), loras_.end(),
                                  [&](const auto& l) { return l->name == o.lora; });

@@ -73,6 +73,10 @@ struct chat_service_config {
     std::string name, dir;
   };
   std::vector<lora_module_source> lora_modules;
+  // Names requests may give as their model for the model with adapter_dirs merged: where
+  // adapters are served as LoRA modules requested by name (Kaito's vLLM runtime) but the engine
+  // only merges them (the GPU's), the one merged adapter's name answers with the merged model.
+  std::vector<lora_module_source> merged_names;
   std::string chat_template_path;  // "" = tokenizer_config.json's chat_template
   // Template text for a folder whose tokenizer_config.json has none (a preset's template, as
   // Kaito gives its runtime); "": such a model answers completions and refuses chats.
@@ -172,8 +176,13 @@ class chat_service {
                                     const piece_sink& on_piece = {}) const;
 
   // The LoRA modules served now (chat_service_config::lora_modules' and those load_lora added
-  // since, less those unload_lora removed), in the order they came, and whether `name` is one.
+  // since, less those unload_lora removed), in the order they came; the merged model's other
+  // names (chat_service_config::merged_names); whether `name` is one of either (a request's
+  // chat_options::lora may be).
   std::vector<chat_service_config::lora_module_source> lora_modules() const;
+  const std::vector<chat_service_config::lora_module_source>& merged_names() const {
+    return merged_names_;
+  }
   bool serves_lora(const std::string& name) const;
   // Adds a LoRA module at run time (vLLM's POST /v1/load_lora_adapter): the PEFT adapter in
   // m.dir, requested as m.name from now on. Errors name name_field (empty; a name already served:
@@ -235,6 +244,7 @@ class chat_service {
   std::unique_ptr<chat_template> template_;
   hf_tokenizer_config tok_config_;
   std::vector<int32_t> end_tokens_;
+  std::vector<chat_service_config::lora_module_source> merged_names_;
   mutable std::mutex loras_mu_;
   mutable std::vector<served_lora_ptr> loras_;  // under loras_mu_, in the order they came
   mutable uint64_t next_lora_id_ = 1;           // under loras_mu_

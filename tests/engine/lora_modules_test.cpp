@@ -312,6 +312,19 @@ TEST(lora_modules, a_chat_naming_a_module_answers_as_the_adapter_merged) {
   EXPECT_EQ(wrong.load(), 0);
   EXPECT_EQ(answered.load() + gone.load(), 24);
   EXPECT_GE(answered.load(), 12);  // "again" never goes away
+  // A merged adapter's name (the GPU engine under the vLLM runtime): the merged model answers it.
+  chat_service_config mc;
+  mc.model_dir = j.model_dir;
+  mc.adapter_dirs = {j.out_dir};
+  mc.merged_names = {{"tuned", j.out_dir}};
+  auto aliased = chat_service::load(mc);
+  ASSERT_TRUE(aliased.ok()) << aliased.error().to_string();
+  EXPECT_TRUE((*aliased)->serves_lora("tuned"));
+  EXPECT_FALSE((*aliased)->serves_lora("other"));
+  chat_options as_alias = o;
+  as_alias.lora = "tuned";
+  EXPECT_EQ((*aliased)->chat(question("Color of the sky?"), as_alias)->text, t->text);
+  EXPECT_EQ((*aliased)->load_lora({"tuned", j.out_dir}).code(), status_code::already_exists);
   // Loading: a name twice, a missing folder, the GPU engine.
   c.lora_modules = {{"tuned", j.out_dir}, {"tuned", j.out_dir}};
   auto twice = chat_service::load(c);
