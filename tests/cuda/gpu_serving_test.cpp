@@ -267,6 +267,7 @@ TEST_F(GpuServing, ChatServiceAnswersOnTheGpu) {
   cfg.model_dir = dir_;
   cfg.max_batch = 2;
   cfg.max_model_len = 200;
+  cfg.merged_names = {{"merged", dir_}};  // (the model's other name, as for one merged adapter)
   cfg.make_decoder = [](const engine::chat_service_config& c, const engine::model_config& mc) {
     gpu::gpu_serving_options o;
     o.model_dir = c.model_dir;
@@ -297,6 +298,15 @@ TEST_F(GpuServing, ChatServiceAnswersOnTheGpu) {
   auto again = (*s)->chat(messages, o);
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(again->text, a->text);  // greedy: the same answer
+  // The GPU engine merges adapters: no LoRA modules to load; the model's other name answers.
+  EXPECT_EQ((*s)->load_lora({"x", dir_}).code(), status_code::unimplemented);
+  engine::chat_options named = o;
+  named.lora = "merged";
+  auto as_named = (*s)->chat(messages, named);
+  ASSERT_TRUE(as_named.ok()) << as_named.error().to_string();
+  EXPECT_EQ(as_named->text, a->text);
+  named.lora = "x";
+  EXPECT_EQ((*s)->chat(messages, named).error().code(), status_code::not_found);
   // a longer chat twice: the second time the prompt's whole blocks of 16 (fewer than all its
   // tokens) come from the prefix cache, reported as OpenAI's cached_tokens
   messages[0]["content"] = "Kubernetes runs containers on machines. What runs the machines?";
