@@ -274,19 +274,24 @@ int run(const std::string& dir, int64_t B, int64_t T, int64_t gen_prompt, int64_
           seq_tokens += generate_greedy(m, nullptr, p, go).value().size();
       },
       1);
+  // The clients at once on one batch_generator (client i with lora_of(i)); the tokens they got.
+  auto serve_clients = [&](batch_generator& g, const std::function<served_lora_ptr(int)>& lora_of) {
+    std::vector<std::thread> clients;
+    std::vector<size_t> got(kClients, 0);
+    for (int i = 0; i < kClients; ++i)
+      clients.emplace_back([&, i] {
+        generate_options o = go;
+        o.lora = lora_of(i);
+        got[i] = g.generate(prompts[i], o).value().size();
+      });
+    for (auto& t : clients) t.join();
+    size_t total = 0;
+    for (size_t n : got) total += n;
+    return total;
+  };
   batch_generator batcher(m, {.max_batch = kClients});
   const double batched = seconds(
-      [&] {
-        std::vector<std::thread> clients;
-        std::vector<size_t> got(kClients, 0);
-        for (int i = 0; i < kClients; ++i)
-          clients.emplace_back(
-              [&, i] { got[i] = batcher.generate(prompts[i], go).value().size(); });
-        for (auto& t : clients) t.join();
-        batched_tokens = 0;
-        for (size_t g : got) batched_tokens += g;
-      },
-      1);
+      [&] { batched_tokens = serve_clients(batcher, [](int) { return served_lora_ptr(); }); }, 1);
 
   // The same 8 clients, each with one of 4 LoRA modules (the bench adapter under 4 names), decoded
   // together unmerged (multi-LoRA serving): the adapters' cost over serve_batched.
@@ -302,17 +307,7 @@ int run(const std::string& dir, int64_t B, int64_t T, int64_t gen_prompt, int64_
   batch_generator lora_batcher(m, {.max_batch = kClients});
   const double lora_batched = seconds(
       [&] {
-        std::vector<std::thread> clients;
-        std::vector<size_t> got(kClients, 0);
-        for (int i = 0; i < kClients; ++i)
-          clients.emplace_back([&, i] {
-            generate_options o = go;
-            o.lora = modules[size_t(i % 4)];
-            got[i] = lora_batcher.generate(prompts[i], o).value().size();
-          });
-        for (auto& t : clients) t.join();
-        lora_tokens = 0;
-        for (size_t g : got) lora_tokens += g;
+        lora_tokens = serve_clients(lora_batcher, [&](int i) { return modules[size_t(i % 4)]; });
       },
       1);
 
