@@ -135,6 +135,41 @@ TEST(lora_modules, a_cached_prefix_serves_only_prompts_of_the_same_adapter) {
   EXPECT_LT(max_abs_diff(reused, fresh), 1e-4f);
 }
 
+TEST(lora_modules, a_decode_step_of_mixed_adapters_answers_each_slot_as_alone) {
+  auto m = testing::load_random_model(testing::kDecodeLlamaConfig, "lm_order", 45);
+  ASSERT_TRUE(m);
+  const served_lora_ptr a = random_adapter(*m, 21), b = random_adapter(*m, 22);
+  const std::vector<served_lora_ptr> by_slot = {a, nullptr, b, a};
+  auto d = make_cpu_decoder(*m, 4, 0);
+  std::vector<int64_t> slots;
+  std::vector<int32_t> next;
+  for (int64_t s = 0; s < 4; ++s) {
+    const auto p = tokens(4 + int(s), 70 + uint64_t(s));
+    std::vector<float> l;
+    d->reset(s);
+    d->set_adapter(s, by_slot[size_t(s)]);
+    ASSERT_TRUE(d->prefill(s, p.data(), int64_t(p.size()), int64_t(p.size()), &l).ok());
+    slots.push_back(3 - s);  // (asked in another order than the slots)
+    next.push_back(int32_t(5 * s + 1));
+  }
+  std::vector<float> rows;
+  ASSERT_TRUE(d->decode(slots, next, &rows).ok());
+  const size_t V = size_t(m->config.vocab_size);
+  ASSERT_EQ(rows.size(), 4 * V);
+  for (size_t i = 0; i < 4; ++i) {  // row i: slot slots[i], as that slot decoded alone
+    const int64_t s = slots[i];
+    const auto p = tokens(4 + int(s), 70 + uint64_t(s));
+    auto lone = make_cpu_decoder(*m, 1, 0);
+    lone->set_adapter(0, by_slot[size_t(s)]);
+    std::vector<float> l, want;
+    ASSERT_TRUE(lone->prefill(0, p.data(), int64_t(p.size()), int64_t(p.size()), &l).ok());
+    ASSERT_TRUE(lone->decode({0}, {next[i]}, &want).ok());
+    const std::vector<float> row(rows.begin() + std::ptrdiff_t(i * V),
+                                 rows.begin() + std::ptrdiff_t((i + 1) * V));
+    EXPECT_LT(max_abs_diff(row, want), 1e-4f) << "row " << i << " slot " << s;
+  }
+}
+
 TEST(lora_modules, batched_requests_of_different_adapters_answer_as_each_alone) {
   auto m = testing::load_random_model(testing::kDecodePhi3Config, "lm_gen", 43);
   ASSERT_TRUE(m);
