@@ -49,7 +49,7 @@ struct serve_flags {
   std::string docker_config;              // "" = ~/.docker/config.json when it exists
   std::string host = "127.0.0.1";
   int port = 5000;
-  std::string name;
+  std::vector<std::string> names;  // --served-model-name: the first is the model's name
   double kv_cache_memory = actors::kDefaultKvCacheMemoryFraction;
   std::string device = "cpu";
   std::string quantize = "none";
@@ -77,10 +77,12 @@ int run_serve(const serve_flags& f) {
   // Adapter images are pulled (as an inference Workspace's pod does) into a folder that lives only
   // until they are merged.
   engine::chat_service_config model = f.model;
-  std::string name = f.name;
+  std::string name = f.names.empty() ? "" : f.names[0];
   if (name.empty())
     name = std::filesystem::path(f.model.model_dir).lexically_normal().filename().string();
   if (name.empty()) name = "model";
+  for (size_t i = 1; i < f.names.size(); ++i)
+    model.merged_names.push_back({f.names[i], f.model.model_dir});
   for (const std::string& spec : f.lora_modules) {
     auto m = actors::parse_lora_module(spec, name, "--lora-modules");
     if (!m.ok()) {
@@ -260,8 +262,9 @@ void add_serve_command(CLI::App& app) {
   cmd->add_option("--host", f->host, "Address to listen on (default 127.0.0.1)");
   cmd->add_option("--port", f->port, "TCP port (default 5000, Kaito's; 0: any free port)")
       ->check(CLI::Range(0, 65535));
-  cmd->add_option("--served-model-name", f->name,
-                  "The model name clients send (default: the folder's name)");
+  cmd->add_option("--served-model-name", f->names,
+                  "The model name clients send (default: the folder's name); more names after it "
+                  "answer too, as vLLM's (the first is the one /metrics reports)");
   cmd->add_flag("--disable-rate-limit", f->disable_rate_limit,
                 "Queue every request: without it, a generation request while more requests "
                 "wait than --max-batch is answered 429 rate_limit_exceeded (Kaito's "

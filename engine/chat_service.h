@@ -73,9 +73,10 @@ struct chat_service_config {
     std::string name, dir;
   };
   std::vector<lora_module_source> lora_modules;
-  // Names requests may give as their model for the model with adapter_dirs merged: where
-  // adapters are served as LoRA modules requested by name (Kaito's vLLM runtime) but the engine
-  // only merges them (the GPU's), the one merged adapter's name answers with the merged model.
+  // Other names requests may give as their model for the served model (adapter_dirs merged):
+  // vLLM's further --served-model-name values; and where adapters are served as LoRA modules
+  // requested by name (Kaito's vLLM runtime) but the engine only merges them (the GPU's), the one
+  // merged adapter's name. `dir` is what /v1/models shows as the name's root.
   std::vector<lora_module_source> merged_names;
   std::string chat_template_path;  // "" = tokenizer_config.json's chat_template
   // Template text for a folder whose tokenizer_config.json has none (a preset's template, as

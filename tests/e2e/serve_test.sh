@@ -570,9 +570,11 @@ PID=""
 
 # LoRA modules (vLLM's --lora-modules, what a Workspace's adapters are under Kaito's vLLM runtime):
 # the adapter kept unmerged and served as its own model next to the base, the two answered in one
-# batch: each request naming the adapter answers as the merged server did, the others as the
-# base server; /v1/models lists it with its parent; another name is 404.
-VLLM_ALLOW_RUNTIME_LORA_UPDATING=True start_serve --lora-modules "tuned=$WORK/adapter" \
+# batch: each request naming the adapter answers as the merged server did, the others (the
+# model's second --served-model-name too) as the base server; /v1/models lists it with its
+# parent; another name is 404.
+VLLM_ALLOW_RUNTIME_LORA_UPDATING=True start_serve --served-model-name tiny-alias \
+  --lora-modules "tuned=$WORK/adapter" \
   "{\"name\": \"json-form\", \"path\": \"$WORK/adapter\"}"
 out=$(URL=$URL WORK=$WORK python3 - << 'PY'
 import os, openai, threading
@@ -581,10 +583,10 @@ merged = open(os.environ["WORK"] + "/merged.txt").read()
 base = open(os.environ["WORK"] + "/base.txt").read()
 assert merged != base, (merged, base)
 cards = [m.to_dict() for m in c.models.list()]
-assert [m["id"] for m in cards] == ["tiny-chat", "tuned", "json-form"], cards
-assert cards[1]["parent"] == "tiny-chat" and cards[1]["root"] == os.environ["WORK"] + "/adapter", cards
+assert [m["id"] for m in cards] == ["tiny-chat", "tiny-alias", "tuned", "json-form"], cards
+assert cards[2]["parent"] == "tiny-chat" and cards[2]["root"] == os.environ["WORK"] + "/adapter", cards
 msgs = [{"role": "user", "content": "Color of the sky?"}]
-models = ["tuned", "tiny-chat", "json-form", "tiny-chat", "tuned", None] * 2
+models = ["tuned", "tiny-chat", "json-form", "tiny-alias", "tuned", None] * 2
 got = [None] * len(models)
 def ask(i):
     r = c.chat.completions.create(model=models[i] or "", messages=msgs, max_tokens=12, temperature=0)
@@ -594,7 +596,7 @@ for t in threads: t.start()
 for t in threads: t.join()
 for m, (name, answer) in zip(models, got):
     assert name == (m or "tiny-chat"), (m, name)
-    assert answer == (base if m in ("tiny-chat", None) else merged), (m, answer, merged, base)
+    assert answer == (base if m in ("tiny-chat", "tiny-alias", None) else merged), (m, answer, merged, base)
 import urllib.request
 metrics = urllib.request.urlopen(os.environ["URL"] + "/metrics").read().decode()
 assert 'vllm:lora_requests_info{max_lora="2",running_lora_adapters="",waiting_lora_adapters=""}' in metrics, metrics
@@ -629,7 +631,7 @@ assert hot.model == "hot" and hot.choices[0].message.content == merged, hot
 assert post("/v1/unload_lora_adapter", {"lora_name": "tuned"})[0] == 200
 code, body = post("/v1/unload_lora_adapter", {"lora_name": "tuned"})
 assert code == 404 and json.loads(body)["error"]["param"] == "lora_name", (code, body)
-assert [m.id for m in c.models.list()] == ["tiny-chat", "json-form", "hot"]
+assert [m.id for m in c.models.list()] == ["tiny-chat", "tiny-alias", "json-form", "hot"]
 try:
     c.chat.completions.create(model="tuned", messages=msgs)
     raise SystemExit("an unloaded LoRA module was served")
