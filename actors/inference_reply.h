@@ -45,11 +45,12 @@ bool accept_options(const api::chat_params& p, http_reply& out, engine::chat_opt
 std::vector<api::logprob_entry> to_entries(const std::vector<engine::answer_logprob>& lps);
 api::chat_result to_result(const engine::chat_answer& a, bool has_logprobs = false);
 
-// The model a request runs on: the served name (the base model with any merged adapters) or one
-// of the service's LoRA modules (vLLM's --lora-modules: requested by name, run unmerged).
+// The model a request runs on: the served name (the base model with any merged adapters), one
+// of the service's LoRA modules (vLLM's --lora-modules: requested by name, run unmerged) or one
+// of the served model's other names (engine::chat_service::merged_names).
 struct served_model {
   std::string name;  // what the answer names: the request's model, or the served name
-  std::string lora;  // the LoRA module's name (engine::chat_options::lora), "" for the base
+  std::string lora;  // engine::chat_options::lora: the name asked for, "" for the served name
 };
 
 // The request's model, or nullopt with the 400 / 404 answer written (a malformed request; a
@@ -69,7 +70,8 @@ std::optional<served_model> accept_request(const result<Request>& req,
   return std::nullopt;
 }
 
-// GET /v1/models: the served model, then the LoRA modules (vLLM's model cards).
+// GET /v1/models: the served model, its other names, then the LoRA modules (vLLM's model cards;
+// the last two with the served model as parent).
 std::vector<api::model_card> served_model_cards(const engine::chat_service& svc,
                                                 const std::string& name);
 
