@@ -123,8 +123,8 @@ void attach_tool_calls(const api::chat_params& p, api::tool_call_format format,
 std::vector<api::model_card> served_model_cards(const engine::chat_service& svc,
                                                 const std::string& name) {
   std::vector<api::model_card> cards = {{name, "", "", svc.context_length()}};
-  for (const auto& m : svc.merged_names()) cards.push_back({m.name, m.dir, name, 0});
-  for (const auto& m : svc.lora_modules()) cards.push_back({m.name, m.dir, name, 0});
+  for (const auto& m : svc.merged_names()) cards.push_back({m.name, m.shown_root(), name, 0});
+  for (const auto& m : svc.lora_modules()) cards.push_back({m.name, m.shown_root(), name, 0});
   return cards;
 }
 

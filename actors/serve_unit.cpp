@@ -57,7 +57,7 @@ status run_serve_unit(const serve_args& a, const serve_unit_env& env,
     // (requested as the model NAME); its transformers runtime merges them. The GPU engine only
     // merges (chat_service refuses LoRA modules there): said in the log and the ready message.
     if (a.runtime == "vllm" && !env.decoder) {
-      c.lora_modules.push_back({ad.name, adapter_dir});
+      c.lora_modules.push_back({ad.name, adapter_dir, "/mnt/adapter/" + ad.name});
     } else {
       c.adapter_dirs.push_back(adapter_dir);
       c.adapter_strengths.push_back(ad.strength);
@@ -67,7 +67,9 @@ status run_serve_unit(const serve_args& a, const serve_unit_env& env,
   if (a.runtime == "vllm" && env.decoder && !a.adapters.empty()) {
     // One adapter: requests naming it (Kaito's vLLM way) get the merged model, which is that
     // adapter's; with several, no name stands for their mixture (those requests are 404).
-    if (a.adapters.size() == 1) c.merged_names.push_back({a.adapters[0].name, c.adapter_dirs[0]});
+    if (a.adapters.size() == 1)
+      c.merged_names.push_back(
+          {a.adapters[0].name, c.adapter_dirs[0], "/mnt/adapter/" + a.adapters[0].name});
     log_warn(logger("serve"), "the GPU engine merges the adapters: not served as LoRA modules",
              {{"adapters", std::to_string(a.adapters.size())},
               {"requested_as", a.adapters.size() == 1 ? a.adapters[0].name : ""}});

@@ -170,7 +170,7 @@ result<std::unique_ptr<chat_service>> chat_service::load(const chat_service_conf
 std::vector<chat_service_config::lora_module_source> chat_service::lora_modules() const {
   std::lock_guard lock(loras_mu_);
   std::vector<chat_service_config::lora_module_source> out;
-  for (const served_lora_ptr& l : loras_) out.push_back({l->name, l->dir});
+  for (const served_lora_ptr& l : loras_) out.push_back({l->name, l->dir, l->root});
   return out;
 }
 
@@ -196,6 +196,7 @@ status chat_service::load_lora(const chat_service_config::lora_module_source& m,
   auto l = std::make_shared<served_lora>();
   l->name = m.name;
   l->dir = m.dir;
+  l->root = m.root;
   l->lora = std::move(*adapter);
   std::lock_guard lock(loras_mu_);
   if (std::any_of(loras_.begin(), loras_.end(), [&](const auto& x) { return x->name == m.name; }))

@@ -71,6 +71,10 @@ struct chat_service_config {
   // vLLM's --lora-modules NAME=DIR. The CPU engine's only (the GPU engine refuses them).
   struct lora_module_source {
     std::string name, dir;
+    // What GET /v1/models shows as the module's root ("": dir): a pod's folder as its
+    // container sees it (/mnt/adapter/NAME), not the machine's path to it.
+    std::string root;
+    const std::string& shown_root() const { return root.empty() ? dir : root; }
   };
   std::vector<lora_module_source> lora_modules;
   // Other names requests may give as their model for the served model (adapter_dirs merged):

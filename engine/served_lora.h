@@ -16,6 +16,7 @@ namespace kaito::engine {
 
 struct served_lora {
   std::string name, dir;
+  std::string root;  // what /v1/models shows ("": dir)
   uint64_t id = 0;
   lora_adapter lora;
 };

@@ -541,7 +541,7 @@ wait_for 60 "the LoRA module Workspace is ready" \
   sh -c "kubectl get workspace serve-lora -o jsonpath='{.status.conditions[?(@.type==\"InferenceReady\")].status}' | grep -q True"
 models=$(curl -s http://127.0.0.1:5000/v1/models)
 expect_has "$models" '"id":"tiny-chat-adapter"'
-expect_has "$models" '"parent":"phi-3-mini-128k-instruct"'
+expect_has "$models" '"root":"/mnt/adapter/tiny-chat-adapter","parent":"phi-3-mini-128k-instruct"'
 completion() {  # $1 url, $2 model: 24 greedy tokens after "Color of the sky?", end tokens too
   curl -s "$1/v1/completions" -H 'Content-Type: application/json' -d "{\"model\":\"$2\",
     \"prompt\":\"Color of the sky?\",\"max_tokens\":24,\"temperature\":0,\"ignore_eos\":true}" |

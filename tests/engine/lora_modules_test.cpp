@@ -279,6 +279,7 @@ TEST(lora_modules, a_chat_naming_a_module_answers_as_the_adapter_merged) {
   ASSERT_EQ((*modules)->lora_modules().size(), 1u);
   EXPECT_EQ((*modules)->lora_modules()[0].name, "tuned");
   EXPECT_EQ((*modules)->lora_modules()[0].dir, j.out_dir);
+  EXPECT_EQ((*modules)->lora_modules()[0].shown_root(), j.out_dir);  // (no root given)
   chat_options o;
   o.max_tokens = 10;
   chat_options with = o;
@@ -301,7 +302,7 @@ TEST(lora_modules, a_chat_naming_a_module_answers_as_the_adapter_merged) {
   EXPECT_EQ(unknown.error().where(), "model");
   // At run time (vLLM's /v1/load_lora_adapter, /v1/unload_lora_adapter): another name for the
   // same folder answers the same; a name taken is already_exists; an unloaded name is gone.
-  ASSERT_TRUE((*modules)->load_lora({"again", j.out_dir}).ok());
+  ASSERT_TRUE((*modules)->load_lora({"again", j.out_dir, "/mnt/adapter/again"}).ok());
   EXPECT_TRUE((*modules)->serves_lora("again"));
   with.lora = "again";
   EXPECT_EQ((*modules)->chat(question("Color of the sky?"), with)->text, t->text);
@@ -316,6 +317,7 @@ TEST(lora_modules, a_chat_naming_a_module_answers_as_the_adapter_merged) {
   EXPECT_EQ((*modules)->chat(question("Hi"), with).error().code(), status_code::not_found);
   ASSERT_EQ((*modules)->lora_modules().size(), 1u);
   EXPECT_EQ((*modules)->lora_modules()[0].name, "again");
+  EXPECT_EQ((*modules)->lora_modules()[0].shown_root(), "/mnt/adapter/again");  // (not dir)
   EXPECT_EQ((*modules)->stats().lora_modules, 1);
   // Loads and unloads while answers run: each answer is whole with its adapter, or not_found
   // when its name was gone before it started; never a crash or another adapter's text.
