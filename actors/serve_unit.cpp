@@ -43,7 +43,8 @@ status run_serve_unit(const serve_args& a, const serve_unit_env& env,
   for (const std::string& p : a.pull_secrets) configs.push_back(under_root(env.root, p));
   for (size_t i = 0; i < a.adapters.size(); ++i) {
     const adapter_source& ad = a.adapters[i];
-    std::string adapter_dir = under_root(env.root, "/mnt/adapter/" + ad.name);
+    const std::string container_dir = "/mnt/adapter/" + ad.name;  // (what /v1/models shows)
+    std::string adapter_dir = under_root(env.root, container_dir);
     log_info(logger("serve"), "pulling adapter", {{"name", ad.name}, {"image", ad.image}});
     auto files = pull_image_data({.image = ad.image,
                                   .field = "inference.adapters[" + std::to_string(i) + "]",
@@ -57,19 +58,19 @@ status run_serve_unit(const serve_args& a, const serve_unit_env& env,
     // (requested as the model NAME); its transformers runtime merges them. The GPU engine only
     // merges (chat_service refuses LoRA modules there): said in the log and the ready message.
     if (a.runtime == "vllm" && !env.decoder) {
-      c.lora_modules.push_back({ad.name, adapter_dir, "/mnt/adapter/" + ad.name});
+      c.lora_modules.push_back({ad.name, adapter_dir, container_dir});
     } else {
       c.adapter_dirs.push_back(adapter_dir);
       c.adapter_strengths.push_back(ad.strength);
+      // One adapter merged under the vLLM runtime: requests naming it (Kaito's vLLM way) get the
+      // merged model, which is that adapter's; with several, no name stands for their mixture
+      // (those requests are 404).
+      if (a.runtime == "vllm" && a.adapters.size() == 1)
+        c.merged_names.push_back({ad.name, adapter_dir, container_dir});
     }
   }
   std::string notes;
   if (a.runtime == "vllm" && env.decoder && !a.adapters.empty()) {
-    // One adapter: requests naming it (Kaito's vLLM way) get the merged model, which is that
-    // adapter's; with several, no name stands for their mixture (those requests are 404).
-    if (a.adapters.size() == 1)
-      c.merged_names.push_back(
-          {a.adapters[0].name, c.adapter_dirs[0], "/mnt/adapter/" + a.adapters[0].name});
     log_warn(logger("serve"), "the GPU engine merges the adapters: not served as LoRA modules",
              {{"adapters", std::to_string(a.adapters.size())},
               {"requested_as", a.adapters.size() == 1 ? a.adapters[0].name : ""}});

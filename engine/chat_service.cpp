@@ -174,10 +174,14 @@ std::vector<chat_service_config::lora_module_source> chat_service::lora_modules(
   return out;
 }
 
+std::vector<served_lora_ptr>::iterator chat_service::lora_named(const std::string& name) const {
+  return std::find_if(loras_.begin(), loras_.end(), [&](const auto& l) { return l->name == name; });
+}
+
 bool chat_service::serves_lora(const std::string& name) const {
   if (is_merged_name(merged_names_, name)) return true;
   std::lock_guard lock(loras_mu_);
-  return std::any_of(loras_.begin(), loras_.end(), [&](const auto& l) { return l->name == name; });
+  return lora_named(name) != loras_.end();
 }
 
 status chat_service::load_lora(const chat_service_config::lora_module_source& m,
@@ -199,8 +203,7 @@ status chat_service::load_lora(const chat_service_config::lora_module_source& m,
   l->root = m.root;
   l->lora = std::move(*adapter);
   std::lock_guard lock(loras_mu_);
-  if (std::any_of(loras_.begin(), loras_.end(), [&](const auto& x) { return x->name == m.name; }))
-    return taken();
+  if (lora_named(m.name) != loras_.end()) return taken();
   l->id = next_lora_id_++;
   loras_.push_back(std::move(l));
   return {};
@@ -208,8 +211,7 @@ status chat_service::load_lora(const chat_service_config::lora_module_source& m,
 
 status chat_service::unload_lora(const std::string& name, const std::string& name_field) const {
   std::lock_guard lock(loras_mu_);
-  const auto it =
-      std::find_if(loras_.begin(), loras_.end(), [&](const auto& l) { return l->name == name; });
+  const auto it = lora_named(name);
   if (it == loras_.end())
     return not_found("The lora adapter '" + name + "' cannot be found.", name_field);
   loras_.erase(it);
@@ -316,8 +318,7 @@ result<chat_answer> chat_service::run(const std::vector<int32_t>& prompt, const 
   served_lora_ptr lora;  // o.lora's, held by the answer until it ends
   if (!o.lora.empty() && !is_merged_name(merged_names_, o.lora)) {
     std::lock_guard lock(loras_mu_);
-    const auto it = std::find_if(loras_.begin(), loras_.end(),
-                                 [&](const auto& l) { return l->name == o.lora; });
+    const auto it = lora_named(o.lora);
     if (it == loras_.end())
       return status(status_code::not_found, "no LoRA module named \"" + o.lora + "\"", "model");
     lora = *it;

@@ -249,6 +249,9 @@ class chat_service {
   std::unique_ptr<chat_template> template_;
   hf_tokenizer_config tok_config_;
   std::vector<int32_t> end_tokens_;
+  // loras_'s entry named `name`, or loras_.end(); loras_mu_ held.
+  std::vector<served_lora_ptr>::iterator lora_named(const std::string& name) const;
+
   std::vector<chat_service_config::lora_module_source> merged_names_;
   mutable std::mutex loras_mu_;
   mutable std::vector<served_lora_ptr> loras_;  // under loras_mu_, in the order they came
